@@ -1,0 +1,1 @@
+"""Musrenbang: participatory development planning on an append-only event log."""

@@ -1,0 +1,3 @@
+from musrenbang.cli import main
+
+main()

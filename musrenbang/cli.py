@@ -1,0 +1,257 @@
+"""The `musrenbang` command: serve, migrate, replay, verify, db.
+
+Every failure a person can fix (a wrong URL, an unreachable server, a data directory that is not
+writable, a port in use) is printed as one plain message, without a traceback, and exits with 3;
+`verify` exits with 1 when it finds a broken chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+import click
+
+from musrenbang.config import ConfigError, Settings
+from musrenbang.db.bundled import BundledDatabase
+from musrenbang.db.connect import connect, create_pool, ensure_database, redact
+from musrenbang.db.errors import DatabaseError
+
+T = TypeVar("T")
+
+EXIT_FAILED_CHECK = 1
+EXIT_CANNOT_RUN = 3
+
+
+class Failure(click.ClickException):
+    """A problem the user can fix; printed as `error: ...`."""
+
+    exit_code = EXIT_CANNOT_RUN
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Musrenbang: participatory development planning on an append-only event log.
+
+    Uses the PostgreSQL server at MUSRENBANG_DATABASE_URL when it is set; otherwise starts the bundled
+    server with its data in MUSRENBANG_DATA_DIR (default: a per-user data directory).
+    """
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except ConfigError as exc:
+        raise Failure(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _database(settings: Settings, *, keep_running: bool = False) -> Iterator[str]:
+    """The URL of the database to use: the external one, or the bundled server (started for the
+    duration of the block, and stopped after it unless another process still uses it)."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    bundled = BundledDatabase(settings.data_dir)
+    try:
+        url = bundled.start(keep_running=keep_running)
+    except DatabaseError as exc:
+        raise Failure(str(exc)) from None
+    try:
+        yield url
+    finally:
+        if not keep_running:
+            bundled.stop()
+
+
+def _run(work: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(work)  # type: ignore[arg-type]
+    except DatabaseError as exc:
+        raise Failure(str(exc)) from None
+    except asyncpg.PostgresError as exc:
+        raise Failure(f"the database refused: {exc}") from None
+
+
+async def _prepare(url: str) -> list[str]:
+    from musrenbang.eventlog.store import EventStore
+    from musrenbang.services.bootstrap import prepare
+
+    await ensure_database(url)
+    pool = await create_pool(url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            return await prepare(conn, EventStore(pool))
+    finally:
+        await pool.close()
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8000).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the bundled database keeps its data (also MUSRENBANG_DATA_DIR).",
+)
+@click.option("--workers", type=int, default=None, help="Server processes (default 1).")
+def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None) -> None:
+    """Prepare the database and serve the web application until Ctrl-C."""
+    settings = _settings(host=host, port=port, data_dir=data_dir, workers=workers)
+    _check_port_free(settings.host, settings.port)
+    with _database(settings) as url:
+        applied = _run(_prepare(url))
+        if applied:
+            click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}", err=True)
+        click.echo(f"database: {redact(url)}", err=True)
+        click.echo(f"serving on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", err=True)
+        _serve_http(settings, url)
+
+
+def _serve_http(settings: Settings, url: str) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    # The worker processes build the app from the environment (see http/app.py:app_from_env).
+    os.environ["MUSRENBANG_DATABASE_URL"] = url
+    os.environ["MUSRENBANG_POLL_INTERVAL"] = str(settings.poll_interval)
+    Granian(
+        "musrenbang.http.app:app_from_env",
+        factory=True,
+        interface=Interfaces.ASGI,
+        address=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+        respawn_failed_workers=True,
+    ).serve()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise Failure(f"cannot listen on {host!r}: no such address") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise Failure(
+                    f"port {port} on {host} is already in use (is another server running?); choose --port"
+                ) from None
+            raise Failure(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+@main.command()
+def migrate() -> None:
+    """Apply the database migrations that are not applied yet."""
+    settings = _settings()
+    with _database(settings) as url:
+        applied = _run(_prepare(url))
+    click.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+@main.command()
+@click.option("--projection", "name", default=None, help="Rebuild only this read model.")
+def replay(name: str | None) -> None:
+    """Rebuild read models from the event log, from the first event."""
+    from musrenbang.projections import all_projections
+
+    projections = all_projections()
+    if name is not None:
+        projections = [p for p in projections if p.name == name]
+        if not projections:
+            known = ", ".join(p.name for p in all_projections())
+            raise Failure(f"no projection named {name!r} (known: {known})")
+    settings = _settings()
+    with _database(settings) as url:
+        _run(_replay(url, projections))
+
+
+async def _replay(url: str, projections: list) -> None:  # type: ignore[type-arg]
+    from musrenbang.projections.runner import ProjectionRunner
+
+    from musrenbang.db.migrations import migrate
+
+    await _migrated(url, migrate)
+    pool = await create_pool(url, min_size=1, max_size=2)
+    try:
+        runner = ProjectionRunner(pool, projections, batch_size=5000)
+        total = await pool.fetchval("SELECT count(*) FROM events")
+        for projection in projections:
+            with click.progressbar(length=total, label=f"{projection.name:<24}", file=sys.stderr) as bar:
+                applied = await runner.replay(projection, bar.update)
+            click.echo(f"{projection.name}: {applied} events applied")
+    finally:
+        await pool.close()
+
+
+@main.command()
+def verify() -> None:
+    """Check every stream's hash chain; exit 1 naming the first broken stream and position."""
+    from musrenbang.eventlog.verify import verify_database
+
+    settings = _settings()
+    with _database(settings) as url:
+
+        report = _run(_migrated(url, lambda conn: verify_database(conn)))
+    if report.intact:
+        click.echo(f"intact: {report.events} events in {report.streams} streams")
+        return
+    click.echo(f"BROKEN: {report.first_break}", err=True)
+    click.echo(f"{report.broken_streams} of {report.streams} streams broken; {report.events} events read", err=True)
+    sys.exit(EXIT_FAILED_CHECK)
+
+
+async def _migrated(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work` on a connection to a database whose schema is up to date."""
+    from musrenbang.db.migrations import migrate
+
+    await ensure_database(url)
+    conn = await connect(url)
+    try:
+        await migrate(conn)
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+@main.group()
+def db() -> None:
+    """The database in use."""
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the connection URL of the database in use (starting the bundled server if needed)."""
+    settings = _settings()
+    with _database(settings, keep_running=True) as url:
+        _run(ensure_database(url))
+        click.echo(url)
+    if not settings.database_url:
+        click.echo("(the bundled server keeps running; `musrenbang db stop` stops it)", err=True)
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the bundled PostgreSQL server of the data directory."""
+    settings = _settings()
+    if settings.database_url:
+        raise Failure("MUSRENBANG_DATABASE_URL is set: that server is not managed by musrenbang")
+    stopped = BundledDatabase(settings.data_dir).stop_server()
+    click.echo("stopped" if stopped else "the bundled server was not running")

@@ -1,0 +1,1 @@
+"""PostgreSQL: the bundled server, connections, and the migration runner."""

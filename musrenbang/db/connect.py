@@ -1,0 +1,115 @@
+"""Connections to PostgreSQL, with the codecs the event log relies on and errors a person can act on."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from musrenbang.db.errors import DatabaseError
+
+T = TypeVar("T")
+
+SERVER_SETTINGS = {
+    "application_name": "musrenbang",
+    # One forgotten open transaction would hold back pg_snapshot_xmin and so stall every projection
+    # (see eventlog/store.py); PostgreSQL ends such a session after this long.
+    "idle_in_transaction_session_timeout": "60000",
+}
+CONNECT_TIMEOUT = 10.0
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """jsonb travels as raw JSON bytes: msgspec decodes them straight into typed events, and the bytes we
+    hash are the bytes we store."""
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        format="binary",
+        encoder=lambda value: b"\x01" + (value if isinstance(value, bytes) else value.encode()),
+        decoder=lambda data: data[1:],
+    )
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    conn = await _friendly(url, asyncpg.connect(url, timeout=CONNECT_TIMEOUT, server_settings=SERVER_SETTINGS))
+    await init_connection(conn)
+    return conn
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=CONNECT_TIMEOUT,
+        server_settings=SERVER_SETTINGS,
+        init=init_connection,
+    )
+    return await _friendly(url, pool)  # type: ignore[arg-type]
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database named in `url` if the server does not have it yet (bundled server's first run)."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    conn = await _friendly(url, asyncpg.connect(maintenance, timeout=CONNECT_TIMEOUT))
+    try:
+        if not await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", name):
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # created by a process starting at the same time
+    finally:
+        await conn.close()
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+async def _friendly(url: str, pending: Awaitable[T]) -> T:
+    where = redact(url)
+    try:
+        return await pending
+    except (asyncpg.InvalidCatalogNameError,) as exc:
+        raise DatabaseError(f"database does not exist at {where}: {exc}") from None
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        raise DatabaseError(f"PostgreSQL refused the login at {where}: {exc}") from None
+    except socket.gaierror:
+        raise DatabaseError(f"the database host in {where} cannot be found (check the host name)") from None
+    except (ConnectionRefusedError, FileNotFoundError):
+        raise DatabaseError(
+            f"no PostgreSQL server answers at {where} (is it running, and are host and port right?)"
+        ) from None
+    except TimeoutError:
+        raise DatabaseError(f"connecting to {where} timed out after {CONNECT_TIMEOUT:.0f} s") from None
+    except OSError as exc:
+        raise DatabaseError(f"cannot reach PostgreSQL at {where}: {exc.strerror or exc}") from None
+    except (ValueError, asyncpg.ClientConfigurationError) as exc:
+        raise DatabaseError(f"not a usable PostgreSQL URL ({where}): {exc}") from None
+    except asyncpg.PostgresError as exc:
+        raise DatabaseError(f"PostgreSQL at {where} refused the connection: {exc}") from None
+
+
+async def with_connection(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    conn = await connect(url)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+__all__: list[Any] = ["connect", "create_pool", "ensure_database", "redact", "with_connection"]

@@ -1,0 +1,108 @@
+"""The migration runner: numbered `.sql` files, applied in order, each in its own transaction.
+
+Forward-only. A file is recorded with its SHA-256 when applied; an applied file that was edited later is
+refused, because the database would no longer be what the file says. Two servers starting at the same
+moment take turns on an advisory lock, so each file runs exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import asyncpg
+
+from musrenbang.db.errors import DatabaseError
+from musrenbang.resources import migrations_dir
+
+# Any constant works as long as nothing else in the database uses it for another purpose.
+MIGRATION_LOCK_KEY = 0x6D75_7372_6D69_6772
+
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+# The runner's own bookkeeping table is the one object not created by a migration file: it must exist
+# before the first file can be recorded.
+_BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+class MigrationError(DatabaseError):
+    pass
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(directory: Path | None = None) -> list[Migration]:
+    directory = directory or migrations_dir()
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"migration file {path.name} is not named NNNN_lowercase_words.sql")
+        found.append(Migration(int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError("two migration files share a number")
+    return found
+
+
+async def migrate(conn: asyncpg.Connection, directory: Path | None = None) -> list[str]:
+    """Apply what is not applied yet; return the names applied now."""
+    migrations = load_migrations(directory)
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    try:
+        await conn.execute(_BOOKKEEPING)
+        applied = {
+            r["version"]: r
+            for r in await conn.fetch("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
+        }
+        known = {m.version for m in migrations}
+        unknown = sorted(set(applied) - known)
+        if unknown:
+            names = ", ".join(applied[v]["name"] for v in unknown)
+            raise MigrationError(
+                f"the database has migrations this program does not know ({names}); it was migrated by a"
+                " newer version — upgrade this program"
+            )
+        done: list[str] = []
+        for m in migrations:
+            record = applied.get(m.version)
+            if record is not None:
+                if record["checksum"] != m.checksum:
+                    raise MigrationError(
+                        f"migration {m.name} was changed after it was applied to this database"
+                        f" (recorded checksum {record['checksum'][:12]}…, file now {m.checksum[:12]}…)."
+                        " Applied migrations are never edited: restore the file and add a new one."
+                    )
+                continue
+            async with conn.transaction():
+                try:
+                    await conn.execute(m.sql)
+                except asyncpg.PostgresError as exc:
+                    raise MigrationError(f"migration {m.name} failed: {exc}") from None
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    m.version,
+                    m.name,
+                    m.checksum,
+                )
+            done.append(m.name)
+        return done
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)

@@ -1,0 +1,331 @@
+"""Appending to and reading from the event log.
+
+An append is one INSERT statement per command, whatever the number of events or streams it touches: no
+table lock, no global advisory lock. Optimistic concurrency comes from `UNIQUE (stream_id,
+stream_version)`: two writers that loaded the same version both try to insert version n+1 and the
+database lets exactly one of them commit. Idempotency comes from `UNIQUE (event_id)`: the event ids of a
+command are derived from its idempotency key, so a retried command collides with its first attempt and
+gets the first attempt's result back instead of writing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import asyncpg
+import msgspec
+
+from musrenbang.domain.events import Event, event_tag
+from musrenbang.eventlog import codec
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6d7573726e2d6964656d706f74656e63")
+
+
+class StreamHead(NamedTuple):
+    """Where a stream stands: its last version and that event's hash (version 0: the stream is empty)."""
+
+    version: int
+    hash: bytes
+
+
+NEW_STREAM = StreamHead(0, codec.GENESIS_HASH)
+
+
+class ConcurrencyError(Exception):
+    """The stream moved on since it was read: reload and decide again, or tell the user."""
+
+    def __init__(self, stream_ids: Sequence[str]) -> None:
+        super().__init__(f"stream changed since it was read: {', '.join(stream_ids)}")
+        self.stream_ids = tuple(stream_ids)
+
+
+class IdempotencyKeyReused(Exception):
+    """The idempotency key was already used for a different command."""
+
+
+class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Who did it and why, recorded beside every event (and covered by its hash)."""
+
+    actor: str | None = None
+    role: str | None = None
+    request_id: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+
+
+class Append(NamedTuple):
+    """Events to add to one stream that the caller read at `expected`."""
+
+    stream_id: str
+    expected: StreamHead
+    events: Sequence[Event]
+
+
+class AppendResult(msgspec.Struct, frozen=True):
+    """What an append wrote (or, when `replayed`, what the first attempt with the same key wrote)."""
+
+    event_ids: tuple[uuid.UUID, ...]
+    positions: tuple[int, ...]
+    heads: dict[str, StreamHead]
+    recorded_at: dt.datetime
+    replayed: bool = False
+
+
+class RecordedEvent(msgspec.Struct, frozen=True):
+    global_position: int
+    stream_id: str
+    stream_version: int
+    event_id: uuid.UUID
+    event_type: str
+    event: Event
+    metadata: Metadata
+    recorded_at: dt.datetime
+    tx: int
+    hash: bytes
+
+
+def event_ids_for(idempotency_key: str, count: int) -> list[uuid.UUID]:
+    """Event ids derived from a command's idempotency key, so a retry produces the very same ids."""
+    return [uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{idempotency_key}#{i}") for i in range(count)]
+
+
+_INSERT = """
+WITH expected AS (
+    SELECT * FROM unnest($9::text[], $10::int[], $11::bytea[]) AS x(stream_id, version, hash)
+)
+INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, hash)
+SELECT n.stream_id, n.stream_version, n.event_id, n.event_type, n.data, n.metadata, $7, n.hash
+FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], $8::bytea[])
+     AS n(stream_id, stream_version, event_id, event_type, data, metadata, hash)
+-- The caller's view of each stream must be real: the event at the expected version exists with the
+-- expected hash. If the stream has moved past it, the unique constraint turns the insert into a conflict.
+WHERE NOT EXISTS (
+    SELECT 1 FROM expected x
+    WHERE x.version > 0 AND NOT EXISTS (
+        SELECT 1 FROM events e
+        WHERE e.stream_id = x.stream_id AND e.stream_version = x.version AND e.hash = x.hash))
+RETURNING global_position
+"""
+
+_COLUMNS = "global_position, stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, tx, hash"
+
+_metadata_decoder = msgspec.json.Decoder(Metadata)
+
+
+def _recorded(row: asyncpg.Record) -> RecordedEvent:
+    return RecordedEvent(
+        global_position=row["global_position"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        event=codec.decode_event(row["event_type"], row["data"]),
+        metadata=_metadata_decoder.decode(row["metadata"]),
+        recorded_at=row["recorded_at"],
+        tx=row["tx"],
+        hash=row["hash"],
+    )
+
+
+class EventStore:
+    """The event log in one PostgreSQL table (`migrations/0001_event_log.sql`)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def append(
+        self,
+        appends: Append | Sequence[Append],
+        *,
+        metadata: Metadata | None = None,
+        idempotency_key: str | None = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> AppendResult:
+        """Append the events of one command atomically, to one stream or several.
+
+        Raises ConcurrencyError when a stream is no longer at its expected head, and IdempotencyKeyReused
+        when `idempotency_key` was already used with a different `metadata.fingerprint`.
+        """
+        if isinstance(appends, Append):
+            appends = [appends]
+        metadata = metadata or Metadata()
+        total = sum(len(a.events) for a in appends)
+        if total == 0:
+            raise ValueError("nothing to append")
+        if idempotency_key is not None:
+            metadata = msgspec.structs.replace(metadata, idempotency_key=idempotency_key)
+            event_ids = event_ids_for(idempotency_key, total)
+        else:
+            event_ids = [uuid.uuid4() for _ in range(total)]
+        recorded_at = dt.datetime.now(dt.UTC)
+        meta_bytes = codec.encode(metadata)
+
+        cols: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        heads: dict[str, StreamHead] = {}
+        ids = iter(event_ids)
+        for stream_id, expected, events in appends:
+            if stream_id in heads:
+                raise ValueError(f"stream {stream_id} given twice in one append")
+            version, previous = expected
+            for event in events:
+                version += 1
+                event_id = next(ids)
+                event_type = event_tag(type(event))
+                data = codec.encode(event)
+                previous = codec.chain_hash(
+                    previous,
+                    codec.canonical(stream_id, version, event_id, event_type, recorded_at, data, meta_bytes),
+                )
+                for col, value in zip(cols, (stream_id, version, event_id, event_type, data, meta_bytes, previous)):
+                    col.append(value)
+            heads[stream_id] = StreamHead(version, previous)
+        expected_cols = (
+            [a.stream_id for a in appends],
+            [a.expected.version for a in appends],
+            [a.expected.hash for a in appends],
+        )
+        args = (*cols[:6], recorded_at, cols[6], *expected_cols)
+
+        async with _connection(self._pool, conn) as c:
+            try:
+                rows = await _insert(c, args)
+            except asyncpg.UniqueViolationError as exc:
+                earlier = await self._earlier_result(c, event_ids, metadata)
+                if earlier is not None:
+                    return earlier
+                if exc.constraint_name == "events_stream_version_key":
+                    raise ConcurrencyError([a.stream_id for a in appends]) from None
+                raise
+            if len(rows) != total:
+                # The expected head was not found: the caller's view of the stream is stale or invented.
+                earlier = await self._earlier_result(c, event_ids, metadata)
+                if earlier is not None:
+                    return earlier
+                raise ConcurrencyError([a.stream_id for a in appends])
+        return AppendResult(
+            event_ids=tuple(event_ids),
+            positions=tuple(r["global_position"] for r in rows),
+            heads=heads,
+            recorded_at=recorded_at,
+        )
+
+    async def _earlier_result(
+        self, conn: asyncpg.Connection, event_ids: list[uuid.UUID], metadata: Metadata
+    ) -> AppendResult | None:
+        rows = await conn.fetch(
+            "SELECT global_position, stream_id, stream_version, hash, recorded_at, metadata"
+            " FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY global_position",
+            event_ids,
+        )
+        if not rows:
+            return None
+        first = _metadata_decoder.decode(rows[0]["metadata"])
+        if first.fingerprint != metadata.fingerprint:
+            raise IdempotencyKeyReused(
+                f"idempotency key {metadata.idempotency_key!r} was already used for a different command"
+            )
+        heads: dict[str, StreamHead] = {}
+        for r in rows:
+            heads[r["stream_id"]] = StreamHead(r["stream_version"], r["hash"])
+        return AppendResult(
+            event_ids=tuple(event_ids),
+            positions=tuple(r["global_position"] for r in rows),
+            heads=heads,
+            recorded_at=rows[0]["recorded_at"],
+            replayed=True,
+        )
+
+    async def find_replay(self, idempotency_key: str, fingerprint: str | None) -> AppendResult | None:
+        """The result of an earlier command with this key, if there was one (checked before deciding)."""
+        async with self._pool.acquire() as conn:
+            return await self._earlier_result(
+                conn,
+                event_ids_for(idempotency_key, 1),
+                Metadata(idempotency_key=idempotency_key, fingerprint=fingerprint),
+            )
+
+    async def read_stream(self, stream_id: str, conn: asyncpg.Connection | None = None) -> list[RecordedEvent]:
+        async with _connection(self._pool, conn) as c:
+            rows = await c.fetch(
+                f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
+            )
+        return [_recorded(r) for r in rows]
+
+    async def head(self, stream_id: str, conn: asyncpg.Connection | None = None) -> StreamHead:
+        async with _connection(self._pool, conn) as c:
+            row = await c.fetchrow(
+                "SELECT stream_version, hash FROM events WHERE stream_id = $1"
+                " ORDER BY stream_version DESC LIMIT 1",
+                stream_id,
+            )
+        return NEW_STREAM if row is None else StreamHead(row["stream_version"], row["hash"])
+
+
+class Position(NamedTuple):
+    """A point in the safe global order: (transaction id, global position)."""
+
+    tx: int
+    position: int
+
+
+START = Position(0, 0)
+
+# Why the transaction id and the snapshot's xmin: a global_position is taken when a row is inserted but
+# becomes visible when its transaction commits, so a slow transaction can commit a *lower* position after
+# a reader already moved past a higher one, and "position > checkpoint" would skip it forever. Ordering
+# by (tx, position) and reading only transactions older than the oldest one still running
+# (pg_snapshot_xmin) means nothing can ever commit behind what a reader has seen.
+_READ_AFTER = f"""
+SELECT {_COLUMNS} FROM events
+WHERE (tx, global_position) > ($1::xid8, $2::bigint)
+  AND tx < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY tx, global_position
+LIMIT $3
+"""
+
+
+async def read_after(conn: asyncpg.Connection, after: Position, limit: int) -> list[RecordedEvent]:
+    """Up to `limit` events after `after`, in the safe global order (see the comment above)."""
+    rows = await conn.fetch(_READ_AFTER, after.tx, after.position, limit)
+    return [_recorded(r) for r in rows]
+
+
+async def count_after(conn: asyncpg.Connection, after: Position) -> int:
+    """How many committed events lie beyond `after` (a projection's lag)."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM events WHERE (tx, global_position) > ($1::xid8, $2::bigint)",
+        after.tx,
+        after.position,
+    )
+
+
+async def _insert(conn: asyncpg.Connection, args: tuple[Any, ...]) -> list[asyncpg.Record]:
+    if conn.is_in_transaction():
+        # A savepoint, so that after a unique violation the caller's transaction can still look up the
+        # earlier result of a retried command.
+        async with conn.transaction():
+            return await conn.fetch(_INSERT, *args)
+    # Alone, the statement is its own transaction: one round trip, no BEGIN/COMMIT.
+    return await conn.fetch(_INSERT, *args)
+
+
+class _connection:
+    """Use the caller's connection when given, else borrow one from the pool."""
+
+    def __init__(self, pool: asyncpg.Pool, conn: asyncpg.Connection | None) -> None:
+        self._pool, self._conn, self._acquired = pool, conn, None
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        if self._conn is not None:
+            return self._conn
+        self._acquired = await self._pool.acquire()
+        return self._acquired
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._acquired is not None:
+            await self._pool.release(self._acquired)

@@ -1,0 +1,1 @@
+"""The HTTP layer: thin handlers that decode, call one service or query, and render."""

@@ -1,0 +1,46 @@
+"""Read models derived from the event log. Each module owns its tables (created in migrations/) and is
+the only writer of them; `replay` can drop and rebuild any of them from the log."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Sequence
+from typing import ClassVar
+
+import asyncpg
+
+from musrenbang.eventlog.store import RecordedEvent
+
+_REGISTRY: dict[str, type[Projection]] = {}
+_NOT_PROJECTIONS = {"runner"}
+
+
+class Projection:
+    """A read model. Subclasses register themselves by being defined (pass `register=False` to opt out,
+    e.g. for a projection that exists only in a test or a benchmark).
+
+    `apply` receives a batch of events in the safe global order and must be deterministic: time comes
+    from the events, never from the clock, so that a replay gives byte-identical tables.
+    """
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, register: bool = True, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if register:
+            if cls.name in _REGISTRY:
+                raise RuntimeError(f"two projections are named {cls.name!r}")
+            _REGISTRY[cls.name] = cls
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        raise NotImplementedError
+
+
+def all_projections() -> list[Projection]:
+    """One instance of every projection of the application, in name order."""
+    for module in pkgutil.iter_modules(__path__):
+        if module.name not in _NOT_PROJECTIONS:
+            importlib.import_module(f"{__name__}.{module.name}")
+    return [_REGISTRY[name]() for name in sorted(_REGISTRY)]

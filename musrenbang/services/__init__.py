@@ -1,0 +1,1 @@
+"""Load → decide → append: the only place where the pure domain and the event log meet."""

@@ -1,0 +1,58 @@
+"""Running a command against one stream: rebuild the state from its events, decide, append."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from musrenbang.domain.events import Event
+from musrenbang.eventlog.store import Append, AppendResult, EventStore, Metadata, StreamHead, NEW_STREAM
+
+S = TypeVar("S")
+C = TypeVar("C")
+
+
+class Aggregate(Generic[S, C]):
+    """The pure parts of one kind of stream: its empty state, `decide` and `evolve`."""
+
+    def __init__(
+        self,
+        initial: S,
+        decide: Callable[[S, C], Sequence[Event]],
+        evolve: Callable[[S, Event], S],
+    ) -> None:
+        self.initial, self.decide, self.evolve = initial, decide, evolve
+
+
+async def load(store: EventStore, aggregate: Aggregate[S, C], stream_id: str) -> tuple[S, StreamHead]:
+    state, head = aggregate.initial, NEW_STREAM
+    for recorded in await store.read_stream(stream_id):
+        state = aggregate.evolve(state, recorded.event)
+        head = StreamHead(recorded.stream_version, recorded.hash)
+    return state, head
+
+
+async def execute(
+    store: EventStore,
+    aggregate: Aggregate[S, C],
+    stream_id: str,
+    command: C,
+    *,
+    metadata: Metadata | None = None,
+    idempotency_key: str | None = None,
+) -> AppendResult:
+    """Decide `command` on the current state of `stream_id` and append what it decided.
+
+    A command retried with the same idempotency key returns its first result without deciding again
+    (the state may have moved on, and deciding again could refuse what was already accepted).
+    """
+    if idempotency_key is not None:
+        fingerprint = metadata.fingerprint if metadata else None
+        earlier = await store.find_replay(idempotency_key, fingerprint)
+        if earlier is not None:
+            return earlier
+    state, head = await load(store, aggregate, stream_id)
+    events = aggregate.decide(state, command)
+    return await store.append(
+        Append(stream_id, head, events), metadata=metadata, idempotency_key=idempotency_key
+    )
