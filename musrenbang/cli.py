@@ -22,7 +22,7 @@ import click
 
 from musrenbang.config import ConfigError, Settings
 from musrenbang.db.bundled import BundledDatabase
-from musrenbang.db.connect import connect, create_pool, ensure_database, redact
+from musrenbang.db.connect import connect, create_pool, ensure_database, redact, with_connection
 from musrenbang.db.errors import DatabaseError
 
 T = TypeVar("T")
@@ -68,6 +68,7 @@ def _database(settings: Settings, *, keep_running: bool = False) -> Iterator[str
         url = bundled.start(keep_running=keep_running)
     except DatabaseError as exc:
         raise Failure(str(exc)) from None
+    _run(ensure_database(url))  # the bundled server's first run: create the application database
     try:
         yield url
     finally:
@@ -88,7 +89,6 @@ async def _prepare(url: str) -> list[str]:
     from musrenbang.eventlog.store import EventStore
     from musrenbang.services.bootstrap import prepare
 
-    await ensure_database(url)
     pool = await create_pool(url, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
@@ -222,7 +222,6 @@ async def _migrated(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]
     """Run `work` on a connection to a database whose schema is up to date."""
     from musrenbang.db.migrations import migrate
 
-    await ensure_database(url)
     conn = await connect(url)
     try:
         await migrate(conn)
@@ -241,7 +240,7 @@ def db_url() -> None:
     """Print the connection URL of the database in use (starting the bundled server if needed)."""
     settings = _settings()
     with _database(settings, keep_running=True) as url:
-        _run(ensure_database(url))
+        _run(with_connection(url, lambda conn: conn.fetchval("SELECT 1")))  # a URL that works, or why not
         click.echo(url)
     if not settings.database_url:
         click.echo("(the bundled server keeps running; `musrenbang db stop` stops it)", err=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+from musrenbang.domain.errors import DomainError
 from musrenbang.domain.events import Event
-from musrenbang.eventlog.store import Append, AppendResult, EventStore, Metadata, StreamHead, NEW_STREAM
+from musrenbang.eventlog.store import NEW_STREAM, Append, AppendResult, EventStore, Metadata, StreamHead
 
 S = TypeVar("S")
 C = TypeVar("C")
@@ -46,13 +47,22 @@ async def execute(
     A command retried with the same idempotency key returns its first result without deciding again
     (the state may have moved on, and deciding again could refuse what was already accepted).
     """
+    fingerprint = metadata.fingerprint if metadata else None
     if idempotency_key is not None:
-        fingerprint = metadata.fingerprint if metadata else None
         earlier = await store.find_replay(idempotency_key, fingerprint)
         if earlier is not None:
             return earlier
     state, head = await load(store, aggregate, stream_id)
-    events = aggregate.decide(state, command)
+    try:
+        events = aggregate.decide(state, command)
+    except DomainError:
+        # An identical retry may have committed between the check above and the load: its effect is
+        # what made this attempt invalid, and it is this attempt's answer.
+        if idempotency_key is not None:
+            earlier = await store.find_replay(idempotency_key, fingerprint)
+            if earlier is not None:
+                return earlier
+        raise
     return await store.append(
         Append(stream_id, head, events), metadata=metadata, idempotency_key=idempotency_key
     )

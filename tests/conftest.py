@@ -1,0 +1,120 @@
+"""Test databases on a real PostgreSQL: the bundled server by default, or the server at
+MUSRENBANG_DATABASE_URL. Each test gets a fresh database cloned from a template built by running the
+same migrations users run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from musrenbang.db.bundled import BundledDatabase
+from musrenbang.db.connect import connect, create_pool, ensure_database
+from musrenbang.db.migrations import migrate
+from musrenbang.eventlog.store import EventStore
+from musrenbang.reference import load_regions
+
+EXTERNAL_URL = os.environ.get("MUSRENBANG_DATABASE_URL")
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL on the PostgreSQL server the tests use (its database part is replaced per test)."""
+    if EXTERNAL_URL:
+        yield EXTERNAL_URL
+        return
+    bundled = BundledDatabase(tmp_path_factory.mktemp("bundled"))
+    url = bundled.start()
+    yield url
+    bundled.stop()
+
+
+async def _admin(server_url: str) -> asyncpg.Connection:
+    await ensure_database(server_url)
+    return await asyncpg.connect(server_url)
+
+
+@pytest.fixture(scope="session")
+async def template_name(server_url: str) -> AsyncIterator[str]:
+    name = f"mtest_template_{os.getpid()}"
+    admin = await _admin(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        conn = await connect(with_database(server_url, name))
+        try:
+            await migrate(conn)
+            await load_regions(conn)
+        finally:
+            await conn.close()
+        yield name
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def database_url(server_url: str, template_name: str) -> AsyncIterator[str]:
+    """A fresh, migrated database with the reference regions and an empty event log."""
+    name = f"mtest_{uuid.uuid4().hex[:12]}"
+    admin = await _admin(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+        yield with_database(server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def empty_database_url(server_url: str) -> AsyncIterator[str]:
+    """A database with nothing in it, not even the migrations."""
+    name = f"mtest_{uuid.uuid4().hex[:12]}"
+    admin = await _admin(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield with_database(server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(database_url, min_size=1, max_size=20)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+def store(pool: asyncpg.Pool) -> EventStore:
+    return EventStore(pool)
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def cli_env(database_url: str) -> dict[str, str]:
+    """Environment for running `musrenbang` as a subprocess against the test database."""
+    env = dict(os.environ)
+    env["MUSRENBANG_DATABASE_URL"] = database_url
+    return env
+
+
+REPO = Path(__file__).resolve().parent.parent

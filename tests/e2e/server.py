@@ -1,0 +1,60 @@
+"""Starting `musrenbang serve` as a real process for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+
+class Server:
+    def __init__(self, port: int, *, data_dir: Path | None = None, database_url: str | None = None,
+                 extra_env: dict[str, str] | None = None, workers: int = 1) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}
+        if database_url:
+            env["MUSRENBANG_DATABASE_URL"] = database_url
+        if data_dir:
+            env["MUSRENBANG_DATA_DIR"] = str(data_dir)
+        env["MUSRENBANG_POLL_INTERVAL"] = "1"
+        env.update(extra_env or {})
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"musrenbang-serve-{port}.log"
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            ["musrenbang", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
+        )
+
+    def wait_healthy(self, timeout: float = 90) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                r = httpx.get(f"{self.base_url}/health", timeout=2)
+                if r.status_code == 200:
+                    return r.json()
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"serve did not become healthy:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
+        return self.process.returncode
+
+    def output(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text(errors="replace")

@@ -1,0 +1,131 @@
+"""`musrenbang serve` as a new user meets it: real processes, real PostgreSQL, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.server import Server
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["musrenbang", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def bundled_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}
+    env["MUSRENBANG_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def test_serve_on_an_empty_data_dir_comes_up_and_a_second_serve_reuses_the_data(
+    tmp_path: Path, free_port: int
+) -> None:
+    data_dir = tmp_path / "fresh" / "data"
+    server = Server(free_port, data_dir=data_dir)
+    try:
+        health = server.wait_healthy()
+        assert health["status"] == "ok" and health["database"]["status"] == "ok"
+        assert "cycles" in health["projections"]
+        home = httpx.get(server.base_url + "/")
+        assert home.status_code == 200
+        assert "Siklus RKPD 2022" in home.text and "Bekasijaya" in home.text
+        assert httpx.get(server.base_url + "/schema/openapi.json").json()["paths"]["/health"]
+    finally:
+        assert server.stop() == 0, server.output()
+    # Ctrl-C stopped the bundled database cleanly.
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+
+    again = Server(free_port, data_dir=data_dir)
+    try:
+        again.wait_healthy()
+    finally:
+        again.stop()
+    done = run("verify", env=bundled_env(data_dir))
+    assert done.returncode == 0, done.stderr
+    assert "intact: 1 events in 1 streams" in done.stdout  # reused, and the first cycle not opened twice
+
+
+def test_serve_uses_the_external_database_and_starts_none(database_url: str, tmp_path: Path, free_port: int) -> None:
+    server = Server(free_port, database_url=database_url, data_dir=tmp_path / "unused")
+    try:
+        server.wait_healthy()
+        assert "Siklus RKPD 2022" in httpx.get(server.base_url + "/").text
+    finally:
+        server.stop()
+    assert not (tmp_path / "unused").exists()
+
+
+def test_health_reports_projection_lag_reaching_zero(database_url: str, free_port: int) -> None:
+    server = Server(free_port, database_url=database_url, workers=2)
+    try:
+        server.wait_healthy()
+        for _ in range(100):
+            lag = httpx.get(server.base_url + "/health").json()["projections"]["cycles"]["lag"]
+            if lag == 0:
+                break
+        assert lag == 0
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not-a-url", "not a usable PostgreSQL URL"),
+        ("postgresql://postgres@127.0.0.1:1/x", "no PostgreSQL server answers at postgresql://postgres@127.0.0.1:1/x"),
+        ("postgresql://postgres@no-such-host.invalid/x", "cannot be found"),
+        ("postgresql://postgres:secret@127.0.0.1:1/x", "postgres:***@127.0.0.1:1"),
+    ],
+)
+@pytest.mark.parametrize("command", [["migrate"], ["verify"], ["replay"], ["db", "url"], ["serve", "--port"]])
+def test_commands_explain_an_unusable_database_without_a_traceback(
+    command: list[str], url: str, message: str, free_port: int
+) -> None:
+    env = {**os.environ, "MUSRENBANG_DATABASE_URL": url}
+    done = run(*command, *([str(free_port)] if command[-1] == "--port" else []), env=env)
+    assert done.returncode == 3
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "secret" not in done.stderr
+
+
+def test_a_data_dir_that_cannot_be_written_is_explained(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = run("migrate", env=bundled_env(blocker / "data"))
+    assert done.returncode == 3
+    assert f"data directory {blocker / 'data'} cannot be created" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_port_in_use_is_explained(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run("serve", "--port", str(port), env=bundled_env(tmp_path / "d"))
+    assert done.returncode == 3
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
+
+
+def test_db_url_prints_the_database_in_use(database_url: str) -> None:
+    done = run("db", "url", env={**os.environ, "MUSRENBANG_DATABASE_URL": database_url})
+    assert done.returncode == 0
+    assert done.stdout.strip() == database_url
+
+
+def test_replay_rebuilds_every_projection_with_a_progress_report(cli_env: dict[str, str]) -> None:
+    assert run("migrate", env=cli_env).returncode == 0
+    done = run("replay", env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert "cycles: 1 events applied" in done.stdout
+    unknown = run("replay", "--projection", "nope", env=cli_env)
+    assert unknown.returncode == 3 and "no projection named 'nope'" in unknown.stderr
