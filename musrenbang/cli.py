@@ -184,9 +184,8 @@ def replay(name: str | None) -> None:
 
 
 async def _replay(url: str, projections: list) -> None:  # type: ignore[type-arg]
-    from musrenbang.projections.runner import ProjectionRunner
-
     from musrenbang.db.migrations import migrate
+    from musrenbang.projections.runner import ProjectionRunner
 
     await _migrated(url, migrate)
     pool = await create_pool(url, min_size=1, max_size=2)
@@ -208,13 +207,14 @@ def verify() -> None:
 
     settings = _settings()
     with _database(settings) as url:
-
         report = _run(_migrated(url, lambda conn: verify_database(conn)))
     if report.intact:
         click.echo(f"intact: {report.events} events in {report.streams} streams")
         return
     click.echo(f"BROKEN: {report.first_break}", err=True)
-    click.echo(f"{report.broken_streams} of {report.streams} streams broken; {report.events} events read", err=True)
+    click.echo(
+        f"{report.broken_streams} of {report.streams} streams broken; {report.events} events read", err=True
+    )
     sys.exit(EXIT_FAILED_CHECK)
 
 

@@ -40,9 +40,7 @@ class BundledDatabase:
         pgserver = _pgserver()
         _forget_dead_handles(self.pgdata)
         try:
-            self._server = pgserver.get_server(
-                self.pgdata, cleanup_mode=None if keep_running else "stop"
-            )
+            self._server = pgserver.get_server(self.pgdata, cleanup_mode=None if keep_running else "stop")
         except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
             log = self.pgdata / "log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
@@ -66,8 +64,12 @@ class BundledDatabase:
             return False
         server = pgserver.get_server(self.pgdata, start=False)
         try:
-            pgexec("pg_ctl", ("-w", "-D", str(self.pgdata), "stop", "-m", "fast"),
-                   bin_path=server.bin_path, user=server.system_user)
+            pgexec(
+                "pg_ctl",
+                ("-w", "-D", str(self.pgdata), "stop", "-m", "fast"),
+                bin_path=server.bin_path,
+                user=server.system_user,
+            )
         except subprocess.SubprocessError:
             return False
         return True

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -35,9 +36,20 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def connect(url: str) -> asyncpg.Connection:
-    conn = await _friendly(url, asyncpg.connect(url, timeout=CONNECT_TIMEOUT, server_settings=SERVER_SETTINGS))
+    conn = await _friendly(
+        url, asyncpg.connect(url, timeout=CONNECT_TIMEOUT, server_settings=SERVER_SETTINGS)
+    )
     await init_connection(conn)
     return conn
+
+
+async def _reset_on_release(conn: asyncpg.Connection) -> None:
+    """What a connection must not carry back into the pool. asyncpg's default reset sends
+    `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every release: a second round trip
+    for every query. This code sets no session state on pooled connections (advisory locks are released
+    explicitly, LISTEN uses its own connection), so only an open transaction needs undoing."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
@@ -48,6 +60,7 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
         timeout=CONNECT_TIMEOUT,
         server_settings=SERVER_SETTINGS,
         init=init_connection,
+        reset=_reset_on_release,
     )
     return await _friendly(url, pool)  # type: ignore[arg-type]
 
@@ -60,10 +73,9 @@ async def ensure_database(url: str) -> None:
     conn = await _friendly(url, asyncpg.connect(maintenance, timeout=CONNECT_TIMEOUT))
     try:
         if not await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", name):
-            try:
+            # Another process starting at the same moment may have created it first.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # created by a process starting at the same time
     finally:
         await conn.close()
 
@@ -84,7 +96,7 @@ async def _friendly(url: str, pending: Awaitable[T]) -> T:
     where = redact(url)
     try:
         return await pending
-    except (asyncpg.InvalidCatalogNameError,) as exc:
+    except asyncpg.InvalidCatalogNameError as exc:
         raise DatabaseError(f"database does not exist at {where}: {exc}") from None
     except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
         raise DatabaseError(f"PostgreSQL refused the login at {where}: {exc}") from None
@@ -110,6 +122,3 @@ async def with_connection(url: str, work: Callable[[asyncpg.Connection], Awaitab
         return await work(conn)
     finally:
         await conn.close()
-
-
-__all__: list[Any] = ["connect", "create_pool", "ensure_database", "redact", "with_connection"]

@@ -10,9 +10,12 @@ gets the first attempt's result back instead of writing twice.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -22,6 +25,11 @@ from musrenbang.domain.events import Event, event_tag
 from musrenbang.eventlog import codec
 
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6d7573726e2d6964656d706f74656e63")
+
+CHANNEL = "musrenbang_events"
+"""NOTIFY channel that wakes projection workers after events were committed."""
+
+log = logging.getLogger(__name__)
 
 
 class StreamHead(NamedTuple):
@@ -94,7 +102,7 @@ def event_ids_for(idempotency_key: str, count: int) -> list[uuid.UUID]:
     return [uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{idempotency_key}#{i}") for i in range(count)]
 
 
-_INSERT = """
+_INSERT_MANY = """
 WITH expected AS (
     SELECT * FROM unnest($9::text[], $10::int[], $11::bytea[]) AS x(stream_id, version, hash)
 )
@@ -112,7 +120,19 @@ WHERE NOT EXISTS (
 RETURNING global_position
 """
 
-_COLUMNS = "global_position, stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, tx, hash"
+# One event is the common command (a proposal submitted, a ballot cast); it gets plain parameters, which
+# PostgreSQL executes in half the time of the unnest form.
+_INSERT_ONE = """
+INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, hash)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8
+WHERE $2 = 1 OR EXISTS (
+    SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2 - 1 AND hash = $9)
+RETURNING global_position
+"""
+
+_COLUMNS = (
+    "global_position, stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, tx, hash"
+)
 
 _metadata_decoder = msgspec.json.Decoder(Metadata)
 
@@ -137,6 +157,15 @@ class EventStore:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._notifier = _Notifier(pool)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection in a transaction, for commands that must read under a lock before appending;
+        pass it to `append(conn=...)`. Listeners are notified once it has committed."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
+        self._notifier.poke()
 
     async def append(
         self,
@@ -165,7 +194,7 @@ class EventStore:
         recorded_at = dt.datetime.now(dt.UTC)
         meta_bytes = codec.encode(metadata)
 
-        cols: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        rows: list[tuple[Any, ...]] = []  # (stream_id, version, event_id, event_type, data, hash)
         heads: dict[str, StreamHead] = {}
         ids = iter(event_ids)
         for stream_id, expected, events in appends:
@@ -174,26 +203,33 @@ class EventStore:
             version, previous = expected
             for event in events:
                 version += 1
-                event_id = next(ids)
-                event_type = event_tag(type(event))
-                data = codec.encode(event)
-                previous = codec.chain_hash(
-                    previous,
-                    codec.canonical(stream_id, version, event_id, event_type, recorded_at, data, meta_bytes),
+                event_id, event_type, data = next(ids), event_tag(type(event)), codec.encode(event)
+                canonical = codec.canonical(
+                    stream_id, version, event_id, event_type, recorded_at, data, meta_bytes
                 )
-                for col, value in zip(cols, (stream_id, version, event_id, event_type, data, meta_bytes, previous)):
-                    col.append(value)
+                previous = codec.chain_hash(previous, canonical)
+                rows.append((stream_id, version, event_id, event_type, data, previous))
             heads[stream_id] = StreamHead(version, previous)
-        expected_cols = (
-            [a.stream_id for a in appends],
-            [a.expected.version for a in appends],
-            [a.expected.hash for a in appends],
-        )
-        args = (*cols[:6], recorded_at, cols[6], *expected_cols)
+        if total == 1:
+            stream_id, version, event_id, event_type, data, hash_ = rows[0]
+            sql = _INSERT_ONE
+            args: tuple[Any, ...] = (
+                stream_id, version, event_id, event_type, data, meta_bytes, recorded_at, hash_,
+                appends[0].expected.hash,
+            )  # fmt: skip
+        else:
+            streams, versions, event_ids_, types, datas, hashes = (list(c) for c in zip(*rows, strict=True))
+            sql = _INSERT_MANY
+            args = (
+                streams, versions, event_ids_, types, datas, [meta_bytes] * total, recorded_at, hashes,
+                [a.stream_id for a in appends], [a.expected.version for a in appends],
+                [a.expected.hash for a in appends],
+            )  # fmt: skip
 
         async with _connection(self._pool, conn) as c:
+            in_callers_transaction = c.is_in_transaction()
             try:
-                rows = await _insert(c, args)
+                rows = await _insert(c, sql, args)
             except asyncpg.UniqueViolationError as exc:
                 earlier = await self._earlier_result(c, event_ids, metadata)
                 if earlier is not None:
@@ -207,6 +243,8 @@ class EventStore:
                 if earlier is not None:
                     return earlier
                 raise ConcurrencyError([a.stream_id for a in appends])
+        if not in_callers_transaction:
+            self._notifier.poke()
         return AppendResult(
             event_ids=tuple(event_ids),
             positions=tuple(r["global_position"] for r in rows),
@@ -249,7 +287,9 @@ class EventStore:
                 Metadata(idempotency_key=idempotency_key, fingerprint=fingerprint),
             )
 
-    async def read_stream(self, stream_id: str, conn: asyncpg.Connection | None = None) -> list[RecordedEvent]:
+    async def read_stream(
+        self, stream_id: str, conn: asyncpg.Connection | None = None
+    ) -> list[RecordedEvent]:
         async with _connection(self._pool, conn) as c:
             rows = await c.fetch(
                 f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
@@ -304,14 +344,52 @@ async def count_after(conn: asyncpg.Connection, after: Position) -> int:
     )
 
 
-async def _insert(conn: asyncpg.Connection, args: tuple[Any, ...]) -> list[asyncpg.Record]:
+async def _insert(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> list[asyncpg.Record]:
     if conn.is_in_transaction():
         # A savepoint, so that after a unique violation the caller's transaction can still look up the
         # earlier result of a retried command.
         async with conn.transaction():
-            return await conn.fetch(_INSERT, *args)
+            return await conn.fetch(sql, *args)
     # Alone, the statement is its own transaction: one round trip, no BEGIN/COMMIT.
-    return await conn.fetch(_INSERT, *args)
+    return await conn.fetch(sql, *args)
+
+
+class _Notifier:
+    """Tells listeners that events were committed, coalescing bursts into few notifications.
+
+    Why not NOTIFY inside the appending transaction: PostgreSQL serialises the commits of all
+    transactions that notify (one lock, held across the commit's WAL flush), which halved append
+    throughput with 16 writers. A NOTIFY sent after the commit, in a transaction of its own that writes
+    nothing, holds that lock for microseconds. Every commit is followed by a notification sent after it;
+    if this process dies in between, the workers' poll picks the events up (notifications are hints).
+    Bursts are coalesced: at most one notification per few milliseconds per process.
+    """
+
+    COALESCE_SECONDS = 0.005
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def poke(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._send())
+        else:
+            self._again = True  # a notification is in flight; send one more after it
+
+    async def _send(self) -> None:
+        while True:
+            # Gather the appends of the next few milliseconds into this one notification.
+            await asyncio.sleep(self.COALESCE_SECONDS)
+            self._again = False
+            try:
+                await self._pool.execute("SELECT pg_notify($1, '')", CHANNEL)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.debug("notification not sent (the workers' poll will catch up): %s", exc)
+                return
+            if not self._again:
+                return
 
 
 class _connection:

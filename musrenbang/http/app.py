@@ -54,7 +54,10 @@ def create_app(settings: Settings, database_url: str, *, run_projections: bool =
             create_static_files_router(path="/static", directories=[static_dir()]),
         ],
         lifespan=[lifespan],
-        dependencies={"pool": Provide(_pool, sync_to_thread=False), "runner": Provide(_runner, sync_to_thread=False)},
+        dependencies={
+            "pool": Provide(_pool, sync_to_thread=False),
+            "runner": Provide(_runner, sync_to_thread=False),
+        },
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(_jinja())),
         openapi_config=OpenAPIConfig(
             title="Musrenbang API",

@@ -23,7 +23,13 @@ class Cycles(Projection):
                     await conn.execute(
                         "INSERT INTO cycles (year, region, theme, stage, kickoff_on, started_at, stream_id)"
                         " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        e.year, e.region, e.theme, STAGES[0], e.kickoff_on, recorded.recorded_at, recorded.stream_id,
+                        e.year,
+                        e.region,
+                        e.theme,
+                        STAGES[0],
+                        e.kickoff_on,
+                        recorded.recorded_at,
+                        recorded.stream_id,
                     )
                     await conn.executemany(
                         "INSERT INTO cycle_priority_programs (year, number, title) VALUES ($1, $2, $3)",

@@ -3,7 +3,7 @@
 Each batch is one transaction that applies the events to the read model *and* moves the checkpoint, so a
 crash at any point leaves both where they were. A worker only touches a projection while it holds that
 projection's advisory lock; every server process runs a runner, and whichever gets the lock does the work
-while the others skip. Notifications from the append trigger wake the runner; a slow poll covers lost
+while the others skip. Notifications sent after each append wake the runner; a slow poll covers lost
 notifications (a notification is a hint, never data).
 """
 
@@ -17,12 +17,11 @@ from collections.abc import Callable, Sequence
 import asyncpg
 
 from musrenbang.db.connect import connect
-from musrenbang.eventlog.store import START, Position, count_after, read_after
+from musrenbang.eventlog.store import CHANNEL, START, Position, count_after, read_after
 from musrenbang.projections import Projection
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "musrenbang_events"
 _LOCK_CLASS = 0x6D70  # advisory lock space for projections: (class, hashtext(name))
 
 
@@ -51,7 +50,9 @@ class ProjectionRunner:
             try:
                 return await self._run_batches(conn, projection)
             finally:
-                await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name)
+                await conn.execute(
+                    "SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name
+                )
 
     async def catch_up_all(self) -> dict[str, int | None]:
         return {p.name: await self.catch_up(p) for p in self.projections}
@@ -70,7 +71,9 @@ class ProjectionRunner:
                     await _save_checkpoint(conn, projection.name, START)
                 return await self._run_batches(conn, projection, on_progress)
             finally:
-                await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name)
+                await conn.execute(
+                    "SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name
+                )
 
     async def _run_batches(
         self,

@@ -22,8 +22,13 @@ def given(*events: object) -> cycle.Cycle:
 
 def test_starting_a_cycle_records_theme_and_programs() -> None:
     assert cycle.decide(given(), START) == [
-        CycleStarted(year=2022, region="32.75", theme="Tema", priority_programs=("A", "B"),
-                     kickoff_on=dt.date(2021, 1, 19))
+        CycleStarted(
+            year=2022,
+            region="32.75",
+            theme="Tema",
+            priority_programs=("A", "B"),
+            kickoff_on=dt.date(2021, 1, 19),
+        )
     ]
 
 
@@ -32,8 +37,9 @@ def test_a_cycle_cannot_start_twice() -> None:
         cycle.decide(given(*cycle.decide(given(), START)), START)
 
 
-@pytest.mark.parametrize("bad", [{"theme": "  "}, {"priority_programs": ()}, {"priority_programs": ("A", " ")},
-                                 {"year": 1900}])
+@pytest.mark.parametrize(
+    "bad", [{"theme": "  "}, {"priority_programs": ()}, {"priority_programs": ("A", " ")}, {"year": 1900}]
+)
 def test_a_cycle_needs_a_theme_programs_and_a_sensible_year(bad: dict) -> None:
     import msgspec
 

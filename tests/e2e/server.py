@@ -12,8 +12,15 @@ import httpx
 
 
 class Server:
-    def __init__(self, port: int, *, data_dir: Path | None = None, database_url: str | None = None,
-                 extra_env: dict[str, str] | None = None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        data_dir: Path | None = None,
+        database_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        workers: int = 1,
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}
         if database_url:
             env["MUSRENBANG_DATABASE_URL"] = database_url
@@ -27,7 +34,9 @@ class Server:
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
             ["musrenbang", "serve", "--port", str(port), "--workers", str(workers)],
-            env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_healthy(self, timeout: float = 90) -> dict:

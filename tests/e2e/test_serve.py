@@ -53,7 +53,9 @@ def test_serve_on_an_empty_data_dir_comes_up_and_a_second_serve_reuses_the_data(
     assert "intact: 1 events in 1 streams" in done.stdout  # reused, and the first cycle not opened twice
 
 
-def test_serve_uses_the_external_database_and_starts_none(database_url: str, tmp_path: Path, free_port: int) -> None:
+def test_serve_uses_the_external_database_and_starts_none(
+    database_url: str, tmp_path: Path, free_port: int
+) -> None:
     server = Server(free_port, database_url=database_url, data_dir=tmp_path / "unused")
     try:
         server.wait_healthy()
@@ -80,7 +82,10 @@ def test_health_reports_projection_lag_reaching_zero(database_url: str, free_por
     ("url", "message"),
     [
         ("not-a-url", "not a usable PostgreSQL URL"),
-        ("postgresql://postgres@127.0.0.1:1/x", "no PostgreSQL server answers at postgresql://postgres@127.0.0.1:1/x"),
+        (
+            "postgresql://postgres@127.0.0.1:1/x",
+            "no PostgreSQL server answers at postgresql://postgres@127.0.0.1:1/x",
+        ),
         ("postgresql://postgres@no-such-host.invalid/x", "cannot be found"),
         ("postgresql://postgres:secret@127.0.0.1:1/x", "postgres:***@127.0.0.1:1"),
     ],

@@ -13,7 +13,9 @@ from musrenbang.eventlog.verify import check_chains, stored_events
 
 async def fill(store: EventStore) -> None:
     for s in range(3):
-        await store.append(Append(f"s-{s}", NEW_STREAM, [CycleStageAdvanced(year=i, stage="a") for i in range(4)]))
+        await store.append(
+            Append(f"s-{s}", NEW_STREAM, [CycleStageAdvanced(year=i, stage="a") for i in range(4)])
+        )
 
 
 async def all_stored(pool: asyncpg.Pool) -> list:
@@ -44,9 +46,13 @@ async def test_verify_names_the_stream_and_position_of_a_changed_event(
     store: EventStore, pool: asyncpg.Pool, cli_env: dict[str, str]
 ) -> None:
     await fill(store)
-    position = await pool.fetchval("SELECT global_position FROM events WHERE stream_id='s-1' AND stream_version=2")
+    position = await pool.fetchval(
+        "SELECT global_position FROM events WHERE stream_id='s-1' AND stream_version=2"
+    )
     await behind_the_logs_back(
-        pool, "UPDATE events SET data = jsonb_set(data, '{stage}', '\"b\"') WHERE stream_id='s-1' AND stream_version=2"
+        pool,
+        "UPDATE events SET data = jsonb_set(data, '{stage}', '\"b\"')"
+        " WHERE stream_id='s-1' AND stream_version=2",
     )
     done = verify(cli_env)
     assert done.returncode == 1
@@ -78,10 +84,13 @@ async def test_a_deleted_event_leaves_a_gap_in_the_versions(store: EventStore, p
 async def test_changed_metadata_or_time_is_detected_too(store: EventStore, pool: asyncpg.Pool) -> None:
     await fill(store)
     await behind_the_logs_back(
-        pool, "UPDATE events SET recorded_at = recorded_at - interval '1 day' WHERE stream_id='s-0' AND stream_version=1"
+        pool,
+        "UPDATE events SET recorded_at = recorded_at - interval '1 day'"
+        " WHERE stream_id='s-0' AND stream_version=1",
     )
     await behind_the_logs_back(
-        pool, "UPDATE events SET metadata = '{\"actor\":\"someone\"}' WHERE stream_id='s-2' AND stream_version=1"
+        pool,
+        "UPDATE events SET metadata = '{\"actor\":\"someone\"}' WHERE stream_id='s-2' AND stream_version=1",
     )
     report = check_chains(await all_stored(pool))
     assert report.broken_streams == 2

@@ -47,11 +47,16 @@ class Tally(Projection, register=False):
             # A primary key on the position: applying an event twice would fail loudly.
             await conn.execute(
                 "INSERT INTO test_tally VALUES ($1, $2, $3, $4)",
-                e.global_position, e.stream_id, e.stream_version, e.recorded_at,
+                e.global_position,
+                e.stream_id,
+                e.stream_version,
+                e.recorded_at,
             )
             if self.delay:
                 await asyncio.sleep(self.delay)
 
 
 async def table_checksum(conn: asyncpg.Connection, table: str) -> str:
-    return await conn.fetchval(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t")
+    return await conn.fetchval(
+        f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"
+    )
