@@ -85,14 +85,17 @@ def _run(work: Awaitable[T]) -> T:
         raise Failure(f"the database refused: {exc}") from None
 
 
-async def _prepare(url: str) -> list[str]:
+async def _prepare(url: str) -> tuple[list[str], str]:
+    """Migrate, load reference data, open the first cycle; return the migrations applied and the
+    server secret."""
     from musrenbang.eventlog.store import EventStore
-    from musrenbang.services.bootstrap import prepare
+    from musrenbang.services.bootstrap import prepare, server_secret
 
     pool = await create_pool(url, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
-            return await prepare(conn, EventStore(pool))
+            applied = await prepare(conn, EventStore(pool))
+            return applied, await server_secret(conn)
     finally:
         await pool.close()
 
@@ -112,20 +115,21 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     settings = _settings(host=host, port=port, data_dir=data_dir, workers=workers)
     _check_port_free(settings.host, settings.port)
     with _database(settings) as url:
-        applied = _run(_prepare(url))
+        applied, secret = _run(_prepare(url))
         if applied:
             click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}", err=True)
         click.echo(f"database: {redact(url)}", err=True)
         click.echo(f"serving on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", err=True)
-        _serve_http(settings, url)
+        _serve_http(settings, url, settings.secret_key or secret)
 
 
-def _serve_http(settings: Settings, url: str) -> None:
+def _serve_http(settings: Settings, url: str, secret: str) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
     # The worker processes build the app from the environment (see http/app.py:app_from_env).
     os.environ["MUSRENBANG_DATABASE_URL"] = url
+    os.environ["MUSRENBANG_SECRET_KEY"] = secret
     os.environ["MUSRENBANG_POLL_INTERVAL"] = str(settings.poll_interval)
     Granian(
         "musrenbang.http.app:app_from_env",
@@ -162,7 +166,7 @@ def migrate() -> None:
     """Apply the database migrations that are not applied yet."""
     settings = _settings()
     with _database(settings) as url:
-        applied = _run(_prepare(url))
+        applied, _ = _run(_prepare(url))
     click.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 

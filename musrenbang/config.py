@@ -28,6 +28,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Projection workers poll this often even when no notification arrives (notifications are hints).
     poll_interval: float = 5.0
     log_level: str = "info"
+    # Signs CSRF tokens and derives revision secrets; shared by all processes. When unset, `serve`
+    # takes the one kept in the database (generated on first start).
+    secret_key: str | None = None
+    # New proposals accepted per client address per hour (retries of the same submission don't count).
+    submissions_per_hour: int = 30
+    # Behind a reverse proxy, take the client address from X-Forwarded-For.
+    trust_proxy: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -41,6 +48,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "workers": _int(env, "MUSRENBANG_WORKERS", 1),
             "poll_interval": _float(env, "MUSRENBANG_POLL_INTERVAL", 5.0),
             "log_level": env.get("MUSRENBANG_LOG_LEVEL", "info"),
+            "secret_key": env.get("MUSRENBANG_SECRET_KEY") or None,
+            "submissions_per_hour": _int(env, "MUSRENBANG_SUBMISSIONS_PER_HOUR", 30),
+            "trust_proxy": env.get("MUSRENBANG_TRUST_PROXY", "").lower() in ("1", "true", "yes"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values["data_dir"], str):
@@ -50,6 +60,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError(f"port {settings.port} is outside 1-65535")
         if settings.workers < 1:
             raise ConfigError("workers must be at least 1")
+        if settings.submissions_per_hour < 1:
+            raise ConfigError("MUSRENBANG_SUBMISSIONS_PER_HOUR must be at least 1")
+        if settings.secret_key is not None and len(settings.secret_key) < 32:
+            raise ConfigError("MUSRENBANG_SECRET_KEY must be at least 32 characters")
         return settings
 
 

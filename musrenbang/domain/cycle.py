@@ -6,11 +6,19 @@ import datetime as dt
 
 import msgspec
 
-from musrenbang.domain.errors import AlreadyExists, DomainError, NotFound
+from musrenbang.domain.errors import N_, AlreadyExists, DomainError, NotFound
 from musrenbang.domain.events import CycleStageAdvanced, CycleStarted, Event
 
 # The common chain of stages (DOMAIN.md, "Levels and stages"), in order.
-STAGES: tuple[str, ...] = ("usulan", "kelurahan", "kecamatan", "perangkat_daerah", "kota", "ditetapkan")
+STAGE_LABELS = {
+    "usulan": N_("Pengajuan usulan warga"),
+    "kelurahan": N_("Musrenbang Kelurahan"),
+    "kecamatan": N_("Musrenbang Kecamatan"),
+    "perangkat_daerah": N_("Forum Perangkat Daerah"),
+    "kota": N_("Musrenbang Kota"),
+    "ditetapkan": N_("RKPD ditetapkan"),
+}
+STAGES: tuple[str, ...] = tuple(STAGE_LABELS)
 
 
 def stream_id(year: int) -> str:

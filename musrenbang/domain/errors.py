@@ -20,3 +20,32 @@ class NotFound(DomainError):
 
 class AlreadyExists(DomainError):
     code = "already_exists"
+
+
+def N_(message: str) -> str:
+    """Marks a message for translation without translating it here (the domain knows no language but
+    its source one; the HTTP layer translates with the reader's catalog)."""
+    return message
+
+
+class Message(str):
+    """A message with parameters: reads as the Indonesian text, and keeps its template and parameters
+    so that the HTTP layer can translate the template and fill it in again."""
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, **params: object) -> Message:
+        self = super().__new__(cls, template % params if params else template)
+        self.template, self.params = template, params
+        return self
+
+
+class ValidationFailed(DomainError):
+    """Several fields were wrong at once; `errors` maps each field to its message."""
+
+    code = "invalid"
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(N_("ada isian yang perlu diperbaiki"))
+        self.errors = errors

@@ -36,7 +36,93 @@ class CycleStageAdvanced(Event, frozen=True, tag="cycle.stage_advanced"):
     stage: str
 
 
-ALL_EVENTS: tuple[type[Event], ...] = (CycleStarted, CycleStageAdvanced)
+# --- proposals (usulan) ----------------------------------------------------------------------------
+
+
+class ProposalContent(msgspec.Struct, frozen=True, kw_only=True):
+    """The public substance of a proposal, as submitted or revised (never the proposer's identity)."""
+
+    kelurahan: str
+    rw: int
+    rt: int
+    kind: str
+    bidang: str
+    title: str
+    problem: str
+    solution: str
+    beneficiaries: int
+    volume: str
+    unit: str
+    estimated_cost: int
+    priority_program: int | None = None
+    address: str
+    latitude: str | None = None
+    longitude: str | None = None
+
+
+class ProposalSubmitted(Event, frozen=True, tag="proposal.submitted"):
+    """A resident (or RW, pokir, agency: `source`) submitted a proposal for the cycle of `year`.
+
+    `proposer_ref` points at the proposer's contact in the personal-data table; the log never holds it.
+    """
+
+    code: str
+    year: int
+    source: str
+    content: ProposalContent
+    proposer_ref: str
+
+
+class ProposalRevised(Event, frozen=True, tag="proposal.revised"):
+    """The proposer revised a proposal that was returned to them; `content` replaces the old one."""
+
+    code: str
+    content: ProposalContent
+
+
+class ProposalPhotoAttached(Event, frozen=True, tag="proposal.photo_attached"):
+    """A photo (re-encoded, metadata stripped) was attached; the bytes live in the photo store."""
+
+    code: str
+    photo_id: str
+    sha256: str
+    content_type: str
+    width: int
+    height: int
+    size: int
+
+
+class ProposalAccepted(Event, frozen=True, tag="proposal.accepted"):
+    """Verified and accepted, possibly with an agreed volume/cost beside the original one."""
+
+    code: str
+    agreed_volume: str | None = None
+    agreed_cost: int | None = None
+    reason: str = ""
+
+
+class ProposalReturned(Event, frozen=True, tag="proposal.returned"):
+    """Returned to the proposer for revision; `reason` says what to fix."""
+
+    code: str
+    reason: str
+
+
+class ProposalRejected(Event, frozen=True, tag="proposal.rejected"):
+    code: str
+    reason: str
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    CycleStarted,
+    CycleStageAdvanced,
+    ProposalSubmitted,
+    ProposalRevised,
+    ProposalPhotoAttached,
+    ProposalAccepted,
+    ProposalReturned,
+    ProposalRejected,
+)
 
 
 def event_tag(cls: type[Event]) -> str:

@@ -42,6 +42,16 @@ class StreamHead(NamedTuple):
 NEW_STREAM = StreamHead(0, codec.GENESIS_HASH)
 
 
+class Position(NamedTuple):
+    """A point in the safe global order: (transaction id, global position)."""
+
+    tx: int
+    position: int
+
+
+START = Position(0, 0)
+
+
 class ConcurrencyError(Exception):
     """The stream moved on since it was read: reload and decide again, or tell the user."""
 
@@ -81,6 +91,8 @@ class AppendResult(msgspec.Struct, frozen=True):
     positions: tuple[int, ...]
     heads: dict[str, StreamHead]
     recorded_at: dt.datetime
+    last: Position
+    """The last event written, in the safe global order: wait for projections to pass it."""
     replayed: bool = False
 
 
@@ -117,7 +129,7 @@ WHERE NOT EXISTS (
     WHERE x.version > 0 AND NOT EXISTS (
         SELECT 1 FROM events e
         WHERE e.stream_id = x.stream_id AND e.stream_version = x.version AND e.hash = x.hash))
-RETURNING global_position
+RETURNING global_position, tx
 """
 
 # One event is the common command (a proposal submitted, a ballot cast); it gets plain parameters, which
@@ -127,7 +139,7 @@ INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metad
 SELECT $1, $2, $3, $4, $5, $6, $7, $8
 WHERE $2 = 1 OR EXISTS (
     SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2 - 1 AND hash = $9)
-RETURNING global_position
+RETURNING global_position, tx
 """
 
 _COLUMNS = (
@@ -250,13 +262,14 @@ class EventStore:
             positions=tuple(r["global_position"] for r in rows),
             heads=heads,
             recorded_at=recorded_at,
+            last=Position(rows[-1]["tx"], rows[-1]["global_position"]),
         )
 
     async def _earlier_result(
         self, conn: asyncpg.Connection, event_ids: list[uuid.UUID], metadata: Metadata
     ) -> AppendResult | None:
         rows = await conn.fetch(
-            "SELECT global_position, stream_id, stream_version, hash, recorded_at, metadata"
+            "SELECT global_position, stream_id, stream_version, hash, recorded_at, metadata, tx"
             " FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY global_position",
             event_ids,
         )
@@ -275,6 +288,7 @@ class EventStore:
             positions=tuple(r["global_position"] for r in rows),
             heads=heads,
             recorded_at=rows[0]["recorded_at"],
+            last=max(Position(r["tx"], r["global_position"]) for r in rows),
             replayed=True,
         )
 
@@ -305,15 +319,6 @@ class EventStore:
             )
         return NEW_STREAM if row is None else StreamHead(row["stream_version"], row["hash"])
 
-
-class Position(NamedTuple):
-    """A point in the safe global order: (transaction id, global position)."""
-
-    tx: int
-    position: int
-
-
-START = Position(0, 0)
 
 # Why the transaction id and the snapshot's xmin: a global_position is taken when a row is inserted but
 # becomes visible when its transaction commits, so a slow transaction can commit a *lower* position after

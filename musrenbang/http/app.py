@@ -7,12 +7,13 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 
-import asyncpg
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
@@ -20,23 +21,32 @@ from litestar.template import TemplateConfig
 from musrenbang.config import Settings
 from musrenbang.db.connect import create_pool
 from musrenbang.eventlog.store import EventStore
-from musrenbang.http import health, pages
+from musrenbang.http import api, errors, health, photos, residents
+from musrenbang.http.i18n import load_catalogs
+from musrenbang.http.render import environment
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.resources import static_dir, templates_dir
+from musrenbang.resources import static_dir
+from musrenbang.services.proposals import ProposalService
 
 
-def create_app(settings: Settings, database_url: str, *, run_projections: bool = True) -> Litestar:
-    """The application for one server process. `database_url` is the database already prepared by
-    `musrenbang serve` (migrated, reference data loaded)."""
+def create_app(
+    settings: Settings, database_url: str, secret: str, *, run_projections: bool = True
+) -> Litestar:
+    """The application for one server process. `database_url` is a database already prepared by
+    `musrenbang serve` (migrated, reference data loaded); `secret` is shared by all processes."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = await create_pool(database_url)
+        pool = await create_pool(database_url, max_size=20)
+        store = EventStore(pool)
         runner = ProjectionRunner(pool, all_projections(), poll_interval=settings.poll_interval)
-        app.state.pool = pool
-        app.state.store = EventStore(pool)
-        app.state.runner = runner
+        app.state.update(
+            pool=pool,
+            store=store,
+            runner=runner,
+            proposals=ProposalService(pool, store, bytes.fromhex(secret)),
+        )
         task = asyncio.create_task(runner.run_forever(database_url)) if run_projections else None
         try:
             yield
@@ -50,46 +60,68 @@ def create_app(settings: Settings, database_url: str, *, run_projections: bool =
     return Litestar(
         route_handlers=[
             health.health,
-            pages.home,
-            create_static_files_router(path="/static", directories=[static_dir()]),
+            residents.home,
+            residents.new_proposal_form,
+            residents.submit_proposal_form,
+            residents.find_proposal,
+            residents.track,
+            residents.revise_form,
+            residents.revise_submit,
+            residents.kelurahan_page,
+            residents.kecamatan_page,
+            api.submit,
+            api.proposal,
+            api.kelurahan_proposals,
+            api.attach_photo,
+            api.revise,
+            photos.photo,
+            create_static_files_router(
+                path="/static",
+                directories=[static_dir()],
+                cache_control=CacheControlHeader(max_age=3600, public=True),
+            ),
         ],
         lifespan=[lifespan],
         dependencies={
-            "pool": Provide(_pool, sync_to_thread=False),
-            "runner": Provide(_runner, sync_to_thread=False),
+            "pool": Provide(_from_state("pool"), sync_to_thread=False),
+            "runner": Provide(_from_state("runner"), sync_to_thread=False),
+            "proposals": Provide(_from_state("proposals"), sync_to_thread=False),
         },
-        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(_jinja())),
+        exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment())),
+        csrf_config=CSRFConfig(
+            secret=secret,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            # The JSON API takes no cookies for authority (it is public, keyed by idempotency and
+            # revision secrets), so cross-site forgery has nothing to ride on there.
+            exclude=["/api/"],
+        ),
+        logging_config=LoggingConfig(
+            log_exceptions="always", disable_stack_trace={404, 400, 403, 409, 413, 422, 429}
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         openapi_config=OpenAPIConfig(
             title="Musrenbang API",
             version="1",
-            description="Participatory development planning for Kota Bekasi. Public, read-only data"
-            " never includes proposers' personal data.",
+            description="Participatory development planning for Kota Bekasi. Public responses never"
+            " include proposers' personal data.",
             path="/schema",
         ),
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "catalogs": load_catalogs()}),
     )
 
 
 def app_from_env() -> Litestar:
     """Factory for the ASGI server's worker processes: `serve` prepared the database and passes its URL
-    in MUSRENBANG_DATABASE_URL."""
+    and the shared secret in the environment."""
     settings = Settings.from_env()
     url = settings.database_url or os.environ["MUSRENBANG_DATABASE_URL"]
-    return create_app(settings, url)
+    return create_app(settings, url, settings.secret_key or os.environ["MUSRENBANG_SECRET_KEY"])
 
 
-def _jinja() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(templates_dir()),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+def _from_state(name: str):  # type: ignore[no-untyped-def]
+    def provide(state: State) -> object:
+        return state[name]
 
-
-def _pool(state: State) -> asyncpg.Pool:
-    return state.pool
-
-
-def _runner(state: State) -> ProjectionRunner:
-    return state.runner
+    return provide

@@ -54,6 +54,24 @@ class ProjectionRunner:
                     "SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name
                 )
 
+    async def wait_until_applied(self, names: Sequence[str], at: Position, timeout: float = 5.0) -> bool:
+        """Read-your-writes: return once the named projections have applied the event at `at`, helping
+        them along when no other worker is busy with them. False if `timeout` passed first (an older
+        transaction still open holds the safe order back)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        for projection in [p for p in self.projections if p.name in names]:
+            while True:
+                checkpoint = await self._pool.fetchrow(
+                    "SELECT tx, position FROM projection_checkpoints WHERE name = $1", projection.name
+                )
+                if checkpoint is not None and Position(checkpoint["tx"], checkpoint["position"]) >= at:
+                    break
+                if asyncio.get_running_loop().time() > deadline:
+                    return False
+                if await self.catch_up(projection) is None:
+                    await asyncio.sleep(0.01)  # another worker is on it
+        return True
+
     async def catch_up_all(self) -> dict[str, int | None]:
         return {p.name: await self.catch_up(p) for p in self.projections}
 

@@ -42,3 +42,12 @@ async def kecamatan_with_kelurahan(conn: asyncpg.Connection) -> list[dict[str, A
         {"kode": kode, "nama": nama, "kelurahan": [{"kode": r["kode"], "nama": r["nama"]} for r in items]}
         for (kode, nama), items in groupby(rows, key=lambda r: (r["kecamatan_kode"], r["kecamatan_nama"]))
     ]
+
+
+async def region(conn: asyncpg.Connection, kode: str) -> asyncpg.Record | None:
+    """A region with its parent's name (a kelurahan's kecamatan)."""
+    return await conn.fetchrow(
+        "SELECT r.kode, r.nama, r.tingkat, r.kode_induk, p.nama AS induk_nama"
+        " FROM regions r LEFT JOIN regions p ON p.kode = r.kode_induk WHERE r.kode = $1",
+        kode,
+    )

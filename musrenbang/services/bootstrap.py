@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 import asyncpg
 
@@ -42,6 +43,16 @@ async def start_first_cycle(store: EventStore) -> None:
         metadata=Metadata(actor="system", role="system"),
         idempotency_key=f"bootstrap:cycle:{RKPD_2022.year}",
     )
+
+
+async def server_secret(conn: asyncpg.Connection) -> str:
+    """The secret all server processes share, generated on the first start (hex)."""
+    await conn.execute(
+        "INSERT INTO server_secrets (name, value) VALUES ('main', $1) ON CONFLICT (name) DO NOTHING",
+        secrets.token_bytes(32),
+    )
+    value = await conn.fetchval("SELECT value FROM server_secrets WHERE name = 'main'")
+    return value.hex()
 
 
 async def prepare(conn: asyncpg.Connection, store: EventStore) -> list[str]:

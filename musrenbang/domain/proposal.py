@@ -1,0 +1,397 @@
+"""A proposal (usulan): what it must contain, and how its status moves.
+
+Statuses use the SIMDA/SIPD vocabulary residents and officials already know. A proposal is one stream;
+its tracking code is its identity.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Container
+from decimal import Decimal
+
+import msgspec
+
+from musrenbang.domain import values
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.events import (
+    Event,
+    ProposalAccepted,
+    ProposalContent,
+    ProposalPhotoAttached,
+    ProposalRejected,
+    ProposalReturned,
+    ProposalRevised,
+    ProposalSubmitted,
+)
+
+KINDS = {"fisik": N_("Fisik"), "non_fisik": N_("Non-fisik")}
+BIDANG = {
+    "infrastruktur": N_("Infrastruktur"),
+    "ekonomi": N_("Ekonomi"),
+    "pendidikan": N_("Pendidikan"),
+    "kesehatan": N_("Kesehatan"),
+    "sosial_budaya": N_("Sosial budaya"),
+    "lingkungan_hidup": N_("Lingkungan hidup"),
+    "pemerintahan": N_("Pemerintahan"),
+}
+SOURCES = ("warga", "pokir", "opd")
+
+DIAJUKAN = "diajukan"
+DIKEMBALIKAN = "dikembalikan"
+DITERIMA = "diterima"
+DITERIMA_DENGAN_PERUBAHAN = "diterima_dengan_perubahan"
+DITOLAK = "ditolak"
+STATUSES = {
+    DIAJUKAN: N_("Diajukan, menunggu verifikasi"),
+    DIKEMBALIKAN: N_("Dikembalikan untuk diperbaiki"),
+    DITERIMA: N_("Diterima"),
+    DITERIMA_DENGAN_PERUBAHAN: N_("Diterima dengan perubahan"),
+    DITOLAK: N_("Ditolak"),
+}
+
+MAX_PHOTOS = 3
+MAX_COST = 50_000_000_000  # Rp 50 miliar: far above any kelurahan-level proposal; catches typos
+MAX_BENEFICIARIES = 3_000_000  # more than Kota Bekasi's population
+MAX_VOLUME = Decimal(1_000_000_000)
+# Kota Bekasi with a margin: a location outside is a slip of the finger or of the GPS.
+LATITUDE_RANGE = (Decimal("-6.45"), Decimal("-6.05"))
+LONGITUDE_RANGE = (Decimal("106.85"), Decimal("107.15"))
+TEXT_LIMITS = {"title": (5, 150), "problem": (10, 2000), "solution": (10, 2000), "address": (5, 300),
+               "unit": (1, 30)}  # fmt: skip
+
+
+def stream_id(code: str) -> str:
+    return f"proposal-{code}"
+
+
+class ProposalInput(msgspec.Struct, kw_only=True):
+    """What a proposer typed, before any checking (every field may be missing or wrong)."""
+
+    kelurahan: str = ""
+    rw: int | str | None = None
+    rt: int | str | None = None
+    kind: str = ""
+    bidang: str = ""
+    title: str = ""
+    problem: str = ""
+    solution: str = ""
+    beneficiaries: int | str | None = None
+    volume: int | float | str | None = None
+    unit: str = ""
+    estimated_cost: int | str | None = None
+    priority_program: int | str | None = None
+    address: str = ""
+    latitude: float | int | str | None = None
+    longitude: float | int | str | None = None
+
+
+class Proposer(msgspec.Struct, frozen=True, kw_only=True):
+    """Personal data: kept in its own table, never in the log or any public view."""
+
+    name: str
+    phone: str
+
+
+def validate_content(
+    raw: ProposalInput, *, kelurahan: Container[str], priority_programs: int
+) -> ProposalContent:
+    """Check and normalise every field, reporting all problems at once (field -> message)."""
+    errors: dict[str, str] = {}
+
+    def field(name: str, check: Callable[[], object]) -> object:
+        try:
+            return check()
+        except ValueError as exc:
+            errors[name] = exc.args[0] if exc.args else str(exc)
+            return None
+
+    def text(name: str) -> str:
+        value = _clean(getattr(raw, name), multiline=name in ("problem", "solution"))
+        low, high = TEXT_LIMITS[name]
+        if not value:
+            raise ValueError(N_("wajib diisi"))
+        if len(value) < low:
+            raise ValueError(N_("terlalu singkat: tulis sedikit lebih jelas"))
+        if len(value) > high:
+            raise ValueError(Message(N_("terlalu panjang: paling banyak %(max)d huruf"), max=high))
+        return value
+
+    def kelurahan_code() -> str:
+        code = raw.kelurahan.strip()
+        if not code:
+            raise ValueError(N_("pilih kelurahan"))
+        if code not in kelurahan:
+            raise ValueError(N_("kelurahan tidak dikenal"))
+        return code
+
+    def number(name: str, low: int, high: int, message: str) -> Callable[[], int]:
+        def check() -> int:
+            value = getattr(raw, name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise ValueError(N_("wajib diisi"))
+            n = _whole(value)
+            if not low <= n <= high:
+                raise ValueError(message)
+            return n
+
+        return check
+
+    def choice(name: str, options: Container[str]) -> Callable[[], str]:
+        def check() -> str:
+            value = getattr(raw, name).strip()
+            if not value:
+                raise ValueError(N_("pilih salah satu"))
+            if value not in options:
+                raise ValueError(N_("pilihan tidak dikenal"))
+            return value
+
+        return check
+
+    def volume() -> str:
+        if raw.volume is None or not str(raw.volume).strip():
+            raise ValueError(N_("wajib diisi"))
+        text_value = values.parse_decimal(raw.volume, places=3)
+        if not Decimal(0) < Decimal(text_value) <= MAX_VOLUME:
+            raise ValueError(N_("volume harus lebih dari nol dan masuk akal"))
+        return text_value
+
+    def cost() -> int:
+        if raw.estimated_cost is None or not str(raw.estimated_cost).strip():
+            raise ValueError(N_("wajib diisi"))
+        amount = values.parse_rupiah(raw.estimated_cost)
+        if amount <= 0:
+            raise ValueError(N_("biaya harus lebih dari nol"))
+        if amount > MAX_COST:
+            raise ValueError(N_("biaya terlalu besar untuk usulan Musrenbang (paling banyak Rp 50 miliar)"))
+        return amount
+
+    def priority_program() -> int | None:
+        value = raw.priority_program
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        n = _whole(value)
+        if not 1 <= n <= priority_programs:
+            raise ValueError(N_("program prioritas tidak dikenal"))
+        return n
+
+    def coordinate(name: str, bounds: tuple[Decimal, Decimal]) -> Callable[[], str | None]:
+        def check() -> str | None:
+            value = getattr(raw, name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                return None
+            text_value = values.parse_decimal(value, places=7)
+            if not bounds[0] <= Decimal(text_value) <= bounds[1]:
+                raise ValueError(N_("lokasi berada di luar Kota Bekasi"))
+            return text_value
+
+        return check
+
+    content = {
+        "kelurahan": field("kelurahan", kelurahan_code),
+        "rw": field("rw", number("rw", 1, 99, N_("nomor RW antara 1 dan 99"))),
+        "rt": field("rt", number("rt", 1, 99, N_("nomor RT antara 1 dan 99"))),
+        "kind": field("kind", choice("kind", KINDS)),
+        "bidang": field("bidang", choice("bidang", BIDANG)),
+        "title": field("title", lambda: text("title")),
+        "problem": field("problem", lambda: text("problem")),
+        "solution": field("solution", lambda: text("solution")),
+        "beneficiaries": field(
+            "beneficiaries",
+            number("beneficiaries", 1, MAX_BENEFICIARIES, N_("jumlah penerima manfaat tidak masuk akal")),
+        ),
+        "volume": field("volume", volume),
+        "unit": field("unit", lambda: text("unit")),
+        "estimated_cost": field("estimated_cost", cost),
+        "priority_program": field("priority_program", priority_program),
+        "address": field("address", lambda: text("address")),
+        "latitude": field("latitude", coordinate("latitude", LATITUDE_RANGE)),
+        "longitude": field("longitude", coordinate("longitude", LONGITUDE_RANGE)),
+    }
+    if (content["latitude"] is None) != (content["longitude"] is None) and not errors.keys() & {
+        "latitude",
+        "longitude",
+    }:
+        errors["latitude" if content["latitude"] is None else "longitude"] = N_(
+            "isi garis lintang dan garis bujur, atau kosongkan keduanya"
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    return ProposalContent(**content)  # type: ignore[arg-type]
+
+
+def validate_proposer(name: str, phone: str) -> Proposer:
+    errors: dict[str, str] = {}
+    clean_name = _clean(name, multiline=False)
+    if len(clean_name) < 2:
+        errors["proposer_name"] = N_("tulis nama pengusul")
+    elif len(clean_name) > 100:
+        errors["proposer_name"] = N_("nama terlalu panjang")
+    try:
+        clean_phone = values.normalize_phone(phone or "")
+    except ValueError as exc:
+        errors["proposer_phone"] = exc.args[0]
+    if errors:
+        raise ValidationFailed(errors)
+    return Proposer(name=clean_name, phone=clean_phone)
+
+
+def _clean(value: str, *, multiline: bool) -> str:
+    if "\x00" in value:
+        raise ValueError(N_("berisi karakter yang tidak diizinkan"))
+    value = value.replace("\r\n", "\n").strip()
+    if not multiline:
+        value = re.sub(r"\s+", " ", value)
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise ValueError(N_("berisi karakter yang tidak diizinkan"))
+    return value
+
+
+def _whole(value: int | str | float) -> int:
+    if isinstance(value, bool):
+        raise ValueError(N_("tulis bilangan bulat"))
+    if isinstance(value, int):
+        return value
+    text_value = str(value).strip().replace(".", "") if isinstance(value, str) else str(value)
+    if not re.fullmatch(r"-?\d{1,12}", text_value):
+        raise ValueError(N_("tulis bilangan bulat"))
+    return int(text_value)
+
+
+# --- the aggregate ----------------------------------------------------------------------------------
+
+
+class Proposal(msgspec.Struct, frozen=True, kw_only=True):
+    code: str | None = None
+    status: str | None = None
+    content: ProposalContent | None = None
+    photos: tuple[str, ...] = ()
+
+    @property
+    def exists(self) -> bool:
+        return self.code is not None
+
+
+class SubmitProposal(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    year: int
+    source: str
+    content: ProposalContent
+    proposer_ref: str
+
+
+class ReviseProposal(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    content: ProposalContent
+
+
+class AttachPhoto(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    photo_id: str
+    sha256: str
+    content_type: str
+    width: int
+    height: int
+    size: int
+
+
+class VerifyProposal(msgspec.Struct, frozen=True, kw_only=True):
+    """A kelurahan facilitator's verification decision."""
+
+    code: str
+    decision: str  # accept | accept_with_changes | return | reject
+    reason: str = ""
+    agreed_volume: str | None = None
+    agreed_cost: int | None = None
+
+
+Command = SubmitProposal | ReviseProposal | AttachPhoto | VerifyProposal
+DECISIONS = ("accept", "accept_with_changes", "return", "reject")
+
+
+def decide(state: Proposal, command: Command) -> list[Event]:
+    if isinstance(command, SubmitProposal):
+        if state.exists:
+            raise DomainError(N_("usulan dengan kode ini sudah ada"))
+        if command.source not in SOURCES:
+            raise DomainError(N_("sumber usulan tidak dikenal"))
+        return [
+            ProposalSubmitted(
+                code=command.code,
+                year=command.year,
+                source=command.source,
+                content=command.content,
+                proposer_ref=command.proposer_ref,
+            )
+        ]
+    if not state.exists:
+        raise NotFound(N_("usulan tidak ditemukan"))
+    match command:
+        case ReviseProposal():
+            if state.status != DIKEMBALIKAN:
+                raise DomainError(N_("usulan hanya dapat diperbaiki setelah dikembalikan oleh verifikator"))
+            if command.content == state.content:
+                raise DomainError(N_("tidak ada yang berubah"))
+            return [ProposalRevised(code=command.code, content=command.content)]
+        case AttachPhoto():
+            if state.status not in (DIAJUKAN, DIKEMBALIKAN):
+                raise DomainError(N_("foto hanya dapat ditambahkan sebelum usulan diverifikasi"))
+            if command.photo_id in state.photos:
+                raise DomainError(N_("foto ini sudah dilampirkan"))
+            if len(state.photos) >= MAX_PHOTOS:
+                raise DomainError(N_("paling banyak 3 foto per usulan"))
+            return [ProposalPhotoAttached(**msgspec.structs.asdict(command))]
+        case VerifyProposal():
+            return _verify(state, command)
+    raise TypeError(f"unknown command {command!r}")
+
+
+def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
+    if state.status != DIAJUKAN:
+        raise DomainError(N_("usulan ini sudah diverifikasi"))
+    reason = _clean(command.reason, multiline=True)
+    if len(reason) > 1000:
+        raise ValidationFailed({"reason": N_("alasan terlalu panjang")})
+    match command.decision:
+        case "accept":
+            return [ProposalAccepted(code=command.code, reason=reason)]
+        case "accept_with_changes":
+            if command.agreed_volume is None and command.agreed_cost is None:
+                raise ValidationFailed({"agreed_cost": N_("isi volume atau biaya yang disepakati")})
+            if not reason:
+                raise ValidationFailed({"reason": N_("tulis alasan perubahan")})
+            return [
+                ProposalAccepted(
+                    code=command.code,
+                    agreed_volume=command.agreed_volume,
+                    agreed_cost=command.agreed_cost,
+                    reason=reason,
+                )
+            ]
+        case "return":
+            if not reason:
+                raise ValidationFailed({"reason": N_("tulis apa yang perlu diperbaiki")})
+            return [ProposalReturned(code=command.code, reason=reason)]
+        case "reject":
+            if not reason:
+                raise ValidationFailed({"reason": N_("tulis alasan penolakan")})
+            return [ProposalRejected(code=command.code, reason=reason)]
+    raise ValidationFailed({"decision": N_("keputusan tidak dikenal")})
+
+
+def evolve(state: Proposal, event: Event) -> Proposal:
+    match event:
+        case ProposalSubmitted():
+            return Proposal(code=event.code, status=DIAJUKAN, content=event.content)
+        case ProposalRevised():
+            return msgspec.structs.replace(state, status=DIAJUKAN, content=event.content)
+        case ProposalPhotoAttached():
+            return msgspec.structs.replace(state, photos=(*state.photos, event.photo_id))
+        case ProposalAccepted():
+            changed = event.agreed_volume is not None or event.agreed_cost is not None
+            return msgspec.structs.replace(state, status=DITERIMA_DENGAN_PERUBAHAN if changed else DITERIMA)
+        case ProposalReturned():
+            return msgspec.structs.replace(state, status=DIKEMBALIKAN)
+        case ProposalRejected():
+            return msgspec.structs.replace(state, status=DITOLAK)
+    return state

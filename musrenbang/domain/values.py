@@ -1,0 +1,114 @@
+"""Parsing and checking the values people type: rupiah amounts, phone numbers, quantities, tracking codes.
+
+Pure functions; each raises ValueError with a message in Indonesian (the source language of the
+interface; the HTTP layer translates).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from musrenbang.domain.errors import N_
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+"""Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand cannot be misread."""
+
+_CROCKFORD_READ = {**{c: c for c in CROCKFORD}, "I": "1", "L": "1", "O": "0"}
+CODE_LENGTH = 8
+
+_MULTIPLIERS = {
+    "rb": 1_000, "ribu": 1_000, "k": 1_000,
+    "jt": 1_000_000, "juta": 1_000_000,
+    "m": 1_000_000_000, "miliar": 1_000_000_000, "milyar": 1_000_000_000,
+}  # fmt: skip
+_AMOUNT = re.compile(
+    r"^(?:rp\.?)?\s*([0-9][0-9.,\s]*?)\s*(rb|ribu|k|jt|juta|m|miliar|milyar)?\s*(?:,-|\.-)?$"
+)
+
+
+def code_from_bytes(digest: bytes) -> str:
+    """Eight Crockford base32 characters (40 bits) from the start of a digest."""
+    number = int.from_bytes(digest[:5], "big")
+    return "".join(CROCKFORD[(number >> shift) & 31] for shift in range(35, -1, -5))
+
+
+def normalize_code(text: str) -> str:
+    """A tracking code as typed ("abcd-efgh", "ABCD EFGH", with O for 0) in its canonical form."""
+    compact = re.sub(r"[\s\-]", "", text).upper()
+    if len(compact) != CODE_LENGTH or any(c not in _CROCKFORD_READ for c in compact):
+        raise ValueError(N_("kode pelacakan terdiri dari 8 huruf dan angka, misalnya 7KQ2-M9XD"))
+    return "".join(_CROCKFORD_READ[c] for c in compact)
+
+
+def parse_rupiah(text: str | int) -> int:
+    """Rupiah as people write them: "Rp 25.000.000", "25000000", "25 juta", "2,5 jt", "500 ribu".
+
+    Dots and commas group thousands ("25.000.000", "25,000,000"); with a multiplier, a single comma or dot
+    is the decimal mark ("2,5 juta" = 2,500,000).
+    """
+    if isinstance(text, int):
+        amount = text
+    else:
+        match = _AMOUNT.match(text.strip().lower())
+        if not match:
+            raise ValueError(N_('tulis biaya dalam rupiah, misalnya "Rp 25.000.000" atau "25 juta"'))
+        digits, unit = re.sub(r"\s", "", match.group(1)), match.group(2)
+        if unit:
+            mantissa = _decimal_with_mark(digits)
+            amount_dec = mantissa * _MULTIPLIERS[unit]
+            if amount_dec != amount_dec.to_integral_value():
+                raise ValueError(N_("biaya harus bilangan rupiah bulat"))
+            amount = int(amount_dec)
+        else:
+            if re.search(r"[.,]\d{1,2}$", digits):
+                raise ValueError(N_("biaya ditulis dalam rupiah bulat, tanpa sen"))
+            amount = int(re.sub(r"[.,]", "", digits))
+    return amount
+
+
+def _decimal_with_mark(digits: str) -> Decimal:
+    separators = [c for c in digits if c in ".,"]
+    if len(separators) == 1 and len(digits.split(separators[0])[1]) != 3:
+        normalized = digits.replace(separators[0], ".")  # "2,5" juta
+    else:
+        normalized = re.sub(r"[.,]", "", digits)  # "1.500" ribu
+    try:
+        return Decimal(normalized)
+    except InvalidOperation:
+        raise ValueError(N_('tulis biaya dalam rupiah, misalnya "Rp 25.000.000" atau "25 juta"')) from None
+
+
+def parse_decimal(text: str | int | float, *, places: int) -> str:
+    """A positive quantity as a canonical decimal string ("150", "2.5"); comma or dot as decimal mark.
+
+    Strings, not floats, travel in events: a float does not survive jsonb byte for byte.
+    """
+    raw = str(text).strip().replace(",", ".")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(N_("tulis angka, misalnya 150 atau 2,5")) from None
+    if not value.is_finite():
+        raise ValueError(N_("tulis angka, misalnya 150 atau 2,5"))
+    quantized = value.quantize(Decimal(1).scaleb(-places))
+    if quantized != value:
+        raise ValueError(N_("terlalu banyak angka di belakang koma"))
+    text_value = format(value.normalize(), "f")
+    return text_value
+
+
+def normalize_phone(text: str) -> str:
+    """An Indonesian phone number as +62…: accepts 0812-3456-7890, 62812…, +62 812 …"""
+    digits = re.sub(r"[\s\-().]", "", text)
+    if digits.startswith("+62"):
+        rest = digits[3:]
+    elif digits.startswith("62"):
+        rest = digits[2:]
+    elif digits.startswith("0"):
+        rest = digits[1:]
+    else:
+        raise ValueError(N_("nomor telepon diawali 08 atau +62, misalnya 0812-3456-7890"))
+    if not rest.isdigit() or not 8 <= len(rest) <= 13 or rest[0] == "0":
+        raise ValueError(N_("nomor telepon diawali 08 atau +62, misalnya 0812-3456-7890"))
+    return "+62" + rest

@@ -1,0 +1,257 @@
+"""The public JSON API for proposals (documented at /schema). No response carries personal data."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+import asyncpg
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, Parameter
+
+from musrenbang.domain import proposal as rules
+from musrenbang.http.errors import code_or_404
+from musrenbang.http.ratelimit import client_address, count_submission
+from musrenbang.photos import MAX_BYTES, process
+from musrenbang.projections import proposals as proposal_views
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.reference import region
+from musrenbang.services.proposals import ProposalService, fingerprint
+
+Text = Annotated[str, msgspec.Meta(max_length=5000)]
+IdempotencyKey = Annotated[
+    str,
+    Parameter(
+        header="Idempotency-Key",
+        min_length=8,
+        max_length=200,
+        description="Any unique string per proposal (e.g. a UUID). Sending the same request again with the"
+        " same key returns the same proposal instead of creating a second one.",
+    ),
+]
+
+
+class ProposerIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Personal data: stored apart, never shown publicly."""
+
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    phone: Annotated[str, msgspec.Meta(max_length=40, examples=["0812-3456-7890"])]
+
+
+class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    kelurahan: Annotated[str, msgspec.Meta(max_length=20, examples=["32.75.01.1001"],
+                                           description="Kemendagri code of the kelurahan, with dots")]  # fmt: skip
+    rw: int
+    rt: int
+    kind: Annotated[str, msgspec.Meta(max_length=20, description="fisik | non_fisik")]
+    bidang: Annotated[str, msgspec.Meta(max_length=40, description=" | ".join(rules.BIDANG))]
+    title: Text
+    problem: Text
+    solution: Text
+    beneficiaries: int
+    volume: Decimal
+    unit: Annotated[str, msgspec.Meta(max_length=100)]
+    estimated_cost: Annotated[int, msgspec.Meta(description="Estimated cost in whole rupiah")]
+    priority_program: int | None = None
+    address: Text
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+
+    def as_input(self) -> rules.ProposalInput:
+        fields = {f: getattr(self, f) for f in rules.ProposalInput.__struct_fields__}
+        for name in ("volume", "latitude", "longitude"):
+            if fields[name] is not None:
+                fields[name] = str(fields[name])
+        return rules.ProposalInput(**fields)
+
+
+class ProposalIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
+    proposer: ProposerIn
+
+
+class RevisionIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
+    revision_secret: Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class SubmittedOut(msgspec.Struct):
+    code: str
+    status: str
+    revision_secret: str
+    """Shown once: needed to revise the proposal or add photos. Keep it."""
+
+
+class TimelineEntry(msgspec.Struct):
+    seq: int
+    at: dt.datetime
+    kind: str
+    details: dict[str, Any]
+
+
+class ProposalOut(msgspec.Struct):
+    code: str
+    year: int
+    source: str
+    kelurahan: str
+    kecamatan: str
+    rw: int
+    rt: int
+    kind: str
+    bidang: str
+    title: str
+    problem: str
+    solution: str
+    beneficiaries: int
+    volume: str
+    unit: str
+    estimated_cost: int
+    priority_program: int | None
+    address: str
+    latitude: str | None
+    longitude: str | None
+    status: str
+    status_reason: str | None
+    agreed_volume: str | None
+    agreed_cost: int | None
+    photos: list[str]
+    revision: int
+    submitted_at: dt.datetime
+    updated_at: dt.datetime
+    timeline: list[TimelineEntry] | None = None
+
+
+class KelurahanOut(msgspec.Struct):
+    kode: str
+    nama: str
+    kecamatan: str
+    kecamatan_nama: str
+
+
+class ProposalPage(msgspec.Struct):
+    kelurahan: KelurahanOut
+    page: int
+    per_page: int
+    total: int
+    items: list[ProposalOut]
+
+
+class PhotoOut(msgspec.Struct):
+    id: str
+    url: str
+
+
+@dataclasses.dataclass
+class PhotoUpload:
+    photo: UploadFile
+    revision_secret: str
+
+
+def _out(row: asyncpg.Record, steps: list[asyncpg.Record] | None = None) -> ProposalOut:
+    fields = {f: row[f] for f in ProposalOut.__struct_fields__ if f not in ("photos", "timeline")}
+    timeline = None
+    if steps is not None:
+        timeline = [
+            TimelineEntry(s["seq"], s["at"], s["kind"], msgspec.json.decode(s["details"])) for s in steps
+        ]
+    return ProposalOut(**fields, photos=[f"/photos/{p}" for p in row["photo_ids"]], timeline=timeline)
+
+
+@post("/api/v1/proposals", summary="Submit a proposal (usulan)", status_code=201, tags=["proposals"],
+      request_max_body_size=64 * 1024)  # fmt: skip
+async def submit(
+    request: Request,
+    data: ProposalIn,
+    idempotency_key: IdempotencyKey,
+    pool: asyncpg.Pool,
+    proposals: ProposalService,
+    runner: ProjectionRunner,
+) -> Response[SubmittedOut]:
+    """201 with the tracking code and the revision secret; the same Idempotency-Key again answers 200
+    with the same proposal and writes nothing; the same key with a different body answers 409."""
+    print_ = fingerprint(msgspec.to_builtins(data))
+    already = await proposals.find_submitted(idempotency_key, print_)
+    if already is None:
+        content = await proposals.validate(data.as_input())
+        proposer = rules.validate_proposer(data.proposer.name, data.proposer.phone)
+        settings = request.app.state.settings
+        await count_submission(
+            pool, client_address(request, settings.trust_proxy), settings.submissions_per_hour
+        )
+        submitted = await proposals.submit(
+            content, proposer, idempotency_key=idempotency_key, request_fingerprint=print_, source="warga"
+        )
+    else:
+        submitted = already
+    await runner.wait_until_applied(["proposals"], submitted.last)
+    body = SubmittedOut(submitted.code, submitted.status, submitted.revision_secret)
+    return Response(body, status_code=200 if submitted.replayed else 201)
+
+
+@get("/api/v1/proposals/{code:str}", summary="A proposal's public fields, status and timeline",
+     tags=["proposals"])  # fmt: skip
+async def proposal(pool: asyncpg.Pool, code: str) -> ProposalOut:
+    code = code_or_404(code)
+    async with pool.acquire() as conn:
+        row = await proposal_views.get(conn, code)
+        if row is None:
+            raise NotFoundException()
+        return _out(row, await proposal_views.timeline(conn, code))
+
+
+@get("/api/v1/kelurahan/{kode:str}/proposals", summary="Proposals of a kelurahan, newest first",
+     tags=["proposals"])  # fmt: skip
+async def kelurahan_proposals(
+    pool: asyncpg.Pool,
+    kode: str,
+    page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    rw: Annotated[int | None, Parameter(ge=1, le=99)] = None,
+    bidang: Annotated[str | None, Parameter(max_length=40)] = None,
+) -> ProposalPage:
+    async with pool.acquire() as conn:
+        place = await region(conn, kode)
+        if place is None or place["tingkat"] != "kelurahan":
+            raise NotFoundException()
+        total, rows = await proposal_views.in_kelurahan(
+            conn, kode, rw=rw, bidang=bidang, limit=per_page, offset=(page - 1) * per_page
+        )
+    return ProposalPage(
+        kelurahan=KelurahanOut(place["kode"], place["nama"], place["kode_induk"], place["induk_nama"]),
+        page=page, per_page=per_page, total=total, items=[_out(r) for r in rows],
+    )  # fmt: skip
+
+
+@post("/api/v1/proposals/{code:str}/photos", summary="Attach a photo (JPEG, PNG or WebP, at most 5 MB)",
+      tags=["proposals"], status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024)  # fmt: skip
+async def attach_photo(
+    code: str,
+    data: Annotated[PhotoUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    proposals: ProposalService,
+    runner: ProjectionRunner,
+) -> Response[PhotoOut]:
+    """Needs the revision secret shown at submission. The photo is re-encoded and its metadata (EXIF,
+    GPS) removed. Sending the same photo again answers 200 with the same id."""
+    code = code_or_404(code)
+    photo = process(await data.photo.read())
+    photo_id, written = await proposals.attach_photo(code, data.revision_secret, photo)
+    if written is not None:
+        await runner.wait_until_applied(["proposals"], written)
+    return Response(PhotoOut(photo_id, f"/photos/{photo_id}"), status_code=201 if written else 200)
+
+
+@post("/api/v1/proposals/{code:str}/revision", summary="Revise a proposal that was returned for revision",
+      tags=["proposals"], status_code=200, request_max_body_size=64 * 1024)  # fmt: skip
+async def revise(
+    code: str, data: RevisionIn, proposals: ProposalService, runner: ProjectionRunner, pool: asyncpg.Pool
+) -> ProposalOut:
+    code = code_or_404(code)
+    content = await proposals.validate(data.as_input())
+    result = await proposals.revise(code, data.revision_secret, content)
+    await runner.wait_until_applied(["proposals"], result.last)
+    async with pool.acquire() as conn:
+        return _out(await proposal_views.get(conn, code), await proposal_views.timeline(conn, code))

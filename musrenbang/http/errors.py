@@ -1,0 +1,104 @@
+"""The one place where errors become HTTP responses: JSON for the API, a page for people."""
+
+from __future__ import annotations
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.response import Template
+
+from musrenbang.domain import values
+from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
+from musrenbang.eventlog.store import ConcurrencyError, IdempotencyKeyReused
+from musrenbang.http.i18n import translate
+from musrenbang.http.ratelimit import RateLimited
+from musrenbang.http.render import page
+from musrenbang.photos import PhotoRejected
+from musrenbang.services.proposals import WrongSecret
+
+_STATUS = {
+    ValidationFailed: 422,
+    PhotoRejected: 422,
+    NotFound: 404,
+    WrongSecret: 403,
+    RateLimited: 429,
+}
+_HTTP_MESSAGES = {
+    400: N_("permintaan tidak dapat dibaca"),
+    403: N_("akses ditolak"),
+    404: N_("halaman tidak ditemukan"),
+    405: N_("metode tidak diizinkan untuk alamat ini"),
+    413: N_("kiriman terlalu besar"),
+    415: N_("jenis isi kiriman tidak didukung"),
+    429: N_("terlalu banyak permintaan; silakan coba lagi nanti"),
+}
+CSRF_MESSAGE = N_(
+    "formulir ini sudah kedaluwarsa atau tidak dikirim dari situs ini; muat ulang halaman dan kirim lagi"
+)
+CONFLICT_MESSAGE = N_("data berubah saat Anda mengirim; muat ulang dan coba lagi")
+KEY_REUSED_MESSAGE = N_("Idempotency-Key ini sudah dipakai untuk kiriman yang berbeda")
+
+
+def code_or_404(code: str) -> str:
+    """A tracking code from a URL in canonical form; anything that cannot be one is simply not found."""
+    try:
+        return values.normalize_code(code)
+    except ValueError:
+        raise NotFoundException() from None
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _respond(request: Request, status: int, code: str, message: str, errors: dict[str, str] | None = None,
+             headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+    text = translate(request, message)
+    if _wants_json(request):
+        body: dict[str, object] = {"error": code, "message": text}
+        if errors:
+            body["errors"] = {field: translate(request, m) for field, m in errors.items()}
+        return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+    response: Template = page(request, "error.html", status=status, message=text, status_code=status)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def domain_error(request: Request, exc: DomainError) -> Response:
+    status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 409)
+    headers = {"Retry-After": "3600"} if isinstance(exc, RateLimited) else None
+    errors = exc.errors if isinstance(exc, ValidationFailed) else None
+    return _respond(request, status, exc.code, exc.message, errors, headers)
+
+
+def concurrency_error(request: Request, exc: ConcurrencyError) -> Response:
+    return _respond(request, 409, "conflict", CONFLICT_MESSAGE)
+
+
+def key_reused(request: Request, exc: IdempotencyKeyReused) -> Response:
+    return _respond(request, 409, "idempotency_key_reused", KEY_REUSED_MESSAGE)
+
+
+def http_error(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
+        return _respond(request, 403, "csrf", CSRF_MESSAGE)
+    if status >= 500:
+        return _respond(request, status, "server_error", N_("terjadi kesalahan di server"))
+    message = _HTTP_MESSAGES.get(status, N_("permintaan tidak dapat diproses"))
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+        status, "error"
+    )
+    extra = exc.extra if status == 400 and isinstance(exc.extra, (list, dict)) else None
+    if _wants_json(request) and extra:
+        body = {"error": code, "message": translate(request, message), "details": extra}
+        return Response(body, status_code=status, media_type=MediaType.JSON)
+    return _respond(request, status, code, message, headers=getattr(exc, "headers", None))
+
+
+HANDLERS = {
+    DomainError: domain_error,
+    ConcurrencyError: concurrency_error,
+    IdempotencyKeyReused: key_reused,
+    HTTPException: http_error,
+}

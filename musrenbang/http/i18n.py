@@ -1,0 +1,52 @@
+"""Languages: Indonesian is the source language of every text; English comes from a gettext catalog
+(`musrenbang/locale/en/LC_MESSAGES/messages.po`, compiled in memory at start-up)."""
+
+from __future__ import annotations
+
+import gettext
+import io
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from litestar import Request
+
+from musrenbang.domain.errors import Message
+
+LANGUAGES = ("id", "en")
+DEFAULT = "id"
+COOKIE = "lang"
+_LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+
+
+def load_catalogs() -> dict[str, gettext.NullTranslations]:
+    catalogs: dict[str, gettext.NullTranslations] = {"id": gettext.NullTranslations()}
+    for lang in LANGUAGES[1:]:
+        with (_LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
+            catalog = read_po(f, locale=lang)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        catalogs[lang] = gettext.GNUTranslations(buffer)
+    return catalogs
+
+
+def language(request: Request) -> str:
+    """?lang= wins (and is remembered in a cookie), then the cookie; otherwise Indonesian."""
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    remembered = request.cookies.get(COOKIE)
+    return remembered if remembered in LANGUAGES else DEFAULT
+
+
+def translations(request: Request) -> gettext.NullTranslations:
+    return request.app.state.catalogs[language(request)]
+
+
+def translate(request: Request, message: str) -> str:
+    """A domain message in the reader's language (templates with parameters are filled in after)."""
+    t = translations(request)
+    if isinstance(message, Message):
+        return t.gettext(message.template) % message.params if message.params else t.gettext(message.template)
+    return t.gettext(message)

@@ -1,0 +1,93 @@
+"""Rendering pages: every template gets the reader's language, its gettext, and the domain's labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2.ext import _make_new_gettext, _make_new_ngettext
+from litestar import Request
+from litestar.response import Template
+
+from musrenbang.domain import proposal as rules
+from musrenbang.domain.cycle import STAGE_LABELS
+from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate, translations
+from musrenbang.resources import templates_dir
+
+_MONTHS = {
+    "id": ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+           "November", "Desember"],
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"],
+}  # fmt: skip
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(templates_dir()),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    env.filters["rupiah"] = rupiah
+    env.filters["number"] = number
+    env.filters["fromjson"] = msgspec.json.decode
+    env.globals["KINDS"] = rules.KINDS
+    env.globals["BIDANG"] = rules.BIDANG
+    env.globals["STATUSES"] = rules.STATUSES
+    env.globals["STAGES"] = STAGE_LABELS
+    return env
+
+
+def rupiah(amount: int | None) -> str:
+    """25000000 -> "Rp 25.000.000" (Indonesian grouping in both languages: it is the currency's own)."""
+    return "" if amount is None else "Rp " + f"{amount:,}".replace(",", ".")
+
+
+def number(value: int | Decimal | str | None) -> str:
+    if value is None:
+        return ""
+    d = Decimal(value)
+    whole, _, fraction = format(d.normalize(), "f").partition(".")
+    grouped = f"{int(whole):,}".replace(",", ".")
+    return f"{grouped},{fraction}" if fraction else grouped
+
+
+def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Template:
+    lang = language(request)
+    t = translations(request)
+
+    def when(moment: dt.datetime | dt.date | None, with_time: bool = True) -> str:
+        if moment is None:
+            return ""
+        if isinstance(moment, dt.datetime):
+            local = moment.astimezone(WIB)
+            text = f"{local.day} {_MONTHS[lang][local.month - 1]} {local.year}"
+            return f"{text}, {local:%H.%M} WIB" if with_time else text
+        return f"{moment.day} {_MONTHS[lang][moment.month - 1]} {moment.year}"
+
+    response = Template(
+        template,
+        status_code=status,
+        context={
+            **context,
+            "lang": lang,
+            "other_lang": "en" if lang == "id" else "id",
+            # Jinja's "new style" gettext: autoescape-aware, and fills in %(name)s from keyword arguments.
+            "gettext": _make_new_gettext(t.gettext),
+            "ngettext": _make_new_ngettext(t.ngettext),
+            "_": _make_new_gettext(t.gettext),
+            "tr": lambda message: translate(request, message),
+            "when": when,
+            "path": request.url.path,
+        },
+    )
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+    return response

@@ -1,0 +1,172 @@
+"""Projection "proposals": each proposal's public face, and the timeline a resident follows it by.
+
+Only public fields reach these tables: the events carry no personal data, only a reference to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from musrenbang.domain import proposal as rules
+from musrenbang.domain.events import (
+    ProposalAccepted,
+    ProposalContent,
+    ProposalPhotoAttached,
+    ProposalRejected,
+    ProposalReturned,
+    ProposalRevised,
+    ProposalSubmitted,
+)
+from musrenbang.eventlog import codec
+from musrenbang.eventlog.store import RecordedEvent
+from musrenbang.projections import Projection
+
+_CONTENT_COLUMNS = (
+    "kelurahan, rw, rt, kind, bidang, title, problem, solution, beneficiaries, volume, unit,"
+    " estimated_cost, priority_program, address, latitude, longitude"
+)
+
+
+def _content_values(c: ProposalContent) -> tuple[Any, ...]:
+    return (
+        c.kelurahan, c.rw, c.rt, c.kind, c.bidang, c.title, c.problem, c.solution, c.beneficiaries,
+        c.volume, c.unit, c.estimated_cost, c.priority_program, c.address, c.latitude, c.longitude,
+    )  # fmt: skip
+
+
+def kecamatan_of(kelurahan: str) -> str:
+    """32.75.01.1001 -> 32.75.01"""
+    return kelurahan.rsplit(".", 1)[0]
+
+
+class Proposals(Projection):
+    name = "proposals"
+    tables = ("proposal_timeline", "proposals")
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        timeline: list[tuple[Any, ...]] = []
+        for r in events:
+            e = r.event
+            match e:
+                case ProposalSubmitted():
+                    await conn.execute(
+                        f"INSERT INTO proposals (code, year, source, kecamatan, {_CONTENT_COLUMNS}, status,"
+                        " submitted_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                        " $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric, $20::numeric, $21, $22, $22)",
+                        e.code, e.year, e.source, kecamatan_of(e.content.kelurahan),
+                        *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
+                    )  # fmt: skip
+                    details: dict[str, Any] = {"source": e.source}
+                case ProposalRevised():
+                    assignments = ", ".join(
+                        f"{col.strip()} = ${i + 2}" for i, col in enumerate(_CONTENT_COLUMNS.split(","))
+                    )
+                    await conn.execute(
+                        f"UPDATE proposals SET {assignments}, status = $18, status_reason = NULL,"
+                        " revision = revision + 1, updated_at = $19 WHERE code = $1",
+                        e.code, *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
+                    )  # fmt: skip
+                    details = {"content": msgspec.to_builtins(e.content)}
+                case ProposalPhotoAttached():
+                    await conn.execute(
+                        "UPDATE proposals SET photo_ids = array_append(photo_ids, $2::uuid), updated_at = $3"
+                        " WHERE code = $1",
+                        e.code, e.photo_id, r.recorded_at,
+                    )  # fmt: skip
+                    details = {"photo_id": e.photo_id}
+                case ProposalAccepted():
+                    changed = e.agreed_volume is not None or e.agreed_cost is not None
+                    status = rules.DITERIMA_DENGAN_PERUBAHAN if changed else rules.DITERIMA
+                    await conn.execute(
+                        "UPDATE proposals SET status = $2, status_reason = $3, agreed_volume = $4::numeric,"
+                        " agreed_cost = $5, updated_at = $6 WHERE code = $1",
+                        e.code, status, e.reason or None, e.agreed_volume, e.agreed_cost, r.recorded_at,
+                    )  # fmt: skip
+                    details = {
+                        "reason": e.reason,
+                        "agreed_volume": e.agreed_volume,
+                        "agreed_cost": e.agreed_cost,
+                    }
+                case ProposalReturned() | ProposalRejected():
+                    status = rules.DIKEMBALIKAN if isinstance(e, ProposalReturned) else rules.DITOLAK
+                    await conn.execute(
+                        "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
+                        e.code, status, e.reason, r.recorded_at,
+                    )  # fmt: skip
+                    details = {"reason": e.reason}
+                case _:
+                    continue
+            timeline.append((e.code, r.stream_version, r.recorded_at, r.event_type, codec.encode(details)))
+        if timeline:
+            await conn.executemany(
+                "INSERT INTO proposal_timeline (code, seq, at, kind, details) VALUES ($1, $2, $3, $4, $5)",
+                timeline,
+            )
+
+
+# --- queries ----------------------------------------------------------------------------------------
+
+PUBLIC_COLUMNS = (
+    "code, year, source, kelurahan, kecamatan, rw, rt, kind, bidang, title, problem, solution,"
+    " beneficiaries, volume::text AS volume, unit, estimated_cost, priority_program, address,"
+    " latitude::text AS latitude, longitude::text AS longitude, status, status_reason,"
+    " agreed_volume::text AS agreed_volume, agreed_cost, photo_ids, revision, submitted_at, updated_at"
+)
+
+
+async def get(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {PUBLIC_COLUMNS} FROM proposals WHERE code = $1", code)
+
+
+async def timeline(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT seq, at, kind, details FROM proposal_timeline WHERE code = $1 ORDER BY seq", code
+    )
+
+
+async def in_kelurahan(
+    conn: asyncpg.Connection,
+    kelurahan: str,
+    *,
+    rw: int | None = None,
+    bidang: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[asyncpg.Record]]:
+    """One page of a kelurahan's proposals (newest first) and the total matching the filters."""
+    where = "kelurahan = $1 AND ($2::int IS NULL OR rw = $2) AND ($3::text IS NULL OR bidang = $3)"
+    total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", kelurahan, rw, bidang)
+    rows = await conn.fetch(
+        f"SELECT {PUBLIC_COLUMNS} FROM proposals WHERE {where}"
+        " ORDER BY submitted_at DESC, code LIMIT $4 OFFSET $5",
+        kelurahan, rw, bidang, limit, offset,
+    )  # fmt: skip
+    return total, rows
+
+
+async def rws_in_kelurahan(conn: asyncpg.Connection, kelurahan: str) -> list[int]:
+    return [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT DISTINCT rw FROM proposals WHERE kelurahan = $1 ORDER BY 1", kelurahan
+        )
+    ]
+
+
+async def totals_by_kelurahan(conn: asyncpg.Connection, kecamatan: str) -> list[asyncpg.Record]:
+    """Per kelurahan of a kecamatan: proposals by status and their estimated cost (zeros included)."""
+    return await conn.fetch(
+        "SELECT r.kode, r.nama, count(p.code) AS total,"
+        " count(p.code) FILTER (WHERE p.status = 'diajukan') AS diajukan,"
+        " count(p.code) FILTER (WHERE p.status IN ('diterima', 'diterima_dengan_perubahan')) AS diterima,"
+        " count(p.code) FILTER (WHERE p.status = 'dikembalikan') AS dikembalikan,"
+        " count(p.code) FILTER (WHERE p.status = 'ditolak') AS ditolak,"
+        " coalesce(sum(p.estimated_cost), 0) AS estimated_cost"
+        " FROM regions r LEFT JOIN proposals p ON p.kelurahan = r.kode"
+        " WHERE r.kode_induk = $1 AND r.tingkat = 'kelurahan' GROUP BY r.kode, r.nama ORDER BY r.kode",
+        kecamatan,
+    )
