@@ -23,6 +23,10 @@ class PhotoRejected(DomainError):
     code = "photo_rejected"
 
 
+class PhotoTooLarge(PhotoRejected):
+    code = "too_large"
+
+
 class ProcessedPhoto(msgspec.Struct, frozen=True):
     data: bytes
     content_type: str
@@ -35,7 +39,7 @@ class ProcessedPhoto(msgspec.Struct, frozen=True):
 def process(raw: bytes) -> ProcessedPhoto:
     """Check that `raw` really is a JPEG, PNG or WebP image and return it as a clean JPEG."""
     if len(raw) > MAX_BYTES:
-        raise PhotoRejected(N_("foto terlalu besar: paling besar 5 MB"))
+        raise PhotoTooLarge(N_("foto terlalu besar: paling besar 5 MB"))
     if not raw:
         raise PhotoRejected(N_("berkas foto kosong"))
     try:

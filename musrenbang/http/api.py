@@ -180,7 +180,7 @@ async def submit(
         proposer = rules.validate_proposer(data.proposer.name, data.proposer.phone)
         settings = request.app.state.settings
         await count_submission(
-            pool, client_address(request, settings.trust_proxy), settings.submissions_per_hour
+            pool, client_address(request, settings.trust_proxy), idempotency_key, settings.submissions_per_hour
         )
         submitted = await proposals.submit(
             content, proposer, idempotency_key=idempotency_key, request_fingerprint=print_, source="warga"

@@ -12,10 +12,11 @@ from musrenbang.eventlog.store import ConcurrencyError, IdempotencyKeyReused
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import RateLimited
 from musrenbang.http.render import page
-from musrenbang.photos import PhotoRejected
+from musrenbang.photos import PhotoRejected, PhotoTooLarge
 from musrenbang.services.proposals import WrongSecret
 
-_STATUS = {
+_STATUS = {  # the first class that matches wins
+    PhotoTooLarge: 413,
     ValidationFailed: 422,
     PhotoRejected: 422,
     NotFound: 404,
@@ -89,14 +90,22 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
         status, "error"
     )
-    extra = exc.extra if status == 400 and isinstance(exc.extra, (list, dict)) else None
-    if _wants_json(request) and extra:
-        body = {"error": code, "message": translate(request, message), "details": extra}
+    if _wants_json(request) and status == 400:
+        # Decoding and parameter errors: Litestar's own text says which field or header is wrong.
+        body: dict[str, object] = {"error": code, "message": translate(request, message), "detail": exc.detail}
+        if isinstance(exc.extra, (list, dict)) and exc.extra:
+            body["details"] = exc.extra
         return Response(body, status_code=status, media_type=MediaType.JSON)
     return _respond(request, status, code, message, headers=getattr(exc, "headers", None))
 
 
+def bad_encoding(request: Request, exc: UnicodeDecodeError) -> Response:
+    """Litestar lets a body that is not UTF-8 through as a UnicodeDecodeError; it is the client's error."""
+    return _respond(request, 400, "bad_request", N_("isi kiriman bukan teks UTF-8 yang sah"))
+
+
 HANDLERS = {
+    UnicodeDecodeError: bad_encoding,
     DomainError: domain_error,
     ConcurrencyError: concurrency_error,
     IdempotencyKeyReused: key_reused,

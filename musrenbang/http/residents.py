@@ -94,9 +94,7 @@ async def submit_proposal_form(
     already = await proposals.find_submitted(key, print_)
     if already is None:
         settings = request.app.state.settings
-        await count_submission(
-            pool, client_address(request, settings.trust_proxy), settings.submissions_per_hour
-        )
+        await count_submission(pool, client_address(request, settings.trust_proxy), key, settings.submissions_per_hour)
     submitted = already or await proposals.submit(
         content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos
     )

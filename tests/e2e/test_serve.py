@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import Server
+from tests.server import Server
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,169 @@
+"""Proposals: what must be in one, and how its status moves (given events / when command / then events)."""
+
+from __future__ import annotations
+
+from functools import reduce
+
+import msgspec
+import pytest
+
+from musrenbang.domain import proposal as rules
+from musrenbang.domain.errors import DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.events import (
+    ProposalAccepted,
+    ProposalPhotoAttached,
+    ProposalRejected,
+    ProposalReturned,
+    ProposalRevised,
+    ProposalSubmitted,
+)
+
+KELURAHAN = {"32.75.01.1001"}
+GOOD = rules.ProposalInput(
+    kelurahan="32.75.01.1001", rw="5", rt="3", kind="fisik", bidang="infrastruktur",
+    title="Perbaikan saluran air", problem="Saluran tersumbat dan banjir saat hujan",
+    solution="Normalisasi saluran sepanjang 150 meter", beneficiaries="300", volume="150", unit="meter",
+    estimated_cost="25 juta", priority_program="", address="Jl. Melati RW 05", latitude="", longitude="",
+)  # fmt: skip
+
+
+def validate(**changes: object) -> rules.ProposalContent:
+    return rules.validate_content(
+        msgspec.structs.replace(GOOD, **changes), kelurahan=KELURAHAN, priority_programs=6
+    )
+
+
+def errors_of(**changes: object) -> dict[str, str]:
+    with pytest.raises(ValidationFailed) as caught:
+        validate(**changes)
+    return caught.value.errors
+
+
+def test_a_good_proposal_is_normalised() -> None:
+    content = validate(title="  Perbaikan   saluran air ", latitude="-6,2383", longitude="106.9756")
+    assert content.title == "Perbaikan saluran air"
+    assert (content.rw, content.rt, content.estimated_cost, content.volume) == (5, 3, 25_000_000, "150")
+    assert (content.latitude, content.longitude) == ("-6.2383", "106.9756")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"kelurahan": "32.75.99.9999"}, "kelurahan"),
+        ({"kelurahan": ""}, "kelurahan"),
+        ({"rw": "0"}, "rw"),
+        ({"rw": "100"}, "rw"),
+        ({"rt": "x"}, "rt"),
+        ({"kind": "lainnya"}, "kind"),
+        ({"bidang": ""}, "bidang"),
+        ({"title": ""}, "title"),
+        ({"title": "x" * 151}, "title"),
+        ({"problem": "pendek"}, "problem"),
+        ({"beneficiaries": "-1"}, "beneficiaries"),
+        ({"volume": "0"}, "volume"),
+        ({"estimated_cost": "-25000"}, "estimated_cost"),
+        ({"estimated_cost": "0"}, "estimated_cost"),
+        ({"estimated_cost": "999 miliar"}, "estimated_cost"),
+        ({"priority_program": "7"}, "priority_program"),
+        ({"latitude": "40.7", "longitude": "-74.0"}, "latitude"),
+        ({"latitude": "-6.24"}, "longitude"),
+        ({"address": "Jl. \x00"}, "address"),
+    ],
+)
+def test_each_bad_field_is_named_with_a_message(changes: dict[str, object], field: str) -> None:
+    errors = errors_of(**changes)
+    assert field in errors and errors[field]
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    assert set(errors_of(title="", rw="0", estimated_cost="abc")) == {"title", "rw", "estimated_cost"}
+
+
+def test_messages_with_numbers_keep_their_template_for_translation() -> None:
+    message = errors_of(title="x" * 151)["title"]
+    assert isinstance(message, Message)
+    assert message == "terlalu panjang: paling banyak 150 huruf"
+    assert message.template == "terlalu panjang: paling banyak %(max)d huruf"
+
+
+def test_proposer_is_checked_apart_from_the_public_content() -> None:
+    assert rules.validate_proposer(" Budi  Santoso ", "0812 3456 7890") == rules.Proposer(
+        name="Budi Santoso", phone="+6281234567890"
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        rules.validate_proposer("", "123")
+    assert set(caught.value.errors) == {"proposer_name", "proposer_phone"}
+
+
+def given(*events: object) -> rules.Proposal:
+    return reduce(rules.evolve, events, rules.Proposal())
+
+
+SUBMITTED = ProposalSubmitted(code="AAAA0000", year=2022, source="warga", content=validate(), proposer_ref="r")
+
+
+def test_submitting_records_content_and_only_a_reference_to_the_proposer() -> None:
+    [event] = rules.decide(given(), rules.SubmitProposal(code="AAAA0000", year=2022, source="warga",
+                                                         content=validate(), proposer_ref="r"))  # fmt: skip
+    assert event == SUBMITTED
+    assert "Budi" not in msgspec.json.encode(event).decode()
+
+
+def test_revision_is_only_possible_after_return_and_resubmits() -> None:
+    other = validate(title="Perbaikan saluran air RW 05")
+    with pytest.raises(DomainError):
+        rules.decide(given(SUBMITTED), rules.ReviseProposal(code="AAAA0000", content=other))
+    returned = given(SUBMITTED, ProposalReturned(code="AAAA0000", reason="lengkapi RT"))
+    assert returned.status == rules.DIKEMBALIKAN
+    [event] = rules.decide(returned, rules.ReviseProposal(code="AAAA0000", content=other))
+    assert isinstance(event, ProposalRevised)
+    assert rules.evolve(returned, event).status == rules.DIAJUKAN
+    with pytest.raises(DomainError):  # nothing changed
+        rules.decide(returned, rules.ReviseProposal(code="AAAA0000", content=validate()))
+
+
+def photo(n: int) -> rules.AttachPhoto:
+    return rules.AttachPhoto(code="AAAA0000", photo_id=f"p{n}", sha256="x", content_type="image/jpeg", width=1,
+                             height=1, size=1)  # fmt: skip
+
+
+def test_at_most_three_photos_and_never_the_same_twice() -> None:
+    state = given(SUBMITTED)
+    for n in range(3):
+        [event] = rules.decide(state, photo(n))
+        assert isinstance(event, ProposalPhotoAttached)
+        state = rules.evolve(state, event)
+    with pytest.raises(DomainError, match="paling banyak 3 foto"):
+        rules.decide(state, photo(3))
+    with pytest.raises(DomainError, match="sudah dilampirkan"):
+        rules.decide(given(SUBMITTED, *rules.decide(given(SUBMITTED), photo(0))), photo(0))
+
+
+@pytest.mark.parametrize(
+    ("decision", "extra", "event_type", "status"),
+    [
+        ("accept", {}, ProposalAccepted, rules.DITERIMA),
+        ("accept_with_changes", {"agreed_cost": 20_000_000, "reason": "harga satuan"}, ProposalAccepted,
+         rules.DITERIMA_DENGAN_PERUBAHAN),
+        ("return", {"reason": "foto kurang jelas"}, ProposalReturned, rules.DIKEMBALIKAN),
+        ("reject", {"reason": "bukan kewenangan kota"}, ProposalRejected, rules.DITOLAK),
+    ],
+)  # fmt: skip
+def test_verification_decisions(decision: str, extra: dict, event_type: type, status: str) -> None:
+    [event] = rules.decide(given(SUBMITTED), rules.VerifyProposal(code="AAAA0000", decision=decision, **extra))
+    assert isinstance(event, event_type)
+    assert rules.evolve(given(SUBMITTED), event).status == status
+
+
+@pytest.mark.parametrize("decision", ["return", "reject", "accept_with_changes"])
+def test_decisions_that_need_a_reason_refuse_without_one(decision: str) -> None:
+    with pytest.raises(ValidationFailed):
+        rules.decide(given(SUBMITTED), rules.VerifyProposal(code="AAAA0000", decision=decision))
+
+
+def test_a_proposal_is_verified_once_and_must_exist() -> None:
+    accepted = given(SUBMITTED, ProposalAccepted(code="AAAA0000"))
+    with pytest.raises(DomainError):
+        rules.decide(accepted, rules.VerifyProposal(code="AAAA0000", decision="reject", reason="x"))
+    with pytest.raises(NotFound):
+        rules.decide(given(), rules.VerifyProposal(code="AAAA0000", decision="accept"))

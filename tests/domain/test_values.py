@@ -1,0 +1,76 @@
+"""Values as people type them."""
+
+from __future__ import annotations
+
+import pytest
+
+from musrenbang.domain import values
+
+
+@pytest.mark.parametrize(
+    ("typed", "rupiah"),
+    [
+        ("Rp 25.000.000", 25_000_000),
+        ("25000000", 25_000_000),
+        ("25 juta", 25_000_000),
+        ("25 Juta", 25_000_000),
+        ("2,5 jt", 2_500_000),
+        ("500 ribu", 500_000),
+        ("Rp25.000.000,-", 25_000_000),
+        ("1,2 miliar", 1_200_000_000),
+        ("25,000,000", 25_000_000),
+        ("1.500 ribu", 1_500_000),
+        (7_500_000, 7_500_000),
+    ],
+)
+def test_rupiah_as_people_write_it(typed: str | int, rupiah: int) -> None:
+    assert values.parse_rupiah(typed) == rupiah
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "-5", "25,50", "Rp", "2,5555555 juta", "1e9"])
+def test_what_is_not_a_rupiah_amount_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        values.parse_rupiah(typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [("0812-3456-7890", "+6281234567890"), ("+62 812 3456 7890", "+6281234567890"), ("6281234567", "+6281234567")],
+)
+def test_phone_numbers_become_plus_62(typed: str, canonical: str) -> None:
+    assert values.normalize_phone(typed) == canonical
+
+
+@pytest.mark.parametrize("typed", ["", "12345", "0812", "+1 555 123 4567", "08abc", "0081234567890"])
+def test_bad_phone_numbers_are_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        values.normalize_phone(typed)
+
+
+def test_tracking_codes_forgive_case_dashes_and_lookalikes() -> None:
+    assert values.normalize_code("7kq2-m9xd") == "7KQ2M9XD"
+    assert values.normalize_code(" 7KQ2 M9XD ") == "7KQ2M9XD"
+    assert values.normalize_code("O1IL0000") == "01110000"
+    for bad in ("", "7KQ2M9X", "7KQ2M9XDD", "7KQ2M9XU", "<script>"):
+        with pytest.raises(ValueError):
+            values.normalize_code(bad)
+
+
+def test_codes_use_only_unambiguous_characters() -> None:
+    import os
+
+    for _ in range(200):
+        code = values.code_from_bytes(os.urandom(8))
+        assert len(code) == 8 and not set(code) & set("ILOU")
+        assert values.normalize_code(code) == code
+
+
+@pytest.mark.parametrize(("typed", "text"), [("2,5", "2.5"), (150, "150"), ("150.000", "150"), ("0.125", "0.125")])
+def test_quantities_become_canonical_decimal_strings(typed: object, text: str) -> None:
+    assert values.parse_decimal(typed, places=3) == text
+
+
+@pytest.mark.parametrize("typed", ["abc", "NaN", "Infinity", "1.2345", ""])
+def test_bad_quantities_are_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        values.parse_decimal(typed, places=3)
