@@ -45,9 +45,9 @@ def environment() -> Environment:
     return env
 
 
-def rupiah(amount: int | None) -> str:
+def rupiah(amount: int | Decimal | None) -> str:
     """25000000 -> "Rp 25.000.000" (Indonesian grouping in both languages: it is the currency's own)."""
-    return "" if amount is None else "Rp " + f"{amount:,}".replace(",", ".")
+    return "" if amount is None else "Rp " + f"{int(amount):,}".replace(",", ".")
 
 
 def number(value: int | Decimal | str | None) -> str:

@@ -76,7 +76,7 @@ async def submit_proposal_form(
         proposer = rules.validate_proposer(entered["proposer_name"], entered["proposer_phone"])
     except ValidationFailed as exc:
         errors.update(exc.errors)
-    uploads = [f for f in form.getall("photos") if isinstance(f, UploadFile) and f.filename]
+    uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
     photos: list[ProcessedPhoto] = []
     if len(uploads) > rules.MAX_PHOTOS:
         errors["photos"] = N_("paling banyak 3 foto per usulan")

@@ -165,7 +165,7 @@ async def totals_by_kelurahan(conn: asyncpg.Connection, kecamatan: str) -> list[
         " count(p.code) FILTER (WHERE p.status IN ('diterima', 'diterima_dengan_perubahan')) AS diterima,"
         " count(p.code) FILTER (WHERE p.status = 'dikembalikan') AS dikembalikan,"
         " count(p.code) FILTER (WHERE p.status = 'ditolak') AS ditolak,"
-        " coalesce(sum(p.estimated_cost), 0) AS estimated_cost"
+        " coalesce(sum(p.estimated_cost), 0)::bigint AS estimated_cost"
         " FROM regions r LEFT JOIN proposals p ON p.kelurahan = r.kode"
         " WHERE r.kode_induk = $1 AND r.tingkat = 'kelurahan' GROUP BY r.kode, r.nama ORDER BY r.kode",
         kecamatan,
