@@ -114,16 +114,12 @@ async def main(seconds: float) -> None:
                 r = await raw(db, writers, seconds)
                 rp = await raw(db, writers, seconds, pool)
                 o = await ours(pool, writers, seconds, 1)
-                rows.append(
-                    [f"1 event/command, {writers:>2} writer(s)", o, r, o / r, rp, o / rp, "≥ 0.60 of raw"]
-                )
+                rows.append([f"1 event/command, {writers:>2} writer(s)", o, r, o / r, rp, o / rp, "≥ 0.60 of raw"])
             o = await ours(pool, 4, seconds, 100)
             rows.append(["100 events/command, 4 writers", o, r, o / r, rp, o / rp, "≥ 20,000 events/s"])
             await pool.close()
     print(f"PostgreSQL {server}, {os.cpu_count()} cores, {seconds:.0f} s per measurement")
-    print_table(
-        ["workload", "ours events/s", "raw rows/s", "ratio", "raw pooled rows/s", "ratio", "aim"], rows
-    )
+    print_table(["workload", "ours events/s", "raw rows/s", "ratio", "raw pooled rows/s", "ratio", "aim"], rows)
     print(
         "raw: one connection per writer; raw pooled: through the same asyncpg pool our appends use;"
         " the batched row compares with the 16-writer raw figures"

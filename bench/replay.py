@@ -25,9 +25,7 @@ from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore, RecordedEv
 from musrenbang.projections import Projection
 from musrenbang.projections.runner import ProjectionRunner
 
-COUNTS_TABLE = (
-    "CREATE TABLE bench_counts (prefix text, event_type text, n bigint, PRIMARY KEY (prefix, event_type))"
-)
+COUNTS_TABLE = "CREATE TABLE bench_counts (prefix text, event_type text, n bigint, PRIMARY KEY (prefix, event_type))"
 
 
 class EventCounts(Projection, register=False):

@@ -216,9 +216,7 @@ def verify() -> None:
         click.echo(f"intact: {report.events} events in {report.streams} streams")
         return
     click.echo(f"BROKEN: {report.first_break}", err=True)
-    click.echo(
-        f"{report.broken_streams} of {report.streams} streams broken; {report.events} events read", err=True
-    )
+    click.echo(f"{report.broken_streams} of {report.streams} streams broken; {report.events} events read", err=True)
     sys.exit(EXIT_FAILED_CHECK)
 
 

@@ -19,6 +19,7 @@ from musrenbang.db.connect import connect, create_pool, ensure_database
 from musrenbang.db.migrations import migrate
 from musrenbang.eventlog.store import EventStore
 from musrenbang.reference import load_regions
+from tests.server import Server
 
 EXTERNAL_URL = os.environ.get("MUSRENBANG_DATABASE_URL")
 
@@ -115,6 +116,44 @@ def cli_env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env["MUSRENBANG_DATABASE_URL"] = database_url
     return env
+
+
+# --- one real server process for the HTTP and browser tests ------------------------------------------
+
+SUBMISSIONS_PER_HOUR = 5
+
+
+@pytest.fixture(scope="session")
+async def app_database(server_url: str, template_name: str) -> AsyncIterator[str]:
+    name = f"mtest_app_{uuid.uuid4().hex[:8]}"
+    admin = await _admin(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+    yield with_database(server_url, name)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(app_database: str) -> Iterator[Server]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = Server(port, database_url=app_database, workers=2, extra_env={
+        "MUSRENBANG_TRUST_PROXY": "1",
+        "MUSRENBANG_SUBMISSIONS_PER_HOUR": str(SUBMISSIONS_PER_HOUR),
+    })  # fmt: skip
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def app_pool(app_database: str, app_server: Server) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(app_database, min_size=1, max_size=5)
+    yield pool
+    await pool.close()
 
 
 REPO = Path(__file__).resolve().parent.parent

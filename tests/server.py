@@ -32,11 +32,13 @@ class Server:
         self.base_url = f"http://127.0.0.1:{port}"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"musrenbang-serve-{port}.log"
         self._log_file = self.log.open("w")
+        # A session of its own, so that a crash test can kill the server with all its worker processes.
         self.process = subprocess.Popen(
             ["musrenbang", "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def wait_healthy(self, timeout: float = 90) -> dict:
@@ -63,6 +65,12 @@ class Server:
                 self.process.wait()
         self._log_file.close()
         return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the server and every worker process: a crash, nothing cleaned up."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self._log_file.close()
 
     def output(self) -> str:
         self._log_file.flush()

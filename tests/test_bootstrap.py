@@ -21,9 +21,7 @@ async def test_regions_load_idempotently(pool: asyncpg.Pool) -> None:
     assert counts == {"kota": 1, "kecamatan": 12, "kelurahan": 56}
 
 
-async def test_the_first_cycle_is_opened_through_the_event_log_once(
-    store: EventStore, pool: asyncpg.Pool
-) -> None:
+async def test_the_first_cycle_is_opened_through_the_event_log_once(store: EventStore, pool: asyncpg.Pool) -> None:
     async def prepare_once() -> None:
         async with pool.acquire() as conn:
             await prepare(conn, store)

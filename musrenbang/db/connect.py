@@ -36,9 +36,7 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def connect(url: str) -> asyncpg.Connection:
-    conn = await _friendly(
-        url, asyncpg.connect(url, timeout=CONNECT_TIMEOUT, server_settings=SERVER_SETTINGS)
-    )
+    conn = await _friendly(url, asyncpg.connect(url, timeout=CONNECT_TIMEOUT, server_settings=SERVER_SETTINGS))
     await init_connection(conn)
     return conn
 

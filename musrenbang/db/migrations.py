@@ -70,9 +70,7 @@ async def migrate(conn: asyncpg.Connection, directory: Path | None = None) -> li
         await conn.execute(_BOOKKEEPING)
         applied = {
             r["version"]: r
-            for r in await conn.fetch(
-                "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
-            )
+            for r in await conn.fetch("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
         }
         known = {m.version for m in migrations}
         unknown = sorted(set(applied) - known)

@@ -82,9 +82,7 @@ def decide(state: Cycle, command: StartCycle | AdvanceStage) -> list[Event]:
 def evolve(state: Cycle, event: Event) -> Cycle:
     match event:
         case CycleStarted():
-            return Cycle(
-                year=event.year, theme=event.theme, priority_programs=event.priority_programs, stage=STAGES[0]
-            )
+            return Cycle(year=event.year, theme=event.theme, priority_programs=event.priority_programs, stage=STAGES[0])
         case CycleStageAdvanced():
             return msgspec.structs.replace(state, stage=event.stage)
     return state

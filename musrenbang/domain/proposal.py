@@ -93,9 +93,7 @@ class Proposer(msgspec.Struct, frozen=True, kw_only=True):
     phone: str
 
 
-def validate_content(
-    raw: ProposalInput, *, kelurahan: Container[str], priority_programs: int
-) -> ProposalContent:
+def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_programs: int) -> ProposalContent:
     """Check and normalise every field, reporting all problems at once (field -> message)."""
     errors: dict[str, str] = {}
 

@@ -22,9 +22,7 @@ _MULTIPLIERS = {
     "jt": 1_000_000, "juta": 1_000_000,
     "m": 1_000_000_000, "miliar": 1_000_000_000, "milyar": 1_000_000_000,
 }  # fmt: skip
-_AMOUNT = re.compile(
-    r"^(?:rp\.?)?\s*([0-9][0-9.,\s]*?)\s*(rb|ribu|k|jt|juta|m|miliar|milyar)?\s*(?:,-|\.-)?$"
-)
+_AMOUNT = re.compile(r"^(?:rp\.?)?\s*([0-9][0-9.,\s]*?)\s*(rb|ribu|k|jt|juta|m|miliar|milyar)?\s*(?:,-|\.-)?$")
 
 
 def code_from_bytes(digest: bytes) -> str:

@@ -142,9 +142,7 @@ WHERE $2 = 1 OR EXISTS (
 RETURNING global_position, tx
 """
 
-_COLUMNS = (
-    "global_position, stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, tx, hash"
-)
+_COLUMNS = "global_position, stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, tx, hash"
 
 _metadata_decoder = msgspec.json.Decoder(Metadata)
 
@@ -216,9 +214,7 @@ class EventStore:
             for event in events:
                 version += 1
                 event_id, event_type, data = next(ids), event_tag(type(event)), codec.encode(event)
-                canonical = codec.canonical(
-                    stream_id, version, event_id, event_type, recorded_at, data, meta_bytes
-                )
+                canonical = codec.canonical(stream_id, version, event_id, event_type, recorded_at, data, meta_bytes)
                 previous = codec.chain_hash(previous, canonical)
                 rows.append((stream_id, version, event_id, event_type, data, previous))
             heads[stream_id] = StreamHead(version, previous)
@@ -301,9 +297,7 @@ class EventStore:
                 Metadata(idempotency_key=idempotency_key, fingerprint=fingerprint),
             )
 
-    async def read_stream(
-        self, stream_id: str, conn: asyncpg.Connection | None = None
-    ) -> list[RecordedEvent]:
+    async def read_stream(self, stream_id: str, conn: asyncpg.Connection | None = None) -> list[RecordedEvent]:
         async with _connection(self._pool, conn) as c:
             rows = await c.fetch(
                 f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
@@ -313,8 +307,7 @@ class EventStore:
     async def head(self, stream_id: str, conn: asyncpg.Connection | None = None) -> StreamHead:
         async with _connection(self._pool, conn) as c:
             row = await c.fetchrow(
-                "SELECT stream_version, hash FROM events WHERE stream_id = $1"
-                " ORDER BY stream_version DESC LIMIT 1",
+                "SELECT stream_version, hash FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1",
                 stream_id,
             )
         return NEW_STREAM if row is None else StreamHead(row["stream_version"], row["hash"])

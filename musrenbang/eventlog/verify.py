@@ -123,9 +123,7 @@ async def stored_events(conn: asyncpg.Connection, batch: int = 5000) -> AsyncIte
             yield StoredEvent(*r)
 
 
-async def verify_database(
-    conn: asyncpg.Connection, on_progress: Callable[[int], None] | None = None
-) -> ChainReport:
+async def verify_database(conn: asyncpg.Connection, on_progress: Callable[[int], None] | None = None) -> ChainReport:
     checker = ChainChecker()
     async for e in stored_events(conn):
         checker.feed(e)

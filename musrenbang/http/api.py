@@ -155,9 +155,7 @@ def _out(row: asyncpg.Record, steps: list[asyncpg.Record] | None = None) -> Prop
     fields = {f: row[f] for f in ProposalOut.__struct_fields__ if f not in ("photos", "timeline")}
     timeline = None
     if steps is not None:
-        timeline = [
-            TimelineEntry(s["seq"], s["at"], s["kind"], msgspec.json.decode(s["details"])) for s in steps
-        ]
+        timeline = [TimelineEntry(s["seq"], s["at"], s["kind"], msgspec.json.decode(s["details"])) for s in steps]
     return ProposalOut(**fields, photos=[f"/photos/{p}" for p in row["photo_ids"]], timeline=timeline)
 
 
@@ -183,7 +181,12 @@ async def submit(
             pool, client_address(request, settings.trust_proxy), idempotency_key, settings.submissions_per_hour
         )
         submitted = await proposals.submit(
-            content, proposer, idempotency_key=idempotency_key, request_fingerprint=print_, source="warga"
+            content,
+            proposer,
+            idempotency_key=idempotency_key,
+            request_fingerprint=print_,
+            source="warga",
+            replay_checked=True,
         )
     else:
         submitted = already

@@ -30,9 +30,7 @@ from musrenbang.resources import static_dir
 from musrenbang.services.proposals import ProposalService
 
 
-def create_app(
-    settings: Settings, database_url: str, secret: str, *, run_projections: bool = True
-) -> Litestar:
+def create_app(settings: Settings, database_url: str, secret: str, *, run_projections: bool = True) -> Litestar:
     """The application for one server process. `database_url` is a database already prepared by
     `musrenbang serve` (migrated, reference data loaded); `secret` is shared by all processes."""
 
@@ -97,9 +95,7 @@ def create_app(
             # revision secrets), so cross-site forgery has nothing to ride on there.
             exclude=["/api/"],
         ),
-        logging_config=LoggingConfig(
-            log_exceptions="always", disable_stack_trace={404, 400, 403, 409, 413, 422, 429}
-        ),
+        logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace={404, 400, 403, 409, 413, 422, 429}),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         openapi_config=OpenAPIConfig(
             title="Musrenbang API",

@@ -32,9 +32,7 @@ _HTTP_MESSAGES = {
     415: N_("jenis isi kiriman tidak didukung"),
     429: N_("terlalu banyak permintaan; silakan coba lagi nanti"),
 }
-CSRF_MESSAGE = N_(
-    "formulir ini sudah kedaluwarsa atau tidak dikirim dari situs ini; muat ulang halaman dan kirim lagi"
-)
+CSRF_MESSAGE = N_("formulir ini sudah kedaluwarsa atau tidak dikirim dari situs ini; muat ulang halaman dan kirim lagi")
 CONFLICT_MESSAGE = N_("data berubah saat Anda mengirim; muat ulang dan coba lagi")
 KEY_REUSED_MESSAGE = N_("Idempotency-Key ini sudah dipakai untuk kiriman yang berbeda")
 
@@ -87,9 +85,7 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     if status >= 500:
         return _respond(request, status, "server_error", N_("terjadi kesalahan di server"))
     message = _HTTP_MESSAGES.get(status, N_("permintaan tidak dapat diproses"))
-    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-        status, "error"
-    )
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
     if _wants_json(request) and status == 400:
         # Decoding and parameter errors: Litestar's own text says which field or header is wrong.
         body: dict[str, object] = {"error": code, "message": translate(request, message), "detail": exc.detail}

@@ -36,6 +36,4 @@ async def health(pool: asyncpg.Pool, runner: ProjectionRunner) -> Response[Healt
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         body = Health("unavailable", DatabaseHealth("unreachable", error=str(exc) or type(exc).__name__), {})
         return Response(body, status_code=503)
-    return Response(
-        Health("ok", DatabaseHealth("ok", version=version), {n: ProjectionHealth(lags[n]) for n in names})
-    )
+    return Response(Health("ok", DatabaseHealth("ok", version=version), {n: ProjectionHealth(lags[n]) for n in names}))

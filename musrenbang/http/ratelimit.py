@@ -22,22 +22,34 @@ def client_address(request: Request, trust_proxy: bool) -> str:
 
 
 async def count_submission(pool: asyncpg.Pool, address: str, request_key: str, per_hour: int) -> None:
-    """Count the submission `request_key` from `address`; raise RateLimited unless it is among the
-    first `per_hour` distinct submissions from that address this hour (a retry keeps its place)."""
-    bucket = f"submit:{address}"
-    async with pool.acquire() as conn:
-        status = await conn.execute(
-            "INSERT INTO rate_limits (bucket, window_start, request_key)"
-            " VALUES ($1, date_trunc('hour', now()), $2) ON CONFLICT DO NOTHING",
-            bucket, request_key,
-        )  # fmt: skip
-        allowed = await conn.fetchval(
-            "SELECT $2 = ANY(ARRAY(SELECT request_key FROM rate_limits"
-            " WHERE bucket = $1 AND window_start = date_trunc('hour', now())"
-            " ORDER BY first_seen, request_key LIMIT $3))",
-            bucket, request_key, per_hour,
-        )  # fmt: skip
-        if status == "INSERT 0 1":  # a new submission: forget windows that are over
-            await conn.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '2 hours'")
+    """Count the submission `request_key` from `address`; raise RateLimited when `per_hour` distinct
+    submissions from that address were already counted this hour. Two requests racing for the last
+    place may both get it: a limit against floods, not an exact quota."""
+    allowed, first = await pool.fetchrow(_COUNT, f"submit:{address}", request_key, per_hour)
+    if first:  # the first of this address's window: forget windows that are over
+        await pool.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '2 hours'")
     if not allowed:
         raise RateLimited(N_("terlalu banyak usulan dari alamat ini dalam satu jam; silakan coba lagi nanti"))
+
+
+# One round trip: a retry keeps its place; a new key is recorded only while the window has room
+# (refusals are not recorded, so a window never holds more than the limit).
+_COUNT = """
+WITH seen AS (
+    SELECT 1 FROM rate_limits
+    WHERE bucket = $1 AND window_start = date_trunc('hour', now()) AND request_key = $2
+), counted AS (
+    SELECT count(*) AS n FROM (
+        SELECT 1 FROM rate_limits WHERE bucket = $1 AND window_start = date_trunc('hour', now()) LIMIT $3
+    ) AS window_keys
+), recorded AS (
+    INSERT INTO rate_limits (bucket, window_start, request_key)
+    SELECT $1, date_trunc('hour', now()), $2
+    WHERE NOT EXISTS (SELECT 1 FROM seen) AND (SELECT n FROM counted) < $3
+    -- A twin request recording the same key at this moment: wait for it and share its place.
+    ON CONFLICT (bucket, window_start, request_key) DO UPDATE SET first_seen = rate_limits.first_seen
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM seen) OR EXISTS (SELECT 1 FROM recorded) AS allowed,
+       (SELECT n FROM counted) = 0 AS first
+"""

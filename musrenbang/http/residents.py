@@ -96,7 +96,7 @@ async def submit_proposal_form(
         settings = request.app.state.settings
         await count_submission(pool, client_address(request, settings.trust_proxy), key, settings.submissions_per_hour)
     submitted = already or await proposals.submit(
-        content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos
+        content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos, replay_checked=True
     )
     await runner.wait_until_applied(["proposals"], submitted.last)
     return page(request, "proposal_submitted.html", submitted=submitted)
@@ -108,9 +108,7 @@ async def find_proposal(request: Request) -> Response:
     try:
         code = values.normalize_code(typed)
     except ValueError as exc:
-        return page(
-            request, "track_lookup.html", status=422, typed=typed, error=translate(request, exc.args[0])
-        )
+        return page(request, "track_lookup.html", status=422, typed=typed, error=translate(request, exc.args[0]))
     return Redirect(f"/lacak/{code}", status_code=303)
 
 

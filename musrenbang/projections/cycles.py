@@ -45,6 +45,4 @@ async def current_cycle(conn: asyncpg.Connection) -> asyncpg.Record | None:
 
 
 async def priority_programs(conn: asyncpg.Connection, year: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT number, title FROM cycle_priority_programs WHERE year = $1 ORDER BY number", year
-    )
+    return await conn.fetch("SELECT number, title FROM cycle_priority_programs WHERE year = $1 ORDER BY number", year)

@@ -123,9 +123,7 @@ async def get(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
 
 
 async def timeline(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT seq, at, kind, details FROM proposal_timeline WHERE code = $1 ORDER BY seq", code
-    )
+    return await conn.fetch("SELECT seq, at, kind, details FROM proposal_timeline WHERE code = $1 ORDER BY seq", code)
 
 
 async def in_kelurahan(
@@ -150,10 +148,7 @@ async def in_kelurahan(
 
 async def rws_in_kelurahan(conn: asyncpg.Connection, kelurahan: str) -> list[int]:
     return [
-        r[0]
-        for r in await conn.fetch(
-            "SELECT DISTINCT rw FROM proposals WHERE kelurahan = $1 ORDER BY 1", kelurahan
-        )
+        r[0] for r in await conn.fetch("SELECT DISTINCT rw FROM proposals WHERE kelurahan = $1 ORDER BY 1", kelurahan)
     ]
 
 

@@ -39,20 +39,20 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
+        # Within this process, one task at a time works on a projection; the others wait for it and
+        # usually find their events applied by then (many requests, one catch-up).
+        self._local = {p.name: asyncio.Lock() for p in self.projections}
+        self._applied: dict[str, Position] = {}
 
     async def catch_up(self, projection: Projection) -> int | None:
         """Apply every committed event the projection has not seen; None if another worker holds it."""
-        async with self._pool.acquire() as conn:
-            if not await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1, hashtext($2))", _LOCK_CLASS, projection.name
-            ):
+        async with self._local[projection.name], self._pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", _LOCK_CLASS, projection.name):
                 return None
             try:
                 return await self._run_batches(conn, projection)
             finally:
-                await conn.execute(
-                    "SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name
-                )
+                await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name)
 
     async def wait_until_applied(self, names: Sequence[str], at: Position, timeout: float = 5.0) -> bool:
         """Read-your-writes: return once the named projections have applied the event at `at`, helping
@@ -60,16 +60,17 @@ class ProjectionRunner:
         transaction still open holds the safe order back)."""
         deadline = asyncio.get_running_loop().time() + timeout
         for projection in [p for p in self.projections if p.name in names]:
-            while True:
-                checkpoint = await self._pool.fetchrow(
-                    "SELECT tx, position FROM projection_checkpoints WHERE name = $1", projection.name
-                )
-                if checkpoint is not None and Position(checkpoint["tx"], checkpoint["position"]) >= at:
-                    break
+            while self._applied.get(projection.name, START) < at:
                 if asyncio.get_running_loop().time() > deadline:
                     return False
-                if await self.catch_up(projection) is None:
-                    await asyncio.sleep(0.01)  # another worker is on it
+                if await self.catch_up(projection) is None:  # another process is on it: watch its progress
+                    row = await self._pool.fetchrow(
+                        "SELECT tx, position FROM projection_checkpoints WHERE name = $1", projection.name
+                    )
+                    if row is not None:
+                        self._applied[projection.name] = Position(row["tx"], row["position"])
+                    if self._applied.get(projection.name, START) < at:
+                        await asyncio.sleep(0.005)
         return True
 
     async def catch_up_all(self) -> dict[str, int | None]:
@@ -89,9 +90,7 @@ class ProjectionRunner:
                     await _save_checkpoint(conn, projection.name, START)
                 return await self._run_batches(conn, projection, on_progress)
             finally:
-                await conn.execute(
-                    "SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name
-                )
+                await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name)
 
     async def _run_batches(
         self,
@@ -109,7 +108,9 @@ class ProjectionRunner:
                 row = await conn.fetchrow(
                     "SELECT tx, position FROM projection_checkpoints WHERE name = $1", projection.name
                 )
-                events = await read_after(conn, Position(row["tx"], row["position"]), self.batch_size)
+                checkpoint = Position(row["tx"], row["position"])
+                self._applied[projection.name] = checkpoint
+                events = await read_after(conn, checkpoint, self.batch_size)
                 if not events:
                     return applied
                 await projection.apply(conn, events)

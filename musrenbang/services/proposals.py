@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -35,6 +36,7 @@ from musrenbang.projections import cycles
 from musrenbang.services.streams import Aggregate, execute, load
 
 PROPOSAL = Aggregate(rules.Proposal(), rules.decide, rules.evolve)
+_CYCLE_TTL = 10.0
 _NAMESPACE = uuid.UUID("70686f74-6f2d-6d75-7372-656e62616e67")
 
 
@@ -59,6 +61,7 @@ class ProposalService:
     def __init__(self, pool: asyncpg.Pool, store: EventStore, secret: bytes) -> None:
         self._pool, self._store, self._secret = pool, store, secret
         self._kelurahan: frozenset[str] | None = None
+        self._cycle: tuple[float, int, int] | None = None
 
     # --- what the rules need to know about the world ---------------------------------------------
 
@@ -69,12 +72,17 @@ class ProposalService:
         return self._kelurahan
 
     async def current_cycle(self) -> tuple[int, int]:
-        """(year, number of priority programs) of the cycle being planned."""
-        async with self._pool.acquire() as conn:
-            cycle = await cycles.current_cycle(conn)
-            if cycle is None:
-                raise DomainError(N_("belum ada siklus perencanaan yang dibuka"))
-            return cycle["year"], len(await cycles.priority_programs(conn, cycle["year"]))
+        """(year, number of priority programs) of the cycle being planned; read at most every few
+        seconds (a new cycle opens once a year)."""
+        now = time.monotonic()
+        if self._cycle is None or now - self._cycle[0] > _CYCLE_TTL:
+            async with self._pool.acquire() as conn:
+                cycle = await cycles.current_cycle(conn)
+                if cycle is None:
+                    raise DomainError(N_("belum ada siklus perencanaan yang dibuka"))
+                programs = len(await cycles.priority_programs(conn, cycle["year"]))
+            self._cycle = (now, cycle["year"], programs)
+        return self._cycle[1], self._cycle[2]
 
     async def validate(self, raw: rules.ProposalInput) -> rules.ProposalContent:
         _, programs = await self.current_cycle()
@@ -111,11 +119,17 @@ class ProposalService:
         photos: Sequence[ProcessedPhoto] = (),
         source: str = "warga",
         metadata: Metadata | None = None,
+        replay_checked: bool = False,
     ) -> Submitted:
+        """Record a new proposal, or answer with the one an earlier request with this key created.
+
+        `replay_checked`: the caller has just asked `find_submitted` (a twin arriving in between is
+        still caught by the log's unique event ids)."""
         meta = msgspec.structs.replace(metadata or Metadata(), fingerprint=request_fingerprint)
-        earlier = await self.find_submitted(idempotency_key, request_fingerprint)
-        if earlier is not None:
-            return earlier
+        if not replay_checked:
+            earlier = await self.find_submitted(idempotency_key, request_fingerprint)
+            if earlier is not None:
+                return earlier
         if len(photos) > rules.MAX_PHOTOS:
             raise DomainError(N_("paling banyak 3 foto per usulan"))
         year, _ = await self.current_cycle()
@@ -139,7 +153,8 @@ class ProposalService:
                 return await self._submitted(twin.result, replayed=True)
             except ConcurrencyError:
                 continue  # another proposal already has this code (rare: 40-bit codes): derive the next
-            return await self._submitted(result, replayed=result.replayed)
+            return Submitted(code=code, status=rules.DIAJUKAN, revision_secret=self.revision_secret(code),
+                             replayed=False, last=result.last)  # fmt: skip
         raise DomainError(N_("kode pelacakan tidak dapat dibuat; coba lagi"))
 
     async def _append_with_private_data(
@@ -189,9 +204,7 @@ class ProposalService:
             idempotency_key=idempotency_key,
         )  # fmt: skip
 
-    async def attach_photo(
-        self, code: str, secret: str, photo: ProcessedPhoto
-    ) -> tuple[str, Position | None]:
+    async def attach_photo(self, code: str, secret: str, photo: ProcessedPhoto) -> tuple[str, Position | None]:
         """Attach a photo; returns its id and where its event was written (None when the same photo
         was already attached: nothing is written again)."""
         self.check_secret(code, secret)

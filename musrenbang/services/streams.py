@@ -63,6 +63,4 @@ async def execute(
             if earlier is not None:
                 return earlier
         raise
-    return await store.append(
-        Append(stream_id, head, events), metadata=metadata, idempotency_key=idempotency_key
-    )
+    return await store.append(Append(stream_id, head, events), metadata=metadata, idempotency_key=idempotency_key)

@@ -53,9 +53,7 @@ async def test_an_applied_file_that_was_edited_is_refused(empty_database_url: st
         await conn.close()
 
 
-async def test_a_failing_migration_leaves_nothing_half_applied(
-    empty_database_url: str, tmp_path: Path
-) -> None:
+async def test_a_failing_migration_leaves_nothing_half_applied(empty_database_url: str, tmp_path: Path) -> None:
     (tmp_path / "0001_good.sql").write_text("CREATE TABLE a (x int);")
     (tmp_path / "0002_bad.sql").write_text("CREATE TABLE b (x int); SELECT no_such_function();")
     conn = await connect(empty_database_url)
@@ -69,9 +67,7 @@ async def test_a_failing_migration_leaves_nothing_half_applied(
         await conn.close()
 
 
-async def test_a_database_migrated_by_a_newer_program_is_refused(
-    empty_database_url: str, tmp_path: Path
-) -> None:
+async def test_a_database_migrated_by_a_newer_program_is_refused(empty_database_url: str, tmp_path: Path) -> None:
     (tmp_path / "0001_a.sql").write_text("CREATE TABLE a (x int);")
     (tmp_path / "0002_b.sql").write_text("CREATE TABLE b (x int);")
     conn = await connect(empty_database_url)

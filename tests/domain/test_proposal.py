@@ -28,9 +28,7 @@ GOOD = rules.ProposalInput(
 
 
 def validate(**changes: object) -> rules.ProposalContent:
-    return rules.validate_content(
-        msgspec.structs.replace(GOOD, **changes), kelurahan=KELURAHAN, priority_programs=6
-    )
+    return rules.validate_content(msgspec.structs.replace(GOOD, **changes), kelurahan=KELURAHAN, priority_programs=6)
 
 
 def errors_of(**changes: object) -> dict[str, str]:

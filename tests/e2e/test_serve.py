@@ -25,9 +25,7 @@ def bundled_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def test_serve_on_an_empty_data_dir_comes_up_and_a_second_serve_reuses_the_data(
-    tmp_path: Path, free_port: int
-) -> None:
+def test_serve_on_an_empty_data_dir_comes_up_and_a_second_serve_reuses_the_data(tmp_path: Path, free_port: int) -> None:
     data_dir = tmp_path / "fresh" / "data"
     server = Server(free_port, data_dir=data_dir)
     try:
@@ -53,9 +51,7 @@ def test_serve_on_an_empty_data_dir_comes_up_and_a_second_serve_reuses_the_data(
     assert "intact: 1 events in 1 streams" in done.stdout  # reused, and the first cycle not opened twice
 
 
-def test_serve_uses_the_external_database_and_starts_none(
-    database_url: str, tmp_path: Path, free_port: int
-) -> None:
+def test_serve_uses_the_external_database_and_starts_none(database_url: str, tmp_path: Path, free_port: int) -> None:
     server = Server(free_port, database_url=database_url, data_dir=tmp_path / "unused")
     try:
         server.wait_healthy()

@@ -52,9 +52,7 @@ async def test_two_concurrent_appends_at_the_same_version_exactly_one_wins(
     assert await count(pool) == 2
 
 
-async def test_many_concurrent_writers_on_one_stream_never_fork_it(
-    store: EventStore, pool: asyncpg.Pool
-) -> None:
+async def test_many_concurrent_writers_on_one_stream_never_fork_it(store: EventStore, pool: asyncpg.Pool) -> None:
     head = (await store.append(Append("s-1", NEW_STREAM, [stage(1)]))).heads["s-1"]
     outcomes = await asyncio.gather(
         *(store.append(Append("s-1", head, [stage(1, str(i))])) for i in range(16)), return_exceptions=True
@@ -97,9 +95,7 @@ async def test_concurrent_identical_retries_write_once(store: EventStore, pool: 
 
 
 async def test_same_key_for_a_different_command_is_refused(store: EventStore, pool: asyncpg.Pool) -> None:
-    await store.append(
-        Append("s-1", NEW_STREAM, [stage(1)]), metadata=Metadata(fingerprint="a"), idempotency_key="k-1"
-    )
+    await store.append(Append("s-1", NEW_STREAM, [stage(1)]), metadata=Metadata(fingerprint="a"), idempotency_key="k-1")
     with pytest.raises(IdempotencyKeyReused):
         await store.append(
             Append("s-2", NEW_STREAM, [stage(2)]), metadata=Metadata(fingerprint="b"), idempotency_key="k-1"
@@ -107,9 +103,7 @@ async def test_same_key_for_a_different_command_is_refused(store: EventStore, po
     assert await count(pool) == 1
 
 
-async def test_append_with_a_head_that_does_not_exist_is_a_conflict(
-    store: EventStore, pool: asyncpg.Pool
-) -> None:
+async def test_append_with_a_head_that_does_not_exist_is_a_conflict(store: EventStore, pool: asyncpg.Pool) -> None:
     await store.append(Append("s-1", NEW_STREAM, [stage(1)]))
     with pytest.raises(ConcurrencyError):
         await store.append(Append("s-1", StreamHead(1, bytes(32)), [stage(1, "b")]))
@@ -126,9 +120,7 @@ async def test_an_append_to_several_streams_is_all_or_nothing(store: EventStore,
     assert await store.read_stream("s-1") == []
 
 
-async def test_append_inside_a_callers_transaction_commits_with_it(
-    store: EventStore, pool: asyncpg.Pool
-) -> None:
+async def test_append_inside_a_callers_transaction_commits_with_it(store: EventStore, pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await store.append(Append("s-1", NEW_STREAM, [stage(1)]), conn=conn)
         with pytest.raises(ConcurrencyError):
@@ -167,9 +159,7 @@ async def test_append_notifies_listeners_after_commit(store: EventStore, databas
         await listener.close()
 
 
-async def test_stored_data_reads_back_to_the_bytes_that_were_hashed(
-    store: EventStore, pool: asyncpg.Pool
-) -> None:
+async def test_stored_data_reads_back_to_the_bytes_that_were_hashed(store: EventStore, pool: asyncpg.Pool) -> None:
     await store.append(Append("s-1", NEW_STREAM, [stage(7, "kota")]))
     data = await pool.fetchval("SELECT data FROM events")
     assert codec.recanonicalize(data) == b'{"stage":"kota","type":"cycle.stage_advanced","year":7}'

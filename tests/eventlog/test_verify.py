@@ -13,9 +13,7 @@ from musrenbang.eventlog.verify import check_chains, stored_events
 
 async def fill(store: EventStore) -> None:
     for s in range(3):
-        await store.append(
-            Append(f"s-{s}", NEW_STREAM, [CycleStageAdvanced(year=i, stage="a") for i in range(4)])
-        )
+        await store.append(Append(f"s-{s}", NEW_STREAM, [CycleStageAdvanced(year=i, stage="a") for i in range(4)]))
 
 
 async def all_stored(pool: asyncpg.Pool) -> list:
@@ -46,13 +44,10 @@ async def test_verify_names_the_stream_and_position_of_a_changed_event(
     store: EventStore, pool: asyncpg.Pool, cli_env: dict[str, str]
 ) -> None:
     await fill(store)
-    position = await pool.fetchval(
-        "SELECT global_position FROM events WHERE stream_id='s-1' AND stream_version=2"
-    )
+    position = await pool.fetchval("SELECT global_position FROM events WHERE stream_id='s-1' AND stream_version=2")
     await behind_the_logs_back(
         pool,
-        "UPDATE events SET data = jsonb_set(data, '{stage}', '\"b\"')"
-        " WHERE stream_id='s-1' AND stream_version=2",
+        "UPDATE events SET data = jsonb_set(data, '{stage}', '\"b\"') WHERE stream_id='s-1' AND stream_version=2",
     )
     done = verify(cli_env)
     assert done.returncode == 1
@@ -85,8 +80,7 @@ async def test_changed_metadata_or_time_is_detected_too(store: EventStore, pool:
     await fill(store)
     await behind_the_logs_back(
         pool,
-        "UPDATE events SET recorded_at = recorded_at - interval '1 day'"
-        " WHERE stream_id='s-0' AND stream_version=1",
+        "UPDATE events SET recorded_at = recorded_at - interval '1 day' WHERE stream_id='s-0' AND stream_version=1",
     )
     await behind_the_logs_back(
         pool,

@@ -79,9 +79,12 @@ async def test_twenty_concurrent_identical_posts_make_exactly_one_proposal(
     assert len({a.json().get("code") for a in answers}) == 1, [(a.status_code, a.json()) for a in answers]
     assert sorted(a.status_code for a in answers) == [200] * 19 + [201]
     assert await app_pool.fetchval("SELECT count(*) FROM proposals WHERE title = $1", body["title"]) == 1
-    assert await app_pool.fetchval(
-        "SELECT count(*) FROM proposer_contacts WHERE proposal_code = $1", answers[0].json()["code"]
-    ) == 1
+    assert (
+        await app_pool.fetchval(
+            "SELECT count(*) FROM proposer_contacts WHERE proposal_code = $1", answers[0].json()["code"]
+        )
+        == 1
+    )
 
 
 BAD_BODIES = [

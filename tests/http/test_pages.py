@@ -36,6 +36,10 @@ FORM_FIELDS = {
 }
 
 
+def new_key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
 def hidden(page: str, name: str) -> str:
     match = re.search(rf'name="{name}" value="([^"]*)"', page)
     assert match, f"no hidden field {name}"
@@ -116,7 +120,7 @@ SCRIPT = "<script>alert('x')</script>"
 async def test_everything_typed_is_escaped_wherever_it_is_shown(client: httpx.AsyncClient) -> None:
     text_fields = {"title": f"Judul {SCRIPT}", "problem": f"Masalah {SCRIPT}", "solution": f"Solusi {SCRIPT}",
                    "unit": "m<b>", "address": f"Alamat {SCRIPT}"}  # fmt: skip
-    r = await client.post("/api/v1/proposals", json=payload(**text_fields), headers={"Idempotency-Key": str(uuid.uuid4())})
+    r = await client.post("/api/v1/proposals", json=payload(**text_fields), headers=new_key())
     code = r.json()["code"]
     pages = [await client.get(f"/lacak/{code}"), await client.get("/kelurahan/32.75.01.1001"),
              await client.get(f"/lacak/{code}?lang=en")]  # fmt: skip
@@ -129,11 +133,16 @@ async def test_everything_typed_is_escaped_wherever_it_is_shown(client: httpx.As
 
 
 async def test_every_page_has_an_english_version(client: httpx.AsyncClient) -> None:
-    code = (await client.post("/api/v1/proposals", json=payload(), headers={"Idempotency-Key": str(uuid.uuid4())})).json()["code"]
-    for path, english in [("/", "Submit a proposal"), ("/usulan/baru", "Send proposal"),
-                          (f"/lacak/{code}", "Submitted, awaiting verification"),
-                          ("/kelurahan/32.75.01.1001", "Proposals in Kelurahan"),
-                          ("/kecamatan/32.75.01", "Estimated cost"), ("/lacak/ZZZZZZZZ", "page not found")]:  # fmt: skip
+    code = (await client.post("/api/v1/proposals", json=payload(), headers=new_key())).json()["code"]
+    pages = [
+        ("/", "Submit a proposal"),
+        ("/usulan/baru", "Send proposal"),
+        (f"/lacak/{code}", "Submitted, awaiting verification"),
+        ("/kelurahan/32.75.01.1001", "Proposals in Kelurahan"),
+        ("/kecamatan/32.75.01", "Estimated cost"),
+        ("/lacak/ZZZZZZZZ", "page not found"),
+    ]
+    for path, english in pages:
         r = await client.get(path, params={"lang": "en"})
         assert english in r.text, path
         assert '<html lang="en">' in r.text
@@ -143,7 +152,7 @@ async def test_every_page_has_an_english_version(client: httpx.AsyncClient) -> N
 
 
 async def test_tracking_lookup_accepts_typed_codes_and_explains_bad_ones(client: httpx.AsyncClient) -> None:
-    code = (await client.post("/api/v1/proposals", json=payload(), headers={"Idempotency-Key": str(uuid.uuid4())})).json()["code"]
+    code = (await client.post("/api/v1/proposals", json=payload(), headers=new_key())).json()["code"]
     r = await client.get("/lacak", params={"kode": f" {code[:4].lower()}-{code[4:]} "}, follow_redirects=True)
     assert r.status_code == 200 and str(r.url).endswith(f"/lacak/{code}")
     bad = await client.get("/lacak", params={"kode": "123"})
@@ -155,7 +164,7 @@ async def test_kelurahan_and_kecamatan_pages_filter_and_total(client: httpx.Asyn
     kelurahan = "32.75.06.1003"
     for rw, bidang in ((1, "kesehatan"), (2, "kesehatan"), (2, "pendidikan")):
         await client.post("/api/v1/proposals", json=payload(kelurahan=kelurahan, rw=rw, bidang=bidang,
-                          estimated_cost=10_000_000), headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+                          estimated_cost=10_000_000), headers=new_key())  # fmt: skip
     listing = await client.get(f"/kelurahan/{kelurahan}", params={"rw": 2, "bidang": "kesehatan"})
     assert "1 usulan" in listing.text
     all_three = await client.get(f"/kelurahan/{kelurahan}")
@@ -172,7 +181,7 @@ async def test_no_public_page_or_response_contains_personal_data(
     """Submit with a distinctive name and phone, then read every public route."""
     name, phone = "Wulandari Prasetyaningrum", "0877-6655-4433"
     r = await client.post("/api/v1/proposals", json=payload(proposer={"name": name, "phone": phone},
-                          kelurahan="32.75.07.1003"), headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+                          kelurahan="32.75.07.1003"), headers=new_key())  # fmt: skip
     code = r.json()["code"]
     tokens = await open_form(client)
     form = await send_form(client, tokens, {**FORM_FIELDS, "proposer_name": name, "proposer_phone": phone},
@@ -210,5 +219,3 @@ async def test_pages_are_compressed_and_load_nothing_from_elsewhere(client: http
     if len(r.content) > 500:
         assert r.headers.get("content-encoding") == "gzip"
     assert not re.search(r'(src|href)="(https?:)?//', r.text)
-
-

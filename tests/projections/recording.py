@@ -57,6 +57,4 @@ class Tally(Projection, register=False):
 
 
 async def table_checksum(conn: asyncpg.Connection, table: str) -> str:
-    return await conn.fetchval(
-        f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"
-    )
+    return await conn.fetchval(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t")

@@ -72,9 +72,7 @@ async def test_an_open_transaction_holds_back_events_committed_after_it_started(
     assert recorder.seen == [later.event_ids[0]]
 
 
-async def test_each_event_is_applied_exactly_once_across_rounds(
-    store: EventStore, pool: asyncpg.Pool
-) -> None:
+async def test_each_event_is_applied_exactly_once_across_rounds(store: EventStore, pool: asyncpg.Pool) -> None:
     recorder = Recorder()
     runner = ProjectionRunner(pool, [recorder], batch_size=7)
     await fill(store, 3, 10)
@@ -85,9 +83,7 @@ async def test_each_event_is_applied_exactly_once_across_rounds(
     assert len(recorder.seen) == len(set(recorder.seen)) == 35
 
 
-async def test_only_the_holder_of_the_lock_works_on_a_projection(
-    store: EventStore, pool: asyncpg.Pool
-) -> None:
+async def test_only_the_holder_of_the_lock_works_on_a_projection(store: EventStore, pool: asyncpg.Pool) -> None:
     recorder = Recorder()
     runner = ProjectionRunner(pool, [recorder])
     await fill(store, 1, 3)
@@ -112,9 +108,7 @@ async def test_a_projector_killed_mid_batch_recovers_to_the_same_tables_as_a_cle
     )
     try:
         for _ in range(400):
-            position = await pool.fetchval(
-                "SELECT position FROM projection_checkpoints WHERE name = 'test_tally'"
-            )
+            position = await pool.fetchval("SELECT position FROM projection_checkpoints WHERE name = 'test_tally'")
             if position:
                 break
             await asyncio.sleep(0.025)
@@ -143,9 +137,7 @@ async def test_replay_rebuilds_the_same_table_and_checkpoint(store: EventStore, 
     await runner.catch_up(Tally())
     async with pool.acquire() as conn:
         before = await table_checksum(conn, "test_tally")
-        checkpoint = await conn.fetchrow(
-            "SELECT tx, position FROM projection_checkpoints WHERE name='test_tally'"
-        )
+        checkpoint = await conn.fetchrow("SELECT tx, position FROM projection_checkpoints WHERE name='test_tally'")
         assert await runner.replay(Tally()) == 100
         assert await table_checksum(conn, "test_tally") == before
         again = await conn.fetchrow("SELECT tx, position FROM projection_checkpoints WHERE name='test_tally'")

@@ -1,0 +1,101 @@
+"""Proposal submissions per second through HTTP at 50 concurrent clients (issue 3 figures).
+
+    python -m bench.submissions [--seconds 10]
+
+Load: `wrk` (Debian package) with 50 connections, each request a new proposal with its own
+Idempotency-Key, against `musrenbang serve` (2 workers) on a fresh database. Baseline, in the same run:
+the raw append rate of the event log (bench.append's single-event commands) with 50 concurrent writers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from bench._common import fresh_database, print_table, server_url
+from bench._server import running_server
+from bench.append import ours
+from musrenbang.db.connect import create_pool
+
+BODY = {
+    "kelurahan": "32.75.01.1001", "rw": 5, "rt": 3, "kind": "fisik", "bidang": "infrastruktur",
+    "title": "Perbaikan saluran air", "problem": "Saluran tersumbat sehingga banjir setiap hujan deras",
+    "solution": "Normalisasi saluran sepanjang 150 meter", "beneficiaries": 300, "volume": 150, "unit": "meter",
+    "estimated_cost": 25000000, "address": "Jl. Melati RW 05", "proposer": {"name": "Budi", "phone": "081234567890"},
+}  # fmt: skip
+
+# Each request gets its own key (run, thread, counter), so that every POST is a new proposal.
+WRK_SCRIPT = """
+local counter = 0
+local thread_id = 0
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("thread_id", threads) end
+request = function()
+  counter = counter + 1
+  local headers = {["Content-Type"] = "application/json",
+                   ["Idempotency-Key"] = "%s-" .. thread_id .. "-" .. counter}
+  return wrk.format("POST", "/api/v1/proposals", headers, %s)
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    return "[==[" + text + "]==]"
+
+
+def run_wrk(base: str, seconds: int, connections: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(WRK_SCRIPT % (uuid.uuid4().hex, _lua_string(json.dumps(BODY))))
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
+        "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+async def main(seconds: int) -> None:
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install -y wrk")
+    with server_url() as url:
+        async with fresh_database(url) as db:
+            pool = await create_pool(db, min_size=10, max_size=50)
+            raw = await ours(pool, 50, seconds, 1)
+            await pool.close()
+        async with fresh_database(url) as db:
+            with running_server(db, extra_env={"MUSRENBANG_SUBMISSIONS_PER_HOUR": "100000000"}) as base:
+                http = await asyncio.to_thread(run_wrk, base, seconds, 50)
+    print(f"50 concurrent clients, {seconds} s each, server with 2 workers")
+    print_table(
+        ["what", "per second", "p50 ms", "p99 ms", "non-2xx"],
+        [
+            ["proposals via POST /api/v1/proposals", http["rps"], http["p50"], http["p99"], http["errors"]],
+            ["raw event-log appends (baseline)", raw, "", "", ""],
+        ],
+    )
+    print(f"ratio HTTP submissions / raw appends: {http['rps'] / raw:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    asyncio.run(main(parser.parse_args().seconds))
