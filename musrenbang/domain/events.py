@@ -113,6 +113,127 @@ class ProposalRejected(Event, frozen=True, tag="proposal.rejected"):
     reason: str
 
 
+# --- forums (musyawarah) ------------------------------------------------------------------------------
+
+
+class Criterion(msgspec.Struct, frozen=True):
+    key: str
+    label: str
+    weight: int
+
+
+class AgendaItem(msgspec.Struct, frozen=True, kw_only=True):
+    """A proposal on a forum's agenda, with the cost the forum starts from. `proposal` is the tracking
+    code of a resident's proposal; an imported election's project has none."""
+
+    item_id: str
+    title: str
+    cost: int
+    proposal: str | None = None
+    volume: str | None = None
+    unit: str | None = None
+    kelurahan: str | None = None
+
+
+class ForumScheduled(Event, frozen=True, tag="forum.scheduled"):
+    forum_id: str
+    level: str
+    region: str
+    year: int
+    title: str
+    held_on: dt.date | None
+    place: str
+    chair: str
+    ceiling: int
+    rule: str
+    ballot_kind: str | None = None
+    rule_params: dict[str, int] = {}
+    criteria: tuple[Criterion, ...] = ()
+    quota: int | None = None
+    origin: str = "musrenbang"
+
+
+class DelegateRegistered(Event, frozen=True, tag="forum.delegate_registered"):
+    forum_id: str
+    delegate_id: str
+    name: str
+    role: str = ""
+    represents: str = ""
+    gender: str = ""
+
+
+class ForumOpened(Event, frozen=True, tag="forum.opened"):
+    """From here on rule, ceiling, criteria and agenda are frozen."""
+
+    forum_id: str
+    agenda: tuple[AgendaItem, ...]
+
+
+class ItemAdjusted(Event, frozen=True, tag="forum.item_adjusted"):
+    """The forum agreed another volume or cost for an item; the original stays in the agenda."""
+
+    forum_id: str
+    item_id: str
+    reason: str
+    agreed_volume: str | None = None
+    agreed_cost: int | None = None
+
+
+class BallotCast(Event, frozen=True, tag="forum.ballot_cast"):
+    """A delegate's ballot (one stream per delegate). A later ballot of the same delegate replaces the
+    earlier one while the forum is open; both stay in the log."""
+
+    forum_id: str
+    delegate_id: str
+    approvals: tuple[str, ...] = ()
+    points: dict[str, int] = {}
+    ranking: tuple[str, ...] = ()
+
+
+class ScoresGiven(Event, frozen=True, tag="forum.scores_given"):
+    """Marks 1-5 per criterion per item, by one delegate or by the forum in consensus (`sheet`)."""
+
+    forum_id: str
+    sheet: str
+    marks: dict[str, dict[str, int]]
+
+
+class RankedItem(msgspec.Struct, frozen=True, kw_only=True):
+    item_id: str
+    rank: int
+    score: str
+    """Exact: an integer, or a fraction written "n/d"."""
+    cost: int
+    selected: bool
+    reason: str | None = None
+
+
+class ForumResult(msgspec.Struct, frozen=True, kw_only=True):
+    ranking: tuple[RankedItem, ...]
+    spent: int
+    ballots: int
+    sheets: int
+
+
+class ForumClosed(Event, frozen=True, tag="forum.closed"):
+    """The result, computed from the forum's own events alone; `forward_to` names the next level."""
+
+    forum_id: str
+    result: ForumResult
+    forward_to: str | None = None
+
+
+class ProposalDecidedAtForum(Event, frozen=True, tag="proposal.decided_at_forum"):
+    """On a proposal's own stream: where it ranked at a forum, and whether it goes on (or why not)."""
+
+    code: str
+    forum_id: str
+    level: str
+    rank: int
+    selected: bool
+    reason: str | None = None
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     CycleStarted,
     CycleStageAdvanced,
@@ -122,6 +243,14 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ProposalAccepted,
     ProposalReturned,
     ProposalRejected,
+    ForumScheduled,
+    DelegateRegistered,
+    ForumOpened,
+    ItemAdjusted,
+    BallotCast,
+    ScoresGiven,
+    ForumClosed,
+    ProposalDecidedAtForum,
 )
 
 

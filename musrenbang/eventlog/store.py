@@ -352,6 +352,17 @@ async def _insert(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> 
     return await conn.fetch(sql, *args)
 
 
+async def read_stream_prefix(
+    pool: asyncpg.Pool, prefix: str, conn: asyncpg.Connection | None = None
+) -> list[RecordedEvent]:
+    """Every event of every stream whose id starts with `prefix` (e.g. all ballot streams of a forum),
+    in global position order. Uses the text_pattern_ops index of migration 0011."""
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    async with _connection(pool, conn) as c:
+        rows = await c.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id LIKE $1 ORDER BY global_position", pattern)
+    return [_recorded(r) for r in rows]
+
+
 class _Notifier:
     """Tells listeners that events were committed, coalescing bursts into few notifications.
 

@@ -1,0 +1,376 @@
+"""A forum (musyawarah): scheduled, delegates registered, opened (rule, ceiling, criteria and agenda
+frozen), scored or voted, closed with a result that is a pure function of its events.
+
+Streams are sized for concurrency: the forum's lifecycle is one stream (`forum-{id}`), each delegate's
+ballot another (`forum-{id}-ballot-{delegate}`), each score sheet another
+(`forum-{id}-scores-{sheet}`), so 200 delegates voting at once do not queue on one stream. Whether the
+forum is still open is checked against the forum stream's head when a ballot is appended (see
+services/forums.py), so no ballot lands after the close.
+
+Ballots: one per delegate; a second ballot from the same delegate *replaces* the first while the forum
+is open (paper ballots are typed by a facilitator, and typing errors must be correctable); both stay in
+the log, the latest counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+
+import msgspec
+
+from musrenbang.domain import rules
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.events import (
+    AgendaItem,
+    BallotCast,
+    Criterion,
+    DelegateRegistered,
+    Event,
+    ForumClosed,
+    ForumOpened,
+    ForumResult,
+    ForumScheduled,
+    ItemAdjusted,
+    RankedItem,
+    ScoresGiven,
+)
+
+LEVELS = ("kelurahan", "kecamatan", "kota")
+NEXT_LEVEL = {"kelurahan": "kecamatan", "kecamatan": "kota", "kota": None}
+SCHEDULED, OPEN, CLOSED = "scheduled", "open", "closed"
+
+# The common 1-5 criteria (DOMAIN.md, "Prioritisation as practised"), equally weighted by default.
+DEFAULT_CRITERIA = (
+    Criterion("manfaat", N_("Jumlah warga yang merasakan manfaat"), 1),
+    Criterion("urgensi", N_("Tingkat kemendesakan"), 1),
+    Criterion("ekonomi", N_("Dampak ekonomi"), 1),
+    Criterion("frekuensi", N_("Seberapa sering masalah terjadi"), 1),
+    Criterion("kelayakan", N_("Kelayakan dan kemampuan setempat"), 1),
+    Criterion("keselarasan", N_("Keselarasan dengan tema dan program prioritas RKPD"), 1),
+)
+
+
+def stream_id(forum_id: str) -> str:
+    return f"forum-{forum_id}"
+
+
+def ballot_stream(forum_id: str, delegate_id: str) -> str:
+    return f"forum-{forum_id}-ballot-{delegate_id}"
+
+
+def scores_stream(forum_id: str, sheet: str) -> str:
+    return f"forum-{forum_id}-scores-{sheet}"
+
+
+class Forum(msgspec.Struct, frozen=True, kw_only=True):
+    schedule: ForumScheduled | None = None
+    status: str | None = None
+    delegates: dict[str, DelegateRegistered] = {}
+    agenda: tuple[AgendaItem, ...] = ()
+    adjustments: dict[str, ItemAdjusted] = {}
+    result: ForumResult | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.schedule is not None
+
+    def items(self) -> list[rules.Item]:
+        """The agenda with the costs the forum decides on (agreed cost where adjusted)."""
+        out = []
+        for a in self.agenda:
+            adjusted = self.adjustments.get(a.item_id)
+            cost = adjusted.agreed_cost if adjusted and adjusted.agreed_cost is not None else a.cost
+            out.append(rules.Item(a.item_id, cost))
+        return out
+
+
+class ScheduleForum(msgspec.Struct, frozen=True, kw_only=True):
+    forum_id: str
+    level: str
+    region: str
+    year: int
+    title: str
+    held_on: dt.date | None
+    place: str
+    chair: str
+    ceiling: int
+    rule: str = "weighted-criteria"
+    ballot_kind: str | None = None
+    rule_params: dict[str, int] = {}
+    criteria: tuple[Criterion, ...] = DEFAULT_CRITERIA
+    quota: int | None = None
+    origin: str = "musrenbang"
+
+
+class RegisterDelegate(msgspec.Struct, frozen=True, kw_only=True):
+    delegate_id: str
+    name: str
+    role: str = ""
+    represents: str = ""
+    gender: str = ""
+
+
+class OpenForum(msgspec.Struct, frozen=True, kw_only=True):
+    agenda: tuple[AgendaItem, ...]
+
+
+class AdjustItem(msgspec.Struct, frozen=True, kw_only=True):
+    item_id: str
+    reason: str
+    agreed_volume: str | None = None
+    agreed_cost: int | None = None
+
+
+class CloseForum(msgspec.Struct, frozen=True, kw_only=True):
+    """Close with the ballots and score sheets the forum's streams hold (latest per delegate/sheet)."""
+
+    ballots: tuple[BallotCast, ...] = ()
+    sheets: tuple[ScoresGiven, ...] = ()
+
+
+class CastBallot(msgspec.Struct, frozen=True, kw_only=True):
+    delegate_id: str
+    approvals: tuple[str, ...] = ()
+    points: dict[str, int] = {}
+    ranking: tuple[str, ...] = ()
+
+
+class GiveScores(msgspec.Struct, frozen=True, kw_only=True):
+    sheet: str
+    marks: dict[str, dict[str, int]]
+
+
+Command = ScheduleForum | RegisterDelegate | OpenForum | AdjustItem | CloseForum
+
+
+def decide(state: Forum, command: Command) -> list[Event]:
+    if isinstance(command, ScheduleForum):
+        return [_schedule(state, command)]
+    if not state.exists:
+        raise NotFound(N_("musyawarah tidak ditemukan"))
+    forum_id = state.schedule.forum_id
+    if state.status == CLOSED:
+        raise DomainError(N_("musyawarah sudah ditutup; tidak ada lagi yang dapat diubah"))
+    match command:
+        case RegisterDelegate():
+            if command.delegate_id in state.delegates:
+                raise DomainError(N_("peserta ini sudah terdaftar"))
+            if not command.delegate_id or not command.name.strip():
+                raise ValidationFailed({"name": N_("wajib diisi")})
+            return [DelegateRegistered(forum_id=forum_id, **msgspec.structs.asdict(command))]
+        case OpenForum():
+            if state.status == OPEN:
+                raise DomainError(N_("musyawarah sudah dibuka"))
+            ids = [a.item_id for a in command.agenda]
+            if len(set(ids)) != len(ids):
+                raise DomainError(N_("agenda memuat usulan yang sama dua kali"))
+            if any(a.cost < 0 for a in command.agenda):
+                raise DomainError(N_("biaya usulan tidak boleh negatif"))
+            return [ForumOpened(forum_id=forum_id, agenda=command.agenda)]
+        case AdjustItem():
+            _must_be_open(state)
+            if command.item_id not in {a.item_id for a in state.agenda}:
+                raise NotFound(N_("usulan ini tidak ada dalam agenda"))
+            if not command.reason.strip():
+                raise ValidationFailed({"reason": N_("tulis alasan perubahan")})
+            if command.agreed_cost is not None and command.agreed_cost <= 0:
+                raise ValidationFailed({"agreed_cost": N_("biaya harus lebih dari nol")})
+            if command.agreed_cost is None and command.agreed_volume is None:
+                raise ValidationFailed({"agreed_cost": N_("isi volume atau biaya yang disepakati")})
+            return [ItemAdjusted(forum_id=forum_id, **msgspec.structs.asdict(command))]
+        case CloseForum():
+            _must_be_open(state)
+            result = compute_result(state, command.ballots, command.sheets)
+            return [ForumClosed(forum_id=forum_id, result=result, forward_to=NEXT_LEVEL[state.schedule.level])]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
+    if state.exists:
+        raise DomainError(N_("musyawarah dengan kode ini sudah ada"))
+    errors: dict[str, str] = {}
+    if c.level not in LEVELS:
+        errors["level"] = N_("tingkat musyawarah tidak dikenal")
+    if c.ceiling <= 0:
+        errors["ceiling"] = N_("pagu harus lebih dari nol")
+    if c.rule not in rules.RULES:
+        errors["rule"] = Message(N_("aturan keputusan tidak dikenal: %(rule)s"), rule=c.rule)
+    if c.rule == "weighted-criteria":
+        if not c.criteria or any(not 1 <= k.weight <= 10 for k in c.criteria):
+            errors["criteria"] = N_("kriteria perlu bobot antara 1 dan 10")
+    elif c.ballot_kind not in rules.BALLOT_KINDS:
+        errors["ballot_kind"] = N_("jenis surat suara tidak dikenal")
+    elif c.rule.startswith("equalshares") and c.ballot_kind not in ("approval", "choose-1"):
+        errors["ballot_kind"] = N_("Equal Shares memerlukan surat suara persetujuan")
+    elif c.ballot_kind == "ordinal" and "max_length" not in c.rule_params:
+        errors["rule_params"] = N_("surat suara berurutan memerlukan panjang daftar (max_length)")
+    if c.rule == "greedy-threshold" and "min_project_score_threshold" not in c.rule_params:
+        errors["rule_params"] = N_("aturan ambang memerlukan nilai minimum (min_project_score_threshold)")
+    if c.quota is not None and c.quota < 1:
+        errors["quota"] = N_("kuota paling sedikit 1")
+    if not c.forum_id or not c.title.strip():
+        errors["title"] = N_("wajib diisi")
+    if errors:
+        raise ValidationFailed(errors)
+    return ForumScheduled(**msgspec.structs.asdict(c))
+
+
+def _must_be_open(state: Forum) -> None:
+    if state.status != OPEN:
+        raise DomainError(N_("musyawarah belum dibuka"))
+
+
+def decide_ballot(forum: Forum, command: CastBallot) -> list[Event]:
+    """Check a ballot against the forum's frozen rule and agenda."""
+    if not forum.exists:
+        raise NotFound(N_("musyawarah tidak ditemukan"))
+    if forum.status == CLOSED:
+        raise DomainError(N_("musyawarah sudah ditutup; surat suara tidak diterima lagi"))
+    _must_be_open(forum)
+    s = forum.schedule
+    if s.rule == "weighted-criteria":
+        raise DomainError(N_("musyawarah ini memakai penilaian kriteria, bukan surat suara"))
+    if command.delegate_id not in forum.delegates:
+        raise DomainError(N_("peserta tidak terdaftar di musyawarah ini"))
+    agenda = {a.item_id for a in forum.agenda}
+    named = [*command.approvals, *command.points, *command.ranking]
+    if any(i not in agenda for i in named):
+        raise ValidationFailed({"ballot": N_("surat suara memuat usulan yang tidak ada dalam agenda")})
+    if len(set(command.approvals)) != len(command.approvals) or len(set(command.ranking)) != len(command.ranking):
+        raise ValidationFailed({"ballot": N_("satu usulan hanya boleh dipilih sekali")})
+    p = s.rule_params
+    kind = s.ballot_kind
+    if kind in ("approval", "choose-1"):
+        chosen = command.approvals
+        if command.points or command.ranking:
+            raise ValidationFailed({"ballot": N_("surat suara ini hanya memuat pilihan")})
+        if kind == "choose-1" and len(chosen) > 1:
+            raise ValidationFailed({"ballot": N_("pilih satu usulan saja")})
+    elif kind == "cumulative":
+        chosen = tuple(command.points)
+        if command.approvals or command.ranking or any(v <= 0 for v in command.points.values()):
+            raise ValidationFailed({"ballot": N_("bagikan poin (bilangan bulat positif) kepada usulan")})
+        if "max_sum_points" in p and sum(command.points.values()) > p["max_sum_points"]:
+            raise ValidationFailed({"ballot": Message(N_("paling banyak %(max)d poin"), max=p["max_sum_points"])})
+    else:
+        chosen = command.ranking
+        if command.approvals or command.points:
+            raise ValidationFailed({"ballot": N_("surat suara ini memuat urutan usulan")})
+    if "max_length" in p and len(chosen) > p["max_length"]:
+        raise ValidationFailed({"ballot": Message(N_("paling banyak %(max)d usulan"), max=p["max_length"])})
+    return [BallotCast(forum_id=s.forum_id, **msgspec.structs.asdict(command))]
+
+
+def decide_scores(forum: Forum, command: GiveScores) -> list[Event]:
+    if not forum.exists:
+        raise NotFound(N_("musyawarah tidak ditemukan"))
+    if forum.status == CLOSED:
+        raise DomainError(N_("musyawarah sudah ditutup; nilai tidak diterima lagi"))
+    _must_be_open(forum)
+    if forum.schedule.rule != "weighted-criteria":
+        raise DomainError(N_("musyawarah ini memakai surat suara, bukan penilaian kriteria"))
+    if command.sheet != "konsensus" and command.sheet not in forum.delegates:
+        raise DomainError(N_("peserta tidak terdaftar di musyawarah ini"))
+    agenda = {a.item_id for a in forum.agenda}
+    criteria = {c.key for c in forum.schedule.criteria}
+    for item, marks in command.marks.items():
+        if item not in agenda:
+            raise ValidationFailed({"marks": N_("penilaian memuat usulan yang tidak ada dalam agenda")})
+        if set(marks) != criteria:
+            raise ValidationFailed({"marks": N_("nilai setiap kriteria, tidak lebih dan tidak kurang")})
+        if any(not 1 <= m <= 5 for m in marks.values()):
+            raise ValidationFailed({"marks": N_("nilai antara 1 dan 5")})
+    return [ScoresGiven(forum_id=forum.schedule.forum_id, **msgspec.structs.asdict(command))]
+
+
+def evolve(state: Forum, event: Event) -> Forum:
+    """The next state. States are threaded linearly (load, decide, evolve, never back): registering a
+    delegate adds to the previous state's delegate map instead of copying it, because an imported
+    election registers tens of thousands and copying would make loading quadratic."""
+    match event:
+        case ForumScheduled():
+            return Forum(schedule=event, status=SCHEDULED, delegates={})
+        case DelegateRegistered():
+            state.delegates[event.delegate_id] = event
+            return state
+        case ForumOpened():
+            return msgspec.structs.replace(state, status=OPEN, agenda=event.agenda)
+        case ItemAdjusted():
+            return msgspec.structs.replace(state, adjustments={**state.adjustments, event.item_id: event})
+        case ForumClosed():
+            return msgspec.structs.replace(state, status=CLOSED, result=event.result)
+    return state
+
+
+def latest(ballots: Sequence[BallotCast]) -> list[BallotCast]:
+    """The ballot that counts for each delegate: the last one cast."""
+    by_delegate: dict[str, BallotCast] = {}
+    for b in ballots:
+        by_delegate[b.delegate_id] = b
+    return [by_delegate[d] for d in sorted(by_delegate)]
+
+
+def compute_result(forum: Forum, ballots: Sequence[BallotCast], sheets: Sequence[ScoresGiven]) -> ForumResult:
+    """The forum's result from its frozen rule, its agenda (with agreed costs) and the latest ballot of
+    each delegate / latest marks of each sheet. Pure: the same events always give the same result."""
+    s = forum.schedule
+    items = forum.items()
+    ballots = latest(ballots)
+    by_sheet: dict[str, ScoresGiven] = {}
+    for sheet in sheets:
+        by_sheet[sheet.sheet] = sheet
+    sheet_list = [by_sheet[k] for k in sorted(by_sheet)]
+    selection = select(s, items, ballots, sheet_list)
+    costs = {i.id: i.cost for i in items}
+    ranking = tuple(
+        RankedItem(
+            item_id=item,
+            rank=n,
+            score=_exact(selection.scores.get(item, Fraction(0))),
+            cost=costs[item],
+            selected=item in selection.selected,
+            reason=selection.reasons.get(item),
+        )  # fmt: skip
+        for n, item in enumerate(selection.ranking, start=1)
+    )
+    return ForumResult(
+        ranking=ranking,
+        spent=sum(costs[i] for i in selection.selected),
+        ballots=len(ballots),
+        sheets=len(sheet_list),
+    )
+
+
+def select(
+    s: ForumScheduled, items: Sequence[rules.Item], ballots: Sequence[BallotCast], sheets: Sequence[ScoresGiven]
+) -> rules.Selection:
+    """Apply the forum's rule (see domain/rules.py for each rule's definition)."""
+    p = s.rule_params
+    if s.rule == "weighted-criteria":
+        weights = {c.key: c.weight for c in s.criteria}
+        scores: Mapping[str, Fraction | int] = rules.weighted_criteria_scores([x.marks for x in sheets], weights)
+        return rules.greedy(items, scores, s.ceiling, quota=s.quota)
+    if s.rule.startswith("equalshares"):
+        completion = "add1" if s.rule == "equalshares/add1" else None
+        return rules.equal_shares(items, [frozenset(b.approvals) for b in ballots], s.ceiling, completion=completion)
+    scores = ballot_scores(s, ballots)
+    threshold = p.get("min_project_score_threshold")
+    return rules.greedy(items, scores, s.ceiling, skip=s.rule != "greedy-no-skip", threshold=threshold,
+                        quota=s.quota)  # fmt: skip
+
+
+def ballot_scores(s: ForumScheduled, ballots: Sequence[BallotCast]) -> Mapping[str, int]:
+    """Votes (approval, choose-1) or points (cumulative, ordinal) per item."""
+    match s.ballot_kind:
+        case "cumulative":
+            return rules.cumulative_scores(b.points for b in ballots)
+        case "ordinal":
+            return rules.ordinal_scores((b.ranking for b in ballots), s.rule_params["max_length"])
+        case _:
+            return rules.approval_scores(b.approvals for b in ballots)
+
+
+def _exact(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"

@@ -1,0 +1,290 @@
+"""Decision rules: how a forum's scores or ballots become the list that fits its ceiling (pagu).
+
+Pure functions over exact numbers (integers and fractions, never floats), so that anyone recomputing a
+result from the log gets the same list. Every rule returns a `Selection`: the order in which proposals
+were considered, the ones selected, and for each one left out the reason.
+
+Tie-breaks are deterministic and the same for every rule: when two proposals are equal on the rule's
+criterion, the cheaper one comes first, and between equally cheap ones the smaller id (as text) wins.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
+from typing import NamedTuple
+
+# Why a proposal was left out.
+NO_SUPPORT = "no_support"  # nobody scored, approved or gave it points
+BELOW_THRESHOLD = "below_threshold"  # its score is under the forum's minimum
+OVER_CEILING = "over_ceiling"  # it did not fit in what was left of the ceiling
+STOPPED = "stopped"  # greedy-no-skip stopped at an earlier proposal that did not fit
+UNAFFORDABLE = "unaffordable_by_supporters"  # Equal Shares: its supporters' shares could not pay for it
+QUOTA = "over_quota"  # the forum forwards at most `quota` proposals
+
+
+class Item(NamedTuple):
+    """A proposal on the agenda: its id and the cost the forum works with (rupiah)."""
+
+    id: str
+    cost: int
+
+
+class Selection(NamedTuple):
+    ranking: tuple[str, ...]
+    """Every item in the order the rule considered it."""
+    selected: tuple[str, ...]
+    """The items that go forward, in ranking order."""
+    reasons: dict[str, str]
+    """For each item not selected, why."""
+    scores: dict[str, Fraction]
+    """The criterion each item was ranked by (votes, points or weighted score; approvals for Equal Shares)."""
+
+
+def cost_of(selection: Selection, items: Iterable[Item]) -> int:
+    costs = {i.id: i.cost for i in items}
+    return sum(costs[i] for i in selection.selected)
+
+
+def ranked(items: Iterable[Item], scores: Mapping[str, Fraction | int]) -> list[Item]:
+    """Highest score first; ties: cheaper first, then smaller id."""
+    return sorted(items, key=lambda i: (-scores.get(i.id, 0), i.cost, i.id))
+
+
+def greedy(
+    items: Sequence[Item],
+    scores: Mapping[str, Fraction | int],
+    ceiling: int,
+    *,
+    skip: bool = True,
+    threshold: Fraction | int | None = None,
+    quota: int | None = None,
+) -> Selection:
+    """Fill the ceiling in order of score.
+
+    `skip=True` ("greedy"): a proposal that does not fit is passed over and the next ones still get
+    their chance. `skip=False` ("greedy-no-skip"): filling stops at the first proposal that does not fit.
+    `threshold` ("greedy-threshold"): proposals scoring below it never qualify. `quota`: at most that
+    many are selected.
+
+    Example: ceiling 100; A scores 9 and costs 60, B scores 7 and costs 50, C scores 5 and costs 40.
+    greedy selects A, skips B (60 + 50 > 100) and selects C: [A, C], B over the ceiling. greedy-no-skip
+    selects A and stops at B: [A], B over the ceiling, C stopped. With threshold 6, C never qualifies.
+    """
+    order = ranked(items, scores)
+    selected: list[str] = []
+    reasons: dict[str, str] = {}
+    left = ceiling
+    stopped = False
+    for item in order:
+        score = scores.get(item.id, 0)
+        if score <= 0:
+            reasons[item.id] = NO_SUPPORT
+        elif threshold is not None and score < threshold:
+            reasons[item.id] = BELOW_THRESHOLD
+        elif stopped:
+            reasons[item.id] = STOPPED
+        elif quota is not None and len(selected) >= quota:
+            reasons[item.id] = QUOTA
+        elif item.cost <= left:
+            selected.append(item.id)
+            left -= item.cost
+        else:
+            reasons[item.id] = OVER_CEILING
+            stopped = not skip
+    return Selection(
+        tuple(i.id for i in order), tuple(selected), reasons, {i.id: Fraction(scores.get(i.id, 0)) for i in order}
+    )
+
+
+# --- scores from ballots ----------------------------------------------------------------------------
+
+
+def approval_scores(ballots: Iterable[Iterable[str]]) -> Counter[str]:
+    """Approval and choose-1 ballots: one vote per proposal named."""
+    votes: Counter[str] = Counter()
+    for ballot in ballots:
+        votes.update(set(ballot))
+    return votes
+
+
+def cumulative_scores(ballots: Iterable[Mapping[str, int]]) -> Counter[str]:
+    """Cumulative ballots: the points each proposal received, added up."""
+    points: Counter[str] = Counter()
+    for ballot in ballots:
+        points.update(ballot)
+    return points
+
+
+def ordinal_scores(ballots: Iterable[Sequence[str]], length: int) -> Counter[str]:
+    """Ordinal ballots scored positionally: with lists of at most `length`, the first choice gets
+    `length` points, the second `length - 1`, and so on (Borda over the ballot length).
+
+    Example: length 3, ballot [B, A, C] gives B 3, A 2, C 1.
+    """
+    points: Counter[str] = Counter()
+    for ballot in ballots:
+        for position, item in enumerate(ballot):
+            points[item] += length - position
+    return points
+
+
+def weighted_criteria_scores(
+    sheets: Sequence[Mapping[str, Mapping[str, int]]], weights: Mapping[str, int]
+) -> dict[str, Fraction]:
+    """Each sheet (one delegate's, or the forum's consensus) scores proposals per criterion 1-5; a
+    proposal's score is the average over the sheets that scored it of Σ weight × score.
+
+    Example: weights {urgency: 2, reach: 1}; two sheets give X urgency 5, reach 3 and urgency 3, reach 3:
+    (2·5 + 3 + 2·3 + 3) / 2 = 11.
+    """
+    totals: dict[str, Fraction] = defaultdict(Fraction)
+    counts: Counter[str] = Counter()
+    for sheet in sheets:
+        for item, marks in sheet.items():
+            totals[item] += sum(weights[c] * m for c, m in marks.items())
+            counts[item] += 1
+    return {item: totals[item] / counts[item] for item in totals}
+
+
+# --- the Method of Equal Shares -----------------------------------------------------------------------
+
+
+def equal_shares(
+    items: Sequence[Item],
+    ballots: Sequence[frozenset[str]],
+    ceiling: int,
+    *,
+    utility: str = "cost",
+    completion: str | None = "add1",
+) -> Selection:
+    """The Method of Equal Shares (Peters & Skowron) for approval ballots.
+
+    The ceiling is split equally among the voters. Repeatedly, the proposal that its supporters can
+    pay for at the lowest price per unit of satisfaction is funded, each supporter paying an equal
+    share, or everything they have left if that is less. It stops when no remaining proposal can be
+    paid for by its supporters. Satisfaction (`utility`) is the proposal's cost ("cost", as on
+    equalshares.net and in Pabulib's equalshares rule) or 1 per approved proposal ("approval").
+
+    `completion="add1"`: while some proposal still fits in the unspent ceiling, run again with every
+    voter's share raised by 1 (rupiah, or the election's currency unit) and keep that result if it
+    still fits in the ceiling; stop at the first that does not, or once nothing more fits.
+
+    Example: ceiling 300, three voters (100 each); X costs 200 and is approved by voters 1 and 2; Y
+    costs 150 and is approved by all three; Z costs 100 and is approved by voter 3. With cost utility,
+    X costs its supporters 100 per voter for 200 of satisfaction (0.5 per unit), Y 50 per voter for 150
+    (0.33 per unit): Y first (each pays 50); X then needs 100 from voters with 50 left: unaffordable;
+    Z needs 100 from voter 3, who has 50: unaffordable. Result: [Y].
+    """
+    if utility not in ("cost", "approval"):
+        raise ValueError(f"unknown utility {utility!r}")
+    by_id = {i.id: i for i in items}
+    voters = [b & by_id.keys() for b in ballots]
+    n = len(voters)
+    if n == 0:
+        return _mes_selection(items, [], {}, {})
+    share = Fraction(ceiling, n)
+    chosen, prices = _mes_round(by_id, voters, share, utility)
+    supported = {i for b in voters for i in b}
+    if completion == "add1":
+        while _fits_more({i: by_id[i] for i in supported}, chosen, ceiling):
+            share += 1
+            more, more_prices = _mes_round(by_id, voters, share, utility)
+            if sum(by_id[i].cost for i in more) > ceiling:
+                break
+            chosen, prices = more, more_prices
+    elif completion is not None:
+        raise ValueError(f"unknown completion {completion!r}")
+    return _mes_selection(items, chosen, prices, approval_scores(voters))
+
+
+def _fits_more(by_id: Mapping[str, Item], chosen: Sequence[str], ceiling: int) -> bool:
+    """Is there a supported item not chosen that fits in what is left? (Unsupported ones never will.)"""
+    left = ceiling - sum(by_id[i].cost for i in chosen)
+    taken = set(chosen)
+    return any(item.cost <= left for item in by_id.values() if item.id not in taken)
+
+
+def _mes_round(
+    by_id: Mapping[str, Item], voters: Sequence[frozenset[str]], share: Fraction, utility: str
+) -> tuple[list[str], dict[str, Fraction]]:
+    """One run of Equal Shares with `share` per voter; returns funded ids in order and their prices.
+
+    Voters are tracked by how much they have left: for each proposal, a count of its supporters per
+    remaining budget. Budgets start equal and change only when a proposal a voter supports is funded,
+    so there are few distinct values, and a round costs little even with tens of thousands of voters.
+    """
+    budget = [share] * len(voters)
+    supporters: dict[str, list[int]] = defaultdict(list)
+    for v, ballot in enumerate(voters):
+        for item in ballot:
+            supporters[item].append(v)
+    wallets: dict[str, Counter[Fraction]] = {p: Counter({share: len(vs)}) for p, vs in supporters.items()}
+    funded: list[str] = []
+    prices: dict[str, Fraction] = {}
+    open_items = set(supporters)
+    while True:
+        best: tuple[Fraction, int, str] | None = None
+        best_price = Fraction(0)
+        for p in open_items:
+            price = _equal_price(wallets[p], by_id[p].cost)
+            if price is None:
+                continue
+            per_unit = price if utility == "approval" else price / by_id[p].cost
+            key = (per_unit, by_id[p].cost, p)
+            if best is None or key < best:
+                best, best_price = key, price
+        if best is None:
+            return funded, prices
+        p = best[2]
+        funded.append(p)
+        prices[p] = best_price
+        open_items.discard(p)
+        for v in supporters[p]:
+            old = budget[v]
+            new = old - min(old, best_price)
+            if new == old:
+                continue
+            budget[v] = new
+            for q in voters[v]:
+                if q in open_items:
+                    wallet = wallets[q]
+                    wallet[old] -= 1
+                    if not wallet[old]:
+                        del wallet[old]
+                    wallet[new] += 1
+
+
+def _equal_price(wallet: Counter[Fraction], cost: int) -> Fraction | None:
+    """The equal share π each supporter pays (or all they have, if less) so that together they pay
+    `cost`; None if all their money together is not enough."""
+    if sum(value * count for value, count in wallet.items()) < cost:
+        return None
+    remaining, payers = Fraction(cost), sum(wallet.values())
+    for value in sorted(wallet):
+        count = wallet[value]
+        if value * payers >= remaining:
+            return remaining / payers
+        remaining -= value * count
+        payers -= count
+    return None  # unreachable: the total was enough
+
+
+def _mes_selection(
+    items: Sequence[Item], chosen: Sequence[str], prices: Mapping[str, Fraction], supported: Counter[str]
+) -> Selection:
+    taken = set(chosen)
+    rest = [i for i in ranked(items, supported) if i.id not in taken]
+    reasons = {i.id: (NO_SUPPORT if supported.get(i.id, 0) == 0 else UNAFFORDABLE) for i in rest}
+    scores = {i.id: Fraction(supported.get(i.id, 0)) for i in items}
+    return Selection((*chosen, *(i.id for i in rest)), tuple(chosen), reasons, scores)
+
+
+def check_rule(name: str) -> None:
+    if name not in RULES:
+        raise ValueError(f"unknown decision rule {name!r}; known: {', '.join(RULES)}")
+
+
+RULES = ("weighted-criteria", "greedy", "greedy-no-skip", "greedy-threshold", "equalshares/add1", "equalshares")
+BALLOT_KINDS = ("approval", "cumulative", "choose-1", "ordinal")

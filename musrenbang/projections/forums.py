@@ -1,0 +1,136 @@
+"""Projection "forums": forums, their agenda, delegates, who voted, results, and forwarded proposals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+import msgspec
+
+from musrenbang.domain.events import (
+    BallotCast,
+    DelegateRegistered,
+    ForumClosed,
+    ForumOpened,
+    ForumScheduled,
+    ItemAdjusted,
+)
+from musrenbang.eventlog import codec
+from musrenbang.eventlog.store import RecordedEvent
+from musrenbang.projections import Projection
+
+
+class Forums(Projection):
+    name = "forums"
+    tables = ("forum_forwarded", "forum_results", "forum_ballots", "forum_agenda", "forum_delegates", "forums")
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        delegates: list[tuple[object, ...]] = []
+        ballots: dict[tuple[str, str], object] = {}
+        for r in events:
+            e = r.event
+            if isinstance(e, DelegateRegistered):  # many at once (an imported election): batched below
+                delegates.append((e.forum_id, e.delegate_id, e.name, e.role, e.represents, e.gender))
+                continue
+            if isinstance(e, BallotCast):
+                ballots[(e.forum_id, e.delegate_id)] = r.recorded_at
+                continue
+            await self._flush(conn, delegates, ballots)
+            delegates, ballots = [], {}
+            match e:
+                case ForumScheduled():
+                    await conn.execute(
+                        "INSERT INTO forums (forum_id, level, region, year, title, held_on, place, chair, ceiling,"
+                        " quota, rule, ballot_kind, rule_params, criteria, origin, status, scheduled_at)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'scheduled', $16)",
+                        e.forum_id, e.level, e.region, e.year, e.title, e.held_on, e.place, e.chair, e.ceiling,
+                        e.quota, e.rule, e.ballot_kind, codec.encode(e.rule_params), codec.encode(e.criteria),
+                        e.origin, r.recorded_at,
+                    )  # fmt: skip
+                case ForumOpened():
+                    await conn.execute("UPDATE forums SET status = 'open' WHERE forum_id = $1", e.forum_id)
+                    await conn.executemany(
+                        "INSERT INTO forum_agenda (forum_id, position, item_id, proposal, title, cost, volume, unit,"
+                        " kelurahan) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        [(e.forum_id, n, a.item_id, a.proposal, a.title, a.cost, a.volume, a.unit, a.kelurahan)
+                         for n, a in enumerate(e.agenda, start=1)],
+                    )  # fmt: skip
+                case ItemAdjusted():
+                    await conn.execute(
+                        "UPDATE forum_agenda SET agreed_cost = coalesce($3, agreed_cost),"
+                        " agreed_volume = coalesce($4, agreed_volume), adjust_reason = $5"
+                        " WHERE forum_id = $1 AND item_id = $2",
+                        e.forum_id, e.item_id, e.agreed_cost, e.agreed_volume, e.reason,
+                    )  # fmt: skip
+                case ForumClosed():
+                    await self._closed(conn, e, r)
+        await self._flush(conn, delegates, ballots)
+
+    async def _flush(self, conn: asyncpg.Connection, delegates: list, ballots: dict) -> None:
+        if delegates:
+            await conn.executemany(
+                "INSERT INTO forum_delegates (forum_id, delegate_id, name, role, represents, gender)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                delegates,
+            )
+        if ballots:
+            await conn.executemany(
+                "INSERT INTO forum_ballots (forum_id, delegate_id, cast_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (forum_id, delegate_id) DO UPDATE SET cast_at = EXCLUDED.cast_at",
+                [(f, d, at) for (f, d), at in ballots.items()],
+            )
+
+    async def _closed(self, conn: asyncpg.Connection, e: ForumClosed, r: RecordedEvent) -> None:
+        await conn.execute(
+            "UPDATE forums SET status = 'closed', spent = $2, closed_at = $3 WHERE forum_id = $1",
+            e.forum_id, e.result.spent, r.recorded_at,
+        )  # fmt: skip
+        await conn.executemany(
+            "INSERT INTO forum_results (forum_id, rank, item_id, score, cost, selected, reason)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [(e.forum_id, i.rank, i.item_id, i.score, i.cost, i.selected, i.reason) for i in e.result.ranking],
+        )
+        if e.forward_to is None:
+            return
+        forum = await conn.fetchrow("SELECT level, region, year FROM forums WHERE forum_id = $1", e.forum_id)
+        to_region = _parent(forum["region"]) if e.forward_to != "kota" else forum["region"][:5]
+        await conn.execute(
+            "INSERT INTO forum_forwarded (from_forum, to_level, to_region, year, proposal, title, cost, volume,"
+            " unit, kelurahan)"
+            " SELECT a.forum_id, $2, $3, $4, a.proposal, a.title, coalesce(a.agreed_cost, a.cost),"
+            " coalesce(a.agreed_volume, a.volume), a.unit, a.kelurahan"
+            " FROM forum_agenda a JOIN forum_results res ON res.forum_id = a.forum_id AND res.item_id = a.item_id"
+            " WHERE a.forum_id = $1 AND res.selected AND a.proposal IS NOT NULL"
+            " ON CONFLICT DO NOTHING",
+            e.forum_id, e.forward_to, to_region, forum["year"],
+        )  # fmt: skip
+
+
+def _parent(region: str) -> str:
+    """32.75.01.1001 -> 32.75.01 (kelurahan to kecamatan); 32.75.01 -> 32.75."""
+    return region.rsplit(".", 1)[0]
+
+
+# --- queries ----------------------------------------------------------------------------------------
+
+
+async def get(conn: asyncpg.Connection, forum_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT f.*, (SELECT count(*) FROM forum_delegates d WHERE d.forum_id = f.forum_id) AS delegates,"
+        " (SELECT count(*) FROM forum_delegates d WHERE d.forum_id = f.forum_id AND d.gender = 'P') AS women,"
+        " (SELECT count(*) FROM forum_ballots b WHERE b.forum_id = f.forum_id) AS ballots"
+        " FROM forums f WHERE f.forum_id = $1",
+        forum_id,
+    )
+
+
+async def agenda(conn: asyncpg.Connection, forum_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM forum_agenda WHERE forum_id = $1 ORDER BY position", forum_id)
+
+
+async def results(conn: asyncpg.Connection, forum_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM forum_results WHERE forum_id = $1 ORDER BY rank", forum_id)
+
+
+def decode(raw: bytes) -> object:
+    return msgspec.json.decode(raw)

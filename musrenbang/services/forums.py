@@ -1,0 +1,282 @@
+"""Running forums on the event log: schedule, delegates, open, ballots and scores, adjust, close.
+
+The one tricky spot is the close. Ballots live on their own streams (one per delegate) so that many
+can be appended at once; what keeps a ballot from landing after the close is a row lock on the forum
+stream's head event. A ballot takes it FOR SHARE and then checks that the head is still the one it
+decided against; the close takes it FOR UPDATE, so it waits for ballots in flight to commit and every
+ballot arriving later waits for the close, then sees the newer head and is refused. The close reads
+the ballots only after it holds the lock, so the result counts exactly the ballots that committed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+
+import asyncpg
+import msgspec
+
+from musrenbang.domain import forum as rules
+from musrenbang.domain import proposal as proposal_rules
+from musrenbang.domain import values
+from musrenbang.domain.errors import N_, DomainError, NotFound
+from musrenbang.domain.events import (
+    AgendaItem,
+    BallotCast,
+    Event,
+    ForumClosed,
+    ProposalDecidedAtForum,
+    ScoresGiven,
+)
+from musrenbang.eventlog.store import (
+    NEW_STREAM,
+    Append,
+    AppendResult,
+    ConcurrencyError,
+    EventStore,
+    Metadata,
+    StreamHead,
+    read_stream_prefix,
+)
+from musrenbang.services.streams import Aggregate, load
+
+FORUM = Aggregate(rules.Forum(), rules.decide, rules.evolve)
+DELEGATE_BATCH = 5000
+
+
+def new_forum_id() -> str:
+    return values.code_from_bytes(secrets.token_bytes(8))
+
+
+class ForumService:
+    def __init__(self, pool: asyncpg.Pool, store: EventStore) -> None:
+        self._pool, self._store = pool, store
+
+    async def load(self, forum_id: str) -> tuple[rules.Forum, StreamHead]:
+        forum, head = await load(self._store, FORUM, rules.stream_id(forum_id))
+        if not forum.exists:
+            raise NotFound(N_("musyawarah tidak ditemukan"))
+        return forum, head
+
+    async def schedule(self, command: rules.ScheduleForum, metadata: Metadata) -> AppendResult:
+        events = rules.decide(rules.Forum(), command)
+        return await self._store.append(
+            Append(rules.stream_id(command.forum_id), NEW_STREAM, events), metadata=metadata
+        )
+
+    async def register_delegates(
+        self, forum_id: str, delegates: Sequence[rules.RegisterDelegate], metadata: Metadata
+    ) -> AppendResult | None:
+        """Register many delegates, in commands of up to DELEGATE_BATCH events."""
+        forum, head = await self.load(forum_id)
+        result = None
+        for start in range(0, len(delegates), DELEGATE_BATCH):
+            events: list[Event] = []
+            for command in delegates[start : start + DELEGATE_BATCH]:
+                new = rules.decide(forum, command)
+                forum = rules.evolve(forum, new[0])
+                events.extend(new)
+            result = await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata)
+            head = result.heads[rules.stream_id(forum_id)]
+        return result
+
+    async def open(
+        self, forum_id: str, metadata: Metadata, agenda: tuple[AgendaItem, ...] | None = None
+    ) -> AppendResult:
+        """Open with `agenda`, or with the forum's own agenda: the verified proposals of its kelurahan,
+        or what the forums below forwarded to it."""
+        forum, head = await self.load(forum_id)
+        if agenda is None:
+            agenda = await self._agenda_for(forum)
+        events = rules.decide(forum, rules.OpenForum(agenda=agenda))
+        return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata)
+
+    async def _agenda_for(self, forum: rules.Forum) -> tuple[AgendaItem, ...]:
+        s = forum.schedule
+        if s.level == "kelurahan":
+            rows = await self._pool.fetch(
+                "SELECT code, title, coalesce(agreed_cost, estimated_cost) AS cost,"
+                " coalesce(agreed_volume, volume)::text AS volume, unit, kelurahan FROM proposals"
+                " WHERE kelurahan = $1 AND year = $2 AND status = ANY($3::text[]) ORDER BY code",
+                s.region, s.year, [proposal_rules.DITERIMA, proposal_rules.DITERIMA_DENGAN_PERUBAHAN],
+            )  # fmt: skip
+        else:
+            rows = await self._pool.fetch(
+                "SELECT proposal AS code, title, cost, volume, unit, kelurahan FROM forum_forwarded"
+                " WHERE to_level = $1 AND to_region = $2 AND year = $3 ORDER BY proposal",
+                s.level, s.region, s.year,
+            )  # fmt: skip
+        return tuple(
+            AgendaItem(
+                item_id=r["code"],
+                proposal=r["code"],
+                title=r["title"],
+                cost=r["cost"],
+                volume=r["volume"],
+                unit=r["unit"],
+                kelurahan=r["kelurahan"],
+            )  # fmt: skip
+            for r in rows
+        )
+
+    async def adjust(self, forum_id: str, command: rules.AdjustItem, metadata: Metadata) -> AppendResult:
+        forum, head = await self.load(forum_id)
+        events = rules.decide(forum, command)
+        return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata)
+
+    async def cast_ballot(
+        self, forum_id: str, command: rules.CastBallot, metadata: Metadata, idempotency_key: str | None = None
+    ) -> AppendResult:
+        return await self.cast_ballots(forum_id, [command], metadata, idempotency_key)
+
+    async def cast_ballots(
+        self,
+        forum_id: str,
+        commands: Sequence[rules.CastBallot],
+        metadata: Metadata,
+        idempotency_key: str | None = None,
+    ) -> AppendResult:
+        """Append ballots (at most one per delegate in one call) in one command, while the forum is open."""
+        if len({c.delegate_id for c in commands}) != len(commands):
+            raise DomainError(N_("satu peserta hanya satu surat suara per kiriman"))
+
+        def decide(forum: rules.Forum) -> list[Event]:
+            return [rules.decide_ballot(forum, c)[0] for c in commands]
+
+        streams = [rules.ballot_stream(forum_id, c.delegate_id) for c in commands]
+        return await self._append_while_open(forum_id, streams, decide, metadata, idempotency_key)
+
+    async def give_scores(
+        self, forum_id: str, command: rules.GiveScores, metadata: Metadata, idempotency_key: str | None = None
+    ) -> AppendResult:
+        streams = [rules.scores_stream(forum_id, command.sheet)]
+        return await self._append_while_open(
+            forum_id, streams, lambda forum: rules.decide_scores(forum, command), metadata, idempotency_key
+        )
+
+    async def _append_while_open(
+        self,
+        forum_id: str,
+        streams: Sequence[str],
+        decide: Callable[[rules.Forum], list[Event]],
+        metadata: Metadata,
+        idempotency_key: str | None,
+    ) -> AppendResult:
+        """Decide against the forum as it is, then append one event per stream while holding the forum's
+        head (see the module docstring). If the forum moved on meanwhile (a late delegate registered, or
+        the close), decide again: a closed forum then refuses."""
+        if idempotency_key is not None:
+            earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint)
+            if earlier is not None:
+                return earlier
+        for _ in range(20):
+            forum, head = await self.load(forum_id)
+            events = decide(forum)
+            try:
+                return await hold_open_append(self._store, forum_id, head, streams, events, metadata,
+                                              idempotency_key)  # fmt: skip
+            except ConcurrencyError:
+                continue  # the forum, or a ballot stream (a replacement racing), moved on: decide again
+        raise ConcurrencyError(list(streams))
+
+    async def close(self, forum_id: str, metadata: Metadata) -> AppendResult:
+        """Compute and record the result; tell each proposal where it stands."""
+        async with self._store.transaction() as conn:
+            forum, head = await load(self._store, FORUM, rules.stream_id(forum_id))
+            if not forum.exists:
+                raise NotFound(N_("musyawarah tidak ditemukan"))
+            locked = await conn.fetchval(
+                "SELECT stream_version FROM events WHERE stream_id = $1 AND stream_version = $2 FOR UPDATE",
+                rules.stream_id(forum_id), head.version,
+            )  # fmt: skip
+            if locked is None or await _newest_version(conn, forum_id) != head.version:
+                raise ConcurrencyError([rules.stream_id(forum_id)])
+            ballots, sheets = await self.ballots_and_sheets(forum_id, conn)
+            [closed] = rules.decide(forum, rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets)))
+            appends = [Append(rules.stream_id(forum_id), head, [closed])]
+            appends.extend(await self._decisions_on_proposals(conn, forum, closed))
+            return await self._store.append(appends, metadata=metadata, conn=conn)
+
+    async def _decisions_on_proposals(
+        self, conn: asyncpg.Connection, forum: rules.Forum, closed: ForumClosed
+    ) -> list[Append]:
+        codes = {a.item_id: a.proposal for a in forum.agenda if a.proposal}
+        if not codes:
+            return []
+        streams = [proposal_rules.stream_id(c) for c in codes.values()]
+        heads = dict(zip(streams, await _heads(conn, streams), strict=True))
+        out = []
+        for ranked in closed.result.ranking:
+            code = codes.get(ranked.item_id)
+            if code is None or heads[proposal_rules.stream_id(code)].version == 0:
+                continue
+            event = ProposalDecidedAtForum(code=code, forum_id=closed.forum_id, level=forum.schedule.level,
+                                           rank=ranked.rank, selected=ranked.selected, reason=ranked.reason)  # fmt: skip
+            out.append(Append(proposal_rules.stream_id(code), heads[proposal_rules.stream_id(code)], [event]))
+        return out
+
+    async def ballots_and_sheets(
+        self, forum_id: str, conn: asyncpg.Connection | None = None
+    ) -> tuple[list[BallotCast], list[ScoresGiven]]:
+        """Every ballot and score sheet of the forum, in the order they were cast."""
+        events = await read_stream_prefix(self._pool, f"forum-{forum_id}-", conn)
+        ballots = [e.event for e in events if isinstance(e.event, BallotCast)]
+        sheets = [e.event for e in events if isinstance(e.event, ScoresGiven)]
+        return ballots, sheets
+
+    async def recompute(self, forum_id: str) -> tuple[rules.Forum, msgspec.Struct]:
+        """The result recomputed from the forum's events alone, beside the stored one."""
+        forum, _ = await self.load(forum_id)
+        events = await self._store.read_stream(rules.stream_id(forum_id))
+        before_close = rules.Forum()
+        for e in events:
+            if isinstance(e.event, ForumClosed):
+                break
+            before_close = rules.evolve(before_close, e.event)
+        ballots, sheets = await self.ballots_and_sheets(forum_id)
+        return forum, rules.compute_result(before_close, ballots, sheets)
+
+
+async def hold_open_append(
+    store: EventStore,
+    forum_id: str,
+    forum_head: StreamHead,
+    streams: Sequence[str],
+    events: Sequence[Event],
+    metadata: Metadata,
+    idempotency_key: str | None = None,
+) -> AppendResult:
+    """Append one event to each stream while the forum's head is still `forum_head` (module docstring)."""
+    async with store.transaction() as conn:
+        await _hold_open(conn, forum_id, forum_head)
+        heads = await _heads(conn, streams)
+        return await store.append(
+            [Append(s, h, [e]) for s, h, e in zip(streams, heads, events, strict=True)],
+            metadata=metadata, idempotency_key=idempotency_key, conn=conn,
+        )  # fmt: skip
+
+
+async def _hold_open(conn: asyncpg.Connection, forum_id: str, head: StreamHead) -> None:
+    """Lock the forum's head event FOR SHARE and check it is still the head; ConcurrencyError if not."""
+    stream = rules.stream_id(forum_id)
+    await conn.execute(
+        "SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2 FOR SHARE", stream, head.version
+    )
+    if await _newest_version(conn, forum_id) != head.version:
+        raise ConcurrencyError([stream])
+
+
+async def _newest_version(conn: asyncpg.Connection, forum_id: str) -> int:
+    return await conn.fetchval(
+        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", rules.stream_id(forum_id)
+    )
+
+
+async def _heads(conn: asyncpg.Connection, streams: Sequence[str]) -> list[StreamHead]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (stream_id) stream_id, stream_version, hash FROM events"
+        " WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version DESC",
+        list(streams),
+    )
+    found = {r["stream_id"]: StreamHead(r["stream_version"], r["hash"]) for r in rows}
+    return [found.get(s, NEW_STREAM) for s in streams]
