@@ -42,12 +42,16 @@ DIKEMBALIKAN = "dikembalikan"
 DITERIMA = "diterima"
 DITERIMA_DENGAN_PERUBAHAN = "diterima_dengan_perubahan"
 DITOLAK = "ditolak"
+DITERUSKAN = "diteruskan"
+TIDAK_TERAKOMODASI = "tidak_terakomodasi"
 STATUSES = {
     DIAJUKAN: N_("Diajukan, menunggu verifikasi"),
     DIKEMBALIKAN: N_("Dikembalikan untuk diperbaiki"),
     DITERIMA: N_("Diterima"),
     DITERIMA_DENGAN_PERUBAHAN: N_("Diterima dengan perubahan"),
     DITOLAK: N_("Ditolak"),
+    DITERUSKAN: N_("Disepakati di musyawarah, diteruskan ke tingkat berikutnya"),
+    TIDAK_TERAKOMODASI: N_("Tidak terakomodasi"),
 }
 
 MAX_PHOTOS = 3

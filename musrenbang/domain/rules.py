@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import NamedTuple
 
+from musrenbang.domain.errors import N_
+
 # Why a proposal was left out.
 NO_SUPPORT = "no_support"  # nobody scored, approved or gave it points
 BELOW_THRESHOLD = "below_threshold"  # its score is under the forum's minimum
@@ -22,6 +24,14 @@ OVER_CEILING = "over_ceiling"  # it did not fit in what was left of the ceiling
 STOPPED = "stopped"  # greedy-no-skip stopped at an earlier proposal that did not fit
 UNAFFORDABLE = "unaffordable_by_supporters"  # Equal Shares: its supporters' shares could not pay for it
 QUOTA = "over_quota"  # the forum forwards at most `quota` proposals
+REASON_LABELS = {
+    NO_SUPPORT: N_("tidak ada yang mendukung"),
+    BELOW_THRESHOLD: N_("nilainya di bawah ambang minimum"),
+    OVER_CEILING: N_("tidak muat dalam sisa pagu"),
+    STOPPED: N_("pengisian pagu berhenti di usulan sebelumnya yang tidak muat"),
+    UNAFFORDABLE: N_("bagian pendukungnya tidak cukup untuk membiayainya (Equal Shares)"),
+    QUOTA: N_("melebihi kuota usulan yang diteruskan"),
+}
 
 
 class Item(NamedTuple):

@@ -21,7 +21,7 @@ from litestar.template import TemplateConfig
 from musrenbang.config import Settings
 from musrenbang.db.connect import create_pool
 from musrenbang.eventlog.store import EventStore
-from musrenbang.http import api, errors, health, photos, residents
+from musrenbang.http import api, errors, forums, health, photos, residents
 from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.render import environment
 from musrenbang.projections import all_projections
@@ -73,6 +73,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             api.attach_photo,
             api.revise,
             photos.photo,
+            forums.forum,
             create_static_files_router(
                 path="/static",
                 directories=[static_dir()],

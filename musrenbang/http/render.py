@@ -13,6 +13,7 @@ from litestar import Request
 from litestar.response import Template
 
 from musrenbang.domain import proposal as rules
+from musrenbang.domain import rules as decision_rules
 from musrenbang.domain.cycle import STAGE_LABELS
 from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate, translations
 from musrenbang.resources import templates_dir
@@ -42,6 +43,7 @@ def environment() -> Environment:
     env.globals["BIDANG"] = rules.BIDANG
     env.globals["STATUSES"] = rules.STATUSES
     env.globals["STAGES"] = STAGE_LABELS
+    env.globals["REASONS"] = decision_rules.REASON_LABELS
     return env
 
 

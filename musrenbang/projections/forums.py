@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
-import msgspec
 
 from musrenbang.domain.events import (
     BallotCast,
@@ -130,7 +129,3 @@ async def agenda(conn: asyncpg.Connection, forum_id: str) -> list[asyncpg.Record
 
 async def results(conn: asyncpg.Connection, forum_id: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM forum_results WHERE forum_id = $1 ORDER BY rank", forum_id)
-
-
-def decode(raw: bytes) -> object:
-    return msgspec.json.decode(raw)

@@ -15,6 +15,7 @@ from musrenbang.domain import proposal as rules
 from musrenbang.domain.events import (
     ProposalAccepted,
     ProposalContent,
+    ProposalDecidedAtForum,
     ProposalPhotoAttached,
     ProposalRejected,
     ProposalReturned,
@@ -98,6 +99,14 @@ class Proposals(Projection):
                         e.code, status, e.reason, r.recorded_at,
                     )  # fmt: skip
                     details = {"reason": e.reason}
+                case ProposalDecidedAtForum():
+                    status = rules.DITERUSKAN if e.selected else rules.TIDAK_TERAKOMODASI
+                    await conn.execute(
+                        "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
+                        e.code, status, e.reason, r.recorded_at,
+                    )  # fmt: skip
+                    details = {"forum_id": e.forum_id, "level": e.level, "rank": e.rank, "selected": e.selected,
+                               "reason": e.reason}  # fmt: skip
                 case _:
                     continue
             timeline.append((e.code, r.stream_version, r.recorded_at, r.event_type, codec.encode(details)))

@@ -1,11 +1,17 @@
 """Running forums on the event log: schedule, delegates, open, ballots and scores, adjust, close.
 
 The one tricky spot is the close. Ballots live on their own streams (one per delegate) so that many
-can be appended at once; what keeps a ballot from landing after the close is a row lock on the forum
-stream's head event. A ballot takes it FOR SHARE and then checks that the head is still the one it
-decided against; the close takes it FOR UPDATE, so it waits for ballots in flight to commit and every
-ballot arriving later waits for the close, then sees the newer head and is refused. The close reads
-the ballots only after it holds the lock, so the result counts exactly the ballots that committed.
+can be appended at once; what keeps a ballot from landing after the close is a per-forum lock held to
+the end of each transaction. A ballot takes it shared and then checks that the forum stream's head is
+still the one it decided against; the close takes it exclusively, so it waits for ballots in flight to
+commit, and every ballot arriving later waits for the close, then sees the newer head and is refused.
+The close reads the ballots only once it holds the lock, so the result counts exactly the ballots that
+committed before it.
+
+Why an advisory lock and not a row lock on the head event: new FOR SHARE row locks are granted past a
+waiting FOR UPDATE, so a steady flow of ballots could keep a close waiting indefinitely (seen in the
+racing test). PostgreSQL queues advisory lock requests fairly: once the close waits, later ballots
+wait behind it.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from musrenbang.services.streams import Aggregate, load
 
 FORUM = Aggregate(rules.Forum(), rules.decide, rules.evolve)
 DELEGATE_BATCH = 5000
+_FORUM_LOCK = 0x666F  # advisory lock space for forums: (class, hashtext(forum id))
 
 
 def new_forum_id() -> str:
@@ -185,11 +192,8 @@ class ForumService:
             forum, head = await load(self._store, FORUM, rules.stream_id(forum_id))
             if not forum.exists:
                 raise NotFound(N_("musyawarah tidak ditemukan"))
-            locked = await conn.fetchval(
-                "SELECT stream_version FROM events WHERE stream_id = $1 AND stream_version = $2 FOR UPDATE",
-                rules.stream_id(forum_id), head.version,
-            )  # fmt: skip
-            if locked is None or await _newest_version(conn, forum_id) != head.version:
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _FORUM_LOCK, forum_id)
+            if await _newest_version(conn, forum_id) != head.version:
                 raise ConcurrencyError([rules.stream_id(forum_id)])
             ballots, sheets = await self.ballots_and_sheets(forum_id, conn)
             [closed] = rules.decide(forum, rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets)))
@@ -257,13 +261,10 @@ async def hold_open_append(
 
 
 async def _hold_open(conn: asyncpg.Connection, forum_id: str, head: StreamHead) -> None:
-    """Lock the forum's head event FOR SHARE and check it is still the head; ConcurrencyError if not."""
-    stream = rules.stream_id(forum_id)
-    await conn.execute(
-        "SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2 FOR SHARE", stream, head.version
-    )
+    """Take the forum's lock shared and check its head is unchanged; ConcurrencyError if it moved."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", _FORUM_LOCK, forum_id)
     if await _newest_version(conn, forum_id) != head.version:
-        raise ConcurrencyError([stream])
+        raise ConcurrencyError([rules.stream_id(forum_id)])
 
 
 async def _newest_version(conn: asyncpg.Connection, forum_id: str) -> int:

@@ -1,0 +1,78 @@
+"""Decision rules on worked examples (the same ones their docstrings give)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from musrenbang.domain import rules
+from musrenbang.domain.rules import Item
+
+A, B, C = Item("A", 60), Item("B", 50), Item("C", 40)
+SCORES = {"A": 9, "B": 7, "C": 5}
+
+
+def test_greedy_skips_what_does_not_fit() -> None:
+    s = rules.greedy([A, B, C], SCORES, 100)
+    assert s.selected == ("A", "C")
+    assert s.reasons == {"B": rules.OVER_CEILING}
+    assert rules.cost_of(s, [A, B, C]) == 100
+
+
+def test_greedy_no_skip_stops_at_the_first_that_does_not_fit() -> None:
+    s = rules.greedy([A, B, C], SCORES, 100, skip=False)
+    assert s.selected == ("A",)
+    assert s.reasons == {"B": rules.OVER_CEILING, "C": rules.STOPPED}
+
+
+def test_greedy_threshold_leaves_out_low_scores() -> None:
+    s = rules.greedy([A, B, C], SCORES, 1000, threshold=6)
+    assert s.selected == ("A", "B")
+    assert s.reasons == {"C": rules.BELOW_THRESHOLD}
+
+
+def test_items_nobody_supported_are_never_selected_and_say_why() -> None:
+    s = rules.greedy([A, Item("D", 1)], {"A": 1}, 1000)
+    assert s.selected == ("A",) and s.reasons == {"D": rules.NO_SUPPORT}
+
+
+def test_quota_limits_how_many_go_forward() -> None:
+    s = rules.greedy([A, B, C], SCORES, 1000, quota=2)
+    assert s.selected == ("A", "B") and s.reasons == {"C": rules.QUOTA}
+
+
+def test_ties_go_to_the_cheaper_then_the_smaller_id() -> None:
+    items = [Item("b", 10), Item("a", 10), Item("c", 5)]
+    assert rules.greedy(items, {"a": 1, "b": 1, "c": 1}, 100).ranking == ("c", "a", "b")
+
+
+def test_weighted_criteria_average_the_sheets() -> None:
+    sheets = [{"X": {"urgency": 5, "reach": 3}}, {"X": {"urgency": 3, "reach": 3}}]
+    assert rules.weighted_criteria_scores(sheets, {"urgency": 2, "reach": 1}) == {"X": Fraction(11)}
+
+
+def test_ordinal_ballots_score_positionally() -> None:
+    assert rules.ordinal_scores([["B", "A", "C"], ["A"]], 3) == {"B": 3, "A": 5, "C": 1}
+
+
+def test_equal_shares_worked_example() -> None:
+    items = [Item("X", 200), Item("Y", 150), Item("Z", 100)]
+    ballots = [frozenset({"X", "Y"}), frozenset({"X", "Y"}), frozenset({"Y", "Z"})]
+    s = rules.equal_shares(items, ballots, 300, completion=None)
+    assert s.selected == ("Y",)
+    assert s.reasons == {"X": rules.UNAFFORDABLE, "Z": rules.UNAFFORDABLE}
+
+
+def test_equal_shares_add1_raises_shares_while_something_still_fits() -> None:
+    items = [Item("Y", 150), Item("Z", 100)]
+    ballots = [frozenset({"Y"}), frozenset({"Y"}), frozenset({"Y", "Z"})]
+    # 100 each: Y costs 50 each; voter 3 then has 50, not enough for Z.
+    assert rules.equal_shares(items, ballots, 300, completion=None).selected == ("Y",)
+    # Raising the shares one rupiah at a time, at 150 each voter 3 can pay Z: 250 fits in 300.
+    assert rules.equal_shares(items, ballots, 300, completion="add1").selected == ("Y", "Z")
+
+
+def test_equal_shares_add1_keeps_the_last_result_that_fits() -> None:
+    items = [Item("X", 200), Item("Y", 150), Item("Z", 100)]
+    ballots = [frozenset({"X", "Y"}), frozenset({"X", "Y"}), frozenset({"Y", "Z"})]
+    # At 150 each X and Z would both become affordable (450 > 300): the last fitting result stays.
+    assert rules.equal_shares(items, ballots, 300, completion="add1").selected == ("Y",)
