@@ -190,7 +190,7 @@ def equal_shares(
     if utility not in ("cost", "approval"):
         raise ValueError(f"unknown utility {utility!r}")
     by_id = {i.id: i for i in items}
-    voters = [b & by_id.keys() for b in ballots]
+    voters = [frozenset(b & by_id.keys()) for b in ballots]
     n = len(voters)
     if n == 0:
         return _mes_selection(items, [], {}, {})
@@ -221,59 +221,122 @@ def _mes_round(
 ) -> tuple[list[str], dict[str, Fraction]]:
     """One run of Equal Shares with `share` per voter; returns funded ids in order and their prices.
 
-    Voters are tracked by how much they have left: for each proposal, a count of its supporters per
-    remaining budget. Budgets start equal and change only when a proposal a voter supports is funded,
-    so there are few distinct values, and a round costs little even with tens of thousands of voters.
+    Why it is fast with tens of thousands of voters, yet exact:
+    - voters with the same ballot always pay the same, so they are one group with a count;
+    - a group's remaining budget is one of few distinct values (everyone starts equal, and a funded
+      proposal takes the same price from every supporter who can pay it), so groups carry a small
+      integer naming their value, and each proposal keeps a count of its supporters per value; voters
+      with nothing left are dropped from the counts, as they can pay nothing;
+    - each round, prices are first estimated in floating point to find the few proposals that could be
+      cheapest, and only those are priced exactly with fractions (the estimate only narrows the search;
+      every decision is made on exact numbers).
     """
-    budget = [share] * len(voters)
+    groups = Counter(voters)
+    ballots = list(groups)
+    sizes = [groups[b] for b in ballots]
+    values: list[Fraction] = [share]  # value id -> remaining budget
+    floats: list[float] = [float(share)]
+    ids: dict[Fraction, int] = {share: 0}
+    state = [0] * len(ballots)  # group -> value id
     supporters: dict[str, list[int]] = defaultdict(list)
-    for v, ballot in enumerate(voters):
+    for g, ballot in enumerate(ballots):
         for item in ballot:
-            supporters[item].append(v)
-    wallets: dict[str, Counter[Fraction]] = {p: Counter({share: len(vs)}) for p, vs in supporters.items()}
+            supporters[item].append(g)
+    wallets: dict[str, Counter[int]] = {p: Counter({0: sum(sizes[g] for g in gs)}) for p, gs in supporters.items()}
     funded: list[str] = []
     prices: dict[str, Fraction] = {}
     open_items = set(supporters)
+
+    def weight(p: str) -> int:
+        return 1 if utility == "approval" else by_id[p].cost
+
     while True:
+        estimates = []
+        for p in open_items:
+            price = _float_price(wallets[p], floats, by_id[p].cost)
+            if price is not None:
+                estimates.append((price / weight(p), p))
+        if not estimates:
+            return funded, prices
+        lowest = min(e for e, _ in estimates)
         best: tuple[Fraction, int, str] | None = None
         best_price = Fraction(0)
-        for p in open_items:
-            price = _equal_price(wallets[p], by_id[p].cost)
+        for estimate, p in estimates:
+            if estimate > lowest * (1 + 1e-9) + 1e-12:
+                continue
+            price = _equal_price(wallets[p], values, by_id[p].cost)
             if price is None:
                 continue
-            per_unit = price if utility == "approval" else price / by_id[p].cost
-            key = (per_unit, by_id[p].cost, p)
+            key = (price / weight(p), by_id[p].cost, p)
             if best is None or key < best:
                 best, best_price = key, price
-        if best is None:
-            return funded, prices
+        if best is None:  # the estimates were all a hair too hopeful: price everything exactly
+            for _, p in estimates:
+                price = _equal_price(wallets[p], values, by_id[p].cost)
+                if price is not None:
+                    key = (price / weight(p), by_id[p].cost, p)
+                    if best is None or key < best:
+                        best, best_price = key, price
+            if best is None:
+                return funded, prices
         p = best[2]
         funded.append(p)
         prices[p] = best_price
         open_items.discard(p)
-        for v in supporters[p]:
-            old = budget[v]
-            new = old - min(old, best_price)
-            if new == old:
+        moved: dict[int, int | None] = {}  # old value id -> new value id (None: nothing left)
+        for old in wallets[p]:
+            value = values[old]
+            new_value = value - min(value, best_price)
+            if new_value == 0:
+                moved[old] = None
+            elif new_value != value:
+                if new_value not in ids:
+                    ids[new_value] = len(values)
+                    values.append(new_value)
+                    floats.append(float(new_value))
+                moved[old] = ids[new_value]
+        for g in supporters[p]:
+            old = state[g]
+            if old not in moved:
                 continue
-            budget[v] = new
-            for q in voters[v]:
+            new = moved[old]
+            state[g] = -1 if new is None else new
+            size = sizes[g]
+            for q in ballots[g]:
                 if q in open_items:
                     wallet = wallets[q]
-                    wallet[old] -= 1
-                    if not wallet[old]:
+                    left = wallet[old] - size
+                    if left:
+                        wallet[old] = left
+                    else:
                         del wallet[old]
-                    wallet[new] += 1
+                    if new is not None:
+                        wallet[new] += size
 
 
-def _equal_price(wallet: Counter[Fraction], cost: int) -> Fraction | None:
-    """The equal share π each supporter pays (or all they have, if less) so that together they pay
-    `cost`; None if all their money together is not enough."""
-    if sum(value * count for value, count in wallet.items()) < cost:
+def _float_price(wallet: Counter[int], floats: Sequence[float], cost: int) -> float | None:
+    """`_equal_price` in floating point: only to narrow down which proposals to price exactly."""
+    held = sorted((floats[v], count) for v, count in wallet.items())
+    total = sum(value * count for value, count in held)
+    if total < cost * (1 - 1e-9):
         return None
-    remaining, payers = Fraction(cost), sum(wallet.values())
-    for value in sorted(wallet):
-        count = wallet[value]
+    remaining, payers = float(cost), sum(count for _, count in held)
+    for value, count in held:
+        if value * payers >= remaining:
+            return remaining / payers
+        remaining -= value * count
+        payers -= count
+    return remaining / max(payers, 1) if remaining > 0 else 0.0
+
+
+def _equal_price(wallet: Counter[int], values: Sequence[Fraction], cost: int) -> Fraction | None:
+    """The equal share π each supporter pays (or all they have, if less) so that together they pay
+    `cost`; None if all their money together is not enough. `wallet`: supporters per value id."""
+    held = sorted((values[v], count) for v, count in wallet.items())
+    if sum(value * count for value, count in held) < cost:
+        return None
+    remaining, payers = Fraction(cost), sum(count for _, count in held)
+    for value, count in held:
         if value * payers >= remaining:
             return remaining / payers
         remaining -= value * count

@@ -214,9 +214,16 @@ class ForumService:
             code = codes.get(ranked.item_id)
             if code is None or heads[proposal_rules.stream_id(code)].version == 0:
                 continue
-            event = ProposalDecidedAtForum(code=code, forum_id=closed.forum_id, level=forum.schedule.level,
-                                           rank=ranked.rank, selected=ranked.selected, reason=ranked.reason)  # fmt: skip
-            out.append(Append(proposal_rules.stream_id(code), heads[proposal_rules.stream_id(code)], [event]))
+            event = ProposalDecidedAtForum(
+                code=code,
+                forum_id=closed.forum_id,
+                level=forum.schedule.level,
+                rank=ranked.rank,
+                selected=ranked.selected,
+                reason=ranked.reason,
+            )
+            stream = proposal_rules.stream_id(code)
+            out.append(Append(stream, heads[stream], [event]))
         return out
 
     async def ballots_and_sheets(

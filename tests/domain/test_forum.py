@@ -30,8 +30,12 @@ def run(*commands: object) -> f.Forum:
 def opened(**schedule: object) -> f.Forum:
     import msgspec
 
-    return run(msgspec.structs.replace(SCHEDULE, **schedule), f.RegisterDelegate(delegate_id="d1", name="Ani", gender="P"),
-               f.RegisterDelegate(delegate_id="d2", name="Budi", gender="L"), f.OpenForum(agenda=AGENDA))  # fmt: skip
+    return run(
+        msgspec.structs.replace(SCHEDULE, **schedule),
+        f.RegisterDelegate(delegate_id="d1", name="Ani", gender="P"),
+        f.RegisterDelegate(delegate_id="d2", name="Budi", gender="L"),
+        f.OpenForum(agenda=AGENDA),
+    )
 
 
 def ballot(forum: f.Forum, delegate: str, *approvals: str) -> BallotCast:
@@ -65,8 +69,8 @@ def test_nothing_is_accepted_after_close() -> None:
     closed = reduce(f.evolve, f.decide(forum, f.CloseForum()), forum)
     with pytest.raises(DomainError, match="sudah ditutup"):
         f.decide_ballot(closed, f.CastBallot(delegate_id="d1", approvals=("A",)))
-    for command in (f.RegisterDelegate(delegate_id="d3", name="C"), f.AdjustItem(item_id="A", reason="x", agreed_cost=1),
-                    f.CloseForum()):  # fmt: skip
+    late = (f.RegisterDelegate(delegate_id="d3", name="C"), f.AdjustItem(item_id="A", reason="x", agreed_cost=1))
+    for command in (*late, f.CloseForum()):
         with pytest.raises(DomainError, match="sudah ditutup"):
             f.decide(closed, command)
 
