@@ -259,7 +259,7 @@ async def hold_open_append(
 ) -> AppendResult:
     """Append one event to each stream while the forum's head is still `forum_head` (module docstring)."""
     async with store.transaction() as conn:
-        await _hold_open(conn, forum_id, forum_head)
+        await hold_open(conn, forum_id, forum_head)
         heads = await _heads(conn, streams)
         return await store.append(
             [Append(s, h, [e]) for s, h, e in zip(streams, heads, events, strict=True)],
@@ -267,7 +267,7 @@ async def hold_open_append(
         )  # fmt: skip
 
 
-async def _hold_open(conn: asyncpg.Connection, forum_id: str, head: StreamHead) -> None:
+async def hold_open(conn: asyncpg.Connection, forum_id: str, head: StreamHead) -> None:
     """Take the forum's lock shared and check its head is unchanged; ConcurrencyError if it moved."""
     await conn.execute("SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", _FORUM_LOCK, forum_id)
     if await _newest_version(conn, forum_id) != head.version:
