@@ -113,6 +113,23 @@ class ProposalRejected(Event, frozen=True, tag="proposal.rejected"):
     reason: str
 
 
+class ProposalMerged(Event, frozen=True, tag="proposal.merged"):
+    """This proposal was a duplicate and now lives on in `into`; it stays, with its history."""
+
+    code: str
+    into: str
+    reason: str
+
+
+class ProposalsMergedIn(Event, frozen=True, tag="proposal.merged_in"):
+    """Duplicates were merged into this proposal; their beneficiaries are added to its own."""
+
+    code: str
+    merged: tuple[str, ...]
+    beneficiaries_added: int
+    reason: str
+
+
 # --- forums (musyawarah) ------------------------------------------------------------------------------
 
 
@@ -243,6 +260,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ProposalAccepted,
     ProposalReturned,
     ProposalRejected,
+    ProposalMerged,
+    ProposalsMergedIn,
     ForumScheduled,
     DelegateRegistered,
     ForumOpened,

@@ -18,10 +18,12 @@ from musrenbang.domain.events import (
     Event,
     ProposalAccepted,
     ProposalContent,
+    ProposalMerged,
     ProposalPhotoAttached,
     ProposalRejected,
     ProposalReturned,
     ProposalRevised,
+    ProposalsMergedIn,
     ProposalSubmitted,
 )
 
@@ -42,6 +44,7 @@ DIKEMBALIKAN = "dikembalikan"
 DITERIMA = "diterima"
 DITERIMA_DENGAN_PERUBAHAN = "diterima_dengan_perubahan"
 DITOLAK = "ditolak"
+DIGABUNGKAN = "digabungkan"
 DITERUSKAN = "diteruskan"
 TIDAK_TERAKOMODASI = "tidak_terakomodasi"
 STATUSES = {
@@ -50,6 +53,7 @@ STATUSES = {
     DITERIMA: N_("Diterima"),
     DITERIMA_DENGAN_PERUBAHAN: N_("Diterima dengan perubahan"),
     DITOLAK: N_("Ditolak"),
+    DIGABUNGKAN: N_("Digabungkan ke usulan lain"),
     DITERUSKAN: N_("Disepakati di musyawarah, diteruskan ke tingkat berikutnya"),
     TIDAK_TERAKOMODASI: N_("Tidak terakomodasi"),
 }
@@ -268,6 +272,9 @@ class Proposal(msgspec.Struct, frozen=True, kw_only=True):
     status: str | None = None
     content: ProposalContent | None = None
     photos: tuple[str, ...] = ()
+    merged_into: str | None = None
+    beneficiaries: int = 0
+    """Its own beneficiaries plus those of the duplicates merged into it."""
 
     @property
     def exists(self) -> bool:
@@ -381,12 +388,60 @@ def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
     raise ValidationFailed({"decision": N_("keputusan tidak dikenal")})
 
 
+class MergeProposals(msgspec.Struct, frozen=True, kw_only=True):
+    into: str
+    codes: tuple[str, ...]
+    reason: str
+
+
+MERGEABLE = (DIAJUKAN, DIKEMBALIKAN, DITERIMA, DITERIMA_DENGAN_PERUBAHAN)
+
+
+def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeProposals) -> dict[str, list[Event]]:
+    """Merge duplicates into one: every original stays (status digabungkan, linked to the target), the
+    target records which were merged and takes over their beneficiaries. Nothing is deleted."""
+    reason = _clean(command.reason, multiline=True)
+    if not reason:
+        raise ValidationFailed({"reason": N_("tulis alasan penggabungan")})
+    if not command.codes:
+        raise ValidationFailed({"codes": N_("pilih usulan yang digabungkan")})
+    if len(set(command.codes)) != len(command.codes) or command.into in command.codes:
+        raise ValidationFailed({"codes": N_("satu usulan hanya dapat digabungkan sekali")})
+    if not target.exists:
+        raise NotFound(N_("usulan tujuan tidak ditemukan"))
+    if target.status not in MERGEABLE:
+        raise DomainError(N_("usulan tujuan tidak dapat menerima penggabungan"))
+    out: dict[str, list[Event]] = {}
+    added = 0
+    for code in command.codes:
+        source = sources.get(code) or Proposal()
+        if not source.exists:
+            raise NotFound(Message(N_("usulan %(code)s tidak ditemukan"), code=code))
+        if source.status not in MERGEABLE:
+            raise DomainError(Message(N_("usulan %(code)s tidak dapat digabungkan lagi"), code=code))
+        if source.content.kelurahan != target.content.kelurahan:
+            raise DomainError(N_("hanya usulan dari kelurahan yang sama yang dapat digabungkan"))
+        out[code] = [ProposalMerged(code=code, into=command.into, reason=reason)]
+        added += source.beneficiaries
+    out[command.into] = [
+        ProposalsMergedIn(code=command.into, merged=command.codes, beneficiaries_added=added, reason=reason)
+    ]
+    return out
+
+
 def evolve(state: Proposal, event: Event) -> Proposal:
     match event:
         case ProposalSubmitted():
-            return Proposal(code=event.code, status=DIAJUKAN, content=event.content)
+            return Proposal(code=event.code, status=DIAJUKAN, content=event.content,
+                            beneficiaries=event.content.beneficiaries)  # fmt: skip
         case ProposalRevised():
-            return msgspec.structs.replace(state, status=DIAJUKAN, content=event.content)
+            added = state.beneficiaries - (state.content.beneficiaries if state.content else 0)
+            return msgspec.structs.replace(state, status=DIAJUKAN, content=event.content,
+                                           beneficiaries=event.content.beneficiaries + added)  # fmt: skip
+        case ProposalMerged():
+            return msgspec.structs.replace(state, status=DIGABUNGKAN, merged_into=event.into)
+        case ProposalsMergedIn():
+            return msgspec.structs.replace(state, beneficiaries=state.beneficiaries + event.beneficiaries_added)
         case ProposalPhotoAttached():
             return msgspec.structs.replace(state, photos=(*state.photos, event.photo_id))
         case ProposalAccepted():

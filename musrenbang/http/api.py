@@ -122,6 +122,8 @@ class ProposalOut(msgspec.Struct):
     revision: int
     submitted_at: dt.datetime
     updated_at: dt.datetime
+    merged_into: str | None = None
+    merged_from: list[str] = []
     timeline: list[TimelineEntry] | None = None
 
 
@@ -152,7 +154,8 @@ class PhotoUpload:
 
 
 def _out(row: asyncpg.Record, steps: list[asyncpg.Record] | None = None) -> ProposalOut:
-    fields = {f: row[f] for f in ProposalOut.__struct_fields__ if f not in ("photos", "timeline")}
+    fields = {f: row[f] for f in ProposalOut.__struct_fields__ if f not in ("photos", "timeline", "merged_from")}
+    fields["merged_from"] = list(row["merged_from"])
     timeline = None
     if steps is not None:
         timeline = [TimelineEntry(s["seq"], s["at"], s["kind"], msgspec.json.decode(s["details"])) for s in steps]

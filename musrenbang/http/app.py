@@ -21,12 +21,13 @@ from litestar.template import TemplateConfig
 from musrenbang.config import Settings
 from musrenbang.db.connect import create_pool
 from musrenbang.eventlog.store import EventStore
-from musrenbang.http import api, errors, forums, health, photos, residents
+from musrenbang.http import api, auth, errors, forums, health, photos, residents, staff
 from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.render import environment
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.resources import static_dir
+from musrenbang.services.forums import ForumService
 from musrenbang.services.proposals import ProposalService
 
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             store=store,
             runner=runner,
             proposals=ProposalService(pool, store, bytes.fromhex(secret)),
+            forums=ForumService(pool, store),
         )
         task = asyncio.create_task(runner.run_forever(database_url)) if run_projections else None
         try:
@@ -74,6 +76,22 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             api.revise,
             photos.photo,
             forums.forum,
+            auth.issue_token,
+            auth.revoke_token,
+            auth.login_form,
+            auth.login_submit,
+            auth.logout,
+            auth.staff_home,
+            staff.verify,
+            staff.merge,
+            staff.schedule_forum,
+            staff.register_delegates,
+            staff.open_forum,
+            staff.cast_ballots,
+            staff.give_scores,
+            staff.adjust,
+            staff.close_forum,
+            staff.me,
             create_static_files_router(
                 path="/static",
                 directories=[static_dir()],
@@ -85,6 +103,8 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             "pool": Provide(_from_state("pool"), sync_to_thread=False),
             "runner": Provide(_from_state("runner"), sync_to_thread=False),
             "proposals": Provide(_from_state("proposals"), sync_to_thread=False),
+            "forums": Provide(_from_state("forums"), sync_to_thread=False),
+            "actor": Provide(auth.current_actor),
         },
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment())),
@@ -96,7 +116,9 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             # revision secrets), so cross-site forgery has nothing to ride on there.
             exclude=["/api/"],
         ),
-        logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace={404, 400, 403, 409, 413, 422, 429}),
+        logging_config=LoggingConfig(
+            log_exceptions="always", disable_stack_trace={400, 401, 403, 404, 409, 413, 422, 429}
+        ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         openapi_config=OpenAPIConfig(
             title="Musrenbang API",

@@ -7,15 +7,20 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.response import Template
 
 from musrenbang.domain import values
+from musrenbang.domain.access import Forbidden
 from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
 from musrenbang.eventlog.store import ConcurrencyError, IdempotencyKeyReused
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import RateLimited
 from musrenbang.http.render import page
 from musrenbang.photos import PhotoRejected, PhotoTooLarge
+from musrenbang.services.accounts import NotAuthenticated, TooManyAttempts
 from musrenbang.services.proposals import WrongSecret
 
 _STATUS = {  # the first class that matches wins
+    NotAuthenticated: 401,
+    TooManyAttempts: 429,
+    Forbidden: 403,
     PhotoTooLarge: 413,
     ValidationFailed: 422,
     PhotoRejected: 422,
@@ -66,6 +71,8 @@ def _respond(request: Request, status: int, code: str, message: str, errors: dic
 def domain_error(request: Request, exc: DomainError) -> Response:
     status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 409)
     headers = {"Retry-After": "3600"} if isinstance(exc, RateLimited) else None
+    if isinstance(exc, NotAuthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
     errors = exc.errors if isinstance(exc, ValidationFailed) else None
     return _respond(request, status, exc.code, exc.message, errors, headers)
 

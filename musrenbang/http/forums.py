@@ -64,6 +64,10 @@ class ForumOut(msgspec.Struct):
 @get("/api/v1/forums/{forum_id:str}", summary="A forum, its agenda and (when closed) the result with reasons",
      tags=["forums"])  # fmt: skip
 async def forum(pool: asyncpg.Pool, forum_id: str) -> ForumOut:
+    return await forum_out(pool, forum_id)
+
+
+async def forum_out(pool: asyncpg.Pool, forum_id: str) -> ForumOut:
     async with pool.acquire() as conn:
         row = await forum_views.get(conn, forum_id.upper())
         if row is None:

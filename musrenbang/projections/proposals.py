@@ -16,10 +16,12 @@ from musrenbang.domain.events import (
     ProposalAccepted,
     ProposalContent,
     ProposalDecidedAtForum,
+    ProposalMerged,
     ProposalPhotoAttached,
     ProposalRejected,
     ProposalReturned,
     ProposalRevised,
+    ProposalsMergedIn,
     ProposalSubmitted,
 )
 from musrenbang.eventlog import codec
@@ -63,8 +65,10 @@ class Proposals(Projection):
                     )  # fmt: skip
                     details: dict[str, Any] = {"source": e.source}
                 case ProposalRevised():
+                    # Beneficiaries: the revised count plus those of duplicates merged in earlier.
                     assignments = ", ".join(
-                        f"{col.strip()} = ${i + 2}" for i, col in enumerate(_CONTENT_COLUMNS.split(","))
+                        f"{col} = ${i + 2}" if col != "beneficiaries" else f"{col} = ${i + 2} + merged_beneficiaries"
+                        for i, col in enumerate(c.strip() for c in _CONTENT_COLUMNS.split(","))
                     )
                     await conn.execute(
                         f"UPDATE proposals SET {assignments}, status = $18, status_reason = NULL,"
@@ -99,6 +103,22 @@ class Proposals(Projection):
                         e.code, status, e.reason, r.recorded_at,
                     )  # fmt: skip
                     details = {"reason": e.reason}
+                case ProposalMerged():
+                    await conn.execute(
+                        "UPDATE proposals SET status = $2, status_reason = $3, merged_into = $4, updated_at = $5"
+                        " WHERE code = $1",
+                        e.code, rules.DIGABUNGKAN, e.reason, e.into, r.recorded_at,
+                    )  # fmt: skip
+                    details = {"into": e.into, "reason": e.reason}
+                case ProposalsMergedIn():
+                    await conn.execute(
+                        "UPDATE proposals SET merged_from = merged_from || $2::text[],"
+                        " beneficiaries = beneficiaries + $3, merged_beneficiaries = merged_beneficiaries + $3,"
+                        " updated_at = $4 WHERE code = $1",
+                        e.code, list(e.merged), e.beneficiaries_added, r.recorded_at,
+                    )  # fmt: skip
+                    details = {"merged": list(e.merged), "beneficiaries_added": e.beneficiaries_added,
+                               "reason": e.reason}  # fmt: skip
                 case ProposalDecidedAtForum():
                     status = rules.DITERUSKAN if e.selected else rules.TIDAK_TERAKOMODASI
                     await conn.execute(
@@ -123,7 +143,8 @@ PUBLIC_COLUMNS = (
     "code, year, source, kelurahan, kecamatan, rw, rt, kind, bidang, title, problem, solution,"
     " beneficiaries, volume::text AS volume, unit, estimated_cost, priority_program, address,"
     " latitude::text AS latitude, longitude::text AS longitude, status, status_reason,"
-    " agreed_volume::text AS agreed_volume, agreed_cost, photo_ids, revision, submitted_at, updated_at"
+    " agreed_volume::text AS agreed_volume, agreed_cost, photo_ids, revision, submitted_at, updated_at,"
+    " merged_into, merged_from"
 )
 
 

@@ -225,6 +225,28 @@ class ProposalService:
             )
         return photo_id, None if result.replayed else result.last
 
+    async def merge(self, command: rules.MergeProposals, metadata: Metadata) -> AppendResult:
+        """Merge duplicates into one proposal, atomically across all their streams."""
+        for _ in range(5):
+            target, target_head = await load(self._store, PROPOSAL, rules.stream_id(command.into))
+            sources, heads = {}, {rules.stream_id(command.into): target_head}
+            for code in dict.fromkeys(command.codes):
+                sources[code], heads[rules.stream_id(code)] = await load(self._store, PROPOSAL, rules.stream_id(code))
+            decided = rules.decide_merge(target, sources, command)
+            appends = [Append(rules.stream_id(code), heads[rules.stream_id(code)], events)
+                       for code, events in decided.items()]  # fmt: skip
+            try:
+                return await self._store.append(appends, metadata=metadata)
+            except ConcurrencyError:
+                continue  # one of them changed meanwhile: decide again on what is there now
+        raise ConcurrencyError([rules.stream_id(c) for c in (command.into, *command.codes)])
+
+    async def kelurahan_of(self, code: str) -> str:
+        state, _ = await load(self._store, PROPOSAL, rules.stream_id(code))
+        if not state.exists:
+            raise NotFound(N_("usulan tidak ditemukan"))
+        return state.content.kelurahan
+
     async def verify(self, command: rules.VerifyProposal, metadata: Metadata,
                      idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
         return await execute(self._store, PROPOSAL, rules.stream_id(command.code), command,

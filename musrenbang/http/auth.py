@@ -1,0 +1,115 @@
+"""Signing in: API tokens (`Authorization: Bearer`), browser sessions (cookie), and the `actor`
+dependency that staff handlers take."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import asyncpg
+import msgspec
+from litestar import Request, Response, delete, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from musrenbang.domain.access import Actor
+from musrenbang.domain.errors import N_, DomainError
+from musrenbang.http.i18n import translate
+from musrenbang.http.ratelimit import client_address
+from musrenbang.http.render import page
+from musrenbang.services import accounts
+from musrenbang.services.accounts import NotAuthenticated
+
+SESSION_COOKIE = "sesi"
+
+
+class Credentials(msgspec.Struct, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(max_length=40)]
+    password: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class TokenOut(msgspec.Struct):
+    token: str
+    expires_at: dt.datetime
+
+
+def _token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def current_actor(request: Request, pool: asyncpg.Pool) -> Actor:
+    """The signed-in account, from a bearer token or the session cookie; 401 otherwise."""
+    token = _token(request)
+    actor = await accounts.actor_for(pool, token) if token else None
+    if actor is None:
+        raise NotAuthenticated(N_("masuk terlebih dahulu"))
+    return actor
+
+
+@post("/api/v1/auth/token", summary="Exchange username and password for a bearer token", tags=["auth"],
+      status_code=200, request_max_body_size=4096)  # fmt: skip
+async def issue_token(request: Request, data: Credentials, pool: asyncpg.Pool) -> TokenOut:
+    settings = request.app.state.settings
+    token, expires, _ = await accounts.login(
+        pool, data.username, data.password, client_address(request, settings.trust_proxy), "api"
+    )
+    return TokenOut(token, expires)
+
+
+@delete("/api/v1/auth/token", summary="Revoke the bearer token used for this request", tags=["auth"],
+        status_code=204)  # fmt: skip
+async def revoke_token(request: Request, pool: asyncpg.Pool, actor: Actor) -> None:
+    token = _token(request)
+    if token:
+        await accounts.revoke(pool, token)
+
+
+@get("/masuk", include_in_schema=False)
+async def login_form(request: Request) -> Template:
+    return page(request, "login.html", error=None, username="")
+
+
+@post("/masuk", include_in_schema=False, request_max_body_size=4096)
+async def login_submit(
+    request: Request,
+    pool: asyncpg.Pool,
+    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response:
+    username = str(data.get("username", ""))[:40]
+    settings = request.app.state.settings
+    try:
+        token, expires, _ = await accounts.login(
+            pool,
+            username,
+            str(data.get("password", ""))[:200],
+            client_address(request, settings.trust_proxy),
+            "browser",
+        )
+    except DomainError as exc:
+        status = 429 if exc.code == "rate_limited" else 401
+        return page(request, "login.html", status=status, error=translate(request, exc.message), username=username)
+    response = Redirect("/petugas", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, token, expires=int(expires.timestamp()), httponly=True, samesite="lax",
+        secure=request.url.scheme == "https", path="/",
+    )  # fmt: skip
+    return response
+
+
+@post("/keluar", include_in_schema=False)
+async def logout(request: Request, pool: asyncpg.Pool) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await accounts.revoke(pool, token)
+    response = Redirect("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@get("/petugas", include_in_schema=False)
+async def staff_home(request: Request, actor: Actor) -> Template:
+    return page(request, "staff_home.html", actor=actor)

@@ -1,0 +1,248 @@
+"""The staff API: verification and merge of proposals, and running forums. Every call needs a signed-in
+account (bearer token or session) whose role and scope allow it; otherwise 401/403 and nothing is
+written. Every event written carries the actor and role in its metadata."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+import asyncpg
+import msgspec
+from litestar import get, post
+from litestar.params import Parameter
+
+from musrenbang.domain import forum as forum_rules
+from musrenbang.domain import proposal as rules
+from musrenbang.domain import values
+from musrenbang.domain.access import Actor, require_region, require_role
+from musrenbang.domain.errors import ValidationFailed
+from musrenbang.domain.events import Criterion
+from musrenbang.eventlog.store import Metadata, Position
+from musrenbang.http.api import ProposalOut, _out
+from musrenbang.http.errors import code_or_404
+from musrenbang.http.forums import ForumOut, forum_out
+from musrenbang.projections import proposals as proposal_views
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services.forums import ForumService, new_forum_id
+from musrenbang.services.proposals import ProposalService
+
+OptionalKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
+
+
+def _meta(actor: Actor) -> Metadata:
+    return Metadata(actor=actor.username, role=actor.role)
+
+
+class VerificationIn(msgspec.Struct, forbid_unknown_fields=True):
+    decision: Annotated[str, msgspec.Meta(description="accept | accept_with_changes | return | reject")]
+    reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    agreed_volume: Decimal | None = None
+    agreed_cost: int | None = None
+
+
+class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
+    into: Annotated[str, msgspec.Meta(max_length=12)]
+    codes: Annotated[list[Annotated[str, msgspec.Meta(max_length=12)]], msgspec.Meta(min_length=1, max_length=50)]
+    reason: Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+async def _proposal_out(pool: asyncpg.Pool, code: str) -> ProposalOut:
+    async with pool.acquire() as conn:
+        return _out(await proposal_views.get(conn, code), await proposal_views.timeline(conn, code))
+
+
+@post("/api/v1/proposals/{code:str}/verification", summary="Verify a proposal (kelurahan facilitator)",
+      tags=["staff"], status_code=200, request_max_body_size=16 * 1024)  # fmt: skip
+async def verify(
+    code: str, data: VerificationIn, actor: Actor, proposals: ProposalService, runner: ProjectionRunner,
+    pool: asyncpg.Pool, idempotency_key: OptionalKey = None,
+) -> ProposalOut:  # fmt: skip
+    code = code_or_404(code)
+    require_role(actor, "admin", "facilitator")
+    require_region(actor, await proposals.kelurahan_of(code))
+    if data.decision not in rules.DECISIONS:
+        raise ValidationFailed({"decision": "keputusan tidak dikenal"})
+    volume = None
+    if data.agreed_volume is not None:
+        try:
+            volume = values.parse_decimal(str(data.agreed_volume), places=3)
+        except ValueError as exc:
+            raise ValidationFailed({"agreed_volume": exc.args[0]}) from None
+    if data.agreed_cost is not None and not 0 < data.agreed_cost <= rules.MAX_COST:
+        raise ValidationFailed({"agreed_cost": "biaya harus lebih dari nol"})
+    command = rules.VerifyProposal(code=code, decision=data.decision, reason=data.reason, agreed_volume=volume,
+                                   agreed_cost=data.agreed_cost)  # fmt: skip
+    result = await proposals.verify(command, _meta(actor), idempotency_key)
+    await runner.wait_until_applied(["proposals"], result.last)
+    return await _proposal_out(pool, code)
+
+
+@post("/api/v1/proposals/merge", summary="Merge duplicate proposals into one (originals stay, linked)",
+      tags=["staff"], status_code=200, request_max_body_size=16 * 1024)  # fmt: skip
+async def merge(data: MergeIn, actor: Actor, proposals: ProposalService, runner: ProjectionRunner,
+                pool: asyncpg.Pool) -> ProposalOut:  # fmt: skip
+    into = code_or_404(data.into)
+    codes = tuple(code_or_404(c) for c in data.codes)
+    require_role(actor, "admin", "facilitator")
+    for code in (into, *codes):
+        require_region(actor, await proposals.kelurahan_of(code))
+    result = await proposals.merge(rules.MergeProposals(into=into, codes=codes, reason=data.reason), _meta(actor))
+    await runner.wait_until_applied(["proposals"], result.last)
+    return await _proposal_out(pool, into)
+
+
+# --- forums -------------------------------------------------------------------------------------------
+
+
+class CriterionIn(msgspec.Struct, forbid_unknown_fields=True):
+    key: Annotated[str, msgspec.Meta(max_length=40)]
+    label: Annotated[str, msgspec.Meta(max_length=200)]
+    weight: int
+
+
+class ForumIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    level: str
+    region: Annotated[str, msgspec.Meta(max_length=20)]
+    year: int
+    title: Annotated[str, msgspec.Meta(max_length=200)]
+    held_on: dt.date | None = None
+    place: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    chair: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    ceiling: int
+    quota: int | None = None
+    rule: str = "weighted-criteria"
+    ballot_kind: str | None = None
+    rule_params: dict[str, int] = {}
+    criteria: list[CriterionIn] | None = None
+
+
+class DelegateIn(msgspec.Struct, forbid_unknown_fields=True):
+    delegate_id: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    role: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    represents: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    gender: Annotated[str, msgspec.Meta(description="P (perempuan) | L (laki-laki) | empty")] = ""
+
+
+class BallotIn(msgspec.Struct, forbid_unknown_fields=True):
+    delegate_id: Annotated[str, msgspec.Meta(max_length=40)]
+    approvals: list[str] = []
+    points: dict[str, int] = {}
+    ranking: list[str] = []
+
+
+class ScoresIn(msgspec.Struct, forbid_unknown_fields=True):
+    sheet: Annotated[str, msgspec.Meta(max_length=40, description="a delegate id, or 'konsensus'")]
+    marks: dict[str, dict[str, int]]
+
+
+class AdjustIn(msgspec.Struct, forbid_unknown_fields=True):
+    item_id: str
+    reason: Annotated[str, msgspec.Meta(max_length=1000)]
+    agreed_volume: Decimal | None = None
+    agreed_cost: int | None = None
+
+
+async def _forum_in_scope(forums: ForumService, forum_id: str, actor: Actor) -> forum_rules.Forum:
+    forum, _ = await forums.load(forum_id.upper())
+    require_role(actor, "admin", "facilitator")
+    require_region(actor, forum.schedule.region)
+    return forum
+
+
+async def _answer(pool: asyncpg.Pool, runner: ProjectionRunner, forum_id: str, last: Position) -> ForumOut:
+    await runner.wait_until_applied(["forums"], last)
+    return await forum_out(pool, forum_id)
+
+
+@post("/api/v1/forums", summary="Schedule a forum", tags=["forums"], status_code=201, request_max_body_size=64 * 1024)
+async def schedule_forum(data: ForumIn, actor: Actor, forums: ForumService, runner: ProjectionRunner,
+                         pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+    require_role(actor, "admin", "facilitator")
+    require_region(actor, data.region)
+    criteria = (tuple(Criterion(c.key, c.label, c.weight) for c in data.criteria) if data.criteria
+                else forum_rules.DEFAULT_CRITERIA)  # fmt: skip
+    forum_id = new_forum_id()
+    command = forum_rules.ScheduleForum(
+        forum_id=forum_id, level=data.level, region=data.region, year=data.year, title=data.title,
+        held_on=data.held_on, place=data.place, chair=data.chair, ceiling=data.ceiling, rule=data.rule,
+        ballot_kind=data.ballot_kind, rule_params=data.rule_params, criteria=criteria, quota=data.quota,
+    )  # fmt: skip
+    result = await forums.schedule(command, _meta(actor))
+    return await _answer(pool, runner, forum_id, result.last)
+
+
+@post("/api/v1/forums/{forum_id:str}/delegates", summary="Register delegates", tags=["forums"], status_code=200,
+      request_max_body_size=256 * 1024)  # fmt: skip
+async def register_delegates(forum_id: str, data: list[DelegateIn], actor: Actor, forums: ForumService,
+                             runner: ProjectionRunner, pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+    await _forum_in_scope(forums, forum_id, actor)
+    commands = [forum_rules.RegisterDelegate(**msgspec.structs.asdict(d)) for d in data]
+    result = await forums.register_delegates(forum_id.upper(), commands, _meta(actor))
+    return await _answer(pool, runner, forum_id.upper(), result.last)
+
+
+@post("/api/v1/forums/{forum_id:str}/open", summary="Open: freeze rule, ceiling, criteria and agenda",
+      tags=["forums"], status_code=200)  # fmt: skip
+async def open_forum(forum_id: str, actor: Actor, forums: ForumService, runner: ProjectionRunner,
+                     pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+    await _forum_in_scope(forums, forum_id, actor)
+    result = await forums.open(forum_id.upper(), _meta(actor))
+    return await _answer(pool, runner, forum_id.upper(), result.last)
+
+
+@post("/api/v1/forums/{forum_id:str}/ballots", summary="Cast (or replace) delegates' ballots", tags=["forums"],
+      status_code=200, request_max_body_size=256 * 1024)  # fmt: skip
+async def cast_ballots(
+    forum_id: str,
+    data: list[BallotIn],
+    actor: Actor,
+    forums: ForumService,
+    runner: ProjectionRunner,
+    pool: asyncpg.Pool,
+    idempotency_key: OptionalKey = None,
+) -> ForumOut:
+    await _forum_in_scope(forums, forum_id, actor)
+    commands = [forum_rules.CastBallot(delegate_id=b.delegate_id, approvals=tuple(b.approvals), points=b.points,
+                                       ranking=tuple(b.ranking)) for b in data]  # fmt: skip
+    result = await forums.cast_ballots(forum_id.upper(), commands, _meta(actor), idempotency_key)
+    return await _answer(pool, runner, forum_id.upper(), result.last)
+
+
+@post("/api/v1/forums/{forum_id:str}/scores", summary="Give marks per criterion (a delegate's or consensus)",
+      tags=["forums"], status_code=200, request_max_body_size=256 * 1024)  # fmt: skip
+async def give_scores(forum_id: str, data: ScoresIn, actor: Actor, forums: ForumService, runner: ProjectionRunner,
+                      pool: asyncpg.Pool, idempotency_key: OptionalKey = None) -> ForumOut:  # fmt: skip
+    await _forum_in_scope(forums, forum_id, actor)
+    command = forum_rules.GiveScores(sheet=data.sheet, marks=data.marks)
+    result = await forums.give_scores(forum_id.upper(), command, _meta(actor), idempotency_key)
+    return await _answer(pool, runner, forum_id.upper(), result.last)
+
+
+@post("/api/v1/forums/{forum_id:str}/adjustments", summary="Agree another volume or cost, with a reason",
+      tags=["forums"], status_code=200)  # fmt: skip
+async def adjust(forum_id: str, data: AdjustIn, actor: Actor, forums: ForumService, runner: ProjectionRunner,
+                 pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+    await _forum_in_scope(forums, forum_id, actor)
+    volume = None if data.agreed_volume is None else values.parse_decimal(str(data.agreed_volume), places=3)
+    command = forum_rules.AdjustItem(item_id=data.item_id, reason=data.reason, agreed_volume=volume,
+                                     agreed_cost=data.agreed_cost)  # fmt: skip
+    result = await forums.adjust(forum_id.upper(), command, _meta(actor))
+    return await _answer(pool, runner, forum_id.upper(), result.last)
+
+
+@post("/api/v1/forums/{forum_id:str}/close", summary="Close: compute the result and forward the selected",
+      tags=["forums"], status_code=200)  # fmt: skip
+async def close_forum(forum_id: str, actor: Actor, forums: ForumService, runner: ProjectionRunner,
+                      pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+    await _forum_in_scope(forums, forum_id, actor)
+    result = await forums.close(forum_id.upper(), _meta(actor))
+    await runner.wait_until_applied(["proposals"], result.last)
+    return await _answer(pool, runner, forum_id.upper(), result.last)
+
+
+@get("/api/v1/me", summary="The signed-in account", tags=["auth"])
+async def me(actor: Actor) -> Actor:
+    return actor
