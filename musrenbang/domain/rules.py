@@ -250,12 +250,15 @@ def _mes_round(
     def weight(p: str) -> int:
         return 1 if utility == "approval" else by_id[p].cost
 
+    estimated: dict[str, float | None] = {}  # per proposal, kept until its supporters' wallets change
     while True:
         estimates = []
         for p in open_items:
-            price = _float_price(wallets[p], floats, by_id[p].cost)
-            if price is not None:
-                estimates.append((price / weight(p), p))
+            if p not in estimated:
+                price = _float_price(wallets[p], floats, by_id[p].cost)
+                estimated[p] = None if price is None else price / weight(p)
+            if estimated[p] is not None:
+                estimates.append((estimated[p], p))
         if not estimates:
             return funded, prices
         lowest = min(e for e, _ in estimates)
@@ -304,6 +307,7 @@ def _mes_round(
             size = sizes[g]
             for q in ballots[g]:
                 if q in open_items:
+                    estimated.pop(q, None)
                     wallet = wallets[q]
                     left = wallet[old] - size
                     if left:
@@ -326,7 +330,8 @@ def _float_price(wallet: Counter[int], floats: Sequence[float], cost: int) -> fl
             return remaining / payers
         remaining -= value * count
         payers -= count
-    return remaining / max(payers, 1) if remaining > 0 else 0.0
+    # Rounding at the exact boundary (everyone pays all they have): the price is the largest budget.
+    return held[-1][0]
 
 
 def _equal_price(wallet: Counter[int], values: Sequence[Fraction], cost: int) -> Fraction | None:

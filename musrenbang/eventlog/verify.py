@@ -112,12 +112,15 @@ def check_chains(events: Iterable[StoredEvent]) -> ChainReport:
     return checker.report()
 
 
-async def stored_events(conn: asyncpg.Connection, batch: int = 5000) -> AsyncIterator[StoredEvent]:
-    """Every event of the log in chain order, read in one consistent snapshot."""
+async def stored_events(
+    conn: asyncpg.Connection, batch: int = 5000, stream: str | None = None
+) -> AsyncIterator[StoredEvent]:
+    """Every event of the log (or of one stream) in chain order, read in one consistent snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         async for r in conn.cursor(
             "SELECT global_position, stream_id, stream_version, event_id, event_type, recorded_at, data,"
-            " metadata, hash FROM events ORDER BY stream_id, stream_version",
+            " metadata, hash FROM events WHERE $1::text IS NULL OR stream_id = $1 ORDER BY stream_id, stream_version",
+            stream,
             prefetch=batch,
         ):
             yield StoredEvent(*r)

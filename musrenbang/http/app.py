@@ -21,7 +21,18 @@ from litestar.template import TemplateConfig
 from musrenbang.config import Settings
 from musrenbang.db.connect import create_pool
 from musrenbang.eventlog.store import EventStore
-from musrenbang.http import api, auth, errors, forums, health, photos, residents, staff
+from musrenbang.http import (
+    api,
+    auth,
+    errors,
+    forum_pages,
+    forums,
+    health,
+    photos,
+    residents,
+    staff,
+    verification_pages,
+)
 from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.render import environment
 from musrenbang.projections import all_projections
@@ -92,6 +103,21 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             staff.adjust,
             staff.close_forum,
             staff.me,
+            forum_pages.new_forum_form,
+            forum_pages.new_forum_submit,
+            forum_pages.session,
+            forum_pages.add_delegate,
+            forum_pages.open_forum,
+            forum_pages.type_ballots,
+            forum_pages.consensus_scores,
+            forum_pages.close_forum,
+            forum_pages.projector,
+            forum_pages.projector_stream,
+            forum_pages.berita_acara,
+            forum_pages.check_head,
+            verification_pages.queue,
+            verification_pages.decide,
+            verification_pages.merge,
             create_static_files_router(
                 path="/static",
                 directories=[static_dir()],
@@ -104,6 +130,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             "runner": Provide(_from_state("runner"), sync_to_thread=False),
             "proposals": Provide(_from_state("proposals"), sync_to_thread=False),
             "forums": Provide(_from_state("forums"), sync_to_thread=False),
+            "store": Provide(_from_state("store"), sync_to_thread=False),
             "actor": Provide(auth.current_actor),
         },
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
@@ -119,7 +146,12 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
         logging_config=LoggingConfig(
             log_exceptions="always", disable_stack_trace={400, 401, 403, 404, 409, 413, 422, 429}
         ),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
+        compression_config=CompressionConfig(
+            backend="gzip",
+            minimum_size=500,
+            gzip_compress_level=6,
+            exclude=[r"/layar/aliran$"],  # a compressor would hold Server-Sent Events back until it had enough
+        ),
         openapi_config=OpenAPIConfig(
             title="Musrenbang API",
             version="1",

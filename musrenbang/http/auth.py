@@ -13,7 +13,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from musrenbang.domain.access import Actor
+from musrenbang.domain.access import Actor, covers
 from musrenbang.domain.errors import N_, DomainError
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address
@@ -111,5 +111,8 @@ async def logout(request: Request, pool: asyncpg.Pool) -> Response:
 
 
 @get("/petugas", include_in_schema=False)
-async def staff_home(request: Request, actor: Actor) -> Template:
-    return page(request, "staff_home.html", actor=actor)
+async def staff_home(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
+    rows = await pool.fetch("SELECT forum_id, level, region, title, status FROM forums WHERE origin = 'musrenbang'"
+                            " ORDER BY scheduled_at DESC LIMIT 200")  # fmt: skip
+    mine = [r for r in rows if covers(actor, r["region"])]
+    return page(request, "staff_home.html", actor=actor, forums=mine)

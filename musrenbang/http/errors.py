@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from musrenbang.domain import values
 from musrenbang.domain.access import Forbidden
@@ -69,6 +69,8 @@ def _respond(request: Request, status: int, code: str, message: str, errors: dic
 
 
 def domain_error(request: Request, exc: DomainError) -> Response:
+    if isinstance(exc, NotAuthenticated) and not _wants_json(request) and request.method == "GET":
+        return Redirect("/masuk", status_code=303)  # a person: to the sign-in page
     status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 409)
     headers = {"Retry-After": "3600"} if isinstance(exc, RateLimited) else None
     if isinstance(exc, NotAuthenticated):

@@ -59,6 +59,10 @@ class ForumService:
     def __init__(self, pool: asyncpg.Pool, store: EventStore) -> None:
         self._pool, self._store = pool, store
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
     async def load(self, forum_id: str) -> tuple[rules.Forum, StreamHead]:
         forum, head = await load(self._store, FORUM, rules.stream_id(forum_id))
         if not forum.exists:

@@ -76,3 +76,14 @@ def test_equal_shares_add1_keeps_the_last_result_that_fits() -> None:
     ballots = [frozenset({"X", "Y"}), frozenset({"X", "Y"}), frozenset({"Y", "Z"})]
     # At 150 each X and Z would both become affordable (450 > 300): the last fitting result stays.
     assert rules.equal_shares(items, ballots, 300, completion="add1").selected == ("Y",)
+
+
+def test_equal_shares_prices_a_proposal_its_supporters_can_only_just_afford_correctly() -> None:
+    """Found by the property test against pabutools: with shares of 11 5/9, p3's supporters can pay its
+    60 only with everything they have; the floating-point estimate must not make it look cheap."""
+    items = [Item("p0", 9), Item("p1", 6), Item("p2", 24), Item("p3", 60), Item("p4", 14), Item("p5", 4)]
+    ballots = [frozenset(b) for b in (
+        {"p4", "p0", "p2"}, {"p1", "p3"}, {"p4", "p3", "p2"}, {"p3", "p2", "p1", "p4", "p5", "p0"},
+        {"p3", "p1", "p4", "p0"}, {"p1", "p3", "p2"}, {"p2"}, {"p3", "p2", "p1", "p4", "p0"}, {"p4"},
+    )]  # fmt: skip
+    assert set(rules.equal_shares(items, ballots, 77, completion="add1").selected) == {"p0", "p1", "p2", "p4", "p5"}

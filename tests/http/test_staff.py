@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -216,4 +217,87 @@ async def test_browser_login_and_logout(client: httpx.AsyncClient, users) -> Non
     assert no_csrf.status_code == 403
     out = await client.post("/keluar", data={"_csrf_token": hidden(home.text, "_csrf_token")})
     assert out.status_code == 303
-    assert (await client.get("/petugas")).status_code == 401
+    gone = await client.get("/petugas")
+    assert gone.status_code == 303 and gone.headers["location"] == "/masuk"
+
+
+async def _open_forum(client: httpx.AsyncClient, auth: dict[str, str], delegates: int, items: int) -> tuple[str, list]:
+    codes = [await new_proposal(client, estimated_cost=1_000_000 * (n + 1)) for n in range(items)]
+    for code in codes:
+        await client.post(f"/api/v1/proposals/{code}/verification", json={"decision": "accept"}, headers=auth)
+    r = await client.post("/api/v1/forums", headers=auth, json={
+        "level": "kelurahan", "region": KELURAHAN, "year": 2022, "title": "Forum uji serentak",
+        "ceiling": 10_000_000, "rule": "greedy", "ballot_kind": "approval"})  # fmt: skip
+    forum_id = r.json()["forum_id"]
+    people = [{"delegate_id": f"d{i}", "name": f"Delegasi {i}"} for i in range(delegates)]
+    await client.post(f"/api/v1/forums/{forum_id}/delegates", json=people, headers=auth)
+    agenda = (await client.post(f"/api/v1/forums/{forum_id}/open", headers=auth)).json()["agenda"]
+    return forum_id, [a["item_id"] for a in agenda]
+
+
+async def test_fifty_delegates_ballots_entered_at_once_all_count(client: httpx.AsyncClient, users) -> None:  # noqa: ANN001
+    auth = await token(client, users["kelurahan"])
+    forum_id, items = await _open_forum(client, auth, 50, 3)
+    answers = await asyncio.gather(*(
+        client.post(f"/api/v1/forums/{forum_id}/ballots", json=[{"delegate_id": f"d{i}", "approvals": [items[i % 3]]}],
+                    headers=auth)
+        for i in range(50)
+    ))  # fmt: skip
+    assert [a.status_code for a in answers] == [200] * 50
+    closed = (await client.post(f"/api/v1/forums/{forum_id}/close", headers=auth)).json()
+    assert closed["ballots"] == 50
+    assert sorted(int(x["score"]) for x in closed["result"]) == [16, 17, 17]
+
+
+async def test_facilitators_acting_at_once_lose_nothing_and_the_loser_is_told(
+    client: httpx.AsyncClient,
+    users,  # noqa: ANN001
+) -> None:
+    auth = await token(client, users["kelurahan"])
+    other = await token(client, users["kecamatan"])
+    forum_id, items = await _open_forum(client, auth, 2, 4)
+    answers = await asyncio.gather(*(
+        client.post(f"/api/v1/forums/{forum_id}/adjustments", headers=(auth, other)[n % 2],
+                    json={"item_id": items[n % 4], "reason": f"penyesuaian {n}", "agreed_cost": 500_000 + n})
+        for n in range(8)
+    ))  # fmt: skip
+    accepted = [n for n, a in enumerate(answers) if a.status_code == 200]
+    refused = [a for a in answers if a.status_code != 200]
+    assert all(a.status_code == 409 and "data berubah" in a.json()["message"] for a in refused)
+    agenda = {a["item_id"]: a for a in (await client.get(f"/api/v1/forums/{forum_id}")).json()["agenda"]}
+    applied = [a for a in agenda.values() if a["adjust_reason"]]
+    # Every accepted adjustment is there, none applied twice, none that was refused.
+    assert {a["adjust_reason"] for a in applied} <= {f"penyesuaian {n}" for n in accepted}
+    assert {items[n % 4] for n in accepted} == {a["item_id"] for a in applied}
+
+
+async def test_the_log_head_check_page_tells_intact_from_unknown(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool
+) -> None:
+    digest = (await app_pool.fetchval("SELECT hash FROM events ORDER BY global_position LIMIT 1")).hex()
+    assert "Ada dan utuh" in (await client.get(f"/periksa/{digest}")).text
+    unknown = await client.get(f"/periksa/{'0' * 64}")
+    assert unknown.status_code == 404 and "tidak memuat" in unknown.text
+
+
+async def test_the_verification_queue_page_decides_and_merges(client: httpx.AsyncClient, users) -> None:  # noqa: ANN001
+    form = await client.get("/masuk")
+    await client.post("/masuk", data={"_csrf_token": hidden(form.text, "_csrf_token"), "username": users["kelurahan"],
+                                      "password": PASSWORD})  # fmt: skip
+    title = f"Antrean {uuid.uuid4().hex[:6]}"
+    codes = [await new_proposal(client, title=f"{title} {n}") for n in range(3)]
+    queue = await client.get("/petugas/verifikasi")
+    assert queue.status_code == 200 and all(code in queue.text for code in codes)
+    csrf = hidden(queue.text, "_csrf_token")
+    r = await client.post(f"/petugas/verifikasi/{codes[0]}", data={"_csrf_token": csrf, "decision": "return",
+                                                                   "reason": "sebutkan panjang saluran"})  # fmt: skip
+    assert r.status_code == 303
+    assert (await client.get(f"/api/v1/proposals/{codes[0]}")).json()["status"] == "dikembalikan"
+    r = await client.post("/petugas/gabung", data={"_csrf_token": csrf, "into": codes[1], "codes": [codes[1], codes[2]],
+                                                   "reason": "sama persis"})  # fmt: skip
+    assert r.status_code == 303
+    assert (await client.get(f"/api/v1/proposals/{codes[2]}")).json()["merged_into"] == codes[1]
+    outsider = await token(client, users["other"])
+    blocked = await client.post(f"/api/v1/proposals/{codes[1]}/verification", json={"decision": "accept"},
+                                headers=outsider)  # fmt: skip
+    assert blocked.status_code == 403

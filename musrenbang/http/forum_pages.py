@@ -1,0 +1,282 @@
+"""Facilitators' screens for a forum: the session page (delegates, ballots typed row by row, consensus
+scores, adjustments, open and close), the projector screen with live ranking (Server-Sent Events), the
+printable Berita Acara, and the public page that checks a Berita Acara's log head."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import msgspec
+import segno
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, ServerSentEvent, Template
+
+from musrenbang.domain import forum as rules
+from musrenbang.domain import rules as decision_rules
+from musrenbang.domain.access import Actor, require_region, require_role
+from musrenbang.domain.errors import N_, ValidationFailed
+from musrenbang.domain.events import ForumClosed
+from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.http.i18n import translate
+from musrenbang.http.render import page
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.reference import region
+from musrenbang.services.forums import ForumService, new_forum_id
+
+
+def _meta(actor: Actor) -> Metadata:
+    return Metadata(actor=actor.username, role=actor.role)
+
+
+async def _load_in_scope(forums: ForumService, forum_id: str, actor: Actor) -> rules.Forum:
+    forum, _ = await forums.load(forum_id.upper())
+    require_role(actor, "admin", "facilitator")
+    require_region(actor, forum.schedule.region)
+    return forum
+
+
+async def _standing(forums: ForumService, forum: rules.Forum) -> Any:
+    """The closed result, or the provisional one from the ballots and scores so far."""
+    if forum.result is not None:
+        return forum.result
+    if forum.status != rules.OPEN:
+        return None
+    ballots, sheets = await forums.ballots_and_sheets(forum.schedule.forum_id)
+    return rules.compute_result(forum, ballots, sheets)
+
+
+@get("/petugas/musyawarah/baru", include_in_schema=False)
+async def new_forum_form(request: Request, actor: Actor) -> Template:
+    require_role(actor, "admin", "facilitator")
+    return page(request, "forum_new.html", actor=actor, errors={}, values={"region": actor.region or ""})
+
+
+@post("/petugas/musyawarah/baru", include_in_schema=False)
+async def new_forum_submit(request: Request, actor: Actor, forums: ForumService, runner: ProjectionRunner) -> Response:
+    require_role(actor, "admin", "facilitator")
+    form = await request.form()
+    values = {
+        k: str(form.get(k, "")).strip() for k in ("level", "region", "title", "place", "chair", "ceiling", "rule")
+    }
+    errors: dict[str, str] = {}
+    ceiling = None
+    try:
+        ceiling = int(re.sub(r"[.\s]", "", values["ceiling"].removeprefix("Rp").strip()))
+    except ValueError:
+        errors["ceiling"] = translate(request, N_("tulis pagu dalam rupiah, misalnya 500000000"))
+    try:
+        require_region(actor, values["region"])
+    except Exception:  # noqa: BLE001 - shown next to the field
+        errors["region"] = translate(request, N_("akun ini tidak berwenang untuk wilayah ini"))
+    if not errors:
+        year = await _current_year(forums)
+        rule = values["rule"] or "weighted-criteria"
+        command = rules.ScheduleForum(
+            forum_id=new_forum_id(), level=values["level"], region=values["region"], year=year,
+            title=values["title"], held_on=None, place=values["place"], chair=values["chair"], ceiling=ceiling or 0,
+            rule=rule, ballot_kind=None if rule == "weighted-criteria" else "approval",
+        )  # fmt: skip
+        try:
+            result = await forums.schedule(command, _meta(actor))
+        except ValidationFailed as exc:
+            errors = {f: translate(request, m) for f, m in exc.errors.items()}
+        else:
+            await runner.wait_until_applied(["forums"], result.last)
+            return Redirect(f"/forum/{command.forum_id}", status_code=303)
+    return page(request, "forum_new.html", status=422, actor=actor, errors=errors, values=values)
+
+
+async def _current_year(forums: ForumService) -> int:
+    row = await forums.pool.fetchrow("SELECT year FROM cycles ORDER BY year DESC LIMIT 1")
+    return row["year"] if row else 0
+
+
+@get("/forum/{forum_id:str}", include_in_schema=False)
+async def session(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool, forum_id: str) -> Template:
+    forum = await _load_in_scope(forums, forum_id, actor)
+    ballots, sheets = await forums.ballots_and_sheets(forum.schedule.forum_id)
+    typed = {b.delegate_id: b for b in rules.latest(ballots)}
+    numbers = {a.item_id: n for n, a in enumerate(forum.agenda, start=1)}
+    consensus = {s.sheet: s for s in sheets}.get("konsensus")
+    async with pool.acquire() as conn:
+        place = await region(conn, forum.schedule.region)
+    return page(
+        request, "forum_session.html", forum=forum, s=forum.schedule, place=place, numbers=numbers,
+        typed={d: ",".join(str(numbers[i]) for i in (*b.approvals, *b.ranking, *b.points)) for d, b in typed.items()},
+        consensus=consensus.marks if consensus else {}, standing=await _standing(forums, forum), actor=actor,
+        titles={a.item_id: a.title for a in forum.agenda},
+    )  # fmt: skip
+
+
+@post("/forum/{forum_id:str}/peserta", include_in_schema=False)
+async def add_delegate(request: Request, actor: Actor, forums: ForumService, forum_id: str) -> Response:
+    forum = await _load_in_scope(forums, forum_id, actor)
+    form = await request.form()
+    command = rules.RegisterDelegate(
+        delegate_id=f"p{len(forum.delegates) + 1}", name=str(form.get("name", "")).strip()[:200],
+        role=str(form.get("role", "")).strip()[:100], represents=str(form.get("represents", "")).strip()[:200],
+        gender=str(form.get("gender", ""))[:1] if form.get("gender") in ("P", "L") else "",
+    )  # fmt: skip
+    await forums.register_delegates(forum.schedule.forum_id, [command], _meta(actor))
+    return Redirect(f"/forum/{forum.schedule.forum_id}#peserta", status_code=303)
+
+
+@post("/forum/{forum_id:str}/buka", include_in_schema=False)
+async def open_forum(request: Request, actor: Actor, forums: ForumService, forum_id: str) -> Response:
+    forum = await _load_in_scope(forums, forum_id, actor)
+    await forums.open(forum.schedule.forum_id, _meta(actor))
+    return Redirect(f"/forum/{forum.schedule.forum_id}", status_code=303)
+
+
+@post("/forum/{forum_id:str}/suara", include_in_schema=False)
+async def type_ballots(request: Request, actor: Actor, forums: ForumService, forum_id: str) -> Response:
+    """Paper ballots typed one delegate per row: agenda numbers separated by commas or spaces."""
+    forum = await _load_in_scope(forums, forum_id, actor)
+    form = await request.form()
+    items = [a.item_id for a in forum.agenda]
+    commands = []
+    for delegate in forum.delegates:
+        raw = str(form.get(f"b_{delegate}", "")).strip()
+        if not raw or raw == str(form.get(f"was_{delegate}", "")).strip():
+            continue
+        try:
+            chosen = [items[int(n) - 1] for n in re.split(r"[,\s]+", raw) if n]
+        except (ValueError, IndexError):
+            raise ValidationFailed({"ballot": N_("tulis nomor usulan dalam agenda, dipisah koma")}) from None
+        if any(int(n) < 1 for n in re.split(r"[,\s]+", raw) if n):
+            raise ValidationFailed({"ballot": N_("tulis nomor usulan dalam agenda, dipisah koma")})
+        kind = forum.schedule.ballot_kind
+        if kind == "ordinal":
+            commands.append(rules.CastBallot(delegate_id=delegate, ranking=tuple(chosen)))
+        elif kind == "cumulative":
+            commands.append(rules.CastBallot(delegate_id=delegate, points=dict(Counter(chosen))))
+        else:
+            commands.append(rules.CastBallot(delegate_id=delegate, approvals=tuple(dict.fromkeys(chosen))))
+    if commands:
+        await forums.cast_ballots(forum.schedule.forum_id, commands, _meta(actor))
+    return Redirect(f"/forum/{forum.schedule.forum_id}#suara", status_code=303)
+
+
+@post("/forum/{forum_id:str}/nilai", include_in_schema=False)
+async def consensus_scores(request: Request, actor: Actor, forums: ForumService, forum_id: str) -> Response:
+    forum = await _load_in_scope(forums, forum_id, actor)
+    form = await request.form()
+    marks: dict[str, dict[str, int]] = {}
+    for item in forum.agenda:
+        row = {c.key: str(form.get(f"m_{item.item_id}_{c.key}", "")) for c in forum.schedule.criteria}
+        if all(v.isdigit() for v in row.values()):
+            marks[item.item_id] = {k: int(v) for k, v in row.items()}
+    await forums.give_scores(forum.schedule.forum_id, rules.GiveScores(sheet="konsensus", marks=marks), _meta(actor))
+    return Redirect(f"/forum/{forum.schedule.forum_id}#nilai", status_code=303)
+
+
+@post("/forum/{forum_id:str}/tutup", include_in_schema=False)
+async def close_forum(request: Request, actor: Actor, forums: ForumService, forum_id: str) -> Response:
+    forum = await _load_in_scope(forums, forum_id, actor)
+    await forums.close(forum.schedule.forum_id, _meta(actor))
+    return Redirect(f"/forum/{forum.schedule.forum_id}/berita-acara", status_code=303)
+
+
+# --- the projector --------------------------------------------------------------------------------------
+
+
+@get("/forum/{forum_id:str}/layar", include_in_schema=False)
+async def projector(request: Request, forums: ForumService, forum_id: str) -> Template:
+    forum, _ = await forums.load(forum_id.upper())
+    return page(request, "forum_screen.html", s=forum.schedule, snapshot=await _snapshot(forums, forum))
+
+
+async def _snapshot(forums: ForumService, forum: rules.Forum) -> dict[str, Any]:
+    standing = await _standing(forums, forum)
+    titles = {a.item_id: a.title for a in forum.agenda}
+    rows = [] if standing is None else [
+        {"rank": r.rank, "title": titles.get(r.item_id, r.item_id), "score": r.score, "cost": r.cost,
+         "selected": r.selected} for r in standing.ranking
+    ]  # fmt: skip
+    return {"status": forum.status, "ceiling": forum.schedule.ceiling, "spent": standing.spent if standing else 0,
+            "ballots": standing.ballots if standing else 0, "rows": rows}  # fmt: skip
+
+
+@get("/forum/{forum_id:str}/layar/aliran", include_in_schema=False)
+async def projector_stream(forums: ForumService, store: EventStore, forum_id: str) -> ServerSentEvent:
+    """A new snapshot whenever the forum's streams changed (checked every second), until it closes."""
+    forum_id = forum_id.upper()
+    await forums.load(forum_id)
+
+    async def snapshots() -> AsyncIterator[str]:
+        last = None
+        for _ in range(3600):
+            marker = await forums.pool.fetchval(
+                "SELECT max(global_position) FROM events WHERE stream_id LIKE $1", f"forum-{forum_id}%"
+            )
+            if marker != last:
+                last = marker
+                forum, _ = await forums.load(forum_id)
+                yield msgspec.json.encode(await _snapshot(forums, forum)).decode()
+                if forum.status == rules.CLOSED:
+                    return
+            await asyncio.sleep(1)
+
+    return ServerSentEvent(snapshots())
+
+
+# --- Berita Acara ---------------------------------------------------------------------------------------
+
+
+@get("/forum/{forum_id:str}/berita-acara", include_in_schema=False)
+async def berita_acara(request: Request, forums: ForumService, store: EventStore, pool: asyncpg.Pool,
+                       forum_id: str) -> Template:  # fmt: skip
+    forum, head = await forums.load(forum_id.upper())
+    if forum.result is None:
+        raise NotFoundException()
+    closing = [
+        e for e in await store.read_stream(rules.stream_id(forum.schedule.forum_id)) if isinstance(e.event, ForumClosed)
+    ][0]
+    check_url = f"{request.base_url}periksa/{closing.hash.hex()}"
+    svg = io.BytesIO()
+    segno.make(check_url, error="m").save(svg, kind="svg", scale=3, xmldecl=False, svgns=True)
+    items = {a.item_id: a for a in forum.agenda}
+    adjustments = forum.adjustments
+    async with pool.acquire() as conn:
+        place = await region(conn, forum.schedule.region)
+        bidang = dict(await conn.fetch("SELECT code, bidang FROM proposals WHERE code = ANY($1::text[])",
+                                       [a.proposal for a in forum.agenda if a.proposal]))  # fmt: skip
+    agreed: dict[str, list[Any]] = {}
+    for r in forum.result.ranking:
+        if r.selected:
+            a = items[r.item_id]
+            agreed.setdefault(bidang.get(a.proposal or "", ""), []).append((r, a, adjustments.get(r.item_id)))
+    genders = Counter(d.gender for d in forum.delegates.values())
+    return page(
+        request, "berita_acara.html", s=forum.schedule, forum=forum, place=place, agreed=agreed,
+        not_agreed=[(r, items[r.item_id]) for r in forum.result.ranking if not r.selected],
+        genders=genders, delegates=list(forum.delegates.values()), head=closing, check_url=check_url,
+        qr=svg.getvalue().decode(), reasons=decision_rules.REASON_LABELS,
+    )  # fmt: skip
+
+
+@get("/periksa/{digest:str}", include_in_schema=False)
+async def check_head(request: Request, store: EventStore, pool: asyncpg.Pool, digest: str) -> Template:
+    """Anyone can check that the log still holds the head a Berita Acara printed, unchanged."""
+    found = None
+    intact = False
+    if re.fullmatch(r"[0-9a-f]{64}", digest):
+        row = await pool.fetchrow("SELECT stream_id, stream_version, global_position, recorded_at FROM events"
+                                  " WHERE hash = $1", bytes.fromhex(digest))  # fmt: skip
+        if row is not None:
+            found = row
+            from musrenbang.eventlog.verify import check_chains, stored_events
+
+            async with pool.acquire() as conn:
+                events = [e async for e in stored_events(conn, stream=row["stream_id"])]
+            report = check_chains(e for e in events if e.stream_version <= row["stream_version"])
+            intact = report.intact
+    return page(request, "check_head.html", digest=digest, found=found, intact=intact,
+                status=200 if found else 404)  # fmt: skip
