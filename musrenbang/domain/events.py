@@ -196,6 +196,13 @@ class ItemAdjusted(Event, frozen=True, tag="forum.item_adjusted"):
     agreed_cost: int | None = None
 
 
+class DelegatesMandated(Event, frozen=True, tag="forum.delegates_mandated"):
+    """The delegates the forum sends on to the next level (a later mandate replaces an earlier one)."""
+
+    forum_id: str
+    delegate_ids: tuple[str, ...]
+
+
 class BallotCast(Event, frozen=True, tag="forum.ballot_cast"):
     """A delegate's ballot (one stream per delegate). A later ballot of the same delegate replaces the
     earlier one while the forum is open; both stay in the log."""
@@ -266,6 +273,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     DelegateRegistered,
     ForumOpened,
     ItemAdjusted,
+    DelegatesMandated,
     BallotCast,
     ScoresGiven,
     ForumClosed,

@@ -27,6 +27,7 @@ from musrenbang.domain.events import (
     BallotCast,
     Criterion,
     DelegateRegistered,
+    DelegatesMandated,
     Event,
     ForumClosed,
     ForumOpened,
@@ -70,6 +71,7 @@ class Forum(msgspec.Struct, frozen=True, kw_only=True):
     delegates: dict[str, DelegateRegistered] = {}
     agenda: tuple[AgendaItem, ...] = ()
     adjustments: dict[str, ItemAdjusted] = {}
+    mandated: tuple[str, ...] = ()
     result: ForumResult | None = None
 
     @property
@@ -123,6 +125,13 @@ class AdjustItem(msgspec.Struct, frozen=True, kw_only=True):
     agreed_cost: int | None = None
 
 
+class MandateDelegates(msgspec.Struct, frozen=True, kw_only=True):
+    delegate_ids: tuple[str, ...]
+
+
+MAX_MANDATED = 5
+
+
 class CloseForum(msgspec.Struct, frozen=True, kw_only=True):
     """Close with the ballots and score sheets the forum's streams hold (latest per delegate/sheet)."""
 
@@ -142,7 +151,7 @@ class GiveScores(msgspec.Struct, frozen=True, kw_only=True):
     marks: dict[str, dict[str, int]]
 
 
-Command = ScheduleForum | RegisterDelegate | OpenForum | AdjustItem | CloseForum
+Command = ScheduleForum | RegisterDelegate | OpenForum | AdjustItem | MandateDelegates | CloseForum
 
 
 def decide(state: Forum, command: Command) -> list[Event]:
@@ -180,6 +189,16 @@ def decide(state: Forum, command: Command) -> list[Event]:
             if command.agreed_cost is None and command.agreed_volume is None:
                 raise ValidationFailed({"agreed_cost": N_("isi volume atau biaya yang disepakati")})
             return [ItemAdjusted(forum_id=forum_id, **msgspec.structs.asdict(command))]
+        case MandateDelegates():
+            _must_be_open(state)
+            ids = command.delegate_ids
+            if not ids or len(set(ids)) != len(ids) or len(ids) > MAX_MANDATED:
+                raise ValidationFailed(
+                    {"delegate_ids": Message(N_("pilih 1 sampai %(max)d delegasi"), max=MAX_MANDATED)}
+                )
+            if any(d not in state.delegates for d in ids):
+                raise DomainError(N_("peserta tidak terdaftar di musyawarah ini"))
+            return [DelegatesMandated(forum_id=forum_id, delegate_ids=ids)]
         case CloseForum():
             _must_be_open(state)
             result = compute_result(state, command.ballots, command.sheets)
@@ -299,6 +318,8 @@ def evolve(state: Forum, event: Event) -> Forum:
             return msgspec.structs.replace(state, status=OPEN, agenda=event.agenda)
         case ItemAdjusted():
             return msgspec.structs.replace(state, adjustments={**state.adjustments, event.item_id: event})
+        case DelegatesMandated():
+            return msgspec.structs.replace(state, mandated=event.delegate_ids)
         case ForumClosed():
             return msgspec.structs.replace(state, status=CLOSED, result=event.result)
     return state

@@ -20,6 +20,7 @@ from litestar.response import Redirect, ServerSentEvent, Template
 
 from musrenbang.domain import forum as rules
 from musrenbang.domain import rules as decision_rules
+from musrenbang.domain import values
 from musrenbang.domain.access import Actor, require_region, require_role
 from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.domain.events import ForumClosed
@@ -175,6 +176,33 @@ async def consensus_scores(request: Request, actor: Actor, forums: ForumService,
             marks[item.item_id] = {k: int(v) for k, v in row.items()}
     await forums.give_scores(forum.schedule.forum_id, rules.GiveScores(sheet="konsensus", marks=marks), _meta(actor))
     return Redirect(f"/forum/{forum.schedule.forum_id}#nilai", status_code=303)
+
+
+@post("/forum/{forum_id:str}/ubah", include_in_schema=False)
+async def adjust_item(request: Request, actor: Actor, forums: ForumService, forum_id: str) -> Response:
+    """Agree another cost or volume for an agenda item, with the reason; the original stays."""
+    forum = await _load_in_scope(forums, forum_id, actor)
+    form = await request.form()
+    cost, volume = str(form.get("agreed_cost", "")).strip(), str(form.get("agreed_volume", "")).strip()
+    try:
+        command = rules.AdjustItem(
+            item_id=str(form.get("item_id", "")), reason=str(form.get("reason", ""))[:1000],
+            agreed_cost=values.parse_rupiah(cost) if cost else None,
+            agreed_volume=values.parse_decimal(volume, places=3) if volume else None,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise ValidationFailed({"agreed_cost": exc.args[0]}) from None
+    await forums.adjust(forum.schedule.forum_id, command, _meta(actor))
+    return Redirect(f"/forum/{forum.schedule.forum_id}#ubah", status_code=303)
+
+
+@post("/forum/{forum_id:str}/mandat", include_in_schema=False)
+async def mandate(request: Request, actor: Actor, forums: ForumService, forum_id: str) -> Response:
+    forum = await _load_in_scope(forums, forum_id, actor)
+    form = await request.form()
+    chosen = tuple(str(d) for d in form.getall("delegates", []))
+    await forums.mandate(forum.schedule.forum_id, rules.MandateDelegates(delegate_ids=chosen), _meta(actor))
+    return Redirect(f"/forum/{forum.schedule.forum_id}#mandat", status_code=303)
 
 
 @post("/forum/{forum_id:str}/tutup", include_in_schema=False)

@@ -233,6 +233,20 @@ async def adjust(forum_id: str, data: AdjustIn, actor: Actor, forums: ForumServi
     return await _answer(pool, runner, forum_id.upper(), result.last)
 
 
+class MandateIn(msgspec.Struct, forbid_unknown_fields=True):
+    delegate_ids: Annotated[list[str], msgspec.Meta(min_length=1, max_length=5)]
+
+
+@post("/api/v1/forums/{forum_id:str}/mandate", summary="The delegates mandated to the next level",
+      tags=["forums"], status_code=200)  # fmt: skip
+async def mandate(forum_id: str, data: MandateIn, actor: Actor, forums: ForumService, runner: ProjectionRunner,
+                  pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+    await _forum_in_scope(forums, forum_id, actor)
+    command = forum_rules.MandateDelegates(delegate_ids=tuple(data.delegate_ids))
+    result = await forums.mandate(forum_id.upper(), command, _meta(actor))
+    return await _answer(pool, runner, forum_id.upper(), result.last)
+
+
 @post("/api/v1/forums/{forum_id:str}/close", summary="Close: compute the result and forward the selected",
       tags=["forums"], status_code=200)  # fmt: skip
 async def close_forum(forum_id: str, actor: Actor, forums: ForumService, runner: ProjectionRunner,

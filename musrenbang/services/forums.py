@@ -130,6 +130,11 @@ class ForumService:
             for r in rows
         )
 
+    async def mandate(self, forum_id: str, command: rules.MandateDelegates, metadata: Metadata) -> AppendResult:
+        forum, head = await self.load(forum_id)
+        events = rules.decide(forum, command)
+        return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata)
+
     async def adjust(self, forum_id: str, command: rules.AdjustItem, metadata: Metadata) -> AppendResult:
         forum, head = await self.load(forum_id)
         events = rules.decide(forum, command)

@@ -125,3 +125,13 @@ def test_a_forum_cannot_be_scheduled_with_an_unknown_rule_or_nonsense(bad: dict)
 
     with pytest.raises(ValidationFailed):
         f.decide(f.Forum(delegates={}), msgspec.structs.replace(SCHEDULE, **bad))
+
+
+def test_mandated_delegates_must_be_registered_and_few() -> None:
+    forum = opened()
+    [event] = f.decide(forum, f.MandateDelegates(delegate_ids=("d1",)))
+    assert reduce(f.evolve, [event], forum).mandated == ("d1",)
+    with pytest.raises(DomainError):
+        f.decide(forum, f.MandateDelegates(delegate_ids=("stranger",)))
+    with pytest.raises(ValidationFailed):
+        f.decide(forum, f.MandateDelegates(delegate_ids=()))

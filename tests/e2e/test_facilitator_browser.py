@@ -96,11 +96,24 @@ def test_a_facilitator_runs_a_forum_and_prints_the_berita_acara(
     page.wait_for_load_state()
     screen.wait_for_function("document.getElementById('ballots').textContent === '3'", timeout=10_000)
 
+    # The forum agrees a lower cost for the drainage (the original stays), and mandates a delegate.
+    page.select_option("#item_id", index=drainase - 1)
+    page.fill("#agreed_cost", "20 juta")
+    page.fill("#adjust_reason", "harga satuan terbaru")
+    page.get_by_role("button", name="Simpan perubahan").click()
+    page.wait_for_load_state()
+    page.get_by_role("checkbox", name="Ibu Sari").check()
+    page.get_by_role("button", name="Tetapkan delegasi").click()
+    page.wait_for_load_state()
     page.get_by_role("button", name=re.compile("Tutup musyawarah")).click()
     page.wait_for_url("**/berita-acara")
     text = page.content()
     assert "BERITA ACARA" in text and "perempuan 2, laki-laki 1" in text
-    assert "Perbaikan drainase RW 02" in text and "tidak muat dalam sisa pagu" in text
+    # At the agreed 20 million the drainage and the lamps (30 million) both fit in the 50 million ceiling.
+    assert "Perbaikan drainase RW 02" in text and "Lampu jalan RW 05" in text
+    assert "diubah: harga satuan terbaru" in text and "semula Rp 40.000.000" in text and "Rp 20.000.000" in text
+    assert "Tidak ada." in text.split("III. Usulan yang tidak disepakati")[1].split("IV.")[0]
+    assert "Ibu Sari" in text.split("IV. Delegasi")[1].split("V. Tanda tangan")[0]
     assert page.locator(".qr svg").count() == 1
     check = page.locator(".proof a").get_attribute("href")
     page.goto(check)

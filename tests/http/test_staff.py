@@ -193,8 +193,15 @@ async def test_a_forum_run_through_the_api(client: httpx.AsyncClient, users) -> 
     ballots = [{"delegate_id": "d1", "approvals": codes}, {"delegate_id": "d2", "approvals": [codes[1]]}]
     voted = await client.post(f"/api/v1/forums/{forum_id}/ballots", json=ballots, headers=auth)
     assert voted.status_code == 200 and voted.json()["ballots"] == 2
+    mandated = await client.post(f"/api/v1/forums/{forum_id}/mandate", json={"delegate_ids": ["d1"]}, headers=auth)
+    assert mandated.status_code == 200
+    assert (await client.post(f"/api/v1/forums/{forum_id}/mandate", json={"delegate_ids": ["nobody"]},
+                              headers=auth)).status_code == 409  # fmt: skip
     closed = (await client.post(f"/api/v1/forums/{forum_id}/close", headers=auth)).json()
     assert closed["status"] == "closed" and closed["women_delegates"] == 1
+    minutes = (await client.get(f"/forum/{forum_id}/berita-acara")).text
+    section = minutes.split("IV. Delegasi")[1].split("V. Tanda tangan")[0]
+    assert "Ibu RW 01" in section and "Pak RW 02" not in section
     result = {x["item_id"]: x for x in closed["result"]}
     assert result[codes[1]]["selected"] and result[codes[1]]["rank"] == 1
     late = await client.post(f"/api/v1/forums/{forum_id}/ballots", json=ballots[:1], headers=auth)
@@ -301,3 +308,43 @@ async def test_the_verification_queue_page_decides_and_merges(client: httpx.Asyn
     blocked = await client.post(f"/api/v1/proposals/{codes[1]}/verification", json={"decision": "accept"},
                                 headers=outsider)  # fmt: skip
     assert blocked.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("admin", 201), ("kelurahan", 201), ("kecamatan", 201), ("other", 403), ("opd", 403), ("auditor", 403),
+     (None, 401)],
+)  # fmt: skip
+async def test_who_may_schedule_a_forum_for_a_kelurahan(
+    client: httpx.AsyncClient,
+    app_pool: asyncpg.Pool,
+    users,
+    who: str | None,
+    expected: int,  # noqa: ANN001
+) -> None:
+    headers = await token(client, users[who]) if who else {}
+    before = await app_pool.fetchval("SELECT count(*) FROM events")
+    r = await client.post("/api/v1/forums", headers=headers, json={
+        "level": "kelurahan", "region": KELURAHAN, "year": 2022, "title": "Matriks izin", "ceiling": 1_000_000,
+        "rule": "greedy", "ballot_kind": "approval"})  # fmt: skip
+    assert r.status_code == expected, r.text
+    assert await app_pool.fetchval("SELECT count(*) FROM events") == before + (1 if expected == 201 else 0)
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("admin", 200), ("kelurahan", 200), ("kecamatan", 200), ("other", 403), ("opd", 403), ("auditor", 403)],
+)
+async def test_who_may_merge_proposals(
+    client: httpx.AsyncClient,
+    app_pool: asyncpg.Pool,
+    users,
+    who: str,
+    expected: int,  # noqa: ANN001
+) -> None:
+    target, dupe = await new_proposal(client), await new_proposal(client)
+    before = await app_pool.fetchval("SELECT count(*) FROM events")
+    r = await client.post("/api/v1/proposals/merge", json={"into": target, "codes": [dupe], "reason": "sama"},
+                          headers=await token(client, users[who]))  # fmt: skip
+    assert r.status_code == expected, r.text
+    assert await app_pool.fetchval("SELECT count(*) FROM events") == before + (2 if expected == 200 else 0)
