@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -55,7 +56,8 @@ class Server:
             time.sleep(0.2)
         raise AssertionError(f"serve did not become healthy:\n{self.output()}")
 
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 60) -> int:
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
+        """Stop as an operator would (Ctrl-C), then make sure no worker process outlives the test."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -63,6 +65,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self._log_file.close()
         return self.process.returncode
 
