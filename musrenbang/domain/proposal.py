@@ -39,6 +39,18 @@ BIDANG = {
 }
 SOURCES = ("warga", "pokir", "opd")
 
+# The agency (perangkat daerah) usually responsible for a bidang in Kota Bekasi: indicative only, used
+# to group lists until the Forum Perangkat Daerah assigns each proposal its agency.
+INDICATIVE_AGENCY = {
+    "infrastruktur": "Dinas Bina Marga dan Sumber Daya Air",
+    "ekonomi": "Dinas Koperasi dan Usaha Kecil Menengah",
+    "pendidikan": "Dinas Pendidikan",
+    "kesehatan": "Dinas Kesehatan",
+    "sosial_budaya": "Dinas Sosial",
+    "lingkungan_hidup": "Dinas Lingkungan Hidup",
+    "pemerintahan": "Sekretariat Daerah (Bagian Pemerintahan)",
+}
+
 DIAJUKAN = "diajukan"
 DIKEMBALIKAN = "dikembalikan"
 DITERIMA = "diterima"

@@ -95,9 +95,16 @@ async def login_submit(
     response = Redirect("/petugas", status_code=303)
     response.set_cookie(
         SESSION_COOKIE, token, expires=int(expires.timestamp()), httponly=True, samesite="lax",
-        secure=request.url.scheme == "https", path="/",
+        secure=_over_https(request), path="/",
     )  # fmt: skip
     return response
+
+
+def _over_https(request: Request) -> bool:
+    """HTTPS directly, or (behind a trusted TLS-terminating proxy) as the proxy reports it."""
+    if request.url.scheme == "https":
+        return True
+    return bool(request.app.state.settings.trust_proxy) and request.headers.get("x-forwarded-proto") == "https"
 
 
 @post("/keluar", include_in_schema=False)

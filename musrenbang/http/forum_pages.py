@@ -19,6 +19,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, ServerSentEvent, Template
 
 from musrenbang.domain import forum as rules
+from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor, require_region, require_role
@@ -280,7 +281,8 @@ async def berita_acara(request: Request, forums: ForumService, store: EventStore
     for r in forum.result.ranking:
         if r.selected:
             a = items[r.item_id]
-            agreed.setdefault(bidang.get(a.proposal or "", ""), []).append((r, a, adjustments.get(r.item_id)))
+            agency = proposal_rules.INDICATIVE_AGENCY.get(bidang.get(a.proposal or "", ""), "")
+            agreed.setdefault(agency, []).append((r, a, adjustments.get(r.item_id)))
     genders = Counter(d.gender for d in forum.delegates.values())
     return page(
         request, "berita_acara.html", s=forum.schedule, forum=forum, place=place, agreed=agreed,

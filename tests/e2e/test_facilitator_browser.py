@@ -113,6 +113,7 @@ def test_a_facilitator_runs_a_forum_and_prints_the_berita_acara(
     assert "Perbaikan drainase RW 02" in text and "Lampu jalan RW 05" in text
     assert "diubah: harga satuan terbaru" in text and "semula Rp 40.000.000" in text and "Rp 20.000.000" in text
     assert "Tidak ada." in text.split("III. Usulan yang tidak disepakati")[1].split("IV.")[0]
+    assert "Dinas Bina Marga dan Sumber Daya Air" in text  # grouped by (indicative) agency
     assert "Ibu Sari" in text.split("IV. Delegasi")[1].split("V. Tanda tangan")[0]
     assert page.locator(".qr svg").count() == 1
     check = page.locator(".proof a").get_attribute("href")

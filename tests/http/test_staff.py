@@ -217,7 +217,14 @@ async def test_browser_login_and_logout(client: httpx.AsyncClient, users) -> Non
     good = await client.post("/masuk", data={"_csrf_token": csrf, "username": users["auditor"], "password": PASSWORD})
     assert good.status_code == 303
     cookie = good.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+    async with httpx.AsyncClient(base_url=str(client.base_url), cookies=client.cookies) as proxied:
+        behind_tls = await proxied.post(
+            "/masuk",
+            headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.253.0.1"},
+            data={"_csrf_token": csrf, "username": users["auditor"], "password": PASSWORD},
+        )
+    assert "secure" in behind_tls.headers["set-cookie"].lower()  # TLS ended at the (trusted) proxy
     home = await client.get("/petugas")
     assert home.status_code == 200 and users["auditor"] in home.text
     no_csrf = await client.post("/keluar")
