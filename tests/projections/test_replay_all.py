@@ -60,8 +60,9 @@ async def test_replaying_every_projection_gives_the_same_tables(store: EventStor
     await forums.schedule(f.ScheduleForum(forum_id=forum_id, level="kelurahan", region="32.75.01.1001", year=2022,
                                           title="Forum", held_on=None, place="Aula", chair="Lurah", ceiling=15_000_000,
                                           rule="greedy", ballot_kind="approval"), META)  # fmt: skip
-    await forums.register_delegates(forum_id, [f.RegisterDelegate(delegate_id="d1", name="A", gender="P"),
-                                               f.RegisterDelegate(delegate_id="d2", name="B", gender="L")], META)  # fmt: skip
+    delegates = [f.RegisterDelegate(delegate_id="d1", name="A", gender="P"),
+                 f.RegisterDelegate(delegate_id="d2", name="B", gender="L")]  # fmt: skip
+    await forums.register_delegates(forum_id, delegates, META)
     await forums.open(forum_id, META)
     forum, _ = await forums.load(forum_id)
     items = [a.item_id for a in forum.agenda]
