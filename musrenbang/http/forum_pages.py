@@ -22,12 +22,13 @@ from musrenbang.domain import forum as rules
 from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain import values
-from musrenbang.domain.access import Actor, require_region, require_role
+from musrenbang.domain.access import Actor, Forbidden, require_region, require_role
 from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.domain.events import ForumClosed
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.http.i18n import translate
 from musrenbang.http.render import page
+from musrenbang.projections import cycles
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region
 from musrenbang.services.forums import ForumService, new_forum_id
@@ -75,8 +76,8 @@ async def new_forum_submit(request: Request, actor: Actor, forums: ForumService,
         errors["ceiling"] = translate(request, N_("tulis pagu dalam rupiah, misalnya 500000000"))
     try:
         require_region(actor, values["region"])
-    except Exception:  # noqa: BLE001 - shown next to the field
-        errors["region"] = translate(request, N_("akun ini tidak berwenang untuk wilayah ini"))
+    except Forbidden as exc:  # shown next to the field
+        errors["region"] = translate(request, exc.message)
     if not errors:
         year = await _current_year(forums)
         rule = values["rule"] or "weighted-criteria"
@@ -96,8 +97,9 @@ async def new_forum_submit(request: Request, actor: Actor, forums: ForumService,
 
 
 async def _current_year(forums: ForumService) -> int:
-    row = await forums.pool.fetchrow("SELECT year FROM cycles ORDER BY year DESC LIMIT 1")
-    return row["year"] if row else 0
+    async with forums.pool.acquire() as conn:
+        cycle = await cycles.current_cycle(conn)
+    return cycle["year"] if cycle else 0
 
 
 @get("/forum/{forum_id:str}", include_in_schema=False)
