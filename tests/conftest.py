@@ -4,6 +4,7 @@ same migrations users run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -65,30 +66,32 @@ async def template_name(server_url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-@pytest.fixture
-async def database_url(server_url: str, template_name: str) -> AsyncIterator[str]:
-    """A fresh, migrated database with the reference regions and an empty event log."""
+@contextlib.asynccontextmanager
+async def _throwaway_database(server_url: str, template: str | None) -> AsyncIterator[str]:
+    """A new database (copied from `template`, or empty), dropped afterwards."""
     name = f"mtest_{uuid.uuid4().hex[:12]}"
     admin = await _admin(server_url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+        clause = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{clause}')
         yield with_database(server_url, name)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def database_url(server_url: str, template_name: str) -> AsyncIterator[str]:
+    """A fresh, migrated database with the reference regions and an empty event log."""
+    async with _throwaway_database(server_url, template_name) as url:
+        yield url
 
 
 @pytest.fixture
 async def empty_database_url(server_url: str) -> AsyncIterator[str]:
     """A database with nothing in it, not even the migrations."""
-    name = f"mtest_{uuid.uuid4().hex[:12]}"
-    admin = await _admin(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield with_database(server_url, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with _throwaway_database(server_url, None) as url:
+        yield url
 
 
 @pytest.fixture
