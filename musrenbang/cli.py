@@ -110,7 +110,8 @@ async def _prepare(url: str) -> tuple[list[str], str]:
     help="Where the bundled database keeps its data (also MUSRENBANG_DATA_DIR).",
 )
 @click.option("--workers", type=int, default=None, help="Server processes (default 1).")
-def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None) -> None:
+@click.option("--demo", is_flag=True, help="On a database without proposals, first play the demo RKPD 2022 cycle.")
+def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None, demo: bool) -> None:
     """Prepare the database and serve the web application until Ctrl-C."""
     settings = _settings(host=host, port=port, data_dir=data_dir, workers=workers)
     _check_port_free(settings.host, settings.port)
@@ -119,6 +120,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
         if applied:
             click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}", err=True)
         click.echo(f"database: {redact(url)}", err=True)
+        if demo:
+            _demo_before_serving(settings, url, settings.secret_key or secret)
         click.echo(f"serving on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", err=True)
         _serve_http(settings, url, settings.secret_key or secret)
 
@@ -159,6 +162,65 @@ def _check_port_free(host: str, port: int) -> None:
                     f"port {port} on {host} is already in use (is another server running?); choose --port"
                 ) from None
             raise Failure(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+@main.command("demo")
+@click.option("--seed", type=int, default=2022, show_default=True, help="Same seed, same cycle.")
+@click.option("--scale", type=click.IntRange(1, 10_000), default=1, show_default=True,
+              help="Multiply proposals, delegates, score sheets and ballots (for benchmarks).")  # fmt: skip
+def demo_command(seed: int, scale: int) -> None:
+    """Play a whole RKPD 2022 cycle of Kota Bekasi on an empty database (proposals in all 56 kelurahan,
+    forums, the agencies' RKPD lines, adoption) and add demo staff accounts. Exit 3 if the log already
+    holds proposals."""
+    settings = _settings()
+    with _database(settings) as url:
+        _, secret = _run(_prepare(url))
+        summary = _run(_play_demo(url, settings.secret_key or secret, seed, scale, refuse=True))
+    _print_demo(summary, settings)
+
+
+def _demo_before_serving(settings: Settings, url: str, secret: str) -> None:
+    summary = _run(_play_demo(url, secret, 2022, 1, refuse=False))
+    if summary is None:
+        click.echo("the log already holds proposals: serving them, no demo played", err=True)
+    else:
+        _print_demo(summary, settings)
+
+
+async def _play_demo(url: str, secret: str, seed: int, scale: int, *, refuse: bool):  # type: ignore[no-untyped-def]
+    from musrenbang import demo
+    from musrenbang.eventlog.store import EventStore
+
+    pool = await create_pool(url, min_size=1, max_size=8)
+    try:
+        if await demo.has_proposals(pool):
+            if refuse:
+                raise Failure("the event log already holds proposals; the demo needs an empty database"
+                              " (set MUSRENBANG_DATABASE_URL or --data-dir to a new one)")  # fmt: skip
+            return None
+        try:
+            key = bytes.fromhex(secret)
+        except ValueError:
+            key = secret.encode()
+        with click.progressbar(length=demo.STEPS, label="demo RKPD 2022", file=sys.stderr) as bar:
+            return await demo.play(pool, EventStore(pool), key, seed=seed, scale=scale, on_progress=bar.update)
+    finally:
+        await pool.close()
+
+
+def _print_demo(summary, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    s = summary
+    click.echo(f"demo: {s.proposals} proposals ({s.merged} merged, {s.returned} returned of which {s.revised}"
+               f" revised, {s.rejected} rejected), {s.forums} forums, {s.received} at the city level"
+               f" ({s.passed} passed on, {s.declined} declined), {s.lines} RKPD lines adopted;"
+               f" {s.events} events")  # fmt: skip
+    base = f"http://{settings.host}:{settings.port}"
+    click.echo(f"open first: {base}/rkpd/2022 — then follow a line back to its residents, e.g. "
+               f"{base}/telusur/usulan/{s.sample_code}")  # fmt: skip
+    click.echo("demo staff accounts (sign in at /masuk):")
+    for a in s.accounts:
+        password = a.password or "(existed already; password unchanged)"
+        click.echo(f"  {a.username:<26} {a.role:<12} {a.scope:<10} {password}")
 
 
 @main.command()
@@ -205,10 +267,30 @@ async def _replay(url: str, projections: list) -> None:  # type: ignore[type-arg
 
 
 @main.command()
-def verify() -> None:
-    """Check every stream's hash chain; exit 1 naming the first broken stream and position."""
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Check an exported log (`musrenbang export events`) instead of the database: chains, and every"
+    " forum result and RKPD list recomputed from the file alone.",
+)
+@click.option(
+    "--against", default=None, metavar="URL", help="With --file: compare with what the server at URL publishes."
+)
+def verify(file: Path | None, against: str | None) -> None:
+    """Check every stream's hash chain; exit 1 naming the first broken stream and position.
+
+    With --file: check an exported log offline and recompute every closed forum's result and every
+    adopted RKPD list from it; exit 1 with one line per difference.
+    """
     from musrenbang.eventlog.verify import verify_database
 
+    if file is not None:
+        _verify_file(file, against)
+        return
+    if against is not None:
+        raise Failure("--against needs --file (write one with `musrenbang export events --out FILE`)")
     settings = _settings()
     with _database(settings) as url:
         report = _run(_migrated(url, lambda conn: verify_database(conn)))
@@ -218,6 +300,79 @@ def verify() -> None:
     click.echo(f"BROKEN: {report.first_break}", err=True)
     click.echo(f"{report.broken_streams} of {report.streams} streams broken; {report.events} events read", err=True)
     sys.exit(EXIT_FAILED_CHECK)
+
+
+def _verify_file(file: Path, against: str | None) -> None:
+    from musrenbang.audit.against import Unreachable, compare_with_server
+    from musrenbang.audit.verify_file import BadFile, read_header, verify_file
+
+    try:
+        read_header(file)
+        with click.progressbar(length=file.stat().st_size, label="verifying", file=sys.stderr) as bar:
+            report = verify_file(file, bar.update)
+    except BadFile as exc:
+        raise Failure(str(exc)) from None
+    except OSError as exc:
+        raise Failure(f"cannot read {file}: {exc.strerror}") from None
+    differences = list(report.differences)
+    years = ", ".join(str(y) for y in report.years) or "none"
+    click.echo(f"events: {report.events} in {report.streams} streams, {report.rate:,.0f} events/s")
+    click.echo(f"forums recomputed: {report.forums}; RKPD years: {years} ({report.adoptions} adoption(s))")
+    if against is not None:
+        try:
+            published = compare_with_server(against, report.recomputer)
+        except Unreachable as exc:
+            raise Failure(f"cannot compare with the server: {exc}") from None
+        differences.extend(published)
+        click.echo(
+            f"compared with {against}: {report.forums} forum(s), {len(report.recomputer.adoptions)} RKPD list(s)"
+        )
+    for difference in differences:
+        click.echo(f"difference: {difference}", err=True)
+    if differences:
+        click.echo(f"{len(differences)} difference(s)", err=True)
+        sys.exit(EXIT_FAILED_CHECK)
+    click.echo("all agree: chains intact, every result and list recomputes to what was published")
+
+
+@main.group("export")
+def export_group() -> None:
+    """Exports of the log for auditors."""
+
+
+@export_group.command("events")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write (JSON Lines)."
+)
+def export_events(out: Path) -> None:
+    """Write the whole event log, in global order, as JSON Lines (no personal data: proposers appear as
+    salted hashes). `musrenbang verify --file` checks such a file."""
+    settings = _settings()
+    with _database(settings) as url:
+        try:
+            header = _run(_export_events(url, out))
+        except OSError as exc:
+            raise Failure(f"cannot write {out}: {exc.strerror}") from None
+    click.echo(f"wrote {header.events} events (last global position {header.last_position}) to {out}", err=True)
+
+
+async def _export_events(url: str, out: Path):  # type: ignore[no-untyped-def]
+    from musrenbang.audit.export import export_events
+    from musrenbang.db.migrations import migrate
+    from musrenbang.services.bootstrap import server_secret
+
+    await _migrated(url, migrate)
+    conn = await connect(url)
+    try:
+        secret = await server_secret(conn)
+        total = await conn.fetchval("SELECT count(*) FROM events")
+        partial = out.with_name(out.name + ".partial")
+        with partial.open("wb") as f, click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
+            header = await export_events(conn, f, secret, bar.update)
+        partial.replace(out)
+        return header
+    finally:
+        await conn.close()
 
 
 async def _migrated(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -369,7 +524,7 @@ def user() -> None:
 @click.option("--username", required=True)
 @click.option("--role", required=True, type=click.Choice(["admin", "facilitator", "opd", "auditor"]))
 @click.option("--region", default=None, help="Kelurahan or kecamatan code (facilitators).")
-@click.option("--opd", default=None, help="Agency code (opd accounts).")
+@click.option("--opd", default=None, help="Agency code (opd accounts), e.g. DBMSDA; see musrenbang/domain/agency.py.")
 def user_add(username: str, role: str, region: str | None, opd: str | None) -> None:
     """Add an account; the password is read from standard input (first line)."""
     from musrenbang.domain.errors import DomainError, ValidationFailed

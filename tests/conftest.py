@@ -160,3 +160,34 @@ async def app_pool(app_database: str, app_server: Server) -> AsyncIterator[async
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+# --- a second server whose database holds one complete cycle (tests/history.py) -----------------------
+
+
+@pytest.fixture(scope="session")
+async def city_database(server_url: str, template_name: str) -> AsyncIterator[str]:
+    """A database with the complete small cycle of tests/history.py (adopted RKPD 2022). Tests that
+    change the city level must use their own database: this one is shared, read mostly."""
+    from tests import history
+
+    async with _throwaway_database(server_url, template_name) as url:
+        pool = await create_pool(url, min_size=1, max_size=5)
+        try:
+            await history.build(pool, EventStore(pool))
+        finally:
+            await pool.close()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def city_server(city_database: str) -> Iterator[Server]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = Server(port, database_url=city_database, workers=1, extra_env={"MUSRENBANG_TRUST_PROXY": "1"})
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.stop()

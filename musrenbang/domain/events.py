@@ -258,6 +258,105 @@ class ProposalDecidedAtForum(Event, frozen=True, tag="proposal.decided_at_forum"
     reason: str | None = None
 
 
+# --- city level: Forum Perangkat Daerah and Musrenbang Kota (one stream per RKPD year) --------------------
+
+
+class CityItem(msgspec.Struct, frozen=True, kw_only=True):
+    """A proposal a kecamatan forum selected, as it reaches the agencies: the cost and volume the forum
+    agreed, and the agency that takes it first (by bidang; the agency can pass it on)."""
+
+    code: str
+    title: str
+    kelurahan: str
+    bidang: str
+    cost: int
+    volume: str | None = None
+    unit: str | None = None
+    agency: str
+    forum_id: str
+
+
+class RkpdProposalsReceived(Event, frozen=True, tag="rkpd.proposals_received"):
+    """The Forum Perangkat Daerah took up what the kecamatan forums forwarded (frozen here, like an agenda).
+    Received again later, only proposals not yet received are added."""
+
+    year: int
+    items: tuple[CityItem, ...]
+
+
+class RkpdProposalPassed(Event, frozen=True, tag="rkpd.proposal_passed"):
+    """An agency handed a proposal to another agency, with the reason."""
+
+    year: int
+    code: str
+    from_agency: str
+    to_agency: str
+    reason: str
+
+
+class RkpdProposalDeclined(Event, frozen=True, tag="rkpd.proposal_declined"):
+    """The agency will not take the proposal into the RKPD; `reason` is what the resident reads."""
+
+    year: int
+    code: str
+    agency: str
+    reason: str
+
+
+class RkpdLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of the RKPD (Permendagri 86 table T-D.4): what an agency will deliver, where, for how much,
+    and the residents' proposals (`origins`) it comes from."""
+
+    line_id: str
+    agency: str
+    origins: tuple[str, ...]
+    locations: tuple[str, ...]
+    """Kelurahan codes, from the origins."""
+    priority_program: int
+    """1-based index into the cycle's priority programs."""
+    sub_kegiatan_code: str
+    """U.BB.PP.K.KK.SSSS, in the nomenclature named by `nomenclature`."""
+    nomenclature: str
+    program: str
+    kegiatan: str
+    sub_kegiatan: str
+    funding_source: str
+    volume: str
+    unit: str
+    pagu: int
+    output_indicator: str
+    target: str
+    target_unit: str
+
+
+class RkpdLineSet(Event, frozen=True, tag="rkpd.line_set"):
+    """An agency set (or revised) a line; the whole line is restated. After adoption a reason is required."""
+
+    year: int
+    line: RkpdLine
+    reason: str = ""
+
+
+class RkpdLineWithdrawn(Event, frozen=True, tag="rkpd.line_withdrawn"):
+    """A line was taken out; its proposals go back to the agency's list."""
+
+    year: int
+    line_id: str
+    agency: str
+    reason: str
+
+
+class RkpdAdopted(Event, frozen=True, tag="rkpd.adopted"):
+    """Musrenbang Kota adopted the RKPD: the list as it stood, frozen (`revision` 1, 2, ... when
+    changes made after an adoption are adopted again)."""
+
+    year: int
+    revision: int
+    lines: tuple[RkpdLine, ...]
+    total_pagu: int
+    note: str = ""
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     CycleStarted,
     CycleStageAdvanced,
@@ -278,6 +377,12 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ScoresGiven,
     ForumClosed,
     ProposalDecidedAtForum,
+    RkpdProposalsReceived,
+    RkpdProposalPassed,
+    RkpdProposalDeclined,
+    RkpdLineSet,
+    RkpdLineWithdrawn,
+    RkpdAdopted,
 )
 
 

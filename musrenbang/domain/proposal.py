@@ -39,18 +39,6 @@ BIDANG = {
 }
 SOURCES = ("warga", "pokir", "opd")
 
-# The agency (perangkat daerah) usually responsible for a bidang in Kota Bekasi: indicative only, used
-# to group lists until the Forum Perangkat Daerah assigns each proposal its agency.
-INDICATIVE_AGENCY = {
-    "infrastruktur": "Dinas Bina Marga dan Sumber Daya Air",
-    "ekonomi": "Dinas Koperasi dan Usaha Kecil Menengah",
-    "pendidikan": "Dinas Pendidikan",
-    "kesehatan": "Dinas Kesehatan",
-    "sosial_budaya": "Dinas Sosial",
-    "lingkungan_hidup": "Dinas Lingkungan Hidup",
-    "pemerintahan": "Sekretariat Daerah (Bagian Pemerintahan)",
-}
-
 DIAJUKAN = "diajukan"
 DIKEMBALIKAN = "dikembalikan"
 DITERIMA = "diterima"
@@ -59,6 +47,7 @@ DITOLAK = "ditolak"
 DIGABUNGKAN = "digabungkan"
 DITERUSKAN = "diteruskan"
 TIDAK_TERAKOMODASI = "tidak_terakomodasi"
+MASUK_RKPD = "masuk_rkpd"
 STATUSES = {
     DIAJUKAN: N_("Diajukan, menunggu verifikasi"),
     DIKEMBALIKAN: N_("Dikembalikan untuk diperbaiki"),
@@ -68,6 +57,7 @@ STATUSES = {
     DIGABUNGKAN: N_("Digabungkan ke usulan lain"),
     DITERUSKAN: N_("Disepakati di musyawarah, diteruskan ke tingkat berikutnya"),
     TIDAK_TERAKOMODASI: N_("Tidak terakomodasi"),
+    MASUK_RKPD: N_("Masuk RKPD"),
 }
 
 MAX_PHOTOS = 3

@@ -1,8 +1,9 @@
 """Checking the per-stream hash chains.
 
-`check_chains` is pure: it takes events in (stream_id, stream_version) order from any source — the
-database or an exported file — recomputes every hash and reports the first place where the recomputed
-chain and the stored one part ways.
+`check_chains` is pure: it takes events from any source — the database or an exported file — in any
+order that keeps each stream's events in version order (grouped by stream, or in global order as an
+export holds them), recomputes every hash and reports the first place where the recomputed chain and the
+stored one part ways.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ class ChainBreak(NamedTuple):
     stream_version: int
     global_position: int
     reason: str
+    event_type: str = ""
 
     def __str__(self) -> str:
+        kind = f", event {self.event_type}" if self.event_type else ""
         return (
             f"stream {self.stream_id} version {self.stream_version}"
-            f" (global position {self.global_position}): {self.reason}"
+            f" (global position {self.global_position}){kind}: {self.reason}"
         )
 
 
@@ -56,26 +59,30 @@ class ChainReport(NamedTuple):
 
 
 class ChainChecker:
-    """Feed events in (stream_id, stream_version) order; read the report at the end."""
+    """Feed events with each stream's events in version order (streams may interleave, so the global
+    order of an export works as well as the database's stream order); read the report at the end.
+
+    Per-stream state (last version and hash) is kept in a dict, one entry per stream seen."""
 
     def __init__(self) -> None:
         self.events = 0
-        self.streams = 0
         self.first_break: ChainBreak | None = None
+        self.breaks: list[ChainBreak] = []
+        """The first break of every broken stream, in the order they were found."""
         self._broken: set[str] = set()
-        self._stream: str | None = None
-        self._version = 0
-        self._previous = codec.GENESIS_HASH
+        self._heads: dict[str, tuple[int, bytes]] = {}
+
+    @property
+    def streams(self) -> int:
+        return len(self._heads)
 
     def feed(self, e: StoredEvent) -> None:
         self.events += 1
-        if e.stream_id != self._stream:
-            self._stream, self._version, self._previous = e.stream_id, 0, codec.GENESIS_HASH
-            self.streams += 1
+        version, previous = self._heads.setdefault(e.stream_id, (0, codec.GENESIS_HASH))
         if e.stream_id in self._broken:
             return
-        if e.stream_version != self._version + 1:
-            self._break(e, f"expected version {self._version + 1}, found {e.stream_version}")
+        if e.stream_version != version + 1:
+            self._break(e, f"expected version {version + 1}, found {e.stream_version}")
             return
         try:
             canonical = codec.canonical(
@@ -90,16 +97,18 @@ class ChainChecker:
         except ValueError as exc:
             self._break(e, f"unreadable event: {exc}")
             return
-        expected = codec.chain_hash(self._previous, canonical)
+        expected = codec.chain_hash(previous, canonical)
         if expected != bytes(e.hash):
             self._break(e, "hash does not match the event's contents and the previous hash")
             return
-        self._version, self._previous = e.stream_version, expected
+        self._heads[e.stream_id] = (e.stream_version, expected)
 
     def _break(self, e: StoredEvent, reason: str) -> None:
         self._broken.add(e.stream_id)
+        found = ChainBreak(e.stream_id, e.stream_version, e.global_position, reason, e.event_type)
+        self.breaks.append(found)
         if self.first_break is None:
-            self.first_break = ChainBreak(e.stream_id, e.stream_version, e.global_position, reason)
+            self.first_break = found
 
     def report(self) -> ChainReport:
         return ChainReport(self.events, self.streams, self.first_break, len(self._broken))

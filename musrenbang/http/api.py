@@ -22,7 +22,7 @@ from musrenbang.photos import MAX_BYTES, process
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region
-from musrenbang.services.proposals import ProposalService, fingerprint
+from musrenbang.services.proposals import ProposalService
 
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
 IdempotencyKey = Annotated[
@@ -174,7 +174,7 @@ async def submit(
 ) -> Response[SubmittedOut]:
     """201 with the tracking code and the revision secret; the same Idempotency-Key again answers 200
     with the same proposal and writes nothing; the same key with a different body answers 409."""
-    print_ = fingerprint(msgspec.to_builtins(data))
+    print_ = proposals.fingerprint(msgspec.to_builtins(data))
     already = await proposals.find_submitted(idempotency_key, print_)
     if already is None:
         content = await proposals.validate(data.as_input())

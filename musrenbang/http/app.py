@@ -23,13 +23,17 @@ from musrenbang.db.connect import create_pool
 from musrenbang.eventlog.store import EventStore
 from musrenbang.http import (
     api,
+    audit_pages,
     auth,
+    city_pages,
     errors,
     forum_pages,
     forums,
     health,
     photos,
     residents,
+    rkpd_api,
+    rkpd_pages,
     staff,
     verification_pages,
 )
@@ -40,6 +44,7 @@ from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.resources import static_dir
 from musrenbang.services.forums import ForumService
 from musrenbang.services.proposals import ProposalService
+from musrenbang.services.rkpd import RkpdService
 
 
 def create_app(settings: Settings, database_url: str, secret: str, *, run_projections: bool = True) -> Litestar:
@@ -57,6 +62,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             runner=runner,
             proposals=ProposalService(pool, store, bytes.fromhex(secret)),
             forums=ForumService(pool, store),
+            rkpd=RkpdService(pool, store),
         )
         task = asyncio.create_task(runner.run_forever(database_url)) if run_projections else None
         try:
@@ -118,9 +124,35 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             forum_pages.projector_stream,
             forum_pages.berita_acara,
             forum_pages.check_head,
+            audit_pages.audit,
             verification_pages.queue,
             verification_pages.decide,
             verification_pages.merge,
+            rkpd_api.rkpd_list,
+            rkpd_api.proposal_lineage,
+            rkpd_api.line_lineage,
+            rkpd_api.receive,
+            rkpd_api.pass_proposal,
+            rkpd_api.decline_proposal,
+            rkpd_api.add_line,
+            rkpd_api.revise_line,
+            rkpd_api.withdraw_line,
+            rkpd_api.adopt,
+            rkpd_pages.rkpd_page,
+            rkpd_pages.equity_page,
+            rkpd_pages.proposal_lineage_page,
+            rkpd_pages.line_lineage_page,
+            city_pages.agency_page,
+            city_pages.new_line,
+            city_pages.line_page,
+            city_pages.revise_line,
+            city_pages.withdraw_line,
+            city_pages.pass_proposal,
+            city_pages.decline_proposal,
+            city_pages.review_current,
+            city_pages.review_page,
+            city_pages.review_receive,
+            city_pages.review_adopt,
             create_static_files_router(
                 path="/static",
                 directories=[static_dir()],
@@ -134,6 +166,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             "proposals": Provide(_from_state("proposals"), sync_to_thread=False),
             "forums": Provide(_from_state("forums"), sync_to_thread=False),
             "store": Provide(_from_state("store"), sync_to_thread=False),
+            "rkpd": Provide(_from_state("rkpd"), sync_to_thread=False),
             "actor": Provide(auth.current_actor),
         },
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]

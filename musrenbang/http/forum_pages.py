@@ -18,8 +18,8 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, ServerSentEvent, Template
 
+from musrenbang.domain import agency as agencies
 from musrenbang.domain import forum as rules
-from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor, Forbidden, require_region, require_role
@@ -283,7 +283,7 @@ async def berita_acara(request: Request, forums: ForumService, store: EventStore
     for r in forum.result.ranking:
         if r.selected:
             a = items[r.item_id]
-            agency = proposal_rules.INDICATIVE_AGENCY.get(bidang.get(a.proposal or "", ""), "")
+            agency = agencies.name_of(agencies.BIDANG_AGENCY.get(bidang.get(a.proposal or "", ""), ""))
             agreed.setdefault(agency, []).append((r, a, adjustments.get(r.item_id)))
     genders = Counter(d.gender for d in forum.delegates.values())
     return page(

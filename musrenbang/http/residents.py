@@ -24,7 +24,7 @@ from musrenbang.projections import cycles
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan, region
-from musrenbang.services.proposals import ProposalService, fingerprint
+from musrenbang.services.proposals import ProposalService
 
 FORM_MAX_BODY = 3 * MAX_BYTES + 256 * 1024  # three photos and the text fields
 PAGE_SIZE = 25
@@ -90,7 +90,7 @@ async def submit_proposal_form(
             errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
         return page(request, "proposal_form.html", status=422, **await _form_context(pool), values=entered,
                     errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key)  # fmt: skip
-    print_ = fingerprint(entered, [p.original_sha256 for p in photos])
+    print_ = proposals.fingerprint(entered, [p.original_sha256 for p in photos])
     already = await proposals.find_submitted(key, print_)
     if already is None:
         settings = request.app.state.settings

@@ -12,6 +12,7 @@ import asyncpg
 import msgspec
 
 from musrenbang.domain import proposal as rules
+from musrenbang.domain.agency import name_of
 from musrenbang.domain.events import (
     ProposalAccepted,
     ProposalContent,
@@ -23,6 +24,12 @@ from musrenbang.domain.events import (
     ProposalRevised,
     ProposalsMergedIn,
     ProposalSubmitted,
+    RkpdAdopted,
+    RkpdLineSet,
+    RkpdLineWithdrawn,
+    RkpdProposalDeclined,
+    RkpdProposalPassed,
+    RkpdProposalsReceived,
 )
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
@@ -87,8 +94,8 @@ class Proposals(Projection):
                     changed = e.agreed_volume is not None or e.agreed_cost is not None
                     status = rules.DITERIMA_DENGAN_PERUBAHAN if changed else rules.DITERIMA
                     await conn.execute(
-                        "UPDATE proposals SET status = $2, status_reason = $3, agreed_volume = $4::numeric,"
-                        " agreed_cost = $5, updated_at = $6 WHERE code = $1",
+                        "UPDATE proposals SET status = $2, status_reason = $3, accepted = true,"
+                        " agreed_volume = $4::numeric, agreed_cost = $5, updated_at = $6 WHERE code = $1",
                         e.code, status, e.reason or None, e.agreed_volume, e.agreed_cost, r.recorded_at,
                     )  # fmt: skip
                     details = {
@@ -127,14 +134,68 @@ class Proposals(Projection):
                     )  # fmt: skip
                     details = {"forum_id": e.forum_id, "level": e.level, "rank": e.rank, "selected": e.selected,
                                "reason": e.reason}  # fmt: skip
+                case RkpdProposalsReceived() | RkpdProposalPassed() | RkpdProposalDeclined() | RkpdLineSet() \
+                        | RkpdLineWithdrawn() | RkpdAdopted():  # fmt: skip
+                    timeline.extend(await self._city(conn, r))
+                    continue
                 case _:
                     continue
-            timeline.append((e.code, r.stream_version, r.recorded_at, r.event_type, codec.encode(details)))
+            timeline.append((e.code, r.global_position, r.recorded_at, r.event_type, codec.encode(details)))
         if timeline:
             await conn.executemany(
                 "INSERT INTO proposal_timeline (code, seq, at, kind, details) VALUES ($1, $2, $3, $4, $5)",
                 timeline,
             )
+
+    async def _city(self, conn: asyncpg.Connection, r: RecordedEvent) -> list[tuple[Any, ...]]:
+        """Status and timeline of the proposals a city-level event (on the RKPD stream) concerns."""
+        e = r.event
+        entries: list[tuple[str, dict[str, Any]]] = []
+        match e:
+            case RkpdProposalsReceived():
+                for i in e.items:
+                    entries.append((i.code, {"agency": i.agency, "agency_name": name_of(i.agency)}))
+            case RkpdProposalPassed():
+                entries.append((e.code, {"from_agency": e.from_agency, "to_agency": e.to_agency,
+                                         "agency_name": name_of(e.to_agency), "reason": e.reason}))  # fmt: skip
+            case RkpdProposalDeclined():
+                await conn.execute(
+                    "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
+                    e.code, rules.TIDAK_TERAKOMODASI, e.reason, r.recorded_at,
+                )  # fmt: skip
+                entries.append((e.code, {"agency": e.agency, "agency_name": name_of(e.agency), "reason": e.reason}))
+            case RkpdLineSet():
+                line = e.line
+                left = await conn.fetch(
+                    "UPDATE proposals SET status = $3, rkpd_line = NULL, updated_at = $4"
+                    " WHERE rkpd_line = $2 AND NOT code = ANY($1::text[]) RETURNING code",
+                    list(line.origins), line.line_id, rules.DITERUSKAN, r.recorded_at,
+                )  # fmt: skip
+                for row in left:
+                    entries.append((row["code"], {"line_id": line.line_id, "removed": True, "reason": e.reason}))
+                await conn.execute(
+                    "UPDATE proposals SET status = $3, status_reason = NULL, rkpd_line = $2, updated_at = $4"
+                    " WHERE code = ANY($1::text[])",
+                    list(line.origins), line.line_id, rules.MASUK_RKPD, r.recorded_at,
+                )  # fmt: skip
+                for code in line.origins:
+                    entries.append((code, {"line_id": line.line_id, "agency_name": name_of(line.agency),
+                                           "sub_kegiatan": line.sub_kegiatan, "pagu": line.pagu,
+                                           "target": line.target, "target_unit": line.target_unit,
+                                           "reason": e.reason}))  # fmt: skip
+            case RkpdLineWithdrawn():
+                left = await conn.fetch(
+                    "UPDATE proposals SET status = $2, rkpd_line = NULL, updated_at = $3 WHERE rkpd_line = $1"
+                    " RETURNING code",
+                    e.line_id, rules.DITERUSKAN, r.recorded_at,
+                )  # fmt: skip
+                for row in left:
+                    entries.append((row["code"], {"line_id": e.line_id, "reason": e.reason}))
+            case RkpdAdopted():
+                for line in e.lines:
+                    for code in line.origins:
+                        entries.append((code, {"line_id": line.line_id, "revision": e.revision}))
+        return [(code, r.global_position, r.recorded_at, r.event_type, codec.encode(d)) for code, d in entries]
 
 
 # --- queries ----------------------------------------------------------------------------------------

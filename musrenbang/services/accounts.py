@@ -13,7 +13,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from musrenbang.domain.access import ROLES, Actor
-from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.domain.agency import AGENCIES
+from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 
 BROWSER_TTL = dt.timedelta(hours=12)
 API_TTL = dt.timedelta(hours=8)
@@ -47,8 +48,9 @@ async def add_user(
         errors["password"] = N_("kata sandi paling sedikit 10 karakter")
     if role == "facilitator" and not region:
         errors["region"] = N_("fasilitator memerlukan wilayah (kode kelurahan atau kecamatan)")
-    if role == "opd" and not opd:
-        errors["opd"] = N_("akun OPD memerlukan kode perangkat daerah")
+    if role == "opd" and opd not in AGENCIES:
+        errors["opd"] = Message(N_("akun OPD memerlukan kode perangkat daerah yang dikenal: %(codes)s"),
+                                codes=", ".join(AGENCIES))  # fmt: skip
     if region and not await conn.fetchval(
         "SELECT true FROM regions WHERE kode = $1 AND tingkat IN ('kelurahan', 'kecamatan')", region
     ):

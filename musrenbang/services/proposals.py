@@ -53,7 +53,8 @@ class WrongSecret(DomainError):
 
 
 def fingerprint(*parts: object) -> str:
-    """A stable digest of a command's inputs, to tell an honest retry from a reused idempotency key."""
+    """A stable digest of a command's inputs, to tell an honest retry from a reused idempotency key.
+    Only for inputs without personal data: see `ProposalService.fingerprint`."""
     return hashlib.sha256(msgspec.json.encode(parts, order="sorted")).hexdigest()
 
 
@@ -102,6 +103,12 @@ class ProposalService:
             raise WrongSecret(N_("kode rahasia tidak cocok dengan usulan ini"))
 
     # --- commands --------------------------------------------------------------------------------
+
+    def fingerprint(self, *parts: object) -> str:
+        """`fingerprint` keyed with the server secret: a submission's inputs include the proposer's name
+        and phone, and the digest is stored in the event's metadata (and so in exports). Unkeyed, anyone
+        holding the public fields could test guesses of a phone number against it."""
+        return hmac.new(self._secret, msgspec.json.encode(parts, order="sorted"), hashlib.sha256).hexdigest()
 
     async def find_submitted(self, idempotency_key: str, request_fingerprint: str) -> Submitted | None:
         """The proposal an earlier request with this key created, if any (IdempotencyKeyReused when

@@ -35,7 +35,7 @@ def users(app_database: str) -> dict[str, str]:
         "kelurahan": ("facilitator", ("--region", KELURAHAN)),
         "kecamatan": ("facilitator", ("--region", KECAMATAN)),
         "other": ("facilitator", ("--region", OTHER_KELURAHAN)),
-        "opd": ("opd", ("--opd", "1.03.01")),
+        "opd": ("opd", ("--opd", "DBMSDA")),
         "auditor": ("auditor", ()),
     }
     names = {}

@@ -1,0 +1,152 @@
+"""`musrenbang verify --file`: check an exported log from the file alone.
+
+One pass over the file, line by line: every event goes through the hash-chain check (kept per stream),
+and the forum and city-level events through the recomputation (musrenbang/recompute.py). Nothing but
+the open forums' ballots and the per-stream chain heads is kept in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from musrenbang.audit.export import FORMAT, VERSION
+from musrenbang.eventlog import codec
+from musrenbang.eventlog.verify import ChainChecker, StoredEvent
+from musrenbang.recompute import Recomputer, Where, relevant
+
+
+class BadFile(Exception):
+    """Not an export this program can read (wrong format or version, no header)."""
+
+
+class _Header(msgspec.Struct):
+    format: str
+    version: int
+    events: int
+    last_position: int
+
+
+class _Line(msgspec.Struct):
+    position: int
+    stream: str
+    version: int
+    event_id: uuid.UUID
+    type: str
+    recorded_at: dt.datetime
+    data: msgspec.Raw
+    metadata: msgspec.Raw
+    hash: str
+    proposer: str | None = None
+
+
+@dataclasses.dataclass
+class FileReport:
+    events: int
+    streams: int
+    forums: int
+    years: list[int]
+    adoptions: int
+    seconds: float
+    differences: list[str]
+    recomputer: Recomputer
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else float(self.events)
+
+
+_header_decoder = msgspec.json.Decoder(_Header)
+_line_decoder = msgspec.json.Decoder(_Line)
+
+
+def read_header(path: Path) -> None:
+    """Raise BadFile unless `path` starts like an export this program reads."""
+    with path.open("rb") as f:
+        _header(path, f.readline())
+
+
+def _header(path: Path, first: bytes) -> _Header:
+    try:
+        header = _header_decoder.decode(first)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BadFile(f"{path}: the first line is not a {FORMAT} header ({exc})") from None
+    if header.format != FORMAT or header.version != VERSION:
+        raise BadFile(f"{path}: format {header.format} version {header.version}; expected {FORMAT} {VERSION}")
+    return header
+
+
+def verify_file(path: Path, on_progress: Callable[[int], None] | None = None) -> FileReport:
+    """Check the export at `path`; `on_progress` is told how many more bytes were read."""
+    started = time.perf_counter()
+    checker = ChainChecker()
+    recomputer = Recomputer()
+    problems: list[str] = []
+    lines = 0
+    last_position = 0
+    unreported = 0
+    with path.open("rb") as f:
+        header = _header(path, f.readline())
+        for number, raw in enumerate(f, start=2):
+            unreported += len(raw)
+            if on_progress is not None and unreported >= 1 << 20:
+                on_progress(unreported)
+                unreported = 0
+            if not raw.strip():
+                continue
+            try:
+                line = _line_decoder.decode(raw)
+                digest = bytes.fromhex(line.hash)
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+                problems.append(f"file line {number}: unreadable: {exc}")
+                continue
+            lines += 1
+            if line.position <= last_position:
+                problems.append(f"file line {number}: global position {line.position} is not after {last_position}")
+            last_position = max(last_position, line.position)
+            data = bytes(line.data)
+            checker.feed(
+                StoredEvent(
+                    line.position,
+                    line.stream,
+                    line.version,
+                    line.event_id,
+                    line.type,
+                    line.recorded_at,
+                    data,
+                    bytes(line.metadata),
+                    digest,
+                )  # fmt: skip
+            )
+            if relevant(line.type):
+                where = Where(line.position, line.stream, line.version, digest)
+                try:
+                    event = codec.decode_event(line.type, data)
+                except (codec.UnknownEventType, msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    problems.append(f"stream {line.stream} version {line.version} (global position {line.position}),"
+                                    f" event {line.type}: unreadable: {exc}")  # fmt: skip
+                else:
+                    recomputer.feed(where, event)
+    if lines != header.events:
+        problems.append(f"the header announces {header.events} events, the file holds {lines}")
+    if last_position != header.last_position:
+        problems.append(f"the header announces last global position {header.last_position}, the file ends at"
+                        f" {last_position}")  # fmt: skip
+    report = checker.report()
+    differences = [f"chain broken: {b}" for b in checker.breaks] + problems + recomputer.differences
+    return FileReport(
+        events=report.events,
+        streams=report.streams,
+        forums=len(recomputer.closed),
+        years=recomputer.years,
+        adoptions=recomputer.adoption_count,
+        seconds=time.perf_counter() - started,
+        differences=differences,
+        recomputer=recomputer,
+    )

@@ -1,0 +1,555 @@
+"""A whole RKPD 2022 cycle of Kota Bekasi, played through the same services, commands and events a real
+one produces, so a newcomer sees the main job in one command: residents' proposals in all 56
+kelurahan, verification (accepted, with changes, returned and revised, rejected, duplicates merged), a
+Musrenbang Kelurahan in each (criteria scores, ceilings, adjustments, mandated delegates), twelve
+Musrenbang Kecamatan (pagu indikatif; some vote with approval ballots), the Forum Perangkat Daerah
+(agencies pass proposals on, decline some, group the rest into RKPD lines) and the adoption.
+
+Deterministic: everything is drawn from `random.Random(seed)`, and tracking codes and forum ids derive
+from the seed, so the same seed gives the same events apart from event ids and times.
+
+`scale` multiplies the amount (proposals per kelurahan, delegates, score sheets and ballots) for the
+benchmarks. From scale 2 on, the commands of one stage are decided exactly as their services decide them
+(the domain's `decide` on the current state) but appended many streams per command, as the Pabulib
+import does; the pagu indikatif of each kecamatan stays a realistic amount, so the RKPD keeps a
+realistic size however many proposals compete for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+import asyncpg
+import msgspec
+
+from musrenbang import demo_catalogue as catalogue
+from musrenbang.domain import forum as f
+from musrenbang.domain import proposal as p
+from musrenbang.domain import rkpd as r
+from musrenbang.domain import values
+from musrenbang.domain.errors import DomainError
+from musrenbang.domain.events import CityItem, Event
+from musrenbang.eventlog import codec
+from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore, Metadata, StreamHead
+from musrenbang.projections import all_projections
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.reference import kecamatan_with_kelurahan
+from musrenbang.services.forums import ForumService, hold_open_append
+from musrenbang.services.proposals import _NAMESPACE, ProposalService, _code_for, fingerprint
+from musrenbang.services.rkpd import RkpdService
+
+YEAR = 2022
+BATCH = 1000
+STEPS = 56 * 3 + 12 + 8
+"""Progress steps `play` reports: per kelurahan submissions, verification and forum; per kecamatan
+forum; the city level and the projections catching up."""
+ADMIN = Metadata(actor="admin.bappeda", role="admin")
+ACCOUNTS = (("admin.bappeda", "admin", None, None), ("fasilitator.bekasitimur", "facilitator", "32.75.01", None),
+            ("opd.dbmsda", "opd", None, "DBMSDA"), ("auditor.inspektorat", "auditor", None, None))  # fmt: skip
+
+
+class Account(msgspec.Struct, frozen=True):
+    username: str
+    role: str
+    scope: str
+    password: str | None
+    """None when the account existed already (its password was printed when it was made)."""
+
+
+class Summary(msgspec.Struct, kw_only=True):
+    proposals: int = 0
+    merged: int = 0
+    returned: int = 0
+    revised: int = 0
+    rejected: int = 0
+    forums: int = 0
+    received: int = 0
+    passed: int = 0
+    declined: int = 0
+    lines: int = 0
+    events: int = 0
+    sample_code: str = ""
+    accounts: list[Account] = []
+
+
+def _slug(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def _code(*parts: object) -> str:
+    return values.code_from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest())
+
+
+def _clamp(x: float) -> int:
+    return max(1, min(5, round(x)))
+
+
+class _Demo:
+    def __init__(self, pool: asyncpg.Pool, store: EventStore, secret: bytes, seed: int, scale: int,
+                 on_progress: Callable[[int], None] | None) -> None:  # fmt: skip
+        self.pool, self.store, self.seed, self.scale = pool, store, seed, scale
+        self.rng = random.Random(seed)
+        self.batched = scale > 1
+        self.tick = on_progress or (lambda n: None)
+        self.proposals = ProposalService(pool, store, secret)
+        self.forums = ForumService(pool, store)
+        self.rkpd = RkpdService(pool, store)
+        self.runner = ProjectionRunner(pool, all_projections(), batch_size=5000)
+        self.summary = Summary()
+        self.need: dict[str, catalogue.Need] = {}
+        self.quality: dict[str, float] = {}
+        self.mandated: dict[str, list[f.RegisterDelegate]] = {}
+
+    # --- appending ----------------------------------------------------------------------------------
+
+    async def _append_each(self, decided: Sequence[tuple[str, list[Event]]], meta: Metadata) -> None:
+        """Append each stream's decided events, many streams per command (batched mode)."""
+        for start in range(0, len(decided), BATCH):
+            chunk = decided[start : start + BATCH]
+            rows = await self.pool.fetch(
+                "SELECT DISTINCT ON (stream_id) stream_id, stream_version, hash FROM events"
+                " WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version DESC",
+                [s for s, _ in chunk],
+            )
+            heads = {x["stream_id"]: StreamHead(x["stream_version"], x["hash"]) for x in rows}
+            await self.store.append([Append(s, heads.get(s, NEW_STREAM), e) for s, e in chunk], metadata=meta)
+
+    # --- residents and verification -------------------------------------------------------------------
+
+    def _person(self) -> tuple[str, str]:
+        woman = self.rng.random() < 0.5
+        first = self.rng.choice(catalogue.WOMEN if woman else catalogue.MEN)
+        return f"{first} {self.rng.choice(catalogue.FAMILY)}", "P" if woman else "L"
+
+    def _content(self, kelurahan: str, need: catalogue.Need) -> p.ProposalInput:
+        rng = self.rng
+        rw, rt = rng.randint(1, 14), rng.randint(1, 9)
+        volume = rng.randint(*need.volume)
+        if need.unit == "m":
+            volume = max(5, volume // 5 * 5)
+        cost = int(volume * need.unit_cost * rng.uniform(0.95, 1.3)) // 500_000 * 500_000 or 500_000
+        return p.ProposalInput(
+            kelurahan=kelurahan, rw=rw, rt=rt, kind=need.kind, bidang=need.bidang,
+            title=need.title.format(rt=f"{rt:02d}", rw=f"{rw:02d}"), problem=need.problem, solution=need.solution,
+            beneficiaries=rng.randint(*need.beneficiaries), volume=volume, unit=need.unit, estimated_cost=cost,
+            priority_program=need.priority_program if need.bidang == "ekonomi" or rng.random() < 0.4 else None,
+            address=f"{rng.choice(catalogue.STREETS)} RT {rt:02d}/RW {rw:02d}",
+        )  # fmt: skip
+
+    async def _submit_all(self, raws: list[tuple[str, p.ProposalInput]]) -> list[str]:
+        codes = []
+        prepared = []
+        for key, raw in raws:
+            content = await self.proposals.validate(raw)
+            name, _ = self._person()
+            phone = f"08{self.rng.randint(11, 99)}{self.rng.randint(10_000_000, 99_999_999)}"
+            proposer = p.validate_proposer(name, phone)
+            prepared.append((key, content, proposer))
+        if not self.batched:
+            for key, content, proposer in prepared:
+                done = await self.proposals.submit(content, proposer, idempotency_key=key,
+                                                   request_fingerprint=fingerprint(key))  # fmt: skip
+                codes.append(done.code)
+            return codes
+        used = set()
+        contacts, appends = [], []
+        for key, content, proposer in prepared:
+            attempt = 0
+            while (code := _code_for(key, attempt)) in used:
+                attempt += 1
+            used.add(code)
+            ref = str(uuid.uuid5(_NAMESPACE, f"proposer:{key}"))
+            command = p.SubmitProposal(code=code, year=YEAR, source="warga", content=content, proposer_ref=ref)
+            contacts.append((ref, code, proposer.name, proposer.phone))
+            appends.append(Append(p.stream_id(code), NEW_STREAM, p.decide(p.Proposal(), command)))
+            codes.append(code)
+        for start in range(0, len(appends), BATCH):
+            async with self.store.transaction() as conn:
+                await conn.executemany(
+                    "INSERT INTO proposer_contacts (ref, proposal_code, name, phone) VALUES ($1, $2, $3, $4)",
+                    contacts[start : start + BATCH],
+                )
+                await self.store.append(appends[start : start + BATCH], conn=conn)
+        return codes
+
+    async def _verify_all(self, commands: list[p.VerifyProposal], meta: Metadata) -> None:
+        if not self.batched:
+            for c in commands:
+                await self.proposals.verify(c, meta)
+            return
+        rows = await self.pool.fetch(
+            "SELECT stream_id, event_type, data FROM events WHERE stream_id = ANY($1::text[])"
+            " ORDER BY stream_id, stream_version",
+            [p.stream_id(c.code) for c in commands],
+        )
+        states: dict[str, p.Proposal] = defaultdict(p.Proposal)
+        for row in rows:
+            states[row["stream_id"]] = p.evolve(
+                states[row["stream_id"]], codec.decode_event(row["event_type"], row["data"])
+            )
+        decided = [(p.stream_id(c.code), p.decide(states[p.stream_id(c.code)], c)) for c in commands]
+        await self._append_each(decided, meta)
+
+    def _decision(self, code: str, raw: p.ProposalInput, sure: bool) -> p.VerifyProposal:
+        rng, x = self.rng, self.rng.random()
+        if sure or x >= 0.27:
+            return p.VerifyProposal(code=code, decision="accept")
+        if x < 0.07:
+            return p.VerifyProposal(code=code, decision="reject", reason=rng.choice(catalogue.REJECT_REASONS))
+        if x < 0.15:
+            return p.VerifyProposal(code=code, decision="return", reason=rng.choice(catalogue.RETURN_REASONS))
+        cost = int(raw.estimated_cost) * rng.randint(75, 95) // 100 // 100_000 * 100_000
+        return p.VerifyProposal(code=code, decision="accept_with_changes", agreed_cost=cost,
+                                reason=rng.choice(catalogue.CHANGE_REASONS))  # fmt: skip
+
+    async def residents(self, kecamatan: list[dict]) -> None:
+        """Submissions, then the facilitators' verification, merges of duplicates and revisions."""
+        plans = []
+        for k in kecamatan:
+            kel = k["kode"]
+            raws, needs = [], []
+            for i in range(self.rng.randint(3, 6) * self.scale):
+                need = self.rng.choice(catalogue.NEEDS)
+                needs.append(need)
+                raws.append((f"demo:{self.seed}:{kel}:{i}", self._content(kel, need)))
+            originals = len(raws)
+            duplicates = []  # (index of the duplicate, index of the proposal it repeats)
+            for n in range(self.scale):
+                if self.rng.random() < 0.35:
+                    target = min(originals - 1, 2 * n) if self.scale > 1 else self.rng.randint(0, 1)
+                    original = raws[target][1]
+                    rt = (int(original.rt) % 9) + 1
+                    problem = f"Warga RT {rt:02d} juga mengalami: {original.problem}"
+                    copy = msgspec.structs.replace(original, rt=rt, problem=problem,
+                                                   beneficiaries=self.rng.randint(20, 120))  # fmt: skip
+                    duplicates.append((len(raws), target))
+                    raws.append((f"demo:{self.seed}:{kel}:dup{n}", copy))
+                    needs.append(needs[target])
+            codes = await self._submit_all(raws)
+            for code, need in zip(codes, needs, strict=True):
+                self.need[code] = need
+                self.quality[code] = self.rng.uniform(2.0, 4.8)
+            plans.append((k, codes, raws, originals, duplicates))
+            self.summary.proposals += len(codes)
+            self.tick(1)
+        for k, codes, raws, originals, duplicates in plans:
+            meta = Metadata(actor=f"fasilitator.{_slug(k['kecamatan_nama'])}", role="facilitator")
+            targets = {t for _, t in duplicates}
+            decisions = [self._decision(codes[i], raws[i][1], sure=i < 2 or i in targets) for i in range(originals)]
+            await self._verify_all(decisions, meta)
+            for dup, target in duplicates:
+                reason = catalogue.DUPLICATE_REASON.format(rw=f"{int(raws[dup][1].rw):02d}")
+                await self.proposals.merge(p.MergeProposals(into=codes[target], codes=(codes[dup],), reason=reason),
+                                           meta)  # fmt: skip
+                self.summary.merged += 1
+            returned = [d for d in decisions if d.decision == "return"]
+            self.summary.returned += len(returned)
+            self.summary.rejected += sum(1 for d in decisions if d.decision == "reject")
+            again = []
+            for d in returned:
+                if self.rng.random() < 0.25:
+                    continue  # the proposer never revised it: it stays returned, with the reason
+                raw = raws[codes.index(d.code)][1]
+                volume = max(1, int(raw.volume) * self.rng.randint(60, 90) // 100)
+                cost = max(500_000, int(raw.estimated_cost) * volume // int(raw.volume))
+                fixed = msgspec.structs.replace(
+                    raw, volume=volume, estimated_cost=cost,
+                    problem=f"{raw.problem} Sudah ditinjau ulang bersama ketua RT dan LPM.")  # fmt: skip
+                await self.proposals.revise(d.code, self.proposals.revision_secret(d.code),
+                                            await self.proposals.validate(fixed))  # fmt: skip
+                again.append(p.VerifyProposal(code=d.code, decision="accept"))
+            self.summary.revised += len(again)
+            await self._verify_all(again, meta)
+            self.tick(1)
+        await self.runner.catch_up_all()
+        self.tick(1)
+
+    # --- forums -------------------------------------------------------------------------------------
+
+    def _marks(self, code: str, criteria: Sequence[str], noise: float) -> dict[str, int]:
+        q = self.quality.get(code, 3.0)
+        return {c: _clamp(q + self.rng.uniform(-noise, noise)) for c in criteria}
+
+    async def _sheets(self, forum_id: str, sheets: list[f.GiveScores], meta: Metadata) -> None:
+        if not self.batched:
+            for s in sheets:
+                await self.forums.give_scores(forum_id, s, meta)
+            return
+        forum, head = await self.forums.load(forum_id)
+        for start in range(0, len(sheets), BATCH):
+            chunk = sheets[start : start + BATCH]
+            events = [f.decide_scores(forum, s)[0] for s in chunk]
+            await hold_open_append(self.store, forum_id, head, [f.scores_stream(forum_id, s.sheet) for s in chunk],
+                                   events, meta)  # fmt: skip
+
+    def _delegates(self, kelurahan_name: str, count: int) -> list[f.RegisterDelegate]:
+        roles = [("Ketua LPM", "LPM", None), ("Ketua TP PKK Kelurahan", "PKK", "P"),
+                 ("Ketua Karang Taruna", "Karang Taruna", None), ("Tokoh agama", "Tokoh masyarakat", "L"),
+                 ("Kader Posyandu", "Posyandu", "P"), ("Tokoh perempuan", "Tokoh masyarakat", "P")]  # fmt: skip
+        out = []
+        for i in range(count):
+            if i < len(roles):
+                role, represents, gender = roles[i]
+            else:
+                rw = (i - len(roles)) % 14 + 1
+                role, represents, gender = ("Ketua RW" if i < len(roles) + 14 else "Ketua RT", f"RW {rw:02d}", None)
+            name, drawn = self._person()
+            if gender and gender != drawn:
+                first = self.rng.choice(catalogue.WOMEN if gender == "P" else catalogue.MEN)
+                name, drawn = f"{first} {self.rng.choice(catalogue.FAMILY)}", gender
+            out.append(f.RegisterDelegate(delegate_id=f"d{i + 1:05d}", name=name, role=role, gender=drawn,
+                                          represents=f"{represents}, Kelurahan {kelurahan_name}"))  # fmt: skip
+        return out
+
+    async def kelurahan_forums(self, kecamatan: list[dict]) -> None:
+        weights_alt = tuple(msgspec.structs.replace(c, weight=2) if c.key in ("urgensi", "manfaat") else c
+                            for c in f.DEFAULT_CRITERIA)  # fmt: skip
+        for n, k in enumerate(kecamatan):
+            kel, name = k["kode"], k["nama"]
+            meta = Metadata(actor=f"fasilitator.{_slug(k['kecamatan_nama'])}", role="facilitator")
+            total, largest = await self.pool.fetchrow(
+                "SELECT coalesce(sum(coalesce(agreed_cost, estimated_cost)), 0)::bigint,"
+                " coalesce(max(coalesce(agreed_cost, estimated_cost)), 0)"
+                " FROM proposals WHERE kelurahan = $1 AND status = ANY($2::text[])",
+                kel, [p.DITERIMA, p.DITERIMA_DENGAN_PERUBAHAN],
+            )  # fmt: skip
+            ceiling = max(largest, int(total * self.rng.uniform(0.55, 0.8)) // 5_000_000 * 5_000_000, 5_000_000)
+            forum_id = _code("demo-forum", self.seed, kel)
+            consensus = self.rng.random() < 0.35
+            await self.forums.schedule(f.ScheduleForum(
+                forum_id=forum_id, level="kelurahan", region=kel, year=YEAR,
+                title=f"Musrenbang Kelurahan {name} (RKPD {YEAR})", held_on=dt.date(2021, 1, 18) + dt.timedelta(n % 16),
+                place=f"Aula Kantor Kelurahan {name}", chair=f"Lurah {name}", ceiling=ceiling,
+                criteria=weights_alt if n % 3 == 0 else f.DEFAULT_CRITERIA), meta)  # fmt: skip
+            delegates = self._delegates(name, self.rng.randint(10, 16) * self.scale)
+            await self.forums.register_delegates(forum_id, delegates, meta)
+            await self.forums.open(forum_id, meta)
+            forum, _ = await self.forums.load(forum_id)
+            items = [a.item_id for a in forum.agenda]
+            criteria = [c.key for c in forum.schedule.criteria]
+            if len(items) > 1 and self.rng.random() < 0.3:
+                a = forum.agenda[self.rng.randrange(len(items))]
+                cost = max(500_000, a.cost * self.rng.randint(70, 90) // 100 // 100_000 * 100_000)
+                reason = self.rng.choice(catalogue.ADJUST_REASONS)
+                await self.forums.adjust(
+                    forum_id, f.AdjustItem(item_id=a.item_id, reason=reason, agreed_cost=cost), meta
+                )
+            if consensus:
+                sheets = [f.GiveScores(sheet="konsensus", marks={i: self._marks(i, criteria, 0.5) for i in items})]
+            else:
+                sheets = []
+                for d in delegates:
+                    scored = items if len(items) <= 8 else self.rng.sample(items, 6)
+                    sheets.append(f.GiveScores(sheet=d.delegate_id, marks={i: self._marks(i, criteria, 1.2)
+                                                                           for i in scored}))  # fmt: skip
+            await self._sheets(forum_id, sheets, meta)
+            chosen = [delegates[0], delegates[1], delegates[self.rng.randrange(6, len(delegates))]]
+            await self.forums.mandate(forum_id, f.MandateDelegates(delegate_ids=tuple(d.delegate_id for d in chosen)),
+                                      meta)  # fmt: skip
+            await self.forums.close(forum_id, meta)
+            self.mandated[kel] = chosen
+            self.summary.forums += 1
+            self.tick(1)
+        await self.runner.catch_up_all()
+        self.tick(1)
+
+    def _approvals(self, items: list[str], home: dict[str, str], own: str | None) -> tuple[str, ...]:
+        pool = items if len(items) <= 40 else self.rng.sample(items, 40)
+
+        def weight(i: str) -> float:
+            return self.quality.get(i, 3.0) ** 2 * (3 if home.get(i) == own else 1)
+
+        # A weighted sample without replacement (Efraimidis-Spirakis keys): better and nearer items more often.
+        keyed = sorted(pool, key=lambda i: self.rng.random() ** (1 / weight(i)))
+        return tuple(keyed[len(keyed) - min(len(keyed), self.rng.randint(3, 6)) :])
+
+    async def kecamatan_forums(self, groups: dict[str, list[dict]]) -> None:
+        for n, (kec, kelurahan) in enumerate(sorted(groups.items())):
+            name = kelurahan[0]["kecamatan_nama"]
+            meta = Metadata(actor=f"fasilitator.{_slug(name)}", role="facilitator")
+            total, largest = await self.pool.fetchrow(
+                "SELECT coalesce(sum(cost), 0)::bigint, coalesce(max(cost), 0)::bigint FROM forum_forwarded"
+                " WHERE to_level = 'kecamatan' AND to_region = $1 AND year = $2", kec, YEAR)  # fmt: skip
+            pagu_indikatif = self.rng.randint(35, 90) * 100_000_000
+            ceiling = max(largest, min(pagu_indikatif, int(total * self.rng.uniform(0.6, 0.8)) // 10**6 * 10**6))
+            ballots = n % 2 == 0
+            forum_id = _code("demo-forum", self.seed, kec)
+            await self.forums.schedule(f.ScheduleForum(
+                forum_id=forum_id, level="kecamatan", region=kec, year=YEAR,
+                title=f"Musrenbang Kecamatan {name} (RKPD {YEAR})", held_on=dt.date(2021, 2, 8) + dt.timedelta(n),
+                place=f"Aula Kantor Kecamatan {name}", chair=f"Camat {name}", ceiling=ceiling,
+                rule="greedy" if ballots else "weighted-criteria", ballot_kind="approval" if ballots else None),
+                meta)  # fmt: skip
+            delegates, home = [], {}
+            for k in kelurahan:
+                for d in self.mandated[k["kode"]]:
+                    delegates.append(msgspec.structs.replace(d, delegate_id=f"{k['kode'][-4:]}-{d.delegate_id}",
+                                                             represents=f"Delegasi Kelurahan {k['nama']}"))  # fmt: skip
+                    home[delegates[-1].delegate_id] = k["kode"]
+            others = ("Anggota DPRD daerah pemilihan", "Tim Pemandu Bappeda", "Perwakilan perangkat daerah",
+                      "Tokoh masyarakat", "Forum Anak Kecamatan", "Organisasi perempuan")  # fmt: skip
+            for i in range(self.rng.randint(6, 10) * self.scale):
+                person, gender = self._person()
+                delegates.append(f.RegisterDelegate(delegate_id=f"k{i + 1:05d}", name=person, role=others[i % 6],
+                                                    represents=f"Kecamatan {name}", gender=gender))  # fmt: skip
+            await self.forums.register_delegates(forum_id, delegates, meta)
+            await self.forums.open(forum_id, meta)
+            forum, _ = await self.forums.load(forum_id)
+            items = [a.item_id for a in forum.agenda]
+            kel_of = {a.item_id: a.kelurahan for a in forum.agenda}
+            if len(items) > 2 and self.rng.random() < 0.4:
+                a = forum.agenda[self.rng.randrange(len(items))]
+                cost = max(500_000, a.cost * 85 // 100 // 100_000 * 100_000)
+                adjust = f.AdjustItem(item_id=a.item_id, agreed_cost=cost, reason=catalogue.ADJUST_REASONS[0])
+                await self.forums.adjust(forum_id, adjust, meta)
+            if ballots:
+                cast = [f.CastBallot(delegate_id=d.delegate_id,
+                                     approvals=self._approvals(items, kel_of, home.get(d.delegate_id)))
+                        for d in delegates]  # fmt: skip
+                for start in range(0, len(cast), BATCH):
+                    await self.forums.cast_ballots(forum_id, cast[start : start + BATCH], meta)
+                # A facilitator corrects one typed paper ballot: the second replaces the first.
+                fix = cast[0]
+                await self.forums.cast_ballot(forum_id, msgspec.structs.replace(
+                    fix, approvals=self._approvals(items, kel_of, home.get(fix.delegate_id))), meta)  # fmt: skip
+            else:
+                criteria = [c.key for c in forum.schedule.criteria]
+                marks = {i: self._marks(i, criteria, 0.4) for i in items}
+                await self._sheets(forum_id, [f.GiveScores(sheet="konsensus", marks=marks)], meta)
+            chosen = tuple(d.delegate_id for d in delegates[::3][:3])
+            await self.forums.mandate(forum_id, f.MandateDelegates(delegate_ids=chosen), meta)
+            await self.forums.close(forum_id, meta)
+            self.summary.forums += 1
+            self.tick(1)
+        await self.runner.catch_up_all()
+        self.tick(1)
+
+    # --- the city: Forum Perangkat Daerah and Musrenbang Kota ---------------------------------------------
+
+    def _lines(self, items: list[CityItem], agency_of: dict[str, str]) -> list[tuple[Metadata, r.Command]]:
+        groups: dict[tuple[str, str, str], list[CityItem]] = defaultdict(list)
+        for item in items:
+            need = self.need[item.code]
+            groups[(agency_of[item.code], need.key, item.kelurahan[:8])].append(item)
+        out = []
+        for (agency, _, _), members in sorted(groups.items()):
+            need = self.need[members[0].code]
+            start = 0
+            while start < len(members):
+                size = self.rng.randint(1, 4)
+                chunk, start = members[start : start + size], start + size
+                volume = sum((Decimal(i.volume or "1") for i in chunk), Decimal(0))
+                pagu = sum(i.cost for i in chunk)
+                funding = need.funding_source
+                if pagu < 100_000_000 and self.rng.random() < 0.2:
+                    funding = "dana_kelurahan"
+                line = r.LineInput(
+                    agency=agency, origins=tuple(i.code for i in chunk), priority_program=need.priority_program,
+                    sub_kegiatan_code=need.sub_kegiatan_code, program=need.program, kegiatan=need.kegiatan,
+                    sub_kegiatan=need.sub_kegiatan, funding_source=funding, volume=str(volume), unit=need.unit,
+                    pagu=pagu, output_indicator=need.output_indicator, target=str(volume), target_unit=need.unit,
+                )  # fmt: skip
+                meta = Metadata(actor=f"opd.{agency.lower()}", role="opd")
+                out.append((meta, r.SetLine(line=line, priority_programs=6, by_agency=agency)))
+        return out
+
+    async def _city(self, commands: list[tuple[Metadata, r.Command]]) -> None:
+        if not self.batched:
+            for meta, command in commands:
+                await self.rkpd.execute(YEAR, command, meta)
+            return
+        state, head = r.Rkpd(), NEW_STREAM
+        for e in await self.store.read_stream(r.stream_id(YEAR)):
+            state, head = r.evolve(state, e.event), StreamHead(e.stream_version, e.hash)
+        start = 0
+        while start < len(commands):
+            meta, events = commands[start][0], []
+            while start < len(commands) and commands[start][0] == meta and len(events) < BATCH:
+                for e in r.decide(state, commands[start][1]):
+                    state = r.evolve(state, e)
+                    events.append(e)
+                start += 1
+            result = await self.store.append(Append(r.stream_id(YEAR), head, events), metadata=meta)
+            head = result.heads[r.stream_id(YEAR)]
+
+    async def city(self) -> None:
+        await self.rkpd.receive(YEAR, ADMIN)
+        items = await self.rkpd.forwarded(YEAR)
+        self.summary.received = len(items)
+        self.tick(1)
+        agency_of, commands = {}, []
+        for item in items:
+            need = self.need[item.code]
+            agency_of[item.code] = need.agency
+            if need.agency != item.agency:
+                meta = Metadata(actor=f"opd.{item.agency.lower()}", role="opd")
+                commands.append((meta, r.PassProposal(code=item.code, to_agency=need.agency, reason=need.pass_reason,
+                                                      by_agency=item.agency)))  # fmt: skip
+                self.summary.passed += 1
+        kept = []
+        for item in items:
+            if self.rng.random() < 0.08:
+                agency = agency_of[item.code]
+                commands.append((Metadata(actor=f"opd.{agency.lower()}", role="opd"), r.DeclineProposal(
+                    code=item.code, reason=self.rng.choice(catalogue.DECLINE_REASONS), by_agency=agency)))  # fmt: skip
+                self.summary.declined += 1
+            else:
+                kept.append(item)
+        await self._city(commands)
+        self.tick(1)
+        lines = self._lines(kept, agency_of)
+        self.summary.lines = len(lines)
+        await self._city(lines)
+        self.tick(1)
+        note = "Musrenbang RKPD Kota Bekasi Tahun 2022; hasil Forum Perangkat Daerah disepakati"
+        await self.rkpd.execute(YEAR, r.Adopt(year=YEAR, note=note), ADMIN)
+        self.summary.sample_code = kept[0].code if kept else ""
+        self.tick(1)
+        await self.runner.catch_up_all()
+        self.tick(1)
+
+
+async def has_proposals(pool: asyncpg.Pool) -> bool:
+    return await pool.fetchval("SELECT EXISTS (SELECT 1 FROM events WHERE event_type = 'proposal.submitted')")
+
+
+async def play(pool: asyncpg.Pool, store: EventStore, secret: bytes, *, seed: int = 2022, scale: int = 1,
+               on_progress: Callable[[int], None] | None = None) -> Summary:  # fmt: skip
+    """Play the whole cycle on a prepared database (migrated, regions loaded, RKPD 2022 cycle open) whose
+    log holds no proposals yet; then add the demo staff accounts."""
+    demo = _Demo(pool, store, secret, seed, scale, on_progress)
+    async with pool.acquire() as conn:
+        tree = await kecamatan_with_kelurahan(conn)
+    groups = {kc["kode"]: [{**kl, "kecamatan_nama": kc["nama"]} for kl in kc["kelurahan"]] for kc in tree}
+    kelurahan = [k for members in groups.values() for k in members]
+    await demo.runner.catch_up_all()  # the open cycle, which validation reads
+    await demo.residents(kelurahan)
+    await demo.kelurahan_forums(kelurahan)
+    await demo.kecamatan_forums(groups)
+    await demo.city()
+    demo.summary.events = await pool.fetchval("SELECT count(*) FROM events")
+    demo.summary.accounts = await add_accounts(pool)
+    return demo.summary
+
+
+async def add_accounts(pool: asyncpg.Pool) -> list[Account]:
+    """The demo's staff accounts, each with a new random password (kept when the account exists)."""
+    from musrenbang.services.accounts import add_user
+
+    out = []
+    async with pool.acquire() as conn:
+        for username, role, region, opd in ACCOUNTS:
+            password: str | None = secrets.token_urlsafe(12)
+            try:
+                await add_user(conn, username, password, role, region, opd)
+            except DomainError:
+                password = None  # already there
+            out.append(Account(username, role, region or opd or "-", password))
+    return out

@@ -1,0 +1,358 @@
+"""The city level of a cycle: Forum Perangkat Daerah and Musrenbang Kota, on one stream per RKPD year.
+
+The agencies take up what the kecamatan forums forwarded (`ReceiveProposals`, frozen into the log like a
+forum's agenda), pass proposals between themselves, decline some with a reason, and turn the rest into
+RKPD lines: several proposals may feed one line, a proposal ends in at most one. Musrenbang Kota adopts
+the list: `RkpdAdopted` carries the lines as they stood, so the adopted RKPD is frozen in the log; any
+later change needs a reason and shows until the list is adopted again (revision 2, 3, ...).
+
+Adoption requires every received proposal to be decided (in a line, or declined with a reason): that is
+what lets anyone answer, for every proposal, "is it in the RKPD, and if not, why not?".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+
+import msgspec
+
+from musrenbang.domain import agency as agencies
+from musrenbang.domain.access import Forbidden
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.events import (
+    CityItem,
+    Event,
+    RkpdAdopted,
+    RkpdLine,
+    RkpdLineSet,
+    RkpdLineWithdrawn,
+    RkpdProposalDeclined,
+    RkpdProposalPassed,
+    RkpdProposalsReceived,
+)
+from musrenbang.domain.proposal import MAX_COST
+
+SUB_KEGIATAN_CODE = re.compile(r"\d\.\d{2}\.\d{2}\.\d\.\d{2}\.\d{4}")
+"""U.BB.PP.K.KK.SSSS: urusan, bidang urusan, program, kegiatan (K.KK), sub-kegiatan."""
+DEFAULT_NOMENCLATURE = "Kepmendagri 050-5889/2021"
+MAX_PAGU = 1_000_000_000_000  # Rp 1 triliun: above any single line of a city RKPD; catches typos
+
+# What happened to a received proposal.
+MENUNGGU, DIPETAKAN, DITOLAK_OPD = "menunggu", "dipetakan", "tidak_diakomodasi"
+
+
+def stream_id(year: int) -> str:
+    return f"rkpd-{year}"
+
+
+class Rkpd(msgspec.Struct, kw_only=True):
+    """State of one year's city level. Threaded linearly like `forum.Forum`: evolve mutates the state it is
+    given (except the empty one), so load, decide, evolve, and never go back to an earlier state."""
+
+    year: int | None = None
+    items: dict[str, CityItem] = {}
+    agency_of: dict[str, str] = {}
+    declined: dict[str, str] = {}
+    lines: dict[str, RkpdLine] = {}
+    issued: set[str] = set()
+    """Every line id ever used, withdrawn ones included: an id is never given twice."""
+    line_of: dict[str, str] = {}
+    revision: int = 0
+    adopted: tuple[RkpdLine, ...] = ()
+    changed_since_adoption: bool = False
+
+    def pending(self) -> list[str]:
+        """Received proposals not yet in a line nor declined."""
+        return [c for c in self.items if c not in self.line_of and c not in self.declined]
+
+    def next_line_id(self, agency: str) -> str:
+        n = 1 + sum(1 for line_id in self.issued if line_id.startswith(agency + "-"))
+        while f"{agency}-{n:03d}" in self.issued:
+            n += 1
+        return f"{agency}-{n:03d}"
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+
+class ReceiveProposals(msgspec.Struct, frozen=True, kw_only=True):
+    year: int
+    items: tuple[CityItem, ...]
+
+
+class PassProposal(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    to_agency: str
+    reason: str
+    by_agency: str | None = None
+    """The acting agency (an opd account); None for Bappeda (admin), who may move any proposal."""
+
+
+class DeclineProposal(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    reason: str
+    by_agency: str | None = None
+
+
+class LineInput(msgspec.Struct, frozen=True, kw_only=True):
+    """A line as an agency enters it; `line_id` None makes a new line."""
+
+    line_id: str | None = None
+    agency: str
+    origins: tuple[str, ...]
+    priority_program: int
+    sub_kegiatan_code: str
+    nomenclature: str = DEFAULT_NOMENCLATURE
+    program: str
+    kegiatan: str
+    sub_kegiatan: str
+    funding_source: str
+    volume: str
+    unit: str
+    pagu: int
+    output_indicator: str
+    target: str
+    target_unit: str
+
+
+class SetLine(msgspec.Struct, frozen=True, kw_only=True):
+    line: LineInput
+    priority_programs: int
+    reason: str = ""
+    by_agency: str | None = None
+
+
+class WithdrawLine(msgspec.Struct, frozen=True, kw_only=True):
+    line_id: str
+    reason: str
+    by_agency: str | None = None
+
+
+class Adopt(msgspec.Struct, frozen=True, kw_only=True):
+    year: int
+    note: str = ""
+
+
+Command = ReceiveProposals | PassProposal | DeclineProposal | SetLine | WithdrawLine | Adopt
+
+
+def decide(state: Rkpd, command: Command) -> list[Event]:
+    if isinstance(command, ReceiveProposals):
+        return _receive(state, command)
+    if state.year is None:
+        raise NotFound(N_("Forum Perangkat Daerah belum menerima usulan tahun ini"))
+    year = state.year
+    match command:
+        case PassProposal():
+            item_agency = _received(state, command.code, command.by_agency)
+            if command.to_agency not in agencies.AGENCIES:
+                raise ValidationFailed({"to_agency": N_("perangkat daerah tidak dikenal")})
+            if command.to_agency == item_agency:
+                raise ValidationFailed({"to_agency": N_("usulan sudah ada di perangkat daerah ini")})
+            _require_reason(command.reason)
+            _not_in_line(state, command.code)
+            return [RkpdProposalPassed(year=year, code=command.code, from_agency=item_agency,
+                                       to_agency=command.to_agency, reason=command.reason.strip())]  # fmt: skip
+        case DeclineProposal():
+            item_agency = _received(state, command.code, command.by_agency)
+            _require_reason(command.reason)
+            _not_in_line(state, command.code)
+            if command.code in state.declined:
+                raise DomainError(N_("usulan ini sudah dinyatakan tidak diakomodasi"))
+            return [RkpdProposalDeclined(year=year, code=command.code, agency=item_agency,
+                                         reason=command.reason.strip())]  # fmt: skip
+        case SetLine():
+            line = _line(state, command)
+            if state.revision and not command.reason.strip():
+                raise ValidationFailed({"reason": N_("RKPD sudah ditetapkan: tulis alasan perubahan")})
+            return [RkpdLineSet(year=year, line=line, reason=command.reason.strip())]
+        case WithdrawLine():
+            line = state.lines.get(command.line_id)
+            if line is None:
+                raise NotFound(N_("baris RKPD tidak ditemukan"))
+            _require_agency(command.by_agency, line.agency)
+            _require_reason(command.reason)
+            return [RkpdLineWithdrawn(year=year, line_id=line.line_id, agency=line.agency,
+                                      reason=command.reason.strip())]  # fmt: skip
+        case Adopt():
+            pending = state.pending()
+            if pending:
+                raise DomainError(Message(
+                    N_("masih ada %(n)d usulan yang belum diputuskan perangkat daerah"), n=len(pending)))  # fmt: skip
+            if not state.lines:
+                raise DomainError(N_("belum ada baris RKPD untuk ditetapkan"))
+            if state.revision and not state.changed_since_adoption:
+                raise DomainError(N_("RKPD sudah ditetapkan dan tidak berubah sejak itu"))
+            lines = tuple(state.lines[k] for k in sorted(state.lines))
+            return [RkpdAdopted(year=year, revision=state.revision + 1, lines=lines,
+                                total_pagu=sum(x.pagu for x in lines), note=command.note.strip())]  # fmt: skip
+    raise TypeError(f"unknown command {command!r}")
+
+
+def _receive(state: Rkpd, command: ReceiveProposals) -> list[Event]:
+    if state.year is not None and state.year != command.year:
+        raise DomainError(N_("tahun RKPD tidak cocok"))
+    new = tuple(i for i in command.items if i.code not in state.items)
+    if len({i.code for i in new}) != len(new):
+        raise DomainError(N_("usulan yang sama diterima dua kali"))
+    if any(i.agency not in agencies.AGENCIES for i in new):
+        raise DomainError(N_("perangkat daerah tidak dikenal"))
+    if not new:
+        raise DomainError(N_("tidak ada usulan baru dari Musrenbang Kecamatan"))
+    return [RkpdProposalsReceived(year=command.year, items=new)]
+
+
+def _received(state: Rkpd, code: str, by_agency: str | None) -> str:
+    if code not in state.items:
+        raise NotFound(N_("usulan ini tidak ada di Forum Perangkat Daerah"))
+    current = state.agency_of[code]
+    _require_agency(by_agency, current)
+    return current
+
+
+def _require_agency(by_agency: str | None, agency: str) -> None:
+    if by_agency is not None and by_agency != agency:
+        raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
+
+
+def _require_reason(reason: str) -> None:
+    if not reason.strip():
+        raise ValidationFailed({"reason": N_("tulis alasannya")})
+
+
+def _not_in_line(state: Rkpd, code: str) -> None:
+    if code in state.line_of:
+        raise DomainError(Message(N_("usulan ini sudah masuk baris %(line)s; keluarkan dulu dari baris itu"),
+                                  line=state.line_of[code]))  # fmt: skip
+
+
+def _line(state: Rkpd, command: SetLine) -> RkpdLine:
+    x = command.line
+    _require_agency(command.by_agency, x.agency)
+    if x.line_id is not None:
+        existing = state.lines.get(x.line_id)
+        if existing is None:
+            raise NotFound(N_("baris RKPD tidak ditemukan"))
+        if existing.agency != x.agency:
+            raise ValidationFailed({"agency": N_("baris ini milik perangkat daerah lain")})
+    line_id = x.line_id or state.next_line_id(x.agency)
+    errors: dict[str, str | Message] = {}
+    agency = agencies.AGENCIES.get(x.agency)
+    if agency is None:
+        errors["agency"] = N_("perangkat daerah tidak dikenal")
+    origins = tuple(dict.fromkeys(x.origins))
+    if not origins:
+        errors["origins"] = N_("pilih paling sedikit satu usulan asal")
+    for code in origins:
+        if code not in state.items:
+            errors["origins"] = Message(N_("usulan %(code)s tidak ada di Forum Perangkat Daerah"), code=code)
+        elif state.agency_of[code] != x.agency:
+            errors["origins"] = Message(N_("usulan %(code)s ada di perangkat daerah lain"), code=code)
+        elif code in state.declined:
+            errors["origins"] = Message(N_("usulan %(code)s sudah dinyatakan tidak diakomodasi"), code=code)
+        elif state.line_of.get(code, line_id) != line_id:
+            errors["origins"] = Message(N_("usulan %(code)s sudah masuk baris %(line)s"), code=code,
+                                        line=state.line_of[code])  # fmt: skip
+    if not SUB_KEGIATAN_CODE.fullmatch(x.sub_kegiatan_code.strip()):
+        errors["sub_kegiatan_code"] = N_("kode sub-kegiatan berbentuk U.BB.PP.K.KK.SSSS, misalnya 1.03.10.2.01.0017")
+    elif agency is not None and x.sub_kegiatan_code.strip()[:4] not in agency.urusan:
+        errors["sub_kegiatan_code"] = Message(N_("urusan %(urusan)s bukan urusan perangkat daerah ini"),
+                                              urusan=x.sub_kegiatan_code.strip()[:4])  # fmt: skip
+    for name in ("nomenclature", "program", "kegiatan", "sub_kegiatan", "unit", "output_indicator", "target_unit"):
+        if not getattr(x, name).strip():
+            errors[name] = N_("wajib diisi")
+    if x.funding_source not in agencies.FUNDING_SOURCES:
+        errors["funding_source"] = N_("sumber dana tidak dikenal")
+    if not 1 <= x.priority_program <= command.priority_programs:
+        errors["priority_program"] = N_("pilih program prioritas RKPD")
+    if not 0 < x.pagu <= MAX_PAGU:
+        errors["pagu"] = N_("pagu harus lebih dari nol dan masuk akal")
+    volume, target = _positive(x.volume), _positive(x.target)
+    if volume is None:
+        errors["volume"] = N_("volume berupa angka lebih dari nol")
+    if target is None:
+        errors["target"] = N_("target berupa angka lebih dari nol: apa yang dihasilkan dan berapa banyak")
+    if errors:
+        raise ValidationFailed(errors)
+    locations = tuple(sorted({state.items[c].kelurahan for c in origins}))
+    return RkpdLine(
+        line_id=line_id, agency=x.agency, origins=origins, locations=locations,
+        priority_program=x.priority_program, sub_kegiatan_code=x.sub_kegiatan_code.strip(),
+        nomenclature=x.nomenclature.strip(), program=x.program.strip(), kegiatan=x.kegiatan.strip(),
+        sub_kegiatan=x.sub_kegiatan.strip(), funding_source=x.funding_source, volume=volume, unit=x.unit.strip(),
+        pagu=x.pagu, output_indicator=x.output_indicator.strip(), target=target, target_unit=x.target_unit.strip(),
+    )  # fmt: skip
+
+
+def _positive(raw: str) -> str | None:
+    """A positive decimal written plainly ("1200", "2.5"), or None."""
+    try:
+        value = Decimal(raw.strip().replace(",", "."))
+    except (InvalidOperation, AttributeError):
+        return None
+    if not value.is_finite() or value <= 0 or value > MAX_COST:
+        return None
+    return format(value.normalize(), "f")
+
+
+def evolve(state: Rkpd, event: Event) -> Rkpd:
+    match event:
+        case RkpdProposalsReceived():
+            if state.year is None:
+                state = Rkpd()  # never mutate the shared empty state
+            state.year = event.year
+            for item in event.items:
+                state.items[item.code] = item
+                state.agency_of[item.code] = item.agency
+        case RkpdProposalPassed():
+            state.agency_of[event.code] = event.to_agency
+        case RkpdProposalDeclined():
+            state.declined[event.code] = event.reason
+        case RkpdLineSet():
+            old = state.lines.get(event.line.line_id)
+            if old is not None:
+                for code in old.origins:
+                    state.line_of.pop(code, None)
+            state.lines[event.line.line_id] = event.line
+            state.issued.add(event.line.line_id)
+            for code in event.line.origins:
+                state.line_of[code] = event.line.line_id
+            state.changed_since_adoption = state.revision > 0
+        case RkpdLineWithdrawn():
+            old = state.lines.pop(event.line_id)
+            for code in old.origins:
+                state.line_of.pop(code, None)
+            state.changed_since_adoption = state.revision > 0
+        case RkpdAdopted():
+            state.revision, state.adopted, state.changed_since_adoption = event.revision, event.lines, False
+    return state
+
+
+def fold(events: Iterable[Event]) -> Rkpd:
+    state = Rkpd()
+    for e in events:
+        state = evolve(state, e)
+    return state
+
+
+def pagu_by_kecamatan(lines: Iterable[RkpdLine], cost_of: Mapping[str, int], kecamatan_of: Mapping[str, str]
+                      ) -> dict[str, int]:  # fmt: skip
+    """Each line's pagu shared among the kecamatan of its origins in proportion to the origins' costs
+    (largest remainder, ties to the smaller kecamatan code), so that the shares add up to the pagu exactly.
+    This is what the equity view and the ceiling check count per kecamatan."""
+    totals: dict[str, int] = {}
+    for line in lines:
+        weights: dict[str, int] = {}
+        for code in line.origins:
+            k = kecamatan_of[code]
+            weights[k] = weights.get(k, 0) + max(cost_of.get(code, 0), 1)
+        whole = sum(weights.values())
+        shares = {k: line.pagu * w // whole for k, w in weights.items()}
+        left = line.pagu - sum(shares.values())
+        for k in sorted(weights, key=lambda k: (-(line.pagu * weights[k] % whole), k))[:left]:
+            shares[k] += 1
+        for k, v in shares.items():
+            totals[k] = totals.get(k, 0) + v
+    return totals

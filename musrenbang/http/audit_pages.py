@@ -1,0 +1,65 @@
+"""The auditor's page (`/audit`, roles auditor and admin): the state of the log's hash chains, the head
+hash of every closed forum and every RKPD adoption (what their Berita Acara and lists print), and a form
+that checks a pasted head hash the way `/periksa/{hash}` does.
+
+Checking every chain reads the whole log, so it runs only on request (`?periksa=1`); otherwise the page
+shows cheap counts. The full offline check (results and lists recomputed) is `musrenbang export events`
+then `musrenbang verify --file`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+from litestar import Request, get
+from litestar.response import Template
+
+from musrenbang.domain.access import Actor, require_role
+from musrenbang.eventlog.verify import check_chains, stored_events, verify_database
+from musrenbang.http.render import page
+
+HEADS_SHOWN = 200
+
+
+async def check_digest(pool: asyncpg.Pool, digest: str) -> tuple[asyncpg.Record | None, bool]:
+    """The event whose hash is `digest` (64 hex digits), and whether its stream's chain is intact up to
+    it: the same check as `/periksa/{hash}`."""
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        return None, False
+    row = await pool.fetchrow("SELECT stream_id, stream_version, global_position, event_type, recorded_at FROM events"
+                              " WHERE hash = $1", bytes.fromhex(digest))  # fmt: skip
+    if row is None:
+        return None, False
+    async with pool.acquire() as conn:
+        events = [e async for e in stored_events(conn, stream=row["stream_id"])]
+    report = check_chains(e for e in events if e.stream_version <= row["stream_version"])
+    return row, report.intact
+
+
+@get("/audit", include_in_schema=False)
+async def audit(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
+    require_role(actor, "auditor", "admin")
+    chains = None
+    if request.query_params.get("periksa") == "1":
+        async with pool.acquire() as conn:
+            chains = await verify_database(conn)
+    counts = await pool.fetchrow("SELECT count(*) AS events, coalesce(max(global_position), 0) AS last FROM events")
+    forums = await pool.fetch(
+        "SELECT f.forum_id, f.title, f.level, f.region, f.closed_at, e.stream_id, e.stream_version,"
+        " e.global_position, e.hash FROM forums f"
+        " JOIN events e ON e.stream_id = 'forum-' || f.forum_id AND e.event_type = 'forum.closed'"
+        " WHERE f.status = 'closed' ORDER BY e.global_position DESC LIMIT $1",
+        HEADS_SHOWN,
+    )
+    adoptions = await pool.fetch(
+        "SELECT year, revision, total_pagu, adopted_at, stream_id, stream_version, position, hash"
+        " FROM rkpd_adoptions ORDER BY year DESC, revision DESC"
+    )
+    raw = str(request.query_params.get("hash", ""))[:200]
+    digest = re.sub(r"\s+", "", raw).lower()
+    found, intact = (await check_digest(pool, digest)) if digest else (None, False)
+    return page(
+        request, "audit.html", actor=actor, chains=chains, counts=counts, forums=forums, adoptions=adoptions,
+        digest=digest, found=found, intact=intact, heads_shown=HEADS_SHOWN,
+    )  # fmt: skip

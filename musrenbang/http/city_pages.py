@@ -1,0 +1,404 @@
+"""Staff screens of the city level.
+
+- `/petugas/perangkat-daerah` — the Forum Perangkat Daerah for one agency (an `opd` account: its own;
+  Bappeda, `admin`: any, picked with `?opd=KODE`): the proposals forwarded to it this cycle and its RKPD
+  lines; a line is made from one or more proposals, revised (with a reason once the RKPD was adopted)
+  or withdrawn; a proposal is passed to another agency or declined, each with a reason.
+- `/petugas/rkpd/{year}` — Musrenbang Kota for Bappeda (auditors read it): take up the kecamatan results,
+  the standing per agency and per kecamatan against its ceiling, and adoption.
+
+Every form posts with CSRF and answers with a redirect back and a short message (`?pesan=`); a form
+with mistakes is shown again with the messages next to the fields and everything typed kept (422, or
+409 when a rule of the city level refuses it). Acting outside one's agency answers 403 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+
+from musrenbang.domain import agency as agencies
+from musrenbang.domain import rkpd as rules
+from musrenbang.domain import values
+from musrenbang.domain.access import Actor, Forbidden, require_role
+from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
+from musrenbang.domain.events import RkpdLine
+from musrenbang.eventlog.store import AppendResult, Metadata
+from musrenbang.http.errors import code_or_404
+from musrenbang.http.i18n import translate
+from musrenbang.http.render import page
+from musrenbang.http.rkpd_api import CITY_PROJECTIONS, Year
+from musrenbang.projections import cycles
+from musrenbang.projections import rkpd as rkpd_views
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services.rkpd import RkpdService, acting_agency
+
+LINE_FIELDS = (
+    "program", "kegiatan", "sub_kegiatan", "sub_kegiatan_code", "nomenclature", "priority_program",
+    "funding_source", "volume", "unit", "pagu", "output_indicator", "target", "target_unit", "reason",
+)  # fmt: skip
+_MAX_TEXT = {"reason": 1000, "sub_kegiatan_code": 40, "volume": 30, "target": 30, "unit": 60, "target_unit": 60}
+
+
+def _meta(actor: Actor, fingerprint: str | None = None) -> Metadata:
+    return Metadata(actor=actor.username, role=actor.role, fingerprint=fingerprint)
+
+
+async def _current_year(pool: asyncpg.Pool) -> int:
+    async with pool.acquire() as conn:
+        cycle = await cycles.current_cycle(conn)
+    if cycle is None:
+        raise NotFoundException()
+    return cycle["year"]
+
+
+def _agency(actor: Actor, asked: str | None) -> str:
+    """The agency the page is for: an opd account's own (asking for another is refused), or for Bappeda
+    the one picked (the first agency by default)."""
+    own = acting_agency(actor)  # 403 for facilitators and auditors
+    if own is not None:
+        if asked and asked != own:
+            raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
+        return own
+    if asked in agencies.AGENCIES:
+        return asked  # type: ignore[return-value]
+    return next(iter(agencies.AGENCIES))
+
+
+def _back(agency: str, actor: Actor, message: str, anchor: str = "") -> Response:
+    query = {"pesan": message}
+    if actor.role == "admin":
+        query = {"opd": agency, **query}
+    return Redirect(f"/petugas/perangkat-daerah?{urlencode(query)}{anchor}", status_code=303)
+
+
+def _messages(request: Request, exc: DomainError) -> dict[str, str]:
+    errors = exc.errors if isinstance(exc, ValidationFailed) else {"form": exc.message}
+    return {field or "form": translate(request, m) for field, m in errors.items()}
+
+
+async def _done(runner: ProjectionRunner, result: AppendResult) -> None:
+    await runner.wait_until_applied(list(CITY_PROJECTIONS), result.last)
+
+
+# --- Forum Perangkat Daerah -------------------------------------------------------------------------
+
+
+async def _agency_context(pool: asyncpg.Pool, year: int, agency: str) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        items = await rkpd_views.items(conn, year, agency)
+        lines = await rkpd_views.working_lines(conn, year, agency)
+        programs = await cycles.priority_programs(conn, year)
+        revision = await conn.fetchval("SELECT revision FROM rkpd_state WHERE year = $1", year) or 0
+        places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat IN ('kecamatan', 'kelurahan')"))
+    return {
+        "year": year, "agency": agency, "agency_name": agencies.name_of(agency), "items": items, "lines": lines,
+        "titles": {i["code"]: i["title"] for i in items}, "programs": programs, "adopted": revision > 0,
+        "places": places, "AGENCIES": agencies.AGENCIES, "FUNDING": agencies.FUNDING_SOURCES,
+        "pending": [i for i in items if i["status"] == rules.MENUNGGU],
+    }  # fmt: skip
+
+
+def _agency_page(request: Request, actor: Actor, context: dict[str, Any], *, status: int = 200,
+                 errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+                 failed: str | None = None) -> Template:  # fmt: skip
+    entered = values or {"nomenclature": rules.DEFAULT_NOMENCLATURE, "origins": []}
+    return page(request, "city_agency.html", status=status, actor=actor, **context, errors=errors or {},
+                values=entered, failed=failed, message=request.query_params.get("pesan"),
+                idempotency_key=entered.get("idempotency_key") or str(uuid.uuid4()))  # fmt: skip
+
+
+@get("/petugas/perangkat-daerah", include_in_schema=False)
+async def agency_page(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
+    agency = _agency(actor, request.query_params.get("opd"))
+    context = await _agency_context(pool, await _current_year(pool), agency)
+    return _agency_page(request, actor, context)
+
+
+async def _line_form(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    entered: dict[str, Any] = {
+        name: str(form.get(name, "")).strip()[: _MAX_TEXT.get(name, 500)] for name in LINE_FIELDS
+    }
+    entered["origins"] = [str(c).strip()[:12] for c in form.getall("origins", [])][:200]
+    entered["idempotency_key"] = str(form.get("idempotency_key", ""))[:100]
+    entered["opd"] = str(form.get("opd", ""))[:40]
+    return entered
+
+
+def _line_command(entered: dict[str, Any], line_id: str | None, agency: str, by_agency: str | None,
+                  programs: int) -> tuple[rules.SetLine, dict[str, str]]:  # fmt: skip
+    """The form as a command, and the values that could not even be read (reported next to their fields
+    together with what the rules say about the rest)."""
+    errors: dict[str, str] = {}
+    pagu = 0
+    try:
+        pagu = values.parse_rupiah(entered["pagu"]) if entered["pagu"] else 0
+    except ValueError as exc:
+        errors["pagu"] = exc.args[0]
+    priority = int(entered["priority_program"]) if entered["priority_program"].isdigit() else 0
+    origins = []
+    for raw in entered["origins"]:
+        try:
+            origins.append(values.normalize_code(raw))
+        except ValueError:
+            errors["origins"] = Message(N_("usulan %(code)s tidak ada di Forum Perangkat Daerah"), code=raw)
+    line = rules.LineInput(
+        line_id=line_id, agency=agency, origins=tuple(origins), priority_program=priority,
+        sub_kegiatan_code=entered["sub_kegiatan_code"], nomenclature=entered["nomenclature"],
+        program=entered["program"], kegiatan=entered["kegiatan"], sub_kegiatan=entered["sub_kegiatan"],
+        funding_source=entered["funding_source"], volume=entered["volume"], unit=entered["unit"], pagu=pagu,
+        output_indicator=entered["output_indicator"], target=entered["target"], target_unit=entered["target_unit"],
+    )  # fmt: skip
+    return rules.SetLine(line=line, priority_programs=programs, reason=entered["reason"], by_agency=by_agency), errors
+
+
+async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService, runner: ProjectionRunner,
+                    line_id: str | None) -> Response:  # fmt: skip
+    entered = await _line_form(request)
+    by_agency = acting_agency(actor)
+    year = await _current_year(pool)
+    if line_id is not None:
+        agency = (await _line_of(pool, year, line_id, by_agency)).agency
+    else:
+        agency = _agency(actor, entered["opd"] or None)
+    try:
+        command, unreadable = _line_command(entered, line_id, agency, by_agency, await rkpd.priority_programs(year))
+        if unreadable:
+            try:  # what the rules say about the rest, so that every message shows at once
+                rules.decide(await rkpd.load(year), command)
+            except ValidationFailed as exc:
+                unreadable = {**exc.errors, **unreadable}
+            raise ValidationFailed(unreadable)
+        fingerprint = hashlib.sha256(msgspec.json.encode(command)).hexdigest()
+        key = entered["idempotency_key"] if line_id is None and entered["idempotency_key"] else None
+        result = await rkpd.execute(year, command, _meta(actor, fingerprint), key)
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        status = 422 if isinstance(exc, ValidationFailed) else 409
+        context = await _agency_context(pool, year, agency)
+        errors = _messages(request, exc)
+        if line_id is not None:
+            return page(request, "city_line.html", status=status, actor=actor, **context, line_id=line_id,
+                        errors=errors, values=entered)  # fmt: skip
+        return _agency_page(request, actor, context, status=status, errors=errors, values=entered, failed="line")
+    await _done(runner, result)
+    made = line_id or await rkpd.line_id_at(result)
+    text = N_("Baris %(line)s disimpan") if line_id else N_("Baris %(line)s dibuat")
+    return _back(agency, actor, translate(request, Message(text, line=made)), "#baris")
+
+
+@post("/petugas/perangkat-daerah/baris", include_in_schema=False)
+async def new_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
+                   runner: ProjectionRunner) -> Response:  # fmt: skip
+    return await _set_line(request, actor, pool, rkpd, runner, None)
+
+
+async def _line_of(pool: asyncpg.Pool, year: int, line_id: str, by_agency: str | None) -> RkpdLine:
+    async with pool.acquire() as conn:
+        lines = {x.line_id: x for x in await rkpd_views.working_lines(conn, year)}
+    line = lines.get(line_id)
+    if line is None:
+        raise NotFoundException()
+    if by_agency is not None and line.agency != by_agency:
+        raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
+    return line
+
+
+def _line_values(line: RkpdLine) -> dict[str, Any]:
+    entered: dict[str, Any] = {name: str(getattr(line, name, "")) for name in LINE_FIELDS if name != "reason"}
+    entered.update(origins=list(line.origins), pagu=str(line.pagu), reason="")
+    return entered
+
+
+@get("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
+async def line_page(request: Request, actor: Actor, pool: asyncpg.Pool, line_id: str) -> Template:
+    year = await _current_year(pool)
+    line = await _line_of(pool, year, line_id, acting_agency(actor))
+    context = await _agency_context(pool, year, line.agency)
+    return page(request, "city_line.html", actor=actor, **context, line_id=line_id, errors={},
+                values=_line_values(line))  # fmt: skip
+
+
+@post("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
+async def revise_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService, runner: ProjectionRunner,
+                      line_id: str) -> Response:  # fmt: skip
+    return await _set_line(request, actor, pool, rkpd, runner, line_id)
+
+
+@post("/petugas/perangkat-daerah/baris/{line_id:str}/tarik", include_in_schema=False)
+async def withdraw_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
+                        runner: ProjectionRunner, line_id: str) -> Response:  # fmt: skip
+    by_agency = acting_agency(actor)
+    year = await _current_year(pool)
+    line = await _line_of(pool, year, line_id, by_agency)
+    form = await request.form()
+    reason = str(form.get("reason", "")).strip()[:1000]
+    try:
+        result = await rkpd.execute(year, rules.WithdrawLine(line_id=line_id, reason=reason, by_agency=by_agency),
+                                    _meta(actor))  # fmt: skip
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        context = await _agency_context(pool, year, line.agency)
+        return page(request, "city_line.html", status=422 if isinstance(exc, ValidationFailed) else 409, actor=actor,
+                    **context, line_id=line_id, values=_line_values(line), errors={},
+                    withdraw_errors=_messages(request, exc), withdraw_reason=reason)  # fmt: skip
+    await _done(runner, result)
+    return _back(line.agency, actor, translate(request, Message(N_("Baris %(line)s ditarik"), line=line_id)), "#baris")
+
+
+async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
+                       runner: ProjectionRunner, code: str, action: str) -> Response:  # fmt: skip
+    code = code_or_404(code)
+    by_agency = acting_agency(actor)
+    year = await _current_year(pool)
+    agency = await pool.fetchval("SELECT agency FROM rkpd_items WHERE year = $1 AND code = $2", year, code)
+    if agency is None:
+        raise NotFoundException()
+    if by_agency is not None and agency != by_agency:
+        raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
+    form = await request.form()
+    reason = str(form.get("reason", "")).strip()[:1000]
+    to_agency = str(form.get("to_agency", ""))[:40]
+    command: rules.Command
+    if action == "pass":
+        command = rules.PassProposal(code=code, to_agency=to_agency, reason=reason, by_agency=by_agency)
+        done = N_("Usulan %(code)s dialihkan ke %(agency)s")
+    else:
+        command = rules.DeclineProposal(code=code, reason=reason, by_agency=by_agency)
+        done = N_("Usulan %(code)s dinyatakan tidak diakomodasi")
+    try:
+        result = await rkpd.execute(year, command, _meta(actor))
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        context = await _agency_context(pool, year, agency)
+        entered = {"reason": reason, "to_agency": to_agency, "nomenclature": rules.DEFAULT_NOMENCLATURE, "origins": []}
+        return _agency_page(request, actor, context, status=422 if isinstance(exc, ValidationFailed) else 409,
+                            errors=_messages(request, exc), values=entered, failed=f"{action}:{code}")  # fmt: skip
+    await _done(runner, result)
+    message = Message(done, code=code, agency=agencies.name_of(to_agency))
+    return _back(agency, actor, translate(request, message), "#usulan")
+
+
+@post("/petugas/perangkat-daerah/usulan/{code:str}/alihkan", include_in_schema=False)
+async def pass_proposal(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
+                        runner: ProjectionRunner, code: str) -> Response:  # fmt: skip
+    return await _item_action(request, actor, pool, rkpd, runner, code, "pass")
+
+
+@post("/petugas/perangkat-daerah/usulan/{code:str}/tolak", include_in_schema=False)
+async def decline_proposal(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
+                           runner: ProjectionRunner, code: str) -> Response:  # fmt: skip
+    return await _item_action(request, actor, pool, rkpd, runner, code, "decline")
+
+
+# --- Musrenbang Kota ------------------------------------------------------------------------------------
+
+
+def _require_reviewer(actor: Actor) -> None:
+    require_role(actor, "admin", "auditor")
+
+
+async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        programs = await cycles.priority_programs(conn, year)
+        if not programs:
+            raise NotFoundException()
+        received = {r["code"] for r in await conn.fetch("SELECT code FROM rkpd_items WHERE year = $1", year)}
+        counts = await conn.fetch(
+            "SELECT agency, count(*) FILTER (WHERE status = $2) AS pending,"
+            " count(*) FILTER (WHERE status = $3) AS mapped, count(*) FILTER (WHERE status = $4) AS declined"
+            " FROM rkpd_items WHERE year = $1 GROUP BY agency",
+            year, rules.MENUNGGU, rules.DIPETAKAN, rules.DITOLAK_OPD,
+        )  # fmt: skip
+        lines = await rkpd_views.working_lines(conn, year)
+        cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
+        ceilings = await rkpd_views.ceilings(conn, year)
+        published = await rkpd_views.published(conn, year)
+        places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan'"))
+    waiting = sum(1 for item in await rkpd.forwarded(year) if item.code not in received)
+    per_agency: dict[str, dict[str, int]] = {}
+    for r in counts:
+        per_agency[r["agency"]] = {"pending": r["pending"], "mapped": r["mapped"], "declined": r["declined"],
+                                   "lines": 0, "pagu": 0}  # fmt: skip
+    for line in lines:
+        row = per_agency.setdefault(line.agency, {"pending": 0, "mapped": 0, "declined": 0, "lines": 0, "pagu": 0})
+        row["lines"] += 1
+        row["pagu"] += line.pagu
+    agency_rows = [{"code": a, "name": agencies.name_of(a), **per_agency[a]}
+                   for a in sorted(per_agency, key=agencies.name_of)]  # fmt: skip
+    totals = rules.pagu_by_kecamatan(lines, cost_of, kecamatan_of)
+    kecamatan_rows = [
+        {"kode": k, "nama": places.get(k, k), "pagu": totals.get(k, 0), "ceiling": ceilings.get(k),
+         "over": k in ceilings and totals.get(k, 0) > ceilings[k]}
+        for k in sorted(set(totals) | set(ceilings))
+    ]  # fmt: skip
+    pending = sum(r["pending"] for r in agency_rows)
+    adoption = published.adoption
+    return {
+        "year": year, "waiting": waiting, "received": len(received), "agency_rows": agency_rows,
+        "kecamatan_rows": kecamatan_rows, "pending": pending, "total_pagu": sum(x.pagu for x in lines),
+        "line_count": len(lines), "revision": published.revision, "adoption": adoption,
+        "head": adoption["hash"].hex() if adoption else None, "changed": published.changed_since_adoption,
+        "can_adopt": not published.revision or published.changed_since_adoption,
+    }  # fmt: skip
+
+
+@get("/petugas/rkpd", include_in_schema=False)
+async def review_current(actor: Actor, pool: asyncpg.Pool) -> Response:
+    _require_reviewer(actor)
+    return Redirect(f"/petugas/rkpd/{await _current_year(pool)}", status_code=303)
+
+
+@get("/petugas/rkpd/{year:int}", include_in_schema=False)
+async def review_page(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService, year: Year) -> Template:
+    _require_reviewer(actor)
+    context = await _review_context(pool, rkpd, year)
+    return page(request, "city_review.html", actor=actor, **context, errors={}, note="",
+                message=request.query_params.get("pesan"))  # fmt: skip
+
+
+@post("/petugas/rkpd/{year:int}/terima", include_in_schema=False)
+async def review_receive(request: Request, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
+                         year: Year) -> Response:  # fmt: skip
+    require_role(actor, "admin")
+    try:
+        result = await rkpd.receive(year, _meta(actor))
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        text = translate(request, exc.message)
+    else:
+        await _done(runner, result)
+        text = translate(request, N_("Hasil Musrenbang Kecamatan diterima"))
+    return Redirect(f"/petugas/rkpd/{year}?{urlencode({'pesan': text})}", status_code=303)
+
+
+@post("/petugas/rkpd/{year:int}/tetapkan", include_in_schema=False)
+async def review_adopt(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
+                       runner: ProjectionRunner, year: Year) -> Response:  # fmt: skip
+    require_role(actor, "admin")
+    form = await request.form()
+    note = str(form.get("note", "")).strip()[:1000]
+    try:
+        result = await rkpd.execute(year, rules.Adopt(year=year, note=note), _meta(actor))
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        context = await _review_context(pool, rkpd, year)
+        return page(request, "city_review.html", status=422 if isinstance(exc, ValidationFailed) else 409,
+                    actor=actor, **context, errors=_messages(request, exc), note=note, message=None)  # fmt: skip
+    await _done(runner, result)
+    text = translate(request, N_("RKPD ditetapkan"))
+    return Redirect(f"/petugas/rkpd/{year}?{urlencode({'pesan': text})}", status_code=303)

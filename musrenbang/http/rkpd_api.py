@@ -1,0 +1,377 @@
+"""The RKPD list and lineage as JSON (public, no personal data), and the city-level staff API: Bappeda
+takes up the kecamatan results and adopts the RKPD; agencies pass, decline and map proposals into lines.
+
+`rkpd_out` and `lineage_of_*` are shared with the pages and the CSV/XLSX exports, so every form of the
+list says the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import asyncpg
+import msgspec
+from litestar import get, post, put
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+
+from musrenbang.domain import agency as agencies
+from musrenbang.domain import rkpd as rules
+from musrenbang.domain.access import Actor, require_role
+from musrenbang.domain.events import RkpdLine
+from musrenbang.eventlog.store import AppendResult, Metadata
+from musrenbang.http.errors import code_or_404
+from musrenbang.projections import cycles
+from musrenbang.projections import lineage as lineage_views
+from musrenbang.projections import rkpd as rkpd_views
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services.rkpd import RkpdService, acting_agency
+
+OptionalKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
+Text = Annotated[str, msgspec.Meta(max_length=500)]
+Reason = Annotated[str, msgspec.Meta(max_length=1000)]
+Year = Annotated[int, Parameter(ge=2000, le=2100, description="RKPD year")]
+CITY_PROJECTIONS = ("rkpd", "proposals", "lineage")
+
+
+# --- the list ---------------------------------------------------------------------------------------
+
+
+class OriginOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A resident's proposal a line comes from (public fields), with the duplicates merged into it."""
+
+    code: str
+    title: str
+    kelurahan: str
+    rw: int
+    kind: str
+    bidang: str
+    estimated_cost: int
+    beneficiaries: int
+    merged: list[str]
+
+
+class PlaceOut(msgspec.Struct, frozen=True):
+    kode: str
+    nama: str
+
+
+class RkpdItemOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    no: int
+    priority_program: int
+    priority_program_title: str
+    agency: str
+    agency_name: str
+    program: str
+    kegiatan: str
+    sub_kegiatan: str
+    sub_kegiatan_code: str
+    nomenclature: str
+    output_indicator: str
+    target: str
+    target_unit: str
+    locations: list[PlaceOut]
+    kecamatan: list[PlaceOut]
+    volume: str
+    unit: str
+    pagu: int
+    funding_source: str
+    origins: list[OriginOut]
+
+
+class HeadOut(msgspec.Struct, frozen=True, kw_only=True):
+    """The log event the adopted list was frozen in: anyone can check it with `/periksa/{hash}`."""
+
+    stream: str
+    version: int
+    position: int
+    hash: str
+    adopted_at: dt.datetime
+
+
+class RkpdOut(msgspec.Struct, frozen=True, kw_only=True):
+    year: int
+    status: str
+    """`ditetapkan` (adopted; `revision` says which adoption) or `rancangan` (draft, nothing adopted yet)."""
+    revision: int
+    changed_since_adoption: bool
+    head: HeadOut | None
+    total_pagu: int
+    items: list[RkpdItemOut]
+
+
+async def rkpd_out(pool: asyncpg.Pool, year: int) -> RkpdOut:
+    async with pool.acquire() as conn:
+        programs = {r["number"]: r["title"] for r in await cycles.priority_programs(conn, year)}
+        if not programs:
+            raise NotFoundException()
+        published = await rkpd_views.published(conn, year)
+        codes = [c for line in published.lines for c in line.origins]
+        origins = await _origins(conn, codes)
+        places = {r["kode"]: r["nama"] for r in await conn.fetch("SELECT kode, nama FROM regions")}
+    items = [
+        _item(n, line, programs, origins, places) for n, line in enumerate(sorted(published.lines, key=_order), start=1)
+    ]
+    a = published.adoption
+    head = (
+        HeadOut(
+            stream=a["stream_id"],
+            version=a["stream_version"],
+            position=a["position"],
+            hash=a["hash"].hex(),
+            adopted_at=a["adopted_at"],
+        )  # fmt: skip
+        if a is not None
+        else None
+    )
+    return RkpdOut(year=year, status="ditetapkan" if a is not None else "rancangan", revision=published.revision,
+                   changed_since_adoption=published.changed_since_adoption, head=head,
+                   total_pagu=sum(i.pagu for i in items), items=items)  # fmt: skip
+
+
+def _order(line: RkpdLine) -> tuple[int, str, str, str]:
+    """T-D.4 order: by priority program, then agency, then program code, then line."""
+    return (line.priority_program, agencies.name_of(line.agency), line.sub_kegiatan_code, line.line_id)
+
+
+def _item(n: int, line: RkpdLine, programs: dict[int, str], origins: dict[str, OriginOut],
+          places: dict[str, str]) -> RkpdItemOut:  # fmt: skip
+    kecamatan = sorted({k.rsplit(".", 1)[0] for k in line.locations})
+    return RkpdItemOut(
+        id=line.line_id, no=n, priority_program=line.priority_program,
+        priority_program_title=programs.get(line.priority_program, ""), agency=line.agency,
+        agency_name=agencies.name_of(line.agency), program=line.program, kegiatan=line.kegiatan,
+        sub_kegiatan=line.sub_kegiatan, sub_kegiatan_code=line.sub_kegiatan_code, nomenclature=line.nomenclature,
+        output_indicator=line.output_indicator, target=line.target, target_unit=line.target_unit,
+        locations=[PlaceOut(k, places.get(k, k)) for k in line.locations],
+        kecamatan=[PlaceOut(k, places.get(k, k)) for k in kecamatan], volume=line.volume, unit=line.unit,
+        pagu=line.pagu, funding_source=line.funding_source, origins=[origins[c] for c in line.origins if c in origins],
+    )  # fmt: skip
+
+
+async def _origins(conn: asyncpg.Connection, codes: list[str]) -> dict[str, OriginOut]:
+    rows = await conn.fetch(
+        "SELECT code, title, kelurahan, rw, kind, bidang, estimated_cost, beneficiaries, merged_from"
+        " FROM proposals WHERE code = ANY($1::text[])",
+        codes,
+    )
+    return {
+        r["code"]: OriginOut(
+            code=r["code"],
+            title=r["title"],
+            kelurahan=r["kelurahan"],
+            rw=r["rw"],
+            kind=r["kind"],
+            bidang=r["bidang"],
+            estimated_cost=r["estimated_cost"],
+            beneficiaries=r["beneficiaries"],
+            merged=sorted(r["merged_from"]),
+        )  # fmt: skip
+        for r in rows
+    }
+
+
+@get("/api/v1/rkpd/{year:int}", summary="The RKPD priority list (T-D.4), each line with its origin proposals",
+     tags=["rkpd"])  # fmt: skip
+async def rkpd_list(pool: asyncpg.Pool, year: Year) -> RkpdOut:
+    return await rkpd_out(pool, year)
+
+
+# --- lineage ----------------------------------------------------------------------------------------
+
+
+class ProposalNode(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    title: str
+    kelurahan: str
+    rw: int
+    bidang: str
+    estimated_cost: int
+    status: str
+    status_reason: str | None
+    merged_into: str | None
+
+
+class LineRef(msgspec.Struct, frozen=True):
+    year: int
+    line_id: str
+
+
+class LineageOut(msgspec.Struct, frozen=True, kw_only=True):
+    """Every step of the path, in log order. `subject` of a step is a proposal code or
+    `rkpd/{year}/{line_id}`; `proposals` are the nodes (a merge joins branches), `lines` where it ended."""
+
+    subject: str
+    root: str | None
+    proposals: list[ProposalNode]
+    lines: list[LineRef]
+    steps: list[lineage_views.Step]
+
+
+async def _nodes(conn: asyncpg.Connection, codes: list[str]) -> list[ProposalNode]:
+    rows = await conn.fetch(
+        "SELECT code, title, kelurahan, rw, bidang, estimated_cost, status, status_reason, merged_into"
+        " FROM proposals WHERE code = ANY($1::text[]) ORDER BY code",
+        codes,
+    )
+    return [ProposalNode(**dict(r)) for r in rows]
+
+
+async def lineage_of_proposal(pool: asyncpg.Pool, code: str) -> LineageOut:
+    code = code_or_404(code)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM proposals WHERE code = $1)", code):
+            raise NotFoundException()
+        root, family = await lineage_views.family(conn, code)
+        lines = [LineRef(r["year"], r["line_id"]) for r in await lineage_views.lines_of(conn, [root])]
+        subjects = family + [lineage_views.line_subject(x.year, x.line_id) for x in lines]
+        return LineageOut(subject=code, root=root, proposals=await _nodes(conn, family), lines=lines,
+                          steps=await lineage_views.steps(conn, subjects))  # fmt: skip
+
+
+async def lineage_of_line(pool: asyncpg.Pool, year: int, line_id: str) -> LineageOut:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        origins = await lineage_views.line_origins(conn, year, line_id)
+        if origins is None:
+            raise NotFoundException()
+        family = await lineage_views.members(conn, origins)
+        subject = lineage_views.line_subject(year, line_id)
+        return LineageOut(subject=subject, root=None, proposals=await _nodes(conn, family),
+                          lines=[LineRef(year, line_id)],
+                          steps=await lineage_views.steps(conn, [subject, *family]))  # fmt: skip
+
+
+@get("/api/v1/lineage/{code:str}", summary="Every step from a proposal to where it ended, with log hashes",
+     tags=["rkpd"])  # fmt: skip
+async def proposal_lineage(pool: asyncpg.Pool, code: str) -> LineageOut:
+    return await lineage_of_proposal(pool, code)
+
+
+@get("/api/v1/rkpd/{year:int}/items/{item_id:str}/lineage", summary="Every step behind one RKPD line",
+     tags=["rkpd"])  # fmt: skip
+async def line_lineage(pool: asyncpg.Pool, year: Year, item_id: str) -> LineageOut:
+    return await lineage_of_line(pool, year, item_id)
+
+
+# --- staff: Forum Perangkat Daerah and Musrenbang Kota ---------------------------------------------------
+
+
+class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class PassIn(msgspec.Struct, forbid_unknown_fields=True):
+    to_agency: Annotated[str, msgspec.Meta(max_length=40)]
+    reason: Reason
+
+
+class LineIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An RKPD line as an agency enters it (`agency` defaults to the account's own)."""
+
+    agency: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    origins: Annotated[list[Annotated[str, msgspec.Meta(max_length=12)]], msgspec.Meta(min_length=1, max_length=200)]
+    priority_program: int
+    sub_kegiatan_code: Annotated[str, msgspec.Meta(max_length=40)]
+    nomenclature: Text = rules.DEFAULT_NOMENCLATURE
+    program: Text
+    kegiatan: Text
+    sub_kegiatan: Text
+    funding_source: Annotated[str, msgspec.Meta(description="apbd_kota | apbd_provinsi | apbn | dana_kelurahan")]
+    volume: Annotated[str, msgspec.Meta(max_length=30)]
+    unit: Annotated[str, msgspec.Meta(max_length=60)]
+    pagu: int
+    output_indicator: Text
+    target: Annotated[str, msgspec.Meta(max_length=30)]
+    target_unit: Annotated[str, msgspec.Meta(max_length=60)]
+    reason: Reason = ""
+
+
+class AdoptIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Reason = ""
+
+
+class DoneOut(msgspec.Struct, frozen=True, kw_only=True):
+    stream: str
+    position: int
+    line_id: str | None = None
+
+
+def _meta(actor: Actor) -> Metadata:
+    return Metadata(actor=actor.username, role=actor.role)
+
+
+async def _done(runner: ProjectionRunner, result: AppendResult, line_id: str | None = None) -> DoneOut:
+    await runner.wait_until_applied(list(CITY_PROJECTIONS), result.last)
+    return DoneOut(stream=next(iter(result.heads)), position=result.last.position, line_id=line_id)
+
+
+def line_command(data: LineIn, line_id: str | None, by_agency: str | None, programs: int) -> rules.SetLine:
+    fields = msgspec.structs.asdict(data)
+    reason = fields.pop("reason")
+    fields["agency"] = data.agency or by_agency or ""
+    fields["origins"] = tuple(code_or_404(c) for c in data.origins)
+    return rules.SetLine(line=rules.LineInput(line_id=line_id, **fields), priority_programs=programs,
+                         reason=reason, by_agency=by_agency)  # fmt: skip
+
+
+@post("/api/v1/rkpd/{year:int}/receive", summary="Take up what the kecamatan forums forwarded (Bappeda)",
+      tags=["rkpd"], status_code=200)  # fmt: skip
+async def receive(year: Year, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
+                  idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+    require_role(actor, "admin")
+    return await _done(runner, await rkpd.receive(year, _meta(actor), idempotency_key))
+
+
+@post("/api/v1/rkpd/{year:int}/proposals/{code:str}/pass", summary="Pass a proposal to another agency",
+      tags=["rkpd"], status_code=200)  # fmt: skip
+async def pass_proposal(year: Year, code: str, data: PassIn, actor: Actor, rkpd: RkpdService,
+                        runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+    command = rules.PassProposal(code=code_or_404(code), to_agency=data.to_agency, reason=data.reason,
+                                 by_agency=acting_agency(actor))  # fmt: skip
+    return await _done(runner, await rkpd.execute(year, command, _meta(actor), idempotency_key))
+
+
+@post("/api/v1/rkpd/{year:int}/proposals/{code:str}/decline",
+      summary="Declare a proposal not accommodated, with the reason", tags=["rkpd"], status_code=200)  # fmt: skip
+async def decline_proposal(year: Year, code: str, data: ReasonIn, actor: Actor, rkpd: RkpdService,
+                           runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+    command = rules.DeclineProposal(code=code_or_404(code), reason=data.reason, by_agency=acting_agency(actor))
+    return await _done(runner, await rkpd.execute(year, command, _meta(actor), idempotency_key))
+
+
+@post("/api/v1/rkpd/{year:int}/lines", summary="Add an RKPD line from one or more proposals", tags=["rkpd"],
+      status_code=201)  # fmt: skip
+async def add_line(year: Year, data: LineIn, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
+                   idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+    by_agency = acting_agency(actor)
+    command = line_command(data, None, by_agency, await rkpd.priority_programs(year))
+    result = await rkpd.execute(year, command, _meta(actor), idempotency_key)
+    return await _done(runner, result, await rkpd.line_id_at(result))
+
+
+@put("/api/v1/rkpd/{year:int}/lines/{line_id:str}", summary="Revise an RKPD line (restated whole)",
+     tags=["rkpd"], status_code=200)  # fmt: skip
+async def revise_line(year: Year, line_id: str, data: LineIn, actor: Actor, rkpd: RkpdService,
+                      runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+    by_agency = acting_agency(actor)
+    command = line_command(data, line_id, by_agency, await rkpd.priority_programs(year))
+    return await _done(runner, await rkpd.execute(year, command, _meta(actor), idempotency_key), line_id)
+
+
+@post("/api/v1/rkpd/{year:int}/lines/{line_id:str}/withdraw", summary="Take a line out of the RKPD",
+      tags=["rkpd"], status_code=200)  # fmt: skip
+async def withdraw_line(year: Year, line_id: str, data: ReasonIn, actor: Actor, rkpd: RkpdService,
+                        runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+    command = rules.WithdrawLine(line_id=line_id, reason=data.reason, by_agency=acting_agency(actor))
+    return await _done(runner, await rkpd.execute(year, command, _meta(actor), idempotency_key), line_id)
+
+
+@post("/api/v1/rkpd/{year:int}/adopt", summary="Adopt the RKPD (Musrenbang Kota, Bappeda)", tags=["rkpd"],
+      status_code=200)  # fmt: skip
+async def adopt(year: Year, data: AdoptIn, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
+                idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+    require_role(actor, "admin")
+    result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note), _meta(actor), idempotency_key)
+    return await _done(runner, result)

@@ -1,0 +1,447 @@
+"""Public RKPD pages: the list in the shape of Permendagri 86 table T-D.4 (`/rkpd/{year}`), its CSV and XLSX
+(`/rkpd/{year}.csv`, `.xlsx`), the equity view per kecamatan (`/rkpd/{year}/pemerataan`), and the lineage
+pages (`/telusur/usulan/{code}`, `/telusur/rkpd/{year}/{line_id}`) that answer "why is this in the RKPD,
+and why was that one left out?".
+
+Everything here reads what the JSON API reads (`rkpd_api.rkpd_out`, `lineage_of_*`), so the page, the
+files and the JSON say the same thing. The lineage page turns `LineageOut` into a tree — merged
+proposals as branches feeding the one that survived, the forum steps of each proposal grouped per
+forum — and states the outcome and its decisive reason at the top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request, Response, get
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+
+from musrenbang.domain import agency as agencies
+from musrenbang.domain import forum as forum_rules
+from musrenbang.domain import rkpd as rkpd_rules
+from musrenbang.domain.errors import N_
+from musrenbang.http import charts, rkpd_files
+from musrenbang.http.errors import code_or_404
+from musrenbang.http.i18n import translations
+from musrenbang.http.render import page, rupiah
+from musrenbang.http.rkpd_api import (
+    LineageOut,
+    ProposalNode,
+    RkpdOut,
+    Year,
+    lineage_of_line,
+    lineage_of_proposal,
+    rkpd_out,
+)
+from musrenbang.projections import cycles
+from musrenbang.projections import lineage as lineage_views
+from musrenbang.projections import rkpd as rkpd_views
+
+_NAME = re.compile(r"(\d{4})(?:\.(csv|xlsx))?")
+
+RULE_LABELS = {
+    "weighted-criteria": N_("penilaian kriteria berbobot (nilai 1–5 per kriteria)"),
+    "greedy": N_("suara persetujuan, diisi berurutan sampai pagu habis"),
+    "greedy-no-skip": N_("suara persetujuan, diisi berurutan dan berhenti di usulan pertama yang tidak muat"),
+    "greedy-threshold": N_("suara persetujuan dengan ambang minimum, diisi berurutan sampai pagu habis"),
+    "equalshares": N_("Method of Equal Shares"),
+    "equalshares/add1": N_("Method of Equal Shares"),
+}
+LEVEL_LABELS = {
+    "kelurahan": N_("Musrenbang Kelurahan"),
+    "kecamatan": N_("Musrenbang Kecamatan"),
+    "kota": N_("Musrenbang Kota"),
+}
+ROLE_LABELS = {"admin": N_("Bappeda"), "facilitator": N_("fasilitator"), "opd": N_("perangkat daerah"),
+               "auditor": N_("auditor")}  # fmt: skip
+SOURCE_LABELS = {"warga": N_("warga"), "pokir": N_("pokok pikiran DPRD"), "opd": N_("perangkat daerah")}
+CRITERIA = {c.key: c.label for c in forum_rules.DEFAULT_CRITERIA}
+FORUM_KINDS = {"forum.opened", "forum.item_adjusted", "forum.ballot_cast", "forum.scores_given", "forum.closed"}
+LINE_KINDS = {"rkpd.line_set", "rkpd.line_withdrawn", "rkpd.adopted"}
+
+
+def _year(name: str) -> tuple[int, str | None]:
+    m = _NAME.fullmatch(name)
+    if m is None:
+        raise NotFoundException()
+    return int(m[1]), m[2]
+
+
+def _labels() -> dict[str, Any]:
+    return {"RULES": RULE_LABELS, "LEVELS": LEVEL_LABELS, "SOURCES": SOURCE_LABELS, "CRITERIA": CRITERIA,
+            "ROLES": ROLE_LABELS, "FUNDING": agencies.FUNDING_SOURCES, "agency_name": agencies.name_of,
+            "score_text": score_text, "selected_at": selected_at}  # fmt: skip
+
+
+# --- the list ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class AgencyGroup:
+    code: str
+    name: str
+    items: list[Any]
+    total: int
+
+
+@dataclasses.dataclass
+class ProgramGroup:
+    number: int
+    title: str
+    agencies: list[AgencyGroup]
+    total: int
+
+
+def grouped(rkpd: RkpdOut) -> list[ProgramGroup]:
+    """T-D.4: by priority program, then agency (the items already come in that order), with subtotals."""
+    groups = []
+    for (number, title), in_program in itertools.groupby(rkpd.items, lambda i: (i.priority_program,
+                                                                               i.priority_program_title)):  # fmt: skip
+        by_agency = [
+            AgencyGroup(code, name, list(items), 0)
+            for (code, name), items in itertools.groupby(in_program, lambda i: (i.agency, i.agency_name))
+        ]
+        for a in by_agency:
+            a.total = sum(i.pagu for i in a.items)
+        groups.append(ProgramGroup(number, title, by_agency, sum(a.total for a in by_agency)))
+    return groups
+
+
+@get("/rkpd/{name:str}", include_in_schema=False)
+async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
+    """`/rkpd/2022` (the page), `/rkpd/2022.csv`, `/rkpd/2022.xlsx`."""
+    year, extension = _year(name)
+    rkpd = await rkpd_out(pool, year)
+    if extension is not None:
+        content, media_type = (
+            (rkpd_files.to_csv(rkpd), rkpd_files.CSV_TYPE) if extension == "csv"
+            else (rkpd_files.to_xlsx(rkpd), rkpd_files.XLSX_TYPE)
+        )  # fmt: skip
+        return Response(content=content, media_type=media_type, headers={
+            "Content-Disposition": f'attachment; filename="{rkpd_files.filename(rkpd, extension)}"',
+            "Cache-Control": "no-cache",
+        })  # fmt: skip
+    return page(request, "rkpd.html", rkpd=rkpd, groups=grouped(rkpd), **_labels())
+
+
+# --- equity -----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class KecamatanRow:
+    kode: str
+    nama: str
+    submitted: int
+    accepted: int
+    in_rkpd: int
+    pagu: int
+    ceiling: int | None
+
+    @property
+    def share(self) -> Decimal | None:
+        """Pagu in the RKPD as a percentage of the kecamatan's ceiling."""
+        if not self.ceiling:
+            return None
+        return (Decimal(100 * self.pagu) / self.ceiling).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+async def equity_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Published, list[KecamatanRow]]:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        if not await cycles.priority_programs(conn, year):
+            raise NotFoundException()
+        published = await rkpd_views.published(conn, year)
+        origins = [c for line in published.lines for c in line.origins]
+        family = await lineage_views.members(conn, origins) if origins else []
+        rows = await rkpd_views.equity(conn, year, family)
+        cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
+        ceilings = await rkpd_views.ceilings(conn, year)
+    pagu = rkpd_rules.pagu_by_kecamatan(published.lines, cost_of, kecamatan_of)
+    return published, [
+        KecamatanRow(
+            kode=r["kode"],
+            nama=r["nama"],
+            submitted=r["submitted"],
+            accepted=r["accepted"],
+            in_rkpd=r["in_rkpd"],
+            pagu=pagu.get(r["kode"], 0),
+            ceiling=ceilings.get(r["kode"]),
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+@get("/rkpd/{name:str}/pemerataan", include_in_schema=False)
+async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+    year, extension = _year(name)
+    if extension is not None:
+        raise NotFoundException()
+    published, rows = await equity_rows(pool, year)
+    _ = translations(request).gettext
+    counts = charts.bar_chart(
+        "usulan", _("Usulan per kecamatan"),
+        _("Untuk setiap kecamatan: usulan diajukan, diterima saat verifikasi, dan masuk RKPD (termasuk usulan"
+          " yang digabungkan). Angka yang sama ada di tabel."),
+        [charts.Group(r.nama, [charts.Bar(r.submitted, str(r.submitted), 0), charts.Bar(r.accepted, str(r.accepted), 1),
+                               charts.Bar(r.in_rkpd, str(r.in_rkpd), 2)]) for r in rows],
+        legend=[_("diajukan"), _("diterima"), _("masuk RKPD")],
+    )  # fmt: skip
+    money = charts.bar_chart(
+        "pagu", _("Pagu RKPD terhadap pagu indikatif kecamatan"),
+        _("Untuk setiap kecamatan: pagu baris RKPD yang berasal dari usulan kecamatan itu (batang gelap) dan pagu"
+          " indikatif kecamatan (batang terang, garis tegak di ujungnya). Angka yang sama ada di tabel."),
+        [charts.Group(r.nama, [charts.Bar(r.pagu, "")], r.ceiling, note=rupiah(r.pagu) + (
+            _(" dari %(ceiling)s (%(share)s%%)") % {"ceiling": rupiah(r.ceiling), "share": _number(r.share)}
+            if r.ceiling and r.share is not None else "")) for r in rows],
+    )  # fmt: skip
+    shares = [r.share for r in rows if r.share is not None]
+    return page(request, "rkpd_equity.html", year=year, published=published, rows=rows, counts=counts,
+                money=money, low=min(shares) if shares else None, high=max(shares) if shares else None,
+                reached=sum(1 for r in rows if r.pagu), total_pagu=sum(r.pagu for r in rows))  # fmt: skip
+
+
+def _number(value: Decimal) -> str:
+    return format(value, "f").replace(".", ",")
+
+
+# --- lineage ----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class StepView:
+    s: lineage_views.Step
+    d: dict[str, Any]
+    is_forum = False
+
+    @property
+    def short(self) -> str:
+        return self.s.hash[:12]
+
+    @property
+    def at(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.s.at)
+
+
+@dataclasses.dataclass
+class ForumBlock:
+    """One forum's steps for one proposal: on the agenda, adjusted, voted or scored, decided."""
+
+    forum_id: str
+    is_forum = True
+    opened: StepView | None = None
+    adjustments: list[StepView] = dataclasses.field(default_factory=list)
+    ballots: list[StepView] = dataclasses.field(default_factory=list)
+    sheets: list[StepView] = dataclasses.field(default_factory=list)
+    closed: StepView | None = None
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.opened.d if self.opened else {"forum_id": self.forum_id}
+
+    @property
+    def individual(self) -> list[StepView]:
+        return sorted(self.ballots + self.sheets, key=lambda v: v.s.position)
+
+    @property
+    def votes(self) -> dict[str, Any]:
+        """Ballots summarised: each delegate's latest ballot counts (a later one replaces an earlier one)."""
+        latest: dict[str, dict[str, Any]] = {}
+        for v in self.ballots:
+            latest[v.d["delegate_id"]] = v.d
+        approvals = sum(1 for d in latest.values() if d.get("approved"))
+        points = [d["points"] for d in latest.values() if "points" in d]
+        positions = [d["position"] for d in latest.values() if "position" in d]
+        if self.closed and approvals and not points and not positions and "/" not in self.closed.d["score"]:
+            approvals = int(self.closed.d["score"])  # the forum's own count: ballots replaced without this item
+        return {"approvals": approvals, "points": sum(points), "point_givers": len(points),
+                "positions": len(positions),
+                "average_position": _average(positions) if positions else None}  # fmt: skip
+
+    @property
+    def marks(self) -> dict[str, Any]:
+        """Score sheets summarised: the latest of each sheet, the average mark per criterion."""
+        latest: dict[str, dict[str, int]] = {}
+        for v in self.sheets:
+            latest[v.d["sheet"]] = v.d["marks"]
+        per: dict[str, list[int]] = {}
+        for marks in latest.values():
+            for key, mark in marks.items():
+                per.setdefault(key, []).append(mark)
+        return {"sheets": len(latest), "criteria": {k: _average(v) for k, v in per.items()},
+                "overall": _average([m for v in per.values() for m in v]) if per else None}  # fmt: skip
+
+
+def _average(values: list[int]) -> str:
+    return _decimal(Fraction(sum(values), len(values)))
+
+
+def _decimal(value: Fraction) -> str:
+    d = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return format(d.normalize(), "f").replace(".", ",") if d != d.to_integral_value() else str(int(d))
+
+
+def score_text(score: str) -> str:
+    """An exact score ("12", "23/6") as people read it: 12, 3,83."""
+    return _decimal(Fraction(score))
+
+
+@dataclasses.dataclass
+class Node:
+    """A proposal in the tree: its own steps, and the proposals merged into it as branches."""
+
+    p: ProposalNode
+    entries: list[StepView | ForumBlock]
+    branches: list[Node]
+
+
+def _detail(step: lineage_views.Step) -> dict[str, Any]:
+    return msgspec.json.decode(step.detail)
+
+
+def _entries(steps: list[StepView], skip_line: str | None) -> list[StepView | ForumBlock]:
+    out: list[StepView | ForumBlock] = []
+    forums: dict[str, ForumBlock] = {}
+    for v in steps:
+        kind = v.s.kind
+        if kind in FORUM_KINDS and "forum_id" in v.d:
+            block = forums.get(v.d["forum_id"])
+            if block is None:
+                block = forums[v.d["forum_id"]] = ForumBlock(v.d["forum_id"])
+                out.append(block)
+            match kind:
+                case "forum.opened":
+                    block.opened = v
+                case "forum.item_adjusted":
+                    block.adjustments.append(v)
+                case "forum.ballot_cast":
+                    block.ballots.append(v)
+                case "forum.scores_given":
+                    block.sheets.append(v)
+                case "forum.closed":
+                    block.closed = v
+            continue
+        if skip_line is not None and kind in LINE_KINDS and _line_id(v) == skip_line and not v.d.get("removed"):
+            continue  # shown once, on the line itself
+        out.append(v)
+    return out
+
+
+def _line_id(v: StepView) -> str | None:
+    return v.d["line"]["line_id"] if "line" in v.d else v.d.get("line_id")
+
+
+def tree(lineage: LineageOut, roots: list[str], skip_line: str | None = None) -> list[Node]:
+    by_subject: dict[str, list[StepView]] = {}
+    for s in lineage.steps:
+        by_subject.setdefault(s.subject, []).append(StepView(s, _detail(s)))
+    nodes = {p.code: p for p in lineage.proposals}
+    children: dict[str, list[str]] = {}
+    for p in lineage.proposals:
+        if p.merged_into and p.merged_into in nodes:
+            children.setdefault(p.merged_into, []).append(p.code)
+
+    def build(code: str, depth: int) -> Node:
+        below = [build(c, depth + 1) for c in children.get(code, [])] if depth < 50 else []
+        return Node(nodes[code], _entries(by_subject.get(code, []), skip_line), below)
+
+    return [build(code, 0) for code in roots if code in nodes]
+
+
+def _flatten(nodes: list[Node]) -> list[Node]:
+    return [x for n in nodes for x in (n, *_flatten(n.branches))]
+
+
+def _blocks(node: Node) -> list[ForumBlock]:
+    return [e for e in node.entries if isinstance(e, ForumBlock)]
+
+
+def _steps(node: Node, kind: str) -> list[StepView]:
+    return [e for e in node.entries if isinstance(e, StepView) and e.s.kind == kind]
+
+
+def selected_at(node: Node) -> list[ForumBlock]:
+    return [b for b in _blocks(node) if b.closed and b.closed.d["selected"]]
+
+
+def proposal_outcome(lineage: LineageOut, trunk: Node) -> dict[str, Any]:
+    """What happened to the surviving proposal, and the step that decided it."""
+    p = trunk.p
+    if p.status == "masuk_rkpd":
+        sets = [v for v in _steps(trunk, "rkpd.line_set") if not v.d.get("removed")]
+        line = sets[-1] if sets else None
+        adopted = [v for v in _steps(trunk, "rkpd.adopted") if line and v.d["line_id"] == line.d["line"]["line_id"]]
+        return {"kind": "in_rkpd", "line": line, "adopted": adopted[-1] if adopted else None,
+                "forums": selected_at(trunk)}  # fmt: skip
+    if p.status == "ditolak":
+        rejected = _steps(trunk, "proposal.rejected")
+        return {"kind": "rejected", "reason": p.status_reason, "step": rejected[-1] if rejected else None}
+    if p.status == "tidak_terakomodasi":
+        candidates: list[tuple[int, dict[str, Any]]] = [
+            (b.closed.s.position, {"kind": "forum_out", "forum": b})
+            for b in _blocks(trunk) if b.closed and not b.closed.d["selected"]
+        ]  # fmt: skip
+        candidates += [(v.s.position, {"kind": "declined", "step": v}) for v in _steps(trunk, "rkpd.proposal_declined")]
+        if candidates:
+            return max(candidates, key=lambda c: c[0])[1]
+        return {"kind": "pending", "reason": p.status_reason}
+    if p.status == "dikembalikan":
+        return {"kind": "returned", "reason": p.status_reason}
+    return {"kind": "pending", "reason": p.status_reason, "forums": selected_at(trunk)}
+
+
+def line_outcome(trunk_steps: list[StepView]) -> dict[str, Any]:
+    sets = [v for v in trunk_steps if v.s.kind == "rkpd.line_set"]
+    withdrawn = [v for v in trunk_steps if v.s.kind == "rkpd.line_withdrawn"]
+    adopted = [v for v in trunk_steps if v.s.kind == "rkpd.adopted"]
+    last = trunk_steps[-1] if trunk_steps else None
+    state = "rancangan"
+    if last is not None and last.s.kind == "rkpd.line_withdrawn":
+        state = "ditarik"
+    elif adopted and sets and adopted[-1].s.position > sets[-1].s.position:
+        state = "ditetapkan"
+    elif adopted:
+        state = "diubah"
+    return {"state": state, "line": sets[-1] if sets else None, "withdrawn": withdrawn[-1] if withdrawn else None,
+            "adopted": adopted[-1] if adopted else None}  # fmt: skip
+
+
+async def _places(pool: asyncpg.Pool) -> dict[str, str]:
+    return {r["kode"]: r["nama"] for r in await pool.fetch("SELECT kode, nama FROM regions")}
+
+
+@get("/telusur/usulan/{code:str}", include_in_schema=False)
+async def proposal_lineage_page(request: Request, pool: asyncpg.Pool, code: str) -> Response:
+    canonical = code_or_404(code)
+    if canonical != code:
+        return Redirect(f"/telusur/usulan/{canonical}", status_code=301)
+    lineage = await lineage_of_proposal(pool, code)
+    root = lineage.root or code
+    nodes = tree(lineage, [root])
+    if not nodes:
+        raise NotFoundException()
+    trunk = nodes[0]
+    subject = next(n for n in _flatten(nodes) if n.p.code == code)
+    return page(request, "lineage.html", lineage=lineage, nodes=nodes, trunk=trunk, subject=subject,
+                outcome=proposal_outcome(lineage, trunk), line=None, places=await _places(pool),
+                **_labels())  # fmt: skip
+
+
+@get("/telusur/rkpd/{year:int}/{line_id:str}", include_in_schema=False)
+async def line_lineage_page(request: Request, pool: asyncpg.Pool, year: Year, line_id: str) -> Template:
+    lineage = await lineage_of_line(pool, year, line_id)
+    subject = lineage_views.line_subject(year, line_id)
+    trunk_steps = [StepView(s, _detail(s)) for s in lineage.steps if s.subject == subject]
+    outcome = line_outcome(trunk_steps)
+    origins = list(outcome["line"].d["line"]["origins"]) if outcome["line"] else []
+    nodes = tree(lineage, origins, skip_line=line_id)
+    return page(request, "lineage.html", lineage=lineage, nodes=nodes, trunk=None, subject=None,
+                line={"year": year, "line_id": line_id, "steps": trunk_steps, **outcome}, outcome=None,
+                places=await _places(pool), **_labels())  # fmt: skip

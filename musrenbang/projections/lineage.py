@@ -1,0 +1,275 @@
+"""Projection "lineage": for every proposal and every RKPD line, each event of the log that concerns it —
+submission, verification, merges, each forum's agenda, votes, scores, adjustments and result, the
+agencies' handling, adoption — with the event's stream, position, time, actor role and hash.
+
+A step's `detail` holds only what the event says about *that* subject (a ballot's mark for this item,
+not the whole ballot) and never personal data: events carry none, and delegates appear by their id.
+`proposal.decided_at_forum` is left out: it repeats, on the proposal's own stream, the rank the
+forum's close (which is in) computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from musrenbang.domain.events import (
+    BallotCast,
+    ForumClosed,
+    ForumOpened,
+    ForumScheduled,
+    ItemAdjusted,
+    ProposalAccepted,
+    ProposalMerged,
+    ProposalPhotoAttached,
+    ProposalRejected,
+    ProposalReturned,
+    ProposalRevised,
+    ProposalsMergedIn,
+    ProposalSubmitted,
+    RkpdAdopted,
+    RkpdLineSet,
+    RkpdLineWithdrawn,
+    RkpdProposalDeclined,
+    RkpdProposalPassed,
+    RkpdProposalsReceived,
+    ScoresGiven,
+)
+from musrenbang.eventlog import codec
+from musrenbang.eventlog.store import RecordedEvent
+from musrenbang.projections import Projection
+
+
+def line_subject(year: int, line_id: str) -> str:
+    return f"rkpd/{year}/{line_id}"
+
+
+class Lineage(Projection):
+    name = "lineage"
+    tables = ("lineage_lines", "lineage_merges", "lineage_forums", "lineage_forum_items", "lineage_steps")
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        steps: list[tuple[Any, ...]] = []
+        items: dict[str, dict[str, str]] = {}  # forum id -> item id -> proposal code (this batch's cache)
+        lines: dict[tuple[int, str], list[str]] = {}
+
+        async def codes_of(forum_id: str) -> dict[str, str]:
+            if forum_id not in items:
+                rows = await conn.fetch("SELECT item_id, code FROM lineage_forum_items WHERE forum_id = $1", forum_id)
+                items[forum_id] = {r["item_id"]: r["code"] for r in rows}
+            return items[forum_id]
+
+        async def origins_of(year: int, line_id: str) -> list[str]:
+            if (year, line_id) not in lines:
+                found = await conn.fetchval(
+                    "SELECT origins FROM lineage_lines WHERE year = $1 AND line_id = $2", year, line_id
+                )
+                lines[(year, line_id)] = list(found or [])
+            return lines[(year, line_id)]
+
+        def step(subject: str, r: RecordedEvent, detail: dict[str, Any]) -> None:
+            steps.append((subject, r.global_position, r.stream_id, r.stream_version, r.event_type, r.recorded_at,
+                          r.metadata.role, r.hash, codec.encode(detail)))  # fmt: skip
+
+        for r in events:
+            e = r.event
+            match e:
+                case ProposalSubmitted():
+                    c = e.content
+                    step(e.code, r, {"source": e.source, "title": c.title, "kelurahan": c.kelurahan, "rw": c.rw,
+                                     "kind": c.kind, "bidang": c.bidang, "volume": c.volume, "unit": c.unit,
+                                     "estimated_cost": c.estimated_cost, "beneficiaries": c.beneficiaries})  # fmt: skip
+                case ProposalRevised():
+                    step(e.code, r, {"title": e.content.title, "estimated_cost": e.content.estimated_cost,
+                                     "volume": e.content.volume, "unit": e.content.unit})  # fmt: skip
+                case ProposalPhotoAttached():
+                    step(e.code, r, {"photo_id": e.photo_id})
+                case ProposalAccepted():
+                    step(e.code, r, {"reason": e.reason, "agreed_volume": e.agreed_volume,
+                                     "agreed_cost": e.agreed_cost})  # fmt: skip
+                case ProposalReturned() | ProposalRejected():
+                    step(e.code, r, {"reason": e.reason})
+                case ProposalMerged():
+                    await conn.execute(
+                        "INSERT INTO lineage_merges (code, merged_into) VALUES ($1, $2)"
+                        " ON CONFLICT (code) DO UPDATE SET merged_into = EXCLUDED.merged_into",
+                        e.code, e.into,
+                    )  # fmt: skip
+                    step(e.code, r, {"into": e.into, "reason": e.reason})
+                case ProposalsMergedIn():
+                    step(e.code, r, {"merged": list(e.merged), "beneficiaries_added": e.beneficiaries_added,
+                                     "reason": e.reason})  # fmt: skip
+                case ForumScheduled():
+                    await conn.execute(
+                        "INSERT INTO lineage_forums (forum_id, level, region, title, rule, ceiling)"
+                        " VALUES ($1, $2, $3, $4, $5, $6)",
+                        e.forum_id, e.level, e.region, e.title, e.rule, e.ceiling,
+                    )  # fmt: skip
+                case ForumOpened():
+                    forum = await conn.fetchrow("SELECT * FROM lineage_forums WHERE forum_id = $1", e.forum_id)
+                    mapping = {a.item_id: a.proposal for a in e.agenda if a.proposal}
+                    items[e.forum_id] = mapping
+                    await conn.executemany(
+                        "INSERT INTO lineage_forum_items (forum_id, item_id, code) VALUES ($1, $2, $3)",
+                        [(e.forum_id, i, c) for i, c in mapping.items()],
+                    )
+                    for a in e.agenda:
+                        if a.proposal:
+                            step(a.proposal, r, {"forum_id": e.forum_id, "level": forum["level"],
+                                                 "region": forum["region"], "forum": forum["title"],
+                                                 "rule": forum["rule"], "ceiling": forum["ceiling"],
+                                                 "item_id": a.item_id, "cost": a.cost, "volume": a.volume,
+                                                 "unit": a.unit, "agenda_size": len(e.agenda)})  # fmt: skip
+                case ItemAdjusted():
+                    code = (await codes_of(e.forum_id)).get(e.item_id)
+                    if code:
+                        step(code, r, {"forum_id": e.forum_id, "item_id": e.item_id, "reason": e.reason,
+                                       "agreed_volume": e.agreed_volume, "agreed_cost": e.agreed_cost})  # fmt: skip
+                case BallotCast():
+                    mapping = await codes_of(e.forum_id)
+                    marks: dict[str, dict[str, Any]] = {}
+                    for item in e.approvals:
+                        marks[item] = {"approved": True}
+                    for item, points in e.points.items():
+                        marks[item] = {"points": points}
+                    for n, item in enumerate(e.ranking, start=1):
+                        marks[item] = {"position": n}
+                    for item, mark in marks.items():
+                        if item in mapping:
+                            step(mapping[item], r, {"forum_id": e.forum_id, "delegate_id": e.delegate_id, **mark})
+                case ScoresGiven():
+                    mapping = await codes_of(e.forum_id)
+                    for item, given in e.marks.items():
+                        if item in mapping:
+                            step(mapping[item], r, {"forum_id": e.forum_id, "sheet": e.sheet, "marks": given})
+                case ForumClosed():
+                    mapping = await codes_of(e.forum_id)
+                    for ranked in e.result.ranking:
+                        if ranked.item_id in mapping:
+                            step(mapping[ranked.item_id], r, {
+                                "forum_id": e.forum_id, "rank": ranked.rank, "score": ranked.score,
+                                "cost": ranked.cost, "selected": ranked.selected, "reason": ranked.reason,
+                                "of": len(e.result.ranking), "spent": e.result.spent, "ballots": e.result.ballots,
+                                "sheets": e.result.sheets, "forward_to": e.forward_to,
+                            })  # fmt: skip
+                case RkpdProposalsReceived():
+                    for i in e.items:
+                        step(i.code, r, {"year": e.year, "agency": i.agency, "forum_id": i.forum_id, "cost": i.cost})
+                case RkpdProposalPassed():
+                    step(e.code, r, {"year": e.year, "from_agency": e.from_agency, "to_agency": e.to_agency,
+                                     "reason": e.reason})  # fmt: skip
+                case RkpdProposalDeclined():
+                    step(e.code, r, {"year": e.year, "agency": e.agency, "reason": e.reason})
+                case RkpdLineSet():
+                    line, key = e.line, (e.year, e.line.line_id)
+                    before = await origins_of(*key)
+                    detail = {"year": e.year, "line": msgspec.to_builtins(line), "reason": e.reason}
+                    step(line_subject(e.year, line.line_id), r, detail)
+                    for code in line.origins:
+                        step(code, r, detail)
+                    for code in before:
+                        if code not in line.origins:
+                            step(code, r, {"year": e.year, "line_id": line.line_id, "removed": True,
+                                           "reason": e.reason})  # fmt: skip
+                    lines[key] = list(line.origins)
+                    await conn.execute(
+                        "INSERT INTO lineage_lines (year, line_id, origins) VALUES ($1, $2, $3)"
+                        " ON CONFLICT (year, line_id) DO UPDATE SET origins = EXCLUDED.origins, withdrawn = false",
+                        e.year, line.line_id, list(line.origins),
+                    )  # fmt: skip
+                case RkpdLineWithdrawn():
+                    detail = {"year": e.year, "line_id": e.line_id, "agency": e.agency, "reason": e.reason}
+                    step(line_subject(e.year, e.line_id), r, detail)
+                    for code in await origins_of(e.year, e.line_id):
+                        step(code, r, detail)
+                    await conn.execute(
+                        "UPDATE lineage_lines SET withdrawn = true WHERE year = $1 AND line_id = $2", e.year, e.line_id
+                    )
+                case RkpdAdopted():
+                    for line in e.lines:
+                        detail = {"year": e.year, "revision": e.revision, "line_id": line.line_id,
+                                  "pagu": line.pagu, "total_pagu": e.total_pagu, "lines": len(e.lines)}  # fmt: skip
+                        step(line_subject(e.year, line.line_id), r, detail)
+                        for code in line.origins:
+                            step(code, r, detail)
+        if steps:
+            await conn.executemany(
+                "INSERT INTO lineage_steps (subject, position, stream_id, stream_version, event_type, recorded_at,"
+                " role, hash, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                steps,
+            )
+
+
+# --- queries ----------------------------------------------------------------------------------------
+
+
+class Step(msgspec.Struct, frozen=True, kw_only=True):
+    subject: str
+    kind: str
+    stream: str
+    version: int
+    position: int
+    at: str
+    role: str | None
+    hash: str
+    detail: msgspec.Raw
+
+
+async def family(conn: asyncpg.Connection, code: str) -> tuple[str, list[str]]:
+    """Where `code` lives on (the proposal it was finally merged into, or itself), and that proposal's
+    family: itself and everything merged into it, at any depth."""
+    root = await conn.fetchval(
+        "WITH RECURSIVE up(code, depth) AS (SELECT $1::text, 0 UNION ALL"
+        " SELECT m.merged_into, up.depth + 1 FROM lineage_merges m JOIN up ON m.code = up.code WHERE up.depth < 50)"
+        " SELECT code FROM up ORDER BY depth DESC LIMIT 1",
+        code,
+    )
+    return root, await members(conn, [root])
+
+
+async def members(conn: asyncpg.Connection, roots: Sequence[str]) -> list[str]:
+    rows = await conn.fetch(
+        "WITH RECURSIVE down(code, depth) AS (SELECT unnest($1::text[]), 0 UNION ALL"
+        " SELECT m.code, down.depth + 1 FROM lineage_merges m JOIN down ON m.merged_into = down.code"
+        " WHERE down.depth < 50)"
+        " SELECT DISTINCT code FROM down ORDER BY code",
+        list(roots),
+    )
+    return [r["code"] for r in rows]
+
+
+async def steps(conn: asyncpg.Connection, subjects: Sequence[str]) -> list[Step]:
+    rows = await conn.fetch(
+        "SELECT subject, position, stream_id, stream_version, event_type, recorded_at, role, hash, detail"
+        " FROM lineage_steps WHERE subject = ANY($1::text[]) ORDER BY position, subject",
+        list(subjects),
+    )
+    return [
+        Step(
+            subject=r["subject"],
+            kind=r["event_type"],
+            stream=r["stream_id"],
+            version=r["stream_version"],
+            position=r["position"],
+            at=r["recorded_at"].isoformat(),
+            role=r["role"],
+            hash=r["hash"].hex(),
+            detail=msgspec.Raw(r["detail"]),
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+async def line_origins(conn: asyncpg.Connection, year: int, line_id: str) -> list[str] | None:
+    return await conn.fetchval("SELECT origins FROM lineage_lines WHERE year = $1 AND line_id = $2", year, line_id)
+
+
+async def lines_of(conn: asyncpg.Connection, codes: Sequence[str]) -> list[asyncpg.Record]:
+    """The RKPD lines (any year, not withdrawn) that have one of `codes` among their origins now."""
+    return await conn.fetch(
+        "SELECT year, line_id FROM lineage_lines WHERE origins && $1::text[] AND NOT withdrawn ORDER BY year, line_id",
+        list(codes),
+    )

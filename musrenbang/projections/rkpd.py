@@ -1,0 +1,182 @@
+"""Projection "rkpd": the agencies' lists at the Forum Perangkat Daerah, the working RKPD lines, and each
+adopted RKPD exactly as the adoption froze it. Queries for the public list, the equity view and the
+exports are below."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+import msgspec
+
+from musrenbang.domain import rkpd as rules
+from musrenbang.domain.events import (
+    RkpdAdopted,
+    RkpdLine,
+    RkpdLineSet,
+    RkpdLineWithdrawn,
+    RkpdProposalDeclined,
+    RkpdProposalPassed,
+    RkpdProposalsReceived,
+)
+from musrenbang.eventlog import codec
+from musrenbang.eventlog.store import RecordedEvent
+from musrenbang.projections import Projection
+
+
+def _kecamatan(kelurahan: str) -> str:
+    return kelurahan.rsplit(".", 1)[0]
+
+
+class RkpdProjection(Projection):
+    name = "rkpd"
+    tables = ("rkpd_adopted_lines", "rkpd_adoptions", "rkpd_state", "rkpd_lines", "rkpd_items")
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        for r in events:
+            e = r.event
+            match e:
+                case RkpdProposalsReceived():
+                    await conn.execute("INSERT INTO rkpd_state (year) VALUES ($1) ON CONFLICT DO NOTHING", e.year)
+                    await conn.executemany(
+                        "INSERT INTO rkpd_items (year, code, title, kelurahan, kecamatan, bidang, cost, volume, unit,"
+                        " forum_id, agency, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                        [(e.year, i.code, i.title, i.kelurahan, _kecamatan(i.kelurahan), i.bidang, i.cost, i.volume,
+                          i.unit, i.forum_id, i.agency, rules.MENUNGGU) for i in e.items],
+                    )  # fmt: skip
+                case RkpdProposalPassed():
+                    await conn.execute(
+                        "UPDATE rkpd_items SET agency = $3, reason = $4 WHERE year = $1 AND code = $2",
+                        e.year, e.code, e.to_agency, e.reason,
+                    )  # fmt: skip
+                case RkpdProposalDeclined():
+                    await conn.execute(
+                        "UPDATE rkpd_items SET status = $3, reason = $4 WHERE year = $1 AND code = $2",
+                        e.year, e.code, rules.DITOLAK_OPD, e.reason,
+                    )  # fmt: skip
+                case RkpdLineSet():
+                    line = e.line
+                    await conn.execute(
+                        "UPDATE rkpd_items SET status = $3, line_id = NULL WHERE year = $1 AND line_id = $2",
+                        e.year, line.line_id, rules.MENUNGGU,
+                    )  # fmt: skip
+                    await conn.execute(
+                        "UPDATE rkpd_items SET status = $3, line_id = $4 WHERE year = $1 AND code = ANY($2::text[])",
+                        e.year, list(line.origins), rules.DIPETAKAN, line.line_id,
+                    )  # fmt: skip
+                    await conn.execute(
+                        "INSERT INTO rkpd_lines (year, line_id, agency, pagu, line, updated_at)"
+                        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (year, line_id) DO UPDATE"
+                        " SET pagu = EXCLUDED.pagu, line = EXCLUDED.line, updated_at = EXCLUDED.updated_at",
+                        e.year, line.line_id, line.agency, line.pagu, codec.encode(line), r.recorded_at,
+                    )  # fmt: skip
+                    await _changed(conn, e.year)
+                case RkpdLineWithdrawn():
+                    await conn.execute(
+                        "UPDATE rkpd_items SET status = $3, line_id = NULL WHERE year = $1 AND line_id = $2",
+                        e.year, e.line_id, rules.MENUNGGU,
+                    )  # fmt: skip
+                    await conn.execute("DELETE FROM rkpd_lines WHERE year = $1 AND line_id = $2", e.year, e.line_id)
+                    await _changed(conn, e.year)
+                case RkpdAdopted():
+                    await conn.execute(
+                        "UPDATE rkpd_state SET revision = $2, changed = false WHERE year = $1", e.year, e.revision
+                    )
+                    await conn.execute(
+                        "INSERT INTO rkpd_adoptions (year, revision, total_pagu, note, adopted_at, stream_id,"
+                        " stream_version, position, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        e.year, e.revision, e.total_pagu, e.note, r.recorded_at, r.stream_id, r.stream_version,
+                        r.global_position, r.hash,
+                    )  # fmt: skip
+                    await conn.executemany(
+                        "INSERT INTO rkpd_adopted_lines (year, revision, line_id, agency, pagu, line)"
+                        " VALUES ($1, $2, $3, $4, $5, $6)",
+                        [(e.year, e.revision, x.line_id, x.agency, x.pagu, codec.encode(x)) for x in e.lines],
+                    )  # fmt: skip
+
+
+async def _changed(conn: asyncpg.Connection, year: int) -> None:
+    await conn.execute("UPDATE rkpd_state SET changed = revision > 0 WHERE year = $1", year)
+
+
+# --- queries ----------------------------------------------------------------------------------------
+
+_line_decoder = msgspec.json.Decoder(RkpdLine)
+
+
+class Published(msgspec.Struct, frozen=True, kw_only=True):
+    """The RKPD list of a year as the public sees it: the latest adopted revision, or the working draft
+    while nothing is adopted (`revision` 0)."""
+
+    year: int
+    revision: int
+    adoption: asyncpg.Record | None
+    lines: list[RkpdLine]
+    changed_since_adoption: bool
+
+
+async def published(conn: asyncpg.Connection, year: int) -> Published:
+    state = await conn.fetchrow("SELECT revision, changed FROM rkpd_state WHERE year = $1", year)
+    adoption = None
+    if state is not None and state["revision"]:
+        adoption = await conn.fetchrow(
+            "SELECT * FROM rkpd_adoptions WHERE year = $1 AND revision = $2", year, state["revision"]
+        )
+        rows = await conn.fetch(
+            "SELECT line FROM rkpd_adopted_lines WHERE year = $1 AND revision = $2 ORDER BY line_id",
+            year, adoption["revision"],
+        )  # fmt: skip
+    else:
+        rows = await conn.fetch("SELECT line FROM rkpd_lines WHERE year = $1 ORDER BY line_id", year)
+    changed = bool(state and state["changed"])
+    return Published(
+        year=year,
+        revision=adoption["revision"] if adoption else 0,
+        adoption=adoption,
+        lines=[_line_decoder.decode(r["line"]) for r in rows],
+        changed_since_adoption=changed,
+    )
+
+
+async def working_lines(conn: asyncpg.Connection, year: int, agency: str | None = None) -> list[RkpdLine]:
+    rows = await conn.fetch(
+        "SELECT line FROM rkpd_lines WHERE year = $1 AND ($2::text IS NULL OR agency = $2) ORDER BY line_id",
+        year, agency,
+    )  # fmt: skip
+    return [_line_decoder.decode(r["line"]) for r in rows]
+
+
+async def items(conn: asyncpg.Connection, year: int, agency: str | None = None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM rkpd_items WHERE year = $1 AND ($2::text IS NULL OR agency = $2) ORDER BY kecamatan, code",
+        year, agency,
+    )  # fmt: skip
+
+
+async def item_facts(conn: asyncpg.Connection, year: int) -> tuple[dict[str, int], dict[str, str]]:
+    """Cost and kecamatan of every received proposal (what `rules.pagu_by_kecamatan` needs)."""
+    rows = await conn.fetch("SELECT code, cost, kecamatan FROM rkpd_items WHERE year = $1", year)
+    return {r["code"]: r["cost"] for r in rows}, {r["code"]: r["kecamatan"] for r in rows}
+
+
+async def ceilings(conn: asyncpg.Connection, year: int) -> dict[str, int]:
+    """Pagu indikatif per kecamatan: the ceiling of its Musrenbang Kecamatan (the latest scheduled)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (region) region, ceiling FROM forums WHERE year = $1 AND level = 'kecamatan'"
+        " ORDER BY region, scheduled_at DESC",
+        year,
+    )
+    return {r["region"]: r["ceiling"] for r in rows}
+
+
+async def equity(conn: asyncpg.Connection, year: int, in_rkpd: Sequence[str]) -> list[asyncpg.Record]:
+    """Per kecamatan: proposals submitted, accepted at verification, and in the RKPD (`in_rkpd`: the
+    origin codes of the published lines, with everything merged into them)."""
+    return await conn.fetch(
+        "SELECT r.kode, r.nama, count(p.code) AS submitted,"
+        " count(p.code) FILTER (WHERE p.accepted) AS accepted,"
+        " count(p.code) FILTER (WHERE p.code = ANY($2::text[])) AS in_rkpd"
+        " FROM regions r LEFT JOIN proposals p ON p.kecamatan = r.kode AND p.year = $1"
+        " WHERE r.tingkat = 'kecamatan' GROUP BY r.kode, r.nama ORDER BY r.kode",
+        year, list(in_rkpd),
+    )  # fmt: skip

@@ -1,0 +1,341 @@
+"""Recomputing every published decision from the event log alone: no I/O, no clock, no database.
+
+Feed a `Recomputer` the log's events in global order (an export file read line by line, or the
+database's log); it keeps only what later events need and reports, one line each, every place where a
+recorded decision differs from the decision its own events give:
+
+- every closed forum: the result is recomputed from the forum's frozen schedule and agenda (with its
+  adjustments) and the ballots and score sheets committed before the close (the latest per delegate or
+  sheet: everything with a smaller global position, since no ballot can commit after the close — see
+  services/forums.py) and compared with the result `forum.closed` published;
+- every `proposal.decided_at_forum`: the rank and selection it tells the proposal agree with the
+  recomputed result;
+- every `rkpd.proposals_received` item was selected by its forum's recomputed result;
+- every `rkpd.adopted` list equals the fold of that year's `rkpd.*` line events up to that point, with
+  the right revision number and total.
+
+The server could run the same code; `musrenbang verify --file` does (musrenbang/audit/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import msgspec
+
+from musrenbang.domain import forum as forums
+from musrenbang.domain import rkpd as rkpd_rules
+from musrenbang.domain.events import (
+    BallotCast,
+    DelegateRegistered,
+    DelegatesMandated,
+    Event,
+    ForumClosed,
+    ForumOpened,
+    ForumResult,
+    ForumScheduled,
+    ItemAdjusted,
+    ProposalDecidedAtForum,
+    RankedItem,
+    RkpdAdopted,
+    RkpdLine,
+    RkpdLineSet,
+    RkpdLineWithdrawn,
+    RkpdProposalDeclined,
+    RkpdProposalPassed,
+    RkpdProposalsReceived,
+    ScoresGiven,
+)
+
+RELEVANT_PREFIXES = ("forum.", "rkpd.")
+RELEVANT_TYPES = frozenset({"proposal.decided_at_forum"})
+
+
+def relevant(event_type: str) -> bool:
+    """Whether the recomputation needs this event decoded (the others only go through the chain check)."""
+    return event_type.startswith(RELEVANT_PREFIXES) or event_type in RELEVANT_TYPES
+
+
+class Where(NamedTuple):
+    """Where an event sits in the log."""
+
+    position: int
+    stream_id: str
+    stream_version: int
+    hash: bytes = b""
+
+
+class ClosedForum(NamedTuple):
+    forum_id: str
+    level: str
+    year: int
+    closed_at: Where
+    stored: ForumResult
+    recomputed: ForumResult | None
+    """None when the result could not be recomputed at all (a difference says why)."""
+    proposals: dict[str, str]
+    """item id -> proposal code, for the agenda items that are residents' proposals."""
+
+    def selected_proposals(self) -> set[str]:
+        if self.recomputed is None:
+            return set()
+        return {
+            self.proposals[r.item_id] for r in self.recomputed.ranking if r.selected and r.item_id in self.proposals
+        }
+
+
+class Adoption(NamedTuple):
+    year: int
+    revision: int
+    at: Where
+    lines: tuple[RkpdLine, ...]
+    """The list as recomputed from the line events (what the adopted list should be)."""
+
+
+class _OpenForum:
+    __slots__ = ("state", "ballots", "sheets")
+
+    def __init__(self) -> None:
+        self.state = forums.Forum()
+        self.ballots: dict[str, BallotCast] = {}
+        self.sheets: dict[str, ScoresGiven] = {}
+
+
+class Recomputer:
+    """Feed events in global order with `feed`; read `differences`, `closed`, `adoptions` at the end."""
+
+    def __init__(self) -> None:
+        self.differences: list[str] = []
+        self.closed: dict[str, ClosedForum] = {}
+        self.adoptions: dict[int, Adoption] = {}
+        """The latest adoption of each RKPD year."""
+        self.adoption_count = 0
+        self._forums: dict[str, _OpenForum] = {}
+        self._rkpd: dict[int, rkpd_rules.Rkpd] = {}
+
+    def differ(self, message: str) -> None:
+        self.differences.append(message)
+
+    @property
+    def years(self) -> list[int]:
+        return sorted(self._rkpd)
+
+    def feed(self, where: Where, event: Event) -> None:
+        try:
+            self._feed(where, event)
+        except Exception as exc:  # a tampered event can break any assumption; say where, keep going
+            self.differ(f"stream {where.stream_id} version {where.stream_version} (global position"
+                        f" {where.position}): cannot apply this event: {type(exc).__name__}: {exc}")  # fmt: skip
+
+    def _feed(self, where: Where, event: Event) -> None:
+        match event:
+            case BallotCast() | ScoresGiven():
+                self._ballot_or_sheet(where, event)
+            case ForumClosed():
+                self._close(where, event)
+            case ForumScheduled() | DelegateRegistered() | ForumOpened() | ItemAdjusted() | DelegatesMandated():
+                self._forum_event(where, event)
+            case ProposalDecidedAtForum():
+                self._decided(where, event)
+            case RkpdProposalsReceived():
+                self._received(where, event)
+                self._rkpd_event(where, event)
+            case RkpdAdopted():
+                self._adopted(where, event)
+            case RkpdProposalPassed() | RkpdProposalDeclined() | RkpdLineSet() | RkpdLineWithdrawn():
+                self._rkpd_event(where, event)
+
+    # --- forums ----------------------------------------------------------------------------------------
+
+    def _forum(self, where: Where, forum_id: str, expected_stream: str) -> _OpenForum | None:
+        if where.stream_id != expected_stream:
+            self.differ(f"forum {forum_id}: event at global position {where.position} is on stream"
+                        f" {where.stream_id}, not on {expected_stream}")  # fmt: skip
+        if forum_id in self.closed:
+            self.differ(f"forum {forum_id}: stream {where.stream_id} version {where.stream_version} (global position"
+                        f" {where.position}) comes after the forum was closed")  # fmt: skip
+            return None
+        return self._forums.get(forum_id)
+
+    def _forum_event(self, where: Where, event: Event) -> None:
+        forum_id = event.forum_id  # type: ignore[attr-defined]
+        if isinstance(event, ForumScheduled):
+            if forum_id in self._forums or forum_id in self.closed:
+                self.differ(f"forum {forum_id}: scheduled twice (global position {where.position})")
+                return
+            self._forums[forum_id] = _OpenForum()
+        f = self._forum(where, forum_id, forums.stream_id(forum_id))
+        if f is None:
+            if forum_id not in self.closed:
+                self.differ(f"forum {forum_id}: event at global position {where.position} before it was scheduled")
+            return
+        f.state = forums.evolve(f.state, event)
+
+    def _ballot_or_sheet(self, where: Where, event: BallotCast | ScoresGiven) -> None:
+        if isinstance(event, BallotCast):
+            stream = forums.ballot_stream(event.forum_id, event.delegate_id)
+        else:
+            stream = forums.scores_stream(event.forum_id, event.sheet)
+        f = self._forum(where, event.forum_id, stream)
+        if f is None:
+            if event.forum_id not in self.closed:
+                self.differ(f"forum {event.forum_id}: ballot or score sheet on stream {where.stream_id} (global"
+                            f" position {where.position}) for a forum that was never scheduled")  # fmt: skip
+            return
+        if f.state.status != forums.OPEN:
+            self.differ(f"forum {event.forum_id}: ballot or score sheet on stream {where.stream_id} (global position"
+                        f" {where.position}) while the forum was not open")  # fmt: skip
+        # Only the latest ballot of a delegate (sheet) counts: a later one replaces the earlier.
+        if isinstance(event, BallotCast):
+            f.ballots[event.delegate_id] = event
+        else:
+            f.sheets[event.sheet] = event
+
+    def _close(self, where: Where, event: ForumClosed) -> None:
+        forum_id = event.forum_id
+        f = self._forum(where, forum_id, forums.stream_id(forum_id))
+        if f is None:
+            if forum_id not in self.closed:
+                self.differ(f"forum {forum_id}: closed (global position {where.position}) but never scheduled")
+            return
+        del self._forums[forum_id]
+        before = f.state
+        recomputed: ForumResult | None = None
+        if before.status != forums.OPEN:
+            self.differ(f"forum {forum_id}: closed at global position {where.position} without having been opened")
+        else:
+            try:
+                recomputed = forums.compute_result(before, list(f.ballots.values()), list(f.sheets.values()))
+            except Exception as exc:
+                self.differ(f"forum {forum_id}: the result cannot be recomputed: {type(exc).__name__}: {exc}")
+        s = before.schedule
+        closed = ClosedForum(
+            forum_id=forum_id,
+            level=s.level if s else "",
+            year=s.year if s else 0,
+            closed_at=where,
+            stored=event.result,
+            recomputed=recomputed,
+            proposals={a.item_id: a.proposal for a in before.agenda if a.proposal},
+        )
+        self.closed[forum_id] = closed
+        if recomputed is not None:
+            for line in result_differences(event.result, recomputed, "in the log", "recomputed"):
+                self.differ(f"forum {forum_id} (stream {where.stream_id}, global position {where.position}): {line}")
+
+    def _decided(self, where: Where, event: ProposalDecidedAtForum) -> None:
+        closed = self.closed.get(event.forum_id)
+        if closed is None:
+            self.differ(f"proposal {event.code} (stream {where.stream_id} version {where.stream_version}): decided at"
+                        f" forum {event.forum_id}, which was not closed before")  # fmt: skip
+            return
+        if closed.recomputed is None:
+            return
+        ranked = [r for r in closed.recomputed.ranking if closed.proposals.get(r.item_id) == event.code]
+        if not ranked:
+            self.differ(f"proposal {event.code} (stream {where.stream_id} version {where.stream_version}): not on"
+                        f" the agenda of forum {event.forum_id}")  # fmt: skip
+        elif (ranked[0].rank, ranked[0].selected, ranked[0].reason) != (event.rank, event.selected, event.reason):
+            r = ranked[0]
+            self.differ(f"proposal {event.code} (stream {where.stream_id} version {where.stream_version}): forum"
+                        f" {event.forum_id} told it rank {event.rank}, {_selected(event.selected)}; recomputed: rank"
+                        f" {r.rank}, {_selected(r.selected)}")  # fmt: skip
+
+    # --- city level ------------------------------------------------------------------------------------
+
+    def _rkpd_event(self, where: Where, event: Event) -> None:
+        year = event.year  # type: ignore[attr-defined]
+        if where.stream_id != rkpd_rules.stream_id(year):
+            self.differ(f"rkpd {year}: event at global position {where.position} is on stream {where.stream_id}")
+        state = self._rkpd.get(year, rkpd_rules.Rkpd())
+        if isinstance(event, RkpdLineSet):
+            for code in event.line.origins:  # a line may only come from proposals the forums sent up
+                if code not in state.items:
+                    self.differ(f"rkpd {year} line {event.line.line_id} (stream {where.stream_id} version"
+                                f" {where.stream_version}): origin {code} was never received from a forum")  # fmt: skip
+                elif state.agency_of[code] != event.line.agency or code in state.declined:
+                    self.differ(f"rkpd {year} line {event.line.line_id} (stream {where.stream_id} version"
+                                f" {where.stream_version}): origin {code} is not"
+                                f" {event.line.agency}'s to map")  # fmt: skip
+        self._rkpd[year] = rkpd_rules.evolve(state, event)
+
+    def _received(self, where: Where, event: RkpdProposalsReceived) -> None:
+        for item in event.items:
+            closed = self.closed.get(item.forum_id)
+            if closed is None:
+                self.differ(f"rkpd {event.year} (stream {where.stream_id} version {where.stream_version}): received"
+                            f" proposal {item.code} from forum {item.forum_id}, not closed before")  # fmt: skip
+            elif item.code not in closed.selected_proposals():
+                self.differ(f"rkpd {event.year} (stream {where.stream_id} version {where.stream_version}): received"
+                            f" proposal {item.code}, which forum {item.forum_id} did not select when its result is"
+                            " recomputed")  # fmt: skip
+
+    def _adopted(self, where: Where, event: RkpdAdopted) -> None:
+        year = event.year
+        state = self._rkpd.get(year, rkpd_rules.Rkpd())
+        expected = tuple(state.lines[k] for k in sorted(state.lines))
+        head = f"rkpd {year} revision {event.revision} (stream {where.stream_id} version {where.stream_version})"
+        if event.revision != state.revision + 1:
+            self.differ(f"{head}: revision should be {state.revision + 1}")
+        for line in line_differences(event.lines, expected, "in the adopted list", "from the line events"):
+            self.differ(f"{head}: {line}")
+        if event.total_pagu != sum(x.pagu for x in event.lines):
+            self.differ(f"{head}: total pagu {event.total_pagu} is not the sum of the adopted lines'"
+                        f" pagu ({sum(x.pagu for x in event.lines)})")  # fmt: skip
+        self._rkpd_event(where, event)
+        self.adoption_count += 1
+        self.adoptions[year] = Adoption(year=year, revision=event.revision, at=where, lines=expected)
+
+
+def _selected(flag: bool) -> str:
+    return "selected" if flag else "not selected"
+
+
+_RANKED_FIELDS = ("rank", "score", "cost", "selected", "reason")
+
+
+def result_differences(a: ForumResult, b: ForumResult, a_name: str, b_name: str) -> Iterator[str]:
+    """One line per item (and per total) where two results of a forum differ."""
+    yield from ranking_differences(a.ranking, b.ranking, a_name, b_name)
+    for field in ("spent", "ballots", "sheets"):
+        x, y = getattr(a, field), getattr(b, field)
+        if x != y:
+            yield f"{field}: {x} {a_name}, {y} {b_name}"
+
+
+def ranking_differences(a: Sequence[RankedItem], b: Sequence[RankedItem], a_name: str, b_name: str) -> Iterator[str]:
+    by_a = {r.item_id: r for r in a}
+    by_b = {r.item_id: r for r in b}
+    for item_id in sorted(by_a.keys() | by_b.keys(), key=lambda i: (_rank(by_b.get(i)), _rank(by_a.get(i)), i)):
+        x, y = by_a.get(item_id), by_b.get(item_id)
+        if x is None or y is None:
+            yield f"item {item_id}: {_presence(x)} {a_name}, {_presence(y)} {b_name}"
+            continue
+        changed = [f"{k} {getattr(x, k)!r} {a_name}, {getattr(y, k)!r} {b_name}"
+                   for k in _RANKED_FIELDS if getattr(x, k) != getattr(y, k)]  # fmt: skip
+        if changed:
+            yield f"item {item_id}: " + "; ".join(changed)
+
+
+def _presence(x: object) -> str:
+    return "missing" if x is None else "present"
+
+
+def _rank(r: RankedItem | None) -> int:
+    return r.rank if r is not None else 1 << 30
+
+
+def line_differences(a: Sequence[RkpdLine], b: Sequence[RkpdLine], a_name: str, b_name: str) -> Iterator[str]:
+    """One line per RKPD line where two lists differ, naming the fields."""
+    by_a = {x.line_id: x for x in a}
+    by_b = {x.line_id: x for x in b}
+    for line_id in sorted(by_a.keys() | by_b.keys()):
+        x, y = by_a.get(line_id), by_b.get(line_id)
+        if x is None or y is None:
+            yield f"line {line_id}: {_presence(x)} {a_name}, {_presence(y)} {b_name}"
+            continue
+        if x != y:
+            dx, dy = msgspec.structs.asdict(x), msgspec.structs.asdict(y)
+            changed = [f"{k} {dx[k]!r} {a_name}, {dy[k]!r} {b_name}" for k in dx if dx[k] != dy[k]]
+            yield f"line {line_id}: " + "; ".join(changed)

@@ -1,0 +1,96 @@
+"""The city level on the event log: the Forum Perangkat Daerah (agencies take up, pass on, decline and map
+proposals into RKPD lines) and Musrenbang Kota (Bappeda adopts the list).
+
+All of a year's city-level events are on one stream (`rkpd-{year}`): the rules that span it (a proposal in
+at most one line, nothing pending at adoption) need one consistent state, and agencies rarely act in
+the same second. When two do, the later one is decided again on the newer state (its intent does not
+depend on what it read), so neither has to retype anything.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from musrenbang.domain import agency as agencies
+from musrenbang.domain import rkpd as rules
+from musrenbang.domain.access import Actor, Forbidden, require_role
+from musrenbang.domain.errors import N_, DomainError
+from musrenbang.domain.events import CityItem
+from musrenbang.eventlog.store import AppendResult, ConcurrencyError, EventStore, Metadata
+from musrenbang.projections import cycles
+from musrenbang.services.streams import Aggregate, execute, load
+
+RKPD = Aggregate(rules.Rkpd(), rules.decide, rules.evolve)
+_RETRIES = 10
+
+
+def acting_agency(actor: Actor) -> str | None:
+    """The agency an account acts for: its own for `opd`, any (None) for Bappeda (`admin`)."""
+    require_role(actor, "admin", "opd")
+    if actor.role == "opd":
+        if actor.opd not in agencies.AGENCIES:
+            raise Forbidden(N_("akun ini tidak terhubung ke perangkat daerah yang dikenal"))
+        return actor.opd
+    return None
+
+
+class RkpdService:
+    def __init__(self, pool: asyncpg.Pool, store: EventStore) -> None:
+        self._pool, self._store = pool, store
+
+    async def load(self, year: int) -> rules.Rkpd:
+        state, _ = await load(self._store, RKPD, rules.stream_id(year))
+        return state
+
+    async def forwarded(self, year: int) -> list[CityItem]:
+        """What the kecamatan forums selected and forwarded to the city, with the agency that takes each
+        first (by its bidang)."""
+        rows = await self._pool.fetch(
+            "SELECT f.proposal, f.title, f.kelurahan, f.cost, f.volume, f.unit, f.from_forum, p.bidang"
+            " FROM forum_forwarded f JOIN proposals p ON p.code = f.proposal"
+            " WHERE f.to_level = 'kota' AND f.year = $1 ORDER BY f.proposal",
+            year,
+        )
+        return [
+            CityItem(
+                code=r["proposal"],
+                title=r["title"],
+                kelurahan=r["kelurahan"],
+                bidang=r["bidang"],
+                cost=r["cost"],
+                volume=r["volume"],
+                unit=r["unit"],
+                forum_id=r["from_forum"],
+                agency=agencies.BIDANG_AGENCY[r["bidang"]],
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    async def receive(self, year: int, metadata: Metadata, idempotency_key: str | None = None) -> AppendResult:
+        """Take up everything forwarded to the city not yet received (Bappeda opens the forum)."""
+        items = tuple(await self.forwarded(year))
+        return await self.execute(year, rules.ReceiveProposals(year=year, items=items), metadata, idempotency_key)
+
+    async def priority_programs(self, year: int) -> int:
+        async with self._pool.acquire() as conn:
+            count = len(await cycles.priority_programs(conn, year))
+        if not count:
+            raise DomainError(N_("siklus RKPD tahun ini belum dibuka"))
+        return count
+
+    async def execute(self, year: int, command: rules.Command, metadata: Metadata,
+                      idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
+        """Decide and append; on a concurrent change, decide again on the newer state."""
+        for _ in range(_RETRIES):
+            try:
+                return await execute(self._store, RKPD, rules.stream_id(year), command, metadata=metadata,
+                                     idempotency_key=idempotency_key)  # fmt: skip
+            except ConcurrencyError:
+                continue
+        raise ConcurrencyError([rules.stream_id(year)])
+
+    async def line_id_at(self, result: AppendResult) -> str:
+        """The id of the line an `RkpdLineSet` just appended (ids are given when the line is decided)."""
+        return await self._pool.fetchval(
+            "SELECT data->'line'->>'line_id' FROM events WHERE global_position = $1", result.positions[-1]
+        )

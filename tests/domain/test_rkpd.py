@@ -1,0 +1,182 @@
+"""The city level's rules: what agencies may do with forwarded proposals, RKPD lines, adoption."""
+
+from __future__ import annotations
+
+import pytest
+
+from musrenbang.domain import rkpd as r
+from musrenbang.domain.access import Forbidden
+from musrenbang.domain.errors import DomainError, NotFound, ValidationFailed
+from musrenbang.domain.events import CityItem, Event, RkpdAdopted, RkpdLineSet
+
+
+def item(code: str, *, agency: str = "DBMSDA", kelurahan: str = "32.75.01.1001", cost: int = 100) -> CityItem:
+    return CityItem(code=code, title=f"Usulan {code}", kelurahan=kelurahan, bidang="infrastruktur", cost=cost,
+                    agency=agency, forum_id="KEC")  # fmt: skip
+
+
+def line(*origins: str, line_id: str | None = None, **changes: object) -> r.LineInput:
+    fields: dict[str, object] = dict(
+        line_id=line_id, agency="DBMSDA", origins=origins, priority_program=1, sub_kegiatan_code="1.03.10.2.01.0017",
+        program="Program Penyelenggaraan Jalan", kegiatan="Penyelenggaraan Jalan Kabupaten/Kota",
+        sub_kegiatan="Rehabilitasi Jalan", funding_source="apbd_kota", volume="300", unit="m", pagu=1_000,
+        output_indicator="Panjang jalan yang direhabilitasi", target="300", target_unit="m",
+    )  # fmt: skip
+    fields.update(changes)
+    return r.LineInput(**fields)  # type: ignore[arg-type]
+
+
+def run(state: r.Rkpd, command: r.Command) -> tuple[r.Rkpd, list[Event]]:
+    events = r.decide(state, command)
+    for e in events:
+        state = r.evolve(state, e)
+    return state, events
+
+
+def received(*items: CityItem) -> r.Rkpd:
+    state, _ = run(r.Rkpd(), r.ReceiveProposals(year=2022, items=items))
+    return state
+
+
+def set_line(state: r.Rkpd, x: r.LineInput, reason: str = "", by: str | None = None) -> tuple[r.Rkpd, list[Event]]:
+    return run(state, r.SetLine(line=x, priority_programs=6, reason=reason, by_agency=by))
+
+
+def test_receiving_again_adds_only_what_is_new() -> None:
+    state = received(item("A"), item("B"))
+    state, [event] = run(state, r.ReceiveProposals(year=2022, items=(item("B"), item("C"))))
+    assert [i.code for i in event.items] == ["C"]  # type: ignore[attr-defined]
+    assert sorted(state.items) == ["A", "B", "C"]
+    with pytest.raises(DomainError, match="tidak ada usulan baru"):
+        r.decide(state, r.ReceiveProposals(year=2022, items=(item("A"),)))
+
+
+def test_the_empty_state_is_never_changed_by_loading() -> None:
+    empty = r.Rkpd()
+    run(empty, r.ReceiveProposals(year=2022, items=(item("A"),)))
+    assert empty.items == {} and empty.year is None
+
+
+def test_several_proposals_feed_one_line_and_a_proposal_ends_in_at_most_one() -> None:
+    state = received(item("A"), item("B", kelurahan="32.75.02.1001"), item("C"))
+    state, [event] = set_line(state, line("A", "B"))
+    assert isinstance(event, RkpdLineSet)
+    assert event.line.line_id == "DBMSDA-001"
+    assert event.line.locations == ("32.75.01.1001", "32.75.02.1001")
+    assert state.line_of == {"A": "DBMSDA-001", "B": "DBMSDA-001"}
+    with pytest.raises(ValidationFailed) as caught:
+        set_line(state, line("B", "C"))
+    assert "sudah masuk baris" in str(caught.value.errors["origins"].template)
+    # Moving B out of the first line (restating it without B) frees it for another line.
+    state, _ = set_line(state, line("A", line_id="DBMSDA-001"))
+    state, [second] = set_line(state, line("B", "C"))
+    assert second.line.line_id == "DBMSDA-002"  # type: ignore[attr-defined]
+
+
+def test_a_withdrawn_lines_id_is_never_given_again() -> None:
+    state = received(item("A"), item("B"))
+    state, _ = set_line(state, line("A"))
+    state, _ = run(state, r.WithdrawLine(line_id="DBMSDA-001", reason="salah input"))
+    assert state.line_of == {}
+    state, [event] = set_line(state, line("A"))
+    assert event.line.line_id == "DBMSDA-002"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"sub_kegiatan_code": "1.03.10.2.1.17"}, "sub_kegiatan_code"),
+        ({"sub_kegiatan_code": "1.02.02.2.01.0001"}, "sub_kegiatan_code"),  # health urusan, not a roads agency's
+        ({"funding_source": "hibah"}, "funding_source"),
+        ({"pagu": 0}, "pagu"),
+        ({"target": "banyak"}, "target"),
+        ({"target": "-3"}, "target"),
+        ({"volume": "0"}, "volume"),
+        ({"output_indicator": "  "}, "output_indicator"),
+        ({"priority_program": 7}, "priority_program"),
+        ({"origins": ()}, "origins"),
+        ({"origins": ("Z",)}, "origins"),
+    ],
+)
+def test_a_line_states_what_is_delivered_and_how_much(changes: dict[str, object], field: str) -> None:
+    state = received(item("A"))
+    with pytest.raises(ValidationFailed) as caught:
+        set_line(state, line("A", **changes))
+    assert field in caught.value.errors
+
+
+def test_an_agency_acts_only_on_its_own_proposals_and_lines() -> None:
+    state = received(item("A"), item("B", agency="DINKES"))
+    with pytest.raises(Forbidden):
+        run(state, r.PassProposal(code="B", to_agency="DBMSDA", reason="x", by_agency="DBMSDA"))
+    with pytest.raises(Forbidden):
+        set_line(state, line("A"), by="DINKES")
+    with pytest.raises(ValidationFailed) as caught:
+        set_line(state, line("A", "B"), by="DBMSDA")  # B belongs to another agency
+    assert "origins" in caught.value.errors
+    state, [passed] = run(state, r.PassProposal(code="B", to_agency="DBMSDA", reason="jalan", by_agency="DINKES"))
+    assert state.agency_of["B"] == "DBMSDA"
+    state, _ = set_line(state, line("A", "B"), by="DBMSDA")
+    assert state.line_of["B"] == "DBMSDA-001"
+
+
+def test_passing_and_declining_need_a_reason_and_a_free_proposal() -> None:
+    state = received(item("A"), item("B"))
+    with pytest.raises(ValidationFailed):
+        run(state, r.DeclineProposal(code="A", reason=" "))
+    with pytest.raises(ValidationFailed):
+        run(state, r.PassProposal(code="A", to_agency="DINKES", reason=""))
+    with pytest.raises(ValidationFailed):
+        run(state, r.PassProposal(code="A", to_agency="NOPE", reason="x"))
+    with pytest.raises(NotFound):
+        run(state, r.DeclineProposal(code="Q", reason="x"))
+    state, _ = set_line(state, line("A"))
+    with pytest.raises(DomainError, match="sudah masuk baris"):
+        run(state, r.DeclineProposal(code="A", reason="tidak jadi"))
+    state, _ = run(state, r.DeclineProposal(code="B", reason="sudah dibangun tahun lalu"))
+    assert state.declined == {"B": "sudah dibangun tahun lalu"}
+    with pytest.raises(ValidationFailed):
+        set_line(state, line("A", "B", line_id="DBMSDA-001"))
+
+
+def test_adoption_needs_every_proposal_decided_and_freezes_the_list() -> None:
+    state = received(item("A"), item("B"))
+    with pytest.raises(DomainError, match="2 usulan"):
+        run(state, r.Adopt(year=2022))
+    state, _ = set_line(state, line("A"))
+    with pytest.raises(DomainError, match="1 usulan"):
+        run(state, r.Adopt(year=2022))
+    state, _ = run(state, r.DeclineProposal(code="B", reason="di luar kewenangan kota"))
+    state, [adopted] = run(state, r.Adopt(year=2022, note="Musrenbang Kota 2021"))
+    assert isinstance(adopted, RkpdAdopted)
+    assert (adopted.revision, adopted.total_pagu, [x.line_id for x in adopted.lines]) == (1, 1_000, ["DBMSDA-001"])
+    with pytest.raises(DomainError, match="tidak berubah"):
+        run(state, r.Adopt(year=2022))
+    # Later changes are new, visible events, with a reason, until adopted again.
+    with pytest.raises(ValidationFailed):
+        set_line(state, line("A", line_id="DBMSDA-001", pagu=900))
+    state, _ = set_line(state, line("A", line_id="DBMSDA-001", pagu=900), reason="harga satuan turun")
+    assert state.changed_since_adoption
+    assert state.adopted[0].pagu == 1_000  # the frozen list is unchanged
+    state, [again] = run(state, r.Adopt(year=2022))
+    assert (again.revision, again.total_pagu) == (2, 900)  # type: ignore[attr-defined]
+
+
+def test_adopting_with_nothing_received_is_refused() -> None:
+    with pytest.raises(NotFound):
+        r.decide(r.Rkpd(), r.Adopt(year=2022))
+
+
+def test_pagu_is_shared_among_kecamatan_in_proportion_and_adds_up_exactly() -> None:
+    state = received(item("A", cost=100), item("B", cost=200, kelurahan="32.75.02.1001"), item("C", cost=1))
+    state, [e1] = set_line(state, line("A", "B", pagu=1_000))
+    state, [e2] = set_line(state, line("C", pagu=7))
+    lines = [e1.line, e2.line]  # type: ignore[attr-defined]
+    shares = r.pagu_by_kecamatan(lines, {"A": 100, "B": 200, "C": 1},
+                                 {"A": "32.75.01", "B": "32.75.02", "C": "32.75.01"})  # fmt: skip
+    # 1,000 in 100:200 is 333.3 : 666.7; the leftover rupiah goes to the larger remainder.
+    assert shares == {"32.75.01": 333 + 7, "32.75.02": 667}
+
+
+def test_no_line_has_no_share() -> None:
+    assert r.pagu_by_kecamatan([], {}, {}) == {}

@@ -1,0 +1,154 @@
+"""One complete, small planning cycle built through the services, as people would, touching every kind of
+event but `cycle.stage_advanced`:
+
+- kelurahan A (`KELURAHAN_A`): proposals a0..a4 (a0 with a photo, returned and revised, a4 merged into
+  a0, a2 rejected, a1 accepted with a lower cost); its forum votes by approval ballots (one replaced),
+  adjusts a0's cost and mandates a delegate;
+- kelurahan B (`KELURAHAN_B`): b0 and b1 (the expensive one), scored by consensus;
+- the kecamatan forum scores all five it received; b1 does not fit its ceiling (`over_ceiling`);
+- the city: a line for a0 is set and withdrawn, line DBMSDA-002 takes a0, a1 and b0; a3 is passed to
+  DISPERKIMTAN, which declines it; the RKPD is adopted, DBMSDA-002's pagu revised, and adopted again
+  (revision 2, Rp 50 juta).
+
+`build` returns the codes in the order a0..a4, b0, b1. Proposers' names and phones (personal data) are in
+`PROPOSERS` (a0 and a1 come from the same person, `PROPOSER`, who typed the number differently)."""
+
+from __future__ import annotations
+
+import asyncpg
+import msgspec
+
+from musrenbang.domain import forum as f
+from musrenbang.domain import proposal as rules
+from musrenbang.domain import rkpd as r
+from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.photos import process
+from musrenbang.projections import all_projections
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services.bootstrap import start_first_cycle
+from musrenbang.services.forums import ForumService, new_forum_id
+from musrenbang.services.proposals import ProposalService
+from musrenbang.services.rkpd import RkpdService
+from tests.images import jpeg_with_gps
+
+META = Metadata(actor="uji", role="admin")
+KELURAHAN_A, KELURAHAN_B, KECAMATAN = "32.75.01.1001", "32.75.01.1002", "32.75.01"
+YEAR = 2022
+
+PROPOSER = rules.Proposer(name="Sri Wahyuningsih Lestari", phone="+6281299887766")
+PROPOSERS = [  # (name, phone as typed) for a0..a4, b0, b1
+    (PROPOSER.name, "0812-9988-7766"),
+    (PROPOSER.name, "+62 812 9988 7766"),
+    ("Bambang Tri Hartono", "0813-4455-1302"),
+    ("Dewi Anggraeni Putri", "0857-1122-1403"),
+    ("Joko Susilo Pranoto", "0821-9900-1504"),
+    ("Rina Marlina Siregar", "0838-6677-1605"),
+    ("Agus Salim Nasution", "0878-3344-1706"),
+]
+
+
+class History(msgspec.Struct, kw_only=True):
+    codes: list[str]
+    """a0..a4, b0, b1"""
+    forums: dict[str, str]
+    """"kelurahan_a", "kelurahan_b", "kecamatan" -> forum id"""
+    year: int = YEAR
+
+
+async def _submit(proposals: ProposalService, n: int, kelurahan: str, rw: int, cost: str = "10 juta") -> str:
+    content = await proposals.validate(rules.ProposalInput(
+        kelurahan=kelurahan, rw=str(rw), rt="1", kind="fisik", bidang="infrastruktur", title=f"Usulan nomor {n}",
+        problem="Masalah yang cukup panjang", solution="Penyelesaian yang jelas", beneficiaries="50", volume="10",
+        unit="meter", estimated_cost=cost, address="Jl. Uji",
+    ))  # fmt: skip
+    name, phone = PROPOSERS[n]
+    submitted = await proposals.submit(content, rules.validate_proposer(name, phone),
+                                       idempotency_key=f"history-{n}", request_fingerprint=str(n),
+                                       photos=[process(jpeg_with_gps())] if n == 0 else [])  # fmt: skip
+    return submitted.code
+
+
+async def build(pool: asyncpg.Pool, store: EventStore) -> History:
+    await start_first_cycle(store)
+    runner = ProjectionRunner(pool, all_projections())
+    await runner.catch_up_all()
+    proposals = ProposalService(pool, store, b"s" * 32)
+    a = [await _submit(proposals, n, KELURAHAN_A, n + 1) for n in range(5)]
+    b = [await _submit(proposals, 5, KELURAHAN_B, 1), await _submit(proposals, 6, KELURAHAN_B, 2, "90 juta")]
+    await proposals.verify(rules.VerifyProposal(code=a[0], decision="return", reason="lengkapi"), META)
+    content = await proposals.validate(rules.ProposalInput(
+        kelurahan=KELURAHAN_A, rw="1", rt="2", kind="fisik", bidang="infrastruktur", title="Usulan nomor 0 revisi",
+        problem="Masalah yang cukup panjang", solution="Penyelesaian yang jelas", beneficiaries="60", volume="10",
+        unit="meter", estimated_cost="10 juta", address="Jl. Uji"))  # fmt: skip
+    await proposals.revise(a[0], proposals.revision_secret(a[0]), content)
+    await proposals.merge(rules.MergeProposals(into=a[0], codes=(a[4],), reason="sama"), META)
+    await proposals.verify(rules.VerifyProposal(code=a[0], decision="accept"), META)
+    await proposals.verify(rules.VerifyProposal(code=a[1], decision="accept_with_changes", agreed_cost=8_000_000,
+                                                reason="harga"), META)  # fmt: skip
+    await proposals.verify(rules.VerifyProposal(code=a[2], decision="reject", reason="bukan kewenangan"), META)
+    for code in (a[3], *b):
+        await proposals.verify(rules.VerifyProposal(code=code, decision="accept"), META)
+    await runner.catch_up_all()
+
+    forums = ForumService(pool, store)
+    # Kelurahan A: approval ballots.
+    forum_a = new_forum_id()
+    await forums.schedule(f.ScheduleForum(forum_id=forum_a, level="kelurahan", region=KELURAHAN_A, year=YEAR,
+                                          title="Musrenbang Kelurahan Bekasijaya", held_on=None, place="Aula",
+                                          chair="Lurah", ceiling=30_000_000, rule="greedy",
+                                          ballot_kind="approval"), META)  # fmt: skip
+    delegates = [f.RegisterDelegate(delegate_id="d1", name="Ketua RW 01", gender="P"),
+                 f.RegisterDelegate(delegate_id="d2", name="Ketua RW 02", gender="L")]  # fmt: skip
+    await forums.register_delegates(forum_a, delegates, META)
+    await forums.open(forum_a, META)
+    forum, _ = await forums.load(forum_a)
+    items = [x.item_id for x in forum.agenda]
+    await forums.adjust(forum_a, f.AdjustItem(item_id=a[0], reason="harga", agreed_cost=7_000_000), META)
+    await forums.cast_ballot(forum_a, f.CastBallot(delegate_id="d1", approvals=tuple(items)), META)
+    await forums.cast_ballot(forum_a, f.CastBallot(delegate_id="d2", approvals=(items[-1],)), META)
+    await forums.cast_ballot(forum_a, f.CastBallot(delegate_id="d2", approvals=(a[0],)), META)  # replaces
+    await forums.mandate(forum_a, f.MandateDelegates(delegate_ids=("d1",)), META)
+    await forums.close(forum_a, META)
+    # Kelurahan B: consensus scores.
+    forum_b = new_forum_id()
+    await forums.schedule(f.ScheduleForum(forum_id=forum_b, level="kelurahan", region=KELURAHAN_B, year=YEAR,
+                                          title="Musrenbang Kelurahan Margahayu", held_on=None, place="Aula",
+                                          chair="Lurah", ceiling=150_000_000), META)  # fmt: skip
+    await forums.open(forum_b, META)
+    marks = {code: {c.key: 4 for c in f.DEFAULT_CRITERIA} for code in b}
+    await forums.give_scores(forum_b, f.GiveScores(sheet="konsensus", marks=marks), META)
+    await forums.close(forum_b, META)
+    # Kecamatan: what both kelurahan forwarded; b1 (Rp 90 juta, scored lowest) does not fit.
+    kecamatan = new_forum_id()
+    await forums.schedule(f.ScheduleForum(forum_id=kecamatan, level="kecamatan", region=KECAMATAN, year=YEAR,
+                                          title="Musrenbang Kecamatan Bekasi Timur", held_on=None, place="Aula",
+                                          chair="Camat", ceiling=100_000_000), META)  # fmt: skip
+    await runner.catch_up_all()
+    await forums.open(kecamatan, META)
+    criteria, _ = await forums.load(kecamatan)
+    assert {x.item_id for x in criteria.agenda} == {a[0], a[1], a[3], *b}
+    marks = {x.item_id: {c.key: 3 if x.item_id == b[1] else 4 for c in f.DEFAULT_CRITERIA} for x in criteria.agenda}
+    await forums.give_scores(kecamatan, f.GiveScores(sheet="konsensus", marks=marks), META)
+    await forums.close(kecamatan, META)
+    await runner.catch_up_all()
+
+    rkpd = RkpdService(pool, store)
+    await rkpd.receive(YEAR, META)
+    line = r.LineInput(agency="DBMSDA", origins=(a[0],), priority_program=1, sub_kegiatan_code="1.03.10.2.01.0017",
+                       program="Program Penyelenggaraan Jalan", kegiatan="Penyelenggaraan Jalan Kabupaten/Kota",
+                       sub_kegiatan="Rehabilitasi Jalan", funding_source="apbd_kota", volume="300", unit="m",
+                       pagu=9_000_000, output_indicator="Panjang jalan yang direhabilitasi", target="300",
+                       target_unit="m")  # fmt: skip
+    await rkpd.execute(YEAR, r.SetLine(line=line, priority_programs=6), META)
+    await rkpd.execute(YEAR, r.WithdrawLine(line_id="DBMSDA-001", reason="digabung dengan usulan lain"), META)
+    joined = msgspec.structs.replace(line, line_id=None, origins=(a[0], a[1], b[0]), pagu=45_000_000)
+    await rkpd.execute(YEAR, r.SetLine(line=joined, priority_programs=6), META)
+    await rkpd.execute(YEAR, r.PassProposal(code=a[3], to_agency="DISPERKIMTAN", reason="jalan lingkungan"), META)
+    await rkpd.execute(YEAR, r.DeclineProposal(code=a[3], reason="sudah dianggarkan 2021", by_agency="DISPERKIMTAN"),
+                       META)  # fmt: skip
+    await rkpd.execute(YEAR, r.Adopt(year=YEAR), META)
+    revised = msgspec.structs.replace(joined, line_id="DBMSDA-002", pagu=50_000_000)
+    await rkpd.execute(YEAR, r.SetLine(line=revised, priority_programs=6, reason="harga satuan naik"), META)
+    await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="perubahan pagu"), META)
+    await runner.catch_up_all()
+    return History(codes=[*a, *b], forums={"kelurahan_a": forum_a, "kelurahan_b": forum_b, "kecamatan": kecamatan})

@@ -1,0 +1,145 @@
+"""A history up to the city level, for the tests of the Forum Perangkat Daerah and Musrenbang Kota pages:
+residents' proposals in one kelurahan, accepted, selected by the kelurahan forum and by the kecamatan
+forum (ceiling Rp 100 juta), so that they wait to be taken up by the city. Built through the services
+before the server starts, on a database of its own (the city level of a year is one stream, shared by
+everything that acts on it)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import httpx
+
+from musrenbang.db.connect import create_pool
+from musrenbang.domain import forum as f
+from musrenbang.domain import proposal as rules
+from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.projections import all_projections
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services.bootstrap import start_first_cycle
+from musrenbang.services.forums import ForumService, new_forum_id
+from musrenbang.services.proposals import ProposalService
+from tests.conftest import _admin, with_database
+from tests.server import Server
+
+PASSWORD = "kata-sandi-kota-yang-panjang"
+KELURAHAN, KECAMATAN = "32.75.01.1001", "32.75.01"
+CEILING = 100_000_000
+META = Metadata(actor="uji", role="admin")
+
+# title -> bidang: infrastructure goes to DBMSDA first, health to DINKES.
+PROPOSALS = {
+    "Perbaikan saluran RW 01": "infrastruktur",
+    "Perbaikan saluran RW 02": "infrastruktur",
+    "Jalan lingkungan RW 03": "infrastruktur",
+    "Penerangan jalan RW 04": "infrastruktur",
+    "Turap kali RW 05": "infrastruktur",
+    "Posyandu RW 06": "kesehatan",
+}
+
+
+async def _submit(proposals: ProposalService, n: int, title: str, bidang: str) -> str:
+    content = await proposals.validate(rules.ProposalInput(
+        kelurahan=KELURAHAN, rw=str(n + 1), rt="1", kind="fisik", bidang=bidang, title=title,
+        problem="Masalah yang cukup panjang untuk diuji", solution="Penyelesaian yang jelas", beneficiaries="50",
+        volume="100", unit="meter", estimated_cost="10 juta", address="Jl. Uji",
+    ))  # fmt: skip
+    submitted = await proposals.submit(content, rules.Proposer(name="Warga Uji", phone="+6281234567"),
+                                       idempotency_key=f"city-{n}", request_fingerprint=str(n))  # fmt: skip
+    return submitted.code
+
+
+async def seed(database_url: str) -> dict[str, str]:
+    """Returns title -> tracking code of the proposals forwarded to the city."""
+    pool = await create_pool(database_url, min_size=1, max_size=5)
+    try:
+        store = EventStore(pool)
+        await start_first_cycle(store)
+        runner = ProjectionRunner(pool, all_projections())
+        await runner.catch_up_all()
+        proposals = ProposalService(pool, store, b"c" * 32)
+        codes = {t: await _submit(proposals, n, t, b) for n, (t, b) in enumerate(PROPOSALS.items())}
+        for code in codes.values():
+            await proposals.verify(rules.VerifyProposal(code=code, decision="accept"), META)
+        await runner.catch_up_all()
+        forums = ForumService(pool, store)
+        kelurahan = new_forum_id()
+        schedule = f.ScheduleForum(forum_id=kelurahan, level="kelurahan", region=KELURAHAN, year=2022,
+                                   title="Musrenbang Kelurahan", held_on=None, place="Aula", chair="Lurah",
+                                   ceiling=CEILING, rule="greedy", ballot_kind="approval")  # fmt: skip
+        await forums.schedule(schedule, META)
+        await forums.register_delegates(kelurahan, [f.RegisterDelegate(delegate_id="d1", name="A", gender="P")], META)
+        await forums.open(kelurahan, META)
+        forum, _ = await forums.load(kelurahan)
+        ballot = f.CastBallot(delegate_id="d1", approvals=tuple(a.item_id for a in forum.agenda))
+        await forums.cast_ballot(kelurahan, ballot, META)
+        await forums.close(kelurahan, META)
+        kecamatan = new_forum_id()
+        await forums.schedule(f.ScheduleForum(forum_id=kecamatan, level="kecamatan", region=KECAMATAN, year=2022,
+                                              title="Musrenbang Kecamatan", held_on=None, place="Aula", chair="Camat",
+                                              ceiling=CEILING), META)  # fmt: skip
+        await runner.catch_up_all()
+        await forums.open(kecamatan, META)
+        forum, _ = await forums.load(kecamatan)
+        assert len(forum.agenda) == len(PROPOSALS)
+        marks = {a.item_id: {c.key: 4 for c in f.DEFAULT_CRITERIA} for a in forum.agenda}
+        await forums.give_scores(kecamatan, f.GiveScores(sheet="konsensus", marks=marks), META)
+        await forums.close(kecamatan, META)
+        await runner.catch_up_all()
+        return codes
+    finally:
+        await pool.close()
+
+
+def add_user(database_url: str, username: str, role: str, *scope: str) -> None:
+    env = {**os.environ, "MUSRENBANG_DATABASE_URL": database_url}
+    done = subprocess.run(["musrenbang", "user", "add", "--username", username, "--role", role, *scope],
+                          input=PASSWORD + "\n", env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+@contextlib.asynccontextmanager
+async def city_database(server_url: str, template: str) -> AsyncIterator[str]:
+    name = f"mtest_city_{uuid.uuid4().hex[:8]}"
+    admin = await _admin(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        yield with_database(server_url, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@contextlib.contextmanager
+def city_server(database_url: str) -> Iterator[Server]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = Server(port, database_url=database_url, extra_env={"MUSRENBANG_TRUST_PROXY": "1"})
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.stop()
+
+
+async def sign_in(base_url: str, username: str) -> httpx.AsyncClient:
+    """A browser-like client signed in through the login form (session cookie, CSRF cookie)."""
+    from tests.http.test_pages import hidden
+
+    client = httpx.AsyncClient(base_url=base_url, timeout=30, headers={"X-Forwarded-For": f"10.77.{len(username)}.1"})
+    form = await client.get("/masuk")
+    r = await client.post("/masuk", data={"_csrf_token": hidden(form.text, "_csrf_token"), "username": username,
+                                          "password": PASSWORD})  # fmt: skip
+    assert r.status_code == 303, r.text
+    return client
+
+
+async def event_count(pool: asyncpg.Pool) -> int:
+    return await pool.fetchval("SELECT count(*) FROM events")

@@ -1,0 +1,100 @@
+"""`musrenbang demo`: a whole RKPD 2022 cycle on an empty database, and the lineage it leaves is
+complete — every adopted line leads back to residents' proposals through events that exist, and every
+proposal either reached the RKPD or says where and why it stopped."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import asyncpg
+import msgspec
+import pytest
+
+from musrenbang.db.connect import create_pool
+from musrenbang.http.rkpd_api import lineage_of_line, lineage_of_proposal, rkpd_out
+
+pytestmark = pytest.mark.slow
+
+
+def demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["musrenbang", "demo", *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+async def _events(conn: asyncpg.Connection) -> dict[tuple[str, int], tuple[int, bytes]]:
+    rows = await conn.fetch("SELECT stream_id, stream_version, global_position, hash FROM events")
+    return {(r["stream_id"], r["stream_version"]): (r["global_position"], bytes(r["hash"])) for r in rows}
+
+
+async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_log(
+    empty_database_url: str, cli_env: dict[str, str]
+) -> None:
+    env = {**cli_env, "MUSRENBANG_DATABASE_URL": empty_database_url}
+    start = time.monotonic()
+    done = demo(env)
+    took = time.monotonic() - start
+    assert done.returncode == 0, done.stderr
+    assert took < 60, f"the demo took {took:.0f} s"
+    assert "/rkpd/2022" in done.stdout and "/telusur/" in done.stdout
+    for username in ("admin.bappeda", "fasilitator.bekasitimur", "opd.dbmsda", "auditor.inspektorat"):
+        assert username in done.stdout
+
+    again = demo(env)
+    assert again.returncode == 3
+    assert again.stderr.startswith("error:") and "already holds proposals" in again.stderr
+
+    pool = await create_pool(empty_database_url, min_size=1, max_size=4)
+    try:
+        rkpd = await rkpd_out(pool, 2022)
+        assert rkpd.status == "ditetapkan" and rkpd.items
+        adopted = await pool.fetchval(
+            "SELECT count(*) FROM rkpd_adopted_lines WHERE year = 2022"
+            " AND revision = (SELECT max(revision) FROM rkpd_adopted_lines WHERE year = 2022)"
+        )
+        assert adopted == len(rkpd.items)
+        async with pool.acquire() as conn:
+            events = await _events(conn)
+            proposals = await conn.fetch("SELECT code, kelurahan, status, status_reason, merged_into FROM proposals")
+            kelurahan = {r["kode"] for r in await conn.fetch("SELECT kode FROM regions WHERE tingkat = 'kelurahan'")}
+
+        def check_steps(steps: list) -> None:
+            for s in steps:
+                position, hash_ = events[(s.stream, s.version)]
+                assert (position, hash_.hex()) == (s.position, s.hash), s
+
+        for item in rkpd.items:
+            assert item.origins, f"line {item.id} has no origin proposal"
+            line = await lineage_of_line(pool, 2022, item.id)
+            check_steps(line.steps)
+            assert {"rkpd.line_set", "rkpd.adopted"} <= {s.kind for s in line.steps}
+            for origin in item.origins:
+                path = await lineage_of_proposal(pool, origin.code)
+                check_steps(path.steps)
+                kinds = {s.kind for s in path.steps}
+                assert {"proposal.submitted", "forum.opened", "forum.closed", "rkpd.proposals_received"} <= kinds
+
+        status = {r["code"]: r for r in proposals}
+        in_rkpd = {o.code for item in rkpd.items for o in item.origins}
+        for r in proposals:
+            if r["status"] == "masuk_rkpd":
+                assert r["code"] in in_rkpd
+            elif r["status"] == "digabungkan":
+                assert r["merged_into"] in status
+            else:
+                assert r["status"] in ("ditolak", "tidak_terakomodasi", "dikembalikan"), dict(r)
+                assert (r["status_reason"] or "").strip(), dict(r)
+        stopped = {r["status"] for r in proposals}
+        assert {"masuk_rkpd", "digabungkan", "ditolak", "tidak_terakomodasi", "dikembalikan"} <= stopped
+        assert {r["kelurahan"] for r in proposals} == kelurahan  # all 56 kelurahan proposed something
+        assert len(kelurahan) == 56
+        reasons = {r["status_reason"] for r in proposals if r["status"] == "tidak_terakomodasi"}
+        assert "over_ceiling" in reasons  # kelurahan or kecamatan ceilings left some out
+        types = {r[0] for r in await pool.fetch("SELECT DISTINCT event_type FROM events")}
+        assert {"proposal.merged", "proposal.revised", "forum.item_adjusted", "forum.ballot_cast",
+                "forum.scores_given", "forum.delegates_mandated", "rkpd.proposal_passed",
+                "rkpd.proposal_declined"} <= types  # fmt: skip
+        lines = await pool.fetch("SELECT line FROM rkpd_lines WHERE year = 2022")
+        decoded = [r["line"] if isinstance(r["line"], dict) else msgspec.json.decode(r["line"]) for r in lines]
+        assert any(len(line["origins"]) > 1 for line in decoded)  # several proposals feeding one line
+    finally:
+        await pool.close()
