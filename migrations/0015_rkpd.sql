@@ -108,6 +108,7 @@ CREATE TABLE lineage_lines (
     withdrawn boolean NOT NULL DEFAULT false,
     PRIMARY KEY (year, line_id)
 );
+CREATE INDEX lineage_lines_origins ON lineage_lines USING gin (origins);
 
 -- Proposals: whether verification ever accepted it (the equity view counts it), and the RKPD line it
 -- ended in. The timeline is now ordered by global position, because city-level events about a

@@ -20,7 +20,7 @@ from musrenbang.db.connect import connect, create_pool, ensure_database
 from musrenbang.db.migrations import migrate
 from musrenbang.eventlog.store import EventStore
 from musrenbang.reference import load_regions
-from tests.server import Server
+from tests.server import Server, serving
 
 EXTERNAL_URL = os.environ.get("MUSRENBANG_DATABASE_URL")
 
@@ -138,18 +138,11 @@ async def app_database(server_url: str, template_name: str) -> AsyncIterator[str
 
 @pytest.fixture(scope="session")
 def app_server(app_database: str) -> Iterator[Server]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = Server(port, database_url=app_database, workers=2, extra_env={
+    with serving(app_database, workers=2, extra_env={
         "MUSRENBANG_TRUST_PROXY": "1",
         "MUSRENBANG_SUBMISSIONS_PER_HOUR": str(SUBMISSIONS_PER_HOUR),
-    })  # fmt: skip
-    try:
-        server.wait_healthy()
+    }) as server:  # fmt: skip
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -182,12 +175,5 @@ async def city_database(server_url: str, template_name: str) -> AsyncIterator[st
 
 @pytest.fixture(scope="session")
 def city_server(city_database: str) -> Iterator[Server]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = Server(port, database_url=city_database, workers=1, extra_env={"MUSRENBANG_TRUST_PROXY": "1"})
-    try:
-        server.wait_healthy()
+    with serving(city_database, extra_env={"MUSRENBANG_TRUST_PROXY": "1"}) as server:
         yield server
-    finally:
-        server.stop()

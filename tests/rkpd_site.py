@@ -14,7 +14,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import socket
 import uuid
 from collections.abc import Iterator
 
@@ -32,7 +31,7 @@ from musrenbang.services.bootstrap import start_first_cycle
 from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.rkpd import RkpdService
-from tests.server import Server
+from tests.server import Server, serving
 
 META = Metadata(actor="bappeda", role="admin")
 YEAR = 2022
@@ -188,16 +187,9 @@ def rkpd_site(server_url: str, template: str) -> Iterator[Site]:
     name = f"mtest_rkpd_{uuid.uuid4().hex[:8]}"
     _run(_create(server_url, template, name))
     url = with_database(server_url, name)
-    server = None
     try:
         codes, lines = _run(build_history(url))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = Server(port, database_url=url)
-        server.wait_healthy()
-        yield Site(server=server, database_url=url, codes=codes, lines=lines)
+        with serving(url) as server:
+            yield Site(server=server, database_url=url, codes=codes, lines=lines)
     finally:
-        if server is not None:
-            server.stop()
         _run(_drop(server_url, name))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +23,7 @@ class Server:
         database_url: str | None = None,
         extra_env: dict[str, str] | None = None,
         workers: int = 1,
+        args: tuple[str, ...] = (),
     ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}
         if database_url:
@@ -35,7 +38,7 @@ class Server:
         self._log_file = self.log.open("w")
         # A session of its own, so that a crash test can kill the server with all its worker processes.
         self.process = subprocess.Popen(
-            ["musrenbang", "serve", "--port", str(port), "--workers", str(workers)],
+            ["musrenbang", "serve", "--port", str(port), "--workers", str(workers), *args],
             env=env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
@@ -79,3 +82,17 @@ class Server:
     def output(self) -> str:
         self._log_file.flush()
         return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def serving(database_url: str, **options: object) -> Iterator[Server]:
+    """`musrenbang serve` on `database_url` and a free port, healthy, stopped afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = Server(port, database_url=database_url, **options)  # type: ignore[arg-type]
+    try:
+        server.wait_healthy()
+        yield server
+    finally:
+        server.stop()

@@ -210,37 +210,35 @@ class LineageOut(msgspec.Struct, frozen=True, kw_only=True):
     steps: list[lineage_views.Step]
 
 
-async def _nodes(conn: asyncpg.Connection, codes: list[str]) -> list[ProposalNode]:
-    rows = await conn.fetch(
-        "SELECT code, title, kelurahan, rw, bidang, estimated_cost, status, status_reason, merged_into"
-        " FROM proposals WHERE code = ANY($1::text[]) ORDER BY code",
-        codes,
-    )
-    return [ProposalNode(**dict(r)) for r in rows]
+def _node(r: asyncpg.Record) -> ProposalNode:
+    return ProposalNode(code=r["code"], title=r["title"], kelurahan=r["kelurahan"], rw=r["rw"], bidang=r["bidang"],
+                        estimated_cost=r["estimated_cost"], status=r["status"], status_reason=r["status_reason"],
+                        merged_into=r["merged_into"])  # fmt: skip
 
 
 async def lineage_of_proposal(pool: asyncpg.Pool, code: str) -> LineageOut:
+    """Two round trips: the graph (root, family, lines), then the steps of every subject in it. A
+    projection batch committing in between can only add steps after the graph was read."""
     code = code_or_404(code)
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM proposals WHERE code = $1)", code):
+    async with pool.acquire() as conn:
+        rows = await lineage_views.proposal_graph(conn, code)
+        if not rows:
             raise NotFoundException()
-        root, family = await lineage_views.family(conn, code)
-        lines = [LineRef(r["year"], r["line_id"]) for r in await lineage_views.lines_of(conn, [root])]
-        subjects = family + [lineage_views.line_subject(x.year, x.line_id) for x in lines]
-        return LineageOut(subject=code, root=root, proposals=await _nodes(conn, family), lines=lines,
+        lines = [LineRef(int(year), line_id) for year, line_id in (x.split("/", 1) for x in rows[0]["lines"])]
+        subjects = [r["code"] for r in rows] + [lineage_views.line_subject(x.year, x.line_id) for x in lines]
+        return LineageOut(subject=code, root=rows[0]["root"], proposals=[_node(r) for r in rows], lines=lines,
                           steps=await lineage_views.steps(conn, subjects))  # fmt: skip
 
 
 async def lineage_of_line(pool: asyncpg.Pool, year: int, line_id: str) -> LineageOut:
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        origins = await lineage_views.line_origins(conn, year, line_id)
-        if origins is None:
+    async with pool.acquire() as conn:
+        rows = await lineage_views.line_graph(conn, year, line_id)
+        if not rows:
             raise NotFoundException()
-        family = await lineage_views.members(conn, origins)
         subject = lineage_views.line_subject(year, line_id)
-        return LineageOut(subject=subject, root=None, proposals=await _nodes(conn, family),
+        return LineageOut(subject=subject, root=None, proposals=[_node(r) for r in rows],
                           lines=[LineRef(year, line_id)],
-                          steps=await lineage_views.steps(conn, [subject, *family]))  # fmt: skip
+                          steps=await lineage_views.steps(conn, [subject, *(r["code"] for r in rows)]))  # fmt: skip
 
 
 @get("/api/v1/lineage/{code:str}", summary="Every step from a proposal to where it ended, with log hashes",

@@ -38,6 +38,28 @@ class Projection:
         raise NotImplementedError
 
 
+class Statements:
+    """The writes of one batch, sent many rows at a time: consecutive `add`s of the same SQL go to the
+    server as one `executemany`. Order is kept — another statement first sends what is queued — so a
+    projection can write as if statement by statement. `flush` before reading the tables back."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self._sql: str | None = None
+        self._rows: list[tuple[object, ...]] = []
+
+    async def add(self, sql: str, *args: object) -> None:
+        if sql != self._sql:
+            await self.flush()
+            self._sql = sql
+        self._rows.append(args)
+
+    async def flush(self) -> None:
+        if self._rows:
+            await self._conn.executemany(self._sql, self._rows)  # type: ignore[arg-type]
+        self._sql, self._rows = None, []
+
+
 def all_projections() -> list[Projection]:
     """One instance of every projection of the application, in name order."""
     for module in pkgutil.iter_modules(__path__):

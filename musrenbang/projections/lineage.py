@@ -218,19 +218,45 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     detail: msgspec.Raw
 
 
-async def family(conn: asyncpg.Connection, code: str) -> tuple[str, list[str]]:
-    """Where `code` lives on (the proposal it was finally merged into, or itself), and that proposal's
-    family: itself and everything merged into it, at any depth."""
-    root = await conn.fetchval(
-        "WITH RECURSIVE up(code, depth) AS (SELECT $1::text, 0 UNION ALL"
-        " SELECT m.merged_into, up.depth + 1 FROM lineage_merges m JOIN up ON m.code = up.code WHERE up.depth < 50)"
-        " SELECT code FROM up ORDER BY depth DESC LIMIT 1",
+_NODE_COLUMNS = (
+    "p.code, p.title, p.kelurahan, p.rw, p.bidang, p.estimated_cost, p.status, p.status_reason, p.merged_into"
+)
+
+
+async def proposal_graph(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
+    """In one round trip: where `code` lives on (`root`: the proposal it was finally merged into, or
+    itself), that proposal's family (itself and everything merged into it, at any depth) as public
+    proposal rows, and the RKPD lines the root is in now (`lines`: "year/line_id"). No rows: no such
+    proposal."""
+    return await conn.fetch(
+        "WITH RECURSIVE up(code, depth) AS (SELECT $1::text, 0 UNION ALL SELECT m.merged_into, up.depth + 1"
+        "  FROM lineage_merges m JOIN up ON m.code = up.code WHERE up.depth < 50),"
+        " root AS (SELECT code FROM up ORDER BY depth DESC LIMIT 1),"
+        " down(code, depth) AS (SELECT code, 0 FROM root UNION ALL SELECT m.code, down.depth + 1"
+        "  FROM lineage_merges m JOIN down ON m.merged_into = down.code WHERE down.depth < 50)"
+        f" SELECT {_NODE_COLUMNS}, (SELECT code FROM root) AS root,"
+        "  ARRAY(SELECT l.year || '/' || l.line_id FROM lineage_lines l"
+        "   WHERE l.origins @> ARRAY[(SELECT code FROM root)] AND NOT l.withdrawn ORDER BY l.year, l.line_id) AS lines"
+        " FROM proposals p WHERE p.code IN (SELECT code FROM down) ORDER BY p.code",
         code,
     )
-    return root, await members(conn, [root])
+
+
+async def line_graph(conn: asyncpg.Connection, year: int, line_id: str) -> list[asyncpg.Record]:
+    """The public proposal rows behind a line: its origins and everything merged into them. No rows: no
+    such line (a line has at least one origin)."""
+    return await conn.fetch(
+        "WITH RECURSIVE down(code, depth) AS ("
+        "  SELECT unnest(origins), 0 FROM lineage_lines WHERE year = $1 AND line_id = $2"
+        "  UNION ALL SELECT m.code, down.depth + 1 FROM lineage_merges m JOIN down ON m.merged_into = down.code"
+        "  WHERE down.depth < 50)"
+        f" SELECT {_NODE_COLUMNS} FROM proposals p WHERE p.code IN (SELECT code FROM down) ORDER BY p.code",
+        year, line_id,
+    )  # fmt: skip
 
 
 async def members(conn: asyncpg.Connection, roots: Sequence[str]) -> list[str]:
+    """`roots` and everything merged into them, at any depth."""
     rows = await conn.fetch(
         "WITH RECURSIVE down(code, depth) AS (SELECT unnest($1::text[]), 0 UNION ALL"
         " SELECT m.code, down.depth + 1 FROM lineage_merges m JOIN down ON m.merged_into = down.code"
@@ -261,15 +287,3 @@ async def steps(conn: asyncpg.Connection, subjects: Sequence[str]) -> list[Step]
         )  # fmt: skip
         for r in rows
     ]
-
-
-async def line_origins(conn: asyncpg.Connection, year: int, line_id: str) -> list[str] | None:
-    return await conn.fetchval("SELECT origins FROM lineage_lines WHERE year = $1 AND line_id = $2", year, line_id)
-
-
-async def lines_of(conn: asyncpg.Connection, codes: Sequence[str]) -> list[asyncpg.Record]:
-    """The RKPD lines (any year, not withdrawn) that have one of `codes` among their origins now."""
-    return await conn.fetch(
-        "SELECT year, line_id FROM lineage_lines WHERE origins && $1::text[] AND NOT withdrawn ORDER BY year, line_id",
-        list(codes),
-    )

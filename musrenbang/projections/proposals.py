@@ -33,7 +33,7 @@ from musrenbang.domain.events import (
 )
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
-from musrenbang.projections import Projection
+from musrenbang.projections import Projection, Statements
 
 _CONTENT_COLUMNS = (
     "kelurahan, rw, rt, kind, bidang, title, problem, solution, beneficiaries, volume, unit,"
@@ -59,11 +59,12 @@ class Proposals(Projection):
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         timeline: list[tuple[Any, ...]] = []
+        writes = Statements(conn)
         for r in events:
             e = r.event
             match e:
                 case ProposalSubmitted():
-                    await conn.execute(
+                    await writes.add(
                         f"INSERT INTO proposals (code, year, source, kecamatan, {_CONTENT_COLUMNS}, status,"
                         " submitted_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
                         " $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric, $20::numeric, $21, $22, $22)",
@@ -77,14 +78,14 @@ class Proposals(Projection):
                         f"{col} = ${i + 2}" if col != "beneficiaries" else f"{col} = ${i + 2} + merged_beneficiaries"
                         for i, col in enumerate(c.strip() for c in _CONTENT_COLUMNS.split(","))
                     )
-                    await conn.execute(
+                    await writes.add(
                         f"UPDATE proposals SET {assignments}, status = $18, status_reason = NULL,"
                         " revision = revision + 1, updated_at = $19 WHERE code = $1",
                         e.code, *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
                     )  # fmt: skip
                     details = {"content": msgspec.to_builtins(e.content)}
                 case ProposalPhotoAttached():
-                    await conn.execute(
+                    await writes.add(
                         "UPDATE proposals SET photo_ids = array_append(photo_ids, $2::uuid), updated_at = $3"
                         " WHERE code = $1",
                         e.code, e.photo_id, r.recorded_at,
@@ -93,7 +94,7 @@ class Proposals(Projection):
                 case ProposalAccepted():
                     changed = e.agreed_volume is not None or e.agreed_cost is not None
                     status = rules.DITERIMA_DENGAN_PERUBAHAN if changed else rules.DITERIMA
-                    await conn.execute(
+                    await writes.add(
                         "UPDATE proposals SET status = $2, status_reason = $3, accepted = true,"
                         " agreed_volume = $4::numeric, agreed_cost = $5, updated_at = $6 WHERE code = $1",
                         e.code, status, e.reason or None, e.agreed_volume, e.agreed_cost, r.recorded_at,
@@ -105,20 +106,20 @@ class Proposals(Projection):
                     }
                 case ProposalReturned() | ProposalRejected():
                     status = rules.DIKEMBALIKAN if isinstance(e, ProposalReturned) else rules.DITOLAK
-                    await conn.execute(
+                    await writes.add(
                         "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
                         e.code, status, e.reason, r.recorded_at,
                     )  # fmt: skip
                     details = {"reason": e.reason}
                 case ProposalMerged():
-                    await conn.execute(
+                    await writes.add(
                         "UPDATE proposals SET status = $2, status_reason = $3, merged_into = $4, updated_at = $5"
                         " WHERE code = $1",
                         e.code, rules.DIGABUNGKAN, e.reason, e.into, r.recorded_at,
                     )  # fmt: skip
                     details = {"into": e.into, "reason": e.reason}
                 case ProposalsMergedIn():
-                    await conn.execute(
+                    await writes.add(
                         "UPDATE proposals SET merged_from = merged_from || $2::text[],"
                         " beneficiaries = beneficiaries + $3, merged_beneficiaries = merged_beneficiaries + $3,"
                         " updated_at = $4 WHERE code = $1",
@@ -128,7 +129,7 @@ class Proposals(Projection):
                                "reason": e.reason}  # fmt: skip
                 case ProposalDecidedAtForum():
                     status = rules.DITERUSKAN if e.selected else rules.TIDAK_TERAKOMODASI
-                    await conn.execute(
+                    await writes.add(
                         "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
                         e.code, status, e.reason, r.recorded_at,
                     )  # fmt: skip
@@ -136,18 +137,19 @@ class Proposals(Projection):
                                "reason": e.reason}  # fmt: skip
                 case RkpdProposalsReceived() | RkpdProposalPassed() | RkpdProposalDeclined() | RkpdLineSet() \
                         | RkpdLineWithdrawn() | RkpdAdopted():  # fmt: skip
-                    timeline.extend(await self._city(conn, r))
+                    timeline.extend(await self._city(conn, writes, r))
                     continue
                 case _:
                     continue
             timeline.append((e.code, r.global_position, r.recorded_at, r.event_type, codec.encode(details)))
+        await writes.flush()
         if timeline:
             await conn.executemany(
                 "INSERT INTO proposal_timeline (code, seq, at, kind, details) VALUES ($1, $2, $3, $4, $5)",
                 timeline,
             )
 
-    async def _city(self, conn: asyncpg.Connection, r: RecordedEvent) -> list[tuple[Any, ...]]:
+    async def _city(self, conn: asyncpg.Connection, writes: Statements, r: RecordedEvent) -> list[tuple[Any, ...]]:
         """Status and timeline of the proposals a city-level event (on the RKPD stream) concerns."""
         e = r.event
         entries: list[tuple[str, dict[str, Any]]] = []
@@ -159,13 +161,14 @@ class Proposals(Projection):
                 entries.append((e.code, {"from_agency": e.from_agency, "to_agency": e.to_agency,
                                          "agency_name": name_of(e.to_agency), "reason": e.reason}))  # fmt: skip
             case RkpdProposalDeclined():
-                await conn.execute(
+                await writes.add(
                     "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
                     e.code, rules.TIDAK_TERAKOMODASI, e.reason, r.recorded_at,
                 )  # fmt: skip
                 entries.append((e.code, {"agency": e.agency, "agency_name": name_of(e.agency), "reason": e.reason}))
             case RkpdLineSet():
                 line = e.line
+                await writes.flush()
                 left = await conn.fetch(
                     "UPDATE proposals SET status = $3, rkpd_line = NULL, updated_at = $4"
                     " WHERE rkpd_line = $2 AND NOT code = ANY($1::text[]) RETURNING code",
@@ -173,7 +176,7 @@ class Proposals(Projection):
                 )  # fmt: skip
                 for row in left:
                     entries.append((row["code"], {"line_id": line.line_id, "removed": True, "reason": e.reason}))
-                await conn.execute(
+                await writes.add(
                     "UPDATE proposals SET status = $3, status_reason = NULL, rkpd_line = $2, updated_at = $4"
                     " WHERE code = ANY($1::text[])",
                     list(line.origins), line.line_id, rules.MASUK_RKPD, r.recorded_at,
@@ -184,6 +187,7 @@ class Proposals(Projection):
                                            "target": line.target, "target_unit": line.target_unit,
                                            "reason": e.reason}))  # fmt: skip
             case RkpdLineWithdrawn():
+                await writes.flush()
                 left = await conn.fetch(
                     "UPDATE proposals SET status = $2, rkpd_line = NULL, updated_at = $3 WHERE rkpd_line = $1"
                     " RETURNING code",

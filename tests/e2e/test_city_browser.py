@@ -9,21 +9,24 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from tests.conftest import _throwaway_database
 from tests.e2e.conftest import needs_chromium
-from tests.http.city_setup import PASSWORD, add_user, city_database, city_server, seed
+from tests.http.city_setup import seed
+from tests.http.test_staff import PASSWORD, add_user
+from tests.server import serving
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture(scope="module")
 async def city(server_url: str, template_name: str) -> AsyncIterator[tuple[str, dict[str, str], str]]:
-    async with city_database(server_url, template_name) as url:
+    async with _throwaway_database(server_url, template_name) as url:
         codes = await seed(url)
         tag = uuid.uuid4().hex[:6]
         admin, planner = f"bappeda-{tag}", f"dbmsda-{tag}"
         add_user(url, admin, "admin")
         add_user(url, planner, "opd", "--opd", "DBMSDA")
-        with city_server(url) as server:
+        with serving(url, extra_env={"MUSRENBANG_TRUST_PROXY": "1"}) as server:
             async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
                 r = await http.post("/api/v1/auth/token", json={"username": admin, "password": PASSWORD})
                 auth = {"Authorization": f"Bearer {r.json()['token']}"}

@@ -130,3 +130,28 @@ def test_replay_rebuilds_every_projection_with_a_progress_report(cli_env: dict[s
     assert "cycles: 1 events applied" in done.stdout
     unknown = run("replay", "--projection", "nope", env=cli_env)
     assert unknown.returncode == 3 and "no projection named 'nope'" in unknown.stderr
+
+
+def test_serve_demo_plays_a_whole_cycle_once_and_a_newcomer_can_follow_a_line_back(
+    database_url: str, free_port: int
+) -> None:
+    server = Server(free_port, database_url=database_url, args=("--demo",))
+    try:
+        server.wait_healthy(timeout=240)
+        printed = server.output()
+        assert "open first:" in printed and "admin.bappeda" in printed
+        page = httpx.get(server.base_url + "/rkpd/2022", timeout=30)
+        assert page.status_code == 200 and "/telusur/rkpd/2022/" in page.text
+        line = page.text.split('href="/telusur/rkpd/2022/', 1)[1].split('"', 1)[0]
+        trace = httpx.get(f"{server.base_url}/telusur/rkpd/2022/{line}", timeout=30)
+        assert trace.status_code == 200 and "/telusur/usulan/" in trace.text
+        sample = printed.split("/telusur/usulan/", 1)[1].split()[0]
+        assert httpx.get(f"{server.base_url}/telusur/usulan/{sample}", timeout=30).status_code == 200
+    finally:
+        assert server.stop() == 0, server.output()
+    again = Server(free_port, database_url=database_url, args=("--demo",))
+    try:
+        again.wait_healthy()
+        assert "no demo played" in again.output()
+    finally:
+        assert again.stop() == 0, again.output()

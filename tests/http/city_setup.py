@@ -6,14 +6,6 @@ everything that acts on it)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import uuid
-from collections.abc import AsyncIterator, Iterator
-
-import asyncpg
 import httpx
 
 from musrenbang.db.connect import create_pool
@@ -25,10 +17,8 @@ from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.bootstrap import start_first_cycle
 from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.proposals import ProposalService
-from tests.conftest import _admin, with_database
-from tests.server import Server
+from tests.http.test_staff import PASSWORD
 
-PASSWORD = "kata-sandi-kota-yang-panjang"
 KELURAHAN, KECAMATAN = "32.75.01.1001", "32.75.01"
 CEILING = 100_000_000
 META = Metadata(actor="uji", role="admin")
@@ -97,38 +87,6 @@ async def seed(database_url: str) -> dict[str, str]:
         await pool.close()
 
 
-def add_user(database_url: str, username: str, role: str, *scope: str) -> None:
-    env = {**os.environ, "MUSRENBANG_DATABASE_URL": database_url}
-    done = subprocess.run(["musrenbang", "user", "add", "--username", username, "--role", role, *scope],
-                          input=PASSWORD + "\n", env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-
-
-@contextlib.asynccontextmanager
-async def city_database(server_url: str, template: str) -> AsyncIterator[str]:
-    name = f"mtest_city_{uuid.uuid4().hex[:8]}"
-    admin = await _admin(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        yield with_database(server_url, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-@contextlib.contextmanager
-def city_server(database_url: str) -> Iterator[Server]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = Server(port, database_url=database_url, extra_env={"MUSRENBANG_TRUST_PROXY": "1"})
-    try:
-        server.wait_healthy()
-        yield server
-    finally:
-        server.stop()
-
-
 async def sign_in(base_url: str, username: str) -> httpx.AsyncClient:
     """A browser-like client signed in through the login form (session cookie, CSRF cookie)."""
     from tests.http.test_pages import hidden
@@ -139,7 +97,3 @@ async def sign_in(base_url: str, username: str) -> httpx.AsyncClient:
                                           "password": PASSWORD})  # fmt: skip
     assert r.status_code == 303, r.text
     return client
-
-
-async def event_count(pool: asyncpg.Pool) -> int:
-    return await pool.fetchval("SELECT count(*) FROM events")

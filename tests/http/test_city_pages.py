@@ -14,16 +14,12 @@ import httpx
 import pytest
 
 from musrenbang.db.connect import create_pool
-from tests.http.city_setup import (
-    PROPOSALS,
-    add_user,
-    city_database,
-    city_server,
-    event_count,
-    seed,
-    sign_in,
-)
+from tests.conftest import _throwaway_database
+from tests.http.city_setup import PROPOSALS, seed, sign_in
+from tests.http.conftest import event_count
 from tests.http.test_pages import hidden
+from tests.http.test_staff import add_user
+from tests.server import serving
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +37,7 @@ class City:
 
 @pytest.fixture(scope="module")
 async def city(server_url: str, template_name: str) -> AsyncIterator[City]:
-    async with city_database(server_url, template_name) as url:
+    async with _throwaway_database(server_url, template_name) as url:
         codes = await seed(url)
         tag = uuid.uuid4().hex[:6]
         accounts = {
@@ -52,7 +48,7 @@ async def city(server_url: str, template_name: str) -> AsyncIterator[City]:
         for key, (role, *scope) in accounts.items():
             users[key] = f"{key}-{tag}"
             add_user(url, users[key], role, *scope)
-        with city_server(url) as server:
+        with serving(url, extra_env={"MUSRENBANG_TRUST_PROXY": "1"}) as server:
             pool = await create_pool(url, min_size=1, max_size=3)
             c = City(server.base_url, pool, codes, users)
             try:

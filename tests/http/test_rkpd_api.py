@@ -5,7 +5,6 @@ city level, so it runs its own server on its own copy of such a history."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -16,8 +15,9 @@ import pytest
 from musrenbang.db.connect import create_pool
 from musrenbang.eventlog.store import EventStore
 from tests import history
+from tests.conftest import _throwaway_database
 from tests.http.test_staff import PASSWORD, add_user
-from tests.server import Server
+from tests.server import Server, serving
 
 
 @pytest.fixture(scope="module")
@@ -120,23 +120,14 @@ async def test_lineage_of_a_line_holds_every_origin_and_what_was_merged_into_the
 
 @pytest.fixture(scope="module")
 async def staff_city(server_url: str, template_name: str) -> AsyncIterator[tuple[str, Server]]:
-    from tests.conftest import _throwaway_database
-
     async with _throwaway_database(server_url, template_name) as url:
         pool = await create_pool(url, min_size=1, max_size=5)
         try:
             await history.build(pool, EventStore(pool))
         finally:
             await pool.close()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = Server(port, database_url=url)
-        try:
-            server.wait_healthy()
+        with serving(url) as server:
             yield url, server
-        finally:
-            server.stop()
 
 
 async def test_agencies_and_bappeda_through_the_staff_api(staff_city) -> None:  # noqa: ANN001
