@@ -288,11 +288,13 @@ class EventStore:
             replayed=True,
         )
 
-    async def find_replay(self, idempotency_key: str, fingerprint: str | None) -> AppendResult | None:
+    async def find_replay(
+        self, idempotency_key: str, fingerprint: str | None, conn: asyncpg.Connection | None = None
+    ) -> AppendResult | None:
         """The result of an earlier command with this key, if there was one (checked before deciding)."""
-        async with self._pool.acquire() as conn:
+        async with _connection(self._pool, conn) as c:
             return await self._earlier_result(
-                conn,
+                c,
                 event_ids_for(idempotency_key, 1),
                 Metadata(idempotency_key=idempotency_key, fingerprint=fingerprint),
             )

@@ -2,9 +2,10 @@
 proposals into RKPD lines) and Musrenbang Kota (Bappeda adopts the list).
 
 All of a year's city-level events are on one stream (`rkpd-{year}`): the rules that span it (a proposal in
-at most one line, nothing pending at adoption) need one consistent state, and agencies rarely act in
-the same second. When two do, the later one is decided again on the newer state (its intent does not
-depend on what it read), so neither has to retype anything.
+at most one line, nothing pending at adoption) need one consistent state. Commands on it take turns: each
+holds a per-year advisory lock from loading the state to committing its events, so agencies acting in
+the same second queue (fairly, in PostgreSQL's lock queue) instead of failing on a stale state, and
+nobody has to retype anything.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.errors import N_, DomainError
 from musrenbang.domain.events import CityItem
-from musrenbang.eventlog.store import AppendResult, ConcurrencyError, EventStore, Metadata
+from musrenbang.eventlog.store import NEW_STREAM, Append, AppendResult, EventStore, Metadata, StreamHead
 from musrenbang.projections import cycles
-from musrenbang.services.streams import Aggregate, execute, load
+from musrenbang.services.streams import Aggregate, load
 
 RKPD = Aggregate(rules.Rkpd(), rules.decide, rules.evolve)
-_RETRIES = 10
+_RKPD_LOCK = 0x726B  # advisory lock space for a year's city level: (class, year)
 
 
 def acting_agency(actor: Actor) -> str | None:
@@ -80,14 +81,23 @@ class RkpdService:
 
     async def execute(self, year: int, command: rules.Command, metadata: Metadata,
                       idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
-        """Decide and append; on a concurrent change, decide again on the newer state."""
-        for _ in range(_RETRIES):
-            try:
-                return await execute(self._store, RKPD, rules.stream_id(year), command, metadata=metadata,
-                                     idempotency_key=idempotency_key)  # fmt: skip
-            except ConcurrencyError:
-                continue
-        raise ConcurrencyError([rules.stream_id(year)])
+        """Decide on the year's current state and append, holding the year's lock (module docstring).
+        A command retried with the same key answers with its first result. Everything runs on the one
+        connection that holds the lock: waiting for a second one from the pool while holding it could
+        deadlock when every pooled connection is queued on the same lock."""
+        stream = rules.stream_id(year)
+        async with self._store.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", _RKPD_LOCK, year)
+            if idempotency_key is not None:
+                earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint, conn)
+                if earlier is not None:
+                    return earlier
+            state, head = rules.Rkpd(), NEW_STREAM
+            for recorded in await self._store.read_stream(stream, conn):
+                state, head = rules.evolve(state, recorded.event), StreamHead(recorded.stream_version, recorded.hash)
+            events = rules.decide(state, command)
+            return await self._store.append(Append(stream, head, events), metadata=metadata,
+                                            idempotency_key=idempotency_key, conn=conn)  # fmt: skip
 
     async def line_id_at(self, result: AppendResult) -> str:
         """The id of the line an `RkpdLineSet` just appended (ids are given when the line is decided)."""
