@@ -1,7 +1,7 @@
 """A city-sized log: the demo cycle at scale, then lineage queries, the RKPD page, replay and offline
 verification on it (issue 6 figures).
 
-    python -m bench.rkpd_scale [--events 1000000] [--samples 2000] [--reuse URL]
+    python -m bench.rkpd_scale [--events 1000000] [--samples 2000] [--reuse URL] [--parts lineage,page,...]
 
 Builds a fresh database with `musrenbang.demo.play` at the scale that gives about `--events` events
 (the same commands and events a real cycle produces, appended many streams per command), or reuses the
@@ -201,6 +201,9 @@ async def _verify_db(url: str) -> None:
 @contextlib.asynccontextmanager
 async def database(reuse: str | None, events: int) -> AsyncIterator[str]:
     if reuse:
+        pool = await create_pool(reuse, min_size=1, max_size=1)
+        await pool.execute("ANALYZE")  # as autovacuum would have by now on a server in use
+        await pool.close()
         yield reuse
         return
     with server_url() as url:
@@ -211,17 +214,24 @@ async def database(reuse: str | None, events: int) -> AsyncIterator[str]:
             yield db
 
 
-async def measure(reuse: str | None, events: int, samples: int) -> None:
+PARTS = ("lineage", "page", "replay", "verify")
+
+
+async def measure(reuse: str | None, events: int, samples: int, parts: set[str]) -> None:
     async with database(reuse, events) as url:
         print(f"{await _count(url):,} events")
-        print_table(["what", "ms p50", "ms p99", "ratio to baseline", "aim"], await lineage(url, samples))
-        print()
-        print_table(["what", "ms p50", "ms max", "ratio to baseline", "aim"], await asyncio.to_thread(page, url))
-        print(f"rkpd_out (the list behind the page and the JSON API), in process: {await rkpd_json(url):,.0f} ms")
-        print()
-        print_table(["what", "seconds", "events/s", "speed vs baseline", "aim"], await replay(url))
-        print()
-        print_table(["what", "seconds", "events/s", "speed vs baseline", "aim"], await verify(url))
+        if "lineage" in parts:
+            print_table(["what", "ms p50", "ms p99", "ratio to baseline", "aim"], await lineage(url, samples))
+            print()
+        if "page" in parts:
+            print_table(["what", "ms p50", "ms max", "ratio to baseline", "aim"], await asyncio.to_thread(page, url))
+            print(f"rkpd_out (the list behind the page and the JSON API), in process: {await rkpd_json(url):,.0f} ms")
+            print()
+        if "replay" in parts:
+            print_table(["what", "seconds", "events/s", "speed vs baseline", "aim"], await replay(url))
+            print()
+        if "verify" in parts:
+            print_table(["what", "seconds", "events/s", "speed vs baseline", "aim"], await verify(url))
 
 
 if __name__ == "__main__":
@@ -229,5 +239,6 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=2_000)
     parser.add_argument("--reuse", default=os.environ.get("MUSRENBANG_BENCH_DB"), metavar="URL")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of: {', '.join(PARTS)}")
     args = parser.parse_args()
-    asyncio.run(measure(args.reuse, args.events, args.samples))
+    asyncio.run(measure(args.reuse, args.events, args.samples, set(args.parts.split(","))))

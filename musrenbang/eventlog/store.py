@@ -335,12 +335,16 @@ async def read_after(conn: asyncpg.Connection, after: Position, limit: int) -> l
     return [_recorded(r) for r in rows]
 
 
-async def count_after(conn: asyncpg.Connection, after: Position) -> int:
-    """How many committed events lie beyond `after` (a projection's lag)."""
+async def count_after(conn: asyncpg.Connection, after: Position, limit: int) -> int:
+    """How many committed events lie beyond `after` (a projection's lag), counting at most `limit`.
+    The ORDER BY and LIMIT make the planner walk the (tx, global_position) index from `after`: without
+    them a prepared statement's generic plan scanned the whole log (half a second at 1M events)."""
     return await conn.fetchval(
-        "SELECT count(*) FROM events WHERE (tx, global_position) > ($1::xid8, $2::bigint)",
+        "SELECT count(*) FROM (SELECT 1 FROM events WHERE (tx, global_position) > ($1::xid8, $2::bigint)"
+        " ORDER BY tx, global_position LIMIT $3) AS beyond",
         after.tx,
         after.position,
+        limit,
     )
 
 

@@ -9,6 +9,7 @@ stored one part ways.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import NamedTuple
@@ -142,3 +143,18 @@ async def verify_database(conn: asyncpg.Connection, on_progress: Callable[[int],
         if on_progress is not None and checker.events % 10_000 == 0:
             on_progress(checker.events)
     return checker.report()
+
+
+async def check_head(conn: asyncpg.Connection, digest: str) -> tuple[asyncpg.Record | None, bool]:
+    """The event whose hash is `digest` (64 hex digits), and whether its stream's chain is intact up to
+    it: what a printed log head (Berita Acara, adopted RKPD) is checked against."""
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        return None, False
+    row = await conn.fetchrow(
+        "SELECT stream_id, stream_version, global_position, event_type, recorded_at FROM events WHERE hash = $1",
+        bytes.fromhex(digest),
+    )
+    if row is None:
+        return None, False
+    events = [e async for e in stored_events(conn, stream=row["stream_id"])]
+    return row, check_chains(e for e in events if e.stream_version <= row["stream_version"]).intact

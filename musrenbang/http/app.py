@@ -123,7 +123,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             forum_pages.projector,
             forum_pages.projector_stream,
             forum_pages.berita_acara,
-            forum_pages.check_head,
+            forum_pages.check_head_page,
             audit_pages.audit,
             verification_pages.queue,
             verification_pages.decide,

@@ -16,25 +16,10 @@ from litestar import Request, get
 from litestar.response import Template
 
 from musrenbang.domain.access import Actor, require_role
-from musrenbang.eventlog.verify import check_chains, stored_events, verify_database
+from musrenbang.eventlog.verify import check_head, verify_database
 from musrenbang.http.render import page
 
 HEADS_SHOWN = 200
-
-
-async def check_digest(pool: asyncpg.Pool, digest: str) -> tuple[asyncpg.Record | None, bool]:
-    """The event whose hash is `digest` (64 hex digits), and whether its stream's chain is intact up to
-    it: the same check as `/periksa/{hash}`."""
-    if not re.fullmatch(r"[0-9a-f]{64}", digest):
-        return None, False
-    row = await pool.fetchrow("SELECT stream_id, stream_version, global_position, event_type, recorded_at FROM events"
-                              " WHERE hash = $1", bytes.fromhex(digest))  # fmt: skip
-    if row is None:
-        return None, False
-    async with pool.acquire() as conn:
-        events = [e async for e in stored_events(conn, stream=row["stream_id"])]
-    report = check_chains(e for e in events if e.stream_version <= row["stream_version"])
-    return row, report.intact
 
 
 @get("/audit", include_in_schema=False)
@@ -58,7 +43,10 @@ async def audit(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
     )
     raw = str(request.query_params.get("hash", ""))[:200]
     digest = re.sub(r"\s+", "", raw).lower()
-    found, intact = (await check_digest(pool, digest)) if digest else (None, False)
+    found, intact = None, False
+    if digest:
+        async with pool.acquire() as conn:
+            found, intact = await check_head(conn, digest)
     return page(
         request, "audit.html", actor=actor, chains=chains, counts=counts, forums=forums, adoptions=adoptions,
         digest=digest, found=found, intact=intact, heads_shown=HEADS_SHOWN,

@@ -26,6 +26,7 @@ from musrenbang.domain.access import Actor, Forbidden, require_region, require_r
 from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.domain.events import ForumClosed
 from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.eventlog.verify import check_head
 from musrenbang.http.i18n import translate
 from musrenbang.http.render import page
 from musrenbang.projections import cycles
@@ -295,20 +296,9 @@ async def berita_acara(request: Request, forums: ForumService, store: EventStore
 
 
 @get("/periksa/{digest:str}", include_in_schema=False)
-async def check_head(request: Request, store: EventStore, pool: asyncpg.Pool, digest: str) -> Template:
+async def check_head_page(request: Request, pool: asyncpg.Pool, digest: str) -> Template:
     """Anyone can check that the log still holds the head a Berita Acara printed, unchanged."""
-    found = None
-    intact = False
-    if re.fullmatch(r"[0-9a-f]{64}", digest):
-        row = await pool.fetchrow("SELECT stream_id, stream_version, global_position, recorded_at FROM events"
-                                  " WHERE hash = $1", bytes.fromhex(digest))  # fmt: skip
-        if row is not None:
-            found = row
-            from musrenbang.eventlog.verify import check_chains, stored_events
-
-            async with pool.acquire() as conn:
-                events = [e async for e in stored_events(conn, stream=row["stream_id"])]
-            report = check_chains(e for e in events if e.stream_version <= row["stream_version"])
-            intact = report.intact
+    async with pool.acquire() as conn:
+        found, intact = await check_head(conn, digest)
     return page(request, "check_head.html", digest=digest, found=found, intact=intact,
                 status=200 if found else 404)  # fmt: skip

@@ -159,10 +159,14 @@ async def _save_checkpoint(conn: asyncpg.Connection, name: str, at: Position) ->
     )
 
 
+LAG_COUNTED_UP_TO = 100_000
+
+
 async def lag(conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, int]:
-    """Events committed but not yet applied, per projection."""
+    """Events committed but not yet applied, per projection (up to LAG_COUNTED_UP_TO: beyond that the
+    number only says "far behind", and counting it exactly would read the log)."""
     rows = await conn.fetch(
         "SELECT name, tx, position FROM projection_checkpoints WHERE name = ANY($1::text[])", list(names)
     )
     checkpoints = {r["name"]: Position(r["tx"], r["position"]) for r in rows}
-    return {name: await count_after(conn, checkpoints.get(name, START)) for name in names}
+    return {name: await count_after(conn, checkpoints.get(name, START), LAG_COUNTED_UP_TO) for name in names}
