@@ -94,12 +94,15 @@ CREATE TABLE lineage_forums (
     ceiling  bigint  NOT NULL
 );
 
--- Merges: `code` was merged into `merged_into` (a proposal's family is itself plus everything merged into it).
+-- Merges: `code` was merged into `merged_into`, and lives on in `root` (the end of the chain of merges,
+-- kept up to date by the projector), so that a proposal's family (the root and everything whose root it
+-- is) is one indexed read, whatever the depth of the merges.
 CREATE TABLE lineage_merges (
     code        text PRIMARY KEY,
-    merged_into text NOT NULL
+    merged_into text NOT NULL,
+    root        text NOT NULL
 );
-CREATE INDEX lineage_merges_into ON lineage_merges (merged_into);
+CREATE INDEX lineage_merges_root ON lineage_merges (root);
 
 CREATE TABLE lineage_lines (
     year      integer NOT NULL,

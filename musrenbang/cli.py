@@ -250,18 +250,21 @@ def replay(name: str | None) -> None:
 
 
 async def _replay(url: str, projections: list) -> None:  # type: ignore[type-arg]
+    """Rebuild the projections side by side (each reads the log on its own connection and writes its
+    own tables, so they do not wait for one another), under one progress bar."""
     from musrenbang.db.migrations import migrate
     from musrenbang.projections.runner import ProjectionRunner
 
     await _migrated(url, migrate)
-    pool = await create_pool(url, min_size=1, max_size=2)
+    pool = await create_pool(url, min_size=1, max_size=len(projections) + 1)
     try:
         runner = ProjectionRunner(pool, projections, batch_size=5000)
         total = await pool.fetchval("SELECT count(*) FROM events")
-        for projection in projections:
-            with click.progressbar(length=total, label=f"{projection.name:<24}", file=sys.stderr) as bar:
-                applied = await runner.replay(projection, bar.update)
-            click.echo(f"{projection.name}: {applied} events applied")
+        label = ", ".join(p.name for p in projections)
+        with click.progressbar(length=total * len(projections), label=label, file=sys.stderr) as bar:
+            applied = await asyncio.gather(*(runner.replay(p, bar.update) for p in projections))
+        for projection, count in zip(projections, applied, strict=True):
+            click.echo(f"{projection.name}: {count} events applied")
     finally:
         await pool.close()
 

@@ -76,13 +76,8 @@ class ClosedForum(NamedTuple):
     """None when the result could not be recomputed at all (a difference says why)."""
     proposals: dict[str, str]
     """item id -> proposal code, for the agenda items that are residents' proposals."""
-
-    def selected_proposals(self) -> set[str]:
-        if self.recomputed is None:
-            return set()
-        return {
-            self.proposals[r.item_id] for r in self.recomputed.ranking if r.selected and r.item_id in self.proposals
-        }
+    recomputed_by_code: dict[str, RankedItem]
+    """proposal code -> its place in the recomputed result (what `proposal.decided_at_forum` must say)."""
 
 
 class Adoption(NamedTuple):
@@ -210,6 +205,7 @@ class Recomputer:
             except Exception as exc:
                 self.differ(f"forum {forum_id}: the result cannot be recomputed: {type(exc).__name__}: {exc}")
         s = before.schedule
+        proposals = {a.item_id: a.proposal for a in before.agenda if a.proposal}
         closed = ClosedForum(
             forum_id=forum_id,
             level=s.level if s else "",
@@ -217,7 +213,10 @@ class Recomputer:
             closed_at=where,
             stored=event.result,
             recomputed=recomputed,
-            proposals={a.item_id: a.proposal for a in before.agenda if a.proposal},
+            proposals=proposals,
+            recomputed_by_code={proposals[r.item_id]: r for r in recomputed.ranking if r.item_id in proposals}
+            if recomputed is not None
+            else {},
         )
         self.closed[forum_id] = closed
         if recomputed is not None:
@@ -232,12 +231,11 @@ class Recomputer:
             return
         if closed.recomputed is None:
             return
-        ranked = [r for r in closed.recomputed.ranking if closed.proposals.get(r.item_id) == event.code]
-        if not ranked:
+        r = closed.recomputed_by_code.get(event.code)
+        if r is None:
             self.differ(f"proposal {event.code} (stream {where.stream_id} version {where.stream_version}): not on"
                         f" the agenda of forum {event.forum_id}")  # fmt: skip
-        elif (ranked[0].rank, ranked[0].selected, ranked[0].reason) != (event.rank, event.selected, event.reason):
-            r = ranked[0]
+        elif (r.rank, r.selected, r.reason) != (event.rank, event.selected, event.reason):
             self.differ(f"proposal {event.code} (stream {where.stream_id} version {where.stream_version}): forum"
                         f" {event.forum_id} told it rank {event.rank}, {_selected(event.selected)}; recomputed: rank"
                         f" {r.rank}, {_selected(r.selected)}")  # fmt: skip
@@ -266,7 +264,7 @@ class Recomputer:
             if closed is None:
                 self.differ(f"rkpd {event.year} (stream {where.stream_id} version {where.stream_version}): received"
                             f" proposal {item.code} from forum {item.forum_id}, not closed before")  # fmt: skip
-            elif item.code not in closed.selected_proposals():
+            elif not getattr(closed.recomputed_by_code.get(item.code), "selected", False):
                 self.differ(f"rkpd {event.year} (stream {where.stream_id} version {where.stream_version}): received"
                             f" proposal {item.code}, which forum {item.forum_id} did not select when its result is"
                             " recomputed")  # fmt: skip

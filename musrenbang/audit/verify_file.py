@@ -8,15 +8,13 @@ the open forums' ballots and the per-stream chain heads is kept in memory.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
-from musrenbang.audit.export import FORMAT, VERSION
+from musrenbang.audit.export import FORMAT, VERSION, Header, Line
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.verify import ChainChecker, StoredEvent
 from musrenbang.recompute import Recomputer, Where, relevant
@@ -24,26 +22,6 @@ from musrenbang.recompute import Recomputer, Where, relevant
 
 class BadFile(Exception):
     """Not an export this program can read (wrong format or version, no header)."""
-
-
-class _Header(msgspec.Struct):
-    format: str
-    version: int
-    events: int
-    last_position: int
-
-
-class _Line(msgspec.Struct):
-    position: int
-    stream: str
-    version: int
-    event_id: uuid.UUID
-    type: str
-    recorded_at: dt.datetime
-    data: msgspec.Raw
-    metadata: msgspec.Raw
-    hash: str
-    proposer: str | None = None
 
 
 @dataclasses.dataclass
@@ -62,8 +40,8 @@ class FileReport:
         return self.events / self.seconds if self.seconds > 0 else float(self.events)
 
 
-_header_decoder = msgspec.json.Decoder(_Header)
-_line_decoder = msgspec.json.Decoder(_Line)
+_header_decoder = msgspec.json.Decoder(Header)
+_line_decoder = msgspec.json.Decoder(Line)
 
 
 def read_header(path: Path) -> None:
@@ -72,7 +50,7 @@ def read_header(path: Path) -> None:
         _header(path, f.readline())
 
 
-def _header(path: Path, first: bytes) -> _Header:
+def _header(path: Path, first: bytes) -> Header:
     try:
         header = _header_decoder.decode(first)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -93,11 +93,15 @@ class Lineage(Projection):
                 case ProposalReturned() | ProposalRejected():
                     step(e.code, r, {"reason": e.reason})
                 case ProposalMerged():
+                    root = await conn.fetchval(
+                        "SELECT coalesce((SELECT root FROM lineage_merges WHERE code = $1), $1)", e.into
+                    )
                     await conn.execute(
-                        "INSERT INTO lineage_merges (code, merged_into) VALUES ($1, $2)"
-                        " ON CONFLICT (code) DO UPDATE SET merged_into = EXCLUDED.merged_into",
-                        e.code, e.into,
+                        "INSERT INTO lineage_merges (code, merged_into, root) VALUES ($1, $2, $3)"
+                        " ON CONFLICT (code) DO UPDATE SET merged_into = EXCLUDED.merged_into, root = EXCLUDED.root",
+                        e.code, e.into, root,
                     )  # fmt: skip
+                    await conn.execute("UPDATE lineage_merges SET root = $2 WHERE root = $1", e.code, root)
                     step(e.code, r, {"into": e.into, "reason": e.reason})
                 case ProposalsMergedIn():
                     step(e.code, r, {"merged": list(e.merged), "beneficiaries_added": e.beneficiaries_added,
@@ -229,15 +233,13 @@ async def proposal_graph(conn: asyncpg.Connection, code: str) -> list[asyncpg.Re
     proposal rows, and the RKPD lines the root is in now (`lines`: "year/line_id"). No rows: no such
     proposal."""
     return await conn.fetch(
-        "WITH RECURSIVE up(code, depth) AS (SELECT $1::text, 0 UNION ALL SELECT m.merged_into, up.depth + 1"
-        "  FROM lineage_merges m JOIN up ON m.code = up.code WHERE up.depth < 50),"
-        " root AS (SELECT code FROM up ORDER BY depth DESC LIMIT 1),"
-        " down(code, depth) AS (SELECT code, 0 FROM root UNION ALL SELECT m.code, down.depth + 1"
-        "  FROM lineage_merges m JOIN down ON m.merged_into = down.code WHERE down.depth < 50)"
+        "WITH root AS (SELECT coalesce((SELECT root FROM lineage_merges WHERE code = $1), $1) AS code)"
         f" SELECT {_NODE_COLUMNS}, (SELECT code FROM root) AS root,"
         "  ARRAY(SELECT l.year || '/' || l.line_id FROM lineage_lines l"
         "   WHERE l.origins @> ARRAY[(SELECT code FROM root)] AND NOT l.withdrawn ORDER BY l.year, l.line_id) AS lines"
-        " FROM proposals p WHERE p.code IN (SELECT code FROM down) ORDER BY p.code",
+        " FROM proposals p WHERE p.code IN (SELECT code FROM root"
+        "  UNION ALL SELECT m.code FROM lineage_merges m WHERE m.root = (SELECT code FROM root))"
+        " ORDER BY p.code",
         code,
     )
 
@@ -246,11 +248,11 @@ async def line_graph(conn: asyncpg.Connection, year: int, line_id: str) -> list[
     """The public proposal rows behind a line: its origins and everything merged into them. No rows: no
     such line (a line has at least one origin)."""
     return await conn.fetch(
-        "WITH RECURSIVE down(code, depth) AS ("
-        "  SELECT unnest(origins), 0 FROM lineage_lines WHERE year = $1 AND line_id = $2"
-        "  UNION ALL SELECT m.code, down.depth + 1 FROM lineage_merges m JOIN down ON m.merged_into = down.code"
-        "  WHERE down.depth < 50)"
-        f" SELECT {_NODE_COLUMNS} FROM proposals p WHERE p.code IN (SELECT code FROM down) ORDER BY p.code",
+        "WITH origins AS (SELECT unnest(origins) AS code FROM lineage_lines WHERE year = $1 AND line_id = $2)"
+        f" SELECT {_NODE_COLUMNS} FROM proposals p"
+        " WHERE p.code IN (SELECT code FROM origins"
+        "  UNION SELECT m.code FROM lineage_merges m WHERE m.root IN (SELECT code FROM origins))"
+        " ORDER BY p.code",
         year, line_id,
     )  # fmt: skip
 
@@ -258,10 +260,8 @@ async def line_graph(conn: asyncpg.Connection, year: int, line_id: str) -> list[
 async def members(conn: asyncpg.Connection, roots: Sequence[str]) -> list[str]:
     """`roots` and everything merged into them, at any depth."""
     rows = await conn.fetch(
-        "WITH RECURSIVE down(code, depth) AS (SELECT unnest($1::text[]), 0 UNION ALL"
-        " SELECT m.code, down.depth + 1 FROM lineage_merges m JOIN down ON m.merged_into = down.code"
-        " WHERE down.depth < 50)"
-        " SELECT DISTINCT code FROM down ORDER BY code",
+        "SELECT code FROM unnest($1::text[]) AS code UNION SELECT code FROM lineage_merges WHERE root = ANY($1::text[])"
+        " ORDER BY code",
         list(roots),
     )
     return [r["code"] for r in rows]
