@@ -41,6 +41,7 @@ from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore, Metadata, 
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
+from musrenbang.services.cycles import advance_stage
 from musrenbang.services.forums import ForumService, hold_open_append
 from musrenbang.services.proposals import _NAMESPACE, ProposalService, _code_for, fingerprint
 from musrenbang.services.rkpd import RkpdService
@@ -508,8 +509,10 @@ class _Demo:
         self.summary.lines = len(lines)
         await self._city(lines)
         self.tick(1)
+        await advance_stage(self.store, YEAR, ADMIN)  # -> Musrenbang Kota
         note = "Musrenbang RKPD Kota Bekasi Tahun 2022; hasil Forum Perangkat Daerah disepakati"
         await self.rkpd.execute(YEAR, r.Adopt(year=YEAR, note=note), ADMIN)
+        await advance_stage(self.store, YEAR, ADMIN)  # -> RKPD ditetapkan
         self.summary.sample_code = kept[0].code if kept else ""
         self.tick(1)
         await self.runner.catch_up_all()
@@ -531,8 +534,11 @@ async def play(pool: asyncpg.Pool, store: EventStore, secret: bytes, *, seed: in
     kelurahan = [k for members in groups.values() for k in members]
     await demo.runner.catch_up_all()  # the open cycle, which validation reads
     await demo.residents(kelurahan)
+    await advance_stage(store, YEAR, ADMIN)  # -> Musrenbang Kelurahan
     await demo.kelurahan_forums(kelurahan)
+    await advance_stage(store, YEAR, ADMIN)  # -> Musrenbang Kecamatan
     await demo.kecamatan_forums(groups)
+    await advance_stage(store, YEAR, ADMIN)  # -> Forum Perangkat Daerah
     await demo.city()
     demo.summary.events = await pool.fetchval("SELECT count(*) FROM events")
     demo.summary.accounts = await add_accounts(pool)

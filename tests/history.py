@@ -1,5 +1,5 @@
 """One complete, small planning cycle built through the services, as people would, touching every kind of
-event but `cycle.stage_advanced`:
+event (the cycle moves to its kelurahan stage once):
 
 - kelurahan A (`KELURAHAN_A`): proposals a0..a4 (a0 with a photo, returned and revised, a4 merged into
   a0, a2 rejected, a1 accepted with a lower cost); its forum votes by approval ballots (one replaced),
@@ -26,6 +26,7 @@ from musrenbang.photos import process
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.bootstrap import start_first_cycle
+from musrenbang.services.cycles import advance_stage
 from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.rkpd import RkpdService
@@ -70,6 +71,7 @@ async def _submit(proposals: ProposalService, n: int, kelurahan: str, rw: int, c
 
 async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     await start_first_cycle(store)
+    await advance_stage(store, YEAR, META)
     runner = ProjectionRunner(pool, all_projections())
     await runner.catch_up_all()
     proposals = ProposalService(pool, store, b"s" * 32)

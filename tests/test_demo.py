@@ -47,6 +47,11 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
     try:
         rkpd = await rkpd_out(pool, 2022)
         assert rkpd.status == "ditetapkan" and rkpd.items
+        stages = [r[0] for r in await pool.fetch(
+            "SELECT data->>'stage' FROM events WHERE event_type = 'cycle.stage_advanced' ORDER BY global_position"
+        )]  # fmt: skip
+        assert stages == ["kelurahan", "kecamatan", "perangkat_daerah", "kota", "ditetapkan"]
+        assert await pool.fetchval("SELECT stage FROM cycles WHERE year = 2022") == "ditetapkan"
         adopted = await pool.fetchval(
             "SELECT count(*) FROM rkpd_adopted_lines WHERE year = 2022"
             " AND revision = (SELECT max(revision) FROM rkpd_adopted_lines WHERE year = 2022)"

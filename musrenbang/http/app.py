@@ -138,6 +138,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             rkpd_api.revise_line,
             rkpd_api.withdraw_line,
             rkpd_api.adopt,
+            rkpd_api.advance_stage,
             rkpd_pages.rkpd_page,
             rkpd_pages.equity_page,
             rkpd_pages.proposal_lineage_page,

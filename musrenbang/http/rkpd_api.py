@@ -20,12 +20,13 @@ from musrenbang.domain import agency as agencies
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, require_role
 from musrenbang.domain.events import RkpdLine
-from musrenbang.eventlog.store import AppendResult, Metadata
+from musrenbang.eventlog.store import AppendResult, EventStore, Metadata
 from musrenbang.http.errors import code_or_404
 from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services import cycles as cycles_service
 from musrenbang.services.rkpd import RkpdService, acting_agency
 
 OptionalKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
@@ -312,6 +313,21 @@ def line_command(data: LineIn, line_id: str | None, by_agency: str | None, progr
     fields["origins"] = tuple(code_or_404(c) for c in data.origins)
     return rules.SetLine(line=rules.LineInput(line_id=line_id, **fields), priority_programs=programs,
                          reason=reason, by_agency=by_agency)  # fmt: skip
+
+
+class StageOut(msgspec.Struct, frozen=True):
+    year: int
+    stage: str
+
+
+@post("/api/v1/cycles/{year:int}/stage", summary="Move the planning cycle to its next stage (Bappeda)",
+      tags=["rkpd"], status_code=200)  # fmt: skip
+async def advance_stage(year: Year, actor: Actor, store: EventStore, runner: ProjectionRunner, pool: asyncpg.Pool,
+                        idempotency_key: OptionalKey = None) -> StageOut:  # fmt: skip
+    require_role(actor, "admin")
+    result = await cycles_service.advance_stage(store, year, _meta(actor), idempotency_key)
+    await runner.wait_until_applied(["cycles"], result.last)
+    return StageOut(year, await pool.fetchval("SELECT stage FROM cycles WHERE year = $1", year))
 
 
 @post("/api/v1/rkpd/{year:int}/receive", summary="Take up what the kecamatan forums forwarded (Bappeda)",

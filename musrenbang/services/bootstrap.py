@@ -11,9 +11,8 @@ from musrenbang.db.migrations import migrate
 from musrenbang.domain import cycle
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.reference import load_regions
-from musrenbang.services.streams import Aggregate, execute
-
-CYCLE = Aggregate(cycle.Cycle(), cycle.decide, cycle.evolve)
+from musrenbang.services.cycles import CYCLE
+from musrenbang.services.streams import execute
 
 # The first cycle the platform serves: Kota Bekasi's RKPD 2022 as announced at its kick-off on
 # 19 January 2021 (DOMAIN.md).

@@ -203,6 +203,11 @@ async def test_agencies_and_bappeda_through_the_staff_api(staff_city) -> None:  
             ["DBMSDA-003"],
             45_000_000,
         )
+        stage = "/api/v1/cycles/2022/stage"
+        for who in ("roads", "facilitator", "auditor"):
+            await refused(403, "POST", stage, who, {})
+        r = await client.post(stage, headers=auth["admin"])
+        assert r.status_code == 200 and r.json() == {"year": 2022, "stage": "kecamatan"}, r.text
         adopted = await pool.fetchrow("SELECT metadata FROM events WHERE event_type = 'rkpd.adopted'"
                                       " ORDER BY global_position DESC LIMIT 1")  # fmt: skip
         assert f"admin-{tag}".encode() in bytes(adopted["metadata"])
