@@ -110,3 +110,8 @@ def normalize_phone(text: str) -> str:
     if not rest.isdigit() or not 8 <= len(rest) <= 13 or rest[0] == "0":
         raise ValueError(N_("nomor telepon diawali 08 atau +62, misalnya 0812-3456-7890"))
     return "+62" + rest
+
+
+def kecamatan_of(kelurahan: str) -> str:
+    """The kecamatan of a kelurahan, from the region code: 32.75.01.1001 -> 32.75.01."""
+    return kelurahan.rsplit(".", 1)[0]

@@ -20,6 +20,7 @@ from musrenbang.domain import agency as agencies
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, require_role
 from musrenbang.domain.events import RkpdLine
+from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog.store import AppendResult, EventStore, Metadata
 from musrenbang.http.errors import code_or_404
 from musrenbang.projections import cycles
@@ -139,7 +140,7 @@ def _order(line: RkpdLine) -> tuple[int, str, str, str]:
 
 def _item(n: int, line: RkpdLine, programs: dict[int, str], origins: dict[str, OriginOut],
           places: dict[str, str]) -> RkpdItemOut:  # fmt: skip
-    kecamatan = sorted({k.rsplit(".", 1)[0] for k in line.locations})
+    kecamatan = sorted({kecamatan_of(k) for k in line.locations})
     return RkpdItemOut(
         id=line.line_id, no=n, priority_program=line.priority_program,
         priority_program_title=programs.get(line.priority_program, ""), agency=line.agency,

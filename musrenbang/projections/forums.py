@@ -14,6 +14,7 @@ from musrenbang.domain.events import (
     ForumScheduled,
     ItemAdjusted,
 )
+from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
 from musrenbang.projections import Projection
@@ -92,7 +93,7 @@ class Forums(Projection):
         if e.forward_to is None:
             return
         forum = await conn.fetchrow("SELECT level, region, year FROM forums WHERE forum_id = $1", e.forum_id)
-        to_region = _parent(forum["region"]) if e.forward_to != "kota" else forum["region"][:5]
+        to_region = kecamatan_of(forum["region"]) if e.forward_to != "kota" else forum["region"][:5]
         await conn.execute(
             "INSERT INTO forum_forwarded (from_forum, to_level, to_region, year, proposal, title, cost, volume,"
             " unit, kelurahan)"
@@ -103,11 +104,6 @@ class Forums(Projection):
             " ON CONFLICT DO NOTHING",
             e.forum_id, e.forward_to, to_region, forum["year"],
         )  # fmt: skip
-
-
-def _parent(region: str) -> str:
-    """32.75.01.1001 -> 32.75.01 (kelurahan to kecamatan); 32.75.01 -> 32.75."""
-    return region.rsplit(".", 1)[0]
 
 
 # --- queries ----------------------------------------------------------------------------------------

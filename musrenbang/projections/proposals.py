@@ -31,6 +31,7 @@ from musrenbang.domain.events import (
     RkpdProposalPassed,
     RkpdProposalsReceived,
 )
+from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
 from musrenbang.projections import Projection, Statements
@@ -46,11 +47,6 @@ def _content_values(c: ProposalContent) -> tuple[Any, ...]:
         c.kelurahan, c.rw, c.rt, c.kind, c.bidang, c.title, c.problem, c.solution, c.beneficiaries,
         c.volume, c.unit, c.estimated_cost, c.priority_program, c.address, c.latitude, c.longitude,
     )  # fmt: skip
-
-
-def kecamatan_of(kelurahan: str) -> str:
-    """32.75.01.1001 -> 32.75.01"""
-    return kelurahan.rsplit(".", 1)[0]
 
 
 class Proposals(Projection):

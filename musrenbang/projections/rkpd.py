@@ -19,13 +19,10 @@ from musrenbang.domain.events import (
     RkpdProposalPassed,
     RkpdProposalsReceived,
 )
+from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
 from musrenbang.projections import Projection
-
-
-def _kecamatan(kelurahan: str) -> str:
-    return kelurahan.rsplit(".", 1)[0]
 
 
 class RkpdProjection(Projection):
@@ -41,7 +38,7 @@ class RkpdProjection(Projection):
                     await conn.executemany(
                         "INSERT INTO rkpd_items (year, code, title, kelurahan, kecamatan, bidang, cost, volume, unit,"
                         " forum_id, agency, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        [(e.year, i.code, i.title, i.kelurahan, _kecamatan(i.kelurahan), i.bidang, i.cost, i.volume,
+                        [(e.year, i.code, i.title, i.kelurahan, kecamatan_of(i.kelurahan), i.bidang, i.cost, i.volume,
                           i.unit, i.forum_id, i.agency, rules.MENUNGGU) for i in e.items],
                     )  # fmt: skip
                 case RkpdProposalPassed():

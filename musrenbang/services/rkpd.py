@@ -17,7 +17,7 @@ from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.errors import N_, DomainError
 from musrenbang.domain.events import CityItem
-from musrenbang.eventlog.store import NEW_STREAM, Append, AppendResult, EventStore, Metadata, StreamHead
+from musrenbang.eventlog.store import Append, AppendResult, EventStore, Metadata
 from musrenbang.projections import cycles
 from musrenbang.services.streams import Aggregate, load
 
@@ -92,9 +92,7 @@ class RkpdService:
                 earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint, conn)
                 if earlier is not None:
                     return earlier
-            state, head = rules.Rkpd(), NEW_STREAM
-            for recorded in await self._store.read_stream(stream, conn):
-                state, head = rules.evolve(state, recorded.event), StreamHead(recorded.stream_version, recorded.hash)
+            state, head = await load(self._store, RKPD, stream, conn)
             events = rules.decide(state, command)
             return await self._store.append(Append(stream, head, events), metadata=metadata,
                                             idempotency_key=idempotency_key, conn=conn)  # fmt: skip

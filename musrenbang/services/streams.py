@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+import asyncpg
+
 from musrenbang.domain.errors import DomainError
 from musrenbang.domain.events import Event
 from musrenbang.eventlog.store import NEW_STREAM, Append, AppendResult, EventStore, Metadata, StreamHead
@@ -25,9 +27,12 @@ class Aggregate(Generic[S, C]):
         self.initial, self.decide, self.evolve = initial, decide, evolve
 
 
-async def load(store: EventStore, aggregate: Aggregate[S, C], stream_id: str) -> tuple[S, StreamHead]:
+async def load(
+    store: EventStore, aggregate: Aggregate[S, C], stream_id: str, conn: asyncpg.Connection | None = None
+) -> tuple[S, StreamHead]:
+    """The stream's current state and head (read on `conn` when given, e.g. one holding a lock)."""
     state, head = aggregate.initial, NEW_STREAM
-    for recorded in await store.read_stream(stream_id):
+    for recorded in await store.read_stream(stream_id, conn):
         state = aggregate.evolve(state, recorded.event)
         head = StreamHead(recorded.stream_version, recorded.hash)
     return state, head
