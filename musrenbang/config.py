@@ -35,6 +35,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     submissions_per_hour: int = 30
     # Behind a reverse proxy, take the client address from X-Forwarded-For.
     trust_proxy: bool = False
+    # Seconds between seals of the whole log (eventlog/seal.py); 0 turns sealing off.
+    seal_interval: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -51,17 +53,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "secret_key": env.get("MUSRENBANG_SECRET_KEY") or None,
             "submissions_per_hour": _int(env, "MUSRENBANG_SUBMISSIONS_PER_HOUR", 30),
             "trust_proxy": env.get("MUSRENBANG_TRUST_PROXY", "").lower() in ("1", "true", "yes"),
+            "seal_interval": _float(env, "MUSRENBANG_SEAL_INTERVAL", 60.0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values["data_dir"], str):
             values["data_dir"] = Path(values["data_dir"])
-        settings = cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]  # each value has its field's type (built above)
         if not 0 < settings.port < 65536:
             raise ConfigError(f"port {settings.port} is outside 1-65535")
         if settings.workers < 1:
             raise ConfigError("workers must be at least 1")
         if settings.submissions_per_hour < 1:
             raise ConfigError("MUSRENBANG_SUBMISSIONS_PER_HOUR must be at least 1")
+        if settings.seal_interval < 0:
+            raise ConfigError("MUSRENBANG_SEAL_INTERVAL must be 0 (off) or more seconds")
+        if settings.poll_interval <= 0:
+            raise ConfigError("MUSRENBANG_POLL_INTERVAL must be more than 0 seconds")
         if settings.secret_key is not None and len(settings.secret_key) < 32:
             raise ConfigError("MUSRENBANG_SECRET_KEY must be at least 32 characters")
         return settings

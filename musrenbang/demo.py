@@ -23,7 +23,7 @@ import random
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 import asyncpg
@@ -43,6 +43,7 @@ from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
 from musrenbang.services.cycles import advance_stage
 from musrenbang.services.forums import ForumService, hold_open_append
+from musrenbang.services.freshness import require_fresh
 from musrenbang.services.proposals import _NAMESPACE, ProposalService, _code_for, fingerprint
 from musrenbang.services.rkpd import RkpdService
 
@@ -88,6 +89,13 @@ def _code(*parts: object) -> str:
     return values.code_from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest())
 
 
+def _number(value: int | float | str | None) -> int:
+    """A number the demo itself put into a ProposalInput (`_content`): always there, always whole."""
+    if value is None:
+        raise TypeError("the demo's proposal lacks a number it always gives")
+    return int(value)
+
+
 def _clamp(x: float) -> int:
     return max(1, min(5, round(x)))
 
@@ -99,14 +107,19 @@ class _Demo:
         self.rng = random.Random(seed)
         self.batched = scale > 1
         self.tick = on_progress or (lambda n: None)
-        self.proposals = ProposalService(pool, store, secret)
-        self.forums = ForumService(pool, store)
-        self.rkpd = RkpdService(pool, store)
         self.runner = ProjectionRunner(pool, all_projections(), batch_size=5000)
+        self.proposals = ProposalService(pool, store, secret, self.runner)
+        self.forums = ForumService(pool, store, self.runner)
+        self.rkpd = RkpdService(pool, store, self.runner)
         self.summary = Summary()
         self.need: dict[str, catalogue.Need] = {}
         self.quality: dict[str, float] = {}
         self.mandated: dict[str, list[f.RegisterDelegate]] = {}
+
+    async def fresh(self) -> None:
+        """Wait for every read model to reach the log's head: the next stage reads them to decide (the
+        ceilings below, forums' agendas), and a read model behind the log would freeze stale data."""
+        await require_fresh(self.runner, [p.name for p in self.runner.projections], timeout=60)
 
     # --- appending ----------------------------------------------------------------------------------
 
@@ -206,7 +219,7 @@ class _Demo:
             return p.VerifyProposal(code=code, decision="reject", reason=rng.choice(catalogue.REJECT_REASONS))
         if x < 0.15:
             return p.VerifyProposal(code=code, decision="return", reason=rng.choice(catalogue.RETURN_REASONS))
-        cost = int(raw.estimated_cost) * rng.randint(75, 95) // 100 // 100_000 * 100_000
+        cost = _number(raw.estimated_cost) * rng.randint(75, 95) // 100 // 100_000 * 100_000
         return p.VerifyProposal(code=code, decision="accept_with_changes", agreed_cost=cost,
                                 reason=rng.choice(catalogue.CHANGE_REASONS))  # fmt: skip
 
@@ -226,7 +239,7 @@ class _Demo:
                 if self.rng.random() < 0.35:
                     target = min(originals - 1, 2 * n) if self.scale > 1 else self.rng.randint(0, 1)
                     original = raws[target][1]
-                    rt = (int(original.rt) % 9) + 1
+                    rt = (_number(original.rt) % 9) + 1
                     problem = f"Warga RT {rt:02d} juga mengalami: {original.problem}"
                     copy = msgspec.structs.replace(original, rt=rt, problem=problem,
                                                    beneficiaries=self.rng.randint(20, 120))  # fmt: skip
@@ -246,7 +259,7 @@ class _Demo:
             decisions = [self._decision(codes[i], raws[i][1], sure=i < 2 or i in targets) for i in range(originals)]
             await self._verify_all(decisions, meta)
             for dup, target in duplicates:
-                reason = catalogue.DUPLICATE_REASON.format(rw=f"{int(raws[dup][1].rw):02d}")
+                reason = catalogue.DUPLICATE_REASON.format(rw=f"{_number(raws[dup][1].rw):02d}")
                 await self.proposals.merge(p.MergeProposals(into=codes[target], codes=(codes[dup],), reason=reason),
                                            meta)  # fmt: skip
                 self.summary.merged += 1
@@ -258,8 +271,8 @@ class _Demo:
                 if self.rng.random() < 0.25:
                     continue  # the proposer never revised it: it stays returned, with the reason
                 raw = raws[codes.index(d.code)][1]
-                volume = max(1, int(raw.volume) * self.rng.randint(60, 90) // 100)
-                cost = max(500_000, int(raw.estimated_cost) * volume // int(raw.volume))
+                volume = max(1, _number(raw.volume) * self.rng.randint(60, 90) // 100)
+                cost = max(500_000, _number(raw.estimated_cost) * volume // _number(raw.volume))
                 fixed = msgspec.structs.replace(
                     raw, volume=volume, estimated_cost=cost,
                     problem=f"{raw.problem} Sudah ditinjau ulang bersama ketua RT dan LPM.")  # fmt: skip
@@ -269,7 +282,7 @@ class _Demo:
             self.summary.revised += len(again)
             await self._verify_all(again, meta)
             self.tick(1)
-        await self.runner.catch_up_all()
+        await self.fresh()
         self.tick(1)
 
     # --- forums -------------------------------------------------------------------------------------
@@ -334,7 +347,7 @@ class _Demo:
             await self.forums.open(forum_id, meta)
             forum, _ = await self.forums.load(forum_id)
             items = [a.item_id for a in forum.agenda]
-            criteria = [c.key for c in forum.schedule.criteria]
+            criteria = [c.key for c in forum.scheduled.criteria]
             if len(items) > 1 and self.rng.random() < 0.3:
                 a = forum.agenda[self.rng.randrange(len(items))]
                 cost = max(500_000, a.cost * self.rng.randint(70, 90) // 100 // 100_000 * 100_000)
@@ -358,10 +371,10 @@ class _Demo:
             self.mandated[kel] = chosen
             self.summary.forums += 1
             self.tick(1)
-        await self.runner.catch_up_all()
+        await self.fresh()
         self.tick(1)
 
-    def _approvals(self, items: list[str], home: dict[str, str], own: str | None) -> tuple[str, ...]:
+    def _approvals(self, items: list[str], home: Mapping[str, str | None], own: str | None) -> tuple[str, ...]:
         pool = items if len(items) <= 40 else self.rng.sample(items, 40)
 
         def weight(i: str) -> float:
@@ -421,7 +434,7 @@ class _Demo:
                 await self.forums.cast_ballot(forum_id, msgspec.structs.replace(
                     fix, approvals=self._approvals(items, kel_of, home.get(fix.delegate_id))), meta)  # fmt: skip
             else:
-                criteria = [c.key for c in forum.schedule.criteria]
+                criteria = [c.key for c in forum.scheduled.criteria]
                 marks = {i: self._marks(i, criteria, 0.4) for i in items}
                 await self._sheets(forum_id, [f.GiveScores(sheet="konsensus", marks=marks)], meta)
             chosen = tuple(d.delegate_id for d in delegates[::3][:3])
@@ -429,7 +442,7 @@ class _Demo:
             await self.forums.close(forum_id, meta)
             self.summary.forums += 1
             self.tick(1)
-        await self.runner.catch_up_all()
+        await self.fresh()
         self.tick(1)
 
     # --- the city: Forum Perangkat Daerah and Musrenbang Kota ---------------------------------------------
@@ -439,7 +452,7 @@ class _Demo:
         for item in items:
             need = self.need[item.code]
             groups[(agency_of[item.code], need.key, item.kelurahan[:8])].append(item)
-        out = []
+        out: list[tuple[Metadata, r.Command]] = []
         for (agency, _, _), members in sorted(groups.items()):
             need = self.need[members[0].code]
             start = 0
@@ -471,11 +484,12 @@ class _Demo:
             state, head = r.evolve(state, e.event), StreamHead(e.stream_version, e.hash)
         start = 0
         while start < len(commands):
-            meta, events = commands[start][0], []
+            meta = commands[start][0]
+            events: list[Event] = []
             while start < len(commands) and commands[start][0] == meta and len(events) < BATCH:
-                for e in r.decide(state, commands[start][1]):
-                    state = r.evolve(state, e)
-                    events.append(e)
+                for event in r.decide(state, commands[start][1]):
+                    state = r.evolve(state, event)
+                    events.append(event)
                 start += 1
             result = await self.store.append(Append(r.stream_id(YEAR), head, events), metadata=meta)
             head = result.heads[r.stream_id(YEAR)]
@@ -485,7 +499,8 @@ class _Demo:
         items = await self.rkpd.forwarded(YEAR)
         self.summary.received = len(items)
         self.tick(1)
-        agency_of, commands = {}, []
+        agency_of: dict[str, str] = {}
+        commands: list[tuple[Metadata, r.Command]] = []
         for item in items:
             need = self.need[item.code]
             agency_of[item.code] = need.agency
@@ -515,7 +530,7 @@ class _Demo:
         await advance_stage(self.store, YEAR, ADMIN)  # -> RKPD ditetapkan
         self.summary.sample_code = kept[0].code if kept else ""
         self.tick(1)
-        await self.runner.catch_up_all()
+        await self.fresh()
         self.tick(1)
 
 
@@ -532,7 +547,7 @@ async def play(pool: asyncpg.Pool, store: EventStore, secret: bytes, *, seed: in
         tree = await kecamatan_with_kelurahan(conn)
     groups = {kc["kode"]: [{**kl, "kecamatan_nama": kc["nama"]} for kl in kc["kelurahan"]] for kc in tree}
     kelurahan = [k for members in groups.values() for k in members]
-    await demo.runner.catch_up_all()  # the open cycle, which validation reads
+    await demo.fresh()  # the open cycle, which validation reads
     await demo.residents(kelurahan)
     await advance_stage(store, YEAR, ADMIN)  # -> Musrenbang Kelurahan
     await demo.kelurahan_forums(kelurahan)
@@ -552,9 +567,10 @@ async def add_accounts(pool: asyncpg.Pool) -> list[Account]:
     out = []
     async with pool.acquire() as conn:
         for username, role, region, opd in ACCOUNTS:
-            password: str | None = secrets.token_urlsafe(12)
+            new_password = secrets.token_urlsafe(12)
+            password: str | None = new_password
             try:
-                await add_user(conn, username, password, role, region, opd)
+                await add_user(conn, username, new_password, role, region, opd)
             except DomainError:
                 password = None  # already there
             out.append(Account(username, role, region or opd or "-", password))

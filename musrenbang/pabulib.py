@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -21,7 +21,7 @@ import msgspec
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain.events import AgendaItem, BallotCast, ForumResult, ForumScheduled, ScoresGiven
 
-RULE_PARAMS = ("min_project_score_threshold", "max_sum_points", "min_length", "max_length", "max_sum_cost")
+RULE_PARAMS = forum_rules.RULE_PARAMS
 SUPPORTED = {
     "greedy": ("approval", "cumulative", "choose-1", "ordinal"),
     "greedy-no-skip": ("approval", "cumulative", "choose-1", "ordinal"),
@@ -43,8 +43,8 @@ class BadFile(Exception):
 class Election(NamedTuple):
     meta: dict[str, str]
     projects: list[dict[str, str]]
-    votes: Iterator[dict[str, str]]
-    """Read lazily: consume once."""
+    votes: Generator[dict[str, str], None, None]
+    """Read lazily: consume once, or close."""
 
 
 def read(path: Path) -> Election:
@@ -74,7 +74,7 @@ def read(path: Path) -> Election:
     raise BadFile("no VOTES section")
 
 
-def _votes(rows: Iterator[list[str]], handle: IO[str]) -> Iterator[dict[str, str]]:
+def _votes(rows: Iterator[list[str]], handle: IO[str]) -> Generator[dict[str, str], None, None]:
     try:
         header = None
         for row in rows:

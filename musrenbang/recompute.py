@@ -50,6 +50,11 @@ from musrenbang.domain.events import (
 
 RELEVANT_PREFIXES = ("forum.", "rkpd.")
 RELEVANT_TYPES = frozenset({"proposal.decided_at_forum"})
+_ForumStreamEvent = ForumScheduled | DelegateRegistered | ForumOpened | ItemAdjusted | DelegatesMandated
+"""The events on a forum's own stream that only move its state (the close is handled apart)."""
+_RkpdStreamEvent = (
+    RkpdProposalsReceived | RkpdProposalPassed | RkpdProposalDeclined | RkpdLineSet | RkpdLineWithdrawn | RkpdAdopted
+)
 
 
 def relevant(event_type: str) -> bool:
@@ -153,8 +158,8 @@ class Recomputer:
             return None
         return self._forums.get(forum_id)
 
-    def _forum_event(self, where: Where, event: Event) -> None:
-        forum_id = event.forum_id  # type: ignore[attr-defined]
+    def _forum_event(self, where: Where, event: _ForumStreamEvent) -> None:
+        forum_id = event.forum_id
         if isinstance(event, ForumScheduled):
             if forum_id in self._forums or forum_id in self.closed:
                 self.differ(f"forum {forum_id}: scheduled twice (global position {where.position})")
@@ -242,8 +247,8 @@ class Recomputer:
 
     # --- city level ------------------------------------------------------------------------------------
 
-    def _rkpd_event(self, where: Where, event: Event) -> None:
-        year = event.year  # type: ignore[attr-defined]
+    def _rkpd_event(self, where: Where, event: _RkpdStreamEvent) -> None:
+        year = event.year
         if where.stream_id != rkpd_rules.stream_id(year):
             self.differ(f"rkpd {year}: event at global position {where.position} is on stream {where.stream_id}")
         state = self._rkpd.get(year, rkpd_rules.Rkpd())

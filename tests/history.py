@@ -8,7 +8,8 @@ event (the cycle moves to its kelurahan stage once):
 - the kecamatan forum scores all five it received; b1 does not fit its ceiling (`over_ceiling`);
 - the city: a line for a0 is set and withdrawn, line DBMSDA-002 takes a0, a1 and b0; a3 is passed to
   DISPERKIMTAN, which declines it; the RKPD is adopted, DBMSDA-002's pagu revised, and adopted again
-  (revision 2, Rp 50 juta).
+  (revision 2, Rp 50 juta);
+- finally the log is sealed (seal 1 covers everything before it).
 
 `build` returns the codes in the order a0..a4, b0, b1. Proposers' names and phones (personal data) are in
 `PROPOSERS` (a0 and a1 come from the same person, `PROPOSER`, who typed the number differently)."""
@@ -21,6 +22,7 @@ import msgspec
 from musrenbang.domain import forum as f
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import rkpd as r
+from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.photos import process
 from musrenbang.projections import all_projections
@@ -74,7 +76,7 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     await advance_stage(store, YEAR, META)
     runner = ProjectionRunner(pool, all_projections())
     await runner.catch_up_all()
-    proposals = ProposalService(pool, store, b"s" * 32)
+    proposals = ProposalService(pool, store, b"s" * 32, runner)
     a = [await _submit(proposals, n, KELURAHAN_A, n + 1) for n in range(5)]
     b = [await _submit(proposals, 5, KELURAHAN_B, 1), await _submit(proposals, 6, KELURAHAN_B, 2, "90 juta")]
     await proposals.verify(rules.VerifyProposal(code=a[0], decision="return", reason="lengkapi"), META)
@@ -92,7 +94,7 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
         await proposals.verify(rules.VerifyProposal(code=code, decision="accept"), META)
     await runner.catch_up_all()
 
-    forums = ForumService(pool, store)
+    forums = ForumService(pool, store, runner)
     # Kelurahan A: approval ballots.
     forum_a = new_forum_id()
     await forums.schedule(f.ScheduleForum(forum_id=forum_a, level="kelurahan", region=KELURAHAN_A, year=YEAR,
@@ -134,7 +136,7 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     await forums.close(kecamatan, META)
     await runner.catch_up_all()
 
-    rkpd = RkpdService(pool, store)
+    rkpd = RkpdService(pool, store, runner)
     await rkpd.receive(YEAR, META)
     line = r.LineInput(agency="DBMSDA", origins=(a[0],), priority_program=1, sub_kegiatan_code="1.03.10.2.01.0017",
                        program="Program Penyelenggaraan Jalan", kegiatan="Penyelenggaraan Jalan Kabupaten/Kota",
@@ -152,5 +154,6 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     revised = msgspec.structs.replace(joined, line_id="DBMSDA-002", pagu=50_000_000)
     await rkpd.execute(YEAR, r.SetLine(line=revised, priority_programs=6, reason="harga satuan naik"), META)
     await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="perubahan pagu"), META)
+    await seal.seal(store)  # the whole log so far, under a seal
     await runner.catch_up_all()
     return History(codes=[*a, *b], forums={"kelurahan_a": forum_a, "kelurahan_b": forum_b, "kecamatan": kecamatan})

@@ -73,7 +73,7 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
         await start_first_cycle(store)
         runner = ProjectionRunner(pool, all_projections())
         await runner.catch_up_all()
-        proposals = ProposalService(pool, store, b"s" * 32)
+        proposals = ProposalService(pool, store, b"s" * 32, runner)
         names = ("road", "duplicate", "drain", "rejected", "declined", "left_out", "park")
         titles = ("Perbaikan jalan lingkungan RW 01", "Jalan rusak di RW 01", "Normalisasi saluran air",
                   "Pelebaran jalan provinsi", "Penerangan jalan umum", "Gapura kampung",
@@ -90,7 +90,7 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
         await proposals.verify(rules.VerifyProposal(code=codes["rejected"], decision="reject", reason=REJECTION), META)
         await runner.catch_up_all()
 
-        forums = ForumService(pool, store)
+        forums = ForumService(pool, store, runner)
         kelurahan_forum = new_forum_id()
         await forums.schedule(f.ScheduleForum(
             forum_id=kelurahan_forum, level="kelurahan", region=KELURAHAN, year=YEAR, title="Musrenbang Bekasijaya",
@@ -126,7 +126,7 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
         await forums.close(kecamatan_forum, META)
         await runner.catch_up_all()
 
-        rkpd = RkpdService(pool, store)
+        rkpd = RkpdService(pool, store, runner)
         await rkpd.receive(YEAR, META)
         road = r.LineInput(agency="DBMSDA", origins=(codes["road"],), priority_program=1,
                            sub_kegiatan_code="1.03.10.2.01.0017", program="Program Penyelenggaraan Jalan",

@@ -31,6 +31,7 @@ class Server:
         if data_dir:
             env["MUSRENBANG_DATA_DIR"] = str(data_dir)
         env["MUSRENBANG_POLL_INTERVAL"] = "1"
+        env["MUSRENBANG_SEAL_INTERVAL"] = "0"  # no seals written behind a test's back; seal tests turn it on
         env.update(extra_env or {})
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"

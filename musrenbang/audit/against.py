@@ -35,7 +35,7 @@ def _fetcher(base_url: str) -> tuple[Fetch, Callable[[], None]]:
     try:
         import httpx
     except ImportError:  # pragma: no cover - httpx is there in tests
-        httpx = None  # type: ignore[assignment]
+        httpx = None  # type: ignore[assignment]  # then the standard library's client below
     if httpx is not None:
         client = httpx.Client(base_url=base, timeout=30, follow_redirects=True)
 
@@ -119,11 +119,11 @@ def _differences(fetch: Fetch, rec: Recomputer) -> Iterator[str]:
         if head.get("hash") != adoption.at.hash.hex():
             yield f"{where}: head hash {head.get('hash')} {PUBLISHED}, {adoption.at.hash.hex()} in the log"
         try:
-            published = [_line(item) for item in body.get("items", [])]
+            published_lines = [_line(item) for item in body.get("items", [])]
         except (KeyError, TypeError) as exc:
             yield f"{where}: an item cannot be read: {exc!r}"
             continue
-        for line in line_differences(published, adoption.lines, PUBLISHED, RECOMPUTED):
+        for line in line_differences(published_lines, adoption.lines, PUBLISHED, RECOMPUTED):
             yield f"{where}: {line}"
         total = sum(x.pagu for x in adoption.lines)
         if body.get("total_pagu") != total:

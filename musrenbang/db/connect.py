@@ -35,8 +35,12 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def connect(url: str) -> asyncpg.Connection:
-    conn = await _friendly(url, asyncpg.connect(url, timeout=CONNECT_TIMEOUT, server_settings=SERVER_SETTINGS))
+async def connect(url: str, *, application_name: str | None = None) -> asyncpg.Connection:
+    """A connection of its own (not pooled); `application_name` shows what it is for in pg_stat_activity."""
+    settings = dict(SERVER_SETTINGS)
+    if application_name is not None:
+        settings["application_name"] = application_name
+    conn = await _friendly(url, asyncpg.connect(url, timeout=CONNECT_TIMEOUT, server_settings=settings))
     await init_connection(conn)
     return conn
 
@@ -60,7 +64,7 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
         init=init_connection,
         reset=_reset_on_release,
     )
-    return await _friendly(url, pool)  # type: ignore[arg-type]
+    return await _friendly(url, pool)
 
 
 async def ensure_database(url: str) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import msgspec
 
+from musrenbang.domain import bounds
 from musrenbang.domain.errors import N_, AlreadyExists, DomainError, NotFound
 from musrenbang.domain.events import CycleStageAdvanced, CycleStarted, Event
 
@@ -19,6 +20,7 @@ STAGE_LABELS = {
     "ditetapkan": N_("RKPD ditetapkan"),
 }
 STAGES: tuple[str, ...] = tuple(STAGE_LABELS)
+MAX_PROGRAMS = 20
 
 
 def stream_id(year: int) -> str:
@@ -53,22 +55,18 @@ def decide(state: Cycle, command: StartCycle | AdvanceStage) -> list[Event]:
         case StartCycle():
             if state.exists:
                 raise AlreadyExists(f"siklus RKPD {command.year} sudah dibuka")
-            if not 2000 <= command.year <= 2100:
-                raise DomainError("tahun RKPD tidak masuk akal", field="year")
-            if not command.theme.strip():
-                raise DomainError("tema RKPD wajib diisi", field="theme")
-            programs = tuple(p.strip() for p in command.priority_programs)
-            if not programs or any(not p for p in programs):
-                raise DomainError("program prioritas wajib diisi", field="priority_programs")
-            return [
-                CycleStarted(
-                    year=command.year,
-                    region=command.region,
-                    theme=command.theme.strip(),
-                    priority_programs=programs,
-                    kickoff_on=command.kickoff_on,
-                )
-            ]
+            checks = bounds.Checks()
+            checks.check("year", bounds.year, command.year)
+            checks.check("region", bounds.region_code, command.region)
+            checks.check("kickoff_on", bounds.date, command.kickoff_on)
+            theme = checks.text("theme", command.theme, bounds.LONG_TITLE, required=True)
+            if not command.priority_programs or len(command.priority_programs) > MAX_PROGRAMS:
+                checks.fail("priority_programs", N_("program prioritas wajib diisi (paling banyak 20)"))
+            programs = tuple(checks.text("priority_programs", p, bounds.TITLE, required=True)
+                             for p in command.priority_programs)  # fmt: skip
+            checks.done()
+            return [CycleStarted(year=command.year, region=command.region, theme=theme, priority_programs=programs,
+                                 kickoff_on=command.kickoff_on)]  # fmt: skip
         case AdvanceStage():
             if not state.exists:
                 raise NotFound(f"siklus RKPD {command.year} belum dibuka")

@@ -8,6 +8,7 @@ would not survive the round trip through jsonb byte for byte, and the hash chain
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import msgspec
 
@@ -357,6 +358,26 @@ class RkpdAdopted(Event, frozen=True, tag="rkpd.adopted"):
     note: str = ""
 
 
+# --- the log itself -----------------------------------------------------------------------------------
+
+
+class LogSealed(Event, frozen=True, tag="log.sealed"):
+    """A seal over the whole log, in the spirit of Certificate Transparency's signed tree heads: `hash`
+    covers every event in the safe global order up to (`up_to_tx`, `position`) — `events` of them from the
+    start — chained to the previous seal's hash (`previous`; 64 zeros before seal 1). `heads` gives, for
+    each stream that moved since the previous seal, its version and hash there, so that a check can name
+    a stream whose tail (or the whole of it) went missing. Written by the server itself
+    (eventlog/seal.py), on the stream `log-seals`."""
+
+    seal: int
+    position: int
+    up_to_tx: int
+    events: int
+    hash: str
+    previous: str
+    heads: dict[str, tuple[int, str]] = {}
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     CycleStarted,
     CycleStageAdvanced,
@@ -383,11 +404,12 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     RkpdLineSet,
     RkpdLineWithdrawn,
     RkpdAdopted,
+    LogSealed,
 )
 
 
 def event_tag(cls: type[Event]) -> str:
-    return cls.__struct_config__.tag  # type: ignore[return-value]
+    return cast(str, cls.__struct_config__.tag)  # every Event subclass is declared with a text tag
 
 
 EVENT_TYPES: dict[str, type[Event]] = {event_tag(cls): cls for cls in ALL_EVENTS}

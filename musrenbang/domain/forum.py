@@ -20,7 +20,7 @@ from fractions import Fraction
 
 import msgspec
 
-from musrenbang.domain import rules
+from musrenbang.domain import bounds, rules
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
     AgendaItem,
@@ -77,6 +77,13 @@ class Forum(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def exists(self) -> bool:
         return self.schedule is not None
+
+    @property
+    def scheduled(self) -> ForumScheduled:
+        """The schedule of a forum that exists (its level, region, rule, ceiling, criteria); NotFound if none."""
+        if self.schedule is None:
+            raise NotFound(N_("musyawarah tidak ditemukan"))
+        return self.schedule
 
     def items(self) -> list[rules.Item]:
         """The agenda with the costs the forum decides on (agreed cost where adjusted)."""
@@ -157,18 +164,14 @@ Command = ScheduleForum | RegisterDelegate | OpenForum | AdjustItem | MandateDel
 def decide(state: Forum, command: Command) -> list[Event]:
     if isinstance(command, ScheduleForum):
         return [_schedule(state, command)]
-    if not state.exists:
-        raise NotFound(N_("musyawarah tidak ditemukan"))
-    forum_id = state.schedule.forum_id
-    if state.status == CLOSED:
-        raise DomainError(N_("musyawarah sudah ditutup; tidak ada lagi yang dapat diubah"))
+    if isinstance(command, CloseForum):
+        return [decide_close(state, command)]
+    forum_id = _changeable(state).forum_id
     match command:
         case RegisterDelegate():
             if command.delegate_id in state.delegates:
                 raise DomainError(N_("peserta ini sudah terdaftar"))
-            if not command.delegate_id or not command.name.strip():
-                raise ValidationFailed({"name": N_("wajib diisi")})
-            return [DelegateRegistered(forum_id=forum_id, **msgspec.structs.asdict(command))]
+            return [DelegateRegistered(forum_id=forum_id, **msgspec.structs.asdict(_delegate(command)))]
         case OpenForum():
             if state.status == OPEN:
                 raise DomainError(N_("musyawarah sudah dibuka"))
@@ -177,48 +180,80 @@ def decide(state: Forum, command: Command) -> list[Event]:
                 raise DomainError(N_("agenda memuat usulan yang sama dua kali"))
             if any(a.cost < 0 for a in command.agenda):
                 raise DomainError(N_("biaya usulan tidak boleh negatif"))
+            _check_agenda(command.agenda)
             return [ForumOpened(forum_id=forum_id, agenda=command.agenda)]
         case AdjustItem():
             _must_be_open(state)
             if command.item_id not in {a.item_id for a in state.agenda}:
                 raise NotFound(N_("usulan ini tidak ada dalam agenda"))
-            if not command.reason.strip():
+            checks = bounds.Checks()
+            reason = checks.text("reason", command.reason, bounds.REASON, multiline=True)
+            if command.agreed_cost is not None:
+                checks.check("agreed_cost", bounds.rupiah, command.agreed_cost)
+            if command.agreed_volume is not None:
+                checks.check("agreed_volume", bounds.quantity, command.agreed_volume)
+            checks.done()
+            if not reason:
                 raise ValidationFailed({"reason": N_("tulis alasan perubahan")})
-            if command.agreed_cost is not None and command.agreed_cost <= 0:
-                raise ValidationFailed({"agreed_cost": N_("biaya harus lebih dari nol")})
             if command.agreed_cost is None and command.agreed_volume is None:
                 raise ValidationFailed({"agreed_cost": N_("isi volume atau biaya yang disepakati")})
-            return [ItemAdjusted(forum_id=forum_id, **msgspec.structs.asdict(command))]
+            return [ItemAdjusted(forum_id=forum_id, item_id=command.item_id, reason=reason,
+                                 agreed_volume=command.agreed_volume, agreed_cost=command.agreed_cost)]  # fmt: skip
         case MandateDelegates():
             _must_be_open(state)
-            ids = command.delegate_ids
-            if not ids or len(set(ids)) != len(ids) or len(ids) > MAX_MANDATED:
+            mandated = command.delegate_ids
+            if not mandated or len(set(mandated)) != len(mandated) or len(mandated) > MAX_MANDATED:
                 raise ValidationFailed(
                     {"delegate_ids": Message(N_("pilih 1 sampai %(max)d delegasi"), max=MAX_MANDATED)}
                 )
-            if any(d not in state.delegates for d in ids):
+            if any(d not in state.delegates for d in mandated):
                 raise DomainError(N_("peserta tidak terdaftar di musyawarah ini"))
-            return [DelegatesMandated(forum_id=forum_id, delegate_ids=ids)]
-        case CloseForum():
-            _must_be_open(state)
-            result = compute_result(state, command.ballots, command.sheets)
-            return [ForumClosed(forum_id=forum_id, result=result, forward_to=NEXT_LEVEL[state.schedule.level])]
+            return [DelegatesMandated(forum_id=forum_id, delegate_ids=mandated)]
     raise TypeError(f"unknown command {command!r}")
+
+
+def decide_close(state: Forum, command: CloseForum) -> ForumClosed:
+    """`decide` for the close, typed for the service that records the result's consequences."""
+    s = _changeable(state)
+    _must_be_open(state)
+    result = compute_result(state, command.ballots, command.sheets)
+    return ForumClosed(forum_id=s.forum_id, result=result, forward_to=NEXT_LEVEL[s.level])
+
+
+def _changeable(state: Forum) -> ForumScheduled:
+    """The schedule of a forum that exists and is not closed yet."""
+    s = state.scheduled
+    if state.status == CLOSED:
+        raise DomainError(N_("musyawarah sudah ditutup; tidak ada lagi yang dapat diubah"))
+    return s
 
 
 def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
     if state.exists:
         raise DomainError(N_("musyawarah dengan kode ini sudah ada"))
-    errors: dict[str, str] = {}
+    checks = bounds.Checks()
+    errors = checks.errors
+    checks.check("forum_id", bounds.identifier, c.forum_id)
+    checks.check("year", bounds.year, c.year)
+    checks.check("held_on", bounds.date, c.held_on)
+    title = checks.text("title", c.title, bounds.TITLE, required=True)
+    place = checks.text("place", c.place, bounds.NAME)
+    chair = checks.text("chair", c.chair, bounds.NAME)
+    if c.origin == "musrenbang":
+        region = checks.check("region", bounds.region_code, c.region) or ""
+    elif c.origin == "pabulib":  # an imported election: the region is the district's name
+        region = checks.text("region", c.region, bounds.NAME)
+    else:
+        checks.fail("origin", N_("asal musyawarah tidak dikenal"))
     if c.level not in LEVELS:
         errors["level"] = N_("tingkat musyawarah tidak dikenal")
-    if c.ceiling <= 0:
+    if isinstance(c.ceiling, int) and c.ceiling <= 0:
         errors["ceiling"] = N_("pagu harus lebih dari nol")
+    checks.check("ceiling", bounds.rupiah, c.ceiling)
     if c.rule not in rules.RULES:
-        errors["rule"] = Message(N_("aturan keputusan tidak dikenal: %(rule)s"), rule=c.rule)
+        errors["rule"] = Message(N_("aturan keputusan tidak dikenal: %(rule)s"), rule=c.rule[:40])
     if c.rule == "weighted-criteria":
-        if not c.criteria or any(not 1 <= k.weight <= 10 for k in c.criteria):
-            errors["criteria"] = N_("kriteria perlu bobot antara 1 dan 10")
+        _check_criteria(checks, c.criteria)
     elif c.ballot_kind not in rules.BALLOT_KINDS:
         errors["ballot_kind"] = N_("jenis surat suara tidak dikenal")
     elif c.rule.startswith("equalshares") and c.ballot_kind not in ("approval", "choose-1"):
@@ -227,13 +262,63 @@ def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
         errors["rule_params"] = N_("surat suara berurutan memerlukan panjang daftar (max_length)")
     if c.rule == "greedy-threshold" and "min_project_score_threshold" not in c.rule_params:
         errors["rule_params"] = N_("aturan ambang memerlukan nilai minimum (min_project_score_threshold)")
-    if c.quota is not None and c.quota < 1:
-        errors["quota"] = N_("kuota paling sedikit 1")
-    if not c.forum_id or not c.title.strip():
-        errors["title"] = N_("wajib diisi")
-    if errors:
-        raise ValidationFailed(errors)
-    return ForumScheduled(**msgspec.structs.asdict(c))
+    for key, value in c.rule_params.items():
+        if key not in RULE_PARAMS:
+            checks.fail("rule_params", N_("parameter aturan tidak dikenal"))
+        checks.check("rule_params", bounds.whole, value, 0, bounds.MAX_COUNT)
+    if c.quota is not None:
+        if isinstance(c.quota, int) and c.quota < 1:
+            errors["quota"] = N_("kuota paling sedikit 1")
+        checks.check("quota", bounds.whole, c.quota, 1, bounds.MAX_ITEMS)
+    checks.done()
+    return ForumScheduled(**(msgspec.structs.asdict(c) | {"title": title, "place": place, "chair": chair,
+                                                          "region": region}))  # fmt: skip
+
+
+RULE_PARAMS = ("min_project_score_threshold", "max_sum_points", "min_length", "max_length", "max_sum_cost")
+"""The rule parameters a forum may carry (Pabulib's names); which ones a rule reads is in `select`."""
+MAX_CRITERIA = 20
+
+
+def _check_criteria(checks: bounds.Checks, criteria: tuple[Criterion, ...]) -> None:
+    if not criteria or len(criteria) > MAX_CRITERIA or any(
+        isinstance(k.weight, bool) or not isinstance(k.weight, int) or not 1 <= k.weight <= 10 for k in criteria
+    ):
+        checks.fail("criteria", N_("kriteria perlu bobot antara 1 dan 10"))
+        return
+    if len({k.key for k in criteria}) != len(criteria):
+        checks.fail("criteria", N_("kunci kriteria harus berbeda"))
+    for k in criteria:
+        checks.check("criteria", bounds.identifier, k.key, max_length=40)
+        checks.text("criteria", k.label, bounds.NAME, required=True)
+
+
+def _delegate(c: RegisterDelegate) -> RegisterDelegate:
+    checks = bounds.Checks()
+    checks.check("delegate_id", bounds.identifier, c.delegate_id)
+    name = checks.text("name", c.name, bounds.NAME, required=True)
+    role = checks.text("role", c.role, bounds.NAME)
+    represents = checks.text("represents", c.represents, bounds.NAME)
+    if c.gender not in ("", "P", "L"):
+        checks.fail("gender", N_("jenis kelamin: P, L, atau kosong"))
+    checks.done()
+    return RegisterDelegate(delegate_id=c.delegate_id, name=name, role=role, represents=represents, gender=c.gender)
+
+
+def _check_agenda(agenda: tuple[AgendaItem, ...]) -> None:
+    checks = bounds.Checks()
+    if len(agenda) > bounds.MAX_ITEMS:
+        checks.fail("agenda", Message(N_("agenda paling banyak %(max)d usulan"), max=bounds.MAX_ITEMS))
+    for a in agenda:
+        checks.text("agenda", a.item_id, bounds.CODE, required=True)
+        checks.text("agenda", a.title, bounds.TITLE, required=True)
+        checks.check("agenda", bounds.rupiah, a.cost, zero=True)
+        checks.text("agenda", a.volume or "", 40)
+        checks.text("agenda", a.unit or "", 60)
+        checks.text("agenda", a.proposal or "", bounds.CODE)
+        if a.kelurahan is not None:
+            checks.check("agenda", bounds.region_code, a.kelurahan)
+    checks.done()
 
 
 def _must_be_open(state: Forum) -> None:
@@ -248,7 +333,7 @@ def decide_ballot(forum: Forum, command: CastBallot) -> list[Event]:
     if forum.status == CLOSED:
         raise DomainError(N_("musyawarah sudah ditutup; surat suara tidak diterima lagi"))
     _must_be_open(forum)
-    s = forum.schedule
+    s = forum.scheduled
     if s.rule == "weighted-criteria":
         raise DomainError(N_("musyawarah ini memakai penilaian kriteria, bukan surat suara"))
     if command.delegate_id not in forum.delegates:
@@ -269,7 +354,9 @@ def decide_ballot(forum: Forum, command: CastBallot) -> list[Event]:
             raise ValidationFailed({"ballot": N_("pilih satu usulan saja")})
     elif kind == "cumulative":
         chosen = tuple(command.points)
-        if command.approvals or command.ranking or any(v <= 0 for v in command.points.values()):
+        if command.approvals or command.ranking or any(
+            isinstance(v, bool) or not 0 < v <= bounds.MAX_COUNT for v in command.points.values()
+        ):
             raise ValidationFailed({"ballot": N_("bagikan poin (bilangan bulat positif) kepada usulan")})
         if "max_sum_points" in p and sum(command.points.values()) > p["max_sum_points"]:
             raise ValidationFailed({"ballot": Message(N_("paling banyak %(max)d poin"), max=p["max_sum_points"])})
@@ -288,12 +375,13 @@ def decide_scores(forum: Forum, command: GiveScores) -> list[Event]:
     if forum.status == CLOSED:
         raise DomainError(N_("musyawarah sudah ditutup; nilai tidak diterima lagi"))
     _must_be_open(forum)
-    if forum.schedule.rule != "weighted-criteria":
+    s = forum.scheduled
+    if s.rule != "weighted-criteria":
         raise DomainError(N_("musyawarah ini memakai surat suara, bukan penilaian kriteria"))
     if command.sheet != "konsensus" and command.sheet not in forum.delegates:
         raise DomainError(N_("peserta tidak terdaftar di musyawarah ini"))
     agenda = {a.item_id for a in forum.agenda}
-    criteria = {c.key for c in forum.schedule.criteria}
+    criteria = {c.key for c in s.criteria}
     for item, marks in command.marks.items():
         if item not in agenda:
             raise ValidationFailed({"marks": N_("penilaian memuat usulan yang tidak ada dalam agenda")})
@@ -301,7 +389,7 @@ def decide_scores(forum: Forum, command: GiveScores) -> list[Event]:
             raise ValidationFailed({"marks": N_("nilai setiap kriteria, tidak lebih dan tidak kurang")})
         if any(not 1 <= m <= 5 for m in marks.values()):
             raise ValidationFailed({"marks": N_("nilai antara 1 dan 5")})
-    return [ScoresGiven(forum_id=forum.schedule.forum_id, **msgspec.structs.asdict(command))]
+    return [ScoresGiven(forum_id=s.forum_id, **msgspec.structs.asdict(command))]
 
 
 def evolve(state: Forum, event: Event) -> Forum:
@@ -336,7 +424,7 @@ def latest(ballots: Sequence[BallotCast]) -> list[BallotCast]:
 def compute_result(forum: Forum, ballots: Sequence[BallotCast], sheets: Sequence[ScoresGiven]) -> ForumResult:
     """The forum's result from its frozen rule, its agenda (with agreed costs) and the latest ballot of
     each delegate / latest marks of each sheet. Pure: the same events always give the same result."""
-    s = forum.schedule
+    s = forum.scheduled
     items = forum.items()
     ballots = latest(ballots)
     by_sheet: dict[str, ScoresGiven] = {}

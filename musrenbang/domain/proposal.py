@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import msgspec
 
-from musrenbang.domain import values
+from musrenbang.domain import bounds, values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
     Event,
@@ -61,6 +61,7 @@ STATUSES = {
 }
 
 MAX_PHOTOS = 3
+MAX_MERGED = 50
 MAX_COST = 50_000_000_000  # Rp 50 miliar: far above any kelurahan-level proposal; catches typos
 MAX_BENEFICIARIES = 3_000_000  # more than Kota Bekasi's population
 MAX_VOLUME = Decimal(1_000_000_000)
@@ -225,13 +226,18 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
         )
     if errors:
         raise ValidationFailed(errors)
-    return ProposalContent(**content)  # type: ignore[arg-type]
+    return ProposalContent(**content)  # type: ignore[arg-type]  # every field checked above, or errors raised
 
 
 def validate_proposer(name: str, phone: str) -> Proposer:
     errors: dict[str, str] = {}
-    clean_name = _clean(name, multiline=False)
-    if len(clean_name) < 2:
+    try:
+        clean_name = _clean(name, multiline=False)
+    except ValueError as exc:
+        errors["proposer_name"], clean_name = exc.args[0], ""
+    if "proposer_name" in errors:
+        pass
+    elif len(clean_name) < 2:
         errors["proposer_name"] = N_("tulis nama pengusul")
     elif len(clean_name) > 100:
         errors["proposer_name"] = N_("nama terlalu panjang")
@@ -245,14 +251,9 @@ def validate_proposer(name: str, phone: str) -> Proposer:
 
 
 def _clean(value: str, *, multiline: bool) -> str:
-    if "\x00" in value:
-        raise ValueError(N_("berisi karakter yang tidak diizinkan"))
-    value = value.replace("\r\n", "\n").strip()
-    if not multiline:
-        value = re.sub(r"\s+", " ", value)
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
-        raise ValueError(N_("berisi karakter yang tidak diizinkan"))
-    return value
+    """Trimmed text without NUL or control characters (bounds.clean_text); lengths are checked by the
+    caller against each field's own limit."""
+    return bounds.clean_text(value, max_length=bounds.LONG_TEXT, multiline=multiline)
 
 
 def _whole(value: int | str | float) -> int:
@@ -264,6 +265,57 @@ def _whole(value: int | str | float) -> int:
     if not re.fullmatch(r"-?\d{1,12}", text_value):
         raise ValueError(N_("tulis bilangan bulat"))
     return int(text_value)
+
+
+def _volume(text: str) -> str:
+    """A volume as events carry it: a canonical positive decimal up to MAX_VOLUME, 3 decimals at most."""
+    try:
+        return bounds.quantity(text, high=MAX_VOLUME + 1)
+    except ValueError:
+        raise ValueError(N_("volume harus lebih dari nol dan masuk akal")) from None
+
+
+def check_content(c: ProposalContent) -> None:
+    """Whether content (normally from `validate_content`) is what an event may carry: every value within
+    its bounds (domain/bounds.py). Content built any other way is checked here before it is recorded."""
+    checks = bounds.Checks()
+    for name, (_, high) in TEXT_LIMITS.items():
+        checks.text(name, getattr(c, name), high, required=True, multiline=name in ("problem", "solution"))
+    checks.check("kelurahan", bounds.region_code, c.kelurahan)
+    checks.check("rw", bounds.whole, c.rw, 1, 99)
+    checks.check("rt", bounds.whole, c.rt, 1, 99)
+    checks.check("beneficiaries", bounds.whole, c.beneficiaries, 1, MAX_BENEFICIARIES)
+    checks.check("estimated_cost", bounds.rupiah, c.estimated_cost, high=MAX_COST)
+    checks.check("volume", _volume, c.volume)
+    if c.kind not in KINDS:
+        checks.fail("kind", N_("pilihan tidak dikenal"))
+    if c.bidang not in BIDANG:
+        checks.fail("bidang", N_("pilihan tidak dikenal"))
+    if c.priority_program is not None:
+        checks.check("priority_program", bounds.whole, c.priority_program, 1, 100)
+    for name, (least, most) in (("latitude", LATITUDE_RANGE), ("longitude", LONGITUDE_RANGE)):
+        value = getattr(c, name)
+        if value is not None:
+            checks.check(name, _coordinate, value, least, most)
+    checks.done()
+
+
+def _coordinate(text: str, low: Decimal, high: Decimal) -> str:
+    value = values.parse_decimal(text, places=7)
+    if value != text or not low <= Decimal(value) <= high:
+        raise ValueError(N_("lokasi berada di luar Kota Bekasi"))
+    return value
+
+
+def _check_photo(command: AttachPhoto) -> None:
+    checks = bounds.Checks()
+    checks.check("photo", bounds.identifier, command.photo_id)
+    checks.check("photo", bounds.whole, command.width, 1, 100_000)
+    checks.check("photo", bounds.whole, command.height, 1, 100_000)
+    checks.check("photo", bounds.whole, command.size, 1, 100_000_000)
+    if command.content_type not in ("image/jpeg",) or not re.fullmatch(r"[0-9a-f]{64}", command.sha256):
+        checks.fail("photo", N_("foto tidak dapat dibaca"))
+    checks.done()
 
 
 # --- the aggregate ----------------------------------------------------------------------------------
@@ -281,6 +333,13 @@ class Proposal(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def exists(self) -> bool:
         return self.code is not None
+
+    @property
+    def submitted(self) -> ProposalContent:
+        """The content of a proposal that exists (as submitted or last revised); NotFound if none."""
+        if self.content is None:
+            raise NotFound(N_("usulan tidak ditemukan"))
+        return self.content
 
 
 class SubmitProposal(msgspec.Struct, frozen=True, kw_only=True):
@@ -326,6 +385,12 @@ def decide(state: Proposal, command: Command) -> list[Event]:
             raise DomainError(N_("usulan dengan kode ini sudah ada"))
         if command.source not in SOURCES:
             raise DomainError(N_("sumber usulan tidak dikenal"))
+        checks = bounds.Checks()
+        checks.check("year", bounds.year, command.year)
+        checks.check("code", values.normalize_code, command.code)
+        checks.check("proposer_ref", bounds.identifier, command.proposer_ref)
+        checks.done()
+        check_content(command.content)
         return [
             ProposalSubmitted(
                 code=command.code,
@@ -343,6 +408,7 @@ def decide(state: Proposal, command: Command) -> list[Event]:
                 raise DomainError(N_("usulan hanya dapat diperbaiki setelah dikembalikan oleh verifikator"))
             if command.content == state.content:
                 raise DomainError(N_("tidak ada yang berubah"))
+            check_content(command.content)
             return [ProposalRevised(code=command.code, content=command.content)]
         case AttachPhoto():
             if state.status not in (DIAJUKAN, DIKEMBALIKAN):
@@ -351,6 +417,7 @@ def decide(state: Proposal, command: Command) -> list[Event]:
                 raise DomainError(N_("foto ini sudah dilampirkan"))
             if len(state.photos) >= MAX_PHOTOS:
                 raise DomainError(N_("paling banyak 3 foto per usulan"))
+            _check_photo(command)
             return [ProposalPhotoAttached(**msgspec.structs.asdict(command))]
         case VerifyProposal():
             return _verify(state, command)
@@ -360,9 +427,13 @@ def decide(state: Proposal, command: Command) -> list[Event]:
 def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
     if state.status != DIAJUKAN:
         raise DomainError(N_("usulan ini sudah diverifikasi"))
-    reason = _clean(command.reason, multiline=True)
-    if len(reason) > 1000:
-        raise ValidationFailed({"reason": N_("alasan terlalu panjang")})
+    checks = bounds.Checks()
+    reason = checks.text("reason", command.reason, bounds.REASON, multiline=True)
+    if command.agreed_cost is not None:
+        checks.check("agreed_cost", bounds.rupiah, command.agreed_cost, high=MAX_COST)
+    if command.agreed_volume is not None:
+        checks.check("agreed_volume", _volume, command.agreed_volume)
+    checks.done()
     match command.decision:
         case "accept":
             return [ProposalAccepted(code=command.code, reason=reason)]
@@ -402,9 +473,13 @@ MERGEABLE = (DIAJUKAN, DIKEMBALIKAN, DITERIMA, DITERIMA_DENGAN_PERUBAHAN)
 def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeProposals) -> dict[str, list[Event]]:
     """Merge duplicates into one: every original stays (status digabungkan, linked to the target), the
     target records which were merged and takes over their beneficiaries. Nothing is deleted."""
-    reason = _clean(command.reason, multiline=True)
+    checks = bounds.Checks()
+    reason = checks.text("reason", command.reason, bounds.REASON, multiline=True)
+    checks.done()
     if not reason:
         raise ValidationFailed({"reason": N_("tulis alasan penggabungan")})
+    if len(command.codes) > MAX_MERGED:
+        raise ValidationFailed({"codes": Message(N_("paling banyak %(max)d usulan sekaligus"), max=MAX_MERGED)})
     if not command.codes:
         raise ValidationFailed({"codes": N_("pilih usulan yang digabungkan")})
     if len(set(command.codes)) != len(command.codes) or command.into in command.codes:
@@ -421,7 +496,7 @@ def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeP
             raise NotFound(Message(N_("usulan %(code)s tidak ditemukan"), code=code))
         if source.status not in MERGEABLE:
             raise DomainError(Message(N_("usulan %(code)s tidak dapat digabungkan lagi"), code=code))
-        if source.content.kelurahan != target.content.kelurahan:
+        if source.submitted.kelurahan != target.submitted.kelurahan:
             raise DomainError(N_("hanya usulan dari kelurahan yang sama yang dapat digabungkan"))
         out[code] = [ProposalMerged(code=code, into=command.into, reason=reason)]
         added += source.beneficiaries

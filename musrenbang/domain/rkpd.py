@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import msgspec
 
 from musrenbang.domain import agency as agencies
+from musrenbang.domain import bounds, values
 from musrenbang.domain.access import Forbidden
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
@@ -38,6 +39,11 @@ SUB_KEGIATAN_CODE = re.compile(r"\d\.\d{2}\.\d{2}\.\d\.\d{2}\.\d{4}")
 """U.BB.PP.K.KK.SSSS: urusan, bidang urusan, program, kegiatan (K.KK), sub-kegiatan."""
 DEFAULT_NOMENCLATURE = "Kepmendagri 050-5889/2021"
 MAX_PAGU = 1_000_000_000_000  # Rp 1 triliun: above any single line of a city RKPD; catches typos
+MAX_ORIGINS = 200
+LINE_TEXTS = {"nomenclature": bounds.NAME, "program": bounds.LONG_TITLE, "kegiatan": bounds.LONG_TITLE,
+              "sub_kegiatan": bounds.LONG_TITLE, "unit": 60, "output_indicator": bounds.LONG_TITLE,
+              "target_unit": 60}  # fmt: skip
+"""The texts of an RKPD line and their longest length (nomenclature names run to a few hundred letters)."""
 
 # What happened to a received proposal.
 MENUNGGU, DIPETAKAN, DITOLAK_OPD = "menunggu", "dipetakan", "tidak_diakomodasi"
@@ -151,31 +157,30 @@ def decide(state: Rkpd, command: Command) -> list[Event]:
                 raise ValidationFailed({"to_agency": N_("perangkat daerah tidak dikenal")})
             if command.to_agency == item_agency:
                 raise ValidationFailed({"to_agency": N_("usulan sudah ada di perangkat daerah ini")})
-            _require_reason(command.reason)
+            reason = _require_reason(command.reason)
             _not_in_line(state, command.code)
             return [RkpdProposalPassed(year=year, code=command.code, from_agency=item_agency,
-                                       to_agency=command.to_agency, reason=command.reason.strip())]  # fmt: skip
+                                       to_agency=command.to_agency, reason=reason)]  # fmt: skip
         case DeclineProposal():
             item_agency = _received(state, command.code, command.by_agency)
-            _require_reason(command.reason)
+            reason = _require_reason(command.reason)
             _not_in_line(state, command.code)
             if command.code in state.declined:
                 raise DomainError(N_("usulan ini sudah dinyatakan tidak diakomodasi"))
-            return [RkpdProposalDeclined(year=year, code=command.code, agency=item_agency,
-                                         reason=command.reason.strip())]  # fmt: skip
+            return [RkpdProposalDeclined(year=year, code=command.code, agency=item_agency, reason=reason)]
         case SetLine():
             line = _line(state, command)
-            if state.revision and not command.reason.strip():
+            reason = _optional_text("reason", command.reason)
+            if state.revision and not reason:
                 raise ValidationFailed({"reason": N_("RKPD sudah ditetapkan: tulis alasan perubahan")})
-            return [RkpdLineSet(year=year, line=line, reason=command.reason.strip())]
+            return [RkpdLineSet(year=year, line=line, reason=reason)]
         case WithdrawLine():
-            line = state.lines.get(command.line_id)
-            if line is None:
+            withdrawn = state.lines.get(command.line_id)
+            if withdrawn is None:
                 raise NotFound(N_("baris RKPD tidak ditemukan"))
-            _require_agency(command.by_agency, line.agency)
-            _require_reason(command.reason)
-            return [RkpdLineWithdrawn(year=year, line_id=line.line_id, agency=line.agency,
-                                      reason=command.reason.strip())]  # fmt: skip
+            _require_agency(command.by_agency, withdrawn.agency)
+            reason = _require_reason(command.reason)
+            return [RkpdLineWithdrawn(year=year, line_id=withdrawn.line_id, agency=withdrawn.agency, reason=reason)]
         case Adopt():
             pending = state.pending()
             if pending:
@@ -185,13 +190,17 @@ def decide(state: Rkpd, command: Command) -> list[Event]:
                 raise DomainError(N_("belum ada baris RKPD untuk ditetapkan"))
             if state.revision and not state.changed_since_adoption:
                 raise DomainError(N_("RKPD sudah ditetapkan dan tidak berubah sejak itu"))
+            note = _optional_text("note", command.note)
             lines = tuple(state.lines[k] for k in sorted(state.lines))
             return [RkpdAdopted(year=year, revision=state.revision + 1, lines=lines,
-                                total_pagu=sum(x.pagu for x in lines), note=command.note.strip())]  # fmt: skip
+                                total_pagu=sum(x.pagu for x in lines), note=note)]  # fmt: skip
     raise TypeError(f"unknown command {command!r}")
 
 
 def _receive(state: Rkpd, command: ReceiveProposals) -> list[Event]:
+    checks = bounds.Checks()
+    checks.check("year", bounds.year, command.year)
+    checks.done()
     if state.year is not None and state.year != command.year:
         raise DomainError(N_("tahun RKPD tidak cocok"))
     new = tuple(i for i in command.items if i.code not in state.items)
@@ -217,9 +226,21 @@ def _require_agency(by_agency: str | None, agency: str) -> None:
         raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
 
 
-def _require_reason(reason: str) -> None:
-    if not reason.strip():
+def _require_reason(reason: str) -> str:
+    """The reason, cleaned and within bounds; refused when empty."""
+    checks = bounds.Checks()
+    cleaned = checks.text("reason", reason, bounds.REASON, multiline=True)
+    checks.done()
+    if not cleaned:
         raise ValidationFailed({"reason": N_("tulis alasannya")})
+    return cleaned
+
+
+def _optional_text(field: str, value: str) -> str:
+    checks = bounds.Checks()
+    cleaned = checks.text(field, value, bounds.REASON, multiline=True)
+    checks.done()
+    return cleaned
 
 
 def _not_in_line(state: Rkpd, code: str) -> None:
@@ -260,41 +281,41 @@ def _line(state: Rkpd, command: SetLine) -> RkpdLine:
     elif agency is not None and x.sub_kegiatan_code.strip()[:4] not in agency.urusan:
         errors["sub_kegiatan_code"] = Message(N_("urusan %(urusan)s bukan urusan perangkat daerah ini"),
                                               urusan=x.sub_kegiatan_code.strip()[:4])  # fmt: skip
-    for name in ("nomenclature", "program", "kegiatan", "sub_kegiatan", "unit", "output_indicator", "target_unit"):
-        if not getattr(x, name).strip():
-            errors[name] = N_("wajib diisi")
+    checks = bounds.Checks()
+    texts = {name: checks.text(name, getattr(x, name), limit, required=True) for name, limit in LINE_TEXTS.items()}
+    errors.update(checks.errors)
+    if len(origins) > MAX_ORIGINS:
+        errors["origins"] = Message(N_("paling banyak %(max)d usulan asal"), max=MAX_ORIGINS)
     if x.funding_source not in agencies.FUNDING_SOURCES:
         errors["funding_source"] = N_("sumber dana tidak dikenal")
-    if not 1 <= x.priority_program <= command.priority_programs:
+    if isinstance(x.priority_program, bool) or not 1 <= x.priority_program <= min(command.priority_programs, 100):
         errors["priority_program"] = N_("pilih program prioritas RKPD")
-    if not 0 < x.pagu <= MAX_PAGU:
+    if isinstance(x.pagu, bool) or not isinstance(x.pagu, int) or not 0 < x.pagu <= MAX_PAGU:
         errors["pagu"] = N_("pagu harus lebih dari nol dan masuk akal")
     volume, target = _positive(x.volume), _positive(x.target)
     if volume is None:
         errors["volume"] = N_("volume berupa angka lebih dari nol")
     if target is None:
         errors["target"] = N_("target berupa angka lebih dari nol: apa yang dihasilkan dan berapa banyak")
-    if errors:
+    if errors or volume is None or target is None:
         raise ValidationFailed(errors)
     locations = tuple(sorted({state.items[c].kelurahan for c in origins}))
     return RkpdLine(
         line_id=line_id, agency=x.agency, origins=origins, locations=locations,
         priority_program=x.priority_program, sub_kegiatan_code=x.sub_kegiatan_code.strip(),
-        nomenclature=x.nomenclature.strip(), program=x.program.strip(), kegiatan=x.kegiatan.strip(),
-        sub_kegiatan=x.sub_kegiatan.strip(), funding_source=x.funding_source, volume=volume, unit=x.unit.strip(),
-        pagu=x.pagu, output_indicator=x.output_indicator.strip(), target=target, target_unit=x.target_unit.strip(),
+        funding_source=x.funding_source, volume=volume, pagu=x.pagu, target=target, **texts,
     )  # fmt: skip
 
 
 def _positive(raw: str) -> str | None:
-    """A positive decimal written plainly ("1200", "2.5"), or None."""
+    """A positive decimal written plainly ("1200", "2.5", "2,5"; three decimals at most), or None."""
     try:
-        value = Decimal(raw.strip().replace(",", "."))
-    except (InvalidOperation, AttributeError):
+        text = values.parse_decimal(raw, places=3)
+    except (ValueError, AttributeError):
         return None
-    if not value.is_finite() or value <= 0 or value > MAX_COST:
+    if not 0 < Decimal(text) <= MAX_COST:
         return None
-    return format(value.normalize(), "f")
+    return text
 
 
 def evolve(state: Rkpd, event: Event) -> Rkpd:

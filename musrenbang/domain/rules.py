@@ -193,7 +193,7 @@ def equal_shares(
     voters = [frozenset(b & by_id.keys()) for b in ballots]
     n = len(voters)
     if n == 0:
-        return _mes_selection(items, [], {}, {})
+        return _mes_selection(items, [], {}, Counter())
     share = Fraction(ceiling, n)
     chosen, prices = _mes_round(by_id, voters, share, utility)
     supported = {i for b in voters for i in b}
@@ -252,13 +252,14 @@ def _mes_round(
 
     estimated: dict[str, float | None] = {}  # per proposal, kept until its supporters' wallets change
     while True:
-        estimates = []
+        estimates: list[tuple[float, str]] = []
         for p in open_items:
             if p not in estimated:
-                price = _float_price(wallets[p], floats, by_id[p].cost)
-                estimated[p] = None if price is None else price / weight(p)
-            if estimated[p] is not None:
-                estimates.append((estimated[p], p))
+                approx = _float_price(wallets[p], floats, by_id[p].cost)
+                estimated[p] = None if approx is None else approx / weight(p)
+            per_unit = estimated[p]
+            if per_unit is not None:
+                estimates.append((per_unit, p))
         if not estimates:
             return funded, prices
         lowest = min(e for e, _ in estimates)

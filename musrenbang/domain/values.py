@@ -11,6 +11,9 @@ from decimal import Decimal, InvalidOperation
 
 from musrenbang.domain.errors import N_
 
+MAX_DIGITS = 15
+"""Digits before the decimal mark of any quantity (bounds.MAX_QUANTITY_DIGITS)."""
+
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 """Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand cannot be misread."""
 
@@ -53,6 +56,8 @@ def parse_rupiah(text: str | int) -> int:
             raise ValueError(N_('tulis biaya dalam rupiah, misalnya "Rp 25.000.000" atau "25 juta"'))
         digits, unit = re.sub(r"\s", "", match.group(1)), match.group(2)
         if unit:
+            if len(digits) > 24:
+                raise ValueError(N_("biaya terlalu besar"))
             mantissa = _decimal_with_mark(digits)
             amount_dec = mantissa * _MULTIPLIERS[unit]
             if amount_dec != amount_dec.to_integral_value():
@@ -61,7 +66,10 @@ def parse_rupiah(text: str | int) -> int:
         else:
             if re.search(r"[.,]\d{1,2}$", digits):
                 raise ValueError(N_("biaya ditulis dalam rupiah bulat, tanpa sen"))
-            amount = int(re.sub(r"[.,]", "", digits))
+            plain = re.sub(r"[.,]", "", digits)
+            if len(plain) > 18:  # beyond any budget; int() of thousands of digits is refused by Python itself
+                raise ValueError(N_("biaya terlalu besar"))
+            amount = int(plain)
     return amount
 
 
@@ -83,12 +91,16 @@ def parse_decimal(text: str | int | float, *, places: int) -> str:
     Strings, not floats, travel in events: a float does not survive jsonb byte for byte.
     """
     raw = str(text).strip().replace(",", ".")
+    if len(raw) > 40:
+        raise ValueError(N_("angka terlalu panjang"))
     try:
         value = Decimal(raw)
     except InvalidOperation:
         raise ValueError(N_("tulis angka, misalnya 150 atau 2,5")) from None
     if not value.is_finite():
         raise ValueError(N_("tulis angka, misalnya 150 atau 2,5"))
+    if abs(value) >= Decimal(10) ** MAX_DIGITS:  # checked before quantizing, which fails on huge numbers
+        raise ValueError(N_("angka terlalu besar"))
     quantized = value.quantize(Decimal(1).scaleb(-places))
     if quantized != value:
         raise ValueError(N_("terlalu banyak angka di belakang koma"))

@@ -64,6 +64,15 @@ class IdempotencyKeyReused(Exception):
     """The idempotency key was already used for a different command."""
 
 
+class EventUnreadable(Exception):
+    """An event this program cannot decode (an unknown type during a rolling upgrade, or data that does
+    not fit its type): a reader stops before it instead of skipping it."""
+
+    def __init__(self, global_position: int, tx: int, event_type: str, cause: Exception) -> None:
+        super().__init__(f"event {event_type} at global position {global_position} cannot be read: {cause}")
+        self.global_position, self.tx, self.event_type, self.cause = global_position, tx, event_type, cause
+
+
 class Metadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Who did it and why, recorded beside every event (and covered by its hash)."""
 
@@ -118,8 +127,9 @@ _INSERT_MANY = """
 WITH expected AS (
     SELECT * FROM unnest($9::text[], $10::int[], $11::bytea[]) AS x(stream_id, version, hash)
 )
-INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, hash)
-SELECT n.stream_id, n.stream_version, n.event_id, n.event_type, n.data, n.metadata, $7, n.hash
+INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, hash, tx)
+SELECT n.stream_id, n.stream_version, n.event_id, n.event_type, n.data, n.metadata, $7, n.hash,
+       (SELECT event_order_key())
 FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], $8::bytea[])
      AS n(stream_id, stream_version, event_id, event_type, data, metadata, hash)
 -- The caller's view of each stream must be real: the event at the expected version exists with the
@@ -135,8 +145,8 @@ RETURNING global_position, tx
 # One event is the common command (a proposal submitted, a ballot cast); it gets plain parameters, which
 # PostgreSQL executes in half the time of the unnest form.
 _INSERT_ONE = """
-INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, hash)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8
+INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, hash, tx)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, event_order_key()
 WHERE $2 = 1 OR EXISTS (
     SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2 - 1 AND hash = $9)
 RETURNING global_position, tx
@@ -148,14 +158,19 @@ _metadata_decoder = msgspec.json.Decoder(Metadata)
 
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:
+    try:
+        event = codec.decode_event(row["event_type"], row["data"])
+        metadata = _metadata_decoder.decode(row["metadata"])
+    except (codec.UnknownEventType, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise EventUnreadable(row["global_position"], row["tx"], row["event_type"], exc) from exc
     return RecordedEvent(
         global_position=row["global_position"],
         stream_id=row["stream_id"],
         stream_version=row["stream_version"],
         event_id=row["event_id"],
         event_type=row["event_type"],
-        event=codec.decode_event(row["event_type"], row["data"]),
-        metadata=_metadata_decoder.decode(row["metadata"]),
+        event=event,
+        metadata=metadata,
         recorded_at=row["recorded_at"],
         tx=row["tx"],
         hash=row["hash"],
@@ -168,6 +183,10 @@ class EventStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._notifier = _Notifier(pool)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
@@ -237,7 +256,7 @@ class EventStore:
         async with _connection(self._pool, conn) as c:
             in_callers_transaction = c.is_in_transaction()
             try:
-                rows = await _insert(c, sql, args)
+                inserted = await _insert(c, sql, args)
             except asyncpg.UniqueViolationError as exc:
                 earlier = await self._earlier_result(c, event_ids, metadata)
                 if earlier is not None:
@@ -245,7 +264,7 @@ class EventStore:
                 if exc.constraint_name == "events_stream_version_key":
                     raise ConcurrencyError([a.stream_id for a in appends]) from None
                 raise
-            if len(rows) != total:
+            if len(inserted) != total:
                 # The expected head was not found: the caller's view of the stream is stale or invented.
                 earlier = await self._earlier_result(c, event_ids, metadata)
                 if earlier is not None:
@@ -255,10 +274,10 @@ class EventStore:
             self._notifier.poke()
         return AppendResult(
             event_ids=tuple(event_ids),
-            positions=tuple(r["global_position"] for r in rows),
+            positions=tuple(r["global_position"] for r in inserted),
             heads=heads,
             recorded_at=recorded_at,
-            last=Position(rows[-1]["tx"], rows[-1]["global_position"]),
+            last=Position(inserted[-1]["tx"], inserted[-1]["global_position"]),
         )
 
     async def _earlier_result(
@@ -315,22 +334,19 @@ class EventStore:
         return NEW_STREAM if row is None else StreamHead(row["stream_version"], row["hash"])
 
 
-# Why the transaction id and the snapshot's xmin: a global_position is taken when a row is inserted but
-# becomes visible when its transaction commits, so a slow transaction can commit a *lower* position after
-# a reader already moved past a higher one, and "position > checkpoint" would skip it forever. Ordering
-# by (tx, position) and reading only transactions older than the oldest one still running
-# (pg_snapshot_xmin) means nothing can ever commit behind what a reader has seen.
+# The safe global order and why it never skips an event: see eventlog/order.py. The horizon is computed
+# in the same statement (and so the same snapshot) as the read.
 _READ_AFTER = f"""
 SELECT {_COLUMNS} FROM events
-WHERE (tx, global_position) > ($1::xid8, $2::bigint)
-  AND tx < pg_snapshot_xmin(pg_current_snapshot())
+WHERE (tx, global_position) > ($1::bigint, $2::bigint)
+  AND tx < (SELECT event_horizon())
 ORDER BY tx, global_position
 LIMIT $3
 """
 
 
 async def read_after(conn: asyncpg.Connection, after: Position, limit: int) -> list[RecordedEvent]:
-    """Up to `limit` events after `after`, in the safe global order (see the comment above)."""
+    """Up to `limit` events after `after`, in the safe global order (eventlog/order.py)."""
     rows = await conn.fetch(_READ_AFTER, after.tx, after.position, limit)
     return [_recorded(r) for r in rows]
 
@@ -340,7 +356,7 @@ async def count_after(conn: asyncpg.Connection, after: Position, limit: int) -> 
     The ORDER BY and LIMIT make the planner walk the (tx, global_position) index from `after`: without
     them a prepared statement's generic plan scanned the whole log (half a second at 1M events)."""
     return await conn.fetchval(
-        "SELECT count(*) FROM (SELECT 1 FROM events WHERE (tx, global_position) > ($1::xid8, $2::bigint)"
+        "SELECT count(*) FROM (SELECT 1 FROM events WHERE (tx, global_position) > ($1::bigint, $2::bigint)"
         " ORDER BY tx, global_position LIMIT $3) AS beyond",
         after.tx,
         after.position,

@@ -1,9 +1,10 @@
-"""Checking the per-stream hash chains.
+"""Checking the log: the per-stream hash chains, and the seals over the whole log.
 
 `check_chains` is pure: it takes events from any source — the database or an exported file — in any
 order that keeps each stream's events in version order (grouped by stream, or in global order as an
 export holds them), recomputes every hash and reports the first place where the recomputed chain and the
-stored one part ways.
+stored one part ways. A chain cannot show that its own tail or its whole stream is gone; the seals can
+(eventlog/seal.py): `verify_database` feeds both checkers in one pass in global order.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import NamedTuple
 
 import asyncpg
 
+from musrenbang.domain.events import LogSealed
 from musrenbang.eventlog import codec
+from musrenbang.eventlog.seal import SealChecker, decode_seal
 
 
 class StoredEvent(NamedTuple):
@@ -114,6 +117,10 @@ class ChainChecker:
     def report(self) -> ChainReport:
         return ChainReport(self.events, self.streams, self.first_break, len(self._broken))
 
+    def heads(self) -> dict[str, tuple[int, bytes]]:
+        """Each stream's last version and hash as fed (for naming what a seal lost)."""
+        return self._heads
+
 
 def check_chains(events: Iterable[StoredEvent]) -> ChainReport:
     checker = ChainChecker()
@@ -136,13 +143,63 @@ async def stored_events(
             yield StoredEvent(*r)
 
 
-async def verify_database(conn: asyncpg.Connection, on_progress: Callable[[int], None] | None = None) -> ChainReport:
-    checker = ChainChecker()
-    async for e in stored_events(conn):
-        checker.feed(e)
-        if on_progress is not None and checker.events % 10_000 == 0:
-            on_progress(checker.events)
-    return checker.report()
+class LogReport(NamedTuple):
+    chains: ChainReport
+    breaks: list[ChainBreak]
+    seals: int
+    newest_seal: LogSealed | None
+    """The newest LogSealed met (None: the log holds no seal yet)."""
+    seal_problems: list[str]
+    """Seals that no longer match the log, and the streams whose sealed events are missing."""
+
+    @property
+    def intact(self) -> bool:
+        return self.chains.intact and not self.seal_problems
+
+
+class LogChecker:
+    """Both checks over one pass of the log in global-position order (the database or an export)."""
+
+    def __init__(self) -> None:
+        self.chains = ChainChecker()
+        self.seals = SealChecker()
+
+    def feed(self, e: StoredEvent, tx: int | None) -> None:
+        """`tx`: the event's order key (None in exports made before seals: then only chains are checked)."""
+        self.chains.feed(e)
+        if tx is None:
+            return
+        seal = None
+        if e.event_type == "log.sealed":
+            try:
+                seal = decode_seal(codec.recanonicalize(e.data))
+            except ValueError as exc:  # msgspec's errors are ValueErrors
+                self.seals.problems.append(f"the seal at global position {e.global_position} cannot be read: {exc}")
+        self.seals.feed(tx, e.global_position, e.hash, seal)
+
+    def report(self, head: str | None = None) -> LogReport:
+        problems = [*self.seals.problems, *self.seals.missing_streams(self.chains.heads())]
+        if head is not None:
+            problems.extend(self.seals.head_problems(head))
+        return LogReport(self.chains.report(), self.chains.breaks, self.seals.seals, self.seals.newest, problems)
+
+
+async def verify_database(
+    conn: asyncpg.Connection, on_progress: Callable[[int], None] | None = None, *, head: str | None = None
+) -> LogReport:
+    """Every chain and every seal, in one consistent snapshot; with `head` (a seal's hash someone
+    noted), also whether the log still holds that seal."""
+    checker = LogChecker()
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        async for r in conn.cursor(
+            "SELECT global_position, stream_id, stream_version, event_id, event_type, recorded_at, data, metadata,"
+            " hash, tx FROM events ORDER BY global_position",
+            prefetch=5000,
+        ):
+            checker.feed(StoredEvent(*r[:9]), r["tx"])
+            if on_progress is not None and checker.chains.events % 10_000 == 0:
+                on_progress(checker.chains.events)
+    return checker.report(head)
 
 
 async def check_head(conn: asyncpg.Connection, digest: str) -> tuple[asyncpg.Record | None, bool]:

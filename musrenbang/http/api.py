@@ -13,7 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, Parameter
+from litestar.params import Body, HeaderParameter, Parameter
 
 from musrenbang.domain import proposal as rules
 from musrenbang.http.errors import code_or_404
@@ -27,8 +27,8 @@ from musrenbang.services.proposals import ProposalService
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
 IdempotencyKey = Annotated[
     str,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         min_length=8,
         max_length=200,
         description="Any unique string per proposal (e.g. a UUID). Sending the same request again with the"

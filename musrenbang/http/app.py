@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -30,6 +30,7 @@ from musrenbang.http import (
     forum_pages,
     forums,
     health,
+    log_head,
     photos,
     residents,
     rkpd_api,
@@ -39,6 +40,7 @@ from musrenbang.http import (
 )
 from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.render import environment
+from musrenbang.http.staleness import staleness_middleware
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.resources import static_dir
@@ -60,11 +62,13 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             pool=pool,
             store=store,
             runner=runner,
-            proposals=ProposalService(pool, store, bytes.fromhex(secret)),
-            forums=ForumService(pool, store),
-            rkpd=RkpdService(pool, store),
+            proposals=ProposalService(pool, store, bytes.fromhex(secret), runner),
+            forums=ForumService(pool, store, runner),
+            rkpd=RkpdService(pool, store, runner),
         )
-        task = asyncio.create_task(runner.run_forever(database_url)) if run_projections else None
+        task = None
+        if run_projections:
+            task = asyncio.create_task(runner.run_forever(database_url, settings.seal_interval))
         try:
             yield
         finally:
@@ -77,6 +81,8 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
     return Litestar(
         route_handlers=[
             health.health,
+            health.ready,
+            log_head.log_head,
             residents.home,
             residents.new_proposal_form,
             residents.submit_proposal_form,
@@ -161,6 +167,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             ),
         ],
         lifespan=[lifespan],
+        middleware=[staleness_middleware],
         dependencies={
             "pool": Provide(_from_state("pool"), sync_to_thread=False),
             "runner": Provide(_from_state("runner"), sync_to_thread=False),
@@ -170,6 +177,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             "rkpd": Provide(_from_state("rkpd"), sync_to_thread=False),
             "actor": Provide(auth.current_actor),
         },
+        # Each handler takes the exception class it is registered for; litestar types them all as Exception.
         exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment())),
         csrf_config=CSRFConfig(
@@ -181,7 +189,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             exclude=["/api/"],
         ),
         logging_config=LoggingConfig(
-            log_exceptions="always", disable_stack_trace={400, 401, 403, 404, 409, 413, 422, 429}
+            log_exceptions="always", disable_stack_trace={400, 401, 403, 404, 409, 413, 422, 429, 503}
         ),
         compression_config=CompressionConfig(
             backend="gzip",
@@ -208,7 +216,7 @@ def app_from_env() -> Litestar:
     return create_app(settings, url, settings.secret_key or os.environ["MUSRENBANG_SECRET_KEY"])
 
 
-def _from_state(name: str):  # type: ignore[no-untyped-def]
+def _from_state(name: str) -> Callable[[State], object]:
     def provide(state: State) -> object:
         return state[name]
 

@@ -17,6 +17,7 @@ from litestar.response import Template
 
 from musrenbang.domain.access import Actor, require_role
 from musrenbang.eventlog.verify import check_head, verify_database
+from musrenbang.http.log_head import latest_seal
 from musrenbang.http.render import page
 
 HEADS_SHOWN = 200
@@ -25,10 +26,10 @@ HEADS_SHOWN = 200
 @get("/audit", include_in_schema=False)
 async def audit(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
     require_role(actor, "auditor", "admin")
-    chains = None
+    report = None
     if request.query_params.get("periksa") == "1":
         async with pool.acquire() as conn:
-            chains = await verify_database(conn)
+            report = await verify_database(conn)
     counts = await pool.fetchrow("SELECT count(*) AS events, coalesce(max(global_position), 0) AS last FROM events")
     forums = await pool.fetch(
         "SELECT f.forum_id, f.title, f.level, f.region, f.closed_at, e.stream_id, e.stream_version,"
@@ -48,6 +49,7 @@ async def audit(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
         async with pool.acquire() as conn:
             found, intact = await check_head(conn, digest)
     return page(
-        request, "audit.html", actor=actor, chains=chains, counts=counts, forums=forums, adoptions=adoptions,
-        digest=digest, found=found, intact=intact, heads_shown=HEADS_SHOWN,
+        request, "audit.html", actor=actor, report=report, chains=report.chains if report else None, counts=counts,
+        forums=forums, adoptions=adoptions, digest=digest, found=found, intact=intact, heads_shown=HEADS_SHOWN,
+        seal=await latest_seal(pool),
     )  # fmt: skip

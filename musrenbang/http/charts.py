@@ -60,8 +60,8 @@ def bar_chart(ident: str, title: str, desc: str, groups: list[Group], legend: li
                 parts.append(f'<text x="{width + 4:.1f}" y="{y + BAR - 1}">{escape(b.text)}</text>')
             y += BAR + GAP
         if g.limit:
-            x = _w(g.limit, scale_max, room)
-            parts.append(f'<rect x="{max(x - 2, 0):.1f}" y="{top - 3}" width="2" height="{y - top + 3}"'
+            end = _w(g.limit, scale_max, room)
+            parts.append(f'<rect x="{max(end - 2, 0):.1f}" y="{top - 3}" width="2" height="{y - top + 3}"'
                          f' fill="{MARKER}"/>')  # fmt: skip
         if g.note:
             parts.append(f'<text x="0" y="{y + 11}">{escape(g.note)}</text>')

@@ -69,7 +69,7 @@ def _agency(actor: Actor, asked: str | None) -> str:
             raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
         return own
     if asked in agencies.AGENCIES:
-        return asked  # type: ignore[return-value]
+        return asked
     return next(iter(agencies.AGENCIES))
 
 
@@ -144,7 +144,8 @@ def _line_command(entered: dict[str, Any], line_id: str | None, agency: str, by_
         pagu = values.parse_rupiah(entered["pagu"]) if entered["pagu"] else 0
     except ValueError as exc:
         errors["pagu"] = exc.args[0]
-    priority = int(entered["priority_program"]) if entered["priority_program"].isdigit() else 0
+    raw_priority = entered["priority_program"]
+    priority = int(raw_priority) if raw_priority.isdigit() and len(raw_priority) <= 3 else 0
     origins = []
     for raw in entered["origins"]:
         try:
@@ -344,7 +345,7 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
          "over": k in ceilings and totals.get(k, 0) > ceilings[k]}
         for k in sorted(set(totals) | set(ceilings))
     ]  # fmt: skip
-    pending = sum(r["pending"] for r in agency_rows)
+    pending = sum(row["pending"] for row in per_agency.values())
     adoption = published.adoption
     return {
         "year": year, "waiting": waiting, "received": len(received), "agency_rows": agency_rows,

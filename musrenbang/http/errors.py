@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.response import Redirect, Template
@@ -15,9 +16,18 @@ from musrenbang.http.ratelimit import RateLimited
 from musrenbang.http.render import page
 from musrenbang.photos import PhotoRejected, PhotoTooLarge
 from musrenbang.services.accounts import NotAuthenticated, TooManyAttempts
+from musrenbang.services.freshness import ReadModelBehind
 from musrenbang.services.proposals import WrongSecret
 
+
+class BadForm(DomainError):
+    """A request no page of ours could have sent (a tampered hidden field): refused, nothing written."""
+
+    code = "bad_request"
+
+
 _STATUS = {  # the first class that matches wins
+    BadForm: 400,
     NotAuthenticated: 401,
     TooManyAttempts: 429,
     Forbidden: 403,
@@ -27,6 +37,7 @@ _STATUS = {  # the first class that matches wins
     NotFound: 404,
     WrongSecret: 403,
     RateLimited: 429,
+    ReadModelBehind: 503,
 }
 _HTTP_MESSAGES = {
     400: N_("permintaan tidak dapat dibaca"),
@@ -73,6 +84,8 @@ def domain_error(request: Request, exc: DomainError) -> Response:
         return Redirect("/masuk", status_code=303)  # a person: to the sign-in page
     status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 409)
     headers = {"Retry-After": "3600"} if isinstance(exc, RateLimited) else None
+    if isinstance(exc, ReadModelBehind):
+        headers = {"Retry-After": "5"}
     if isinstance(exc, NotAuthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
     errors = exc.errors if isinstance(exc, ValidationFailed) else None
@@ -104,6 +117,19 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     return _respond(request, status, code, message, headers=getattr(exc, "headers", None))
 
 
+def unstorable_text(request: Request, exc: Exception) -> Response:
+    """A NUL (or another character PostgreSQL's text cannot hold) in a path or query parameter: no row can
+    match it, and nothing was written (the statement failed)."""
+    return _respond(request, 400, "bad_request", N_("permintaan memuat karakter yang tidak diizinkan"))
+
+
+def database_away(request: Request, exc: Exception) -> Response:
+    """The database could not be reached (an outage, a restart): nothing was done; the client may retry
+    (idempotency keys make that safe)."""
+    return _respond(request, 503, "unavailable", N_("layanan sementara tidak dapat menghubungi basis data; coba lagi"
+                                                    " sebentar lagi"), headers={"Retry-After": "5"})  # fmt: skip
+
+
 def bad_encoding(request: Request, exc: UnicodeDecodeError) -> Response:
     """Litestar lets a body that is not UTF-8 through as a UnicodeDecodeError; it is the client's error."""
     return _respond(request, 400, "bad_request", N_("isi kiriman bukan teks UTF-8 yang sah"))
@@ -111,6 +137,14 @@ def bad_encoding(request: Request, exc: UnicodeDecodeError) -> Response:
 
 HANDLERS = {
     UnicodeDecodeError: bad_encoding,
+    asyncpg.CharacterNotInRepertoireError: unstorable_text,
+    asyncpg.UntranslatableCharacterError: unstorable_text,
+    # The database away: asyncpg's connection errors, and the OS's (refused, reset, socket gone, timeout).
+    asyncpg.PostgresConnectionError: database_away,
+    asyncpg.InterfaceError: database_away,
+    asyncpg.CannotConnectNowError: database_away,
+    asyncpg.AdminShutdownError: database_away,
+    OSError: database_away,
     DomainError: domain_error,
     ConcurrencyError: concurrency_error,
     IdempotencyKeyReused: key_reused,

@@ -25,14 +25,16 @@ from musrenbang.domain import values
 from musrenbang.domain.access import Actor, Forbidden, require_region, require_role
 from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.domain.events import ForumClosed
+from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.eventlog.verify import check_head
 from musrenbang.http.i18n import translate
+from musrenbang.http.log_head import latest_seal
 from musrenbang.http.render import page
-from musrenbang.projections import cycles
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region
 from musrenbang.services.forums import ForumService, new_forum_id
+from musrenbang.services.proposals import ProposalService
 
 
 def _meta(actor: Actor) -> Metadata:
@@ -42,7 +44,7 @@ def _meta(actor: Actor) -> Metadata:
 async def _load_in_scope(forums: ForumService, forum_id: str, actor: Actor) -> rules.Forum:
     forum, _ = await forums.load(forum_id.upper())
     require_role(actor, "admin", "facilitator")
-    require_region(actor, forum.schedule.region)
+    require_region(actor, forum.scheduled.region)
     return forum
 
 
@@ -52,7 +54,7 @@ async def _standing(forums: ForumService, forum: rules.Forum) -> Any:
         return forum.result
     if forum.status != rules.OPEN:
         return None
-    ballots, sheets = await forums.ballots_and_sheets(forum.schedule.forum_id)
+    ballots, sheets = await forums.ballots_and_sheets(forum.scheduled.forum_id)
     return rules.compute_result(forum, ballots, sheets)
 
 
@@ -63,7 +65,8 @@ async def new_forum_form(request: Request, actor: Actor) -> Template:
 
 
 @post("/petugas/musyawarah/baru", include_in_schema=False)
-async def new_forum_submit(request: Request, actor: Actor, forums: ForumService, runner: ProjectionRunner) -> Response:
+async def new_forum_submit(request: Request, actor: Actor, forums: ForumService, proposals: ProposalService,
+                           runner: ProjectionRunner) -> Response:  # fmt: skip
     require_role(actor, "admin", "facilitator")
     form = await request.form()
     values = {
@@ -80,7 +83,7 @@ async def new_forum_submit(request: Request, actor: Actor, forums: ForumService,
     except Forbidden as exc:  # shown next to the field
         errors["region"] = translate(request, exc.message)
     if not errors:
-        year = await _current_year(forums)
+        year, _ = await proposals.current_cycle()  # checked against the log when the read model has none
         rule = values["rule"] or "weighted-criteria"
         command = rules.ScheduleForum(
             forum_id=new_forum_id(), level=values["level"], region=values["region"], year=year,
@@ -97,23 +100,18 @@ async def new_forum_submit(request: Request, actor: Actor, forums: ForumService,
     return page(request, "forum_new.html", status=422, actor=actor, errors=errors, values=values)
 
 
-async def _current_year(forums: ForumService) -> int:
-    async with forums.pool.acquire() as conn:
-        cycle = await cycles.current_cycle(conn)
-    return cycle["year"] if cycle else 0
-
-
 @get("/forum/{forum_id:str}", include_in_schema=False)
 async def session(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool, forum_id: str) -> Template:
     forum = await _load_in_scope(forums, forum_id, actor)
-    ballots, sheets = await forums.ballots_and_sheets(forum.schedule.forum_id)
+    s = forum.scheduled
+    ballots, sheets = await forums.ballots_and_sheets(s.forum_id)
     typed = {b.delegate_id: b for b in rules.latest(ballots)}
     numbers = {a.item_id: n for n, a in enumerate(forum.agenda, start=1)}
-    consensus = {s.sheet: s for s in sheets}.get("konsensus")
+    consensus = {sheet.sheet: sheet for sheet in sheets}.get("konsensus")
     async with pool.acquire() as conn:
-        place = await region(conn, forum.schedule.region)
+        place = await region(conn, s.region)
     return page(
-        request, "forum_session.html", forum=forum, s=forum.schedule, place=place, numbers=numbers,
+        request, "forum_session.html", forum=forum, s=s, place=place, numbers=numbers,
         typed={d: ",".join(str(numbers[i]) for i in (*b.approvals, *b.ranking, *b.points)) for d, b in typed.items()},
         consensus=consensus.marks if consensus else {}, standing=await _standing(forums, forum), actor=actor,
         titles={a.item_id: a.title for a in forum.agenda},
@@ -129,15 +127,15 @@ async def add_delegate(request: Request, actor: Actor, forums: ForumService, for
         role=str(form.get("role", "")).strip()[:100], represents=str(form.get("represents", "")).strip()[:200],
         gender=str(form.get("gender", ""))[:1] if form.get("gender") in ("P", "L") else "",
     )  # fmt: skip
-    await forums.register_delegates(forum.schedule.forum_id, [command], _meta(actor))
-    return Redirect(f"/forum/{forum.schedule.forum_id}#peserta", status_code=303)
+    await forums.register_delegates(forum.scheduled.forum_id, [command], _meta(actor))
+    return Redirect(f"/forum/{forum.scheduled.forum_id}#peserta", status_code=303)
 
 
 @post("/forum/{forum_id:str}/buka", include_in_schema=False)
 async def open_forum(request: Request, actor: Actor, forums: ForumService, forum_id: str) -> Response:
     forum = await _load_in_scope(forums, forum_id, actor)
-    await forums.open(forum.schedule.forum_id, _meta(actor))
-    return Redirect(f"/forum/{forum.schedule.forum_id}", status_code=303)
+    await forums.open(forum.scheduled.forum_id, _meta(actor))
+    return Redirect(f"/forum/{forum.scheduled.forum_id}", status_code=303)
 
 
 @post("/forum/{forum_id:str}/suara", include_in_schema=False)
@@ -157,7 +155,7 @@ async def type_ballots(request: Request, actor: Actor, forums: ForumService, for
             raise ValidationFailed({"ballot": N_("tulis nomor usulan dalam agenda, dipisah koma")}) from None
         if any(int(n) < 1 for n in re.split(r"[,\s]+", raw) if n):
             raise ValidationFailed({"ballot": N_("tulis nomor usulan dalam agenda, dipisah koma")})
-        kind = forum.schedule.ballot_kind
+        kind = forum.scheduled.ballot_kind
         if kind == "ordinal":
             commands.append(rules.CastBallot(delegate_id=delegate, ranking=tuple(chosen)))
         elif kind == "cumulative":
@@ -165,8 +163,8 @@ async def type_ballots(request: Request, actor: Actor, forums: ForumService, for
         else:
             commands.append(rules.CastBallot(delegate_id=delegate, approvals=tuple(dict.fromkeys(chosen))))
     if commands:
-        await forums.cast_ballots(forum.schedule.forum_id, commands, _meta(actor))
-    return Redirect(f"/forum/{forum.schedule.forum_id}#suara", status_code=303)
+        await forums.cast_ballots(forum.scheduled.forum_id, commands, _meta(actor))
+    return Redirect(f"/forum/{forum.scheduled.forum_id}#suara", status_code=303)
 
 
 @post("/forum/{forum_id:str}/nilai", include_in_schema=False)
@@ -175,11 +173,11 @@ async def consensus_scores(request: Request, actor: Actor, forums: ForumService,
     form = await request.form()
     marks: dict[str, dict[str, int]] = {}
     for item in forum.agenda:
-        row = {c.key: str(form.get(f"m_{item.item_id}_{c.key}", "")) for c in forum.schedule.criteria}
-        if all(v.isdigit() for v in row.values()):
+        row = {c.key: str(form.get(f"m_{item.item_id}_{c.key}", "")) for c in forum.scheduled.criteria}
+        if all(v.isdigit() and len(v) <= 3 for v in row.values()):
             marks[item.item_id] = {k: int(v) for k, v in row.items()}
-    await forums.give_scores(forum.schedule.forum_id, rules.GiveScores(sheet="konsensus", marks=marks), _meta(actor))
-    return Redirect(f"/forum/{forum.schedule.forum_id}#nilai", status_code=303)
+    await forums.give_scores(forum.scheduled.forum_id, rules.GiveScores(sheet="konsensus", marks=marks), _meta(actor))
+    return Redirect(f"/forum/{forum.scheduled.forum_id}#nilai", status_code=303)
 
 
 @post("/forum/{forum_id:str}/ubah", include_in_schema=False)
@@ -196,8 +194,8 @@ async def adjust_item(request: Request, actor: Actor, forums: ForumService, foru
         )  # fmt: skip
     except ValueError as exc:
         raise ValidationFailed({"agreed_cost": exc.args[0]}) from None
-    await forums.adjust(forum.schedule.forum_id, command, _meta(actor))
-    return Redirect(f"/forum/{forum.schedule.forum_id}#ubah", status_code=303)
+    await forums.adjust(forum.scheduled.forum_id, command, _meta(actor))
+    return Redirect(f"/forum/{forum.scheduled.forum_id}#ubah", status_code=303)
 
 
 @post("/forum/{forum_id:str}/mandat", include_in_schema=False)
@@ -205,15 +203,15 @@ async def mandate(request: Request, actor: Actor, forums: ForumService, forum_id
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
     chosen = tuple(str(d) for d in form.getall("delegates", []))
-    await forums.mandate(forum.schedule.forum_id, rules.MandateDelegates(delegate_ids=chosen), _meta(actor))
-    return Redirect(f"/forum/{forum.schedule.forum_id}#mandat", status_code=303)
+    await forums.mandate(forum.scheduled.forum_id, rules.MandateDelegates(delegate_ids=chosen), _meta(actor))
+    return Redirect(f"/forum/{forum.scheduled.forum_id}#mandat", status_code=303)
 
 
 @post("/forum/{forum_id:str}/tutup", include_in_schema=False)
 async def close_forum(request: Request, actor: Actor, forums: ForumService, forum_id: str) -> Response:
     forum = await _load_in_scope(forums, forum_id, actor)
-    await forums.close(forum.schedule.forum_id, _meta(actor))
-    return Redirect(f"/forum/{forum.schedule.forum_id}/berita-acara", status_code=303)
+    await forums.close(forum.scheduled.forum_id, _meta(actor))
+    return Redirect(f"/forum/{forum.scheduled.forum_id}/berita-acara", status_code=303)
 
 
 # --- the projector --------------------------------------------------------------------------------------
@@ -222,7 +220,7 @@ async def close_forum(request: Request, actor: Actor, forums: ForumService, foru
 @get("/forum/{forum_id:str}/layar", include_in_schema=False)
 async def projector(request: Request, forums: ForumService, forum_id: str) -> Template:
     forum, _ = await forums.load(forum_id.upper())
-    return page(request, "forum_screen.html", s=forum.schedule, snapshot=await _snapshot(forums, forum))
+    return page(request, "forum_screen.html", s=forum.scheduled, snapshot=await _snapshot(forums, forum))
 
 
 async def _snapshot(forums: ForumService, forum: rules.Forum) -> dict[str, Any]:
@@ -232,7 +230,7 @@ async def _snapshot(forums: ForumService, forum: rules.Forum) -> dict[str, Any]:
         {"rank": r.rank, "title": titles.get(r.item_id, r.item_id), "score": r.score, "cost": r.cost,
          "selected": r.selected} for r in standing.ranking
     ]  # fmt: skip
-    return {"status": forum.status, "ceiling": forum.schedule.ceiling, "spent": standing.spent if standing else 0,
+    return {"status": forum.status, "ceiling": forum.scheduled.ceiling, "spent": standing.spent if standing else 0,
             "ballots": standing.ballots if standing else 0, "rows": rows}  # fmt: skip
 
 
@@ -268,16 +266,15 @@ async def berita_acara(request: Request, forums: ForumService, store: EventStore
     forum, head = await forums.load(forum_id.upper())
     if forum.result is None:
         raise NotFoundException()
-    closing = [
-        e for e in await store.read_stream(rules.stream_id(forum.schedule.forum_id)) if isinstance(e.event, ForumClosed)
-    ][0]
+    s = forum.scheduled
+    closing = [e for e in await store.read_stream(rules.stream_id(s.forum_id)) if isinstance(e.event, ForumClosed)][0]
     check_url = f"{request.base_url}periksa/{closing.hash.hex()}"
     svg = io.BytesIO()
     segno.make(check_url, error="m").save(svg, kind="svg", scale=3, xmldecl=False, svgns=True)
     items = {a.item_id: a for a in forum.agenda}
     adjustments = forum.adjustments
     async with pool.acquire() as conn:
-        place = await region(conn, forum.schedule.region)
+        place = await region(conn, s.region)
         bidang = dict(await conn.fetch("SELECT code, bidang FROM proposals WHERE code = ANY($1::text[])",
                                        [a.proposal for a in forum.agenda if a.proposal]))  # fmt: skip
     agreed: dict[str, list[Any]] = {}
@@ -288,17 +285,22 @@ async def berita_acara(request: Request, forums: ForumService, store: EventStore
             agreed.setdefault(agency, []).append((r, a, adjustments.get(r.item_id)))
     genders = Counter(d.gender for d in forum.delegates.values())
     return page(
-        request, "berita_acara.html", s=forum.schedule, forum=forum, place=place, agreed=agreed,
+        request, "berita_acara.html", s=s, forum=forum, place=place, agreed=agreed,
         not_agreed=[(r, items[r.item_id]) for r in forum.result.ranking if not r.selected],
         genders=genders, delegates=list(forum.delegates.values()), head=closing, check_url=check_url,
         qr=svg.getvalue().decode(), reasons=decision_rules.REASON_LABELS,
+        seal=await latest_seal(pool, closing.global_position),
     )  # fmt: skip
 
 
 @get("/periksa/{digest:str}", include_in_schema=False)
 async def check_head_page(request: Request, pool: asyncpg.Pool, digest: str) -> Template:
-    """Anyone can check that the log still holds the head a Berita Acara printed, unchanged."""
+    """Anyone can check that the log still holds the head a Berita Acara printed, unchanged: an event's
+    hash, or a seal's (then the seal's own event and the chain of seals up to it are checked here; the
+    full check of every sealed event is `musrenbang verify --head`)."""
+    digest = digest.strip().lower()
     async with pool.acquire() as conn:
-        found, intact = await check_head(conn, digest)
-    return page(request, "check_head.html", digest=digest, found=found, intact=intact,
+        sealed = await seal.find(conn, digest) if len(digest) == 64 else None
+        found, intact = await check_head(conn, sealed.event_hash if sealed else digest)
+    return page(request, "check_head.html", digest=digest, found=found, intact=intact, sealed=sealed,
                 status=200 if found else 404)  # fmt: skip

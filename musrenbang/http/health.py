@@ -1,4 +1,14 @@
-"""GET /health: is the database reachable, and how far behind is each projection?"""
+"""GET /health (for people and monitoring) and GET /health/ready (for a load balancer).
+
+/health tells the truth about the whole site: the database, and each projection's lag and state (`ok`,
+`catching_up`, `stalled` with the event and the error). Its status is `ok` (HTTP 200) only when the
+database answers and no projection is stalled; `degraded` (a projection stalled: pages from that read
+model stop changing) and `unavailable` (no database) answer 503, so a monitor alerts on either.
+
+/health/ready says whether *this process* can serve requests (its database connection works): what a
+load balancer needs to route around a broken instance. A stalled projection does not make it unready —
+every instance shares the database, so taking them all out would only turn stale pages into no pages.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +16,14 @@ import asyncpg
 import msgspec
 from litestar import Response, get
 
-from musrenbang.projections.runner import ProjectionRunner, lag
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.projections.status import STALLED, ProjectionStatus, projection_status
+
+OK, DEGRADED, UNAVAILABLE = "ok", "degraded", "unavailable"
+_PROBLEMS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-class ProjectionHealth(msgspec.Struct):
-    lag: int
-    """Events committed to the log but not yet applied to this read model."""
-
-
-class DatabaseHealth(msgspec.Struct):
+class DatabaseHealth(msgspec.Struct, omit_defaults=True):
     status: str
     version: str | None = None
     error: str | None = None
@@ -23,17 +32,40 @@ class DatabaseHealth(msgspec.Struct):
 class Health(msgspec.Struct):
     status: str
     database: DatabaseHealth
-    projections: dict[str, ProjectionHealth]
+    projections: dict[str, ProjectionStatus]
+    listening: bool
+    """Whether this process is woken by notifications of new events (else it polls)."""
 
 
-@get("/health", summary="Server and database health, with each projection's lag in events")
-async def health(pool: asyncpg.Pool, runner: ProjectionRunner) -> Response[Health]:
+class Ready(msgspec.Struct, omit_defaults=True):
+    ready: bool
+    error: str | None = None
+
+
+async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner) -> Health:
     names = [p.name for p in runner.projections]
     try:
         async with pool.acquire(timeout=5) as conn:
             version = await conn.fetchval("SHOW server_version")
-            lags = await lag(conn, names)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        body = Health("unavailable", DatabaseHealth("unreachable", error=str(exc) or type(exc).__name__), {})
-        return Response(body, status_code=503)
-    return Response(Health("ok", DatabaseHealth("ok", version=version), {n: ProjectionHealth(lags[n]) for n in names}))
+            projections = await projection_status(conn, names)
+    except _PROBLEMS as exc:
+        return Health(UNAVAILABLE, DatabaseHealth("unreachable", error=str(exc) or type(exc).__name__), {},
+                      runner.listening)  # fmt: skip
+    stalled = any(s.state == STALLED for s in projections.values())
+    return Health(DEGRADED if stalled else OK, DatabaseHealth("ok", version=version), projections, runner.listening)
+
+
+@get("/health", summary="The database, and each projection's lag and state; 503 unless all is well")
+async def health(pool: asyncpg.Pool, runner: ProjectionRunner) -> Response[Health]:
+    body = await site_health(pool, runner)
+    return Response(body, status_code=200 if body.status == OK else 503)
+
+
+@get("/health/ready", summary="Whether this server process can serve requests (for a load balancer)")
+async def ready(pool: asyncpg.Pool) -> Response[Ready]:
+    try:
+        async with pool.acquire(timeout=3) as conn:
+            await conn.fetchval("SELECT 1", timeout=3)
+    except _PROBLEMS as exc:
+        return Response(Ready(False, str(exc) or type(exc).__name__), status_code=503)
+    return Response(Ready(True))

@@ -14,11 +14,12 @@ class RateLimited(DomainError):
 
 
 def client_address(request: Request, trust_proxy: bool) -> str:
+    """The client's address (at most 64 characters: it becomes a key of the rate_limits table)."""
     if trust_proxy:
         forwarded = request.headers.get("x-forwarded-for")
         if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+            return forwarded.split(",")[0].strip()[:64]
+    return (request.client.host if request.client else "unknown")[:64]
 
 
 async def count_submission(pool: asyncpg.Pool, address: str, request_key: str, per_hour: int) -> None:

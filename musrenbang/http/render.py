@@ -16,6 +16,7 @@ from musrenbang.domain import proposal as rules
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain.cycle import STAGE_LABELS
 from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate, translations
+from musrenbang.http.staleness import behind
 from musrenbang.resources import templates_dir
 
 _MONTHS = {
@@ -35,7 +36,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    env.newstyle_gettext = True  # type: ignore[attr-defined]  # added by the i18n extension, not declared
     env.filters["rupiah"] = rupiah
     env.filters["number"] = number
     env.filters["fromjson"] = msgspec.json.decode
@@ -88,6 +89,7 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
             "tr": lambda message: translate(request, message),
             "when": when,
             "path": request.url.path,
+            "behind": behind(request),
         },
     )
     if request.query_params.get("lang") in LANGUAGES:

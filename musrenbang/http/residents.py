@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from typing import Any
 
@@ -15,7 +16,7 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
-from musrenbang.http.errors import code_or_404
+from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_submission
 from musrenbang.http.render import page
@@ -65,7 +66,7 @@ async def submit_proposal_form(
 ) -> Template:
     form = await request.form()
     entered = {name: str(form.get(name, "")) for name in (*CONTENT_FIELDS, "proposer_name", "proposer_phone")}
-    key = str(form.get("idempotency_key") or "") or str(uuid.uuid4())
+    key = form_key(form) or str(uuid.uuid4())
     errors: dict[str, str] = {}
     content = proposer = None
     try:
@@ -147,7 +148,7 @@ async def revise_submit(
     form = await request.form()
     entered = {name: str(form.get(name, "")) for name in CONTENT_FIELDS}
     secret = str(form.get("revision_secret", ""))
-    key = str(form.get("idempotency_key") or "") or None
+    key = form_key(form)
     async with pool.acquire() as conn:
         proposal = await proposal_views.get(conn, code)
     if proposal is None:
@@ -200,3 +201,15 @@ async def kecamatan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Tem
 def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name, "")
     return int(raw) if raw.isdigit() and len(raw) < 6 else None
+
+
+_FORM_KEY = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+
+
+def form_key(form: Any) -> str | None:
+    """The idempotency key a form carries (the page put a UUID there); a form whose key is not one of ours
+    was not made by our pages, and nothing from it reaches the log."""
+    key = str(form.get("idempotency_key") or "")
+    if key and not _FORM_KEY.fullmatch(key):
+        raise BadForm(N_("formulir ini tidak dibuat oleh halaman kami; muat ulang halaman dan kirim lagi"))
+    return key or None

@@ -12,17 +12,19 @@ from typing import Annotated
 
 import asyncpg
 import msgspec
-from litestar import get, post, put
+from litestar import Request, get, post, put
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
 from musrenbang.domain import agency as agencies
+from musrenbang.domain import bounds
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, require_role
 from musrenbang.domain.events import RkpdLine
 from musrenbang.domain.values import kecamatan_of
-from musrenbang.eventlog.store import AppendResult, EventStore, Metadata
+from musrenbang.eventlog.store import AppendResult, EventStore
 from musrenbang.http.errors import code_or_404
+from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
@@ -30,7 +32,6 @@ from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services import cycles as cycles_service
 from musrenbang.services.rkpd import RkpdService, acting_agency
 
-OptionalKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
 Text = Annotated[str, msgspec.Meta(max_length=500)]
 Reason = Annotated[str, msgspec.Meta(max_length=1000)]
 Year = Annotated[int, Parameter(ge=2000, le=2100, description="RKPD year")]
@@ -272,16 +273,17 @@ class LineIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     agency: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     origins: Annotated[list[Annotated[str, msgspec.Meta(max_length=12)]], msgspec.Meta(min_length=1, max_length=200)]
-    priority_program: int
+    priority_program: Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
     sub_kegiatan_code: Annotated[str, msgspec.Meta(max_length=40)]
     nomenclature: Text = rules.DEFAULT_NOMENCLATURE
     program: Text
     kegiatan: Text
     sub_kegiatan: Text
-    funding_source: Annotated[str, msgspec.Meta(description="apbd_kota | apbd_provinsi | apbn | dana_kelurahan")]
+    funding_source: Annotated[str, msgspec.Meta(max_length=40,
+                                                description="apbd_kota | apbd_provinsi | apbn | dana_kelurahan")]
     volume: Annotated[str, msgspec.Meta(max_length=30)]
     unit: Annotated[str, msgspec.Meta(max_length=60)]
-    pagu: int
+    pagu: Annotated[int, msgspec.Meta(ge=-bounds.MAX_RUPIAH, le=bounds.MAX_RUPIAH, description="Whole rupiah")]
     output_indicator: Text
     target: Annotated[str, msgspec.Meta(max_length=30)]
     target_unit: Annotated[str, msgspec.Meta(max_length=60)]
@@ -296,10 +298,6 @@ class DoneOut(msgspec.Struct, frozen=True, kw_only=True):
     stream: str
     position: int
     line_id: str | None = None
-
-
-def _meta(actor: Actor) -> Metadata:
-    return Metadata(actor=actor.username, role=actor.role)
 
 
 async def _done(runner: ProjectionRunner, result: AppendResult, line_id: str | None = None) -> DoneOut:
@@ -323,70 +321,78 @@ class StageOut(msgspec.Struct, frozen=True):
 
 @post("/api/v1/cycles/{year:int}/stage", summary="Move the planning cycle to its next stage (Bappeda)",
       tags=["rkpd"], status_code=200)  # fmt: skip
-async def advance_stage(year: Year, actor: Actor, store: EventStore, runner: ProjectionRunner, pool: asyncpg.Pool,
-                        idempotency_key: OptionalKey = None) -> StageOut:  # fmt: skip
+async def advance_stage(request: Request, year: Year, actor: Actor, store: EventStore, runner: ProjectionRunner,
+                        pool: asyncpg.Pool, idempotency_key: OptionalKey = None) -> StageOut:  # fmt: skip
     require_role(actor, "admin")
-    result = await cycles_service.advance_stage(store, year, _meta(actor), idempotency_key)
+    key, meta = keyed(request, actor, idempotency_key)
+    result = await cycles_service.advance_stage(store, year, meta, key)
     await runner.wait_until_applied(["cycles"], result.last)
     return StageOut(year, await pool.fetchval("SELECT stage FROM cycles WHERE year = $1", year))
 
 
 @post("/api/v1/rkpd/{year:int}/receive", summary="Take up what the kecamatan forums forwarded (Bappeda)",
       tags=["rkpd"], status_code=200)  # fmt: skip
-async def receive(year: Year, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
+async def receive(request: Request, year: Year, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
                   idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     require_role(actor, "admin")
-    return await _done(runner, await rkpd.receive(year, _meta(actor), idempotency_key))
+    key, meta = keyed(request, actor, idempotency_key)
+    return await _done(runner, await rkpd.receive(year, meta, key))
 
 
 @post("/api/v1/rkpd/{year:int}/proposals/{code:str}/pass", summary="Pass a proposal to another agency",
       tags=["rkpd"], status_code=200)  # fmt: skip
-async def pass_proposal(year: Year, code: str, data: PassIn, actor: Actor, rkpd: RkpdService,
+async def pass_proposal(request: Request, year: Year, code: str, data: PassIn, actor: Actor, rkpd: RkpdService,
                         runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     command = rules.PassProposal(code=code_or_404(code), to_agency=data.to_agency, reason=data.reason,
                                  by_agency=acting_agency(actor))  # fmt: skip
-    return await _done(runner, await rkpd.execute(year, command, _meta(actor), idempotency_key))
+    key, meta = keyed(request, actor, idempotency_key, data)
+    return await _done(runner, await rkpd.execute(year, command, meta, key))
 
 
 @post("/api/v1/rkpd/{year:int}/proposals/{code:str}/decline",
       summary="Declare a proposal not accommodated, with the reason", tags=["rkpd"], status_code=200)  # fmt: skip
-async def decline_proposal(year: Year, code: str, data: ReasonIn, actor: Actor, rkpd: RkpdService,
+async def decline_proposal(request: Request, year: Year, code: str, data: ReasonIn, actor: Actor, rkpd: RkpdService,
                            runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     command = rules.DeclineProposal(code=code_or_404(code), reason=data.reason, by_agency=acting_agency(actor))
-    return await _done(runner, await rkpd.execute(year, command, _meta(actor), idempotency_key))
+    key, meta = keyed(request, actor, idempotency_key, data)
+    return await _done(runner, await rkpd.execute(year, command, meta, key))
 
 
 @post("/api/v1/rkpd/{year:int}/lines", summary="Add an RKPD line from one or more proposals", tags=["rkpd"],
       status_code=201)  # fmt: skip
-async def add_line(year: Year, data: LineIn, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
-                   idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+async def add_line(request: Request, year: Year, data: LineIn, actor: Actor, rkpd: RkpdService,
+                   runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     by_agency = acting_agency(actor)
     command = line_command(data, None, by_agency, await rkpd.priority_programs(year))
-    result = await rkpd.execute(year, command, _meta(actor), idempotency_key)
+    key, meta = keyed(request, actor, idempotency_key, data)
+    result = await rkpd.execute(year, command, meta, key)
     return await _done(runner, result, await rkpd.line_id_at(result))
 
 
 @put("/api/v1/rkpd/{year:int}/lines/{line_id:str}", summary="Revise an RKPD line (restated whole)",
      tags=["rkpd"], status_code=200)  # fmt: skip
-async def revise_line(year: Year, line_id: str, data: LineIn, actor: Actor, rkpd: RkpdService,
+async def revise_line(request: Request, year: Year, line_id: str, data: LineIn, actor: Actor, rkpd: RkpdService,
                       runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     by_agency = acting_agency(actor)
     command = line_command(data, line_id, by_agency, await rkpd.priority_programs(year))
-    return await _done(runner, await rkpd.execute(year, command, _meta(actor), idempotency_key), line_id)
+    key, meta = keyed(request, actor, idempotency_key, data)
+    return await _done(runner, await rkpd.execute(year, command, meta, key), line_id)
 
 
 @post("/api/v1/rkpd/{year:int}/lines/{line_id:str}/withdraw", summary="Take a line out of the RKPD",
       tags=["rkpd"], status_code=200)  # fmt: skip
-async def withdraw_line(year: Year, line_id: str, data: ReasonIn, actor: Actor, rkpd: RkpdService,
+async def withdraw_line(request: Request, year: Year, line_id: str, data: ReasonIn, actor: Actor, rkpd: RkpdService,
                         runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     command = rules.WithdrawLine(line_id=line_id, reason=data.reason, by_agency=acting_agency(actor))
-    return await _done(runner, await rkpd.execute(year, command, _meta(actor), idempotency_key), line_id)
+    key, meta = keyed(request, actor, idempotency_key, data)
+    return await _done(runner, await rkpd.execute(year, command, meta, key), line_id)
 
 
 @post("/api/v1/rkpd/{year:int}/adopt", summary="Adopt the RKPD (Musrenbang Kota, Bappeda)", tags=["rkpd"],
       status_code=200)  # fmt: skip
-async def adopt(year: Year, data: AdoptIn, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
+async def adopt(request: Request, year: Year, data: AdoptIn, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
                 idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     require_role(actor, "admin")
-    result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note), _meta(actor), idempotency_key)
+    key, meta = keyed(request, actor, idempotency_key, data)
+    result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note), meta, key)
     return await _done(runner, result)

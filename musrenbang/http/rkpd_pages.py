@@ -32,6 +32,7 @@ from musrenbang.domain.errors import N_
 from musrenbang.http import charts, rkpd_files
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translations
+from musrenbang.http.log_head import latest_seal
 from musrenbang.http.render import page, rupiah
 from musrenbang.http.rkpd_api import (
     LineageOut,
@@ -130,7 +131,8 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
             "Content-Disposition": f'attachment; filename="{rkpd_files.filename(rkpd, extension)}"',
             "Cache-Control": "no-cache",
         })  # fmt: skip
-    return page(request, "rkpd.html", rkpd=rkpd, groups=grouped(rkpd), **_labels())
+    shown = await latest_seal(pool, rkpd.head.position if rkpd.head else None)
+    return page(request, "rkpd.html", rkpd=rkpd, groups=grouped(rkpd), seal=shown, **_labels())
 
 
 # --- equity -----------------------------------------------------------------------------------------

@@ -10,12 +10,11 @@ from typing import Annotated
 
 import asyncpg
 import msgspec
-from litestar import get, post
-from litestar.params import Parameter
+from litestar import Request, get, post
 
+from musrenbang.domain import bounds, values
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain import proposal as rules
-from musrenbang.domain import values
 from musrenbang.domain.access import Actor, require_region, require_role
 from musrenbang.domain.errors import ValidationFailed
 from musrenbang.domain.events import Criterion
@@ -23,23 +22,28 @@ from musrenbang.eventlog.store import Metadata, Position
 from musrenbang.http.api import ProposalOut, _out
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.forums import ForumOut, forum_out
+from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.proposals import ProposalService
-
-OptionalKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)]
 
 
 def _meta(actor: Actor) -> Metadata:
     return Metadata(actor=actor.username, role=actor.role)
 
 
+# At the edge, what a column can hold (beyond it: 400); within it the domain says what makes sense (422 with a
+# message per field).
+Money = Annotated[int, msgspec.Meta(ge=-bounds.MAX_RUPIAH, le=bounds.MAX_RUPIAH, description="Whole rupiah")]
+Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+
+
 class VerificationIn(msgspec.Struct, forbid_unknown_fields=True):
     decision: Annotated[str, msgspec.Meta(description="accept | accept_with_changes | return | reject")]
     reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
     agreed_volume: Decimal | None = None
-    agreed_cost: int | None = None
+    agreed_cost: Money | None = None
 
 
 class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -56,8 +60,8 @@ async def _proposal_out(pool: asyncpg.Pool, code: str) -> ProposalOut:
 @post("/api/v1/proposals/{code:str}/verification", summary="Verify a proposal (kelurahan facilitator)",
       tags=["staff"], status_code=200, request_max_body_size=16 * 1024)  # fmt: skip
 async def verify(
-    code: str, data: VerificationIn, actor: Actor, proposals: ProposalService, runner: ProjectionRunner,
-    pool: asyncpg.Pool, idempotency_key: OptionalKey = None,
+    request: Request, code: str, data: VerificationIn, actor: Actor, proposals: ProposalService,
+    runner: ProjectionRunner, pool: asyncpg.Pool, idempotency_key: OptionalKey = None,
 ) -> ProposalOut:  # fmt: skip
     code = code_or_404(code)
     require_role(actor, "admin", "facilitator")
@@ -74,7 +78,8 @@ async def verify(
         raise ValidationFailed({"agreed_cost": "biaya harus lebih dari nol"})
     command = rules.VerifyProposal(code=code, decision=data.decision, reason=data.reason, agreed_volume=volume,
                                    agreed_cost=data.agreed_cost)  # fmt: skip
-    result = await proposals.verify(command, _meta(actor), idempotency_key)
+    key, meta = keyed(request, actor, idempotency_key, data)
+    result = await proposals.verify(command, meta, key)
     await runner.wait_until_applied(["proposals"], result.last)
     return await _proposal_out(pool, code)
 
@@ -99,23 +104,26 @@ async def merge(data: MergeIn, actor: Actor, proposals: ProposalService, runner:
 class CriterionIn(msgspec.Struct, forbid_unknown_fields=True):
     key: Annotated[str, msgspec.Meta(max_length=40)]
     label: Annotated[str, msgspec.Meta(max_length=200)]
-    weight: int
+    weight: Int32
 
 
 class ForumIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    level: str
+    level: Annotated[str, msgspec.Meta(max_length=20, description="kelurahan | kecamatan | kota")]
     region: Annotated[str, msgspec.Meta(max_length=20)]
-    year: int
+    year: Int32
     title: Annotated[str, msgspec.Meta(max_length=200)]
     held_on: dt.date | None = None
     place: Annotated[str, msgspec.Meta(max_length=200)] = ""
     chair: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    ceiling: int
-    quota: int | None = None
-    rule: str = "weighted-criteria"
-    ballot_kind: str | None = None
-    rule_params: dict[str, int] = {}
-    criteria: list[CriterionIn] | None = None
+    ceiling: Money
+    quota: Int32 | None = None
+    rule: Annotated[str, msgspec.Meta(max_length=40)] = "weighted-criteria"
+    ballot_kind: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    rule_params: Annotated[
+        dict[Annotated[str, msgspec.Meta(max_length=40)], Int32],
+        msgspec.Meta(max_length=10),
+    ] = {}
+    criteria: Annotated[list[CriterionIn], msgspec.Meta(max_length=20)] | None = None
 
 
 class DelegateIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -126,29 +134,35 @@ class DelegateIn(msgspec.Struct, forbid_unknown_fields=True):
     gender: Annotated[str, msgspec.Meta(description="P (perempuan) | L (laki-laki) | empty")] = ""
 
 
+ItemId = Annotated[str, msgspec.Meta(max_length=100)]
+
+
 class BallotIn(msgspec.Struct, forbid_unknown_fields=True):
-    delegate_id: Annotated[str, msgspec.Meta(max_length=40)]
-    approvals: list[str] = []
-    points: dict[str, int] = {}
-    ranking: list[str] = []
+    delegate_id: Annotated[str, msgspec.Meta(max_length=100)]
+    approvals: Annotated[list[ItemId], msgspec.Meta(max_length=bounds.MAX_ITEMS)] = []
+    points: Annotated[dict[ItemId, Int32], msgspec.Meta(max_length=bounds.MAX_ITEMS)] = {}
+    ranking: Annotated[list[ItemId], msgspec.Meta(max_length=bounds.MAX_ITEMS)] = []
+
+
+Marks = Annotated[dict[Annotated[str, msgspec.Meta(max_length=40)], Int32], msgspec.Meta(max_length=20)]
 
 
 class ScoresIn(msgspec.Struct, forbid_unknown_fields=True):
-    sheet: Annotated[str, msgspec.Meta(max_length=40, description="a delegate id, or 'konsensus'")]
-    marks: dict[str, dict[str, int]]
+    sheet: Annotated[str, msgspec.Meta(max_length=100, description="a delegate id, or 'konsensus'")]
+    marks: Annotated[dict[ItemId, Marks], msgspec.Meta(max_length=bounds.MAX_ITEMS)]
 
 
 class AdjustIn(msgspec.Struct, forbid_unknown_fields=True):
-    item_id: str
+    item_id: ItemId
     reason: Annotated[str, msgspec.Meta(max_length=1000)]
     agreed_volume: Decimal | None = None
-    agreed_cost: int | None = None
+    agreed_cost: Money | None = None
 
 
 async def _forum_in_scope(forums: ForumService, forum_id: str, actor: Actor) -> forum_rules.Forum:
     forum, _ = await forums.load(forum_id.upper())
     require_role(actor, "admin", "facilitator")
-    require_region(actor, forum.schedule.region)
+    require_region(actor, forum.scheduled.region)
     return forum
 
 
@@ -174,9 +188,12 @@ async def schedule_forum(data: ForumIn, actor: Actor, forums: ForumService, runn
     return await _answer(pool, runner, forum_id, result.last)
 
 
+Delegates = Annotated[list[DelegateIn], msgspec.Meta(min_length=1, max_length=5000)]
+
+
 @post("/api/v1/forums/{forum_id:str}/delegates", summary="Register delegates", tags=["forums"], status_code=200,
       request_max_body_size=256 * 1024)  # fmt: skip
-async def register_delegates(forum_id: str, data: list[DelegateIn], actor: Actor, forums: ForumService,
+async def register_delegates(forum_id: str, data: Delegates, actor: Actor, forums: ForumService,
                              runner: ProjectionRunner, pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
     await _forum_in_scope(forums, forum_id, actor)
     commands = [forum_rules.RegisterDelegate(**msgspec.structs.asdict(d)) for d in data]
@@ -196,8 +213,9 @@ async def open_forum(forum_id: str, actor: Actor, forums: ForumService, runner: 
 @post("/api/v1/forums/{forum_id:str}/ballots", summary="Cast (or replace) delegates' ballots", tags=["forums"],
       status_code=200, request_max_body_size=256 * 1024)  # fmt: skip
 async def cast_ballots(
+    request: Request,
     forum_id: str,
-    data: list[BallotIn],
+    data: Annotated[list[BallotIn], msgspec.Meta(min_length=1, max_length=5000)],
     actor: Actor,
     forums: ForumService,
     runner: ProjectionRunner,
@@ -207,17 +225,20 @@ async def cast_ballots(
     await _forum_in_scope(forums, forum_id, actor)
     commands = [forum_rules.CastBallot(delegate_id=b.delegate_id, approvals=tuple(b.approvals), points=b.points,
                                        ranking=tuple(b.ranking)) for b in data]  # fmt: skip
-    result = await forums.cast_ballots(forum_id.upper(), commands, _meta(actor), idempotency_key)
+    key, meta = keyed(request, actor, idempotency_key, data)
+    result = await forums.cast_ballots(forum_id.upper(), commands, meta, key)
     return await _answer(pool, runner, forum_id.upper(), result.last)
 
 
 @post("/api/v1/forums/{forum_id:str}/scores", summary="Give marks per criterion (a delegate's or consensus)",
       tags=["forums"], status_code=200, request_max_body_size=256 * 1024)  # fmt: skip
-async def give_scores(forum_id: str, data: ScoresIn, actor: Actor, forums: ForumService, runner: ProjectionRunner,
-                      pool: asyncpg.Pool, idempotency_key: OptionalKey = None) -> ForumOut:  # fmt: skip
+async def give_scores(request: Request, forum_id: str, data: ScoresIn, actor: Actor, forums: ForumService,
+                      runner: ProjectionRunner, pool: asyncpg.Pool, idempotency_key: OptionalKey = None
+                      ) -> ForumOut:  # fmt: skip
     await _forum_in_scope(forums, forum_id, actor)
     command = forum_rules.GiveScores(sheet=data.sheet, marks=data.marks)
-    result = await forums.give_scores(forum_id.upper(), command, _meta(actor), idempotency_key)
+    key, meta = keyed(request, actor, idempotency_key, data)
+    result = await forums.give_scores(forum_id.upper(), command, meta, key)
     return await _answer(pool, runner, forum_id.upper(), result.last)
 
 
@@ -226,7 +247,12 @@ async def give_scores(forum_id: str, data: ScoresIn, actor: Actor, forums: Forum
 async def adjust(forum_id: str, data: AdjustIn, actor: Actor, forums: ForumService, runner: ProjectionRunner,
                  pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
     await _forum_in_scope(forums, forum_id, actor)
-    volume = None if data.agreed_volume is None else values.parse_decimal(str(data.agreed_volume), places=3)
+    volume = None
+    if data.agreed_volume is not None:
+        try:
+            volume = values.parse_decimal(str(data.agreed_volume), places=3)
+        except ValueError as exc:
+            raise ValidationFailed({"agreed_volume": exc.args[0]}) from None
     command = forum_rules.AdjustItem(item_id=data.item_id, reason=data.reason, agreed_volume=volume,
                                      agreed_cost=data.agreed_cost)  # fmt: skip
     result = await forums.adjust(forum_id.upper(), command, _meta(actor))

@@ -13,7 +13,7 @@ import asyncpg
 from musrenbang.eventlog.store import RecordedEvent
 
 _REGISTRY: dict[str, type[Projection]] = {}
-_NOT_PROJECTIONS = {"runner"}
+_NOT_PROJECTIONS = {"rebuild", "runner", "status", "supervisor"}
 
 
 class Projection:
@@ -56,7 +56,7 @@ class Statements:
 
     async def flush(self) -> None:
         if self._rows:
-            await self._conn.executemany(self._sql, self._rows)  # type: ignore[arg-type]
+            await self._conn.executemany(self._sql, self._rows)
         self._sql, self._rows = None, []
 
 

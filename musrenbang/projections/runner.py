@@ -1,28 +1,60 @@
-"""Running projections: exactly once, one active worker per projection across all processes.
+"""Running projections: exactly once, one worker at a time per projection, across all processes.
 
-Each batch is one transaction that applies the events to the read model *and* moves the checkpoint, so a
-crash at any point leaves both where they were. A worker only touches a projection while it holds that
-projection's advisory lock; every server process runs a runner, and whichever gets the lock does the work
-while the others skip. Notifications sent after each append wake the runner; a slow poll covers lost
-notifications (a notification is a hint, never data).
+Each batch is one transaction that locks the projection's checkpoint row, reads the next events in the
+safe global order, applies them to the read model *and* moves the checkpoint, so a crash at any point
+leaves both where they were. The checkpoint row is taken with `FOR UPDATE SKIP LOCKED`: whoever holds it
+works, anyone else skips, and the lock ends with the transaction — a cancelled or killed worker cannot
+leave it held (a session-level advisory lock could stay held on a pooled connection). Because the lock
+is taken by the statement that reads the checkpoint, the checkpoint read is always the latest committed
+one: two workers can never apply the same event.
+
+A projection that fails on an event is retried one event at a time until the failing event is known;
+the supervisor (projections/supervisor.py) records it, backs off and tries again, while every other
+projection carries on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Sequence
 
 import asyncpg
 
-from musrenbang.db.connect import connect
-from musrenbang.eventlog.store import CHANNEL, START, Position, count_after, read_after
+from musrenbang.eventlog.order import log_head
+from musrenbang.eventlog.store import START, EventUnreadable, Position, RecordedEvent, read_after
 from musrenbang.projections import Projection
 
 log = logging.getLogger(__name__)
 
-_LOCK_CLASS = 0x6D70  # advisory lock space for projections: (class, hashtext(name))
+WAITS_GIVEN_UP: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("waits_given_up", default=None)
+"""Whoever sets a list here (the web server, per request) learns which projections a
+`wait_until_applied` gave up on, so that it can say that what it shows may be behind."""
+
+
+class ProjectionFailed(Exception):
+    """Applying (or reading) one event failed; the projection stays before it."""
+
+    def __init__(self, projection: str, position: int, event_type: str, cause: BaseException) -> None:
+        super().__init__(f"projection {projection} failed on event {event_type} at global position {position}:"
+                         f" {describe(cause)}")  # fmt: skip
+        self.projection, self.position, self.event_type, self.cause = projection, position, event_type, cause
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def is_connection_problem(exc: BaseException) -> bool:
+    """The database could not be reached or went away: nothing to do with the event being applied."""
+    return isinstance(
+        exc,
+        (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+         asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.TooManyConnectionsError),
+    )  # fmt: skip
 
 
 class ProjectionRunner:
@@ -38,135 +70,183 @@ class ProjectionRunner:
         self.projections = list(projections)
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self._wake = asyncio.Event()
         # Within this process, one task at a time works on a projection; the others wait for it and
         # usually find their events applied by then (many requests, one catch-up).
         self._local = {p.name: asyncio.Lock() for p in self.projections}
         self._applied: dict[str, Position] = {}
+        self._progressed = asyncio.Event()
+        self._careful_until: dict[str, Position] = {}
+        """After a batch failed: apply one event at a time up to here, to find the event that fails."""
+        self._rows_made: set[str] = set()
+        self.listening = False
+        """Whether this process's LISTEN connection is up (set by the supervisor); shown by /health."""
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    def named(self, names: Sequence[str]) -> list[Projection]:
+        return [p for p in self.projections if p.name in names]
 
     async def catch_up(self, projection: Projection) -> int | None:
-        """Apply every committed event the projection has not seen; None if another worker holds it."""
+        """Apply every committed event the projection has not seen; None if another worker holds it.
+        Raises ProjectionFailed naming the event that could not be applied."""
         async with self._local[projection.name], self._pool.acquire() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", _LOCK_CLASS, projection.name):
-                return None
-            try:
-                return await self._run_batches(conn, projection)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name)
-
-    async def wait_until_applied(self, names: Sequence[str], at: Position, timeout: float = 5.0) -> bool:
-        """Read-your-writes: return once the named projections have applied the event at `at`, helping
-        them along when no other worker is busy with them. False if `timeout` passed first (an older
-        transaction still open holds the safe order back)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        for projection in [p for p in self.projections if p.name in names]:
-            while self._applied.get(projection.name, START) < at:
-                if asyncio.get_running_loop().time() > deadline:
-                    return False
-                if await self.catch_up(projection) is None:  # another process is on it: watch its progress
-                    row = await self._pool.fetchrow(
-                        "SELECT tx, position FROM projection_checkpoints WHERE name = $1", projection.name
-                    )
-                    if row is not None:
-                        self._applied[projection.name] = Position(row["tx"], row["position"])
-                    if self._applied.get(projection.name, START) < at:
-                        await asyncio.sleep(0.005)
-        return True
+            return await self.run_batches(conn, projection)
 
     async def catch_up_all(self) -> dict[str, int | None]:
         return {p.name: await self.catch_up(p) for p in self.projections}
 
-    async def replay(self, projection: Projection, on_progress: Callable[[int], None] | None = None) -> int:
-        """Empty the projection's tables and rebuild them from the first event.
-
-        Waits for a live worker to finish its current round, then holds the lock so none runs meanwhile.
-        """
-        async with self._pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", _LOCK_CLASS, projection.name)
-            try:
-                async with conn.transaction():
-                    if projection.tables:
-                        await conn.execute(f"TRUNCATE {', '.join(projection.tables)}")
-                    await _save_checkpoint(conn, projection.name, START)
-                return await self._run_batches(conn, projection, on_progress)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, projection.name)
-
-    async def _run_batches(
-        self,
-        conn: asyncpg.Connection,
-        projection: Projection,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> int:
-        await conn.execute(
-            "INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-            projection.name,
-        )
+    async def run_batches(
+        self, conn: asyncpg.Connection, projection: Projection, on_progress: Callable[[int], None] | None = None
+    ) -> int | None:
+        """Batches on `conn` until no committed event is left (or another worker holds the projection)."""
+        name = projection.name
+        if name not in self._rows_made:
+            await conn.execute(
+                "INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", name
+            )
+            self._rows_made.add(name)
         applied = 0
         while True:
             async with conn.transaction():
                 row = await conn.fetchrow(
-                    "SELECT tx, position FROM projection_checkpoints WHERE name = $1", projection.name
+                    "SELECT tx, position, failures FROM projection_checkpoints WHERE name = $1"
+                    " FOR UPDATE SKIP LOCKED",
+                    name,
                 )
+                if row is None:
+                    return applied or None  # another worker is applying this projection right now
                 checkpoint = Position(row["tx"], row["position"])
-                self._applied[projection.name] = checkpoint
-                events = await read_after(conn, checkpoint, self.batch_size)
+                self._note_applied(name, checkpoint)
+                events = await self._read(conn, projection, checkpoint)
+                if events is None:
+                    continue  # a batch could not be read: read it again one event at a time
                 if not events:
                     return applied
-                await projection.apply(conn, events)
-                last = events[-1]
-                await _save_checkpoint(conn, projection.name, Position(last.tx, last.global_position))
+                if not await self._apply(conn, projection, events):
+                    continue  # a batch failed: find the failing event one at a time
+                last = Position(events[-1].tx, events[-1].global_position)
+                await _save_checkpoint(conn, name, last, clear_failure=row["failures"] > 0)
+            self._note_applied(name, last)
             applied += len(events)
             if on_progress is not None:
                 on_progress(len(events))
 
-    async def run_forever(self, database_url: str) -> None:
-        """Catch up, then wait for a notification or the poll interval; repeat until cancelled."""
-        listener: asyncpg.Connection | None = None
+    async def _read(self, conn: asyncpg.Connection, projection: Projection, checkpoint: Position
+                    ) -> list[RecordedEvent] | None:  # fmt: skip
+        careful = checkpoint < self._careful_until.get(projection.name, START)
         try:
-            while True:
-                if listener is None or listener.is_closed():
-                    listener = await self._listen(database_url)
-                self._wake.clear()
-                for projection in self.projections:
+            return await read_after(conn, checkpoint, 1 if careful else self.batch_size)
+        except EventUnreadable as exc:
+            if not careful:
+                # Apply what comes before it, one at a time, so the projection stops right before it.
+                self._careful_until[projection.name] = Position(exc.tx, exc.global_position)
+                return None
+            raise ProjectionFailed(projection.name, exc.global_position, exc.event_type, exc.cause) from exc
+
+    async def _apply(self, conn: asyncpg.Connection, projection: Projection, events: list[RecordedEvent]) -> bool:
+        """Apply `events` inside a savepoint. False when a batch of several failed (the caller then goes one
+        event at a time up to its end); ProjectionFailed when a single event failed."""
+        try:
+            async with conn.transaction():
+                await projection.apply(conn, events)
+        except Exception as exc:
+            if is_connection_problem(exc):
+                raise
+            if len(events) > 1:
+                self._careful_until[projection.name] = Position(events[-1].tx, events[-1].global_position)
+                return False
+            raise ProjectionFailed(projection.name, events[0].global_position, events[0].event_type, exc) from exc
+        return True
+
+    def _note_applied(self, name: str, at: Position) -> None:
+        if at > self._applied.get(name, START):
+            self._applied[name] = at
+            # Wake the requests of this process waiting for their writes (wait_until_applied).
+            self._progressed.set()
+            self._progressed = asyncio.Event()
+
+    async def applied(self, name: str) -> Position:
+        """Where the projection stands, as committed by whichever worker applies it."""
+        row = await self._pool.fetchrow("SELECT tx, position FROM projection_checkpoints WHERE name = $1", name)
+        if row is not None:
+            self._note_applied(name, Position(row["tx"], row["position"]))
+        return self._applied.get(name, START)
+
+    async def wait_until_applied(self, names: Sequence[str], at: Position, timeout: float = 5.0) -> bool:
+        """Read-your-writes: return True once the named projections have applied the event at `at`, helping
+        them along when no other worker is busy with them. False, with a line in the log, if `timeout`
+        passed first (an older transaction still open holds the safe order back, or a projection fails):
+        the caller then says that what it shows may be a few seconds behind."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        for projection in self.named(names):
+            helping, pause = True, 0.002
+            while self._applied.get(projection.name, START) < at:
+                progressed = self._progressed  # taken before looking, so no progress goes unnoticed
+                if helping:
                     try:
                         await self.catch_up(projection)
-                    except (asyncpg.PostgresError, OSError) as exc:
-                        log.warning("projection %s failed, will retry: %s", projection.name, exc)
+                    except Exception as exc:  # noqa: BLE001 - the supervisor records it; here: stop helping
+                        log.debug("not helping %s along: %s", projection.name, describe(exc))
+                        helping = False
+                if self._applied.get(projection.name, START) >= at or await self.applied(projection.name) >= at:
+                    break
+                if loop.time() + pause > deadline:
+                    given_up = WAITS_GIVEN_UP.get()
+                    if given_up is not None:
+                        given_up.append(projection.name)
+                    log.warning(
+                        "gave up after %.1f s waiting for projection %s to apply global position %d; serving"
+                        " data that may be a few seconds behind", timeout, projection.name, at.position,
+                    )  # fmt: skip
+                    return False
+                # This process's worker wakes us as soon as it applies something; a worker in another
+                # process is seen by reading the checkpoint again after the pause.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-        finally:
-            if listener is not None and not listener.is_closed():
-                await listener.close()
+                    await asyncio.wait_for(progressed.wait(), pause)
+                pause = min(pause * 2, 0.05)
+        return True
 
-    async def _listen(self, database_url: str) -> asyncpg.Connection | None:
-        try:
-            conn = await connect(database_url)
-            await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
-            return conn
-        except Exception as exc:  # noqa: BLE001 - polling still works without notifications
-            log.warning("cannot LISTEN for new events, polling every %.0f s: %s", self.poll_interval, exc)
-            return None
+    async def wait_for_head(self, names: Sequence[str], timeout: float = 10.0) -> bool:
+        """Whether the named read models have applied everything the log holds now (waiting up to
+        `timeout`): what a decision must check before it freezes data read from them."""
+        async with self._pool.acquire() as conn:
+            head = await log_head(conn)
+        return head is None or await self.wait_until_applied(names, head, timeout)
+
+    async def replay(self, projection: Projection, on_progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild the projection from the first event beside its live tables and switch them in one
+        transaction (projections/rebuild.py): the live read model stays whole meanwhile."""
+        from musrenbang.projections.rebuild import rebuild
+
+        return await rebuild(self, projection, on_progress)
+
+    async def run_forever(self, database_url: str, seal_interval: float | None = None) -> None:
+        """One supervised worker per projection, a LISTEN connection and (with an interval) the sealer of
+        the log, until cancelled."""
+        from musrenbang.projections.supervisor import supervise
+
+        await supervise(self, database_url, seal_interval)
 
 
-async def _save_checkpoint(conn: asyncpg.Connection, name: str, at: Position) -> None:
-    await conn.execute(
-        "INSERT INTO projection_checkpoints (name, tx, position, updated_at) VALUES ($1, $2, $3, now())"
-        " ON CONFLICT (name) DO UPDATE SET tx = $2, position = $3, updated_at = now()",
-        name,
-        at.tx,
-        at.position,
-    )
-
-
-LAG_COUNTED_UP_TO = 100_000
+async def _save_checkpoint(conn: asyncpg.Connection, name: str, at: Position, *, clear_failure: bool) -> None:
+    if clear_failure:
+        await conn.execute(
+            "UPDATE projection_checkpoints SET tx = $2, position = $3, updated_at = now(), failures = 0,"
+            " failing_position = NULL, failing_type = NULL, error = NULL, failing_since = NULL WHERE name = $1",
+            name, at.tx, at.position,
+        )  # fmt: skip
+    else:
+        await conn.execute(
+            "UPDATE projection_checkpoints SET tx = $2, position = $3, updated_at = now() WHERE name = $1",
+            name, at.tx, at.position,
+        )  # fmt: skip
 
 
 async def lag(conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, int]:
-    """Events committed but not yet applied, per projection (up to LAG_COUNTED_UP_TO: beyond that the
-    number only says "far behind", and counting it exactly would read the log)."""
-    rows = await conn.fetch(
-        "SELECT name, tx, position FROM projection_checkpoints WHERE name = ANY($1::text[])", list(names)
-    )
-    checkpoints = {r["name"]: Position(r["tx"], r["position"]) for r in rows}
-    return {name: await count_after(conn, checkpoints.get(name, START), LAG_COUNTED_UP_TO) for name in names}
+    """Events committed but not yet applied, per projection (see projections/status.py)."""
+    from musrenbang.projections.status import projection_status
+
+    return {name: s.lag for name, s in (await projection_status(conn, names)).items()}

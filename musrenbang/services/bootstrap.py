@@ -9,6 +9,7 @@ import asyncpg
 
 from musrenbang.db.migrations import migrate
 from musrenbang.domain import cycle
+from musrenbang.eventlog import order
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.reference import load_regions
 from musrenbang.services.cycles import CYCLE
@@ -55,8 +56,10 @@ async def server_secret(conn: asyncpg.Connection) -> str:
 
 
 async def prepare(conn: asyncpg.Connection, store: EventStore) -> list[str]:
-    """Migrate, load reference data and open the first cycle; returns the migrations applied now."""
+    """Migrate, rebase the log's order if it came from another cluster, load reference data and open the
+    first cycle; returns the migrations applied now."""
     applied = await migrate(conn)
+    await order.rebase(conn)  # before anything appends: a restored log's order must come first
     await load_regions(conn)
     await start_first_cycle(store)
     return applied

@@ -25,7 +25,7 @@ import msgspec
 from musrenbang.domain import forum as rules
 from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import values
-from musrenbang.domain.errors import N_, DomainError, NotFound
+from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
 from musrenbang.domain.events import (
     AgendaItem,
     BallotCast,
@@ -44,6 +44,7 @@ from musrenbang.eventlog.store import (
     StreamHead,
     read_stream_prefix,
 )
+from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.streams import Aggregate, load
 
 FORUM = Aggregate(rules.Forum(), rules.decide, rules.evolve)
@@ -56,8 +57,10 @@ def new_forum_id() -> str:
 
 
 class ForumService:
-    def __init__(self, pool: asyncpg.Pool, store: EventStore) -> None:
-        self._pool, self._store = pool, store
+    def __init__(self, pool: asyncpg.Pool, store: EventStore, read_models: ReadModels | None) -> None:
+        """`read_models` None: this service is always given the agendas it opens with (the Pabulib
+        import), and refuses to read one from the read models."""
+        self._pool, self._store, self._read_models = pool, store, read_models
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -77,10 +80,12 @@ class ForumService:
 
     async def register_delegates(
         self, forum_id: str, delegates: Sequence[rules.RegisterDelegate], metadata: Metadata
-    ) -> AppendResult | None:
+    ) -> AppendResult:
         """Register many delegates, in commands of up to DELEGATE_BATCH events."""
+        if not delegates:
+            raise ValidationFailed({"delegates": N_("tambahkan paling sedikit satu peserta")})
         forum, head = await self.load(forum_id)
-        result = None
+        result: AppendResult | None = None
         for start in range(0, len(delegates), DELEGATE_BATCH):
             events: list[Event] = []
             for command in delegates[start : start + DELEGATE_BATCH]:
@@ -89,6 +94,7 @@ class ForumService:
                 events.extend(new)
             result = await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata)
             head = result.heads[rules.stream_id(forum_id)]
+        assert result is not None  # at least one batch: delegates is not empty
         return result
 
     async def open(
@@ -103,7 +109,11 @@ class ForumService:
         return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata)
 
     async def _agenda_for(self, forum: rules.Forum) -> tuple[AgendaItem, ...]:
-        s = forum.schedule
+        """Read from the read models, once they have caught up with the log: the agenda is frozen."""
+        s = forum.scheduled
+        if self._read_models is None:
+            raise RuntimeError("this ForumService was made without read models: give the agenda")
+        await require_fresh(self._read_models, ["proposals"] if s.level == "kelurahan" else ["forums"])
         if s.level == "kelurahan":
             rows = await self._pool.fetch(
                 "SELECT code, title, coalesce(agreed_cost, estimated_cost) AS cost,"
@@ -153,6 +163,8 @@ class ForumService:
         idempotency_key: str | None = None,
     ) -> AppendResult:
         """Append ballots (at most one per delegate in one call) in one command, while the forum is open."""
+        if not commands:
+            raise ValidationFailed({"ballot": N_("kirim paling sedikit satu surat suara")})
         if len({c.delegate_id for c in commands}) != len(commands):
             raise DomainError(N_("satu peserta hanya satu surat suara per kiriman"))
 
@@ -205,7 +217,7 @@ class ForumService:
             if await _newest_version(conn, forum_id) != head.version:
                 raise ConcurrencyError([rules.stream_id(forum_id)])
             ballots, sheets = await self.ballots_and_sheets(forum_id, conn)
-            [closed] = rules.decide(forum, rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets)))
+            closed = rules.decide_close(forum, rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets)))
             appends = [Append(rules.stream_id(forum_id), head, [closed])]
             appends.extend(await self._decisions_on_proposals(conn, forum, closed))
             return await self._store.append(appends, metadata=metadata, conn=conn)
@@ -226,7 +238,7 @@ class ForumService:
             event = ProposalDecidedAtForum(
                 code=code,
                 forum_id=closed.forum_id,
-                level=forum.schedule.level,
+                level=forum.scheduled.level,
                 rank=ranked.rank,
                 selected=ranked.selected,
                 reason=ranked.reason,

@@ -28,7 +28,7 @@ async def import_file(
     command = pabulib.schedule(election.meta, forum_id, path.stem)
     agenda = pabulib.agenda(election.projects)
     election.votes.close()
-    forums = ForumService(pool, store)
+    forums = ForumService(pool, store, None)  # the agenda comes from the file
     await forums.schedule(command, META)
     await forums.open(forum_id, META, agenda=agenda)
     # Pass 1: voters become delegates (on the forum stream, in large commands).
@@ -56,5 +56,5 @@ async def import_file(
 
 async def _cast(store: EventStore, forum: rules.Forum, head: StreamHead, batch: list[rules.CastBallot]) -> None:
     events = [rules.decide_ballot(forum, c)[0] for c in batch]
-    streams = [rules.ballot_stream(forum.schedule.forum_id, c.delegate_id) for c in batch]
-    await hold_open_append(store, forum.schedule.forum_id, head, streams, events, META)
+    streams = [rules.ballot_stream(forum.scheduled.forum_id, c.delegate_id) for c in batch]
+    await hold_open_append(store, forum.scheduled.forum_id, head, streams, events, META)

@@ -33,6 +33,7 @@ from musrenbang.eventlog.store import (
 )
 from musrenbang.photos import ProcessedPhoto
 from musrenbang.projections import cycles
+from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.streams import Aggregate, execute, load
 
 PROPOSAL = Aggregate(rules.Proposal(), rules.decide, rules.evolve)
@@ -59,8 +60,8 @@ def fingerprint(*parts: object) -> str:
 
 
 class ProposalService:
-    def __init__(self, pool: asyncpg.Pool, store: EventStore, secret: bytes) -> None:
-        self._pool, self._store, self._secret = pool, store, secret
+    def __init__(self, pool: asyncpg.Pool, store: EventStore, secret: bytes, read_models: ReadModels) -> None:
+        self._pool, self._store, self._secret, self._read_models = pool, store, secret, read_models
         self._kelurahan: frozenset[str] | None = None
         self._cycle: tuple[float, int, int] | None = None
 
@@ -74,14 +75,20 @@ class ProposalService:
 
     async def current_cycle(self) -> tuple[int, int]:
         """(year, number of priority programs) of the cycle being planned; read at most every few
-        seconds (a new cycle opens once a year)."""
+        seconds (a new cycle opens once a year). No cycle in the read model may only mean it is behind:
+        that is checked before refusing."""
         now = time.monotonic()
         if self._cycle is None or now - self._cycle[0] > _CYCLE_TTL:
-            async with self._pool.acquire() as conn:
-                cycle = await cycles.current_cycle(conn)
-                if cycle is None:
-                    raise DomainError(N_("belum ada siklus perencanaan yang dibuka"))
-                programs = len(await cycles.priority_programs(conn, cycle["year"]))
+            for attempt in range(2):
+                async with self._pool.acquire() as conn:
+                    cycle = await cycles.current_cycle(conn)
+                    programs = 0 if cycle is None else len(await cycles.priority_programs(conn, cycle["year"]))
+                if cycle is not None:
+                    break
+                if attempt == 0:
+                    await require_fresh(self._read_models, ["cycles"])
+            else:
+                raise DomainError(N_("belum ada siklus perencanaan yang dibuka"))
             self._cycle = (now, cycle["year"], programs)
         return self._cycle[1], self._cycle[2]
 
@@ -99,7 +106,8 @@ class ProposalService:
 
     def check_secret(self, code: str, given: str) -> None:
         normalized = "".join(given.split()).replace("-", "").upper()
-        if not hmac.compare_digest(self.revision_secret(code), normalized):
+        # Bytes: compare_digest refuses str with non-ASCII characters, and a secret typed wrong may have them.
+        if not hmac.compare_digest(self.revision_secret(code).encode(), normalized.encode()):
             raise WrongSecret(N_("kode rahasia tidak cocok dengan usulan ini"))
 
     # --- commands --------------------------------------------------------------------------------
@@ -145,10 +153,11 @@ class ProposalService:
             ref = str(uuid.uuid5(_NAMESPACE, f"proposer:{idempotency_key}"))
             state = rules.Proposal()
             events: list[Event] = []
-            for command in [
+            commands: list[rules.Command] = [
                 rules.SubmitProposal(code=code, year=year, source=source, content=content, proposer_ref=ref),
                 *(_attach(code, p) for p in photos),
-            ]:
+            ]
+            for command in commands:
                 new = rules.decide(state, command)
                 for e in new:
                     state = rules.evolve(state, e)
@@ -250,9 +259,7 @@ class ProposalService:
 
     async def kelurahan_of(self, code: str) -> str:
         state, _ = await load(self._store, PROPOSAL, rules.stream_id(code))
-        if not state.exists:
-            raise NotFound(N_("usulan tidak ditemukan"))
-        return state.content.kelurahan
+        return state.submitted.kelurahan
 
     async def verify(self, command: rules.VerifyProposal, metadata: Metadata,
                      idempotency_key: str | None = None) -> AppendResult:  # fmt: skip

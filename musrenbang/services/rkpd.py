@@ -19,6 +19,7 @@ from musrenbang.domain.errors import N_, DomainError
 from musrenbang.domain.events import CityItem
 from musrenbang.eventlog.store import Append, AppendResult, EventStore, Metadata
 from musrenbang.projections import cycles
+from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.streams import Aggregate, load
 
 RKPD = Aggregate(rules.Rkpd(), rules.decide, rules.evolve)
@@ -36,8 +37,8 @@ def acting_agency(actor: Actor) -> str | None:
 
 
 class RkpdService:
-    def __init__(self, pool: asyncpg.Pool, store: EventStore) -> None:
-        self._pool, self._store = pool, store
+    def __init__(self, pool: asyncpg.Pool, store: EventStore, read_models: ReadModels) -> None:
+        self._pool, self._store, self._read_models = pool, store, read_models
 
     async def load(self, year: int) -> rules.Rkpd:
         state, _ = await load(self._store, RKPD, rules.stream_id(year))
@@ -45,7 +46,9 @@ class RkpdService:
 
     async def forwarded(self, year: int) -> list[CityItem]:
         """What the kecamatan forums selected and forwarded to the city, with the agency that takes each
-        first (by its bidang)."""
+        first (by its bidang). Read once the read models have caught up with the log: what is received is
+        frozen into the year's stream."""
+        await require_fresh(self._read_models, ["forums", "proposals"])
         rows = await self._pool.fetch(
             "SELECT f.proposal, f.title, f.kelurahan, f.cost, f.volume, f.unit, f.from_forum, p.bidang"
             " FROM forum_forwarded f JOIN proposals p ON p.code = f.proposal"
@@ -73,11 +76,16 @@ class RkpdService:
         return await self.execute(year, rules.ReceiveProposals(year=year, items=items), metadata, idempotency_key)
 
     async def priority_programs(self, year: int) -> int:
-        async with self._pool.acquire() as conn:
-            count = len(await cycles.priority_programs(conn, year))
-        if not count:
-            raise DomainError(N_("siklus RKPD tahun ini belum dibuka"))
-        return count
+        """How many priority programs the cycle of `year` has (a cycle not in the read model yet may only
+        be behind: that is checked before refusing)."""
+        for attempt in range(2):
+            async with self._pool.acquire() as conn:
+                count = len(await cycles.priority_programs(conn, year))
+            if count:
+                return count
+            if attempt == 0:
+                await require_fresh(self._read_models, ["cycles"])
+        raise DomainError(N_("siklus RKPD tahun ini belum dibuka"))
 
     async def execute(self, year: int, command: rules.Command, metadata: Metadata,
                       idempotency_key: str | None = None) -> AppendResult:  # fmt: skip

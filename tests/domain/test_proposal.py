@@ -121,7 +121,7 @@ def test_revision_is_only_possible_after_return_and_resubmits() -> None:
 
 
 def photo(n: int) -> rules.AttachPhoto:
-    return rules.AttachPhoto(code="AAAA0000", photo_id=f"p{n}", sha256="x", content_type="image/jpeg", width=1,
+    return rules.AttachPhoto(code="AAAA0000", photo_id=f"p{n}", sha256=f"{n:064x}", content_type="image/jpeg", width=1,
                              height=1, size=1)  # fmt: skip
 
 

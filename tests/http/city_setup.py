@@ -53,12 +53,12 @@ async def seed(database_url: str) -> dict[str, str]:
         await start_first_cycle(store)
         runner = ProjectionRunner(pool, all_projections())
         await runner.catch_up_all()
-        proposals = ProposalService(pool, store, b"c" * 32)
+        proposals = ProposalService(pool, store, b"c" * 32, runner)
         codes = {t: await _submit(proposals, n, t, b) for n, (t, b) in enumerate(PROPOSALS.items())}
         for code in codes.values():
             await proposals.verify(rules.VerifyProposal(code=code, decision="accept"), META)
         await runner.catch_up_all()
-        forums = ForumService(pool, store)
+        forums = ForumService(pool, store, runner)
         kelurahan = new_forum_id()
         schedule = f.ScheduleForum(forum_id=kelurahan, level="kelurahan", region=KELURAHAN, year=2022,
                                    title="Musrenbang Kelurahan", held_on=None, place="Aula", chair="Lurah",

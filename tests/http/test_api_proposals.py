@@ -15,6 +15,8 @@ from PIL import Image
 from musrenbang.db.connect import create_pool
 from musrenbang.domain import proposal as rules
 from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.projections import all_projections
+from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.proposals import ProposalService
 from tests.http.conftest import PROPOSER, SUBMISSIONS_PER_HOUR, event_count, payload
 from tests.images import jpeg_with_gps, png_with_alpha
@@ -240,7 +242,8 @@ async def test_a_returned_proposal_is_revised_with_the_secret(
     # A verifier returns it (the facilitators' screens come later; the command is the same).
     pool = await create_pool(app_database, min_size=1, max_size=2)
     try:
-        service = ProposalService(pool, EventStore(pool), b"unused-for-verification" * 2)
+        runner = ProjectionRunner(pool, all_projections())
+        service = ProposalService(pool, EventStore(pool), b"unused-for-verification" * 2, runner)
         await service.verify(rules.VerifyProposal(code=code, decision="return", reason="Sebutkan RT yang dilalui"),
                              Metadata(actor="fasilitator", role="facilitator"))  # fmt: skip
     finally:

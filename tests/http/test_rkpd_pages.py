@@ -266,10 +266,10 @@ async def test_a_change_after_adoption_shows_until_adopted_again(
 ) -> None:
     """Last in this module: it changes the list the other tests read."""
     store = EventStore(db)
-    line = (await RkpdService(db, store).load(YEAR)).lines[site.lines["park"]]
+    line = (await RkpdService(db, store, ProjectionRunner(db, all_projections())).load(YEAR)).lines[site.lines["park"]]
     revised = rkpd_rules.LineInput(**{f: getattr(line, f) for f in rkpd_rules.LineInput.__struct_fields__
                                       if hasattr(line, f)} | {"pagu": 11_000_000})  # fmt: skip
-    result = await RkpdService(db, store).execute(
+    result = await RkpdService(db, store, ProjectionRunner(db, all_projections())).execute(
         YEAR, rkpd_rules.SetLine(line=revised, priority_programs=6, reason="harga satuan turun"), META
     )
     assert await ProjectionRunner(db, all_projections()).wait_until_applied(["rkpd", "lineage"], result.last, 30)

@@ -13,7 +13,7 @@ import pytest
 
 from musrenbang.domain.events import CycleStageAdvanced
 from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore
-from musrenbang.projections.runner import _LOCK_CLASS, ProjectionRunner, lag
+from musrenbang.projections.runner import ProjectionRunner, lag
 from tests.conftest import REPO
 from tests.projections.recording import TALLY_TABLE, Recorder, Tally, table_checksum
 
@@ -83,15 +83,16 @@ async def test_each_event_is_applied_exactly_once_across_rounds(store: EventStor
     assert len(recorder.seen) == len(set(recorder.seen)) == 35
 
 
-async def test_only_the_holder_of_the_lock_works_on_a_projection(store: EventStore, pool: asyncpg.Pool) -> None:
+async def test_only_the_holder_of_the_checkpoint_works_on_a_projection(store: EventStore, pool: asyncpg.Pool) -> None:
     recorder = Recorder()
     runner = ProjectionRunner(pool, [recorder])
     await fill(store, 1, 3)
-    async with pool.acquire() as other:
-        await other.execute("SELECT pg_advisory_lock($1, hashtext($2))", _LOCK_CLASS, recorder.name)
+    await pool.execute("INSERT INTO projection_checkpoints (name) VALUES ($1)", recorder.name)
+    async with pool.acquire() as other, other.transaction():
+        # Another worker is in the middle of a batch: it holds the checkpoint row.
+        await other.execute("SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE", recorder.name)
         assert await runner.catch_up(recorder) is None
         assert recorder.seen == []
-        await other.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, recorder.name)
     assert await runner.catch_up(recorder) == 3
 
 

@@ -43,7 +43,7 @@ async def forum_with_delegates(forums: ForumService, delegates: int, **schedule:
 async def test_two_hundred_delegates_vote_at_once_and_every_ballot_counts(
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
-    forums = ForumService(pool, store)
+    forums = ForumService(pool, store, ProjectionRunner(pool, all_projections()))
     forum_id = await forum_with_delegates(forums, 200)
     await asyncio.gather(*(
         forums.cast_ballot(forum_id, f.CastBallot(delegate_id=f"d{i}", approvals=(f"P{i % 5}",)), META)
@@ -59,7 +59,7 @@ async def test_two_hundred_delegates_vote_at_once_and_every_ballot_counts(
 
 
 async def test_a_ballot_after_close_is_refused_and_writes_nothing(store: EventStore, pool: asyncpg.Pool) -> None:
-    forums = ForumService(pool, store)
+    forums = ForumService(pool, store, ProjectionRunner(pool, all_projections()))
     forum_id = await forum_with_delegates(forums, 2)
     await forums.cast_ballot(forum_id, f.CastBallot(delegate_id="d0", approvals=("P1",)), META)
     await forums.close(forum_id, META)
@@ -72,7 +72,7 @@ async def test_a_ballot_after_close_is_refused_and_writes_nothing(store: EventSt
 
 
 async def test_no_ballot_lands_after_a_close_racing_with_them(store: EventStore, pool: asyncpg.Pool) -> None:
-    forums = ForumService(pool, store)
+    forums = ForumService(pool, store, ProjectionRunner(pool, all_projections()))
     forum_id = await forum_with_delegates(forums, 120)
     counted = 0
 
@@ -106,7 +106,7 @@ async def test_no_ballot_lands_after_a_close_racing_with_them(store: EventStore,
 async def test_the_close_waits_for_a_ballot_in_flight_and_refuses_the_next(
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
-    forums = ForumService(pool, store)
+    forums = ForumService(pool, store, ProjectionRunner(pool, all_projections()))
     forum_id = await forum_with_delegates(forums, 3)
     await forums.cast_ballot(forum_id, f.CastBallot(delegate_id="d0", approvals=("P0",)), META)
     forum, head = await forums.load(forum_id)
@@ -131,7 +131,7 @@ async def test_a_kelurahan_forum_forwards_to_its_kecamatan_forum(store: EventSto
     await start_first_cycle(store)
     runner = ProjectionRunner(pool, all_projections())
     await runner.catch_up_all()
-    proposals = ProposalService(pool, store, b"k" * 32)
+    proposals = ProposalService(pool, store, b"k" * 32, runner)
     codes = []
     for n, cost in enumerate((30_000_000, 50_000_000, 40_000_000)):
         raw = proposal_rules.ProposalInput(
@@ -148,7 +148,7 @@ async def test_a_kelurahan_forum_forwards_to_its_kecamatan_forum(store: EventSto
         codes.append(submitted.code)
     await runner.catch_up_all()
 
-    forums = ForumService(pool, store)
+    forums = ForumService(pool, store, ProjectionRunner(pool, all_projections()))
     kelurahan = new_forum_id()
     await forums.schedule(f.ScheduleForum(
         forum_id=kelurahan, level="kelurahan", region="32.75.01.1001", year=2022, title="Musrenbang Kelurahan",

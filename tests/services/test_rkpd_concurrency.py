@@ -10,6 +10,8 @@ import asyncpg
 from musrenbang.domain import rkpd as r
 from musrenbang.domain.events import CityItem
 from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.projections import all_projections
+from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.rkpd import RkpdService
 
 AGENCIES = ("DBMSDA", "DINKES", "DISDIK", "DLH")
@@ -27,7 +29,7 @@ def line(agency: str, code: str) -> r.LineInput:
 async def test_agencies_mapping_at_once_lose_nothing_and_never_share_an_id(
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
-    rkpd = RkpdService(pool, store)
+    rkpd = RkpdService(pool, store, ProjectionRunner(pool, all_projections()))
     items = tuple(
         CityItem(
             code=f"{agency[:3]}{n:05d}",
@@ -60,7 +62,7 @@ async def test_agencies_mapping_at_once_lose_nothing_and_never_share_an_id(
 async def test_a_retried_command_is_written_once_even_when_the_retries_race(
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
-    rkpd = RkpdService(pool, store)
+    rkpd = RkpdService(pool, store, ProjectionRunner(pool, all_projections()))
     item = CityItem(code="A0000001", title="Usulan", kelurahan="32.75.01.1001", bidang="infrastruktur", cost=1,
                     agency="DBMSDA", forum_id="KEC")  # fmt: skip
     await rkpd.execute(2022, r.ReceiveProposals(year=2022, items=(item,)), Metadata(role="admin"))

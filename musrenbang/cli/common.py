@@ -1,0 +1,106 @@
+"""What every `musrenbang` command shares: settings, the database to use, and failures a person can fix.
+
+Every failure a person can fix (a wrong URL, an unreachable server, a data directory that is not
+writable, a port in use) is printed as one plain message, without a traceback, and exits with 3;
+checking commands exit with 1 when they find a problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import asyncpg
+import click
+
+from musrenbang.config import ConfigError, Settings
+from musrenbang.db.bundled import BundledDatabase
+from musrenbang.db.connect import connect, create_pool, ensure_database
+from musrenbang.db.errors import DatabaseError
+
+T = TypeVar("T")
+
+EXIT_FAILED_CHECK = 1
+EXIT_CANNOT_RUN = 3
+EXIT_UNSUPPORTED = 4
+
+
+class Failure(click.ClickException):
+    """A problem the user can fix; printed as `error: ...`."""
+
+    exit_code = EXIT_CANNOT_RUN
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+def settings_from_env(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env(None, **overrides)
+    except ConfigError as exc:
+        raise Failure(str(exc)) from None
+
+
+@contextlib.contextmanager
+def database(settings: Settings, *, keep_running: bool = False) -> Iterator[str]:
+    """The URL of the database to use: the external one, or the bundled server (started for the
+    duration of the block, and stopped after it unless another process still uses it)."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    bundled = BundledDatabase(settings.data_dir)
+    try:
+        url = bundled.start(keep_running=keep_running)
+    except DatabaseError as exc:
+        raise Failure(str(exc)) from None
+    run(ensure_database(url))  # the bundled server's first run: create the application database
+    try:
+        yield url
+    finally:
+        if not keep_running:
+            bundled.stop()
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    from musrenbang.services.freshness import ReadModelBehind
+
+    try:
+        return asyncio.run(work)
+    except DatabaseError as exc:
+        raise Failure(str(exc)) from None
+    except ReadModelBehind as exc:
+        raise Failure(f"the read models did not catch up with the log in time: {exc.message}") from None
+    except asyncpg.PostgresError as exc:
+        raise Failure(f"the database refused: {exc}") from None
+
+
+async def prepare(url: str) -> tuple[list[str], str]:
+    """Migrate, rebase the order, load reference data, open the first cycle; return the migrations applied
+    and the server secret."""
+    from musrenbang.eventlog.store import EventStore
+    from musrenbang.services import bootstrap
+
+    pool = await create_pool(url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            applied = await bootstrap.prepare(conn, EventStore(pool))
+            return applied, await bootstrap.server_secret(conn)
+    finally:
+        await pool.close()
+
+
+async def migrated(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work` on a connection to a database whose schema is up to date (and whose log's order was
+    rebased if it came from another cluster: see eventlog/order.py)."""
+    from musrenbang.db.migrations import migrate
+    from musrenbang.eventlog import order
+
+    conn = await connect(url)
+    try:
+        await migrate(conn)
+        await order.rebase(conn)
+        return await work(conn)
+    finally:
+        await conn.close()

@@ -1,0 +1,177 @@
+"""Operating a site: status, replay, backup, restore."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from musrenbang.cli.common import EXIT_FAILED_CHECK, Failure, database, migrated, run, settings_from_env
+from musrenbang.cli.group import main
+from musrenbang.db.connect import create_pool, redact
+from musrenbang.db.errors import DatabaseError
+from musrenbang.projections import Projection
+
+if TYPE_CHECKING:  # imported where used, to keep the command line quick to start
+    from musrenbang.eventlog.verify import LogReport
+
+
+@main.command()
+def status() -> None:
+    """What /health reports: the database, each projection's state and lag (and, when one is stalled,
+    the event it fails on and why). Exit 1 unless all is well."""
+    from musrenbang.http.health import OK, Health, site_health
+    from musrenbang.projections import all_projections
+    from musrenbang.projections.runner import ProjectionRunner
+
+    async def collect() -> Health:
+        pool = await create_pool(url, min_size=1, max_size=2)
+        try:
+            return await site_health(pool, ProjectionRunner(pool, all_projections()))
+        finally:
+            await pool.close()
+
+    settings = settings_from_env()
+    with database(settings) as url:
+        health = run(collect())
+    db = health.database
+    click.echo(f"database: {db.status}" + (f" (PostgreSQL {db.version})" if db.version else f": {db.error}"))
+    for name, p in health.projections.items():
+        click.echo(f"  {name:<10} {p.state:<12} lag {p.lag}")
+        if p.error:
+            click.echo(f"             failing {p.failures} time(s) on {p.event_type} at global position"
+                       f" {p.position} since {p.failing_since:%Y-%m-%d %H:%M:%S %Z}: {p.error}")  # fmt: skip
+    click.echo(f"status: {health.status}")
+    if health.status != OK:
+        sys.exit(EXIT_FAILED_CHECK)
+
+
+@main.command()
+@click.option("--projection", "name", default=None, help="Rebuild only this read model.")
+def replay(name: str | None) -> None:
+    """Rebuild read models from the event log, from the first event, beside the live ones: a running site
+    keeps serving the old tables until the new ones are switched in, in one transaction."""
+    from musrenbang.projections import all_projections
+
+    projections = all_projections()
+    if name is not None:
+        projections = [p for p in projections if p.name == name]
+        if not projections:
+            known = ", ".join(p.name for p in all_projections())
+            raise Failure(f"no projection named {name!r} (known: {known})")
+    settings = settings_from_env()
+    with database(settings) as url:
+        run(migrated(url, lambda conn: conn.fetchval("SELECT 1")))
+        for projection, count in run(_rebuild(url, projections)):
+            click.echo(f"{projection.name}: {count} events applied")
+
+
+async def _rebuild(url: str, projections: Sequence[Projection]) -> list[tuple[Projection, int]]:
+    """Rebuild the projections side by side (each reads the log on its own connection and writes its
+    own tables, so they do not wait for one another), under one progress bar."""
+    from musrenbang.projections.runner import ProjectionRunner
+
+    pool = await create_pool(url, min_size=1, max_size=len(projections) + 1)
+    try:
+        runner = ProjectionRunner(pool, projections, batch_size=5000)
+        total = await pool.fetchval("SELECT count(*) FROM events")
+        label = ", ".join(p.name for p in projections)
+        with click.progressbar(length=total * len(projections), label=label, file=sys.stderr) as bar:
+            applied = await asyncio.gather(*(runner.replay(p, bar.update) for p in projections))
+        return list(zip(projections, applied, strict=True))
+    finally:
+        await pool.close()
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
+def backup(out: Path) -> None:
+    """Write the whole database (log, personal data, photos, accounts, read models) to FILE, in
+    PostgreSQL's custom format. `musrenbang restore FILE` brings it back, on this or any other server."""
+    from musrenbang.db import backup as tools
+
+    settings = settings_from_env()
+    with database(settings) as url:
+        events = run(migrated(url, lambda conn: conn.fetchval("SELECT count(*) FROM events")))
+        try:
+            tools.dump(url, out)
+        except DatabaseError as exc:
+            raise Failure(str(exc)) from None
+        except OSError as exc:
+            raise Failure(f"cannot write {out}: {exc.strerror}") from None
+    click.echo(f"wrote {out} ({out.stat().st_size:,} bytes, {events} events)")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore(file: Path) -> None:
+    """Restore a backup into an empty database (the bundled one of a new data directory, or
+    MUSRENBANG_DATABASE_URL), then rebase the log's order for this server, rebuild every read model
+    from the log and verify every hash chain. Exit 1 if the restored log does not verify."""
+    from musrenbang.db import backup as tools
+
+    settings = settings_from_env()
+    with database(settings) as url:
+        tables = run(_table_count(url))
+        if tables:
+            raise Failure(
+                f"the database at {redact(url)} is not empty ({tables} tables): restore into a new, empty"
+                " database (set MUSRENBANG_DATABASE_URL or MUSRENBANG_DATA_DIR to a new one)"
+            )
+        try:
+            tools.load(url, file)
+        except DatabaseError as exc:
+            raise Failure(f"cannot restore {file}: {exc}") from None
+        shift = run(_migrate_restored(url))
+        click.echo(f"restored {file} into {redact(url)}" + (f"; log order rebased by {shift}" if shift else ""))
+        from musrenbang.projections import all_projections
+
+        for projection, count in run(_rebuild(url, all_projections())):
+            click.echo(f"{projection.name}: rebuilt from {count} events")
+        report = run(_verify(url))
+    if not report.intact:
+        for problem in [f"chain broken: {b}" for b in report.breaks] + report.seal_problems:
+            click.echo(f"BROKEN: {problem}", err=True)
+        sys.exit(EXIT_FAILED_CHECK)
+    click.echo(f"verified: {report.chains.events} events in {report.chains.streams} streams, every chain intact;"
+               f" {report.seals} seal(s) checked")  # fmt: skip
+
+
+async def _table_count(url: str) -> int:
+    from musrenbang.db.connect import connect
+
+    conn = await connect(url)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")
+    finally:
+        await conn.close()
+
+
+async def _migrate_restored(url: str) -> int:
+    """Bring a backup made by an older version up to date, and rebase its order for this server (see
+    eventlog/order.py); returns how far the order moved."""
+    from musrenbang.db.connect import connect
+    from musrenbang.db.migrations import migrate
+    from musrenbang.eventlog import order
+
+    conn = await connect(url)
+    try:
+        await migrate(conn)
+        return await order.rebase(conn)
+    finally:
+        await conn.close()
+
+
+async def _verify(url: str) -> LogReport:
+    from musrenbang.db.connect import connect
+    from musrenbang.eventlog.verify import verify_database
+
+    conn = await connect(url)
+    try:
+        return await verify_database(conn)
+    finally:
+        await conn.close()

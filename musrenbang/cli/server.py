@@ -1,0 +1,181 @@
+"""Serving the site, and the database it uses: serve, demo, migrate, db url, db stop."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from musrenbang.cli.common import Failure, database, prepare, run, settings_from_env
+from musrenbang.cli.group import main
+from musrenbang.config import Settings
+from musrenbang.db.bundled import BundledDatabase
+from musrenbang.db.connect import create_pool, redact, with_connection
+
+if TYPE_CHECKING:  # imported where used, to keep the command line quick to start
+    from musrenbang.demo import Summary
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8000).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the bundled database keeps its data (also MUSRENBANG_DATA_DIR).",
+)
+@click.option("--workers", type=int, default=None, help="Server processes (default 1).")
+@click.option("--demo", is_flag=True, help="On a database without proposals, first play the demo RKPD 2022 cycle.")
+def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None, demo: bool) -> None:
+    """Prepare the database and serve the web application until Ctrl-C."""
+    settings = settings_from_env(host=host, port=port, data_dir=data_dir, workers=workers)
+    _check_port_free(settings.host, settings.port)
+    with database(settings) as url:
+        applied, secret = run(prepare(url))
+        if applied:
+            click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}", err=True)
+        click.echo(f"database: {redact(url)}", err=True)
+        if demo:
+            _demo_before_serving(settings, url, settings.secret_key or secret)
+        click.echo(f"serving on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", err=True)
+        _serve_http(settings, url, settings.secret_key or secret)
+
+
+def _serve_http(settings: Settings, url: str, secret: str) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    # The worker processes build the app from the environment (see http/app.py:app_from_env).
+    os.environ["MUSRENBANG_DATABASE_URL"] = url
+    os.environ["MUSRENBANG_SECRET_KEY"] = secret
+    os.environ["MUSRENBANG_POLL_INTERVAL"] = str(settings.poll_interval)
+    Granian(
+        "musrenbang.http.app:app_from_env",
+        factory=True,
+        interface=Interfaces.ASGI,
+        address=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=LogLevels(settings.log_level),
+        respawn_failed_workers=True,
+    ).serve()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise Failure(f"cannot listen on {host!r}: no such address") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise Failure(
+                    f"port {port} on {host} is already in use (is another server running?); choose --port"
+                ) from None
+            raise Failure(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+@main.command("demo")
+@click.option("--seed", type=int, default=2022, show_default=True, help="Same seed, same cycle.")
+@click.option("--scale", type=click.IntRange(1, 10_000), default=1, show_default=True,
+              help="Multiply proposals, delegates, score sheets and ballots (for benchmarks).")  # fmt: skip
+def demo_command(seed: int, scale: int) -> None:
+    """Play a whole RKPD 2022 cycle of Kota Bekasi on an empty database (proposals in all 56 kelurahan,
+    forums, the agencies' RKPD lines, adoption) and add demo staff accounts. Exit 3 if the log already
+    holds proposals."""
+    settings = settings_from_env()
+    with database(settings) as url:
+        _, secret = run(prepare(url))
+        summary = run(_play_demo(url, settings.secret_key or secret, seed, scale))
+        if summary is None:
+            raise Failure("the event log already holds proposals; the demo needs an empty database"
+                          " (set MUSRENBANG_DATABASE_URL or --data-dir to a new one)")  # fmt: skip
+    _print_demo(summary, settings)
+
+
+def _demo_before_serving(settings: Settings, url: str, secret: str) -> None:
+    summary = run(_play_demo(url, secret, 2022, 1))
+    if summary is None:
+        click.echo("the log already holds proposals: serving them, no demo played", err=True)
+    else:
+        _print_demo(summary, settings)
+
+
+async def _play_demo(url: str, secret: str, seed: int, scale: int) -> Summary | None:
+    """The demo's summary; None, and nothing played, when the log already holds proposals."""
+    from musrenbang import demo
+    from musrenbang.eventlog.store import EventStore
+
+    pool = await create_pool(url, min_size=1, max_size=8)
+    try:
+        if await demo.has_proposals(pool):
+            return None
+        try:
+            key = bytes.fromhex(secret)
+        except ValueError:
+            key = secret.encode()
+        with click.progressbar(length=demo.STEPS, label="demo RKPD 2022", file=sys.stderr) as bar:
+            return await demo.play(pool, EventStore(pool), key, seed=seed, scale=scale, on_progress=bar.update)
+    finally:
+        await pool.close()
+
+
+def _print_demo(summary: Summary, settings: Settings) -> None:
+    s = summary
+    click.echo(f"demo: {s.proposals} proposals ({s.merged} merged, {s.returned} returned of which {s.revised}"
+               f" revised, {s.rejected} rejected), {s.forums} forums, {s.received} at the city level"
+               f" ({s.passed} passed on, {s.declined} declined), {s.lines} RKPD lines adopted;"
+               f" {s.events} events")  # fmt: skip
+    base = f"http://{settings.host}:{settings.port}"
+    click.echo(f"open first: {base}/rkpd/2022 — then follow a line back to its residents, e.g. "
+               f"{base}/telusur/usulan/{s.sample_code}")  # fmt: skip
+    click.echo("demo staff accounts (sign in at /masuk):")
+    for a in s.accounts:
+        password = a.password or "(existed already; password unchanged)"
+        click.echo(f"  {a.username:<26} {a.role:<12} {a.scope:<10} {password}")
+
+
+@main.command()
+def migrate() -> None:
+    """Apply the database migrations that are not applied yet."""
+    settings = settings_from_env()
+    with database(settings) as url:
+        applied, _ = run(prepare(url))
+    click.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+@main.group()
+def db() -> None:
+    """The database in use."""
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the connection URL of the database in use (starting the bundled server if needed)."""
+    settings = settings_from_env()
+    with database(settings, keep_running=True) as url:
+        run(with_connection(url, lambda conn: conn.fetchval("SELECT 1")))  # a URL that works, or why not
+        click.echo(url)
+    if not settings.database_url:
+        click.echo("(the bundled server keeps running; `musrenbang db stop` stops it)", err=True)
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the bundled PostgreSQL server of the data directory."""
+    settings = settings_from_env()
+    if settings.database_url:
+        raise Failure("MUSRENBANG_DATABASE_URL is set: that server is not managed by musrenbang")
+    stopped = BundledDatabase(settings.data_dir).stop_server()
+    click.echo("stopped" if stopped else "the bundled server was not running")

@@ -1,0 +1,65 @@
+"""Staff accounts: user add, list, disable."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from musrenbang.cli.common import Failure, database, migrated, run, settings_from_env
+from musrenbang.cli.group import main
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts (admin, facilitator, opd, auditor)."""
+
+
+@user.command("add")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "facilitator", "opd", "auditor"]))
+@click.option("--region", default=None, help="Kelurahan or kecamatan code (facilitators).")
+@click.option("--opd", default=None, help="Agency code (opd accounts), e.g. DBMSDA; see musrenbang/domain/agency.py.")
+def user_add(username: str, role: str, region: str | None, opd: str | None) -> None:
+    """Add an account; the password is read from standard input (first line)."""
+    from musrenbang.domain.errors import DomainError, ValidationFailed
+    from musrenbang.services.accounts import add_user
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = settings_from_env()
+    with database(settings) as url:
+        try:
+            run(migrated(url, lambda conn: add_user(conn, username, password, role, region, opd)))
+        except ValidationFailed as exc:
+            raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
+        except DomainError as exc:
+            raise Failure(exc.message) from None
+    click.echo(f"added {username} ({role}{' ' + region if region else ''}{' ' + opd if opd else ''})")
+
+
+@user.command("list")
+def user_list() -> None:
+    """List accounts."""
+    from musrenbang.services.accounts import list_users
+
+    settings = settings_from_env()
+    with database(settings) as url:
+        rows = run(migrated(url, list_users))
+    for r in rows:
+        scope = r["region"] or r["opd"] or "-"
+        state = "disabled" if r["disabled_at"] else "active"
+        click.echo(f"{r['username']:<24} {r['role']:<12} {scope:<16} {state}")
+
+
+@user.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Disable an account and end all its sessions and tokens."""
+    from musrenbang.services.accounts import disable_user
+
+    settings = settings_from_env()
+    with database(settings) as url:
+        changed = run(migrated(url, lambda conn: disable_user(conn, username)))
+    if not changed:
+        raise Failure(f"no active account {username!r}")
+    click.echo(f"disabled {username}")

@@ -1,0 +1,164 @@
+"""What the log can hold: the bounds every value keeps before it becomes an event.
+
+An event can never be taken back, and every projection must be able to store every event, or it stops on
+it for good. So each `decide` checks what it puts into an event against these bounds, whatever door the
+command came through (the JSON API, a form, the CLI, an import): numbers fit the read models' columns
+(`integer`, `bigint`) with room for their sums, texts carry no NUL or control characters (PostgreSQL's text
+and jsonb cannot store NUL) and have a length a page can show.
+
+    >>> clean_text("  Jalan   rusak ", max_length=20)
+    'Jalan rusak'
+    >>> clean_text("a\\x00b", max_length=20)
+    Traceback (most recent call last):
+    ...
+    ValueError: berisi karakter yang tidak diizinkan
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable
+from decimal import Decimal
+from typing import ParamSpec, TypeVar
+
+from musrenbang.domain import values
+from musrenbang.domain.errors import N_, Message, ValidationFailed
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MIN_YEAR, MAX_YEAR = 2000, 2100
+"""RKPD years (and the dates of forums and kick-offs)."""
+MAX_RUPIAH = 100 * 10**12
+"""Rp 100 triliun: above any kabupaten or kota's whole budget, and ninety thousand such amounts still add
+up within a `bigint`. Every amount of money in an event is a whole number of rupiah up to this."""
+MAX_QUANTITY_DIGITS = 15
+"""Volumes, targets and other quantities: at most this many digits before the decimal mark."""
+MAX_COUNT = 1_000_000_000
+"""Counts and points given by people (ballot points, thresholds): well inside an `integer`."""
+MAX_ITEMS = 100_000
+"""Entries in one list of an event (an agenda, delegates registered at once, criteria marks)."""
+
+NAME, TITLE, LONG_TITLE, REASON, LONG_TEXT = 200, 300, 500, 1000, 5000
+"""Text lengths: a person's name or a place; a title; an official nomenclature name; a reason or note;
+a free description."""
+CODE = 100
+"""Identifiers and codes typed or generated (delegate ids, item ids, agency codes)."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_REGION = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def clean_text(value: str, *, max_length: int, multiline: bool = False) -> str:
+    """`value` trimmed (single-line texts with runs of spaces collapsed), refused if it carries NUL,
+    control characters or unpaired surrogates, or is longer than `max_length` characters."""
+    if not isinstance(value, str):
+        raise ValueError(N_("isian tidak sah"))
+    if "\x00" in value or any(unicodedata.category(c) == "Cs" for c in value):
+        raise ValueError(N_("berisi karakter yang tidak diizinkan"))
+    value = value.replace("\r\n", "\n").strip()
+    if not multiline:
+        value = re.sub(r"\s+", " ", value)
+    if _CONTROL.search(value.replace("\t", " ")):
+        raise ValueError(N_("berisi karakter yang tidak diizinkan"))
+    if len(value) > max_length:
+        raise ValueError(Message(N_("terlalu panjang: paling banyak %(max)d huruf"), max=max_length))
+    return value
+
+
+def whole(value: int, low: int, high: int) -> int:
+    """An integer within [low, high] (bool is not an integer here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(Message(N_("harus bilangan bulat antara %(low)s dan %(high)s"), low=_grouped(low),
+                                 high=_grouped(high)))  # fmt: skip
+    return value
+
+
+def rupiah(value: int, *, high: int = MAX_RUPIAH, zero: bool = False) -> int:
+    """A whole, positive amount of rupiah up to `high` (zero allowed when `zero`)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not (0 if zero else 1) <= value <= high:
+        raise ValueError(Message(N_("jumlah rupiah harus lebih dari nol dan paling banyak Rp %(max)s"),
+                                 max=_grouped(high)))  # fmt: skip
+    return value
+
+
+def year(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_YEAR <= value <= MAX_YEAR:
+        raise ValueError(Message(N_("tahun harus antara %(low)d dan %(high)d"), low=MIN_YEAR, high=MAX_YEAR))
+    return value
+
+
+def date(value: dt.date | None) -> dt.date | None:
+    if value is not None and not MIN_YEAR - 1 <= value.year <= MAX_YEAR:
+        raise ValueError(Message(N_("tanggal harus antara tahun %(low)d dan %(high)d"), low=MIN_YEAR - 1,
+                                 high=MAX_YEAR))  # fmt: skip
+    return value
+
+
+def region_code(value: str) -> str:
+    """A Kemendagri region code with dots: 32, 32.75, 32.75.01, 32.75.01.1001."""
+    if not isinstance(value, str) or not _REGION.fullmatch(value):
+        raise ValueError(N_("kode wilayah tidak dikenal"))
+    return value
+
+
+def identifier(value: str, *, max_length: int = CODE) -> str:
+    """Letters, digits, dot, underscore and dash; 1 to `max_length` characters."""
+    if not isinstance(value, str) or not 1 <= len(value) <= max_length or not _IDENTIFIER.fullmatch(value):
+        raise ValueError(Message(N_("hanya huruf, angka, titik, garis bawah dan tanda hubung; paling banyak"
+                                    " %(max)d"), max=max_length))  # fmt: skip
+    return value
+
+
+def quantity(text: str, *, high: Decimal = Decimal(10) ** MAX_QUANTITY_DIGITS) -> str:
+    """A positive quantity as events carry it: a canonical decimal string ("150", "2.5"), three decimals
+    at most, up to `high`."""
+    value = values.parse_decimal(text, places=3) if isinstance(text, str) else None
+    if value != text or not Decimal(0) < Decimal(value) < high:
+        raise ValueError(N_("isi angka lebih dari nol, paling banyak tiga angka di belakang koma"))
+    return value
+
+
+def _grouped(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+class Checks:
+    """Checks of one command's fields, collecting every problem (field -> message) before refusing:
+
+        checks = Checks()
+        title = checks.text("title", command.title, TITLE, required=True)
+        checks.done()  # raises ValidationFailed listing every field that was wrong
+    """
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def text(self, field: str, value: str, max_length: int, *, required: bool = False, multiline: bool = False
+             ) -> str:  # fmt: skip
+        try:
+            cleaned = clean_text(value, max_length=max_length, multiline=multiline)
+        except ValueError as exc:
+            self.fail(field, exc.args[0])
+            return ""
+        if required and not cleaned:
+            self.fail(field, N_("wajib diisi"))
+        return cleaned
+
+    def check(self, field: str, check: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T | None:
+        """`check(*args, **kwargs)`, its ValueError recorded against `field` (then None)."""
+        try:
+            return check(*args, **kwargs)
+        except ValueError as exc:
+            self.fail(field, exc.args[0])
+            return None
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, message)
+
+    def done(self) -> None:
+        if self.errors:
+            raise ValidationFailed(self.errors)

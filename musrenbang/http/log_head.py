@@ -1,0 +1,60 @@
+"""The published head of the whole log: `GET /api/v1/log/head`, and the latest seal the pages print.
+
+Anyone can note the head (its hash) now and check later, with `musrenbang verify --head HASH`, that the
+log still holds every event it sealed (eventlog/seal.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+import asyncpg
+import msgspec
+from litestar import get
+from litestar.exceptions import NotFoundException
+
+from musrenbang.eventlog import seal
+from musrenbang.eventlog.store import Position
+
+
+class LogHeadOut(msgspec.Struct, frozen=True):
+    seal: int
+    """The seal's number (1, 2, ...)."""
+    position: int
+    """Global position of the last event it covers."""
+    events: int
+    """How many events it covers, from the first."""
+    hash: str
+    """64 hex digits: SHA-256 over every covered event's hash, chained to the previous seal."""
+    sealed_at: dt.datetime
+
+
+@get("/api/v1/log/head", summary="The newest seal over the whole log (note its hash; verify it later)",
+     tags=["audit"])  # fmt: skip
+async def log_head(pool: asyncpg.Pool) -> LogHeadOut:
+    async with pool.acquire() as conn:
+        newest = await seal.latest(conn)
+    if newest is None:
+        raise NotFoundException("the log has not been sealed yet")
+    return LogHeadOut(newest.seal, newest.position, newest.events, newest.hash, newest.sealed_at)
+
+
+class SealShown(NamedTuple):
+    """The newest seal as a page prints it, and whether it already covers the page's own head."""
+
+    seal: seal.Seal
+    covers: bool | None
+    """None when the page has no head of its own (/audit)."""
+
+
+async def latest_seal(pool: asyncpg.Pool, head_position: int | None = None) -> SealShown | None:
+    """The newest seal; with the global position of the event a page was computed from (a forum's close,
+    an adoption), whether that event is already under the seal."""
+    async with pool.acquire() as conn:
+        newest = await seal.latest(conn)
+        if newest is None:
+            return None
+        if head_position is None:
+            return SealShown(newest, None)
+        tx = await conn.fetchval("SELECT tx FROM events WHERE global_position = $1", head_position)
+    return SealShown(newest, tx is not None and newest.covers(Position(tx, head_position)))

@@ -1,0 +1,135 @@
+"""Rebuilding a read model from the first event while the site keeps serving the old one.
+
+The projection is replayed into copies of its tables in a schema of their own (`rebuild_<name>`, put
+first on the rebuilding connection's search_path, so the projection's unqualified SQL writes there),
+with a checkpoint table of its own. The live tables keep being read, and kept up to date by the live
+worker, meanwhile. Then one transaction switches them: it locks the live checkpoint row (the live worker
+skips a locked row, so it pauses), applies to the copies whatever arrived since, drops the live tables,
+moves the copies in under the live names (indexes and constraints renamed to the names the migrations
+gave them, foreign keys recreated), and moves the live checkpoint to where the copies stand. Readers see
+the old tables until that commit and the new ones after it; never an empty list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from musrenbang.projections import Projection
+
+if TYPE_CHECKING:  # runner.py imports this module when it rebuilds
+    from musrenbang.projections.runner import ProjectionRunner
+
+_REBUILD_LOCK = 0x7262  # advisory lock space: one rebuild of a projection at a time
+
+
+async def rebuild(
+    runner: ProjectionRunner, projection: Projection, on_progress: Callable[[int], None] | None = None
+) -> int:
+    """Replay `projection` from the first event into copies of its tables and switch them in; returns the
+    number of events applied. `runner` is the ProjectionRunner whose pool to use."""
+    from musrenbang.projections.runner import ProjectionRunner
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", projection.name):
+        raise ValueError(f"projection name {projection.name!r} cannot name a schema")
+    shadow = f"rebuild_{projection.name}"
+    # Its own runner: the live one's bookkeeping (what it applied, where it goes carefully) is the live
+    # tables', not the copies'.
+    rebuilding = ProjectionRunner(runner.pool, [projection], batch_size=runner.batch_size)
+    async with runner.pool.acquire() as conn:
+        try:
+            # Session-level lock and search_path: this connection is closed at the end, never reused.
+            await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", _REBUILD_LOCK, projection.name)
+            live = await conn.fetchval("SELECT current_schema()")
+            await _make_copies(conn, live, shadow, projection)
+            await conn.execute(f"SET search_path = {_ident(shadow)}, {_ident(live)}")
+            applied = await rebuilding.run_batches(conn, projection, on_progress) or 0
+            async with conn.transaction():
+                await conn.fetchrow(
+                    f"SELECT 1 FROM {_ident(live)}.projection_checkpoints WHERE name = $1 FOR UPDATE", projection.name
+                )
+                applied += await rebuilding.run_batches(conn, projection, on_progress) or 0
+                await _switch(conn, live, shadow, projection)
+            return applied
+        finally:
+            conn.terminate()
+
+
+async def _make_copies(conn: asyncpg.Connection, live: str, shadow: str, projection: Projection) -> None:
+    async with conn.transaction():
+        await conn.execute(f"DROP SCHEMA IF EXISTS {_ident(shadow)} CASCADE")  # left by a rebuild that died
+        await conn.execute(f"CREATE SCHEMA {_ident(shadow)}")
+        for table in (*projection.tables, "projection_checkpoints"):
+            await conn.execute(
+                f"CREATE TABLE {_ident(shadow)}.{_ident(table)} (LIKE {_ident(live)}.{_ident(table)} INCLUDING ALL)"
+            )
+        await conn.execute(
+            f"INSERT INTO {_ident(shadow)}.projection_checkpoints (name) VALUES ($1)", projection.name
+        )
+
+
+async def _switch(conn: asyncpg.Connection, live: str, shadow: str, projection: Projection) -> None:
+    """Inside the caller's transaction: the copies replace the live tables under the live names."""
+    tables = list(projection.tables)
+    indexes = await conn.fetch(
+        "SELECT c.relname AS table, i.relname AS name, pg_get_indexdef(i.oid) AS def"
+        " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2::text[])",
+        live, tables,
+    )  # fmt: skip
+    foreign_keys = await conn.fetch(
+        "SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def FROM pg_constraint k"
+        " JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE k.contype = 'f' AND n.nspname = $1 AND c.relname = ANY($2::text[])",
+        live, tables,
+    )  # fmt: skip
+    checkpoint = await conn.fetchrow(
+        f"SELECT tx, position FROM {_ident(shadow)}.projection_checkpoints WHERE name = $1", projection.name
+    )
+    await conn.execute(f"DROP TABLE {', '.join(_ident(live) + '.' + _ident(t) for t in tables)}")
+    for table in tables:
+        await conn.execute(f"ALTER TABLE {_ident(shadow)}.{_ident(table)} SET SCHEMA {_ident(live)}")
+    await _rename_indexes(conn, live, tables, indexes)
+    for fk in foreign_keys:
+        await conn.execute(f"ALTER TABLE {_ident(live)}.{_ident(fk['table'])} ADD CONSTRAINT {_ident(fk['name'])}"
+                           f" {fk['def']}")  # fmt: skip
+    await conn.execute(
+        f"UPDATE {_ident(live)}.projection_checkpoints SET tx = $2, position = $3, updated_at = now(), failures = 0,"
+        " failing_position = NULL, failing_type = NULL, error = NULL, failing_since = NULL WHERE name = $1",
+        projection.name, checkpoint["tx"], checkpoint["position"],
+    )  # fmt: skip
+    await conn.execute(f"DROP SCHEMA {_ident(shadow)} CASCADE")
+
+
+async def _rename_indexes(conn: asyncpg.Connection, live: str, tables: list[str], before: list[asyncpg.Record]) -> None:
+    """Give the moved tables' indexes (and so their constraints) the names the live ones had, matching them
+    by definition: later migrations refer to them by name."""
+    wanted = {(r["table"], _shape(r["def"], r["name"])): r["name"] for r in before}
+    now = await conn.fetch(
+        "SELECT c.relname AS table, i.relname AS name, pg_get_indexdef(i.oid) AS def"
+        " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2::text[])",
+        live, tables,
+    )  # fmt: skip
+    renames = []
+    for r in now:
+        target = wanted.get((r["table"], _shape(r["def"], r["name"])))
+        if target is not None and target != r["name"]:
+            renames.append((r["name"], target))
+    # Two steps, so that a name still held by another moved index never collides.
+    for n, (name, _) in enumerate(renames):
+        await conn.execute(f"ALTER INDEX {_ident(live)}.{_ident(name)} RENAME TO {_ident(f'rebuild_tmp_{n}')}")
+    for n, (_, target) in enumerate(renames):
+        await conn.execute(f"ALTER INDEX {_ident(live)}.{_ident(f'rebuild_tmp_{n}')} RENAME TO {_ident(target)}")
+
+
+def _shape(definition: str, name: str) -> str:
+    """An index definition without its own name and schema: what two copies of one index share."""
+    return re.sub(r"\bON (ONLY )?\S+\.", "ON ", definition.replace(f"INDEX {name} ", "INDEX ", 1))
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

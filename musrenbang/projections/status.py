@@ -1,0 +1,58 @@
+"""Where every projection stands, as /health and `musrenbang status` report it.
+
+A projection is `ok` when it has applied everything committed, `catching_up` while events wait for it
+(or it has just failed and is trying again), and `stalled` once it has failed STALLED_AFTER times in a
+row on the same event: then the event's position and type and the error are given, and the overall
+status is not ok.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import asyncpg
+import msgspec
+
+from musrenbang.eventlog.store import START, Position, count_after
+
+STALLED_AFTER = 3
+"""Failures in a row on the same event after which a projection is reported as stalled."""
+LAG_COUNTED_UP_TO = 100_000
+OK, CATCHING_UP, STALLED = "ok", "catching_up", "stalled"
+
+
+class ProjectionStatus(msgspec.Struct, kw_only=True, omit_defaults=True):
+    state: str
+    lag: int
+    """Events committed but not applied yet (counted up to LAG_COUNTED_UP_TO)."""
+    error: str | None = None
+    position: int | None = None
+    """Global position of the event it fails on."""
+    event_type: str | None = None
+    failures: int = 0
+    failing_since: dt.datetime | None = None
+
+
+async def projection_status(conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, ProjectionStatus]:
+    rows = await conn.fetch(
+        "SELECT name, tx, position, failures, failing_position, failing_type, error, failing_since"
+        " FROM projection_checkpoints WHERE name = ANY($1::text[])",
+        list(names),
+    )
+    found = {r["name"]: r for r in rows}
+    out = {}
+    for name in names:
+        r = found.get(name)
+        at = Position(r["tx"], r["position"]) if r is not None else START
+        lag = await count_after(conn, at, LAG_COUNTED_UP_TO)
+        failures = r["failures"] if r is not None else 0
+        state = STALLED if failures >= STALLED_AFTER else CATCHING_UP if lag or failures else OK
+        if r is None or not failures:
+            out[name] = ProjectionStatus(state=state, lag=lag)
+            continue
+        out[name] = ProjectionStatus(
+            state=state, lag=lag, error=r["error"], position=r["failing_position"], event_type=r["failing_type"],
+            failures=failures, failing_since=r["failing_since"],
+        )  # fmt: skip
+    return out

@@ -1,0 +1,215 @@
+"""Keeping every projection moving, whatever goes wrong: one worker per projection, and a LISTEN connection.
+
+Isolation: each projection has its own worker task, so a projection that fails (a bug, an event this
+version cannot read, a value its table cannot hold) never stops another one.
+
+Supervision: a worker survives every exception. It logs the problem once (again only when it changes),
+backs off (0.5 s doubling to 30 s) and tries again, so it resumes by itself when the cause goes away —
+the database coming back after an outage, a newer server taking over during a rolling upgrade. A failure
+on an event is recorded beside the projection's checkpoint (position, type, error, how many times in a
+row); from STALLED_AFTER failures on the same event the projection is reported as stalled by /health and
+`musrenbang status`. A lost database connection is not the event's fault and is not counted.
+
+Seals: when given an interval, a sealer seals the log that often (eventlog/seal.py); one process at a
+time does it, the others find the lock taken.
+
+Wake-ups: the LISTEN connection is re-established whenever it is lost (checked with a ping every poll
+interval, because a silent network loss never closes the socket); meanwhile, and always as a fallback,
+each worker polls. A notification is only a hint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from musrenbang.db.connect import connect
+from musrenbang.eventlog import seal
+from musrenbang.eventlog.store import CHANNEL, EventStore
+from musrenbang.projections import Projection
+from musrenbang.projections.runner import ProjectionFailed, ProjectionRunner, describe, is_connection_problem
+from musrenbang.projections.status import STALLED_AFTER
+
+log = logging.getLogger(__name__)
+
+FIRST_BACKOFF, MAX_BACKOFF = 0.5, 30.0
+LISTENER_NAME = "musrenbang-listener"
+"""The LISTEN connection's application_name, as pg_stat_activity shows it."""
+
+
+class Backoff:
+    def __init__(self) -> None:
+        self.delay = 0.0
+
+    def next(self) -> float:
+        self.delay = FIRST_BACKOFF if not self.delay else min(self.delay * 2, MAX_BACKOFF)
+        return self.delay
+
+    def reset(self) -> None:
+        self.delay = 0.0
+
+
+async def supervise(runner: ProjectionRunner, database_url: str, seal_interval: float | None = None) -> None:
+    """Run the listener, one worker per projection and (with an interval) the sealer until cancelled;
+    restart any that ends."""
+    wakes = {p.name: asyncio.Event() for p in runner.projections}
+    jobs: dict[str, Callable[[], Awaitable[None]]] = {
+        "listener": lambda: _listen(runner, database_url, list(wakes.values())),
+        **{f"projection {p.name}": _worker_job(runner, p, wakes[p.name]) for p in runner.projections},
+    }
+    if seal_interval:
+        jobs["sealer"] = lambda: _seal_periodically(runner, seal_interval)
+    tasks = [asyncio.create_task(_restarting(name, job), name=name) for name, job in jobs.items()]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _worker_job(runner: ProjectionRunner, projection: Projection, wake: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    return lambda: _work(runner, projection, wake)
+
+
+async def _restarting(name: str, job: Callable[[], Awaitable[None]]) -> None:
+    """Belt and braces: the loops below catch everything, but should one still end, start it again."""
+    backoff = Backoff()
+    while True:
+        try:
+            await job()
+            log.error("%s ended unexpectedly; starting it again", name)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - nothing may stop a worker for good
+            log.exception("%s crashed (%s); starting it again", name, describe(exc))
+        await asyncio.sleep(backoff.next())
+
+
+async def _work(runner: ProjectionRunner, projection: Projection, wake: asyncio.Event) -> None:
+    name = projection.name
+    backoff = Backoff()
+    trouble: str | None = None  # what was last logged about this worker
+    while True:
+        wake.clear()
+        try:
+            await runner.catch_up(projection)
+        except ProjectionFailed as exc:
+            failures = await _record_failure(runner, exc)
+            delay = backoff.next()
+            text = f"{exc} (failed {failures} time(s) in a row; next try in {delay:.1f} s)"
+            if failures == STALLED_AFTER:
+                log.error("projection %s is STALLED: %s", name, text)
+            elif trouble != str(exc):
+                log.warning("%s", text)
+            trouble = str(exc)
+            await asyncio.sleep(delay)
+            continue
+        except Exception as exc:  # noqa: BLE001 - any other problem: log it, back off, try again
+            delay = backoff.next()
+            what = "cannot reach the database" if is_connection_problem(exc) else "failed"
+            text = f"projection {name} {what}: {describe(exc)}"
+            if trouble != text:
+                log.warning("%s; trying again in %.1f s (and backing off)", text, delay)
+                if not is_connection_problem(exc):
+                    log.debug("traceback", exc_info=exc)
+            trouble = text
+            await asyncio.sleep(delay)
+            continue
+        if trouble is not None:
+            log.info("projection %s is moving again", name)
+            trouble = None
+        backoff.reset()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), runner.poll_interval)
+
+
+async def _record_failure(runner: ProjectionRunner, exc: ProjectionFailed) -> int:
+    """Count the failure beside the checkpoint (in a transaction of its own); returns the count in a row
+    on this event, or 0 when it could not be recorded."""
+    try:
+        failures = await runner.pool.fetchval(
+            "UPDATE projection_checkpoints SET"
+            " failures = CASE WHEN failing_position = $2 THEN failures + 1 ELSE 1 END,"
+            " failing_since = CASE WHEN failing_position = $2 THEN failing_since ELSE now() END,"
+            " failing_position = $2, failing_type = $3, error = $4"
+            " WHERE name = $1 RETURNING failures",
+            exc.projection, exc.position, exc.event_type, describe(exc.cause)[:2000],
+        )  # fmt: skip
+    except Exception as problem:  # noqa: BLE001 - the failure is still logged; health will catch up
+        log.debug("could not record the failure of %s: %s", exc.projection, describe(problem))
+        return 0
+    return failures or 0
+
+
+async def _listen(runner: ProjectionRunner, database_url: str, wakes: list[asyncio.Event]) -> None:
+    """Keep a LISTEN connection open, reconnecting whenever it is lost; wake every worker on each
+    notification, and once after (re)connecting, since notifications sent meanwhile were missed."""
+
+    def wake_all(*_: object) -> None:
+        for wake in wakes:
+            wake.set()
+
+    backoff = Backoff()
+    trouble: str | None = None
+    while True:
+        conn: asyncpg.Connection | None = None
+        try:
+            conn = await connect(database_url, application_name=LISTENER_NAME)
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _, lost=lost: lost.set())
+            await conn.add_listener(CHANNEL, wake_all)
+            runner.listening = True
+            if trouble is not None:
+                log.info("listening for new events again")
+                trouble = None
+            backoff.reset()
+            wake_all()
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), runner.poll_interval)
+                if not lost.is_set():
+                    await asyncio.wait_for(conn.fetchval("SELECT 1"), 10)  # a silent network loss
+            raise ConnectionError("the LISTEN connection was closed")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - polling goes on meanwhile
+            runner.listening = False
+            text = describe(exc)
+            if trouble != text:
+                log.warning("not listening for new events (%s); polling every %.0f s and reconnecting",
+                            text, runner.poll_interval)  # fmt: skip
+            trouble = text
+        finally:
+            runner.listening = False
+            if conn is not None and not conn.is_closed():
+                conn.terminate()
+        await asyncio.sleep(backoff.next())
+
+
+async def _seal_periodically(runner: ProjectionRunner, interval: float) -> None:
+    """Seal the log every `interval` seconds (at once again while a backlog remains)."""
+    store = EventStore(runner.pool)
+    backoff = Backoff()
+    trouble: str | None = None
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            while (covered := await seal.seal(store)) >= seal.MAX_EVENTS_PER_SEAL:
+                log.info("sealed %d events; more are waiting", covered)
+        except Exception as exc:  # noqa: BLE001 - try again next time
+            text = describe(exc)
+            if trouble != text:
+                log.warning("could not seal the log (%s); trying again", text)
+            trouble = text
+            await asyncio.sleep(backoff.next())
+            continue
+        if trouble is not None:
+            log.info("sealing the log again")
+            trouble = None
+        backoff.reset()
+

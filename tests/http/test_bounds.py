@@ -1,0 +1,134 @@
+"""Out-of-range input through the real server: every value that once reached the log (and stopped a
+projection for good) or answered 500 now answers 4xx with a message a person understands, and writes
+nothing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.http.conftest import event_count, payload
+from tests.http.test_pages import open_form
+from tests.http.test_staff import KELURAHAN, new_proposal, token, users  # noqa: F401  (module fixture)
+
+NUL = "ada\x00nul"
+
+
+def forum(**changes: object) -> dict[str, object]:
+    body: dict[str, object] = {"level": "kelurahan", "region": KELURAHAN, "year": 2022, "title": "Musrenbang uji",
+                               "ceiling": 100_000_000}  # fmt: skip
+    body.update(changes)
+    return body
+
+
+async def refused(client: httpx.AsyncClient, pool: asyncpg.Pool, method: str, url: str, **kwargs: object
+                  ) -> httpx.Response:  # fmt: skip
+    before = await event_count(pool)
+    r = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
+    assert 400 <= r.status_code < 500, (url, r.status_code, r.text[:500])
+    assert "Traceback" not in r.text
+    assert await event_count(pool) == before, f"{url} wrote an event"
+    return r
+
+
+@pytest.mark.parametrize("changes", [
+    {"year": 3_000_000_000}, {"year": 1999}, {"ceiling": 2**70}, {"ceiling": 0}, {"quota": 2**40},
+    {"title": NUL}, {"place": NUL}, {"chair": "x\x01y"}, {"rule_params": {"max_length": 2**40}},
+    {"rule_params": {"bukan_parameter": 1}}, {"criteria": [{"key": "a b", "label": "x", "weight": 1}]},
+    {"criteria": [{"key": "manfaat", "label": NUL, "weight": 1}]},
+])  # fmt: skip
+async def test_forums_out_of_bounds_are_refused(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, users: dict[str, str], changes: dict[str, object]  # noqa: F811
+) -> None:
+    auth = await token(client, users["admin"])
+    r = await refused(client, app_pool, "POST", "/api/v1/forums", json=forum(**changes), headers=auth)
+    assert r.json()["message"]
+
+
+async def test_delegates_empty_or_with_nul_are_refused(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, users: dict[str, str]  # noqa: F811
+) -> None:
+    auth = await token(client, users["admin"])
+    made = await client.post("/api/v1/forums", json=forum(), headers=auth)
+    assert made.status_code == 201, made.text
+    url = f"/api/v1/forums/{made.json()['forum_id']}/delegates"
+    await refused(client, app_pool, "POST", url, json=[], headers=auth)
+    r = await refused(client, app_pool, "POST", url, json=[{"delegate_id": "d1", "name": NUL}], headers=auth)
+    assert r.status_code == 422 and r.json()["errors"]["name"] == "berisi karakter yang tidak diizinkan"
+    await refused(client, app_pool, "POST", url, json=[{"delegate_id": "d1", "name": "Ibu Sari", "gender": "X"}],
+                  headers=auth)  # fmt: skip
+    adjust = f"/api/v1/forums/{made.json()['forum_id']}/adjustments"
+    opened = await client.post(f"/api/v1/forums/{made.json()['forum_id']}/open", headers=auth)
+    assert opened.status_code == 200, opened.text
+    for body in ({"item_id": "x", "reason": "r", "agreed_cost": 2**70}, {"item_id": "x", "reason": NUL,
+                                                                          "agreed_cost": 5}):  # fmt: skip
+        await refused(client, app_pool, "POST", adjust, json=body, headers=auth)
+
+
+async def test_verification_with_huge_volumes_or_nul_reasons_is_refused(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, users: dict[str, str]  # noqa: F811
+) -> None:
+    auth = await token(client, users["admin"])
+    code = await new_proposal(client)
+    url = f"/api/v1/proposals/{code}/verification"
+    big = await refused(client, app_pool, "POST", url, headers=auth, content=b'{"decision": "accept_with_changes",'
+                        b' "reason": "ubah", "agreed_volume": 1e40}')  # fmt: skip
+    assert big.json()["errors"]["agreed_volume"] == "angka terlalu besar"
+    nul = await refused(client, app_pool, "POST", url, headers=auth, json={"decision": "reject", "reason": NUL})
+    assert nul.json()["errors"]["reason"] == "berisi karakter yang tidak diizinkan"
+    await refused(client, app_pool, "POST", url, headers=auth,
+                  json={"decision": "accept_with_changes", "reason": "r", "agreed_cost": 2**70})  # fmt: skip
+
+
+@pytest.mark.parametrize("changes", [
+    {"volume": 1e40}, {"latitude": 1e40, "longitude": 107}, {"title": NUL + " judul"}, {"problem": "x" * 6000},
+    {"proposer": {"name": NUL, "phone": "0812-1111-2222"}},
+])  # fmt: skip
+async def test_proposals_out_of_bounds_are_refused(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, changes: dict[str, object]
+) -> None:
+    await refused(client, app_pool, "POST", "/api/v1/proposals", json=payload(**changes),
+                  headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+
+
+async def test_a_5000_digit_cost_and_a_3000_character_key_are_refused(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool
+) -> None:
+    api = await refused(client, app_pool, "POST", "/api/v1/proposals", headers={"Idempotency-Key": "k" * 3000},
+                        json=payload())  # fmt: skip
+    assert api.status_code == 400
+    digits = "9" * 5000
+    raw = json.dumps(payload()).replace('"estimated_cost": 25000000', f'"estimated_cost": {digits}')
+    assert digits in raw
+    r = await refused(client, app_pool, "POST", "/api/v1/proposals", content=raw,
+                      headers={"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"})  # fmt: skip
+    assert "4300" not in r.text  # not Python's own message about integer conversion
+
+    fields = {**await open_form(client), "kelurahan": "32.75.01.1001", "rw": "5", "rt": "3", "kind": "fisik",
+              "bidang": "infrastruktur", "title": "Perbaikan saluran air", "problem": "Saluran tersumbat setiap hujan",
+              "solution": "Normalisasi saluran sepanjang 150 meter", "beneficiaries": "300", "volume": "150",
+              "unit": "meter", "estimated_cost": digits, "address": "Jl. Melati", "proposer_name": "Siti",
+              "proposer_phone": "0813-9876-5432"}  # fmt: skip
+    too_big = await refused(client, app_pool, "POST", "/usulan/baru", data=fields)
+    assert too_big.status_code == 422 and "biaya terlalu besar" in too_big.text
+    fields["estimated_cost"] = "25 juta"
+    fields["idempotency_key"] = "k" * 3000
+    tampered = await refused(client, app_pool, "POST", "/usulan/baru", data=fields)
+    assert tampered.status_code == 400 and "formulir ini tidak dibuat oleh halaman kami" in tampered.text
+
+
+async def test_rkpd_line_texts_with_nul_are_refused(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, users: dict[str, str]  # noqa: F811
+) -> None:
+    auth = await token(client, users["opd"])
+    line = {"origins": ["AAAAAAAA"], "priority_program": 1, "sub_kegiatan_code": "1.03.10.2.01.0017",
+            "program": NUL, "kegiatan": "k", "sub_kegiatan": "s", "funding_source": "apbd_kota", "volume": "1",
+            "unit": "m", "pagu": 1_000_000, "output_indicator": "o", "target": "1", "target_unit": "m"}  # fmt: skip
+    r = await refused(client, app_pool, "POST", "/api/v1/rkpd/2022/lines", json=line, headers=auth)
+    assert r.json()["message"]
+    await refused(client, app_pool, "POST", "/api/v1/rkpd/2022/lines", json={**line, "program": "p", "pagu": 2**70},
+                  headers=auth)  # fmt: skip

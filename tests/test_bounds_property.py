@@ -1,0 +1,274 @@
+"""Every command, driven with values at and beyond each bound, through its decision (the real services) and
+every projection: what the domain accepts, every read model can store; what it refuses is exactly what is
+out of bounds, and nothing of it is written.
+
+One database per test; examples run on an event loop of their own (hypothesis drives synchronous tests),
+each against the same growing log, as a real site's would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from decimal import Decimal
+from typing import TypeVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from musrenbang.db.connect import create_pool
+from musrenbang.domain import bounds
+from musrenbang.domain import forum as f
+from musrenbang.domain import proposal as p
+from musrenbang.domain import rkpd as r
+from musrenbang.domain.errors import DomainError
+from musrenbang.domain.events import AgendaItem, CityItem, Criterion
+from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.projections import all_projections
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services.bootstrap import start_first_cycle
+from musrenbang.services.forums import ForumService
+from musrenbang.services.proposals import ProposalService
+from musrenbang.services.rkpd import RkpdService
+
+T = TypeVar("T")
+META = Metadata(actor="uji", role="admin")
+EXAMPLES = settings(max_examples=60, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+
+# Values at and beyond the bounds, and the sizes of the columns behind them, mixed with ordinary ones.
+EDGE_INTS = [-(2**70), -(2**31), -1, 0, 1, 2, 5, 10, 99, 100, 1999, 2000, 2022, 2100, 2101, 2**31 - 1, 2**31,
+             10**9, 10**9 + 1, bounds.MAX_RUPIAH, bounds.MAX_RUPIAH + 1, 2**63 - 1, 2**63, 2**70]  # fmt: skip
+ints = st.sampled_from(EDGE_INTS) | st.integers(-(2**72), 2**72)
+NASTY = ["", " ", "a", "ab", "x" * 30, "x" * 31, "x" * 60, "x" * 61, "x" * 200, "x" * 201, "x" * 300, "x" * 301,
+         "x" * 500, "x" * 501, "x" * 1000, "x" * 1001, "a\x00b", "a\x01b", "tab\there", "baris\nbaru", "\x7f",
+         "Jalan rusak di RT 03", "é ñ 中文 🙂", "\u200b"]  # fmt: skip
+texts = st.sampled_from(NASTY) | st.text(max_size=40)
+QUANTITIES = ["1", "0", "-1", "2.5", "2,5", "0.001", "0.0001", "1e40", "1E+3", "NaN", "Infinity", "9" * 15, "9" * 16,
+              "1" + "0" * 15, "abc", ""]  # fmt: skip
+quantities = st.sampled_from(QUANTITIES) | st.decimals(allow_nan=False).map(str)
+
+
+class Loop:
+    """An event loop in a thread of its own, for a synchronous hypothesis test to run coroutines on."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, work: Awaitable[T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=120)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+class Site:
+    """The services and projections of one test database."""
+
+    async def start(self, url: str) -> None:
+        self.pool = await create_pool(url, min_size=1, max_size=5)
+        self.store = EventStore(self.pool)
+        self.runner = ProjectionRunner(self.pool, all_projections())
+        self.forums = ForumService(self.pool, self.store, self.runner)
+        self.proposals = ProposalService(self.pool, self.store, b"s" * 32, self.runner)
+        self.rkpd = RkpdService(self.pool, self.store, self.runner)
+        await start_first_cycle(self.store)
+        await self.runner.catch_up_all()
+
+    async def accepted(self, command: Callable[[], Awaitable[object]]) -> bool:
+        """Run a command; True if it was accepted, False if refused (and then nothing was written). Either
+        way every projection must then apply everything the log holds: a failure here is a poison event."""
+        before = await self.pool.fetchval("SELECT count(*) FROM events")
+        try:
+            await command()
+            accepted = True
+        except DomainError:
+            accepted = False
+            assert await self.pool.fetchval("SELECT count(*) FROM events") == before, "a refused command wrote"
+        await self.runner.catch_up_all()  # raises ProjectionFailed naming the event it cannot store
+        return accepted
+
+
+@pytest.fixture
+def site(database_url: str) -> Iterator[tuple[Loop, Site]]:
+    loop, s = Loop(), Site()
+    loop.run(s.start(database_url))
+    yield loop, s
+    loop.run(s.pool.close())
+    loop.close()
+
+
+_ids = itertools.count(1)
+
+
+def clean(text: str, limit: int) -> bool:
+    try:
+        bounds.clean_text(text, max_length=limit)
+    except ValueError:
+        return False
+    return True
+
+
+def fits(value: int, low: int, high: int) -> bool:
+    return low <= value <= high
+
+
+@EXAMPLES
+@given(year=ints, ceiling=ints, quota=st.none() | ints, title=texts, place=texts, chair=texts,
+       weight=ints, label=texts, threshold=ints)  # fmt: skip
+def test_scheduling_a_forum(site, year, ceiling, quota, title, place, chair, weight, label, threshold) -> None:  # type: ignore[no-untyped-def]
+    loop, s = site
+    command = f.ScheduleForum(
+        forum_id=f"F{next(_ids)}", level="kelurahan", region="32.75.01.1001", year=year, title=title, held_on=None,
+        place=place, chair=chair, ceiling=ceiling, quota=quota, rule="weighted-criteria",
+        criteria=(Criterion("manfaat", label, weight),), rule_params={"min_project_score_threshold": threshold},
+    )  # fmt: skip
+    in_bounds = (
+        fits(year, 2000, 2100) and fits(ceiling, 1, bounds.MAX_RUPIAH) and clean(title, bounds.TITLE)
+        and bool(bounds.clean_text(title, max_length=10**6)) and clean(place, bounds.NAME)
+        and clean(chair, bounds.NAME) and (quota is None or fits(quota, 1, bounds.MAX_ITEMS))
+        and fits(weight, 1, 10) and clean(label, bounds.NAME) and bool(label.strip())
+        and fits(threshold, 0, bounds.MAX_COUNT)
+    )  # fmt: skip
+    assert loop.run(s.accepted(lambda: s.forums.schedule(command, META))) == in_bounds
+
+
+def _open_forum(loop: Loop, s: Site, ballot_kind: str | None = None) -> str:
+    forum_id = f"F{next(_ids)}"
+    rule = "weighted-criteria" if ballot_kind is None else "greedy"
+    agenda = tuple(AgendaItem(item_id=f"i{n}", title=f"Usulan {n}", cost=1_000_000 * n) for n in (1, 2, 3))
+
+    async def make() -> None:
+        await s.forums.schedule(f.ScheduleForum(
+            forum_id=forum_id, level="kelurahan", region="32.75.01.1001", year=2022, title="Forum uji",
+            held_on=dt.date(2021, 1, 20), place="Aula", chair="Lurah", ceiling=10_000_000, rule=rule,
+            ballot_kind=ballot_kind), META)  # fmt: skip
+        await s.forums.register_delegates(forum_id, [f.RegisterDelegate(delegate_id="d1", name="Ketua RW")], META)
+        await s.forums.open(forum_id, META, agenda=agenda)
+        await s.runner.catch_up_all()
+
+    loop.run(make())
+    return forum_id
+
+
+@EXAMPLES
+@given(delegate_id=texts, name=texts, role=texts, represents=texts, gender=st.sampled_from(["", "P", "L", "X", "\x00"]))
+def test_registering_delegates(site, delegate_id, name, role, represents, gender) -> None:  # type: ignore[no-untyped-def]
+    loop, s = site
+    forum_id = _open_forum(loop, s)
+    command = f.RegisterDelegate(delegate_id=delegate_id, name=name, role=role, represents=represents, gender=gender)
+    in_bounds = (
+        bool(delegate_id) and len(delegate_id) <= bounds.CODE and delegate_id != "d1"
+        and all(c.isascii() and (c.isalnum() or c in "._-") for c in delegate_id)
+        and clean(name, bounds.NAME) and bool(name.strip()) and clean(role, bounds.NAME)
+        and clean(represents, bounds.NAME) and gender in ("", "P", "L")
+    )  # fmt: skip
+    assert loop.run(s.accepted(lambda: s.forums.register_delegates(forum_id, [command], META))) == in_bounds
+
+
+@EXAMPLES
+@given(reason=texts, cost=st.none() | ints, volume=st.none() | quantities, points=ints)
+def test_adjusting_and_voting(site, reason, cost, volume, points) -> None:  # type: ignore[no-untyped-def]
+    loop, s = site
+    forum_id = _open_forum(loop, s)
+    adjust = f.AdjustItem(item_id="i1", reason=reason, agreed_cost=cost, agreed_volume=volume)
+    quantity_ok = volume is None or _quantity(volume)
+    in_bounds = (
+        clean(reason, bounds.REASON) and bool(reason.strip()) and (cost is None or fits(cost, 1, bounds.MAX_RUPIAH))
+        and quantity_ok and (cost is not None or volume is not None)
+    )  # fmt: skip
+    assert loop.run(s.accepted(lambda: s.forums.adjust(forum_id, adjust, META))) == in_bounds
+
+    voting = _open_forum(loop, s, ballot_kind="cumulative")
+    ballot = f.CastBallot(delegate_id="d1", points={"i1": points})
+    assert loop.run(s.accepted(lambda: s.forums.cast_ballots(voting, [ballot], META))) == fits(
+        points, 1, bounds.MAX_COUNT)  # fmt: skip
+
+
+def _quantity(text: str) -> bool:
+    """A quantity as an event carries it: canonical ("2.5", not "2,5" or "2.50"), positive, below 10^15,
+    three decimals at most."""
+    try:
+        v = Decimal(text)
+    except ArithmeticError:
+        return False
+    return (v.is_finite() and 0 < v < 10**15 and v == v.quantize(Decimal("0.001"))
+            and format(v.normalize(), "f") == text)  # fmt: skip
+
+
+@EXAMPLES
+@given(title=texts, rw=ints, beneficiaries=ints, volume=quantities, cost=ints | texts, latitude=quantities,
+       reason=texts, agreed_cost=st.none() | ints)  # fmt: skip
+def test_proposing_and_verifying(site, title, rw, beneficiaries, volume, cost, latitude, reason, agreed_cost) -> None:  # type: ignore[no-untyped-def]
+    loop, s = site
+    raw = p.ProposalInput(
+        kelurahan="32.75.01.1001", rw=rw, rt=1, kind="fisik", bidang="infrastruktur", title=title,
+        problem="Saluran tersumbat setiap hujan", solution="Normalisasi saluran", beneficiaries=beneficiaries,
+        volume=volume, unit="meter", estimated_cost=cost, address="Jl. Melati", latitude=latitude,
+        longitude="107" if latitude else None,
+    )  # fmt: skip
+    key = f"prop-{next(_ids)}"
+
+    async def submit() -> str:
+        content = await s.proposals.validate(raw)
+        done = await s.proposals.submit(content, p.Proposer(name="Siti", phone="+6281234567890"),
+                                        idempotency_key=key, request_fingerprint=key)  # fmt: skip
+        return done.code
+
+    code: list[str] = []
+
+    async def submitted() -> None:
+        code.append(await submit())
+
+    if not loop.run(s.accepted(submitted)):
+        return
+    assert fits(rw, 1, 99) and fits(beneficiaries, 1, p.MAX_BENEFICIARIES) and clean(title, 150)
+    command = p.VerifyProposal(code=code[0], decision="accept_with_changes", reason=reason, agreed_cost=agreed_cost,
+                               agreed_volume="2.5")  # fmt: skip
+    in_bounds = clean(reason, bounds.REASON) and bool(reason.strip()) and (
+        agreed_cost is None or fits(agreed_cost, 1, p.MAX_COST))  # fmt: skip
+    assert loop.run(s.accepted(lambda: s.proposals.verify(command, META))) == in_bounds
+
+
+@EXAMPLES
+@given(program=texts, unit=texts, pagu=ints, volume=quantities, target=quantities, priority=ints, note=texts)
+def test_rkpd_lines_and_adoption(site, program, unit, pagu, volume, target, priority, note) -> None:  # type: ignore[no-untyped-def]
+    loop, s = site
+    n = next(_ids)
+    code = f"C{n:07d}"[-8:]
+    item = CityItem(code=code, title="Usulan kota", kelurahan="32.75.01.1001", bidang="infrastruktur",
+                    cost=10_000_000, agency="DBMSDA", forum_id="F1")  # fmt: skip
+    loop.run(s.accepted(lambda: s.rkpd.execute(2022, r.ReceiveProposals(year=2022, items=(item,)), META)))
+    line = r.LineInput(
+        agency="DBMSDA", origins=(code,), priority_program=priority, sub_kegiatan_code="1.03.10.2.01.0017",
+        program=program, kegiatan="Kegiatan", sub_kegiatan="Sub", funding_source="apbd_kota", volume=volume,
+        unit=unit, pagu=pagu, output_indicator="Jalan", target=target, target_unit="m",
+    )  # fmt: skip
+    in_bounds = (
+        clean(program, bounds.LONG_TITLE) and bool(program.strip()) and clean(unit, 60) and bool(unit.strip())
+        and fits(pagu, 1, r.MAX_PAGU) and fits(priority, 1, 6) and _line_quantity(volume)
+        and _line_quantity(target)
+    )  # fmt: skip
+    command = r.SetLine(line=line, priority_programs=6, reason="")
+    assert loop.run(s.accepted(lambda: s.rkpd.execute(2022, command, META))) == in_bounds
+    if in_bounds:
+        decline = r.DeclineProposal(code=code, reason=note)  # in a line already: refused whatever the reason
+        assert not loop.run(s.accepted(lambda: s.rkpd.execute(2022, decline, META)))
+
+
+def _line_quantity(text: str) -> bool:
+    """An RKPD line's volume or target: a positive number ("2,5" too), three decimals at most, up to
+    Rp 50 miliar's worth of digits."""
+    t = text.strip().replace(",", ".")
+    try:
+        v = Decimal(t)
+    except ArithmeticError:
+        return False
+    return v.is_finite() and 0 < v <= p.MAX_COST and v == v.quantize(Decimal("0.001")) and len(t) <= 40
