@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from musrenbang.db.connect import create_pool
-from musrenbang.domain import bounds
+from musrenbang.domain import bounds, cycle
 from musrenbang.domain import forum as f
 from musrenbang.domain import proposal as p
 from musrenbang.domain import rkpd as r
@@ -31,9 +31,11 @@ from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.bootstrap import start_first_cycle
+from musrenbang.services.cycles import CYCLE
 from musrenbang.services.forums import ForumService
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.rkpd import RkpdService
+from musrenbang.services.streams import execute
 
 T = TypeVar("T")
 META = Metadata(actor="uji", role="admin")
@@ -272,3 +274,79 @@ def _line_quantity(text: str) -> bool:
     except ArithmeticError:
         return False
     return v.is_finite() and 0 < v <= p.MAX_COST and v == v.quantize(Decimal("0.001")) and len(t) <= 40
+
+
+@EXAMPLES
+@given(mark=ints, sheet=st.sampled_from(["konsensus", "d1", "d2", "", "\x00"]), mandated=st.lists(texts, max_size=7))
+def test_scores_and_mandates(site, mark, sheet, mandated) -> None:  # type: ignore[no-untyped-def]
+    loop, s = site
+    forum_id = _open_forum(loop, s)
+    marks = {"i1": {c.key: mark for c in f.DEFAULT_CRITERIA}}
+    scored = loop.run(s.accepted(lambda: s.forums.give_scores(forum_id, f.GiveScores(sheet=sheet, marks=marks),
+                                                              META)))  # fmt: skip
+    assert scored == (fits(mark, 1, 5) and sheet in ("konsensus", "d1"))
+    command = f.MandateDelegates(delegate_ids=tuple(mandated))
+    assert loop.run(s.accepted(lambda: s.forums.mandate(forum_id, command, META))) == (
+        mandated == ["d1"])  # the only registered delegate, once  # fmt: skip
+
+
+@EXAMPLES
+@given(pass_reason=texts, withdraw_reason=texts, note=texts, merge_reason=texts)
+def test_the_city_level_and_merges_with_reasons(site, pass_reason, withdraw_reason, note, merge_reason) -> None:  # type: ignore[no-untyped-def]
+    loop, s = site
+    n = next(_ids)
+    codes = [f"P{n:06d}{k}"[-8:] for k in "AB"]
+    items = tuple(CityItem(code=c, title="Usulan kota", kelurahan="32.75.01.1001", bidang="infrastruktur",
+                           cost=10_000_000, agency="DBMSDA", forum_id="F1") for c in codes)  # fmt: skip
+    assert loop.run(s.accepted(lambda: s.rkpd.execute(2022, r.ReceiveProposals(year=2022, items=items), META)))
+    reason_ok = clean(pass_reason, bounds.REASON) and bool(pass_reason.strip())
+    passed = r.PassProposal(code=codes[0], to_agency="DISPERKIMTAN", reason=pass_reason)
+    assert loop.run(s.accepted(lambda: s.rkpd.execute(2022, passed, META))) == reason_ok
+    line = r.LineInput(
+        agency="DBMSDA", origins=(codes[1],), priority_program=1, sub_kegiatan_code="1.03.10.2.01.0017",
+        program="Program", kegiatan="Kegiatan", sub_kegiatan="Sub", funding_source="apbd_kota", volume="1",
+        unit="m", pagu=1_000_000, output_indicator="Jalan", target="1", target_unit="m",
+    )  # fmt: skip
+    assert loop.run(s.accepted(lambda: s.rkpd.execute(2022, r.SetLine(line=line, priority_programs=6), META)))
+    state = loop.run(s.rkpd.load(2022))
+    line_id = state.line_of[codes[1]]
+    withdraw = r.WithdrawLine(line_id=line_id, reason=withdraw_reason)
+    assert loop.run(s.accepted(lambda: s.rkpd.execute(2022, withdraw, META))) == (
+        clean(withdraw_reason, bounds.REASON) and bool(withdraw_reason.strip()))  # fmt: skip
+    adopt = r.Adopt(year=2022, note=note)
+    adopted = loop.run(s.accepted(lambda: s.rkpd.execute(2022, adopt, META)))
+    assert not adopted or clean(note, bounds.REASON)  # refused for pending proposals too; never a bad note
+
+    async def two_proposals() -> list[str]:
+        out = []
+        for k in range(2):
+            content = await s.proposals.validate(p.ProposalInput(
+                kelurahan="32.75.01.1001", rw=1, rt=1, kind="fisik", bidang="infrastruktur", title="Saluran air",
+                problem="Saluran tersumbat setiap hujan", solution="Normalisasi saluran", beneficiaries=10,
+                volume=5, unit="meter", estimated_cost=5_000_000, address="Jl. Melati"))  # fmt: skip
+            key = f"merge-{n}-{k}"
+            done = await s.proposals.submit(content, p.Proposer(name="Siti", phone="+6281234567890"),
+                                            idempotency_key=key, request_fingerprint=key)  # fmt: skip
+            out.append(done.code)
+        return out
+
+    into, other = loop.run(two_proposals())
+    merge = p.MergeProposals(into=into, codes=(other,), reason=merge_reason)
+    assert loop.run(s.accepted(lambda: s.proposals.merge(merge, META))) == (
+        clean(merge_reason, bounds.REASON) and bool(merge_reason.strip()))  # fmt: skip
+
+
+@EXAMPLES
+@given(year=ints, theme=texts, programs=st.lists(texts, max_size=22))
+def test_opening_a_cycle(site, year, theme, programs) -> None:  # type: ignore[no-untyped-def]
+    loop, s = site
+    command = cycle.StartCycle(year=year, region="32.75", theme=theme, priority_programs=tuple(programs))
+    in_bounds = (
+        fits(year, 2000, 2100) and year != 2022 and clean(theme, bounds.LONG_TITLE) and bool(theme.strip())
+        and 1 <= len(programs) <= 20 and all(clean(x, bounds.TITLE) and x.strip() for x in programs)
+    )  # fmt: skip
+    opened = loop.run(s.accepted(lambda: execute(s.store, CYCLE, cycle.stream_id(year), command, metadata=META)))
+    if fits(year, 2000, 2100) and year != 2022:
+        assert opened == in_bounds
+    else:
+        assert not opened  # out of range, or 2022 is open already

@@ -60,10 +60,11 @@ def clean_text(value: str, *, max_length: int, multiline: bool = False) -> str:
     if "\x00" in value or any(unicodedata.category(c) == "Cs" for c in value):
         raise ValueError(N_("berisi karakter yang tidak diizinkan"))
     value = value.replace("\r\n", "\n").strip()
+    # Before collapsing spaces: Python counts some control characters (\x1c-\x1f) as white space.
+    if _CONTROL.search(value):
+        raise ValueError(N_("berisi karakter yang tidak diizinkan"))
     if not multiline:
         value = re.sub(r"\s+", " ", value)
-    if _CONTROL.search(value.replace("\t", " ")):
-        raise ValueError(N_("berisi karakter yang tidak diizinkan"))
     if len(value) > max_length:
         raise ValueError(Message(N_("terlalu panjang: paling banyak %(max)d huruf"), max=max_length))
     return value
