@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -101,7 +102,7 @@ def schedule(meta: Mapping[str, str], forum_id: str, name: str) -> forum_rules.S
         forum_id=forum_id,
         level="kota",
         region=meta.get("district") or meta.get("unit") or "",
-        year=_int(meta.get("instance", "0")[:4], "instance") if meta.get("instance", "")[:4].isdigit() else 0,
+        year=_year(meta.get("instance", "")),
         title=meta.get("description") or name,
         held_on=None,
         place=meta.get("unit", ""),
@@ -113,6 +114,12 @@ def schedule(meta: Mapping[str, str], forum_id: str, name: str) -> forum_rules.S
         criteria=(),
         origin="pabulib",
     )
+
+
+def _year(instance: str) -> int:
+    """The election's year, from its `instance` ("2024", "2024-2025"); 0 when it gives none (the forum's
+    scheduling then refuses with a message)."""
+    return int(instance[:4]) if re.fullmatch(r"[0-9]{4}", instance[:4]) else 0
 
 
 def agenda(projects: Sequence[Mapping[str, str]]) -> tuple[AgendaItem, ...]:

@@ -91,16 +91,18 @@ async def prepare(url: str) -> tuple[list[str], str]:
         await pool.close()
 
 
-async def migrated(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """Run `work` on a connection to a database whose schema is up to date (and whose log's order was
-    rebased if it came from another cluster: see eventlog/order.py)."""
+async def migrated(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]], *, rebase: bool = False) -> T:
+    """Run `work` on a connection to a database whose schema is up to date. With `rebase`, for commands
+    that append or read in the safe order, the log's order is first rebased if it came from another
+    cluster (eventlog/order.py); read-only commands skip it (it locks the log against appends)."""
     from musrenbang.db.migrations import migrate
     from musrenbang.eventlog import order
 
     conn = await connect(url)
     try:
         await migrate(conn)
-        await order.rebase(conn)
+        if rebase:
+            await order.rebase(conn)
         return await work(conn)
     finally:
         await conn.close()

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import asyncpg
 import click
 
 from musrenbang.cli.common import EXIT_FAILED_CHECK, Failure, database, migrated, run, settings_from_env
@@ -65,7 +66,7 @@ def replay(name: str | None) -> None:
             raise Failure(f"no projection named {name!r} (known: {known})")
     settings = settings_from_env()
     with database(settings) as url:
-        run(migrated(url, lambda conn: conn.fetchval("SELECT 1")))
+        run(migrated(url, lambda conn: conn.fetchval("SELECT 1"), rebase=True))
         for projection, count in run(_rebuild(url, projections)):
             click.echo(f"{projection.name}: {count} events applied")
 
@@ -89,14 +90,20 @@ async def _rebuild(url: str, projections: Sequence[Projection]) -> list[tuple[Pr
 
 @main.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
-def backup(out: Path) -> None:
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Back up the bundled database of this data directory (also MUSRENBANG_DATA_DIR).",
+)
+def backup(out: Path, data_dir: Path | None) -> None:
     """Write the whole database (log, personal data, photos, accounts, read models) to FILE, in
     PostgreSQL's custom format. `musrenbang restore FILE` brings it back, on this or any other server."""
     from musrenbang.db import backup as tools
 
-    settings = settings_from_env()
+    settings = settings_from_env(data_dir=data_dir)
     with database(settings) as url:
-        events = run(migrated(url, lambda conn: conn.fetchval("SELECT count(*) FROM events")))
+        events = run(_events_in(url))  # read only: a backup changes nothing in the database it copies
         try:
             tools.dump(url, out)
         except DatabaseError as exc:
@@ -108,13 +115,19 @@ def backup(out: Path) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def restore(file: Path) -> None:
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Restore into the bundled database of this (new) data directory (also MUSRENBANG_DATA_DIR).",
+)
+def restore(file: Path, data_dir: Path | None) -> None:
     """Restore a backup into an empty database (the bundled one of a new data directory, or
     MUSRENBANG_DATABASE_URL), then rebase the log's order for this server, rebuild every read model
     from the log and verify every hash chain. Exit 1 if the restored log does not verify."""
     from musrenbang.db import backup as tools
 
-    settings = settings_from_env()
+    settings = settings_from_env(data_dir=data_dir)
     with database(settings) as url:
         tables = run(_table_count(url))
         if tables:
@@ -139,6 +152,18 @@ def restore(file: Path) -> None:
         sys.exit(EXIT_FAILED_CHECK)
     click.echo(f"verified: {report.chains.events} events in {report.chains.streams} streams, every chain intact;"
                f" {report.seals} seal(s) checked")  # fmt: skip
+
+
+async def _events_in(url: str) -> int:
+    from musrenbang.db.connect import connect
+
+    conn = await connect(url)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM events")
+    except asyncpg.UndefinedTableError:
+        raise Failure(f"{redact(url)} holds no Musrenbang database (no event log): nothing to back up") from None
+    finally:
+        await conn.close()
 
 
 async def _table_count(url: str) -> int:

@@ -62,7 +62,7 @@ async def _import(url: str, file: Path, check: bool) -> tuple[str, list[str]]:
     from musrenbang.services.forums import ForumService
     from musrenbang.services.pabulib_import import import_file
 
-    await migrated(url, lambda conn: conn.fetchval("SELECT 1"))
+    await migrated(url, lambda conn: conn.fetchval("SELECT 1"), rebase=True)
     pool = await create_pool(url, min_size=1, max_size=4)
     try:
         store = EventStore(pool)

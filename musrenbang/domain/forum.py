@@ -252,8 +252,11 @@ def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
     checks.check("ceiling", bounds.rupiah, c.ceiling)
     if c.rule not in rules.RULES:
         errors["rule"] = Message(N_("aturan keputusan tidak dikenal: %(rule)s"), rule=c.rule[:40])
-    if c.rule == "weighted-criteria":
+    if c.rule == "weighted-criteria" or c.criteria:  # stored whatever the rule: bounded whatever the rule
         _check_criteria(checks, c.criteria)
+    if c.rule == "weighted-criteria":
+        if c.ballot_kind is not None and c.ballot_kind not in rules.BALLOT_KINDS:
+            errors["ballot_kind"] = N_("jenis surat suara tidak dikenal")
     elif c.ballot_kind not in rules.BALLOT_KINDS:
         errors["ballot_kind"] = N_("jenis surat suara tidak dikenal")
     elif c.rule.startswith("equalshares") and c.ballot_kind not in ("approval", "choose-1"):

@@ -64,6 +64,7 @@ MAX_PHOTOS = 3
 MAX_MERGED = 50
 MAX_COST = 50_000_000_000  # Rp 50 miliar: far above any kelurahan-level proposal; catches typos
 MAX_BENEFICIARIES = 3_000_000  # more than Kota Bekasi's population
+MAX_MERGED_BENEFICIARIES = 10 * MAX_BENEFICIARIES  # a proposal with its duplicates; well inside an integer
 MAX_VOLUME = Decimal(1_000_000_000)
 # Kota Bekasi with a margin: a location outside is a slip of the finger or of the GPS.
 LATITUDE_RANGE = (Decimal("-6.45"), Decimal("-6.05"))
@@ -500,6 +501,8 @@ def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeP
             raise DomainError(N_("hanya usulan dari kelurahan yang sama yang dapat digabungkan"))
         out[code] = [ProposalMerged(code=code, into=command.into, reason=reason)]
         added += source.beneficiaries
+    if target.beneficiaries + added > MAX_MERGED_BENEFICIARIES:  # merges add up: keep the sum storable
+        raise ValidationFailed({"codes": N_("jumlah penerima manfaat usulan gabungan tidak masuk akal")})
     out[command.into] = [
         ProposalsMergedIn(code=command.into, merged=command.codes, beneficiaries_added=added, reason=reason)
     ]

@@ -33,7 +33,7 @@ from musrenbang.domain.events import (
     RkpdProposalPassed,
     RkpdProposalsReceived,
 )
-from musrenbang.domain.proposal import MAX_COST
+from musrenbang.domain.proposal import BIDANG, MAX_COST
 
 SUB_KEGIATAN_CODE = re.compile(r"\d\.\d{2}\.\d{2}\.\d\.\d{2}\.\d{4}")
 """U.BB.PP.K.KK.SSSS: urusan, bidang urusan, program, kegiatan (K.KK), sub-kegiatan."""
@@ -210,7 +210,26 @@ def _receive(state: Rkpd, command: ReceiveProposals) -> list[Event]:
         raise DomainError(N_("perangkat daerah tidak dikenal"))
     if not new:
         raise DomainError(N_("tidak ada usulan baru dari Musrenbang Kecamatan"))
+    _check_items(new)
     return [RkpdProposalsReceived(year=command.year, items=new)]
+
+
+def _check_items(items: tuple[CityItem, ...]) -> None:
+    """What the kecamatan forums forwarded comes from bounded events; checked again, since it is frozen here."""
+    checks = bounds.Checks()
+    if len(items) > bounds.MAX_ITEMS:
+        checks.fail("items", Message(N_("paling banyak %(max)d usulan sekaligus"), max=bounds.MAX_ITEMS))
+    for i in items:
+        checks.check("items", bounds.identifier, i.code)
+        checks.text("items", i.title, bounds.TITLE, required=True)
+        checks.check("items", bounds.region_code, i.kelurahan)
+        checks.check("items", bounds.rupiah, i.cost, zero=True)
+        checks.text("items", i.volume or "", 40)
+        checks.text("items", i.unit or "", 60)
+        checks.check("items", bounds.identifier, i.forum_id)
+        if i.bidang not in BIDANG:
+            checks.fail("items", N_("pilihan tidak dikenal"))
+    checks.done()
 
 
 def _received(state: Rkpd, code: str, by_agency: str | None) -> str:

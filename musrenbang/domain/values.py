@@ -119,7 +119,7 @@ def normalize_phone(text: str) -> str:
         rest = digits[1:]
     else:
         raise ValueError(N_("nomor telepon diawali 08 atau +62, misalnya 0812-3456-7890"))
-    if not rest.isdigit() or not 8 <= len(rest) <= 13 or rest[0] == "0":
+    if not re.fullmatch(r"[0-9]{8,13}", rest) or rest[0] == "0":
         raise ValueError(N_("nomor telepon diawali 08 atau +62, misalnya 0812-3456-7890"))
     return "+62" + rest
 

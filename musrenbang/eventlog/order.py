@@ -49,9 +49,18 @@ log = logging.getLogger(__name__)
 async def rebase(conn: asyncpg.Connection) -> int:
     """Make every key a transaction can still take sort after every stored event (after a restore into
     another cluster). Returns how far the order was shifted (0: it already did)."""
-    shift = await conn.fetchval("SELECT rebase_event_order()")
-    if shift:
+    async with conn.transaction():
+        shift = await conn.fetchval("SELECT rebase_event_order()")
+        # Keys beyond every id this cluster has handed out came from another cluster (a restore); otherwise
+        # the shift only stepped past a transaction of this database still running, which is harmless.
+        foreign = shift and await conn.fetchval(
+            "SELECT max(tx) >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint + (SELECT order_offset"
+            " FROM event_order) - $1 FROM events", shift,
+        )  # fmt: skip
+    if foreign:
         log.warning("the event log came from another PostgreSQL cluster: order keys rebased by %d", shift)
+    elif shift:
+        log.debug("order keys moved on by %d past a transaction still running", shift)
     return shift
 
 

@@ -145,7 +145,7 @@ def _line_command(entered: dict[str, Any], line_id: str | None, agency: str, by_
     except ValueError as exc:
         errors["pagu"] = exc.args[0]
     raw_priority = entered["priority_program"]
-    priority = int(raw_priority) if raw_priority.isdigit() and len(raw_priority) <= 3 else 0
+    priority = int(raw_priority) if raw_priority.isascii() and raw_priority.isdigit() and len(raw_priority) <= 3 else 0
     origins = []
     for raw in entered["origins"]:
         try:

@@ -174,7 +174,7 @@ async def consensus_scores(request: Request, actor: Actor, forums: ForumService,
     marks: dict[str, dict[str, int]] = {}
     for item in forum.agenda:
         row = {c.key: str(form.get(f"m_{item.item_id}_{c.key}", "")) for c in forum.scheduled.criteria}
-        if all(v.isdigit() and len(v) <= 3 for v in row.values()):
+        if all(v.isascii() and v.isdigit() and len(v) <= 3 for v in row.values()):  # "²".isdigit() too
             marks[item.item_id] = {k: int(v) for k, v in row.items()}
     await forums.give_scores(forum.scheduled.forum_id, rules.GiveScores(sheet="konsensus", marks=marks), _meta(actor))
     return Redirect(f"/forum/{forum.scheduled.forum_id}#nilai", status_code=303)

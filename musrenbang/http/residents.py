@@ -200,7 +200,7 @@ async def kecamatan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Tem
 
 def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 6 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else None
 
 
 _FORM_KEY = re.compile(r"[A-Za-z0-9._:-]{1,200}")

@@ -6,24 +6,36 @@ with a checkpoint table of its own. The live tables keep being read, and kept up
 worker, meanwhile. Then one transaction switches them: it locks the live checkpoint row (the live worker
 skips a locked row, so it pauses), applies to the copies whatever arrived since, drops the live tables,
 moves the copies in under the live names (indexes and constraints renamed to the names the migrations
-gave them, foreign keys recreated), and moves the live checkpoint to where the copies stand. Readers see
-the old tables until that commit and the new ones after it; never an empty list.
+gave them, foreign keys recreated, owner and grants carried over), and moves the live checkpoint to where
+the copies stand. Readers see the old tables until that commit and the new ones after it; never an empty
+list. The switch waits at most a few seconds for a long reader of the live tables (a backup, a report)
+rather than make every other reader queue behind it, and tries again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import asyncpg
 
+from musrenbang.db.errors import DatabaseError
 from musrenbang.projections import Projection
 
 if TYPE_CHECKING:  # runner.py imports this module when it rebuilds
     from musrenbang.projections.runner import ProjectionRunner
 
 _REBUILD_LOCK = 0x7262  # advisory lock space: one rebuild of a projection at a time
+SWITCH_LOCK_TIMEOUT = "5s"
+SWITCH_ATTEMPTS = 12
+log = logging.getLogger(__name__)
+
+
+class RebuildNotSwitched(DatabaseError):
+    """The copies were rebuilt, but the live tables stayed in use: nothing was switched."""
 
 
 async def rebuild(
@@ -47,15 +59,40 @@ async def rebuild(
             await _make_copies(conn, live, shadow, projection)
             await conn.execute(f"SET search_path = {_ident(shadow)}, {_ident(live)}")
             applied = await rebuilding.run_batches(conn, projection, on_progress) or 0
-            async with conn.transaction():
-                await conn.fetchrow(
-                    f"SELECT 1 FROM {_ident(live)}.projection_checkpoints WHERE name = $1 FOR UPDATE", projection.name
-                )
-                applied += await rebuilding.run_batches(conn, projection, on_progress) or 0
-                await _switch(conn, live, shadow, projection)
-            return applied
+            for attempt in range(SWITCH_ATTEMPTS):
+                try:
+                    return applied + await _catch_up_and_switch(conn, rebuilding, live, shadow, projection)
+                except asyncpg.LockNotAvailableError:
+                    log.warning(
+                        "rebuild of %s: the live tables are in use by a long reader; switching again in a moment"
+                        " (attempt %d of %d)", projection.name, attempt + 1, SWITCH_ATTEMPTS,
+                    )  # fmt: skip
+                    await asyncio.sleep(1)
+            raise RebuildNotSwitched(
+                f"the rebuilt {projection.name} tables could not be switched in: the live ones stayed in use by a"
+                f" long reader for {SWITCH_ATTEMPTS} attempts; the live read model is unchanged, try again"
+            )
         finally:
             conn.terminate()
+
+
+async def _catch_up_and_switch(conn: asyncpg.Connection, rebuilding: ProjectionRunner, live: str, shadow: str,
+                               projection: Projection) -> int:  # fmt: skip
+    """One transaction: pause the live worker (its checkpoint row, made if it was missing), apply to the
+    copies what arrived meanwhile, switch. Gives up after SWITCH_LOCK_TIMEOUT waiting for a lock rather
+    than queue every reader of the live tables behind a long one."""
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT}'")
+        await conn.execute(
+            f"INSERT INTO {_ident(live)}.projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+            projection.name,
+        )
+        await conn.fetchrow(
+            f"SELECT 1 FROM {_ident(live)}.projection_checkpoints WHERE name = $1 FOR UPDATE", projection.name
+        )
+        applied = await rebuilding.run_batches(conn, projection) or 0
+        await _switch(conn, live, shadow, projection)
+    return applied
 
 
 async def _make_copies(conn: asyncpg.Connection, live: str, shadow: str, projection: Projection) -> None:
@@ -89,9 +126,19 @@ async def _switch(conn: asyncpg.Connection, live: str, shadow: str, projection: 
     checkpoint = await conn.fetchrow(
         f"SELECT tx, position FROM {_ident(shadow)}.projection_checkpoints WHERE name = $1", projection.name
     )
+    # Who may read the live tables (CREATE TABLE ... LIKE copies neither owner nor grants).
+    access = await conn.fetch(
+        "SELECT c.relname AS table, pg_get_userbyid(c.relowner) AS owner,"
+        " coalesce(a.grantee::regrole::text, 'PUBLIC') AS grantee, a.privilege_type AS privilege, a.is_grantable"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " LEFT JOIN LATERAL aclexplode(c.relacl) a ON true"
+        " WHERE n.nspname = $1 AND c.relname = ANY($2::text[])",
+        live, tables,
+    )  # fmt: skip
     await conn.execute(f"DROP TABLE {', '.join(_ident(live) + '.' + _ident(t) for t in tables)}")
     for table in tables:
         await conn.execute(f"ALTER TABLE {_ident(shadow)}.{_ident(table)} SET SCHEMA {_ident(live)}")
+    await _carry_access(conn, live, access)
     await _rename_indexes(conn, live, tables, indexes)
     for fk in foreign_keys:
         await conn.execute(f"ALTER TABLE {_ident(live)}.{_ident(fk['table'])} ADD CONSTRAINT {_ident(fk['name'])}"
@@ -102,6 +149,21 @@ async def _switch(conn: asyncpg.Connection, live: str, shadow: str, projection: 
         projection.name, checkpoint["tx"], checkpoint["position"],
     )  # fmt: skip
     await conn.execute(f"DROP SCHEMA {_ident(shadow)} CASCADE")
+
+
+async def _carry_access(conn: asyncpg.Connection, live: str, access: list[asyncpg.Record]) -> None:
+    """Give the moved tables the owner and grants the live ones had."""
+    me = await conn.fetchval("SELECT current_user")
+    owners = {r["table"]: r["owner"] for r in access}
+    for table, owner in owners.items():
+        if owner != me:
+            await conn.execute(f"ALTER TABLE {_ident(live)}.{_ident(table)} OWNER TO {_ident(owner)}")
+    for r in access:
+        if r["privilege"] is None or r["grantee"] == r["owner"]:
+            continue  # no grants, or the owner's own
+        grantee = "PUBLIC" if r["grantee"] == "PUBLIC" else _ident(r["grantee"])
+        option = " WITH GRANT OPTION" if r["is_grantable"] else ""
+        await conn.execute(f"GRANT {r['privilege']} ON {_ident(live)}.{_ident(r['table'])} TO {grantee}{option}")
 
 
 async def _rename_indexes(conn: asyncpg.Connection, live: str, tables: list[str], before: list[asyncpg.Record]) -> None:

@@ -37,10 +37,14 @@ WAITS_GIVEN_UP: contextvars.ContextVar[list[str] | None] = contextvars.ContextVa
 class ProjectionFailed(Exception):
     """Applying (or reading) one event failed; the projection stays before it."""
 
-    def __init__(self, projection: str, position: int, event_type: str, cause: BaseException) -> None:
-        super().__init__(f"projection {projection} failed on event {event_type} at global position {position}:"
+    def __init__(self, projection: str, at: Position, event_type: str, cause: BaseException) -> None:
+        super().__init__(f"projection {projection} failed on event {event_type} at global position {at.position}:"
                          f" {describe(cause)}")  # fmt: skip
-        self.projection, self.position, self.event_type, self.cause = projection, position, event_type, cause
+        self.projection, self.at, self.event_type, self.cause = projection, at, event_type, cause
+
+    @property
+    def position(self) -> int:
+        return self.at.position
 
 
 def describe(exc: BaseException) -> str:
@@ -88,19 +92,24 @@ class ProjectionRunner:
     def named(self, names: Sequence[str]) -> list[Projection]:
         return [p for p in self.projections if p.name in names]
 
-    async def catch_up(self, projection: Projection) -> int | None:
-        """Apply every committed event the projection has not seen; None if another worker holds it.
-        Raises ProjectionFailed naming the event that could not be applied."""
+    async def catch_up(self, projection: Projection, max_batches: int | None = None) -> int | None:
+        """Apply every committed event the projection has not seen (or `max_batches` batches of them); None
+        if another worker holds it. Raises ProjectionFailed naming the event that could not be applied."""
         async with self._local[projection.name], self._pool.acquire() as conn:
-            return await self.run_batches(conn, projection)
+            return await self.run_batches(conn, projection, max_batches=max_batches)
 
     async def catch_up_all(self) -> dict[str, int | None]:
         return {p.name: await self.catch_up(p) for p in self.projections}
 
     async def run_batches(
-        self, conn: asyncpg.Connection, projection: Projection, on_progress: Callable[[int], None] | None = None
+        self,
+        conn: asyncpg.Connection,
+        projection: Projection,
+        on_progress: Callable[[int], None] | None = None,
+        max_batches: int | None = None,
     ) -> int | None:
-        """Batches on `conn` until no committed event is left (or another worker holds the projection)."""
+        """Batches on `conn` until no committed event is left (or another worker holds the projection, or
+        `max_batches` were applied)."""
         name = projection.name
         if name not in self._rows_made:
             await conn.execute(
@@ -123,6 +132,8 @@ class ProjectionRunner:
                 if events is None:
                     continue  # a batch could not be read: read it again one event at a time
                 if not events:
+                    if row["failures"]:  # the event it failed on was applied since (by a newer worker)
+                        await _clear_failure(conn, name)
                     return applied
                 if not await self._apply(conn, projection, events):
                     continue  # a batch failed: find the failing event one at a time
@@ -132,6 +143,10 @@ class ProjectionRunner:
             applied += len(events)
             if on_progress is not None:
                 on_progress(len(events))
+            if max_batches is not None:
+                max_batches -= 1
+                if max_batches <= 0:
+                    return applied
 
     async def _read(self, conn: asyncpg.Connection, projection: Projection, checkpoint: Position
                     ) -> list[RecordedEvent] | None:  # fmt: skip
@@ -143,7 +158,8 @@ class ProjectionRunner:
                 # Apply what comes before it, one at a time, so the projection stops right before it.
                 self._careful_until[projection.name] = Position(exc.tx, exc.global_position)
                 return None
-            raise ProjectionFailed(projection.name, exc.global_position, exc.event_type, exc.cause) from exc
+            raise ProjectionFailed(projection.name, Position(exc.tx, exc.global_position), exc.event_type,
+                                   exc.cause) from exc  # fmt: skip
 
     async def _apply(self, conn: asyncpg.Connection, projection: Projection, events: list[RecordedEvent]) -> bool:
         """Apply `events` inside a savepoint. False when a batch of several failed (the caller then goes one
@@ -157,7 +173,8 @@ class ProjectionRunner:
             if len(events) > 1:
                 self._careful_until[projection.name] = Position(events[-1].tx, events[-1].global_position)
                 return False
-            raise ProjectionFailed(projection.name, events[0].global_position, events[0].event_type, exc) from exc
+            raise ProjectionFailed(projection.name, Position(events[0].tx, events[0].global_position),
+                                   events[0].event_type, exc) from exc  # fmt: skip
         return True
 
     def _note_applied(self, name: str, at: Position) -> None:
@@ -177,37 +194,48 @@ class ProjectionRunner:
     async def wait_until_applied(self, names: Sequence[str], at: Position, timeout: float = 5.0) -> bool:
         """Read-your-writes: return True once the named projections have applied the event at `at`, helping
         them along when no other worker is busy with them. False, with a line in the log, if `timeout`
-        passed first (an older transaction still open holds the safe order back, or a projection fails):
-        the caller then says that what it shows may be a few seconds behind."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        passed first (an older transaction still open holds the safe order back) or a projection fails
+        before the event: the caller then says that what it shows may be a few seconds behind."""
+        deadline = asyncio.get_running_loop().time() + timeout
         for projection in self.named(names):
-            helping, pause = True, 0.002
-            while self._applied.get(projection.name, START) < at:
-                progressed = self._progressed  # taken before looking, so no progress goes unnoticed
-                if helping:
-                    try:
-                        await self.catch_up(projection)
-                    except Exception as exc:  # noqa: BLE001 - the supervisor records it; here: stop helping
-                        log.debug("not helping %s along: %s", projection.name, describe(exc))
-                        helping = False
-                if self._applied.get(projection.name, START) >= at or await self.applied(projection.name) >= at:
-                    break
-                if loop.time() + pause > deadline:
-                    given_up = WAITS_GIVEN_UP.get()
-                    if given_up is not None:
-                        given_up.append(projection.name)
-                    log.warning(
-                        "gave up after %.1f s waiting for projection %s to apply global position %d; serving"
-                        " data that may be a few seconds behind", timeout, projection.name, at.position,
-                    )  # fmt: skip
-                    return False
-                # This process's worker wakes us as soon as it applies something; a worker in another
-                # process is seen by reading the checkpoint again after the pause.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(progressed.wait(), pause)
-                pause = min(pause * 2, 0.05)
+            why = await self._wait_for(projection, at, deadline)
+            if why is not None:
+                given_up = WAITS_GIVEN_UP.get()
+                if given_up is not None:
+                    given_up.append(projection.name)
+                log.warning("gave up %s waiting for projection %s to apply global position %d; serving data that"
+                            " may be a few seconds behind", why, projection.name, at.position)  # fmt: skip
+                return False
         return True
+
+    async def _wait_for(self, projection: Projection, at: Position, deadline: float) -> str | None:
+        """None once `projection` has applied `at`; else why not (the time ran out, or it fails before)."""
+        loop = asyncio.get_running_loop()
+        started, helping, pause = loop.time(), True, 0.002
+        while self._applied.get(projection.name, START) < at:
+            progressed = self._progressed  # taken before looking, so no progress goes unnoticed
+            # Help with one batch at a time, and only when this process's worker is not already at it:
+            # waiting for the whole backlog (after a restart, a rebuild) would overrun the deadline.
+            if helping and not self._local[projection.name].locked():
+                try:
+                    await self.catch_up(projection, max_batches=1)
+                except ProjectionFailed as exc:
+                    if self._applied.get(projection.name, START) < at:  # stuck before our event
+                        return f"at once (it fails on {exc.event_type} at global position {exc.position})"
+                    helping = False
+                except Exception as exc:  # noqa: BLE001 - the supervisor deals with it; here: stop helping
+                    log.debug("not helping %s along: %s", projection.name, describe(exc))
+                    helping = False
+            if self._applied.get(projection.name, START) >= at or await self.applied(projection.name) >= at:
+                return None
+            if loop.time() + pause > deadline:
+                return f"after {loop.time() - started:.1f} s"
+            # This process's worker wakes us as soon as it applies something; a worker in another process
+            # is seen by reading the checkpoint again after the pause.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(progressed.wait(), pause)
+            pause = min(pause * 2, 0.05)
+        return None
 
     async def wait_for_head(self, names: Sequence[str], timeout: float = 10.0) -> bool:
         """Whether the named read models have applied everything the log holds now (waiting up to
@@ -229,6 +257,14 @@ class ProjectionRunner:
         from musrenbang.projections.supervisor import supervise
 
         await supervise(self, database_url, seal_interval)
+
+
+async def _clear_failure(conn: asyncpg.Connection, name: str) -> None:
+    await conn.execute(
+        "UPDATE projection_checkpoints SET failures = 0, failing_position = NULL, failing_type = NULL, error = NULL,"
+        " failing_since = NULL WHERE name = $1",
+        name,
+    )
 
 
 async def _save_checkpoint(conn: asyncpg.Connection, name: str, at: Position, *, clear_failure: bool) -> None:

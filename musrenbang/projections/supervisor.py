@@ -137,8 +137,9 @@ async def _record_failure(runner: ProjectionRunner, exc: ProjectionFailed) -> in
             " failures = CASE WHEN failing_position = $2 THEN failures + 1 ELSE 1 END,"
             " failing_since = CASE WHEN failing_position = $2 THEN failing_since ELSE now() END,"
             " failing_position = $2, failing_type = $3, error = $4"
-            " WHERE name = $1 RETURNING failures",
-            exc.projection, exc.position, exc.event_type, describe(exc.cause)[:2000],
+            # Not when another worker has applied the event meanwhile (a newer version, say).
+            " WHERE name = $1 AND (tx, position) < ($5::bigint, $2::bigint) RETURNING failures",
+            exc.projection, exc.position, exc.event_type, describe(exc.cause)[:2000], exc.at.tx,
         )  # fmt: skip
     except Exception as problem:  # noqa: BLE001 - the failure is still logged; health will catch up
         log.debug("could not record the failure of %s: %s", exc.projection, describe(problem))

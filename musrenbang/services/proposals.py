@@ -74,21 +74,17 @@ class ProposalService:
         return self._kelurahan
 
     async def current_cycle(self) -> tuple[int, int]:
-        """(year, number of priority programs) of the cycle being planned; read at most every few
-        seconds (a new cycle opens once a year). No cycle in the read model may only mean it is behind:
-        that is checked before refusing."""
+        """(year, number of priority programs) of the cycle being planned, as the log says it now: the year
+        is frozen into every proposal and forum. Read again at most every few seconds (a new cycle opens
+        once a year), each time once the cycles read model has caught up with the log."""
         now = time.monotonic()
         if self._cycle is None or now - self._cycle[0] > _CYCLE_TTL:
-            for attempt in range(2):
-                async with self._pool.acquire() as conn:
-                    cycle = await cycles.current_cycle(conn)
-                    programs = 0 if cycle is None else len(await cycles.priority_programs(conn, cycle["year"]))
-                if cycle is not None:
-                    break
-                if attempt == 0:
-                    await require_fresh(self._read_models, ["cycles"])
-            else:
-                raise DomainError(N_("belum ada siklus perencanaan yang dibuka"))
+            await require_fresh(self._read_models, ["cycles"])
+            async with self._pool.acquire() as conn:
+                cycle = await cycles.current_cycle(conn)
+                if cycle is None:
+                    raise DomainError(N_("belum ada siklus perencanaan yang dibuka"))
+                programs = len(await cycles.priority_programs(conn, cycle["year"]))
             self._cycle = (now, cycle["year"], programs)
         return self._cycle[1], self._cycle[2]
 

@@ -19,6 +19,7 @@ from musrenbang.db.connect import create_pool
 from musrenbang.eventlog.store import EventStore
 from musrenbang.projections import all_projections
 from tests import history
+from tests.conftest import _throwaway_database
 from tests.http.conftest import payload
 from tests.projections.recording import table_checksum
 from tests.server import Server
@@ -106,3 +107,39 @@ async def test_a_backup_restored_into_a_fresh_cluster_serves_the_same_site_and_g
     verified = musrenbang(target, "verify")
     assert verified.returncode == 0, verified.stderr
     musrenbang(target, "db", "stop")
+
+
+async def test_a_backup_restores_into_an_empty_database_on_the_same_server(
+    database_url: str, empty_database_url: str, server_url: str, tmp_path: Path
+) -> None:
+    """The external server's way (whatever its version: the bundled tools are PostgreSQL 18, and their
+    output is made portable): backup, restore into another, empty database, same read models."""
+    pool = await create_pool(database_url, min_size=1, max_size=5)
+    try:
+        await history.build(pool, EventStore(pool))
+        async with pool.acquire() as conn:
+            before = await read_models(conn)
+    finally:
+        await pool.close()
+    backup = tmp_path / "musrenbang.backup"
+    made = musrenbang(clean_env(MUSRENBANG_DATABASE_URL=database_url), "backup", "--out", str(backup))
+    assert made.returncode == 0, made.stderr
+    assert backup.stat().st_mode & 0o077 == 0  # personal data and the server secret: the owner's only
+    restored = musrenbang(clean_env(MUSRENBANG_DATABASE_URL=empty_database_url), "restore", str(backup))
+    assert restored.returncode == 0, restored.stderr
+    assert "every chain intact; 1 seal(s) checked" in restored.stdout
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        assert await read_models(conn) == before
+    finally:
+        await conn.close()
+    broken = tmp_path / "broken.backup"
+    broken.write_bytes(backup.read_bytes()[: len(backup.read_bytes()) // 2])
+    async with _throwaway_database(server_url, None) as other:
+        cut = musrenbang(clean_env(MUSRENBANG_DATABASE_URL=other), "restore", str(broken))
+        assert cut.returncode == 3 and "error: cannot restore" in cut.stderr
+        conn = await asyncpg.connect(other)
+        try:  # all or nothing: a cut backup leaves the database empty
+            assert await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+        finally:
+            await conn.close()

@@ -121,3 +121,24 @@ async def test_an_exported_file_checks_its_seals_and_a_noted_head(
     done = musrenbang(cli_env, "verify", "--file", str(gone), "--head", newest.hash)
     assert done.returncode == 1 and f"no longer contains the sealed head {newest.hash}" in done.stderr
     assert musrenbang(cli_env, "verify", "--file", str(gone), "--head", first.hash).returncode == 0
+
+
+async def test_a_slow_transaction_is_sealed_in_its_place_in_the_safe_order(
+    store: EventStore, pool: asyncpg.Pool, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A transaction that started first commits last: its event has the lower order key but the higher
+    position. No seal covers anything past it until it ends, and the checkers, reading in position order,
+    put it back in key order."""
+    async with pool.acquire() as slow, slow.transaction():
+        await slow.execute("CREATE TEMP TABLE takes_an_id (x int)")  # the older transaction id
+        fast = await store.append(Append("fast", NEW_STREAM, [ev(1)]))
+        assert await seal.seal(store) == 0  # the horizon stops below the slow transaction
+        late = await store.append(Append("slow", NEW_STREAM, [ev(2)]), conn=slow)
+    assert late.last.tx < fast.last.tx and late.positions[0] > fast.positions[0]  # the race happened
+    assert await seal.seal(store) == 2
+    done = musrenbang(cli_env, "verify")
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "log.jsonl"
+    assert musrenbang(cli_env, "export", "events", "--out", str(out)).returncode == 0
+    done = musrenbang(cli_env, "verify", "--file", str(out))
+    assert done.returncode == 0, done.stderr

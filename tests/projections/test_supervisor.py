@@ -215,10 +215,10 @@ async def test_a_wait_that_cannot_be_met_gives_up_says_so_and_does_not_spin(
     attempts = 0
     catch_up = runner.catch_up
 
-    async def counted(projection: Projection) -> int | None:
+    async def counted(projection: Projection, max_batches: int | None = None) -> int | None:
         nonlocal attempts
         attempts += 1
-        return await catch_up(projection)
+        return await catch_up(projection, max_batches)
 
     runner.catch_up = counted  # type: ignore[method-assign]
     caplog.set_level(logging.WARNING)
@@ -229,3 +229,30 @@ async def test_a_wait_that_cannot_be_met_gives_up_says_so_and_does_not_spin(
     assert attempts < 100, f"{attempts} attempts in 1.5 s: spinning"  # it was thousands a second
     assert any("gave up" in r.message and "test_recorder" in r.message for r in caplog.records)
     assert await runner.wait_until_applied([recorder.name], written.last, timeout=5)
+
+
+async def test_a_wait_gives_up_on_time_even_with_a_long_backlog_to_help_with(
+    store: EventStore, pool: asyncpg.Pool, database_url: str
+) -> None:
+    """After a restart or a rebuild the backlog is long: a request helps with one batch at a time and keeps
+    its deadline, instead of draining the whole backlog first."""
+    slow = Slow()
+    for s in range(10):
+        await store.append(Append(f"s-{s}", NEW_STREAM, [ev(2000 + i) for i in range(100)]))
+    last = await store.append(Append("last", NEW_STREAM, [ev(2022)]))
+    runner = ProjectionRunner(pool, [slow], batch_size=100)  # ~0.1 s a batch, ~1 s in all
+    assert not await runner.wait_until_applied([slow.name], last.last, timeout=0.3)
+    assert slow.finished < 10  # it stopped helping when the time was up
+    assert await runner.wait_until_applied([slow.name], last.last, timeout=60)
+
+
+async def test_a_wait_on_a_projection_stuck_before_the_event_gives_up_at_once(
+    store: EventStore, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    fragile = Fragile()
+    runner = ProjectionRunner(pool, [fragile])
+    await store.append(Append("s-1", NEW_STREAM, [ev(3_000_000_000)]))
+    written = await store.append(Append("s-2", NEW_STREAM, [ev(2022)]))
+    caplog.set_level(logging.WARNING)
+    assert not await runner.wait_until_applied([fragile.name], written.last, timeout=3600)  # not an hour
+    assert any("gave up at once (it fails on cycle.stage_advanced" in r.message for r in caplog.records)

@@ -92,28 +92,38 @@ async def test_opening_a_forum_waits_for_the_accepted_proposals_or_refuses(
     assert [a.proposal for a in forum.agenda] == sorted([first, second])
 
 
-async def test_the_city_intake_refuses_rather_than_take_up_a_stale_list(
+async def test_the_city_intake_waits_for_what_the_kecamatan_forwarded_or_refuses(
     pool: asyncpg.Pool, store: EventStore
 ) -> None:
     runner = ProjectionRunner(pool, all_projections())
     await start_first_cycle(store)
+    proposals = ProposalService(pool, store, b"s" * 32, runner)
+    code = await accepted_proposal(proposals, 3)
     await runner.catch_up_all()
-    # A kecamatan forum's result, forwarded to the city, that the forums read model has not applied yet.
+    # A kecamatan forum selects it and forwards it to the city; the forums read model has not applied it.
     forums = ForumService(pool, store, runner)
     forum_id = new_forum_id()
     await forums.schedule(f.ScheduleForum(forum_id=forum_id, level="kecamatan", region="32.75.01", year=2022,
                                           title="Musrenbang Kecamatan uji", held_on=None, place="Aula",
                                           chair="Camat", ceiling=50_000_000), META)  # fmt: skip
-    await forums.open(forum_id, META, agenda=(AgendaItem(item_id="x1", title="Jalan", cost=10_000_000),))
-    marks = {"x1": {c.key: 4 for c in f.DEFAULT_CRITERIA}}
+    await forums.open(forum_id, META, agenda=(AgendaItem(item_id=code, proposal=code, title="Saluran",
+                                                         cost=10_000_000, kelurahan=KELURAHAN),))  # fmt: skip
+    marks = {code: {c.key: 4 for c in f.DEFAULT_CRITERIA}}
     await forums.give_scores(forum_id, f.GiveScores(sheet="konsensus", marks=marks), META)
     await forums.close(forum_id, META)
-    rkpd = RkpdService(pool, store, Impatient(runner, 1.0))
     events = await pool.fetchval("SELECT count(*) FROM events")
     async with held_back(pool, "forums"):
         with pytest.raises(ReadModelBehind):
-            await rkpd.receive(2022, META)
+            await RkpdService(pool, store, Impatient(runner, 1.0)).receive(2022, META)
     assert await pool.fetchval("SELECT count(*) FROM events") == events
+
+    patient = RkpdService(pool, store, Impatient(runner, 10.0))
+    async with held_back(pool, "forums"):
+        intake = asyncio.create_task(patient.receive(2022, META))
+        await asyncio.sleep(0.5)
+        assert not intake.done()  # waiting for the read model
+    await intake
+    assert set((await patient.load(2022)).items) == {code}
 
 
 def test_the_demo_succeeds_while_another_database_is_busy(cli_env: dict[str, str], server_url: str) -> None:
