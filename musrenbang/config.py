@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 import platformdirs
@@ -12,6 +14,39 @@ import platformdirs
 
 class ConfigError(Exception):
     """A setting has a value the program cannot use; the message says which and why."""
+
+
+class TrustedProxies(msgspec.Struct, frozen=True):
+    """Which reverse proxies in front of the server are trusted to say who the client is
+    (`MUSRENBANG_TRUST_PROXY`): a number of proxies (`1`: one proxy, whose `X-Forwarded-For` entry names
+    the client), or the networks they live in (`10.0.0.0/8,192.168.1.5`). Nothing by default: the address
+    of the connection itself counts, and `X-Forwarded-For` is ignored."""
+
+    hops: int = 0
+    networks: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.hops > 0 or bool(self.networks)
+
+    @classmethod
+    def parse(cls, raw: str) -> TrustedProxies:
+        text = raw.strip().lower()
+        if text in ("", "0", "false", "no", "off"):
+            return cls()
+        if text in ("true", "yes", "on"):
+            return cls(hops=1)
+        if text.isascii() and text.isdigit():
+            if not 1 <= int(text) <= 10:
+                raise ConfigError("MUSRENBANG_TRUST_PROXY: between 1 and 10 proxies")
+            return cls(hops=int(text))
+        networks = []
+        for part in text.split(","):
+            try:
+                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"MUSRENBANG_TRUST_PROXY: {part.strip()!r} is neither a number of proxies nor a"
+                                  " network such as 10.0.0.0/8") from None  # fmt: skip
+        return cls(networks=tuple(networks))
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,8 +68,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str | None = None
     # New proposals accepted per client address per hour (retries of the same submission don't count).
     submissions_per_hour: int = 30
-    # Behind a reverse proxy, take the client address from X-Forwarded-For.
-    trust_proxy: bool = False
+    # The proxies trusted to name the client in X-Forwarded-For (and the scheme in X-Forwarded-Proto).
+    trust_proxy: TrustedProxies = TrustedProxies()
+    # The address the public reaches the site at, for every absolute link (a Berita Acara's QR code):
+    # configuration, never the request's Host header. Default: where `serve` listens.
+    public_url: str = ""
     # Seconds between seals of the whole log (eventlog/seal.py); 0 turns sealing off.
     seal_interval: float = 60.0
 
@@ -52,7 +90,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "log_level": env.get("MUSRENBANG_LOG_LEVEL", "info"),
             "secret_key": env.get("MUSRENBANG_SECRET_KEY") or None,
             "submissions_per_hour": _int(env, "MUSRENBANG_SUBMISSIONS_PER_HOUR", 30),
-            "trust_proxy": env.get("MUSRENBANG_TRUST_PROXY", "").lower() in ("1", "true", "yes"),
+            "trust_proxy": TrustedProxies.parse(env.get("MUSRENBANG_TRUST_PROXY", "")),
+            "public_url": env.get("MUSRENBANG_PUBLIC_URL", ""),
             "seal_interval": _float(env, "MUSRENBANG_SEAL_INTERVAL", 60.0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -71,7 +110,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("MUSRENBANG_POLL_INTERVAL must be more than 0 seconds")
         if settings.secret_key is not None and len(settings.secret_key) < 32:
             raise ConfigError("MUSRENBANG_SECRET_KEY must be at least 32 characters")
-        return settings
+        return msgspec.structs.replace(settings, public_url=_public_url(settings))
+
+    @property
+    def over_https(self) -> bool:
+        """Whether the public reaches the site over HTTPS (then cookies are Secure and HSTS is sent)."""
+        return self.public_url.startswith("https://")
+
+
+def _public_url(settings: Settings) -> str:
+    """`MUSRENBANG_PUBLIC_URL` checked (http or https, a host, no path), or where `serve` listens."""
+    raw = settings.public_url.strip().rstrip("/")
+    if not raw:
+        host = "localhost" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{settings.port}"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query or parts.fragment:
+        raise ConfigError(f"MUSRENBANG_PUBLIC_URL must look like https://musrenbang.example.go.id, got {raw!r}")
+    return raw
 
 
 def default_data_dir() -> Path:

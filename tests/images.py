@@ -1,8 +1,12 @@
-"""Real image files made for tests: a JPEG with GPS in its EXIF, PNG with transparency, WebP."""
+"""Real image files made for tests: a JPEG with GPS in its EXIF, PNG with transparency, WebP, and
+decompression bombs."""
 
 from __future__ import annotations
 
+import functools
 import io
+import struct
+import zlib
 
 from PIL import Image
 
@@ -35,3 +39,23 @@ def gif(size: tuple[int, int] = (20, 20)) -> bytes:
     out = io.BytesIO()
     Image.new("P", size).save(out, format="GIF")
     return out.getvalue()
+
+
+@functools.cache
+def png_bomb(size: tuple[int, int] = (8000, 6000)) -> bytes:
+    """A decompression bomb: an RGB PNG of one colour, 8000 × 6000 (48 megapixels, 144 MB once decoded)
+    in about 150 KB, far under the 5 MB limit on bytes. Made once per test process (it takes a second)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (120, 60, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def png_header_only(size: tuple[int, int]) -> bytes:
+    """The start of a PNG whose header states `size`, cut off where its image data begins: all that can be
+    judged of it without decoding is its size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", size[0], size[1], 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))[:20]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
+import threading
 
 import pytest
 from PIL import Image
 
-from musrenbang.photos import MAX_BYTES, PhotoRejected, process
-from tests.images import GPS_IFD, gif, jpeg_with_gps, png_with_alpha, webp
+from musrenbang import photos
+from musrenbang.photos import MAX_BYTES, MAX_PIXELS, PhotoRejected, TooManyPixels, process, process_off_loop
+from tests.images import GPS_IFD, gif, jpeg_with_gps, png_bomb, png_header_only, png_with_alpha, webp
 
 
 def test_a_jpeg_loses_its_gps_and_every_other_exif_field() -> None:
@@ -59,5 +62,63 @@ def test_a_decompression_bomb_is_refused() -> None:
     out = io.BytesIO()
     Image.new("1", (12_000, 12_000)).save(out, format="PNG")  # 144 megapixels in a few hundred KB
     assert len(out.getvalue()) < MAX_BYTES
-    with pytest.raises(PhotoRejected):
+    with pytest.raises(TooManyPixels, match="25 megapiksel"):  # PIL's own guard: over twice the limit
         process(out.getvalue())
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # PIL's warning between 1 and 2 times
+@pytest.mark.parametrize("size", [(8000, 6000), (7300, 5470), (5001, 5000)])
+def test_images_over_25_megapixels_are_refused_with_the_limit_in_the_message(size: tuple[int, int]) -> None:
+    bomb = png_bomb() if size == (8000, 6000) else _plain_png(size)
+    assert len(bomb) < 200 * 1024  # bytes are no measure of what decoding costs
+    with pytest.raises(TooManyPixels) as refused:
+        process(bomb)
+    assert refused.value.message == photos.TOO_MANY_PIXELS and "25 megapiksel" in refused.value.message
+    assert refused.value.code == "too_many_pixels"
+
+
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
+def test_pils_warning_made_an_error_gives_the_same_refusal() -> None:
+    with pytest.raises(TooManyPixels):
+        process(png_bomb())
+
+
+def test_the_pixel_count_is_judged_from_the_header_before_decoding() -> None:
+    """Headers cut off where the image data starts: one stating 48 megapixels is refused for its size,
+    which only a check made before decoding can do; one within the limit is found broken."""
+    with pytest.raises(TooManyPixels), pytest.warns(Image.DecompressionBombWarning):  # PIL's limit is ours
+        process(png_header_only((8000, 6000)))
+    with pytest.raises(PhotoRejected, match="utuh") as broken:
+        process(png_header_only((4000, 3000)))
+    assert not isinstance(broken.value, TooManyPixels)
+
+
+def test_phone_photos_of_12_and_24_megapixels_and_exactly_the_limit_are_accepted() -> None:
+    assert MAX_PIXELS == 25_000_000  # the number the message states
+    for size in ((4000, 3000), (5712, 4284)):
+        assert process(jpeg_with_gps(size=size)).width == 1600
+    photo = process(_plain_png((5000, 5000), mode="L"))
+    assert (photo.width, photo.height) == (1600, 1600)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+async def test_process_off_loop_decodes_on_the_photo_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def recording(raw: bytes) -> photos.ProcessedPhoto:
+        seen.append(threading.current_thread().name)
+        return process(raw)
+
+    monkeypatch.setattr(photos, "process", recording)
+    original = jpeg_with_gps()
+    results = await asyncio.gather(*(process_off_loop(original) for _ in range(5)))
+    assert {r.sha256 for r in results} == {process(original).sha256}
+    assert len(seen) == 5 and all(name.startswith("photos") for name in seen), seen
+    with pytest.raises(TooManyPixels):
+        await process_off_loop(png_bomb())
+
+
+def _plain_png(size: tuple[int, int], mode: str = "1") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size).save(out, format="PNG")
+    return out.getvalue()

@@ -56,6 +56,7 @@ def _serve_http(settings: Settings, url: str, secret: str) -> None:
     os.environ["MUSRENBANG_DATABASE_URL"] = url
     os.environ["MUSRENBANG_SECRET_KEY"] = secret
     os.environ["MUSRENBANG_POLL_INTERVAL"] = str(settings.poll_interval)
+    os.environ["MUSRENBANG_PUBLIC_URL"] = settings.public_url  # the default follows --host and --port
     Granian(
         "musrenbang.http.app:app_from_env",
         factory=True,

@@ -276,6 +276,8 @@ def _line(state: Rkpd, command: SetLine) -> RkpdLine:
         if existing is None:
             raise NotFound(N_("baris RKPD tidak ditemukan"))
         if existing.agency != x.agency:
+            if command.by_agency is not None:  # an agency reaching for another's line: not allowed at all
+                raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
             raise ValidationFailed({"agency": N_("baris ini milik perangkat daerah lain")})
     line_id = x.line_id or state.next_line_id(x.agency)
     errors: dict[str, str | Message] = {}

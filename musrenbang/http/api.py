@@ -18,7 +18,7 @@ from litestar.params import Body, HeaderParameter, Parameter
 from musrenbang.domain import proposal as rules
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.ratelimit import client_address, count_submission
-from musrenbang.photos import MAX_BYTES, process
+from musrenbang.photos import MAX_BYTES, process_off_loop
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region
@@ -241,9 +241,12 @@ async def attach_photo(
     runner: ProjectionRunner,
 ) -> Response[PhotoOut]:
     """Needs the revision secret shown at submission. The photo is re-encoded and its metadata (EXIF,
-    GPS) removed. Sending the same photo again answers 200 with the same id."""
+    GPS) removed. Sending the same photo again answers 200 with the same id. An image of more than 25
+    megapixels is refused (422) before it is decoded."""
     code = code_or_404(code)
-    photo = process(await data.photo.read())
+    # The secret and the proposal first: nobody without the secret makes the server decode anything.
+    await proposals.check_photo_access(code, data.revision_secret)
+    photo = await process_off_loop(await data.photo.read())
     photo_id, written = await proposals.attach_photo(code, data.revision_secret, photo)
     if written is not None:
         await runner.wait_until_applied(["proposals"], written)

@@ -14,6 +14,7 @@ from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
@@ -40,6 +41,7 @@ from musrenbang.http import (
 )
 from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.render import environment
+from musrenbang.http.security import security_headers
 from musrenbang.http.staleness import staleness_middleware
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
@@ -168,6 +170,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
         ],
         lifespan=[lifespan],
         middleware=[staleness_middleware],
+        before_send=[security_headers(settings)],
         dependencies={
             "pool": Provide(_from_state("pool"), sync_to_thread=False),
             "runner": Provide(_from_state("runner"), sync_to_thread=False),
@@ -184,13 +187,15 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             secret=secret,
             cookie_httponly=True,
             cookie_samesite="lax",
-            # The JSON API takes no cookies for authority (it is public, keyed by idempotency and
-            # revision secrets), so cross-site forgery has nothing to ride on there.
+            cookie_secure=settings.over_https,
+            # The JSON API takes no cookie for authority (staff authenticate with `Authorization: Bearer`,
+            # http/auth.py; residents with idempotency keys and revision secrets), so cross-site forgery
+            # has nothing to ride on there.
             exclude=["/api/"],
         ),
-        logging_config=LoggingConfig(
-            log_exceptions="always", disable_stack_trace={400, 401, 403, 404, 409, 413, 422, 429, 503}
-        ),
+        # Exceptions are logged by the handlers of http/errors.py: one INFO line for a refused request, a
+        # traceback only for a server error.
+        logging_config=LoggingConfig(log_exceptions="never"),
         compression_config=CompressionConfig(
             backend="gzip",
             minimum_size=500,
@@ -203,6 +208,8 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             description="Participatory development planning for Kota Bekasi. Public responses never"
             " include proposers' personal data.",
             path="/schema",
+            # The document only (at /schema too): the viewers Litestar offers load their code from CDNs.
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
         ),
         state=State({"settings": settings, "catalogs": load_catalogs()}),
     )

@@ -35,9 +35,17 @@ class TokenOut(msgspec.Struct):
 
 
 def _token(request: Request) -> str | None:
+    """The bearer token, or on pages (not under /api/) the session cookie.
+
+    The JSON API takes only `Authorization: Bearer`: a browser adds cookies to any request, even one
+    another site makes it send (a `text/plain` POST needs no CORS preflight), so a cookie-authenticated
+    API would need CSRF tokens; a bearer token is never sent by the browser on its own. Pages keep the
+    cookie and every form carries a CSRF token."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
+    if request.url.path.startswith("/api/"):
+        return None
     return request.cookies.get(SESSION_COOKIE)
 
 
@@ -90,21 +98,25 @@ async def login_submit(
             "browser",
         )
     except DomainError as exc:
-        status = 429 if exc.code == "rate_limited" else 401
-        return page(request, "login.html", status=status, error=translate(request, exc.message), username=username)
+        refused = page(request, "login.html", status=401, error=translate(request, exc.message), username=username)
+        if isinstance(exc, accounts.TooManyAttempts):
+            refused.status_code = 429
+            refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     response = Redirect("/petugas", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, token, expires=int(expires.timestamp()), httponly=True, samesite="lax",
-        secure=_over_https(request), path="/",
-    )  # fmt: skip
+    lifetime = int((expires - dt.datetime.now(dt.UTC)).total_seconds())  # Max-Age: seconds from now
+    response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True, samesite="lax",
+                        secure=over_https(request), path="/")  # fmt: skip
     return response
 
 
-def _over_https(request: Request) -> bool:
-    """HTTPS directly, or (behind a trusted TLS-terminating proxy) as the proxy reports it."""
-    if request.url.scheme == "https":
+def over_https(request: Request) -> bool:
+    """The public address is HTTPS (MUSRENBANG_PUBLIC_URL), the request came over HTTPS, or a trusted
+    TLS-terminating proxy says it did."""
+    settings = request.app.state.settings
+    if settings.over_https or request.url.scheme == "https":
         return True
-    return bool(request.app.state.settings.trust_proxy) and request.headers.get("x-forwarded-proto") == "https"
+    return bool(settings.trust_proxy) and request.headers.get("x-forwarded-proto") == "https"
 
 
 @post("/keluar", include_in_schema=False)

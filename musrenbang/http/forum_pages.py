@@ -268,7 +268,8 @@ async def berita_acara(request: Request, forums: ForumService, store: EventStore
         raise NotFoundException()
     s = forum.scheduled
     closing = [e for e in await store.read_stream(rules.stream_id(s.forum_id)) if isinstance(e.event, ForumClosed)][0]
-    check_url = f"{request.base_url}periksa/{closing.hash.hex()}"
+    # The public address from configuration: never the request's Host header, which the client chooses.
+    check_url = f"{request.app.state.settings.public_url}/periksa/{closing.hash.hex()}"
     svg = io.BytesIO()
     segno.make(check_url, error="m").save(svg, kind="svg", scale=3, xmldecl=False, svgns=True)
     items = {a.item_id: a for a in forum.agenda}

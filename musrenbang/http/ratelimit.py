@@ -3,9 +3,12 @@ server process shares the count."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import asyncpg
 from litestar import Request
 
+from musrenbang.config import TrustedProxies
 from musrenbang.domain.errors import N_, DomainError
 
 
@@ -13,13 +16,44 @@ class RateLimited(DomainError):
     code = "rate_limited"
 
 
-def client_address(request: Request, trust_proxy: bool) -> str:
-    """The client's address (at most 64 characters: it becomes a key of the rate_limits table)."""
-    if trust_proxy:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
-    return (request.client.host if request.client else "unknown")[:64]
+def client_address(request: Request, trust_proxy: TrustedProxies) -> str:
+    """The client's address, as far as it can be trusted (at most 64 characters: it becomes a key of the
+    rate_limits and login throttle tables)."""
+    peer = request.client.host if request.client else "unknown"
+    forwarded = [hop.strip() for value in request.headers.getall("x-forwarded-for", []) for hop in value.split(",")]
+    return pick_client([hop for hop in forwarded if hop], peer, trust_proxy)[:64]
+
+
+def pick_client(forwarded: list[str], peer: str, trust: TrustedProxies) -> str:
+    """Who the client is, from the `X-Forwarded-For` hops and the connection's own address.
+
+    Each proxy appends the address it received the request from, so only the right end of the list is
+    written by proxies we trust; anything to the left of it was sent by the client and can be anything.
+    The client is therefore the rightmost hop that is not one of our proxies: with `hops` proxies, the one
+    that many places from the right of [*forwarded, peer]; with trusted `networks`, the first address from
+    the right outside them.
+
+        >>> pick_client(["6.6.6.6", "10.1.2.3"], "192.168.0.9", TrustedProxies(hops=1))
+        '10.1.2.3'
+    """
+    chain = [*forwarded, peer]
+    if not trust:
+        return peer
+    if trust.networks:
+        networks = [ipaddress.ip_network(n) for n in trust.networks]
+        for hop in reversed(chain):
+            if not _inside(hop, networks):
+                return hop
+        return chain[0]
+    return chain[max(len(chain) - 1 - trust.hops, 0)]
+
+
+def _inside(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # not an address: not one of our proxies
+    return any(ip in n for n in networks)
 
 
 async def count_submission(pool: asyncpg.Pool, address: str, request_key: str, per_hour: int) -> None:

@@ -88,7 +88,10 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
             "_": _make_new_gettext(t.gettext),
             "tr": lambda message: translate(request, message),
             "when": when,
-            "path": request.url.path,
+            # For links back to this page (the language switch): one leading slash, so that a path like
+            # //evil.example/ (or /\evil.example/, which browsers read the same) can never become a
+            # protocol-relative link to another host.
+            "path": "/" + request.url.path.lstrip("/\\"),
             "behind": behind(request),
         },
     )

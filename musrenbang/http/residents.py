@@ -20,12 +20,12 @@ from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_submission
 from musrenbang.http.render import page
-from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, process
+from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
 from musrenbang.projections import cycles
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan, region
-from musrenbang.services.proposals import ProposalService
+from musrenbang.services.proposals import ProposalService, Submitted
 
 FORM_MAX_BODY = 3 * MAX_BYTES + 256 * 1024  # three photos and the text fields
 PAGE_SIZE = 25
@@ -78,24 +78,32 @@ async def submit_proposal_form(
     except ValidationFailed as exc:
         errors.update(exc.errors)
     uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
-    photos: list[ProcessedPhoto] = []
+    raws: list[bytes] = []
     if len(uploads) > rules.MAX_PHOTOS:
         errors["photos"] = N_("paling banyak 3 foto per usulan")
     else:
+        raws = [await upload.read() for upload in uploads]
+    # The address's limit is counted before any photo is decoded, also for a form with other errors (so a
+    # photo's own error still shows beside theirs); the same key counts once however often it comes back.
+    # An earlier submission of this very form is answered without decoding or counting anything.
+    print_: str | None = None
+    already: Submitted | None = None
+    if not errors and content is not None and proposer is not None:
+        print_ = proposals.fingerprint(entered, [original_sha256(raw) for raw in raws])
+        already = await proposals.find_submitted(key, print_)
+    photos: list[ProcessedPhoto] = []
+    if already is None and (raws or print_ is not None):
+        settings = request.app.state.settings
+        await count_submission(pool, client_address(request, settings.trust_proxy), key, settings.submissions_per_hour)
         try:
-            photos = [process(await upload.read()) for upload in uploads]
+            photos = [await process_off_loop(raw) for raw in raws]
         except PhotoRejected as exc:
             errors["photos"] = exc.message
-    if errors or content is None or proposer is None:
+    if errors or content is None or proposer is None or print_ is None:
         if uploads and "photos" not in errors:
             errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
         return page(request, "proposal_form.html", status=422, **await _form_context(pool), values=entered,
                     errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key)  # fmt: skip
-    print_ = proposals.fingerprint(entered, [p.original_sha256 for p in photos])
-    already = await proposals.find_submitted(key, print_)
-    if already is None:
-        settings = request.app.state.settings
-        await count_submission(pool, client_address(request, settings.trust_proxy), key, settings.submissions_per_hour)
     submitted = already or await proposals.submit(
         content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos, replay_checked=True
     )

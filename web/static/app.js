@@ -53,4 +53,32 @@
       setTimeout(function () { b.disabled = false; }, 20000);
     });
   });
+
+  // The projector screen: live updates by Server-Sent Events (without JavaScript it refreshes itself
+  // every 10 s). Here, not inline in the page: the Content-Security-Policy allows scripts from /static only.
+  var ranking = document.querySelector("body.screen #ranking tbody");
+  if (ranking && window.EventSource) {
+    var rupiah = function (n) { return "Rp " + String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "."); };
+    var source = new EventSource(location.pathname + "/aliran");
+    source.onmessage = function (m) {
+      var s = JSON.parse(m.data);
+      document.getElementById("spent").textContent = rupiah(s.spent);
+      document.getElementById("ballots").textContent = s.ballots;
+      document.getElementById("status").textContent = s.status;
+      document.getElementById("fill").setAttribute("width", (100 * s.spent / s.ceiling).toFixed(1));
+      ranking.textContent = "";
+      s.rows.forEach(function (r) {
+        var tr = document.createElement("tr");
+        tr.className = r.selected ? "in" : "out";
+        [r.rank, r.title, r.score, rupiah(r.cost)].forEach(function (v, i) {
+          var td = document.createElement("td");
+          td.textContent = v;
+          if (i === 3) td.className = "num";
+          tr.appendChild(td);
+        });
+        ranking.appendChild(tr);
+      });
+      if (s.status === "closed") source.close();
+    };
+  }
 })();

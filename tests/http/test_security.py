@@ -1,0 +1,183 @@
+"""Hardened for the open internet, through the real server: no CSRF through the API, client addresses a
+client cannot choose, logins that nobody can lock and that cannot be raced, cookies and headers, the
+public address from configuration, and busy databases answered with 503."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Iterator
+
+import asyncpg
+import httpx
+import pytest
+
+from musrenbang.config import TrustedProxies
+from musrenbang.http.ratelimit import pick_client
+from musrenbang.http.security import CONTENT_SECURITY_POLICY
+from musrenbang.services import accounts
+from tests.conftest import SUBMISSIONS_PER_HOUR, with_database
+from tests.http.conftest import event_count, payload
+from tests.http.test_pages import hidden
+from tests.http.test_staff import PASSWORD, add_user, new_proposal, users  # noqa: F401  (module fixture)
+from tests.server import Server, serving
+
+
+async def signed_in_cookie(client: httpx.AsyncClient, username: str) -> httpx.Cookies:
+    form = await client.get("/masuk")
+    r = await client.post("/masuk", data={"_csrf_token": hidden(form.text, "_csrf_token"), "username": username,
+                                          "password": PASSWORD})  # fmt: skip
+    assert r.status_code == 303, r.text
+    return client.cookies
+
+
+async def test_the_api_takes_no_authority_from_the_session_cookie(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, users: dict[str, str]  # noqa: F811
+) -> None:
+    """What another site could make a signed-in facilitator's browser send: the cookie rides along, but
+    the API answers 401 and writes nothing (staff use `Authorization: Bearer`)."""
+    code = await new_proposal(client)
+    await signed_in_cookie(client, users["admin"])
+    assert (await client.get("/petugas")).status_code == 200  # the cookie works on pages
+    before = await event_count(app_pool)
+    forged = await client.post(f"/api/v1/proposals/{code}/verification", content=b'{"decision": "accept"}',
+                               headers={"Content-Type": "text/plain"})  # fmt: skip
+    as_json = await client.post(f"/api/v1/proposals/{code}/verification", json={"decision": "accept"})
+    assert forged.status_code in (400, 401) and as_json.status_code == 401
+    assert await event_count(app_pool) == before
+    assert (await client.get(f"/api/v1/proposals/{code}")).json()["status"] == "diajukan"
+
+
+def test_the_client_is_the_rightmost_hop_no_trusted_proxy_wrote() -> None:
+    one = TrustedProxies(hops=1)
+    assert pick_client(["6.6.6.6", "10.1.2.3"], "192.168.0.9", one) == "10.1.2.3"
+    assert pick_client(["6.6.6.6", "7.7.7.7", "10.1.2.3", "10.0.0.7"], "10.0.0.8", TrustedProxies(hops=2)) == (
+        "10.1.2.3")  # fmt: skip
+    nets = TrustedProxies(networks=("10.0.0.0/8",))
+    assert pick_client(["6.6.6.6", "8.8.8.8", "10.0.0.2"], "10.0.0.1", nets) == "8.8.8.8"
+    assert pick_client(["not-an-address", "10.0.0.2"], "10.0.0.1", nets) == "not-an-address"
+    assert pick_client(["6.6.6.6"], "192.168.0.9", TrustedProxies()) == "192.168.0.9"  # no proxy trusted
+
+
+async def test_a_client_cannot_choose_its_address_through_x_forwarded_for(app_server: Server) -> None:
+    """The test server trusts one proxy: the client is the last entry. Varying the first entry, as a
+    client behind that proxy could, gets nowhere past the per-address limit."""
+    real = f"10.77.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    answers = []
+    async with httpx.AsyncClient(base_url=app_server.base_url, timeout=30) as client:
+        for n in range(SUBMISSIONS_PER_HOUR + 7):
+            r = await client.post("/api/v1/proposals", json=payload(), headers={
+                "Idempotency-Key": str(uuid.uuid4()), "X-Forwarded-For": f"1.2.3.{n}, {real}"})  # fmt: skip
+            answers.append(r.status_code)
+    assert answers.count(201) == SUBMISSIONS_PER_HOUR and answers.count(429) == 7
+
+
+async def test_concurrent_wrong_guesses_cannot_pass_the_count(app_server: Server, app_database: str) -> None:
+    name = f"raced-{uuid.uuid4().hex[:6]}"
+    add_user(app_database, name, "auditor")
+    async with httpx.AsyncClient(base_url=app_server.base_url, timeout=60) as client:
+
+        async def guess(n: int) -> int:
+            r = await client.post("/api/v1/auth/token", json={"username": name, "password": f"tebakan-{n}"},
+                                  headers={"X-Forwarded-For": "10.66.0.1"})  # fmt: skip
+            return r.status_code
+
+        answers = await asyncio.gather(*(guess(n) for n in range(40)))
+    checked = answers.count(401)  # the guesses that reached the password check
+    assert answers.count(429) >= 30  # the race: 40 at once, nearly all turned away before the check
+    assert 5 <= checked <= 7, answers  # the free attempts, and at most the odd one after a delay ran out
+
+
+def test_an_unknown_username_costs_the_same_password_check() -> None:
+    """Timing cannot tell whether a username exists: an unknown one is checked against a hash made with the
+    very parameters of real ones (bench/logins.py measures both)."""
+    real = accounts._hasher.hash("kata-sandi-yang-panjang")
+    params = re.sub(r"\$[^$]+\$[^$]+$", "", real)  # $argon2id$v=19$m=...,t=...,p=...
+    assert accounts._dummy_hash().startswith(params) and params.count("$") == 3
+
+
+async def test_the_session_cookie_lives_hours_not_decades(client: httpx.AsyncClient, users: dict[str, str]) -> None:  # noqa: F811
+    form = await client.get("/masuk")
+    r = await client.post("/masuk", data={"_csrf_token": hidden(form.text, "_csrf_token"),
+                                          "username": users["auditor"], "password": PASSWORD})  # fmt: skip
+    cookie = r.headers["set-cookie"]
+    max_age = int(re.search(r"Max-Age=(\d+)", cookie, re.I)[1])  # type: ignore[index]
+    assert 11 * 3600 < max_age <= 12 * 3600
+    assert "2083" not in cookie
+
+
+async def test_every_response_carries_the_security_headers(client: httpx.AsyncClient) -> None:
+    for path in ("/", "/usulan/baru", "/api/v1/log/head", "/static/app.css", "/tidak-ada"):
+        r = await client.get(path)
+        assert r.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "same-origin"
+        assert "strict-transport-security" not in r.headers  # plain HTTP here
+    page = (await client.get("/usulan/baru")).text
+    assert "<script>" not in page and " style=" not in page  # nothing inline for the policy to allow
+
+
+@pytest.fixture(scope="module")
+def https_site(app_database: str) -> Iterator[Server]:
+    with serving(app_database, extra_env={"MUSRENBANG_PUBLIC_URL": "https://musrenbang.example.go.id"}) as server:
+        yield server
+
+
+async def test_over_https_cookies_are_secure_and_hsts_is_sent(https_site: Server) -> None:
+    async with httpx.AsyncClient(base_url=https_site.base_url, timeout=30) as client:
+        r = await client.get("/usulan/baru")
+    assert r.headers["strict-transport-security"].startswith("max-age=")
+    assert "secure" in r.headers["set-cookie"].lower() and "csrftoken" in r.headers["set-cookie"]
+
+
+async def test_links_use_the_configured_address_never_the_host_header(
+    city_server: Server, city_database: str
+) -> None:
+    conn = await asyncpg.connect(city_database)
+    try:
+        forum_id = await conn.fetchval("SELECT forum_id FROM forums WHERE status = 'closed' LIMIT 1")
+    finally:
+        await conn.close()
+    async with httpx.AsyncClient(base_url=city_server.base_url, timeout=30) as client:
+        page = await client.get(f"/forum/{forum_id}/berita-acara", headers={"Host": "evil.example"})
+        missing = await client.get("//evil.example/")
+        sideways = await client.get("/\\evil.example/")
+    assert page.status_code == 200 and "evil.example" not in page.text
+    assert f"{city_server.base_url}/periksa/" in page.text  # the default public address: where serve listens
+    for r in (missing, sideways):
+        links = re.findall(r'href="([^"]*)"', r.text)
+        assert links and not any(link.startswith(("//", "/\\")) for link in links), links
+
+
+async def test_a_busy_database_answers_503_not_500(server_url: str, template_name: str) -> None:
+    """An ordinary role (as in production) with a connection limit: when PostgreSQL has no connection
+    left for the server, requests that need a new one get 503 with Retry-After."""
+    role, name = f"busy_{uuid.uuid4().hex[:8]}", f"mtest_busy_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 4')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+        conn = await asyncpg.connect(with_database(server_url, name))
+        try:
+            for grant in ("ALL ON ALL TABLES", "ALL ON ALL SEQUENCES", "EXECUTE ON ALL FUNCTIONS"):
+                await conn.execute(f'GRANT {grant} IN SCHEMA public TO "{role}"')
+            await conn.execute(f'GRANT CREATE, USAGE ON SCHEMA public TO "{role}"')
+        finally:
+            await conn.close()
+        url = re.sub(r"//[^@/]*@", f"//{role}@", with_database(server_url, name))
+        if "@" not in url:
+            url = url.replace("://", f"://{role}@", 1)
+        with serving(url) as server:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+                answers = await asyncio.gather(*(client.get(f"/kelurahan/32.75.01.10{n % 8 + 1:02d}")
+                                                 for n in range(40)))  # fmt: skip
+            statuses = [r.status_code for r in answers]
+            assert 500 not in statuses and 503 in statuses, statuses
+            assert all(r.headers.get("retry-after") == "5" for r in answers if r.status_code == 503)
+            assert "500 GET" not in server.output()  # no request fell through to the server-error handler
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
+
