@@ -8,8 +8,11 @@ Against `musrenbang serve` (2 workers) on a fresh database with one proposal. Ea
 
 - bomb: an RGB PNG of one colour, 7300 × 5470 (40 megapixels in 126 KB, as in the issue), with the valid
   secret, so it reaches the pixel check and is refused (422) from its header;
+- scans: a progressive JPEG of 5000 × 5000 with 2,000 scans (each scan another pass over the image:
+  5 s of decoding before the scan count was checked), refused (422) from its bytes;
 - near the limit: an RGBA PNG of 5700 × 4380 (24.97 megapixels in 105 KB, the dearest kind: flattened on
-  white), with the valid secret: decoded, scaled and encoded every time (201 once, then 200);
+  white), with the valid secret, to a new proposal each time with bytes of its own: decoded, scaled and
+  encoded every time (201);
 - wrong secret: the same near-limit photo with a wrong secret, refused (403) before it is looked at.
 
 Meanwhile one more thread asks `GET /health` back to back. Every request opens a new connection, so that
@@ -22,10 +25,14 @@ import argparse
 import asyncio
 import collections
 import io
+import itertools
 import statistics
+import struct
 import threading
 import time
 import uuid
+import zlib
+from collections.abc import Callable
 
 import httpx
 from PIL import Image
@@ -33,6 +40,7 @@ from PIL import Image
 from bench._common import fresh_database, print_table, server_url
 from bench._server import running_server
 from bench.submissions import BODY
+from tests.images import progressive_jpeg_with_scans
 
 WRONG_SECRET = "WRONGSECRET00000"
 
@@ -56,24 +64,28 @@ def _poll_health(base: str, stop: threading.Event, latencies: list[float]) -> No
             assert r.status_code == 200, r.text
 
 
-def _upload(base: str, path: str, data: bytes, secret: str, stop: threading.Event,
-            times: list[float], statuses: collections.Counter[int]) -> None:  # fmt: skip
+Upload = Callable[[httpx.Client], tuple[str, bytes, str]]
+"""What one uploader sends next, as (path, photo, secret); given a client to prepare it with."""
+
+
+def _upload(base: str, next_upload: Upload, stop: threading.Event, times: list[float],
+            statuses: collections.Counter[int]) -> None:  # fmt: skip
     with _client(base) as http:
         while not stop.is_set():
+            path, data, secret = next_upload(http)
             started = time.perf_counter()
             r = http.post(path, files={"photo": ("foto.png", data, "image/png")}, data={"revision_secret": secret})
             times.append((time.perf_counter() - started) * 1000)
             statuses[r.status_code] += 1
 
 
-def phase(base: str, seconds: float, path: str, uploads: list[tuple[bytes, str]]) -> dict[str, object]:
-    """`/health` latencies for `seconds` while each of `uploads` (data, secret) is sent in a loop."""
+def phase(base: str, seconds: float, uploads: list[Upload]) -> dict[str, object]:
+    """`/health` latencies for `seconds` while each of `uploads` is sent in a loop."""
     stop = threading.Event()
     health: list[float] = []
     times: list[float] = []
     statuses: collections.Counter[int] = collections.Counter()
-    threads = [threading.Thread(target=_upload, args=(base, path, data, secret, stop, times, statuses))
-               for data, secret in uploads]  # fmt: skip
+    threads = [threading.Thread(target=_upload, args=(base, upload, stop, times, statuses)) for upload in uploads]
     for t in threads:
         t.start()
     if uploads:
@@ -92,25 +104,47 @@ def phase(base: str, seconds: float, path: str, uploads: list[tuple[bytes, str]]
     }
 
 
+def same(path: str, data: bytes, secret: str) -> Upload:
+    return lambda http: (path, data, secret)
+
+
+def each_new(png_data: bytes) -> Upload:
+    """A photo the server must decode every time: a proposal of its own each time (a proposal takes 3
+    photos, and the same photo sent again is answered without decoding), and bytes of its own (a PNG
+    text chunk after the header: the same pixels)."""
+    counter = itertools.count()
+
+    def next_upload(http: httpx.Client) -> tuple[str, bytes, str]:
+        created = http.post("/api/v1/proposals", json=BODY, headers={"Idempotency-Key": str(uuid.uuid4())}).json()
+        text = b"Comment\0" + str(next(counter)).encode() + uuid.uuid4().bytes.hex().encode()
+        chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", zlib.crc32(b"tEXt" + text))
+        return f"/api/v1/proposals/{created['code']}/photos", png_data[:33] + chunk + png_data[33:], \
+            created["revision_secret"]  # fmt: skip
+
+    return next_upload
+
+
 def p50_p99(values: list[float]) -> tuple[float, float]:
     return statistics.median(values), statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
 def measure(base: str, seconds: float, uploaders: int) -> list[list[object]]:
     bomb, near = png((7300, 5470), "RGB"), png((5700, 4380), "RGBA")
+    scans = progressive_jpeg_with_scans(2_000, size=(5000, 5000))
     with httpx.Client(base_url=base, timeout=120) as http:
         created = http.post("/api/v1/proposals", json=BODY, headers={"Idempotency-Key": str(uuid.uuid4())}).json()
         path, secret = f"/api/v1/proposals/{created['code']}/photos", created["revision_secret"]
         for data in (bomb, near):  # warm up both workers' paths; the near-limit photo is attached once here
             http.post(path, files={"photo": ("foto.png", data, "image/png")}, data={"revision_secret": secret})
-    phases = [
+    phases: list[tuple[str, list[Upload]]] = [
         ("no uploads (baseline)", []),
-        (f"{uploaders} bombs at a time, 40 MP (refused, 422)", [(bomb, secret)] * uploaders),
-        ("1 near-limit photo at a time, 24.97 MP (decoded)", [(near, secret)]),
-        (f"{uploaders} near-limit photos at a time (decoded)", [(near, secret)] * uploaders),
-        (f"{uploaders} near-limit photos, wrong secret (403)", [(near, WRONG_SECRET)] * uploaders),
+        (f"{uploaders} bombs at a time, 40 MP (refused, 422)", [same(path, bomb, secret)] * uploaders),
+        (f"{uploaders} JPEGs of 2,000 scans at a time (refused, 422)", [same(path, scans, secret)] * uploaders),
+        ("1 near-limit photo at a time, 24.97 MP (decoded)", [each_new(near)]),
+        (f"{uploaders} near-limit photos at a time (decoded)", [each_new(near) for _ in range(uploaders)]),
+        (f"{uploaders} near-limit photos, wrong secret (403)", [same(path, near, WRONG_SECRET)] * uploaders),
     ]
-    results = [(name, phase(base, seconds, path, uploads)) for name, uploads in phases]
+    results = [(name, phase(base, seconds, uploads)) for name, uploads in phases]
     base50, base99 = p50_p99(results[0][1]["health"])  # type: ignore[arg-type]
     rows: list[list[object]] = []
     for name, result in results:

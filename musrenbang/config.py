@@ -113,6 +113,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(settings, public_url=_public_url(settings))
 
     @property
+    def photos_per_hour(self) -> int:
+        """Photos decoded per client address per hour (each decode counts, a retry too): three photos for
+        each submission allowed, and one more try for each."""
+        return 4 * self.submissions_per_hour
+
+    @property
     def over_https(self) -> bool:
         """Whether the public reaches the site over HTTPS (then cookies are Secure and HSTS is sent)."""
         return self.public_url.startswith("https://")

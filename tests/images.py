@@ -59,3 +59,32 @@ def png_header_only(size: tuple[int, int]) -> bytes:
 
     header = struct.pack(">IIBBBBB", size[0], size[1], 8, 2, 0, 0, 0)  # 8-bit RGB
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))[:20]
+
+
+def progressive_jpeg_with_scans(scans: int, size: tuple[int, int] = (64, 64)) -> bytes:
+    """A valid progressive JPEG whose last scan is repeated until the file has `scans` scans (each one
+    makes a decoder go over the whole image again: the trick that makes a small file cost minutes)."""
+    out = io.BytesIO()
+    Image.new("L", size, 128).save(out, format="JPEG", progressive=True, quality=90)
+    data = out.getvalue()
+    starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xDA]
+    eoi = data.rindex(b"\xff\xd9")
+    last_scan = data[starts[-1] : eoi]
+    return data[:eoi] + last_scan * (scans - len(starts)) + data[eoi:]
+
+
+def mpo(size: tuple[int, int] = (400, 300)) -> bytes:
+    """A JPEG with a Multi-Picture block (two pictures), as phones save Ultra HDR or depth photos."""
+    first, second = Image.new("RGB", size, "orange"), Image.new("RGB", size, "gray")
+    out = io.BytesIO()
+    first.save(out, format="MPO", save_all=True, append_images=[second])
+    return out.getvalue()
+
+
+@functools.cache
+def png_at_the_limit() -> bytes:
+    """A PNG of exactly 25 megapixels (5000 × 5000, one bit per pixel: a few KB): allowed, and a decode
+    that takes real work."""
+    out = io.BytesIO()
+    Image.new("1", (5000, 5000)).save(out, format="PNG")
+    return out.getvalue()

@@ -12,7 +12,17 @@ from PIL import Image
 
 from musrenbang import photos
 from musrenbang.photos import MAX_BYTES, MAX_PIXELS, PhotoRejected, TooManyPixels, process, process_off_loop
-from tests.images import GPS_IFD, gif, jpeg_with_gps, png_bomb, png_header_only, png_with_alpha, webp
+from tests.images import (
+    GPS_IFD,
+    gif,
+    jpeg_with_gps,
+    mpo,
+    png_bomb,
+    png_header_only,
+    png_with_alpha,
+    progressive_jpeg_with_scans,
+    webp,
+)
 
 
 def test_a_jpeg_loses_its_gps_and_every_other_exif_field() -> None:
@@ -122,3 +132,27 @@ def _plain_png(size: tuple[int, int], mode: str = "1") -> bytes:
     out = io.BytesIO()
     Image.new(mode, size).save(out, format="PNG")
     return out.getvalue()
+
+
+def test_a_jpeg_of_many_scans_is_refused_before_decoding() -> None:
+    """Each scan of a progressive JPEG is another pass over the whole image: 64 are plenty for any camera
+    (they save about 10), and the count is read from the bytes."""
+    assert process(progressive_jpeg_with_scans(64)).width == 64
+    for scans in (65, 2_000):
+        with pytest.raises(photos.PhotoRejected, match="terlalu banyak lapisan"):
+            photos.check(progressive_jpeg_with_scans(scans))
+
+
+def test_a_phone_photo_with_a_multi_picture_block_is_a_jpeg() -> None:
+    """Pillow names a JPEG with an MPF block (Ultra HDR, depth) "MPO": its first picture is the photo."""
+    photo = process(mpo((400, 300)))
+    assert (photo.content_type, photo.width, photo.height) == ("image/jpeg", 400, 300)
+
+
+async def test_uploads_beyond_the_queue_are_refused_at_once_not_queued() -> None:
+    """One decode thread and MAX_WAITING places: the next upload is told the server is busy (503) instead
+    of waiting behind them. The count is taken before the first await, so gather shows it exactly."""
+    assert photos.DECODE_THREADS + photos.MAX_WAITING == 5
+    outcomes = await asyncio.gather(*(process_off_loop(jpeg_with_gps()) for _ in range(7)), return_exceptions=True)
+    assert [type(o).__name__ for o in outcomes] == ["ProcessedPhoto"] * 5 + ["DecoderBusy"] * 2
+    assert (await process_off_loop(jpeg_with_gps())).width == 640  # and free again afterwards

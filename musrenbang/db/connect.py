@@ -54,16 +54,40 @@ async def _reset_on_release(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    pool = asyncpg.create_pool(
+ACQUIRE_TIMEOUT = 10.0
+
+
+class Pool(asyncpg.Pool):
+    """asyncpg's pool, except that waiting for a free connection gives up after `acquire_timeout` seconds
+    (TimeoutError) when the caller names no timeout. asyncpg waits forever by default: with every pooled
+    connection busy (a slow query, a flood), requests would pile up behind them without an answer, where
+    a 503 with Retry-After lets clients and the load balancer know (http/errors.py)."""
+
+    acquire_timeout = ACQUIRE_TIMEOUT
+
+    def acquire(self, *, timeout: float | None = None):  # asyncpg returns its own context manager
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
+async def create_pool(
+    url: str, *, min_size: int = 2, max_size: int = 10, acquire_timeout: float = ACQUIRE_TIMEOUT
+) -> asyncpg.Pool:
+    # asyncpg.create_pool with our Pool class: the same arguments and defaults it passes.
+    pool = Pool(
         url,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
         timeout=CONNECT_TIMEOUT,
         server_settings=SERVER_SETTINGS,
         init=init_connection,
         reset=_reset_on_release,
     )
+    pool.acquire_timeout = acquire_timeout
     return await _friendly(url, pool)
 
 

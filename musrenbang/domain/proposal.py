@@ -380,6 +380,15 @@ Command = SubmitProposal | ReviseProposal | AttachPhoto | VerifyProposal
 DECISIONS = ("accept", "accept_with_changes", "return", "reject")
 
 
+def check_room_for_photo(state: Proposal) -> None:
+    """Whether another photo may still be attached: before verification, at most MAX_PHOTOS. Asked again
+    before a photo is decoded, so that a full proposal costs the server no decoding."""
+    if state.status not in (DIAJUKAN, DIKEMBALIKAN):
+        raise DomainError(N_("foto hanya dapat ditambahkan sebelum usulan diverifikasi"))
+    if len(state.photos) >= MAX_PHOTOS:
+        raise DomainError(N_("paling banyak 3 foto per usulan"))
+
+
 def decide(state: Proposal, command: Command) -> list[Event]:
     if isinstance(command, SubmitProposal):
         if state.exists:
@@ -412,12 +421,9 @@ def decide(state: Proposal, command: Command) -> list[Event]:
             check_content(command.content)
             return [ProposalRevised(code=command.code, content=command.content)]
         case AttachPhoto():
-            if state.status not in (DIAJUKAN, DIKEMBALIKAN):
-                raise DomainError(N_("foto hanya dapat ditambahkan sebelum usulan diverifikasi"))
             if command.photo_id in state.photos:
                 raise DomainError(N_("foto ini sudah dilampirkan"))
-            if len(state.photos) >= MAX_PHOTOS:
-                raise DomainError(N_("paling banyak 3 foto per usulan"))
+            check_room_for_photo(state)
             _check_photo(command)
             return [ProposalPhotoAttached(**msgspec.structs.asdict(command))]
         case VerifyProposal():

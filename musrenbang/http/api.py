@@ -17,8 +17,9 @@ from litestar.params import Body, HeaderParameter, Parameter
 
 from musrenbang.domain import proposal as rules
 from musrenbang.http.errors import code_or_404
-from musrenbang.http.ratelimit import client_address, count_submission
-from musrenbang.photos import MAX_BYTES, process_off_loop
+from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
+from musrenbang.photos import MAX_BYTES, original_sha256, process_off_loop
+from musrenbang.photos import check as check_photo
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region
@@ -235,18 +236,28 @@ async def kelurahan_proposals(
 @post("/api/v1/proposals/{code:str}/photos", summary="Attach a photo (JPEG, PNG or WebP, at most 5 MB)",
       tags=["proposals"], status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024)  # fmt: skip
 async def attach_photo(
+    request: Request,
     code: str,
     data: Annotated[PhotoUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    pool: asyncpg.Pool,
     proposals: ProposalService,
     runner: ProjectionRunner,
 ) -> Response[PhotoOut]:
     """Needs the revision secret shown at submission. The photo is re-encoded and its metadata (EXIF,
     GPS) removed. Sending the same photo again answers 200 with the same id. An image of more than 25
-    megapixels is refused (422) before it is decoded."""
+    megapixels is refused (422) before it is decoded; photos decoded per address are limited per hour
+    (429), and a server busy decoding answers 503 with Retry-After."""
     code = code_or_404(code)
-    # The secret and the proposal first: nobody without the secret makes the server decode anything.
-    await proposals.check_photo_access(code, data.revision_secret)
-    photo = await process_off_loop(await data.photo.read())
+    raw = await data.photo.read()
+    # Everything that refuses without decoding comes first: the secret, the proposal and its room for
+    # another photo, the same photo sent again, the photo's header; then the address's hourly count.
+    attached = await proposals.photo_already_attached(code, data.revision_secret, original_sha256(raw))
+    if attached is not None:
+        return Response(PhotoOut(attached, f"/photos/{attached}"), status_code=200)
+    check_photo(raw)
+    settings = request.app.state.settings
+    await count_photo_decode(pool, client_address(request, settings.trust_proxy), settings.photos_per_hour)
+    photo = await process_off_loop(raw)
     photo_id, written = await proposals.attach_photo(code, data.revision_secret, photo)
     if written is not None:
         await runner.wait_until_applied(["proposals"], written)

@@ -191,7 +191,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             # The JSON API takes no cookie for authority (staff authenticate with `Authorization: Bearer`,
             # http/auth.py; residents with idempotency keys and revision secrets), so cross-site forgery
             # has nothing to ride on there.
-            exclude=["/api/"],
+            exclude=["^/api/"],  # a regex searched anywhere in the path: anchored
         ),
         # Exceptions are logged by the handlers of http/errors.py: one INFO line for a refused request, a
         # traceback only for a server error.

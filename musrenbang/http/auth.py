@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 from musrenbang.domain.access import Actor, covers
 from musrenbang.domain.errors import N_, DomainError
 from musrenbang.http.i18n import translate
-from musrenbang.http.ratelimit import client_address
+from musrenbang.http.ratelimit import client_address, limit_key
 from musrenbang.http.render import page
 from musrenbang.services import accounts
 from musrenbang.services.accounts import NotAuthenticated
@@ -63,7 +63,7 @@ async def current_actor(request: Request, pool: asyncpg.Pool) -> Actor:
 async def issue_token(request: Request, data: Credentials, pool: asyncpg.Pool) -> TokenOut:
     settings = request.app.state.settings
     token, expires, _ = await accounts.login(
-        pool, data.username, data.password, client_address(request, settings.trust_proxy), "api"
+        pool, data.username, data.password, limit_key(client_address(request, settings.trust_proxy)), "api"
     )
     return TokenOut(token, expires)
 
@@ -94,7 +94,7 @@ async def login_submit(
             pool,
             username,
             str(data.get("password", ""))[:200],
-            client_address(request, settings.trust_proxy),
+            limit_key(client_address(request, settings.trust_proxy)),
             "browser",
         )
     except DomainError as exc:

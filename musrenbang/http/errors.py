@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 import asyncpg
 from litestar import MediaType, Request, Response
@@ -16,7 +17,7 @@ from musrenbang.eventlog.store import ConcurrencyError, IdempotencyKeyReused
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import RateLimited
 from musrenbang.http.render import page
-from musrenbang.photos import PhotoRejected, PhotoTooLarge
+from musrenbang.photos import DecoderBusy, PhotoRejected, PhotoTooLarge
 from musrenbang.services.accounts import NotAuthenticated, TooManyAttempts
 from musrenbang.services.freshness import ReadModelBehind
 from musrenbang.services.proposals import WrongSecret
@@ -42,6 +43,7 @@ _STATUS = {  # the first class that matches wins
     WrongSecret: 403,
     RateLimited: 429,
     ReadModelBehind: 503,
+    DecoderBusy: 503,
 }
 _HTTP_MESSAGES = {
     400: N_("permintaan tidak dapat dibaca"),
@@ -65,6 +67,12 @@ def code_or_404(code: str) -> str:
         raise NotFoundException() from None
 
 
+def logged_path(request: Request) -> str:
+    """The path as a log line can hold it: percent-encoded (a %0a in the URL must not start a line of the
+    log that an attacker wrote), at most 200 characters."""
+    return quote(request.url.path[:200], safe="/:@!$&'()*+,;=-._~")
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -74,7 +82,7 @@ def _respond(request: Request, status: int, code: str, message: str, errors: dic
     # One line per refused request: a client's mistake is not the server's error (a fuzzer's 15,000
     # requests once wrote 6 MB of tracebacks). Real server errors are logged, with theirs, by server_error.
     log.log(logging.WARNING if status >= 500 else logging.INFO, "%d %s %s: %s: %s", status, request.method,
-            request.url.path[:200], code, message)  # fmt: skip
+            logged_path(request), code, message)  # fmt: skip
     text = translate(request, message)
     if _wants_json(request):
         body: dict[str, object] = {"error": code, "message": text}
@@ -94,7 +102,7 @@ def domain_error(request: Request, exc: DomainError) -> Response:
     headers = {"Retry-After": "3600"} if isinstance(exc, RateLimited) else None
     if isinstance(exc, TooManyAttempts):
         headers = {"Retry-After": str(exc.retry_after)}
-    if isinstance(exc, ReadModelBehind):
+    if isinstance(exc, (ReadModelBehind, DecoderBusy)):
         headers = {"Retry-After": "5"}
     if isinstance(exc, NotAuthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
@@ -115,7 +123,7 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         return _respond(request, 403, "csrf", CSRF_MESSAGE)
     if status >= 500:
-        log.error("%d %s %s", status, request.method, request.url.path[:200], exc_info=exc)
+        log.error("%d %s %s", status, request.method, logged_path(request), exc_info=exc)
         return _respond(request, status, "server_error", N_("terjadi kesalahan di server"))
     message = _HTTP_MESSAGES.get(status, N_("permintaan tidak dapat diproses"))
     code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
@@ -142,14 +150,15 @@ def database_away(request: Request, exc: Exception) -> Response:
 
 
 def overloaded(request: Request, exc: Exception) -> Response:
-    """PostgreSQL has no connection left for us: busy, not broken; the client may retry shortly."""
+    """PostgreSQL has no connection left for us, or none of our pool's came free in time: busy, not
+    broken; the client may retry shortly."""
     return _respond(request, 503, "unavailable", N_("layanan sedang sibuk; coba lagi sebentar lagi"),
                     headers={"Retry-After": "5"})  # fmt: skip
 
 
 def server_error(request: Request, exc: Exception) -> Response:
     """Anything else is a bug: logged with its traceback, answered with a page (or JSON) that shows none."""
-    log.error("500 %s %s", request.method, request.url.path[:200], exc_info=exc)
+    log.error("500 %s %s", request.method, logged_path(request), exc_info=exc)
     text = translate(request, N_("terjadi kesalahan di server"))
     if _wants_json(request):
         return Response({"error": "server_error", "message": text}, status_code=500, media_type=MediaType.JSON)
@@ -172,6 +181,7 @@ HANDLERS = {
     asyncpg.AdminShutdownError: database_away,
     OSError: database_away,
     asyncpg.InsufficientResourcesError: overloaded,  # too many connections
+    TimeoutError: overloaded,  # no pooled connection came free in time (db/connect.py, Pool)
     Exception: server_error,
     DomainError: domain_error,
     ConcurrencyError: concurrency_error,

@@ -1,9 +1,10 @@
-"""How many new proposals one client address may submit per hour, counted in PostgreSQL so that every
-server process shares the count."""
+"""Who the client is behind our proxies, and how much one client may do per hour (new proposals, photos
+decoded), counted in PostgreSQL so that every server process shares the count."""
 
 from __future__ import annotations
 
 import ipaddress
+import uuid
 
 import asyncpg
 from litestar import Request
@@ -21,7 +22,28 @@ def client_address(request: Request, trust_proxy: TrustedProxies) -> str:
     rate_limits and login throttle tables)."""
     peer = request.client.host if request.client else "unknown"
     forwarded = [hop.strip() for value in request.headers.getall("x-forwarded-for", []) for hop in value.split(",")]
-    return pick_client([hop for hop in forwarded if hop], peer, trust_proxy)[:64]
+    return pick_client([_without_port(hop) for hop in forwarded if hop], peer, trust_proxy)[:64]
+
+
+def _without_port(hop: str) -> str:
+    """A hop as an address: some proxies write `1.2.3.4:5555` or `[2001:db8::1]:443`."""
+    if hop.startswith("[") and "]" in hop:
+        return hop[1 : hop.index("]")]
+    if hop.count(":") == 1:
+        return hop.split(":", 1)[0]
+    return hop
+
+
+def limit_key(address: str) -> str:
+    """The address as the limits count it: an IPv6 address by its /64, the block one household or phone
+    is given (one client picks any address inside it at will); anything else as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else str(ip)
 
 
 def pick_client(forwarded: list[str], peer: str, trust: TrustedProxies) -> str:
@@ -53,6 +75,8 @@ def _inside(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6N
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False  # not an address: not one of our proxies
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1, how a dual-stack socket shows an IPv4 proxy
     return any(ip in n for n in networks)
 
 
@@ -60,11 +84,22 @@ async def count_submission(pool: asyncpg.Pool, address: str, request_key: str, p
     """Count the submission `request_key` from `address`; raise RateLimited when `per_hour` distinct
     submissions from that address were already counted this hour. Two requests racing for the last
     place may both get it: a limit against floods, not an exact quota."""
-    allowed, first = await pool.fetchrow(_COUNT, f"submit:{address}", request_key, per_hour)
-    if first:  # the first of this address's window: forget windows that are over
-        await pool.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '2 hours'")
-    if not allowed:
+    if not await _count(pool, f"submit:{limit_key(address)}", request_key, per_hour):
         raise RateLimited(N_("terlalu banyak usulan dari alamat ini dalam satu jam; silakan coba lagi nanti"))
+
+
+async def count_photo_decode(pool: asyncpg.Pool, address: str, per_hour: int) -> None:
+    """Count one photo about to be decoded for `address` (every decode counts, retries too: each costs up
+    to a second of a core); raise RateLimited beyond `per_hour`."""
+    if not await _count(pool, f"photos:{limit_key(address)}", uuid.uuid4().hex, per_hour):
+        raise RateLimited(N_("terlalu banyak foto dari alamat ini dalam satu jam; silakan coba lagi nanti"))
+
+
+async def _count(pool: asyncpg.Pool, bucket: str, request_key: str, per_hour: int) -> bool:
+    allowed, first = await pool.fetchrow(_COUNT, bucket, request_key, per_hour)
+    if first:  # the first of this bucket's window: forget windows that are over
+        await pool.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '2 hours'")
+    return bool(allowed)
 
 
 # One round trip: a retry keeps its place; a new key is recorded only while the window has room

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -62,6 +63,18 @@ def number(value: int | Decimal | str | None) -> str:
     return f"{grouped},{fraction}" if fraction else grouped
 
 
+def same_page_path(path: str) -> str:
+    """The path for links back to this page (the language switch), safe to put in `href`: percent-encoded
+    (browsers drop tab, CR and LF from a URL and read a backslash as a slash, so `/%09/evil.example/`
+    would otherwise link to another host) and with one leading slash, so it can never become a
+    protocol-relative link.
+
+        >>> same_page_path("//evil.example/"), same_page_path("/\t/evil.example/"), same_page_path("/usulan/baru")
+        ('/evil.example/', '/%09/evil.example/', '/usulan/baru')
+    """
+    return "/" + quote(path, safe="/").lstrip("/")
+
+
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Template:
     lang = language(request)
     t = translations(request)
@@ -88,10 +101,7 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
             "_": _make_new_gettext(t.gettext),
             "tr": lambda message: translate(request, message),
             "when": when,
-            # For links back to this page (the language switch): one leading slash, so that a path like
-            # //evil.example/ (or /\evil.example/, which browsers read the same) can never become a
-            # protocol-relative link to another host.
-            "path": "/" + request.url.path.lstrip("/\\"),
+            "path": same_page_path(request.url.path),
             "behind": behind(request),
         },
     )

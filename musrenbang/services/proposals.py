@@ -216,11 +216,18 @@ class ProposalService:
             idempotency_key=idempotency_key,
         )  # fmt: skip
 
-    async def check_photo_access(self, code: str, secret: str) -> None:
-        """Refuse a wrong secret (WrongSecret) or a proposal that does not exist (NotFound): what the HTTP
-        handler asks before it reads and decodes an uploaded photo, so that nobody without the secret
-        makes the server decode anything. `attach_photo` checks both again."""
-        await self._photo_target(code, secret)
+    async def photo_already_attached(self, code: str, secret: str, original_sha256: str) -> str | None:
+        """What the HTTP handler asks before it decodes an uploaded photo, so that nobody makes the server
+        decode a photo it would refuse anyway: a wrong secret (WrongSecret), a proposal that does not
+        exist (NotFound) or has no room for another photo (DomainError). Returns the photo's id when this
+        very photo is already attached (nothing to decode: the answer is that photo). `attach_photo`
+        checks everything again."""
+        state, _ = await self._photo_target(code, secret)
+        photo_id = _photo_id_of(code, original_sha256)
+        if photo_id in state.photos:
+            return photo_id
+        rules.check_room_for_photo(state)
+        return None
 
     async def _photo_target(self, code: str, secret: str) -> tuple[rules.Proposal, StreamHead]:
         self.check_secret(code, secret)
@@ -287,7 +294,12 @@ def _code_for(idempotency_key: str, attempt: int) -> str:
 
 
 def _photo_id(code: str, photo: ProcessedPhoto) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{code}:{photo.original_sha256}"))
+    return _photo_id_of(code, photo.original_sha256)
+
+
+def _photo_id_of(code: str, original_sha256: str) -> str:
+    """A photo's id: the same upload to the same proposal is the same photo, whenever it is sent."""
+    return str(uuid.uuid5(_NAMESPACE, f"{code}:{original_sha256}"))
 
 
 def _attach(code: str, photo: ProcessedPhoto) -> rules.AttachPhoto:

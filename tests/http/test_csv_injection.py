@@ -110,6 +110,19 @@ def test_both_files_of_a_list_with_formula_like_texts_hold_them_as_text_and_numb
     assert not any(c.quotePrefix for c in sheet[3])
 
 
+def test_every_text_cell_is_quoted_so_a_semicolon_cannot_start_a_formula() -> None:
+    """A spreadsheet set up for an Indonesian locale splits an unquoted CSV line at `;` as well: a program
+    named `x;=2+2;` would become three cells, one of them a formula. Quoted, it stays one text cell;
+    numbers stay unquoted, so they stay numbers."""
+    rkpd = _rkpd(_item(program="x;=2+2;", kegiatan='a";=1+1'))
+    lines = rkpd_files.to_csv(rkpd).decode("utf-8-sig").split("\r\n")
+    assert ',"x;=2+2;",' in lines[1] and ',"a"";=1+1",' in lines[1]
+    assert lines[1].startswith("1,") and ",9000000," in lines[1]  # No and Pagu: bare numbers
+    for field in csv.reader(io.StringIO(lines[1])):
+        assert [f for f in field if ";" in f] == ["x;=2+2;", 'a";=1+1']  # whole, as one cell each
+    assert all(f.startswith('"') for f in lines[0].split(","))  # the header row is text too
+
+
 # --- through a real server ---------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import httpx
 
 from tests.http.conftest import SUBMISSIONS_PER_HOUR, event_count, payload
 from tests.http.test_pages import FORM_FIELDS, open_form, send_form
-from tests.images import jpeg_with_gps, png_bomb
+from tests.images import jpeg_with_gps, png_at_the_limit, png_bomb, png_header_only
 
 
 async def submit(client: httpx.AsyncClient) -> dict:
@@ -85,26 +85,80 @@ async def test_a_wrong_secret_is_refused_before_the_photo_is_looked_at(
     assert await event_count(app_pool) == before + 1  # the second proposal only
 
 
-async def test_the_rate_limit_is_counted_before_photos_are_decoded(
-    client: httpx.AsyncClient, app_pool: asyncpg.Pool
+async def photo_decodes_counted(pool: asyncpg.Pool, address: str) -> int:
+    return await pool.fetchval("SELECT count(*) FROM rate_limits WHERE bucket = $1", f"photos:{address}")
+
+
+async def test_a_form_with_other_errors_decodes_nothing_and_still_explains_the_photo(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, address: str
 ) -> None:
-    """At the limit a new form with a bomb answers 429 (decoding first would answer 422); a form that was
-    counted once, its photo refused, is counted once however often it comes back."""
+    """A form whose other fields are wrong is shown again without its photos: decoding them would be work
+    thrown away, so only what needs no decoding is judged (the reviewer's attack sent one form 35 times
+    with an empty title and a photo at the limit, and every one was decoded)."""
+    tokens = await open_form(client)
+    for _ in range(SUBMISSIONS_PER_HOUR * 8):  # far more than any hourly limit
+        r = await send_form(client, tokens, {**FORM_FIELDS, "title": ""}, photos=[png_at_the_limit()])
+        assert r.status_code == 422 and 'id="title-error"' in r.text
+    r = await send_form(client, tokens, {**FORM_FIELDS, "title": ""}, photos=[png_bomb()])
+    assert "25 megapiksel" in r.text  # a photo's own error needs no decoding: it shows beside the others
+    assert await photo_decodes_counted(app_pool, address) == 0
+    r = await send_form(client, tokens, FORM_FIELDS, photos=[jpeg_with_gps()])
+    assert r.status_code == 200, r.text
+    assert await photo_decodes_counted(app_pool, address) == 1
+
+
+async def test_a_full_proposal_refuses_another_photo_before_decoding_it(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, address: str
+) -> None:
+    """Three photos attached: a fourth is refused for want of room (409), even one that decoding would
+    refuse (422), and nothing is decoded; the same photo sent again is still that photo (200)."""
+    created = await submit(client)
+    code, secret = created["code"], created["revision_secret"]
+    first = jpeg_with_gps(color="red")
+    for photo in (first, jpeg_with_gps(color="green"), jpeg_with_gps(color="blue")):
+        assert (await upload(client, code, secret, photo)).status_code == 201
+    counted = await photo_decodes_counted(app_pool, address)
+    for photo in (jpeg_with_gps(color="white"), b"\xff\xd8\xff\xe0 not really a jpeg"):
+        r = await upload(client, code, secret, photo)
+        assert r.status_code == 409 and "paling banyak 3 foto" in r.json()["message"], r.text
+    again = await upload(client, code, secret, first)
+    assert again.status_code == 200
+    assert again.json()["url"] in (await client.get(f"/api/v1/proposals/{code}")).json()["photos"]
+    assert await photo_decodes_counted(app_pool, address) == counted  # none of the last three was decoded
+
+
+async def test_every_decode_counts_against_the_address(client: httpx.AsyncClient, app_pool: asyncpg.Pool) -> None:
+    """A photo that passes every check short of decoding and then fails (cut off after its header) costs
+    the server the decode each time it is sent: the address's hourly count of decodes (four times the
+    submissions allowed) stops it, although it never takes a photo's place."""
+    created = await submit(client)
+    cut = png_header_only((2000, 1500))
+    answers = [(await upload(client, created["code"], created["revision_secret"], cut)).status_code
+               for _ in range(4 * SUBMISSIONS_PER_HOUR + 2)]  # fmt: skip
+    assert answers == [422] * (4 * SUBMISSIONS_PER_HOUR) + [429, 429], answers
+    r = await upload(client, created["code"], created["revision_secret"], jpeg_with_gps())
+    assert r.status_code == 429 and "terlalu banyak foto" in r.json()["message"]
+
+
+async def test_the_rate_limit_is_counted_before_photos_are_decoded(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, address: str
+) -> None:
+    """At the limit a new, correct form with a photo answers 429 and its photo is not decoded; a form that
+    was counted once, its photo refused after decoding, keeps its place however often it comes back."""
     tokens = await open_form(client)  # one form, one idempotency key
     for _ in range(2):
-        r = await send_form(client, tokens, FORM_FIELDS, photos=[png_bomb()])
-        assert r.status_code == 422 and "25 megapiksel" in r.text
+        r = await send_form(client, tokens, FORM_FIELDS, photos=[png_header_only((640, 480))])
+        assert r.status_code == 422 and "foto JPEG, PNG atau WebP yang utuh" in r.text
     for _ in range(SUBMISSIONS_PER_HOUR - 1):  # the form above took one place, however often it came
         await submit(client)
-    before = await event_count(app_pool)
-    for fields in (FORM_FIELDS, {**FORM_FIELDS, "rw": "0"}):  # with other errors as well
-        r = await send_form(client, await open_form(client), fields, photos=[png_bomb()])
-        assert r.status_code == 429, r.status_code
-        assert "terlalu banyak usulan" in r.text
+    before = (await event_count(app_pool), await photo_decodes_counted(app_pool, address))
+    r = await send_form(client, await open_form(client), FORM_FIELDS, photos=[jpeg_with_gps()])
+    assert r.status_code == 429, r.status_code
+    assert "terlalu banyak usulan" in r.text
     new_key = {"Idempotency-Key": str(uuid.uuid4())}
     assert (await client.post("/api/v1/proposals", json=payload(), headers=new_key)).status_code == 429
-    assert await event_count(app_pool) == before
+    assert (await event_count(app_pool), await photo_decodes_counted(app_pool, address)) == before
     # The counted form, corrected (another photo), is still welcome at the limit: its key has its place.
     r = await send_form(client, tokens, FORM_FIELDS, photos=[jpeg_with_gps()])
     assert r.status_code == 200, r.text
-    assert await event_count(app_pool) > before
+    assert await event_count(app_pool) > before[0]
