@@ -105,7 +105,7 @@ async def raw(url: str, writers: int, seconds: float, pool: asyncpg.Pool | None 
 
 async def main(seconds: float) -> None:
     with server_url() as url:
-        async with fresh_database(url) as db:
+        async with fresh_database(url, migrated_only=True) as db:
             pool = await create_pool(db, min_size=16, max_size=32)
             await pool.execute(RAW_TABLE)
             server = await pool.fetchval("SHOW server_version")

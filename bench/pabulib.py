@@ -37,7 +37,7 @@ async def through_the_log(path: Path) -> tuple[int, float, float]:
         counted[0] += n
 
     with server_url() as url:
-        async with fresh_database(url) as db:
+        async with fresh_database(url, migrated_only=True) as db:
             pool = await create_pool(db, min_size=2, max_size=4)
             start = time.perf_counter()
             await import_file(pool, EventStore(pool), path, progress)

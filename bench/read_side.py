@@ -91,7 +91,7 @@ async def horizon(pool: asyncpg.Pool, url: str, idle: int, rounds: int) -> list[
 
 async def main(total: int, idle: int, rounds: int) -> None:
     with server_url() as url:
-        async with fresh_database(url) as db:
+        async with fresh_database(url, migrated_only=True) as db:
             pool = await create_pool(db, min_size=2, max_size=8)
             store = EventStore(pool)
             await fill(store, total)

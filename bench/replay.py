@@ -65,7 +65,7 @@ async def plain_select(conn: asyncpg.Connection) -> tuple[int, float]:
 
 async def main(total: int) -> None:
     with server_url() as url:
-        async with fresh_database(url) as db:
+        async with fresh_database(url, migrated_only=True) as db:
             pool = await create_pool(db, min_size=4, max_size=8)
             await pool.execute(COUNTS_TABLE)
             filled = await fill(EventStore(pool), total)

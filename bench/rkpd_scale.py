@@ -78,7 +78,8 @@ async def build(url: str, events: int) -> tuple[int, float]:
         done += n
         print(f"\r  building at scale {scale}: step {done}/{demo.STEPS}", end="", flush=True)
 
-    await demo.play(pool, store, bytes.fromhex(secret), seed=2022, scale=scale, on_progress=progress)
+    await demo.play(pool, store, bytes.fromhex(secret), seed=2022, scale=scale, on_progress=progress,
+                    next_year=False)
     took = time.perf_counter() - start
     print()
     await pool.execute("VACUUM ANALYZE")
@@ -207,7 +208,7 @@ async def database(reuse: str | None, events: int) -> AsyncIterator[str]:
         yield reuse
         return
     with server_url() as url:
-        async with fresh_database(url) as db:
+        async with fresh_database(url, migrated_only=True) as db:
             scale, took = await build(db, events)
             total = await _count(db)
             print(f"built {total:,} events at demo scale {scale} in {took:,.0f} s ({total / took:,.0f} events/s)")

@@ -77,7 +77,7 @@ async def main(seconds: int) -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
     with server_url() as url:
-        async with fresh_database(url) as db:
+        async with fresh_database(url, migrated_only=True) as db:
             pool = await create_pool(db, min_size=10, max_size=50)
             raw = await ours(pool, 50, seconds, 1)
             await pool.close()

@@ -1,9 +1,11 @@
-"""A whole RKPD 2022 cycle of Kota Bekasi, played through the same services, commands and events a real
-one produces, so a newcomer sees the main job in one command: residents' proposals in all 56
-kelurahan, verification (accepted, with changes, returned and revised, rejected, duplicates merged), a
-Musrenbang Kelurahan in each (criteria scores, ceilings, adjustments, mandated delegates), twelve
-Musrenbang Kecamatan (pagu indikatif; some vote with approval ballots), the Forum Perangkat Daerah
-(agencies pass proposals on, decline some, group the rest into RKPD lines) and the adoption.
+"""A whole RKPD 2022 cycle of Kota Bekasi, on the dates of its calendar (early 2021), played through the same
+services, commands and events a real one produces, so a newcomer sees the main job in one command: residents'
+proposals in all 56 kelurahan, verification (accepted, with changes, returned and revised, rejected,
+duplicates merged), a Musrenbang Kelurahan in each (criteria scores, ceilings, adjustments, mandated
+delegates), twelve Musrenbang Kecamatan (pagu indikatif; some vote with approval ballots), the Forum
+Perangkat Daerah (agencies pass proposals on, decline some, group the rest into RKPD lines) and the adoption.
+Then the RKPD 2023 cycle opens, taking proposals today, and some needs that 2022 did not accommodate are
+proposed again, so a newcomer sees two years side by side and a need's history across them.
 
 Deterministic: everything is drawn from `random.Random(seed)`, and tracking codes and forum ids derive
 from the seed, so the same seed gives the same events apart from event ids and times.
@@ -25,33 +27,57 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import msgspec
 
 from musrenbang import demo_catalogue as catalogue
+from musrenbang.domain import cycle as cy
 from musrenbang.domain import forum as f
 from musrenbang.domain import proposal as p
 from musrenbang.domain import rkpd as r
 from musrenbang.domain import values
 from musrenbang.domain.errors import DomainError
-from musrenbang.domain.events import CityItem, Event
+from musrenbang.domain.events import CityItem, Event, StageWindow
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore, Metadata, StreamHead
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
-from musrenbang.services.cycles import advance_stage
+from musrenbang.services import city as city_service
+from musrenbang.services import cycles
 from musrenbang.services.forums import ForumService, hold_open_append
 from musrenbang.services.freshness import require_fresh
 from musrenbang.services.proposals import _NAMESPACE, ProposalService, _code_for, fingerprint
 from musrenbang.services.rkpd import RkpdService
 
 YEAR = 2022
+NEXT_YEAR = 2023
+RKPD_2022_THEME = "Peningkatan Nilai Tambah dan Daya Saing Perekonomian melalui Pembangunan Industri Kreatif"
+RKPD_2022_PROGRAMS = (
+    "Penguatan dan pengembangan ekonomi kreatif kota",
+    "Pengembangan iklim dan kemampuan entrepreneurship masyarakat",
+    "Pemberdayaan sumber daya ekonomi lokal dan pasar domestik",
+    "Peningkatan iklim usaha Kota Bekasi dan peluang kerja",
+    "Pengelolaan rantai pasok sembako melalui teknologi digital",
+    "Pembentukan Bekasi city startup dan pengembangan wirausaha industri kreatif berbasis komunitas",
+)
+RKPD_2022 = cy.StartCycle(
+    year=YEAR, region="32.75", theme=RKPD_2022_THEME, priority_programs=RKPD_2022_PROGRAMS,
+    kickoff_on=dt.date(2021, 1, 19), calendar=cy.default_calendar(YEAR),
+)  # fmt: skip
+"""Kota Bekasi's RKPD 2022 as announced at its kick-off on 19 January 2021 (DOMAIN.md), on the common
+chain's calendar."""
+SUBMITTED_ON = dt.date(2021, 1, 11)
+CITY_FORUM_ON = dt.date(2021, 3, 1)
+ADOPTED_ON = dt.date(2021, 4, 5)
+CARRIED = 40
+"""At most this many needs that 2022 did not accommodate are proposed again for 2023."""
 BATCH = 1000
-STEPS = 56 * 3 + 12 + 8
+STEPS = 56 * 3 + 12 + 9
 """Progress steps `play` reports: per kelurahan submissions, verification and forum; per kecamatan
-forum; the city level and the projections catching up."""
+forum; the city level and the projections catching up; the next year."""
 ADMIN = Metadata(actor="admin.bappeda", role="admin")
 ACCOUNTS = (("admin.bappeda", "admin", None, None), ("fasilitator.bekasitimur", "facilitator", "32.75.01", None),
             ("opd.dbmsda", "opd", None, "DBMSDA"), ("auditor.inspektorat", "auditor", None, None))  # fmt: skip
@@ -76,6 +102,9 @@ class Summary(msgspec.Struct, kw_only=True):
     passed: int = 0
     declined: int = 0
     lines: int = 0
+    carried: int = 0
+    carried_code: str = ""
+    """One of the 2023 proposals that carry a 2022 need on."""
     events: int = 0
     sample_code: str = ""
     accounts: list[Account] = []
@@ -142,6 +171,9 @@ class _Demo:
         first = self.rng.choice(catalogue.WOMEN if woman else catalogue.MEN)
         return f"{first} {self.rng.choice(catalogue.FAMILY)}", "P" if woman else "L"
 
+    def _phone(self) -> str:
+        return f"08{self.rng.randint(11, 99)}{self.rng.randint(10_000_000, 99_999_999)}"
+
     def _content(self, kelurahan: str, need: catalogue.Need) -> p.ProposalInput:
         rng = self.rng
         rw, rt = rng.randint(1, 14), rng.randint(1, 9)
@@ -161,15 +193,14 @@ class _Demo:
         codes = []
         prepared = []
         for key, raw in raws:
-            content = await self.proposals.validate(raw)
+            content = await self.proposals.validate(raw, year=YEAR)
             name, _ = self._person()
-            phone = f"08{self.rng.randint(11, 99)}{self.rng.randint(10_000_000, 99_999_999)}"
-            proposer = p.validate_proposer(name, phone)
+            proposer = p.validate_proposer(name, self._phone())
             prepared.append((key, content, proposer))
         if not self.batched:
             for key, content, proposer in prepared:
-                done = await self.proposals.submit(content, proposer, idempotency_key=key,
-                                                   request_fingerprint=fingerprint(key))  # fmt: skip
+                done = await self.proposals.submit(content, proposer, idempotency_key=key, year=YEAR,
+                                                   request_fingerprint=fingerprint(key), on=SUBMITTED_ON)  # fmt: skip
                 codes.append(done.code)
             return codes
         used = set()
@@ -277,7 +308,7 @@ class _Demo:
                     raw, volume=volume, estimated_cost=cost,
                     problem=f"{raw.problem} Sudah ditinjau ulang bersama ketua RT dan LPM.")  # fmt: skip
                 await self.proposals.revise(d.code, self.proposals.revision_secret(d.code),
-                                            await self.proposals.validate(fixed))  # fmt: skip
+                                            await self.proposals.validate(fixed, year=YEAR))  # fmt: skip
                 again.append(p.VerifyProposal(code=d.code, decision="accept"))
             self.summary.revised += len(again)
             await self._verify_all(again, meta)
@@ -337,14 +368,15 @@ class _Demo:
             ceiling = max(largest, int(total * self.rng.uniform(0.55, 0.8)) // 5_000_000 * 5_000_000, 5_000_000)
             forum_id = _code("demo-forum", self.seed, kel)
             consensus = self.rng.random() < 0.35
+            held_on = dt.date(2021, 1, 12) + dt.timedelta(n % 16)
             await self.forums.schedule(f.ScheduleForum(
                 forum_id=forum_id, level="kelurahan", region=kel, year=YEAR,
-                title=f"Musrenbang Kelurahan {name} (RKPD {YEAR})", held_on=dt.date(2021, 1, 18) + dt.timedelta(n % 16),
+                title=f"Musrenbang Kelurahan {name} (RKPD {YEAR})", held_on=held_on,
                 place=f"Aula Kantor Kelurahan {name}", chair=f"Lurah {name}", ceiling=ceiling,
-                criteria=weights_alt if n % 3 == 0 else f.DEFAULT_CRITERIA), meta)  # fmt: skip
+                criteria=weights_alt if n % 3 == 0 else f.DEFAULT_CRITERIA), meta, on=held_on)  # fmt: skip
             delegates = self._delegates(name, self.rng.randint(10, 16) * self.scale)
             await self.forums.register_delegates(forum_id, delegates, meta)
-            await self.forums.open(forum_id, meta)
+            await self.forums.open(forum_id, meta, on=held_on)
             forum, _ = await self.forums.load(forum_id)
             items = [a.item_id for a in forum.agenda]
             criteria = [c.key for c in forum.scheduled.criteria]
@@ -395,12 +427,13 @@ class _Demo:
             ceiling = max(largest, min(pagu_indikatif, int(total * self.rng.uniform(0.6, 0.8)) // 10**6 * 10**6))
             ballots = n % 2 == 0
             forum_id = _code("demo-forum", self.seed, kec)
+            held_on = dt.date(2021, 2, 8) + dt.timedelta(n)
             await self.forums.schedule(f.ScheduleForum(
                 forum_id=forum_id, level="kecamatan", region=kec, year=YEAR,
-                title=f"Musrenbang Kecamatan {name} (RKPD {YEAR})", held_on=dt.date(2021, 2, 8) + dt.timedelta(n),
+                title=f"Musrenbang Kecamatan {name} (RKPD {YEAR})", held_on=held_on,
                 place=f"Aula Kantor Kecamatan {name}", chair=f"Camat {name}", ceiling=ceiling,
                 rule="greedy" if ballots else "weighted-criteria", ballot_kind="approval" if ballots else None),
-                meta)  # fmt: skip
+                meta, on=held_on)  # fmt: skip
             delegates, home = [], {}
             for k in kelurahan:
                 for d in self.mandated[k["kode"]]:
@@ -414,7 +447,7 @@ class _Demo:
                 delegates.append(f.RegisterDelegate(delegate_id=f"k{i + 1:05d}", name=person, role=others[i % 6],
                                                     represents=f"Kecamatan {name}", gender=gender))  # fmt: skip
             await self.forums.register_delegates(forum_id, delegates, meta)
-            await self.forums.open(forum_id, meta)
+            await self.forums.open(forum_id, meta, on=held_on)
             forum, _ = await self.forums.load(forum_id)
             items = [a.item_id for a in forum.agenda]
             kel_of = {a.item_id: a.kelurahan for a in forum.agenda}
@@ -477,8 +510,9 @@ class _Demo:
     async def _city(self, commands: list[tuple[Metadata, r.Command]]) -> None:
         if not self.batched:
             for meta, command in commands:
-                await self.rkpd.execute(YEAR, command, meta)
+                await self.rkpd.execute(YEAR, command, meta, on=CITY_FORUM_ON)
             return
+        agencies = (await city_service.required(self.store)).agencies_by_code
         state, head = r.Rkpd(), NEW_STREAM
         for e in await self.store.read_stream(r.stream_id(YEAR)):
             state, head = r.evolve(state, e.event), StreamHead(e.stream_version, e.hash)
@@ -487,7 +521,7 @@ class _Demo:
             meta = commands[start][0]
             events: list[Event] = []
             while start < len(commands) and commands[start][0] == meta and len(events) < BATCH:
-                for event in r.decide(state, commands[start][1]):
+                for event in r.decide(state, commands[start][1], agencies=agencies):
                     state = r.evolve(state, event)
                     events.append(event)
                 start += 1
@@ -495,7 +529,7 @@ class _Demo:
             head = result.heads[r.stream_id(YEAR)]
 
     async def city(self) -> None:
-        await self.rkpd.receive(YEAR, ADMIN)
+        await self.rkpd.receive(YEAR, ADMIN, on=CITY_FORUM_ON)
         items = await self.rkpd.forwarded(YEAR)
         self.summary.received = len(items)
         self.tick(1)
@@ -524,12 +558,49 @@ class _Demo:
         self.summary.lines = len(lines)
         await self._city(lines)
         self.tick(1)
-        await advance_stage(self.store, YEAR, ADMIN)  # -> Musrenbang Kota
         note = "Musrenbang RKPD Kota Bekasi Tahun 2022; hasil Forum Perangkat Daerah disepakati"
-        await self.rkpd.execute(YEAR, r.Adopt(year=YEAR, note=note), ADMIN)
-        await advance_stage(self.store, YEAR, ADMIN)  # -> RKPD ditetapkan
+        await self.rkpd.execute(YEAR, r.Adopt(year=YEAR, note=note), ADMIN, on=ADOPTED_ON)
         self.summary.sample_code = kept[0].code if kept else ""
         self.tick(1)
+        await self.fresh()
+        self.tick(1)
+
+
+    # --- the next year ----------------------------------------------------------------------------
+
+    async def next_year(self) -> None:
+        """Open RKPD 2023 with every stage still ahead and submissions open today, and propose again, as
+        the kelurahan facilitators would, some of the needs 2022 did not accommodate."""
+        today = cycles.today()
+        windows, start = [], today - dt.timedelta(days=7)
+        for stage, weeks in zip(cy.STAGES, (6, 4, 4, 4, 3, 8), strict=True):
+            closes = start + dt.timedelta(weeks=weeks)
+            windows.append(StageWindow(stage=stage, opens=start, closes=closes))
+            start = closes + dt.timedelta(days=1) if stage != "usulan" else start + dt.timedelta(weeks=2)
+        command = msgspec.structs.replace(RKPD_2022, year=NEXT_YEAR, kickoff_on=today, calendar=tuple(windows),
+                                          theme="Pemulihan ekonomi dan pelayanan dasar yang merata")  # fmt: skip
+        await cycles.open_cycle(self.store, command, ADMIN, idempotency_key=f"demo:{self.seed}:cycle:{NEXT_YEAR}")
+        await self.fresh()
+        rows = await self.pool.fetch(
+            "SELECT code, kelurahan, kecamatan FROM proposals WHERE year = $1 AND status = ANY($2::text[])"
+            " ORDER BY code", YEAR, [p.TIDAK_TERAKOMODASI, p.DITERUSKAN, p.DITERIMA, p.DITERIMA_DENGAN_PERUBAHAN],
+        )  # fmt: skip
+        for row in self.rng.sample(list(rows), min(CARRIED, len(rows))):
+            earlier = await self.pool.fetchrow(f"SELECT {', '.join(p.ProposalInput.__struct_fields__)}"
+                                               " FROM proposals WHERE code = $1", row["code"])  # fmt: skip
+            given: dict[str, Any] = {k: v if isinstance(v, int | str) else str(v)
+                                     for k, v in dict(earlier).items() if v is not None and k != "priority_program"}
+            raw = p.ProposalInput(**given)
+            content = await self.proposals.validate(raw, year=NEXT_YEAR)
+            name, _ = self._person()
+            proposer = p.validate_proposer(name, self._phone())
+            key = f"demo:{self.seed}:carry:{row['code']}"
+            meta = Metadata(actor=f"fasilitator.{row['kecamatan'].replace('.', '')}", role="facilitator")
+            done = await self.proposals.submit(content, proposer, idempotency_key=key, year=NEXT_YEAR,
+                                               request_fingerprint=fingerprint(key), carried_from=row["code"],
+                                               metadata=meta)  # fmt: skip
+            self.summary.carried += 1
+            self.summary.carried_code = self.summary.carried_code or done.code
         await self.fresh()
         self.tick(1)
 
@@ -539,22 +610,23 @@ async def has_proposals(pool: asyncpg.Pool) -> bool:
 
 
 async def play(pool: asyncpg.Pool, store: EventStore, secret: bytes, *, seed: int = 2022, scale: int = 1,
-               on_progress: Callable[[int], None] | None = None) -> Summary:  # fmt: skip
-    """Play the whole cycle on a prepared database (migrated, regions loaded, RKPD 2022 cycle open) whose
-    log holds no proposals yet; then add the demo staff accounts."""
+               on_progress: Callable[[int], None] | None = None, next_year: bool = True) -> Summary:  # fmt: skip
+    """Open RKPD 2022 and play its whole cycle on a prepared database (migrated, Kota Bekasi set up, its
+    regions loaded) whose log holds no proposals yet; open RKPD 2023 with needs carried over (unless
+    `next_year` is False: the benchmarks time one cycle); then add the demo staff accounts."""
     demo = _Demo(pool, store, secret, seed, scale, on_progress)
+    await cycles.open_cycle(store, RKPD_2022, ADMIN, idempotency_key=f"demo:{seed}:cycle:{YEAR}")
     async with pool.acquire() as conn:
         tree = await kecamatan_with_kelurahan(conn)
     groups = {kc["kode"]: [{**kl, "kecamatan_nama": kc["nama"]} for kl in kc["kelurahan"]] for kc in tree}
     kelurahan = [k for members in groups.values() for k in members]
     await demo.fresh()  # the open cycle, which validation reads
     await demo.residents(kelurahan)
-    await advance_stage(store, YEAR, ADMIN)  # -> Musrenbang Kelurahan
     await demo.kelurahan_forums(kelurahan)
-    await advance_stage(store, YEAR, ADMIN)  # -> Musrenbang Kecamatan
     await demo.kecamatan_forums(groups)
-    await advance_stage(store, YEAR, ADMIN)  # -> Forum Perangkat Daerah
     await demo.city()
+    if next_year:
+        await demo.next_year()
     demo.summary.events = await pool.fetchval("SELECT count(*) FROM events")
     demo.summary.accounts = await add_accounts(pool)
     return demo.summary

@@ -33,8 +33,3 @@ def static_dir() -> Path:
 
 def migrations_dir() -> Path:
     return _shipped("migrations")
-
-
-def regions_csv() -> Path:
-    """Kota Bekasi's official region codes (Kepmendagri 300.2.2-2138/2025)."""
-    return _PACKAGE / "reference" / "wilayah_kota_bekasi.csv"

@@ -16,27 +16,31 @@ event (the cycle moves to its kelurahan stage once):
 
 from __future__ import annotations
 
+import datetime as dt
+
 import asyncpg
 import msgspec
 
 from musrenbang.domain import forum as f
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import rkpd as r
+from musrenbang.domain.cycle import ChangeWindow
 from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.photos import process
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.services.bootstrap import start_first_cycle
-from musrenbang.services.cycles import advance_stage
+from musrenbang.services import cycles
 from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.rkpd import RkpdService
+from tests.cycles import FORUM_DAY, open_test_cycle
 from tests.images import jpeg_with_gps
 
 META = Metadata(actor="uji", role="admin")
 KELURAHAN_A, KELURAHAN_B, KECAMATAN = "32.75.01.1001", "32.75.01.1002", "32.75.01"
 YEAR = 2022
+NEXT_YEAR = 2023
 
 PROPOSER = rules.Proposer(name="Sri Wahyuningsih Lestari", phone="+6281299887766")
 PROPOSERS = [  # (name, phone as typed) for a0..a4, b0, b1
@@ -56,6 +60,8 @@ class History(msgspec.Struct, kw_only=True):
     forums: dict[str, str]
     """"kelurahan_a", "kelurahan_b", "kecamatan" -> forum id"""
     year: int = YEAR
+    carried: str = ""
+    """a3 (declined in 2022) proposed again for 2023"""
 
 
 async def _submit(proposals: ProposalService, n: int, kelurahan: str, rw: int, cost: str = "10 juta") -> str:
@@ -63,17 +69,16 @@ async def _submit(proposals: ProposalService, n: int, kelurahan: str, rw: int, c
         kelurahan=kelurahan, rw=str(rw), rt="1", kind="fisik", bidang="infrastruktur", title=f"Usulan nomor {n}",
         problem="Masalah yang cukup panjang", solution="Penyelesaian yang jelas", beneficiaries="50", volume="10",
         unit="meter", estimated_cost=cost, address="Jl. Uji",
-    ))  # fmt: skip
+    ), year=2022)  # fmt: skip
     name, phone = PROPOSERS[n]
     submitted = await proposals.submit(content, rules.validate_proposer(name, phone),
                                        idempotency_key=f"history-{n}", request_fingerprint=str(n),
-                                       photos=[process(jpeg_with_gps())] if n == 0 else [])  # fmt: skip
+                                       photos=[process(jpeg_with_gps())] if n == 0 else [], year=2022)  # fmt: skip
     return submitted.code
 
 
 async def build(pool: asyncpg.Pool, store: EventStore) -> History:
-    await start_first_cycle(store)
-    await advance_stage(store, YEAR, META)
+    await open_test_cycle(store)
     runner = ProjectionRunner(pool, all_projections())
     await runner.catch_up_all()
     proposals = ProposalService(pool, store, b"s" * 32, runner)
@@ -83,7 +88,7 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     content = await proposals.validate(rules.ProposalInput(
         kelurahan=KELURAHAN_A, rw="1", rt="2", kind="fisik", bidang="infrastruktur", title="Usulan nomor 0 revisi",
         problem="Masalah yang cukup panjang", solution="Penyelesaian yang jelas", beneficiaries="60", volume="10",
-        unit="meter", estimated_cost="10 juta", address="Jl. Uji"))  # fmt: skip
+        unit="meter", estimated_cost="10 juta", address="Jl. Uji"), year=2022)  # fmt: skip
     await proposals.revise(a[0], proposals.revision_secret(a[0]), content)
     await proposals.merge(rules.MergeProposals(into=a[0], codes=(a[4],), reason="sama"), META)
     await proposals.verify(rules.VerifyProposal(code=a[0], decision="accept"), META)
@@ -98,8 +103,8 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     # Kelurahan A: approval ballots.
     forum_a = new_forum_id()
     await forums.schedule(f.ScheduleForum(forum_id=forum_a, level="kelurahan", region=KELURAHAN_A, year=YEAR,
-                                          title="Musrenbang Kelurahan Bekasijaya", held_on=None, place="Aula",
-                                          chair="Lurah", ceiling=30_000_000, rule="greedy",
+                                          title="Musrenbang Kelurahan Bekasijaya", held_on=FORUM_DAY,
+                                          place="Aula", chair="Lurah", ceiling=30_000_000, rule="greedy",
                                           ballot_kind="approval"), META)  # fmt: skip
     delegates = [f.RegisterDelegate(delegate_id="d1", name="Ketua RW 01", gender="P"),
                  f.RegisterDelegate(delegate_id="d2", name="Ketua RW 02", gender="L")]  # fmt: skip
@@ -116,8 +121,8 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     # Kelurahan B: consensus scores.
     forum_b = new_forum_id()
     await forums.schedule(f.ScheduleForum(forum_id=forum_b, level="kelurahan", region=KELURAHAN_B, year=YEAR,
-                                          title="Musrenbang Kelurahan Margahayu", held_on=None, place="Aula",
-                                          chair="Lurah", ceiling=150_000_000), META)  # fmt: skip
+                                          title="Musrenbang Kelurahan Margahayu", held_on=FORUM_DAY,
+                                          place="Aula", chair="Lurah", ceiling=150_000_000), META)  # fmt: skip
     await forums.open(forum_b, META)
     marks = {code: {c.key: 4 for c in f.DEFAULT_CRITERIA} for code in b}
     await forums.give_scores(forum_b, f.GiveScores(sheet="konsensus", marks=marks), META)
@@ -125,7 +130,7 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     # Kecamatan: what both kelurahan forwarded; b1 (Rp 90 juta, scored lowest) does not fit.
     kecamatan = new_forum_id()
     await forums.schedule(f.ScheduleForum(forum_id=kecamatan, level="kecamatan", region=KECAMATAN, year=YEAR,
-                                          title="Musrenbang Kecamatan Bekasi Timur", held_on=None, place="Aula",
+                                          title="Musrenbang Kecamatan Bekasi Timur", held_on=FORUM_DAY, place="Aula",
                                           chair="Camat", ceiling=100_000_000), META)  # fmt: skip
     await runner.catch_up_all()
     await forums.open(kecamatan, META)
@@ -154,6 +159,29 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     revised = msgspec.structs.replace(joined, line_id="DBMSDA-002", pagu=50_000_000)
     await rkpd.execute(YEAR, r.SetLine(line=revised, priority_programs=6, reason="harga satuan naik"), META)
     await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="perubahan pagu"), META)
+    carried = await _next_year(store, runner, proposals, a[3])
     await seal.seal(store)  # the whole log so far, under a seal
     await runner.catch_up_all()
-    return History(codes=[*a, *b], forums={"kelurahan_a": forum_a, "kelurahan_b": forum_b, "kecamatan": kecamatan})
+    return History(codes=[*a, *b], forums={"kelurahan_a": forum_a, "kelurahan_b": forum_b, "kecamatan": kecamatan},
+                   carried=carried)  # fmt: skip
+
+
+async def _next_year(store: EventStore, runner: ProjectionRunner, proposals: ProposalService, declined: str) -> str:
+    """RKPD 2023 opens; its submissions are extended (with a reason), and the proposal 2022 declined is
+    proposed again for it by its proposer."""
+    await open_test_cycle(store, NEXT_YEAR)
+    state = await cycles.load_cycle(store, NEXT_YEAR)
+    usulan = state.calendar["usulan"]
+    longer = ChangeWindow(year=NEXT_YEAR, stage="usulan", opens=usulan.opens, closes=usulan.closes + dt.timedelta(14),
+                          reason="diperpanjang: banyak RW belum mengusulkan")  # fmt: skip
+    await cycles.change_window(store, longer, META)
+    await runner.catch_up_all()
+    content = await proposals.validate(rules.ProposalInput(
+        kelurahan=KELURAHAN_A, rw="4", rt="1", kind="fisik", bidang="infrastruktur", title="Usulan nomor 3 lagi",
+        problem="Masalah yang cukup panjang, belum tertangani", solution="Penyelesaian yang jelas", beneficiaries="60",
+        volume="10", unit="meter", estimated_cost="10 juta", address="Jl. Uji",
+    ), year=NEXT_YEAR)  # fmt: skip
+    name, phone = PROPOSERS[3]
+    submitted = await proposals.submit(content, rules.validate_proposer(name, phone), idempotency_key="history-carry",
+                                       request_fingerprint="carry", year=NEXT_YEAR, carried_from=declined)  # fmt: skip
+    return submitted.code

@@ -27,10 +27,10 @@ from musrenbang.domain import rkpd as r
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.services.bootstrap import start_first_cycle
 from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.rkpd import RkpdService
+from tests.cycles import FORUM_DAY, open_test_cycle
 from tests.server import Server, serving
 
 META = Metadata(actor="bappeda", role="admin")
@@ -60,9 +60,9 @@ async def _submit(proposals: ProposalService, n: int, kelurahan: str = KELURAHAN
         beneficiaries="50", volume="100", unit="meter", estimated_cost="10 juta", address="Jl. Uji Coba",
     )  # fmt: skip
     fields.update(changes)
-    content = await proposals.validate(rules.ProposalInput(**fields))
+    content = await proposals.validate(rules.ProposalInput(**fields), year=2022)
     submitted = await proposals.submit(content, rules.Proposer(name=PROPOSER_NAME, phone=PROPOSER_PHONE),
-                                       idempotency_key=f"site-{n}", request_fingerprint=str(n))  # fmt: skip
+                                       idempotency_key=f"site-{n}", request_fingerprint=str(n), year=2022)  # fmt: skip
     return submitted.code
 
 
@@ -70,7 +70,7 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
     pool = await create_pool(database_url, min_size=1, max_size=5)
     try:
         store = EventStore(pool)
-        await start_first_cycle(store)
+        await open_test_cycle(store)
         runner = ProjectionRunner(pool, all_projections())
         await runner.catch_up_all()
         proposals = ProposalService(pool, store, b"s" * 32, runner)
@@ -94,7 +94,7 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
         kelurahan_forum = new_forum_id()
         await forums.schedule(f.ScheduleForum(
             forum_id=kelurahan_forum, level="kelurahan", region=KELURAHAN, year=YEAR, title="Musrenbang Bekasijaya",
-            held_on=None, place="Aula kelurahan", chair="Lurah", ceiling=45_000_000, rule="greedy",
+            held_on=FORUM_DAY, place="Aula kelurahan", chair="Lurah", ceiling=45_000_000, rule="greedy",
             ballot_kind="approval"), META)  # fmt: skip
         await forums.register_delegates(kelurahan_forum, [f.RegisterDelegate(delegate_id="d1", name="A", gender="P"),
                                                           f.RegisterDelegate(delegate_id="d2", name="B", gender="L")],
@@ -111,11 +111,11 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
         kecamatan_forum = new_forum_id()
         await forums.schedule(f.ScheduleForum(
             forum_id=kecamatan_forum, level="kecamatan", region="32.75.01", year=YEAR,
-            title="Musrenbang Bekasi Timur", held_on=None, place="Aula kecamatan", chair="Camat",
+            title="Musrenbang Bekasi Timur", held_on=FORUM_DAY, place="Aula kecamatan", chair="Camat",
             ceiling=150_000_000), META)  # fmt: skip
         await forums.schedule(f.ScheduleForum(
             forum_id=new_forum_id(), level="kecamatan", region="32.75.02", year=YEAR,
-            title="Musrenbang Bekasi Barat", held_on=None, place="Aula kecamatan", chair="Camat",
+            title="Musrenbang Bekasi Barat", held_on=FORUM_DAY, place="Aula kecamatan", chair="Camat",
             ceiling=80_000_000), META)  # fmt: skip
         await runner.catch_up_all()
         await forums.open(kecamatan_forum, META)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.cycles import open_test_cycle_at
+
 
 class Server:
     def __init__(
@@ -24,7 +26,12 @@ class Server:
         extra_env: dict[str, str] | None = None,
         workers: int = 1,
         args: tuple[str, ...] = (),
+        cycle: bool = True,
     ) -> None:
+        """`cycle`: open the RKPD 2022 test cycle (tests/cycles.py) in `database_url` first, as the servers
+        of earlier versions did at start; a server no longer opens a cycle by itself."""
+        if database_url and cycle:
+            open_test_cycle_at(database_url)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}
         if database_url:
             env["MUSRENBANG_DATABASE_URL"] = database_url

@@ -9,7 +9,6 @@ each against the same growing log, as a real site's would be.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import itertools
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,12 +29,12 @@ from musrenbang.domain.events import AgendaItem, CityItem, Criterion
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.services.bootstrap import start_first_cycle
 from musrenbang.services.cycles import CYCLE
 from musrenbang.services.forums import ForumService
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.rkpd import RkpdService
 from musrenbang.services.streams import execute
+from tests.cycles import FORUM_DAY, open_calendar, open_test_cycle
 
 T = TypeVar("T")
 META = Metadata(actor="uji", role="admin")
@@ -81,7 +80,7 @@ class Site:
         self.forums = ForumService(self.pool, self.store, self.runner)
         self.proposals = ProposalService(self.pool, self.store, b"s" * 32, self.runner)
         self.rkpd = RkpdService(self.pool, self.store, self.runner)
-        await start_first_cycle(self.store)
+        await open_test_cycle(self.store)
         await self.runner.catch_up_all()
         self.years_open = {2022}
 
@@ -129,7 +128,7 @@ def fits(value: int, low: int, high: int) -> bool:
 def test_scheduling_a_forum(site, year, ceiling, quota, title, place, chair, weight, label, threshold, voting) -> None:  # type: ignore[no-untyped-def]
     loop, s = site
     command = f.ScheduleForum(
-        forum_id=f"F{next(_ids)}", level="kelurahan", region="32.75.01.1001", year=year, title=title, held_on=None,
+        forum_id=f"F{next(_ids)}", level="kelurahan", region="32.75.01.1001", year=year, title=title, held_on=FORUM_DAY,
         place=place, chair=chair, ceiling=ceiling, quota=quota, rule="greedy" if voting else "weighted-criteria",
         ballot_kind="approval" if voting else None, criteria=(Criterion("manfaat", label, weight),),
         rule_params={"min_project_score_threshold": threshold},
@@ -141,7 +140,8 @@ def test_scheduling_a_forum(site, year, ceiling, quota, title, place, chair, wei
         and fits(weight, 1, 10) and clean(label, bounds.NAME) and bool(label.strip())
         and fits(threshold, 0, bounds.MAX_COUNT)
     )  # fmt: skip
-    assert loop.run(s.accepted(lambda: s.forums.schedule(command, META))) == in_bounds
+    cycle_open = year in s.years_open  # a Musrenbang forum belongs to a year whose cycle is open
+    assert loop.run(s.accepted(lambda: s.forums.schedule(command, META))) == (in_bounds and cycle_open)
 
 
 def _open_forum(loop: Loop, s: Site, ballot_kind: str | None = None) -> str:
@@ -152,7 +152,7 @@ def _open_forum(loop: Loop, s: Site, ballot_kind: str | None = None) -> str:
     async def make() -> None:
         await s.forums.schedule(f.ScheduleForum(
             forum_id=forum_id, level="kelurahan", region="32.75.01.1001", year=2022, title="Forum uji",
-            held_on=dt.date(2021, 1, 20), place="Aula", chair="Lurah", ceiling=10_000_000, rule=rule,
+            held_on=FORUM_DAY, place="Aula", chair="Lurah", ceiling=10_000_000, rule=rule,
             ballot_kind=ballot_kind), META)  # fmt: skip
         await s.forums.register_delegates(forum_id, [f.RegisterDelegate(delegate_id="d1", name="Ketua RW")], META)
         await s.forums.open(forum_id, META, agenda=agenda)
@@ -221,9 +221,9 @@ def test_proposing_and_verifying(site, title, rw, beneficiaries, volume, cost, l
     key = f"prop-{next(_ids)}"
 
     async def submit() -> str:
-        content = await s.proposals.validate(raw)
+        content = await s.proposals.validate(raw, year=2022)
         done = await s.proposals.submit(content, p.Proposer(name="Siti", phone="+6281234567890"),
-                                        idempotency_key=key, request_fingerprint=key)  # fmt: skip
+                                        idempotency_key=key, request_fingerprint=key, year=2022)  # fmt: skip
         return done.code
 
     code: list[str] = []
@@ -334,10 +334,10 @@ def test_the_city_level_and_merges_with_reasons(site, pass_reason, withdraw_reas
             content = await s.proposals.validate(p.ProposalInput(
                 kelurahan="32.75.01.1001", rw=1, rt=1, kind="fisik", bidang="infrastruktur", title="Saluran air",
                 problem="Saluran tersumbat setiap hujan", solution="Normalisasi saluran", beneficiaries=10,
-                volume=5, unit="meter", estimated_cost=5_000_000, address="Jl. Melati"))  # fmt: skip
+                volume=5, unit="meter", estimated_cost=5_000_000, address="Jl. Melati"), year=2022)  # fmt: skip
             key = f"merge-{n}-{k}"
             done = await s.proposals.submit(content, p.Proposer(name="Siti", phone="+6281234567890"),
-                                            idempotency_key=key, request_fingerprint=key)  # fmt: skip
+                                            idempotency_key=key, request_fingerprint=key, year=2022)  # fmt: skip
             out.append(done.code)
         return out
 
@@ -351,7 +351,8 @@ def test_the_city_level_and_merges_with_reasons(site, pass_reason, withdraw_reas
 @given(year=ints, theme=texts, programs=st.lists(texts, max_size=22))
 def test_opening_a_cycle(site, year, theme, programs) -> None:  # type: ignore[no-untyped-def]
     loop, s = site
-    command = cycle.StartCycle(year=year, region="32.75", theme=theme, priority_programs=tuple(programs))
+    command = cycle.StartCycle(year=year, region="32.75", theme=theme, priority_programs=tuple(programs),
+                               calendar=open_calendar())  # fmt: skip
     in_bounds = (
         fits(year, 2000, 2100) and clean(theme, bounds.LONG_TITLE) and bool(theme.strip())
         and 1 <= len(programs) <= 20 and all(clean(x, bounds.TITLE) and x.strip() for x in programs)

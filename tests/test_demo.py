@@ -1,6 +1,7 @@
-"""`musrenbang demo`: a whole RKPD 2022 cycle on an empty database, and the lineage it leaves is
-complete — every adopted line leads back to residents' proposals through events that exist, and every
-proposal either reached the RKPD or says where and why it stopped."""
+"""`musrenbang demo`: a whole RKPD 2022 cycle on an empty database, on its own calendar, and the lineage
+it leaves is complete — every adopted line leads back to residents' proposals through events that exist,
+and every proposal either reached the RKPD or says where and why it stopped; then RKPD 2023 opens and
+needs 2022 left out are proposed again, linked to their first year."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import msgspec
 import pytest
 
 from musrenbang.db.connect import create_pool
+from musrenbang.domain.cycle import default_calendar
 from musrenbang.http.rkpd_api import lineage_of_line, lineage_of_proposal, rkpd_out
 
 pytestmark = pytest.mark.slow
@@ -35,7 +37,7 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
     took = time.monotonic() - start
     assert done.returncode == 0, done.stderr
     assert took < 60, f"the demo took {took:.0f} s"
-    assert "/rkpd/2022" in done.stdout and "/telusur/" in done.stdout
+    assert "/rkpd/2022" in done.stdout and "/telusur/" in done.stdout and "RKPD 2023 open with" in done.stdout
     for username in ("admin.bappeda", "fasilitator.bekasitimur", "opd.dbmsda", "auditor.inspektorat"):
         assert username in done.stdout
 
@@ -47,11 +49,17 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
     try:
         rkpd = await rkpd_out(pool, 2022)
         assert rkpd.status == "ditetapkan" and rkpd.items
+        # The stages followed the calendar by date; only the adoption closed the cycle.
         stages = [r[0] for r in await pool.fetch(
             "SELECT data->>'stage' FROM events WHERE event_type = 'cycle.stage_advanced' ORDER BY global_position"
         )]  # fmt: skip
-        assert stages == ["kelurahan", "kecamatan", "perangkat_daerah", "kota", "ditetapkan"]
+        assert stages == ["ditetapkan"]
         assert await pool.fetchval("SELECT stage FROM cycles WHERE year = 2022") == "ditetapkan"
+        windows = {r["stage"]: (r["opens"], r["closes"]) for r in await pool.fetch(
+            "SELECT stage, opens, closes FROM cycle_calendar WHERE year = 2022")}  # fmt: skip
+        assert windows == {w.stage: (w.opens, w.closes) for w in default_calendar(2022)}
+        for level, held_on in await pool.fetch("SELECT level, held_on FROM forums WHERE year = 2022"):
+            assert windows[level][0] <= held_on <= windows[level][1], (level, held_on)
         adopted = await pool.fetchval(
             "SELECT count(*) FROM rkpd_adopted_lines WHERE year = 2022"
             " AND revision = (SELECT max(revision) FROM rkpd_adopted_lines WHERE year = 2022)"
@@ -59,7 +67,10 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
         assert adopted == len(rkpd.items)
         async with pool.acquire() as conn:
             events = await _events(conn)
-            proposals = await conn.fetch("SELECT code, kelurahan, status, status_reason, merged_into FROM proposals")
+            proposals = await conn.fetch("SELECT code, kelurahan, status, status_reason, merged_into, carried_to"
+                                         " FROM proposals WHERE year = 2022")  # fmt: skip
+            carried = await conn.fetch("SELECT code, carried_from, first_year, times, status FROM proposals"
+                                       " WHERE year = 2023")  # fmt: skip
             kelurahan = {r["kode"] for r in await conn.fetch("SELECT kode FROM regions WHERE tingkat = 'kelurahan'")}
 
         def check_steps(steps: list) -> None:
@@ -101,5 +112,16 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
         lines = await pool.fetch("SELECT line FROM rkpd_lines WHERE year = 2022")
         decoded = [r["line"] if isinstance(r["line"], dict) else msgspec.json.decode(r["line"]) for r in lines]
         assert any(len(line["origins"]) > 1 for line in decoded)  # several proposals feeding one line
+
+        # RKPD 2023: open now, with needs 2022 did not accommodate proposed again and linked both ways.
+        assert await pool.fetchval("SELECT adopted FROM cycles WHERE year = 2023") is False
+        assert 0 < len(carried) <= 40
+        for r in carried:
+            earlier = status[r["carried_from"]]
+            assert earlier["status"] not in ("masuk_rkpd", "digabungkan") and earlier["carried_to"] == r["code"]
+            assert (r["first_year"], r["times"], r["status"]) == (2022, 2, "diajukan")
+        path = await lineage_of_proposal(pool, carried[0]["code"])
+        assert [y.year for y in path.years] == [2022, 2023]
+        check_steps(path.steps)
     finally:
         await pool.close()

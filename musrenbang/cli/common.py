@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import click
@@ -19,6 +19,9 @@ from musrenbang.config import ConfigError, Settings
 from musrenbang.db.bundled import BundledDatabase
 from musrenbang.db.connect import connect, create_pool, ensure_database
 from musrenbang.db.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from musrenbang.domain.city import ConfigureCity
 
 T = TypeVar("T")
 
@@ -76,16 +79,16 @@ def run(work: Coroutine[Any, Any, T]) -> T:
         raise Failure(f"the database refused: {exc}") from None
 
 
-async def prepare(url: str) -> tuple[list[str], str]:
-    """Migrate, rebase the order, load reference data, open the first cycle; return the migrations applied
-    and the server secret."""
+async def prepare(url: str, settings: ConfigureCity | None = None) -> tuple[list[str], str]:
+    """Migrate, rebase the order, set the city up (Kota Bekasi's settings unless it is, or `settings`
+    are given) and load its regions; return the migrations applied and the server secret."""
     from musrenbang.eventlog.store import EventStore
     from musrenbang.services import bootstrap
 
     pool = await create_pool(url, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
-            applied = await bootstrap.prepare(conn, EventStore(pool))
+            applied = await bootstrap.prepare(conn, EventStore(pool), settings)
             return applied, await bootstrap.server_secret(conn)
     finally:
         await pool.close()

@@ -93,8 +93,8 @@ def _check_port_free(host: str, port: int) -> None:
               help="Multiply proposals, delegates, score sheets and ballots (for benchmarks).")  # fmt: skip
 def demo_command(seed: int, scale: int) -> None:
     """Play a whole RKPD 2022 cycle of Kota Bekasi on an empty database (proposals in all 56 kelurahan,
-    forums, the agencies' RKPD lines, adoption) and add demo staff accounts. Exit 3 if the log already
-    holds proposals."""
+    forums, the agencies' RKPD lines, adoption), open RKPD 2023 with some needs carried over, and add demo
+    staff accounts. Exit 3 if the log already holds proposals."""
     settings = settings_from_env()
     with database(settings) as url:
         _, secret = run(prepare(url))
@@ -137,10 +137,11 @@ def _print_demo(summary: Summary, settings: Settings) -> None:
     click.echo(f"demo: {s.proposals} proposals ({s.merged} merged, {s.returned} returned of which {s.revised}"
                f" revised, {s.rejected} rejected), {s.forums} forums, {s.received} at the city level"
                f" ({s.passed} passed on, {s.declined} declined), {s.lines} RKPD lines adopted;"
-               f" {s.events} events")  # fmt: skip
+               f" RKPD 2023 open with {s.carried} needs proposed again; {s.events} events")  # fmt: skip
     base = f"http://{settings.host}:{settings.port}"
     click.echo(f"open first: {base}/rkpd/2022 — then follow a line back to its residents, e.g. "
-               f"{base}/telusur/usulan/{s.sample_code}")  # fmt: skip
+               f"{base}/telusur/usulan/{s.sample_code}; a need 2022 left out and proposed again for 2023:"
+               f" {base}/lacak/{s.carried_code}")  # fmt: skip
     click.echo("demo staff accounts (sign in at /masuk):")
     for a in s.accounts:
         password = a.password or "(existed already; password unchanged)"

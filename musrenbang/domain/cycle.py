@@ -1,26 +1,52 @@
-"""The planning cycle: one per RKPD year, with its theme, priority programs and current stage."""
+"""The planning cycle: one per RKPD year, with its theme, priority programs, the pagu indikatif of each
+kecamatan, and a calendar: the window (first and last day) of each stage.
+
+Stages enforce themselves: what a stage allows (a resident's proposal, a forum of a level) is allowed
+only inside that stage's window, judged on the day the command arrives, so nothing has to remember to
+move the cycle on. Several cycles coexist (year N is planned while year N-1 is carried out); each has
+its own calendar. Bappeda can move a window (most often: extend it) with a reason, or close the current
+stage early (`AdvanceStage`), and both are recorded. Once the RKPD of the year is adopted the cycle is
+`ditetapkan`: nothing more is added to it except through the RKPD's own amendment path (domain/rkpd.py).
+
+Cycles opened before calendars existed carry none: their stage moved only by `AdvanceStage` and nothing
+but adoption closes them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Container, Sequence
 
 import msgspec
 
-from musrenbang.domain import bounds
-from musrenbang.domain.errors import N_, AlreadyExists, DomainError, NotFound
-from musrenbang.domain.events import CycleStageAdvanced, CycleStarted, Event
+from musrenbang.domain import bounds, values
+from musrenbang.domain.errors import N_, AlreadyExists, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.events import (
+    CycleStageAdvanced,
+    CycleStarted,
+    CycleWindowChanged,
+    Event,
+    KecamatanCeiling,
+    StageWindow,
+)
 
 # The common chain of stages (DOMAIN.md, "Levels and stages"), in order.
 STAGE_LABELS = {
     "usulan": N_("Pengajuan usulan warga"),
-    "kelurahan": N_("Musrenbang Kelurahan"),
+    "kelurahan": N_("Musrenbang Kelurahan/Desa"),
     "kecamatan": N_("Musrenbang Kecamatan"),
     "perangkat_daerah": N_("Forum Perangkat Daerah"),
     "kota": N_("Musrenbang Kota"),
     "ditetapkan": N_("RKPD ditetapkan"),
 }
 STAGES: tuple[str, ...] = tuple(STAGE_LABELS)
+WINDOW_LABELS = {**STAGE_LABELS, "ditetapkan": N_("Penetapan RKPD")}
+"""A stage's window as a calendar names it: the last one is when the RKPD is set, not that it is."""
+ADOPTED = "ditetapkan"
+LEVEL_STAGE = {"kelurahan": "kelurahan", "kecamatan": "kecamatan", "kota": "kota"}
+"""The stage in whose window the forums of a level are held."""
 MAX_PROGRAMS = 20
+MAX_KECAMATAN = 1_000
 
 
 def stream_id(year: int) -> str:
@@ -29,13 +55,44 @@ def stream_id(year: int) -> str:
 
 class Cycle(msgspec.Struct, frozen=True, kw_only=True):
     year: int | None = None
+    region: str = ""
     theme: str = ""
     priority_programs: tuple[str, ...] = ()
+    priority_targets: tuple[str, ...] = ()
+    calendar: dict[str, StageWindow] = {}
+    pagu_kecamatan: dict[str, int] = {}
     stage: str | None = None
+    """The stage as last recorded by `CycleStageAdvanced` (all a cycle without a calendar has)."""
+    adopted: bool = False
 
     @property
     def exists(self) -> bool:
         return self.year is not None
+
+    def stage_on(self, today: dt.date) -> str:
+        """Where the cycle stands on `today`: `ditetapkan` once adopted; otherwise the last stage whose
+        window has opened (the first stage before any has)."""
+        if self.adopted:
+            return ADOPTED
+        if not self.calendar:
+            return self.stage or STAGES[0]
+        opened = [s for s in STAGES[:-1] if s in self.calendar and self.calendar[s].opens <= today]
+        return opened[-1] if opened else STAGES[0]
+
+    def is_open(self, stage: str, today: dt.date) -> bool:
+        """Whether `stage` allows what it is for on `today` (always, in a cycle without a calendar, until
+        the RKPD is adopted)."""
+        if self.adopted:
+            return False
+        window = self.calendar.get(stage)
+        if not self.calendar:
+            return True
+        return window is not None and window.opens <= today <= window.closes
+
+    def next_opening(self, stage: str, today: dt.date) -> dt.date | None:
+        """When `stage` opens, if that is still to come."""
+        window = self.calendar.get(stage)
+        return window.opens if window is not None and window.opens > today and not self.adopted else None
 
 
 class StartCycle(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,43 +101,225 @@ class StartCycle(msgspec.Struct, frozen=True, kw_only=True):
     theme: str
     priority_programs: tuple[str, ...]
     kickoff_on: dt.date | None = None
+    calendar: tuple[StageWindow, ...] = ()
+    pagu_kecamatan: tuple[KecamatanCeiling, ...] = ()
+    priority_targets: tuple[str, ...] = ()
+    require_calendar: bool = True
+    """False only for the legacy first cycle of old tests and histories: new cycles have a calendar."""
 
 
 class AdvanceStage(msgspec.Struct, frozen=True, kw_only=True):
+    """Close the current stage today and open the next (today at the latest)."""
+
     year: int
+    today: dt.date
 
 
-def decide(state: Cycle, command: StartCycle | AdvanceStage) -> list[Event]:
+class ChangeWindow(msgspec.Struct, frozen=True, kw_only=True):
+    year: int
+    stage: str
+    opens: dt.date
+    closes: dt.date
+    reason: str
+
+
+class RecordAdoption(msgspec.Struct, frozen=True, kw_only=True):
+    """The RKPD of the year was adopted (recorded with the adoption itself, services/rkpd.py)."""
+
+    year: int
+    today: dt.date
+
+
+Command = StartCycle | AdvanceStage | ChangeWindow | RecordAdoption
+
+
+def decide(state: Cycle, command: Command) -> list[Event]:
+    if isinstance(command, StartCycle):
+        if state.exists:
+            raise AlreadyExists(Message(N_("siklus RKPD %(year)d sudah dibuka"), year=command.year))
+        return [_start(command)]
+    if not state.exists:
+        raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=command.year))
     match command:
-        case StartCycle():
-            if state.exists:
-                raise AlreadyExists(f"siklus RKPD {command.year} sudah dibuka")
-            checks = bounds.Checks()
-            checks.check("year", bounds.year, command.year)
-            checks.check("region", bounds.region_code, command.region)
-            checks.check("kickoff_on", bounds.date, command.kickoff_on)
-            theme = checks.text("theme", command.theme, bounds.LONG_TITLE, required=True)
-            if not command.priority_programs or len(command.priority_programs) > MAX_PROGRAMS:
-                checks.fail("priority_programs", N_("program prioritas wajib diisi (paling banyak 20)"))
-            programs = tuple(checks.text("priority_programs", p, bounds.TITLE, required=True)
-                             for p in command.priority_programs)  # fmt: skip
-            checks.done()
-            return [CycleStarted(year=command.year, region=command.region, theme=theme, priority_programs=programs,
-                                 kickoff_on=command.kickoff_on)]  # fmt: skip
         case AdvanceStage():
-            if not state.exists:
-                raise NotFound(f"siklus RKPD {command.year} belum dibuka")
-            position = STAGES.index(state.stage or STAGES[0])
-            if position + 1 >= len(STAGES):
-                raise DomainError(f"siklus RKPD {command.year} sudah ditetapkan")
-            return [CycleStageAdvanced(year=command.year, stage=STAGES[position + 1])]
+            if state.adopted:
+                raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan"), year=command.year))
+            position = STAGES.index(state.stage_on(command.today))
+            following = STAGES[position + 1]
+            if following == ADOPTED:
+                raise DomainError(N_("tahap terakhir dicapai dengan menetapkan RKPD, bukan dengan memajukan tahap"))
+            return [CycleStageAdvanced(year=command.year, stage=following, on=command.today)]
+        case ChangeWindow():
+            if state.adopted:
+                raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan"), year=command.year))
+            if not state.calendar:
+                raise DomainError(N_("siklus ini dibuka tanpa kalender"))
+            checks = bounds.Checks()
+            if command.stage not in STAGES:
+                checks.fail("stage", N_("tahap tidak dikenal"))
+            _window(checks, "closes", command.opens, command.closes)
+            reason = checks.text("reason", command.reason, bounds.REASON, required=True)
+            checks.done()
+            return [CycleWindowChanged(year=command.year, stage=command.stage, opens=command.opens,
+                                       closes=command.closes, reason=reason)]  # fmt: skip
+        case RecordAdoption():
+            if state.adopted:
+                return []  # a later revision of an adopted RKPD: the cycle is ditetapkan already
+            return [CycleStageAdvanced(year=command.year, stage=ADOPTED, on=command.today)]
     raise TypeError(f"unknown command {command!r}")
+
+
+def _start(command: StartCycle) -> CycleStarted:
+    checks = bounds.Checks()
+    checks.check("year", bounds.year, command.year)
+    checks.check("region", bounds.region_code, command.region)
+    checks.check("kickoff_on", bounds.date, command.kickoff_on)
+    theme = checks.text("theme", command.theme, bounds.LONG_TITLE, required=True)
+    if not command.priority_programs or len(command.priority_programs) > MAX_PROGRAMS:
+        checks.fail("priority_programs", N_("program prioritas wajib diisi (paling banyak 20)"))
+    programs = tuple(checks.text("priority_programs", p, bounds.TITLE, required=True)
+                     for p in command.priority_programs)  # fmt: skip
+    if command.priority_targets and len(command.priority_targets) != len(command.priority_programs):
+        checks.fail("priority_targets",
+                    N_("sasaran daerah diisi untuk setiap program prioritas, atau tidak sama sekali"))  # fmt: skip
+    targets = tuple(checks.text("priority_targets", t, bounds.TITLE) for t in command.priority_targets)
+    calendar = _calendar(checks, command.calendar, required=command.require_calendar)
+    ceilings = _ceilings(checks, command.pagu_kecamatan)
+    checks.done()
+    return CycleStarted(year=command.year, region=command.region, theme=theme, priority_programs=programs,
+                        kickoff_on=command.kickoff_on, calendar=calendar, pagu_kecamatan=ceilings,
+                        priority_targets=targets)  # fmt: skip
+
+
+def _calendar(checks: bounds.Checks, given: tuple[StageWindow, ...], *, required: bool) -> tuple[StageWindow, ...]:
+    """Every stage's window, in stage order, each opening no earlier than the one before."""
+    if not given and not required:
+        return ()
+    by_stage = {w.stage: w for w in given}
+    if len(by_stage) != len(given) or set(by_stage) != set(STAGES):
+        checks.fail("calendar", Message(N_("kalender memuat tepat satu jadwal untuk setiap tahap: %(stages)s"),
+                                        stages=", ".join(STAGES)))  # fmt: skip
+        return ()
+    ordered = tuple(by_stage[s] for s in STAGES)
+    for window in ordered:
+        _window(checks, f"calendar.{window.stage}", window.opens, window.closes)
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        if after.opens < before.opens:
+            checks.fail(f"calendar.{after.stage}", N_("tahap ini tidak dapat dibuka sebelum tahap sebelumnya"))
+    return ordered
+
+
+def _window(checks: bounds.Checks, field: str, opens: dt.date, closes: dt.date) -> None:
+    for day in (opens, closes):
+        if not isinstance(day, dt.date):
+            checks.fail(field, N_("tanggal tidak sah"))
+            return
+        checks.check(field, bounds.date, day)
+    if closes < opens:
+        checks.fail(field, N_("tanggal tutup tidak boleh sebelum tanggal buka"))
+
+
+def _ceilings(checks: bounds.Checks, given: tuple[KecamatanCeiling, ...]) -> tuple[KecamatanCeiling, ...]:
+    if len(given) > MAX_KECAMATAN or len({c.kecamatan for c in given}) != len(given):
+        checks.fail("pagu_kecamatan", N_("pagu indikatif: satu baris untuk setiap kecamatan"))
+        return ()
+    for ceiling in given:
+        checks.check("pagu_kecamatan", bounds.region_code, ceiling.kecamatan)
+        checks.check("pagu_kecamatan", bounds.rupiah, ceiling.pagu, zero=True)
+    return tuple(sorted(given, key=lambda c: c.kecamatan))
+
+
+def check_forum_day(state: Cycle, level: str, held_on: dt.date, today: dt.date) -> None:
+    """A forum of `level` is held inside its stage's window, and is not scheduled once that window has
+    closed or the RKPD is adopted (a cycle without a calendar: only the adoption counts)."""
+    if state.adopted:
+        raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: tidak ada lagi yang dapat ditambahkan"
+                                     " ke siklus ini"), year=state.year))  # fmt: skip
+    stage = LEVEL_STAGE.get(level)
+    window = state.calendar.get(stage) if stage else None
+    if window is None:
+        return
+    label = WINDOW_LABELS[window.stage]
+    if today > window.closes:
+        raise DomainError(Message(N_("jadwal %(stage)s RKPD %(year)d sudah ditutup sejak %(closes)s"), stage=label,
+                                  year=state.year, closes=values.long_date(window.closes)))  # fmt: skip
+    if not window.opens <= held_on <= window.closes:
+        outside = Message(N_("tanggal di luar jadwal %(stage)s RKPD %(year)d: %(opens)s sampai %(closes)s"),
+                          stage=label, year=state.year, opens=values.long_date(window.opens),
+                          closes=values.long_date(window.closes))  # fmt: skip
+        raise ValidationFailed({"held_on": outside})
+
+
+def check_kecamatan(given: tuple[KecamatanCeiling, ...], kecamatan: Container[str]) -> None:
+    """Every ceiling names a kecamatan of the city (the region codes are reference data)."""
+    unknown = [c.kecamatan for c in given if c.kecamatan not in kecamatan]
+    if unknown:
+        raise DomainError(Message(N_("bukan kecamatan di wilayah ini: %(codes)s"), codes=", ".join(unknown[:5])))
 
 
 def evolve(state: Cycle, event: Event) -> Cycle:
     match event:
         case CycleStarted():
-            return Cycle(year=event.year, theme=event.theme, priority_programs=event.priority_programs, stage=STAGES[0])
+            return Cycle(year=event.year, region=event.region, theme=event.theme,
+                         priority_programs=event.priority_programs, priority_targets=event.priority_targets,
+                         calendar={w.stage: w for w in event.calendar},
+                         pagu_kecamatan={c.kecamatan: c.pagu for c in event.pagu_kecamatan},
+                         stage=STAGES[0])  # fmt: skip
         case CycleStageAdvanced():
-            return msgspec.structs.replace(state, stage=event.stage)
+            if event.stage == ADOPTED:
+                return msgspec.structs.replace(state, stage=ADOPTED, adopted=True)
+            return msgspec.structs.replace(state, stage=event.stage,
+                                           calendar=_advanced(state.calendar, event.stage, event.on))  # fmt: skip
+        case CycleWindowChanged():
+            window = StageWindow(stage=event.stage, opens=event.opens, closes=event.closes)
+            return msgspec.structs.replace(state, calendar={**state.calendar, event.stage: window})
     return state
+
+
+def _advanced(calendar: dict[str, StageWindow], stage: str, on: dt.date | None) -> dict[str, StageWindow]:
+    """The calendar after `stage` was opened on `on`: the stages before it closed the day before (at the
+    latest), and it open from that day (at the latest) to no earlier than that day."""
+    if on is None or not calendar:
+        return calendar
+    position = STAGES.index(stage)
+    moved = dict(calendar)
+    for earlier in STAGES[:position]:
+        w = moved[earlier]
+        moved[earlier] = StageWindow(stage=earlier, opens=w.opens, closes=min(w.closes, on - dt.timedelta(days=1)))
+    w = moved[stage]
+    moved[stage] = StageWindow(stage=stage, opens=min(w.opens, on), closes=max(w.closes, on))
+    return moved
+
+
+def planned_first(cycles: Sequence[tuple[int, bool, dt.date | None]], today: dt.date) -> list[int]:
+    """Years in the order a page picks its default: the cycles not adopted whose calendar has begun
+    (newest first), then those still to begin (soonest first), then the adopted ones (newest first). A
+    city that opens N+2 early keeps showing N+1 while N+1 is running."""
+
+    def key(c: tuple[int, bool, dt.date | None]) -> tuple[int, int]:
+        year, adopted, opens = c
+        if adopted:
+            return (2, -year)
+        if opens is not None and opens > today:
+            return (1, year)
+        return (0, -year)
+
+    return [c[0] for c in sorted(cycles, key=key)]
+
+
+def default_calendar(year: int) -> tuple[StageWindow, ...]:
+    """The common chain's months (DOMAIN.md) for the RKPD of `year`, planned during `year - 1`: residents'
+    proposals in December and January, Musrenbang Kelurahan/Desa in January, Kecamatan in February, the
+    Forum Perangkat Daerah from mid-February to mid-March, the Musrenbang Kota to mid-April, and the RKPD
+    set in May and June. A start for Bappeda's own dates."""
+    planning = year - 1
+    d = dt.date
+    windows = {
+        "usulan": (d(planning - 1, 12, 1), d(planning, 1, 31)),
+        "kelurahan": (d(planning, 1, 2), d(planning, 1, 31)),
+        "kecamatan": (d(planning, 2, 1), d(planning, 2, 28)),
+        "perangkat_daerah": (d(planning, 2, 15), d(planning, 3, 15)),
+        "kota": (d(planning, 3, 16), d(planning, 4, 15)),
+        "ditetapkan": (d(planning, 5, 1), d(planning, 6, 30)),
+    }
+    return tuple(StageWindow(stage=s, opens=o, closes=c) for s, (o, c) in windows.items())

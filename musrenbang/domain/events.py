@@ -17,24 +17,94 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """Base of all events: something that happened, in the past tense."""
 
 
+# --- the city (kabupaten or kota) the platform serves -----------------------------------------------
+
+
+class CityAgency(msgspec.Struct, frozen=True, kw_only=True):
+    """A perangkat daerah and the government affairs (urusan / bidang urusan, `U.BB` of a program code in
+    the Permendagri 90/2019 nomenclature) it carries out."""
+
+    code: str
+    name: str
+    urusan: tuple[str, ...]
+
+
+class CoordinateBounds(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a proposal's coordinates may lie: the city with a margin (decimal degrees as text)."""
+
+    south: str
+    north: str
+    west: str
+    east: str
+
+
+class CityConfigured(Event, frozen=True, tag="city.configured"):
+    """The city's settings, whole, as they hold from now on: its region (a kabupaten or kota code of the
+    Kemendagri table), its name, its planning agency, its perangkat daerah, which agency takes a proposal
+    of each bidang first, and where coordinates may lie. The first one sets the city up; later ones change
+    its settings (never its region)."""
+
+    region: str
+    name: str
+    planning_agency: str
+    planning_agency_short: str
+    agencies: tuple[CityAgency, ...]
+    bidang_agency: dict[str, str]
+    bounds: CoordinateBounds
+
+
 # --- planning cycle -------------------------------------------------------------------------------
 
 
+class StageWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """When a stage of a cycle is open: from `opens` to `closes`, both days included."""
+
+    stage: str
+    opens: dt.date
+    closes: dt.date
+
+
+class KecamatanCeiling(msgspec.Struct, frozen=True, kw_only=True):
+    """The pagu indikatif of one kecamatan for the year: the ceiling of its Musrenbang Kecamatan."""
+
+    kecamatan: str
+    pagu: int
+
+
 class CycleStarted(Event, frozen=True, tag="cycle.started"):
-    """A planning cycle for the RKPD of `year` was opened (planned during year - 1)."""
+    """A planning cycle for the RKPD of `year` was opened (planned during year - 1), with its calendar:
+    the window of each stage. Cycles opened before calendars existed have none (their stages moved only
+    by `CycleStageAdvanced`). `priority_targets` are the sasaran daerah of the priority programs, in the
+    same order (empty when not given)."""
 
     year: int
     region: str
     theme: str
     priority_programs: tuple[str, ...]
     kickoff_on: dt.date | None = None
+    calendar: tuple[StageWindow, ...] = ()
+    pagu_kecamatan: tuple[KecamatanCeiling, ...] = ()
+    priority_targets: tuple[str, ...] = ()
 
 
 class CycleStageAdvanced(Event, frozen=True, tag="cycle.stage_advanced"):
-    """The cycle moved to the next stage of the planning calendar."""
+    """The cycle moved to its next stage on `on` (None in logs from before calendars): the stages before
+    it closed that day at the latest, and it opened that day at the latest. `ditetapkan` is recorded with
+    the RKPD's adoption."""
 
     year: int
     stage: str
+    on: dt.date | None = None
+
+
+class CycleWindowChanged(Event, frozen=True, tag="cycle.window_changed"):
+    """Bappeda moved a stage's window (most often: extended its closing day), for the reason given."""
+
+    year: int
+    stage: str
+    opens: dt.date
+    closes: dt.date
+    reason: str
 
 
 # --- proposals (usulan) ----------------------------------------------------------------------------
@@ -72,6 +142,17 @@ class ProposalSubmitted(Event, frozen=True, tag="proposal.submitted"):
     source: str
     content: ProposalContent
     proposer_ref: str
+    carried_from: str | None = None
+    """The proposal of an earlier year this one proposes again (it was not accommodated there)."""
+
+
+class ProposalCarriedOver(Event, frozen=True, tag="proposal.carried_over"):
+    """This proposal, not accommodated in its own year, was proposed again for `to_year` as `to_code` (a
+    proposal goes forward once: the chain of years stays a line)."""
+
+    code: str
+    to_code: str
+    to_year: int
 
 
 class ProposalRevised(Event, frozen=True, tag="proposal.revised"):
@@ -305,7 +386,7 @@ class RkpdProposalDeclined(Event, frozen=True, tag="rkpd.proposal_declined"):
 
 
 class RkpdLine(msgspec.Struct, frozen=True, kw_only=True):
-    """One line of the RKPD (Permendagri 86 table T-D.4): what an agency will deliver, where, for how much,
+    """One line of the RKPD priority list: what an agency will deliver, where, for how much,
     and the residents' proposals (`origins`) it comes from."""
 
     line_id: str
@@ -379,9 +460,12 @@ class LogSealed(Event, frozen=True, tag="log.sealed"):
 
 
 ALL_EVENTS: tuple[type[Event], ...] = (
+    CityConfigured,
     CycleStarted,
     CycleStageAdvanced,
+    CycleWindowChanged,
     ProposalSubmitted,
+    ProposalCarriedOver,
     ProposalRevised,
     ProposalPhotoAttached,
     ProposalAccepted,

@@ -241,6 +241,8 @@ def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
     chair = checks.text("chair", c.chair, bounds.NAME)
     if c.origin == "musrenbang":
         region = checks.check("region", bounds.region_code, c.region) or ""
+        if c.held_on is None:  # a Berita Acara states its day; an imported election may not know it
+            checks.fail("held_on", N_("tanggal musyawarah wajib diisi"))
     elif c.origin == "pabulib":  # an imported election: the region is the district's name
         region = checks.text("region", c.region, bounds.NAME)
     else:

@@ -15,8 +15,10 @@ import msgspec
 from musrenbang.domain import bounds, values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
+    CoordinateBounds,
     Event,
     ProposalAccepted,
+    ProposalCarriedOver,
     ProposalContent,
     ProposalMerged,
     ProposalPhotoAttached,
@@ -63,12 +65,13 @@ STATUSES = {
 MAX_PHOTOS = 3
 MAX_MERGED = 50
 MAX_COST = 50_000_000_000  # Rp 50 miliar: far above any kelurahan-level proposal; catches typos
-MAX_BENEFICIARIES = 3_000_000  # more than Kota Bekasi's population
+MAX_BENEFICIARIES = 10_000_000  # more than any kabupaten or kota has people (Kabupaten Bogor: 5.6 million)
 MAX_MERGED_BENEFICIARIES = 10 * MAX_BENEFICIARIES  # a proposal with its duplicates; well inside an integer
 MAX_VOLUME = Decimal(1_000_000_000)
-# Kota Bekasi with a margin: a location outside is a slip of the finger or of the GPS.
-LATITUDE_RANGE = (Decimal("-6.45"), Decimal("-6.05"))
-LONGITUDE_RANGE = (Decimal("106.85"), Decimal("107.15"))
+# Indonesia with a margin: what any event may carry. A city's own bounds (its settings, domain/city.py)
+# are narrower, and are what a new proposal is checked against.
+LATITUDE_RANGE = (Decimal("-11.5"), Decimal("6.5"))
+LONGITUDE_RANGE = (Decimal("94.5"), Decimal("141.5"))
 TEXT_LIMITS = {"title": (5, 150), "problem": (10, 2000), "solution": (10, 2000), "address": (5, 300),
                "unit": (1, 30)}  # fmt: skip
 
@@ -105,8 +108,15 @@ class Proposer(msgspec.Struct, frozen=True, kw_only=True):
     phone: str
 
 
-def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_programs: int) -> ProposalContent:
-    """Check and normalise every field, reporting all problems at once (field -> message)."""
+def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_programs: int,
+                     area: CoordinateBounds | None = None, city_name: str = "") -> ProposalContent:  # fmt: skip
+    """Check and normalise every field, reporting all problems at once (field -> message). `kelurahan`:
+    the codes of the city's kelurahan and desa; `area`: where its coordinates may lie (Indonesia when
+    None), `city_name` to say so."""
+    latitudes = (Decimal(area.south), Decimal(area.north)) if area else LATITUDE_RANGE
+    longitudes = (Decimal(area.west), Decimal(area.east)) if area else LONGITUDE_RANGE
+    outside = Message(N_("lokasi berada di luar %(city)s"), city=city_name) if city_name else N_(
+        "lokasi berada di luar Indonesia")
     errors: dict[str, str] = {}
 
     def field(name: str, check: Callable[[], object]) -> object:
@@ -192,7 +202,7 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
                 return None
             text_value = values.parse_decimal(value, places=7)
             if not bounds[0] <= Decimal(text_value) <= bounds[1]:
-                raise ValueError(N_("lokasi berada di luar Kota Bekasi"))
+                raise ValueError(outside)
             return text_value
 
         return check
@@ -215,8 +225,8 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
         "estimated_cost": field("estimated_cost", cost),
         "priority_program": field("priority_program", priority_program),
         "address": field("address", lambda: text("address")),
-        "latitude": field("latitude", coordinate("latitude", LATITUDE_RANGE)),
-        "longitude": field("longitude", coordinate("longitude", LONGITUDE_RANGE)),
+        "latitude": field("latitude", coordinate("latitude", latitudes)),
+        "longitude": field("longitude", coordinate("longitude", longitudes)),
     }
     if (content["latitude"] is None) != (content["longitude"] is None) and not errors.keys() & {
         "latitude",
@@ -304,7 +314,7 @@ def check_content(c: ProposalContent) -> None:
 def _coordinate(text: str, low: Decimal, high: Decimal) -> str:
     value = values.parse_decimal(text, places=7)
     if value != text or not low <= Decimal(value) <= high:
-        raise ValueError(N_("lokasi berada di luar Kota Bekasi"))
+        raise ValueError(N_("lokasi berada di luar Indonesia"))
     return value
 
 
@@ -324,12 +334,15 @@ def _check_photo(command: AttachPhoto) -> None:
 
 class Proposal(msgspec.Struct, frozen=True, kw_only=True):
     code: str | None = None
+    year: int = 0
     status: str | None = None
     content: ProposalContent | None = None
     photos: tuple[str, ...] = ()
     merged_into: str | None = None
     beneficiaries: int = 0
     """Its own beneficiaries plus those of the duplicates merged into it."""
+    carried_from: str | None = None
+    carried_to: str | None = None
 
     @property
     def exists(self) -> bool:
@@ -349,6 +362,19 @@ class SubmitProposal(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     content: ProposalContent
     proposer_ref: str
+    carried_from: str | None = None
+
+
+class CarryOver(msgspec.Struct, frozen=True, kw_only=True):
+    """Propose `code` again for `to_year` as the new proposal `to_code`. `outcome` is where it ended (its
+    public status) and `adopted` whether its own year's RKPD is adopted: both read from the read models
+    once they have caught up (forum and RKPD outcomes are not on the proposal's stream)."""
+
+    code: str
+    to_code: str
+    to_year: int
+    outcome: str
+    adopted: bool
 
 
 class ReviseProposal(msgspec.Struct, frozen=True, kw_only=True):
@@ -376,7 +402,18 @@ class VerifyProposal(msgspec.Struct, frozen=True, kw_only=True):
     agreed_cost: int | None = None
 
 
-Command = SubmitProposal | ReviseProposal | AttachPhoto | VerifyProposal
+Command = SubmitProposal | ReviseProposal | AttachPhoto | VerifyProposal | CarryOver
+
+NOT_ACCOMMODATED_ANY_TIME = (DIKEMBALIKAN, DITOLAK, TIDAK_TERAKOMODASI)
+"""Outcomes that already say "not this year": returned and never revised, rejected, not selected or
+declined. Once the year's RKPD is adopted, anything short of a line in it (or a merge into another
+proposal, which goes on in that one) was not accommodated either: accepted but not funded."""
+
+
+def not_accommodated(outcome: str, adopted: bool) -> bool:
+    if outcome in NOT_ACCOMMODATED_ANY_TIME:
+        return True
+    return adopted and outcome not in (MASUK_RKPD, DIGABUNGKAN)
 DECISIONS = ("accept", "accept_with_changes", "return", "reject")
 
 
@@ -399,6 +436,8 @@ def decide(state: Proposal, command: Command) -> list[Event]:
         checks.check("year", bounds.year, command.year)
         checks.check("code", values.normalize_code, command.code)
         checks.check("proposer_ref", bounds.identifier, command.proposer_ref)
+        if command.carried_from is not None:
+            checks.check("carried_from", values.normalize_code, command.carried_from)
         checks.done()
         check_content(command.content)
         return [
@@ -408,6 +447,7 @@ def decide(state: Proposal, command: Command) -> list[Event]:
                 source=command.source,
                 content=command.content,
                 proposer_ref=command.proposer_ref,
+                carried_from=command.carried_from,
             )
         ]
     if not state.exists:
@@ -428,7 +468,22 @@ def decide(state: Proposal, command: Command) -> list[Event]:
             return [ProposalPhotoAttached(**msgspec.structs.asdict(command))]
         case VerifyProposal():
             return _verify(state, command)
+        case CarryOver():
+            return _carry_over(state, command)
     raise TypeError(f"unknown command {command!r}")
+
+
+def _carry_over(state: Proposal, command: CarryOver) -> list[Event]:
+    if command.to_year <= state.year:
+        raise ValidationFailed({"year": Message(N_("usulan %(code)s dari tahun %(year)d hanya dapat diusulkan lagi"
+                                                   " untuk tahun sesudahnya"), code=command.code, year=state.year)})
+    if state.carried_to is not None:
+        raise DomainError(Message(N_("usulan %(code)s sudah diusulkan lagi sebagai %(to)s"),
+                                  code=command.code, to=state.carried_to))  # fmt: skip
+    if not not_accommodated(command.outcome, command.adopted):
+        raise DomainError(Message(N_("usulan %(code)s belum selesai atau sudah diakomodasi: hanya usulan yang tidak"
+                                     " terakomodasi yang dapat diusulkan lagi"), code=command.code))  # fmt: skip
+    return [ProposalCarriedOver(code=command.code, to_code=command.to_code, to_year=command.to_year)]
 
 
 def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
@@ -518,8 +573,10 @@ def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeP
 def evolve(state: Proposal, event: Event) -> Proposal:
     match event:
         case ProposalSubmitted():
-            return Proposal(code=event.code, status=DIAJUKAN, content=event.content,
-                            beneficiaries=event.content.beneficiaries)  # fmt: skip
+            return Proposal(code=event.code, year=event.year, status=DIAJUKAN, content=event.content,
+                            beneficiaries=event.content.beneficiaries, carried_from=event.carried_from)  # fmt: skip
+        case ProposalCarriedOver():
+            return msgspec.structs.replace(state, carried_to=event.to_code)
         case ProposalRevised():
             added = state.beneficiaries - (state.content.beneficiaries if state.content else 0)
             return msgspec.structs.replace(state, status=DIAJUKAN, content=event.content,

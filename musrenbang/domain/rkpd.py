@@ -18,11 +18,12 @@ from decimal import Decimal
 
 import msgspec
 
-from musrenbang.domain import agency as agencies
 from musrenbang.domain import bounds, values
 from musrenbang.domain.access import Forbidden
+from musrenbang.domain.agency import FUNDING_SOURCES
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
+    CityAgency,
     CityItem,
     Event,
     RkpdAdopted,
@@ -144,16 +145,18 @@ class Adopt(msgspec.Struct, frozen=True, kw_only=True):
 Command = ReceiveProposals | PassProposal | DeclineProposal | SetLine | WithdrawLine | Adopt
 
 
-def decide(state: Rkpd, command: Command) -> list[Event]:
+def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency]) -> list[Event]:
+    """What `command` records, given the city's perangkat daerah (`agencies`, by code: the city's
+    settings, read from the log by the service)."""
     if isinstance(command, ReceiveProposals):
-        return _receive(state, command)
+        return _receive(state, command, agencies)
     if state.year is None:
         raise NotFound(N_("Forum Perangkat Daerah belum menerima usulan tahun ini"))
     year = state.year
     match command:
         case PassProposal():
             item_agency = _received(state, command.code, command.by_agency)
-            if command.to_agency not in agencies.AGENCIES:
+            if command.to_agency not in agencies:
                 raise ValidationFailed({"to_agency": N_("perangkat daerah tidak dikenal")})
             if command.to_agency == item_agency:
                 raise ValidationFailed({"to_agency": N_("usulan sudah ada di perangkat daerah ini")})
@@ -169,7 +172,7 @@ def decide(state: Rkpd, command: Command) -> list[Event]:
                 raise DomainError(N_("usulan ini sudah dinyatakan tidak diakomodasi"))
             return [RkpdProposalDeclined(year=year, code=command.code, agency=item_agency, reason=reason)]
         case SetLine():
-            line = _line(state, command)
+            line = _line(state, command, agencies)
             reason = _optional_text("reason", command.reason)
             if state.revision and not reason:
                 raise ValidationFailed({"reason": N_("RKPD sudah ditetapkan: tulis alasan perubahan")})
@@ -197,7 +200,7 @@ def decide(state: Rkpd, command: Command) -> list[Event]:
     raise TypeError(f"unknown command {command!r}")
 
 
-def _receive(state: Rkpd, command: ReceiveProposals) -> list[Event]:
+def _receive(state: Rkpd, command: ReceiveProposals, agencies: Mapping[str, CityAgency]) -> list[Event]:
     checks = bounds.Checks()
     checks.check("year", bounds.year, command.year)
     checks.done()
@@ -206,7 +209,7 @@ def _receive(state: Rkpd, command: ReceiveProposals) -> list[Event]:
     new = tuple(i for i in command.items if i.code not in state.items)
     if len({i.code for i in new}) != len(new):
         raise DomainError(N_("usulan yang sama diterima dua kali"))
-    if any(i.agency not in agencies.AGENCIES for i in new):
+    if any(i.agency not in agencies for i in new):
         raise DomainError(N_("perangkat daerah tidak dikenal"))
     if not new:
         raise DomainError(N_("tidak ada usulan baru dari Musrenbang Kecamatan"))
@@ -268,7 +271,7 @@ def _not_in_line(state: Rkpd, code: str) -> None:
                                   line=state.line_of[code]))  # fmt: skip
 
 
-def _line(state: Rkpd, command: SetLine) -> RkpdLine:
+def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> RkpdLine:
     x = command.line
     _require_agency(command.by_agency, x.agency)
     if x.line_id is not None:
@@ -281,7 +284,7 @@ def _line(state: Rkpd, command: SetLine) -> RkpdLine:
             raise ValidationFailed({"agency": N_("baris ini milik perangkat daerah lain")})
     line_id = x.line_id or state.next_line_id(x.agency)
     errors: dict[str, str | Message] = {}
-    agency = agencies.AGENCIES.get(x.agency)
+    agency = agencies.get(x.agency)
     if agency is None:
         errors["agency"] = N_("perangkat daerah tidak dikenal")
     origins = tuple(dict.fromkeys(x.origins))
@@ -307,7 +310,7 @@ def _line(state: Rkpd, command: SetLine) -> RkpdLine:
     errors.update(checks.errors)
     if len(origins) > MAX_ORIGINS:
         errors["origins"] = Message(N_("paling banyak %(max)d usulan asal"), max=MAX_ORIGINS)
-    if x.funding_source not in agencies.FUNDING_SOURCES:
+    if x.funding_source not in FUNDING_SOURCES:
         errors["funding_source"] = N_("sumber dana tidak dikenal")
     if isinstance(x.priority_program, bool) or not 1 <= x.priority_program <= min(command.priority_programs, 100):
         errors["priority_program"] = N_("pilih program prioritas RKPD")

@@ -6,6 +6,7 @@ interface; the HTTP layer translates).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -124,6 +125,22 @@ def normalize_phone(text: str) -> str:
     return "+62" + rest
 
 
+def village_level(code: str) -> str:
+    """Whether a village code is a kelurahan's or a desa's, by Kemendagri's numbering: the last part of a
+    kelurahan's code starts with 1 (32.75.01.1001), a desa's with 2 or 3 (32.01.01.2001). Every row of
+    the national table follows it (tests/test_reference.py)."""
+    return "kelurahan" if code.rsplit(".", 1)[-1].startswith("1") else "desa"
+
+
 def kecamatan_of(kelurahan: str) -> str:
     """The kecamatan of a kelurahan, from the region code: 32.75.01.1001 -> 32.75.01."""
     return kelurahan.rsplit(".", 1)[0]
+
+
+MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+          "November", "Desember")  # fmt: skip
+
+
+def long_date(day: dt.date) -> str:
+    """A day as messages write it: 2 Januari 2023."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"

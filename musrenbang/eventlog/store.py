@@ -321,10 +321,7 @@ class EventStore:
 
     async def read_stream(self, stream_id: str, conn: asyncpg.Connection | None = None) -> list[RecordedEvent]:
         async with _connection(self._pool, conn) as c:
-            rows = await c.fetch(
-                f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
-            )
-        return [_recorded(r) for r in rows]
+            return await read_stream_on(c, stream_id)
 
     async def head(self, stream_id: str, conn: asyncpg.Connection | None = None) -> StreamHead:
         async with _connection(self._pool, conn) as c:
@@ -373,6 +370,13 @@ async def _insert(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> 
             return await conn.fetch(sql, *args)
     # Alone, the statement is its own transaction: one round trip, no BEGIN/COMMIT.
     return await conn.fetch(sql, *args)
+
+
+async def read_stream_on(conn: asyncpg.Connection, stream_id: str) -> list[RecordedEvent]:
+    """Every event of one stream, in version order, read on `conn` (for code that holds a connection
+    and no pool: a CLI command, a migration-time task)."""
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id)
+    return [_recorded(r) for r in rows]
 
 
 async def read_stream_prefix(

@@ -16,13 +16,19 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body, HeaderParameter, Parameter
 
 from musrenbang.domain import proposal as rules
+from musrenbang.domain import values
+from musrenbang.domain.access import Forbidden, require_region
+from musrenbang.domain.errors import N_, ValidationFailed
+from musrenbang.http.auth import optional_actor
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
 from musrenbang.photos import MAX_BYTES, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
+from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region
+from musrenbang.services import cycles as cycles_service
 from musrenbang.services.proposals import ProposalService
 
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
@@ -74,6 +80,13 @@ class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ProposalIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
     proposer: ProposerIn
+    year: Annotated[int | None, msgspec.Meta(description="The RKPD year (default: the cycle open for"
+                                             " proposals now)")] = None
+    carried_from: Annotated[str, msgspec.Meta(max_length=20, description=(
+        "An earlier year's proposal that was not accommodated, proposed again: needs its revision secret"
+        " (`revision_secret`), or a facilitator's bearer token"))] | None = None
+    revision_secret: Annotated[str, msgspec.Meta(max_length=64, description=(
+        "The revision secret of the proposal named in `carried_from`"))] | None = None
 
 
 class RevisionIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
@@ -92,6 +105,14 @@ class TimelineEntry(msgspec.Struct):
     at: dt.datetime
     kind: str
     details: dict[str, Any]
+
+
+class HistoryEntry(msgspec.Struct):
+    """One year of a need proposed again and again: the proposal of that year and where it ended."""
+
+    year: int
+    code: str
+    outcome: str
 
 
 class ProposalOut(msgspec.Struct):
@@ -125,7 +146,11 @@ class ProposalOut(msgspec.Struct):
     updated_at: dt.datetime
     merged_into: str | None = None
     merged_from: list[str] = []
+    carried_from: str | None = None
+    carried_to: str | None = None
     timeline: list[TimelineEntry] | None = None
+    history: list[HistoryEntry] | None = None
+    """Every year this need was proposed, oldest first (this proposal included)."""
 
 
 class KelurahanOut(msgspec.Struct):
@@ -141,6 +166,8 @@ class ProposalPage(msgspec.Struct):
     per_page: int
     total: int
     items: list[ProposalOut]
+    year: int | None = None
+    """The RKPD year listed."""
 
 
 class PhotoOut(msgspec.Struct):
@@ -154,13 +181,24 @@ class PhotoUpload:
     revision_secret: str
 
 
-def _out(row: asyncpg.Record, steps: list[asyncpg.Record] | None = None) -> ProposalOut:
-    fields = {f: row[f] for f in ProposalOut.__struct_fields__ if f not in ("photos", "timeline", "merged_from")}
+def _out(row: asyncpg.Record, steps: list[asyncpg.Record] | None = None,
+         years: list[asyncpg.Record] | None = None) -> ProposalOut:  # fmt: skip
+    computed = ("photos", "timeline", "merged_from", "history")
+    fields = {f: row[f] for f in ProposalOut.__struct_fields__ if f not in computed}
     fields["merged_from"] = list(row["merged_from"])
     timeline = None
     if steps is not None:
         timeline = [TimelineEntry(s["seq"], s["at"], s["kind"], msgspec.json.decode(s["details"])) for s in steps]
-    return ProposalOut(**fields, photos=[f"/photos/{p}" for p in row["photo_ids"]], timeline=timeline)
+    history = None if years is None else [HistoryEntry(y["year"], y["code"], y["outcome"]) for y in years]
+    return ProposalOut(**fields, photos=[f"/photos/{p}" for p in row["photo_ids"]], timeline=timeline,
+                       history=history)  # fmt: skip
+
+
+async def _full(conn: asyncpg.Connection, code: str) -> ProposalOut:
+    row = await proposal_views.get(conn, code)
+    if row is None:
+        raise NotFoundException()
+    return _out(row, await proposal_views.timeline(conn, code), await proposal_views.history(conn, code))
 
 
 @post("/api/v1/proposals", summary="Submit a proposal (usulan)", status_code=201, tags=["proposals"],
@@ -178,8 +216,10 @@ async def submit(
     print_ = proposals.fingerprint(msgspec.to_builtins(data))
     already = await proposals.find_submitted(idempotency_key, print_)
     if already is None:
-        content = await proposals.validate(data.as_input())
+        year = await proposals.open_year(data.year)
+        content = await proposals.validate(data.as_input(), year=year)
         proposer = rules.validate_proposer(data.proposer.name, data.proposer.phone)
+        carried_from = await _may_carry(request, pool, proposals, data, year, content.kelurahan)
         settings = request.app.state.settings
         await count_submission(
             pool, client_address(request, settings.trust_proxy), idempotency_key, settings.submissions_per_hour
@@ -191,6 +231,8 @@ async def submit(
             request_fingerprint=print_,
             source="warga",
             replay_checked=True,
+            year=year,
+            carried_from=carried_from,
         )
     else:
         submitted = already
@@ -199,15 +241,35 @@ async def submit(
     return Response(body, status_code=200 if submitted.replayed else 201)
 
 
-@get("/api/v1/proposals/{code:str}", summary="A proposal's public fields, status and timeline",
+async def _may_carry(request: Request, pool: asyncpg.Pool, proposals: ProposalService, data: ProposalIn,
+                     year: int, kelurahan: str) -> str | None:  # fmt: skip
+    """The earlier proposal `data` proposes again, once it is known that the caller may: the proposer of
+    the earlier one (its revision secret), or a facilitator of the kelurahan (or Bappeda) by bearer token.
+    Checked before anything is counted or written."""
+    if data.carried_from is None:
+        return None
+    try:
+        earlier = values.normalize_code(data.carried_from)
+    except ValueError:
+        raise ValidationFailed({"carried_from": N_("kode usulan sebelumnya tidak dikenal")}) from None
+    if data.revision_secret is not None:
+        proposals.check_secret(earlier, data.revision_secret)
+    else:
+        actor = await optional_actor(request, pool)
+        if actor is None or actor.role not in ("facilitator", "admin"):
+            raise Forbidden(N_("usulan lama hanya dapat diusulkan lagi oleh pengusulnya (dengan kode rahasia)"
+                               " atau oleh fasilitator"))  # fmt: skip
+        require_region(actor, kelurahan)
+    await proposals.carry_over_check(earlier, year, kelurahan)
+    return earlier
+
+
+@get("/api/v1/proposals/{code:str}", summary="A proposal's public fields, status, timeline and its years",
      tags=["proposals"])  # fmt: skip
 async def proposal(pool: asyncpg.Pool, code: str) -> ProposalOut:
     code = code_or_404(code)
     async with pool.acquire() as conn:
-        row = await proposal_views.get(conn, code)
-        if row is None:
-            raise NotFoundException()
-        return _out(row, await proposal_views.timeline(conn, code))
+        return await _full(conn, code)
 
 
 @get("/api/v1/kelurahan/{kode:str}/proposals", summary="Proposals of a kelurahan, newest first",
@@ -219,17 +281,22 @@ async def kelurahan_proposals(
     per_page: Annotated[int, Parameter(ge=1, le=200)] = 50,
     rw: Annotated[int | None, Parameter(ge=1, le=99)] = None,
     bidang: Annotated[str | None, Parameter(max_length=40)] = None,
+    year: Annotated[int | None, Parameter(ge=2000, le=2100, description="RKPD year (default: the cycle being"
+                                          " planned)")] = None,
 ) -> ProposalPage:
     async with pool.acquire() as conn:
         place = await region(conn, kode)
-        if place is None or place["tingkat"] != "kelurahan":
+        if place is None or place["tingkat"] not in ("kelurahan", "desa"):
             raise NotFoundException()
+        if year is None:
+            planned = await cycle_views.current_cycle(conn, cycles_service.today())
+            year = planned["year"] if planned else None
         total, rows = await proposal_views.in_kelurahan(
-            conn, kode, rw=rw, bidang=bidang, limit=per_page, offset=(page - 1) * per_page
+            conn, kode, rw=rw, bidang=bidang, year=year, limit=per_page, offset=(page - 1) * per_page
         )
     return ProposalPage(
         kelurahan=KelurahanOut(place["kode"], place["nama"], place["kode_induk"], place["induk_nama"]),
-        page=page, per_page=per_page, total=total, items=[_out(r) for r in rows],
+        page=page, per_page=per_page, total=total, items=[_out(r) for r in rows], year=year,
     )  # fmt: skip
 
 
@@ -270,8 +337,8 @@ async def revise(
     code: str, data: RevisionIn, proposals: ProposalService, runner: ProjectionRunner, pool: asyncpg.Pool
 ) -> ProposalOut:
     code = code_or_404(code)
-    content = await proposals.validate(data.as_input())
+    content = await proposals.validate(data.as_input(), year=await proposals.year_of(code))
     result = await proposals.revise(code, data.revision_secret, content)
     await runner.wait_until_applied(["proposals"], result.last)
     async with pool.acquire() as conn:
-        return _out(await proposal_views.get(conn, code), await proposal_views.timeline(conn, code))
+        return await _full(conn, code)

@@ -27,6 +27,7 @@ from musrenbang.http import (
     audit_pages,
     auth,
     city_pages,
+    cycles,
     errors,
     forum_pages,
     forums,
@@ -39,6 +40,7 @@ from musrenbang.http import (
     staff,
     verification_pages,
 )
+from musrenbang.http.city_context import CityContext, refresh_city
 from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.render import environment
 from musrenbang.http.security import security_headers
@@ -67,6 +69,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             proposals=ProposalService(pool, store, bytes.fromhex(secret), runner),
             forums=ForumService(pool, store, runner),
             rkpd=RkpdService(pool, store, runner),
+            city_context=CityContext(pool),
         )
         task = None
         if run_projections:
@@ -86,6 +89,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             health.ready,
             log_head.log_head,
             residents.home,
+            residents.regions_page,
             residents.new_proposal_form,
             residents.submit_proposal_form,
             residents.find_proposal,
@@ -146,7 +150,8 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             rkpd_api.revise_line,
             rkpd_api.withdraw_line,
             rkpd_api.adopt,
-            rkpd_api.advance_stage,
+            cycles.CycleApi,
+            cycles.CyclePages,
             rkpd_pages.rkpd_page,
             rkpd_pages.equity_page,
             rkpd_pages.proposal_lineage_page,
@@ -170,6 +175,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
         ],
         lifespan=[lifespan],
         middleware=[staleness_middleware],
+        before_request=refresh_city,
         before_send=[security_headers(settings)],
         dependencies={
             "pool": Provide(_from_state("pool"), sync_to_thread=False),
@@ -205,8 +211,8 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
         openapi_config=OpenAPIConfig(
             title="Musrenbang API",
             version="1",
-            description="Participatory development planning for Kota Bekasi. Public responses never"
-            " include proposers' personal data.",
+            description="Participatory development planning (Musrenbang) for an Indonesian kabupaten or"
+            " kota. Public responses never include proposers' personal data.",
             path="/schema",
             # The document only (at /schema too): the viewers Litestar offers load their code from CDNs.
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],

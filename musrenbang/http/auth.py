@@ -9,6 +9,7 @@ from typing import Annotated
 import asyncpg
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
@@ -34,7 +35,7 @@ class TokenOut(msgspec.Struct):
     expires_at: dt.datetime
 
 
-def _token(request: Request) -> str | None:
+def token_of(request: ASGIConnection) -> str | None:
     """The bearer token, or on pages (not under /api/) the session cookie.
 
     The JSON API takes only `Authorization: Bearer`: a browser adds cookies to any request, even one
@@ -49,9 +50,15 @@ def _token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
+async def optional_actor(request: Request, pool: asyncpg.Pool) -> Actor | None:
+    """The signed-in account if there is one: for public endpoints that staff may use with more rights."""
+    token = token_of(request)
+    return await accounts.actor_for(pool, token) if token else None
+
+
 async def current_actor(request: Request, pool: asyncpg.Pool) -> Actor:
     """The signed-in account, from a bearer token or the session cookie; 401 otherwise."""
-    token = _token(request)
+    token = token_of(request)
     actor = await accounts.actor_for(pool, token) if token else None
     if actor is None:
         raise NotAuthenticated(N_("masuk terlebih dahulu"))
@@ -71,7 +78,7 @@ async def issue_token(request: Request, data: Credentials, pool: asyncpg.Pool) -
 @delete("/api/v1/auth/token", summary="Revoke the bearer token used for this request", tags=["auth"],
         status_code=204)  # fmt: skip
 async def revoke_token(request: Request, pool: asyncpg.Pool, actor: Actor) -> None:
-    token = _token(request)
+    token = token_of(request)
     if token:
         await accounts.revoke(pool, token)
 

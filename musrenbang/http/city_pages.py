@@ -29,16 +29,20 @@ from musrenbang.domain import agency as agencies
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor, Forbidden, require_role
+from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 from musrenbang.domain.events import RkpdLine
 from musrenbang.eventlog.store import AppendResult, Metadata
+from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.render import page
 from musrenbang.http.rkpd_api import CITY_PROJECTIONS, Year
+from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services import cycles as cycle_service
 from musrenbang.services.rkpd import RkpdService, acting_agency
 
 LINE_FIELDS = (
@@ -54,13 +58,13 @@ def _meta(actor: Actor, fingerprint: str | None = None) -> Metadata:
 
 async def _current_year(pool: asyncpg.Pool) -> int:
     async with pool.acquire() as conn:
-        cycle = await cycles.current_cycle(conn)
+        cycle = await cycles.current_cycle(conn, cycle_service.today())
     if cycle is None:
         raise NotFoundException()
     return cycle["year"]
 
 
-def _agency(actor: Actor, asked: str | None) -> str:
+def _agency(actor: Actor, asked: str | None, city: City) -> str:
     """The agency the page is for: an opd account's own (asking for another is refused), or for Bappeda
     the one picked (the first agency by default)."""
     own = acting_agency(actor)  # 403 for facilitators and auditors
@@ -68,9 +72,12 @@ def _agency(actor: Actor, asked: str | None) -> str:
         if asked and asked != own:
             raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
         return own
-    if asked in agencies.AGENCIES:
+    known = city.agencies_by_code
+    if asked and asked in known:
         return asked
-    return next(iter(agencies.AGENCIES))
+    if not known:
+        raise NotFoundException()
+    return next(iter(known))
 
 
 def _back(agency: str, actor: Actor, message: str, anchor: str = "") -> Response:
@@ -98,11 +105,12 @@ async def _agency_context(pool: asyncpg.Pool, year: int, agency: str) -> dict[st
         lines = await rkpd_views.working_lines(conn, year, agency)
         programs = await cycles.priority_programs(conn, year)
         revision = await conn.fetchval("SELECT revision FROM rkpd_state WHERE year = $1", year) or 0
-        places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat IN ('kecamatan', 'kelurahan')"))
+        places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat <> 'kota'"))
+        city = await city_views.settings(conn)
     return {
-        "year": year, "agency": agency, "agency_name": agencies.name_of(agency), "items": items, "lines": lines,
+        "year": year, "agency": agency, "agency_name": city.agency_name(agency), "items": items, "lines": lines,
         "titles": {i["code"]: i["title"] for i in items}, "programs": programs, "adopted": revision > 0,
-        "places": places, "AGENCIES": agencies.AGENCIES, "FUNDING": agencies.FUNDING_SOURCES,
+        "places": places, "AGENCIES": city.agencies_by_code, "FUNDING": agencies.FUNDING_SOURCES,
         "pending": [i for i in items if i["status"] == rules.MENUNGGU],
     }  # fmt: skip
 
@@ -118,7 +126,7 @@ def _agency_page(request: Request, actor: Actor, context: dict[str, Any], *, sta
 
 @get("/petugas/perangkat-daerah", include_in_schema=False)
 async def agency_page(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
-    agency = _agency(actor, request.query_params.get("opd"))
+    agency = _agency(actor, request.query_params.get("opd"), city_of(request))
     context = await _agency_context(pool, await _current_year(pool), agency)
     return _agency_page(request, actor, context)
 
@@ -170,12 +178,12 @@ async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: Rk
     if line_id is not None:
         agency = (await _line_of(pool, year, line_id, by_agency)).agency
     else:
-        agency = _agency(actor, entered["opd"] or None)
+        agency = _agency(actor, entered["opd"] or None, city_of(request))
     try:
         command, unreadable = _line_command(entered, line_id, agency, by_agency, await rkpd.priority_programs(year))
         if unreadable:
             try:  # what the rules say about the rest, so that every message shows at once
-                rules.decide(await rkpd.load(year), command)
+                rules.decide(await rkpd.load(year), command, agencies=city_of(request).agencies_by_code)
             except ValidationFailed as exc:
                 unreadable = {**exc.errors, **unreadable}
             raise ValidationFailed(unreadable)
@@ -288,7 +296,7 @@ async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd:
         return _agency_page(request, actor, context, status=422 if isinstance(exc, ValidationFailed) else 409,
                             errors=_messages(request, exc), values=entered, failed=f"{action}:{code}")  # fmt: skip
     await _done(runner, result)
-    message = Message(done, code=code, agency=agencies.name_of(to_agency))
+    message = Message(done, code=code, agency=city_of(request).agency_name(to_agency))
     return _back(agency, actor, translate(request, message), "#usulan")
 
 
@@ -328,6 +336,7 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
         ceilings = await rkpd_views.ceilings(conn, year)
         published = await rkpd_views.published(conn, year)
         places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan'"))
+        city = await city_views.settings(conn)
     waiting = sum(1 for item in await rkpd.forwarded(year) if item.code not in received)
     per_agency: dict[str, dict[str, int]] = {}
     for r in counts:
@@ -337,8 +346,8 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
         row = per_agency.setdefault(line.agency, {"pending": 0, "mapped": 0, "declined": 0, "lines": 0, "pagu": 0})
         row["lines"] += 1
         row["pagu"] += line.pagu
-    agency_rows = [{"code": a, "name": agencies.name_of(a), **per_agency[a]}
-                   for a in sorted(per_agency, key=agencies.name_of)]  # fmt: skip
+    agency_rows = [{"code": a, "name": city.agency_name(a), **per_agency[a]}
+                   for a in sorted(per_agency, key=city.agency_name)]  # fmt: skip
     totals = rules.pagu_by_kecamatan(lines, cost_of, kecamatan_of)
     kecamatan_rows = [
         {"kode": k, "nama": places.get(k, k), "pagu": totals.get(k, 0), "ceiling": ceilings.get(k),

@@ -5,6 +5,7 @@ printable Berita Acara, and the public page that checks a Berita Acara's log hea
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import re
 from collections import Counter
@@ -18,23 +19,25 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, ServerSentEvent, Template
 
-from musrenbang.domain import agency as agencies
 from musrenbang.domain import forum as rules
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor, Forbidden, require_region, require_role
-from musrenbang.domain.errors import N_, ValidationFailed
+from musrenbang.domain.city import City
+from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
 from musrenbang.domain.events import ForumClosed
 from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.eventlog.verify import check_head
+from musrenbang.http.city_context import city_of
 from musrenbang.http.i18n import translate
 from musrenbang.http.log_head import latest_seal
 from musrenbang.http.render import page
+from musrenbang.projections import forums as forum_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region
+from musrenbang.services import cycles
 from musrenbang.services.forums import ForumService, new_forum_id
-from musrenbang.services.proposals import ProposalService
 
 
 def _meta(actor: Actor) -> Metadata:
@@ -59,41 +62,51 @@ async def _standing(forums: ForumService, forum: rules.Forum) -> Any:
 
 
 @get("/petugas/musyawarah/baru", include_in_schema=False)
-async def new_forum_form(request: Request, actor: Actor) -> Template:
+async def new_forum_form(request: Request, actor: Actor, store: EventStore) -> Template:
     require_role(actor, "admin", "facilitator")
-    return page(request, "forum_new.html", actor=actor, errors={}, values={"region": actor.region or ""})
+    year = await cycles.planned_year(store)
+    values = {"region": actor.region or "", "year": str(year), "held_on": cycles.today().isoformat()}
+    return page(request, "forum_new.html", actor=actor, errors={}, values=values)
 
 
 @post("/petugas/musyawarah/baru", include_in_schema=False)
-async def new_forum_submit(request: Request, actor: Actor, forums: ForumService, proposals: ProposalService,
-                           runner: ProjectionRunner) -> Response:  # fmt: skip
+async def new_forum_submit(request: Request, actor: Actor, forums: ForumService, runner: ProjectionRunner
+                           ) -> Response:  # fmt: skip
     require_role(actor, "admin", "facilitator")
     form = await request.form()
-    values = {
-        k: str(form.get(k, "")).strip() for k in ("level", "region", "title", "place", "chair", "ceiling", "rule")
-    }
+    fields = ("level", "region", "year", "held_on", "title", "place", "chair", "ceiling", "rule")
+    values = {k: str(form.get(k, "")).strip()[:400] for k in fields}
     errors: dict[str, str] = {}
     ceiling = None
     try:
         ceiling = int(re.sub(r"[.\s]", "", values["ceiling"].removeprefix("Rp").strip()))
     except ValueError:
         errors["ceiling"] = translate(request, N_("tulis pagu dalam rupiah, misalnya 500000000"))
+    year = int(values["year"]) if values["year"].isdigit() and len(values["year"]) == 4 else 0
+    if not year:
+        errors["year"] = translate(request, N_("pilih tahun RKPD"))
+    try:
+        held_on: dt.date | None = dt.date.fromisoformat(values["held_on"])
+    except ValueError:
+        held_on = None
+        errors["held_on"] = translate(request, N_("tulis tanggal musyawarah, misalnya 2026-02-14"))
     try:
         require_region(actor, values["region"])
     except Forbidden as exc:  # shown next to the field
         errors["region"] = translate(request, exc.message)
     if not errors:
-        year, _ = await proposals.current_cycle()  # checked against the log when the read model has none
         rule = values["rule"] or "weighted-criteria"
         command = rules.ScheduleForum(
             forum_id=new_forum_id(), level=values["level"], region=values["region"], year=year,
-            title=values["title"], held_on=None, place=values["place"], chair=values["chair"], ceiling=ceiling or 0,
+            title=values["title"], held_on=held_on, place=values["place"], chair=values["chair"], ceiling=ceiling or 0,
             rule=rule, ballot_kind=None if rule == "weighted-criteria" else "approval",
         )  # fmt: skip
         try:
             result = await forums.schedule(command, _meta(actor))
         except ValidationFailed as exc:
             errors = {f: translate(request, m) for f, m in exc.errors.items()}
+        except (DomainError, NotFound) as exc:  # outside the level's window, or no such cycle
+            errors = {"held_on": translate(request, exc.message)}
         else:
             await runner.wait_until_applied(["forums"], result.last)
             return Redirect(f"/forum/{command.forum_id}", status_code=303)
@@ -272,26 +285,58 @@ async def berita_acara(request: Request, forums: ForumService, store: EventStore
     check_url = f"{request.app.state.settings.public_url}/periksa/{closing.hash.hex()}"
     svg = io.BytesIO()
     segno.make(check_url, error="m").save(svg, kind="svg", scale=3, xmldecl=False, svgns=True)
-    items = {a.item_id: a for a in forum.agenda}
-    adjustments = forum.adjustments
+    city = city_of(request)
     async with pool.acquire() as conn:
         place = await region(conn, s.region)
-        bidang = dict(await conn.fetch("SELECT code, bidang FROM proposals WHERE code = ANY($1::text[])",
-                                       [a.proposal for a in forum.agenda if a.proposal]))  # fmt: skip
+        agreed = await _agreed_by_agency(conn, forum, city)
+        td4 = await _kecamatan_priorities(conn, forum, city) if s.level == "kecamatan" else []
+    items = {a.item_id: a for a in forum.agenda}
+    genders = Counter(d.gender for d in forum.delegates.values())
+    return page(
+        request, "berita_acara.html", s=s, forum=forum, place=place, agreed=agreed, td4=td4,
+        not_agreed=[(r, items[r.item_id]) for r in forum.result.ranking if not r.selected],
+        genders=genders, delegates=list(forum.delegates.values()), head=closing, check_url=check_url,
+        qr=svg.getvalue().decode(), reasons=decision_rules.REASON_LABELS,
+        seal=await latest_seal(pool, closing.global_position), level_name=_level_name(s.level, s.region),
+    )  # fmt: skip
+
+
+def _level_name(level: str, region_code: str) -> str:
+    """The forum as the regulation names it: a kelurahan-level forum in a desa is a Musrenbang Desa."""
+    if level == "kelurahan":
+        return "Musrenbang Desa" if values.village_level(region_code) == "desa" else "Musrenbang Kelurahan"
+    return {"kecamatan": "Musrenbang Kecamatan", "kota": "Musrenbang Kabupaten/Kota"}.get(level, level)
+
+
+async def _agreed_by_agency(conn: asyncpg.Connection, forum: rules.Forum, city: City) -> dict[str, list[Any]]:
+    """The agreed items, grouped by the perangkat daerah that usually takes their bidang (indicative)."""
+    assert forum.result is not None
+    items = {a.item_id: a for a in forum.agenda}
+    bidang = dict(await conn.fetch("SELECT code, bidang FROM proposals WHERE code = ANY($1::text[])",
+                                   [a.proposal for a in forum.agenda if a.proposal]))  # fmt: skip
     agreed: dict[str, list[Any]] = {}
     for r in forum.result.ranking:
         if r.selected:
             a = items[r.item_id]
-            agency = agencies.name_of(agencies.BIDANG_AGENCY.get(bidang.get(a.proposal or "", ""), ""))
-            agreed.setdefault(agency, []).append((r, a, adjustments.get(r.item_id)))
-    genders = Counter(d.gender for d in forum.delegates.values())
-    return page(
-        request, "berita_acara.html", s=s, forum=forum, place=place, agreed=agreed,
-        not_agreed=[(r, items[r.item_id]) for r in forum.result.ranking if not r.selected],
-        genders=genders, delegates=list(forum.delegates.values()), head=closing, check_url=check_url,
-        qr=svg.getvalue().decode(), reasons=decision_rules.REASON_LABELS,
-        seal=await latest_seal(pool, closing.global_position),
-    )  # fmt: skip
+            agency = city.agency_name(city.agency_for(bidang.get(a.proposal or "", "")))
+            agreed.setdefault(agency, []).append((r, a, forum.adjustments.get(r.item_id)))
+    return agreed
+
+
+async def _kecamatan_priorities(conn: asyncpg.Connection, forum: rules.Forum, city: City) -> list[dict[str, Any]]:
+    """Table T-D.4 of a Musrenbang Kecamatan: its agreed items as the forum agreed them (volume after
+    adjustment, cost as ranked), per perangkat daerah."""
+    assert forum.result is not None
+    items = {a.item_id: a for a in forum.agenda}
+    selected = []
+    for r in forum.result.ranking:
+        a = items[r.item_id]
+        if r.selected and a.proposal:
+            adjusted = forum.adjustments.get(r.item_id)
+            volume = adjusted.agreed_volume if adjusted and adjusted.agreed_volume else a.volume
+            selected.append((a.proposal, r.cost, volume or "", a.unit or ""))
+    rows = await forum_views.kecamatan_priorities(conn, forum.scheduled.year, selected, city.agency_for)
+    return [{**row, "agency": city.agency_name(str(row["agency"]))} for row in rows]
 
 
 @get("/periksa/{digest:str}", include_in_schema=False)

@@ -16,6 +16,7 @@ from litestar.response import Template
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain.cycle import STAGE_LABELS
+from musrenbang.http.city_context import city_of
 from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate, translations
 from musrenbang.http.staleness import behind
 from musrenbang.resources import templates_dir
@@ -88,10 +89,13 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
             return f"{text}, {local:%H.%M} WIB" if with_time else text
         return f"{moment.day} {_MONTHS[lang][moment.month - 1]} {moment.year}"
 
+    city = city_of(request)
     response = Template(
         template,
         status_code=status,
         context={
+            "city": city,
+            "agency_name": city.agency_name,  # a handler may pass its own
             **context,
             "lang": lang,
             "other_lang": "en" if lang == "id" else "id",

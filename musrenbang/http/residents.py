@@ -15,7 +15,10 @@ from litestar.response import Redirect, Template
 
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
+from musrenbang.domain.access import require_region
+from musrenbang.domain.cycle import STAGE_LABELS, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.http.auth import optional_actor
 from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
@@ -25,7 +28,8 @@ from musrenbang.photos import check as check_photo
 from musrenbang.projections import cycles
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.reference import kecamatan_with_kelurahan, region
+from musrenbang.reference import kecamatan_with_kelurahan, region, villages
+from musrenbang.services import cycles as cycle_service
 from musrenbang.services.proposals import ProposalService
 
 FORM_MAX_BODY = 3 * MAX_BYTES + 256 * 1024  # three photos and the text fields
@@ -35,30 +39,102 @@ CONTENT_FIELDS = tuple(rules.ProposalInput.__struct_fields__)
 
 @get("/", include_in_schema=False)
 async def home(request: Request, pool: asyncpg.Pool) -> Template:
+    """What is open now and until when, every year's cycle, the planned year's programs, and the way to
+    a kecamatan's or a village's proposals (villages by kecamatan, or searched: a kabupaten has hundreds)."""
+    today = cycle_service.today()
     async with pool.acquire() as conn:
-        cycle = await cycles.current_cycle(conn)
-        programs = await cycles.priority_programs(conn, cycle["year"]) if cycle else []
+        years = await cycles.overview(conn, today)
+        now = await cycles.open_now(conn, today)
+        planned = await cycles.current_cycle(conn, cycle_service.today())
+        programs = await cycles.priority_programs(conn, planned["year"]) if planned else []
         kecamatan = await kecamatan_with_kelurahan(conn)
-        count = await conn.fetchval("SELECT count(*) FROM proposals")
-    return page(request, "home.html", cycle=cycle, programs=programs, kecamatan=kecamatan,
-                kelurahan_count=sum(len(k["kelurahan"]) for k in kecamatan), proposal_count=count)  # fmt: skip
+        counts = dict(await conn.fetch("SELECT year, count(*) FROM proposals GROUP BY year"))
+    upcoming = sorted((w["opens"], c["year"], w["stage"]) for c in years for w in c["calendar"]  # type: ignore[attr-defined]
+                      if w["opens"] > today and not c["adopted"])  # fmt: skip
+    return page(request, "home.html", years=years, now=now, planned=planned, programs=programs, counts=counts,
+                kecamatan=kecamatan, village_count=sum(len(k["kelurahan"]) for k in kecamatan),
+                upcoming=upcoming[0] if upcoming else None, STAGES=STAGE_LABELS, WINDOWS=WINDOW_LABELS,
+                long_date=values.long_date, taking=[c.year for c, stage, _ in now if stage == "usulan"])  # fmt: skip
 
 
-async def _form_context(pool: asyncpg.Pool) -> dict[str, Any]:
+REGION_PAGE = 50
+
+
+@get("/wilayah", include_in_schema=False)
+async def regions_page(request: Request, pool: asyncpg.Pool) -> Template:
+    """Kelurahan and desa by name, 50 to a page: how a resident of a kabupaten with hundreds of desa finds
+    their own without a page listing them all."""
+    typed = request.query_params.get("q", "")[:60].strip()
+    page_number = max(1, _int_param(request, "halaman") or 1)
     async with pool.acquire() as conn:
-        cycle = await cycles.current_cycle(conn)
+        total, rows = await villages(conn, typed, limit=REGION_PAGE, offset=(page_number - 1) * REGION_PAGE)
+    return page(request, "regions.html", typed=typed, rows=rows, total=total, page_number=page_number,
+                pages=max(1, math.ceil(total / REGION_PAGE)))  # fmt: skip
+
+
+async def _form_context(pool: asyncpg.Pool, year: int | None) -> dict[str, Any]:
+    async with pool.acquire() as conn:
         return {
             "kecamatan": await kecamatan_with_kelurahan(conn),
-            "programs": await cycles.priority_programs(conn, cycle["year"]) if cycle else [],
-            "cycle": cycle,
+            "programs": await cycles.priority_programs(conn, year) if year else [],
+            "cycle": {"year": year} if year else None,
         }
 
 
+async def _earlier(pool: asyncpg.Pool, code: str) -> asyncpg.Record | None:
+    """The proposal a resident proposes again (`?lanjutan=KODE`), if the code names one."""
+    try:
+        canonical = values.normalize_code(code)
+    except ValueError:
+        return None
+    async with pool.acquire() as conn:
+        return await proposal_views.get(conn, canonical)
+
+
 @get("/usulan/baru", include_in_schema=False)
-async def new_proposal_form(request: Request, pool: asyncpg.Pool) -> Template:
-    chosen = request.query_params.get("kelurahan", "")
-    return page(request, "proposal_form.html", **await _form_context(pool), values={"kelurahan": chosen},
-                errors={}, idempotency_key=str(uuid.uuid4()))  # fmt: skip
+async def new_proposal_form(request: Request, pool: asyncpg.Pool, proposals: ProposalService) -> Template:
+    """The form for the cycle taking proposals now; or, when none is, why not and when they open. With
+    `?lanjutan=KODE` it proposes an earlier year's proposal again, filled in with what it said."""
+    try:
+        year = await proposals.open_year(None)
+    except DomainError as exc:
+        return page(request, "proposal_closed.html", message=translate(request, exc.message))
+    entered = {"kelurahan": request.query_params.get("kelurahan", "")}
+    earlier = await _earlier(pool, request.query_params.get("lanjutan", ""))
+    if earlier is not None:
+        entered = {f: "" if earlier[f] is None else str(earlier[f]) for f in CONTENT_FIELDS}
+        entered["carried_from"] = earlier["code"]
+    return page(request, "proposal_form.html", **await _form_context(pool, year), values=entered, errors={},
+                earlier=earlier, actor=await optional_actor(request, pool),
+                idempotency_key=str(uuid.uuid4()))  # fmt: skip
+
+
+FORM_FIELDS = (*CONTENT_FIELDS, "proposer_name", "proposer_phone", "year", "carried_from", "revision_secret")
+
+
+async def _carry_from_form(request: Request, proposals: ProposalService, entered: dict[str, str], year: int,
+                           kelurahan: str) -> str | None:  # fmt: skip
+    """The earlier proposal this form proposes again, once the proposer's secret (or the signed-in
+    facilitator of the kelurahan) says they may; a ValidationFailed beside the field otherwise."""
+    if not entered["carried_from"]:
+        return None
+    try:
+        earlier = values.normalize_code(entered["carried_from"])
+    except ValueError:
+        raise ValidationFailed({"carried_from": N_("kode usulan sebelumnya tidak dikenal")}) from None
+    actor = await optional_actor(request, request.app.state.pool)
+    try:
+        if actor is not None and actor.role in ("facilitator", "admin"):
+            require_region(actor, kelurahan)
+        else:
+            proposals.check_secret(earlier, entered["revision_secret"])
+        await proposals.carry_over_check(earlier, year, kelurahan)
+    except ValidationFailed:
+        raise
+    except DomainError as exc:
+        field = "revision_secret" if exc.code == "forbidden" else "carried_from"
+        raise ValidationFailed({field: exc.message}) from None
+    return earlier
 
 
 @post("/usulan/baru", include_in_schema=False, request_max_body_size=FORM_MAX_BODY)
@@ -66,12 +142,18 @@ async def submit_proposal_form(
     request: Request, pool: asyncpg.Pool, proposals: ProposalService, runner: ProjectionRunner
 ) -> Template:
     form = await request.form()
-    entered = {name: str(form.get(name, "")) for name in (*CONTENT_FIELDS, "proposer_name", "proposer_phone")}
+    entered = {name: str(form.get(name, ""))[:4000] for name in FORM_FIELDS}
     key = form_key(form) or str(uuid.uuid4())
     errors: dict[str, str] = {}
     content = proposer = None
     try:
-        content = await proposals.validate(rules.ProposalInput(**{f: entered[f] for f in CONTENT_FIELDS}))
+        year = await proposals.open_year(int(entered["year"]) if entered["year"].isdigit() else None)
+    except DomainError as exc:
+        return page(request, "proposal_closed.html", status=409, message=translate(request, exc.message))
+    carried_from = None
+    try:
+        content = await proposals.validate(rules.ProposalInput(**{f: entered[f] for f in CONTENT_FIELDS}), year=year)
+        carried_from = await _carry_from_form(request, proposals, entered, year, content.kelurahan)
     except ValidationFailed as exc:
         errors.update(exc.errors)
     try:
@@ -86,7 +168,7 @@ async def submit_proposal_form(
         raws = [await upload.read() for upload in uploads]
         _check_photos(raws, errors)
     if errors or content is None or proposer is None:
-        return await _form_again(request, pool, entered, errors, key, with_photos=bool(uploads))
+        return await _form_again(request, pool, entered, errors, key, year=year, with_photos=bool(uploads))
     # Only a form that is right in every field and whose photos passed every check short of decoding gets
     # this far. An earlier submission of this very form is answered without counting or decoding anything;
     # otherwise the address's hourly limits are counted first (a submission once per key, each decode).
@@ -102,10 +184,12 @@ async def submit_proposal_form(
                 await count_photo_decode(pool, address, settings.photos_per_hour)
                 photos.append(await process_off_loop(raw))
         except PhotoRejected as exc:
-            return await _form_again(request, pool, entered, {"photos": exc.message}, key, with_photos=True)
+            return await _form_again(request, pool, entered, {"photos": exc.message}, key, year=year,
+                                     with_photos=True)  # fmt: skip
         submitted = await proposals.submit(
-            content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos, replay_checked=True
-        )
+            content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos, replay_checked=True,
+            year=year, carried_from=carried_from,
+        )  # fmt: skip
     await runner.wait_until_applied(["proposals"], submitted.last)
     return page(request, "proposal_submitted.html", submitted=submitted)
 
@@ -121,12 +205,14 @@ def _check_photos(raws: list[bytes], errors: dict[str, str]) -> None:
 
 
 async def _form_again(request: Request, pool: asyncpg.Pool, entered: dict[str, str], errors: dict[str, str],
-                      key: str, *, with_photos: bool) -> Template:  # fmt: skip
+                      key: str, *, year: int, with_photos: bool) -> Template:  # fmt: skip
     """The form once more, as it was filled in, each error beside its field (a browser cannot keep the
     chosen files, so the photos must be chosen again)."""
     if with_photos and "photos" not in errors:
         errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
-    return page(request, "proposal_form.html", status=422, **await _form_context(pool), values=entered,
+    earlier = await _earlier(pool, entered["carried_from"]) if entered["carried_from"] else None
+    return page(request, "proposal_form.html", status=422, **await _form_context(pool, year), values=entered,
+                earlier=earlier, actor=await optional_actor(request, pool),
                 errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key)  # fmt: skip
 
 
@@ -150,9 +236,15 @@ async def track(request: Request, pool: asyncpg.Pool, code: str) -> Response:
         if proposal is None:
             raise NotFoundException()
         steps = await proposal_views.timeline(conn, code)
+        years = await proposal_views.history(conn, code)
         place = await region(conn, proposal["kelurahan"])
         programs = await cycles.priority_programs(conn, proposal["year"])
-    return page(request, "track.html", p=proposal, steps=steps, place=place,
+        own = await cycles.cycle_row(conn, proposal["year"])
+        taking = [c.year for c, stage, _ in await cycles.open_now(conn, cycle_service.today()) if stage == "usulan"]
+    again = next((y for y in taking if y > proposal["year"]), None)
+    if proposal["carried_to"] or not rules.not_accommodated(proposal["status"], bool(own and own["adopted"])):
+        again = None
+    return page(request, "track.html", p=proposal, steps=steps, place=place, years=years, again=again,
                 programs={r["number"]: r["title"] for r in programs})  # fmt: skip
 
 
@@ -163,8 +255,8 @@ async def revise_form(request: Request, pool: asyncpg.Pool, code: str) -> Templa
     if proposal is None:
         raise NotFoundException()
     entered = {f: "" if proposal[f] is None else str(proposal[f]) for f in CONTENT_FIELDS}
-    return page(request, "proposal_revise.html", **await _form_context(pool), p=proposal, values=entered,
-                errors={}, idempotency_key=str(uuid.uuid4()))  # fmt: skip
+    return page(request, "proposal_revise.html", **await _form_context(pool, proposal["year"]), p=proposal,
+                values=entered, errors={}, idempotency_key=str(uuid.uuid4()))  # fmt: skip
 
 
 @post("/lacak/{code:str}/perbaiki", include_in_schema=False)
@@ -182,15 +274,16 @@ async def revise_submit(
         raise NotFoundException()
     errors: dict[str, str] = {}
     try:
-        content = await proposals.validate(rules.ProposalInput(**entered))
+        content = await proposals.validate(rules.ProposalInput(**entered), year=proposal["year"])
         result = await proposals.revise(code, secret, content, idempotency_key=key)
     except ValidationFailed as exc:
         errors = exc.errors
     except DomainError as exc:  # wrong secret, or not returned for revision
         errors = {"revision_secret" if exc.code == "forbidden" else "form": exc.message}
     if errors:
-        return page(request, "proposal_revise.html", status=422, **await _form_context(pool), p=proposal,
-                    values=entered, errors={f: translate(request, m) for f, m in errors.items()},
+        context = await _form_context(pool, proposal["year"])
+        return page(request, "proposal_revise.html", status=422, **context, p=proposal, values=entered,
+                    errors={f: translate(request, m) for f, m in errors.items()},
                     idempotency_key=key or str(uuid.uuid4()))  # fmt: skip
     await runner.wait_until_applied(["proposals"], result.last)
     return Redirect(f"/lacak/{code}", status_code=303)
@@ -198,6 +291,7 @@ async def revise_submit(
 
 @get("/kelurahan/{kode:str}", include_in_schema=False)
 async def kelurahan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Template:
+    """A kelurahan's or desa's proposals of one year (`?tahun=`, default the cycle being planned)."""
     rw = _int_param(request, "rw")
     bidang = request.query_params.get("bidang") or None
     if bidang is not None and bidang not in rules.BIDANG:
@@ -205,14 +299,16 @@ async def kelurahan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Tem
     page_number = max(1, _int_param(request, "halaman") or 1)
     async with pool.acquire() as conn:
         place = await region(conn, kode)
-        if place is None or place["tingkat"] != "kelurahan":
+        if place is None or place["tingkat"] not in ("kelurahan", "desa"):
             raise NotFoundException()
+        year, years = await _year_asked(request, conn)
         total, rows = await proposal_views.in_kelurahan(
-            conn, kode, rw=rw, bidang=bidang, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
+            conn, kode, rw=rw, bidang=bidang, year=year, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
         )
         rws = await proposal_views.rws_in_kelurahan(conn, kode)
     return page(request, "kelurahan.html", place=place, proposals=rows, total=total, rws=rws, rw=rw,
-                bidang=bidang, page_number=page_number, pages=max(1, math.ceil(total / PAGE_SIZE)))  # fmt: skip
+                bidang=bidang, page_number=page_number, pages=max(1, math.ceil(total / PAGE_SIZE)), year=year,
+                years=years)  # fmt: skip
 
 
 @get("/kecamatan/{kode:str}", include_in_schema=False)
@@ -221,8 +317,20 @@ async def kecamatan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Tem
         place = await region(conn, kode)
         if place is None or place["tingkat"] != "kecamatan":
             raise NotFoundException()
-        rows = await proposal_views.totals_by_kelurahan(conn, kode)
-    return page(request, "kecamatan.html", place=place, rows=rows)
+        year, years = await _year_asked(request, conn)
+        rows = await proposal_views.totals_by_kelurahan(conn, kode, year)
+    return page(request, "kecamatan.html", place=place, rows=rows, year=year, years=years)
+
+
+async def _year_asked(request: Request, conn: asyncpg.Connection) -> tuple[int | None, list[int]]:
+    """The RKPD year a public page shows (`?tahun=`, default the cycle being planned; None before any
+    cycle is open) and every year there is."""
+    years = [r["year"] for r in await cycles.all_cycles(conn)]
+    asked = _int_param(request, "tahun")
+    if asked in years:
+        return asked, years
+    planned = await cycles.current_cycle(conn, cycle_service.today())
+    return (planned["year"] if planned else None), years
 
 
 def _int_param(request: Request, name: str) -> int | None:

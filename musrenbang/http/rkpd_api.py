@@ -16,20 +16,21 @@ from litestar import Request, get, post, put
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
-from musrenbang.domain import agency as agencies
 from musrenbang.domain import bounds
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, require_role
+from musrenbang.domain.city import City
 from musrenbang.domain.events import RkpdLine
 from musrenbang.domain.values import kecamatan_of
-from musrenbang.eventlog.store import AppendResult, EventStore
+from musrenbang.eventlog.store import AppendResult
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
+from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.services import cycles as cycles_service
 from musrenbang.services.rkpd import RkpdService, acting_agency
 
 Text = Annotated[str, msgspec.Meta(max_length=500)]
@@ -114,9 +115,9 @@ async def rkpd_out(pool: asyncpg.Pool, year: int) -> RkpdOut:
         codes = [c for line in published.lines for c in line.origins]
         origins = await _origins(conn, codes)
         places = {r["kode"]: r["nama"] for r in await conn.fetch("SELECT kode, nama FROM regions")}
-    items = [
-        _item(n, line, programs, origins, places) for n, line in enumerate(sorted(published.lines, key=_order), start=1)
-    ]
+        city = await city_views.settings(conn)
+    ordered = sorted(published.lines, key=lambda line: _order(line, city))
+    items = [_item(n, line, programs, origins, places, city) for n, line in enumerate(ordered, start=1)]
     a = published.adoption
     head = (
         HeadOut(
@@ -134,18 +135,18 @@ async def rkpd_out(pool: asyncpg.Pool, year: int) -> RkpdOut:
                    total_pagu=sum(i.pagu for i in items), items=items)  # fmt: skip
 
 
-def _order(line: RkpdLine) -> tuple[int, str, str, str]:
-    """T-D.4 order: by priority program, then agency, then program code, then line."""
-    return (line.priority_program, agencies.name_of(line.agency), line.sub_kegiatan_code, line.line_id)
+def _order(line: RkpdLine, city: City) -> tuple[int, str, str, str]:
+    """The RKPD list's order: by priority program, then agency, then program code, then line."""
+    return (line.priority_program, city.agency_name(line.agency), line.sub_kegiatan_code, line.line_id)
 
 
 def _item(n: int, line: RkpdLine, programs: dict[int, str], origins: dict[str, OriginOut],
-          places: dict[str, str]) -> RkpdItemOut:  # fmt: skip
+          places: dict[str, str], city: City) -> RkpdItemOut:  # fmt: skip
     kecamatan = sorted({kecamatan_of(k) for k in line.locations})
     return RkpdItemOut(
         id=line.line_id, no=n, priority_program=line.priority_program,
         priority_program_title=programs.get(line.priority_program, ""), agency=line.agency,
-        agency_name=agencies.name_of(line.agency), program=line.program, kegiatan=line.kegiatan,
+        agency_name=city.agency_name(line.agency), program=line.program, kegiatan=line.kegiatan,
         sub_kegiatan=line.sub_kegiatan, sub_kegiatan_code=line.sub_kegiatan_code, nomenclature=line.nomenclature,
         output_indicator=line.output_indicator, target=line.target, target_unit=line.target_unit,
         locations=[PlaceOut(k, places.get(k, k)) for k in line.locations],
@@ -176,7 +177,7 @@ async def _origins(conn: asyncpg.Connection, codes: list[str]) -> dict[str, Orig
     }
 
 
-@get("/api/v1/rkpd/{year:int}", summary="The RKPD priority list (T-D.4), each line with its origin proposals",
+@get("/api/v1/rkpd/{year:int}", summary="The RKPD priority list, each line with its origin proposals",
      tags=["rkpd"])  # fmt: skip
 async def rkpd_list(pool: asyncpg.Pool, year: Year) -> RkpdOut:
     return await rkpd_out(pool, year)
@@ -211,6 +212,15 @@ class LineageOut(msgspec.Struct, frozen=True, kw_only=True):
     proposals: list[ProposalNode]
     lines: list[LineRef]
     steps: list[lineage_views.Step]
+    years: list[YearOut] = []
+    """A need proposed in several years: each year's proposal and where it ended, oldest first; the
+    nodes and steps above cover all of them."""
+
+
+class YearOut(msgspec.Struct, frozen=True):
+    year: int
+    code: str
+    outcome: str
 
 
 def _node(r: asyncpg.Record) -> ProposalNode:
@@ -227,10 +237,21 @@ async def lineage_of_proposal(pool: asyncpg.Pool, code: str) -> LineageOut:
         rows = await lineage_views.proposal_graph(conn, code)
         if not rows:
             raise NotFoundException()
-        lines = [LineRef(int(year), line_id) for year, line_id in (x.split("/", 1) for x in rows[0]["lines"])]
+        root = rows[0]["root"]
+        chain = await proposal_views.history(conn, code)
+        lines = _lines(rows)
+        for other in (y["code"] for y in chain if y["code"] != code):  # the need's other years
+            more = await lineage_views.proposal_graph(conn, other)
+            rows += [r for r in more if r["code"] not in {x["code"] for x in rows}]
+            lines += [x for x in _lines(more) if x not in lines]
         subjects = [r["code"] for r in rows] + [lineage_views.line_subject(x.year, x.line_id) for x in lines]
-        return LineageOut(subject=code, root=rows[0]["root"], proposals=[_node(r) for r in rows], lines=lines,
-                          steps=await lineage_views.steps(conn, subjects))  # fmt: skip
+        return LineageOut(subject=code, root=root, proposals=[_node(r) for r in rows], lines=lines,
+                          steps=await lineage_views.steps(conn, subjects),
+                          years=[YearOut(y["year"], y["code"], y["outcome"]) for y in chain])  # fmt: skip
+
+
+def _lines(rows: list[asyncpg.Record]) -> list[LineRef]:
+    return [LineRef(int(year), line_id) for year, line_id in (x.split("/", 1) for x in rows[0]["lines"])]
 
 
 async def lineage_of_line(pool: asyncpg.Pool, year: int, line_id: str) -> LineageOut:
@@ -312,22 +333,6 @@ def line_command(data: LineIn, line_id: str | None, by_agency: str | None, progr
     fields["origins"] = tuple(code_or_404(c) for c in data.origins)
     return rules.SetLine(line=rules.LineInput(line_id=line_id, **fields), priority_programs=programs,
                          reason=reason, by_agency=by_agency)  # fmt: skip
-
-
-class StageOut(msgspec.Struct, frozen=True):
-    year: int
-    stage: str
-
-
-@post("/api/v1/cycles/{year:int}/stage", summary="Move the planning cycle to its next stage (Bappeda)",
-      tags=["rkpd"], status_code=200)  # fmt: skip
-async def advance_stage(request: Request, year: Year, actor: Actor, store: EventStore, runner: ProjectionRunner,
-                        pool: asyncpg.Pool, idempotency_key: OptionalKey = None) -> StageOut:  # fmt: skip
-    require_role(actor, "admin")
-    key, meta = keyed(request, actor, idempotency_key)
-    result = await cycles_service.advance_stage(store, year, meta, key)
-    await runner.wait_until_applied(["cycles"], result.last)
-    return StageOut(year, await pool.fetchval("SELECT stage FROM cycles WHERE year = $1", year))
 
 
 @post("/api/v1/rkpd/{year:int}/receive", summary="Take up what the kecamatan forums forwarded (Bappeda)",

@@ -36,7 +36,7 @@ from musrenbang.domain import agency as agencies
 from musrenbang.http.rkpd_api import RkpdItemOut, RkpdOut
 
 # The SIPD input columns, in the order an official fills them in. Two "Satuan": the target's, then the
-# volume's (as in the T-D.4 annex).
+# volume's.
 COLUMNS = (
     "No", "Kode Sub Kegiatan", "Program", "Kegiatan", "Sub Kegiatan", "Indikator Keluaran", "Target", "Satuan",
     "Lokasi", "Volume", "Satuan", "Pagu", "Sumber Dana", "Perangkat Daerah", "Prioritas Daerah", "Usulan asal",
@@ -102,7 +102,7 @@ def _number(text: str) -> int | float | str:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def to_xlsx(rkpd: RkpdOut) -> bytes:
+def to_xlsx(rkpd: RkpdOut, city_name: str) -> bytes:
     """XlsxWriter (not openpyxl) writes it: it only writes, has no dependencies, streams rows, and gives
     reproducible files — fixed timestamps inside the zip, and the document dates come from the
     `created` property we set — where openpyxl stamps the save time into every file."""
@@ -112,8 +112,8 @@ def to_xlsx(rkpd: RkpdOut) -> bytes:
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False, "strings_to_urls": False,
                                         "strings_to_formulas": False})  # fmt: skip
     state = f"ditetapkan, revisi {rkpd.revision}" if rkpd.status == "ditetapkan" else "rancangan"
-    book.set_properties({"title": f"RKPD {rkpd.year} ({state})", "subject": "Daftar RKPD (Permendagri 86/2017 T-D.4)",
-                         "author": "Musrenbang Kota Bekasi", "company": "Pemerintah Kota Bekasi", "created": created,
+    book.set_properties({"title": f"RKPD {rkpd.year} ({state})", "subject": "Daftar prioritas RKPD",
+                         "author": f"Musrenbang {city_name}", "company": f"Pemerintah {city_name}", "created": created,
                          "comments": f"Kepala log: {rkpd.head.hash}" if rkpd.head else ""})  # fmt: skip
     bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
     money = book.add_format({"num_format": "#,##0"})

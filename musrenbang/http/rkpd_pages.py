@@ -1,4 +1,4 @@
-"""Public RKPD pages: the list in the shape of Permendagri 86 table T-D.4 (`/rkpd/{year}`), its CSV and XLSX
+"""Public RKPD pages: the priority list of the year (`/rkpd/{year}`), its CSV and XLSX
 (`/rkpd/{year}.csv`, `.xlsx`), the equity view per kecamatan (`/rkpd/{year}/pemerataan`), and the lineage
 pages (`/telusur/usulan/{code}`, `/telusur/rkpd/{year}/{line_id}`) that answer "why is this in the RKPD,
 and why was that one left out?".
@@ -28,8 +28,10 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import agency as agencies
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain import rkpd as rkpd_rules
+from musrenbang.domain import values
 from musrenbang.domain.errors import N_
 from musrenbang.http import charts, rkpd_files
+from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translations
 from musrenbang.http.log_head import latest_seal
@@ -59,6 +61,7 @@ RULE_LABELS = {
 }
 LEVEL_LABELS = {
     "kelurahan": N_("Musrenbang Kelurahan"),
+    "desa": N_("Musrenbang Desa"),
     "kecamatan": N_("Musrenbang Kecamatan"),
     "kota": N_("Musrenbang Kota"),
 }
@@ -79,8 +82,13 @@ def _year(name: str) -> tuple[int, str | None]:
 
 def _labels() -> dict[str, Any]:
     return {"RULES": RULE_LABELS, "LEVELS": LEVEL_LABELS, "SOURCES": SOURCE_LABELS, "CRITERIA": CRITERIA,
-            "ROLES": ROLE_LABELS, "FUNDING": agencies.FUNDING_SOURCES, "agency_name": agencies.name_of,
-            "score_text": score_text, "selected_at": selected_at}  # fmt: skip
+            "ROLES": ROLE_LABELS, "FUNDING": agencies.FUNDING_SOURCES,
+            "score_text": score_text, "selected_at": selected_at, "forum_level": forum_level}  # fmt: skip
+
+
+def forum_level(level: str, region: str) -> str:
+    """A kelurahan-level forum held in a desa is a Musrenbang Desa."""
+    return "desa" if level == "kelurahan" and values.village_level(region) == "desa" else level
 
 
 # --- the list ---------------------------------------------------------------------------------------
@@ -103,7 +111,7 @@ class ProgramGroup:
 
 
 def grouped(rkpd: RkpdOut) -> list[ProgramGroup]:
-    """T-D.4: by priority program, then agency (the items already come in that order), with subtotals."""
+    """By priority program, then agency (the items already come in that order), with subtotals."""
     groups = []
     for (number, title), in_program in itertools.groupby(rkpd.items, lambda i: (i.priority_program,
                                                                                i.priority_program_title)):  # fmt: skip
@@ -125,7 +133,7 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
     if extension is not None:
         content, media_type = (
             (rkpd_files.to_csv(rkpd), rkpd_files.CSV_TYPE) if extension == "csv"
-            else (rkpd_files.to_xlsx(rkpd), rkpd_files.XLSX_TYPE)
+            else (rkpd_files.to_xlsx(rkpd, city_of(request).name), rkpd_files.XLSX_TYPE)
         )  # fmt: skip
         return Response(content=content, media_type=media_type, headers={
             "Content-Disposition": f'attachment; filename="{rkpd_files.filename(rkpd, extension)}"',
@@ -147,6 +155,10 @@ class KecamatanRow:
     in_rkpd: int
     pagu: int
     ceiling: int | None
+    waited: int = 0
+    """Proposals of the year carried over from an earlier year's (a need proposed again)."""
+    longest_wait: int = 0
+    """Years the longest-waiting of them has waited since it was first proposed."""
 
     @property
     def share(self) -> Decimal | None:
@@ -176,6 +188,8 @@ async def equity_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Publish
             in_rkpd=r["in_rkpd"],
             pagu=pagu.get(r["kode"], 0),
             ceiling=ceilings.get(r["kode"]),
+            waited=r["waited"],
+            longest_wait=r["longest_wait"],
         )  # fmt: skip
         for r in rows
     ]
@@ -431,9 +445,10 @@ async def proposal_lineage_page(request: Request, pool: asyncpg.Pool, code: str)
         raise NotFoundException()
     trunk = nodes[0]
     subject = next(n for n in _flatten(nodes) if n.p.code == code)
+    other_years = [(y, tree(lineage, [y.code])) for y in lineage.years if y.code not in (code, root)]
     return page(request, "lineage.html", lineage=lineage, nodes=nodes, trunk=trunk, subject=subject,
                 outcome=proposal_outcome(lineage, trunk), line=None, places=await _places(pool),
-                **_labels())  # fmt: skip
+                other_years=other_years, **_labels())  # fmt: skip
 
 
 @get("/telusur/rkpd/{year:int}/{line_id:str}", include_in_schema=False)
@@ -446,4 +461,4 @@ async def line_lineage_page(request: Request, pool: asyncpg.Pool, year: Year, li
     nodes = tree(lineage, origins, skip_line=line_id)
     return page(request, "lineage.html", lineage=lineage, nodes=nodes, trunk=None, subject=None,
                 line={"year": year, "line_id": line_id, "steps": trunk_steps, **outcome}, outcome=None,
-                places=await _places(pool), **_labels())  # fmt: skip
+                places=await _places(pool), other_years=[], **_labels())  # fmt: skip

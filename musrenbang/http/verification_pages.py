@@ -12,6 +12,7 @@ from musrenbang.domain import values
 from musrenbang.domain.access import Actor, require_region, require_role
 from musrenbang.domain.errors import DomainError
 from musrenbang.eventlog.store import Metadata
+from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.render import page
@@ -24,12 +25,12 @@ async def queue(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
     require_role(actor, "admin", "facilitator")
     status = request.query_params.get("status") or rules.DIAJUKAN
     bidang = request.query_params.get("bidang") or None
-    scope = actor.region or "32.75"  # admin: the whole city
+    scope = actor.region or city_of(request).region  # admin: the whole city
     rows = await pool.fetch(
         "SELECT code, kelurahan, rw, rt, title, problem, bidang, kind, estimated_cost, volume::text AS volume, unit,"
-        " beneficiaries, status, status_reason, submitted_at FROM proposals"
+        " beneficiaries, status, status_reason, submitted_at, first_year, times FROM proposals"
         " WHERE (kelurahan = $1 OR kelurahan LIKE $1 || '.%') AND status = $2 AND ($3::text IS NULL OR bidang = $3)"
-        " ORDER BY kelurahan, rw, submitted_at LIMIT 300",
+        " ORDER BY first_year, kelurahan, rw, submitted_at LIMIT 300",
         scope, status, bidang,
     )  # fmt: skip
     return page(request, "verification_queue.html", actor=actor, rows=rows, current=status, bidang=bidang,

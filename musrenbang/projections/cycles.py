@@ -1,48 +1,166 @@
-"""Projection "cycles": planning cycles with their theme, priority programs and stage."""
+"""Projection "cycles": planning cycles with their theme, priority programs (and sasaran), pagu indikatif
+per kecamatan, calendar, and whether the RKPD is adopted. The stage a cycle is at on a given day is the
+domain's to say (domain/cycle.py, `Cycle.stage_on`); `cycle_of` gives it what it needs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import asyncpg
 
-from musrenbang.domain.cycle import STAGES
-from musrenbang.domain.events import CycleStageAdvanced, CycleStarted
+from musrenbang.domain.cycle import ADOPTED, STAGES, Cycle, planned_first
+from musrenbang.domain.events import CycleStageAdvanced, CycleStarted, CycleWindowChanged, StageWindow
 from musrenbang.eventlog.store import RecordedEvent
-from musrenbang.projections import Projection
+from musrenbang.projections import Projection, Statements
 
 
 class Cycles(Projection):
     name = "cycles"
-    tables = ("cycle_priority_programs", "cycles")
+    tables = ("cycle_window_changes", "cycle_pagu_kecamatan", "cycle_calendar", "cycle_priority_programs", "cycles")
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        writes = Statements(conn)
         for recorded in events:
             match recorded.event:
                 case CycleStarted() as e:
-                    await conn.execute(
-                        "INSERT INTO cycles (year, region, theme, stage, kickoff_on, started_at, stream_id)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        e.year,
-                        e.region,
-                        e.theme,
-                        STAGES[0],
-                        e.kickoff_on,
-                        recorded.recorded_at,
-                        recorded.stream_id,
-                    )
-                    await conn.executemany(
-                        "INSERT INTO cycle_priority_programs (year, number, title) VALUES ($1, $2, $3)",
-                        [(e.year, i, title) for i, title in enumerate(e.priority_programs, start=1)],
-                    )
+                    await self._started(writes, recorded, e)
                 case CycleStageAdvanced() as e:
-                    await conn.execute("UPDATE cycles SET stage = $2 WHERE year = $1", e.year, e.stage)
+                    await self._advanced(writes, e)
+                case CycleWindowChanged() as e:
+                    await writes.add(
+                        "INSERT INTO cycle_calendar (year, stage, opens, closes) VALUES ($1, $2, $3, $4)"
+                        " ON CONFLICT (year, stage) DO UPDATE SET opens = EXCLUDED.opens, closes = EXCLUDED.closes",
+                        e.year, e.stage, e.opens, e.closes,
+                    )  # fmt: skip
+                    await writes.add(
+                        "INSERT INTO cycle_window_changes (year, seq, stage, opens, closes, reason, changed_at)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        e.year, recorded.global_position, e.stage, e.opens, e.closes, e.reason, recorded.recorded_at,
+                    )  # fmt: skip
+        await writes.flush()
+
+    @staticmethod
+    async def _started(writes: Statements, recorded: RecordedEvent, e: CycleStarted) -> None:
+        await writes.add(
+            "INSERT INTO cycles (year, region, theme, stage, kickoff_on, started_at, stream_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            e.year, e.region, e.theme, STAGES[0], e.kickoff_on, recorded.recorded_at, recorded.stream_id,
+        )  # fmt: skip
+        targets = e.priority_targets or ("",) * len(e.priority_programs)
+        for i, (title, target) in enumerate(zip(e.priority_programs, targets, strict=True), start=1):
+            await writes.add(
+                "INSERT INTO cycle_priority_programs (year, number, title, target) VALUES ($1, $2, $3, $4)",
+                e.year, i, title, target,
+            )  # fmt: skip
+        for w in e.calendar:
+            await writes.add("INSERT INTO cycle_calendar (year, stage, opens, closes) VALUES ($1, $2, $3, $4)",
+                             e.year, w.stage, w.opens, w.closes)  # fmt: skip
+        for c in e.pagu_kecamatan:
+            await writes.add("INSERT INTO cycle_pagu_kecamatan (year, kecamatan, pagu) VALUES ($1, $2, $3)",
+                             e.year, c.kecamatan, c.pagu)  # fmt: skip
+
+    @staticmethod
+    async def _advanced(writes: Statements, e: CycleStageAdvanced) -> None:
+        """As domain/cycle.py evolves it: adoption marks the cycle; another stage, opened on a day, closes
+        the windows before it the day before (at the latest) and opens its own (at the latest)."""
+        await writes.add("UPDATE cycles SET stage = $2, adopted = adopted OR $3 WHERE year = $1",
+                         e.year, e.stage, e.stage == ADOPTED)  # fmt: skip
+        if e.on is None or e.stage == ADOPTED:
+            return
+        earlier = list(STAGES[: STAGES.index(e.stage)])
+        await writes.add(
+            "UPDATE cycle_calendar SET closes = least(closes, $3::date - 1)"
+            " WHERE year = $1 AND stage = ANY($2::text[])",
+            e.year, earlier, e.on,
+        )  # fmt: skip
+        await writes.add(
+            "UPDATE cycle_calendar SET opens = least(opens, $3), closes = greatest(closes, $3)"
+            " WHERE year = $1 AND stage = $2",
+            e.year, e.stage, e.on,
+        )  # fmt: skip
 
 
-async def current_cycle(conn: asyncpg.Connection) -> asyncpg.Record | None:
-    """The newest cycle (the one being planned now)."""
-    return await conn.fetchrow("SELECT * FROM cycles ORDER BY year DESC LIMIT 1")
+async def all_cycles(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every cycle, newest year first."""
+    return await conn.fetch("SELECT * FROM cycles ORDER BY year DESC")
+
+
+async def current_cycle(conn: asyncpg.Connection, today: dt.date) -> asyncpg.Record | None:
+    """The cycle being planned on `today` (domain/cycle.py, `planned_first`, says which)."""
+    rows = await conn.fetch(
+        "SELECT c.*, k.opens AS usulan_opens FROM cycles c"
+        " LEFT JOIN cycle_calendar k ON k.year = c.year AND k.stage = 'usulan'"
+    )
+    ordered = planned_first([(r["year"], r["adopted"], r["usulan_opens"]) for r in rows], today)
+    return next((r for year in ordered for r in rows if r["year"] == year), None)
+
+
+async def cycle_row(conn: asyncpg.Connection, year: int) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM cycles WHERE year = $1", year)
 
 
 async def priority_programs(conn: asyncpg.Connection, year: int) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT number, title FROM cycle_priority_programs WHERE year = $1 ORDER BY number", year)
+    return await conn.fetch(
+        "SELECT number, title, target FROM cycle_priority_programs WHERE year = $1 ORDER BY number", year
+    )
+
+
+async def calendar(conn: asyncpg.Connection, year: int) -> list[StageWindow]:
+    """The year's windows in stage order (empty for a cycle opened without a calendar)."""
+    rows = await conn.fetch("SELECT stage, opens, closes FROM cycle_calendar WHERE year = $1", year)
+    by_stage = {r["stage"]: StageWindow(stage=r["stage"], opens=r["opens"], closes=r["closes"]) for r in rows}
+    return [by_stage[s] for s in STAGES if s in by_stage]
+
+
+async def window_changes(conn: asyncpg.Connection, year: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT stage, opens, closes, reason, changed_at FROM cycle_window_changes WHERE year = $1 ORDER BY seq", year
+    )
+
+
+async def pagu_kecamatan(conn: asyncpg.Connection, year: int) -> dict[str, int]:
+    rows = await conn.fetch("SELECT kecamatan, pagu FROM cycle_pagu_kecamatan WHERE year = $1", year)
+    return {r["kecamatan"]: r["pagu"] for r in rows}
+
+
+async def cycle_of(conn: asyncpg.Connection, year: int) -> Cycle | None:
+    """The cycle as the domain sees it, from the read model (for pages: what is open, until when)."""
+    row = await cycle_row(conn, year)
+    if row is None:
+        return None
+    windows = await calendar(conn, year)
+    return Cycle(year=year, region=row["region"], theme=row["theme"], stage=row["stage"], adopted=row["adopted"],
+                 calendar={w.stage: w for w in windows})  # fmt: skip
+
+
+async def open_now(conn: asyncpg.Connection, today: dt.date) -> list[tuple[Cycle, str, StageWindow]]:
+    """Every (cycle, stage, window) open on `today`, newest year first: what the home page announces."""
+    found = []
+    for row in await all_cycles(conn):
+        state = await cycle_of(conn, row["year"])
+        assert state is not None
+        for stage in STAGES[:-1]:
+            if state.calendar and state.is_open(stage, today):
+                found.append((state, stage, state.calendar[stage]))
+    return found
+
+
+async def overview(conn: asyncpg.Connection, today: dt.date, year: int | None = None) -> list[dict[str, object]]:
+    """Every cycle (or the one of `year`), newest first, as the public sees it on `today`: theme, the
+    stage it is at, whether its RKPD is adopted, its calendar with what is open now, its priority programs
+    and the recorded changes of its windows."""
+    out: list[dict[str, object]] = []
+    for row in await all_cycles(conn):
+        if year is not None and row["year"] != year:
+            continue
+        state = await cycle_of(conn, row["year"])
+        assert state is not None
+        out.append({
+            "year": row["year"], "theme": row["theme"], "stage": state.stage_on(today), "adopted": state.adopted,
+            "calendar": [{"stage": w.stage, "opens": w.opens, "closes": w.closes,
+                          "open": state.is_open(w.stage, today)} for w in state.calendar.values()],
+            "programs": await priority_programs(conn, row["year"]),
+            "changes": await window_changes(conn, row["year"]),
+        })  # fmt: skip
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
@@ -125,3 +125,32 @@ async def agenda(conn: asyncpg.Connection, forum_id: str) -> list[asyncpg.Record
 
 async def results(conn: asyncpg.Connection, forum_id: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM forum_results WHERE forum_id = $1 ORDER BY rank", forum_id)
+
+
+async def kecamatan_priorities(conn: asyncpg.Connection, year: int, selected: Sequence[tuple[str, int, str, str]],
+                               agency_for: Callable[[str], str]) -> list[dict[str, object]]:  # fmt: skip
+    """The rows of table T-D.4 (Permendagri 86/2017): what a Musrenbang Kecamatan agreed, as the
+    kecamatan's priority list per perangkat daerah. `selected` holds, in rank order, each agreed item's
+    (proposal code, cost, volume, unit) as the forum agreed them. Each row names the regional priority
+    program and its target the proposal serves, the programme field (its bidang), the priority activity
+    (the proposal) and its target (beneficiaries), the place, volume and pagu, and the perangkat daerah
+    that usually takes that bidang (`agency_for`; the Forum Perangkat Daerah decides for good). Rows are
+    grouped by perangkat daerah, ranks kept within each."""
+    codes = [code for code, *_ in selected]
+    facts = {r["code"]: r for r in await conn.fetch(
+        "SELECT p.code, p.title, p.bidang, p.priority_program, p.beneficiaries, p.rw, r.nama AS place,"
+        " pp.title AS program, pp.target FROM proposals p JOIN regions r ON r.kode = p.kelurahan"
+        " LEFT JOIN cycle_priority_programs pp ON pp.year = $2 AND pp.number = p.priority_program"
+        " WHERE p.code = ANY($1::text[])", codes, year)}  # fmt: skip
+    rows = []
+    for rank, (code, cost, volume, unit) in enumerate(selected, start=1):
+        f = facts.get(code)
+        if f is None:
+            continue
+        rows.append({
+            "rank": rank, "code": code, "priority": f["program"] or "", "target": f["target"] or "",
+            "bidang": f["bidang"], "activity": f["title"], "beneficiaries": f["beneficiaries"],
+            "place": f"{f['place']} RW {f['rw']:02d}", "volume": volume, "unit": unit, "pagu": cost,
+            "agency": agency_for(f["bidang"]),
+        })  # fmt: skip
+    return sorted(rows, key=lambda r: (str(r["agency"]), int(str(r["rank"]))))

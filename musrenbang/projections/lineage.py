@@ -23,6 +23,7 @@ from musrenbang.domain.events import (
     ForumScheduled,
     ItemAdjusted,
     ProposalAccepted,
+    ProposalCarriedOver,
     ProposalMerged,
     ProposalPhotoAttached,
     ProposalRejected,
@@ -79,9 +80,14 @@ class Lineage(Projection):
             match e:
                 case ProposalSubmitted():
                     c = e.content
-                    step(e.code, r, {"source": e.source, "title": c.title, "kelurahan": c.kelurahan, "rw": c.rw,
-                                     "kind": c.kind, "bidang": c.bidang, "volume": c.volume, "unit": c.unit,
-                                     "estimated_cost": c.estimated_cost, "beneficiaries": c.beneficiaries})  # fmt: skip
+                    detail = {"source": e.source, "title": c.title, "kelurahan": c.kelurahan, "rw": c.rw,
+                              "kind": c.kind, "bidang": c.bidang, "volume": c.volume, "unit": c.unit,
+                              "estimated_cost": c.estimated_cost, "beneficiaries": c.beneficiaries, "year": e.year}
+                    if e.carried_from is not None:
+                        detail["carried_from"] = e.carried_from
+                    step(e.code, r, detail)  # fmt: skip
+                case ProposalCarriedOver():
+                    step(e.code, r, {"to_code": e.to_code, "to_year": e.to_year})
                 case ProposalRevised():
                     step(e.code, r, {"title": e.content.title, "estimated_cost": e.content.estimated_cost,
                                      "volume": e.content.volume, "unit": e.content.unit})  # fmt: skip

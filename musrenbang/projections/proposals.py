@@ -12,9 +12,9 @@ import asyncpg
 import msgspec
 
 from musrenbang.domain import proposal as rules
-from musrenbang.domain.agency import name_of
 from musrenbang.domain.events import (
     ProposalAccepted,
+    ProposalCarriedOver,
     ProposalContent,
     ProposalDecidedAtForum,
     ProposalMerged,
@@ -62,12 +62,24 @@ class Proposals(Projection):
                 case ProposalSubmitted():
                     await writes.add(
                         f"INSERT INTO proposals (code, year, source, kecamatan, {_CONTENT_COLUMNS}, status,"
-                        " submitted_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                        " $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric, $20::numeric, $21, $22, $22)",
+                        " submitted_at, updated_at, first_year) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                        " $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric, $20::numeric, $21, $22, $22, $2)",
                         e.code, e.year, e.source, kecamatan_of(e.content.kelurahan),
                         *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
                     )  # fmt: skip
                     details: dict[str, Any] = {"source": e.source}
+                    if e.carried_from is not None:
+                        # The earlier proposal is older in the log, so its row is here: the chain's
+                        # first year and length carry on from it.
+                        await writes.add(
+                            "UPDATE proposals p SET carried_from = e.code, first_year = e.first_year,"
+                            " times = e.times + 1 FROM proposals e WHERE p.code = $1 AND e.code = $2",
+                            e.code, e.carried_from,
+                        )  # fmt: skip
+                        details["carried_from"] = e.carried_from
+                case ProposalCarriedOver():
+                    await writes.add("UPDATE proposals SET carried_to = $2 WHERE code = $1", e.code, e.to_code)
+                    details = {"to_code": e.to_code, "to_year": e.to_year}
                 case ProposalRevised():
                     # Beneficiaries: the revised count plus those of duplicates merged in earlier.
                     assignments = ", ".join(
@@ -152,16 +164,15 @@ class Proposals(Projection):
         match e:
             case RkpdProposalsReceived():
                 for i in e.items:
-                    entries.append((i.code, {"agency": i.agency, "agency_name": name_of(i.agency)}))
+                    entries.append((i.code, {"agency": i.agency}))
             case RkpdProposalPassed():
-                entries.append((e.code, {"from_agency": e.from_agency, "to_agency": e.to_agency,
-                                         "agency_name": name_of(e.to_agency), "reason": e.reason}))  # fmt: skip
+                entries.append((e.code, {"from_agency": e.from_agency, "to_agency": e.to_agency, "reason": e.reason}))
             case RkpdProposalDeclined():
                 await writes.add(
                     "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
                     e.code, rules.TIDAK_TERAKOMODASI, e.reason, r.recorded_at,
                 )  # fmt: skip
-                entries.append((e.code, {"agency": e.agency, "agency_name": name_of(e.agency), "reason": e.reason}))
+                entries.append((e.code, {"agency": e.agency, "reason": e.reason}))
             case RkpdLineSet():
                 line = e.line
                 await writes.flush()
@@ -178,7 +189,7 @@ class Proposals(Projection):
                     list(line.origins), line.line_id, rules.MASUK_RKPD, r.recorded_at,
                 )  # fmt: skip
                 for code in line.origins:
-                    entries.append((code, {"line_id": line.line_id, "agency_name": name_of(line.agency),
+                    entries.append((code, {"line_id": line.line_id, "agency": line.agency,
                                            "sub_kegiatan": line.sub_kegiatan, "pagu": line.pagu,
                                            "target": line.target, "target_unit": line.target_unit,
                                            "reason": e.reason}))  # fmt: skip
@@ -205,12 +216,31 @@ PUBLIC_COLUMNS = (
     " beneficiaries, volume::text AS volume, unit, estimated_cost, priority_program, address,"
     " latitude::text AS latitude, longitude::text AS longitude, status, status_reason,"
     " agreed_volume::text AS agreed_volume, agreed_cost, photo_ids, revision, submitted_at, updated_at,"
-    " merged_into, merged_from"
+    " merged_into, merged_from, carried_from, carried_to, first_year, times"
 )
 
 
 async def get(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {PUBLIC_COLUMNS} FROM proposals WHERE code = $1", code)
+
+
+async def history(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
+    """The whole chain of years `code` belongs to, oldest first: the proposals it was carried from and
+    the ones it was carried into, each with its year and outcome (status). A proposal alone is a chain of
+    one. Chains are lines (a proposal goes forward once), so both walks follow a single link per step."""
+    return await conn.fetch(
+        "WITH RECURSIVE back(code, carried_from, depth) AS ("
+        "  SELECT code, carried_from, 0 FROM proposals WHERE code = $1"
+        "  UNION ALL SELECT p.code, p.carried_from, b.depth + 1 FROM proposals p JOIN back b ON p.code = b.carried_from"
+        "  WHERE b.depth < 100),"
+        " fwd(code, carried_to, depth) AS ("
+        "  SELECT code, carried_to, 0 FROM proposals WHERE code = $1"
+        "  UNION ALL SELECT p.code, p.carried_to, f.depth + 1 FROM proposals p JOIN fwd f ON p.code = f.carried_to"
+        "  WHERE f.depth < 100)"
+        " SELECT p.year, p.code, p.status AS outcome FROM proposals p"
+        " WHERE p.code IN (SELECT code FROM back UNION SELECT code FROM fwd) ORDER BY p.year, p.code",
+        code,
+    )  # fmt: skip
 
 
 async def timeline(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
@@ -223,16 +253,19 @@ async def in_kelurahan(
     *,
     rw: int | None = None,
     bidang: str | None = None,
+    year: int | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[asyncpg.Record]]:
-    """One page of a kelurahan's proposals (newest first) and the total matching the filters."""
-    where = "kelurahan = $1 AND ($2::int IS NULL OR rw = $2) AND ($3::text IS NULL OR bidang = $3)"
-    total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", kelurahan, rw, bidang)
+    """One page of a kelurahan's proposals (newest first) and the total matching the filters (`year`:
+    one RKPD year's, else every year's)."""
+    where = ("kelurahan = $1 AND ($2::int IS NULL OR rw = $2) AND ($3::text IS NULL OR bidang = $3)"
+             " AND ($4::int IS NULL OR year = $4)")  # fmt: skip
+    total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", kelurahan, rw, bidang, year)
     rows = await conn.fetch(
         f"SELECT {PUBLIC_COLUMNS} FROM proposals WHERE {where}"
-        " ORDER BY submitted_at DESC, code LIMIT $4 OFFSET $5",
-        kelurahan, rw, bidang, limit, offset,
+        " ORDER BY submitted_at DESC, code LIMIT $5 OFFSET $6",
+        kelurahan, rw, bidang, year, limit, offset,
     )  # fmt: skip
     return total, rows
 
@@ -243,8 +276,10 @@ async def rws_in_kelurahan(conn: asyncpg.Connection, kelurahan: str) -> list[int
     ]
 
 
-async def totals_by_kelurahan(conn: asyncpg.Connection, kecamatan: str) -> list[asyncpg.Record]:
-    """Per kelurahan of a kecamatan: proposals by status and their estimated cost (zeros included)."""
+async def totals_by_kelurahan(conn: asyncpg.Connection, kecamatan: str, year: int | None = None
+                              ) -> list[asyncpg.Record]:  # fmt: skip
+    """Per kelurahan or desa of a kecamatan: proposals (of `year`, else of every year) by status and their
+    estimated cost (zeros included)."""
     return await conn.fetch(
         "SELECT r.kode, r.nama, count(p.code) AS total,"
         " count(p.code) FILTER (WHERE p.status = 'diajukan') AS diajukan,"
@@ -252,7 +287,7 @@ async def totals_by_kelurahan(conn: asyncpg.Connection, kecamatan: str) -> list[
         " count(p.code) FILTER (WHERE p.status = 'dikembalikan') AS dikembalikan,"
         " count(p.code) FILTER (WHERE p.status = 'ditolak') AS ditolak,"
         " coalesce(sum(p.estimated_cost), 0)::bigint AS estimated_cost"
-        " FROM regions r LEFT JOIN proposals p ON p.kelurahan = r.kode"
-        " WHERE r.kode_induk = $1 AND r.tingkat = 'kelurahan' GROUP BY r.kode, r.nama ORDER BY r.kode",
-        kecamatan,
-    )
+        " FROM regions r LEFT JOIN proposals p ON p.kelurahan = r.kode AND ($2::int IS NULL OR p.year = $2)"
+        " WHERE r.kode_induk = $1 AND r.tingkat IN ('kelurahan', 'desa') GROUP BY r.kode, r.nama ORDER BY r.kode",
+        kecamatan, year,
+    )  # fmt: skip

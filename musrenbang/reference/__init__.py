@@ -1,25 +1,79 @@
-"""Reference data: Kota Bekasi's official region codes (Kepmendagri 300.2.2-2138/2025).
+"""Reference data: the Kemendagri table of every region of Indonesia (Kepmendagri 300.2.2-2138/2025:
+91,599 provinsi, kabupaten, kota, kecamatan, kelurahan and desa), shipped gzipped beside this module, and
+the settings files a city starts from (`kota_bekasi.toml`, the documented example and the default;
+`pemerintah_daerah.toml` for any other region set up without a file of its own).
 
-Not decisions, so not events: the codes come from a ministerial decree, shipped as a CSV beside this
-module and upserted into the `regions` table on start.
+Regions are not decisions, so not events: the codes come from a ministerial decree. The city's own
+subtree of the table (its province, itself, its kecamatan and their kelurahan and desa) is upserted into
+the `regions` table on start; which city that is, is a decision (`city.configured`, domain/city.py).
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import tomllib
+from collections.abc import Iterator
+from decimal import Decimal
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 
-from musrenbang.resources import regions_csv
+from musrenbang.domain.city import ConfigureCity
+from musrenbang.domain.events import CityAgency, CoordinateBounds
+
+HERE = Path(__file__).resolve().parent
+NATIONAL_TABLE = HERE / "wilayah_indonesia.csv.gz"
+EXAMPLE_SETTINGS = HERE / "kota_bekasi.toml"
+"""Kota Bekasi: the documented example, and the settings used when none are given."""
+GENERIC_SETTINGS = HERE / "pemerintah_daerah.toml"
+"""Any other kabupaten or kota set up without a settings file of its own."""
+DEFAULT_REGION = "32.75"
+VILLAGE_LEVELS = ("kelurahan", "desa")
+"""Where residents propose: a kota's villages are mostly kelurahan, a kabupaten's mostly desa."""
 
 
-async def load_regions(conn: asyncpg.Connection) -> int:
-    """Upsert the official region codes; running it again changes nothing."""
-    with regions_csv().open(encoding="utf-8", newline="") as f:
-        rows = [(r["kode"], r["nama"], r["tingkat"], r["kode_induk"] or None) for r in csv.DictReader(f)]
-    # Parents precede their children in the file.
+class Region(msgspec.Struct, frozen=True):
+    kode: str
+    nama: str
+    tingkat: str
+    kode_induk: str | None
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be read, or a region the table does not have as a kabupaten or kota."""
+
+
+def national_regions() -> Iterator[Region]:
+    """Every row of the national table, parents before their children."""
+    with gzip.open(NATIONAL_TABLE, "rt", encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            yield Region(r["kode"], r["nama"], r["tingkat"], r["kode_induk"] or None)
+
+
+def city_regions(city: str) -> list[Region]:
+    """The city's subtree of the table: its province, itself, its kecamatan, kelurahan and desa."""
+    province = city.split(".")[0]
+    inside = city + "."
+    return [r for r in national_regions() if r.kode in (province, city) or r.kode.startswith(inside)]
+
+
+def find_city(code: str) -> Region:
+    """The kabupaten or kota with this code, or SettingsError saying what the code is instead."""
+    for region in national_regions():
+        if region.kode == code:
+            if region.tingkat not in ("kabupaten", "kota"):
+                raise SettingsError(f"{code} is a {region.tingkat} ({region.nama}), not a kabupaten or kota")
+            return region
+    raise SettingsError(f"no region {code} in the Kemendagri table (a kabupaten or kota code looks like 32.75)")
+
+
+async def load_regions(conn: asyncpg.Connection, city: str = DEFAULT_REGION) -> int:
+    """Upsert the city's regions; running it again changes nothing."""
+    rows = [(r.kode, r.nama, r.tingkat, r.kode_induk) for r in city_regions(city)]
     await conn.executemany(
         "INSERT INTO regions (kode, nama, tingkat, kode_induk) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (kode) DO UPDATE SET nama = EXCLUDED.nama, tingkat = EXCLUDED.tingkat,"
@@ -32,22 +86,104 @@ async def load_regions(conn: asyncpg.Connection) -> int:
 
 
 async def kecamatan_with_kelurahan(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    """Every kecamatan with its kelurahan, in code order."""
+    """Every kecamatan with its kelurahan and desa ("kelurahan" below: where residents propose), in code
+    order; each village says which it is (`tingkat`)."""
     rows = await conn.fetch(
-        "SELECT kc.kode AS kecamatan_kode, kc.nama AS kecamatan_nama, kl.kode, kl.nama"
+        "SELECT kc.kode AS kecamatan_kode, kc.nama AS kecamatan_nama, kl.kode, kl.nama, kl.tingkat"
         " FROM regions kl JOIN regions kc ON kc.kode = kl.kode_induk"
-        " WHERE kl.tingkat = 'kelurahan' ORDER BY kc.kode, kl.kode"
+        " WHERE kl.tingkat IN ('kelurahan', 'desa') ORDER BY kc.kode, kl.kode"
     )
     return [
-        {"kode": kode, "nama": nama, "kelurahan": [{"kode": r["kode"], "nama": r["nama"]} for r in items]}
+        {"kode": kode, "nama": nama,
+         "kelurahan": [{"kode": r["kode"], "nama": r["nama"], "tingkat": r["tingkat"]} for r in items]}
         for (kode, nama), items in groupby(rows, key=lambda r: (r["kecamatan_kode"], r["kecamatan_nama"]))
-    ]
+    ]  # fmt: skip
+
+
+async def villages(conn: asyncpg.Connection, typed: str, *, limit: int, offset: int
+                   ) -> tuple[int, list[asyncpg.Record]]:  # fmt: skip
+    """One page of the kelurahan and desa whose name (or code) contains `typed` (all when empty), in code
+    order, with their kecamatan; and how many match."""
+    pattern = "%" + typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where = "r.tingkat IN ('kelurahan', 'desa') AND (r.nama ILIKE $1 OR r.kode LIKE $1)"
+    total = await conn.fetchval(f"SELECT count(*) FROM regions r WHERE {where}", pattern)
+    rows = await conn.fetch(
+        f"SELECT r.kode, r.nama, r.tingkat, p.nama AS kecamatan FROM regions r JOIN regions p ON p.kode = r.kode_induk"
+        f" WHERE {where} ORDER BY r.kode LIMIT $2 OFFSET $3",
+        pattern, limit, offset,
+    )  # fmt: skip
+    return total, rows
 
 
 async def region(conn: asyncpg.Connection, kode: str) -> asyncpg.Record | None:
-    """A region with its parent's name (a kelurahan's kecamatan)."""
+    """A region with its parent's name (a kelurahan's or desa's kecamatan)."""
     return await conn.fetchrow(
         "SELECT r.kode, r.nama, r.tingkat, r.kode_induk, p.nama AS induk_nama"
         " FROM regions r LEFT JOIN regions p ON p.kode = r.kode_induk WHERE r.kode = $1",
         kode,
     )
+
+
+# --- settings files ------------------------------------------------------------------------------------
+
+
+class _Agency(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    name: str
+    urusan: list[str]
+
+
+class _Bounds(msgspec.Struct, forbid_unknown_fields=True):
+    south: float | int | str
+    north: float | int | str
+    west: float | int | str
+    east: float | int | str
+
+
+class _SettingsFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What a settings file holds (kota_bekasi.toml documents each key)."""
+
+    region: str | None = None
+    name: str | None = None
+    planning_agency: str
+    planning_agency_short: str
+    bounds: _Bounds
+    agencies: list[_Agency]
+    bidang_agency: dict[str, str]
+
+
+def city_settings(region: str | None = None, path: Path | None = None) -> ConfigureCity:
+    """The settings to set a city up with: from `path`, else Kota Bekasi's for Kota Bekasi (or when no
+    region is given either), else the generic ones with the region's name. SettingsError when the file
+    cannot be read or disagrees with `region`, or the region is not a kabupaten or kota. What the values
+    may be is the domain's to check (domain/city.py) when the settings are recorded."""
+    if path is None:
+        path = EXAMPLE_SETTINGS if region in (None, DEFAULT_REGION) else GENERIC_SETTINGS
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        given = msgspec.convert(raw, _SettingsFile)
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+    if region and given.region and region != given.region:
+        raise SettingsError(f"{path} is for region {given.region}, not {region}")
+    code = region or given.region
+    if code is None:
+        raise SettingsError(f"{path} names no region: give one with --region")
+    city = find_city(code)
+    return ConfigureCity(
+        region=code,
+        name=given.name or city.nama,
+        planning_agency=given.planning_agency,
+        planning_agency_short=given.planning_agency_short,
+        agencies=tuple(CityAgency(code=a.code, name=a.name, urusan=tuple(a.urusan)) for a in given.agencies),
+        bidang_agency=given.bidang_agency,
+        bounds=CoordinateBounds(**{side: _degrees(getattr(given.bounds, side))
+                                   for side in ("south", "north", "west", "east")}),  # fmt: skip
+    )
+
+
+def _degrees(value: float | int | str) -> str:
+    """A coordinate as the domain reads it: TOML's -6.45 is a float; its shortest repr is what was typed."""
+    return str(Decimal(repr(value))) if isinstance(value, float) else str(value)

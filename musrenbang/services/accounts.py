@@ -16,8 +16,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from musrenbang.domain.access import ROLES, Actor
-from musrenbang.domain.agency import AGENCIES
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
+from musrenbang.services import city as city_service
 
 BROWSER_TTL = dt.timedelta(hours=12)
 API_TTL = dt.timedelta(hours=8)
@@ -46,6 +46,9 @@ def token_hash(token: str) -> bytes:
 async def add_user(
     conn: asyncpg.Connection, username: str, password: str, role: str, region: str | None, opd: str | None
 ) -> None:
+    """A staff account; an `opd` account names one of the city's perangkat daerah, a facilitator one of
+    its kelurahan, desa or kecamatan."""
+    agencies = [a.code for a in (await city_service.current_on(conn)).agencies]
     errors: dict[str, str] = {}
     if not _USERNAME.match(username):
         errors["username"] = N_("nama pengguna 3-40 huruf kecil, angka, titik, garis bawah atau tanda hubung")
@@ -55,11 +58,11 @@ async def add_user(
         errors["password"] = N_("kata sandi paling sedikit 10 karakter")
     if role == "facilitator" and not region:
         errors["region"] = N_("fasilitator memerlukan wilayah (kode kelurahan atau kecamatan)")
-    if role == "opd" and opd not in AGENCIES:
+    if role == "opd" and opd not in agencies:
         errors["opd"] = Message(N_("akun OPD memerlukan kode perangkat daerah yang dikenal: %(codes)s"),
-                                codes=", ".join(AGENCIES))  # fmt: skip
+                                codes=", ".join(agencies))  # fmt: skip
     if region and not await conn.fetchval(
-        "SELECT true FROM regions WHERE kode = $1 AND tingkat IN ('kelurahan', 'kecamatan')", region
+        "SELECT true FROM regions WHERE kode = $1 AND tingkat IN ('kelurahan', 'desa', 'kecamatan')", region
     ):
         errors["region"] = N_("kode wilayah tidak dikenal")
     if errors:

@@ -1,48 +1,35 @@
-"""Making a fresh database ready to serve: schema, reference regions, the first planning cycle."""
+"""Making a database ready to serve: schema, the city (set up on the first start with Kota Bekasi's
+settings when `musrenbang setup` was not run first), and its regions.
+
+No cycle is opened here: Bappeda opens each year's (`musrenbang cycle open`, or the staff page).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 
 import asyncpg
 
 from musrenbang.db.migrations import migrate
-from musrenbang.domain import cycle
+from musrenbang.domain import city
 from musrenbang.eventlog import order
 from musrenbang.eventlog.store import EventStore, Metadata
-from musrenbang.reference import load_regions
-from musrenbang.services.cycles import CYCLE
-from musrenbang.services.streams import execute
+from musrenbang.reference import city_settings, load_regions
+from musrenbang.services import city as city_service
 
-# The first cycle the platform serves: Kota Bekasi's RKPD 2022 as announced at its kick-off on
-# 19 January 2021 (DOMAIN.md).
-RKPD_2022 = cycle.StartCycle(
-    year=2022,
-    region="32.75",
-    theme="Peningkatan Nilai Tambah dan Daya Saing Perekonomian melalui Pembangunan Industri Kreatif",
-    priority_programs=(
-        "Penguatan dan pengembangan ekonomi kreatif kota",
-        "Pengembangan iklim dan kemampuan entrepreneurship masyarakat",
-        "Pemberdayaan sumber daya ekonomi lokal dan pasar domestik",
-        "Peningkatan iklim usaha Kota Bekasi dan peluang kerja",
-        "Pengelolaan rantai pasok sembako melalui teknologi digital",
-        "Pembentukan Bekasi city startup dan pengembangan wirausaha industri kreatif berbasis komunitas",
-    ),
-    kickoff_on=dt.date(2021, 1, 19),
-)
+SYSTEM = Metadata(actor="system", role="system")
 
 
-async def start_first_cycle(store: EventStore) -> None:
-    """Open the RKPD 2022 cycle through the event log, once, however many servers start at once."""
-    await execute(
-        store,
-        CYCLE,
-        cycle.stream_id(RKPD_2022.year),
-        RKPD_2022,
-        metadata=Metadata(actor="system", role="system"),
-        idempotency_key=f"bootstrap:cycle:{RKPD_2022.year}",
-    )
+async def set_up_city(store: EventStore, settings: city.ConfigureCity | None = None,
+                      metadata: Metadata = SYSTEM) -> city.City:  # fmt: skip
+    """The city in force: `settings` recorded when given (a change, or another region on a database not
+    set up yet; refused for another region once it is), else the one set up, else Kota Bekasi's. Many
+    servers starting at once record the default once (one idempotency key)."""
+    if settings is not None:
+        await city_service.configure(store, settings, metadata)
+    elif not (await city_service.current(store)).exists:
+        await city_service.configure(store, city_settings(), metadata, idempotency_key="bootstrap:city")
+    return await city_service.required(store)
 
 
 async def server_secret(conn: asyncpg.Connection) -> str:
@@ -55,11 +42,11 @@ async def server_secret(conn: asyncpg.Connection) -> str:
     return value.hex()
 
 
-async def prepare(conn: asyncpg.Connection, store: EventStore) -> list[str]:
-    """Migrate, rebase the log's order if it came from another cluster, load reference data and open the
-    first cycle; returns the migrations applied now."""
+async def prepare(conn: asyncpg.Connection, store: EventStore, settings: city.ConfigureCity | None = None) -> list[str]:
+    """Migrate, rebase the log's order if it came from another cluster, set the city up (or record new
+    `settings`) and load its regions; returns the migrations applied now."""
     applied = await migrate(conn)
     await order.rebase(conn)  # before anything appends: a restored log's order must come first
-    await load_regions(conn)
-    await start_first_cycle(store)
+    state = await set_up_city(store, settings)
+    await load_regions(conn, state.region)
     return applied

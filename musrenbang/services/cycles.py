@@ -1,19 +1,142 @@
-"""The planning cycle on the event log: opened once per RKPD year, then moved through its stages
-(usulan → kelurahan → kecamatan → perangkat daerah → kota → ditetapkan) by Bappeda, so that everyone's
-pages say where the year's planning stands."""
+"""Planning cycles on the event log: Bappeda opens one per RKPD year with its calendar, moves a window
+(with a reason) or closes the current stage early; adoption of the RKPD closes the cycle for good.
+
+Every command that a stage allows (a proposal, a forum, the city's intake) asks `open_for` here first:
+the cycle is read from the log itself, and the day is the city's today (or the day a caller states: the
+demo plays a past year on its own days).
+"""
 
 from __future__ import annotations
 
-from musrenbang.domain import cycle
-from musrenbang.eventlog.store import AppendResult, EventStore, Metadata
-from musrenbang.services.streams import Aggregate, execute
+import datetime as dt
+from collections.abc import Sequence
+
+import asyncpg
+
+from musrenbang.domain import cycle, values
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound
+from musrenbang.domain.events import KecamatanCeiling, StageWindow
+from musrenbang.eventlog.store import AppendResult, EventStore, Metadata, read_stream_prefix
+from musrenbang.services import city as city_service
+from musrenbang.services.streams import Aggregate, execute, load
 
 CYCLE = Aggregate(cycle.Cycle(), cycle.decide, cycle.evolve)
+WIB = dt.timezone(dt.timedelta(hours=7))
 
 
-async def advance_stage(
-    store: EventStore, year: int, metadata: Metadata, idempotency_key: str | None = None
+def today() -> dt.date:
+    """The day it is for the city (WIB)."""
+    return dt.datetime.now(WIB).date()
+
+
+async def load_cycle(store: EventStore, year: int, conn: asyncpg.Connection | None = None) -> cycle.Cycle:
+    state, _ = await load(store, CYCLE, cycle.stream_id(year), conn)
+    return state
+
+
+async def all_cycles(store: EventStore) -> list[cycle.Cycle]:
+    """Every cycle as the log has it now, oldest year first (a few events each)."""
+    states: dict[str, cycle.Cycle] = {}
+    for recorded in await read_stream_prefix(store.pool, "cycle-"):
+        states[recorded.stream_id] = cycle.evolve(states.get(recorded.stream_id, cycle.Cycle()), recorded.event)
+    return sorted((s for s in states.values() if s.exists), key=lambda s: s.year or 0)
+
+
+async def open_cycle(
+    store: EventStore, command: cycle.StartCycle, metadata: Metadata, *, conn: asyncpg.Connection | None = None,
+    idempotency_key: str | None = None,
 ) -> AppendResult:
-    """Move the cycle of `year` to its next stage (refused after the last one)."""
-    return await execute(store, CYCLE, cycle.stream_id(year), cycle.AdvanceStage(year=year), metadata=metadata,
+    """Open the cycle of `command.year` for the city that is set up (its region is the cycle's region);
+    every pagu indikatif must name one of its kecamatan."""
+    city = await city_service.required(store, conn)
+    if command.region != city.region:
+        raise DomainError(Message(N_("siklus ini untuk wilayah %(region)s, bukan wilayah platform ini"),
+                                  region=command.region))  # fmt: skip
+    if command.pagu_kecamatan:
+        fetch = conn.fetch if conn is not None else store.pool.fetch
+        kecamatan = {r["kode"] for r in await fetch("SELECT kode FROM regions WHERE tingkat = 'kecamatan'")}
+        cycle.check_kecamatan(command.pagu_kecamatan, kecamatan)
+    return await execute(store, CYCLE, cycle.stream_id(command.year), command, metadata=metadata,
                          idempotency_key=idempotency_key)  # fmt: skip
+
+
+async def advance_stage(store: EventStore, year: int, metadata: Metadata, idempotency_key: str | None = None,
+                        on: dt.date | None = None) -> AppendResult:  # fmt: skip
+    """Close the current stage of `year` today and open the next (refused for the last: adoption is)."""
+    command = cycle.AdvanceStage(year=year, today=on or today())
+    return await execute(store, CYCLE, cycle.stream_id(year), command, metadata=metadata,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+async def change_window(store: EventStore, command: cycle.ChangeWindow, metadata: Metadata,
+                        idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
+    return await execute(store, CYCLE, cycle.stream_id(command.year), command, metadata=metadata,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+async def open_for(store: EventStore, year: int, stage: str, on: dt.date | None = None,
+                   conn: asyncpg.Connection | None = None) -> cycle.Cycle:  # fmt: skip
+    """The cycle of `year`, if `stage` is open on `on` (today); otherwise a message saying why not, with
+    the day it opens when that is still to come."""
+    state = await load_cycle(store, year, conn)
+    day = on or today()
+    if not state.exists:
+        raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
+    if state.adopted:
+        raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: tidak ada lagi yang dapat ditambahkan"
+                                     " ke siklus ini"), year=year))  # fmt: skip
+    if not state.is_open(stage, day):
+        label = cycle.WINDOW_LABELS[stage]
+        opening = state.next_opening(stage, day)
+        if opening is not None:
+            raise DomainError(Message(N_("tahap %(stage)s RKPD %(year)d belum dibuka: dibuka %(day)s"),
+                                      stage=label, year=year, day=values.long_date(opening)))  # fmt: skip
+        raise DomainError(Message(N_("tahap %(stage)s RKPD %(year)d sudah ditutup"), stage=label, year=year))
+    return state
+
+
+async def taking_proposals(store: EventStore, on: dt.date | None = None) -> int:
+    """The year a new proposal goes to when none is named: the newest cycle whose submissions are open,
+    as the log says now. Refused when none is, saying when the next one opens."""
+    states = await all_cycles(store)
+    if not states:
+        raise DomainError(N_("belum ada siklus perencanaan yang dibuka"))
+    day = on or today()
+    for state in reversed(states):
+        if state.is_open("usulan", day):
+            return state.year  # type: ignore[return-value]  # an existing cycle has its year
+    upcoming = sorted((opening, state.year or 0) for state in states
+                      if (opening := state.next_opening("usulan", day)) is not None)  # fmt: skip
+    if upcoming:
+        opening, year = upcoming[0]
+        raise DomainError(Message(N_("pengajuan usulan sedang tutup; untuk RKPD %(year)d dibuka %(day)s"),
+                                  year=year, day=values.long_date(opening)))  # fmt: skip
+    raise DomainError(N_("pengajuan usulan sedang tutup"))
+
+
+async def planned_year(store: EventStore) -> int:
+    """The cycle being planned, as the log says now (what a form offers when the user names no year):
+    the first of `domain.cycle.planned_first` that is not adopted."""
+    states = [s for s in await all_cycles(store) if not s.adopted]
+    opens = {s.year: (s.calendar["usulan"].opens if "usulan" in s.calendar else None) for s in states}
+    ordered = cycle.planned_first([(y, False, o) for y, o in opens.items() if y is not None], today())
+    if not ordered:
+        raise DomainError(N_("belum ada siklus perencanaan yang sedang berjalan"))
+    return ordered[0]
+
+
+async def open_planned(
+    store: EventStore, *, year: int, theme: str, programs: Sequence[tuple[str, str]], metadata: Metadata,
+    calendar: tuple[StageWindow, ...] = (), pagu_kecamatan: tuple[KecamatanCeiling, ...] = (),
+    kickoff_on: dt.date | None = None, idempotency_key: str | None = None,
+) -> AppendResult:
+    """Open the cycle of `year` for the city set up, as Bappeda gives it (API, staff page, CLI): programs
+    as (title, sasaran) pairs, and the common chain's calendar when none is given."""
+    city = await city_service.required(store)
+    targets = tuple(target for _, target in programs)
+    command = cycle.StartCycle(
+        year=year, region=city.region, theme=theme, priority_programs=tuple(title for title, _ in programs),
+        priority_targets=targets if any(targets) else (), kickoff_on=kickoff_on,
+        calendar=calendar or cycle.default_calendar(year), pagu_kecamatan=pagu_kecamatan,
+    )  # fmt: skip
+    return await open_cycle(store, command, metadata, idempotency_key=idempotency_key)

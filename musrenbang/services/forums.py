@@ -16,16 +16,18 @@ wait behind it.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Callable, Sequence
 
 import asyncpg
 import msgspec
 
+from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import forum as rules
 from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import values
-from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
     AgendaItem,
     BallotCast,
@@ -44,6 +46,7 @@ from musrenbang.eventlog.store import (
     StreamHead,
     read_stream_prefix,
 )
+from musrenbang.services import cycles
 from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.streams import Aggregate, load
 
@@ -72,8 +75,16 @@ class ForumService:
             raise NotFound(N_("musyawarah tidak ditemukan"))
         return forum, head
 
-    async def schedule(self, command: rules.ScheduleForum, metadata: Metadata) -> AppendResult:
+    async def schedule(self, command: rules.ScheduleForum, metadata: Metadata, on: dt.date | None = None
+                       ) -> AppendResult:  # fmt: skip
+        """Schedule a forum; one of the Musrenbang (not an imported election) is dated inside its level's
+        window of the year's calendar, on `on` (today) at the latest while that window is open."""
         events = rules.decide(rules.Forum(), command)
+        if command.origin == "musrenbang" and command.held_on is not None:
+            state = await cycles.load_cycle(self._store, command.year)
+            if not state.exists:
+                raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=command.year))
+            cycle_rules.check_forum_day(state, command.level, command.held_on, on or cycles.today())
         return await self._store.append(
             Append(rules.stream_id(command.forum_id), NEW_STREAM, events), metadata=metadata
         )
@@ -98,11 +109,15 @@ class ForumService:
         return result
 
     async def open(
-        self, forum_id: str, metadata: Metadata, agenda: tuple[AgendaItem, ...] | None = None
+        self, forum_id: str, metadata: Metadata, agenda: tuple[AgendaItem, ...] | None = None,
+        on: dt.date | None = None,
     ) -> AppendResult:
         """Open with `agenda`, or with the forum's own agenda: the verified proposals of its kelurahan,
         or what the forums below forwarded to it."""
         forum, head = await self.load(forum_id)
+        s = forum.scheduled
+        if s.origin == "musrenbang" and s.level in cycle_rules.LEVEL_STAGE:  # held inside its stage's window
+            await cycles.open_for(self._store, s.year, cycle_rules.LEVEL_STAGE[s.level], on)
         if agenda is None:
             agenda = await self._agenda_for(forum)
         events = rules.decide(forum, rules.OpenForum(agenda=agenda))

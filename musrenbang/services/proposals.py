@@ -9,9 +9,9 @@ double tap, refresh, a flaky network — lands on the same proposal, never a sec
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -20,7 +20,7 @@ import msgspec
 
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
-from musrenbang.domain.errors import N_, DomainError, NotFound
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import Event
 from musrenbang.eventlog.store import (
     Append,
@@ -32,12 +32,12 @@ from musrenbang.eventlog.store import (
     StreamHead,
 )
 from musrenbang.photos import ProcessedPhoto
-from musrenbang.projections import cycles
+from musrenbang.services import city as city_service
+from musrenbang.services import cycles
 from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.streams import Aggregate, execute, load
 
 PROPOSAL = Aggregate(rules.Proposal(), rules.decide, rules.evolve)
-_CYCLE_TTL = 10.0
 _NAMESPACE = uuid.UUID("70686f74-6f2d-6d75-7372-656e62616e67")
 
 
@@ -63,34 +63,35 @@ class ProposalService:
     def __init__(self, pool: asyncpg.Pool, store: EventStore, secret: bytes, read_models: ReadModels) -> None:
         self._pool, self._store, self._secret, self._read_models = pool, store, secret, read_models
         self._kelurahan: frozenset[str] | None = None
-        self._cycle: tuple[float, int, int] | None = None
 
     # --- what the rules need to know about the world ---------------------------------------------
 
     async def kelurahan_codes(self) -> frozenset[str]:
+        """The city's kelurahan and desa: where residents propose."""
         if self._kelurahan is None:  # reference data: loaded once per process
-            rows = await self._pool.fetch("SELECT kode FROM regions WHERE tingkat = 'kelurahan'")
+            rows = await self._pool.fetch("SELECT kode FROM regions WHERE tingkat IN ('kelurahan', 'desa')")
             self._kelurahan = frozenset(r["kode"] for r in rows)
         return self._kelurahan
 
-    async def current_cycle(self) -> tuple[int, int]:
-        """(year, number of priority programs) of the cycle being planned, as the log says it now: the year
-        is frozen into every proposal and forum. Read again at most every few seconds (a new cycle opens
-        once a year), each time once the cycles read model has caught up with the log."""
-        now = time.monotonic()
-        if self._cycle is None or now - self._cycle[0] > _CYCLE_TTL:
-            await require_fresh(self._read_models, ["cycles"])
-            async with self._pool.acquire() as conn:
-                cycle = await cycles.current_cycle(conn)
-                if cycle is None:
-                    raise DomainError(N_("belum ada siklus perencanaan yang dibuka"))
-                programs = len(await cycles.priority_programs(conn, cycle["year"]))
-            self._cycle = (now, cycle["year"], programs)
-        return self._cycle[1], self._cycle[2]
+    async def open_year(self, year: int | None = None, on: dt.date | None = None) -> int:
+        """The year a new proposal goes to: `year` if its submissions are open (on `on`, today), else the
+        newest cycle whose are; a message saying why not (and when they open) otherwise. Read from the
+        log: the year is frozen into the proposal."""
+        if year is None:
+            return await cycles.taking_proposals(self._store, on)
+        await cycles.open_for(self._store, year, "usulan", on)
+        return year
 
-    async def validate(self, raw: rules.ProposalInput) -> rules.ProposalContent:
-        _, programs = await self.current_cycle()
-        return rules.validate_content(raw, kelurahan=await self.kelurahan_codes(), priority_programs=programs)
+    async def validate(self, raw: rules.ProposalInput, *, year: int) -> rules.ProposalContent:
+        """`raw` checked for the cycle of `year` (its priority programs) in the city (its kelurahan and desa,
+        its coordinate bounds)."""
+        state = await cycles.load_cycle(self._store, year)
+        if not state.exists:
+            raise NotFound(N_("siklus perencanaan tahun ini belum dibuka"))
+        city = await city_service.required(self._store)
+        return rules.validate_content(raw, kelurahan=await self.kelurahan_codes(),
+                                      priority_programs=len(state.priority_programs), area=city.bounds,
+                                      city_name=city.name)  # fmt: skip
 
     # --- secrets ---------------------------------------------------------------------------------
 
@@ -131,8 +132,17 @@ class ProposalService:
         source: str = "warga",
         metadata: Metadata | None = None,
         replay_checked: bool = False,
+        year: int,
+        on: dt.date | None = None,
+        carried_from: str | None = None,
     ) -> Submitted:
-        """Record a new proposal, or answer with the one an earlier request with this key created.
+        """Record a new proposal for the cycle of `year`, or answer with the one an earlier request with
+        this key created. Refused unless submissions for `year` are open on `on` (today).
+
+        `carried_from`: an earlier year's proposal that was not accommodated, proposed again (the caller
+        has checked who may: its proposer by the revision secret, or a facilitator of its kelurahan). The
+        link is written on both streams in the same append, against the earlier one's head: two carries of
+        one proposal racing, one wins and the other is told it was already carried.
 
         `replay_checked`: the caller has just asked `find_submitted` (a twin arriving in between is
         still caught by the log's unique event ids)."""
@@ -143,23 +153,27 @@ class ProposalService:
                 return earlier
         if len(photos) > rules.MAX_PHOTOS:
             raise DomainError(N_("paling banyak 3 foto per usulan"))
-        year, _ = await self.current_cycle()
+        await cycles.open_for(self._store, year, "usulan", on)
         for attempt in range(5):
             code = _code_for(idempotency_key, attempt)
             ref = str(uuid.uuid5(_NAMESPACE, f"proposer:{idempotency_key}"))
             state = rules.Proposal()
             events: list[Event] = []
             commands: list[rules.Command] = [
-                rules.SubmitProposal(code=code, year=year, source=source, content=content, proposer_ref=ref),
+                rules.SubmitProposal(code=code, year=year, source=source, content=content, proposer_ref=ref,
+                                     carried_from=carried_from),
                 *(_attach(code, p) for p in photos),
-            ]
+            ]  # fmt: skip
             for command in commands:
                 new = rules.decide(state, command)
                 for e in new:
                     state = rules.evolve(state, e)
                 events.extend(new)
+            appends = [Append(rules.stream_id(code), StreamHead(0, bytes(32)), events)]
+            if carried_from is not None:
+                appends.append(await self._carry_over(carried_from, code, year, content.kelurahan))
             try:
-                result = await self._append_with_private_data(code, ref, proposer, photos, events, meta,
+                result = await self._append_with_private_data(code, ref, proposer, photos, appends, meta,
                                                               idempotency_key)  # fmt: skip
             except _Replayed as twin:
                 return await self._submitted(twin.result, replayed=True)
@@ -175,7 +189,7 @@ class ProposalService:
         ref: str,
         proposer: rules.Proposer,
         photos: Sequence[ProcessedPhoto],
-        events: list[Event],
+        appends: list[Append],
         meta: Metadata,
         idempotency_key: str,
     ) -> AppendResult:
@@ -187,7 +201,7 @@ class ProposalService:
             )  # fmt: skip
             await _store_photos(conn, code, photos)
             result = await self._store.append(
-                Append(rules.stream_id(code), StreamHead(0, bytes(32)), events),
+                appends,
                 metadata=meta,
                 idempotency_key=idempotency_key,
                 conn=conn,
@@ -209,6 +223,7 @@ class ProposalService:
         self, code: str, secret: str, content: rules.ProposalContent, *, idempotency_key: str | None = None
     ) -> AppendResult:
         self.check_secret(code, secret)
+        await self._cycle_not_adopted(code)
         return await execute(
             self._store, PROPOSAL, rules.stream_id(code), rules.ReviseProposal(code=code, content=content),
             metadata=Metadata(actor="pengusul", role="warga",
@@ -270,12 +285,52 @@ class ProposalService:
                 continue  # one of them changed meanwhile: decide again on what is there now
         raise ConcurrencyError([rules.stream_id(c) for c in (command.into, *command.codes)])
 
+    async def carry_over_check(self, earlier: str, year: int, kelurahan: str) -> None:
+        """Refused now, before anything is counted or written, when `earlier` cannot be proposed again for
+        `year` from `kelurahan` (checked once more, against the log, when the new proposal is appended)."""
+        await self._carry_over(earlier, "", year, kelurahan)
+
+    async def _carry_over(self, earlier: str, new_code: str, year: int, kelurahan: str) -> Append:
+        """The append that links `earlier` forward to `new_code`, decided on its state as the log has it
+        and on its outcome as the read models say once they have caught up with the log (the forum and
+        RKPD outcomes are not on the proposal's own stream)."""
+        state, head = await load(self._store, PROPOSAL, rules.stream_id(earlier))
+        if not state.exists:
+            raise NotFound(Message(N_("usulan %(code)s tidak ditemukan"), code=earlier))
+        if state.submitted.kelurahan != kelurahan:  # the same need, in the same place
+            raise ValidationFailed({"kelurahan": N_("usulan lanjutan harus dari kelurahan/desa yang sama")})
+        await require_fresh(self._read_models, ["proposals"])
+        outcome = await self._pool.fetchval("SELECT status FROM proposals WHERE code = $1", earlier)
+        adopted = (await cycles.load_cycle(self._store, state.year)).adopted
+        command = rules.CarryOver(code=earlier, to_code=new_code or earlier, to_year=year,
+                                  outcome=outcome or rules.DIAJUKAN, adopted=adopted)  # fmt: skip
+        return Append(rules.stream_id(earlier), head, rules.decide(state, command))
+
+    async def _cycle_not_adopted(self, code: str) -> None:
+        """Refused once the RKPD of the proposal's year is adopted: nothing more is added to that cycle."""
+        state, _ = await load(self._store, PROPOSAL, rules.stream_id(code))
+        if state.exists:
+            year = state.year
+            if (await cycles.load_cycle(self._store, year)).adopted:
+                raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: usulan tahun itu tidak dapat diubah"
+                                             " lagi"), year=year))  # fmt: skip
+
+    async def year_of(self, code: str) -> int:
+        """The RKPD year a proposal was made for (NotFound if there is no such proposal)."""
+        state, _ = await load(self._store, PROPOSAL, rules.stream_id(code))
+        if not state.exists:
+            raise NotFound(N_("usulan tidak ditemukan"))
+        return state.year
+
     async def kelurahan_of(self, code: str) -> str:
         state, _ = await load(self._store, PROPOSAL, rules.stream_id(code))
         return state.submitted.kelurahan
 
     async def verify(self, command: rules.VerifyProposal, metadata: Metadata,
                      idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
+        """Verified while the proposal's cycle is not adopted (a retry with the same key still answers)."""
+        if idempotency_key is None or await self._store.find_replay(idempotency_key, metadata.fingerprint) is None:
+            await self._cycle_not_adopted(command.code)
         return await execute(self._store, PROPOSAL, rules.stream_id(command.code), command,
                              metadata=metadata, idempotency_key=idempotency_key)  # fmt: skip
 

@@ -10,27 +10,37 @@ nobody has to retype anything.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import asyncpg
 
-from musrenbang.domain import agency as agencies
+from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import rkpd as rules
+from musrenbang.domain import values
 from musrenbang.domain.access import Actor, Forbidden, require_role
-from musrenbang.domain.errors import N_, DomainError
+from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
+from musrenbang.domain.errors import N_, DomainError, Message
 from musrenbang.domain.events import CityItem
 from musrenbang.eventlog.store import Append, AppendResult, EventStore, Metadata
-from musrenbang.projections import cycles
+from musrenbang.projections import cycles as cycle_views
+from musrenbang.services import city as city_service
+from musrenbang.services import cycles
 from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.streams import Aggregate, load
 
-RKPD = Aggregate(rules.Rkpd(), rules.decide, rules.evolve)
+RKPD: Aggregate[rules.Rkpd, rules.Command] = Aggregate(
+    rules.Rkpd(), lambda state, command: rules.decide(state, command, agencies={}), rules.evolve
+)
+"""Only for loading a year's state: deciding needs the city's agencies (`RkpdService.execute`)."""
 _RKPD_LOCK = 0x726B  # advisory lock space for a year's city level: (class, year)
 
 
 def acting_agency(actor: Actor) -> str | None:
-    """The agency an account acts for: its own for `opd`, any (None) for Bappeda (`admin`)."""
+    """The agency an account acts for: its own for `opd`, any (None) for Bappeda (`admin`). That it is
+    one of the city's is checked with the command (`RkpdService.execute`)."""
     require_role(actor, "admin", "opd")
     if actor.role == "opd":
-        if actor.opd not in agencies.AGENCIES:
+        if not actor.opd:
             raise Forbidden(N_("akun ini tidak terhubung ke perangkat daerah yang dikenal"))
         return actor.opd
     return None
@@ -49,6 +59,7 @@ class RkpdService:
         first (by its bidang). Read once the read models have caught up with the log: what is received is
         frozen into the year's stream."""
         await require_fresh(self._read_models, ["forums", "proposals"])
+        city = await city_service.required(self._store)
         rows = await self._pool.fetch(
             "SELECT f.proposal, f.title, f.kelurahan, f.cost, f.volume, f.unit, f.from_forum, p.bidang"
             " FROM forum_forwarded f JOIN proposals p ON p.code = f.proposal"
@@ -65,22 +76,24 @@ class RkpdService:
                 volume=r["volume"],
                 unit=r["unit"],
                 forum_id=r["from_forum"],
-                agency=agencies.BIDANG_AGENCY[r["bidang"]],
+                agency=city.agency_for(r["bidang"]),
             )  # fmt: skip
             for r in rows
         ]
 
-    async def receive(self, year: int, metadata: Metadata, idempotency_key: str | None = None) -> AppendResult:
+    async def receive(self, year: int, metadata: Metadata, idempotency_key: str | None = None,
+                      on: dt.date | None = None) -> AppendResult:  # fmt: skip
         """Take up everything forwarded to the city not yet received (Bappeda opens the forum)."""
         items = tuple(await self.forwarded(year))
-        return await self.execute(year, rules.ReceiveProposals(year=year, items=items), metadata, idempotency_key)
+        return await self.execute(year, rules.ReceiveProposals(year=year, items=items), metadata, idempotency_key,
+                                  on)  # fmt: skip
 
     async def priority_programs(self, year: int) -> int:
         """How many priority programs the cycle of `year` has (a cycle not in the read model yet may only
         be behind: that is checked before refusing)."""
         for attempt in range(2):
             async with self._pool.acquire() as conn:
-                count = len(await cycles.priority_programs(conn, year))
+                count = len(await cycle_views.priority_programs(conn, year))
             if count:
                 return count
             if attempt == 0:
@@ -88,7 +101,7 @@ class RkpdService:
         raise DomainError(N_("siklus RKPD tahun ini belum dibuka"))
 
     async def execute(self, year: int, command: rules.Command, metadata: Metadata,
-                      idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
+                      idempotency_key: str | None = None, on: dt.date | None = None) -> AppendResult:  # fmt: skip
         """Decide on the year's current state and append, holding the year's lock (module docstring).
         A command retried with the same key answers with its first result. Everything runs on the one
         connection that holds the lock: waiting for a second one from the pool while holding it could
@@ -101,9 +114,41 @@ class RkpdService:
                 if earlier is not None:
                     return earlier
             state, head = await load(self._store, RKPD, stream, conn)
-            events = rules.decide(state, command)
-            return await self._store.append(Append(stream, head, events), metadata=metadata,
-                                            idempotency_key=idempotency_key, conn=conn)  # fmt: skip
+            city = await city_service.required(self._store, conn)
+            by_agency = getattr(command, "by_agency", None)
+            if by_agency is not None and by_agency not in city.agencies_by_code:
+                raise Forbidden(N_("akun ini tidak terhubung ke perangkat daerah yang dikenal"))
+            await self._stage_allows(command, year, conn, on)
+            events = rules.decide(state, command, agencies=city.agencies_by_code)
+            appends = [Append(stream, head, events)]
+            if isinstance(command, rules.Adopt):  # the cycle is ditetapkan with the adoption, atomically
+                appends.extend(await self._cycle_adopted(year, conn, on))
+            return await self._store.append(appends, metadata=metadata, idempotency_key=idempotency_key,
+                                            conn=conn)  # fmt: skip
+
+    async def _stage_allows(self, command: rules.Command, year: int, conn: asyncpg.Connection,
+                            on: dt.date | None) -> None:  # fmt: skip
+        """Taking up proposals needs the Forum Perangkat Daerah's window to have opened, and the RKPD not
+        to be adopted yet. Everything else follows the RKPD's own rules (a change after adoption needs a
+        reason and a new adoption: the amendment path)."""
+        if not isinstance(command, rules.ReceiveProposals):
+            return
+        state = await cycles.load_cycle(self._store, year, conn)
+        day = on or cycles.today()
+        if state.adopted:
+            raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: tidak ada lagi yang dapat ditambahkan"
+                                         " ke siklus ini"), year=year))  # fmt: skip
+        if state.calendar and STAGES.index(state.stage_on(day)) < STAGES.index("perangkat_daerah"):
+            raise DomainError(Message(N_("tahap %(stage)s RKPD %(year)d belum dibuka: dibuka %(day)s"),
+                                      stage=WINDOW_LABELS["perangkat_daerah"], year=year,
+                                      day=values.long_date(state.calendar["perangkat_daerah"].opens)))  # fmt: skip
+
+    async def _cycle_adopted(self, year: int, conn: asyncpg.Connection, on: dt.date | None) -> list[Append]:
+        state, head = await load(self._store, cycles.CYCLE, cycle_rules.stream_id(year), conn)
+        if not state.exists:
+            return []
+        events = cycle_rules.decide(state, cycle_rules.RecordAdoption(year=year, today=on or cycles.today()))
+        return [Append(cycle_rules.stream_id(year), head, events)] if events else []
 
     async def line_id_at(self, result: AppendResult) -> str:
         """The id of the line an `RkpdLineSet` just appended (ids are given when the line is decided)."""

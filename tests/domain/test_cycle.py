@@ -1,63 +1,143 @@
-"""The planning cycle: given events / when command / then events."""
+"""The planning cycle and its calendar: given events / when command / then events."""
 
 from __future__ import annotations
 
 import datetime as dt
 from functools import reduce
 
+import msgspec
 import pytest
 
 from musrenbang.domain import cycle
-from musrenbang.domain.errors import AlreadyExists, DomainError, NotFound
-from musrenbang.domain.events import CycleStageAdvanced, CycleStarted
-
-START = cycle.StartCycle(
-    year=2022, region="32.75", theme=" Tema ", priority_programs=("A", "B"), kickoff_on=dt.date(2021, 1, 19)
+from musrenbang.domain.errors import AlreadyExists, DomainError, NotFound, ValidationFailed
+from musrenbang.domain.events import (
+    CycleStageAdvanced,
+    CycleStarted,
+    CycleWindowChanged,
+    KecamatanCeiling,
+    StageWindow,
 )
+
+D = dt.date
+CALENDAR = cycle.default_calendar(2022)
+START = cycle.StartCycle(
+    year=2022, region="32.75", theme=" Tema ", priority_programs=("A", "B"), kickoff_on=D(2021, 1, 19),
+    calendar=CALENDAR, pagu_kecamatan=(KecamatanCeiling(kecamatan="32.75.01", pagu=5_000_000_000),),
+)  # fmt: skip
 
 
 def given(*events: object) -> cycle.Cycle:
     return reduce(cycle.evolve, events, cycle.Cycle())
 
 
-def test_starting_a_cycle_records_theme_and_programs() -> None:
-    assert cycle.decide(given(), START) == [
-        CycleStarted(
-            year=2022,
-            region="32.75",
-            theme="Tema",
-            priority_programs=("A", "B"),
-            kickoff_on=dt.date(2021, 1, 19),
-        )
-    ]
+def started() -> cycle.Cycle:
+    return given(*cycle.decide(given(), START))
+
+
+def test_starting_a_cycle_records_theme_programs_calendar_and_pagu() -> None:
+    [event] = cycle.decide(given(), START)
+    assert event == CycleStarted(
+        year=2022, region="32.75", theme="Tema", priority_programs=("A", "B"), kickoff_on=D(2021, 1, 19),
+        calendar=CALENDAR, pagu_kecamatan=START.pagu_kecamatan,
+    )  # fmt: skip
+    assert [w.stage for w in event.calendar] == list(cycle.STAGES)
 
 
 def test_a_cycle_cannot_start_twice() -> None:
     with pytest.raises(AlreadyExists):
-        cycle.decide(given(*cycle.decide(given(), START)), START)
+        cycle.decide(started(), START)
 
 
 @pytest.mark.parametrize(
-    "bad", [{"theme": "  "}, {"priority_programs": ()}, {"priority_programs": ("A", " ")}, {"year": 1900}]
+    "bad",
+    [
+        {"theme": "  "},
+        {"priority_programs": ()},
+        {"priority_programs": ("A", " ")},
+        {"year": 1900},
+        {"calendar": ()},  # a new cycle has a calendar
+        {"calendar": CALENDAR[:-1]},  # every stage's window
+        {"calendar": (*CALENDAR[:-1], CALENDAR[0])},  # one window per stage
+        {"calendar": (StageWindow(stage="usulan", opens=D(2021, 2, 1), closes=D(2021, 1, 1)), *CALENDAR[1:])},
+        {"calendar": (StageWindow(stage="usulan", opens=D(2021, 3, 1), closes=D(2021, 3, 9)), *CALENDAR[1:])},
+        {"priority_targets": ("only one",)},  # one per program, or none
+        {"pagu_kecamatan": (KecamatanCeiling(kecamatan="32.75.01", pagu=-1),)},
+    ],
 )
-def test_a_cycle_needs_a_theme_programs_and_a_sensible_year(bad: dict) -> None:
-    import msgspec
-
-    with pytest.raises(DomainError):
+def test_a_cycle_needs_a_theme_programs_a_calendar_in_order_and_a_sensible_year(bad: dict) -> None:
+    with pytest.raises(ValidationFailed):
         cycle.decide(given(), msgspec.structs.replace(START, **bad))
 
 
-def test_stages_advance_in_order_and_stop_at_the_end() -> None:
-    state = given(*cycle.decide(given(), START))
-    assert state.stage == "usulan"
-    for expected in cycle.STAGES[1:]:
-        [event] = cycle.decide(state, cycle.AdvanceStage(year=2022))
-        assert event == CycleStageAdvanced(year=2022, stage=expected)
-        state = cycle.evolve(state, event)
+def test_what_is_open_follows_the_calendar_by_date() -> None:
+    state = started()
+    usulan, kelurahan = state.calendar["usulan"], state.calendar["kelurahan"]
+    assert not state.is_open("usulan", usulan.opens - dt.timedelta(days=1))
+    assert state.is_open("usulan", usulan.opens) and state.is_open("usulan", usulan.closes)
+    assert not state.is_open("usulan", usulan.closes + dt.timedelta(days=1))
+    assert state.stage_on(usulan.opens - dt.timedelta(days=1)) == "usulan"
+    assert state.stage_on(kelurahan.opens) == "kelurahan"
+    assert state.next_opening("kecamatan", kelurahan.opens) == state.calendar["kecamatan"].opens
+    assert state.next_opening("usulan", kelurahan.opens) is None
+
+
+def test_a_window_is_changed_with_a_reason_and_the_change_counts() -> None:
+    state = started()
+    later = state.calendar["usulan"].closes + dt.timedelta(days=10)
+    change = cycle.ChangeWindow(year=2022, stage="usulan", opens=state.calendar["usulan"].opens, closes=later,
+                                reason=" diperpanjang karena banjir ")  # fmt: skip
+    [event] = cycle.decide(state, change)
+    assert event == CycleWindowChanged(year=2022, stage="usulan", opens=change.opens, closes=later,
+                                       reason="diperpanjang karena banjir")  # fmt: skip
+    assert cycle.evolve(state, event).is_open("usulan", later)
+    with pytest.raises(ValidationFailed):
+        cycle.decide(state, msgspec.structs.replace(change, reason=" "))
+    with pytest.raises(ValidationFailed):
+        cycle.decide(state, msgspec.structs.replace(change, closes=change.opens - dt.timedelta(days=1)))
+
+
+def test_advancing_closes_the_current_stage_and_opens_the_next_that_day() -> None:
+    state = started()
+    day = state.calendar["usulan"].opens + dt.timedelta(days=3)
+    [event] = cycle.decide(state, cycle.AdvanceStage(year=2022, today=day))
+    assert event == CycleStageAdvanced(year=2022, stage="kelurahan", on=day)
+    after = cycle.evolve(state, event)
+    assert not after.is_open("usulan", day) and after.is_open("kelurahan", day)
+
+
+def test_the_last_stage_is_reached_by_adoption_only_and_then_everything_is_closed() -> None:
+    state = started()
+    day = state.calendar["kota"].opens
     with pytest.raises(DomainError):
-        cycle.decide(state, cycle.AdvanceStage(year=2022))
+        cycle.decide(state, cycle.AdvanceStage(year=2022, today=state.calendar["ditetapkan"].opens))
+    [event] = cycle.decide(state, cycle.RecordAdoption(year=2022, today=day))
+    adopted = cycle.evolve(state, event)
+    assert adopted.adopted and adopted.stage_on(day) == "ditetapkan"
+    assert not any(adopted.is_open(s, day) for s in cycle.STAGES)
+    assert cycle.decide(adopted, cycle.RecordAdoption(year=2022, today=day)) == []  # a later revision
+    with pytest.raises(DomainError):
+        cycle.decide(adopted, cycle.ChangeWindow(year=2022, stage="kota", opens=day, closes=day, reason="x"))
 
 
-def test_advancing_a_cycle_that_does_not_exist_is_refused() -> None:
+def test_forums_are_held_inside_their_levels_window() -> None:
+    state = started()
+    window = state.calendar["kecamatan"]
+    cycle.check_forum_day(state, "kecamatan", window.opens, window.opens)
+    with pytest.raises(ValidationFailed):
+        cycle.check_forum_day(state, "kecamatan", window.closes + dt.timedelta(days=1), window.opens)
+    with pytest.raises(DomainError):  # scheduled after the window closed
+        cycle.check_forum_day(state, "kecamatan", window.closes, window.closes + dt.timedelta(days=1))
+
+
+def test_changing_a_cycle_that_does_not_exist_is_refused() -> None:
     with pytest.raises(NotFound):
-        cycle.decide(given(), cycle.AdvanceStage(year=2022))
+        cycle.decide(given(), cycle.AdvanceStage(year=2022, today=D(2021, 1, 1)))
+
+
+def test_the_cycle_being_planned_is_the_running_one_before_one_opened_early() -> None:
+    today = D(2026, 12, 2)
+    cycles = [(2026, True, D(2024, 12, 1)), (2027, False, D(2025, 12, 1)), (2028, False, D(2026, 12, 1)),
+              (2030, False, D(2029, 1, 1)), (2029, False, D(2027, 12, 1))]  # fmt: skip
+    assert cycle.planned_first(cycles, today) == [2028, 2027, 2029, 2030, 2026]
+    assert cycle.planned_first([(2022, True, None)], today) == [2022]
+    assert cycle.planned_first([(2022, False, None)], today) == [2022]  # a cycle without a calendar runs

@@ -11,6 +11,7 @@ from musrenbang.domain import proposal as rules
 from musrenbang.domain.errors import DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
     ProposalAccepted,
+    ProposalCarriedOver,
     ProposalPhotoAttached,
     ProposalRejected,
     ProposalReturned,
@@ -165,3 +166,49 @@ def test_a_proposal_is_verified_once_and_must_exist() -> None:
         rules.decide(accepted, rules.VerifyProposal(code="AAAA0000", decision="reject", reason="x"))
     with pytest.raises(NotFound):
         rules.decide(given(), rules.VerifyProposal(code="AAAA0000", decision="accept"))
+
+
+# --- carry-over ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outcome", "adopted", "expected"),
+    [
+        ("ditolak", False, True), ("tidak_terakomodasi", False, True), ("dikembalikan", False, True),
+        ("diajukan", False, False), ("diterima", False, False), ("diteruskan", False, False),
+        ("diajukan", True, True), ("diterima", True, True), ("diteruskan", True, True),  # accepted, not funded
+        ("masuk_rkpd", True, False), ("digabungkan", True, False),
+    ],
+)  # fmt: skip
+def test_what_was_not_accommodated(outcome: str, adopted: bool, expected: bool) -> None:
+    assert rules.not_accommodated(outcome, adopted) is expected
+
+
+def carry(state: rules.Proposal, **changes: object) -> list[object]:
+    command = rules.CarryOver(code="AAAA0000", to_code="BBBB0000", to_year=2023, outcome="ditolak", adopted=True)
+    return rules.decide(state, msgspec.structs.replace(command, **changes))  # type: ignore[return-value]
+
+
+def test_a_need_not_accommodated_goes_forward_once_and_only_to_a_later_year() -> None:
+    [event] = carry(given(SUBMITTED))
+    assert event == ProposalCarriedOver(code="AAAA0000", to_code="BBBB0000", to_year=2023)
+    carried = rules.evolve(given(SUBMITTED), event)
+    assert carried.carried_to == "BBBB0000"
+    with pytest.raises(DomainError, match="sudah diusulkan lagi sebagai BBBB0000"):
+        carry(carried, to_code="CCCC0000", to_year=2024)
+    with pytest.raises(ValidationFailed):
+        carry(given(SUBMITTED), to_year=2022)
+    with pytest.raises(DomainError, match="hanya usulan yang tidak terakomodasi"):
+        carry(given(SUBMITTED), outcome="masuk_rkpd")
+    with pytest.raises(NotFound):
+        carry(rules.Proposal())
+
+
+def test_the_new_proposal_names_the_one_it_carries_on() -> None:
+    command = rules.SubmitProposal(code="BBBB0000", year=2023, source="warga", content=validate(), proposer_ref="r",
+                                   carried_from="AAAA0000")  # fmt: skip
+    [event] = rules.decide(rules.Proposal(), command)
+    assert isinstance(event, ProposalSubmitted) and event.carried_from == "AAAA0000"
+    assert rules.evolve(rules.Proposal(), event).carried_from == "AAAA0000"
+    with pytest.raises(ValidationFailed):
+        rules.decide(rules.Proposal(), msgspec.structs.replace(command, carried_from="bukan kode!"))

@@ -8,6 +8,10 @@ from musrenbang.domain import rkpd as r
 from musrenbang.domain.access import Forbidden
 from musrenbang.domain.errors import DomainError, NotFound, ValidationFailed
 from musrenbang.domain.events import CityItem, Event, RkpdAdopted, RkpdLineSet
+from musrenbang.reference import city_settings
+
+AGENCIES = {a.code: a for a in city_settings().agencies}
+"""Kota Bekasi's perangkat daerah, from the settings file that ships."""
 
 
 def item(code: str, *, agency: str = "DBMSDA", kelurahan: str = "32.75.01.1001", cost: int = 100) -> CityItem:
@@ -27,7 +31,7 @@ def line(*origins: str, line_id: str | None = None, **changes: object) -> r.Line
 
 
 def run(state: r.Rkpd, command: r.Command) -> tuple[r.Rkpd, list[Event]]:
-    events = r.decide(state, command)
+    events = r.decide(state, command, agencies=AGENCIES)
     for e in events:
         state = r.evolve(state, e)
     return state, events
@@ -48,7 +52,7 @@ def test_receiving_again_adds_only_what_is_new() -> None:
     assert [i.code for i in event.items] == ["C"]  # type: ignore[attr-defined]
     assert sorted(state.items) == ["A", "B", "C"]
     with pytest.raises(DomainError, match="tidak ada usulan baru"):
-        r.decide(state, r.ReceiveProposals(year=2022, items=(item("A"),)))
+        r.decide(state, r.ReceiveProposals(year=2022, items=(item("A"),)), agencies=AGENCIES)
 
 
 def test_the_empty_state_is_never_changed_by_loading() -> None:
@@ -164,7 +168,7 @@ def test_adoption_needs_every_proposal_decided_and_freezes_the_list() -> None:
 
 def test_adopting_with_nothing_received_is_refused() -> None:
     with pytest.raises(NotFound):
-        r.decide(r.Rkpd(), r.Adopt(year=2022))
+        r.decide(r.Rkpd(), r.Adopt(year=2022), agencies=AGENCIES)
 
 
 def test_pagu_is_shared_among_kecamatan_in_proportion_and_adds_up_exactly() -> None:
@@ -180,3 +184,14 @@ def test_pagu_is_shared_among_kecamatan_in_proportion_and_adds_up_exactly() -> N
 
 def test_no_line_has_no_share() -> None:
     assert r.pagu_by_kecamatan([], {}, {}) == {}
+
+
+def test_only_the_citys_own_perangkat_daerah_take_proposals_and_lines() -> None:
+    """Agencies are the city's settings, not a list in the code: another kabupaten's are refused."""
+    bogor = {"DPUPR": AGENCIES["DBMSDA"]}  # a city whose roads agency has another code
+    with pytest.raises(DomainError, match="perangkat daerah tidak dikenal"):
+        r.decide(r.Rkpd(), r.ReceiveProposals(year=2022, items=(item("A"),)), agencies=bogor)
+    state, _ = run(r.Rkpd(), r.ReceiveProposals(year=2022, items=(item("A"),)))
+    with pytest.raises(ValidationFailed) as refused:
+        r.decide(state, r.SetLine(line=line("A"), priority_programs=6), agencies=bogor)
+    assert "agency" in refused.value.errors

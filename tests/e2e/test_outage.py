@@ -79,7 +79,7 @@ async def test_projections_and_listen_resume_after_the_database_comes_back(tmp_p
             assert len(acknowledged) > before
 
             health = await _healthy_and_caught_up(server.base_url)
-            assert set(health["projections"]) == {"cycles", "forums", "lineage", "proposals", "rkpd"}
+            assert set(health["projections"]) == {"city", "cycles", "forums", "lineage", "proposals", "rkpd"}
             pool = await asyncpg.connect(url)
             try:
                 codes = [r["code"] for r in await pool.fetch("SELECT data->>'code' AS code FROM events"

@@ -34,7 +34,9 @@ def test_serve_on_an_empty_data_dir_comes_up_and_a_second_serve_reuses_the_data(
         assert "cycles" in health["projections"]
         home = httpx.get(server.base_url + "/")
         assert home.status_code == 200
-        assert "Siklus RKPD 2022" in home.text and "Bekasijaya" in home.text
+        # Set up for Kota Bekasi, and no cycle opened behind Bappeda's back.
+        assert "Belum ada siklus perencanaan yang dibuka" in home.text and "Bekasijaya" in home.text
+        assert "Musrenbang Kota Bekasi" in home.text
         assert httpx.get(server.base_url + "/schema/openapi.json").json()["paths"]["/health"]
     finally:
         assert server.stop() == 0, server.output()
@@ -48,7 +50,7 @@ def test_serve_on_an_empty_data_dir_comes_up_and_a_second_serve_reuses_the_data(
         again.stop()
     done = run("verify", env=bundled_env(data_dir))
     assert done.returncode == 0, done.stderr
-    assert "intact: 1 events in 1 streams" in done.stdout  # reused, and the first cycle not opened twice
+    assert "intact: 1 events in 1 streams" in done.stdout  # reused, and the city not set up twice
 
 
 def test_serve_uses_the_external_database_and_starts_none(database_url: str, tmp_path: Path, free_port: int) -> None:
@@ -135,7 +137,7 @@ def test_replay_rebuilds_every_projection_with_a_progress_report(cli_env: dict[s
 def test_serve_demo_plays_a_whole_cycle_once_and_a_newcomer_can_follow_a_line_back(
     database_url: str, free_port: int
 ) -> None:
-    server = Server(free_port, database_url=database_url, args=("--demo",))
+    server = Server(free_port, database_url=database_url, args=("--demo",), cycle=False)
     try:
         server.wait_healthy(timeout=240)
         printed = server.output()
@@ -145,11 +147,15 @@ def test_serve_demo_plays_a_whole_cycle_once_and_a_newcomer_can_follow_a_line_ba
         line = page.text.split('href="/telusur/rkpd/2022/', 1)[1].split('"', 1)[0]
         trace = httpx.get(f"{server.base_url}/telusur/rkpd/2022/{line}", timeout=30)
         assert trace.status_code == 200 and "/telusur/usulan/" in trace.text
-        sample = printed.split("/telusur/usulan/", 1)[1].split()[0]
+        sample = printed.split("/telusur/usulan/", 1)[1].split()[0].rstrip(";")
         assert httpx.get(f"{server.base_url}/telusur/usulan/{sample}", timeout=30).status_code == 200
+        carried = printed.split("/lacak/", 1)[1].split()[0]  # a 2023 proposal carrying a 2022 need on
+        assert "Diusulkan sejak 2022, 2 kali" in httpx.get(f"{server.base_url}/lacak/{carried}", timeout=30).text
+        home = httpx.get(server.base_url + "/", timeout=30).text
+        assert "Ajukan usulan untuk RKPD 2023" in home and "/rkpd/2022" in home
     finally:
         assert server.stop() == 0, server.output()
-    again = Server(free_port, database_url=database_url, args=("--demo",))
+    again = Server(free_port, database_url=database_url, args=("--demo",), cycle=False)
     try:
         again.wait_healthy()
         assert "no demo played" in again.output()

@@ -162,4 +162,4 @@ async def test_append_notifies_listeners_after_commit(store: EventStore, databas
 async def test_stored_data_reads_back_to_the_bytes_that_were_hashed(store: EventStore, pool: asyncpg.Pool) -> None:
     await store.append(Append("s-1", NEW_STREAM, [stage(7, "kota")]))
     data = await pool.fetchval("SELECT data FROM events")
-    assert codec.recanonicalize(data) == b'{"stage":"kota","type":"cycle.stage_advanced","year":7}'
+    assert codec.recanonicalize(data) == b'{"on":null,"stage":"kota","type":"cycle.stage_advanced","year":7}'

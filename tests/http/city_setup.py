@@ -14,9 +14,9 @@ from musrenbang.domain import proposal as rules
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.services.bootstrap import start_first_cycle
 from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.proposals import ProposalService
+from tests.cycles import FORUM_DAY, open_test_cycle
 from tests.http.test_staff import PASSWORD
 
 KELURAHAN, KECAMATAN = "32.75.01.1001", "32.75.01"
@@ -39,9 +39,9 @@ async def _submit(proposals: ProposalService, n: int, title: str, bidang: str) -
         kelurahan=KELURAHAN, rw=str(n + 1), rt="1", kind="fisik", bidang=bidang, title=title,
         problem="Masalah yang cukup panjang untuk diuji", solution="Penyelesaian yang jelas", beneficiaries="50",
         volume="100", unit="meter", estimated_cost="10 juta", address="Jl. Uji",
-    ))  # fmt: skip
+    ), year=2022)  # fmt: skip
     submitted = await proposals.submit(content, rules.Proposer(name="Warga Uji", phone="+6281234567"),
-                                       idempotency_key=f"city-{n}", request_fingerprint=str(n))  # fmt: skip
+                                       idempotency_key=f"city-{n}", request_fingerprint=str(n), year=2022)  # fmt: skip
     return submitted.code
 
 
@@ -50,7 +50,7 @@ async def seed(database_url: str) -> dict[str, str]:
     pool = await create_pool(database_url, min_size=1, max_size=5)
     try:
         store = EventStore(pool)
-        await start_first_cycle(store)
+        await open_test_cycle(store)
         runner = ProjectionRunner(pool, all_projections())
         await runner.catch_up_all()
         proposals = ProposalService(pool, store, b"c" * 32, runner)
@@ -61,7 +61,7 @@ async def seed(database_url: str) -> dict[str, str]:
         forums = ForumService(pool, store, runner)
         kelurahan = new_forum_id()
         schedule = f.ScheduleForum(forum_id=kelurahan, level="kelurahan", region=KELURAHAN, year=2022,
-                                   title="Musrenbang Kelurahan", held_on=None, place="Aula", chair="Lurah",
+                                   title="Musrenbang Kelurahan", held_on=FORUM_DAY, place="Aula", chair="Lurah",
                                    ceiling=CEILING, rule="greedy", ballot_kind="approval")  # fmt: skip
         await forums.schedule(schedule, META)
         await forums.register_delegates(kelurahan, [f.RegisterDelegate(delegate_id="d1", name="A", gender="P")], META)
@@ -72,7 +72,8 @@ async def seed(database_url: str) -> dict[str, str]:
         await forums.close(kelurahan, META)
         kecamatan = new_forum_id()
         await forums.schedule(f.ScheduleForum(forum_id=kecamatan, level="kecamatan", region=KECAMATAN, year=2022,
-                                              title="Musrenbang Kecamatan", held_on=None, place="Aula", chair="Camat",
+                                              title="Musrenbang Kecamatan", held_on=FORUM_DAY, place="Aula",
+                                              chair="Camat",
                                               ceiling=CEILING), META)  # fmt: skip
         await runner.catch_up_all()
         await forums.open(kecamatan, META)

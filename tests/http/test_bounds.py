@@ -19,7 +19,8 @@ NUL = "ada\x00nul"
 
 
 def forum(**changes: object) -> dict[str, object]:
-    body: dict[str, object] = {"level": "kelurahan", "region": KELURAHAN, "year": 2022, "title": "Musrenbang uji",
+    body: dict[str, object] = {"level": "kelurahan", "region": KELURAHAN, "year": 2022, "held_on": "2021-01-20",
+                               "title": "Musrenbang uji",
                                "ceiling": 100_000_000}  # fmt: skip
     body.update(changes)
     return body

@@ -97,7 +97,7 @@ def test_both_files_of_a_list_with_formula_like_texts_hold_them_as_text_and_numb
     assert (line["No"], line["Target"], line["Volume"], line["Pagu"]) == ("1", "-1", "-2.5", "-5")  # still numbers
     assert plain["Program"] == "Program Penyelenggaraan Jalan" and plain["Volume"] == "2.5"
 
-    sheet = _xlsx(rkpd_files.to_xlsx(rkpd))
+    sheet = _xlsx(rkpd_files.to_xlsx(rkpd, "Kota Bekasi"))
     header = [c.value for c in sheet[1]]
     cells = dict(zip(range(len(header)), sheet[2], strict=True))
     for c, field in ((2, "program"), (3, "kegiatan"), (4, "sub_kegiatan"), (5, "output_indicator"),

@@ -99,7 +99,8 @@ async def _seed_live_forums(client: httpx.AsyncClient) -> tuple[dict[str, str], 
     forums = []
     for title in ("Musrenbang Kelurahan (terjadwal)", "Musrenbang Kelurahan (dibuka)"):
         r = await client.post("/api/v1/forums", json={
-            "level": "kelurahan", "region": OTHER_KELURAHAN, "year": history.YEAR, "title": title,
+            "level": "kelurahan", "region": OTHER_KELURAHAN, "year": history.NEXT_YEAR, "held_on": "2021-01-20",
+            "title": title,
             "ceiling": 50_000_000, "rule": "greedy", "ballot_kind": "approval"})  # fmt: skip
         assert r.status_code == 201, r.text
         forum_id = r.json()["forum_id"]

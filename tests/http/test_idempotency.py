@@ -11,7 +11,8 @@ from tests.http.test_staff import KELURAHAN, new_proposal, token, users  # noqa:
 
 
 def forum(title: str) -> dict[str, object]:
-    return {"level": "kelurahan", "region": KELURAHAN, "year": 2022, "title": title, "ceiling": 50_000_000,
+    return {"level": "kelurahan", "region": KELURAHAN, "year": 2022, "held_on": "2021-01-20", "title": title,
+            "ceiling": 50_000_000,
             "rule": "greedy", "ballot_kind": "approval"}  # fmt: skip
 
 

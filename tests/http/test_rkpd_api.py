@@ -29,9 +29,12 @@ async def city(city_server: Server, city_database: str) -> AsyncIterator[tuple[h
 
 
 async def _codes(pool: asyncpg.Pool) -> dict[str, str]:
-    """The history's proposals by their name in tests/history.py (a0..a4, b0, b1)."""
-    rows = await pool.fetch("SELECT code, kelurahan, rw FROM proposals")
-    return {("a" if r["kelurahan"] == history.KELURAHAN_A else "b") + str(r["rw"] - 1): r["code"] for r in rows}
+    """The history's proposals by their name in tests/history.py (a0..a4, b0, b1 of 2022; "carried", a3
+    proposed again for 2023)."""
+    rows = await pool.fetch("SELECT code, kelurahan, rw, year FROM proposals")
+    names = {("a" if r["kelurahan"] == history.KELURAHAN_A else "b") + str(r["rw"] - 1): r["code"]
+             for r in rows if r["year"] == history.YEAR}  # fmt: skip
+    return {**names, "carried": next(r["code"] for r in rows if r["year"] == history.NEXT_YEAR)}
 
 
 async def assert_steps_are_events(pool: asyncpg.Pool, steps: list[dict]) -> None:
@@ -98,8 +101,20 @@ async def test_lineage_says_where_a_left_out_proposal_stopped_and_why(city) -> N
     assert [s["detail"]["to_agency"] for s in declined["steps"] if s["kind"] == "rkpd.proposal_passed"] == [
         "DISPERKIMTAN"
     ]
-    assert declined["steps"][-1]["kind"] == "rkpd.proposal_declined"
-    assert declined["steps"][-1]["detail"]["reason"] == "sudah dianggarkan 2021"
+    own = [s for s in declined["steps"] if s["subject"] == c["a3"]]
+    assert [s["kind"] for s in own[-2:]] == ["rkpd.proposal_declined", "proposal.carried_over"]
+    assert own[-2]["detail"]["reason"] == "sudah dianggarkan 2021"
+    # Proposed again for 2023: the lineage holds both years, from either end.
+    years = [(y["year"], y["code"], y["outcome"]) for y in declined["years"]]
+    assert years == [(2022, c["a3"], "tidak_terakomodasi"), (2023, c["carried"], "diajukan")]
+    assert own[-1]["detail"] == {"to_code": c["carried"], "to_year": 2023}
+    later = (await client.get(f"/api/v1/lineage/{c['carried']}")).json()
+    assert [(y["year"], y["code"]) for y in later["years"]] == [(2022, c["a3"]), (2023, c["carried"])]
+    assert {s["subject"] for s in later["steps"]} >= {c["a3"], c["carried"]}
+    carried = (await client.get(f"/api/v1/proposals/{c['carried']}")).json()
+    assert carried["carried_from"] == c["a3"]
+    assert carried["history"] == [{"year": 2022, "code": c["a3"], "outcome": "tidak_terakomodasi"},
+                                  {"year": 2023, "code": c["carried"], "outcome": "diajukan"}]  # fmt: skip
     rejected = (await client.get(f"/api/v1/lineage/{c['a2']}")).json()
     assert rejected["steps"][-1]["kind"] == "proposal.rejected"
     assert (await client.get("/api/v1/lineage/ZZZZZZZZ")).status_code == 404
@@ -208,8 +223,8 @@ async def test_agencies_and_bappeda_through_the_staff_api(staff_city) -> None:  
         stage = "/api/v1/cycles/2022/stage"
         for who in ("roads", "facilitator", "auditor"):
             await refused(403, "POST", stage, who, {})
-        r = await client.post(stage, headers=auth["admin"])
-        assert r.status_code == 200 and r.json() == {"year": 2022, "stage": "kecamatan"}, r.text
+        r = await client.post(stage, headers=auth["admin"])  # adopted: the cycle is closed for good
+        assert r.status_code == 409 and "sudah ditetapkan" in r.json()["message"], r.text
         adopted = await pool.fetchrow("SELECT metadata FROM events WHERE event_type = 'rkpd.adopted'"
                                       " ORDER BY global_position DESC LIMIT 1")  # fmt: skip
         assert f"admin-{tag}".encode() in bytes(adopted["metadata"])

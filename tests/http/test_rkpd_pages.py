@@ -96,7 +96,7 @@ def _json_rows(data: dict) -> list[list[str]]:
     return [
         [str(i["no"]), i["sub_kegiatan_code"], i["program"], i["kegiatan"], i["sub_kegiatan"], i["output_indicator"],
          i["target"], i["target_unit"], "; ".join(p["nama"] for p in i["locations"]), i["volume"], i["unit"],
-         str(i["pagu"]), {"apbd_kota": "APBD Kota", "dana_kelurahan": "Dana Kelurahan"}[i["funding_source"]],
+         str(i["pagu"]), {"apbd_kota": "APBD Kabupaten/Kota", "dana_kelurahan": "Dana Kelurahan"}[i["funding_source"]],
          i["agency_name"], f'{i["priority_program"]}. {i["priority_program_title"]}',
          " ".join(o["code"] for o in i["origins"])]
         for i in data["items"]

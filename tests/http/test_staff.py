@@ -187,7 +187,8 @@ async def test_a_forum_run_through_the_api(client: httpx.AsyncClient, users) -> 
     assert r.status_code == 201, r.text
     forum_id = r.json()["forum_id"]
     other = await client.post("/api/v1/forums", headers=await token(client, users["other"]), json={
-        "level": "kelurahan", "region": KELURAHAN, "year": 2022, "title": "x", "ceiling": 1, "rule": "greedy",
+        "level": "kelurahan", "region": KELURAHAN, "year": 2022, "held_on": "2021-01-20", "title": "x", "ceiling": 1,
+        "rule": "greedy",
         "ballot_kind": "approval"})  # fmt: skip
     assert other.status_code == 403
     delegates = [{"delegate_id": "d1", "name": "Ibu RW 01", "gender": "P"}, {"delegate_id": "d2", "name": "Pak RW 02",
@@ -247,7 +248,7 @@ async def _open_forum(client: httpx.AsyncClient, auth: dict[str, str], delegates
     for code in codes:
         await client.post(f"/api/v1/proposals/{code}/verification", json={"decision": "accept"}, headers=auth)
     r = await client.post("/api/v1/forums", headers=auth, json={
-        "level": "kelurahan", "region": KELURAHAN, "year": 2022, "title": "Forum uji serentak",
+        "level": "kelurahan", "region": KELURAHAN, "year": 2022, "held_on": "2021-01-20", "title": "Forum uji serentak",
         "ceiling": 10_000_000, "rule": "greedy", "ballot_kind": "approval"})  # fmt: skip
     forum_id = r.json()["forum_id"]
     people = [{"delegate_id": f"d{i}", "name": f"Delegasi {i}"} for i in range(delegates)]
@@ -339,7 +340,8 @@ async def test_who_may_schedule_a_forum_for_a_kelurahan(
     headers = await token(client, users[who]) if who else {}
     before = await app_pool.fetchval("SELECT count(*) FROM events")
     r = await client.post("/api/v1/forums", headers=headers, json={
-        "level": "kelurahan", "region": KELURAHAN, "year": 2022, "title": "Matriks izin", "ceiling": 1_000_000,
+        "level": "kelurahan", "region": KELURAHAN, "year": 2022, "held_on": "2021-01-20", "title": "Matriks izin",
+        "ceiling": 1_000_000,
         "rule": "greedy", "ballot_kind": "approval"})  # fmt: skip
     assert r.status_code == expected, r.text
     assert await app_pool.fetchval("SELECT count(*) FROM events") == before + (1 if expected == 201 else 0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 
 import asyncpg
 import pytest
@@ -15,19 +14,21 @@ from musrenbang.domain.events import AgendaItem
 from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore, Metadata
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.services.bootstrap import start_first_cycle
 from musrenbang.services.forums import ForumService, hold_open, new_forum_id
 from musrenbang.services.proposals import ProposalService
+from tests.cycles import FORUM_DAY, open_test_cycle
 
 META = Metadata(actor="fasilitator", role="facilitator")
 AGENDA = tuple(AgendaItem(item_id=f"P{i}", title=f"Usulan {i}", cost=10 * (i + 1)) for i in range(5))
 
 
 async def forum_with_delegates(forums: ForumService, delegates: int, **schedule: object) -> str:
+    """A forum of the test cycle (opened here when it is not yet) with `delegates` registered, open."""
+    await open_test_cycle(EventStore(forums._pool))
     forum_id = new_forum_id()
     command = f.ScheduleForum(
         forum_id=forum_id, level="kelurahan", region="32.75.01.1001", year=2022, title="Musrenbang uji",
-        held_on=dt.date(2021, 1, 20), place="Aula", chair="Lurah", ceiling=60, rule="greedy",
+        held_on=FORUM_DAY, place="Aula", chair="Lurah", ceiling=60, rule="greedy",
         ballot_kind="approval",
     )  # fmt: skip
     import msgspec
@@ -128,7 +129,7 @@ async def test_the_close_waits_for_a_ballot_in_flight_and_refuses_the_next(
 
 
 async def test_a_kelurahan_forum_forwards_to_its_kecamatan_forum(store: EventStore, pool: asyncpg.Pool) -> None:
-    await start_first_cycle(store)
+    await open_test_cycle(store)
     runner = ProjectionRunner(pool, all_projections())
     await runner.catch_up_all()
     proposals = ProposalService(pool, store, b"k" * 32, runner)
@@ -139,10 +140,10 @@ async def test_a_kelurahan_forum_forwards_to_its_kecamatan_forum(store: EventSto
             title=f"Perbaikan jalan RW {n + 1}", problem="Jalan rusak parah sejak lama", solution="Pengaspalan ulang",
             beneficiaries="100", volume="100", unit="meter", estimated_cost=str(cost), address="Jl. Mawar",
         )  # fmt: skip
-        content = await proposals.validate(raw)
+        content = await proposals.validate(raw, year=2022)
         submitted = await proposals.submit(
             content, proposal_rules.Proposer(name="Warga", phone="+6281234567"), idempotency_key=f"fwd-{n}",
-            request_fingerprint=str(n),
+            request_fingerprint=str(n), year=2022
         )  # fmt: skip
         await proposals.verify(proposal_rules.VerifyProposal(code=submitted.code, decision="accept"), META)
         codes.append(submitted.code)
@@ -152,7 +153,7 @@ async def test_a_kelurahan_forum_forwards_to_its_kecamatan_forum(store: EventSto
     kelurahan = new_forum_id()
     await forums.schedule(f.ScheduleForum(
         forum_id=kelurahan, level="kelurahan", region="32.75.01.1001", year=2022, title="Musrenbang Kelurahan",
-        held_on=None, place="Aula", chair="Lurah", ceiling=80_000_000,
+        held_on=FORUM_DAY, place="Aula", chair="Lurah", ceiling=80_000_000,
     ), META)  # fmt: skip
     await forums.open(kelurahan, META)  # agenda: the verified proposals of the kelurahan
     forum, _ = await forums.load(kelurahan)
@@ -166,7 +167,7 @@ async def test_a_kelurahan_forum_forwards_to_its_kecamatan_forum(store: EventSto
     kecamatan = new_forum_id()
     await forums.schedule(f.ScheduleForum(
         forum_id=kecamatan, level="kecamatan", region="32.75.01", year=2022, title="Musrenbang Kecamatan",
-        held_on=None, place="Aula", chair="Camat", ceiling=500_000_000,
+        held_on=FORUM_DAY, place="Aula", chair="Camat", ceiling=500_000_000,
     ), META)  # fmt: skip
     await forums.open(kecamatan, META)
     forwarded, _ = await forums.load(kecamatan)

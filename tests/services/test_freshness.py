@@ -19,12 +19,12 @@ from musrenbang.domain.events import AgendaItem
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.services.bootstrap import start_first_cycle
 from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.freshness import ReadModelBehind
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.rkpd import RkpdService
 from tests.conftest import with_database
+from tests.cycles import FORUM_DAY, open_test_cycle
 
 META = Metadata(actor="uji", role="admin")
 KELURAHAN = "32.75.01.1001"
@@ -53,9 +53,9 @@ async def accepted_proposal(proposals: ProposalService, n: int) -> str:
     content = await proposals.validate(p.ProposalInput(
         kelurahan=KELURAHAN, rw=1, rt=1, kind="fisik", bidang="infrastruktur", title=f"Usulan nomor {n}",
         problem="Masalah yang cukup panjang", solution="Penyelesaian yang jelas", beneficiaries=50, volume=10,
-        unit="meter", estimated_cost=10_000_000, address="Jl. Uji"))  # fmt: skip
+        unit="meter", estimated_cost=10_000_000, address="Jl. Uji"), year=2022)  # fmt: skip
     done = await proposals.submit(content, p.Proposer(name="Siti", phone="+6281234567890"),
-                                  idempotency_key=f"fresh-{n}", request_fingerprint=str(n))  # fmt: skip
+                                  idempotency_key=f"fresh-{n}", request_fingerprint=str(n), year=2022)  # fmt: skip
     await proposals.verify(p.VerifyProposal(code=done.code, decision="accept"), META)
     return done.code
 
@@ -64,14 +64,14 @@ async def test_opening_a_forum_waits_for_the_accepted_proposals_or_refuses(
     pool: asyncpg.Pool, store: EventStore
 ) -> None:
     runner = ProjectionRunner(pool, all_projections())
-    await start_first_cycle(store)
+    await open_test_cycle(store)
     proposals = ProposalService(pool, store, b"s" * 32, runner)
     first = await accepted_proposal(proposals, 1)
     await runner.catch_up_all()
     forums = ForumService(pool, store, Impatient(runner, 1.0))
     forum_id = new_forum_id()
     await forums.schedule(f.ScheduleForum(forum_id=forum_id, level="kelurahan", region=KELURAHAN, year=2022,
-                                          title="Musrenbang uji", held_on=None, place="Aula", chair="Lurah",
+                                          title="Musrenbang uji", held_on=FORUM_DAY, place="Aula", chair="Lurah",
                                           ceiling=50_000_000), META)  # fmt: skip
     second = await accepted_proposal(proposals, 2)  # accepted in the log; the read model has not seen it
     events = await pool.fetchval("SELECT count(*) FROM events")
@@ -96,7 +96,7 @@ async def test_the_city_intake_waits_for_what_the_kecamatan_forwarded_or_refuses
     pool: asyncpg.Pool, store: EventStore
 ) -> None:
     runner = ProjectionRunner(pool, all_projections())
-    await start_first_cycle(store)
+    await open_test_cycle(store)
     proposals = ProposalService(pool, store, b"s" * 32, runner)
     code = await accepted_proposal(proposals, 3)
     await runner.catch_up_all()
@@ -104,7 +104,7 @@ async def test_the_city_intake_waits_for_what_the_kecamatan_forwarded_or_refuses
     forums = ForumService(pool, store, runner)
     forum_id = new_forum_id()
     await forums.schedule(f.ScheduleForum(forum_id=forum_id, level="kecamatan", region="32.75.01", year=2022,
-                                          title="Musrenbang Kecamatan uji", held_on=None, place="Aula",
+                                          title="Musrenbang Kecamatan uji", held_on=FORUM_DAY, place="Aula",
                                           chair="Camat", ceiling=50_000_000), META)  # fmt: skip
     await forums.open(forum_id, META, agenda=(AgendaItem(item_id=code, proposal=code, title="Saluran",
                                                          cost=10_000_000, kelurahan=KELURAHAN),))  # fmt: skip

@@ -13,6 +13,7 @@ from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.rkpd import RkpdService
+from tests.cycles import open_test_cycle
 
 AGENCIES = ("DBMSDA", "DINKES", "DISDIK", "DLH")
 CODES = {"DBMSDA": "1.03.10.2.01.0017", "DINKES": "1.02.02.2.01.0001", "DISDIK": "1.01.02.2.01.0009",
@@ -29,6 +30,7 @@ def line(agency: str, code: str) -> r.LineInput:
 async def test_agencies_mapping_at_once_lose_nothing_and_never_share_an_id(
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
+    await open_test_cycle(store)
     rkpd = RkpdService(pool, store, ProjectionRunner(pool, all_projections()))
     items = tuple(
         CityItem(
@@ -62,6 +64,7 @@ async def test_agencies_mapping_at_once_lose_nothing_and_never_share_an_id(
 async def test_a_retried_command_is_written_once_even_when_the_retries_race(
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
+    await open_test_cycle(store)
     rkpd = RkpdService(pool, store, ProjectionRunner(pool, all_projections()))
     item = CityItem(code="A0000001", title="Usulan", kelurahan="32.75.01.1001", bidang="infrastruktur", cost=1,
                     agency="DBMSDA", forum_id="KEC")  # fmt: skip

@@ -1,0 +1,220 @@
+"""Setting the city up and opening each year's cycle: setup, cycle open, cycle list, cycle window,
+cycle advance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import msgspec
+
+from musrenbang.cli.common import Failure, database, prepare, run, settings_from_env
+from musrenbang.cli.group import main
+
+T = TypeVar("T")
+
+
+@main.command()
+@click.option("--region", default=None, help="The kabupaten or kota: its Kemendagri code, e.g. 32.75 or 32.01.")
+@click.option("--settings", "settings_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Its settings (TOML; see musrenbang/reference/kota_bekasi.toml). Default: Kota Bekasi's for"
+                   " 32.75, generic ones for any other region.")  # fmt: skip
+def setup(region: str | None, settings_file: Path | None) -> None:
+    """Set the platform up for a kabupaten or kota: load its kecamatan, kelurahan and desa from the
+    national Kemendagri table and record its settings. Run again with a changed file to change the
+    settings (recorded, like every decision); the region of a database never changes."""
+    from musrenbang import reference
+    from musrenbang.domain.errors import DomainError, ValidationFailed
+
+    try:
+        command = reference.city_settings(region, settings_file)
+    except reference.SettingsError as exc:
+        raise Failure(str(exc)) from None
+    settings = settings_from_env()
+    with database(settings) as url:
+        try:
+            run(prepare(url, command))
+        except ValidationFailed as exc:
+            raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
+        except DomainError as exc:
+            raise Failure(exc.message) from None
+        regions = run(_count_regions(url))
+    if settings_file is None and region not in (None, reference.DEFAULT_REGION):
+        click.echo(f"note: generic settings used ({reference.GENERIC_SETTINGS.name}): Bappeda, common agency names"
+                   " and no coordinate bounds narrower than Indonesia; write the city's own and run setup"
+                   " --settings FILE again", err=True)  # fmt: skip
+    click.echo(f"{command.name} ({command.region}): {regions['kecamatan']} kecamatan, {regions['kelurahan']}"
+               f" kelurahan, {regions['desa']} desa; {len(command.agencies)} perangkat daerah;"
+               f" planning agency {command.planning_agency_short}")  # fmt: skip
+
+
+async def _count_regions(url: str) -> dict[str, int]:
+    from musrenbang.db.connect import with_connection
+
+    async def count(conn: Any) -> dict[str, int]:
+        rows = await conn.fetch("SELECT tingkat, count(*) AS n FROM regions GROUP BY tingkat")
+        return {"kecamatan": 0, "kelurahan": 0, "desa": 0, **{r["tingkat"]: r["n"] for r in rows}}
+
+    return await with_connection(url, count)
+
+
+@main.group()
+def cycle() -> None:
+    """Planning cycles: one per RKPD year, with its calendar."""
+
+
+@cycle.command("open")
+@click.option("--year", type=int, required=True, help="The RKPD year (planned during the year before).")
+@click.option("--theme", required=True, help="The year's theme (tema RKPD).")
+@click.option("--programs", "programs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="TOML: the priority programs, and optionally the calendar and the pagu"
+                                  " indikatif per kecamatan (musrenbang/reference/siklus_contoh.toml).")  # fmt: skip
+@click.option("--kickoff", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Day of the kick-off.")
+def cycle_open(year: int, theme: str, programs_file: Path, kickoff: dt.datetime | None) -> None:
+    """Open the cycle of an RKPD year: theme, priority programs, pagu indikatif per kecamatan and the
+    calendar (each stage's first and last day; the common chain's months when the file gives none)."""
+    from musrenbang.domain import cycle as rules
+
+    plan = _read_plan(programs_file)
+    calendar = plan.calendar_windows() or rules.default_calendar(year)
+
+    async def work(store: Any) -> str:
+        from musrenbang.eventlog.store import Metadata
+        from musrenbang.services import city as city_service
+        from musrenbang.services import cycles
+
+        city = await city_service.required(store)
+        command = rules.StartCycle(
+            year=year, region=city.region, theme=theme, priority_programs=tuple(p.title for p in plan.programs),
+            priority_targets=tuple(p.target for p in plan.programs) if any(p.target for p in plan.programs) else (),
+            kickoff_on=kickoff.date() if kickoff else None, calendar=calendar, pagu_kecamatan=plan.ceilings(),
+        )  # fmt: skip
+        await cycles.open_cycle(store, command, Metadata(actor="cli", role="admin"))
+        return city.name
+
+    name = _with_store(work)
+    click.echo(f"opened RKPD {year} for {name}; calendar:")
+    for window in calendar:
+        click.echo(f"  {window.stage:<17} {window.opens} .. {window.closes}")
+
+
+@cycle.command("list")
+def cycle_list() -> None:
+    """Every cycle: its stage today and its calendar."""
+    from musrenbang.services import cycles
+
+    today = _today()
+    for state in _with_store(cycles.all_cycles):
+        click.echo(f"RKPD {state.year}: {state.stage_on(today)}  — {state.theme}")
+        for stage, window in state.calendar.items():
+            mark = "open" if state.is_open(stage, today) else ""
+            click.echo(f"  {stage:<17} {window.opens} .. {window.closes}  {mark}")
+
+
+@cycle.command("window")
+@click.option("--year", type=int, required=True)
+@click.option("--stage", required=True, type=click.Choice(["usulan", "kelurahan", "kecamatan", "perangkat_daerah",
+                                                           "kota", "ditetapkan"]))  # fmt: skip
+@click.option("--opens", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (default: unchanged).")
+@click.option("--closes", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last day.")
+@click.option("--reason", required=True, help="Why (recorded with the change).")
+def cycle_window(year: int, stage: str, opens: dt.datetime | None, closes: dt.datetime, reason: str) -> None:
+    """Move a stage's window, most often to extend it; the reason is recorded."""
+    from musrenbang.domain import cycle as rules
+    from musrenbang.eventlog.store import Metadata
+    from musrenbang.services import cycles
+
+    async def work(store: Any) -> None:
+        state = await cycles.load_cycle(store, year)
+        first = opens.date() if opens else (state.calendar[stage].opens if stage in state.calendar else closes.date())
+        command = rules.ChangeWindow(year=year, stage=stage, opens=first, closes=closes.date(), reason=reason)
+        await cycles.change_window(store, command, Metadata(actor="cli", role="admin"))
+
+    _with_store(work)
+    click.echo(f"RKPD {year}: {stage} now until {closes.date()}")
+
+
+@cycle.command("advance")
+@click.option("--year", type=int, required=True)
+def cycle_advance(year: int) -> None:
+    """Close the current stage today and open the next."""
+    from musrenbang.eventlog.store import Metadata
+    from musrenbang.services import cycles
+
+    async def work(store: Any) -> str:
+        await cycles.advance_stage(store, year, Metadata(actor="cli", role="admin"))
+        return (await cycles.load_cycle(store, year)).stage_on(_today())
+
+    click.echo(f"RKPD {year}: now at {_with_store(work)}")
+
+
+# --- the programs file -----------------------------------------------------------------------------------
+
+
+class _Program(msgspec.Struct, forbid_unknown_fields=True):
+    title: str
+    target: str = ""
+
+
+class _Plan(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    programs: list[_Program]
+    calendar: dict[str, list[dt.date]] = {}
+    pagu_kecamatan: dict[str, int] = {}
+
+    def calendar_windows(self) -> tuple[Any, ...]:
+        from musrenbang.domain.events import StageWindow
+
+        windows = []
+        for stage, days in self.calendar.items():
+            if len(days) != 2:
+                raise Failure(f"calendar.{stage}: give [first day, last day], e.g. [2022-01-03, 2022-01-31]")
+            windows.append(StageWindow(stage=stage, opens=days[0], closes=days[1]))
+        return tuple(windows)
+
+    def ceilings(self) -> tuple[Any, ...]:
+        from musrenbang.domain.events import KecamatanCeiling
+
+        return tuple(KecamatanCeiling(kecamatan=k, pagu=v) for k, v in self.pagu_kecamatan.items())
+
+
+def _read_plan(path: Path) -> _Plan:
+    try:
+        return msgspec.convert(tomllib.loads(path.read_text(encoding="utf-8")), _Plan)
+    except OSError as exc:
+        raise Failure(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        raise Failure(f"{path}: {exc}") from None
+
+
+def _today() -> dt.date:
+    from musrenbang.services.cycles import today
+
+    return today()
+
+
+def _with_store(work: Callable[[Any], Awaitable[T]]) -> T:
+    """`work(store)` on the prepared database; a refusal of the domain becomes the command's error."""
+    from musrenbang.db.connect import create_pool
+    from musrenbang.domain.errors import DomainError, ValidationFailed
+    from musrenbang.eventlog.store import EventStore
+
+    async def go(url: str) -> T:
+        pool = await create_pool(url, min_size=1, max_size=3)
+        try:
+            return await work(EventStore(pool))
+        finally:
+            await pool.close()
+
+    settings = settings_from_env()
+    with database(settings) as url:
+        run(prepare(url))
+        try:
+            return run(go(url))
+        except ValidationFailed as exc:
+            raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
+        except DomainError as exc:
+            raise Failure(exc.message) from None

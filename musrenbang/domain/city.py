@@ -1,0 +1,166 @@
+"""The city the platform serves: any kabupaten or kota of the Kemendagri table, with its own settings.
+
+Its region decides which kecamatan, kelurahan and desa residents propose in; its settings say what the
+pages call it and its planning agency (Kota Bekasi's is Bappelitbangda, most are Bappeda), which
+perangkat daerah there are (and the urusan each carries out: a sub-kegiatan code is checked against
+them), which agency takes a proposal of each bidang first, and where a proposal's coordinates may lie.
+Settings are decisions, so they are events (`city.configured`, on the stream `city`): set up once, then
+changed the same way, never edited in place. The region itself never changes: proposals, forums and the
+RKPD of a city all hang on its region codes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+
+import msgspec
+
+from musrenbang.domain import bounds, values
+from musrenbang.domain.errors import N_, DomainError, Message
+from musrenbang.domain.events import CityAgency, CityConfigured, CoordinateBounds, Event
+from musrenbang.domain.proposal import BIDANG
+
+STREAM = "city"
+MAX_AGENCIES = 200
+MAX_URUSAN = 20
+INDONESIA = CoordinateBounds(south="-11.5", north="6.5", west="94.5", east="141.5")
+"""The whole country with a margin: every coordinate an event may carry lies inside."""
+_CITY_CODE = re.compile(r"\d{2}\.\d{2}")
+_AGENCY_CODE = re.compile(r"[A-Z0-9_]{2,30}")
+_URUSAN = re.compile(r"\d\.\d{2}")
+
+
+class City(msgspec.Struct, frozen=True, kw_only=True):
+    """The settings in force (what the last `city.configured` said); `region` empty before setup."""
+
+    region: str = ""
+    name: str = ""
+    planning_agency: str = ""
+    planning_agency_short: str = ""
+    agencies: tuple[CityAgency, ...] = ()
+    bidang_agency: dict[str, str] = {}
+    bounds: CoordinateBounds = INDONESIA
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.region)
+
+    @property
+    def agencies_by_code(self) -> dict[str, CityAgency]:
+        return {a.code: a for a in self.agencies}
+
+    def agency_name(self, code: str) -> str:
+        """The agency's name, or its code when the city has no such agency (any more)."""
+        agency = self.agencies_by_code.get(code)
+        return agency.name if agency else code
+
+    def agency_for(self, bidang: str) -> str:
+        """The agency that takes a proposal of `bidang` first at the Forum Perangkat Daerah."""
+        return self.bidang_agency[bidang]
+
+
+class ConfigureCity(msgspec.Struct, frozen=True, kw_only=True):
+    """Set the city up, or change its settings: every setting, whole (what is left out is not kept)."""
+
+    region: str
+    name: str
+    planning_agency: str
+    planning_agency_short: str
+    agencies: tuple[CityAgency, ...]
+    bidang_agency: Mapping[str, str]
+    bounds: CoordinateBounds
+
+
+def decide(state: City, command: ConfigureCity) -> list[Event]:
+    """The settings as an event; nothing when they are what is in force already. Refused: another region
+    than the one set up, and any setting out of its bounds (each field's message at once)."""
+    checks = bounds.Checks()
+    region = checks.check("region", _city_code, command.region)
+    if state.exists and region is not None and region != state.region:
+        raise DomainError(Message(N_("platform ini sudah disiapkan untuk wilayah %(region)s; wilayahnya tidak"
+                                     " dapat diganti"), region=state.region))  # fmt: skip
+    name = checks.text("name", command.name, bounds.NAME, required=True)
+    planning_agency = checks.text("planning_agency", command.planning_agency, bounds.TITLE, required=True)
+    short = checks.text("planning_agency_short", command.planning_agency_short, 40, required=True)
+    agencies = _agencies(checks, command.agencies)
+    bidang_agency = _bidang_agency(checks, command.bidang_agency, {a.code for a in agencies})
+    area = checks.check("bounds", _bounds, command.bounds)
+    checks.done()
+    configured = CityConfigured(
+        region=command.region, name=name, planning_agency=planning_agency, planning_agency_short=short,
+        agencies=agencies, bidang_agency=bidang_agency, bounds=area or INDONESIA,
+    )  # fmt: skip
+    return [] if evolve(state, configured) == state else [configured]
+
+
+def evolve(state: City, event: Event) -> City:
+    if isinstance(event, CityConfigured):
+        return City(region=event.region, name=event.name, planning_agency=event.planning_agency,
+                    planning_agency_short=event.planning_agency_short, agencies=event.agencies,
+                    bidang_agency=dict(event.bidang_agency), bounds=event.bounds)  # fmt: skip
+    return state
+
+
+def within(area: CoordinateBounds, latitude: str, longitude: str) -> bool:
+    """Whether a point (decimal degrees as text) lies inside `area`."""
+    lat, lon = Decimal(latitude), Decimal(longitude)
+    return (Decimal(area.south) <= lat <= Decimal(area.north)) and (Decimal(area.west) <= lon <= Decimal(area.east))
+
+
+def _city_code(value: str) -> str:
+    if not isinstance(value, str) or not _CITY_CODE.fullmatch(value):
+        raise ValueError(N_("kode wilayah kabupaten/kota terdiri dari dua bagian, misalnya 32.75"))
+    return value
+
+
+def _agencies(checks: bounds.Checks, given: tuple[CityAgency, ...]) -> tuple[CityAgency, ...]:
+    if not 1 <= len(given) <= MAX_AGENCIES:
+        checks.fail("agencies", Message(N_("isi 1 sampai %(max)d perangkat daerah"), max=MAX_AGENCIES))
+        return ()
+    seen: set[str] = set()
+    agencies = []
+    for agency in given:
+        if not isinstance(agency.code, str) or not _AGENCY_CODE.fullmatch(agency.code):
+            checks.fail("agencies", Message(N_("kode perangkat daerah %(code)s: huruf besar, angka atau garis bawah,"
+                                               " 2 sampai 30"), code=str(agency.code)[:40]))  # fmt: skip
+            continue
+        if agency.code in seen:
+            checks.fail("agencies", Message(N_("kode perangkat daerah %(code)s dipakai dua kali"), code=agency.code))
+        seen.add(agency.code)
+        name = checks.text("agencies", agency.name, bounds.TITLE, required=True)
+        if not 1 <= len(agency.urusan) <= MAX_URUSAN or not all(
+            isinstance(u, str) and _URUSAN.fullmatch(u) for u in agency.urusan
+        ):
+            checks.fail("agencies", Message(N_("urusan %(code)s: 1 sampai 20 kode seperti 1.03"), code=agency.code))
+        agencies.append(CityAgency(code=agency.code, name=name, urusan=tuple(agency.urusan)))
+    return tuple(agencies)
+
+
+def _bidang_agency(checks: bounds.Checks, given: Mapping[str, str], codes: set[str]) -> dict[str, str]:
+    unknown = sorted(set(given) - set(BIDANG))
+    missing = [b for b in BIDANG if b not in given]
+    if unknown or missing:
+        checks.fail("bidang_agency", Message(N_("sebutkan perangkat daerah untuk setiap bidang (%(all)s)"),
+                                             all=", ".join(BIDANG)))  # fmt: skip
+    for bidang in BIDANG:
+        if bidang in given and given[bidang] not in codes:
+            checks.fail("bidang_agency", Message(N_("bidang %(bidang)s: perangkat daerah %(code)s tidak ada"),
+                                                 bidang=bidang, code=str(given[bidang])[:40]))  # fmt: skip
+    return {b: given[b] for b in BIDANG if b in given}
+
+
+def _bounds(area: CoordinateBounds) -> CoordinateBounds:
+    """Bounds in canonical decimal text, inside Indonesia, south of north and west of east."""
+    try:
+        south, north, west, east = (values.parse_decimal(v, places=7) for v in
+                                    (area.south, area.north, area.west, area.east))  # fmt: skip
+    except (ValueError, TypeError):
+        raise ValueError(N_("batas koordinat harus angka desimal")) from None
+    canonical = CoordinateBounds(south=south, north=north, west=west, east=east)
+    if not (within(INDONESIA, south, west) and within(INDONESIA, north, east)):
+        raise ValueError(N_("batas koordinat harus di dalam wilayah Indonesia"))
+    if not (Decimal(south) < Decimal(north) and Decimal(west) < Decimal(east)):
+        raise ValueError(N_("batas selatan harus di bawah batas utara, dan batas barat di kiri batas timur"))
+    return canonical

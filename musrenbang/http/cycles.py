@@ -1,0 +1,315 @@
+"""Planning cycles over HTTP: the public calendar of every year (`GET /api/v1/cycles`), and Bappeda's
+opening of a year and moving of its windows, as JSON (`CycleApi`) and as a staff page (`CyclePages`).
+
+What the public sees is assembled in `projections.cycles.overview`; what Bappeda decides goes through
+`services.cycles`, which reads the cycle from the log itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+from litestar.response import Redirect, Template
+
+from musrenbang.domain import cycle as rules
+from musrenbang.domain import values
+from musrenbang.domain.access import Actor
+from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.domain.events import KecamatanCeiling, StageWindow
+from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.http.guards import BAPPEDA
+from musrenbang.http.i18n import translate
+from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.http.render import page
+from musrenbang.projections import cycles as cycle_views
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services import cycles
+
+Year = Annotated[int, Parameter(ge=2000, le=2100)]
+
+
+class WindowOut(msgspec.Struct, frozen=True):
+    stage: str
+    opens: dt.date
+    closes: dt.date
+    open: bool
+    """Open today (the city's day)."""
+
+
+class ProgramOut(msgspec.Struct, frozen=True):
+    number: int
+    title: str
+    target: str
+
+
+class WindowChangeOut(msgspec.Struct, frozen=True):
+    stage: str
+    opens: dt.date
+    closes: dt.date
+    reason: str
+    changed_at: dt.datetime
+
+
+class CycleOut(msgspec.Struct, frozen=True, kw_only=True):
+    year: int
+    theme: str
+    stage: str
+    """The stage the cycle is at today: the last whose window has opened, `ditetapkan` once adopted."""
+    adopted: bool
+    calendar: list[WindowOut]
+    priority_programs: list[ProgramOut]
+    window_changes: list[WindowChangeOut]
+
+
+class WindowIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    stage: Annotated[str, msgspec.Meta(max_length=20)]
+    opens: dt.date
+    closes: dt.date
+
+
+class ProgramIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    title: Annotated[str, msgspec.Meta(max_length=400)]
+    target: Annotated[str, msgspec.Meta(max_length=400)] = ""
+
+
+class CeilingIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    kecamatan: Annotated[str, msgspec.Meta(max_length=20)]
+    pagu: Annotated[int, msgspec.Meta(ge=0, le=10**15)]
+
+
+class CycleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    year: Annotated[int, msgspec.Meta(ge=2000, le=2100)]
+    theme: Annotated[str, msgspec.Meta(max_length=400)]
+    priority_programs: Annotated[list[ProgramIn], msgspec.Meta(max_length=rules.MAX_PROGRAMS)]
+    calendar: Annotated[list[WindowIn], msgspec.Meta(
+        max_length=len(rules.STAGES), description="Every stage's first and last day (default: the common chain's"
+        " months for the year)")] = []  # fmt: skip
+    pagu_kecamatan: Annotated[list[CeilingIn], msgspec.Meta(max_length=rules.MAX_KECAMATAN)] = []
+    kickoff_on: dt.date | None = None
+
+
+class WindowChangeIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    closes: dt.date
+    reason: Annotated[str, msgspec.Meta(max_length=1000)]
+    opens: dt.date | None = None
+    """Default: the window's first day stays."""
+
+
+class StageOut(msgspec.Struct, frozen=True):
+    year: int
+    stage: str
+
+
+def _cycle_out(c: dict[str, Any]) -> CycleOut:
+    return CycleOut(
+        year=c["year"], theme=c["theme"], stage=c["stage"], adopted=c["adopted"],
+        calendar=[WindowOut(w["stage"], w["opens"], w["closes"], w["open"]) for w in c["calendar"]],
+        priority_programs=[ProgramOut(p["number"], p["title"], p["target"]) for p in c["programs"]],
+        window_changes=[WindowChangeOut(w["stage"], w["opens"], w["closes"], w["reason"], w["changed_at"])
+                        for w in c["changes"]],
+    )  # fmt: skip
+
+
+async def _one(pool: asyncpg.Pool, year: int) -> CycleOut:
+    async with pool.acquire() as conn:
+        found = await cycle_views.overview(conn, cycles.today(), year)
+    if not found:
+        raise NotFoundException()
+    return _cycle_out(found[0])
+
+
+async def _window_change(store: EventStore, year: int, stage: str, opens: dt.date | None, closes: dt.date,
+                         reason: str, meta: Metadata, key: str | None = None) -> Any:  # fmt: skip
+    """Move `stage`'s window of `year`; its first day stays unless `opens` is given."""
+    if stage not in rules.STAGES:
+        raise ValidationFailed({"stage": N_("tahap tidak dikenal")})
+    state = await cycles.load_cycle(store, year)
+    window = state.calendar.get(stage)
+    first = opens or (window.opens if window is not None else closes)
+    command = rules.ChangeWindow(year=year, stage=stage, opens=first, closes=closes, reason=reason)
+    return await cycles.change_window(store, command, meta, key)
+
+
+class CycleApi(Controller):
+    path = "/api/v1/cycles"
+    tags = ["cycles"]
+
+    @get("/", summary="Every planning cycle, newest first: theme, stage today and calendar")
+    async def list_cycles(self, pool: asyncpg.Pool) -> list[CycleOut]:
+        async with pool.acquire() as conn:
+            return [_cycle_out(c) for c in await cycle_views.overview(conn, cycles.today())]
+
+    @get("/{year:int}", summary="One planning cycle, with its priority programs and window changes")
+    async def one_cycle(self, pool: asyncpg.Pool, year: Year) -> CycleOut:
+        return await _one(pool, year)
+
+    @post("/", summary="Open the cycle of an RKPD year (Bappeda)", status_code=201, guards=[BAPPEDA],
+          request_max_body_size=256 * 1024)  # fmt: skip
+    async def open_cycle(self, request: Request, data: CycleIn, actor: Actor, store: EventStore, pool: asyncpg.Pool,
+                         runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> CycleOut:  # fmt: skip
+        """The calendar may be left out (the common chain's months); pagu indikatif must name kecamatan of
+        the city. 409 when the year is open already."""
+        key, meta = keyed(request, actor, idempotency_key)
+        result = await cycles.open_planned(
+            store, year=data.year, theme=data.theme, programs=[(p.title, p.target) for p in data.priority_programs],
+            calendar=tuple(StageWindow(stage=w.stage, opens=w.opens, closes=w.closes) for w in data.calendar),
+            pagu_kecamatan=tuple(KecamatanCeiling(kecamatan=c.kecamatan, pagu=c.pagu) for c in data.pagu_kecamatan),
+            kickoff_on=data.kickoff_on, metadata=meta, idempotency_key=key,
+        )  # fmt: skip
+        await runner.wait_until_applied(["cycles"], result.last)
+        return await _one(pool, data.year)
+
+    @post("/{year:int}/windows/{stage:str}", summary="Move (most often: extend) a stage's window, with a reason"
+          " (Bappeda)", status_code=200, guards=[BAPPEDA])  # fmt: skip
+    async def change_window(self, request: Request, year: Year, stage: str, data: WindowChangeIn, actor: Actor,
+                            store: EventStore, pool: asyncpg.Pool, runner: ProjectionRunner,
+                            idempotency_key: OptionalKey = None) -> CycleOut:  # fmt: skip
+        key, meta = keyed(request, actor, idempotency_key)
+        result = await _window_change(store, year, stage[:40], data.opens, data.closes, data.reason, meta, key)
+        await runner.wait_until_applied(["cycles"], result.last)
+        return await _one(pool, year)
+
+    @post("/{year:int}/stage", summary="Close the current stage today and open the next (Bappeda)", status_code=200,
+          guards=[BAPPEDA])  # fmt: skip
+    async def advance_stage(self, request: Request, year: Year, actor: Actor, store: EventStore,
+                            runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> StageOut:  # fmt: skip
+        key, meta = keyed(request, actor, idempotency_key)
+        result = await cycles.advance_stage(store, year, meta, key)
+        await runner.wait_until_applied(["cycles"], result.last)
+        return StageOut(year, (await cycles.load_cycle(store, year)).stage_on(cycles.today()))
+
+
+# --- the staff page -------------------------------------------------------------------------------------
+
+_PROGRAM_LINE = re.compile(r"\s*(?P<title>[^|]+?)\s*(?:\|\s*(?P<target>.*?)\s*)?$")
+_CEILING_LINE = re.compile(r"\s*(?P<kode>[\d.]+)\s*[=:]\s*(?:Rp\.?)?\s*(?P<pagu>[\d.\s]+)\s*$")
+
+
+def _programs(text: str) -> list[tuple[str, str]]:
+    """One program per line, `judul | sasaran` (the sasaran may be left out)."""
+    found = []
+    for line in text.splitlines()[: rules.MAX_PROGRAMS + 1]:
+        m = _PROGRAM_LINE.match(line)
+        if m and m["title"].strip():
+            found.append((m["title"], m["target"] or ""))
+    return found
+
+
+def _ceilings(text: str, errors: dict[str, Any]) -> tuple[KecamatanCeiling, ...]:
+    """One kecamatan per line, `kode = rupiah`."""
+    found = []
+    for line in text.splitlines()[: rules.MAX_KECAMATAN + 1]:
+        if not line.strip():
+            continue
+        m = _CEILING_LINE.match(line)
+        if m is None:
+            errors["pagu_kecamatan"] = N_("tulis satu kecamatan per baris: kode = rupiah,"
+                                          " misalnya 32.75.01 = 7500000000")
+            return ()
+        found.append(KecamatanCeiling(kecamatan=m["kode"], pagu=int(re.sub(r"[.\s]", "", m["pagu"]))))
+    return tuple(found)
+
+
+def _day(raw: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+
+
+def _calendar(form: dict[str, str], errors: dict[str, Any]) -> tuple[StageWindow, ...]:
+    windows = []
+    for stage in rules.STAGES:
+        opens, closes = _day(form.get(f"opens_{stage}", "")), _day(form.get(f"closes_{stage}", ""))
+        if opens is None or closes is None:
+            errors[f"calendar.{stage}"] = N_("isi tanggal buka dan tutup")
+            continue
+        windows.append(StageWindow(stage=stage, opens=opens, closes=closes))
+    return tuple(windows)
+
+
+def _new_cycle_values(year: int) -> dict[str, str]:
+    """The form for a new year: the common chain's dates to start from."""
+    entered = {"year": str(year), "theme": "", "programs": "", "pagu_kecamatan": ""}
+    for w in rules.default_calendar(year):
+        entered[f"opens_{w.stage}"], entered[f"closes_{w.stage}"] = w.opens.isoformat(), w.closes.isoformat()
+    return entered
+
+
+class CyclePages(Controller):
+    path = "/petugas/siklus"
+    guards = [BAPPEDA]
+    include_in_schema = False
+
+    async def _page(self, request: Request, pool: asyncpg.Pool, actor: Actor, *, status: int = 200,
+                    entered: dict[str, str] | None = None, errors: dict[str, Any] | None = None,
+                    failed: str = "") -> Template:  # fmt: skip
+        async with pool.acquire() as conn:
+            overview = await cycle_views.overview(conn, cycles.today())
+        next_year = max((int(str(c["year"])) for c in overview), default=cycles.today().year) + 1
+        return page(request, "cycles_staff.html", status=status, actor=actor, cycles=overview,
+                    values=entered or _new_cycle_values(next_year), failed=failed,
+                    errors={f: translate(request, m) for f, m in (errors or {}).items()},
+                    STAGES=rules.STAGES, WINDOWS=rules.WINDOW_LABELS, STAGE_LABELS=rules.STAGE_LABELS,
+                    message=request.query_params.get("pesan"), long_date=values.long_date)  # fmt: skip
+
+    @get("/")
+    async def cycles_page(self, request: Request, pool: asyncpg.Pool, actor: Actor) -> Template:
+        return await self._page(request, pool, actor)
+
+    @post("/", request_max_body_size=128 * 1024)
+    async def open_from_form(self, request: Request, pool: asyncpg.Pool, actor: Actor, store: EventStore,
+                             runner: ProjectionRunner) -> Response:  # fmt: skip
+        form = await request.form()
+        entered = {k: str(v)[:20_000] for k, v in form.items() if isinstance(v, str)}
+        errors: dict[str, Any] = {}
+        raw_year = entered.get("year", "").strip()
+        year = int(raw_year) if raw_year.isdigit() and len(raw_year) == 4 else 0
+        if not year:
+            errors["year"] = N_("tulis tahun RKPD, misalnya 2027")
+        calendar = _calendar(entered, errors)
+        ceilings = _ceilings(entered.get("pagu_kecamatan", ""), errors)
+        programs = _programs(entered.get("programs", ""))
+        if not errors:
+            try:
+                result = await cycles.open_planned(
+                    store, year=year, theme=entered.get("theme", ""), programs=programs, calendar=calendar,
+                    pagu_kecamatan=ceilings, metadata=Metadata(actor=actor.username, role=actor.role),
+                )  # fmt: skip
+            except ValidationFailed as exc:
+                errors = {("programs" if f == "priority_programs" else f): m for f, m in exc.errors.items()}
+            except DomainError as exc:
+                errors = {"form": exc.message}
+            else:
+                await runner.wait_until_applied(["cycles"], result.last)
+                return Redirect(f"/petugas/siklus#rkpd-{year}", status_code=303)
+        return await self._page(request, pool, actor, status=422, entered=entered, errors=errors, failed="open")
+
+    @post("/{year:int}/jadwal", request_max_body_size=16 * 1024)
+    async def move_window(self, request: Request, pool: asyncpg.Pool, actor: Actor, store: EventStore,
+                          runner: ProjectionRunner, year: Year) -> Response:  # fmt: skip
+        form = await request.form()
+        stage = str(form.get("stage", ""))[:40]
+        opens, closes = _day(str(form.get("opens", ""))[:20]), _day(str(form.get("closes", ""))[:20])
+        errors: dict[str, Any] = {}
+        if closes is None:
+            errors[f"window.{year}"] = N_("isi tanggal tutup yang baru")
+        else:
+            try:
+                result = await _window_change(store, year, stage, opens, closes, str(form.get("reason", ""))[:2000],
+                                              Metadata(actor=actor.username, role=actor.role))  # fmt: skip
+            except DomainError as exc:
+                messages = exc.errors if isinstance(exc, ValidationFailed) else {"": exc.message}
+                errors = {f"window.{year}": "; ".join(str(translate(request, m)) for m in messages.values())}
+            else:
+                await runner.wait_until_applied(["cycles"], result.last)
+                return Redirect(f"/petugas/siklus#rkpd-{year}", status_code=303)
+        return await self._page(request, pool, actor, status=422, errors=errors, failed=f"window.{year}")
+

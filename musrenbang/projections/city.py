@@ -1,0 +1,53 @@
+"""Projection "city": the settings in force, for pages (the city's name, its planning agency, agency names).
+Commands read the settings from the log (services/city.py), not from here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+import msgspec
+
+from musrenbang.domain.city import City
+from musrenbang.domain.events import CityAgency, CityConfigured, CoordinateBounds
+from musrenbang.eventlog.store import RecordedEvent
+from musrenbang.projections import Projection
+
+
+class CityProjection(Projection):
+    name = "city"
+    tables = ("city_agencies", "city")
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        for recorded in events:
+            e = recorded.event
+            if not isinstance(e, CityConfigured):
+                continue
+            # The whole settings each time: an agency left out is no longer one.
+            await conn.execute("DELETE FROM city")
+            await conn.execute(
+                "INSERT INTO city (region, name, planning_agency, planning_agency_short, south, north, west, east,"
+                " bidang_agency, configured_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                e.region, e.name, e.planning_agency, e.planning_agency_short, e.bounds.south, e.bounds.north,
+                e.bounds.west, e.bounds.east, msgspec.json.encode(e.bidang_agency), recorded.recorded_at,
+            )  # fmt: skip
+            await conn.execute("DELETE FROM city_agencies")
+            await conn.executemany(
+                "INSERT INTO city_agencies (code, name, urusan, position) VALUES ($1, $2, $3, $4)",
+                [(a.code, a.name, list(a.urusan), n) for n, a in enumerate(e.agencies, start=1)],
+            )
+
+
+async def settings(conn: asyncpg.Connection) -> City:
+    """The settings as the read model has them (`exists` False before setup)."""
+    row = await conn.fetchrow("SELECT * FROM city")
+    if row is None:
+        return City()
+    agencies = await conn.fetch("SELECT code, name, urusan FROM city_agencies ORDER BY position")
+    return City(
+        region=row["region"], name=row["name"], planning_agency=row["planning_agency"],
+        planning_agency_short=row["planning_agency_short"],
+        agencies=tuple(CityAgency(code=a["code"], name=a["name"], urusan=tuple(a["urusan"])) for a in agencies),
+        bidang_agency=msgspec.json.decode(row["bidang_agency"]),
+        bounds=CoordinateBounds(**{side: str(row[side]) for side in ("south", "north", "west", "east")}),
+    )  # fmt: skip

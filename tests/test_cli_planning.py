@@ -1,0 +1,60 @@
+"""`musrenbang setup` and `musrenbang cycle …` as an operator meets them: one-line errors with exit 3 for
+what a person can fix, and nothing recorded when refused."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import asyncpg
+
+import musrenbang.reference
+
+EXAMPLE = Path(musrenbang.reference.__file__).parent / "siklus_contoh.toml"
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["musrenbang", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_setup_refuses_what_it_cannot_use_and_keeps_its_region(
+    empty_database_url: str, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**cli_env, "MUSRENBANG_DATABASE_URL": empty_database_url}
+    unknown = run(env, "setup", "--region", "99.99")
+    assert unknown.returncode == 3 and unknown.stderr.startswith("error:"), unknown.stderr
+    broken = tmp_path / "rusak.toml"
+    broken.write_text('name = "Kota Contoh"\n[[agencies]\ncode = ', encoding="utf-8")
+    bad = run(env, "setup", "--region", "32.75", "--settings", str(broken))
+    assert bad.returncode == 3 and "rusak.toml" in bad.stderr, bad.stderr
+    done = run(env, "setup", "--region", "32.75")
+    assert done.returncode == 0, done.stderr
+    assert "Kota Bekasi (32.75): 12 kecamatan, 56 kelurahan, 0 desa" in done.stdout
+    other = run(env, "setup", "--region", "32.01")
+    assert other.returncode == 3 and "32.75" in other.stderr, other.stderr
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM events WHERE event_type = 'city.configured'") == 1
+        assert await conn.fetchval("SELECT count(*) FROM regions WHERE kode LIKE '32.01%'") == 0
+    finally:
+        await conn.close()
+
+
+def test_a_cycle_is_opened_listed_and_its_window_moved_with_a_reason(cli_env: dict[str, str]) -> None:
+    assert run(cli_env, "setup").returncode == 0
+    opened = run(cli_env, "cycle", "open", "--year", "2027", "--theme", "Pemulihan ekonomi", "--programs",
+                 str(EXAMPLE))  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert "opened RKPD 2027 for Kota Bekasi" in opened.stdout
+    assert "usulan            2026-12-01 .. 2027-01-15" in opened.stdout
+    again = run(cli_env, "cycle", "open", "--year", "2027", "--theme", "Lagi", "--programs", str(EXAMPLE))
+    assert again.returncode == 3 and "sudah dibuka" in again.stderr
+    no_reason = run(cli_env, "cycle", "window", "--year", "2027", "--stage", "usulan", "--closes", "2027-01-31",
+                    "--reason", " ")  # fmt: skip
+    assert no_reason.returncode == 3, no_reason.stderr
+    moved = run(cli_env, "cycle", "window", "--year", "2027", "--stage", "usulan", "--closes", "2027-01-31",
+                "--reason", "banjir awal tahun")  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    listed = run(cli_env, "cycle", "list")
+    assert listed.returncode == 0 and "RKPD 2027" in listed.stdout
+    assert "usulan            2026-12-01 .. 2027-01-31" in listed.stdout
