@@ -57,8 +57,9 @@ class City(msgspec.Struct, frozen=True, kw_only=True):
         return agency.name if agency else code
 
     def agency_for(self, bidang: str) -> str:
-        """The agency that takes a proposal of `bidang` first at the Forum Perangkat Daerah."""
-        return self.bidang_agency[bidang]
+        """The agency that takes a proposal of `bidang` first at the Forum Perangkat Daerah ("" for an
+        item that is no resident's proposal, e.g. an imported election's project)."""
+        return self.bidang_agency.get(bidang, "")
 
 
 class ConfigureCity(msgspec.Struct, frozen=True, kw_only=True):

@@ -144,6 +144,10 @@ def decide(state: Cycle, command: Command) -> list[Event]:
         case AdvanceStage():
             if state.adopted:
                 raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan"), year=command.year))
+            first = state.calendar.get(STAGES[0])
+            if first is not None and command.today < first.opens:
+                raise DomainError(Message(N_("belum ada tahap RKPD %(year)d yang dibuka: ubah jadwalnya bila perlu"),
+                                          year=command.year))  # fmt: skip
             position = STAGES.index(state.stage_on(command.today))
             following = STAGES[position + 1]
             if following == ADOPTED:

@@ -422,6 +422,7 @@ def check_room_for_photo(state: Proposal) -> None:
     before a photo is decoded, so that a full proposal costs the server no decoding."""
     if state.status not in (DIAJUKAN, DIKEMBALIKAN):
         raise DomainError(N_("foto hanya dapat ditambahkan sebelum usulan diverifikasi"))
+    _not_carried(state)
     if len(state.photos) >= MAX_PHOTOS:
         raise DomainError(N_("paling banyak 3 foto per usulan"))
 
@@ -454,6 +455,7 @@ def decide(state: Proposal, command: Command) -> list[Event]:
         raise NotFound(N_("usulan tidak ditemukan"))
     match command:
         case ReviseProposal():
+            _not_carried(state)
             if state.status != DIKEMBALIKAN:
                 raise DomainError(N_("usulan hanya dapat diperbaiki setelah dikembalikan oleh verifikator"))
             if command.content == state.content:
@@ -471,6 +473,14 @@ def decide(state: Proposal, command: Command) -> list[Event]:
         case CarryOver():
             return _carry_over(state, command)
     raise TypeError(f"unknown command {command!r}")
+
+
+def _not_carried(state: Proposal) -> None:
+    """A proposal carried into a later year lives on there: the earlier one is not worked on again (a
+    returned one revised in its old year would run in two years at once)."""
+    if state.carried_to is not None:
+        raise DomainError(Message(N_("usulan ini sudah diusulkan lagi sebagai %(to)s; lanjutkan di sana"),
+                                  to=state.carried_to))  # fmt: skip
 
 
 def _carry_over(state: Proposal, command: CarryOver) -> list[Event]:
@@ -560,6 +570,8 @@ def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeP
             raise DomainError(Message(N_("usulan %(code)s tidak dapat digabungkan lagi"), code=code))
         if source.submitted.kelurahan != target.submitted.kelurahan:
             raise DomainError(N_("hanya usulan dari kelurahan yang sama yang dapat digabungkan"))
+        if source.year != target.year:
+            raise DomainError(N_("hanya usulan untuk tahun RKPD yang sama yang dapat digabungkan"))
         out[code] = [ProposalMerged(code=code, into=command.into, reason=reason)]
         added += source.beneficiaries
     if target.beneficiaries + added > MAX_MERGED_BENEFICIARIES:  # merges add up: keep the sum storable

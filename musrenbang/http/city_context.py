@@ -27,8 +27,13 @@ class CityContext:
         first start the projection takes the setup in moments after the server answers)."""
         now = time.monotonic()
         if now - self._loaded_at >= REFRESH_AFTER or not self.city.exists:
-            async with self._pool.acquire() as conn:
-                self.city = await city_views.settings(conn)
+            try:
+                async with self._pool.acquire() as conn:
+                    self.city = await city_views.settings(conn)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                # The database is away: the last settings read stand, and the request goes on to say so
+                # itself (health reports the outage; a page that needs the database answers 503).
+                return self.city
             self._loaded_at = now
         return self.city
 

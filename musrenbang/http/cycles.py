@@ -189,7 +189,7 @@ class CycleApi(Controller):
 # --- the staff page -------------------------------------------------------------------------------------
 
 _PROGRAM_LINE = re.compile(r"\s*(?P<title>[^|]+?)\s*(?:\|\s*(?P<target>.*?)\s*)?$")
-_CEILING_LINE = re.compile(r"\s*(?P<kode>[\d.]+)\s*[=:]\s*(?:Rp\.?)?\s*(?P<pagu>[\d.\s]+)\s*$")
+_CEILING_LINE = re.compile(r"\s*(?P<kode>[0-9.]{1,20})\s*[=:]\s*(?:Rp\.?)?\s*(?P<pagu>[0-9][0-9.\s]{0,30})$", re.ASCII)
 
 
 def _programs(text: str) -> list[tuple[str, str]]:
@@ -271,7 +271,7 @@ class CyclePages(Controller):
         entered = {k: str(v)[:20_000] for k, v in form.items() if isinstance(v, str)}
         errors: dict[str, Any] = {}
         raw_year = entered.get("year", "").strip()
-        year = int(raw_year) if raw_year.isdigit() and len(raw_year) == 4 else 0
+        year = int(raw_year) if raw_year.isascii() and raw_year.isdigit() and len(raw_year) == 4 else 0
         if not year:
             errors["year"] = N_("tulis tahun RKPD, misalnya 2027")
         calendar = _calendar(entered, errors)

@@ -82,7 +82,8 @@ async def new_forum_submit(request: Request, actor: Actor, forums: ForumService,
         ceiling = int(re.sub(r"[.\s]", "", values["ceiling"].removeprefix("Rp").strip()))
     except ValueError:
         errors["ceiling"] = translate(request, N_("tulis pagu dalam rupiah, misalnya 500000000"))
-    year = int(values["year"]) if values["year"].isdigit() and len(values["year"]) == 4 else 0
+    raw_year = values["year"]
+    year = int(raw_year) if raw_year.isascii() and raw_year.isdigit() and len(raw_year) == 4 else 0
     if not year:
         errors["year"] = translate(request, N_("pilih tahun RKPD"))
     try:

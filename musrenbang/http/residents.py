@@ -30,7 +30,7 @@ from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan, region, villages
 from musrenbang.services import cycles as cycle_service
-from musrenbang.services.proposals import ProposalService
+from musrenbang.services.proposals import ProposalService, Submitted
 
 FORM_MAX_BODY = 3 * MAX_BYTES + 256 * 1024  # three photos and the text fields
 PAGE_SIZE = 25
@@ -96,13 +96,14 @@ async def new_proposal_form(request: Request, pool: asyncpg.Pool, proposals: Pro
     """The form for the cycle taking proposals now; or, when none is, why not and when they open. With
     `?lanjutan=KODE` it proposes an earlier year's proposal again, filled in with what it said."""
     try:
-        year = await proposals.open_year(None)
+        year = await proposals.open_year(_int_param(request, "tahun"))
     except DomainError as exc:
         return page(request, "proposal_closed.html", message=translate(request, exc.message))
     entered = {"kelurahan": request.query_params.get("kelurahan", "")}
     earlier = await _earlier(pool, request.query_params.get("lanjutan", ""))
     if earlier is not None:
         entered = {f: "" if earlier[f] is None else str(earlier[f]) for f in CONTENT_FIELDS}
+        entered["priority_program"] = ""  # numbered in the earlier year's list: chosen again for this one
         entered["carried_from"] = earlier["code"]
     return page(request, "proposal_form.html", **await _form_context(pool, year), values=entered, errors={},
                 earlier=earlier, actor=await optional_actor(request, pool),
@@ -141,16 +142,36 @@ async def _carry_from_form(request: Request, proposals: ProposalService, entered
 async def submit_proposal_form(
     request: Request, pool: asyncpg.Pool, proposals: ProposalService, runner: ProjectionRunner
 ) -> Template:
+    """The very same form sent again (double tap, refresh after a slow answer) is answered first, with
+    the proposal it made, whatever changed since: submissions closing, or the carry-over it made itself."""
     form = await request.form()
     entered = {name: str(form.get(name, ""))[:4000] for name in FORM_FIELDS}
     key = form_key(form) or str(uuid.uuid4())
-    errors: dict[str, str] = {}
-    content = proposer = None
+    uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
+    raws = [await upload.read() for upload in uploads] if len(uploads) <= rules.MAX_PHOTOS else []
+    print_ = proposals.fingerprint(entered, [original_sha256(raw) for raw in raws])
+    submitted = await proposals.find_submitted(key, print_)
+    if submitted is None:
+        made = await _new_proposal(request, pool, proposals, entered, key, print_, len(uploads), raws)
+        if isinstance(made, Template):
+            return made
+        submitted = made
+    await runner.wait_until_applied(["proposals"], submitted.last)
+    return page(request, "proposal_submitted.html", submitted=submitted)
+
+
+async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: ProposalService, entered: dict[str, str],
+                        key: str, print_: str, uploaded: int, raws: list[bytes]) -> Submitted | Template:  # fmt: skip
+    """Check every field and photo (each error shown beside its field), then count the address's limits
+    and decode the photos, then submit. Only a form right in every field gets that far."""
+    asked = entered["year"].strip()
     try:
-        year = await proposals.open_year(int(entered["year"]) if entered["year"].isdigit() else None)
+        year = await proposals.open_year(int(asked) if asked.isascii() and asked.isdigit() and len(asked) == 4
+                                         else None)  # fmt: skip
     except DomainError as exc:
         return page(request, "proposal_closed.html", status=409, message=translate(request, exc.message))
-    carried_from = None
+    errors: dict[str, str] = {}
+    content = proposer = carried_from = None
     try:
         content = await proposals.validate(rules.ProposalInput(**{f: entered[f] for f in CONTENT_FIELDS}), year=year)
         carried_from = await _carry_from_form(request, proposals, entered, year, content.kelurahan)
@@ -160,38 +181,24 @@ async def submit_proposal_form(
         proposer = rules.validate_proposer(entered["proposer_name"], entered["proposer_phone"])
     except ValidationFailed as exc:
         errors.update(exc.errors)
-    uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
-    raws: list[bytes] = []
-    if len(uploads) > rules.MAX_PHOTOS:
+    if uploaded > rules.MAX_PHOTOS:
         errors["photos"] = N_("paling banyak 3 foto per usulan")
     else:
-        raws = [await upload.read() for upload in uploads]
         _check_photos(raws, errors)
     if errors or content is None or proposer is None:
-        return await _form_again(request, pool, entered, errors, key, year=year, with_photos=bool(uploads))
-    # Only a form that is right in every field and whose photos passed every check short of decoding gets
-    # this far. An earlier submission of this very form is answered without counting or decoding anything;
-    # otherwise the address's hourly limits are counted first (a submission once per key, each decode).
-    print_ = proposals.fingerprint(entered, [original_sha256(raw) for raw in raws])
-    submitted = await proposals.find_submitted(key, print_)
-    if submitted is None:
-        settings = request.app.state.settings
-        address = client_address(request, settings.trust_proxy)
-        await count_submission(pool, address, key, settings.submissions_per_hour)
-        photos: list[ProcessedPhoto] = []
-        try:
-            for raw in raws:
-                await count_photo_decode(pool, address, settings.photos_per_hour)
-                photos.append(await process_off_loop(raw))
-        except PhotoRejected as exc:
-            return await _form_again(request, pool, entered, {"photos": exc.message}, key, year=year,
-                                     with_photos=True)  # fmt: skip
-        submitted = await proposals.submit(
-            content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos, replay_checked=True,
-            year=year, carried_from=carried_from,
-        )  # fmt: skip
-    await runner.wait_until_applied(["proposals"], submitted.last)
-    return page(request, "proposal_submitted.html", submitted=submitted)
+        return await _form_again(request, pool, entered, errors, key, year=year, with_photos=bool(uploaded))
+    settings = request.app.state.settings
+    address = client_address(request, settings.trust_proxy)
+    await count_submission(pool, address, key, settings.submissions_per_hour)
+    photos: list[ProcessedPhoto] = []
+    try:
+        for raw in raws:
+            await count_photo_decode(pool, address, settings.photos_per_hour)
+            photos.append(await process_off_loop(raw))
+    except PhotoRejected as exc:
+        return await _form_again(request, pool, entered, {"photos": exc.message}, key, year=year, with_photos=True)
+    return await proposals.submit(content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos,
+                                  replay_checked=True, year=year, carried_from=carried_from)  # fmt: skip
 
 
 def _check_photos(raws: list[bytes], errors: dict[str, str]) -> None:
@@ -240,8 +247,9 @@ async def track(request: Request, pool: asyncpg.Pool, code: str) -> Response:
         place = await region(conn, proposal["kelurahan"])
         programs = await cycles.priority_programs(conn, proposal["year"])
         own = await cycles.cycle_row(conn, proposal["year"])
-        taking = [c.year for c, stage, _ in await cycles.open_now(conn, cycle_service.today()) if stage == "usulan"]
-    again = next((y for y in taking if y > proposal["year"]), None)
+        taking = [c.year for c, stage, _ in await cycles.open_now(conn, cycle_service.today())
+                  if stage == "usulan" and c.year is not None]  # fmt: skip
+    again = min((y for y in taking if y > proposal["year"]), default=None)  # the soonest year that takes it
     if proposal["carried_to"] or not rules.not_accommodated(proposal["status"], bool(own and own["adopted"])):
         again = None
     return page(request, "track.html", p=proposal, steps=steps, place=place, years=years, again=again,

@@ -16,6 +16,7 @@ from musrenbang.eventlog import order
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.reference import city_settings, load_regions
 from musrenbang.services import city as city_service
+from musrenbang.services import cycles
 
 SYSTEM = Metadata(actor="system", role="system")
 
@@ -49,4 +50,5 @@ async def prepare(conn: asyncpg.Connection, store: EventStore, settings: city.Co
     await order.rebase(conn)  # before anything appends: a restored log's order must come first
     state = await set_up_city(store, settings)
     await load_regions(conn, state.region)
+    await cycles.record_earlier_adoptions(store, SYSTEM)
     return applied

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from musrenbang.domain import cycle, values
+from musrenbang.domain import cycle, rkpd, values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound
 from musrenbang.domain.events import KecamatanCeiling, StageWindow
 from musrenbang.eventlog.store import AppendResult, EventStore, Metadata, read_stream_prefix
@@ -140,3 +140,24 @@ async def open_planned(
         calendar=calendar or cycle.default_calendar(year), pagu_kecamatan=pagu_kecamatan,
     )  # fmt: skip
     return await open_cycle(store, command, metadata, idempotency_key=idempotency_key)
+
+
+async def record_earlier_adoptions(store: EventStore, metadata: Metadata) -> list[int]:
+    """Close, through the log, every cycle whose RKPD was adopted before adoption closed cycles by itself
+    (before issue 12 it took a separate stage advance, which a city may never have made): such a cycle
+    would otherwise stay open for proposals for good. Idempotent (one key per year), run at every start;
+    reads only the cycles' streams and, for a cycle still open, its year's adoption by stream."""
+    closed = []
+    for state in await all_cycles(store):
+        if state.adopted or state.year is None:
+            continue
+        adopted_at = await store.pool.fetchval(
+            "SELECT min(recorded_at) FROM events WHERE stream_id = $1 AND event_type = 'rkpd.adopted'",
+            rkpd.stream_id(state.year),
+        )
+        if adopted_at is not None:
+            command = cycle.RecordAdoption(year=state.year, today=adopted_at.astimezone(WIB).date())
+            await execute(store, CYCLE, cycle.stream_id(state.year), command, metadata=metadata,
+                          idempotency_key=f"upgrade:cycle-adopted:{state.year}")  # fmt: skip
+            closed.append(state.year)
+    return closed

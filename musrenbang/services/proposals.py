@@ -171,7 +171,14 @@ class ProposalService:
                 events.extend(new)
             appends = [Append(rules.stream_id(code), StreamHead(0, bytes(32)), events)]
             if carried_from is not None:
-                appends.append(await self._carry_over(carried_from, code, year, content.kelurahan))
+                try:
+                    appends.append(await self._carry_over(carried_from, code, year, content.kelurahan))
+                except DomainError:
+                    # A twin of this very request may have carried it on a moment ago: answer with that.
+                    twin = await self.find_submitted(idempotency_key, request_fingerprint)
+                    if twin is not None:
+                        return twin
+                    raise
             try:
                 result = await self._append_with_private_data(code, ref, proposer, photos, appends, meta,
                                                               idempotency_key)  # fmt: skip
@@ -242,6 +249,7 @@ class ProposalService:
         if photo_id in state.photos:
             return photo_id
         rules.check_room_for_photo(state)
+        await self._cycle_not_adopted(code)
         return None
 
     async def _photo_target(self, code: str, secret: str) -> tuple[rules.Proposal, StreamHead]:
@@ -270,7 +278,9 @@ class ProposalService:
         return photo_id, None if result.replayed else result.last
 
     async def merge(self, command: rules.MergeProposals, metadata: Metadata) -> AppendResult:
-        """Merge duplicates into one proposal, atomically across all their streams."""
+        """Merge duplicates into one proposal, atomically across all their streams; not in a year whose
+        RKPD is adopted."""
+        await self._cycle_not_adopted(command.into)
         for _ in range(5):
             target, target_head = await load(self._store, PROPOSAL, rules.stream_id(command.into))
             sources, heads = {}, {rules.stream_id(command.into): target_head}

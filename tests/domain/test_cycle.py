@@ -141,3 +141,9 @@ def test_the_cycle_being_planned_is_the_running_one_before_one_opened_early() ->
     assert cycle.planned_first(cycles, today) == [2028, 2027, 2029, 2030, 2026]
     assert cycle.planned_first([(2022, True, None)], today) == [2022]
     assert cycle.planned_first([(2022, False, None)], today) == [2022]  # a cycle without a calendar runs
+
+
+def test_no_stage_is_closed_before_the_calendar_begins() -> None:
+    state = started()
+    with pytest.raises(DomainError, match="belum ada tahap"):
+        cycle.decide(state, cycle.AdvanceStage(year=2022, today=state.calendar["usulan"].opens - dt.timedelta(1)))

@@ -212,3 +212,20 @@ def test_the_new_proposal_names_the_one_it_carries_on() -> None:
     assert rules.evolve(rules.Proposal(), event).carried_from == "AAAA0000"
     with pytest.raises(ValidationFailed):
         rules.decide(rules.Proposal(), msgspec.structs.replace(command, carried_from="bukan kode!"))
+
+
+def test_a_proposal_carried_on_is_not_worked_on_in_its_old_year() -> None:
+    returned = given(SUBMITTED, ProposalReturned(code="AAAA0000", reason="lengkapi"))
+    [carried] = carry(returned, outcome="dikembalikan", adopted=False)
+    state = rules.evolve(returned, carried)
+    with pytest.raises(DomainError, match="sudah diusulkan lagi sebagai BBBB0000"):
+        rules.decide(state, rules.ReviseProposal(code="AAAA0000", content=validate(title="Perbaikan saluran")))
+    with pytest.raises(DomainError, match="sudah diusulkan lagi"):
+        rules.check_room_for_photo(state)
+
+
+def test_only_proposals_of_one_year_are_merged() -> None:
+    later = ProposalSubmitted(code="BBBB0000", year=2023, source="warga", content=validate(), proposer_ref="r")
+    with pytest.raises(DomainError, match="tahun RKPD yang sama"):
+        rules.decide_merge(given(SUBMITTED), {"BBBB0000": given(later)},
+                           rules.MergeProposals(into="AAAA0000", codes=("BBBB0000",), reason="sama"))  # fmt: skip

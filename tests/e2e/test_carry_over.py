@@ -6,6 +6,8 @@ that was accommodated, or already carried, goes forward again."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,6 +16,7 @@ import pytest
 
 from musrenbang.db.connect import create_pool
 from musrenbang.eventlog.store import EventStore
+from musrenbang.services.cycles import today
 from musrenbang.services.proposals import ProposalService
 from tests import history
 from tests.conftest import _throwaway_database
@@ -25,6 +28,8 @@ from tests.server import serving
 pytestmark = pytest.mark.slow
 SECRET = b"s" * 32
 """The server secret tests/history.py derives its proposers' secret codes from."""
+years_url: list[str] = []
+"""The fixture's database, for adding an account."""
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +45,7 @@ async def years(server_url: str, template_name: str) -> AsyncIterator[tuple[str,
         names = dict(zip(("a0", "a1", "a2", "a3", "a4", "b0", "b1"), built.codes, strict=True))
         facilitator = f"fasilitator-{uuid.uuid4().hex[:6]}"
         add_user(url, facilitator, "facilitator", "--region", history.KECAMATAN)
+        years_url[:] = [url]
         with serving(url, extra_env={"MUSRENBANG_SECRET_KEY": SECRET.hex()}) as server:
             async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
                 r = await http.post("/api/v1/auth/token", json={"username": facilitator, "password": PASSWORD})
@@ -95,13 +101,66 @@ async def test_who_may_carry_a_need_on_and_which(years) -> None:  # noqa: ANN001
         assert (await carry(c["a2"], facilitator)).status_code == 409  # once
 
 
+async def test_the_same_carry_over_form_sent_twice_answers_the_same_proposal(years) -> None:  # noqa: ANN001
+    """A 2023 proposal returned for revision is proposed again for 2024 through the form; the form sent
+    twice (a double tap, a refresh after a slow answer) finds the earlier proposal already carried on — by
+    this very form — and answers with the same proposal and secret code, not with an error. Proposals in
+    the RKPD, or merged into another, are refused beside the field."""
+    from tests.http.test_pages import code_on, hidden
+
+    base_url, c, facilitator = years
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        made = await client.post("/api/v1/proposals", json=payload(kelurahan=history.KELURAHAN_A), headers=key())
+        returned = made.json()["code"]
+        r = await client.post(f"/api/v1/proposals/{returned}/verification", headers=facilitator,
+                              json={"decision": "return", "reason": "lengkapi foto lokasi"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        admin = f"bappeda-{uuid.uuid4().hex[:6]}"
+        add_user(years_url[0], admin, "admin")
+        token = (await client.post("/api/v1/auth/token", json={"username": admin, "password": PASSWORD})).json()
+        first_day = today() - dt.timedelta(days=1)
+        stages = ("usulan", "kelurahan", "kecamatan", "perangkat_daerah", "kota", "ditetapkan")
+        calendar = [{"stage": s, "opens": str(first_day), "closes": str(first_day + dt.timedelta(days=60))}
+                    for s in stages]  # fmt: skip
+        opened = await client.post("/api/v1/cycles", headers={"Authorization": f"Bearer {token['token']}"}, json={
+            "year": 2024, "theme": "Tahun berikutnya", "priority_programs": [{"title": "Program satu"}],
+            "calendar": calendar})  # fmt: skip
+        assert opened.status_code == 201, opened.text
+
+        def fields(form: httpx.Response, earlier: str, kelurahan: str) -> dict[str, str]:
+            out = {n: hidden(form.text, n) for n in ("_csrf_token", "idempotency_key", "year", "carried_from")}
+            assert (out["year"], out["carried_from"]) == ("2024", earlier)
+            out.update(kelurahan=kelurahan, rw="3", rt="1", kind="fisik", bidang="infrastruktur",
+                       title="Perbaikan saluran diusulkan lagi",
+                       problem="Masalah yang cukup panjang", solution="Penyelesaian yang jelas", beneficiaries="40",
+                       volume="10", unit="meter", estimated_cost="10 juta", address="Jl. Uji",
+                       proposer_name="Rina Marlina Siregar", proposer_phone="0838-6677-1605",
+                       revision_secret=secret_of(earlier))  # fmt: skip
+            return out
+
+        for earlier, kelurahan, why in ((c["b0"], history.KELURAHAN_B, "belum selesai atau sudah diakomodasi"),
+                                        (c["a4"], history.KELURAHAN_A, "belum selesai atau sudah diakomodasi")):
+            form = await client.get(f"/usulan/baru?lanjutan={earlier}")
+            refused = await client.post("/usulan/baru", data=fields(form, earlier, kelurahan))
+            assert refused.status_code == 422 and why in refused.text, re.findall(r'class="error"[^<]*', refused.text)
+
+        form = await client.get(f"/usulan/baru?lanjutan={returned}")
+        sent = fields(form, returned, history.KELURAHAN_A)
+        first, second = [await client.post("/usulan/baru", data=sent) for _ in range(2)]
+        assert first.status_code == second.status_code == 200, second.text
+        assert code_on(first.text) == code_on(second.text)
+        assert 'id="revision-secret"' in second.text  # the secret code shown again
+        again = (await client.get(f"/api/v1/proposals/{code_on(first.text)}")).json()
+        assert [h["year"] for h in again["history"]] == [2023, 2024]
+
+
 @needs_chromium
 def test_a_resident_proposes_a_need_again_from_its_tracking_page(years, browser) -> None:  # noqa: ANN001
     base_url, c, _ = years
     page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     page.goto(f"{base_url}/lacak/{c['b1']}")  # left out by the kecamatan forum (over its ceiling)
     page.get_by_role("link", name="Usulkan lagi untuk RKPD 2023").click()
-    page.wait_for_url(f"**/usulan/baru?lanjutan={c['b1']}")
+    page.wait_for_url(f"**/usulan/baru?lanjutan={c['b1']}&tahun=2023")  # the soonest year taking it, of two
     assert page.input_value("#title") == "Usulan nomor 6"  # filled in with what it said in 2022
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.fill("#revision_secret", secret_of(c["b1"]))

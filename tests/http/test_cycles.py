@@ -127,3 +127,28 @@ async def test_a_forum_is_dated_inside_its_levels_window(
     assert r.status_code == 422 and "di luar jadwal" in r.json()["errors"]["held_on"]
     r = await client.post("/api/v1/forums", json={**body, "held_on": str(today())}, headers=auth)
     assert r.status_code == 201, r.text
+
+
+async def test_odd_digits_and_amounts_in_the_forms_are_explained_not_a_500(
+    app_server, client: httpx.AsyncClient, users: dict[str, str]  # noqa: ANN001, F811
+) -> None:
+    bappeda = await sign_in(app_server.base_url, users["admin"])
+    try:
+        form = await bappeda.get("/petugas/siklus")
+        base = {"_csrf_token": hidden(form.text, "_csrf_token"), "theme": "Tema", "programs": "Program satu"}
+        for odd in ({"year": "²⁰²⁶"}, {"year": "2097", "pagu_kecamatan": "32.75.01 = ."},
+                    {"year": "2097", "pagu_kecamatan": "32.75.01 = " + "9" * 5000}):  # fmt: skip
+            r = await bappeda.post("/petugas/siklus", data={**base, **odd})
+            assert r.status_code == 422, (odd, r.status_code)
+        forum = await bappeda.get("/petugas/musyawarah/baru")
+        r = await bappeda.post("/petugas/musyawarah/baru", data={
+            "_csrf_token": hidden(forum.text, "_csrf_token"), "level": "kelurahan", "region": "32.75.01.1001",
+            "year": "²⁰²²", "held_on": "2021-01-20", "title": "Musrenbang", "ceiling": "1000000",
+            "rule": "greedy"})  # fmt: skip
+        assert r.status_code == 422 and "pilih tahun RKPD" in r.text
+    finally:
+        await bappeda.aclose()
+    page = await client.get("/usulan/baru")
+    r = await client.post("/usulan/baru", data={"_csrf_token": hidden(page.text, "_csrf_token"), "year": "²⁰²²",
+                                                 "idempotency_key": hidden(page.text, "idempotency_key")})  # fmt: skip
+    assert r.status_code == 422  # the year falls back to the open cycle; the empty fields are explained
