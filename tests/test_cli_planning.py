@@ -30,6 +30,7 @@ async def test_setup_refuses_what_it_cannot_use_and_keeps_its_region(
     done = run(env, "setup", "--region", "32.75")
     assert done.returncode == 0, done.stderr
     assert "Kota Bekasi (32.75): 12 kecamatan, 56 kelurahan, 0 desa" in done.stdout
+    assert "days counted in WIB" in done.stdout
     other = run(env, "setup", "--region", "32.01")
     assert other.returncode == 3 and "32.75" in other.stderr, other.stderr
     conn = await asyncpg.connect(empty_database_url)
@@ -58,3 +59,10 @@ def test_a_cycle_is_opened_listed_and_its_window_moved_with_a_reason(cli_env: di
     listed = run(cli_env, "cycle", "list")
     assert listed.returncode == 0 and "RKPD 2027" in listed.stdout
     assert "usulan            2026-12-01 .. 2027-01-31" in listed.stdout
+
+
+def test_a_city_in_another_time_zone_counts_its_days_there(empty_database_url: str, cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "MUSRENBANG_DATABASE_URL": empty_database_url}
+    done = run(env, "setup", "--region", "51.71")  # Kota Denpasar, Bali
+    assert done.returncode == 0, done.stderr
+    assert "Kota Denpasar (51.71)" in done.stdout and "days counted in WITA" in done.stdout

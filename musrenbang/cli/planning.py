@@ -28,6 +28,7 @@ def setup(region: str | None, settings_file: Path | None) -> None:
     national Kemendagri table and record its settings. Run again with a changed file to change the
     settings (recorded, like every decision); the region of a database never changes."""
     from musrenbang import reference
+    from musrenbang.domain import city as city_rules
     from musrenbang.domain.errors import DomainError, ValidationFailed
 
     try:
@@ -49,7 +50,8 @@ def setup(region: str | None, settings_file: Path | None) -> None:
                    " --settings FILE again", err=True)  # fmt: skip
     click.echo(f"{command.name} ({command.region}): {regions['kecamatan']} kecamatan, {regions['kelurahan']}"
                f" kelurahan, {regions['desa']} desa; {len(command.agencies)} perangkat daerah;"
-               f" planning agency {command.planning_agency_short}")  # fmt: skip
+               f" planning agency {command.planning_agency_short}; days counted in"
+               f" {command.timezone or city_rules.timezone_of(command.region)}")  # fmt: skip
 
 
 async def _count_regions(url: str) -> dict[str, int]:
@@ -107,8 +109,9 @@ def cycle_list() -> None:
     """Every cycle: its stage today and its calendar."""
     from musrenbang.services import cycles
 
-    today = _today()
-    for state in _with_store(cycles.all_cycles):
+    states = _with_store(cycles.all_cycles)
+    today = _today()  # after the database is prepared: the city's time zone is known then
+    for state in states:
         click.echo(f"RKPD {state.year}: {state.stage_on(today)}  — {state.theme}")
         for stage, window in state.calendar.items():
             mark = "open" if state.is_open(stage, today) else ""

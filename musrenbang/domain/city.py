@@ -11,6 +11,7 @@ RKPD of a city all hang on its region codes.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -27,6 +28,11 @@ MAX_AGENCIES = 200
 MAX_URUSAN = 20
 INDONESIA = CoordinateBounds(south="-11.5", north="6.5", west="94.5", east="141.5")
 """The whole country with a margin: every coordinate an event may carry lies inside."""
+TIMEZONES = {"WIB": 7, "WITA": 8, "WIT": 9}
+"""Indonesia's three time zones and their hours ahead of UTC."""
+_WITA_PROVINCES = {"51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76"}
+"""Bali, Nusa Tenggara, South/East/North Kalimantan and Sulawesi (UU, Keppres 41/1987); Maluku and
+Papua (province codes 8x and 9x) are WIT; the rest WIB."""
 _CITY_CODE = re.compile(r"\d{2}\.\d{2}")
 _AGENCY_CODE = re.compile(r"[A-Z0-9_]{2,30}")
 _URUSAN = re.compile(r"\d\.\d{2}")
@@ -42,6 +48,7 @@ class City(msgspec.Struct, frozen=True, kw_only=True):
     agencies: tuple[CityAgency, ...] = ()
     bidang_agency: dict[str, str] = {}
     bounds: CoordinateBounds = INDONESIA
+    timezone: str = "WIB"
 
     @property
     def exists(self) -> bool:
@@ -72,6 +79,21 @@ class ConfigureCity(msgspec.Struct, frozen=True, kw_only=True):
     agencies: tuple[CityAgency, ...]
     bidang_agency: Mapping[str, str]
     bounds: CoordinateBounds
+    timezone: str = ""
+    """WIB, WITA or WIT; empty: the zone of the region's province."""
+
+
+def timezone_of(region: str) -> str:
+    """The time zone a kabupaten or kota lies in, by its province's Kemendagri code."""
+    province = region[:2]
+    if province in _WITA_PROVINCES:
+        return "WITA"
+    return "WIT" if province[:1] in ("8", "9") else "WIB"
+
+
+def local_date(zone: str, instant: dt.datetime) -> dt.date:
+    """The calendar day `instant` falls on in `zone` (the city's day, for its planning calendar)."""
+    return instant.astimezone(dt.timezone(dt.timedelta(hours=TIMEZONES.get(zone, 7)))).date()
 
 
 def decide(state: City, command: ConfigureCity) -> list[Event]:
@@ -88,10 +110,13 @@ def decide(state: City, command: ConfigureCity) -> list[Event]:
     agencies = _agencies(checks, command.agencies)
     bidang_agency = _bidang_agency(checks, command.bidang_agency, {a.code for a in agencies})
     area = checks.check("bounds", _bounds, command.bounds)
+    zone = command.timezone or timezone_of(command.region)
+    if zone not in TIMEZONES:
+        checks.fail("timezone", N_("zona waktu: WIB, WITA atau WIT"))
     checks.done()
     configured = CityConfigured(
         region=command.region, name=name, planning_agency=planning_agency, planning_agency_short=short,
-        agencies=agencies, bidang_agency=bidang_agency, bounds=area or INDONESIA,
+        agencies=agencies, bidang_agency=bidang_agency, bounds=area or INDONESIA, timezone=zone,
     )  # fmt: skip
     return [] if evolve(state, configured) == state else [configured]
 
@@ -100,7 +125,8 @@ def evolve(state: City, event: Event) -> City:
     if isinstance(event, CityConfigured):
         return City(region=event.region, name=event.name, planning_agency=event.planning_agency,
                     planning_agency_short=event.planning_agency_short, agencies=event.agencies,
-                    bidang_agency=dict(event.bidang_agency), bounds=event.bounds)  # fmt: skip
+                    bidang_agency=dict(event.bidang_agency), bounds=event.bounds,
+                    timezone=event.timezone)  # fmt: skip
     return state
 
 

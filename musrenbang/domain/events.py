@@ -51,6 +51,8 @@ class CityConfigured(Event, frozen=True, tag="city.configured"):
     agencies: tuple[CityAgency, ...]
     bidang_agency: dict[str, str]
     bounds: CoordinateBounds
+    timezone: str = "WIB"
+    """WIB, WITA or WIT: the day the city's calendar counts in (settings from before it: WIB)."""
 
 
 # --- planning cycle -------------------------------------------------------------------------------

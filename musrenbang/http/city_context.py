@@ -11,6 +11,7 @@ from litestar import Request
 
 from musrenbang.domain.city import City
 from musrenbang.projections import city as city_views
+from musrenbang.services import cycles
 
 REFRESH_AFTER = 5.0
 
@@ -35,6 +36,8 @@ class CityContext:
                 # itself (health reports the outage; a page that needs the database answers 503).
                 return self.city
             self._loaded_at = now
+            if self.city.exists:
+                cycles.use_timezone(self.city.timezone)  # a changed setting reaches every server in moments
         return self.city
 
 

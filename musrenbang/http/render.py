@@ -15,6 +15,7 @@ from litestar.response import Template
 
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import rules as decision_rules
+from musrenbang.domain.city import TIMEZONES
 from musrenbang.domain.cycle import STAGE_LABELS
 from musrenbang.http.city_context import city_of
 from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate, translations
@@ -27,7 +28,6 @@ _MONTHS = {
     "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"],
 }  # fmt: skip
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 
 
 def environment() -> Environment:
@@ -79,17 +79,19 @@ def same_page_path(path: str) -> str:
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Template:
     lang = language(request)
     t = translations(request)
+    city = city_of(request)
+    zone = dt.timezone(dt.timedelta(hours=TIMEZONES.get(city.timezone, 7)), city.timezone)
 
     def when(moment: dt.datetime | dt.date | None, with_time: bool = True) -> str:
+        """A moment as the city reads it: its own time zone, named (WIB, WITA, WIT)."""
         if moment is None:
             return ""
         if isinstance(moment, dt.datetime):
-            local = moment.astimezone(WIB)
+            local = moment.astimezone(zone)
             text = f"{local.day} {_MONTHS[lang][local.month - 1]} {local.year}"
-            return f"{text}, {local:%H.%M} WIB" if with_time else text
+            return f"{text}, {local:%H.%M} {city.timezone}" if with_time else text
         return f"{moment.day} {_MONTHS[lang][moment.month - 1]} {moment.year}"
 
-    city = city_of(request)
     response = Template(
         template,
         status_code=status,

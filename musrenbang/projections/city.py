@@ -27,9 +27,10 @@ class CityProjection(Projection):
             await conn.execute("DELETE FROM city")
             await conn.execute(
                 "INSERT INTO city (region, name, planning_agency, planning_agency_short, south, north, west, east,"
-                " bidang_agency, configured_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                " bidang_agency, configured_at, timezone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 e.region, e.name, e.planning_agency, e.planning_agency_short, e.bounds.south, e.bounds.north,
                 e.bounds.west, e.bounds.east, msgspec.json.encode(e.bidang_agency), recorded.recorded_at,
+                e.timezone,
             )  # fmt: skip
             await conn.execute("DELETE FROM city_agencies")
             await conn.executemany(
@@ -50,4 +51,5 @@ async def settings(conn: asyncpg.Connection) -> City:
         agencies=tuple(CityAgency(code=a["code"], name=a["name"], urusan=tuple(a["urusan"])) for a in agencies),
         bidang_agency=msgspec.json.decode(row["bidang_agency"]),
         bounds=CoordinateBounds(**{side: str(row[side]) for side in ("south", "north", "west", "east")}),
+        timezone=row["timezone"],
     )  # fmt: skip

@@ -150,6 +150,7 @@ class _SettingsFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     bounds: _Bounds
     agencies: list[_Agency]
     bidang_agency: dict[str, str]
+    timezone: str = ""
 
 
 def city_settings(region: str | None = None, path: Path | None = None) -> ConfigureCity:
@@ -181,6 +182,7 @@ def city_settings(region: str | None = None, path: Path | None = None) -> Config
         bidang_agency=given.bidang_agency,
         bounds=CoordinateBounds(**{side: _degrees(getattr(given.bounds, side))
                                    for side in ("south", "north", "west", "east")}),  # fmt: skip
+        timezone=given.timezone,
     )
 
 

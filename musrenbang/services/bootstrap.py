@@ -49,6 +49,7 @@ async def prepare(conn: asyncpg.Connection, store: EventStore, settings: city.Co
     applied = await migrate(conn)
     await order.rebase(conn)  # before anything appends: a restored log's order must come first
     state = await set_up_city(store, settings)
+    cycles.use_timezone(state.timezone)
     await load_regions(conn, state.region)
     await cycles.record_earlier_adoptions(store, SYSTEM)
     return applied

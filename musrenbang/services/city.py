@@ -8,8 +8,8 @@ import asyncpg
 
 from musrenbang.domain import city
 from musrenbang.domain.errors import N_, DomainError
-from musrenbang.eventlog.store import AppendResult, EventStore, Metadata, read_stream_on
-from musrenbang.services.streams import Aggregate, execute, load
+from musrenbang.eventlog.store import Append, AppendResult, ConcurrencyError, EventStore, Metadata, read_stream_on
+from musrenbang.services.streams import Aggregate, load
 
 CITY = Aggregate(city.City(), city.decide, city.evolve)
 
@@ -38,8 +38,21 @@ async def required(store: EventStore, conn: asyncpg.Connection | None = None) ->
 
 async def configure(store: EventStore, command: city.ConfigureCity, metadata: Metadata,
                     idempotency_key: str | None = None) -> AppendResult | None:  # fmt: skip
-    """Record the settings; None when they are already the ones in force (nothing is written)."""
-    state, _ = await load(store, CITY, city.STREAM)
-    if not city.decide(state, command):
-        return None
-    return await execute(store, CITY, city.STREAM, command, metadata=metadata, idempotency_key=idempotency_key)
+    """Record the settings; None when they are already the ones in force (nothing is written). Several
+    servers starting at once on a new database all try to record the default settings: one does, the
+    others find them in force (or their key's first result) when they decide again."""
+    for _ in range(3):
+        if idempotency_key is not None:
+            earlier = await store.find_replay(idempotency_key, metadata.fingerprint)
+            if earlier is not None:
+                return earlier
+        state, head = await load(store, CITY, city.STREAM)
+        events = city.decide(state, command)
+        if not events:
+            return None
+        try:
+            return await store.append(Append(city.STREAM, head, events), metadata=metadata,
+                                      idempotency_key=idempotency_key)  # fmt: skip
+        except ConcurrencyError:
+            continue  # another server recorded settings meanwhile: decide again on them
+    raise ConcurrencyError([city.STREAM])

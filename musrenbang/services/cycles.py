@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from musrenbang.domain import city as city_rules
 from musrenbang.domain import cycle, rkpd, values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound
 from musrenbang.domain.events import KecamatanCeiling, StageWindow
@@ -21,12 +22,18 @@ from musrenbang.services import city as city_service
 from musrenbang.services.streams import Aggregate, execute, load
 
 CYCLE = Aggregate(cycle.Cycle(), cycle.decide, cycle.evolve)
-WIB = dt.timezone(dt.timedelta(hours=7))
+_zone = ["WIB"]
+"""The time zone of the city this process serves (one city per database): set from its settings when
+the database is prepared and whenever a server reads them again (`use_timezone`)."""
+
+
+def use_timezone(zone: str) -> None:
+    _zone[0] = zone
 
 
 def today() -> dt.date:
-    """The day it is for the city (WIB)."""
-    return dt.datetime.now(WIB).date()
+    """The day it is for the city (in its time zone: WIB, WITA or WIT)."""
+    return city_rules.local_date(_zone[0], dt.datetime.now(dt.UTC))
 
 
 async def load_cycle(store: EventStore, year: int, conn: asyncpg.Connection | None = None) -> cycle.Cycle:
@@ -156,7 +163,7 @@ async def record_earlier_adoptions(store: EventStore, metadata: Metadata) -> lis
             rkpd.stream_id(state.year),
         )
         if adopted_at is not None:
-            command = cycle.RecordAdoption(year=state.year, today=adopted_at.astimezone(WIB).date())
+            command = cycle.RecordAdoption(year=state.year, today=city_rules.local_date(_zone[0], adopted_at))
             await execute(store, CYCLE, cycle.stream_id(state.year), command, metadata=metadata,
                           idempotency_key=f"upgrade:cycle-adopted:{state.year}")  # fmt: skip
             closed.append(state.year)

@@ -147,3 +147,16 @@ def test_no_stage_is_closed_before_the_calendar_begins() -> None:
     state = started()
     with pytest.raises(DomainError, match="belum ada tahap"):
         cycle.decide(state, cycle.AdvanceStage(year=2022, today=state.calendar["usulan"].opens - dt.timedelta(1)))
+
+
+@pytest.mark.parametrize(
+    ("region", "zone"),
+    [("32.75", "WIB"), ("32.01", "WIB"), ("61.71", "WIB"), ("51.71", "WITA"), ("64.72", "WITA"),
+     ("73.71", "WITA"), ("81.71", "WIT"), ("91.71", "WIT")],
+)  # fmt: skip
+def test_a_city_counts_its_days_in_its_provinces_time_zone(region: str, zone: str) -> None:
+    from musrenbang.domain import city
+
+    assert city.timezone_of(region) == zone
+    late_evening_utc = dt.datetime(2026, 12, 1, 16, 30, tzinfo=dt.UTC)  # 23.30 WIB, 00.30 WITA, 01.30 WIT
+    assert city.local_date(zone, late_evening_utc) == (D(2026, 12, 1) if zone == "WIB" else D(2026, 12, 2))
