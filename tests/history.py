@@ -16,7 +16,9 @@ event (the cycle moves to its kelurahan stage once):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 
 import asyncpg
 import msgspec
@@ -185,3 +187,18 @@ async def _next_year(store: EventStore, runner: ProjectionRunner, proposals: Pro
     submitted = await proposals.submit(content, rules.validate_proposer(name, phone), idempotency_key="history-carry",
                                        request_fingerprint="carry", year=NEXT_YEAR, carried_from=declined)  # fmt: skip
     return submitted.code
+
+
+@contextlib.asynccontextmanager
+async def database(server_url: str, template_name: str) -> AsyncIterator[tuple[str, History]]:
+    """A throwaway database holding this history (for tests that change it with a server of their own)."""
+    from musrenbang.db.connect import create_pool
+    from tests.conftest import _throwaway_database
+
+    async with _throwaway_database(server_url, template_name) as url:
+        pool = await create_pool(url, min_size=1, max_size=5)
+        try:
+            built = await build(pool, EventStore(pool))
+        finally:
+            await pool.close()
+        yield url, built

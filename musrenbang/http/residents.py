@@ -44,17 +44,17 @@ async def home(request: Request, pool: asyncpg.Pool) -> Template:
     today = cycle_service.today()
     async with pool.acquire() as conn:
         years = await cycles.overview(conn, today)
-        now = await cycles.open_now(conn, today)
-        planned = await cycles.current_cycle(conn, cycle_service.today())
-        programs = await cycles.priority_programs(conn, planned["year"]) if planned else []
+        planned = await cycles.current_cycle(conn, today)
         kecamatan = await kecamatan_with_kelurahan(conn)
         counts = dict(await conn.fetch("SELECT year, count(*) FROM proposals GROUP BY year"))
-    upcoming = sorted((w["opens"], c["year"], w["stage"]) for c in years for w in c["calendar"]  # type: ignore[attr-defined]
+    now = cycles.open_windows(years)
+    programs: list[Any] = next((c["programs"] for c in years if planned and c["year"] == planned["year"]), [])
+    upcoming = sorted((w["opens"], c["year"], w["stage"]) for c in years for w in c["calendar"]
                       if w["opens"] > today and not c["adopted"])  # fmt: skip
     return page(request, "home.html", years=years, now=now, planned=planned, programs=programs, counts=counts,
                 kecamatan=kecamatan, village_count=sum(len(k["kelurahan"]) for k in kecamatan),
                 upcoming=upcoming[0] if upcoming else None, STAGES=STAGE_LABELS, WINDOWS=WINDOW_LABELS,
-                long_date=values.long_date, taking=[c.year for c, stage, _ in now if stage == "usulan"])  # fmt: skip
+                long_date=values.long_date, taking=[c["year"] for c, stage, _ in now if stage == "usulan"])  # fmt: skip
 
 
 REGION_PAGE = 50
@@ -247,8 +247,8 @@ async def track(request: Request, pool: asyncpg.Pool, code: str) -> Response:
         place = await region(conn, proposal["kelurahan"])
         programs = await cycles.priority_programs(conn, proposal["year"])
         own = await cycles.cycle_row(conn, proposal["year"])
-        taking = [c.year for c, stage, _ in await cycles.open_now(conn, cycle_service.today())
-                  if stage == "usulan" and c.year is not None]  # fmt: skip
+        open_today = cycles.open_windows(await cycles.overview(conn, cycle_service.today()))
+        taking = [c["year"] for c, stage, _ in open_today if stage == "usulan"]
     again = min((y for y in taking if y > proposal["year"]), default=None)  # the soonest year that takes it
     if proposal["carried_to"] or not rules.not_accommodated(proposal["status"], bool(own and own["adopted"])):
         again = None

@@ -1,11 +1,12 @@
 """Projection "cycles": planning cycles with their theme, priority programs (and sasaran), pagu indikatif
 per kecamatan, calendar, and whether the RKPD is adopted. The stage a cycle is at on a given day is the
-domain's to say (domain/cycle.py, `Cycle.stage_on`); `cycle_of` gives it what it needs."""
+domain's to say (domain/cycle.py, `Cycle.stage_on`); `overview` gives it what it needs."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 
@@ -106,61 +107,41 @@ async def priority_programs(conn: asyncpg.Connection, year: int) -> list[asyncpg
     )
 
 
-async def calendar(conn: asyncpg.Connection, year: int) -> list[StageWindow]:
-    """The year's windows in stage order (empty for a cycle opened without a calendar)."""
-    rows = await conn.fetch("SELECT stage, opens, closes FROM cycle_calendar WHERE year = $1", year)
-    by_stage = {r["stage"]: StageWindow(stage=r["stage"], opens=r["opens"], closes=r["closes"]) for r in rows}
-    return [by_stage[s] for s in STAGES if s in by_stage]
 
 
-async def window_changes(conn: asyncpg.Connection, year: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT stage, opens, closes, reason, changed_at FROM cycle_window_changes WHERE year = $1 ORDER BY seq", year
-    )
 
 
-async def pagu_kecamatan(conn: asyncpg.Connection, year: int) -> dict[str, int]:
-    rows = await conn.fetch("SELECT kecamatan, pagu FROM cycle_pagu_kecamatan WHERE year = $1", year)
-    return {r["kecamatan"]: r["pagu"] for r in rows}
 
 
-async def cycle_of(conn: asyncpg.Connection, year: int) -> Cycle | None:
-    """The cycle as the domain sees it, from the read model (for pages: what is open, until when)."""
-    row = await cycle_row(conn, year)
-    if row is None:
-        return None
-    windows = await calendar(conn, year)
-    return Cycle(year=year, region=row["region"], theme=row["theme"], stage=row["stage"], adopted=row["adopted"],
-                 calendar={w.stage: w for w in windows})  # fmt: skip
-
-
-async def open_now(conn: asyncpg.Connection, today: dt.date) -> list[tuple[Cycle, str, StageWindow]]:
-    """Every (cycle, stage, window) open on `today`, newest year first: what the home page announces."""
-    found = []
-    for row in await all_cycles(conn):
-        state = await cycle_of(conn, row["year"])
-        assert state is not None
-        for stage in STAGES[:-1]:
-            if state.calendar and state.is_open(stage, today):
-                found.append((state, stage, state.calendar[stage]))
-    return found
-
-
-async def overview(conn: asyncpg.Connection, today: dt.date, year: int | None = None) -> list[dict[str, object]]:
+async def overview(conn: asyncpg.Connection, today: dt.date, year: int | None = None) -> list[dict[str, Any]]:
     """Every cycle (or the one of `year`), newest first, as the public sees it on `today`: theme, the
     stage it is at, whether its RKPD is adopted, its calendar with what is open now, its priority programs
-    and the recorded changes of its windows."""
-    out: list[dict[str, object]] = []
-    for row in await all_cycles(conn):
-        if year is not None and row["year"] != year:
-            continue
-        state = await cycle_of(conn, row["year"])
-        assert state is not None
+    and the recorded changes of its windows. One read of each table, whatever the number of years; what
+    is open and the stage are the domain's to say (`Cycle.is_open`, `Cycle.stage_on`)."""
+    rows = [r for r in await all_cycles(conn) if year is None or r["year"] == year]
+    years = [r["year"] for r in rows]
+    windows = await conn.fetch("SELECT year, stage, opens, closes FROM cycle_calendar WHERE year = ANY($1)", years)
+    programs = await conn.fetch("SELECT year, number, title, target FROM cycle_priority_programs"
+                                " WHERE year = ANY($1) ORDER BY number", years)  # fmt: skip
+    changes = await conn.fetch("SELECT year, stage, opens, closes, reason, changed_at FROM cycle_window_changes"
+                               " WHERE year = ANY($1) ORDER BY seq", years)  # fmt: skip
+    out = []
+    for row in rows:
+        own = {w["stage"]: StageWindow(stage=w["stage"], opens=w["opens"], closes=w["closes"])
+               for w in windows if w["year"] == row["year"]}  # fmt: skip
+        state = Cycle(year=row["year"], region=row["region"], theme=row["theme"], stage=row["stage"],
+                      adopted=row["adopted"], calendar={s: own[s] for s in STAGES if s in own})  # fmt: skip
         out.append({
             "year": row["year"], "theme": row["theme"], "stage": state.stage_on(today), "adopted": state.adopted,
             "calendar": [{"stage": w.stage, "opens": w.opens, "closes": w.closes,
                           "open": state.is_open(w.stage, today)} for w in state.calendar.values()],
-            "programs": await priority_programs(conn, row["year"]),
-            "changes": await window_changes(conn, row["year"]),
+            "programs": [p for p in programs if p["year"] == row["year"]],
+            "changes": [c for c in changes if c["year"] == row["year"]],
         })  # fmt: skip
     return out
+
+
+def open_windows(cycles: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """From an `overview`: every (cycle, stage, window) open today, newest year first — what the home page
+    announces (penetapan is not something the public takes part in)."""
+    return [(c, w["stage"], w) for c in cycles for w in c["calendar"] if w["open"] and w["stage"] != ADOPTED]

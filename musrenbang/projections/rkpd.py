@@ -157,13 +157,15 @@ async def item_facts(conn: asyncpg.Connection, year: int) -> tuple[dict[str, int
 
 
 async def ceilings(conn: asyncpg.Connection, year: int) -> dict[str, int]:
-    """Pagu indikatif per kecamatan: the ceiling of its Musrenbang Kecamatan (the latest scheduled)."""
+    """Pagu indikatif per kecamatan: as Bappeda set it when opening the cycle, else the ceiling of the
+    kecamatan's Musrenbang Kecamatan (the latest scheduled)."""
     rows = await conn.fetch(
         "SELECT DISTINCT ON (region) region, ceiling FROM forums WHERE year = $1 AND level = 'kecamatan'"
         " ORDER BY region, scheduled_at DESC",
         year,
     )
-    return {r["region"]: r["ceiling"] for r in rows}
+    set_by_bappeda = await conn.fetch("SELECT kecamatan, pagu FROM cycle_pagu_kecamatan WHERE year = $1", year)
+    return {**{r["region"]: r["ceiling"] for r in rows}, **{r["kecamatan"]: r["pagu"] for r in set_by_bappeda}}
 
 
 async def equity(conn: asyncpg.Connection, year: int, in_rkpd: Sequence[str]) -> list[asyncpg.Record]:

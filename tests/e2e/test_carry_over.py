@@ -14,12 +14,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from musrenbang.db.connect import create_pool
-from musrenbang.eventlog.store import EventStore
 from musrenbang.services.cycles import today
 from musrenbang.services.proposals import ProposalService
 from tests import history
-from tests.conftest import _throwaway_database
 from tests.e2e.conftest import needs_chromium
 from tests.http.conftest import payload
 from tests.http.test_staff import PASSWORD, add_user
@@ -36,12 +33,7 @@ years_url: list[str] = []
 async def years(server_url: str, template_name: str) -> AsyncIterator[tuple[str, dict[str, str], dict[str, str]]]:
     """A server on its own copy of the history: 2022 adopted, 2023 open. Yields its address, the 2022
     proposals by name (a0..a4, b0, b1) and a facilitator's bearer header."""
-    async with _throwaway_database(server_url, template_name) as url:
-        pool = await create_pool(url, min_size=1, max_size=5)
-        try:
-            built = await history.build(pool, EventStore(pool))
-        finally:
-            await pool.close()
+    async with history.database(server_url, template_name) as (url, built):
         names = dict(zip(("a0", "a1", "a2", "a3", "a4", "b0", "b1"), built.codes, strict=True))
         facilitator = f"fasilitator-{uuid.uuid4().hex[:6]}"
         add_user(url, facilitator, "facilitator", "--region", history.KECAMATAN)

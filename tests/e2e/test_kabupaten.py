@@ -122,6 +122,8 @@ async def _year_in_the_kabupaten(client: httpx.AsyncClient, auth: dict[str, dict
     assert rkpd["status"] == "ditetapkan" and rkpd["items"][0]["agency_name"].startswith("Dinas Pekerjaan Umum")
     assert {o["code"] for o in rkpd["items"][0]["origins"]} == set(codes)
     assert "Kabupaten Bogor" in (await client.get(f"/rkpd/{YEAR}")).text
+    equity = (await client.get(f"/rkpd/{YEAR}/pemerataan")).text  # the pagu indikatif the cycle was opened with
+    assert "Rp 5.000.000.000" in equity
     late = await client.post("/api/v1/proposals", json=payload(kelurahan=DESA, year=YEAR),
                              headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
     assert late.status_code == 409 and "sudah ditetapkan" in late.json()["message"]

@@ -30,11 +30,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import content_type_conformance, response_schema_conformance
 from schemathesis.core.failures import ServerError
 
-from musrenbang.db.connect import create_pool
 from musrenbang.domain import agency, forum, proposal
-from musrenbang.eventlog.store import EventStore
 from tests import history
-from tests.conftest import _throwaway_database
 from tests.server import Server, serving
 
 EXAMPLES = 60  # per operation, after schemathesis's coverage cases; bounded so that CI stays fast
@@ -56,12 +53,7 @@ class Staff:
 
 @pytest.fixture(scope="module")
 async def staff_database(server_url: str, template_name: str) -> AsyncIterator[tuple[str, history.History]]:
-    async with _throwaway_database(server_url, template_name) as url:
-        pool = await create_pool(url, min_size=1, max_size=5)
-        try:
-            built = await history.build(pool, EventStore(pool))
-        finally:
-            await pool.close()
+    async with history.database(server_url, template_name) as (url, built):
         yield url, built
 
 

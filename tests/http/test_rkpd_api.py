@@ -13,9 +13,7 @@ import httpx
 import pytest
 
 from musrenbang.db.connect import create_pool
-from musrenbang.eventlog.store import EventStore
 from tests import history
-from tests.conftest import _throwaway_database
 from tests.http.test_staff import PASSWORD, add_user
 from tests.server import Server, serving
 
@@ -135,12 +133,7 @@ async def test_lineage_of_a_line_holds_every_origin_and_what_was_merged_into_the
 
 @pytest.fixture(scope="module")
 async def staff_city(server_url: str, template_name: str) -> AsyncIterator[tuple[str, Server]]:
-    async with _throwaway_database(server_url, template_name) as url:
-        pool = await create_pool(url, min_size=1, max_size=5)
-        try:
-            await history.build(pool, EventStore(pool))
-        finally:
-            await pool.close()
+    async with history.database(server_url, template_name) as (url, _):
         with serving(url) as server:
             yield url, server
 
