@@ -247,7 +247,11 @@ def staff_schema(staff: Staff) -> schemathesis.BaseSchema:
 
     @schema.hook
     def flatmap_path_parameters(context: Any, path_parameters: Any) -> st.SearchStrategy:  # noqa: ARG001
-        return hinted(path_parameters, staff.hints, odd_parts=0)  # mostly real: the body is what varies
+        # Mostly real: the body is what varies. Never an empty segment: `/api/v1/cycles/{year}` without
+        # its year is another resource (the list), whose answer the detail's schema does not describe.
+        return hinted(path_parameters, staff.hints, odd_parts=0).filter(
+            lambda given: all(v is not None and v != "" for v in given.values()) if isinstance(given, dict) else True
+        )
 
     @schema.hook
     def flatmap_body(context: Any, body: Any) -> st.SearchStrategy:  # noqa: ARG001
