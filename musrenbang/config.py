@@ -6,10 +6,12 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 import msgspec
 import platformdirs
+
+from musrenbang.db.connect import redact
 
 
 class ConfigError(Exception):
@@ -75,6 +77,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = ""
     # Seconds between seals of the whole log (eventlog/seal.py); 0 turns sealing off.
     seal_interval: float = 60.0
+    # Where messages to residents go (musrenbang/delivery/): an SMTP server for e-mail
+    # (smtp://user:pass@host:587, smtps://…:465, ?from=addr), and an HTTP gateway for SMS and WhatsApp.
+    # None: that channel is not configured and its messages wait in the outbox. They hold passwords:
+    # print them only through `db.connect.redact`.
+    smtp_url: str | None = None
+    sms_gateway_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -93,6 +101,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "trust_proxy": TrustedProxies.parse(env.get("MUSRENBANG_TRUST_PROXY", "")),
             "public_url": env.get("MUSRENBANG_PUBLIC_URL", ""),
             "seal_interval": _float(env, "MUSRENBANG_SEAL_INTERVAL", 60.0),
+            "smtp_url": env.get("MUSRENBANG_SMTP_URL", "").strip() or None,
+            "sms_gateway_url": env.get("MUSRENBANG_SMS_GATEWAY_URL", "").strip() or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values["data_dir"], str):
@@ -110,6 +120,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("MUSRENBANG_POLL_INTERVAL must be more than 0 seconds")
         if settings.secret_key is not None and len(settings.secret_key) < 32:
             raise ConfigError("MUSRENBANG_SECRET_KEY must be at least 32 characters")
+        if settings.smtp_url is not None:
+            _check_smtp_url(settings.smtp_url)
+        if settings.sms_gateway_url is not None:
+            _check_gateway_url(settings.sms_gateway_url)
         return msgspec.structs.replace(settings, public_url=_public_url(settings))
 
     @property
@@ -135,6 +149,56 @@ def _public_url(settings: Settings) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query or parts.fragment:
         raise ConfigError(f"MUSRENBANG_PUBLIC_URL must look like https://musrenbang.example.go.id, got {raw!r}")
     return raw
+
+
+def _check_smtp_url(url: str) -> None:
+    """`MUSRENBANG_SMTP_URL`: smtp:// (STARTTLS when offered) or smtps:// (TLS from the start), a host, a
+    port if any, and nothing but `?from=` after it. The message never shows the password."""
+    shown = redact(url)
+    parts = _split(url, "MUSRENBANG_SMTP_URL", shown)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(f"MUSRENBANG_SMTP_URL must look like smtp://user:password@mail.example.go.id:587 or"
+                          f" smtps://…:465, got {shown!r}")  # fmt: skip
+    if parts.path not in ("", "/") or parts.fragment:
+        raise ConfigError(f"MUSRENBANG_SMTP_URL takes no path, got {shown!r}")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if set(query) - {"from"} or len(query.get("from", [])) > 1:
+        raise ConfigError(f"MUSRENBANG_SMTP_URL takes only ?from=address after the host, got {shown!r}")
+    sender = query.get("from", ["x@y"])[0]
+    if sender.count("@") != 1 or not all(sender.split("@")) or any(c in sender for c in " <>,\r\n"):
+        raise ConfigError(f"MUSRENBANG_SMTP_URL: ?from= must be one e-mail address, got {sender!r}")
+
+
+def _check_gateway_url(url: str) -> None:
+    """`MUSRENBANG_SMS_GATEWAY_URL`: http(s), a host; credentials (HTTP Basic) only over HTTPS, unless
+    the gateway runs on this machine."""
+    shown = redact(url)
+    parts = _split(url, "MUSRENBANG_SMS_GATEWAY_URL", shown)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ConfigError(f"MUSRENBANG_SMS_GATEWAY_URL must look like https://user:password@sms.example.id/kirim,"
+                          f" got {shown!r}")  # fmt: skip
+    if parts.scheme == "http" and (parts.username or parts.password) and not is_local_host(parts.hostname):
+        raise ConfigError(f"MUSRENBANG_SMS_GATEWAY_URL: the password would cross the network in clear; use"
+                          f" https:// for {parts.hostname}")  # fmt: skip
+
+
+def _split(url: str, name: str, shown: str) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        raise ConfigError(f"{name} is not a URL I can read: {shown!r}") from None
+    return parts
+
+
+def is_local_host(host: str) -> bool:
+    """Whether `host` is this machine (a name or a loopback address), where traffic never crosses a network."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def default_data_dir() -> Path:

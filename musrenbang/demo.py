@@ -20,7 +20,9 @@ realistic size however many proposals compete for it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import io
 import random
 import secrets
 import uuid
@@ -31,6 +33,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from PIL import Image, ImageDraw
 
 from musrenbang import demo_catalogue as catalogue
 from musrenbang.domain import cycle as cy
@@ -39,9 +42,11 @@ from musrenbang.domain import proposal as p
 from musrenbang.domain import rkpd as r
 from musrenbang.domain import values
 from musrenbang.domain.errors import DomainError
-from musrenbang.domain.events import CityItem, Event, StageWindow
+from musrenbang.domain.events import CityItem, Event, MilestonePhoto, RkpdLine, StageWindow
+from musrenbang.domain.realisation import RecordMilestone
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore, Metadata, StreamHead
+from musrenbang.photos import ProcessedPhoto, process
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
@@ -50,6 +55,7 @@ from musrenbang.services import cycles
 from musrenbang.services.forums import ForumService, hold_open_append
 from musrenbang.services.freshness import require_fresh
 from musrenbang.services.proposals import _NAMESPACE, ProposalService, _code_for, fingerprint
+from musrenbang.services.realisation import RealisationService
 from musrenbang.services.rkpd import RkpdService
 
 YEAR = 2022
@@ -75,9 +81,12 @@ ADOPTED_ON = dt.date(2021, 4, 5)
 CARRIED = 40
 """At most this many needs that 2022 did not accommodate are proposed again for 2023."""
 BATCH = 1000
-STEPS = 56 * 3 + 12 + 9
+STEPS = 56 * 3 + 12 + 10
 """Progress steps `play` reports: per kelurahan submissions, verification and forum; per kecamatan
-forum; the city level and the projections catching up; the next year."""
+forum; the city level and the projections catching up; what became of the lines; the next year."""
+NOTIFIED = 0.05
+"""The share of proposers who ask to be told by e-mail (at example.org, a domain reserved for examples:
+whatever SMTP server a demo database is later given, nobody real receives them)."""
 ADMIN = Metadata(actor="admin.bappeda", role="admin")
 ACCOUNTS = (("admin.bappeda", "admin", None, None), ("fasilitator.bekasitimur", "facilitator", "32.75.01", None),
             ("opd.dbmsda", "opd", None, "DBMSDA"), ("auditor.inspektorat", "auditor", None, None))  # fmt: skip
@@ -103,6 +112,9 @@ class Summary(msgspec.Struct, kw_only=True):
     declined: int = 0
     lines: int = 0
     carried: int = 0
+    finished: int = 0
+    finished_code: str = ""
+    """A proposal whose RKPD line was finished and handed over (with photos of the work)."""
     carried_code: str = ""
     """One of the 2023 proposals that carry a 2022 need on."""
     events: int = 0
@@ -134,6 +146,9 @@ class _Demo:
                  on_progress: Callable[[int], None] | None) -> None:  # fmt: skip
         self.pool, self.store, self.seed, self.scale = pool, store, seed, scale
         self.rng = random.Random(seed)
+        self.news = random.Random(seed + 1)
+        """Draws for what came after the cycle of 2021 (who asked for news, what became of the lines), apart
+        from `rng`, so that the cycle itself stays the same for a seed."""
         self.batched = scale > 1
         self.tick = on_progress or (lambda n: None)
         self.runner = ProjectionRunner(pool, all_projections(), batch_size=5000)
@@ -191,11 +206,14 @@ class _Demo:
 
     async def _submit_all(self, raws: list[tuple[str, p.ProposalInput]]) -> list[str]:
         codes = []
-        prepared = []
+        prepared: list[tuple[str, p.ProposalContent, p.Proposer]] = []
         for key, raw in raws:
             content = await self.proposals.validate(raw, year=YEAR)
             name, _ = self._person()
             proposer = p.validate_proposer(name, self._phone())
+            if self.news.random() < NOTIFIED:
+                proposer = msgspec.structs.replace(proposer, notify="email",
+                                                   email=f"{_slug(name)}.{len(prepared)}@example.org")  # fmt: skip
             prepared.append((key, content, proposer))
         if not self.batched:
             for key, content, proposer in prepared:
@@ -566,6 +584,66 @@ class _Demo:
         self.tick(1)
 
 
+    # --- after adoption: the budget, the contracts, the work ---------------------------------------------
+
+    async def realisation(self) -> None:
+        """Carry the adopted 2022 lines through 2021-2022 as agencies record them: most budgeted in the APBD
+        (some for less, with the reason), many contracted and under way with photos of the work, a good
+        part finished and handed over, a few dropped; so that a newcomer can follow a resident's proposal
+        to a finished road."""
+        service = RealisationService(self.pool, self.store)
+        lines = sorted((await service.adopted_lines(YEAR)).values(), key=lambda x: x.line_id)
+        for n, line in enumerate(lines):
+            photos: list[tuple[str, ProcessedPhoto]] = []
+            commands = self._milestones(line, n, photos)
+            await self.pool.executemany(
+                "INSERT INTO photos (id, rkpd_line, content_type, data, sha256, width, height)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                [(i, f"{YEAR}/{line.line_id}", x.content_type, x.data, x.sha256, x.width, x.height) for i, x in photos],
+            )  # fmt: skip
+            meta = Metadata(actor=f"opd.{line.agency.lower()}", role="opd")
+            await service.record_many(commands, meta, idempotency_key=f"demo:{self.seed}:realisasi:{line.line_id}")
+            if commands[-1].stage == "selesai":
+                self.summary.finished += 1
+                if photos and not self.summary.finished_code:
+                    self.summary.finished_code = line.origins[0]
+        await self.fresh()
+        self.tick(1)
+
+    def _milestones(self, line: RkpdLine, n: int, photos: list[tuple[str, ProcessedPhoto]]) -> list[RecordMilestone]:
+        rng = self.news
+        fate = rng.random()
+        at = functools.partial(RecordMilestone, year=YEAR, line_id=line.line_id)
+        out = [at(stage="kua_ppas", on=dt.date(2021, 7, 26), amount=line.pagu)]
+        if fate < 0.04:
+            return [*out, at(stage="batal", on=dt.date(2021, 9, 20),
+                                          note=rng.choice(catalogue.DROP_REASONS))]  # fmt: skip
+        budgeted, note = line.pagu, ""
+        if rng.random() < 0.25:
+            budgeted, note = line.pagu * rng.choice((85, 90, 95)) // 100, rng.choice(catalogue.APBD_REASONS)
+        out += [at(stage="apbd", on=dt.date(2021, 11, 30), amount=budgeted, note=note),
+                at(stage="dpa", on=dt.date(2022, 1, 12), amount=budgeted)]  # fmt: skip
+        if fate < 0.15:
+            return out  # budgeted, not contracted yet
+        signed = dt.date(2022, 3, 1) + dt.timedelta(days=rng.randint(0, 80))
+        contract = budgeted * rng.randint(88, 98) // 100
+        out.append(at(stage="kontrak", on=signed, amount=contract,
+                                   contractor=rng.choice(catalogue.CONTRACTORS),
+                                   ends=signed + dt.timedelta(days=120)))  # fmt: skip
+        with_photos = n % 3 == 0
+        for k, progress in enumerate((35, 70)):
+            out.append(at(stage="pelaksanaan", on=signed + dt.timedelta(days=40 * (k + 1)),
+                                       progress=progress, amount=contract * progress // 100,
+                                       note=rng.choice(catalogue.PROGRESS_NOTES),
+                                       photos=(_photo(line, progress, photos),) if with_photos else ()))  # fmt: skip
+            if fate < 0.45 and k == 0:
+                return out  # under way at the end of the demo's story
+        if fate < 0.6:
+            return out
+        return [*out, at(stage="selesai", on=signed + dt.timedelta(days=118), amount=contract,
+                                      note=rng.choice(catalogue.FINISH_NOTES),
+                                      photos=(_photo(line, 100, photos),) if with_photos else ())]  # fmt: skip
+
     # --- the next year ----------------------------------------------------------------------------
 
     async def next_year(self) -> None:
@@ -605,6 +683,32 @@ class _Demo:
         self.tick(1)
 
 
+def _photo(line: RkpdLine, progress: int, photos: list[tuple[str, ProcessedPhoto]]) -> MilestonePhoto:
+    """A drawn picture of the work (the demo has no real photos), kept as an uploaded one would be."""
+    photo = process(demo_photo(line.line_id, progress))
+    photo_id = str(uuid.uuid5(_NAMESPACE, f"demo:{YEAR}/{line.line_id}:{progress}"))
+    photos.append((photo_id, photo))
+    return MilestonePhoto(photo_id=photo_id, sha256=photo.sha256, content_type=photo.content_type,
+                          width=photo.width, height=photo.height, size=len(photo.data))  # fmt: skip
+
+
+def demo_photo(label: str, progress: int) -> bytes:
+    """A 640 × 400 picture of a road or channel being built: the finished part dark, the rest earth, and
+    the line's id and progress written on it (PNG bytes)."""
+    image = Image.new("RGB", (640, 400), (150, 190, 230))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 220, 640, 400), fill=(110, 150, 80))
+    draw.polygon([(260, 220), (380, 220), (600, 400), (40, 400)], fill=(150, 110, 70))
+    done = 400 - int(180 * progress / 100)
+    left, right = 260 - (400 - done) * 220 // 180 + 220, 380 + (400 - done) * 220 // 180 - 220
+    draw.polygon([(left, done), (right, done), (600, 400), (40, 400)], fill=(70, 70, 75))
+    draw.rectangle((16, 16, 330, 64), fill=(255, 255, 255))
+    draw.text((28, 30), f"{label} · {progress}%", fill=(20, 20, 20))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
 async def has_proposals(pool: asyncpg.Pool) -> bool:
     return await pool.fetchval("SELECT EXISTS (SELECT 1 FROM events WHERE event_type = 'proposal.submitted')")
 
@@ -625,6 +729,7 @@ async def play(pool: asyncpg.Pool, store: EventStore, secret: bytes, *, seed: in
     await demo.kelurahan_forums(kelurahan)
     await demo.kecamatan_forums(groups)
     await demo.city()
+    await demo.realisation()
     if next_year:
         await demo.next_year()
     demo.summary.events = await pool.fetchval("SELECT count(*) FROM events")

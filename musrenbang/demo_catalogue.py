@@ -320,3 +320,29 @@ DECLINE_REASONS = (
     "Lokasi masuk rencana pembangunan jalan tol/provinsi; ditangani instansi vertikal",
 )
 DUPLICATE_REASON = "Usulan sama untuk lokasi dan kegiatan yang sama (RW {rw}); digabung agar tidak dihitung dua kali"
+
+# --- after adoption: what became of the 2022 lines ---------------------------------------------------------
+
+CONTRACTORS = (
+    "CV Karya Mandiri Bekasi", "PT Bangun Persada Utama", "CV Tirta Jaya Konstruksi", "PT Cipta Marga Nusantara",
+    "CV Sinar Harapan Teknik", "CV Mitra Bina Lestari", "PT Graha Sarana Abadi", "CV Putra Patriot Konstruksi",
+)  # fmt: skip
+APBD_REASONS = (
+    "efisiensi hasil evaluasi harga satuan",
+    "penyesuaian kapasitas fiskal dalam pembahasan KUA-PPAS",
+    "volume disesuaikan dengan hasil survei lapangan",
+)
+PROGRESS_NOTES = (
+    "pekerjaan persiapan dan pengukuran selesai",
+    "galian dan pemasangan saluran berjalan",
+    "pengecoran tahap pertama selesai",
+    "pemasangan material utama berjalan sesuai jadwal",
+)
+FINISH_NOTES = (
+    "serah terima pertama (PHO) dengan berita acara",
+    "pekerjaan selesai dan diserahterimakan kepada kelurahan",
+)
+DROP_REASONS = (
+    "anggaran dialihkan untuk penanganan pandemi (refocusing APBD)",
+    "lahan belum tersedia; dianggarkan kembali tahun berikutnya",
+)

@@ -8,7 +8,7 @@ event (the cycle moves to its kelurahan stage once):
 - the kecamatan forum scores all five it received; b1 does not fit its ceiling (`over_ceiling`);
 - the city: a line for a0 is set and withdrawn, line DBMSDA-002 takes a0, a1 and b0; a3 is passed to
   DISPERKIMTAN, which declines it; the RKPD is adopted, DBMSDA-002's pagu revised, and adopted again
-  (revision 2, Rp 50 juta);
+  (revision 2, Rp 50 juta); it is budgeted in the APBD (Rp 48 juta, with the reason) and under way (40%);
 - finally the log is sealed (seal 1 covers everything before it).
 
 `build` returns the codes in the order a0..a4, b0, b1. Proposers' names and phones (personal data) are in
@@ -27,6 +27,7 @@ from musrenbang.domain import forum as f
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import rkpd as r
 from musrenbang.domain.cycle import ChangeWindow
+from musrenbang.domain.realisation import RecordMilestone
 from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.photos import process
@@ -35,6 +36,7 @@ from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services import cycles
 from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.proposals import ProposalService
+from musrenbang.services.realisation import RealisationService
 from musrenbang.services.rkpd import RkpdService
 from tests.cycles import FORUM_DAY, open_test_cycle
 from tests.images import jpeg_with_gps
@@ -73,7 +75,9 @@ async def _submit(proposals: ProposalService, n: int, kelurahan: str, rw: int, c
         unit="meter", estimated_cost=cost, address="Jl. Uji",
     ), year=2022)  # fmt: skip
     name, phone = PROPOSERS[n]
-    submitted = await proposals.submit(content, rules.validate_proposer(name, phone),
+    # a1's proposer wants news by e-mail (no channel is configured here: the messages wait in the outbox).
+    email, notify = ("sri.lestari@contoh.id", "email") if n == 1 else (None, None)
+    submitted = await proposals.submit(content, rules.validate_proposer(name, phone, email, notify),
                                        idempotency_key=f"history-{n}", request_fingerprint=str(n),
                                        photos=[process(jpeg_with_gps())] if n == 0 else [], year=2022)  # fmt: skip
     return submitted.code
@@ -161,11 +165,21 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     revised = msgspec.structs.replace(joined, line_id="DBMSDA-002", pagu=50_000_000)
     await rkpd.execute(YEAR, r.SetLine(line=revised, priority_programs=6, reason="harga satuan naik"), META)
     await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="perubahan pagu"), META)
+    await _after_adoption(RealisationService(pool, store))
     carried = await _next_year(store, runner, proposals, a[3])
     await seal.seal(store)  # the whole log so far, under a seal
     await runner.catch_up_all()
     return History(codes=[*a, *b], forums={"kelurahan_a": forum_a, "kelurahan_b": forum_b, "kecamatan": kecamatan},
                    carried=carried)  # fmt: skip
+
+
+async def _after_adoption(realisation: RealisationService) -> None:
+    """DBMSDA-002 is budgeted in the APBD for less than its pagu, and its work gets under way."""
+    line = {"year": YEAR, "line_id": "DBMSDA-002"}
+    await realisation.record(RecordMilestone(**line, stage="apbd", on=dt.date(2021, 12, 20), amount=48_000_000,
+                                             note="efisiensi harga satuan"), META)  # fmt: skip
+    await realisation.record(RecordMilestone(**line, stage="pelaksanaan", on=dt.date(2022, 5, 2), progress=40,
+                                             amount=19_000_000, note="galian saluran selesai"), META)  # fmt: skip
 
 
 async def _next_year(store: EventStore, runner: ProjectionRunner, proposals: ProposalService, declined: str) -> str:

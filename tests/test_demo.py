@@ -49,6 +49,21 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
     try:
         rkpd = await rkpd_out(pool, 2022)
         assert rkpd.status == "ditetapkan" and rkpd.items
+        # After adoption: lines budgeted, under way, finished (with photos of the work) and a few dropped,
+        # and the residents of a finished line read it on their own timeline.
+        stages = {i.stage for i in rkpd.items}
+        assert {"dpa", "pelaksanaan", "selesai", "batal"} <= stages, stages
+        finished = [i for i in rkpd.items if i.stage == "selesai" and any(m.photos for m in i.milestones)]
+        assert finished and all(i.progress == 100 and i.budgeted for i in finished)
+        origin = finished[0].origins[0].code
+        assert await pool.fetchval("SELECT count(*) FROM proposal_timeline WHERE code = $1"
+                                   " AND kind = 'rkpd.milestone_recorded'", origin) >= 4  # fmt: skip
+        photo = finished[0].milestones[-1].photos[0]
+        line_of_photo = await pool.fetchval("SELECT rkpd_line FROM photos WHERE id = $1::uuid", photo)
+        assert line_of_photo == f"2022/{finished[0].id}"
+        # A few proposers asked for news by e-mail, at a domain reserved for examples; nothing is delivered.
+        addresses = {r[0] for r in await pool.fetch("SELECT DISTINCT address FROM outbox")}
+        assert addresses and all(a.endswith("@example.org") for a in addresses)
         # The stages followed the calendar by date; only the adoption closed the cycle.
         stages = [r[0] for r in await pool.fetch(
             "SELECT data->>'stage' FROM events WHERE event_type = 'cycle.stage_advanced' ORDER BY global_position"

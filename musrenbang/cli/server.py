@@ -136,12 +136,15 @@ def _print_demo(summary: Summary, settings: Settings) -> None:
     s = summary
     click.echo(f"demo: {s.proposals} proposals ({s.merged} merged, {s.returned} returned of which {s.revised}"
                f" revised, {s.rejected} rejected), {s.forums} forums, {s.received} at the city level"
-               f" ({s.passed} passed on, {s.declined} declined), {s.lines} RKPD lines adopted;"
+               f" ({s.passed} passed on, {s.declined} declined), {s.lines} RKPD lines adopted, {s.finished} of them"
+               f" finished by 2022;"
                f" RKPD 2023 open with {s.carried} needs proposed again; {s.events} events")  # fmt: skip
     base = f"http://{settings.host}:{settings.port}"
     click.echo(f"open first: {base}/rkpd/2022 — then follow a line back to its residents, e.g. "
                f"{base}/telusur/usulan/{s.sample_code}; a need 2022 left out and proposed again for 2023:"
                f" {base}/lacak/{s.carried_code}")  # fmt: skip
+    if s.finished_code:
+        click.echo(f"a proposal followed to its finished work, with photos: {base}/lacak/{s.finished_code}")
     click.echo("demo staff accounts (sign in at /masuk):")
     for a in s.accounts:
         password = a.password or "(existed already; password unchanged)"

@@ -441,6 +441,38 @@ class RkpdAdopted(Event, frozen=True, tag="rkpd.adopted"):
     note: str = ""
 
 
+class MilestonePhoto(msgspec.Struct, frozen=True, kw_only=True):
+    """A photo of the work (re-encoded, metadata stripped); the bytes live in the photo store."""
+
+    photo_id: str
+    sha256: str
+    content_type: str
+    width: int
+    height: int
+    size: int
+
+
+class RkpdMilestoneRecorded(Event, frozen=True, tag="rkpd.milestone_recorded"):
+    """What happened to an adopted RKPD line after adoption (one stream per line, `realisasi-{year}-{id}`):
+    KUA-PPAS (`amount` proposed), APBD (`amount` budgeted; `note` says why it differs from the pagu), DPA,
+    contract (`amount`, `contractor`, `on` to `ends`), progress (`progress` %, `amount` spent so far),
+    finished (`on` the handover), or dropped (`note`: why). `origins` repeats the line's proposals, so
+    that whoever reads the event knows whom it concerns without the RKPD stream."""
+
+    year: int
+    line_id: str
+    agency: str
+    origins: tuple[str, ...]
+    stage: str
+    on: dt.date
+    amount: int | None = None
+    progress: int | None = None
+    note: str = ""
+    contractor: str | None = None
+    ends: dt.date | None = None
+    photos: tuple[MilestonePhoto, ...] = ()
+
+
 # --- the log itself -----------------------------------------------------------------------------------
 
 
@@ -490,6 +522,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     RkpdLineSet,
     RkpdLineWithdrawn,
     RkpdAdopted,
+    RkpdMilestoneRecorded,
     LogSealed,
 )
 

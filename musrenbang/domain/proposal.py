@@ -106,6 +106,26 @@ class Proposer(msgspec.Struct, frozen=True, kw_only=True):
 
     name: str
     phone: str
+    email: str | None = None
+    notify: str = "none"
+    """How the proposer wants to be told of each change: `NOTIFY_CHANNELS`, or "none"."""
+
+
+NOTIFY_CHANNELS = ("sms", "whatsapp", "email")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}",
+                    re.ASCII)
+"""A dot-atom address as people type them (RFC 5322 without quoted local parts and IP literals)."""
+
+
+def normalize_email(text: str) -> str:
+    """An e-mail address trimmed and in lower case (how it is stored, compared and counted everywhere);
+    refused unless it looks like one (local@domain.tld, at most 254 characters, no spaces or control
+    characters). Whether it exists is for the mail server to say."""
+    value = (text or "").strip()
+    if len(value) > 254 or not _EMAIL.fullmatch(value) or len(value.split("@", 1)[0]) > 64:
+        raise ValueError(N_("tulis alamat e-mail yang benar, misalnya nama@contoh.id"))
+    return value.lower()
 
 
 def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_programs: int,
@@ -240,7 +260,9 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
     return ProposalContent(**content)  # type: ignore[arg-type]  # every field checked above, or errors raised
 
 
-def validate_proposer(name: str, phone: str) -> Proposer:
+def validate_proposer(name: str, phone: str, email: str | None = None, notify: str | None = None) -> Proposer:
+    """The proposer's contact and how they want to be told: e-mail is optional unless news goes by e-mail;
+    SMS and WhatsApp go to the phone number every proposer gives."""
     errors: dict[str, str] = {}
     try:
         clean_name = _clean(name, multiline=False)
@@ -256,9 +278,20 @@ def validate_proposer(name: str, phone: str) -> Proposer:
         clean_phone = values.normalize_phone(phone or "")
     except ValueError as exc:
         errors["proposer_phone"] = exc.args[0]
+    clean_email = None
+    if email and email.strip():
+        try:
+            clean_email = normalize_email(email)
+        except ValueError as exc:
+            errors["proposer_email"] = exc.args[0]
+    channel = (notify or "none").strip() or "none"
+    if channel not in (*NOTIFY_CHANNELS, "none"):
+        errors["notify"] = N_("pilih SMS, WhatsApp, e-mail, atau tidak usah")
+    elif channel == "email" and clean_email is None and "proposer_email" not in errors:
+        errors["proposer_email"] = N_("tulis alamat e-mail untuk menerima kabar lewat e-mail")
     if errors:
         raise ValidationFailed(errors)
-    return Proposer(name=clean_name, phone=clean_phone)
+    return Proposer(name=clean_name, phone=clean_phone, email=clean_email, notify=channel)
 
 
 def _clean(value: str, *, multiline: bool) -> str:

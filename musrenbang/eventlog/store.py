@@ -22,7 +22,7 @@ import asyncpg
 import msgspec
 
 from musrenbang.domain.events import Event, event_tag
-from musrenbang.eventlog import codec
+from musrenbang.eventlog import codec, outbox
 
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6d7573726e2d6964656d706f74656e63")
 
@@ -254,23 +254,31 @@ class EventStore:
                 [a.expected.hash for a in appends],
             )  # fmt: skip
 
+        all_events = [e for a in appends for e in a.events]
+        news = outbox.sends_news(all_events)
         async with _connection(self._pool, conn) as c:
             in_callers_transaction = c.is_in_transaction()
-            try:
-                inserted = await _insert(c, sql, args)
-            except asyncpg.UniqueViolationError as exc:
-                earlier = await self._earlier_result(c, event_ids, metadata)
-                if earlier is not None:
-                    return earlier
-                if exc.constraint_name == "events_stream_version_key":
-                    raise ConcurrencyError([a.stream_id for a in appends]) from None
-                raise
-            if len(inserted) != total:
-                # The expected head was not found: the caller's view of the stream is stale or invented.
-                earlier = await self._earlier_result(c, event_ids, metadata)
-                if earlier is not None:
-                    return earlier
-                raise ConcurrencyError([a.stream_id for a in appends])
+            # Messages commit with their events (eventlog/outbox.py): a transaction of our own if the
+            # caller has none. Events without news stay a single statement.
+            own = c.transaction() if news and not in_callers_transaction else contextlib.nullcontext()
+            async with own:
+                try:
+                    inserted = await _insert(c, sql, args)
+                except asyncpg.UniqueViolationError as exc:
+                    earlier = await self._earlier_result(c, event_ids, metadata)
+                    if earlier is not None:
+                        return earlier
+                    if exc.constraint_name == "events_stream_version_key":
+                        raise ConcurrencyError([a.stream_id for a in appends]) from None
+                    raise
+                if len(inserted) != total:
+                    # The expected head was not found: the caller's view of the stream is stale or invented.
+                    earlier = await self._earlier_result(c, event_ids, metadata)
+                    if earlier is not None:
+                        return earlier
+                    raise ConcurrencyError([a.stream_id for a in appends])
+                if news:
+                    await outbox.enqueue(c, list(zip(event_ids, all_events, strict=True)))
         if not in_callers_transaction:
             self._notifier.poke()
         return AppendResult(

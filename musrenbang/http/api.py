@@ -49,6 +49,10 @@ class ProposerIn(msgspec.Struct, forbid_unknown_fields=True):
 
     name: Annotated[str, msgspec.Meta(max_length=200)]
     phone: Annotated[str, msgspec.Meta(max_length=40, examples=["0812-3456-7890"])]
+    email: Annotated[str, msgspec.Meta(max_length=254, examples=["warga@contoh.id"])] | None = None
+    notify: Annotated[str, msgspec.Meta(
+        description="How to be told of each change: sms | whatsapp | email (needs `email`) | none",
+        examples=["sms"])] = "none"  # fmt: skip
 
 
 class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -218,7 +222,8 @@ async def submit(
     if already is None:
         year = await proposals.open_year(data.year)
         content = await proposals.validate(data.as_input(), year=year)
-        proposer = rules.validate_proposer(data.proposer.name, data.proposer.phone)
+        proposer = rules.validate_proposer(data.proposer.name, data.proposer.phone, data.proposer.email,
+                                            data.proposer.notify)  # fmt: skip
         carried_from = await _may_carry(request, pool, proposals, data, year, content.kelurahan)
         settings = request.app.state.settings
         await count_submission(

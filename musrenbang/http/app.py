@@ -21,6 +21,7 @@ from litestar.template import TemplateConfig
 
 from musrenbang.config import Settings
 from musrenbang.db.connect import create_pool
+from musrenbang.delivery.worker import DeliveryWorker
 from musrenbang.eventlog.store import EventStore
 from musrenbang.http import (
     api,
@@ -29,11 +30,15 @@ from musrenbang.http import (
     city_pages,
     cycles,
     errors,
+    follow,
     forum_pages,
     forums,
     health,
     log_head,
+    messages,
     photos,
+    realisation,
+    recovery,
     residents,
     rkpd_api,
     rkpd_pages,
@@ -50,6 +55,7 @@ from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.resources import static_dir
 from musrenbang.services.forums import ForumService
 from musrenbang.services.proposals import ProposalService
+from musrenbang.services.realisation import RealisationService
 from musrenbang.services.rkpd import RkpdService
 
 
@@ -69,14 +75,19 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             proposals=ProposalService(pool, store, bytes.fromhex(secret), runner),
             forums=ForumService(pool, store, runner),
             rkpd=RkpdService(pool, store, runner),
+            realisation=RealisationService(pool, store),
             city_context=CityContext(pool),
         )
         task = None
+        # Messages to residents leave from the outbox (musrenbang/delivery/): a few senders per process.
+        delivery = DeliveryWorker(database_url, settings)
         if run_projections:
             task = asyncio.create_task(runner.run_forever(database_url, settings.seal_interval))
+            delivery.start()
         try:
             yield
         finally:
+            await delivery.stop()  # lets a message being sent finish first (a few seconds at most)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -96,6 +107,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             residents.track,
             residents.revise_form,
             residents.revise_submit,
+            residents.stop_news,
             residents.kelurahan_page,
             residents.kecamatan_page,
             api.submit,
@@ -152,8 +164,14 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             rkpd_api.adopt,
             cycles.CycleApi,
             cycles.CyclePages,
+            follow.FollowPages,
+            recovery.RecoveryPages,
+            messages.MessagePages,
+            realisation.RealisationApi,
+            realisation.RealisationPages,
             rkpd_pages.rkpd_page,
             rkpd_pages.equity_page,
+            rkpd_pages.realisation_page,
             rkpd_pages.proposal_lineage_page,
             rkpd_pages.line_lineage_page,
             city_pages.agency_page,
@@ -184,6 +202,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             "forums": Provide(_from_state("forums"), sync_to_thread=False),
             "store": Provide(_from_state("store"), sync_to_thread=False),
             "rkpd": Provide(_from_state("rkpd"), sync_to_thread=False),
+            "realisation": Provide(_from_state("realisation"), sync_to_thread=False),
             "actor": Provide(auth.current_actor),
         },
         # Each handler takes the exception class it is registered for; litestar types them all as Exception.
@@ -197,7 +216,9 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             # The JSON API takes no cookie for authority (staff authenticate with `Authorization: Bearer`,
             # http/auth.py; residents with idempotency keys and revision secrets), so cross-site forgery
             # has nothing to ride on there.
-            exclude=["^/api/"],  # a regex searched anywhere in the path: anchored
+            # The stop links of e-mails: their token is the authority, and mail providers POST to them
+            # (RFC 8058 one-click) with no session and no form.
+            exclude=["^/api/", "^/berhenti/"],  # regexes searched anywhere in the path: anchored
         ),
         # Exceptions are logged by the handlers of http/errors.py: one INFO line for a refused request, a
         # traceback only for a server error.

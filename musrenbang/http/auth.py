@@ -141,4 +141,5 @@ async def staff_home(request: Request, actor: Actor, pool: asyncpg.Pool) -> Temp
     rows = await pool.fetch("SELECT forum_id, level, region, title, status FROM forums WHERE origin = 'musrenbang'"
                             " ORDER BY scheduled_at DESC LIMIT 200")  # fmt: skip
     mine = [r for r in rows if covers(actor, r["region"])]
-    return page(request, "staff_home.html", actor=actor, forums=mine)
+    adopted = [r["year"] for r in await pool.fetch("SELECT year FROM rkpd_state WHERE revision > 0 ORDER BY year DESC")]
+    return page(request, "staff_home.html", actor=actor, forums=mine, adopted=adopted)

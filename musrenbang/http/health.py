@@ -29,12 +29,23 @@ class DatabaseHealth(msgspec.Struct, omit_defaults=True):
     error: str | None = None
 
 
+class OutboxHealth(msgspec.Struct):
+    """Messages to residents not delivered yet: waiting for a retry, or for a channel nobody configured
+    (`/petugas/pesan` lists them), and refused for good. Not a reason for 503 — the site works — but an
+    old `oldest_pending_seconds` is worth an alert."""
+
+    pending: int
+    failed: int
+    oldest_pending_seconds: float | None
+
+
 class Health(msgspec.Struct):
     status: str
     database: DatabaseHealth
     projections: dict[str, ProjectionStatus]
     listening: bool
     """Whether this process is woken by notifications of new events (else it polls)."""
+    outbox: OutboxHealth | None = None
 
 
 class Ready(msgspec.Struct, omit_defaults=True):
@@ -48,11 +59,23 @@ async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner) -> Health:
         async with pool.acquire(timeout=5) as conn:
             version = await conn.fetchval("SHOW server_version")
             projections = await projection_status(conn, names)
+            outbox = await _outbox(conn)
     except _PROBLEMS as exc:
         return Health(UNAVAILABLE, DatabaseHealth("unreachable", error=str(exc) or type(exc).__name__), {},
                       runner.listening)  # fmt: skip
     stalled = any(s.state == STALLED for s in projections.values())
-    return Health(DEGRADED if stalled else OK, DatabaseHealth("ok", version=version), projections, runner.listening)
+    return Health(DEGRADED if stalled else OK, DatabaseHealth("ok", version=version), projections, runner.listening,
+                  outbox)  # fmt: skip
+
+
+async def _outbox(conn: asyncpg.Connection) -> OutboxHealth:
+    """Two index-only counts (the partial indexes of migration 0025), whatever the number delivered."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending') AS pending,"
+        " (SELECT count(*) FROM outbox WHERE status = 'failed') AS failed,"
+        " extract(epoch FROM now() - (SELECT min(created_at) FROM outbox WHERE status = 'pending'))::float8 AS oldest"
+    )
+    return OutboxHealth(row["pending"], row["failed"], row["oldest"])
 
 
 @get("/health", summary="The database, and each projection's lag and state; 503 unless all is well")

@@ -95,6 +95,13 @@ async def count_photo_decode(pool: asyncpg.Pool, address: str, per_hour: int) ->
         raise RateLimited(N_("terlalu banyak foto dari alamat ini dalam satu jam; silakan coba lagi nanti"))
 
 
+async def count_attempt(pool: asyncpg.Pool, what: str, address: str, per_hour: int) -> None:
+    """Count one attempt at `what` (a form that could be used to try guesses) from `address`; raise
+    RateLimited beyond `per_hour`."""
+    if not await _count(pool, f"{what}:{limit_key(address)}", uuid.uuid4().hex, per_hour):
+        raise RateLimited(N_("terlalu banyak percobaan dari alamat ini dalam satu jam; silakan coba lagi nanti"))
+
+
 async def _count(pool: asyncpg.Pool, bucket: str, request_key: str, per_hour: int) -> bool:
     allowed, first = await pool.fetchrow(_COUNT, bucket, request_key, per_hour)
     if first:  # the first of this bucket's window: forget windows that are over

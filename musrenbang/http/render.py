@@ -14,6 +14,7 @@ from litestar import Request
 from litestar.response import Template
 
 from musrenbang.domain import proposal as rules
+from musrenbang.domain import realisation
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain.city import TIMEZONES
 from musrenbang.domain.cycle import STAGE_LABELS
@@ -47,6 +48,7 @@ def environment() -> Environment:
     env.globals["STATUSES"] = rules.STATUSES
     env.globals["STAGES"] = STAGE_LABELS
     env.globals["REASONS"] = decision_rules.REASON_LABELS
+    env.globals["MILESTONES"] = realisation.LABELS
     return env
 
 

@@ -18,10 +18,11 @@ from musrenbang.domain import values
 from musrenbang.domain.access import require_region
 from musrenbang.domain.cycle import STAGE_LABELS, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.http import feeds
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
-from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
+from musrenbang.http.ratelimit import client_address, count_attempt, count_photo_decode, count_submission
 from musrenbang.http.render import page
 from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
@@ -30,7 +31,7 @@ from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan, region, villages
 from musrenbang.services import cycles as cycle_service
-from musrenbang.services.proposals import ProposalService, Submitted
+from musrenbang.services.proposals import ProposalService, Submitted, stop_proposer_news
 
 FORM_MAX_BODY = 3 * MAX_BYTES + 256 * 1024  # three photos and the text fields
 PAGE_SIZE = 25
@@ -110,7 +111,8 @@ async def new_proposal_form(request: Request, pool: asyncpg.Pool, proposals: Pro
                 idempotency_key=str(uuid.uuid4()))  # fmt: skip
 
 
-FORM_FIELDS = (*CONTENT_FIELDS, "proposer_name", "proposer_phone", "year", "carried_from", "revision_secret")
+FORM_FIELDS = (*CONTENT_FIELDS, "proposer_name", "proposer_phone", "proposer_email", "notify", "year", "carried_from",
+               "revision_secret")  # fmt: skip
 
 
 async def _carry_from_form(request: Request, proposals: ProposalService, entered: dict[str, str], year: int,
@@ -178,7 +180,8 @@ async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: Proposa
     except ValidationFailed as exc:
         errors.update(exc.errors)
     try:
-        proposer = rules.validate_proposer(entered["proposer_name"], entered["proposer_phone"])
+        proposer = rules.validate_proposer(entered["proposer_name"], entered["proposer_phone"],
+                                           entered["proposer_email"], entered["notify"])  # fmt: skip
     except ValidationFailed as exc:
         errors.update(exc.errors)
     if uploaded > rules.MAX_PHOTOS:
@@ -226,6 +229,8 @@ async def _form_again(request: Request, pool: asyncpg.Pool, entered: dict[str, s
 @get("/lacak", include_in_schema=False)
 async def find_proposal(request: Request) -> Response:
     typed = request.query_params.get("kode", "")
+    if not typed.strip():
+        return page(request, "track_lookup.html", typed="", error="")
     try:
         code = values.normalize_code(typed)
     except ValueError as exc:
@@ -252,8 +257,27 @@ async def track(request: Request, pool: asyncpg.Pool, code: str) -> Response:
     again = min((y for y in taking if y > proposal["year"]), default=None)  # the soonest year that takes it
     if proposal["carried_to"] or not rules.not_accommodated(proposal["status"], bool(own and own["adopted"])):
         again = None
+    news = request.query_params.get("kabar")
     return page(request, "track.html", p=proposal, steps=steps, place=place, years=years, again=again,
-                programs={r["number"]: r["title"] for r in programs})  # fmt: skip
+                programs={r["number"]: r["title"] for r in programs},
+                news=news if news in ("berhenti", "tidak-cocok") else None)  # fmt: skip
+
+
+@post("/lacak/{code:str}/berhenti", include_in_schema=False, request_max_body_size=8 * 1024)
+async def stop_news(request: Request, pool: asyncpg.Pool, code: str) -> Response:
+    """The proposer stops the messages about their proposal, by giving the number or e-mail address they
+    proposed with (limited per client address, so that nobody can try numbers against a code)."""
+    code = code_or_404(code)
+    form = await request.form()
+    contact = str(form.get("kontak", ""))[:300]
+    settings = request.app.state.settings
+    await count_attempt(pool, "stop", client_address(request, settings.trust_proxy), STOPS_PER_HOUR)
+    async with pool.acquire() as conn:
+        stopped = await stop_proposer_news(conn, code, contact)
+    return Redirect(f"/lacak/{code}?kabar={'berhenti' if stopped else 'tidak-cocok'}#kabar", status_code=303)
+
+
+STOPS_PER_HOUR = 10
 
 
 @get("/lacak/{code:str}/perbaiki", include_in_schema=False)
@@ -298,8 +322,11 @@ async def revise_submit(
 
 
 @get("/kelurahan/{kode:str}", include_in_schema=False)
-async def kelurahan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Template:
-    """A kelurahan's or desa's proposals of one year (`?tahun=`, default the cycle being planned)."""
+async def kelurahan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Response:
+    """A kelurahan's or desa's proposals of one year (`?tahun=`, default the cycle being planned);
+    `/kelurahan/{kode}.atom` is its feed of public changes."""
+    if kode.endswith(".atom"):
+        return await feeds.kelurahan_feed(request, pool, kode.removesuffix(".atom"))
     rw = _int_param(request, "rw")
     bidang = request.query_params.get("bidang") or None
     if bidang is not None and bidang not in rules.BIDANG:
@@ -320,7 +347,10 @@ async def kelurahan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Tem
 
 
 @get("/kecamatan/{kode:str}", include_in_schema=False)
-async def kecamatan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Template:
+async def kecamatan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Response:
+    """A kecamatan's proposals counted per kelurahan and desa; `/kecamatan/{kode}.atom` is its feed."""
+    if kode.endswith(".atom"):
+        return await feeds.kecamatan_feed(request, pool, kode.removesuffix(".atom"))
     async with pool.acquire() as conn:
         place = await region(conn, kode)
         if place is None or place["tingkat"] != "kecamatan":

@@ -16,7 +16,7 @@ from litestar import Request, get, post, put
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
-from musrenbang.domain import bounds
+from musrenbang.domain import bounds, realisation
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, require_role
 from musrenbang.domain.city import City
@@ -61,6 +61,20 @@ class PlaceOut(msgspec.Struct, frozen=True):
     nama: str
 
 
+class MilestoneOut(msgspec.Struct, frozen=True, kw_only=True):
+    """What happened to a line after adoption (`stage`: kua_ppas, apbd, dpa, kontrak, pelaksanaan, selesai,
+    batal), on which day, for how much, how far, and the photos of the work (`/photos/{id}`)."""
+
+    stage: str
+    date: dt.date
+    amount: int | None
+    progress: int | None
+    note: str
+    contractor: str | None
+    ends: dt.date | None
+    photos: list[str]
+
+
 class RkpdItemOut(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     no: int
@@ -83,6 +97,15 @@ class RkpdItemOut(msgspec.Struct, frozen=True, kw_only=True):
     pagu: int
     funding_source: str
     origins: list[OriginOut]
+    stage: str = realisation.ADOPTED
+    """`rancangan` (the list is a draft), `rkpd` (adopted, nothing since) or the latest milestone's stage."""
+    budgeted: int | None = None
+    """The amount the APBD (or the DPA after it) budgeted; None until then."""
+    progress: int = 0
+    """Percent of the work done (100 once finished)."""
+    spent: int | None = None
+    """The latest amount reported spent."""
+    milestones: list[MilestoneOut] = []
 
 
 class HeadOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,8 +139,10 @@ async def rkpd_out(pool: asyncpg.Pool, year: int) -> RkpdOut:
         origins = await _origins(conn, codes)
         places = {r["kode"]: r["nama"] for r in await conn.fetch("SELECT kode, nama FROM regions")}
         city = await city_views.settings(conn)
+        after = _After(await rkpd_views.progress(conn, year), await rkpd_views.milestones(conn, year)) \
+            if published.revision else _After({}, [], draft=True)  # fmt: skip
     ordered = sorted(published.lines, key=lambda line: _order(line, city))
-    items = [_item(n, line, programs, origins, places, city) for n, line in enumerate(ordered, start=1)]
+    items = [_item(n, line, programs, origins, places, city, after) for n, line in enumerate(ordered, start=1)]
     a = published.adoption
     head = (
         HeadOut(
@@ -140,9 +165,23 @@ def _order(line: RkpdLine, city: City) -> tuple[int, str, str, str]:
     return (line.priority_program, city.agency_name(line.agency), line.sub_kegiatan_code, line.line_id)
 
 
+class _After:
+    """What happened to a year's lines after adoption, by line (rkpd_views.progress and .milestones)."""
+
+    def __init__(self, progress: dict[str, asyncpg.Record], milestones: list[asyncpg.Record], *,
+                 draft: bool = False) -> None:  # fmt: skip
+        self.progress, self.draft = progress, draft
+        self.milestones: dict[str, list[MilestoneOut]] = {}
+        for m in milestones:
+            self.milestones.setdefault(m["line_id"], []).append(MilestoneOut(
+                stage=m["stage"], date=m["on_date"], amount=m["amount"], progress=m["progress"], note=m["note"],
+                contractor=m["contractor"], ends=m["ends"], photos=msgspec.json.decode(m["photos"])))  # fmt: skip
+
+
 def _item(n: int, line: RkpdLine, programs: dict[int, str], origins: dict[str, OriginOut],
-          places: dict[str, str], city: City) -> RkpdItemOut:  # fmt: skip
+          places: dict[str, str], city: City, after: _After) -> RkpdItemOut:  # fmt: skip
     kecamatan = sorted({kecamatan_of(k) for k in line.locations})
+    now = after.progress.get(line.line_id)
     return RkpdItemOut(
         id=line.line_id, no=n, priority_program=line.priority_program,
         priority_program_title=programs.get(line.priority_program, ""), agency=line.agency,
@@ -152,6 +191,10 @@ def _item(n: int, line: RkpdLine, programs: dict[int, str], origins: dict[str, O
         locations=[PlaceOut(k, places.get(k, k)) for k in line.locations],
         kecamatan=[PlaceOut(k, places.get(k, k)) for k in kecamatan], volume=line.volume, unit=line.unit,
         pagu=line.pagu, funding_source=line.funding_source, origins=[origins[c] for c in line.origins if c in origins],
+        stage=now["stage"] if now else ("rancangan" if after.draft else realisation.ADOPTED),
+        budgeted=now["budgeted"] if now else None,
+        progress=now["progress"] if now else 0, spent=now["spent"] if now else None,
+        milestones=after.milestones.get(line.line_id, []),
     )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
@@ -30,7 +31,8 @@ from musrenbang.domain import forum as forum_rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_
-from musrenbang.http import charts, rkpd_files
+from musrenbang.domain.events import RkpdLine
+from musrenbang.http import charts, feeds, rkpd_files
 from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translations
@@ -49,7 +51,7 @@ from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
 
-_NAME = re.compile(r"(\d{4})(?:\.(csv|xlsx))?")
+_NAME = re.compile(r"(\d{4})(?:\.(csv|xlsx|atom))?")
 
 RULE_LABELS = {
     "weighted-criteria": N_("penilaian kriteria berbobot (nilai 1–5 per kriteria)"),
@@ -129,6 +131,8 @@ def grouped(rkpd: RkpdOut) -> list[ProgramGroup]:
 async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
     """`/rkpd/2022` (the page), `/rkpd/2022.csv`, `/rkpd/2022.xlsx`."""
     year, extension = _year(name)
+    if extension == "atom":
+        return await feeds.rkpd_feed(request, pool, year)
     rkpd = await rkpd_out(pool, year)
     if extension is not None:
         content, media_type = (
@@ -222,6 +226,77 @@ async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Templa
     return page(request, "rkpd_equity.html", year=year, published=published, rows=rows, counts=counts,
                 money=money, low=min(shares) if shares else None, high=max(shares) if shares else None,
                 reached=sum(1 for r in rows if r.pagu), total_pagu=sum(r.pagu for r in rows))  # fmt: skip
+
+
+# --- realisation: what became of the adopted lines, per kecamatan -----------------------------------------
+
+
+@dataclasses.dataclass
+class RealisationRow:
+    kode: str
+    nama: str
+    planned: int
+    """The RKPD pagu reaching the kecamatan (as on the equity view)."""
+    budgeted: int
+    """What the APBD (or DPA) budgeted for those lines, shared the same way."""
+    spent: int
+    finished: int
+    """The planned pagu of the lines handed over."""
+    lines: int
+    finished_lines: int
+    dropped_lines: int
+
+
+async def realisation_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Published, list[RealisationRow]]:
+    """Per kecamatan: planned (RKPD pagu) against budgeted, spent and finished, each line's amounts shared
+    among the kecamatan of its origins by their costs, as the equity view shares the pagu."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        published = await rkpd_views.published(conn, year)
+        if not published.revision:
+            raise NotFoundException()
+        cost_of, kecamatan_of_code = await rkpd_views.item_facts(conn, year)
+        progress = await rkpd_views.progress(conn, year)
+        kecamatan = await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan' ORDER BY kode")
+    lines = published.lines
+
+    def stage(x: RkpdLine) -> str:
+        now = progress.get(x.line_id)
+        return now["stage"] if now else ""
+
+    def share(amount_of: Callable[[RkpdLine], int | None], only: str | None = None) -> dict[str, int]:
+        """Each line's amount (of the lines at stage `only`) shared among its kecamatan as the pagu is."""
+        chosen = [msgspec.structs.replace(x, pagu=amount_of(x) or 0) for x in lines
+                  if amount_of(x) and (only is None or stage(x) == only)]  # fmt: skip
+        return rkpd_rules.pagu_by_kecamatan(chosen, cost_of, kecamatan_of_code)
+
+    def amount(column: str) -> Callable[[RkpdLine], int | None]:
+        return lambda x: progress[x.line_id][column] if x.line_id in progress else None
+
+    planned, budgeted, spent = share(lambda x: x.pagu), share(amount("budgeted")), share(amount("spent"))
+    finished = share(lambda x: x.pagu, only="selesai")
+    places = {x.line_id: {kecamatan_of_code[c] for c in x.origins} for x in lines}
+
+    def count(kode: str, only: str | None = None) -> int:
+        return sum(1 for x in lines if kode in places[x.line_id] and (only is None or stage(x) == only))
+
+    return published, [
+        RealisationRow(kode=r["kode"], nama=r["nama"], planned=planned.get(r["kode"], 0),
+                       budgeted=budgeted.get(r["kode"], 0), spent=spent.get(r["kode"], 0),
+                       finished=finished.get(r["kode"], 0), lines=count(r["kode"]),
+                       finished_lines=count(r["kode"], "selesai"), dropped_lines=count(r["kode"], "batal"))
+        for r in kecamatan if count(r["kode"])
+    ]  # fmt: skip
+
+
+@get("/rkpd/{name:str}/realisasi", include_in_schema=False)
+async def realisation_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+    year, extension = _year(name)
+    if extension is not None:
+        raise NotFoundException()
+    published, rows = await realisation_rows(pool, year)
+    return page(request, "rkpd_realisation.html", year=year, published=published, rows=rows,
+                total={f: sum(getattr(r, f) for r in rows) for f in ("planned", "budgeted", "spent", "finished",
+                                                                      "lines", "finished_lines", "dropped_lines")})
 
 
 def _number(value: Decimal) -> str:
@@ -394,8 +469,9 @@ def proposal_outcome(lineage: LineageOut, trunk: Node) -> dict[str, Any]:
         sets = [v for v in _steps(trunk, "rkpd.line_set") if not v.d.get("removed")]
         line = sets[-1] if sets else None
         adopted = [v for v in _steps(trunk, "rkpd.adopted") if line and v.d["line_id"] == line.d["line"]["line_id"]]
+        done = _steps(trunk, "rkpd.milestone_recorded")
         return {"kind": "in_rkpd", "line": line, "adopted": adopted[-1] if adopted else None,
-                "forums": selected_at(trunk)}  # fmt: skip
+                "forums": selected_at(trunk), "milestone": done[-1] if done else None}  # fmt: skip
     if p.status == "ditolak":
         rejected = _steps(trunk, "proposal.rejected")
         return {"kind": "rejected", "reason": p.status_reason, "step": rejected[-1] if rejected else None}
@@ -425,8 +501,9 @@ def line_outcome(trunk_steps: list[StepView]) -> dict[str, Any]:
         state = "ditetapkan"
     elif adopted:
         state = "diubah"
+    done = [v for v in trunk_steps if v.s.kind == "rkpd.milestone_recorded"]
     return {"state": state, "line": sets[-1] if sets else None, "withdrawn": withdrawn[-1] if withdrawn else None,
-            "adopted": adopted[-1] if adopted else None}  # fmt: skip
+            "adopted": adopted[-1] if adopted else None, "milestone": done[-1] if done else None}  # fmt: skip
 
 
 async def _places(pool: asyncpg.Pool) -> dict[str, str]:

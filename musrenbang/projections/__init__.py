@@ -13,7 +13,7 @@ import asyncpg
 from musrenbang.eventlog.store import RecordedEvent
 
 _REGISTRY: dict[str, type[Projection]] = {}
-_NOT_PROJECTIONS = {"rebuild", "runner", "status", "supervisor"}
+_NOT_PROJECTIONS = {"feeds", "rebuild", "runner", "status", "supervisor"}
 
 
 class Projection:

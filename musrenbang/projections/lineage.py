@@ -1,6 +1,7 @@
 """Projection "lineage": for every proposal and every RKPD line, each event of the log that concerns it —
 submission, verification, merges, each forum's agenda, votes, scores, adjustments and result, the
-agencies' handling, adoption — with the event's stream, position, time, actor role and hash.
+agencies' handling, adoption, and what became of the line after it (budget, contract, work, handover) —
+with the event's stream, position, time, actor role and hash.
 
 A step's `detail` holds only what the event says about *that* subject (a ballot's mark for this item,
 not the whole ballot) and never personal data: events carry none, and delegates appear by their id.
@@ -16,6 +17,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from musrenbang.domain import realisation
 from musrenbang.domain.events import (
     BallotCast,
     ForumClosed,
@@ -34,6 +36,7 @@ from musrenbang.domain.events import (
     RkpdAdopted,
     RkpdLineSet,
     RkpdLineWithdrawn,
+    RkpdMilestoneRecorded,
     RkpdProposalDeclined,
     RkpdProposalPassed,
     RkpdProposalsReceived,
@@ -46,6 +49,7 @@ from musrenbang.projections import Projection
 
 def line_subject(year: int, line_id: str) -> str:
     return f"rkpd/{year}/{line_id}"
+
 
 
 class Lineage(Projection):
@@ -205,6 +209,11 @@ class Lineage(Projection):
                         step(line_subject(e.year, line.line_id), r, detail)
                         for code in line.origins:
                             step(code, r, detail)
+                case RkpdMilestoneRecorded():
+                    detail = realisation.public_detail(e)
+                    step(line_subject(e.year, e.line_id), r, detail)
+                    for code in e.origins:
+                        step(code, r, detail)
         if steps:
             await conn.executemany(
                 "INSERT INTO lineage_steps (subject, position, stream_id, stream_version, event_type, recorded_at,"

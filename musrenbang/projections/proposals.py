@@ -12,6 +12,7 @@ import asyncpg
 import msgspec
 
 from musrenbang.domain import proposal as rules
+from musrenbang.domain import realisation
 from musrenbang.domain.events import (
     ProposalAccepted,
     ProposalCarriedOver,
@@ -27,6 +28,7 @@ from musrenbang.domain.events import (
     RkpdAdopted,
     RkpdLineSet,
     RkpdLineWithdrawn,
+    RkpdMilestoneRecorded,
     RkpdProposalDeclined,
     RkpdProposalPassed,
     RkpdProposalsReceived,
@@ -144,7 +146,7 @@ class Proposals(Projection):
                     details = {"forum_id": e.forum_id, "level": e.level, "rank": e.rank, "selected": e.selected,
                                "reason": e.reason}  # fmt: skip
                 case RkpdProposalsReceived() | RkpdProposalPassed() | RkpdProposalDeclined() | RkpdLineSet() \
-                        | RkpdLineWithdrawn() | RkpdAdopted():  # fmt: skip
+                        | RkpdLineWithdrawn() | RkpdAdopted() | RkpdMilestoneRecorded():  # fmt: skip
                     timeline.extend(await self._city(conn, writes, r))
                     continue
                 case _:
@@ -206,6 +208,16 @@ class Proposals(Projection):
                 for line in e.lines:
                     for code in line.origins:
                         entries.append((code, {"line_id": line.line_id, "revision": e.revision}))
+            case RkpdMilestoneRecorded():
+                # The proposals the line came from, and the duplicates merged into them: every resident
+                # whose words fed the line reads on their own tracking page what became of it.
+                await writes.flush()
+                merged = await conn.fetch(
+                    "SELECT code FROM proposals WHERE merged_into = ANY($1::text[])", list(e.origins)
+                )
+                detail = realisation.public_detail(e)
+                for code in [*e.origins, *(row["code"] for row in merged)]:
+                    entries.append((code, detail))
         return [(code, r.global_position, r.recorded_at, r.event_type, codec.encode(d)) for code, d in entries]
 
 

@@ -15,6 +15,7 @@ from musrenbang.domain.events import (
     RkpdLine,
     RkpdLineSet,
     RkpdLineWithdrawn,
+    RkpdMilestoneRecorded,
     RkpdProposalDeclined,
     RkpdProposalPassed,
     RkpdProposalsReceived,
@@ -27,7 +28,8 @@ from musrenbang.projections import Projection
 
 class RkpdProjection(Projection):
     name = "rkpd"
-    tables = ("rkpd_adopted_lines", "rkpd_adoptions", "rkpd_state", "rkpd_lines", "rkpd_items")
+    tables = ("rkpd_adopted_lines", "rkpd_adoptions", "rkpd_state", "rkpd_lines", "rkpd_items", "rkpd_milestones",
+              "rkpd_line_progress")
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         for r in events:
@@ -90,6 +92,30 @@ class RkpdProjection(Projection):
                         " VALUES ($1, $2, $3, $4, $5, $6)",
                         [(e.year, e.revision, x.line_id, x.agency, x.pagu, codec.encode(x)) for x in e.lines],
                     )  # fmt: skip
+                case RkpdMilestoneRecorded():
+                    await _milestone(conn, r, e)
+
+
+async def _milestone(conn: asyncpg.Connection, r: RecordedEvent, e: RkpdMilestoneRecorded) -> None:
+    """The milestone itself, and where its line stands now: the stage, and the latest amount of each kind
+    (proposed in KUA-PPAS, budgeted in the APBD (the DPA's if one follows), contracted, spent)."""
+    await conn.execute(
+        "INSERT INTO rkpd_milestones (year, line_id, position, stage, on_date, amount, progress, note, contractor,"
+        " ends, photos, recorded_at, role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        e.year, e.line_id, r.global_position, e.stage, e.on, e.amount, e.progress, e.note, e.contractor, e.ends,
+        codec.encode([p.photo_id for p in e.photos]), r.recorded_at, r.metadata.role,
+    )  # fmt: skip
+    column = {"kua_ppas": "proposed", "apbd": "budgeted", "dpa": "budgeted", "kontrak": "contract",
+              "pelaksanaan": "spent", "selesai": "spent"}.get(e.stage)  # fmt: skip
+    amount_set = f", {column} = coalesce(EXCLUDED.{column}, p.{column})" if column else ""
+    await conn.execute(
+        f"INSERT INTO rkpd_line_progress AS p (year, line_id, stage, {column or 'proposed'}, progress, finished_on,"
+        " updated_at) VALUES ($1, $2, $3, $4, coalesce($5, 0), $6, $7) ON CONFLICT (year, line_id) DO UPDATE"
+        " SET stage = EXCLUDED.stage, progress = greatest(p.progress, EXCLUDED.progress),"
+        f" finished_on = coalesce(EXCLUDED.finished_on, p.finished_on), updated_at = EXCLUDED.updated_at{amount_set}",
+        e.year, e.line_id, e.stage, e.amount if column else None, e.progress,
+        e.on if e.stage == "selesai" else None, r.recorded_at,
+    )  # fmt: skip
 
 
 async def _changed(conn: asyncpg.Connection, year: int) -> None:
@@ -182,3 +208,18 @@ async def equity(conn: asyncpg.Connection, year: int, in_rkpd: Sequence[str]) ->
         " WHERE r.tingkat = 'kecamatan' GROUP BY r.kode, r.nama ORDER BY r.kode",
         year, list(in_rkpd),
     )  # fmt: skip
+
+
+async def milestones(conn: asyncpg.Connection, year: int, line_id: str | None = None) -> list[asyncpg.Record]:
+    """The milestones of a year's lines (or one line's), oldest first."""
+    return await conn.fetch(
+        "SELECT line_id, position, stage, on_date, amount, progress, note, contractor, ends, photos, recorded_at"
+        " FROM rkpd_milestones WHERE year = $1 AND ($2::text IS NULL OR line_id = $2) ORDER BY line_id, position",
+        year, line_id,
+    )  # fmt: skip
+
+
+async def progress(conn: asyncpg.Connection, year: int) -> dict[str, asyncpg.Record]:
+    """Where each line of a year stands after adoption (lines without a milestone are absent)."""
+    rows = await conn.fetch("SELECT * FROM rkpd_line_progress WHERE year = $1", year)
+    return {r["line_id"]: r for r in rows}

@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import secrets
 import uuid
 from collections.abc import Sequence
 
@@ -202,10 +203,11 @@ class ProposalService:
     ) -> AppendResult:
         async with self._store.transaction() as conn:
             await conn.execute(
-                "INSERT INTO proposer_contacts (ref, proposal_code, name, phone) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (ref) DO NOTHING",
-                ref, code, proposer.name, proposer.phone,
+                "INSERT INTO proposer_contacts (ref, proposal_code, name, phone, email, notify)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ref) DO NOTHING",
+                ref, code, proposer.name, proposer.phone, proposer.email, proposer.notify,
             )  # fmt: skip
+            await subscribe_proposer(conn, code, ref, proposer)
             await _store_photos(conn, code, photos)
             result = await self._store.append(
                 appends,
@@ -343,6 +345,47 @@ class ProposalService:
             await self._cycle_not_adopted(command.code)
         return await execute(self._store, PROPOSAL, rules.stream_id(command.code), command,
                              metadata=metadata, idempotency_key=idempotency_key)  # fmt: skip
+
+
+async def subscribe_proposer(conn: asyncpg.Connection, code: str, ref: str, proposer: rules.Proposer) -> None:
+    """The proposer's own subscription to their proposal, by the channel they chose, written before the
+    submission's event so that the outbox (in the same transaction) already finds it: the first message
+    confirms the code. Nothing when they chose not to be told."""
+    if proposer.notify == "none":
+        return
+    address = proposer.email if proposer.notify == "email" else proposer.phone
+    await conn.execute(
+        "INSERT INTO subscriptions (id, subject, channel, address, link, kind, owner, token, confirmed)"
+        " VALUES ($1, $2, $3, $4, $5, 'proposer', $6, $7, true) ON CONFLICT (subject, channel, address) DO NOTHING",
+        uuid.uuid4(), code, proposer.notify, address, f"/lacak/{code}", uuid.UUID(ref), secrets.token_urlsafe(24),
+    )  # fmt: skip
+
+
+async def stop_proposer_news(conn: asyncpg.Connection, code: str, contact: str) -> bool:
+    """Stop every message to the proposer of `code` — their subscription and its copies on proposals it
+    was merged into — and cancel what is still queued, if `contact` is the phone number or e-mail address
+    they proposed with (knowing it is what shows it is them). Whether it matched."""
+    phone = email = ""
+    try:
+        phone = values.normalize_phone(contact)
+    except ValueError:
+        email = contact.strip().lower()
+    owner = await conn.fetchval(
+        "SELECT ref FROM proposer_contacts WHERE proposal_code = $1 AND (phone = $2 OR lower(email) = $3)",
+        code, phone, email or None,
+    )  # fmt: skip
+    if owner is None:
+        return False
+    async with conn.transaction():
+        stopped = await conn.fetch(
+            "UPDATE subscriptions SET stopped_at = now() WHERE owner = $1 AND stopped_at IS NULL RETURNING id", owner
+        )
+        await conn.execute(
+            "UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND subscription = ANY($1::uuid[])",
+            [r["id"] for r in stopped],
+        )
+        await conn.execute("UPDATE proposer_contacts SET notify = 'none' WHERE ref = $1", owner)
+    return True
 
 
 class _Replayed(Exception):

@@ -151,6 +151,9 @@ def test_serve_demo_plays_a_whole_cycle_once_and_a_newcomer_can_follow_a_line_ba
         assert httpx.get(f"{server.base_url}/telusur/usulan/{sample}", timeout=30).status_code == 200
         carried = printed.split("/lacak/", 1)[1].split()[0]  # a 2023 proposal carrying a 2022 need on
         assert "Diusulkan sejak 2022, 2 kali" in httpx.get(f"{server.base_url}/lacak/{carried}", timeout=30).text
+        finished = printed.split("finished work, with photos: ", 1)[1].split("/lacak/", 1)[1].split()[0]
+        track = httpx.get(f"{server.base_url}/lacak/{finished}", timeout=30).text  # from the words to the road
+        assert "Selesai" in track and 'src="/photos/' in track and "Kontrak ditandatangani" in track
         home = httpx.get(server.base_url + "/", timeout=30).text
         assert "Ajukan usulan untuk RKPD 2023" in home and "/rkpd/2022" in home
     finally:

@@ -257,3 +257,40 @@ async def test_a_returned_proposal_is_revised_with_the_secret(
     assert body["status"] == "diajukan" and body["title"] == "Pengecoran jalan lingkungan RT 03"
     assert [s["kind"] for s in body["timeline"]] == ["proposal.submitted", "proposal.returned", "proposal.revised"]
     assert body["timeline"][1]["details"]["reason"] == "Sebutkan RT yang dilalui"
+
+
+async def test_a_proposer_chooses_how_to_be_told_and_it_never_reaches_the_log(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool
+) -> None:
+    """`notify` at submission: the proposal's first message (its code) is queued in the same transaction,
+    to the phone for SMS and WhatsApp, to the e-mail for e-mail; "none" (the default) queues nothing. A
+    retry queues nothing again. Bad choices are refused and write nothing."""
+    person = PROPOSER["name"]
+    sms = await submit(client, proposer={"name": person, "phone": "0812-7000-1111", "notify": "sms"})
+    wa = await submit(client, proposer={"name": person, "phone": "0812-7000-2222", "notify": "whatsapp"})
+    headers = key()
+    body = payload(proposer={"name": person, "phone": "0812-7000-3333", "email": "Warga.Tujuh@Contoh.ID",
+                             "notify": "email"})  # fmt: skip
+    mail = await client.post("/api/v1/proposals", json=body, headers=headers)
+    again = await client.post("/api/v1/proposals", json=body, headers=headers)
+    assert (mail.status_code, again.status_code) == (201, 200)
+    none = await submit(client, proposer={"name": person, "phone": "0812-7000-4444"})
+    rows = await app_pool.fetch("SELECT link, channel, address, purpose FROM outbox"
+                                " WHERE address LIKE '+62812700%' OR address LIKE '%@contoh.id'")  # fmt: skip
+    queued = {r["link"]: (r["channel"], r["address"], r["purpose"]) for r in rows}
+    code = mail.json()["code"]
+    assert queued == {
+        f"/lacak/{sms['code']}": ("sms", "+6281270001111", "submitted"),
+        f"/lacak/{wa['code']}": ("whatsapp", "+6281270002222", "submitted"),
+        f"/lacak/{code}": ("email", "warga.tujuh@contoh.id", "submitted"),
+    }
+    assert f"/lacak/{none['code']}" not in queued
+    assert await app_pool.fetchval("SELECT count(*) FROM events WHERE data::text ILIKE '%tujuh%'"
+                                   " OR metadata::text ILIKE '%tujuh%' OR data::text LIKE '%7000%'") == 0  # fmt: skip
+    before = await event_count(app_pool)
+    for proposer, field in (({"name": person, "phone": "0812-7000-5555", "notify": "email"}, "proposer_email"),
+                            ({"name": person, "phone": "0812-7000-5555", "notify": "merpati"}, "notify"),
+                            ({"name": person, "phone": "0812-7000-5555", "email": "bukan-email"}, "proposer_email")):
+        r = await client.post("/api/v1/proposals", json=payload(proposer=proposer), headers=key())
+        assert r.status_code == 422 and field in r.json()["errors"], r.text
+    assert await event_count(app_pool) == before

@@ -196,10 +196,14 @@ def _national(phone: str) -> str:
 
 
 class PersonalData:
-    """Proposers' names (whole, and their longer words) and phone numbers, to look for in a response."""
+    """Proposers' names (whole, and their longer words), phone numbers and e-mail addresses (the history's
+    one, `EMAIL`), to look for in a response."""
+
+    EMAIL = "sri.lestari@contoh.id"
 
     def __init__(self, people: list[tuple[str, str]]) -> None:
         self.names = {name for name, _ in people} | {w for name, _ in people for w in name.split() if len(w) >= 7}
+        self.names |= {self.EMAIL, self.EMAIL.split("@")[0]}
         self.phones = {_national(phone) for _, phone in people}
 
     def found_in(self, body: bytes, content_type: str) -> list[str]:
@@ -252,11 +256,13 @@ async def _city_values(client: httpx.AsyncClient, database: str) -> dict[str, li
     try:
         codes = [r["code"] for r in await pool.fetch("SELECT code FROM proposals ORDER BY code")]
         forums = [r["forum_id"] for r in await pool.fetch("SELECT forum_id FROM forums ORDER BY forum_id")]
+        tokens = [r["token"] for r in await pool.fetch("SELECT token FROM subscriptions ORDER BY token")]
     finally:
         await pool.close()
     rkpd = (await client.get(f"/api/v1/rkpd/{history.YEAR}")).json()
     lines = [item["id"] for item in rkpd["items"]]
     photos = [p for code in codes for p in await _photo_ids(client, code)]
+    photos += [p for item in rkpd["items"] for m in item["milestones"] for p in m["photos"]]
     static = sorted(f.relative_to(static_dir()).as_posix() for f in static_dir().rglob("*") if f.is_file())
     return {
         "code": codes,
@@ -265,7 +271,8 @@ async def _city_values(client: httpx.AsyncClient, database: str) -> dict[str, li
         "forum_id": forums,
         "digest": [rkpd["head"]["hash"]],
         "year": [str(history.YEAR)],
-        "name": [str(history.YEAR), f"{history.YEAR}.csv", f"{history.YEAR}.xlsx"],  # /rkpd/{name}
+        "name": [str(history.YEAR), f"{history.YEAR}.csv", f"{history.YEAR}.xlsx", f"{history.YEAR}.atom"],
+        "token": tokens,  # the stop and confirm links of the history's one subscription
         "line_id": lines,
         "item_id": lines,
         "file_path": static,

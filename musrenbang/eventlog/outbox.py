@@ -1,0 +1,69 @@
+"""The outbox: messages to residents written in the same transaction as the events that cause them.
+
+`EventStore.append` calls `enqueue` on the append's own connection, inside its transaction, for every
+event that sends news (domain/notices.py). So an event and its messages commit together or not at all:
+no message about something the log does not hold, no event whose message could be lost in a crash. The
+delivery worker (musrenbang/delivery/) sends them later, with retries.
+
+Exactly once per (follower, event): `outbox` is unique on (subscription, dedupe), and `dedupe` is the
+event's id and subject (or the notice's once-only key), so a replayed command, which writes no new event,
+writes no new message either, and two servers can never queue the same message twice.
+
+The addresses come from `subscriptions` (personal data) by a join in the database: they never pass
+through the event, its metadata, or this process's logs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+
+from musrenbang.domain.events import Event
+from musrenbang.domain.notices import Notice, notices
+
+_MESSAGES = """
+INSERT INTO outbox (id, subscription, dedupe, event_id, purpose, channel, address, title, body, link)
+SELECT gen_random_uuid(), s.id, d.dedupe, d.event_id, d.purpose, s.channel, s.address, d.title, d.body, s.link
+FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])
+     AS d(subject, dedupe, event_id, purpose, title, body)
+JOIN subscriptions s ON s.subject = d.subject AND s.confirmed AND s.stopped_at IS NULL
+ON CONFLICT (subscription, dedupe) DO NOTHING
+"""
+
+# A merge carries the duplicate's followers on to the proposal it now lives in: same address, same link
+# (a proposer keeps following by their own tracking page), same owner, so that stopping stops all of them.
+_FOLLOW_ON = """
+INSERT INTO subscriptions (id, subject, channel, address, link, kind, owner, token, confirmed, stopped_at)
+SELECT gen_random_uuid(), f.into_subject, s.channel, s.address, s.link, s.kind, coalesce(s.owner, s.id),
+       replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', ''),
+       s.confirmed, s.stopped_at
+FROM unnest($1::text[], $2::text[]) AS f(subject, into_subject)
+JOIN subscriptions s ON s.subject = f.subject
+ON CONFLICT (subject, channel, address) DO NOTHING
+"""
+
+
+def sends_news(events: Sequence[Event]) -> bool:
+    """Whether appending `events` writes to the outbox (then the append needs a transaction)."""
+    return any(notices(e) for e in events)
+
+
+async def enqueue(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Event]]) -> None:
+    """Queue the messages `events` send, on `conn`, inside the transaction that appends them."""
+    rows: list[tuple[str, str, uuid.UUID, str, str, str]] = []
+    follow_on: list[tuple[str, str]] = []
+    for event_id, event in events:
+        for n in notices(event):
+            rows.append((n.subject, _dedupe(n, event_id), event_id, n.purpose, n.title, n.body))
+            if n.follow_to is not None:
+                follow_on.append((n.subject, n.follow_to))
+    if rows:
+        await conn.execute(_MESSAGES, *(list(c) for c in zip(*rows, strict=True)))
+    if follow_on:
+        await conn.execute(_FOLLOW_ON, [s for s, _ in follow_on], [t for _, t in follow_on])
+
+
+def _dedupe(notice: Notice, event_id: uuid.UUID) -> str:
+    return notice.once or f"{event_id}:{notice.subject}"

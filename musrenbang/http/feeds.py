@@ -1,0 +1,368 @@
+"""Atom feeds of public changes: a kelurahan's or desa's proposals (`/kelurahan/{kode}.atom`), a
+kecamatan's (`/kecamatan/{kode}.atom`) and an RKPD year's adoptions, lines and their progress
+(`/rkpd/{year}.atom`). The route handlers of those pages dispatch the `.atom` names here.
+
+Each feed holds the newest 50 changes, worded as the tracking page words them, every entry linking to
+the public page of what changed. Entry ids are tag URIs built from the event's global position, so they
+never change; a feed answers with a weak ETag and Last-Modified, and 304 to a reader that has it already.
+Only public fields are read (projections/feeds.py): no proposer's name or number can reach a feed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import email.utils
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+from litestar import Request, Response
+from litestar.exceptions import NotFoundException
+
+from musrenbang.domain import rules as decision_rules
+from musrenbang.domain import values
+from musrenbang.domain.errors import N_
+from musrenbang.http.city_context import city_of
+from musrenbang.http.i18n import language, translations
+from musrenbang.http.render import number, rupiah
+from musrenbang.projections import feeds as feed_views
+from musrenbang.reference import region
+
+MEDIA_TYPE = "application/atom+xml; charset=utf-8"
+_ATOM = "http://www.w3.org/2005/Atom"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_TITLE_MAX = 160
+
+MILESTONE_LABELS = {
+    "kua_ppas": "KUA-PPAS",
+    "apbd": "APBD",
+    "dpa": "DPA",
+    "kontrak": N_("Kontrak"),
+    "pelaksanaan": N_("Pelaksanaan %(progress)s%%"),
+    "selesai": N_("Selesai"),
+    "batal": N_("Dibatalkan"),
+}
+_MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+              "November", "December"]  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Words:
+    """What a feed's texts need: the reader's language, its gettext, and the city's agency names."""
+
+    lang: str
+    gettext: Callable[[str], str]
+    agency_name: Callable[[str], str]
+
+    def __call__(self, message: str, **params: object) -> str:
+        text = self.gettext(message)
+        return text % params if params else text
+
+    def day(self, day: dt.date | str | None) -> str:
+        if day is None or day == "":
+            return ""
+        d = dt.date.fromisoformat(day) if isinstance(day, str) else day
+        return values.long_date(d) if self.lang == "id" else f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    id: str
+    title: str
+    updated: dt.datetime
+    link: str
+    content: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Feed:
+    id: str
+    title: str
+    subtitle: str
+    self_link: str
+    page_link: str
+    author: str
+    lang: str
+
+
+# --- the three feeds --------------------------------------------------------------------------------
+
+
+async def kelurahan_feed(request: Request, pool: asyncpg.Pool, kode: str) -> Response:
+    """`/kelurahan/{kode}.atom` (`kode` without the suffix): the newest changes of the kelurahan's or
+    desa's proposals, every year's. 404 for a code that is no kelurahan or desa."""
+    return await _region_feed(request, pool, kode.removesuffix(".atom"), ("kelurahan", "desa"))
+
+
+async def kecamatan_feed(request: Request, pool: asyncpg.Pool, kode: str) -> Response:
+    """`/kecamatan/{kode}.atom`: the newest changes of the proposals of every kelurahan and desa in it."""
+    return await _region_feed(request, pool, kode.removesuffix(".atom"), ("kecamatan",))
+
+
+async def rkpd_feed(request: Request, pool: asyncpg.Pool, year: int) -> Response:
+    """`/rkpd/{year}.atom`: the year's adoptions, its lines' milestones after adoption, and what happened
+    to its proposals at the city level. 404 for a year with no cycle."""
+    words = _words(request)
+    base = _public_url(request)
+    async with pool.acquire() as conn:
+        if not await feed_views.year_exists(conn, year):
+            raise NotFoundException()
+        changes = await feed_views.rkpd_changes(conn, year)
+    feed = Feed(
+        id=f"{base}/rkpd/{year}.atom", title=words(N_("Kabar RKPD %(year)s"), year=year),
+        subtitle=words(N_("Penetapan RKPD %(year)s, pelaksanaan baris-barisnya, dan nasib usulan warga di tingkat"
+                          " kota"), year=year),
+        self_link=_with_lang(f"{base}/rkpd/{year}.atom", words.lang), page_link=f"{base}/rkpd/{year}",
+        author=_author(request), lang=words.lang,
+    )  # fmt: skip
+    return _respond(request, feed, entries(changes, words, base))
+
+
+async def _region_feed(request: Request, pool: asyncpg.Pool, kode: str, levels: tuple[str, ...]) -> Response:
+    words = _words(request)
+    base = _public_url(request)
+    async with pool.acquire() as conn:
+        place = await region(conn, kode)
+        if place is None or place["tingkat"] not in levels:
+            raise NotFoundException()
+        if place["tingkat"] == "kecamatan":
+            changes = await feed_views.region_changes(conn, kecamatan=kode)
+        else:
+            changes = await feed_views.region_changes(conn, kelurahan=kode)
+    level = {"kelurahan": N_("Kelurahan"), "desa": N_("Desa"), "kecamatan": N_("Kecamatan")}[place["tingkat"]]
+    name = f"{words(level)} {place['nama']}"
+    path = f"/{'kecamatan' if place['tingkat'] == 'kecamatan' else 'kelurahan'}/{kode}"
+    feed = Feed(
+        id=f"{base}{path}.atom", title=words(N_("Kabar usulan %(place)s"), place=name),
+        subtitle=words(N_("Perubahan terbaru pada usulan warga %(place)s: verifikasi, musyawarah, RKPD"),
+                       place=name),
+        self_link=_with_lang(f"{base}{path}.atom", words.lang), page_link=f"{base}{path}", author=_author(request),
+        lang=words.lang,
+    )  # fmt: skip
+    return _respond(request, feed, entries(changes, words, base))
+
+
+def _words(request: Request) -> Words:
+    return Words(language(request), translations(request).gettext, city_of(request).agency_name)
+
+
+def _public_url(request: Request) -> str:
+    return str(request.app.state.settings.public_url).rstrip("/")
+
+
+def _author(request: Request) -> str:
+    city = city_of(request)
+    return f"Musrenbang {city.name}".strip()
+
+
+def _with_lang(url: str, lang: str) -> str:
+    return url if lang == "id" else f"{url}?lang={lang}"
+
+
+# --- entries --------------------------------------------------------------------------------------
+
+
+def entries(changes: Sequence[feed_views.Change], words: Words, base: str) -> list[Entry]:
+    """The feed's entries, in the order of `changes` (newest first)."""
+    return [_entry(c, words, base) for c in changes]
+
+
+def _entry(c: feed_views.Change, words: Words, base: str) -> Entry:
+    if c.source == feed_views.ADOPTION:
+        title = words(N_("RKPD %(year)s ditetapkan (revisi %(n)s)"), year=c.year, n=c.details["revision"])
+        content = words(N_("%(lines)s baris, total pagu %(pagu)s"), lines=c.details["lines"],
+                        pagu=rupiah(c.details["total_pagu"]))  # fmt: skip
+        if c.details["note"]:
+            content += f" — {c.details['note']}"
+        return Entry(_tag(base, c.at, f"rkpd/{c.year}/penetapan/{c.position}"), title, c.at, f"{base}/rkpd/{c.year}",
+                     content)  # fmt: skip
+    if c.source == feed_views.MILESTONE:
+        what = describe_milestone(c.kind, c.details, words)
+        name = c.title or words(N_("Baris RKPD %(line)s"), line=c.key)
+        return Entry(_tag(base, c.at, f"rkpd/{c.year}/{c.key}/{c.position}"), _title(name, what), c.at,
+                     f"{base}/telusur/rkpd/{c.year}/{c.key}", what)  # fmt: skip
+    what = describe(c.kind, c.details, words)
+    code = f"{c.key[:4]}-{c.key[4:]}"
+    content = f"{what}\n{words(N_('Usulan %(code)s untuk RKPD %(year)s'), code=code, year=c.year)}"
+    return Entry(_tag(base, c.at, f"usulan/{c.key}/{c.position}"), _title(c.title, what), c.at,
+                 f"{base}/lacak/{c.key}", content)  # fmt: skip
+
+
+def _title(name: str, what: str) -> str:
+    """"Perbaikan saluran air — Ditolak: …", cut at a word when it grows long."""
+    title = " ".join(f"{name} — {what}".split())
+    if len(title) <= _TITLE_MAX:
+        return title
+    return title[:_TITLE_MAX].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
+
+
+def _tag(base: str, at: dt.datetime, specific: str) -> str:
+    """A tag URI (RFC 4151): the site's host, the day the event was recorded, and what it is."""
+    host = urlsplit(base).hostname or "localhost"
+    return f"tag:{host},{at.astimezone(dt.UTC):%Y-%m-%d}:{specific}"
+
+
+def _code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
+
+
+def _with_reason(text: str, reason: object) -> str:
+    return f"{text} — {reason}" if reason else text
+
+
+def describe(kind: str, d: dict[str, Any], words: Words) -> str:
+    """A timeline entry as the tracking page (track.html) words it, as plain text."""
+    match kind:
+        case "proposal.submitted" if d.get("carried_from"):
+            return f"{words(N_('Usulan diajukan lagi, melanjutkan usulan'))} {_code(d['carried_from'])}"
+        case "proposal.submitted":
+            return words(N_("Usulan diajukan"))
+        case "proposal.carried_over":
+            return f"{words(N_('Diusulkan lagi untuk RKPD %(year)s sebagai'), year=d.get('to_year'))} " \
+                   f"{_code(d.get('to_code', ''))}"  # fmt: skip
+        case "proposal.revised":
+            return words(N_("Usulan diperbaiki oleh pengusul dan diajukan kembali"))
+        case "proposal.photo_attached":
+            return words(N_("Foto ditambahkan"))
+        case "proposal.accepted" if d.get("agreed_volume") or d.get("agreed_cost"):
+            parts = []
+            if d.get("agreed_volume"):
+                parts.append(f"{words(N_('volume disepakati'))} {number(d['agreed_volume'])} {d.get('unit') or ''}"
+                             .strip())  # fmt: skip
+            if d.get("agreed_cost"):
+                parts.append(f"{words(N_('biaya disepakati'))} {rupiah(d['agreed_cost'])}")
+            return _with_reason(f"{words(N_('Diterima dengan perubahan'))}: {', '.join(parts)}", d.get("reason"))
+        case "proposal.accepted":
+            return _with_reason(words(N_("Lolos verifikasi dan diterima")), d.get("reason"))
+        case "proposal.returned":
+            return f"{words(N_('Dikembalikan untuk diperbaiki'))}: {d.get('reason', '')}"
+        case "proposal.rejected":
+            return f"{words(N_('Ditolak'))}: {d.get('reason', '')}"
+        case "proposal.merged":
+            return _with_reason(f"{words(N_('Digabungkan ke usulan'))} {_code(d.get('into', ''))}", d.get("reason"))
+        case "proposal.merged_in":
+            merged = ", ".join(_code(c) for c in d.get("merged", []))
+            return _with_reason(f"{words(N_('Usulan serupa digabungkan ke sini:'))} {merged}", d.get("reason"))
+        case "proposal.decided_at_forum":
+            at = words(N_("Dibahas di Musrenbang %(level)s, peringkat %(rank)s"),
+                       level=str(d.get("level", "")).capitalize(), rank=d.get("rank"))  # fmt: skip
+            if d.get("selected"):
+                return f"{at}: {words(N_('disepakati dan diteruskan'))}"
+            reason = decision_rules.REASON_LABELS.get(d.get("reason") or "", d.get("reason") or "")
+            return _with_reason(f"{at}: {words(N_('tidak terakomodasi'))}", words(reason) if reason else "")
+        case "rkpd.proposals_received":
+            return words(N_("Diterima di Forum Perangkat Daerah, ditangani %(agency)s"),
+                         agency=words.agency_name(d.get("agency", "")))  # fmt: skip
+        case "rkpd.proposal_passed":
+            return _with_reason(words(N_("Dialihkan ke %(agency)s"), agency=words.agency_name(d.get("to_agency", ""))),
+                                d.get("reason"))  # fmt: skip
+        case "rkpd.proposal_declined":
+            return _with_reason(words(N_("Tidak diakomodasi oleh %(agency)s"),
+                                      agency=words.agency_name(d.get("agency", ""))), d.get("reason"))  # fmt: skip
+        case "rkpd.line_set" if d.get("removed"):
+            return _with_reason(words(N_("Dikeluarkan dari baris RKPD %(line)s"), line=d.get("line_id")),
+                                d.get("reason"))  # fmt: skip
+        case "rkpd.line_set":
+            text = words(N_("Masuk rancangan RKPD sebagai %(sub)s oleh %(agency)s: pagu %(pagu)s, target %(target)s"
+                            " %(unit)s"), sub=d.get("sub_kegiatan", ""),
+                         agency=d.get("agency_name") or words.agency_name(d.get("agency", "")),
+                         pagu=rupiah(d.get("pagu")), target=number(d.get("target")), unit=d.get("target_unit", ""))
+            return _with_reason(text, d.get("reason"))  # fmt: skip
+        case "rkpd.line_withdrawn":
+            return _with_reason(words(N_("Baris RKPD %(line)s ditarik"), line=d.get("line_id")), d.get("reason"))
+        case "rkpd.adopted":
+            return words(N_("RKPD ditetapkan di Musrenbang Kota (revisi %(n)s)"), n=d.get("revision"))
+        case "rkpd.milestone_recorded":
+            return describe_milestone(str(d.get("stage", "")), d, words)
+    return kind
+
+
+def describe_milestone(stage: str, d: dict[str, Any], words: Words) -> str:
+    """A milestone of an RKPD line after adoption: "Kontrak: Rp 48.500.000, pelaksana CV Maju, 3 Maret
+    2023 s.d. 30 Juni 2023 — catatan"."""
+    label = MILESTONE_LABELS.get(stage)
+    head = words(label, progress=d.get("progress") or 0) if label else stage
+    parts: list[str] = []
+    if d.get("amount") is not None:
+        parts.append(rupiah(d["amount"]))
+    if stage == "kontrak" and d.get("contractor"):
+        parts.append(words(N_("pelaksana %(contractor)s"), contractor=d["contractor"]))
+    on = words.day(d.get("on") or d.get("on_date"))
+    if stage == "kontrak" and on and d.get("ends"):
+        parts.append(words(N_("%(start)s s.d. %(end)s"), start=on, end=words.day(d["ends"])))
+    elif on:
+        parts.append(on)
+    text = f"{head}: {', '.join(parts)}" if parts else head
+    return _with_reason(text, d.get("note"))
+
+
+# --- the document ---------------------------------------------------------------------------------
+
+
+def atom(feed: Feed, items: Sequence[Entry]) -> bytes:
+    """An Atom 1.0 document (RFC 4287): `updated` is the newest entry's time (1970 for an empty feed)."""
+    root = ET.Element("feed", {"xmlns": _ATOM, _XML_LANG: feed.lang})
+    _text(root, "id", feed.id)
+    _text(root, "title", feed.title)
+    _text(root, "subtitle", feed.subtitle)
+    _text(root, "updated", _rfc3339(newest(items)))
+    ET.SubElement(root, "link", {"rel": "self", "type": "application/atom+xml", "href": feed.self_link})
+    ET.SubElement(root, "link", {"rel": "alternate", "type": "text/html", "href": feed.page_link})
+    _text(ET.SubElement(root, "author"), "name", feed.author or "Musrenbang")
+    _text(root, "generator", "Musrenbang")
+    for item in items:
+        entry = ET.SubElement(root, "entry")
+        _text(entry, "id", item.id)
+        _text(entry, "title", item.title)
+        _text(entry, "updated", _rfc3339(item.updated))
+        ET.SubElement(entry, "link", {"rel": "alternate", "type": "text/html", "href": item.link})
+        _text(entry, "content", item.content).set("type", "text")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def newest(items: Sequence[Entry]) -> dt.datetime:
+    return max((i.updated for i in items), default=_EPOCH)
+
+
+def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
+    element = ET.SubElement(parent, tag)
+    element.text = _NOT_XML.sub("", text)  # ElementTree escapes & < >, but writes what XML 1.0 cannot hold
+    return element
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _respond(request: Request, feed: Feed, items: list[Entry]) -> Response:
+    """The document, or 304 when the reader's copy (If-None-Match, else If-Modified-Since) is current."""
+    body = atom(feed, items)
+    updated = newest(items)
+    etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Last-Modified": email.utils.format_datetime(updated.astimezone(dt.UTC), usegmt=True),
+               "Cache-Control": "public, max-age=60"}  # fmt: skip
+    if _not_modified(request, etag, updated):
+        return Response(content=b"", status_code=304, headers=headers)
+    return Response(content=body, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _not_modified(request: Request, etag: str, updated: dt.datetime) -> bool:
+    if (asked := request.headers.get("if-none-match")) is not None:
+        seen = {tag.strip().removeprefix("W/") for tag in asked.split(",")}
+        return "*" in seen or etag.removeprefix("W/") in seen
+    if (since := request.headers.get("if-modified-since")) is not None:
+        try:
+            moment = email.utils.parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return updated.replace(microsecond=0) <= moment
+    return False

@@ -1,0 +1,238 @@
+"""Following a proposal or an RKPD line by e-mail, and stopping any message (issue 13).
+
+`POST /ikuti` (a proposal's code or `rkpd/{year}/{line_id}`, and an e-mail address) records an
+unconfirmed subscription and queues one confirmation mail in the outbox, which the delivery worker
+sends. The page answers the same whether the address is new, follows already or is over its limit, so
+it tells nobody what an address follows. The mail's link (`/ikuti/{token}`) shows a button, and only
+that POST confirms: a mail scanner that opens links confirms nothing. Every message carries
+`/berhenti/{token}`, whose button stops it; stopping a proposer's own subscription stops every one made
+with their proposal. No page shows an address.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from musrenbang.delivery.worker import wake_senders
+from musrenbang.domain import values
+from musrenbang.domain.errors import N_
+from musrenbang.domain.proposal import normalize_email
+from musrenbang.http.i18n import translate
+from musrenbang.http.ratelimit import client_address, count_attempt
+from musrenbang.http.render import page
+
+FOLLOWS_PER_HOUR = 20
+"""Follow requests accepted per client address per hour."""
+CONFIRMATIONS_PER_HOUR = 3
+"""Confirmation mails sent to one address per hour, whatever it asked to follow."""
+
+_LINE = re.compile(r"rkpd/(\d{4})/([A-Za-z0-9._-]{1,60})", re.ASCII)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}", re.ASCII)
+
+
+def valid_email(text: str) -> str:
+    """An e-mail address as typed, trimmed and in lower case (how it is stored and counted); ValueError
+    with the Indonesian message otherwise. The same check as a proposer's address (domain/proposal.py),
+    so that a proposer and a follower with one address are one address.
+
+        >>> valid_email(" Siti.R@Contoh.ID ")
+        'siti.r@contoh.id'
+    """
+    return normalize_email(text)
+
+
+class Followed(msgspec.Struct, frozen=True):
+    """Something that can be followed: its subject (as subscriptions name it), its page and its title."""
+
+    subject: str
+    link: str
+    title: str
+    line: bool
+
+
+async def followed(conn: asyncpg.Connection, typed: str) -> Followed | None:
+    """The proposal (a tracking code, however typed) or adopted RKPD line (`rkpd/{year}/{line_id}`)
+    `typed` names, or None."""
+    m = _LINE.fullmatch(typed.strip())
+    if m is not None:
+        year, line_id = int(m[1]), m[2]
+        title = await conn.fetchval(
+            "SELECT line->>'sub_kegiatan' FROM rkpd_adopted_lines WHERE year = $1 AND line_id = $2"
+            " ORDER BY revision DESC LIMIT 1",
+            year, line_id,
+        )  # fmt: skip
+        return None if title is None else Followed(f"rkpd/{year}/{line_id}", f"/telusur/rkpd/{year}/{line_id}",
+                                                   title, True)  # fmt: skip
+    try:
+        code = values.normalize_code(typed)
+    except ValueError:
+        return None
+    title = await conn.fetchval("SELECT title FROM proposals WHERE code = $1", code)
+    return None if title is None else Followed(code, f"/lacak/{code}", title, False)
+
+
+class FollowPages(Controller):
+    path = "/"
+    include_in_schema = False
+
+    @get("/ikuti")
+    async def follow_form(self, request: Request, pool: asyncpg.Pool) -> Template:
+        """The form: for `?subjek=` (a code or an RKPD line) when given, else with the code to type."""
+        typed = request.query_params.get("subjek", "")[:100]
+        async with pool.acquire() as conn:
+            subject = await followed(conn, typed) if typed else None
+        entered = {"subject": subject.subject if subject else typed, "email": ""}
+        return page(request, "ikuti.html", subject=subject, values=entered, errors={})
+
+    @post("/ikuti", status_code=200, request_max_body_size=16 * 1024)
+    async def follow(self, request: Request, pool: asyncpg.Pool) -> Template:
+        form = await request.form()
+        entered = {"subject": str(form.get("subject", ""))[:200], "email": str(form.get("email", ""))[:400]}
+        errors: dict[str, str] = {}
+        async with pool.acquire() as conn:
+            subject = await followed(conn, entered["subject"])
+        if subject is None:
+            errors["subject"] = N_("tidak ada usulan atau baris RKPD dengan kode ini")
+        email = ""
+        try:
+            email = valid_email(entered["email"])
+        except ValueError as exc:
+            errors["email"] = exc.args[0]
+        if errors or subject is None:
+            return page(request, "ikuti.html", status=422, subject=subject, values=entered,
+                        errors={f: translate(request, m) for f, m in errors.items()})  # fmt: skip
+        await count_attempt(pool, "follow", client_address(request, request.app.state.settings.trust_proxy),
+                            FOLLOWS_PER_HOUR)  # fmt: skip
+        await _subscribe(pool, subject, email)
+        return page(request, "ikuti_terkirim.html", subject=subject)
+
+    @get("/ikuti/{token:str}")
+    async def confirm_form(self, request: Request, pool: asyncpg.Pool, token: str) -> Template:
+        """The confirmation mail's link: a button, so that only a person confirms."""
+        row, subject = await _by_token(pool, token)
+        state = "stopped" if row["stopped_at"] else "confirmed" if row["confirmed"] else "pending"
+        return page(request, "ikuti_token.html", state=state, subject=subject, token=token)
+
+    @post("/ikuti/{token:str}", status_code=200)
+    async def confirm(self, request: Request, pool: asyncpg.Pool, token: str) -> Template:
+        row, subject = await _by_token(pool, token)
+        done = await pool.fetchval(
+            "UPDATE subscriptions SET confirmed = true WHERE id = $1 AND stopped_at IS NULL RETURNING id", row["id"]
+        )
+        return page(request, "ikuti_token.html", state="confirmed_now" if done else "stopped", subject=subject,
+                    token=token)  # fmt: skip
+
+    @get("/berhenti/{token:str}")
+    async def stop_form(self, request: Request, pool: asyncpg.Pool, token: str) -> Template:
+        """Every message's stop link: a button (a scanner opening the link stops nothing)."""
+        row, subject = await _by_token(pool, token)
+        return page(request, "ikuti_berhenti.html", stopped=row["stopped_at"] is not None, subject=subject,
+                    proposer=row["kind"] == "proposer", token=token)  # fmt: skip
+
+    @post("/berhenti/{token:str}", status_code=200)
+    async def stop(self, request: Request, pool: asyncpg.Pool, token: str) -> Template:
+        row, subject = await _by_token(pool, token)
+        await _stop(pool, row)
+        return page(request, "ikuti_berhenti.html", stopped=True, subject=subject, proposer=row["kind"] == "proposer",
+                    token=token)  # fmt: skip
+
+
+# --- the subscriptions and the outbox -------------------------------------------------------------------
+
+
+async def _by_token(pool: asyncpg.Pool, token: str) -> tuple[asyncpg.Record, Followed | None]:
+    """The subscription a link's token names and what it follows; 404 for a token that names none."""
+    if not _TOKEN.fullmatch(token):
+        raise NotFoundException()
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT id, subject, kind, owner, confirmed, stopped_at FROM subscriptions WHERE token = $1", token
+        )
+        if row is None:
+            raise NotFoundException()
+        return row, await followed(conn, row["subject"])
+
+
+async def _subscribe(pool: asyncpg.Pool, subject: Followed, email: str) -> None:
+    """Record the follower (unconfirmed) and queue its confirmation mail, unless the address follows
+    already, was sent this subscription's confirmation within the hour, or had CONFIRMATIONS_PER_HOUR
+    mails of any. A stopped subscription starts again unconfirmed, with a new token."""
+    async with pool.acquire() as conn, conn.transaction():
+        # One request per address at a time (recovery.py takes the same lock): two racing requests must
+        # not both find the hour's count below the limit, nor both create the subscription.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"outbox:{email}")
+        row = await conn.fetchrow(
+            "SELECT id, token, confirmed, stopped_at FROM subscriptions"
+            " WHERE subject = $1 AND channel = 'email' AND address = $2 FOR UPDATE",
+            subject.subject, email,
+        )  # fmt: skip
+        if row is not None and row["confirmed"] and row["stopped_at"] is None:
+            return
+        recent = [r["link"] for r in await conn.fetch(
+            "SELECT link FROM outbox WHERE address = $1 AND purpose = 'confirm'"
+            " AND created_at > now() - interval '1 hour'",
+            email,
+        )]  # fmt: skip
+        if len(recent) >= CONFIRMATIONS_PER_HOUR:
+            return
+        if row is None:
+            token = secrets.token_urlsafe(24)
+            made = await conn.fetchval(
+                "INSERT INTO subscriptions (id, subject, channel, address, link, kind, token, confirmed)"
+                " VALUES ($1, $2, 'email', $3, $4, 'follower', $5, false)"
+                " ON CONFLICT (subject, channel, address) DO NOTHING RETURNING id",
+                uuid.uuid4(), subject.subject, email, subject.link, token,
+            )  # fmt: skip
+            if made is None:  # made this moment by the proposal itself: it needs no confirmation from here
+                return
+        elif row["stopped_at"] is not None:
+            token = secrets.token_urlsafe(24)
+            await conn.execute(
+                "UPDATE subscriptions SET token = $2, confirmed = false, stopped_at = NULL WHERE id = $1",
+                row["id"], token,
+            )  # fmt: skip
+        else:
+            token = row["token"]
+            if f"/ikuti/{token}" in recent:
+                return
+        what = "baris RKPD" if subject.line else "usulan"
+        await conn.execute(
+            "INSERT INTO outbox (id, subscription, dedupe, purpose, channel, address, title, body, link)"
+            " VALUES ($1, NULL, $2, 'confirm', 'email', $3, $4, $5, $6)",
+            uuid.uuid4(), str(uuid.uuid4()), email, f"Konfirmasi: ikuti kabar {what} ini",
+            f"Klik tautan ini untuk mulai mengikuti kabar {what} “{_short(subject.title)}”. Jika Anda tidak"
+            " memintanya, abaikan pesan ini: tanpa konfirmasi Anda tidak akan menerima apa pun.",
+            f"/ikuti/{token}",
+        )  # fmt: skip
+        await wake_senders(conn)
+
+
+async def _stop(pool: asyncpg.Pool, row: asyncpg.Record) -> None:
+    """Stop the subscription (a proposer's: every one with the same owner) and cancel what it still had
+    to send, its confirmation included."""
+    owner: Any = row["owner"] if row["kind"] == "proposer" else None
+    async with pool.acquire() as conn, conn.transaction():
+        stopped = await conn.fetch(
+            "UPDATE subscriptions SET stopped_at = coalesce(stopped_at, now())"
+            " WHERE id = $1 OR owner = $2::uuid RETURNING id, token",
+            row["id"], owner,
+        )  # fmt: skip
+        await conn.execute(
+            "UPDATE outbox SET status = 'cancelled' WHERE status = 'pending'"
+            " AND (subscription = ANY($1::uuid[]) OR (subscription IS NULL AND link = ANY($2::text[])))",
+            [r["id"] for r in stopped], [f"/ikuti/{r['token']}" for r in stopped],
+        )  # fmt: skip
+
+
+def _short(title: str, limit: int = 120) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= limit else title[:limit].rsplit(" ", 1)[0] + "…"

@@ -1,0 +1,170 @@
+"""Recording what happens to adopted RKPD lines: one milestone, or a whole agency's CSV at once.
+
+Each line has its own stream (`realisasi-{year}-{line_id}`), so agencies updating different lines never
+wait for each other, and the year's RKPD stream is only read (for the adopted list), never written. A bulk
+file is decided row by row against the lines' states as they evolve through the file, and appended in one
+transaction across every line it touches: all of it, or — if any row is wrong — nothing, with every wrong
+row named by its number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+
+from musrenbang.domain import realisation as rules
+from musrenbang.domain import rkpd as rkpd_rules
+from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
+from musrenbang.domain.events import Event, MilestonePhoto, RkpdLine
+from musrenbang.eventlog.store import Append, AppendResult, ConcurrencyError, EventStore, Metadata, StreamHead
+from musrenbang.photos import ProcessedPhoto
+from musrenbang.services import cycles
+from musrenbang.services.rkpd import RKPD
+from musrenbang.services.streams import Aggregate, load
+
+LINE: Aggregate[rules.LineProgress, rules.RecordMilestone] = Aggregate(
+    rules.LineProgress(), lambda state, command: [], rules.evolve
+)
+"""Only for loading a line's state: deciding needs the adopted line and the day (`RealisationService`)."""
+_NAMESPACE = uuid.UUID("7265616c-6973-6173-692d-70686f746f73")
+
+
+class RowsInvalid(ValidationFailed):
+    """Some rows of a bulk file are wrong: `errors` maps "row.field" (row 2 is the first after the header)
+    to its message. Nothing of the file was recorded."""
+
+
+class RealisationService:
+    def __init__(self, pool: asyncpg.Pool, store: EventStore) -> None:
+        self._pool, self._store = pool, store
+
+    async def adopted_lines(self, year: int, conn: asyncpg.Connection | None = None) -> dict[str, RkpdLine]:
+        """The lines of RKPD `year` as its latest adoption froze them, read from the log (a milestone is
+        decided on what was adopted, not on a read model that may be behind)."""
+        state, _ = await load(self._store, RKPD, rkpd_rules.stream_id(year), conn)
+        return {line.line_id: line for line in state.adopted}
+
+    async def record(self, command: rules.RecordMilestone, metadata: Metadata,
+                     idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
+        return await self.record_many([command], metadata, idempotency_key)
+
+    async def record_many(self, commands: Sequence[rules.RecordMilestone], metadata: Metadata,
+                          idempotency_key: str | None = None, numbers: Sequence[int] | None = None
+                          ) -> AppendResult:  # fmt: skip
+        """Decide every command in order (rows on the same line see the ones before them) and append them
+        all in one transaction. `numbers`: each command's row in a file, to name it in errors."""
+        if not commands:
+            raise DomainError(N_("tidak ada yang dicatat"))
+        year = commands[0].year
+        if any(c.year != year for c in commands):
+            raise DomainError(N_("satu berkas untuk satu tahun RKPD"))
+        if idempotency_key is not None:
+            earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint)
+            if earlier is not None:
+                return earlier
+        for _ in range(5):
+            appends = await self._decide(commands, year, numbers)
+            try:
+                return await self._store.append(appends, metadata=metadata, idempotency_key=idempotency_key)
+            except ConcurrencyError:
+                continue  # a line moved on meanwhile: decide again on what is there now
+        raise ConcurrencyError([a.stream_id for a in appends])
+
+    async def problems(self, commands: Sequence[rules.RecordMilestone], numbers: Sequence[int]
+                       ) -> dict[str, str | Message]:  # fmt: skip
+        """What is wrong with the rows of a file (row.field -> message), deciding without recording."""
+        try:
+            await self._decide(commands, commands[0].year, numbers)
+        except RowsInvalid as exc:
+            return dict(exc.errors)
+        return {}
+
+    async def _decide(self, commands: Sequence[rules.RecordMilestone], year: int,
+                      numbers: Sequence[int] | None) -> list[Append]:  # fmt: skip
+        adopted = await self.adopted_lines(year)
+        today = cycles.today()
+        states: dict[str, tuple[rules.LineProgress, StreamHead]] = {}
+        decided: dict[str, list[Event]] = {}
+        errors: dict[str, str | Message] = {}
+        for i, command in enumerate(commands):
+            stream = rules.stream_id(year, command.line_id)
+            if stream not in states:
+                states[stream] = await load(self._store, LINE, stream)
+            state, head = states[stream]
+            try:
+                events = rules.decide(state, command, line=adopted.get(command.line_id), today=today)
+            except ValidationFailed as exc:
+                if numbers is None:
+                    raise
+                errors.update({f"{numbers[i]}.{field}": message for field, message in exc.errors.items()})
+                continue
+            except DomainError as exc:
+                if numbers is None:
+                    raise
+                errors[f"{numbers[i]}.line_id"] = exc.message
+                continue
+            for e in events:
+                state = rules.evolve(state, e)
+            states[stream] = (state, head)
+            decided.setdefault(stream, []).extend(events)
+        if errors:
+            raise RowsInvalid(errors)
+        # Each stream's head is the one it was loaded at: all its new events go on after it.
+        return [Append(stream, states[stream][1], events) for stream, events in decided.items()]
+
+    async def store_photo(self, year: int, line_id: str, photo: ProcessedPhoto, by_agency: str | None
+                          ) -> MilestonePhoto:  # fmt: skip
+        """Keep a photo of the work on a line of the adopted RKPD, before the milestone that shows it is
+        recorded (the same upload twice is the same photo)."""
+        rules.check_line((await self.adopted_lines(year)).get(line_id), by_agency)
+        photo_id = str(uuid.uuid5(_NAMESPACE, f"{year}/{line_id}:{photo.original_sha256}"))
+        await self._pool.execute(
+            "INSERT INTO photos (id, rkpd_line, content_type, data, sha256, width, height)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+            photo_id, f"{year}/{line_id}", photo.content_type, photo.data, photo.sha256, photo.width, photo.height,
+        )  # fmt: skip
+        return MilestonePhoto(photo_id=photo_id, sha256=photo.sha256, content_type=photo.content_type,
+                              width=photo.width, height=photo.height, size=len(photo.data))  # fmt: skip
+
+    async def photos_of(self, year: int, line_id: str, ids: Sequence[str]) -> tuple[MilestonePhoto, ...]:
+        """The photos `ids` (uploaded for this line before) as a milestone records them."""
+        rows = await self._pool.fetch(
+            "SELECT id::text AS id, sha256, content_type, width, height, length(data) AS size FROM photos"
+            " WHERE id = ANY($1::uuid[]) AND rkpd_line = $2",
+            [_uuid_or_nil(i) for i in ids], f"{year}/{line_id}",
+        )  # fmt: skip
+        found = {r["id"]: r for r in rows}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise ValidationFailed({"photos": N_("foto tidak ditemukan untuk baris ini: unggah dulu fotonya")})
+        return tuple(MilestonePhoto(photo_id=i, sha256=found[i]["sha256"], content_type=found[i]["content_type"],
+                                    width=found[i]["width"], height=found[i]["height"], size=found[i]["size"])
+                     for i in ids)  # fmt: skip
+
+
+def _uuid_or_nil(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return uuid.UUID(int=0)
+
+
+def parse_csv(data: bytes) -> list[list[str]]:
+    """A bulk file's records: UTF-8 (with or without BOM) or, as older spreadsheets save, Windows-1252;
+    comma- or semicolon-separated (Excel in Indonesian locale writes semicolons)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    if "\x00" in text:
+        raise DomainError(N_("berkas bukan CSV"))
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    try:
+        return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:
+        raise DomainError(N_("berkas CSV tidak dapat dibaca")) from exc
