@@ -84,6 +84,9 @@ CREATE TABLE rkpd_milestones (
     PRIMARY KEY (year, line_id, position)
 );
 
+-- Projection "proposals": a milestone reaches the duplicates merged into the line's origins too.
+CREATE INDEX proposals_merged_into ON proposals (merged_into) WHERE merged_into IS NOT NULL;
+
 CREATE TABLE rkpd_line_progress (
     year        integer NOT NULL,
     line_id     text    NOT NULL,

@@ -126,11 +126,14 @@ def check_line(line: RkpdLine | None, by_agency: str | None) -> RkpdLine:
 
 
 def _date_errors(state: LineProgress, command: RecordMilestone, today: dt.date) -> dict[str, str | Message]:
-    try:
-        bounds.date(command.on)
-        bounds.date(command.ends)
-    except ValueError as exc:
-        return {"date": exc.args[0]}
+    for field, day in (("date", command.on), ("ends", command.ends)):
+        try:
+            bounds.date(day)
+        except ValueError as exc:
+            return {field: exc.args[0]}
+    if command.on.year < command.year - 1:  # RKPD N is planned, and budgeted, in N-1
+        return {"date": Message(N_("tanggal sebelum %(year)d: RKPD ini direncanakan mulai tahun itu"),
+                                year=command.year - 1)}  # fmt: skip
     if command.on > today:
         return {"date": N_("tanggal tidak boleh di masa depan: catat yang sudah terjadi")}
     if state.last_on is not None and command.on < state.last_on:

@@ -126,7 +126,9 @@ class FollowPages(Controller):
     async def confirm(self, request: Request, pool: asyncpg.Pool, token: str) -> Template:
         row, subject = await _by_token(pool, token)
         done = await pool.fetchval(
-            "UPDATE subscriptions SET confirmed = true WHERE id = $1 AND stopped_at IS NULL RETURNING id", row["id"]
+            # With the copies a merge made of it (eventlog/outbox.py: their owner is this one's id).
+            "UPDATE subscriptions SET confirmed = true WHERE (id = $1 OR owner = $1) AND stopped_at IS NULL"
+            " RETURNING id", row["id"]
         )
         return page(request, "ikuti_token.html", state="confirmed_now" if done else "stopped", subject=subject,
                     token=token)  # fmt: skip
@@ -219,11 +221,12 @@ async def _subscribe(pool: asyncpg.Pool, subject: Followed, email: str) -> None:
 async def _stop(pool: asyncpg.Pool, row: asyncpg.Record) -> None:
     """Stop the subscription (a proposer's: every one with the same owner) and cancel what it still had
     to send, its confirmation included."""
+    # A proposer's: all with their owner; a follower's: with the copies a merge made of it (owned by it).
     owner: Any = row["owner"] if row["kind"] == "proposer" else None
     async with pool.acquire() as conn, conn.transaction():
         stopped = await conn.fetch(
             "UPDATE subscriptions SET stopped_at = coalesce(stopped_at, now())"
-            " WHERE id = $1 OR owner = $2::uuid RETURNING id, token",
+            " WHERE id = $1 OR owner = $1 OR owner = $2::uuid RETURNING id, token",
             row["id"], owner,
         )  # fmt: skip
         await conn.execute(

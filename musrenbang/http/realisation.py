@@ -7,6 +7,7 @@ realisation view (http/rkpd_pages.py).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 
 import asyncpg
@@ -29,7 +30,7 @@ from musrenbang.http.city_context import city_of
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
-from musrenbang.http.ratelimit import client_address, count_photo_decode
+from musrenbang.http.ratelimit import RateLimited, client_address, count_photo_decode
 from musrenbang.http.render import page
 from musrenbang.photos import MAX_BYTES, process_off_loop
 from musrenbang.photos import check as check_photo
@@ -136,11 +137,23 @@ async def record_file(realisation: RealisationService, raw: bytes, year: int, ac
     errors = {f"{row.number}.{field}": message for row in rows for field, message in row.errors.items()}
     read = [row for row in rows if row.command is not None]
     commands, numbers = [row.command for row in read if row.command], [row.number for row in read]
-    if errors:  # the rows that could be read are decided too, so that every wrong row is named at once
-        errors.update(await realisation.problems(commands, numbers) if commands else {})
-        raise RowsInvalid(dict(sorted(errors.items(), key=lambda e: int(e[0].split(".")[0]))))
     key, meta = keyed_
-    return await realisation.record_many(commands, meta, key, numbers=numbers)
+    try:
+        if errors:  # the rows that could be read are decided too, so that every wrong row is named at once
+            errors.update(await realisation.problems(commands, numbers) if commands else {})
+            raise RowsInvalid(errors)
+        return await realisation.record_many(commands, meta, key, numbers=numbers)
+    except RowsInvalid as exc:
+        raise RowsInvalid(_by_column(exc.errors)) from None
+
+
+def _by_column(errors: dict[str, Any]) -> dict[str, Any]:
+    """Errors keyed "row.column" by the file's own column names ("3.tanggal"), in row order."""
+    named = {}
+    for key, message in errors.items():
+        number, _, field = key.partition(".")
+        named[f"{number}.{rules.CSV_COLUMNS.get(field, (field,))[0]}"] = message
+    return dict(sorted(named.items(), key=lambda e: int(e[0].split(".")[0])))
 
 
 # --- the staff page ------------------------------------------------------------------------------------
@@ -169,10 +182,12 @@ class RealisationPages(Controller):
         form = await request.form()
         upload = form.get("berkas")
         raw = await upload.read() if isinstance(upload, UploadFile) else b""
+        # The form's own key: the same file sent twice (a double tap, a refresh) is recorded once.
+        key = str(form.get("idempotency_key", ""))[:100] or None
         try:
             if not raw:
                 raise DomainError(N_("pilih berkas CSV"))
-            result = await record_file(realisation, raw, year, actor, keyed(request, actor, None))
+            result = await record_file(realisation, raw, year, actor, keyed(request, actor, key, raw.hex()))
         except RowsInvalid as exc:
             return await _lines_page(request, pool, actor, year, status=422, row_errors=_by_row(request, exc))
         except DomainError as exc:
@@ -203,6 +218,8 @@ class RealisationPages(Controller):
                       for f in uploads]  # fmt: skip
             command = msgspec.structs.replace(command, photos=tuple(photos))
             result = await realisation.record(command, keyed(request, actor, None)[1])
+        except RateLimited:
+            raise  # 429, not a field to correct
         except ValidationFailed as exc:
             return await _line_page(request, pool, actor, realisation, year, line_id, status=422, entered=entered,
                                     errors=exc.errors)  # fmt: skip
@@ -257,9 +274,9 @@ def _by_row(request: Request, exc: RowsInvalid) -> list[tuple[int, str]]:
     return [(n, "; ".join(parts)) for n, parts in sorted(rows.items())]
 
 
-FIELD_LABELS = {"line_id": N_("baris"), "stage": N_("tahap"), "amount": N_("nilai"), "progress": N_("persen"),
-                "date": N_("tanggal"), "note": N_("catatan"), "contractor": N_("penyedia"), "ends": N_("akhir"),
-                "photos": N_("foto")}  # fmt: skip
+FIELD_LABELS = {"baris": N_("baris"), "tahap": N_("tahap"), "nilai": N_("nilai"), "persen": N_("persen"),
+                "tanggal": N_("tanggal"), "catatan": N_("catatan"), "penyedia": N_("penyedia")}  # fmt: skip
+"""The bulk file's columns, as row errors name them (translated on the page)."""
 
 
 async def _lines(pool: asyncpg.Pool, year: int, agency: str | None) -> list[RkpdLine]:
@@ -278,7 +295,8 @@ async def _lines_page(request: Request, pool: asyncpg.Pool, actor: Actor, year: 
     recorded = request.query_params.get("dicatat", "")
     return page(request, "realisation_staff.html", status=status, year=year, lines=lines, progress=progress,
                 actor=actor, labels=rules.LABELS, row_errors=row_errors or [], file_error=file_error,
-                recorded=int(recorded) if recorded.isdigit() and len(recorded) < 6 else 0,
+                recorded=int(recorded) if recorded.isascii() and recorded.isdigit() and len(recorded) < 6 else 0,
+                key=str(uuid.uuid4()),
                 city_name=city_of(request).name)  # fmt: skip
 
 

@@ -260,21 +260,22 @@ async def track(request: Request, pool: asyncpg.Pool, code: str) -> Response:
     news = request.query_params.get("kabar")
     return page(request, "track.html", p=proposal, steps=steps, place=place, years=years, again=again,
                 programs={r["number"]: r["title"] for r in programs},
-                news=news if news in ("berhenti", "tidak-cocok") else None)  # fmt: skip
+                news=news if news == "diminta" else None)  # fmt: skip
 
 
 @post("/lacak/{code:str}/berhenti", include_in_schema=False, request_max_body_size=8 * 1024)
 async def stop_news(request: Request, pool: asyncpg.Pool, code: str) -> Response:
     """The proposer stops the messages about their proposal, by giving the number or e-mail address they
-    proposed with (limited per client address, so that nobody can try numbers against a code)."""
+    proposed with. The answer is the same whether it matched (the proposer is told on their channel), and
+    tries are limited per client address."""
     code = code_or_404(code)
     form = await request.form()
     contact = str(form.get("kontak", ""))[:300]
     settings = request.app.state.settings
     await count_attempt(pool, "stop", client_address(request, settings.trust_proxy), STOPS_PER_HOUR)
     async with pool.acquire() as conn:
-        stopped = await stop_proposer_news(conn, code, contact)
-    return Redirect(f"/lacak/{code}?kabar={'berhenti' if stopped else 'tidak-cocok'}#kabar", status_code=303)
+        await stop_proposer_news(conn, code, contact)
+    return Redirect(f"/lacak/{code}?kabar=diminta#kabar", status_code=303)  # the same whether it matched
 
 
 STOPS_PER_HOUR = 10

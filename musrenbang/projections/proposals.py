@@ -213,8 +213,12 @@ class Proposals(Projection):
                 # whose words fed the line reads on their own tracking page what became of it.
                 await writes.flush()
                 merged = await conn.fetch(
-                    "SELECT code FROM proposals WHERE merged_into = ANY($1::text[])", list(e.origins)
-                )
+                    "WITH RECURSIVE family(code, depth) AS ("
+                    "  SELECT code, 1 FROM proposals WHERE merged_into = ANY($1::text[])"
+                    "  UNION ALL SELECT p.code, f.depth + 1 FROM proposals p JOIN family f ON p.merged_into = f.code"
+                    "  WHERE f.depth < 100)"
+                    " SELECT DISTINCT code FROM family", list(e.origins),
+                )  # fmt: skip
                 detail = realisation.public_detail(e)
                 for code in [*e.origins, *(row["code"] for row in merged)]:
                     entries.append((code, detail))

@@ -24,6 +24,7 @@ from musrenbang.domain import values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import Event
 from musrenbang.eventlog.store import (
+    CHANNEL,
     Append,
     AppendResult,
     ConcurrencyError,
@@ -361,10 +362,12 @@ async def subscribe_proposer(conn: asyncpg.Connection, code: str, ref: str, prop
     )  # fmt: skip
 
 
-async def stop_proposer_news(conn: asyncpg.Connection, code: str, contact: str) -> bool:
+async def stop_proposer_news(conn: asyncpg.Connection, code: str, contact: str) -> None:
     """Stop every message to the proposer of `code` — their subscription and its copies on proposals it
     was merged into — and cancel what is still queued, if `contact` is the phone number or e-mail address
-    they proposed with (knowing it is what shows it is them). Whether it matched."""
+    they proposed with (knowing it is what shows it is them). The caller answers the same either way, so
+    that the form tells nobody whether a number made a proposal; the proposer learns it worked from one
+    last message, to the address that was stopped."""
     phone = email = ""
     try:
         phone = values.normalize_phone(contact)
@@ -375,17 +378,28 @@ async def stop_proposer_news(conn: asyncpg.Connection, code: str, contact: str) 
         code, phone, email or None,
     )  # fmt: skip
     if owner is None:
-        return False
+        return
     async with conn.transaction():
         stopped = await conn.fetch(
-            "UPDATE subscriptions SET stopped_at = now() WHERE owner = $1 AND stopped_at IS NULL RETURNING id", owner
+            "UPDATE subscriptions SET stopped_at = now() WHERE owner = $1 AND stopped_at IS NULL"
+            " RETURNING id, subject, channel, address",
+            owner,
         )
         await conn.execute(
             "UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND subscription = ANY($1::uuid[])",
             [r["id"] for r in stopped],
         )
         await conn.execute("UPDATE proposer_contacts SET notify = 'none' WHERE ref = $1", owner)
-    return True
+        own = next((r for r in stopped if r["subject"] == code), None)
+        if own is not None:
+            await conn.execute(
+                "INSERT INTO outbox (id, subscription, dedupe, purpose, channel, address, title, body, link)"
+                " VALUES ($1, NULL, $2, 'stopped', $3, $4, $5, $6, $7)",
+                uuid.uuid4(), str(uuid.uuid4()), own["channel"], own["address"], f"Kabar usulan {code} dihentikan",
+                f"Sesuai permintaan Anda, kabar tentang usulan {code} tidak dikirim lagi. Perkembangannya tetap"
+                " dapat dilihat di halaman lacak.", f"/lacak/{code}",
+            )  # fmt: skip
+            await conn.execute("SELECT pg_notify($1, '')", CHANNEL)  # wake the senders at commit
 
 
 class _Replayed(Exception):

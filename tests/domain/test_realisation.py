@@ -40,6 +40,7 @@ def test_a_line_moves_forward_to_its_handover() -> None:
     ("pelaksanaan", "2022-03-01", {}, "progress"),
     ("pelaksanaan", "2022-03-01", {"progress": 101}, "progress"),
     ("pelaksanaan", "2030-03-01", {"progress": 10}, "date"),
+    ("kua_ppas", "2020-12-31", {"amount": 1}, "date"),  # RKPD 2022 is planned from 2021 on
     ("batal", "2022-03-01", {}, "note"),
     ("dpa", "2022-03-01", {"amount": 1, "progress": 10}, "progress"),
     ("terbang", "2022-03-01", {}, "stage"),

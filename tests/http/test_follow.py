@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from musrenbang.db.connect import create_pool
+from musrenbang.domain.events import ProposalMerged
+from musrenbang.eventlog import outbox
 from musrenbang.http import follow
 from tests import history
 from tests.http.conftest import payload
@@ -167,6 +169,25 @@ async def test_a_mail_providers_one_click_post_stops_without_a_session(
                                 headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     assert r.status_code == 200
     assert (await subscriptions(app_pool, email))[0]["stopped_at"] is not None
+
+
+async def test_a_follower_of_a_duplicate_confirms_and_stops_the_copy_a_merge_made_too(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool
+) -> None:
+    """Someone follows D; D is merged into P before they confirm (the merge's event carries followers on:
+    eventlog/outbox.py). Their one confirmation link confirms both, their one stop link stops both."""
+    duplicate, survivor = await new_proposal(client), await new_proposal(client)
+    email = new_email()
+    await ask(client, duplicate, email)
+    [sub] = await subscriptions(app_pool, email)
+    async with app_pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue(conn, [(uuid.uuid4(), ProposalMerged(code=duplicate, into=survivor, reason="sama"))])
+    assert [s["subject"] for s in await subscriptions(app_pool, email)] == [duplicate, survivor]
+    await client.post(f"/ikuti/{sub['token']}", data={"_csrf_token": await csrf(client)})
+    assert all(s["confirmed"] for s in await subscriptions(app_pool, email))
+    page = await client.get(f"/berhenti/{sub['token']}")
+    await client.post(f"/berhenti/{sub['token']}", data={"_csrf_token": hidden(page.text, "_csrf_token")})
+    assert all(s["stopped_at"] is not None for s in await subscriptions(app_pool, email))
 
 
 async def test_a_proposers_stop_stops_every_subscription_made_with_their_proposal(
