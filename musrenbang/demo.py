@@ -78,6 +78,9 @@ chain's calendar."""
 SUBMITTED_ON = dt.date(2021, 1, 11)
 CITY_FORUM_ON = dt.date(2021, 3, 1)
 ADOPTED_ON = dt.date(2021, 4, 5)
+ENACTED_ON = dt.date(2021, 5, 31)
+REGULATION = "Peraturan Wali Kota Bekasi Nomor 33 Tahun 2021 (contoh demo)"
+"""The demo's regulation setting the RKPD: a made-up number, marked so."""
 CARRIED = 40
 """At most this many needs that 2022 did not accommodate are proposed again for 2023."""
 BATCH = 1000
@@ -525,6 +528,25 @@ class _Demo:
                 out.append((meta, r.SetLine(line=line, priority_programs=6, by_agency=agency)))
         return out
 
+    def _renja(self, kept: list[CityItem]) -> list[tuple[Metadata, r.Command]]:
+        """A few lines the agencies plan themselves (Renja), each with its reason, in the first kelurahan
+        the residents' lines reach (or city-wide)."""
+        needs = {n.key: n for n in catalogue.NEEDS}
+        places = sorted({i.kelurahan for i in kept})
+        out: list[tuple[Metadata, r.Command]] = []
+        for n, (key, reason, volume, pagu, count) in enumerate(catalogue.RENJA):
+            need = needs[key]
+            line = r.LineInput(
+                agency=need.agency, origins=(), renja_reason=reason, locations=tuple(places[n::7][:count]),
+                priority_program=need.priority_program, sub_kegiatan_code=need.sub_kegiatan_code,
+                program=need.program, kegiatan=need.kegiatan, sub_kegiatan=need.sub_kegiatan,
+                funding_source="apbd_kota", volume=str(volume), unit=need.unit, pagu=pagu,
+                output_indicator=need.output_indicator, target=str(volume), target_unit=need.unit,
+            )  # fmt: skip
+            meta = Metadata(actor=f"opd.{need.agency.lower()}", role="opd")
+            out.append((meta, r.SetLine(line=line, priority_programs=6, by_agency=need.agency)))
+        return out
+
     async def _city(self, commands: list[tuple[Metadata, r.Command]]) -> None:
         if not self.batched:
             for meta, command in commands:
@@ -572,12 +594,14 @@ class _Demo:
                 kept.append(item)
         await self._city(commands)
         self.tick(1)
-        lines = self._lines(kept, agency_of)
+        lines = self._lines(kept, agency_of) + self._renja(kept)
         self.summary.lines = len(lines)
         await self._city(lines)
         self.tick(1)
         note = "Musrenbang RKPD Kota Bekasi Tahun 2022; hasil Forum Perangkat Daerah disepakati"
         await self.rkpd.execute(YEAR, r.Adopt(year=YEAR, note=note), ADMIN, on=ADOPTED_ON)
+        await self.rkpd.execute(YEAR, r.Enact(year=YEAR, regulation=REGULATION, enacted_on=ENACTED_ON,
+                                              today=cycles.today()), ADMIN)  # fmt: skip
         self.summary.sample_code = kept[0].code if kept else ""
         self.tick(1)
         await self.fresh()
@@ -605,7 +629,7 @@ class _Demo:
             await service.record_many(commands, meta, idempotency_key=f"demo:{self.seed}:realisasi:{line.line_id}")
             if commands[-1].stage == "selesai":
                 self.summary.finished += 1
-                if photos and not self.summary.finished_code:
+                if photos and line.origins and not self.summary.finished_code:
                     self.summary.finished_code = line.origins[0]
         await self.fresh()
         self.tick(1)

@@ -346,3 +346,13 @@ DROP_REASONS = (
     "anggaran dialihkan untuk penanganan pandemi (refocusing APBD)",
     "lahan belum tersedia; dianggarkan kembali tahun berikutnya",
 )
+
+# --- the agencies' own plans (Renja): RKPD lines with no resident origin ---------------------------------
+
+RENJA = (
+    # (need whose agency and nomenclature it uses, reason, volume, pagu, how many kelurahan; 0: city-wide)
+    ("drainase", "Renstra DBMSDA 2018-2023: normalisasi saluran primer kawasan rawan banjir", 1800, 2_400_000_000, 3),
+    ("posyandu", "Standar pelayanan minimal kesehatan: sarana posyandu di kelurahan yang belum memenuhi", 12,
+     180_000_000, 4),
+    ("pju", "Lanjutan pekerjaan 2021: PJU jalan kota yang belum selesai terpasang", 60, 570_000_000, 0),
+)  # fmt: skip

@@ -39,6 +39,7 @@ from musrenbang.domain.events import (
     ProposalDecidedAtForum,
     RankedItem,
     RkpdAdopted,
+    RkpdEnacted,
     RkpdLine,
     RkpdLineSet,
     RkpdLineWithdrawn,
@@ -54,6 +55,7 @@ _ForumStreamEvent = ForumScheduled | DelegateRegistered | ForumOpened | ItemAdju
 """The events on a forum's own stream that only move its state (the close is handled apart)."""
 _RkpdStreamEvent = (
     RkpdProposalsReceived | RkpdProposalPassed | RkpdProposalDeclined | RkpdLineSet | RkpdLineWithdrawn | RkpdAdopted
+    | RkpdEnacted
 )
 
 
@@ -143,6 +145,8 @@ class Recomputer:
                 self._rkpd_event(where, event)
             case RkpdAdopted():
                 self._adopted(where, event)
+            case RkpdEnacted():
+                self._enacted(where, event)
             case RkpdProposalPassed() | RkpdProposalDeclined() | RkpdLineSet() | RkpdLineWithdrawn():
                 self._rkpd_event(where, event)
 
@@ -253,6 +257,10 @@ class Recomputer:
             self.differ(f"rkpd {year}: event at global position {where.position} is on stream {where.stream_id}")
         state = self._rkpd.get(year, rkpd_rules.Rkpd())
         if isinstance(event, RkpdLineSet):
+            if bool(event.line.origins) == bool(event.line.renja_reason.strip()):  # lineage completeness
+                self.differ(f"rkpd {year} line {event.line.line_id} (stream {where.stream_id} version"
+                            f" {where.stream_version}): a line comes from residents' proposals or, with its"
+                            " reason, from the agency's own work plan (Renja): not both, not neither")  # fmt: skip
             for code in event.line.origins:  # a line may only come from proposals the forums sent up
                 if code not in state.items:
                     self.differ(f"rkpd {year} line {event.line.line_id} (stream {where.stream_id} version"
@@ -273,6 +281,18 @@ class Recomputer:
                 self.differ(f"rkpd {event.year} (stream {where.stream_id} version {where.stream_version}): received"
                             f" proposal {item.code}, which forum {item.forum_id} did not select when its result is"
                             " recomputed")  # fmt: skip
+
+    def _enacted(self, where: Where, event: RkpdEnacted) -> None:
+        """The regulation enacts the latest adopted list, and its hash is that list's."""
+        state = self._rkpd.get(event.year, rkpd_rules.Rkpd())
+        head = (f"rkpd {event.year} enactment {event.regulation!r} (stream {where.stream_id} version"
+                f" {where.stream_version})")  # fmt: skip
+        if event.revision != state.revision:
+            self.differ(f"{head}: enacts revision {event.revision}, the latest adopted is {state.revision}")
+        elif event.list_hash != rkpd_rules.list_hash(state.adopted):
+            self.differ(f"{head}: list hash {event.list_hash} is not the hash of the adopted list"
+                        f" ({rkpd_rules.list_hash(state.adopted)})")  # fmt: skip
+        self._rkpd_event(where, event)
 
     def _adopted(self, where: Where, event: RkpdAdopted) -> None:
         year = event.year

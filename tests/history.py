@@ -8,7 +8,8 @@ event (the cycle moves to its kelurahan stage once):
 - the kecamatan forum scores all five it received; b1 does not fit its ceiling (`over_ceiling`);
 - the city: a line for a0 is set and withdrawn, line DBMSDA-002 takes a0, a1 and b0; a3 is passed to
   DISPERKIMTAN, which declines it; the RKPD is adopted, DBMSDA-002's pagu revised, and adopted again
-  (revision 2, Rp 50 juta); it is budgeted in the APBD (Rp 48 juta, with the reason) and under way (40%);
+  (revision 2, Rp 50 juta) and enacted by `REGULATION`; it is budgeted in the APBD (Rp 48 juta, with the
+  reason) and under way (40%);
 - finally the log is sealed (seal 1 covers everything before it).
 
 `build` returns the codes in the order a0..a4, b0, b1. Proposers' names and phones (personal data) are in
@@ -45,6 +46,8 @@ META = Metadata(actor="uji", role="admin")
 KELURAHAN_A, KELURAHAN_B, KECAMATAN = "32.75.01.1001", "32.75.01.1002", "32.75.01"
 YEAR = 2022
 NEXT_YEAR = 2023
+REGULATION = "Peraturan Wali Kota Bekasi Nomor 30 Tahun 2021"
+"""The regulation that sets the history's RKPD 2022 (revision 2)."""
 
 PROPOSER = rules.Proposer(name="Sri Wahyuningsih Lestari", phone="+6281299887766")
 PROPOSERS = [  # (name, phone as typed) for a0..a4, b0, b1
@@ -165,6 +168,8 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     revised = msgspec.structs.replace(joined, line_id="DBMSDA-002", pagu=50_000_000)
     await rkpd.execute(YEAR, r.SetLine(line=revised, priority_programs=6, reason="harga satuan naik"), META)
     await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="perubahan pagu"), META)
+    await rkpd.execute(YEAR, r.Enact(year=YEAR, regulation=REGULATION, enacted_on=dt.date(2021, 5, 31),
+                                     today=cycles.today()), META)  # fmt: skip
     await _after_adoption(RealisationService(pool, store))
     carried = await _next_year(store, runner, proposals, a[3])
     await seal.seal(store)  # the whole log so far, under a seal

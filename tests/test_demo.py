@@ -93,8 +93,12 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
                 position, hash_ = events[(s.stream, s.version)]
                 assert (position, hash_.hex()) == (s.position, s.hash), s
 
+        assert rkpd.enactment is not None and rkpd.enactment.revision == rkpd.revision  # set by a regulation
+        renja = [i for i in rkpd.items if not i.origins]
+        assert len(renja) == 3 and all(i.renja_reason for i in renja)  # the agencies' own plans, with reasons
         for item in rkpd.items:
-            assert item.origins, f"line {item.id} has no origin proposal"
+            # Lineage completeness: resident origins, or the agency's reason (Renja).
+            assert item.origins or item.renja_reason, f"line {item.id} has neither origins nor a Renja reason"
             line = await lineage_of_line(pool, 2022, item.id)
             check_steps(line.steps)
             assert {"rkpd.line_set", "rkpd.adopted"} <= {s.kind for s in line.steps}

@@ -387,15 +387,17 @@ class RkpdProposalDeclined(Event, frozen=True, tag="rkpd.proposal_declined"):
     reason: str
 
 
-class RkpdLine(msgspec.Struct, frozen=True, kw_only=True):
-    """One line of the RKPD priority list: what an agency will deliver, where, for how much,
-    and the residents' proposals (`origins`) it comes from."""
+class RkpdLine(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One line of the RKPD priority list: what an agency will deliver, where, for how much, and the
+    residents' proposals (`origins`) it comes from — or, for an agency's own plan (Renja) with no resident
+    origin, why it is there (`renja_reason`). Encoded without its defaults, so that lines recorded before
+    Renja lines existed keep their bytes."""
 
     line_id: str
     agency: str
     origins: tuple[str, ...]
     locations: tuple[str, ...]
-    """Kelurahan codes, from the origins."""
+    """Kelurahan codes: the origins', or, for a Renja line, the ones the agency names (none: city-wide)."""
     priority_program: int
     """1-based index into the cycle's priority programs."""
     sub_kegiatan_code: str
@@ -411,6 +413,9 @@ class RkpdLine(msgspec.Struct, frozen=True, kw_only=True):
     output_indicator: str
     target: str
     target_unit: str
+    renja_reason: str = ""
+    """Set only on a line from the agency's own work plan (Renja): strategic plan, minimum service
+    standard, continuation of an earlier year's work, … (then `origins` is empty)."""
 
 
 class RkpdLineSet(Event, frozen=True, tag="rkpd.line_set"):
@@ -439,6 +444,20 @@ class RkpdAdopted(Event, frozen=True, tag="rkpd.adopted"):
     lines: tuple[RkpdLine, ...]
     total_pagu: int
     note: str = ""
+
+
+class RkpdEnacted(Event, frozen=True, tag="rkpd.enacted"):
+    """The RKPD set in law: the Peraturan Wali Kota/Bupati `regulation` of `enacted_on` enacts the list as
+    adopted in `revision`; `list_hash` is the SHA-256 of that list's canonical JSON (domain/rkpd.list_hash),
+    so anyone can check that the regulation's list is the one published. A later enactment is an amendment
+    (perubahan RKPD) with its own regulation."""
+
+    year: int
+    revision: int
+    regulation: str
+    enacted_on: dt.date
+    list_hash: str
+    amendment: bool = False
 
 
 class MilestonePhoto(msgspec.Struct, frozen=True, kw_only=True):
@@ -522,6 +541,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     RkpdLineSet,
     RkpdLineWithdrawn,
     RkpdAdopted,
+    RkpdEnacted,
     RkpdMilestoneRecorded,
     LogSealed,
 )

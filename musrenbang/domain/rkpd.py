@@ -12,6 +12,8 @@ what lets anyone answer, for every proposal, "is it in the RKPD, and if not, why
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -27,6 +29,7 @@ from musrenbang.domain.events import (
     CityItem,
     Event,
     RkpdAdopted,
+    RkpdEnacted,
     RkpdLine,
     RkpdLineSet,
     RkpdLineWithdrawn,
@@ -69,6 +72,8 @@ class Rkpd(msgspec.Struct, kw_only=True):
     revision: int = 0
     adopted: tuple[RkpdLine, ...] = ()
     changed_since_adoption: bool = False
+    enacted: dict[int, str] = {}
+    """Revision -> the regulation that enacted it."""
 
     def pending(self) -> list[str]:
         """Received proposals not yet in a line nor declined."""
@@ -122,6 +127,11 @@ class LineInput(msgspec.Struct, frozen=True, kw_only=True):
     output_indicator: str
     target: str
     target_unit: str
+    renja_reason: str = ""
+    """For a line with no resident origin: why the agency plans it (Renja)."""
+    locations: tuple[str, ...] = ()
+    """For a Renja line: the kelurahan and desa it serves (none: the whole city). A line from proposals
+    takes its origins' places."""
 
 
 class SetLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -142,7 +152,23 @@ class Adopt(msgspec.Struct, frozen=True, kw_only=True):
     note: str = ""
 
 
-Command = ReceiveProposals | PassProposal | DeclineProposal | SetLine | WithdrawLine | Adopt
+class Enact(msgspec.Struct, frozen=True, kw_only=True):
+    """Record the Peraturan Wali Kota/Bupati that sets the adopted RKPD (`today`: the city's day, for the
+    check that a regulation is not dated in the future)."""
+
+    year: int
+    regulation: str
+    enacted_on: dt.date
+    today: dt.date
+
+
+Command = ReceiveProposals | PassProposal | DeclineProposal | SetLine | WithdrawLine | Adopt | Enact
+
+
+def list_hash(lines: Iterable[RkpdLine]) -> str:
+    """SHA-256 of the list's canonical JSON (lines in id order, as the adoption froze them)."""
+    ordered = sorted(lines, key=lambda x: x.line_id)
+    return hashlib.sha256(msgspec.json.encode(ordered, order="sorted")).hexdigest()
 
 
 def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency]) -> list[Event]:
@@ -197,7 +223,32 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency])
             lines = tuple(state.lines[k] for k in sorted(state.lines))
             return [RkpdAdopted(year=year, revision=state.revision + 1, lines=lines,
                                 total_pagu=sum(x.pagu for x in lines), note=note)]  # fmt: skip
+        case Enact():
+            return [_enact(state, command, year)]
     raise TypeError(f"unknown command {command!r}")
+
+
+def _enact(state: Rkpd, command: Enact, year: int) -> RkpdEnacted:
+    """The latest adopted list, set in law. An amendment (a revision adopted after an enactment) needs a
+    regulation of its own."""
+    if not state.revision:
+        raise DomainError(N_("RKPD belum ditetapkan di Musrenbang Kota: belum ada daftar untuk diundangkan"))
+    if state.changed_since_adoption:
+        raise DomainError(N_("ada perubahan sejak penetapan terakhir: tetapkan dulu perubahannya di Musrenbang Kota"))
+    if state.revision in state.enacted:
+        raise DomainError(Message(N_("revisi %(n)d sudah ditetapkan dengan %(regulation)s"), n=state.revision,
+                                  regulation=state.enacted[state.revision]))  # fmt: skip
+    checks = bounds.Checks()
+    regulation = checks.text("regulation", command.regulation, bounds.NAME, required=True)
+    checks.check("date", bounds.date, command.enacted_on)
+    checks.done()
+    if command.enacted_on > command.today:
+        raise ValidationFailed({"date": N_("tanggal peraturan tidak boleh di masa depan")})
+    if regulation.casefold() in {r.casefold() for r in state.enacted.values()}:
+        raise ValidationFailed({"regulation": N_("peraturan ini sudah dipakai untuk revisi lain: perubahan RKPD"
+                                                 " ditetapkan dengan peraturan tersendiri")})  # fmt: skip
+    return RkpdEnacted(year=year, revision=state.revision, regulation=regulation, enacted_on=command.enacted_on,
+                       list_hash=list_hash(state.adopted), amendment=bool(state.enacted))  # fmt: skip
 
 
 def _receive(state: Rkpd, command: ReceiveProposals, agencies: Mapping[str, CityAgency]) -> list[Event]:
@@ -288,8 +339,7 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> 
     if agency is None:
         errors["agency"] = N_("perangkat daerah tidak dikenal")
     origins = tuple(dict.fromkeys(x.origins))
-    if not origins:
-        errors["origins"] = N_("pilih paling sedikit satu usulan asal")
+    renja_reason = _renja(x, origins, errors)
     for code in origins:
         if code not in state.items:
             errors["origins"] = Message(N_("usulan %(code)s tidak ada di Forum Perangkat Daerah"), code=code)
@@ -323,12 +373,35 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> 
         errors["target"] = N_("target berupa angka lebih dari nol: apa yang dihasilkan dan berapa banyak")
     if errors or volume is None or target is None:
         raise ValidationFailed(errors)
-    locations = tuple(sorted({state.items[c].kelurahan for c in origins}))
+    places = {state.items[c].kelurahan for c in origins}
+    if origins and x.locations and set(x.locations) != places:  # restating them is fine; changing them is not
+        raise ValidationFailed({"locations": N_("lokasi baris dari usulan warga mengikuti usulannya")})
+    locations = tuple(sorted(places if origins else set(x.locations)))
     return RkpdLine(
         line_id=line_id, agency=x.agency, origins=origins, locations=locations,
         priority_program=x.priority_program, sub_kegiatan_code=x.sub_kegiatan_code.strip(),
-        funding_source=x.funding_source, volume=volume, pagu=x.pagu, target=target, **texts,
+        funding_source=x.funding_source, volume=volume, pagu=x.pagu, target=target, renja_reason=renja_reason,
+        **texts,
     )  # fmt: skip
+
+
+def _renja(x: LineInput, origins: tuple[str, ...], errors: dict[str, str | Message]) -> str:
+    """A line comes from residents' proposals (its places are theirs) or from the agency's own work plan
+    (Renja: no origin, a reason, the places it names): never both, never neither — so that every line's
+    lineage says where it came from. Returns the reason, cleaned; adds what is wrong to `errors`."""
+    checks = bounds.Checks()
+    reason = checks.text("renja_reason", x.renja_reason, bounds.REASON, multiline=True)
+    for code in x.locations:
+        checks.check("locations", bounds.region_code, code)
+    errors.update(checks.errors)
+    if not origins and not reason:
+        errors["origins"] = N_("pilih paling sedikit satu usulan asal, atau tulis alasan rencana kerja (Renja)"
+                               " untuk kegiatan perangkat daerah sendiri")  # fmt: skip
+    elif origins and reason:
+        errors["renja_reason"] = N_("baris dari usulan warga tidak memakai alasan Renja")
+    if len(x.locations) > MAX_ORIGINS or any(c.count(".") != 3 for c in x.locations):
+        errors["locations"] = N_("lokasi berupa kode kelurahan atau desa, misalnya 32.75.01.1001")
+    return reason
 
 
 def _positive(raw: str) -> str | None:
@@ -372,6 +445,8 @@ def evolve(state: Rkpd, event: Event) -> Rkpd:
             state.changed_since_adoption = state.revision > 0
         case RkpdAdopted():
             state.revision, state.adopted, state.changed_since_adoption = event.revision, event.lines, False
+        case RkpdEnacted():
+            state.enacted = {**state.enacted, event.revision: event.regulation}
     return state
 
 
@@ -386,14 +461,21 @@ def pagu_by_kecamatan(lines: Iterable[RkpdLine], cost_of: Mapping[str, int], kec
                       ) -> dict[str, int]:  # fmt: skip
     """Each line's pagu shared among the kecamatan of its origins in proportion to the origins' costs
     (largest remainder, ties to the smaller kecamatan code), so that the shares add up to the pagu exactly.
-    This is what the equity view and the ceiling check count per kecamatan."""
+    This is what the equity view and the ceiling check count per kecamatan. A Renja line is shared evenly
+    among the kecamatan of the places it names; a city-wide one belongs to no kecamatan."""
     totals: dict[str, int] = {}
     for line in lines:
         weights: dict[str, int] = {}
         for code in line.origins:
             k = kecamatan_of[code]
             weights[k] = weights.get(k, 0) + max(cost_of.get(code, 0), 1)
+        if not line.origins:  # a Renja line: shared evenly among the places it names (none: city-wide)
+            for kelurahan in line.locations:
+                k = values.kecamatan_of(kelurahan)
+                weights[k] = weights.get(k, 0) + 1
         whole = sum(weights.values())
+        if not whole:
+            continue
         shares = {k: line.pagu * w // whole for k, w in weights.items()}
         left = line.pagu - sum(shares.values())
         for k in sorted(weights, key=lambda k: (-(line.pagu * weights[k] % whole), k))[:left]:

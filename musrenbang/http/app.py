@@ -162,6 +162,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             rkpd_api.revise_line,
             rkpd_api.withdraw_line,
             rkpd_api.adopt,
+            rkpd_api.enact,
             cycles.CycleApi,
             cycles.CyclePages,
             follow.FollowPages,

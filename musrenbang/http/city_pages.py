@@ -48,8 +48,10 @@ from musrenbang.services.rkpd import RkpdService, acting_agency
 LINE_FIELDS = (
     "program", "kegiatan", "sub_kegiatan", "sub_kegiatan_code", "nomenclature", "priority_program",
     "funding_source", "volume", "unit", "pagu", "output_indicator", "target", "target_unit", "reason",
+    "renja_reason",
 )  # fmt: skip
-_MAX_TEXT = {"reason": 1000, "sub_kegiatan_code": 40, "volume": 30, "target": 30, "unit": 60, "target_unit": 60}
+_MAX_TEXT = {"reason": 1000, "renja_reason": 1000, "sub_kegiatan_code": 40, "volume": 30, "target": 30, "unit": 60,
+             "target_unit": 60}  # fmt: skip
 
 
 def _meta(actor: Actor, fingerprint: str | None = None) -> Metadata:
@@ -137,6 +139,7 @@ async def _line_form(request: Request) -> dict[str, Any]:
         name: str(form.get(name, "")).strip()[: _MAX_TEXT.get(name, 500)] for name in LINE_FIELDS
     }
     entered["origins"] = [str(c).strip()[:12] for c in form.getall("origins", [])][:200]
+    entered["locations"] = [str(c).strip()[:20] for c in form.getall("locations", [])][:200]
     entered["idempotency_key"] = str(form.get("idempotency_key", ""))[:100]
     entered["opd"] = str(form.get("opd", ""))[:40]
     return entered
@@ -166,6 +169,7 @@ def _line_command(entered: dict[str, Any], line_id: str | None, agency: str, by_
         program=entered["program"], kegiatan=entered["kegiatan"], sub_kegiatan=entered["sub_kegiatan"],
         funding_source=entered["funding_source"], volume=entered["volume"], unit=entered["unit"], pagu=pagu,
         output_indicator=entered["output_indicator"], target=entered["target"], target_unit=entered["target_unit"],
+        renja_reason=entered["renja_reason"], locations=tuple(entered.get("locations", ())),
     )  # fmt: skip
     return rules.SetLine(line=line, priority_programs=programs, reason=entered["reason"], by_agency=by_agency), errors
 
@@ -225,7 +229,9 @@ async def _line_of(pool: asyncpg.Pool, year: int, line_id: str, by_agency: str |
 
 def _line_values(line: RkpdLine) -> dict[str, Any]:
     entered: dict[str, Any] = {name: str(getattr(line, name, "")) for name in LINE_FIELDS if name != "reason"}
-    entered.update(origins=list(line.origins), pagu=str(line.pagu), reason="")
+    # A Renja line's places go back unchanged (the page does not edit them; the API does).
+    entered.update(origins=list(line.origins), pagu=str(line.pagu), reason="",
+                   locations=list(line.locations) if not line.origins else [])  # fmt: skip
     return entered
 
 

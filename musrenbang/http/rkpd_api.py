@@ -31,6 +31,7 @@ from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services import cycles as cycle_service
 from musrenbang.services.rkpd import RkpdService, acting_agency
 
 Text = Annotated[str, msgspec.Meta(max_length=500)]
@@ -97,6 +98,8 @@ class RkpdItemOut(msgspec.Struct, frozen=True, kw_only=True):
     pagu: int
     funding_source: str
     origins: list[OriginOut]
+    renja_reason: str = ""
+    """A line from the agency's own work plan (Renja), with no resident origin: why it is there."""
     stage: str = realisation.ADOPTED
     """`rancangan` (the list is a draft), `rkpd` (adopted, nothing since) or the latest milestone's stage."""
     budgeted: int | None = None
@@ -118,6 +121,17 @@ class HeadOut(msgspec.Struct, frozen=True, kw_only=True):
     adopted_at: dt.datetime
 
 
+class EnactmentOut(msgspec.Struct, frozen=True, kw_only=True):
+    """The Peraturan Wali Kota/Bupati setting the list: which adopted revision, and the SHA-256 of that
+    list's canonical JSON (anyone can recompute it from the adoption event)."""
+
+    regulation: str
+    date: dt.date
+    revision: int
+    list_hash: str
+    amendment: bool
+
+
 class RkpdOut(msgspec.Struct, frozen=True, kw_only=True):
     year: int
     status: str
@@ -127,6 +141,8 @@ class RkpdOut(msgspec.Struct, frozen=True, kw_only=True):
     head: HeadOut | None
     total_pagu: int
     items: list[RkpdItemOut]
+    enactment: EnactmentOut | None = None
+    """The latest enactment; its `revision` is older than `revision` while an amendment awaits its own."""
 
 
 async def rkpd_out(pool: asyncpg.Pool, year: int) -> RkpdOut:
@@ -155,9 +171,12 @@ async def rkpd_out(pool: asyncpg.Pool, year: int) -> RkpdOut:
         if a is not None
         else None
     )
+    en = published.enactment
+    enactment = EnactmentOut(regulation=en["regulation"], date=en["enacted_on"], revision=en["revision"],
+                             list_hash=en["list_hash"], amendment=en["amendment"]) if en else None  # fmt: skip
     return RkpdOut(year=year, status="ditetapkan" if a is not None else "rancangan", revision=published.revision,
                    changed_since_adoption=published.changed_since_adoption, head=head,
-                   total_pagu=sum(i.pagu for i in items), items=items)  # fmt: skip
+                   total_pagu=sum(i.pagu for i in items), items=items, enactment=enactment)  # fmt: skip
 
 
 def _order(line: RkpdLine, city: City) -> tuple[int, str, str, str]:
@@ -191,6 +210,7 @@ def _item(n: int, line: RkpdLine, programs: dict[int, str], origins: dict[str, O
         locations=[PlaceOut(k, places.get(k, k)) for k in line.locations],
         kecamatan=[PlaceOut(k, places.get(k, k)) for k in kecamatan], volume=line.volume, unit=line.unit,
         pagu=line.pagu, funding_source=line.funding_source, origins=[origins[c] for c in line.origins if c in origins],
+        renja_reason=line.renja_reason,
         stage=now["stage"] if now else ("rancangan" if after.draft else realisation.ADOPTED),
         budgeted=now["budgeted"] if now else None,
         progress=now["progress"] if now else 0, spent=now["spent"] if now else None,
@@ -300,7 +320,7 @@ def _lines(rows: list[asyncpg.Record]) -> list[LineRef]:
 async def lineage_of_line(pool: asyncpg.Pool, year: int, line_id: str) -> LineageOut:
     async with pool.acquire() as conn:
         rows = await lineage_views.line_graph(conn, year, line_id)
-        if not rows:
+        if not rows and not await lineage_views.line_exists(conn, year, line_id):
             raise NotFoundException()
         subject = lineage_views.line_subject(year, line_id)
         return LineageOut(subject=subject, root=None, proposals=[_node(r) for r in rows],
@@ -336,7 +356,12 @@ class LineIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """An RKPD line as an agency enters it (`agency` defaults to the account's own)."""
 
     agency: Annotated[str, msgspec.Meta(max_length=40)] | None = None
-    origins: Annotated[list[Annotated[str, msgspec.Meta(max_length=12)]], msgspec.Meta(min_length=1, max_length=200)]
+    origins: Annotated[list[Annotated[str, msgspec.Meta(max_length=12)]], msgspec.Meta(max_length=200,
+        description="The proposals the line comes from; empty only with `renja_reason`")]  # fmt: skip
+    renja_reason: Annotated[str, msgspec.Meta(max_length=1000, description="For an agency's own plan (Renja) with"
+                            " no resident origin: why (strategic plan, minimum service standard, continuation)")] = ""
+    locations: Annotated[list[Annotated[str, msgspec.Meta(max_length=20)]], msgspec.Meta(max_length=200,
+        description="For a Renja line: the kelurahan/desa codes it serves (none: city-wide)")] = []  # fmt: skip
     priority_program: Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
     sub_kegiatan_code: Annotated[str, msgspec.Meta(max_length=40)]
     nomenclature: Text = rules.DEFAULT_NOMENCLATURE
@@ -358,6 +383,12 @@ class AdoptIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Reason = ""
 
 
+class EnactmentIn(msgspec.Struct, forbid_unknown_fields=True):
+    regulation: Annotated[str, msgspec.Meta(max_length=200,
+                                            examples=["Peraturan Wali Kota Bekasi Nomor 30 Tahun 2021"])]
+    date: dt.date
+
+
 class DoneOut(msgspec.Struct, frozen=True, kw_only=True):
     stream: str
     position: int
@@ -374,6 +405,7 @@ def line_command(data: LineIn, line_id: str | None, by_agency: str | None, progr
     reason = fields.pop("reason")
     fields["agency"] = data.agency or by_agency or ""
     fields["origins"] = tuple(code_or_404(c) for c in data.origins)
+    fields["locations"] = tuple(data.locations)
     return rules.SetLine(line=rules.LineInput(line_id=line_id, **fields), priority_programs=programs,
                          reason=reason, by_agency=by_agency)  # fmt: skip
 
@@ -444,3 +476,15 @@ async def adopt(request: Request, year: Year, data: AdoptIn, actor: Actor, rkpd:
     key, meta = keyed(request, actor, idempotency_key, data)
     result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note), meta, key)
     return await _done(runner, result)
+
+
+@post("/api/v1/rkpd/{year:int}/enactment", summary="Record the regulation that sets the adopted RKPD (Bappeda)",
+      tags=["rkpd"], status_code=201)  # fmt: skip
+async def enact(request: Request, year: Year, data: EnactmentIn, actor: Actor, rkpd: RkpdService,
+                runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+    """The Peraturan Wali Kota/Bupati (number, date) enacts the latest adopted list, with that list's hash;
+    after changes are adopted again, a new regulation enacts them as an amendment (perubahan RKPD)."""
+    require_role(actor, "admin")
+    key, meta = keyed(request, actor, idempotency_key, data)
+    command = rules.Enact(year=year, regulation=data.regulation, enacted_on=data.date, today=cycle_service.today())
+    return await _done(runner, await rkpd.execute(year, command, meta, key))

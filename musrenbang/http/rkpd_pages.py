@@ -274,7 +274,8 @@ async def realisation_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Pu
 
     planned, budgeted, spent = share(lambda x: x.pagu), share(amount("budgeted")), share(amount("spent"))
     finished = share(lambda x: x.pagu, only="selesai")
-    places = {x.line_id: {kecamatan_of_code[c] for c in x.origins} for x in lines}
+    places = {x.line_id: {kecamatan_of_code[c] for c in x.origins} | {values.kecamatan_of(k) for k in x.locations}
+              for x in lines}  # fmt: skip
 
     def count(kode: str, only: str | None = None) -> int:
         return sum(1 for x in lines if kode in places[x.line_id] and (only is None or stage(x) == only))

@@ -260,8 +260,8 @@ async def proposal_graph(conn: asyncpg.Connection, code: str) -> list[asyncpg.Re
 
 
 async def line_graph(conn: asyncpg.Connection, year: int, line_id: str) -> list[asyncpg.Record]:
-    """The public proposal rows behind a line: its origins and everything merged into them. No rows: no
-    such line (a line has at least one origin)."""
+    """The public proposal rows behind a line: its origins and everything merged into them (none for a
+    line from an agency's own work plan: ask `line_exists`)."""
     return await conn.fetch(
         "WITH origins AS (SELECT unnest(origins) AS code FROM lineage_lines WHERE year = $1 AND line_id = $2)"
         f" SELECT {_NODE_COLUMNS} FROM proposals p"
@@ -270,6 +270,10 @@ async def line_graph(conn: asyncpg.Connection, year: int, line_id: str) -> list[
         " ORDER BY p.code",
         year, line_id,
     )  # fmt: skip
+
+
+async def line_exists(conn: asyncpg.Connection, year: int, line_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM lineage_lines WHERE year = $1 AND line_id = $2", year, line_id))
 
 
 async def members(conn: asyncpg.Connection, roots: Sequence[str]) -> list[str]:

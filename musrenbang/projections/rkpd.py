@@ -12,6 +12,7 @@ import msgspec
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.events import (
     RkpdAdopted,
+    RkpdEnacted,
     RkpdLine,
     RkpdLineSet,
     RkpdLineWithdrawn,
@@ -29,7 +30,7 @@ from musrenbang.projections import Projection
 class RkpdProjection(Projection):
     name = "rkpd"
     tables = ("rkpd_adopted_lines", "rkpd_adoptions", "rkpd_state", "rkpd_lines", "rkpd_items", "rkpd_milestones",
-              "rkpd_line_progress")
+              "rkpd_line_progress", "rkpd_enactments")
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         for r in events:
@@ -94,6 +95,13 @@ class RkpdProjection(Projection):
                     )  # fmt: skip
                 case RkpdMilestoneRecorded():
                     await _milestone(conn, r, e)
+                case RkpdEnacted():
+                    await conn.execute(
+                        "INSERT INTO rkpd_enactments (year, revision, regulation, enacted_on, list_hash, amendment,"
+                        " recorded_at, position, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        e.year, e.revision, e.regulation, e.enacted_on, e.list_hash, e.amendment, r.recorded_at,
+                        r.global_position, r.hash,
+                    )  # fmt: skip
 
 
 async def _milestone(conn: asyncpg.Connection, r: RecordedEvent, e: RkpdMilestoneRecorded) -> None:
@@ -136,6 +144,9 @@ class Published(msgspec.Struct, frozen=True, kw_only=True):
     adoption: asyncpg.Record | None
     lines: list[RkpdLine]
     changed_since_adoption: bool
+    enactment: asyncpg.Record | None = None
+    """The latest regulation setting the list (its `revision` may be older than the latest adoption's:
+    an amendment adopted and not enacted yet)."""
 
 
 async def published(conn: asyncpg.Connection, year: int) -> Published:
@@ -152,12 +163,16 @@ async def published(conn: asyncpg.Connection, year: int) -> Published:
     else:
         rows = await conn.fetch("SELECT line FROM rkpd_lines WHERE year = $1 ORDER BY line_id", year)
     changed = bool(state and state["changed"])
+    enactment = await conn.fetchrow(
+        "SELECT * FROM rkpd_enactments WHERE year = $1 ORDER BY revision DESC LIMIT 1", year
+    ) if adoption is not None else None  # fmt: skip
     return Published(
         year=year,
         revision=adoption["revision"] if adoption else 0,
         adoption=adoption,
         lines=[_line_decoder.decode(r["line"]) for r in rows],
         changed_since_adoption=changed,
+        enactment=enactment,
     )
 
 

@@ -19,7 +19,7 @@ from musrenbang.domain import rkpd as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
-from musrenbang.domain.errors import N_, DomainError, Message
+from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 from musrenbang.domain.events import CityItem
 from musrenbang.eventlog.store import Append, AppendResult, EventStore, Metadata
 from musrenbang.projections import cycles as cycle_views
@@ -44,6 +44,16 @@ def acting_agency(actor: Actor) -> str | None:
             raise Forbidden(N_("akun ini tidak terhubung ke perangkat daerah yang dikenal"))
         return actor.opd
     return None
+
+
+async def _places_exist(command: rules.Command, conn: asyncpg.Connection) -> None:
+    """The kelurahan and desa a Renja line names are the city's (reference data, loaded at setup)."""
+    if not isinstance(command, rules.SetLine) or not command.line.locations:
+        return
+    known = await conn.fetch("SELECT kode FROM regions WHERE kode = ANY($1::text[]) AND tingkat IN"
+                             " ('kelurahan', 'desa')", list(command.line.locations))  # fmt: skip
+    if len(known) != len(set(command.line.locations)):
+        raise ValidationFailed({"locations": N_("lokasi berupa kode kelurahan atau desa kota ini")})
 
 
 class RkpdService:
@@ -119,6 +129,7 @@ class RkpdService:
             if by_agency is not None and by_agency not in city.agencies_by_code:
                 raise Forbidden(N_("akun ini tidak terhubung ke perangkat daerah yang dikenal"))
             await self._stage_allows(command, year, conn, on)
+            await _places_exist(command, conn)
             events = rules.decide(state, command, agencies=city.agencies_by_code)
             appends = [Append(stream, head, events)]
             if isinstance(command, rules.Adopt):  # the cycle is ditetapkan with the adoption, atomically

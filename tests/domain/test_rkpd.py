@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from musrenbang.domain import rkpd as r
 from musrenbang.domain.access import Forbidden
 from musrenbang.domain.errors import DomainError, NotFound, ValidationFailed
-from musrenbang.domain.events import CityItem, Event, RkpdAdopted, RkpdLineSet
+from musrenbang.domain.events import CityItem, Event, RkpdAdopted, RkpdEnacted, RkpdLineSet
 from musrenbang.reference import city_settings
 
 AGENCIES = {a.code: a for a in city_settings().agencies}
@@ -195,3 +197,53 @@ def test_only_the_citys_own_perangkat_daerah_take_proposals_and_lines() -> None:
     with pytest.raises(ValidationFailed) as refused:
         r.decide(state, r.SetLine(line=line("A"), priority_programs=6), agencies=bogor)
     assert "agency" in refused.value.errors
+
+
+def test_an_agencys_own_plan_needs_its_reason_and_is_shared_among_the_places_it_names() -> None:
+    """Renja lines (issue 14): no resident origin, a reason; shared evenly among the kecamatan of the
+    places it names; a city-wide one belongs to no kecamatan. Never both origins and a reason."""
+    state = received(item("A"))
+    with pytest.raises(ValidationFailed) as neither:
+        set_line(state, line())
+    assert "origins" in neither.value.errors
+    with pytest.raises(ValidationFailed) as both:
+        set_line(state, line("A", renja_reason="Renstra"))
+    assert "renja_reason" in both.value.errors
+    with pytest.raises(ValidationFailed) as placed:
+        set_line(state, line("A", locations=("32.75.02.1001",)))
+    assert "locations" in placed.value.errors
+    state, [e1] = set_line(state, line(renja_reason="  SPM air minum ", locations=("32.75.02.1001", "32.75.03.1001"),
+                                       pagu=1_001))  # fmt: skip
+    state, [e2] = set_line(state, line(renja_reason="Lanjutan 2021", pagu=500))  # city-wide
+    renja, citywide = e1.line, e2.line  # type: ignore[attr-defined]
+    assert (renja.origins, renja.renja_reason, renja.locations) == ((), "SPM air minum",
+                                                                     ("32.75.02.1001", "32.75.03.1001"))
+    assert r.pagu_by_kecamatan([renja, citywide], {}, {}) == {"32.75.02": 501, "32.75.03": 500}
+
+
+def test_the_adopted_list_is_enacted_once_and_an_amendment_needs_its_own_regulation() -> None:
+    today = dt.date(2021, 6, 1)
+
+    def enact(state: r.Rkpd, regulation: str, on: dt.date = dt.date(2021, 5, 31)) -> tuple[r.Rkpd, list[Event]]:
+        return run(state, r.Enact(year=2022, regulation=regulation, enacted_on=on, today=today))
+
+    state, _ = set_line(received(item("A")), line("A"))
+    with pytest.raises(DomainError, match="belum ditetapkan"):
+        enact(state, "Perwal 1")
+    state, [adopted] = run(state, r.Adopt(year=2022))
+    with pytest.raises(ValidationFailed):
+        enact(state, "Perwal 1", on=dt.date(2021, 6, 2))  # after today
+    state, [enacted] = enact(state, " Perwal  1 ")
+    assert isinstance(enacted, RkpdEnacted) and isinstance(adopted, RkpdAdopted)
+    assert (enacted.regulation, enacted.revision, enacted.amendment) == ("Perwal 1", 1, False)
+    assert enacted.list_hash == r.list_hash(adopted.lines) == r.list_hash(reversed(adopted.lines))
+    with pytest.raises(DomainError, match="sudah ditetapkan"):
+        enact(state, "Perwal 2")
+    state, _ = set_line(state, line("A", line_id="DBMSDA-001", pagu=900), reason="efisiensi")
+    with pytest.raises(DomainError, match="ada perubahan"):
+        enact(state, "Perwal 2")
+    state, _ = run(state, r.Adopt(year=2022))
+    with pytest.raises(ValidationFailed):
+        enact(state, "perwal 1")  # the same regulation for another revision
+    state, [amendment] = enact(state, "Perwal 2")
+    assert amendment.amendment is True and amendment.revision == 2  # type: ignore[attr-defined]
