@@ -501,7 +501,8 @@ class _Demo:
 
     # --- the city: Forum Perangkat Daerah and Musrenbang Kota ---------------------------------------------
 
-    def _lines(self, items: list[CityItem], agency_of: dict[str, str]) -> list[tuple[Metadata, r.Command]]:
+    def _lines(self, items: list[CityItem], agency_of: dict[str, str], kecamatan_agency: Mapping[str, str]
+               ) -> list[tuple[Metadata, r.Command]]:  # fmt: skip
         groups: dict[tuple[str, str, str], list[CityItem]] = defaultdict(list)
         for item in items:
             need = self.need[item.code]
@@ -516,8 +517,10 @@ class _Demo:
                 volume = sum((Decimal(i.volume or "1") for i in chunk), Decimal(0))
                 pagu = sum(i.cost for i in chunk)
                 funding = need.funding_source
-                if pagu < 100_000_000 and self.rng.random() < 0.2:
-                    funding = "dana_kelurahan"
+                small = pagu < 100_000_000 and self.rng.random() < 0.2
+                if small or funding == "dana_kelurahan":  # paid by Dana Kelurahan: through the kecamatan
+                    out.extend(self._dana_kelurahan(agency, chunk, kecamatan_agency, need, volume))
+                    continue
                 line = r.LineInput(
                     agency=agency, origins=tuple(i.code for i in chunk), priority_program=need.priority_program,
                     sub_kegiatan_code=need.sub_kegiatan_code, program=need.program, kegiatan=need.kegiatan,
@@ -527,6 +530,27 @@ class _Demo:
                 meta = Metadata(actor=f"opd.{agency.lower()}", role="opd")
                 out.append((meta, r.SetLine(line=line, priority_programs=6, by_agency=agency)))
         return out
+
+    def _dana_kelurahan(self, agency: str, chunk: list[CityItem], kecamatan_agency: Mapping[str, str],
+                        need: catalogue.Need, volume: Decimal) -> list[tuple[Metadata, r.Command]]:  # fmt: skip
+        """A small need paid by Dana Kelurahan: the agency passes the proposals to their kecamatan, which
+        books the line (the chunk's proposals share a kecamatan: `_lines` groups them so)."""
+        kecamatan = kecamatan_agency[values.kecamatan_of(chunk[0].kelurahan)]
+        dk = catalogue.DANA_KELURAHAN
+        out: list[tuple[Metadata, r.Command]] = [
+            (Metadata(actor=f"opd.{agency.lower()}", role="opd"),
+             r.PassProposal(code=i.code, to_agency=kecamatan, reason=dk["pass_reason"], by_agency=agency))
+            for i in chunk
+        ]  # fmt: skip
+        line = r.LineInput(
+            agency=kecamatan, origins=tuple(i.code for i in chunk), priority_program=need.priority_program,
+            sub_kegiatan_code=dk["sub_kegiatan_code"], program=dk["program"], kegiatan=dk["kegiatan"],
+            sub_kegiatan=f"{dk['sub_kegiatan']}: {need.sub_kegiatan}", funding_source="dana_kelurahan",
+            volume=str(volume), unit=need.unit, pagu=sum(i.cost for i in chunk),
+            output_indicator=dk["output_indicator"], target=str(volume), target_unit=need.unit,
+        )  # fmt: skip
+        meta = Metadata(actor=f"opd.{kecamatan.lower()}", role="opd")
+        return [*out, (meta, r.SetLine(line=line, priority_programs=6, by_agency=kecamatan))]
 
     def _renja(self, kept: list[CityItem]) -> list[tuple[Metadata, r.Command]]:
         """A few lines the agencies plan themselves (Renja), each with its reason, in the first kelurahan
@@ -594,8 +618,10 @@ class _Demo:
                 kept.append(item)
         await self._city(commands)
         self.tick(1)
-        lines = self._lines(kept, agency_of) + self._renja(kept)
-        self.summary.lines = len(lines)
+        kecamatan_agency = {a.kecamatan: a.code for a in (await city_service.required(self.store)).agencies
+                            if a.kecamatan}  # fmt: skip
+        lines = self._lines(kept, agency_of, kecamatan_agency) + self._renja(kept)
+        self.summary.lines = sum(1 for _, c in lines if isinstance(c, r.SetLine))
         await self._city(lines)
         self.tick(1)
         note = "Musrenbang RKPD Kota Bekasi Tahun 2022; hasil Forum Perangkat Daerah disepakati"

@@ -356,3 +356,14 @@ RENJA = (
      180_000_000, 4),
     ("pju", "Lanjutan pekerjaan 2021: PJU jalan kota yang belum selesai terpasang", 60, 570_000_000, 0),
 )  # fmt: skip
+
+# What a kecamatan books for Dana Kelurahan (Permendagri 130/2018: kelurahan infrastructure and
+# empowerment agreed at the Musrenbang Kelurahan), under the kecamatan's own urusan (7.01).
+DANA_KELURAHAN = {
+    "program": "Program Pemberdayaan Masyarakat Desa dan Kelurahan",
+    "kegiatan": "Pemberdayaan Masyarakat Desa dan Kelurahan",
+    "sub_kegiatan": "Pembangunan Sarana dan Prasarana Kelurahan",
+    "sub_kegiatan_code": "7.01.03.2.01.0002",
+    "output_indicator": "Sarana dan prasarana kelurahan yang dibangun",
+    "pass_reason": "Dibiayai Dana Kelurahan: dianggarkan melalui kecamatan",
+}

@@ -145,7 +145,7 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
         drain = msgspec.structs.replace(road, agency="DISPERKIMTAN", origins=(codes["drain"],),
                                         sub_kegiatan_code="1.04.02.2.01.0005", program="Program Kawasan Permukiman",
                                         kegiatan="Penataan Kawasan Permukiman", sub_kegiatan="Drainase Lingkungan",
-                                        funding_source="dana_kelurahan", volume="2.5", unit="km", pagu=10_000_000,
+                                        funding_source="apbd_kota", volume="2.5", unit="km", pagu=10_000_000,
                                         target="2.5", target_unit="km")  # fmt: skip
         await rkpd.execute(YEAR, r.SetLine(line=drain, priority_programs=6), META)
         await rkpd.execute(YEAR, r.DeclineProposal(code=codes["declined"], reason=DECLINE), META)

@@ -94,6 +94,8 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
                 assert (position, hash_.hex()) == (s.position, s.hash), s
 
         assert rkpd.enactment is not None and rkpd.enactment.revision == rkpd.revision  # set by a regulation
+        dana_kelurahan = [i for i in rkpd.items if i.funding_source == "dana_kelurahan"]
+        assert dana_kelurahan and all(i.agency.startswith("KEC_") for i in dana_kelurahan)  # through the kecamatan
         renja = [i for i in rkpd.items if not i.origins]
         assert len(renja) == 3 and all(i.renja_reason for i in renja)  # the agencies' own plans, with reasons
         for item in rkpd.items:

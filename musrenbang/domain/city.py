@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import msgspec
@@ -161,8 +161,41 @@ def _agencies(checks: bounds.Checks, given: tuple[CityAgency, ...]) -> tuple[Cit
             isinstance(u, str) and _URUSAN.fullmatch(u) for u in agency.urusan
         ):
             checks.fail("agencies", Message(N_("urusan %(code)s: 1 sampai 20 kode seperti 1.03"), code=agency.code))
-        agencies.append(CityAgency(code=agency.code, name=name, urusan=tuple(agency.urusan)))
+        if agency.kecamatan:
+            checks.check("agencies", bounds.region_code, agency.kecamatan)
+        agencies.append(CityAgency(code=agency.code, name=name, urusan=tuple(agency.urusan),
+                                   kecamatan=agency.kecamatan))  # fmt: skip
     return tuple(agencies)
+
+
+KECAMATAN_URUSAN = ("7.01",)
+"""Unsur kewilayahan — kecamatan, in the Permendagri 90/2019 nomenclature."""
+
+
+def with_kecamatan(command: ConfigureCity, kecamatan: Sequence[tuple[str, str]]) -> ConfigureCity:
+    """`command` with each kecamatan (region code, name) as an agency of its own, unless the settings
+    already name it: Dana Kelurahan and kecamatan-run activities are budgeted through the kecamatan
+    (Permendagri 130/2018). Codes are `KEC_` and the name in capitals (`KEC_BEKASI_TIMUR`)."""
+    have = {a.kecamatan for a in command.agencies if a.kecamatan}
+    codes = {a.code for a in command.agencies}
+    added = []
+    for kode, nama in kecamatan:
+        if kode in have:
+            continue
+        base = ("KEC_" + re.sub(r"[^A-Z0-9]+", "_", nama.upper()).strip("_"))[:30]
+        code, n = base, 2
+        while code in codes:
+            code, n = f"{base[:27]}_{n}", n + 1
+        codes.add(code)
+        added.append(CityAgency(code=code, name=f"Kecamatan {nama}", urusan=KECAMATAN_URUSAN, kecamatan=kode))
+    return msgspec.structs.replace(command, agencies=(*command.agencies, *added)) if added else command
+
+
+def as_command(state: City) -> ConfigureCity:
+    """The settings in force, as the command that would record them (to change one part of them)."""
+    return ConfigureCity(region=state.region, name=state.name, planning_agency=state.planning_agency,
+                         planning_agency_short=state.planning_agency_short, agencies=state.agencies,
+                         bidang_agency=state.bidang_agency, bounds=state.bounds, timezone=state.timezone)  # fmt: skip
 
 
 def _bidang_agency(checks: bounds.Checks, given: Mapping[str, str], codes: set[str]) -> dict[str, str]:

@@ -20,13 +20,15 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 # --- the city (kabupaten or kota) the platform serves -----------------------------------------------
 
 
-class CityAgency(msgspec.Struct, frozen=True, kw_only=True):
+class CityAgency(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A perangkat daerah and the government affairs (urusan / bidang urusan, `U.BB` of a program code in
-    the Permendagri 90/2019 nomenclature) it carries out."""
+    the Permendagri 90/2019 nomenclature) it carries out. A kecamatan is one too (`kecamatan`: its region
+    code): Dana Kelurahan and the activities the kecamatan runs are budgeted through it."""
 
     code: str
     name: str
     urusan: tuple[str, ...]
+    kecamatan: str = ""
 
 
 class CoordinateBounds(msgspec.Struct, frozen=True, kw_only=True):

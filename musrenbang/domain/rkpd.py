@@ -362,6 +362,8 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> 
         errors["origins"] = Message(N_("paling banyak %(max)d usulan asal"), max=MAX_ORIGINS)
     if x.funding_source not in FUNDING_SOURCES:
         errors["funding_source"] = N_("sumber dana tidak dikenal")
+    elif x.funding_source == "dana_kelurahan" and agency is not None:
+        errors.update(_dana_kelurahan(state, agency, origins))
     if isinstance(x.priority_program, bool) or not 1 <= x.priority_program <= min(command.priority_programs, 100):
         errors["priority_program"] = N_("pilih program prioritas RKPD")
     if isinstance(x.pagu, bool) or not isinstance(x.pagu, int) or not 0 < x.pagu <= MAX_PAGU:
@@ -383,6 +385,22 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> 
         funding_source=x.funding_source, volume=volume, pagu=x.pagu, target=target, renja_reason=renja_reason,
         **texts,
     )  # fmt: skip
+
+
+def _dana_kelurahan(state: Rkpd, agency: CityAgency, origins: tuple[str, ...]) -> dict[str, str | Message]:
+    """Dana Kelurahan pays for what a kelurahan agreed at its own Musrenbang, and is budgeted through its
+    kecamatan (Permendagri 130/2018): only on a kecamatan's line, from proposals of its own kelurahan."""
+    if not agency.kecamatan:
+        return {"funding_source": N_("Dana Kelurahan dianggarkan melalui kecamatan: alihkan usulannya ke kecamatan")}
+    if not origins:
+        return {"funding_source": N_("Dana Kelurahan untuk kegiatan yang disepakati di Musrenbang Kelurahan: pilih"
+                                     " usulannya")}  # fmt: skip
+    for code in origins:
+        place = state.items[code].kelurahan if code in state.items else ""
+        if place and (values.kecamatan_of(place) != agency.kecamatan or values.village_level(place) != "kelurahan"):
+            return {"funding_source": Message(N_("usulan %(code)s bukan dari kelurahan di kecamatan ini: Dana"
+                                                 " Kelurahan tidak dapat membiayainya"), code=code)}  # fmt: skip
+    return {}
 
 
 def _renja(x: LineInput, origins: tuple[str, ...], errors: dict[str, str | Message]) -> str:

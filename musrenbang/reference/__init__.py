@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from musrenbang.domain.city import ConfigureCity
+from musrenbang.domain.city import ConfigureCity, with_kecamatan
 from musrenbang.domain.events import CityAgency, CoordinateBounds
 
 HERE = Path(__file__).resolve().parent
@@ -173,7 +173,8 @@ def city_settings(region: str | None = None, path: Path | None = None) -> Config
     if code is None:
         raise SettingsError(f"{path} names no region: give one with --region")
     city = find_city(code)
-    return ConfigureCity(
+    kecamatan = [(r.kode, r.nama) for r in city_regions(code) if r.tingkat == "kecamatan"]
+    return with_kecamatan(ConfigureCity(
         region=code,
         name=given.name or city.nama,
         planning_agency=given.planning_agency,
@@ -183,7 +184,7 @@ def city_settings(region: str | None = None, path: Path | None = None) -> Config
         bounds=CoordinateBounds(**{side: _degrees(getattr(given.bounds, side))
                                    for side in ("south", "north", "west", "east")}),  # fmt: skip
         timezone=given.timezone,
-    )
+    ), kecamatan)
 
 
 def _degrees(value: float | int | str) -> str:

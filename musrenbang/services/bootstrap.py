@@ -14,7 +14,7 @@ from musrenbang.db.migrations import migrate
 from musrenbang.domain import city
 from musrenbang.eventlog import order
 from musrenbang.eventlog.store import EventStore, Metadata
-from musrenbang.reference import city_settings, load_regions
+from musrenbang.reference import city_regions, city_settings, load_regions
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
 
@@ -26,10 +26,19 @@ async def set_up_city(store: EventStore, settings: city.ConfigureCity | None = N
     """The city in force: `settings` recorded when given (a change, or another region on a database not
     set up yet; refused for another region once it is), else the one set up, else Kota Bekasi's. Many
     servers starting at once record the default once (one idempotency key)."""
+    current = await city_service.current(store)
     if settings is not None:
         await city_service.configure(store, settings, metadata)
-    elif not (await city_service.current(store)).exists:
+    elif not current.exists:
         await city_service.configure(store, city_settings(), metadata, idempotency_key="bootstrap:city")
+    else:
+        # Set up before kecamatan were agencies: add them, as a recorded change of the settings.
+        kecamatan = [(r.kode, r.nama) for r in city_regions(current.region) if r.tingkat == "kecamatan"]
+        command = city.as_command(current)
+        upgraded = city.with_kecamatan(command, kecamatan)
+        if upgraded is not command:
+            key = f"bootstrap:kecamatan:{current.region}"
+            await city_service.configure(store, upgraded, metadata, idempotency_key=key)
     return await city_service.required(store)
 
 

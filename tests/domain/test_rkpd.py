@@ -247,3 +247,24 @@ def test_the_adopted_list_is_enacted_once_and_an_amendment_needs_its_own_regulat
         enact(state, "perwal 1")  # the same regulation for another revision
     state, [amendment] = enact(state, "Perwal 2")
     assert amendment.amendment is True and amendment.revision == 2  # type: ignore[attr-defined]
+
+
+def test_dana_kelurahan_only_on_a_kecamatans_line_for_its_own_kelurahan() -> None:
+    """Permendagri 130/2018: Dana Kelurahan pays what a kelurahan agreed at its Musrenbang, budgeted through
+    its kecamatan (every kecamatan is an agency: reference.city_settings)."""
+    timur = next(a.code for a in AGENCIES.values() if a.kecamatan == "32.75.01")
+    state = received(item("A", kelurahan="32.75.01.1001"), item("B", kelurahan="32.75.02.1001"),
+                     item("K", kelurahan="32.75.01.1002", agency=timur))  # fmt: skip
+    dk = {"funding_source": "dana_kelurahan", "sub_kegiatan_code": "7.01.03.2.01.0002"}
+    with pytest.raises(ValidationFailed) as not_kecamatan:
+        set_line(state, line("A", funding_source="dana_kelurahan"))
+    assert "melalui kecamatan" in str(not_kecamatan.value.errors["funding_source"])
+    state, _ = run(state, r.PassProposal(code="B", to_agency=timur, reason="Dana Kelurahan"))
+    with pytest.raises(ValidationFailed) as elsewhere:
+        set_line(state, line("B", agency=timur, **dk))  # a kelurahan of another kecamatan
+    assert "bukan dari kelurahan di kecamatan ini" in elsewhere.value.errors["funding_source"]
+    with pytest.raises(ValidationFailed):
+        set_line(state, line(agency=timur, renja_reason="Renja", **dk))  # not agreed at a Musrenbang Kelurahan
+    state, [e] = set_line(state, line("K", agency=timur, **dk))
+    assert e.line.funding_source == "dana_kelurahan" and e.line.agency == timur  # type: ignore[attr-defined]
+    state, _ = set_line(state, line("B", agency=timur, sub_kegiatan_code="7.01.03.2.01.0002"))  # APBD: fine
