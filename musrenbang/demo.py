@@ -71,7 +71,7 @@ RKPD_2022_PROGRAMS = (
 )
 RKPD_2022 = cy.StartCycle(
     year=YEAR, region="32.75", theme=RKPD_2022_THEME, priority_programs=RKPD_2022_PROGRAMS,
-    kickoff_on=dt.date(2021, 1, 19), calendar=cy.default_calendar(YEAR),
+    kickoff_on=dt.date(2021, 1, 19), calendar=cy.default_calendar(YEAR), dana_kelurahan=352_000_000,
 )  # fmt: skip
 """Kota Bekasi's RKPD 2022 as announced at its kick-off on 19 January 2021 (DOMAIN.md), on the common
 chain's calendar."""

@@ -94,6 +94,7 @@ def cycle_open(year: int, theme: str, programs_file: Path, kickoff: dt.datetime 
             year=year, region=city.region, theme=theme, priority_programs=tuple(p.title for p in plan.programs),
             priority_targets=tuple(p.target for p in plan.programs) if any(p.target for p in plan.programs) else (),
             kickoff_on=kickoff.date() if kickoff else None, calendar=calendar, pagu_kecamatan=plan.ceilings(),
+            dana_kelurahan=plan.dana_kelurahan,
         )  # fmt: skip
         await cycles.open_cycle(store, command, Metadata(actor="cli", role="admin"))
         return city.name
@@ -167,6 +168,8 @@ class _Plan(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     programs: list[_Program]
     calendar: dict[str, list[dt.date]] = {}
     pagu_kecamatan: dict[str, int] = {}
+    dana_kelurahan: int | None = None
+    """Dana Kelurahan per kelurahan for the year, in rupiah."""
 
     def calendar_windows(self) -> tuple[Any, ...]:
         from musrenbang.domain.events import StageWindow

@@ -61,6 +61,7 @@ class Cycle(msgspec.Struct, frozen=True, kw_only=True):
     priority_targets: tuple[str, ...] = ()
     calendar: dict[str, StageWindow] = {}
     pagu_kecamatan: dict[str, int] = {}
+    dana_kelurahan: int | None = None
     stage: str | None = None
     """The stage as last recorded by `CycleStageAdvanced` (all a cycle without a calendar has)."""
     adopted: bool = False
@@ -104,6 +105,7 @@ class StartCycle(msgspec.Struct, frozen=True, kw_only=True):
     calendar: tuple[StageWindow, ...] = ()
     pagu_kecamatan: tuple[KecamatanCeiling, ...] = ()
     priority_targets: tuple[str, ...] = ()
+    dana_kelurahan: int | None = None
     require_calendar: bool = True
     """False only for the legacy first cycle of old tests and histories: new cycles have a calendar."""
 
@@ -189,10 +191,12 @@ def _start(command: StartCycle) -> CycleStarted:
     targets = tuple(checks.text("priority_targets", t, bounds.TITLE) for t in command.priority_targets)
     calendar = _calendar(checks, command.calendar, required=command.require_calendar)
     ceilings = _ceilings(checks, command.pagu_kecamatan)
+    if command.dana_kelurahan is not None:
+        checks.check("dana_kelurahan", bounds.rupiah, command.dana_kelurahan, zero=True)
     checks.done()
     return CycleStarted(year=command.year, region=command.region, theme=theme, priority_programs=programs,
                         kickoff_on=command.kickoff_on, calendar=calendar, pagu_kecamatan=ceilings,
-                        priority_targets=targets)  # fmt: skip
+                        priority_targets=targets, dana_kelurahan=command.dana_kelurahan)  # fmt: skip
 
 
 def _calendar(checks: bounds.Checks, given: tuple[StageWindow, ...], *, required: bool) -> tuple[StageWindow, ...]:
@@ -268,7 +272,7 @@ def evolve(state: Cycle, event: Event) -> Cycle:
                          priority_programs=event.priority_programs, priority_targets=event.priority_targets,
                          calendar={w.stage: w for w in event.calendar},
                          pagu_kecamatan={c.kecamatan: c.pagu for c in event.pagu_kecamatan},
-                         stage=STAGES[0])  # fmt: skip
+                         dana_kelurahan=event.dana_kelurahan, stage=STAGES[0])  # fmt: skip
         case CycleStageAdvanced():
             if event.stage == ADOPTED:
                 return msgspec.structs.replace(state, stage=ADOPTED, adopted=True)

@@ -89,6 +89,9 @@ class CycleStarted(Event, frozen=True, tag="cycle.started"):
     calendar: tuple[StageWindow, ...] = ()
     pagu_kecamatan: tuple[KecamatanCeiling, ...] = ()
     priority_targets: tuple[str, ...] = ()
+    dana_kelurahan: int | None = None
+    """Dana Kelurahan per kelurahan for the year (rupiah): what the kecamatan's Dana Kelurahan lines of
+    one kelurahan may add up to (None: not set)."""
 
 
 class CycleStageAdvanced(Event, frozen=True, tag="cycle.stage_advanced"):

@@ -171,9 +171,11 @@ def list_hash(lines: Iterable[RkpdLine]) -> str:
     return hashlib.sha256(msgspec.json.encode(ordered, order="sorted")).hexdigest()
 
 
-def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency]) -> list[Event]:
+def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
+           dana_kelurahan: int | None = None) -> list[Event]:  # fmt: skip
     """What `command` records, given the city's perangkat daerah (`agencies`, by code: the city's
-    settings, read from the log by the service)."""
+    settings) and the year's Dana Kelurahan per kelurahan (the cycle's; None: no limit), both read from
+    the log by the service."""
     if isinstance(command, ReceiveProposals):
         return _receive(state, command, agencies)
     if state.year is None:
@@ -199,6 +201,8 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency])
             return [RkpdProposalDeclined(year=year, code=command.code, agency=item_agency, reason=reason)]
         case SetLine():
             line = _line(state, command, agencies)
+            if line.funding_source == "dana_kelurahan" and dana_kelurahan is not None:
+                _within_dana_kelurahan(state, line, dana_kelurahan)
             reason = _optional_text("reason", command.reason)
             if state.revision and not reason:
                 raise ValidationFailed({"reason": N_("RKPD sudah ditetapkan: tulis alasan perubahan")})
@@ -401,6 +405,25 @@ def _dana_kelurahan(state: Rkpd, agency: CityAgency, origins: tuple[str, ...]) -
             return {"funding_source": Message(N_("usulan %(code)s bukan dari kelurahan di kecamatan ini: Dana"
                                                  " Kelurahan tidak dapat membiayainya"), code=code)}  # fmt: skip
     return {}
+
+
+def _within_dana_kelurahan(state: Rkpd, line: RkpdLine, per_kelurahan: int) -> None:
+    """The year's Dana Kelurahan lines of each kelurahan, this one included, add up to at most its amount
+    (a line of several kelurahan counts in each by its origins' costs, as pagu is shared elsewhere)."""
+    lines = [x for x in state.lines.values() if x.funding_source == "dana_kelurahan" and x.line_id != line.line_id]
+    cost_of = {code: item.cost for code, item in state.items.items()}
+    kelurahan_of = {code: item.kelurahan for code, item in state.items.items()}
+    used = pagu_by_kecamatan([*lines, line], cost_of, kelurahan_of)  # shared by kelurahan, not kecamatan
+    over = sorted(k for k in {state.items[c].kelurahan for c in line.origins} if used.get(k, 0) > per_kelurahan)
+    if over:
+        message = Message(N_("Dana Kelurahan %(kelurahan)s melebihi %(amount)s per kelurahan tahun ini (terpakai"
+                             " %(used)s)"), kelurahan=over[0], amount=_rupiah(per_kelurahan),
+                          used=_rupiah(used[over[0]]))  # fmt: skip
+        raise ValidationFailed({"pagu": message})
+
+
+def _rupiah(amount: int) -> str:
+    return "Rp " + f"{amount:,}".replace(",", ".")
 
 
 def _renja(x: LineInput, origins: tuple[str, ...], errors: dict[str, str | Message]) -> str:

@@ -93,6 +93,9 @@ class CycleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
         " months for the year)")] = []  # fmt: skip
     pagu_kecamatan: Annotated[list[CeilingIn], msgspec.Meta(max_length=rules.MAX_KECAMATAN)] = []
     kickoff_on: dt.date | None = None
+    dana_kelurahan: Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1, description="Dana Kelurahan per"
+                              " kelurahan for the year, rupiah: what a kelurahan's Dana Kelurahan lines may add up to")
+                              ] | None = None  # fmt: skip
 
 
 class WindowChangeIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -161,7 +164,7 @@ class CycleApi(Controller):
             store, year=data.year, theme=data.theme, programs=[(p.title, p.target) for p in data.priority_programs],
             calendar=tuple(StageWindow(stage=w.stage, opens=w.opens, closes=w.closes) for w in data.calendar),
             pagu_kecamatan=tuple(KecamatanCeiling(kecamatan=c.kecamatan, pagu=c.pagu) for c in data.pagu_kecamatan),
-            kickoff_on=data.kickoff_on, metadata=meta, idempotency_key=key,
+            kickoff_on=data.kickoff_on, metadata=meta, idempotency_key=key, dana_kelurahan=data.dana_kelurahan,
         )  # fmt: skip
         await runner.wait_until_applied(["cycles"], result.last)
         return await _one(pool, data.year)
@@ -277,11 +280,18 @@ class CyclePages(Controller):
         calendar = _calendar(entered, errors)
         ceilings = _ceilings(entered.get("pagu_kecamatan", ""), errors)
         programs = _programs(entered.get("programs", ""))
+        dana_kelurahan = None
+        if entered.get("dana_kelurahan", "").strip():
+            try:
+                dana_kelurahan = values.parse_rupiah(entered["dana_kelurahan"])
+            except ValueError as exc:
+                errors["dana_kelurahan"] = exc.args[0]
         if not errors:
             try:
                 result = await cycles.open_planned(
                     store, year=year, theme=entered.get("theme", ""), programs=programs, calendar=calendar,
                     pagu_kecamatan=ceilings, metadata=Metadata(actor=actor.username, role=actor.role),
+                    dana_kelurahan=dana_kelurahan,
                 )  # fmt: skip
             except ValidationFailed as exc:
                 errors = {("programs" if f == "priority_programs" else f): m for f, m in exc.errors.items()}

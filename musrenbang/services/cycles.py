@@ -135,7 +135,7 @@ async def planned_year(store: EventStore) -> int:
 async def open_planned(
     store: EventStore, *, year: int, theme: str, programs: Sequence[tuple[str, str]], metadata: Metadata,
     calendar: tuple[StageWindow, ...] = (), pagu_kecamatan: tuple[KecamatanCeiling, ...] = (),
-    kickoff_on: dt.date | None = None, idempotency_key: str | None = None,
+    kickoff_on: dt.date | None = None, idempotency_key: str | None = None, dana_kelurahan: int | None = None,
 ) -> AppendResult:
     """Open the cycle of `year` for the city set up, as Bappeda gives it (API, staff page, CLI): programs
     as (title, sasaran) pairs, and the common chain's calendar when none is given."""
@@ -145,6 +145,7 @@ async def open_planned(
         year=year, region=city.region, theme=theme, priority_programs=tuple(title for title, _ in programs),
         priority_targets=targets if any(targets) else (), kickoff_on=kickoff_on,
         calendar=calendar or cycle.default_calendar(year), pagu_kecamatan=pagu_kecamatan,
+        dana_kelurahan=dana_kelurahan,
     )  # fmt: skip
     return await open_cycle(store, command, metadata, idempotency_key=idempotency_key)
 

@@ -130,7 +130,8 @@ class RkpdService:
                 raise Forbidden(N_("akun ini tidak terhubung ke perangkat daerah yang dikenal"))
             await self._stage_allows(command, year, conn, on)
             await _places_exist(command, conn)
-            events = rules.decide(state, command, agencies=city.agencies_by_code)
+            cycle = await cycles.load_cycle(self._store, year, conn)
+            events = rules.decide(state, command, agencies=city.agencies_by_code, dana_kelurahan=cycle.dana_kelurahan)
             appends = [Append(stream, head, events)]
             if isinstance(command, rules.Adopt):  # the cycle is ditetapkan with the adoption, atomically
                 appends.extend(await self._cycle_adopted(year, conn, on))

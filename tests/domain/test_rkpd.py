@@ -268,3 +268,24 @@ def test_dana_kelurahan_only_on_a_kecamatans_line_for_its_own_kelurahan() -> Non
     state, [e] = set_line(state, line("K", agency=timur, **dk))
     assert e.line.funding_source == "dana_kelurahan" and e.line.agency == timur  # type: ignore[attr-defined]
     state, _ = set_line(state, line("B", agency=timur, sub_kegiatan_code="7.01.03.2.01.0002"))  # APBD: fine
+
+
+def test_a_kelurahans_dana_kelurahan_lines_add_up_to_at_most_the_years_amount() -> None:
+    timur = next(a.code for a in AGENCIES.values() if a.kecamatan == "32.75.01")
+    state = received(*(item(c, kelurahan="32.75.01.1001", agency=timur, cost=10) for c in ("K1", "K2", "K3")))
+    dk = {"agency": timur, "funding_source": "dana_kelurahan", "sub_kegiatan_code": "7.01.03.2.01.0002"}
+
+    def dk_line(code: str, pagu: int) -> tuple[r.Rkpd, list[Event]]:
+        return state, r.decide(state, r.SetLine(line=line(code, pagu=pagu, **dk), priority_programs=6),
+                               agencies=AGENCIES, dana_kelurahan=1_000)  # fmt: skip
+
+    _, [first] = dk_line("K1", 600)
+    state = r.evolve(state, first)
+    with pytest.raises(ValidationFailed) as over:
+        dk_line("K2", 401)
+    assert "melebihi Rp 1.000 per kelurahan" in over.value.errors["pagu"] and "Rp 1.001" in over.value.errors["pagu"]
+    _, [second] = dk_line("K2", 400)  # exactly the amount
+    state = r.evolve(state, second)
+    revised = r.decide(state, r.SetLine(line=line("K1", line_id=first.line.line_id, pagu=500, **dk),  # type: ignore[attr-defined]
+                                        priority_programs=6, reason=""), agencies=AGENCIES, dana_kelurahan=1_000)
+    assert revised  # revising a line counts it once, at its new pagu

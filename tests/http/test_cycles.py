@@ -8,6 +8,7 @@ import uuid
 
 import asyncpg
 import httpx
+import msgspec
 
 from musrenbang.services.cycles import today
 from tests.http.city_setup import sign_in
@@ -52,12 +53,19 @@ async def test_bappeda_opens_a_year_and_nobody_else_can(
     bad = {**body, "calendar": body["calendar"][:-1]}
     r = await client.post("/api/v1/cycles", json=bad, headers=admin)
     assert r.status_code == 422 and "calendar" in r.json()["errors"], r.text
+    outside = {**body, "pagu_kecamatan": [{"kecamatan": "32.75.01", "pagu": 1}]} | {"dana_kelurahan": -1}
+    r = await client.post("/api/v1/cycles", json=outside, headers=admin)
+    assert r.status_code == 422 and "dana_kelurahan" in r.json()["errors"], r.text
     outside = {**body, "pagu_kecamatan": [{"kecamatan": "32.01.01", "pagu": 1}]}
     assert (await client.post("/api/v1/cycles", json=outside, headers=admin)).status_code == 409
     assert await events() == before  # nothing refused was written
 
+    body["dana_kelurahan"] = 352_000_000  # Dana Kelurahan per kelurahan, for the city level's check
     r = await client.post("/api/v1/cycles", json=body, headers=admin)
     assert r.status_code == 201, r.text
+    started = await app_pool.fetchval("SELECT data FROM events WHERE event_type = 'cycle.started'"
+                                      " AND (data->>'year')::int = $1", year)  # fmt: skip
+    assert msgspec.json.decode(started)["dana_kelurahan"] == 352_000_000
     opened = r.json()
     assert (opened["year"], opened["stage"], opened["priority_programs"][0]["target"]) == (year, "usulan", "80%")
     assert (await client.post("/api/v1/cycles", json=body, headers=admin)).status_code == 409  # once a year
