@@ -183,6 +183,11 @@ def _entry(c: feed_views.Change, words: Words, base: str) -> Entry:
             content += f" — {c.details['note']}"
         return Entry(_tag(base, c.at, f"rkpd/{c.year}/penetapan/{c.position}"), title, c.at, f"{base}/rkpd/{c.year}",
                      content)  # fmt: skip
+    if c.source == feed_views.ENACTMENT:
+        title = words(N_("RKPD %(year)s diundangkan (revisi %(n)s)"), year=c.year, n=c.details["revision"])
+        content = describe("rkpd.enacted", c.details, words)
+        return Entry(_tag(base, c.at, f"rkpd/{c.year}/perwal/{c.position}"), title, c.at, f"{base}/rkpd/{c.year}",
+                     content)  # fmt: skip
     if c.source == feed_views.MILESTONE:
         what = describe_milestone(c.kind, c.details, words)
         name = c.title or words(N_("Baris RKPD %(line)s"), line=c.key)
@@ -281,6 +286,9 @@ def describe(kind: str, d: dict[str, Any], words: Words) -> str:
             return words(N_("RKPD ditetapkan di Musrenbang Kota (revisi %(n)s)"), n=d.get("revision"))
         case "rkpd.milestone_recorded":
             return describe_milestone(str(d.get("stage", "")), d, words)
+        case "rkpd.enacted":
+            return words(N_("RKPD diundangkan dengan %(regulation)s, %(day)s"), regulation=d.get("regulation"),
+                         day=d.get("enacted_on"))  # fmt: skip
     return kind
 
 

@@ -15,10 +15,11 @@ LIMIT = 50
 TIMELINE = "timeline"
 ADOPTION = "adoption"
 MILESTONE = "milestone"
+ENACTMENT = "enactment"
 
-RKPD_KINDS_LEFT_OUT = ("rkpd.adopted", "rkpd.milestone_recorded")
-"""Timeline kinds an RKPD feed does not repeat per proposal: the adoption and the milestones have entries
-of their own there (one per event, not one per proposal they touch)."""
+RKPD_KINDS_LEFT_OUT = ("rkpd.adopted", "rkpd.milestone_recorded", "rkpd.enacted")
+"""Timeline kinds an RKPD feed does not repeat per proposal: the adoption, the enactment and the milestones
+have entries of their own there (one per event, not one per proposal they touch)."""
 
 
 class Change(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +73,11 @@ async def rkpd_changes(conn: asyncpg.Connection, year: int, *, limit: int = LIMI
         " WHERE m.year = $1 ORDER BY m.position DESC LIMIT $2",
         year, limit,
     )  # fmt: skip
+    enactments = await conn.fetch(
+        "SELECT revision, regulation, enacted_on, list_hash, amendment, recorded_at, position FROM rkpd_enactments"
+        " WHERE year = $1 ORDER BY position DESC LIMIT $2",
+        year, limit,
+    )  # fmt: skip
     timeline = await conn.fetch(
         "SELECT t.code, t.seq, t.at, t.kind, t.details, p.title, p.year, p.unit"
         " FROM proposal_timeline t JOIN proposals p ON p.code = t.code"
@@ -89,6 +95,11 @@ async def rkpd_changes(conn: asyncpg.Connection, year: int, *, limit: int = LIMI
                  details={"on": r["on_date"], "amount": r["amount"], "progress": r["progress"], "note": r["note"],
                           "contractor": r["contractor"], "ends": r["ends"], "agency": r["agency"] or ""})
           for r in milestones),
+        *(Change(source=ENACTMENT, position=r["position"], at=r["recorded_at"], kind="rkpd.enacted",
+                 key=str(r["revision"]), title="", year=year,
+                 details={"revision": r["revision"], "regulation": r["regulation"],
+                          "enacted_on": r["enacted_on"].isoformat(), "amendment": r["amendment"]})
+          for r in enactments),
         *(_timeline(r) for r in timeline),
     ]  # fmt: skip
     changes.sort(key=lambda c: (c.position, c.source, c.key), reverse=True)

@@ -34,6 +34,7 @@ from musrenbang.domain.events import (
     ProposalsMergedIn,
     ProposalSubmitted,
     RkpdAdopted,
+    RkpdEnacted,
     RkpdLineSet,
     RkpdLineWithdrawn,
     RkpdMilestoneRecorded,
@@ -208,6 +209,16 @@ class Lineage(Projection):
                                   "pagu": line.pagu, "total_pagu": e.total_pagu, "lines": len(e.lines)}  # fmt: skip
                         step(line_subject(e.year, line.line_id), r, detail)
                         for code in line.origins:
+                            step(code, r, detail)
+                case RkpdEnacted():
+                    # Every line in force, and the proposals it came from: the path ends in the law.
+                    detail = {"year": e.year, "revision": e.revision, "regulation": e.regulation,
+                              "enacted_on": e.enacted_on.isoformat(), "list_hash": e.list_hash,
+                              "amendment": e.amendment}  # fmt: skip
+                    for row in await conn.fetch("SELECT line_id, origins FROM lineage_lines WHERE year = $1"
+                                                " AND NOT withdrawn ORDER BY line_id", e.year):  # fmt: skip
+                        step(line_subject(e.year, row["line_id"]), r, detail)
+                        for code in row["origins"]:
                             step(code, r, detail)
                 case RkpdMilestoneRecorded():
                     detail = realisation.public_detail(e)

@@ -26,6 +26,7 @@ from musrenbang.domain.events import (
     ProposalsMergedIn,
     ProposalSubmitted,
     RkpdAdopted,
+    RkpdEnacted,
     RkpdLineSet,
     RkpdLineWithdrawn,
     RkpdMilestoneRecorded,
@@ -146,7 +147,7 @@ class Proposals(Projection):
                     details = {"forum_id": e.forum_id, "level": e.level, "rank": e.rank, "selected": e.selected,
                                "reason": e.reason}  # fmt: skip
                 case RkpdProposalsReceived() | RkpdProposalPassed() | RkpdProposalDeclined() | RkpdLineSet() \
-                        | RkpdLineWithdrawn() | RkpdAdopted() | RkpdMilestoneRecorded():  # fmt: skip
+                        | RkpdLineWithdrawn() | RkpdAdopted() | RkpdMilestoneRecorded() | RkpdEnacted():  # fmt: skip
                     timeline.extend(await self._city(conn, writes, r))
                     continue
                 case _:
@@ -208,6 +209,13 @@ class Proposals(Projection):
                 for line in e.lines:
                     for code in line.origins:
                         entries.append((code, {"line_id": line.line_id, "revision": e.revision}))
+            case RkpdEnacted():
+                await writes.flush()
+                rows = await conn.fetch("SELECT code FROM proposals WHERE year = $1 AND rkpd_line IS NOT NULL"
+                                        " ORDER BY code", e.year)  # fmt: skip
+                for row in rows:
+                    entries.append((row["code"], {"regulation": e.regulation, "enacted_on": e.enacted_on.isoformat(),
+                                                  "amendment": e.amendment}))  # fmt: skip
             case RkpdMilestoneRecorded():
                 # The proposals the line came from, and the duplicates merged into them: every resident
                 # whose words fed the line reads on their own tracking page what became of it.

@@ -151,9 +151,11 @@ async def test_the_rkpd_feed_has_its_adoptions_milestones_and_city_level_decisio
     assert root.findtext(f"{A}title") == f"Kabar RKPD {history.YEAR}"
     found = entries(root)
     adoptions = [e for e in found if e["link"] == f"{BASE}/rkpd/{history.YEAR}"]
-    assert [e["title"] for e in adoptions] == [f"RKPD {history.YEAR} ditetapkan (revisi 2)",
+    assert [e["title"] for e in adoptions] == [f"RKPD {history.YEAR} diundangkan (revisi 2)",
+                                               f"RKPD {history.YEAR} ditetapkan (revisi 2)",
                                                f"RKPD {history.YEAR} ditetapkan (revisi 1)"]  # fmt: skip
-    assert "total pagu Rp 50.000.000 — perubahan pagu" in adoptions[0]["content"]
+    assert history.REGULATION in adoptions[0]["content"]  # the regulation that set it, once
+    assert "total pagu Rp 50.000.000 — perubahan pagu" in adoptions[1]["content"]
     line = [e for e in found if e["link"] == f"{BASE}/telusur/rkpd/{history.YEAR}/DBMSDA-002"]
     assert [e["content"] for e in line] == ["Pelaksanaan 40%: Rp 19.000.000, 2 Mei 2022 — galian saluran selesai",
                                             "APBD: Rp 48.000.000, 20 Desember 2021 — efisiensi harga satuan"]

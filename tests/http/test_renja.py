@@ -121,6 +121,13 @@ async def test_the_rkpd_is_set_by_a_regulation_and_an_amendment_needs_its_own(ci
     assert amendment["regulation"] in page and "perubahan RKPD" in page and "menunggu ditetapkan" not in page
     again = await client.post(path, json={**amendment, "regulation": "Nomor lain"}, headers=admin)
     assert again.status_code == 409  # this revision is enacted already
+    # The path ends in the law: the line's lineage, its residents' timelines and the year's feed say so.
+    in_force = next(i for i in body["items"] if i["origins"])
+    assert amendment["regulation"] in (await client.get(f"/telusur/rkpd/2022/{in_force['id']}")).text
+    track = (await client.get(f"/lacak/{in_force['origins'][0]['code']}")).text
+    assert f"RKPD diundangkan dengan {amendment['regulation']}" in track
+    feed = (await client.get("/rkpd/2022.atom")).text
+    assert feed.count(amendment["regulation"]) == 1  # one entry for the enactment, not one per proposal
 
     # Another change: adopted first, then enacted by a regulation of its own.
     line = next(i for i in body["items"] if i["renja_reason"])
