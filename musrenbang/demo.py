@@ -577,6 +577,7 @@ class _Demo:
                 await self.rkpd.execute(YEAR, command, meta, on=CITY_FORUM_ON)
             return
         agencies = (await city_service.required(self.store)).agencies_by_code
+        dana_kelurahan = (await cycles.load_cycle(self.store, YEAR)).dana_kelurahan  # as RkpdService decides
         state, head = r.Rkpd(), NEW_STREAM
         for e in await self.store.read_stream(r.stream_id(YEAR)):
             state, head = r.evolve(state, e.event), StreamHead(e.stream_version, e.hash)
@@ -585,7 +586,7 @@ class _Demo:
             meta = commands[start][0]
             events: list[Event] = []
             while start < len(commands) and commands[start][0] == meta and len(events) < BATCH:
-                for event in r.decide(state, commands[start][1], agencies=agencies):
+                for event in r.decide(state, commands[start][1], agencies=agencies, dana_kelurahan=dana_kelurahan):
                     state = r.evolve(state, event)
                     events.append(event)
                 start += 1

@@ -138,5 +138,5 @@ def _line(item: dict[str, Any]) -> RkpdLine:
         sub_kegiatan_code=item["sub_kegiatan_code"], nomenclature=item["nomenclature"], program=item["program"],
         kegiatan=item["kegiatan"], sub_kegiatan=item["sub_kegiatan"], funding_source=item["funding_source"],
         volume=item["volume"], unit=item["unit"], pagu=item["pagu"], output_indicator=item["output_indicator"],
-        target=item["target"], target_unit=item["target_unit"],
+        target=item["target"], target_unit=item["target_unit"], renja_reason=item.get("renja_reason", ""),
     )  # fmt: skip

@@ -177,18 +177,25 @@ def with_kecamatan(command: ConfigureCity, kecamatan: Sequence[tuple[str, str]])
     already name it: Dana Kelurahan and kecamatan-run activities are budgeted through the kecamatan
     (Permendagri 130/2018). Codes are `KEC_` and the name in capitals (`KEC_BEKASI_TIMUR`)."""
     have = {a.kecamatan for a in command.agencies if a.kecamatan}
-    codes = {a.code for a in command.agencies}
-    added = []
+    agencies = list(command.agencies)
+    codes = {a.code for a in agencies}
+    changed = False
     for kode, nama in kecamatan:
         if kode in have:
             continue
         base = ("KEC_" + re.sub(r"[^A-Z0-9]+", "_", nama.upper()).strip("_"))[:30]
+        listed = next((i for i, a in enumerate(agencies) if a.code == base and not a.kecamatan), None)
+        if listed is not None:  # the settings list it already, untagged: it is that kecamatan
+            agencies[listed] = msgspec.structs.replace(agencies[listed], kecamatan=kode)
+            changed = True
+            continue
         code, n = base, 2
         while code in codes:
             code, n = f"{base[:27]}_{n}", n + 1
         codes.add(code)
-        added.append(CityAgency(code=code, name=f"Kecamatan {nama}", urusan=KECAMATAN_URUSAN, kecamatan=kode))
-    return msgspec.structs.replace(command, agencies=(*command.agencies, *added)) if added else command
+        agencies.append(CityAgency(code=code, name=f"Kecamatan {nama}", urusan=KECAMATAN_URUSAN, kecamatan=kode))
+        changed = True
+    return msgspec.structs.replace(command, agencies=tuple(agencies)) if changed else command
 
 
 def as_command(state: City) -> ConfigureCity:

@@ -503,14 +503,15 @@ def pagu_by_kecamatan(lines: Iterable[RkpdLine], cost_of: Mapping[str, int], kec
     """Each line's pagu shared among the kecamatan of its origins in proportion to the origins' costs
     (largest remainder, ties to the smaller kecamatan code), so that the shares add up to the pagu exactly.
     This is what the equity view and the ceiling check count per kecamatan. A Renja line is shared evenly
-    among the kecamatan of the places it names; a city-wide one belongs to no kecamatan."""
+    among the places it names (each kelurahan or desa one share, counted in its kecamatan); a city-wide one
+    belongs to no kecamatan."""
     totals: dict[str, int] = {}
     for line in lines:
         weights: dict[str, int] = {}
         for code in line.origins:
             k = kecamatan_of[code]
             weights[k] = weights.get(k, 0) + max(cost_of.get(code, 0), 1)
-        if not line.origins:  # a Renja line: shared evenly among the places it names (none: city-wide)
+        if not line.origins:  # a Renja line: one share per place it names (none: city-wide)
             for kelurahan in line.locations:
                 k = values.kecamatan_of(kelurahan)
                 weights[k] = weights.get(k, 0) + 1

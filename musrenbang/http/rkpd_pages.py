@@ -72,7 +72,7 @@ ROLE_LABELS = {"admin": N_("Bappeda"), "facilitator": N_("fasilitator"), "opd": 
 SOURCE_LABELS = {"warga": N_("warga"), "pokir": N_("pokok pikiran DPRD"), "opd": N_("perangkat daerah")}
 CRITERIA = {c.key: c.label for c in forum_rules.DEFAULT_CRITERIA}
 FORUM_KINDS = {"forum.opened", "forum.item_adjusted", "forum.ballot_cast", "forum.scores_given", "forum.closed"}
-LINE_KINDS = {"rkpd.line_set", "rkpd.line_withdrawn", "rkpd.adopted"}
+LINE_KINDS = {"rkpd.line_set", "rkpd.line_withdrawn", "rkpd.adopted", "rkpd.enacted"}
 
 
 def _year(name: str) -> tuple[int, str | None]:
@@ -420,7 +420,8 @@ def _entries(steps: list[StepView], skip_line: str | None) -> list[StepView | Fo
                 case "forum.closed":
                     block.closed = v
             continue
-        if skip_line is not None and kind in LINE_KINDS and _line_id(v) == skip_line and not v.d.get("removed"):
+        if skip_line is not None and kind in LINE_KINDS and (kind == "rkpd.enacted" or _line_id(v) == skip_line) \
+                and not v.d.get("removed"):  # fmt: skip
             continue  # shown once, on the line itself
         out.append(v)
     return out

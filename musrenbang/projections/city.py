@@ -34,8 +34,8 @@ class CityProjection(Projection):
             )  # fmt: skip
             await conn.execute("DELETE FROM city_agencies")
             await conn.executemany(
-                "INSERT INTO city_agencies (code, name, urusan, position) VALUES ($1, $2, $3, $4)",
-                [(a.code, a.name, list(a.urusan), n) for n, a in enumerate(e.agencies, start=1)],
+                "INSERT INTO city_agencies (code, name, urusan, position, kecamatan) VALUES ($1, $2, $3, $4, $5)",
+                [(a.code, a.name, list(a.urusan), n, a.kecamatan) for n, a in enumerate(e.agencies, start=1)],
             )
 
 
@@ -44,11 +44,12 @@ async def settings(conn: asyncpg.Connection) -> City:
     row = await conn.fetchrow("SELECT * FROM city")
     if row is None:
         return City()
-    agencies = await conn.fetch("SELECT code, name, urusan FROM city_agencies ORDER BY position")
+    agencies = await conn.fetch("SELECT code, name, urusan, kecamatan FROM city_agencies ORDER BY position")
     return City(
         region=row["region"], name=row["name"], planning_agency=row["planning_agency"],
         planning_agency_short=row["planning_agency_short"],
-        agencies=tuple(CityAgency(code=a["code"], name=a["name"], urusan=tuple(a["urusan"])) for a in agencies),
+        agencies=tuple(CityAgency(code=a["code"], name=a["name"], urusan=tuple(a["urusan"]), kecamatan=a["kecamatan"])
+                       for a in agencies),
         bidang_agency=msgspec.json.decode(row["bidang_agency"]),
         bounds=CoordinateBounds(**{side: str(row[side]) for side in ("south", "north", "west", "east")}),
         timezone=row["timezone"],

@@ -131,6 +131,8 @@ class _Agency(msgspec.Struct, forbid_unknown_fields=True):
     code: str
     name: str
     urusan: list[str]
+    kecamatan: str = ""
+    """For a kecamatan listed among the agencies: its region code (else one is added for it)."""
 
 
 class _Bounds(msgspec.Struct, forbid_unknown_fields=True):
@@ -179,7 +181,8 @@ def city_settings(region: str | None = None, path: Path | None = None) -> Config
         name=given.name or city.nama,
         planning_agency=given.planning_agency,
         planning_agency_short=given.planning_agency_short,
-        agencies=tuple(CityAgency(code=a.code, name=a.name, urusan=tuple(a.urusan)) for a in given.agencies),
+        agencies=tuple(CityAgency(code=a.code, name=a.name, urusan=tuple(a.urusan), kecamatan=a.kecamatan)
+                       for a in given.agencies),
         bidang_agency=given.bidang_agency,
         bounds=CoordinateBounds(**{side: _degrees(getattr(given.bounds, side))
                                    for side in ("south", "north", "west", "east")}),  # fmt: skip

@@ -6,6 +6,7 @@ No cycle is opened here: Bappeda opens each year's (`musrenbang cycle open`, or 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 import asyncpg
@@ -37,7 +38,9 @@ async def set_up_city(store: EventStore, settings: city.ConfigureCity | None = N
         command = city.as_command(current)
         upgraded = city.with_kecamatan(command, kecamatan)
         if upgraded is not command:
-            key = f"bootstrap:kecamatan:{current.region}"
+            # Keyed by what it makes true: a kecamatan the national table gains later is added in its turn.
+            tagged = " ".join(sorted(f"{a.code}={a.kecamatan}" for a in upgraded.agencies if a.kecamatan))
+            key = f"bootstrap:kecamatan:{current.region}:{hashlib.sha256(tagged.encode()).hexdigest()[:16]}"
             await city_service.configure(store, upgraded, metadata, idempotency_key=key)
     return await city_service.required(store)
 
