@@ -128,6 +128,12 @@ class DeliveryWorker:
     def channels(self) -> list[str]:
         return sorted(self._channels)
 
+    @property
+    def failing(self) -> dict[str, str]:
+        """Channels whose last send failed and has not succeeded since, with the error (no address in it):
+        what /health reports, beside the backlog."""
+        return dict(self._trouble)
+
     def start(self) -> None:
         self._channels = configured_channels(self._settings)
         if not self._channels:

@@ -81,6 +81,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
         task = None
         # Messages to residents leave from the outbox (musrenbang/delivery/): a few senders per process.
         delivery = DeliveryWorker(database_url, settings)
+        app.state.delivery = delivery
         if run_projections:
             task = asyncio.create_task(runner.run_forever(database_url, settings.seal_interval))
             delivery.start()

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncpg
 import msgspec
 from litestar import Response, get
+from litestar.datastructures import State
 
+from musrenbang.delivery.worker import DeliveryWorker
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.projections.status import STALLED, ProjectionStatus, projection_status
 
@@ -29,7 +31,7 @@ class DatabaseHealth(msgspec.Struct, omit_defaults=True):
     error: str | None = None
 
 
-class OutboxHealth(msgspec.Struct):
+class OutboxHealth(msgspec.Struct, omit_defaults=True):
     """Messages to residents not delivered yet: waiting for a retry, or for a channel nobody configured
     (`/petugas/pesan` lists them), and refused for good. Not a reason for 503 — the site works — but an
     old `oldest_pending_seconds` is worth an alert."""
@@ -37,6 +39,12 @@ class OutboxHealth(msgspec.Struct):
     pending: int
     failed: int
     oldest_pending_seconds: float | None
+    channels: list[str] = []
+    """The channels this server process delivers by (left out when none is configured — messages wait — and
+    in `musrenbang status`, which runs no sender)."""
+    failing: dict[str, str] = {}
+    """Channels whose sends fail now (the gateway or SMTP server down, say), with the error: retried with
+    back-off, and cleared by the next delivery."""
 
 
 class Health(msgspec.Struct):
@@ -53,13 +61,16 @@ class Ready(msgspec.Struct, omit_defaults=True):
     error: str | None = None
 
 
-async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner) -> Health:
+async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: DeliveryWorker | None = None
+                      ) -> Health:  # fmt: skip
     names = [p.name for p in runner.projections]
     try:
         async with pool.acquire(timeout=5) as conn:
             version = await conn.fetchval("SHOW server_version")
             projections = await projection_status(conn, names)
             outbox = await _outbox(conn)
+        if delivery is not None:
+            outbox = msgspec.structs.replace(outbox, channels=delivery.channels, failing=delivery.failing)
     except _PROBLEMS as exc:
         return Health(UNAVAILABLE, DatabaseHealth("unreachable", error=str(exc) or type(exc).__name__), {},
                       runner.listening)  # fmt: skip
@@ -79,8 +90,8 @@ async def _outbox(conn: asyncpg.Connection) -> OutboxHealth:
 
 
 @get("/health", summary="The database, and each projection's lag and state; 503 unless all is well")
-async def health(pool: asyncpg.Pool, runner: ProjectionRunner) -> Response[Health]:
-    body = await site_health(pool, runner)
+async def health(state: State, pool: asyncpg.Pool, runner: ProjectionRunner) -> Response[Health]:
+    body = await site_health(pool, runner, state.get("delivery"))
     return Response(body, status_code=200 if body.status == OK else 503)
 
 

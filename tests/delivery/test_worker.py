@@ -124,8 +124,13 @@ async def test_a_gateway_that_is_down_is_retried_with_back_off_and_every_message
                                        " gateway%' AND status = 'pending') FROM outbox")  # fmt: skip
 
         await eventually(all_tried, what="every message tried while the gateway is down")
+        health = httpx.get(f"{server.base_url}/health", timeout=30).json()["outbox"]  # says so, and what waits
+        assert health["channels"] == ["sms", "whatsapp"] and "cannot reach the gateway" in health["failing"]["sms"]
+        assert health["pending"] == 5 and health["oldest_pending_seconds"] > 0
         with GatewayStub(port=gateway_port, failing=2) as gateway:  # back, and busy for two requests
             await eventually(_all_in(conn, "delivered"), what="every message delivered once the gateway is back")
+        health = httpx.get(f"{server.base_url}/health", timeout=30).json()["outbox"]
+        assert (health["pending"], health.get("failing", {})) == (0, {})  # delivering again (none failing)
         attempts = [r[0] for r in await conn.fetch("SELECT attempts FROM outbox")]
     finally:
         await conn.close()
