@@ -55,7 +55,7 @@ from musrenbang.services import cycles
 from musrenbang.services.forums import ForumService, hold_open_append
 from musrenbang.services.freshness import require_fresh
 from musrenbang.services.proposals import _NAMESPACE, ProposalService, _code_for, fingerprint
-from musrenbang.services.realisation import RealisationService
+from musrenbang.services.realisation import RealisationService, keep_photos, photo_id_of, photo_ref
 from musrenbang.services.rkpd import RkpdService
 
 YEAR = 2022
@@ -647,11 +647,7 @@ class _Demo:
         for n, line in enumerate(lines):
             photos: list[tuple[str, ProcessedPhoto]] = []
             commands = self._milestones(line, n, photos)
-            await self.pool.executemany(
-                "INSERT INTO photos (id, rkpd_line, content_type, data, sha256, width, height)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-                [(i, f"{YEAR}/{line.line_id}", x.content_type, x.data, x.sha256, x.width, x.height) for i, x in photos],
-            )  # fmt: skip
+            await keep_photos(self.pool, YEAR, line.line_id, photos)
             meta = Metadata(actor=f"opd.{line.agency.lower()}", role="opd")
             await service.record_many(commands, meta, idempotency_key=f"demo:{self.seed}:realisasi:{line.line_id}")
             if commands[-1].stage == "selesai":
@@ -737,10 +733,9 @@ class _Demo:
 def _photo(line: RkpdLine, progress: int, photos: list[tuple[str, ProcessedPhoto]]) -> MilestonePhoto:
     """A drawn picture of the work (the demo has no real photos), kept as an uploaded one would be."""
     photo = process(demo_photo(line.line_id, progress))
-    photo_id = str(uuid.uuid5(_NAMESPACE, f"demo:{YEAR}/{line.line_id}:{progress}"))
+    photo_id = photo_id_of(YEAR, line.line_id, photo)
     photos.append((photo_id, photo))
-    return MilestonePhoto(photo_id=photo_id, sha256=photo.sha256, content_type=photo.content_type,
-                          width=photo.width, height=photo.height, size=len(photo.data))  # fmt: skip
+    return photo_ref(photo_id, photo)
 
 
 def demo_photo(label: str, progress: int) -> bytes:

@@ -121,14 +121,9 @@ class RealisationService:
         """Keep a photo of the work on a line of the adopted RKPD, before the milestone that shows it is
         recorded (the same upload twice is the same photo)."""
         rules.check_line((await self.adopted_lines(year)).get(line_id), by_agency)
-        photo_id = str(uuid.uuid5(_NAMESPACE, f"{year}/{line_id}:{photo.original_sha256}"))
-        await self._pool.execute(
-            "INSERT INTO photos (id, rkpd_line, content_type, data, sha256, width, height)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-            photo_id, f"{year}/{line_id}", photo.content_type, photo.data, photo.sha256, photo.width, photo.height,
-        )  # fmt: skip
-        return MilestonePhoto(photo_id=photo_id, sha256=photo.sha256, content_type=photo.content_type,
-                              width=photo.width, height=photo.height, size=len(photo.data))  # fmt: skip
+        photo_id = photo_id_of(year, line_id, photo)
+        await keep_photos(self._pool, year, line_id, [(photo_id, photo)])
+        return photo_ref(photo_id, photo)
 
     async def photos_of(self, year: int, line_id: str, ids: Sequence[str]) -> tuple[MilestonePhoto, ...]:
         """The photos `ids` (uploaded for this line before) as a milestone records them."""
@@ -144,6 +139,27 @@ class RealisationService:
         return tuple(MilestonePhoto(photo_id=i, sha256=found[i]["sha256"], content_type=found[i]["content_type"],
                                     width=found[i]["width"], height=found[i]["height"], size=found[i]["size"])
                      for i in ids)  # fmt: skip
+
+
+def photo_id_of(year: int, line_id: str, photo: ProcessedPhoto) -> str:
+    """A line's photo's id: the same picture for the same line is the same photo, whenever it is sent."""
+    return str(uuid.uuid5(_NAMESPACE, f"{year}/{line_id}:{photo.original_sha256}"))
+
+
+def photo_ref(photo_id: str, photo: ProcessedPhoto) -> MilestonePhoto:
+    """A kept photo as a milestone records it."""
+    return MilestonePhoto(photo_id=photo_id, sha256=photo.sha256, content_type=photo.content_type,
+                          width=photo.width, height=photo.height, size=len(photo.data))  # fmt: skip
+
+
+async def keep_photos(db: asyncpg.Pool | asyncpg.Connection, year: int, line_id: str,
+                      photos: Sequence[tuple[str, ProcessedPhoto]]) -> None:  # fmt: skip
+    """The photos' bytes, beside residents' (a photo kept twice is kept once)."""
+    await db.executemany(
+        "INSERT INTO photos (id, rkpd_line, content_type, data, sha256, width, height)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        [(i, f"{year}/{line_id}", p.content_type, p.data, p.sha256, p.width, p.height) for i, p in photos],
+    )
 
 
 def _uuid_or_nil(text: str) -> uuid.UUID:
