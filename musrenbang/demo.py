@@ -54,7 +54,7 @@ from musrenbang.services import city as city_service
 from musrenbang.services import cycles
 from musrenbang.services.forums import ForumService, hold_open_append
 from musrenbang.services.freshness import require_fresh
-from musrenbang.services.proposals import _NAMESPACE, ProposalService, _code_for, fingerprint
+from musrenbang.services.proposals import _NAMESPACE, ProposalService, code_for, fingerprint
 from musrenbang.services.realisation import RealisationService, keep_photos, photo_id_of, photo_ref
 from musrenbang.services.rkpd import RkpdService
 
@@ -76,6 +76,9 @@ RKPD_2022 = cy.StartCycle(
 """Kota Bekasi's RKPD 2022 as announced at its kick-off on 19 January 2021 (DOMAIN.md), on the common
 chain's calendar."""
 SUBMITTED_ON = dt.date(2021, 1, 11)
+POKIR_ON = dt.date(2021, 2, 26)
+"""The day the demo's pokir are submitted: before their deadline, a week before the Musrenbang Kota window
+opens (16 March 2021)."""
 CITY_FORUM_ON = dt.date(2021, 3, 1)
 ADOPTED_ON = dt.date(2021, 4, 5)
 ENACTED_ON = dt.date(2021, 5, 31)
@@ -84,15 +87,16 @@ REGULATION = "Peraturan Wali Kota Bekasi Nomor 33 Tahun 2021 (contoh demo)"
 CARRIED = 40
 """At most this many needs that 2022 did not accommodate are proposed again for 2023."""
 BATCH = 1000
-STEPS = 56 * 3 + 12 + 10
+STEPS = 56 * 3 + 12 + 11
 """Progress steps `play` reports: per kelurahan submissions, verification and forum; per kecamatan
-forum; the city level and the projections catching up; what became of the lines; the next year."""
+forum; the DPRD's pokir; the city level and the projections catching up; what became of the lines; the next year."""
 NOTIFIED = 0.05
 """The share of proposers who ask to be told by e-mail (at example.org, a domain reserved for examples:
 whatever SMTP server a demo database is later given, nobody real receives them)."""
 ADMIN = Metadata(actor="admin.bappeda", role="admin")
 ACCOUNTS = (("admin.bappeda", "admin", None, None), ("fasilitator.bekasitimur", "facilitator", "32.75.01", None),
-            ("opd.dbmsda", "opd", None, "DBMSDA"), ("auditor.inspektorat", "auditor", None, None))  # fmt: skip
+            ("opd.dbmsda", "opd", None, "DBMSDA"), ("auditor.inspektorat", "auditor", None, None),
+            ("setwan.dprd", "setwan", None, None))  # fmt: skip
 
 
 class Account(msgspec.Struct, frozen=True):
@@ -111,6 +115,7 @@ class Summary(msgspec.Struct, kw_only=True):
     rejected: int = 0
     forums: int = 0
     received: int = 0
+    pokir: int = 0
     passed: int = 0
     declined: int = 0
     lines: int = 0
@@ -162,6 +167,8 @@ class _Demo:
         self.need: dict[str, catalogue.Need] = {}
         self.quality: dict[str, float] = {}
         self.mandated: dict[str, list[f.RegisterDelegate]] = {}
+        self.members: list[Account] = []
+        """The DPRD members' demo accounts (made with their pokir)."""
 
     async def fresh(self) -> None:
         """Wait for every read model to reach the log's head: the next stage reads them to decide (the
@@ -192,8 +199,8 @@ class _Demo:
     def _phone(self) -> str:
         return f"08{self.rng.randint(11, 99)}{self.rng.randint(10_000_000, 99_999_999)}"
 
-    def _content(self, kelurahan: str, need: catalogue.Need) -> p.ProposalInput:
-        rng = self.rng
+    def _content(self, kelurahan: str, need: catalogue.Need, rng: random.Random | None = None) -> p.ProposalInput:
+        rng = rng or self.rng
         rw, rt = rng.randint(1, 14), rng.randint(1, 9)
         volume = rng.randint(*need.volume)
         if need.unit == "m":
@@ -228,7 +235,7 @@ class _Demo:
         contacts, appends = [], []
         for key, content, proposer in prepared:
             attempt = 0
-            while (code := _code_for(key, attempt)) in used:
+            while (code := code_for(key, attempt)) in used:
                 attempt += 1
             used.add(code)
             ref = str(uuid.uuid5(_NAMESPACE, f"proposer:{key}"))
@@ -499,16 +506,62 @@ class _Demo:
         await self.fresh()
         self.tick(1)
 
+    # --- DPRD members' pokir ---------------------------------------------------------------------------
+
+    async def pokir(self, kelurahan: list[dict]) -> None:
+        """Each demo member brings two to four pokir from reses in their own daerah pemilihan; the DPRD
+        secretariat returns one of each member's for completion, which the member revises, and forwards
+        them all before the deadline (a week before the Musrenbang Kota). Drawn apart from `rng`, so the
+        residents' cycle stays the same for a seed."""
+        from musrenbang.domain.access import Actor
+        from musrenbang.services.accounts import add_user
+        from musrenbang.services.pokir import PokirService, Reses
+
+        rng = random.Random(self.seed + 2)
+        city = await city_service.required(self.store)
+        service = PokirService(self.pool, self.store, self.proposals)
+        setwan = Actor(username="setwan.dprd", role="setwan")
+        async with self.pool.acquire() as conn:
+            for username, name, faction, dapil in catalogue.DPRD_MEMBERS:
+                password: str | None = secrets.token_urlsafe(12)
+                try:
+                    await add_user(conn, username, password or "", "dprd", None, None, dapil=dapil, name=name,
+                                   faction=faction)  # fmt: skip
+                except DomainError:
+                    password = None  # the member's account exists already
+                self.members.append(Account(username, "dprd", dapil, password))
+        for username, _, _, dapil in catalogue.DPRD_MEMBERS:
+            member = Actor(username=username, role="dprd", dapil=dapil)
+            places = [k for k in kelurahan if city.dapil_of(values.kecamatan_of(k["kode"])) == dapil]
+            for n in range(rng.randint(2, 4)):
+                place, need = rng.choice(places), rng.choice(catalogue.NEEDS)
+                raw = self._content(place["kode"], need, rng)
+                reses = Reses(held_on=POKIR_ON - dt.timedelta(days=rng.randint(20, 120)),
+                              place=rng.choice(catalogue.RESES_PLACES).format(kelurahan=place["nama"], rw=raw.rw))
+                key = f"demo:{self.seed}:pokir:{username}:{n}"
+                code, _ = await service.submit(member, YEAR, raw, reses, idempotency_key=key,
+                                               fingerprint=fingerprint(key), on=POKIR_ON)  # fmt: skip
+                self.need[code] = need
+                if n == 0:
+                    reason = rng.choice(catalogue.POKIR_RETURN_REASONS)
+                    await service.check(setwan, p.ReturnPokir(code=code, reason=reason))
+                    fuller = msgspec.structs.replace(raw, address=f"{raw.address}, {place['nama']}")
+                    await service.revise(member, code, fuller, reses, on=POKIR_ON)
+                await service.check(setwan, p.ForwardPokir(code=code))
+                self.summary.pokir += 1
+        await self.fresh()
+        self.tick(1)
+
     # --- the city: Forum Perangkat Daerah and Musrenbang Kota ---------------------------------------------
 
     def _lines(self, items: list[CityItem], agency_of: dict[str, str], kecamatan_agency: Mapping[str, str]
                ) -> list[tuple[Metadata, r.Command]]:  # fmt: skip
-        groups: dict[tuple[str, str, str], list[CityItem]] = defaultdict(list)
+        groups: dict[tuple[str, str, str, str], list[CityItem]] = defaultdict(list)
         for item in items:
             need = self.need[item.code]
-            groups[(agency_of[item.code], need.key, item.kelurahan[:8])].append(item)
+            groups[(agency_of[item.code], need.key, item.kelurahan[:8], item.source)].append(item)
         out: list[tuple[Metadata, r.Command]] = []
-        for (agency, _, _), members in sorted(groups.items()):
+        for (agency, _, _, source), members in sorted(groups.items()):
             need = self.need[members[0].code]
             start = 0
             while start < len(members):
@@ -518,7 +571,9 @@ class _Demo:
                 pagu = sum(i.cost for i in chunk)
                 funding = need.funding_source
                 small = pagu < 100_000_000 and self.rng.random() < 0.2
-                if small or funding == "dana_kelurahan":  # paid by Dana Kelurahan: through the kecamatan
+                if source == "pokir":  # not agreed at a Musrenbang Kelurahan: never Dana Kelurahan
+                    funding = "apbd_kota" if funding == "dana_kelurahan" else funding
+                elif small or funding == "dana_kelurahan":  # paid by Dana Kelurahan: through the kecamatan
                     out.extend(self._dana_kelurahan(agency, chunk, kecamatan_agency, need, volume))
                     continue
                 line = r.LineInput(
@@ -708,7 +763,8 @@ class _Demo:
         await self.fresh()
         rows = await self.pool.fetch(
             "SELECT code, kelurahan, kecamatan FROM proposals WHERE year = $1 AND status = ANY($2::text[])"
-            " ORDER BY code", YEAR, [p.TIDAK_TERAKOMODASI, p.DITERUSKAN, p.DITERIMA, p.DITERIMA_DENGAN_PERUBAHAN],
+            " AND source <> 'pokir' ORDER BY code",  # a pokir is brought again by its member, not carried
+            YEAR, [p.TIDAK_TERAKOMODASI, p.DITERUSKAN, p.DITERIMA, p.DITERIMA_DENGAN_PERUBAHAN],
         )  # fmt: skip
         for row in self.rng.sample(list(rows), min(CARRIED, len(rows))):
             earlier = await self.pool.fetchrow(f"SELECT {', '.join(p.ProposalInput.__struct_fields__)}"
@@ -774,12 +830,13 @@ async def play(pool: asyncpg.Pool, store: EventStore, secret: bytes, *, seed: in
     await demo.residents(kelurahan)
     await demo.kelurahan_forums(kelurahan)
     await demo.kecamatan_forums(groups)
+    await demo.pokir(kelurahan)
     await demo.city()
     await demo.realisation()
     if next_year:
         await demo.next_year()
     demo.summary.events = await pool.fetchval("SELECT count(*) FROM events")
-    demo.summary.accounts = await add_accounts(pool)
+    demo.summary.accounts = [*await add_accounts(pool), *demo.members]
     return demo.summary
 
 

@@ -367,3 +367,19 @@ DANA_KELURAHAN = {
     "output_indicator": "Sarana dan prasarana kelurahan yang dibangun",
     "pass_reason": "Dibiayai Dana Kelurahan: dianggarkan melalui kecamatan",
 }
+
+# DPRD members who bring pokir from their reses (names made up for the demo, marked so; factions too), each
+# in one of Kota Bekasi's daerah pemilihan (the settings file lists their kecamatan).
+DPRD_MEMBERS = (
+    ("dprd.rahmat", "H. Rahmat Hidayat, S.E. (contoh demo)", "Fraksi Contoh Satu", "Bekasi 1"),
+    ("dprd.wahyuni", "Dra. Sri Wahyuni (contoh demo)", "Fraksi Contoh Dua", "Bekasi 2"),
+    ("dprd.bambang", "Ir. Bambang Setiawan (contoh demo)", "Fraksi Contoh Tiga", "Bekasi 3"),
+    ("dprd.nurlela", "Hj. Nurlela, S.Pd. (contoh demo)", "Fraksi Contoh Satu", "Bekasi 4"),
+    ("dprd.andi", "Andi Saputra, S.H. (contoh demo)", "Fraksi Contoh Dua", "Bekasi 5"),
+)
+RESES_PLACES = ("Aula Kelurahan {kelurahan}", "Balai warga RW {rw:02d} {kelurahan}", "Masjid RW {rw:02d} {kelurahan}",
+                "Lapangan RW {rw:02d} {kelurahan}")  # fmt: skip
+POKIR_RETURN_REASONS = (
+    "Sebutkan RT yang terdampak dan perbaiki perkiraan biaya menurut standar harga satuan",
+    "Lampirkan alamat lokasi yang lebih jelas",
+)

@@ -10,7 +10,11 @@ recorded decision differs from the decision its own events give:
   services/forums.py) and compared with the result `forum.closed` published;
 - every `proposal.decided_at_forum`: the rank and selection it tells the proposal agree with the
   recomputed result;
-- every `rkpd.proposals_received` item was selected by its forum's recomputed result;
+- every `rkpd.proposals_received` item was selected by its forum's recomputed result, or is a pokir the
+  DPRD secretariat forwarded before (`proposal.pokir_forwarded`), received as it then stood (title,
+  kelurahan, bidang, cost);
+- every RKPD line comes from proposals the forums sent up or forwarded pokir, or from the agency's own
+  work plan with its reason (Renja): not both, not neither;
 - every `rkpd.adopted` list equals the fold of that year's `rkpd.*` line events up to that point, with
   the right revision number and total.
 
@@ -28,6 +32,7 @@ from musrenbang.domain import forum as forums
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.events import (
     BallotCast,
+    CityItem,
     DelegateRegistered,
     DelegatesMandated,
     Event,
@@ -36,7 +41,11 @@ from musrenbang.domain.events import (
     ForumResult,
     ForumScheduled,
     ItemAdjusted,
+    PokirForwarded,
+    ProposalContent,
     ProposalDecidedAtForum,
+    ProposalRevised,
+    ProposalSubmitted,
     RankedItem,
     RkpdAdopted,
     RkpdEnacted,
@@ -50,7 +59,8 @@ from musrenbang.domain.events import (
 )
 
 RELEVANT_PREFIXES = ("forum.", "rkpd.")
-RELEVANT_TYPES = frozenset({"proposal.decided_at_forum"})
+RELEVANT_TYPES = frozenset({"proposal.decided_at_forum", "proposal.submitted", "proposal.revised",
+                            "proposal.pokir_forwarded"})  # fmt: skip
 _ForumStreamEvent = ForumScheduled | DelegateRegistered | ForumOpened | ItemAdjusted | DelegatesMandated
 """The events on a forum's own stream that only move its state (the close is handled apart)."""
 _RkpdStreamEvent = (
@@ -115,6 +125,9 @@ class Recomputer:
         self.adoption_count = 0
         self._forums: dict[str, _OpenForum] = {}
         self._rkpd: dict[int, rkpd_rules.Rkpd] = {}
+        self._pokir: dict[str, ProposalContent] = {}
+        """Every pokir's content as last submitted or revised (residents' proposals are not kept)."""
+        self.forwarded_pokir: set[str] = set()
 
     def differ(self, message: str) -> None:
         self.differences.append(message)
@@ -140,6 +153,15 @@ class Recomputer:
                 self._forum_event(where, event)
             case ProposalDecidedAtForum():
                 self._decided(where, event)
+            case ProposalSubmitted() if event.source == "pokir":
+                self._pokir[event.code] = event.content
+            case ProposalRevised() if event.code in self._pokir:
+                self._pokir[event.code] = event.content
+            case PokirForwarded():
+                if event.code not in self._pokir:
+                    self.differ(f"proposal {event.code} (stream {where.stream_id} version {where.stream_version}):"
+                                " forwarded as a pokir, but it was not submitted as one")  # fmt: skip
+                self.forwarded_pokir.add(event.code)
             case RkpdProposalsReceived():
                 self._received(where, event)
                 self._rkpd_event(where, event)
@@ -273,6 +295,9 @@ class Recomputer:
 
     def _received(self, where: Where, event: RkpdProposalsReceived) -> None:
         for item in event.items:
+            if item.source == "pokir":
+                self._received_pokir(where, event.year, item)
+                continue
             closed = self.closed.get(item.forum_id)
             if closed is None:
                 self.differ(f"rkpd {event.year} (stream {where.stream_id} version {where.stream_version}): received"
@@ -281,6 +306,15 @@ class Recomputer:
                 self.differ(f"rkpd {event.year} (stream {where.stream_id} version {where.stream_version}): received"
                             f" proposal {item.code}, which forum {item.forum_id} did not select when its result is"
                             " recomputed")  # fmt: skip
+
+    def _received_pokir(self, where: Where, year: int, item: CityItem) -> None:
+        head = f"rkpd {year} (stream {where.stream_id} version {where.stream_version}): received pokir {item.code}"
+        content = self._pokir.get(item.code)
+        if item.code not in self.forwarded_pokir or content is None:
+            self.differ(f"{head}, which the DPRD secretariat had not forwarded")
+        elif (item.title, item.kelurahan, item.bidang, item.cost) != (content.title, content.kelurahan, content.bidang,
+                                                                      content.estimated_cost):  # fmt: skip
+            self.differ(f"{head}: its title, kelurahan, bidang or cost is not the pokir's as forwarded")
 
     def _enacted(self, where: Where, event: RkpdEnacted) -> None:
         """The regulation enacts the latest adopted list, and its hash is that list's."""

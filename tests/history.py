@@ -10,6 +10,8 @@ event (the cycle moves to its kelurahan stage once):
   DISPERKIMTAN, which declines it; the RKPD is adopted, DBMSDA-002's pagu revised, and adopted again
   (revision 2, Rp 50 juta) and enacted by `REGULATION`; it is budgeted in the APBD (Rp 48 juta, with the
   reason) and under way (40%);
+- a DPRD member's pokir (kelurahan `KELURAHAN_POKIR`), returned once by the secretariat, revised and
+  forwarded after the Forum Perangkat Daerah took up its list (it waits for the next receive);
 - finally the log is sealed (seal 1 covers everything before it).
 
 `build` returns the codes in the order a0..a4, b0, b1. Proposers' names and phones (personal data) are in
@@ -27,6 +29,7 @@ import msgspec
 from musrenbang.domain import forum as f
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import rkpd as r
+from musrenbang.domain.access import Actor
 from musrenbang.domain.cycle import ChangeWindow
 from musrenbang.domain.realisation import RecordMilestone
 from musrenbang.eventlog import seal
@@ -35,7 +38,9 @@ from musrenbang.photos import process
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services import cycles
+from musrenbang.services.accounts import add_user
 from musrenbang.services.forums import ForumService, new_forum_id
+from musrenbang.services.pokir import PokirService, Reses
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.realisation import RealisationService
 from musrenbang.services.rkpd import RkpdService
@@ -69,6 +74,8 @@ class History(msgspec.Struct, kw_only=True):
     year: int = YEAR
     carried: str = ""
     """a3 (declined in 2022) proposed again for 2023"""
+    pokir: str = ""
+    """The DPRD member's pokir (forwarded, not received)"""
 
 
 async def _submit(proposals: ProposalService, n: int, kelurahan: str, rw: int, cost: str = "10 juta") -> str:
@@ -152,6 +159,7 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
 
     rkpd = RkpdService(pool, store, runner)
     await rkpd.receive(YEAR, META)
+    pokir = await _pokir(pool, store, proposals)
     line = r.LineInput(agency="DBMSDA", origins=(a[0],), priority_program=1, sub_kegiatan_code="1.03.10.2.01.0017",
                        program="Program Penyelenggaraan Jalan", kegiatan="Penyelenggaraan Jalan Kabupaten/Kota",
                        sub_kegiatan="Rehabilitasi Jalan", funding_source="apbd_kota", volume="300", unit="m",
@@ -175,7 +183,31 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     await seal.seal(store)  # the whole log so far, under a seal
     await runner.catch_up_all()
     return History(codes=[*a, *b], forums={"kelurahan_a": forum_a, "kelurahan_b": forum_b, "kecamatan": kecamatan},
-                   carried=carried)  # fmt: skip
+                   carried=carried, pokir=pokir)  # fmt: skip
+
+
+MEMBER = Actor(username="dprd.uji", role="dprd", dapil="Bekasi 1")
+KELURAHAN_POKIR = "32.75.01.1003"
+
+
+async def _pokir(pool: asyncpg.Pool, store: EventStore, proposals: ProposalService) -> str:
+    """Entered before the deadline (a week before the test calendar's Musrenbang Kota opens, 1 June 2020)."""
+    async with pool.acquire() as conn:
+        await add_user(conn, MEMBER.username, "kata-sandi-uji-panjang", "dprd", None, None, dapil="Bekasi 1",
+                       name="Anggota DPRD Uji", faction="Fraksi Uji")  # fmt: skip
+    service = PokirService(pool, store, proposals)
+    raw = rules.ProposalInput(
+        kelurahan=KELURAHAN_POKIR, rw="2", rt="1", kind="fisik", bidang="infrastruktur", title="Pokir saluran uji",
+        problem="Saluran meluap setiap hujan", solution="Normalisasi saluran", beneficiaries="200", volume="100",
+        unit="meter", estimated_cost="60 juta", address="Jl. Uji Pokir")  # fmt: skip
+    reses, on = Reses(held_on=dt.date(2020, 3, 10), place="Aula RW 02"), dt.date(2020, 5, 20)
+    code, _ = await service.submit(MEMBER, YEAR, raw, reses, idempotency_key="history-pokir", fingerprint="pokir",
+                                   on=on)  # fmt: skip
+    setwan = Actor(username="setwan.uji", role="setwan")
+    await service.check(setwan, rules.ReturnPokir(code=code, reason="sebutkan RT"))
+    await service.revise(MEMBER, code, msgspec.structs.replace(raw, rt="3"), reses, on=on)
+    await service.check(setwan, rules.ForwardPokir(code=code))
+    return code
 
 
 async def _after_adoption(realisation: RealisationService) -> None:

@@ -90,7 +90,8 @@ def _verify_file(file: Path, against: str | None, head: str | None) -> None:
     years = ", ".join(str(y) for y in report.years) or "none"
     click.echo(f"events: {report.events} in {report.streams} streams, {report.rate:,.0f} events/s;"
                f" seals checked: {report.seals}")  # fmt: skip
-    click.echo(f"forums recomputed: {report.forums}; RKPD years: {years} ({report.adoptions} adoption(s))")
+    click.echo(f"forums recomputed: {report.forums}; RKPD years: {years} ({report.adoptions} adoption(s));"
+               f" pokir forwarded and checked: {len(report.recomputer.forwarded_pokir)}")  # fmt: skip
     if against is not None:
         try:
             published = compare_with_server(against, report.recomputer)

@@ -135,7 +135,8 @@ async def _play_demo(url: str, secret: str, seed: int, scale: int) -> Summary | 
 def _print_demo(summary: Summary, settings: Settings) -> None:
     s = summary
     click.echo(f"demo: {s.proposals} proposals ({s.merged} merged, {s.returned} returned of which {s.revised}"
-               f" revised, {s.rejected} rejected), {s.forums} forums, {s.received} at the city level"
+               f" revised, {s.rejected} rejected), {s.forums} forums, {s.pokir} DPRD pokir,"
+               f" {s.received} at the city level"
                f" ({s.passed} passed on, {s.declined} declined), {s.lines} RKPD lines adopted, {s.finished} of them"
                f" finished by 2022;"
                f" RKPD 2023 open with {s.carried} needs proposed again; {s.events} events")  # fmt: skip
@@ -145,6 +146,8 @@ def _print_demo(summary: Summary, settings: Settings) -> None:
                f" {base}/lacak/{s.carried_code}")  # fmt: skip
     if s.finished_code:
         click.echo(f"a proposal followed to its finished work, with photos: {base}/lacak/{s.finished_code}")
+    click.echo(f"the DPRD members' pokir, and where the RKPD's pagu came from: {base}/pokir/2022,"
+               f" {base}/rkpd/2022/sumber")  # fmt: skip
     click.echo("demo staff accounts (sign in at /masuk):")
     for a in s.accounts:
         password = a.password or "(existed already; password unchanged)"

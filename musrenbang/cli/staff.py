@@ -12,16 +12,21 @@ from musrenbang.cli.group import main
 
 @main.group()
 def user() -> None:
-    """Staff accounts (admin, facilitator, opd, auditor)."""
+    """Staff accounts (admin, facilitator, opd, auditor, dprd, setwan)."""
 
 
 @user.command("add")
 @click.option("--username", required=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "facilitator", "opd", "auditor"]))
+@click.option("--role", required=True, type=click.Choice(["admin", "facilitator", "opd", "auditor", "dprd", "setwan"]))
 @click.option("--region", default=None, help="Kelurahan or kecamatan code (facilitators).")
 @click.option("--opd", default=None, help="Agency code (opd accounts), e.g. DBMSDA; see musrenbang/domain/agency.py.")
-def user_add(username: str, role: str, region: str | None, opd: str | None) -> None:
-    """Add an account; the password is read from standard input (first line)."""
+@click.option("--dapil", default=None, help="Daerah pemilihan (dprd accounts), e.g. \"Bekasi 1\" (city settings).")
+@click.option("--name", default=None, help="Full name as pages show it (dprd accounts: the member's).")
+@click.option("--faction", default=None, help="Fraksi (dprd accounts).")
+def user_add(username: str, role: str, region: str | None, opd: str | None, dapil: str | None, name: str | None,
+             faction: str | None) -> None:  # fmt: skip
+    """Add an account; the password is read from standard input (first line). `dprd`: a DPRD member, who
+    enters pokok-pikiran; `setwan`: the DPRD secretariat, who checks and forwards them."""
     from musrenbang.domain.errors import DomainError, ValidationFailed
     from musrenbang.services.accounts import add_user
 
@@ -29,12 +34,14 @@ def user_add(username: str, role: str, region: str | None, opd: str | None) -> N
     settings = settings_from_env()
     with database(settings) as url:
         try:
-            run(migrated(url, lambda conn: add_user(conn, username, password, role, region, opd)))
+            run(migrated(url, lambda conn: add_user(conn, username, password, role, region, opd, dapil=dapil, name=name,
+                                                            faction=faction)))
         except ValidationFailed as exc:
             raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
         except DomainError as exc:
             raise Failure(exc.message) from None
-    click.echo(f"added {username} ({role}{' ' + region if region else ''}{' ' + opd if opd else ''})")
+    scope = region or opd or (f"dapil {dapil}" if dapil else "")
+    click.echo(f"added {username} ({role}{' ' + scope if scope else ''})")
 
 
 @user.command("list")
@@ -46,7 +53,7 @@ def user_list() -> None:
     with database(settings) as url:
         rows = run(migrated(url, list_users))
     for r in rows:
-        scope = r["region"] or r["opd"] or "-"
+        scope = r["region"] or r["opd"] or r["dapil"] or "-"
         state = "disabled" if r["disabled_at"] else "active"
         click.echo(f"{r['username']:<24} {r['role']:<12} {scope:<16} {state}")
 

@@ -4,6 +4,8 @@
 - `facilitator`: scoped to one kelurahan, or one kecamatan (which covers its kelurahan).
 - `opd`: scoped to one agency (its own lines, at city level).
 - `auditor`: reads everything, changes nothing.
+- `dprd`: a DPRD member, with their daerah pemilihan: enters and revises their own pokok-pikiran.
+- `setwan`: the DPRD secretariat: checks the members' pokir for completeness, returns or forwards them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import msgspec
 
 from musrenbang.domain.errors import N_, DomainError
 
-ROLES = ("admin", "facilitator", "opd", "auditor")
+ROLES = ("admin", "facilitator", "opd", "auditor", "dprd", "setwan")
 
 
 class Forbidden(DomainError):
@@ -24,6 +26,8 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     role: str
     region: str | None = None
     opd: str | None = None
+    dapil: str | None = None
+    """A DPRD member's daerah pemilihan."""
 
 
 def covers(actor: Actor, region: str) -> bool:

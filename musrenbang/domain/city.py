@@ -20,7 +20,7 @@ import msgspec
 
 from musrenbang.domain import bounds, values
 from musrenbang.domain.errors import N_, DomainError, Message
-from musrenbang.domain.events import CityAgency, CityConfigured, CoordinateBounds, Event
+from musrenbang.domain.events import CityAgency, CityConfigured, CoordinateBounds, Dapil, Event
 from musrenbang.domain.proposal import BIDANG
 
 STREAM = "city"
@@ -49,6 +49,7 @@ class City(msgspec.Struct, frozen=True, kw_only=True):
     bidang_agency: dict[str, str] = {}
     bounds: CoordinateBounds = INDONESIA
     timezone: str = "WIB"
+    dapil: tuple[Dapil, ...] = ()
 
     @property
     def exists(self) -> bool:
@@ -68,6 +69,10 @@ class City(msgspec.Struct, frozen=True, kw_only=True):
         item that is no resident's proposal, e.g. an imported election's project)."""
         return self.bidang_agency.get(bidang, "")
 
+    def dapil_of(self, kecamatan: str) -> str | None:
+        """The daerah pemilihan `kecamatan` votes in (None: not configured, or not in any)."""
+        return next((d.name for d in self.dapil if kecamatan in d.kecamatan), None)
+
 
 class ConfigureCity(msgspec.Struct, frozen=True, kw_only=True):
     """Set the city up, or change its settings: every setting, whole (what is left out is not kept)."""
@@ -81,6 +86,7 @@ class ConfigureCity(msgspec.Struct, frozen=True, kw_only=True):
     bounds: CoordinateBounds
     timezone: str = ""
     """WIB, WITA or WIT; empty: the zone of the region's province."""
+    dapil: tuple[Dapil, ...] = ()
 
 
 def timezone_of(region: str) -> str:
@@ -110,6 +116,7 @@ def decide(state: City, command: ConfigureCity) -> list[Event]:
     agencies = _agencies(checks, command.agencies)
     bidang_agency = _bidang_agency(checks, command.bidang_agency, {a.code for a in agencies})
     area = checks.check("bounds", _bounds, command.bounds)
+    dapil = _dapil(checks, command.dapil, command.region)
     zone = command.timezone or timezone_of(command.region)
     if zone not in TIMEZONES:
         checks.fail("timezone", N_("zona waktu: WIB, WITA atau WIT"))
@@ -117,6 +124,7 @@ def decide(state: City, command: ConfigureCity) -> list[Event]:
     configured = CityConfigured(
         region=command.region, name=name, planning_agency=planning_agency, planning_agency_short=short,
         agencies=agencies, bidang_agency=bidang_agency, bounds=area or INDONESIA, timezone=zone,
+        dapil=dapil,
     )  # fmt: skip
     return [] if evolve(state, configured) == state else [configured]
 
@@ -126,7 +134,7 @@ def evolve(state: City, event: Event) -> City:
         return City(region=event.region, name=event.name, planning_agency=event.planning_agency,
                     planning_agency_short=event.planning_agency_short, agencies=event.agencies,
                     bidang_agency=dict(event.bidang_agency), bounds=event.bounds,
-                    timezone=event.timezone)  # fmt: skip
+                    timezone=event.timezone, dapil=event.dapil)  # fmt: skip
     return state
 
 
@@ -168,6 +176,35 @@ def _agencies(checks: bounds.Checks, given: tuple[CityAgency, ...]) -> tuple[Cit
     return tuple(agencies)
 
 
+MAX_DAPIL = 100
+
+
+def _dapil(checks: bounds.Checks, given: tuple[Dapil, ...], region: str) -> tuple[Dapil, ...]:
+    """Named, each kecamatan of the city in one at most (a kecamatan votes in one daerah pemilihan)."""
+    if len(given) > MAX_DAPIL:
+        checks.fail("dapil", Message(N_("paling banyak %(max)d daerah pemilihan"), max=MAX_DAPIL))
+        return ()
+    out, names, seen = [], set(), set()
+    for d in given:
+        name = checks.text("dapil", d.name, 60, required=True)
+        if name.casefold() in names:
+            checks.fail("dapil", Message(N_("daerah pemilihan %(name)s disebut dua kali"), name=name))
+        names.add(name.casefold())
+        if not 1 <= len(d.kecamatan) <= MAX_AGENCIES:
+            checks.fail("dapil", Message(N_("daerah pemilihan %(name)s: sebutkan kecamatannya"), name=name))
+        for kode in d.kecamatan:
+            if not isinstance(kode, str) or kode.count(".") != 2 or not kode.startswith(region + "."):
+                checks.fail("dapil", Message(N_("daerah pemilihan %(name)s: %(code)s bukan kode kecamatan kota ini"),
+                                             name=name, code=str(kode)[:20]))  # fmt: skip
+            elif kode in seen:
+                checks.fail("dapil", Message(N_("kecamatan %(code)s ada di dua daerah pemilihan"), code=kode))
+            else:
+                checks.check("dapil", bounds.region_code, kode)
+            seen.add(kode)
+        out.append(Dapil(name=name, kecamatan=tuple(d.kecamatan)))
+    return tuple(out)
+
+
 KECAMATAN_URUSAN = ("7.01",)
 """Unsur kewilayahan — kecamatan, in the Permendagri 90/2019 nomenclature."""
 
@@ -202,7 +239,8 @@ def as_command(state: City) -> ConfigureCity:
     """The settings in force, as the command that would record them (to change one part of them)."""
     return ConfigureCity(region=state.region, name=state.name, planning_agency=state.planning_agency,
                          planning_agency_short=state.planning_agency_short, agencies=state.agencies,
-                         bidang_agency=state.bidang_agency, bounds=state.bounds, timezone=state.timezone)  # fmt: skip
+                         bidang_agency=state.bidang_agency, bounds=state.bounds, timezone=state.timezone,
+                         dapil=state.dapil)  # fmt: skip
 
 
 def _bidang_agency(checks: bounds.Checks, given: Mapping[str, str], codes: set[str]) -> dict[str, str]:

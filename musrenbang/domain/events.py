@@ -40,6 +40,13 @@ class CoordinateBounds(msgspec.Struct, frozen=True, kw_only=True):
     east: str
 
 
+class Dapil(msgspec.Struct, frozen=True, kw_only=True):
+    """A daerah pemilihan of the DPRD (as the KPU sets it for the election): its name and its kecamatan."""
+
+    name: str
+    kecamatan: tuple[str, ...]
+
+
 class CityConfigured(Event, frozen=True, tag="city.configured"):
     """The city's settings, whole, as they hold from now on: its region (a kabupaten or kota code of the
     Kemendagri table), its name, its planning agency, its perangkat daerah, which agency takes a proposal
@@ -55,6 +62,8 @@ class CityConfigured(Event, frozen=True, tag="city.configured"):
     bounds: CoordinateBounds
     timezone: str = "WIB"
     """WIB, WITA or WIT: the day the city's calendar counts in (settings from before it: WIB)."""
+    dapil: tuple[Dapil, ...] = ()
+    """The DPRD's electoral districts, for the pokir and their share of the RKPD (none: not configured)."""
 
 
 # --- planning cycle -------------------------------------------------------------------------------
@@ -138,6 +147,19 @@ class ProposalContent(msgspec.Struct, frozen=True, kw_only=True):
     longitude: str | None = None
 
 
+class PokirFrom(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a pokok pikiran DPRD comes from: the member who brings it (their account, name, faction and
+    daerah pemilihan as they stood when it was submitted: public officials, public record) and the reses
+    where it was heard."""
+
+    member: str
+    member_name: str
+    faction: str
+    dapil: str
+    reses_on: dt.date
+    reses_place: str
+
+
 class ProposalSubmitted(Event, frozen=True, tag="proposal.submitted"):
     """A resident (or RW, pokir, agency: `source`) submitted a proposal for the cycle of `year`.
 
@@ -151,6 +173,8 @@ class ProposalSubmitted(Event, frozen=True, tag="proposal.submitted"):
     proposer_ref: str
     carried_from: str | None = None
     """The proposal of an earlier year this one proposes again (it was not accommodated there)."""
+    pokir: PokirFrom | None = None
+    """For a pokir (`source` "pokir"): its member and reses."""
 
 
 class ProposalCarriedOver(Event, frozen=True, tag="proposal.carried_over"):
@@ -163,10 +187,20 @@ class ProposalCarriedOver(Event, frozen=True, tag="proposal.carried_over"):
 
 
 class ProposalRevised(Event, frozen=True, tag="proposal.revised"):
-    """The proposer revised a proposal that was returned to them; `content` replaces the old one."""
+    """The proposer revised a proposal that was returned to them; `content` replaces the old one (and
+    `pokir` a pokir's reses, when given)."""
 
     code: str
     content: ProposalContent
+    pokir: PokirFrom | None = None
+
+
+class PokirForwarded(Event, frozen=True, tag="proposal.pokir_forwarded"):
+    """The DPRD secretariat found a pokir complete and forwarded it to the Forum Perangkat Daerah, where
+    the agencies take it up with the kecamatan forums' proposals (not through kelurahan verification)."""
+
+    code: str
+    note: str = ""
 
 
 class ProposalPhotoAttached(Event, frozen=True, tag="proposal.photo_attached"):
@@ -363,6 +397,9 @@ class CityItem(msgspec.Struct, frozen=True, kw_only=True):
     unit: str | None = None
     agency: str
     forum_id: str
+    """The kecamatan forum that forwarded it ("" for a pokir: the DPRD secretariat forwarded it)."""
+    source: str = "musrenbang"
+    """`musrenbang` (a resident's proposal through the forums) or `pokir` (a DPRD member's)."""
 
 
 class RkpdProposalsReceived(Event, frozen=True, tag="rkpd.proposals_received"):
@@ -525,6 +562,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ProposalSubmitted,
     ProposalCarriedOver,
     ProposalRevised,
+    PokirForwarded,
     ProposalPhotoAttached,
     ProposalAccepted,
     ProposalReturned,

@@ -17,6 +17,8 @@ from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Validat
 from musrenbang.domain.events import (
     CoordinateBounds,
     Event,
+    PokirForwarded,
+    PokirFrom,
     ProposalAccepted,
     ProposalCarriedOver,
     ProposalContent,
@@ -48,6 +50,7 @@ DITERIMA_DENGAN_PERUBAHAN = "diterima_dengan_perubahan"
 DITOLAK = "ditolak"
 DIGABUNGKAN = "digabungkan"
 DITERUSKAN = "diteruskan"
+DITERUSKAN_SETWAN = "diteruskan_setwan"
 TIDAK_TERAKOMODASI = "tidak_terakomodasi"
 MASUK_RKPD = "masuk_rkpd"
 STATUSES = {
@@ -58,6 +61,7 @@ STATUSES = {
     DITOLAK: N_("Ditolak"),
     DIGABUNGKAN: N_("Digabungkan ke usulan lain"),
     DITERUSKAN: N_("Disepakati di musyawarah, diteruskan ke tingkat berikutnya"),
+    DITERUSKAN_SETWAN: N_("Pokok pikiran DPRD, diteruskan Sekretariat DPRD ke Forum Perangkat Daerah"),
     TIDAK_TERAKOMODASI: N_("Tidak terakomodasi"),
     MASUK_RKPD: N_("Masuk RKPD"),
 }
@@ -376,6 +380,8 @@ class Proposal(msgspec.Struct, frozen=True, kw_only=True):
     """Its own beneficiaries plus those of the duplicates merged into it."""
     carried_from: str | None = None
     carried_to: str | None = None
+    source: str = "warga"
+    pokir: PokirFrom | None = None
 
     @property
     def exists(self) -> bool:
@@ -396,6 +402,8 @@ class SubmitProposal(msgspec.Struct, frozen=True, kw_only=True):
     content: ProposalContent
     proposer_ref: str
     carried_from: str | None = None
+    pokir: PokirFrom | None = None
+    """A pokir's member and reses (`source` "pokir"; checked by domain/pokir.py before)."""
 
 
 class CarryOver(msgspec.Struct, frozen=True, kw_only=True):
@@ -413,6 +421,7 @@ class CarryOver(msgspec.Struct, frozen=True, kw_only=True):
 class ReviseProposal(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     content: ProposalContent
+    pokir: PokirFrom | None = None
 
 
 class AttachPhoto(msgspec.Struct, frozen=True, kw_only=True):
@@ -435,7 +444,21 @@ class VerifyProposal(msgspec.Struct, frozen=True, kw_only=True):
     agreed_cost: int | None = None
 
 
-Command = SubmitProposal | ReviseProposal | AttachPhoto | VerifyProposal | CarryOver
+class ForwardPokir(msgspec.Struct, frozen=True, kw_only=True):
+    """The DPRD secretariat found a pokir complete: on to the Forum Perangkat Daerah."""
+
+    code: str
+    note: str = ""
+
+
+class ReturnPokir(msgspec.Struct, frozen=True, kw_only=True):
+    """The DPRD secretariat returns a pokir to its member: what is missing or wrong."""
+
+    code: str
+    reason: str
+
+
+Command = SubmitProposal | ReviseProposal | AttachPhoto | VerifyProposal | CarryOver | ForwardPokir | ReturnPokir
 
 NOT_ACCOMMODATED_ANY_TIME = (DIKEMBALIKAN, DITOLAK, TIDAK_TERAKOMODASI)
 """Outcomes that already say "not this year": returned and never revised, rejected, not selected or
@@ -466,6 +489,8 @@ def decide(state: Proposal, command: Command) -> list[Event]:
             raise DomainError(N_("usulan dengan kode ini sudah ada"))
         if command.source not in SOURCES:
             raise DomainError(N_("sumber usulan tidak dikenal"))
+        if (command.source == "pokir") != (command.pokir is not None):
+            raise DomainError(N_("pokok pikiran DPRD memerlukan anggota dan resesnya"))
         checks = bounds.Checks()
         checks.check("year", bounds.year, command.year)
         checks.check("code", values.normalize_code, command.code)
@@ -482,6 +507,7 @@ def decide(state: Proposal, command: Command) -> list[Event]:
                 content=command.content,
                 proposer_ref=command.proposer_ref,
                 carried_from=command.carried_from,
+                pokir=command.pokir,
             )
         ]
     if not state.exists:
@@ -491,10 +517,13 @@ def decide(state: Proposal, command: Command) -> list[Event]:
             _not_carried(state)
             if state.status != DIKEMBALIKAN:
                 raise DomainError(N_("usulan hanya dapat diperbaiki setelah dikembalikan oleh verifikator"))
-            if command.content == state.content:
+            if (command.pokir is not None) != (state.pokir is not None):
+                raise DomainError(N_("reses hanya untuk pokok pikiran DPRD"))
+            pokir = command.pokir if command.pokir != state.pokir else None
+            if command.content == state.content and pokir is None:
                 raise DomainError(N_("tidak ada yang berubah"))
             check_content(command.content)
-            return [ProposalRevised(code=command.code, content=command.content)]
+            return [ProposalRevised(code=command.code, content=command.content, pokir=pokir)]
         case AttachPhoto():
             if command.photo_id in state.photos:
                 raise DomainError(N_("foto ini sudah dilampirkan"))
@@ -504,7 +533,11 @@ def decide(state: Proposal, command: Command) -> list[Event]:
         case VerifyProposal():
             return _verify(state, command)
         case CarryOver():
+            if state.source == "pokir":
+                raise DomainError(N_("pokok pikiran DPRD diajukan lagi oleh anggotanya dari reses berikutnya"))
             return _carry_over(state, command)
+        case ForwardPokir() | ReturnPokir():
+            return _check_pokir(state, command)
     raise TypeError(f"unknown command {command!r}")
 
 
@@ -529,7 +562,27 @@ def _carry_over(state: Proposal, command: CarryOver) -> list[Event]:
     return [ProposalCarriedOver(code=command.code, to_code=command.to_code, to_year=command.to_year)]
 
 
+def _check_pokir(state: Proposal, command: ForwardPokir | ReturnPokir) -> list[Event]:
+    """The secretariat's completeness check: a pokir waiting for it, forwarded or returned with what to fix."""
+    if state.source != "pokir":
+        raise DomainError(N_("ini usulan warga, bukan pokok pikiran DPRD: diverifikasi di kelurahan"))
+    if state.status != DIAJUKAN:
+        raise DomainError(N_("pokok pikiran ini sudah diperiksa"))
+    checks = bounds.Checks()
+    if isinstance(command, ForwardPokir):
+        note = checks.text("note", command.note, bounds.REASON, multiline=True)
+        checks.done()
+        return [PokirForwarded(code=command.code, note=note)]
+    reason = checks.text("reason", command.reason, bounds.REASON, multiline=True)
+    checks.done()
+    if not reason:
+        raise ValidationFailed({"reason": N_("tulis apa yang perlu dilengkapi atau diperbaiki")})
+    return [ProposalReturned(code=command.code, reason=reason)]
+
+
 def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
+    if state.source == "pokir":
+        raise DomainError(N_("pokok pikiran DPRD diperiksa Sekretariat DPRD, bukan diverifikasi di kelurahan"))
     if state.status != DIAJUKAN:
         raise DomainError(N_("usulan ini sudah diverifikasi"))
     checks = bounds.Checks()
@@ -591,6 +644,9 @@ def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeP
         raise ValidationFailed({"codes": N_("satu usulan hanya dapat digabungkan sekali")})
     if not target.exists:
         raise NotFound(N_("usulan tujuan tidak ditemukan"))
+    if target.source == "pokir" or any(s.source == "pokir" for s in sources.values()):
+        raise DomainError(N_("pokok pikiran DPRD tidak digabungkan di kelurahan: perangkat daerah dapat memasukkannya"
+                             " ke baris yang sama"))  # fmt: skip
     if target.status not in MERGEABLE:
         raise DomainError(N_("usulan tujuan tidak dapat menerima penggabungan"))
     out: dict[str, list[Event]] = {}
@@ -619,13 +675,15 @@ def evolve(state: Proposal, event: Event) -> Proposal:
     match event:
         case ProposalSubmitted():
             return Proposal(code=event.code, year=event.year, status=DIAJUKAN, content=event.content,
-                            beneficiaries=event.content.beneficiaries, carried_from=event.carried_from)  # fmt: skip
+                            beneficiaries=event.content.beneficiaries, carried_from=event.carried_from,
+                            source=event.source, pokir=event.pokir)  # fmt: skip
         case ProposalCarriedOver():
             return msgspec.structs.replace(state, carried_to=event.to_code)
         case ProposalRevised():
             added = state.beneficiaries - (state.content.beneficiaries if state.content else 0)
             return msgspec.structs.replace(state, status=DIAJUKAN, content=event.content,
-                                           beneficiaries=event.content.beneficiaries + added)  # fmt: skip
+                                           beneficiaries=event.content.beneficiaries + added,
+                                           pokir=event.pokir or state.pokir)  # fmt: skip
         case ProposalMerged():
             return msgspec.structs.replace(state, status=DIGABUNGKAN, merged_into=event.into)
         case ProposalsMergedIn():
@@ -637,6 +695,8 @@ def evolve(state: Proposal, event: Event) -> Proposal:
             return msgspec.structs.replace(state, status=DITERIMA_DENGAN_PERUBAHAN if changed else DITERIMA)
         case ProposalReturned():
             return msgspec.structs.replace(state, status=DIKEMBALIKAN)
+        case PokirForwarded():
+            return msgspec.structs.replace(state, status=DITERUSKAN_SETWAN)
         case ProposalRejected():
             return msgspec.structs.replace(state, status=DITOLAK)
     return state

@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import TypeVar
 
 import msgspec
 
@@ -284,7 +285,13 @@ def _check_items(items: tuple[CityItem, ...]) -> None:
         checks.check("items", bounds.rupiah, i.cost, zero=True)
         checks.text("items", i.volume or "", 40)
         checks.text("items", i.unit or "", 60)
-        checks.check("items", bounds.identifier, i.forum_id)
+        if i.source == "pokir":  # forwarded by the DPRD secretariat, not by a forum
+            if i.forum_id:
+                checks.fail("items", N_("pokok pikiran DPRD tidak datang dari musyawarah"))
+        elif i.source == "musrenbang":
+            checks.check("items", bounds.identifier, i.forum_id)
+        else:
+            checks.fail("items", N_("sumber usulan tidak dikenal"))
         if i.bidang not in BIDANG:
             checks.fail("items", N_("pilihan tidak dikenal"))
     checks.done()
@@ -400,6 +407,9 @@ def _dana_kelurahan(state: Rkpd, agency: CityAgency, origins: tuple[str, ...]) -
         return {"funding_source": N_("Dana Kelurahan untuk kegiatan yang disepakati di Musrenbang Kelurahan: pilih"
                                      " usulannya")}  # fmt: skip
     for code in origins:
+        if code in state.items and state.items[code].source == "pokir":
+            return {"funding_source": Message(N_("usulan %(code)s pokok pikiran DPRD, tidak disepakati di Musrenbang"
+                                                 " Kelurahan: Dana Kelurahan tidak dapat membiayainya"), code=code)}
         place = state.items[code].kelurahan if code in state.items else ""
         if place and (values.kecamatan_of(place) != agency.kecamatan or values.village_level(place) != "kelurahan"):
             return {"funding_source": Message(N_("usulan %(code)s bukan dari kelurahan di kecamatan ini: Dana"
@@ -515,13 +525,48 @@ def pagu_by_kecamatan(lines: Iterable[RkpdLine], cost_of: Mapping[str, int], kec
             for kelurahan in line.locations:
                 k = values.kecamatan_of(kelurahan)
                 weights[k] = weights.get(k, 0) + 1
-        whole = sum(weights.values())
-        if not whole:
-            continue
-        shares = {k: line.pagu * w // whole for k, w in weights.items()}
-        left = line.pagu - sum(shares.values())
-        for k in sorted(weights, key=lambda k: (-(line.pagu * weights[k] % whole), k))[:left]:
-            shares[k] += 1
-        for k, v in shares.items():
+        for k, v in _shares(line.pagu, weights).items():
             totals[k] = totals.get(k, 0) + v
     return totals
+
+
+_K = TypeVar("_K", str, tuple[str, str])
+SOURCES = ("musrenbang", "pokir", "renja")
+"""Where an RKPD line's pagu came from: residents' proposals through the forums, DPRD members' pokir, or
+the agencies' own work plans (Renja)."""
+CITY_WIDE = ""
+"""The kecamatan of a Renja line that names no place."""
+
+
+def pagu_by_source(lines: Iterable[RkpdLine], items: Mapping[str, CityItem]) -> dict[tuple[str, str], int]:
+    """(kecamatan, source) -> the part of the lines' pagu that came from that source in that kecamatan.
+    A line of several origins is shared among them by their costs, as `pagu_by_kecamatan` shares it, and
+    each origin's share counts for its own source (a line may join residents' proposals and a pokir); a
+    Renja line counts for `renja`, evenly over its places (a city-wide one under CITY_WIDE). The shares of
+    every line add up to its pagu exactly."""
+    totals: dict[tuple[str, str], int] = {}
+    for line in lines:
+        weights: dict[tuple[str, str], int] = {}
+        for code in line.origins:
+            item = items[code]
+            key = (values.kecamatan_of(item.kelurahan), item.source)
+            weights[key] = weights.get(key, 0) + max(item.cost, 1)
+        if not line.origins:
+            for place in line.locations or (CITY_WIDE,):
+                key = (values.kecamatan_of(place) if place else CITY_WIDE, "renja")
+                weights[key] = weights.get(key, 0) + 1
+        for key, v in _shares(line.pagu, weights).items():
+            totals[key] = totals.get(key, 0) + v
+    return totals
+
+
+def _shares(whole_amount: int, weights: Mapping[_K, int]) -> dict[_K, int]:
+    """`whole_amount` shared by `weights` (largest remainder, ties to the smaller key): adds up exactly."""
+    whole = sum(weights.values())
+    if not whole:
+        return {}
+    shares = {k: whole_amount * w // whole for k, w in weights.items()}
+    left = whole_amount - sum(shares.values())
+    for k in sorted(weights, key=lambda k: (-(whole_amount * weights[k] % whole), k))[:left]:
+        shares[k] += 1
+    return shares

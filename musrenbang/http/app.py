@@ -37,6 +37,7 @@ from musrenbang.http import (
     log_head,
     messages,
     photos,
+    pokir,
     realisation,
     recovery,
     residents,
@@ -54,6 +55,7 @@ from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.resources import static_dir
 from musrenbang.services.forums import ForumService
+from musrenbang.services.pokir import PokirService
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.realisation import RealisationService
 from musrenbang.services.rkpd import RkpdService
@@ -68,11 +70,13 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
         pool = await create_pool(database_url, max_size=20)
         store = EventStore(pool)
         runner = ProjectionRunner(pool, all_projections(), poll_interval=settings.poll_interval)
+        proposals = ProposalService(pool, store, bytes.fromhex(secret), runner)
         app.state.update(
             pool=pool,
             store=store,
             runner=runner,
-            proposals=ProposalService(pool, store, bytes.fromhex(secret), runner),
+            proposals=proposals,
+            pokir=PokirService(pool, store, proposals),
             forums=ForumService(pool, store, runner),
             rkpd=RkpdService(pool, store, runner),
             realisation=RealisationService(pool, store),
@@ -171,6 +175,11 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             messages.MessagePages,
             realisation.RealisationApi,
             realisation.RealisationPages,
+            pokir.PokirApi,
+            pokir.PokirPages,
+            pokir.sources,
+            pokir.public_list,
+            pokir.sources_page,
             rkpd_pages.rkpd_page,
             rkpd_pages.equity_page,
             rkpd_pages.realisation_page,
@@ -205,6 +214,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             "store": Provide(_from_state("store"), sync_to_thread=False),
             "rkpd": Provide(_from_state("rkpd"), sync_to_thread=False),
             "realisation": Provide(_from_state("realisation"), sync_to_thread=False),
+            "pokir": Provide(_from_state("pokir"), sync_to_thread=False),
             "actor": Provide(auth.current_actor),
         },
         # Each handler takes the exception class it is registered for; litestar types them all as Exception.

@@ -68,14 +68,15 @@ LEVEL_LABELS = {
     "kota": N_("Musrenbang Kota"),
 }
 ROLE_LABELS = {"admin": N_("Bappeda"), "facilitator": N_("fasilitator"), "opd": N_("perangkat daerah"),
-               "auditor": N_("auditor")}  # fmt: skip
+               "auditor": N_("auditor"), "dprd": N_("anggota DPRD"), "setwan": N_("Sekretariat DPRD")}  # fmt: skip
 SOURCE_LABELS = {"warga": N_("warga"), "pokir": N_("pokok pikiran DPRD"), "opd": N_("perangkat daerah")}
 CRITERIA = {c.key: c.label for c in forum_rules.DEFAULT_CRITERIA}
 FORUM_KINDS = {"forum.opened", "forum.item_adjusted", "forum.ballot_cast", "forum.scores_given", "forum.closed"}
 LINE_KINDS = {"rkpd.line_set", "rkpd.line_withdrawn", "rkpd.adopted", "rkpd.enacted"}
 
 
-def _year(name: str) -> tuple[int, str | None]:
+def year_of(name: str) -> tuple[int, str | None]:
+    """The year a public RKPD address names (`2027`, `2027.csv`), and the extension; 404 otherwise."""
     m = _NAME.fullmatch(name)
     if m is None:
         raise NotFoundException()
@@ -130,7 +131,7 @@ def grouped(rkpd: RkpdOut) -> list[ProgramGroup]:
 @get("/rkpd/{name:str}", include_in_schema=False)
 async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
     """`/rkpd/2022` (the page), `/rkpd/2022.csv`, `/rkpd/2022.xlsx`."""
-    year, extension = _year(name)
+    year, extension = year_of(name)
     if extension == "atom":
         return await feeds.rkpd_feed(request, pool, year)
     rkpd = await rkpd_out(pool, year)
@@ -201,7 +202,7 @@ async def equity_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Publish
 
 @get("/rkpd/{name:str}/pemerataan", include_in_schema=False)
 async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
-    year, extension = _year(name)
+    year, extension = year_of(name)
     if extension is not None:
         raise NotFoundException()
     published, rows = await equity_rows(pool, year)
@@ -291,7 +292,7 @@ async def realisation_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Pu
 
 @get("/rkpd/{name:str}/realisasi", include_in_schema=False)
 async def realisation_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
-    year, extension = _year(name)
+    year, extension = year_of(name)
     if extension is not None:
         raise NotFoundException()
     published, rows = await realisation_rows(pool, year)

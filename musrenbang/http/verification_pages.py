@@ -30,6 +30,7 @@ async def queue(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
         "SELECT code, kelurahan, rw, rt, title, problem, bidang, kind, estimated_cost, volume::text AS volume, unit,"
         " beneficiaries, status, status_reason, submitted_at, first_year, times FROM proposals"
         " WHERE (kelurahan = $1 OR kelurahan LIKE $1 || '.%') AND status = $2 AND ($3::text IS NULL OR bidang = $3)"
+        " AND source <> 'pokir'"  # pokir are checked by the DPRD secretariat, not verified at the kelurahan
         " ORDER BY first_year, kelurahan, rw, submitted_at LIMIT 300",
         scope, status, bidang,
     )  # fmt: skip

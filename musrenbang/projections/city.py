@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 
 from musrenbang.domain.city import City
-from musrenbang.domain.events import CityAgency, CityConfigured, CoordinateBounds
+from musrenbang.domain.events import CityAgency, CityConfigured, CoordinateBounds, Dapil
 from musrenbang.eventlog.store import RecordedEvent
 from musrenbang.projections import Projection
 
@@ -27,10 +27,11 @@ class CityProjection(Projection):
             await conn.execute("DELETE FROM city")
             await conn.execute(
                 "INSERT INTO city (region, name, planning_agency, planning_agency_short, south, north, west, east,"
-                " bidang_agency, configured_at, timezone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                " bidang_agency, configured_at, timezone, dapil) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                " $12)",
                 e.region, e.name, e.planning_agency, e.planning_agency_short, e.bounds.south, e.bounds.north,
                 e.bounds.west, e.bounds.east, msgspec.json.encode(e.bidang_agency), recorded.recorded_at,
-                e.timezone,
+                e.timezone, msgspec.json.encode(e.dapil),
             )  # fmt: skip
             await conn.execute("DELETE FROM city_agencies")
             await conn.executemany(
@@ -52,5 +53,5 @@ async def settings(conn: asyncpg.Connection) -> City:
                        for a in agencies),
         bidang_agency=msgspec.json.decode(row["bidang_agency"]),
         bounds=CoordinateBounds(**{side: str(row[side]) for side in ("south", "north", "west", "east")}),
-        timezone=row["timezone"],
+        timezone=row["timezone"], dapil=msgspec.json.decode(row["dapil"], type=tuple[Dapil, ...]),
     )  # fmt: skip

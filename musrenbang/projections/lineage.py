@@ -24,6 +24,7 @@ from musrenbang.domain.events import (
     ForumOpened,
     ForumScheduled,
     ItemAdjusted,
+    PokirForwarded,
     ProposalAccepted,
     ProposalCarriedOver,
     ProposalMerged,
@@ -90,7 +91,11 @@ class Lineage(Projection):
                               "estimated_cost": c.estimated_cost, "beneficiaries": c.beneficiaries, "year": e.year}
                     if e.carried_from is not None:
                         detail["carried_from"] = e.carried_from
+                    if e.pokir is not None:
+                        detail["pokir"] = msgspec.to_builtins(e.pokir)
                     step(e.code, r, detail)  # fmt: skip
+                case PokirForwarded():
+                    step(e.code, r, {"note": e.note})
                 case ProposalCarriedOver():
                     step(e.code, r, {"to_code": e.to_code, "to_year": e.to_year})
                 case ProposalRevised():

@@ -14,6 +14,8 @@ import msgspec
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import realisation
 from musrenbang.domain.events import (
+    PokirForwarded,
+    PokirFrom,
     ProposalAccepted,
     ProposalCarriedOver,
     ProposalContent,
@@ -52,9 +54,25 @@ def _content_values(c: ProposalContent) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+_POKIR_INSERT = ("INSERT INTO pokir (code, year, member, member_name, faction, dapil, reses_on, reses_place)"
+                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+_POKIR_UPDATE = ("UPDATE pokir SET member = $2, member_name = $3, faction = $4, dapil = $5, reses_on = $6,"
+                 " reses_place = $7 WHERE code = $1")
+
+
+def _pokir_values(p: PokirFrom) -> tuple[Any, ...]:
+    return p.member, p.member_name, p.faction, p.dapil, p.reses_on, p.reses_place
+
+
+def _back_at_forum_pd(forwarded: str, by_setwan: str) -> str:
+    """The status of a proposal taken out of a line, back with the agencies: forwarded by its forum, or a
+    pokir by the DPRD secretariat (the statements' parameters holding those two statuses)."""
+    return f"CASE WHEN source = 'pokir' THEN {by_setwan} ELSE {forwarded} END"
+
+
 class Proposals(Projection):
     name = "proposals"
-    tables = ("proposal_timeline", "proposals")
+    tables = ("proposal_timeline", "proposals", "pokir")
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         timeline: list[tuple[Any, ...]] = []
@@ -71,6 +89,9 @@ class Proposals(Projection):
                         *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
                     )  # fmt: skip
                     details: dict[str, Any] = {"source": e.source}
+                    if e.pokir is not None:
+                        await writes.add(_POKIR_INSERT, e.code, e.year, *_pokir_values(e.pokir))
+                        details["pokir"] = msgspec.to_builtins(e.pokir)
                     if e.carried_from is not None:
                         # The earlier proposal is older in the log, so its row is here: the chain's
                         # first year and length carry on from it.
@@ -95,6 +116,15 @@ class Proposals(Projection):
                         e.code, *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
                     )  # fmt: skip
                     details = {"content": msgspec.to_builtins(e.content)}
+                    if e.pokir is not None:
+                        await writes.add(_POKIR_UPDATE, e.code, *_pokir_values(e.pokir))
+                        details["pokir"] = msgspec.to_builtins(e.pokir)
+                case PokirForwarded():
+                    await writes.add("UPDATE proposals SET status = $2, status_reason = NULL, updated_at = $3"
+                                     " WHERE code = $1", e.code, rules.DITERUSKAN_SETWAN, r.recorded_at)  # fmt: skip
+                    await writes.add("UPDATE pokir SET forwarded_at = $2, note = $3 WHERE code = $1", e.code,
+                                     r.recorded_at, e.note)  # fmt: skip
+                    details = {"note": e.note}
                 case ProposalPhotoAttached():
                     await writes.add(
                         "UPDATE proposals SET photo_ids = array_append(photo_ids, $2::uuid), updated_at = $3"
@@ -180,9 +210,9 @@ class Proposals(Projection):
                 line = e.line
                 await writes.flush()
                 left = await conn.fetch(
-                    "UPDATE proposals SET status = $3, rkpd_line = NULL, updated_at = $4"
-                    " WHERE rkpd_line = $2 AND NOT code = ANY($1::text[]) RETURNING code",
-                    list(line.origins), line.line_id, rules.DITERUSKAN, r.recorded_at,
+                    f"UPDATE proposals SET status = {_back_at_forum_pd('$3', '$5')}, rkpd_line = NULL, updated_at = $4"
+                    " WHERE year = $6 AND rkpd_line = $2 AND NOT code = ANY($1::text[]) RETURNING code",
+                    list(line.origins), line.line_id, rules.DITERUSKAN, r.recorded_at, rules.DITERUSKAN_SETWAN, e.year,
                 )  # fmt: skip
                 for row in left:
                     entries.append((row["code"], {"line_id": line.line_id, "removed": True, "reason": e.reason}))
@@ -199,9 +229,9 @@ class Proposals(Projection):
             case RkpdLineWithdrawn():
                 await writes.flush()
                 left = await conn.fetch(
-                    "UPDATE proposals SET status = $2, rkpd_line = NULL, updated_at = $3 WHERE rkpd_line = $1"
-                    " RETURNING code",
-                    e.line_id, rules.DITERUSKAN, r.recorded_at,
+                    f"UPDATE proposals SET status = {_back_at_forum_pd('$2', '$4')},"
+                    " rkpd_line = NULL, updated_at = $3 WHERE year = $5 AND rkpd_line = $1 RETURNING code",
+                    e.line_id, rules.DITERUSKAN, r.recorded_at, rules.DITERUSKAN_SETWAN, e.year,
                 )  # fmt: skip
                 for row in left:
                     entries.append((row["code"], {"line_id": e.line_id, "reason": e.reason}))
@@ -312,6 +342,7 @@ async def totals_by_kelurahan(conn: asyncpg.Connection, kecamatan: str, year: in
         " count(p.code) FILTER (WHERE p.status = 'ditolak') AS ditolak,"
         " coalesce(sum(p.estimated_cost), 0)::bigint AS estimated_cost"
         " FROM regions r LEFT JOIN proposals p ON p.kelurahan = r.kode AND ($2::int IS NULL OR p.year = $2)"
+        " AND p.source <> 'pokir'"
         " WHERE r.kode_induk = $1 AND r.tingkat IN ('kelurahan', 'desa') GROUP BY r.kode, r.nama ORDER BY r.kode",
         kecamatan, year,
     )  # fmt: skip

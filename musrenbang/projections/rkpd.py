@@ -210,7 +210,8 @@ async def ceilings(conn: asyncpg.Connection, year: int) -> dict[str, int]:
 
 
 async def equity(conn: asyncpg.Connection, year: int, in_rkpd: Sequence[str]) -> list[asyncpg.Record]:
-    """Per kecamatan: proposals submitted, accepted at verification, and in the RKPD (`in_rkpd`: the
+    """Per kecamatan: residents' proposals (pokir are DPRD members': the sources view counts them) submitted,
+    accepted at verification, and in the RKPD (`in_rkpd`: the
     origin codes of the published lines, with everything merged into them); and the needs that have
     waited: proposals of this year carried over from an earlier one, and the longest wait in years."""
     return await conn.fetch(
@@ -219,7 +220,7 @@ async def equity(conn: asyncpg.Connection, year: int, in_rkpd: Sequence[str]) ->
         " count(p.code) FILTER (WHERE p.code = ANY($2::text[])) AS in_rkpd,"
         " count(p.code) FILTER (WHERE p.first_year < p.year) AS waited,"
         " coalesce(max(p.year - p.first_year), 0) AS longest_wait"
-        " FROM regions r LEFT JOIN proposals p ON p.kecamatan = r.kode AND p.year = $1"
+        " FROM regions r LEFT JOIN proposals p ON p.kecamatan = r.kode AND p.year = $1 AND p.source <> 'pokir'"
         " WHERE r.tingkat = 'kecamatan' GROUP BY r.kode, r.nama ORDER BY r.kode",
         year, list(in_rkpd),
     )  # fmt: skip

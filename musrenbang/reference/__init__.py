@@ -23,7 +23,7 @@ import asyncpg
 import msgspec
 
 from musrenbang.domain.city import ConfigureCity, with_kecamatan
-from musrenbang.domain.events import CityAgency, CoordinateBounds
+from musrenbang.domain.events import CityAgency, CoordinateBounds, Dapil
 
 HERE = Path(__file__).resolve().parent
 NATIONAL_TABLE = HERE / "wilayah_indonesia.csv.gz"
@@ -142,6 +142,11 @@ class _Bounds(msgspec.Struct, forbid_unknown_fields=True):
     east: float | int | str
 
 
+class _Dapil(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    kecamatan: list[str]
+
+
 class _SettingsFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """What a settings file holds (kota_bekasi.toml documents each key)."""
 
@@ -153,6 +158,7 @@ class _SettingsFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     agencies: list[_Agency]
     bidang_agency: dict[str, str]
     timezone: str = ""
+    dapil: list[_Dapil] = []
 
 
 def city_settings(region: str | None = None, path: Path | None = None) -> ConfigureCity:
@@ -187,6 +193,7 @@ def city_settings(region: str | None = None, path: Path | None = None) -> Config
         bounds=CoordinateBounds(**{side: _degrees(getattr(given.bounds, side))
                                    for side in ("south", "north", "west", "east")}),  # fmt: skip
         timezone=given.timezone,
+        dapil=tuple(Dapil(name=d.name, kecamatan=tuple(d.kecamatan)) for d in given.dapil),
     ), kecamatan)
 
 

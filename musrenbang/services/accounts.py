@@ -44,12 +44,15 @@ def token_hash(token: str) -> bytes:
 
 
 async def add_user(
-    conn: asyncpg.Connection, username: str, password: str, role: str, region: str | None, opd: str | None
+    conn: asyncpg.Connection, username: str, password: str, role: str, region: str | None, opd: str | None,
+    *, dapil: str | None = None, name: str | None = None, faction: str | None = None,
 ) -> None:
     """A staff account; an `opd` account names one of the city's perangkat daerah, a facilitator one of
-    its kelurahan, desa or kecamatan."""
-    agencies = [a.code for a in (await city_service.current_on(conn)).agencies]
-    errors: dict[str, str] = {}
+    its kelurahan, desa or kecamatan, a DPRD member (`dprd`) their daerah pemilihan (one of the city's,
+    when its settings name them), and the name and faction their pokir are published with."""
+    city = await city_service.current_on(conn)
+    agencies = [a.code for a in city.agencies]
+    errors: dict[str, str | Message] = {}
     if not _USERNAME.match(username):
         errors["username"] = N_("nama pengguna 3-40 huruf kecil, angka, titik, garis bawah atau tanda hubung")
     if role not in ROLES:
@@ -61,6 +64,7 @@ async def add_user(
     if role == "opd" and opd not in agencies:
         errors["opd"] = Message(N_("akun OPD memerlukan kode perangkat daerah yang dikenal: %(codes)s"),
                                 codes=", ".join(agencies))  # fmt: skip
+    errors.update(_member_errors(role, dapil, name, faction, [d.name for d in city.dapil]))
     if region and not await conn.fetchval(
         "SELECT true FROM regions WHERE kode = $1 AND tingkat IN ('kelurahan', 'desa', 'kecamatan')", region
     ):
@@ -69,16 +73,45 @@ async def add_user(
         raise ValidationFailed(errors)
     try:
         await conn.execute(
-            "INSERT INTO users (username, password_hash, role, region, opd) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO users (username, password_hash, role, region, opd, dapil, name, faction)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             username, _hasher.hash(password), role, region if role == "facilitator" else None,
-            opd if role == "opd" else None,
+            opd if role == "opd" else None, dapil if role == "dprd" else None, (name or "").strip() or None,
+            (faction or "").strip() or None,
         )  # fmt: skip
     except asyncpg.UniqueViolationError:
         raise DomainError(N_("nama pengguna sudah dipakai")) from None
 
 
+def _member_errors(role: str, dapil: str | None, name: str | None, faction: str | None,
+                   dapil_names: list[str]) -> dict[str, str | Message]:  # fmt: skip
+    errors: dict[str, str | Message] = {}
+    if role == "dprd" and not dapil:
+        errors["dapil"] = N_("anggota DPRD memerlukan daerah pemilihan (--dapil)")
+    elif role == "dprd" and dapil_names and dapil not in dapil_names:
+        errors["dapil"] = Message(N_("daerah pemilihan tidak dikenal: %(names)s"), names=", ".join(dapil_names))
+    elif dapil and (len(dapil) > 60 or not dapil.strip()):
+        errors["dapil"] = N_("nama daerah pemilihan paling banyak 60 huruf")
+    if name is not None and len(name.strip()) > 100:
+        errors["name"] = N_("nama terlalu panjang")
+    if faction is not None and len(faction.strip()) > 100:
+        errors["faction"] = N_("nama fraksi terlalu panjang")
+    return errors
+
+
 async def list_users(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT username, role, region, opd, disabled_at, created_at FROM users ORDER BY username")
+    return await conn.fetch("SELECT username, role, region, opd, dapil, name, faction, disabled_at, created_at"
+                            " FROM users ORDER BY username")  # fmt: skip
+
+
+def _actor(row: asyncpg.Record) -> Actor:
+    return Actor(username=row["username"], role=row["role"], region=row["region"], opd=row["opd"], dapil=row["dapil"])
+
+
+async def member(conn: asyncpg.Connection, username: str) -> asyncpg.Record | None:
+    """A DPRD member's account as their pokir publish it (name, faction, daerah pemilihan)."""
+    return await conn.fetchrow("SELECT username, coalesce(name, username) AS name, coalesce(faction, '') AS faction,"
+                               " dapil FROM users WHERE username = $1 AND role = 'dprd'", username)  # fmt: skip
 
 
 async def disable_user(conn: asyncpg.Connection, username: str) -> bool:
@@ -117,7 +150,8 @@ async def login(
             raise TooManyAttempts(Message(N_("terlalu banyak percobaan masuk yang gagal; coba lagi dalam %(seconds)d"
                                              " detik"), seconds=seconds), retry_after=seconds)  # fmt: skip
         row = await conn.fetchrow(
-            "SELECT username, password_hash, role, region, opd FROM users WHERE username = $1 AND disabled_at IS NULL",
+            "SELECT username, password_hash, role, region, opd, dapil FROM users WHERE username = $1"
+            " AND disabled_at IS NULL",
             username,
         )
     stored = row["password_hash"] if row is not None else _dummy_hash()
@@ -136,7 +170,7 @@ async def login(
             "INSERT INTO sessions (token_hash, username, kind, expires_at) VALUES ($1, $2, $3, $4)",
             token_hash(token), username, kind, expires,
         )  # fmt: skip
-    return token, expires, Actor(username=row["username"], role=row["role"], region=row["region"], opd=row["opd"])
+    return token, expires, _actor(row)
 
 
 # One statement, so that concurrent attempts take turns on the row: an attempt is let through only when
@@ -173,12 +207,12 @@ def _verify(stored: str, password: str) -> bool:
 
 async def actor_for(pool: asyncpg.Pool, token: str) -> Actor | None:
     row = await pool.fetchrow(
-        "SELECT u.username, u.role, u.region, u.opd FROM sessions s JOIN users u USING (username)"
+        "SELECT u.username, u.role, u.region, u.opd, u.dapil FROM sessions s JOIN users u USING (username)"
         " WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL",
         token_hash(token),
     )
     return (
-        None if row is None else Actor(username=row["username"], role=row["role"], region=row["region"], opd=row["opd"])
+        None if row is None else _actor(row)
     )
 
 

@@ -10,12 +10,13 @@ import hashlib
 import secrets
 
 import asyncpg
+import msgspec
 
 from musrenbang.db.migrations import migrate
 from musrenbang.domain import city
 from musrenbang.eventlog import order
 from musrenbang.eventlog.store import EventStore, Metadata
-from musrenbang.reference import city_regions, city_settings, load_regions
+from musrenbang.reference import DEFAULT_REGION, city_regions, city_settings, load_regions
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
 
@@ -33,16 +34,25 @@ async def set_up_city(store: EventStore, settings: city.ConfigureCity | None = N
     elif not current.exists:
         await city_service.configure(store, city_settings(), metadata, idempotency_key="bootstrap:city")
     else:
-        # Set up before kecamatan were agencies: add them, as a recorded change of the settings.
-        kecamatan = [(r.kode, r.nama) for r in city_regions(current.region) if r.tingkat == "kecamatan"]
-        command = city.as_command(current)
-        upgraded = city.with_kecamatan(command, kecamatan)
-        if upgraded is not command:
-            # Keyed by what it makes true: a kecamatan the national table gains later is added in its turn.
-            tagged = " ".join(sorted(f"{a.code}={a.kecamatan}" for a in upgraded.agencies if a.kecamatan))
-            key = f"bootstrap:kecamatan:{current.region}:{hashlib.sha256(tagged.encode()).hexdigest()[:16]}"
-            await city_service.configure(store, upgraded, metadata, idempotency_key=key)
+        await _upgrade(store, current, metadata)
     return await city_service.required(store)
+
+
+async def _upgrade(store: EventStore, current: city.City, metadata: Metadata) -> None:
+    """Settings recorded before kecamatan were agencies get them, and Kota Bekasi's before daerah pemilihan
+    were settings gets its own, as one recorded change. Keyed by what it makes true: a kecamatan the
+    national table gains later is added in its turn, and many servers starting at once record it once."""
+    kecamatan = [(r.kode, r.nama) for r in city_regions(current.region) if r.tingkat == "kecamatan"]
+    command = city.as_command(current)
+    upgraded = city.with_kecamatan(command, kecamatan)
+    if not current.dapil and current.region == DEFAULT_REGION:
+        upgraded = msgspec.structs.replace(upgraded, dapil=city_settings().dapil)
+    if upgraded == command:
+        return
+    tagged = " ".join(sorted(f"{a.code}={a.kecamatan}" for a in upgraded.agencies if a.kecamatan))
+    tagged += " " + " ".join(f"{d.name}={','.join(d.kecamatan)}" for d in upgraded.dapil)
+    key = f"bootstrap:settings:{current.region}:{hashlib.sha256(tagged.encode()).hexdigest()[:16]}"
+    await city_service.configure(store, upgraded, metadata, idempotency_key=key)
 
 
 async def server_secret(conn: asyncpg.Connection) -> str:

@@ -157,7 +157,7 @@ class ProposalService:
             raise DomainError(N_("paling banyak 3 foto per usulan"))
         await cycles.open_for(self._store, year, "usulan", on)
         for attempt in range(5):
-            code = _code_for(idempotency_key, attempt)
+            code = code_for(idempotency_key, attempt)
             ref = str(uuid.uuid5(_NAMESPACE, f"proposer:{idempotency_key}"))
             state = rules.Proposal()
             events: list[Event] = []
@@ -410,7 +410,8 @@ class _Replayed(Exception):
 _B32_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", values.CROCKFORD)
 
 
-def _code_for(idempotency_key: str, attempt: int) -> str:
+def code_for(idempotency_key: str, attempt: int) -> str:
+    """A new proposal's tracking code, from the request's idempotency key (a retry derives the same one)."""
     salt = "" if attempt == 0 else f"#{attempt}"
     return values.code_from_bytes(hashlib.sha256(f"proposal:{idempotency_key}{salt}".encode()).digest())
 

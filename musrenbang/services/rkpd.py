@@ -65,9 +65,9 @@ class RkpdService:
         return state
 
     async def forwarded(self, year: int) -> list[CityItem]:
-        """What the kecamatan forums selected and forwarded to the city, with the agency that takes each
-        first (by its bidang). Read once the read models have caught up with the log: what is received is
-        frozen into the year's stream."""
+        """What the kecamatan forums selected and forwarded to the city, and the pokir the DPRD secretariat
+        forwarded, with the agency that takes each first (by its bidang). Read once the read models have
+        caught up with the log: what is received is frozen into the year's stream."""
         await require_fresh(self._read_models, ["forums", "proposals"])
         city = await city_service.required(self._store)
         rows = await self._pool.fetch(
@@ -76,7 +76,7 @@ class RkpdService:
             " WHERE f.to_level = 'kota' AND f.year = $1 ORDER BY f.proposal",
             year,
         )
-        return [
+        items = [
             CityItem(
                 code=r["proposal"],
                 title=r["title"],
@@ -90,6 +90,18 @@ class RkpdService:
             )  # fmt: skip
             for r in rows
         ]
+        pokir = await self._pool.fetch(
+            "SELECT p.code, p.title, p.kelurahan, p.bidang, p.estimated_cost, p.volume::text AS volume, p.unit"
+            " FROM pokir k JOIN proposals p USING (code) WHERE k.year = $1 AND k.forwarded_at IS NOT NULL"
+            " ORDER BY p.code", year,
+        )  # fmt: skip
+        items.extend(
+            CityItem(code=r["code"], title=r["title"], kelurahan=r["kelurahan"], bidang=r["bidang"],
+                     cost=r["estimated_cost"], volume=r["volume"], unit=r["unit"], forum_id="", source="pokir",
+                     agency=city.agency_for(r["bidang"]))  # fmt: skip
+            for r in pokir
+        )
+        return items
 
     async def receive(self, year: int, metadata: Metadata, idempotency_key: str | None = None,
                       on: dt.date | None = None) -> AppendResult:  # fmt: skip

@@ -29,7 +29,7 @@ async def city(city_server: Server, city_database: str) -> AsyncIterator[tuple[h
 async def _codes(pool: asyncpg.Pool) -> dict[str, str]:
     """The history's proposals by their name in tests/history.py (a0..a4, b0, b1 of 2022; "carried", a3
     proposed again for 2023)."""
-    rows = await pool.fetch("SELECT code, kelurahan, rw, year FROM proposals")
+    rows = await pool.fetch("SELECT code, kelurahan, rw, year FROM proposals WHERE source <> 'pokir'")
     names = {("a" if r["kelurahan"] == history.KELURAHAN_A else "b") + str(r["rw"] - 1): r["code"]
              for r in rows if r["year"] == history.YEAR}  # fmt: skip
     return {**names, "carried": next(r["code"] for r in rows if r["year"] == history.NEXT_YEAR)}

@@ -1,0 +1,426 @@
+"""Pokok-pikiran DPRD over HTTP.
+
+- `PokirApi` (`/api/v1/pokir`): a member (`dprd`) submits and revises their own pokir; the secretariat
+  (`setwan`, or Bappeda standing in) forwards or returns them; anyone reads the list (`?year=&dapil=`).
+- `GET /api/v1/rkpd/{year}/sources`: the RKPD's pagu per kecamatan and per daerah pemilihan by where it
+  came from (`musrenbang`, `pokir`, `renja`).
+- `PokirPages` (`/petugas/pokir`): the same on staff screens, usable on a phone (members enter pokir
+  from the reses itself).
+- Public pages: `/pokir/{year}` (every pokir with its member) and `/rkpd/{year}/sumber`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+from litestar.response import Redirect, Template
+
+from musrenbang.domain import pokir as pokir_rules
+from musrenbang.domain import proposal as rules
+from musrenbang.domain.access import Actor
+from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.http.api import ContentIn
+from musrenbang.http.city_context import city_of
+from musrenbang.http.errors import code_or_404
+from musrenbang.http.guards import roles
+from musrenbang.http.i18n import translate
+from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.http.render import page
+from musrenbang.http.rkpd_pages import year_of
+from musrenbang.projections import cycles as cycle_views
+from musrenbang.projections import pokir as pokir_views
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.reference import kecamatan_with_kelurahan
+from musrenbang.services import cycles
+from musrenbang.services.pokir import PokirService, Reses
+
+Year = Annotated[int, Parameter(ge=2000, le=2100, description="RKPD year")]
+MEMBER = roles("dprd")
+SECRETARIAT = roles("setwan", "admin")
+STAFF = roles("dprd", "setwan", "admin", "auditor")
+PROJECTIONS = ["proposals", "lineage"]
+Place = Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class PokirIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
+    """A pokir: the fields of a resident's proposal, the RKPD year, and the reses it was heard at."""
+
+    year: Year
+    reses_on: dt.date
+    reses_place: Place
+
+
+class PokirRevisionIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
+    reses_on: dt.date
+    reses_place: Place
+
+
+class ForwardIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+
+
+class ReturnIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+class PokirOut(msgspec.Struct, kw_only=True):
+    code: str
+    year: int
+    status: str
+    status_reason: str | None
+    member: str
+    member_name: str
+    faction: str
+    dapil: str
+    reses_on: dt.date
+    reses_place: str
+    kelurahan: str
+    kecamatan: str
+    bidang: str
+    kind: str
+    title: str
+    problem: str
+    solution: str
+    beneficiaries: int
+    volume: str
+    unit: str
+    estimated_cost: int
+    address: str
+    forwarded_at: dt.datetime | None
+    rkpd_line: str | None
+    """The RKPD line it went into, once an agency put it in one."""
+    submitted_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class PokirList(msgspec.Struct, kw_only=True):
+    year: int | None
+    dapil: str | None
+    items: list[PokirOut]
+
+
+class SubmittedPokir(msgspec.Struct, kw_only=True):
+    code: str
+    status: str
+
+
+class SourceOut(msgspec.Struct, kw_only=True):
+    musrenbang: int
+    pokir: int
+    renja: int
+    total: int
+
+
+class KecamatanSources(SourceOut, kw_only=True):
+    kode: str
+    """Kemendagri code; "" for the agencies' city-wide Renja lines (no place named)."""
+    nama: str
+
+
+class DapilSources(SourceOut, kw_only=True):
+    name: str
+    kecamatan: list[str]
+
+
+class SourcesOut(msgspec.Struct, kw_only=True):
+    """Where the RKPD's pagu came from. `revision` 0: the working draft (nothing adopted yet). Every
+    line's pagu is shared among its origins by their costs (a Renja line evenly among its places), so the
+    kecamatan rows add up to `totals` exactly; a dapil is the sum of its kecamatan."""
+
+    year: int
+    revision: int
+    totals: SourceOut
+    kecamatan: list[KecamatanSources]
+    dapil: list[DapilSources]
+
+
+def _out(r: asyncpg.Record) -> PokirOut:
+    return PokirOut(**{f: r[f] for f in PokirOut.__struct_fields__})
+
+
+def _reses(given: dt.date | None, place: str) -> Reses:
+    return Reses(held_on=given, place=place)
+
+
+def _source(row: pokir_views.SourceRow) -> dict[str, int]:
+    return {"musrenbang": row.musrenbang, "pokir": row.pokir, "renja": row.renja, "total": row.total}
+
+
+async def sources_of(request: Request, pool: asyncpg.Pool, year: int) -> SourcesOut:
+    city = city_of(request)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        found = await pokir_views.sources(conn, year, city.dapil)
+        names = {r["kode"]: r["nama"] for r in
+                 await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan'")}  # fmt: skip
+    if not found.published.lines:
+        raise NotFoundException()
+    kecamatan = [KecamatanSources(kode=k, nama=names.get(k, k) if k else "", **_source(row))
+                 for k, row in sorted(found.by_kecamatan.items(), key=lambda e: (e[0] == "", e[0]))]  # fmt: skip
+    dapil = [DapilSources(name=d.name, kecamatan=list(d.kecamatan), **_source(found.by_dapil[d.name]))
+             for d in city.dapil]  # fmt: skip
+    return SourcesOut(year=year, revision=found.published.revision, totals=SourceOut(**_source(found.totals)),
+                      kecamatan=kecamatan, dapil=dapil)  # fmt: skip
+
+
+@get("/api/v1/rkpd/{year:int}/sources", summary="Where the RKPD's pagu came from, per kecamatan and per dapil",
+     tags=["rkpd"])  # fmt: skip
+async def sources(request: Request, pool: asyncpg.Pool, year: Year) -> SourcesOut:
+    """Pagu from residents' Musrenbang proposals (`musrenbang`), DPRD members' pokir (`pokir`) and the
+    agencies' own plans (`renja`), per kecamatan and per daerah pemilihan."""
+    return await sources_of(request, pool, year)
+
+
+async def _default_year(pool: asyncpg.Pool) -> int | None:
+    return await pool.fetchval("SELECT max(year) FROM pokir")
+
+
+class PokirApi(Controller):
+    path = "/api/v1/pokir"
+    tags = ["pokir"]
+
+    @post("/", summary="Submit a pokok-pikiran DPRD (a member)", status_code=201, guards=[MEMBER],
+          request_max_body_size=64 * 1024)  # fmt: skip
+    async def submit(self, request: Request, data: PokirIn, actor: Actor, pokir: PokirService,
+                     runner: ProjectionRunner,
+                     idempotency_key: OptionalKey = None) -> Response[SubmittedPokir]:  # fmt: skip
+        """201 with the tracking code; the same Idempotency-Key again answers 200 with the same pokir."""
+        key, print_ = _fingerprinted(request, actor, idempotency_key or str(uuid.uuid4()), data)
+        code, result = await pokir.submit(actor, data.year, data.as_input(), _reses(data.reses_on, data.reses_place),
+                                          idempotency_key=key, fingerprint=print_)  # fmt: skip
+        await runner.wait_until_applied(PROJECTIONS, result.last)
+        return Response(SubmittedPokir(code=code, status=rules.DIAJUKAN), status_code=200 if result.replayed else 201)
+
+    @get("/", summary="The pokir of a year (every member's), optionally of one daerah pemilihan")
+    async def pokir_list(self, pool: asyncpg.Pool, year: Year | None = None,
+                   dapil: Annotated[str | None, Parameter(max_length=60)] = None) -> PokirList:  # fmt: skip
+        year = year or await _default_year(pool)
+        if year is None:
+            return PokirList(year=None, dapil=dapil, items=[])
+        async with pool.acquire() as conn:
+            rows = await pokir_views.pokir(conn, year, dapil=dapil)
+        return PokirList(year=year, dapil=dapil, items=[_out(r) for r in rows])
+
+    @get("/{code:str}", summary="One pokir")
+    async def one(self, pool: asyncpg.Pool, code: str) -> PokirOut:
+        async with pool.acquire() as conn:
+            row = await pokir_views.one(conn, code_or_404(code))
+        if row is None:
+            raise NotFoundException()
+        return _out(row)
+
+    @post("/{code:str}/revise", summary="Revise a returned pokir (its member)", status_code=200, guards=[MEMBER],
+          request_max_body_size=64 * 1024)  # fmt: skip
+    async def revise(self, request: Request, code: str, data: PokirRevisionIn, actor: Actor, pokir: PokirService,
+                     runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> SubmittedPokir:  # fmt: skip
+        key, meta = keyed(request, actor, idempotency_key, data)
+        result = await pokir.revise(actor, code_or_404(code), data.as_input(), _reses(data.reses_on, data.reses_place),
+                                    idempotency_key=key, fingerprint=meta.fingerprint)  # fmt: skip
+        await runner.wait_until_applied(PROJECTIONS, result.last)
+        return SubmittedPokir(code=code_or_404(code), status=rules.DIAJUKAN)
+
+    @post("/{code:str}/forward", summary="Forward a complete pokir to the Forum Perangkat Daerah (DPRD secretariat)",
+          status_code=200, guards=[SECRETARIAT])  # fmt: skip
+    async def forward(self, request: Request, code: str, data: ForwardIn, actor: Actor, pokir: PokirService,
+                      runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> SubmittedPokir:  # fmt: skip
+        key, _ = keyed(request, actor, idempotency_key, data)
+        result = await pokir.check(actor, rules.ForwardPokir(code=code_or_404(code), note=data.note), key)
+        await runner.wait_until_applied(PROJECTIONS, result.last)
+        return SubmittedPokir(code=code_or_404(code), status=rules.DITERUSKAN_SETWAN)
+
+    @post("/{code:str}/return", summary="Return a pokir to its member (DPRD secretariat)", status_code=200,
+          guards=[SECRETARIAT])  # fmt: skip
+    async def give_back(self, request: Request, code: str, data: ReturnIn, actor: Actor, pokir: PokirService,
+                        runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> SubmittedPokir:  # fmt: skip
+        key, _ = keyed(request, actor, idempotency_key, data)
+        result = await pokir.check(actor, rules.ReturnPokir(code=code_or_404(code), reason=data.reason), key)
+        await runner.wait_until_applied(PROJECTIONS, result.last)
+        return SubmittedPokir(code=code_or_404(code), status=rules.DIKEMBALIKAN)
+
+
+# --- staff pages -----------------------------------------------------------------------------------------
+
+FORM_FIELDS = (*rules.ProposalInput.__struct_fields__, "reses_on", "reses_place")
+
+
+async def _form_context(pool: asyncpg.Pool, actor: Actor, request: Request, year: int) -> dict[str, Any]:
+    """The kelurahan a member may choose: those of their daerah pemilihan (all, where none are set)."""
+    dapil = next((d for d in city_of(request).dapil if d.name == actor.dapil), None)
+    async with pool.acquire() as conn:
+        kecamatan = [k for k in await kecamatan_with_kelurahan(conn) if dapil is None or k["kode"] in dapil.kecamatan]
+        programs = await cycle_views.priority_programs(conn, year)
+    return {"kecamatan": kecamatan, "programs": programs, "cycle": {"year": year}}
+
+
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def _entered(form: Any) -> dict[str, str]:
+    return {name: str(form.get(name, ""))[:4000] for name in FORM_FIELDS}
+
+
+def _raw(entered: dict[str, str]) -> rules.ProposalInput:
+    return rules.ProposalInput(**{f: entered[f] for f in rules.ProposalInput.__struct_fields__})
+
+
+class PokirPages(Controller):
+    path = "/petugas/pokir"
+    guards = [STAFF]
+    include_in_schema = False
+
+    @get("/")
+    async def home(self, request: Request, pool: asyncpg.Pool, actor: Actor) -> Template:
+        """A member: their own pokir; the secretariat (and Bappeda, auditors): every pokir of the year, those
+        waiting for the completeness check first."""
+        year = _int(request.query_params.get("tahun")) or await _default_year(pool) or cycles.today().year + 1
+        async with pool.acquire() as conn:
+            rows = await pokir_views.pokir(conn, year, member=actor.username if actor.role == "dprd" else None)
+            cycle = await cycles.load_cycle(request.app.state.store, year)
+        waiting = [r for r in rows if r["status"] == rules.DIAJUKAN]
+        return page(request, "pokir_staff.html", year=year, rows=rows, waiting=waiting, actor=actor,
+                    deadline=pokir_rules.deadline(cycle) if cycle.exists else None,
+                    message=request.query_params.get("pesan", "")[:200], STATUSES=rules.STATUSES)  # fmt: skip
+
+    @get("/baru", guards=[MEMBER])
+    async def new(self, request: Request, pool: asyncpg.Pool, actor: Actor) -> Template:
+        year = _int(request.query_params.get("tahun")) or await _planned_year(request)
+        return page(request, "pokir_form.html", **await _form_context(pool, actor, request, year), values={},
+                    errors={}, idempotency_key=str(uuid.uuid4()), p=None)  # fmt: skip
+
+    @post("/baru", guards=[MEMBER])
+    async def submit(self, request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService,
+                     runner: ProjectionRunner) -> Response:  # fmt: skip
+        form = await request.form()
+        entered = _entered(form)
+        year = _int(str(form.get("year", ""))) or await _planned_year(request)
+        key = str(form.get("idempotency_key", ""))[:100] or str(uuid.uuid4())
+        scoped, print_ = _fingerprinted(request, actor, key, entered)
+        try:
+            code, result = await pokir.submit(actor, year, _raw(entered),
+                                              _reses(_day(entered["reses_on"]), entered["reses_place"]),
+                                              idempotency_key=scoped, fingerprint=print_)  # fmt: skip
+        except (ValidationFailed, DomainError) as exc:
+            errors = exc.errors if isinstance(exc, ValidationFailed) else {"form": exc.message}
+            return page(request, "pokir_form.html", status=422, **await _form_context(pool, actor, request, year),
+                        values=entered, errors={f: translate(request, m) for f, m in errors.items()},
+                        idempotency_key=key, p=None)  # fmt: skip
+        await runner.wait_until_applied(PROJECTIONS, result.last)
+        saved = translate(request, N_("Pokok pikiran tersimpan"))
+        return Redirect(f"/petugas/pokir/{code}?{urlencode({'pesan': saved})}", status_code=303)
+
+    @get("/{code:str}")
+    async def detail(self, request: Request, pool: asyncpg.Pool, actor: Actor, code: str) -> Template:
+        row = await _visible(pool, actor, code)
+        columns = set(row.keys())
+        entered = {f: "" if row[f] is None else str(row[f]) for f in FORM_FIELDS if f in columns}
+        return await _detail(request, pool, actor, row, entered, {})
+
+    @post("/{code:str}/perbaiki", guards=[MEMBER])
+    async def revise(self, request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService,
+                     runner: ProjectionRunner, code: str) -> Response:  # fmt: skip
+        row = await _visible(pool, actor, code)
+        entered = _entered(await request.form())
+        try:
+            result = await pokir.revise(actor, row["code"], _raw(entered),
+                                        _reses(_day(entered["reses_on"]), entered["reses_place"]))  # fmt: skip
+        except (ValidationFailed, DomainError) as exc:
+            errors = exc.errors if isinstance(exc, ValidationFailed) else {"form": exc.message}
+            return await _detail(request, pool, actor, row, entered, errors, status=422)
+        await runner.wait_until_applied(PROJECTIONS, result.last)
+        return Redirect(f"/petugas/pokir/{row['code']}", status_code=303)
+
+    @post("/{code:str}/teruskan", guards=[SECRETARIAT])
+    async def forward(self, request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService,
+                      runner: ProjectionRunner, code: str) -> Response:  # fmt: skip
+        form = await request.form()
+        command = rules.ForwardPokir(code=code_or_404(code), note=str(form.get("note", ""))[:1000])
+        return await _checked(request, pool, actor, pokir, runner, command)
+
+    @post("/{code:str}/kembalikan", guards=[SECRETARIAT])
+    async def give_back(self, request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService,
+                        runner: ProjectionRunner, code: str) -> Response:  # fmt: skip
+        form = await request.form()
+        command = rules.ReturnPokir(code=code_or_404(code), reason=str(form.get("reason", ""))[:1000])
+        return await _checked(request, pool, actor, pokir, runner, command)
+
+
+async def _checked(request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService, runner: ProjectionRunner,
+                   command: rules.ForwardPokir | rules.ReturnPokir) -> Response:  # fmt: skip
+    row = await _visible(pool, actor, command.code)
+    try:
+        result = await pokir.check(actor, command)
+    except (ValidationFailed, DomainError) as exc:
+        errors = exc.errors if isinstance(exc, ValidationFailed) else {"check": exc.message}
+        return await _detail(request, pool, actor, row, {}, errors, status=422)
+    await runner.wait_until_applied(PROJECTIONS, result.last)
+    done = N_("Diteruskan ke Forum Perangkat Daerah") if isinstance(command, rules.ForwardPokir) else N_(
+        "Dikembalikan kepada anggota DPRD")
+    query = urlencode({"tahun": row["year"], "pesan": translate(request, done)})
+    return Redirect(f"/petugas/pokir?{query}", status_code=303)
+
+
+async def _visible(pool: asyncpg.Pool, actor: Actor, code: str) -> asyncpg.Record:
+    """A pokir the account may open: a member only their own (another's is as good as absent: 404)."""
+    async with pool.acquire() as conn:
+        row = await pokir_views.one(conn, code_or_404(code))
+    if row is None or (actor.role == "dprd" and row["member"] != actor.username):
+        raise NotFoundException()
+    return row
+
+
+async def _detail(request: Request, pool: asyncpg.Pool, actor: Actor, row: asyncpg.Record, entered: dict[str, str],
+                  errors: dict[str, Any], *, status: int = 200) -> Template:  # fmt: skip
+    context = await _form_context(pool, actor, request, row["year"]) if actor.role == "dprd" else {}
+    return page(request, "pokir_detail.html", status=status, p=row, actor=actor, values=entered,
+                errors={f: translate(request, m) for f, m in errors.items()}, STATUSES=rules.STATUSES,
+                message=request.query_params.get("pesan", "")[:200], idempotency_key=str(uuid.uuid4()),
+                **context)  # fmt: skip
+
+
+async def _planned_year(request: Request) -> int:
+    """The cycle a member's pokir go to by default: the one being planned."""
+    return await cycles.planned_year(request.app.state.store)
+
+
+def _fingerprinted(request: Request, actor: Actor, key: str, body: object) -> tuple[str, str]:
+    """The scoped idempotency key and the request's fingerprint (`keyed` makes both when given a key)."""
+    scoped, meta = keyed(request, actor, key, body)
+    return scoped or key, meta.fingerprint or ""
+
+
+def _int(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) == 4 else None
+
+
+# --- public pages ----------------------------------------------------------------------------------------
+
+
+@get("/pokir/{year:int}", include_in_schema=False)
+async def public_list(request: Request, pool: asyncpg.Pool, year: Year) -> Template:
+    """Every pokir of the year with its member, faction, daerah pemilihan, reses and where it stands."""
+    dapil = request.query_params.get("dapil", "")[:60] or None
+    async with pool.acquire() as conn:
+        rows = await pokir_views.pokir(conn, year, dapil=dapil)
+    return page(request, "pokir_public.html", year=year, rows=rows, dapil=dapil, STATUSES=rules.STATUSES,
+                dapils=[d.name for d in city_of(request).dapil])  # fmt: skip
+
+
+@get("/rkpd/{name:str}/sumber", include_in_schema=False)
+async def sources_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+    year, extension = year_of(name)
+    if extension is not None:
+        raise NotFoundException()
+    found = await sources_of(request, pool, year)
+    return page(request, "rkpd_sources.html", year=year, s=found)

@@ -1,0 +1,120 @@
+"""Pokok-pikiran DPRD on the event log: a member enters and revises their own pokir until the deadline,
+the DPRD secretariat returns or forwards each, and Bappeda's "receive" at the Forum Perangkat Daerah takes
+up the forwarded ones beside the kecamatan forums' proposals (services/rkpd.py, `forwarded`).
+
+A pokir is a proposal stream (`proposal-{code}`, source "pokir"): it has a tracking code and a public
+page like a resident's, and the same lineage. No personal data is kept for it: its member is a public
+official, named in the event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import asyncpg
+import msgspec
+
+from musrenbang.domain import pokir as rules
+from musrenbang.domain import proposal
+from musrenbang.domain.access import Actor, Forbidden, require_role
+from musrenbang.domain.errors import N_, DomainError, NotFound
+from musrenbang.eventlog.store import AppendResult, ConcurrencyError, EventStore, Metadata
+from musrenbang.services import accounts, cycles
+from musrenbang.services import city as city_service
+from musrenbang.services.proposals import _NAMESPACE, PROPOSAL, ProposalService, code_for
+from musrenbang.services.streams import execute, load
+
+
+class Reses(msgspec.Struct, frozen=True, kw_only=True):
+    held_on: dt.date | None
+    place: str
+
+
+class PokirService:
+    def __init__(self, pool: asyncpg.Pool, store: EventStore, proposals: ProposalService) -> None:
+        self._pool, self._store, self._proposals = pool, store, proposals
+
+    async def _member(self, actor: Actor) -> rules.Member:
+        require_role(actor, "dprd")
+        async with self._pool.acquire() as conn:
+            row = await accounts.member(conn, actor.username)
+        if row is None:
+            raise Forbidden(N_("akun ini bukan akun anggota DPRD"))
+        return rules.Member(username=row["username"], name=row["name"], faction=row["faction"], dapil=row["dapil"])
+
+    async def _checked(self, actor: Actor, year: int, raw: proposal.ProposalInput, reses: Reses,
+                       on: dt.date | None) -> tuple[proposal.ProposalContent, proposal.PokirFrom]:  # fmt: skip
+        """The content and origin of a member's pokir for `year`, every field checked (all at once where
+        they can be), and the deadline."""
+        member = await self._member(actor)
+        day = on or cycles.today()
+        rules.check_open(await cycles.load_cycle(self._store, year), day)
+        content = await self._proposals.validate(raw, year=year)
+        origin = rules.pokir_from(member, reses.held_on, reses.place, year=year, today=day)
+        rules.check_place(await city_service.required(self._store), member.dapil, content.kelurahan)
+        return content, origin
+
+    async def submit(self, actor: Actor, year: int, raw: proposal.ProposalInput, reses: Reses, *,
+                     idempotency_key: str, fingerprint: str,
+                     on: dt.date | None = None) -> tuple[str, AppendResult]:  # fmt: skip
+        """A new pokir of the member `actor`; the same key again answers with the same pokir."""
+        meta = Metadata(actor=actor.username, role=actor.role, fingerprint=fingerprint)
+        earlier = await self._store.find_replay(idempotency_key, fingerprint)
+        if earlier is not None:
+            return _code_of(earlier), earlier
+        content, origin = await self._checked(actor, year, raw, reses, on)
+        for attempt in range(5):
+            code = code_for(f"pokir:{actor.username}:{idempotency_key}", attempt)
+            command = proposal.SubmitProposal(code=code, year=year, source="pokir", content=content,
+                                              proposer_ref=member_ref(actor.username), pokir=origin)  # fmt: skip
+            if (await load(self._store, PROPOSAL, proposal.stream_id(code)))[0].exists:
+                earlier = await self._store.find_replay(idempotency_key, fingerprint)
+                if earlier is not None:  # a twin of this request made it a moment ago
+                    return _code_of(earlier), earlier
+                continue  # another pokir has this code (rare: 40-bit codes): derive the next
+            try:
+                result = await execute(self._store, PROPOSAL, proposal.stream_id(code), command, metadata=meta,
+                                       idempotency_key=idempotency_key)  # fmt: skip
+            except ConcurrencyError:
+                continue  # taken in between
+            return _code_of(result), result
+        raise DomainError(N_("kode pelacakan tidak dapat dibuat; coba lagi"))
+
+    async def revise(self, actor: Actor, code: str, raw: proposal.ProposalInput, reses: Reses, *,
+                     idempotency_key: str | None = None, fingerprint: str | None = None,
+                     on: dt.date | None = None) -> AppendResult:  # fmt: skip
+        """The member's own pokir, returned by the secretariat, corrected and submitted again."""
+        state, _ = await load(self._store, PROPOSAL, proposal.stream_id(code))
+        if not state.exists or state.pokir is None:
+            raise NotFound(N_("pokok pikiran tidak ditemukan"))
+        if state.pokir.member != actor.username:
+            raise Forbidden(N_("pokok pikiran ini milik anggota DPRD lain"))
+        content, origin = await self._checked(actor, state.year, raw, reses, on)
+        meta = Metadata(actor=actor.username, role=actor.role, fingerprint=fingerprint)
+        return await execute(self._store, PROPOSAL, proposal.stream_id(code),
+                             proposal.ReviseProposal(code=code, content=content, pokir=origin), metadata=meta,
+                             idempotency_key=idempotency_key)  # fmt: skip
+
+    async def check(self, actor: Actor, command: proposal.ForwardPokir | proposal.ReturnPokir,
+                    idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
+        """The secretariat's completeness check (`setwan`; Bappeda may stand in): forward or return. Not in
+        a year whose RKPD is adopted."""
+        require_role(actor, "setwan", "admin")
+        state, _ = await load(self._store, PROPOSAL, proposal.stream_id(command.code))
+        if state.exists and (await cycles.load_cycle(self._store, state.year)).adopted:
+            raise DomainError(N_("RKPD tahun ini sudah ditetapkan"))
+        return await execute(self._store, PROPOSAL, proposal.stream_id(command.code), command,
+                             metadata=Metadata(actor=actor.username, role=actor.role),
+                             idempotency_key=idempotency_key)  # fmt: skip
+
+
+def member_ref(username: str) -> str:
+    """A pokir's `proposer_ref`: a reference like a resident's (a UUID), to no personal data (there is none:
+    the member is named in the event)."""
+    return str(uuid.uuid5(_NAMESPACE, f"dprd:{username}"))
+
+
+def _code_of(result: AppendResult) -> str:
+    [stream] = [s for s in result.heads if s.startswith("proposal-")]
+    return stream.removeprefix("proposal-")
