@@ -3,7 +3,8 @@ services, commands and events a real one produces, so a newcomer sees the main j
 proposals in all 56 kelurahan, verification (accepted, with changes, returned and revised, rejected,
 duplicates merged), a Musrenbang Kelurahan in each (criteria scores, ceilings, adjustments, mandated
 delegates), twelve Musrenbang Kecamatan (pagu indikatif; some vote with approval ballots), the Forum
-Perangkat Daerah (agencies pass proposals on, decline some, group the rest into RKPD lines) and the adoption.
+Perangkat Daerah (agencies pass proposals on, decline some, group the rest into RKPD lines; scheduled and
+closed with its Berita Acara) and the Musrenbang Kota, whose close adopts the RKPD.
 Then the RKPD 2023 cycle opens, taking proposals today, and some needs that 2022 did not accommodate are
 proposed again, so a newcomer sees two years side by side and a need's history across them.
 
@@ -36,6 +37,7 @@ import msgspec
 from PIL import Image, ImageDraw
 
 from musrenbang import demo_catalogue as catalogue
+from musrenbang.domain import city_forums as cf
 from musrenbang.domain import cycle as cy
 from musrenbang.domain import forum as f
 from musrenbang.domain import proposal as p
@@ -48,6 +50,7 @@ from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore, Metadata, StreamHead
 from musrenbang.photos import ProcessedPhoto, process
 from musrenbang.projections import all_projections
+from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
 from musrenbang.services import city as city_service
@@ -80,7 +83,13 @@ POKIR_ON = dt.date(2021, 2, 26)
 """The day the demo's pokir are submitted: before their deadline, a week before the Musrenbang Kota window
 opens (16 March 2021)."""
 CITY_FORUM_ON = dt.date(2021, 3, 1)
+FORUM_PD_ON = dt.date(2021, 3, 15)
 ADOPTED_ON = dt.date(2021, 4, 5)
+"""The Musrenbang Kota: its close adopts the RKPD."""
+DPRD_MEMBERS = (
+    cf.ParticipantInput(name="Anggota DPRD Dapil Bekasi 1 (contoh demo)", kind="dprd", represents="Dapil Bekasi 1"),
+    cf.ParticipantInput(name="Anggota DPRD Dapil Bekasi 3 (contoh demo)", kind="dprd", represents="Dapil Bekasi 3"),
+)
 ENACTED_ON = dt.date(2021, 5, 31)
 REGULATION = "Peraturan Wali Kota Bekasi Nomor 33 Tahun 2021 (contoh demo)"
 """The demo's regulation setting the RKPD: a made-up number, marked so."""
@@ -680,8 +689,11 @@ class _Demo:
         self.summary.lines = sum(1 for _, c in lines if isinstance(c, r.SetLine))
         await self._city(lines)
         self.tick(1)
-        note = "Musrenbang RKPD Kota Bekasi Tahun 2022; hasil Forum Perangkat Daerah disepakati"
-        await self.rkpd.execute(YEAR, r.Adopt(year=YEAR, note=note), ADMIN, on=ADOPTED_ON)
+        # The Forum Perangkat Daerah closes with its Berita Acara; closing the Musrenbang Kota adopts the RKPD.
+        await self._city_forum(cf.FORUM_PD, FORUM_PD_ON, "Kepala Bappelitbangda Kota Bekasi",
+                               "Forum Perangkat Daerah RKPD 2022: daftar prioritas per perangkat daerah disepakati")
+        await self._city_forum(cf.MUSRENBANG_KOTA, ADOPTED_ON, "Wali Kota Bekasi",
+                               "Musrenbang RKPD Kota Bekasi Tahun 2022; hasil Forum Perangkat Daerah disepakati")
         await self.rkpd.execute(YEAR, r.Enact(year=YEAR, regulation=REGULATION, enacted_on=ENACTED_ON,
                                               today=cycles.today()), ADMIN)  # fmt: skip
         self.summary.sample_code = kept[0].code if kept else ""
@@ -689,6 +701,19 @@ class _Demo:
         await self.fresh()
         self.tick(1)
 
+
+    async def _city_forum(self, forum: str, held_on: dt.date, chair: str, minutes: str) -> None:
+        """Schedule a city forum with the city's agencies, the delegates the kecamatan forums mandated and
+        two DPRD members, then close it (held in 2021: the close's day check passes today)."""
+        async with self.pool.acquire() as conn:
+            suggested = await rkpd_views.suggested_participants(conn, YEAR)
+        people = tuple(cf.ParticipantInput(name=p.name, kind=p.kind, represents=p.represents) for p in suggested)
+        schedule = cf.ScheduleCityForum(year=YEAR, forum=forum, held_on=held_on, chair=chair,
+                                        place="Aula Bappelitbangda Kota Bekasi", participants=people + DPRD_MEMBERS,
+                                        agenda=cf.DEFAULT_AGENDA)  # fmt: skip
+        await self.rkpd.execute(YEAR, schedule, ADMIN, on=held_on)
+        close = cf.CloseCityForum(year=YEAR, forum=forum, minutes=minutes, today=cycles.today())
+        await self.rkpd.execute(YEAR, close, ADMIN, on=held_on)
 
     # --- after adoption: the budget, the contracts, the work ---------------------------------------------
 

@@ -16,7 +16,10 @@ recorded decision differs from the decision its own events give:
 - every RKPD line comes from proposals the forums sent up or forwarded pokir, or from the agency's own
   work plan with its reason (Renja): not both, not neither;
 - every `rkpd.adopted` list equals the fold of that year's `rkpd.*` line events up to that point, with
-  the right revision number and total.
+  the right revision number and total;
+- every `rkpd.forum_closed` (Forum Perangkat Daerah, Musrenbang Kota) froze a Berita Acara equal to that
+  state: the lines agreed are the lines then, and the proposals not agreed are those declined, with
+  their agency and reason.
 
 The server could run the same code; `musrenbang verify --file` does (musrenbang/audit/).
 """
@@ -49,6 +52,8 @@ from musrenbang.domain.events import (
     RankedItem,
     RkpdAdopted,
     RkpdEnacted,
+    RkpdForumClosed,
+    RkpdForumScheduled,
     RkpdLine,
     RkpdLineSet,
     RkpdLineWithdrawn,
@@ -65,7 +70,7 @@ _ForumStreamEvent = ForumScheduled | DelegateRegistered | ForumOpened | ItemAdju
 """The events on a forum's own stream that only move its state (the close is handled apart)."""
 _RkpdStreamEvent = (
     RkpdProposalsReceived | RkpdProposalPassed | RkpdProposalDeclined | RkpdLineSet | RkpdLineWithdrawn | RkpdAdopted
-    | RkpdEnacted
+    | RkpdEnacted | RkpdForumScheduled | RkpdForumClosed
 )
 
 
@@ -170,6 +175,10 @@ class Recomputer:
             case RkpdEnacted():
                 self._enacted(where, event)
             case RkpdProposalPassed() | RkpdProposalDeclined() | RkpdLineSet() | RkpdLineWithdrawn():
+                self._rkpd_event(where, event)
+            case RkpdForumClosed():
+                self._forum_closed(where, event)
+            case RkpdForumScheduled():
                 self._rkpd_event(where, event)
 
     # --- forums ----------------------------------------------------------------------------------------
@@ -326,6 +335,24 @@ class Recomputer:
         elif event.list_hash != rkpd_rules.list_hash(state.adopted):
             self.differ(f"{head}: list hash {event.list_hash} is not the hash of the adopted list"
                         f" ({rkpd_rules.list_hash(state.adopted)})")  # fmt: skip
+        self._rkpd_event(where, event)
+
+    def _forum_closed(self, where: Where, event: RkpdForumClosed) -> None:
+        """The Berita Acara a city forum froze is the year's state at its close."""
+        state = self._rkpd.get(event.year, rkpd_rules.Rkpd())
+        head = f"rkpd {event.year} {event.forum} berita acara (stream {where.stream_id} version {where.stream_version})"
+        expected = tuple(state.lines[k] for k in sorted(state.lines))
+        for line in line_differences(event.agreed, expected, "in the berita acara", "from the line events"):
+            self.differ(f"{head}: {line}")
+        if event.total_pagu != sum(x.pagu for x in event.agreed):
+            self.differ(f"{head}: total pagu {event.total_pagu} is not the sum of the agreed lines' pagu")
+        declined = {code: (state.agency_of[code], reason) for code, reason in state.declined.items()}
+        recorded = {x.code: (x.agency, x.reason) for x in event.not_agreed}
+        if recorded != declined:
+            missing, extra = sorted(set(declined) - set(recorded)), sorted(set(recorded) - set(declined))
+            changed = sorted(c for c in set(declined) & set(recorded) if declined[c] != recorded[c])
+            self.differ(f"{head}: not agreed differs from the declined proposals (missing {missing}, not declined"
+                        f" {extra}, other agency or reason {changed})")  # fmt: skip
         self._rkpd_event(where, event)
 
     def _adopted(self, where: Where, event: RkpdAdopted) -> None:

@@ -8,8 +8,9 @@ event (the cycle moves to its kelurahan stage once):
 - the kecamatan forum scores all five it received; b1 does not fit its ceiling (`over_ceiling`);
 - the city: a line for a0 is set and withdrawn, line DBMSDA-002 takes a0, a1 and b0; a3 is passed to
   DISPERKIMTAN, which declines it; the RKPD is adopted, DBMSDA-002's pagu revised, and adopted again
-  (revision 2, Rp 50 juta) and enacted by `REGULATION`; it is budgeted in the APBD (Rp 48 juta, with the
-  reason) and under way (40%);
+  (revision 2, Rp 50 juta) and enacted by `REGULATION`; the Forum Perangkat Daerah and the Musrenbang Kota
+  are then recorded as forums and closed (nothing more to adopt); DBMSDA-002 is budgeted in the APBD
+  (Rp 48 juta, with the reason) and under way (40%);
 - a DPRD member's pokir (kelurahan `KELURAHAN_POKIR`), returned once by the secretariat, revised and
   forwarded after the Forum Perangkat Daerah took up its list (it waits for the next receive);
 - finally the log is sealed (seal 1 covers everything before it).
@@ -26,6 +27,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 
+from musrenbang.domain import city_forums as cf
 from musrenbang.domain import forum as f
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import rkpd as r
@@ -178,6 +180,7 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="perubahan pagu"), META)
     await rkpd.execute(YEAR, r.Enact(year=YEAR, regulation=REGULATION, enacted_on=dt.date(2021, 5, 31),
                                      today=cycles.today()), META)  # fmt: skip
+    await _city_forums(rkpd)
     await _after_adoption(RealisationService(pool, store))
     carried = await _next_year(store, runner, proposals, a[3])
     await seal.seal(store)  # the whole log so far, under a seal
@@ -208,6 +211,19 @@ async def _pokir(pool: asyncpg.Pool, store: EventStore, proposals: ProposalServi
     await service.revise(MEMBER, code, msgspec.structs.replace(raw, rt="3"), reses, on=on)
     await service.check(setwan, rules.ForwardPokir(code=code))
     return code
+
+
+async def _city_forums(rkpd: RkpdService) -> None:
+    """The Forum Perangkat Daerah and the Musrenbang Kota recorded as forums after the list was set: both
+    closed with their Berita Acara (revision 2 unchanged, so the Musrenbang Kota adopts nothing more)."""
+    people = (cf.ParticipantInput(name="Perwakilan DBMSDA", kind="agency", represents="DBMSDA"),
+              cf.ParticipantInput(name="Ketua RW 01", kind="kecamatan", represents="Bekasi Timur"))  # fmt: skip
+    for forum, day in ((cf.FORUM_PD, dt.date(2021, 3, 10)), (cf.MUSRENBANG_KOTA, dt.date(2021, 4, 5))):
+        await rkpd.execute(YEAR, cf.ScheduleCityForum(year=YEAR, forum=forum, held_on=day, place="Aula Bappeda",
+                                                      chair="Sekda", participants=people, agenda=("Pembahasan",)),
+                           META)  # fmt: skip
+        await rkpd.execute(YEAR, cf.CloseCityForum(year=YEAR, forum=forum, minutes="Disepakati.",
+                                                   today=cycles.today()), META)  # fmt: skip
 
 
 async def _after_adoption(realisation: RealisationService) -> None:

@@ -79,6 +79,16 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
         assert windows == {w.stage: (w.opens, w.closes) for w in default_calendar(2022)}
         for level, held_on in await pool.fetch("SELECT level, held_on FROM forums WHERE year = 2022"):
             assert windows[level][0] <= held_on <= windows[level][1], (level, held_on)
+        # The Forum Perangkat Daerah and the Musrenbang Kota were held in their windows and closed with a
+        # Berita Acara; closing the Musrenbang Kota is what adopted the RKPD (one transaction).
+        city_forums = {r["forum"]: r for r in await pool.fetch("SELECT * FROM rkpd_forums WHERE year = 2022")}
+        for forum, stage in (("forum_pd", "perangkat_daerah"), ("musrenbang_kota", "kota")):
+            held_on = city_forums[forum]["held_on"]
+            assert windows[stage][0] <= held_on <= windows[stage][1] and city_forums[forum]["closed_at"], forum
+        first = await pool.fetch("SELECT event_type, tx FROM events WHERE stream_id = 'rkpd-2022' AND event_type IN"
+                                 " ('rkpd.forum_closed', 'rkpd.adopted') ORDER BY global_position LIMIT 3")  # fmt: skip
+        assert [x["event_type"] for x in first] == ["rkpd.forum_closed", "rkpd.forum_closed", "rkpd.adopted"]
+        assert first[1]["tx"] == first[2]["tx"]
         adopted = await pool.fetchval(
             "SELECT count(*) FROM rkpd_adopted_lines WHERE year = 2022"
             " AND revision = (SELECT max(revision) FROM rkpd_adopted_lines WHERE year = 2022)"

@@ -502,6 +502,53 @@ class RkpdEnacted(Event, frozen=True, tag="rkpd.enacted"):
     amendment: bool = False
 
 
+class ForumParticipant(msgspec.Struct, frozen=True, kw_only=True):
+    """Someone taking part in a city-level forum: `kind` is `agency` (a perangkat daerah), `dprd` (a DPRD
+    member), `kecamatan` (a delegate a Musrenbang Kecamatan mandated) or `other`; `represents` says for
+    whom (the agency's code, the daerah pemilihan, the kecamatan)."""
+
+    name: str
+    kind: str
+    represents: str = ""
+
+
+class RkpdForumScheduled(Event, frozen=True, tag="rkpd.forum_scheduled"):
+    """Bappeda scheduled a city-level forum of the year: `forum` is `forum_pd` (Forum Perangkat Daerah) or
+    `musrenbang_kota` (Musrenbang Kota). A later schedule of the same forum, before it closes, replaces
+    this one (a new date, place or list of participants); both stay in the log."""
+
+    year: int
+    forum: str
+    held_on: dt.date
+    place: str
+    chair: str
+    participants: tuple[ForumParticipant, ...]
+    agenda: tuple[str, ...]
+
+
+class NotAgreedProposal(msgspec.Struct, frozen=True, kw_only=True):
+    """A proposal the city level did not take into the RKPD, with the agency that declined it and why."""
+
+    code: str
+    title: str
+    kelurahan: str
+    agency: str
+    reason: str
+
+
+class RkpdForumClosed(Event, frozen=True, tag="rkpd.forum_closed"):
+    """A city-level forum closed with its minutes, and its Berita Acara frozen here: the RKPD lines agreed
+    at that moment (`agreed`, whole, in line-id order; grouped per agency when printed) and the proposals
+    not agreed with their reasons. Closing Musrenbang Kota adopts the RKPD in the same append."""
+
+    year: int
+    forum: str
+    minutes: str
+    agreed: tuple[RkpdLine, ...]
+    total_pagu: int
+    not_agreed: tuple[NotAgreedProposal, ...]
+
+
 class MilestonePhoto(msgspec.Struct, frozen=True, kw_only=True):
     """A photo of the work (re-encoded, metadata stripped); the bytes live in the photo store."""
 
@@ -585,6 +632,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     RkpdLineWithdrawn,
     RkpdAdopted,
     RkpdEnacted,
+    RkpdForumScheduled,
+    RkpdForumClosed,
     RkpdMilestoneRecorded,
     LogSealed,
 )

@@ -6,6 +6,9 @@ RKPD lines: several proposals may feed one line, a proposal ends in at most one.
 the list: `RkpdAdopted` carries the lines as they stood, so the adopted RKPD is frozen in the log; any
 later change needs a reason and shows until the list is adopted again (revision 2, 3, ...).
 
+Both meetings are also held as forums, with a schedule and a Berita Acara frozen at their close; closing the
+Musrenbang Kota adopts the list (domain/city_forums.py).
+
 Adoption requires every received proposal to be decided (in a line, or declined with a reason): that is
 what lets anyone answer, for every proposal, "is it in the RKPD, and if not, why not?".
 """
@@ -21,7 +24,7 @@ from typing import TypeVar
 
 import msgspec
 
-from musrenbang.domain import bounds, values
+from musrenbang.domain import bounds, city_forums, values
 from musrenbang.domain.access import Forbidden
 from musrenbang.domain.agency import FUNDING_SOURCES
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
@@ -31,6 +34,8 @@ from musrenbang.domain.events import (
     Event,
     RkpdAdopted,
     RkpdEnacted,
+    RkpdForumClosed,
+    RkpdForumScheduled,
     RkpdLine,
     RkpdLineSet,
     RkpdLineWithdrawn,
@@ -75,6 +80,9 @@ class Rkpd(msgspec.Struct, kw_only=True):
     changed_since_adoption: bool = False
     enacted: dict[int, str] = {}
     """Revision -> the regulation that enacted it."""
+    forums: dict[str, RkpdForumScheduled] = {}
+    """The latest schedule of each city-level forum (domain/city_forums.py)."""
+    forums_closed: set[str] = set()
 
     def pending(self) -> list[str]:
         """Received proposals not yet in a line nor declined."""
@@ -163,7 +171,10 @@ class Enact(msgspec.Struct, frozen=True, kw_only=True):
     today: dt.date
 
 
-Command = ReceiveProposals | PassProposal | DeclineProposal | SetLine | WithdrawLine | Adopt | Enact
+Command = (
+    ReceiveProposals | PassProposal | DeclineProposal | SetLine | WithdrawLine | Adopt | Enact
+    | city_forums.ScheduleCityForum | city_forums.CloseCityForum
+)
 
 
 def list_hash(lines: Iterable[RkpdLine]) -> str:
@@ -180,6 +191,8 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
     if isinstance(command, ReceiveProposals):
         return _receive(state, command, agencies)
     if state.year is None:
+        if isinstance(command, city_forums.ScheduleCityForum | city_forums.CloseCityForum):
+            raise DomainError(N_("terima dulu hasil Musrenbang Kecamatan: itulah yang dibahas forum ini"))
         raise NotFound(N_("Forum Perangkat Daerah belum menerima usulan tahun ini"))
     year = state.year
     match command:
@@ -216,21 +229,33 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
             reason = _require_reason(command.reason)
             return [RkpdLineWithdrawn(year=year, line_id=withdrawn.line_id, agency=withdrawn.agency, reason=reason)]
         case Adopt():
-            pending = state.pending()
-            if pending:
-                raise DomainError(Message(
-                    N_("masih ada %(n)d usulan yang belum diputuskan perangkat daerah"), n=len(pending)))  # fmt: skip
-            if not state.lines:
-                raise DomainError(N_("belum ada baris RKPD untuk ditetapkan"))
-            if state.revision and not state.changed_since_adoption:
+            if state.revision and not state.changed_since_adoption and not state.pending():
                 raise DomainError(N_("RKPD sudah ditetapkan dan tidak berubah sejak itu"))
-            note = _optional_text("note", command.note)
-            lines = tuple(state.lines[k] for k in sorted(state.lines))
-            return [RkpdAdopted(year=year, revision=state.revision + 1, lines=lines,
-                                total_pagu=sum(x.pagu for x in lines), note=note)]  # fmt: skip
+            return [_adopt(state, year, _optional_text("note", command.note))]
         case Enact():
             return [_enact(state, command, year)]
+        case city_forums.ScheduleCityForum():
+            return [city_forums.schedule(state, command, agencies)]
+        case city_forums.CloseCityForum():
+            closed = city_forums.close(state, command)
+            if command.forum != city_forums.MUSRENBANG_KOTA or (state.revision and not state.changed_since_adoption):
+                return [closed]  # nothing new to adopt: the list adopted before stands
+            held_on = state.forums[command.forum].held_on
+            return [closed, _adopt(state, year, f"Disepakati pada Musrenbang Kota {held_on.isoformat()}")]
     raise TypeError(f"unknown command {command!r}")
+
+
+def _adopt(state: Rkpd, year: int, note: str) -> RkpdAdopted:
+    """The working lines, frozen as the next revision; refused while a proposal is undecided."""
+    pending = state.pending()
+    if pending:
+        raise DomainError(Message(
+            N_("masih ada %(n)d usulan yang belum diputuskan perangkat daerah"), n=len(pending)))  # fmt: skip
+    if not state.lines:
+        raise DomainError(N_("belum ada baris RKPD untuk ditetapkan"))
+    lines = tuple(state.lines[k] for k in sorted(state.lines))
+    return RkpdAdopted(year=year, revision=state.revision + 1, lines=lines, total_pagu=sum(x.pagu for x in lines),
+                       note=note)  # fmt: skip
 
 
 def _enact(state: Rkpd, command: Enact, year: int) -> RkpdEnacted:
@@ -498,6 +523,12 @@ def evolve(state: Rkpd, event: Event) -> Rkpd:
             state.revision, state.adopted, state.changed_since_adoption = event.revision, event.lines, False
         case RkpdEnacted():
             state.enacted = {**state.enacted, event.revision: event.regulation}
+        case RkpdForumScheduled():
+            state = state if state.year is not None else Rkpd(year=event.year)  # never the shared empty state
+            state.forums[event.forum] = event
+        case RkpdForumClosed():
+            state = state if state.year is not None else Rkpd(year=event.year)
+            state.forums_closed.add(event.forum)
     return state
 
 

@@ -5,7 +5,9 @@
   lines; a line is made from one or more proposals, revised (with a reason once the RKPD was adopted)
   or withdrawn; a proposal is passed to another agency or declined, each with a reason.
 - `/petugas/rkpd/{year}` — Musrenbang Kota for Bappeda (auditors read it): take up the kecamatan results,
-  the standing per agency and per kecamatan against its ceiling, and adoption.
+  the standing per agency and per kecamatan against its ceiling, the Forum Perangkat Daerah and Musrenbang
+  Kota as forums (schedule, close with minutes: closing Musrenbang Kota adopts), and adoption of later
+  changes (perubahan RKPD).
 
 Every form posts with CSRF and answers with a redirect back and a short message (`?pesan=`); a form
 with mistakes is shown again with the messages next to the fields and everything typed kept (422, or
@@ -26,6 +28,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import agency as agencies
+from musrenbang.domain import city_forums as city_forums_rules
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor, Forbidden, require_role
@@ -33,6 +36,7 @@ from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 from musrenbang.domain.events import RkpdLine
 from musrenbang.eventlog.store import AppendResult, Metadata
+from musrenbang.http import city_forums
 from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
@@ -362,12 +366,11 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
     ]  # fmt: skip
     pending = sum(row["pending"] for row in per_agency.values())
     adoption = published.adoption
-    return {
+    return {**await city_forums.forum_forms(pool, year),
         "year": year, "waiting": waiting, "received": len(received), "agency_rows": agency_rows,
         "kecamatan_rows": kecamatan_rows, "pending": pending, "total_pagu": sum(x.pagu for x in lines),
         "line_count": len(lines), "revision": published.revision, "adoption": adoption,
         "head": adoption["hash"].hex() if adoption else None, "changed": published.changed_since_adoption,
-        "can_adopt": not published.revision or published.changed_since_adoption,
     }  # fmt: skip
 
 
@@ -418,3 +421,41 @@ async def review_adopt(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd:
     await _done(runner, result)
     text = translate(request, N_("RKPD ditetapkan"))
     return Redirect(f"/petugas/rkpd/{year}?{urlencode({'pesan': text})}", status_code=303)
+
+
+async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
+                        runner: ProjectionRunner, year: int, forum: str, close: bool) -> Response:  # fmt: skip
+    """Schedule (or reschedule) or close a city forum from the staff page; mistakes come back beside the
+    form with everything typed kept."""
+    require_role(actor, "admin")
+    forum = city_forums.forum_or_404(forum)
+    entered = await city_forums.read_form(request)
+    command = (city_forums_rules.CloseCityForum(year=year, forum=forum, minutes=entered["minutes"],
+                                                today=cycle_service.today()) if close
+               else city_forums.schedule_from_form(year, forum, entered))  # fmt: skip
+    try:
+        result = await rkpd.execute(year, command, _meta(actor))
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        context = await _review_context(pool, rkpd, year)
+        context["forum_values"][forum] = entered
+        context["forum_errors"] = {forum: {"close" if close else "schedule": True, **_messages(request, exc)}}
+        return page(request, "city_review.html", status=422 if isinstance(exc, ValidationFailed) else 409,
+                    actor=actor, **context, errors={}, note="", message=None)  # fmt: skip
+    await _done(runner, result)
+    done = N_("%(forum)s ditutup; berita acara tersedia") if close else N_("%(forum)s dijadwalkan")
+    text = translate(request, Message(done, forum=translate(request, city_forums_rules.FORUMS[forum])))
+    return Redirect(f"/petugas/rkpd/{year}?{urlencode({'pesan': text})}#forum-{forum}", status_code=303)
+
+
+@post("/petugas/rkpd/{year:int}/forum/{forum:str}", include_in_schema=False)
+async def review_forum_schedule(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
+                                runner: ProjectionRunner, year: Year, forum: str) -> Response:  # fmt: skip
+    return await _forum_action(request, actor, pool, rkpd, runner, year, forum, close=False)
+
+
+@post("/petugas/rkpd/{year:int}/forum/{forum:str}/tutup", include_in_schema=False)
+async def review_forum_close(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
+                             runner: ProjectionRunner, year: Year, forum: str) -> Response:  # fmt: skip
+    return await _forum_action(request, actor, pool, rkpd, runner, year, forum, close=True)

@@ -282,10 +282,7 @@ async def berita_acara(request: Request, forums: ForumService, store: EventStore
         raise NotFoundException()
     s = forum.scheduled
     closing = [e for e in await store.read_stream(rules.stream_id(s.forum_id)) if isinstance(e.event, ForumClosed)][0]
-    # The public address from configuration: never the request's Host header, which the client chooses.
-    check_url = f"{request.app.state.settings.public_url}/periksa/{closing.hash.hex()}"
-    svg = io.BytesIO()
-    segno.make(check_url, error="m").save(svg, kind="svg", scale=3, xmldecl=False, svgns=True)
+    check_url, qr = check_link(request, closing.hash.hex())
     city = city_of(request)
     async with pool.acquire() as conn:
         place = await region(conn, s.region)
@@ -297,9 +294,18 @@ async def berita_acara(request: Request, forums: ForumService, store: EventStore
         request, "berita_acara.html", s=s, forum=forum, place=place, agreed=agreed, td4=td4,
         not_agreed=[(r, items[r.item_id]) for r in forum.result.ranking if not r.selected],
         genders=genders, delegates=list(forum.delegates.values()), head=closing, check_url=check_url,
-        qr=svg.getvalue().decode(), reasons=decision_rules.REASON_LABELS,
+        qr=qr, reasons=decision_rules.REASON_LABELS,
         seal=await latest_seal(pool, closing.global_position), level_name=_level_name(s.level, s.region),
     )  # fmt: skip
+
+
+def check_link(request: Request, head_hash: str) -> tuple[str, str]:
+    """The page that checks a Berita Acara's head, and its QR code (inline SVG). The address comes from
+    configuration, never from the request's Host header, which the client chooses."""
+    check_url = f"{request.app.state.settings.public_url}/periksa/{head_hash}"
+    svg = io.BytesIO()
+    segno.make(check_url, error="m").save(svg, kind="svg", scale=3, xmldecl=False, svgns=True)
+    return check_url, svg.getvalue().decode()
 
 
 def _level_name(level: str, region_code: str) -> str:

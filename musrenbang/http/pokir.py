@@ -48,6 +48,8 @@ SECRETARIAT = roles("setwan", "admin")
 STAFF = roles("dprd", "setwan", "admin", "auditor")
 PROJECTIONS = ["proposals", "lineage"]
 Place = Annotated[str, msgspec.Meta(max_length=200)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""A name to look for: no control characters (PostgreSQL text holds no NUL)."""
 
 
 class PokirIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
@@ -200,7 +202,8 @@ class PokirApi(Controller):
 
     @get("/", summary="The pokir of a year (every member's), optionally of one daerah pemilihan")
     async def pokir_list(self, pool: asyncpg.Pool, year: Year | None = None,
-                   dapil: Annotated[str | None, Parameter(max_length=60)] = None) -> PokirList:  # fmt: skip
+                   dapil: Annotated[str | None, Parameter(max_length=60, pattern=PRINTABLE)] = None,
+                   ) -> PokirList:  # fmt: skip
         year = year or await _default_year(pool)
         if year is None:
             return PokirList(year=None, dapil=dapil, items=[])
@@ -410,7 +413,7 @@ def _int(text: str | None) -> int | None:
 @get("/pokir/{year:int}", include_in_schema=False)
 async def public_list(request: Request, pool: asyncpg.Pool, year: Year) -> Template:
     """Every pokir of the year with its member, faction, daerah pemilihan, reses and where it stands."""
-    dapil = request.query_params.get("dapil", "")[:60] or None
+    dapil = "".join(c for c in request.query_params.get("dapil", "")[:60] if c.isprintable()) or None
     async with pool.acquire() as conn:
         rows = await pokir_views.pokir(conn, year, dapil=dapil)
     return page(request, "pokir_public.html", year=year, rows=rows, dapil=dapil, STATUSES=rules.STATUSES,

@@ -27,9 +27,9 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import agency as agencies
+from musrenbang.domain import city_forums, values
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain import rkpd as rkpd_rules
-from musrenbang.domain import values
 from musrenbang.domain.errors import N_
 from musrenbang.domain.events import RkpdLine
 from musrenbang.http import charts, feeds, rkpd_files
@@ -145,7 +145,10 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
             "Cache-Control": "no-cache",
         })  # fmt: skip
     shown = await latest_seal(pool, rkpd.head.position if rkpd.head else None)
-    return page(request, "rkpd.html", rkpd=rkpd, groups=grouped(rkpd), seal=shown, **_labels())
+    async with pool.acquire() as conn:
+        forums = await rkpd_views.city_forums_of(conn, year)
+    return page(request, "rkpd.html", rkpd=rkpd, groups=grouped(rkpd), seal=shown, forums=forums,
+                FORUMS=city_forums.FORUMS, FORUM_PAGES=city_forums.PAGES, **_labels())  # fmt: skip
 
 
 # --- equity -----------------------------------------------------------------------------------------

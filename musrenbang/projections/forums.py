@@ -154,3 +154,20 @@ async def kecamatan_priorities(conn: asyncpg.Connection, year: int, selected: Se
             "agency": agency_for(f["bidang"]),
         })  # fmt: skip
     return sorted(rows, key=lambda r: (str(r["agency"]), int(str(r["rank"]))))
+
+
+async def mandated_delegates(conn: asyncpg.Connection, year: int) -> list[asyncpg.Record]:
+    """The delegates each Musrenbang Kecamatan of the year sent on to the city (`name`, `represents`, and the
+    forum's `region`), by kecamatan. Mandates are not in this read model: the latest `forum.delegates_mandated`
+    of each forum is read from the log (a handful of events, found by the stream index)."""
+    return await conn.fetch(
+        "WITH latest AS (SELECT DISTINCT ON (f.forum_id) f.forum_id, f.region, e.data->'delegate_ids' AS ids"
+        " FROM forums f JOIN events e ON e.stream_id = 'forum-' || f.forum_id"
+        " AND e.event_type = 'forum.delegates_mandated'"
+        " WHERE f.year = $1 AND f.level = 'kecamatan' ORDER BY f.forum_id, e.stream_version DESC)"
+        " SELECT l.region, d.name, d.represents FROM latest l"
+        " CROSS JOIN LATERAL jsonb_array_elements_text(l.ids) AS m(delegate_id)"
+        " JOIN forum_delegates d ON d.forum_id = l.forum_id AND d.delegate_id = m.delegate_id"
+        " ORDER BY l.region, d.name",
+        year,
+    )

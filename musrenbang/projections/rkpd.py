@@ -1,18 +1,24 @@
-"""Projection "rkpd": the agencies' lists at the Forum Perangkat Daerah, the working RKPD lines, and each
-adopted RKPD exactly as the adoption froze it. Queries for the public list, the equity view and the
-exports are below."""
+"""Projection "rkpd": the agencies' lists at the Forum Perangkat Daerah, the working RKPD lines, each
+adopted RKPD exactly as the adoption froze it, and the city-level forums with their Berita Acara. Queries
+for the public list, the equity view, the exports and the forums are below."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import asyncpg
 import msgspec
 
+from musrenbang.domain import city_forums
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.events import (
+    ForumParticipant,
+    NotAgreedProposal,
     RkpdAdopted,
     RkpdEnacted,
+    RkpdForumClosed,
+    RkpdForumScheduled,
     RkpdLine,
     RkpdLineSet,
     RkpdLineWithdrawn,
@@ -25,12 +31,14 @@ from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
 from musrenbang.projections import Projection
+from musrenbang.projections import city as city_views
+from musrenbang.projections import forums as forum_views
 
 
 class RkpdProjection(Projection):
     name = "rkpd"
     tables = ("rkpd_adopted_lines", "rkpd_adoptions", "rkpd_state", "rkpd_lines", "rkpd_items", "rkpd_milestones",
-              "rkpd_line_progress", "rkpd_enactments")
+              "rkpd_line_progress", "rkpd_enactments", "rkpd_forums")
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         for r in events:
@@ -95,6 +103,8 @@ class RkpdProjection(Projection):
                     )  # fmt: skip
                 case RkpdMilestoneRecorded():
                     await _milestone(conn, r, e)
+                case RkpdForumScheduled() | RkpdForumClosed():
+                    await _forum(conn, r, e)
                 case RkpdEnacted():
                     await conn.execute(
                         "INSERT INTO rkpd_enactments (year, revision, regulation, enacted_on, list_hash, amendment,"
@@ -123,6 +133,26 @@ async def _milestone(conn: asyncpg.Connection, r: RecordedEvent, e: RkpdMileston
         f" finished_on = coalesce(EXCLUDED.finished_on, p.finished_on), updated_at = EXCLUDED.updated_at{amount_set}",
         e.year, e.line_id, e.stage, e.amount if column else None, e.progress,
         e.on if e.stage == "selesai" else None, r.recorded_at,
+    )  # fmt: skip
+
+
+async def _forum(conn: asyncpg.Connection, r: RecordedEvent, e: RkpdForumScheduled | RkpdForumClosed) -> None:
+    """A schedule replaces the forum's earlier one; the close adds its Berita Acara and where it is in the log."""
+    if isinstance(e, RkpdForumScheduled):
+        await conn.execute(
+            "INSERT INTO rkpd_forums (year, forum, held_on, place, chair, participants, agenda, scheduled_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (year, forum) DO UPDATE SET held_on ="
+            " EXCLUDED.held_on, place = EXCLUDED.place, chair = EXCLUDED.chair, participants = EXCLUDED.participants,"
+            " agenda = EXCLUDED.agenda, scheduled_at = EXCLUDED.scheduled_at",
+            e.year, e.forum, e.held_on, e.place, e.chair, codec.encode(e.participants), codec.encode(e.agenda),
+            r.recorded_at,
+        )  # fmt: skip
+        return
+    await conn.execute(
+        "UPDATE rkpd_forums SET closed_at = $3, minutes = $4, agreed = $5, not_agreed = $6, total_pagu = $7,"
+        " stream_id = $8, stream_version = $9, position = $10, hash = $11 WHERE year = $1 AND forum = $2",
+        e.year, e.forum, r.recorded_at, e.minutes, codec.encode(e.agreed), codec.encode(e.not_agreed), e.total_pagu,
+        r.stream_id, r.stream_version, r.global_position, r.hash,
     )  # fmt: skip
 
 
@@ -239,3 +269,100 @@ async def progress(conn: asyncpg.Connection, year: int) -> dict[str, asyncpg.Rec
     """Where each line of a year stands after adoption (lines without a milestone are absent)."""
     rows = await conn.fetch("SELECT * FROM rkpd_line_progress WHERE year = $1", year)
     return {r["line_id"]: r for r in rows}
+
+
+# --- the city-level forums ------------------------------------------------------------------------------
+
+
+class AgencyAgreed(msgspec.Struct, frozen=True, kw_only=True):
+    agency: str
+    agency_name: str
+    lines: list[RkpdLine]
+    total_pagu: int
+
+
+class ForumHead(msgspec.Struct, frozen=True, kw_only=True):
+    """The closing event: anyone can check it with `/periksa/{hash}`."""
+
+    stream: str
+    version: int
+    position: int
+    hash: str
+
+
+class BeritaAcara(msgspec.Struct, frozen=True, kw_only=True):
+    """What the close froze: the lines agreed, per agency, and the proposals not agreed with reasons."""
+
+    closed_at: dt.datetime
+    minutes: str
+    total_pagu: int
+    agreed: list[AgencyAgreed]
+    not_agreed: list[NotAgreedProposal]
+    head: ForumHead
+
+
+class CityForum(msgspec.Struct, frozen=True, kw_only=True):
+    year: int
+    forum: str
+    """`forum_pd` (Forum Perangkat Daerah) or `musrenbang_kota` (Musrenbang Kota)."""
+    status: str
+    """`dijadwalkan` (scheduled) or `ditutup` (closed, with its `berita_acara`)."""
+    held_on: dt.date
+    place: str
+    chair: str
+    participants: list[ForumParticipant]
+    agenda: list[str]
+    berita_acara: BeritaAcara | None = None
+
+
+_lines_decoder = msgspec.json.Decoder(list[RkpdLine])
+_not_agreed_decoder = msgspec.json.Decoder(list[NotAgreedProposal])
+
+
+async def city_forum(conn: asyncpg.Connection, year: int, forum: str) -> CityForum | None:
+    """A city-level forum of the year as the public sees it (None: not scheduled)."""
+    row = await conn.fetchrow("SELECT * FROM rkpd_forums WHERE year = $1 AND forum = $2", year, forum)
+    if row is None:
+        return None
+    berita_acara = None
+    if row["closed_at"] is not None:
+        city = await city_views.settings(conn)
+        by_agency: dict[str, list[RkpdLine]] = {}
+        for line in _lines_decoder.decode(row["agreed"]):
+            by_agency.setdefault(line.agency, []).append(line)
+        agreed = [AgencyAgreed(agency=a, agency_name=city.agency_name(a), lines=by_agency[a],
+                               total_pagu=sum(x.pagu for x in by_agency[a]))
+                  for a in sorted(by_agency, key=city.agency_name)]  # fmt: skip
+        head = ForumHead(stream=row["stream_id"], version=row["stream_version"], position=row["position"],
+                         hash=row["hash"].hex())  # fmt: skip
+        berita_acara = BeritaAcara(closed_at=row["closed_at"], minutes=row["minutes"], total_pagu=row["total_pagu"],
+                                   agreed=agreed, not_agreed=_not_agreed_decoder.decode(row["not_agreed"]),
+                                   head=head)  # fmt: skip
+    return CityForum(
+        year=year, forum=forum, status="ditutup" if berita_acara else "dijadwalkan", held_on=row["held_on"],
+        place=row["place"], chair=row["chair"], agenda=msgspec.json.decode(row["agenda"], type=list[str]),
+        participants=msgspec.json.decode(row["participants"], type=list[ForumParticipant]), berita_acara=berita_acara,
+    )  # fmt: skip
+
+
+async def city_forums_of(conn: asyncpg.Connection, year: int) -> dict[str, CityForum]:
+    """Both forums of the year that are scheduled, by forum."""
+    found = {f: await city_forum(conn, year, f) for f in city_forums.FORUMS}
+    return {f: x for f, x in found.items() if x is not None}
+
+
+async def suggested_participants(conn: asyncpg.Connection, year: int) -> list[ForumParticipant]:
+    """Whom a city forum of the year gathers, as a schedule form starts: each perangkat daerah of the city,
+    and the delegates each Musrenbang Kecamatan mandated (DPRD members are typed in by Bappeda)."""
+    city = await city_views.settings(conn)
+    places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan'"))
+    agencies = [ForumParticipant(name=f"Perwakilan {a.name}", kind="agency", represents=a.code) for a in city.agencies]
+    delegates = [ForumParticipant(name=r["name"], kind="kecamatan",
+                                  represents=f"Kecamatan {places.get(r['region'], r['region'])}")
+                 for r in await forum_views.mandated_delegates(conn, year)]  # fmt: skip
+    return agencies + delegates
+
+
+async def place_names(conn: asyncpg.Connection, codes: Sequence[str]) -> dict[str, str]:
+    """Region code -> name, for the codes asked (reference data, loaded at setup)."""
+    return dict(await conn.fetch("SELECT kode, nama FROM regions WHERE kode = ANY($1::text[])", list(codes)))

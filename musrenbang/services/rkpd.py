@@ -1,5 +1,6 @@
 """The city level on the event log: the Forum Perangkat Daerah (agencies take up, pass on, decline and map
-proposals into RKPD lines) and Musrenbang Kota (Bappeda adopts the list).
+proposals into RKPD lines) and Musrenbang Kota (Bappeda adopts the list), each also held as a forum with a
+Berita Acara (domain/city_forums.py; closing the Musrenbang Kota adopts).
 
 All of a year's city-level events are on one stream (`rkpd-{year}`): the rules that span it (a proposal in
 at most one line, nothing pending at adoption) need one consistent state. Commands on it take turns: each
@@ -20,7 +21,7 @@ from musrenbang.domain import values
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
-from musrenbang.domain.events import CityItem
+from musrenbang.domain.events import CityItem, RkpdAdopted
 from musrenbang.eventlog.store import Append, AppendResult, EventStore, Metadata
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
@@ -145,7 +146,7 @@ class RkpdService:
             cycle = await cycles.load_cycle(self._store, year, conn)
             events = rules.decide(state, command, agencies=city.agencies_by_code, dana_kelurahan=cycle.dana_kelurahan)
             appends = [Append(stream, head, events)]
-            if isinstance(command, rules.Adopt):  # the cycle is ditetapkan with the adoption, atomically
+            if any(isinstance(e, RkpdAdopted) for e in events):  # the cycle is ditetapkan with it, atomically
                 appends.extend(await self._cycle_adopted(year, conn, on))
             return await self._store.append(appends, metadata=metadata, idempotency_key=idempotency_key,
                                             conn=conn)  # fmt: skip

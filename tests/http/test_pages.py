@@ -269,6 +269,7 @@ async def _city_values(client: httpx.AsyncClient, database: str) -> dict[str, li
         "kode": [history.KELURAHAN_A, history.KELURAHAN_B, history.KECAMATAN],  # kelurahan and kecamatan
         "photo_id": photos,
         "forum_id": forums,
+        "forum": ["forum_pd", "musrenbang_kota"],  # the city-level forums, both closed in the history
         "digest": [rkpd["head"]["hash"]],
         "year": [str(history.YEAR)],
         "name": [str(history.YEAR), f"{history.YEAR}.csv", f"{history.YEAR}.xlsx", f"{history.YEAR}.atom"],

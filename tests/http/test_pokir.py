@@ -111,6 +111,8 @@ async def test_a_member_enters_a_pokir_and_everyone_sees_it_with_the_member(dprd
         "H. Ahmad Fauzi, S.E.", "Fraksi Contoh", "Bekasi 1", "2023-03-12", "diajukan")
     assert code not in {p["code"] for p in
                         (await client.get("/api/v1/pokir", params={"year": YEAR, "dapil": "Bekasi 2"})).json()["items"]}
+    assert (await client.get("/api/v1/pokir", params={"year": YEAR, "dapil": "a\x00b"})).status_code == 400
+    assert (await client.get(f"/pokir/{YEAR}", params={"dapil": "a\x00b"})).status_code == 200
     page = (await client.get(f"/pokir/{YEAR}")).text
     assert "H. Ahmad Fauzi, S.E." in page and POKIR["title"] in page
     lineage = (await client.get(f"/telusur/usulan/{code}")).text

@@ -1,0 +1,206 @@
+"""The city level's forums (issue 14, part 4): the Forum Perangkat Daerah and the Musrenbang Kota of a year
+(domain/city_forums.py).
+
+- JSON: `POST /api/v1/rkpd/{year}/forums/{forum}` schedules (again, before the close: reschedules),
+  `POST .../close` closes with the minutes (closing `musrenbang_kota` adopts the RKPD), both Bappeda only;
+  `GET .../forums/{forum}` is public: schedule, participants, agenda, status and, once closed, the Berita
+  Acara. `forum` is `forum_pd` or `musrenbang_kota`.
+- Public, printable: `/rkpd/{year}/forum-perangkat-daerah` and `/rkpd/{year}/musrenbang-kota`, the Berita
+  Acara with the closing event's hash, the newest seal and a QR code to `/periksa/{hash}`.
+- The staff forms live on `/petugas/rkpd/{year}` (city_pages.py); the form fields are read here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from musrenbang.domain import city_forums as rules
+from musrenbang.domain import rkpd as rkpd_rules
+from musrenbang.domain.access import Actor
+from musrenbang.domain.events import ForumParticipant
+from musrenbang.http.forum_pages import check_link
+from musrenbang.http.guards import BAPPEDA
+from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.http.log_head import latest_seal
+from musrenbang.http.render import page
+from musrenbang.http.rkpd_api import CITY_PROJECTIONS, Year
+from musrenbang.projections import rkpd as rkpd_views
+from musrenbang.projections.rkpd import CityForum
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services import cycles as cycle_service
+from musrenbang.services.rkpd import RkpdService
+
+Name = Annotated[str, msgspec.Meta(max_length=200)]
+FORM_KINDS = {"opd": "agency", "perangkat daerah": "agency", "agency": "agency", "dprd": "dprd",
+              "kecamatan": "kecamatan", "delegasi": "kecamatan", "lainnya": "other", "other": "other"}  # fmt: skip
+"""The words the schedule form takes for a participant's kind (`nama | jenis | mewakili`, one a line)."""
+KIND_WORDS = {"agency": "opd", "dprd": "dprd", "kecamatan": "kecamatan", "other": "lainnya"}
+
+
+class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    kind: Annotated[str, msgspec.Meta(max_length=20, description="agency | dprd | kecamatan | other")]
+    represents: Annotated[str, msgspec.Meta(max_length=200, description="The agency's code (agency), the daerah"
+                                            " pemilihan (dprd), the kecamatan (kecamatan)")] = ""  # fmt: skip
+
+
+class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    held_on: dt.date
+    place: Name
+    chair: Name
+    participants: Annotated[list[ParticipantIn], msgspec.Meta(max_length=rules.MAX_PARTICIPANTS)]
+    agenda: Annotated[list[Annotated[str, msgspec.Meta(max_length=300)]], msgspec.Meta(max_length=rules.MAX_AGENDA)]
+
+
+class CloseIn(msgspec.Struct, forbid_unknown_fields=True):
+    minutes: Annotated[str, msgspec.Meta(max_length=5000, description="Notulen: what the forum agreed")]
+
+
+def forum_or_404(forum: str) -> str:
+    if forum not in rules.FORUMS:
+        raise NotFoundException()
+    return forum
+
+
+def schedule_command(year: int, forum: str, data: ScheduleIn) -> rules.ScheduleCityForum:
+    participants = tuple(rules.ParticipantInput(name=p.name, kind=p.kind, represents=p.represents)
+                         for p in data.participants)  # fmt: skip
+    return rules.ScheduleCityForum(year=year, forum=forum, held_on=data.held_on, place=data.place, chair=data.chair,
+                                   participants=participants, agenda=tuple(data.agenda))  # fmt: skip
+
+
+async def _shown(pool: asyncpg.Pool, year: int, forum: str) -> CityForum:
+    async with pool.acquire() as conn:
+        found = await rkpd_views.city_forum(conn, year, forum)
+    if found is None:
+        raise NotFoundException()
+    return found
+
+
+class CityForumApi(Controller):
+    path = "/api/v1/rkpd/{year:int}/forums/{forum:str}"
+    tags = ["rkpd"]
+
+    @get("/", summary="A city-level forum: schedule, participants, agenda and, once closed, its Berita Acara")
+    async def show(self, pool: asyncpg.Pool, year: Year, forum: str) -> CityForum:
+        return await _shown(pool, year, forum_or_404(forum))
+
+    @post("/", summary="Schedule (or reschedule, before its close) the Forum Perangkat Daerah or Musrenbang Kota"
+          " (Bappeda)", status_code=200, guards=[BAPPEDA])  # fmt: skip
+    async def schedule(self, request: Request, year: Year, forum: str, data: ScheduleIn, actor: Actor,
+                       rkpd: RkpdService, runner: ProjectionRunner, pool: asyncpg.Pool,
+                       idempotency_key: OptionalKey = None) -> CityForum:  # fmt: skip
+        command = schedule_command(year, forum_or_404(forum), data)
+        key, meta = keyed(request, actor, idempotency_key, data)
+        result = await rkpd.execute(year, command, meta, key)
+        await runner.wait_until_applied(list(CITY_PROJECTIONS), result.last)
+        return await _shown(pool, year, forum)
+
+    @post("/close", summary="Close a city-level forum with its minutes; closing Musrenbang Kota adopts the RKPD"
+          " (Bappeda)", status_code=200, guards=[BAPPEDA])  # fmt: skip
+    async def close(self, request: Request, year: Year, forum: str, data: CloseIn, actor: Actor, rkpd: RkpdService,
+                    runner: ProjectionRunner, pool: asyncpg.Pool, idempotency_key: OptionalKey = None
+                    ) -> CityForum:  # fmt: skip
+        command = rules.CloseCityForum(year=year, forum=forum_or_404(forum), minutes=data.minutes,
+                                       today=cycle_service.today())  # fmt: skip
+        key, meta = keyed(request, actor, idempotency_key, data)
+        result = await rkpd.execute(year, command, meta, key)
+        await runner.wait_until_applied(list(CITY_PROJECTIONS), result.last)
+        return await _shown(pool, year, forum)
+
+
+# --- the public Berita Acara ------------------------------------------------------------------------------
+
+
+async def _berita_acara(request: Request, pool: asyncpg.Pool, name: str, forum: str) -> Template:
+    if not (name.isascii() and name.isdigit() and len(name) == 4):
+        raise NotFoundException()
+    shown = await _shown(pool, int(name), forum)
+    context: dict[str, Any] = {"f": shown, "title": rules.FORUMS[forum], "kinds": rules.PARTICIPANT_KINDS}
+    if shown.berita_acara is not None:
+        ba = shown.berita_acara
+        context["check_url"], context["qr"] = check_link(request, ba.head.hash)
+        context["seal"] = await latest_seal(pool, ba.head.position)
+        codes = {k for g in ba.agreed for x in g.lines for k in x.locations} | {x.kelurahan for x in ba.not_agreed}
+        async with pool.acquire() as conn:
+            context["places"] = await rkpd_views.place_names(conn, sorted(codes))
+    return page(request, "city_berita_acara.html", **context)
+
+
+@get("/rkpd/{name:str}/forum-perangkat-daerah", include_in_schema=False)
+async def forum_pd_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+    return await _berita_acara(request, pool, name, rules.FORUM_PD)
+
+
+@get("/rkpd/{name:str}/musrenbang-kota", include_in_schema=False)
+async def musrenbang_kota_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+    return await _berita_acara(request, pool, name, rules.MUSRENBANG_KOTA)
+
+
+# --- the staff forms (on /petugas/rkpd/{year}, city_pages.py) ---------------------------------------------
+
+
+def participants_text(participants: list[ForumParticipant]) -> str:
+    """One participant a line, as the form shows them: `nama | jenis | mewakili`."""
+    return "\n".join(f"{p.name} | {KIND_WORDS.get(p.kind, p.kind)} | {p.represents}" for p in participants)
+
+
+def parse_participants(text: str) -> tuple[rules.ParticipantInput, ...]:
+    """The form's lines back (a kind the form does not know goes on as typed, for the rules to refuse).
+
+        >>> parse_participants("Budi | DPRD | Dapil 2\\n\\nSiti|kecamatan")[1]
+        ParticipantInput(name='Siti', kind='kecamatan', represents='')
+    """
+    out = []
+    for line in text.splitlines()[: rules.MAX_PARTICIPANTS + 1]:
+        if not line.strip():
+            continue
+        name, kind, represents = ([part.strip() for part in line.split("|", 2)] + ["", ""])[:3]
+        out.append(rules.ParticipantInput(name=name, kind=FORM_KINDS.get(kind.casefold(), kind), represents=represents))
+    return tuple(out)
+
+
+FORM_FIELDS = {"held_on": 20, "place": 200, "chair": 200, "participants": 100_000, "agenda": 10_000, "minutes": 5000}
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {name: str(form.get(name, "")).strip()[:limit] for name, limit in FORM_FIELDS.items()}
+
+
+def schedule_from_form(year: int, forum: str, entered: dict[str, str]) -> rkpd_rules.Command:
+    """The schedule form as a command (an unreadable date is the rules' `held_on` message)."""
+    try:
+        held_on = dt.date.fromisoformat(entered["held_on"])
+    except ValueError:
+        held_on = dt.date.min  # outside every bound: refused with the date message
+    agenda = tuple(x.strip() for x in entered["agenda"].splitlines() if x.strip())
+    return rules.ScheduleCityForum(year=year, forum=forum, held_on=held_on, place=entered["place"],
+                                   chair=entered["chair"], participants=parse_participants(entered["participants"]),
+                                   agenda=agenda)  # fmt: skip
+
+
+async def forum_forms(pool: asyncpg.Pool, year: int) -> dict[str, Any]:
+    """Both forums as the staff page shows them, and what each schedule form starts with: the current
+    schedule, or the city's agencies and the mandated kecamatan delegates with the usual agenda."""
+    async with pool.acquire() as conn:
+        forums = await rkpd_views.city_forums_of(conn, year)
+        suggested = await rkpd_views.suggested_participants(conn, year)
+    starts = {}
+    for forum in rules.FORUMS:
+        now = forums.get(forum)
+        starts[forum] = {
+            "held_on": now.held_on.isoformat() if now else cycle_service.today().isoformat(),
+            "place": now.place if now else "", "chair": now.chair if now else "",
+            "participants": participants_text(now.participants if now else suggested),
+            "agenda": "\n".join(now.agenda if now else rules.DEFAULT_AGENDA), "minutes": "",
+        }  # fmt: skip
+    return {"forums": forums, "forum_values": starts, "forum_errors": {}, "FORUMS": rules.FORUMS,
+            "FORUM_PAGES": rules.PAGES}  # fmt: skip

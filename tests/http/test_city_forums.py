@@ -1,0 +1,195 @@
+"""The Forum Perangkat Daerah and Musrenbang Kota as forums (issue 14, part 4), through a real server on a
+database of their own (tests/http/city_setup.py: six proposals forwarded by a kecamatan forum). The tests run
+in order on one history: Bappeda takes the proposals up, schedules the Forum PD, the agencies decide every
+proposal, the Forum PD closes with its Berita Acara, and closing the Musrenbang Kota adopts the RKPD."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from musrenbang.db.connect import create_pool
+from tests.conftest import _throwaway_database
+from tests.http.city_setup import seed, sign_in
+from tests.http.conftest import event_count
+from tests.http.test_pages import hidden
+from tests.http.test_staff import PASSWORD, add_user
+from tests.server import serving
+
+pytestmark = pytest.mark.slow
+
+BASE = "/api/v1/rkpd/2022"
+FORUM_PD, KOTA = f"{BASE}/forums/forum_pd", f"{BASE}/forums/musrenbang_kota"
+SCHEDULE = {
+    "held_on": "2021-03-10", "place": "Aula Bappelitbangda", "chair": "Sekretaris Daerah",
+    "participants": [{"name": "Perwakilan DBMSDA", "kind": "agency", "represents": "DBMSDA"},
+                     {"name": "H. Ahmad Fauzi", "kind": "dprd", "represents": "Dapil Bekasi 1"},
+                     {"name": "Ibu Sari", "kind": "kecamatan", "represents": "Kecamatan Bekasi Timur"}],
+    "agenda": ["Pembukaan", "Pembahasan usulan per perangkat daerah"],
+}  # fmt: skip
+DECLINED = "sudah dianggarkan tahun berjalan"
+
+
+class City:
+    def __init__(self, client: httpx.AsyncClient, pool: asyncpg.Pool, codes: dict[str, str],
+                 auth: dict[str, dict[str, str]], users: dict[str, str]) -> None:  # fmt: skip
+        self.client, self.pool, self.codes, self.auth, self.users = client, pool, codes, auth, users
+
+
+@pytest.fixture(scope="module")
+async def city(server_url: str, template_name: str) -> AsyncIterator[City]:
+    async with _throwaway_database(server_url, template_name) as url:
+        codes = await seed(url)
+        tag = uuid.uuid4().hex[:6]
+        accounts = {"admin": ("admin",), "auditor": ("auditor",), "opd": ("opd", "--opd", "DBMSDA"),
+                    "facilitator": ("facilitator", "--region", "32.75.01")}  # fmt: skip
+        users = {key: f"cf-{key}-{tag}" for key in accounts}
+        for key, (role, *scope) in accounts.items():
+            add_user(url, users[key], role, *scope)
+        with serving(url, extra_env={"MUSRENBANG_TRUST_PROXY": "1"}) as server:
+            pool = await create_pool(url, min_size=1, max_size=2)
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+                auth = {}
+                for key, username in users.items():
+                    r = await client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+                    auth[key] = {"Authorization": f"Bearer {r.json()['token']}"}
+                yield City(client, pool, codes, auth, users)
+            await pool.close()
+
+
+async def test_only_bappeda_schedules_and_closes_and_nothing_else_is_written(city: City) -> None:
+    client, admin = city.client, city.auth["admin"]
+    assert (await client.post(f"{BASE}/receive", headers=admin)).status_code == 200
+    before = await event_count(city.pool)
+    for who in ("opd", "facilitator", "auditor"):
+        for path, body in ((FORUM_PD, SCHEDULE), (f"{FORUM_PD}/close", {"minutes": "x"})):
+            r = await client.post(path, json=body, headers=city.auth[who])
+            assert r.status_code == 403, (who, path, r.text)
+    for path, body in ((FORUM_PD, SCHEDULE), (f"{KOTA}/close", {"minutes": "x"})):
+        assert (await client.post(path, json=body)).status_code == 401
+    assert await event_count(city.pool) == before
+    assert (await client.get(FORUM_PD)).status_code == 404  # nothing scheduled
+
+
+async def test_bad_schedules_answer_4xx_in_indonesian_and_write_nothing(city: City) -> None:
+    client, admin = city.client, city.auth["admin"]
+    before = await event_count(city.pool)
+    wrong = [
+        ({"participants": [{"name": "A", "kind": "raja"}]}, 422, "participants"),
+        ({"participants": [{"name": "A", "kind": "agency", "represents": "BUKAN"}]}, 422, "participants"),
+        ({"participants": []}, 422, "participants"),
+        ({"place": "  "}, 422, "place"),
+        ({"chair": "a\x00b"}, 422, "chair"),
+        ({"agenda": []}, 422, "agenda"),
+        ({"held_on": "1900-01-01"}, 422, "held_on"),
+        ({"held_on": "kemarin"}, 400, None),
+        ({"extra": 1}, 400, None),
+    ]
+    for fields, status, field in wrong:
+        r = await client.post(FORUM_PD, json={**SCHEDULE, **fields}, headers=admin)
+        assert r.status_code == status, (fields, r.text)
+        if field:
+            assert field in r.json()["errors"], r.text
+    assert (await client.post(f"{BASE}/forums/pesta", json=SCHEDULE, headers=admin)).status_code == 404
+    r = await client.post(f"{KOTA}/close", json={"minutes": "x"}, headers=admin)
+    assert r.status_code == 409 and "belum dijadwalkan" in r.text
+    assert await event_count(city.pool) == before
+
+
+async def test_forum_pd_is_scheduled_again_and_closes_only_when_every_proposal_is_decided(city: City) -> None:
+    client, admin = city.client, city.auth["admin"]
+    r = await client.post(FORUM_PD, json={**SCHEDULE, "place": "Ruang rapat"}, headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "dijadwalkan"
+    r = await client.post(FORUM_PD, json=SCHEDULE, headers=admin)  # rescheduled: the new one replaces it
+    shown = (await client.get(FORUM_PD)).json()
+    assert shown["place"] == SCHEDULE["place"] and shown["berita_acara"] is None
+    assert [p["kind"] for p in shown["participants"]] == ["agency", "dprd", "kecamatan"]
+    before = await event_count(city.pool)
+    refused = await client.post(f"{FORUM_PD}/close", json={"minutes": "Disepakati."}, headers=admin)
+    assert refused.status_code == 409 and "belum diputuskan" in refused.text
+    assert await event_count(city.pool) == before
+    # The agencies decide: one line from two proposals, the rest declined with a reason.
+    drains = [city.codes["Perbaikan saluran RW 01"], city.codes["Perbaikan saluran RW 02"]]
+    line = {"origins": drains, "priority_program": 3, "sub_kegiatan_code": "1.03.03.2.01.0005",
+            "program": "Program Pengelolaan Sumber Daya Air", "kegiatan": "Pengelolaan Sistem Drainase",
+            "sub_kegiatan": "Rehabilitasi Saluran Drainase Lingkungan", "funding_source": "apbd_kota", "volume": "200",
+            "unit": "meter", "pagu": 18_000_000, "output_indicator": "Panjang saluran", "target": "200",
+            "target_unit": "meter"}  # fmt: skip
+    r = await client.post(f"{BASE}/lines", json=line, headers=city.auth["opd"])
+    assert r.status_code == 201, r.text
+    for title, code in city.codes.items():
+        if code not in drains:
+            r = await client.post(f"{BASE}/proposals/{code}/decline", json={"reason": DECLINED}, headers=admin)
+            assert r.status_code == 200, (title, r.text)
+    r = await client.post(f"{KOTA}/close", json={"minutes": "x"}, headers=admin)
+    assert r.status_code == 409  # not scheduled yet, and Forum PD is still open
+    r = await client.post(f"{FORUM_PD}/close", json={"minutes": "Disepakati bersama."}, headers=admin)
+    assert r.status_code == 200, r.text
+    ba = r.json()["berita_acara"]
+    assert [(g["agency"], [x["line_id"] for x in g["lines"]]) for g in ba["agreed"]] == [("DBMSDA", ["DBMSDA-001"])]
+    assert sorted(ba["agreed"][0]["lines"][0]["origins"]) == sorted(drains)
+    assert len(ba["not_agreed"]) == 4 and {x["reason"] for x in ba["not_agreed"]} == {DECLINED}
+    assert (await client.get(BASE)).json()["status"] == "rancangan"  # the Forum PD does not adopt
+    again = await client.post(FORUM_PD, json=SCHEDULE, headers=admin)
+    assert again.status_code == 409 and "sudah ditutup" in again.text
+
+
+async def test_the_forum_pd_berita_acara_page(city: City) -> None:
+    page = await city.client.get("/rkpd/2022/forum-perangkat-daerah")
+    assert page.status_code == 200
+    text = page.text
+    head = await city.pool.fetchval("SELECT encode(hash, 'hex') FROM events WHERE event_type = 'rkpd.forum_closed'")
+    assert f"<code id=\"head\">{head}</code>" in text and f"/periksa/{head}" in text and "<svg" in text
+    assert 'id="seal"' in text
+    agreed = text.split('id="disepakati"')[1].split('id="tidak-disepakati"')[0]
+    assert "Dinas Bina Marga dan Sumber Daya Air" in agreed and "DBMSDA-001" in agreed and "Rp 18.000.000" in agreed
+    not_agreed = text.split('id="tidak-disepakati"')[1]
+    assert "Posyandu RW 06" in not_agreed and DECLINED in not_agreed and "Dinas Kesehatan" in not_agreed
+    assert "H. Ahmad Fauzi" in text and "Disepakati bersama." in text
+    assert (await city.client.get(f"/periksa/{head}")).status_code == 200
+    assert 'href="/rkpd/2022/forum-perangkat-daerah"' in (await city.client.get("/rkpd/2022")).text
+    assert (await city.client.get("/rkpd/2022/musrenbang-kota")).status_code == 404  # not scheduled yet
+
+
+async def test_bappeda_schedules_musrenbang_kota_on_the_staff_page(city: City) -> None:
+    admin = await sign_in(city.client.base_url, city.users["admin"])
+    try:
+        review = await admin.get("/petugas/rkpd/2022")
+        assert "Perwakilan Dinas Kesehatan | opd | DINKES" in review.text  # participants start from the agencies
+        form = {"_csrf_token": hidden(review.text, "_csrf_token"), "held_on": "2021-03-31", "place": "",
+                "chair": "Wali Kota",
+                "participants": "Wali Kota | lainnya | Pemerintah Kota\nH. Ahmad | dprd | Dapil 1",
+                "agenda": "Pembukaan\nPenetapan"}  # fmt: skip
+        before = await event_count(city.pool)
+        r = await admin.post("/petugas/rkpd/2022/forum/musrenbang_kota", data=form)
+        assert r.status_code == 422 and 'id="musrenbang_kota-place-error"' in r.text and "H. Ahmad | dprd" in r.text
+        assert await event_count(city.pool) == before
+        r = await admin.post("/petugas/rkpd/2022/forum/musrenbang_kota", data={**form, "place": "Gedung Juang"})
+        assert r.status_code == 303 and "#forum-musrenbang_kota" in r.headers["location"]
+        review = await admin.get(r.headers["location"])
+        assert "Musrenbang Kota dijadwalkan" in review.text and "/forum/musrenbang_kota/tutup" in review.text
+    finally:
+        await admin.aclose()
+    shown = (await city.client.get(KOTA)).json()
+    assert shown["place"] == "Gedung Juang" and [p["kind"] for p in shown["participants"]] == ["other", "dprd"]
+
+
+async def test_closing_musrenbang_kota_adopts_the_rkpd_in_the_same_append(city: City) -> None:
+    client, admin = city.client, city.auth["admin"]
+    r = await client.post(f"{KOTA}/close", json={"minutes": "RKPD 2022 disepakati."}, headers=admin)
+    assert r.status_code == 200, r.text
+    rows = await city.pool.fetch("SELECT event_type, tx FROM events WHERE event_type IN ('rkpd.forum_closed',"
+                                 " 'rkpd.adopted', 'cycle.adopted') ORDER BY global_position")  # fmt: skip
+    assert [x["event_type"] for x in rows][-2:] == ["rkpd.forum_closed", "rkpd.adopted"]
+    assert rows[-1]["tx"] == rows[-2]["tx"]  # one transaction
+    rkpd = (await client.get(BASE)).json()
+    assert (rkpd["status"], rkpd["revision"], [i["id"] for i in rkpd["items"]]) == ("ditetapkan", 1, ["DBMSDA-001"])
+    assert await city.pool.fetchval("SELECT stage FROM cycles WHERE year = 2022") == "ditetapkan"
+    page = (await client.get("/rkpd/2022/musrenbang-kota")).text
+    assert "DBMSDA-001" in page and "RKPD 2022 disepakati." in page
+    assert re.search(r'href="/rkpd/2022/musrenbang-kota"', (await client.get("/rkpd/2022")).text)
