@@ -86,10 +86,9 @@ CITY_FORUM_ON = dt.date(2021, 3, 1)
 FORUM_PD_ON = dt.date(2021, 3, 15)
 ADOPTED_ON = dt.date(2021, 4, 5)
 """The Musrenbang Kota: its close adopts the RKPD."""
-DPRD_MEMBERS = (
-    cf.ParticipantInput(name="Anggota DPRD Dapil Bekasi 1 (contoh demo)", kind="dprd", represents="Dapil Bekasi 1"),
-    cf.ParticipantInput(name="Anggota DPRD Dapil Bekasi 3 (contoh demo)", kind="dprd", represents="Dapil Bekasi 3"),
-)
+DPRD_MEMBERS = tuple(cf.ParticipantInput(name=name, kind="dprd", represents=f"Dapil {dapil}")
+                     for _, name, _, dapil in catalogue.DPRD_MEMBERS)  # fmt: skip
+"""The demo's DPRD members (those who brought pokir) at the city forums."""
 ENACTED_ON = dt.date(2021, 5, 31)
 REGULATION = "Peraturan Wali Kota Bekasi Nomor 33 Tahun 2021 (contoh demo)"
 """The demo's regulation setting the RKPD: a made-up number, marked so."""
@@ -704,7 +703,7 @@ class _Demo:
 
     async def _city_forum(self, forum: str, held_on: dt.date, chair: str, minutes: str) -> None:
         """Schedule a city forum with the city's agencies, the delegates the kecamatan forums mandated and
-        two DPRD members, then close it (held in 2021: the close's day check passes today)."""
+        the DPRD members who brought pokir, then close it (held in 2021: the close's day check passes today)."""
         async with self.pool.acquire() as conn:
             suggested = await rkpd_views.suggested_participants(conn, YEAR)
         people = tuple(cf.ParticipantInput(name=p.name, kind=p.kind, represents=p.represents) for p in suggested)

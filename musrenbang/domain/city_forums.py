@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 FORUM_PD, MUSRENBANG_KOTA = "forum_pd", "musrenbang_kota"
 FORUMS = {FORUM_PD: N_("Forum Perangkat Daerah"), MUSRENBANG_KOTA: N_("Musrenbang Kota")}
 """The city-level forums, in the order they are held."""
+STAGE = {FORUM_PD: "perangkat_daerah", MUSRENBANG_KOTA: "kota"}
+"""The stage of the cycle's calendar in whose window each is held."""
 PAGES = {FORUM_PD: "forum-perangkat-daerah", MUSRENBANG_KOTA: "musrenbang-kota"}
 """Each forum's public Berita Acara: `/rkpd/{year}/{page}`."""
 PARTICIPANT_KINDS = {

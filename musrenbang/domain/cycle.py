@@ -251,9 +251,15 @@ def check_forum_day(state: Cycle, level: str, held_on: dt.date, today: dt.date) 
     if today > window.closes:
         raise DomainError(Message(N_("jadwal %(stage)s RKPD %(year)d sudah ditutup sejak %(closes)s"), stage=label,
                                   year=state.year, closes=values.long_date(window.closes)))  # fmt: skip
-    if not window.opens <= held_on <= window.closes:
+    check_held_in_window(state, window.stage, held_on)
+
+
+def check_held_in_window(state: Cycle, stage: str, held_on: dt.date) -> None:
+    """A meeting of `stage` is dated inside that stage's window (any day, in a cycle without a calendar)."""
+    window = state.calendar.get(stage)
+    if window is not None and not window.opens <= held_on <= window.closes:
         outside = Message(N_("tanggal di luar jadwal %(stage)s RKPD %(year)d: %(opens)s sampai %(closes)s"),
-                          stage=label, year=state.year, opens=values.long_date(window.opens),
+                          stage=WINDOW_LABELS[stage], year=state.year, opens=values.long_date(window.opens),
                           closes=values.long_date(window.closes))  # fmt: skip
         raise ValidationFailed({"held_on": outside})
 

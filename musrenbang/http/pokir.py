@@ -299,7 +299,8 @@ class PokirPages(Controller):
     async def new(self, request: Request, pool: asyncpg.Pool, actor: Actor) -> Template:
         year = _int(request.query_params.get("tahun")) or await _planned_year(request)
         return page(request, "pokir_form.html", **await _form_context(pool, actor, request, year), values={},
-                    errors={}, idempotency_key=str(uuid.uuid4()), p=None)  # fmt: skip
+                    errors={}, idempotency_key=str(uuid.uuid4()), p=None,
+                    closed=await _closed(request, year))  # fmt: skip
 
     @post("/baru", guards=[MEMBER])
     async def submit(self, request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService,
@@ -317,7 +318,7 @@ class PokirPages(Controller):
             errors = exc.errors if isinstance(exc, ValidationFailed) else {"form": exc.message}
             return page(request, "pokir_form.html", status=422, **await _form_context(pool, actor, request, year),
                         values=entered, errors={f: translate(request, m) for f, m in errors.items()},
-                        idempotency_key=key, p=None)  # fmt: skip
+                        idempotency_key=key, p=None, closed=None)  # fmt: skip
         await runner.wait_until_applied(PROJECTIONS, result.last)
         saved = translate(request, N_("Pokok pikiran tersimpan"))
         return Redirect(f"/petugas/pokir/{code}?{urlencode({'pesan': saved})}", status_code=303)
@@ -392,8 +393,22 @@ async def _detail(request: Request, pool: asyncpg.Pool, actor: Actor, row: async
 
 
 async def _planned_year(request: Request) -> int:
-    """The cycle a member's pokir go to by default: the one being planned."""
+    """The cycle a member's pokir go to by default: the earliest whose pokir are still taken, else the one
+    being planned (whose form then says why it is closed)."""
+    today = cycles.today()
+    for state in await cycles.all_cycles(request.app.state.store):
+        if state.year is not None and not state.adopted and (pokir_rules.deadline(state) or today) >= today:
+            return state.year
     return await cycles.planned_year(request.app.state.store)
+
+
+async def _closed(request: Request, year: int) -> str | None:
+    """Why pokir for `year` are not taken today, in the reader's language (None: they are)."""
+    try:
+        pokir_rules.check_open(await cycles.load_cycle(request.app.state.store, year), cycles.today())
+    except DomainError as exc:
+        return translate(request, exc.message)
+    return None
 
 
 def _fingerprinted(request: Request, actor: Actor, key: str, body: object) -> tuple[str, str]:

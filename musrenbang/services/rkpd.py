@@ -15,9 +15,9 @@ import datetime as dt
 
 import asyncpg
 
+from musrenbang.domain import city_forums, values
 from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import rkpd as rules
-from musrenbang.domain import values
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
@@ -155,7 +155,12 @@ class RkpdService:
                             on: dt.date | None) -> None:  # fmt: skip
         """Taking up proposals needs the Forum Perangkat Daerah's window to have opened, and the RKPD not
         to be adopted yet. Everything else follows the RKPD's own rules (a change after adoption needs a
-        reason and a new adoption: the amendment path)."""
+        reason and a new adoption: the amendment path). A city forum is dated inside its stage's window (it
+        may be recorded after the window closed: a Berita Acara is often typed up later)."""
+        if isinstance(command, city_forums.ScheduleCityForum) and command.forum in city_forums.STAGE:
+            state = await cycles.load_cycle(self._store, year, conn)
+            cycle_rules.check_held_in_window(state, city_forums.STAGE[command.forum], command.held_on)
+            return
         if not isinstance(command, rules.ReceiveProposals):
             return
         state = await cycles.load_cycle(self._store, year, conn)

@@ -228,3 +228,36 @@ async def test_a_member_enters_a_pokir_on_the_staff_page(dprd) -> None:  # noqa:
         assert detail.status_code == 200 and POKIR["reses_place"] in detail.text
     finally:
         await browser.aclose()
+
+
+async def test_every_role_is_refused_outside_its_part_of_the_regulated_path(dprd) -> None:  # noqa: ANN001
+    """Each write of issue 14 for each role: outside one's role 403 (401 signed out) and nothing written; inside
+    it the request reaches the rules (here each is wrong on purpose: 4xx, and nothing written either)."""
+    client, pool, ctx = dprd
+    code = (await _submit(client, ctx["auth"]["member"], title="Pokir untuk uji peran")).json()["code"]
+    renja = {**LINE, "agency": "DBMSDA", "origins": [], "renja_reason": ""}  # no reason: 422
+    writes = {
+        "pokir": ("/api/v1/pokir", {**POKIR, "reses_place": ""}, {"member", "other_member"}),
+        "revise": (f"/api/v1/pokir/{code}/revise", {k: v for k, v in POKIR.items() if k != "year"},
+                   {"member", "other_member"}),  # not returned: 409; another member's: 403 from the rules
+        "forward": ("/api/v1/pokir/ZZZZ2345/forward", {}, {"setwan", "admin"}),
+        "return": (f"/api/v1/pokir/{code}/return", {"reason": " "}, {"setwan", "admin"}),
+        "renja": (f"/api/v1/rkpd/{YEAR}/lines", renja, {"roads", "admin"}),
+        "enact": (f"/api/v1/rkpd/{YEAR}/enactment", {"regulation": "Perwal 1/2023", "date": "2099-01-01"}, {"admin"}),
+        "schedule": (f"/api/v1/rkpd/{YEAR}/forums/forum_pd", {"held_on": "2023-03-01", "place": "", "chair": "",
+                                                              "participants": [], "agenda": []}, {"admin"}),
+        "close": (f"/api/v1/rkpd/{YEAR}/forums/musrenbang_kota/close", {"minutes": "x"}, {"admin"}),
+        "verify": (f"/api/v1/proposals/{code}/verification", {"decision": "accept"}, {"facilitator", "admin"}),
+    }  # fmt: skip
+    before = await _events(pool)
+    for name, (path, body, allowed) in writes.items():
+        for role, auth in [*ctx["auth"].items(), ("anonymous", {})]:
+            r = await client.post(path, json=body, headers=auth)
+            if role == "anonymous":
+                assert r.status_code == 401, (name, r.text)
+            elif role in allowed:
+                assert 400 <= r.status_code < 500 and r.status_code != 401, (name, role, r.status_code, r.text)
+                assert r.status_code != 403 or (name, role) == ("revise", "other_member"), (name, role, r.text)
+            else:
+                assert r.status_code == 403, (name, role, r.status_code, r.text)
+    assert await _events(pool) == before
