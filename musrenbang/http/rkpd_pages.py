@@ -72,7 +72,7 @@ ROLE_LABELS = {"admin": N_("Bappeda"), "facilitator": N_("fasilitator"), "opd": 
 SOURCE_LABELS = {"warga": N_("warga"), "pokir": N_("pokok pikiran DPRD"), "opd": N_("perangkat daerah")}
 CRITERIA = {c.key: c.label for c in forum_rules.DEFAULT_CRITERIA}
 FORUM_KINDS = {"forum.opened", "forum.item_adjusted", "forum.ballot_cast", "forum.scores_given", "forum.closed"}
-LINE_KINDS = {"rkpd.line_set", "rkpd.line_withdrawn", "rkpd.adopted", "rkpd.enacted"}
+LINE_KINDS = {"rkpd.line_set", "rkpd.line_withdrawn", "rkpd.adopted", "rkpd.enacted", "rkpd.forum_closed"}
 
 
 def year_of(name: str) -> tuple[int, str | None]:
@@ -85,8 +85,9 @@ def year_of(name: str) -> tuple[int, str | None]:
 
 def _labels() -> dict[str, Any]:
     return {"RULES": RULE_LABELS, "LEVELS": LEVEL_LABELS, "SOURCES": SOURCE_LABELS, "CRITERIA": CRITERIA,
-            "ROLES": ROLE_LABELS, "FUNDING": agencies.FUNDING_SOURCES,
-            "score_text": score_text, "selected_at": selected_at, "forum_level": forum_level}  # fmt: skip
+            "ROLES": ROLE_LABELS, "FUNDING": agencies.FUNDING_SOURCES, "CITY_FORUMS": city_forums.FORUMS,
+            "CITY_FORUM_PAGES": city_forums.PAGES, "score_text": score_text, "selected_at": selected_at,
+            "forum_level": forum_level}  # fmt: skip
 
 
 def forum_level(level: str, region: str) -> str:

@@ -36,6 +36,7 @@ from musrenbang.domain.events import (
     ProposalSubmitted,
     RkpdAdopted,
     RkpdEnacted,
+    RkpdForumClosed,
     RkpdLineSet,
     RkpdLineWithdrawn,
     RkpdMilestoneRecorded,
@@ -225,6 +226,16 @@ class Lineage(Projection):
                         step(line_subject(e.year, row["line_id"]), r, detail)
                         for code in row["origins"]:
                             step(code, r, detail)
+                case RkpdForumClosed():
+                    # The Berita Acara on every path it speaks of: each agreed line and its origins, and
+                    # each proposal not agreed, with its reason.
+                    for line in e.agreed:
+                        detail = {"year": e.year, "forum": e.forum, "line_id": line.line_id, "pagu": line.pagu}
+                        step(line_subject(e.year, line.line_id), r, detail)
+                        for code in line.origins:
+                            step(code, r, detail)
+                    for x in e.not_agreed:
+                        step(x.code, r, {"year": e.year, "forum": e.forum, "agency": x.agency, "reason": x.reason})
                 case RkpdMilestoneRecorded():
                     detail = realisation.public_detail(e)
                     step(line_subject(e.year, e.line_id), r, detail)

@@ -155,6 +155,12 @@ async def test_the_forum_pd_berita_acara_page(city: City) -> None:
     assert (await city.client.get(f"/periksa/{head}")).status_code == 200
     assert 'href="/rkpd/2022/forum-perangkat-daerah"' in (await city.client.get("/rkpd/2022")).text
     assert (await city.client.get("/rkpd/2022/musrenbang-kota")).status_code == 404  # not scheduled yet
+    # The Berita Acara is on the lineage of what it speaks of: the agreed line, and the proposal not agreed.
+    line = (await city.client.get("/telusur/rkpd/2022/DBMSDA-001")).text
+    assert "Disepakati di Forum Perangkat Daerah (baris DBMSDA-001" in line
+    declined = await city.pool.fetchval("SELECT code FROM rkpd_items WHERE year = 2022 AND reason = $1", DECLINED)
+    path = (await city.client.get(f"/telusur/usulan/{declined}")).text
+    assert "Tidak disepakati di Forum Perangkat Daerah" in path and 'href="/rkpd/2022/forum-perangkat-daerah"' in path
 
 
 async def test_bappeda_schedules_musrenbang_kota_on_the_staff_page(city: City) -> None:

@@ -100,8 +100,10 @@ async def test_lineage_says_where_a_left_out_proposal_stopped_and_why(city) -> N
         "DISPERKIMTAN"
     ]
     own = [s for s in declined["steps"] if s["subject"] == c["a3"]]
-    assert [s["kind"] for s in own[-2:]] == ["rkpd.proposal_declined", "proposal.carried_over"]
-    assert own[-2]["detail"]["reason"] == "sudah dianggarkan 2021"
+    # Declined, not agreed at both city forums (their Berita Acara say so), then proposed again for 2023.
+    assert [s["kind"] for s in own[-4:]] == ["rkpd.proposal_declined", "rkpd.forum_closed", "rkpd.forum_closed",
+                                             "proposal.carried_over"]  # fmt: skip
+    assert own[-4]["detail"]["reason"] == own[-3]["detail"]["reason"] == "sudah dianggarkan 2021"
     # Proposed again for 2023: the lineage holds both years, from either end.
     years = [(y["year"], y["code"], y["outcome"]) for y in declined["years"]]
     assert years == [(2022, c["a3"], "tidak_terakomodasi"), (2023, c["carried"], "diajukan")]
