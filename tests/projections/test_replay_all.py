@@ -33,4 +33,4 @@ async def test_replaying_every_projection_gives_the_same_tables(store: EventStor
     steps = [r[0] for r in await pool.fetch(
         "SELECT event_type FROM lineage_steps WHERE subject = 'rkpd/2022/DBMSDA-002' ORDER BY position")]  # fmt: skip
     assert steps == ["rkpd.line_set", "rkpd.adopted", "rkpd.line_set", "rkpd.adopted", "rkpd.enacted",
-                     "rkpd.milestone_recorded", "rkpd.milestone_recorded"]
+                     "rkpd.forum_closed", "rkpd.forum_closed", "rkpd.milestone_recorded", "rkpd.milestone_recorded"]
