@@ -27,3 +27,8 @@ CREATE INDEX pokir_member ON pokir (member, year);
 ALTER TABLE city ADD COLUMN dapil jsonb NOT NULL DEFAULT '[]';
 TRUNCATE city_agencies, city;
 DELETE FROM projection_checkpoints WHERE name = 'city';
+
+-- The pokir of a year, read from the log itself (not a read model) when the city level closes a forum or
+-- adopts: none may be left unanswered (services/rkpd.py).
+CREATE INDEX events_pokir_year ON events (((data->>'year')::int))
+    WHERE event_type = 'proposal.submitted' AND data->>'source' = 'pokir';

@@ -12,7 +12,7 @@ event (the cycle moves to its kelurahan stage once):
   are then recorded as forums and closed (nothing more to adopt); DBMSDA-002 is budgeted in the APBD
   (Rp 48 juta, with the reason) and under way (40%);
 - a DPRD member's pokir (kelurahan `KELURAHAN_POKIR`), returned once by the secretariat, revised and
-  forwarded after the Forum Perangkat Daerah took up its list (it waits for the next receive);
+  forwarded; taken up at the Forum Perangkat Daerah with the forums' proposals, and declined by DBMSDA;
 - finally the log is sealed (seal 1 covers everything before it).
 
 `build` returns the codes in the order a0..a4, b0, b1. Proposers' names and phones (personal data) are in
@@ -77,7 +77,7 @@ class History(msgspec.Struct, kw_only=True):
     carried: str = ""
     """a3 (declined in 2022) proposed again for 2023"""
     pokir: str = ""
-    """The DPRD member's pokir (forwarded, not received)"""
+    """The DPRD member's pokir (forwarded, received, declined)"""
 
 
 async def _submit(proposals: ProposalService, n: int, kelurahan: str, rw: int, cost: str = "10 juta") -> str:
@@ -159,9 +159,12 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     await forums.close(kecamatan, META)
     await runner.catch_up_all()
 
+    pokir = await _pokir(pool, store, proposals)
+    await runner.catch_up_all()
     rkpd = RkpdService(pool, store, runner)
     await rkpd.receive(YEAR, META)
-    pokir = await _pokir(pool, store, proposals)
+    await rkpd.execute(YEAR, r.DeclineProposal(code=pokir, reason="sudah masuk rencana kerja DBMSDA",
+                                               by_agency="DBMSDA"), META)  # fmt: skip
     line = r.LineInput(agency="DBMSDA", origins=(a[0],), priority_program=1, sub_kegiatan_code="1.03.10.2.01.0017",
                        program="Program Penyelenggaraan Jalan", kegiatan="Penyelenggaraan Jalan Kabupaten/Kota",
                        sub_kegiatan="Rehabilitasi Jalan", funding_source="apbd_kota", volume="300", unit="m",

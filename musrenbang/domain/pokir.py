@@ -12,6 +12,7 @@ resident fills in, plus the member and the reses. Pure.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Container, Mapping
 
 import msgspec
 
@@ -20,6 +21,7 @@ from musrenbang.domain.city import City
 from musrenbang.domain.cycle import Cycle
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 from musrenbang.domain.events import PokirFrom
+from musrenbang.domain.proposal import DIAJUKAN, DITERUSKAN_SETWAN, Proposal
 
 DAYS_BEFORE_KOTA = 7
 """Pokir reach Bappeda at the latest one week before the Musrenbang RKPD (Permendagri 86/2017, Pasal 178)."""
@@ -41,17 +43,38 @@ def deadline(cycle: Cycle) -> dt.date | None:
     return window.opens - dt.timedelta(days=DAYS_BEFORE_KOTA) if window is not None else None
 
 
-def check_open(cycle: Cycle, today: dt.date) -> None:
+def check_open(cycle: Cycle, today: dt.date, *, forum_pd_closed: bool, revising: bool = False) -> None:
+    """Whether a member may submit a pokir for the cycle today (`revising`: correct one the secretariat
+    returned, which may still be done after the deadline, for the Forum Perangkat Daerah to have it). Never
+    once the Forum Perangkat Daerah closed: the agencies take pokir up there, nowhere else."""
     if not cycle.exists:
         raise DomainError(N_("siklus RKPD tahun ini belum dibuka"))
     if cycle.adopted:
         raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: pokok pikiran tidak diterima lagi"),
                                   year=cycle.year))  # fmt: skip
+    if forum_pd_closed:
+        raise DomainError(Message(N_("Forum Perangkat Daerah RKPD %(year)d sudah ditutup: pokok pikiran tidak"
+                                     " diterima lagi"), year=cycle.year))  # fmt: skip
     last = deadline(cycle)
-    if last is not None and today > last:
+    if not revising and last is not None and today > last:
         raise DomainError(Message(N_("batas penyampaian pokok pikiran DPRD untuk RKPD %(year)d sudah lewat (%(day)s,"
                                      " seminggu sebelum Musrenbang Kota)"), year=cycle.year,
                                   day=values.long_date(last)))  # fmt: skip
+
+
+def check_answered(pokir: Mapping[str, Proposal], received: Container[str]) -> None:
+    """Before a city forum closes or the RKPD is adopted, every pokir of the year has its answer: checked by
+    the secretariat (none waiting), and each forwarded one taken up by the agencies (then decided like the
+    forums' proposals). A returned one its member did not correct stops there, with the reason."""
+    waiting = sorted(code for code, p in pokir.items() if p.status == DIAJUKAN)
+    if waiting:
+        raise DomainError(Message(N_("%(n)d pokok pikiran DPRD masih menunggu pemeriksaan Sekretariat DPRD,"
+                                     " misalnya %(code)s"), n=len(waiting), code=waiting[0]))  # fmt: skip
+    unreceived = sorted(code for code, p in pokir.items() if p.status == DITERUSKAN_SETWAN and code not in received)
+    if unreceived:
+        raise DomainError(Message(N_("%(n)d pokok pikiran DPRD sudah diteruskan tetapi belum diterima Forum Perangkat"
+                                     " Daerah, misalnya %(code)s: terima dulu"), n=len(unreceived),
+                                  code=unreceived[0]))  # fmt: skip
 
 
 def pokir_from(member: Member, reses_on: dt.date | None, reses_place: str, *, year: int,

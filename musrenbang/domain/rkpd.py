@@ -229,6 +229,8 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
             reason = _require_reason(command.reason)
             return [RkpdLineWithdrawn(year=year, line_id=withdrawn.line_id, agency=withdrawn.agency, reason=reason)]
         case Adopt():
+            if not state.revision and state.forums:
+                raise DomainError(N_("Musrenbang Kota tahun ini dijadwalkan: RKPD ditetapkan dengan menutupnya"))
             if state.revision and not state.changed_since_adoption and not state.pending():
                 raise DomainError(N_("RKPD sudah ditetapkan dan tidak berubah sejak itu"))
             return [_adopt(state, year, _optional_text("note", command.note))]
@@ -287,6 +289,8 @@ def _receive(state: Rkpd, command: ReceiveProposals, agencies: Mapping[str, City
     checks.done()
     if state.year is not None and state.year != command.year:
         raise DomainError(N_("tahun RKPD tidak cocok"))
+    if city_forums.FORUM_PD in state.forums_closed:
+        raise DomainError(N_("Forum Perangkat Daerah sudah ditutup: usulan tidak dapat diterima lagi"))
     new = tuple(i for i in command.items if i.code not in state.items)
     if len({i.code for i in new}) != len(new):
         raise DomainError(N_("usulan yang sama diterima dua kali"))

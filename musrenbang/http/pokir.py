@@ -34,6 +34,7 @@ from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.render import page
+from musrenbang.http.residents import form_key
 from musrenbang.http.rkpd_pages import year_of
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import pokir as pokir_views
@@ -201,7 +202,8 @@ class PokirApi(Controller):
         return Response(SubmittedPokir(code=code, status=rules.DIAJUKAN), status_code=200 if result.replayed else 201)
 
     @get("/", summary="The pokir of a year (every member's), optionally of one daerah pemilihan")
-    async def pokir_list(self, pool: asyncpg.Pool, year: Year | None = None,
+    async def pokir_list(self, pool: asyncpg.Pool,
+                         year: Annotated[int | None, Parameter(ge=2000, le=2100, description="RKPD year")] = None,
                    dapil: Annotated[str | None, Parameter(max_length=60, pattern=PRINTABLE)] = None,
                    ) -> PokirList:  # fmt: skip
         year = year or await _default_year(pool)
@@ -308,7 +310,7 @@ class PokirPages(Controller):
         form = await request.form()
         entered = _entered(form)
         year = _int(str(form.get("year", ""))) or await _planned_year(request)
-        key = str(form.get("idempotency_key", ""))[:100] or str(uuid.uuid4())
+        key = form_key(form) or str(uuid.uuid4())
         scoped, print_ = _fingerprinted(request, actor, key, entered)
         try:
             code, result = await pokir.submit(actor, year, _raw(entered),
@@ -405,7 +407,7 @@ async def _planned_year(request: Request) -> int:
 async def _closed(request: Request, year: int) -> str | None:
     """Why pokir for `year` are not taken today, in the reader's language (None: they are)."""
     try:
-        pokir_rules.check_open(await cycles.load_cycle(request.app.state.store, year), cycles.today())
+        await request.app.state.pokir.check_open(year, cycles.today())
     except DomainError as exc:
         return translate(request, exc.message)
     return None

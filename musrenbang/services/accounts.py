@@ -15,6 +15,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from musrenbang.domain import bounds
 from musrenbang.domain.access import ROLES, Actor
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 from musrenbang.services import city as city_service
@@ -64,7 +65,7 @@ async def add_user(
     if role == "opd" and opd not in agencies:
         errors["opd"] = Message(N_("akun OPD memerlukan kode perangkat daerah yang dikenal: %(codes)s"),
                                 codes=", ".join(agencies))  # fmt: skip
-    errors.update(_member_errors(role, dapil, name, faction, [d.name for d in city.dapil]))
+    dapil, name, faction = _member(role, dapil, name, faction, [d.name for d in city.dapil], errors)
     if region and not await conn.fetchval(
         "SELECT true FROM regions WHERE kode = $1 AND tingkat IN ('kelurahan', 'desa', 'kecamatan')", region
     ):
@@ -76,27 +77,28 @@ async def add_user(
             "INSERT INTO users (username, password_hash, role, region, opd, dapil, name, faction)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             username, _hasher.hash(password), role, region if role == "facilitator" else None,
-            opd if role == "opd" else None, dapil if role == "dprd" else None, (name or "").strip() or None,
-            (faction or "").strip() or None,
+            opd if role == "opd" else None, dapil if role == "dprd" else None, name, faction,
         )  # fmt: skip
     except asyncpg.UniqueViolationError:
         raise DomainError(N_("nama pengguna sudah dipakai")) from None
 
 
-def _member_errors(role: str, dapil: str | None, name: str | None, faction: str | None,
-                   dapil_names: list[str]) -> dict[str, str | Message]:  # fmt: skip
-    errors: dict[str, str | Message] = {}
-    if role == "dprd" and not dapil:
-        errors["dapil"] = N_("anggota DPRD memerlukan daerah pemilihan (--dapil)")
-    elif role == "dprd" and dapil_names and dapil not in dapil_names:
-        errors["dapil"] = Message(N_("daerah pemilihan tidak dikenal: %(names)s"), names=", ".join(dapil_names))
-    elif dapil and (len(dapil) > 60 or not dapil.strip()):
-        errors["dapil"] = N_("nama daerah pemilihan paling banyak 60 huruf")
-    if name is not None and len(name.strip()) > 100:
-        errors["name"] = N_("nama terlalu panjang")
-    if faction is not None and len(faction.strip()) > 100:
-        errors["faction"] = N_("nama fraksi terlalu panjang")
-    return errors
+def _member(role: str, dapil: str | None, name: str | None, faction: str | None, dapil_names: list[str],
+            errors: dict[str, str | Message]) -> tuple[str | None, str | None, str | None]:
+    """A DPRD member's daerah pemilihan (one of the city's, when its settings name them), name and faction,
+    cleaned as their pokir will carry them (domain/pokir.pokir_from): what is wrong goes into `errors`."""
+    cleaned: dict[str, str | None] = {}
+    for field, value, limit in (("dapil", dapil, 60), ("name", name, bounds.NAME), ("faction", faction, bounds.NAME)):
+        try:
+            cleaned[field] = bounds.clean_text(value, max_length=limit) or None if value is not None else None
+        except ValueError as exc:
+            errors[field], cleaned[field] = exc.args[0], None
+    if role == "dprd" and "dapil" not in errors:
+        if not cleaned["dapil"]:
+            errors["dapil"] = N_("anggota DPRD memerlukan daerah pemilihan (--dapil)")
+        elif dapil_names and cleaned["dapil"] not in dapil_names:
+            errors["dapil"] = Message(N_("daerah pemilihan tidak dikenal: %(names)s"), names=", ".join(dapil_names))
+    return cleaned["dapil"], cleaned["name"], cleaned["faction"]
 
 
 async def list_users(conn: asyncpg.Connection) -> list[asyncpg.Record]:

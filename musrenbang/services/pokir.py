@@ -15,14 +15,16 @@ import uuid
 import asyncpg
 import msgspec
 
+from musrenbang.domain import city_forums, proposal
 from musrenbang.domain import pokir as rules
-from musrenbang.domain import proposal
+from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.errors import N_, DomainError, NotFound
-from musrenbang.eventlog.store import AppendResult, ConcurrencyError, EventStore, Metadata
+from musrenbang.eventlog.store import Append, AppendResult, ConcurrencyError, EventStore, Metadata
 from musrenbang.services import accounts, cycles
 from musrenbang.services import city as city_service
 from musrenbang.services.proposals import _NAMESPACE, PROPOSAL, ProposalService, code_for
+from musrenbang.services.rkpd import RKPD, RKPD_LOCK
 from musrenbang.services.streams import execute, load
 
 
@@ -43,13 +45,20 @@ class PokirService:
             raise Forbidden(N_("akun ini bukan akun anggota DPRD"))
         return rules.Member(username=row["username"], name=row["name"], faction=row["faction"], dapil=row["dapil"])
 
+    async def check_open(self, year: int, day: dt.date, *, revising: bool = False) -> None:
+        """Whether pokir for `year` are taken on `day` (domain/pokir.check_open), as the log says now."""
+        city_level, _ = await load(self._store, RKPD, rkpd_rules.stream_id(year))
+        rules.check_open(await cycles.load_cycle(self._store, year), day, revising=revising,
+                         forum_pd_closed=city_forums.FORUM_PD in city_level.forums_closed)  # fmt: skip
+
     async def _checked(self, actor: Actor, year: int, raw: proposal.ProposalInput, reses: Reses,
-                       on: dt.date | None) -> tuple[proposal.ProposalContent, proposal.PokirFrom]:  # fmt: skip
+                       on: dt.date | None, *, revising: bool = False,
+                       ) -> tuple[proposal.ProposalContent, proposal.PokirFrom]:  # fmt: skip
         """The content and origin of a member's pokir for `year`, every field checked (all at once where
-        they can be), and the deadline."""
+        they can be), the deadline, and the Forum Perangkat Daerah still to close."""
         member = await self._member(actor)
         day = on or cycles.today()
-        rules.check_open(await cycles.load_cycle(self._store, year), day)
+        await self.check_open(year, day, revising=revising)
         content = await self._proposals.validate(raw, year=year)
         origin = rules.pokir_from(member, reses.held_on, reses.place, year=year, today=day)
         rules.check_place(await city_service.required(self._store), member.dapil, content.kelurahan)
@@ -84,13 +93,19 @@ class PokirService:
     async def revise(self, actor: Actor, code: str, raw: proposal.ProposalInput, reses: Reses, *,
                      idempotency_key: str | None = None, fingerprint: str | None = None,
                      on: dt.date | None = None) -> AppendResult:  # fmt: skip
-        """The member's own pokir, returned by the secretariat, corrected and submitted again."""
+        """The member's own pokir, returned by the secretariat, corrected and submitted again (after the
+        deadline too, while the Forum Perangkat Daerah is open: the return was part of the check). A retry
+        with the same key answers with its first result, whatever changed since."""
+        if idempotency_key is not None:
+            earlier = await self._store.find_replay(idempotency_key, fingerprint)
+            if earlier is not None:
+                return earlier
         state, _ = await load(self._store, PROPOSAL, proposal.stream_id(code))
         if not state.exists or state.pokir is None:
             raise NotFound(N_("pokok pikiran tidak ditemukan"))
         if state.pokir.member != actor.username:
             raise Forbidden(N_("pokok pikiran ini milik anggota DPRD lain"))
-        content, origin = await self._checked(actor, state.year, raw, reses, on)
+        content, origin = await self._checked(actor, state.year, raw, reses, on, revising=True)
         meta = Metadata(actor=actor.username, role=actor.role, fingerprint=fingerprint)
         return await execute(self._store, PROPOSAL, proposal.stream_id(code),
                              proposal.ReviseProposal(code=code, content=content, pokir=origin), metadata=meta,
@@ -98,15 +113,32 @@ class PokirService:
 
     async def check(self, actor: Actor, command: proposal.ForwardPokir | proposal.ReturnPokir,
                     idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
-        """The secretariat's completeness check (`setwan`; Bappeda may stand in): forward or return. Not in
-        a year whose RKPD is adopted."""
+        """The secretariat's completeness check (`setwan`; Bappeda may stand in): forward or return; not
+        once the year's RKPD is adopted, and nothing forwarded once the Forum Perangkat Daerah closed. Holds
+        the year's city-level lock (services/rkpd.py), so that no pokir is forwarded while a forum closes
+        or the RKPD is adopted on the check that every pokir is answered. A retry with the same key answers
+        with its first result."""
         require_role(actor, "setwan", "admin")
-        state, _ = await load(self._store, PROPOSAL, proposal.stream_id(command.code))
-        if state.exists and (await cycles.load_cycle(self._store, state.year)).adopted:
-            raise DomainError(N_("RKPD tahun ini sudah ditetapkan"))
-        return await execute(self._store, PROPOSAL, proposal.stream_id(command.code), command,
-                             metadata=Metadata(actor=actor.username, role=actor.role),
-                             idempotency_key=idempotency_key)  # fmt: skip
+        meta = Metadata(actor=actor.username, role=actor.role)
+        stream = proposal.stream_id(command.code)
+        async with self._store.transaction() as conn:
+            if idempotency_key is not None:
+                earlier = await self._store.find_replay(idempotency_key, None, conn)
+                if earlier is not None:
+                    return earlier
+            state, head = await load(self._store, PROPOSAL, stream, conn)
+            if not state.exists:
+                raise NotFound(N_("pokok pikiran tidak ditemukan"))
+            await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", RKPD_LOCK, state.year)
+            state, head = await load(self._store, PROPOSAL, stream, conn)  # as it stands under the lock
+            if (await cycles.load_cycle(self._store, state.year, conn)).adopted:
+                raise DomainError(N_("RKPD tahun ini sudah ditetapkan"))
+            city_level, _ = await load(self._store, RKPD, rkpd_rules.stream_id(state.year), conn)
+            if isinstance(command, proposal.ForwardPokir) and city_forums.FORUM_PD in city_level.forums_closed:
+                raise DomainError(N_("Forum Perangkat Daerah sudah ditutup: pokok pikiran tidak dapat diteruskan lagi"))
+            events = proposal.decide(state, command)
+            return await self._store.append(Append(stream, head, events), metadata=meta,
+                                            idempotency_key=idempotency_key, conn=conn)  # fmt: skip
 
 
 def member_ref(username: str) -> str:

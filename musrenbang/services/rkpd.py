@@ -17,6 +17,7 @@ import asyncpg
 
 from musrenbang.domain import city_forums, values
 from musrenbang.domain import cycle as cycle_rules
+from musrenbang.domain import pokir as pokir_rules
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
@@ -27,13 +28,16 @@ from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
 from musrenbang.services.freshness import ReadModels, require_fresh
+from musrenbang.services.proposals import PROPOSAL
 from musrenbang.services.streams import Aggregate, load
 
 RKPD: Aggregate[rules.Rkpd, rules.Command] = Aggregate(
     rules.Rkpd(), lambda state, command: rules.decide(state, command, agencies={}), rules.evolve
 )
 """Only for loading a year's state: deciding needs the city's agencies (`RkpdService.execute`)."""
-_RKPD_LOCK = 0x726B  # advisory lock space for a year's city level: (class, year)
+RKPD_LOCK = 0x726B
+"""Advisory lock space for a year's city level: (RKPD_LOCK, year). Also taken by the DPRD secretariat's
+check of a pokir (services/pokir.py)."""
 
 
 def acting_agency(actor: Actor) -> str | None:
@@ -55,6 +59,20 @@ async def _places_exist(command: rules.Command, conn: asyncpg.Connection) -> Non
                              " ('kelurahan', 'desa')", list(command.line.locations))  # fmt: skip
     if len(known) != len(set(command.line.locations)):
         raise ValidationFailed({"locations": N_("lokasi berupa kode kelurahan atau desa kota ini")})
+
+
+async def _pokir_answered(store: EventStore, year: int, state: rules.Rkpd, conn: asyncpg.Connection) -> None:
+    """Every pokir of the year answered (domain/pokir.check_answered), as the log has them: read on the
+    connection holding the year's lock, which the secretariat's check takes too (services/pokir.py), so no
+    pokir is forwarded between this check and the close it guards."""
+    streams = await conn.fetch("SELECT stream_id FROM events WHERE event_type = 'proposal.submitted'"
+                               " AND data->>'source' = 'pokir' AND (data->>'year')::int = $1", year)  # fmt: skip
+    pokir = {}
+    for row in streams:
+        proposal, _ = await load(store, PROPOSAL, row["stream_id"], conn)
+        if proposal.code is not None:
+            pokir[proposal.code] = proposal
+    pokir_rules.check_answered(pokir, state.items)
 
 
 class RkpdService:
@@ -131,7 +149,7 @@ class RkpdService:
         deadlock when every pooled connection is queued on the same lock."""
         stream = rules.stream_id(year)
         async with self._store.transaction() as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", _RKPD_LOCK, year)
+            await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", RKPD_LOCK, year)
             if idempotency_key is not None:
                 earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint, conn)
                 if earlier is not None:
@@ -142,6 +160,8 @@ class RkpdService:
             if by_agency is not None and by_agency not in city.agencies_by_code:
                 raise Forbidden(N_("akun ini tidak terhubung ke perangkat daerah yang dikenal"))
             await self._stage_allows(command, year, conn, on)
+            if isinstance(command, rules.Adopt | city_forums.CloseCityForum):
+                await _pokir_answered(self._store, year, state, conn)
             await _places_exist(command, conn)
             cycle = await cycles.load_cycle(self._store, year, conn)
             events = rules.decide(state, command, agencies=city.agencies_by_code, dana_kelurahan=cycle.dana_kelurahan)

@@ -48,14 +48,17 @@ def _cycle(kota_opens: dt.date | None, adopted: bool = False) -> cycle.Cycle:
 def test_the_deadline_is_a_week_before_the_musrenbang_kota() -> None:
     state = _cycle(dt.date(2026, 3, 22))
     assert pokir.deadline(state) == dt.date(2026, 3, 15)
-    pokir.check_open(state, dt.date(2026, 3, 15))  # the last day still counts
+    pokir.check_open(state, dt.date(2026, 3, 15), forum_pd_closed=False)  # the last day still counts
     with pytest.raises(DomainError, match="batas penyampaian"):
-        pokir.check_open(state, dt.date(2026, 3, 16))
-    pokir.check_open(_cycle(None), dt.date(2030, 1, 1))  # a cycle without a calendar: until adoption
+        pokir.check_open(state, dt.date(2026, 3, 16), forum_pd_closed=False)
+    pokir.check_open(state, dt.date(2026, 3, 16), forum_pd_closed=False, revising=True)  # a returned one: still
+    with pytest.raises(DomainError, match="Forum Perangkat Daerah"):
+        pokir.check_open(state, dt.date(2026, 3, 1), forum_pd_closed=True, revising=True)
+    pokir.check_open(_cycle(None), dt.date(2030, 1, 1), forum_pd_closed=False)  # no calendar: until adoption
     with pytest.raises(DomainError, match="sudah ditetapkan"):
-        pokir.check_open(_cycle(None, adopted=True), TODAY)
+        pokir.check_open(_cycle(None, adopted=True), TODAY, forum_pd_closed=False)
     with pytest.raises(DomainError):
-        pokir.check_open(cycle.Cycle(), TODAY)  # no cycle at all
+        pokir.check_open(cycle.Cycle(), TODAY, forum_pd_closed=False)  # no cycle at all
 
 
 def test_a_reses_is_held_before_today_and_not_too_long_before_the_plan() -> None:
@@ -213,3 +216,15 @@ def test_dana_kelurahan_does_not_pay_for_a_pokir() -> None:
     [ok] = r.decide(state, r.SetLine(line=msgspec.structs.replace(line, origins=("W",)), priority_programs=3),
                     agencies=agencies)  # fmt: skip
     assert ok.line.funding_source == "dana_kelurahan"
+
+
+def test_every_pokir_is_answered_before_the_city_level_closes() -> None:
+    waiting = _submitted()
+    returned = p.evolve(waiting, p.decide(waiting, p.ReturnPokir(code="ABCD2345", reason="lengkapi"))[0])
+    forwarded = p.evolve(waiting, p.decide(waiting, p.ForwardPokir(code="ABCD2345"))[0])
+    pokir.check_answered({"ABCD2345": returned}, ())  # returned and not corrected: that is its answer
+    pokir.check_answered({"ABCD2345": forwarded}, {"ABCD2345"})  # taken up by the agencies
+    with pytest.raises(DomainError, match="menunggu pemeriksaan"):
+        pokir.check_answered({"ABCD2345": waiting}, ())
+    with pytest.raises(DomainError, match="belum diterima"):
+        pokir.check_answered({"ABCD2345": forwarded}, ())

@@ -112,6 +112,7 @@ async def test_a_member_enters_a_pokir_and_everyone_sees_it_with_the_member(dprd
     assert code not in {p["code"] for p in
                         (await client.get("/api/v1/pokir", params={"year": YEAR, "dapil": "Bekasi 2"})).json()["items"]}
     assert (await client.get("/api/v1/pokir", params={"year": YEAR, "dapil": "a\x00b"})).status_code == 400
+    assert (await client.get("/api/v1/pokir", params={"year": 10**20})).status_code == 400
     assert (await client.get(f"/pokir/{YEAR}", params={"dapil": "a\x00b"})).status_code == 200
     page = (await client.get(f"/pokir/{YEAR}")).text
     assert "H. Ahmad Fauzi, S.E." in page and POKIR["title"] in page
@@ -260,4 +261,47 @@ async def test_every_role_is_refused_outside_its_part_of_the_regulated_path(dprd
                 assert r.status_code != 403 or (name, role) == ("revise", "other_member"), (name, role, r.text)
             else:
                 assert r.status_code == 403, (name, role, r.status_code, r.text)
+    assert await _events(pool) == before
+
+
+async def test_no_pokir_is_left_unanswered_when_the_forum_perangkat_daerah_closes(dprd) -> None:  # noqa: ANN001
+    """(Last in this module: it closes the 2024 Forum Perangkat Daerah.) The forum does not close while a
+    pokir waits for the secretariat or was forwarded and not taken up; once closed, no pokir is submitted,
+    corrected, forwarded or taken up any more, and the RKPD is adopted by the Musrenbang Kota, not a button."""
+    client, pool, ctx = dprd
+    auth, base = ctx["auth"], f"/api/v1/rkpd/{YEAR}"
+    today = cycles.today().isoformat()
+    schedule = {"held_on": today, "place": "Aula Bappeda", "chair": "Kepala Bappeda", "agenda": ["Pembahasan"],
+                "participants": [{"name": "Perwakilan DBMSDA", "kind": "agency", "represents": "DBMSDA"}]}
+    assert (await client.post(f"{base}/forums/forum_pd", json=schedule, headers=auth["admin"])).status_code == 200
+    close = {"minutes": "Daftar prioritas per perangkat daerah disepakati."}
+    before = await _events(pool)
+    refused = await client.post(f"{base}/forums/forum_pd/close", json=close, headers=auth["admin"])
+    assert refused.status_code == 409 and "menunggu pemeriksaan Sekretariat DPRD" in refused.json()["message"]
+    waiting = [p["code"] for p in (await client.get("/api/v1/pokir", params={"year": YEAR})).json()["items"]
+               if p["status"] == "diajukan"]  # fmt: skip
+    assert waiting and await _events(pool) == before
+    for code in waiting[1:]:
+        r = await client.post(f"/api/v1/pokir/{code}/return", json={"reason": "tidak lengkap"}, headers=auth["setwan"])
+        assert r.status_code == 200, r.text
+    r = await client.post(f"/api/v1/pokir/{waiting[0]}/forward", json={}, headers=auth["setwan"])
+    assert r.status_code == 200, r.text
+    refused = await client.post(f"{base}/forums/forum_pd/close", json=close, headers=auth["admin"])
+    assert refused.status_code == 409 and "belum diterima" in refused.json()["message"] and waiting[0] in refused.text
+    assert (await client.post(f"{base}/receive", headers=auth["admin"])).status_code == 200
+    decline = {"reason": "sudah ditangani program lain"}
+    for code in await pool.fetch("SELECT code FROM rkpd_items WHERE year = $1 AND status = 'menunggu'", YEAR):
+        r = await client.post(f"{base}/proposals/{code[0]}/decline", json=decline, headers=auth["admin"])
+        assert r.status_code == 200, r.text
+    closed = await client.post(f"{base}/forums/forum_pd/close", json=close, headers=auth["admin"])
+    assert closed.status_code == 200, closed.text
+    before = await _events(pool)
+    late = await _submit(client, auth["member"])
+    assert late.status_code == 409 and "sudah ditutup" in late.json()["message"]
+    revised = {k: v for k, v in POKIR.items() if k != "year"}
+    r = await client.post(f"/api/v1/pokir/{waiting[1]}/revise", json=revised, headers=auth["member"])
+    assert r.status_code == 409, r.text
+    assert (await client.post(f"{base}/receive", headers=auth["admin"])).status_code == 409
+    adopt = await client.post(f"{base}/adopt", json={}, headers=auth["admin"])
+    assert adopt.status_code == 409 and "Musrenbang Kota" in adopt.json()["message"]  # the forums adopt, no button
     assert await _events(pool) == before
