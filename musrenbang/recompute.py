@@ -13,6 +13,8 @@ recorded decision differs from the decision its own events give:
 - every `rkpd.proposals_received` item was selected by its forum's recomputed result, or is a pokir the
   DPRD secretariat forwarded before (`proposal.pokir_forwarded`), received as it then stood (title,
   kelurahan, bidang, cost);
+- every pokir was entered and corrected by its own member (in their daerah pemilihan), checked by the
+  DPRD secretariat (or Bappeda) only while it waited, and revised only after it was returned;
 - every RKPD line comes from proposals the forums sent up or forwarded pokir, or from the agency's own
   work plan with its reason (Renja): not both, not neither;
 - every `rkpd.adopted` list equals the fold of that year's `rkpd.*` line events up to that point, with
@@ -33,8 +35,10 @@ import msgspec
 
 from musrenbang.domain import forum as forums
 from musrenbang.domain import rkpd as rkpd_rules
+from musrenbang.domain import values
 from musrenbang.domain.events import (
     BallotCast,
+    CityConfigured,
     CityItem,
     DelegateRegistered,
     DelegatesMandated,
@@ -45,8 +49,10 @@ from musrenbang.domain.events import (
     ForumScheduled,
     ItemAdjusted,
     PokirForwarded,
+    PokirFrom,
     ProposalContent,
     ProposalDecidedAtForum,
+    ProposalReturned,
     ProposalRevised,
     ProposalSubmitted,
     RankedItem,
@@ -65,7 +71,7 @@ from musrenbang.domain.events import (
 
 RELEVANT_PREFIXES = ("forum.", "rkpd.")
 RELEVANT_TYPES = frozenset({"proposal.decided_at_forum", "proposal.submitted", "proposal.revised",
-                            "proposal.pokir_forwarded"})  # fmt: skip
+                            "proposal.returned", "proposal.pokir_forwarded", "city.configured"})  # fmt: skip
 _ForumStreamEvent = ForumScheduled | DelegateRegistered | ForumOpened | ItemAdjusted | DelegatesMandated
 """The events on a forum's own stream that only move its state (the close is handled apart)."""
 _RkpdStreamEvent = (
@@ -86,6 +92,9 @@ class Where(NamedTuple):
     stream_id: str
     stream_version: int
     hash: bytes = b""
+    actor: str = ""
+    role: str = ""
+    """Who recorded it, as its metadata says (empty: not known here)."""
 
 
 class ClosedForum(NamedTuple):
@@ -110,6 +119,13 @@ class Adoption(NamedTuple):
     """The list as recomputed from the line events (what the adopted list should be)."""
 
 
+class _Pokir:
+    __slots__ = ("content", "origin", "status")
+
+    def __init__(self, content: ProposalContent, origin: PokirFrom | None, status: str) -> None:
+        self.content, self.origin, self.status = content, origin, status
+
+
 class _OpenForum:
     __slots__ = ("state", "ballots", "sheets")
 
@@ -130,9 +146,11 @@ class Recomputer:
         self.adoption_count = 0
         self._forums: dict[str, _OpenForum] = {}
         self._rkpd: dict[int, rkpd_rules.Rkpd] = {}
-        self._pokir: dict[str, ProposalContent] = {}
-        """Every pokir's content as last submitted or revised (residents' proposals are not kept)."""
+        self._pokir: dict[str, _Pokir] = {}
+        """Every pokir as last submitted or revised, and where it stands (residents' proposals are not kept)."""
         self.forwarded_pokir: set[str] = set()
+        self._dapil: dict[str, tuple[str, ...]] = {}
+        """The city's daerah pemilihan and their kecamatan, as its settings last said."""
 
     def differ(self, message: str) -> None:
         self.differences.append(message)
@@ -158,15 +176,10 @@ class Recomputer:
                 self._forum_event(where, event)
             case ProposalDecidedAtForum():
                 self._decided(where, event)
-            case ProposalSubmitted() if event.source == "pokir":
-                self._pokir[event.code] = event.content
-            case ProposalRevised() if event.code in self._pokir:
-                self._pokir[event.code] = event.content
-            case PokirForwarded():
-                if event.code not in self._pokir:
-                    self.differ(f"proposal {event.code} (stream {where.stream_id} version {where.stream_version}):"
-                                " forwarded as a pokir, but it was not submitted as one")  # fmt: skip
-                self.forwarded_pokir.add(event.code)
+            case ProposalSubmitted() | ProposalRevised() | ProposalReturned() | PokirForwarded():
+                self._pokir_event(where, event)
+            case CityConfigured():
+                self._dapil = {d.name: d.kecamatan for d in event.dapil}
             case RkpdProposalsReceived():
                 self._received(where, event)
                 self._rkpd_event(where, event)
@@ -316,9 +329,48 @@ class Recomputer:
                             f" proposal {item.code}, which forum {item.forum_id} did not select when its result is"
                             " recomputed")  # fmt: skip
 
+    def _pokir_event(self, where: Where, event: ProposalSubmitted | ProposalRevised | ProposalReturned | PokirForwarded
+                     ) -> None:  # fmt: skip
+        """A pokir's own stream: entered and corrected by its member (in their daerah pemilihan, when the
+        settings name them), checked by the secretariat (or Bappeda) while it waits, forwarded once."""
+        head = f"pokir {event.code} (stream {where.stream_id} version {where.stream_version})"
+        if isinstance(event, ProposalSubmitted):
+            if event.source != "pokir":
+                return
+            self._pokir[event.code] = _Pokir(content=event.content, origin=event.pokir, status="diajukan")
+        pokir = self._pokir.get(event.code)
+        if pokir is None:
+            if isinstance(event, PokirForwarded):
+                self.differ(f"{head}: forwarded as a pokir, but it was not submitted as one")
+            return  # a resident's proposal
+        if isinstance(event, ProposalSubmitted | ProposalRevised):
+            if isinstance(event, ProposalRevised):
+                if pokir.status != "dikembalikan":
+                    self.differ(f"{head}: revised while it was not returned")
+                pokir.content, pokir.origin = event.content, event.pokir or pokir.origin
+                pokir.status = "diajukan"
+            self._pokir_place(head, pokir)
+            if where.role and (where.role, where.actor) != ("dprd", pokir.origin.member if pokir.origin else None):
+                self.differ(f"{head}: entered by {where.actor or '?'} ({where.role}), not by its member")
+            return
+        if pokir.status != "diajukan":
+            self.differ(f"{head}: checked by the secretariat while it was not waiting for it ({pokir.status})")
+        if where.role and where.role not in ("setwan", "admin"):
+            self.differ(f"{head}: checked by {where.actor or '?'} ({where.role}), not by the DPRD secretariat")
+        pokir.status = "diteruskan" if isinstance(event, PokirForwarded) else "dikembalikan"
+        if isinstance(event, PokirForwarded):
+            self.forwarded_pokir.add(event.code)
+
+    def _pokir_place(self, head: str, pokir: _Pokir) -> None:
+        kecamatan = self._dapil.get(pokir.origin.dapil) if pokir.origin else None
+        if kecamatan is not None and values.kecamatan_of(pokir.content.kelurahan) not in kecamatan:
+            self.differ(f"{head}: kelurahan {pokir.content.kelurahan} is outside daerah pemilihan"
+                        f" {pokir.origin.dapil if pokir.origin else '?'}")  # fmt: skip
+
     def _received_pokir(self, where: Where, year: int, item: CityItem) -> None:
         head = f"rkpd {year} (stream {where.stream_id} version {where.stream_version}): received pokir {item.code}"
-        content = self._pokir.get(item.code)
+        pokir = self._pokir.get(item.code)
+        content = pokir.content if pokir else None
         if item.code not in self.forwarded_pokir or content is None:
             self.differ(f"{head}, which the DPRD secretariat had not forwarded")
         elif (item.title, item.kelurahan, item.bidang, item.cost) != (content.title, content.kelurahan, content.bidang,

@@ -45,6 +45,23 @@ _header_decoder = msgspec.json.Decoder(Header)
 _line_decoder = msgspec.json.Decoder(Line)
 
 
+class _Who(msgspec.Struct):
+    actor: str | None = None
+    role: str | None = None
+
+
+_who_decoder = msgspec.json.Decoder(_Who)
+
+
+def _who(metadata: bytes) -> _Who:
+    """Who recorded an event, from its metadata (nobody known when it cannot be read: the chain check
+    reports a damaged event)."""
+    try:
+        return _who_decoder.decode(metadata)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return _Who()
+
+
 def read_header(path: Path) -> None:
     """Raise BadFile unless `path` starts like an export this program reads."""
     with path.open("rb") as f:
@@ -108,7 +125,8 @@ def verify_file(path: Path, on_progress: Callable[[int], None] | None = None, *,
                 line.order,
             )
             if relevant(line.type):
-                where = Where(line.position, line.stream, line.version, digest)
+                who = _who(bytes(line.metadata))
+                where = Where(line.position, line.stream, line.version, digest, who.actor or "", who.role or "")
                 try:
                     event = codec.decode_event(line.type, data)
                 except (codec.UnknownEventType, msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -20,6 +20,8 @@ from musrenbang.domain.events import (
     Dapil,
     PokirForwarded,
     ProposalContent,
+    ProposalReturned,
+    ProposalRevised,
     ProposalSubmitted,
     RkpdLine,
     RkpdLineSet,
@@ -228,3 +230,34 @@ def test_every_pokir_is_answered_before_the_city_level_closes() -> None:
         pokir.check_answered({"ABCD2345": waiting}, ())
     with pytest.raises(DomainError, match="belum diterima"):
         pokir.check_answered({"ABCD2345": forwarded}, ())
+
+
+def test_verify_file_knows_who_may_enter_and_check_a_pokir_and_where() -> None:
+    """The recomputation reads who recorded each pokir event (its metadata): its own member enters and
+    corrects it, in their daerah pemilihan; the secretariat checks it, once, while it waits."""
+    origin = pokir.pokir_from(MEMBER, dt.date(2026, 2, 10), "Aula", year=2027, today=TODAY)
+    submitted = ProposalSubmitted(code="ABCD2345", year=2027, source="pokir", content=CONTENT, proposer_ref="x",
+                                  pokir=origin)  # fmt: skip
+    stream = "proposal-ABCD2345"
+
+    def run(*steps: tuple[str, str, object]) -> list[str]:
+        recomputer = Recomputer()
+        recomputer.feed(Where(0, "city", 1), city.decide(city.City(), BEKASI)[0])
+        for n, (actor, role, event) in enumerate(steps, start=1):
+            recomputer.feed(Where(n, stream, n, b"", actor, role), event)  # type: ignore[arg-type]
+        return recomputer.differences
+
+    returned = ProposalReturned(code="ABCD2345", reason="lengkapi")
+    revised = ProposalRevised(code="ABCD2345", content=CONTENT)
+    assert run(("ahmad", "dprd", submitted), ("sekwan", "setwan", returned), ("ahmad", "dprd", revised),
+               ("sekwan", "setwan", PokirForwarded(code="ABCD2345"))) == []  # fmt: skip
+    assert ["not by its member" in d for d in run(("fasil", "facilitator", submitted))] == [True]
+    by_member = run(("ahmad", "dprd", submitted), ("ahmad", "dprd", PokirForwarded(code="ABCD2345")))
+    assert ["not by the DPRD secretariat" in d for d in by_member] == [True]
+    twice = run(("ahmad", "dprd", submitted), ("sekwan", "setwan", PokirForwarded(code="ABCD2345")),
+                ("sekwan", "setwan", PokirForwarded(code="ABCD2345")))  # fmt: skip
+    assert ["while it was not waiting" in d for d in twice] == [True]
+    assert ["revised while it was not returned" in d for d in run(("ahmad", "dprd", submitted),
+                                                                  ("ahmad", "dprd", revised))] == [True]
+    elsewhere = msgspec.structs.replace(submitted, content=msgspec.structs.replace(CONTENT, kelurahan="32.75.03.1001"))
+    assert ["outside daerah pemilihan Bekasi 1" in d for d in run(("ahmad", "dprd", elsewhere))] == [True]
