@@ -387,6 +387,9 @@ class Recomputer:
         elif event.list_hash != rkpd_rules.list_hash(state.adopted):
             self.differ(f"{head}: list hash {event.list_hash} is not the hash of the adopted list"
                         f" ({rkpd_rules.list_hash(state.adopted)})")  # fmt: skip
+        elif event.enacted_on < state.adopted_on.get(event.revision, event.enacted_on):
+            self.differ(f"{head}: dated {event.enacted_on}, before the list it enacts was adopted"
+                        f" ({state.adopted_on[event.revision]})")  # fmt: skip
         self._rkpd_event(where, event)
 
     def _forum_closed(self, where: Where, event: RkpdForumClosed) -> None:

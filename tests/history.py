@@ -177,10 +177,10 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     await rkpd.execute(YEAR, r.PassProposal(code=a[3], to_agency="DISPERKIMTAN", reason="jalan lingkungan"), META)
     await rkpd.execute(YEAR, r.DeclineProposal(code=a[3], reason="sudah dianggarkan 2021", by_agency="DISPERKIMTAN"),
                        META)  # fmt: skip
-    await rkpd.execute(YEAR, r.Adopt(year=YEAR), META)
+    await rkpd.execute(YEAR, r.Adopt(year=YEAR, on=dt.date(2021, 4, 5)), META)
     revised = msgspec.structs.replace(joined, line_id="DBMSDA-002", pagu=50_000_000)
     await rkpd.execute(YEAR, r.SetLine(line=revised, priority_programs=6, reason="harga satuan naik"), META)
-    await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="perubahan pagu"), META)
+    await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="perubahan pagu", on=dt.date(2021, 5, 20)), META)
     await rkpd.execute(YEAR, r.Enact(year=YEAR, regulation=REGULATION, enacted_on=dt.date(2021, 5, 31),
                                      today=cycles.today()), META)  # fmt: skip
     await _city_forums(rkpd)

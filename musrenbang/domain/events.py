@@ -486,6 +486,9 @@ class RkpdAdopted(Event, frozen=True, tag="rkpd.adopted"):
     lines: tuple[RkpdLine, ...]
     total_pagu: int
     note: str = ""
+    adopted_on: dt.date | None = None
+    """The day it was adopted (the Musrenbang Kota's; None in adoptions recorded before the day was kept):
+    a regulation enacting it cannot be older."""
 
 
 class RkpdEnacted(Event, frozen=True, tag="rkpd.enacted"):

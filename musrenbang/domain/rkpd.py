@@ -80,6 +80,8 @@ class Rkpd(msgspec.Struct, kw_only=True):
     changed_since_adoption: bool = False
     enacted: dict[int, str] = {}
     """Revision -> the regulation that enacted it."""
+    adopted_on: dict[int, dt.date] = {}
+    """Revision -> the day it was adopted (where the adoption says)."""
     forums: dict[str, RkpdForumScheduled] = {}
     """The latest schedule of each city-level forum (domain/city_forums.py)."""
     forums_closed: set[str] = set()
@@ -159,6 +161,8 @@ class WithdrawLine(msgspec.Struct, frozen=True, kw_only=True):
 class Adopt(msgspec.Struct, frozen=True, kw_only=True):
     year: int
     note: str = ""
+    on: dt.date | None = None
+    """The day it is adopted (the city's; the service gives today when the caller does not)."""
 
 
 class Enact(msgspec.Struct, frozen=True, kw_only=True):
@@ -233,7 +237,7 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
                 raise DomainError(N_("Musrenbang Kota tahun ini dijadwalkan: RKPD ditetapkan dengan menutupnya"))
             if state.revision and not state.changed_since_adoption and not state.pending():
                 raise DomainError(N_("RKPD sudah ditetapkan dan tidak berubah sejak itu"))
-            return [_adopt(state, year, _optional_text("note", command.note))]
+            return [_adopt(state, year, _optional_text("note", command.note), command.on)]
         case Enact():
             return [_enact(state, command, year)]
         case city_forums.ScheduleCityForum():
@@ -243,11 +247,11 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
             if command.forum != city_forums.MUSRENBANG_KOTA or (state.revision and not state.changed_since_adoption):
                 return [closed]  # nothing new to adopt: the list adopted before stands
             held_on = state.forums[command.forum].held_on
-            return [closed, _adopt(state, year, f"Disepakati pada Musrenbang Kota {held_on.isoformat()}")]
+            return [closed, _adopt(state, year, f"Disepakati pada Musrenbang Kota {held_on.isoformat()}", held_on)]
     raise TypeError(f"unknown command {command!r}")
 
 
-def _adopt(state: Rkpd, year: int, note: str) -> RkpdAdopted:
+def _adopt(state: Rkpd, year: int, note: str, on: dt.date | None) -> RkpdAdopted:
     """The working lines, frozen as the next revision; refused while a proposal is undecided."""
     pending = state.pending()
     if pending:
@@ -256,8 +260,11 @@ def _adopt(state: Rkpd, year: int, note: str) -> RkpdAdopted:
     if not state.lines:
         raise DomainError(N_("belum ada baris RKPD untuk ditetapkan"))
     lines = tuple(state.lines[k] for k in sorted(state.lines))
+    checks = bounds.Checks()
+    checks.check("on", bounds.date, on)
+    checks.done()
     return RkpdAdopted(year=year, revision=state.revision + 1, lines=lines, total_pagu=sum(x.pagu for x in lines),
-                       note=note)  # fmt: skip
+                       note=note, adopted_on=on)  # fmt: skip
 
 
 def _enact(state: Rkpd, command: Enact, year: int) -> RkpdEnacted:
@@ -276,6 +283,10 @@ def _enact(state: Rkpd, command: Enact, year: int) -> RkpdEnacted:
     checks.done()
     if command.enacted_on > command.today:
         raise ValidationFailed({"date": N_("tanggal peraturan tidak boleh di masa depan")})
+    adopted_on = state.adopted_on.get(state.revision)
+    if adopted_on is not None and command.enacted_on < adopted_on:
+        raise ValidationFailed({"date": Message(N_("tanggal peraturan tidak boleh sebelum RKPD ini ditetapkan di"
+                                                   " Musrenbang Kota (%(day)s)"), day=values.long_date(adopted_on))})
     if regulation.casefold() in {r.casefold() for r in state.enacted.values()}:
         raise ValidationFailed({"regulation": N_("peraturan ini sudah dipakai untuk revisi lain: perubahan RKPD"
                                                  " ditetapkan dengan peraturan tersendiri")})  # fmt: skip
@@ -525,6 +536,8 @@ def evolve(state: Rkpd, event: Event) -> Rkpd:
             state.changed_since_adoption = state.revision > 0
         case RkpdAdopted():
             state.revision, state.adopted, state.changed_since_adoption = event.revision, event.lines, False
+            if event.adopted_on is not None:
+                state.adopted_on = {**state.adopted_on, event.revision: event.adopted_on}
         case RkpdEnacted():
             state.enacted = {**state.enacted, event.revision: event.regulation}
         case RkpdForumScheduled():

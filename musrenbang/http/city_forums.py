@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 
 import asyncpg
@@ -202,5 +203,7 @@ async def forum_forms(pool: asyncpg.Pool, year: int) -> dict[str, Any]:
             "participants": participants_text(now.participants if now else suggested),
             "agenda": "\n".join(now.agenda if now else rules.DEFAULT_AGENDA), "minutes": "",
         }  # fmt: skip
+    keys = {name: str(uuid.uuid4()) for forum in rules.FORUMS for name in (forum, f"{forum}-tutup")}
+    """Each form's idempotency key: the same form sent twice (a double tap, a refresh) is recorded once."""
     return {"forums": forums, "forum_values": starts, "forum_errors": {}, "FORUMS": rules.FORUMS,
-            "FORUM_PAGES": rules.PAGES}  # fmt: skip
+            "FORUM_PAGES": rules.PAGES, "forum_keys": keys}  # fmt: skip

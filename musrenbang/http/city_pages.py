@@ -40,7 +40,9 @@ from musrenbang.http import city_forums
 from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
+from musrenbang.http.idempotency import keyed
 from musrenbang.http.render import page
+from musrenbang.http.residents import form_key
 from musrenbang.http.rkpd_api import CITY_PROJECTIONS, Year
 from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
@@ -433,8 +435,9 @@ async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd
     command = (city_forums_rules.CloseCityForum(year=year, forum=forum, minutes=entered["minutes"],
                                                 today=cycle_service.today()) if close
                else city_forums.schedule_from_form(year, forum, entered))  # fmt: skip
+    key, meta = keyed(request, actor, form_key(await request.form()), entered)
     try:
-        result = await rkpd.execute(year, command, _meta(actor))
+        result = await rkpd.execute(year, command, meta, key)
     except Forbidden:
         raise
     except DomainError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 import asyncpg
+import msgspec
 
 from musrenbang.domain import city_forums, values
 from musrenbang.domain import cycle as cycle_rules
@@ -148,6 +149,8 @@ class RkpdService:
         connection that holds the lock: waiting for a second one from the pool while holding it could
         deadlock when every pooled connection is queued on the same lock."""
         stream = rules.stream_id(year)
+        if isinstance(command, rules.Adopt) and command.on is None:
+            command = msgspec.structs.replace(command, on=on or cycles.today())
         async with self._store.transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", RKPD_LOCK, year)
             if idempotency_key is not None:

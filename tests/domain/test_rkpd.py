@@ -230,9 +230,12 @@ def test_the_adopted_list_is_enacted_once_and_an_amendment_needs_its_own_regulat
     state, _ = set_line(received(item("A")), line("A"))
     with pytest.raises(DomainError, match="belum ditetapkan"):
         enact(state, "Perwal 1")
-    state, [adopted] = run(state, r.Adopt(year=2022))
+    state, [adopted] = run(state, r.Adopt(year=2022, on=dt.date(2021, 4, 5)))
     with pytest.raises(ValidationFailed):
         enact(state, "Perwal 1", on=dt.date(2021, 6, 2))  # after today
+    with pytest.raises(ValidationFailed) as older:
+        enact(state, "Perwal 1", on=dt.date(2021, 4, 4))  # before the list it sets was adopted
+    assert "sebelum RKPD ini ditetapkan" in str(older.value.errors["date"])
     state, [enacted] = enact(state, " Perwal  1 ")
     assert isinstance(enacted, RkpdEnacted) and isinstance(adopted, RkpdAdopted)
     assert (enacted.regulation, enacted.revision, enacted.amendment) == ("Perwal 1", 1, False)

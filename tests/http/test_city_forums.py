@@ -176,8 +176,14 @@ async def test_bappeda_schedules_musrenbang_kota_on_the_staff_page(city: City) -
         r = await admin.post("/petugas/rkpd/2022/forum/musrenbang_kota", data=form)
         assert r.status_code == 422 and 'id="musrenbang_kota-place-error"' in r.text and "H. Ahmad | dprd" in r.text
         assert await event_count(city.pool) == before
-        r = await admin.post("/petugas/rkpd/2022/forum/musrenbang_kota", data={**form, "place": "Gedung Juang"})
+        key = hidden(review.text.split('action="/petugas/rkpd/2022/forum/musrenbang_kota"')[1], "idempotency_key")
+        r = await admin.post("/petugas/rkpd/2022/forum/musrenbang_kota", data={**form, "place": "Gedung Juang",
+                                                                             "idempotency_key": key})  # fmt: skip
         assert r.status_code == 303 and "#forum-musrenbang_kota" in r.headers["location"]
+        scheduled = await event_count(city.pool)
+        again = await admin.post("/petugas/rkpd/2022/forum/musrenbang_kota", data={**form, "place": "Gedung Juang",
+                                                                                 "idempotency_key": key})  # fmt: skip
+        assert again.status_code == 303 and await event_count(city.pool) == scheduled  # a double tap: once
         review = await admin.get(r.headers["location"])
         assert "Musrenbang Kota dijadwalkan" in review.text and "/forum/musrenbang_kota/tutup" in review.text
     finally:

@@ -16,6 +16,7 @@ import pytest
 from musrenbang.db.connect import create_pool
 from musrenbang.domain.events import RkpdAdopted
 from musrenbang.domain.rkpd import list_hash
+from musrenbang.services import cycles
 from tests import history
 from tests.http.test_staff import PASSWORD, add_user
 from tests.server import serving
@@ -99,9 +100,11 @@ async def test_the_rkpd_is_set_by_a_regulation_and_an_amendment_needs_its_own(ci
     assert (body["enactment"]["regulation"], body["enactment"]["revision"]) == (history.REGULATION, 2)
     assert body["revision"] == 3
     assert "menunggu ditetapkan dengan peraturan perubahan RKPD" in (await client.get("/rkpd/2022")).text
-    amendment = {"regulation": "Peraturan Wali Kota Bekasi Nomor 45 Tahun 2021", "date": "2021-08-16"}
+    today = cycles.today().isoformat()  # revision 3 was adopted today, above: its regulation is not older
+    amendment = {"regulation": "Peraturan Wali Kota Bekasi Nomor 45 Tahun 2021", "date": today}
     before = await pool.fetchval("SELECT count(*) FROM events")
     for fields, who, status in (({}, roads, 403), ({"date": "2099-01-01"}, admin, 422),
+                                ({"date": "2021-08-16"}, admin, 422),  # before the adoption it enacts
                                 ({"regulation": " "}, admin, 422),
                                 ({"regulation": history.REGULATION.upper()}, admin, 422)):  # already used
         r = await client.post(path, json={**amendment, **fields}, headers=who)
@@ -112,7 +115,7 @@ async def test_the_rkpd_is_set_by_a_regulation_and_an_amendment_needs_its_own(ci
     body = (await client.get(BASE)).json()
     enacted = body["enactment"]
     assert (enacted["regulation"], enacted["date"], enacted["revision"], enacted["amendment"]) == (
-        amendment["regulation"], "2021-08-16", 3, True)
+        amendment["regulation"], today, 3, True)
     adopted = await pool.fetchval("SELECT data FROM events WHERE event_type = 'rkpd.adopted' ORDER BY global_position"
                                   " DESC LIMIT 1")  # fmt: skip
     lines = msgspec.json.decode(adopted, type=RkpdAdopted).lines
@@ -134,7 +137,7 @@ async def test_the_rkpd_is_set_by_a_regulation_and_an_amendment_needs_its_own(ci
     changed = {**LINE, "origins": [], "renja_reason": line["renja_reason"], "pagu": 380_000_000,
                "locations": [p["kode"] for p in line["locations"]], "reason": "efisiensi"}  # fmt: skip
     assert (await client.put(f"{BASE}/lines/{line['id']}", json=changed, headers=roads)).status_code == 200
-    second = {"regulation": "Peraturan Wali Kota Bekasi Nomor 51 Tahun 2021", "date": "2021-09-30"}
+    second = {"regulation": "Peraturan Wali Kota Bekasi Nomor 51 Tahun 2021", "date": today}
     assert (await client.post(path, json=second, headers=admin)).status_code == 409  # adopt the change first
     assert (await client.post(f"{BASE}/adopt", json={"note": "perubahan"}, headers=admin)).status_code == 200
     assert (await client.post(path, json=second, headers=admin)).status_code == 201
