@@ -43,6 +43,7 @@ from musrenbang.domain import forum as f
 from musrenbang.domain import proposal as p
 from musrenbang.domain import rkpd as r
 from musrenbang.domain import values
+from musrenbang.domain.access import Actor
 from musrenbang.domain.errors import DomainError
 from musrenbang.domain.events import CityItem, Event, MilestonePhoto, RkpdLine, StageWindow
 from musrenbang.domain.realisation import RecordMilestone
@@ -55,8 +56,10 @@ from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
+from musrenbang.services.accounts import add_user
 from musrenbang.services.forums import ForumService, hold_open_append
 from musrenbang.services.freshness import require_fresh
+from musrenbang.services.pokir import PokirService, Reses
 from musrenbang.services.proposals import _NAMESPACE, ProposalService, code_for, fingerprint
 from musrenbang.services.realisation import RealisationService, keep_photos, photo_id_of, photo_ref
 from musrenbang.services.rkpd import RkpdService
@@ -521,10 +524,6 @@ class _Demo:
         secretariat returns one of each member's for completion, which the member revises, and forwards
         them all before the deadline (a week before the Musrenbang Kota). Drawn apart from `rng`, so the
         residents' cycle stays the same for a seed."""
-        from musrenbang.domain.access import Actor
-        from musrenbang.services.accounts import add_user
-        from musrenbang.services.pokir import PokirService, Reses
-
         rng = random.Random(self.seed + 2)
         city = await city_service.required(self.store)
         service = PokirService(self.pool, self.store, self.proposals)
@@ -866,8 +865,6 @@ async def play(pool: asyncpg.Pool, store: EventStore, secret: bytes, *, seed: in
 
 async def add_accounts(pool: asyncpg.Pool) -> list[Account]:
     """The demo's staff accounts, each with a new random password (kept when the account exists)."""
-    from musrenbang.services.accounts import add_user
-
     out = []
     async with pool.acquire() as conn:
         for username, role, region, opd in ACCOUNTS:

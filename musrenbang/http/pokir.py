@@ -235,19 +235,24 @@ class PokirApi(Controller):
           status_code=200, guards=[SECRETARIAT])  # fmt: skip
     async def forward(self, request: Request, code: str, data: ForwardIn, actor: Actor, pokir: PokirService,
                       runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> SubmittedPokir:  # fmt: skip
-        key, _ = keyed(request, actor, idempotency_key, data)
-        result = await pokir.check(actor, rules.ForwardPokir(code=code_or_404(code), note=data.note), key)
-        await runner.wait_until_applied(PROJECTIONS, result.last)
-        return SubmittedPokir(code=code_or_404(code), status=rules.DITERUSKAN_SETWAN)
+        command = rules.ForwardPokir(code=code_or_404(code), note=data.note)
+        return await _check(request, actor, pokir, runner, command, keyed(request, actor, idempotency_key, data)[0])
 
     @post("/{code:str}/return", summary="Return a pokir to its member (DPRD secretariat)", status_code=200,
           guards=[SECRETARIAT])  # fmt: skip
     async def give_back(self, request: Request, code: str, data: ReturnIn, actor: Actor, pokir: PokirService,
                         runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> SubmittedPokir:  # fmt: skip
-        key, _ = keyed(request, actor, idempotency_key, data)
-        result = await pokir.check(actor, rules.ReturnPokir(code=code_or_404(code), reason=data.reason), key)
-        await runner.wait_until_applied(PROJECTIONS, result.last)
-        return SubmittedPokir(code=code_or_404(code), status=rules.DIKEMBALIKAN)
+        command = rules.ReturnPokir(code=code_or_404(code), reason=data.reason)
+        return await _check(request, actor, pokir, runner, command, keyed(request, actor, idempotency_key, data)[0])
+
+
+async def _check(request: Request, actor: Actor, pokir: PokirService, runner: ProjectionRunner,
+                 command: rules.ForwardPokir | rules.ReturnPokir, key: str | None) -> SubmittedPokir:  # fmt: skip
+    """The secretariat's check over the API: recorded, then read back once the read models have it."""
+    result = await pokir.check(actor, command, key)
+    await runner.wait_until_applied(PROJECTIONS, result.last)
+    status = rules.DITERUSKAN_SETWAN if isinstance(command, rules.ForwardPokir) else rules.DIKEMBALIKAN
+    return SubmittedPokir(code=command.code, status=status)
 
 
 # --- staff pages -----------------------------------------------------------------------------------------

@@ -76,6 +76,26 @@ async def _pokir_answered(store: EventStore, year: int, state: rules.Rkpd, conn:
     pokir_rules.check_answered(pokir, state.items)
 
 
+def _stage_allows(command: rules.Command, year: int, state: cycle_rules.Cycle, on: dt.date | None) -> None:
+    """Taking up proposals needs the Forum Perangkat Daerah's window to have opened, and the RKPD not
+    to be adopted yet. Everything else follows the RKPD's own rules (a change after adoption needs a
+    reason and a new adoption: the amendment path). A city forum is dated inside its stage's window (it
+    may be recorded after the window closed: a Berita Acara is often typed up later)."""
+    if isinstance(command, city_forums.ScheduleCityForum) and command.forum in city_forums.STAGE:
+        cycle_rules.check_held_in_window(state, city_forums.STAGE[command.forum], command.held_on)
+        return
+    if not isinstance(command, rules.ReceiveProposals):
+        return
+    day = on or cycles.today()
+    if state.adopted:
+        raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: tidak ada lagi yang dapat ditambahkan"
+                                     " ke siklus ini"), year=year))  # fmt: skip
+    if state.calendar and STAGES.index(state.stage_on(day)) < STAGES.index("perangkat_daerah"):
+        raise DomainError(Message(N_("tahap %(stage)s RKPD %(year)d belum dibuka: dibuka %(day)s"),
+                                  stage=WINDOW_LABELS["perangkat_daerah"], year=year,
+                                  day=values.long_date(state.calendar["perangkat_daerah"].opens)))  # fmt: skip
+
+
 class RkpdService:
     def __init__(self, pool: asyncpg.Pool, store: EventStore, read_models: ReadModels) -> None:
         self._pool, self._store, self._read_models = pool, store, read_models
@@ -162,39 +182,17 @@ class RkpdService:
             by_agency = getattr(command, "by_agency", None)
             if by_agency is not None and by_agency not in city.agencies_by_code:
                 raise Forbidden(N_("akun ini tidak terhubung ke perangkat daerah yang dikenal"))
-            await self._stage_allows(command, year, conn, on)
+            cycle = await cycles.load_cycle(self._store, year, conn)
+            _stage_allows(command, year, cycle, on)
             if isinstance(command, rules.Adopt | city_forums.CloseCityForum):
                 await _pokir_answered(self._store, year, state, conn)
             await _places_exist(command, conn)
-            cycle = await cycles.load_cycle(self._store, year, conn)
             events = rules.decide(state, command, agencies=city.agencies_by_code, dana_kelurahan=cycle.dana_kelurahan)
             appends = [Append(stream, head, events)]
             if any(isinstance(e, RkpdAdopted) for e in events):  # the cycle is ditetapkan with it, atomically
                 appends.extend(await self._cycle_adopted(year, conn, on))
             return await self._store.append(appends, metadata=metadata, idempotency_key=idempotency_key,
                                             conn=conn)  # fmt: skip
-
-    async def _stage_allows(self, command: rules.Command, year: int, conn: asyncpg.Connection,
-                            on: dt.date | None) -> None:  # fmt: skip
-        """Taking up proposals needs the Forum Perangkat Daerah's window to have opened, and the RKPD not
-        to be adopted yet. Everything else follows the RKPD's own rules (a change after adoption needs a
-        reason and a new adoption: the amendment path). A city forum is dated inside its stage's window (it
-        may be recorded after the window closed: a Berita Acara is often typed up later)."""
-        if isinstance(command, city_forums.ScheduleCityForum) and command.forum in city_forums.STAGE:
-            state = await cycles.load_cycle(self._store, year, conn)
-            cycle_rules.check_held_in_window(state, city_forums.STAGE[command.forum], command.held_on)
-            return
-        if not isinstance(command, rules.ReceiveProposals):
-            return
-        state = await cycles.load_cycle(self._store, year, conn)
-        day = on or cycles.today()
-        if state.adopted:
-            raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: tidak ada lagi yang dapat ditambahkan"
-                                         " ke siklus ini"), year=year))  # fmt: skip
-        if state.calendar and STAGES.index(state.stage_on(day)) < STAGES.index("perangkat_daerah"):
-            raise DomainError(Message(N_("tahap %(stage)s RKPD %(year)d belum dibuka: dibuka %(day)s"),
-                                      stage=WINDOW_LABELS["perangkat_daerah"], year=year,
-                                      day=values.long_date(state.calendar["perangkat_daerah"].opens)))  # fmt: skip
 
     async def _cycle_adopted(self, year: int, conn: asyncpg.Connection, on: dt.date | None) -> list[Append]:
         state, head = await load(self._store, cycles.CYCLE, cycle_rules.stream_id(year), conn)
