@@ -150,6 +150,7 @@ INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metad
 SELECT $1, $2, $3, $4, $5, $6, $7, $8, pg_current_xact_id()::text::bigint + (SELECT order_offset FROM event_order)
 WHERE $2 = 1 OR EXISTS (
     SELECT 1 FROM events WHERE stream_id = $1 AND stream_version = $2 - 1 AND hash = $9)
+ON CONFLICT DO NOTHING
 RETURNING global_position, tx
 """
 
@@ -371,7 +372,10 @@ async def count_after(conn: asyncpg.Connection, after: Position, limit: int) -> 
 
 
 async def _insert(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> list[asyncpg.Record]:
-    if conn.is_in_transaction():
+    """The rows inserted. A single event never raises on a taken id or version (ON CONFLICT DO NOTHING:
+    it inserts nothing, and the caller tells a retried command from a moved stream), so it needs no
+    savepoint inside a caller's transaction: two statements fewer for every proposal submitted."""
+    if conn.is_in_transaction() and sql is not _INSERT_ONE:
         # A savepoint, so that after a unique violation the caller's transaction can still look up the
         # earlier result of a retried command.
         async with conn.transaction():

@@ -220,8 +220,9 @@ async def submit(
     print_ = proposals.fingerprint(msgspec.to_builtins(data))
     already = await proposals.find_submitted(idempotency_key, print_)
     if already is None:
-        year = await proposals.open_year(data.year)
-        content = await proposals.validate(data.as_input(), year=year)
+        cycle = await proposals.taking(data.year)
+        year = cycle.year or 0  # an existing cycle has its year
+        content = await proposals.validate(data.as_input(), year=year, cycle=cycle)
         proposer = rules.validate_proposer(data.proposer.name, data.proposer.phone, data.proposer.email,
                                             data.proposer.notify)  # fmt: skip
         carried_from = await _may_carry(request, pool, proposals, data, year, content.kelurahan)
@@ -238,6 +239,7 @@ async def submit(
             replay_checked=True,
             year=year,
             carried_from=carried_from,
+            cycle=cycle,
         )
     else:
         submitted = already

@@ -105,28 +105,36 @@ async def count_attempt(pool: asyncpg.Pool, what: str, address: str, per_hour: i
 async def _count(pool: asyncpg.Pool, bucket: str, request_key: str, per_hour: int) -> bool:
     allowed, first = await pool.fetchrow(_COUNT, bucket, request_key, per_hour)
     if first:  # the first of this bucket's window: forget windows that are over
-        await pool.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '2 hours'")
+        await pool.execute(_FORGET)
     return bool(allowed)
 
 
-# One round trip: a retry keeps its place; a new key is recorded only while the window has room
-# (refusals are not recorded, so a window never holds more than the limit).
+# One round trip, whatever the window already holds: a retry keeps its place (its key is recorded); a new
+# key bumps the window's count while it has room, and only then is recorded (refusals are not, so a
+# window never holds more than the limit). The count's row is locked for this statement only. Two twins
+# of one request arriving at the same instant both bump it: a double tap may cost one place more.
 _COUNT = """
 WITH seen AS (
     SELECT 1 FROM rate_limits
     WHERE bucket = $1 AND window_start = date_trunc('hour', now()) AND request_key = $2
-), counted AS (
-    SELECT count(*) AS n FROM (
-        SELECT 1 FROM rate_limits WHERE bucket = $1 AND window_start = date_trunc('hour', now()) LIMIT $3
-    ) AS window_keys
+), bumped AS (
+    INSERT INTO rate_limit_windows AS w (bucket, window_start, n)
+    SELECT $1, date_trunc('hour', now()), 1
+    WHERE NOT EXISTS (SELECT 1 FROM seen) AND $3 > 0
+    ON CONFLICT (bucket, window_start) DO UPDATE SET n = w.n + 1 WHERE w.n < $3
+    RETURNING n
 ), recorded AS (
     INSERT INTO rate_limits (bucket, window_start, request_key)
     SELECT $1, date_trunc('hour', now()), $2
-    WHERE NOT EXISTS (SELECT 1 FROM seen) AND (SELECT n FROM counted) < $3
-    -- A twin request recording the same key at this moment: wait for it and share its place.
+    WHERE EXISTS (SELECT 1 FROM bumped)
     ON CONFLICT (bucket, window_start, request_key) DO UPDATE SET first_seen = rate_limits.first_seen
     RETURNING 1
 )
 SELECT EXISTS (SELECT 1 FROM seen) OR EXISTS (SELECT 1 FROM recorded) AS allowed,
-       (SELECT n FROM counted) = 0 AS first
+       coalesce((SELECT n FROM bumped) = 1, false) AS first
+"""
+
+_FORGET = """
+WITH keys AS (DELETE FROM rate_limits WHERE window_start < now() - interval '2 hours')
+DELETE FROM rate_limit_windows WHERE window_start < now() - interval '2 hours'
 """

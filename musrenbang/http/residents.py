@@ -168,14 +168,16 @@ async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: Proposa
     and decode the photos, then submit. Only a form right in every field gets that far."""
     asked = entered["year"].strip()
     try:
-        year = await proposals.open_year(int(asked) if asked.isascii() and asked.isdigit() and len(asked) == 4
-                                         else None)  # fmt: skip
+        cycle = await proposals.taking(int(asked) if asked.isascii() and asked.isdigit() and len(asked) == 4
+                                       else None)  # fmt: skip
     except DomainError as exc:
         return page(request, "proposal_closed.html", status=409, message=translate(request, exc.message))
+    year = cycle.year or 0  # an existing cycle has its year
     errors: dict[str, str] = {}
     content = proposer = carried_from = None
     try:
-        content = await proposals.validate(rules.ProposalInput(**{f: entered[f] for f in CONTENT_FIELDS}), year=year)
+        content = await proposals.validate(rules.ProposalInput(**{f: entered[f] for f in CONTENT_FIELDS}), year=year,
+                                           cycle=cycle)  # fmt: skip
         carried_from = await _carry_from_form(request, proposals, entered, year, content.kelurahan)
     except ValidationFailed as exc:
         errors.update(exc.errors)
@@ -201,7 +203,8 @@ async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: Proposa
     except PhotoRejected as exc:
         return await _form_again(request, pool, entered, {"photos": exc.message}, key, year=year, with_photos=True)
     return await proposals.submit(content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos,
-                                  replay_checked=True, year=year, carried_from=carried_from)  # fmt: skip
+                                  replay_checked=True, year=year, carried_from=carried_from,
+                                  cycle=cycle)  # fmt: skip
 
 
 def _check_photos(raws: list[bytes], errors: dict[str, str]) -> None:

@@ -77,6 +77,7 @@ class ProjectionRunner:
         # Within this process, one task at a time works on a projection; the others wait for it and
         # usually find their events applied by then (many requests, one catch-up).
         self._local = {p.name: asyncio.Lock() for p in self.projections}
+        self._refreshing = {p.name: asyncio.Lock() for p in self.projections}
         self._applied: dict[str, Position] = {}
         self._progressed = asyncio.Event()
         self._careful_until: dict[str, Position] = {}
@@ -191,6 +192,16 @@ class ProjectionRunner:
             self._note_applied(name, Position(row["tx"], row["position"]))
         return self._applied.get(name, START)
 
+    async def _refresh(self, name: str) -> Position:
+        """`applied(name)`, read by one waiting task of this process at a time: the others learn of it
+        from `_progressed` (many requests waiting on one projection made a round trip each, every few
+        milliseconds, which was a fair share of a submission's cost under load)."""
+        lock = self._refreshing[name]
+        if lock.locked():
+            return self._applied.get(name, START)
+        async with lock:
+            return await self.applied(name)
+
     async def wait_until_applied(self, names: Sequence[str], at: Position, timeout: float = 5.0) -> bool:
         """Read-your-writes: return True once the named projections have applied the event at `at`, helping
         them along when no other worker is busy with them. False, with a line in the log, if `timeout`
@@ -226,7 +237,7 @@ class ProjectionRunner:
                 except Exception as exc:  # noqa: BLE001 - the supervisor deals with it; here: stop helping
                     log.debug("not helping %s along: %s", projection.name, describe(exc))
                     helping = False
-            if self._applied.get(projection.name, START) >= at or await self.applied(projection.name) >= at:
+            if self._applied.get(projection.name, START) >= at or await self._refresh(projection.name) >= at:
                 return None
             if loop.time() + pause > deadline:
                 return f"after {loop.time() - started:.1f} s"

@@ -85,7 +85,12 @@ async def open_for(store: EventStore, year: int, stage: str, on: dt.date | None 
                    conn: asyncpg.Connection | None = None) -> cycle.Cycle:  # fmt: skip
     """The cycle of `year`, if `stage` is open on `on` (today); otherwise a message saying why not, with
     the day it opens when that is still to come."""
-    state = await load_cycle(store, year, conn)
+    return check_open(await load_cycle(store, year, conn), year, stage, on)
+
+
+def check_open(state: cycle.Cycle, year: int, stage: str, on: dt.date | None = None) -> cycle.Cycle:
+    """`state` (the cycle of `year` as just read from the log) if `stage` is open on `on` (today); else
+    why not. Apart from `open_for` so that a command that already holds the state does not read it again."""
     day = on or today()
     if not state.exists:
         raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
@@ -102,16 +107,16 @@ async def open_for(store: EventStore, year: int, stage: str, on: dt.date | None 
     return state
 
 
-async def taking_proposals(store: EventStore, on: dt.date | None = None) -> int:
-    """The year a new proposal goes to when none is named: the newest cycle whose submissions are open,
-    as the log says now. Refused when none is, saying when the next one opens."""
+async def taking_proposals(store: EventStore, on: dt.date | None = None) -> cycle.Cycle:
+    """The cycle a new proposal goes to when none is named: the newest whose submissions are open, as
+    the log says now. Refused when none is, saying when the next one opens."""
     states = await all_cycles(store)
     if not states:
         raise DomainError(N_("belum ada siklus perencanaan yang dibuka"))
     day = on or today()
     for state in reversed(states):
         if state.is_open("usulan", day):
-            return state.year  # type: ignore[return-value]  # an existing cycle has its year
+            return state
     upcoming = sorted((opening, state.year or 0) for state in states
                       if (opening := state.next_opening("usulan", day)) is not None)  # fmt: skip
     if upcoming:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import asyncpg
 import msgspec
 
+from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
@@ -79,15 +80,22 @@ class ProposalService:
         """The year a new proposal goes to: `year` if its submissions are open (on `on`, today), else the
         newest cycle whose are; a message saying why not (and when they open) otherwise. Read from the
         log: the year is frozen into the proposal."""
+        state = await self.taking(year, on)
+        assert state.year is not None  # an existing cycle has its year
+        return state.year
+
+    async def taking(self, year: int | None = None, on: dt.date | None = None) -> cycle_rules.Cycle:
+        """The cycle `open_year` names, as just read from the log: a submission hands it on to `validate`
+        and `submit`, so that the cycle is read once per request, not three times."""
         if year is None:
             return await cycles.taking_proposals(self._store, on)
-        await cycles.open_for(self._store, year, "usulan", on)
-        return year
+        return await cycles.open_for(self._store, year, "usulan", on)
 
-    async def validate(self, raw: rules.ProposalInput, *, year: int) -> rules.ProposalContent:
+    async def validate(self, raw: rules.ProposalInput, *, year: int,
+                       cycle: cycle_rules.Cycle | None = None) -> rules.ProposalContent:  # fmt: skip
         """`raw` checked for the cycle of `year` (its priority programs) in the city (its kelurahan and desa,
-        its coordinate bounds)."""
-        state = await cycles.load_cycle(self._store, year)
+        its coordinate bounds). `cycle`: that cycle, if the caller has just read it from the log."""
+        state = cycle if cycle is not None and cycle.year == year else await cycles.load_cycle(self._store, year)
         if not state.exists:
             raise NotFound(N_("siklus perencanaan tahun ini belum dibuka"))
         city = await city_service.required(self._store)
@@ -137,6 +145,7 @@ class ProposalService:
         year: int,
         on: dt.date | None = None,
         carried_from: str | None = None,
+        cycle: cycle_rules.Cycle | None = None,
     ) -> Submitted:
         """Record a new proposal for the cycle of `year`, or answer with the one an earlier request with
         this key created. Refused unless submissions for `year` are open on `on` (today).
@@ -147,7 +156,8 @@ class ProposalService:
         one proposal racing, one wins and the other is told it was already carried.
 
         `replay_checked`: the caller has just asked `find_submitted` (a twin arriving in between is
-        still caught by the log's unique event ids)."""
+        still caught by the log's unique event ids). `cycle`: the cycle of `year` as the caller has just
+        read it from the log (`taking`); checked again here for `on`, without reading it again."""
         meta = msgspec.structs.replace(metadata or Metadata(), fingerprint=request_fingerprint)
         if not replay_checked:
             earlier = await self.find_submitted(idempotency_key, request_fingerprint)
@@ -155,7 +165,10 @@ class ProposalService:
                 return earlier
         if len(photos) > rules.MAX_PHOTOS:
             raise DomainError(N_("paling banyak 3 foto per usulan"))
-        await cycles.open_for(self._store, year, "usulan", on)
+        if cycle is not None and cycle.year == year:
+            cycles.check_open(cycle, year, "usulan", on)
+        else:
+            await cycles.open_for(self._store, year, "usulan", on)
         for attempt in range(5):
             code = code_for(idempotency_key, attempt)
             ref = str(uuid.uuid5(_NAMESPACE, f"proposer:{idempotency_key}"))
