@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,8 +71,8 @@ def replay(name: str | None) -> None:
 
 
 async def _rebuild(url: str, projections: Sequence[Projection]) -> list[tuple[Projection, int]]:
-    """Rebuild the projections side by side (each reads the log on its own connection and writes its
-    own tables, so they do not wait for one another), under one progress bar."""
+    """Rebuild the projections side by side: the log read and decoded once, each batch applied by every
+    projection on its own connection at the same time (projections/rebuild.py), under one progress bar."""
     from musrenbang.projections.runner import ProjectionRunner
 
     pool = await create_pool(url, min_size=1, max_size=len(projections) + 1)
@@ -81,8 +80,8 @@ async def _rebuild(url: str, projections: Sequence[Projection]) -> list[tuple[Pr
         runner = ProjectionRunner(pool, projections, batch_size=5000)
         total = await pool.fetchval("SELECT count(*) FROM events")
         label = ", ".join(p.name for p in projections)
-        with click.progressbar(length=total * len(projections), label=label, file=sys.stderr) as bar:
-            applied = await asyncio.gather(*(runner.replay(p, bar.update) for p in projections))
+        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            applied = await runner.replay_all(projections, bar.update)
         return list(zip(projections, applied, strict=True))
     finally:
         await pool.close()

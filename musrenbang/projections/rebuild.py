@@ -15,14 +15,16 @@ rather than make every other reader queue behind it, and tries again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import asyncpg
 
 from musrenbang.db.errors import DatabaseError
+from musrenbang.eventlog.store import Position, RecordedEvent
 from musrenbang.projections import Projection
 
 if TYPE_CHECKING:  # runner.py imports this module when it rebuilds
@@ -43,37 +45,125 @@ async def rebuild(
 ) -> int:
     """Replay `projection` from the first event into copies of its tables and switch them in; returns the
     number of events applied. `runner` is the ProjectionRunner whose pool to use."""
+    [applied] = await rebuild_many(runner, [projection], on_progress)
+    return applied
+
+
+async def rebuild_many(
+    runner: ProjectionRunner, projections: Sequence[Projection], on_progress: Callable[[int], None] | None = None
+) -> list[int]:
+    """Rebuild `projections` together: the log is read and decoded once, and each batch is handed to every
+    projection, each applying it on a connection of its own (into its own copies) at the same time. Then
+    each catches up with what arrived meanwhile and is switched in on its own. Returns the events each
+    applied; `on_progress` hears of each batch read. Needs len(projections) + 1 connections of the pool.
+
+    A projection whose batch fails leaves the shared reading; it goes on alone from its last batch, one
+    event at a time near the failure (the runner's careful mode), so that the error names the event."""
     from musrenbang.projections.runner import ProjectionRunner
 
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", projection.name):
-        raise ValueError(f"projection name {projection.name!r} cannot name a schema")
-    shadow = f"rebuild_{projection.name}"
+    for projection in projections:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", projection.name):
+            raise ValueError(f"projection name {projection.name!r} cannot name a schema")
     # Its own runner: the live one's bookkeeping (what it applied, where it goes carefully) is the live
     # tables', not the copies'.
-    rebuilding = ProjectionRunner(runner.pool, [projection], batch_size=runner.batch_size)
-    async with runner.pool.acquire() as conn:
+    rebuilding = ProjectionRunner(runner.pool, projections, batch_size=runner.batch_size)
+    live = await runner.pool.fetchval("SELECT current_schema()")
+    async with contextlib.AsyncExitStack() as stack:
+        conns = [await stack.enter_async_context(_rebuilding_connection(runner.pool, p, live)) for p in projections]
+        shared = await _apply_shared(runner.pool, rebuilding.batch_size, projections, conns, on_progress)
+        # Each finishes (switched, or failed) before any error is raised: one projection's poison event
+        # must not cut another's switch short.
+        finished = await asyncio.gather(*(
+            _finish(rebuilding, conn, live, projection, applied)
+            for projection, conn, applied in zip(projections, conns, shared, strict=True)
+        ), return_exceptions=True)  # fmt: skip
+    for outcome in finished:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return [n for n in finished if isinstance(n, int)]
+
+
+@contextlib.asynccontextmanager
+async def _rebuilding_connection(pool: asyncpg.Pool, projection: Projection, live: str
+                                ) -> AsyncIterator[asyncpg.Connection]:  # fmt: skip
+    """A connection holding `projection`'s rebuild lock, writing to fresh copies of its tables."""
+    shadow = f"rebuild_{projection.name}"
+    async with pool.acquire() as conn:
         try:
             # Session-level lock and search_path: this connection is closed at the end, never reused.
             await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", _REBUILD_LOCK, projection.name)
-            live = await conn.fetchval("SELECT current_schema()")
             await _make_copies(conn, live, shadow, projection)
             await conn.execute(f"SET search_path = {_ident(shadow)}, {_ident(live)}")
-            applied = await rebuilding.run_batches(conn, projection, on_progress) or 0
-            for attempt in range(SWITCH_ATTEMPTS):
-                try:
-                    return applied + await _catch_up_and_switch(conn, rebuilding, live, shadow, projection)
-                except asyncpg.LockNotAvailableError:
-                    log.warning(
-                        "rebuild of %s: the live tables are in use by a long reader; switching again in a moment"
-                        " (attempt %d of %d)", projection.name, attempt + 1, SWITCH_ATTEMPTS,
-                    )  # fmt: skip
-                    await asyncio.sleep(1)
-            raise RebuildNotSwitched(
-                f"the rebuilt {projection.name} tables could not be switched in: the live ones stayed in use by a"
-                f" long reader for {SWITCH_ATTEMPTS} attempts; the live read model is unchanged, try again"
-            )
+            yield conn
         finally:
             conn.terminate()
+
+
+async def _apply_shared(pool: asyncpg.Pool, batch_size: int, projections: Sequence[Projection],
+                        conns: list[asyncpg.Connection], on_progress: Callable[[int], None] | None,
+                        ) -> list[int]:  # fmt: skip
+    """Read the log once, in the safe order, and apply each batch to every projection still reading it
+    (each in a transaction on its own connection, together). The next batch is read meanwhile. Returns
+    the events each applied this way."""
+    from musrenbang.eventlog.store import read_after
+    from musrenbang.projections.runner import START, is_connection_problem, save_checkpoint
+
+    applied = [0] * len(projections)
+    reading = set(range(len(projections)))
+    async with pool.acquire() as reader:
+        at = START
+        batch = await read_after(reader, at, batch_size)
+        while batch and reading:
+            at = Position(batch[-1].tx, batch[-1].global_position)
+            following = asyncio.ensure_future(read_after(reader, at, batch_size))
+            try:
+                outcomes = await asyncio.gather(*(
+                    _apply_one(conns[i], projections[i], batch, at, save_checkpoint) for i in sorted(reading)
+                ), return_exceptions=True)  # fmt: skip
+            except BaseException:
+                following.cancel()
+                raise
+            for i, outcome in zip(sorted(reading), outcomes, strict=True):
+                if outcome is None:
+                    applied[i] += len(batch)
+                elif isinstance(outcome, Exception) and not is_connection_problem(outcome):
+                    log.info("rebuild of %s: a batch failed (%s); going on alone to find the event",
+                             projections[i].name, outcome)  # fmt: skip
+                    reading.discard(i)
+                else:
+                    following.cancel()
+                    raise outcome
+            if on_progress is not None:
+                on_progress(len(batch))
+            batch = await following
+    return applied
+
+
+async def _apply_one(conn: asyncpg.Connection, projection: Projection, events: list[RecordedEvent],
+                     at: Position, save: Callable[..., Awaitable[None]]) -> None:  # fmt: skip
+    async with conn.transaction():
+        await projection.apply(conn, events)
+        await save(conn, projection.name, at, clear_failure=False)
+
+
+async def _finish(rebuilding: ProjectionRunner, conn: asyncpg.Connection, live: str, projection: Projection,
+                  applied: int) -> int:  # fmt: skip
+    """What the shared reading left (all of it, for a projection that failed there), then the switch."""
+    shadow = f"rebuild_{projection.name}"
+    applied += await rebuilding.run_batches(conn, projection) or 0
+    for attempt in range(SWITCH_ATTEMPTS):
+        try:
+            return applied + await _catch_up_and_switch(conn, rebuilding, live, shadow, projection)
+        except asyncpg.LockNotAvailableError:
+            log.warning(
+                "rebuild of %s: the live tables are in use by a long reader; switching again in a moment"
+                " (attempt %d of %d)", projection.name, attempt + 1, SWITCH_ATTEMPTS,
+            )  # fmt: skip
+            await asyncio.sleep(1)
+    raise RebuildNotSwitched(
+        f"the rebuilt {projection.name} tables could not be switched in: the live ones stayed in use by a"
+        f" long reader for {SWITCH_ATTEMPTS} attempts; the live read model is unchanged, try again"
+    )
 
 
 async def _catch_up_and_switch(conn: asyncpg.Connection, rebuilding: ProjectionRunner, live: str, shadow: str,

@@ -139,7 +139,7 @@ class ProjectionRunner:
                 if not await self._apply(conn, projection, events):
                     continue  # a batch failed: find the failing event one at a time
                 last = Position(events[-1].tx, events[-1].global_position)
-                await _save_checkpoint(conn, name, last, clear_failure=row["failures"] > 0)
+                await save_checkpoint(conn, name, last, clear_failure=row["failures"] > 0)
             self._note_applied(name, last)
             applied += len(events)
             if on_progress is not None:
@@ -262,6 +262,14 @@ class ProjectionRunner:
 
         return await rebuild(self, projection, on_progress)
 
+    async def replay_all(self, projections: Sequence[Projection], on_progress: Callable[[int], None] | None = None
+                         ) -> list[int]:  # fmt: skip
+        """`replay` of several projections reading the log once for all of them (needs a pool of at least
+        len(projections) + 1 connections)."""
+        from musrenbang.projections.rebuild import rebuild_many
+
+        return await rebuild_many(self, projections, on_progress)
+
     async def run_forever(self, database_url: str, seal_interval: float | None = None) -> None:
         """One supervised worker per projection, a LISTEN connection and (with an interval) the sealer of
         the log, until cancelled."""
@@ -278,7 +286,7 @@ async def _clear_failure(conn: asyncpg.Connection, name: str) -> None:
     )
 
 
-async def _save_checkpoint(conn: asyncpg.Connection, name: str, at: Position, *, clear_failure: bool) -> None:
+async def save_checkpoint(conn: asyncpg.Connection, name: str, at: Position, *, clear_failure: bool) -> None:
     if clear_failure:
         await conn.execute(
             "UPDATE projection_checkpoints SET tx = $2, position = $3, updated_at = now(), failures = 0,"

@@ -11,11 +11,11 @@ from musrenbang.domain import proposal as p
 from musrenbang.domain.events import CycleStageAdvanced
 from musrenbang.eventlog.store import Append, EventStore, Position, StreamHead
 from musrenbang.projections import all_projections
-from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.projections.runner import ProjectionFailed, ProjectionRunner
 from musrenbang.projections.supervisor import supervise
 from musrenbang.services.proposals import ProposalService
 from tests import history
-from tests.projections.recording import table_checksum
+from tests.projections.recording import Tally, table_checksum
 
 WATCHED = ("proposals", "proposal_timeline", "forums", "forum_agenda", "lineage_steps", "rkpd_lines", "cycles")
 
@@ -157,3 +157,54 @@ async def test_a_rebuild_of_a_projection_that_never_ran_leaves_a_checkpoint_to_g
     row = await pool.fetchrow("SELECT tx, position FROM projection_checkpoints WHERE name = 'cycles'")
     assert row is not None and row["position"] > 0
     assert await ProjectionRunner(pool, [cycles]).catch_up(cycles) == 0  # nothing applied twice, nothing failed
+
+
+class _FailsOn(Tally, register=False):
+    """A tally that cannot apply one chosen event: a poison event met during a rebuild."""
+
+    name = "test_fails_on"
+
+    def __init__(self, position: int) -> None:
+        super().__init__()
+        self.position = position
+
+    async def apply(self, conn: asyncpg.Connection, events) -> None:
+        if any(e.global_position == self.position for e in events):
+            raise ValueError("cannot apply this one")
+        await super().apply(conn, events)
+
+
+async def test_rebuilding_many_reads_once_and_a_failing_one_names_its_event(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """`replay_all` hands each batch to every projection. One that fails on an event leaves the shared
+    reading and goes on alone, one event at a time near the failure, so the error names the event; the
+    others are rebuilt whole and identical to what the live worker made."""
+    from tests.projections.recording import TALLY_TABLE
+
+    await history.build(pool, store)
+    await pool.execute(TALLY_TABLE)
+    cycles = next(x for x in all_projections() if x.name == "cycles")
+    live = ProjectionRunner(pool, [cycles])
+    await live.catch_up(cycles)
+    async with pool.acquire() as conn:
+        before = await table_checksum(conn, "cycles")
+    total = await pool.fetchval("SELECT count(*) FROM events")
+    poison = await pool.fetchval("SELECT global_position FROM events ORDER BY tx, global_position OFFSET 40 LIMIT 1")
+    bad = _FailsOn(poison)
+    read: list[int] = []
+    # Batches of 25: the reading is shared over several batches before the failing one.
+    rebuilding = ProjectionRunner(pool, [cycles, bad], batch_size=25)
+    failed = None
+    try:
+        await rebuilding.replay_all([cycles, bad], read.append)
+    except ProjectionFailed as exc:
+        failed = exc
+    assert failed is not None and failed.position == poison and failed.projection == "test_fails_on"
+    assert sum(read) == total  # the log was read once, for both
+    async with pool.acquire() as conn:
+        assert await table_checksum(conn, "cycles") == before
+        assert await conn.fetchval("SELECT count(*) FROM test_tally") == 0  # the live table was left alone
+        # The healthy one was switched in; only the failing one's copies are left (the next rebuild drops them).
+        assert await conn.fetchval("SELECT array_agg(nspname) FROM pg_namespace WHERE nspname LIKE 'rebuild_%'") == [
+            "rebuild_test_fails_on"]
