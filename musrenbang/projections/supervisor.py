@@ -37,6 +37,12 @@ from musrenbang.projections.status import STALLED_AFTER
 log = logging.getLogger(__name__)
 
 FIRST_BACKOFF, MAX_BACKOFF = 0.5, 30.0
+GATHER_SECONDS = 0.02
+"""After a wake-up, how long a worker lets the events of a burst gather before it applies them. Under
+load every process notifies every few milliseconds, and each worker of each process answered each with a
+transaction of its own (most finding nothing, or the projection held by another process): several
+transactions per submission, more than the submission's own. A request that waits for its own write does
+not wait for this: it helps the projection along itself (ProjectionRunner.wait_until_applied)."""
 LISTENER_NAME = "musrenbang-listener"
 """The LISTEN connection's application_name, as pg_stat_activity shows it."""
 
@@ -126,6 +132,7 @@ async def _work(runner: ProjectionRunner, projection: Projection, wake: asyncio.
         backoff.reset()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), runner.poll_interval)
+            await asyncio.sleep(GATHER_SECONDS)
 
 
 async def _record_failure(runner: ProjectionRunner, exc: ProjectionFailed) -> int:
