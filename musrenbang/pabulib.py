@@ -138,6 +138,8 @@ def _check_projects(projects: Sequence[Mapping[str, str]]) -> None:
             raise BadFile("a project in PROJECTS has no project_id")
         if pid in seen:
             raise BadFile(f"project {pid} is listed twice in PROJECTS")
+        if p.get("selected", "") not in ("", "0", "1", "2", "3"):
+            raise BadFile(f"project {pid}: selected {p['selected']!r} is not 0, 1, 2 or 3")
         seen.add(pid)
 
 
@@ -159,7 +161,8 @@ def _votes(rows: Iterator[list[str]], handle: IO[str]) -> Generator[dict[str, st
 def money_scale(meta: Mapping[str, str], projects: Sequence[Mapping[str, str]]) -> int:
     """10 to the most decimals any amount in the file has (1 when all are whole): the unit in which every
     amount of the election is an exact integer."""
-    amounts = [("budget", meta.get("budget", "")), *(("cost", p.get("cost", "")) for p in projects)]
+    costs = ((f"project {p['project_id']}: cost", p.get("cost", "")) for p in projects)
+    amounts = [("budget", meta.get("budget", "")), *costs]
     if meta.get("max_sum_cost"):
         amounts.append(("max_sum_cost", meta["max_sum_cost"]))
     return 10 ** max(_decimals(text, what) for what, text in amounts)
@@ -171,7 +174,7 @@ def _decimals(text: str, what: str) -> int:
         if re.fullmatch(r"-?[0-9]+,[0-9]+", text):
             raise BadFile(f"{what}: {text!r} has a decimal comma; write it with a point ({text.replace(',', '.')})")
         raise BadFile(f"{what}: {text!r} is not a number")
-    places = len(match.group(1) or "")
+    places = len((match.group(1) or "").rstrip("0"))  # "1500000.00" is whole
     if places > MAX_DECIMALS:
         raise BadFile(f"{what}: {text!r} has more than {MAX_DECIMALS} decimals")
     return places
@@ -299,6 +302,8 @@ def rehearse(
     delegates = []
     for vote in votes:
         voter = vote.get("voter_id", "")
+        if not voter:
+            raise BadFile("a vote in VOTES has no voter_id")
         if voter in forum.delegates:
             raise BadFile(f"voter {voter} is listed twice in VOTES")
         try:
@@ -330,8 +335,6 @@ def differences(
     selected = {r.item_id for r in result.ranking if r.selected}
     for p in projects:
         pid = p["project_id"]
-        if p.get("selected", "") not in ("", "0", "1", "2", "3"):
-            raise BadFile(f"project {pid}: selected {p['selected']!r} is not 0, 1, 2 or 3")
         if p.get("votes", "") != "" and _int(p["votes"], "votes") != votes.get(pid, 0):
             out.append(f"project {pid}: votes in file {p['votes']}, computed {votes.get(pid, 0)}")
         if points is not None and p.get("score", "") != "" and Fraction(p["score"]) != points.get(pid, 0):

@@ -109,7 +109,7 @@ def checked(path: Path, env: dict[str, str], *options: str) -> subprocess.Comple
     return done
 
 
-def test_decimal_amounts_are_counted_exactly_and_exported_as_they_were(
+def test_decimal_amounts_are_counted_exactly_and_exported_with_their_values(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     # Budget 1000.50. A (3 votes, 600.30) fits, leaving 400.20; B (2 votes, 400.30) does not, by ten
@@ -122,7 +122,8 @@ def test_decimal_amounts_are_counted_exactly_and_exported_as_they_were(
     out = tmp_path / "again.pb"
     assert musrenbang("pabulib", "export", forum_id, "--out", str(out), env=cli_env).returncode == 0
     exported = out.read_text(encoding="utf-8")
-    assert "budget;1000.50\n" in exported and "\nB;400.30;2;" in exported and "\nC;400.20;1;" in exported
+    # in tenths, the finest unit the file needs (its trailing zeros say nothing), and back
+    assert "budget;1000.5\n" in exported and "\nB;400.3;2;" in exported and "\nC;400.2;1;" in exported
     assert checked(out, cli_env).returncode == 0
 
 
@@ -205,9 +206,10 @@ def test_equal_shares_add1_comparison_takes_greedy_when_more_voters_prefer_it(
          "voter 1: ranks a project twice"),
         ({}, ["A;six hundred;1;1"], ["1;A"], "cost: 'six hundred' is not a number"),
         ({"budget": "-5"}, ["A;6;1;1"], ["1;A"], "the forum refuses it: ceiling"),
+        ({}, ["A;600;1;yes"], ["1;A"], "project A: selected 'yes' is not 0, 1, 2 or 3"),
     ],
     ids=["decimal-comma", "unknown-project", "project-twice", "voter-twice", "over-max-length",
-         "ordinal-repeat", "cost-not-a-number", "negative-budget"],  # fmt: skip
+         "ordinal-repeat", "cost-not-a-number", "negative-budget", "selected-not-a-flag"],  # fmt: skip
 )
 def test_an_irregular_file_is_refused_with_one_error_line_and_nothing_written(
     meta: dict[str, str], projects: list[str], votes: list[str], error: str, cli_env: dict[str, str], tmp_path: Path
@@ -249,3 +251,11 @@ def test_verify_file_recomputes_forums_of_the_new_rules_and_decimal_amounts(
     verified = musrenbang("verify", "--file", str(log), env=cli_env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "forums recomputed: 3;" in verified.stdout and "all agree" in verified.stdout
+
+
+def test_the_unit_is_the_smallest_one_the_files_amounts_use() -> None:
+    assert pabulib.money_scale({"budget": "1500000.00"}, [{"project_id": "A", "cost": "7"}]) == 1
+    assert pabulib.money_scale({"budget": "1500000.5"}, [{"project_id": "A", "cost": "7.25"}]) == 100
+    assert pabulib.money_scale({"budget": "10", "max_sum_cost": "0.125"}, []) == 1000
+    with pytest.raises(pabulib.BadFile, match=r"project A: cost: '1e5' is not a number"):
+        pabulib.money_scale({"budget": "10"}, [{"project_id": "A", "cost": "1e5"}])
