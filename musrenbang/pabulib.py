@@ -5,6 +5,34 @@ and VOTES (a header, one row per voter). Importing maps them onto the same comma
 uses: budget -> ceiling, `rule` and META parameters -> the decision rule, projects -> agenda items,
 voters -> delegates, votes -> ballots. The file is read as a stream, so large elections do not have to
 fit in memory twice.
+
+Real files are read as they are, and each irregularity is either counted as the official count did or
+refused with one `BadFile` message (the CLI's `error:` line) before anything is written:
+
+- every cell is trimmed ("1; 600" reads as "600", as in the format page's own example);
+- amounts with decimals ("1500000.50", which the format allows for budget and cost): the platform's
+  money is whole numbers, so the election is stored in its smallest unit (`money_scale`, 10 to the
+  number of decimals the file uses, e.g. cents): exact, where rounding to whole units could make a
+  project fit that did not, or the reverse. A decimal comma ("1500,50") is refused: it is ambiguous;
+- a project listed twice in one approval or choose-1 vote is one approval (the official `votes` column
+  counts voters, and the format's checker flags the repeat without counting it twice); twice in an
+  ordinal vote is refused (its position, hence its points, is unknown); in a cumulative vote the
+  points are added up;
+- an empty vote is a voter who approved nothing: counted as a voter (for Equal Shares it still takes a
+  share of the budget, as in the format's tools), supporting nothing;
+- a vote naming a project that is not in PROJECTS, a project or voter id listed twice, a vote longer
+  than max_length, a choose-1 vote with more than one project: refused;
+- min_length and max_sum_cost are recorded, not enforced: the file's votes are the ones that counted;
+- `selected` 2 or 3 (the format's marks for a project funded outside the rule, e.g. with extra money,
+  explained in the comment) is "not selected by the rule", as the format's checker reads it;
+- `comment`, `currency` and the other descriptive META fields are not part of the count.
+
+Rules: every rule string the format documents whose outcome is a deterministic function of the file
+(greedy, greedy-no-skip, greedy-threshold, greedy-exclusive, equalshares, equalshares/add1 and their
+-comparison variants). `unknown` and `greedy-custom` are not: the first does not say, the second is a
+city's own variant described only in prose; both are `Unsupported`. greedy-exclusive's conflicts are
+also described only in prose (the comment), so the importer is told them (`exclusive`); without them
+no project conflicts and `--check` shows whatever the conflicts changed.
 """
 
 from __future__ import annotations
@@ -12,7 +40,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -20,17 +48,28 @@ from typing import IO, NamedTuple
 import msgspec
 
 from musrenbang.domain import forum as forum_rules
+from musrenbang.domain.errors import DomainError, ValidationFailed
 from musrenbang.domain.events import AgendaItem, BallotCast, ForumResult, ForumScheduled, ScoresGiven
 
 RULE_PARAMS = forum_rules.RULE_PARAMS
+_ANY = ("approval", "cumulative", "choose-1", "ordinal")
 SUPPORTED = {
-    "greedy": ("approval", "cumulative", "choose-1", "ordinal"),
-    "greedy-no-skip": ("approval", "cumulative", "choose-1", "ordinal"),
-    "greedy-threshold": ("approval", "cumulative", "choose-1", "ordinal"),
+    "greedy": _ANY,
+    "greedy-no-skip": _ANY,
+    "greedy-threshold": _ANY,
+    "greedy-exclusive": _ANY,
     "equalshares/add1": ("approval", "choose-1"),
     "equalshares": ("approval", "choose-1"),
+    "equalshares/add1-comparison": ("approval", "choose-1"),
+    "equalshares-comparison": ("approval", "choose-1"),
+}
+NOT_RECOMPUTABLE = {
+    "unknown": "the file does not say which rule selected the projects",
+    "greedy-custom": "it is a city's own greedy variant, described only in the file's comment",
 }
 GENDER = {"F": "P", "M": "L"}
+MAX_DECIMALS = 6
+_NUMBER = re.compile(r"-?[0-9]+(?:\.([0-9]+))?")
 
 
 class Unsupported(Exception):
@@ -49,55 +88,130 @@ class Election(NamedTuple):
 
 
 def read(path: Path) -> Election:
+    """META and PROJECTS at once, VOTES lazily. Cells are trimmed; blank lines are skipped."""
     handle = path.open(encoding="utf-8-sig", newline="")
-    rows = csv.reader(handle, delimiter=";")
-    meta: dict[str, str] = {}
-    projects: list[dict[str, str]] = []
-    section, header = None, None
-    for row in rows:
-        if not row:
-            continue
-        if len(row) == 1 and row[0].strip() in ("META", "PROJECTS", "VOTES"):
-            section, header = row[0].strip(), None
-            if section == "VOTES":
-                return Election(meta, projects, _votes(rows, handle))
-            continue
-        if header is None:
-            header = [h.strip() for h in row]
-            continue
-        if section == "META":
-            meta[row[0].strip()] = row[1].strip() if len(row) > 1 else ""
-        elif section == "PROJECTS":
-            projects.append(dict(zip(header, row, strict=False)))
-        else:
-            raise BadFile("content before the META section")
-    handle.close()
-    raise BadFile("no VOTES section")
+    try:
+        rows = (
+            [cell.strip() for cell in row] for row in csv.reader(handle, delimiter=";") if any(c.strip() for c in row)
+        )
+        meta: dict[str, str] = {}
+        projects: list[dict[str, str]] = []
+        section, header = None, None
+        for row in rows:
+            if len(row) == 1 and row[0] in ("META", "PROJECTS", "VOTES"):
+                section, header = row[0], None
+                if section == "VOTES":
+                    _check_projects(projects)
+                    return Election(meta, projects, _votes(rows, handle))
+                continue
+            if section is None:
+                raise BadFile("content before the META section")
+            if header is None:
+                header = row
+                if section == "PROJECTS":
+                    _require(header, ("project_id", "cost"), "PROJECTS")
+                continue
+            if section == "META":
+                meta[row[0]] = row[1] if len(row) > 1 else ""
+            else:
+                projects.append(dict(zip(header, row, strict=False)))
+        raise BadFile("no VOTES section")
+    except UnicodeDecodeError as exc:
+        handle.close()
+        raise BadFile(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except BaseException:
+        handle.close()
+        raise
+
+
+def _require(header: Sequence[str], columns: Sequence[str], section: str) -> None:
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise BadFile(f"{section} has no {', '.join(missing)} column")
+
+
+def _check_projects(projects: Sequence[Mapping[str, str]]) -> None:
+    seen: set[str] = set()
+    for p in projects:
+        pid = p.get("project_id", "")
+        if not pid:
+            raise BadFile("a project in PROJECTS has no project_id")
+        if pid in seen:
+            raise BadFile(f"project {pid} is listed twice in PROJECTS")
+        if p.get("selected", "") not in ("", "0", "1", "2", "3"):
+            raise BadFile(f"project {pid}: selected {p['selected']!r} is not 0, 1, 2 or 3")
+        seen.add(pid)
 
 
 def _votes(rows: Iterator[list[str]], handle: IO[str]) -> Generator[dict[str, str], None, None]:
     try:
         header = None
         for row in rows:
-            if not row:
-                continue
             if header is None:
-                header = [h.strip() for h in row]
+                header = row
+                _require(header, ("voter_id", "vote"), "VOTES")
                 continue
             yield dict(zip(header, row, strict=False))
+    except UnicodeDecodeError as exc:
+        raise BadFile(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     finally:
         handle.close()
 
 
-def schedule(meta: Mapping[str, str], forum_id: str, name: str) -> forum_rules.ScheduleForum:
+def money_scale(meta: Mapping[str, str], projects: Sequence[Mapping[str, str]]) -> int:
+    """10 to the most decimals any amount in the file has (1 when all are whole): the unit in which every
+    amount of the election is an exact integer."""
+    costs = ((f"project {p['project_id']}: cost", p.get("cost", "")) for p in projects)
+    amounts = [("budget", meta.get("budget", "")), *costs]
+    if meta.get("max_sum_cost"):
+        amounts.append(("max_sum_cost", meta["max_sum_cost"]))
+    return 10 ** max(_decimals(text, what) for what, text in amounts)
+
+
+def _decimals(text: str, what: str) -> int:
+    match = _NUMBER.fullmatch(text)
+    if match is None:
+        if re.fullmatch(r"-?[0-9]+,[0-9]+", text):
+            raise BadFile(f"{what}: {text!r} has a decimal comma; write it with a point ({text.replace(',', '.')})")
+        raise BadFile(f"{what}: {text!r} is not a number")
+    places = len((match.group(1) or "").rstrip("0"))  # "1500000.00" is whole
+    if places > MAX_DECIMALS:
+        raise BadFile(f"{what}: {text!r} has more than {MAX_DECIMALS} decimals")
+    return places
+
+
+def _money(text: str, what: str, scale: int) -> int:
+    """An amount in the election's unit (`money_scale`): exact, since the scale covers its decimals."""
+    _decimals(text, what)
+    value = Fraction(text) * scale
+    if value.denominator != 1:  # a scale not taken from this amount's own file
+        raise BadFile(f"{what}: {text!r} has more decimals than the election's unit")
+    return int(value)
+
+
+def schedule(
+    meta: Mapping[str, str],
+    forum_id: str,
+    name: str,
+    scale: int = 1,
+    exclusive: Sequence[Sequence[str]] = (),
+) -> forum_rules.ScheduleForum:
+    """The forum's schedule from META; amounts in `scale` (see money_scale); `exclusive`: greedy-exclusive's
+    groups of projects that rule each other out."""
     rule, kind = meta.get("rule", ""), meta.get("vote_type", "")
+    if rule in NOT_RECOMPUTABLE:
+        raise Unsupported(f"rule {rule!r} cannot be recomputed: {NOT_RECOMPUTABLE[rule]}")
     if rule not in SUPPORTED:
         raise Unsupported(f"rule {rule!r} is not supported (supported: {', '.join(SUPPORTED)})")
     if kind not in SUPPORTED[rule]:
         raise Unsupported(f"vote_type {kind!r} with rule {rule!r} is not supported")
     if kind == "ordinal" and "max_length" not in meta:
         raise Unsupported("ordinal ballots without max_length: the scoring is not known")
-    params = {k: _int(meta[k], k) for k in RULE_PARAMS if meta.get(k)}
+    if exclusive and rule != "greedy-exclusive":
+        raise BadFile(f"projects that exclude each other apply only to rule greedy-exclusive, not {rule!r}")
+    params = {
+        k: _money(meta[k], k, scale) if k == "max_sum_cost" else _int(meta[k], k) for k in RULE_PARAMS if meta.get(k)
+    }
     return forum_rules.ScheduleForum(
         forum_id=forum_id,
         level="kota",
@@ -107,12 +221,14 @@ def schedule(meta: Mapping[str, str], forum_id: str, name: str) -> forum_rules.S
         held_on=None,
         place=meta.get("unit", ""),
         chair="",
-        ceiling=_int(meta.get("budget", ""), "budget"),
+        ceiling=_money(meta.get("budget", ""), "budget", scale),
         rule=rule,
         ballot_kind=kind,
         rule_params=params,
         criteria=(),
         origin="pabulib",
+        money_scale=scale,
+        exclusive=tuple(tuple(group) for group in exclusive),
     )
 
 
@@ -122,9 +238,13 @@ def _year(instance: str) -> int:
     return int(instance[:4]) if re.fullmatch(r"[0-9]{4}", instance[:4]) else 0
 
 
-def agenda(projects: Sequence[Mapping[str, str]]) -> tuple[AgendaItem, ...]:
+def agenda(projects: Sequence[Mapping[str, str]], scale: int = 1) -> tuple[AgendaItem, ...]:
     return tuple(
-        AgendaItem(item_id=p["project_id"], title=p.get("name") or p["project_id"], cost=_int(p["cost"], "cost"))
+        AgendaItem(
+            item_id=p["project_id"],
+            title=p.get("name") or p["project_id"],
+            cost=_money(p["cost"], f"project {p['project_id']}: cost", scale),
+        )
         for p in projects
     )
 
@@ -139,19 +259,70 @@ def delegate(vote: Mapping[str, str]) -> forum_rules.RegisterDelegate:
     )
 
 
-def ballot(vote: Mapping[str, str], kind: str) -> forum_rules.CastBallot:
-    chosen = tuple(x for x in vote.get("vote", "").split(",") if x)
+def ballot(vote: Mapping[str, str], kind: str, known: Collection[str]) -> forum_rules.CastBallot:
+    """One voter's vote as a ballot; `known`: the project ids of PROJECTS. How a repeated project counts
+    is in the module's docstring."""
+    voter = vote["voter_id"]
+    chosen = tuple(x.strip() for x in vote.get("vote", "").split(",") if x.strip())
+    for item in chosen:
+        if item not in known:
+            raise BadFile(f"voter {voter}: project {item} is not in PROJECTS")
+    if len(set(chosen)) != len(chosen):
+        if kind == "ordinal":
+            raise BadFile(f"voter {voter}: ranks a project twice ({','.join(chosen)})")
+        if kind != "cumulative":
+            chosen = tuple(dict.fromkeys(chosen))
     if kind == "cumulative":
-        points = [_int(x, "points") for x in vote.get("points", "").split(",") if x]
+        points = [_int(x, f"voter {voter}: points") for x in vote.get("points", "").split(",") if x.strip()]
         if len(points) != len(chosen):
-            raise BadFile(f"voter {vote['voter_id']}: {len(chosen)} projects but {len(points)} point values")
+            raise BadFile(f"voter {voter}: {len(chosen)} projects but {len(points)} point values")
         totals: dict[str, int] = {}
         for item, p in zip(chosen, points, strict=True):
             totals[item] = totals.get(item, 0) + p
-        return forum_rules.CastBallot(delegate_id=vote["voter_id"], points=totals)
+        return forum_rules.CastBallot(delegate_id=voter, points=totals)
     if kind == "ordinal":
-        return forum_rules.CastBallot(delegate_id=vote["voter_id"], ranking=chosen)
-    return forum_rules.CastBallot(delegate_id=vote["voter_id"], approvals=chosen)
+        return forum_rules.CastBallot(delegate_id=voter, ranking=chosen)
+    return forum_rules.CastBallot(delegate_id=voter, approvals=chosen)
+
+
+def rehearse(
+    command: forum_rules.ScheduleForum, items: tuple[AgendaItem, ...], votes: Iterable[Mapping[str, str]]
+) -> list[forum_rules.RegisterDelegate]:
+    """Put the whole election through the forum's own rules in memory (schedule, open, every voter,
+    every ballot) and return the voters as delegates: a file the forum would refuse halfway is refused
+    before anything is written, with the voter it concerns."""
+    forum = forum_rules.Forum()
+    for step in (command, forum_rules.OpenForum(agenda=items)):
+        try:
+            forum = forum_rules.evolve(forum, forum_rules.decide(forum, step)[0])
+        except DomainError as exc:
+            raise BadFile(f"the forum refuses it: {_explain(exc)}") from None
+    known = {a.item_id for a in items}
+    kind = command.ballot_kind or ""
+    delegates = []
+    for vote in votes:
+        voter = vote.get("voter_id", "")
+        if not voter:
+            raise BadFile("a vote in VOTES has no voter_id")
+        if voter in forum.delegates:
+            raise BadFile(f"voter {voter} is listed twice in VOTES")
+        try:
+            d = delegate(vote)
+            forum = forum_rules.evolve(forum, forum_rules.decide(forum, d)[0])
+            forum_rules.decide_ballot(forum, ballot(vote, kind, known))
+        except DomainError as exc:
+            raise BadFile(f"voter {voter}: {_explain(exc)}") from None
+        delegates.append(d)
+    if not delegates:
+        raise BadFile("VOTES has no votes")
+    return delegates
+
+
+def _explain(exc: DomainError) -> str:
+    """The domain's own words (Indonesian), with the field each concerns."""
+    if isinstance(exc, ValidationFailed):
+        return "; ".join(f"{field}: {message}" for field, message in exc.errors.items())
+    return exc.message
 
 
 def differences(
@@ -168,7 +339,7 @@ def differences(
             out.append(f"project {pid}: votes in file {p['votes']}, computed {votes.get(pid, 0)}")
         if points is not None and p.get("score", "") != "" and Fraction(p["score"]) != points.get(pid, 0):
             out.append(f"project {pid}: score in file {p['score']}, computed {points.get(pid, 0)}")
-        if p.get("selected", "") != "" and (p["selected"].strip() == "1") != (pid in selected):
+        if p.get("selected", "") != "" and (p["selected"] == "1") != (pid in selected):
             out.append(f"project {pid}: selected in file {p['selected']}, computed {int(pid in selected)}")
     return out
 
@@ -208,10 +379,17 @@ def export(
         "instance": str(schedule.year),
         "num_projects": str(len(agenda_items)),
         "num_votes": str(len(ballots)),
-        "budget": str(schedule.ceiling),
+        "budget": _amount(schedule.ceiling, schedule.money_scale),
         "vote_type": kind,
         "rule": "greedy" if schedule.rule == "weighted-criteria" else schedule.rule,
-        **{k: str(v) for k, v in schedule.rule_params.items()},
+        **{
+            k: _amount(v, schedule.money_scale) if k == "max_sum_cost" else str(v)
+            for k, v in schedule.rule_params.items()
+        },
+        "comment": "#1: Projects that exclude each other (greedy-exclusive): "
+        + "; ".join(",".join(group) for group in schedule.exclusive)
+        if schedule.exclusive
+        else "",
     }
     for key, value in meta.items():
         if value != "":
@@ -220,7 +398,8 @@ def export(
     w.writerow(["project_id", "cost", "votes", "score", "name", "selected"])
     for a in agenda_items:
         r = ranked[a.item_id]
-        w.writerow([a.item_id, costs[a.item_id], approvals.get(a.item_id, 0), r.score, a.title, int(r.selected)])
+        cost = _amount(costs[a.item_id], schedule.money_scale)
+        w.writerow([a.item_id, cost, approvals.get(a.item_id, 0), r.score, a.title, int(r.selected)])
     w.writerow(["VOTES"])
     if kind == "cumulative":
         w.writerow(["voter_id", "vote", "points"])
@@ -241,6 +420,15 @@ def export(
         for b in ballots:
             w.writerow([b.delegate_id, ",".join(b.approvals)])
     return out.getvalue()
+
+
+def _amount(value: int, scale: int) -> str:
+    """An amount in the election's unit back in its currency, with as many decimals as the unit has."""
+    if scale == 1:
+        return str(value)
+    places = len(str(scale)) - 1
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    return f"{sign}{value // scale}.{value % scale:0{places}d}"
 
 
 def _int(text: str, what: str) -> int:

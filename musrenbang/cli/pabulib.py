@@ -28,17 +28,26 @@ def pabulib_group() -> None:
 @pabulib_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--check", is_flag=True, help="Compare votes, scores and selection with the file's own columns.")
-def pabulib_import(file: Path, check: bool) -> None:
+@click.option(
+    "--exclusive",
+    "exclusive",
+    multiple=True,
+    metavar="ID,ID[,ID...]",
+    help="greedy-exclusive: projects that rule each other out (the file's comment names them); repeatable.",
+)
+def pabulib_import(file: Path, check: bool, exclusive: tuple[str, ...]) -> None:
     """Load FILE as a forum: schedule, open, delegates, ballots, close. Prints `forum: <id>`.
 
-    Exit 1: --check found differences; 4: the rule or ballot kind is not supported.
+    Exit 1: --check found differences; 3: the file cannot be read as it is (one `error:` line, nothing
+    written); 4: the rule or ballot kind is not supported.
     """
     from musrenbang import pabulib
 
+    groups = tuple(tuple(x.strip() for x in g.split(",") if x.strip()) for g in exclusive)
     settings = settings_from_env()
     with database(settings) as url:
         try:
-            forum_id, problems = run(_import(url, file, check))
+            forum_id, problems = run(_import(url, file, check, groups))
         except pabulib.Unsupported as exc:
             click.echo(f"unsupported: {exc}", err=True)
             sys.exit(EXIT_UNSUPPORTED)
@@ -54,25 +63,27 @@ def pabulib_import(file: Path, check: bool) -> None:
         click.echo(f"check: votes, scores and selection match {file.name}")
 
 
-async def _import(url: str, file: Path, check: bool) -> tuple[str, list[str]]:
+async def _import(url: str, file: Path, check: bool, exclusive: tuple[tuple[str, ...], ...]) -> tuple[str, list[str]]:
     from musrenbang import pabulib
     from musrenbang.eventlog.store import EventStore
     from musrenbang.projections import all_projections
     from musrenbang.projections.runner import ProjectionRunner
     from musrenbang.services.forums import ForumService
-    from musrenbang.services.pabulib_import import import_file
+    from musrenbang.services.pabulib_import import plan, write
 
+    planned = plan(file, exclusive)  # the whole file is checked before anything is written
+    if planned.command.rule == "greedy-exclusive" and not exclusive:
+        click.echo("note: greedy-exclusive without --exclusive: no projects rule each other out", err=True)
     await migrated(url, lambda conn: conn.fetchval("SELECT 1"), rebase=True)
     pool = await create_pool(url, min_size=1, max_size=4)
     try:
         store = EventStore(pool)
         election = pabulib.read(file)
         election.votes.close()
-        # Two steps per voter (registered, then the ballot); no bar when the file does not say how many
-        # (click refuses a bar of no length).
-        total = int(election.meta.get("num_votes") or 0) * 2
-        with click.progressbar(length=total, label="importing", file=sys.stderr, hidden=not total) as bar:
-            forum_id = await import_file(pool, store, file, bar.update)
+        # Two steps per voter (registered, then the ballot)
+        total = len(planned.delegates) * 2
+        with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+            forum_id = await write(pool, store, file, planned, bar.update)
         if not check:
             return forum_id, []
         forums = ForumService(pool, store, ProjectionRunner(pool, all_projections()))

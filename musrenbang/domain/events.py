@@ -291,6 +291,12 @@ class ForumScheduled(Event, frozen=True, tag="forum.scheduled"):
     criteria: tuple[Criterion, ...] = ()
     quota: int | None = None
     origin: str = "musrenbang"
+    money_scale: int = 1
+    """Amounts (ceiling, costs, max_sum_cost) are in 1/money_scale of the currency: 1 for rupiah; an
+    imported election whose file has decimals (Pabulib allows "1500000.50") is stored in its smallest
+    unit, e.g. 100 for cents, so that every amount stays an exact integer."""
+    exclusive: tuple[tuple[str, ...], ...] = ()
+    """greedy-exclusive: groups of agenda items that rule each other out (see rules.greedy)."""
 
 
 class DelegateRegistered(Event, frozen=True, tag="forum.delegate_registered"):

@@ -111,6 +111,8 @@ class ScheduleForum(msgspec.Struct, frozen=True, kw_only=True):
     criteria: tuple[Criterion, ...] = DEFAULT_CRITERIA
     quota: int | None = None
     origin: str = "musrenbang"
+    money_scale: int = 1
+    exclusive: tuple[tuple[str, ...], ...] = ()
 
 
 class RegisterDelegate(msgspec.Struct, frozen=True, kw_only=True):
@@ -181,6 +183,8 @@ def decide(state: Forum, command: Command) -> list[Event]:
             if any(a.cost < 0 for a in command.agenda):
                 raise DomainError(N_("biaya usulan tidak boleh negatif"))
             _check_agenda(command.agenda)
+            if any(i not in ids for group in state.scheduled.exclusive for i in group):
+                raise DomainError(N_("usulan yang saling meniadakan harus ada dalam agenda"))
             return [ForumOpened(forum_id=forum_id, agenda=command.agenda)]
         case AdjustItem():
             _must_be_open(state)
@@ -270,7 +274,13 @@ def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
     for key, value in c.rule_params.items():
         if key not in RULE_PARAMS:
             checks.fail("rule_params", N_("parameter aturan tidak dikenal"))
-        checks.check("rule_params", bounds.whole, value, 0, bounds.MAX_COUNT)
+        elif key == "max_sum_cost":  # an amount of money, not a count
+            checks.check("rule_params", bounds.rupiah, value, zero=True)
+        else:
+            checks.check("rule_params", bounds.whole, value, 0, bounds.MAX_COUNT)
+    if c.money_scale not in MONEY_SCALES or (c.money_scale != 1 and c.origin != "pabulib"):
+        errors["money_scale"] = N_("satuan uang tidak dikenal")
+    _check_exclusive(checks, c)
     if c.quota is not None:
         if isinstance(c.quota, int) and c.quota < 1:
             errors["quota"] = N_("kuota paling sedikit 1")
@@ -281,8 +291,27 @@ def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
 
 
 RULE_PARAMS = ("min_project_score_threshold", "max_sum_points", "min_length", "max_length", "max_sum_cost")
-"""The rule parameters a forum may carry (Pabulib's names); which ones a rule reads is in `select`."""
+"""The rule parameters a forum may carry (Pabulib's names); which ones a rule reads is in `select`.
+min_length and max_sum_cost are recorded, not enforced on ballots: an imported election's ballots are
+the ones its official count counted, whatever their length or total cost."""
 MAX_CRITERIA = 20
+MONEY_SCALES = tuple(10**k for k in range(7))
+"""Rupiah (1) or an imported election's smallest unit, down to a millionth of its currency."""
+
+
+def _check_exclusive(checks: bounds.Checks, c: ScheduleForum) -> None:
+    """Groups of at least two distinct items, and only for the rule that reads them."""
+    if not c.exclusive:
+        return
+    if c.rule != "greedy-exclusive":
+        checks.fail("exclusive", N_("usulan yang saling meniadakan hanya untuk aturan greedy-exclusive"))
+        return
+    if len(c.exclusive) > bounds.MAX_ITEMS or any(len(set(g)) != len(g) or len(g) < 2 for g in c.exclusive):
+        checks.fail("exclusive", N_("setiap kelompok memuat paling sedikit dua usulan yang berbeda"))
+        return
+    for group in c.exclusive:
+        for item in group:
+            checks.text("exclusive", item, bounds.CODE, required=True)
 
 
 def _check_criteria(checks: bounds.Checks, criteria: tuple[Criterion, ...]) -> None:
@@ -467,12 +496,17 @@ def select(
         scores: Mapping[str, Fraction | int] = rules.weighted_criteria_scores([x.marks for x in sheets], weights)
         return rules.greedy(items, scores, s.ceiling, quota=s.quota)
     if s.rule.startswith("equalshares"):
-        completion = "add1" if s.rule == "equalshares/add1" else None
-        return rules.equal_shares(items, [frozenset(b.approvals) for b in ballots], s.ceiling, completion=completion)
+        approvals = [frozenset(b.approvals) for b in ballots]
+        completion = "add1" if s.rule.startswith("equalshares/add1") else None
+        # add1 raises each share by one unit of the currency, whatever unit the amounts are in
+        mes = rules.equal_shares(items, approvals, s.ceiling, completion=completion, step=s.money_scale)
+        if s.rule.endswith("-comparison"):
+            return rules.compare_with_greedy(mes, items, approvals, s.ceiling)
+        return mes
     scores = ballot_scores(s, ballots)
     threshold = p.get("min_project_score_threshold")
     return rules.greedy(items, scores, s.ceiling, skip=s.rule != "greedy-no-skip", threshold=threshold,
-                        quota=s.quota)  # fmt: skip
+                        quota=s.quota, exclusive=s.exclusive)  # fmt: skip
 
 
 def ballot_scores(s: ForumScheduled, ballots: Sequence[BallotCast]) -> Mapping[str, int]:

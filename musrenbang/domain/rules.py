@@ -24,6 +24,7 @@ OVER_CEILING = "over_ceiling"  # it did not fit in what was left of the ceiling
 STOPPED = "stopped"  # greedy-no-skip stopped at an earlier proposal that did not fit
 UNAFFORDABLE = "unaffordable_by_supporters"  # Equal Shares: its supporters' shares could not pay for it
 QUOTA = "over_quota"  # the forum forwards at most `quota` proposals
+EXCLUDED = "excluded_by_conflict"  # greedy-exclusive: it conflicts with a proposal selected before it
 REASON_LABELS = {
     NO_SUPPORT: N_("tidak ada yang mendukung"),
     BELOW_THRESHOLD: N_("nilainya di bawah ambang minimum"),
@@ -31,6 +32,7 @@ REASON_LABELS = {
     STOPPED: N_("pengisian pagu berhenti di usulan sebelumnya yang tidak muat"),
     UNAFFORDABLE: N_("bagian pendukungnya tidak cukup untuk membiayainya (Equal Shares)"),
     QUOTA: N_("melebihi kuota usulan yang diteruskan"),
+    EXCLUDED: N_("saling meniadakan dengan usulan terpilih yang peringkatnya lebih tinggi"),
 }
 
 
@@ -70,21 +72,31 @@ def greedy(
     skip: bool = True,
     threshold: Fraction | int | None = None,
     quota: int | None = None,
+    exclusive: Sequence[Sequence[str]] = (),
 ) -> Selection:
     """Fill the ceiling in order of score.
 
     `skip=True` ("greedy"): a proposal that does not fit is passed over and the next ones still get
     their chance. `skip=False` ("greedy-no-skip"): filling stops at the first proposal that does not fit.
     `threshold` ("greedy-threshold"): proposals scoring below it never qualify. `quota`: at most that
-    many are selected.
+    many are selected. `exclusive` ("greedy-exclusive", Pabulib's name for greedy where some proposals
+    rule each other out, e.g. two designs for the same square): groups of mutually exclusive proposals;
+    once one of a group is selected, the others lower in the ranking are excluded. One that did not fit
+    excludes nothing: only a selected proposal has a claim on the place.
 
     Example: ceiling 100; A scores 9 and costs 60, B scores 7 and costs 50, C scores 5 and costs 40.
     greedy selects A, skips B (60 + 50 > 100) and selects C: [A, C], B over the ceiling. greedy-no-skip
     selects A and stops at B: [A], B over the ceiling, C stopped. With threshold 6, C never qualifies.
+    With A and C exclusive, C is excluded by A: [A].
     """
     order = ranked(items, scores)
     selected: list[str] = []
     reasons: dict[str, str] = {}
+    rivals: dict[str, set[str]] = defaultdict(set)
+    for group in exclusive:
+        for member in group:
+            rivals[member].update(other for other in group if other != member)
+    taken: set[str] = set()
     left = ceiling
     stopped = False
     for item in order:
@@ -93,12 +105,15 @@ def greedy(
             reasons[item.id] = NO_SUPPORT
         elif threshold is not None and score < threshold:
             reasons[item.id] = BELOW_THRESHOLD
+        elif rivals[item.id] & taken:
+            reasons[item.id] = EXCLUDED
         elif stopped:
             reasons[item.id] = STOPPED
         elif quota is not None and len(selected) >= quota:
             reasons[item.id] = QUOTA
         elif item.cost <= left:
             selected.append(item.id)
+            taken.add(item.id)
             left -= item.cost
         else:
             reasons[item.id] = OVER_CEILING
@@ -168,6 +183,7 @@ def equal_shares(
     *,
     utility: str = "cost",
     completion: str | None = "add1",
+    step: int = 1,
 ) -> Selection:
     """The Method of Equal Shares (Peters & Skowron) for approval ballots.
 
@@ -178,8 +194,10 @@ def equal_shares(
     equalshares.net and in Pabulib's equalshares rule) or 1 per approved proposal ("approval").
 
     `completion="add1"`: while some proposal still fits in the unspent ceiling, run again with every
-    voter's share raised by 1 (rupiah, or the election's currency unit) and keep that result if it
-    still fits in the ceiling; stop at the first that does not, or once nothing more fits.
+    voter's share raised by `step` (one rupiah, or one unit of the election's currency: `step` is that
+    unit in the amounts given, 100 when they are cents) and keep that result if it still fits in the
+    ceiling; stop at the first that does not, or once nothing more fits. Nothing else depends on the
+    unit: every price scales with the amounts, so the same election in cents selects the same.
 
     Example: ceiling 300, three voters (100 each); X costs 200 and is approved by voters 1 and 2; Y
     costs 150 and is approved by all three; Z costs 100 and is approved by voter 3. With cost utility,
@@ -199,7 +217,7 @@ def equal_shares(
     supported = {i for b in voters for i in b}
     if completion == "add1":
         while _fits_more({i: by_id[i] for i in supported}, chosen, ceiling):
-            share += 1
+            share += step
             more, more_prices = _mes_round(by_id, voters, share, utility)
             if sum(by_id[i].cost for i in more) > ceiling:
                 break
@@ -360,10 +378,51 @@ def _mes_selection(
     return Selection((*chosen, *(i.id for i in rest)), tuple(chosen), reasons, scores)
 
 
+def compare_with_greedy(
+    proportional: Selection, items: Sequence[Item], ballots: Sequence[frozenset[str]], ceiling: int
+) -> Selection:
+    """The comparison step of Pabulib's `equalshares-comparison` and `equalshares/add1-comparison` (as
+    Wieliczka and Wrocław ran Equal Shares): the Equal Shares outcome stands unless more voters prefer
+    the greedy outcome (approval votes, skipping what does not fit, no threshold) than prefer it. A
+    voter prefers the outcome that funds more of the proposals they approved; equal counts are no
+    preference. A tie between the two camps keeps Equal Shares.
+
+    Example: ceiling 2, three voters: two approve A, one approves B; A and B cost 1 each. Equal Shares
+    (shares 2/3) funds A only (B's one supporter has 2/3 < 1). Greedy funds A and B. Voters 1 and 2 are
+    equally happy with both; voter 3 prefers greedy: 1 against 0, so the result is greedy's [A, B].
+    """
+    by_id = {i.id: i for i in items}
+    voters = Counter(frozenset(b & by_id.keys()) for b in ballots)
+    votes: Counter[str] = Counter()
+    for ballot, count in voters.items():  # voters with the same ballot are counted once, as a group
+        for item in ballot:
+            votes[item] += count
+    utilitarian = greedy(items, votes, ceiling)
+    ours, theirs = set(proportional.selected), set(utilitarian.selected)
+    prefer_ours = prefer_theirs = 0
+    for ballot, count in voters.items():
+        mine, other = len(ballot & ours), len(ballot & theirs)
+        if mine > other:
+            prefer_ours += count
+        elif other > mine:
+            prefer_theirs += count
+    return utilitarian if prefer_theirs > prefer_ours else proportional
+
+
 def check_rule(name: str) -> None:
     if name not in RULES:
         raise ValueError(f"unknown decision rule {name!r}; known: {', '.join(RULES)}")
 
 
-RULES = ("weighted-criteria", "greedy", "greedy-no-skip", "greedy-threshold", "equalshares/add1", "equalshares")
+RULES = (
+    "weighted-criteria",
+    "greedy",
+    "greedy-no-skip",
+    "greedy-threshold",
+    "greedy-exclusive",
+    "equalshares/add1",
+    "equalshares",
+    "equalshares/add1-comparison",
+    "equalshares-comparison",
+)
 BALLOT_KINDS = ("approval", "cumulative", "choose-1", "ordinal")

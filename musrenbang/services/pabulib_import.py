@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import asyncpg
 
 from musrenbang import pabulib
 from musrenbang.domain import forum as rules
+from musrenbang.domain.events import AgendaItem
 from musrenbang.eventlog.store import EventStore, Metadata, StreamHead
 from musrenbang.services.forums import ForumService, hold_open_append, new_forum_id
 
@@ -16,31 +18,57 @@ BALLOT_BATCH = 1000
 META = Metadata(actor="pabulib-import", role="admin")
 
 
-async def import_file(
-    pool: asyncpg.Pool, store: EventStore, path: Path, on_progress: Callable[[int], None] | None = None
-) -> str:
-    """Schedule, open, register every voter, cast every ballot, close; returns the forum id.
+class Plan(NamedTuple):
+    """An election checked in memory, ready to be written."""
 
-    Raises pabulib.Unsupported before writing anything when the rule or ballot kind is not implemented.
-    """
+    command: rules.ScheduleForum
+    agenda: tuple[AgendaItem, ...]
+    delegates: list[rules.RegisterDelegate]
+
+
+def plan(path: Path, exclusive: Sequence[Sequence[str]] = ()) -> Plan:
+    """Read and rehearse the whole file (see pabulib.rehearse). Raises pabulib.Unsupported (rule or ballot
+    kind not implemented) or pabulib.BadFile (anything the forum would refuse); writes nothing.
+    `exclusive`: greedy-exclusive's groups of projects that rule each other out."""
     election = pabulib.read(path)
-    forum_id = new_forum_id()
-    command = pabulib.schedule(election.meta, forum_id, path.stem)
-    agenda = pabulib.agenda(election.projects)
     election.votes.close()
+    scale = pabulib.money_scale(election.meta, election.projects)
+    command = pabulib.schedule(election.meta, new_forum_id(), path.stem, scale, exclusive)
+    agenda = pabulib.agenda(election.projects, scale)
+    return Plan(command, agenda, pabulib.rehearse(command, agenda, pabulib.read(path).votes))
+
+
+async def import_file(
+    pool: asyncpg.Pool,
+    store: EventStore,
+    path: Path,
+    on_progress: Callable[[int], None] | None = None,
+    exclusive: Sequence[Sequence[str]] = (),
+) -> str:
+    """`plan`, then `write`; returns the forum id."""
+    return await write(pool, store, path, plan(path, exclusive), on_progress)
+
+
+async def write(
+    pool: asyncpg.Pool, store: EventStore, path: Path, planned: Plan, on_progress: Callable[[int], None] | None = None
+) -> str:
+    """Schedule, open, register every voter, cast every ballot, close; returns the forum id."""
+    command, agenda, delegates = planned
+    forum_id = command.forum_id
     forums = ForumService(pool, store, None)  # the agenda comes from the file
     await forums.schedule(command, META)
     await forums.open(forum_id, META, agenda=agenda)
     # Pass 1: voters become delegates (on the forum stream, in large commands).
-    await forums.register_delegates(forum_id, [pabulib.delegate(v) for v in pabulib.read(path).votes], META)
+    await forums.register_delegates(forum_id, delegates, META)
     forum, head = await forums.load(forum_id)
     if on_progress:
         on_progress(len(forum.delegates))
     # Pass 2: their votes become ballots, a thousand delegates' streams per command.
     kind = command.ballot_kind or ""
+    known = {a.item_id for a in agenda}
     batch: list[rules.CastBallot] = []
     for vote in pabulib.read(path).votes:
-        batch.append(pabulib.ballot(vote, kind))
+        batch.append(pabulib.ballot(vote, kind, known))
         if len(batch) == BALLOT_BATCH:
             await _cast(store, forum, head, batch)
             if on_progress:

@@ -87,3 +87,50 @@ def test_equal_shares_prices_a_proposal_its_supporters_can_only_just_afford_corr
         {"p3", "p1", "p4", "p0"}, {"p1", "p3", "p2"}, {"p2"}, {"p3", "p2", "p1", "p4", "p0"}, {"p4"},
     )]  # fmt: skip
     assert set(rules.equal_shares(items, ballots, 77, completion="add1").selected) == {"p0", "p1", "p2", "p4", "p5"}
+
+
+def test_greedy_exclusive_leaves_out_what_conflicts_with_a_selected_proposal() -> None:
+    s = rules.greedy([A, B, C], SCORES, 100, exclusive=[("A", "C")])
+    assert s.selected == ("A",)
+    assert s.reasons == {"B": rules.OVER_CEILING, "C": rules.EXCLUDED}
+
+
+def test_greedy_exclusive_a_proposal_that_did_not_fit_excludes_nothing() -> None:
+    # A (60) does not fit in 55; B (50), its rival, is then selected; C (40) no longer fits.
+    s = rules.greedy([A, B, C], SCORES, 55, exclusive=[("A", "B")])
+    assert s.selected == ("B",)
+    assert s.reasons == {"A": rules.OVER_CEILING, "C": rules.OVER_CEILING}
+
+
+def test_add1_raises_shares_by_one_unit_of_the_currency_whatever_the_unit_of_the_amounts() -> None:
+    # A costs 7, B 3, ceiling 3; voter 1 approves A and B, voter 2 only A. Shares of 1.5, then 2.5 fund
+    # nothing; at 3.5 both pay A (7 > 3): add1 stops at nothing. In tenths, raising by one tenth reaches a
+    # share of 3.0, where voter 1 alone pays B: a different outcome, so the step must be one whole unit.
+    ballots = [frozenset("AB"), frozenset("A")]
+    whole = rules.equal_shares([Item("A", 7), Item("B", 3)], ballots, 3)
+    tenths = [Item("A", 70), Item("B", 30)]
+    assert whole.selected == ()
+    assert rules.equal_shares(tenths, ballots, 30, step=10).selected == ()
+    assert rules.equal_shares(tenths, ballots, 30, step=1).selected == ("B",)
+
+
+def test_comparison_takes_greedy_when_more_voters_prefer_it() -> None:
+    # The docstring's example: Equal Shares funds A only; voter 3 prefers greedy's A and B, nobody
+    # prefers Equal Shares.
+    items = [Item("A", 1), Item("B", 1), Item("C", 1)]
+    ballots = [frozenset("A"), frozenset("A"), frozenset("B")]
+    mes = rules.equal_shares(items, ballots, 2, completion=None)
+    assert mes.selected == ("A",)
+    s = rules.compare_with_greedy(mes, items, ballots, 2)
+    assert s.selected == ("A", "B") and s.reasons == {"C": rules.NO_SUPPORT}
+
+
+def test_comparison_keeps_equal_shares_on_a_tie_between_the_camps() -> None:
+    # Two voters approve A and B, two approve C; all cost 1, ceiling 2. Greedy: A, B (ties: cheaper,
+    # then smaller id). Equal Shares (1/2 each): A, then C. Voters 1-2 prefer greedy (2 against 1),
+    # voters 3-4 Equal Shares (1 against 0): 2 against 2 keeps Equal Shares.
+    items = [Item("A", 1), Item("B", 1), Item("C", 1)]
+    ballots = [frozenset("AB"), frozenset("AB"), frozenset("C"), frozenset("C")]
+    mes = rules.equal_shares(items, ballots, 2, completion=None)
+    assert mes.selected == ("A", "C")
+    assert rules.compare_with_greedy(mes, items, ballots, 2) is mes
