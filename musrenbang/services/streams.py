@@ -15,7 +15,9 @@ onto a copy of the cached state. Why a cache in the process and not snapshots in
 - It is always correct: a cached state is used only after reading, in the same statement as the newer
   events, the event at its version and finding the hash it was cached with. The hash chains the whole
   stream, so an equal hash means an equal prefix; anything else (a database restored from a backup, a
-  test's other database, a rolled-back transaction) makes `load` fold the whole stream again.
+  test's other database, a rolled-back transaction) makes `load` fold the whole stream again. (An event
+  altered in place, its stored hash left as it was, is for `verify` to find, as before: commands never
+  checked the chain.)
 
 The price: each server process folds a stream in full once (the first command after start-up, or after
 the stream was pushed out of the bounded cache), and holds the states it caches in memory.
