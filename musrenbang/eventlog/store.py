@@ -328,9 +328,11 @@ class EventStore:
                 Metadata(idempotency_key=idempotency_key, fingerprint=fingerprint),
             )
 
-    async def read_stream(self, stream_id: str, conn: asyncpg.Connection | None = None) -> list[RecordedEvent]:
+    async def read_stream(
+        self, stream_id: str, conn: asyncpg.Connection | None = None, from_version: int = 1
+    ) -> list[RecordedEvent]:
         async with _connection(self._pool, conn) as c:
-            return await read_stream_on(c, stream_id)
+            return await read_stream_on(c, stream_id, from_version)
 
     async def head(self, stream_id: str, conn: asyncpg.Connection | None = None) -> StreamHead:
         async with _connection(self._pool, conn) as c:
@@ -384,10 +386,13 @@ async def _insert(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> 
     return await conn.fetch(sql, *args)
 
 
-async def read_stream_on(conn: asyncpg.Connection, stream_id: str) -> list[RecordedEvent]:
-    """Every event of one stream, in version order, read on `conn` (for code that holds a connection
-    and no pool: a CLI command, a migration-time task)."""
-    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id)
+async def read_stream_on(conn: asyncpg.Connection, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+    """The events of one stream from `from_version` on (every event by default), in version order, read on
+    `conn` (for code that holds a connection and no pool: a CLI command, a migration-time task)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version",
+        stream_id, from_version,
+    )  # fmt: skip
     return [_recorded(r) for r in rows]
 
 

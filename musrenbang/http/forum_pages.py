@@ -281,7 +281,9 @@ async def berita_acara(request: Request, forums: ForumService, store: EventStore
     if forum.result is None:
         raise NotFoundException()
     s = forum.scheduled
-    closing = [e for e in await store.read_stream(rules.stream_id(s.forum_id)) if isinstance(e.event, ForumClosed)][0]
+    # The close is the forum's last event: read from the head, not the whole (60,000-delegate) stream.
+    closing = [e for e in await store.read_stream(rules.stream_id(s.forum_id), from_version=head.version)
+               if isinstance(e.event, ForumClosed)][0]  # fmt: skip
     check_url, qr = check_link(request, closing.hash.hex())
     city = city_of(request)
     async with pool.acquire() as conn:

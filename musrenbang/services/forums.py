@@ -48,9 +48,12 @@ from musrenbang.eventlog.store import (
 )
 from musrenbang.services import cycles
 from musrenbang.services.freshness import ReadModels, require_fresh
-from musrenbang.services.streams import Aggregate, load
+from musrenbang.services.streams import Aggregate, load, thawed
 
-FORUM = Aggregate(rules.Forum(), rules.decide, rules.evolve)
+FORUM = Aggregate(rules.Forum(), rules.decide, rules.evolve, cached=250_000)
+"""Forums' states are kept between commands (services/streams.py): a ballot checks the forum as it stands
+without folding its delegates again, so it costs the same with 60,000 delegates as with 100. 250,000
+events are some 60 MB of delegates per server process at most."""
 DELEGATE_BATCH = 5000
 _FORUM_LOCK = 0x666F  # advisory lock space for forums: (class, hashtext(forum id))
 
@@ -96,6 +99,7 @@ class ForumService:
         if not delegates:
             raise ValidationFailed({"delegates": N_("tambahkan paling sedikit satu peserta")})
         forum, head = await self.load(forum_id)
+        forum = thawed(forum)  # evolved below with each delegate: a copy, not the shared cached state
         result: AppendResult | None = None
         for start in range(0, len(delegates), DELEGATE_BATCH):
             events: list[Event] = []

@@ -33,9 +33,11 @@ from musrenbang.services.proposals import PROPOSAL
 from musrenbang.services.streams import Aggregate, load
 
 RKPD: Aggregate[rules.Rkpd, rules.Command] = Aggregate(
-    rules.Rkpd(), lambda state, command: rules.decide(state, command, agencies={}), rules.evolve
+    rules.Rkpd(), lambda state, command: rules.decide(state, command, agencies={}), rules.evolve, cached=100_000
 )
-"""Only for loading a year's state: deciding needs the city's agencies (`RkpdService.execute`)."""
+"""Only for loading a year's state: deciding needs the city's agencies (`RkpdService.execute`). Years'
+states are kept between commands (services/streams.py), so a command under the year's lock reads only
+the events since the last one instead of the whole year: it costs the same in December as in March."""
 RKPD_LOCK = 0x726B
 """Advisory lock space for a year's city level: (RKPD_LOCK, year). Also taken by the DPRD secretariat's
 check of a pokir (services/pokir.py)."""
