@@ -70,7 +70,8 @@ class ReplicaStatus(msgspec.Struct, omit_defaults=True):
     """Without its password."""
     state: str
     """`streaming` (used for reads); skipped: `behind` (more than MAX_LAG seconds), `unreachable`,
-    `not_standby` (promoted, or never a standby), `starting` (not asked yet)."""
+    `not_standby` (promoted, or never a standby), `starting` (not asked yet, or not caught up with any
+    position of the primary seen so far)."""
     replay_lsn: str | None = None
     lag_bytes: int | None = None
     """How much WAL the primary has written that this standby has not replayed yet (at the last look)."""
@@ -128,9 +129,9 @@ class ReadPools:
         usable = [r for r in self.replicas if r.state == STREAMING and (after is None or r.replay_lsn >= after)]
         return random.choice(usable).pool if usable else self.primary
 
-    async def primary_lsn(self) -> int:
+    async def primary_lsn(self, timeout: float | None = None) -> int:
         """Where the primary's WAL ends now: every commit made so far is at or before it."""
-        async with self.primary.acquire() as conn:
+        async with self.primary.acquire(timeout=timeout) as conn:
             return parse_lsn(await conn.fetchval("SELECT pg_current_wal_insert_lsn()::text")) or 0
 
     async def run_forever(self) -> None:
@@ -145,13 +146,18 @@ class ReadPools:
                 log.exception("looking at the read replicas failed")
 
     async def check_once(self) -> None:
+        """The primary's position, then each standby's. Without the primary's (it is away, or its pool is
+        full for a moment) a standby's lag cannot be judged: the standbys keep the verdict they had, so that
+        a busy primary is not also handed every read."""
         try:
-            self._primary_lsns.append((time.monotonic(), await self.primary_lsn()))
+            self._primary_lsns.append((time.monotonic(), await self.primary_lsn(timeout=CHECK_TIMEOUT)))
+            judged = True
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.debug("primary position unknown: %s", exc)  # the standbys' lag is then measured on older figures
-        await asyncio.gather(*(self._check(r) for r in self.replicas))
+            log.debug("primary position unknown: %s", exc)
+            judged = False
+        await asyncio.gather(*(self._check(r, judged) for r in self.replicas))
 
-    async def _check(self, replica: Replica) -> None:
+    async def _check(self, replica: Replica, judged: bool) -> None:
         try:
             async with replica.pool.acquire(timeout=CHECK_TIMEOUT) as conn:
                 row = await conn.fetchrow(
@@ -170,14 +176,26 @@ class ReadPools:
             replica.state, replica.error = NOT_STANDBY, "not in recovery: not a standby of this primary"
             return
         replica.replay_lsn = parse_lsn(row["replayed"]) or 0
+        if not judged and replica.state in (STREAMING, BEHIND):
+            return
         self._note_lag(replica)
-        lag = replica.lag_seconds(time.monotonic())
-        state = STREAMING if lag is not None and lag <= MAX_LAG else BEHIND
-        if state != replica.state:
+        state, error = self._verdict(replica)
+        if state != replica.state and state != STARTING:
             log.log(logging.INFO if state == STREAMING else logging.WARNING, "read replica %s %s", redact(replica.url),
-                    "in use" if state == STREAMING else f"skipped: more than {MAX_LAG:.0f} s behind the primary")
-        replica.state = state
-        replica.error = None if state == STREAMING else f"more than {MAX_LAG:.0f} s behind the primary"
+                    "in use" if state == STREAMING else f"skipped: {error}")  # fmt: skip
+        replica.state, replica.error = state, error
+
+    def _verdict(self, replica: Replica) -> tuple[str, str | None]:
+        """Streaming (used) when it holds what the primary held at most MAX_LAG seconds ago. One that has not
+        replayed any position seen yet is `starting` while those positions span less than MAX_LAG (a server
+        just started, or a standby catching up: how far behind is not known yet), `behind` after."""
+        now = time.monotonic()
+        lag = replica.lag_seconds(now)
+        if lag is not None:
+            return (STREAMING, None) if lag <= MAX_LAG else (BEHIND, f"more than {MAX_LAG:.0f} s behind the primary")
+        if not self._primary_lsns or now - self._primary_lsns[0][0] < MAX_LAG:
+            return STARTING, "has not replayed any position of the primary seen yet"
+        return BEHIND, f"more than {MAX_LAG:.0f} s behind the primary"
 
     def _note_lag(self, replica: Replica) -> None:
         """Lag against the primary positions seen so far: the newest one the standby has replayed says

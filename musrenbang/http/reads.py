@@ -7,8 +7,13 @@ GET pages and API reads that write nothing and take no account from the database
 Read-your-writes: the response to every unsafe request carries the primary's WAL position after its
 write in the `baca_setelah` cookie; a read with the cookie uses a standby only once that standby has
 replayed that far. The cookie only chooses a database and grants nothing: a forged value can at worst
-send its own sender to the primary. Without replicas, none of this runs: `pool` is the primary's, and
-no statement or cookie is added to any request.
+send its own sender to the primary. (It tells a client how much WAL the primary has written, nothing about
+what.)
+
+The pool is chosen once per request (Litestar resolves a dependency once per request), so every read of
+one page comes from the same database: a page never mixes a standby's older view with the primary's newer
+one. Without replicas none of this runs: `pool` is the primary's, and no statement or cookie is added to
+any request.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from litestar.di import Provide
 from litestar.types import Message, Scope
 
 from musrenbang.config import Settings
-from musrenbang.db.replicas import MAX_LAG, ReadPools, format_lsn, parse_lsn
+from musrenbang.db.replicas import CHECK_TIMEOUT, MAX_LAG, ReadPools, format_lsn, parse_lsn
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +63,7 @@ def remember_writes(settings: Settings) -> list[Callable[[Message, Scope], Await
         if reads is None:
             return
         try:
-            lsn = await reads.primary_lsn()
+            lsn = await reads.primary_lsn(timeout=CHECK_TIMEOUT)  # a write already done is not held up long
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Without it the next read may come from a standby that lacks this write: say so, do not fail
             # a write that has happened.

@@ -80,3 +80,17 @@ def test_only_public_reads_may_come_from_a_standby() -> None:
                 assert handler.http_methods <= {"GET", "HEAD"}, handler
                 assert "actor" not in inspect.signature(handler.fn).parameters, handler
     assert {"track", "rkpd_page", "proposal", "rkpd_list", "kelurahan_page"} <= set(from_replica)
+
+
+def test_a_standby_is_as_far_behind_as_the_newest_primary_position_it_has_replayed() -> None:
+    pools = ReadPools(PRIMARY, [])  # type: ignore[arg-type]
+    pools._primary_lsns.extend([(100.0, 10), (101.0, 20), (102.0, 30)])  # (when, primary's position)
+    standby = replica(STREAMING, 20)
+    pools._note_lag(standby)
+    assert standby.lag_bytes == 10 and standby.lag_seconds(105.0) == 4.0  # it holds what the primary held at 101
+    standby.replay_lsn = 30
+    pools._note_lag(standby)
+    assert standby.lag_bytes == 0 and standby.lag_seconds(105.0) == 0.0
+    never = replica(STREAMING, 5)  # below every position remembered: how far behind is unknown
+    pools._note_lag(never)
+    assert never.lag_seconds(105.0) is None and never.status(105.0).lag_seconds is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -139,6 +140,8 @@ async def test_a_stopped_standby_is_skipped_and_health_says_so(
         assert body["status"] == "degraded" and body["database"]["status"] == "ok"
         assert f":{standby.port}/" in body["replicas"][0]["url"] and body["replicas"][0]["error"]
 
+        assert "unreachable" in operator_status(clusters).stdout
+
         # Reads fall on the primary, which has the proposal.
         assert (await client.get(f"/api/v1/proposals/{code}")).status_code == 200
         page = await client.get(f"/lacak/{code}")
@@ -153,3 +156,15 @@ async def test_a_stopped_standby_is_skipped_and_health_says_so(
 
         body = await until(back, "the restarted standby is in use again", seconds=60)
         assert body["replicas"][0]["state"] == "streaming" and body["replicas"][0]["lag_seconds"] is not None
+        done = operator_status(clusters, check=0)
+        assert f"127.0.0.1:{standby.port}/musrenbang: streaming lag" in done.stdout, done.stdout
+
+
+def operator_status(clusters: tuple[Cluster, Cluster], check: int = 1) -> subprocess.CompletedProcess:
+    """`musrenbang status` as an operator runs it beside the server; its exit code must be `check`."""
+    primary, standby = clusters
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}
+    env.update(MUSRENBANG_DATABASE_URL=primary.url("musrenbang"), MUSRENBANG_REPLICA_URLS=standby.url("musrenbang"))
+    done = subprocess.run(["musrenbang", "status"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == check, done.stdout + done.stderr
+    return done
