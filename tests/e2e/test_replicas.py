@@ -23,6 +23,7 @@ from musrenbang.db.connect import ensure_database
 from musrenbang.db.replicas import parse_lsn
 from musrenbang.http.reads import COOKIE
 from tests.http.conftest import payload
+from tests.http.test_pages import FORM_FIELDS, code_on, open_form, send_form
 from tests.replication import Cluster, bin_dir, primary_and_standby
 from tests.server import Server, serving
 
@@ -101,6 +102,14 @@ async def test_readers_see_the_standby_and_a_writer_sees_its_own_write(
             assert (await reader.get(f"/api/v1/proposals/{code}")).status_code == 404
             listed = await reader.get("/api/v1/kelurahan/32.75.01.1001/proposals")
             assert code not in [p["code"] for p in listed.json()["items"]]
+
+            # The same through the resident's form (a page answers the POST with the tracking code).
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as resident:
+                sent = await send_form(resident, await open_form(resident), FORM_FIELDS)
+                assert sent.status_code == 200, sent.text
+                own = code_on(sent.text)
+                assert (await resident.get(f"/lacak/{own}")).status_code == 200
+            assert (await reader.get(f"/lacak/{own}")).status_code == 404
 
             # The cookie only chooses a database: an impossible position sends its sender to the primary,
             # an unreadable one counts as none.
