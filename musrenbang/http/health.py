@@ -96,7 +96,7 @@ async def _outbox(conn: asyncpg.Connection) -> OutboxHealth:
     return OutboxHealth(row["pending"], row["failed"], row["oldest"])
 
 
-@get("/health", summary="The database, and each projection's lag and state; 503 unless all is well")
+@get("/health", summary="The database, each projection's lag and state, each read replica's; 503 unless all is well")
 async def health(state: State, pool: asyncpg.Pool, runner: ProjectionRunner) -> Response[Health]:
     body = await site_health(pool, runner, state.get("delivery"), state.get("reads"))
     return Response(body, status_code=200 if body.status == OK else 503)
