@@ -5,8 +5,10 @@ tests/e2e/test_replicas.py)."""
 from __future__ import annotations
 
 import inspect
+import uuid
 import warnings
 
+import httpx
 import pytest
 from litestar.routes import HTTPRoute
 
@@ -14,6 +16,8 @@ from musrenbang.config import ConfigError, Settings
 from musrenbang.db.replicas import BEHIND, STREAMING, UNREACHABLE, ReadPools, Replica, format_lsn, parse_lsn
 from musrenbang.http import reads
 from musrenbang.http.app import create_app
+from tests.http.conftest import payload
+from tests.server import Server
 
 PRIMARY, ONE, TWO = object(), object(), object()  # stand-ins for pools: routing never touches a pool
 
@@ -94,3 +98,13 @@ def test_a_standby_is_as_far_behind_as_the_newest_primary_position_it_has_replay
     never = replica(STREAMING, 5)  # below every position remembered: how far behind is unknown
     pools._note_lag(never)
     assert never.lag_seconds(105.0) is None and never.status(105.0).lag_seconds is None
+
+
+async def test_without_replicas_a_write_sets_no_read_cookie(app_server: Server) -> None:
+    """The server of the other HTTP tests has no MUSRENBANG_REPLICA_URLS: its writes answer as before."""
+    async with httpx.AsyncClient(base_url=app_server.base_url, timeout=10) as client:
+        r = await client.post("/api/v1/proposals", json=payload(title="Tanpa replika"),
+                              headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+        assert r.status_code == 201, r.text
+        assert reads.COOKIE not in r.cookies
+        assert (await client.get("/health")).json()["replicas"] == []
