@@ -58,6 +58,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     database_url: str | None = None
+    # Streaming standbys of that database for public reads (db/replicas.py); none: every read is the primary's.
+    # They hold passwords: print them only through `db.connect.redact`.
+    replica_urls: tuple[str, ...] = ()
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 8000
@@ -90,6 +93,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         env = os.environ if env is None else env
         values: dict[str, object] = {
             "database_url": env.get("MUSRENBANG_DATABASE_URL") or None,
+            "replica_urls": _replica_urls(env.get("MUSRENBANG_REPLICA_URLS", "")),
             "data_dir": Path(env.get("MUSRENBANG_DATA_DIR") or default_data_dir()),
             "host": env.get("MUSRENBANG_HOST", "127.0.0.1"),
             "port": _int(env, "MUSRENBANG_PORT", 8000),
@@ -149,6 +153,20 @@ def _public_url(settings: Settings) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query or parts.fragment:
         raise ConfigError(f"MUSRENBANG_PUBLIC_URL must look like https://musrenbang.example.go.id, got {raw!r}")
     return raw
+
+
+def _replica_urls(raw: str) -> tuple[str, ...]:
+    """`MUSRENBANG_REPLICA_URLS`: PostgreSQL URLs separated by commas (blanks around them ignored)."""
+    urls = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for url in urls:
+        shown = redact(url)
+        parts = _split(url, "MUSRENBANG_REPLICA_URLS", shown)
+        if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or "host=" in parts.query):
+            raise ConfigError(f"MUSRENBANG_REPLICA_URLS: each must look like postgresql://user:password@replica1:5432/"
+                              f"musrenbang, got {shown!r}")  # fmt: skip
+    if len(set(urls)) != len(urls):
+        raise ConfigError("MUSRENBANG_REPLICA_URLS names the same replica twice")
+    return urls
 
 
 def _check_smtp_url(url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,16 +24,23 @@ if TYPE_CHECKING:  # imported where used, to keep the command line quick to star
 @main.command()
 def status() -> None:
     """What /health reports: the database, each projection's state and lag (and, when one is stalled,
-    the event it fails on and why). Exit 1 unless all is well."""
+    the event it fails on and why), each read replica's state and lag. Exit 1 unless all is well."""
+    from musrenbang.db.replicas import POLL_INTERVAL, ReadPools
     from musrenbang.http.health import OK, Health, site_health
     from musrenbang.projections import all_projections
     from musrenbang.projections.runner import ProjectionRunner
 
     async def collect() -> Health:
         pool = await create_pool(url, min_size=1, max_size=2)
+        reads = None
         try:
-            return await site_health(pool, ProjectionRunner(pool, all_projections()))
+            if settings.replica_urls:  # a few looks, as a server process has had: lag is judged over time
+                reads = await ReadPools.open(pool, settings.replica_urls, max_size=1)
+                await asyncio.sleep(5 * POLL_INTERVAL)
+            return await site_health(pool, ProjectionRunner(pool, all_projections()), reads=reads)
         finally:
+            if reads is not None:
+                await reads.close()
             await pool.close()
 
     settings = settings_from_env()
@@ -45,6 +53,9 @@ def status() -> None:
         if p.error:
             click.echo(f"             failing {p.failures} time(s) on {p.event_type} at global position"
                        f" {p.position} since {p.failing_since:%Y-%m-%d %H:%M:%S %Z}: {p.error}")  # fmt: skip
+    for replica in health.replicas:
+        lag = "" if replica.lag_seconds is None else f" lag {replica.lag_seconds:.1f} s, {replica.lag_bytes} bytes"
+        click.echo(f"replica {replica.url}: {replica.state}{lag}" + (f" ({replica.error})" if replica.error else ""))
     click.echo(f"status: {health.status}")
     if health.status != OK:
         sys.exit(EXIT_FAILED_CHECK)

@@ -22,6 +22,7 @@ from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
+from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.photos import MAX_BYTES, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
 from musrenbang.projections import cycles as cycle_views
@@ -272,7 +273,7 @@ async def _may_carry(request: Request, pool: asyncpg.Pool, proposals: ProposalSe
 
 
 @get("/api/v1/proposals/{code:str}", summary="A proposal's public fields, status, timeline and its years",
-     tags=["proposals"])  # fmt: skip
+     tags=["proposals"], dependencies=FROM_REPLICA)  # fmt: skip
 async def proposal(pool: asyncpg.Pool, code: str) -> ProposalOut:
     code = code_or_404(code)
     async with pool.acquire() as conn:
@@ -280,7 +281,7 @@ async def proposal(pool: asyncpg.Pool, code: str) -> ProposalOut:
 
 
 @get("/api/v1/kelurahan/{kode:str}/proposals", summary="Proposals of a kelurahan, newest first",
-     tags=["proposals"])  # fmt: skip
+     tags=["proposals"], dependencies=FROM_REPLICA)  # fmt: skip
 async def kelurahan_proposals(
     pool: asyncpg.Pool,
     kode: str,

@@ -21,6 +21,7 @@ from litestar.template import TemplateConfig
 
 from musrenbang.config import Settings
 from musrenbang.db.connect import create_pool
+from musrenbang.db.replicas import ReadPools
 from musrenbang.delivery.worker import DeliveryWorker
 from musrenbang.eventlog.store import EventStore
 from musrenbang.http import (
@@ -39,6 +40,7 @@ from musrenbang.http import (
     messages,
     photos,
     pokir,
+    reads,
     realisation,
     recovery,
     residents,
@@ -83,6 +85,8 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             realisation=RealisationService(pool, store),
             city_context=CityContext(pool),
         )
+        if settings.replica_urls:  # looks at its standbys in the background until closed
+            app.state.reads = await ReadPools.open(pool, settings.replica_urls)
         task = None
         # Messages to residents leave from the outbox (musrenbang/delivery/): a few senders per process.
         delivery = DeliveryWorker(database_url, settings)
@@ -98,6 +102,8 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if settings.replica_urls:
+                await app.state.reads.close()
             await pool.close()
 
     return Litestar(
@@ -211,7 +217,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
         lifespan=[lifespan],
         middleware=[staleness_middleware],
         before_request=refresh_city,
-        before_send=[security_headers(settings)],
+        before_send=[security_headers(settings), *reads.remember_writes(settings)],
         dependencies={
             "pool": Provide(_from_state("pool"), sync_to_thread=False),
             "runner": Provide(_from_state("runner"), sync_to_thread=False),

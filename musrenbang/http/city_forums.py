@@ -30,6 +30,7 @@ from musrenbang.http.forum_pages import check_link
 from musrenbang.http.guards import BAPPEDA
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.log_head import latest_seal
+from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.http.rkpd_api import CITY_PROJECTIONS, Year
 from musrenbang.projections import rkpd as rkpd_views
@@ -89,7 +90,8 @@ class CityForumApi(Controller):
     path = "/api/v1/rkpd/{year:int}/forums/{forum:str}"
     tags = ["rkpd"]
 
-    @get("/", summary="A city-level forum: schedule, participants, agenda and, once closed, its Berita Acara")
+    @get("/", summary="A city-level forum: schedule, participants, agenda and, once closed, its Berita Acara",
+         dependencies=FROM_REPLICA)  # fmt: skip
     async def show(self, pool: asyncpg.Pool, year: Year, forum: str) -> CityForum:
         return await _shown(pool, year, forum_or_404(forum))
 
@@ -135,12 +137,12 @@ async def _berita_acara(request: Request, pool: asyncpg.Pool, name: str, forum: 
     return page(request, "city_berita_acara.html", **context)
 
 
-@get("/rkpd/{name:str}/forum-perangkat-daerah", include_in_schema=False)
+@get("/rkpd/{name:str}/forum-perangkat-daerah", include_in_schema=False, dependencies=FROM_REPLICA)
 async def forum_pd_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
     return await _berita_acara(request, pool, name, rules.FORUM_PD)
 
 
-@get("/rkpd/{name:str}/musrenbang-kota", include_in_schema=False)
+@get("/rkpd/{name:str}/musrenbang-kota", include_in_schema=False, dependencies=FROM_REPLICA)
 async def musrenbang_kota_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
     return await _berita_acara(request, pool, name, rules.MUSRENBANG_KOTA)
 

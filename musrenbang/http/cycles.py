@@ -27,6 +27,7 @@ from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.http.guards import BAPPEDA
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections.runner import ProjectionRunner
@@ -144,12 +145,13 @@ class CycleApi(Controller):
     path = "/api/v1/cycles"
     tags = ["cycles"]
 
-    @get("/", summary="Every planning cycle, newest first: theme, stage today and calendar")
+    @get("/", summary="Every planning cycle, newest first: theme, stage today and calendar", dependencies=FROM_REPLICA)
     async def list_cycles(self, pool: asyncpg.Pool) -> list[CycleOut]:
         async with pool.acquire() as conn:
             return [_cycle_out(c) for c in await cycle_views.overview(conn, cycles.today())]
 
-    @get("/{year:int}", summary="One planning cycle, with its priority programs and window changes")
+    @get("/{year:int}", summary="One planning cycle, with its priority programs and window changes",
+         dependencies=FROM_REPLICA)  # fmt: skip
     async def one_cycle(self, pool: asyncpg.Pool, year: Year) -> CycleOut:
         return await _one(pool, year)
 

@@ -32,6 +32,7 @@ from musrenbang.eventlog.verify import check_head
 from musrenbang.http.city_context import city_of
 from musrenbang.http.i18n import translate
 from musrenbang.http.log_head import latest_seal
+from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.projections import forums as forum_views
 from musrenbang.projections.runner import ProjectionRunner
@@ -348,7 +349,7 @@ async def _kecamatan_priorities(conn: asyncpg.Connection, forum: rules.Forum, ci
     return [{**row, "agency": city.agency_name(str(row["agency"]))} for row in rows]
 
 
-@get("/periksa/{digest:str}", include_in_schema=False)
+@get("/periksa/{digest:str}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def check_head_page(request: Request, pool: asyncpg.Pool, digest: str) -> Template:
     """Anyone can check that the log still holds the head a Berita Acara printed, unchanged: an event's
     hash, or a seal's (then the seal's own event and the chain of seals up to it are checked here; the

@@ -10,6 +10,7 @@ import msgspec
 from litestar import get
 from litestar.exceptions import NotFoundException
 
+from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.projections import forums as forum_views
 
 
@@ -62,7 +63,7 @@ class ForumOut(msgspec.Struct):
 
 
 @get("/api/v1/forums/{forum_id:str}", summary="A forum, its agenda and (when closed) the result with reasons",
-     tags=["forums"])  # fmt: skip
+     tags=["forums"], dependencies=FROM_REPLICA)  # fmt: skip
 async def forum(pool: asyncpg.Pool, forum_id: str) -> ForumOut:
     return await forum_out(pool, forum_id)
 

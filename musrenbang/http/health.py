@@ -1,9 +1,11 @@
 """GET /health (for people and monitoring) and GET /health/ready (for a load balancer).
 
-/health tells the truth about the whole site: the database, and each projection's lag and state (`ok`,
-`catching_up`, `stalled` with the event and the error). Its status is `ok` (HTTP 200) only when the
-database answers and no projection is stalled; `degraded` (a projection stalled: pages from that read
-model stop changing) and `unavailable` (no database) answer 503, so a monitor alerts on either.
+/health tells the truth about the whole site: the database, each projection's lag and state (`ok`,
+`catching_up`, `stalled` with the event and the error) and, with read replicas, each standby's state and
+replay lag as this process last saw it (db/replicas.py). Its status is `ok` (HTTP 200) only when the
+database answers, no projection is stalled and every standby is in use; `degraded` (a projection stalled:
+pages from that read model stop changing; a standby skipped: its reads fall on the primary) and
+`unavailable` (no database) answer 503, so a monitor alerts on either.
 
 /health/ready says whether *this process* can serve requests (its database connection works): what a
 load balancer needs to route around a broken instance. A stalled projection does not make it unready —
@@ -17,6 +19,7 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 
+from musrenbang.db.replicas import STREAMING, ReadPools, ReplicaStatus
 from musrenbang.delivery.worker import DeliveryWorker
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.projections.status import STALLED, ProjectionStatus, projection_status
@@ -54,6 +57,8 @@ class Health(msgspec.Struct):
     listening: bool
     """Whether this process is woken by notifications of new events (else it polls)."""
     outbox: OutboxHealth | None = None
+    replicas: list[ReplicaStatus] = []
+    """Each read replica (MUSRENBANG_REPLICA_URLS); empty without any."""
 
 
 class Ready(msgspec.Struct, omit_defaults=True):
@@ -61,9 +66,10 @@ class Ready(msgspec.Struct, omit_defaults=True):
     error: str | None = None
 
 
-async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: DeliveryWorker | None = None
-                      ) -> Health:  # fmt: skip
+async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: DeliveryWorker | None = None,
+                      reads: ReadPools | None = None) -> Health:  # fmt: skip
     names = [p.name for p in runner.projections]
+    replicas = reads.statuses() if reads is not None else []
     try:
         async with pool.acquire(timeout=5) as conn:
             version = await conn.fetchval("SHOW server_version")
@@ -73,10 +79,11 @@ async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: De
             outbox = msgspec.structs.replace(outbox, channels=delivery.channels, failing=delivery.failing)
     except _PROBLEMS as exc:
         return Health(UNAVAILABLE, DatabaseHealth("unreachable", error=str(exc) or type(exc).__name__), {},
-                      runner.listening)  # fmt: skip
+                      runner.listening, replicas=replicas)  # fmt: skip
     stalled = any(s.state == STALLED for s in projections.values())
-    return Health(DEGRADED if stalled else OK, DatabaseHealth("ok", version=version), projections, runner.listening,
-                  outbox)  # fmt: skip
+    skipped = any(r.state != STREAMING for r in replicas)
+    return Health(DEGRADED if stalled or skipped else OK, DatabaseHealth("ok", version=version), projections,
+                  runner.listening, outbox, replicas)  # fmt: skip
 
 
 async def _outbox(conn: asyncpg.Connection) -> OutboxHealth:
@@ -89,9 +96,9 @@ async def _outbox(conn: asyncpg.Connection) -> OutboxHealth:
     return OutboxHealth(row["pending"], row["failed"], row["oldest"])
 
 
-@get("/health", summary="The database, and each projection's lag and state; 503 unless all is well")
+@get("/health", summary="The database, each projection's lag and state, each read replica's; 503 unless all is well")
 async def health(state: State, pool: asyncpg.Pool, runner: ProjectionRunner) -> Response[Health]:
-    body = await site_health(pool, runner, state.get("delivery"))
+    body = await site_health(pool, runner, state.get("delivery"), state.get("reads"))
     return Response(body, status_code=200 if body.status == OK else 503)
 
 

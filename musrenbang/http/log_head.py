@@ -15,6 +15,7 @@ from litestar.exceptions import NotFoundException
 
 from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import Position
+from musrenbang.http.reads import FROM_REPLICA
 
 
 class LogHeadOut(msgspec.Struct, frozen=True):
@@ -30,7 +31,7 @@ class LogHeadOut(msgspec.Struct, frozen=True):
 
 
 @get("/api/v1/log/head", summary="The newest seal over the whole log (note its hash; verify it later)",
-     tags=["audit"])  # fmt: skip
+     tags=["audit"], dependencies=FROM_REPLICA)  # fmt: skip
 async def log_head(pool: asyncpg.Pool) -> LogHeadOut:
     async with pool.acquire() as conn:
         newest = await seal.latest(conn)

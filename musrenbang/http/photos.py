@@ -8,9 +8,11 @@ import asyncpg
 from litestar import Response, get
 from litestar.exceptions import NotFoundException
 
+from musrenbang.http.reads import FROM_REPLICA
+
 
 @get("/photos/{photo_id:str}", summary="A proposal photo (JPEG, metadata removed)", tags=["proposals"],
-     media_type="image/jpeg")  # fmt: skip
+     media_type="image/jpeg", dependencies=FROM_REPLICA)  # fmt: skip
 async def photo(pool: asyncpg.Pool, photo_id: str) -> Response[bytes]:
     try:
         key = uuid.UUID(photo_id)

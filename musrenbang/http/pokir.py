@@ -33,6 +33,7 @@ from musrenbang.http.errors import code_or_404
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.http.residents import form_key
 from musrenbang.http.rkpd_pages import year_of
@@ -174,7 +175,7 @@ async def sources_of(request: Request, pool: asyncpg.Pool, year: int) -> Sources
 
 
 @get("/api/v1/rkpd/{year:int}/sources", summary="Where the RKPD's pagu came from, per kecamatan and per dapil",
-     tags=["rkpd"])  # fmt: skip
+     tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
 async def sources(request: Request, pool: asyncpg.Pool, year: Year) -> SourcesOut:
     """Pagu from residents' Musrenbang proposals (`musrenbang`), DPRD members' pokir (`pokir`) and the
     agencies' own plans (`renja`), per kecamatan and per daerah pemilihan."""
@@ -201,7 +202,8 @@ class PokirApi(Controller):
         await runner.wait_until_applied(PROJECTIONS, result.last)
         return Response(SubmittedPokir(code=code, status=rules.DIAJUKAN), status_code=200 if result.replayed else 201)
 
-    @get("/", summary="The pokir of a year (every member's), optionally of one daerah pemilihan")
+    @get("/", summary="The pokir of a year (every member's), optionally of one daerah pemilihan",
+         dependencies=FROM_REPLICA)  # fmt: skip
     async def pokir_list(self, pool: asyncpg.Pool,
                          year: Annotated[int | None, Parameter(ge=2000, le=2100, description="RKPD year")] = None,
                    dapil: Annotated[str | None, Parameter(max_length=60, pattern=PRINTABLE)] = None,
@@ -213,7 +215,7 @@ class PokirApi(Controller):
             rows = await pokir_views.pokir(conn, year, dapil=dapil)
         return PokirList(year=year, dapil=dapil, items=[_out(r) for r in rows])
 
-    @get("/{code:str}", summary="One pokir")
+    @get("/{code:str}", summary="One pokir", dependencies=FROM_REPLICA)
     async def one(self, pool: asyncpg.Pool, code: str) -> PokirOut:
         async with pool.acquire() as conn:
             row = await pokir_views.one(conn, code_or_404(code))
@@ -432,7 +434,7 @@ def _int(text: str | None) -> int | None:
 # --- public pages ----------------------------------------------------------------------------------------
 
 
-@get("/pokir/{year:int}", include_in_schema=False)
+@get("/pokir/{year:int}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def public_list(request: Request, pool: asyncpg.Pool, year: Year) -> Template:
     """Every pokir of the year with its member, faction, daerah pemilihan, reses and where it stands."""
     dapil = "".join(c for c in request.query_params.get("dapil", "")[:60] if c.isprintable()) or None
@@ -442,7 +444,7 @@ async def public_list(request: Request, pool: asyncpg.Pool, year: Year) -> Templ
                 dapils=[d.name for d in city_of(request).dapil])  # fmt: skip
 
 
-@get("/rkpd/{name:str}/sumber", include_in_schema=False)
+@get("/rkpd/{name:str}/sumber", include_in_schema=False, dependencies=FROM_REPLICA)
 async def sources_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
     year, extension = year_of(name)
     if extension is not None:

@@ -23,6 +23,7 @@ from musrenbang.http.auth import optional_actor
 from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt, count_photo_decode, count_submission
+from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
@@ -38,7 +39,7 @@ PAGE_SIZE = 25
 CONTENT_FIELDS = tuple(rules.ProposalInput.__struct_fields__)
 
 
-@get("/", include_in_schema=False)
+@get("/", include_in_schema=False, dependencies=FROM_REPLICA)
 async def home(request: Request, pool: asyncpg.Pool) -> Template:
     """What is open now and until when, every year's cycle, the planned year's programs, and the way to
     a kecamatan's or a village's proposals (villages by kecamatan, or searched: a kabupaten has hundreds)."""
@@ -61,7 +62,7 @@ async def home(request: Request, pool: asyncpg.Pool) -> Template:
 REGION_PAGE = 50
 
 
-@get("/wilayah", include_in_schema=False)
+@get("/wilayah", include_in_schema=False, dependencies=FROM_REPLICA)
 async def regions_page(request: Request, pool: asyncpg.Pool) -> Template:
     """Kelurahan and desa by name, 50 to a page: how a resident of a kabupaten with hundreds of desa finds
     their own without a page listing them all."""
@@ -241,7 +242,7 @@ async def find_proposal(request: Request) -> Response:
     return Redirect(f"/lacak/{code}", status_code=303)
 
 
-@get("/lacak/{code:str}", include_in_schema=False)
+@get("/lacak/{code:str}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def track(request: Request, pool: asyncpg.Pool, code: str) -> Response:
     canonical = code_or_404(code)
     if canonical != code:
@@ -325,7 +326,7 @@ async def revise_submit(
     return Redirect(f"/lacak/{code}", status_code=303)
 
 
-@get("/kelurahan/{kode:str}", include_in_schema=False)
+@get("/kelurahan/{kode:str}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def kelurahan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Response:
     """A kelurahan's or desa's proposals of one year (`?tahun=`, default the cycle being planned);
     `/kelurahan/{kode}.atom` is its feed of public changes."""
@@ -350,7 +351,7 @@ async def kelurahan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Res
                 years=years)  # fmt: skip
 
 
-@get("/kecamatan/{kode:str}", include_in_schema=False)
+@get("/kecamatan/{kode:str}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def kecamatan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Response:
     """A kecamatan's proposals counted per kelurahan and desa; `/kecamatan/{kode}.atom` is its feed."""
     if kode.endswith(".atom"):

@@ -25,6 +25,7 @@ from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog.store import AppendResult
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
@@ -241,7 +242,7 @@ async def _origins(conn: asyncpg.Connection, codes: list[str]) -> dict[str, Orig
 
 
 @get("/api/v1/rkpd/{year:int}", summary="The RKPD priority list, each line with its origin proposals",
-     tags=["rkpd"])  # fmt: skip
+     tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
 async def rkpd_list(pool: asyncpg.Pool, year: Year) -> RkpdOut:
     return await rkpd_out(pool, year)
 
@@ -329,13 +330,13 @@ async def lineage_of_line(pool: asyncpg.Pool, year: int, line_id: str) -> Lineag
 
 
 @get("/api/v1/lineage/{code:str}", summary="Every step from a proposal to where it ended, with log hashes",
-     tags=["rkpd"])  # fmt: skip
+     tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
 async def proposal_lineage(pool: asyncpg.Pool, code: str) -> LineageOut:
     return await lineage_of_proposal(pool, code)
 
 
 @get("/api/v1/rkpd/{year:int}/items/{item_id:str}/lineage", summary="Every step behind one RKPD line",
-     tags=["rkpd"])  # fmt: skip
+     tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
 async def line_lineage(pool: asyncpg.Pool, year: Year, item_id: str) -> LineageOut:
     return await lineage_of_line(pool, year, item_id)
 

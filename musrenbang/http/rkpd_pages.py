@@ -37,6 +37,7 @@ from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translations
 from musrenbang.http.log_head import latest_seal
+from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page, rupiah
 from musrenbang.http.rkpd_api import (
     LineageOut,
@@ -133,7 +134,7 @@ def grouped(rkpd: RkpdOut) -> list[ProgramGroup]:
     return groups
 
 
-@get("/rkpd/{name:str}", include_in_schema=False)
+@get("/rkpd/{name:str}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
     """`/rkpd/2022` (the page), `/rkpd/2022.csv`, `/rkpd/2022.xlsx`."""
     year, extension = year_of(name)
@@ -208,7 +209,7 @@ async def equity_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Publish
     ]
 
 
-@get("/rkpd/{name:str}/pemerataan", include_in_schema=False)
+@get("/rkpd/{name:str}/pemerataan", include_in_schema=False, dependencies=FROM_REPLICA)
 async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
     year, extension = year_of(name)
     if extension is not None:
@@ -298,7 +299,7 @@ async def realisation_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Pu
     ]  # fmt: skip
 
 
-@get("/rkpd/{name:str}/realisasi", include_in_schema=False)
+@get("/rkpd/{name:str}/realisasi", include_in_schema=False, dependencies=FROM_REPLICA)
 async def realisation_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
     year, extension = year_of(name)
     if extension is not None:
@@ -521,7 +522,7 @@ async def _places(pool: asyncpg.Pool) -> dict[str, str]:
     return {r["kode"]: r["nama"] for r in await pool.fetch("SELECT kode, nama FROM regions")}
 
 
-@get("/telusur/usulan/{code:str}", include_in_schema=False)
+@get("/telusur/usulan/{code:str}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def proposal_lineage_page(request: Request, pool: asyncpg.Pool, code: str) -> Response:
     canonical = code_or_404(code)
     if canonical != code:
@@ -539,7 +540,7 @@ async def proposal_lineage_page(request: Request, pool: asyncpg.Pool, code: str)
                 other_years=other_years, **_labels())  # fmt: skip
 
 
-@get("/telusur/rkpd/{year:int}/{line_id:str}", include_in_schema=False)
+@get("/telusur/rkpd/{year:int}/{line_id:str}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def line_lineage_page(request: Request, pool: asyncpg.Pool, year: Year, line_id: str) -> Template:
     lineage = await lineage_of_line(pool, year, line_id)
     subject = lineage_views.line_subject(year, line_id)

@@ -1,0 +1,76 @@
+"""Which database a public read uses, when read replicas are configured (db/replicas.py).
+
+Handlers whose `pool` may lag behind the primary by a moment say so with `dependencies=FROM_REPLICA`: public
+GET pages and API reads that write nothing and take no account from the database. Every other handler
+(every unsafe method, every staff screen) keeps the primary's pool.
+
+Read-your-writes: the response to every unsafe request carries the primary's WAL position after its
+write in the `baca_setelah` cookie; a read with the cookie uses a standby only once that standby has
+replayed that far. The cookie only chooses a database and grants nothing: a forged value can at worst
+send its own sender to the primary. (It tells a client how much WAL the primary has written, nothing about
+what.)
+
+The pool is chosen once per request (Litestar resolves a dependency once per request), so every read of
+one page comes from the same database: a page never mixes a standby's older view with the primary's newer
+one. Without replicas none of this runs: `pool` is the primary's, and no statement or cookie is added to
+any request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.types import Message, Scope
+
+from musrenbang.config import Settings
+from musrenbang.db.replicas import CHECK_TIMEOUT, MAX_LAG, ReadPools, format_lsn, parse_lsn
+
+log = logging.getLogger(__name__)
+
+COOKIE = "baca_setelah"
+COOKIE_SECONDS = int(2 * MAX_LAG)
+"""Longer than MAX_LAG: when the cookie expires, every standby still read from holds the write."""
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def read_pool(request: Request, state: State) -> asyncpg.Pool:
+    reads: ReadPools | None = state.get("reads")
+    if reads is None:
+        return state["pool"]
+    return reads.pool_for(parse_lsn(request.cookies.get(COOKIE)))
+
+
+FROM_REPLICA = {"pool": Provide(read_pool, sync_to_thread=False)}
+
+
+def remember_writes(settings: Settings) -> list[Callable[[Message, Scope], Awaitable[None]]]:
+    """The `before_send` hook (none without replicas) that gives the response to an unsafe request the
+    primary's WAL position, taken after the handler (and its wait for the projections) finished."""
+    if not settings.replica_urls:
+        return []
+    attributes = f"; Max-Age={COOKIE_SECONDS}; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if settings.over_https
+                                                                               else "")  # fmt: skip
+
+    async def hook(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope.get("method", "GET") in _SAFE or message["status"] >= 500:
+            return
+        reads: ReadPools | None = scope["app"].state.get("reads")
+        if reads is None:
+            return
+        try:
+            lsn = await reads.primary_lsn(timeout=CHECK_TIMEOUT)  # a write already done is not held up long
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # Without it the next read may come from a standby that lacks this write: say so, do not fail
+            # a write that has happened.
+            log.warning("read-your-writes position not recorded for %s: %s", scope.get("path"), exc)
+            return
+        headers = list(message.get("headers", []))
+        headers.append((b"set-cookie", f"{COOKIE}={format_lsn(lsn)}{attributes}".encode()))
+        message["headers"] = headers
+
+    return [hook]

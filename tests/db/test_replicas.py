@@ -1,0 +1,110 @@
+"""Read replicas without a standby running: the setting, the LSN notation, the routing rule on the positions
+cached by the background check, and which handlers may read from a standby (the running pair is
+tests/e2e/test_replicas.py)."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+import warnings
+
+import httpx
+import pytest
+from litestar.routes import HTTPRoute
+
+from musrenbang.config import ConfigError, Settings
+from musrenbang.db.replicas import BEHIND, STREAMING, UNREACHABLE, ReadPools, Replica, format_lsn, parse_lsn
+from musrenbang.http import reads
+from musrenbang.http.app import create_app
+from tests.http.conftest import payload
+from tests.server import Server
+
+PRIMARY, ONE, TWO = object(), object(), object()  # stand-ins for pools: routing never touches a pool
+
+
+def settings(**env: str) -> Settings:
+    return Settings.from_env({"MUSRENBANG_DATA_DIR": "/tmp/unused", **env})
+
+
+def test_replica_urls_are_read_as_a_comma_separated_list_and_checked() -> None:
+    assert settings().replica_urls == ()
+    both = settings(MUSRENBANG_REPLICA_URLS=" postgresql://u:p@r1:5432/m , postgres://u@r2/m ,")
+    assert both.replica_urls == ("postgresql://u:p@r1:5432/m", "postgres://u@r2/m")
+    with pytest.raises(ConfigError, match="postgresql://") as bad:
+        settings(MUSRENBANG_REPLICA_URLS="mysql://u:secret@r1/m")
+    assert "secret" not in str(bad.value)  # the message never shows a password
+    with pytest.raises(ConfigError, match="twice"):
+        settings(MUSRENBANG_REPLICA_URLS="postgresql://r1/m,postgresql://r1/m")
+
+
+def test_lsn_notation_round_trips_and_anything_else_is_none() -> None:
+    assert parse_lsn("16/B374D848") == (0x16 << 32) | 0xB374D848
+    assert format_lsn(parse_lsn("16/B374D848") or 0) == "16/B374D848"
+    for junk in (None, "", "16", "/1", "1/", "x/1", "1/2/3", "<script>", "1" * 20 + "/1"):
+        assert parse_lsn(junk) is None, junk
+
+
+def replica(state: str, replayed: int) -> Replica:
+    r = Replica("postgresql://u:secret@r/m", ONE)  # type: ignore[arg-type]
+    r.state, r.replay_lsn = state, replayed
+    return r
+
+
+def test_a_read_goes_to_a_streaming_standby_that_has_replayed_the_readers_last_write() -> None:
+    ahead, late = replica(STREAMING, 200), replica(STREAMING, 100)
+    late.pool = TWO  # type: ignore[assignment]
+    pools = ReadPools(PRIMARY, [ahead, late])  # type: ignore[arg-type]
+    assert pools.pool_for(150) is ONE  # only the standby that holds position 150
+    assert pools.pool_for(250) is PRIMARY  # no standby holds it yet
+    assert {pools.pool_for(None) for _ in range(200)} == {ONE, TWO}  # without a write of its own: either
+    ahead.state, late.state = UNREACHABLE, BEHIND
+    assert pools.pool_for(None) is PRIMARY and pools.pool_for(50) is PRIMARY  # skipped standbys are never used
+
+
+def test_the_status_of_a_standby_hides_its_password() -> None:
+    shown = replica(UNREACHABLE, 0).status(0.0)
+    assert shown.url == "postgresql://u:***@r/m" and shown.state == UNREACHABLE
+
+
+def test_without_replicas_no_hook_is_installed() -> None:
+    assert reads.remember_writes(settings()) == []
+    assert len(reads.remember_writes(settings(MUSRENBANG_REPLICA_URLS="postgresql://r1/m"))) == 1
+
+
+def test_only_public_reads_may_come_from_a_standby() -> None:
+    """Unsafe methods and staff screens (a handler taking the signed-in `actor`) keep the primary."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        app = create_app(settings(), "postgresql://unused@127.0.0.1:1/unused", "00" * 32, run_projections=False)
+    from_replica = []
+    for route in app.routes:
+        for handler in route.route_handlers if isinstance(route, HTTPRoute) else []:
+            if handler.resolve_dependencies().get("pool") is reads.FROM_REPLICA["pool"]:
+                from_replica.append(handler.fn.__name__)
+                assert handler.http_methods <= {"GET", "HEAD"}, handler
+                assert "actor" not in inspect.signature(handler.fn).parameters, handler
+    assert {"track", "rkpd_page", "proposal", "rkpd_list", "kelurahan_page"} <= set(from_replica)
+
+
+def test_a_standby_is_as_far_behind_as_the_newest_primary_position_it_has_replayed() -> None:
+    pools = ReadPools(PRIMARY, [])  # type: ignore[arg-type]
+    pools._primary_lsns.extend([(100.0, 10), (101.0, 20), (102.0, 30)])  # (when, primary's position)
+    standby = replica(STREAMING, 20)
+    pools._note_lag(standby)
+    assert standby.lag_bytes == 10 and standby.lag_seconds(105.0) == 4.0  # it holds what the primary held at 101
+    standby.replay_lsn = 30
+    pools._note_lag(standby)
+    assert standby.lag_bytes == 0 and standby.lag_seconds(105.0) == 0.0
+    never = replica(STREAMING, 5)  # below every position remembered: how far behind is unknown
+    pools._note_lag(never)
+    assert never.lag_seconds(105.0) is None and never.status(105.0).lag_seconds is None
+
+
+async def test_without_replicas_a_write_sets_no_read_cookie(app_server: Server) -> None:
+    """The server of the other HTTP tests has no MUSRENBANG_REPLICA_URLS: its writes answer as before."""
+    async with httpx.AsyncClient(base_url=app_server.base_url, timeout=10) as client:
+        r = await client.post("/api/v1/proposals", json=payload(title="Tanpa replika"),
+                              headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+        assert r.status_code == 201, r.text
+        assert reads.COOKIE not in r.cookies
+        assert (await client.get("/health")).json()["replicas"] == []
