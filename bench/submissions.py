@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import shutil
@@ -19,6 +20,9 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
+
+import asyncpg
+import psutil
 
 from bench._common import fresh_database, print_table, server_url
 from bench._server import running_server
@@ -85,27 +89,66 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
+def _cpu(processes: list[psutil.Process]) -> float:
+    """CPU seconds used so far by `processes` (and, for a PostgreSQL postmaster, its ended backends)."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            total += sum(_cpu([child]) for child in process.children())
+    return total
+
+
+async def _postmaster(url: str) -> psutil.Process:
+    """The PostgreSQL server process of `url` (the checkpointer's parent; backends are its children)."""
+    conn = await asyncpg.connect(url)
+    try:
+        pid = await conn.fetchval("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+    finally:
+        await conn.close()
+    return psutil.Process(pid).parent()
+
+
 async def main(seconds: int) -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
     with server_url() as url:
         async with fresh_database(url, migrated_only=True) as db:
+            postgres = await _postmaster(db)
             pool = await create_pool(db, min_size=10, max_size=50)
+            before = _cpu([psutil.Process()]), _cpu([postgres])
             raw = await ours(pool, 50, seconds, 1)
+            raw_cpu = (_cpu([psutil.Process()]) - before[0], _cpu([postgres]) - before[1])
             await pool.close()
         async with fresh_database(url) as db:
             with running_server(db, extra_env={"MUSRENBANG_SUBMISSIONS_PER_HOUR": "100000000"}) as base:
+                server = _serving(base)
+                before = _cpu([server]), _cpu([postgres])
                 http = await asyncio.to_thread(run_wrk, base, seconds, 50)
+                http_cpu = (_cpu([server]) - before[0], _cpu([postgres]) - before[1])
+    created, appended = http["rps"] * seconds, raw * seconds
     print(f"50 concurrent clients, {seconds} s each, server with 2 workers")
     print_table(
-        ["what", "per second", "p50 ms", "p99 ms", "non-2xx"],
+        ["what", "per second", "p50 ms", "p99 ms", "non-2xx", "app CPU ms each", "PostgreSQL CPU ms each"],
         [
             ["new proposals via POST /api/v1/proposals (201 only)", http["rps"], http["p50"], http["p99"],
-             http["errors"]],
-            ["raw event-log appends (baseline)", raw, "", "", ""],
+             http["errors"], 1000 * http_cpu[0] / created, 1000 * http_cpu[1] / created],
+            ["raw event-log appends (baseline)", raw, "", "", "", 1000 * raw_cpu[0] / appended,
+             1000 * raw_cpu[1] / appended],
         ],
-    )
-    print(f"ratio HTTP submissions / raw appends: {http['rps'] / raw:.2f}")
+    )  # fmt: skip
+    print(f"ratio HTTP submissions / raw appends: {http['rps'] / raw:.2f}; CPU per submission / CPU per append:"
+          f" {sum(http_cpu) / created / (sum(raw_cpu) / appended):.1f}")
+
+
+def _serving(base: str) -> psutil.Process:
+    """The `musrenbang serve` process listening at `base` (its workers are its children)."""
+    port = base.rsplit(":", 1)[1]
+    for process in psutil.process_iter(["cmdline"]):
+        if f"--port {port}" in " ".join(process.info["cmdline"] or ()):
+            return process
+    raise RuntimeError("the server process was not found")
 
 
 if __name__ == "__main__":
