@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import math
 import re
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
@@ -32,12 +33,12 @@ from musrenbang.domain import forum as forum_rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.errors import N_
 from musrenbang.domain.events import RkpdLine
-from musrenbang.http import charts, feeds, rkpd_files
+from musrenbang.http import charts, feeds, page_cache, rkpd_files
 from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
-from musrenbang.http.i18n import translations
-from musrenbang.http.log_head import latest_seal
-from musrenbang.http.render import page, rupiah
+from musrenbang.http.i18n import language, translations
+from musrenbang.http.log_head import latest_seal_on
+from musrenbang.http.render import page, page_context, remember_language, rendered, rupiah
 from musrenbang.http.rkpd_api import (
     LineageOut,
     ProposalNode,
@@ -46,7 +47,10 @@ from musrenbang.http.rkpd_api import (
     lineage_of_line,
     lineage_of_proposal,
     rkpd_out,
+    rkpd_out_on,
 )
+from musrenbang.http.staleness import behind
+from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
@@ -98,12 +102,20 @@ def forum_level(level: str, region: str) -> str:
 # --- the list ---------------------------------------------------------------------------------------
 
 
+PAGE_SIZE = 50
+"""Lines on one page of the list: a phone's first view stays small at city scale (hundreds of lines)."""
+
+
 @dataclasses.dataclass
 class AgencyGroup:
     code: str
     name: str
     items: list[Any]
     total: int
+    continued: bool = False
+    """Its first lines are on an earlier page."""
+    ends: bool = True
+    """Its last line is on this page (where its subtotal goes)."""
 
 
 @dataclasses.dataclass
@@ -112,6 +124,12 @@ class ProgramGroup:
     title: str
     agencies: list[AgencyGroup]
     total: int
+    continued: bool = False
+    ends: bool = True
+
+    @property
+    def lines(self) -> int:
+        return sum(len(a.items) for a in self.agencies)
 
 
 def grouped(rkpd: RkpdOut) -> list[ProgramGroup]:
@@ -129,14 +147,74 @@ def grouped(rkpd: RkpdOut) -> list[ProgramGroup]:
     return groups
 
 
+def page_count(rkpd: RkpdOut) -> int:
+    return max(1, math.ceil(len(rkpd.items) / PAGE_SIZE))
+
+
+def page_of(no: int) -> int:
+    """The page line number `no` (1, 2, ...) is on."""
+    return (no - 1) // PAGE_SIZE + 1
+
+
+def on_page(groups: list[ProgramGroup], number: int) -> list[ProgramGroup]:
+    """The groups as page `number` shows them: its lines only, each group's total still the whole group's
+    (a subtotal row goes where the group's last line is)."""
+    first, last = (number - 1) * PAGE_SIZE + 1, number * PAGE_SIZE
+    out = []
+    for g in groups:
+        agencies = []
+        for a in g.agencies:
+            shown = [i for i in a.items if first <= i.no <= last]
+            if shown:
+                agencies.append(dataclasses.replace(a, items=shown, continued=shown[0].no > a.items[0].no,
+                                                    ends=shown[-1].no == a.items[-1].no))  # fmt: skip
+        if agencies:
+            out.append(dataclasses.replace(g, agencies=agencies, continued=agencies[0].continued
+                                           or agencies[0].code != g.agencies[0].code,
+                                           ends=agencies[-1].ends and agencies[-1].code == g.agencies[-1].code))
+    return out
+
+
+@dataclasses.dataclass
+class AgencySummary:
+    code: str
+    name: str
+    lines: int
+    total: int
+    first: Any
+    """Its first line (the summary links to it: `?halaman=N#baris-ID`)."""
+
+
+def by_agency(rkpd: RkpdOut) -> list[AgencySummary]:
+    """Every agency with its lines across the priority programs, by name."""
+    out: dict[str, AgencySummary] = {}
+    for i in rkpd.items:
+        a = out.get(i.agency)
+        if a is None:
+            a = out[i.agency] = AgencySummary(i.agency, i.agency_name, 0, 0, i)
+        a.lines += 1
+        a.total += i.pagu
+    return sorted(out.values(), key=lambda a: (a.name, a.code))
+
+
+def page_number(request: Request) -> int:
+    """`?halaman=N` (1 when absent); anything but a page number is a page that does not exist."""
+    raw = request.query_params.get("halaman")
+    if raw is None:
+        return 1
+    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) < 6 and int(raw) > 0):
+        raise NotFoundException()
+    return int(raw)
+
+
 @get("/rkpd/{name:str}", include_in_schema=False)
 async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
-    """`/rkpd/2022` (the page), `/rkpd/2022.csv`, `/rkpd/2022.xlsx`."""
+    """`/rkpd/2022` (the page; `?halaman=N` for the rest of the list), `/rkpd/2022.csv`, `.xlsx`, `.atom`."""
     year, extension = year_of(name)
     if extension == "atom":
         return await feeds.rkpd_feed(request, pool, year)
-    rkpd = await rkpd_out(pool, year)
     if extension is not None:
+        rkpd = await rkpd_out(pool, year)
         content, media_type = (
             (rkpd_files.to_csv(rkpd), rkpd_files.CSV_TYPE) if extension == "csv"
             else (rkpd_files.to_xlsx(rkpd, city_of(request).name), rkpd_files.XLSX_TYPE)
@@ -145,11 +223,50 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
             "Content-Disposition": f'attachment; filename="{rkpd_files.filename(rkpd, extension)}"',
             "Cache-Control": "no-cache",
         })  # fmt: skip
-    shown = await latest_seal(pool, rkpd.head.position if rkpd.head else None)
+    number = page_number(request)
+    if behind(request):  # the notice is for this reader: rendered for them, never cached
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            _, html = await _render_list(request, conn, year, number)
+        return page_cache.uncached(html, "text/html; charset=utf-8")
     async with pool.acquire() as conn:
-        forums = await rkpd_views.city_forums_of(conn, year)
-    return page(request, "rkpd.html", rkpd=rkpd, groups=grouped(rkpd), seal=shown, forums=forums,
-                FORUMS=city_forums.FORUMS, FORUM_PAGES=city_forums.PAGES, **_labels())  # fmt: skip
+        version = await rkpd_views.list_version(conn, year)
+    if version.programs is None:
+        raise NotFoundException()
+
+    async def render() -> tuple[tuple[object, ...], bytes]:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            return await _render_list(request, conn, year, number)
+
+    response = await page_cache.cached(request, _list_key(request, year, number, version), render,
+                                       "text/html; charset=utf-8", vary_language=True)  # fmt: skip
+    remember_language(request, response)
+    return response
+
+
+def _list_key(request: Request, year: int, number: int, version: rkpd_views.ListVersion) -> tuple[object, ...]:
+    """Everything the list page's bytes depend on."""
+    return ("rkpd.html", request.url.path, year, number, language(request), version.rkpd, version.programs,
+            version.city, version.seal)  # fmt: skip
+
+
+async def _render_list(request: Request, conn: asyncpg.Connection, year: int,
+                       number: int) -> tuple[tuple[object, ...], bytes]:  # fmt: skip
+    """The page read in the caller's (repeatable read) transaction, with the key of what it read."""
+    version = await rkpd_views.list_version(conn, year)
+    city = await city_views.settings(conn)
+    rkpd = await rkpd_out_on(conn, year, city)
+    pages = page_count(rkpd)
+    if number > pages:
+        raise NotFoundException()
+    shown = await latest_seal_on(conn, rkpd.head.position if rkpd.head else None)
+    forums = await rkpd_views.city_forums_of(conn, year)
+    groups = grouped(rkpd)
+    context = page_context(
+        request, city=city, rkpd=rkpd, groups=on_page(groups, number), programs=groups, agencies=by_agency(rkpd),
+        page_number=number, pages=pages, page_of=page_of, seal=shown, forums=forums, FORUMS=city_forums.FORUMS,
+        FORUM_PAGES=city_forums.PAGES, **_labels(),
+    )  # fmt: skip
+    return _list_key(request, year, number, version), rendered(request, "rkpd.html", context)
 
 
 # --- equity -----------------------------------------------------------------------------------------
