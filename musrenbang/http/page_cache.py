@@ -41,6 +41,7 @@ class PageCache:
 
     def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
         self._entries: OrderedDict[str, Body] = OrderedDict()
+        self._facts: dict[tuple[object, ...], int] = {}
         self._bytes = 0
         self.max_entries, self.max_bytes = max_entries, max_bytes
 
@@ -51,6 +52,8 @@ class PageCache:
         return body
 
     def put(self, body: Body) -> None:
+        if len(body.gzipped) > self.max_bytes:
+            return  # sent, not kept: it would push out everything else
         old = self._entries.pop(body.etag, None)
         if old is not None:
             self._bytes -= len(old.gzipped)
@@ -62,6 +65,16 @@ class PageCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def note(self, key: tuple[object, ...], value: int) -> None:
+        """A small fact about a state (how many pages a list has), so that asking for what the state does
+        not have (page 99) is answered without rendering it again."""
+        self._facts[key] = value
+        while len(self._facts) > self.max_entries:
+            self._facts.pop(next(iter(self._facts)))
+
+    def noted(self, key: tuple[object, ...]) -> int | None:
+        return self._facts.get(key)
 
 
 def etag_of(key: tuple[object, ...]) -> str:

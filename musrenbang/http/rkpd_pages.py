@@ -227,10 +227,13 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
     if behind(request):  # the notice is for this reader: rendered for them, never cached
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             _, html = await _render_list(request, conn, year, number)
-        return page_cache.uncached(html, "text/html; charset=utf-8")
+        return page_cache.uncached(html, "text/html")
     async with pool.acquire() as conn:
         version = await rkpd_views.list_version(conn, year)
     if version.programs is None:
+        raise NotFoundException()
+    pages = page_cache.cache_of(request).noted(("rkpd pages", year, version.rkpd))
+    if pages is not None and number > pages:
         raise NotFoundException()
 
     async def render() -> tuple[tuple[object, ...], bytes]:
@@ -238,7 +241,7 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
             return await _render_list(request, conn, year, number)
 
     response = await page_cache.cached(request, _list_key(request, year, number, version), render,
-                                       "text/html; charset=utf-8", vary_language=True)  # fmt: skip
+                                       "text/html", vary_language=True)  # fmt: skip
     remember_language(request, response)
     return response
 
@@ -256,6 +259,7 @@ async def _render_list(request: Request, conn: asyncpg.Connection, year: int,
     city = await city_views.settings(conn)
     rkpd = await rkpd_out_on(conn, year, city)
     pages = page_count(rkpd)
+    page_cache.cache_of(request).note(("rkpd pages", year, version.rkpd), pages)
     if number > pages:
         raise NotFoundException()
     shown = await latest_seal_on(conn, rkpd.head.position if rkpd.head else None)
