@@ -289,13 +289,16 @@ async def equity(conn: asyncpg.Connection, year: int, in_rkpd: Sequence[str]) ->
     accepted at verification, and in the RKPD (`in_rkpd`: the
     origin codes of the published lines, with everything merged into them); and the needs that have
     waited: proposals of this year carried over from an earlier one, and the longest wait in years."""
+    # `in_rkpd` joined as a set: a `= ANY(array)` per proposal compared every proposal of a city with every
+    # origin (40 ms at 11,000 proposals and 1,300 origins).
     return await conn.fetch(
         "SELECT r.kode, r.nama, count(p.code) AS submitted,"
         " count(p.code) FILTER (WHERE p.accepted) AS accepted,"
-        " count(p.code) FILTER (WHERE p.code = ANY($2::text[])) AS in_rkpd,"
+        " count(p.code) FILTER (WHERE i.code IS NOT NULL) AS in_rkpd,"
         " count(p.code) FILTER (WHERE p.first_year < p.year) AS waited,"
         " coalesce(max(p.year - p.first_year), 0) AS longest_wait"
         " FROM regions r LEFT JOIN proposals p ON p.kecamatan = r.kode AND p.year = $1 AND p.source <> 'pokir'"
+        " LEFT JOIN (SELECT DISTINCT unnest($2::text[]) AS code) AS i ON i.code = p.code"
         " WHERE r.tingkat = 'kecamatan' GROUP BY r.kode, r.nama ORDER BY r.kode",
         year, list(in_rkpd),
     )  # fmt: skip
