@@ -303,8 +303,12 @@ def first_view(client: httpx.Client) -> list[list[object]]:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    """wrk's "12.34ms" in ms; nan when it printed none (no answer within its time)."""
+    found = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if found is None:
+        return float("nan")
+    value, unit = found.groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[unit]
 
 
 PARTS = ("lineage", "page", "pages", "replay", "verify")
