@@ -31,6 +31,7 @@ from musrenbang.domain import agency as agencies
 from musrenbang.domain import city_forums, values
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain import rkpd as rkpd_rules
+from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_
 from musrenbang.domain.events import RkpdLine
 from musrenbang.http import charts, feeds, page_cache, rkpd_files
@@ -54,6 +55,7 @@ from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
+from musrenbang.projections import status as status_views
 
 _NAME = re.compile(r"(\d{4})(?:\.(csv|xlsx|atom))?")
 
@@ -298,16 +300,16 @@ class KecamatanRow:
         return (Decimal(100 * self.pagu) / self.ceiling).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
-async def equity_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Published, list[KecamatanRow]]:
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        if not await cycles.priority_programs(conn, year):
-            raise NotFoundException()
-        published = await rkpd_views.published(conn, year)
-        origins = [c for line in published.lines for c in line.origins]
-        family = await lineage_views.members(conn, origins) if origins else []
-        rows = await rkpd_views.equity(conn, year, family)
-        cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
-        ceilings = await rkpd_views.ceilings(conn, year)
+async def equity_rows(conn: asyncpg.Connection, year: int) -> tuple[rkpd_views.Published, list[KecamatanRow]]:
+    """Read in the caller's (repeatable read) transaction."""
+    if not await cycles.priority_programs(conn, year):
+        raise NotFoundException()
+    published = await rkpd_views.published(conn, year)
+    origins = [c for line in published.lines for c in line.origins]
+    family = await lineage_views.members(conn, origins) if origins else []
+    rows = await rkpd_views.equity(conn, year, family)
+    cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
+    ceilings = await rkpd_views.ceilings(conn, year)
     pagu = rkpd_rules.pagu_by_kecamatan(published.lines, cost_of, kecamatan_of)
     return published, [
         KecamatanRow(
@@ -325,12 +327,41 @@ async def equity_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Publish
     ]
 
 
+EQUITY_MODELS = ("rkpd", "proposals", "lineage", "forums", "cycles", "city")
+"""Every read model the equity view reads (regions are reference data)."""
+
+
 @get("/rkpd/{name:str}/pemerataan", include_in_schema=False)
-async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
+    """Cached by the checkpoints of the read models it reads: it counts every proposal of the year, and
+    those models change with any event, so it is rendered again after each (and sent as it is between)."""
     year, extension = year_of(name)
     if extension is not None:
         raise NotFoundException()
-    published, rows = await equity_rows(pool, year)
+
+    async def render() -> tuple[tuple[object, ...], bytes]:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            read_at = await status_views.checkpoints(conn, EQUITY_MODELS)
+            city = await city_views.settings(conn)
+            published, rows = await equity_rows(conn, year)
+        return _equity_key(request, year, read_at), _equity_html(request, city, year, published, rows)
+
+    if behind(request):
+        return page_cache.uncached((await render())[1], "text/html")
+    async with pool.acquire() as conn:
+        now = await status_views.checkpoints(conn, EQUITY_MODELS)
+    response = await page_cache.cached(request, _equity_key(request, year, now), render, "text/html",
+                                       vary_language=True)  # fmt: skip
+    remember_language(request, response)
+    return response
+
+
+def _equity_key(request: Request, year: int, read_at: tuple[int, ...]) -> tuple[object, ...]:
+    return ("rkpd_equity.html", request.url.path, year, language(request), read_at)
+
+
+def _equity_html(request: Request, city: City, year: int, published: rkpd_views.Published,
+                 rows: list[KecamatanRow]) -> bytes:  # fmt: skip
     _ = translations(request).gettext
     counts = charts.bar_chart(
         "usulan", _("Usulan per kecamatan"),
@@ -349,9 +380,11 @@ async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Templa
             if r.ceiling and r.share is not None else "")) for r in rows],
     )  # fmt: skip
     shares = [r.share for r in rows if r.share is not None]
-    return page(request, "rkpd_equity.html", year=year, published=published, rows=rows, counts=counts,
-                money=money, low=min(shares) if shares else None, high=max(shares) if shares else None,
-                reached=sum(1 for r in rows if r.pagu), total_pagu=sum(r.pagu for r in rows))  # fmt: skip
+    return rendered(request, "rkpd_equity.html", page_context(
+        request, city=city, year=year, published=published, rows=rows, counts=counts, money=money,
+        low=min(shares) if shares else None, high=max(shares) if shares else None,
+        reached=sum(1 for r in rows if r.pagu), total_pagu=sum(r.pagu for r in rows),
+    ))  # fmt: skip
 
 
 # --- realisation: what became of the adopted lines, per kecamatan -----------------------------------------

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 
 PAGE = f"/rkpd/{history.YEAR}"
 JSON = f"/api/v1/rkpd/{history.YEAR}"
+EQUITY = f"/rkpd/{history.YEAR}/pemerataan"
 LINE = {
     "priority_program": 1, "sub_kegiatan_code": "1.03.10.2.01.0017", "program": "Program Penyelenggaraan Jalan",
     "kegiatan": "Penyelenggaraan Jalan Kabupaten/Kota", "sub_kegiatan": "Pemeliharaan Berkala Jalan",
@@ -77,7 +78,7 @@ async def raw(city: City, path: str, **headers: str) -> tuple[httpx.Response, by
     return r, body
 
 
-@pytest.mark.parametrize("path", [PAGE, JSON])
+@pytest.mark.parametrize("path", [PAGE, JSON, EQUITY])
 async def test_an_unchanged_list_is_304_to_its_etag_and_compressed_once(city: City, path: str) -> None:
     first, gz = await raw(city, path, **{"Accept-Encoding": "gzip"})
     assert first.status_code == 200 and first.headers["content-encoding"] == "gzip"
@@ -85,7 +86,7 @@ async def test_an_unchanged_list_is_304_to_its_etag_and_compressed_once(city: Ci
     assert etag.startswith('W/"') and first.headers["cache-control"] == "no-cache"
     assert "Accept-Encoding" in first.headers["vary"]
     plain = gzip.decompress(gz)  # one gzip layer, not two
-    assert plain.startswith(b"<!doctype html>") if path == PAGE else plain.startswith(b'{"year":2022')
+    assert plain.startswith(b"<!doctype html>") if path != JSON else plain.startswith(b'{"year":2022')
     # A client that does not take gzip gets the same bytes uncompressed, under the same validator.
     identity, body = await raw(city, path, **{"Accept-Encoding": "identity"})
     assert "content-encoding" not in identity.headers and body == plain and identity.headers["etag"] == etag
@@ -141,7 +142,7 @@ async def test_nothing_for_one_reader_is_cached_for_everyone(city: City) -> None
 
 
 async def test_a_write_shows_on_the_next_read_and_moves_the_validator(city: City, web: httpx.AsyncClient) -> None:
-    page, listed = await web.get(PAGE), await web.get(JSON)
+    page, listed, equity = await web.get(PAGE), await web.get(JSON), await web.get(EQUITY)
     assert "Tidak ada perubahan sejak penetapan" in page.text
     r = await web.post(f"{JSON}/lines", json=LINE, headers=city.auth["roads"])
     assert r.status_code == 201, r.text
@@ -153,9 +154,20 @@ async def test_a_write_shows_on_the_next_read_and_moves_the_validator(city: City
     assert (await web.get(JSON, headers={"If-None-Match": listed.headers["etag"]})).json()["changed_since_adoption"]
     r = await web.post(f"{JSON}/adopt", json={"note": "baris Renja"}, headers=city.auth["admin"])
     assert r.status_code == 200, r.text
+    # The equity view (cached by its read models' checkpoints) counts the new line's pagu where it serves.
+    after = await web.get(EQUITY, headers={"If-None-Match": equity.headers["etag"]})
+    assert after.status_code == 200 and after.headers["etag"] != equity.headers["etag"]
+    assert _total(after.text) == _total(equity.text) + LINE["pagu"]
     adopted = await web.get(JSON)
     assert line_id in [i["id"] for i in adopted.json()["items"]]
     assert f'id="baris-{line_id}"' in (await web.get(PAGE)).text
+
+
+def _total(equity_html: str) -> int:
+    """The equity view's pagu reaching the kecamatan, from its table's total row."""
+    total_row = r'<tfoot><tr><th scope="row">[^<]*</th>(?:<td class="num">\d+</td>){3}<td class="num">Rp ([\d.]+)<'
+    cells = re.search(total_row, equity_html)
+    return int(cells[1].replace(".", ""))
 
 
 async def test_every_line_is_reached_page_by_page_once(city: City, web: httpx.AsyncClient) -> None:
