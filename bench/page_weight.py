@@ -32,14 +32,14 @@ def measure(base: str) -> list[list[object]]:
             assets = re.findall(r'<(?:link[^>]+href|script[^>]+src)="([^"]+)"', page.text)
             external = [a for a in assets if re.match(r"(https?:)?//", a)]
             responses = [page] + [http.get(a) for a in assets if a.startswith("/")]
-            wire = sum(_wire_bytes(x) for x in responses)
+            wire = sum(wire_bytes(x) for x in responses)
             plain = sum(len(x.content) for x in responses)
             rows.append([path, len(responses), wire, plain, plain / wire, "yes" if wire <= AIM else "NO",
                          len(external)])  # fmt: skip
         return rows
 
 
-def _wire_bytes(response: httpx.Response) -> int:
+def wire_bytes(response: httpx.Response) -> int:
     """Body bytes as sent (compressed when the server compressed), plus the headers."""
     raw = response.headers.get("content-length")
     body = int(raw) if raw is not None else len(response.content)

@@ -2,6 +2,7 @@
 verification on it (issue 6 figures).
 
     python -m bench.rkpd_scale [--events 1000000] [--samples 2000] [--reuse URL] [--parts lineage,page,...]
+                               [--seconds 5] [--connections 10]
 
 Builds a fresh database with `musrenbang.demo.play` at the scale that gives about `--events` events
 (the same commands and events a real cycle produces, appended many streams per command), or reuses the
@@ -13,6 +14,11 @@ baseline in the same run:
   `/api/v1/lineage/{code}` and `/api/v1/rkpd/{year}/items/{id}/lineage`, run in this process against
   the database: p50/p99, aim p99 < 10 ms), against a primary-key lookup of one proposal row;
 - the RKPD page `GET /rkpd/2022` through a real server, against `GET /health` on the same server;
+- `pages`: every public page a resident reaches (`/rkpd/2022`, `/api/v1/rkpd/2022`, `/`, `/telusur/...`,
+  `/lacak/...`, `/wilayah`, a kecamatan, a kelurahan, the equity and sources views) under load with `wrk`
+  (`--connections`, `--seconds` each, gzip asked) through a server with 2 workers: requests/s and p50/p99
+  against `GET /health` in the same run (aim: each ≥ 0.3× /health, and p99 < 50 ms for the RKPD list and
+  its JSON), and the gzip bytes of the RKPD list's first view with its CSS and JS (aim ≤ 30 KB);
 - `replay` of every projection, against a plain SELECT of all events (as bench/replay.py);
 - `musrenbang export events` then `musrenbang verify --file` in events/s, against the in-database chain
   check (`musrenbang verify`).
@@ -25,6 +31,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import statistics
 import subprocess
 import tempfile
@@ -36,6 +43,7 @@ import httpx
 
 from bench._common import fresh_database, print_table, server_url
 from bench._server import running_server
+from bench.page_weight import wire_bytes
 from bench.replay import plain_select
 from musrenbang import demo
 from musrenbang.db.connect import create_pool
@@ -215,10 +223,99 @@ async def database(reuse: str | None, events: int) -> AsyncIterator[str]:
             yield db
 
 
-PARTS = ("lineage", "page", "replay", "verify")
+CACHED = ("/rkpd/2022", "/rkpd/2022?halaman=2", "/api/v1/rkpd/2022")
+"""Served from bytes cached by the list's revision (musrenbang/http/page_cache.py)."""
 
 
-async def measure(reuse: str | None, events: int, samples: int, parts: set[str]) -> None:
+def public_paths(url: str) -> list[str]:
+    """The public pages to load, on real codes of the database: the RKPD list first, /health last."""
+
+    async def pick() -> list[str]:
+        pool = await create_pool(url, min_size=1, max_size=1)
+        try:
+            code = await pool.fetchval("SELECT code FROM proposals WHERE status = 'masuk_rkpd' ORDER BY code LIMIT 1")
+            line = await pool.fetchval("SELECT line_id FROM rkpd_lines WHERE year = 2022 ORDER BY line_id LIMIT 1")
+            kecamatan, kelurahan = await pool.fetchrow(
+                "SELECT kecamatan, kelurahan FROM proposals WHERE code = $1", code
+            ) or ("", "")  # fmt: skip
+        finally:
+            await pool.close()
+        return [*CACHED, "/", f"/telusur/usulan/{code}",
+                f"/telusur/rkpd/2022/{line}", f"/lacak/{code}", "/wilayah", f"/kecamatan/{kecamatan}",
+                f"/kelurahan/{kelurahan}", "/rkpd/2022/pemerataan", "/rkpd/2022/sumber"]  # fmt: skip
+
+    return asyncio.run(pick())
+
+
+def pages(url: str, seconds: int, connections: int) -> tuple[list[list[object]], list[list[object]]]:
+    """Each public page under `wrk` load, /health before and after them (its mean is the baseline)."""
+    paths = public_paths(url)
+    rows = []
+    with running_server(url, workers=2) as base, httpx.Client(base_url=base, timeout=120) as client:
+        for path in paths:  # warm every worker: each process renders a list once, on its first request
+            load(base, path, 1, connections)
+        before = load(base, "/health", seconds, connections)
+        for path in paths:
+            rows.append((path, load(base, path, seconds, connections)))
+        after = load(base, "/health", seconds, connections)
+        weight = first_view(client)
+    health = (before["rps"] + after["rps"]) / 2
+    table = [
+        [path, r["rps"], r["p50"], r["p99"], r["rps"] / health, r["errors"],
+         "p99 < 50 ms, ≥ 0.3" if path in CACHED else "≥ 0.3"]
+        for path, r in rows
+    ] + [
+        ["baseline: /health (before)", before["rps"], before["p50"], before["p99"], before["rps"] / health,
+         before["errors"], ""],
+        ["baseline: /health (after)", after["rps"], after["p50"], after["p99"], after["rps"] / health,
+         after["errors"], ""],
+    ]  # fmt: skip
+    return table, weight
+
+
+def load(base: str, path: str, seconds: int, connections: int) -> dict[str, float]:
+    """`wrk` on one path, gzip asked as browsers do."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", "Accept-Encoding: gzip",
+         base + path], capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if re.search(r"\b0 requests in", out):  # not one answer in the time: no percentiles to read
+        return {"rps": 0.0, "p50": float("nan"), "p99": float("nan"), "errors": 0}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
+        "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "errors": int(bad.group(1)) if bad else 0,
+    }
+
+
+def first_view(client: httpx.Client) -> list[list[object]]:
+    """What a phone downloads for the RKPD list's first view: the page, its CSS and JS, as sent (gzip)."""
+    page = client.get("/rkpd/2022", headers={"Accept-Encoding": "gzip"})
+    assets = re.findall(r'<(?:link[^>]+href|script[^>]+src)="(/[^"]+)"', page.text)
+    responses = [page] + [client.get(a, headers={"Accept-Encoding": "gzip"}) for a in assets]
+    wire = sum(wire_bytes(r) for r in responses)
+    plain = sum(len(r.content) for r in responses)
+    lines = len(re.findall(r'<tr id="baris-', page.text))
+    return [[f"/rkpd/2022 first view ({lines} lines shown) + CSS + JS", len(responses), wire, plain,
+             "yes" if wire <= 30 * 1024 else "NO"]]  # fmt: skip
+
+
+def _ms(text: str) -> float:
+    """wrk's "12.34ms" in ms; nan when it printed none (no answer within its time)."""
+    found = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if found is None:
+        return float("nan")
+    value, unit = found.groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[unit]
+
+
+PARTS = ("lineage", "page", "pages", "replay", "verify")
+
+
+async def measure(reuse: str | None, events: int, samples: int, parts: set[str], seconds: int = 5,
+                  connections: int = 10) -> None:  # fmt: skip
     async with database(reuse, events) as url:
         print(f"{await _count(url):,} events")
         if "lineage" in parts:
@@ -227,6 +324,12 @@ async def measure(reuse: str | None, events: int, samples: int, parts: set[str])
         if "page" in parts:
             print_table(["what", "ms p50", "ms max", "ratio to baseline", "aim"], await asyncio.to_thread(page, url))
             print(f"rkpd_out (the list behind the page and the JSON API), in process: {await rkpd_json(url):,.0f} ms")
+            print()
+        if "pages" in parts:
+            table, weight = await asyncio.to_thread(pages, url, seconds, connections)
+            print(f"wrk: {connections} connections, {seconds} s a page, server with 2 workers (same 2 cores)")
+            print_table(["page", "req/s", "ms p50", "ms p99", "ratio to /health", "errors", "aim"], table)
+            print_table(["first view", "requests", "bytes on the wire", "uncompressed", "≤ 30 KB"], weight)
             print()
         if "replay" in parts:
             print_table(["what", "seconds", "events/s", "speed vs baseline", "aim"], await replay(url))
@@ -241,5 +344,8 @@ if __name__ == "__main__":
     parser.add_argument("--samples", type=int, default=2_000)
     parser.add_argument("--reuse", default=os.environ.get("MUSRENBANG_BENCH_DB"), metavar="URL")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of: {', '.join(PARTS)}")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk's time per page (part `pages`)")
+    parser.add_argument("--connections", type=int, default=10, help="wrk's connections (part `pages`)")
     args = parser.parse_args()
-    asyncio.run(measure(args.reuse, args.events, args.samples, set(args.parts.split(","))))
+    asyncio.run(measure(args.reuse, args.events, args.samples, set(args.parts.split(",")), args.seconds,
+                        args.connections))

@@ -46,7 +46,11 @@ def translations(request: Request) -> gettext.NullTranslations:
 
 def translate(request: Request, message: str) -> str:
     """A domain message in the reader's language (templates with parameters are filled in after)."""
-    t = translations(request)
+    return translate_with(translations(request), message)
+
+
+def translate_with(t: gettext.NullTranslations, message: str) -> str:
+    """`translate` with the catalog already chosen: a page with hundreds of labels chooses it once."""
     if isinstance(message, Message):
         return t.gettext(message.template) % message.params if message.params else t.gettext(message.template)
     return t.gettext(message)

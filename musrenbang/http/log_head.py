@@ -52,10 +52,15 @@ async def latest_seal(pool: asyncpg.Pool, head_position: int | None = None) -> S
     """The newest seal; with the global position of the event a page was computed from (a forum's close,
     an adoption), whether that event is already under the seal."""
     async with pool.acquire() as conn:
-        newest = await seal.latest(conn)
-        if newest is None:
-            return None
-        if head_position is None:
-            return SealShown(newest, None)
-        tx = await conn.fetchval("SELECT tx FROM events WHERE global_position = $1", head_position)
+        return await latest_seal_on(conn, head_position)
+
+
+async def latest_seal_on(conn: asyncpg.Connection, head_position: int | None = None) -> SealShown | None:
+    """`latest_seal` on `conn` (in the transaction the page's other data is read in)."""
+    newest = await seal.latest(conn)
+    if newest is None:
+        return None
+    if head_position is None:
+        return SealShown(newest, None)
+    tx = await conn.fetchval("SELECT tx FROM events WHERE global_position = $1", head_position)
     return SealShown(newest, tx is not None and newest.covers(Position(tx, head_position)))

@@ -10,16 +10,16 @@ from urllib.parse import quote
 import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2.ext import _make_new_gettext, _make_new_ngettext
-from litestar import Request
+from litestar import Request, Response
 from litestar.response import Template
 
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import realisation
 from musrenbang.domain import rules as decision_rules
-from musrenbang.domain.city import TIMEZONES
+from musrenbang.domain.city import TIMEZONES, City
 from musrenbang.domain.cycle import STAGE_LABELS
 from musrenbang.http.city_context import city_of
-from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate, translations
+from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate_with, translations
 from musrenbang.http.staleness import behind
 from musrenbang.resources import templates_dir
 
@@ -79,9 +79,32 @@ def same_page_path(path: str) -> str:
 
 
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Template:
+    response = Template(template, status_code=status, context=page_context(request, **context))
+    remember_language(request, response)
+    return response
+
+
+def rendered(request: Request, template: str, context: dict[str, Any]) -> bytes:
+    """A template's bytes, for a handler that caches them (`page` leaves rendering to the response)."""
+    engine = request.app.template_engine
+    if engine is None:
+        raise RuntimeError("the application has no template engine")
+    return engine.get_template(template).render(**context).encode()
+
+
+def remember_language(request: Request, response: Response) -> None:
+    """`?lang=` chosen: remembered in a cookie for the next pages."""
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(COOKIE, language(request), max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+
+
+def page_context(request: Request, city: City | None = None, **context: Any) -> dict[str, Any]:
+    """What every template gets: the reader's language and its gettext (chosen once per page, not per
+    string), the city (`city`: as read with the page's data, else as this process last read it), dates
+    as the city reads them."""
     lang = language(request)
     t = translations(request)
-    city = city_of(request)
+    city = city or city_of(request)
     zone = dt.timezone(dt.timedelta(hours=TIMEZONES.get(city.timezone, 7)), city.timezone)
 
     def when(moment: dt.datetime | dt.date | None, with_time: bool = True) -> str:
@@ -94,25 +117,18 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
             return f"{text}, {local:%H.%M} {city.timezone}" if with_time else text
         return f"{moment.day} {_MONTHS[lang][moment.month - 1]} {moment.year}"
 
-    response = Template(
-        template,
-        status_code=status,
-        context={
-            "city": city,
-            "agency_name": city.agency_name,  # a handler may pass its own
-            **context,
-            "lang": lang,
-            "other_lang": "en" if lang == "id" else "id",
-            # Jinja's "new style" gettext: autoescape-aware, and fills in %(name)s from keyword arguments.
-            "gettext": _make_new_gettext(t.gettext),
-            "ngettext": _make_new_ngettext(t.ngettext),
-            "_": _make_new_gettext(t.gettext),
-            "tr": lambda message: translate(request, message),
-            "when": when,
-            "path": same_page_path(request.url.path),
-            "behind": behind(request),
-        },
-    )
-    if request.query_params.get("lang") in LANGUAGES:
-        response.set_cookie(COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
-    return response
+    return {
+        "city": city,
+        "agency_name": city.agency_name,  # a handler may pass its own
+        **context,
+        "lang": lang,
+        "other_lang": "en" if lang == "id" else "id",
+        # Jinja's "new style" gettext: autoescape-aware, and fills in %(name)s from keyword arguments.
+        "gettext": _make_new_gettext(t.gettext),
+        "ngettext": _make_new_ngettext(t.ngettext),
+        "_": _make_new_gettext(t.gettext),
+        "tr": lambda message: translate_with(t, message),
+        "when": when,
+        "path": same_page_path(request.url.path),
+        "behind": behind(request),
+    }

@@ -48,7 +48,7 @@ async def home(request: Request, pool: asyncpg.Pool) -> Template:
         years = await cycles.overview(conn, today)
         planned = await cycles.current_cycle(conn, today)
         kecamatan = await kecamatan_with_kelurahan(conn)
-        counts = dict(await conn.fetch("SELECT year, count(*) FROM proposals GROUP BY year"))
+        counts = await proposal_views.counts_by_year(conn)
     now = cycles.open_windows(years)
     programs: list[Any] = next((c["programs"] for c in years if planned and c["year"] == planned["year"]), [])
     upcoming = sorted((w["opens"], c["year"], w["stage"]) for c in years for w in c["calendar"]

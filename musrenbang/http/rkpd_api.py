@@ -12,9 +12,11 @@ from typing import Annotated
 
 import asyncpg
 import msgspec
-from litestar import Request, get, post, put
+from litestar import Request, Response, get, post, put
 from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
+from litestar.serialization import encode_json
 
 from musrenbang.domain import bounds, realisation
 from musrenbang.domain import rkpd as rules
@@ -23,6 +25,7 @@ from musrenbang.domain.city import City
 from musrenbang.domain.events import RkpdLine
 from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog.store import AppendResult
+from musrenbang.http import page_cache
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.reads import FROM_REPLICA
@@ -148,16 +151,22 @@ class RkpdOut(msgspec.Struct, frozen=True, kw_only=True):
 
 async def rkpd_out(pool: asyncpg.Pool, year: int) -> RkpdOut:
     async with pool.acquire() as conn:
-        programs = {r["number"]: r["title"] for r in await cycles.priority_programs(conn, year)}
-        if not programs:
-            raise NotFoundException()
-        published = await rkpd_views.published(conn, year)
-        codes = [c for line in published.lines for c in line.origins]
-        origins = await _origins(conn, codes)
-        places = {r["kode"]: r["nama"] for r in await conn.fetch("SELECT kode, nama FROM regions")}
-        city = await city_views.settings(conn)
-        after = _After(await rkpd_views.progress(conn, year), await rkpd_views.milestones(conn, year)) \
-            if published.revision else _After({}, [], draft=True)  # fmt: skip
+        return await rkpd_out_on(conn, year)
+
+
+async def rkpd_out_on(conn: asyncpg.Connection, year: int, city: City | None = None) -> RkpdOut:
+    """The list of `year` read on `conn` (in the caller's transaction, if it has one); `city`: the settings
+    already read there."""
+    programs = {r["number"]: r["title"] for r in await cycles.priority_programs(conn, year)}
+    if not programs:
+        raise NotFoundException()
+    published = await rkpd_views.published(conn, year)
+    codes = [c for line in published.lines for c in line.origins]
+    origins = await _origins(conn, codes)
+    places = {r["kode"]: r["nama"] for r in await conn.fetch("SELECT kode, nama FROM regions")}
+    city = city or await city_views.settings(conn)
+    after = _After(await rkpd_views.progress(conn, year), await rkpd_views.milestones(conn, year)) \
+        if published.revision else _After({}, [], draft=True)  # fmt: skip
     ordered = sorted(published.lines, key=lambda line: _order(line, city))
     items = [_item(n, line, programs, origins, places, city, after) for n, line in enumerate(ordered, start=1)]
     a = published.adoption
@@ -242,9 +251,28 @@ async def _origins(conn: asyncpg.Connection, codes: list[str]) -> dict[str, Orig
 
 
 @get("/api/v1/rkpd/{year:int}", summary="The RKPD priority list, each line with its origin proposals",
-     tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
-async def rkpd_list(pool: asyncpg.Pool, year: Year) -> RkpdOut:
-    return await rkpd_out(pool, year)
+     tags=["rkpd"], responses={200: ResponseSpec(data_container=RkpdOut, description="The list (with an ETag:"
+                                                 " send it back in If-None-Match, and an unchanged list is 304)")},
+     dependencies=FROM_REPLICA)
+async def rkpd_list(request: Request, pool: asyncpg.Pool, year: Year) -> Response:
+    """Served from the bytes cached by the read model's state (http/page_cache.py): the same JSON as
+    encoding `rkpd_out` each time."""
+    async with pool.acquire() as conn:
+        version = await rkpd_views.list_version(conn, year)
+    if version.programs is None:
+        raise NotFoundException()
+
+    async def render() -> tuple[tuple[object, ...], bytes]:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            read_at = await rkpd_views.list_version(conn, year)
+            return _json_key(year, read_at), encode_json(await rkpd_out_on(conn, year))
+
+    return await page_cache.cached(request, _json_key(year, version), render, "application/json")
+
+
+def _json_key(year: int, version: rkpd_views.ListVersion) -> tuple[object, ...]:
+    """What the JSON depends on (not the language, nor the seal)."""
+    return ("rkpd.json", year, version.rkpd, version.programs, version.city)
 
 
 # --- lineage ----------------------------------------------------------------------------------------

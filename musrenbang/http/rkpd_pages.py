@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import math
 import re
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,15 +31,16 @@ from musrenbang.domain import agency as agencies
 from musrenbang.domain import city_forums, values
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain import rkpd as rkpd_rules
+from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_
 from musrenbang.domain.events import RkpdLine
-from musrenbang.http import charts, feeds, rkpd_files
+from musrenbang.http import charts, feeds, page_cache, rkpd_files
 from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
-from musrenbang.http.i18n import translations
-from musrenbang.http.log_head import latest_seal
+from musrenbang.http.i18n import language, translations
+from musrenbang.http.log_head import latest_seal_on
 from musrenbang.http.reads import FROM_REPLICA
-from musrenbang.http.render import page, rupiah
+from musrenbang.http.render import page, page_context, remember_language, rendered, rupiah
 from musrenbang.http.rkpd_api import (
     LineageOut,
     ProposalNode,
@@ -47,10 +49,14 @@ from musrenbang.http.rkpd_api import (
     lineage_of_line,
     lineage_of_proposal,
     rkpd_out,
+    rkpd_out_on,
 )
+from musrenbang.http.staleness import behind
+from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
+from musrenbang.projections import status as status_views
 
 _NAME = re.compile(r"(\d{4})(?:\.(csv|xlsx|atom))?")
 
@@ -103,12 +109,20 @@ def forum_level(level: str, region: str) -> str:
 # --- the list ---------------------------------------------------------------------------------------
 
 
+PAGE_SIZE = 50
+"""Lines on one page of the list: a phone's first view stays small at city scale (hundreds of lines)."""
+
+
 @dataclasses.dataclass
 class AgencyGroup:
     code: str
     name: str
     items: list[Any]
     total: int
+    continued: bool = False
+    """Its first lines are on an earlier page."""
+    ends: bool = True
+    """Its last line is on this page (where its subtotal goes)."""
 
 
 @dataclasses.dataclass
@@ -117,6 +131,12 @@ class ProgramGroup:
     title: str
     agencies: list[AgencyGroup]
     total: int
+    continued: bool = False
+    ends: bool = True
+
+    @property
+    def lines(self) -> int:
+        return sum(len(a.items) for a in self.agencies)
 
 
 def grouped(rkpd: RkpdOut) -> list[ProgramGroup]:
@@ -134,14 +154,74 @@ def grouped(rkpd: RkpdOut) -> list[ProgramGroup]:
     return groups
 
 
+def page_count(rkpd: RkpdOut) -> int:
+    return max(1, math.ceil(len(rkpd.items) / PAGE_SIZE))
+
+
+def page_of(no: int) -> int:
+    """The page line number `no` (1, 2, ...) is on."""
+    return (no - 1) // PAGE_SIZE + 1
+
+
+def on_page(groups: list[ProgramGroup], number: int) -> list[ProgramGroup]:
+    """The groups as page `number` shows them: its lines only, each group's total still the whole group's
+    (a subtotal row goes where the group's last line is)."""
+    first, last = (number - 1) * PAGE_SIZE + 1, number * PAGE_SIZE
+    out = []
+    for g in groups:
+        agencies = []
+        for a in g.agencies:
+            shown = [i for i in a.items if first <= i.no <= last]
+            if shown:
+                agencies.append(dataclasses.replace(a, items=shown, continued=shown[0].no > a.items[0].no,
+                                                    ends=shown[-1].no == a.items[-1].no))  # fmt: skip
+        if agencies:
+            out.append(dataclasses.replace(g, agencies=agencies, continued=agencies[0].continued
+                                           or agencies[0].code != g.agencies[0].code,
+                                           ends=agencies[-1].ends and agencies[-1].code == g.agencies[-1].code))
+    return out
+
+
+@dataclasses.dataclass
+class AgencySummary:
+    code: str
+    name: str
+    lines: int
+    total: int
+    first: Any
+    """Its first line (the summary links to it: `?halaman=N#baris-ID`)."""
+
+
+def by_agency(rkpd: RkpdOut) -> list[AgencySummary]:
+    """Every agency with its lines across the priority programs, by name."""
+    out: dict[str, AgencySummary] = {}
+    for i in rkpd.items:
+        a = out.get(i.agency)
+        if a is None:
+            a = out[i.agency] = AgencySummary(i.agency, i.agency_name, 0, 0, i)
+        a.lines += 1
+        a.total += i.pagu
+    return sorted(out.values(), key=lambda a: (a.name, a.code))
+
+
+def page_number(request: Request) -> int:
+    """`?halaman=N` (1 when absent); anything but a page number is a page that does not exist."""
+    raw = request.query_params.get("halaman")
+    if raw is None:
+        return 1
+    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) < 6 and int(raw) > 0):
+        raise NotFoundException()
+    return int(raw)
+
+
 @get("/rkpd/{name:str}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
-    """`/rkpd/2022` (the page), `/rkpd/2022.csv`, `/rkpd/2022.xlsx`."""
+    """`/rkpd/2022` (the page; `?halaman=N` for the rest of the list), `/rkpd/2022.csv`, `.xlsx`, `.atom`."""
     year, extension = year_of(name)
     if extension == "atom":
         return await feeds.rkpd_feed(request, pool, year)
-    rkpd = await rkpd_out(pool, year)
     if extension is not None:
+        rkpd = await rkpd_out(pool, year)
         content, media_type = (
             (rkpd_files.to_csv(rkpd), rkpd_files.CSV_TYPE) if extension == "csv"
             else (rkpd_files.to_xlsx(rkpd, city_of(request).name), rkpd_files.XLSX_TYPE)
@@ -150,11 +230,54 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
             "Content-Disposition": f'attachment; filename="{rkpd_files.filename(rkpd, extension)}"',
             "Cache-Control": "no-cache",
         })  # fmt: skip
-    shown = await latest_seal(pool, rkpd.head.position if rkpd.head else None)
+    number = page_number(request)
+    if behind(request):  # the notice is for this reader: rendered for them, never cached
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            _, html = await _render_list(request, conn, year, number)
+        return page_cache.uncached(html, "text/html")
     async with pool.acquire() as conn:
-        forums = await rkpd_views.city_forums_of(conn, year)
-    return page(request, "rkpd.html", rkpd=rkpd, groups=grouped(rkpd), seal=shown, forums=forums,
-                FORUMS=city_forums.FORUMS, FORUM_PAGES=city_forums.PAGES, **_labels())  # fmt: skip
+        version = await rkpd_views.list_version(conn, year)
+    if version.programs is None:
+        raise NotFoundException()
+    pages = page_cache.cache_of(request).noted(("rkpd pages", year, version.rkpd))
+    if pages is not None and number > pages:
+        raise NotFoundException()
+
+    async def render() -> tuple[tuple[object, ...], bytes]:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            return await _render_list(request, conn, year, number)
+
+    response = await page_cache.cached(request, _list_key(request, year, number, version), render,
+                                       "text/html", vary_language=True)  # fmt: skip
+    remember_language(request, response)
+    return response
+
+
+def _list_key(request: Request, year: int, number: int, version: rkpd_views.ListVersion) -> tuple[object, ...]:
+    """Everything the list page's bytes depend on."""
+    return ("rkpd.html", request.url.path, year, number, language(request), version.rkpd, version.programs,
+            version.city, version.seal)  # fmt: skip
+
+
+async def _render_list(request: Request, conn: asyncpg.Connection, year: int,
+                       number: int) -> tuple[tuple[object, ...], bytes]:  # fmt: skip
+    """The page read in the caller's (repeatable read) transaction, with the key of what it read."""
+    version = await rkpd_views.list_version(conn, year)
+    city = await city_views.settings(conn)
+    rkpd = await rkpd_out_on(conn, year, city)
+    pages = page_count(rkpd)
+    page_cache.cache_of(request).note(("rkpd pages", year, version.rkpd), pages)
+    if number > pages:
+        raise NotFoundException()
+    shown = await latest_seal_on(conn, rkpd.head.position if rkpd.head else None)
+    forums = await rkpd_views.city_forums_of(conn, year)
+    groups = grouped(rkpd)
+    context = page_context(
+        request, city=city, rkpd=rkpd, groups=on_page(groups, number), programs=groups, agencies=by_agency(rkpd),
+        page_number=number, pages=pages, page_of=page_of, seal=shown, forums=forums, FORUMS=city_forums.FORUMS,
+        FORUM_PAGES=city_forums.PAGES, **_labels(),
+    )  # fmt: skip
+    return _list_key(request, year, number, version), rendered(request, "rkpd.html", context)
 
 
 # --- equity -----------------------------------------------------------------------------------------
@@ -182,16 +305,16 @@ class KecamatanRow:
         return (Decimal(100 * self.pagu) / self.ceiling).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
-async def equity_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Published, list[KecamatanRow]]:
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        if not await cycles.priority_programs(conn, year):
-            raise NotFoundException()
-        published = await rkpd_views.published(conn, year)
-        origins = [c for line in published.lines for c in line.origins]
-        family = await lineage_views.members(conn, origins) if origins else []
-        rows = await rkpd_views.equity(conn, year, family)
-        cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
-        ceilings = await rkpd_views.ceilings(conn, year)
+async def equity_rows(conn: asyncpg.Connection, year: int) -> tuple[rkpd_views.Published, list[KecamatanRow]]:
+    """Read in the caller's (repeatable read) transaction."""
+    if not await cycles.priority_programs(conn, year):
+        raise NotFoundException()
+    published = await rkpd_views.published(conn, year)
+    origins = [c for line in published.lines for c in line.origins]
+    family = await lineage_views.members(conn, origins) if origins else []
+    rows = await rkpd_views.equity(conn, year, family)
+    cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
+    ceilings = await rkpd_views.ceilings(conn, year)
     pagu = rkpd_rules.pagu_by_kecamatan(published.lines, cost_of, kecamatan_of)
     return published, [
         KecamatanRow(
@@ -209,12 +332,41 @@ async def equity_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Publish
     ]
 
 
+EQUITY_MODELS = ("rkpd", "proposals", "lineage", "forums", "cycles", "city")
+"""Every read model the equity view reads (regions are reference data)."""
+
+
 @get("/rkpd/{name:str}/pemerataan", include_in_schema=False, dependencies=FROM_REPLICA)
-async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
+    """Cached by the checkpoints of the read models it reads: it counts every proposal of the year, and
+    those models change with any event, so it is rendered again after each (and sent as it is between)."""
     year, extension = year_of(name)
     if extension is not None:
         raise NotFoundException()
-    published, rows = await equity_rows(pool, year)
+
+    async def render() -> tuple[tuple[object, ...], bytes]:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            read_at = await status_views.checkpoints(conn, EQUITY_MODELS)
+            city = await city_views.settings(conn)
+            published, rows = await equity_rows(conn, year)
+        return _equity_key(request, year, read_at), _equity_html(request, city, year, published, rows)
+
+    if behind(request):
+        return page_cache.uncached((await render())[1], "text/html")
+    async with pool.acquire() as conn:
+        now = await status_views.checkpoints(conn, EQUITY_MODELS)
+    response = await page_cache.cached(request, _equity_key(request, year, now), render, "text/html",
+                                       vary_language=True)  # fmt: skip
+    remember_language(request, response)
+    return response
+
+
+def _equity_key(request: Request, year: int, read_at: tuple[int, ...]) -> tuple[object, ...]:
+    return ("rkpd_equity.html", request.url.path, year, language(request), read_at)
+
+
+def _equity_html(request: Request, city: City, year: int, published: rkpd_views.Published,
+                 rows: list[KecamatanRow]) -> bytes:  # fmt: skip
     _ = translations(request).gettext
     counts = charts.bar_chart(
         "usulan", _("Usulan per kecamatan"),
@@ -233,9 +385,11 @@ async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Templa
             if r.ceiling and r.share is not None else "")) for r in rows],
     )  # fmt: skip
     shares = [r.share for r in rows if r.share is not None]
-    return page(request, "rkpd_equity.html", year=year, published=published, rows=rows, counts=counts,
-                money=money, low=min(shares) if shares else None, high=max(shares) if shares else None,
-                reached=sum(1 for r in rows if r.pagu), total_pagu=sum(r.pagu for r in rows))  # fmt: skip
+    return rendered(request, "rkpd_equity.html", page_context(
+        request, city=city, year=year, published=published, rows=rows, counts=counts, money=money,
+        low=min(shares) if shares else None, high=max(shares) if shares else None,
+        reached=sum(1 for r in rows if r.pagu), total_pagu=sum(r.pagu for r in rows),
+    ))  # fmt: skip
 
 
 # --- realisation: what became of the adopted lines, per kecamatan -----------------------------------------

@@ -72,10 +72,11 @@ def _back_at_forum_pd(forwarded: str, by_setwan: str) -> str:
 
 class Proposals(Projection):
     name = "proposals"
-    tables = ("proposal_timeline", "proposals", "pokir")
+    tables = ("proposal_timeline", "proposals", "pokir", "proposal_year_counts")
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         timeline: list[tuple[Any, ...]] = []
+        submitted: dict[int, int] = {}
         writes = Statements(conn)
         for r in events:
             e = r.event
@@ -88,6 +89,7 @@ class Proposals(Projection):
                         e.code, e.year, e.source, kecamatan_of(e.content.kelurahan),
                         *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
                     )  # fmt: skip
+                    submitted[e.year] = submitted.get(e.year, 0) + 1
                     details: dict[str, Any] = {"source": e.source}
                     if e.pokir is not None:
                         await writes.add(_POKIR_INSERT, e.code, e.year, *_pokir_values(e.pokir))
@@ -189,6 +191,13 @@ class Proposals(Projection):
                 "INSERT INTO proposal_timeline (code, seq, at, kind, details) VALUES ($1, $2, $3, $4, $5)",
                 timeline,
             )
+        if submitted:
+            # Kept with the rows, so the home page reads each year's count instead of counting them all.
+            await conn.executemany(
+                "INSERT INTO proposal_year_counts AS c (year, proposals) VALUES ($1, $2)"
+                " ON CONFLICT (year) DO UPDATE SET proposals = c.proposals + EXCLUDED.proposals",
+                sorted(submitted.items()),
+            )
 
     async def _city(self, conn: asyncpg.Connection, writes: Statements, r: RecordedEvent) -> list[tuple[Any, ...]]:
         """Status and timeline of the proposals a city-level event (on the RKPD stream) concerns."""
@@ -272,6 +281,11 @@ PUBLIC_COLUMNS = (
     " agreed_volume::text AS agreed_volume, agreed_cost, photo_ids, revision, submitted_at, updated_at,"
     " merged_into, merged_from, carried_from, carried_to, first_year, times"
 )
+
+
+async def counts_by_year(conn: asyncpg.Connection) -> dict[int, int]:
+    """How many proposals each year has (kept by the projection; one row a year)."""
+    return dict(await conn.fetch("SELECT year, proposals FROM proposal_year_counts"))
 
 
 async def get(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:

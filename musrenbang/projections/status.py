@@ -56,3 +56,11 @@ async def projection_status(conn: asyncpg.Connection, names: Sequence[str]) -> d
             failures=failures, failing_since=r["failing_since"],
         )  # fmt: skip
     return out
+
+
+async def checkpoints(conn: asyncpg.Connection, names: Sequence[str]) -> tuple[int, ...]:
+    """The global position each named projection has applied up to (0: none yet), in the order named: a
+    read model's state is a function of it, so a page read from those models can be cached by them."""
+    found = dict(await conn.fetch("SELECT name, position FROM projection_checkpoints WHERE name = ANY($1::text[])",
+                                  list(names)))  # fmt: skip
+    return tuple(found.get(n, 0) for n in names)

@@ -1,0 +1,138 @@
+"""Public pages cached as the bytes sent: rendered once, gzip-compressed once, served by key with an ETag.
+
+A city's RKPD list changes only when the log says so (an agency sets a line, Bappeda adopts), yet
+rendering it is most of what a request for it costs. So a handler names its body by a key made of the
+read model's own state (`rkpd_views.list_version`: the position of the last event applied for the year,
+the settings, the newest seal) and of everything else the bytes depend on (language, page number); the
+first request for a key renders and compresses, the next ones send the same bytes, and a client that
+already has them gets 304 from the key alone. A new event moves the key: the next request misses and
+renders the new state, so a page is never older than the read model it was keyed by, in any process.
+
+Only bodies that are the same for every reader may be cached here: nothing personal, nothing for staff
+(the public pages cached have no signed-in chrome), and nothing that says the data may be behind (such a
+page is rendered for its reader). The cache is per process and bounded (an LRU by count and bytes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple
+
+from litestar import Request, Response
+from litestar.utils.scope.state import ScopeState
+
+MAX_ENTRIES = 64
+MAX_BYTES = 16 * 1024 * 1024
+CACHE_CONTROL = "no-cache"
+"""Browsers and proxies may keep the bytes, and ask again each time (If-None-Match → 304)."""
+
+
+class Body(NamedTuple):
+    etag: str
+    gzipped: bytes
+    media_type: str
+
+
+class PageCache:
+    """Least recently used bodies, at most MAX_ENTRIES and MAX_BYTES of compressed bytes."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
+        self._entries: OrderedDict[str, Body] = OrderedDict()
+        self._facts: dict[tuple[object, ...], int] = {}
+        self._bytes = 0
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+
+    def get(self, etag: str) -> Body | None:
+        body = self._entries.get(etag)
+        if body is not None:
+            self._entries.move_to_end(etag)
+        return body
+
+    def put(self, body: Body) -> None:
+        if len(body.gzipped) > self.max_bytes:
+            return  # sent, not kept: it would push out everything else
+        old = self._entries.pop(body.etag, None)
+        if old is not None:
+            self._bytes -= len(old.gzipped)
+        self._entries[body.etag] = body
+        self._bytes += len(body.gzipped)
+        while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
+            _, dropped = self._entries.popitem(last=False)
+            self._bytes -= len(dropped.gzipped)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def note(self, key: tuple[object, ...], value: int) -> None:
+        """A small fact about a state (how many pages a list has), so that asking for what the state does
+        not have (page 99) is answered without rendering it again."""
+        self._facts[key] = value
+        while len(self._facts) > self.max_entries:
+            self._facts.pop(next(iter(self._facts)))
+
+    def noted(self, key: tuple[object, ...]) -> int | None:
+        return self._facts.get(key)
+
+
+def etag_of(key: tuple[object, ...]) -> str:
+    """A weak validator (the gzip and plain forms are the same page) naming the key, not the bytes: a
+    304 needs no rendering."""
+    return 'W/"' + hashlib.sha256(repr(key).encode()).hexdigest()[:32] + '"'
+
+
+def cache_of(request: Request) -> PageCache:
+    """This process's cache (made with the application's state on first use)."""
+    cache: PageCache | None = request.app.state.get("page_cache")
+    if cache is None:
+        cache = request.app.state.page_cache = PageCache()
+    return cache
+
+
+Render = Callable[[], Awaitable[tuple[tuple[object, ...], bytes]]]
+
+
+async def cached(request: Request, key: tuple[object, ...], render: Render, media_type: str, *,
+                 vary_language: bool = False) -> Response:  # fmt: skip
+    """304 if the client has `key`'s bytes, else them from the cache, else `render()` them: it returns the
+    key its bytes were read at (the state may have moved since `key` was read) and the bytes, cached under
+    it. `vary_language`: the bytes depend on the language cookie."""
+    vary = "Accept-Encoding, Cookie" if vary_language else "Accept-Encoding"
+    etag = etag_of(key)
+    if _client_has(request, etag):
+        return Response(content=b"", status_code=304, headers=_headers(etag, vary))
+    cache = cache_of(request)
+    body = cache.get(etag)
+    if body is None:
+        read_at, plain = await render()
+        body = Body(etag_of(read_at), gzip.compress(plain, compresslevel=6, mtime=0), media_type)
+        cache.put(body)
+    return _send(request, body, vary)
+
+
+def uncached(content: bytes, media_type: str) -> Response:
+    """A body for one reader only (the compression middleware compresses it as any other)."""
+    return Response(content=content, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+
+def _send(request: Request, body: Body, vary: str) -> Response:
+    """The gzip bytes to a client that takes them, decompressed to one that does not. Either way the
+    response is marked as cached, so that the compression middleware passes it through as it is (it
+    would otherwise compress it a second time)."""
+    ScopeState.from_scope(request.scope).is_cached = True
+    headers = _headers(body.etag, vary)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(content=body.gzipped, media_type=body.media_type, headers=headers)
+    return Response(content=gzip.decompress(body.gzipped), media_type=body.media_type, headers=headers)
+
+
+def _headers(etag: str, vary: str) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": vary}
+
+
+def _client_has(request: Request, etag: str) -> bool:
+    asked = request.headers.get("if-none-match")
+    return asked is not None and (asked.strip() == "*" or etag in (t.strip() for t in asked.split(",")))

@@ -1,0 +1,208 @@
+"""The RKPD list and its JSON served from bytes cached by the read model's state (issue 15, part 4), through
+a real server on its own copy of the history (tests/history.py: RKPD 2022 adopted): ETag and 304, one
+compression, a write shows on the very next read, every line reachable page by page, languages kept apart,
+and nothing for one reader (staff, the "may be behind" notice) in what everyone is sent.
+
+The tests that change the list come last: the module shares one server."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+
+from musrenbang.db.connect import create_pool
+from musrenbang.http import rkpd_pages
+from musrenbang.http.rkpd_api import rkpd_out
+from tests import history
+from tests.http.city_setup import sign_in
+from tests.http.test_staff import PASSWORD, add_user
+from tests.server import serving
+
+pytestmark = pytest.mark.slow
+
+PAGE = f"/rkpd/{history.YEAR}"
+JSON = f"/api/v1/rkpd/{history.YEAR}"
+EQUITY = f"/rkpd/{history.YEAR}/pemerataan"
+LINE = {
+    "priority_program": 1, "sub_kegiatan_code": "1.03.10.2.01.0017", "program": "Program Penyelenggaraan Jalan",
+    "kegiatan": "Penyelenggaraan Jalan Kabupaten/Kota", "sub_kegiatan": "Pemeliharaan Berkala Jalan",
+    "funding_source": "apbd_kota", "volume": "2", "unit": "km", "pagu": 400_000_000, "origins": [],
+    "output_indicator": "Panjang jalan yang dipelihara", "target": "2", "target_unit": "km",
+    "renja_reason": "pemeliharaan jalan kota menurut Renstra", "locations": [history.KELURAHAN_B],
+    "reason": "perubahan RKPD: pemeliharaan jalan",
+}  # fmt: skip
+
+
+class City(msgspec.Struct):
+    base_url: str
+    pool: asyncpg.Pool
+    auth: dict[str, dict[str, str]]
+    usernames: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+async def city(server_url: str, template_name: str) -> AsyncIterator[City]:
+    async with history.database(server_url, template_name) as (url, _):
+        tag = uuid.uuid4().hex[:6]
+        usernames = {"roads": f"roads-{tag}", "admin": f"admin-{tag}"}
+        add_user(url, usernames["roads"], "opd", "--opd", "DBMSDA")
+        add_user(url, usernames["admin"], "admin")
+        with serving(url) as server:
+            pool = await create_pool(url, min_size=1, max_size=2)
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+                auth = {}
+                for name, username in usernames.items():
+                    r = await client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+                    auth[name] = {"Authorization": f"Bearer {r.json()['token']}"}
+            yield City(server.base_url, pool, auth, usernames)
+            await pool.close()
+
+
+@pytest.fixture
+async def web(city: City) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=city.base_url, timeout=30) as c:
+        yield c
+
+
+async def raw(city: City, path: str, **headers: str) -> tuple[httpx.Response, bytes]:
+    """The response and its body exactly as sent (no decoding of Content-Encoding)."""
+    async with httpx.AsyncClient(base_url=city.base_url, timeout=30) as c, c.stream("GET", path, headers=headers) as r:
+        body = b"".join([chunk async for chunk in r.aiter_raw()])
+    return r, body
+
+
+@pytest.mark.parametrize("path", [PAGE, JSON, EQUITY])
+async def test_an_unchanged_list_is_304_to_its_etag_and_compressed_once(city: City, path: str) -> None:
+    first, gz = await raw(city, path, **{"Accept-Encoding": "gzip"})
+    assert first.status_code == 200 and first.headers["content-encoding"] == "gzip"
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"') and first.headers["cache-control"] == "no-cache"
+    assert "Accept-Encoding" in first.headers["vary"]
+    plain = gzip.decompress(gz)  # one gzip layer, not two
+    assert plain.startswith(b"<!doctype html>") if path != JSON else plain.startswith(b'{"year":2022')
+    # A client that does not take gzip gets the same bytes uncompressed, under the same validator.
+    identity, body = await raw(city, path, **{"Accept-Encoding": "identity"})
+    assert "content-encoding" not in identity.headers and body == plain and identity.headers["etag"] == etag
+    # Sent back: 304 with no body; a validator of another state (or garbage) gets the list.
+    again, body = await raw(city, path, **{"If-None-Match": etag, "Accept-Encoding": "gzip"})
+    assert again.status_code == 304 and body == b"" and again.headers["etag"] == etag
+    other, body = await raw(city, path, **{"If-None-Match": 'W/"0123", "garbage', "Accept-Encoding": "identity"})
+    assert other.status_code == 200 and body == plain
+
+
+async def test_the_json_is_what_the_list_encodes_to_by_default(city: City, web: httpx.AsyncClient) -> None:
+    """Field names and values unchanged: the cached bytes are the encoding of `rkpd_out` now."""
+    served = (await web.get(JSON)).json()
+    assert served == msgspec.json.decode(msgspec.json.encode(await rkpd_out(city.pool, history.YEAR)))
+    assert set(served) == {"year", "status", "revision", "changed_since_adoption", "head", "total_pagu", "items",
+                           "enactment"}  # fmt: skip
+    assert (await web.get("/api/v1/rkpd/2031")).status_code == 404  # no cycle that year: nothing cached either
+
+
+async def test_languages_are_kept_apart(city: City) -> None:
+    async with httpx.AsyncClient(base_url=city.base_url, timeout=30) as english:
+        r = await english.get(f"{PAGE}?lang=en")  # remembered in a cookie, as on every page
+        assert r.status_code == 200 and 'lang="en"' in r.text and "lang=en" in r.headers["set-cookie"]
+        assert "Cookie" in r.headers["vary"]
+        en_etag = r.headers["etag"]
+        assert 'lang="en"' in (await english.get(PAGE)).text  # by the cookie, from the cache
+    async with httpx.AsyncClient(base_url=city.base_url, timeout=30) as indonesian:
+        r = await indonesian.get(PAGE)
+        assert 'lang="id"' in r.text and "Daftar yang ditetapkan" in r.text and r.headers["etag"] != en_etag
+        assert (await indonesian.get(PAGE, headers={"If-None-Match": en_etag})).status_code == 200
+
+
+async def test_nothing_for_one_reader_is_cached_for_everyone(city: City) -> None:
+    # Staff signed in ask first (rendered during their request); what they get is what anyone gets.
+    staff = await sign_in(city.base_url, city.usernames["admin"])
+    try:
+        fresh = f"{PAGE}?halaman=1"
+        mine = await staff.get(fresh, headers={"Accept-Encoding": "identity"})
+        assert mine.status_code == 200
+    finally:
+        await staff.aclose()
+    anyone, body = await raw(city, fresh, **{"Accept-Encoding": "identity"})
+    assert body == mine.content and anyone.headers["etag"] == mine.headers["etag"]
+    for personal in (city.usernames["admin"], "/keluar", "/petugas", "_csrf_token"):
+        assert personal.encode() not in body, personal
+    assert "set-cookie" not in anyone.headers or "session" not in anyone.headers["set-cookie"]
+    # A reader whose last write may not be applied yet is told so: that page is theirs alone, not cached.
+    behind = await raw(city, fresh, **{"Cookie": "tertinggal=1", "Accept-Encoding": "identity"})
+    assert b'id="behind"' in behind[1] and behind[0].headers["cache-control"] == "no-store"
+    assert "etag" not in behind[0].headers
+    again = await raw(city, fresh, **{"Accept-Encoding": "identity"})
+    assert b'id="behind"' not in again[1] and again[1] == body
+
+
+async def test_a_write_shows_on_the_next_read_and_moves_the_validator(city: City, web: httpx.AsyncClient) -> None:
+    page, listed, equity = await web.get(PAGE), await web.get(JSON), await web.get(EQUITY)
+    assert "Tidak ada perubahan sejak penetapan" in page.text
+    r = await web.post(f"{JSON}/lines", json=LINE, headers=city.auth["roads"])
+    assert r.status_code == 201, r.text
+    line_id = r.json()["line_id"]
+    # A draft change: the adopted list stands, the page says it changed (the JSON says so too).
+    changed = await web.get(PAGE, headers={"If-None-Match": page.headers["etag"]})
+    assert changed.status_code == 200 and "Ada perubahan sejak penetapan" in changed.text
+    assert changed.headers["etag"] != page.headers["etag"]
+    assert (await web.get(JSON, headers={"If-None-Match": listed.headers["etag"]})).json()["changed_since_adoption"]
+    r = await web.post(f"{JSON}/adopt", json={"note": "baris Renja"}, headers=city.auth["admin"])
+    assert r.status_code == 200, r.text
+    # The equity view (cached by its read models' checkpoints) counts the new line's pagu where it serves.
+    after = await web.get(EQUITY, headers={"If-None-Match": equity.headers["etag"]})
+    assert after.status_code == 200 and after.headers["etag"] != equity.headers["etag"]
+    assert _total(after.text) == _total(equity.text) + LINE["pagu"]
+    adopted = await web.get(JSON)
+    assert line_id in [i["id"] for i in adopted.json()["items"]]
+    assert f'id="baris-{line_id}"' in (await web.get(PAGE)).text
+
+
+def _total(equity_html: str) -> int:
+    """The equity view's pagu reaching the kecamatan, from its table's total row."""
+    total_row = r'<tfoot><tr><th scope="row">[^<]*</th>(?:<td class="num">\d+</td>){3}<td class="num">Rp ([\d.]+)<'
+    cells = re.search(total_row, equity_html)
+    return int(cells[1].replace(".", ""))
+
+
+async def test_every_line_is_reached_page_by_page_once(city: City, web: httpx.AsyncClient) -> None:
+    have = len((await web.get(JSON)).json()["items"])
+    for n in range(rkpd_pages.PAGE_SIZE + 2 - have):
+        line = {**LINE, "priority_program": 1 + n % 2, "pagu": 1_000_000 + n, "sub_kegiatan": f"Pemeliharaan {n}"}
+        r = await web.post(f"{JSON}/lines", json=line, headers=city.auth["roads"])
+        assert r.status_code == 201, r.text
+    r = await web.post(f"{JSON}/adopt", json={"note": "halaman kedua"}, headers=city.auth["admin"])
+    assert r.status_code == 200, r.text
+    data = (await web.get(JSON)).json()
+    assert len(data["items"]) > rkpd_pages.PAGE_SIZE
+    seen: list[str] = []
+    subtotals, program_totals, path = [], [], PAGE
+    while True:
+        page = await web.get(path)
+        assert page.status_code == 200
+        seen += re.findall(r'<tr id="baris-([^"]+)">', page.text)
+        subtotals += re.findall(r'<tr class="subtotal"><td colspan="5">[^<]*</td><td class="num">Rp ([\d.]+)<',
+                                page.text)  # fmt: skip
+        program_totals += re.findall(r'program-total"><td colspan="5">[^<]*</td><td class="num">Rp ([\d.]+)<',
+                                     page.text)  # fmt: skip
+        after = re.search(r'<a href="(\?halaman=\d+)" rel="next">', page.text)
+        if after is None:
+            break
+        path = PAGE + after[1]
+    assert seen == [i["id"] for i in data["items"]]  # each once, in the list's order
+    # Each agency's subtotal once per priority program (on the page where its lines there end).
+    assert len(subtotals) == len({(i["priority_program"], i["agency"]) for i in data["items"]})
+    assert sum(int(x.replace(".", "")) for x in subtotals) == data["total_pagu"]
+    assert sum(int(x.replace(".", "")) for x in program_totals) == data["total_pagu"]
+    # The summary on the first page links every agency to the page of its first line.
+    first = (await web.get(PAGE)).text
+    for agency in {i["agency"] for i in data["items"]}:
+        line = next(i for i in data["items"] if i["agency"] == agency)
+        assert f'href="?halaman={rkpd_pages.page_of(line["no"])}#baris-{line["id"]}"' in first
+    for missing in ("?halaman=0", "?halaman=3", "?halaman=dua", "?halaman=-1", "?halaman=99999999"):
+        assert (await web.get(PAGE + missing)).status_code == 404, missing

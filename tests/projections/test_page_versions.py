@@ -1,0 +1,33 @@
+"""What the city-scale pages are cached and counted by, kept in the read models (issue 15, part 4): each RKPD
+year's version is the position of the last event the rkpd projection applied for it, and each year's
+proposal count is the count of its proposals; both rebuilt the same by a replay."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from musrenbang.eventlog.store import EventStore
+from musrenbang.projections import all_projections
+from musrenbang.projections import proposals as proposal_views
+from musrenbang.projections import rkpd as rkpd_views
+from musrenbang.projections.runner import ProjectionRunner
+from tests import history
+
+
+async def test_year_versions_and_counts_follow_the_log(store: EventStore, pool: asyncpg.Pool) -> None:
+    await history.build(pool, store)
+    counted = dict(await pool.fetch("SELECT year, count(*) FROM proposals GROUP BY year"))
+    async with pool.acquire() as conn:
+        assert await proposal_views.counts_by_year(conn) == counted and counted[history.YEAR] > 0
+        version = await rkpd_views.list_version(conn, history.YEAR)
+        last = await conn.fetchval(
+            "SELECT max(global_position) FROM events WHERE event_type LIKE 'rkpd.%' AND (data->>'year')::int = $1",
+            history.YEAR,
+        )
+        assert version.rkpd == last and version.programs is not None and version.seal == 1
+        assert (await rkpd_views.list_version(conn, 2031)).programs is None  # no cycle: not found
+        runner = ProjectionRunner(pool, all_projections())
+        for projection in runner.named(["rkpd", "proposals"]):
+            await runner.replay(projection)
+        assert await rkpd_views.list_version(conn, history.YEAR) == version
+        assert await proposal_views.counts_by_year(conn) == counted
