@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import ClassVar
 
 import asyncpg
@@ -39,25 +39,72 @@ class Projection:
 
 
 class Statements:
-    """The writes of one batch, sent many rows at a time: consecutive `add`s of the same SQL go to the
-    server as one `executemany`. Order is kept — another statement first sends what is queued — so a
-    projection can write as if statement by statement. `flush` before reading the tables back."""
+    """The writes of one batch, sent many rows at a time: each run of rows of the same SQL goes to the
+    server as one `executemany` (one round trip however many rows).
+
+    `add` keeps strict order: the row goes after everything queued before it, so a projection can write
+    as if statement by statement. `add_for(keys, ...)` is for a write that touches only the rows `keys`
+    name (and reads no other): it may join an earlier run of its SQL, ahead of writes to *other* rows,
+    as long as it stays after every write queued for its own keys and after every `add`. A batch whose
+    event kinds interleave (submitted, accepted, decided, ...) then goes as a few runs instead of one per
+    change of kind, and each row still sees its own writes in log order. `flush` before reading the
+    tables back."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
-        self._sql: str | None = None
-        self._rows: list[tuple[object, ...]] = []
+        self._runs: list[tuple[str, list[tuple[object, ...]]]] = []
+        self._last_run_of_sql: dict[str, int] = {}
+        self._last_run_of_key: dict[Hashable, int] = {}
+        self._floor = 0
+        """No row may join a run before this one: an `add` (rows unknown) went there."""
 
     async def add(self, sql: str, *args: object) -> None:
-        if sql != self._sql:
-            await self.flush()
-            self._sql = sql
-        self._rows.append(args)
+        self._floor = self._queue(sql, args, len(self._runs) - 1)
+
+    async def add_for(self, keys: Iterable[Hashable], sql: str, *args: object) -> None:
+        keys = list(keys)
+        earliest = max([self._floor, *(self._last_run_of_key.get(k, 0) for k in keys)])
+        at = self._queue(sql, args, earliest)
+        for k in keys:
+            self._last_run_of_key[k] = at
+
+    def _queue(self, sql: str, args: tuple[object, ...], earliest: int) -> int:
+        """Append the row to the last run of `sql` if that run is at `earliest` or later, else to a new
+        run at the end; returns the run's index."""
+        at = self._last_run_of_sql.get(sql, -1)
+        if at < max(earliest, 0):
+            self._runs.append((sql, []))
+            at = self._last_run_of_sql[sql] = len(self._runs) - 1
+        self._runs[at][1].append(args)
+        return at
+
+    @property
+    def pending_runs(self) -> int:
+        """How many `executemany` (round trips) the next `flush` sends."""
+        return len(self._runs)
 
     async def flush(self) -> None:
-        if self._rows:
-            await self._conn.executemany(self._sql, self._rows)
-        self._sql, self._rows = None, []
+        runs = self._runs
+        self._runs, self._last_run_of_sql, self._last_run_of_key, self._floor = [], {}, {}, 0
+        for sql, rows in runs:
+            await self._conn.executemany(sql, rows)
+
+
+COPY_FROM = 100
+"""From this many rows on, `insert_rows` sends them with COPY (a live batch of a few events keeps its
+plain INSERT, which needs no introspection of the table the first time)."""
+
+
+async def insert_rows(conn: asyncpg.Connection, table: str, columns: Sequence[str],
+                      rows: list[tuple[object, ...]]) -> None:  # fmt: skip
+    """Insert `rows` into `table` (found through the search_path, so a rebuild writes into its copies):
+    many at once by COPY, which a rebuild's tens of thousands of timeline rows per batch need; a few by
+    INSERT."""
+    if len(rows) >= COPY_FROM:
+        await conn.copy_records_to_table(table, columns=list(columns), records=rows)
+    elif rows:
+        values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        await conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})", rows)
 
 
 def all_projections() -> list[Projection]:

@@ -17,7 +17,7 @@ from musrenbang.domain.events import (
 from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
-from musrenbang.projections import Projection
+from musrenbang.projections import Projection, insert_rows
 
 
 class Forums(Projection):
@@ -67,12 +67,8 @@ class Forums(Projection):
         await self._flush(conn, delegates, ballots)
 
     async def _flush(self, conn: asyncpg.Connection, delegates: list, ballots: dict) -> None:
-        if delegates:
-            await conn.executemany(
-                "INSERT INTO forum_delegates (forum_id, delegate_id, name, role, represents, gender)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
-                delegates,
-            )
+        await insert_rows(conn, "forum_delegates", ("forum_id", "delegate_id", "name", "role", "represents", "gender"),
+                          delegates)  # fmt: skip
         if ballots:
             await conn.executemany(
                 "INSERT INTO forum_ballots (forum_id, delegate_id, cast_at) VALUES ($1, $2, $3)"

@@ -47,7 +47,7 @@ from musrenbang.domain.events import (
 )
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
-from musrenbang.projections import Projection
+from musrenbang.projections import Projection, Statements, insert_rows
 
 
 def line_subject(year: int, line_id: str) -> str:
@@ -60,22 +60,46 @@ class Lineage(Projection):
     tables = ("lineage_lines", "lineage_merges", "lineage_forums", "lineage_forum_items", "lineage_steps")
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        """One pass over the batch with what it reads kept in memory: each kind of state it looks up
+        (forums, their items, lines' origins, merge roots) is read for the whole batch in one query at
+        its first need, and the writes go at the end, many rows at a time (see `Statements`)."""
         steps: list[tuple[Any, ...]] = []
-        items: dict[str, dict[str, str]] = {}  # forum id -> item id -> proposal code (this batch's cache)
+        writes = Statements(conn)
+        forums: dict[str, tuple[str, str, str, str, int]] = {}  # forum id -> level, region, title, rule, ceiling
+        items: dict[str, dict[str, str]] = {}  # forum id -> item id -> proposal code
         lines: dict[tuple[int, str], list[str]] = {}
+        merges = _Merges(events)
+
+        async def forum(forum_id: str) -> tuple[str, str, str, str, int]:
+            if forum_id not in forums:
+                wanted = {r.event.forum_id for r in events if isinstance(r.event, ForumOpened)} - forums.keys()
+                rows = await conn.fetch("SELECT forum_id, level, region, title, rule, ceiling FROM lineage_forums"
+                                        " WHERE forum_id = ANY($1::text[])", sorted(wanted))  # fmt: skip
+                forums.update((r["forum_id"], tuple(r.values())[1:]) for r in rows)
+            return forums[forum_id]
 
         async def codes_of(forum_id: str) -> dict[str, str]:
             if forum_id not in items:
-                rows = await conn.fetch("SELECT item_id, code FROM lineage_forum_items WHERE forum_id = $1", forum_id)
-                items[forum_id] = {r["item_id"]: r["code"] for r in rows}
+                wanted = {r.event.forum_id for r in events if isinstance(r.event, _USES_ITEMS)} - items.keys()
+                rows = await conn.fetch("SELECT forum_id, item_id, code FROM lineage_forum_items"
+                                        " WHERE forum_id = ANY($1::text[])", sorted(wanted))  # fmt: skip
+                for f in wanted:
+                    items[f] = {}
+                for row in rows:
+                    items[row["forum_id"]][row["item_id"]] = row["code"]
             return items[forum_id]
 
         async def origins_of(year: int, line_id: str) -> list[str]:
             if (year, line_id) not in lines:
-                found = await conn.fetchval(
-                    "SELECT origins FROM lineage_lines WHERE year = $1 AND line_id = $2", year, line_id
-                )
-                lines[(year, line_id)] = list(found or [])
+                wanted = {(r.event.year, _line_id(r.event)) for r in events
+                          if isinstance(r.event, RkpdLineSet | RkpdLineWithdrawn)} - lines.keys()  # fmt: skip
+                rows = await conn.fetch(
+                    "SELECT l.year, l.line_id, l.origins FROM lineage_lines l"
+                    " JOIN unnest($1::int[], $2::text[]) AS w(year, line_id) USING (year, line_id)",
+                    [y for y, _ in wanted], [i for _, i in wanted],
+                )  # fmt: skip
+                lines.update({key: [] for key in wanted})
+                lines.update(((row["year"], row["line_id"]), list(row["origins"])) for row in rows)
             return lines[(year, line_id)]
 
         def step(subject: str, r: RecordedEvent, detail: dict[str, Any]) -> None:
@@ -110,44 +134,37 @@ class Lineage(Projection):
                 case ProposalReturned() | ProposalRejected():
                     step(e.code, r, {"reason": e.reason})
                 case ProposalMerged():
-                    root = await conn.fetchval(
-                        "SELECT coalesce((SELECT root FROM lineage_merges WHERE code = $1), $1)", e.into
-                    )
-                    await conn.execute(
-                        "INSERT INTO lineage_merges (code, merged_into, root) VALUES ($1, $2, $3)"
-                        " ON CONFLICT (code) DO UPDATE SET merged_into = EXCLUDED.merged_into, root = EXCLUDED.root",
-                        e.code, e.into, root,
-                    )  # fmt: skip
-                    await conn.execute("UPDATE lineage_merges SET root = $2 WHERE root = $1", e.code, root)
+                    await merges.merge(conn, e.code, e.into)
                     step(e.code, r, {"into": e.into, "reason": e.reason})
                 case ProposalsMergedIn():
                     step(e.code, r, {"merged": list(e.merged), "beneficiaries_added": e.beneficiaries_added,
                                      "reason": e.reason})  # fmt: skip
                 case ForumScheduled():
-                    await conn.execute(
+                    forums[e.forum_id] = (e.level, e.region, e.title, e.rule, e.ceiling)
+                    await writes.add_for(
+                        [("forum", e.forum_id)],
                         "INSERT INTO lineage_forums (forum_id, level, region, title, rule, ceiling)"
                         " VALUES ($1, $2, $3, $4, $5, $6)",
                         e.forum_id, e.level, e.region, e.title, e.rule, e.ceiling,
                     )  # fmt: skip
                 case ForumOpened():
-                    forum = await conn.fetchrow("SELECT * FROM lineage_forums WHERE forum_id = $1", e.forum_id)
+                    level, region, title, rule, ceiling = await forum(e.forum_id)
                     mapping = {a.item_id: a.proposal for a in e.agenda if a.proposal}
                     items[e.forum_id] = mapping
-                    await conn.executemany(
-                        "INSERT INTO lineage_forum_items (forum_id, item_id, code) VALUES ($1, $2, $3)",
-                        [(e.forum_id, i, c) for i, c in mapping.items()],
-                    )
+                    for item_id, code in mapping.items():
+                        await writes.add_for([("forum", e.forum_id)], "INSERT INTO lineage_forum_items"
+                                             " (forum_id, item_id, code) VALUES ($1, $2, $3)",
+                                             e.forum_id, item_id, code)  # fmt: skip
                     for a in e.agenda:
                         if a.proposal:
-                            step(a.proposal, r, {"forum_id": e.forum_id, "level": forum["level"],
-                                                 "region": forum["region"], "forum": forum["title"],
-                                                 "rule": forum["rule"], "ceiling": forum["ceiling"],
+                            step(a.proposal, r, {"forum_id": e.forum_id, "level": level, "region": region,
+                                                 "forum": title, "rule": rule, "ceiling": ceiling,
                                                  "item_id": a.item_id, "cost": a.cost, "volume": a.volume,
                                                  "unit": a.unit, "agenda_size": len(e.agenda)})  # fmt: skip
                 case ItemAdjusted():
-                    code = (await codes_of(e.forum_id)).get(e.item_id)
-                    if code:
-                        step(code, r, {"forum_id": e.forum_id, "item_id": e.item_id, "reason": e.reason,
+                    adjusted = (await codes_of(e.forum_id)).get(e.item_id)
+                    if adjusted:
+                        step(adjusted, r, {"forum_id": e.forum_id, "item_id": e.item_id, "reason": e.reason,
                                        "agreed_volume": e.agreed_volume, "agreed_cost": e.agreed_cost})  # fmt: skip
                 case BallotCast():
                     mapping = await codes_of(e.forum_id)
@@ -196,7 +213,8 @@ class Lineage(Projection):
                             step(code, r, {"year": e.year, "line_id": line.line_id, "removed": True,
                                            "reason": e.reason})  # fmt: skip
                     lines[key] = list(line.origins)
-                    await conn.execute(
+                    await writes.add_for(
+                        [key],
                         "INSERT INTO lineage_lines (year, line_id, origins) VALUES ($1, $2, $3)"
                         " ON CONFLICT (year, line_id) DO UPDATE SET origins = EXCLUDED.origins, withdrawn = false",
                         e.year, line.line_id, list(line.origins),
@@ -206,9 +224,8 @@ class Lineage(Projection):
                     step(line_subject(e.year, e.line_id), r, detail)
                     for code in await origins_of(e.year, e.line_id):
                         step(code, r, detail)
-                    await conn.execute(
-                        "UPDATE lineage_lines SET withdrawn = true WHERE year = $1 AND line_id = $2", e.year, e.line_id
-                    )
+                    await writes.add_for([(e.year, e.line_id)], "UPDATE lineage_lines SET withdrawn = true"
+                                         " WHERE year = $1 AND line_id = $2", e.year, e.line_id)  # fmt: skip
                 case RkpdAdopted():
                     for line in e.lines:
                         detail = {"year": e.year, "revision": e.revision, "line_id": line.line_id,
@@ -221,6 +238,7 @@ class Lineage(Projection):
                     detail = {"year": e.year, "revision": e.revision, "regulation": e.regulation,
                               "enacted_on": e.enacted_on.isoformat(), "list_hash": e.list_hash,
                               "amendment": e.amendment}  # fmt: skip
+                    await writes.flush()  # the lines' writes so far, read back here
                     for row in await conn.fetch("SELECT line_id, origins FROM lineage_lines WHERE year = $1"
                                                 " AND NOT withdrawn ORDER BY line_id", e.year):  # fmt: skip
                         step(line_subject(e.year, row["line_id"]), r, detail)
@@ -241,12 +259,59 @@ class Lineage(Projection):
                     step(line_subject(e.year, e.line_id), r, detail)
                     for code in e.origins:
                         step(code, r, detail)
-        if steps:
-            await conn.executemany(
-                "INSERT INTO lineage_steps (subject, position, stream_id, stream_version, event_type, recorded_at,"
-                " role, hash, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                steps,
-            )
+        await merges.write(writes)
+        await writes.flush()
+        await insert_rows(conn, "lineage_steps", _STEP_COLUMNS, steps)
+
+
+_STEP_COLUMNS = ("subject", "position", "stream_id", "stream_version", "event_type", "recorded_at", "role", "hash",
+                 "detail")  # fmt: skip
+_USES_ITEMS = ItemAdjusted | BallotCast | ScoresGiven | ForumClosed
+
+
+def _line_id(e: RkpdLineSet | RkpdLineWithdrawn) -> str:
+    return e.line.line_id if isinstance(e, RkpdLineSet) else e.line_id
+
+
+class _Merges:
+    """lineage_merges as far as a batch's merges touch it: each merged proposal's row names the proposal it
+    went into and the root it lives on in (the end of the chain). One read at the first merge gets every
+    row the batch can look at or move — those of the proposals merged into, and those whose root is a
+    proposal the batch merges away (the only rows a merge re-roots: a row re-rooted by the batch was
+    already among them) — and the rows that changed are written once, at the end, with their last value."""
+
+    def __init__(self, events: Sequence[RecordedEvent]) -> None:
+        self._events = events
+        self._rows: dict[str, tuple[str, str]] | None = None  # code -> merged_into, root
+        self._changed: set[str] = set()
+
+    async def merge(self, conn: asyncpg.Connection, code: str, into: str) -> None:
+        if self._rows is None:
+            merged = [r.event for r in self._events if isinstance(r.event, ProposalMerged)]
+            found = await conn.fetch(
+                "SELECT code, merged_into, root FROM lineage_merges WHERE code = ANY($1::text[])"
+                " OR root = ANY($2::text[])",
+                sorted({m.into for m in merged}), sorted({m.code for m in merged}),
+            )  # fmt: skip
+            self._rows = {row["code"]: (row["merged_into"], row["root"]) for row in found}
+        root = self._rows[into][1] if into in self._rows else into
+        self._rows[code] = (into, root)
+        self._changed.add(code)
+        for other, (other_into, other_root) in self._rows.items():
+            if other_root == code:
+                self._rows[other] = (other_into, root)
+                self._changed.add(other)
+
+    async def write(self, writes: Statements) -> None:
+        rows = self._rows or {}
+        for code in sorted(self._changed):
+            into, root = rows[code]
+            await writes.add_for(
+                [("merge", code)],
+                "INSERT INTO lineage_merges (code, merged_into, root) VALUES ($1, $2, $3)"
+                " ON CONFLICT (code) DO UPDATE SET merged_into = EXCLUDED.merged_into, root = EXCLUDED.root",
+                code, into, root,
+            )  # fmt: skip
 
 
 # --- queries ----------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from musrenbang.domain.events import (
 from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
-from musrenbang.projections import Projection, Statements
+from musrenbang.projections import Projection, Statements, insert_rows
 
 _CONTENT_COLUMNS = (
     "kelurahan, rw, rt, kind, bidang, title, problem, solution, beneficiaries, volume, unit,"
@@ -78,11 +78,13 @@ class Proposals(Projection):
         timeline: list[tuple[Any, ...]] = []
         submitted: dict[int, int] = {}
         writes = Statements(conn)
+        families = _Families(events)
         for r in events:
             e = r.event
             match e:
                 case ProposalSubmitted():
-                    await writes.add(
+                    await writes.add_for(
+                        [e.code],
                         f"INSERT INTO proposals (code, year, source, kecamatan, {_CONTENT_COLUMNS}, status,"
                         " submitted_at, updated_at, first_year) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
                         " $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric, $20::numeric, $21, $22, $22, $2)",
@@ -92,19 +94,21 @@ class Proposals(Projection):
                     submitted[e.year] = submitted.get(e.year, 0) + 1
                     details: dict[str, Any] = {"source": e.source}
                     if e.pokir is not None:
-                        await writes.add(_POKIR_INSERT, e.code, e.year, *_pokir_values(e.pokir))
+                        await writes.add_for([e.code], _POKIR_INSERT, e.code, e.year, *_pokir_values(e.pokir))
                         details["pokir"] = msgspec.to_builtins(e.pokir)
                     if e.carried_from is not None:
                         # The earlier proposal is older in the log, so its row is here: the chain's
                         # first year and length carry on from it.
-                        await writes.add(
+                        await writes.add_for(
+                            [e.code, e.carried_from],
                             "UPDATE proposals p SET carried_from = e.code, first_year = e.first_year,"
                             " times = e.times + 1 FROM proposals e WHERE p.code = $1 AND e.code = $2",
                             e.code, e.carried_from,
                         )  # fmt: skip
                         details["carried_from"] = e.carried_from
                 case ProposalCarriedOver():
-                    await writes.add("UPDATE proposals SET carried_to = $2 WHERE code = $1", e.code, e.to_code)
+                    await writes.add_for([e.code], "UPDATE proposals SET carried_to = $2 WHERE code = $1", e.code,
+                                         e.to_code)  # fmt: skip
                     details = {"to_code": e.to_code, "to_year": e.to_year}
                 case ProposalRevised():
                     # Beneficiaries: the revised count plus those of duplicates merged in earlier.
@@ -112,23 +116,26 @@ class Proposals(Projection):
                         f"{col} = ${i + 2}" if col != "beneficiaries" else f"{col} = ${i + 2} + merged_beneficiaries"
                         for i, col in enumerate(c.strip() for c in _CONTENT_COLUMNS.split(","))
                     )
-                    await writes.add(
+                    await writes.add_for(
+                        [e.code],
                         f"UPDATE proposals SET {assignments}, status = $18, status_reason = NULL,"
                         " revision = revision + 1, updated_at = $19 WHERE code = $1",
                         e.code, *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
                     )  # fmt: skip
                     details = {"content": msgspec.to_builtins(e.content)}
                     if e.pokir is not None:
-                        await writes.add(_POKIR_UPDATE, e.code, *_pokir_values(e.pokir))
+                        await writes.add_for([e.code], _POKIR_UPDATE, e.code, *_pokir_values(e.pokir))
                         details["pokir"] = msgspec.to_builtins(e.pokir)
                 case PokirForwarded():
-                    await writes.add("UPDATE proposals SET status = $2, status_reason = NULL, updated_at = $3"
-                                     " WHERE code = $1", e.code, rules.DITERUSKAN_SETWAN, r.recorded_at)  # fmt: skip
-                    await writes.add("UPDATE pokir SET forwarded_at = $2, note = $3 WHERE code = $1", e.code,
-                                     r.recorded_at, e.note)  # fmt: skip
+                    await writes.add_for([e.code], "UPDATE proposals SET status = $2, status_reason = NULL,"
+                                         " updated_at = $3 WHERE code = $1", e.code, rules.DITERUSKAN_SETWAN,
+                                         r.recorded_at)  # fmt: skip
+                    await writes.add_for([e.code], "UPDATE pokir SET forwarded_at = $2, note = $3 WHERE code = $1",
+                                         e.code, r.recorded_at, e.note)  # fmt: skip
                     details = {"note": e.note}
                 case ProposalPhotoAttached():
-                    await writes.add(
+                    await writes.add_for(
+                        [e.code],
                         "UPDATE proposals SET photo_ids = array_append(photo_ids, $2::uuid), updated_at = $3"
                         " WHERE code = $1",
                         e.code, e.photo_id, r.recorded_at,
@@ -137,7 +144,8 @@ class Proposals(Projection):
                 case ProposalAccepted():
                     changed = e.agreed_volume is not None or e.agreed_cost is not None
                     status = rules.DITERIMA_DENGAN_PERUBAHAN if changed else rules.DITERIMA
-                    await writes.add(
+                    await writes.add_for(
+                        [e.code],
                         "UPDATE proposals SET status = $2, status_reason = $3, accepted = true,"
                         " agreed_volume = $4::numeric, agreed_cost = $5, updated_at = $6 WHERE code = $1",
                         e.code, status, e.reason or None, e.agreed_volume, e.agreed_cost, r.recorded_at,
@@ -149,20 +157,24 @@ class Proposals(Projection):
                     }
                 case ProposalReturned() | ProposalRejected():
                     status = rules.DIKEMBALIKAN if isinstance(e, ProposalReturned) else rules.DITOLAK
-                    await writes.add(
+                    await writes.add_for(
+                        [e.code],
                         "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
                         e.code, status, e.reason, r.recorded_at,
                     )  # fmt: skip
                     details = {"reason": e.reason}
                 case ProposalMerged():
-                    await writes.add(
+                    await writes.add_for(
+                        [e.code],
                         "UPDATE proposals SET status = $2, status_reason = $3, merged_into = $4, updated_at = $5"
                         " WHERE code = $1",
                         e.code, rules.DIGABUNGKAN, e.reason, e.into, r.recorded_at,
                     )  # fmt: skip
+                    families.merged(e)
                     details = {"into": e.into, "reason": e.reason}
                 case ProposalsMergedIn():
-                    await writes.add(
+                    await writes.add_for(
+                        [e.code],
                         "UPDATE proposals SET merged_from = merged_from || $2::text[],"
                         " beneficiaries = beneficiaries + $3, merged_beneficiaries = merged_beneficiaries + $3,"
                         " updated_at = $4 WHERE code = $1",
@@ -172,7 +184,8 @@ class Proposals(Projection):
                                "reason": e.reason}  # fmt: skip
                 case ProposalDecidedAtForum():
                     status = rules.DITERUSKAN if e.selected else rules.TIDAK_TERAKOMODASI
-                    await writes.add(
+                    await writes.add_for(
+                        [e.code],
                         "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
                         e.code, status, e.reason, r.recorded_at,
                     )  # fmt: skip
@@ -180,17 +193,13 @@ class Proposals(Projection):
                                "reason": e.reason}  # fmt: skip
                 case RkpdProposalsReceived() | RkpdProposalPassed() | RkpdProposalDeclined() | RkpdLineSet() \
                         | RkpdLineWithdrawn() | RkpdAdopted() | RkpdMilestoneRecorded() | RkpdEnacted():  # fmt: skip
-                    timeline.extend(await self._city(conn, writes, r))
+                    timeline.extend(await self._city(conn, writes, families, r))
                     continue
                 case _:
                     continue
             timeline.append((e.code, r.global_position, r.recorded_at, r.event_type, codec.encode(details)))
         await writes.flush()
-        if timeline:
-            await conn.executemany(
-                "INSERT INTO proposal_timeline (code, seq, at, kind, details) VALUES ($1, $2, $3, $4, $5)",
-                timeline,
-            )
+        await insert_rows(conn, "proposal_timeline", ("code", "seq", "at", "kind", "details"), timeline)
         if submitted:
             # Kept with the rows, so the home page reads each year's count instead of counting them all.
             await conn.executemany(
@@ -199,7 +208,8 @@ class Proposals(Projection):
                 sorted(submitted.items()),
             )
 
-    async def _city(self, conn: asyncpg.Connection, writes: Statements, r: RecordedEvent) -> list[tuple[Any, ...]]:
+    async def _city(self, conn: asyncpg.Connection, writes: Statements, families: _Families, r: RecordedEvent
+                    ) -> list[tuple[Any, ...]]:  # fmt: skip
         """Status and timeline of the proposals a city-level event (on the RKPD stream) concerns."""
         e = r.event
         entries: list[tuple[str, dict[str, Any]]] = []
@@ -210,7 +220,8 @@ class Proposals(Projection):
             case RkpdProposalPassed():
                 entries.append((e.code, {"from_agency": e.from_agency, "to_agency": e.to_agency, "reason": e.reason}))
             case RkpdProposalDeclined():
-                await writes.add(
+                await writes.add_for(
+                    [e.code],
                     "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
                     e.code, rules.TIDAK_TERAKOMODASI, e.reason, r.recorded_at,
                 )  # fmt: skip
@@ -225,7 +236,8 @@ class Proposals(Projection):
                 )  # fmt: skip
                 for row in left:
                     entries.append((row["code"], {"line_id": line.line_id, "removed": True, "reason": e.reason}))
-                await writes.add(
+                await writes.add_for(
+                    line.origins,
                     "UPDATE proposals SET status = $3, status_reason = NULL, rkpd_line = $2, updated_at = $4"
                     " WHERE code = ANY($1::text[])",
                     list(line.origins), line.line_id, rules.MASUK_RKPD, r.recorded_at,
@@ -258,18 +270,58 @@ class Proposals(Projection):
             case RkpdMilestoneRecorded():
                 # The proposals the line came from, and the duplicates merged into them: every resident
                 # whose words fed the line reads on their own tracking page what became of it.
-                await writes.flush()
-                merged = await conn.fetch(
-                    "WITH RECURSIVE family(code, depth) AS ("
-                    "  SELECT code, 1 FROM proposals WHERE merged_into = ANY($1::text[])"
-                    "  UNION ALL SELECT p.code, f.depth + 1 FROM proposals p JOIN family f ON p.merged_into = f.code"
-                    "  WHERE f.depth < 100)"
-                    " SELECT DISTINCT code FROM family", list(e.origins),
-                )  # fmt: skip
                 detail = realisation.public_detail(e)
-                for code in [*e.origins, *(row["code"] for row in merged)]:
+                for code in [*e.origins, *await families.merged_into(conn, e.origins)]:
                     entries.append((code, detail))
         return [(code, r.global_position, r.recorded_at, r.event_type, codec.encode(d)) for code, d in entries]
+
+
+class _Families:
+    """Which proposals were merged into which, as far as a batch's milestones need it: what the table
+    held before the batch, read once (not once per milestone, thousands in a rebuild), plus the batch's
+    own merges as they come. The one read covers every proposal merged, at any depth, into a milestone's
+    origin or into a proposal the batch itself merges, so a merge later in the batch into an older
+    family finds that family's members too."""
+
+    _FAMILY = (
+        "WITH RECURSIVE family(code, merged_into, depth) AS ("
+        "  SELECT code, merged_into, 1 FROM proposals WHERE merged_into = ANY($1::text[])"
+        "  UNION ALL SELECT p.code, p.merged_into, f.depth + 1 FROM proposals p JOIN family f ON p.merged_into = f.code"
+        "  WHERE f.depth < 100)"
+        " SELECT DISTINCT code, merged_into FROM family"
+    )
+    MAX_DEPTH = 100
+
+    def __init__(self, events: Sequence[RecordedEvent]) -> None:
+        self._events = events
+        self._children: dict[str, list[str]] | None = None
+        self._merged: list[ProposalMerged] = []
+
+    def merged(self, e: ProposalMerged) -> None:
+        self._merged.append(e)
+        if self._children is not None:
+            self._children.setdefault(e.into, []).append(e.code)
+
+    async def merged_into(self, conn: asyncpg.Connection, origins: Sequence[str]) -> list[str]:
+        """Every proposal merged into one of `origins` so far, at any depth (up to MAX_DEPTH), in code order."""
+        if self._children is None:
+            roots = {r.event.code for r in self._events if isinstance(r.event, ProposalMerged)}
+            for r in self._events:
+                if isinstance(r.event, RkpdMilestoneRecorded):
+                    roots.update(r.event.origins)
+            edges = {row["code"]: row["merged_into"] for row in await conn.fetch(self._FAMILY, sorted(roots))}
+            edges.update((m.code, m.into) for m in self._merged)
+            self._children = {}
+            for code, into in edges.items():
+                self._children.setdefault(into, []).append(code)
+        found: set[str] = set()
+        level = list(origins)
+        for _ in range(self.MAX_DEPTH):
+            level = [c for parent in level for c in self._children.get(parent, ()) if c not in found]
+            if not level:
+                break
+            found.update(level)
+        return sorted(found)
 
 
 # --- queries ----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.seal import SEAL_STREAM
 from musrenbang.eventlog.store import RecordedEvent
-from musrenbang.projections import Projection
+from musrenbang.projections import Projection, Statements
 from musrenbang.projections import city as city_views
 from musrenbang.projections import forums as forum_views
 
@@ -42,6 +42,11 @@ class RkpdProjection(Projection):
               "rkpd_line_progress", "rkpd_enactments", "rkpd_forums", "rkpd_year_versions")
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        """Each write is queued with the rows it touches (`Statements.add_for`), so that a rebuild's
+        thousands of milestones and line changes go many rows a round trip. A year's proposals (rkpd_items)
+        are one key for every write that sets their status or line, which must stay in log order; a
+        transfer between agencies writes other columns and keys the proposal alone."""
+        writes = Statements(conn)
         versions: dict[int, int] = {}
         for r in events:
             e = r.event
@@ -49,73 +54,81 @@ class RkpdProjection(Projection):
                 versions[e.year] = r.global_position
             match e:
                 case RkpdProposalsReceived():
-                    await conn.execute("INSERT INTO rkpd_state (year) VALUES ($1) ON CONFLICT DO NOTHING", e.year)
-                    await conn.executemany(
-                        "INSERT INTO rkpd_items (year, code, title, kelurahan, kecamatan, bidang, cost, volume, unit,"
-                        " forum_id, agency, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        [(e.year, i.code, i.title, i.kelurahan, kecamatan_of(i.kelurahan), i.bidang, i.cost, i.volume,
-                          i.unit, i.forum_id, i.agency, rules.MENUNGGU) for i in e.items],
-                    )  # fmt: skip
+                    await writes.add_for([("state", e.year)], "INSERT INTO rkpd_state (year) VALUES ($1)"
+                                         " ON CONFLICT DO NOTHING", e.year)  # fmt: skip
+                    for i in e.items:
+                        await writes.add_for(
+                            [("items", e.year), ("item", e.year, i.code)],
+                            "INSERT INTO rkpd_items (year, code, title, kelurahan, kecamatan, bidang, cost, volume,"
+                            " unit, forum_id, agency, status)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                            e.year, i.code, i.title, i.kelurahan, kecamatan_of(i.kelurahan), i.bidang, i.cost, i.volume,
+                            i.unit, i.forum_id, i.agency, rules.MENUNGGU,
+                        )  # fmt: skip
                 case RkpdProposalPassed():
-                    await conn.execute(
+                    await writes.add_for(
+                        [("item", e.year, e.code)],
                         "UPDATE rkpd_items SET agency = $3, reason = $4 WHERE year = $1 AND code = $2",
                         e.year, e.code, e.to_agency, e.reason,
                     )  # fmt: skip
                 case RkpdProposalDeclined():
-                    await conn.execute(
+                    await writes.add_for(
+                        [("items", e.year), ("item", e.year, e.code)],
                         "UPDATE rkpd_items SET status = $3, reason = $4 WHERE year = $1 AND code = $2",
                         e.year, e.code, rules.DITOLAK_OPD, e.reason,
                     )  # fmt: skip
                 case RkpdLineSet():
                     line = e.line
-                    await conn.execute(
-                        "UPDATE rkpd_items SET status = $3, line_id = NULL WHERE year = $1 AND line_id = $2",
-                        e.year, line.line_id, rules.MENUNGGU,
+                    # The line's proposals now: its origins; the ones it had before and not now wait again.
+                    await writes.add_for(
+                        [("items", e.year)],
+                        "UPDATE rkpd_items SET status = CASE WHEN code = ANY($2::text[]) THEN $4 ELSE $5 END,"
+                        " line_id = CASE WHEN code = ANY($2::text[]) THEN $3 END"
+                        " WHERE year = $1 AND (line_id = $3 OR code = ANY($2::text[]))",
+                        e.year, list(line.origins), line.line_id, rules.DIPETAKAN, rules.MENUNGGU,
                     )  # fmt: skip
-                    await conn.execute(
-                        "UPDATE rkpd_items SET status = $3, line_id = $4 WHERE year = $1 AND code = ANY($2::text[])",
-                        e.year, list(line.origins), rules.DIPETAKAN, line.line_id,
-                    )  # fmt: skip
-                    await conn.execute(
+                    await writes.add_for(
+                        [("line", e.year, line.line_id)],
                         "INSERT INTO rkpd_lines (year, line_id, agency, pagu, line, updated_at)"
                         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (year, line_id) DO UPDATE"
                         " SET pagu = EXCLUDED.pagu, line = EXCLUDED.line, updated_at = EXCLUDED.updated_at",
                         e.year, line.line_id, line.agency, line.pagu, codec.encode(line), r.recorded_at,
                     )  # fmt: skip
-                    await _changed(conn, e.year)
+                    await _changed(writes, e.year)
                 case RkpdLineWithdrawn():
-                    await conn.execute(
+                    await writes.add_for(
+                        [("items", e.year)],
                         "UPDATE rkpd_items SET status = $3, line_id = NULL WHERE year = $1 AND line_id = $2",
                         e.year, e.line_id, rules.MENUNGGU,
                     )  # fmt: skip
-                    await conn.execute("DELETE FROM rkpd_lines WHERE year = $1 AND line_id = $2", e.year, e.line_id)
-                    await _changed(conn, e.year)
+                    await writes.add_for([("line", e.year, e.line_id)],
+                                         "DELETE FROM rkpd_lines WHERE year = $1 AND line_id = $2", e.year, e.line_id)
+                    await _changed(writes, e.year)
                 case RkpdAdopted():
-                    await conn.execute(
-                        "UPDATE rkpd_state SET revision = $2, changed = false WHERE year = $1", e.year, e.revision
-                    )
-                    await conn.execute(
+                    await writes.add_for([("state", e.year)], "UPDATE rkpd_state SET revision = $2, changed = false"
+                                         " WHERE year = $1", e.year, e.revision)  # fmt: skip
+                    await writes.add(
                         "INSERT INTO rkpd_adoptions (year, revision, total_pagu, note, adopted_at, stream_id,"
                         " stream_version, position, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                         e.year, e.revision, e.total_pagu, e.note, r.recorded_at, r.stream_id, r.stream_version,
                         r.global_position, r.hash,
                     )  # fmt: skip
-                    await conn.executemany(
-                        "INSERT INTO rkpd_adopted_lines (year, revision, line_id, agency, pagu, line)"
-                        " VALUES ($1, $2, $3, $4, $5, $6)",
-                        [(e.year, e.revision, x.line_id, x.agency, x.pagu, codec.encode(x)) for x in e.lines],
-                    )  # fmt: skip
+                    for x in e.lines:
+                        await writes.add("INSERT INTO rkpd_adopted_lines (year, revision, line_id, agency, pagu, line)"
+                                         " VALUES ($1, $2, $3, $4, $5, $6)",
+                                         e.year, e.revision, x.line_id, x.agency, x.pagu, codec.encode(x))  # fmt: skip
                 case RkpdMilestoneRecorded():
-                    await _milestone(conn, r, e)
+                    await _milestone(writes, r, e)
                 case RkpdForumScheduled() | RkpdForumClosed():
-                    await _forum(conn, r, e)
+                    await _forum(writes, r, e)
                 case RkpdEnacted():
-                    await conn.execute(
+                    await writes.add(
                         "INSERT INTO rkpd_enactments (year, revision, regulation, enacted_on, list_hash, amendment,"
                         " recorded_at, position, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                         e.year, e.revision, e.regulation, e.enacted_on, e.list_hash, e.amendment, r.recorded_at,
                         r.global_position, r.hash,
                     )  # fmt: skip
+        await writes.flush()
         if versions:
             # In the batch's transaction, with the rows: a cached page keyed by it is never older than
             # the rows it names (http/page_cache.py).
@@ -131,10 +144,11 @@ _YEAR_EVENTS = (RkpdProposalsReceived, RkpdProposalPassed, RkpdProposalDeclined,
 """Every event this projection applies: each changes what the year's pages show."""
 
 
-async def _milestone(conn: asyncpg.Connection, r: RecordedEvent, e: RkpdMilestoneRecorded) -> None:
+async def _milestone(writes: Statements, r: RecordedEvent, e: RkpdMilestoneRecorded) -> None:
     """The milestone itself, and where its line stands now: the stage, and the latest amount of each kind
     (proposed in KUA-PPAS, budgeted in the APBD (the DPA's if one follows), contracted, spent)."""
-    await conn.execute(
+    await writes.add_for(
+        [("milestones", e.year, e.line_id)],
         "INSERT INTO rkpd_milestones (year, line_id, position, stage, on_date, amount, progress, note, contractor,"
         " ends, photos, recorded_at, role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         e.year, e.line_id, r.global_position, e.stage, e.on, e.amount, e.progress, e.note, e.contractor, e.ends,
@@ -143,7 +157,8 @@ async def _milestone(conn: asyncpg.Connection, r: RecordedEvent, e: RkpdMileston
     column = {"kua_ppas": "proposed", "apbd": "budgeted", "dpa": "budgeted", "kontrak": "contract",
               "pelaksanaan": "spent", "selesai": "spent"}.get(e.stage)  # fmt: skip
     amount_set = f", {column} = coalesce(EXCLUDED.{column}, p.{column})" if column else ""
-    await conn.execute(
+    await writes.add_for(
+        [("progress", e.year, e.line_id)],
         f"INSERT INTO rkpd_line_progress AS p (year, line_id, stage, {column or 'proposed'}, progress, finished_on,"
         " updated_at) VALUES ($1, $2, $3, $4, coalesce($5, 0), $6, $7) ON CONFLICT (year, line_id) DO UPDATE"
         " SET stage = EXCLUDED.stage, progress = greatest(p.progress, EXCLUDED.progress),"
@@ -153,10 +168,11 @@ async def _milestone(conn: asyncpg.Connection, r: RecordedEvent, e: RkpdMileston
     )  # fmt: skip
 
 
-async def _forum(conn: asyncpg.Connection, r: RecordedEvent, e: RkpdForumScheduled | RkpdForumClosed) -> None:
+async def _forum(writes: Statements, r: RecordedEvent, e: RkpdForumScheduled | RkpdForumClosed) -> None:
     """A schedule replaces the forum's earlier one; the close adds its Berita Acara and where it is in the log."""
     if isinstance(e, RkpdForumScheduled):
-        await conn.execute(
+        await writes.add_for(
+            [("forum", e.year, e.forum)],
             "INSERT INTO rkpd_forums (year, forum, held_on, place, chair, participants, agenda, scheduled_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (year, forum) DO UPDATE SET held_on ="
             " EXCLUDED.held_on, place = EXCLUDED.place, chair = EXCLUDED.chair, participants = EXCLUDED.participants,"
@@ -165,7 +181,8 @@ async def _forum(conn: asyncpg.Connection, r: RecordedEvent, e: RkpdForumSchedul
             r.recorded_at,
         )  # fmt: skip
         return
-    await conn.execute(
+    await writes.add_for(
+        [("forum", e.year, e.forum)],
         "UPDATE rkpd_forums SET closed_at = $3, minutes = $4, agreed = $5, not_agreed = $6, total_pagu = $7,"
         " stream_id = $8, stream_version = $9, position = $10, hash = $11 WHERE year = $1 AND forum = $2",
         e.year, e.forum, r.recorded_at, e.minutes, codec.encode(e.agreed), codec.encode(e.not_agreed), e.total_pagu,
@@ -173,8 +190,8 @@ async def _forum(conn: asyncpg.Connection, r: RecordedEvent, e: RkpdForumSchedul
     )  # fmt: skip
 
 
-async def _changed(conn: asyncpg.Connection, year: int) -> None:
-    await conn.execute("UPDATE rkpd_state SET changed = revision > 0 WHERE year = $1", year)
+async def _changed(writes: Statements, year: int) -> None:
+    await writes.add_for([("state", year)], "UPDATE rkpd_state SET changed = revision > 0 WHERE year = $1", year)
 
 
 # --- queries ----------------------------------------------------------------------------------------
