@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 
+import asyncpg
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
@@ -52,6 +54,7 @@ from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.render import environment
 from musrenbang.http.security import security_headers
 from musrenbang.http.staleness import staleness_middleware
+from musrenbang.http.stopping import Stopping
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.resources import static_dir
@@ -61,10 +64,21 @@ from musrenbang.services.proposals import ProposalService
 from musrenbang.services.realisation import RealisationService
 from musrenbang.services.rkpd import RkpdService
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Settings, database_url: str, secret: str, *, run_projections: bool = True) -> Litestar:
+
+POOL_CLOSE_GRACE = 3.0
+"""At shutdown, how long the pool waits for connections still borrowed (by then every response has ended
+and the background tasks are cancelled, so normally none) before it closes them regardless."""
+
+
+def create_app(
+    settings: Settings, database_url: str, secret: str, *, run_projections: bool = True, stop_on_signals: bool = False
+) -> Litestar:
     """The application for one server process. `database_url` is a database already prepared by
-    `musrenbang serve` (migrated, reference data loaded); `secret` is shared by all processes."""
+    `musrenbang serve` (migrated, reference data loaded); `secret` is shared by all processes.
+    `stop_on_signals`: in a server worker, end long-lived responses on SIGINT/SIGTERM (http/stopping.py)."""
+    stopping = Stopping()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -90,15 +104,21 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
         if run_projections:
             task = asyncio.create_task(runner.run_forever(database_url, settings.seal_interval))
             delivery.start()
+        uninstall = stopping.install() if stop_on_signals else (lambda: None)
         try:
             yield
         finally:
+            # In this order: responses still open end first (under granian they have ended already, see
+            # http/stopping.py); then the senders, which may finish a message being sent; then the tasks
+            # that read the log; the pool last, since all of them borrow from it.
+            stopping.request()
+            uninstall()
             await delivery.stop()  # lets a message being sent finish first (a few seconds at most)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await pool.close()
+            await _close(pool)
 
     return Litestar(
         route_handlers=[
@@ -221,6 +241,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             "rkpd": Provide(_from_state("rkpd"), sync_to_thread=False),
             "realisation": Provide(_from_state("realisation"), sync_to_thread=False),
             "pokir": Provide(_from_state("pokir"), sync_to_thread=False),
+            "stopping": Provide(_from_state("stopping"), sync_to_thread=False),
             "actor": Provide(auth.current_actor),
         },
         # Each handler takes the exception class it is registered for; litestar types them all as Exception.
@@ -256,7 +277,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             # The document only (at /schema too): the viewers Litestar offers load their code from CDNs.
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
         ),
-        state=State({"settings": settings, "catalogs": load_catalogs()}),
+        state=State({"settings": settings, "catalogs": load_catalogs(), "stopping": stopping}),
     )
 
 
@@ -265,7 +286,17 @@ def app_from_env() -> Litestar:
     and the shared secret in the environment."""
     settings = Settings.from_env()
     url = settings.database_url or os.environ["MUSRENBANG_DATABASE_URL"]
-    return create_app(settings, url, settings.secret_key or os.environ["MUSRENBANG_SECRET_KEY"])
+    return create_app(settings, url, settings.secret_key or os.environ["MUSRENBANG_SECRET_KEY"], stop_on_signals=True)
+
+
+async def _close(pool: asyncpg.Pool) -> None:
+    """Close the pool, but not wait for ever on a connection some task never gives back: the process is
+    stopping, and PostgreSQL rolls back whatever such a connection still had open."""
+    try:
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_GRACE)
+    except TimeoutError:
+        log.warning("connections still borrowed after %.0f s at shutdown: closing them", POOL_CLOSE_GRACE)
+        pool.terminate()
 
 
 def _from_state(name: str) -> Callable[[State], object]:
