@@ -43,6 +43,7 @@ class Server:
         env.update(extra_env or {})
         self.port = port
         self.data_dir = data_dir
+        self.workers = workers
         self.base_url = f"http://127.0.0.1:{port}"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"musrenbang-serve-{port}.log"
         self._log_file = self.log.open("w")
@@ -68,6 +69,15 @@ class Server:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"serve did not become healthy:\n{self.output()}")
+
+    def wait_all_workers(self, timeout: float = 90) -> None:
+        """Until every worker has started serving (healthy means one has). A stop signal that reaches a
+        worker still starting is lost by granian: that worker is only killed after WORKERS_KILL_TIMEOUT."""
+        deadline = time.monotonic() + timeout
+        while self.output().count("Started worker-") < self.workers:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"not every worker started:\n{self.output()}")
+            time.sleep(0.1)
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
         """Stop as an operator would (Ctrl-C), then make sure no worker process outlives the test."""

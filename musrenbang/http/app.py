@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import logging.handlers
 import os
 from collections.abc import AsyncIterator, Callable
 
@@ -67,6 +68,8 @@ from musrenbang.services.rkpd import RkpdService
 log = logging.getLogger(__name__)
 
 
+STOPPED = "this process stopped cleanly: its responses ended, its background work stopped, its pool closed"
+"""Logged last by each server process, so that a stop that had to kill one shows which (it lacks the line)."""
 POOL_CLOSE_GRACE = 3.0
 """At shutdown, how long the pool waits for connections still borrowed (by then every response has ended
 and the background tasks are cancelled, so normally none) before it closes them regardless."""
@@ -119,6 +122,9 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await _close(pool)
+            log.info(STOPPED)
+            if stop_on_signals:
+                _write_out_logs()
 
     return Litestar(
         route_handlers=[
@@ -287,6 +293,17 @@ def app_from_env() -> Litestar:
     settings = Settings.from_env()
     url = settings.database_url or os.environ["MUSRENBANG_DATABASE_URL"]
     return create_app(settings, url, settings.secret_key or os.environ["MUSRENBANG_SECRET_KEY"], stop_on_signals=True)
+
+
+def _write_out_logs() -> None:
+    """Write out the log records still queued, at the end of a server worker. Litestar logs through a queue
+    whose listener thread is stopped at exit (atexit), but a granian worker ends with os._exit, where atexit
+    never runs: the last records, this shutdown's own, would be lost. Only in a worker: a process that goes
+    on logging (a test's) needs its listener."""
+    for handler in logging.getLogger().handlers:
+        listener = getattr(handler, "listener", None)
+        if isinstance(listener, logging.handlers.QueueListener):
+            listener.stop()
 
 
 async def _close(pool: asyncpg.Pool) -> None:
