@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,6 +116,27 @@ def test_a_client_that_never_reads_holds_no_stop_for_ever(prepared: tuple[Path, 
         assert not left, f"still running {STOPPED_WITHIN} s after ctrl-c: {left}\n{server.output()}"
         # The stuck writes held a worker, and it was killed (it never logged its clean stop).
         assert server.output().count(STOPPED) < 2, server.output()
+        assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+    finally:
+        server.stop()
+
+
+def test_sigterm_while_preparing_stops_the_bundled_database(tmp_path: Path) -> None:
+    """Before granian takes the signals over (migrations, `--demo`), SIGTERM used to end the process on the
+    spot and leave the bundled PostgreSQL running."""
+    data_dir = tmp_path / "data"
+    server = Server(_port(), data_dir=data_dir, args=("--demo",), cycle=False)
+    try:
+        deadline = time.monotonic() + 120
+        while "demo RKPD 2022" not in server.output():  # the demo is being played
+            assert time.monotonic() < deadline and server.process.poll() is None, server.output()
+            time.sleep(0.1)
+        processes = server.processes()
+        server.process.send_signal(signal.SIGTERM)
+        left = server.wait_stopped(processes, STOPPED_WITHIN)
+        assert not left, f"still running {STOPPED_WITHIN} s after SIGTERM: {left}\n{server.output()}"
+        assert "serving on" not in server.output()  # stopped while preparing, as meant
+        assert "Traceback" not in server.output()
         assert not (data_dir / "pgdata" / "postmaster.pid").exists()
     finally:
         server.stop()
