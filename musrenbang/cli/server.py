@@ -52,15 +52,17 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
         _serve_http(settings, url, settings.secret_key or secret)
 
 
-WORKERS_KILL_TIMEOUT = 8
+WORKERS_KILL_TIMEOUT = 6
 """Seconds a stopping worker may take before granian kills it. A worker ends its own responses at once
 (http/stopping.py), lets requests in flight finish (well under a second under load; a read-your-writes
-wait gives up after 5 s), a message being sent finish (delivery STOP_GRACE, 5 s) and closes its pool.
+wait gives up after 5 s), a message being sent finish (delivery STOP_GRACE, 5 s) and closes its pool:
+about a second in bench/stop.py under load.
 What no code of ours can cut short: a client that stopped reading a large response (granian waits for
 its write for ever), and a worker the signal reached while it was still starting (granian loses it).
 Killing is safe: every write is one transaction, which PostgreSQL rolls back when the connection drops,
-and a message being sent stays pending and is sent again. 8 s, plus the database's fast stop, keeps the
-whole stop inside the 10 s docker gives before its own SIGKILL."""
+and a message being sent stays pending and is sent again. 6 s, plus the main process's own end and the
+database's fast stop (1.5 s), keeps the whole stop inside the 10 s docker gives before its SIGKILL; at
+8 s it took 9.4 – 10.3 s."""
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

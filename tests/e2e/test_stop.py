@@ -32,7 +32,7 @@ pytestmark = [
 
 STOPPED_WITHIN = 40
 """Seconds. By design a stop ends within about 20 s even when a worker has to be killed (granian's
-8 s kill timeout, then PostgreSQL's stop, bounded at 10 s): twice that, for a busy test machine."""
+6 s kill timeout, then PostgreSQL's stop, bounded at 10 s): twice that, for a busy test machine."""
 
 
 def _port() -> int:
