@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 
 from tests.cycles import open_test_cycle_at
 
@@ -41,6 +42,8 @@ class Server:
         env["MUSRENBANG_SEAL_INTERVAL"] = "0"  # no seals written behind a test's back; seal tests turn it on
         env.update(extra_env or {})
         self.port = port
+        self.data_dir = data_dir
+        self.workers = workers
         self.base_url = f"http://127.0.0.1:{port}"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"musrenbang-serve-{port}.log"
         self._log_file = self.log.open("w")
@@ -67,6 +70,15 @@ class Server:
             time.sleep(0.2)
         raise AssertionError(f"serve did not become healthy:\n{self.output()}")
 
+    def wait_all_workers(self, timeout: float = 90) -> None:
+        """Until every worker has started serving (healthy means one has). A stop signal that reaches a
+        worker still starting is lost by granian: that worker is only killed after WORKERS_KILL_TIMEOUT."""
+        deadline = time.monotonic() + timeout
+        while self.output().count("Started worker-") < self.workers:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"not every worker started:\n{self.output()}")
+            time.sleep(0.1)
+
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
         """Stop as an operator would (Ctrl-C), then make sure no worker process outlives the test."""
         if self.process.poll() is None:
@@ -80,6 +92,27 @@ class Server:
             os.killpg(self.process.pid, signal.SIGKILL)
         self._log_file.close()
         return self.process.returncode
+
+    def processes(self) -> list[psutil.Process]:
+        """Every process this server runs now: itself, its workers and, on a data directory, the bundled
+        PostgreSQL's postmaster (as its postmaster.pid names it; its backends end with it)."""
+        main = psutil.Process(self.process.pid)
+        found = [main, *main.children(recursive=True)]
+        if self.data_dir is not None:
+            pid_file = self.data_dir / "pgdata" / "postmaster.pid"
+            found.append(psutil.Process(int(pid_file.read_text().split()[0])))
+        return found
+
+    def wait_stopped(self, processes: list[psutil.Process], timeout: float) -> list[str]:
+        """After a stop signal: which of `processes` (see `processes`) still run after waiting up to
+        `timeout` seconds for them all, as "pid name". Waits for the main process itself through its
+        Popen, so that its exit status stays in `self.process.returncode`."""
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout)
+        main = [] if self.process.poll() is not None else [f"{self.process.pid} musrenbang serve"]
+        others = [p for p in processes if p.pid != self.process.pid]
+        return main + still_running(others, max(0.0, deadline - time.monotonic()))
 
     def kill(self) -> None:
         """SIGKILL the server and every worker process: a crash, nothing cleaned up."""
@@ -104,3 +137,15 @@ def serving(database_url: str, **options: object) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def still_running(processes: list[psutil.Process], timeout: float) -> list[str]:
+    """Of `processes`, those still running after waiting up to `timeout` seconds for them all to end,
+    each as "pid name"; empty when every one ended."""
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    running = []
+    for p in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if p.status() != psutil.STATUS_ZOMBIE:
+                running.append(f"{p.pid} {p.name()}")
+    return running

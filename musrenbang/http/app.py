@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import logging.handlers
 import os
 from collections.abc import AsyncIterator, Callable
 
@@ -20,7 +22,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from musrenbang.config import Settings
-from musrenbang.db.connect import create_pool
+from musrenbang.db.connect import close_pool, create_pool
 from musrenbang.db.replicas import ReadPools
 from musrenbang.delivery.worker import DeliveryWorker
 from musrenbang.eventlog.store import EventStore
@@ -54,6 +56,7 @@ from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.render import environment
 from musrenbang.http.security import security_headers
 from musrenbang.http.staleness import staleness_middleware
+from musrenbang.http.stopping import Stopping
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.resources import static_dir
@@ -63,10 +66,23 @@ from musrenbang.services.proposals import ProposalService
 from musrenbang.services.realisation import RealisationService
 from musrenbang.services.rkpd import RkpdService
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Settings, database_url: str, secret: str, *, run_projections: bool = True) -> Litestar:
+
+STOPPED = "this process stopped cleanly: its responses ended, its background work stopped, its pool closed"
+"""Logged last by each server process, so that a stop that had to kill one shows which (it lacks the line)."""
+POOL_CLOSE_GRACE = 3.0
+"""At shutdown, how long the pool waits for connections still borrowed (by then every response has ended
+and the background tasks are cancelled, so normally none) before it closes them regardless."""
+
+
+def create_app(
+    settings: Settings, database_url: str, secret: str, *, run_projections: bool = True, stop_on_signals: bool = False
+) -> Litestar:
     """The application for one server process. `database_url` is a database already prepared by
-    `musrenbang serve` (migrated, reference data loaded); `secret` is shared by all processes."""
+    `musrenbang serve` (migrated, reference data loaded); `secret` is shared by all processes.
+    `stop_on_signals`: in a server worker, end long-lived responses on SIGINT/SIGTERM (http/stopping.py)."""
+    stopping = Stopping()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -94,9 +110,15 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
         if run_projections:
             task = asyncio.create_task(runner.run_forever(database_url, settings.seal_interval))
             delivery.start()
+        uninstall = stopping.install() if stop_on_signals else (lambda: None)
         try:
             yield
         finally:
+            # In this order: responses still open end first (under granian they have ended already, see
+            # http/stopping.py); then the senders, which may finish a message being sent; then the tasks
+            # that read the log; the pool last, since all of them borrow from it.
+            stopping.request()
+            uninstall()
             await delivery.stop()  # lets a message being sent finish first (a few seconds at most)
             if task is not None:
                 task.cancel()
@@ -104,7 +126,10 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
                     await task
             if settings.replica_urls:
                 await app.state.reads.close()
-            await pool.close()
+            await close_pool(pool, POOL_CLOSE_GRACE)
+            log.info(STOPPED)
+            if stop_on_signals:
+                _write_out_logs()
 
     return Litestar(
         route_handlers=[
@@ -227,6 +252,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             "rkpd": Provide(_from_state("rkpd"), sync_to_thread=False),
             "realisation": Provide(_from_state("realisation"), sync_to_thread=False),
             "pokir": Provide(_from_state("pokir"), sync_to_thread=False),
+            "stopping": Provide(_from_state("stopping"), sync_to_thread=False),
             "actor": Provide(auth.current_actor),
         },
         # Each handler takes the exception class it is registered for; litestar types them all as Exception.
@@ -262,7 +288,7 @@ def create_app(settings: Settings, database_url: str, secret: str, *, run_projec
             # The document only (at /schema too): the viewers Litestar offers load their code from CDNs.
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
         ),
-        state=State({"settings": settings, "catalogs": load_catalogs()}),
+        state=State({"settings": settings, "catalogs": load_catalogs(), "stopping": stopping}),
     )
 
 
@@ -271,7 +297,18 @@ def app_from_env() -> Litestar:
     and the shared secret in the environment."""
     settings = Settings.from_env()
     url = settings.database_url or os.environ["MUSRENBANG_DATABASE_URL"]
-    return create_app(settings, url, settings.secret_key or os.environ["MUSRENBANG_SECRET_KEY"])
+    return create_app(settings, url, settings.secret_key or os.environ["MUSRENBANG_SECRET_KEY"], stop_on_signals=True)
+
+
+def _write_out_logs() -> None:
+    """Write out the log records still queued, at the end of a server worker. Litestar logs through a queue
+    whose listener thread is stopped at exit (atexit), but a granian worker ends with os._exit, where atexit
+    never runs: the last records, this shutdown's own, would be lost. Only in a worker: a process that goes
+    on logging (a test's) needs its listener."""
+    for handler in logging.getLogger().handlers:
+        listener = getattr(handler, "listener", None)
+        if isinstance(listener, logging.handlers.QueueListener):
+            listener.stop()
 
 
 def _from_state(name: str) -> Callable[[State], object]:

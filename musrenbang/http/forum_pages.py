@@ -4,7 +4,6 @@ printable Berita Acara, and the public page that checks a Berita Acara's log hea
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import io
 import re
@@ -34,6 +33,7 @@ from musrenbang.http.i18n import translate
 from musrenbang.http.log_head import latest_seal
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
+from musrenbang.http.stopping import Stopping
 from musrenbang.projections import forums as forum_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region
@@ -250,8 +250,10 @@ async def _snapshot(forums: ForumService, forum: rules.Forum) -> dict[str, Any]:
 
 
 @get("/forum/{forum_id:str}/layar/aliran", include_in_schema=False)
-async def projector_stream(forums: ForumService, store: EventStore, forum_id: str) -> ServerSentEvent:
-    """A new snapshot whenever the forum's streams changed (checked every second), until it closes."""
+async def projector_stream(forums: ForumService, store: EventStore, stopping: Stopping,
+                           forum_id: str) -> ServerSentEvent:  # fmt: skip
+    """A new snapshot whenever the forum's streams changed (checked every second), until it closes or the
+    server stops (the screen's EventSource then reconnects by itself, to the server started again)."""
     forum_id = forum_id.upper()
     await forums.load(forum_id)
 
@@ -267,7 +269,8 @@ async def projector_stream(forums: ForumService, store: EventStore, forum_id: st
                 yield msgspec.json.encode(await _snapshot(forums, forum)).decode()
                 if forum.status == rules.CLOSED:
                     return
-            await asyncio.sleep(1)
+            if await stopping.pause(1):
+                return
 
     return ServerSentEvent(snapshots())
 

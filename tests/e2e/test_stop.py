@@ -1,0 +1,142 @@
+"""Stopping `musrenbang serve` under load ends every process it started (issue 15): Ctrl-C (SIGINT to the
+whole process group, as a terminal sends it) and SIGTERM (to the main process only, as systemd and docker
+send it), with proposals being posted, projector screens streaming and clients not reading.
+
+Each stop is checked by process id: the main process, both workers and the bundled PostgreSQL must be
+gone. The wait for them is bounded (STOPPED_WITHIN) only so that a hang fails with a message rather than
+the suite hanging; how long stops take is measured by bench/stop.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from musrenbang.http.app import STOPPED
+from tests.load import LOAD_ENV, ended, open_forum, under_load
+from tests.server import Server
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not shutil.which("wrk") and not os.environ.get("CI"),
+                       reason="wrk is not installed: apt-get install -y wrk"),  # fmt: skip
+]
+
+STOPPED_WITHIN = 40
+"""Seconds. By design a stop ends within about 20 s even when a worker has to be killed (granian's
+6 s kill timeout, then PostgreSQL's stop, bounded at 10 s): twice that, for a busy test machine."""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _server(data_dir: Path) -> Server:
+    server = Server(_port(), data_dir=data_dir, workers=2, extra_env=LOAD_ENV)
+    server.wait_healthy()
+    server.wait_all_workers()
+    return server
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A data directory whose log has a scheduled forum (its projector stream stays open), and its id."""
+    data_dir = tmp_path_factory.mktemp("stop") / "data"
+    server = _server(data_dir)
+    try:
+        forum_id = open_forum(server.base_url, {**os.environ, "MUSRENBANG_DATA_DIR": str(data_dir)})
+    finally:
+        server.stop()
+    yield data_dir, forum_id
+
+
+def _signal(server: Server, how: str) -> None:
+    if how == "ctrl-c":
+        os.killpg(server.process.pid, signal.SIGINT)
+    else:
+        server.process.send_signal(signal.SIGTERM)
+
+
+def _connections(processes: list[psutil.Process], port: int) -> int:
+    """Established connections the server's processes hold on its port."""
+    return sum(
+        1
+        for p in processes
+        for c in p.net_connections(kind="tcp")
+        if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+    )
+
+
+@pytest.mark.parametrize("round_", [1, 2])
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_a_stop_under_load_ends_every_worker_and_the_bundled_database(
+    prepared: tuple[Path, str], how: str, round_: int
+) -> None:
+    data_dir, forum_id = prepared
+    server = _server(data_dir)
+    try:
+        processes = server.processes()
+        assert len(processes) == 4, [p.name() for p in processes]  # main, two workers, postmaster
+        with under_load(server.base_url, forum_id, streams=6, slow_readers=4) as load:
+            held = _connections(processes, server.port)
+            # The stop races the load: the streams and readers are open, and wrk's connections too.
+            assert held >= len(load.streams) + len(load.readers) + 8, held
+            _signal(server, how)
+            # The projector streams are ended by the server (their last chunk comes), not cut off.
+            assert [ended(s) for s in load.streams] == [True] * len(load.streams), server.output()
+            left = server.wait_stopped(processes, STOPPED_WITHIN)
+        assert not left, f"still running {STOPPED_WITHIN} s after {how}: {left}\n{server.output()}"
+        assert server.process.returncode == 0, server.output()
+        assert server.output().count(STOPPED) == 2, server.output()  # each worker stopped by itself, not killed
+        assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+    finally:
+        server.stop()
+
+
+def test_a_client_that_never_reads_holds_no_stop_for_ever(prepared: tuple[Path, str]) -> None:
+    """A worker waiting to write to a client that stopped reading cannot finish by itself: granian kills
+    it after its timeout, and the bundled database is stopped all the same."""
+    data_dir, forum_id = prepared
+    server = _server(data_dir)
+    try:
+        processes = server.processes()
+        with under_load(server.base_url, forum_id, streams=2, slow_readers=0, stuck_readers=2):
+            os.killpg(server.process.pid, signal.SIGINT)
+            left = server.wait_stopped(processes, STOPPED_WITHIN)
+        assert not left, f"still running {STOPPED_WITHIN} s after ctrl-c: {left}\n{server.output()}"
+        # The stuck writes held a worker, and it was killed (it never logged its clean stop).
+        assert server.output().count(STOPPED) < 2, server.output()
+        assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+    finally:
+        server.stop()
+
+
+def test_sigterm_while_preparing_stops_the_bundled_database(tmp_path: Path) -> None:
+    """Before granian takes the signals over (migrations, `--demo`), SIGTERM used to end the process on the
+    spot and leave the bundled PostgreSQL running."""
+    data_dir = tmp_path / "data"
+    server = Server(_port(), data_dir=data_dir, args=("--demo",), cycle=False)
+    try:
+        deadline = time.monotonic() + 120
+        while "demo RKPD 2022" not in server.output():  # the demo is being played
+            assert time.monotonic() < deadline and server.process.poll() is None, server.output()
+            time.sleep(0.1)
+        processes = server.processes()
+        server.process.send_signal(signal.SIGTERM)
+        left = server.wait_stopped(processes, STOPPED_WITHIN)
+        assert not left, f"still running {STOPPED_WITHIN} s after SIGTERM: {left}\n{server.output()}"
+        assert "serving on" not in server.output()  # stopped while preparing, as meant
+        assert "Traceback" not in server.output()
+        assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+    finally:
+        server.stop()
