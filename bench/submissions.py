@@ -28,13 +28,10 @@ from bench._common import fresh_database, print_table, server_url
 from bench._server import running_server
 from bench.append import ours
 from musrenbang.db.connect import create_pool
+from tests.load import PROPOSAL
 
-BODY = {
-    "kelurahan": "32.75.01.1001", "rw": 5, "rt": 3, "kind": "fisik", "bidang": "infrastruktur",
-    "title": "Perbaikan saluran air", "problem": "Saluran tersumbat sehingga banjir setiap hujan deras",
-    "solution": "Normalisasi saluran sepanjang 150 meter", "beneficiaries": 300, "volume": 150, "unit": "meter",
-    "estimated_cost": 25000000, "address": "Jl. Melati RW 05", "proposer": {"name": "Budi", "phone": "081234567890"},
-}  # fmt: skip
+BODY = PROPOSAL
+"""A valid proposal (the stop tests' load sends the same)."""
 
 # Each request gets its own key (run, thread, counter), so that every POST is a new proposal; only 201s
 # (new proposals) are counted. `thread_id` is the global each thread's `setup` sets: a `local` of the same
