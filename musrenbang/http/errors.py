@@ -156,6 +156,15 @@ def overloaded(request: Request, exc: Exception) -> Response:
                     headers={"Retry-After": "5"})  # fmt: skip
 
 
+def try_again(request: Request, exc: Exception) -> Response:
+    """PostgreSQL cancelled the statement to keep transactions apart, or a standby cancelled a read that
+    conflicted with what it was replaying (a read replica, db/replicas.py): nothing was done, and the
+    same request a moment later succeeds."""
+    log.info("%s %s: %s; answered 503, try again", request.method, logged_path(request), exc)
+    return _respond(request, 503, "unavailable", N_("layanan sedang sibuk; coba lagi sebentar lagi"),
+                    headers={"Retry-After": "1"})  # fmt: skip
+
+
 def server_error(request: Request, exc: Exception) -> Response:
     """Anything else is a bug: logged with its traceback, answered with a page (or JSON) that shows none."""
     log.error("500 %s %s", request.method, logged_path(request), exc_info=exc)
@@ -182,6 +191,9 @@ HANDLERS = {
     OSError: database_away,
     asyncpg.InsufficientResourcesError: overloaded,  # too many connections
     TimeoutError: overloaded,  # no pooled connection came free in time (db/connect.py, Pool)
+    # A serialization failure (also how a standby cancels a read that conflicts with recovery) or a deadlock.
+    asyncpg.SerializationError: try_again,
+    asyncpg.DeadlockDetectedError: try_again,
     Exception: server_error,
     DomainError: domain_error,
     ConcurrencyError: concurrency_error,

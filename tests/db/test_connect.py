@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
 from musrenbang.db.connect import create_pool
-from musrenbang.http.errors import HANDLERS, overloaded
+from musrenbang.http.errors import HANDLERS, overloaded, try_again
 
 
 async def test_waiting_for_a_pooled_connection_gives_up_after_the_timeout(database_url: str) -> None:
@@ -22,3 +23,21 @@ async def test_waiting_for_a_pooled_connection_gives_up_after_the_timeout(databa
         await pool.close()
     # A request that gave up so is answered "busy, try again" (503 with Retry-After), not 500.
     assert HANDLERS[TimeoutError] is overloaded
+
+
+async def test_a_transaction_postgresql_cancels_to_keep_others_apart_is_answered_try_again(database_url: str) -> None:
+    """The error PostgreSQL raises for a serialization failure (and a standby for a read conflicting with
+    recovery, read replicas) is answered 503 with Retry-After, not 500."""
+    first, second = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        await first.execute("CREATE TABLE conflict_probe (n int); INSERT INTO conflict_probe VALUES (1)")
+        async with first.transaction(isolation="repeatable_read"):
+            await first.fetchval("SELECT n FROM conflict_probe")
+            await second.execute("UPDATE conflict_probe SET n = 2")
+            with pytest.raises(asyncpg.PostgresError) as raised:
+                await first.execute("UPDATE conflict_probe SET n = 3")
+    finally:
+        await first.close()
+        await second.close()
+    assert isinstance(raised.value, asyncpg.SerializationError)
+    assert HANDLERS[type(raised.value)] is try_again
