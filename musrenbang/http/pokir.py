@@ -26,19 +26,24 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import pokir as pokir_rules
 from musrenbang.domain import proposal as rules
 from musrenbang.domain.access import Actor
+from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.http import page_cache
 from musrenbang.http.api import ContentIn
 from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.guards import roles
-from musrenbang.http.i18n import translate
+from musrenbang.http.i18n import language, translate
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.reads import FROM_REPLICA
-from musrenbang.http.render import page
+from musrenbang.http.render import page, page_context, remember_language, rendered
 from musrenbang.http.residents import form_key
 from musrenbang.http.rkpd_pages import year_of
+from musrenbang.http.staleness import behind
+from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import pokir as pokir_views
+from musrenbang.projections import status as status_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
 from musrenbang.services import cycles
@@ -159,11 +164,15 @@ def _source(row: pokir_views.SourceRow) -> dict[str, int]:
 
 
 async def sources_of(request: Request, pool: asyncpg.Pool, year: int) -> SourcesOut:
-    city = city_of(request)
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        found = await pokir_views.sources(conn, year, city.dapil)
-        names = {r["kode"]: r["nama"] for r in
-                 await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan'")}  # fmt: skip
+        return await _sources_on(conn, year, city_of(request))
+
+
+async def _sources_on(conn: asyncpg.Connection, year: int, city: City) -> SourcesOut:
+    """Inside the caller's snapshot: the lines, their items and the region names agree."""
+    found = await pokir_views.sources(conn, year, city.dapil)
+    names = {r["kode"]: r["nama"] for r in
+             await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan'")}  # fmt: skip
     if not found.published.lines:
         raise NotFoundException()
     kecamatan = [KecamatanSources(kode=k, nama=names.get(k, k) if k else "", **_source(row))
@@ -445,9 +454,34 @@ async def public_list(request: Request, pool: asyncpg.Pool, year: Year) -> Templ
 
 
 @get("/rkpd/{name:str}/sumber", include_in_schema=False, dependencies=FROM_REPLICA)
-async def sources_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+async def sources_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
+    """Cached by the checkpoints of the read models it reads, as the equity view is (rkpd_pages.py): sent
+    as it is until one of them moves."""
     year, extension = year_of(name)
     if extension is not None:
         raise NotFoundException()
-    found = await sources_of(request, pool, year)
-    return page(request, "rkpd_sources.html", year=year, s=found)
+
+    async def render() -> tuple[tuple[object, ...], bytes]:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            read_at = await status_views.checkpoints(conn, SOURCES_MODELS)
+            city = await city_views.settings(conn)
+            found = await _sources_on(conn, year, city)
+        html = rendered(request, "rkpd_sources.html", page_context(request, city=city, year=year, s=found))
+        return _sources_key(request, year, read_at), html
+
+    if behind(request):
+        return page_cache.uncached((await render())[1], "text/html")
+    async with pool.acquire() as conn:
+        now = await status_views.checkpoints(conn, SOURCES_MODELS)
+    response = await page_cache.cached(request, _sources_key(request, year, now), render, "text/html",
+                                       vary_language=True)  # fmt: skip
+    remember_language(request, response)
+    return response
+
+
+SOURCES_MODELS = ("rkpd", "proposals", "city")
+"""Every read model the sources page reads (regions are reference data)."""
+
+
+def _sources_key(request: Request, year: int, read_at: tuple[int, ...]) -> tuple[object, ...]:
+    return ("rkpd_sources.html", request.url.path, year, language(request), read_at)

@@ -19,6 +19,7 @@ import pytest
 
 from musrenbang.db.connect import create_pool
 from musrenbang.http import rkpd_pages
+from musrenbang.http.render import rupiah
 from musrenbang.http.rkpd_api import rkpd_out
 from tests import history
 from tests.http.city_setup import sign_in
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.slow
 PAGE = f"/rkpd/{history.YEAR}"
 JSON = f"/api/v1/rkpd/{history.YEAR}"
 EQUITY = f"/rkpd/{history.YEAR}/pemerataan"
+SOURCES = f"/rkpd/{history.YEAR}/sumber"
 LINE = {
     "priority_program": 1, "sub_kegiatan_code": "1.03.10.2.01.0017", "program": "Program Penyelenggaraan Jalan",
     "kegiatan": "Penyelenggaraan Jalan Kabupaten/Kota", "sub_kegiatan": "Pemeliharaan Berkala Jalan",
@@ -78,7 +80,7 @@ async def raw(city: City, path: str, **headers: str) -> tuple[httpx.Response, by
     return r, body
 
 
-@pytest.mark.parametrize("path", [PAGE, JSON, EQUITY])
+@pytest.mark.parametrize("path", [PAGE, JSON, EQUITY, SOURCES])
 async def test_an_unchanged_list_is_304_to_its_etag_and_compressed_once(city: City, path: str) -> None:
     first, gz = await raw(city, path, **{"Accept-Encoding": "gzip"})
     assert first.status_code == 200 and first.headers["content-encoding"] == "gzip"
@@ -143,6 +145,7 @@ async def test_nothing_for_one_reader_is_cached_for_everyone(city: City) -> None
 
 async def test_a_write_shows_on_the_next_read_and_moves_the_validator(city: City, web: httpx.AsyncClient) -> None:
     page, listed, equity = await web.get(PAGE), await web.get(JSON), await web.get(EQUITY)
+    sources = await web.get(SOURCES)
     assert "Tidak ada perubahan sejak penetapan" in page.text
     r = await web.post(f"{JSON}/lines", json=LINE, headers=city.auth["roads"])
     assert r.status_code == 201, r.text
@@ -158,6 +161,11 @@ async def test_a_write_shows_on_the_next_read_and_moves_the_validator(city: City
     after = await web.get(EQUITY, headers={"If-None-Match": equity.headers["etag"]})
     assert after.status_code == 200 and after.headers["etag"] != equity.headers["etag"]
     assert _total(after.text) == _total(equity.text) + LINE["pagu"]
+    # So does the sources page, under the agencies' own plans (renja).
+    moved = await web.get(SOURCES, headers={"If-None-Match": sources.headers["etag"]})
+    assert moved.status_code == 200 and moved.headers["etag"] != sources.headers["etag"]
+    renja = (await web.get(f"/api/v1/rkpd/{history.YEAR}/sources")).json()["totals"]["renja"]
+    assert rupiah(renja) in moved.text and rupiah(renja) not in sources.text
     adopted = await web.get(JSON)
     assert line_id in [i["id"] for i in adopted.json()["items"]]
     assert f'id="baris-{line_id}"' in (await web.get(PAGE)).text
