@@ -243,6 +243,12 @@ async def test_lineage_of_a_line_shows_all_its_origins(web: httpx.AsyncClient, s
         assert f"{code[:4]}-{code[4:]}" in road_line
     assert "berasal dari 1 usulan warga" in road_line
     assert "RKPD 2022 ditetapkan di Musrenbang Kota (revisi 1)" in road_line
+    # Each forum's ballots are summed up on a line's page; one by one they are a link away, on the
+    # proposal's own page (listing them all made a city's line pages tens of KB).
+    road_html = (await web.get(f"/telusur/rkpd/{YEAR}/{site.lines['road']}")).text
+    assert "Surat suara delegasi" not in road_html and "<details>" not in road_html
+    assert re.search(rf'<a href="/telusur/usulan/{road}">\d+ langkah satu per satu</a>', road_html)
+    assert "Surat suara delegasi" in (await web.get(f"/telusur/usulan/{road}")).text
 
 
 async def test_the_tracking_page_tells_the_city_level_in_words_and_home_links_the_rkpd(
