@@ -58,8 +58,8 @@ def database(settings: Settings, *, keep_running: bool = False) -> Iterator[str]
         url = bundled.start(keep_running=keep_running)
     except DatabaseError as exc:
         raise Failure(str(exc)) from None
-    run(ensure_database(url))  # the bundled server's first run: create the application database
-    try:
+    try:  # from here on the server is stopped however the block ends (an error, a signal while preparing)
+        run(ensure_database(url))  # the bundled server's first run: create the application database
         yield url
     finally:
         if not keep_running:

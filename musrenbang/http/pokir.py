@@ -483,5 +483,5 @@ SOURCES_MODELS = ("rkpd", "proposals", "city")
 """Every read model the sources page reads (regions are reference data)."""
 
 
-def _sources_key(request: Request, year: int, read_at: tuple[int, ...]) -> tuple[object, ...]:
+def _sources_key(request: Request, year: int, read_at: tuple[tuple[int, str], ...]) -> tuple[object, ...]:
     return ("rkpd_sources.html", request.url.path, year, language(request), read_at)

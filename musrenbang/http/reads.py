@@ -48,6 +48,21 @@ def read_pool(request: Request, state: State) -> asyncpg.Pool:
 FROM_REPLICA = {"pool": Provide(read_pool, sync_to_thread=False)}
 
 
+PRIMARY_ONLY = (1 << 64) - 1
+"""A position no standby reaches: the reader is sent to the primary."""
+
+
+def _held(scope: Scope) -> int | None:
+    """The position the request's own cookie carries, if any."""
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                key, _, held = part.strip().partition("=")
+                if key == COOKIE:
+                    return parse_lsn(held)
+    return None
+
+
 def remember_writes(settings: Settings) -> list[Callable[[Message, Scope], Awaitable[None]]]:
     """The `before_send` hook (none without replicas) that gives the response to an unsafe request the
     primary's WAL position, taken after the handler (and its wait for the projections) finished."""
@@ -65,10 +80,14 @@ def remember_writes(settings: Settings) -> list[Callable[[Message, Scope], Await
         try:
             lsn = await reads.primary_lsn(timeout=CHECK_TIMEOUT)  # a write already done is not held up long
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            # Without it the next read may come from a standby that lacks this write: say so, do not fail
-            # a write that has happened.
-            log.warning("read-your-writes position not recorded for %s: %s", scope.get("path"), exc)
-            return
+            # Not known (the primary too busy to say in time): this client reads from the primary for the
+            # cookie's life, rather than from a standby that may lack its write. A write that has
+            # happened is not failed for it.
+            log.warning("read-your-writes position not read for %s (%s): reading from the primary",
+                        scope.get("path"), exc)  # fmt: skip
+            lsn = PRIMARY_ONLY
+        # Never lower than what the client already holds: two writes' answers may arrive out of order.
+        lsn = max(lsn, _held(scope) or 0)
         headers = list(message.get("headers", []))
         headers.append((b"set-cookie", f"{COOKIE}={format_lsn(lsn)}{attributes}".encode()))
         message["headers"] = headers

@@ -203,9 +203,10 @@ async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: Proposa
             photos.append(await process_off_loop(raw))
     except PhotoRejected as exc:
         return await _form_again(request, pool, entered, {"photos": exc.message}, key, year=year, with_photos=True)
+    # Decoding photos takes seconds: then the cycle is read again (submissions may have closed meanwhile).
     return await proposals.submit(content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos,
                                   replay_checked=True, year=year, carried_from=carried_from,
-                                  cycle=cycle)  # fmt: skip
+                                  cycle=None if photos else cycle)  # fmt: skip
 
 
 def _check_photos(raws: list[bytes], errors: dict[str, str]) -> None:

@@ -272,7 +272,7 @@ async def rkpd_list(request: Request, pool: asyncpg.Pool, year: Year) -> Respons
 
 def _json_key(year: int, version: rkpd_views.ListVersion) -> tuple[object, ...]:
     """What the JSON depends on (not the language, nor the seal)."""
-    return ("rkpd.json", year, version.rkpd, version.programs, version.city)
+    return ("rkpd.json", year, version.rkpd, version.programs, version.city, version.tables)
 
 
 # --- lineage ----------------------------------------------------------------------------------------

@@ -256,7 +256,7 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
 def _list_key(request: Request, year: int, number: int, version: rkpd_views.ListVersion) -> tuple[object, ...]:
     """Everything the list page's bytes depend on."""
     return ("rkpd.html", request.url.path, year, number, language(request), version.rkpd, version.programs,
-            version.city, version.seal)  # fmt: skip
+            version.city, version.seal, version.tables)  # fmt: skip
 
 
 async def _render_list(request: Request, conn: asyncpg.Connection, year: int,
@@ -361,7 +361,7 @@ async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Respon
     return response
 
 
-def _equity_key(request: Request, year: int, read_at: tuple[int, ...]) -> tuple[object, ...]:
+def _equity_key(request: Request, year: int, read_at: tuple[tuple[int, str], ...]) -> tuple[object, ...]:
     return ("rkpd_equity.html", request.url.path, year, language(request), read_at)
 
 

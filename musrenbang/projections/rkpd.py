@@ -209,6 +209,9 @@ class ListVersion(msgspec.Struct, frozen=True, kw_only=True):
     """When the city's settings (agency names, time zone) were last configured."""
     seal: int
     """The number of the newest seal of the log (the adopted list's page says whether it covers it)."""
+    tables: int
+    """Which tables hold the rkpd read model (an OID): `replay` switches in rebuilt ones at the same
+    positions, and a page cached from the old ones must not outlive them (projections/rebuild.py)."""
 
 
 async def list_version(conn: asyncpg.Connection, year: int) -> ListVersion:
@@ -218,10 +221,12 @@ async def list_version(conn: asyncpg.Connection, year: int) -> ListVersion:
         " (SELECT md5(string_agg(number || ':' || title, chr(10) ORDER BY number)) FROM cycle_priority_programs"
         "  WHERE year = $1) AS programs,"
         " (SELECT max(configured_at) FROM city) AS city,"
-        " (SELECT max(stream_version) FROM events WHERE stream_id = $2) AS seal",
+        " (SELECT max(stream_version) FROM events WHERE stream_id = $2) AS seal,"
+        " 'rkpd_year_versions'::regclass::oid::bigint AS tables",
         year, SEAL_STREAM,
     )  # fmt: skip
-    return ListVersion(rkpd=row["rkpd"] or 0, programs=row["programs"], city=row["city"], seal=row["seal"] or 0)
+    return ListVersion(rkpd=row["rkpd"] or 0, programs=row["programs"], city=row["city"], seal=row["seal"] or 0,
+                       tables=row["tables"])  # fmt: skip
 
 
 _line_decoder = msgspec.json.Decoder(RkpdLine)

@@ -58,9 +58,12 @@ async def projection_status(conn: asyncpg.Connection, names: Sequence[str]) -> d
     return out
 
 
-async def checkpoints(conn: asyncpg.Connection, names: Sequence[str]) -> tuple[int, ...]:
-    """The global position each named projection has applied up to (0: none yet), in the order named: a
-    read model's state is a function of it, so a page read from those models can be cached by them."""
-    found = dict(await conn.fetch("SELECT name, position FROM projection_checkpoints WHERE name = ANY($1::text[])",
-                                  list(names)))  # fmt: skip
-    return tuple(found.get(n, 0) for n in names)
+async def checkpoints(conn: asyncpg.Connection, names: Sequence[str]) -> tuple[tuple[int, str], ...]:
+    """Where each named projection stands, in the order named: the global position it has applied up to
+    (0: none yet), and its checkpoint row's version (xmin). A read model's state is a function of them,
+    so a page read from those models can be cached by them: the row's version tells a `replay`, which
+    switches in rebuilt tables at the same position, from the tables it replaced."""
+    found = {r["name"]: (r["position"], r["version"]) for r in await conn.fetch(
+        "SELECT name, position, xmin::text AS version FROM projection_checkpoints WHERE name = ANY($1::text[])",
+        list(names))}  # fmt: skip
+    return tuple(found.get(n, (0, "")) for n in names)

@@ -61,6 +61,44 @@ def test_a_read_goes_to_a_streaming_standby_that_has_replayed_the_readers_last_w
     assert pools.pool_for(None) is PRIMARY and pools.pool_for(50) is PRIMARY  # skipped standbys are never used
 
 
+class _Positions:
+    """Stands in for ReadPools in the write hook: the primary's position, or too busy to say (None)."""
+
+    def __init__(self, lsn: int | None) -> None:
+        self.lsn = lsn
+
+    async def primary_lsn(self, timeout: float) -> int:
+        if self.lsn is None:
+            raise TimeoutError
+        return self.lsn
+
+
+class _App:
+    def __init__(self, positions: _Positions) -> None:
+        self.state = {"reads": positions}
+
+
+async def _cookie_after_write(lsn: int | None, held: str | None = None) -> str:
+    [hook] = reads.remember_writes(settings(MUSRENBANG_REPLICA_URLS="postgresql://r1/m"))
+    cookies = [(b"cookie", f"lang=id; {reads.COOKIE}={held}".encode())] if held else []
+    message = {"type": "http.response.start", "status": 201, "headers": []}
+    await hook(message, {"method": "POST", "path": "/usulan", "app": _App(_Positions(lsn)), "headers": cookies})
+    [(name, value)] = message["headers"]
+    assert name == b"set-cookie"
+    return value.decode().split(";")[0].removeprefix(f"{reads.COOKIE}=")
+
+
+async def test_the_read_cookie_never_goes_back_and_an_unknown_position_sends_the_writer_to_the_primary() -> None:
+    assert await _cookie_after_write(0x100) == "0/100"
+    # Two writes answered out of order: the later answer does not lower what the client holds.
+    assert await _cookie_after_write(0x100, held="0/200") == "0/200"
+    assert await _cookie_after_write(0x300, held="0/200") == "0/300"
+    # The primary too busy to tell its position: no standby may serve this writer for the cookie's life.
+    unknown = parse_lsn(await _cookie_after_write(None))
+    pools = ReadPools(PRIMARY, [replica(STREAMING, 1 << 62)])  # type: ignore[arg-type]
+    assert pools.pool_for(unknown) is PRIMARY
+
+
 def test_the_status_of_a_standby_hides_its_password() -> None:
     shown = replica(UNREACHABLE, 0).status(0.0)
     assert shown.url == "postgresql://u:***@r/m" and shown.state == UNREACHABLE
