@@ -77,6 +77,30 @@ def _connections(processes: list[psutil.Process], port: int) -> int:
     )
 
 
+def _unsent(server_port: int, client_port: int) -> int:
+    """Bytes the server's side of one local connection has queued and not yet sent (/proc/net/tcp)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, queues = fields[1], fields[2], fields[4]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+            return int(queues.split(":")[0], 16)
+    return 0
+
+
+def _blocked_writes(server_port: int, clients: list[socket.socket], within: float = 20.0) -> int:
+    """How many of `clients` the server is stuck writing to: unsent bytes queued, the same over two looks
+    half a second apart (waited for, up to `within` seconds)."""
+    ports = [c.getsockname()[1] for c in clients]
+    deadline = time.monotonic() + within
+    while True:
+        before = [_unsent(server_port, p) for p in ports]
+        time.sleep(0.5)
+        after = [_unsent(server_port, p) for p in ports]
+        blocked = sum(1 for b, a in zip(before, after, strict=True) if a and a == b)
+        if blocked == len(ports) or time.monotonic() > deadline:
+            return blocked
+
+
 def _connections_reaching(processes: list[psutil.Process], port: int, wanted: int, within: float = 15.0) -> int:
     """`_connections`, looked at again until there are `wanted` or `within` seconds have passed."""
     deadline = time.monotonic() + within
@@ -120,7 +144,11 @@ def test_a_client_that_never_reads_holds_no_stop_for_ever(prepared: tuple[Path, 
     server = _server(data_dir)
     try:
         processes = server.processes()
-        with under_load(server.base_url, forum_id, streams=2, slow_readers=0, stuck_readers=2):
+        with under_load(server.base_url, forum_id, streams=2, slow_readers=0, stuck_readers=2) as load:
+            # The race shown: a worker's write to a stuck client is blocked (its unsent bytes stand still)
+            # before the stop. Signalled sooner, the answer may still fit the socket's buffer and the
+            # worker end by itself.
+            assert _blocked_writes(server.port, load.readers[-2:]) == 2
             os.killpg(server.process.pid, signal.SIGINT)
             left = server.wait_stopped(processes, STOPPED_WITHIN)
         assert not left, f"still running {STOPPED_WITHIN} s after ctrl-c: {left}\n{server.output()}"
