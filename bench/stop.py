@@ -113,7 +113,7 @@ def main(rounds: int) -> None:
         data_dir = Path(tmp) / "data"
         server = _started(data_dir)
         try:
-            forum_id = open_forum(server.base_url, {**os.environ, "MUSRENBANG_DATA_DIR": str(data_dir)})
+            forum_id = open_forum(server.base_url, server_env(data_dir))
         finally:
             server.stop()
         for n, (scenario, how) in enumerate(plan, start=1):

@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from musrenbang.http.app import STOPPED
-from tests.load import LOAD_ENV, ended, open_forum, under_load
+from tests.load import LOAD_ENV, ended, open_forum, server_env, under_load
 from tests.server import Server
 
 pytestmark = [
@@ -54,7 +54,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, s
     data_dir = tmp_path_factory.mktemp("stop") / "data"
     server = _server(data_dir)
     try:
-        forum_id = open_forum(server.base_url, {**os.environ, "MUSRENBANG_DATA_DIR": str(data_dir)})
+        forum_id = open_forum(server.base_url, server_env(data_dir))  # the bundled database, whatever the shell names
     finally:
         server.stop()
     yield data_dir, forum_id
