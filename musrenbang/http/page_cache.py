@@ -18,9 +18,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import NamedTuple
 
+import asyncpg
 from litestar import Request, Response
 from litestar.utils.scope.state import ScopeState
 
@@ -136,3 +137,30 @@ def _headers(etag: str, vary: str) -> dict[str, str]:
 def _client_has(request: Request, etag: str) -> bool:
     asked = request.headers.get("if-none-match")
     return asked is not None and (asked.strip() == "*" or etag in (t.strip() for t in asked.split(",")))
+
+
+async def by_checkpoints(request: Request, pool: asyncpg.Pool, name: str, models: Sequence[str],
+                         render_on: Callable[[asyncpg.Connection], Awaitable[bytes]]) -> Response:  # fmt: skip
+    """An HTML page read from the read models `models`, cached by their checkpoints: rendered again after
+    any event they apply, sent as it is between. `render_on` reads and renders in the snapshot the key
+    is read in; a reader shown the "behind" notice gets it rendered for them alone."""
+    from musrenbang.http.i18n import language
+    from musrenbang.http.render import remember_language
+    from musrenbang.http.staleness import behind
+    from musrenbang.projections import status as status_views
+
+    def key(read_at: tuple[tuple[int, str], ...]) -> tuple[object, ...]:
+        return (name, request.url.path, language(request), read_at)
+
+    async def render() -> tuple[tuple[object, ...], bytes]:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            read_at = await status_views.checkpoints(conn, models)
+            return key(read_at), await render_on(conn)
+
+    if behind(request):
+        return uncached((await render())[1], "text/html")
+    async with pool.acquire() as conn:
+        now = await status_views.checkpoints(conn, models)
+    response = await cached(request, key(now), render, "text/html", vary_language=True)
+    remember_language(request, response)
+    return response

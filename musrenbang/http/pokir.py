@@ -33,17 +33,15 @@ from musrenbang.http.api import ContentIn
 from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.guards import roles
-from musrenbang.http.i18n import language, translate
+from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.reads import FROM_REPLICA
-from musrenbang.http.render import page, page_context, remember_language, rendered
+from musrenbang.http.render import page, page_context, rendered
 from musrenbang.http.residents import form_key
 from musrenbang.http.rkpd_pages import year_of
-from musrenbang.http.staleness import behind
 from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import pokir as pokir_views
-from musrenbang.projections import status as status_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
 from musrenbang.services import cycles
@@ -461,27 +459,13 @@ async def sources_page(request: Request, pool: asyncpg.Pool, name: str) -> Respo
     if extension is not None:
         raise NotFoundException()
 
-    async def render() -> tuple[tuple[object, ...], bytes]:
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            read_at = await status_views.checkpoints(conn, SOURCES_MODELS)
-            city = await city_views.settings(conn)
-            found = await _sources_on(conn, year, city)
-        html = rendered(request, "rkpd_sources.html", page_context(request, city=city, year=year, s=found))
-        return _sources_key(request, year, read_at), html
+    async def render_on(conn: asyncpg.Connection) -> bytes:
+        city = await city_views.settings(conn)
+        found = await _sources_on(conn, year, city)
+        return rendered(request, "rkpd_sources.html", page_context(request, city=city, year=year, s=found))
 
-    if behind(request):
-        return page_cache.uncached((await render())[1], "text/html")
-    async with pool.acquire() as conn:
-        now = await status_views.checkpoints(conn, SOURCES_MODELS)
-    response = await page_cache.cached(request, _sources_key(request, year, now), render, "text/html",
-                                       vary_language=True)  # fmt: skip
-    remember_language(request, response)
-    return response
+    return await page_cache.by_checkpoints(request, pool, "rkpd_sources.html", SOURCES_MODELS, render_on)
 
 
 SOURCES_MODELS = ("rkpd", "proposals", "city")
 """Every read model the sources page reads (regions are reference data)."""
-
-
-def _sources_key(request: Request, year: int, read_at: tuple[tuple[int, str], ...]) -> tuple[object, ...]:
-    return ("rkpd_sources.html", request.url.path, year, language(request), read_at)

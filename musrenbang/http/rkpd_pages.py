@@ -56,7 +56,6 @@ from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
-from musrenbang.projections import status as status_views
 
 _NAME = re.compile(r"(\d{4})(?:\.(csv|xlsx|atom))?")
 
@@ -344,25 +343,12 @@ async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Respon
     if extension is not None:
         raise NotFoundException()
 
-    async def render() -> tuple[tuple[object, ...], bytes]:
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            read_at = await status_views.checkpoints(conn, EQUITY_MODELS)
-            city = await city_views.settings(conn)
-            published, rows = await equity_rows(conn, year)
-        return _equity_key(request, year, read_at), _equity_html(request, city, year, published, rows)
+    async def render_on(conn: asyncpg.Connection) -> bytes:
+        city = await city_views.settings(conn)
+        published, rows = await equity_rows(conn, year)
+        return _equity_html(request, city, year, published, rows)
 
-    if behind(request):
-        return page_cache.uncached((await render())[1], "text/html")
-    async with pool.acquire() as conn:
-        now = await status_views.checkpoints(conn, EQUITY_MODELS)
-    response = await page_cache.cached(request, _equity_key(request, year, now), render, "text/html",
-                                       vary_language=True)  # fmt: skip
-    remember_language(request, response)
-    return response
-
-
-def _equity_key(request: Request, year: int, read_at: tuple[tuple[int, str], ...]) -> tuple[object, ...]:
-    return ("rkpd_equity.html", request.url.path, year, language(request), read_at)
+    return await page_cache.by_checkpoints(request, pool, "rkpd_equity.html", EQUITY_MODELS, render_on)
 
 
 def _equity_html(request: Request, city: City, year: int, published: rkpd_views.Published,
