@@ -6,7 +6,6 @@ and survives a crash between the gateway taking it and our commit."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +20,7 @@ from tests.http.city_setup import sign_in
 from tests.http.conftest import payload
 from tests.http.test_staff import add_user
 from tests.server import Server
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -40,14 +40,6 @@ async def queue(conn: asyncpg.Connection, channel: str, address: str, *, subscri
         status, last_error,
     )  # fmt: skip
     return message_id
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.1)
 
 
 def _all_in(conn: asyncpg.Connection, status: str) -> Callable[[], Awaitable[bool]]:

@@ -7,10 +7,8 @@ after the pause exists only on the primary."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,6 +24,7 @@ from tests.http.conftest import payload
 from tests.http.test_pages import FORM_FIELDS, code_on, open_form, send_form
 from tests.replication import Cluster, bin_dir, primary_and_standby
 from tests.server import Server, serving
+from tests.waiting import eventually
 
 pytestmark = [
     pytest.mark.slow,
@@ -71,16 +70,6 @@ async def status(server: Server, path: str, cookie: str) -> int:
         return (await client.get(path)).status_code
 
 
-async def until(check, what: str, seconds: float = 30):  # type: ignore[no-untyped-def]
-    """Poll `check` (an async callable) until it returns something truthy; fail after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := await check():
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {seconds} s: {what}")
-
-
 async def test_readers_see_the_standby_and_a_writer_sees_its_own_write(
     server: Server, clusters: tuple[Cluster, Cluster]
 ) -> None:
@@ -122,7 +111,7 @@ async def test_readers_see_the_standby_and_a_writer_sees_its_own_write(
             async def seen() -> bool:
                 return (await reader.get(f"/api/v1/proposals/{code}")).status_code == 200
 
-            await until(seen, "the reader sees the proposal once the standby replays")
+            await eventually(seen, "the reader sees the proposal once the standby replays")
     finally:
         await on_standby(standby, "SELECT pg_wal_replay_resume()")
 
@@ -145,7 +134,7 @@ async def test_a_stopped_standby_is_skipped_and_health_says_so(
             body = r.json()
             return body if r.status_code == 503 and body["replicas"][0]["state"] == "unreachable" else None
 
-        body = await until(reported, "/health reports the stopped standby")
+        body = await eventually(reported, "/health reports the stopped standby")
         assert body["status"] == "degraded" and body["database"]["status"] == "ok"
         assert f":{standby.port}/" in body["replicas"][0]["url"] and body["replicas"][0]["error"]
 
@@ -163,7 +152,7 @@ async def test_a_stopped_standby_is_skipped_and_health_says_so(
             r = await client.get("/health")
             return r.json() if r.status_code == 200 else None
 
-        body = await until(back, "the restarted standby is in use again", seconds=60)
+        body = await eventually(back, "the restarted standby is in use again", timeout=60)
         assert body["replicas"][0]["state"] == "streaming" and body["replicas"][0]["lag_seconds"] is not None
         done = operator_status(clusters, check=0)
         assert f"127.0.0.1:{standby.port}/musrenbang: streaming lag" in done.stdout, done.stdout

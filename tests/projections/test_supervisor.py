@@ -18,6 +18,7 @@ from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.projections.status import STALLED, STALLED_AFTER, projection_status
 from musrenbang.projections.supervisor import LISTENER_NAME, supervise
 from tests.projections.recording import Recorder
+from tests.waiting import eventually
 
 
 def ev(year: int) -> CycleStageAdvanced:
@@ -43,14 +44,6 @@ class Fragile(Projection, register=False):
                 await conn.fetchval("SELECT $1::bigint::integer", e.event.year)  # out of range: an error
             done.append(e.event.year)
         self.seen.extend(done)
-
-
-async def eventually(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    """Liveness, not speed: wait until `check()` holds (a generous deadline, then fail)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "did not happen in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_a_projection_failing_on_an_event_stalls_alone_names_the_event_and_resumes_by_itself(
