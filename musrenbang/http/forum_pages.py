@@ -218,15 +218,16 @@ async def open_forum(request: Request, actor: Actor, forums: ForumService, forum
 
 @post("/forum/{forum_id:str}/suara", include_in_schema=False)
 async def type_ballots(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool,
-                       forum_id: str) -> Response:  # fmt: skip
+                       runner: ProjectionRunner, forum_id: str) -> Response:  # fmt: skip
     """Paper ballots typed one delegate per row: agenda numbers separated by commas or spaces. A row with
     a mistake comes back marked, every row as typed, and nothing is saved until all rows are right."""
     forum = await _load_in_scope(forums, forum_id, actor)
     commands, errors, typed = forum_forms.ballot_rows(forum, await request.form())
     if errors:
         return await _session_page(request, forums, pool, forum, actor, entered=typed, errors=errors, form="suara")
-    if commands:
-        await forums.cast_ballots(forum.scheduled.forum_id, commands, _meta(actor))
+    if commands:  # the tally (projector, API) counts them once the page is back
+        result = await forums.cast_ballots(forum.scheduled.forum_id, commands, _meta(actor))
+        await runner.wait_until_applied(["forums"], result.last)
     notice = Message(N_("%(count)d surat suara disimpan"), count=len(commands))
     return notify(request, _back_to(forum, "suara"), translate(request, notice))
 
@@ -301,7 +302,7 @@ CLOSING_UNDERSTOOD = "ya"
 
 @post("/forum/{forum_id:str}/tutup", include_in_schema=False)
 async def close_forum(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool,
-                      forum_id: str) -> Response:  # fmt: skip
+                      runner: ProjectionRunner, forum_id: str) -> Response:  # fmt: skip
     """Close only when the form says the facilitator understood what closing means (the checkbox, required
     in the browser too): a stray tap on the button must not end a forum."""
     forum = await _load_in_scope(forums, forum_id, actor)
@@ -309,7 +310,8 @@ async def close_forum(request: Request, actor: Actor, forums: ForumService, pool
     if form.get("understood") != CLOSING_UNDERSTOOD:
         errors = {"understood": N_("centang dulu bahwa Anda paham: musyawarah yang ditutup tidak dapat dibuka lagi")}
         return await _session_page(request, forums, pool, forum, actor, errors=errors, form="tutup")
-    await forums.close(forum.scheduled.forum_id, _meta(actor))
+    result = await forums.close(forum.scheduled.forum_id, _meta(actor))
+    await runner.wait_until_applied(["forums", "proposals"], result.last)
     return Redirect(f"/forum/{forum.scheduled.forum_id}/berita-acara", status_code=303)
 
 
