@@ -41,6 +41,8 @@ from musrenbang.domain.events import (
 LEVELS = ("kelurahan", "kecamatan", "kota")
 NEXT_LEVEL = {"kelurahan": "kecamatan", "kecamatan": "kota", "kota": None}
 SCHEDULED, OPEN, CLOSED = "scheduled", "open", "closed"
+STATUS_LABELS = {SCHEDULED: N_("dijadwalkan"), OPEN: N_("sedang berlangsung"), CLOSED: N_("ditutup")}
+"""A forum's status as people read it (the JSON API keeps the codes)."""
 
 # The common 1-5 criteria (DOMAIN.md, "Prioritisation as practised"), equally weighted by default.
 DEFAULT_CRITERIA = (

@@ -30,6 +30,7 @@ from musrenbang.http import (
     api,
     audit_pages,
     auth,
+    berita_acara_pages,
     city_forums,
     city_pages,
     cycles,
@@ -53,6 +54,7 @@ from musrenbang.http import (
 )
 from musrenbang.http.city_context import CityContext, refresh_city
 from musrenbang.http.i18n import load_catalogs
+from musrenbang.http.notices import notice_key
 from musrenbang.http.render import environment
 from musrenbang.http.security import security_headers
 from musrenbang.http.staleness import staleness_middleware
@@ -183,8 +185,8 @@ def create_app(
             staff.mandate,
             forum_pages.projector,
             forum_pages.projector_stream,
-            forum_pages.berita_acara,
-            forum_pages.check_head_page,
+            berita_acara_pages.berita_acara,
+            berita_acara_pages.check_head_page,
             audit_pages.audit,
             verification_pages.queue,
             verification_pages.decide,
@@ -288,7 +290,8 @@ def create_app(
             # The document only (at /schema too): the viewers Litestar offers load their code from CDNs.
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
         ),
-        state=State({"settings": settings, "catalogs": load_catalogs(), "stopping": stopping}),
+        state=State({"settings": settings, "catalogs": load_catalogs(), "stopping": stopping,
+                     "notice_key": notice_key(secret)}),
     )
 
 

@@ -19,6 +19,8 @@ from musrenbang.domain.access import Actor, require_role
 from musrenbang.eventlog.verify import check_head, verify_database
 from musrenbang.http.log_head import latest_seal
 from musrenbang.http.render import page
+from musrenbang.http.rkpd_pages import LEVEL_LABELS
+from musrenbang.reference import region_names
 
 HEADS_SHOWN = 200
 
@@ -42,6 +44,8 @@ async def audit(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
         "SELECT year, revision, total_pagu, adopted_at, stream_id, stream_version, position, hash"
         " FROM rkpd_adoptions ORDER BY year DESC, revision DESC"
     )
+    async with pool.acquire() as conn:
+        names = await region_names(conn, sorted({f["region"] for f in forums}))
     raw = str(request.query_params.get("hash", ""))[:200]
     digest = re.sub(r"\s+", "", raw).lower()
     found, intact = None, False
@@ -51,5 +55,5 @@ async def audit(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
     return page(
         request, "audit.html", actor=actor, report=report, chains=report.chains if report else None, counts=counts,
         forums=forums, adoptions=adoptions, digest=digest, found=found, intact=intact, heads_shown=HEADS_SHOWN,
-        seal=await latest_seal(pool),
+        seal=await latest_seal(pool), names=names, LEVELS=LEVEL_LABELS,
     )  # fmt: skip

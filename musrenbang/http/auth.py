@@ -14,11 +14,15 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
+from musrenbang.domain import forum as forum_rules
 from musrenbang.domain.access import Actor, covers
 from musrenbang.domain.errors import N_, DomainError
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, limit_key
 from musrenbang.http.render import page
+from musrenbang.http.rkpd_pages import LEVEL_LABELS, ROLE_LABELS
+from musrenbang.http.security import over_https
+from musrenbang.reference import region_names
 from musrenbang.services import accounts
 from musrenbang.services.accounts import NotAuthenticated
 
@@ -117,15 +121,6 @@ async def login_submit(
     return response
 
 
-def over_https(request: Request) -> bool:
-    """The public address is HTTPS (MUSRENBANG_PUBLIC_URL), the request came over HTTPS, or a trusted
-    TLS-terminating proxy says it did."""
-    settings = request.app.state.settings
-    if settings.over_https or request.url.scheme == "https":
-        return True
-    return bool(settings.trust_proxy) and request.headers.get("x-forwarded-proto") == "https"
-
-
 @post("/keluar", include_in_schema=False)
 async def logout(request: Request, pool: asyncpg.Pool) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
@@ -142,4 +137,7 @@ async def staff_home(request: Request, actor: Actor, pool: asyncpg.Pool) -> Temp
                             " ORDER BY scheduled_at DESC LIMIT 200")  # fmt: skip
     mine = [r for r in rows if covers(actor, r["region"])]
     adopted = [r["year"] for r in await pool.fetch("SELECT year FROM rkpd_state WHERE revision > 0 ORDER BY year DESC")]
-    return page(request, "staff_home.html", actor=actor, forums=mine, adopted=adopted)
+    async with pool.acquire() as conn:
+        names = await region_names(conn, [*(r["region"] for r in mine), *([actor.region] if actor.region else [])])
+    return page(request, "staff_home.html", actor=actor, forums=mine, adopted=adopted, names=names,
+                ROLES=ROLE_LABELS, LEVELS=LEVEL_LABELS, FORUM_STATUS=forum_rules.STATUS_LABELS)  # fmt: skip

@@ -26,7 +26,7 @@ from musrenbang.domain import city_forums as rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.access import Actor
 from musrenbang.domain.events import ForumParticipant
-from musrenbang.http.forum_pages import check_link
+from musrenbang.http.berita_acara_pages import check_link
 from musrenbang.http.guards import BAPPEDA
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.log_head import latest_seal

@@ -9,9 +9,10 @@
   Kota as forums (schedule, close with minutes: closing Musrenbang Kota adopts), and adoption of later
   changes (perubahan RKPD).
 
-Every form posts with CSRF and answers with a redirect back and a short message (`?pesan=`); a form
-with mistakes is shown again with the messages next to the fields and everything typed kept (422, or
-409 when a rule of the city level refuses it). Acting outside one's agency answers 403 and writes nothing.
+Every form posts with CSRF and answers with a redirect back and a short notice (shown once on the next
+page, http/notices.py); a form with mistakes is shown again with the messages next to the fields and
+everything typed kept (422, or 409 when a rule of the city level refuses it). Acting outside one's agency
+answers 403 and writes nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import keyed
+from musrenbang.http.notices import notify
 from musrenbang.http.render import page
 from musrenbang.http.residents import form_key
 from musrenbang.http.rkpd_api import CITY_PROJECTIONS, Year
@@ -88,11 +90,9 @@ def _agency(actor: Actor, asked: str | None, city: City) -> str:
     return next(iter(known))
 
 
-def _back(agency: str, actor: Actor, message: str, anchor: str = "") -> Response:
-    query = {"pesan": message}
-    if actor.role == "admin":
-        query = {"opd": agency, **query}
-    return Redirect(f"/petugas/perangkat-daerah?{urlencode(query)}{anchor}", status_code=303)
+def _back(request: Request, agency: str, actor: Actor, message: str, anchor: str = "") -> Response:
+    query = f"?{urlencode({'opd': agency})}" if actor.role == "admin" else ""
+    return notify(request, Redirect(f"/petugas/perangkat-daerah{query}{anchor}", status_code=303), message)
 
 
 def _messages(request: Request, exc: DomainError) -> dict[str, str]:
@@ -128,7 +128,7 @@ def _agency_page(request: Request, actor: Actor, context: dict[str, Any], *, sta
                  failed: str | None = None) -> Template:  # fmt: skip
     entered = values or {"nomenclature": rules.DEFAULT_NOMENCLATURE, "origins": []}
     return page(request, "city_agency.html", status=status, actor=actor, **context, errors=errors or {},
-                values=entered, failed=failed, message=request.query_params.get("pesan"),
+                values=entered, failed=failed,
                 idempotency_key=entered.get("idempotency_key") or str(uuid.uuid4()))  # fmt: skip
 
 
@@ -213,7 +213,7 @@ async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: Rk
     await _done(runner, result)
     made = line_id or await rkpd.line_id_at(result)
     text = N_("Baris %(line)s disimpan") if line_id else N_("Baris %(line)s dibuat")
-    return _back(agency, actor, translate(request, Message(text, line=made)), "#baris")
+    return _back(request, agency, actor, translate(request, Message(text, line=made)), "#baris")
 
 
 @post("/petugas/perangkat-daerah/baris", include_in_schema=False)
@@ -275,7 +275,8 @@ async def withdraw_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd
                     **context, line_id=line_id, values=_line_values(line), errors={},
                     withdraw_errors=_messages(request, exc), withdraw_reason=reason)  # fmt: skip
     await _done(runner, result)
-    return _back(line.agency, actor, translate(request, Message(N_("Baris %(line)s ditarik"), line=line_id)), "#baris")
+    text = translate(request, Message(N_("Baris %(line)s ditarik"), line=line_id))
+    return _back(request, line.agency, actor, text, "#baris")
 
 
 async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
@@ -309,7 +310,7 @@ async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd:
                             errors=_messages(request, exc), values=entered, failed=f"{action}:{code}")  # fmt: skip
     await _done(runner, result)
     message = Message(done, code=code, agency=city_of(request).agency_name(to_agency))
-    return _back(agency, actor, translate(request, message), "#usulan")
+    return _back(request, agency, actor, translate(request, message), "#usulan")
 
 
 @post("/petugas/perangkat-daerah/usulan/{code:str}/alihkan", include_in_schema=False)
@@ -386,8 +387,7 @@ async def review_current(actor: Actor, pool: asyncpg.Pool) -> Response:
 async def review_page(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService, year: Year) -> Template:
     _require_reviewer(actor)
     context = await _review_context(pool, rkpd, year)
-    return page(request, "city_review.html", actor=actor, **context, errors={}, note="",
-                message=request.query_params.get("pesan"))  # fmt: skip
+    return page(request, "city_review.html", actor=actor, **context, errors={}, note="")
 
 
 @post("/petugas/rkpd/{year:int}/terima", include_in_schema=False)
@@ -403,7 +403,7 @@ async def review_receive(request: Request, actor: Actor, rkpd: RkpdService, runn
     else:
         await _done(runner, result)
         text = translate(request, N_("Hasil Musrenbang Kecamatan diterima"))
-    return Redirect(f"/petugas/rkpd/{year}?{urlencode({'pesan': text})}", status_code=303)
+    return notify(request, Redirect(f"/petugas/rkpd/{year}", status_code=303), text)
 
 
 @post("/petugas/rkpd/{year:int}/tetapkan", include_in_schema=False)
@@ -419,10 +419,10 @@ async def review_adopt(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd:
     except DomainError as exc:
         context = await _review_context(pool, rkpd, year)
         return page(request, "city_review.html", status=422 if isinstance(exc, ValidationFailed) else 409,
-                    actor=actor, **context, errors=_messages(request, exc), note=note, message=None)  # fmt: skip
+                    actor=actor, **context, errors=_messages(request, exc), note=note)  # fmt: skip
     await _done(runner, result)
     text = translate(request, N_("RKPD ditetapkan"))
-    return Redirect(f"/petugas/rkpd/{year}?{urlencode({'pesan': text})}", status_code=303)
+    return notify(request, Redirect(f"/petugas/rkpd/{year}", status_code=303), text)
 
 
 async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
@@ -445,11 +445,11 @@ async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd
         context["forum_values"][forum] = entered
         context["forum_errors"] = {forum: {"close" if close else "schedule": True, **_messages(request, exc)}}
         return page(request, "city_review.html", status=422 if isinstance(exc, ValidationFailed) else 409,
-                    actor=actor, **context, errors={}, note="", message=None)  # fmt: skip
+                    actor=actor, **context, errors={}, note="")  # fmt: skip
     await _done(runner, result)
     done = N_("%(forum)s ditutup; berita acara tersedia") if close else N_("%(forum)s dijadwalkan")
     text = translate(request, Message(done, forum=translate(request, city_forums_rules.FORUMS[forum])))
-    return Redirect(f"/petugas/rkpd/{year}?{urlencode({'pesan': text})}#forum-{forum}", status_code=303)
+    return notify(request, Redirect(f"/petugas/rkpd/{year}#forum-{forum}", status_code=303), text)
 
 
 @post("/petugas/rkpd/{year:int}/forum/{forum:str}", include_in_schema=False)

@@ -263,7 +263,7 @@ class CyclePages(Controller):
                     values=entered or _new_cycle_values(next_year), failed=failed,
                     errors={f: translate(request, m) for f, m in (errors or {}).items()},
                     STAGES=rules.STAGES, WINDOWS=rules.WINDOW_LABELS, STAGE_LABELS=rules.STAGE_LABELS,
-                    message=request.query_params.get("pesan"), long_date=values.long_date)  # fmt: skip
+                    long_date=values.long_date)  # fmt: skip
 
     @get("/")
     async def cycles_page(self, request: Request, pool: asyncpg.Pool, actor: Actor) -> Template:

@@ -35,6 +35,7 @@ from musrenbang.http.errors import code_or_404
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.http.notices import notify
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page, page_context, rendered
 from musrenbang.http.residents import form_key
@@ -309,7 +310,7 @@ class PokirPages(Controller):
         waiting = [r for r in rows if r["status"] == rules.DIAJUKAN]
         return page(request, "pokir_staff.html", year=year, rows=rows, waiting=waiting, actor=actor,
                     deadline=pokir_rules.deadline(cycle) if cycle.exists else None,
-                    message=request.query_params.get("pesan", "")[:200], STATUSES=rules.STATUSES)  # fmt: skip
+                    STATUSES=rules.STATUSES)
 
     @get("/baru", guards=[MEMBER])
     async def new(self, request: Request, pool: asyncpg.Pool, actor: Actor) -> Template:
@@ -337,7 +338,7 @@ class PokirPages(Controller):
                         idempotency_key=key, p=None, closed=None)  # fmt: skip
         await runner.wait_until_applied(PROJECTIONS, result.last)
         saved = translate(request, N_("Pokok pikiran tersimpan"))
-        return Redirect(f"/petugas/pokir/{code}?{urlencode({'pesan': saved})}", status_code=303)
+        return notify(request, Redirect(f"/petugas/pokir/{code}", status_code=303), saved)
 
     @get("/{code:str}")
     async def detail(self, request: Request, pool: asyncpg.Pool, actor: Actor, code: str) -> Template:
@@ -386,8 +387,8 @@ async def _checked(request: Request, pool: asyncpg.Pool, actor: Actor, pokir: Po
     await runner.wait_until_applied(PROJECTIONS, result.last)
     done = N_("Diteruskan ke Forum Perangkat Daerah") if isinstance(command, rules.ForwardPokir) else N_(
         "Dikembalikan kepada anggota DPRD")
-    query = urlencode({"tahun": row["year"], "pesan": translate(request, done)})
-    return Redirect(f"/petugas/pokir?{query}", status_code=303)
+    query = urlencode({"tahun": row["year"]})
+    return notify(request, Redirect(f"/petugas/pokir?{query}", status_code=303), translate(request, done))
 
 
 async def _visible(pool: asyncpg.Pool, actor: Actor, code: str) -> asyncpg.Record:
@@ -404,7 +405,7 @@ async def _detail(request: Request, pool: asyncpg.Pool, actor: Actor, row: async
     context = await _form_context(pool, actor, request, row["year"]) if actor.role == "dprd" else {}
     return page(request, "pokir_detail.html", status=status, p=row, actor=actor, values=entered,
                 errors={f: translate(request, m) for f, m in errors.items()}, STATUSES=rules.STATUSES,
-                message=request.query_params.get("pesan", "")[:200], idempotency_key=str(uuid.uuid4()),
+                idempotency_key=str(uuid.uuid4()),
                 **context)  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from musrenbang.domain import realisation
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain.city import TIMEZONES, City
 from musrenbang.domain.cycle import STAGE_LABELS
+from musrenbang.http import notices
 from musrenbang.http.city_context import city_of
 from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate_with, translations
 from musrenbang.http.staleness import behind
@@ -79,7 +80,9 @@ def same_page_path(path: str) -> str:
 
 
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Template:
+    """A page, with the notice the last form left for it (http/notices.py), shown once."""
     response = Template(template, status_code=status, context=page_context(request, **context))
+    response.context["notice"] = notices.take(request, response)
     remember_language(request, response)
     return response
 

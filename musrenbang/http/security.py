@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from litestar import Request
 from litestar.types import Message, Scope
 
 from musrenbang.config import Settings
@@ -41,3 +42,12 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
             message["headers"] = [*headers, *fixed]
 
     return add_headers
+
+
+def over_https(request: Request) -> bool:
+    """The public address is HTTPS (MUSRENBANG_PUBLIC_URL), the request came over HTTPS, or a trusted
+    TLS-terminating proxy says it did."""
+    settings = request.app.state.settings
+    if settings.over_https or request.url.scheme == "https":
+        return True
+    return bool(settings.trust_proxy) and request.headers.get("x-forwarded-proto") == "https"

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 import asyncpg
 from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
@@ -10,74 +13,126 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor, require_region, require_role
-from musrenbang.domain.errors import DomainError
+from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 from musrenbang.eventlog.store import Metadata
 from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
+from musrenbang.http.notices import notify
 from musrenbang.http.render import page
 from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.reference import region_names
 from musrenbang.services.proposals import ProposalService
+
+DECISION_DONE = {
+    "accept": N_("Usulan %(code)s «%(title)s» diterima"),
+    "accept_with_changes": N_("Usulan %(code)s «%(title)s» diterima dengan perubahan"),
+    "return": N_("Usulan %(code)s «%(title)s» dikembalikan kepada pengusul untuk diperbaiki"),
+    "reject": N_("Usulan %(code)s «%(title)s» ditolak"),
+}
+"""The notice after a decision: what was decided, for which proposal."""
+DECISION_FIELDS = ("decision", "reason", "agreed_cost", "agreed_volume")
 
 
 @get("/petugas/verifikasi", include_in_schema=False)
 async def queue(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
     require_role(actor, "admin", "facilitator")
+    return await _queue_page(request, actor, pool)
+
+
+async def _queue_page(request: Request, actor: Actor, pool: asyncpg.Pool, *, failed: str = "",
+                      entered: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+                      ) -> Template:  # fmt: skip
+    """The queue; after a decision or merge with mistakes, that form open again as it was typed (`failed`
+    names it: a proposal's code, or "gabung"), each mistake beside its field, answered 422."""
     status = request.query_params.get("status") or rules.DIAJUKAN
     bidang = request.query_params.get("bidang") or None
     scope = actor.region or city_of(request).region  # admin: the whole city
-    rows = await pool.fetch(
-        "SELECT code, kelurahan, rw, rt, title, problem, bidang, kind, estimated_cost, volume::text AS volume, unit,"
-        " beneficiaries, status, status_reason, submitted_at, first_year, times FROM proposals"
-        " WHERE (kelurahan = $1 OR kelurahan LIKE $1 || '.%') AND status = $2 AND ($3::text IS NULL OR bidang = $3)"
-        " AND source <> 'pokir'"  # pokir are checked by the DPRD secretariat, not verified at the kelurahan
-        " ORDER BY first_year, kelurahan, rw, submitted_at LIMIT 300",
-        scope, status, bidang,
-    )  # fmt: skip
-    return page(request, "verification_queue.html", actor=actor, rows=rows, current=status, bidang=bidang,
-                message=request.query_params.get("pesan"))  # fmt: skip
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT code, kelurahan, rw, rt, title, problem, bidang, kind, estimated_cost, volume::text AS volume,"
+            " unit, beneficiaries, status, status_reason, submitted_at, first_year, times FROM proposals"
+            " WHERE (kelurahan = $1 OR kelurahan LIKE $1 || '.%') AND status = $2 AND ($3::text IS NULL OR bidang = $3)"
+            " AND source <> 'pokir'"  # pokir are checked by the DPRD secretariat, not verified at the kelurahan
+            " ORDER BY first_year, kelurahan, rw, submitted_at LIMIT 300",
+            scope, status, bidang,
+        )  # fmt: skip
+        names = await region_names(conn, sorted({r["kelurahan"] for r in rows}))
+    return page(request, "verification_queue.html", status=422 if errors else 200, actor=actor, rows=rows,
+                current=status, bidang=bidang, names=names, failed=failed, entered=entered or {},
+                errors={f: translate(request, m) for f, m in (errors or {}).items()})  # fmt: skip
 
 
 @post("/petugas/verifikasi/{code:str}", include_in_schema=False)
 async def decide(request: Request, actor: Actor, proposals: ProposalService, runner: ProjectionRunner,
-                 code: str) -> Response:  # fmt: skip
+                 pool: asyncpg.Pool, code: str) -> Response:  # fmt: skip
     code = code_or_404(code)
     require_role(actor, "admin", "facilitator")
     require_region(actor, await proposals.kelurahan_of(code))
     form = await request.form()
-    decision = str(form.get("decision", ""))
-    cost_text, volume_text = str(form.get("agreed_cost", "")).strip(), str(form.get("agreed_volume", "")).strip()
+    entered = {name: str(form.get(name, "")).strip()[:1000] for name in DECISION_FIELDS}
+    errors: dict[str, str] = {}
+    cost = volume = None
     try:
-        command = rules.VerifyProposal(
-            code=code, decision=decision, reason=str(form.get("reason", ""))[:1000],
-            agreed_cost=values.parse_rupiah(cost_text) if cost_text else None,
-            agreed_volume=values.parse_decimal(volume_text, places=3) if volume_text else None,
-        )  # fmt: skip
-        result = await proposals.verify(command, Metadata(actor=actor.username, role=actor.role))
-    except (DomainError, ValueError) as exc:
-        message = exc.errors if hasattr(exc, "errors") else {"": exc.args[0]}
-        text = "; ".join(translate(request, m) for m in message.values())
-        return Redirect(f"/petugas/verifikasi?pesan={code}:{text}", status_code=303)
-    await runner.wait_until_applied(["proposals"], result.last)
-    return Redirect(f"/petugas/verifikasi?pesan={code}", status_code=303)
+        cost = values.parse_rupiah(entered["agreed_cost"]) if entered["agreed_cost"] else None
+    except ValueError as exc:
+        errors["agreed_cost"] = exc.args[0]
+    try:
+        volume = values.parse_decimal(entered["agreed_volume"], places=3) if entered["agreed_volume"] else None
+    except ValueError as exc:
+        errors["agreed_volume"] = exc.args[0]
+    if not errors:
+        command = rules.VerifyProposal(code=code, decision=entered["decision"], reason=entered["reason"],
+                                       agreed_cost=cost, agreed_volume=volume)  # fmt: skip
+        try:
+            result = await proposals.verify(command, Metadata(actor=actor.username, role=actor.role))
+        except ValidationFailed as exc:
+            errors = dict(exc.errors)
+        except DomainError as exc:  # not waiting for verification any more, say
+            errors = {"form": exc.message}
+        else:
+            await runner.wait_until_applied(["proposals"], result.last)
+            return notify(request, _back(request), await _decided(request, pool, code, entered["decision"]))
+    return await _queue_page(request, actor, pool, failed=code, entered=entered, errors=errors)
+
+
+def _back(request: Request) -> Response:
+    """To the queue, with the filters the form was sent from."""
+    kept = {k: v for k in ("status", "bidang") if (v := request.query_params.get(k))}
+    return Redirect(f"/petugas/verifikasi{'?' + urlencode(kept) if kept else ''}", status_code=303)
+
+
+async def _decided(request: Request, pool: asyncpg.Pool, code: str, decision: str) -> str:
+    title = await pool.fetchval("SELECT title FROM proposals WHERE code = $1", code) or ""
+    return translate(request, Message(DECISION_DONE[decision], code=code, title=str(title)[:100]))
 
 
 @post("/petugas/gabung", include_in_schema=False)
-async def merge(request: Request, actor: Actor, proposals: ProposalService, runner: ProjectionRunner) -> Response:
+async def merge(request: Request, actor: Actor, proposals: ProposalService, runner: ProjectionRunner,
+                pool: asyncpg.Pool) -> Response:  # fmt: skip
     require_role(actor, "admin", "facilitator")
     form = await request.form()
-    codes = tuple(code_or_404(str(c)) for c in form.getall("codes", []))
-    into = code_or_404(str(form.get("into", "")))
+    codes = tuple(code_or_404(str(c)) for c in form.getall("codes", []))[:50]
+    typed_into = str(form.get("into", ""))
+    into = code_or_404(typed_into) if typed_into else ""
+    entered: dict[str, Any] = {"codes": codes, "into": into, "reason": str(form.get("reason", "")).strip()[:1000]}
+    if not into:
+        return await _queue_page(request, actor, pool, failed="gabung", entered=entered,
+                                 errors={"into": N_("pilih usulan tujuan penggabungan")})  # fmt: skip
     try:
         for c in (into, *codes):
             require_region(actor, await proposals.kelurahan_of(c))
         result = await proposals.merge(
-            rules.MergeProposals(into=into, codes=tuple(c for c in codes if c != into),
-                                 reason=str(form.get("reason", ""))[:1000]),
+            rules.MergeProposals(into=into, codes=tuple(c for c in codes if c != into), reason=entered["reason"]),
             Metadata(actor=actor.username, role=actor.role),
         )  # fmt: skip
+    except ValidationFailed as exc:
+        return await _queue_page(request, actor, pool, failed="gabung", entered=entered, errors=dict(exc.errors))
     except DomainError as exc:
-        text = "; ".join(translate(request, m) for m in getattr(exc, "errors", {"": exc.message}).values())
-        return Redirect(f"/petugas/verifikasi?pesan={into}:{text}", status_code=303)
+        if exc.code == "forbidden":
+            raise
+        return await _queue_page(request, actor, pool, failed="gabung", entered=entered, errors={"form": exc.message})
     await runner.wait_until_applied(["proposals"], result.last)
-    return Redirect(f"/petugas/verifikasi?pesan={into}", status_code=303)
+    merged = len([c for c in codes if c != into])
+    notice = Message(N_("%(count)d usulan digabungkan ke %(code)s"), count=merged, code=into)
+    return notify(request, _back(request), translate(request, notice))

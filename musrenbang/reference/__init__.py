@@ -115,6 +115,34 @@ async def villages(conn: asyncpg.Connection, typed: str, *, limit: int, offset: 
     return total, rows
 
 
+async def regions_within(conn: asyncpg.Connection, scope: str) -> list[dict[str, Any]]:
+    """The regions a forum can be held for within `scope` (the city, a kecamatan or a village code), by
+    kecamatan: `[{"kecamatan": row or None, "regions": [rows]}]`, the city itself (when in scope) first, in
+    its own group without a kecamatan."""
+    rows = await conn.fetch(
+        "SELECT kode, nama, tingkat, kode_induk FROM regions WHERE (kode = $1 OR kode LIKE $1 || '.%')"
+        " AND tingkat IN ('kota', 'kabupaten', 'kecamatan', 'kelurahan', 'desa') ORDER BY kode",
+        scope,
+    )
+    groups: list[dict[str, Any]] = []
+    for r in rows:
+        if r["tingkat"] in ("kota", "kabupaten"):
+            groups.append({"kecamatan": None, "regions": [r]})
+        elif r["tingkat"] == "kecamatan":
+            groups.append({"kecamatan": r, "regions": [r]})
+        elif groups and groups[-1]["kecamatan"] is not None and groups[-1]["kecamatan"]["kode"] == r["kode_induk"]:
+            groups[-1]["regions"].append(r)
+        else:  # a village without its kecamatan in scope (a facilitator of one kelurahan)
+            parent = await conn.fetchrow("SELECT kode, nama, tingkat FROM regions WHERE kode = $1", r["kode_induk"])
+            groups.append({"kecamatan": parent, "regions": [r], "partial": True})
+    return groups
+
+
+async def region_names(conn: asyncpg.Connection, codes: list[str]) -> dict[str, str]:
+    """Code -> name, for pages that list regions by code (unknown codes are left out)."""
+    return dict(await conn.fetch("SELECT kode, nama FROM regions WHERE kode = ANY($1::text[])", codes))
+
+
 async def region(conn: asyncpg.Connection, kode: str) -> asyncpg.Record | None:
     """A region with its parent's name (a kelurahan's or desa's kecamatan)."""
     return await conn.fetchrow(

@@ -7,7 +7,8 @@
   document.querySelectorAll("select[data-searchable]").forEach(function (select) {
     var box = document.createElement("input");
     box.type = "search";
-    box.placeholder = document.documentElement.lang === "en" ? "Search kelurahan…" : "Cari kelurahan…";
+    box.placeholder = select.dataset.searchable ||
+      (document.documentElement.lang === "en" ? "Search kelurahan…" : "Cari kelurahan…");
     box.setAttribute("aria-label", box.placeholder);
     box.className = "search";
     select.parentNode.insertBefore(box, select);
@@ -64,7 +65,7 @@
       var s = JSON.parse(m.data);
       document.getElementById("spent").textContent = rupiah(s.spent);
       document.getElementById("ballots").textContent = s.ballots;
-      document.getElementById("status").textContent = s.status;
+      document.getElementById("status").textContent = s.status_text;
       document.getElementById("fill").setAttribute("width", (100 * s.spent / s.ceiling).toFixed(1));
       ranking.textContent = "";
       s.rows.forEach(function (r) {

@@ -1,0 +1,119 @@
+"""The printable Berita Acara of a closed forum, and the public page that checks a Berita Acara's log head
+(the address its QR code carries)."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from typing import Any
+
+import asyncpg
+import segno
+from litestar import Request, get
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from musrenbang.domain import forum as rules
+from musrenbang.domain import rules as decision_rules
+from musrenbang.domain import values
+from musrenbang.domain.city import City
+from musrenbang.domain.events import ForumClosed
+from musrenbang.eventlog import seal
+from musrenbang.eventlog.store import EventStore
+from musrenbang.eventlog.verify import check_head
+from musrenbang.http.city_context import city_of
+from musrenbang.http.log_head import latest_seal
+from musrenbang.http.reads import FROM_REPLICA
+from musrenbang.http.render import page
+from musrenbang.http.rkpd_pages import RULE_LABELS
+from musrenbang.projections import forums as forum_views
+from musrenbang.reference import region
+from musrenbang.services.forums import ForumService
+
+
+@get("/forum/{forum_id:str}/berita-acara", include_in_schema=False)
+async def berita_acara(request: Request, forums: ForumService, store: EventStore, pool: asyncpg.Pool,
+                       forum_id: str) -> Template:  # fmt: skip
+    forum, head = await forums.load(forum_id.upper())
+    if forum.result is None:
+        raise NotFoundException()
+    s = forum.scheduled
+    # The close is the forum's last event: read from the head, not the whole (60,000-delegate) stream.
+    closing = [e for e in await store.read_stream(rules.stream_id(s.forum_id), from_version=head.version)
+               if isinstance(e.event, ForumClosed)][0]  # fmt: skip
+    check_url, qr = check_link(request, closing.hash.hex())
+    city = city_of(request)
+    async with pool.acquire() as conn:
+        place = await region(conn, s.region)
+        agreed = await _agreed_by_agency(conn, forum, city)
+        td4 = await _kecamatan_priorities(conn, forum, city) if s.level == "kecamatan" else []
+    items = {a.item_id: a for a in forum.agenda}
+    genders = Counter(d.gender for d in forum.delegates.values())
+    return page(
+        request, "berita_acara.html", s=s, forum=forum, place=place, agreed=agreed, td4=td4,
+        not_agreed=[(r, items[r.item_id]) for r in forum.result.ranking if not r.selected],
+        genders=genders, delegates=list(forum.delegates.values()), head=closing, check_url=check_url,
+        qr=qr, reasons=decision_rules.REASON_LABELS,
+        seal=await latest_seal(pool, closing.global_position), level_name=_level_name(s.level, s.region),
+        RULES=RULE_LABELS,
+    )  # fmt: skip
+
+
+def check_link(request: Request, head_hash: str) -> tuple[str, str]:
+    """The page that checks a Berita Acara's head, and its QR code (inline SVG). The address comes from
+    configuration, never from the request's Host header, which the client chooses."""
+    check_url = f"{request.app.state.settings.public_url}/periksa/{head_hash}"
+    svg = io.BytesIO()
+    segno.make(check_url, error="m").save(svg, kind="svg", scale=3, xmldecl=False, svgns=True)
+    return check_url, svg.getvalue().decode()
+
+
+def _level_name(level: str, region_code: str) -> str:
+    """The forum as the regulation names it: a kelurahan-level forum in a desa is a Musrenbang Desa."""
+    if level == "kelurahan":
+        return "Musrenbang Desa" if values.village_level(region_code) == "desa" else "Musrenbang Kelurahan"
+    return {"kecamatan": "Musrenbang Kecamatan", "kota": "Musrenbang Kabupaten/Kota"}.get(level, level)
+
+
+async def _agreed_by_agency(conn: asyncpg.Connection, forum: rules.Forum, city: City) -> dict[str, list[Any]]:
+    """The agreed items, grouped by the perangkat daerah that usually takes their bidang (indicative)."""
+    assert forum.result is not None
+    items = {a.item_id: a for a in forum.agenda}
+    bidang = dict(await conn.fetch("SELECT code, bidang FROM proposals WHERE code = ANY($1::text[])",
+                                   [a.proposal for a in forum.agenda if a.proposal]))  # fmt: skip
+    agreed: dict[str, list[Any]] = {}
+    for r in forum.result.ranking:
+        if r.selected:
+            a = items[r.item_id]
+            agency = city.agency_name(city.agency_for(bidang.get(a.proposal or "", "")))
+            agreed.setdefault(agency, []).append((r, a, forum.adjustments.get(r.item_id)))
+    return agreed
+
+
+async def _kecamatan_priorities(conn: asyncpg.Connection, forum: rules.Forum, city: City) -> list[dict[str, Any]]:
+    """Table T-D.4 of a Musrenbang Kecamatan: its agreed items as the forum agreed them (volume after
+    adjustment, cost as ranked), per perangkat daerah."""
+    assert forum.result is not None
+    items = {a.item_id: a for a in forum.agenda}
+    selected = []
+    for r in forum.result.ranking:
+        a = items[r.item_id]
+        if r.selected and a.proposal:
+            adjusted = forum.adjustments.get(r.item_id)
+            volume = adjusted.agreed_volume if adjusted and adjusted.agreed_volume else a.volume
+            selected.append((a.proposal, r.cost, volume or "", a.unit or ""))
+    rows = await forum_views.kecamatan_priorities(conn, forum.scheduled.year, selected, city.agency_for)
+    return [{**row, "agency": city.agency_name(str(row["agency"]))} for row in rows]
+
+
+@get("/periksa/{digest:str}", include_in_schema=False, dependencies=FROM_REPLICA)
+async def check_head_page(request: Request, pool: asyncpg.Pool, digest: str) -> Template:
+    """Anyone can check that the log still holds the head a Berita Acara printed, unchanged: an event's
+    hash, or a seal's (then the seal's own event and the chain of seals up to it are checked here; the
+    full check of every sealed event is `musrenbang verify --head`)."""
+    digest = digest.strip().lower()
+    async with pool.acquire() as conn:
+        sealed = await seal.find(conn, digest) if len(digest) == 64 else None
+        found, intact = await check_head(conn, sealed.event_hash if sealed else digest)
+    return page(request, "check_head.html", digest=digest, found=found, intact=intact, sealed=sealed,
+                status=200 if found else 404)  # fmt: skip
