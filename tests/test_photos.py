@@ -57,6 +57,7 @@ def test_large_photos_are_scaled_down_for_cheap_phones() -> None:
         jpeg_with_gps()[:300],  # a truncated JPEG
         b"",
     ],
+    ids=["jpeg-header-on-noise", "html", "pdf", "gif", "truncated-jpeg", "empty"],
 )
 def test_files_that_are_not_whole_jpeg_png_or_webp_are_refused(data: bytes) -> None:
     with pytest.raises(PhotoRejected):

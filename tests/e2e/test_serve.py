@@ -25,6 +25,7 @@ def bundled_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.bundled
 def test_serve_on_an_empty_data_dir_comes_up_and_a_second_serve_reuses_the_data(tmp_path: Path, free_port: int) -> None:
     data_dir = tmp_path / "fresh" / "data"
     server = Server(free_port, data_dir=data_dir)
@@ -100,6 +101,7 @@ def test_commands_explain_an_unusable_database_without_a_traceback(
     assert "secret" not in done.stderr
 
 
+@pytest.mark.bundled
 def test_a_data_dir_that_cannot_be_written_is_explained(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -109,6 +111,7 @@ def test_a_data_dir_that_cannot_be_written_is_explained(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.bundled
 def test_a_port_in_use_is_explained(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

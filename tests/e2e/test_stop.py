@@ -26,6 +26,7 @@ from tests.server import Server
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.bundled,
     pytest.mark.skipif(not shutil.which("wrk") and not os.environ.get("CI"),
                        reason="wrk is not installed: apt-get install -y wrk"),  # fmt: skip
 ]

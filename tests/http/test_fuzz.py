@@ -9,6 +9,8 @@ from schemathesis.checks import not_a_server_error
 
 from tests.server import Server
 
+pytestmark = pytest.mark.fuzz
+
 EXAMPLES = 40  # per operation; bounded so that CI stays fast
 
 

@@ -34,6 +34,8 @@ from musrenbang.domain import agency, forum, proposal
 from tests import history
 from tests.server import Server, serving
 
+pytestmark = pytest.mark.fuzz
+
 EXAMPLES = 60  # per operation, after schemathesis's coverage cases; bounded so that CI stays fast
 PASSWORD = "kata-sandi-fuzz-yang-panjang"
 OTHER_KELURAHAN = "32.75.02.1001"  # no forum in the history: one scheduled and one open go here
