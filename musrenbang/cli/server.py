@@ -175,6 +175,7 @@ def _print_demo(summary: Summary, settings: Settings) -> None:
     for a in s.accounts:
         password = a.password or "(existed already; password unchanged)"
         click.echo(f"  {a.username:<26} {a.role:<12} {a.scope:<10} {password}")
+    click.echo("a password lost: musrenbang user password USERNAME (the new one on standard input)")
 
 
 @main.command()

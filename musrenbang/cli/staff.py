@@ -1,4 +1,4 @@
-"""Staff accounts: user add, list, disable."""
+"""Staff accounts: user add, list, password, disable."""
 
 from __future__ import annotations
 
@@ -56,6 +56,26 @@ def user_list() -> None:
         scope = r["region"] or r["opd"] or r["dapil"] or "-"
         state = "disabled" if r["disabled_at"] else "active"
         click.echo(f"{r['username']:<24} {r['role']:<12} {scope:<16} {state}")
+
+
+@user.command("password")
+@click.argument("username")
+def user_password(username: str) -> None:
+    """Set a new password, read from standard input (first line) as `user add` reads it, and end the
+    account's sessions and tokens (a forgotten demo password, or one that may have leaked)."""
+    from musrenbang.domain.errors import ValidationFailed
+    from musrenbang.services.accounts import set_password
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = settings_from_env()
+    with database(settings) as url:
+        try:
+            changed = run(migrated(url, lambda conn: set_password(conn, username, password)))
+        except ValidationFailed as exc:
+            raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
+    if not changed:
+        raise Failure(f"no account {username!r}")
+    click.echo(f"password changed for {username}; its sessions and tokens are ended")
 
 
 @user.command("disable")

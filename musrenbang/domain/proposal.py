@@ -252,6 +252,10 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
         "latitude": field("latitude", coordinate("latitude", latitudes)),
         "longitude": field("longitude", coordinate("longitude", longitudes)),
     }
+    if {"latitude", "longitude"} <= errors.keys() and swapped_coordinates(raw.latitude, raw.longitude,
+                                                                          latitudes, longitudes):  # fmt: skip
+        errors["latitude"] = errors["longitude"] = Message(N_(
+            "lokasi berada di luar %(city)s: garis lintang dan garis bujur tertukar?"), city=city_name or "Indonesia")
     if (content["latitude"] is None) != (content["longitude"] is None) and not errors.keys() & {
         "latitude",
         "longitude",
@@ -262,6 +266,24 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
     if errors:
         raise ValidationFailed(errors)
     return ProposalContent(**content)  # type: ignore[arg-type]  # every field checked above, or errors raised
+
+
+def swapped_coordinates(latitude: object, longitude: object, latitudes: tuple[Decimal, Decimal],
+                        longitudes: tuple[Decimal, Decimal]) -> bool:  # fmt: skip
+    """Whether a location outside the area would lie inside it with latitude and longitude swapped, the
+    usual slip when copying from a map (Bekasi typed as 106.99, -6.24 instead of -6.24, 106.99).
+
+        >>> bekasi = (Decimal("-6.4"), Decimal("-6.1")), (Decimal("106.9"), Decimal("107.1"))
+        >>> swapped_coordinates("106.99", "-6.24", *bekasi), swapped_coordinates("-6.24", "106.99", *bekasi)
+        (True, False)
+    """
+    try:
+        typed_latitude = Decimal(values.parse_decimal(str(latitude), places=7))
+        typed_longitude = Decimal(values.parse_decimal(str(longitude), places=7))
+    except ValueError:
+        return False
+    return (latitudes[0] <= typed_longitude <= latitudes[1] and longitudes[0] <= typed_latitude <= longitudes[1]
+            and not latitudes[0] <= typed_latitude <= latitudes[1])  # fmt: skip
 
 
 def validate_proposer(name: str, phone: str, email: str | None = None, notify: str | None = None) -> Proposer:

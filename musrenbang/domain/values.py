@@ -46,8 +46,9 @@ def normalize_code(text: str) -> str:
 def parse_rupiah(text: str | int) -> int:
     """Rupiah as people write them: "Rp 25.000.000", "25000000", "25 juta", "2,5 jt", "500 ribu".
 
-    Dots and commas group thousands ("25.000.000", "25,000,000"); with a multiplier, a single comma or dot
-    is the decimal mark ("2,5 juta" = 2,500,000).
+    Dots and commas group thousands ("25.000.000", "25,000,000"); a zero sen part is dropped
+    ("Rp2.500.000,00"), any other refused; with a multiplier, a single comma or dot is the decimal mark
+    ("2,5 juta" = 2,500,000).
     """
     if isinstance(text, int):
         amount = text
@@ -65,13 +66,27 @@ def parse_rupiah(text: str | int) -> int:
                 raise ValueError(N_("biaya harus bilangan rupiah bulat"))
             amount = int(amount_dec)
         else:
-            if re.search(r"[.,]\d{1,2}$", digits):
-                raise ValueError(N_("biaya ditulis dalam rupiah bulat, tanpa sen"))
-            plain = re.sub(r"[.,]", "", digits)
+            plain = re.sub(r"[.,]", "", _without_zero_sen(digits))
             if len(plain) > 18:  # beyond any budget; int() of thousands of digits is refused by Python itself
                 raise ValueError(N_("biaya terlalu besar"))
             amount = int(plain)
     return amount
+
+
+def _without_zero_sen(digits: str) -> str:
+    """The amount without a zero sen part, as bank slips and spreadsheets write it ("2.500.000,00" ->
+    "2.500.000"); one or two digits after the last mark are sen, never a thousands group, and a budget is
+    in whole rupiah, so any other sen part is refused.
+
+        >>> _without_zero_sen("2500000,00"), _without_zero_sen("2.500.000")
+        ('2500000', '2.500.000')
+    """
+    sen = re.search(r"[.,](\d{1,2})$", digits)
+    if sen is None:
+        return digits
+    if int(sen.group(1)):
+        raise ValueError(N_('biaya dalam rupiah bulat, tanpa sen: tulis misalnya "Rp 2.500.000" atau "2.500.000,00"'))
+    return digits[: sen.start()]
 
 
 def _decimal_with_mark(digits: str) -> Decimal:
@@ -110,8 +125,11 @@ def parse_decimal(text: str | int | float, *, places: int) -> str:
 
 
 def normalize_phone(text: str) -> str:
-    """An Indonesian phone number as +62…: accepts 0812-3456-7890, 62812…, +62 812 …"""
+    """An Indonesian phone number as +62…: accepts 0812-3456-7890, 62812…, +62 812 …; a refusal says what
+    is wrong (a prefix, a letter, too few or too many digits), not only what a number looks like."""
     digits = re.sub(r"[\s\-().]", "", text)
+    if not digits:
+        raise ValueError(N_("tulis nomor telepon, misalnya 0812-3456-7890"))
     if digits.startswith("+62"):
         rest = digits[3:]
     elif digits.startswith("62"):
@@ -120,8 +138,14 @@ def normalize_phone(text: str) -> str:
         rest = digits[1:]
     else:
         raise ValueError(N_("nomor telepon diawali 08 atau +62, misalnya 0812-3456-7890"))
-    if not re.fullmatch(r"[0-9]{8,13}", rest) or rest[0] == "0":
+    if rest and not (rest.isascii() and rest.isdigit()):
+        raise ValueError(N_("nomor telepon hanya berisi angka, misalnya 0812-3456-7890"))
+    if rest.startswith("0"):
         raise ValueError(N_("nomor telepon diawali 08 atau +62, misalnya 0812-3456-7890"))
+    if len(rest) < 8:
+        raise ValueError(N_("nomor telepon terlalu pendek: periksa lagi, misalnya 0812-3456-7890"))
+    if len(rest) > 13:
+        raise ValueError(N_("nomor telepon terlalu panjang: periksa lagi, misalnya 0812-3456-7890"))
     return "+62" + rest
 
 

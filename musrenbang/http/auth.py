@@ -21,7 +21,7 @@ from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, limit_key
 from musrenbang.http.render import page
 from musrenbang.http.rkpd_pages import LEVEL_LABELS, ROLE_LABELS
-from musrenbang.http.security import over_https
+from musrenbang.http.security import local_path, over_https
 from musrenbang.reference import region_names
 from musrenbang.services import accounts
 from musrenbang.services.accounts import NotAuthenticated
@@ -89,7 +89,9 @@ async def revoke_token(request: Request, pool: asyncpg.Pool, actor: Actor) -> No
 
 @get("/masuk", include_in_schema=False)
 async def login_form(request: Request) -> Template:
-    return page(request, "login.html", error=None, username="")
+    """`kembali`: the page that asked for a sign-in (http/errors.py), kept in the form if it is one of ours."""
+    back = local_path(request.query_params.get("kembali", ""))
+    return page(request, "login.html", error=None, username="", back=back)
 
 
 @post("/masuk", include_in_schema=False, request_max_body_size=4096)
@@ -99,6 +101,7 @@ async def login_submit(
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response:
     username = str(data.get("username", ""))[:40]
+    back = local_path(str(data.get("kembali", "")))
     settings = request.app.state.settings
     try:
         token, expires, _ = await accounts.login(
@@ -109,12 +112,13 @@ async def login_submit(
             "browser",
         )
     except DomainError as exc:
-        refused = page(request, "login.html", status=401, error=translate(request, exc.message), username=username)
+        refused = page(request, "login.html", status=401, error=translate(request, exc.message), username=username,
+                       back=back)  # fmt: skip
         if isinstance(exc, accounts.TooManyAttempts):
             refused.status_code = 429
             refused.headers["Retry-After"] = str(exc.retry_after)
         return refused
-    response = Redirect("/petugas", status_code=303)
+    response = Redirect(back or "/petugas", status_code=303)
     lifetime = int((expires - dt.datetime.now(dt.UTC)).total_seconds())  # Max-Age: seconds from now
     response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True, samesite="lax",
                         secure=over_https(request), path="/")  # fmt: skip

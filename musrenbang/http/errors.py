@@ -16,7 +16,7 @@ from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
 from musrenbang.eventlog.store import ConcurrencyError, IdempotencyKeyReused
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import RateLimited
-from musrenbang.http.render import page
+from musrenbang.http.render import page, same_page_path
 from musrenbang.photos import DecoderBusy, PhotoRejected, PhotoTooLarge
 from musrenbang.services.accounts import NotAuthenticated, TooManyAttempts
 from musrenbang.services.freshness import ReadModelBehind
@@ -95,9 +95,17 @@ def _respond(request: Request, status: int, code: str, message: str, errors: dic
     return response
 
 
+def _sign_in_address(request: Request) -> str:
+    """The sign-in page, told to come back to this page afterwards (`kembali`, percent-encoded: the path
+    as the browser asked for it, with its query)."""
+    query = request.scope.get("query_string", b"")
+    here = same_page_path(request.url.path) + ("?" + quote(query, safe="=&%+:;,@!$'()*/?~") if query else "")
+    return "/masuk?kembali=" + quote(here, safe="/")
+
+
 def domain_error(request: Request, exc: DomainError) -> Response:
     if isinstance(exc, NotAuthenticated) and not _wants_json(request) and request.method == "GET":
-        return Redirect("/masuk", status_code=303)  # a person: to the sign-in page
+        return Redirect(_sign_in_address(request), status_code=303)  # a person: to the sign-in page, and back
     status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 409)
     headers = {"Retry-After": "3600"} if isinstance(exc, RateLimited) else None
     if isinstance(exc, TooManyAttempts):

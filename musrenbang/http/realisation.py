@@ -32,6 +32,7 @@ from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.ratelimit import RateLimited, client_address, count_photo_decode
 from musrenbang.http.render import page
+from musrenbang.http.rkpd_files import CSV_TYPE
 from musrenbang.photos import MAX_BYTES, process_off_loop
 from musrenbang.photos import check as check_photo
 from musrenbang.projections import rkpd as rkpd_views
@@ -173,7 +174,7 @@ class RealisationPages(Controller):
         """A file to fill in: one row per line of the account's agency (every line for Bappeda)."""
         lines = await _lines(pool, year, acting_agency(actor))
         body = rules.CSV_TEMPLATE + "".join(f"{line.line_id},,,,,,\r\n" for line in lines)
-        return Response("\ufeff" + body, media_type="text/csv; charset=utf-8", headers={
+        return Response("\ufeff" + body, media_type=CSV_TYPE, headers={
             "Content-Disposition": f'attachment; filename="realisasi-rkpd-{year}.csv"'})  # fmt: skip
 
     @post("/{year:int}/berkas", request_max_body_size=MAX_CSV + 64 * 1024)

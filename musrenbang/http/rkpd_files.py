@@ -35,16 +35,18 @@ import xlsxwriter
 from musrenbang.domain import agency as agencies
 from musrenbang.http.rkpd_api import RkpdItemOut, RkpdOut
 
-# The SIPD input columns, in the order an official fills them in. Two "Satuan": the target's, then the
-# volume's.
+# The SIPD input columns, in the order an official fills them in. SIPD's form calls both units "Satuan";
+# here each says whose it is, so that a spreadsheet, a CSV reader or a pivot table can tell them apart.
 COLUMNS = (
-    "No", "Kode Sub Kegiatan", "Program", "Kegiatan", "Sub Kegiatan", "Indikator Keluaran", "Target", "Satuan",
-    "Lokasi", "Volume", "Satuan", "Pagu", "Sumber Dana", "Perangkat Daerah", "Prioritas Daerah", "Usulan asal",
+    "No", "Kode Sub Kegiatan", "Program", "Kegiatan", "Sub Kegiatan", "Indikator Keluaran", "Target",
+    "Satuan Target", "Lokasi", "Volume", "Satuan Volume", "Pagu", "Sumber Dana", "Perangkat Daerah",
+    "Prioritas Daerah", "Usulan asal",
 )  # fmt: skip
 NUMERIC = frozenset({0, 6, 9, 11})
 """No, Target, Volume, Pagu: numbers in both files (a number written as text there stays as it is)."""
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_TYPE = "text/csv; charset=utf-8"
+CSV_TYPE = "text/csv"
+"""Litestar adds `; charset=utf-8` to every `text/` type itself (naming it here too said it twice)."""
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet read a cell as a formula (OWASP, CSV Injection)."""
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")

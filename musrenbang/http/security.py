@@ -51,3 +51,22 @@ def over_https(request: Request) -> bool:
     if settings.over_https or request.url.scheme == "https":
         return True
     return bool(settings.trust_proxy) and request.headers.get("x-forwarded-proto") == "https"
+
+
+MAX_LOCAL_PATH = 2000
+
+
+def local_path(text: str) -> str | None:
+    """`text` when it is a path on this site ("/petugas/musyawarah/F1?tab=2"), else None: where a sign-in
+    may send the browser back to, so that a link to `/masuk?kembali=…` can never send it to another site
+    (an open redirect). A browser reads `//host` and `/\\host` as another host and drops tabs and newlines
+    (`/\\t/host`), so anything but printable ASCII, any backslash and a second leading slash are refused.
+
+        >>> local_path("/lacak/7KQ2M9XD?kabar=diminta"), local_path("//evil.example"), local_path("/\\\\evil.example")
+        ('/lacak/7KQ2M9XD?kabar=diminta', None, None)
+        >>> local_path("https://evil.example/"), local_path("/\\t/evil.example"), local_path("/ok#x")
+        (None, None, '/ok#x')
+    """
+    if not text.startswith("/") or text.startswith("//") or "\\" in text or len(text) > MAX_LOCAL_PATH:
+        return None
+    return text if all("!" <= c <= "~" for c in text) else None

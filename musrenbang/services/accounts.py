@@ -58,8 +58,8 @@ async def add_user(
         errors["username"] = N_("nama pengguna 3-40 huruf kecil, angka, titik, garis bawah atau tanda hubung")
     if role not in ROLES:
         errors["role"] = N_("peran tidak dikenal")
-    if len(password) < 10:
-        errors["password"] = N_("kata sandi paling sedikit 10 karakter")
+    if problem := _password_problem(password):
+        errors["password"] = problem
     if role == "facilitator" and not region:
         errors["region"] = N_("fasilitator memerlukan wilayah (kode kelurahan atau kecamatan)")
     if role == "opd" and opd not in agencies:
@@ -99,6 +99,26 @@ def _member(role: str, dapil: str | None, name: str | None, faction: str | None,
         elif dapil_names and cleaned["dapil"] not in dapil_names:
             errors["dapil"] = Message(N_("daerah pemilihan tidak dikenal: %(names)s"), names=", ".join(dapil_names))
     return cleaned["dapil"], cleaned["name"], cleaned["faction"]
+
+
+def _password_problem(password: str) -> str | None:
+    """What is wrong with a new password, the same for a new account and a changed password."""
+    return N_("kata sandi paling sedikit 10 karakter") if len(password) < 10 else None
+
+
+async def set_password(conn: asyncpg.Connection, username: str, password: str) -> bool:
+    """A new password for an account (False: no such account), ending its sessions and tokens in the
+    same transaction: whoever held the old password, or a session opened with it, is signed out. A
+    disabled account stays disabled."""
+    if problem := _password_problem(password):
+        raise ValidationFailed({"password": problem})
+    async with conn.transaction():
+        status = await conn.execute("UPDATE users SET password_hash = $2 WHERE username = $1", username,
+                                    _hasher.hash(password))  # fmt: skip
+        await conn.execute(
+            "UPDATE sessions SET revoked_at = now() WHERE username = $1 AND revoked_at IS NULL", username
+        )
+    return status == "UPDATE 1"
 
 
 async def list_users(conn: asyncpg.Connection) -> list[asyncpg.Record]:

@@ -10,6 +10,7 @@ import pytest
 from musrenbang.domain import proposal as rules
 from musrenbang.domain.errors import DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
+    CoordinateBounds,
     ProposalAccepted,
     ProposalCarriedOver,
     ProposalPhotoAttached,
@@ -72,6 +73,28 @@ def test_a_good_proposal_is_normalised() -> None:
 def test_each_bad_field_is_named_with_a_message(changes: dict[str, object], field: str) -> None:
     errors = errors_of(**changes)
     assert field in errors and errors[field]
+
+
+def test_swapped_latitude_and_longitude_are_named_as_the_likely_slip() -> None:
+    bekasi = CoordinateBounds(south="-6.40", north="-6.10", west="106.90", east="107.10")
+    swapped = msgspec.structs.replace(GOOD, latitude="106,9756", longitude="-6.2383")
+    with pytest.raises(ValidationFailed) as caught:
+        rules.validate_content(swapped, kelurahan=KELURAHAN, priority_programs=6, area=bekasi, city_name="Kota Bekasi")
+    assert caught.value.errors == {"latitude": "lokasi berada di luar Kota Bekasi: garis lintang dan garis bujur"
+                                               " tertukar?",
+                                   "longitude": "lokasi berada di luar Kota Bekasi: garis lintang dan garis bujur"
+                                                " tertukar?"}  # fmt: skip
+    assert "tertukar" in errors_of(latitude="106.9756", longitude="-6.2383")["latitude"]  # Indonesia's bounds
+    assert "tertukar" not in errors_of(latitude="40.7", longitude="-74.0")["latitude"]  # simply elsewhere
+
+
+def test_swapped_coordinates_only_when_swapping_puts_them_inside() -> None:
+    latitudes, longitudes = rules.LATITUDE_RANGE, rules.LONGITUDE_RANGE
+    assert rules.swapped_coordinates("106.97", "-6.23", latitudes, longitudes)
+    assert not rules.swapped_coordinates("-6.23", "106.97", latitudes, longitudes)  # right way round
+    assert not rules.swapped_coordinates("-74.0", "40.7", latitudes, longitudes)  # New York, either way
+    assert not rules.swapped_coordinates("abc", "-6.23", latitudes, longitudes)
+    assert not rules.swapped_coordinates(None, "-6.23", latitudes, longitudes)
 
 
 def test_all_problems_are_reported_at_once() -> None:

@@ -27,9 +27,21 @@ def test_rupiah_as_people_write_it(typed: str | int, rupiah: int) -> None:
     assert values.parse_rupiah(typed) == rupiah
 
 
-@pytest.mark.parametrize("typed", ["", "abc", "-5", "25,50", "Rp", "2,5555555 juta", "1e9"])
+@pytest.mark.parametrize("typed", ["", "abc", "-5", "25,50", "Rp", "2,5555555 juta", "1e9", ",00"])
 def test_what_is_not_a_rupiah_amount_is_refused(typed: str) -> None:
     with pytest.raises(ValueError):
+        values.parse_rupiah(typed)
+
+
+@pytest.mark.parametrize("typed", ["Rp2.500.000,00", "2.500.000,00", "2500000,00", "Rp 2.500.000,00", "2,500,000.00",
+                                   "2.500.000,0", "Rp2.500.000,00,-"])  # fmt: skip
+def test_a_zero_sen_part_as_bank_slips_write_it_is_accepted(typed: str) -> None:
+    assert values.parse_rupiah(typed) == 2_500_000
+
+
+@pytest.mark.parametrize("typed", ["2.500.000,50", "2500000,05", "Rp 2.500.000,5", "2,500,000.99"])
+def test_a_non_zero_sen_part_is_refused_saying_so(typed: str) -> None:
+    with pytest.raises(ValueError, match="rupiah bulat, tanpa sen"):
         values.parse_rupiah(typed)
 
 
@@ -41,9 +53,23 @@ def test_phone_numbers_become_plus_62(typed: str, canonical: str) -> None:
     assert values.normalize_phone(typed) == canonical
 
 
-@pytest.mark.parametrize("typed", ["", "12345", "0812", "+1 555 123 4567", "08abc", "0081234567890"])
-def test_bad_phone_numbers_are_refused(typed: str) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("", "tulis nomor telepon"),
+        ("12345", r"diawali 08 atau \+62"),
+        ("+1 555 123 4567", r"diawali 08 atau \+62"),
+        ("0081234567890", r"diawali 08 atau \+62"),
+        ("08123", "terlalu pendek"),
+        ("0812", "terlalu pendek"),
+        ("+62", "terlalu pendek"),
+        ("0812-3456-7890-1234", "terlalu panjang"),
+        ("08abc", "hanya berisi angka"),
+        ("0812-3456-789O", "hanya berisi angka"),
+    ],
+)
+def test_a_bad_phone_number_is_refused_saying_what_is_wrong(typed: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
         values.normalize_phone(typed)
 
 

@@ -33,7 +33,7 @@ async def bearer(client: httpx.AsyncClient, username: str) -> dict[str, str]:
 async def test_only_auditors_and_admins_see_the_audit_page(city_server: Server, accounts: dict[str, str]) -> None:
     async with httpx.AsyncClient(base_url=city_server.base_url, timeout=30) as client:
         anonymous = await client.get("/audit")
-        assert anonymous.status_code == 303 and anonymous.headers["location"] == "/masuk"
+        assert anonymous.status_code == 303 and anonymous.headers["location"] == "/masuk?kembali=/audit"
         facilitator = await client.get("/audit", headers=await bearer(client, accounts["facilitator"]))
         assert facilitator.status_code == 403
         admin = await client.get("/audit", headers=await bearer(client, accounts["admin"]))

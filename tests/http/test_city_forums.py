@@ -148,6 +148,7 @@ async def test_the_forum_pd_berita_acara_page(city: City) -> None:
     head = await city.pool.fetchval("SELECT encode(hash, 'hex') FROM events WHERE event_type = 'rkpd.forum_closed'")
     assert f"<code id=\"head\">{head}</code>" in text and f"/periksa/{head}" in text and "<svg" in text
     assert 'id="seal"' in text
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text  # readable on a phone
     agreed = text.split('id="disepakati"')[1].split('id="tidak-disepakati"')[0]
     assert "Dinas Bina Marga dan Sumber Daya Air" in agreed and "DBMSDA-001" in agreed and "Rp 18.000.000" in agreed
     not_agreed = text.split('id="tidak-disepakati"')[1]

