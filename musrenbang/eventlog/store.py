@@ -160,23 +160,15 @@ _metadata_decoder = msgspec.json.Decoder(Metadata)
 
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:
+    """An event from a row of `_COLUMNS`, by position (a rebuild turns every event of the log into one)."""
+    global_position, stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, tx, hash_ = row
     try:
-        event = codec.decode_event(row["event_type"], row["data"])
-        metadata = _metadata_decoder.decode(row["metadata"])
+        event = codec.decode_event(event_type, data)
+        meta = _metadata_decoder.decode(metadata)
     except (codec.UnknownEventType, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise EventUnreadable(row["global_position"], row["tx"], row["event_type"], exc) from exc
-    return RecordedEvent(
-        global_position=row["global_position"],
-        stream_id=row["stream_id"],
-        stream_version=row["stream_version"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        event=event,
-        metadata=metadata,
-        recorded_at=row["recorded_at"],
-        tx=row["tx"],
-        hash=row["hash"],
-    )
+        raise EventUnreadable(global_position, tx, event_type, exc) from exc
+    return RecordedEvent(global_position, stream_id, stream_version, event_id, event_type, event, meta, recorded_at,
+                         tx, hash_)  # fmt: skip
 
 
 class EventStore:

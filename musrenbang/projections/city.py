@@ -17,6 +17,7 @@ from musrenbang.projections import Projection
 class CityProjection(Projection):
     name = "city"
     tables = ("city_agencies", "city")
+    handles = (CityConfigured,)
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         for recorded in events:

@@ -19,6 +19,7 @@ from musrenbang.projections import Projection, Statements
 class Cycles(Projection):
     name = "cycles"
     tables = ("cycle_window_changes", "cycle_pagu_kecamatan", "cycle_calendar", "cycle_priority_programs", "cycles")
+    handles = (CycleStarted, CycleStageAdvanced, CycleWindowChanged)
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         writes = Statements(conn)

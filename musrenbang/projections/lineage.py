@@ -58,6 +58,11 @@ def line_subject(year: int, line_id: str) -> str:
 class Lineage(Projection):
     name = "lineage"
     tables = ("lineage_lines", "lineage_merges", "lineage_forums", "lineage_forum_items", "lineage_steps")
+    handles = (ProposalSubmitted, PokirForwarded, ProposalCarriedOver, ProposalRevised, ProposalPhotoAttached,
+               ProposalAccepted, ProposalReturned, ProposalRejected, ProposalMerged, ProposalsMergedIn,
+               ForumScheduled, ForumOpened, ItemAdjusted, BallotCast, ScoresGiven, ForumClosed, RkpdProposalsReceived,
+               RkpdProposalPassed, RkpdProposalDeclined, RkpdLineSet, RkpdLineWithdrawn, RkpdAdopted, RkpdEnacted,
+               RkpdForumClosed, RkpdMilestoneRecorded)  # fmt: skip
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         """One pass over the batch with what it reads kept in memory: each kind of state it looks up

@@ -73,6 +73,10 @@ def _back_at_forum_pd(forwarded: str, by_setwan: str) -> str:
 class Proposals(Projection):
     name = "proposals"
     tables = ("proposal_timeline", "proposals", "pokir", "proposal_year_counts")
+    handles = (ProposalSubmitted, ProposalCarriedOver, ProposalRevised, PokirForwarded, ProposalPhotoAttached,
+               ProposalAccepted, ProposalReturned, ProposalRejected, ProposalMerged, ProposalsMergedIn,
+               ProposalDecidedAtForum, RkpdProposalsReceived, RkpdProposalPassed, RkpdProposalDeclined, RkpdLineSet,
+               RkpdLineWithdrawn, RkpdAdopted, RkpdMilestoneRecorded, RkpdEnacted)  # fmt: skip
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         timeline: list[tuple[Any, ...]] = []

@@ -18,13 +18,13 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import asyncpg
 
 from musrenbang.db.errors import DatabaseError
-from musrenbang.eventlog.store import Position, RecordedEvent
+from musrenbang.eventlog.store import START, Position, RecordedEvent, read_after
 from musrenbang.projections import Projection
 
 if TYPE_CHECKING:  # runner.py imports this module when it rebuilds
@@ -99,51 +99,84 @@ async def _rebuilding_connection(pool: asyncpg.Pool, projection: Projection, liv
             conn.terminate()
 
 
+READ_AHEAD = 3
+"""Batches a projection may fall behind the reading before the reading waits for it."""
+
+
 async def _apply_shared(pool: asyncpg.Pool, batch_size: int, projections: Sequence[Projection],
                         conns: list[asyncpg.Connection], on_progress: Callable[[int], None] | None,
                         ) -> list[int]:  # fmt: skip
-    """Read the log once, in the safe order, and apply each batch to every projection still reading it
-    (each in a transaction on its own connection, together). The next batch is read meanwhile. Returns
-    the events each applied this way."""
-    from musrenbang.eventlog.store import read_after
-    from musrenbang.projections.runner import START, is_connection_problem, save_checkpoint
+    """Read the log once, in the safe order, and hand each batch to every projection still reading it.
+    Each applies its batches in order, a transaction each on its own connection, at its own pace, up to
+    READ_AHEAD batches behind the reading: one projection's slow batch (a forum's close, a line's change)
+    holds up neither the others nor the reading.
+    Returns the events each applied this way; `on_progress` hears of events every projection applied."""
+    from musrenbang.projections.runner import is_connection_problem
 
     applied = [0] * len(projections)
     reading = set(range(len(projections)))
-    async with pool.acquire() as reader:
-        at = START
-        batch = await read_after(reader, at, batch_size)
-        while batch and reading:
-            at = Position(batch[-1].tx, batch[-1].global_position)
-            following = asyncio.ensure_future(read_after(reader, at, batch_size))
-            try:
-                outcomes = await asyncio.gather(*(
-                    _apply_one(conns[i], projections[i], batch, at, save_checkpoint) for i in sorted(reading)
-                ), return_exceptions=True)  # fmt: skip
-            except BaseException:
-                following.cancel()
-                raise
-            for i, outcome in zip(sorted(reading), outcomes, strict=True):
-                if outcome is None:
-                    applied[i] += len(batch)
-                elif isinstance(outcome, Exception) and not is_connection_problem(outcome):
+    queues: list[asyncio.Queue[list[RecordedEvent] | None]] = [asyncio.Queue(READ_AHEAD) for _ in projections]
+    reported = 0
+
+    def report() -> None:
+        nonlocal reported
+        low = min((applied[i] for i in reading), default=reported)
+        if on_progress is not None and low > reported:
+            on_progress(low - reported)
+        reported = max(reported, low)
+
+    async def apply(i: int) -> None:
+        handles = projections[i].handles
+        kinds = None if handles is None else frozenset(handles)
+        try:
+            while (batch := await queues[i].get()) is not None:
+                mine = batch if kinds is None else [r for r in batch if type(r.event) in kinds]
+                try:
+                    await _apply_one(conns[i], projections[i], mine, Position(batch[-1].tx, batch[-1].global_position))
+                except Exception as exc:
+                    if is_connection_problem(exc):
+                        raise
                     log.info("rebuild of %s: a batch failed (%s); going on alone to find the event",
-                             projections[i].name, outcome)  # fmt: skip
-                    reading.discard(i)
-                else:
-                    following.cancel()
-                    raise outcome
-            if on_progress is not None:
-                on_progress(len(batch))
-            batch = await following
+                             projections[i].name, exc)  # fmt: skip
+                    return
+                applied[i] += len(batch)
+                report()
+        finally:
+            reading.discard(i)
+            while not queues[i].empty():  # the reading may wait to hand it one more: let it
+                queues[i].get_nowait()
+
+    async def read() -> None:
+        async with pool.acquire() as reader:
+            at = START
+            while reading and (batch := await read_after(reader, at, batch_size)):
+                at = Position(batch[-1].tx, batch[-1].global_position)
+                for i in sorted(reading):
+                    await queues[i].put(batch)
+        for i in sorted(reading):
+            await queues[i].put(None)
+
+    tasks = [asyncio.ensure_future(read()), *(asyncio.ensure_future(apply(i)) for i in range(len(projections)))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    report()
     return applied
 
 
-async def _apply_one(conn: asyncpg.Connection, projection: Projection, events: list[RecordedEvent],
-                     at: Position, save: Callable[..., Awaitable[None]]) -> None:  # fmt: skip
+async def _apply_one(conn: asyncpg.Connection, projection: Projection, events: list[RecordedEvent], at: Position
+                     ) -> None:  # fmt: skip
+    """`events` (the batch's events the projection handles, maybe none) and the checkpoint at the batch's end."""
+    from musrenbang.projections.runner import save_checkpoint
+
     async with conn.transaction():
-        await projection.apply(conn, events)
-        await save(conn, projection.name, at, clear_failure=False)
+        if events:
+            await projection.apply(conn, events)
+        await save_checkpoint(conn, projection.name, at, clear_failure=False)
 
 
 async def _finish(rebuilding: ProjectionRunner, conn: asyncpg.Connection, live: str, projection: Projection,

@@ -35,11 +35,16 @@ from musrenbang.projections import Projection, Statements
 from musrenbang.projections import city as city_views
 from musrenbang.projections import forums as forum_views
 
+_YEAR_EVENTS = (RkpdProposalsReceived, RkpdProposalPassed, RkpdProposalDeclined, RkpdLineSet, RkpdLineWithdrawn,
+                RkpdAdopted, RkpdMilestoneRecorded, RkpdForumScheduled, RkpdForumClosed, RkpdEnacted)  # fmt: skip
+"""Every event this projection applies: each changes what the year's pages show."""
+
 
 class RkpdProjection(Projection):
     name = "rkpd"
     tables = ("rkpd_adopted_lines", "rkpd_adoptions", "rkpd_state", "rkpd_lines", "rkpd_items", "rkpd_milestones",
               "rkpd_line_progress", "rkpd_enactments", "rkpd_forums", "rkpd_year_versions")
+    handles = _YEAR_EVENTS
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         """Each write is queued with the rows it touches (`Statements.add_for`), so that a rebuild's
@@ -137,11 +142,6 @@ class RkpdProjection(Projection):
                 " ON CONFLICT (year) DO UPDATE SET position = EXCLUDED.position",
                 sorted(versions.items()),
             )
-
-
-_YEAR_EVENTS = (RkpdProposalsReceived, RkpdProposalPassed, RkpdProposalDeclined, RkpdLineSet, RkpdLineWithdrawn,
-                RkpdAdopted, RkpdMilestoneRecorded, RkpdForumScheduled, RkpdForumClosed, RkpdEnacted)  # fmt: skip
-"""Every event this projection applies: each changes what the year's pages show."""
 
 
 async def _milestone(writes: Statements, r: RecordedEvent, e: RkpdMilestoneRecorded) -> None:
