@@ -27,10 +27,19 @@ EXTERNAL_URL = os.environ.get("MUSRENBANG_DATABASE_URL")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the tests that drive Chromium as `browser`: what they check is the pages, whichever PostgreSQL
-    serves them, so CI's second pass (an external server) leaves them out (see pyproject's markers)."""
+    serves them, so CI's second pass (an external server) leaves them out (see pyproject's markers).
+
+    Then the longest files first (the fuzzing, then the end-to-end files): pytest-xdist hands files to its
+    workers in this order, and a long file handed out last keeps one worker busy while the others idle."""
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+
+    weight: dict[str, int] = {}
+    for item in items:
+        mine = 0 if item.get_closest_marker("fuzz") else 1 if item.get_closest_marker("slow") else 2
+        weight[str(item.path)] = min(mine, weight.get(str(item.path), 2))
+    items.sort(key=lambda item: weight[str(item.path)])  # stable: a file's tests stay together, in their order
 
 
 def with_database(url: str, name: str) -> str:

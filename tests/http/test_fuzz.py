@@ -11,7 +11,7 @@ from tests.server import Server
 
 pytestmark = pytest.mark.fuzz
 
-EXAMPLES = 40  # per operation; bounded so that CI stays fast
+EXAMPLES = 25  # per operation; bounded so that CI stays fast
 
 
 @pytest.fixture(scope="session")
