@@ -26,6 +26,8 @@ from litestar import Request, Response
 from litestar.utils.scope.state import ScopeState
 
 MAX_ENTRIES = 64
+MAX_LISTS = 4
+"""Read-model states kept whole (a year's RKPD list, parsed, for the views the cache does not keep)."""
 MAX_BYTES = 16 * 1024 * 1024
 CACHE_CONTROL = "no-cache"
 """Browsers and proxies may keep the bytes, and ask again each time (If-None-Match → 304)."""
@@ -43,6 +45,7 @@ class PageCache:
     def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
         self._entries: OrderedDict[str, Body] = OrderedDict()
         self._facts: dict[tuple[object, ...], int] = {}
+        self._lists: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._bytes = 0
         self.max_entries, self.max_bytes = max_entries, max_bytes
 
@@ -76,6 +79,20 @@ class PageCache:
 
     def noted(self, key: tuple[object, ...]) -> int | None:
         return self._facts.get(key)
+
+    def keep(self, key: tuple[object, ...], value: object) -> None:
+        """A state read whole, by the key of what it was read at (at most MAX_LISTS, least recent out):
+        views made from it per request (searches) then read it from here, not from the database."""
+        self._lists[key] = value
+        self._lists.move_to_end(key)
+        while len(self._lists) > MAX_LISTS:
+            self._lists.popitem(last=False)
+
+    def kept(self, key: tuple[object, ...]) -> object | None:
+        value = self._lists.get(key)
+        if value is not None:
+            self._lists.move_to_end(key)
+        return value
 
 
 def etag_of(key: tuple[object, ...]) -> str:

@@ -125,30 +125,43 @@ def _searched(item: RkpdItemOut) -> str:
     return " ".join(search_key(p) for p in parts)
 
 
-def _keeps(c: Chosen, skip: str | None = None) -> Callable[[RkpdItemOut], bool]:
-    """Whether a line is in the view of `c` (ignoring facet `skip`: what that facet's options count over)."""
-    wanted = {f: v for f, v in c.facets.items() if f != skip}
-    key = c.key
+@dataclasses.dataclass(frozen=True)
+class Indexed:
+    """A year's list with what filtering reads of each line, computed once per state of the list."""
 
-    def keep(item: RkpdItemOut) -> bool:
-        if any(v not in {p[0] for p in _places(item, f)} for f, v in wanted.items()):
-            return False
-        return not key or key in _searched(item)
-
-    return keep
+    rkpd: RkpdOut
+    places: list[dict[str, frozenset[str]]]
+    """Per line (in list order), per facet: the options it is under."""
+    searched: list[str]
+    """Per line: its search text (`_searched`)."""
 
 
-def options(rkpd: RkpdOut, c: Chosen) -> dict[str, list[Option]]:
+def indexed(rkpd: RkpdOut) -> Indexed:
+    return Indexed(rkpd, [{f: frozenset(p[0] for p in _places(i, f)) for f in FACETS} for i in rkpd.items],
+                   [_searched(i) for i in rkpd.items])  # fmt: skip
+
+
+def _misses(index: Indexed, c: Chosen) -> list[frozenset[str] | None]:
+    """Per line: the chosen facets it is not under (empty: shown), None when the search does not find it.
+    A line counts under a facet's options when it misses no other facet."""
+    key, wanted = c.key, c.facets
+    return [
+        None if key and key not in searched else frozenset(f for f, v in wanted.items() if v not in places[f])
+        for places, searched in zip(index.places, index.searched, strict=True)
+    ]
+
+
+def options(index: Indexed, c: Chosen) -> dict[str, list[Option]]:
     """Every option of each facet that the list has, counted over the lines the other choices keep (an
     option with no line there is still offered, with zero: the reader sees why the view is empty); the
     first, value "", is "Semua" (every line the other choices keep)."""
+    misses = _misses(index, c)
     out: dict[str, list[Option]] = {}
     for facet in FACETS:
         found: dict[str, Option] = {}
         every = Option("", N_("Semua"))
-        keep = _keeps(c, skip=facet)
-        for item in rkpd.items:
-            counted = keep(item)
+        for item, missed in zip(index.rkpd.items, misses, strict=True):
+            counted = missed is not None and missed <= {facet}
             if counted:
                 every.lines += 1
                 every.pagu += item.pagu
@@ -170,14 +183,13 @@ def _order(facet: str) -> Callable[[Option], tuple[int, str]]:
     return lambda o: (0, o.label + "\0" + o.value)
 
 
-def narrowed(rkpd: RkpdOut, c: Chosen, offered: dict[str, list[Option]]) -> RkpdOut:
+def narrowed(index: Indexed, c: Chosen, offered: dict[str, list[Option]]) -> RkpdOut:
     """The list with only the lines `c` keeps (numbers as in the whole list); a choice the list does not
     offer is refused."""
     for facet, value in c.facets.items():
         if all(o.value != value for o in offered[facet]):
             raise BadForm(unknown(facet))
     if not c.any:
-        return rkpd
-    keep = _keeps(c)
-    items = [i for i in rkpd.items if keep(i)]
-    return msgspec.structs.replace(rkpd, items=items, total_pagu=sum(i.pagu for i in items))
+        return index.rkpd
+    items = [i for i, missed in zip(index.rkpd.items, _misses(index, c), strict=True) if missed == frozenset()]
+    return msgspec.structs.replace(index.rkpd, items=items, total_pagu=sum(i.pagu for i in items))

@@ -273,16 +273,17 @@ async def _render_list(request: Request, conn: asyncpg.Connection, year: int, nu
     """The page read in the caller's (repeatable read) transaction, with the key of what it read."""
     version = await rkpd_views.list_version(conn, year)
     city = await city_views.settings(conn)
-    whole = await rkpd_out_on(conn, year, city)
-    offered = rkpd_filters.options(whole, chosen)
-    rkpd = rkpd_filters.narrowed(whole, chosen, offered)
+    index = await _indexed(request, conn, year, version, city)
+    whole = index.rkpd
+    offered = rkpd_filters.options(index, chosen)
+    rkpd = rkpd_filters.narrowed(index, chosen, offered)
     pages = page_count(rkpd)
     if chosen.cacheable:
         page_cache.cache_of(request).note(_pages_key(year, version, chosen), pages)
     if number > pages:
         raise NotFoundException()
     shown = await latest_seal_on(conn, rkpd.head.position if rkpd.head else None)
-    forums = await rkpd_views.city_forums_of(conn, year)
+    forums = await rkpd_views.city_forum_days(conn, year)
     groups = grouped(rkpd)
     position = {i.id: n for n, i in enumerate(rkpd.items, start=1)}
     context = page_context(
@@ -292,6 +293,19 @@ async def _render_list(request: Request, conn: asyncpg.Connection, year: int, nu
         FORUMS=city_forums.FORUMS, FORUM_PAGES=city_forums.PAGES, **_labels(),
     )  # fmt: skip
     return _list_key(request, year, number, version, chosen), rendered(request, "rkpd.html", context)
+
+
+async def _indexed(request: Request, conn: asyncpg.Connection, year: int, version: rkpd_views.ListVersion,
+                   city: City) -> rkpd_filters.Indexed:  # fmt: skip
+    """The year's list read whole and indexed for filtering, kept in this process by the state it was read
+    at: a search (rendered per request) then reads the database for the key only."""
+    key = ("rkpd list", year, version.rkpd, version.programs, version.city, version.tables)
+    kept = page_cache.cache_of(request).kept(key)
+    if isinstance(kept, rkpd_filters.Indexed):
+        return kept
+    index = rkpd_filters.indexed(await rkpd_out_on(conn, year, city))
+    page_cache.cache_of(request).keep(key, index)
+    return index
 
 
 FACET_LABELS = {"kecamatan": N_("Kecamatan"), "kelurahan": N_("Kelurahan/desa"), "opd": N_("Perangkat daerah"),
