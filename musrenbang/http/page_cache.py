@@ -26,6 +26,10 @@ from litestar import Request, Response
 from litestar.utils.scope.state import ScopeState
 
 MAX_ENTRIES = 64
+SEARCH_ENTRIES = 32
+SEARCH_BYTES = 2 * 1024 * 1024
+"""The searches' own cache (`searches_of`): a popular search is sent as it is, and a flood of new ones
+pushes out only other searches, never the pages everyone reads."""
 MAX_LISTS = 4
 """Read-model states kept whole (a year's RKPD list, parsed, for the views the cache does not keep)."""
 MAX_BYTES = 16 * 1024 * 1024
@@ -109,19 +113,28 @@ def cache_of(request: Request) -> PageCache:
     return cache
 
 
+def searches_of(request: Request) -> PageCache:
+    """This process's cache for pages named by what a reader typed (unbounded in kind, so kept apart)."""
+    cache: PageCache | None = request.app.state.get("search_cache")
+    if cache is None:
+        cache = request.app.state.search_cache = PageCache(SEARCH_ENTRIES, SEARCH_BYTES)
+    return cache
+
+
 Render = Callable[[], Awaitable[tuple[tuple[object, ...], bytes]]]
 
 
 async def cached(request: Request, key: tuple[object, ...], render: Render, media_type: str, *,
-                 vary_language: bool = False) -> Response:  # fmt: skip
+                 vary_language: bool = False, cache: PageCache | None = None) -> Response:  # fmt: skip
     """304 if the client has `key`'s bytes, else them from the cache, else `render()` them: it returns the
     key its bytes were read at (the state may have moved since `key` was read) and the bytes, cached under
-    it. `vary_language`: the bytes depend on the language cookie."""
+    it. `vary_language`: the bytes depend on the language cookie. `cache`: the process's page cache by
+    default."""
     vary = "Accept-Encoding, Cookie" if vary_language else "Accept-Encoding"
     etag = etag_of(key)
     if _client_has(request, etag):
         return Response(content=b"", status_code=304, headers=_headers(etag, vary))
-    cache = cache_of(request)
+    cache = cache or cache_of(request)
     body = cache.get(etag)
     if body is None:
         read_at, plain = await render()

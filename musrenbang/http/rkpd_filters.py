@@ -58,8 +58,8 @@ class Chosen:
     @property
     def cacheable(self) -> bool:
         """Views kept in the page cache: the whole list and one facet chosen (bounded by what the list has:
-        its kecamatan, kelurahan, agencies and programs); searches and combinations are rendered per
-        request, so that no query string can push the common pages out of the cache."""
+        its kecamatan, kelurahan, agencies and programs). Searches and combinations go to the searches'
+        own cache (page_cache.searches_of), so that no query string can push the common pages out."""
         return not self.key and len(self.facets) <= 1
 
     def normalised(self) -> tuple[tuple[str, str], ...]:

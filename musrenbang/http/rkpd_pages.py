@@ -234,7 +234,7 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
         })  # fmt: skip
     number = page_number(request)
     chosen = rkpd_filters.chosen(request)
-    if behind(request) or not chosen.cacheable:  # for this reader: rendered for them, never cached
+    if behind(request):  # the notice is for this reader: rendered for them, never cached
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             _, html = await _render_list(request, conn, year, number, chosen)
         return page_cache.uncached(html, "text/html")
@@ -250,8 +250,9 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             return await _render_list(request, conn, year, number, chosen)
 
+    cache = page_cache.cache_of(request) if chosen.cacheable else page_cache.searches_of(request)
     response = await page_cache.cached(request, _list_key(request, year, number, version, chosen), render,
-                                       "text/html", vary_language=True)  # fmt: skip
+                                       "text/html", vary_language=True, cache=cache)  # fmt: skip
     remember_language(request, response)
     return response
 
