@@ -89,7 +89,8 @@ async def calendar(request: Request, pool: asyncpg.Pool) -> Response:
 
 
 def _grouped(rows: list[asyncpg.Record], kecamatan: dict[str, str], wanted: str | None) -> list[Group]:
-    """By kecamatan (in code order), each kecamatan's forums by day (undated last), then title."""
+    """By kecamatan (in code order), each kecamatan's forums by day (undated last), the kelurahan and desa
+    forums of a day before the kecamatan's (they send it their results), then by title."""
 
     def kecamatan_of(region: str) -> str:
         return ".".join(region.split(".")[:3])
@@ -100,7 +101,8 @@ def _grouped(rows: list[asyncpg.Record], kecamatan: dict[str, str], wanted: str 
             region=r["region_name"] if r["level"] != "kecamatan" else "",
             link=f"/forum/{r['forum_id']}/berita-acara" if r["status"] == "closed" else ""))
          for r in rows if wanted is None or kecamatan_of(r["region"]) == wanted),
-        key=lambda m: (m[0], m[1].held_on is None, m[1].held_on or dt.date.min, m[1].title),
+        key=lambda m: (m[0], m[1].held_on is None, m[1].held_on or dt.date.min, m[1].level == "kecamatan",
+                       m[1].title),
     )  # fmt: skip
     return [Group(kode, kecamatan.get(kode, kode), [m for _, m in items])
             for kode, items in itertools.groupby(meetings, key=lambda m: m[0])]  # fmt: skip

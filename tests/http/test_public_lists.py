@@ -184,6 +184,7 @@ async def test_the_calendar_lists_every_forum_by_kecamatan_without_sign_in(web: 
     assert "Kecamatan Bekasi Timur" in page and "Kecamatan Bekasi Barat" in page
     assert "Musrenbang Bekasijaya" in page and "Aula kelurahan" in page and "Musrenbang Bekasi Barat" in page
     assert page.index("Bekasi Timur") < page.index("Bekasi Barat")  # by kecamatan code
+    assert page.index("Musrenbang Bekasijaya") < page.index("Musrenbang Bekasi Timur")  # kelurahan first
     assert "/berita-acara" in r.text  # the closed ones link to their public Berita Acara
     one = text((await web.get("/musyawarah", params={"tahun": YEAR, "kecamatan": "32.75.02"})).text)
     assert "Musrenbang Bekasi Barat" in one and "Musrenbang Bekasijaya" not in one
