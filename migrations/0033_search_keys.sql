@@ -13,6 +13,9 @@ $$;
 
 ALTER TABLE regions ADD COLUMN search_key text GENERATED ALWAYS AS (search_key(nama)) STORED;
 
--- A year's proposals searched by title, kelurahan or code: the year narrows, the keys are read in it.
-ALTER TABLE proposals ADD COLUMN search_key text GENERATED ALWAYS AS (search_key(title) || ' ' || search_key(code)) STORED;
-CREATE INDEX proposals_year_search ON proposals (year, code) INCLUDE (search_key);
+-- A year's proposals searched by title, kelurahan or code (/usulan): the bundled server has no pg_trgm, so
+-- the keys are stored and read from an index in the page's order (year, kelurahan, code), which a page
+-- with LIMIT walks only as far as it needs.
+ALTER TABLE proposals ADD COLUMN search_key text
+    GENERATED ALWAYS AS (search_key(title) || ' ' || search_key(code)) STORED;
+CREATE INDEX proposals_year_search ON proposals (year, kelurahan, code) INCLUDE (search_key);

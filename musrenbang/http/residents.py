@@ -93,7 +93,7 @@ async def search_proposals(request: Request, pool: asyncpg.Pool) -> Template:
     if page_number > pages:
         raise NotFoundException()
     return page(request, "usulan_cari.html", typed=typed, year=year, years=years, rows=rows, total=total,
-                page_number=page_number, pages=pages, SEARCH_PAGE=SEARCH_PAGE)  # fmt: skip
+                page_number=page_number, pages=pages)  # fmt: skip
 
 
 async def _form_context(pool: asyncpg.Pool, year: int | None) -> dict[str, Any]:

@@ -299,7 +299,7 @@ async def _render_list(request: Request, conn: asyncpg.Connection, year: int, nu
 async def _indexed(request: Request, conn: asyncpg.Connection, year: int, version: rkpd_views.ListVersion,
                    city: City) -> rkpd_filters.Indexed:  # fmt: skip
     """The year's list read whole and indexed for filtering, kept in this process by the state it was read
-    at: a search (rendered per request) then reads the database for the key only."""
+    at: each new search or filtered page of that state then reads only the small facts around it."""
     key = ("rkpd list", year, version.rkpd, version.programs, version.city, version.tables)
     kept = page_cache.cache_of(request).kept(key)
     if isinstance(kept, rkpd_filters.Indexed):
