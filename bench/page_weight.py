@@ -1,5 +1,7 @@
 """Page weight for a resident on a phone: bytes transferred (gzip) for HTML + CSS + JS of `/`,
-`/usulan/baru` and `/lacak/{code}` (issue 3 figures). Aim: at most 30 KB each, nothing from elsewhere.
+`/usulan/baru` and `/lacak/{code}` (issue 3 figures), and of the public lists and calendar (issue 16:
+`/wilayah?q=`, `/usulan?q=`, `/kecamatan/{kode}`, `/musyawarah`, `/rkpd/{year}`). Aim: at most 30 KB each,
+nothing from elsewhere.
 
     python -m bench.page_weight
 
@@ -26,8 +28,10 @@ def measure(base: str) -> list[list[object]]:
     with httpx.Client(base_url=base, headers={"Accept-Encoding": "gzip"}, timeout=30) as http:
         r = http.post("/api/v1/proposals", json=BODY, headers={"Idempotency-Key": str(uuid.uuid4())})
         code = r.json()["code"]
+        year = http.get(f"/api/v1/proposals/{code}").json().get("year")
         rows = []
-        for path in ("/", "/usulan/baru", f"/lacak/{code}"):
+        for path in ("/", "/usulan/baru", f"/lacak/{code}", "/wilayah?q=pondok+gede", f"/usulan?tahun={year}&q=jalan",
+                     "/kecamatan/32.75.01", "/musyawarah", f"/rkpd/{year}"):  # fmt: skip
             page = http.get(path)
             assets = re.findall(r'<(?:link[^>]+href|script[^>]+src)="([^"]+)"', page.text)
             external = [a for a in assets if re.match(r"(https?:)?//", a)]

@@ -15,7 +15,9 @@ baseline in the same run:
   the database: p50/p99, aim p99 < 10 ms), against a primary-key lookup of one proposal row;
 - the RKPD page `GET /rkpd/2022` through a real server, against `GET /health` on the same server;
 - `pages`: every public page a resident reaches (`/rkpd/2022`, `/api/v1/rkpd/2022`, `/`, `/telusur/...`,
-  `/lacak/...`, `/wilayah`, a kecamatan, a kelurahan, the equity and sources views) under load with `wrk`
+  `/lacak/...`, `/wilayah`, a kecamatan, a kelurahan, the equity and sources views, the RKPD list filtered
+  by a kecamatan (cached) and searched (rendered per request), the proposal search, the kelurahan
+  search, the forum calendar) under load with `wrk`
   (`--connections`, `--seconds` each, gzip asked) through a server with 2 workers: requests/s and p50/p99
   against `GET /health` in the same run (aim: each ≥ 0.3× /health, and p99 < 50 ms for the RKPD list and
   its JSON), and the gzip bytes of the RKPD list's first view with its CSS and JS (aim ≤ 30 KB);
@@ -242,7 +244,9 @@ def public_paths(url: str) -> list[str]:
             await pool.close()
         return [*CACHED, "/", f"/telusur/usulan/{code}",
                 f"/telusur/rkpd/2022/{line}", f"/lacak/{code}", "/wilayah", f"/kecamatan/{kecamatan}",
-                f"/kelurahan/{kelurahan}", "/rkpd/2022/pemerataan", "/rkpd/2022/sumber"]  # fmt: skip
+                f"/kelurahan/{kelurahan}", "/rkpd/2022/pemerataan", "/rkpd/2022/sumber",
+                f"/rkpd/2022?kecamatan={kecamatan}", "/rkpd/2022?q=jalan", "/usulan?tahun=2022&q=jalan",
+                "/wilayah?q=pondok+gede", "/musyawarah?tahun=2022"]  # fmt: skip
 
     return asyncio.run(pick())
 

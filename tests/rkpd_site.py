@@ -41,6 +41,7 @@ KELURAHAN = "32.75.01.1001"  # Bekasijaya, Kecamatan Bekasi Timur
 OTHER_KELURAHAN = "32.75.02.1002"  # Kranji, Kecamatan Bekasi Barat
 REJECTION = "Bukan kewenangan pemerintah kota: jalan provinsi"
 DECLINE = "Sudah dianggarkan pada APBD Perubahan tahun berjalan"
+RENJA_PAGU = 5_000_000
 
 
 @dataclasses.dataclass
@@ -154,6 +155,26 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
         lines = {x["origin"]: x["line_id"] for x in await pool.fetch(
             "SELECT line_id, origins[1] AS origin FROM lineage_lines WHERE year = $1", YEAR)}  # fmt: skip
         return codes, {name: lines[codes[name]] for name in ("road", "drain", "park")}
+    finally:
+        await pool.close()
+
+
+async def renja_line_in_bekasi_barat(url: str) -> None:
+    """A line from an agency's Renja located in Kranji (Kecamatan Bekasi Barat), adopted as revision 2: the
+    list then has lines in two kecamatan (for the filter tests). For a site whose server is running."""
+    pool = await create_pool(url, min_size=1, max_size=2)
+    try:
+        runner = ProjectionRunner(pool, all_projections())
+        rkpd = RkpdService(pool, EventStore(pool), runner)
+        line = r.LineInput(agency="DISPERKIMTAN", origins=(), priority_program=4, renja_reason="Renja 2022",
+                           sub_kegiatan_code="1.04.02.2.01.0006", program="Program Kawasan Permukiman",
+                           kegiatan="Penataan Kawasan Permukiman", sub_kegiatan="Penerangan Jalan Lingkungan",
+                           funding_source="apbd_kota", volume="20", unit="titik", pagu=RENJA_PAGU,
+                           output_indicator="Titik lampu terpasang", target="20", target_unit="titik",
+                           locations=(OTHER_KELURAHAN,))  # fmt: skip
+        await rkpd.execute(YEAR, r.SetLine(line=line, priority_programs=6, reason="Renja: lampu jalan"), META)
+        result = await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="perubahan"), META)
+        assert await runner.wait_until_applied(["rkpd", "lineage", "proposals"], result.last, 30)
     finally:
         await pool.close()
 

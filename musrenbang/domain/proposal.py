@@ -66,6 +66,31 @@ STATUSES = {
     MASUK_RKPD: N_("Masuk RKPD"),
 }
 
+OUTCOMES = {
+    "menunggu": N_("Menunggu verifikasi"),
+    "dikembalikan": N_("Dikembalikan"),
+    "ditolak": N_("Ditolak"),
+    "diterima": N_("Diterima, menunggu musyawarah"),
+    "diteruskan": N_("Disepakati musyawarah, diteruskan"),
+    "tidak_terakomodasi": N_("Tidak terakomodasi"),
+    "masuk_rkpd": N_("Masuk RKPD"),
+}
+"""Where a proposal stands, as a public summary counts it: one column per outcome, every status in exactly
+one of them, so the columns add up to the proposals counted. A duplicate merged into another is not one of
+them: it lives on in the proposal it was merged into, and counting it too would count one need twice."""
+OUTCOME_OF = {
+    DIAJUKAN: "menunggu",
+    DIKEMBALIKAN: "dikembalikan",
+    DITOLAK: "ditolak",
+    DITERIMA: "diterima",
+    DITERIMA_DENGAN_PERUBAHAN: "diterima",
+    DITERUSKAN: "diteruskan",
+    DITERUSKAN_SETWAN: "diteruskan",
+    TIDAK_TERAKOMODASI: "tidak_terakomodasi",
+    MASUK_RKPD: "masuk_rkpd",
+}
+"""Every status but DIGABUNGKAN (merged duplicates are counted apart)."""
+
 MAX_PHOTOS = 3
 MAX_MERGED = 50
 MAX_COST = 50_000_000_000  # Rp 50 miliar: far above any kelurahan-level proposal; catches typos

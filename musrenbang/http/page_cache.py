@@ -26,6 +26,12 @@ from litestar import Request, Response
 from litestar.utils.scope.state import ScopeState
 
 MAX_ENTRIES = 64
+SEARCH_ENTRIES = 32
+SEARCH_BYTES = 2 * 1024 * 1024
+"""The searches' own cache (`searches_of`): a popular search is sent as it is, and a flood of new ones
+pushes out only other searches, never the pages everyone reads."""
+MAX_LISTS = 4
+"""Read-model states kept whole (a year's RKPD list, parsed, for the views the cache does not keep)."""
 MAX_BYTES = 16 * 1024 * 1024
 CACHE_CONTROL = "no-cache"
 """Browsers and proxies may keep the bytes, and ask again each time (If-None-Match → 304)."""
@@ -43,6 +49,7 @@ class PageCache:
     def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
         self._entries: OrderedDict[str, Body] = OrderedDict()
         self._facts: dict[tuple[object, ...], int] = {}
+        self._lists: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._bytes = 0
         self.max_entries, self.max_bytes = max_entries, max_bytes
 
@@ -77,6 +84,20 @@ class PageCache:
     def noted(self, key: tuple[object, ...]) -> int | None:
         return self._facts.get(key)
 
+    def keep(self, key: tuple[object, ...], value: object) -> None:
+        """A state read whole, by the key of what it was read at (at most MAX_LISTS, least recent out):
+        views made from it per request (searches) then read it from here, not from the database."""
+        self._lists[key] = value
+        self._lists.move_to_end(key)
+        while len(self._lists) > MAX_LISTS:
+            self._lists.popitem(last=False)
+
+    def kept(self, key: tuple[object, ...]) -> object | None:
+        value = self._lists.get(key)
+        if value is not None:
+            self._lists.move_to_end(key)
+        return value
+
 
 def etag_of(key: tuple[object, ...]) -> str:
     """A weak validator (the gzip and plain forms are the same page) naming the key, not the bytes: a
@@ -92,19 +113,28 @@ def cache_of(request: Request) -> PageCache:
     return cache
 
 
+def searches_of(request: Request) -> PageCache:
+    """This process's cache for pages named by what a reader typed (unbounded in kind, so kept apart)."""
+    cache: PageCache | None = request.app.state.get("search_cache")
+    if cache is None:
+        cache = request.app.state.search_cache = PageCache(SEARCH_ENTRIES, SEARCH_BYTES)
+    return cache
+
+
 Render = Callable[[], Awaitable[tuple[tuple[object, ...], bytes]]]
 
 
 async def cached(request: Request, key: tuple[object, ...], render: Render, media_type: str, *,
-                 vary_language: bool = False) -> Response:  # fmt: skip
+                 vary_language: bool = False, cache: PageCache | None = None) -> Response:  # fmt: skip
     """304 if the client has `key`'s bytes, else them from the cache, else `render()` them: it returns the
     key its bytes were read at (the state may have moved since `key` was read) and the bytes, cached under
-    it. `vary_language`: the bytes depend on the language cookie."""
+    it. `vary_language`: the bytes depend on the language cookie. `cache`: the process's page cache by
+    default."""
     vary = "Accept-Encoding, Cookie" if vary_language else "Accept-Encoding"
     etag = etag_of(key)
     if _client_has(request, etag):
         return Response(content=b"", status_code=304, headers=_headers(etag, vary))
-    cache = cache_of(request)
+    cache = cache or cache_of(request)
     body = cache.get(etag)
     if body is None:
         read_at, plain = await render()

@@ -18,6 +18,7 @@ from musrenbang.domain import values
 from musrenbang.domain.access import require_region
 from musrenbang.domain.cycle import STAGE_LABELS, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.domain.search import MAX_TYPED
 from musrenbang.http import feeds
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.errors import BadForm, code_or_404
@@ -29,6 +30,7 @@ from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original
 from musrenbang.photos import check as check_photo
 from musrenbang.projections import cycles
 from musrenbang.projections import proposals as proposal_views
+from musrenbang.projections.proposals import SEARCH_PAGE
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan, region, villages
 from musrenbang.services import cycles as cycle_service
@@ -67,11 +69,31 @@ async def regions_page(request: Request, pool: asyncpg.Pool) -> Template:
     """Kelurahan and desa by name, 50 to a page: how a resident of a kabupaten with hundreds of desa finds
     their own without a page listing them all."""
     typed = request.query_params.get("q", "")[:60].strip()
-    page_number = max(1, _int_param(request, "halaman") or 1)
+    page_number = max(1, int_param(request, "halaman") or 1)
     async with pool.acquire() as conn:
         total, rows = await villages(conn, typed, limit=REGION_PAGE, offset=(page_number - 1) * REGION_PAGE)
     return page(request, "regions.html", typed=typed, rows=rows, total=total, page_number=page_number,
                 pages=max(1, math.ceil(total / REGION_PAGE)))  # fmt: skip
+
+
+@get("/usulan", include_in_schema=False, dependencies=FROM_REPLICA)
+async def search_proposals(request: Request, pool: asyncpg.Pool) -> Template:
+    """Every proposal of a year found by title, code or kelurahan (`?tahun=2022&q=pondok gede`), 25 to a
+    page: how an auditor or a resident finds one without knowing where it was proposed. Public columns
+    only (no proposer)."""
+    typed = request.query_params.get("q", "")[:MAX_TYPED].strip()
+    page_number = max(1, int_param(request, "halaman") or 1)
+    async with pool.acquire() as conn:
+        year, years = await year_asked(request, conn)
+        if request.query_params.get("tahun") and year != int_param(request, "tahun"):
+            raise BadForm(N_("Tidak ada siklus perencanaan untuk tahun itu."))
+        total, rows = await proposal_views.search_year(conn, year, typed, offset=(page_number - 1) * SEARCH_PAGE) \
+            if year else (0, [])  # fmt: skip
+    pages = max(1, math.ceil(total / SEARCH_PAGE))
+    if page_number > pages:
+        raise NotFoundException()
+    return page(request, "usulan_cari.html", typed=typed, year=year, years=years, rows=rows, total=total,
+                page_number=page_number, pages=pages)  # fmt: skip
 
 
 async def _form_context(pool: asyncpg.Pool, year: int | None) -> dict[str, Any]:
@@ -98,7 +120,7 @@ async def new_proposal_form(request: Request, pool: asyncpg.Pool, proposals: Pro
     """The form for the cycle taking proposals now; or, when none is, why not and when they open. With
     `?lanjutan=KODE` it proposes an earlier year's proposal again, filled in with what it said."""
     try:
-        year = await proposals.open_year(_int_param(request, "tahun"))
+        year = await proposals.open_year(int_param(request, "tahun"))
     except DomainError as exc:
         return page(request, "proposal_closed.html", message=translate(request, exc.message))
     entered = {"kelurahan": request.query_params.get("kelurahan", "")}
@@ -333,16 +355,16 @@ async def kelurahan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Res
     `/kelurahan/{kode}.atom` is its feed of public changes."""
     if kode.endswith(".atom"):
         return await feeds.kelurahan_feed(request, pool, kode.removesuffix(".atom"))
-    rw = _int_param(request, "rw")
+    rw = int_param(request, "rw")
     bidang = request.query_params.get("bidang") or None
     if bidang is not None and bidang not in rules.BIDANG:
         bidang = None
-    page_number = max(1, _int_param(request, "halaman") or 1)
+    page_number = max(1, int_param(request, "halaman") or 1)
     async with pool.acquire() as conn:
         place = await region(conn, kode)
         if place is None or place["tingkat"] not in ("kelurahan", "desa"):
             raise NotFoundException()
-        year, years = await _year_asked(request, conn)
+        year, years = await year_asked(request, conn)
         total, rows = await proposal_views.in_kelurahan(
             conn, kode, rw=rw, bidang=bidang, year=year, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
         )
@@ -361,23 +383,25 @@ async def kecamatan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Res
         place = await region(conn, kode)
         if place is None or place["tingkat"] != "kecamatan":
             raise NotFoundException()
-        year, years = await _year_asked(request, conn)
+        year, years = await year_asked(request, conn)
         rows = await proposal_views.totals_by_kelurahan(conn, kode, year)
-    return page(request, "kecamatan.html", place=place, rows=rows, year=year, years=years)
+    totals = {key: sum(r.outcomes[key] for r in rows) for key in rules.OUTCOMES}
+    return page(request, "kecamatan.html", place=place, rows=rows, year=year, years=years, totals=totals,
+                OUTCOMES=rules.OUTCOMES)  # fmt: skip
 
 
-async def _year_asked(request: Request, conn: asyncpg.Connection) -> tuple[int | None, list[int]]:
+async def year_asked(request: Request, conn: asyncpg.Connection) -> tuple[int | None, list[int]]:
     """The RKPD year a public page shows (`?tahun=`, default the cycle being planned; None before any
     cycle is open) and every year there is."""
     years = [r["year"] for r in await cycles.all_cycles(conn)]
-    asked = _int_param(request, "tahun")
+    asked = int_param(request, "tahun")
     if asked in years:
         return asked, years
     planned = await cycles.current_cycle(conn, cycle_service.today())
     return (planned["year"] if planned else None), years
 
 
-def _int_param(request: Request, name: str) -> int | None:
+def int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name, "")
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else None
 

@@ -34,7 +34,7 @@ from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_
 from musrenbang.domain.events import RkpdLine
-from musrenbang.http import charts, feeds, page_cache, rkpd_files
+from musrenbang.http import charts, feeds, page_cache, rkpd_files, rkpd_filters
 from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import language, translations
@@ -162,18 +162,21 @@ def page_of(no: int) -> int:
     return (no - 1) // PAGE_SIZE + 1
 
 
-def on_page(groups: list[ProgramGroup], number: int) -> list[ProgramGroup]:
+def on_page(groups: list[ProgramGroup], number: int, position: Callable[[Any], int] | None = None
+            ) -> list[ProgramGroup]:  # fmt: skip
     """The groups as page `number` shows them: its lines only, each group's total still the whole group's
-    (a subtotal row goes where the group's last line is)."""
+    (a subtotal row goes where the group's last line is). `position`: a line's place in the list shown
+    (a filtered list keeps the whole list's numbers); its number by default."""
+    at = position or (lambda i: i.no)
     first, last = (number - 1) * PAGE_SIZE + 1, number * PAGE_SIZE
     out = []
     for g in groups:
         agencies = []
         for a in g.agencies:
-            shown = [i for i in a.items if first <= i.no <= last]
+            shown = [i for i in a.items if first <= at(i) <= last]
             if shown:
-                agencies.append(dataclasses.replace(a, items=shown, continued=shown[0].no > a.items[0].no,
-                                                    ends=shown[-1].no == a.items[-1].no))  # fmt: skip
+                agencies.append(dataclasses.replace(a, items=shown, continued=at(shown[0]) > at(a.items[0]),
+                                                    ends=at(shown[-1]) == at(a.items[-1])))  # fmt: skip
         if agencies:
             out.append(dataclasses.replace(g, agencies=agencies, continued=agencies[0].continued
                                            or agencies[0].code != g.agencies[0].code,
@@ -230,53 +233,84 @@ async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response
             "Cache-Control": "no-cache",
         })  # fmt: skip
     number = page_number(request)
+    chosen = rkpd_filters.chosen(request)
     if behind(request):  # the notice is for this reader: rendered for them, never cached
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            _, html = await _render_list(request, conn, year, number)
+            _, html = await _render_list(request, conn, year, number, chosen)
         return page_cache.uncached(html, "text/html")
     async with pool.acquire() as conn:
         version = await rkpd_views.list_version(conn, year)
     if version.programs is None:
         raise NotFoundException()
-    pages = page_cache.cache_of(request).noted(("rkpd pages", year, version.rkpd))
+    pages = page_cache.cache_of(request).noted(_pages_key(year, version, chosen))
     if pages is not None and number > pages:
         raise NotFoundException()
 
     async def render() -> tuple[tuple[object, ...], bytes]:
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            return await _render_list(request, conn, year, number)
+            return await _render_list(request, conn, year, number, chosen)
 
-    response = await page_cache.cached(request, _list_key(request, year, number, version), render,
-                                       "text/html", vary_language=True)  # fmt: skip
+    cache = page_cache.cache_of(request) if chosen.cacheable else page_cache.searches_of(request)
+    response = await page_cache.cached(request, _list_key(request, year, number, version, chosen), render,
+                                       "text/html", vary_language=True, cache=cache)  # fmt: skip
     remember_language(request, response)
     return response
 
 
-def _list_key(request: Request, year: int, number: int, version: rkpd_views.ListVersion) -> tuple[object, ...]:
-    """Everything the list page's bytes depend on."""
+def _list_key(request: Request, year: int, number: int, version: rkpd_views.ListVersion,
+              chosen: rkpd_filters.Chosen) -> tuple[object, ...]:  # fmt: skip
+    """Everything the list page's bytes depend on (the choices normalised: `?kecamatan=32.75.01` and
+    `?kecamatan=32.75.01&q=` are one page)."""
     return ("rkpd.html", request.url.path, year, number, language(request), version.rkpd, version.programs,
-            version.city, version.seal, version.tables)  # fmt: skip
+            version.city, version.seal, version.tables, chosen.normalised())  # fmt: skip
 
 
-async def _render_list(request: Request, conn: asyncpg.Connection, year: int,
-                       number: int) -> tuple[tuple[object, ...], bytes]:  # fmt: skip
+def _pages_key(year: int, version: rkpd_views.ListVersion, chosen: rkpd_filters.Chosen) -> tuple[object, ...]:
+    return ("rkpd pages", year, version.rkpd, version.tables, chosen.normalised())
+
+
+async def _render_list(request: Request, conn: asyncpg.Connection, year: int, number: int,
+                       chosen: rkpd_filters.Chosen) -> tuple[tuple[object, ...], bytes]:  # fmt: skip
     """The page read in the caller's (repeatable read) transaction, with the key of what it read."""
     version = await rkpd_views.list_version(conn, year)
     city = await city_views.settings(conn)
-    rkpd = await rkpd_out_on(conn, year, city)
+    index = await _indexed(request, conn, year, version, city)
+    whole = index.rkpd
+    offered = rkpd_filters.options(index, chosen)
+    rkpd = rkpd_filters.narrowed(index, chosen, offered)
     pages = page_count(rkpd)
-    page_cache.cache_of(request).note(("rkpd pages", year, version.rkpd), pages)
+    if chosen.cacheable:
+        page_cache.cache_of(request).note(_pages_key(year, version, chosen), pages)
     if number > pages:
         raise NotFoundException()
     shown = await latest_seal_on(conn, rkpd.head.position if rkpd.head else None)
-    forums = await rkpd_views.city_forums_of(conn, year)
+    forums = await rkpd_views.city_forum_days(conn, year)
     groups = grouped(rkpd)
+    position = {i.id: n for n, i in enumerate(rkpd.items, start=1)}
     context = page_context(
-        request, city=city, rkpd=rkpd, groups=on_page(groups, number), programs=groups, agencies=by_agency(rkpd),
-        page_number=number, pages=pages, page_of=page_of, seal=shown, forums=forums, FORUMS=city_forums.FORUMS,
-        FORUM_PAGES=city_forums.PAGES, **_labels(),
+        request, city=city, rkpd=rkpd, whole=whole, chosen=chosen, offered=offered, FACETS=FACET_LABELS,
+        groups=on_page(groups, number, lambda i: position[i.id]), programs=groups, agencies=by_agency(rkpd),
+        page_number=number, pages=pages, page_of=lambda i: page_of(position[i.id]), seal=shown, forums=forums,
+        FORUMS=city_forums.FORUMS, FORUM_PAGES=city_forums.PAGES, **_labels(),
     )  # fmt: skip
-    return _list_key(request, year, number, version), rendered(request, "rkpd.html", context)
+    return _list_key(request, year, number, version, chosen), rendered(request, "rkpd.html", context)
+
+
+async def _indexed(request: Request, conn: asyncpg.Connection, year: int, version: rkpd_views.ListVersion,
+                   city: City) -> rkpd_filters.Indexed:  # fmt: skip
+    """The year's list read whole and indexed for filtering, kept in this process by the state it was read
+    at: each new search or filtered page of that state then reads only the small facts around it."""
+    key = ("rkpd list", year, version.rkpd, version.programs, version.city, version.tables)
+    kept = page_cache.cache_of(request).kept(key)
+    if isinstance(kept, rkpd_filters.Indexed):
+        return kept
+    index = rkpd_filters.indexed(await rkpd_out_on(conn, year, city))
+    page_cache.cache_of(request).keep(key, index)
+    return index
+
+
+FACET_LABELS = {"kecamatan": N_("Kecamatan"), "kelurahan": N_("Kelurahan/desa"), "opd": N_("Perangkat daerah"),
+                "program": N_("Program prioritas")}  # fmt: skip
 
 
 # --- equity -----------------------------------------------------------------------------------------

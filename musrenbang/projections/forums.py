@@ -168,3 +168,14 @@ async def mandated_delegates(conn: asyncpg.Connection, year: int) -> list[asyncp
         " ORDER BY l.region, d.name",
         year,
     )
+
+
+async def calendar(conn: asyncpg.Connection, year: int) -> list[asyncpg.Record]:
+    """Every kelurahan, desa and kecamatan musyawarah of a year (imported elections are not meetings),
+    with the name of the region it is held for."""
+    return await conn.fetch(
+        "SELECT f.forum_id, f.level, f.region, r.nama AS region_name, f.title, f.held_on, f.place, f.status"
+        " FROM forums f LEFT JOIN regions r ON r.kode = f.region"
+        " WHERE f.year = $1 AND f.origin = 'musrenbang' AND f.level IN ('kelurahan', 'kecamatan')",
+        year,
+    )

@@ -5,6 +5,7 @@ Only public fields reach these tables: the events carry no personal data, only a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from musrenbang.domain.events import (
     RkpdProposalPassed,
     RkpdProposalsReceived,
 )
+from musrenbang.domain.search import like_pattern
 from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
@@ -400,19 +402,65 @@ async def rws_in_kelurahan(conn: asyncpg.Connection, kelurahan: str) -> list[int
     ]
 
 
+@dataclasses.dataclass
+class KelurahanTotals:
+    """A kelurahan's or desa's proposals of a year: counted once each (merged duplicates apart), by outcome
+    (rules.OUTCOMES: the columns add up to `total`), with their estimated cost."""
+
+    kode: str
+    nama: str
+    outcomes: dict[str, int]
+    merged: int = 0
+    estimated_cost: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.outcomes.values())
+
+
 async def totals_by_kelurahan(conn: asyncpg.Connection, kecamatan: str, year: int | None = None
-                              ) -> list[asyncpg.Record]:  # fmt: skip
-    """Per kelurahan or desa of a kecamatan: proposals (of `year`, else of every year) by status and their
-    estimated cost (zeros included)."""
-    return await conn.fetch(
-        "SELECT r.kode, r.nama, count(p.code) AS total,"
-        " count(p.code) FILTER (WHERE p.status = 'diajukan') AS diajukan,"
-        " count(p.code) FILTER (WHERE p.status IN ('diterima', 'diterima_dengan_perubahan')) AS diterima,"
-        " count(p.code) FILTER (WHERE p.status = 'dikembalikan') AS dikembalikan,"
-        " count(p.code) FILTER (WHERE p.status = 'ditolak') AS ditolak,"
-        " coalesce(sum(p.estimated_cost), 0)::bigint AS estimated_cost"
+                              ) -> list[KelurahanTotals]:  # fmt: skip
+    """Per kelurahan or desa of a kecamatan (zeros included), residents' proposals of `year` (else of every
+    year) by outcome; a merged duplicate is counted in `merged` only, its cost not at all (the proposal
+    it was merged into carries the need)."""
+    rows = await conn.fetch(
+        "SELECT r.kode, r.nama, p.status, count(p.code) AS n, coalesce(sum(p.estimated_cost), 0)::bigint AS cost"
         " FROM regions r LEFT JOIN proposals p ON p.kelurahan = r.kode AND ($2::int IS NULL OR p.year = $2)"
         " AND p.source <> 'pokir'"
-        " WHERE r.kode_induk = $1 AND r.tingkat IN ('kelurahan', 'desa') GROUP BY r.kode, r.nama ORDER BY r.kode",
+        " WHERE r.kode_induk = $1 AND r.tingkat IN ('kelurahan', 'desa')"
+        " GROUP BY r.kode, r.nama, p.status ORDER BY r.kode",
         kecamatan, year,
     )  # fmt: skip
+    out: dict[str, KelurahanTotals] = {}
+    for r in rows:
+        t = out.get(r["kode"])
+        if t is None:
+            t = out[r["kode"]] = KelurahanTotals(r["kode"], r["nama"], dict.fromkeys(rules.OUTCOMES, 0))
+        if r["status"] == rules.DIGABUNGKAN:
+            t.merged += r["n"]
+        elif r["status"] is not None:
+            t.outcomes[rules.OUTCOME_OF[r["status"]]] += r["n"]
+            t.estimated_cost += r["cost"]
+    return list(out.values())
+
+
+SEARCH_PAGE = 25
+
+
+async def search_year(conn: asyncpg.Connection, year: int, typed: str, *, limit: int = SEARCH_PAGE,
+                      offset: int = 0) -> tuple[int, list[asyncpg.Record]]:  # fmt: skip
+    """One page of a year's proposals whose title, code or kelurahan (or its kecamatan) holds `typed`,
+    compared by search key (domain/search.py); every one of the year when nothing searchable was typed.
+    Public columns only, with the place names; and how many match."""
+    where = ("p.year = $1 AND ($2::text IS NULL OR p.search_key LIKE $2 OR k.search_key LIKE $2"
+             " OR c.search_key LIKE $2)")  # fmt: skip
+    joined = "FROM proposals p JOIN regions k ON k.kode = p.kelurahan JOIN regions c ON c.kode = k.kode_induk"
+    pattern = like_pattern(typed)
+    total = await conn.fetchval(f"SELECT count(*) {joined} WHERE {where}", year, pattern)
+    rows = await conn.fetch(
+        f"SELECT p.code, p.title, p.kelurahan, k.nama AS kelurahan_nama, k.tingkat, c.nama AS kecamatan_nama,"
+        f" p.source, p.bidang, p.status, p.estimated_cost, p.merged_into {joined} WHERE {where}"
+        f" ORDER BY p.kelurahan, p.code LIMIT $3 OFFSET $4",
+        year, pattern, limit, offset,
+    )  # fmt: skip
+    return total, rows

@@ -421,6 +421,31 @@ async def city_forums_of(conn: asyncpg.Connection, year: int) -> dict[str, CityF
     return {f: x for f, x in found.items() if x is not None}
 
 
+class CityForumDay(msgspec.Struct, frozen=True, kw_only=True):
+    """When and where a city-level forum of the year meets, and whether it has closed: what a list or a
+    calendar links to, without reading its Berita Acara."""
+
+    forum: str
+    held_on: dt.date
+    place: str
+    status: str
+    """`dijadwalkan` or `ditutup`, as CityForum's."""
+
+    @property
+    def berita_acara(self) -> bool:
+        return self.status == "ditutup"
+
+
+async def city_forum_days(conn: asyncpg.Connection, year: int) -> dict[str, CityForumDay]:
+    """Both forums of the year that are scheduled, by forum (in city_forums.FORUMS order)."""
+    rows = {r["forum"]: r for r in await conn.fetch(
+        "SELECT forum, held_on, place, closed_at IS NOT NULL AS closed FROM rkpd_forums WHERE year = $1", year,
+    )}  # fmt: skip
+    return {f: CityForumDay(forum=f, held_on=r["held_on"], place=r["place"],
+                            status="ditutup" if r["closed"] else "dijadwalkan")
+            for f in city_forums.FORUMS if (r := rows.get(f)) is not None}  # fmt: skip
+
+
 async def suggested_participants(conn: asyncpg.Connection, year: int) -> list[ForumParticipant]:
     """Whom a city forum of the year gathers, as a schedule form starts: each perangkat daerah of the city,
     and the delegates each Musrenbang Kecamatan mandated (DPRD members are typed in by Bappeda)."""

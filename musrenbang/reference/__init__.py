@@ -24,6 +24,7 @@ import msgspec
 
 from musrenbang.domain.city import ConfigureCity, with_kecamatan
 from musrenbang.domain.events import CityAgency, CoordinateBounds, Dapil
+from musrenbang.domain.search import like_pattern
 
 HERE = Path(__file__).resolve().parent
 NATIONAL_TABLE = HERE / "wilayah_indonesia.csv.gz"
@@ -102,15 +103,19 @@ async def kecamatan_with_kelurahan(conn: asyncpg.Connection) -> list[dict[str, A
 
 async def villages(conn: asyncpg.Connection, typed: str, *, limit: int, offset: int
                    ) -> tuple[int, list[asyncpg.Record]]:  # fmt: skip
-    """One page of the kelurahan and desa whose name (or code) contains `typed` (all when empty), in code
-    order, with their kecamatan; and how many match."""
-    pattern = "%" + typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    where = "r.tingkat IN ('kelurahan', 'desa') AND (r.nama ILIKE $1 OR r.kode LIKE $1)"
-    total = await conn.fetchval(f"SELECT count(*) FROM regions r WHERE {where}", pattern)
+    """One page of the kelurahan and desa whose name, kecamatan's name or code holds `typed` (all when
+    empty), in code order, with their kecamatan; and how many match. Names are compared by search key
+    (domain/search.py): "pondok gede" finds Pondokgede, "Tjikini" finds Cikini."""
+    key = like_pattern(typed)
+    code = typed.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where = ("r.tingkat IN ('kelurahan', 'desa')"
+             " AND ($1::text IS NULL OR r.search_key LIKE $1 OR p.search_key LIKE $1 OR r.kode LIKE $2)")  # fmt: skip
+    joined = "FROM regions r JOIN regions p ON p.kode = r.kode_induk"
+    total = await conn.fetchval(f"SELECT count(*) {joined} WHERE {where}", key, code)
     rows = await conn.fetch(
-        f"SELECT r.kode, r.nama, r.tingkat, p.nama AS kecamatan FROM regions r JOIN regions p ON p.kode = r.kode_induk"
-        f" WHERE {where} ORDER BY r.kode LIMIT $2 OFFSET $3",
-        pattern, limit, offset,
+        f"SELECT r.kode, r.nama, r.tingkat, p.nama AS kecamatan {joined}"
+        f" WHERE {where} ORDER BY r.kode LIMIT $3 OFFSET $4",
+        key, code, limit, offset,
     )  # fmt: skip
     return total, rows
 

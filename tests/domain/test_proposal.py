@@ -252,3 +252,10 @@ def test_only_proposals_of_one_year_are_merged() -> None:
     with pytest.raises(DomainError, match="tahun RKPD yang sama"):
         rules.decide_merge(given(SUBMITTED), {"BBBB0000": given(later)},
                            rules.MergeProposals(into="AAAA0000", codes=("BBBB0000",), reason="sama"))  # fmt: skip
+
+
+def test_every_status_but_merged_is_one_public_outcome() -> None:
+    """The kecamatan summary's columns add up: each status counts in exactly one outcome column, and a
+    merged duplicate in none (it lives on in the proposal it was merged into)."""
+    assert set(rules.OUTCOME_OF) == set(rules.STATUSES) - {rules.DIGABUNGKAN}
+    assert set(rules.OUTCOME_OF.values()) == set(rules.OUTCOMES)

@@ -178,7 +178,8 @@ async def test_kelurahan_and_kecamatan_pages_filter_and_total(client: httpx.Asyn
     all_three = await client.get(f"/kelurahan/{kelurahan}")
     assert "3 usulan" in all_three.text
     summary = await client.get("/kecamatan/32.75.06")
-    row = re.search(rf'href="/kelurahan/{kelurahan}">[^<]+</a></td><td>(\d+)</td>.*?Rp ([\d.]+)', summary.text)
+    row = re.search(rf'href="/kelurahan/{kelurahan}">[^<]+</a></td><td class="num">(\d+)</td>.*?Rp ([\d.]+)',
+                    summary.text)  # fmt: skip
     assert row and row.group(1) == "3" and row.group(2) == "30.000.000", row.group(0)
     assert (await client.get("/kelurahan/32.75.06")).status_code == 404  # a kecamatan is not a kelurahan
 
