@@ -14,8 +14,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import re
 import uuid
 from collections.abc import Iterator
+from html import unescape
 
 import asyncpg
 import msgspec
@@ -214,3 +216,9 @@ def rkpd_site(server_url: str, template: str) -> Iterator[Site]:
             yield Site(server=server, database_url=url, codes=codes, lines=lines)
     finally:
         _run(_drop(server_url, name))
+
+
+
+def text(html: str) -> str:
+    """The page's words, tags removed and whitespace collapsed."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))

@@ -124,6 +124,23 @@ def parse_decimal(text: str | int | float, *, places: int) -> str:
     return text_value
 
 
+def parse_agreed(cost: str, volume: str) -> tuple[int | None, str | None, dict[str, str]]:
+    """An agreed cost and volume as a verifier or a forum typed them (blank: as proposed), and the error
+    of each that cannot be read, keyed `agreed_cost` / `agreed_volume` like the form's fields: both are
+    read, so one mistake does not hide the other."""
+    errors: dict[str, str] = {}
+    agreed_cost = agreed_volume = None
+    try:
+        agreed_cost = parse_rupiah(cost) if cost else None
+    except ValueError as exc:
+        errors["agreed_cost"] = exc.args[0]
+    try:
+        agreed_volume = parse_decimal(volume, places=3) if volume else None
+    except ValueError as exc:
+        errors["agreed_volume"] = exc.args[0]
+    return agreed_cost, agreed_volume, errors
+
+
 def normalize_phone(text: str) -> str:
     """An Indonesian phone number as +62…: accepts 0812-3456-7890, 62812…, +62 812 …; a refusal says what
     is wrong (a prefix, a letter, too few or too many digits), not only what a number looks like."""

@@ -255,16 +255,7 @@ async def adjust_item(request: Request, actor: Actor, forums: ForumService, pool
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
     entered = {field: str(form.get(name, "")).strip()[:1000] for name, field in ADJUST_FIELDS.items()}
-    errors: dict[str, str] = {}
-    cost = volume = None
-    try:
-        cost = values.parse_rupiah(entered["agreed_cost"]) if entered["agreed_cost"] else None
-    except ValueError as exc:
-        errors["agreed_cost"] = exc.args[0]
-    try:
-        volume = values.parse_decimal(entered["agreed_volume"], places=3) if entered["agreed_volume"] else None
-    except ValueError as exc:
-        errors["agreed_volume"] = exc.args[0]
+    cost, volume, errors = values.parse_agreed(entered["agreed_cost"], entered["agreed_volume"])
     if not errors:
         command = rules.AdjustItem(item_id=entered["item_id"], reason=entered["adjust_reason"], agreed_cost=cost,
                                    agreed_volume=volume)  # fmt: skip

@@ -71,16 +71,7 @@ async def decide(request: Request, actor: Actor, proposals: ProposalService, run
     require_region(actor, await proposals.kelurahan_of(code))
     form = await request.form()
     entered = {name: str(form.get(name, "")).strip()[:1000] for name in DECISION_FIELDS}
-    errors: dict[str, str] = {}
-    cost = volume = None
-    try:
-        cost = values.parse_rupiah(entered["agreed_cost"]) if entered["agreed_cost"] else None
-    except ValueError as exc:
-        errors["agreed_cost"] = exc.args[0]
-    try:
-        volume = values.parse_decimal(entered["agreed_volume"], places=3) if entered["agreed_volume"] else None
-    except ValueError as exc:
-        errors["agreed_volume"] = exc.args[0]
+    cost, volume, errors = values.parse_agreed(entered["agreed_cost"], entered["agreed_volume"])
     if not errors:
         command = rules.VerifyProposal(code=code, decision=entered["decision"], reason=entered["reason"],
                                        agreed_cost=cost, agreed_volume=volume)  # fmt: skip

@@ -11,7 +11,9 @@ import asyncpg
 import httpx
 import pytest
 
+from musrenbang.db.connect import create_pool
 from tests.conftest import SUBMISSIONS_PER_HOUR, Server  # noqa: F401  (re-exported for the tests)
+from tests.rkpd_site import Site
 
 _addresses = itertools.count(1)
 
@@ -55,3 +57,20 @@ def payload(**changes: object) -> dict[str, object]:
 
 async def event_count(pool: asyncpg.Pool) -> int:
     return await pool.fetchval("SELECT count(*) FROM events")
+
+
+# --- a module's RKPD site (tests/rkpd_site.py): each module using these defines its own `site` ------------
+
+
+@pytest.fixture
+async def web(site: Site) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the requesting module's `site` (a module with another kind of site defines its own)."""
+    async with httpx.AsyncClient(base_url=site.server.base_url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+async def db(site: Site) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(site.database_url, min_size=1, max_size=2)
+    yield pool
+    await pool.close()

@@ -12,7 +12,7 @@ import doctest
 import io
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import openpyxl
@@ -131,11 +131,6 @@ def site(server_url: str, template_name: str) -> Iterator[Site]:
     with rkpd_site(server_url, template_name) as s:
         yield s
 
-
-@pytest.fixture
-async def web(site: Site) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=site.server.base_url, timeout=30) as c:
-        yield c
 
 
 async def _token(web: httpx.AsyncClient, database_url: str, role: str, *scope: str) -> dict[str, str]:

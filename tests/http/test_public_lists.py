@@ -6,15 +6,14 @@ over a year's proposals; a kecamatan's columns that add up; the forum calendar."
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from html import unescape
 
 import asyncpg
 import httpx
 import pytest
 
-from musrenbang.db.connect import create_pool
-from tests.rkpd_site import (
+from tests.rkpd_site import (  # noqa: F401  (fixtures on this module's site)
     OTHER_KELURAHAN,
     PROPOSER_NAME,
     PROPOSER_PHONE,
@@ -24,6 +23,7 @@ from tests.rkpd_site import (
     _run,
     renja_line_in_bekasi_barat,
     rkpd_site,
+    text,
 )
 
 pytestmark = pytest.mark.slow
@@ -35,23 +35,6 @@ def site(server_url: str, template_name: str) -> Iterator[Site]:
     with rkpd_site(server_url, template_name) as s:
         _run(renja_line_in_bekasi_barat(s.database_url))
         yield s
-
-
-@pytest.fixture
-async def web(site: Site) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=site.server.base_url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture
-async def db(site: Site) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(site.database_url, min_size=1, max_size=2)
-    yield pool
-    await pool.close()
-
-
-def text(html: str) -> str:
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 def shown_pagu(html: str) -> list[int]:

@@ -7,23 +7,31 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
-from html import unescape
 
 import asyncpg
 import httpx
 import openpyxl
 import pytest
 
-from musrenbang.db.connect import create_pool
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.eventlog.store import EventStore
 from musrenbang.projections import all_projections
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.rkpd import RkpdService
-from tests.rkpd_site import DECLINE, META, PROPOSER_NAME, PROPOSER_PHONE, REJECTION, YEAR, Site, rkpd_site
+from tests.rkpd_site import (  # noqa: F401  (fixtures on this module's site)
+    DECLINE,
+    META,
+    PROPOSER_NAME,
+    PROPOSER_PHONE,
+    REJECTION,
+    YEAR,
+    Site,
+    rkpd_site,
+    text,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -32,24 +40,6 @@ pytestmark = pytest.mark.slow
 def site(server_url: str, template_name: str) -> Iterator[Site]:
     with rkpd_site(server_url, template_name) as s:
         yield s
-
-
-@pytest.fixture
-async def web(site: Site) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=site.server.base_url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture
-async def db(site: Site) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(site.database_url, min_size=1, max_size=2)
-    yield pool
-    await pool.close()
-
-
-def text(html: str) -> str:
-    """The page's words, tags removed and whitespace collapsed."""
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 def rupiah_values(fragment: str) -> list[int]:
