@@ -127,7 +127,8 @@ async def test_staff_pages_say_names_not_codes(client: httpx.AsyncClient, users)
     assert "Peran: <strong>fasilitator</strong>" in home and f"wilayah Margahayu <small>({KELURAHAN})</small>" in home
     code = await new_proposal(client, title=f"Nama {uuid.uuid4().hex[:6]}")
     queue = (await client.get("/petugas/verifikasi")).text
-    assert re.search(rf"Margahayu · RW \d+/RT \d+ · Rp [\d.]+ · <a href=\"/lacak/{code}\">", queue)
+    assert re.search(rf"Margahayu · RW \d+/RT \d+ · Rp [\d.]+ · {code}</small>", queue)
+    assert f'<a href="/lacak/{code}">' in queue  # outside the <summary>: nothing to tap inside a button
 
 
 async def test_a_verification_with_a_bad_cost_keeps_the_reason_and_a_decision_says_what(

@@ -26,6 +26,10 @@
     });
   });
 
+  // After a failed submission, a screen reader and the keyboard start at the list of what to correct.
+  var errors = document.getElementById("errors");
+  if (errors) errors.focus();
+
   // "Pakai lokasi saya": fill latitude/longitude from the browser.
   var button = document.getElementById("use-location");
   if (button && navigator.geolocation) {
