@@ -115,12 +115,15 @@ async def _apply_shared(pool: asyncpg.Pool, batch_size: int, projections: Sequen
 
     applied = [0] * len(projections)
     reading = set(range(len(projections)))
+    failed: set[int] = set()
     queues: list[asyncio.Queue[list[RecordedEvent] | None]] = [asyncio.Queue(READ_AHEAD) for _ in projections]
     reported = 0
 
     def report() -> None:
+        """Progress is what every projection that has not failed has applied: one that leaves (a poison
+        event) holds the figure back no longer, even when the others finished before it failed."""
         nonlocal reported
-        low = min((applied[i] for i in reading), default=reported)
+        low = min((applied[i] for i in range(len(projections)) if i not in failed), default=reported)
         if on_progress is not None and low > reported:
             on_progress(low - reported)
         reported = max(reported, low)
@@ -138,6 +141,8 @@ async def _apply_shared(pool: asyncpg.Pool, batch_size: int, projections: Sequen
                         raise
                     log.info("rebuild of %s: a batch failed (%s); going on alone to find the event",
                              projections[i].name, exc)  # fmt: skip
+                    failed.add(i)
+                    report()
                     return
                 applied[i] += len(batch)
                 report()

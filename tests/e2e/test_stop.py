@@ -173,9 +173,20 @@ def test_sigterm_while_preparing_stops_the_bundled_database(tmp_path: Path) -> N
         processes = server.processes()
         server.process.send_signal(signal.SIGTERM)
         left = server.wait_stopped(processes, STOPPED_WITHIN)
-        assert not left, f"still running {STOPPED_WITHIN} s after SIGTERM: {left}\n{server.output()}"
+        assert not left, (f"still running {STOPPED_WITHIN} s after SIGTERM: {left}\n{server.output()}\n"
+                          f"{_bundled_state(data_dir)}")  # fmt: skip
         assert "serving on" not in server.output()  # stopped while preparing, as meant
         assert "Traceback" not in server.output()
         assert not (data_dir / "pgdata" / "postmaster.pid").exists()
     finally:
         server.stop()
+
+
+def _bundled_state(data_dir: Path) -> str:
+    """What a failed stop leaves to explain it: the processes pgserver counts as users of the server, and the
+    end of the server's log."""
+    pgdata = data_dir / "pgdata"
+    handles = pgdata / ".handle_pids.json"
+    log = pgdata / "log"
+    return (f"handles: {handles.read_text() if handles.exists() else '(none)'}\n"
+            f"log: {log.read_text(errors='replace')[-1500:] if log.exists() else '(none)'}")  # fmt: skip
