@@ -412,6 +412,7 @@ class _Demo:
                 forum_id=forum_id, level="kelurahan", region=kel, year=YEAR,
                 title=f"Musrenbang Kelurahan {name} (RKPD {YEAR})", held_on=held_on,
                 place=f"Aula Kantor Kelurahan {name}", chair=f"Lurah {name}", ceiling=ceiling,
+                starts_at=dt.time(9 if n % 2 == 0 else 13, 0),  # not drawn: the seed's draws stay as they were
                 criteria=weights_alt if n % 3 == 0 else f.DEFAULT_CRITERIA), meta, on=held_on)  # fmt: skip
             delegates = self._delegates(name, self.rng.randint(10, 16) * self.scale)
             await self.forums.register_delegates(forum_id, delegates, meta)
@@ -470,7 +471,7 @@ class _Demo:
             await self.forums.schedule(f.ScheduleForum(
                 forum_id=forum_id, level="kecamatan", region=kec, year=YEAR,
                 title=f"Musrenbang Kecamatan {name} (RKPD {YEAR})", held_on=held_on,
-                place=f"Aula Kantor Kecamatan {name}", chair=f"Camat {name}", ceiling=ceiling,
+                place=f"Aula Kantor Kecamatan {name}", chair=f"Camat {name}", ceiling=ceiling, starts_at=dt.time(9, 0),
                 rule="greedy" if ballots else "weighted-criteria", ballot_kind="approval" if ballots else None),
                 meta, on=held_on)  # fmt: skip
             delegates, home = [], {}
@@ -708,7 +709,7 @@ class _Demo:
         people = tuple(cf.ParticipantInput(name=p.name, kind=p.kind, represents=p.represents) for p in suggested)
         schedule = cf.ScheduleCityForum(year=YEAR, forum=forum, held_on=held_on, chair=chair,
                                         place="Aula Bappelitbangda Kota Bekasi", participants=people + DPRD_MEMBERS,
-                                        agenda=cf.DEFAULT_AGENDA)  # fmt: skip
+                                        agenda=cf.DEFAULT_AGENDA, starts_at=dt.time(9, 0))  # fmt: skip
         await self.rkpd.execute(YEAR, schedule, ADMIN, on=held_on)
         close = cf.CloseCityForum(year=YEAR, forum=forum, minutes=minutes, today=cycles.today())
         await self.rkpd.execute(YEAR, close, ADMIN, on=held_on)

@@ -99,6 +99,14 @@ def date(value: dt.date | None) -> dt.date | None:
     return value
 
 
+def clock_time(value: dt.time | None) -> dt.time | None:
+    """A meeting's starting time as a wall clock shows it in the city: hours and minutes, no time zone (the
+    city's own, as its dates are)."""
+    if value is not None and (value.tzinfo is not None or value.second or value.microsecond):
+        raise ValueError(N_("tulis jam mulai dengan jam dan menit, misalnya 09:00"))
+    return value
+
+
 def region_code(value: str) -> str:
     """A Kemendagri region code with dots: 32, 32.75, 32.75.01, 32.75.01.1001."""
     if not isinstance(value, str) or not _REGION.fullmatch(value):

@@ -79,6 +79,7 @@ class ScheduleCityForum(msgspec.Struct, frozen=True, kw_only=True):
     chair: str
     participants: tuple[ParticipantInput, ...]
     agenda: tuple[str, ...]
+    starts_at: dt.time | None = None
 
 
 class CloseCityForum(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,6 +104,7 @@ def schedule(state: Rkpd, command: ScheduleCityForum, agencies: Mapping[str, Cit
         raise DomainError(Message(N_("%(forum)s tahun ini sudah ditutup"), forum=FORUMS[command.forum]))
     checks = bounds.Checks()
     checks.check("held_on", bounds.date, command.held_on)
+    checks.check("starts_at", bounds.clock_time, command.starts_at)
     place = checks.text("place", command.place, bounds.NAME, required=True)
     chair = checks.text("chair", command.chair, bounds.NAME, required=True)
     participants = _participants(checks, command.participants, agencies)
@@ -115,7 +117,8 @@ def schedule(state: Rkpd, command: ScheduleCityForum, agencies: Mapping[str, Cit
     checks.done()
     _in_order(state, command.forum, command.held_on)
     return RkpdForumScheduled(year=command.year, forum=command.forum, held_on=command.held_on, place=place,
-                              chair=chair, participants=participants, agenda=agenda)  # fmt: skip
+                              chair=chair, participants=participants, agenda=agenda,
+                              starts_at=command.starts_at)  # fmt: skip
 
 
 def _participants(checks: bounds.Checks, given: tuple[ParticipantInput, ...], agencies: Mapping[str, CityAgency]

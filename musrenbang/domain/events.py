@@ -297,6 +297,8 @@ class ForumScheduled(Event, frozen=True, tag="forum.scheduled"):
     unit, e.g. 100 for cents, so that every amount stays an exact integer."""
     exclusive: tuple[tuple[str, ...], ...] = ()
     """greedy-exclusive: groups of agenda items that rule each other out (see rules.greedy)."""
+    starts_at: dt.time | None = None
+    """When it begins on `held_on`, on the city's clock, for the public calendar (None: not given)."""
 
 
 class DelegateRegistered(Event, frozen=True, tag="forum.delegate_registered"):
@@ -533,6 +535,8 @@ class RkpdForumScheduled(Event, frozen=True, tag="rkpd.forum_scheduled"):
     chair: str
     participants: tuple[ForumParticipant, ...]
     agenda: tuple[str, ...]
+    starts_at: dt.time | None = None
+    """When it begins on `held_on`, on the city's clock (None: not given)."""
 
 
 class NotAgreedProposal(msgspec.Struct, frozen=True, kw_only=True):

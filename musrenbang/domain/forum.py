@@ -115,6 +115,7 @@ class ScheduleForum(msgspec.Struct, frozen=True, kw_only=True):
     origin: str = "musrenbang"
     money_scale: int = 1
     exclusive: tuple[tuple[str, ...], ...] = ()
+    starts_at: dt.time | None = None
 
 
 class RegisterDelegate(msgspec.Struct, frozen=True, kw_only=True):
@@ -242,6 +243,7 @@ def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
     checks.check("forum_id", bounds.identifier, c.forum_id)
     checks.check("year", bounds.year, c.year)
     checks.check("held_on", bounds.date, c.held_on)
+    checks.check("starts_at", bounds.clock_time, c.starts_at)
     title = checks.text("title", c.title, bounds.TITLE, required=True)
     place = checks.text("place", c.place, bounds.NAME)
     chair = checks.text("chair", c.chair, bounds.NAME)

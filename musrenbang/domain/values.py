@@ -141,6 +141,17 @@ def parse_agreed(cost: str, volume: str) -> tuple[int | None, str | None, dict[s
     return agreed_cost, agreed_volume, errors
 
 
+def parse_clock(text: str) -> dt.time | None:
+    """A starting time as people write it: "09:00", "9.30", "13:15" (blank: none given)."""
+    raw = text.strip()
+    if not raw:
+        return None
+    match = re.fullmatch(r"([0-9]{1,2})[:.]([0-9]{2})", raw)  # ASCII digits only: \d would take ٠٩
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(N_("tulis jam mulai dengan jam dan menit, misalnya 09:00"))
+    return dt.time(int(match[1]), int(match[2]))
+
+
 def normalize_phone(text: str) -> str:
     """An Indonesian phone number as +62…: accepts 0812-3456-7890, 62812…, +62 812 …; a refusal says what
     is wrong (a prefix, a letter, too few or too many digits), not only what a number looks like."""

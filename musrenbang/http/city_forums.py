@@ -24,6 +24,7 @@ from litestar.response import Template
 
 from musrenbang.domain import city_forums as rules
 from musrenbang.domain import rkpd as rkpd_rules
+from musrenbang.domain import values
 from musrenbang.domain.access import Actor
 from musrenbang.domain.events import ForumParticipant
 from musrenbang.http.berita_acara_pages import check_link
@@ -55,6 +56,7 @@ class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     held_on: dt.date
+    starts_at: Annotated[dt.time | None, msgspec.Meta(description="When it begins, on the city's clock: 09:00")] = None
     place: Name
     chair: Name
     participants: Annotated[list[ParticipantIn], msgspec.Meta(max_length=rules.MAX_PARTICIPANTS)]
@@ -75,7 +77,8 @@ def schedule_command(year: int, forum: str, data: ScheduleIn) -> rules.ScheduleC
     participants = tuple(rules.ParticipantInput(name=p.name, kind=p.kind, represents=p.represents)
                          for p in data.participants)  # fmt: skip
     return rules.ScheduleCityForum(year=year, forum=forum, held_on=data.held_on, place=data.place, chair=data.chair,
-                                   participants=participants, agenda=tuple(data.agenda))  # fmt: skip
+                                   participants=participants, agenda=tuple(data.agenda),
+                                   starts_at=data.starts_at)  # fmt: skip
 
 
 async def _shown(pool: asyncpg.Pool, year: int, forum: str) -> CityForum:
@@ -170,7 +173,8 @@ def parse_participants(text: str) -> tuple[rules.ParticipantInput, ...]:
     return tuple(out)
 
 
-FORM_FIELDS = {"held_on": 20, "place": 200, "chair": 200, "participants": 100_000, "agenda": 10_000, "minutes": 5000}
+FORM_FIELDS = {"held_on": 20, "starts_at": 20, "place": 200, "chair": 200, "participants": 100_000, "agenda": 10_000,
+               "minutes": 5000}
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -184,10 +188,14 @@ def schedule_from_form(year: int, forum: str, entered: dict[str, str]) -> rkpd_r
         held_on = dt.date.fromisoformat(entered["held_on"])
     except ValueError:
         held_on = dt.date.min  # outside every bound: refused with the date message
+    try:
+        starts_at = values.parse_clock(entered["starts_at"])
+    except ValueError:
+        starts_at = dt.time(0, 0, 1)  # not a whole minute: refused with the time message
     agenda = tuple(x.strip() for x in entered["agenda"].splitlines() if x.strip())
     return rules.ScheduleCityForum(year=year, forum=forum, held_on=held_on, place=entered["place"],
                                    chair=entered["chair"], participants=parse_participants(entered["participants"]),
-                                   agenda=agenda)  # fmt: skip
+                                   agenda=agenda, starts_at=starts_at)  # fmt: skip
 
 
 async def forum_forms(pool: asyncpg.Pool, year: int) -> dict[str, Any]:
@@ -201,6 +209,7 @@ async def forum_forms(pool: asyncpg.Pool, year: int) -> dict[str, Any]:
         now = forums.get(forum)
         starts[forum] = {
             "held_on": now.held_on.isoformat() if now else cycle_service.today().isoformat(),
+            "starts_at": now.starts_at.strftime("%H:%M") if now and now.starts_at else "",
             "place": now.place if now else "", "chair": now.chair if now else "",
             "participants": participants_text(now.participants if now else suggested),
             "agenda": "\n".join(now.agenda if now else rules.DEFAULT_AGENDA), "minutes": "",

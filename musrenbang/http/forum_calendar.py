@@ -42,6 +42,7 @@ class Meeting:
     """The kelurahan or desa it is held for (empty for a kecamatan or city forum)."""
     link: str = ""
     """Its public Berita Acara, once closed."""
+    starts_at: dt.time | None = None
 
 
 @dataclasses.dataclass
@@ -75,7 +76,7 @@ async def calendar(request: Request, pool: asyncpg.Pool) -> Response:
         kecamatan = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan' ORDER BY kode"))
         groups = _grouped(rows, kecamatan, wanted)
         city_meetings = [
-            Meeting(f.held_on, "kota", city_forums.FORUMS[key], f.place, f.status,
+            Meeting(f.held_on, "kota", city_forums.FORUMS[key], f.place, f.status, starts_at=f.starts_at,
                     link=f"/rkpd/{year}/{city_forums.PAGES[key]}" if f.berita_acara else "")
             for key, f in city.items()
         ] if wanted is None else []  # fmt: skip
@@ -98,11 +99,11 @@ def _grouped(rows: list[asyncpg.Record], kecamatan: dict[str, str], wanted: str 
     meetings = sorted(
         ((kecamatan_of(r["region"]), Meeting(
             r["held_on"], forum_level(r["level"], r["region"]), r["title"], r["place"], r["status"],
-            region=r["region_name"] if r["level"] != "kecamatan" else "",
+            region=r["region_name"] if r["level"] != "kecamatan" else "", starts_at=r["starts_at"],
             link=f"/forum/{r['forum_id']}/berita-acara" if r["status"] == "closed" else ""))
          for r in rows if wanted is None or kecamatan_of(r["region"]) == wanted),
         key=lambda m: (m[0], m[1].held_on is None, m[1].held_on or dt.date.min, m[1].level == "kecamatan",
-                       m[1].title),
+                       m[1].starts_at or dt.time.min, m[1].title),
     )  # fmt: skip
     return [Group(kode, kecamatan.get(kode, kode), [m for _, m in items])
             for kode, items in itertools.groupby(meetings, key=lambda m: m[0])]  # fmt: skip

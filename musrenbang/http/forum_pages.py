@@ -18,6 +18,7 @@ from musrenbang.domain import forum as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor, covers, require_region, require_role
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.values import parse_clock
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.http import forum_forms
 from musrenbang.http.city_context import city_of
@@ -57,7 +58,7 @@ async def _standing(forums: ForumService, forum: rules.Forum) -> Any:
 async def new_forum_form(request: Request, actor: Actor, store: EventStore, pool: asyncpg.Pool) -> Template:
     require_role(actor, "admin", "facilitator")
     year = await cycles.planned_year(store)
-    values = {"region": actor.region or "", "year": str(year), "held_on": cycles.today().isoformat()}
+    values = {"region": actor.region or "", "year": str(year), "held_on": cycles.today().isoformat(), "starts_at": ""}
     return await _new_forum_page(request, actor, pool, values, {})
 
 
@@ -107,7 +108,7 @@ async def new_forum_submit(request: Request, actor: Actor, forums: ForumService,
                            pool: asyncpg.Pool) -> Response:  # fmt: skip
     require_role(actor, "admin", "facilitator")
     form = await request.form()
-    fields = ("level", "region", "year", "held_on", "title", "place", "chair", "ceiling", "rule")
+    fields = ("level", "region", "year", "held_on", "starts_at", "title", "place", "chair", "ceiling", "rule")
     values = {k: str(form.get(k, "")).strip()[:400] for k in fields}
     errors: dict[str, str] = {}
     ceiling = None
@@ -124,6 +125,11 @@ async def new_forum_submit(request: Request, actor: Actor, forums: ForumService,
     except ValueError:
         held_on = None
         errors["held_on"] = N_("tulis tanggal musyawarah, misalnya 2026-02-14")
+    starts_at = None
+    try:
+        starts_at = parse_clock(values["starts_at"])
+    except ValueError as exc:
+        errors["starts_at"] = exc.args[0]
     region_code = ""
     try:
         region_code = await _region_chosen(pool, actor, values["level"], values["region"])
@@ -134,7 +140,7 @@ async def new_forum_submit(request: Request, actor: Actor, forums: ForumService,
         command = rules.ScheduleForum(
             forum_id=new_forum_id(), level=values["level"], region=region_code, year=year,
             title=values["title"], held_on=held_on, place=values["place"], chair=values["chair"], ceiling=ceiling or 0,
-            rule=rule, ballot_kind=None if rule == "weighted-criteria" else "approval",
+            rule=rule, ballot_kind=None if rule == "weighted-criteria" else "approval", starts_at=starts_at,
         )  # fmt: skip
         try:
             result = await forums.schedule(command, _meta(actor))

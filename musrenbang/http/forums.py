@@ -60,6 +60,7 @@ class ForumOut(msgspec.Struct):
     agenda: list[AgendaItemOut]
     result: list[ResultItemOut] | None
     spent: int | None
+    starts_at: dt.time | None = None
 
 
 @get("/api/v1/forums/{forum_id:str}", summary="A forum, its agenda and (when closed) the result with reasons",
@@ -77,8 +78,9 @@ async def forum_out(pool: asyncpg.Pool, forum_id: str) -> ForumOut:
         results = await forum_views.results(conn, row["forum_id"]) if row["status"] == "closed" else None
     return ForumOut(
         forum_id=row["forum_id"], level=row["level"], region=row["region"], year=row["year"], title=row["title"],
-        held_on=row["held_on"], place=row["place"], chair=row["chair"], ceiling=row["ceiling"], quota=row["quota"],
-        rule=row["rule"], ballot_kind=row["ballot_kind"], rule_params=msgspec.json.decode(row["rule_params"]),
+        held_on=row["held_on"], starts_at=row["starts_at"], place=row["place"], chair=row["chair"],
+        ceiling=row["ceiling"], quota=row["quota"], rule=row["rule"], ballot_kind=row["ballot_kind"],
+        rule_params=msgspec.json.decode(row["rule_params"]),
         criteria=msgspec.json.decode(row["criteria"]), origin=row["origin"], status=row["status"],
         delegates=row["delegates"], women_delegates=row["women"], ballots=row["ballots"],
         agenda=[AgendaItemOut(a["item_id"], a["proposal"], a["title"], a["cost"], a["agreed_cost"],

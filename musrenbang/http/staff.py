@@ -113,6 +113,7 @@ class ForumIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     year: Int32
     title: Annotated[str, msgspec.Meta(max_length=200)]
     held_on: dt.date | None = None
+    starts_at: Annotated[dt.time | None, msgspec.Meta(description="When it begins, on the city's clock: 09:00")] = None
     place: Annotated[str, msgspec.Meta(max_length=200)] = ""
     chair: Annotated[str, msgspec.Meta(max_length=200)] = ""
     ceiling: Money
@@ -183,6 +184,7 @@ async def schedule_forum(data: ForumIn, actor: Actor, forums: ForumService, runn
         forum_id=forum_id, level=data.level, region=data.region, year=data.year, title=data.title,
         held_on=data.held_on, place=data.place, chair=data.chair, ceiling=data.ceiling, rule=data.rule,
         ballot_kind=data.ballot_kind, rule_params=data.rule_params, criteria=criteria, quota=data.quota,
+        starts_at=data.starts_at,
     )  # fmt: skip
     result = await forums.schedule(command, _meta(actor))
     return await _answer(pool, runner, forum_id, result.last)

@@ -42,11 +42,12 @@ class Forums(Projection):
                 case ForumScheduled():
                     await conn.execute(
                         "INSERT INTO forums (forum_id, level, region, year, title, held_on, place, chair, ceiling,"
-                        " quota, rule, ballot_kind, rule_params, criteria, origin, status, scheduled_at)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'scheduled', $16)",
+                        " quota, rule, ballot_kind, rule_params, criteria, origin, status, scheduled_at, starts_at)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'scheduled', $16,"
+                        " $17)",
                         e.forum_id, e.level, e.region, e.year, e.title, e.held_on, e.place, e.chair, e.ceiling,
                         e.quota, e.rule, e.ballot_kind, codec.encode(e.rule_params), codec.encode(e.criteria),
-                        e.origin, r.recorded_at,
+                        e.origin, r.recorded_at, e.starts_at,
                     )  # fmt: skip
                 case ForumOpened():
                     await conn.execute("UPDATE forums SET status = 'open' WHERE forum_id = $1", e.forum_id)
@@ -174,7 +175,8 @@ async def calendar(conn: asyncpg.Connection, year: int) -> list[asyncpg.Record]:
     """Every kelurahan, desa and kecamatan musyawarah of a year (imported elections are not meetings),
     with the name of the region it is held for."""
     return await conn.fetch(
-        "SELECT f.forum_id, f.level, f.region, r.nama AS region_name, f.title, f.held_on, f.place, f.status"
+        "SELECT f.forum_id, f.level, f.region, r.nama AS region_name, f.title, f.held_on, f.starts_at, f.place,"
+        " f.status"
         " FROM forums f LEFT JOIN regions r ON r.kode = f.region"
         " WHERE f.year = $1 AND f.origin = 'musrenbang' AND f.level IN ('kelurahan', 'kecamatan')",
         year,

@@ -173,12 +173,12 @@ async def _forum(writes: Statements, r: RecordedEvent, e: RkpdForumScheduled | R
     if isinstance(e, RkpdForumScheduled):
         await writes.add_for(
             [("forum", e.year, e.forum)],
-            "INSERT INTO rkpd_forums (year, forum, held_on, place, chair, participants, agenda, scheduled_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (year, forum) DO UPDATE SET held_on ="
+            "INSERT INTO rkpd_forums (year, forum, held_on, place, chair, participants, agenda, scheduled_at,"
+            " starts_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (year, forum) DO UPDATE SET held_on ="
             " EXCLUDED.held_on, place = EXCLUDED.place, chair = EXCLUDED.chair, participants = EXCLUDED.participants,"
-            " agenda = EXCLUDED.agenda, scheduled_at = EXCLUDED.scheduled_at",
+            " agenda = EXCLUDED.agenda, scheduled_at = EXCLUDED.scheduled_at, starts_at = EXCLUDED.starts_at",
             e.year, e.forum, e.held_on, e.place, e.chair, codec.encode(e.participants), codec.encode(e.agenda),
-            r.recorded_at,
+            r.recorded_at, e.starts_at,
         )  # fmt: skip
         return
     await writes.add_for(
@@ -383,6 +383,8 @@ class CityForum(msgspec.Struct, frozen=True, kw_only=True):
     participants: list[ForumParticipant]
     agenda: list[str]
     berita_acara: BeritaAcara | None = None
+    starts_at: dt.time | None = None
+    """When it begins on `held_on`, on the city's clock (None: not given)."""
 
 
 _lines_decoder = msgspec.json.Decoder(list[RkpdLine])
@@ -412,6 +414,7 @@ async def city_forum(conn: asyncpg.Connection, year: int, forum: str) -> CityFor
         year=year, forum=forum, status="ditutup" if berita_acara else "dijadwalkan", held_on=row["held_on"],
         place=row["place"], chair=row["chair"], agenda=msgspec.json.decode(row["agenda"], type=list[str]),
         participants=msgspec.json.decode(row["participants"], type=list[ForumParticipant]), berita_acara=berita_acara,
+        starts_at=row["starts_at"],
     )  # fmt: skip
 
 
@@ -430,6 +433,7 @@ class CityForumDay(msgspec.Struct, frozen=True, kw_only=True):
     place: str
     status: str
     """`dijadwalkan` or `ditutup`, as CityForum's."""
+    starts_at: dt.time | None = None
 
     @property
     def berita_acara(self) -> bool:
@@ -439,10 +443,11 @@ class CityForumDay(msgspec.Struct, frozen=True, kw_only=True):
 async def city_forum_days(conn: asyncpg.Connection, year: int) -> dict[str, CityForumDay]:
     """Both forums of the year that are scheduled, by forum (in city_forums.FORUMS order)."""
     rows = {r["forum"]: r for r in await conn.fetch(
-        "SELECT forum, held_on, place, closed_at IS NOT NULL AS closed FROM rkpd_forums WHERE year = $1", year,
+        "SELECT forum, held_on, starts_at, place, closed_at IS NOT NULL AS closed FROM rkpd_forums WHERE year = $1",
+        year,
     )}  # fmt: skip
     return {f: CityForumDay(forum=f, held_on=r["held_on"], place=r["place"],
-                            status="ditutup" if r["closed"] else "dijadwalkan")
+                            status="ditutup" if r["closed"] else "dijadwalkan", starts_at=r["starts_at"])
             for f in city_forums.FORUMS if (r := rows.get(f)) is not None}  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from musrenbang.domain import values
@@ -100,3 +102,15 @@ def test_quantities_become_canonical_decimal_strings(typed: object, text: str) -
 def test_bad_quantities_are_refused(typed: str) -> None:
     with pytest.raises(ValueError):
         values.parse_decimal(typed, places=3)
+
+
+@pytest.mark.parametrize(("typed", "time"), [("09:00", dt.time(9)), ("9.30", dt.time(9, 30)),
+                                             (" 13:15 ", dt.time(13, 15)), ("", None)])  # fmt: skip
+def test_a_starting_time_as_people_write_it(typed: str, time: dt.time | None) -> None:
+    assert values.parse_clock(typed) == time
+
+
+@pytest.mark.parametrize("typed", ["25:00", "9", "09:60", "jam 9", "09:00:00", "٠٩:٠٠"])
+def test_what_is_not_a_starting_time_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError, match="jam mulai"):
+        values.parse_clock(typed)

@@ -89,6 +89,7 @@ async def test_bad_schedules_answer_4xx_in_indonesian_and_write_nothing(city: Ci
         ({"agenda": []}, 422, "agenda"),
         ({"held_on": "1900-01-01"}, 422, "held_on"),
         ({"held_on": "2020-05-31"}, 422, "held_on"),  # the day before the stage's window opens (tests/cycles.py)
+        ({"starts_at": "09:00:30"}, 422, "starts_at"),  # the city's wall clock: hours and minutes
         ({"held_on": "kemarin"}, 400, None),
         ({"extra": 1}, 400, None),
     ]
@@ -105,11 +106,12 @@ async def test_bad_schedules_answer_4xx_in_indonesian_and_write_nothing(city: Ci
 
 async def test_forum_pd_is_scheduled_again_and_closes_only_when_every_proposal_is_decided(city: City) -> None:
     client, admin = city.client, city.auth["admin"]
-    r = await client.post(FORUM_PD, json={**SCHEDULE, "place": "Ruang rapat"}, headers=admin)
+    r = await client.post(FORUM_PD, json={**SCHEDULE, "place": "Ruang rapat", "starts_at": "08:00:00"}, headers=admin)
     assert r.status_code == 200 and r.json()["status"] == "dijadwalkan"
+    assert (await client.get(FORUM_PD)).json()["starts_at"] == "08:00:00"
     r = await client.post(FORUM_PD, json=SCHEDULE, headers=admin)  # rescheduled: the new one replaces it
     shown = (await client.get(FORUM_PD)).json()
-    assert shown["place"] == SCHEDULE["place"] and shown["berita_acara"] is None
+    assert shown["place"] == SCHEDULE["place"] and shown["berita_acara"] is None and shown["starts_at"] is None
     assert [p["kind"] for p in shown["participants"]] == ["agency", "dprd", "kecamatan"]
     before = await event_count(city.pool)
     refused = await client.post(f"{FORUM_PD}/close", json={"minutes": "Disepakati."}, headers=admin)

@@ -121,6 +121,33 @@ async def test_scheduling_takes_a_region_by_name_and_says_what_is_wrong(client: 
     assert "dijadwalkan</p>" not in (await client.get(made.headers["location"])).text.split("<h1>")[0]
 
 
+async def test_a_forum_says_when_it_begins_on_the_public_calendar(client: httpx.AsyncClient, users) -> None:  # noqa: ANN001, F811
+    """The starting time is optional; typed as people write it ("9.30"), refused with the typed form kept when
+    it is not a time, and shown to residents on /musyawarah."""
+    csrf = await _signed_in(client, users["kecamatan"])
+    fields = {"_csrf_token": csrf, "level": "kelurahan", "region": "margahayu", "year": "2022",
+              "held_on": "2021-01-21", "title": f"Musrenbang pukul {uuid.uuid4().hex[:6]}", "place": "Aula RW 03",
+              "chair": "Lurah", "ceiling": "50000000", "rule": "greedy"}  # fmt: skip
+    bad = await client.post("/petugas/musyawarah/baru", data={**fields, "starts_at": "25:00"})
+    assert bad.status_code == 422 and "tulis jam mulai dengan jam dan menit" in bad.text
+    assert 'value="25:00"' in bad.text and f'value="{fields["title"]}"' in bad.text
+    made = await client.post("/petugas/musyawarah/baru", data={**fields, "starts_at": "9.30"})
+    assert made.status_code == 303, made.text
+    forum_id = made.headers["location"].rsplit("/", 1)[1]
+    assert (await client.get(f"/api/v1/forums/{forum_id}")).json()["starts_at"] == "09:30:00"
+    calendar = (await client.get("/musyawarah", params={"tahun": 2022})).text
+    at = calendar.index(fields["title"])
+    shown = calendar[calendar.rindex('<li class="meeting">', 0, at) : at]  # this forum's entry
+    assert 'datetime="2021-01-21T09:30"' in shown and "pukul 09.30" in shown
+    # Through the API: a time with seconds or a time zone is not the city's wall clock.
+    auth = await token(client, users["kecamatan"])
+    body = {"level": "kelurahan", "region": KELURAHAN, "year": 2022, "title": "Musrenbang API", "held_on": "2021-01-22",
+            "ceiling": 50_000_000, "rule": "greedy", "ballot_kind": "approval"}  # fmt: skip
+    for wrong in ("09:30:15", "09:30:00+07:00"):
+        r = await client.post("/api/v1/forums", json={**body, "starts_at": wrong}, headers=auth)
+        assert r.status_code == 422 and "starts_at" in r.text, (wrong, r.text)
+
+
 async def test_staff_pages_say_names_not_codes(client: httpx.AsyncClient, users) -> None:  # noqa: ANN001, F811
     await _signed_in(client, users["kelurahan"])
     home = (await client.get("/petugas")).text
