@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -66,11 +67,45 @@ def database(settings: Settings, *, keep_running: bool = False) -> Iterator[str]
             bundled.stop()
 
 
+async def _stopped_by_sigterm(work: Coroutine[Any, Any, T]) -> T:
+    """`work`, cancelled (then SystemExit) on SIGTERM, as asyncio.run cancels it on Ctrl-C.
+
+    Why not let the process's SIGTERM handler raise SystemExit wherever the main thread happens to be: in a
+    coroutine's `finally` (a pool closing) the exception waits behind an await, and raised between two steps
+    of asyncpg's protocol it leaves a connection that is never given back, so the pool's close, and the
+    process, waited for ever with the bundled PostgreSQL running (seen in the stop tests, during `--demo`).
+    A cancellation arrives at an await, where every `finally` and every connection's release can run."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        stopped = True
+        if task is not None:
+            task.cancel()
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop)
+    except (ValueError, RuntimeError, NotImplementedError):  # not the main thread: the process's own handler
+        return await work
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if stopped:
+            raise SystemExit(128 + signal.SIGTERM) from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)  # which sets SIG_DFL: put back what was there
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def run(work: Coroutine[Any, Any, T]) -> T:
     from musrenbang.services.freshness import ReadModelBehind
 
     try:
-        return asyncio.run(work)
+        return asyncio.run(_stopped_by_sigterm(work))
     except DatabaseError as exc:
         raise Failure(str(exc)) from None
     except ReadModelBehind as exc:
