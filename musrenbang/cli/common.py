@@ -88,7 +88,8 @@ async def _stopped_by_sigterm(work: Coroutine[Any, Any, T]) -> T:
     previous = signal.getsignal(signal.SIGTERM)
     try:
         loop.add_signal_handler(signal.SIGTERM, stop)
-    except (ValueError, RuntimeError, NotImplementedError):  # not the main thread: the process's own handler
+    except (ValueError, RuntimeError, NotImplementedError):
+        # Only the main thread may handle signals: elsewhere SIGTERM stays with the process's own handler.
         return await work
     try:
         return await work
