@@ -20,6 +20,7 @@ realistic size however many proposals compete for it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import hashlib
@@ -160,6 +161,19 @@ def _clamp(x: float) -> int:
     return max(1, min(5, round(x)))
 
 
+def _fits(used: dict[str, int], chunk: list[CityItem]) -> bool:
+    """Whether `chunk` still fits each of its kelurahan's Dana Kelurahan of the year (as the RKPD's rule
+    counts it: each kelurahan by its own proposals' costs), booking it in `used` if so."""
+    cost: dict[str, int] = defaultdict(int)
+    for item in chunk:
+        cost[item.kelurahan] += item.cost
+    if any(used[k] + c > (RKPD_2022.dana_kelurahan or 0) for k, c in cost.items()):
+        return False
+    for k, c in cost.items():
+        used[k] += c
+    return True
+
+
 class _Demo:
     def __init__(self, pool: asyncpg.Pool, store: EventStore, secret: bytes, seed: int, scale: int,
                  on_progress: Callable[[int], None] | None) -> None:  # fmt: skip
@@ -183,7 +197,12 @@ class _Demo:
 
     async def fresh(self) -> None:
         """Wait for every read model to reach the log's head: the next stage reads them to decide (the
-        ceilings below, forums' agendas), and a read model behind the log would freeze stale data."""
+        ceilings below, forums' agendas), and a read model behind the log would freeze stale data.
+
+        The demo appends far faster than read models are applied, and no worker runs beside it: the backlog
+        is applied here first, whole, without a deadline (the freshness check helps one batch at a time
+        within its timeout, which at scale 100 and more ran out with whole read models left behind)."""
+        await asyncio.gather(*(self.runner.catch_up(p) for p in self.runner.projections))
         await require_fresh(self.runner, [p.name for p in self.runner.projections], timeout=60)
 
     # --- appending ----------------------------------------------------------------------------------
@@ -569,6 +588,9 @@ class _Demo:
             need = self.need[item.code]
             groups[(agency_of[item.code], need.key, item.kelurahan[:8], item.source)].append(item)
         out: list[tuple[Metadata, r.Command]] = []
+        dana_kelurahan_used: dict[str, int] = defaultdict(int)
+        """Per kelurahan, what its Dana Kelurahan lines cost so far: a larger demo (`scale`) has more small
+        needs than a kelurahan's Dana Kelurahan pays for, and the rest go to the city's budget."""
         for (agency, _, _, source), members in sorted(groups.items()):
             need = self.need[members[0].code]
             start = 0
@@ -579,11 +601,12 @@ class _Demo:
                 pagu = sum(i.cost for i in chunk)
                 funding = need.funding_source
                 small = pagu < 100_000_000 and self.rng.random() < 0.2
-                if source == "pokir":  # not agreed at a Musrenbang Kelurahan: never Dana Kelurahan
-                    funding = "apbd_kota" if funding == "dana_kelurahan" else funding
-                elif small or funding == "dana_kelurahan":  # paid by Dana Kelurahan: through the kecamatan
+                if (small or funding == "dana_kelurahan") and source != "pokir" and _fits(dana_kelurahan_used, chunk):
+                    # Paid by Dana Kelurahan, through the kecamatan (a pokir was not agreed at a Musrenbang
+                    # Kelurahan: never).
                     out.extend(self._dana_kelurahan(agency, chunk, kecamatan_agency, need, volume))
                     continue
+                funding = "apbd_kota" if funding == "dana_kelurahan" else funding
                 line = r.LineInput(
                     agency=agency, origins=tuple(i.code for i in chunk), priority_program=need.priority_program,
                     sub_kegiatan_code=need.sub_kegiatan_code, program=need.program, kegiatan=need.kegiatan,
