@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import psutil
@@ -60,7 +61,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.output()}")
+                self._give_up(f"serve exited with {self.process.returncode}")
             try:
                 r = httpx.get(f"{self.base_url}/health", timeout=2)
                 if r.status_code == 200:
@@ -68,7 +69,7 @@ class Server:
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        raise AssertionError(f"serve did not become healthy:\n{self.output()}")
+        self._give_up("serve did not become healthy")
 
     def wait_all_workers(self, timeout: float = 90) -> None:
         """Until every worker has started serving (healthy means one has). A stop signal that reaches a
@@ -76,8 +77,15 @@ class Server:
         deadline = time.monotonic() + timeout
         while self.output().count("Started worker-") < self.workers:
             if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError(f"not every worker started:\n{self.output()}")
+                self._give_up("not every worker started")
             time.sleep(0.1)
+
+    def _give_up(self, why: str) -> NoReturn:
+        """Fail the test with the server's output, stopping it first: a server that never came up must not
+        outlive its test (failed runs left them, and their bundled PostgreSQL, running for good)."""
+        output = self.output()
+        self.stop()
+        raise AssertionError(f"{why}:\n{output}")
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
         """Stop as an operator would (Ctrl-C), then make sure no worker process outlives the test."""

@@ -5,6 +5,7 @@ Every proposal that ever got a 2xx answer exists exactly once afterwards, and so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 
@@ -21,8 +22,17 @@ CLIENTS = 200
 
 async def test_proposals_survive_a_server_killed_mid_rush(database_url: str, free_port: int) -> None:
     env = {"MUSRENBANG_SUBMISSIONS_PER_HOUR": "100000"}
-    server = Server(free_port, database_url=database_url, workers=2, extra_env=env)
-    server.wait_healthy()
+    servers: list[Server] = []
+    """Every server this test starts, stopped at its end however it ends (a failed run left them running)."""
+    try:
+        await _rush_and_crash(database_url, free_port, env, servers)
+    finally:
+        for started in servers:
+            started.stop()
+
+
+async def _rush_and_crash(database_url: str, free_port: int, env: dict[str, str], servers: list[Server]) -> None:
+    server = _start(free_port, database_url, env, servers)
     answers: dict[int, list[str]] = {i: [] for i in range(CLIENTS)}
     transport_errors = 0
 
@@ -50,34 +60,38 @@ async def test_proposals_survive_a_server_killed_mid_rush(database_url: str, fre
             await asyncio.sleep(0.01)
         server.kill()
         await asyncio.sleep(0.5)
-        return await asyncio.to_thread(_start_again, free_port, database_url, env)
+        return await asyncio.to_thread(_start, free_port, database_url, env, servers)
 
     limits = httpx.Limits(max_connections=CLIENTS)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30, limits=limits) as http:
         crash = asyncio.create_task(crash_midway())
-        await asyncio.gather(*(resident(i, http) for i in range(CLIENTS)))
-        restarted = await crash
-    try:
-        assert transport_errors > 0, "the kill must have hit requests in flight"
-        assert all(len(set(codes)) == 1 for codes in answers.values()), "a retry got a different proposal"
-        conn = await asyncpg.connect(database_url)
         try:
-            counts = await conn.fetch(
-                "SELECT data->'content'->>'title' AS title, count(*) FROM events"
-                " WHERE event_type = 'proposal.submitted' GROUP BY 1"
-            )
-            assert len(counts) == CLIENTS and all(r["count"] == 1 for r in counts)
-            codes = {codes[0] for codes in answers.values()}
-            stored = {r[0] for r in await conn.fetch("SELECT code FROM proposals")}
-            assert stored == codes
-            assert await conn.fetchval("SELECT count(*) FROM proposer_contacts") == CLIENTS  # no orphans
-        finally:
-            await conn.close()
+            await asyncio.gather(*(resident(i, http) for i in range(CLIENTS)))
+        except BaseException:
+            crash.cancel()  # it may still wait for answers that will not come; a started server is in `servers`
+            with contextlib.suppress(asyncio.CancelledError):
+                await crash
+            raise
+        await crash
+    assert transport_errors > 0, "the kill must have hit requests in flight"
+    assert all(len(set(codes)) == 1 for codes in answers.values()), "a retry got a different proposal"
+    conn = await asyncpg.connect(database_url)
+    try:
+        counts = await conn.fetch(
+            "SELECT data->'content'->>'title' AS title, count(*) FROM events"
+            " WHERE event_type = 'proposal.submitted' GROUP BY 1"
+        )
+        assert len(counts) == CLIENTS and all(r["count"] == 1 for r in counts)
+        codes = {codes[0] for codes in answers.values()}
+        stored = {r[0] for r in await conn.fetch("SELECT code FROM proposals")}
+        assert stored == codes
+        assert await conn.fetchval("SELECT count(*) FROM proposer_contacts") == CLIENTS  # no orphans
     finally:
-        restarted.stop()
+        await conn.close()
 
 
-def _start_again(port: int, database_url: str, env: dict[str, str]) -> Server:
+def _start(port: int, database_url: str, env: dict[str, str], servers: list[Server]) -> Server:
     server = Server(port, database_url=database_url, workers=2, extra_env=env)
+    servers.append(server)
     server.wait_healthy()
     return server
