@@ -324,22 +324,27 @@ def _node(r: asyncpg.Record) -> ProposalNode:
 async def lineage_of_proposal(pool: asyncpg.Pool, code: str) -> LineageOut:
     """Two round trips: the graph (root, family, lines), then the steps of every subject in it. A
     projection batch committing in between can only add steps after the graph was read."""
-    code = code_or_404(code)
     async with pool.acquire() as conn:
-        rows = await lineage_views.proposal_graph(conn, code)
-        if not rows:
-            raise NotFoundException()
-        root = rows[0]["root"]
-        chain = await proposal_views.history(conn, code)
-        lines = _lines(rows)
-        for other in (y["code"] for y in chain if y["code"] != code):  # the need's other years
-            more = await lineage_views.proposal_graph(conn, other)
-            rows += [r for r in more if r["code"] not in {x["code"] for x in rows}]
-            lines += [x for x in _lines(more) if x not in lines]
-        subjects = [r["code"] for r in rows] + [lineage_views.line_subject(x.year, x.line_id) for x in lines]
-        return LineageOut(subject=code, root=root, proposals=[_node(r) for r in rows], lines=lines,
-                          steps=await lineage_views.steps(conn, subjects),
-                          years=[YearOut(y["year"], y["code"], y["outcome"]) for y in chain])  # fmt: skip
+        return await proposal_lineage_on(conn, code)
+
+
+async def proposal_lineage_on(conn: asyncpg.Connection, code: str) -> LineageOut:
+    """`lineage_of_proposal` on a connection the caller holds (in a snapshot of its choosing)."""
+    code = code_or_404(code)
+    rows = await lineage_views.proposal_graph(conn, code)
+    if not rows:
+        raise NotFoundException()
+    root = rows[0]["root"]
+    chain = await proposal_views.history(conn, code)
+    lines = _lines(rows)
+    for other in (y["code"] for y in chain if y["code"] != code):  # the need's other years
+        more = await lineage_views.proposal_graph(conn, other)
+        rows += [r for r in more if r["code"] not in {x["code"] for x in rows}]
+        lines += [x for x in _lines(more) if x not in lines]
+    subjects = [r["code"] for r in rows] + [lineage_views.line_subject(x.year, x.line_id) for x in lines]
+    return LineageOut(subject=code, root=root, proposals=[_node(r) for r in rows], lines=lines,
+                      steps=await lineage_views.steps(conn, subjects),
+                      years=[YearOut(y["year"], y["code"], y["outcome"]) for y in chain])  # fmt: skip
 
 
 def _lines(rows: list[asyncpg.Record]) -> list[LineRef]:
@@ -348,13 +353,18 @@ def _lines(rows: list[asyncpg.Record]) -> list[LineRef]:
 
 async def lineage_of_line(pool: asyncpg.Pool, year: int, line_id: str) -> LineageOut:
     async with pool.acquire() as conn:
-        rows = await lineage_views.line_graph(conn, year, line_id)
-        if not rows and not await lineage_views.line_exists(conn, year, line_id):
-            raise NotFoundException()
-        subject = lineage_views.line_subject(year, line_id)
-        return LineageOut(subject=subject, root=None, proposals=[_node(r) for r in rows],
-                          lines=[LineRef(year, line_id)],
-                          steps=await lineage_views.steps(conn, [subject, *(r["code"] for r in rows)]))  # fmt: skip
+        return await line_lineage_on(conn, year, line_id)
+
+
+async def line_lineage_on(conn: asyncpg.Connection, year: int, line_id: str) -> LineageOut:
+    """`lineage_of_line` on a connection the caller holds (in a snapshot of its choosing)."""
+    rows = await lineage_views.line_graph(conn, year, line_id)
+    if not rows and not await lineage_views.line_exists(conn, year, line_id):
+        raise NotFoundException()
+    subject = lineage_views.line_subject(year, line_id)
+    return LineageOut(subject=subject, root=None, proposals=[_node(r) for r in rows],
+                      lines=[LineRef(year, line_id)],
+                      steps=await lineage_views.steps(conn, [subject, *(r["code"] for r in rows)]))  # fmt: skip
 
 
 @get("/api/v1/lineage/{code:str}", summary="Every step from a proposal to where it ended, with log hashes",

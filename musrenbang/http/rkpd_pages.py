@@ -46,8 +46,8 @@ from musrenbang.http.rkpd_api import (
     ProposalNode,
     RkpdOut,
     Year,
-    lineage_of_line,
-    lineage_of_proposal,
+    line_lineage_on,
+    proposal_lineage_on,
     rkpd_out,
     rkpd_out_on,
 )
@@ -692,8 +692,14 @@ def line_outcome(trunk_steps: list[StepView]) -> dict[str, Any]:
             "adopted": adopted[-1] if adopted else None, "milestone": done[-1] if done else None}  # fmt: skip
 
 
-async def _places(pool: asyncpg.Pool) -> dict[str, str]:
-    return {r["kode"]: r["nama"] for r in await pool.fetch("SELECT kode, nama FROM regions")}
+async def _places(conn: asyncpg.Connection) -> dict[str, str]:
+    return {r["kode"]: r["nama"] for r in await conn.fetch("SELECT kode, nama FROM regions")}
+
+
+LINEAGE_MODELS = ("lineage", "proposals", "city")
+"""What a lineage page reads (regions are reference data). Its rendering (tens of steps through the
+template) cost two to three times a `/health`; cached by these models' checkpoints, a page is rendered
+again after any event they apply, in the cache of per-item pages (`page_cache.items_of`)."""
 
 
 @get("/telusur/usulan/{code:str}", include_in_schema=False, dependencies=FROM_REPLICA)
@@ -701,27 +707,40 @@ async def proposal_lineage_page(request: Request, pool: asyncpg.Pool, code: str)
     canonical = code_or_404(code)
     if canonical != code:
         return Redirect(f"/telusur/usulan/{canonical}", status_code=301)
-    lineage = await lineage_of_proposal(pool, code)
-    root = lineage.root or code
-    nodes = tree(lineage, [root])
-    if not nodes:
-        raise NotFoundException()
-    trunk = nodes[0]
-    subject = next(n for n in _flatten(nodes) if n.p.code == code)
-    other_years = [(y, tree(lineage, [y.code])) for y in lineage.years if y.code not in (code, root)]
-    return page(request, "lineage.html", lineage=lineage, nodes=nodes, trunk=trunk, subject=subject,
-                outcome=proposal_outcome(lineage, trunk), line=None, places=await _places(pool),
-                other_years=other_years, **_labels())  # fmt: skip
+
+    async def render_on(conn: asyncpg.Connection) -> bytes:
+        lineage = await proposal_lineage_on(conn, code)
+        root = lineage.root or code
+        nodes = tree(lineage, [root])
+        if not nodes:
+            raise NotFoundException()
+        trunk = nodes[0]
+        subject = next(n for n in _flatten(nodes) if n.p.code == code)
+        other_years = [(y, tree(lineage, [y.code])) for y in lineage.years if y.code not in (code, root)]
+        return rendered(request, "lineage.html", page_context(
+            request, city=await city_views.settings(conn), lineage=lineage, nodes=nodes, trunk=trunk,
+            subject=subject, outcome=proposal_outcome(lineage, trunk), line=None, places=await _places(conn),
+            other_years=other_years, **_labels(),
+        ))  # fmt: skip
+
+    return await page_cache.by_checkpoints(request, pool, "lineage.html", LINEAGE_MODELS, render_on,
+                                           cache=page_cache.items_of(request))  # fmt: skip
 
 
 @get("/telusur/rkpd/{year:int}/{line_id:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def line_lineage_page(request: Request, pool: asyncpg.Pool, year: Year, line_id: str) -> Template:
-    lineage = await lineage_of_line(pool, year, line_id)
-    subject = lineage_views.line_subject(year, line_id)
-    trunk_steps = [StepView(s, _detail(s)) for s in lineage.steps if s.subject == subject]
-    outcome = line_outcome(trunk_steps)
-    origins = list(outcome["line"].d["line"]["origins"]) if outcome["line"] else []
-    nodes = tree(lineage, origins, skip_line=line_id)
-    return page(request, "lineage.html", lineage=lineage, nodes=nodes, trunk=None, subject=None,
-                line={"year": year, "line_id": line_id, "steps": trunk_steps, **outcome}, outcome=None,
-                places=await _places(pool), other_years=[], **_labels())  # fmt: skip
+async def line_lineage_page(request: Request, pool: asyncpg.Pool, year: Year, line_id: str) -> Response:
+    async def render_on(conn: asyncpg.Connection) -> bytes:
+        lineage = await line_lineage_on(conn, year, line_id)
+        subject = lineage_views.line_subject(year, line_id)
+        trunk_steps = [StepView(s, _detail(s)) for s in lineage.steps if s.subject == subject]
+        outcome = line_outcome(trunk_steps)
+        origins = list(outcome["line"].d["line"]["origins"]) if outcome["line"] else []
+        nodes = tree(lineage, origins, skip_line=line_id)
+        return rendered(request, "lineage.html", page_context(
+            request, city=await city_views.settings(conn), lineage=lineage, nodes=nodes, trunk=None,
+            subject=None, line={"year": year, "line_id": line_id, "steps": trunk_steps, **outcome}, outcome=None,
+            places=await _places(conn), other_years=[], **_labels(),
+        ))  # fmt: skip
+
+    return await page_cache.by_checkpoints(request, pool, "lineage.html", LINEAGE_MODELS, render_on,
+                                           cache=page_cache.items_of(request))  # fmt: skip

@@ -1,8 +1,12 @@
-"""The per-process cache of rendered pages stays bounded and keeps what was used last (http/page_cache.py)."""
+"""The per-process cache of rendered pages stays bounded, keeps what was used last, and renders a page once for
+the requests that miss it together (http/page_cache.py)."""
 
 from __future__ import annotations
 
-from musrenbang.http.page_cache import Body, PageCache, etag_of
+import asyncio
+import gzip
+
+from musrenbang.http.page_cache import Body, PageCache, _render_once, etag_of
 
 
 def body(n: int, size: int = 10) -> Body:
@@ -37,3 +41,38 @@ def test_keys_name_their_state_and_facts_are_bounded() -> None:
     for n in range(3):
         cache.note(("pages", n), n + 1)
     assert cache.noted(("pages", 0)) is None and cache.noted(("pages", 2)) == 3
+
+
+async def test_requests_that_miss_together_wait_for_one_render() -> None:
+    cache, renders, release = PageCache(), [], asyncio.Event()
+
+    async def render() -> tuple[tuple[object, ...], bytes]:
+        renders.append(1)
+        await release.wait()
+        return ("page", 1), b"<p>isi</p>"
+
+    waiting = [asyncio.ensure_future(_render_once(cache, body(1).etag, render, "text/html")) for _ in range(10)]
+    await asyncio.sleep(0.01)
+    assert len(renders) == 1 and not any(w.done() for w in waiting)  # all ten are waiting on one render
+    waiting[0].cancel()  # a client that leaves cancels only its own wait
+    release.set()
+    bodies = await asyncio.gather(*waiting[1:])
+    assert {gzip.decompress(b.gzipped) for b in bodies} == {b"<p>isi</p>"} and len(renders) == 1
+    assert cache.get(body(1).etag) is not None and not cache.rendering
+
+
+async def test_a_render_that_fails_fails_its_waiters_and_the_next_request_renders_again() -> None:
+    cache, attempts = PageCache(), []
+
+    async def render() -> tuple[tuple[object, ...], bytes]:
+        attempts.append(1)
+        await asyncio.sleep(0.01)
+        if len(attempts) == 1:
+            raise RuntimeError("database gone")
+        return ("page", 2), b"ok"
+
+    failed = await asyncio.gather(*(_render_once(cache, body(2).etag, render, "text/html") for _ in range(3)),
+                                  return_exceptions=True)  # fmt: skip
+    assert all(isinstance(f, RuntimeError) for f in failed) and len(attempts) == 1
+    again = await _render_once(cache, body(2).etag, render, "text/html")
+    assert gzip.decompress(again.gzipped) == b"ok" and len(attempts) == 2

@@ -1,5 +1,5 @@
-"""The RKPD list and its JSON served from bytes cached by the read model's state (issue 15, part 4), through
-a real server on its own copy of the history (tests/history.py: RKPD 2022 adopted): ETag and 304, one
+"""The RKPD list, its JSON and the lineage pages served from bytes cached by the read models' state (issue 15,
+part 4), through a real server on its own copy of the history (tests/history.py: RKPD 2022 adopted): ETag and 304, one
 compression, a write shows on the very next read, every line reachable page by page, languages kept apart,
 and nothing for one reader (staff, the "may be behind" notice) in what everyone is sent.
 
@@ -99,6 +99,25 @@ async def test_an_unchanged_list_is_304_to_its_etag_and_compressed_once(city: Ci
     assert other.status_code == 200 and body == plain
 
 
+async def test_lineage_pages_are_304_to_their_etag(city: City) -> None:
+    for path in await _lineage_paths(city):
+        first, gz = await raw(city, path, **{"Accept-Encoding": "gzip"})
+        assert first.status_code == 200 and first.headers["content-encoding"] == "gzip", path
+        assert gzip.decompress(gz).startswith(b"<!doctype html>")
+        again, body = await raw(city, path, **{"If-None-Match": first.headers["etag"], "Accept-Encoding": "gzip"})
+        assert again.status_code == 304 and body == b"", path
+    missing, _ = await raw(city, "/telusur/usulan/ZZZZZZZZ")
+    assert missing.status_code == 404  # an unknown code is not cached as a page
+
+
+async def _lineage_paths(city: City) -> list[str]:
+    """The lineage pages of the first adopted line and of a proposal in it."""
+    line = await city.pool.fetchval("SELECT line_id FROM rkpd_lines WHERE year = $1 ORDER BY line_id LIMIT 1",
+                                    history.YEAR)  # fmt: skip
+    code = await city.pool.fetchval("SELECT code FROM proposals WHERE rkpd_line = $1 ORDER BY code LIMIT 1", line)
+    return [f"/telusur/rkpd/{history.YEAR}/{line}", f"/telusur/usulan/{code}"]
+
+
 async def test_the_json_is_what_the_list_encodes_to_by_default(city: City, web: httpx.AsyncClient) -> None:
     """Field names and values unchanged: the cached bytes are the encoding of `rkpd_out` now."""
     served = (await web.get(JSON)).json()
@@ -146,6 +165,7 @@ async def test_nothing_for_one_reader_is_cached_for_everyone(city: City) -> None
 async def test_a_write_shows_on_the_next_read_and_moves_the_validator(city: City, web: httpx.AsyncClient) -> None:
     page, listed, equity = await web.get(PAGE), await web.get(JSON), await web.get(EQUITY)
     sources = await web.get(SOURCES)
+    lineages = {path: await web.get(path) for path in await _lineage_paths(city)}
     assert "Tidak ada perubahan sejak penetapan" in page.text
     r = await web.post(f"{JSON}/lines", json=LINE, headers=city.auth["roads"])
     assert r.status_code == 201, r.text
@@ -166,6 +186,11 @@ async def test_a_write_shows_on_the_next_read_and_moves_the_validator(city: City
     assert moved.status_code == 200 and moved.headers["etag"] != sources.headers["etag"]
     renja = (await web.get(f"/api/v1/rkpd/{history.YEAR}/sources")).json()["totals"]["renja"]
     assert rupiah(renja) in moved.text and rupiah(renja) not in sources.text
+    # The lineage pages (cached by the checkpoints of lineage, proposals and city) show the new adoption.
+    for path, before in lineages.items():
+        now = await web.get(path, headers={"If-None-Match": before.headers["etag"]})
+        assert now.status_code == 200 and now.headers["etag"] != before.headers["etag"], path
+        assert now.text.count("step-rkpd-adopted") == before.text.count("step-rkpd-adopted") + 1, path
     adopted = await web.get(JSON)
     assert line_id in [i["id"] for i in adopted.json()["items"]]
     assert f'id="baris-{line_id}"' in (await web.get(PAGE)).text
