@@ -19,15 +19,16 @@ from musrenbang.domain.access import require_region
 from musrenbang.domain.cycle import STAGE_LABELS, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.domain.search import MAX_TYPED
-from musrenbang.http import feeds
+from musrenbang.http import feeds, page_cache
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt, count_photo_decode, count_submission
 from musrenbang.http.reads import FROM_REPLICA
-from musrenbang.http.render import page
+from musrenbang.http.render import page, page_context, rendered
 from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
+from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.proposals import SEARCH_PAGE
@@ -76,24 +77,39 @@ async def regions_page(request: Request, pool: asyncpg.Pool) -> Template:
                 pages=max(1, math.ceil(total / REGION_PAGE)))  # fmt: skip
 
 
+SEARCH_MODELS = ("proposals", "cycles", "city")
+"""What the proposal search reads (regions are reference data)."""
+
+
 @get("/usulan", include_in_schema=False, dependencies=FROM_REPLICA)
-async def search_proposals(request: Request, pool: asyncpg.Pool) -> Template:
+async def search_proposals(request: Request, pool: asyncpg.Pool) -> Response:
     """Every proposal of a year found by title, code or kelurahan (`?tahun=2022&q=pondok gede`), 25 to a
     page: how an auditor or a resident finds one without knowing where it was proposed. Public columns
-    only (no proposer)."""
+    only (no proposer). A page is kept by what was asked and the checkpoints of the read models it reads
+    (in the cache of searches): a search many make is scanned once per state of the proposals, not once
+    per reader."""
     typed = request.query_params.get("q", "")[:MAX_TYPED].strip()
     page_number = max(1, int_param(request, "halaman") or 1)
-    async with pool.acquire() as conn:
+
+    async def render_on(conn: asyncpg.Connection) -> bytes:
         year, years = await year_asked(request, conn)
         if request.query_params.get("tahun") and year != int_param(request, "tahun"):
             raise BadForm(N_("Tidak ada siklus perencanaan untuk tahun itu."))
         total, rows = await proposal_views.search_year(conn, year, typed, offset=(page_number - 1) * SEARCH_PAGE) \
             if year else (0, [])  # fmt: skip
-    pages = max(1, math.ceil(total / SEARCH_PAGE))
-    if page_number > pages:
-        raise NotFoundException()
-    return page(request, "usulan_cari.html", typed=typed, year=year, years=years, rows=rows, total=total,
-                page_number=page_number, pages=pages)  # fmt: skip
+        more = total > proposal_views.SEARCH_COUNTED
+        pages = max(1, math.ceil(min(total, proposal_views.SEARCH_COUNTED) / SEARCH_PAGE))
+        if page_number > pages:
+            raise NotFoundException()
+        return rendered(request, "usulan_cari.html", page_context(
+            request, city=await city_views.settings(conn), typed=typed, year=year, years=years, rows=rows,
+            total=total, more=more, counted=proposal_views.SEARCH_COUNTED, page_number=page_number, pages=pages,
+        ))  # fmt: skip
+
+    # The default year is the cycle being planned today: the day is part of what was asked.
+    asked = (request.query_params.get("tahun", ""), typed, page_number, cycle_service.today())
+    return await page_cache.by_checkpoints(request, pool, f"usulan_cari.html {asked!r}", SEARCH_MODELS, render_on,
+                                           cache=page_cache.searches_of(request))  # fmt: skip
 
 
 async def _form_context(pool: asyncpg.Pool, year: int | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from musrenbang.projections import proposals as proposal_views
 from tests.rkpd_site import (  # noqa: F401  (fixtures on this module's site)
     OTHER_KELURAHAN,
     PROPOSER_NAME,
@@ -128,6 +129,31 @@ async def test_the_proposal_search_finds_by_title_kelurahan_and_code(web: httpx.
     assert re.search(r'id="jumlah">1 usulan', by_code.text) and f'href="/lacak/{code}"' in by_code.text
     for r in (every, by_place, by_code):
         assert PROPOSER_NAME not in r.text and PROPOSER_PHONE[-8:] not in r.text
+
+
+async def test_the_proposal_search_counts_matches_only_up_to_its_bound(
+    db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with db.acquire() as conn:
+        every, first = await proposal_views.search_year(conn, YEAR, "")
+        assert every >= 9
+        monkeypatch.setattr(proposal_views, "SEARCH_COUNTED", 3)
+        bounded, rows = await proposal_views.search_year(conn, YEAR, "")
+    assert bounded == 4  # "more than 3": the count stops one past the bound
+    assert [r["code"] for r in rows] == [r["code"] for r in first]  # the page itself is whole
+
+
+async def test_a_search_asked_again_is_sent_as_it_is_and_another_is_not(web: httpx.AsyncClient) -> None:
+    first = await web.get("/usulan", params={"tahun": YEAR, "q": "kranji"})
+    etag = first.headers["etag"]
+    again = await web.get("/usulan", params={"tahun": YEAR, "q": "kranji"}, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    named = {"tahun": YEAR, "q": "kranji", "halaman": 1}
+    same = await web.get("/usulan", params=named, headers={"If-None-Match": etag})
+    assert same.status_code == 304  # page 1 named or not: one page
+    for other in ({"tahun": YEAR, "q": "Kranji"}, {"tahun": YEAR, "q": "kranj"}, {"tahun": YEAR}):
+        r = await web.get("/usulan", params=other, headers={"If-None-Match": etag})
+        assert r.status_code == 200 and r.headers["etag"] != etag, other  # what was typed shows in the form
 
 
 async def test_the_proposal_search_refuses_unknown_years_and_pages(web: httpx.AsyncClient) -> None:
