@@ -231,6 +231,15 @@ async def _make_copies(conn: asyncpg.Connection, live: str, shadow: str, project
             await conn.execute(
                 f"CREATE TABLE {_ident(shadow)}.{_ident(table)} (LIKE {_ident(live)}.{_ident(table)} INCLUDING ALL)"
             )
+            # LIKE copies no storage parameters: a fillfactor the migrations chose (room for updates to
+            # stay on their page) would be lost with the switch.
+            options = await conn.fetchval(
+                "SELECT array_to_string(reloptions, ', ') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = $1 AND c.relname = $2",
+                live, table,
+            )  # fmt: skip
+            if options:
+                await conn.execute(f"ALTER TABLE {_ident(shadow)}.{_ident(table)} SET ({options})")
         await conn.execute(
             f"INSERT INTO {_ident(shadow)}.projection_checkpoints (name) VALUES ($1)", projection.name
         )

@@ -32,7 +32,12 @@ async def _shape(conn: asyncpg.Connection, tables: list[str]) -> list[tuple[str,
         " ON c.oid = k.conrelid WHERE c.relname = ANY($1::text[]) ORDER BY 1, 2",
         tables,
     )
-    return [tuple(r) for r in rows] + [tuple(r) for r in keys]
+    options = await conn.fetch(
+        "SELECT relname, 'options', array_to_string(reloptions, ',') FROM pg_class"
+        " WHERE relname = ANY($1::text[]) AND relnamespace = current_schema()::regnamespace ORDER BY 1",
+        tables,
+    )
+    return [tuple(r) for r in rows] + [tuple(r) for r in keys] + [tuple(r) for r in options]
 
 
 async def test_a_rebuild_on_a_live_site_never_shows_an_empty_read_model(
@@ -46,6 +51,7 @@ async def test_a_rebuild_on_a_live_site_never_shows_an_empty_read_model(
         shape = await _shape(conn, tables)
         rows = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in WATCHED}
     assert all(rows.values())
+    assert ("proposals", "options", "fillfactor=50") in shape  # storage settings are part of the shape kept
 
     seen: dict[str, set[int]] = {t: set() for t in WATCHED}
     done = asyncio.Event()
