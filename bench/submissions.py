@@ -58,6 +58,14 @@ end
 """
 
 
+FLOORS = {
+    "/static/app.css": "a static file: the least any request costs this server",
+    "/health": "reads the checkpoints, writes nothing",
+}
+"""Requests that write nothing, measured on the same server right after the submissions: the ceiling any
+submission design in this server could reach on this machine."""
+
+
 def _lua_string(text: str) -> str:
     return "[==[" + text + "]==]"
 
@@ -78,6 +86,19 @@ def run_wrk(base: str, seconds: int, connections: int) -> dict[str, float]:
         "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
         "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
         "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+def run_wrk_get(base: str, path: str, seconds: int, connections: int) -> dict[str, float]:
+    """A plain GET under the same load: what the server answers when it writes nothing."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", base + path],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
+        "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
     }
 
 
@@ -124,6 +145,7 @@ async def main(seconds: int) -> None:
                 before = _cpu([server]), _cpu([postgres])
                 http = await asyncio.to_thread(run_wrk, base, seconds, 50)
                 http_cpu = (_cpu([server]) - before[0], _cpu([postgres]) - before[1])
+                floors = {path: await asyncio.to_thread(run_wrk_get, base, path, seconds, 50) for path in FLOORS}
     created, appended = http["rps"] * seconds, raw * seconds
     print(f"50 concurrent clients, {seconds} s each, server with 2 workers")
     print_table(
@@ -133,8 +155,12 @@ async def main(seconds: int) -> None:
              http["errors"], 1000 * http_cpu[0] / created, 1000 * http_cpu[1] / created],
             ["raw event-log appends (baseline)", raw, "", "", "", 1000 * raw_cpu[0] / appended,
              1000 * raw_cpu[1] / appended],
+            *([f"GET {path} ({why})", floors[path]["rps"], floors[path]["p50"], floors[path]["p99"], "", "", ""]
+              for path, why in FLOORS.items()),
         ],
     )  # fmt: skip
+    for path in FLOORS:
+        print(f"ratio GET {path} / raw appends: {floors[path]['rps'] / raw:.2f}")
     print(f"ratio HTTP submissions / raw appends: {http['rps'] / raw:.2f}; CPU per submission / CPU per append:"
           f" {sum(http_cpu) / created / (sum(raw_cpu) / appended):.1f}")
 
