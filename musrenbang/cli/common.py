@@ -103,6 +103,7 @@ async def _stopped_by_sigterm(work: Coroutine[Any, Any, T]) -> T:
 
 
 def run(work: Coroutine[Any, Any, T]) -> T:
+    from musrenbang.projections.runner import ProjectionFailed
     from musrenbang.services.freshness import ReadModelBehind
 
     try:
@@ -111,6 +112,10 @@ def run(work: Coroutine[Any, Any, T]) -> T:
         raise Failure(str(exc)) from None
     except ReadModelBehind as exc:
         raise Failure(f"the read models did not catch up with the log in time: {exc.message}") from None
+    except ProjectionFailed as exc:
+        # A replay (or a demo catching its read models up) met an event a read model cannot apply: the
+        # live tables stay as they were, and the event is named so that it can be looked at.
+        raise Failure(f"{exc}; the read model stays as it was before this event") from None
     except asyncpg.PostgresError as exc:
         raise Failure(f"the database refused: {exc}") from None
 

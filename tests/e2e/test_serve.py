@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,6 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from musrenbang.db.connect import create_pool
+from musrenbang.domain.events import CycleStageAdvanced
+from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore
 from tests.server import Server
 
 pytestmark = pytest.mark.slow
@@ -135,6 +139,28 @@ def test_replay_rebuilds_every_projection_with_a_progress_report(cli_env: dict[s
     assert "cycles: 1 events applied" in done.stdout
     unknown = run("replay", "--projection", "nope", env=cli_env)
     assert unknown.returncode == 3 and "no projection named 'nope'" in unknown.stderr
+
+
+def test_a_replay_meeting_an_event_a_read_model_cannot_apply_names_it_in_one_line(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    """The year is beyond what the cycles table holds (an event that reached the log before its bounds
+    were checked): one `error:` line naming the projection and the event, exit 3, no traceback."""
+    asyncio.run(_append_poison(database_url))
+    done = run("replay", "--projection", "cycles", env=cli_env)
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]  # after the progress bar's label
+    assert last.startswith("error: projection cycles failed on event cycle.stage_advanced at global position"), last
+
+
+async def _append_poison(url: str) -> None:
+    pool = await create_pool(url, min_size=1, max_size=1)
+    try:
+        poison = CycleStageAdvanced(year=3_000_000_000, stage="kelurahan")
+        await EventStore(pool).append(Append("cycle-poison", NEW_STREAM, [poison]))
+    finally:
+        await pool.close()
 
 
 def test_serve_demo_plays_a_whole_cycle_once_and_a_newcomer_can_follow_a_line_back(
