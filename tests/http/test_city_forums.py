@@ -109,9 +109,9 @@ async def test_forum_pd_is_scheduled_again_and_closes_only_when_every_proposal_i
     r = await client.post(FORUM_PD, json={**SCHEDULE, "place": "Ruang rapat", "starts_at": "08:00:00"}, headers=admin)
     assert r.status_code == 200 and r.json()["status"] == "dijadwalkan"
     assert (await client.get(FORUM_PD)).json()["starts_at"] == "08:00:00"
-    r = await client.post(FORUM_PD, json=SCHEDULE, headers=admin)  # rescheduled: the new one replaces it
-    shown = (await client.get(FORUM_PD)).json()
-    assert shown["place"] == SCHEDULE["place"] and shown["berita_acara"] is None and shown["starts_at"] is None
+    r = await client.post(FORUM_PD, json={**SCHEDULE, "starts_at": "13:30:00"}, headers=admin)  # rescheduled:
+    shown = (await client.get(FORUM_PD)).json()  # the new schedule replaces the old one whole
+    assert shown["place"] == SCHEDULE["place"] and shown["berita_acara"] is None and shown["starts_at"] == "13:30:00"
     assert [p["kind"] for p in shown["participants"]] == ["agency", "dprd", "kecamatan"]
     before = await event_count(city.pool)
     refused = await client.post(f"{FORUM_PD}/close", json={"minutes": "Disepakati."}, headers=admin)
@@ -156,6 +156,7 @@ async def test_the_forum_pd_berita_acara_page(city: City) -> None:
     not_agreed = text.split('id="tidak-disepakati"')[1]
     assert "Posyandu RW 06" in not_agreed and DECLINED in not_agreed and "Dinas Kesehatan" in not_agreed
     assert "H. Ahmad Fauzi" in text and "Disepakati bersama." in text
+    assert re.search(r"Pada hari ini, \d+ \w+ \d{4}, pukul 13\.30 WIB, bertempat", text)
     assert (await city.client.get(f"/periksa/{head}")).status_code == 200
     assert 'href="/rkpd/2022/forum-perangkat-daerah"' in (await city.client.get("/rkpd/2022")).text
     assert (await city.client.get("/rkpd/2022/musrenbang-kota")).status_code == 404  # not scheduled yet

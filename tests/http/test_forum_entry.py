@@ -135,6 +135,7 @@ async def test_a_forum_says_when_it_begins_on_the_public_calendar(client: httpx.
     assert made.status_code == 303, made.text
     forum_id = made.headers["location"].rsplit("/", 1)[1]
     assert (await client.get(f"/api/v1/forums/{forum_id}")).json()["starts_at"] == "09:30:00"
+    assert "21 Januari 2021, pukul 09.30" in (await client.get(made.headers["location"])).text  # the staff's page
     calendar = (await client.get("/musyawarah", params={"tahun": 2022})).text
     at = calendar.index(fields["title"])
     shown = calendar[calendar.rindex('<li class="meeting">', 0, at) : at]  # this forum's entry

@@ -182,7 +182,7 @@ async def test_a_forum_run_through_the_api(client: httpx.AsyncClient, users) -> 
     r = await client.post("/api/v1/forums", headers=auth, json={
         "level": "kelurahan", "region": KELURAHAN, "year": 2022, "title": "Musrenbang Kelurahan Margahayu",
         "held_on": "2021-01-20", "place": "Aula kelurahan", "chair": "Lurah Margahayu", "ceiling": 25_000_000,
-        "rule": "greedy", "ballot_kind": "approval",
+        "rule": "greedy", "ballot_kind": "approval", "starts_at": "09:30:00",
     })  # fmt: skip
     assert r.status_code == 201, r.text
     forum_id = r.json()["forum_id"]
@@ -208,6 +208,7 @@ async def test_a_forum_run_through_the_api(client: httpx.AsyncClient, users) -> 
     closed = (await client.post(f"/api/v1/forums/{forum_id}/close", headers=auth)).json()
     assert closed["status"] == "closed" and closed["women_delegates"] == 1
     minutes = (await client.get(f"/forum/{forum_id}/berita-acara")).text
+    assert "Pada hari ini, 20 Januari 2021, pukul 09.30 WIB, bertempat di Aula kelurahan" in minutes
     section = minutes.split("IV. Delegasi")[1].split("V. Tanda tangan")[0]
     assert "Ibu RW 01" in section and "Pak RW 02" not in section
     result = {x["item_id"]: x for x in closed["result"]}
