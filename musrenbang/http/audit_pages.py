@@ -17,9 +17,9 @@ from litestar.response import Template
 
 from musrenbang.domain.access import Actor, require_role
 from musrenbang.eventlog.verify import check_head, verify_database
+from musrenbang.http.labels import LEVEL_LABELS
 from musrenbang.http.log_head import latest_seal
 from musrenbang.http.render import page
-from musrenbang.http.rkpd_pages import LEVEL_LABELS
 from musrenbang.reference import region_names
 
 HEADS_SHOWN = 200

@@ -18,9 +18,9 @@ from musrenbang.domain import forum as forum_rules
 from musrenbang.domain.access import Actor, covers
 from musrenbang.domain.errors import N_, DomainError
 from musrenbang.http.i18n import translate
+from musrenbang.http.labels import LEVEL_LABELS, ROLE_LABELS
 from musrenbang.http.ratelimit import client_address, limit_key
 from musrenbang.http.render import page
-from musrenbang.http.rkpd_pages import LEVEL_LABELS, ROLE_LABELS
 from musrenbang.http.security import local_path, over_https
 from musrenbang.reference import region_names
 from musrenbang.services import accounts

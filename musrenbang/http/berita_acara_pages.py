@@ -22,10 +22,10 @@ from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import EventStore
 from musrenbang.eventlog.verify import check_head
 from musrenbang.http.city_context import city_of
+from musrenbang.http.labels import RULE_LABELS
 from musrenbang.http.log_head import latest_seal
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
-from musrenbang.http.rkpd_pages import RULE_LABELS
 from musrenbang.projections import forums as forum_views
 from musrenbang.reference import region
 from musrenbang.services.forums import ForumService

@@ -23,9 +23,9 @@ from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.http import forum_forms
 from musrenbang.http.city_context import city_of
 from musrenbang.http.i18n import translate
+from musrenbang.http.labels import LEVEL_LABELS, RULE_LABELS
 from musrenbang.http.notices import notify
 from musrenbang.http.render import page
-from musrenbang.http.rkpd_pages import LEVEL_LABELS, RULE_LABELS
 from musrenbang.http.stopping import Stopping
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region, regions_within

@@ -29,7 +29,6 @@ from litestar.response import Redirect, Template
 
 from musrenbang.domain import agency as agencies
 from musrenbang.domain import city_forums, values
-from musrenbang.domain import forum as forum_rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_
@@ -38,6 +37,7 @@ from musrenbang.http import charts, feeds, page_cache, rkpd_files, rkpd_filters
 from musrenbang.http.city_context import city_of
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import language, translations
+from musrenbang.http.labels import CRITERIA, LEVEL_LABELS, ROLE_LABELS, RULE_LABELS, SOURCE_LABELS, forum_level
 from musrenbang.http.log_head import latest_seal_on
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page, page_context, remember_language, rendered, rupiah
@@ -59,28 +59,6 @@ from musrenbang.projections import rkpd as rkpd_views
 
 _NAME = re.compile(r"(\d{4})(?:\.(csv|xlsx|atom))?")
 
-RULE_LABELS = {
-    "weighted-criteria": N_("penilaian kriteria berbobot (nilai 1–5 per kriteria)"),
-    "greedy": N_("suara persetujuan, diisi berurutan sampai pagu habis"),
-    "greedy-no-skip": N_("suara persetujuan, diisi berurutan dan berhenti di usulan pertama yang tidak muat"),
-    "greedy-threshold": N_("suara persetujuan dengan ambang minimum, diisi berurutan sampai pagu habis"),
-    "greedy-exclusive": N_("suara persetujuan, diisi berurutan; usulan yang saling meniadakan dengan usulan"
-                           " terpilih dilewati"),
-    "equalshares": N_("Method of Equal Shares"),
-    "equalshares/add1": N_("Method of Equal Shares"),
-    "equalshares-comparison": N_("Method of Equal Shares, dibandingkan dengan pengisian berurutan"),
-    "equalshares/add1-comparison": N_("Method of Equal Shares, dibandingkan dengan pengisian berurutan"),
-}
-LEVEL_LABELS = {
-    "kelurahan": N_("Musrenbang Kelurahan"),
-    "desa": N_("Musrenbang Desa"),
-    "kecamatan": N_("Musrenbang Kecamatan"),
-    "kota": N_("Musrenbang Kota"),
-}
-ROLE_LABELS = {"admin": N_("Bappeda"), "facilitator": N_("fasilitator"), "opd": N_("perangkat daerah"),
-               "auditor": N_("auditor"), "dprd": N_("anggota DPRD"), "setwan": N_("Sekretariat DPRD")}  # fmt: skip
-SOURCE_LABELS = {"warga": N_("warga"), "pokir": N_("pokok pikiran DPRD"), "opd": N_("perangkat daerah")}
-CRITERIA = {c.key: c.label for c in forum_rules.DEFAULT_CRITERIA}
 FORUM_KINDS = {"forum.opened", "forum.item_adjusted", "forum.ballot_cast", "forum.scores_given", "forum.closed"}
 LINE_KINDS = {"rkpd.line_set", "rkpd.line_withdrawn", "rkpd.adopted", "rkpd.enacted", "rkpd.forum_closed"}
 
@@ -98,11 +76,6 @@ def _labels() -> dict[str, Any]:
             "ROLES": ROLE_LABELS, "FUNDING": agencies.FUNDING_SOURCES, "CITY_FORUMS": city_forums.FORUMS,
             "CITY_FORUM_PAGES": city_forums.PAGES, "score_text": score_text, "selected_at": selected_at,
             "forum_level": forum_level}  # fmt: skip
-
-
-def forum_level(level: str, region: str) -> str:
-    """A kelurahan-level forum held in a desa is a Musrenbang Desa."""
-    return "desa" if level == "kelurahan" and values.village_level(region) == "desa" else level
 
 
 # --- the list ---------------------------------------------------------------------------------------
