@@ -189,6 +189,7 @@ async def _finish(rebuilding: ProjectionRunner, conn: asyncpg.Connection, live: 
     """What the shared reading left (all of it, for a projection that failed there), then the switch."""
     shadow = f"rebuild_{projection.name}"
     applied += await rebuilding.run_batches(conn, projection) or 0
+    await _analyze(conn, shadow, projection)
     for attempt in range(SWITCH_ATTEMPTS):
         try:
             return applied + await _catch_up_and_switch(conn, rebuilding, live, shadow, projection)
@@ -221,6 +222,15 @@ async def _catch_up_and_switch(conn: asyncpg.Connection, rebuilding: ProjectionR
         applied = await rebuilding.run_batches(conn, projection) or 0
         await _switch(conn, live, shadow, projection)
     return applied
+
+
+async def _analyze(conn: asyncpg.Connection, shadow: str, projection: Projection) -> None:
+    """Statistics for the copies before they go live. New tables have none, and switched in without them
+    the site's queries on a rebuilt read model were planned from the tables' sizes alone until autovacuum
+    came round to analyze them (at a million events, the first minutes after a replay). ANALYZE reads a
+    sample: about a second for the 1.8M lineage steps of a 917k-event log."""
+    for table in projection.tables:
+        await conn.execute(f"ANALYZE {_ident(shadow)}.{_ident(table)}")
 
 
 async def _make_copies(conn: asyncpg.Connection, live: str, shadow: str, projection: Projection) -> None:
