@@ -111,29 +111,29 @@ def etag_of(key: tuple[object, ...]) -> str:
     return 'W/"' + hashlib.sha256(repr(key).encode()).hexdigest()[:32] + '"'
 
 
-def cache_of(request: Request) -> PageCache:
-    """This process's cache (made with the application's state on first use)."""
-    cache: PageCache | None = request.app.state.get("page_cache")
+def _kept_in_state(request: Request, name: str, max_entries: int, max_bytes: int) -> PageCache:
+    """The cache `name` of this process (made with the application's state on first use)."""
+    cache: PageCache | None = request.app.state.get(name)
     if cache is None:
-        cache = request.app.state.page_cache = PageCache()
+        cache = PageCache(max_entries, max_bytes)
+        request.app.state[name] = cache
     return cache
+
+
+def cache_of(request: Request) -> PageCache:
+    """This process's cache of the pages everyone reads."""
+    return _kept_in_state(request, "page_cache", MAX_ENTRIES, MAX_BYTES)
 
 
 def searches_of(request: Request) -> PageCache:
     """This process's cache for pages named by what a reader typed (unbounded in kind, so kept apart)."""
-    cache: PageCache | None = request.app.state.get("search_cache")
-    if cache is None:
-        cache = request.app.state.search_cache = PageCache(SEARCH_ENTRIES, SEARCH_BYTES)
-    return cache
+    return _kept_in_state(request, "search_cache", SEARCH_ENTRIES, SEARCH_BYTES)
 
 
 def items_of(request: Request) -> PageCache:
     """This process's cache for pages of one proposal or line each (lineage pages): there are as many as
     proposals, so they are kept apart, where they push out only each other, never the city-wide pages."""
-    cache: PageCache | None = request.app.state.get("item_cache")
-    if cache is None:
-        cache = request.app.state.item_cache = PageCache(ITEM_ENTRIES, ITEM_BYTES)
-    return cache
+    return _kept_in_state(request, "item_cache", ITEM_ENTRIES, ITEM_BYTES)
 
 
 Render = Callable[[], Awaitable[tuple[tuple[object, ...], bytes]]]

@@ -16,7 +16,7 @@ import datetime as dt
 import itertools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
@@ -681,7 +681,7 @@ async def proposal_lineage_page(request: Request, pool: asyncpg.Pool, code: str)
     if canonical != code:
         return Redirect(f"/telusur/usulan/{canonical}", status_code=301)
 
-    async def render_on(conn: asyncpg.Connection) -> bytes:
+    async def context_on(conn: asyncpg.Connection) -> dict[str, Any]:
         lineage = await proposal_lineage_on(conn, code)
         root = lineage.root or code
         nodes = tree(lineage, [root])
@@ -690,29 +690,36 @@ async def proposal_lineage_page(request: Request, pool: asyncpg.Pool, code: str)
         trunk = nodes[0]
         subject = next(n for n in _flatten(nodes) if n.p.code == code)
         other_years = [(y, tree(lineage, [y.code])) for y in lineage.years if y.code not in (code, root)]
-        return rendered(request, "lineage.html", page_context(
-            request, city=await city_views.settings(conn), lineage=lineage, nodes=nodes, trunk=trunk,
-            subject=subject, outcome=proposal_outcome(lineage, trunk), line=None, places=await _places(conn),
-            other_years=other_years, **_labels(),
-        ))  # fmt: skip
+        return {"lineage": lineage, "nodes": nodes, "trunk": trunk, "subject": subject,
+                "outcome": proposal_outcome(lineage, trunk), "line": None, "other_years": other_years}  # fmt: skip
 
-    return await page_cache.by_checkpoints(request, pool, "lineage.html", LINEAGE_MODELS, render_on,
-                                           cache=page_cache.items_of(request))  # fmt: skip
+    return await _lineage_page(request, pool, context_on)
 
 
 @get("/telusur/rkpd/{year:int}/{line_id:str}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def line_lineage_page(request: Request, pool: asyncpg.Pool, year: Year, line_id: str) -> Response:
-    async def render_on(conn: asyncpg.Connection) -> bytes:
+    async def context_on(conn: asyncpg.Connection) -> dict[str, Any]:
         lineage = await line_lineage_on(conn, year, line_id)
         subject = lineage_views.line_subject(year, line_id)
         trunk_steps = [StepView(s, _detail(s)) for s in lineage.steps if s.subject == subject]
         outcome = line_outcome(trunk_steps)
         origins = list(outcome["line"].d["line"]["origins"]) if outcome["line"] else []
         nodes = tree(lineage, origins, skip_line=line_id)
+        return {"lineage": lineage, "nodes": nodes, "trunk": None, "subject": None, "outcome": None,
+                "line": {"year": year, "line_id": line_id, "steps": trunk_steps, **outcome}, "other_years": []}
+
+    return await _lineage_page(request, pool, context_on)
+
+
+async def _lineage_page(request: Request, pool: asyncpg.Pool,
+                        context_on: Callable[[asyncpg.Connection], Awaitable[dict[str, Any]]]) -> Response:  # fmt: skip
+    """A lineage page from what `context_on` reads, with the city and place names read in the same
+    snapshot, cached by LINEAGE_MODELS' checkpoints among the per-item pages."""
+
+    async def render_on(conn: asyncpg.Connection) -> bytes:
+        context = await context_on(conn)
         return rendered(request, "lineage.html", page_context(
-            request, city=await city_views.settings(conn), lineage=lineage, nodes=nodes, trunk=None,
-            subject=None, line={"year": year, "line_id": line_id, "steps": trunk_steps, **outcome}, outcome=None,
-            places=await _places(conn), other_years=[], **_labels(),
+            request, city=await city_views.settings(conn), places=await _places(conn), **context, **_labels()
         ))  # fmt: skip
 
     return await page_cache.by_checkpoints(request, pool, "lineage.html", LINEAGE_MODELS, render_on,
