@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -131,6 +132,16 @@ class Server:
     def output(self) -> str:
         self._log_file.flush()
         return self.log.read_text(errors="replace")
+
+    def logged(self, pattern: str, timeout: float = 30) -> str:
+        """The output once `pattern` (a regular expression) is in it. The server logs through a queue
+        and a thread of its own, so a line may land a moment after the answer it belongs to."""
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, output := self.output()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not logged within {timeout} s: {pattern!r}\n{output}")
+            time.sleep(0.05)
+        return output
 
 
 @contextlib.contextmanager
