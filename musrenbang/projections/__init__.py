@@ -31,8 +31,17 @@ class Projection:
     only those: six projections each matching every event of the log against a dozen kinds added up to
     a fair share of a rebuild's CPU. Whatever `apply` ignores must not change what it writes."""
 
+    appended: ClassVar[tuple[str, ...]] = ()
+    """Of `tables`, those `apply` only ever adds rows to: it never reads, updates or deletes their rows and
+    never counts on their keys to catch a conflict. A rebuild fills their copies with no index and builds
+    the indexes once the rows are in: one sort instead of a btree insertion per row (for the 2.3M lineage
+    steps of a 1M-event log, 11 s of PostgreSQL's time instead of 19). A row written twice then fails the
+    rebuild when the key is built, before anything is switched, instead of at its event."""
+
     def __init_subclass__(cls, register: bool = True, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
+        if not set(cls.appended) <= set(getattr(cls, "tables", ())):
+            raise RuntimeError(f"{cls.__name__}.appended names tables it does not have")
         if register:
             if cls.name in _REGISTRY:
                 raise RuntimeError(f"two projections are named {cls.name!r}")

@@ -23,6 +23,7 @@ from musrenbang.projections import Projection, insert_rows
 class Forums(Projection):
     name = "forums"
     tables = ("forum_forwarded", "forum_results", "forum_ballots", "forum_agenda", "forum_delegates", "forums")
+    appended = ("forum_delegates",)
     handles = (DelegateRegistered, BallotCast, ForumScheduled, ForumOpened, ItemAdjusted, ForumClosed)
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:

@@ -58,6 +58,7 @@ def line_subject(year: int, line_id: str) -> str:
 class Lineage(Projection):
     name = "lineage"
     tables = ("lineage_lines", "lineage_merges", "lineage_forums", "lineage_forum_items", "lineage_steps")
+    appended = ("lineage_steps",)
     handles = (ProposalSubmitted, PokirForwarded, ProposalCarriedOver, ProposalRevised, ProposalPhotoAttached,
                ProposalAccepted, ProposalReturned, ProposalRejected, ProposalMerged, ProposalsMergedIn,
                ForumScheduled, ForumOpened, ItemAdjusted, BallotCast, ScoresGiven, ForumClosed, RkpdProposalsReceived,

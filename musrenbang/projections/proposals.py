@@ -75,6 +75,7 @@ def _back_at_forum_pd(forwarded: str, by_setwan: str) -> str:
 class Proposals(Projection):
     name = "proposals"
     tables = ("proposal_timeline", "proposals", "pokir", "proposal_year_counts")
+    appended = ("proposal_timeline",)
     handles = (ProposalSubmitted, ProposalCarriedOver, ProposalRevised, PokirForwarded, ProposalPhotoAttached,
                ProposalAccepted, ProposalReturned, ProposalRejected, ProposalMerged, ProposalsMergedIn,
                ProposalDecidedAtForum, RkpdProposalsReceived, RkpdProposalPassed, RkpdProposalDeclined, RkpdLineSet,

@@ -2,14 +2,15 @@
 
 The projection is replayed into copies of its tables in a schema of their own (`rebuild_<name>`, put
 first on the rebuilding connection's search_path, so the projection's unqualified SQL writes there),
-with a checkpoint table of its own. The live tables keep being read, and kept up to date by the live
-worker, meanwhile. Then one transaction switches them: it locks the live checkpoint row (the live worker
-skips a locked row, so it pauses), applies to the copies whatever arrived since, drops the live tables,
-moves the copies in under the live names (indexes and constraints renamed to the names the migrations
-gave them, foreign keys recreated, owner and grants carried over), and moves the live checkpoint to where
-the copies stand. Readers see the old tables until that commit and the new ones after it; never an empty
-list. The switch waits at most a few seconds for a long reader of the live tables (a backup, a report)
-rather than make every other reader queue behind it, and tries again.
+with a checkpoint table of its own (tables the projection only adds rows to are filled with no index,
+and their indexes built once the rows are in). The live tables keep being read, and kept up to date by
+the live worker, meanwhile. Then one transaction switches them: it locks the live checkpoint row (the
+live worker skips a locked row, so it pauses), applies to the copies whatever arrived since, drops the
+live tables, moves the copies in under the live names (indexes and constraints renamed to the names the
+migrations gave them, foreign keys recreated, owner and grants carried over), and moves the live
+checkpoint to where the copies stand. Readers see the old tables until that commit and the new ones
+after it; never an empty list. The switch waits at most a few seconds for a long reader of the live
+tables (a backup, a report) rather than make every other reader queue behind it, and tries again.
 """
 
 from __future__ import annotations
@@ -189,6 +190,7 @@ async def _finish(rebuilding: ProjectionRunner, conn: asyncpg.Connection, live: 
     """What the shared reading left (all of it, for a projection that failed there), then the switch."""
     shadow = f"rebuild_{projection.name}"
     applied += await rebuilding.run_batches(conn, projection) or 0
+    await _build_indexes(conn, live, shadow, projection)
     await _analyze(conn, shadow, projection)
     for attempt in range(SWITCH_ATTEMPTS):
         try:
@@ -224,6 +226,41 @@ async def _catch_up_and_switch(conn: asyncpg.Connection, rebuilding: ProjectionR
     return applied
 
 
+async def _build_indexes(conn: asyncpg.Connection, live: str, shadow: str, projection: Projection) -> None:
+    """The keys and indexes of the live appended tables (see `Projection.appended`), made on their copies
+    now that the rows are in. Before the switch: the catch-up under the switch's lock then writes into
+    indexed tables, and a duplicate row stops the rebuild here, with nothing switched."""
+    for table in projection.appended:
+        keys = await conn.fetch(
+            "SELECT pg_get_constraintdef(k.oid) AS def FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = $1 AND c.relname = $2 AND k.contype IN ('p', 'u', 'x') ORDER BY k.conname",
+            live, table,
+        )  # fmt: skip
+        others = await conn.fetch(
+            "SELECT i.relname AS name, pg_get_indexdef(i.oid) AS def FROM pg_index x"
+            " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid"
+            "                 AND k.conrelid = x.indrelid) ORDER BY i.relname",
+            live, table,
+        )  # fmt: skip
+        # Unnamed: PostgreSQL names them in the copies' schema; the switch gives them the live names.
+        statements = [f"ALTER TABLE {_ident(shadow)}.{_ident(table)} ADD {k['def']}" for k in keys] + [
+            re.sub(r"\bON (ONLY )?\S+\.", lambda m: f"ON {m.group(1) or ''}{_ident(shadow)}.",
+                   i["def"].replace(f"INDEX {i['name']} ", "INDEX ", 1), count=1)
+            for i in others
+        ]  # fmt: skip
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        except asyncpg.UniqueViolationError as exc:
+            raise RebuildNotSwitched(
+                f"the rebuilt {projection.name} read model holds a row of {table} twice ({exc.detail}): nothing"
+                " was switched, the live read model is unchanged"
+            ) from exc
+
+
 async def _analyze(conn: asyncpg.Connection, shadow: str, projection: Projection) -> None:
     """Statistics for the copies before they go live. New tables have none, and switched in without them
     the site's queries on a rebuilt read model were planned from the tables' sizes alone until autovacuum
@@ -238,8 +275,11 @@ async def _make_copies(conn: asyncpg.Connection, live: str, shadow: str, project
         await conn.execute(f"DROP SCHEMA IF EXISTS {_ident(shadow)} CASCADE")  # left by a rebuild that died
         await conn.execute(f"CREATE SCHEMA {_ident(shadow)}")
         for table in (*projection.tables, "projection_checkpoints"):
+            # An appended table's copy starts with no index: they are built once its rows are in.
+            excluding = " EXCLUDING INDEXES" if table in projection.appended else ""
             await conn.execute(
-                f"CREATE TABLE {_ident(shadow)}.{_ident(table)} (LIKE {_ident(live)}.{_ident(table)} INCLUDING ALL)"
+                f"CREATE TABLE {_ident(shadow)}.{_ident(table)}"
+                f" (LIKE {_ident(live)}.{_ident(table)} INCLUDING ALL{excluding})"
             )
             # LIKE copies no storage parameters: a fillfactor the migrations chose (room for updates to
             # stay on their page) would be lost with the switch.

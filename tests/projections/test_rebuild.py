@@ -11,6 +11,7 @@ from musrenbang.domain import proposal as p
 from musrenbang.domain.events import CycleStageAdvanced
 from musrenbang.eventlog.store import Append, EventStore, Position, StreamHead
 from musrenbang.projections import all_projections
+from musrenbang.projections.rebuild import RebuildNotSwitched
 from musrenbang.projections.runner import ProjectionFailed, ProjectionRunner
 from musrenbang.projections.supervisor import supervise
 from musrenbang.services.proposals import ProposalService
@@ -219,3 +220,73 @@ async def test_rebuilding_many_reads_once_and_a_failing_one_names_its_event(
         # The healthy one was switched in; only the failing one's copies are left (the next rebuild drops them).
         assert await conn.fetchval("SELECT array_agg(nspname) FROM pg_namespace WHERE nspname LIKE 'rebuild_%'") == [
             "rebuild_test_fails_on"]
+
+
+class _Appending(Tally, register=False):
+    """A tally that only adds rows (as lineage steps and timelines do), so a rebuild fills its copy before
+    indexing it. It notes how many indexes its table has at each batch, and can write one event twice."""
+
+    name = "test_appending"
+    appended = ("test_tally",)
+
+    def __init__(self, twice: int | None = None) -> None:
+        super().__init__()
+        self.twice = twice
+        self.indexes: list[int] = []
+
+    async def apply(self, conn: asyncpg.Connection, events) -> None:
+        self.indexes.append(await conn.fetchval(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'test_tally'"
+        ))  # fmt: skip
+        await super().apply(conn, events)
+        await super().apply(conn, [e for e in events if e.global_position == self.twice])
+
+
+async def _tally_table(pool: asyncpg.Pool) -> None:
+    from tests.projections.recording import TALLY_TABLE
+
+    await pool.execute(TALLY_TABLE)
+    await pool.execute("CREATE INDEX IF NOT EXISTS test_tally_stream ON test_tally (stream_id, stream_version)")
+
+
+async def test_an_appended_table_is_filled_first_and_indexed_as_the_live_one_before_the_switch(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    await history.build(pool, store)
+    await _tally_table(pool)
+    async with pool.acquire() as conn:
+        shape = await _shape(conn, ["test_tally"])
+    tally = _Appending()
+    applied = await ProjectionRunner(pool, [tally], batch_size=50).replay(tally)
+    assert applied == await pool.fetchval("SELECT count(*) FROM events")
+    assert len(tally.indexes) > 1 and set(tally.indexes) == {0}  # every batch went into a table with no index
+    async with pool.acquire() as conn:
+        # The key and the other index, under the names the live table had.
+        assert await _shape(conn, ["test_tally"]) == shape
+        assert {r[1] for r in shape} >= {"test_tally_pkey", "test_tally_stream"}
+        assert await conn.fetchval("SELECT count(*) FROM test_tally") == applied
+
+
+async def test_a_row_an_appended_table_holds_twice_stops_the_rebuild_before_the_switch(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """Without an index while it is filled, a duplicate is found when the key is built: the rebuild says
+    so, and the live table stays as it was."""
+    await history.build(pool, store)
+    await _tally_table(pool)
+    live = Tally()
+    await ProjectionRunner(pool, [live]).catch_up(live)
+    async with pool.acquire() as conn:
+        before = await table_checksum(conn, "test_tally")
+    twice = await pool.fetchval("SELECT global_position FROM events ORDER BY tx, global_position OFFSET 30 LIMIT 1")
+    bad = _Appending(twice)
+    try:
+        await ProjectionRunner(pool, [bad], batch_size=50).replay(bad)
+    except RebuildNotSwitched as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("the rebuild switched in a table holding a row twice")
+    assert "test_tally twice" in message and f"(global_position)=({twice})" in message, message
+    async with pool.acquire() as conn:
+        assert await table_checksum(conn, "test_tally") == before
+        assert await _shape(conn, ["test_tally"]) != []  # the live table kept its indexes
