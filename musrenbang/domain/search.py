@@ -6,8 +6,10 @@ dropped), and folds the old Indonesian spellings (van Ophuijsen, Soewandi) into 
 dj → j, tj → c, ch → kh, and then j and y into one letter (old j is today's y, old dj today's j; a key
 cannot tell them apart, so it does not try). Keys are for matching, never for showing.
 
-The same rule is the SQL function `search_key` (migrations/0033_search_keys.sql), which the read models'
-generated columns use so that a search runs inside the database; a test holds the two equal.
+The same rule is the SQL function `search_key` (migrations/0033_search_keys.sql), which the regions'
+generated column uses; the proposals projection writes its rows' keys with this one (computing them in
+PostgreSQL made every insert of a rebuild several times dearer). A test holds the two equal, so a search
+runs inside the database either way.
 """
 
 from __future__ import annotations

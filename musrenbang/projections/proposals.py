@@ -37,7 +37,7 @@ from musrenbang.domain.events import (
     RkpdProposalPassed,
     RkpdProposalsReceived,
 )
-from musrenbang.domain.search import like_pattern
+from musrenbang.domain.search import like_pattern, search_key
 from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
@@ -54,6 +54,11 @@ def _content_values(c: ProposalContent) -> tuple[Any, ...]:
         c.kelurahan, c.rw, c.rt, c.kind, c.bidang, c.title, c.problem, c.solution, c.beneficiaries,
         c.volume, c.unit, c.estimated_cost, c.priority_program, c.address, c.latitude, c.longitude,
     )  # fmt: skip
+
+
+def _search_key(code: str, c: ProposalContent) -> str:
+    """What the search (/usulan) matches a typed text against: the title's key and the code's."""
+    return f"{search_key(c.title)} {search_key(code)}"
 
 
 _POKIR_INSERT = ("INSERT INTO pokir (code, year, member, member_name, faction, dapil, reses_on, reses_place)"
@@ -93,10 +98,11 @@ class Proposals(Projection):
                     await writes.add_for(
                         [e.code],
                         f"INSERT INTO proposals (code, year, source, kecamatan, {_CONTENT_COLUMNS}, status,"
-                        " submitted_at, updated_at, first_year) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                        " $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric, $20::numeric, $21, $22, $22, $2)",
+                        " submitted_at, updated_at, first_year, search_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+                        " $9, $10, $11, $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric, $20::numeric, $21,"
+                        " $22, $22, $2, $23)",
                         e.code, e.year, e.source, kecamatan_of(e.content.kelurahan),
-                        *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
+                        *_content_values(e.content), rules.DIAJUKAN, r.recorded_at, _search_key(e.code, e.content),
                     )  # fmt: skip
                     submitted[e.year] = submitted.get(e.year, 0) + 1
                     details: dict[str, Any] = {"source": e.source}
@@ -126,8 +132,9 @@ class Proposals(Projection):
                     await writes.add_for(
                         [e.code],
                         f"UPDATE proposals SET {assignments}, status = $18, status_reason = NULL,"
-                        " revision = revision + 1, updated_at = $19 WHERE code = $1",
+                        " revision = revision + 1, updated_at = $19, search_key = $20 WHERE code = $1",
                         e.code, *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
+                        _search_key(e.code, e.content),
                     )  # fmt: skip
                     details = {"content": msgspec.to_builtins(e.content)}
                     if e.pokir is not None:
