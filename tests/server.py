@@ -138,8 +138,8 @@ class Server:
         and a thread of its own, so a line may land a moment after the answer it belongs to."""
         deadline = time.monotonic() + timeout
         while not re.search(pattern, output := self.output()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not logged within {timeout} s: {pattern!r}\n{output}")
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"not logged within {timeout} s, or the server ended: {pattern!r}\n{output}")
             time.sleep(0.05)
         return output
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from musrenbang.db.errors import DatabaseError
+from musrenbang.db.migrations import MIGRATION_LOCK_KEY
 from musrenbang.eventlog.store import START, Position, RecordedEvent, read_after
 from musrenbang.projections import Projection
 
@@ -221,6 +222,9 @@ async def _catch_up_and_switch(conn: asyncpg.Connection, rebuilding: ProjectionR
         await conn.fetchrow(
             f"SELECT 1 FROM {_ident(live)}.projection_checkpoints WHERE name = $1 FOR UPDATE", projection.name
         )
+        # No migration between this check and the commit: they hold this lock while they run.
+        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", MIGRATION_LOCK_KEY)
+        await _check_same_schema(conn, live, shadow, projection)
         applied = await rebuilding.run_batches(conn, projection) or 0
         await _switch(conn, live, shadow, projection)
     return applied
@@ -242,7 +246,7 @@ async def _build_indexes(conn: asyncpg.Connection, live: str, shadow: str, proje
             " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
             " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2"
             " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid"
-            "                 AND k.conrelid = x.indrelid) ORDER BY i.relname",
+            "                 AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x')) ORDER BY i.relname",
             live, table,
         )  # fmt: skip
         # Unnamed: PostgreSQL names them in the copies' schema; the switch gives them the live names.
@@ -254,10 +258,10 @@ async def _build_indexes(conn: asyncpg.Connection, live: str, shadow: str, proje
         try:
             for statement in statements:
                 await conn.execute(statement)
-        except asyncpg.UniqueViolationError as exc:
+        except asyncpg.IntegrityConstraintViolationError as exc:
             raise RebuildNotSwitched(
-                f"the rebuilt {projection.name} read model holds a row of {table} twice ({exc.detail}): nothing"
-                " was switched, the live read model is unchanged"
+                f"the rebuilt {projection.name} read model holds a row of {table} twice"
+                f" ({exc.detail or exc}): nothing was switched, the live read model is unchanged"
             ) from exc
 
 
@@ -292,6 +296,26 @@ async def _make_copies(conn: asyncpg.Connection, live: str, shadow: str, project
                 await conn.execute(f"ALTER TABLE {_ident(shadow)}.{_ident(table)} SET ({options})")
         await conn.execute(
             f"INSERT INTO {_ident(shadow)}.projection_checkpoints (name) VALUES ($1)", projection.name
+        )
+        # The copies have the shape of the migrations applied now; the switch checks it is still so.
+        await conn.execute(f"COMMENT ON SCHEMA {_ident(shadow)} IS '{await _schema_version(conn, live)}'")
+
+
+async def _schema_version(conn: asyncpg.Connection, live: str) -> int:
+    return await conn.fetchval(f"SELECT coalesce(max(version), 0) FROM {_ident(live)}.schema_migrations")
+
+
+async def _check_same_schema(conn: asyncpg.Connection, live: str, shadow: str, projection: Projection) -> None:
+    """Refuse to switch in copies made before a migration that ran during the rebuild: they have the old
+    shape (a column a migration changed, an index it added), and the live tables would get it back for
+    good, since the next rebuild copies whatever is live."""
+    made = await conn.fetchval("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1",
+                               shadow)  # fmt: skip
+    now = await _schema_version(conn, live)
+    if made != str(now):
+        raise RebuildNotSwitched(
+            f"the database was migrated while {projection.name} was rebuilt (migration {made} when its copies"
+            f" were made, {now} now): nothing was switched, the live read model is unchanged; run replay again"
         )
 
 
