@@ -4,8 +4,10 @@ empty read model, the rebuilt tables are identical, and the live worker carries 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import asyncpg
+import pytest
 
 from musrenbang.domain import proposal as p
 from musrenbang.domain.events import CycleStageAdvanced
@@ -269,29 +271,38 @@ async def test_an_appended_table_is_filled_first_and_indexed_as_the_live_one_bef
         assert await conn.fetchval("SELECT count(*) FROM test_tally") == applied
 
 
-async def test_a_row_an_appended_table_holds_twice_stops_the_rebuild_before_the_switch(
-    store: EventStore, pool: asyncpg.Pool
-) -> None:
-    """Without an index while it is filled, a duplicate is found when the key is built: the rebuild says
-    so, and the live table stays as it was."""
+async def _not_switched(store: EventStore, pool: asyncpg.Pool, make: Callable[[], Awaitable[Tally]]) -> str:
+    """Rebuild the tally `make` gives beside a live one, over the history: the rebuild must refuse to
+    switch and leave the live table as it was. Returns what it said."""
     await history.build(pool, store)
     await _tally_table(pool)
     live = Tally()
     await ProjectionRunner(pool, [live]).catch_up(live)
     async with pool.acquire() as conn:
         before = await table_checksum(conn, "test_tally")
-    twice = await pool.fetchval("SELECT global_position FROM events ORDER BY tx, global_position OFFSET 30 LIMIT 1")
-    bad = _Appending(twice)
-    try:
-        await ProjectionRunner(pool, [bad], batch_size=50).replay(bad)
-    except RebuildNotSwitched as exc:
-        message = str(exc)
-    else:
-        raise AssertionError("the rebuild switched in a table holding a row twice")
-    assert "test_tally twice" in message and f"(global_position)=({twice})" in message, message
+    projection = await make()
+    with pytest.raises(RebuildNotSwitched) as refused:
+        await ProjectionRunner(pool, [projection], batch_size=50).replay(projection)
     async with pool.acquire() as conn:
         assert await table_checksum(conn, "test_tally") == before
         assert await _shape(conn, ["test_tally"]) != []  # the live table kept its indexes
+    return str(refused.value)
+
+
+async def test_a_row_an_appended_table_holds_twice_stops_the_rebuild_before_the_switch(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """Without an index while it is filled, a duplicate is found when the key is built: the rebuild says
+    so, naming the row."""
+    twice: list[int] = []
+
+    async def writing_one_row_twice() -> Tally:
+        twice.append(await pool.fetchval("SELECT global_position FROM events ORDER BY tx, global_position"
+                                         " OFFSET 30 LIMIT 1"))  # fmt: skip
+        return _Appending(twice[0])
+
+    message = await _not_switched(store, pool, writing_one_row_twice)
+    assert "test_tally twice" in message and f"(global_position)=({twice[0]})" in message, message
 
 
 class _MigratedMeanwhile(Tally, register=False):
@@ -308,19 +319,9 @@ class _MigratedMeanwhile(Tally, register=False):
 async def test_copies_made_before_a_migration_are_not_switched_in(store: EventStore, pool: asyncpg.Pool) -> None:
     """They have the old shape, and the live tables would keep it for good (the next rebuild copies what
     is live): the rebuild says so and switches nothing."""
-    await history.build(pool, store)
-    await _tally_table(pool)
-    live = Tally()
-    await ProjectionRunner(pool, [live]).catch_up(live)
-    async with pool.acquire() as conn:
-        before = await table_checksum(conn, "test_tally")
-    meanwhile = _MigratedMeanwhile()
-    try:
-        await ProjectionRunner(pool, [meanwhile], batch_size=50).replay(meanwhile)
-    except RebuildNotSwitched as exc:
-        message = str(exc)
-    else:
-        raise AssertionError("copies older than the schema were switched in")
+
+    async def migrated_meanwhile() -> Tally:
+        return _MigratedMeanwhile()
+
+    message = await _not_switched(store, pool, migrated_meanwhile)
     assert "migrated while test_migrated_meanwhile was rebuilt" in message and "9999 now" in message, message
-    async with pool.acquire() as conn:
-        assert await table_checksum(conn, "test_tally") == before
