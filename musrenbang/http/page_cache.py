@@ -210,7 +210,7 @@ async def by_checkpoints(request: Request, pool: asyncpg.Pool, name: str, models
                          render_on: Callable[[asyncpg.Connection], Awaitable[bytes]], *,
                          cache: PageCache | None = None) -> Response:  # fmt: skip
     """An HTML page read from the read models `models`, cached by their checkpoints: rendered again after
-    any event they apply, sent as it is between. `render_on` reads and renders in the snapshot the key
+    any event of a kind they handle (`status.checkpoints`), sent as it is between. `render_on` reads and renders in the snapshot the key
     is read in; a reader shown the "behind" notice gets it rendered for them alone. `cache`: the
     process's page cache by default."""
     from musrenbang.http.i18n import language
@@ -218,7 +218,7 @@ async def by_checkpoints(request: Request, pool: asyncpg.Pool, name: str, models
     from musrenbang.http.staleness import behind
     from musrenbang.projections import status as status_views
 
-    def key(read_at: tuple[tuple[int, str], ...]) -> tuple[object, ...]:
+    def key(read_at: tuple[tuple[int, int], ...]) -> tuple[object, ...]:
         return (name, request.url.path, language(request), read_at)
 
     async def render() -> tuple[tuple[object, ...], bytes]:

@@ -344,8 +344,8 @@ EQUITY_MODELS = ("rkpd", "proposals", "lineage", "forums", "cycles", "city")
 
 @get("/rkpd/{name:str}/pemerataan", include_in_schema=False, dependencies=FROM_REPLICA)
 async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
-    """Cached by the checkpoints of the read models it reads: it counts every proposal of the year, and
-    those models change with any event, so it is rendered again after each (and sent as it is between)."""
+    """Cached by the checkpoints of the read models it reads: it counts every proposal of the year, so it
+    is rendered again after any event those models handle (and sent as it is between)."""
     year, extension = year_of(name)
     if extension is not None:
         raise NotFoundException()
@@ -672,7 +672,7 @@ async def _places(conn: asyncpg.Connection) -> dict[str, str]:
 LINEAGE_MODELS = ("lineage", "proposals", "city")
 """What a lineage page reads (regions are reference data). Its rendering (tens of steps through the
 template) cost two to three times a `/health`; cached by these models' checkpoints, a page is rendered
-again after any event they apply, in the cache of per-item pages (`page_cache.items_of`)."""
+again after any event they handle, in the cache of per-item pages (`page_cache.items_of`)."""
 
 
 @get("/telusur/usulan/{code:str}", include_in_schema=False, dependencies=FROM_REPLICA)

@@ -50,6 +50,16 @@ class Projection:
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         raise NotImplementedError
 
+    def last_change(self, events: Sequence[RecordedEvent]) -> int | None:
+        """The global position of the last of `events` (in their order) of a kind this projection handles:
+        where applying them last changes its tables (None: nowhere). Per event, not per batch, so that a
+        replay in batches of another size ends with the same value."""
+        handles = self.handles
+        for r in reversed(events):
+            if handles is None or isinstance(r.event, handles):
+                return r.global_position
+        return None
+
 
 class Statements:
     """The writes of one batch, sent many rows at a time: each run of rows of the same SQL goes to the

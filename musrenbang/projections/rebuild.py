@@ -183,7 +183,8 @@ async def _apply_one(conn: asyncpg.Connection, projection: Projection, events: l
     async with conn.transaction():
         if events:
             await projection.apply(conn, events)
-        await save_checkpoint(conn, projection.name, at, clear_failure=False)
+        await save_checkpoint(conn, projection.name, at, clear_failure=False,
+                              changed=events[-1].global_position if events else None)  # fmt: skip
 
 
 async def _finish(rebuilding: ProjectionRunner, conn: asyncpg.Connection, live: str, projection: Projection,
@@ -335,7 +336,8 @@ async def _switch(conn: asyncpg.Connection, live: str, shadow: str, projection: 
         live, tables,
     )  # fmt: skip
     checkpoint = await conn.fetchrow(
-        f"SELECT tx, position FROM {_ident(shadow)}.projection_checkpoints WHERE name = $1", projection.name
+        f"SELECT tx, position, changed FROM {_ident(shadow)}.projection_checkpoints WHERE name = $1",
+        projection.name,
     )
     # Who may read the live tables (CREATE TABLE ... LIKE copies neither owner nor grants).
     access = await conn.fetch(
@@ -354,10 +356,13 @@ async def _switch(conn: asyncpg.Connection, live: str, shadow: str, projection: 
     for fk in foreign_keys:
         await conn.execute(f"ALTER TABLE {_ident(live)}.{_ident(fk['table'])} ADD CONSTRAINT {_ident(fk['name'])}"
                            f" {fk['def']}")  # fmt: skip
+    # A new generation: pages cached from the tables just dropped must not outlive them, even where the
+    # copies changed last at the same position.
     await conn.execute(
         f"UPDATE {_ident(live)}.projection_checkpoints SET tx = $2, position = $3, updated_at = now(), failures = 0,"
-        " failing_position = NULL, failing_type = NULL, error = NULL, failing_since = NULL WHERE name = $1",
-        projection.name, checkpoint["tx"], checkpoint["position"],
+        " failing_position = NULL, failing_type = NULL, error = NULL, failing_since = NULL, changed = $4,"
+        " generation = generation + 1 WHERE name = $1",
+        projection.name, checkpoint["tx"], checkpoint["position"], checkpoint["changed"],
     )  # fmt: skip
     await conn.execute(f"DROP SCHEMA {_ident(shadow)} CASCADE")
 

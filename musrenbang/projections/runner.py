@@ -139,7 +139,8 @@ class ProjectionRunner:
                 if not await self._apply(conn, projection, events):
                     continue  # a batch failed: find the failing event one at a time
                 last = Position(events[-1].tx, events[-1].global_position)
-                await save_checkpoint(conn, name, last, clear_failure=row["failures"] > 0)
+                await save_checkpoint(conn, name, last, clear_failure=row["failures"] > 0,
+                                      changed=projection.last_change(events))  # fmt: skip
             self._note_applied(name, last)
             applied += len(events)
             if on_progress is not None:
@@ -286,17 +287,23 @@ async def _clear_failure(conn: asyncpg.Connection, name: str) -> None:
     )
 
 
-async def save_checkpoint(conn: asyncpg.Connection, name: str, at: Position, *, clear_failure: bool) -> None:
+async def save_checkpoint(conn: asyncpg.Connection, name: str, at: Position, *, clear_failure: bool,
+                          changed: int | None) -> None:  # fmt: skip
+    """The projection has applied everything up to `at`; `changed`: the position of the last event among
+    them it handles (`Projection.last_change`), what pages cached by its checkpoint key on (see
+    projections/status.checkpoints); None leaves the previous one."""
     if clear_failure:
         await conn.execute(
             "UPDATE projection_checkpoints SET tx = $2, position = $3, updated_at = now(), failures = 0,"
-            " failing_position = NULL, failing_type = NULL, error = NULL, failing_since = NULL WHERE name = $1",
-            name, at.tx, at.position,
+            " failing_position = NULL, failing_type = NULL, error = NULL, failing_since = NULL,"
+            " changed = coalesce($4, changed) WHERE name = $1",
+            name, at.tx, at.position, changed,
         )  # fmt: skip
     else:
         await conn.execute(
-            "UPDATE projection_checkpoints SET tx = $2, position = $3, updated_at = now() WHERE name = $1",
-            name, at.tx, at.position,
+            "UPDATE projection_checkpoints SET tx = $2, position = $3, updated_at = now(),"
+            " changed = coalesce($4, changed) WHERE name = $1",
+            name, at.tx, at.position, changed,
         )  # fmt: skip
 
 

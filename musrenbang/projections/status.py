@@ -58,12 +58,13 @@ async def projection_status(conn: asyncpg.Connection, names: Sequence[str]) -> d
     return out
 
 
-async def checkpoints(conn: asyncpg.Connection, names: Sequence[str]) -> tuple[tuple[int, str], ...]:
-    """Where each named projection stands, in the order named: the global position it has applied up to
-    (0: none yet), and its checkpoint row's version (xmin). A read model's state is a function of them,
-    so a page read from those models can be cached by them: the row's version tells a `replay`, which
-    switches in rebuilt tables at the same position, from the tables it replaced."""
-    found = {r["name"]: (r["position"], r["version"]) for r in await conn.fetch(
-        "SELECT name, position, xmin::text AS version FROM projection_checkpoints WHERE name = ANY($1::text[])",
+async def checkpoints(conn: asyncpg.Connection, names: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """What each named projection's tables are, in the order named: the position of the last event that
+    changed them (of a kind the projection handles; 0: none yet) and their generation (a `replay`
+    switches new tables in at the same position). A read model's state is a function of them, so a page
+    read from those models can be cached by them, through events they ignore (a seal, a ballot for the
+    calendar)."""
+    found = {r["name"]: (r["changed"], r["generation"]) for r in await conn.fetch(
+        "SELECT name, changed, generation FROM projection_checkpoints WHERE name = ANY($1::text[])",
         list(names))}  # fmt: skip
-    return tuple(found.get(n, (0, "")) for n in names)
+    return tuple(found.get(n, (0, 0)) for n in names)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from musrenbang.eventlog.store import EventStore
+from musrenbang.domain.events import CycleStageAdvanced
+from musrenbang.eventlog.seal import seal
+from musrenbang.eventlog.store import Append, EventStore, StreamHead
 from musrenbang.projections import all_projections
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections import rkpd as rkpd_views
@@ -39,3 +41,31 @@ async def test_year_versions_and_counts_follow_the_log(store: EventStore, pool: 
         after = await status_views.checkpoints(conn, ["rkpd", "proposals"])
         assert [p for p, _ in after] == [p for p, _ in equity] and after != equity
         assert await proposal_views.counts_by_year(conn) == counted
+
+
+async def test_a_page_key_moves_only_with_what_its_models_apply(store: EventStore, pool: asyncpg.Pool) -> None:
+    """Pages cached by read-model checkpoints key on where each model's tables last changed: an event one
+    model handles moves that model's key alone, a seal (which no read model applies) moves none, though
+    every checkpoint goes past it; a replay moves the rebuilt model's."""
+    await history.build(pool, store)
+    runner = ProjectionRunner(pool, all_projections())
+    names = ["cycles", "forums", "proposals"]
+
+    async def now() -> tuple[tuple[tuple[int, int], ...], list[int]]:
+        await runner.catch_up_all()
+        async with pool.acquire() as conn:
+            positions = await conn.fetch("SELECT position FROM projection_checkpoints WHERE name = ANY($1)", names)
+            return await status_views.checkpoints(conn, names), sorted(r["position"] for r in positions)
+
+    before, positions = await now()
+    cycle = await store.read_stream("cycle-2023")
+    await store.append(Append("cycle-2023", StreamHead(cycle[-1].stream_version, cycle[-1].hash),
+                              [CycleStageAdvanced(year=2023, stage="kelurahan")]))  # fmt: skip
+    advanced, _ = await now()
+    assert advanced[0] != before[0] and advanced[1:] == before[1:]  # cycles applied it; the others ignore it
+    assert await seal(store) > 0
+    sealed, past = await now()
+    assert sealed == advanced and min(past) > max(positions)  # every checkpoint went past the seal
+    await runner.replay(next(p for p in runner.projections if p.name == "forums"))
+    replayed, _ = await now()
+    assert replayed[1][0] == sealed[1][0] and replayed[1][1] == sealed[1][1] + 1 and replayed[::2] == sealed[::2]
