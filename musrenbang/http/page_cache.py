@@ -210,9 +210,9 @@ async def by_checkpoints(request: Request, pool: asyncpg.Pool, name: str, models
                          render_on: Callable[[asyncpg.Connection], Awaitable[bytes]], *,
                          cache: PageCache | None = None) -> Response:  # fmt: skip
     """An HTML page read from the read models `models`, cached by their checkpoints: rendered again after
-    any event of a kind they handle (`status.checkpoints`), sent as it is between. `render_on` reads and renders in the snapshot the key
-    is read in; a reader shown the "behind" notice gets it rendered for them alone. `cache`: the
-    process's page cache by default."""
+    any event of a kind they handle (`status.checkpoints`), sent as it is between. `render_on` reads and
+    renders in the snapshot the key is read in; a reader shown the "behind" notice gets it rendered for
+    them alone. `cache`: the process's page cache by default."""
     from musrenbang.http.i18n import language
     from musrenbang.http.render import remember_language
     from musrenbang.http.staleness import behind
