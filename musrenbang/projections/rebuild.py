@@ -184,7 +184,7 @@ async def _apply_one(conn: asyncpg.Connection, projection: Projection, events: l
         if events:
             await projection.apply(conn, events)
         await save_checkpoint(conn, projection.name, at, clear_failure=False,
-                              changed=events[-1].global_position if events else None)  # fmt: skip
+                              changed=projection.last_change(events))  # fmt: skip
 
 
 async def _finish(rebuilding: ProjectionRunner, conn: asyncpg.Connection, live: str, projection: Projection,
