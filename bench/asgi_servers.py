@@ -107,7 +107,7 @@ def measure(name: str, seconds: int, connections: int) -> tuple[float, str]:
         server.terminate()
         server.wait()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)
     return rps, p99
 
 

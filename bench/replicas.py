@@ -91,7 +91,7 @@ def page_rps(base: str, seconds: int) -> dict[str, float]:
         raise RuntimeError(f"{PAGE} answered errors:\n{out}")
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "requests": requests,
-            "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1))}  # fmt: skip
+            "p99": _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))}  # fmt: skip
 
 
 async def lsn(conn: asyncpg.Connection, function: str) -> int:

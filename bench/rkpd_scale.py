@@ -288,8 +288,8 @@ def load(base: str, path: str, seconds: int, connections: int) -> dict[str, floa
         return {"rps": 0.0, "p50": float("nan"), "p99": float("nan"), "errors": 0}
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),
+        "p99": _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)),
         "errors": int(bad.group(1)) if bad else 0,
     }
 

@@ -46,7 +46,7 @@ import asyncpg
 from musrenbang.config import Settings
 from musrenbang.db.connect import connect
 from musrenbang.delivery.channels import Channel, Message, Outcome, configured_channels, scrubbed
-from musrenbang.eventlog.store import CHANNEL
+from musrenbang.eventlog.store import CHANNEL, OUTBOX_NOTICE, announced
 from musrenbang.projections.runner import describe, is_connection_problem
 from musrenbang.projections.supervisor import Backoff
 
@@ -94,7 +94,7 @@ async def wake_senders(conn: asyncpg.Connection) -> None:
     """Wake the senders of every process now rather than at their next poll: for code that writes outbox
     rows without appending an event (appends notify by themselves). Inside a transaction the notification
     leaves at its commit."""
-    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, OUTBOX_NOTICE)
 
 
 def retry_delay(attempts: int, asked: float | None = None) -> float:
@@ -259,9 +259,17 @@ class DeliveryWorker:
 
     # --- wake-ups -----------------------------------------------------------------------------------------
 
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        """Ring the doorbell for messages queued, or when a notification does not say (eventlog/store.py,
+        CHANNEL): not for each ballot and each score sheet of a forum, which queue none."""
+        news = announced(payload)
+        if news is None or OUTBOX_NOTICE in news.types:
+            self._bell.ring()
+
     async def _listen(self) -> None:
-        """Ring the doorbell on every notification, and once after (re)connecting (notifications sent
-        meanwhile were missed); reconnect whenever the connection is lost (pinged every poll interval)."""
+        """Ring the doorbell on notifications of messages queued (`_notified`), and once after (re)connecting
+        (notifications sent meanwhile were missed); reconnect whenever the connection is lost (pinged every
+        poll interval)."""
         backoff = Backoff()
         trouble: str | None = None
         while not self._stopping:
@@ -270,7 +278,7 @@ class DeliveryWorker:
                 conn = await connect(self._url, application_name=f"{SENDER_NAME}-listener")
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _, lost=lost: lost.set())
-                await conn.add_listener(CHANNEL, lambda *_: self._bell.ring())
+                await conn.add_listener(CHANNEL, self._notified)
                 if trouble is not None:
                     log.info("delivery is listening for new events again")
                     trouble = None

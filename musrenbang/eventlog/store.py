@@ -15,7 +15,7 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -27,7 +27,17 @@ from musrenbang.eventlog import codec, outbox
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6d7573726e2d6964656d706f74656e63")
 
 CHANNEL = "musrenbang_events"
-"""NOTIFY channel that wakes projection workers after events were committed."""
+"""NOTIFY channel that wakes projection workers after events were committed (and outbox senders).
+
+A notification after an append says what was committed: `events <tx> <position> <origin> <type> ...`,
+the last event's place in the safe order, the process whose own projection workers will apply them
+(`-`: none does) and the types among them, with `OUTBOX_NOTICE` when they queued messages to residents
+(`announcement`), so that outbox senders wake only for messages and a projection worker only for events its
+projection does something with, only if it has not applied them already, and not at once for another
+process's. One that says anything else (the outbox's `OUTBOX_NOTICE`, or an empty one from an older
+version) carries no such news: read it as "look", except the outbox's, which concerns no projection."""
+OUTBOX_NOTICE = "outbox"
+"""The notification of code that queued messages without appending an event (delivery.wake_senders)."""
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +184,14 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
 class EventStore:
     """The event log in one PostgreSQL table (`migrations/0001_event_log.sql`)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, origin: str | None = None) -> None:
+        """`origin`: this process's name in its notifications, when projection workers of its own listen
+        for them (ProjectionRunner.origin); the workers of other processes then leave its events to them
+        for a moment (projections/supervisor.py)."""
         self._pool = pool
-        self._notifier = _Notifier(pool)
+        self._notifier = _Notifier(pool, origin)
+        self._transactions: dict[asyncpg.Connection, _Appended] = {}
+        """What each open `transaction()` appended so far: announced once it commits."""
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -185,10 +200,16 @@ class EventStore:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection in a transaction, for commands that must read under a lock before appending;
-        pass it to `append(conn=...)`. Listeners are notified once it has committed."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield conn
-        self._notifier.poke()
+        pass it to `append(conn=...)`. Listeners are notified once it has committed, of what it appended."""
+        appended = _Appended()
+        async with self._pool.acquire() as conn:
+            self._transactions[conn] = appended
+            try:
+                async with conn.transaction():
+                    yield conn
+            finally:
+                del self._transactions[conn]
+        self._notifier.poke(appended)
 
     async def append(
         self,
@@ -272,14 +293,19 @@ class EventStore:
                     raise ConcurrencyError([a.stream_id for a in appends])
                 if news:
                     await outbox.enqueue(c, list(zip(event_ids, all_events, strict=True)))
+        last = Position(inserted[-1]["tx"], inserted[-1]["global_position"])
+        # Messages queued: the senders' listeners wake for them (and for nothing else of the log's).
+        appended = _Appended(last, {row[3] for row in rows} | ({OUTBOX_NOTICE} if news else set()))
         if not in_callers_transaction:
-            self._notifier.poke()
+            self._notifier.poke(appended)
+        elif (pending := self._transactions.get(c)) is not None:
+            pending.add(appended)
         return AppendResult(
             event_ids=tuple(event_ids),
             positions=tuple(r["global_position"] for r in inserted),
             heads=heads,
             recorded_at=recorded_at,
-            last=Position(inserted[-1]["tx"], inserted[-1]["global_position"]),
+            last=last,
         )
 
     async def _earlier_result(
@@ -352,17 +378,18 @@ async def read_after(conn: asyncpg.Connection, after: Position, limit: int) -> l
     return [_recorded(r) for r in rows]
 
 
-async def count_after(conn: asyncpg.Connection, after: Position, limit: int) -> int:
-    """How many committed events lie beyond `after` (a projection's lag), counting at most `limit`.
+async def count_after(conn: asyncpg.Connection, after: Position, limit: int,
+                      kinds: Collection[str] | None = None) -> int:  # fmt: skip
+    """How many committed events lie beyond `after` (a projection's lag), counting at most `limit`; with
+    `kinds`, how many of those types among the next `limit` events.
     The ORDER BY and LIMIT make the planner walk the (tx, global_position) index from `after`: without
     them a prepared statement's generic plan scanned the whole log (half a second at 1M events)."""
     return await conn.fetchval(
-        "SELECT count(*) FROM (SELECT 1 FROM events WHERE (tx, global_position) > ($1::bigint, $2::bigint)"
-        " ORDER BY tx, global_position LIMIT $3) AS beyond",
-        after.tx,
-        after.position,
-        limit,
-    )
+        "SELECT count(*) FILTER (WHERE $4::text[] IS NULL OR event_type = ANY($4::text[])) FROM (SELECT event_type"
+        " FROM events WHERE (tx, global_position) > ($1::bigint, $2::bigint) ORDER BY tx, global_position LIMIT $3)"
+        " AS beyond",
+        after.tx, after.position, limit, None if kinds is None else sorted(kinds),
+    )  # fmt: skip
 
 
 async def _insert(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> list[asyncpg.Record]:
@@ -399,25 +426,67 @@ async def read_stream_prefix(
     return [_recorded(r) for r in rows]
 
 
+class _Appended:
+    """What one or more appends committed: the last event's place in the safe order, and the types."""
+
+    def __init__(self, last: Position | None = None, types: set[str] | None = None) -> None:
+        self.last, self.types = last, types or set()
+
+    def add(self, other: _Appended) -> None:
+        if other.last is not None and (self.last is None or other.last > self.last):
+            self.last = other.last
+        self.types |= other.types
+
+
+class Announced(NamedTuple):
+    """What a notification says was committed (see CHANNEL)."""
+
+    last: Position
+    origin: str | None
+    """The process whose own workers apply these events (None: no process says it will)."""
+    types: frozenset[str]
+
+
+def announcement(appended: _Appended, origin: str | None) -> str:
+    """The payload telling listeners what was committed (see CHANNEL); "" when nothing is known."""
+    if appended.last is None:
+        return ""
+    last = appended.last
+    return " ".join(("events", str(last.tx), str(last.position), origin or "-", *sorted(appended.types)))
+
+
+def announced(payload: str) -> Announced | None:
+    """What a notification says was committed; None when it does not say (an outbox wake-up, an older
+    version's empty notification)."""
+    words = payload.split()
+    if len(words) < 4 or words[0] != "events" or not (words[1].isdigit() and words[2].isdigit()):
+        return None
+    return Announced(Position(int(words[1]), int(words[2])), None if words[3] == "-" else words[3],
+                     frozenset(words[4:]))  # fmt: skip
+
+
 class _Notifier:
-    """Tells listeners that events were committed, coalescing bursts into few notifications.
+    """Tells listeners that events were committed, and which, coalescing bursts into few notifications.
 
     Why not NOTIFY inside the appending transaction: PostgreSQL serialises the commits of all
     transactions that notify (one lock, held across the commit's WAL flush), which halved append
     throughput with 16 writers. A NOTIFY sent after the commit, in a transaction of its own that writes
     nothing, holds that lock for microseconds. Every commit is followed by a notification sent after it;
     if this process dies in between, the workers' poll picks the events up (notifications are hints).
-    Bursts are coalesced: at most one notification per few milliseconds per process.
+    Bursts are coalesced: at most one notification per few milliseconds per process, saying what all
+    the commits since the last one appended.
     """
 
     COALESCE_SECONDS = 0.005
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, pool: asyncpg.Pool, origin: str | None) -> None:
+        self._pool, self._origin = pool, origin
         self._task: asyncio.Task[None] | None = None
+        self._pending = _Appended()
         self._again = False
 
-    def poke(self) -> None:
+    def poke(self, appended: _Appended) -> None:
+        self._pending.add(appended)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._send())
         else:
@@ -428,8 +497,9 @@ class _Notifier:
             # Gather the appends of the next few milliseconds into this one notification.
             await asyncio.sleep(self.COALESCE_SECONDS)
             self._again = False
+            payload, self._pending = announcement(self._pending, self._origin), _Appended()
             try:
-                await self._pool.execute("SELECT pg_notify($1, '')", CHANNEL)
+                await self._pool.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
                 log.debug("notification not sent (the workers' poll will catch up): %s", exc)
                 return

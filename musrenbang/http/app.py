@@ -90,8 +90,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await create_pool(database_url, max_size=20)
-        store = EventStore(pool)
         runner = ProjectionRunner(pool, all_projections(), poll_interval=settings.poll_interval)
+        # With its own workers, this process's events are theirs to apply first (projections/supervisor.py).
+        store = EventStore(pool, origin=runner.origin if run_projections else None)
         proposals = ProposalService(pool, store, bytes.fromhex(secret), runner)
         app.state.update(
             pool=pool,

@@ -68,12 +68,11 @@ class Ready(msgspec.Struct, omit_defaults=True):
 
 async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: DeliveryWorker | None = None,
                       reads: ReadPools | None = None) -> Health:  # fmt: skip
-    names = [p.name for p in runner.projections]
     replicas = reads.statuses() if reads is not None else []
     try:
         async with pool.acquire(timeout=5) as conn:
             version = await conn.fetchval("SHOW server_version")
-            projections = await projection_status(conn, names)
+            projections = await projection_status(conn, runner.projections)
             outbox = await _outbox(conn)
         if delivery is not None:
             outbox = msgspec.structs.replace(outbox, channels=delivery.channels, failing=delivery.failing)

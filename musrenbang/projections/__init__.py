@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import asyncpg
 
+from musrenbang.domain.events import event_tag
 from musrenbang.eventlog.store import RecordedEvent
 
 _REGISTRY: dict[str, type[Projection]] = {}
@@ -40,6 +41,7 @@ class Projection:
 
     def __init_subclass__(cls, register: bool = True, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
+        cls.kinds = None if cls.handles is None else frozenset(event_tag(c) for c in cls.handles)
         if not set(cls.appended) <= set(getattr(cls, "tables", ())):
             raise RuntimeError(f"{cls.__name__}.appended names tables it does not have")
         if register:
@@ -49,6 +51,9 @@ class Projection:
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         raise NotImplementedError
+
+    kinds: ClassVar[frozenset[str] | None] = None
+    """The event types `handles` names, as the log stores them (None: every type); set from `handles`."""
 
     def last_change(self, events: Sequence[RecordedEvent]) -> int | None:
         """The global position of the last of `events` (in their order) of a kind this projection handles:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 
 import asyncpg
@@ -85,6 +86,8 @@ class ProjectionRunner:
         self._rows_made: set[str] = set()
         self.listening = False
         """Whether this process's LISTEN connection is up (set by the supervisor); shown by /health."""
+        self.origin = uuid.uuid4().hex[:12]
+        """This process's name in the notifications of an EventStore whose events its workers apply."""
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -178,6 +181,10 @@ class ProjectionRunner:
             raise ProjectionFailed(projection.name, Position(events[0].tx, events[0].global_position),
                                    events[0].event_type, exc) from exc  # fmt: skip
         return True
+
+    def has_applied(self, name: str, at: Position) -> bool:
+        """Whether this process knows the projection to have applied `at` (it may have, unknown to it)."""
+        return self._applied.get(name, START) >= at
 
     def _note_applied(self, name: str, at: Position) -> None:
         if at > self._applied.get(name, START):
@@ -307,8 +314,8 @@ async def save_checkpoint(conn: asyncpg.Connection, name: str, at: Position, *, 
         )  # fmt: skip
 
 
-async def lag(conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, int]:
+async def lag(conn: asyncpg.Connection, projections: Sequence[Projection]) -> dict[str, int]:
     """Events committed but not yet applied, per projection (see projections/status.py)."""
     from musrenbang.projections.status import projection_status
 
-    return {name: s.lag for name, s in (await projection_status(conn, names)).items()}
+    return {name: s.lag for name, s in (await projection_status(conn, projections)).items()}

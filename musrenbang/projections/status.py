@@ -1,9 +1,11 @@
 """Where every projection stands, as /health and `musrenbang status` report it.
 
-A projection is `ok` when it has applied everything committed, `catching_up` while events wait for it
-(or it has just failed and is trying again), and `stalled` once it has failed STALLED_AFTER times in a
-row on the same event: then the event's position and type and the error are given, and the overall
-status is not ok.
+A projection is `ok` when it has applied everything committed that it handles, `catching_up` while
+such events wait for it (or it has just failed and is trying again), and `stalled` once it has failed
+STALLED_AFTER times in a row on the same event: then the event's position and type and the error are
+given, and the overall status is not ok. Events of types a projection does nothing with are passed over
+at its next wake-up or poll (projections/supervisor.py): they are not lag, its tables are whole without
+them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncpg
 import msgspec
 
 from musrenbang.eventlog.store import START, Position, count_after
+from musrenbang.projections import Projection
 
 STALLED_AFTER = 3
 """Failures in a row on the same event after which a projection is reported as stalled."""
@@ -25,7 +28,8 @@ OK, CATCHING_UP, STALLED = "ok", "catching_up", "stalled"
 class ProjectionStatus(msgspec.Struct, kw_only=True, omit_defaults=True):
     state: str
     lag: int
-    """Events committed but not applied yet (counted up to LAG_COUNTED_UP_TO)."""
+    """Events of the types the projection handles committed but not applied yet (counted among the next
+    LAG_COUNTED_UP_TO events)."""
     error: str | None = None
     position: int | None = None
     """Global position of the event it fails on."""
@@ -34,7 +38,9 @@ class ProjectionStatus(msgspec.Struct, kw_only=True, omit_defaults=True):
     failing_since: dt.datetime | None = None
 
 
-async def projection_status(conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, ProjectionStatus]:
+async def projection_status(conn: asyncpg.Connection, projections: Sequence[Projection]
+                            ) -> dict[str, ProjectionStatus]:  # fmt: skip
+    names = [p.name for p in projections]
     rows = await conn.fetch(
         "SELECT name, tx, position, failures, failing_position, failing_type, error, failing_since"
         " FROM projection_checkpoints WHERE name = ANY($1::text[])",
@@ -42,10 +48,11 @@ async def projection_status(conn: asyncpg.Connection, names: Sequence[str]) -> d
     )
     found = {r["name"]: r for r in rows}
     out = {}
-    for name in names:
+    for projection in projections:
+        name = projection.name
         r = found.get(name)
         at = Position(r["tx"], r["position"]) if r is not None else START
-        lag = await count_after(conn, at, LAG_COUNTED_UP_TO)
+        lag = await count_after(conn, at, LAG_COUNTED_UP_TO, projection.kinds)
         failures = r["failures"] if r is not None else 0
         state = STALLED if failures >= STALLED_AFTER else CATCHING_UP if lag or failures else OK
         if r is None or not failures:

@@ -26,6 +26,7 @@ from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Validat
 from musrenbang.domain.events import Event
 from musrenbang.eventlog.store import (
     CHANNEL,
+    OUTBOX_NOTICE,
     Append,
     AppendResult,
     ConcurrencyError,
@@ -412,7 +413,7 @@ async def stop_proposer_news(conn: asyncpg.Connection, code: str, contact: str) 
                 f"Sesuai permintaan Anda, kabar tentang usulan {code} tidak dikirim lagi. Perkembangannya tetap"
                 " dapat dilihat di halaman lacak.", f"/lacak/{code}",
             )  # fmt: skip
-            await conn.execute("SELECT pg_notify($1, '')", CHANNEL)  # wake the senders at commit
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, OUTBOX_NOTICE)  # wake the senders at commit
 
 
 class _Replayed(Exception):

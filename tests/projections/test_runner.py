@@ -174,6 +174,6 @@ async def test_lag_counts_events_not_yet_applied(store: EventStore, pool: asyncp
     runner = ProjectionRunner(pool, [recorder])
     await fill(store, 2, 3)
     async with pool.acquire() as conn:
-        assert await lag(conn, [recorder.name]) == {recorder.name: 6}
+        assert await lag(conn, [recorder]) == {recorder.name: 6}
         await runner.catch_up(recorder)
-        assert await lag(conn, [recorder.name]) == {recorder.name: 0}
+        assert await lag(conn, [recorder]) == {recorder.name: 0}

@@ -59,11 +59,11 @@ async def test_a_projection_failing_on_an_event_stalls_alone_names_the_event_and
 
         async def stalled() -> bool:
             async with pool.acquire() as conn:
-                return (await projection_status(conn, [fragile.name]))[fragile.name].state == STALLED
+                return (await projection_status(conn, [fragile]))[fragile.name].state == STALLED
 
         await eventually(stalled)
         async with pool.acquire() as conn:
-            status = await projection_status(conn, [fragile.name, recorder.name])
+            status = await projection_status(conn, [fragile, recorder])
         s = status[fragile.name]
         assert (s.position, s.event_type, s.failures) == (poison, "cycle.stage_advanced", STALLED_AFTER)
         assert "out of range" in s.error and s.lag == 2
@@ -79,12 +79,12 @@ async def test_a_projection_failing_on_an_event_stalls_alone_names_the_event_and
 
         async def recovered() -> bool:
             async with pool.acquire() as conn:
-                return (await projection_status(conn, [fragile.name]))[fragile.name].state == "ok"
+                return (await projection_status(conn, [fragile]))[fragile.name].state == "ok"
 
         await eventually(recovered, timeout=60)
         assert fragile.seen == [2022, 2023, 3_000_000_000, 2024]
         async with pool.acquire() as conn:
-            assert (await projection_status(conn, [fragile.name]))[fragile.name].error is None
+            assert (await projection_status(conn, [fragile]))[fragile.name].error is None
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
