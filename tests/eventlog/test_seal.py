@@ -3,6 +3,7 @@ named, in the database and in an exported file, and a noted head that is gone fa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from pathlib import Path
@@ -23,14 +24,27 @@ def musrenbang(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     return subprocess.run(["musrenbang", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+async def sealing(store: EventStore) -> int:
+    """`seal.seal`, again while it finds nothing below the horizon. The horizon holds back for any running
+    transaction it cannot place in another database (eventlog/order.py), such as one of another test's
+    database that began between its snapshot and its read of pg_stat_activity, or autovacuum's in this
+    one: for a moment, events just committed lie above it. On a loaded machine a first seal found nothing
+    once."""
+    for _ in range(100):
+        if covered := await seal.seal(store):
+            return covered
+        await asyncio.sleep(0.05)
+    return 0
+
+
 async def sealed_log(store: EventStore) -> tuple[seal.Seal, seal.Seal]:
     """Three streams under seal 1, more events and a fourth stream under seal 2."""
     for s in range(3):
         await store.append(Append(f"s-{s}", NEW_STREAM, [ev(i) for i in range(4)]))
-    assert await seal.seal(store) == 12
+    assert await sealing(store) == 12
     assert await seal.seal(store) == 0  # nothing new but the seal itself
     await store.append(Append("s-3", NEW_STREAM, [ev(1), ev(2)]))
-    assert await seal.seal(store) == 3  # the two new events and seal 1
+    assert await sealing(store) == 3  # the two new events and seal 1
     async with store.pool.acquire() as conn:
         first = await seal.find(conn, (await conn.fetchval(
             "SELECT data->>'hash' FROM events WHERE stream_id = 'log-seals' AND stream_version = 1")))  # fmt: skip
@@ -135,7 +149,7 @@ async def test_a_slow_transaction_is_sealed_in_its_place_in_the_safe_order(
         assert await seal.seal(store) == 0  # the horizon stops below the slow transaction
         late = await store.append(Append("slow", NEW_STREAM, [ev(2)]), conn=slow)
     assert late.last.tx < fast.last.tx and late.positions[0] > fast.positions[0]  # the race happened
-    assert await seal.seal(store) == 2
+    assert await sealing(store) == 2
     done = musrenbang(cli_env, "verify")
     assert done.returncode == 0, done.stderr
     out = tmp_path / "log.jsonl"
