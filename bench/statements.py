@@ -70,9 +70,11 @@ async def counted(cluster: Cluster, work: Callable[[], Awaitable[object]], settl
     return Counts(lines, seconds)
 
 
-def per(counts: Counts, idle: Counts, n: int) -> list[float]:
+def per(counts: Counts, idle: Counts | None, n: int) -> list[float]:
     """Statements, transactions and those that wrote, per unit of work, less what the idle server does in
-    as long a time."""
+    as long a time (`idle`: None once the server is gone)."""
+    if idle is None:
+        return [getattr(counts, what) / n for what in ("statements", "transactions", "writes")]
     scale = counts.seconds / idle.seconds
     kinds = ("statements", "transactions", "writes")
     return [(getattr(counts, what) - getattr(idle, what) * scale) / n for what in kinds]
@@ -118,11 +120,12 @@ async def main(submissions: int, seconds: int) -> None:
                 appends = await counted(cluster, lambda: append_one_by_one(db, submissions), settle=0.5)
         finally:
             cluster.stop()
-    created = round(loaded["rps"] * seconds)
+    created = int(loaded["created"])
     rows = [
         ["a submission, one after another", submissions, *per(one, idle, submissions)],
         ["a submission, 50 clients at once", created, *per(load, idle, created)],
-        ["single-event append, one after another (baseline)", submissions, *per(appends, idle, submissions)],
+        # Once the server has stopped: nothing to subtract.
+        ["single-event append, one after another (baseline)", submissions, *per(appends, None, submissions)],
     ]
     print(f"server with 2 workers; idle: {idle.statements / idle.seconds:.1f} statements/s,"
           f" {idle.transactions / idle.seconds:.1f} transactions/s (subtracted)")  # fmt: skip

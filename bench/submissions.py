@@ -81,6 +81,7 @@ def run_wrk(base: str, seconds: int, connections: int) -> dict[str, float]:
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     created, micros = (int(x) for x in re.search(r"created: (\d+) in (\d+) us", out).groups())
     return {
+        "created": created,
         "rps": created / (micros / 1_000_000),
         "all_rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),

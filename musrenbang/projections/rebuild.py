@@ -131,11 +131,10 @@ async def _apply_shared(pool: asyncpg.Pool, batch_size: int, projections: Sequen
         reported = max(reported, low)
 
     async def apply(i: int) -> None:
-        handles = projections[i].handles
-        kinds = None if handles is None else frozenset(handles)
+        kinds = projections[i].kinds
         try:
             while (batch := await queues[i].get()) is not None:
-                mine = batch if kinds is None else [r for r in batch if type(r.event) in kinds]
+                mine = batch if kinds is None else [r for r in batch if r.event_type in kinds]
                 try:
                     await _apply_one(conns[i], projections[i], mine, Position(batch[-1].tx, batch[-1].global_position))
                 except Exception as exc:

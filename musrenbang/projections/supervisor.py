@@ -20,10 +20,13 @@ the last one stands and which process's workers apply them (eventlog/store.py, C
 only for types its projection handles; only if this process has not applied them already (the request
 that wrote them usually has, waiting for its own write); and for another process's events, only
 FOREIGN_DELAY later, once for all that came meanwhile, in case that process's workers did not apply
-them. Under a stream of submissions a submission then costs a transaction in the projections that
-apply it, in its own process, instead of one in every projection of every process: what a projection
-ignores is passed over at its next wake-up or poll, and passing it over changes nothing in its tables
-(`Projection.handles`).
+them (it reads where the projection stands first, without a lock). Under a stream of submissions a
+submission then costs a transaction in the projections that apply it, in its own process, instead of one
+in every projection of every process: what a projection ignores is passed over at its next wake-up or
+poll, and passing it over changes nothing in its tables (`Projection.handles`). An event a look was rung
+for but could not apply yet (an older transaction still open holds it back in the safe order, or another
+worker held the projection) is looked at again soon after (`_Retry`): the transaction that releases it may
+announce only types this projection ignores.
 """
 
 from __future__ import annotations
@@ -76,8 +79,11 @@ class Wake:
     def __init__(self) -> None:
         self._event = asyncio.Event()
         self._later: asyncio.TimerHandle | None = None
+        self._later_at = 0.0
         self.needed: Position | None = None
         self.blind = False
+        self.now = False
+        """Rung for a look at once (not only by a delayed ring)."""
 
     @property
     def rung(self) -> bool:
@@ -85,13 +91,19 @@ class Wake:
 
     def ring(self, at: Position | None) -> None:
         self._note(at)
+        self.now = True
         self._event.set()
 
-    def ring_later(self, at: Position) -> None:
-        """Ring in FOREIGN_DELAY, once for all that come meanwhile (another process's events)."""
+    def ring_later(self, at: Position, delay: float = FOREIGN_DELAY) -> None:
+        """Ring in `delay` seconds, once for all that come meanwhile (another process's events, or a look
+        again at events held back); a ring pending sooner stands."""
         self._note(at)
-        if self._later is None:
-            self._later = asyncio.get_running_loop().call_later(FOREIGN_DELAY, self._event.set)
+        loop = asyncio.get_running_loop()
+        when = loop.time() + delay
+        if self._later is None or when < self._later_at:
+            if self._later is not None:
+                self._later.cancel()
+            self._later, self._later_at = loop.call_later(delay, self._event.set), when
 
     def _note(self, at: Position | None) -> None:
         if at is None:
@@ -106,7 +118,7 @@ class Wake:
             self._later.cancel()
             self._later = None
         self._event.clear()
-        self.needed, self.blind = None, False
+        self.needed, self.blind, self.now = None, False, False
 
     async def wait(self, timeout: float) -> bool:
         """Whether it was rung (False: `timeout` passed)."""
@@ -115,9 +127,43 @@ class Wake:
             return True
         return False
 
-    def pointless(self, runner: ProjectionRunner, name: str) -> bool:
-        """Rung only for events this process has applied already: no transaction needed."""
-        return not self.blind and self.needed is not None and runner.has_applied(name, self.needed)
+    async def pointless(self, runner: ProjectionRunner, name: str) -> bool:
+        """Rung only for events the projection has applied: no look (a transaction that locks the
+        checkpoint row) needed. After a delayed ring alone, where the projection stands is read first (a
+        plain read): another process's workers have usually applied its events by then."""
+        if self.blind or self.needed is None:
+            return False
+        if runner.has_applied(name, self.needed) or self.now:
+            return runner.has_applied(name, self.needed)
+        try:
+            await runner.applied(name)
+        except Exception as exc:  # noqa: BLE001 - the look that follows meets it and backs off
+            log.debug("could not read where %s stands: %s", name, describe(exc))
+            return False
+        return runner.has_applied(name, self.needed)
+
+
+class _Retry:
+    """When to look again at events announced but not applied by a look (an older transaction still open
+    holds them back in the safe order, or another worker held the projection): in 10 ms, doubling up to
+    FOREIGN_DELAY, until the delays add up to the poll interval, when the poll looks anyway. Without it
+    such an event waited for the next notification of a type the projection handles, or the poll."""
+
+    FIRST = 0.01
+
+    def __init__(self, poll_interval: float) -> None:
+        self._poll_interval = poll_interval
+        self.reset()
+
+    def reset(self) -> None:
+        self._delay, self._waited = 0.0, 0.0
+
+    def next(self) -> float | None:
+        if self._waited >= self._poll_interval:
+            return None
+        self._delay = min(self._delay * 2 or self.FIRST, FOREIGN_DELAY)
+        self._waited += self._delay
+        return self._delay
 
 
 def ring_for(runner: ProjectionRunner, wakes: dict[str, Wake], payload: str) -> None:
@@ -178,8 +224,10 @@ async def _restarting(name: str, job: Callable[[], Awaitable[None]]) -> None:
 async def _work(runner: ProjectionRunner, projection: Projection, wake: Wake) -> None:
     name = projection.name
     backoff = Backoff()
+    retry = _Retry(runner.poll_interval)
     trouble: str | None = None  # what was last logged about this worker
     while True:
+        needed = wake.needed
         wake.clear()  # before catching up: a ring meanwhile means one more look
         try:
             await runner.catch_up(projection)
@@ -209,15 +257,22 @@ async def _work(runner: ProjectionRunner, projection: Projection, wake: Wake) ->
             log.info("projection %s is moving again", name)
             trouble = None
         backoff.reset()
+        if needed is not None and not runner.has_applied(name, needed):
+            if (again := retry.next()) is not None:
+                wake.ring_later(needed, again)
+        else:
+            retry.reset()
         await _next_wake(runner, name, wake)
 
 
 async def _next_wake(runner: ProjectionRunner, name: str, wake: Wake) -> None:
-    """Until there may be something to apply: a ring for events this process has not applied (after
-    letting a burst gather), or the poll interval."""
-    while await wake.wait(runner.poll_interval):
+    """Until there may be something to apply: a ring for events the projection has not applied (after
+    letting a burst gather), or the poll interval, whatever rings meanwhile."""
+    loop = asyncio.get_running_loop()
+    poll = loop.time() + runner.poll_interval
+    while await wake.wait(max(poll - loop.time(), 0.0)):
         await asyncio.sleep(GATHER_SECONDS)
-        if not wake.pointless(runner, name):
+        if not await wake.pointless(runner, name):
             return
         wake.clear()
 

@@ -89,7 +89,7 @@ async def test_a_backup_restored_into_a_fresh_cluster_serves_the_same_site_and_g
                 code = r.json()["code"]
                 # Read-your-writes really waited for the new event (it sorts after the restored ones).
                 assert (await client.get(f"/api/v1/proposals/{code}")).status_code == 200
-                for _ in range(200):  # the other read models apply it too, and the lag says so
+                for _ in range(200):  # every read model is at the head of what it handles, and the lag says so
                     health = (await client.get("/health")).json()
                     if all(p["lag"] == 0 for p in health["projections"].values()):
                         break

@@ -23,7 +23,7 @@ from musrenbang.eventlog.store import (
     announced,
     announcement,
 )
-from musrenbang.projections import Projection, supervisor
+from musrenbang.projections import Projection, status, supervisor
 from musrenbang.projections.runner import ProjectionRunner, lag
 from musrenbang.projections.supervisor import Wake, _next_wake, ring_for
 
@@ -169,11 +169,16 @@ async def test_a_worker_sleeps_through_events_it_ignores_and_passes_over_them_at
     assert verdicts.seen == [verdict.positions[0]] and stages.seen == [first.positions[0]]
 
 
-async def test_a_lag_counts_only_the_events_a_projection_handles(store: EventStore, pool: asyncpg.Pool) -> None:
+async def test_a_lag_counts_only_the_events_a_projection_handles(
+    store: EventStore, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stages, verdicts = Stages(), Verdicts()
     await store.append(Append("cycle-2023", NEW_STREAM, [stage(2023), stage(2024)]))
     await store.append(Append("proposal-X1", NEW_STREAM, [accepted("X1")]))
     async with pool.acquire() as conn:
+        assert await lag(conn, [stages, verdicts]) == {"test_stages": 2, "test_verdicts": 1}
+        # Counted among the next so many events: when those are all of other types, more may lie beyond.
+        monkeypatch.setattr(status, "LAG_COUNTED_UP_TO", 2)
         assert await lag(conn, [stages, verdicts]) == {"test_stages": 2, "test_verdicts": 1}
 
 
@@ -188,3 +193,45 @@ async def test_events_of_a_process_whose_workers_are_gone_are_applied_by_the_oth
 
 async def _seen(projection: Stages, position: int) -> bool:
     return position in projection.seen
+
+
+async def test_an_event_held_back_by_an_older_transaction_is_applied_when_that_one_commits(
+    running: tuple[ProjectionRunner, Stages, Verdicts], store: EventStore
+) -> None:
+    """The older transaction announces only types the projection ignores: the worker still comes back for
+    the event it was rung for and could not read yet."""
+    _, _, verdicts = running
+    async with store.transaction() as older:
+        await store.append(Append("cycle-2023", NEW_STREAM, [stage(2023)]), conn=older)  # takes its id first
+        verdict = await store.append(Append("proposal-X1", NEW_STREAM, [accepted("X1")]))
+        await asyncio.sleep(0.3)
+        assert verdicts.seen == []  # rung and looked, but the safe order holds it back (the race happened)
+    await until(lambda: _seen(verdicts, verdict.positions[0]), seconds=3)  # the poll is an hour away
+
+
+async def test_a_late_ring_for_another_process_s_events_reads_where_the_projection_stands_first(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    stages = Stages()
+    elsewhere, here = ProjectionRunner(pool, [stages]), ProjectionRunner(pool, [stages])
+    appended = await store.append(Append("cycle-2023", NEW_STREAM, [stage(2023)]))
+    await elsewhere.catch_up(stages)  # that process's workers applied them
+    late, at_once = Wake(), Wake()
+    late.ring_later(appended.last, 0.01)
+    at_once.ring(appended.last)
+    assert not await at_once.pointless(here, "test_stages")  # rung at once: a look, no read first
+    assert await late.pointless(here, "test_stages")  # read, and found applied: no look
+    assert not await Wake().pointless(here, "test_stages")  # not rung for anything known: a look
+
+
+async def test_rings_for_applied_events_do_not_put_off_the_poll() -> None:
+    runner = ProjectionRunner(None, [Stages()], poll_interval=0.5)  # type: ignore[arg-type]
+    runner._note_applied("test_stages", Position(5, 12))
+    wake = Wake()
+    waiting = asyncio.create_task(_next_wake(runner, "test_stages", wake))
+    for _ in range(100):  # every 50 ms, for 5 s: each would restart a wait of its own
+        if waiting.done():
+            break
+        wake.ring(Position(5, 12))
+        await asyncio.sleep(0.05)
+    assert waiting.done()  # the poll came all the same
