@@ -209,8 +209,7 @@ class EventStore:
                     yield conn
             finally:
                 del self._transactions[conn]
-        if appended.last is not None:  # a seal that found nothing new, a replayed command: no news
-            self._notifier.poke(appended)
+        self._notifier.poke(appended)
 
     async def append(
         self,
@@ -496,6 +495,8 @@ class _Notifier:
         self._again = False
 
     def poke(self, appended: _Appended) -> None:
+        if appended.last is None:  # a transaction that appended nothing (a seal finding nothing): no news
+            return
         self._pending.add(appended)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._send())

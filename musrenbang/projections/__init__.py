@@ -32,6 +32,10 @@ class Projection:
     only those: six projections each matching every event of the log against a dozen kinds added up to
     a fair share of a rebuild's CPU. Whatever `apply` ignores must not change what it writes."""
 
+    kinds: ClassVar[frozenset[str] | None] = None
+    """The event types `handles` names, as the log stores them (None: every type); set from `handles`.
+    What a rebuild hands the projection, what wakes its worker and what counts as its lag."""
+
     appended: ClassVar[tuple[str, ...]] = ()
     """Of `tables`, those `apply` only ever adds rows to: it never reads, updates or deletes their rows and
     never counts on their keys to catch a conflict. A rebuild fills their copies with no index and builds
@@ -52,16 +56,13 @@ class Projection:
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         raise NotImplementedError
 
-    kinds: ClassVar[frozenset[str] | None] = None
-    """The event types `handles` names, as the log stores them (None: every type); set from `handles`."""
-
     def last_change(self, events: Sequence[RecordedEvent]) -> int | None:
         """The global position of the last of `events` (in their order) of a kind this projection handles:
         where applying them last changes its tables (None: nowhere). Per event, not per batch, so that a
         replay in batches of another size ends with the same value."""
-        handles = self.handles
+        kinds = self.kinds
         for r in reversed(events):
-            if handles is None or isinstance(r.event, handles):
+            if kinds is None or r.event_type in kinds:
                 return r.global_position
         return None
 

@@ -133,8 +133,9 @@ class Wake:
         plain read): another process's workers have usually applied its events by then."""
         if self.blind or self.needed is None:
             return False
-        if runner.has_applied(name, self.needed) or self.now:
-            return runner.has_applied(name, self.needed)
+        applied = runner.has_applied(name, self.needed)
+        if applied or self.now:
+            return applied
         try:
             await runner.applied(name)
         except Exception as exc:  # noqa: BLE001 - the look that follows meets it and backs off
