@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+import asyncpg
 import psutil
 
 from bench._common import fresh_database, print_table, server_url
@@ -44,6 +45,7 @@ async def measure(url: str, each: bool = True) -> None:
             n_select, t_select = await plain_select(conn)
             rows.append(_row("plain SELECT of the same rows (baseline)", n_select, t_select, t_select, cpu, postgres))
         runner = ProjectionRunner(pool, projections, batch_size=5000)
+        await quiet(pool)
         cpu = _cpu([psutil.Process()]), _cpu([postgres])
         start = time.perf_counter()
         await runner.replay_all(projections)
@@ -52,6 +54,7 @@ async def measure(url: str, each: bool = True) -> None:
         rows.insert(0, _row("replay_all: read once, every projection applies each batch", total, t_all, t_select,
                             cpu, postgres))  # fmt: skip
         if each:
+            await quiet(pool)
             cpu = _cpu([psutil.Process()]), _cpu([postgres])
             start = time.perf_counter()
             await asyncio.gather(*(runner.replay(p) for p in projections))
@@ -67,6 +70,23 @@ async def measure(url: str, each: bool = True) -> None:
         row.append("")
     print_table(["what", "seconds", "events/s", "ratio to SELECT", "client CPU µs/event", "PostgreSQL CPU µs/event",
                  "aim"], rows)  # fmt: skip
+
+
+QUIET_WITHIN = 600.0
+
+
+async def quiet(pool: asyncpg.Pool) -> None:
+    """Wait (up to QUIET_WITHIN seconds) until no autovacuum worker runs. A rebuild switches in new tables
+    of millions of rows, and autovacuum then works through them for a minute or more: a rebuild started
+    right after another once took 137 s instead of 63 (bench/README.md, 917k events), its PostgreSQL CPU
+    counting the vacuum's."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < QUIET_WITHIN and await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+    ):
+        await asyncio.sleep(1)
+    if (waited := time.perf_counter() - start) >= 1:
+        print(f"waited {waited:.0f} s for autovacuum to finish before measuring", flush=True)
 
 
 def _row(what: str, events: int, seconds: float, select_seconds: float, cpu_before: tuple[float, float],

@@ -294,11 +294,26 @@ async def _make_copies(conn: asyncpg.Connection, live: str, shadow: str, project
             )  # fmt: skip
             if options:
                 await conn.execute(f"ALTER TABLE {_ident(shadow)}.{_ident(table)} SET ({options})")
+            await _carry_statistics_targets(conn, live, shadow, table)
         await conn.execute(
             f"INSERT INTO {_ident(shadow)}.projection_checkpoints (name) VALUES ($1)", projection.name
         )
         # The copies have the shape of the migrations applied now; the switch checks it is still so.
         await conn.execute(f"COMMENT ON SCHEMA {_ident(shadow)} IS '{await _schema_version(conn, live)}'")
+
+
+async def _carry_statistics_targets(conn: asyncpg.Connection, live: str, shadow: str, table: str) -> None:
+    """Nor does LIKE copy a column's statistics target (migration 0038 sets 0 on columns no query looks
+    into, so that ANALYZE skips them): without this, the first rebuild would quietly undo it."""
+    targets = await conn.fetch(
+        "SELECT a.attname AS name, a.attstattarget AS target FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0"
+        " AND NOT a.attisdropped AND a.attstattarget >= 0",  # -1 (NULL from PostgreSQL 17): the default
+        live, table,
+    )  # fmt: skip
+    for t in targets:
+        await conn.execute(f"ALTER TABLE {_ident(shadow)}.{_ident(table)} ALTER COLUMN {_ident(t['name'])}"
+                           f" SET STATISTICS {int(t['target'])}")  # fmt: skip
 
 
 async def _schema_version(conn: asyncpg.Connection, live: str) -> int:
