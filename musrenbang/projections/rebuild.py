@@ -196,11 +196,14 @@ async def _finish(rebuilding: ProjectionRunner, conn: asyncpg.Connection, live: 
     for attempt in range(SWITCH_ATTEMPTS):
         try:
             return applied + await _catch_up_and_switch(conn, rebuilding, live, shadow, projection)
-        except asyncpg.LockNotAvailableError:
-            log.warning(
-                "rebuild of %s: the live tables are in use by a long reader; switching again in a moment"
-                " (attempt %d of %d)", projection.name, attempt + 1, SWITCH_ATTEMPTS,
-            )  # fmt: skip
+        except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError) as exc:
+            # A deadlock: a reader that read one live table in a snapshot of its own (a page render in
+            # REPEATABLE READ) and then asked for another the switch had locked meanwhile. PostgreSQL
+            # aborts the switch, the one that waited first; the reader goes on, and the switch tries again.
+            why = ("another session deadlocked with the switch" if isinstance(exc, asyncpg.DeadlockDetectedError)
+                   else "the live tables are in use by a long reader")  # fmt: skip
+            log.warning("rebuild of %s: %s; switching again in a moment (attempt %d of %d)", projection.name, why,
+                        attempt + 1, SWITCH_ATTEMPTS)  # fmt: skip
             await asyncio.sleep(1)
     raise RebuildNotSwitched(
         f"the rebuilt {projection.name} tables could not be switched in: the live ones stayed in use by a"
@@ -212,9 +215,15 @@ async def _catch_up_and_switch(conn: asyncpg.Connection, rebuilding: ProjectionR
                                projection: Projection) -> int:  # fmt: skip
     """One transaction: pause the live worker (its checkpoint row, made if it was missing), apply to the
     copies what arrived meanwhile, switch. Gives up after SWITCH_LOCK_TIMEOUT waiting for a lock rather
-    than queue every reader of the live tables behind a long one."""
+    than queue every reader of the live tables behind a long one.
+
+    The migrations' lock comes first, before any lock on a live table: a migration holds it while it
+    alters tables (`projection_checkpoints` among them), and the switch taking a row of that table first
+    and then waiting for the migration made a cycle, ended by aborting one of the two."""
     async with conn.transaction():
         await conn.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT}'")
+        # No migration between this check and the commit: they hold this lock while they run.
+        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", MIGRATION_LOCK_KEY)
         await conn.execute(
             f"INSERT INTO {_ident(live)}.projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
             projection.name,
@@ -222,8 +231,6 @@ async def _catch_up_and_switch(conn: asyncpg.Connection, rebuilding: ProjectionR
         await conn.fetchrow(
             f"SELECT 1 FROM {_ident(live)}.projection_checkpoints WHERE name = $1 FOR UPDATE", projection.name
         )
-        # No migration between this check and the commit: they hold this lock while they run.
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", MIGRATION_LOCK_KEY)
         await _check_same_schema(conn, live, shadow, projection)
         applied = await rebuilding.run_batches(conn, projection) or 0
         await _switch(conn, live, shadow, projection)
@@ -275,7 +282,12 @@ async def _analyze(conn: asyncpg.Connection, shadow: str, projection: Projection
 
 
 async def _make_copies(conn: asyncpg.Connection, live: str, shadow: str, projection: Projection) -> None:
+    """Empty copies of the projection's live tables, with the live tables' shape and the schema version
+    they have, all read while no migration runs: `CREATE TABLE ... LIKE` waits for no migration's index or
+    setting, and copies made while one was under way got part of the old shape under the new version,
+    which the switch then put in place for good."""
     async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", MIGRATION_LOCK_KEY)
         await conn.execute(f"DROP SCHEMA IF EXISTS {_ident(shadow)} CASCADE")  # left by a rebuild that died
         await conn.execute(f"CREATE SCHEMA {_ident(shadow)}")
         for table in (*projection.tables, "projection_checkpoints"):
@@ -337,12 +349,7 @@ async def _check_same_schema(conn: asyncpg.Connection, live: str, shadow: str, p
 async def _switch(conn: asyncpg.Connection, live: str, shadow: str, projection: Projection) -> None:
     """Inside the caller's transaction: the copies replace the live tables under the live names."""
     tables = list(projection.tables)
-    indexes = await conn.fetch(
-        "SELECT c.relname AS table, i.relname AS name, pg_get_indexdef(i.oid) AS def"
-        " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
-        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2::text[])",
-        live, tables,
-    )  # fmt: skip
+    indexes = await _indexes(conn, live, tables)
     foreign_keys = await conn.fetch(
         "SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def FROM pg_constraint k"
         " JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -355,8 +362,9 @@ async def _switch(conn: asyncpg.Connection, live: str, shadow: str, projection: 
     )
     # Who may read the live tables (CREATE TABLE ... LIKE copies neither owner nor grants).
     access = await conn.fetch(
-        "SELECT c.relname AS table, pg_get_userbyid(c.relowner) AS owner,"
-        " coalesce(a.grantee::regrole::text, 'PUBLIC') AS grantee, a.privilege_type AS privilege, a.is_grantable"
+        "SELECT c.relname AS table, pg_get_userbyid(c.relowner) AS owner, a.grantee = c.relowner AS own,"
+        " CASE WHEN a.grantee <> 0 THEN pg_get_userbyid(a.grantee) END AS grantee,"  # 0: PUBLIC
+        " a.privilege_type AS privilege, a.is_grantable"
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " LEFT JOIN LATERAL aclexplode(c.relacl) a ON true"
         " WHERE n.nspname = $1 AND c.relname = ANY($2::text[])",
@@ -366,7 +374,7 @@ async def _switch(conn: asyncpg.Connection, live: str, shadow: str, projection: 
     for table in tables:
         await conn.execute(f"ALTER TABLE {_ident(shadow)}.{_ident(table)} SET SCHEMA {_ident(live)}")
     await _carry_access(conn, live, access)
-    await _rename_indexes(conn, live, tables, indexes)
+    await _rename_indexes(conn, live, tables, indexes, f"{shadow}_tmp")
     for fk in foreign_keys:
         await conn.execute(f"ALTER TABLE {_ident(live)}.{_ident(fk['table'])} ADD CONSTRAINT {_ident(fk['name'])}"
                            f" {fk['def']}")  # fmt: skip
@@ -382,40 +390,55 @@ async def _switch(conn: asyncpg.Connection, live: str, shadow: str, projection: 
 
 
 async def _carry_access(conn: asyncpg.Connection, live: str, access: list[asyncpg.Record]) -> None:
-    """Give the moved tables the owner and grants the live ones had."""
+    """Give the moved tables the owner and grants the live ones had. Role names come unquoted (as
+    `pg_get_userbyid` gives them) and are quoted here once; a grantee of None is PUBLIC."""
     me = await conn.fetchval("SELECT current_user")
     owners = {r["table"]: r["owner"] for r in access}
     for table, owner in owners.items():
         if owner != me:
             await conn.execute(f"ALTER TABLE {_ident(live)}.{_ident(table)} OWNER TO {_ident(owner)}")
     for r in access:
-        if r["privilege"] is None or r["grantee"] == r["owner"]:
+        if r["privilege"] is None or r["own"]:
             continue  # no grants, or the owner's own
-        grantee = "PUBLIC" if r["grantee"] == "PUBLIC" else _ident(r["grantee"])
+        grantee = "PUBLIC" if r["grantee"] is None else _ident(r["grantee"])
         option = " WITH GRANT OPTION" if r["is_grantable"] else ""
         await conn.execute(f"GRANT {r['privilege']} ON {_ident(live)}.{_ident(r['table'])} TO {grantee}{option}")
 
 
-async def _rename_indexes(conn: asyncpg.Connection, live: str, tables: list[str], before: list[asyncpg.Record]) -> None:
-    """Give the moved tables' indexes (and so their constraints) the names the live ones had, matching them
-    by definition: later migrations refer to them by name."""
-    wanted = {(r["table"], _shape(r["def"], r["name"])): r["name"] for r in before}
-    now = await conn.fetch(
-        "SELECT c.relname AS table, i.relname AS name, pg_get_indexdef(i.oid) AS def"
+async def _indexes(conn: asyncpg.Connection, schema: str, tables: list[str]) -> list[asyncpg.Record]:
+    """Each index of `tables`: its table, name, definition and the kind of constraint it backs (p, u, x;
+    None for a plain index), in name order."""
+    return await conn.fetch(
+        "SELECT c.relname AS table, i.relname AS name, pg_get_indexdef(i.oid) AS def, k.contype::text AS backs"
         " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
-        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2::text[])",
-        live, tables,
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid"
+        "  AND k.contype IN ('p', 'u', 'x')"
+        " WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) ORDER BY i.relname",
+        schema, tables,
     )  # fmt: skip
+
+
+async def _rename_indexes(conn: asyncpg.Connection, live: str, tables: list[str], before: list[asyncpg.Record],
+                          scratch: str) -> None:  # fmt: skip
+    """Give the moved tables' indexes (and so their constraints) the names the live ones had, matching them
+    by definition and by the constraint they back: later migrations refer to them by name. Two indexes of
+    one definition (a unique constraint and a unique index on the same columns, or a plain index made
+    twice) each take one of the names. `scratch` prefixes the names held for a moment on the way."""
+    wanted: dict[tuple[str, str, str | None], list[str]] = {}
+    for r in before:
+        wanted.setdefault((r["table"], _shape(r["def"], r["name"]), r["backs"]), []).append(r["name"])
     renames = []
-    for r in now:
-        target = wanted.get((r["table"], _shape(r["def"], r["name"])))
+    for r in await _indexes(conn, live, tables):
+        names = wanted.get((r["table"], _shape(r["def"], r["name"]), r["backs"]))
+        target = names.pop(0) if names else None
         if target is not None and target != r["name"]:
             renames.append((r["name"], target))
     # Two steps, so that a name still held by another moved index never collides.
     for n, (name, _) in enumerate(renames):
-        await conn.execute(f"ALTER INDEX {_ident(live)}.{_ident(name)} RENAME TO {_ident(f'rebuild_tmp_{n}')}")
+        await conn.execute(f"ALTER INDEX {_ident(live)}.{_ident(name)} RENAME TO {_ident(f'{scratch}_{n}')}")
     for n, (_, target) in enumerate(renames):
-        await conn.execute(f"ALTER INDEX {_ident(live)}.{_ident(f'rebuild_tmp_{n}')} RENAME TO {_ident(target)}")
+        await conn.execute(f"ALTER INDEX {_ident(live)}.{_ident(f'{scratch}_{n}')} RENAME TO {_ident(target)}")
 
 
 def _shape(definition: str, name: str) -> str:
