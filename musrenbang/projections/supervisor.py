@@ -26,7 +26,8 @@ in every projection of every process: what a projection ignores is passed over a
 poll, and passing it over changes nothing in its tables (`Projection.handles`). An event a look was rung
 for but could not apply yet (an older transaction still open holds it back in the safe order, or another
 worker held the projection) is looked at again soon after (`_Retry`): the transaction that releases it may
-announce only types this projection ignores.
+announce only types this projection ignores. A blind ring (a reconnection, an older version's empty
+notification) is a look for everything up to the log's head, retried the same way.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import asyncpg
 
 from musrenbang.db.connect import connect
 from musrenbang.eventlog import seal
+from musrenbang.eventlog.order import log_head
 from musrenbang.eventlog.store import CHANNEL, OUTBOX_NOTICE, EventStore, Position, announced
 from musrenbang.projections import Projection
 from musrenbang.projections.runner import ProjectionFailed, ProjectionRunner, describe, is_connection_problem
@@ -141,7 +143,9 @@ class Wake:
         except Exception as exc:  # noqa: BLE001 - the look that follows meets it and backs off
             log.debug("could not read where %s stands: %s", name, describe(exc))
             return False
-        return runner.has_applied(name, self.needed)
+        # Rung blind during the read (the listener reconnected: notifications were missed): a look, or
+        # the clear that follows would forget the ring.
+        return not self.blind and runner.has_applied(name, self.needed)
 
 
 class _Retry:
@@ -228,7 +232,8 @@ async def _work(runner: ProjectionRunner, projection: Projection, wake: Wake) ->
     retry = _Retry(runner.poll_interval)
     trouble: str | None = None  # what was last logged about this worker
     while True:
-        needed = wake.needed
+        head = await _head_if_blind(runner, wake)
+        needed = wake.needed if head is None or (wake.needed is not None and wake.needed > head) else head
         wake.clear()  # before catching up: a ring meanwhile means one more look
         try:
             await runner.catch_up(projection)
@@ -264,6 +269,20 @@ async def _work(runner: ProjectionRunner, projection: Projection, wake: Wake) ->
         else:
             retry.reset()
         await _next_wake(runner, name, wake)
+
+
+async def _head_if_blind(runner: ProjectionRunner, wake: Wake) -> Position | None:
+    """For a blind ring, the log's last event: what the look is for, so that an event it cannot apply yet
+    (held back by an older transaction still open) is looked at again like one announced (`_Retry`).
+    None when rung for known events only, or when the head cannot be read (the look meets the problem)."""
+    if not wake.blind:
+        return None
+    try:
+        async with runner.pool.acquire() as conn:
+            return await log_head(conn)
+    except Exception as exc:  # noqa: BLE001 - the look that follows meets it and backs off
+        log.debug("could not read the log's head: %s", describe(exc))
+        return None
 
 
 async def _next_wake(runner: ProjectionRunner, name: str, wake: Wake) -> None:

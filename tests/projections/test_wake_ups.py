@@ -12,6 +12,7 @@ import pytest
 
 from musrenbang.domain.events import CycleStageAdvanced, ProposalAccepted
 from musrenbang.eventlog.store import (
+    CHANNEL,
     NEW_STREAM,
     OUTBOX_NOTICE,
     Announced,
@@ -235,3 +236,43 @@ async def test_rings_for_applied_events_do_not_put_off_the_poll() -> None:
         wake.ring(Position(5, 12))
         await asyncio.sleep(0.05)
     assert waiting.done()  # the poll came all the same
+
+
+async def test_a_blind_ring_during_the_read_of_a_late_one_still_brings_a_look(
+    pool: asyncpg.Pool, store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listener reconnects (notifications were missed) while a late ring reads where the projection
+    stands: the read finds the late ring's events applied, but the blind ring must not be forgotten."""
+    stages = Stages()
+    elsewhere, here = ProjectionRunner(pool, [stages]), ProjectionRunner(pool, [stages])
+    appended = await store.append(Append("cycle-2023", NEW_STREAM, [stage(2023)]))
+    await elsewhere.catch_up(stages)
+    late = Wake()
+    late.ring_later(appended.last, 0.01)
+    read = here.applied
+
+    async def read_while_the_listener_reconnects(name: str) -> Position:
+        late.ring(None)  # what the listener does once it is back
+        return await read(name)
+
+    monkeypatch.setattr(here, "applied", read_while_the_listener_reconnects)
+    assert not await late.pointless(here, "test_stages")
+    assert here.has_applied("test_stages", appended.last)  # the read did find the late ring's events applied
+
+
+async def test_an_event_held_back_when_rung_blind_is_applied_when_the_older_transaction_commits(
+    running: tuple[ProjectionRunner, Stages, Verdicts], store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """A blind ring (an older version's empty notification in a rolling upgrade, a reconnection) looks
+    for everything up to the log's head, and comes back like an announced one for what it could not read."""
+    _, _, verdicts = running
+    older_version = EventStore(pool)
+    older_version._notifier.poke = lambda appended: None  # type: ignore[method-assign]  # says nothing itself
+    async with store.transaction() as older:
+        await store.append(Append("cycle-2023", NEW_STREAM, [stage(2023)]), conn=older)  # takes its id first
+        verdict = await older_version.append(Append("proposal-X1", NEW_STREAM, [accepted("X1")]))
+        await pool.execute("SELECT pg_notify($1, '')", CHANNEL)  # as the older version notified
+        await asyncio.sleep(0.3)
+        assert verdicts.seen == []  # rung blind and looked, but the safe order holds it back (the race)
+    # `older` commits announcing cycle.stage_advanced only, which test_verdicts ignores.
+    await until(lambda: _seen(verdicts, verdict.positions[0]), seconds=5)  # the poll is an hour away
