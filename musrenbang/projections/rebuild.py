@@ -288,6 +288,7 @@ async def _make_copies(conn: asyncpg.Connection, live: str, shadow: str, project
     which the switch then put in place for good."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", MIGRATION_LOCK_KEY)
+        await _check_nothing_would_be_lost(conn, live, projection)
         await conn.execute(f"DROP SCHEMA IF EXISTS {_ident(shadow)} CASCADE")  # left by a rebuild that died
         await conn.execute(f"CREATE SCHEMA {_ident(shadow)}")
         for table in (*projection.tables, "projection_checkpoints"):
@@ -312,6 +313,45 @@ async def _make_copies(conn: asyncpg.Connection, live: str, shadow: str, project
         )
         # The copies have the shape of the migrations applied now; the switch checks it is still so.
         await conn.execute(f"COMMENT ON SCHEMA {_ident(shadow)} IS '{await _schema_version(conn, live)}'")
+
+
+_NOT_CARRIED = (
+    ("row-level security", "SELECT c.relname FROM pg_class c WHERE c.oid = ANY($1::oid[])"
+     " AND (c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid))"),
+    ("privileges on single columns", "SELECT DISTINCT c.relname FROM pg_class c JOIN pg_attribute a"
+     " ON a.attrelid = c.oid WHERE c.oid = ANY($1::oid[]) AND a.attacl IS NOT NULL"),
+    ("triggers", "SELECT DISTINCT c.relname FROM pg_class c JOIN pg_trigger t ON t.tgrelid = c.oid"
+     " WHERE c.oid = ANY($1::oid[]) AND NOT t.tgisinternal"),
+    ("rules", "SELECT DISTINCT c.relname FROM pg_class c JOIN pg_rewrite r ON r.ev_class = c.oid"
+     " WHERE c.oid = ANY($1::oid[]) AND r.rulename <> '_RETURN'"),
+    ("extended statistics", "SELECT DISTINCT c.relname FROM pg_class c JOIN pg_statistic_ext x"
+     " ON x.stxrelid = c.oid WHERE c.oid = ANY($1::oid[])"),
+    ("a replica identity other than the key", "SELECT c.relname FROM pg_class c WHERE c.oid = ANY($1::oid[])"
+     " AND c.relreplident <> 'd'"),
+    ("publications", "SELECT DISTINCT c.relname FROM pg_class c JOIN pg_publication_rel p ON p.prrelid = c.oid"
+     " WHERE c.oid = ANY($1::oid[])"),
+)  # fmt: skip
+"""What a database administrator may have set on a read model's tables that a switch would not carry over
+to the rebuilt ones (`CREATE TABLE ... LIKE` copies none of it): a rebuild refuses before it starts rather
+than drop a security setting without a word."""
+
+
+async def _check_nothing_would_be_lost(conn: asyncpg.Connection, live: str, projection: Projection) -> None:
+    tables = await conn.fetchval(
+        "SELECT array_agg(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relname = ANY($2::text[])",
+        live, list(projection.tables),
+    )  # fmt: skip
+    found = []
+    for what, query in _NOT_CARRIED:
+        if names := [r[0] for r in await conn.fetch(query, tables or [])]:
+            found.append(f"{what} ({', '.join(sorted(names))})")
+    if found:
+        raise RebuildNotSwitched(
+            f"the {projection.name} tables have {'; '.join(found)}, which a rebuild cannot carry over to the"
+            " tables it builds: nothing was rebuilt, the live read model is unchanged. Remove them (and set"
+            " them again afterwards) to rebuild"
+        )
 
 
 async def _carry_statistics_targets(conn: asyncpg.Connection, live: str, shadow: str, table: str) -> None:

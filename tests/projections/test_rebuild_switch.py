@@ -14,7 +14,7 @@ import pytest
 from musrenbang.db.migrations import MIGRATION_LOCK_KEY
 from musrenbang.eventlog.store import EventStore
 from musrenbang.projections import Projection, all_projections
-from musrenbang.projections.rebuild import rebuild_many
+from musrenbang.projections.rebuild import RebuildNotSwitched, rebuild_many
 from musrenbang.projections.runner import ProjectionRunner
 from tests import history
 from tests.projections.test_rebuild import _shape
@@ -134,3 +134,29 @@ async def test_a_migration_under_way_is_neither_lost_by_the_copies_nor_deadlocke
     assert applied > 0
     assert "deadlocked" not in caplog.text  # the switch waited for the migration, holding nothing it needs
     assert await pool.fetchval("SELECT to_regclass('cycles_meanwhile') IS NOT NULL")
+
+
+async def test_settings_a_rebuild_cannot_carry_over_stop_it_before_it_starts(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """Row-level security and a privilege on one column, set by an administrator: the switch would have
+    dropped them without a word. The rebuild names them, and the live tables keep them."""
+    await history.build(pool, store)
+    role = f"musrenbang_column_reader_{uuid.uuid4().hex[:8]}"
+    await pool.execute(f"CREATE ROLE {role}")
+    try:
+        await pool.execute("ALTER TABLE cycles ENABLE ROW LEVEL SECURITY")
+        await pool.execute(f"GRANT SELECT (year) ON cycles TO {role}")
+        generation = await _generation(pool, "cycles")
+        cycles = _projection("cycles")
+        with pytest.raises(RebuildNotSwitched) as refused:
+            await ProjectionRunner(pool, [cycles]).replay(cycles)
+        message = str(refused.value)
+        assert "row-level security (cycles)" in message and "privileges on single columns (cycles)" in message
+        assert await pool.fetchval("SELECT relrowsecurity FROM pg_class WHERE oid = 'cycles'::regclass")
+        assert await pool.fetchval("SELECT has_column_privilege($1, 'cycles', 'year', 'SELECT')", role)
+        assert await _generation(pool, "cycles") == generation  # nothing switched
+        assert not await pool.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild_%'")
+    finally:
+        await pool.execute(f"DROP OWNED BY {role}")
+        await pool.execute(f"DROP ROLE {role}")
