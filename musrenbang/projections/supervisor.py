@@ -96,10 +96,11 @@ class Wake:
         self.now = True
         self._event.set()
 
-    def ring_later(self, at: Position, delay: float = FOREIGN_DELAY) -> None:
-        """Ring in `delay` seconds, once for all that come meanwhile (another process's events, or a look
-        again at events held back); a ring pending sooner stands."""
+    def ring_later(self, at: Position, delay: float | None = None) -> None:
+        """Ring in `delay` seconds (FOREIGN_DELAY as it is when called), once for all that come meanwhile
+        (another process's events, or a look again at events held back); a ring pending sooner stands."""
         self._note(at)
+        delay = FOREIGN_DELAY if delay is None else delay
         loop = asyncio.get_running_loop()
         when = loop.time() + delay
         if self._later is None or when < self._later_at:
