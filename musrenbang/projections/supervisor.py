@@ -92,14 +92,14 @@ class Wake:
         return self._event.is_set()
 
     def ring(self, at: Position | None) -> None:
-        self._note(at)
+        self.note(at)
         self.now = True
         self._event.set()
 
     def ring_later(self, at: Position, delay: float | None = None) -> None:
         """Ring in `delay` seconds (FOREIGN_DELAY as it is when called), once for all that come meanwhile
         (another process's events, or a look again at events held back); a ring pending sooner stands."""
-        self._note(at)
+        self.note(at)
         delay = FOREIGN_DELAY if delay is None else delay
         loop = asyncio.get_running_loop()
         when = loop.time() + delay
@@ -108,7 +108,8 @@ class Wake:
                 self._later.cancel()
             self._later, self._later_at = loop.call_later(delay, self._event.set), when
 
-    def _note(self, at: Position | None) -> None:
+    def note(self, at: Position | None) -> None:
+        """What the next look is for, without ringing: the later of `at` and what was noted (None: blind)."""
         if at is None:
             self.blind = True
         elif self.needed is None or at > self.needed:
@@ -233,8 +234,8 @@ async def _work(runner: ProjectionRunner, projection: Projection, wake: Wake) ->
     retry = _Retry(runner.poll_interval)
     trouble: str | None = None  # what was last logged about this worker
     while True:
-        head = await _head_if_blind(runner, wake)
-        needed = wake.needed if head is None or (wake.needed is not None and wake.needed > head) else head
+        await _aim_blind_look(runner, wake)
+        needed = wake.needed
         wake.clear()  # before catching up: a ring meanwhile means one more look
         try:
             await runner.catch_up(projection)
@@ -272,18 +273,20 @@ async def _work(runner: ProjectionRunner, projection: Projection, wake: Wake) ->
         await _next_wake(runner, name, wake)
 
 
-async def _head_if_blind(runner: ProjectionRunner, wake: Wake) -> Position | None:
-    """For a blind ring, the log's last event: what the look is for, so that an event it cannot apply yet
-    (held back by an older transaction still open) is looked at again like one announced (`_Retry`).
-    None when rung for known events only, or when the head cannot be read (the look meets the problem)."""
+async def _aim_blind_look(runner: ProjectionRunner, wake: Wake) -> None:
+    """After a blind ring, note the log's last event as what the look is for, so that an event it cannot
+    apply yet (held back by an older transaction still open) is looked at again like one announced
+    (`_Retry`). Nothing when the head cannot be read: the look meets the problem and backs off."""
     if not wake.blind:
-        return None
+        return
     try:
         async with runner.pool.acquire() as conn:
-            return await log_head(conn)
+            head = await log_head(conn)
     except Exception as exc:  # noqa: BLE001 - the look that follows meets it and backs off
         log.debug("could not read the log's head: %s", describe(exc))
-        return None
+        return
+    if head is not None:
+        wake.note(head)
 
 
 async def _next_wake(runner: ProjectionRunner, name: str, wake: Wake) -> None:
