@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from musrenbang.db.bundled import BundledDatabase
-from musrenbang.db.connect import connect, ensure_database
+from musrenbang.db.connect import connect, create_database, ensure_database
 from musrenbang.db.migrations import migrate
 
 
@@ -40,7 +40,7 @@ async def fresh_database(url: str, *, region: str | None = None, migrated_only: 
     await ensure_database(url)
     name = f"mbench_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    await create_database(admin, name)
     bench_url = urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
     try:
         conn = await connect(bench_url)

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from musrenbang.db.bundled import BundledDatabase
-from musrenbang.db.connect import connect, create_pool, ensure_database
+from musrenbang.db.connect import connect, create_database, create_pool, ensure_database
 from musrenbang.db.migrations import migrate
 from musrenbang.eventlog.store import EventStore
 from musrenbang.reference import load_regions
@@ -70,7 +70,7 @@ async def template_name(server_url: str) -> AsyncIterator[str]:
     admin = await _admin(server_url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await create_database(admin, name)
         conn = await connect(with_database(server_url, name))
         try:
             await migrate(conn)
@@ -89,8 +89,7 @@ async def _throwaway_database(server_url: str, template: str | None) -> AsyncIte
     name = f"mtest_{uuid.uuid4().hex[:12]}"
     admin = await _admin(server_url)
     try:
-        clause = f' TEMPLATE "{template}"' if template else ""
-        await admin.execute(f'CREATE DATABASE "{name}"{clause}')
+        await create_database(admin, name, template=template)
         yield with_database(server_url, name)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

