@@ -35,7 +35,7 @@ def status() -> None:
         reads = None
         try:
             if settings.replica_urls:  # a few looks, as a server process has had: lag is judged over time
-                reads = await ReadPools.open(pool, settings.replica_urls, max_size=1)
+                reads = await ReadPools.open(pool, url, settings.replica_urls, max_size=1)
                 await asyncio.sleep(5 * POLL_INTERVAL)
             return await site_health(pool, ProjectionRunner(pool, all_projections()), reads=reads)
         finally:

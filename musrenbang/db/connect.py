@@ -72,11 +72,18 @@ class Pool(asyncpg.Pool):
 
 
 async def create_pool(
-    url: str, *, min_size: int = 2, max_size: int = 10, acquire_timeout: float = ACQUIRE_TIMEOUT
+    url: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    acquire_timeout: float = ACQUIRE_TIMEOUT,
+    command_timeout: float | None = None,
+    pool_class: type[Pool] = Pool,
 ) -> asyncpg.Pool:
     # asyncpg.create_pool with our Pool class: the same arguments and defaults it passes.
-    pool = Pool(
+    pool = pool_class(
         url,
+        command_timeout=command_timeout,
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,
         min_size=min_size,

@@ -106,7 +106,7 @@ def create_app(
             city_context=CityContext(pool),
         )
         if settings.replica_urls:  # looks at its standbys in the background until closed
-            app.state.reads = await ReadPools.open(pool, settings.replica_urls)
+            app.state.reads = await ReadPools.open(pool, database_url, settings.replica_urls)
         task = None
         # Messages to residents leave from the outbox (musrenbang/delivery/): a few senders per process.
         delivery = DeliveryWorker(database_url, settings)

@@ -52,17 +52,6 @@ PRIMARY_ONLY = (1 << 64) - 1
 """A position no standby reaches: the reader is sent to the primary."""
 
 
-def _held(scope: Scope) -> int | None:
-    """The position the request's own cookie carries, if any."""
-    for name, value in scope.get("headers", ()):
-        if name == b"cookie":
-            for part in value.decode("latin-1").split(";"):
-                key, _, held = part.strip().partition("=")
-                if key == COOKIE:
-                    return parse_lsn(held)
-    return None
-
-
 def remember_writes(settings: Settings) -> list[Callable[[Message, Scope], Awaitable[None]]]:
     """The `before_send` hook (none without replicas) that gives the response to an unsafe request the
     primary's WAL position, taken after the handler (and its wait for the projections) finished."""
@@ -86,8 +75,9 @@ def remember_writes(settings: Settings) -> list[Callable[[Message, Scope], Await
             log.warning("read-your-writes position not read for %s (%s): reading from the primary",
                         scope.get("path"), exc)  # fmt: skip
             lsn = PRIMARY_ONLY
-        # Never lower than what the client already holds: two writes' answers may arrive out of order.
-        lsn = max(lsn, _held(scope) or 0)
+        # What the request's own cookie held is not kept: the primary's position now is past every commit
+        # this client saw answered, and a value above it (forged, or PRIMARY_ONLY after a position that
+        # could not be read) would otherwise be handed back with every write, for good.
         headers = list(message.get("headers", []))
         headers.append((b"set-cookie", f"{COOKIE}={format_lsn(lsn)}{attributes}".encode()))
         message["headers"] = headers

@@ -5,6 +5,7 @@ tests/e2e/test_replicas.py)."""
 from __future__ import annotations
 
 import inspect
+import time
 import uuid
 import warnings
 
@@ -13,7 +14,17 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from musrenbang.config import ConfigError, Settings
-from musrenbang.db.replicas import BEHIND, STREAMING, UNREACHABLE, ReadPools, Replica, format_lsn, parse_lsn
+from musrenbang.db.replicas import (
+    BEHIND,
+    MAX_LAG,
+    STREAMING,
+    UNREACHABLE,
+    ReadPools,
+    Replica,
+    format_lsn,
+    parse_lsn,
+    record_end,
+)
 from musrenbang.http import reads
 from musrenbang.http.app import create_app
 from tests.http.conftest import payload
@@ -88,11 +99,12 @@ async def _cookie_after_write(lsn: int | None, held: str | None = None) -> str:
     return value.decode().split(";")[0].removeprefix(f"{reads.COOKIE}=")
 
 
-async def test_the_read_cookie_never_goes_back_and_an_unknown_position_sends_the_writer_to_the_primary() -> None:
+async def test_the_read_cookie_is_the_primarys_position_and_an_unknown_one_sends_the_writer_to_the_primary() -> None:
     assert await _cookie_after_write(0x100) == "0/100"
-    # Two writes answered out of order: the later answer does not lower what the client holds.
-    assert await _cookie_after_write(0x100, held="0/200") == "0/200"
     assert await _cookie_after_write(0x300, held="0/200") == "0/300"
+    # A value above the primary's position (forged, or "primary only" after a position that could not be
+    # read) is not handed back with every later write: the client would be kept off the standbys for good.
+    assert await _cookie_after_write(0x300, held="FFFFFFFF/FFFFFFFF") == "0/300"
     # The primary too busy to tell its position: no standby may serve this writer for the cookie's life.
     unknown = parse_lsn(await _cookie_after_write(None))
     pools = ReadPools(PRIMARY, [replica(STREAMING, 1 << 62)])  # type: ignore[arg-type]
@@ -132,10 +144,35 @@ def test_a_standby_is_as_far_behind_as_the_newest_primary_position_it_has_replay
     assert standby.lag_bytes == 10 and standby.lag_seconds(105.0) == 4.0  # it holds what the primary held at 101
     standby.replay_lsn = 30
     pools._note_lag(standby)
-    assert standby.lag_bytes == 0 and standby.lag_seconds(105.0) == 0.0
+    assert standby.lag_bytes == 0 and standby.lag_seconds(102.5) == 0.0  # caught up at the last look
     never = replica(STREAMING, 5)  # below every position remembered: how far behind is unknown
     pools._note_lag(never)
     assert never.lag_seconds(105.0) is None and never.status(105.0).lag_seconds is None
+    # ... unless the last commit it replayed says: it holds everything committed before that.
+    pools._note_lag(never, committed_at=99.5)
+    assert never.lag_seconds(105.0) == 5.5
+
+
+def test_a_verdict_nobody_can_check_lapses_after_max_lag() -> None:
+    """The primary's position unreadable (away, or too slow to answer): a caught-up standby's lag grows from
+    the last comparison, and past MAX_LAG it is no longer read from."""
+    pools = ReadPools(PRIMARY, [])  # type: ignore[arg-type]
+    now = time.monotonic()
+    pools._primary_lsns.append((now - MAX_LAG - 5, 30))
+    standby = replica(STREAMING, 30)
+    pools._note_lag(standby)
+    assert standby.lag_bytes == 0 and standby.lag_seconds(now) == pytest.approx(MAX_LAG + 5, abs=1)
+    assert pools._verdict(standby)[0] == BEHIND
+
+
+def test_the_end_of_the_wal_steps_back_over_a_page_header() -> None:
+    """pg_current_wal_insert_lsn() after a record that ended at a page's end lies past the next page's
+    header, where no standby's replay position ever is: an idle primary kept a caught-up standby behind."""
+    page, segment = 8192, 16 << 20
+    assert record_end(5 * page + 24, page, segment) == 5 * page  # a short header
+    assert record_end(3 * segment + 40, page, segment) == 3 * segment  # a segment's first page: a long one
+    for at in (5 * page + 48, 5 * page + 40, 3 * segment + 64, 7):  # record ends (40: a continued record's)
+        assert record_end(at, page, segment) == at
 
 
 async def test_without_replicas_a_write_sets_no_read_cookie(app_server: Server) -> None:

@@ -7,24 +7,40 @@ after the pause exists only on the primary."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 
-from musrenbang.db.connect import ensure_database
-from musrenbang.db.replicas import parse_lsn
+from musrenbang.db import replicas
+from musrenbang.db.connect import create_pool, ensure_database
+from musrenbang.db.replicas import (
+    BEHIND,
+    NOT_STANDBY,
+    STANDBY_COMMAND_TIMEOUT,
+    STREAMING,
+    UNREACHABLE,
+    ReadPools,
+    parse_lsn,
+)
 from musrenbang.http.reads import COOKIE
 from tests.http.conftest import payload
 from tests.http.test_pages import FORM_FIELDS, code_on, open_form, send_form
-from tests.replication import Cluster, bin_dir, primary_and_standby
+from tests.replication import Cluster, bin_dir, new_primary, primary_and_standby
 from tests.server import Server, serving
 from tests.waiting import eventually
+
+T = TypeVar("T")
 
 pytestmark = [
     pytest.mark.slow,
@@ -166,3 +182,118 @@ def operator_status(clusters: tuple[Cluster, Cluster], check: int = 1) -> subpro
     done = subprocess.run(["musrenbang", "status"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == check, done.stdout + done.stderr
     return done
+
+
+@contextlib.asynccontextmanager
+async def read_pools(primary: Cluster, standby: Cluster, primary_size: int = 2) -> AsyncIterator[ReadPools]:
+    """ReadPools as a server process opens them, looking at the standby in the background."""
+    await ensure_database(primary.url("musrenbang"))
+    pool = await create_pool(primary.url("musrenbang"), min_size=1, max_size=primary_size)
+    reads = await ReadPools.open(pool, primary.url("musrenbang"), (standby.url("musrenbang"),), max_size=2)
+    try:
+        await eventually(lambda: _streaming(reads), "the standby is in use")
+        yield reads
+    finally:
+        await reads.close()
+        await pool.close()
+
+
+async def _streaming(reads: ReadPools) -> bool:
+    return reads.replicas[0].state == STREAMING
+
+
+@contextlib.contextmanager
+def frozen(cluster: Cluster) -> Iterator[None]:
+    """Every process of the server stopped (SIGSTOP), as a frozen machine or a network partition leaves a
+    server: connections stay open and nothing answers."""
+    postmaster = psutil.Process(int((cluster.pgdata / "postmaster.pid").read_text().split()[0]))
+    processes = [postmaster, *postmaster.children(recursive=True)]
+    for p in processes:
+        p.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for p in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.send_signal(signal.SIGCONT)
+
+
+async def answered(read: Awaitable[T]) -> asyncio.Future[T]:
+    """The read once it has ended, with its result or error; the test fails if it is still waiting long
+    after STANDBY_COMMAND_TIMEOUT."""
+    task = asyncio.ensure_future(read)
+    done, _ = await asyncio.wait({task}, timeout=STANDBY_COMMAND_TIMEOUT + 20)
+    if task not in done:
+        task.cancel()
+        raise AssertionError("the read on the hung standby is still waiting")
+    return task
+
+
+async def test_a_hung_standby_fails_its_reads_instead_of_holding_them_and_readers_get_the_primary(
+    clusters: tuple[Cluster, Cluster],
+) -> None:
+    primary, standby = clusters
+    async with read_pools(primary, standby) as reads:
+        standby_pool = reads.pool_for(None)
+        assert standby_pool is not reads.primary
+        assert await standby_pool.fetchval("SELECT pg_is_in_recovery()") is True  # an idle connection kept
+        with frozen(standby):
+            # A statement on the pooled connection: it used to wait for as long as TCP takes to give up.
+            read = await answered(standby_pool.fetchval("SELECT 1"))
+            with pytest.raises(TimeoutError):
+                read.result()
+            assert reads.replicas[0].state == UNREACHABLE  # skipped at once
+            assert reads.pool_for(None) is reads.primary
+            # A reader that still holds the standby's pool and needs a new connection gets the primary's.
+            await standby_pool.expire_connections()
+            assert (await answered(standby_pool.fetchval("SELECT pg_is_in_recovery()"))).result() is False
+        await eventually(lambda: _streaming(reads), "the standby is used again once it answers", timeout=60)
+
+
+async def test_a_standby_of_another_cluster_is_never_read_from(
+    clusters: tuple[Cluster, Cluster], tmp_path: Path
+) -> None:
+    """A URL left over from before a restore: a standby, streaming, but of another primary."""
+    _, standby = clusters
+    bindir = bin_dir()
+    assert bindir is not None
+    other = new_primary(bindir, tmp_path / "other")
+    try:
+        pool = await create_pool(other.url(), min_size=1, max_size=2)
+        reads = await ReadPools.open(pool, other.url(), (standby.url(),), max_size=2)
+        try:
+            [shown] = reads.statuses()
+            assert shown.state == NOT_STANDBY and "another cluster" in (shown.error or ""), shown
+            assert reads.pool_for(None) is pool
+        finally:
+            await reads.close()
+            await pool.close()
+    finally:
+        other.stop()
+
+
+async def test_a_busy_primary_pool_leaves_no_verdict_unchecked(
+    clusters: tuple[Cluster, Cluster], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every connection of the site's pool busy: the standbys are still measured (the check has its own
+    connection), so a standby that stops replaying is skipped once it is MAX_LAG behind."""
+    monkeypatch.setattr(replicas, "MAX_LAG", 2.0)
+    primary, standby = clusters
+    # The pool's only connection is held throughout.
+    async with read_pools(primary, standby, primary_size=1) as reads, reads.primary.acquire():
+        await on_standby(standby, "SELECT pg_wal_replay_pause()")
+        try:
+            writer = await asyncpg.connect(primary.url("musrenbang"))
+            try:
+                await writer.execute("CREATE TABLE IF NOT EXISTS busy_probe (n int)")
+                await writer.execute("INSERT INTO busy_probe VALUES (1)")
+            finally:
+                await writer.close()
+
+            async def skipped() -> bool:
+                return reads.replicas[0].state == BEHIND
+
+            await eventually(skipped, "the standby that stopped replaying is skipped")
+            assert reads.statuses()[0].lag_bytes
+        finally:
+            await on_standby(standby, "SELECT pg_wal_replay_resume()")
