@@ -11,15 +11,15 @@ import asyncpg
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, HeaderParameter, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, MultipartBody, Parameter
 
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Forbidden, require_region
 from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.http.auth import optional_actor
+from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
 from musrenbang.http.reads import FROM_REPLICA
@@ -27,7 +27,6 @@ from musrenbang.photos import MAX_BYTES, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import proposals as proposal_views
-from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region
 from musrenbang.services import cycles as cycles_service
 from musrenbang.services.proposals import ProposalService
@@ -210,11 +209,11 @@ async def _full(conn: asyncpg.Connection, code: str) -> ProposalOut:
       request_max_body_size=64 * 1024)  # fmt: skip
 async def submit(
     request: Request,
-    data: ProposalIn,
+    data: JSONBody[ProposalIn],
     idempotency_key: IdempotencyKey,
-    pool: asyncpg.Pool,
-    proposals: ProposalService,
-    runner: ProjectionRunner,
+    pool: PoolDep,
+    proposals: ProposalsDep,
+    runner: RunnerDep,
 ) -> Response[SubmittedOut]:
     """201 with the tracking code and the revision secret; the same Idempotency-Key again answers 200
     with the same proposal and writes nothing; the same key with a different body answers 409."""
@@ -274,7 +273,7 @@ async def _may_carry(request: Request, pool: asyncpg.Pool, proposals: ProposalSe
 
 @get("/api/v1/proposals/{code:str}", summary="A proposal's public fields, status, timeline and its years",
      tags=["proposals"], dependencies=FROM_REPLICA)  # fmt: skip
-async def proposal(pool: asyncpg.Pool, code: str) -> ProposalOut:
+async def proposal(pool: PoolDep, code: FromPath[str]) -> ProposalOut:
     code = code_or_404(code)
     async with pool.acquire() as conn:
         return await _full(conn, code)
@@ -283,8 +282,8 @@ async def proposal(pool: asyncpg.Pool, code: str) -> ProposalOut:
 @get("/api/v1/kelurahan/{kode:str}/proposals", summary="Proposals of a kelurahan, newest first",
      tags=["proposals"], dependencies=FROM_REPLICA)  # fmt: skip
 async def kelurahan_proposals(
-    pool: asyncpg.Pool,
-    kode: str,
+    pool: PoolDep,
+    kode: FromPath[str],
     page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Parameter(ge=1, le=200)] = 50,
     rw: Annotated[int | None, Parameter(ge=1, le=99)] = None,
@@ -312,11 +311,11 @@ async def kelurahan_proposals(
       tags=["proposals"], status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024)  # fmt: skip
 async def attach_photo(
     request: Request,
-    code: str,
-    data: Annotated[PhotoUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
-    pool: asyncpg.Pool,
-    proposals: ProposalService,
-    runner: ProjectionRunner,
+    code: FromPath[str],
+    data: MultipartBody[PhotoUpload],
+    pool: PoolDep,
+    proposals: ProposalsDep,
+    runner: RunnerDep,
 ) -> Response[PhotoOut]:
     """Needs the revision secret shown at submission. The photo is re-encoded and its metadata (EXIF,
     GPS) removed. Sending the same photo again answers 200 with the same id. An image of more than 25
@@ -342,7 +341,7 @@ async def attach_photo(
 @post("/api/v1/proposals/{code:str}/revision", summary="Revise a proposal that was returned for revision",
       tags=["proposals"], status_code=200, request_max_body_size=64 * 1024)  # fmt: skip
 async def revise(
-    code: str, data: RevisionIn, proposals: ProposalService, runner: ProjectionRunner, pool: asyncpg.Pool
+    code: FromPath[str], data: JSONBody[RevisionIn], proposals: ProposalsDep, runner: RunnerDep, pool: PoolDep
 ) -> ProposalOut:
     code = code_or_404(code)
     content = await proposals.validate(data.as_input(), year=await proposals.year_of(code))

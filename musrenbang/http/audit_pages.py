@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 
-import asyncpg
 from litestar import Request, get
 from litestar.response import Template
 
-from musrenbang.domain.access import Actor, require_role
+from musrenbang.domain.access import require_role
 from musrenbang.eventlog.verify import check_head, verify_database
+from musrenbang.http.deps import ActorDep, PoolDep
 from musrenbang.http.labels import LEVEL_LABELS
 from musrenbang.http.log_head import latest_seal
 from musrenbang.http.render import page
@@ -26,7 +26,7 @@ HEADS_SHOWN = 200
 
 
 @get("/audit", include_in_schema=False)
-async def audit(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
+async def audit(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
     require_role(actor, "auditor", "admin")
     report = None
     if request.query_params.get("periksa") == "1":

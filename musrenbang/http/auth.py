@@ -10,13 +10,13 @@ import asyncpg
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.connection import ASGIConnection
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain.access import Actor, covers
 from musrenbang.domain.errors import N_, DomainError
+from musrenbang.http.deps import ActorDep, PoolDep
 from musrenbang.http.i18n import translate
 from musrenbang.http.labels import LEVEL_LABELS, ROLE_LABELS
 from musrenbang.http.ratelimit import client_address, limit_key
@@ -60,7 +60,7 @@ async def optional_actor(request: Request, pool: asyncpg.Pool) -> Actor | None:
     return await accounts.actor_for(pool, token) if token else None
 
 
-async def current_actor(request: Request, pool: asyncpg.Pool) -> Actor:
+async def current_actor(request: Request, pool: PoolDep) -> Actor:
     """The signed-in account, from a bearer token or the session cookie; 401 otherwise."""
     token = token_of(request)
     actor = await accounts.actor_for(pool, token) if token else None
@@ -71,7 +71,7 @@ async def current_actor(request: Request, pool: asyncpg.Pool) -> Actor:
 
 @post("/api/v1/auth/token", summary="Exchange username and password for a bearer token", tags=["auth"],
       status_code=200, request_max_body_size=4096)  # fmt: skip
-async def issue_token(request: Request, data: Credentials, pool: asyncpg.Pool) -> TokenOut:
+async def issue_token(request: Request, data: JSONBody[Credentials], pool: PoolDep) -> TokenOut:
     settings = request.app.state.settings
     token, expires, _ = await accounts.login(
         pool, data.username, data.password, limit_key(client_address(request, settings.trust_proxy)), "api"
@@ -81,7 +81,7 @@ async def issue_token(request: Request, data: Credentials, pool: asyncpg.Pool) -
 
 @delete("/api/v1/auth/token", summary="Revoke the bearer token used for this request", tags=["auth"],
         status_code=204)  # fmt: skip
-async def revoke_token(request: Request, pool: asyncpg.Pool, actor: Actor) -> None:
+async def revoke_token(request: Request, pool: PoolDep, actor: ActorDep) -> None:
     token = token_of(request)
     if token:
         await accounts.revoke(pool, token)
@@ -97,8 +97,8 @@ async def login_form(request: Request) -> Template:
 @post("/masuk", include_in_schema=False, request_max_body_size=4096)
 async def login_submit(
     request: Request,
-    pool: asyncpg.Pool,
-    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    pool: PoolDep,
+    data: URLEncodedBody[dict[str, str]],
 ) -> Response:
     username = str(data.get("username", ""))[:40]
     back = local_path(str(data.get("kembali", "")))
@@ -126,7 +126,7 @@ async def login_submit(
 
 
 @post("/keluar", include_in_schema=False)
-async def logout(request: Request, pool: asyncpg.Pool) -> Response:
+async def logout(request: Request, pool: PoolDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await accounts.revoke(pool, token)
@@ -136,7 +136,7 @@ async def logout(request: Request, pool: asyncpg.Pool) -> Response:
 
 
 @get("/petugas", include_in_schema=False)
-async def staff_home(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
+async def staff_home(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
     rows = await pool.fetch("SELECT forum_id, level, region, title, status FROM forums WHERE origin = 'musrenbang'"
                             " ORDER BY scheduled_at DESC LIMIT 200")  # fmt: skip
     mine = [r for r in rows if covers(actor, r["region"])]

@@ -11,6 +11,7 @@ import asyncpg
 import segno
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Template
 
 from musrenbang.domain import forum as rules
@@ -19,21 +20,20 @@ from musrenbang.domain import values
 from musrenbang.domain.city import City
 from musrenbang.domain.events import ForumClosed
 from musrenbang.eventlog import seal
-from musrenbang.eventlog.store import EventStore
 from musrenbang.eventlog.verify import check_head
 from musrenbang.http.city_context import city_of
+from musrenbang.http.deps import ForumsDep, PoolDep, StoreDep
 from musrenbang.http.labels import RULE_LABELS
 from musrenbang.http.log_head import latest_seal
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.projections import forums as forum_views
 from musrenbang.reference import region
-from musrenbang.services.forums import ForumService
 
 
 @get("/forum/{forum_id:str}/berita-acara", include_in_schema=False)
-async def berita_acara(request: Request, forums: ForumService, store: EventStore, pool: asyncpg.Pool,
-                       forum_id: str) -> Template:  # fmt: skip
+async def berita_acara(request: Request, forums: ForumsDep, store: StoreDep, pool: PoolDep,
+                       forum_id: FromPath[str]) -> Template:  # fmt: skip
     forum, head = await forums.load(forum_id.upper())
     if forum.result is None:
         raise NotFoundException()
@@ -107,7 +107,7 @@ async def _kecamatan_priorities(conn: asyncpg.Connection, forum: rules.Forum, ci
 
 
 @get("/periksa/{digest:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def check_head_page(request: Request, pool: asyncpg.Pool, digest: str) -> Template:
+async def check_head_page(request: Request, pool: PoolDep, digest: FromPath[str]) -> Template:
     """Anyone can check that the log still holds the head a Berita Acara printed, unchanged: an event's
     hash, or a seal's (then the seal's own event and the chain of seals up to it are checked here; the
     full check of every sealed event is `musrenbang verify --head`)."""

@@ -20,14 +20,15 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 
 from musrenbang.domain import city_forums as rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain import values
-from musrenbang.domain.access import Actor
 from musrenbang.domain.events import ForumParticipant
 from musrenbang.http.berita_acara_pages import check_link
+from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep
 from musrenbang.http.guards import BAPPEDA
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.log_head import latest_seal
@@ -36,9 +37,7 @@ from musrenbang.http.render import page
 from musrenbang.http.rkpd_api import CITY_PROJECTIONS, Year
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.rkpd import CityForum
-from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services import cycles as cycle_service
-from musrenbang.services.rkpd import RkpdService
 
 Name = Annotated[str, msgspec.Meta(max_length=200)]
 FORM_KINDS = {"opd": "agency", "perangkat daerah": "agency", "agency": "agency", "dprd": "dprd",
@@ -95,13 +94,13 @@ class CityForumApi(Controller):
 
     @get("/", summary="A city-level forum: schedule, participants, agenda and, once closed, its Berita Acara",
          dependencies=FROM_REPLICA)  # fmt: skip
-    async def show(self, pool: asyncpg.Pool, year: Year, forum: str) -> CityForum:
+    async def show(self, pool: PoolDep, year: Year, forum: FromPath[str]) -> CityForum:
         return await _shown(pool, year, forum_or_404(forum))
 
     @post("/", summary="Schedule (or reschedule, before its close) the Forum Perangkat Daerah or Musrenbang Kota"
           " (Bappeda)", status_code=200, guards=[BAPPEDA])  # fmt: skip
-    async def schedule(self, request: Request, year: Year, forum: str, data: ScheduleIn, actor: Actor,
-                       rkpd: RkpdService, runner: ProjectionRunner, pool: asyncpg.Pool,
+    async def schedule(self, request: Request, year: Year, forum: FromPath[str], data: JSONBody[ScheduleIn],
+                       actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep, pool: PoolDep,
                        idempotency_key: OptionalKey = None) -> CityForum:  # fmt: skip
         command = schedule_command(year, forum_or_404(forum), data)
         key, meta = keyed(request, actor, idempotency_key, data)
@@ -111,8 +110,8 @@ class CityForumApi(Controller):
 
     @post("/close", summary="Close a city-level forum with its minutes; closing Musrenbang Kota adopts the RKPD"
           " (Bappeda)", status_code=200, guards=[BAPPEDA])  # fmt: skip
-    async def close(self, request: Request, year: Year, forum: str, data: CloseIn, actor: Actor, rkpd: RkpdService,
-                    runner: ProjectionRunner, pool: asyncpg.Pool, idempotency_key: OptionalKey = None
+    async def close(self, request: Request, year: Year, forum: FromPath[str], data: JSONBody[CloseIn], actor: ActorDep,
+                    rkpd: RkpdDep, runner: RunnerDep, pool: PoolDep, idempotency_key: OptionalKey = None
                     ) -> CityForum:  # fmt: skip
         command = rules.CloseCityForum(year=year, forum=forum_or_404(forum), minutes=data.minutes,
                                        today=cycle_service.today())  # fmt: skip
@@ -141,12 +140,12 @@ async def _berita_acara(request: Request, pool: asyncpg.Pool, name: str, forum: 
 
 
 @get("/rkpd/{name:str}/forum-perangkat-daerah", include_in_schema=False, dependencies=FROM_REPLICA)
-async def forum_pd_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+async def forum_pd_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Template:
     return await _berita_acara(request, pool, name, rules.FORUM_PD)
 
 
 @get("/rkpd/{name:str}/musrenbang-kota", include_in_schema=False, dependencies=FROM_REPLICA)
-async def musrenbang_kota_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+async def musrenbang_kota_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Template:
     return await _berita_acara(request, pool, name, rules.MUSRENBANG_KOTA)
 
 

@@ -26,6 +26,7 @@ import asyncpg
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import agency as agencies
@@ -39,6 +40,7 @@ from musrenbang.domain.events import RkpdLine
 from musrenbang.eventlog.store import AppendResult, Metadata
 from musrenbang.http import city_forums
 from musrenbang.http.city_context import city_of
+from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import keyed
@@ -133,7 +135,7 @@ def _agency_page(request: Request, actor: Actor, context: dict[str, Any], *, sta
 
 
 @get("/petugas/perangkat-daerah", include_in_schema=False)
-async def agency_page(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
+async def agency_page(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
     agency = _agency(actor, request.query_params.get("opd"), city_of(request))
     context = await _agency_context(pool, await _current_year(pool), agency)
     return _agency_page(request, actor, context)
@@ -217,8 +219,8 @@ async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: Rk
 
 
 @post("/petugas/perangkat-daerah/baris", include_in_schema=False)
-async def new_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
-                   runner: ProjectionRunner) -> Response:  # fmt: skip
+async def new_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
+                   runner: RunnerDep) -> Response:  # fmt: skip
     return await _set_line(request, actor, pool, rkpd, runner, None)
 
 
@@ -242,7 +244,7 @@ def _line_values(line: RkpdLine) -> dict[str, Any]:
 
 
 @get("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
-async def line_page(request: Request, actor: Actor, pool: asyncpg.Pool, line_id: str) -> Template:
+async def line_page(request: Request, actor: ActorDep, pool: PoolDep, line_id: FromPath[str]) -> Template:
     year = await _current_year(pool)
     line = await _line_of(pool, year, line_id, acting_agency(actor))
     context = await _agency_context(pool, year, line.agency)
@@ -251,14 +253,14 @@ async def line_page(request: Request, actor: Actor, pool: asyncpg.Pool, line_id:
 
 
 @post("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
-async def revise_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService, runner: ProjectionRunner,
-                      line_id: str) -> Response:  # fmt: skip
+async def revise_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                      line_id: FromPath[str]) -> Response:  # fmt: skip
     return await _set_line(request, actor, pool, rkpd, runner, line_id)
 
 
 @post("/petugas/perangkat-daerah/baris/{line_id:str}/tarik", include_in_schema=False)
-async def withdraw_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
-                        runner: ProjectionRunner, line_id: str) -> Response:  # fmt: skip
+async def withdraw_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
+                        runner: RunnerDep, line_id: FromPath[str]) -> Response:  # fmt: skip
     by_agency = acting_agency(actor)
     year = await _current_year(pool)
     line = await _line_of(pool, year, line_id, by_agency)
@@ -314,14 +316,14 @@ async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd:
 
 
 @post("/petugas/perangkat-daerah/usulan/{code:str}/alihkan", include_in_schema=False)
-async def pass_proposal(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
-                        runner: ProjectionRunner, code: str) -> Response:  # fmt: skip
+async def pass_proposal(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
+                        runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
     return await _item_action(request, actor, pool, rkpd, runner, code, "pass")
 
 
 @post("/petugas/perangkat-daerah/usulan/{code:str}/tolak", include_in_schema=False)
-async def decline_proposal(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
-                           runner: ProjectionRunner, code: str) -> Response:  # fmt: skip
+async def decline_proposal(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
+                           runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
     return await _item_action(request, actor, pool, rkpd, runner, code, "decline")
 
 
@@ -378,20 +380,20 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
 
 
 @get("/petugas/rkpd", include_in_schema=False)
-async def review_current(actor: Actor, pool: asyncpg.Pool) -> Response:
+async def review_current(actor: ActorDep, pool: PoolDep) -> Response:
     _require_reviewer(actor)
     return Redirect(f"/petugas/rkpd/{await _current_year(pool)}", status_code=303)
 
 
 @get("/petugas/rkpd/{year:int}", include_in_schema=False)
-async def review_page(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService, year: Year) -> Template:
+async def review_page(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, year: Year) -> Template:
     _require_reviewer(actor)
     context = await _review_context(pool, rkpd, year)
     return page(request, "city_review.html", actor=actor, **context, errors={}, note="")
 
 
 @post("/petugas/rkpd/{year:int}/terima", include_in_schema=False)
-async def review_receive(request: Request, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
+async def review_receive(request: Request, actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep,
                          year: Year) -> Response:  # fmt: skip
     require_role(actor, "admin")
     try:
@@ -407,8 +409,8 @@ async def review_receive(request: Request, actor: Actor, rkpd: RkpdService, runn
 
 
 @post("/petugas/rkpd/{year:int}/tetapkan", include_in_schema=False)
-async def review_adopt(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
-                       runner: ProjectionRunner, year: Year) -> Response:  # fmt: skip
+async def review_adopt(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
+                       runner: RunnerDep, year: Year) -> Response:  # fmt: skip
     require_role(actor, "admin")
     form = await request.form()
     note = str(form.get("note", "")).strip()[:1000]
@@ -453,12 +455,12 @@ async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd
 
 
 @post("/petugas/rkpd/{year:int}/forum/{forum:str}", include_in_schema=False)
-async def review_forum_schedule(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
-                                runner: ProjectionRunner, year: Year, forum: str) -> Response:  # fmt: skip
+async def review_forum_schedule(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
+                                runner: RunnerDep, year: Year, forum: FromPath[str]) -> Response:  # fmt: skip
     return await _forum_action(request, actor, pool, rkpd, runner, year, forum, close=False)
 
 
 @post("/petugas/rkpd/{year:int}/forum/{forum:str}/tutup", include_in_schema=False)
-async def review_forum_close(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
-                             runner: ProjectionRunner, year: Year, forum: str) -> Response:  # fmt: skip
+async def review_forum_close(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
+                             runner: RunnerDep, year: Year, forum: FromPath[str]) -> Response:  # fmt: skip
     return await _forum_action(request, actor, pool, rkpd, runner, year, forum, close=True)

@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import cycle as rules
@@ -24,13 +24,13 @@ from musrenbang.domain.access import Actor
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.domain.events import KecamatanCeiling, StageWindow
 from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.http.deps import ActorDep, PoolDep, RunnerDep, StoreDep
 from musrenbang.http.guards import BAPPEDA
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.projections import cycles as cycle_views
-from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services import cycles
 
 Year = Annotated[int, Parameter(ge=2000, le=2100)]
@@ -146,19 +146,20 @@ class CycleApi(Controller):
     tags = ["cycles"]
 
     @get("/", summary="Every planning cycle, newest first: theme, stage today and calendar", dependencies=FROM_REPLICA)
-    async def list_cycles(self, pool: asyncpg.Pool) -> list[CycleOut]:
+    async def list_cycles(self, pool: PoolDep) -> list[CycleOut]:
         async with pool.acquire() as conn:
             return [_cycle_out(c) for c in await cycle_views.overview(conn, cycles.today())]
 
     @get("/{year:int}", summary="One planning cycle, with its priority programs and window changes",
          dependencies=FROM_REPLICA)  # fmt: skip
-    async def one_cycle(self, pool: asyncpg.Pool, year: Year) -> CycleOut:
+    async def one_cycle(self, pool: PoolDep, year: Year) -> CycleOut:
         return await _one(pool, year)
 
     @post("/", summary="Open the cycle of an RKPD year (Bappeda)", status_code=201, guards=[BAPPEDA],
           request_max_body_size=256 * 1024)  # fmt: skip
-    async def open_cycle(self, request: Request, data: CycleIn, actor: Actor, store: EventStore, pool: asyncpg.Pool,
-                         runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> CycleOut:  # fmt: skip
+    async def open_cycle(self, request: Request, data: JSONBody[CycleIn], actor: ActorDep, store: StoreDep,
+                         pool: PoolDep, runner: RunnerDep, idempotency_key: OptionalKey = None
+                         ) -> CycleOut:  # fmt: skip
         """The calendar may be left out (the common chain's months); pagu indikatif must name kecamatan of
         the city. 409 when the year is open already."""
         key, meta = keyed(request, actor, idempotency_key)
@@ -173,8 +174,8 @@ class CycleApi(Controller):
 
     @post("/{year:int}/windows/{stage:str}", summary="Move (most often: extend) a stage's window, with a reason"
           " (Bappeda)", status_code=200, guards=[BAPPEDA])  # fmt: skip
-    async def change_window(self, request: Request, year: Year, stage: str, data: WindowChangeIn, actor: Actor,
-                            store: EventStore, pool: asyncpg.Pool, runner: ProjectionRunner,
+    async def change_window(self, request: Request, year: Year, stage: FromPath[str], data: JSONBody[WindowChangeIn],
+                            actor: ActorDep, store: StoreDep, pool: PoolDep, runner: RunnerDep,
                             idempotency_key: OptionalKey = None) -> CycleOut:  # fmt: skip
         key, meta = keyed(request, actor, idempotency_key)
         result = await _window_change(store, year, stage[:40], data.opens, data.closes, data.reason, meta, key)
@@ -183,8 +184,8 @@ class CycleApi(Controller):
 
     @post("/{year:int}/stage", summary="Close the current stage today and open the next (Bappeda)", status_code=200,
           guards=[BAPPEDA])  # fmt: skip
-    async def advance_stage(self, request: Request, year: Year, actor: Actor, store: EventStore,
-                            runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> StageOut:  # fmt: skip
+    async def advance_stage(self, request: Request, year: Year, actor: ActorDep, store: StoreDep,
+                            runner: RunnerDep, idempotency_key: OptionalKey = None) -> StageOut:  # fmt: skip
         key, meta = keyed(request, actor, idempotency_key)
         result = await cycles.advance_stage(store, year, meta, key)
         await runner.wait_until_applied(["cycles"], result.last)
@@ -266,12 +267,12 @@ class CyclePages(Controller):
                     long_date=values.long_date)  # fmt: skip
 
     @get("/")
-    async def cycles_page(self, request: Request, pool: asyncpg.Pool, actor: Actor) -> Template:
+    async def cycles_page(self, request: Request, pool: PoolDep, actor: ActorDep) -> Template:
         return await self._page(request, pool, actor)
 
     @post("/", request_max_body_size=128 * 1024)
-    async def open_from_form(self, request: Request, pool: asyncpg.Pool, actor: Actor, store: EventStore,
-                             runner: ProjectionRunner) -> Response:  # fmt: skip
+    async def open_from_form(self, request: Request, pool: PoolDep, actor: ActorDep, store: StoreDep,
+                             runner: RunnerDep) -> Response:  # fmt: skip
         form = await request.form()
         entered = {k: str(v)[:20_000] for k, v in form.items() if isinstance(v, str)}
         errors: dict[str, Any] = {}
@@ -305,8 +306,8 @@ class CyclePages(Controller):
         return await self._page(request, pool, actor, status=422, entered=entered, errors=errors, failed="open")
 
     @post("/{year:int}/jadwal", request_max_body_size=16 * 1024)
-    async def move_window(self, request: Request, pool: asyncpg.Pool, actor: Actor, store: EventStore,
-                          runner: ProjectionRunner, year: Year) -> Response:  # fmt: skip
+    async def move_window(self, request: Request, pool: PoolDep, actor: ActorDep, store: StoreDep,
+                          runner: RunnerDep, year: Year) -> Response:  # fmt: skip
         form = await request.form()
         stage = str(form.get("stage", ""))[:40]
         opens, closes = _day(str(form.get("opens", ""))[:20]), _day(str(form.get("closes", ""))[:20])

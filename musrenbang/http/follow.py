@@ -20,12 +20,14 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Template
 
 from musrenbang.delivery.worker import wake_senders
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_
 from musrenbang.domain.proposal import normalize_email
+from musrenbang.http.deps import PoolDep
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt
 from musrenbang.http.render import page
@@ -85,7 +87,7 @@ class FollowPages(Controller):
     include_in_schema = False
 
     @get("/ikuti")
-    async def follow_form(self, request: Request, pool: asyncpg.Pool) -> Template:
+    async def follow_form(self, request: Request, pool: PoolDep) -> Template:
         """The form: for `?subjek=` (a code or an RKPD line) when given, else with the code to type."""
         typed = request.query_params.get("subjek", "")[:100]
         async with pool.acquire() as conn:
@@ -94,7 +96,7 @@ class FollowPages(Controller):
         return page(request, "ikuti.html", subject=subject, values=entered, errors={})
 
     @post("/ikuti", status_code=200, request_max_body_size=16 * 1024)
-    async def follow(self, request: Request, pool: asyncpg.Pool) -> Template:
+    async def follow(self, request: Request, pool: PoolDep) -> Template:
         form = await request.form()
         entered = {"subject": str(form.get("subject", ""))[:200], "email": str(form.get("email", ""))[:400]}
         errors: dict[str, str] = {}
@@ -116,14 +118,14 @@ class FollowPages(Controller):
         return page(request, "ikuti_terkirim.html", subject=subject)
 
     @get("/ikuti/{token:str}")
-    async def confirm_form(self, request: Request, pool: asyncpg.Pool, token: str) -> Template:
+    async def confirm_form(self, request: Request, pool: PoolDep, token: FromPath[str]) -> Template:
         """The confirmation mail's link: a button, so that only a person confirms."""
         row, subject = await _by_token(pool, token)
         state = "stopped" if row["stopped_at"] else "confirmed" if row["confirmed"] else "pending"
         return page(request, "ikuti_token.html", state=state, subject=subject, token=token)
 
     @post("/ikuti/{token:str}", status_code=200)
-    async def confirm(self, request: Request, pool: asyncpg.Pool, token: str) -> Template:
+    async def confirm(self, request: Request, pool: PoolDep, token: FromPath[str]) -> Template:
         row, subject = await _by_token(pool, token)
         done = await pool.fetchval(
             # With the copies a merge made of it (eventlog/outbox.py: their owner is this one's id).
@@ -134,14 +136,14 @@ class FollowPages(Controller):
                     token=token)  # fmt: skip
 
     @get("/berhenti/{token:str}")
-    async def stop_form(self, request: Request, pool: asyncpg.Pool, token: str) -> Template:
+    async def stop_form(self, request: Request, pool: PoolDep, token: FromPath[str]) -> Template:
         """Every message's stop link: a button (a scanner opening the link stops nothing)."""
         row, subject = await _by_token(pool, token)
         return page(request, "ikuti_berhenti.html", stopped=row["stopped_at"] is not None, subject=subject,
                     proposer=row["kind"] == "proposer", token=token)  # fmt: skip
 
     @post("/berhenti/{token:str}", status_code=200)
-    async def stop(self, request: Request, pool: asyncpg.Pool, token: str) -> Template:
+    async def stop(self, request: Request, pool: PoolDep, token: FromPath[str]) -> Template:
         row, subject = await _by_token(pool, token)
         await _stop(pool, row)
         return page(request, "ikuti_berhenti.html", stopped=True, subject=subject, proposer=row["kind"] == "proposer",

@@ -16,6 +16,7 @@ from litestar import Request, Response, get
 from musrenbang.domain import city_forums
 from musrenbang.domain.errors import N_
 from musrenbang.http import page_cache
+from musrenbang.http.deps import PoolDep
 from musrenbang.http.errors import BadForm
 from musrenbang.http.labels import LEVEL_LABELS, forum_level
 from musrenbang.http.reads import FROM_REPLICA
@@ -57,7 +58,7 @@ CALENDAR_MODELS = ("forums", "rkpd", "cycles")
 
 
 @get("/musyawarah", include_in_schema=False, dependencies=FROM_REPLICA)
-async def calendar(request: Request, pool: asyncpg.Pool) -> Response:
+async def calendar(request: Request, pool: PoolDep) -> Response:
     """`?tahun=` (default the year being planned), `?kecamatan=` (one kecamatan's only). Cached by the
     checkpoints of the models it reads, per year and kecamatan chosen (both checked first: a bounded set)."""
     wanted = request.query_params.get("kecamatan") or None

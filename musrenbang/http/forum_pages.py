@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEvent, Template
 
 from musrenbang.domain import forum as rules
@@ -19,15 +20,14 @@ from musrenbang.domain import values
 from musrenbang.domain.access import Actor, covers, require_region, require_role
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.values import parse_clock
-from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.eventlog.store import Metadata
 from musrenbang.http import forum_forms
 from musrenbang.http.city_context import city_of
+from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, RunnerDep, StoppingDep, StoreDep
 from musrenbang.http.i18n import translate
 from musrenbang.http.labels import LEVEL_LABELS, RULE_LABELS
 from musrenbang.http.notices import notify
 from musrenbang.http.render import page
-from musrenbang.http.stopping import Stopping
-from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region, regions_within
 from musrenbang.services import cycles
 from musrenbang.services.forums import ForumService, new_forum_id
@@ -55,7 +55,7 @@ async def _standing(forums: ForumService, forum: rules.Forum) -> Any:
 
 
 @get("/petugas/musyawarah/baru", include_in_schema=False)
-async def new_forum_form(request: Request, actor: Actor, store: EventStore, pool: asyncpg.Pool) -> Template:
+async def new_forum_form(request: Request, actor: ActorDep, store: StoreDep, pool: PoolDep) -> Template:
     require_role(actor, "admin", "facilitator")
     year = await cycles.planned_year(store)
     values = {"region": actor.region or "", "year": str(year), "held_on": cycles.today().isoformat(), "starts_at": ""}
@@ -104,8 +104,8 @@ async def _region_chosen(pool: asyncpg.Pool, actor: Actor, level: str, typed: st
 
 
 @post("/petugas/musyawarah/baru", include_in_schema=False)
-async def new_forum_submit(request: Request, actor: Actor, forums: ForumService, runner: ProjectionRunner,
-                           pool: asyncpg.Pool) -> Response:  # fmt: skip
+async def new_forum_submit(request: Request, actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
+                           pool: PoolDep) -> Response:  # fmt: skip
     require_role(actor, "admin", "facilitator")
     form = await request.form()
     fields = ("level", "region", "year", "held_on", "starts_at", "title", "place", "chair", "ceiling", "rule")
@@ -162,7 +162,8 @@ def _translated(request: Request, errors: dict[str, str]) -> dict[str, str]:
 
 
 @get("/forum/{forum_id:str}", include_in_schema=False)
-async def session(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool, forum_id: str) -> Template:
+async def session(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                  forum_id: FromPath[str]) -> Template:  # fmt: skip
     return await _session_page(request, forums, pool, await _load_in_scope(forums, forum_id, actor), actor)
 
 
@@ -196,8 +197,8 @@ DELEGATE_FIELDS = ("name", "role", "represents", "gender")
 
 
 @post("/forum/{forum_id:str}/peserta", include_in_schema=False)
-async def add_delegate(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool,
-                       forum_id: str) -> Response:  # fmt: skip
+async def add_delegate(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                       forum_id: FromPath[str]) -> Response:  # fmt: skip
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
     entered = {f"delegate_{k}": str(form.get(k, "")).strip()[:200] for k in DELEGATE_FIELDS}
@@ -215,7 +216,7 @@ async def add_delegate(request: Request, actor: Actor, forums: ForumService, poo
 
 
 @post("/forum/{forum_id:str}/buka", include_in_schema=False)
-async def open_forum(request: Request, actor: Actor, forums: ForumService, forum_id: str) -> Response:
+async def open_forum(request: Request, actor: ActorDep, forums: ForumsDep, forum_id: FromPath[str]) -> Response:
     forum = await _load_in_scope(forums, forum_id, actor)
     await forums.open(forum.scheduled.forum_id, _meta(actor))
     notice = translate(request, N_("Musyawarah dibuka: agenda, pagu dan aturan keputusan kini tetap"))
@@ -223,8 +224,8 @@ async def open_forum(request: Request, actor: Actor, forums: ForumService, forum
 
 
 @post("/forum/{forum_id:str}/suara", include_in_schema=False)
-async def type_ballots(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool,
-                       runner: ProjectionRunner, forum_id: str) -> Response:  # fmt: skip
+async def type_ballots(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                       runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
     """Paper ballots typed one delegate per row: agenda numbers separated by commas or spaces. A row with
     a mistake comes back marked, every row as typed, and nothing is saved until all rows are right."""
     forum = await _load_in_scope(forums, forum_id, actor)
@@ -239,8 +240,8 @@ async def type_ballots(request: Request, actor: Actor, forums: ForumService, poo
 
 
 @post("/forum/{forum_id:str}/nilai", include_in_schema=False)
-async def consensus_scores(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool,
-                           forum_id: str) -> Response:  # fmt: skip
+async def consensus_scores(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                           forum_id: FromPath[str]) -> Response:  # fmt: skip
     forum = await _load_in_scope(forums, forum_id, actor)
     marks, errors, typed = forum_forms.consensus_marks(forum, await request.form())
     if errors:
@@ -255,8 +256,8 @@ ADJUST_FIELDS = {"item_id": "item_id", "reason": "adjust_reason", "agreed_cost":
 
 
 @post("/forum/{forum_id:str}/ubah", include_in_schema=False)
-async def adjust_item(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool,
-                      forum_id: str) -> Response:  # fmt: skip
+async def adjust_item(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                      forum_id: FromPath[str]) -> Response:  # fmt: skip
     """Agree another cost or volume for an agenda item, with the reason; the original stays."""
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
@@ -279,7 +280,8 @@ async def adjust_item(request: Request, actor: Actor, forums: ForumService, pool
 
 
 @post("/forum/{forum_id:str}/mandat", include_in_schema=False)
-async def mandate(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool, forum_id: str) -> Response:
+async def mandate(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                  forum_id: FromPath[str]) -> Response:  # fmt: skip
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
     chosen = tuple(str(d)[:100] for d in form.getall("delegates", []))[:50]
@@ -298,8 +300,8 @@ CLOSING_UNDERSTOOD = "ya"
 
 
 @post("/forum/{forum_id:str}/tutup", include_in_schema=False)
-async def close_forum(request: Request, actor: Actor, forums: ForumService, pool: asyncpg.Pool,
-                      runner: ProjectionRunner, forum_id: str) -> Response:  # fmt: skip
+async def close_forum(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                      runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
     """Close only when the form says the facilitator understood what closing means (the checkbox, required
     in the browser too): a stray tap on the button must not end a forum."""
     forum = await _load_in_scope(forums, forum_id, actor)
@@ -316,7 +318,7 @@ async def close_forum(request: Request, actor: Actor, forums: ForumService, pool
 
 
 @get("/forum/{forum_id:str}/layar", include_in_schema=False)
-async def projector(request: Request, forums: ForumService, forum_id: str) -> Template:
+async def projector(request: Request, forums: ForumsDep, forum_id: FromPath[str]) -> Template:
     forum, _ = await forums.load(forum_id.upper())
     return page(request, "forum_screen.html", s=forum.scheduled, snapshot=await _snapshot(request, forums, forum))
 
@@ -334,8 +336,8 @@ async def _snapshot(request: Request, forums: ForumService, forum: rules.Forum) 
 
 
 @get("/forum/{forum_id:str}/layar/aliran", include_in_schema=False)
-async def projector_stream(request: Request, forums: ForumService, stopping: Stopping,
-                           forum_id: str) -> ServerSentEvent:  # fmt: skip
+async def projector_stream(request: Request, forums: ForumsDep, stopping: StoppingDep,
+                           forum_id: FromPath[str]) -> ServerSentEvent:  # fmt: skip
     """A new snapshot whenever the forum's streams changed (checked every second), until it closes or the
     server stops (the screen's EventSource then reconnects by itself, to the server started again)."""
     forum_id = forum_id.upper()

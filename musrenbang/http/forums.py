@@ -9,7 +9,9 @@ import asyncpg
 import msgspec
 from litestar import get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
+from musrenbang.http.deps import PoolDep
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.projections import forums as forum_views
 
@@ -65,7 +67,7 @@ class ForumOut(msgspec.Struct):
 
 @get("/api/v1/forums/{forum_id:str}", summary="A forum, its agenda and (when closed) the result with reasons",
      tags=["forums"], dependencies=FROM_REPLICA)  # fmt: skip
-async def forum(pool: asyncpg.Pool, forum_id: str) -> ForumOut:
+async def forum(pool: PoolDep, forum_id: FromPath[str]) -> ForumOut:
     return await forum_out(pool, forum_id)
 
 

@@ -21,6 +21,7 @@ from litestar.datastructures import State
 
 from musrenbang.db.replicas import STREAMING, ReadPools, ReplicaStatus
 from musrenbang.delivery.worker import DeliveryWorker
+from musrenbang.http.deps import PoolDep, RunnerDep
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.projections.status import STALLED, ProjectionStatus, projection_status
 
@@ -96,13 +97,13 @@ async def _outbox(conn: asyncpg.Connection) -> OutboxHealth:
 
 
 @get("/health", summary="The database, each projection's lag and state, each read replica's; 503 unless all is well")
-async def health(state: State, pool: asyncpg.Pool, runner: ProjectionRunner) -> Response[Health]:
+async def health(state: State, pool: PoolDep, runner: RunnerDep) -> Response[Health]:
     body = await site_health(pool, runner, state.get("delivery"), state.get("reads"))
     return Response(body, status_code=200 if body.status == OK else 503)
 
 
 @get("/health/ready", summary="Whether this server process can serve requests (for a load balancer)")
-async def ready(pool: asyncpg.Pool) -> Response[Ready]:
+async def ready(pool: PoolDep) -> Response[Ready]:
     try:
         async with pool.acquire(timeout=3) as conn:
             await conn.fetchval("SELECT 1", timeout=3)

@@ -15,6 +15,7 @@ from litestar.exceptions import NotFoundException
 
 from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import Position
+from musrenbang.http.deps import PoolDep
 from musrenbang.http.reads import FROM_REPLICA
 
 
@@ -32,7 +33,7 @@ class LogHeadOut(msgspec.Struct, frozen=True):
 
 @get("/api/v1/log/head", summary="The newest seal over the whole log (note its hash; verify it later)",
      tags=["audit"], dependencies=FROM_REPLICA)  # fmt: skip
-async def log_head(pool: asyncpg.Pool) -> LogHeadOut:
+async def log_head(pool: PoolDep) -> LogHeadOut:
     async with pool.acquire() as conn:
         newest = await seal.latest(conn)
     if newest is None:

@@ -4,15 +4,14 @@ apart, not to write to residents)."""
 
 from __future__ import annotations
 
-import asyncpg
 from litestar import Controller, Request, get
 from litestar.response import Template
 
 from musrenbang.config import Settings
 from musrenbang.delivery import queries
 from musrenbang.delivery.channels import configured_names
-from musrenbang.domain.access import Actor
 from musrenbang.domain.errors import N_
+from musrenbang.http.deps import ActorDep, PoolDep
 from musrenbang.http.guards import roles
 from musrenbang.http.render import page
 
@@ -27,7 +26,7 @@ class MessagePages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def messages_page(self, request: Request, pool: asyncpg.Pool, actor: Actor) -> Template:
+    async def messages_page(self, request: Request, pool: PoolDep, actor: ActorDep) -> Template:
         settings: Settings = request.app.state.settings
         async with pool.acquire() as conn:
             overview = await queries.outbox_overview(conn, configured_names(settings))

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 from litestar import Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
+from musrenbang.http.deps import PoolDep
 from musrenbang.http.reads import FROM_REPLICA
 
 
 @get("/photos/{photo_id:str}", summary="A proposal photo (JPEG, metadata removed)", tags=["proposals"],
      media_type="image/jpeg", dependencies=FROM_REPLICA)  # fmt: skip
-async def photo(pool: asyncpg.Pool, photo_id: str) -> Response[bytes]:
+async def photo(pool: PoolDep, photo_id: FromPath[str]) -> Response[bytes]:
     try:
         key = uuid.UUID(photo_id)
     except ValueError:

@@ -20,7 +20,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import pokir as pokir_rules
@@ -31,6 +31,7 @@ from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.http import page_cache
 from musrenbang.http.api import ContentIn
 from musrenbang.http.city_context import city_of
+from musrenbang.http.deps import ActorDep, PokirDep, PoolDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
@@ -184,7 +185,7 @@ async def _sources_on(conn: asyncpg.Connection, year: int, city: City) -> Source
 
 @get("/api/v1/rkpd/{year:int}/sources", summary="Where the RKPD's pagu came from, per kecamatan and per dapil",
      tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
-async def sources(request: Request, pool: asyncpg.Pool, year: Year) -> SourcesOut:
+async def sources(request: Request, pool: PoolDep, year: Year) -> SourcesOut:
     """Pagu from residents' Musrenbang proposals (`musrenbang`), DPRD members' pokir (`pokir`) and the
     agencies' own plans (`renja`), per kecamatan and per daerah pemilihan."""
     return await sources_of(request, pool, year)
@@ -200,8 +201,8 @@ class PokirApi(Controller):
 
     @post("/", summary="Submit a pokok-pikiran DPRD (a member)", status_code=201, guards=[MEMBER],
           request_max_body_size=64 * 1024)  # fmt: skip
-    async def submit(self, request: Request, data: PokirIn, actor: Actor, pokir: PokirService,
-                     runner: ProjectionRunner,
+    async def submit(self, request: Request, data: JSONBody[PokirIn], actor: ActorDep, pokir: PokirDep,
+                     runner: RunnerDep,
                      idempotency_key: OptionalKey = None) -> Response[SubmittedPokir]:  # fmt: skip
         """201 with the tracking code; the same Idempotency-Key again answers 200 with the same pokir."""
         key, print_ = _fingerprinted(request, actor, idempotency_key or str(uuid.uuid4()), data)
@@ -212,7 +213,7 @@ class PokirApi(Controller):
 
     @get("/", summary="The pokir of a year (every member's), optionally of one daerah pemilihan",
          dependencies=FROM_REPLICA)  # fmt: skip
-    async def pokir_list(self, pool: asyncpg.Pool,
+    async def pokir_list(self, pool: PoolDep,
                          year: Annotated[int | None, Parameter(ge=2000, le=2100, description="RKPD year")] = None,
                    dapil: Annotated[str | None, Parameter(max_length=60, pattern=PRINTABLE)] = None,
                    ) -> PokirList:  # fmt: skip
@@ -224,7 +225,7 @@ class PokirApi(Controller):
         return PokirList(year=year, dapil=dapil, items=[_out(r) for r in rows])
 
     @get("/{code:str}", summary="One pokir", dependencies=FROM_REPLICA)
-    async def one(self, pool: asyncpg.Pool, code: str) -> PokirOut:
+    async def one(self, pool: PoolDep, code: FromPath[str]) -> PokirOut:
         async with pool.acquire() as conn:
             row = await pokir_views.one(conn, code_or_404(code))
         if row is None:
@@ -233,8 +234,9 @@ class PokirApi(Controller):
 
     @post("/{code:str}/revise", summary="Revise a returned pokir (its member)", status_code=200, guards=[MEMBER],
           request_max_body_size=64 * 1024)  # fmt: skip
-    async def revise(self, request: Request, code: str, data: PokirRevisionIn, actor: Actor, pokir: PokirService,
-                     runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> SubmittedPokir:  # fmt: skip
+    async def revise(self, request: Request, code: FromPath[str], data: JSONBody[PokirRevisionIn], actor: ActorDep,
+                     pokir: PokirDep, runner: RunnerDep, idempotency_key: OptionalKey = None
+                     ) -> SubmittedPokir:  # fmt: skip
         key, meta = keyed(request, actor, idempotency_key, data)
         result = await pokir.revise(actor, code_or_404(code), data.as_input(), _reses(data.reses_on, data.reses_place),
                                     idempotency_key=key, fingerprint=meta.fingerprint)  # fmt: skip
@@ -243,15 +245,17 @@ class PokirApi(Controller):
 
     @post("/{code:str}/forward", summary="Forward a complete pokir to the Forum Perangkat Daerah (DPRD secretariat)",
           status_code=200, guards=[SECRETARIAT])  # fmt: skip
-    async def forward(self, request: Request, code: str, data: ForwardIn, actor: Actor, pokir: PokirService,
-                      runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> SubmittedPokir:  # fmt: skip
+    async def forward(self, request: Request, code: FromPath[str], data: JSONBody[ForwardIn], actor: ActorDep,
+                      pokir: PokirDep, runner: RunnerDep, idempotency_key: OptionalKey = None
+                      ) -> SubmittedPokir:  # fmt: skip
         command = rules.ForwardPokir(code=code_or_404(code), note=data.note)
         return await _check(request, actor, pokir, runner, command, keyed(request, actor, idempotency_key, data)[0])
 
     @post("/{code:str}/return", summary="Return a pokir to its member (DPRD secretariat)", status_code=200,
           guards=[SECRETARIAT])  # fmt: skip
-    async def give_back(self, request: Request, code: str, data: ReturnIn, actor: Actor, pokir: PokirService,
-                        runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> SubmittedPokir:  # fmt: skip
+    async def give_back(self, request: Request, code: FromPath[str], data: JSONBody[ReturnIn], actor: ActorDep,
+                        pokir: PokirDep, runner: RunnerDep, idempotency_key: OptionalKey = None
+                        ) -> SubmittedPokir:  # fmt: skip
         command = rules.ReturnPokir(code=code_or_404(code), reason=data.reason)
         return await _check(request, actor, pokir, runner, command, keyed(request, actor, idempotency_key, data)[0])
 
@@ -300,7 +304,7 @@ class PokirPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def home(self, request: Request, pool: asyncpg.Pool, actor: Actor) -> Template:
+    async def home(self, request: Request, pool: PoolDep, actor: ActorDep) -> Template:
         """A member: their own pokir; the secretariat (and Bappeda, auditors): every pokir of the year, those
         waiting for the completeness check first."""
         year = _int(request.query_params.get("tahun")) or await _default_year(pool) or cycles.today().year + 1
@@ -313,15 +317,15 @@ class PokirPages(Controller):
                     STATUSES=rules.STATUSES)
 
     @get("/baru", guards=[MEMBER])
-    async def new(self, request: Request, pool: asyncpg.Pool, actor: Actor) -> Template:
+    async def new(self, request: Request, pool: PoolDep, actor: ActorDep) -> Template:
         year = _int(request.query_params.get("tahun")) or await _planned_year(request)
         return page(request, "pokir_form.html", **await _form_context(pool, actor, request, year), values={},
                     errors={}, idempotency_key=str(uuid.uuid4()), p=None,
                     closed=await _closed(request, year))  # fmt: skip
 
     @post("/baru", guards=[MEMBER])
-    async def submit(self, request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService,
-                     runner: ProjectionRunner) -> Response:  # fmt: skip
+    async def submit(self, request: Request, pool: PoolDep, actor: ActorDep, pokir: PokirDep,
+                     runner: RunnerDep) -> Response:  # fmt: skip
         form = await request.form()
         entered = _entered(form)
         year = _int(str(form.get("year", ""))) or await _planned_year(request)
@@ -341,15 +345,15 @@ class PokirPages(Controller):
         return notify(request, Redirect(f"/petugas/pokir/{code}", status_code=303), saved)
 
     @get("/{code:str}")
-    async def detail(self, request: Request, pool: asyncpg.Pool, actor: Actor, code: str) -> Template:
+    async def detail(self, request: Request, pool: PoolDep, actor: ActorDep, code: FromPath[str]) -> Template:
         row = await _visible(pool, actor, code)
         columns = set(row.keys())
         entered = {f: "" if row[f] is None else str(row[f]) for f in FORM_FIELDS if f in columns}
         return await _detail(request, pool, actor, row, entered, {})
 
     @post("/{code:str}/perbaiki", guards=[MEMBER])
-    async def revise(self, request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService,
-                     runner: ProjectionRunner, code: str) -> Response:  # fmt: skip
+    async def revise(self, request: Request, pool: PoolDep, actor: ActorDep, pokir: PokirDep,
+                     runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
         row = await _visible(pool, actor, code)
         entered = _entered(await request.form())
         try:
@@ -362,15 +366,15 @@ class PokirPages(Controller):
         return Redirect(f"/petugas/pokir/{row['code']}", status_code=303)
 
     @post("/{code:str}/teruskan", guards=[SECRETARIAT])
-    async def forward(self, request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService,
-                      runner: ProjectionRunner, code: str) -> Response:  # fmt: skip
+    async def forward(self, request: Request, pool: PoolDep, actor: ActorDep, pokir: PokirDep,
+                      runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
         form = await request.form()
         command = rules.ForwardPokir(code=code_or_404(code), note=str(form.get("note", ""))[:1000])
         return await _checked(request, pool, actor, pokir, runner, command)
 
     @post("/{code:str}/kembalikan", guards=[SECRETARIAT])
-    async def give_back(self, request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService,
-                        runner: ProjectionRunner, code: str) -> Response:  # fmt: skip
+    async def give_back(self, request: Request, pool: PoolDep, actor: ActorDep, pokir: PokirDep,
+                        runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
         form = await request.form()
         command = rules.ReturnPokir(code=code_or_404(code), reason=str(form.get("reason", ""))[:1000])
         return await _checked(request, pool, actor, pokir, runner, command)
@@ -443,7 +447,7 @@ def _int(text: str | None) -> int | None:
 
 
 @get("/pokir/{year:int}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def public_list(request: Request, pool: asyncpg.Pool, year: Year) -> Template:
+async def public_list(request: Request, pool: PoolDep, year: Year) -> Template:
     """Every pokir of the year with its member, faction, daerah pemilihan, reses and where it stands."""
     dapil = "".join(c for c in request.query_params.get("dapil", "")[:60] if c.isprintable()) or None
     async with pool.acquire() as conn:
@@ -453,7 +457,7 @@ async def public_list(request: Request, pool: asyncpg.Pool, year: Year) -> Templ
 
 
 @get("/rkpd/{name:str}/sumber", include_in_schema=False, dependencies=FROM_REPLICA)
-async def sources_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
+async def sources_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
     """Cached by the checkpoints of the read models it reads, as the equity view is (rkpd_pages.py): sent
     as it is until one of them moves."""
     year, extension = year_of(name)

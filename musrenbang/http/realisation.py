@@ -14,9 +14,8 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, Parameter
+from litestar.params import FromPath, JSONBody, MultipartBody, Parameter
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import bounds, values
@@ -27,6 +26,7 @@ from musrenbang.domain.events import MilestonePhoto, RkpdLine
 from musrenbang.domain.values import long_date
 from musrenbang.eventlog.store import AppendResult
 from musrenbang.http.city_context import city_of
+from musrenbang.http.deps import ActorDep, PoolDep, RealisationDep, RunnerDep
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
@@ -99,8 +99,8 @@ class RealisationApi(Controller):
 
     @post("/lines/{line_id:str}/milestones", summary="Record what happened to an adopted RKPD line",
           status_code=201)  # fmt: skip
-    async def record(self, request: Request, year: Year, line_id: str, data: MilestoneIn, actor: Actor,
-                     realisation: RealisationService, runner: ProjectionRunner,
+    async def record(self, request: Request, year: Year, line_id: FromPath[str], data: JSONBody[MilestoneIn],
+                     actor: ActorDep, realisation: RealisationDep, runner: RunnerDep,
                      idempotency_key: OptionalKey = None) -> RecordedOut:  # fmt: skip
         by_agency = acting_agency(actor)
         photos = await realisation.photos_of(year, line_id, data.photos) if data.photos else ()
@@ -113,17 +113,17 @@ class RealisationApi(Controller):
 
     @post("/lines/{line_id:str}/photos", summary="Upload a photo of the work on an adopted line (for a milestone)",
           status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024)  # fmt: skip
-    async def photo(self, request: Request, year: Year, line_id: str, pool: asyncpg.Pool, actor: Actor,
-                    data: Annotated[PhotoUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
-                    realisation: RealisationService) -> PhotoOut:  # fmt: skip
+    async def photo(self, request: Request, year: Year, line_id: FromPath[str], pool: PoolDep, actor: ActorDep,
+                    data: MultipartBody[PhotoUpload],
+                    realisation: RealisationDep) -> PhotoOut:  # fmt: skip
         stored = await _photo(request, pool, realisation, year, line_id[:40], await data.photo.read(),
                               acting_agency(actor))  # fmt: skip
         return PhotoOut(stored.photo_id, f"/photos/{stored.photo_id}")
 
     @post("/milestones", summary="Record many milestones from a CSV (all rows or none)", status_code=201,
           request_max_body_size=MAX_CSV)  # fmt: skip
-    async def bulk(self, request: Request, year: Year, actor: Actor, realisation: RealisationService,
-                   runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> RecordedOut:  # fmt: skip
+    async def bulk(self, request: Request, year: Year, actor: ActorDep, realisation: RealisationDep,
+                   runner: RunnerDep, idempotency_key: OptionalKey = None) -> RecordedOut:  # fmt: skip
         """Body: CSV (`text/csv`) with the header `baris,tahap,nilai,persen,tanggal,catatan[,penyedia]`
         (English names also read). A wrong row answers 422 naming it (`"3.tanggal"`: row 3, the first row
         after the header being 2) and nothing of the file is recorded."""
@@ -166,11 +166,11 @@ class RealisationPages(Controller):
     include_in_schema = False
 
     @get("/{year:int}")
-    async def lines_page(self, request: Request, year: Year, pool: asyncpg.Pool, actor: Actor) -> Template:
+    async def lines_page(self, request: Request, year: Year, pool: PoolDep, actor: ActorDep) -> Template:
         return await _lines_page(request, pool, actor, year)
 
     @get("/{year:int}/templat.csv")
-    async def template(self, year: Year, pool: asyncpg.Pool, actor: Actor) -> Response:
+    async def template(self, year: Year, pool: PoolDep, actor: ActorDep) -> Response:
         """A file to fill in: one row per line of the account's agency (every line for Bappeda)."""
         lines = await _lines(pool, year, acting_agency(actor))
         body = rules.CSV_TEMPLATE + "".join(f"{line.line_id},,,,,,\r\n" for line in lines)
@@ -178,8 +178,8 @@ class RealisationPages(Controller):
             "Content-Disposition": f'attachment; filename="realisasi-rkpd-{year}.csv"'})  # fmt: skip
 
     @post("/{year:int}/berkas", request_max_body_size=MAX_CSV + 64 * 1024)
-    async def upload(self, request: Request, year: Year, pool: asyncpg.Pool, actor: Actor,
-                     realisation: RealisationService, runner: ProjectionRunner) -> Response:  # fmt: skip
+    async def upload(self, request: Request, year: Year, pool: PoolDep, actor: ActorDep,
+                     realisation: RealisationDep, runner: RunnerDep) -> Response:  # fmt: skip
         form = await request.form()
         upload = form.get("berkas")
         raw = await upload.read() if isinstance(upload, UploadFile) else b""
@@ -198,13 +198,13 @@ class RealisationPages(Controller):
         return Redirect(f"/petugas/realisasi/{year}?dicatat={len(result.positions)}", status_code=303)
 
     @get("/{year:int}/{line_id:str}")
-    async def line_page(self, request: Request, year: Year, line_id: str, pool: asyncpg.Pool, actor: Actor,
-                        realisation: RealisationService) -> Template:  # fmt: skip
+    async def line_page(self, request: Request, year: Year, line_id: FromPath[str], pool: PoolDep, actor: ActorDep,
+                        realisation: RealisationDep) -> Template:  # fmt: skip
         return await _line_page(request, pool, actor, realisation, year, line_id)
 
     @post("/{year:int}/{line_id:str}", request_max_body_size=3 * MAX_BYTES + 64 * 1024)
-    async def record(self, request: Request, year: Year, line_id: str, pool: asyncpg.Pool, actor: Actor,
-                     realisation: RealisationService, runner: ProjectionRunner) -> Response:  # fmt: skip
+    async def record(self, request: Request, year: Year, line_id: FromPath[str], pool: PoolDep, actor: ActorDep,
+                     realisation: RealisationDep, runner: RunnerDep) -> Response:  # fmt: skip
         form = await request.form()
         entered = {k: str(v)[:2000] for k, v in form.items() if isinstance(v, str)}
         given = form.getall("foto") if "foto" in form else []

@@ -19,6 +19,7 @@ from litestar.response import Template
 from musrenbang.delivery.worker import wake_senders
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_
+from musrenbang.http.deps import PoolDep
 from musrenbang.http.follow import valid_email
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt
@@ -53,7 +54,7 @@ class RecoveryPages(Controller):
         return page(request, "lacak_lupa.html", values={}, errors={}, sent=False)
 
     @post("/", status_code=200, request_max_body_size=16 * 1024)
-    async def send_codes(self, request: Request, pool: asyncpg.Pool) -> Template:
+    async def send_codes(self, request: Request, pool: PoolDep) -> Template:
         typed = str((await request.form()).get("contact", ""))[:300]
         try:
             address, by_email = recovery_address(typed)

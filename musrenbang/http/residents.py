@@ -11,6 +11,7 @@ import asyncpg
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import proposal as rules
@@ -21,6 +22,7 @@ from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.domain.search import MAX_TYPED
 from musrenbang.http import feeds, page_cache
 from musrenbang.http.auth import optional_actor
+from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt, count_photo_decode, count_submission
@@ -32,7 +34,6 @@ from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.proposals import SEARCH_PAGE
-from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan, region, villages
 from musrenbang.services import cycles as cycle_service
 from musrenbang.services.proposals import ProposalService, Submitted, stop_proposer_news
@@ -43,7 +44,7 @@ CONTENT_FIELDS = tuple(rules.ProposalInput.__struct_fields__)
 
 
 @get("/", include_in_schema=False, dependencies=FROM_REPLICA)
-async def home(request: Request, pool: asyncpg.Pool) -> Template:
+async def home(request: Request, pool: PoolDep) -> Template:
     """What is open now and until when, every year's cycle, the planned year's programs, and the way to
     a kecamatan's or a village's proposals (villages by kecamatan, or searched: a kabupaten has hundreds)."""
     today = cycle_service.today()
@@ -66,7 +67,7 @@ REGION_PAGE = 50
 
 
 @get("/wilayah", include_in_schema=False, dependencies=FROM_REPLICA)
-async def regions_page(request: Request, pool: asyncpg.Pool) -> Template:
+async def regions_page(request: Request, pool: PoolDep) -> Template:
     """Kelurahan and desa by name, 50 to a page: how a resident of a kabupaten with hundreds of desa finds
     their own without a page listing them all."""
     typed = request.query_params.get("q", "")[:60].strip()
@@ -82,7 +83,7 @@ SEARCH_MODELS = ("proposals", "cycles", "city")
 
 
 @get("/usulan", include_in_schema=False, dependencies=FROM_REPLICA)
-async def search_proposals(request: Request, pool: asyncpg.Pool) -> Response:
+async def search_proposals(request: Request, pool: PoolDep) -> Response:
     """Every proposal of a year found by title, code or kelurahan (`?tahun=2022&q=pondok gede`), 25 to a
     page: how an auditor or a resident finds one without knowing where it was proposed. Public columns
     only (no proposer). A page is kept by what was asked and the checkpoints of the read models it reads
@@ -132,7 +133,7 @@ async def _earlier(pool: asyncpg.Pool, code: str) -> asyncpg.Record | None:
 
 
 @get("/usulan/baru", include_in_schema=False)
-async def new_proposal_form(request: Request, pool: asyncpg.Pool, proposals: ProposalService) -> Template:
+async def new_proposal_form(request: Request, pool: PoolDep, proposals: ProposalsDep) -> Template:
     """The form for the cycle taking proposals now; or, when none is, why not and when they open. With
     `?lanjutan=KODE` it proposes an earlier year's proposal again, filled in with what it said."""
     try:
@@ -181,7 +182,7 @@ async def _carry_from_form(request: Request, proposals: ProposalService, entered
 
 @post("/usulan/baru", include_in_schema=False, request_max_body_size=FORM_MAX_BODY)
 async def submit_proposal_form(
-    request: Request, pool: asyncpg.Pool, proposals: ProposalService, runner: ProjectionRunner
+    request: Request, pool: PoolDep, proposals: ProposalsDep, runner: RunnerDep
 ) -> Template:
     """The very same form sent again (double tap, refresh after a slow answer) is answered first, with
     the proposal it made, whatever changed since: submissions closing, or the carry-over it made itself."""
@@ -282,7 +283,7 @@ async def find_proposal(request: Request) -> Response:
 
 
 @get("/lacak/{code:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def track(request: Request, pool: asyncpg.Pool, code: str) -> Response:
+async def track(request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
     canonical = code_or_404(code)
     if canonical != code:
         return Redirect(f"/lacak/{canonical}", status_code=301)
@@ -307,7 +308,7 @@ async def track(request: Request, pool: asyncpg.Pool, code: str) -> Response:
 
 
 @post("/lacak/{code:str}/berhenti", include_in_schema=False, request_max_body_size=8 * 1024)
-async def stop_news(request: Request, pool: asyncpg.Pool, code: str) -> Response:
+async def stop_news(request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
     """The proposer stops the messages about their proposal, by giving the number or e-mail address they
     proposed with. The answer is the same whether it matched (the proposer is told on their channel), and
     tries are limited per client address."""
@@ -325,7 +326,7 @@ STOPS_PER_HOUR = 10
 
 
 @get("/lacak/{code:str}/perbaiki", include_in_schema=False)
-async def revise_form(request: Request, pool: asyncpg.Pool, code: str) -> Template:
+async def revise_form(request: Request, pool: PoolDep, code: FromPath[str]) -> Template:
     async with pool.acquire() as conn:
         proposal = await proposal_views.get(conn, code_or_404(code))
     if proposal is None:
@@ -337,7 +338,7 @@ async def revise_form(request: Request, pool: asyncpg.Pool, code: str) -> Templa
 
 @post("/lacak/{code:str}/perbaiki", include_in_schema=False)
 async def revise_submit(
-    request: Request, pool: asyncpg.Pool, proposals: ProposalService, runner: ProjectionRunner, code: str
+    request: Request, pool: PoolDep, proposals: ProposalsDep, runner: RunnerDep, code: FromPath[str]
 ) -> Response:
     code = code_or_404(code)
     form = await request.form()
@@ -366,7 +367,7 @@ async def revise_submit(
 
 
 @get("/kelurahan/{kode:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def kelurahan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Response:
+async def kelurahan_page(request: Request, pool: PoolDep, kode: FromPath[str]) -> Response:
     """A kelurahan's or desa's proposals of one year (`?tahun=`, default the cycle being planned);
     `/kelurahan/{kode}.atom` is its feed of public changes."""
     if kode.endswith(".atom"):
@@ -391,7 +392,7 @@ async def kelurahan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Res
 
 
 @get("/kecamatan/{kode:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def kecamatan_page(request: Request, pool: asyncpg.Pool, kode: str) -> Response:
+async def kecamatan_page(request: Request, pool: PoolDep, kode: FromPath[str]) -> Response:
     """A kecamatan's proposals counted per kelurahan and desa; `/kecamatan/{kode}.atom` is its feed."""
     if kode.endswith(".atom"):
         return await feeds.kecamatan_feed(request, pool, kode.removesuffix(".atom"))

@@ -15,17 +15,18 @@ import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.serialization import encode_json
 
 from musrenbang.domain import bounds, realisation
 from musrenbang.domain import rkpd as rules
-from musrenbang.domain.access import Actor, require_role
+from musrenbang.domain.access import require_role
 from musrenbang.domain.city import City
 from musrenbang.domain.events import RkpdLine
 from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog.store import AppendResult
 from musrenbang.http import page_cache
+from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.reads import FROM_REPLICA
@@ -36,7 +37,7 @@ from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services import cycles as cycle_service
-from musrenbang.services.rkpd import RkpdService, acting_agency
+from musrenbang.services.rkpd import acting_agency
 
 Text = Annotated[str, msgspec.Meta(max_length=500)]
 Reason = Annotated[str, msgspec.Meta(max_length=1000)]
@@ -254,7 +255,7 @@ async def _origins(conn: asyncpg.Connection, codes: list[str]) -> dict[str, Orig
      tags=["rkpd"], responses={200: ResponseSpec(data_container=RkpdOut, description="The list (with an ETag:"
                                                  " send it back in If-None-Match, and an unchanged list is 304)")},
      dependencies=FROM_REPLICA)
-async def rkpd_list(request: Request, pool: asyncpg.Pool, year: Year) -> Response:
+async def rkpd_list(request: Request, pool: PoolDep, year: Year) -> Response:
     """Served from the bytes cached by the read model's state (http/page_cache.py): the same JSON as
     encoding `rkpd_out` each time."""
     async with pool.acquire() as conn:
@@ -369,13 +370,13 @@ async def line_lineage_on(conn: asyncpg.Connection, year: int, line_id: str) -> 
 
 @get("/api/v1/lineage/{code:str}", summary="Every step from a proposal to where it ended, with log hashes",
      tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
-async def proposal_lineage(pool: asyncpg.Pool, code: str) -> LineageOut:
+async def proposal_lineage(pool: PoolDep, code: FromPath[str]) -> LineageOut:
     return await lineage_of_proposal(pool, code)
 
 
 @get("/api/v1/rkpd/{year:int}/items/{item_id:str}/lineage", summary="Every step behind one RKPD line",
      tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
-async def line_lineage(pool: asyncpg.Pool, year: Year, item_id: str) -> LineageOut:
+async def line_lineage(pool: PoolDep, year: Year, item_id: FromPath[str]) -> LineageOut:
     return await lineage_of_line(pool, year, item_id)
 
 
@@ -451,7 +452,7 @@ def line_command(data: LineIn, line_id: str | None, by_agency: str | None, progr
 
 @post("/api/v1/rkpd/{year:int}/receive", summary="Take up what the kecamatan forums forwarded (Bappeda)",
       tags=["rkpd"], status_code=200)  # fmt: skip
-async def receive(request: Request, year: Year, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
+async def receive(request: Request, year: Year, actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep,
                   idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     require_role(actor, "admin")
     key, meta = keyed(request, actor, idempotency_key)
@@ -460,8 +461,8 @@ async def receive(request: Request, year: Year, actor: Actor, rkpd: RkpdService,
 
 @post("/api/v1/rkpd/{year:int}/proposals/{code:str}/pass", summary="Pass a proposal to another agency",
       tags=["rkpd"], status_code=200)  # fmt: skip
-async def pass_proposal(request: Request, year: Year, code: str, data: PassIn, actor: Actor, rkpd: RkpdService,
-                        runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+async def pass_proposal(request: Request, year: Year, code: FromPath[str], data: JSONBody[PassIn], actor: ActorDep,
+                        rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     command = rules.PassProposal(code=code_or_404(code), to_agency=data.to_agency, reason=data.reason,
                                  by_agency=acting_agency(actor))  # fmt: skip
     key, meta = keyed(request, actor, idempotency_key, data)
@@ -470,8 +471,9 @@ async def pass_proposal(request: Request, year: Year, code: str, data: PassIn, a
 
 @post("/api/v1/rkpd/{year:int}/proposals/{code:str}/decline",
       summary="Declare a proposal not accommodated, with the reason", tags=["rkpd"], status_code=200)  # fmt: skip
-async def decline_proposal(request: Request, year: Year, code: str, data: ReasonIn, actor: Actor, rkpd: RkpdService,
-                           runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+async def decline_proposal(request: Request, year: Year, code: FromPath[str], data: JSONBody[ReasonIn], actor: ActorDep,
+                           rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None
+                           ) -> DoneOut:  # fmt: skip
     command = rules.DeclineProposal(code=code_or_404(code), reason=data.reason, by_agency=acting_agency(actor))
     key, meta = keyed(request, actor, idempotency_key, data)
     return await _done(runner, await rkpd.execute(year, command, meta, key))
@@ -479,8 +481,8 @@ async def decline_proposal(request: Request, year: Year, code: str, data: Reason
 
 @post("/api/v1/rkpd/{year:int}/lines", summary="Add an RKPD line from one or more proposals", tags=["rkpd"],
       status_code=201)  # fmt: skip
-async def add_line(request: Request, year: Year, data: LineIn, actor: Actor, rkpd: RkpdService,
-                   runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+async def add_line(request: Request, year: Year, data: JSONBody[LineIn], actor: ActorDep, rkpd: RkpdDep,
+                   runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     by_agency = acting_agency(actor)
     command = line_command(data, None, by_agency, await rkpd.priority_programs(year))
     key, meta = keyed(request, actor, idempotency_key, data)
@@ -490,8 +492,8 @@ async def add_line(request: Request, year: Year, data: LineIn, actor: Actor, rkp
 
 @put("/api/v1/rkpd/{year:int}/lines/{line_id:str}", summary="Revise an RKPD line (restated whole)",
      tags=["rkpd"], status_code=200)  # fmt: skip
-async def revise_line(request: Request, year: Year, line_id: str, data: LineIn, actor: Actor, rkpd: RkpdService,
-                      runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+async def revise_line(request: Request, year: Year, line_id: FromPath[str], data: JSONBody[LineIn], actor: ActorDep,
+                      rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     by_agency = acting_agency(actor)
     command = line_command(data, line_id, by_agency, await rkpd.priority_programs(year))
     key, meta = keyed(request, actor, idempotency_key, data)
@@ -500,8 +502,8 @@ async def revise_line(request: Request, year: Year, line_id: str, data: LineIn, 
 
 @post("/api/v1/rkpd/{year:int}/lines/{line_id:str}/withdraw", summary="Take a line out of the RKPD",
       tags=["rkpd"], status_code=200)  # fmt: skip
-async def withdraw_line(request: Request, year: Year, line_id: str, data: ReasonIn, actor: Actor, rkpd: RkpdService,
-                        runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+async def withdraw_line(request: Request, year: Year, line_id: FromPath[str], data: JSONBody[ReasonIn], actor: ActorDep,
+                        rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     command = rules.WithdrawLine(line_id=line_id, reason=data.reason, by_agency=acting_agency(actor))
     key, meta = keyed(request, actor, idempotency_key, data)
     return await _done(runner, await rkpd.execute(year, command, meta, key), line_id)
@@ -509,8 +511,8 @@ async def withdraw_line(request: Request, year: Year, line_id: str, data: Reason
 
 @post("/api/v1/rkpd/{year:int}/adopt", summary="Adopt the RKPD (Musrenbang Kota, Bappeda)", tags=["rkpd"],
       status_code=200)  # fmt: skip
-async def adopt(request: Request, year: Year, data: AdoptIn, actor: Actor, rkpd: RkpdService, runner: ProjectionRunner,
-                idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+async def adopt(request: Request, year: Year, data: JSONBody[AdoptIn], actor: ActorDep, rkpd: RkpdDep,
+                runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     require_role(actor, "admin")
     key, meta = keyed(request, actor, idempotency_key, data)
     result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note), meta, key)
@@ -519,8 +521,8 @@ async def adopt(request: Request, year: Year, data: AdoptIn, actor: Actor, rkpd:
 
 @post("/api/v1/rkpd/{year:int}/enactment", summary="Record the regulation that sets the adopted RKPD (Bappeda)",
       tags=["rkpd"], status_code=201)  # fmt: skip
-async def enact(request: Request, year: Year, data: EnactmentIn, actor: Actor, rkpd: RkpdService,
-                runner: ProjectionRunner, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+async def enact(request: Request, year: Year, data: JSONBody[EnactmentIn], actor: ActorDep, rkpd: RkpdDep,
+                runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     """The Peraturan Wali Kota/Bupati (number, date) enacts the latest adopted list, with that list's hash;
     after changes are adopted again, a new regulation enacts them as an amendment (perubahan RKPD)."""
     require_role(actor, "admin")

@@ -25,6 +25,7 @@ import asyncpg
 import msgspec
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import agency as agencies
@@ -35,6 +36,7 @@ from musrenbang.domain.errors import N_
 from musrenbang.domain.events import RkpdLine
 from musrenbang.http import charts, feeds, page_cache, rkpd_files, rkpd_filters
 from musrenbang.http.city_context import city_of
+from musrenbang.http.deps import PoolDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import language, translations
 from musrenbang.http.labels import CRITERIA, LEVEL_LABELS, ROLE_LABELS, RULE_LABELS, SOURCE_LABELS, forum_level
@@ -190,7 +192,7 @@ def page_number(request: Request) -> int:
 
 
 @get("/rkpd/{name:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def rkpd_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
+async def rkpd_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
     """`/rkpd/2022` (the page; `?halaman=N` for the rest of the list), `/rkpd/2022.csv`, `.xlsx`, `.atom`."""
     year, extension = year_of(name)
     if extension == "atom":
@@ -343,7 +345,7 @@ EQUITY_MODELS = ("rkpd", "proposals", "lineage", "forums", "cycles", "city")
 
 
 @get("/rkpd/{name:str}/pemerataan", include_in_schema=False, dependencies=FROM_REPLICA)
-async def equity_page(request: Request, pool: asyncpg.Pool, name: str) -> Response:
+async def equity_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
     """Cached by the checkpoints of the read models it reads: it counts every proposal of the year, so it
     is rendered again after any event those models handle (and sent as it is between)."""
     year, extension = year_of(name)
@@ -447,7 +449,7 @@ async def realisation_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Pu
 
 
 @get("/rkpd/{name:str}/realisasi", include_in_schema=False, dependencies=FROM_REPLICA)
-async def realisation_page(request: Request, pool: asyncpg.Pool, name: str) -> Template:
+async def realisation_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Template:
     year, extension = year_of(name)
     if extension is not None:
         raise NotFoundException()
@@ -676,7 +678,7 @@ again after any event they handle, in the cache of per-item pages (`page_cache.i
 
 
 @get("/telusur/usulan/{code:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def proposal_lineage_page(request: Request, pool: asyncpg.Pool, code: str) -> Response:
+async def proposal_lineage_page(request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
     canonical = code_or_404(code)
     if canonical != code:
         return Redirect(f"/telusur/usulan/{canonical}", status_code=301)
@@ -697,7 +699,7 @@ async def proposal_lineage_page(request: Request, pool: asyncpg.Pool, code: str)
 
 
 @get("/telusur/rkpd/{year:int}/{line_id:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def line_lineage_page(request: Request, pool: asyncpg.Pool, year: Year, line_id: str) -> Response:
+async def line_lineage_page(request: Request, pool: PoolDep, year: Year, line_id: FromPath[str]) -> Response:
     async def context_on(conn: asyncpg.Connection) -> dict[str, Any]:
         lineage = await line_lineage_on(conn, year, line_id)
         subject = lineage_views.line_subject(year, line_id)

@@ -11,6 +11,7 @@ from typing import Annotated
 import asyncpg
 import msgspec
 from litestar import Request, get, post
+from litestar.params import FromPath, JSONBody
 
 from musrenbang.domain import bounds, values
 from musrenbang.domain import forum as forum_rules
@@ -20,13 +21,13 @@ from musrenbang.domain.errors import ValidationFailed
 from musrenbang.domain.events import Criterion
 from musrenbang.eventlog.store import Metadata, Position
 from musrenbang.http.api import ProposalOut, _out
+from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.forums import ForumOut, forum_out
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.forums import ForumService, new_forum_id
-from musrenbang.services.proposals import ProposalService
 
 
 def _meta(actor: Actor) -> Metadata:
@@ -60,8 +61,8 @@ async def _proposal_out(pool: asyncpg.Pool, code: str) -> ProposalOut:
 @post("/api/v1/proposals/{code:str}/verification", summary="Verify a proposal (kelurahan facilitator)",
       tags=["staff"], status_code=200, request_max_body_size=16 * 1024)  # fmt: skip
 async def verify(
-    request: Request, code: str, data: VerificationIn, actor: Actor, proposals: ProposalService,
-    runner: ProjectionRunner, pool: asyncpg.Pool, idempotency_key: OptionalKey = None,
+    request: Request, code: FromPath[str], data: JSONBody[VerificationIn], actor: ActorDep, proposals: ProposalsDep,
+    runner: RunnerDep, pool: PoolDep, idempotency_key: OptionalKey = None,
 ) -> ProposalOut:  # fmt: skip
     code = code_or_404(code)
     require_role(actor, "admin", "facilitator")
@@ -86,8 +87,8 @@ async def verify(
 
 @post("/api/v1/proposals/merge", summary="Merge duplicate proposals into one (originals stay, linked)",
       tags=["staff"], status_code=200, request_max_body_size=16 * 1024)  # fmt: skip
-async def merge(data: MergeIn, actor: Actor, proposals: ProposalService, runner: ProjectionRunner,
-                pool: asyncpg.Pool) -> ProposalOut:  # fmt: skip
+async def merge(data: JSONBody[MergeIn], actor: ActorDep, proposals: ProposalsDep, runner: RunnerDep,
+                pool: PoolDep) -> ProposalOut:  # fmt: skip
     into = code_or_404(data.into)
     codes = tuple(code_or_404(c) for c in data.codes)
     require_role(actor, "admin", "facilitator")
@@ -173,8 +174,8 @@ async def _answer(pool: asyncpg.Pool, runner: ProjectionRunner, forum_id: str, l
 
 
 @post("/api/v1/forums", summary="Schedule a forum", tags=["forums"], status_code=201, request_max_body_size=64 * 1024)
-async def schedule_forum(data: ForumIn, actor: Actor, forums: ForumService, runner: ProjectionRunner,
-                         pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+async def schedule_forum(data: JSONBody[ForumIn], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
+                         pool: PoolDep) -> ForumOut:  # fmt: skip
     require_role(actor, "admin", "facilitator")
     require_region(actor, data.region)
     criteria = (tuple(Criterion(c.key, c.label, c.weight) for c in data.criteria) if data.criteria
@@ -195,8 +196,8 @@ Delegates = Annotated[list[DelegateIn], msgspec.Meta(min_length=1, max_length=50
 
 @post("/api/v1/forums/{forum_id:str}/delegates", summary="Register delegates", tags=["forums"], status_code=200,
       request_max_body_size=256 * 1024)  # fmt: skip
-async def register_delegates(forum_id: str, data: Delegates, actor: Actor, forums: ForumService,
-                             runner: ProjectionRunner, pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+async def register_delegates(forum_id: FromPath[str], data: Delegates, actor: ActorDep, forums: ForumsDep,
+                             runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
     await _forum_in_scope(forums, forum_id, actor)
     commands = [forum_rules.RegisterDelegate(**msgspec.structs.asdict(d)) for d in data]
     result = await forums.register_delegates(forum_id.upper(), commands, _meta(actor))
@@ -205,8 +206,8 @@ async def register_delegates(forum_id: str, data: Delegates, actor: Actor, forum
 
 @post("/api/v1/forums/{forum_id:str}/open", summary="Open: freeze rule, ceiling, criteria and agenda",
       tags=["forums"], status_code=200)  # fmt: skip
-async def open_forum(forum_id: str, actor: Actor, forums: ForumService, runner: ProjectionRunner,
-                     pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+async def open_forum(forum_id: FromPath[str], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
+                     pool: PoolDep) -> ForumOut:  # fmt: skip
     await _forum_in_scope(forums, forum_id, actor)
     result = await forums.open(forum_id.upper(), _meta(actor))
     return await _answer(pool, runner, forum_id.upper(), result.last)
@@ -216,12 +217,12 @@ async def open_forum(forum_id: str, actor: Actor, forums: ForumService, runner: 
       status_code=200, request_max_body_size=256 * 1024)  # fmt: skip
 async def cast_ballots(
     request: Request,
-    forum_id: str,
+    forum_id: FromPath[str],
     data: Annotated[list[BallotIn], msgspec.Meta(min_length=1, max_length=5000)],
-    actor: Actor,
-    forums: ForumService,
-    runner: ProjectionRunner,
-    pool: asyncpg.Pool,
+    actor: ActorDep,
+    forums: ForumsDep,
+    runner: RunnerDep,
+    pool: PoolDep,
     idempotency_key: OptionalKey = None,
 ) -> ForumOut:
     await _forum_in_scope(forums, forum_id, actor)
@@ -234,9 +235,9 @@ async def cast_ballots(
 
 @post("/api/v1/forums/{forum_id:str}/scores", summary="Give marks per criterion (a delegate's or consensus)",
       tags=["forums"], status_code=200, request_max_body_size=256 * 1024)  # fmt: skip
-async def give_scores(request: Request, forum_id: str, data: ScoresIn, actor: Actor, forums: ForumService,
-                      runner: ProjectionRunner, pool: asyncpg.Pool, idempotency_key: OptionalKey = None
-                      ) -> ForumOut:  # fmt: skip
+async def give_scores(request: Request, forum_id: FromPath[str], data: JSONBody[ScoresIn], actor: ActorDep,
+                      forums: ForumsDep, runner: RunnerDep, pool: PoolDep,
+                      idempotency_key: OptionalKey = None) -> ForumOut:  # fmt: skip
     await _forum_in_scope(forums, forum_id, actor)
     command = forum_rules.GiveScores(sheet=data.sheet, marks=data.marks)
     key, meta = keyed(request, actor, idempotency_key, data)
@@ -246,8 +247,8 @@ async def give_scores(request: Request, forum_id: str, data: ScoresIn, actor: Ac
 
 @post("/api/v1/forums/{forum_id:str}/adjustments", summary="Agree another volume or cost, with a reason",
       tags=["forums"], status_code=200)  # fmt: skip
-async def adjust(forum_id: str, data: AdjustIn, actor: Actor, forums: ForumService, runner: ProjectionRunner,
-                 pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+async def adjust(forum_id: FromPath[str], data: JSONBody[AdjustIn], actor: ActorDep, forums: ForumsDep,
+                 runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
     await _forum_in_scope(forums, forum_id, actor)
     volume = None
     if data.agreed_volume is not None:
@@ -267,8 +268,8 @@ class MandateIn(msgspec.Struct, forbid_unknown_fields=True):
 
 @post("/api/v1/forums/{forum_id:str}/mandate", summary="The delegates mandated to the next level",
       tags=["forums"], status_code=200)  # fmt: skip
-async def mandate(forum_id: str, data: MandateIn, actor: Actor, forums: ForumService, runner: ProjectionRunner,
-                  pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+async def mandate(forum_id: FromPath[str], data: JSONBody[MandateIn], actor: ActorDep, forums: ForumsDep,
+                  runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
     await _forum_in_scope(forums, forum_id, actor)
     command = forum_rules.MandateDelegates(delegate_ids=tuple(data.delegate_ids))
     result = await forums.mandate(forum_id.upper(), command, _meta(actor))
@@ -277,8 +278,8 @@ async def mandate(forum_id: str, data: MandateIn, actor: Actor, forums: ForumSer
 
 @post("/api/v1/forums/{forum_id:str}/close", summary="Close: compute the result and forward the selected",
       tags=["forums"], status_code=200)  # fmt: skip
-async def close_forum(forum_id: str, actor: Actor, forums: ForumService, runner: ProjectionRunner,
-                      pool: asyncpg.Pool) -> ForumOut:  # fmt: skip
+async def close_forum(forum_id: FromPath[str], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
+                      pool: PoolDep) -> ForumOut:  # fmt: skip
     await _forum_in_scope(forums, forum_id, actor)
     result = await forums.close(forum_id.upper(), _meta(actor))
     await runner.wait_until_applied(["proposals"], result.last)
@@ -286,5 +287,5 @@ async def close_forum(forum_id: str, actor: Actor, forums: ForumService, runner:
 
 
 @get("/api/v1/me", summary="The signed-in account", tags=["auth"])
-async def me(actor: Actor) -> Actor:
+async def me(actor: ActorDep) -> Actor:
     return actor

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import proposal as rules
@@ -16,13 +17,12 @@ from musrenbang.domain.access import Actor, require_region, require_role
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 from musrenbang.eventlog.store import Metadata
 from musrenbang.http.city_context import city_of
+from musrenbang.http.deps import ActorDep, PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.notices import notify
 from musrenbang.http.render import page
-from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region_names
-from musrenbang.services.proposals import ProposalService
 
 DECISION_DONE = {
     "accept": N_("Usulan %(code)s «%(title)s» diterima"),
@@ -35,7 +35,7 @@ DECISION_FIELDS = ("decision", "reason", "agreed_cost", "agreed_volume")
 
 
 @get("/petugas/verifikasi", include_in_schema=False)
-async def queue(request: Request, actor: Actor, pool: asyncpg.Pool) -> Template:
+async def queue(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
     require_role(actor, "admin", "facilitator")
     return await _queue_page(request, actor, pool)
 
@@ -64,8 +64,8 @@ async def _queue_page(request: Request, actor: Actor, pool: asyncpg.Pool, *, fai
 
 
 @post("/petugas/verifikasi/{code:str}", include_in_schema=False)
-async def decide(request: Request, actor: Actor, proposals: ProposalService, runner: ProjectionRunner,
-                 pool: asyncpg.Pool, code: str) -> Response:  # fmt: skip
+async def decide(request: Request, actor: ActorDep, proposals: ProposalsDep, runner: RunnerDep,
+                 pool: PoolDep, code: FromPath[str]) -> Response:  # fmt: skip
     code = code_or_404(code)
     require_role(actor, "admin", "facilitator")
     require_region(actor, await proposals.kelurahan_of(code))
@@ -99,8 +99,8 @@ async def _decided(request: Request, pool: asyncpg.Pool, code: str, decision: st
 
 
 @post("/petugas/gabung", include_in_schema=False)
-async def merge(request: Request, actor: Actor, proposals: ProposalService, runner: ProjectionRunner,
-                pool: asyncpg.Pool) -> Response:  # fmt: skip
+async def merge(request: Request, actor: ActorDep, proposals: ProposalsDep, runner: RunnerDep,
+                pool: PoolDep) -> Response:  # fmt: skip
     require_role(actor, "admin", "facilitator")
     form = await request.form()
     codes = tuple(code_or_404(str(c)) for c in form.getall("codes", []))[:50]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import inspect
 import time
 import uuid
-import warnings
 
 import httpx
 import pytest
@@ -123,9 +122,7 @@ def test_without_replicas_no_hook_is_installed() -> None:
 
 def test_only_public_reads_may_come_from_a_standby() -> None:
     """Unsafe methods and staff screens (a handler taking the signed-in `actor`) keep the primary."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        app = create_app(settings(), "postgresql://unused@127.0.0.1:1/unused", "00" * 32, run_projections=False)
+    app = create_app(settings(), "postgresql://unused@127.0.0.1:1/unused", "00" * 32, run_projections=False)
     from_replica = []
     for route in app.routes:
         for handler in route.route_handlers if isinstance(route, HTTPRoute) else []:

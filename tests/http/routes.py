@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import warnings
 from dataclasses import dataclass
 from functools import cache
 from urllib.parse import quote
@@ -31,10 +30,8 @@ class Route:
 
 @cache
 def get_routes() -> tuple[Route, ...]:
-    with warnings.catch_warnings():  # building it in-process, Litestar has deprecation advice for the app code
-        warnings.simplefilter("ignore", DeprecationWarning)
-        app = create_app(Settings.from_env({}), "postgresql://unused@127.0.0.1:1/unused", "00" * 32,
-                         run_projections=False)  # fmt: skip
+    app = create_app(Settings.from_env({}), "postgresql://unused@127.0.0.1:1/unused", "00" * 32,
+                     run_projections=False)  # fmt: skip
     routes = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
+from litestar.params import FromPath
 
 from musrenbang.config import Settings
 from musrenbang.db.connect import create_pool
@@ -41,15 +42,15 @@ async def web(city: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     """The three feed functions behind routes of their own, as the public pages will call them."""
 
     @get("/kelurahan/{kode:str}")
-    async def kelurahan(request: Request, kode: str) -> Response:
+    async def kelurahan(request: Request, kode: FromPath[str]) -> Response:
         return await feeds.kelurahan_feed(request, city, kode)
 
     @get("/kecamatan/{kode:str}")
-    async def kecamatan(request: Request, kode: str) -> Response:
+    async def kecamatan(request: Request, kode: FromPath[str]) -> Response:
         return await feeds.kecamatan_feed(request, city, kode)
 
     @get("/rkpd/{year:int}")
-    async def rkpd(request: Request, year: int) -> Response:
+    async def rkpd(request: Request, year: FromPath[int]) -> Response:
         return await feeds.rkpd_feed(request, city, year)
 
     app = Litestar(route_handlers=[kelurahan, kecamatan, rkpd], state=State({
