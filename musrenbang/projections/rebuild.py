@@ -330,10 +330,20 @@ _NOT_CARRIED = (
      " AND c.relreplident <> 'd'"),
     ("publications", "SELECT DISTINCT c.relname FROM pg_class c JOIN pg_publication_rel p ON p.prrelid = c.oid"
      " WHERE c.oid = ANY($1::oid[])"),
+    ("views over them", "SELECT DISTINCT c.relname FROM pg_class c JOIN pg_depend d ON d.refobjid = c.oid"
+     " AND d.refclassid = 'pg_class'::regclass AND d.classid = 'pg_rewrite'::regclass"
+     " JOIN pg_rewrite r ON r.oid = d.objid WHERE c.oid = ANY($1::oid[]) AND r.ev_class <> c.oid"),
+    ("foreign keys from other tables", "SELECT DISTINCT c.relname FROM pg_class c JOIN pg_constraint k"
+     " ON k.confrelid = c.oid AND k.contype = 'f' WHERE c.oid = ANY($1::oid[]) AND NOT k.conrelid = ANY($1::oid[])"),
+    ("sequences of their own (serial columns)", "SELECT DISTINCT c.relname FROM pg_class c JOIN pg_depend d"
+     " ON d.refobjid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.classid = 'pg_class'::regclass"
+     " AND d.deptype = 'a' JOIN pg_class q ON q.oid = d.objid AND q.relkind = 'S' WHERE c.oid = ANY($1::oid[])"),
 )  # fmt: skip
 """What a database administrator may have set on a read model's tables that a switch would not carry over
-to the rebuilt ones (`CREATE TABLE ... LIKE` copies none of it): a rebuild refuses before it starts rather
-than drop a security setting without a word."""
+to the rebuilt ones (`CREATE TABLE ... LIKE` copies none of it), or that keeps the live tables from being
+dropped (a view or another table's foreign key depends on them; the copies' defaults would draw on the
+live tables' own sequences): a rebuild refuses before it starts rather than drop a security setting
+without a word, or fail at the switch with PostgreSQL's "other objects depend on it"."""
 
 
 async def _check_nothing_would_be_lost(conn: asyncpg.Connection, live: str, projection: Projection) -> None:

@@ -160,3 +160,24 @@ async def test_settings_a_rebuild_cannot_carry_over_stop_it_before_it_starts(
     finally:
         await pool.execute(f"DROP OWNED BY {role}")
         await pool.execute(f"DROP ROLE {role}")
+
+
+async def test_what_keeps_the_live_tables_from_being_dropped_stops_a_rebuild_before_it_starts(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """A view over a read model, another table's foreign key into one, a serial column: the switch could not
+    drop the live tables ("other objects depend on it") after the whole rebuild. It names them first."""
+    await history.build(pool, store)
+    await pool.execute("CREATE VIEW cycle_years AS SELECT year FROM cycles")
+    await pool.execute("CREATE TABLE cycle_notes (year int REFERENCES cycles (year), note text)")
+    await pool.execute("ALTER TABLE cycles ADD COLUMN counted serial")
+    generation = await _generation(pool, "cycles")
+    cycles = _projection("cycles")
+    with pytest.raises(RebuildNotSwitched) as refused:
+        await ProjectionRunner(pool, [cycles]).replay(cycles)
+    message = str(refused.value)
+    for named in ("views over them (cycles)", "foreign keys from other tables (cycles)",
+                  "sequences of their own (serial columns) (cycles)"):  # fmt: skip
+        assert named in message, message
+    assert await _generation(pool, "cycles") == generation  # nothing switched
+    assert not await pool.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild_%'")
