@@ -70,6 +70,17 @@ class RecordMilestone(msgspec.Struct, frozen=True, kw_only=True):
     """The acting agency (an opd account); None for Bappeda."""
 
 
+def photo_errors(stage: str, count: int) -> dict[str, str | Message]:
+    """Photos show the work itself: only a milestone of its carrying out or its handover has them, and a
+    few. Also checked before uploaded photos are kept (http/realisation.py), so that a refused form keeps
+    none of them."""
+    if count and stage not in WITH_PHOTOS:
+        return {"photos": N_("foto hanya untuk pelaksanaan dan serah terima")}
+    if count > MAX_PHOTOS:
+        return {"photos": Message(N_("paling banyak %(max)d foto"), max=MAX_PHOTOS)}
+    return {}
+
+
 def decide(state: LineProgress, command: RecordMilestone, *, line: RkpdLine | None, today: dt.date) -> list[Event]:
     """The milestone `command` records on a line of the adopted RKPD (`line`: the line as the latest
     adoption froze it, None when the adopted list has no such line)."""
@@ -96,10 +107,7 @@ def decide(state: LineProgress, command: RecordMilestone, *, line: RkpdLine | No
         errors["note"] = N_("tulis alasan pembatalan")
     if command.ends is not None and (stage != "kontrak" or command.ends < command.on):
         errors["ends"] = N_("tanggal akhir kontrak tidak boleh sebelum tanggal kontrak")
-    if command.photos and stage not in WITH_PHOTOS:
-        errors["photos"] = N_("foto hanya untuk pelaksanaan dan serah terima")
-    if len(command.photos) > MAX_PHOTOS:
-        errors["photos"] = Message(N_("paling banyak %(max)d foto"), max=MAX_PHOTOS)
+    errors.update(photo_errors(stage, len(command.photos)))
     if errors:
         raise ValidationFailed(errors)
     return [RkpdMilestoneRecorded(

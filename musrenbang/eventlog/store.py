@@ -309,7 +309,7 @@ class EventStore:
         )
 
     async def _earlier_result(
-        self, conn: asyncpg.Connection, event_ids: list[uuid.UUID], metadata: Metadata
+        self, conn: asyncpg.Connection, event_ids: list[uuid.UUID], metadata: Metadata, *, same_command: bool = True
     ) -> AppendResult | None:
         rows = await conn.fetch(
             "SELECT global_position, stream_id, stream_version, hash, recorded_at, metadata, tx"
@@ -319,7 +319,7 @@ class EventStore:
         if not rows:
             return None
         first = _metadata_decoder.decode(rows[0]["metadata"])
-        if first.fingerprint != metadata.fingerprint:
+        if same_command and first.fingerprint != metadata.fingerprint:
             raise IdempotencyKeyReused(
                 f"idempotency key {metadata.idempotency_key!r} was already used for a different command"
             )
@@ -345,6 +345,13 @@ class EventStore:
                 event_ids_for(idempotency_key, 1),
                 Metadata(idempotency_key=idempotency_key, fingerprint=fingerprint),
             )
+
+    async def made_with_key(self, idempotency_key: str) -> AppendResult | None:
+        """What the command that first used this key recorded, whatever that command was: to tell a
+        person what their earlier request did, after IdempotencyKeyReused."""
+        first = Metadata(idempotency_key=idempotency_key)
+        async with _connection(self._pool, None) as c:
+            return await self._earlier_result(c, event_ids_for(idempotency_key, 1), first, same_command=False)
 
     async def read_stream(
         self, stream_id: str, conn: asyncpg.Connection | None = None, from_version: int = 1

@@ -9,11 +9,12 @@ import logging.handlers
 import os
 from collections.abc import AsyncIterator, Callable
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
@@ -54,6 +55,7 @@ from musrenbang.http import (
     verification_pages,
 )
 from musrenbang.http.city_context import CityContext, refresh_city
+from musrenbang.http.form_limits import form_limits_middleware
 from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.notices import notice_key
 from musrenbang.http.render import environment
@@ -243,10 +245,11 @@ def create_app(
                 path="/static",
                 directories=[static_dir()],
                 cache_control=CacheControlHeader(max_age=3600, public=True),
+                before_request=_no_such_file_name,
             ),
         ],
         lifespan=[lifespan],
-        middleware=[staleness_middleware],
+        middleware=[form_limits_middleware, staleness_middleware],
         before_request=refresh_city,
         before_send=[security_headers(settings), *reads.remember_writes(settings)],
         dependencies={
@@ -316,6 +319,18 @@ def _write_out_logs() -> None:
         listener = getattr(handler, "listener", None)
         if isinstance(listener, logging.handlers.QueueListener):
             listener.stop()
+
+
+FILE_NAME_BYTES = 255
+"""The longest file name Linux file systems take: a longer one cannot exist."""
+
+
+def _no_such_file_name(request: Request) -> None:
+    """Litestar hands a static file's name to the file system as it came: a NUL in it raised ValueError, a
+    part longer than any file name OSError, each answered 500. No such file exists: 404."""
+    path = request.url.path
+    if "\x00" in path or any(len(part.encode()) > FILE_NAME_BYTES for part in path.split("/")):
+        raise NotFoundException()
 
 
 def _from_state(name: str) -> Callable[[State], object]:

@@ -310,10 +310,13 @@ class CyclePages(Controller):
                           runner: RunnerDep, year: Year) -> Response:  # fmt: skip
         form = await request.form()
         stage = str(form.get("stage", ""))[:40]
-        opens, closes = _day(str(form.get("opens", ""))[:20]), _day(str(form.get("closes", ""))[:20])
+        typed_opens = str(form.get("opens", ""))[:20].strip()
+        opens, closes = _day(typed_opens), _day(str(form.get("closes", ""))[:20])
         errors: dict[str, Any] = {}
         if closes is None:
             errors[f"window.{year}"] = N_("isi tanggal tutup yang baru")
+        elif typed_opens and opens is None:  # left empty: the opening date stays; typed wrong: not a date
+            errors[f"window.{year}"] = N_("tanggal buka tidak dapat dibaca")
         else:
             try:
                 result = await _window_change(store, year, stage, opens, closes, str(form.get("reason", ""))[:2000],

@@ -45,7 +45,8 @@ def take(request: Request, response: Response) -> str | None:
         return None
     response.delete_cookie(COOKIE, path="/")
     body, _, signature = raw.partition(".")
-    if not hmac.compare_digest(signature, _sign(request, body)):
+    # Bytes: compare_digest refuses str with non-ASCII characters, and a cookie may hold anything.
+    if not hmac.compare_digest(signature.encode(), _sign(request, body).encode()):
         return None
     try:
         return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()[:MAX_CHARS]

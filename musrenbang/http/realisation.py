@@ -21,7 +21,7 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import bounds, values
 from musrenbang.domain import realisation as rules
 from musrenbang.domain.access import Actor
-from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.domain.events import MilestonePhoto, RkpdLine
 from musrenbang.domain.values import long_date
 from musrenbang.eventlog.store import AppendResult
@@ -212,9 +212,7 @@ class RealisationPages(Controller):
         by_agency = acting_agency(actor)
         try:
             command = _command_from_form(entered, year, line_id, by_agency)
-            if len(uploads) > rules.MAX_PHOTOS:
-                raise ValidationFailed({"photos": Message(N_("paling banyak %(max)d foto"), max=rules.MAX_PHOTOS)})
-            rules.check_line((await realisation.adopted_lines(year)).get(line_id), by_agency)
+            await realisation.check(command, photos=len(uploads))  # before any photo is kept
             photos = [await _photo(request, pool, realisation, year, line_id, await f.read(), by_agency)
                       for f in uploads]  # fmt: skip
             command = msgspec.structs.replace(command, photos=tuple(photos))

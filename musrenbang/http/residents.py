@@ -20,6 +20,7 @@ from musrenbang.domain.access import require_region
 from musrenbang.domain.cycle import STAGE_LABELS, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.domain.search import MAX_TYPED
+from musrenbang.eventlog.store import IdempotencyKeyReused
 from musrenbang.http import feeds, page_cache
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
@@ -192,7 +193,15 @@ async def submit_proposal_form(
     uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
     raws = [await upload.read() for upload in uploads] if len(uploads) <= rules.MAX_PHOTOS else []
     print_ = proposals.fingerprint(entered, [original_sha256(raw) for raw in raws])
-    submitted = await proposals.find_submitted(key, print_)
+    try:
+        submitted = await proposals.find_submitted(key, print_)
+    except IdempotencyKeyReused:
+        # This form was sent before and changed since (Back, edit, send again): nothing new is recorded,
+        # and the page says so, with the proposal it made the first time.
+        earlier = await proposals.made_with_key(key)
+        if earlier is None:
+            raise
+        return page(request, "proposal_submitted.html", status=409, submitted=earlier, sent_before=True)
     if submitted is None:
         made = await _new_proposal(request, pool, proposals, entered, key, print_, len(uploads), raws)
         if isinstance(made, Template):

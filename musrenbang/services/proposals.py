@@ -132,6 +132,14 @@ class ProposalService:
         earlier = await self._store.find_replay(idempotency_key, request_fingerprint)
         return None if earlier is None else await self._submitted(earlier, replayed=True)
 
+    async def made_with_key(self, idempotency_key: str) -> Submitted | None:
+        """The proposal the first request with this key made, whatever that request said (the same form
+        sent again after it was changed: nothing new is recorded, and the person is shown what was)."""
+        earlier = await self._store.made_with_key(idempotency_key)
+        if earlier is None or not any(s.startswith("proposal-") for s in earlier.heads):
+            return None
+        return await self._submitted(earlier, replayed=True)
+
     async def submit(
         self,
         content: rules.ProposalContent,

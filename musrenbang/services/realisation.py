@@ -74,6 +74,14 @@ class RealisationService:
                 continue  # a line moved on meanwhile: decide again on what is there now
         raise ConcurrencyError([a.stream_id for a in appends])
 
+    async def check(self, command: rules.RecordMilestone, photos: int = 0) -> None:
+        """Raise what `record` would for `command` with `photos` photos, recording nothing: a form's photos
+        are kept only once the milestone they come with would be recorded."""
+        errors = rules.photo_errors(command.stage, photos)
+        if errors:
+            raise ValidationFailed(errors)
+        await self._decide([command], command.year, None)
+
     async def problems(self, commands: Sequence[rules.RecordMilestone], numbers: Sequence[int]
                        ) -> dict[str, str | Message]:  # fmt: skip
         """What is wrong with the rows of a file (row.field -> message), deciding without recording."""

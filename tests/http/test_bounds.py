@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.http.conftest import event_count, payload
-from tests.http.test_pages import open_form
+from tests.http.test_pages import FORM_FIELDS, open_form
 from tests.http.test_staff import KELURAHAN, new_proposal, token, users  # noqa: F401  (module fixture)
 
 NUL = "ada\x00nul"
@@ -133,3 +133,45 @@ async def test_rkpd_line_texts_with_nul_are_refused(
     assert r.json()["message"]
     await refused(client, app_pool, "POST", "/api/v1/rkpd/2022/lines", json={**line, "program": "p", "pagu": 2**70},
                   headers=auth)  # fmt: skip
+
+
+async def test_url_encoded_forms_past_the_limits_or_not_utf8_are_refused_before_parsing(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool
+) -> None:
+    """Ten megabytes of a million fields once cost a server process 600 MB and half a minute (Litestar parses
+    and caches each body), without a CSRF token; a form not in UTF-8 reached the log as replacement
+    characters. Both are refused before anything parses them, with a CSRF token or without."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    big = await refused(client, app_pool, "POST", "/lacak/2WKR95ED/perbaiki", content=b"a=" + b"x" * (1 << 20),
+                        headers=form)  # fmt: skip
+    assert big.status_code == 413 and "kiriman terlalu besar" in big.text
+    many = await refused(client, app_pool, "POST", "/lacak/2WKR95ED/perbaiki", content=b"&".join([b"a=1"] * 10_001),
+                         headers=form)  # fmt: skip
+    assert many.status_code == 413
+    fields = {**await open_form(client), **FORM_FIELDS}
+    for title in (b"%FF%FE%FD", b"\xff\xfe\xfd", b"ok%C3"):
+        body = b"&".join(f"{k}={v}".encode() for k, v in fields.items() if k != "title") + b"&title=" + title
+        wrong = await refused(client, app_pool, "POST", "/usulan/baru", content=body, headers=form)
+        assert wrong.status_code == 400 and "bukan teks UTF-8 yang sah" in wrong.text, title
+
+
+async def test_the_form_limits_empty_litestars_cache_of_parsed_forms() -> None:
+    """What keeps a process from holding a thousand parsed bodies: the cache is empty after each form."""
+    from litestar._parsers import parse_url_encoded_form_data
+
+    from musrenbang.http.form_limits import form_limits_middleware
+
+    parsed = []
+
+    async def handler(scope: object, receive: object, send: object) -> None:
+        message = await receive()  # type: ignore[operator]
+        parsed.append(parse_url_encoded_form_data(message["body"]))
+        assert parse_url_encoded_form_data.cache_info().currsize == 1  # Litestar keeps it while answering
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"title=Jalan+setapak&rw=7", "more_body": False}
+
+    scope = {"type": "http", "headers": [(b"content-type", b"application/x-www-form-urlencoded")]}
+    await form_limits_middleware(handler)(scope, receive, None)  # type: ignore[arg-type]
+    assert parsed == [{"title": "Jalan setapak", "rw": "7"}]
+    assert parse_url_encoded_form_data.cache_info().currsize == 0

@@ -114,6 +114,11 @@ async def test_the_staff_page_opens_a_year_and_extends_a_window(
         page = await bappeda.get("/petugas/siklus")
         extend = {"_csrf_token": hidden(page.text, "_csrf_token"), "stage": "kelurahan",
                   "closes": str(first + dt.timedelta(days=40)), "reason": "menunggu hasil pendataan RW"}  # fmt: skip
+        events = await app_pool.fetchval("SELECT count(*) FROM events")
+        for unreadable in ("2026-02-30", "-1", "besok"):  # once read as "keep the opening date"
+            r = await bappeda.post(f"/petugas/siklus/{year}/jadwal", data={**extend, "opens": unreadable})
+            assert r.status_code == 422 and "tanggal buka tidak dapat dibaca" in r.text, unreadable
+        assert await app_pool.fetchval("SELECT count(*) FROM events") == events
         r = await bappeda.post(f"/petugas/siklus/{year}/jadwal", data=extend)
         assert r.status_code == 303, r.text
         page = (await bappeda.get("/petugas/siklus")).text

@@ -93,6 +93,11 @@ async def test_submitting_the_same_form_twice_gives_the_same_proposal(
     again = await send_form(client, tokens, FORM_FIELDS)  # refresh, double tap, a retried request
     assert code_on(first.text) == code_on(again.text)
     assert await event_count(app_pool) == before
+    # Back, a change, and the form sent again: not a technical "key reused", but what this form made.
+    changed = await send_form(client, tokens, {**FORM_FIELDS, "title": "Pembangunan jalan setapak RT 3"})
+    assert changed.status_code == 409 and "Formulir ini sudah terkirim sebelumnya" in changed.text
+    assert code_on(changed.text) == code_on(first.text) and "Idempotency-Key" not in changed.text
+    assert await event_count(app_pool) == before
 
 
 async def test_errors_are_shown_next_to_the_field_and_what_was_typed_is_kept(

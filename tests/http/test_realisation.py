@@ -142,6 +142,14 @@ async def test_an_agency_records_on_its_page_and_a_wrong_entry_keeps_what_was_ty
         r = await staff.post(f"/petugas/realisasi/2022/{LINE}", data=fields)
         assert r.status_code == 422 and "pemasangan u-ditch sisi selatan" in r.text and 'value="55"' in r.text
         assert await city.events() == before
+        # Refused with a photo (a date before the RKPD year, a photo where none belongs): none is kept.
+        photos = await city.pool.fetchval("SELECT count(*) FROM photos")
+        for wrong in ({"date": "2019-06-01"}, {"stage": "kontrak", "date": "2022-01-10", "amount": "1 juta"}):
+            r = await staff.post(f"/petugas/realisasi/2022/{LINE}", data={**fields, **wrong},
+                                 files={"foto": ("kerja.jpg", jpeg_with_gps(), "image/jpeg")})  # fmt: skip
+            assert r.status_code == 422, (wrong, r.text[-2000:])
+        assert await city.pool.fetchval("SELECT count(*) FROM photos") == photos
+        assert await city.events() == before
         # Right, with a photo of the work.
         r = await staff.post(f"/petugas/realisasi/2022/{LINE}", data={**fields, "date": "2022-06-01"},
                              files={"foto": ("kerja.jpg", jpeg_with_gps(), "image/jpeg")})  # fmt: skip

@@ -250,3 +250,11 @@ async def test_a_busy_database_answers_503_not_500(server_url: str, template_nam
         await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
         await admin.close()
 
+
+
+async def test_a_static_file_name_no_file_system_takes_is_not_found(client: httpx.AsyncClient) -> None:
+    """A NUL in the name, or a part longer than a file name may be, once reached the file system (500)."""
+    for path in ("/static/app.css%00", "/static/" + "a" * 300, "/static/" + "é" * 200 + ".css", "/static/%00/x"):
+        r = await client.get(path)
+        assert r.status_code == 404, (path, r.status_code)
+    assert (await client.get("/static/app.css")).status_code == 200
