@@ -118,6 +118,12 @@ def clean(text: str, limit: int) -> bool:
     return True
 
 
+def filled(text: str) -> bool:
+    """Whether a text says something: not only white space and invisible format characters (a zero-width
+    space is no title, no name and no reason)."""
+    return clean(text, 10**6) and bool(bounds.clean_text(text, max_length=10**6))
+
+
 def fits(value: int, low: int, high: int) -> bool:
     return low <= value <= high
 
@@ -135,9 +141,9 @@ def test_scheduling_a_forum(site, year, ceiling, quota, title, place, chair, wei
     )  # fmt: skip
     in_bounds = (
         fits(year, 2000, 2100) and fits(ceiling, 1, bounds.MAX_RUPIAH) and clean(title, bounds.TITLE)
-        and bool(bounds.clean_text(title, max_length=10**6)) and clean(place, bounds.NAME)
+        and filled(title) and clean(place, bounds.NAME)
         and clean(chair, bounds.NAME) and (quota is None or fits(quota, 1, bounds.MAX_ITEMS))
-        and fits(weight, 1, 10) and clean(label, bounds.NAME) and bool(label.strip())
+        and fits(weight, 1, 10) and clean(label, bounds.NAME) and filled(label)
         and fits(threshold, 0, bounds.MAX_COUNT)
     )  # fmt: skip
     cycle_open = year in s.years_open  # a Musrenbang forum belongs to a year whose cycle is open
@@ -171,7 +177,7 @@ def test_registering_delegates(site, delegate_id, name, role, represents, gender
     in_bounds = (
         bool(delegate_id) and len(delegate_id) <= bounds.CODE and delegate_id != "d1"
         and all(c.isascii() and (c.isalnum() or c in "._-") for c in delegate_id)
-        and clean(name, bounds.NAME) and bool(name.strip()) and clean(role, bounds.NAME)
+        and clean(name, bounds.NAME) and filled(name) and clean(role, bounds.NAME)
         and clean(represents, bounds.NAME) and gender in ("", "P", "L")
     )  # fmt: skip
     assert loop.run(s.accepted(lambda: s.forums.register_delegates(forum_id, [command], META))) == in_bounds
@@ -185,7 +191,7 @@ def test_adjusting_and_voting(site, reason, cost, volume, points) -> None:  # ty
     adjust = f.AdjustItem(item_id="i1", reason=reason, agreed_cost=cost, agreed_volume=volume)
     quantity_ok = volume is None or _quantity(volume)
     in_bounds = (
-        clean(reason, bounds.REASON) and bool(reason.strip()) and (cost is None or fits(cost, 1, bounds.MAX_RUPIAH))
+        clean(reason, bounds.REASON) and filled(reason) and (cost is None or fits(cost, 1, bounds.MAX_RUPIAH))
         and quantity_ok and (cost is not None or volume is not None)
     )  # fmt: skip
     assert loop.run(s.accepted(lambda: s.forums.adjust(forum_id, adjust, META))) == in_bounds
@@ -236,7 +242,7 @@ def test_proposing_and_verifying(site, title, rw, beneficiaries, volume, cost, l
     assert fits(rw, 1, 99) and fits(beneficiaries, 1, p.MAX_BENEFICIARIES) and clean(title, 150)
     command = p.VerifyProposal(code=code[0], decision="accept_with_changes", reason=reason, agreed_cost=agreed_cost,
                                agreed_volume="2.5")  # fmt: skip
-    in_bounds = clean(reason, bounds.REASON) and bool(reason.strip()) and (
+    in_bounds = clean(reason, bounds.REASON) and filled(reason) and (
         agreed_cost is None or fits(agreed_cost, 1, p.MAX_COST))  # fmt: skip
     assert loop.run(s.accepted(lambda: s.proposals.verify(command, META))) == in_bounds
 
@@ -256,7 +262,7 @@ def test_rkpd_lines_and_adoption(site, program, unit, pagu, volume, target, prio
         unit=unit, pagu=pagu, output_indicator="Jalan", target=target, target_unit="m",
     )  # fmt: skip
     in_bounds = (
-        clean(program, bounds.LONG_TITLE) and bool(program.strip()) and clean(unit, 60) and bool(unit.strip())
+        clean(program, bounds.LONG_TITLE) and filled(program) and clean(unit, 60) and filled(unit)
         and fits(pagu, 1, r.MAX_PAGU) and fits(priority, 1, 6) and _line_quantity(volume)
         and _line_quantity(target)
     )  # fmt: skip
@@ -302,7 +308,7 @@ def test_the_city_level_and_merges_with_reasons(site, pass_reason, withdraw_reas
                            cost=10_000_000, agency="DBMSDA", forum_id="F1") for c in codes)  # fmt: skip
     year = 2030 + n % 60  # a year of its own: adoption needs every proposal of the year decided
     assert loop.run(s.accepted(lambda: s.rkpd.execute(year, r.ReceiveProposals(year=year, items=items), META)))
-    reason_ok = clean(pass_reason, bounds.REASON) and bool(pass_reason.strip())
+    reason_ok = clean(pass_reason, bounds.REASON) and filled(pass_reason)
     passed = r.PassProposal(code=codes[0], to_agency="DISPERKIMTAN", reason=pass_reason)
     assert loop.run(s.accepted(lambda: s.rkpd.execute(year, passed, META))) == reason_ok
     declined = r.DeclineProposal(code=codes[0], reason="sudah dianggarkan")
@@ -321,7 +327,7 @@ def test_the_city_level_and_merges_with_reasons(site, pass_reason, withdraw_reas
     line_id = loop.run(s.rkpd.load(year)).line_of[codes[2]]
     withdraw = r.WithdrawLine(line_id=line_id, reason=withdraw_reason)
     withdrawn = loop.run(s.accepted(lambda: s.rkpd.execute(year, withdraw, META)))
-    assert withdrawn == (clean(withdraw_reason, bounds.REASON) and bool(withdraw_reason.strip()))
+    assert withdrawn == (clean(withdraw_reason, bounds.REASON) and filled(withdraw_reason))
     if withdrawn:  # its proposal is pending again: decide it, so the year can be adopted
         decline = r.DeclineProposal(code=codes[2], reason="digabung ke tahun berikutnya")
         assert loop.run(s.accepted(lambda: s.rkpd.execute(year, decline, META)))
@@ -344,7 +350,7 @@ def test_the_city_level_and_merges_with_reasons(site, pass_reason, withdraw_reas
     into, other = loop.run(two_proposals())
     merge = p.MergeProposals(into=into, codes=(other,), reason=merge_reason)
     assert loop.run(s.accepted(lambda: s.proposals.merge(merge, META))) == (
-        clean(merge_reason, bounds.REASON) and bool(merge_reason.strip()))  # fmt: skip
+        clean(merge_reason, bounds.REASON) and filled(merge_reason))  # fmt: skip
 
 
 @EXAMPLES
@@ -354,8 +360,8 @@ def test_opening_a_cycle(site, year, theme, programs) -> None:  # type: ignore[n
     command = cycle.StartCycle(year=year, region="32.75", theme=theme, priority_programs=tuple(programs),
                                calendar=open_calendar())  # fmt: skip
     in_bounds = (
-        fits(year, 2000, 2100) and clean(theme, bounds.LONG_TITLE) and bool(theme.strip())
-        and 1 <= len(programs) <= 20 and all(clean(x, bounds.TITLE) and x.strip() for x in programs)
+        fits(year, 2000, 2100) and clean(theme, bounds.LONG_TITLE) and filled(theme)
+        and 1 <= len(programs) <= 20 and all(clean(x, bounds.TITLE) and filled(x) for x in programs)
     )  # fmt: skip
     open_already = year in s.years_open  # 2022 from the start, and any an earlier example opened
     opened = loop.run(s.accepted(lambda: execute(s.store, CYCLE, cycle.stream_id(year), command, metadata=META)))

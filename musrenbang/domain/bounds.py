@@ -4,7 +4,7 @@ An event can never be taken back, and every projection must be able to store eve
 it for good. So each `decide` checks what it puts into an event against these bounds, whatever door the
 command came through (the JSON API, a form, the CLI, an import): numbers fit the read models' columns
 (`integer`, `bigint`) with room for their sums, texts carry no NUL or control characters (PostgreSQL's text
-and jsonb cannot store NUL) and have a length a page can show.
+and jsonb cannot store NUL), no invisible format characters, and have a length a page can show.
 
     >>> clean_text("  Jalan   rusak ", max_length=20)
     'Jalan rusak'
@@ -48,17 +48,31 @@ CODE = 100
 """Identifiers and codes typed or generated (delegate ids, item ids, agency codes)."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_REGION = re.compile(r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?")
+_REGION = re.compile(r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?")  # ASCII: \d takes ٣٢ too
 _IDENTIFIER = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def clean_text(value: str, *, max_length: int, multiline: bool = False) -> str:
-    """`value` trimmed (single-line texts with runs of spaces collapsed), refused if it carries NUL,
-    control characters or unpaired surrogates, or is longer than `max_length` characters."""
+    """`value` without invisible format characters, trimmed (single-line texts with runs of spaces
+    collapsed), refused if it carries NUL, control characters or unpaired surrogates, or is then longer
+    than `max_length` characters.
+
+    Format characters (Unicode category Cf) are dropped before anything is counted: zero-width spaces and
+    joiners, the byte-order mark, the word joiner, soft hyphens, and the bidirectional embeddings,
+    overrides and isolates (U+202A-U+202E, U+2066-U+2069) that would reorder the text shown beside a
+    title or a name. Indonesian text needs none of them, so a field of nothing else is empty (and refused
+    where it is required); an emoji joined with U+200D falls apart into its parts, still legible.
+
+        >>> clean_text("\u200b\u2060\ufeff", max_length=20), clean_text("Jalan\u202e rusak\u200b", max_length=20)
+        ('', 'Jalan rusak')
+    """
     if not isinstance(value, str):
         raise ValueError(N_("isian tidak sah"))
-    if "\x00" in value or any(unicodedata.category(c) == "Cs" for c in value):
+    categories = [unicodedata.category(c) for c in value]
+    if "\x00" in value or "Cs" in categories:
         raise ValueError(N_("berisi karakter yang tidak diizinkan"))
+    if "Cf" in categories:
+        value = "".join(c for c, category in zip(value, categories, strict=True) if category != "Cf")
     value = value.replace("\r\n", "\n").strip()
     # Before collapsing spaces: Python counts some control characters (\x1c-\x1f) as white space.
     if _CONTROL.search(value):

@@ -351,15 +351,32 @@ def _clean(value: str, *, multiline: bool) -> str:
     return bounds.clean_text(value, max_length=bounds.LONG_TEXT, multiline=multiline)
 
 
+_WHOLE = re.compile(r"-?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)")
+"""A whole number as typed: ASCII digits (\\d and int() would also take ٣٠٠), plain or grouped in threes by
+dots as Indonesian writes thousands ("1.500")."""
+
+
 def _whole(value: int | str | float) -> int:
+    """A whole number as a form or a caller gives it: an int, a float with nothing after the point, or text
+    of digits, perhaps grouped by dots in threes ("1.500" is 1500). Anything else is refused, never
+    rounded or read past: "1.5" is not 15, "0,5" not 0, "0.0001" not 1."""
     if isinstance(value, bool):
         raise ValueError(N_("tulis bilangan bulat"))
     if isinstance(value, int):
         return value
-    text_value = str(value).strip().replace(".", "") if isinstance(value, str) else str(value)
-    if not re.fullmatch(r"-?\d{1,12}", text_value):
-        raise ValueError(N_("tulis bilangan bulat"))
-    return int(text_value)
+    if isinstance(value, float):
+        if not value.is_integer():  # NaN and infinities are not either
+            raise ValueError(N_("tulis bilangan bulat"))
+        return int(value)
+    text_value = value.strip() if isinstance(value, str) else ""
+    if _WHOLE.fullmatch(text_value):
+        digits = text_value.replace(".", "")
+        if len(digits.lstrip("-")) > 18:
+            raise ValueError(N_("angka terlalu besar"))
+        return int(digits)
+    if re.fullmatch(r"-?[0-9.]*\.[0-9.]*", text_value):  # a dot where no thousands group is
+        raise ValueError(values.GROUPED_IN_THREES)
+    raise ValueError(N_("tulis bilangan bulat"))
 
 
 def _volume(text: str) -> str:
@@ -567,6 +584,13 @@ def decide(state: Proposal, command: Command) -> list[Event]:
             if (command.pokir is not None) != (state.pokir is not None):
                 raise DomainError(N_("reses hanya untuk pokok pikiran DPRD"))
             pokir = command.pokir if command.pokir != state.pokir else None
+            if state.pokir is None and command.content.kelurahan != state.submitted.kelurahan:
+                # Returned by its kelurahan's facilitator, weighed next by its kelurahan's and kecamatan's
+                # forums: moved elsewhere, it would leave the hands of everyone who saw it. (A pokir goes to
+                # the city's Forum Perangkat Daerah, and its member may still correct its place within the
+                # dapil: services/pokir.py checks that.)
+                raise ValidationFailed({"kelurahan": N_("kelurahan tidak dapat diubah saat memperbaiki usulan:"
+                                                        " untuk kelurahan lain, ajukan usulan baru")})  # fmt: skip
             if command.content == state.content and pokir is None:
                 raise DomainError(N_("tidak ada yang berubah"))
             check_content(command.content)

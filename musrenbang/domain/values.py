@@ -27,6 +27,15 @@ _MULTIPLIERS = {
     "m": 1_000_000_000, "miliar": 1_000_000_000, "milyar": 1_000_000_000,
 }  # fmt: skip
 _AMOUNT = re.compile(r"^(?:rp\.?)?\s*([0-9][0-9.,\s]*?)\s*(rb|ribu|k|jt|juta|m|miliar|milyar)?\s*(?:,-|\.-)?$")
+_NUMBER = re.compile(r"(?P<whole>[0-9]{1,3}(?P<sep>[., ])[0-9]{3}(?:(?P=sep)[0-9]{3})*|[0-9]+)"
+                     r"(?:(?!(?P=sep))(?P<mark>[.,])(?P<part>[0-9]+))?")
+"""A number as typed (ASCII digits only): plain, or grouped in threes by one kind of mark, then perhaps the
+other mark and a fraction ("2.500.000,00", "2,500,000.00", "2,5"). Grouping is read first: "1.500" is
+one thousand five hundred."""
+_WRITE_RUPIAH = N_('tulis biaya dalam rupiah, misalnya "Rp 25.000.000" atau "25 juta"')
+GROUPED_IN_THREES = N_("titik hanya memisahkan ribuan, setiap tiga angka: misalnya 1.500 atau 25.000.000")
+"""Why a number with a dot elsewhere is refused: in Indonesian a dot groups thousands, a comma is the
+decimal mark, so "1.5" is neither 15 nor one and a half."""
 
 
 def code_from_bytes(digest: bytes) -> str:
@@ -46,59 +55,34 @@ def normalize_code(text: str) -> str:
 def parse_rupiah(text: str | int) -> int:
     """Rupiah as people write them: "Rp 25.000.000", "25000000", "25 juta", "2,5 jt", "500 ribu".
 
-    Dots and commas group thousands ("25.000.000", "25,000,000"); a zero sen part is dropped
-    ("Rp2.500.000,00"), any other refused; with a multiplier, a single comma or dot is the decimal mark
-    ("2,5 juta" = 2,500,000).
+    Digits (ASCII only), plain or grouped in threes by one kind of mark: dots as Indonesian writes them
+    ("25.000.000"), commas ("25,000,000") or spaces ("25 000 000"). A dot anywhere else is refused, never
+    dropped: "1.5" is not Rp 15, nor "32.75.12.1001" an amount. A zero sen part after the other mark is
+    dropped ("Rp2.500.000,00", "2,500,000.00"), any other refused; with a multiplier, a comma or dot after
+    the digits is the decimal mark ("2,5 juta" = 2,500,000; "1.500 ribu" is still 1,500 thousand).
     """
     if isinstance(text, int):
-        amount = text
-    else:
-        match = _AMOUNT.match(text.strip().lower())
-        if not match:
-            raise ValueError(N_('tulis biaya dalam rupiah, misalnya "Rp 25.000.000" atau "25 juta"'))
-        digits, unit = re.sub(r"\s", "", match.group(1)), match.group(2)
-        if unit:
-            if len(digits) > 24:
-                raise ValueError(N_("biaya terlalu besar"))
-            mantissa = _decimal_with_mark(digits)
-            amount_dec = mantissa * _MULTIPLIERS[unit]
-            if amount_dec != amount_dec.to_integral_value():
-                raise ValueError(N_("biaya harus bilangan rupiah bulat"))
-            amount = int(amount_dec)
-        else:
-            plain = re.sub(r"[.,]", "", _without_zero_sen(digits))
-            if len(plain) > 18:  # beyond any budget; int() of thousands of digits is refused by Python itself
-                raise ValueError(N_("biaya terlalu besar"))
-            amount = int(plain)
-    return amount
-
-
-def _without_zero_sen(digits: str) -> str:
-    """The amount without a zero sen part, as bank slips and spreadsheets write it ("2.500.000,00" ->
-    "2.500.000"); one or two digits after the last mark are sen, never a thousands group, and a budget is
-    in whole rupiah, so any other sen part is refused.
-
-        >>> _without_zero_sen("2500000,00"), _without_zero_sen("2.500.000")
-        ('2500000', '2.500.000')
-    """
-    sen = re.search(r"[.,](\d{1,2})$", digits)
-    if sen is None:
-        return digits
-    if int(sen.group(1)):
+        return text
+    match = _AMOUNT.match(text.strip().lower())
+    if not match:
+        raise ValueError(_WRITE_RUPIAH)
+    written, unit = re.sub(r"\s+", " ", match.group(1)), match.group(2)
+    if sum(c in "0123456789" for c in written) > (24 if unit else 18):  # beyond any budget (and int() of
+        raise ValueError(N_("biaya terlalu besar"))  # thousands of digits is refused by Python itself)
+    number = _NUMBER.fullmatch(written)
+    if number is None:
+        raise ValueError(GROUPED_IN_THREES if "." in written else _WRITE_RUPIAH)
+    whole, part = re.sub(r"[., ]", "", number["whole"]), number["part"] or ""
+    if unit:
+        amount = Decimal(f"{whole}.{part or 0}") * _MULTIPLIERS[unit]
+        if amount != amount.to_integral_value():
+            raise ValueError(N_("biaya harus bilangan rupiah bulat"))
+        return int(amount)
+    if len(part) > 2:  # one or two digits after the last mark are sen, never a thousands group
+        raise ValueError(GROUPED_IN_THREES if number["mark"] == "." else _WRITE_RUPIAH)
+    if part and int(part):  # a budget is in whole rupiah
         raise ValueError(N_('biaya dalam rupiah bulat, tanpa sen: tulis misalnya "Rp 2.500.000" atau "2.500.000,00"'))
-    return digits[: sen.start()]
-
-
-def _decimal_with_mark(digits: str) -> Decimal:
-    separators = [c for c in digits if c in ".,"]
-    if len(separators) == 1 and len(digits.split(separators[0])[1]) != 3:
-        normalized = digits.replace(separators[0], ".")  # "2,5" juta
-    else:
-        normalized = re.sub(r"[.,]", "", digits)  # "1.500" ribu
-    try:
-        return Decimal(normalized)
-    except InvalidOperation:
-        raise ValueError(N_('tulis biaya dalam rupiah, misalnya "Rp 25.000.000" atau "25 juta"')) from None
+    return int(whole)
 
 
 def parse_decimal(text: str | int | float, *, places: int) -> str:
@@ -109,6 +93,8 @@ def parse_decimal(text: str | int | float, *, places: int) -> str:
     raw = str(text).strip().replace(",", ".")
     if len(raw) > 40:
         raise ValueError(N_("angka terlalu panjang"))
+    if not raw.isascii() or "_" in raw:  # Decimal() also reads ٣٠٠, １２ and 1_000
+        raise ValueError(N_("tulis angka, misalnya 150 atau 2,5"))
     try:
         value = Decimal(raw)
     except InvalidOperation:

@@ -261,3 +261,14 @@ def test_verify_file_knows_who_may_enter_and_check_a_pokir_and_where() -> None:
                                                                   ("ahmad", "dprd", revised))] == [True]
     elsewhere = msgspec.structs.replace(submitted, content=msgspec.structs.replace(CONTENT, kelurahan="32.75.03.1001"))
     assert ["outside daerah pemilihan Bekasi 1" in d for d in run(("ahmad", "dprd", elsewhere))] == [True]
+
+
+def test_a_returned_pokir_may_be_corrected_to_another_kelurahan_of_its_dapil() -> None:
+    """Unlike a resident's proposal, a pokir is checked by the city's secretariat and weighed at the city's
+    Forum Perangkat Daerah: a wrong place is one of the things it is returned for (services/pokir.py keeps
+    the new one within the member's dapil)."""
+    state = _submitted()
+    state = p.evolve(state, p.decide(state, p.ReturnPokir(code="ABCD2345", reason="kelurahannya keliru"))[0])
+    moved = msgspec.structs.replace(CONTENT, kelurahan="32.75.01.1002")
+    [revised] = p.decide(state, p.ReviseProposal(code="ABCD2345", content=moved, pokir=state.pokir))
+    assert p.evolve(state, revised).submitted.kelurahan == "32.75.01.1002"

@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from musrenbang.domain import proposal as rules
+from musrenbang.domain import values
 from musrenbang.domain.errors import DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
     CoordinateBounds,
@@ -259,3 +260,77 @@ def test_every_status_but_merged_is_one_public_outcome() -> None:
     merged duplicate in none (it lives on in the proposal it was merged into)."""
     assert set(rules.OUTCOME_OF) == set(rules.STATUSES) - {rules.DIGABUNGKAN}
     assert set(rules.OUTCOME_OF.values()) == set(rules.OUTCOMES)
+
+
+# --- numbers as typed: a dot groups thousands in Indonesian, it is never dropped -----------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "read"),
+    [
+        ({"beneficiaries": "1.500"}, {"beneficiaries": 1500}),
+        ({"beneficiaries": " 1.500.000 "}, {"beneficiaries": 1_500_000}),
+        ({"beneficiaries": "300", "rw": " 7 ", "rt": "03"}, {"beneficiaries": 300, "rw": 7, "rt": 3}),
+        ({"beneficiaries": 250, "rw": 12}, {"beneficiaries": 250, "rw": 12}),  # as the JSON API sends them
+        ({"beneficiaries": 300.0, "rt": 4.0}, {"beneficiaries": 300, "rt": 4}),  # a whole float from Python
+    ],
+)
+def test_whole_numbers_plain_or_grouped_by_dots_in_threes(changes: dict[str, object], read: dict[str, int]) -> None:
+    content = validate(**changes)
+    assert {name: getattr(content, name) for name in read} == read
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"rw": "1.5"},  # was RW 15
+        {"rt": "1.5.0"},
+        {"beneficiaries": "0.0001"},  # was 1
+        {"beneficiaries": "1.50"},
+        {"beneficiaries": "15.00"},
+        {"beneficiaries": "32.75.12.1001"},
+        {"beneficiaries": "1..500"},
+        {"beneficiaries": "1.500."},
+    ],
+)
+def test_a_dot_that_groups_no_thousands_is_refused_not_dropped(changes: dict[str, object]) -> None:
+    [(field, message)] = errors_of(**changes).items()
+    assert field in changes and message == values.GROUPED_IN_THREES
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"rw": "1,5"},
+        {"beneficiaries": "1.500,00"},  # a comma part has no place in a whole number
+        {"beneficiaries": "0,5"},
+        {"beneficiaries": "1 500"},
+        {"beneficiaries": "٣٠٠"},  # Arabic-Indic digits: int() reads them, a person here did not mean them
+        {"rw": "٥"},
+        {"rt": "３"},  # fullwidth
+        {"beneficiaries": 2.5},  # a float that is not whole is refused, not rounded
+        {"beneficiaries": float("nan")},
+        {"priority_program": "1.5"},
+    ],
+)
+def test_what_is_not_a_whole_number_is_refused(changes: dict[str, object]) -> None:
+    [field] = errors_of(**changes)
+    assert field in changes
+
+
+# --- a revision stays where the proposal was made ---------------------------------------------------
+
+TWO_KECAMATAN = {"32.75.01.1001", "32.75.01.1002", "32.75.12.1001"}
+
+
+def test_a_revision_cannot_move_the_proposal_to_another_kelurahan() -> None:
+    returned = given(SUBMITTED, ProposalReturned(code="AAAA0000", reason="lengkapi RT"))
+    for elsewhere in ("32.75.12.1001", "32.75.01.1002"):  # another kecamatan's kelurahan, and a neighbour
+        moved = rules.validate_content(msgspec.structs.replace(GOOD, kelurahan=elsewhere, title="Saluran air RW 05"),
+                                       kelurahan=TWO_KECAMATAN, priority_programs=6)  # fmt: skip
+        with pytest.raises(ValidationFailed) as caught:
+            rules.decide(returned, rules.ReviseProposal(code="AAAA0000", content=moved))
+        assert caught.value.errors == {"kelurahan": "kelurahan tidak dapat diubah saat memperbaiki usulan: untuk"
+                                                    " kelurahan lain, ajukan usulan baru"}  # fmt: skip
+    [event] = rules.decide(returned, rules.ReviseProposal(code="AAAA0000", content=validate(title="Saluran RW 05")))
+    assert isinstance(event, ProposalRevised) and event.content.kelurahan == SUBMITTED.content.kelurahan

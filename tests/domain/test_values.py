@@ -114,3 +114,59 @@ def test_a_starting_time_as_people_write_it(typed: str, time: dt.time | None) ->
 def test_what_is_not_a_starting_time_is_refused(typed: str) -> None:
     with pytest.raises(ValueError, match="jam mulai"):
         values.parse_clock(typed)
+
+
+# --- a dot groups thousands, in threes; it is never dropped, and digits are ASCII ------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "rupiah"),
+    [
+        ("Rp 1.500", 1500),
+        ("Rp. 1.000.000", 1_000_000),
+        ("  25.000.000  ", 25_000_000),
+        ("25 000 000", 25_000_000),
+        ("1.000,-", 1000),
+        ("1.5 juta", 1_500_000),  # with a multiplier, the one mark after the digits is the decimal mark
+        ("1.500,5 juta", 1_500_500_000),
+        ("2,500,000.00", 2_500_000),
+    ],
+)
+def test_rupiah_grouped_by_dots_in_threes(typed: str, rupiah: int) -> None:
+    assert values.parse_rupiah(typed) == rupiah
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "32.75.12.1001",  # was Rp 3.275.121.001
+        "0.0001",  # was Rp 1
+        "1.5.0",  # was Rp 15
+        "1.50.000",
+        "1.0000",
+        "12.34.567",
+        "Rp 1..000",
+        "1.000.",
+        "2.500.000.00",  # a dot cannot both group thousands and mark sen
+        "1.000 .000",
+        "1.5.0 juta",
+    ],
+)
+def test_a_dot_that_groups_no_thousands_is_refused_saying_so(typed: str) -> None:
+    with pytest.raises(ValueError, match="titik hanya memisahkan ribuan"):
+        values.parse_rupiah(typed)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["1.5", "Rp 1.5", "2500,000", "1,5,0", "٣٠٠", "Rp ٣٠٠.٠٠٠", "１２", "25.000 000", "1,000.000"],
+)
+def test_other_numbers_that_are_no_whole_rupiah_are_refused(typed: str) -> None:
+    with pytest.raises(ValueError):
+        values.parse_rupiah(typed)
+
+
+@pytest.mark.parametrize("typed", ["٣٠٠", "１２", "1_000", "2,٥"])
+def test_quantities_take_ascii_digits_only(typed: str) -> None:
+    with pytest.raises(ValueError, match="tulis angka"):
+        values.parse_decimal(typed, places=3)

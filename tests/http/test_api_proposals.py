@@ -20,6 +20,7 @@ from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.proposals import ProposalService
 from tests.http.conftest import PROPOSER, SUBMISSIONS_PER_HOUR, event_count, payload
 from tests.images import jpeg_with_gps, png_with_alpha
+from tests.waiting import eventually
 
 
 def key() -> dict[str, str]:
@@ -260,6 +261,16 @@ async def test_a_returned_proposal_is_revised_with_the_secret(
 
     wrong = await client.post(f"/api/v1/proposals/{code}/revision", json={**revision, "revision_secret": "X" * 16})
     assert wrong.status_code == 403
+    # Its kelurahan stays: moved to another kecamatan, it would leave everyone who returned or will weigh it.
+    async def revision_form() -> str | None:  # once the server's read model has the return
+        page = (await client.get(f"/lacak/{code}/perbaiki")).text
+        return page if "Kirim perbaikan" in page else None
+
+    form = await eventually(revision_form, "the revision form")
+    assert 'id="kelurahan-fixed"' in form and 'id="kelurahan"' not in form
+    moved = await client.post(f"/api/v1/proposals/{code}/revision",
+                              json={**revision, "kelurahan": "32.75.12.1001", "revision_secret": secret})  # fmt: skip
+    assert moved.status_code == 422 and "kelurahan tidak dapat diubah" in moved.json()["errors"]["kelurahan"]
     r = await client.post(f"/api/v1/proposals/{code}/revision", json={**revision, "revision_secret": secret})
     assert r.status_code == 200, r.text
     body = r.json()

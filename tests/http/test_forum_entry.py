@@ -111,7 +111,12 @@ async def test_scheduling_takes_a_region_by_name_and_says_what_is_wrong(client: 
     wrong_level = await client.post("/petugas/musyawarah/baru", data={**fields, "region": "32.75.01"})
     assert wrong_level.status_code == 422 and "pilih kelurahan atau desa" in wrong_level.text
     assert 'value="Musrenbang Margahayu"' in wrong_level.text  # what was typed stays
-    made = await client.post("/petugas/musyawarah/baru", data={**fields, "region": "margahayu"})
+    for ceiling in ("1.5", "٣٠٠", "1.5.0", "0.0001", "32.75.12.1001"):  # once read as Rp 15, 300, 15, 1, ...
+        misread = await client.post("/petugas/musyawarah/baru", data={**fields, "region": "margahayu",
+                                                                      "ceiling": ceiling})  # fmt: skip
+        assert misread.status_code == 422 and "tulis pagu dalam rupiah" in misread.text, ceiling
+    made = await client.post("/petugas/musyawarah/baru", data={**fields, "region": "margahayu",
+                                                               "ceiling": "Rp 50.000.000"})  # fmt: skip
     assert made.status_code == 303
     forum_id = made.headers["location"].rsplit("/", 1)[1]
     assert (await client.get(f"/api/v1/forums/{forum_id}")).json()["region"] == KELURAHAN

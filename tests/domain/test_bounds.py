@@ -1,0 +1,71 @@
+"""The bounds every text keeps before it becomes an event: invisible format characters are no text."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from musrenbang.domain import bounds
+from musrenbang.domain import proposal as rules
+from musrenbang.domain.errors import ValidationFailed
+from tests.domain.test_proposal import GOOD, KELURAHAN
+
+INVISIBLE = ["\u200b", "\ufeff", "\u200c", "\u200d", "\u2060", "\u00ad", "\u200e", "\u200f", "\u061c"]
+"""Zero-width space, byte-order mark, zero-width non-joiner and joiner, word joiner, soft hyphen, the
+left-to-right and right-to-left marks, the Arabic letter mark."""
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+"""Embeddings, overrides and isolates: they reorder whatever is shown after them."""
+
+
+@pytest.mark.parametrize("char", INVISIBLE + BIDI)
+@pytest.mark.parametrize("multiline", [False, True])
+def test_a_text_of_only_format_characters_is_empty(char: str, multiline: bool) -> None:
+    assert bounds.clean_text(char * 3, max_length=10, multiline=multiline) == ""
+    assert bounds.clean_text(f" {char} \u200b{char} ", max_length=10, multiline=multiline) == ""
+
+
+@pytest.mark.parametrize("char", INVISIBLE + BIDI)
+def test_a_required_field_of_only_format_characters_is_refused_as_empty(char: str) -> None:
+    checks = bounds.Checks()
+    assert checks.text("chair", char * 5, bounds.NAME, required=True) == ""
+    assert checks.errors == {"chair": "wajib diisi"}
+
+
+def test_format_characters_are_dropped_from_what_is_kept() -> None:
+    assert bounds.clean_text("\u202eJalan rusak\u202c di RW 05", max_length=40) == "Jalan rusak di RW 05"
+    assert bounds.clean_text("Jalan\u200b \u200b rusak", max_length=40) == "Jalan rusak"  # then spaces collapse
+    assert bounds.clean_text("\ufeffBaris satu\r\n\u2066baris dua\u2069", max_length=40,
+                             multiline=True) == "Baris satu\nbaris dua"  # fmt: skip
+    assert bounds.clean_text("Keluarga 👨\u200d👩\u200d👧", max_length=40) == "Keluarga 👨👩👧"  # falls apart, legibly
+
+
+def test_the_length_is_counted_without_format_characters() -> None:
+    assert bounds.clean_text("x" * 10 + "\u200b" * 50, max_length=10) == "x" * 10
+    with pytest.raises(ValueError, match="terlalu panjang"):
+        bounds.clean_text("x" * 11 + "\u200b", max_length=10)
+
+
+@pytest.mark.parametrize("text", ["\u200b\x00", "a\x00\u200b", "\u200b\x01", "\ud800\u200b"])
+def test_nul_control_characters_and_surrogates_are_still_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="tidak diizinkan"):
+        bounds.clean_text(text, max_length=10)
+
+
+@pytest.mark.parametrize("field", ["title", "unit", "address", "problem", "solution"])
+def test_a_proposal_field_of_only_invisible_characters_is_missing(field: str) -> None:
+    raw = msgspec.structs.replace(GOOD, **{field: "\u200b\u200c\u200d\u2060\ufeff" * 4})
+    with pytest.raises(ValidationFailed) as caught:
+        rules.validate_content(raw, kelurahan=KELURAHAN, priority_programs=6)
+    assert caught.value.errors == {field: "wajib diisi"}
+
+
+def test_a_proposer_name_of_only_invisible_characters_is_missing() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        rules.validate_proposer("\u200b" * 10, "0812 3456 7890")
+    assert set(caught.value.errors) == {"proposer_name"}
+
+
+@pytest.mark.parametrize("code", ["٣٢.٧٥", "３２", "32.75.01.١٠٠١"])
+def test_region_codes_are_ascii_digits(code: str) -> None:
+    with pytest.raises(ValueError):
+        bounds.region_code(code)
