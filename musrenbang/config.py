@@ -142,6 +142,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.public_url.startswith("https://")
 
 
+def secret_bytes(secret: str) -> bytes:
+    """The key a secret stands for: the bytes it spells in hex (the secret generated on first start is
+    hex), else its UTF-8 bytes (MUSRENBANG_SECRET_KEY may be any 32 characters or more, a passphrase too:
+    read as hex only, such a key stopped every server process as it started)."""
+    try:
+        return bytes.fromhex(secret)
+    except ValueError:
+        return secret.encode()
+
+
 def _public_url(settings: Settings) -> str:
     """`MUSRENBANG_PUBLIC_URL` checked (http or https, a host, no path), or where `serve` listens."""
     raw = settings.public_url.strip().rstrip("/")

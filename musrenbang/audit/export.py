@@ -18,6 +18,7 @@ from typing import BinaryIO
 import asyncpg
 import msgspec
 
+from musrenbang.config import secret_bytes
 from musrenbang.domain import values
 from musrenbang.eventlog import codec
 
@@ -73,7 +74,7 @@ SELECT e.global_position, e.tx, e.stream_id, e.stream_version, e.event_id, e.eve
 def proposer_salt(server_secret_hex: str) -> bytes:
     """The salt for proposers' hashes: derived from the server secret, so it is stable across exports
     and never written anywhere."""
-    return hmac.new(bytes.fromhex(server_secret_hex), b"musrenbang export: proposer salt v1", hashlib.sha256).digest()
+    return hmac.new(secret_bytes(server_secret_hex), b"musrenbang export: proposer salt v1", hashlib.sha256).digest()
 
 
 def proposer_digest(salt: bytes, phone: str) -> str:

@@ -14,7 +14,7 @@ import click
 
 from musrenbang.cli.common import Failure, database, prepare, run, settings_from_env
 from musrenbang.cli.group import main
-from musrenbang.config import Settings
+from musrenbang.config import Settings, secret_bytes
 from musrenbang.db.bundled import BundledDatabase
 from musrenbang.db.connect import create_pool, redact, with_connection
 
@@ -145,10 +145,7 @@ async def _play_demo(url: str, secret: str, seed: int, scale: int) -> Summary | 
     try:
         if await demo.has_proposals(pool):
             return None
-        try:
-            key = bytes.fromhex(secret)
-        except ValueError:
-            key = secret.encode()
+        key = secret_bytes(secret)
         with click.progressbar(length=demo.STEPS, label="demo RKPD 2022", file=sys.stderr) as bar:
             return await demo.play(pool, EventStore(pool), key, seed=seed, scale=scale, on_progress=bar.update)
     finally:

@@ -39,6 +39,21 @@ from musrenbang.domain.events import (
 )
 
 LEVELS = ("kelurahan", "kecamatan", "kota")
+LEVEL_REGIONS = {"kelurahan": ("kelurahan", "desa"), "kecamatan": ("kecamatan",), "kota": ("kota", "kabupaten")}
+"""The kinds of region (`regions.tingkat`) a Musrenbang of each level is held for."""
+LEVEL_REGION_HINTS = {"kelurahan": N_("pilih kelurahan atau desa untuk musyawarah tingkat kelurahan/desa"),
+                      "kecamatan": N_("pilih kecamatan untuk musyawarah tingkat kecamatan"),
+                      "kota": N_("pilih kota atau kabupaten untuk musyawarah tingkat kota")}  # fmt: skip
+
+
+def check_region_kind(level: str, kind: str | None) -> None:
+    """A Musrenbang of `level` is held for a region of a kind that level covers (`kind`: the region's
+    `tingkat`, None when no such region exists): a kelurahan's account cannot publish a "Musrenbang
+    Kota" for its kelurahan."""
+    if kind is None:
+        raise ValidationFailed({"region": N_("wilayah tidak dikenal")})
+    if level in LEVEL_REGIONS and kind not in LEVEL_REGIONS[level]:
+        raise ValidationFailed({"region": LEVEL_REGION_HINTS[level]})
 NEXT_LEVEL = {"kelurahan": "kecamatan", "kecamatan": "kota", "kota": None}
 SCHEDULED, OPEN, CLOSED = "scheduled", "open", "closed"
 STATUS_LABELS = {SCHEDULED: N_("dijadwalkan"), OPEN: N_("sedang berlangsung"), CLOSED: N_("ditutup")}

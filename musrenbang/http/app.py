@@ -22,7 +22,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from musrenbang.config import Settings
+from musrenbang.config import Settings, secret_bytes
 from musrenbang.db.connect import close_pool, create_pool
 from musrenbang.db.replicas import ReadPools
 from musrenbang.delivery.worker import DeliveryWorker
@@ -95,7 +95,7 @@ def create_app(
         runner = ProjectionRunner(pool, all_projections(), poll_interval=settings.poll_interval)
         # With its own workers, this process's events are theirs to apply first (projections/supervisor.py).
         store = EventStore(pool, origin=runner.origin if run_projections else None)
-        proposals = ProposalService(pool, store, bytes.fromhex(secret), runner)
+        proposals = ProposalService(pool, store, secret_bytes(secret), runner)
         app.state.update(
             pool=pool,
             store=store,

@@ -19,7 +19,7 @@ from musrenbang.domain import forum as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor, covers, require_region, require_role
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
-from musrenbang.domain.values import parse_clock
+from musrenbang.domain.values import parse_clock, parse_rupiah
 from musrenbang.eventlog.store import Metadata
 from musrenbang.http import forum_forms
 from musrenbang.http.city_context import city_of
@@ -70,12 +70,6 @@ async def _new_forum_page(request: Request, actor: Actor, pool: asyncpg.Pool, va
                 choices=choices, RULES=RULE_LABELS)  # fmt: skip
 
 
-LEVEL_REGIONS = {"kelurahan": ("kelurahan", "desa"), "kecamatan": ("kecamatan",), "kota": ("kota", "kabupaten")}
-LEVEL_REGION_HINTS = {"kelurahan": N_("pilih kelurahan atau desa untuk musyawarah tingkat kelurahan/desa"),
-                      "kecamatan": N_("pilih kecamatan untuk musyawarah tingkat kecamatan"),
-                      "kota": N_("pilih kota atau kabupaten untuk musyawarah tingkat kota")}  # fmt: skip
-
-
 async def _region_chosen(pool: asyncpg.Pool, actor: Actor, level: str, typed: str) -> str:
     """The region code a scheduling form chose: the option's code, or a name typed by hand (a form sent
     without the list) when exactly one region in the account's scope has it. ValidationFailed says why not."""
@@ -90,7 +84,7 @@ async def _region_chosen(pool: asyncpg.Pool, actor: Actor, level: str, typed: st
     if not found:
         raise ValidationFailed({"region": Message(N_("wilayah «%(typed)s» tidak dikenal: pilih dari daftar"),
                                                   typed=typed[:60])})  # fmt: skip
-    fitting = [r for r in found if r["tingkat"] in LEVEL_REGIONS.get(level, ())]
+    fitting = [r for r in found if r["tingkat"] in rules.LEVEL_REGIONS.get(level, ())]
     mine = [r for r in fitting if covers(actor, r["kode"])]
     if len(mine) == 1:
         return str(mine[0]["kode"])
@@ -98,7 +92,7 @@ async def _region_chosen(pool: asyncpg.Pool, actor: Actor, level: str, typed: st
         raise ValidationFailed({"region": Message(N_("ada %(count)d wilayah bernama «%(typed)s»: pilih dari daftar"),
                                                   count=len(mine), typed=typed[:60])})  # fmt: skip
     if not fitting:
-        raise ValidationFailed({"region": LEVEL_REGION_HINTS.get(level, N_("pilih wilayah musyawarah"))})
+        raise ValidationFailed({"region": rules.LEVEL_REGION_HINTS.get(level, N_("pilih wilayah musyawarah"))})
     raise ValidationFailed({"region": Message(N_("akun ini tidak berwenang untuk %(region)s"),
                                               region=f"{fitting[0]['tingkat']} {fitting[0]['nama']}")})  # fmt: skip
 
@@ -112,8 +106,8 @@ async def new_forum_submit(request: Request, actor: ActorDep, forums: ForumsDep,
     values = {k: str(form.get(k, "")).strip()[:400] for k in fields}
     errors: dict[str, str] = {}
     ceiling = None
-    try:
-        ceiling = int(re.sub(r"[.\s]", "", values["ceiling"].removeprefix("Rp").strip()))
+    try:  # digits grouped by dots in threes, ASCII only: "1.5" is no Rp 15, nor "٣٠٠" Rp 300
+        ceiling = parse_rupiah(values["ceiling"])
     except ValueError:
         errors["ceiling"] = N_("tulis pagu dalam rupiah, misalnya 500000000")
     raw_year = values["year"]

@@ -83,6 +83,9 @@ class ForumService:
         """Schedule a forum; one of the Musrenbang (not an imported election) is dated inside its level's
         window of the year's calendar, on `on` (today) at the latest while that window is open."""
         events = rules.decide(rules.Forum(), command)
+        if command.origin == "musrenbang":
+            kind = await self._pool.fetchval("SELECT tingkat FROM regions WHERE kode = $1", command.region)
+            rules.check_region_kind(command.level, kind)
         if command.origin == "musrenbang" and command.held_on is not None:
             state = await cycles.load_cycle(self._store, command.year)
             if not state.exists:

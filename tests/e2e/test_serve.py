@@ -14,6 +14,7 @@ import pytest
 from musrenbang.db.connect import create_pool
 from musrenbang.domain.events import CycleStageAdvanced
 from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore
+from tests.http.conftest import payload
 from tests.server import Server
 
 pytestmark = pytest.mark.slow
@@ -66,6 +67,20 @@ def test_serve_uses_the_external_database_and_starts_none(database_url: str, tmp
     finally:
         server.stop()
     assert not (tmp_path / "unused").exists()
+
+
+def test_a_passphrase_as_secret_key_serves_as_a_hex_one_does(database_url: str, free_port: int) -> None:
+    """MUSRENBANG_SECRET_KEY is any 32 characters or more (README): one that is not hex once stopped every
+    server process as it started (read as hex)."""
+    passphrase = "kunci rahasia kota bekasi - bukan heksadesimal!"
+    server = Server(free_port, database_url=database_url, extra_env={"MUSRENBANG_SECRET_KEY": passphrase})
+    try:
+        server.wait_healthy()
+        key = {"Idempotency-Key": "frasa-kunci-1"}
+        r = httpx.post(server.base_url + "/api/v1/proposals", json=payload(), headers=key)
+        assert r.status_code == 201 and len(r.json()["revision_secret"]) == 16, r.text
+    finally:
+        server.stop()
 
 
 def test_health_reports_projection_lag_reaching_zero(database_url: str, free_port: int) -> None:

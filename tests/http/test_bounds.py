@@ -50,6 +50,20 @@ async def test_forums_out_of_bounds_are_refused(
     assert r.json()["message"]
 
 
+async def test_a_forum_is_held_for_a_region_of_its_level(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, users: dict[str, str]  # noqa: F811
+) -> None:
+    """A "Musrenbang Kecamatan" or "Kota" for a kelurahan, through the API (the page's form already refused
+    it): it reached the public calendar and could close with a Berita Acara."""
+    auth = await token(client, users["admin"])
+    for level, hint in (("kecamatan", "pilih kecamatan"), ("kota", "pilih kota atau kabupaten")):
+        r = await refused(client, app_pool, "POST", "/api/v1/forums", json=forum(level=level), headers=auth)
+        assert r.status_code == 422 and hint in r.json()["errors"]["region"], r.text
+    r = await refused(client, app_pool, "POST", "/api/v1/forums", json=forum(level="kecamatan", region="32.75.99"),
+                      headers=auth)  # fmt: skip
+    assert "wilayah tidak dikenal" in r.json()["errors"]["region"]
+
+
 async def test_delegates_empty_or_with_nul_are_refused(
     client: httpx.AsyncClient, app_pool: asyncpg.Pool, users: dict[str, str]  # noqa: F811
 ) -> None:

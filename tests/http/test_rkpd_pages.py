@@ -276,3 +276,17 @@ async def test_a_change_after_adoption_shows_until_adopted_again(
     assert re.search(r'id="table-total">Rp 31\.500\.000<', body)  # the adopted list, until adopted again
     lineage = text((await web.get(f"/telusur/rkpd/{YEAR}/{site.lines['park']}")).text)
     assert "ditetapkan (revisi 1) lalu diubah" in lineage and "alasan perubahan: harga satuan turun" in lineage
+
+
+async def test_a_line_is_followed_from_its_cached_page_through_a_form_of_ones_own(
+    web: httpx.AsyncClient, site: Site
+) -> None:
+    """The line's page is cached for every reader, so it cannot carry a form's CSRF token (its form was
+    refused with 403 for everyone): it links to the follow form, which has its own."""
+    line = site.lines["road"]
+    page = (await web.get(f"/telusur/rkpd/{YEAR}/{line}")).text
+    assert 'action="/ikuti"' not in page
+    link = f"/ikuti?subjek=rkpd/{YEAR}/{line}"
+    assert f'href="{link}"' in page
+    form = await web.get(link)
+    assert form.status_code == 200 and "_csrf_token" in form.text and f"rkpd/{YEAR}/{line}" in form.text
