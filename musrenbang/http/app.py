@@ -269,6 +269,7 @@ def create_app(
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment())),
         csrf_config=CSRFConfig(
             secret=secret,
+            cookie_name=(auth.HOST_ONLY if settings.over_https else "") + "csrftoken",
             cookie_httponly=True,
             cookie_samesite="lax",
             cookie_secure=settings.over_https,

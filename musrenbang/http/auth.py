@@ -27,6 +27,9 @@ from musrenbang.services import accounts
 from musrenbang.services.accounts import NotAuthenticated
 
 SESSION_COOKIE = "sesi"
+HOST_ONLY = "__Host-"
+"""A cookie name's prefix by which browsers refuse the cookie unless it is Secure, for path / and set by this
+very host (no Domain): what other hosts under the city's domain cannot plant."""
 
 
 class Credentials(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,7 +54,22 @@ def token_of(request: ASGIConnection) -> str | None:
         return header[7:].strip() or None
     if request.url.path.startswith("/api/"):
         return None
-    return request.cookies.get(SESSION_COOKIE)
+    return request.cookies.get(session_cookie(request))
+
+
+def session_cookie(request: ASGIConnection) -> str:
+    """The session cookie's name: `__Host-sesi` where the site is public over HTTPS (MUSRENBANG_PUBLIC_URL),
+    so that a browser takes it only from this very host, over HTTPS: no other host of the city's domain
+    can plant one (a session of its choosing). The CSRF cookie is named alike (app.py)."""
+    return HOST_ONLY + SESSION_COOKIE if request.app.state.settings.over_https else SESSION_COOKIE
+
+
+def _new_csrf_pair(request: Request, response: Response) -> None:
+    """Signing in or out drops the CSRF cookie; the next page gets a new one. A pair planted in the
+    browser before (by a host that may set cookies for this one) is then worth nothing."""
+    config = request.app.csrf_config
+    if config is not None:
+        response.delete_cookie(config.cookie_name, path=config.cookie_path)
 
 
 async def optional_actor(request: Request, pool: asyncpg.Pool) -> Actor | None:
@@ -120,18 +138,20 @@ async def login_submit(
         return refused
     response = Redirect(back or "/petugas", status_code=303)
     lifetime = int((expires - dt.datetime.now(dt.UTC)).total_seconds())  # Max-Age: seconds from now
-    response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True, samesite="lax",
+    response.set_cookie(session_cookie(request), token, max_age=lifetime, httponly=True, samesite="lax",
                         secure=over_https(request), path="/")  # fmt: skip
+    _new_csrf_pair(request, response)
     return response
 
 
 @post("/keluar", include_in_schema=False)
 async def logout(request: Request, pool: PoolDep) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = request.cookies.get(session_cookie(request))
     if token:
         await accounts.revoke(pool, token)
     response = Redirect("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(session_cookie(request), path="/")
+    _new_csrf_pair(request, response)
     return response
 
 

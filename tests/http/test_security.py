@@ -167,6 +167,23 @@ async def test_the_session_cookie_lives_hours_not_decades(client: httpx.AsyncCli
     assert "2083" not in cookie
 
 
+async def test_signing_in_makes_a_csrf_token_planted_before_worth_nothing(
+    client: httpx.AsyncClient, users: dict[str, str], app_pool: asyncpg.Pool  # noqa: F811
+) -> None:
+    """A host that may set cookies for this one plants a CSRF pair it knows; the staff member signs in.
+    The pair was still good for any form afterwards (a security review): signing in drops it."""
+    planted = hidden((await client.get("/masuk")).text, "_csrf_token")
+    r = await client.post("/masuk", data={"_csrf_token": planted, "username": users["auditor"], "password": PASSWORD})
+    assert r.status_code == 303
+    fresh = hidden((await client.get("/petugas")).text, "_csrf_token")
+    assert fresh != planted
+    before = await event_count(app_pool)
+    assert (await client.post("/keluar", data={"_csrf_token": planted})).status_code == 403
+    assert (await client.get("/petugas")).status_code == 200  # still signed in: the forged sign-out failed
+    assert (await client.post("/keluar", data={"_csrf_token": fresh})).status_code == 303
+    assert await event_count(app_pool) == before
+
+
 async def test_every_response_carries_the_security_headers(client: httpx.AsyncClient) -> None:
     for path in ("/", "/usulan/baru", "/api/v1/log/head", "/static/app.css", "/tidak-ada"):
         r = await client.get(path)
@@ -188,7 +205,8 @@ async def test_over_https_cookies_are_secure_and_hsts_is_sent(https_site: Server
     async with httpx.AsyncClient(base_url=https_site.base_url, timeout=30) as client:
         r = await client.get("/usulan/baru")
     assert r.headers["strict-transport-security"].startswith("max-age=")
-    assert "secure" in r.headers["set-cookie"].lower() and "csrftoken" in r.headers["set-cookie"]
+    # Named __Host-: only this very host, over HTTPS, can set it (no sibling host of the city's domain).
+    assert "secure" in r.headers["set-cookie"].lower() and "__Host-csrftoken=" in r.headers["set-cookie"]
 
 
 async def test_links_use_the_configured_address_never_the_host_header(
