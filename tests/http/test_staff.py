@@ -228,10 +228,12 @@ async def test_browser_login_and_logout(client: httpx.AsyncClient, users) -> Non
     cookie = good.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
     async with httpx.AsyncClient(base_url=str(client.base_url), cookies=client.cookies) as proxied:
+        assert (await proxied.post("/masuk", data={"_csrf_token": csrf})).status_code == 403  # replaced at sign-in
+        fresh = hidden((await proxied.get("/masuk")).text, "_csrf_token")
         behind_tls = await proxied.post(
             "/masuk",
             headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.253.0.1"},
-            data={"_csrf_token": csrf, "username": users["auditor"], "password": PASSWORD},
+            data={"_csrf_token": fresh, "username": users["auditor"], "password": PASSWORD},
         )
     assert "secure" in behind_tls.headers["set-cookie"].lower()  # TLS ended at the (trusted) proxy
     home = await client.get("/petugas")
