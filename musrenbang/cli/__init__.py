@@ -1,11 +1,11 @@
 """The `musrenbang` command: one module per area adds its commands to the group.
 
 server: serve, demo, migrate, db · operations: status, replay, backup, restore · audit: verify, export ·
-staff: user · pabulib: pabulib import/export · planning: setup, cycle open/list/window/advance. Shared
-helpers (settings, the database, failures a person can fix) are in common.py.
+staff: user · pabulib: pabulib import/export · planning: setup, cycle open/list/window/advance · outbox:
+outbox retry. Shared helpers (settings, the database, failures a person can fix) are in common.py.
 """
 
-from musrenbang.cli import audit, operations, pabulib, planning, server, staff  # noqa: F401  (register commands)
+from musrenbang.cli import audit, operations, outbox, pabulib, planning, server, staff  # noqa: F401  (register commands)
 from musrenbang.cli.group import main
 
 __all__ = ["main"]

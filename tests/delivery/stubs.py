@@ -1,12 +1,16 @@
 """The other side of delivery, real and local: an SMTP server (aiosmtpd) and an HTTP gateway that keeps
 the documented contract (musrenbang/delivery/channels.py) — it takes each message id once — and can be
-told to fail (503), to refuse an address (4xx), or to hold a request before answering."""
+told to fail (503), to refuse an address (4xx), or to hold a request before answering. The SMTP server can
+be slow (at RCPT, or in a content filter before it answers a message's text), relay only for a client
+that logged in, and tells what it went through (`events`)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -51,6 +55,8 @@ class GatewayStub:
     """id -> how many times it was handed on to the phone network (the contract: once)."""
     holding: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    path: str = "/kirim"
+    """Where it listens: any other path is answered 404, as any web server does."""
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -105,6 +111,10 @@ class GatewayStub:
 
     def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, bytes]:
         headers = {k.lower(): v for k, v in headers.items()}
+        if path != self.path:
+            with self._lock:
+                self.requests.append(Received("", {}, headers, time.monotonic()))
+            return 404, b'{"error": "not found"}'
         if self.credentials and headers.get("authorization") != _basic(*self.credentials):
             return 401, b'{"error": "unauthorized"}'
         body = json.loads(raw)
@@ -135,25 +145,46 @@ def _basic(user: str, password: str) -> str:
 class SmtpSink:
     """`with SmtpSink() as smtp:` a real SMTP server on 127.0.0.1 that keeps what it receives (no TLS:
     on this machine, which is where the worker allows credentials without it). `refuse` maps a recipient
-    to the SMTP reply given to RCPT TO."""
+    to the SMTP reply given to RCPT TO. `relay_needs_login`: with credentials, a client that did not log in
+    is refused at RCPT with "554 5.7.1 Relay access denied" (as Postfix's submission port), instead of
+    at MAIL. `rcpt_delay`: seconds before answering RCPT; `data_delay`: seconds a content filter takes
+    before the message's text is answered (and only then taken: a client that leaves meanwhile leaves
+    nothing behind); `accept_first`: the text is taken at once and only the answer is slow."""
 
-    def __init__(self, *, credentials: tuple[str, str] | None = None, refuse: dict[str, str] | None = None) -> None:
+    def __init__(self, *, credentials: tuple[str, str] | None = None, refuse: dict[str, str] | None = None,
+                 relay_needs_login: bool = False, rcpt_delay: float = 0.0, data_delay: float = 0.0,
+                 accept_first: bool = False, tls: ssl.SSLContext | None = None,
+                 implicit_tls: bool = False) -> None:  # fmt: skip
         self.port = free_port()
+        self.tls = tls
+        """With it: STARTTLS offered and required (or, with `implicit_tls`, TLS from the first byte)."""
+        self.implicit_tls = implicit_tls
         self.credentials = credentials
         self.refuse = refuse or {}
+        self.relay_needs_login = relay_needs_login
+        self.rcpt_delay = rcpt_delay
+        self.data_delay = data_delay
+        self.accept_first = accept_first
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
         self.logins: list[str] = []
+        self.events: list[tuple[float, str]] = []
+        """(time.monotonic(), what): "RCPT", "DATA" (the text received), "accepted", "QUIT"."""
         self._controller: Controller | None = None
 
     @property
     def url(self) -> str:
         auth = f"{self.credentials[0]}:{self.credentials[1]}@" if self.credentials else ""
-        return f"smtp://{auth}127.0.0.1:{self.port}"
+        return f"{'smtps' if self.implicit_tls else 'smtp'}://{auth}127.0.0.1:{self.port}"
 
     def __enter__(self) -> SmtpSink:
         kwargs: dict[str, Any] = {}
         if self.credentials:
-            kwargs.update(authenticator=self._authenticate, auth_require_tls=False, auth_required=True)
+            kwargs.update(authenticator=self._authenticate, auth_require_tls=False,
+                          auth_required=not self.relay_needs_login)  # fmt: skip
+        if self.tls is not None and self.implicit_tls:
+            kwargs.update(ssl_context=self.tls)
+        elif self.tls is not None:
+            kwargs.update(tls_context=self.tls, require_starttls=True)
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
         self._controller.start()
         return self
@@ -171,14 +202,32 @@ class SmtpSink:
 
     async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope, address: str,  # noqa: N802
                           options: list[str]) -> str:  # fmt: skip
+        self.events.append((time.monotonic(), "RCPT"))
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         if address in self.refuse:
             return self.refuse[address]
+        if self.relay_needs_login and self.credentials and not session.authenticated:
+            return f"554 5.7.1 <{address}>: Relay access denied"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        self.events.append((time.monotonic(), "DATA"))
+        if self.data_delay and not self.accept_first:
+            await asyncio.sleep(self.data_delay)  # cancelled, with nothing taken, if the client leaves
         content = envelope.original_content or b""
         parsed = message_from_bytes(content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos), parsed))
+        self.events.append((time.monotonic(), "accepted"))
+        if self.data_delay and self.accept_first:
+            await asyncio.sleep(self.data_delay)
         return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        self.events.append((time.monotonic(), "QUIT"))
+        return "221 Bye"
+
+    def seen(self, what: str) -> int:
+        return sum(1 for _, e in self.events if e == what)
