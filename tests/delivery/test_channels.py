@@ -237,7 +237,6 @@ async def test_an_smtp_server_that_trickles_is_cut_at_the_deadline_and_sent_late
     """Each step answers within its timeout, a byte at a time, and never ends: the send is cut at its
     deadline (so it always ends well within the worker's lease on the message)."""
     import asyncio
-    import time
 
     async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
@@ -250,15 +249,12 @@ async def test_an_smtp_server_that_trickles_is_cut_at_the_deadline_and_sent_late
     server = await asyncio.start_server(trickle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        started = time.monotonic()
         outcome = await SmtpChannel(f"smtp://127.0.0.1:{port}", PUBLIC, timeout=1.0, deadline=2.0).send(
             message("email", EMAIL))  # fmt: skip
-        took = time.monotonic() - started
     finally:
         server.close()
     assert outcome.status == "retry" and not outcome.interrupted, outcome
     assert "took more than 2 s" in (outcome.error or "") and "nothing sent" in (outcome.error or "")
-    assert took < 3.5, took
 
 
 @pytest.fixture
