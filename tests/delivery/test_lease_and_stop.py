@@ -75,6 +75,12 @@ async def _stop_during(database_url: str, conn: asyncpg.Connection, smtp: SmtpSi
     return row, took
 
 
+async def _delivered_after_restart(database_url: str, conn: asyncpg.Connection, smtp: SmtpSink) -> None:
+    """A worker started again sends what the stop left pending."""
+    async with delivering(database_url, MUSRENBANG_SMTP_URL=smtp.url, MUSRENBANG_PUBLIC_URL=PUBLIC):
+        await eventually(_all_in(conn, "delivered"), timeout=10, what="sent after the restart")
+
+
 async def test_a_stop_before_the_message_is_handed_over_cuts_the_send_and_sends_it_once_later(
     database_url: str,
 ) -> None:
@@ -88,8 +94,7 @@ async def test_a_stop_before_the_message_is_handed_over_cuts_the_send_and_sends_
             await asyncio.sleep(5.5)  # the RCPT's answer has come and gone
             assert smtp.seen("DATA") == 0 and not smtp.messages
             smtp.rcpt_delay = 0.0
-            async with delivering(database_url, MUSRENBANG_SMTP_URL=smtp.url, MUSRENBANG_PUBLIC_URL=PUBLIC):
-                await eventually(_all_in(conn, "delivered"), timeout=10, what="sent after the restart")
+            await _delivered_after_restart(database_url, conn, smtp)
     finally:
         await conn.close()
     assert (row["status"], row["attempts"], row["due"]) == ("pending", 0, True)
@@ -118,8 +123,7 @@ async def test_a_stop_that_cannot_wait_for_the_answer_cuts_the_send_when_its_gra
             await asyncio.sleep(8.0 - took + 0.5)
             assert not smtp.messages  # the filter's client left: nothing taken
             smtp.data_delay = 0.0
-            async with delivering(database_url, MUSRENBANG_SMTP_URL=smtp.url, MUSRENBANG_PUBLIC_URL=PUBLIC):
-                await eventually(_all_in(conn, "delivered"), timeout=10, what="sent after the restart")
+            await _delivered_after_restart(database_url, conn, smtp)
     finally:
         await conn.close()
     assert (row["status"], row["attempts"], row["due"]) == ("pending", 0, True)

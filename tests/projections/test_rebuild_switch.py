@@ -39,6 +39,17 @@ async def _generation(pool: asyncpg.Pool, name: str) -> int:
     return await pool.fetchval("SELECT generation FROM projection_checkpoints WHERE name = $1", name)
 
 
+async def _refused_rebuild(pool: asyncpg.Pool, name: str) -> str:
+    """The message of a rebuild of projection `name` that refuses to start; nothing switched, no copies left."""
+    generation = await _generation(pool, name)
+    projection = _projection(name)
+    with pytest.raises(RebuildNotSwitched) as refused:
+        await ProjectionRunner(pool, [projection]).replay(projection)
+    assert await _generation(pool, name) == generation  # nothing switched
+    assert not await pool.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild_%'")
+    return str(refused.value)
+
+
 async def test_grants_to_public_and_to_roles_whose_names_need_quotes_survive_a_rebuild(
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
@@ -147,16 +158,10 @@ async def test_settings_a_rebuild_cannot_carry_over_stop_it_before_it_starts(
     try:
         await pool.execute("ALTER TABLE cycles ENABLE ROW LEVEL SECURITY")
         await pool.execute(f"GRANT SELECT (year) ON cycles TO {role}")
-        generation = await _generation(pool, "cycles")
-        cycles = _projection("cycles")
-        with pytest.raises(RebuildNotSwitched) as refused:
-            await ProjectionRunner(pool, [cycles]).replay(cycles)
-        message = str(refused.value)
+        message = await _refused_rebuild(pool, "cycles")
         assert "row-level security (cycles)" in message and "privileges on single columns (cycles)" in message
         assert await pool.fetchval("SELECT relrowsecurity FROM pg_class WHERE oid = 'cycles'::regclass")
         assert await pool.fetchval("SELECT has_column_privilege($1, 'cycles', 'year', 'SELECT')", role)
-        assert await _generation(pool, "cycles") == generation  # nothing switched
-        assert not await pool.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild_%'")
     finally:
         await pool.execute(f"DROP OWNED BY {role}")
         await pool.execute(f"DROP ROLE {role}")
@@ -171,13 +176,7 @@ async def test_what_keeps_the_live_tables_from_being_dropped_stops_a_rebuild_bef
     await pool.execute("CREATE VIEW cycle_years AS SELECT year FROM cycles")
     await pool.execute("CREATE TABLE cycle_notes (year int REFERENCES cycles (year), note text)")
     await pool.execute("ALTER TABLE cycles ADD COLUMN counted serial")
-    generation = await _generation(pool, "cycles")
-    cycles = _projection("cycles")
-    with pytest.raises(RebuildNotSwitched) as refused:
-        await ProjectionRunner(pool, [cycles]).replay(cycles)
-    message = str(refused.value)
+    message = await _refused_rebuild(pool, "cycles")
     for named in ("views over them (cycles)", "foreign keys from other tables (cycles)",
                   "sequences of their own (serial columns) (cycles)"):  # fmt: skip
         assert named in message, message
-    assert await _generation(pool, "cycles") == generation  # nothing switched
-    assert not await pool.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild_%'")
