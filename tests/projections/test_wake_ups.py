@@ -157,7 +157,7 @@ async def test_a_worker_sleeps_through_events_it_ignores_and_passes_over_them_at
     runner, stages, verdicts = running
     before = await checkpoint(pool, "test_verdicts")
     first = await store.append(Append("cycle-2023", NEW_STREAM, [stage(2023)]))
-    await until(lambda: _seen(stages, first.positions[0]))
+    await until(lambda: _checkpoint_at(pool, "test_stages", first.positions[0]))  # applied and committed
     await asyncio.sleep(0.3)
     assert await checkpoint(pool, "test_verdicts") == before  # not woken: it ignores stage changes
     async with pool.acquire() as conn:  # and nothing it handles waits: no lag
@@ -165,8 +165,8 @@ async def test_a_worker_sleeps_through_events_it_ignores_and_passes_over_them_at
         assert await lag(conn, [stages]) == {"test_stages": 0}
 
     verdict = await store.append(Append("proposal-X1", NEW_STREAM, [accepted("X1")]))
-    await until(lambda: _seen(verdicts, verdict.positions[0]))
-    assert await checkpoint(pool, "test_verdicts") == verdict.positions[0]  # passed over the stage change
+    # Seen inside the worker's transaction comes before its checkpoint commits: wait for the commit.
+    await until(lambda: _checkpoint_at(pool, "test_verdicts", verdict.positions[0]))  # passed over the stage change
     assert verdicts.seen == [verdict.positions[0]] and stages.seen == [first.positions[0]]
 
 
@@ -194,6 +194,10 @@ async def test_events_of_a_process_whose_workers_are_gone_are_applied_by_the_oth
 
 async def _seen(projection: Stages, position: int) -> bool:
     return position in projection.seen
+
+
+async def _checkpoint_at(pool: asyncpg.Pool, name: str, position: int) -> bool:
+    return await checkpoint(pool, name) == position
 
 
 async def test_an_event_held_back_by_an_older_transaction_is_applied_when_that_one_commits(
