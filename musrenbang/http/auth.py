@@ -23,7 +23,7 @@ from musrenbang.http.ratelimit import client_address, limit_key
 from musrenbang.http.render import page
 from musrenbang.http.security import local_path, over_https
 from musrenbang.reference import region_names
-from musrenbang.services import accounts
+from musrenbang.services import accounts, login_throttle
 from musrenbang.services.accounts import NotAuthenticated
 
 SESSION_COOKIE = "sesi"
@@ -69,7 +69,15 @@ def _new_csrf_pair(request: Request, response: Response) -> None:
     browser before (by a host that may set cookies for this one) is then worth nothing."""
     config = request.app.csrf_config
     if config is not None:
-        response.delete_cookie(config.cookie_name, path=config.cookie_path)
+        _drop_cookie(request, response, config.cookie_name, config.cookie_path)
+
+
+def _drop_cookie(request: Request, response: Response, name: str, path: str = "/") -> None:
+    """Tell the browser to forget a cookie. Over HTTPS the expiring cookie must be Secure too: a browser
+    ignores any `__Host-` cookie set without Secure, the one that would remove it included (litestar's
+    `delete_cookie` sends none, so signing out left `__Host-sesi` in the browser)."""
+    response.set_cookie(name, "", max_age=0, expires=0, path=path, secure=over_https(request), httponly=True,
+                        samesite="lax")  # fmt: skip
 
 
 async def optional_actor(request: Request, pool: asyncpg.Pool) -> Actor | None:
@@ -91,7 +99,7 @@ async def current_actor(request: Request, pool: PoolDep) -> Actor:
       status_code=200, request_max_body_size=4096)  # fmt: skip
 async def issue_token(request: Request, data: JSONBody[Credentials], pool: PoolDep) -> TokenOut:
     settings = request.app.state.settings
-    token, expires, _ = await accounts.login(
+    token, expires, _ = await login_throttle.login(
         pool, data.username, data.password, limit_key(client_address(request, settings.trust_proxy)), "api"
     )
     return TokenOut(token, expires)
@@ -122,7 +130,7 @@ async def login_submit(
     back = local_path(str(data.get("kembali", "")))
     settings = request.app.state.settings
     try:
-        token, expires, _ = await accounts.login(
+        token, expires, _ = await login_throttle.login(
             pool,
             username,
             str(data.get("password", ""))[:200],
@@ -150,7 +158,7 @@ async def logout(request: Request, pool: PoolDep) -> Response:
     if token:
         await accounts.revoke(pool, token)
     response = Redirect("/", status_code=303)
-    response.delete_cookie(session_cookie(request), path="/")
+    _drop_cookie(request, response, session_cookie(request))
     _new_csrf_pair(request, response)
     return response
 

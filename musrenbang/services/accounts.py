@@ -1,6 +1,6 @@
 """Staff accounts: argon2id password hashes, sessions and API tokens kept as hashes in PostgreSQL (so
 they work across server processes and end for real on logout), and retries slowed per username and
-address after failures."""
+address after failures (and, over every address, per username: services/login_throttle.py)."""
 
 from __future__ import annotations
 
@@ -109,7 +109,9 @@ def _password_problem(password: str) -> str | None:
 async def set_password(conn: asyncpg.Connection, username: str, password: str) -> bool:
     """A new password for an account (False: no such account), ending its sessions and tokens in the
     same transaction: whoever held the old password, or a session opened with it, is signed out. A
-    disabled account stays disabled."""
+    disabled account stays disabled. The username's login budget starts again (its owner, given the new
+    password, gets in at once: a guesser does not know it), and no address counts as one it signed in
+    from: one that did with a stolen password is no longer spared the budget (login_throttle.py)."""
     if problem := _password_problem(password):
         raise ValidationFailed({"password": problem})
     async with conn.transaction():
@@ -118,6 +120,8 @@ async def set_password(conn: asyncpg.Connection, username: str, password: str) -
         await conn.execute(
             "UPDATE sessions SET revoked_at = now() WHERE username = $1 AND revoked_at IS NULL", username
         )
+        await conn.execute("DELETE FROM login_account_throttle WHERE username = $1", username)
+        await conn.execute("DELETE FROM login_known_clients WHERE username = $1", username)
     return status == "UPDATE 1"
 
 
@@ -144,6 +148,8 @@ async def disable_user(conn: asyncpg.Connection, username: str) -> bool:
         await conn.execute(
             "UPDATE sessions SET revoked_at = now() WHERE username = $1 AND revoked_at IS NULL", username
         )
+        await conn.execute("DELETE FROM login_account_throttle WHERE username = $1", username)
+        await conn.execute("DELETE FROM login_known_clients WHERE username = $1", username)
     return status == "UPDATE 1"
 
 
