@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from urllib.parse import quote
 
 import asyncpg
@@ -157,6 +158,25 @@ def database_away(request: Request, exc: Exception) -> Response:
                                                     " sebentar lagi"), headers={"Retry-After": "5"})  # fmt: skip
 
 
+def os_error(request: Request, exc: OSError) -> Response:
+    """An error of the operating system is the database away only when it came from talking to it (a
+    refused or reset connection, a socket gone, a name that does not resolve); any other (a file, a
+    disk full, a permission) is a fault of this server, logged with its traceback like any other, and
+    must not send the client to retry a database that is fine."""
+    if _while_talking_to_the_database(exc):
+        return database_away(request, exc)
+    return server_error(request, exc)
+
+
+def _while_talking_to_the_database(exc: BaseException) -> bool:
+    """Whether the error passed through asyncpg or our own connection code on its way up."""
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        module = frame.f_globals.get("__name__", "")
+        if module == "asyncpg" or module.startswith(("asyncpg.", "musrenbang.db.")):
+            return True
+    return False
+
+
 def overloaded(request: Request, exc: Exception) -> Response:
     """PostgreSQL has no connection left for us, or none of our pool's came free in time: busy, not
     broken; the client may retry shortly."""
@@ -191,12 +211,12 @@ HANDLERS = {
     UnicodeDecodeError: bad_encoding,
     asyncpg.CharacterNotInRepertoireError: unstorable_text,
     asyncpg.UntranslatableCharacterError: unstorable_text,
-    # The database away: asyncpg's connection errors, and the OS's (refused, reset, socket gone, timeout).
+    # The database away: asyncpg's connection errors, and the OS's while connecting (refused, reset, gone).
     asyncpg.PostgresConnectionError: database_away,
     asyncpg.InterfaceError: database_away,
     asyncpg.CannotConnectNowError: database_away,
     asyncpg.AdminShutdownError: database_away,
-    OSError: database_away,
+    OSError: os_error,
     asyncpg.InsufficientResourcesError: overloaded,  # too many connections
     TimeoutError: overloaded,  # no pooled connection came free in time (db/connect.py, Pool)
     # A serialization failure (also how a standby cancels a read that conflicts with recovery) or a deadlock.

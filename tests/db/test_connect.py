@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import asyncpg
 import pytest
 
 from musrenbang.db.connect import create_pool
-from musrenbang.http.errors import HANDLERS, overloaded, try_again
+from musrenbang.http.errors import HANDLERS, _while_talking_to_the_database, os_error, overloaded, try_again
 
 
 async def test_waiting_for_a_pooled_connection_gives_up_after_the_timeout(database_url: str) -> None:
@@ -41,3 +44,21 @@ async def test_a_transaction_postgresql_cancels_to_keep_others_apart_is_answered
         await second.close()
     assert isinstance(raised.value, asyncpg.SerializationError)
     assert HANDLERS[type(raised.value)] is try_again
+
+
+async def test_an_os_error_is_the_database_away_only_when_it_came_from_talking_to_the_database(tmp_path: Path) -> None:
+    """Refused by a port nobody listens on, or a socket directory without PostgreSQL's socket (the bundled
+    server stopped): 503, retry. A file this server cannot read: its own fault, a 500 with a traceback."""
+    with socket.socket() as probe:  # a port that was free a moment ago and has nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    raised: list[OSError] = []
+    for url in (f"postgresql://x@127.0.0.1:{port}/x", f"postgresql://x@/x?host={tmp_path}"):
+        with pytest.raises(OSError) as refused:
+            await asyncpg.connect(url, timeout=5)
+        raised.append(refused.value)
+    with pytest.raises(OSError) as unreadable:
+        (tmp_path / "no-such-file").read_bytes()
+    assert HANDLERS[OSError] is os_error
+    assert [_while_talking_to_the_database(e) for e in raised] == [True, True]
+    assert not _while_talking_to_the_database(unreadable.value)
