@@ -150,7 +150,7 @@ def _code(*parts: object) -> str:
     return values.code_from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest())
 
 
-def _number(value: int | float | str | None) -> int:
+def _number(value: int | float | Decimal | str | None) -> int:
     """A number the demo itself put into a ProposalInput (`_content`): always there, always whole."""
     if value is None:
         raise TypeError("the demo's proposal lacks a number it always gives")

@@ -47,10 +47,10 @@ EDGE_INTS = [-(2**70), -(2**31), -1, 0, 1, 2, 5, 10, 99, 100, 1999, 2000, 2022, 
 ints = st.sampled_from(EDGE_INTS) | st.integers(-(2**72), 2**72)
 NASTY = ["", " ", "a", "ab", "x" * 30, "x" * 31, "x" * 60, "x" * 61, "x" * 200, "x" * 201, "x" * 300, "x" * 301,
          "x" * 500, "x" * 501, "x" * 1000, "x" * 1001, "a\x00b", "a\x01b", "tab\there", "baris\nbaru", "\x7f",
-         "Jalan rusak di RT 03", "é ñ 中文 🙂", "\u200b"]  # fmt: skip
+         "Jalan rusak di RT 03", "é ñ 中文 🙂", "\u200b", "\u3164", "\u2800 \uffa0", "Jalan\u3164rusak"]  # fmt: skip
 texts = st.sampled_from(NASTY) | st.text(max_size=40)
 QUANTITIES = ["1", "0", "-1", "2.5", "2,5", "0.001", "0.0001", "1e40", "1E+3", "NaN", "Infinity", "9" * 15, "9" * 16,
-              "1" + "0" * 15, "abc", ""]  # fmt: skip
+              "1" + "0" * 15, "abc", "", "1.500", "2.125", "1.500.000", "1.500,5", "12.5", "1.50.000"]  # fmt: skip
 quantities = st.sampled_from(QUANTITIES) | st.decimals(allow_nan=False).map(str)
 
 
@@ -274,8 +274,9 @@ def test_rkpd_lines_and_adoption(site, program, unit, pagu, volume, target, prio
 
 
 def _line_quantity(text: str) -> bool:
-    """An RKPD line's volume or target: a positive number ("2,5" too), three decimals at most, up to
-    Rp 50 miliar's worth of digits."""
+    """An RKPD line's volume or target: a positive number as programs write it (a decimal point, or a
+    comma), three decimals at most, up to Rp 50 miliar's worth of digits. A form reads an operator's
+    "1.500" first (values.parse_quantity, http/city_pages.py) and sends it so."""
     t = text.strip().replace(",", ".")
     try:
         v = Decimal(t)

@@ -266,7 +266,7 @@ def scrubbed(text: str, address: str) -> str:
 # --- e-mail -----------------------------------------------------------------------------------------------
 
 
-_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])", re.ASCII)
 _FINAL_REPLIES = {501, 521, 550, 551, 552, 553, 556}
 """Permanent reply codes about the recipient or the message (RFC 5321, RFC 7504), when no enhanced code
 says more: no such mailbox, not local, storage exceeded, mailbox name not allowed, domain takes no mail."""
@@ -726,6 +726,6 @@ class GatewayChannel:
 
 def _retry_after(raw: str | None) -> float | None:
     """Retry-After in seconds (the HTTP-date form is ignored: back-off applies)."""
-    if raw is None or not raw.strip().isdigit():
+    if raw is None or not (raw.strip().isascii() and raw.strip().isdigit()):  # "²".isdigit() is True
         return None
     return min(float(raw.strip()), MAX_RETRY_AFTER)

@@ -48,22 +48,39 @@ CODE = 100
 """Identifiers and codes typed or generated (delegate ids, item ids, agency codes)."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180d\u180f\u2065\u2800\u3164\ufe00-\ufe0f\uffa0"
+                        "\ufff0-\ufff8\U000e0000-\U000e0fff]")
+"""What shows as nothing but is no format character (Cf): Unicode's Default_Ignorable_Code_Point
+(DerivedCoreProperties.txt) less its Cf members, and U+2800 BRAILLE PATTERN BLANK (see `clean_text`)."""
 _REGION = re.compile(r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?")  # ASCII: \d takes ٣٢ too
 _IDENTIFIER = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def clean_text(value: str, *, max_length: int, multiline: bool = False) -> str:
-    """`value` without invisible format characters, trimmed (single-line texts with runs of spaces
-    collapsed), refused if it carries NUL, control characters or unpaired surrogates, or is then longer
-    than `max_length` characters.
+    """`value` without invisible characters, trimmed (single-line texts with runs of spaces collapsed),
+    refused if it carries NUL, control characters or unpaired surrogates, or is then longer than
+    `max_length` characters.
 
     Format characters (Unicode category Cf) are dropped before anything is counted: zero-width spaces and
-    joiners, the byte-order mark, the word joiner, soft hyphens, and the bidirectional embeddings,
-    overrides and isolates (U+202A-U+202E, U+2066-U+2069) that would reorder the text shown beside a
-    title or a name. Indonesian text needs none of them, so a field of nothing else is empty (and refused
-    where it is required); an emoji joined with U+200D falls apart into its parts, still legible.
+    joiners, the byte-order mark, the word joiner, soft hyphens, the Mongolian vowel separator, and the
+    bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) that would reorder the
+    text shown beside a title or a name. Indonesian text needs none of them, so a field of nothing else is
+    empty (and refused where it is required); an emoji joined with U+200D falls apart into its parts, still
+    legible.
 
         >>> clean_text("\u200b\u2060\ufeff", max_length=20), clean_text("Jalan\u202e rusak\u200b", max_length=20)
+        ('', 'Jalan rusak')
+
+    So are the characters that show as nothing yet are no format characters (`_INVISIBLE`): the rest of
+    Unicode's Default_Ignorable_Code_Point list — the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0
+    (letters, Lo, that stand for a missing jamo and are drawn blank: the well-known way to make a name or
+    a title "of nothing" that passes a test for empty), the combining grapheme joiner, the Khmer inherent
+    vowels, the Mongolian free variation selectors and the variation selectors (combining marks, Mn; an
+    emoji loses only its colour presentation), and the code points kept for more of them — and U+2800
+    BRAILLE PATTERN BLANK (a symbol, So, drawn as an empty cell: used the same way, and Indonesian text
+    written in Latin letters has no braille). What is left of a text is what a reader can see.
+
+        >>> clean_text("\u3164\u115f\u1160\uffa0\u2800", max_length=20), clean_text("Jalan\u3164 rusak", max_length=20)
         ('', 'Jalan rusak')
     """
     if not isinstance(value, str):
@@ -73,6 +90,7 @@ def clean_text(value: str, *, max_length: int, multiline: bool = False) -> str:
         raise ValueError(N_("berisi karakter yang tidak diizinkan"))
     if "Cf" in categories:
         value = "".join(c for c, category in zip(value, categories, strict=True) if category != "Cf")
+    value = _INVISIBLE.sub("", value)
     value = value.replace("\r\n", "\n").strip()
     # Before collapsing spaces: Python counts some control characters (\x1c-\x1f) as white space.
     if _CONTROL.search(value):

@@ -33,9 +33,9 @@ TIMEZONES = {"WIB": 7, "WITA": 8, "WIT": 9}
 _WITA_PROVINCES = {"51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76"}
 """Bali, Nusa Tenggara, South/East/North Kalimantan and Sulawesi (UU, Keppres 41/1987); Maluku and
 Papua (province codes 8x and 9x) are WIT; the rest WIB."""
-_CITY_CODE = re.compile(r"\d{2}\.\d{2}")
+_CITY_CODE = re.compile(r"[0-9]{2}\.[0-9]{2}")  # ASCII digits: \d takes ٣٢.٧٥ too
 _AGENCY_CODE = re.compile(r"[A-Z0-9_]{2,30}")
-_URUSAN = re.compile(r"\d\.\d{2}")
+_URUSAN = re.compile(r"[0-9]\.[0-9]{2}")
 
 
 class City(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from musrenbang.domain import bounds
+from musrenbang.domain import bounds, values
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 from musrenbang.domain.events import (
     CityAgency,
@@ -162,7 +162,7 @@ def close(state: Rkpd, command: CloseCityForum) -> RkpdForumClosed:
         raise DomainError(N_("tutup dulu Forum Perangkat Daerah: Musrenbang Kota membahas hasilnya"))
     if scheduled.held_on > command.today:
         raise DomainError(Message(N_("%(forum)s dijadwalkan %(day)s: belum dapat ditutup"), forum=name,
-                                  day=scheduled.held_on.isoformat()))  # fmt: skip
+                                  day=values.long_date(scheduled.held_on)))  # fmt: skip
     pending = state.pending()
     if pending:
         raise DomainError(Message(N_("masih ada %(n)d usulan yang belum diputuskan perangkat daerah"), n=len(pending)))

@@ -321,6 +321,30 @@ def planned_first(cycles: Sequence[tuple[int, bool, dt.date | None]], today: dt.
     return [c[0] for c in sorted(cycles, key=key)]
 
 
+def working_first(cycles: Sequence[tuple[int, bool, StageWindow | None]], today: dt.date) -> list[int]:
+    """Years in the order a staff page of one stage (the Renja of the Forum Perangkat Daerah) picks its
+    default, given each cycle's window of that stage: the cycles not adopted whose window is open today
+    (the oldest first: its work is due first; a cycle without a calendar is open any day), then those
+    whose window is still ahead (soonest first), then those whose window has passed unadopted (newest
+    first), then the adopted ones (newest first).
+
+    Unlike `planned_first`, which follows the residents' window, opening the next year's cycle early does
+    not take the page away from a year still in this stage: RKPD N+1's Renja stays the default while its
+    window runs, though RKPD N+2's proposals have begun."""
+
+    def key(c: tuple[int, bool, StageWindow | None]) -> tuple[int, int]:
+        year, adopted, window = c
+        if adopted:
+            return (3, -year)
+        if window is None or window.opens <= today <= window.closes:
+            return (0, year)
+        if window.opens > today:
+            return (1, window.opens.toordinal())
+        return (2, -year)
+
+    return [c[0] for c in sorted(cycles, key=key)]
+
+
 def default_calendar(year: int) -> tuple[StageWindow, ...]:
     """The common chain's months (DOMAIN.md) for the RKPD of `year`, planned during `year - 1`: residents'
     proposals in December and January, Musrenbang Kelurahan/Desa in January, Kecamatan in February, the

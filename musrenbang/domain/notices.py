@@ -25,6 +25,7 @@ from musrenbang.domain.events import (
     RkpdProposalDeclined,
 )
 from musrenbang.domain.rules import REASON_LABELS
+from musrenbang.domain.values import long_date
 
 MAX_REASON = 110
 """Characters of a reason quoted in a message; the tracking page has the rest."""
@@ -120,7 +121,7 @@ def _milestone(event: RkpdMilestoneRecorded) -> list[Notice]:
     what = {
         "budgeted": f"dianggarkan dalam APBD {event.year}: {_rupiah(event.amount or 0)}",
         "under_way": "mulai dikerjakan" + (f" oleh {_short(event.contractor, 60)}" if event.contractor else ""),
-        "finished": f"selesai dikerjakan (serah terima {event.on.isoformat()})",
+        "finished": f"selesai dikerjakan (serah terima {long_date(event.on)})",
         "dropped": f"dibatalkan: {_short(event.note)}",
     }[purpose]
     once = f"{purpose}:{event.year}/{event.line_id}" if purpose == "under_way" else None

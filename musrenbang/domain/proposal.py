@@ -101,6 +101,7 @@ MAX_VOLUME = Decimal(1_000_000_000)
 # are narrower, and are what a new proposal is checked against.
 LATITUDE_RANGE = (Decimal("-11.5"), Decimal("6.5"))
 LONGITUDE_RANGE = (Decimal("94.5"), Decimal("141.5"))
+MAX_PROPOSER_NAME = 100
 TEXT_LIMITS = {"title": (5, 150), "problem": (10, 2000), "solution": (10, 2000), "address": (5, 300),
                "unit": (1, 30)}  # fmt: skip
 
@@ -121,7 +122,8 @@ class ProposalInput(msgspec.Struct, kw_only=True):
     problem: str = ""
     solution: str = ""
     beneficiaries: int | str | None = None
-    volume: int | float | str | None = None
+    volume: int | float | Decimal | str | None = None
+    """Text as a person types it in a form ("1.500", "2,5": values.parse_quantity); a number as it is."""
     unit: str = ""
     estimated_cost: int | str | None = None
     priority_program: int | str | None = None
@@ -176,14 +178,12 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
             return None
 
     def text(name: str) -> str:
-        value = _clean(getattr(raw, name), multiline=name in ("problem", "solution"))
         low, high = TEXT_LIMITS[name]
+        value = _clean(getattr(raw, name), multiline=name in ("problem", "solution"), max_length=high)
         if not value:
             raise ValueError(N_("wajib diisi"))
         if len(value) < low:
             raise ValueError(N_("terlalu singkat: tulis sedikit lebih jelas"))
-        if len(value) > high:
-            raise ValueError(Message(N_("terlalu panjang: paling banyak %(max)d huruf"), max=high))
         return value
 
     def kelurahan_code() -> str:
@@ -220,7 +220,7 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
     def volume() -> str:
         if raw.volume is None or not str(raw.volume).strip():
             raise ValueError(N_("wajib diisi"))
-        text_value = values.parse_decimal(raw.volume, places=3)
+        text_value = values.parse_quantity(raw.volume, places=3)  # a form's "1.500" is fifteen hundred
         if not Decimal(0) < Decimal(text_value) <= MAX_VOLUME:
             raise ValueError(N_("volume harus lebih dari nol dan masuk akal"))
         return text_value
@@ -316,15 +316,11 @@ def validate_proposer(name: str, phone: str, email: str | None = None, notify: s
     SMS and WhatsApp go to the phone number every proposer gives."""
     errors: dict[str, str] = {}
     try:
-        clean_name = _clean(name, multiline=False)
+        clean_name = _clean(name, multiline=False, max_length=MAX_PROPOSER_NAME)
     except ValueError as exc:
         errors["proposer_name"], clean_name = exc.args[0], ""
-    if "proposer_name" in errors:
-        pass
-    elif len(clean_name) < 2:
+    if "proposer_name" not in errors and len(clean_name) < 2:
         errors["proposer_name"] = N_("tulis nama pengusul")
-    elif len(clean_name) > 100:
-        errors["proposer_name"] = N_("nama terlalu panjang")
     try:
         clean_phone = values.normalize_phone(phone or "")
     except ValueError as exc:
@@ -345,10 +341,10 @@ def validate_proposer(name: str, phone: str, email: str | None = None, notify: s
     return Proposer(name=clean_name, phone=clean_phone, email=clean_email, notify=channel)
 
 
-def _clean(value: str, *, multiline: bool) -> str:
-    """Trimmed text without NUL or control characters (bounds.clean_text); lengths are checked by the
-    caller against each field's own limit."""
-    return bounds.clean_text(value, max_length=bounds.LONG_TEXT, multiline=multiline)
+def _clean(value: str, *, multiline: bool, max_length: int) -> str:
+    """Trimmed text without NUL or control characters, at most the field's own `max_length` once cleaned
+    (bounds.clean_text: "terlalu panjang: paling banyak N huruf", N that field's limit)."""
+    return bounds.clean_text(value, max_length=max_length, multiline=multiline)
 
 
 _WHOLE = re.compile(r"-?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)")

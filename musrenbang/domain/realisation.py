@@ -146,7 +146,7 @@ def _date_errors(state: LineProgress, command: RecordMilestone, today: dt.date) 
         return {"date": N_("tanggal tidak boleh di masa depan: catat yang sudah terjadi")}
     if state.last_on is not None and command.on < state.last_on:
         return {"date": Message(N_("tanggal tidak boleh sebelum tahap sebelumnya (%(day)s)"),
-                                day=state.last_on.isoformat())}  # fmt: skip
+                                day=values.long_date(state.last_on))}  # fmt: skip
     return {}
 
 

@@ -45,8 +45,9 @@ from musrenbang.domain.events import (
 )
 from musrenbang.domain.proposal import BIDANG, MAX_COST
 
-SUB_KEGIATAN_CODE = re.compile(r"\d\.\d{2}\.\d{2}\.\d\.\d{2}\.\d{4}")
-"""U.BB.PP.K.KK.SSSS: urusan, bidang urusan, program, kegiatan (K.KK), sub-kegiatan."""
+SUB_KEGIATAN_CODE = re.compile(r"[0-9]\.[0-9]{2}\.[0-9]{2}\.[0-9]\.[0-9]{2}\.[0-9]{4}")
+"""U.BB.PP.K.KK.SSSS: urusan, bidang urusan, program, kegiatan (K.KK), sub-kegiatan; ASCII digits (\\d takes
+١.٠٣ too)."""
 DEFAULT_NOMENCLATURE = "Kepmendagri 050-5889/2021"
 MAX_PAGU = 1_000_000_000_000  # Rp 1 triliun: above any single line of a city RKPD; catches typos
 MAX_ORIGINS = 200
@@ -419,11 +420,9 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> 
         errors["priority_program"] = N_("pilih program prioritas RKPD")
     if isinstance(x.pagu, bool) or not isinstance(x.pagu, int) or not 0 < x.pagu <= MAX_PAGU:
         errors["pagu"] = N_("pagu harus lebih dari nol dan masuk akal")
-    volume, target = _positive(x.volume), _positive(x.target)
-    if volume is None:
-        errors["volume"] = N_("volume berupa angka lebih dari nol")
-    if target is None:
-        errors["target"] = N_("target berupa angka lebih dari nol: apa yang dihasilkan dan berapa banyak")
+    volume = _positive(x.volume, "volume", N_("volume berupa angka lebih dari nol"), errors)
+    target = _positive(x.target, "target", N_("target berupa angka lebih dari nol: apa yang dihasilkan dan berapa"
+                                              " banyak"), errors)  # fmt: skip
     if errors or volume is None or target is None:
         raise ValidationFailed(errors)
     places = {state.items[c].kelurahan for c in origins}
@@ -495,13 +494,19 @@ def _renja(x: LineInput, origins: tuple[str, ...], errors: dict[str, str | Messa
     return reason
 
 
-def _positive(raw: str) -> str | None:
-    """A positive decimal written plainly ("1200", "2.5", "2,5"; three decimals at most), or None."""
+def _positive(raw: str, field: str, message: str, errors: dict[str, str]) -> str | None:
+    """A positive decimal as programs write it ("1200", "2.5"; three decimals at most): what the JSON API
+    sends, and what a form sends once it has read the operator's "1.500" or "2,5" (values.parse_quantity,
+    http/city_pages.py). What is no number, not above zero, or beyond any line's worth gets `message`,
+    which says what the field is."""
     try:
         text = values.parse_decimal(raw, places=3)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError) as exc:
+        known = isinstance(exc, ValueError) and exc.args[0] != values.WRITE_NUMBER
+        errors[field] = exc.args[0] if known else message
         return None
     if not 0 < Decimal(text) <= MAX_COST:
+        errors[field] = message
         return None
     return text
 

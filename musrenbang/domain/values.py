@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
-from musrenbang.domain.errors import N_
+from musrenbang.domain.errors import N_, Message
 
 MAX_DIGITS = 15
 """Digits before the decimal mark of any quantity (bounds.MAX_QUANTITY_DIGITS)."""
@@ -36,6 +36,13 @@ _WRITE_RUPIAH = N_('tulis biaya dalam rupiah, misalnya "Rp 25.000.000" atau "25 
 GROUPED_IN_THREES = N_("titik hanya memisahkan ribuan, setiap tiga angka: misalnya 1.500 atau 25.000.000")
 """Why a number with a dot elsewhere is refused: in Indonesian a dot groups thousands, a comma is the
 decimal mark, so "1.5" is neither 15 nor one and a half."""
+WRITE_NUMBER = N_("tulis angka, misalnya 150 atau 2,5")
+"""What is no number at all is told this (a caller may say instead what its field holds)."""
+_QUANTITY = re.compile(r"(?P<sign>[+-]?)(?P<whole>[1-9][0-9]{0,2}(?:\.[0-9]{3})+|[0-9]+)(?:,(?P<part>[0-9]+))?")
+"""A quantity as Indonesian writes it (ASCII digits): plain or grouped by dots in threes, then perhaps a
+comma and the fraction ("1.500", "1.500,5", "0,25")."""
+_DOT_DECIMAL = re.compile(r"[+-]?[0-9]+\.[0-9]+")
+"""A decimal point where Indonesian writes a comma ("12.5")."""
 
 
 def code_from_bytes(digest: bytes) -> str:
@@ -85,22 +92,27 @@ def parse_rupiah(text: str | int) -> int:
     return int(whole)
 
 
-def parse_decimal(text: str | int | float, *, places: int) -> str:
-    """A positive quantity as a canonical decimal string ("150", "2.5"); comma or dot as decimal mark.
+def parse_decimal(text: str | int | float | Decimal, *, places: int) -> str:
+    """A number as programs write it, as a canonical decimal string ("150", "2.5"): a dot (or a comma) as
+    the decimal mark, never a thousands group. For coordinates (-6.2383, 106.9896), numbers from JSON and
+    the values events carry; a quantity a person types is read by `parse_quantity`.
 
     Strings, not floats, travel in events: a float does not survive jsonb byte for byte.
+
+        >>> parse_decimal("-6.2383", places=7), parse_decimal("106,99", places=7), parse_decimal(1.5, places=3)
+        ('-6.2383', '106.99', '1.5')
     """
     raw = str(text).strip().replace(",", ".")
     if len(raw) > 40:
         raise ValueError(N_("angka terlalu panjang"))
     if not raw.isascii() or "_" in raw:  # Decimal() also reads ٣٠٠, １２ and 1_000
-        raise ValueError(N_("tulis angka, misalnya 150 atau 2,5"))
+        raise ValueError(WRITE_NUMBER)
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise ValueError(N_("tulis angka, misalnya 150 atau 2,5")) from None
+        raise ValueError(WRITE_NUMBER) from None
     if not value.is_finite():
-        raise ValueError(N_("tulis angka, misalnya 150 atau 2,5"))
+        raise ValueError(WRITE_NUMBER)
     if abs(value) >= Decimal(10) ** MAX_DIGITS:  # checked before quantizing, which fails on huge numbers
         raise ValueError(N_("angka terlalu besar"))
     quantized = value.quantize(Decimal(1).scaleb(-places))
@@ -108,6 +120,42 @@ def parse_decimal(text: str | int | float, *, places: int) -> str:
         raise ValueError(N_("terlalu banyak angka di belakang koma"))
     text_value = format(value.normalize(), "f")
     return text_value
+
+
+def parse_quantity(text: str | int | float | Decimal, *, places: int = 3) -> str:
+    """A volume, target or other quantity as a person types it in a form, as a canonical decimal string:
+    the comma is the decimal mark and dots group thousands in threes, as in rupiah amounts.
+
+        >>> parse_quantity("1.500"), parse_quantity("1.500,5"), parse_quantity("2,5"), parse_quantity("1.500.000")
+        ('1500', '1500.5', '2.5', '1500000')
+
+    A dot anywhere else is refused, never read as a decimal point: whoever writes "12.5" for twelve and a
+    half would read "12.125" as twelve point one two five, where Indonesian reads twelve thousand one
+    hundred twenty-five; told at once to write "12,5", they never meet that trap.
+
+        >>> parse_quantity("12.5")
+        Traceback (most recent call last):
+        ...
+        ValueError: koma adalah tanda desimal, titik hanya memisahkan ribuan: tulis 12,5
+
+    A number that is one already (a JSON number, a stored value) is taken as it is (`parse_decimal`):
+    programs, the JSON API and the events write a decimal point, and only forms are read this way.
+    """
+    if not isinstance(text, str):
+        return parse_decimal(text, places=places)
+    raw = text.strip()
+    if len(raw) > 40:
+        raise ValueError(N_("angka terlalu panjang"))
+    if not raw.isascii():  # ٣٠٠ and １２ are no numbers here; the patterns below take ASCII digits only
+        raise ValueError(WRITE_NUMBER)
+    number = _QUANTITY.fullmatch(raw)
+    if number:
+        whole = number["whole"].replace(".", "")
+        return parse_decimal(f"{number['sign']}{whole}.{number['part'] or 0}", places=places)
+    if _DOT_DECIMAL.fullmatch(raw):
+        raise ValueError(Message(N_("koma adalah tanda desimal, titik hanya memisahkan ribuan: tulis %(typed)s"),
+                                 typed=raw.replace(".", ",")))  # fmt: skip
+    raise ValueError(GROUPED_IN_THREES if "." in raw else WRITE_NUMBER)
 
 
 def parse_agreed(cost: str, volume: str) -> tuple[int | None, str | None, dict[str, str]]:
@@ -121,7 +169,7 @@ def parse_agreed(cost: str, volume: str) -> tuple[int | None, str | None, dict[s
     except ValueError as exc:
         errors["agreed_cost"] = exc.args[0]
     try:
-        agreed_volume = parse_decimal(volume, places=3) if volume else None
+        agreed_volume = parse_quantity(volume) if volume else None
     except ValueError as exc:
         errors["agreed_volume"] = exc.args[0]
     return agreed_cost, agreed_volume, errors

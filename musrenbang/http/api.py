@@ -76,7 +76,7 @@ class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     def as_input(self) -> rules.ProposalInput:
         fields = {f: getattr(self, f) for f in rules.ProposalInput.__struct_fields__}
-        for name in ("volume", "latitude", "longitude"):
+        for name in ("latitude", "longitude"):  # the volume stays a number: text would be read as typed
             if fields[name] is not None:
                 fields[name] = str(fields[name])
         return rules.ProposalInput(**fields)

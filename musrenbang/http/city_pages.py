@@ -40,14 +40,14 @@ from musrenbang.domain.events import RkpdLine
 from musrenbang.eventlog.store import AppendResult, Metadata
 from musrenbang.http import city_forums
 from musrenbang.http.city_context import city_of
-from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep
+from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, Year
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import keyed
 from musrenbang.http.notices import notify
-from musrenbang.http.render import page
-from musrenbang.http.residents import form_key
-from musrenbang.http.rkpd_api import CITY_PROJECTIONS, Year
+from musrenbang.http.render import number, page
+from musrenbang.http.residents import form_key, int_param
+from musrenbang.http.rkpd_api import CITY_PROJECTIONS
 from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import rkpd as rkpd_views
@@ -60,20 +60,27 @@ LINE_FIELDS = (
     "funding_source", "volume", "unit", "pagu", "output_indicator", "target", "target_unit", "reason",
     "renja_reason",
 )  # fmt: skip
-_MAX_TEXT = {"reason": 1000, "renja_reason": 1000, "sub_kegiatan_code": 40, "volume": 30, "target": 30, "unit": 60,
-             "target_unit": 60}  # fmt: skip
 
 
 def _meta(actor: Actor, fingerprint: str | None = None) -> Metadata:
     return Metadata(actor=actor.username, role=actor.role, fingerprint=fingerprint)
 
 
-async def _current_year(pool: asyncpg.Pool) -> int:
+async def _year_at_work(request: Request, pool: asyncpg.Pool, stage: str) -> int:
+    """The RKPD year a staff page of `stage` is for: the one asked for (`?tahun=`, which every link and
+    form of the Forum Perangkat Daerah pages carries, so that a form posts to the year it showed), else
+    the first of `domain.cycle.working_first`: opening the next year's cycle early does not take the
+    pages away from a year whose window of that stage still runs."""
     async with pool.acquire() as conn:
-        cycle = await cycles.current_cycle(conn, cycle_service.today())
-    if cycle is None:
+        years = await cycles.years_at_work(conn, stage, cycle_service.today())
+    asked = int_param(request, "tahun")
+    if not years or (asked is not None and asked not in years) or ("tahun" in request.query_params and asked is None):
         raise NotFoundException()
-    return cycle["year"]
+    return asked if asked is not None else years[0]
+
+
+async def _renja_year(request: Request, pool: asyncpg.Pool) -> int:
+    return await _year_at_work(request, pool, "perangkat_daerah")
 
 
 def _agency(actor: Actor, asked: str | None, city: City) -> str:
@@ -92,9 +99,9 @@ def _agency(actor: Actor, asked: str | None, city: City) -> str:
     return next(iter(known))
 
 
-def _back(request: Request, agency: str, actor: Actor, message: str, anchor: str = "") -> Response:
-    query = f"?{urlencode({'opd': agency})}" if actor.role == "admin" else ""
-    return notify(request, Redirect(f"/petugas/perangkat-daerah{query}{anchor}", status_code=303), message)
+def _back(request: Request, agency: str, actor: Actor, year: int, message: str, anchor: str = "") -> Response:
+    query = urlencode({"tahun": year, **({"opd": agency} if actor.role == "admin" else {})})
+    return notify(request, Redirect(f"/petugas/perangkat-daerah?{query}{anchor}", status_code=303), message)
 
 
 def _messages(request: Request, exc: DomainError) -> dict[str, str]:
@@ -117,8 +124,10 @@ async def _agency_context(pool: asyncpg.Pool, year: int, agency: str) -> dict[st
         revision = await conn.fetchval("SELECT revision FROM rkpd_state WHERE year = $1", year) or 0
         places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat <> 'kota'"))
         city = await city_views.settings(conn)
+        years = await cycles.years_at_work(conn, "perangkat_daerah", cycle_service.today())
     return {
-        "year": year, "agency": agency, "agency_name": city.agency_name(agency), "items": items, "lines": lines,
+        "year": year, "years": years, "agency": agency, "agency_name": city.agency_name(agency), "items": items,
+        "lines": lines,
         "titles": {i["code"]: i["title"] for i in items}, "programs": programs, "adopted": revision > 0,
         "places": places, "AGENCIES": city.agencies_by_code, "FUNDING": agencies.FUNDING_SOURCES,
         "pending": [i for i in items if i["status"] == rules.MENUNGGU],
@@ -137,19 +146,17 @@ def _agency_page(request: Request, actor: Actor, context: dict[str, Any], *, sta
 @get("/petugas/perangkat-daerah", include_in_schema=False)
 async def agency_page(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
     agency = _agency(actor, request.query_params.get("opd"), city_of(request))
-    context = await _agency_context(pool, await _current_year(pool), agency)
+    context = await _agency_context(pool, await _renja_year(request, pool), agency)
     return _agency_page(request, actor, context)
 
 
 async def _line_form(request: Request) -> dict[str, Any]:
     form = await request.form()
-    entered: dict[str, Any] = {
-        name: str(form.get(name, "")).strip()[: _MAX_TEXT.get(name, 500)] for name in LINE_FIELDS
-    }
-    entered["origins"] = [str(c).strip()[:12] for c in form.getall("origins", [])][:200]
-    entered["locations"] = [str(c).strip()[:20] for c in form.getall("locations", [])][:200]
-    entered["idempotency_key"] = str(form.get("idempotency_key", ""))[:100]
-    entered["opd"] = str(form.get("opd", ""))[:40]
+    entered: dict[str, Any] = {name: str(form.get(name, "")).strip() for name in LINE_FIELDS}
+    entered["origins"] = [str(c).strip() for c in form.getall("origins", [])]
+    entered["locations"] = [str(c).strip() for c in form.getall("locations", [])]
+    entered["idempotency_key"] = form_key(form) or ""
+    entered["opd"] = str(form.get("opd", ""))
     return entered
 
 
@@ -165,6 +172,12 @@ def _line_command(entered: dict[str, Any], line_id: str | None, agency: str, by_
         errors["pagu"] = exc.args[0]
     raw_priority = entered["priority_program"]
     priority = int(raw_priority) if raw_priority.isascii() and raw_priority.isdigit() and len(raw_priority) <= 3 else 0
+    quantities = {}
+    for name in ("volume", "target"):  # "1.500" is fifteen hundred here, "2,5" two and a half
+        try:
+            quantities[name] = values.parse_quantity(entered[name]) if entered[name] else ""
+        except ValueError as exc:
+            errors[name], quantities[name] = exc.args[0], ""
     origins = []
     for raw in entered["origins"]:
         try:
@@ -175,8 +188,8 @@ def _line_command(entered: dict[str, Any], line_id: str | None, agency: str, by_
         line_id=line_id, agency=agency, origins=tuple(origins), priority_program=priority,
         sub_kegiatan_code=entered["sub_kegiatan_code"], nomenclature=entered["nomenclature"],
         program=entered["program"], kegiatan=entered["kegiatan"], sub_kegiatan=entered["sub_kegiatan"],
-        funding_source=entered["funding_source"], volume=entered["volume"], unit=entered["unit"], pagu=pagu,
-        output_indicator=entered["output_indicator"], target=entered["target"], target_unit=entered["target_unit"],
+        funding_source=entered["funding_source"], volume=quantities["volume"], unit=entered["unit"], pagu=pagu,
+        output_indicator=entered["output_indicator"], target=quantities["target"], target_unit=entered["target_unit"],
         renja_reason=entered["renja_reason"], locations=tuple(entered.get("locations", ())),
     )  # fmt: skip
     return rules.SetLine(line=line, priority_programs=programs, reason=entered["reason"], by_agency=by_agency), errors
@@ -186,7 +199,7 @@ async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: Rk
                     line_id: str | None) -> Response:  # fmt: skip
     entered = await _line_form(request)
     by_agency = acting_agency(actor)
-    year = await _current_year(pool)
+    year = await _renja_year(request, pool)
     if line_id is not None:
         agency = (await _line_of(pool, year, line_id, by_agency)).agency
     else:
@@ -215,7 +228,7 @@ async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: Rk
     await _done(runner, result)
     made = line_id or await rkpd.line_id_at(result)
     text = N_("Baris %(line)s disimpan") if line_id else N_("Baris %(line)s dibuat")
-    return _back(request, agency, actor, translate(request, Message(text, line=made)), "#baris")
+    return _back(request, agency, actor, year, translate(request, Message(text, line=made)), "#baris")
 
 
 @post("/petugas/perangkat-daerah/baris", include_in_schema=False)
@@ -238,14 +251,15 @@ async def _line_of(pool: asyncpg.Pool, year: int, line_id: str, by_agency: str |
 def _line_values(line: RkpdLine) -> dict[str, Any]:
     entered: dict[str, Any] = {name: str(getattr(line, name, "")) for name in LINE_FIELDS if name != "reason"}
     # A Renja line's places go back unchanged (the page does not edit them; the API does).
-    entered.update(origins=list(line.origins), pagu=str(line.pagu), reason="",
+    entered.update(origins=list(line.origins), pagu=str(line.pagu), reason="", volume=number(line.volume),
+                   target=number(line.target),  # as the form reads them back: "1.500", "2,5"
                    locations=list(line.locations) if not line.origins else [])  # fmt: skip
     return entered
 
 
 @get("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
 async def line_page(request: Request, actor: ActorDep, pool: PoolDep, line_id: FromPath[str]) -> Template:
-    year = await _current_year(pool)
+    year = await _renja_year(request, pool)
     line = await _line_of(pool, year, line_id, acting_agency(actor))
     context = await _agency_context(pool, year, line.agency)
     return page(request, "city_line.html", actor=actor, **context, line_id=line_id, errors={},
@@ -262,10 +276,10 @@ async def revise_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: Rk
 async def withdraw_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
                         runner: RunnerDep, line_id: FromPath[str]) -> Response:  # fmt: skip
     by_agency = acting_agency(actor)
-    year = await _current_year(pool)
+    year = await _renja_year(request, pool)
     line = await _line_of(pool, year, line_id, by_agency)
     form = await request.form()
-    reason = str(form.get("reason", "")).strip()[:1000]
+    reason = str(form.get("reason", "")).strip()
     try:
         result = await rkpd.execute(year, rules.WithdrawLine(line_id=line_id, reason=reason, by_agency=by_agency),
                                     _meta(actor))  # fmt: skip
@@ -278,22 +292,22 @@ async def withdraw_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: 
                     withdraw_errors=_messages(request, exc), withdraw_reason=reason)  # fmt: skip
     await _done(runner, result)
     text = translate(request, Message(N_("Baris %(line)s ditarik"), line=line_id))
-    return _back(request, line.agency, actor, text, "#baris")
+    return _back(request, line.agency, actor, year, text, "#baris")
 
 
 async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
                        runner: ProjectionRunner, code: str, action: str) -> Response:  # fmt: skip
     code = code_or_404(code)
     by_agency = acting_agency(actor)
-    year = await _current_year(pool)
+    year = await _renja_year(request, pool)
     agency = await pool.fetchval("SELECT agency FROM rkpd_items WHERE year = $1 AND code = $2", year, code)
     if agency is None:
         raise NotFoundException()
     if by_agency is not None and agency != by_agency:
         raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
     form = await request.form()
-    reason = str(form.get("reason", "")).strip()[:1000]
-    to_agency = str(form.get("to_agency", ""))[:40]
+    reason = str(form.get("reason", "")).strip()
+    to_agency = str(form.get("to_agency", ""))
     command: rules.Command
     if action == "pass":
         command = rules.PassProposal(code=code, to_agency=to_agency, reason=reason, by_agency=by_agency)
@@ -312,7 +326,7 @@ async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd:
                             errors=_messages(request, exc), values=entered, failed=f"{action}:{code}")  # fmt: skip
     await _done(runner, result)
     message = Message(done, code=code, agency=city_of(request).agency_name(to_agency))
-    return _back(request, agency, actor, translate(request, message), "#usulan")
+    return _back(request, agency, actor, year, translate(request, message), "#usulan")
 
 
 @post("/petugas/perangkat-daerah/usulan/{code:str}/alihkan", include_in_schema=False)
@@ -380,9 +394,9 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
 
 
 @get("/petugas/rkpd", include_in_schema=False)
-async def review_current(actor: ActorDep, pool: PoolDep) -> Response:
+async def review_current(request: Request, actor: ActorDep, pool: PoolDep) -> Response:
     _require_reviewer(actor)
-    return Redirect(f"/petugas/rkpd/{await _current_year(pool)}", status_code=303)
+    return Redirect(f"/petugas/rkpd/{await _year_at_work(request, pool, 'kota')}", status_code=303)
 
 
 @get("/petugas/rkpd/{year:int}", include_in_schema=False)
@@ -413,7 +427,7 @@ async def review_adopt(request: Request, actor: ActorDep, pool: PoolDep, rkpd: R
                        runner: RunnerDep, year: Year) -> Response:  # fmt: skip
     require_role(actor, "admin")
     form = await request.form()
-    note = str(form.get("note", "")).strip()[:1000]
+    note = str(form.get("note", "")).strip()
     try:
         result = await rkpd.execute(year, rules.Adopt(year=year, note=note), _meta(actor))
     except Forbidden:

@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import cycle as rules
@@ -24,7 +24,7 @@ from musrenbang.domain.access import Actor
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.domain.events import KecamatanCeiling, StageWindow
 from musrenbang.eventlog.store import EventStore, Metadata
-from musrenbang.http.deps import ActorDep, PoolDep, RunnerDep, StoreDep
+from musrenbang.http.deps import ActorDep, PoolDep, RunnerDep, StoreDep, Year
 from musrenbang.http.guards import BAPPEDA
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
@@ -32,8 +32,6 @@ from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import cycles
-
-Year = Annotated[int, Parameter(ge=2000, le=2100)]
 
 
 class WindowOut(msgspec.Struct, frozen=True):
@@ -178,7 +176,7 @@ class CycleApi(Controller):
                             actor: ActorDep, store: StoreDep, pool: PoolDep, runner: RunnerDep,
                             idempotency_key: OptionalKey = None) -> CycleOut:  # fmt: skip
         key, meta = keyed(request, actor, idempotency_key)
-        result = await _window_change(store, year, stage[:40], data.opens, data.closes, data.reason, meta, key)
+        result = await _window_change(store, year, stage, data.opens, data.closes, data.reason, meta, key)
         await runner.wait_until_applied(["cycles"], result.last)
         return await _one(pool, year)
 
@@ -198,22 +196,28 @@ _PROGRAM_LINE = re.compile(r"\s*(?P<title>[^|]+?)\s*(?:\|\s*(?P<target>.*?)\s*)?
 _CEILING_LINE = re.compile(r"\s*(?P<kode>[0-9.]{1,20})\s*[=:]\s*(?:Rp\.?)?\s*(?P<pagu>[0-9][0-9.\s]{0,30})$", re.ASCII)
 
 
-def _programs(text: str) -> list[tuple[str, str]]:
-    """One program per line, `judul | sasaran` (the sasaran may be left out)."""
+def _programs(text: str, errors: dict[str, Any]) -> list[tuple[str, str]]:
+    """One program per line, `judul | sasaran` (the sasaran may be left out); blank lines skipped, every
+    other line read (the rules refuse more than MAX_PROGRAMS: none is dropped unseen)."""
     found = []
-    for line in text.splitlines()[: rules.MAX_PROGRAMS + 1]:
+    for line in _filled_lines(text, rules.MAX_PROGRAMS):
         m = _PROGRAM_LINE.match(line)
-        if m and m["title"].strip():
-            found.append((m["title"], m["target"] or ""))
+        if m is None or not m["title"].strip():
+            errors["programs"] = N_("tulis satu program per baris: judul | sasaran (sasaran boleh dikosongkan)")
+            return []
+        found.append((m["title"], m["target"] or ""))
     return found
+
+
+def _filled_lines(text: str, most: int) -> list[str]:
+    """The lines that are not blank, one more than `most` at most: enough for the rules to refuse too many."""
+    return [line for line in text.splitlines() if line.strip()][: most + 1]
 
 
 def _ceilings(text: str, errors: dict[str, Any]) -> tuple[KecamatanCeiling, ...]:
     """One kecamatan per line, `kode = rupiah`."""
     found = []
-    for line in text.splitlines()[: rules.MAX_KECAMATAN + 1]:
-        if not line.strip():
-            continue
+    for line in _filled_lines(text, rules.MAX_KECAMATAN):
         m = _CEILING_LINE.match(line)
         if m is None:
             errors["pagu_kecamatan"] = N_("tulis satu kecamatan per baris: kode = rupiah,"
@@ -274,7 +278,7 @@ class CyclePages(Controller):
     async def open_from_form(self, request: Request, pool: PoolDep, actor: ActorDep, store: StoreDep,
                              runner: RunnerDep) -> Response:  # fmt: skip
         form = await request.form()
-        entered = {k: str(v)[:20_000] for k, v in form.items() if isinstance(v, str)}
+        entered = {k: str(v) for k, v in form.items() if isinstance(v, str)}  # the body is 128 KB at most
         errors: dict[str, Any] = {}
         raw_year = entered.get("year", "").strip()
         year = int(raw_year) if raw_year.isascii() and raw_year.isdigit() and len(raw_year) == 4 else 0
@@ -282,7 +286,7 @@ class CyclePages(Controller):
             errors["year"] = N_("tulis tahun RKPD, misalnya 2027")
         calendar = _calendar(entered, errors)
         ceilings = _ceilings(entered.get("pagu_kecamatan", ""), errors)
-        programs = _programs(entered.get("programs", ""))
+        programs = _programs(entered.get("programs", ""), errors)
         dana_kelurahan = None
         if entered.get("dana_kelurahan", "").strip():
             try:
@@ -309,9 +313,9 @@ class CyclePages(Controller):
     async def move_window(self, request: Request, pool: PoolDep, actor: ActorDep, store: StoreDep,
                           runner: RunnerDep, year: Year) -> Response:  # fmt: skip
         form = await request.form()
-        stage = str(form.get("stage", ""))[:40]
-        typed_opens = str(form.get("opens", ""))[:20].strip()
-        opens, closes = _day(typed_opens), _day(str(form.get("closes", ""))[:20])
+        stage = str(form.get("stage", ""))
+        typed_opens = str(form.get("opens", "")).strip()
+        opens, closes = _day(typed_opens), _day(str(form.get("closes", "")))
         errors: dict[str, Any] = {}
         if closes is None:
             errors[f"window.{year}"] = N_("isi tanggal tutup yang baru")
@@ -319,7 +323,7 @@ class CyclePages(Controller):
             errors[f"window.{year}"] = N_("tanggal buka tidak dapat dibaca")
         else:
             try:
-                result = await _window_change(store, year, stage, opens, closes, str(form.get("reason", ""))[:2000],
+                result = await _window_change(store, year, stage, opens, closes, str(form.get("reason", "")),
                                               Metadata(actor=actor.username, role=actor.role))  # fmt: skip
             except DomainError as exc:
                 messages = exc.errors if isinstance(exc, ValidationFailed) else {"": exc.message}

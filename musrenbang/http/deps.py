@@ -8,11 +8,13 @@ annotations, strings under `from __future__ import annotations`, in the handler'
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Annotated, TypeAlias
 
 import asyncpg
 from litestar.di import NamedDependency
+from litestar.params import PathParameter
 
+from musrenbang.domain import bounds
 from musrenbang.domain.access import Actor
 from musrenbang.eventlog.store import EventStore
 from musrenbang.http.stopping import Stopping
@@ -43,3 +45,6 @@ PokirDep: TypeAlias = NamedDependency[PokirService]
 """`pokir`"""
 StoppingDep: TypeAlias = NamedDependency[Stopping]
 """`stopping`: set when the server process is asked to stop (stopping.py)."""
+
+Year: TypeAlias = Annotated[int, PathParameter(ge=bounds.MIN_YEAR, le=bounds.MAX_YEAR, description="RKPD year")]
+"""`{year:int}` in a route's path: an RKPD year, out of range 400 before the handler runs."""

@@ -288,7 +288,7 @@ def describe(kind: str, d: dict[str, Any], words: Words) -> str:
             return describe_milestone(str(d.get("stage", "")), d, words)
         case "rkpd.enacted":
             return words(N_("RKPD diundangkan dengan %(regulation)s, %(day)s"), regulation=d.get("regulation"),
-                         day=d.get("enacted_on"))  # fmt: skip
+                         day=words.day(d.get("enacted_on")))  # fmt: skip
     return kind
 
 

@@ -98,7 +98,7 @@ class FollowPages(Controller):
     @post("/ikuti", status_code=200, request_max_body_size=16 * 1024)
     async def follow(self, request: Request, pool: PoolDep) -> Template:
         form = await request.form()
-        entered = {"subject": str(form.get("subject", ""))[:200], "email": str(form.get("email", ""))[:400]}
+        entered = {"subject": str(form.get("subject", "")), "email": str(form.get("email", ""))}
         errors: dict[str, str] = {}
         async with pool.acquire() as conn:
             subject = await followed(conn, entered["subject"])

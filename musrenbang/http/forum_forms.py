@@ -28,7 +28,7 @@ def ballot_rows(forum: rules.Forum, form: Any) -> tuple[list[rules.CastBallot], 
     commands = []
     for delegate in forum.delegates:
         field = f"b_{delegate}"
-        raw = str(form.get(field, "")).strip()[:400]
+        raw = str(form.get(field, "")).strip()
         typed[field] = raw
         if not raw or raw == str(form.get(f"was_{delegate}", "")).strip():
             continue
@@ -74,7 +74,7 @@ def consensus_marks(forum: rules.Forum, form: Any) -> tuple[dict[str, dict[str, 
     errors: dict[str, str] = {}
     typed: dict[str, str] = {}
     for item in forum.agenda:
-        row = {c.key: str(form.get(f"m_{item.item_id}_{c.key}", "")).strip()[:10] for c in forum.scheduled.criteria}
+        row = {c.key: str(form.get(f"m_{item.item_id}_{c.key}", "")).strip() for c in forum.scheduled.criteria}
         typed.update({f"m_{item.item_id}_{key}": value for key, value in row.items()})
         if not any(row.values()):
             continue

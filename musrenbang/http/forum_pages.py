@@ -15,8 +15,8 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEvent, Template
 
+from musrenbang.domain import bounds, values
 from musrenbang.domain import forum as rules
-from musrenbang.domain import values
 from musrenbang.domain.access import Actor, covers, require_region, require_role
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.values import parse_clock, parse_rupiah
@@ -72,7 +72,12 @@ async def _new_forum_page(request: Request, actor: Actor, pool: asyncpg.Pool, va
 
 async def _region_chosen(pool: asyncpg.Pool, actor: Actor, level: str, typed: str) -> str:
     """The region code a scheduling form chose: the option's code, or a name typed by hand (a form sent
-    without the list) when exactly one region in the account's scope has it. ValidationFailed says why not."""
+    without the list) when exactly one region in the account's scope has it. ValidationFailed says why not
+    (also for a name no region can have: a NUL, which PostgreSQL's text cannot even be asked about)."""
+    try:
+        typed = bounds.clean_text(typed, max_length=bounds.NAME)
+    except ValueError as exc:
+        raise ValidationFailed({"region": exc.args[0]}) from None
     async with pool.acquire() as conn:
         found = await conn.fetch(
             "SELECT kode, nama, tingkat FROM regions WHERE kode = $1 OR lower(nama) = lower($2)"
@@ -103,7 +108,7 @@ async def new_forum_submit(request: Request, actor: ActorDep, forums: ForumsDep,
     require_role(actor, "admin", "facilitator")
     form = await request.form()
     fields = ("level", "region", "year", "held_on", "starts_at", "title", "place", "chair", "ceiling", "rule")
-    values = {k: str(form.get(k, "")).strip()[:400] for k in fields}
+    values = {k: str(form.get(k, "")).strip() for k in fields}
     errors: dict[str, str] = {}
     ceiling = None
     try:  # digits grouped by dots in threes, ASCII only: "1.5" is no Rp 15, nor "٣٠٠" Rp 300
@@ -125,10 +130,13 @@ async def new_forum_submit(request: Request, actor: ActorDep, forums: ForumsDep,
     except ValueError as exc:
         errors["starts_at"] = exc.args[0]
     region_code = ""
-    try:
-        region_code = await _region_chosen(pool, actor, values["level"], values["region"])
-    except ValidationFailed as exc:  # shown next to the field
-        errors.update(exc.errors)
+    if values["level"] not in rules.LEVELS:  # no region can be right for it: the level is what to fix
+        errors["level"] = N_("tingkat musyawarah tidak dikenal")
+    else:
+        try:
+            region_code = await _region_chosen(pool, actor, values["level"], values["region"])
+        except ValidationFailed as exc:  # shown next to the field
+            errors.update(exc.errors)
     if not errors:
         rule = values["rule"] or "weighted-criteria"
         command = rules.ScheduleForum(
@@ -195,11 +203,11 @@ async def add_delegate(request: Request, actor: ActorDep, forums: ForumsDep, poo
                        forum_id: FromPath[str]) -> Response:  # fmt: skip
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
-    entered = {f"delegate_{k}": str(form.get(k, "")).strip()[:200] for k in DELEGATE_FIELDS}
+    entered = {f"delegate_{k}": str(form.get(k, "")).strip() for k in DELEGATE_FIELDS}
     command = rules.RegisterDelegate(
-        delegate_id=f"p{len(forum.delegates) + 1}", name=entered["delegate_name"][:200],
-        role=entered["delegate_role"][:100], represents=entered["delegate_represents"][:200],
-        gender=entered["delegate_gender"] if entered["delegate_gender"] in ("P", "L") else "",
+        delegate_id=f"p{len(forum.delegates) + 1}", name=entered["delegate_name"], role=entered["delegate_role"],
+        represents=entered["delegate_represents"],
+        gender=entered["delegate_gender"],
     )  # fmt: skip
     try:
         await forums.register_delegates(forum.scheduled.forum_id, [command], _meta(actor))
@@ -255,7 +263,7 @@ async def adjust_item(request: Request, actor: ActorDep, forums: ForumsDep, pool
     """Agree another cost or volume for an agenda item, with the reason; the original stays."""
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
-    entered = {field: str(form.get(name, "")).strip()[:1000] for name, field in ADJUST_FIELDS.items()}
+    entered = {field: str(form.get(name, "")).strip() for name, field in ADJUST_FIELDS.items()}
     cost, volume, errors = values.parse_agreed(entered["agreed_cost"], entered["agreed_volume"])
     if not errors:
         command = rules.AdjustItem(item_id=entered["item_id"], reason=entered["adjust_reason"], agreed_cost=cost,
@@ -278,7 +286,7 @@ async def mandate(request: Request, actor: ActorDep, forums: ForumsDep, pool: Po
                   forum_id: FromPath[str]) -> Response:  # fmt: skip
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
-    chosen = tuple(str(d)[:100] for d in form.getall("delegates", []))[:50]
+    chosen = tuple(str(d) for d in form.getall("delegates", []))
     try:
         await forums.mandate(forum.scheduled.forum_id, rules.MandateDelegates(delegate_ids=chosen), _meta(actor))
     except ValidationFailed as exc:

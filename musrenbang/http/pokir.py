@@ -23,6 +23,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Redirect, Template
 
+from musrenbang.domain import bounds
 from musrenbang.domain import pokir as pokir_rules
 from musrenbang.domain import proposal as rules
 from musrenbang.domain.access import Actor
@@ -31,14 +32,14 @@ from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.http import page_cache
 from musrenbang.http.api import ContentIn
 from musrenbang.http.city_context import city_of
-from musrenbang.http.deps import ActorDep, PokirDep, PoolDep, RunnerDep
+from musrenbang.http.deps import ActorDep, PokirDep, PoolDep, RunnerDep, Year
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.notices import notify
 from musrenbang.http.reads import FROM_REPLICA
-from musrenbang.http.render import page, page_context, rendered
+from musrenbang.http.render import as_typed, page, page_context, rendered
 from musrenbang.http.residents import form_key
 from musrenbang.http.rkpd_pages import year_of
 from musrenbang.projections import city as city_views
@@ -49,7 +50,6 @@ from musrenbang.reference import kecamatan_with_kelurahan
 from musrenbang.services import cycles
 from musrenbang.services.pokir import PokirService, Reses
 
-Year = Annotated[int, Parameter(ge=2000, le=2100, description="RKPD year")]
 MEMBER = roles("dprd")
 SECRETARIAT = roles("setwan", "admin")
 STAFF = roles("dprd", "setwan", "admin", "auditor")
@@ -62,7 +62,7 @@ PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 class PokirIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
     """A pokir: the fields of a resident's proposal, the RKPD year, and the reses it was heard at."""
 
-    year: Year
+    year: Annotated[int, msgspec.Meta(ge=bounds.MIN_YEAR, le=bounds.MAX_YEAR, description="RKPD year")]
     reses_on: dt.date
     reses_place: Place
 
@@ -291,7 +291,7 @@ def _day(text: str) -> dt.date | None:
 
 
 def _entered(form: Any) -> dict[str, str]:
-    return {name: str(form.get(name, ""))[:4000] for name in FORM_FIELDS}
+    return {name: str(form.get(name, "")) for name in FORM_FIELDS}
 
 
 def _raw(entered: dict[str, str]) -> rules.ProposalInput:
@@ -348,7 +348,7 @@ class PokirPages(Controller):
     async def detail(self, request: Request, pool: PoolDep, actor: ActorDep, code: FromPath[str]) -> Template:
         row = await _visible(pool, actor, code)
         columns = set(row.keys())
-        entered = {f: "" if row[f] is None else str(row[f]) for f in FORM_FIELDS if f in columns}
+        entered = as_typed(row, [f for f in FORM_FIELDS if f in columns])
         return await _detail(request, pool, actor, row, entered, {})
 
     @post("/{code:str}/perbaiki", guards=[MEMBER])
@@ -369,14 +369,14 @@ class PokirPages(Controller):
     async def forward(self, request: Request, pool: PoolDep, actor: ActorDep, pokir: PokirDep,
                       runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
         form = await request.form()
-        command = rules.ForwardPokir(code=code_or_404(code), note=str(form.get("note", ""))[:1000])
+        command = rules.ForwardPokir(code=code_or_404(code), note=str(form.get("note", "")))
         return await _checked(request, pool, actor, pokir, runner, command)
 
     @post("/{code:str}/kembalikan", guards=[SECRETARIAT])
     async def give_back(self, request: Request, pool: PoolDep, actor: ActorDep, pokir: PokirDep,
                         runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
         form = await request.form()
-        command = rules.ReturnPokir(code=code_or_404(code), reason=str(form.get("reason", ""))[:1000])
+        command = rules.ReturnPokir(code=code_or_404(code), reason=str(form.get("reason", "")))
         return await _checked(request, pool, actor, pokir, runner, command)
 
 

@@ -15,7 +15,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody, MultipartBody, Parameter
+from litestar.params import FromPath, JSONBody, MultipartBody
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import bounds, values
@@ -26,12 +26,13 @@ from musrenbang.domain.events import MilestonePhoto, RkpdLine
 from musrenbang.domain.values import long_date
 from musrenbang.eventlog.store import AppendResult
 from musrenbang.http.city_context import city_of
-from musrenbang.http.deps import ActorDep, PoolDep, RealisationDep, RunnerDep
+from musrenbang.http.deps import ActorDep, PoolDep, RealisationDep, RunnerDep, Year
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.ratelimit import RateLimited, client_address, count_photo_decode
 from musrenbang.http.render import page
+from musrenbang.http.residents import form_key
 from musrenbang.http.rkpd_files import CSV_TYPE
 from musrenbang.photos import MAX_BYTES, process_off_loop
 from musrenbang.photos import check as check_photo
@@ -41,7 +42,6 @@ from musrenbang.services import cycles
 from musrenbang.services.realisation import RealisationService, RowsInvalid, parse_csv
 from musrenbang.services.rkpd import acting_agency
 
-Year = Annotated[int, Parameter(ge=2000, le=2100, description="RKPD year")]
 AGENCY_OR_BAPPEDA = roles("admin", "opd")
 PROJECTIONS = ["rkpd", "proposals", "lineage"]
 MAX_CSV = 1024 * 1024
@@ -104,7 +104,7 @@ class RealisationApi(Controller):
                      idempotency_key: OptionalKey = None) -> RecordedOut:  # fmt: skip
         by_agency = acting_agency(actor)
         photos = await realisation.photos_of(year, line_id, data.photos) if data.photos else ()
-        command = rules.RecordMilestone(year=year, line_id=line_id[:40], stage=data.stage, on=data.date,
+        command = rules.RecordMilestone(year=year, line_id=line_id, stage=data.stage, on=data.date,
                                         amount=data.amount, progress=data.progress, note=data.note,
                                         contractor=data.contractor, ends=data.ends, photos=photos,
                                         by_agency=by_agency)  # fmt: skip
@@ -116,7 +116,7 @@ class RealisationApi(Controller):
     async def photo(self, request: Request, year: Year, line_id: FromPath[str], pool: PoolDep, actor: ActorDep,
                     data: MultipartBody[PhotoUpload],
                     realisation: RealisationDep) -> PhotoOut:  # fmt: skip
-        stored = await _photo(request, pool, realisation, year, line_id[:40], await data.photo.read(),
+        stored = await _photo(request, pool, realisation, year, line_id, await data.photo.read(),
                               acting_agency(actor))  # fmt: skip
         return PhotoOut(stored.photo_id, f"/photos/{stored.photo_id}")
 
@@ -184,7 +184,7 @@ class RealisationPages(Controller):
         upload = form.get("berkas")
         raw = await upload.read() if isinstance(upload, UploadFile) else b""
         # The form's own key: the same file sent twice (a double tap, a refresh) is recorded once.
-        key = str(form.get("idempotency_key", ""))[:100] or None
+        key = form_key(form)
         try:
             if not raw:
                 raise DomainError(N_("pilih berkas CSV"))
@@ -206,7 +206,7 @@ class RealisationPages(Controller):
     async def record(self, request: Request, year: Year, line_id: FromPath[str], pool: PoolDep, actor: ActorDep,
                      realisation: RealisationDep, runner: RunnerDep) -> Response:  # fmt: skip
         form = await request.form()
-        entered = {k: str(v)[:2000] for k, v in form.items() if isinstance(v, str)}
+        entered = {k: str(v) for k, v in form.items() if isinstance(v, str)}
         given = form.getall("foto") if "foto" in form else []
         uploads = [f for f in given if isinstance(f, UploadFile) and f.filename]
         by_agency = acting_agency(actor)

@@ -55,7 +55,7 @@ class RecoveryPages(Controller):
 
     @post("/", status_code=200, request_max_body_size=16 * 1024)
     async def send_codes(self, request: Request, pool: PoolDep) -> Template:
-        typed = str((await request.form()).get("contact", ""))[:300]
+        typed = str((await request.form()).get("contact", ""))
         try:
             address, by_email = recovery_address(typed)
         except ValueError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -67,6 +68,13 @@ def number(value: int | Decimal | str | None) -> str:
     return f"{grouped},{fraction}" if fraction else grouped
 
 
+def as_typed(row: Mapping[str, Any], fields: Iterable[str]) -> dict[str, str]:
+    """What a stored proposal puts back into a form to be changed or proposed again, as a person would
+    type it: the volume in Indonesian ("1.500", "2,5", what the form reads back: values.parse_quantity),
+    the rest as text, nothing for what is missing."""
+    return {f: "" if row[f] is None else number(row[f]) if f == "volume" else str(row[f]) for f in fields}
+
+
 def same_page_path(path: str) -> str:
     """The path for links back to this page (the language switch), safe to put in `href`: percent-encoded
     (browsers drop tab, CR and LF from a URL and read a backslash as a slash, so `/%09/evil.example/`
@@ -110,10 +118,17 @@ def page_context(request: Request, city: City | None = None, **context: Any) -> 
     city = city or city_of(request)
     zone = dt.timezone(dt.timedelta(hours=TIMEZONES.get(city.timezone, 7)), city.timezone)
 
-    def when(moment: dt.datetime | dt.date | None, with_time: bool = True) -> str:
-        """A moment as the city reads it: its own time zone, named (WIB, WITA, WIT)."""
-        if moment is None:
+    def when(moment: dt.datetime | dt.date | str | None, with_time: bool = True) -> str:
+        """A moment as the city reads it: its own time zone, named (WIB, WITA, WIT). A day as an event's
+        data carries it ("2023-03-14") is written as every other day is: 14 Maret 2023."""
+        if moment is None or moment == "":
             return ""
+        if isinstance(moment, str):
+            typed = moment
+            try:
+                moment = dt.date.fromisoformat(typed)
+            except ValueError:
+                return typed
         if isinstance(moment, dt.datetime):
             local = moment.astimezone(zone)
             text = f"{local.day} {_MONTHS[lang][local.month - 1]} {local.year}"

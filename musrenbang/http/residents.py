@@ -28,7 +28,7 @@ from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt, count_photo_decode, count_submission
 from musrenbang.http.reads import FROM_REPLICA
-from musrenbang.http.render import page, page_context, rendered
+from musrenbang.http.render import as_typed, page, page_context, rendered
 from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
 from musrenbang.projections import city as city_views
@@ -144,7 +144,7 @@ async def new_proposal_form(request: Request, pool: PoolDep, proposals: Proposal
     entered = {"kelurahan": request.query_params.get("kelurahan", "")}
     earlier = await _earlier(pool, request.query_params.get("lanjutan", ""))
     if earlier is not None:
-        entered = {f: "" if earlier[f] is None else str(earlier[f]) for f in CONTENT_FIELDS}
+        entered = as_typed(earlier, CONTENT_FIELDS)
         entered["priority_program"] = ""  # numbered in the earlier year's list: chosen again for this one
         entered["carried_from"] = earlier["code"]
     return page(request, "proposal_form.html", **await _form_context(pool, year), values=entered, errors={},
@@ -188,7 +188,7 @@ async def submit_proposal_form(
     """The very same form sent again (double tap, refresh after a slow answer) is answered first, with
     the proposal it made, whatever changed since: submissions closing, or the carry-over it made itself."""
     form = await request.form()
-    entered = {name: str(form.get(name, ""))[:4000] for name in FORM_FIELDS}
+    entered = {name: str(form.get(name, "")) for name in FORM_FIELDS}
     key = form_key(form) or str(uuid.uuid4())
     uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
     raws = [await upload.read() for upload in uploads] if len(uploads) <= rules.MAX_PHOTOS else []
@@ -323,7 +323,7 @@ async def stop_news(request: Request, pool: PoolDep, code: FromPath[str]) -> Res
     tries are limited per client address."""
     code = code_or_404(code)
     form = await request.form()
-    contact = str(form.get("kontak", ""))[:300]
+    contact = str(form.get("kontak", ""))
     settings = request.app.state.settings
     await count_attempt(pool, "stop", client_address(request, settings.trust_proxy), STOPS_PER_HOUR)
     async with pool.acquire() as conn:
@@ -340,7 +340,7 @@ async def revise_form(request: Request, pool: PoolDep, code: FromPath[str]) -> T
         proposal = await proposal_views.get(conn, code_or_404(code))
     if proposal is None:
         raise NotFoundException()
-    entered = {f: "" if proposal[f] is None else str(proposal[f]) for f in CONTENT_FIELDS}
+    entered = as_typed(proposal, CONTENT_FIELDS)
     return page(request, "proposal_revise.html", **await _form_context(pool, proposal["year"]), p=proposal,
                 values=entered, errors={}, idempotency_key=str(uuid.uuid4()))  # fmt: skip
 

@@ -15,7 +15,7 @@ import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody
 from litestar.serialization import encode_json
 
 from musrenbang.domain import bounds, realisation
@@ -26,7 +26,7 @@ from musrenbang.domain.events import RkpdLine
 from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog.store import AppendResult
 from musrenbang.http import page_cache
-from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep
+from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, Year
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.reads import FROM_REPLICA
@@ -41,7 +41,6 @@ from musrenbang.services.rkpd import acting_agency
 
 Text = Annotated[str, msgspec.Meta(max_length=500)]
 Reason = Annotated[str, msgspec.Meta(max_length=1000)]
-Year = Annotated[int, Parameter(ge=2000, le=2100, description="RKPD year")]
 CITY_PROJECTIONS = ("rkpd", "proposals", "lineage")
 
 

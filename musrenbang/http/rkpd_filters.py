@@ -24,8 +24,10 @@ from musrenbang.http.rkpd_api import RkpdItemOut, RkpdOut
 
 FACETS = ("kecamatan", "kelurahan", "opd", "program")
 """The query parameters that choose one value each (in the order the form shows them)."""
-_SHAPES = {"kecamatan": re.compile(r"\d{2}\.\d{2}\.\d{2}"), "kelurahan": re.compile(r"\d{2}\.\d{2}\.\d{2}\.\d{4}"),
-           "opd": re.compile(r"[A-Za-z0-9._-]{1,40}"), "program": re.compile(r"\d{1,3}")}  # fmt: skip
+_SHAPES = {"kecamatan": re.compile(r"\d{2}\.\d{2}\.\d{2}", re.ASCII),
+           "kelurahan": re.compile(r"\d{2}\.\d{2}\.\d{2}\.\d{4}", re.ASCII),
+           "opd": re.compile(r"[A-Za-z0-9._-]{1,40}"), "program": re.compile(r"\d{1,3}", re.ASCII)}  # fmt: skip
+r"""re.ASCII: `\d` alone takes ٣ and ３ too, which `int()` then reads as 3."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -59,7 +59,7 @@ from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
 
-_NAME = re.compile(r"(\d{4})(?:\.(csv|xlsx|atom))?")
+_NAME = re.compile(r"(\d{4})(?:\.(csv|xlsx|atom))?", re.ASCII)
 
 FORUM_KINDS = {"forum.opened", "forum.item_adjusted", "forum.ballot_cast", "forum.scores_given", "forum.closed"}
 LINE_KINDS = {"rkpd.line_set", "rkpd.line_withdrawn", "rkpd.adopted", "rkpd.enacted", "rkpd.forum_closed"}

@@ -70,7 +70,7 @@ async def decide(request: Request, actor: ActorDep, proposals: ProposalsDep, run
     require_role(actor, "admin", "facilitator")
     require_region(actor, await proposals.kelurahan_of(code))
     form = await request.form()
-    entered = {name: str(form.get(name, "")).strip()[:1000] for name in DECISION_FIELDS}
+    entered = {name: str(form.get(name, "")).strip() for name in DECISION_FIELDS}
     cost, volume, errors = values.parse_agreed(entered["agreed_cost"], entered["agreed_volume"])
     if not errors:
         command = rules.VerifyProposal(code=code, decision=entered["decision"], reason=entered["reason"],
@@ -103,13 +103,16 @@ async def merge(request: Request, actor: ActorDep, proposals: ProposalsDep, runn
                 pool: PoolDep) -> Response:  # fmt: skip
     require_role(actor, "admin", "facilitator")
     form = await request.form()
-    codes = tuple(code_or_404(str(c)) for c in form.getall("codes", []))[:50]
+    codes = tuple(code_or_404(str(c)) for c in form.getall("codes", []))
     typed_into = str(form.get("into", ""))
     into = code_or_404(typed_into) if typed_into else ""
-    entered: dict[str, Any] = {"codes": codes, "into": into, "reason": str(form.get("reason", "")).strip()[:1000]}
+    entered: dict[str, Any] = {"codes": codes, "into": into, "reason": str(form.get("reason", "")).strip()}
     if not into:
         return await _queue_page(request, actor, pool, failed="gabung", entered=entered,
                                  errors={"into": N_("pilih usulan tujuan penggabungan")})  # fmt: skip
+    if len([c for c in codes if c != into]) > rules.MAX_MERGED:  # before a region is looked up for each
+        return await _queue_page(request, actor, pool, failed="gabung", entered=entered, errors={
+            "codes": Message(N_("paling banyak %(max)d usulan sekaligus"), max=rules.MAX_MERGED)})  # fmt: skip
     try:
         for c in (into, *codes):
             require_region(actor, await proposals.kelurahan_of(c))

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from musrenbang.domain.cycle import ADOPTED, STAGES, Cycle, planned_first
+from musrenbang.domain.cycle import ADOPTED, STAGES, Cycle, planned_first, working_first
 from musrenbang.domain.events import CycleStageAdvanced, CycleStarted, CycleWindowChanged, StageWindow
 from musrenbang.eventlog.store import RecordedEvent
 from musrenbang.projections import Projection, Statements
@@ -96,6 +96,17 @@ async def current_cycle(conn: asyncpg.Connection, today: dt.date) -> asyncpg.Rec
     )
     ordered = planned_first([(r["year"], r["adopted"], r["usulan_opens"]) for r in rows], today)
     return next((r for year in ordered for r in rows if r["year"] == year), None)
+
+
+async def years_at_work(conn: asyncpg.Connection, stage: str, today: dt.date) -> list[int]:
+    """Every cycle's year in the order a staff page of `stage` offers them (domain/cycle.py, `working_first`)."""
+    rows = await conn.fetch(
+        "SELECT c.year, c.adopted, k.opens, k.closes FROM cycles c"
+        " LEFT JOIN cycle_calendar k ON k.year = c.year AND k.stage = $1", stage,
+    )  # fmt: skip
+    windows = [(r["year"], r["adopted"], StageWindow(stage=stage, opens=r["opens"], closes=r["closes"])
+                if r["opens"] is not None else None) for r in rows]  # fmt: skip
+    return working_first(windows, today)
 
 
 async def cycle_row(conn: asyncpg.Connection, year: int) -> asyncpg.Record | None:

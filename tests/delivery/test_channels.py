@@ -15,7 +15,7 @@ import pytest
 
 from musrenbang.config import ConfigError, Settings
 from musrenbang.delivery import channels, worker
-from musrenbang.delivery.channels import GatewayChannel, Message, SmtpChannel
+from musrenbang.delivery.channels import GatewayChannel, Message, SmtpChannel, _retry_after
 from tests.delivery.stubs import GatewayStub, SmtpSink, free_port
 
 # Credentials without TLS are what the worker allows on this machine only; aiosmtpd warns about them.
@@ -292,3 +292,9 @@ async def test_an_email_goes_over_tls_with_login_and_a_stop_cuts_it_there_too(
         cut = await asyncio.wait_for(sending, 2.0)
     assert cut.status == "retry" and cut.interrupted and "nothing sent" in (cut.error or "")
     assert len(smtp.messages) == 1
+
+
+def test_a_retry_after_in_other_digits_is_ignored_not_a_crash() -> None:
+    """"²".isdigit() is True and float("²") raises: a gateway's odd header must not stop the sender."""
+    assert [_retry_after(raw) for raw in ("7", " 30 ", "²", "٣", "Wed, 21 Oct 2026 07:28:00 GMT", None)] == [
+        7.0, 30.0, None, None, None, None]  # fmt: skip

@@ -26,3 +26,18 @@ def test_the_region_of_a_platform_never_changes() -> None:
     state = city.evolve(city.City(), city.decide(city.City(), BEKASI)[0])
     with pytest.raises(DomainError, match="32.75"):
         city.decide(state, msgspec.structs.replace(BEKASI, region="32.01"))
+
+
+@pytest.mark.parametrize("region", ["٣٢.٧٥", "32.٧٥", "３２.７５"])
+def test_a_region_code_is_ascii_digits(region: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        city.decide(city.City(), msgspec.structs.replace(BEKASI, region=region))
+    assert "region" in refused.value.errors
+
+
+@pytest.mark.parametrize("urusan", ["١.٠٣", "1.٠٣", "1.０３"])
+def test_an_urusan_code_is_ascii_digits(urusan: str) -> None:
+    first = msgspec.structs.replace(BEKASI.agencies[0], urusan=(urusan,))
+    with pytest.raises(ValidationFailed) as refused:
+        city.decide(city.City(), msgspec.structs.replace(BEKASI, agencies=(first, *BEKASI.agencies[1:])))
+    assert "agencies" in refused.value.errors

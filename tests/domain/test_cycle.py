@@ -143,6 +143,26 @@ def test_the_cycle_being_planned_is_the_running_one_before_one_opened_early() ->
     assert cycle.planned_first([(2022, False, None)], today) == [2022]  # a cycle without a calendar runs
 
 
+def test_a_stage_s_staff_page_keeps_the_year_whose_window_of_that_stage_runs_when_the_next_opens_early() -> None:
+    """RKPD 2027's Forum Perangkat Daerah still running in December 2026 while 2028's proposals have begun:
+    the Renja pages stay on 2027 (residents' pages go to 2028, above)."""
+    today = D(2026, 12, 2)
+
+    def window(opens: dt.date, closes: dt.date) -> StageWindow:
+        return StageWindow(stage="perangkat_daerah", opens=opens, closes=closes)
+
+    cycles = [(2026, True, window(D(2025, 2, 15), D(2025, 3, 15))),
+              (2027, False, window(D(2026, 2, 15), D(2026, 12, 31))),  # extended, still running
+              (2028, False, window(D(2027, 2, 15), D(2027, 3, 15))),  # ahead
+              (2029, False, window(D(2028, 2, 15), D(2028, 3, 15))),
+              (2025, False, window(D(2024, 2, 15), D(2024, 3, 15)))]  # passed, never adopted  # fmt: skip
+    assert cycle.working_first(cycles, today) == [2027, 2028, 2029, 2025, 2026]
+    assert cycle.planned_first([(y, a, D(y - 2, 12, 1)) for y, a, _ in cycles], today)[0] == 2028
+    both_open = [(2028, False, window(D(2026, 12, 1), D(2027, 1, 31))), *cycles[1:2]]
+    assert cycle.working_first(both_open, today) == [2027, 2028]  # the older's work is due first
+    assert cycle.working_first([(2022, False, None), (2023, False, None)], today) == [2022, 2023]
+
+
 def test_no_stage_is_closed_before_the_calendar_begins() -> None:
     state = started()
     with pytest.raises(DomainError, match="belum ada tahap"):

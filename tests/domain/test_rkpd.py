@@ -111,6 +111,25 @@ def test_a_line_states_what_is_delivered_and_how_much(changes: dict[str, object]
     assert field in caught.value.errors
 
 
+@pytest.mark.parametrize("code", ["1.03.10.2.01.٠٠١٧", "1.03.١٠.2.01.0017", "1.03.10.2.01.００１７"])
+def test_a_sub_kegiatan_code_is_ascii_digits(code: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        set_line(received(item("A")), line("A", sub_kegiatan_code=code))
+    assert caught.value.errors == {"sub_kegiatan_code": "kode sub-kegiatan berbentuk U.BB.PP.K.KK.SSSS, misalnya"
+                                                        " 1.03.10.2.01.0017"}  # fmt: skip
+
+
+def test_a_lines_volume_and_target_are_read_as_programs_write_them() -> None:
+    """A decimal point (or comma) and no thousands groups: what the JSON API sends, and what the form sends
+    once it has read the operator's "1.500" (tests/http/test_renja.py)."""
+    _, [event] = set_line(received(item("A")), line("A", volume="2.5", target="0,125"))
+    assert isinstance(event, RkpdLineSet) and (event.line.volume, event.line.target) == ("2.5", "0.125")
+    with pytest.raises(ValidationFailed) as caught:
+        set_line(received(item("A")), line("A", volume="banyak", target="1,2345"))
+    assert caught.value.errors == {"volume": "volume berupa angka lebih dari nol",
+                                   "target": "terlalu banyak angka di belakang koma"}  # fmt: skip
+
+
 def test_an_agency_acts_only_on_its_own_proposals_and_lines() -> None:
     state = received(item("A"), item("B", agency="DINKES"))
     with pytest.raises(Forbidden):

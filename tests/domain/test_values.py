@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -170,3 +171,69 @@ def test_other_numbers_that_are_no_whole_rupiah_are_refused(typed: str) -> None:
 def test_quantities_take_ascii_digits_only(typed: str) -> None:
     with pytest.raises(ValueError, match="tulis angka"):
         values.parse_decimal(typed, places=3)
+
+
+# --- quantities as Indonesian writes them: a comma is the decimal mark, dots group thousands -------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "text"),
+    [
+        ("1.500", "1500"),  # was 1.5
+        ("1.500,5", "1500.5"),
+        ("1.500.000", "1500000"),
+        ("2,5", "2.5"),
+        ("0,125", "0.125"),
+        (" 150 ", "150"),
+        ("12,50", "12.5"),
+        (150, "150"),  # a JSON number is a number already
+        (2.5, "2.5"),
+    ],
+)
+def test_a_quantity_as_an_indonesian_writes_it(typed: str | int | float, text: str) -> None:
+    assert values.parse_quantity(typed) == text
+
+
+@pytest.mark.parametrize(("typed", "written"), [("12.5", "12,5"), ("0.125", "0,125"), ("1.5000", "1,5000")])
+def test_a_decimal_point_is_refused_saying_to_write_a_comma(typed: str, written: str) -> None:
+    with pytest.raises(ValueError, match=f"koma adalah tanda desimal.*tulis {written}$"):
+        values.parse_quantity(typed)
+
+
+@pytest.mark.parametrize("typed", ["1.50.000", "12.34.567", "1.000.", "1,000.5", "1.5.0"])
+def test_a_dot_that_groups_no_thousands_in_a_quantity_is_refused_saying_so(typed: str) -> None:
+    with pytest.raises(ValueError, match="titik hanya memisahkan ribuan"):
+        values.parse_quantity(typed)
+
+
+@pytest.mark.parametrize("typed", ["٣٠٠", "１２", "1_000", "2,٥", "1 500", "NaN", "1E+3", "", "satu"])
+def test_what_is_no_quantity_is_refused(typed: str) -> None:
+    with pytest.raises(ValueError, match="tulis angka"):
+        values.parse_quantity(typed)
+
+
+@pytest.mark.parametrize(("typed", "message"), [("1,2345", "terlalu banyak angka di belakang koma"),
+                                                ("1.000.000.000.000.000", "angka terlalu besar")])  # fmt: skip
+def test_a_quantity_keeps_its_bounds(typed: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        values.parse_quantity(typed)
+
+
+def test_a_number_programs_send_is_read_with_a_decimal_point_and_a_stored_one_as_it_is() -> None:
+    """The JSON API and the events write a decimal point; only forms are read the Indonesian way."""
+    assert values.parse_decimal("2.125", places=3) == "2.125" and values.parse_decimal("1.500", places=3) == "1.5"
+    assert values.parse_quantity(Decimal("2.125")) == "2.125"  # a JSON number (msgspec's Decimal)
+
+
+def test_an_agreed_volume_is_read_as_indonesian_writes_it() -> None:
+    assert values.parse_agreed("Rp 1.500.000", "1.500") == (1_500_000, "1500", {})
+    assert values.parse_agreed("", "2,5") == (None, "2.5", {})
+    _, volume, errors = values.parse_agreed("", "12.5")
+    assert volume is None and errors == {"agreed_volume": "koma adalah tanda desimal, titik hanya memisahkan ribuan:"
+                                                           " tulis 12,5"}  # fmt: skip
+
+
+@pytest.mark.parametrize(("typed", "text"), [("-6.238", "-6.238"), ("106.990", "106.99"), ("-6,2383", "-6.2383"),
+                                             (106.9896, "106.9896")])  # fmt: skip
+def test_coordinates_keep_the_dot_as_their_decimal_mark(typed: str | float, text: str) -> None:
+    assert values.parse_decimal(typed, places=7) == text

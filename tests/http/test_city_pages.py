@@ -4,6 +4,7 @@ pass and decline them, and Bappeda adopts the RKPD. The tests run in order on on
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -14,12 +15,18 @@ import httpx
 import pytest
 
 from musrenbang.db.connect import create_pool
+from musrenbang.domain import cycle
+from musrenbang.domain.events import StageWindow
+from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.projections import cycles as cycle_views
+from musrenbang.services import cycles as cycle_service
 from tests.conftest import _throwaway_database
 from tests.http.city_setup import PROPOSALS, seed, sign_in
 from tests.http.conftest import event_count
 from tests.http.test_pages import hidden
 from tests.http.test_staff import add_user
 from tests.server import serving
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -130,10 +137,19 @@ async def test_an_agency_makes_a_line_from_two_proposals(city: City) -> None:
     client = await city.as_("dbmsda")
     page = await client.get("/petugas/perangkat-daerah")
     two = [city.codes["Perbaikan saluran RW 01"], city.codes["Perbaikan saluran RW 02"]]
-    r = await client.post("/petugas/perangkat-daerah/baris", data=line_form(page.text, two))
+    wrong = await client.post("/petugas/perangkat-daerah/baris", data=line_form(page.text, two, volume="12.5"))
+    assert wrong.status_code == 422 and 'id="volume-error"' in wrong.text and "tulis 12,5" in wrong.text
+    # As an operator writes them: a dot groups thousands, a comma is the decimal mark.
+    r = await client.post("/petugas/perangkat-daerah/baris", data=line_form(page.text, two, volume="1.500",
+                                                                              target="2,5"))  # fmt: skip
     assert r.status_code == 303, r.text
+    stored = await city.pool.fetchrow("SELECT line->>'volume' AS volume, line->>'target' AS target FROM rkpd_lines"
+                                      " WHERE line_id = 'DBMSDA-001'")  # fmt: skip
+    assert (stored["volume"], stored["target"]) == ("1500", "2.5")  # "1.500" was 1.5
     after = await client.get(r.headers["location"])
     assert "Baris DBMSDA-001 dibuat" in after.text
+    prefilled = (await client.get("/petugas/perangkat-daerah/baris/DBMSDA-001")).text
+    assert 'value="1.500"' in prefilled and 'value="2,5"' in prefilled  # what the form reads back the same
     assert 'id="l-DBMSDA-001"' in after.text and "Rp 18.000.000" in after.text
     for code in two:
         track = await client.get(f"/lacak/{code}")
@@ -203,6 +219,36 @@ async def test_another_agency_and_a_facilitator_are_refused_and_nothing_is_writt
     assert await event_count(city.pool) == before
 
 
+async def test_opening_next_year_early_leaves_the_agencies_on_the_year_whose_forum_runs(city: City) -> None:
+    """RKPD 2023 opened with its proposals begun while 2022's Forum Perangkat Daerah still runs: residents'
+    pages go to 2023 (planned_first), the agencies' pages stay on 2022 (working_first) and offer 2023, and
+    every form posts to the year it showed. The tests after this one still work on 2022 by default."""
+    today = cycle_service.today()
+    days = {"usulan": (-7, 30), "kelurahan": (31, 45), "kecamatan": (46, 59), "perangkat_daerah": (60, 90),
+            "kota": (91, 120), "ditetapkan": (121, 180)}  # fmt: skip
+    calendar = tuple(StageWindow(stage=s, opens=today + dt.timedelta(days=a), closes=today + dt.timedelta(days=b))
+                     for s, (a, b) in days.items())  # fmt: skip
+    command = cycle.StartCycle(year=2023, region="32.75", theme="Tema 2023", priority_programs=("Program A",),
+                               calendar=calendar)  # fmt: skip
+    await cycle_service.open_cycle(EventStore(city.pool), command, Metadata(actor="admin", role="admin"))
+    await eventually(lambda: city.pool.fetchval("SELECT 1 FROM cycles WHERE year = 2023"), "2023 projected")
+    async with city.pool.acquire() as conn:
+        assert (await cycle_views.current_cycle(conn, today))["year"] == 2023  # the residents' default moved
+
+    dbmsda = await city.as_("dbmsda")
+    page = await dbmsda.get("/petugas/perangkat-daerah")
+    assert "Forum Perangkat Daerah 2022" in page.text
+    assert '<option value="2023">2023</option>' in page.text  # offered, not chosen
+    assert 'action="/petugas/perangkat-daerah/baris?tahun=2022"' in page.text
+    later = await dbmsda.get("/petugas/perangkat-daerah?tahun=2023")
+    assert "Forum Perangkat Daerah 2023" in later.text and '<option value="2023" selected>' in later.text
+    for wrong in ("1999", "dua", "²⁰²²"):
+        assert (await dbmsda.get(f"/petugas/perangkat-daerah?tahun={wrong}")).status_code == 404
+    admin = await city.as_("admin")
+    r = await admin.get("/petugas/rkpd")
+    assert r.headers["location"] == "/petugas/rkpd/2022"  # the year whose Musrenbang Kota window runs
+
+
 async def test_adoption_waits_until_every_proposal_is_decided(city: City) -> None:
     admin = await city.as_("admin")
     review = await admin.get("/petugas/rkpd/2022")
@@ -232,14 +278,16 @@ async def test_adoption_waits_until_every_proposal_is_decided(city: City) -> Non
     assert f'href="/periksa/{head}"' in adopted.text and 'href="/rkpd/2022"' in adopted.text
     assert "/tetapkan" not in adopted.text  # nothing changed since: nothing to adopt again
     # After adoption a change needs a reason, and shows until the RKPD is adopted again.
-    line = await dbmsda.get("/petugas/perangkat-daerah/baris/DBMSDA-001")
+    # RKPD 2022 adopted, 2023 is the agencies' default now (the test before opened it): 2022 by its year.
+    assert (await dbmsda.get("/petugas/perangkat-daerah/baris/DBMSDA-001")).status_code == 404
+    line = await dbmsda.get("/petugas/perangkat-daerah/baris/DBMSDA-001?tahun=2022")
     assert 'value="18000000"' in line.text  # prefilled
     changed = line_form(line.text, [city.codes["Perbaikan saluran RW 01"], city.codes["Perbaikan saluran RW 02"]],
                         pagu="17 juta")  # fmt: skip
-    r = await dbmsda.post("/petugas/perangkat-daerah/baris/DBMSDA-001", data=changed)
+    r = await dbmsda.post("/petugas/perangkat-daerah/baris/DBMSDA-001?tahun=2022", data=changed)
     assert r.status_code == 422 and 'id="reason-error"' in r.text and 'value="17 juta"' in r.text
     changed["reason"] = "harga satuan turun"
-    r = await dbmsda.post("/petugas/perangkat-daerah/baris/DBMSDA-001", data=changed)
+    r = await dbmsda.post("/petugas/perangkat-daerah/baris/DBMSDA-001?tahun=2022", data=changed)
     assert r.status_code == 303
     review = await admin.get("/petugas/rkpd/2022")
     assert "berubah sejak penetapan" in review.text and "Tetapkan lagi" in review.text

@@ -97,11 +97,13 @@ async def test_the_staff_page_opens_a_year_and_extends_a_window(
         form = await bappeda.get("/petugas/siklus")
         assert form.status_code == 200 and "Buka siklus tahun berikutnya" in form.text
         fields = {"_csrf_token": hidden(form.text, "_csrf_token"), "year": str(year), "theme": "Tahun halaman",
-                  "programs": "Jalan lingkungan | 90% mantap\nUMKM naik kelas",
+                  "programs": "Jalan lingkungan | 90% mantap" + "\n" * 25 + "UMKM naik kelas\n",  # blanks once cut it
                   "pagu_kecamatan": "32.75.01 = 7.500.000.000"}  # fmt: skip
         first = dt.date(year - 1, 1, 5)
         for w in _calendar(first):
             fields[f"opens_{w['stage']}"], fields[f"closes_{w['stage']}"] = w["opens"], w["closes"]
+        no_title = await bappeda.post("/petugas/siklus", data={**fields, "programs": "Jalan | 90%\n| tanpa judul"})
+        assert no_title.status_code == 422 and "tulis satu program per baris" in no_title.text  # was dropped unseen
         wrong = {**fields, "opens_kelurahan": str(first - dt.timedelta(days=30))}  # before the stage before it
         r = await bappeda.post("/petugas/siklus", data=wrong)
         assert r.status_code == 422 and "tahap ini tidak dapat dibuka sebelum tahap sebelumnya" in r.text

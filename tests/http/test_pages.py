@@ -9,12 +9,14 @@ import io
 import re
 import uuid
 import zipfile
+from decimal import Decimal
 
 import asyncpg
 import httpx
 import pytest
 
 from musrenbang.db.connect import create_pool
+from musrenbang.http.render import as_typed
 from musrenbang.resources import static_dir
 from tests import history
 from tests.http import routes
@@ -82,6 +84,26 @@ async def test_the_form_submits_and_the_code_page_shows_code_and_secret(client: 
     assert "Pembangunan jalan setapak" in track.text and "Rp 45.000.000" in track.text
     assert "Diajukan, menunggu verifikasi" in track.text
     assert track.text.count("/photos/") >= 1
+
+
+async def test_a_volume_is_read_as_indonesian_writes_it_and_put_back_so(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool
+) -> None:
+    """"1.500 meter" is fifteen hundred metres (it was 1.5); "12.5" is refused saying to write "12,5"; a
+    proposal proposed again shows its volume as the form reads it back; the API's JSON numbers are numbers."""
+    before = await event_count(app_pool)
+    refused = await send_form(client, await open_form(client), {**FORM_FIELDS, "volume": "12.5"})
+    assert refused.status_code == 422 and "tulis 12,5" in refused.text and await event_count(app_pool) == before
+    for typed, stored in (("1.500", Decimal(1500)), ("2,5", Decimal("2.5"))):
+        r = await send_form(client, await open_form(client), {**FORM_FIELDS, "volume": typed})
+        assert r.status_code == 200, r.text
+        code = code_on(r.text)
+        assert await app_pool.fetchval("SELECT volume FROM proposals WHERE code = $1", code) == stored
+        assert as_typed({"volume": stored}, ["volume"]) == {"volume": typed}
+    api = await client.post("/api/v1/proposals", json=payload(volume=2.125), headers=new_key())
+    assert api.status_code == 201, api.text
+    assert await app_pool.fetchval("SELECT volume FROM proposals WHERE code = $1", api.json()["code"]) == Decimal(
+        "2.125")  # fmt: skip
 
 
 async def test_submitting_the_same_form_twice_gives_the_same_proposal(

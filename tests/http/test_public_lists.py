@@ -86,7 +86,8 @@ async def test_filters_combine_and_search_reads_old_spellings(web: httpx.AsyncCl
 
 
 @pytest.mark.parametrize("params", [{"kecamatan": "99.99.99"}, {"kecamatan": "<script>"}, {"program": "x"},
-                                    {"program": "99"}, {"opd": "TIDAKADA"}, {"kelurahan": "32.75.01"}])  # fmt: skip
+                                    {"program": "99"}, {"opd": "TIDAKADA"}, {"kelurahan": "32.75.01"},
+                                    {"program": "١"}, {"program": "٣"}, {"kecamatan": "٣٢.٧٥.٠١"}])  # fmt: skip
 async def test_an_unknown_choice_is_a_clear_400(web: httpx.AsyncClient, params: dict[str, str]) -> None:
     r = await web.get(f"/rkpd/{YEAR}", params=params)
     assert r.status_code == 400
