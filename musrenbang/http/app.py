@@ -278,7 +278,10 @@ def create_app(
             # has nothing to ride on there.
             # The stop links of e-mails: their token is the authority, and mail providers POST to them
             # (RFC 8058 one-click) with no session and no form.
-            exclude=["^/api/", "^/berhenti/"],  # regexes searched anywhere in the path: anchored
+            # Responses any shared cache may keep (static files, photos, feeds: `Cache-Control: public`) set
+            # no CSRF cookie: a cache that kept the Set-Cookie would hand every visitor the same token. They
+            # are read-only (GET), and no form is on them.
+            exclude=["^/api/", "^/berhenti/", "^/static/", "^/photos/", r"\.atom$"],  # searched anywhere: anchored
         ),
         # Exceptions are logged by the handlers of http/errors.py: one INFO line for a refused request, a
         # traceback only for a server error.

@@ -354,8 +354,10 @@ def _respond(request: Request, feed: Feed, items: list[Entry]) -> Response:
     body = atom(feed, items)
     updated = newest(items)
     etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+    # The words depend on the language, which a cookie may choose (`?lang=` remembered): a cache keeps one
+    # copy per cookie, or an English reader's feed is what the next Indonesian reader is sent.
     headers = {"ETag": etag, "Last-Modified": email.utils.format_datetime(updated.astimezone(dt.UTC), usegmt=True),
-               "Cache-Control": "public, max-age=60"}  # fmt: skip
+               "Cache-Control": "public, max-age=60", "Vary": "Cookie"}  # fmt: skip
     if _not_modified(request, etag, updated):
         return Response(content=b"", status_code=304, headers=headers)
     return Response(content=body, media_type=MEDIA_TYPE, headers=headers)

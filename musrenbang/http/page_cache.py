@@ -147,10 +147,13 @@ async def cached(request: Request, key: tuple[object, ...], render: Render, medi
     default."""
     vary = "Accept-Encoding, Cookie" if vary_language else "Accept-Encoding"
     etag = etag_of(key)
-    if _client_has(request, etag):
+    asked = _asked(request)
+    if etag in asked:
         return Response(content=b"", status_code=304, headers=_headers(etag, vary))
     cache = cache or cache_of(request)
     body = cache.get(etag) or await _render_once(cache, etag, render, media_type)
+    if "*" in asked:  # true only for what exists: known once it is rendered (a missing page raised 404 there)
+        return Response(content=b"", status_code=304, headers=_headers(body.etag, vary))
     return _send(request, body, vary)
 
 
@@ -191,7 +194,7 @@ def _send(request: Request, body: Body, vary: str) -> Response:
     would otherwise compress it a second time)."""
     ScopeState.from_scope(request.scope).is_cached = True
     headers = _headers(body.etag, vary)
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if takes_gzip(request.headers.get("accept-encoding", "")):
         headers["Content-Encoding"] = "gzip"
         return Response(content=body.gzipped, media_type=body.media_type, headers=headers)
     return Response(content=gzip.decompress(body.gzipped), media_type=body.media_type, headers=headers)
@@ -201,9 +204,41 @@ def _headers(etag: str, vary: str) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": vary}
 
 
-def _client_has(request: Request, etag: str) -> bool:
+def takes_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header (RFC 9110, 12.5.3) accepts gzip: named (or `x-gzip`, or `*` when
+    gzip is not named) with a q-value above 0. `gzip;q=0` refuses it, though the word is there."""
+    named: float | None = None
+    anything: float | None = None
+    for part in accept_encoding.split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+                if not 0 <= q <= 1:  # also nan: not a weight
+                    q = 0.0
+        coding = coding.lower()
+        if coding in ("gzip", "x-gzip"):
+            named = q if named is None else max(named, q)
+        elif coding == "*":
+            anything = q
+    if named is not None:
+        return named > 0
+    return anything is not None and anything > 0
+
+
+def _asked(request: Request) -> set[str]:
+    """The entity tags of If-None-Match, compared weakly (RFC 9110, 13.1.2): `W/"x"` and `"x"` are one tag,
+    given here in the weak form our ETags take; `*` stays `*`."""
     asked = request.headers.get("if-none-match")
-    return asked is not None and (asked.strip() == "*" or etag in (t.strip() for t in asked.split(",")))
+    if asked is None:
+        return set()
+    tags = {t.strip() for t in asked.split(",")}
+    return {t if t == "*" or t.startswith("W/") else "W/" + t for t in tags if t}
 
 
 async def by_checkpoints(request: Request, pool: asyncpg.Pool, name: str, models: Sequence[str],

@@ -276,3 +276,14 @@ async def test_a_static_file_name_no_file_system_takes_is_not_found(client: http
         r = await client.get(path)
         assert r.status_code == 404, (path, r.status_code)
     assert (await client.get("/static/app.css")).status_code == 200
+
+
+async def test_responses_a_shared_cache_may_keep_set_no_csrf_cookie(city_server: Server) -> None:
+    """A cache that kept `Set-Cookie` with a public response would give every visitor the same token."""
+    async with httpx.AsyncClient(base_url=city_server.base_url, timeout=30) as client:
+        for path in ("/static/app.css", "/rkpd/2022.atom", "/kelurahan/32.75.01.1001.atom"):
+            r = await client.get(path)
+            assert r.status_code == 200 and "public" in r.headers["cache-control"], path
+            assert "set-cookie" not in r.headers, (path, r.headers["set-cookie"])
+        form = await client.get("/usulan/baru")  # a page with a form still gets its token
+    assert "csrftoken=" in form.headers["set-cookie"]
