@@ -105,15 +105,20 @@ def decide(state: LineProgress, command: RecordMilestone, *, line: RkpdLine | No
         errors["contractor"] = N_("tulis nama penyedia (kontraktor)")
     if stage == "batal" and not note:
         errors["note"] = N_("tulis alasan pembatalan")
-    if command.ends is not None and (stage != "kontrak" or command.ends < command.on):
+    if contractor and stage != "kontrak":  # refused, never dropped: it was typed for a reason
+        errors["contractor"] = N_("penyedia hanya dicatat pada tahap kontrak")
+    if command.ends is not None and stage != "kontrak":
+        errors["ends"] = N_("tanggal akhir kontrak hanya dicatat pada tahap kontrak")
+    elif command.ends is not None and command.ends < command.on:
         errors["ends"] = N_("tanggal akhir kontrak tidak boleh sebelum tanggal kontrak")
-    errors.update(photo_errors(stage, len(command.photos)))
+    photos = tuple({p.photo_id: p for p in command.photos}.values())  # the same photo sent twice is one photo
+    errors.update(photo_errors(stage, len(photos)))
     if errors:
         raise ValidationFailed(errors)
     return [RkpdMilestoneRecorded(
         year=command.year, line_id=line.line_id, agency=line.agency, origins=line.origins, stage=stage,
         on=command.on, amount=command.amount, progress=progress, note=note,
-        contractor=contractor if stage == "kontrak" else None, ends=command.ends, photos=command.photos,
+        contractor=contractor if stage == "kontrak" else None, ends=command.ends, photos=photos,
     )]  # fmt: skip
 
 
@@ -259,12 +264,20 @@ def read_rows(records: list[list[str]], year: int, by_agency: str | None) -> lis
         raise DomainError(N_("berkas tidak berisi baris data"))
     if len(body) > MAX_ROWS:
         raise DomainError(Message(N_("paling banyak %(max)d baris sekaligus"), max=MAX_ROWS))
-    return [_row(n, {f: (r[i].strip() if i < len(r) else "") for f, i in where.items()}, year, by_agency)
+    # A cell beyond the header's last column is text that was cut from its own (an unquoted comma in a
+    # note): named at that column, never dropped. Empty cells there (a trailing separator) are nothing.
+    last = next((f for f, i in where.items() if i == len(header) - 1), None)
+    return [_row(n, {f: (r[i].strip() if i < len(r) else "") for f, i in where.items()}, year, by_agency,
+                 overflow=(last or "line_id") if any(cell.strip() for cell in r[len(header):]) else None)
             for n, r in body]  # fmt: skip
 
 
-def _row(number: int, cells: dict[str, str], year: int, by_agency: str | None) -> BulkRow:
+def _row(number: int, cells: dict[str, str], year: int, by_agency: str | None, *,
+         overflow: str | None = None) -> BulkRow:  # fmt: skip
     errors: dict[str, str | Message] = {}
+    if overflow is not None:
+        errors[overflow] = N_("baris ini berisi lebih banyak kolom daripada baris judul: apit isian yang memuat"
+                              " koma atau titik koma dengan tanda kutip")
     stage = cells.get("stage", "").lower()
     stage = STAGE_ALIASES.get(stage, stage)
     if stage not in STAGES:

@@ -26,6 +26,7 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import bounds
 from musrenbang.domain import pokir as pokir_rules
 from musrenbang.domain import proposal as rules
+from musrenbang.domain import realisation as realisation_rules
 from musrenbang.domain.access import Actor
 from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
@@ -283,11 +284,21 @@ async def _form_context(pool: asyncpg.Pool, actor: Actor, request: Request, year
     return {"kecamatan": kecamatan, "programs": programs, "cycle": {"year": year}}
 
 
-def _day(text: str) -> dt.date | None:
+def _day(text: str) -> tuple[dt.date | None, dict[str, Any]]:
+    """The reses day as typed (2023-03-12 from a date picker; 12/03/2023 from a phone without one), or
+    None and what is wrong with it — a day typed otherwise is named as such, not as missing."""
+    if not text.strip():
+        return None, {}
     try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        return None
+        return realisation_rules.parse_day(text), {}
+    except ValueError as exc:
+        return None, {"reses_on": exc.args[0]}
+
+
+def _refused(exc: ValidationFailed | DomainError, unread: dict[str, Any]) -> dict[str, Any]:
+    """A refused form's errors, field by field, with a day that could not be read named as such."""
+    errors = dict(exc.errors) if isinstance(exc, ValidationFailed) else {"form": exc.message}
+    return errors | unread
 
 
 def _entered(form: Any) -> dict[str, str]:
@@ -331,12 +342,12 @@ class PokirPages(Controller):
         year = _int(str(form.get("year", ""))) or await _planned_year(request)
         key = form_key(form) or str(uuid.uuid4())
         scoped, print_ = _fingerprinted(request, actor, key, entered)
+        held_on, unread = _day(entered["reses_on"])
         try:
-            code, result = await pokir.submit(actor, year, _raw(entered),
-                                              _reses(_day(entered["reses_on"]), entered["reses_place"]),
+            code, result = await pokir.submit(actor, year, _raw(entered), _reses(held_on, entered["reses_place"]),
                                               idempotency_key=scoped, fingerprint=print_)  # fmt: skip
         except (ValidationFailed, DomainError) as exc:
-            errors = exc.errors if isinstance(exc, ValidationFailed) else {"form": exc.message}
+            errors = _refused(exc, unread)
             return page(request, "pokir_form.html", status=422, **await _form_context(pool, actor, request, year),
                         values=entered, errors={f: translate(request, m) for f, m in errors.items()},
                         idempotency_key=key, p=None, closed=None)  # fmt: skip
@@ -355,13 +366,17 @@ class PokirPages(Controller):
     async def revise(self, request: Request, pool: PoolDep, actor: ActorDep, pokir: PokirDep,
                      runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
         row = await _visible(pool, actor, code)
-        entered = _entered(await request.form())
+        form = await request.form()
+        entered = _entered(form)
+        held_on, unread = _day(entered["reses_on"])
+        key = form_key(form)  # the same form sent twice is answered as once
+        scoped, print_ = _fingerprinted(request, actor, key, entered) if key else (None, None)
         try:
-            result = await pokir.revise(actor, row["code"], _raw(entered),
-                                        _reses(_day(entered["reses_on"]), entered["reses_place"]))  # fmt: skip
+            result = await pokir.revise(actor, row["code"], _raw(entered), _reses(held_on, entered["reses_place"]),
+                                        idempotency_key=scoped, fingerprint=print_)  # fmt: skip
         except (ValidationFailed, DomainError) as exc:
-            errors = exc.errors if isinstance(exc, ValidationFailed) else {"form": exc.message}
-            return await _detail(request, pool, actor, row, entered, errors, status=422)
+            return await _detail(request, pool, actor, row, entered, _refused(exc, unread), status=422,
+                                 key=key)  # fmt: skip
         await runner.wait_until_applied(PROJECTIONS, result.last)
         return Redirect(f"/petugas/pokir/{row['code']}", status_code=303)
 
@@ -370,24 +385,27 @@ class PokirPages(Controller):
                       runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
         form = await request.form()
         command = rules.ForwardPokir(code=code_or_404(code), note=str(form.get("note", "")))
-        return await _checked(request, pool, actor, pokir, runner, command)
+        return await _checked(request, pool, actor, pokir, runner, command, form_key(form))
 
     @post("/{code:str}/kembalikan", guards=[SECRETARIAT])
     async def give_back(self, request: Request, pool: PoolDep, actor: ActorDep, pokir: PokirDep,
                         runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
         form = await request.form()
         command = rules.ReturnPokir(code=code_or_404(code), reason=str(form.get("reason", "")))
-        return await _checked(request, pool, actor, pokir, runner, command)
+        return await _checked(request, pool, actor, pokir, runner, command, form_key(form))
 
 
 async def _checked(request: Request, pool: asyncpg.Pool, actor: Actor, pokir: PokirService, runner: ProjectionRunner,
-                   command: rules.ForwardPokir | rules.ReturnPokir) -> Response:  # fmt: skip
+                   command: rules.ForwardPokir | rules.ReturnPokir, key: str | None) -> Response:  # fmt: skip
+    """`key`: the form's own (a second tap on the button is the same check, answered as the first)."""
     row = await _visible(pool, actor, command.code)
+    scoped = keyed(request, actor, key, command)[0]
+    typed = {"note": command.note} if isinstance(command, rules.ForwardPokir) else {"reason": command.reason}
     try:
-        result = await pokir.check(actor, command)
+        result = await pokir.check(actor, command, scoped)
     except (ValidationFailed, DomainError) as exc:
         errors = exc.errors if isinstance(exc, ValidationFailed) else {"check": exc.message}
-        return await _detail(request, pool, actor, row, {}, errors, status=422)
+        return await _detail(request, pool, actor, row, typed, errors, status=422, key=key)
     await runner.wait_until_applied(PROJECTIONS, result.last)
     done = N_("Diteruskan ke Forum Perangkat Daerah") if isinstance(command, rules.ForwardPokir) else N_(
         "Dikembalikan kepada anggota DPRD")
@@ -405,11 +423,12 @@ async def _visible(pool: asyncpg.Pool, actor: Actor, code: str) -> asyncpg.Recor
 
 
 async def _detail(request: Request, pool: asyncpg.Pool, actor: Actor, row: asyncpg.Record, entered: dict[str, str],
-                  errors: dict[str, Any], *, status: int = 200) -> Template:  # fmt: skip
+                  errors: dict[str, Any], *, status: int = 200, key: str | None = None) -> Template:  # fmt: skip
+    """`key`: a refused form's own, kept, so that its corrected resubmission is still one request."""
     context = await _form_context(pool, actor, request, row["year"]) if actor.role == "dprd" else {}
     return page(request, "pokir_detail.html", status=status, p=row, actor=actor, values=entered,
                 errors={f: translate(request, m) for f, m in errors.items()}, STATUSES=rules.STATUSES,
-                idempotency_key=str(uuid.uuid4()),
+                idempotency_key=key or str(uuid.uuid4()),
                 **context)  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from musrenbang.domain.access import Actor
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.domain.events import MilestonePhoto, RkpdLine
 from musrenbang.domain.values import long_date
-from musrenbang.eventlog.store import AppendResult
+from musrenbang.eventlog.store import AppendResult, IdempotencyKeyReused
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PoolDep, RealisationDep, RunnerDep, Year
 from musrenbang.http.guards import roles
@@ -210,15 +210,28 @@ class RealisationPages(Controller):
         given = form.getall("foto") if "foto" in form else []
         uploads = [f for f in given if isinstance(f, UploadFile) and f.filename]
         by_agency = acting_agency(actor)
+        # The form's own key: the same form sent twice (a double tap, a refresh of the answer) is recorded
+        # once, and the second answered like the first, before anything is decided again.
+        key, meta = keyed(request, actor, form_key(form),
+                          {k: v for k, v in entered.items() if k not in ("_csrf_token", "idempotency_key")})
         try:
-            command = _command_from_form(entered, year, line_id, by_agency)
-            await realisation.check(command, photos=len(uploads))  # before any photo is kept
-            photos = [await _photo(request, pool, realisation, year, line_id, await f.read(), by_agency)
-                      for f in uploads]  # fmt: skip
-            command = msgspec.structs.replace(command, photos=tuple(photos))
-            result = await realisation.record(command, keyed(request, actor, None)[1])
+            result = await realisation.replayed(key, meta.fingerprint)
+            if result is None:
+                command = _command_from_form(entered, year, line_id, by_agency)
+                await realisation.check(command, photos=len(uploads))  # before any photo is kept
+                photos = [await _photo(request, pool, realisation, year, line_id, await f.read(), by_agency)
+                          for f in uploads]  # fmt: skip
+                command = msgspec.structs.replace(command, photos=tuple(photos))
+                result = await realisation.record(command, meta, key)
         except RateLimited:
             raise  # 429, not a field to correct
+        except IdempotencyKeyReused:
+            # This form was recorded, then changed (Back, edit, send again): nothing new is recorded; the
+            # page shows what is recorded now, with what was typed and a key of its own to send it.
+            retyped = {k: v for k, v in entered.items() if k != "idempotency_key"}
+            return await _line_page(request, pool, actor, realisation, year, line_id, status=409, entered=retyped,
+                                    errors={"form": N_("formulir ini sudah dicatat sebelumnya: periksa tahap yang"
+                                                       " sudah dicatat, lalu kirim lagi bila perlu")})  # fmt: skip
         except ValidationFailed as exc:
             return await _line_page(request, pool, actor, realisation, year, line_id, status=422, entered=entered,
                                     errors=exc.errors)  # fmt: skip
@@ -309,8 +322,10 @@ async def _line_page(request: Request, pool: asyncpg.Pool, actor: Actor, realisa
     async with pool.acquire() as conn:
         done = await rkpd_views.milestones(conn, year, line_id)
         now = (await rkpd_views.progress(conn, year)).get(line_id)
+    key = (entered or {}).get("idempotency_key") or str(uuid.uuid4())  # a refused form keeps its key
     return page(request, "realisation_line.html", status=status, year=year, line=line, milestones=done, now=now,
                 labels=rules.LABELS, stages=rules.STAGES, values=entered or {"date": cycles.today().isoformat()},
+                key=key,
                 errors={f: translate(request, m) for f, m in (errors or {}).items()},
                 recorded=request.query_params.get("dicatat") == "1", long_date=long_date,
                 photo_ids=lambda raw: msgspec.json.decode(raw))  # fmt: skip

@@ -74,6 +74,13 @@ class RealisationService:
                 continue  # a line moved on meanwhile: decide again on what is there now
         raise ConcurrencyError([a.stream_id for a in appends])
 
+    async def replayed(self, idempotency_key: str | None, fingerprint: str | None) -> AppendResult | None:
+        """What a command with this key recorded before (a form sent twice), or None; a different request
+        under the same key is refused (IdempotencyKeyReused)."""
+        if idempotency_key is None:
+            return None
+        return await self._store.find_replay(idempotency_key, fingerprint)
+
     async def check(self, command: rules.RecordMilestone, photos: int = 0) -> None:
         """Raise what `record` would for `command` with `photos` photos, recording nothing: a form's photos
         are kept only once the milestone they come with would be recorded."""
@@ -188,7 +195,18 @@ def parse_csv(data: bytes) -> list[list[str]]:
         raise DomainError(N_("berkas bukan CSV"))
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
+    # Strict: an open quote read leniently runs to the end of the file, every later row becoming part of
+    # one cell (and a stray one cuts what follows it) — rows gone without a word.
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    records: list[list[str]] = []
+    starts = 1  # the line the record being read starts on (a quoted cell may hold line breaks)
     try:
-        return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        for record in reader:
+            records.append(record)
+            starts = reader.line_num + 1
     except csv.Error as exc:
-        raise DomainError(N_("berkas CSV tidak dapat dibaca")) from exc
+        if "field larger" in str(exc):
+            raise DomainError(N_("berkas CSV tidak dapat dibaca")) from exc
+        raise DomainError(Message(N_("berkas CSV tidak dapat dibaca: tanda kutip tidak tertutup atau salah tempat"
+                                     " sekitar baris %(line)d"), line=starts)) from exc
+    return records
