@@ -15,6 +15,8 @@ from tests.http.conftest import event_count, payload
 from tests.http.test_pages import FORM_FIELDS, open_form
 from tests.http.test_staff import KELURAHAN, new_proposal, token, users  # noqa: F401  (module fixture)
 
+pytestmark = pytest.mark.edge  # the HTTP edge: the same on every PostgreSQL (.ci/run)
+
 NUL = "ada\x00nul"
 
 

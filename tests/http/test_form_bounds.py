@@ -18,6 +18,8 @@ from tests.http.test_forum_entry import FORUM, _open_forum, _signed_in
 from tests.http.test_pages import FORM_FIELDS, open_form
 from tests.http.test_staff import KELURAHAN, new_proposal, token, users  # noqa: F401  (module fixture)
 
+pytestmark = pytest.mark.edge  # the HTTP edge: the same on every PostgreSQL (.ci/run)
+
 
 async def _refused(pool: asyncpg.Pool, send: object, *texts: str) -> httpx.Response:
     """`send()` answered with the form again (422) saying each of `texts`, and the log did not grow."""

@@ -9,10 +9,13 @@ import uuid
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.http.conftest import SUBMISSIONS_PER_HOUR, event_count, payload
 from tests.http.test_pages import FORM_FIELDS, open_form, send_form
 from tests.images import jpeg_with_gps, png_at_the_limit, png_bomb, png_header_only
+
+pytestmark = pytest.mark.edge  # the HTTP edge: the same on every PostgreSQL (.ci/run)
 
 
 async def submit(client: httpx.AsyncClient) -> dict:

@@ -14,7 +14,7 @@ from musrenbang.http.page_cache import takes_gzip
 from tests import history
 from tests.server import serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.edge]
 
 PAGE = f"/rkpd/{history.YEAR}"
 JSON = f"/api/v1/rkpd/{history.YEAR}"

@@ -25,6 +25,8 @@ from tests.http.test_pages import hidden
 from tests.http.test_staff import PASSWORD, add_user, new_proposal, users  # noqa: F401  (module fixture)
 from tests.server import Server, serving
 
+pytestmark = pytest.mark.edge  # the HTTP edge: the same on every PostgreSQL (.ci/run)
+
 
 async def signed_in_cookie(client: httpx.AsyncClient, username: str) -> httpx.Cookies:
     form = await client.get("/masuk")
