@@ -1,0 +1,66 @@
+"""HEAD answered as GET without the body (RFC 9110, 9.3.2: every general-purpose server must support it).
+
+Litestar routes HEAD only to handlers declared for it, so a monitor or link checker asking `HEAD /health`
+got 405. Declaring a HEAD twin beside each of ~150 GET handlers would double the routes; instead the whole
+application is wrapped, outside Litestar's router: a HEAD request goes in as GET, its status and headers
+(Content-Length, ETag, Cache-Control, the same as the GET's) go out, its body does not.
+
+A streaming response (the projector's Server-Sent Events) would run for as long as its forum is open: once
+the headers are out, the request is ended for the client and the application is told the client left
+(`http.disconnect`), which ends the stream as a closed tab does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+
+
+class HeadAsGet:
+    """The ASGI application `app` with HEAD requests answered as GET without their bodies; every other
+    request, and the lifespan, passed through as they are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") == "GET":
+            await self.app(scope, receive, send)
+        elif scope.get("method") == "HEAD":
+            await self._head(scope, receive, send)
+        else:  # an `Allow` (405, OPTIONS) names HEAD where it names GET
+
+            async def allowing_head(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": _allow_head(message.get("headers", []))}
+                await send(message)
+
+            await self.app(scope, receive, allowing_head)
+
+    async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ended = False
+
+        async def headers_only(message: Message) -> None:
+            nonlocal ended
+            if ended:
+                return  # the body the GET goes on sending
+            if message["type"] == "http.response.start":
+                await send({**message, "headers": _allow_head(message.get("headers", []))})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                ended = True
+
+        async def left_once_answered() -> ReceiveMessage:
+            return {"type": "http.disconnect"} if ended else await receive()
+
+        await self.app({**scope, "method": "GET"}, left_once_answered, headers_only)  # type: ignore[arg-type]
+
+
+def _allow_head(headers: Any) -> list[tuple[bytes, bytes]]:
+    """An `Allow` naming GET names HEAD too: it is true now."""
+    out = []
+    for name, value in headers:
+        if name.lower() == b"allow" and b"GET" in value.split(b", ") and b"HEAD" not in value:
+            value = value.replace(b"GET", b"GET, HEAD", 1)
+        out.append((name, value))
+    return out
