@@ -12,8 +12,10 @@ from tests.http.test_idempotency import forum
 from tests.http.test_staff import new_proposal, token, users  # noqa: F401  (module fixture)
 from tests.server import Server
 
+PATHS = ["/health", "/", "/wilayah", "/static/app.css", "/api/v1/kelurahan/32.75.01.1001/proposals"]
 
-@pytest.mark.parametrize("path", ["/health", "/", "/wilayah", "/static/app.css", "/api/v1/kelurahan/32.75.01.1001/proposals"])
+
+@pytest.mark.parametrize("path", PATHS)
 async def test_head_answers_what_get_answers_without_the_body(client: httpx.AsyncClient, path: str) -> None:
     got = await client.get(path, headers={"Accept-Encoding": "identity"})
     head = await client.head(path, headers={"Accept-Encoding": "identity"})
@@ -50,7 +52,9 @@ async def test_allow_names_head_where_it_names_get(client: httpx.AsyncClient) ->
 
 
 async def test_head_of_the_projector_stream_ends_with_its_headers(
-    app_server: Server, client: httpx.AsyncClient, users: dict[str, str]  # noqa: F811
+    app_server: Server,
+    client: httpx.AsyncClient,
+    users: dict[str, str],  # noqa: F811
 ) -> None:
     """The stream runs as long as its forum is open: a HEAD of it answers the headers and ends, and the
     connection takes the next request (the response was complete)."""
