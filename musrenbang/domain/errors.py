@@ -22,6 +22,13 @@ class AlreadyExists(DomainError):
     code = "already_exists"
 
 
+class UnreadableFile(DomainError):
+    """An uploaded file cannot be read as what it must be (its encoding, its quoting): nothing of it was
+    read, so no row can be named; the request is at fault, not the state (422, not 409)."""
+
+    code = "unreadable_file"
+
+
 def N_(message: str) -> str:
     """Marks a message for translation without translating it here (the domain knows no language but
     its source one; the HTTP layer translates with the reader's catalog)."""

@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from musrenbang.domain import values
 from musrenbang.domain.access import Forbidden
-from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, NotFound, UnreadableFile, ValidationFailed
 from musrenbang.eventlog.store import ConcurrencyError, IdempotencyKeyReused
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import RateLimited
@@ -40,6 +40,7 @@ _STATUS = {  # the first class that matches wins
     PhotoTooLarge: 413,
     ValidationFailed: 422,
     PhotoRejected: 422,
+    UnreadableFile: 422,
     NotFound: 404,
     WrongSecret: 403,
     RateLimited: 429,

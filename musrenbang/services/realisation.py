@@ -18,7 +18,7 @@ import asyncpg
 
 from musrenbang.domain import realisation as rules
 from musrenbang.domain import rkpd as rkpd_rules
-from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, UnreadableFile, ValidationFailed
 from musrenbang.domain.events import Event, MilestonePhoto, RkpdLine
 from musrenbang.eventlog.store import Append, AppendResult, ConcurrencyError, EventStore, Metadata, StreamHead
 from musrenbang.photos import ProcessedPhoto
@@ -186,13 +186,18 @@ def _uuid_or_nil(text: str) -> uuid.UUID:
 
 def parse_csv(data: bytes) -> list[list[str]]:
     """A bulk file's records: UTF-8 (with or without BOM) or, as older spreadsheets save, Windows-1252;
-    comma- or semicolon-separated (Excel in Indonesian locale writes semicolons)."""
+    comma- or semicolon-separated (Excel in Indonesian locale writes semicolons). Bytes neither encoding
+    has refuse the file: replaced, they would be recorded as U+FFFD without a word."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            unreadable = N_("berkas CSV harus UTF-8 atau Windows-1252: simpan lagi sebagai CSV UTF-8")
+            raise UnreadableFile(unreadable) from None
     if "\x00" in text:
-        raise DomainError(N_("berkas bukan CSV"))
+        raise UnreadableFile(N_("berkas bukan CSV"))
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     # Strict: an open quote read leniently runs to the end of the file, every later row becoming part of
@@ -206,7 +211,7 @@ def parse_csv(data: bytes) -> list[list[str]]:
             starts = reader.line_num + 1
     except csv.Error as exc:
         if "field larger" in str(exc):
-            raise DomainError(N_("berkas CSV tidak dapat dibaca")) from exc
-        raise DomainError(Message(N_("berkas CSV tidak dapat dibaca: tanda kutip tidak tertutup atau salah tempat"
+            raise UnreadableFile(N_("berkas CSV tidak dapat dibaca")) from exc
+        raise UnreadableFile(Message(N_("berkas CSV tidak dapat dibaca: tanda kutip tidak tertutup atau salah tempat"
                                      " sekitar baris %(line)d"), line=starts)) from exc
     return records

@@ -19,10 +19,10 @@ HEADER = "baris,tahap,nilai,persen,tanggal,catatan"
 PATH = f"{BASE}/lines/{LINE}/milestones"
 
 
-async def _csv(city: City, body: str, status: int) -> dict:
+async def _csv(city: City, body: str | bytes, status: int) -> dict:
     """The file posted as the roads agency: answered `status`, and nothing written."""
     before = await city.events()
-    r = await city.client.post(f"{BASE}/milestones", content=body.encode(),
+    r = await city.client.post(f"{BASE}/milestones", content=body.encode() if isinstance(body, str) else body,
                                headers={**city.auth["roads"], "Content-Type": "text/csv"})  # fmt: skip
     assert r.status_code == status, r.text
     assert await city.events() == before
@@ -41,10 +41,18 @@ async def test_a_row_with_more_cells_than_the_header_is_refused_not_cut(city: Ci
 async def test_an_open_or_stray_quote_does_not_swallow_the_rows_after_it(city: City) -> None:
     """An unterminated quote made every later row part of one note, and those rows vanished silently."""
     rows = [HEADER, f'{LINE},pelaksanaan,,41,2022-06-01,"pipa 5 inci', f"{LINE},pelaksanaan,,42,2022-06-02,lanjut"]
-    body = await _csv(city, "\r\n".join(rows) + "\r\n", 409)
+    body = await _csv(city, "\r\n".join(rows) + "\r\n", 422)
     assert "tanda kutip" in body["message"] and "2" in body["message"], body
-    body = await _csv(city, f'{HEADER}\r\n{LINE},pelaksanaan,,41,2022-06-01,"pipa" 5 inci\r\n', 409)
+    body = await _csv(city, f'{HEADER}\r\n{LINE},pelaksanaan,,41,2022-06-01,"pipa" 5 inci\r\n', 422)
     assert "tanda kutip" in body["message"], body
+    assert _item((await city.client.get(BASE)).json())["progress"] == 40
+
+
+async def test_bytes_of_neither_encoding_refuse_the_file_rather_than_become_replacement_marks(city: City) -> None:
+    """Windows-1252 leaves five bytes undefined; read with replacement they were recorded as U+FFFD."""
+    row = f"{HEADER}\r\n{LINE},pelaksanaan,,41,2022-06-01,".encode()
+    body = await _csv(city, row + b"pipa \x81 5 inci\r\n", 422)
+    assert body["error"] == "unreadable_file" and "UTF-8" in body["message"], body
     assert _item((await city.client.get(BASE)).json())["progress"] == 40
 
 
