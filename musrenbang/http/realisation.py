@@ -85,7 +85,9 @@ async def _recorded(runner: ProjectionRunner, result: AppendResult) -> RecordedO
 
 async def _photo(request: Request, pool: asyncpg.Pool, service: RealisationService, year: int, line_id: str,
                  raw: bytes, by_agency: str | None) -> MilestonePhoto:  # fmt: skip
-    """Checked without decoding first, counted against the address's hourly decodes, then re-encoded."""
+    """Checked without decoding first (the line and the agency, then the file's header), counted against
+    the address's hourly decodes, then re-encoded."""
+    await service.check_photo_line(year, line_id, by_agency)
     check_photo(raw)
     settings = request.app.state.settings
     await count_photo_decode(pool, client_address(request, settings.trust_proxy), settings.photos_per_hour)

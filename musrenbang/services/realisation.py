@@ -131,11 +131,16 @@ class RealisationService:
         # Each stream's head is the one it was loaded at: all its new events go on after it.
         return [Append(stream, states[stream][1], events) for stream, events in decided.items()]
 
+    async def check_photo_line(self, year: int, line_id: str, by_agency: str | None) -> None:
+        """The line a photo is for is adopted and `by_agency`'s: asked before the photo is decoded, so that
+        an upload nobody may make costs no decode (up to a second of a core) and no place in the limit."""
+        rules.check_line((await self.adopted_lines(year)).get(line_id), by_agency)
+
     async def store_photo(self, year: int, line_id: str, photo: ProcessedPhoto, by_agency: str | None
                           ) -> MilestonePhoto:  # fmt: skip
         """Keep a photo of the work on a line of the adopted RKPD, before the milestone that shows it is
         recorded (the same upload twice is the same photo)."""
-        rules.check_line((await self.adopted_lines(year)).get(line_id), by_agency)
+        await self.check_photo_line(year, line_id, by_agency)
         photo_id = photo_id_of(year, line_id, photo)
         await keep_photos(self._pool, year, line_id, [(photo_id, photo)])
         return photo_ref(photo_id, photo)

@@ -56,6 +56,21 @@ async def test_bytes_of_neither_encoding_refuse_the_file_rather_than_become_repl
     assert _item((await city.client.get(BASE)).json())["progress"] == 40
 
 
+async def test_another_agencys_photo_is_refused_before_it_is_decoded(city: City) -> None:
+    """The line's agency was checked after the decode: another agency's uploads each cost a decode and a
+    place in the address's hourly limit of decodes."""
+    decodes = "SELECT coalesce(sum(n), 0) FROM rate_limit_windows WHERE bucket LIKE 'photos:%'"
+    before = await city.pool.fetchval(decodes)
+    for who, line in (("health", LINE), ("roads", "DBMSDA-999")):
+        r = await city.client.post(f"{BASE}/lines/{line}/photos", headers=city.auth[who],
+                                   files={"photo": ("kerja.jpg", jpeg_with_gps(), "image/jpeg")})  # fmt: skip
+        assert r.status_code in (403, 404), r.text
+    assert await city.pool.fetchval(decodes) == before
+    r = await city.client.post(f"{BASE}/lines/{LINE}/photos", headers=city.auth["roads"],
+                               files={"photo": ("kerja.jpg", jpeg_with_gps(), "image/jpeg")})  # fmt: skip
+    assert r.status_code == 201 and await city.pool.fetchval(decodes) == before + 1
+
+
 async def test_a_contractor_or_an_end_date_outside_a_contract_is_refused_not_dropped(city: City) -> None:
     r = await city.refused(422, PATH, "roads", json={"stage": "pelaksanaan", "date": "2022-06-01", "progress": 41,
                                                      "contractor": "CV Maju"})  # fmt: skip
