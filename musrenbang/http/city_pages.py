@@ -47,7 +47,7 @@ from musrenbang.http.idempotency import keyed
 from musrenbang.http.notices import notify
 from musrenbang.http.render import number, page
 from musrenbang.http.residents import form_key, int_param
-from musrenbang.http.rkpd_api import CITY_PROJECTIONS
+from musrenbang.http.rkpd_api import ADOPTION_PROJECTIONS, CITY_PROJECTIONS
 from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import rkpd as rkpd_views
@@ -109,8 +109,9 @@ def _messages(request: Request, exc: DomainError) -> dict[str, str]:
     return {field or "form": translate(request, m) for field, m in errors.items()}
 
 
-async def _done(runner: ProjectionRunner, result: AppendResult) -> None:
-    await runner.wait_until_applied(list(CITY_PROJECTIONS), result.last)
+async def _done(runner: ProjectionRunner, result: AppendResult, projections: tuple[str, ...] = CITY_PROJECTIONS
+                ) -> None:  # fmt: skip
+    await runner.wait_until_applied(list(projections), result.last)
 
 
 # --- Forum Perangkat Daerah -------------------------------------------------------------------------
@@ -436,7 +437,7 @@ async def review_adopt(request: Request, actor: ActorDep, pool: PoolDep, rkpd: R
         context = await _review_context(pool, rkpd, year)
         return page(request, "city_review.html", status=422 if isinstance(exc, ValidationFailed) else 409,
                     actor=actor, **context, errors=_messages(request, exc), note=note)  # fmt: skip
-    await _done(runner, result)
+    await _done(runner, result, ADOPTION_PROJECTIONS)
     text = translate(request, N_("RKPD ditetapkan"))
     return notify(request, Redirect(f"/petugas/rkpd/{year}", status_code=303), text)
 

@@ -42,6 +42,10 @@ from musrenbang.services.rkpd import acting_agency
 Text = Annotated[str, msgspec.Meta(max_length=500)]
 Reason = Annotated[str, msgspec.Meta(max_length=1000)]
 CITY_PROJECTIONS = ("rkpd", "proposals", "lineage")
+ADOPTION_PROJECTIONS = (*CITY_PROJECTIONS, "cycles")
+"""An adoption marks its cycle ditetapkan in the same transaction (services/rkpd.py), and the pages that pick a
+year for the staff (`cycles.years_at_work`) or show a cycle's stage read that from `cycles`: the answer waits
+for it too, or the page after an adoption may still offer the year as the one at work."""
 
 
 # --- the list ---------------------------------------------------------------------------------------
@@ -434,8 +438,9 @@ class DoneOut(msgspec.Struct, frozen=True, kw_only=True):
     line_id: str | None = None
 
 
-async def _done(runner: ProjectionRunner, result: AppendResult, line_id: str | None = None) -> DoneOut:
-    await runner.wait_until_applied(list(CITY_PROJECTIONS), result.last)
+async def _done(runner: ProjectionRunner, result: AppendResult, line_id: str | None = None,
+                projections: tuple[str, ...] = CITY_PROJECTIONS) -> DoneOut:  # fmt: skip
+    await runner.wait_until_applied(list(projections), result.last)
     return DoneOut(stream=next(iter(result.heads)), position=result.last.position, line_id=line_id)
 
 
@@ -515,7 +520,7 @@ async def adopt(request: Request, year: Year, data: JSONBody[AdoptIn], actor: Ac
     require_role(actor, "admin")
     key, meta = keyed(request, actor, idempotency_key, data)
     result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note), meta, key)
-    return await _done(runner, result)
+    return await _done(runner, result, projections=ADOPTION_PROJECTIONS)
 
 
 @post("/api/v1/rkpd/{year:int}/enactment", summary="Record the regulation that sets the adopted RKPD (Bappeda)",

@@ -119,12 +119,6 @@ async def priority_programs(conn: asyncpg.Connection, year: int) -> list[asyncpg
     )
 
 
-
-
-
-
-
-
 async def overview(conn: asyncpg.Connection, today: dt.date, year: int | None = None) -> list[dict[str, Any]]:
     """Every cycle (or the one of `year`), newest first, as the public sees it on `today`: theme, the
     stage it is at, whether its RKPD is adopted, its calendar with what is open now, its priority programs

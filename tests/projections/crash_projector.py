@@ -10,7 +10,8 @@ from tests.projections.recording import Tally
 
 async def main(url: str) -> None:
     pool = await create_pool(url, min_size=1, max_size=2)
-    await ProjectionRunner(pool, [Tally(delay=0.003)], batch_size=50).catch_up(Tally())
+    tally = Tally(delay=0.003)  # the instance applied is the slow one (a `Tally()` here was not: no delay)
+    await ProjectionRunner(pool, [tally], batch_size=50).catch_up(tally)
 
 
 asyncio.run(main(sys.argv[1]))
