@@ -55,8 +55,8 @@ from musrenbang.http import (
     verification_pages,
 )
 from musrenbang.http.city_context import CityContext, refresh_city
+from musrenbang.http.edge import Edge
 from musrenbang.http.form_limits import form_limits_middleware
-from musrenbang.http.head import HeadAsGet
 from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.notices import notice_key
 from musrenbang.http.render import environment
@@ -307,13 +307,13 @@ def create_app(
     )
 
 
-def app_from_env() -> HeadAsGet:
+def app_from_env() -> Edge:
     """Factory for the ASGI server's worker processes: `serve` prepared the database and passes its URL
-    and the shared secret in the environment. HEAD is answered around the app (http/head.py)."""
+    and the shared secret in the environment. HEAD and refused gzip are handled around the app (http/edge.py)."""
     settings = Settings.from_env()
     url = settings.database_url or os.environ["MUSRENBANG_DATABASE_URL"]
     secret = settings.secret_key or os.environ["MUSRENBANG_SECRET_KEY"]
-    return HeadAsGet(create_app(settings, url, secret, stop_on_signals=True))
+    return Edge(create_app(settings, url, secret, stop_on_signals=True))
 
 
 def _write_out_logs() -> None:

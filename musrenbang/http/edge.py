@@ -1,13 +1,19 @@
-"""HEAD answered as GET without the body (RFC 9110, 9.3.2: every general-purpose server must support it).
+"""What is done to every request before Litestar sees it: HEAD answered as GET without the body, and an
+Accept-Encoding that refuses gzip (`gzip;q=0`) heeded.
 
-Litestar routes HEAD only to handlers declared for it, so a monitor or link checker asking `HEAD /health`
-got 405. Declaring a HEAD twin beside each of ~150 GET handlers would double the routes; instead the whole
-application is wrapped, outside Litestar's router: a HEAD request goes in as GET, its status and headers
-(Content-Length, ETag, Cache-Control, the same as the GET's) go out, its body does not.
+HEAD (RFC 9110, 9.3.2: every general-purpose server must support it). Litestar routes HEAD only to
+handlers declared for it, so a monitor or link checker asking `HEAD /health` got 405. Declaring a HEAD
+twin beside each of ~150 GET handlers would double the routes; instead the whole application is wrapped,
+outside Litestar's router: a HEAD request goes in as GET, its status and headers (Content-Length, ETag,
+Cache-Control, the same as the GET's) go out, its body does not.
 
 A streaming response (the projector's Server-Sent Events) would run for as long as its forum is open: once
 the headers are out, the request is ended for the client and the application is told the client left
 (`http.disconnect`), which ends the stream as a closed tab does.
+
+Accept-Encoding (RFC 9110, 12.5.3). Litestar's compression looks for the word "gzip" in the header, so
+`gzip;q=0` (gzip refused) got gzip. A header that names gzip and does not take it (`page_cache.takes_gzip`,
+which the page cache reads too) goes in as `identity`.
 """
 
 from __future__ import annotations
@@ -16,15 +22,19 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
+from musrenbang.http.page_cache import takes_gzip
 
-class HeadAsGet:
-    """The ASGI application `app` with HEAD requests answered as GET without their bodies; every other
-    request, and the lifespan, passed through as they are."""
+
+class Edge:
+    """The ASGI application `app` with HEAD requests answered as GET without their bodies, and gzip not
+    sent to a client that refused it; the lifespan passed through as it is."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = _gzip_refusal_heeded(scope)
         if scope["type"] != "http" or scope.get("method") == "GET":
             await self.app(scope, receive, send)
         elif scope.get("method") == "HEAD":
@@ -64,3 +74,12 @@ def _allow_head(headers: Any) -> list[tuple[bytes, bytes]]:
             value = value.replace(b"GET", b"GET, HEAD", 1)
         out.append((name, value))
     return out
+
+
+def _gzip_refusal_heeded(scope: Scope) -> Scope:
+    """The scope with `Accept-Encoding: identity` in place of a header that names gzip without taking it."""
+    headers = list(scope["headers"])
+    for i, (name, value) in enumerate(headers):
+        if name == b"accept-encoding" and b"gzip" in value.lower() and not takes_gzip(value.decode("latin-1")):
+            return {**scope, "headers": [*headers[:i], (name, b"identity"), *headers[i + 1 :]]}  # type: ignore[return-value]
+    return scope

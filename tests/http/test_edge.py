@@ -1,5 +1,6 @@
-"""HEAD through the real server: what a GET would answer, without the body (RFC 9110, 9.3.2). Uptime monitors
-and link checkers ask `HEAD /health`; it was 405."""
+"""What every request gets before Litestar routes it (http/edge.py), through the real server: HEAD answers what a
+GET would, without the body (RFC 9110, 9.3.2; uptime monitors and link checkers ask `HEAD /health`, and it was
+405); a client that refuses gzip (`gzip;q=0`) is not sent gzip (it was, wherever the page cache did not answer)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,16 @@ async def test_head_of_the_projector_stream_ends_with_its_headers(
     assert head.startswith(b"200 ") and b"text/event-stream" in head
     assert head.endswith(b"\r\n\r\n") and b"data:" not in head
     assert health.startswith(b"200 ")
+
+
+@pytest.mark.parametrize(("accept", "gzipped"), [("gzip;q=0", False), ("gzip; q=0.0, identity", False),
+                                                 ("GZIP;Q=0", False), ("gzip;q=0.5", True), ("br, gzip", True),
+                                                 ("identity;q=1, gzip;q=0", False)])  # fmt: skip
+async def test_a_refused_gzip_is_not_sent(client: httpx.AsyncClient, accept: str, gzipped: bool) -> None:
+    """/wilayah and the OpenAPI document are compressed by Litestar's middleware, not by the page cache."""
+    for path in ("/wilayah", "/schema/openapi.json"):
+        async with client.stream("GET", path, headers={"Accept-Encoding": accept}) as r:
+            raw = b"".join([chunk async for chunk in r.aiter_raw()])
+        assert r.status_code == 200
+        assert (r.headers.get("content-encoding") == "gzip") is gzipped, (path, accept)
+        assert raw.startswith(b"\x1f\x8b") is gzipped, (path, accept)
