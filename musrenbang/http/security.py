@@ -39,9 +39,22 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
             headers = [h for h in message.get("headers", []) if bytes(h[0]).lower() not in names]
-            message["headers"] = [*headers, *fixed]
+            message["headers"] = [*_kept_by_the_browser_alone(headers), *fixed]
 
     return add_headers
+
+
+def _kept_by_the_browser_alone(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A response that sets a cookie is `private`: a shared cache (a proxy, a CDN) that kept one would hand
+    every later visitor the same cookie — the CSRF token a public page sets on a first visit above all. The
+    same page asked with the cookie sets none and stays shareable (`no-cache`: kept, asked again)."""
+    if not any(bytes(name).lower() == b"set-cookie" for name, _ in headers):
+        return headers
+    out = [h for h in headers if bytes(h[0]).lower() != b"cache-control"]
+    control = b", ".join(bytes(v) for n, v in headers if bytes(n).lower() == b"cache-control")
+    if b"private" in control or b"no-store" in control:
+        return headers
+    return [*out, (b"cache-control", b"private, " + control if control else b"private")]
 
 
 def over_https(request: Request) -> bool:

@@ -289,3 +289,20 @@ async def test_responses_a_shared_cache_may_keep_set_no_csrf_cookie(city_server:
             assert "set-cookie" not in r.headers, (path, r.headers["set-cookie"])
         form = await client.get("/usulan/baru")  # a page with a form still gets its token
     assert "csrftoken=" in form.headers["set-cookie"]
+
+
+async def test_a_response_that_sets_a_cookie_is_kept_by_the_browser_alone(city_server: Server) -> None:
+    """The RKPD list is `no-cache` (a proxy may keep it and ask again); its first view also sets the CSRF
+    token, and a proxy that kept that response would hand the token to everyone after. So a response with
+    Set-Cookie is `private`, and the same page asked with the cookie is shareable again."""
+    async with httpx.AsyncClient(base_url=city_server.base_url, timeout=30) as client:
+        for path in ("/rkpd/2022", "/", "/usulan/baru"):
+            client.cookies.clear()
+            first = await client.get(path)
+            assert "csrftoken=" in first.headers["set-cookie"], path
+            assert "private" in first.headers["cache-control"].split(", "), (path, first.headers["cache-control"])
+            again = await client.get(path)
+            assert "set-cookie" not in again.headers, path
+            assert "private" not in again.headers.get("cache-control", ""), path
+        cached = await client.get("/rkpd/2022")
+        assert cached.headers["cache-control"] == "no-cache"
