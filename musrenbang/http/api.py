@@ -22,7 +22,7 @@ from musrenbang.http.auth import optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
-from musrenbang.http.reads import FROM_REPLICA
+from musrenbang.http.reads import FROM_REPLICA, found_on_standby_or_primary
 from musrenbang.photos import MAX_BYTES, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
 from musrenbang.projections import cycles as cycle_views
@@ -273,10 +273,9 @@ async def _may_carry(request: Request, pool: asyncpg.Pool, proposals: ProposalSe
 
 @get("/api/v1/proposals/{code:str}", summary="A proposal's public fields, status, timeline and its years",
      tags=["proposals"], dependencies=FROM_REPLICA)  # fmt: skip
-async def proposal(pool: PoolDep, code: FromPath[str]) -> ProposalOut:
+async def proposal(request: Request, pool: PoolDep, code: FromPath[str]) -> ProposalOut:
     code = code_or_404(code)
-    async with pool.acquire() as conn:
-        return await _full(conn, code)
+    return await found_on_standby_or_primary(request, pool, lambda conn: _full(conn, code))
 
 
 @get("/api/v1/kelurahan/{kode:str}/proposals", summary="Proposals of a kelurahan, newest first",

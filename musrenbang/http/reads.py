@@ -8,7 +8,9 @@ Read-your-writes: the response to every unsafe request carries the primary's WAL
 write in the `baca_setelah` cookie; a read with the cookie uses a standby only once that standby has
 replayed that far. The cookie only chooses a database and grants nothing: a forged value can at worst
 send its own sender to the primary. (It tells a client how much WAL the primary has written, nothing about
-what.)
+what.) A client that keeps no cookie (an API client) still finds a proposal it was just answered with when
+it asks for it by its code: a standby that lacks it sends the read to the primary
+(`found_on_standby_or_primary`); its lists may lag by the replay delay.
 
 The pool is chosen once per request (Litestar resolves a dependency once per request), so every read of
 one page comes from the same database: a page never mixes a standby's older view with the primary's newer
@@ -20,11 +22,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.types import Message, Scope
 
 from musrenbang.config import Settings
@@ -46,6 +50,25 @@ def read_pool(request: Request, state: State) -> asyncpg.Pool:
 
 
 FROM_REPLICA = {"pool": Provide(read_pool, sync_to_thread=False)}
+
+T = TypeVar("T")
+
+
+async def found_on_standby_or_primary(request: Request, pool: asyncpg.Pool,
+                                      read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:  # fmt: skip
+    """`read` (of one thing, by its code) on the database chosen for the request; when that was a standby and
+    it found nothing (NotFoundException), on the primary. A client that keeps no cookie (an API client, an
+    app) asking for the proposal it was just answered would otherwise get 404 from a standby that has not
+    replayed it yet. Only a miss costs the second read, and only with replicas."""
+    try:
+        async with pool.acquire() as conn:
+            return await read(conn)
+    except NotFoundException:
+        primary: asyncpg.Pool = request.app.state.pool
+        if pool is primary:
+            raise
+    async with primary.acquire() as conn:
+        return await read(conn)
 
 
 PRIMARY_ONLY = (1 << 64) - 1

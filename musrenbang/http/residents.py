@@ -27,7 +27,7 @@ from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt, count_photo_decode, count_submission
-from musrenbang.http.reads import FROM_REPLICA
+from musrenbang.http.reads import FROM_REPLICA, found_on_standby_or_primary
 from musrenbang.http.render import as_typed, page, page_context, rendered
 from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
@@ -296,24 +296,29 @@ async def track(request: Request, pool: PoolDep, code: FromPath[str]) -> Respons
     canonical = code_or_404(code)
     if canonical != code:
         return Redirect(f"/lacak/{canonical}", status_code=301)
-    async with pool.acquire() as conn:
-        proposal = await proposal_views.get(conn, code)
-        if proposal is None:
-            raise NotFoundException()
-        steps = await proposal_views.timeline(conn, code)
-        years = await proposal_views.history(conn, code)
-        place = await region(conn, proposal["kelurahan"])
-        programs = await cycles.priority_programs(conn, proposal["year"])
-        own = await cycles.cycle_row(conn, proposal["year"])
-        open_today = cycles.open_windows(await cycles.overview(conn, cycle_service.today()))
-        taking = [c["year"] for c, stage, _ in open_today if stage == "usulan"]
-    again = min((y for y in taking if y > proposal["year"]), default=None)  # the soonest year that takes it
+    context = await found_on_standby_or_primary(request, pool, lambda conn: _tracked(conn, code))
+    news = request.query_params.get("kabar")
+    return page(request, "track.html", **context, news=news if news == "diminta" else None)
+
+
+async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
+    """What the tracking page shows of a proposal: its face, steps, years, place, the year's programs, and
+    the soonest year that would take it again (when it was not accommodated and not carried over yet)."""
+    proposal = await proposal_views.get(conn, code)
+    if proposal is None:
+        raise NotFoundException()
+    steps = await proposal_views.timeline(conn, code)
+    years = await proposal_views.history(conn, code)
+    place = await region(conn, proposal["kelurahan"])
+    programs = await cycles.priority_programs(conn, proposal["year"])
+    own = await cycles.cycle_row(conn, proposal["year"])
+    open_today = cycles.open_windows(await cycles.overview(conn, cycle_service.today()))
+    taking = [c["year"] for c, stage, _ in open_today if stage == "usulan"]
+    again = min((y for y in taking if y > proposal["year"]), default=None)
     if proposal["carried_to"] or not rules.not_accommodated(proposal["status"], bool(own and own["adopted"])):
         again = None
-    news = request.query_params.get("kabar")
-    return page(request, "track.html", p=proposal, steps=steps, place=place, years=years, again=again,
-                programs={r["number"]: r["title"] for r in programs},
-                news=news if news == "diminta" else None)  # fmt: skip
+    return {"p": proposal, "steps": steps, "place": place, "years": years, "again": again,
+            "programs": {r["number"]: r["title"] for r in programs}}  # fmt: skip
 
 
 @post("/lacak/{code:str}/berhenti", include_in_schema=False, request_max_body_size=8 * 1024)
