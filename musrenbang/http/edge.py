@@ -77,9 +77,10 @@ def _allow_head(headers: Any) -> list[tuple[bytes, bytes]]:
 
 
 def _gzip_refusal_heeded(scope: Scope) -> Scope:
-    """The scope with `Accept-Encoding: identity` in place of a header that names gzip without taking it."""
-    headers = list(scope["headers"])
-    for i, (name, value) in enumerate(headers):
+    """The scope with `Accept-Encoding: identity` in place of a header that names gzip without taking it
+    (copied only then: every request passes here)."""
+    for name, value in scope["headers"]:
         if name == b"accept-encoding" and b"gzip" in value.lower() and not takes_gzip(value.decode("latin-1")):
-            return {**scope, "headers": [*headers[:i], (name, b"identity"), *headers[i + 1 :]]}  # type: ignore[return-value]
+            headers = [(n, b"identity" if n == b"accept-encoding" else v) for n, v in scope["headers"]]
+            return {**scope, "headers": headers}  # type: ignore[return-value]
     return scope
