@@ -6,12 +6,13 @@ import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 
-from musrenbang.cli.common import EXIT_FAILED_CHECK, Failure, database, migrated, run, settings_from_env
+from musrenbang.cli.common import EXIT_FAILED_CHECK, Failure, database, migrated, output_file, run, settings_from_env
 from musrenbang.cli.group import main
-from musrenbang.db.connect import connect
+from musrenbang.db.connect import connect, redact
 
 if TYPE_CHECKING:  # imported where used, to keep the command line quick to start
     from musrenbang.audit.export import Header
@@ -48,6 +49,11 @@ def verify(file: Path | None, against: str | None, head: str | None) -> None:
         head = head.strip().lower()
         if not re.fullmatch(r"[0-9a-f]{64}", head):
             raise Failure("--head takes a seal's hash: 64 hexadecimal digits")
+    if against is not None:
+        parts = urlsplit(against)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise Failure(f"--against takes the server's address, e.g. https://musrenbang.example.go.id, got"
+                          f" {redact(against)!r}")  # fmt: skip
     if file is not None:
         _verify_file(file, against, head)
         return
@@ -96,17 +102,22 @@ def _verify_file(file: Path, against: str | None, head: str | None) -> None:
         try:
             published = compare_with_server(against, report.recomputer)
         except Unreachable as exc:
-            raise Failure(f"cannot compare with the server: {exc}") from None
-        differences.extend(published)
-        click.echo(
-            f"compared with {against}: {report.forums} forum(s), {len(report.recomputer.adoptions)} RKPD list(s)"
-        )
+            raise Failure(f"cannot compare with the server: {_without_password(str(exc), against)}") from None
+        differences.extend(_without_password(d, against) for d in published)
+        click.echo(f"compared with {redact(against)}: {report.forums} forum(s), {len(report.recomputer.adoptions)}"
+                   " RKPD list(s)")  # fmt: skip
     for difference in differences:
         click.echo(f"difference: {difference}", err=True)
     if differences:
         click.echo(f"{len(differences)} difference(s)", err=True)
         sys.exit(EXIT_FAILED_CHECK)
     click.echo("all agree: chains intact, every result and list recomputes to what was published")
+
+
+def _without_password(text: str, url: str) -> str:
+    """`text` (a message that may quote `url`, or an address under it) with the URL's password hidden."""
+    password = urlsplit(url).password
+    return text.replace(f":{password}@", ":***@") if password else text
 
 
 @main.group("export")
@@ -121,10 +132,11 @@ def export_group() -> None:
 def export_events(out: Path) -> None:
     """Write the whole event log, in global order, as JSON Lines (no personal data: proposers appear as
     salted hashes). `musrenbang verify --file` checks such a file."""
+    target = output_file(out)
     settings = settings_from_env()
     with database(settings) as url:
         try:
-            header = run(_export_events(url, out))
+            header = run(_export_events(url, target))
         except OSError as exc:
             raise Failure(f"cannot write {out}: {exc.strerror}") from None
     click.echo(f"wrote {header.events} events (last global position {header.last_position}) to {out}", err=True)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
@@ -38,6 +40,41 @@ class Failure(click.ClickException):
 
     def show(self, file: object = None) -> None:
         click.echo(f"error: {self.message}", err=True)
+
+
+class WholeNumber(click.IntRange):
+    """A whole number written in the digits 0-9 (optionally within bounds). Python's int() also reads other
+    scripts' digits ("٢٠٢٨" is 2028, "２０２８" too): what an operator typed is not what would be recorded."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+            self.fail(f"{value!r} is not a whole number written with the digits 0-9", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def output_file(out: Path) -> Path:
+    """Where a command may write the file `out` names: the file a symbolic link points to (the link is
+    kept), refused when it is no file name at all, an existing directory or device, or in a directory that
+    does not exist. The commands write beside it and rename: a device (`/dev/stdout`) or a pipe would be
+    replaced, not written to."""
+    if not str(out) or out.name in ("", ".", ".."):
+        raise Failure("--out needs the name of a file to write")
+    target = out.resolve() if out.is_symlink() else out
+    if target.exists() and not target.is_file():
+        raise Failure(f"{out} exists and is not a regular file: name a file to write")
+    if not target.parent.is_dir():
+        raise Failure(f"cannot write {out}: the directory {target.parent} does not exist")
+    return target
+
+
+def only_bundled(settings: Settings, data_dir: Path | None) -> None:
+    """--data-dir names the bundled database: refused when MUSRENBANG_DATABASE_URL names another, which the
+    command would use instead without a word (a backup of another database, a restore into it)."""
+    if data_dir is not None and settings.database_url:
+        raise Failure(f"--data-dir {data_dir} names the bundled database, but MUSRENBANG_DATABASE_URL is set"
+                      " (that database would be used): unset it, or leave --data-dir out")  # fmt: skip
 
 
 def settings_from_env(**overrides: object) -> Settings:

@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING
 import asyncpg
 import click
 
-from musrenbang.cli.common import EXIT_FAILED_CHECK, Failure, database, migrated, run, settings_from_env
+from musrenbang.cli.common import (
+    EXIT_FAILED_CHECK,
+    Failure,
+    database,
+    migrated,
+    only_bundled,
+    output_file,
+    run,
+    settings_from_env,
+)
 from musrenbang.cli.group import main
 from musrenbang.db.connect import create_pool, redact
 from musrenbang.db.errors import DatabaseError
@@ -26,7 +35,7 @@ def status() -> None:
     """What /health reports: the database, each projection's state and lag (and, when one is stalled,
     the event it fails on and why), each read replica's state and lag. Exit 1 unless all is well."""
     from musrenbang.db.replicas import POLL_INTERVAL, ReadPools
-    from musrenbang.http.health import OK, Health, site_health
+    from musrenbang.http.health import OK, UNAVAILABLE, Health, site_health
     from musrenbang.projections import all_projections
     from musrenbang.projections.runner import ProjectionRunner
 
@@ -45,6 +54,12 @@ def status() -> None:
 
     settings = settings_from_env()
     with database(settings) as url:
+        pending = run(_pending_migrations(url))
+        if pending:  # /health would call it unreachable, naming the first table it misses
+            click.echo(f"database: not migrated: {pending} migration(s) not applied (`musrenbang migrate` applies"
+                       " them, and so does `serve` when it starts)")  # fmt: skip
+            click.echo(f"status: {UNAVAILABLE}")
+            sys.exit(EXIT_FAILED_CHECK)
         health = run(collect())
     db = health.database
     click.echo(f"database: {db.status}" + (f" (PostgreSQL {db.version})" if db.version else f": {db.error}"))
@@ -111,16 +126,18 @@ def backup(out: Path, data_dir: Path | None) -> None:
     PostgreSQL's custom format. `musrenbang restore FILE` brings it back, on this or any other server."""
     from musrenbang.db import backup as tools
 
+    target = output_file(out)
     settings = settings_from_env(data_dir=data_dir)
+    only_bundled(settings, data_dir)
     with database(settings) as url:
         events = run(_events_in(url))  # read only: a backup changes nothing in the database it copies
         try:
-            tools.dump(url, out)
+            tools.dump(url, target)
         except DatabaseError as exc:
             raise Failure(str(exc)) from None
         except OSError as exc:
             raise Failure(f"cannot write {out}: {exc.strerror}") from None
-    click.echo(f"wrote {out} ({out.stat().st_size:,} bytes, {events} events)")
+    click.echo(f"wrote {out} ({target.stat().st_size:,} bytes, {events} events)")
 
 
 @main.command()
@@ -138,6 +155,13 @@ def restore(file: Path, data_dir: Path | None) -> None:
     from musrenbang.db import backup as tools
 
     settings = settings_from_env(data_dir=data_dir)
+    only_bundled(settings, data_dir)
+    try:
+        if not tools.holds_event_log(file):  # before anything is written: the restore is all or nothing
+            raise Failure(f"{file} is a PostgreSQL backup, but not of a Musrenbang database (it holds no event"
+                          " log): nothing was restored")  # fmt: skip
+    except DatabaseError as exc:
+        raise Failure(f"cannot restore {file}: {exc}") from None
     with database(settings) as url:
         tables = run(_table_count(url))
         if tables:
@@ -162,6 +186,22 @@ def restore(file: Path, data_dir: Path | None) -> None:
         sys.exit(EXIT_FAILED_CHECK)
     click.echo(f"verified: {report.chains.events} events in {report.chains.streams} streams, every chain intact;"
                f" {report.seals} seal(s) checked")  # fmt: skip
+
+
+async def _pending_migrations(url: str) -> int:
+    """How many of this program's migrations the database has not applied (read only: `status` changes
+    nothing)."""
+    from musrenbang.db.connect import connect
+    from musrenbang.db.migrations import load_migrations
+
+    conn = await connect(url)
+    try:
+        applied: set[int] = set()
+        if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+            applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        return len({m.version for m in load_migrations()} - applied)
+    finally:
+        await conn.close()
 
 
 async def _events_in(url: str) -> int:

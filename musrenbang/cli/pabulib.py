@@ -104,13 +104,18 @@ async def _import(url: str, file: Path, check: bool, exclusive: tuple[tuple[str,
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout).")
 def pabulib_export(forum_id: str, out: Path | None) -> None:
     """Write a closed forum as a Pabulib .pb file, so anyone can recompute it with independent tools."""
+    if out is not None and out.name in ("", ".", ".."):
+        raise Failure("--out needs the name of a file to write")
     settings = settings_from_env()
     with database(settings) as url:
         text = run(_export(url, forum_id))
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
         click.echo(f"wrote {out}", err=True)
 
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
-from musrenbang.cli.common import Failure, database, prepare, run, settings_from_env
+from musrenbang.cli.common import Failure, WholeNumber, database, prepare, run, settings_from_env
 from musrenbang.cli.group import main
 
 T = TypeVar("T")
@@ -70,7 +70,7 @@ def cycle() -> None:
 
 
 @cycle.command("open")
-@click.option("--year", type=int, required=True, help="The RKPD year (planned during the year before).")
+@click.option("--year", type=WholeNumber(), required=True, help="The RKPD year (planned during the year before).")
 @click.option("--theme", required=True, help="The year's theme (tema RKPD).")
 @click.option("--programs", "programs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True, help="TOML: the priority programs, and optionally the calendar and the pagu"
@@ -120,7 +120,7 @@ def cycle_list() -> None:
 
 
 @cycle.command("window")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=WholeNumber(), required=True)
 @click.option("--stage", required=True, type=click.Choice(["usulan", "kelurahan", "kecamatan", "perangkat_daerah",
                                                            "kota", "ditetapkan"]))  # fmt: skip
 @click.option("--opens", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (default: unchanged).")
@@ -143,7 +143,7 @@ def cycle_window(year: int, stage: str, opens: dt.datetime | None, closes: dt.da
 
 
 @cycle.command("advance")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=WholeNumber(), required=True)
 def cycle_advance(year: int) -> None:
     """Close the current stage today and open the next."""
     from musrenbang.eventlog.store import Metadata

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import asyncpg
 import click
 
-from musrenbang.cli.common import Failure, database, prepare, run, settings_from_env
+from musrenbang.cli.common import Failure, WholeNumber, database, only_bundled, prepare, run, settings_from_env
 from musrenbang.cli.group import main
 from musrenbang.config import Settings, secret_bytes
 from musrenbang.db.bundled import BundledDatabase
@@ -24,18 +25,19 @@ if TYPE_CHECKING:  # imported where used, to keep the command line quick to star
 
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port to listen on (default 8000).")
+@click.option("--port", type=WholeNumber(), default=None, help="Port to listen on (default 8000).")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Where the bundled database keeps its data (also MUSRENBANG_DATA_DIR).",
 )
-@click.option("--workers", type=int, default=None, help="Server processes (default 1).")
+@click.option("--workers", type=WholeNumber(), default=None, help="Server processes (default 1).")
 @click.option("--demo", is_flag=True, help="On a database without proposals, first play the demo RKPD 2022 cycle.")
 def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None, demo: bool) -> None:
     """Prepare the database and serve the web application until Ctrl-C."""
     settings = settings_from_env(host=host, port=port, data_dir=data_dir, workers=workers)
+    only_bundled(settings, data_dir)
     _check_port_free(settings.host, settings.port)
     # Until granian takes the signals over, SIGTERM (systemd, docker) ends the preparation like Ctrl-C does,
     # through the `database` block, which stops the bundled server; by default it would end the process
@@ -111,45 +113,83 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 @main.command("demo")
-@click.option("--seed", type=int, default=2022, show_default=True, help="Same seed, same cycle.")
-@click.option("--scale", type=click.IntRange(1, 10_000), default=1, show_default=True,
+@click.option("--seed", type=WholeNumber(), default=2022, show_default=True, help="Same seed, same cycle.")
+@click.option("--scale", type=WholeNumber(1, 10_000), default=1, show_default=True,
               help="Multiply proposals, delegates, score sheets and ballots (for benchmarks).")  # fmt: skip
 def demo_command(seed: int, scale: int) -> None:
     """Play a whole RKPD 2022 cycle of Kota Bekasi on an empty database (proposals in all 56 kelurahan,
     forums, the agencies' RKPD lines, adoption), open RKPD 2023 with some needs carried over, and add demo
     staff accounts. Exit 3 if the log already holds proposals."""
+    from musrenbang.domain.errors import DomainError
+
     settings = settings_from_env()
     with database(settings) as url:
         _, secret = run(prepare(url))
-        summary = run(_play_demo(url, settings.secret_key or secret, seed, scale))
-        if summary is None:
-            raise Failure("the event log already holds proposals; the demo needs an empty database"
-                          " (set MUSRENBANG_DATABASE_URL or --data-dir to a new one)")  # fmt: skip
+        try:
+            summary = run(_play_demo(url, settings.secret_key or secret, seed, scale))
+        except DomainError as exc:
+            raise Failure(f"the demo stopped: {exc.message}") from None
+        if isinstance(summary, str):
+            raise Failure(f"{summary}; the demo needs an empty database (set MUSRENBANG_DATABASE_URL or"
+                          " MUSRENBANG_DATA_DIR to a new one)")  # fmt: skip
     _print_demo(summary, settings)
 
 
 def _demo_before_serving(settings: Settings, url: str, secret: str) -> None:
-    summary = run(_play_demo(url, secret, 2022, 1))
-    if summary is None:
+    from musrenbang.domain.errors import DomainError
+
+    try:
+        summary = run(_play_demo(url, secret, 2022, 1))
+    except DomainError as exc:
+        raise Failure(f"the demo stopped: {exc.message}") from None
+    if summary == PROPOSALS_ALREADY:
         click.echo("the log already holds proposals: serving them, no demo played", err=True)
+    elif isinstance(summary, str):
+        click.echo(f"{summary}: no demo played", err=True)
     else:
         _print_demo(summary, settings)
 
 
-async def _play_demo(url: str, secret: str, seed: int, scale: int) -> Summary | None:
-    """The demo's summary; None, and nothing played, when the log already holds proposals."""
+PROPOSALS_ALREADY = "the event log already holds proposals"
+
+
+async def _play_demo(url: str, secret: str, seed: int, scale: int) -> Summary | str:
+    """The demo's summary; or why it cannot be played on this database, and nothing played."""
     from musrenbang import demo
     from musrenbang.eventlog.store import EventStore
 
     pool = await create_pool(url, min_size=1, max_size=8)
     try:
         if await demo.has_proposals(pool):
-            return None
+            return PROPOSALS_ALREADY
+        if refused := await _demo_refused(pool, seed):
+            return refused
         key = secret_bytes(secret)
         with click.progressbar(length=demo.STEPS, label="demo RKPD 2022", file=sys.stderr) as bar:
             return await demo.play(pool, EventStore(pool), key, seed=seed, scale=scale, on_progress=bar.update)
     finally:
         await pool.close()
+
+
+async def _demo_refused(pool: asyncpg.Pool, seed: int) -> str | None:
+    """Why the demo cannot be played here beyond proposals: it plays Kota Bekasi's cycles of 2022 and 2023,
+    which a database set up for another city, or holding a cycle of those years it did not open itself,
+    refuses halfway (the 2022 cycle written, then a traceback, and a demo that can be neither finished
+    nor played again)."""
+    from musrenbang import demo, reference
+    from musrenbang.services.city import current_on
+
+    async with pool.acquire() as conn:
+        city = await current_on(conn)
+        if city.region != reference.DEFAULT_REGION:
+            return f"the demo plays Kota Bekasi's cycle, and this database is set up for {city.name} ({city.region})"
+        years = await conn.fetchval(
+            "SELECT string_agg(substr(stream_id, 7), ', ' ORDER BY stream_id) FROM events"
+            " WHERE event_type = 'cycle.started' AND stream_id = ANY($1::text[])"
+            " AND metadata->>'idempotency_key' IS DISTINCT FROM 'demo:' || $2 || ':cycle:' || substr(stream_id, 7)",
+            [f"cycle-{demo.YEAR}", f"cycle-{demo.NEXT_YEAR}"], str(seed),
+        )  # fmt: skip
+    return f"the event log already holds the cycle of RKPD {years}, which the demo opens" if years else None
 
 
 def _print_demo(summary: Summary, settings: Settings) -> None:

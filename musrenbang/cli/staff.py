@@ -30,7 +30,12 @@ def user_add(username: str, role: str, region: str | None, opd: str | None, dapi
     from musrenbang.domain.errors import DomainError, ValidationFailed
     from musrenbang.services.accounts import add_user
 
-    password = sys.stdin.readline().rstrip("\r\n")
+    # What the role does not use would be dropped without a word, while the line printed below names it.
+    for option, value, roles in (("--region", region, ("facilitator",)), ("--opd", opd, ("opd",)),
+                                 ("--dapil", dapil, ("dprd",)), ("--faction", faction, ("dprd",))):  # fmt: skip
+        if value is not None and role not in roles:
+            raise Failure(f"{option} is for {' and '.join(roles)} accounts, not {role}")
+    password = _read_password()
     settings = settings_from_env()
     with database(settings) as url:
         try:
@@ -42,6 +47,16 @@ def user_add(username: str, role: str, region: str | None, opd: str | None, dapi
             raise Failure(exc.message) from None
     scope = region or opd or (f"dapil {dapil}" if dapil else "")
     click.echo(f"added {username} ({role}{' ' + scope if scope else ''})")
+
+
+def _read_password() -> str:
+    """The first line of standard input, as UTF-8: bytes of another encoding are not a password anyone can
+    type at the sign-in page."""
+    line = sys.stdin.buffer.readline()
+    try:
+        return line.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise Failure("password: standard input is not UTF-8 text") from None
 
 
 @user.command("list")
@@ -66,7 +81,7 @@ def user_password(username: str) -> None:
     from musrenbang.domain.errors import ValidationFailed
     from musrenbang.services.accounts import set_password
 
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = _read_password()
     settings = settings_from_env()
     with database(settings) as url:
         try:

@@ -52,6 +52,16 @@ def dump(url: str, out: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
+def holds_event_log(backup: Path) -> bool:
+    """Whether the archive `backup` holds a Musrenbang database (its event log and migrations table): any
+    other PostgreSQL archive would load without an error, beside the tables the migrations then add."""
+    done = subprocess.run([str(tool("pg_restore")), "--list", str(backup)], capture_output=True, check=False)
+    if done.returncode != 0:
+        raise DatabaseError(f"pg_restore could not read the backup: {_short(done.stderr)}")
+    tables = {m.group(1) for m in re.finditer(rb"^\d+; \d+ \d+ TABLE \S+ (\S+) ", done.stdout, re.M)}
+    return {b"events", b"schema_migrations"} <= tables
+
+
 def load(url: str, backup: Path) -> None:
     """Restore `backup` into the (empty) database at `url`, all or nothing."""
     address, env = _without_password(url)
@@ -96,15 +106,21 @@ def _portable(script: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _without_password(url: str) -> tuple[str, dict[str, str]]:
-    """The URL without its password, and an environment that carries it (PGPASSWORD): a password on a
-    command line is visible to every user of the machine."""
+    """The URL without its password (`user:pw@`, or `?password=`), and an environment that carries it
+    (PGPASSWORD): a password on a command line is visible to every user of the machine."""
     env = dict(os.environ)
     parts = urlsplit(url)
-    if parts.password is None:
+    pairs = parts.query.split("&") if parts.query else []
+    in_query = [p.partition("=")[2] for p in pairs if p.partition("=")[0] == "password"]
+    if parts.password is None and not in_query:
         return url, env
-    env["PGPASSWORD"] = unquote(parts.password)
-    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
-    return urlunsplit(parts._replace(netloc=netloc)), env
+    if in_query:
+        env["PGPASSWORD"] = unquote(in_query[-1])
+        parts = parts._replace(query="&".join(p for p in pairs if p.partition("=")[0] != "password"))
+    if parts.password is not None:
+        env["PGPASSWORD"] = unquote(parts.password)
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@", 1))
+    return urlunsplit(parts), env
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:

@@ -131,16 +131,24 @@ async def create_database(admin: asyncpg.Connection, name: str, *, template: str
     await admin.execute(f"CREATE DATABASE {quoted}{clause}")
 
 
+QUERY_SECRETS = ("password", "sslpassword")
+"""Parameters of a PostgreSQL URL's query that carry a secret (`?password=…` works as well as `user:pw@`)."""
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
+    """The URL without its password (in the user part or in the query), for messages and logs."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable URL>"
+    redacted = parts
     if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+        redacted = redacted._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    if parts.query:
+        pairs = parts.query.split("&")
+        hidden = [f"{p.partition('=')[0]}=***" if p.partition("=")[0] in QUERY_SECRETS else p for p in pairs]
+        redacted = redacted._replace(query="&".join(hidden))
+    return url if redacted == parts else urlunsplit(redacted)
 
 
 async def _friendly(url: str, pending: Awaitable[T]) -> T:
@@ -161,7 +169,7 @@ async def _friendly(url: str, pending: Awaitable[T]) -> T:
         raise DatabaseError(f"connecting to {where} timed out after {CONNECT_TIMEOUT:.0f} s") from None
     except OSError as exc:
         raise DatabaseError(f"cannot reach PostgreSQL at {where}: {exc.strerror or exc}") from None
-    except (ValueError, asyncpg.ClientConfigurationError) as exc:
+    except (ValueError, OverflowError, asyncpg.ClientConfigurationError) as exc:  # OverflowError: port 99999
         raise DatabaseError(f"not a usable PostgreSQL URL ({where}): {exc}") from None
     except asyncpg.PostgresError as exc:
         raise DatabaseError(f"PostgreSQL at {where} refused the connection: {exc}") from None

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import re
 import secrets
+import unicodedata
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -101,9 +102,23 @@ def _member(role: str, dapil: str | None, name: str | None, faction: str | None,
     return cleaned["dapil"], cleaned["name"], cleaned["faction"]
 
 
+PASSWORD_MAX = 200
+"""The longest password the sign-in page and /api/v1/auth/token take (http/auth.py): a longer one could be
+set, and never used."""
+
+
 def _password_problem(password: str) -> str | None:
-    """What is wrong with a new password, the same for a new account and a changed password."""
-    return N_("kata sandi paling sedikit 10 karakter") if len(password) < 10 else None
+    """What is wrong with a new password, the same for a new account and a changed password: too short, too
+    long to sign in with, only spaces, or characters no sign-in form sends (NUL, control characters)."""
+    if len(password) < 10:
+        return N_("kata sandi paling sedikit 10 karakter")
+    if len(password) > PASSWORD_MAX:
+        return Message(N_("terlalu panjang: paling banyak %(max)d huruf"), max=PASSWORD_MAX)
+    if not password.strip():
+        return N_("wajib diisi")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in password):
+        return N_("berisi karakter yang tidak diizinkan")
+    return None
 
 
 async def set_password(conn: asyncpg.Connection, username: str, password: str) -> bool:

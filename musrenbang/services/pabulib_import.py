@@ -35,7 +35,14 @@ def plan(path: Path, exclusive: Sequence[Sequence[str]] = ()) -> Plan:
     scale = pabulib.money_scale(election.meta, election.projects)
     command = pabulib.schedule(election.meta, new_forum_id(), path.stem, scale, exclusive)
     agenda = pabulib.agenda(election.projects, scale)
-    return Plan(command, agenda, pabulib.rehearse(command, agenda, pabulib.read(path).votes))
+    delegates = pabulib.rehearse(command, agenda, pabulib.read(path).votes)
+    # A file cut short (a copy that stopped, half a download) still reads: only its own counts tell.
+    for key, what, found in (("num_projects", "projects", len(election.projects)), ("num_votes", "votes",
+                                                                                       len(delegates))):  # fmt: skip
+        announced = election.meta.get(key, "")
+        if announced.isascii() and announced.isdigit() and int(announced) != found:
+            raise pabulib.BadFile(f"META says {key} {announced}, the file holds {found} {what}: is it cut short?")
+    return Plan(command, agenda, delegates)
 
 
 async def import_file(

@@ -1,0 +1,209 @@
+"""The `musrenbang` commands met the way an operator meets them on a bad day: a typo in a URL, a password
+piped in the wrong encoding, digits of another script, an --out that is no file, a backup of another
+database, a cut-short file. Each is one `error:` line with its exit status, nothing written, no secret
+printed."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import asyncpg
+
+from musrenbang.db.backup import _without_password, dump
+from musrenbang.db.connect import redact
+from tests.conftest import _throwaway_database
+from tests.test_pabulib import pb, write
+
+SECRET = "rahasia-sekali-123"
+
+
+def musrenbang(env: dict[str, str], *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["musrenbang", *args], env=env, input=stdin, capture_output=True, timeout=180)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(errors="replace"),
+                                       done.stderr.decode(errors="replace"))  # fmt: skip
+
+
+def one_error(done: subprocess.CompletedProcess[str], status: int = 3) -> str:
+    """The one `error:` line a refused command prints (and its status)."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == status and len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    return lines[0]
+
+
+async def events_in(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM events")
+    finally:
+        await conn.close()
+
+
+# --- the database URL ------------------------------------------------------------------------------------
+
+
+def test_a_port_beyond_65535_in_the_url_is_one_error_line() -> None:
+    env = {**os.environ, "MUSRENBANG_DATABASE_URL": f"postgresql://postgres:{SECRET}@127.0.0.1:99999/x"}
+    line = one_error(musrenbang(env, "status"))
+    assert "port" in line and SECRET not in line
+
+
+def test_a_password_given_in_the_urls_query_is_never_printed_nor_put_on_a_command_line() -> None:
+    url = f"postgresql://postgres@127.0.0.1:1/x?password={SECRET}&sslmode=disable"
+    assert SECRET not in redact(url) and "password=***" in redact(url)
+    address, env = _without_password(url)
+    assert SECRET not in address and env["PGPASSWORD"] == SECRET and "sslmode=disable" in address
+    done = musrenbang({**os.environ, "MUSRENBANG_DATABASE_URL": url}, "status")
+    assert done.returncode == 3 and SECRET not in done.stderr + done.stdout, done.stderr
+
+
+def test_status_of_a_database_not_migrated_says_so(empty_database_url: str) -> None:
+    done = musrenbang({**os.environ, "MUSRENBANG_DATABASE_URL": empty_database_url}, "status")
+    assert done.returncode == 1 and "database: not migrated" in done.stdout, done.stdout + done.stderr
+    assert "unreachable" not in done.stdout
+
+
+# --- staff accounts: the password on standard input ------------------------------------------------------
+
+
+def test_a_password_that_is_not_utf8_is_one_error_line(cli_env: dict[str, str]) -> None:
+    latin1 = "kata-sandi-ñandú".encode("latin-1") + b"\n"
+    added = musrenbang(cli_env, "user", "add", "--username", "petugas.latin", "--role", "auditor", stdin=latin1)
+    assert one_error(added) == "error: password: standard input is not UTF-8 text"
+    changed = musrenbang(cli_env, "user", "password", "petugas.latin", stdin=latin1)
+    assert one_error(changed) == "error: password: standard input is not UTF-8 text"
+
+
+def test_a_password_no_one_could_sign_in_with_is_refused(cli_env: dict[str, str]) -> None:
+    for typed, message in [
+        (b" " * 12, "wajib diisi"),
+        (b"a" * 201, "terlalu panjang: paling banyak 200 huruf"),  # the sign-in page takes 200 at most
+        (b"kata\x00sandi-panjang", "berisi karakter yang tidak diizinkan"),
+        (b"kata\tsandi-panjang", "berisi karakter yang tidak diizinkan"),
+    ]:
+        done = musrenbang(cli_env, "user", "add", "--username", "petugas.sandi", "--role", "auditor",
+                          stdin=typed + b"\n")  # fmt: skip
+        assert one_error(done) == f"error: password: {message}", typed
+    done = musrenbang(cli_env, "user", "add", "--username", "petugas.sandi", "--role", "auditor",
+                      stdin=b"a" * 200 + b"\n")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_option_the_role_does_not_use_is_refused_not_dropped(cli_env: dict[str, str]) -> None:
+    done = musrenbang(cli_env, "user", "add", "--username", "admin.wilayah", "--role", "admin", "--region",
+                      "32.75.01", stdin=b"kata-sandi-panjang\n")  # fmt: skip
+    assert one_error(done) == "error: --region is for facilitator accounts, not admin"
+    done = musrenbang(cli_env, "user", "add", "--username", "auditor.dapil", "--role", "auditor", "--dapil",
+                      "Bekasi 1", stdin=b"kata-sandi-panjang\n")  # fmt: skip
+    assert one_error(done) == "error: --dapil is for dprd accounts, not auditor"
+    assert "admin.wilayah" not in musrenbang(cli_env, "user", "list").stdout
+
+
+# --- numbers ---------------------------------------------------------------------------------------------
+
+
+def test_digits_of_other_scripts_are_not_read_as_a_year_or_a_port(cli_env: dict[str, str]) -> None:
+    for args in (["cycle", "advance", "--year", "٢٠٢٨"], ["cycle", "advance", "--year", "２０２８"],
+                 ["serve", "--port", "٨٠٨٠"], ["demo", "--scale", "٢"]):  # fmt: skip
+        done = musrenbang(cli_env, *args)
+        assert done.returncode == 2 and "digits 0-9" in done.stderr, (args, done.stderr)
+
+
+# --- files written -----------------------------------------------------------------------------------------
+
+
+def test_an_out_that_is_no_file_name_is_one_error_line(cli_env: dict[str, str]) -> None:
+    for args in (["backup", "--out", ""], ["export", "events", "--out", ""], ["pabulib", "export", "X", "--out", ""]):
+        assert one_error(musrenbang(cli_env, *args)) == "error: --out needs the name of a file to write", args
+
+
+def test_a_backup_never_replaces_a_pipe_or_device_it_is_pointed_at(cli_env: dict[str, str], tmp_path: Path) -> None:
+    fifo = tmp_path / "pipa"
+    os.mkfifo(fifo)
+    for args in (["backup", "--out", str(fifo)], ["export", "events", "--out", str(fifo)]):
+        assert "is not a regular file" in one_error(musrenbang(cli_env, *args)), args
+        assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_pabulib_export_into_a_missing_directory_is_one_error_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    election = write(tmp_path, pb({"budget": "1000", "rule": "greedy"}, ["A;600;1;1"], ["1;A"]))
+    imported = musrenbang(cli_env, "pabulib", "import", str(election))
+    assert imported.returncode == 0, imported.stderr
+    forum_id = imported.stdout.split("forum: ")[1].split()[0]
+    done = musrenbang(cli_env, "pabulib", "export", forum_id, "--out", str(tmp_path / "tidak-ada" / "x.pb"))
+    assert one_error(done).startswith("error: cannot write ")
+
+
+def test_data_dir_is_refused_when_the_database_url_names_another(cli_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "cadangan.dump"
+    done = musrenbang(cli_env, "backup", "--out", str(out), "--data-dir", str(tmp_path / "data"))
+    assert "--data-dir" in one_error(done) and not out.exists()
+    junk = tmp_path / "bukan.dump"
+    junk.write_bytes(b"PGDMP")
+    done = musrenbang(cli_env, "restore", str(junk), "--data-dir", str(tmp_path / "data"))
+    assert "--data-dir" in one_error(done)
+
+
+# --- files read --------------------------------------------------------------------------------------------
+
+
+async def test_a_backup_of_another_database_is_not_restored(
+    empty_database_url: str, server_url: str, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await conn.execute("CREATE TABLE gaji (nama text, jumlah int); INSERT INTO gaji VALUES ('x', 1)")
+    finally:
+        await conn.close()
+    other = tmp_path / "lain.dump"
+    dump(empty_database_url, other)
+    async with _throwaway_database(server_url, None) as target:
+        done = musrenbang({**os.environ, "MUSRENBANG_DATABASE_URL": target}, "restore", str(other))
+        assert "not of a Musrenbang database" in one_error(done)
+        conn = await asyncpg.connect(target)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+        finally:
+            await conn.close()
+
+
+async def test_a_pabulib_file_cut_short_is_refused(cli_env: dict[str, str], database_url: str, tmp_path: Path) -> None:
+    whole = pb({"budget": "1000", "rule": "greedy"}, ["A;600;2;1", "B;300;1;1"], ["1;A", "2;A,B", "3;B"])
+    cut = write(tmp_path, whole[: whole.index("2;A,B") + 3])  # the file stops inside voter 2's vote
+    assert "cut short" in one_error(musrenbang(cli_env, "pabulib", "import", str(cut)))
+    assert await events_in(database_url) == 0
+
+
+async def test_verify_against_a_server_never_prints_its_password(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    election = write(tmp_path, pb({"budget": "1000", "rule": "greedy"}, ["A;600;1;1"], ["1;A"]))
+    assert musrenbang(cli_env, "pabulib", "import", str(election)).returncode == 0
+    exported = tmp_path / "log.jsonl"
+    assert musrenbang(cli_env, "export", "events", "--out", str(exported)).returncode == 0
+    done = musrenbang(cli_env, "verify", "--file", str(exported), "--against", f"http://auditor:{SECRET}@127.0.0.1:1")
+    assert done.returncode == 3 and SECRET not in done.stdout + done.stderr, done.stderr
+    assert "auditor:***@127.0.0.1:1" in done.stderr
+
+
+# --- the demo ----------------------------------------------------------------------------------------------
+
+
+async def test_the_demo_refuses_a_database_it_would_leave_half_played(empty_database_url: str) -> None:
+    env = {**os.environ, "MUSRENBANG_DATABASE_URL": empty_database_url}
+    assert musrenbang(env, "setup", "--region", "51.71").returncode == 0  # Kota Denpasar
+    line = one_error(musrenbang(env, "demo"))
+    assert "Kota Denpasar" in line and "--data-dir" not in line
+    assert await events_in(empty_database_url) == 1
+
+
+async def test_the_demo_refuses_a_cycle_it_did_not_open(cli_env: dict[str, str], database_url: str) -> None:
+    from tests.test_cli_planning import EXAMPLE
+
+    opened = musrenbang(cli_env, "cycle", "open", "--year", "2023", "--theme", "Tema", "--programs", str(EXAMPLE))
+    assert opened.returncode == 0, opened.stderr
+    before = await events_in(database_url)
+    assert "RKPD 2023" in one_error(musrenbang(cli_env, "demo"))
+    assert await events_in(database_url) == before
