@@ -64,19 +64,32 @@ def _ballot(forum: rules.Forum, delegate: str, numbers: list[int], items: list[s
         return rules.CastBallot(delegate_id=delegate, ranking=tuple(chosen))
     if kind == "cumulative":  # an item typed three times has three points
         return rules.CastBallot(delegate_id=delegate, points=dict(Counter(chosen)))
-    return rules.CastBallot(delegate_id=delegate, approvals=tuple(dict.fromkeys(chosen)))
+    # a number typed twice is refused (the domain's rule), not dropped: "1,1" is more often "1,11" mistyped
+    return rules.CastBallot(delegate_id=delegate, approvals=tuple(chosen))
 
 
-def consensus_marks(forum: rules.Forum, form: Any) -> tuple[dict[str, dict[str, int]], dict[str, str], dict[str, str]]:
-    """The marks of every item whose row is filled in, the error of each bad cell (`m_<item>_<criterion>`;
-    a row left wholly empty is not scored yet), and every cell as typed."""
-    marks: dict[str, dict[str, int]] = {}
+def consensus_marks(forum: rules.Forum, form: Any, current: dict[str, dict[str, int]]
+                    ) -> tuple[dict[str, dict[str, int]] | None, int, dict[str, str], dict[str, str]]:  # fmt: skip
+    """The whole consensus sheet to save (None when no row changed), how many rows changed, the error of
+    each bad cell (`m_<item>_<criterion>`), and every cell as typed.
+
+    A sheet replaces the one before it, so only the rows typed or changed since the page was shown
+    (`was_m_<item>`, the row as it was shown) are taken from the form; every other row keeps the marks
+    saved now (`current`): a second tab, or a page left open, no longer wipes the rows saved meanwhile. A
+    changed row emptied is not scored any more."""
+    keys = [c.key for c in forum.scheduled.criteria]
+    marks = {item: dict(row) for item, row in current.items()}
     errors: dict[str, str] = {}
     typed: dict[str, str] = {}
+    changed = 0
     for item in forum.agenda:
-        row = {c.key: str(form.get(f"m_{item.item_id}_{c.key}", "")).strip() for c in forum.scheduled.criteria}
+        row = {key: str(form.get(f"m_{item.item_id}_{key}", "")).strip() for key in keys}
         typed.update({f"m_{item.item_id}_{key}": value for key, value in row.items()})
+        if ",".join(row.values()) == str(form.get(f"was_m_{item.item_id}", ",".join("" for _ in keys))).strip():
+            continue
+        changed += 1
         if not any(row.values()):
+            marks.pop(item.item_id, None)
             continue
         bad = [key for key, value in row.items() if not _mark(value)]
         for key in bad:
@@ -84,7 +97,12 @@ def consensus_marks(forum: rules.Forum, form: Any) -> tuple[dict[str, dict[str, 
                                                         high=MARK_MAX)  # fmt: skip
         if not bad:
             marks[item.item_id] = {key: int(value) for key, value in row.items()}
-    return marks, errors, typed
+    return (marks if changed else None), changed, errors, typed
+
+
+def shown_row(marks: dict[str, int] | None, forum: rules.Forum) -> str:
+    """A consensus row as the page shows it, for `was_m_<item>`: the marks in the criteria's order."""
+    return ",".join(str((marks or {}).get(c.key, "")) for c in forum.scheduled.criteria)
 
 
 def _mark(value: str) -> bool:

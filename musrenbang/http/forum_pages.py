@@ -19,8 +19,9 @@ from musrenbang.domain import bounds, values
 from musrenbang.domain import forum as rules
 from musrenbang.domain.access import Actor, covers, require_region, require_role
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.events import DelegateRegistered
 from musrenbang.domain.values import parse_clock, parse_rupiah
-from musrenbang.eventlog.store import Metadata
+from musrenbang.eventlog.store import ConcurrencyError, Metadata
 from musrenbang.http import forum_forms
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, RunnerDep, StoppingDep, StoreDep
@@ -185,6 +186,7 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
         request, "forum_session.html", status=422 if errors else 200, forum=forum, s=s, place=place, numbers=numbers,
         typed={d: ",".join(str(numbers[i]) for i in (*b.approvals, *b.ranking, *b.points)) for d, b in typed.items()},
         consensus=consensus.marks if consensus else {}, standing=await _standing(forums, forum), actor=actor,
+        next_delegate=_next_delegate_id(forum), shown_row=forum_forms.shown_row,
         titles={a.item_id: a.title for a in forum.agenda}, entered=entered or {},
         errors=_translated(request, errors or {}), failed_form=form, STATUS=rules.STATUS_LABELS, RULES=RULE_LABELS,
         LEVEL_NAMES=LEVEL_LABELS,
@@ -198,31 +200,86 @@ def _back_to(forum: rules.Forum, anchor: str) -> Response:
 DELEGATE_FIELDS = ("name", "role", "represents", "gender")
 
 
+def _next_delegate_id(forum: rules.Forum) -> str:
+    """The id the form gives the next delegate: `p<n>` after those registered, skipping any taken (the API
+    may have registered a `p3` or a `P3` of its own)."""
+    taken = {d.casefold() for d in forum.delegates}
+    n = len(forum.delegates) + 1
+    while f"p{n}" in taken:
+        n += 1
+    return f"p{n}"
+
+
+_FORM_DELEGATE_ID = re.compile(r"p[1-9][0-9]{0,5}")
+
+
+def _same_delegate(known: DelegateRegistered, command: rules.RegisterDelegate) -> bool:
+    """Whether `command` is what registered `known` (as stored: texts cleaned)."""
+    try:
+        typed = [bounds.clean_text(t, max_length=bounds.NAME) for t in (command.name, command.role, command.represents)]
+    except ValueError:
+        return False
+    return typed == [known.name, known.role, known.represents] and command.gender == known.gender
+
+
 @post("/forum/{forum_id:str}/peserta", include_in_schema=False)
 async def add_delegate(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
                        forum_id: FromPath[str]) -> Response:  # fmt: skip
+    """Register one delegate under the id the page chose when it was shown (`delegate_id`): the same form
+    sent again (a double tap, a retry after a lost answer) finds its delegate registered and adds no
+    second one; another tab's delegate under that id gets the next free one."""
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
     entered = {f"delegate_{k}": str(form.get(k, "")).strip() for k in DELEGATE_FIELDS}
-    command = rules.RegisterDelegate(
-        delegate_id=f"p{len(forum.delegates) + 1}", name=entered["delegate_name"], role=entered["delegate_role"],
-        represents=entered["delegate_represents"],
-        gender=entered["delegate_gender"],
-    )  # fmt: skip
-    try:
-        await forums.register_delegates(forum.scheduled.forum_id, [command], _meta(actor))
-    except ValidationFailed as exc:
-        errors = {f"delegate_{field}": message for field, message in exc.errors.items()}
-        return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors, form="peserta")
-    return _back_to(forum, "peserta")
+    wanted = str(form.get("delegate_id", ""))
+    for _ in range(5):
+        known = forum.delegates.get(wanted)
+        free = known is None and wanted.casefold() not in {d.casefold() for d in forum.delegates}
+        command = rules.RegisterDelegate(
+            delegate_id=wanted if _FORM_DELEGATE_ID.fullmatch(wanted) and free else _next_delegate_id(forum),
+            name=entered["delegate_name"], role=entered["delegate_role"], represents=entered["delegate_represents"],
+            gender=entered["delegate_gender"],
+        )  # fmt: skip
+        if known is not None and _same_delegate(known, command):
+            return _back_to(forum, "peserta")  # sent before, and registered then
+        try:
+            await forums.register_delegates(forum.scheduled.forum_id, [command], _meta(actor))
+        except ValidationFailed as exc:
+            errors = {f"delegate_{field}": message for field, message in exc.errors.items()}
+            return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors,
+                                       form="peserta")  # fmt: skip
+        except ConcurrencyError:  # another delegate (or this one, sent twice at once) registered meanwhile
+            forum = await _load_in_scope(forums, forum_id, actor)
+            continue
+        return _back_to(forum, "peserta")
+    raise ConcurrencyError([rules.stream_id(forum.scheduled.forum_id)])
 
 
 @post("/forum/{forum_id:str}/buka", include_in_schema=False)
 async def open_forum(request: Request, actor: ActorDep, forums: ForumsDep, forum_id: FromPath[str]) -> Response:
+    """Open; a forum this very form opened already (a double tap: the browser shows the second answer) is
+    answered with its page, not an error."""
     forum = await _load_in_scope(forums, forum_id, actor)
-    await forums.open(forum.scheduled.forum_id, _meta(actor))
+    back = Redirect(f"/forum/{forum.scheduled.forum_id}", status_code=303)
+    if forum.status == rules.OPEN:
+        return back
+    try:
+        await forums.open(forum.scheduled.forum_id, _meta(actor))
+    except ConcurrencyError:
+        if (await _load_in_scope(forums, forum_id, actor)).status != rules.OPEN:
+            raise
+        return back
     notice = translate(request, N_("Musyawarah dibuka: agenda, pagu dan aturan keputusan kini tetap"))
-    return notify(request, Redirect(f"/forum/{forum.scheduled.forum_id}", status_code=303), notice)
+    return notify(request, back, notice)
+
+
+def _taking_entries(forum: rules.Forum, closed: str) -> None:
+    """Refuse a ballot or score form outright unless the forum is open: one with no row to save was
+    answered "0 disimpan" on a closed forum."""
+    if forum.status == rules.CLOSED:
+        raise DomainError(closed)
+    if forum.status != rules.OPEN:
+        raise DomainError(N_("musyawarah belum dibuka"))
 
 
 @post("/forum/{forum_id:str}/suara", include_in_schema=False)
@@ -231,6 +288,7 @@ async def type_ballots(request: Request, actor: ActorDep, forums: ForumsDep, poo
     """Paper ballots typed one delegate per row: agenda numbers separated by commas or spaces. A row with
     a mistake comes back marked, every row as typed, and nothing is saved until all rows are right."""
     forum = await _load_in_scope(forums, forum_id, actor)
+    _taking_entries(forum, N_("musyawarah sudah ditutup; surat suara tidak diterima lagi"))
     commands, errors, typed = forum_forms.ballot_rows(forum, await request.form())
     if errors:
         return await _session_page(request, forums, pool, forum, actor, entered=typed, errors=errors, form="suara")
@@ -245,11 +303,16 @@ async def type_ballots(request: Request, actor: ActorDep, forums: ForumsDep, poo
 async def consensus_scores(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
                            forum_id: FromPath[str]) -> Response:  # fmt: skip
     forum = await _load_in_scope(forums, forum_id, actor)
-    marks, errors, typed = forum_forms.consensus_marks(forum, await request.form())
+    _taking_entries(forum, N_("musyawarah sudah ditutup; nilai tidak diterima lagi"))
+    _, sheets = await forums.ballots_and_sheets(forum.scheduled.forum_id)
+    current = {sheet.sheet: sheet.marks for sheet in sheets}.get("konsensus", {})
+    marks, changed, errors, typed = forum_forms.consensus_marks(forum, await request.form(), current)
     if errors:
         return await _session_page(request, forums, pool, forum, actor, entered=typed, errors=errors, form="nilai")
-    await forums.give_scores(forum.scheduled.forum_id, rules.GiveScores(sheet="konsensus", marks=marks), _meta(actor))
-    notice = Message(N_("Nilai %(count)d usulan disimpan"), count=len(marks))
+    if marks is not None:  # a form with no row changed writes nothing (an empty one no longer wipes the sheet)
+        command = rules.GiveScores(sheet="konsensus", marks=marks)
+        await forums.give_scores(forum.scheduled.forum_id, command, _meta(actor))
+    notice = Message(N_("Nilai %(count)d usulan disimpan"), count=changed)
     return notify(request, _back_to(forum, "nilai"), translate(request, notice))
 
 
@@ -307,13 +370,21 @@ async def close_forum(request: Request, actor: ActorDep, forums: ForumsDep, pool
     """Close only when the form says the facilitator understood what closing means (the checkbox, required
     in the browser too): a stray tap on the button must not end a forum."""
     forum = await _load_in_scope(forums, forum_id, actor)
+    minutes = Redirect(f"/forum/{forum.scheduled.forum_id}/berita-acara", status_code=303)
+    if forum.status == rules.CLOSED:  # closed by this form already (a double tap): its Berita Acara, not an error
+        return minutes
     form = await request.form()
     if form.get("understood") != CLOSING_UNDERSTOOD:
         errors = {"understood": N_("centang dulu bahwa Anda paham: musyawarah yang ditutup tidak dapat dibuka lagi")}
         return await _session_page(request, forums, pool, forum, actor, errors=errors, form="tutup")
-    result = await forums.close(forum.scheduled.forum_id, _meta(actor))
+    try:
+        result = await forums.close(forum.scheduled.forum_id, _meta(actor))
+    except ConcurrencyError:
+        if (await _load_in_scope(forums, forum_id, actor)).status != rules.CLOSED:
+            raise
+        return minutes
     await runner.wait_until_applied(["forums", "proposals"], result.last)
-    return Redirect(f"/forum/{forum.scheduled.forum_id}/berita-acara", status_code=303)
+    return minutes
 
 
 # --- the projector --------------------------------------------------------------------------------------
