@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Annotated, Any
 
 import asyncpg
@@ -21,7 +22,7 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import cycle as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor
-from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import KecamatanCeiling, StageWindow
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.http.deps import ActorDep, PoolDep, RunnerDep, StoreDep, Year
@@ -30,6 +31,7 @@ from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
+from musrenbang.http.residents import form_key
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import cycles
 
@@ -135,8 +137,24 @@ async def _window_change(store: EventStore, year: int, stage: str, opens: dt.dat
     state = await cycles.load_cycle(store, year)
     window = state.calendar.get(stage)
     first = opens or (window.opens if window is not None else closes)
+    _check_order(state, stage, first)
     command = rules.ChangeWindow(year=year, stage=stage, opens=first, closes=closes, reason=reason)
     return await cycles.change_window(store, command, meta, key)
+
+
+def _check_order(state: rules.Cycle, stage: str, opens: dt.date) -> None:
+    """The stages keep opening in their order, as a new cycle's calendar must (domain/cycle.py `_calendar`):
+    a moved window that opened before the stage before it, or after the one after it, once made the stage
+    of the day jump back and forth. (The rules of ChangeWindow do not check it yet.)"""
+    position = rules.STAGES.index(stage)
+    before = state.calendar.get(rules.STAGES[position - 1]) if position > 0 else None
+    after = state.calendar.get(rules.STAGES[position + 1]) if position + 1 < len(rules.STAGES) else None
+    if before is not None and opens < before.opens:
+        raise ValidationFailed({"opens": N_("tahap ini tidak dapat dibuka sebelum tahap sebelumnya")})
+    if after is not None and opens > after.opens:
+        raise ValidationFailed({"opens": Message(
+            N_("tahap ini tidak dapat dibuka sesudah tahap berikutnya (%(stage)s, dibuka %(day)s)"),
+            stage=rules.WINDOW_LABELS[after.stage], day=values.long_date(after.opens))})  # fmt: skip
 
 
 class CycleApi(Controller):
@@ -160,7 +178,7 @@ class CycleApi(Controller):
                          ) -> CycleOut:  # fmt: skip
         """The calendar may be left out (the common chain's months); pagu indikatif must name kecamatan of
         the city. 409 when the year is open already."""
-        key, meta = keyed(request, actor, idempotency_key)
+        key, meta = keyed(request, actor, idempotency_key, data)  # the body too: another cycle under the key is 409
         result = await cycles.open_planned(
             store, year=data.year, theme=data.theme, programs=[(p.title, p.target) for p in data.priority_programs],
             calendar=tuple(StageWindow(stage=w.stage, opens=w.opens, closes=w.closes) for w in data.calendar),
@@ -175,7 +193,7 @@ class CycleApi(Controller):
     async def change_window(self, request: Request, year: Year, stage: FromPath[str], data: JSONBody[WindowChangeIn],
                             actor: ActorDep, store: StoreDep, pool: PoolDep, runner: RunnerDep,
                             idempotency_key: OptionalKey = None) -> CycleOut:  # fmt: skip
-        key, meta = keyed(request, actor, idempotency_key)
+        key, meta = keyed(request, actor, idempotency_key, data)  # other dates under the same key: 409
         result = await _window_change(store, year, stage, data.opens, data.closes, data.reason, meta, key)
         await runner.wait_until_applied(["cycles"], result.last)
         return await _one(pool, year)
@@ -193,7 +211,7 @@ class CycleApi(Controller):
 # --- the staff page -------------------------------------------------------------------------------------
 
 _PROGRAM_LINE = re.compile(r"\s*(?P<title>[^|]+?)\s*(?:\|\s*(?P<target>.*?)\s*)?$")
-_CEILING_LINE = re.compile(r"\s*(?P<kode>[0-9.]{1,20})\s*[=:]\s*(?:Rp\.?)?\s*(?P<pagu>[0-9][0-9.\s]{0,30})$", re.ASCII)
+_CEILING_LINE = re.compile(r"\s*(?P<kode>[0-9.]{1,20})\s*[=:]\s*(?P<pagu>\S.{0,40}?)\s*$", re.ASCII)
 
 
 def _programs(text: str, errors: dict[str, Any]) -> list[tuple[str, str]]:
@@ -215,15 +233,20 @@ def _filled_lines(text: str, most: int) -> list[str]:
 
 
 def _ceilings(text: str, errors: dict[str, Any]) -> tuple[KecamatanCeiling, ...]:
-    """One kecamatan per line, `kode = rupiah`."""
+    """One kecamatan per line, `kode = rupiah`, the amount read as every amount is (`values.parse_rupiah`):
+    dots and spaces were once all dropped, so "7500000000.00" became a pagu a hundred times larger."""
     found = []
     for line in _filled_lines(text, rules.MAX_KECAMATAN):
         m = _CEILING_LINE.match(line)
-        if m is None:
+        try:
+            pagu = values.parse_rupiah(m["pagu"]) if m is not None else None
+        except ValueError:
+            pagu = None
+        if m is None or pagu is None:
             errors["pagu_kecamatan"] = N_("tulis satu kecamatan per baris: kode = rupiah,"
                                           " misalnya 32.75.01 = 7500000000")
             return ()
-        found.append(KecamatanCeiling(kecamatan=m["kode"], pagu=int(re.sub(r"[.\s]", "", m["pagu"]))))
+        found.append(KecamatanCeiling(kecamatan=m["kode"], pagu=pagu))
     return tuple(found)
 
 
@@ -245,6 +268,12 @@ def _calendar(form: dict[str, str], errors: dict[str, Any]) -> tuple[StageWindow
     return tuple(windows)
 
 
+_FORM_FIELD = {"priority_programs": "programs", "priority_targets": "programs"}
+"""The rules' fields that the form types elsewhere: a sasaran is typed on its program's line (its error was
+once shown nowhere, a 422 without a word)."""
+_SHOWN = {"year", "theme", "programs", "calendar", "pagu_kecamatan", "dana_kelurahan", "form"}
+
+
 def _new_cycle_values(year: int) -> dict[str, str]:
     """The form for a new year: the common chain's dates to start from."""
     entered = {"year": str(year), "theme": "", "programs": "", "pagu_kecamatan": ""}
@@ -260,13 +289,16 @@ class CyclePages(Controller):
 
     async def _page(self, request: Request, pool: asyncpg.Pool, actor: Actor, *, status: int = 200,
                     entered: dict[str, str] | None = None, errors: dict[str, Any] | None = None,
-                    failed: str = "") -> Template:  # fmt: skip
+                    failed: str = "", window: dict[str, str] | None = None) -> Template:  # fmt: skip
+        """`window`: what was typed in the window form that `failed`, shown again."""
         async with pool.acquire() as conn:
             overview = await cycle_views.overview(conn, cycles.today())
         next_year = max((int(str(c["year"])) for c in overview), default=cycles.today().year) + 1
+        # Each form's idempotency key: the same form sent twice (a double tap, a refresh) is recorded once.
+        keys = {"open": str(uuid.uuid4()), **{f"window.{c['year']}": str(uuid.uuid4()) for c in overview}}
         return page(request, "cycles_staff.html", status=status, actor=actor, cycles=overview,
-                    values=entered or _new_cycle_values(next_year), failed=failed,
-                    errors={f: translate(request, m) for f, m in (errors or {}).items()},
+                    values=entered or _new_cycle_values(next_year), failed=failed, window=window or {},
+                    errors={f: translate(request, m) for f, m in (errors or {}).items()}, keys=keys,
                     STAGES=rules.STAGES, WINDOWS=rules.WINDOW_LABELS, STAGE_LABELS=rules.STAGE_LABELS,
                     long_date=values.long_date)  # fmt: skip
 
@@ -293,15 +325,19 @@ class CyclePages(Controller):
                 dana_kelurahan = values.parse_rupiah(entered["dana_kelurahan"])
             except ValueError as exc:
                 errors["dana_kelurahan"] = exc.args[0]
+        asked = {k: v for k, v in entered.items() if k not in ("_csrf_token", "idempotency_key")}
+        key, meta = keyed(request, actor, form_key(form), asked)
         if not errors:
             try:
                 result = await cycles.open_planned(
                     store, year=year, theme=entered.get("theme", ""), programs=programs, calendar=calendar,
-                    pagu_kecamatan=ceilings, metadata=Metadata(actor=actor.username, role=actor.role),
-                    dana_kelurahan=dana_kelurahan,
+                    pagu_kecamatan=ceilings, metadata=meta, dana_kelurahan=dana_kelurahan, idempotency_key=key,
                 )  # fmt: skip
             except ValidationFailed as exc:
-                errors = {("programs" if f == "priority_programs" else f): m for f, m in exc.errors.items()}
+                errors = {}
+                for f, m in exc.errors.items():  # each where the page shows it: none left unseen
+                    shown = _FORM_FIELD.get(f, f if f.split(".")[0] in _SHOWN else "form")
+                    errors.setdefault(shown, m)
             except DomainError as exc:
                 errors = {"form": exc.message}
             else:
@@ -313,9 +349,10 @@ class CyclePages(Controller):
     async def move_window(self, request: Request, pool: PoolDep, actor: ActorDep, store: StoreDep,
                           runner: RunnerDep, year: Year) -> Response:  # fmt: skip
         form = await request.form()
-        stage = str(form.get("stage", ""))
-        typed_opens = str(form.get("opens", "")).strip()
-        opens, closes = _day(typed_opens), _day(str(form.get("closes", "")))
+        typed = {name: str(form.get(name, "")) for name in ("stage", "opens", "closes", "reason")}
+        stage, typed_opens = typed["stage"], typed["opens"].strip()
+        opens, closes = _day(typed_opens), _day(typed["closes"])
+        key, meta = keyed(request, actor, form_key(form), typed)
         errors: dict[str, Any] = {}
         if closes is None:
             errors[f"window.{year}"] = N_("isi tanggal tutup yang baru")
@@ -323,13 +360,15 @@ class CyclePages(Controller):
             errors[f"window.{year}"] = N_("tanggal buka tidak dapat dibaca")
         else:
             try:
-                result = await _window_change(store, year, stage, opens, closes, str(form.get("reason", "")),
-                                              Metadata(actor=actor.username, role=actor.role))  # fmt: skip
+                result = await _window_change(store, year, stage, opens, closes, typed["reason"], meta, key)
+            except NotFound:
+                raise NotFoundException() from None  # no such cycle: no section of the page could say so
             except DomainError as exc:
                 messages = exc.errors if isinstance(exc, ValidationFailed) else {"": exc.message}
                 errors = {f"window.{year}": "; ".join(str(translate(request, m)) for m in messages.values())}
             else:
                 await runner.wait_until_applied(["cycles"], result.last)
                 return Redirect(f"/petugas/siklus#rkpd-{year}", status_code=303)
-        return await self._page(request, pool, actor, status=422, errors=errors, failed=f"window.{year}")
+        return await self._page(request, pool, actor, status=422, errors=errors, failed=f"window.{year}",
+                                window=typed)  # fmt: skip
 
