@@ -164,6 +164,8 @@ def decide(state: Cycle, command: Command) -> list[Event]:
             if command.stage not in STAGES:
                 checks.fail("stage", N_("tahap tidak dikenal"))
             _window(checks, "closes", command.opens, command.closes)
+            if command.stage in STAGES and isinstance(command.opens, dt.date):
+                _in_order(checks, state, command.stage, command.opens)
             reason = checks.text("reason", command.reason, bounds.REASON, required=True)
             checks.done()
             return [CycleWindowChanged(year=command.year, stage=command.stage, opens=command.opens,
@@ -225,6 +227,21 @@ def _window(checks: bounds.Checks, field: str, opens: dt.date, closes: dt.date) 
         checks.check(field, bounds.date, day)
     if closes < opens:
         checks.fail(field, N_("tanggal tutup tidak boleh sebelum tanggal buka"))
+
+
+def _in_order(checks: bounds.Checks, state: Cycle, stage: str, opens: dt.date) -> None:
+    """A moved window keeps the stages opening in their order, as a new cycle's calendar must: one that
+    opened before the stage before it, or after the one after it, made the stage of the day jump back and
+    forth (checked here, under the stream's version, so the CLI and two changes at once keep it too)."""
+    position = STAGES.index(stage)
+    before = state.calendar.get(STAGES[position - 1]) if position > 0 else None
+    after = state.calendar.get(STAGES[position + 1]) if position + 1 < len(STAGES) else None
+    if before is not None and opens < before.opens:
+        checks.fail("opens", N_("tahap ini tidak dapat dibuka sebelum tahap sebelumnya"))
+    elif after is not None and opens > after.opens:
+        checks.fail("opens", Message(N_("tahap ini tidak dapat dibuka sesudah tahap berikutnya (%(stage)s, dibuka"
+                                        " %(day)s)"), stage=WINDOW_LABELS[after.stage],
+                                     day=values.long_date(after.opens)))  # fmt: skip
 
 
 def _ceilings(checks: bounds.Checks, given: tuple[KecamatanCeiling, ...]) -> tuple[KecamatanCeiling, ...]:

@@ -22,7 +22,7 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import cycle as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Actor
-from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
 from musrenbang.domain.events import KecamatanCeiling, StageWindow
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.http.deps import ActorDep, PoolDep, RunnerDep, StoreDep, Year
@@ -137,24 +137,8 @@ async def _window_change(store: EventStore, year: int, stage: str, opens: dt.dat
     state = await cycles.load_cycle(store, year)
     window = state.calendar.get(stage)
     first = opens or (window.opens if window is not None else closes)
-    _check_order(state, stage, first)
     command = rules.ChangeWindow(year=year, stage=stage, opens=first, closes=closes, reason=reason)
     return await cycles.change_window(store, command, meta, key)
-
-
-def _check_order(state: rules.Cycle, stage: str, opens: dt.date) -> None:
-    """The stages keep opening in their order, as a new cycle's calendar must (domain/cycle.py `_calendar`):
-    a moved window that opened before the stage before it, or after the one after it, once made the stage
-    of the day jump back and forth. (The rules of ChangeWindow do not check it yet.)"""
-    position = rules.STAGES.index(stage)
-    before = state.calendar.get(rules.STAGES[position - 1]) if position > 0 else None
-    after = state.calendar.get(rules.STAGES[position + 1]) if position + 1 < len(rules.STAGES) else None
-    if before is not None and opens < before.opens:
-        raise ValidationFailed({"opens": N_("tahap ini tidak dapat dibuka sebelum tahap sebelumnya")})
-    if after is not None and opens > after.opens:
-        raise ValidationFailed({"opens": Message(
-            N_("tahap ini tidak dapat dibuka sesudah tahap berikutnya (%(stage)s, dibuka %(day)s)"),
-            stage=rules.WINDOW_LABELS[after.stage], day=values.long_date(after.opens))})  # fmt: skip
 
 
 class CycleApi(Controller):

@@ -96,6 +96,24 @@ def test_a_window_is_changed_with_a_reason_and_the_change_counts() -> None:
         cycle.decide(state, msgspec.structs.replace(change, closes=change.opens - dt.timedelta(days=1)))
 
 
+def test_a_moved_window_keeps_the_stages_in_their_order() -> None:
+    """Checked by the rules (not only by the web form): the CLI's `cycle window` and two changes at once too."""
+    state = started()
+    kelurahan, kecamatan = state.calendar["kelurahan"], state.calendar["kecamatan"]
+    before_usulan = state.calendar["usulan"].opens - dt.timedelta(days=1)
+    early = cycle.ChangeWindow(year=2022, stage="kelurahan", opens=before_usulan, closes=kelurahan.closes,
+                               reason="maju")  # fmt: skip
+    with pytest.raises(ValidationFailed) as refused:
+        cycle.decide(state, early)
+    assert set(refused.value.errors) == {"opens"}
+    late = msgspec.structs.replace(early, opens=kecamatan.opens + dt.timedelta(days=1),
+                                   closes=kecamatan.opens + dt.timedelta(days=5))  # fmt: skip
+    with pytest.raises(ValidationFailed) as refused:
+        cycle.decide(state, late)
+    assert "Musrenbang Kecamatan" in refused.value.errors["opens"]
+    assert cycle.decide(state, msgspec.structs.replace(early, opens=kelurahan.opens + dt.timedelta(days=1)))
+
+
 def test_advancing_closes_the_current_stage_and_opens_the_next_that_day() -> None:
     state = started()
     day = state.calendar["usulan"].opens + dt.timedelta(days=3)
