@@ -19,7 +19,7 @@ from musrenbang.domain import bounds, values
 from musrenbang.domain import forum as rules
 from musrenbang.domain.access import Actor, covers, require_region, require_role
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
-from musrenbang.domain.events import DelegateRegistered
+from musrenbang.domain.events import DelegateRegistered, ForumClosed, ForumOpened
 from musrenbang.domain.values import parse_clock, parse_rupiah
 from musrenbang.eventlog.store import ConcurrencyError, Metadata
 from musrenbang.http import forum_forms
@@ -248,8 +248,12 @@ async def add_delegate(request: Request, actor: ActorDep, forums: ForumsDep, poo
             errors = {f"delegate_{field}": message for field, message in exc.errors.items()}
             return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors,
                                        form="peserta")  # fmt: skip
-        except ConcurrencyError:  # another delegate (or this one, sent twice at once) registered meanwhile
+        except (ConcurrencyError, DomainError) as exc:
+            # Another delegate (or this one, sent twice at once) registered meanwhile: the twin finds its
+            # delegate at the next turn; a refusal for anything else stands.
             forum = await _load_in_scope(forums, forum_id, actor)
+            if isinstance(exc, DomainError) and command.delegate_id not in forum.delegates:
+                raise
             continue
         return _back_to(forum, "peserta")
     raise ConcurrencyError([rules.stream_id(forum.scheduled.forum_id)])
@@ -265,8 +269,8 @@ async def open_forum(request: Request, actor: ActorDep, forums: ForumsDep, forum
         return back
     try:
         await forums.open(forum.scheduled.forum_id, _meta(actor))
-    except ConcurrencyError:
-        if (await _load_in_scope(forums, forum_id, actor)).status != rules.OPEN:
+    except (ConcurrencyError, DomainError):  # the twin tap opened it meanwhile: the rules say "sudah dibuka"
+        if not await forums.has_recorded(forum.scheduled.forum_id, ForumOpened):
             raise
         return back
     notice = translate(request, N_("Musyawarah dibuka: agenda, pagu dan aturan keputusan kini tetap"))
@@ -379,8 +383,8 @@ async def close_forum(request: Request, actor: ActorDep, forums: ForumsDep, pool
         return await _session_page(request, forums, pool, forum, actor, errors=errors, form="tutup")
     try:
         result = await forums.close(forum.scheduled.forum_id, _meta(actor))
-    except ConcurrencyError:
-        if (await _load_in_scope(forums, forum_id, actor)).status != rules.CLOSED:
+    except (ConcurrencyError, DomainError):  # the twin tap closed it meanwhile: the rules say "sudah ditutup"
+        if not await forums.has_recorded(forum.scheduled.forum_id, ForumClosed):
             raise
         return minutes
     await runner.wait_until_applied(["forums", "proposals"], result.last)

@@ -35,6 +35,7 @@ from musrenbang.domain.events import (
     ForumClosed,
     ProposalDecidedAtForum,
     ScoresGiven,
+    event_tag,
 )
 from musrenbang.eventlog.store import (
     NEW_STREAM,
@@ -77,6 +78,15 @@ class ForumService:
         if not forum.exists:
             raise NotFound(N_("musyawarah tidak ditemukan"))
         return forum, head
+
+    async def has_recorded(self, forum_id: str, event: type[Event]) -> bool:
+        """Whether the forum's stream holds an `event`, read from the log as committed now. A double tap's
+        twin asks it when its own try lost to the first: the state it loads (kept per process, read up to the
+        safe order's horizon) may not show that commit yet."""
+        return bool(await self._pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND event_type = $2)",
+            rules.stream_id(forum_id), event_tag(event),
+        ))  # fmt: skip
 
     async def schedule(self, command: rules.ScheduleForum, metadata: Metadata, on: dt.date | None = None
                        ) -> AppendResult:  # fmt: skip
