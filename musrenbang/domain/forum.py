@@ -54,6 +54,8 @@ def check_region_kind(level: str, kind: str | None) -> None:
         raise ValidationFailed({"region": N_("wilayah tidak dikenal")})
     if level in LEVEL_REGIONS and kind not in LEVEL_REGIONS[level]:
         raise ValidationFailed({"region": LEVEL_REGION_HINTS[level]})
+
+
 NEXT_LEVEL = {"kelurahan": "kecamatan", "kecamatan": "kota", "kota": None}
 SCHEDULED, OPEN, CLOSED = "scheduled", "open", "closed"
 STATUS_LABELS = {SCHEDULED: N_("dijadwalkan"), OPEN: N_("sedang berlangsung"), CLOSED: N_("ditutup")}
@@ -86,6 +88,9 @@ class Forum(msgspec.Struct, frozen=True, kw_only=True):
     schedule: ForumScheduled | None = None
     status: str | None = None
     delegates: dict[str, DelegateRegistered] = {}
+    folded: dict[str, str] = {}
+    """Delegate ids by their casefold, in a forum whose delegates people type (origin musrenbang): "D1"
+    beside "d1" is the same person typed twice. An imported election keeps its file's ids as they are."""
     agenda: tuple[AgendaItem, ...] = ()
     adjustments: dict[str, ItemAdjusted] = {}
     mandated: tuple[str, ...] = ()
@@ -191,6 +196,10 @@ def decide(state: Forum, command: Command) -> list[Event]:
         case RegisterDelegate():
             if command.delegate_id in state.delegates:
                 raise DomainError(N_("peserta ini sudah terdaftar"))
+            if (other := state.folded.get(command.delegate_id.casefold())) is not None:
+                raise ValidationFailed({"delegate_id": Message(
+                    N_("kode peserta %(id)s sama dengan %(other)s: huruf besar dan kecil tidak dibedakan"),
+                    id=command.delegate_id, other=other)})  # fmt: skip
             return [DelegateRegistered(forum_id=forum_id, **msgspec.structs.asdict(_delegate(command)))]
         case OpenForum():
             if state.status == OPEN:
@@ -334,8 +343,10 @@ def _check_exclusive(checks: bounds.Checks, c: ScheduleForum) -> None:
 
 
 def _check_criteria(checks: bounds.Checks, criteria: tuple[Criterion, ...]) -> None:
-    if not criteria or len(criteria) > MAX_CRITERIA or any(
-        isinstance(k.weight, bool) or not isinstance(k.weight, int) or not 1 <= k.weight <= 10 for k in criteria
+    if (
+        not criteria
+        or len(criteria) > MAX_CRITERIA
+        or any(isinstance(k.weight, bool) or not isinstance(k.weight, int) or not 1 <= k.weight <= 10 for k in criteria)
     ):
         checks.fail("criteria", N_("kriteria perlu bobot antara 1 dan 10"))
         return
@@ -407,8 +418,10 @@ def decide_ballot(forum: Forum, command: CastBallot) -> list[Event]:
             raise ValidationFailed({"ballot": N_("pilih satu usulan saja")})
     elif kind == "cumulative":
         chosen = tuple(command.points)
-        if command.approvals or command.ranking or any(
-            isinstance(v, bool) or not 0 < v <= bounds.MAX_COUNT for v in command.points.values()
+        if (
+            command.approvals
+            or command.ranking
+            or any(isinstance(v, bool) or not 0 < v <= bounds.MAX_COUNT for v in command.points.values())
         ):
             raise ValidationFailed({"ballot": N_("bagikan poin (bilangan bulat positif) kepada usulan")})
         if "max_sum_points" in p and sum(command.points.values()) > p["max_sum_points"]:
@@ -445,15 +458,32 @@ def decide_scores(forum: Forum, command: GiveScores) -> list[Event]:
     return [ScoresGiven(forum_id=s.forum_id, **msgspec.structs.asdict(command))]
 
 
+def amended_sheet(
+    saved: Mapping[str, Mapping[str, int]], changes: Mapping[str, Mapping[str, int] | None]
+) -> dict[str, dict[str, int]]:
+    """The whole sheet after a form that changed some of its rows (None: that item is no longer scored).
+    A sheet replaces the one before it, so the rows a form did not touch are taken from the sheet as the
+    log holds it when the new one is appended, not as the form's page showed it."""
+    sheet = {item: dict(marks) for item, marks in saved.items()}
+    for item, marks in changes.items():
+        if marks is None:
+            sheet.pop(item, None)
+        else:
+            sheet[item] = dict(marks)
+    return sheet
+
+
 def evolve(state: Forum, event: Event) -> Forum:
     """The next state. States are threaded linearly (load, decide, evolve, never back): registering a
     delegate adds to the previous state's delegate map instead of copying it, because an imported
     election registers tens of thousands and copying would make loading quadratic."""
     match event:
         case ForumScheduled():
-            return Forum(schedule=event, status=SCHEDULED, delegates={})
+            return Forum(schedule=event, status=SCHEDULED, delegates={}, folded={})
         case DelegateRegistered():
             state.delegates[event.delegate_id] = event
+            if state.scheduled.origin == "musrenbang":
+                state.folded.setdefault(event.delegate_id.casefold(), event.delegate_id)
             return state
         case ForumOpened():
             return msgspec.structs.replace(state, status=OPEN, agenda=event.agenda)

@@ -68,36 +68,34 @@ def _ballot(forum: rules.Forum, delegate: str, numbers: list[int], items: list[s
     return rules.CastBallot(delegate_id=delegate, approvals=tuple(chosen))
 
 
-def consensus_marks(forum: rules.Forum, form: Any, current: dict[str, dict[str, int]]
-                    ) -> tuple[dict[str, dict[str, int]] | None, int, dict[str, str], dict[str, str]]:  # fmt: skip
-    """The whole consensus sheet to save (None when no row changed), how many rows changed, the error of
+def consensus_marks(forum: rules.Forum, form: Any
+                    ) -> tuple[dict[str, dict[str, int] | None], int, dict[str, str], dict[str, str]]:  # fmt: skip
+    """The rows of the consensus sheet this form changes (None: an item no longer scored), the error of
     each bad cell (`m_<item>_<criterion>`), and every cell as typed.
 
-    A sheet replaces the one before it, so only the rows typed or changed since the page was shown
-    (`was_m_<item>`, the row as it was shown) are taken from the form; every other row keeps the marks
-    saved now (`current`): a second tab, or a page left open, no longer wipes the rows saved meanwhile. A
+    Only the rows typed or changed since the page was shown (`was_m_<item>`, the row as it was shown) are
+    taken from the form; the service merges them into the sheet as saved when it writes
+    (`ForumService.amend_scores`), so a second tab, or a page left open, keeps the rows saved meanwhile. A
     changed row emptied is not scored any more."""
     keys = [c.key for c in forum.scheduled.criteria]
-    marks = {item: dict(row) for item, row in current.items()}
+    changes: dict[str, dict[str, int] | None] = {}
     errors: dict[str, str] = {}
     typed: dict[str, str] = {}
-    changed = 0
     for item in forum.agenda:
         row = {key: str(form.get(f"m_{item.item_id}_{key}", "")).strip() for key in keys}
         typed.update({f"m_{item.item_id}_{key}": value for key, value in row.items()})
         if ",".join(row.values()) == str(form.get(f"was_m_{item.item_id}", ",".join("" for _ in keys))).strip():
             continue
-        changed += 1
         if not any(row.values()):
-            marks.pop(item.item_id, None)
+            changes[item.item_id] = None
             continue
         bad = [key for key, value in row.items() if not _mark(value)]
         for key in bad:
             errors[f"m_{item.item_id}_{key}"] = Message(N_("nilai %(low)d sampai %(high)d"), low=MARK_MIN,
                                                         high=MARK_MAX)  # fmt: skip
         if not bad:
-            marks[item.item_id] = {key: int(value) for key, value in row.items()}
-    return (marks if changed else None), changed, errors, typed
+            changes[item.item_id] = {key: int(value) for key, value in row.items()}
+    return changes, len(changes), errors, typed
 
 
 def shown_row(marks: dict[str, int] | None, forum: rules.Forum) -> str:

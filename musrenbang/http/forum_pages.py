@@ -224,7 +224,7 @@ def _same_delegate(known: DelegateRegistered, command: rules.RegisterDelegate) -
 
 @post("/forum/{forum_id:str}/peserta", include_in_schema=False)
 async def add_delegate(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
-                       forum_id: FromPath[str]) -> Response:  # fmt: skip
+                       runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
     """Register one delegate under the id the page chose when it was shown (`delegate_id`): the same form
     sent again (a double tap, a retry after a lost answer) finds its delegate registered and adds no
     second one; another tab's delegate under that id gets the next free one."""
@@ -243,7 +243,7 @@ async def add_delegate(request: Request, actor: ActorDep, forums: ForumsDep, poo
         if known is not None and _same_delegate(known, command):
             return _back_to(forum, "peserta")  # sent before, and registered then
         try:
-            await forums.register_delegates(forum.scheduled.forum_id, [command], _meta(actor))
+            result = await forums.register_delegates(forum.scheduled.forum_id, [command], _meta(actor))
         except ValidationFailed as exc:
             errors = {f"delegate_{field}": message for field, message in exc.errors.items()}
             return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors,
@@ -255,12 +255,14 @@ async def add_delegate(request: Request, actor: ActorDep, forums: ForumsDep, poo
             if isinstance(exc, DomainError) and command.delegate_id not in forum.delegates:
                 raise
             continue
+        await runner.wait_until_applied(["forums"], result.last)
         return _back_to(forum, "peserta")
     raise ConcurrencyError([rules.stream_id(forum.scheduled.forum_id)])
 
 
 @post("/forum/{forum_id:str}/buka", include_in_schema=False)
-async def open_forum(request: Request, actor: ActorDep, forums: ForumsDep, forum_id: FromPath[str]) -> Response:
+async def open_forum(request: Request, actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
+                     forum_id: FromPath[str]) -> Response:  # fmt: skip
     """Open; a forum this very form opened already (a double tap: the browser shows the second answer) is
     answered with its page, not an error."""
     forum = await _load_in_scope(forums, forum_id, actor)
@@ -268,11 +270,12 @@ async def open_forum(request: Request, actor: ActorDep, forums: ForumsDep, forum
     if forum.status == rules.OPEN:
         return back
     try:
-        await forums.open(forum.scheduled.forum_id, _meta(actor))
+        result = await forums.open(forum.scheduled.forum_id, _meta(actor))
     except (ConcurrencyError, DomainError):  # the twin tap opened it meanwhile: the rules say "sudah dibuka"
         if not await forums.has_recorded(forum.scheduled.forum_id, ForumOpened):
             raise
         return back
+    await runner.wait_until_applied(["forums"], result.last)
     notice = translate(request, N_("Musyawarah dibuka: agenda, pagu dan aturan keputusan kini tetap"))
     return notify(request, back, notice)
 
@@ -305,17 +308,15 @@ async def type_ballots(request: Request, actor: ActorDep, forums: ForumsDep, poo
 
 @post("/forum/{forum_id:str}/nilai", include_in_schema=False)
 async def consensus_scores(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
-                           forum_id: FromPath[str]) -> Response:  # fmt: skip
+                           runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
     forum = await _load_in_scope(forums, forum_id, actor)
     _taking_entries(forum, N_("musyawarah sudah ditutup; nilai tidak diterima lagi"))
-    _, sheets = await forums.ballots_and_sheets(forum.scheduled.forum_id)
-    current = {sheet.sheet: sheet.marks for sheet in sheets}.get("konsensus", {})
-    marks, changed, errors, typed = forum_forms.consensus_marks(forum, await request.form(), current)
+    changes, changed, errors, typed = forum_forms.consensus_marks(forum, await request.form())
     if errors:
         return await _session_page(request, forums, pool, forum, actor, entered=typed, errors=errors, form="nilai")
-    if marks is not None:  # a form with no row changed writes nothing (an empty one no longer wipes the sheet)
-        command = rules.GiveScores(sheet="konsensus", marks=marks)
-        await forums.give_scores(forum.scheduled.forum_id, command, _meta(actor))
+    if changes:  # a form with no row changed writes nothing (an empty one no longer wipes the sheet)
+        result = await forums.amend_scores(forum.scheduled.forum_id, "konsensus", changes, _meta(actor))
+        await runner.wait_until_applied(["forums"], result.last)
     notice = Message(N_("Nilai %(count)d usulan disimpan"), count=changed)
     return notify(request, _back_to(forum, "nilai"), translate(request, notice))
 
@@ -326,7 +327,7 @@ ADJUST_FIELDS = {"item_id": "item_id", "reason": "adjust_reason", "agreed_cost":
 
 @post("/forum/{forum_id:str}/ubah", include_in_schema=False)
 async def adjust_item(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
-                      forum_id: FromPath[str]) -> Response:  # fmt: skip
+                      runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
     """Agree another cost or volume for an agenda item, with the reason; the original stays."""
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
@@ -336,12 +337,13 @@ async def adjust_item(request: Request, actor: ActorDep, forums: ForumsDep, pool
         command = rules.AdjustItem(item_id=entered["item_id"], reason=entered["adjust_reason"], agreed_cost=cost,
                                    agreed_volume=volume)  # fmt: skip
         try:
-            await forums.adjust(forum.scheduled.forum_id, command, _meta(actor))
+            result = await forums.adjust(forum.scheduled.forum_id, command, _meta(actor))
         except ValidationFailed as exc:
             errors = {ADJUST_FIELDS.get(field, field): message for field, message in exc.errors.items()}
         except NotFound as exc:  # an item not on the agenda
             errors = {"item_id": exc.message}
         else:
+            await runner.wait_until_applied(["forums"], result.last)
             title = next((a.title for a in forum.agenda if a.item_id == command.item_id), command.item_id)
             notice = Message(N_("Perubahan untuk «%(title)s» disimpan"), title=title[:100])
             return notify(request, _back_to(forum, "ubah"), translate(request, notice))
@@ -350,16 +352,18 @@ async def adjust_item(request: Request, actor: ActorDep, forums: ForumsDep, pool
 
 @post("/forum/{forum_id:str}/mandat", include_in_schema=False)
 async def mandate(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
-                  forum_id: FromPath[str]) -> Response:  # fmt: skip
+                  runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
     forum = await _load_in_scope(forums, forum_id, actor)
     form = await request.form()
     chosen = tuple(str(d) for d in form.getall("delegates", []))
     try:
-        await forums.mandate(forum.scheduled.forum_id, rules.MandateDelegates(delegate_ids=chosen), _meta(actor))
+        result = await forums.mandate(forum.scheduled.forum_id, rules.MandateDelegates(delegate_ids=chosen),
+                                      _meta(actor))  # fmt: skip
     except ValidationFailed as exc:
         entered = {f"mandate_{d}": "on" for d in chosen}
         errors = {"mandate": next(iter(exc.errors.values()))}
         return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors, form="mandat")
+    await runner.wait_until_applied(["forums"], result.last)
     notice = translate(request, N_("Delegasi ke tingkat berikutnya ditetapkan"))
     return notify(request, _back_to(forum, "mandat"), notice)
 

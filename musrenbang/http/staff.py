@@ -17,7 +17,7 @@ from musrenbang.domain import bounds, values
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain import proposal as rules
 from musrenbang.domain.access import Actor, require_region, require_role
-from musrenbang.domain.errors import N_, Message, ValidationFailed
+from musrenbang.domain.errors import ValidationFailed
 from musrenbang.domain.events import Criterion
 from musrenbang.eventlog.store import Metadata, Position
 from musrenbang.http.api import ProposalOut, _out
@@ -194,25 +194,11 @@ async def schedule_forum(data: JSONBody[ForumIn], actor: ActorDep, forums: Forum
 Delegates = Annotated[list[DelegateIn], msgspec.Meta(min_length=1, max_length=5000)]
 
 
-def _distinct_ignoring_case(ids: list[str]) -> None:
-    """Refuse a delegate id that differs from another only in case: "D1" beside "d1" is the same person
-    typed twice (counted twice in the attendance), or a ballot sent for the wrong one. The same id twice is
-    the domain's to refuse ("sudah terdaftar")."""
-    seen: dict[str, str] = {}
-    for delegate_id in ids:
-        other = seen.setdefault(delegate_id.casefold(), delegate_id)
-        if other != delegate_id:
-            raise ValidationFailed({"delegate_id": Message(
-                N_("kode peserta %(id)s sama dengan %(other)s: huruf besar dan kecil tidak dibedakan"),
-                id=delegate_id, other=other)})  # fmt: skip
-
-
 @post("/api/v1/forums/{forum_id:str}/delegates", summary="Register delegates", tags=["forums"], status_code=200,
       request_max_body_size=256 * 1024)  # fmt: skip
 async def register_delegates(forum_id: FromPath[str], data: Delegates, actor: ActorDep, forums: ForumsDep,
                              runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
-    forum = await _forum_in_scope(forums, forum_id, actor)
-    _distinct_ignoring_case([*forum.delegates, *(d.delegate_id for d in data)])
+    await _forum_in_scope(forums, forum_id, actor)
     commands = [forum_rules.RegisterDelegate(**msgspec.structs.asdict(d)) for d in data]
     result = await forums.register_delegates(forum_id.upper(), commands, _meta(actor))
     return await _answer(pool, runner, forum_id.upper(), result.last)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import asyncpg
 import msgspec
@@ -45,6 +45,7 @@ from musrenbang.eventlog.store import (
     EventStore,
     Metadata,
     StreamHead,
+    read_stream_on,
     read_stream_prefix,
 )
 from musrenbang.services import cycles
@@ -126,7 +127,10 @@ class ForumService:
         return result
 
     async def open(
-        self, forum_id: str, metadata: Metadata, agenda: tuple[AgendaItem, ...] | None = None,
+        self,
+        forum_id: str,
+        metadata: Metadata,
+        agenda: tuple[AgendaItem, ...] | None = None,
         on: dt.date | None = None,
     ) -> AppendResult:
         """Open with `agenda`, or with the forum's own agenda: the verified proposals of its kelurahan,
@@ -213,6 +217,29 @@ class ForumService:
         return await self._append_while_open(
             forum_id, streams, lambda forum: rules.decide_scores(forum, command), metadata, idempotency_key
         )
+
+    async def amend_scores(
+        self, forum_id: str, sheet: str, changes: Mapping[str, Mapping[str, int] | None], metadata: Metadata
+    ) -> AppendResult:
+        """Change some rows of a score sheet and keep its other rows as saved. The rows are merged into the
+        sheet read inside the transaction that appends the new one, against that sheet's head: of two saves
+        at once, the second to commit fails on the head, reads the first's sheet and merges again, so
+        neither loses the other's rows (merged before the write, one did)."""
+        stream = rules.scores_stream(forum_id, sheet)
+        for _ in range(20):
+            forum, head = await self.load(forum_id)
+            try:
+                async with self._store.transaction() as conn:
+                    await hold_open(conn, forum_id, head)
+                    [sheet_head] = await _heads(conn, [stream])
+                    saved = await read_stream_on(conn, stream, sheet_head.version) if sheet_head.version else []
+                    marks = saved[-1].event.marks if saved and isinstance(saved[-1].event, ScoresGiven) else {}
+                    command = rules.GiveScores(sheet=sheet, marks=rules.amended_sheet(marks, changes))
+                    events = rules.decide_scores(forum, command)
+                    return await self._store.append([Append(stream, sheet_head, events)], metadata=metadata, conn=conn)
+            except ConcurrencyError:
+                continue  # the forum or the sheet moved on: read the sheet again and merge into it
+        raise ConcurrencyError([stream])
 
     async def _append_while_open(
         self,

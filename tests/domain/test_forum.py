@@ -135,3 +135,14 @@ def test_mandated_delegates_must_be_registered_and_few() -> None:
         f.decide(forum, f.MandateDelegates(delegate_ids=("stranger",)))
     with pytest.raises(ValidationFailed):
         f.decide(forum, f.MandateDelegates(delegate_ids=()))
+
+
+def test_a_delegate_id_differing_only_in_case_is_refused_by_the_rules_not_one_endpoint() -> None:
+    """ "D1" beside "d1" is one person typed twice (counted twice in the attendance), whichever way the list
+    was entered: the JSON API alone refused it before. An imported election keeps its file's ids as given."""
+    with pytest.raises(ValidationFailed) as refused:
+        f.decide(opened(), f.RegisterDelegate(delegate_id="D1", name="Ani"))
+    assert set(refused.value.errors) == {"delegate_id"}
+    imported = opened(origin="pabulib", region="Śródmieście")
+    [event] = f.decide(imported, f.RegisterDelegate(delegate_id="D1", name="Ani"))
+    assert set(reduce(f.evolve, [event], imported).delegates) == {"d1", "d2", "D1"}

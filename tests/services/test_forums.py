@@ -128,6 +128,33 @@ async def test_the_close_waits_for_a_ballot_in_flight_and_refuses_the_next(
         await forums.cast_ballot(forum_id, f.CastBallot(delegate_id="d2", approvals=("P2",)), META)
 
 
+async def test_two_score_saves_at_once_each_keep_the_other_s_rows(store: EventStore, pool: asyncpg.Pool) -> None:
+    """A consensus form sends only the rows it changed, and a sheet replaces the one before it. Merged into
+    the sheet as read before the write, the second of two saves at once wrote a sheet without the first's
+    row; merged inside the append's transaction, against the sheet's head, it waits, reads and merges again."""
+    forums = ForumService(pool, store, ProjectionRunner(pool, all_projections()))
+    forum_id = await forum_with_delegates(forums, 1, rule="weighted-criteria", ballot_kind=None)
+    row = {m: dict.fromkeys((c.key for c in f.DEFAULT_CRITERIA), m) for m in range(1, 6)}
+    stream = f.scores_stream(forum_id, "konsensus")
+    await forums.amend_scores(forum_id, "konsensus", {"P0": row[3]}, META)
+    forum, head = await forums.load(forum_id)
+    [in_flight] = f.decide_scores(forum, f.GiveScores(sheet="konsensus", marks={"P0": row[3], "P1": row[4]}))
+    async with pool.acquire() as conn:
+        txn = conn.transaction()
+        await txn.start()
+        await hold_open(conn, forum_id, head)  # another tab's save, written and not yet committed...
+        await store.append(Append(stream, await store.head(stream, conn), [in_flight]), conn=conn)
+        saving = asyncio.create_task(forums.amend_scores(forum_id, "konsensus", {"P2": row[5]}, META))
+        await asyncio.sleep(0.5)
+        assert not saving.done()  # ...this save wrote against the same sheet: it waits for the other's commit
+        await txn.commit()
+    await saving
+    await forums.amend_scores(forum_id, "konsensus", {"P0": None}, META)  # a row emptied: no longer scored
+    sheets = [e.event.marks for e in await store.read_stream(stream)]
+    assert sheets[-2] == {"P0": row[3], "P1": row[4], "P2": row[5]}
+    assert sheets[-1] == {"P1": row[4], "P2": row[5]} and len(sheets) == 4
+
+
 async def test_a_kelurahan_forum_forwards_to_its_kecamatan_forum(store: EventStore, pool: asyncpg.Pool) -> None:
     await open_test_cycle(store)
     runner = ProjectionRunner(pool, all_projections())
