@@ -26,6 +26,7 @@ from litestar.response import Template
 from musrenbang.domain import city_forums as rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain import values
+from musrenbang.domain.errors import N_
 from musrenbang.domain.events import ForumParticipant
 from musrenbang.http.berita_acara_pages import check_link
 from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, Year
@@ -160,8 +161,8 @@ def participants_text(participants: list[ForumParticipant]) -> str:
 def parse_participants(text: str) -> tuple[rules.ParticipantInput, ...]:
     """The form's lines back (a kind the form does not know goes on as typed, for the rules to refuse).
 
-        >>> parse_participants("Budi | DPRD | Dapil 2\\n\\nSiti|kecamatan")[1]
-        ParticipantInput(name='Siti', kind='kecamatan', represents='')
+    >>> parse_participants("Budi | DPRD | Dapil 2\\n\\nSiti|kecamatan")[1]
+    ParticipantInput(name='Siti', kind='kecamatan', represents='')
     """
     out = []
     for line in text.splitlines()[: rules.MAX_PARTICIPANTS + 1]:
@@ -182,20 +183,24 @@ async def read_form(request: Request) -> dict[str, str]:
     return {name: str(form.get(name, "")).strip() for name in FORM_FIELDS}
 
 
-def schedule_from_form(year: int, forum: str, entered: dict[str, str]) -> rkpd_rules.Command:
-    """The schedule form as a command (an unreadable date is the rules' `held_on` message)."""
+def schedule_from_form(year: int, forum: str, entered: dict[str, str]
+                       ) -> tuple[rkpd_rules.Command, dict[str, str]]:  # fmt: skip
+    """The schedule form as a command, and the message of each field that could not be read (a date or a
+    time not written as one): the command carries a stand-in there, which the caller must not record."""
+    unreadable: dict[str, str] = {}
     try:
         held_on = dt.date.fromisoformat(entered["held_on"])
     except ValueError:
-        held_on = dt.date.min  # outside every bound: refused with the date message
+        held_on, unreadable["held_on"] = dt.date.today(), N_("tanggal tidak dapat dibaca; tulis seperti 2027-03-15")
     try:
         starts_at = values.parse_clock(entered["starts_at"])
     except ValueError:
-        starts_at = dt.time(0, 0, 1)  # not a whole minute: refused with the time message
+        starts_at, unreadable["starts_at"] = None, N_("tulis jam mulai dengan jam dan menit, misalnya 09:00")
     agenda = tuple(x.strip() for x in entered["agenda"].splitlines() if x.strip())
-    return rules.ScheduleCityForum(year=year, forum=forum, held_on=held_on, place=entered["place"],
-                                   chair=entered["chair"], participants=parse_participants(entered["participants"]),
-                                   agenda=agenda, starts_at=starts_at)  # fmt: skip
+    command = rules.ScheduleCityForum(year=year, forum=forum, held_on=held_on, place=entered["place"],
+                                      chair=entered["chair"], participants=parse_participants(entered["participants"]),
+                                      agenda=agenda, starts_at=starts_at)  # fmt: skip
+    return command, unreadable
 
 
 async def forum_forms(pool: asyncpg.Pool, year: int) -> dict[str, Any]:

@@ -196,6 +196,17 @@ def _line_command(entered: dict[str, Any], line_id: str | None, agency: str, by_
     return rules.SetLine(line=line, priority_programs=programs, reason=entered["reason"], by_agency=by_agency), errors
 
 
+async def _refusal(request: Request, rkpd: RkpdService, year: int, command: rules.Command,
+                   unreadable: dict[str, str]) -> ValidationFailed:  # fmt: skip
+    """The fields a form could not read, with what the rules say about the rest, so that every message
+    shows at once; the command (with stand-ins where it could not read) is only checked, never recorded."""
+    try:
+        rules.decide(await rkpd.load(year), command, agencies=city_of(request).agencies_by_code)
+    except ValidationFailed as exc:
+        return ValidationFailed({**exc.errors, **unreadable})
+    return ValidationFailed(unreadable)
+
+
 async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService, runner: ProjectionRunner,
                     line_id: str | None) -> Response:  # fmt: skip
     entered = await _line_form(request)
@@ -208,11 +219,7 @@ async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: Rk
     try:
         command, unreadable = _line_command(entered, line_id, agency, by_agency, await rkpd.priority_programs(year))
         if unreadable:
-            try:  # what the rules say about the rest, so that every message shows at once
-                rules.decide(await rkpd.load(year), command, agencies=city_of(request).agencies_by_code)
-            except ValidationFailed as exc:
-                unreadable = {**exc.errors, **unreadable}
-            raise ValidationFailed(unreadable)
+            raise await _refusal(request, rkpd, year, command, unreadable)
         fingerprint = hashlib.sha256(msgspec.json.encode(command)).hexdigest()
         key = entered["idempotency_key"] if line_id is None and entered["idempotency_key"] else None
         result = await rkpd.execute(year, command, _meta(actor, fingerprint), key)
@@ -449,11 +456,13 @@ async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd
     require_role(actor, "admin")
     forum = city_forums.forum_or_404(forum)
     entered = await city_forums.read_form(request)
-    command = (city_forums_rules.CloseCityForum(year=year, forum=forum, minutes=entered["minutes"],
-                                                today=cycle_service.today()) if close
-               else city_forums.schedule_from_form(year, forum, entered))  # fmt: skip
+    command, unreadable = ((city_forums_rules.CloseCityForum(year=year, forum=forum, minutes=entered["minutes"],
+                                                             today=cycle_service.today()), {}) if close
+                           else city_forums.schedule_from_form(year, forum, entered))  # fmt: skip
     key, meta = keyed(request, actor, form_key(await request.form()), entered)
     try:
+        if unreadable:
+            raise await _refusal(request, rkpd, year, command, unreadable)
         result = await rkpd.execute(year, command, meta, key)
     except Forbidden:
         raise

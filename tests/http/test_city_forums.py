@@ -180,6 +180,12 @@ async def test_bappeda_schedules_musrenbang_kota_on_the_staff_page(city: City) -
         before = await event_count(city.pool)
         r = await admin.post("/petugas/rkpd/2022/forum/musrenbang_kota", data=form)
         assert r.status_code == 422 and 'id="musrenbang_kota-place-error"' in r.text and "H. Ahmad | dprd" in r.text
+        # A date or time not written as one is said to be so (it was "outside the schedule"), beside the rest.
+        unread = await admin.post("/petugas/rkpd/2022/forum/musrenbang_kota",
+                                  data={**form, "held_on": "31 Maret", "starts_at": "jam 9"})  # fmt: skip
+        assert unread.status_code == 422 and "tanggal tidak dapat dibaca; tulis seperti 2027-03-15" in unread.text
+        assert "misalnya 09:00" in unread.text and 'id="musrenbang_kota-place-error"' in unread.text
+        assert "di luar jadwal" not in unread.text and 'value="31 Maret"' in unread.text
         assert await event_count(city.pool) == before
         key = hidden(review.text.split('action="/petugas/rkpd/2022/forum/musrenbang_kota"')[1], "idempotency_key")
         r = await admin.post("/petugas/rkpd/2022/forum/musrenbang_kota", data={**form, "place": "Gedung Juang",
