@@ -3,6 +3,8 @@ what a person can fix, and nothing recorded when refused."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import subprocess
 from pathlib import Path
 
@@ -41,24 +43,28 @@ async def test_setup_refuses_what_it_cannot_use_and_keeps_its_region(
         await conn.close()
 
 
-def test_a_cycle_is_opened_listed_and_its_window_moved_with_a_reason(cli_env: dict[str, str]) -> None:
+def test_a_cycle_is_opened_listed_and_its_window_moved_with_a_reason(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """The example's calendar moved to a year two ahead of today, so that its windows are all still to come
+    whenever this runs (a window already closed may not be moved)."""
+    year = dt.date.today().year + 2
+    programs = tmp_path / "siklus.toml"
+    programs.write_text(re.sub(r"\b(2026|2027)-", lambda m: f"{int(m[1]) + year - 2027}-", EXAMPLE.read_text()))
     assert run(cli_env, "setup").returncode == 0
-    opened = run(cli_env, "cycle", "open", "--year", "2027", "--theme", "Pemulihan ekonomi", "--programs",
-                 str(EXAMPLE))  # fmt: skip
+    opened = run(cli_env, "cycle", "open", "--year", str(year), "--theme", "Pemulihan ekonomi", "--programs",
+                 str(programs))  # fmt: skip
     assert opened.returncode == 0, opened.stderr
-    assert "opened RKPD 2027 for Kota Bekasi" in opened.stdout
-    assert "usulan            2026-12-01 .. 2027-01-15" in opened.stdout
-    again = run(cli_env, "cycle", "open", "--year", "2027", "--theme", "Lagi", "--programs", str(EXAMPLE))
+    assert f"opened RKPD {year} for Kota Bekasi" in opened.stdout
+    assert f"usulan            {year - 1}-12-01 .. {year}-01-15" in opened.stdout
+    again = run(cli_env, "cycle", "open", "--year", str(year), "--theme", "Lagi", "--programs", str(programs))
     assert again.returncode == 3 and "sudah dibuka" in again.stderr
-    no_reason = run(cli_env, "cycle", "window", "--year", "2027", "--stage", "usulan", "--closes", "2027-01-31",
-                    "--reason", " ")  # fmt: skip
+    window = ["cycle", "window", "--year", str(year), "--stage", "usulan", "--closes", f"{year}-01-31"]
+    no_reason = run(cli_env, *window, "--reason", " ")
     assert no_reason.returncode == 3, no_reason.stderr
-    moved = run(cli_env, "cycle", "window", "--year", "2027", "--stage", "usulan", "--closes", "2027-01-31",
-                "--reason", "banjir awal tahun")  # fmt: skip
+    moved = run(cli_env, *window, "--reason", "banjir awal tahun")
     assert moved.returncode == 0, moved.stderr
     listed = run(cli_env, "cycle", "list")
-    assert listed.returncode == 0 and "RKPD 2027" in listed.stdout
-    assert "usulan            2026-12-01 .. 2027-01-31" in listed.stdout
+    assert listed.returncode == 0 and f"RKPD {year}" in listed.stdout
+    assert f"usulan            {year - 1}-12-01 .. {year}-01-31" in listed.stdout
 
 
 def test_a_city_in_another_time_zone_counts_its_days_there(empty_database_url: str, cli_env: dict[str, str]) -> None:
