@@ -431,12 +431,17 @@ async def read_stream_on(conn: asyncpg.Connection, stream_id: str, from_version:
     return [_recorded(r) for r in rows]
 
 
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern for the stream ids starting with `prefix`, whatever characters it holds."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 async def read_stream_prefix(
     pool: asyncpg.Pool, prefix: str, conn: asyncpg.Connection | None = None
 ) -> list[RecordedEvent]:
     """Every event of every stream whose id starts with `prefix` (e.g. all ballot streams of a forum),
     in global position order. Uses the text_pattern_ops index of migration 0011."""
-    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = like_prefix(prefix)
     async with _connection(pool, conn) as c:
         rows = await c.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id LIKE $1 ORDER BY global_position", pattern)
     return [_recorded(r) for r in rows]

@@ -39,6 +39,7 @@ from musrenbang.http import (
     follow,
     forum_calendar,
     forum_pages,
+    forum_screen,
     forums,
     health,
     log_head,
@@ -190,8 +191,8 @@ def create_app(
             forum_pages.adjust_item,
             forum_pages.mandate,
             staff.mandate,
-            forum_pages.projector,
-            forum_pages.projector_stream,
+            forum_screen.projector,
+            forum_screen.projector_stream,
             berita_acara_pages.berita_acara,
             berita_acara_pages.check_head_page,
             audit_pages.audit,
@@ -302,8 +303,9 @@ def create_app(
             # The document only (at /schema too): the viewers Litestar offers load their code from CDNs.
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
         ),
-        state=State({"settings": settings, "catalogs": load_catalogs(), "stopping": stopping,
-                     "notice_key": notice_key(secret)}),
+        state=State(
+            {"settings": settings, "catalogs": load_catalogs(), "stopping": stopping, "notice_key": notice_key(secret)}
+        ),
     )
 
 

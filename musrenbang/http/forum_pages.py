@@ -1,19 +1,16 @@
 """Facilitators' screens for a forum: the session page (delegates, ballots typed row by row, consensus
-scores, adjustments, open and close) and the projector screen with live ranking (Server-Sent Events). The
-Berita Acara is in berita_acara_pages.py."""
+scores, adjustments, open and close). The projector screen is in forum_screen.py, the Berita Acara in
+berita_acara_pages.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
-import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, ServerSentEvent, Template
+from litestar.response import Redirect, Template
 
 from musrenbang.domain import bounds, values
 from musrenbang.domain import forum as rules
@@ -24,7 +21,7 @@ from musrenbang.domain.values import parse_clock, parse_rupiah
 from musrenbang.eventlog.store import ConcurrencyError, Metadata
 from musrenbang.http import forum_forms
 from musrenbang.http.city_context import city_of
-from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, RunnerDep, StoppingDep, StoreDep
+from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, RunnerDep, StoreDep
 from musrenbang.http.i18n import translate
 from musrenbang.http.labels import LEVEL_LABELS, RULE_LABELS
 from musrenbang.http.notices import notify
@@ -43,16 +40,6 @@ async def _load_in_scope(forums: ForumService, forum_id: str, actor: Actor) -> r
     require_role(actor, "admin", "facilitator")
     require_region(actor, forum.scheduled.region)
     return forum
-
-
-async def _standing(forums: ForumService, forum: rules.Forum) -> Any:
-    """The closed result, or the provisional one from the ballots and scores so far."""
-    if forum.result is not None:
-        return forum.result
-    if forum.status != rules.OPEN:
-        return None
-    ballots, sheets = await forums.ballots_and_sheets(forum.scheduled.forum_id)
-    return rules.compute_result(forum, ballots, sheets)
 
 
 @get("/petugas/musyawarah/baru", include_in_schema=False)
@@ -185,7 +172,7 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
     return page(
         request, "forum_session.html", status=422 if errors else 200, forum=forum, s=s, place=place, numbers=numbers,
         typed={d: ",".join(str(numbers[i]) for i in (*b.approvals, *b.ranking, *b.points)) for d, b in typed.items()},
-        consensus=consensus.marks if consensus else {}, standing=await _standing(forums, forum), actor=actor,
+        consensus=consensus.marks if consensus else {}, standing=await forums.standing(forum), actor=actor,
         next_delegate=_next_delegate_id(forum), shown_row=forum_forms.shown_row,
         titles={a.item_id: a.title for a in forum.agenda}, entered=entered or {},
         errors=_translated(request, errors or {}), failed_form=form, STATUS=rules.STATUS_LABELS, RULES=RULE_LABELS,
@@ -393,50 +380,3 @@ async def close_forum(request: Request, actor: ActorDep, forums: ForumsDep, pool
         return minutes
     await runner.wait_until_applied(["forums", "proposals"], result.last)
     return minutes
-
-
-# --- the projector --------------------------------------------------------------------------------------
-
-
-@get("/forum/{forum_id:str}/layar", include_in_schema=False)
-async def projector(request: Request, forums: ForumsDep, forum_id: FromPath[str]) -> Template:
-    forum, _ = await forums.load(forum_id.upper())
-    return page(request, "forum_screen.html", s=forum.scheduled, snapshot=await _snapshot(request, forums, forum))
-
-
-async def _snapshot(request: Request, forums: ForumService, forum: rules.Forum) -> dict[str, Any]:
-    standing = await _standing(forums, forum)
-    titles = {a.item_id: a.title for a in forum.agenda}
-    rows = [] if standing is None else [
-        {"rank": r.rank, "title": titles.get(r.item_id, r.item_id), "score": r.score, "cost": r.cost,
-         "selected": r.selected} for r in standing.ranking
-    ]  # fmt: skip
-    return {"status": forum.status, "status_text": translate(request, rules.STATUS_LABELS.get(forum.status or "", "")),
-            "ceiling": forum.scheduled.ceiling, "spent": standing.spent if standing else 0,
-            "ballots": standing.ballots if standing else 0, "rows": rows}  # fmt: skip
-
-
-@get("/forum/{forum_id:str}/layar/aliran", include_in_schema=False)
-async def projector_stream(request: Request, forums: ForumsDep, stopping: StoppingDep,
-                           forum_id: FromPath[str]) -> ServerSentEvent:  # fmt: skip
-    """A new snapshot whenever the forum's streams changed (checked every second), until it closes or the
-    server stops (the screen's EventSource then reconnects by itself, to the server started again)."""
-    forum_id = forum_id.upper()
-    await forums.load(forum_id)
-
-    async def snapshots() -> AsyncIterator[str]:
-        last = None
-        for _ in range(3600):
-            marker = await forums.pool.fetchval(
-                "SELECT max(global_position) FROM events WHERE stream_id LIKE $1", f"forum-{forum_id}%"
-            )
-            if marker != last:
-                last = marker
-                forum, _ = await forums.load(forum_id)
-                yield msgspec.json.encode(await _snapshot(request, forums, forum)).decode()
-                if forum.status == rules.CLOSED:
-                    return
-            if await stopping.pause(1):
-                return
-
-    return ServerSentEvent(snapshots())

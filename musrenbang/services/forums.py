@@ -33,6 +33,7 @@ from musrenbang.domain.events import (
     BallotCast,
     Event,
     ForumClosed,
+    ForumResult,
     ProposalDecidedAtForum,
     ScoresGiven,
     event_tag,
@@ -45,6 +46,7 @@ from musrenbang.eventlog.store import (
     EventStore,
     Metadata,
     StreamHead,
+    like_prefix,
     read_stream_on,
     read_stream_prefix,
 )
@@ -314,6 +316,24 @@ class ForumService:
         ballots = [e.event for e in events if isinstance(e.event, BallotCast)]
         sheets = [e.event for e in events if isinstance(e.event, ScoresGiven)]
         return ballots, sheets
+
+    async def standing(self, forum: rules.Forum) -> ForumResult | None:
+        """The closed result, or the provisional one from the ballots and scores so far (None before the
+        forum opens)."""
+        if forum.result is not None:
+            return forum.result
+        if forum.status != rules.OPEN:
+            return None
+        ballots, sheets = await self.ballots_and_sheets(forum.scheduled.forum_id)
+        return rules.compute_result(forum, ballots, sheets)
+
+    async def newest_position(self, forum_id: str) -> int | None:
+        """The newest position among the forum's streams (its own, its ballots' and sheets'): whether a
+        screen showing it has something new to show."""
+        return await self._pool.fetchval(
+            "SELECT max(global_position) FROM events WHERE stream_id = $1 OR stream_id LIKE $2",
+            rules.stream_id(forum_id), like_prefix(f"forum-{forum_id}-"),
+        )  # fmt: skip
 
     async def recompute(self, forum_id: str) -> tuple[rules.Forum, msgspec.Struct]:
         """The result recomputed from the forum's events alone, beside the stored one."""
