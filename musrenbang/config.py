@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import SplitResult, parse_qs, urlsplit
@@ -12,6 +13,14 @@ import msgspec
 import platformdirs
 
 from musrenbang.db.connect import redact
+
+MAX_WORKERS = 64
+"""Server processes at most: each holds a pool of up to 20 connections and its own projection and outbox
+workers, so even 64 need a PostgreSQL configured far above its default 100 connections."""
+
+WHOLE_NUMBER = re.compile(r"\s*[+-]?[0-9]+\s*")
+"""A whole number in the digits 0-9 only: int() also reads other scripts' digits ("٢" is 2)."""
+_DECIMAL = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)\s*")
 
 
 class ConfigError(Exception):
@@ -114,8 +123,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         settings = cls(**values)  # type: ignore[arg-type]  # each value has its field's type (built above)
         if not 0 < settings.port < 65536:
             raise ConfigError(f"port {settings.port} is outside 1-65535")
-        if settings.workers < 1:
-            raise ConfigError("workers must be at least 1")
+        if not 1 <= settings.workers <= MAX_WORKERS:
+            raise ConfigError(f"MUSRENBANG_WORKERS must be between 1 and {MAX_WORKERS} (server processes),"
+                              f" got {settings.workers}")  # fmt: skip
         if settings.submissions_per_hour < 1:
             raise ConfigError("MUSRENBANG_SUBMISSIONS_PER_HOUR must be at least 1")
         if settings.seal_interval < 0:
@@ -236,19 +246,17 @@ def default_data_dir() -> Path:
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not WHOLE_NUMBER.fullmatch(raw):
+        raise ConfigError(f"{name} must be a whole number written with the digits 0-9, got {raw!r}")
+    return int(raw)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not _DECIMAL.fullmatch(raw):  # float() also reads "٥", "nan" and "inf"
+        raise ConfigError(f"{name} must be a number written with the digits 0-9, got {raw!r}")
+    return float(raw)

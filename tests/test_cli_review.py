@@ -6,6 +6,7 @@ printed."""
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -111,6 +112,37 @@ def test_digits_of_other_scripts_are_not_read_as_a_year_or_a_port(cli_env: dict[
         assert done.returncode == 2 and "digits 0-9" in done.stderr, (args, done.stderr)
 
 
+def test_workers_are_a_whole_number_of_digits_0_9_within_bounds(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}
+    env["MUSRENBANG_DATA_DIR"] = str(tmp_path / "data")
+    with socket.socket() as busy:  # a count let through stops at the busy port: nothing is started
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        for workers in ("0", "65", "100000", "٢", "２", "1.5"):
+            done = musrenbang(env, "serve", "--port", port, "--workers", workers)
+            assert done.returncode == 2 and "'--workers'" in done.stderr, (workers, done.stderr)
+        for workers, message in [
+            ("٢", "must be a whole number written with the digits 0-9, got '٢'"),
+            ("1.5", "must be a whole number written with the digits 0-9, got '1.5'"),
+            ("0", "must be between 1 and 64 (server processes), got 0"),
+            ("100000", "must be between 1 and 64 (server processes), got 100000"),
+        ]:
+            done = musrenbang({**env, "MUSRENBANG_WORKERS": workers}, "serve", "--port", port)
+            assert one_error(done) == f"error: MUSRENBANG_WORKERS {message}", workers
+        done = musrenbang({**env, "MUSRENBANG_POLL_INTERVAL": "٥"}, "serve", "--port", port)
+        assert (
+            one_error(done) == "error: MUSRENBANG_POLL_INTERVAL must be a number written with the digits 0-9, got '٥'"
+        )
+        done = musrenbang({**env, "MUSRENBANG_PORT": "٨٠٨٠"}, "serve")
+        assert (
+            one_error(done) == "error: MUSRENBANG_PORT must be a whole number written with the digits 0-9, got '٨٠٨٠'"
+        )
+        for ok in (["--workers", "64"], ["--workers", "1"]):
+            assert "already in use" in one_error(musrenbang(env, "serve", "--port", port, *ok)), ok
+        assert "already in use" in one_error(musrenbang({**env, "MUSRENBANG_WORKERS": "64"}, "serve", "--port", port))
+
+
 # --- files written -----------------------------------------------------------------------------------------
 
 
@@ -125,6 +157,23 @@ def test_a_backup_never_replaces_a_pipe_or_device_it_is_pointed_at(cli_env: dict
     for args in (["backup", "--out", str(fifo)], ["export", "events", "--out", str(fifo)]):
         assert "is not a regular file" in one_error(musrenbang(cli_env, *args)), args
         assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_an_out_that_names_a_directory_is_refused_not_written_as_a_file(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    existing = tmp_path / "arsip"
+    existing.mkdir()
+    missing = tmp_path / "cadangan"
+    for out in (f"{missing}/", str(existing), f"{existing}/"):  # `missing/` was written as a file
+        for args in (
+            ["backup", "--out", out],
+            ["export", "events", "--out", out],
+            ["pabulib", "export", "X", "--out", out],
+        ):
+            line = one_error(musrenbang(cli_env, *args))
+            assert line == f"error: --out {out} names a directory: name the file to write", (args, line)
+    assert list(existing.iterdir()) == [] and not missing.exists()
 
 
 def test_pabulib_export_into_a_missing_directory_is_one_error_line(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -144,6 +193,61 @@ def test_data_dir_is_refused_when_the_database_url_names_another(cli_env: dict[s
     junk.write_bytes(b"PGDMP")
     done = musrenbang(cli_env, "restore", str(junk), "--data-dir", str(tmp_path / "data"))
     assert "--data-dir" in one_error(done)
+
+
+async def test_outbox_retry_since_a_day_out_of_range_is_refused_and_changes_nothing(database_url: str) -> None:
+    from tests.delivery.test_worker import PHONE, queue
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        failed = await queue(conn, "sms", PHONE, status="failed", last_error="HTTP 404: not found")
+        env = {**os.environ, "MUSRENBANG_DATABASE_URL": database_url}
+        for day in ("0001-01-01", "1998-12-31", "2101-01-01", "9999-12-31"):
+            done = musrenbang(env, "outbox", "retry", "--since", day)
+            assert done.returncode == 2, (day, done.stderr)
+            assert f"Invalid value for '--since': {day} is not a day between 1999-01-01 and 2100-12-31" in done.stderr
+            assert "database" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert await conn.fetchval("SELECT status FROM outbox WHERE id = $1", failed) == "failed"
+        done = musrenbang(env, "outbox", "retry", "--since", "1999-01-01")
+        assert (done.returncode, done.stdout) == (0, "re-queued 1 failed message(s)\n"), done.stderr
+    finally:
+        await conn.close()
+
+
+# --- the database ------------------------------------------------------------------------------------------
+
+
+FOREIGN = (
+    "error: the database holds tables of another application ({}) and no Musrenbang migrations: nothing"
+    " was changed; use an empty database of its own"
+)
+
+
+async def test_migrate_refuses_another_applications_database(empty_database_url: str) -> None:
+    env = {**os.environ, "MUSRENBANG_DATABASE_URL": empty_database_url}
+    conn = await asyncpg.connect(empty_database_url)
+
+    async def tables() -> set[str]:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        return {r["tablename"] for r in rows}
+
+    try:
+        await conn.execute("CREATE TABLE gaji (nama text, jumlah int)")
+        for args in (["migrate"], ["outbox", "retry"]):
+            line = one_error(musrenbang(env, *args))
+            assert line == FOREIGN.format("gaji"), (args, line)
+        assert await tables() == {"gaji"}
+        # Another program's migrations table of the same name (Rails, golang-migrate) is not ours either.
+        await conn.execute("CREATE TABLE schema_migrations (version varchar PRIMARY KEY)")
+        assert "(gaji, schema_migrations)" in one_error(musrenbang(env, "migrate"))
+        assert await tables() == {"gaji", "schema_migrations"}
+        await conn.execute("DROP TABLE gaji, schema_migrations")
+        done = musrenbang(env, "migrate")  # empty: ours from now on
+        assert done.returncode == 0 and done.stdout.startswith("applied: 0001_"), done.stderr
+        done = musrenbang(env, "migrate")
+        assert (done.returncode, done.stdout) == (0, "database is up to date\n"), done.stderr
+    finally:
+        await conn.close()
 
 
 # --- files read --------------------------------------------------------------------------------------------
@@ -176,9 +280,7 @@ async def test_a_pabulib_file_cut_short_is_refused(cli_env: dict[str, str], data
     assert await events_in(database_url) == 0
 
 
-async def test_verify_against_a_server_never_prints_its_password(
-    cli_env: dict[str, str], tmp_path: Path
-) -> None:
+async def test_verify_against_a_server_never_prints_its_password(cli_env: dict[str, str], tmp_path: Path) -> None:
     election = write(tmp_path, pb({"budget": "1000", "rule": "greedy"}, ["A;600;1;1"], ["1;A"]))
     assert musrenbang(cli_env, "pabulib", "import", str(election)).returncode == 0
     exported = tmp_path / "log.jsonl"

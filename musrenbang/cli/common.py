@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
+import datetime as dt
+import os
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
@@ -18,10 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import asyncpg
 import click
 
-from musrenbang.config import ConfigError, Settings
+from musrenbang.config import WHOLE_NUMBER, ConfigError, Settings
 from musrenbang.db.bundled import BundledDatabase
 from musrenbang.db.connect import connect, create_pool, ensure_database
 from musrenbang.db.errors import DatabaseError
+from musrenbang.domain import bounds
 
 if TYPE_CHECKING:
     from musrenbang.domain.city import ConfigureCity
@@ -49,19 +51,46 @@ class WholeNumber(click.IntRange):
     name = "integer"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+        if isinstance(value, str) and not WHOLE_NUMBER.fullmatch(value):
             self.fail(f"{value!r} is not a whole number written with the digits 0-9", param, ctx)
         return super().convert(value, param, ctx)
 
 
-def output_file(out: Path) -> Path:
+class Day(click.DateTime):
+    """A day written YYYY-MM-DD, within the years the log's dates keep to (domain/bounds.py): one far
+    outside them reached the database and came back as its own error ("date value out of range")."""
+
+    name = "day"
+    FIRST, LAST = dt.date(bounds.MIN_YEAR - 1, 1, 1), dt.date(bounds.MAX_YEAR, 12, 31)
+
+    def __init__(self) -> None:
+        super().__init__(["%Y-%m-%d"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        day = super().convert(value, param, ctx)
+        if not self.FIRST <= day.date() <= self.LAST:
+            self.fail(f"{value} is not a day between {self.FIRST} and {self.LAST}", param, ctx)
+        return day
+
+
+def named_file(out: str) -> Path:
+    """The file `--out` names, as typed: Path() drops a trailing slash, so `dir/` (a directory meant, made or
+    not) was written as a file named `dir`. A directory is refused rather than given a file of a name the
+    operator did not choose."""
+    if not out:
+        raise Failure("--out needs the name of a file to write")
+    if out.endswith(("/", os.sep)) or os.path.basename(out) in (".", "..") or os.path.isdir(out):
+        raise Failure(f"--out {out} names a directory: name the file to write")
+    return Path(out)
+
+
+def output_file(out: str) -> Path:
     """Where a command may write the file `out` names: the file a symbolic link points to (the link is
-    kept), refused when it is no file name at all, an existing directory or device, or in a directory that
+    kept), refused when it is no file name at all, a directory, an existing device, or in a directory that
     does not exist. The commands write beside it and rename: a device (`/dev/stdout`) or a pipe would be
     replaced, not written to."""
-    if not str(out) or out.name in ("", ".", ".."):
-        raise Failure("--out needs the name of a file to write")
-    target = out.resolve() if out.is_symlink() else out
+    path = named_file(out)
+    target = path.resolve() if path.is_symlink() else path
     if target.exists() and not target.is_file():
         raise Failure(f"{out} exists and is not a regular file: name a file to write")
     if not target.parent.is_dir():

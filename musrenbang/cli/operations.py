@@ -114,14 +114,14 @@ async def _rebuild(url: str, projections: Sequence[Projection]) -> list[tuple[Pr
 
 
 @main.command()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
+@click.option("--out", type=click.Path(), metavar="FILE", required=True, help="File to write.")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Back up the bundled database of this data directory (also MUSRENBANG_DATA_DIR).",
 )
-def backup(out: Path, data_dir: Path | None) -> None:
+def backup(out: str, data_dir: Path | None) -> None:
     """Write the whole database (log, personal data, photos, accounts, read models) to FILE, in
     PostgreSQL's custom format. `musrenbang restore FILE` brings it back, on this or any other server."""
     from musrenbang.db import backup as tools

@@ -7,7 +7,7 @@ import datetime as dt
 import asyncpg
 import click
 
-from musrenbang.cli.common import database, migrated, run, settings_from_env
+from musrenbang.cli.common import Day, database, migrated, run, settings_from_env
 from musrenbang.cli.group import main
 from musrenbang.delivery.channels import CHANNELS
 
@@ -19,7 +19,7 @@ def outbox() -> None:
 
 @outbox.command("retry")
 @click.option("--channel", type=click.Choice(CHANNELS), default=None, help="Only messages of this channel.")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+@click.option("--since", type=Day(), default=None,
               help="Only messages queued on this day (in the city's time zone) or later.")  # fmt: skip
 def outbox_retry(channel: str | None, since: dt.datetime | None) -> None:
     """Queue failed messages again: refused for good by the other side, or given up after days of tries

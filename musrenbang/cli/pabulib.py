@@ -13,6 +13,7 @@ from musrenbang.cli.common import (
     Failure,
     database,
     migrated,
+    named_file,
     run,
     settings_from_env,
 )
@@ -101,11 +102,10 @@ async def _import(url: str, file: Path, check: bool, exclusive: tuple[tuple[str,
 
 @pabulib_group.command("export")
 @click.argument("forum_id")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout).")
-def pabulib_export(forum_id: str, out: Path | None) -> None:
+@click.option("--out", "name", type=click.Path(), metavar="FILE", default=None, help="File (default: stdout).")
+def pabulib_export(forum_id: str, name: str | None) -> None:
     """Write a closed forum as a Pabulib .pb file, so anyone can recompute it with independent tools."""
-    if out is not None and out.name in ("", ".", ".."):
-        raise Failure("--out needs the name of a file to write")
+    out = None if name is None else named_file(name)
     settings = settings_from_env()
     with database(settings) as url:
         text = run(_export(url, forum_id))

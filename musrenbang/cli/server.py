@@ -15,7 +15,7 @@ import click
 
 from musrenbang.cli.common import Failure, WholeNumber, database, only_bundled, prepare, run, settings_from_env
 from musrenbang.cli.group import main
-from musrenbang.config import Settings, secret_bytes
+from musrenbang.config import MAX_WORKERS, Settings, secret_bytes
 from musrenbang.db.bundled import BundledDatabase
 from musrenbang.db.connect import create_pool, redact, with_connection
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # imported where used, to keep the command line quick to star
     default=None,
     help="Where the bundled database keeps its data (also MUSRENBANG_DATA_DIR).",
 )
-@click.option("--workers", type=WholeNumber(), default=None, help="Server processes (default 1).")
+@click.option("--workers", type=WholeNumber(1, MAX_WORKERS), default=None, help="Server processes (default 1).")
 @click.option("--demo", is_flag=True, help="On a database without proposals, first play the demo RKPD 2022 cycle.")
 def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None, demo: bool) -> None:
     """Prepare the database and serve the web application until Ctrl-C."""

@@ -20,7 +20,7 @@ def user() -> None:
 @click.option("--role", required=True, type=click.Choice(["admin", "facilitator", "opd", "auditor", "dprd", "setwan"]))
 @click.option("--region", default=None, help="Kelurahan or kecamatan code (facilitators).")
 @click.option("--opd", default=None, help="Agency code (opd accounts), e.g. DBMSDA; see musrenbang/domain/agency.py.")
-@click.option("--dapil", default=None, help="Daerah pemilihan (dprd accounts), e.g. \"Bekasi 1\" (city settings).")
+@click.option("--dapil", default=None, help='Daerah pemilihan (dprd accounts), e.g. "Bekasi 1" (city settings).')
 @click.option("--name", default=None, help="Full name as pages show it (dprd accounts: the member's).")
 @click.option("--faction", default=None, help="Fraksi (dprd accounts).")
 def user_add(username: str, role: str, region: str | None, opd: str | None, dapil: str | None, name: str | None,
@@ -39,8 +39,14 @@ def user_add(username: str, role: str, region: str | None, opd: str | None, dapi
     settings = settings_from_env()
     with database(settings) as url:
         try:
-            run(migrated(url, lambda conn: add_user(conn, username, password, role, region, opd, dapil=dapil, name=name,
-                                                            faction=faction)))
+            run(
+                migrated(
+                    url,
+                    lambda conn: add_user(
+                        conn, username, password, role, region, opd, dapil=dapil, name=name, faction=faction
+                    ),
+                )
+            )
         except ValidationFailed as exc:
             raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
         except DomainError as exc:

@@ -38,6 +38,24 @@ class MigrationError(DatabaseError):
     pass
 
 
+async def _refuse_another_applications(conn: asyncpg.Connection) -> None:
+    """Migrate only a database that is empty or ours (our `schema_migrations`, with its names and checksums):
+    into another application's, ours would be added beside its tables unasked. Rails and golang-migrate
+    also keep a `schema_migrations`, of another shape."""
+    ours = await conn.fetchval(
+        "SELECT count(*) = 2 FROM pg_attribute WHERE attname IN ('name', 'checksum') AND NOT attisdropped"
+        " AND attrelid = to_regclass(format('%I.schema_migrations', current_schema()))"
+    )
+    if ours:
+        return
+    rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")
+    tables = [r["tablename"] for r in rows]
+    if tables:
+        shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+        raise MigrationError(f"the database holds tables of another application ({shown}) and no Musrenbang"
+                             " migrations: nothing was changed; use an empty database of its own")  # fmt: skip
+
+
 class Migration(NamedTuple):
     version: int
     name: str
@@ -67,6 +85,7 @@ async def migrate(conn: asyncpg.Connection, directory: Path | None = None) -> li
     migrations = load_migrations(directory)
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:
+        await _refuse_another_applications(conn)
         await conn.execute(_BOOKKEEPING)
         applied = {
             r["version"]: r
