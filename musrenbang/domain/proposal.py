@@ -144,8 +144,9 @@ class Proposer(msgspec.Struct, frozen=True, kw_only=True):
 
 NOTIFY_CHANNELS = ("sms", "whatsapp", "email")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}",
-                    re.ASCII)
+_EMAIL = re.compile(
+    rf"{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}", re.ASCII
+)
 """A dot-atom address as people type them (RFC 5322 without quoted local parts and IP literals)."""
 
 
@@ -166,8 +167,11 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
     None), `city_name` to say so."""
     latitudes = (Decimal(area.south), Decimal(area.north)) if area else LATITUDE_RANGE
     longitudes = (Decimal(area.west), Decimal(area.east)) if area else LONGITUDE_RANGE
-    outside = Message(N_("lokasi berada di luar %(city)s"), city=city_name) if city_name else N_(
-        "lokasi berada di luar Indonesia")
+    outside = (
+        Message(N_("lokasi berada di luar %(city)s"), city=city_name)
+        if city_name
+        else N_("lokasi berada di luar Indonesia")
+    )
     errors: dict[str, str] = {}
 
     def field(name: str, check: Callable[[], object]) -> object:
@@ -279,8 +283,9 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
     }
     if {"latitude", "longitude"} <= errors.keys() and swapped_coordinates(raw.latitude, raw.longitude,
                                                                           latitudes, longitudes):  # fmt: skip
-        errors["latitude"] = errors["longitude"] = Message(N_(
-            "lokasi berada di luar %(city)s: garis lintang dan garis bujur tertukar?"), city=city_name or "Indonesia")
+        errors["latitude"] = errors["longitude"] = Message(
+            N_("lokasi berada di luar %(city)s: garis lintang dan garis bujur tertukar?"), city=city_name or "Indonesia"
+        )
     if (content["latitude"] is None) != (content["longitude"] is None) and not errors.keys() & {
         "latitude",
         "longitude",
@@ -442,6 +447,8 @@ class Proposal(msgspec.Struct, frozen=True, kw_only=True):
     carried_to: str | None = None
     source: str = "warga"
     pokir: PokirFrom | None = None
+    decision: ProposalAccepted | ProposalReturned | ProposalRejected | None = None
+    """The last verification decision recorded, to know a form sent twice from a new decision."""
 
     @property
     def exists(self) -> bool:
@@ -530,6 +537,8 @@ def not_accommodated(outcome: str, adopted: bool) -> bool:
     if outcome in NOT_ACCOMMODATED_ANY_TIME:
         return True
     return adopted and outcome not in (MASUK_RKPD, DIGABUNGKAN)
+
+
 DECISIONS = ("accept", "accept_with_changes", "return", "reject")
 
 
@@ -618,8 +627,15 @@ def _not_carried(state: Proposal) -> None:
 
 def _carry_over(state: Proposal, command: CarryOver) -> list[Event]:
     if command.to_year <= state.year:
-        raise ValidationFailed({"year": Message(N_("usulan %(code)s dari tahun %(year)d hanya dapat diusulkan lagi"
-                                                   " untuk tahun sesudahnya"), code=command.code, year=state.year)})
+        raise ValidationFailed(
+            {
+                "year": Message(
+                    N_("usulan %(code)s dari tahun %(year)d hanya dapat diusulkan lagi untuk tahun sesudahnya"),
+                    code=command.code,
+                    year=state.year,
+                )
+            }
+        )
     if state.carried_to is not None:
         raise DomainError(Message(N_("usulan %(code)s sudah diusulkan lagi sebagai %(to)s"),
                                   code=command.code, to=state.carried_to))  # fmt: skip
@@ -650,6 +666,9 @@ def _check_pokir(state: Proposal, command: ForwardPokir | ReturnPokir) -> list[E
 def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
     if state.source == "pokir":
         raise DomainError(N_("pokok pikiran DPRD diperiksa Sekretariat DPRD, bukan diverifikasi di kelurahan"))
+    if state.status == DIGABUNGKAN:  # a tab shown before the merge: "already verified" would be untrue
+        raise DomainError(Message(N_("usulan %(code)s sudah digabungkan ke %(into)s: putuskan usulan itu"),
+                                  code=command.code, into=state.merged_into or ""))  # fmt: skip
     if state.status != DIAJUKAN:
         raise DomainError(N_("usulan ini sudah diverifikasi"))
     checks = bounds.Checks()
@@ -658,6 +677,11 @@ def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
         checks.check("agreed_cost", bounds.rupiah, command.agreed_cost, high=MAX_COST)
     if command.agreed_volume is not None:
         checks.check("agreed_volume", _volume, command.agreed_volume)
+    if command.decision in DECISIONS and command.decision != "accept_with_changes":
+        # Only an acceptance with changes records them: with any other decision they were dropped unsaid.
+        for name in ("agreed_volume", "agreed_cost"):
+            if getattr(command, name) is not None:
+                checks.fail(name, N_("hanya untuk «Terima dengan perubahan»: kosongkan, atau pilih keputusan itu"))
     checks.done()
     match command.decision:
         case "accept":
@@ -684,6 +708,26 @@ def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
                 raise ValidationFailed({"reason": N_("tulis alasan penolakan")})
             return [ProposalRejected(code=command.code, reason=reason)]
     raise ValidationFailed({"decision": N_("keputusan tidak dikenal")})
+
+
+def repeats_decision(state: Proposal, command: VerifyProposal) -> bool:
+    """Whether `command` is the very decision last recorded, and still in force (a form sent twice: a
+    double tap, a retry after a lost answer): the page then answers as the first time, writing nothing."""
+    if state.decision is None or state.source == "pokir":
+        return False
+    try:
+        again = _verify(msgspec.structs.replace(state, status=DIAJUKAN), command)
+    except DomainError:
+        return False
+    return again == [state.decision] and evolve(state, again[0]).status == state.status
+
+
+def repeats_merge(sources: dict[str, Proposal], command: MergeProposals) -> bool:
+    """Whether every proposal of `command` is already merged into its target (the merge form sent twice)."""
+    return bool(command.codes) and all(
+        (s := sources.get(code)) is not None and s.status == DIGABUNGKAN and s.merged_into == command.into
+        for code in command.codes
+    )
 
 
 class MergeProposals(msgspec.Struct, frozen=True, kw_only=True):
@@ -716,6 +760,7 @@ def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeP
                              " ke baris yang sama"))  # fmt: skip
     if target.status not in MERGEABLE:
         raise DomainError(N_("usulan tujuan tidak dapat menerima penggabungan"))
+    _not_carried(target)  # duplicates merged into it would be worked on nowhere
     out: dict[str, list[Event]] = {}
     added = 0
     for code in command.codes:
@@ -724,6 +769,9 @@ def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeP
             raise NotFound(Message(N_("usulan %(code)s tidak ditemukan"), code=code))
         if source.status not in MERGEABLE:
             raise DomainError(Message(N_("usulan %(code)s tidak dapat digabungkan lagi"), code=code))
+        if source.carried_to is not None:  # it goes on in the later year: merged here too, it would count twice
+            raise DomainError(Message(N_("usulan %(code)s sudah diusulkan lagi sebagai %(to)s"), code=code,
+                                      to=source.carried_to))  # fmt: skip
         if source.submitted.kelurahan != target.submitted.kelurahan:
             raise DomainError(N_("hanya usulan dari kelurahan yang sama yang dapat digabungkan"))
         if source.year != target.year:
@@ -759,11 +807,12 @@ def evolve(state: Proposal, event: Event) -> Proposal:
             return msgspec.structs.replace(state, photos=(*state.photos, event.photo_id))
         case ProposalAccepted():
             changed = event.agreed_volume is not None or event.agreed_cost is not None
-            return msgspec.structs.replace(state, status=DITERIMA_DENGAN_PERUBAHAN if changed else DITERIMA)
+            return msgspec.structs.replace(state, status=DITERIMA_DENGAN_PERUBAHAN if changed else DITERIMA,
+                                           decision=event)  # fmt: skip
         case ProposalReturned():
-            return msgspec.structs.replace(state, status=DIKEMBALIKAN)
+            return msgspec.structs.replace(state, status=DIKEMBALIKAN, decision=event)
         case PokirForwarded():
             return msgspec.structs.replace(state, status=DITERUSKAN_SETWAN)
         case ProposalRejected():
-            return msgspec.structs.replace(state, status=DITOLAK)
+            return msgspec.structs.replace(state, status=DITOLAK, decision=event)
     return state

@@ -60,6 +60,7 @@ async def _queue_page(request: Request, actor: Actor, pool: asyncpg.Pool, *, fai
         names = await region_names(conn, sorted({r["kelurahan"] for r in rows}))
     return page(request, "verification_queue.html", status=422 if errors else 200, actor=actor, rows=rows,
                 current=status, bidang=bidang, names=names, failed=failed, entered=entered or {},
+                mergeable=rules.MERGEABLE,
                 errors={f: translate(request, m) for f, m in (errors or {}).items()})  # fmt: skip
 
 
@@ -80,7 +81,11 @@ async def decide(request: Request, actor: ActorDep, proposals: ProposalsDep, run
         except ValidationFailed as exc:
             errors = dict(exc.errors)
         except DomainError as exc:  # not waiting for verification any more, say
-            errors = {"form": exc.message}
+            if exc.code == "forbidden" or not await proposals.decided_already(command):
+                errors = {"form": exc.message}
+            else:  # this very decision, sent again (double tap, retry): answered as the first time
+                await runner.wait_for_head(["proposals"], timeout=5)  # its twin may still be on its way
+                return notify(request, _back(request), await _decided(request, pool, code, entered["decision"]))
         else:
             await runner.wait_until_applied(["proposals"], result.last)
             return notify(request, _back(request), await _decided(request, pool, code, entered["decision"]))
@@ -113,20 +118,22 @@ async def merge(request: Request, actor: ActorDep, proposals: ProposalsDep, runn
     if len([c for c in codes if c != into]) > rules.MAX_MERGED:  # before a region is looked up for each
         return await _queue_page(request, actor, pool, failed="gabung", entered=entered, errors={
             "codes": Message(N_("paling banyak %(max)d usulan sekaligus"), max=rules.MAX_MERGED)})  # fmt: skip
+    command = rules.MergeProposals(into=into, codes=tuple(c for c in codes if c != into), reason=entered["reason"])
     try:
         for c in (into, *codes):
             require_region(actor, await proposals.kelurahan_of(c))
-        result = await proposals.merge(
-            rules.MergeProposals(into=into, codes=tuple(c for c in codes if c != into), reason=entered["reason"]),
-            Metadata(actor=actor.username, role=actor.role),
-        )  # fmt: skip
+        result = await proposals.merge(command, Metadata(actor=actor.username, role=actor.role))
     except ValidationFailed as exc:
         return await _queue_page(request, actor, pool, failed="gabung", entered=entered, errors=dict(exc.errors))
     except DomainError as exc:
         if exc.code == "forbidden":
             raise
-        return await _queue_page(request, actor, pool, failed="gabung", entered=entered, errors={"form": exc.message})
-    await runner.wait_until_applied(["proposals"], result.last)
-    merged = len([c for c in codes if c != into])
+        if not await proposals.merged_already(command):
+            return await _queue_page(request, actor, pool, failed="gabung", entered=entered,
+                                     errors={"form": exc.message})  # fmt: skip
+        await runner.wait_for_head(["proposals"], timeout=5)  # its twin may still be on its way
+    else:
+        await runner.wait_until_applied(["proposals"], result.last)
+    merged = len(command.codes)  # merged now, or by this very form a moment ago (double tap, retry)
     notice = Message(N_("%(count)d usulan digabungkan ke %(code)s"), count=merged, code=into)
     return notify(request, _back(request), translate(request, notice))

@@ -366,8 +366,23 @@ class ProposalService:
         """Verified while the proposal's cycle is not adopted (a retry with the same key still answers)."""
         if idempotency_key is None or await self._store.find_replay(idempotency_key, metadata.fingerprint) is None:
             await self._cycle_not_adopted(command.code)
-        return await execute(self._store, PROPOSAL, rules.stream_id(command.code), command,
-                             metadata=metadata, idempotency_key=idempotency_key)  # fmt: skip
+        for _ in range(5):
+            try:
+                return await execute(self._store, PROPOSAL, rules.stream_id(command.code), command,
+                                     metadata=metadata, idempotency_key=idempotency_key)  # fmt: skip
+            except ConcurrencyError:
+                continue  # decided meanwhile (a twin of this very form, say): decide again on what is there now
+        raise ConcurrencyError([rules.stream_id(command.code)])
+
+    async def decided_already(self, command: rules.VerifyProposal) -> bool:
+        """Whether `command` is the decision the proposal already carries (`rules.repeats_decision`)."""
+        state, _ = await load(self._store, PROPOSAL, rules.stream_id(command.code))
+        return rules.repeats_decision(state, command)
+
+    async def merged_already(self, command: rules.MergeProposals) -> bool:
+        """Whether every proposal of `command` is already merged into its target (`rules.repeats_merge`)."""
+        sources = {code: (await load(self._store, PROPOSAL, rules.stream_id(code)))[0] for code in command.codes}
+        return rules.repeats_merge(sources, command)
 
 
 async def subscribe_proposer(conn: asyncpg.Connection, code: str, ref: str, proposer: rules.Proposer) -> None:
