@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from musrenbang.domain.errors import N_, Message
@@ -52,8 +53,15 @@ def code_from_bytes(digest: bytes) -> str:
 
 
 def normalize_code(text: str) -> str:
-    """A tracking code as typed ("abcd-efgh", "ABCD EFGH", with O for 0) in its canonical form."""
-    compact = re.sub(r"[\s\-]", "", text).upper()
+    """A tracking code as typed ("abcd-efgh", "ABCD EFGH", with O for 0) in its canonical form. A code
+    copied from a chat or an SMS may carry invisible characters (zero-width spaces, direction marks), and a
+    phone's keyboard may turn its hyphen into another dash ("7KQ2–M9XD"): no page can show them, so they
+    are dropped, and full-width letters are read as letters."""
+    if len(text) > 100:  # not a code, whatever it holds; and no unbounded work on it
+        text = ""
+    text = unicodedata.normalize("NFKC", text)
+    compact = "".join(c for c in text if not (c.isspace() or c == "\u2212" or unicodedata.category(c) in ("Cf", "Pd")))
+    compact = compact.upper()
     if len(compact) != CODE_LENGTH or any(c not in _CROCKFORD_READ for c in compact):
         raise ValueError(N_("kode pelacakan terdiri dari 8 huruf dan angka, misalnya 7KQ2-M9XD"))
     return "".join(_CROCKFORD_READ[c] for c in compact)

@@ -130,7 +130,8 @@ class FollowPages(Controller):
         done = await pool.fetchval(
             # With the copies a merge made of it (eventlog/outbox.py: their owner is this one's id).
             "UPDATE subscriptions SET confirmed = true WHERE (id = $1 OR owner = $1) AND stopped_at IS NULL"
-            " RETURNING id", row["id"]
+            " RETURNING id",
+            row["id"],
         )
         return page(request, "ikuti_token.html", state="confirmed_now" if done else "stopped", subject=subject,
                     token=token)  # fmt: skip

@@ -182,13 +182,13 @@ async def _carry_from_form(request: Request, proposals: ProposalService, entered
 
 
 @post("/usulan/baru", include_in_schema=False, request_max_body_size=FORM_MAX_BODY)
-async def submit_proposal_form(
-    request: Request, pool: PoolDep, proposals: ProposalsDep, runner: RunnerDep
-) -> Template:
+async def submit_proposal_form(request: Request, pool: PoolDep, proposals: ProposalsDep, runner: RunnerDep) -> Template:
     """The very same form sent again (double tap, refresh after a slow answer) is answered first, with
     the proposal it made, whatever changed since: submissions closing, or the carry-over it made itself."""
     form = await request.form()
     entered = {name: str(form.get(name, "")) for name in FORM_FIELDS}
+    if form.get("tanpa_lanjutan"):  # proposed afresh: the earlier proposal is left as it is
+        entered["carried_from"] = entered["revision_secret"] = ""
     key = form_key(form) or str(uuid.uuid4())
     uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
     raws = [await upload.read() for upload in uploads] if len(uploads) <= rules.MAX_PHOTOS else []
@@ -287,7 +287,7 @@ async def find_proposal(request: Request) -> Response:
     try:
         code = values.normalize_code(typed)
     except ValueError as exc:
-        return page(request, "track_lookup.html", status=422, typed=typed, error=translate(request, exc.args[0]))
+        return page(request, "track_lookup.html", status=422, typed=typed[:100], error=translate(request, exc.args[0]))
     return Redirect(f"/lacak/{code}", status_code=303)
 
 
@@ -367,6 +367,14 @@ async def revise_submit(
     try:
         content = await proposals.validate(rules.ProposalInput(**entered), year=proposal["year"])
         result = await proposals.revise(code, secret, content, idempotency_key=key)
+    except IdempotencyKeyReused:
+        # This form was sent before and changed since (Back, edit, send again): nothing new is recorded,
+        # and the page says so in words a proposer reads, not as a technical conflict.
+        earlier = await proposals.made_with_key(key or "")
+        if earlier is None or earlier.code != code:
+            raise
+        return page(request, "proposal_revise.html", status=409, **await _form_context(pool, proposal["year"]),
+                    p=proposal, values=entered, errors={}, idempotency_key=key, sent_before=True)  # fmt: skip
     except ValidationFailed as exc:
         errors = exc.errors
     except DomainError as exc:  # wrong secret, or not returned for revision

@@ -80,7 +80,11 @@ def test_tracking_codes_forgive_case_dashes_and_lookalikes() -> None:
     assert values.normalize_code("7kq2-m9xd") == "7KQ2M9XD"
     assert values.normalize_code(" 7KQ2 M9XD ") == "7KQ2M9XD"
     assert values.normalize_code("O1IL0000") == "01110000"
-    for bad in ("", "7KQ2M9X", "7KQ2M9XDD", "7KQ2M9XU", "<script>"):
+    # Pasted from a chat or typed on a phone: invisible marks, another dash, full-width letters; the API,
+    # the lineage pages and carry-over links read codes here too, not only the tracking form.
+    assert values.normalize_code("\u200f7kq2\u2013m9xd\u200b") == "7KQ2M9XD"
+    assert values.normalize_code("\ufeff７ＫＱ２\u2212Ｍ９ＸＤ") == "7KQ2M9XD"
+    for bad in ("", "7KQ2M9X", "7KQ2M9XDD", "7KQ2M9XU", "<script>", "7KQ2M9XD" + "\u200b" * 100 + "A"):
         with pytest.raises(ValueError):
             values.normalize_code(bad)
 
