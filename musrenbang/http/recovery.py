@@ -1,6 +1,8 @@
 """A lost tracking code (`/lacak/lupa`): the proposer types the phone number or e-mail address they
 proposed with, and the codes of their newest proposals are sent there (one outbox message, which the
-delivery worker sends by SMS, WhatsApp or e-mail).
+delivery worker sends by SMS, WhatsApp or e-mail). A proposal returned for revision is listed with its
+secret too: it was shown once, at submission, and without it the proposer could never revise. The
+message goes only to the contact the proposal was made with, which is what the secret proves anyway.
 
 The page never says whether the number is known: a known number, an unknown one and one that was sent
 its codes three times this hour get the very same answer (only a malformed entry is answered with its
@@ -11,15 +13,17 @@ tell anyone whether a given number made a proposal.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import asyncpg
 from litestar import Controller, Request, get, post
 from litestar.response import Template
 
 from musrenbang.delivery.worker import wake_senders
+from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_
-from musrenbang.http.deps import PoolDep
+from musrenbang.http.deps import PoolDep, ProposalsDep
 from musrenbang.http.follow import valid_email
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt
@@ -54,7 +58,7 @@ class RecoveryPages(Controller):
         return page(request, "lacak_lupa.html", values={}, errors={}, sent=False)
 
     @post("/", status_code=200, request_max_body_size=16 * 1024)
-    async def send_codes(self, request: Request, pool: PoolDep) -> Template:
+    async def send_codes(self, request: Request, pool: PoolDep, proposals: ProposalsDep) -> Template:
         typed = str((await request.form()).get("contact", ""))
         try:
             address, by_email = recovery_address(typed)
@@ -63,11 +67,11 @@ class RecoveryPages(Controller):
                         errors={"contact": translate(request, exc.args[0])}, sent=False)  # fmt: skip
         await count_attempt(pool, "recovery", client_address(request, request.app.state.settings.trust_proxy),
                             REQUESTS_PER_HOUR)  # fmt: skip
-        await _send_codes(pool, address, by_email)
+        await _send_codes(pool, address, by_email, proposals.revision_secret)
         return page(request, "lacak_lupa.html", values={}, errors={}, sent=True)
 
 
-async def _send_codes(pool: asyncpg.Pool, address: str, by_email: bool) -> None:
+async def _send_codes(pool: asyncpg.Pool, address: str, by_email: bool, secret_of: Callable[[str], str]) -> None:
     """Queue one message listing the codes of the newest proposals made with `address`, unless none was
     or SENDS_PER_HOUR were sent there this hour. By e-mail for an address; for a number, by WhatsApp when
     the proposer chose it (their newest proposal says), else by SMS."""
@@ -77,7 +81,7 @@ async def _send_codes(pool: asyncpg.Pool, address: str, by_email: bool) -> None:
         # both find the hour's count below the limit.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"outbox:{address}")
         rows = await conn.fetch(
-            "SELECT c.proposal_code AS code, c.notify, p.year, p.title"
+            "SELECT c.proposal_code AS code, c.notify, p.year, p.title, p.status"
             " FROM proposer_contacts c LEFT JOIN proposals p ON p.code = c.proposal_code"
             f" WHERE {where} ORDER BY c.created_at DESC, c.proposal_code LIMIT $2",
             address, CODES,
@@ -95,14 +99,14 @@ async def _send_codes(pool: asyncpg.Pool, address: str, by_email: bool) -> None:
         await conn.execute(
             "INSERT INTO outbox (id, subscription, dedupe, purpose, channel, address, title, body, link)"
             " VALUES ($1, NULL, $2, 'recovery', $3, $4, $5, $6, '/lacak')",
-            uuid.uuid4(), str(uuid.uuid4()), channel, address, "Kode pelacakan usulan Anda", message(rows),
+            uuid.uuid4(), str(uuid.uuid4()), channel, address, "Kode pelacakan usulan Anda", message(rows, secret_of),
         )  # fmt: skip
         await wake_senders(conn)
 
 
-def message(rows: list[asyncpg.Record]) -> str:
+def message(rows: list[asyncpg.Record], secret_of: Callable[[str], str]) -> str:
     """The codes, newest first, each with its RKPD year and title (a proposal the read model has not
-    taken in yet: its code alone)."""
+    taken in yet: its code alone), and under one returned for revision, its secret."""
     lines = []
     for r in rows:
         code = f"{r['code'][:4]}-{r['code'][4:]}"
@@ -112,5 +116,9 @@ def message(rows: list[asyncpg.Record]) -> str:
         title = " ".join(str(r["title"]).split())
         title = title if len(title) <= 60 else title[:60].rsplit(" ", 1)[0] + "…"
         lines.append(f"{code} (RKPD {r['year']}): {title}")
+        if r["status"] == proposal_rules.DIKEMBALIKAN:
+            secret = secret_of(r["code"])
+            lines.append("  dikembalikan untuk diperbaiki; kode rahasia: " + "-".join(
+                secret[i : i + 4] for i in range(0, len(secret), 4)))  # fmt: skip
     return ("Kode pelacakan usulan Anda:\n" + "\n".join(lines)
             + "\nMasukkan kode di halaman Lacak usulan untuk melihat perkembangannya.")  # fmt: skip

@@ -13,6 +13,8 @@ import pytest
 
 from musrenbang.http import recovery
 from tests.http.conftest import payload
+from tests.http.test_staff import KELURAHAN, token, users  # noqa: F401  (a fixture)
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +31,10 @@ def new_phone() -> tuple[str, str]:
     return f"0812-{digits[:4]}-{digits[4:]}", f"+62812{digits}"
 
 
-async def propose(client: httpx.AsyncClient, phone: str, title: str, name: str = "Wulan Sekarsari Dewi") -> str:
-    r = await client.post("/api/v1/proposals", json=payload(title=title, proposer={"name": name, "phone": phone}),
-                          headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+async def propose(client: httpx.AsyncClient, phone: str, title: str, name: str = "Wulan Sekarsari Dewi",
+                  **changes: object) -> str:  # fmt: skip
+    body = payload(title=title, proposer={"name": name, "phone": phone}, **changes)
+    r = await client.post("/api/v1/proposals", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
     assert r.status_code == 201, r.text
     return str(r.json()["code"])
 
@@ -95,6 +98,34 @@ async def test_whatsapp_when_the_proposer_chose_it_and_email_for_an_email_addres
     assert by_email["channel"] == "email" and f"{code[:4]}-{code[4:]}" in by_email["body"]
 
 
+async def test_a_proposal_returned_for_revision_is_listed_with_its_secret_and_the_secret_works(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, users: dict[str, str]  # noqa: F811
+) -> None:
+    """The secret is shown once, at submission: a proposer who lost it could never revise a proposal
+    returned to them. The message to their own contact now carries it, for a returned proposal only."""
+    typed, stored = new_phone()
+    _, returned = [await propose(client, typed, title, kelurahan=KELURAHAN) for title in ("Lampu", "Saluran")]
+    auth = await token(client, users["kelurahan"])
+    decided = await client.post(f"/api/v1/proposals/{returned}/verification", headers=auth,
+                                json={"decision": "return", "reason": "Sebutkan RT yang dilalui"})  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    await eventually(lambda: app_pool.fetchval("SELECT 1 FROM proposals WHERE code = $1 AND status = 'dikembalikan'",
+                                               returned), "the return in the read model")  # fmt: skip
+    await ask(client, typed)
+    [message] = await sent_to(app_pool, stored)
+    secrets = re.findall(r"kode rahasia: ([0-9A-Z-]+)", message["body"])
+    assert len(secrets) == 1 and message["body"].index(secrets[0]) > message["body"].index(returned[:4])
+    form = (await client.get(f"/lacak/{returned}/perbaiki")).text
+    fields = {"_csrf_token": hidden(form, "_csrf_token"), "idempotency_key": hidden(form, "idempotency_key"),
+              "revision_secret": secrets[0], "kelurahan": KELURAHAN, "rw": "5", "rt": "3", "kind": "fisik",
+              "bidang": "infrastruktur", "title": "Perbaikan saluran air RT 3",
+              "problem": "Saluran tersumbat sehingga banjir", "solution": "Normalisasi saluran 150 meter",
+              "beneficiaries": "300", "volume": "150", "unit": "meter", "estimated_cost": "25 juta",
+              "address": "Jl. Melati, depan masjid"}  # fmt: skip
+    revised = await client.post(f"/lacak/{returned}/perbaiki", data=fields)
+    assert revised.status_code == 303, revised.text
+
+
 async def test_a_malformed_entry_is_answered_beside_the_field(client: httpx.AsyncClient) -> None:
     for typed, message in (("12345", "tulis nomor HP"), ("", "tulis nomor HP"),
                            ("wulan@contoh", "tulis alamat e-mail yang benar")):  # fmt: skip
@@ -125,9 +156,9 @@ async def test_a_message_lists_the_newest_ten_codes(pool: asyncpg.Pool) -> None:
             " VALUES ($1, $2, 'Nama Uji', $3, now() - make_interval(mins => $4))",
             uuid.uuid4(), code, phone, 100 - n,
         )  # fmt: skip
-    await recovery._send_codes(pool, phone, False)
+    await recovery._send_codes(pool, phone, False, lambda code: "RAHASIA")
     [body] = [r["body"] for r in await pool.fetch("SELECT body FROM outbox WHERE address = $1", phone)]
     listed = re.findall(r"TEST-\d{4}", body)
     assert listed == [f"TEST-{n:04d}" for n in range(11, 1, -1)]
-    await recovery._send_codes(pool, "+6281399998888", False)  # nobody's number
+    await recovery._send_codes(pool, "+6281399998888", False, lambda code: "RAHASIA")  # nobody's number
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
