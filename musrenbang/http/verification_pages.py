@@ -22,6 +22,8 @@ from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.notices import notify
 from musrenbang.http.render import page
+from musrenbang.http.residents import int_param
+from musrenbang.projections import proposals as proposal_views
 from musrenbang.reference import region_names
 
 DECISION_DONE = {
@@ -48,19 +50,21 @@ async def _queue_page(request: Request, actor: Actor, pool: asyncpg.Pool, *, fai
     status = request.query_params.get("status") or rules.DIAJUKAN
     bidang = request.query_params.get("bidang") or None
     scope = actor.region or city_of(request).region  # admin: the whole city
+    number = max(int_param(request, "halaman") or 1, 1)
     async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT code, kelurahan, rw, rt, title, problem, bidang, kind, estimated_cost, volume::text AS volume,"
-            " unit, beneficiaries, status, status_reason, submitted_at, first_year, times FROM proposals"
-            " WHERE (kelurahan = $1 OR kelurahan LIKE $1 || '.%') AND status = $2 AND ($3::text IS NULL OR bidang = $3)"
-            " AND source <> 'pokir'"  # pokir are checked by the DPRD secretariat, not verified at the kelurahan
-            " ORDER BY first_year, kelurahan, rw, submitted_at LIMIT 300",
-            scope, status, bidang,
-        )  # fmt: skip
+        total, rows = await proposal_views.verification_queue(
+            conn, scope, status, bidang, offset=(number - 1) * proposal_views.QUEUE_PAGE
+        )
+        if not rows and number > 1 and total:  # the last page emptied by the decisions made on it: the new last
+            number = -(-total // proposal_views.QUEUE_PAGE)
+            total, rows = await proposal_views.verification_queue(
+                conn, scope, status, bidang, offset=(number - 1) * proposal_views.QUEUE_PAGE
+            )
         names = await region_names(conn, sorted({r["kelurahan"] for r in rows}))
+    pages = max(-(-total // proposal_views.QUEUE_PAGE), 1)
     return page(request, "verification_queue.html", status=422 if errors else 200, actor=actor, rows=rows,
-                current=status, bidang=bidang, names=names, failed=failed, entered=entered or {},
-                mergeable=rules.MERGEABLE,
+                total=total, page_number=number, pages=pages, current=status, bidang=bidang, names=names,
+                failed=failed, entered=entered or {}, mergeable=rules.MERGEABLE,
                 errors={f: translate(request, m) for f, m in (errors or {}).items()})  # fmt: skip
 
 
@@ -94,7 +98,7 @@ async def decide(request: Request, actor: ActorDep, proposals: ProposalsDep, run
 
 def _back(request: Request) -> Response:
     """To the queue, with the filters the form was sent from."""
-    kept = {k: v for k in ("status", "bidang") if (v := request.query_params.get(k))}
+    kept = {k: v for k in ("status", "bidang", "halaman") if (v := request.query_params.get(k))}
     return Redirect(f"/petugas/verifikasi{'?' + urlencode(kept) if kept else ''}", status_code=303)
 
 

@@ -404,6 +404,27 @@ async def in_kelurahan(
     return total, rows
 
 
+QUEUE_PAGE = 100
+"""Proposals per page of the verification queue: each carries its own decision form."""
+
+
+async def verification_queue(conn: asyncpg.Connection, scope: str, status: str, bidang: str | None, *,
+                             offset: int = 0) -> tuple[int, list[asyncpg.Record]]:  # fmt: skip
+    """How many proposals of `scope` (a kelurahan, or every kelurahan under a region code) are at `status`,
+    and one page of them, the oldest need first. Pokir are left out: the DPRD secretariat checks them,
+    not the kelurahan."""
+    where = ("(kelurahan = $1 OR kelurahan LIKE $1 || '.%') AND status = $2 AND ($3::text IS NULL OR bidang = $3)"
+             " AND source <> 'pokir'")  # fmt: skip
+    total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", scope, status, bidang)
+    rows = await conn.fetch(
+        "SELECT code, kelurahan, rw, rt, title, problem, bidang, kind, estimated_cost, volume::text AS volume,"
+        " unit, beneficiaries, status, status_reason, submitted_at, first_year, times FROM proposals"
+        f" WHERE {where} ORDER BY first_year, kelurahan, rw, submitted_at, code LIMIT $4 OFFSET $5",
+        scope, status, bidang, QUEUE_PAGE, offset,
+    )  # fmt: skip
+    return total, rows
+
+
 async def rws_in_kelurahan(conn: asyncpg.Connection, kelurahan: str) -> list[int]:
     return [
         r[0] for r in await conn.fetch("SELECT DISTINCT rw FROM proposals WHERE kelurahan = $1 ORDER BY 1", kelurahan)

@@ -277,3 +277,41 @@ async def test_a_title_without_spaces_wraps_on_a_phone(
     page = (await client.get("/petugas/verifikasi")).text
     assert re.search(rf'id="usulan-{codes[0]}">\s*<summary><strong class="prose">{title}</strong>', page)
     assert f'<td><span class="prose">{title}</span> <small>{codes[1]}' in page
+
+
+@pytest.fixture(scope="module")
+async def crowded(server_url: str, template_name: str) -> AsyncIterator[tuple[str, str]]:
+    """A server of its own whose kelurahan has 101 proposals waiting (other tests' queues stay short); its
+    address and the facilitator's username."""
+    async with _throwaway_database(server_url, template_name) as url:
+        facilitator = f"fasilitator-{uuid.uuid4().hex[:6]}"
+        add_user(url, facilitator, "facilitator", "--region", KELURAHAN)
+        with serving(url, extra_env={"MUSRENBANG_SUBMISSIONS_PER_HOUR": "1000"}) as server:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+                auth = await token(http, facilitator)
+                for n in range(101):
+                    r = await http.post("/api/v1/proposals", json=payload(kelurahan=KELURAHAN, title=f"Usulan {n}"),
+                                        headers={"Idempotency-Key": str(uuid.uuid4()), **auth})  # fmt: skip
+                    assert r.status_code == 201, r.text
+            yield server.base_url, facilitator
+
+
+async def test_a_long_queue_is_paged_not_cut_at_300(crowded: tuple[str, str]) -> None:
+    """The queue showed the first 300 proposals and said "300 usulan": the rest could not be reached. It
+    now says how many wait and pages them, and a decision made on page 2 returns to page 2."""
+    base_url, facilitator = crowded
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        csrf = await _signed_in(client, facilitator)
+        first = await client.get("/petugas/verifikasi")
+        assert first.status_code == 200 and "101 usulan · halaman 1 dari 2" in first.text
+        assert first.text.count('<details class="queue"') == 100 and "halaman=2" in first.text
+        second = await client.get("/petugas/verifikasi?status=diajukan&halaman=2")
+        [code] = re.findall(r'<details class="queue" id="usulan-([0-9A-Z]+)"', second.text)
+        assert code not in first.text
+        decided = await client.post(f"/petugas/verifikasi/{code}?status=diajukan&halaman=2",
+                                    data={"_csrf_token": csrf, "decision": "accept"})  # fmt: skip
+        assert decided.status_code == 303 and "halaman=2" in decided.headers["location"]
+        emptied = await client.get(decided.headers["location"])  # page 2 is gone: the last page is shown
+        assert emptied.text.count('<details class="queue"') == 100 and f"usulan-{code}" not in emptied.text
+        after = await client.get("/petugas/verifikasi")
+        assert "100 usulan" in after.text and "halaman 1 dari" not in after.text
