@@ -17,7 +17,7 @@ from musrenbang.domain import bounds, values
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain import proposal as rules
 from musrenbang.domain.access import Actor, require_region, require_role
-from musrenbang.domain.errors import ValidationFailed
+from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.domain.events import Criterion
 from musrenbang.eventlog.store import Metadata, Position
 from musrenbang.http.api import ProposalOut, _out
@@ -68,15 +68,13 @@ async def verify(
     require_role(actor, "admin", "facilitator")
     require_region(actor, await proposals.kelurahan_of(code))
     if data.decision not in rules.DECISIONS:
-        raise ValidationFailed({"decision": "keputusan tidak dikenal"})
+        raise ValidationFailed({"decision": N_("keputusan tidak dikenal")})
     volume = None
     if data.agreed_volume is not None:
         try:
             volume = values.parse_decimal(str(data.agreed_volume), places=3)
         except ValueError as exc:
             raise ValidationFailed({"agreed_volume": exc.args[0]}) from None
-    if data.agreed_cost is not None and not 0 < data.agreed_cost <= rules.MAX_COST:
-        raise ValidationFailed({"agreed_cost": "biaya harus lebih dari nol"})
     command = rules.VerifyProposal(code=code, decision=data.decision, reason=data.reason, agreed_volume=volume,
                                    agreed_cost=data.agreed_cost)  # fmt: skip
     key, meta = keyed(request, actor, idempotency_key, data)

@@ -132,6 +132,10 @@ async def test_an_agreed_cost_with_another_decision_is_refused_not_dropped(
     api = await client.post(f"/api/v1/proposals/{code}/verification", headers=auth,
                             json={"decision": "reject", "reason": "salah", "agreed_cost": 1_000_000})  # fmt: skip
     assert api.status_code == 422 and "agreed_cost" in api.json()["errors"], api.text
+    # Over the bound, the API said "biaya harus lebih dari nol"; the rules' own message names the bound.
+    api = await client.post(f"/api/v1/proposals/{code}/verification", headers=auth, json={
+        "decision": "accept_with_changes", "reason": "x", "agreed_cost": 60_000_000_000})  # fmt: skip
+    assert api.status_code == 422 and "paling banyak Rp 50.000.000.000" in api.json()["errors"]["agreed_cost"]
     assert await _status(client, code) == "diajukan"
     ok = await client.post(f"/petugas/verifikasi/{code}", data={**form, "decision": "accept_with_changes",
                                                                 "reason": "harga satuan 2022"})  # fmt: skip
