@@ -151,6 +151,9 @@ class SetLine(msgspec.Struct, frozen=True, kw_only=True):
     priority_programs: int
     reason: str = ""
     by_agency: str | None = None
+    seen: str = ""
+    """`line_version` of the line as the form that changes it showed it (empty: no check), so that a tab
+    opened before someone else's change cannot silently undo it."""
 
 
 class WithdrawLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -177,9 +180,21 @@ class Enact(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Command = (
-    ReceiveProposals | PassProposal | DeclineProposal | SetLine | WithdrawLine | Adopt | Enact
-    | city_forums.ScheduleCityForum | city_forums.CloseCityForum
+    ReceiveProposals
+    | PassProposal
+    | DeclineProposal
+    | SetLine
+    | WithdrawLine
+    | Adopt
+    | Enact
+    | city_forums.ScheduleCityForum
+    | city_forums.CloseCityForum
 )
+
+
+def line_version(line: RkpdLine) -> str:
+    """A short digest of a line as it stands: changes whenever any of it changes."""
+    return hashlib.sha256(msgspec.json.encode(line, order="sorted")).hexdigest()[:16]
 
 
 def list_hash(lines: Iterable[RkpdLine]) -> str:
@@ -286,8 +301,14 @@ def _enact(state: Rkpd, command: Enact, year: int) -> RkpdEnacted:
         raise ValidationFailed({"date": N_("tanggal peraturan tidak boleh di masa depan")})
     adopted_on = state.adopted_on.get(state.revision)
     if adopted_on is not None and command.enacted_on < adopted_on:
-        raise ValidationFailed({"date": Message(N_("tanggal peraturan tidak boleh sebelum RKPD ini ditetapkan di"
-                                                   " Musrenbang Kota (%(day)s)"), day=values.long_date(adopted_on))})
+        raise ValidationFailed(
+            {
+                "date": Message(
+                    N_("tanggal peraturan tidak boleh sebelum RKPD ini ditetapkan di Musrenbang Kota (%(day)s)"),
+                    day=values.long_date(adopted_on),
+                )
+            }
+        )
     if regulation.casefold() in {r.casefold() for r in state.enacted.values()}:
         raise ValidationFailed({"regulation": N_("peraturan ini sudah dipakai untuk revisi lain: perubahan RKPD"
                                                  " ditetapkan dengan peraturan tersendiri")})  # fmt: skip
@@ -385,6 +406,9 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> 
             if command.by_agency is not None:  # an agency reaching for another's line: not allowed at all
                 raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
             raise ValidationFailed({"agency": N_("baris ini milik perangkat daerah lain")})
+        if command.seen and command.seen != line_version(existing):
+            raise DomainError(N_("baris ini sudah diubah sejak halaman ini dibuka: periksa isinya sekarang, lalu"
+                                 " simpan lagi bila perubahan Anda masih perlu"))  # fmt: skip
     line_id = x.line_id or state.next_line_id(x.agency)
     errors: dict[str, str | Message] = {}
     agency = agencies.get(x.agency)
@@ -447,8 +471,15 @@ def _dana_kelurahan(state: Rkpd, agency: CityAgency, origins: tuple[str, ...]) -
                                      " usulannya")}  # fmt: skip
     for code in origins:
         if code in state.items and state.items[code].source == "pokir":
-            return {"funding_source": Message(N_("usulan %(code)s pokok pikiran DPRD, tidak disepakati di Musrenbang"
-                                                 " Kelurahan: Dana Kelurahan tidak dapat membiayainya"), code=code)}
+            return {
+                "funding_source": Message(
+                    N_(
+                        "usulan %(code)s pokok pikiran DPRD, tidak disepakati di Musrenbang"
+                        " Kelurahan: Dana Kelurahan tidak dapat membiayainya"
+                    ),
+                    code=code,
+                )
+            }
         place = state.items[code].kelurahan if code in state.items else ""
         if place and (values.kecamatan_of(place) != agency.kecamatan or values.village_level(place) != "kelurahan"):
             return {"funding_source": Message(N_("usulan %(code)s bukan dari kelurahan di kecamatan ini: Dana"

@@ -12,7 +12,9 @@
 Every form posts with CSRF and answers with a redirect back and a short notice (shown once on the next
 page, http/notices.py); a form with mistakes is shown again with the messages next to the fields and
 everything typed kept (422, or 409 when a rule of the city level refuses it). Acting outside one's agency
-answers 403 and writes nothing.
+answers 403 and writes nothing. The agency's forms carry a key: sent twice (a double tap, a retry) they are
+recorded once and answered as the first time; a line's edit form also carries the version it showed, so a
+tab opened before another change to the line is refused (409) instead of silently undoing it.
 """
 
 from __future__ import annotations
@@ -37,10 +39,10 @@ from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 from musrenbang.domain.events import RkpdLine
-from musrenbang.eventlog.store import AppendResult, Metadata
+from musrenbang.eventlog.store import AppendResult, EventStore, IdempotencyKeyReused, Metadata
 from musrenbang.http import city_forums
 from musrenbang.http.city_context import city_of
-from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, Year
+from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, StoreDep, Year
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import keyed
@@ -158,6 +160,7 @@ async def _line_form(request: Request) -> dict[str, Any]:
     entered["locations"] = [str(c).strip() for c in form.getall("locations", [])]
     entered["idempotency_key"] = form_key(form) or ""
     entered["opd"] = str(form.get("opd", ""))
+    entered["version"] = str(form.get("version", "")).strip()
     return entered
 
 
@@ -184,16 +187,19 @@ def _line_command(entered: dict[str, Any], line_id: str | None, agency: str, by_
         try:
             origins.append(values.normalize_code(raw))
         except ValueError:
-            errors["origins"] = Message(N_("usulan %(code)s tidak ada di Forum Perangkat Daerah"), code=raw)
+            errors["origins"] = Message(N_("usulan %(code)s tidak ada di Forum Perangkat Daerah"), code=raw[:40])
+    # A Renja line's places go back unchanged (hidden fields); given proposals, it takes theirs.
     line = rules.LineInput(
         line_id=line_id, agency=agency, origins=tuple(origins), priority_program=priority,
         sub_kegiatan_code=entered["sub_kegiatan_code"], nomenclature=entered["nomenclature"],
         program=entered["program"], kegiatan=entered["kegiatan"], sub_kegiatan=entered["sub_kegiatan"],
         funding_source=entered["funding_source"], volume=quantities["volume"], unit=entered["unit"], pagu=pagu,
         output_indicator=entered["output_indicator"], target=quantities["target"], target_unit=entered["target_unit"],
-        renja_reason=entered["renja_reason"], locations=tuple(entered.get("locations", ())),
+        renja_reason=entered["renja_reason"], locations=() if entered["origins"] else tuple(entered["locations"]),
     )  # fmt: skip
-    return rules.SetLine(line=line, priority_programs=programs, reason=entered["reason"], by_agency=by_agency), errors
+    command = rules.SetLine(line=line, priority_programs=programs, reason=entered["reason"], by_agency=by_agency,
+                            seen=entered.get("version", "") if line_id is not None else "")  # fmt: skip
+    return command, errors
 
 
 async def _refusal(request: Request, rkpd: RkpdService, year: int, command: rules.Command,
@@ -208,7 +214,9 @@ async def _refusal(request: Request, rkpd: RkpdService, year: int, command: rule
 
 
 async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService, runner: ProjectionRunner,
-                    line_id: str | None) -> Response:  # fmt: skip
+                    store: EventStore, line_id: str | None) -> Response:  # fmt: skip
+    """Make or change a line. The form's key makes a double tap or a retry record it once (and answer as the
+    first did); the version the edit form showed makes a tab opened before another change refuse to undo it."""
     entered = await _line_form(request)
     by_agency = acting_agency(actor)
     year = await _renja_year(request, pool)
@@ -216,13 +224,18 @@ async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: Rk
         agency = (await _line_of(pool, year, line_id, by_agency)).agency
     else:
         agency = _agency(actor, entered["opd"] or None, city_of(request))
+    key = f"staff:{actor.username}:{entered['idempotency_key']}" if entered["idempotency_key"] else None  # as keyed()
     try:
         command, unreadable = _line_command(entered, line_id, agency, by_agency, await rkpd.priority_programs(year))
         if unreadable:
             raise await _refusal(request, rkpd, year, command, unreadable)
         fingerprint = hashlib.sha256(msgspec.json.encode(command)).hexdigest()
-        key = entered["idempotency_key"] if line_id is None and entered["idempotency_key"] else None
-        result = await rkpd.execute(year, command, _meta(actor, fingerprint), key)
+        try:
+            result = await rkpd.execute(year, command, _meta(actor, fingerprint), key)
+        except IdempotencyKeyReused:
+            if line_id is not None:  # the line as it is now shows with the form: saving again is on purpose
+                entered["idempotency_key"] = ""
+            raise DomainError(await _sent_before(rkpd, store, key, line_id)) from None
     except Forbidden:
         raise
     except DomainError as exc:
@@ -230,8 +243,8 @@ async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: Rk
         context = await _agency_context(pool, year, agency)
         errors = _messages(request, exc)
         if line_id is not None:
-            return page(request, "city_line.html", status=status, actor=actor, **context, line_id=line_id,
-                        errors=errors, values=entered)  # fmt: skip
+            return await _line_page(request, actor, pool, year, line_id, context, status=status, errors=errors,
+                                    entered=entered)  # fmt: skip
         return _agency_page(request, actor, context, status=status, errors=errors, values=entered, failed="line")
     await _done(runner, result)
     made = line_id or await rkpd.line_id_at(result)
@@ -239,10 +252,22 @@ async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: Rk
     return _back(request, agency, actor, year, translate(request, Message(text, line=made)), "#baris")
 
 
+async def _sent_before(rkpd: RkpdService, store: EventStore, key: str | None, line_id: str | None) -> Message:
+    """What to tell whoever sends a line form again after changing it (Back, edit, send): the first sending
+    already made or saved the line, and sending this one as well would make a second line or undo it."""
+    earlier = await store.made_with_key(key) if key else None
+    made = line_id or (await rkpd.line_id_at(earlier) if earlier is not None else "")
+    if line_id is None:
+        return Message(N_("formulir ini sudah terkirim dan membuat baris %(line)s: ubah baris itu bila perlu, atau"
+                          " muat ulang halaman ini untuk membuat baris lain"), line=made)  # fmt: skip
+    return Message(N_("formulir ini sudah terkirim dan menyimpan baris %(line)s: isinya sekarang tampil di sini;"
+                      " simpan lagi hanya untuk mengubahnya lagi"), line=made)  # fmt: skip
+
+
 @post("/petugas/perangkat-daerah/baris", include_in_schema=False)
-async def new_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
-                   runner: RunnerDep) -> Response:  # fmt: skip
-    return await _set_line(request, actor, pool, rkpd, runner, None)
+async def new_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                   store: StoreDep) -> Response:  # fmt: skip
+    return await _set_line(request, actor, pool, rkpd, runner, store, None)
 
 
 async def _line_of(pool: asyncpg.Pool, year: int, line_id: str, by_agency: str | None) -> RkpdLine:
@@ -265,57 +290,99 @@ def _line_values(line: RkpdLine) -> dict[str, Any]:
     return entered
 
 
+async def _line_page(request: Request, actor: Actor, pool: asyncpg.Pool, year: int, line_id: str,
+                     context: dict[str, Any], *, status: int = 200, errors: dict[str, str] | None = None,
+                     entered: dict[str, Any] | None = None, **extra: Any) -> Template:  # fmt: skip
+    """The edit page of a line, with what was typed kept after a mistake. The form carries the version it was
+    made from; when the line changed meanwhile, the page shows it as it is now and takes the new version,
+    so that saving again overwrites on purpose."""
+    line = await _line_of(pool, year, line_id, acting_agency(actor))
+    current = rules.line_version(line)
+    seen = (entered or {}).get("version") or current
+    changed = line if seen != current else None
+    key = (entered or {}).get("idempotency_key") or str(uuid.uuid4())
+    return page(request, "city_line.html", status=status, actor=actor, **context, line_id=line_id,
+                errors=errors or {}, values=entered or _line_values(line), version=current, changed=changed,
+                idempotency_key=key, withdraw_key=str(uuid.uuid4()), **extra)  # fmt: skip
+
+
 @get("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
 async def line_page(request: Request, actor: ActorDep, pool: PoolDep, line_id: FromPath[str]) -> Template:
     year = await _renja_year(request, pool)
     line = await _line_of(pool, year, line_id, acting_agency(actor))
     context = await _agency_context(pool, year, line.agency)
-    return page(request, "city_line.html", actor=actor, **context, line_id=line_id, errors={},
-                values=_line_values(line))  # fmt: skip
+    return await _line_page(request, actor, pool, year, line_id, context)
 
 
 @post("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
 async def revise_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
-                      line_id: FromPath[str]) -> Response:  # fmt: skip
-    return await _set_line(request, actor, pool, rkpd, runner, line_id)
+                      store: StoreDep, line_id: FromPath[str]) -> Response:  # fmt: skip
+    return await _set_line(request, actor, pool, rkpd, runner, store, line_id)
+
+
+async def _replayed(store: EventStore, runner: ProjectionRunner, key: str | None, meta: Metadata) -> bool:
+    """Whether this very form was sent before and recorded (a double tap, a retry after a slow answer):
+    asked before the checks against the current state, which the first sending changed (the proposal is
+    another agency's now, the line gone), so that the second answers as the first did instead of 403 or
+    404. The same form sent again with other content raises IdempotencyKeyReused (`_sent_again`)."""
+    if key is None:
+        return False
+    earlier = await store.find_replay(key, meta.fingerprint)
+    if earlier is None:
+        return False
+    await _done(runner, earlier)
+    return True
+
+
+async def _sent_again(request: Request, actor: Actor, pool: asyncpg.Pool, year: int, form: Any) -> Template:
+    """A form sent before and changed since (Back, edit, send): nothing more is done, and the agency's page
+    shows what the first sending did."""
+    agency = _agency(actor, str(form.get("opd", "")) or None, city_of(request))
+    context = await _agency_context(pool, year, agency)
+    text = translate(request, N_("formulir ini sudah terkirim sebelumnya dengan isi lain: hasilnya tampil di"
+                                 " halaman ini; tidak ada yang dicatat lagi"))  # fmt: skip
+    return _agency_page(request, actor, context, status=409, errors={"form": text}, failed="sent")
 
 
 @post("/petugas/perangkat-daerah/baris/{line_id:str}/tarik", include_in_schema=False)
-async def withdraw_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
-                        runner: RunnerDep, line_id: FromPath[str]) -> Response:  # fmt: skip
+async def withdraw_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                        store: StoreDep, line_id: FromPath[str]) -> Response:  # fmt: skip
     by_agency = acting_agency(actor)
     year = await _renja_year(request, pool)
-    line = await _line_of(pool, year, line_id, by_agency)
     form = await request.form()
     reason = str(form.get("reason", "")).strip()
+    key, meta = keyed(request, actor, form_key(form), {"reason": reason})
+    text = translate(request, Message(N_("Baris %(line)s ditarik"), line=line_id))
+    try:
+        if await _replayed(store, runner, key, meta):
+            agency = _agency(actor, str(form.get("opd", "")) or None, city_of(request))
+            return _back(request, agency, actor, year, text, "#baris")
+    except IdempotencyKeyReused:
+        return await _sent_again(request, actor, pool, year, form)
+    line = await _line_of(pool, year, line_id, by_agency)
     try:
         result = await rkpd.execute(year, rules.WithdrawLine(line_id=line_id, reason=reason, by_agency=by_agency),
-                                    _meta(actor))  # fmt: skip
+                                    meta, key)  # fmt: skip
     except Forbidden:
         raise
     except DomainError as exc:
         context = await _agency_context(pool, year, line.agency)
-        return page(request, "city_line.html", status=422 if isinstance(exc, ValidationFailed) else 409, actor=actor,
-                    **context, line_id=line_id, values=_line_values(line), errors={},
-                    withdraw_errors=_messages(request, exc), withdraw_reason=reason)  # fmt: skip
+        return await _line_page(request, actor, pool, year, line_id, context,
+                                status=422 if isinstance(exc, ValidationFailed) else 409,
+                                withdraw_errors=_messages(request, exc), withdraw_reason=reason)  # fmt: skip
     await _done(runner, result)
-    text = translate(request, Message(N_("Baris %(line)s ditarik"), line=line_id))
     return _back(request, line.agency, actor, year, text, "#baris")
 
 
 async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
-                       runner: ProjectionRunner, code: str, action: str) -> Response:  # fmt: skip
+                       runner: ProjectionRunner, store: EventStore, code: str, action: str) -> Response:  # fmt: skip
     code = code_or_404(code)
     by_agency = acting_agency(actor)
     year = await _renja_year(request, pool)
-    agency = await pool.fetchval("SELECT agency FROM rkpd_items WHERE year = $1 AND code = $2", year, code)
-    if agency is None:
-        raise NotFoundException()
-    if by_agency is not None and agency != by_agency:
-        raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
     form = await request.form()
     reason = str(form.get("reason", "")).strip()
     to_agency = str(form.get("to_agency", ""))
+    key, meta = keyed(request, actor, form_key(form), {"reason": reason, "to_agency": to_agency})
     command: rules.Command
     if action == "pass":
         command = rules.PassProposal(code=code, to_agency=to_agency, reason=reason, by_agency=by_agency)
@@ -323,8 +390,20 @@ async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd:
     else:
         command = rules.DeclineProposal(code=code, reason=reason, by_agency=by_agency)
         done = N_("Usulan %(code)s dinyatakan tidak diakomodasi")
+    message = Message(done, code=code, agency=city_of(request).agency_name(to_agency))
     try:
-        result = await rkpd.execute(year, command, _meta(actor))
+        if await _replayed(store, runner, key, meta):
+            agency = _agency(actor, str(form.get("opd", "")) or None, city_of(request))
+            return _back(request, agency, actor, year, translate(request, message), "#usulan")
+    except IdempotencyKeyReused:
+        return await _sent_again(request, actor, pool, year, form)
+    agency = await pool.fetchval("SELECT agency FROM rkpd_items WHERE year = $1 AND code = $2", year, code)
+    if agency is None:
+        raise NotFoundException()
+    if by_agency is not None and agency != by_agency:
+        raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
+    try:
+        result = await rkpd.execute(year, command, meta, key)
     except Forbidden:
         raise
     except DomainError as exc:
@@ -333,20 +412,19 @@ async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd:
         return _agency_page(request, actor, context, status=422 if isinstance(exc, ValidationFailed) else 409,
                             errors=_messages(request, exc), values=entered, failed=f"{action}:{code}")  # fmt: skip
     await _done(runner, result)
-    message = Message(done, code=code, agency=city_of(request).agency_name(to_agency))
     return _back(request, agency, actor, year, translate(request, message), "#usulan")
 
 
 @post("/petugas/perangkat-daerah/usulan/{code:str}/alihkan", include_in_schema=False)
-async def pass_proposal(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
-                        runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
-    return await _item_action(request, actor, pool, rkpd, runner, code, "pass")
+async def pass_proposal(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                        store: StoreDep, code: FromPath[str]) -> Response:  # fmt: skip
+    return await _item_action(request, actor, pool, rkpd, runner, store, code, "pass")
 
 
 @post("/petugas/perangkat-daerah/usulan/{code:str}/tolak", include_in_schema=False)
-async def decline_proposal(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
-                           runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
-    return await _item_action(request, actor, pool, rkpd, runner, code, "decline")
+async def decline_proposal(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                           store: StoreDep, code: FromPath[str]) -> Response:  # fmt: skip
+    return await _item_action(request, actor, pool, rkpd, runner, store, code, "decline")
 
 
 # --- Musrenbang Kota ------------------------------------------------------------------------------------
