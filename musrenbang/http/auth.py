@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.connection import ASGIConnection
+from litestar.datastructures import CacheControlHeader
 from litestar.params import JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
@@ -95,8 +96,13 @@ async def current_actor(request: Request, pool: PoolDep) -> Actor:
     return actor
 
 
+NOT_KEPT = CacheControlHeader(no_store=True)
+"""For what no cache may keep (RFC 6749 5.1 for a token): a proxy or the browser's cache handing a bearer
+token, or a staff page, to whoever asks or presses Back on a shared computer after signing out."""
+
+
 @post("/api/v1/auth/token", summary="Exchange username and password for a bearer token", tags=["auth"],
-      status_code=200, request_max_body_size=4096)  # fmt: skip
+      status_code=200, request_max_body_size=4096, cache_control=NOT_KEPT)  # fmt: skip
 async def issue_token(request: Request, data: JSONBody[Credentials], pool: PoolDep) -> TokenOut:
     settings = request.app.state.settings
     token, expires, _ = await login_throttle.login(
@@ -117,7 +123,7 @@ async def revoke_token(request: Request, pool: PoolDep, actor: ActorDep) -> None
 async def login_form(request: Request) -> Template:
     """`kembali`: the page that asked for a sign-in (http/errors.py), kept in the form if it is one of ours."""
     back = local_path(request.query_params.get("kembali", ""))
-    return page(request, "login.html", error=None, username="", back=back)
+    return page(request, "login.html", error=None, username="", back=back, wrong=False)
 
 
 @post("/masuk", include_in_schema=False, request_max_body_size=4096)
@@ -130,7 +136,7 @@ async def login_submit(
     back = local_path(str(data.get("kembali", "")))
     settings = request.app.state.settings
     try:
-        token, expires, _ = await login_throttle.login(
+        token, expires, actor = await login_throttle.login(
             pool,
             username,
             str(data.get("password", ""))[:200],
@@ -139,11 +145,19 @@ async def login_submit(
         )
     except DomainError as exc:
         refused = page(request, "login.html", status=401, error=translate(request, exc.message), username=username,
-                       back=back)  # fmt: skip
+                       back=back, wrong=not isinstance(exc, accounts.TooManyAttempts))  # fmt: skip
         if isinstance(exc, accounts.TooManyAttempts):
             refused.status_code = 429
             refused.headers["Retry-After"] = str(exc.retry_after)
         return refused
+    # The session this browser held for another account (the last person at a shared computer in a kelurahan
+    # office) ends here: the new cookie replaces it in the browser, and nothing could sign it out any more.
+    if (
+        (before := request.cookies.get(session_cookie(request)))
+        and (held := await accounts.actor_for(pool, before)) is not None
+        and held.username != actor.username
+    ):
+        await accounts.revoke(pool, before)
     response = Redirect(back or "/petugas", status_code=303)
     lifetime = int((expires - dt.datetime.now(dt.UTC)).total_seconds())  # Max-Age: seconds from now
     response.set_cookie(session_cookie(request), token, max_age=lifetime, httponly=True, samesite="lax",
@@ -163,10 +177,15 @@ async def logout(request: Request, pool: PoolDep) -> Response:
     return response
 
 
-@get("/petugas", include_in_schema=False)
+@get("/petugas", include_in_schema=False, cache_control=NOT_KEPT)
 async def staff_home(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
+    """The forums listed are chosen by the account's region in the query, before the limit: taking the city's
+    200 latest first and keeping a facilitator's among them left a kelurahan's own forums out once the other
+    kelurahan of a large city (or of past years) had scheduled 200 after them."""
+    scope = actor.region if actor.role == "facilitator" else None
     rows = await pool.fetch("SELECT forum_id, level, region, title, status FROM forums WHERE origin = 'musrenbang'"
-                            " ORDER BY scheduled_at DESC LIMIT 200")  # fmt: skip
+                            " AND ($1::text IS NULL OR region = $1 OR starts_with(region, $1 || '.'))"
+                            " ORDER BY scheduled_at DESC LIMIT 200", scope)  # fmt: skip
     mine = [r for r in rows if covers(actor, r["region"])]
     adopted = [r["year"] for r in await pool.fetch("SELECT year FROM rkpd_state WHERE revision > 0 ORDER BY year DESC")]
     async with pool.acquire() as conn:

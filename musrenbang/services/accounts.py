@@ -41,13 +41,29 @@ class TooManyAttempts(DomainError):
         self.retry_after = retry_after
 
 
+def typed_username(text: str) -> str:
+    """The username a sign-in means by what was typed: a phone capitalises the first letter and its keyboard
+    adds a space after a word, and neither can be part of a username (lowercase ASCII, `add_user`); so
+    `" Admin "` and full-width `ａｄｍｉｎ` sign in as `admin`, and every spelling of one username shares its
+    throttles (login_throttle.py) instead of each getting budgets of its own."""
+    return unicodedata.normalize("NFKC", text).strip().lower()
+
+
 def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
 async def add_user(
-    conn: asyncpg.Connection, username: str, password: str, role: str, region: str | None, opd: str | None,
-    *, dapil: str | None = None, name: str | None = None, faction: str | None = None,
+    conn: asyncpg.Connection,
+    username: str,
+    password: str,
+    role: str,
+    region: str | None,
+    opd: str | None,
+    *,
+    dapil: str | None = None,
+    name: str | None = None,
+    faction: str | None = None,
 ) -> None:
     """A staff account; an `opd` account names one of the city's perangkat daerah, a facilitator one of
     its kelurahan, desa or kecamatan, a DPRD member (`dprd`) their daerah pemilihan (one of the city's,
@@ -84,8 +100,14 @@ async def add_user(
         raise DomainError(N_("nama pengguna sudah dipakai")) from None
 
 
-def _member(role: str, dapil: str | None, name: str | None, faction: str | None, dapil_names: list[str],
-            errors: dict[str, str | Message]) -> tuple[str | None, str | None, str | None]:
+def _member(
+    role: str,
+    dapil: str | None,
+    name: str | None,
+    faction: str | None,
+    dapil_names: list[str],
+    errors: dict[str, str | Message],
+) -> tuple[str | None, str | None, str | None]:
     """A DPRD member's daerah pemilihan (one of the city's, when its settings name them), name and faction,
     cleaned as their pokir will carry them (domain/pokir.pokir_from): what is wrong goes into `errors`."""
     cleaned: dict[str, str | None] = {}
@@ -254,9 +276,7 @@ async def actor_for(pool: asyncpg.Pool, token: str) -> Actor | None:
         " WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL",
         token_hash(token),
     )
-    return (
-        None if row is None else _actor(row)
-    )
+    return None if row is None else _actor(row)
 
 
 async def revoke(pool: asyncpg.Pool, token: str) -> None:

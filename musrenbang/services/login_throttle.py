@@ -58,7 +58,9 @@ async def login(
     pool: asyncpg.Pool, username: str, password: str, client: str, kind: str, *, now: dt.datetime | None = None
 ) -> tuple[str, dt.datetime, Actor]:
     """`accounts.login` (per username and address) behind the per-username budget. `client` is the address
-    as the limits count it (ratelimit.limit_key); `now` stands in for the database's clock (tests)."""
+    as the limits count it (ratelimit.limit_key); `now` stands in for the database's clock (tests). The
+    username is taken as `accounts.typed_username` reads it, before anything counts it."""
+    username = accounts.typed_username(username)
     window = await _reserve(pool, username, client, now)
     try:
         signed_in = await accounts.login(pool, username, password, client, kind)
