@@ -22,15 +22,10 @@ from musrenbang.http.i18n import translate
 from musrenbang.http.labels import LEVEL_LABELS, ROLE_LABELS
 from musrenbang.http.ratelimit import client_address, limit_key
 from musrenbang.http.render import page
-from musrenbang.http.security import local_path, over_https
+from musrenbang.http.security import HOST_ONLY, SESSION_COOKIE, local_path, over_https
 from musrenbang.reference import region_names
 from musrenbang.services import accounts, login_throttle
 from musrenbang.services.accounts import NotAuthenticated
-
-SESSION_COOKIE = "sesi"
-HOST_ONLY = "__Host-"
-"""A cookie name's prefix by which browsers refuse the cookie unless it is Secure, for path / and set by this
-very host (no Domain): what other hosts under the city's domain cannot plant."""
 
 
 class Credentials(msgspec.Struct, forbid_unknown_fields=True):

@@ -21,6 +21,11 @@ CONTENT_SECURITY_POLICY = (
     " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 HSTS_SECONDS = 365 * 24 * 3600
+SESSION_COOKIE = "sesi"
+HOST_ONLY = "__Host-"
+"""A cookie name's prefix by which browsers refuse the cookie unless it is Secure, for path / and set by this
+very host (no Domain): what other hosts under the city's domain cannot plant."""
+_SESSIONS = {SESSION_COOKIE.encode(), (HOST_ONLY + SESSION_COOKIE).encode()}
 
 
 def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
@@ -39,9 +44,28 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
             headers = [h for h in message.get("headers", []) if bytes(h[0]).lower() not in names]
+            if _signed_in(scope) and not scope.get("path", "").startswith("/static/"):
+                headers = _not_kept(headers)
             message["headers"] = [*_kept_by_the_browser_alone(headers), *fixed]
 
     return add_headers
+
+
+def _signed_in(scope: Scope) -> bool:
+    """The request carried a staff session or a bearer token: what it is answered may be one person's."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            return True
+        if name == b"cookie" and any(part.split(b"=", 1)[0].strip() in _SESSIONS for part in value.split(b";")):
+            return True
+    return False
+
+
+def _not_kept(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`no-store` on every answer to a signed-in request: on the shared computer of a kelurahan office,
+    Back after "Keluar" showed the previous person's screens from the browser's cache (staff home, the
+    verification queue, the audit log). Public pages asked by staff lose their 304s, nothing else."""
+    return [*(h for h in headers if bytes(h[0]).lower() != b"cache-control"), (b"cache-control", b"no-store")]
 
 
 def _kept_by_the_browser_alone(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -1,5 +1,6 @@
-"""A Berita Acara opened on a phone (Chromium, 360 px, mobile): laid out for the screen's width, not shrunk
-from a 980 px desktop page, and nothing wider than the screen but its own scrolling tables."""
+"""Staff pages opened on a phone (Chromium, 360 px, mobile): a Berita Acara laid out for the screen's width,
+not shrunk from a 980 px desktop page, nothing wider than the screen but its own scrolling tables; the
+sign-in fields alike."""
 
 from __future__ import annotations
 
@@ -51,4 +52,18 @@ def test_a_berita_acara_fits_a_phone_screen(browser, app_server: Server, app_dat
     assert "Ibu RW 01" in page.content()
     assert page.evaluate("window.innerWidth") == 360  # without a viewport a phone lays it out 980 px wide
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    context.close()
+
+
+def test_the_sign_in_fields_look_alike_on_a_phone(browser, app_server: Server) -> None:  # noqa: ANN001
+    """The password box was the browser's narrow default (the stylesheet named text inputs and not it):
+    beside a full-width username box, on a phone it looked like something else than a field to fill."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{app_server.base_url}/masuk")
+    width = "(name) => document.querySelector(`input[name=${name}]`).getBoundingClientRect().width"
+    username, password = page.evaluate(width, "username"), page.evaluate(width, "password")
+    assert username > 250 and password == username
+    border = "(name) => getComputedStyle(document.querySelector(`input[name=${name}]`)).borderTopColor"
+    assert page.evaluate(border, "password") == page.evaluate(border, "username")
     context.close()

@@ -306,3 +306,26 @@ async def test_a_response_that_sets_a_cookie_is_kept_by_the_browser_alone(city_s
             assert "private" not in again.headers.get("cache-control", ""), path
         cached = await client.get("/rkpd/2022")
         assert cached.headers["cache-control"] == "no-cache"
+
+
+async def test_no_answer_to_a_signed_in_request_is_kept_by_the_browser(
+    client: httpx.AsyncClient,
+    users: dict[str, str],  # noqa: F811
+) -> None:
+    """On the shared computer of a kelurahan office, Back after "Keluar" showed the previous person's
+    screens from the browser's cache: the verification queue, a forum, the audit log sent no Cache-Control.
+    Whatever answers a request with a session or a bearer token is `no-store`; the static files are not
+    anyone's and stay kept, and the same public page asked without a session is shareable again."""
+    form = await client.get("/masuk")
+    signed_in = await client.post("/masuk", data={"_csrf_token": hidden(form.text, "_csrf_token"),
+                                                  "username": users["kelurahan"], "password": PASSWORD})  # fmt: skip
+    assert signed_in.status_code == 303
+    for path in ("/petugas/verifikasi", "/audit", "/petugas/musyawarah/baru", "/rkpd/2022", "/tidak-ada"):
+        r = await client.get(path)
+        assert r.headers.get("cache-control") == "no-store", (path, r.status_code, r.headers.get("cache-control"))
+    assert "no-store" not in (await client.get("/static/app.css")).headers["cache-control"]
+    token = await client.post("/api/v1/auth/token", json={"username": users["kelurahan"], "password": PASSWORD})
+    async with httpx.AsyncClient(base_url=str(client.base_url), timeout=30) as api:
+        bearer = {"Authorization": f"Bearer {token.json()['token']}"}
+        assert (await api.get("/api/v1/me", headers=bearer)).headers.get("cache-control") == "no-store"
+        assert "no-store" not in (await api.get("/rkpd/2022")).headers.get("cache-control", "")
