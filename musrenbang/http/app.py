@@ -169,6 +169,8 @@ def create_app(
             auth.login_form,
             auth.login_submit,
             auth.logout,
+            auth.password_form,
+            auth.password_submit,
             auth.staff_home,
             staff.verify,
             staff.merge,

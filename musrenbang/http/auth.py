@@ -16,10 +16,11 @@ from litestar.response import Redirect, Template
 
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain.access import Actor, covers
-from musrenbang.domain.errors import N_, DomainError
+from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.http.deps import ActorDep, PoolDep
 from musrenbang.http.i18n import translate
 from musrenbang.http.labels import LEVEL_LABELS, ROLE_LABELS
+from musrenbang.http.notices import notify
 from musrenbang.http.ratelimit import client_address, limit_key
 from musrenbang.http.render import page
 from musrenbang.http.security import HOST_ONLY, SESSION_COOKIE, local_path, over_https
@@ -153,12 +154,65 @@ async def login_submit(
         and held.username != actor.username
     ):
         await accounts.revoke(pool, before)
-    response = Redirect(back or "/petugas", status_code=303)
+    return _with_session(request, Redirect(back or "/petugas", status_code=303), token, expires)
+
+
+def _with_session(request: Request, response: Response, token: str, expires: dt.datetime) -> Response:
+    """`response` signing this browser in with the session `token`, under a new CSRF token."""
     lifetime = int((expires - dt.datetime.now(dt.UTC)).total_seconds())  # Max-Age: seconds from now
     response.set_cookie(session_cookie(request), token, max_age=lifetime, httponly=True, samesite="lax",
                         secure=over_https(request), path="/")  # fmt: skip
     _new_csrf_pair(request, response)
     return response
+
+
+PASSWORD_FIELDS = ("current", "new", "again")
+
+
+@get("/petugas/sandi", include_in_schema=False, cache_control=NOT_KEPT)
+async def password_form(request: Request, actor: ActorDep) -> Template:
+    return page(request, "password.html", actor=actor, errors={})
+
+
+@post("/petugas/sandi", include_in_schema=False, request_max_body_size=4096)
+async def password_submit(request: Request, actor: ActorDep, pool: PoolDep,
+                          data: URLEncodedBody[dict[str, str]]) -> Response:  # fmt: skip
+    """Staff change their own password (an admin sets the first and sends it, over WhatsApp perhaps). The
+    current one is checked through the sign-in throttle, so that a session left open on a shared computer
+    cannot be used to guess it; the change ends every session and token of the account
+    (`accounts.set_password`), and this browser is signed in again with the new password."""
+    typed = {name: str(data.get(name, ""))[:200] for name in PASSWORD_FIELDS}
+    client = limit_key(client_address(request, request.app.state.settings.trust_proxy))
+    errors: dict[str, str] = {}
+    try:
+        proof, _, _ = await login_throttle.login(pool, actor.username, typed["current"], client, "browser")
+    except accounts.TooManyAttempts as exc:
+        return _password_page(request, actor, {"current": exc.message}, status=429)
+    except DomainError:
+        errors["current"] = N_("kata sandi sekarang salah")
+    else:
+        await accounts.revoke(pool, proof)  # it only proved the password
+    if typed["new"] != typed["again"]:
+        errors["again"] = N_("tidak sama dengan kata sandi baru di atas")
+    elif typed["new"] and typed["new"] == typed["current"]:
+        errors["new"] = N_("kata sandi baru harus berbeda dari yang sekarang")
+    if not errors:
+        try:
+            async with pool.acquire() as conn:
+                await accounts.set_password(conn, actor.username, typed["new"])
+        except ValidationFailed as exc:
+            errors["new"] = exc.errors["password"]
+    if errors:
+        return _password_page(request, actor, errors, status=422)
+    token, expires, _ = await login_throttle.login(pool, actor.username, typed["new"], client, "browser")
+    done = notify(request, Redirect("/petugas", status_code=303),
+                  translate(request, N_("Kata sandi diganti; sesi lain akun ini sudah keluar")))  # fmt: skip
+    return _with_session(request, done, token, expires)
+
+
+def _password_page(request: Request, actor: Actor, errors: dict[str, str], *, status: int) -> Template:
+    return page(request, "password.html", status=status, actor=actor,
+                errors={name: translate(request, message) for name, message in errors.items()})  # fmt: skip
 
 
 @post("/keluar", include_in_schema=False)

@@ -36,7 +36,7 @@ STAFF = [
     "/petugas", "/petugas/verifikasi", "/forum/{kelurahan_forum}", "/forum/{kecamatan_forum}",
     "/forum/{kelurahan_forum}/layar", "/petugas/musyawarah/baru", "/audit", "/petugas/siklus", "/petugas/pokir",
     "/petugas/pokir/{pokir}", "/petugas/rkpd", "/petugas/rkpd/{year}", "/petugas/pesan", "/petugas/realisasi/{year}",
-    "/petugas/realisasi/{year}/DBMSDA-002",
+    "/petugas/realisasi/{year}/DBMSDA-002", "/petugas/sandi",
 ]  # fmt: skip
 AGENCY = ["/petugas/perangkat-daerah"]
 

@@ -146,3 +146,35 @@ async def test_a_token_and_the_staff_home_are_kept_by_no_cache(client: httpx.Asy
     home = await client.get("/petugas")
     assert home.status_code == 200 and "set-cookie" not in home.headers
     assert "no-store" in home.headers["cache-control"]
+
+
+async def test_staff_change_their_own_password_and_every_other_session_ends(
+    client: httpx.AsyncClient, someone: str
+) -> None:
+    """Only an admin could set a password (`musrenbang user password`): staff kept the one sent to them,
+    over WhatsApp perhaps. Now they change it themselves; a mistake changes nothing; the change ends every
+    other session and token of the account, and this browser stays signed in with the new one."""
+    assert (await _sign_in(client, someone)).status_code == 303
+    other = await token(client, someone)
+    page = await client.get("/petugas/sandi")
+    assert page.status_code == 200 and 'autocomplete="new-password"' in page.text
+    csrf = hidden(page.text, "_csrf_token")
+    new = "kata-sandi-baru-2027"
+    for typed, field, message in (
+        ({"current": WRONG, "new": new, "again": new}, "current", "kata sandi sekarang salah"),
+        ({"current": PASSWORD, "new": new, "again": new + "x"}, "again", "tidak sama dengan kata sandi baru"),
+        ({"current": PASSWORD, "new": "pendek", "again": "pendek"}, "new", "kata sandi paling sedikit 10 karakter"),
+        ({"current": PASSWORD, "new": PASSWORD, "again": PASSWORD}, "new", "kata sandi baru harus berbeda"),
+    ):
+        refused = await client.post("/petugas/sandi", data={"_csrf_token": csrf, **typed})
+        assert refused.status_code == 422 and re.search(rf'id="{field}-error">{message}', refused.text), typed
+        assert (await client.get("/api/v1/me", headers=other)).status_code == 200  # nothing changed
+    changed = await client.post("/petugas/sandi", data={"_csrf_token": csrf, "current": PASSWORD, "new": new,
+                                                        "again": new})  # fmt: skip
+    assert changed.status_code == 303 and changed.headers["location"] == "/petugas"
+    home = await client.get("/petugas")
+    assert home.status_code == 200 and "Kata sandi diganti" in home.text  # this browser: signed in again
+    assert (await client.get("/api/v1/me", headers=other)).status_code == 401  # the other session: ended
+    async with httpx.AsyncClient(base_url=str(client.base_url), headers=dict(client.headers), timeout=30) as fresh:
+        assert (await _sign_in(fresh, someone)).status_code == 401
+        assert (await _sign_in(fresh, someone, new)).status_code == 303
