@@ -152,6 +152,9 @@ async def new_proposal_form(request: Request, pool: PoolDep, proposals: Proposal
                 idempotency_key=str(uuid.uuid4()))  # fmt: skip
 
 
+KEPT_WHEN_CLOSED = ("title", "problem", "solution", "address")
+"""The words a resident wrote, shown back when submissions closed while they typed (nothing is stored):
+an answer that dropped them lost the work of a quarter of an hour, which next year's form can take."""
 FORM_FIELDS = (*CONTENT_FIELDS, "proposer_name", "proposer_phone", "proposer_email", "notify", "year", "carried_from",
                "revision_secret")  # fmt: skip
 
@@ -219,8 +222,9 @@ async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: Proposa
     try:
         cycle = await proposals.taking(int(asked) if asked.isascii() and asked.isdigit() and len(asked) == 4
                                        else None)  # fmt: skip
-    except DomainError as exc:
-        return page(request, "proposal_closed.html", status=409, message=translate(request, exc.message))
+    except DomainError as exc:  # closed while it was being typed: what was typed is shown to be kept
+        return page(request, "proposal_closed.html", status=409, message=translate(request, exc.message),
+                    typed={name: entered[name].strip()[:5000] for name in KEPT_WHEN_CLOSED})  # fmt: skip
     year = cycle.year or 0  # an existing cycle has its year
     errors: dict[str, str] = {}
     content = proposer = carried_from = None

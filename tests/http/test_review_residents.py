@@ -121,3 +121,20 @@ async def test_a_resident_without_the_old_secret_can_send_the_form_as_a_new_prop
     assert await app_pool.fetchval("SELECT carried_to FROM proposals WHERE code = $1", earlier) is None
     made = (await client.get(f"/api/v1/proposals/{code}")).json()
     assert [h["code"] for h in made["history"]] == [code]
+
+
+async def test_a_form_sent_after_submissions_closed_shows_back_what_was_written(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool
+) -> None:
+    """A form typed while the window closed (or for a year no longer taking proposals) was answered with
+    one sentence, and the quarter of an hour the resident spent writing was gone. What they wrote comes back,
+    to copy; nothing is stored."""
+    tokens = await open_form(client)
+    problem = "Saluran tersumbat <sampah> sehingga banjir & jalan rusak"
+    fields = {**FORM_FIELDS, "kelurahan": KELURAHAN, "year": "2031", "problem": problem}
+    before = await event_count(app_pool)
+    closed = await send_form(client, tokens, fields)
+    assert closed.status_code == 409 and "Usulan ini belum tersimpan" in closed.text
+    assert 'id="kept-problem" readonly' in closed.text and html.escape(problem, quote=False) in closed.text
+    assert FORM_FIELDS["title"] in closed.text and FORM_FIELDS["proposer_phone"] not in closed.text
+    assert await event_count(app_pool) == before
