@@ -39,7 +39,7 @@ class Chosen:
     opd: str | None = None
     program: str | None = None
     q: str = ""
-    """As typed (shown back in the form)."""
+    """As typed, less what no search reads (`shown`: shown back in the form)."""
 
     @property
     def key(self) -> str:
@@ -90,7 +90,22 @@ def chosen(request: Request) -> Chosen:
             values[facet] = raw
         else:
             raise BadForm(unknown(facet))
-    return Chosen(**values, q=request.query_params.get("q", "")[:MAX_TYPED].strip())
+    return Chosen(**values, q=shown(request.query_params.get("q", "")[:MAX_TYPED]))
+
+
+_NOT_SEARCHED = re.compile(r"[^A-Za-z0-9 .,'/()-]+")
+
+
+def shown(typed: str) -> str:
+    """The search as the form shows it back: only what a search key reads, with spaces and plain
+    punctuation; "" when nothing searchable was typed. A search's page is cached by its key for everyone
+    who types that key, so it must not carry what the key ignores (`?q=ВЗЛОМ` was the whole list's page).
+
+        >>> shown("  Jalan  Raya "), shown("jalan ВЗЛОМ 💀"), shown("ВЗЛОМ"), shown("kode: RJX0-XQX6!")
+        ('Jalan Raya', 'jalan', '', 'kode RJX0-XQX6')
+    """
+    text = " ".join(_NOT_SEARCHED.sub(" ", typed).split())
+    return text if search_key(text) else ""
 
 
 def unknown(facet: str) -> Message:

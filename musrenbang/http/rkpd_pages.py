@@ -42,6 +42,7 @@ from musrenbang.http.i18n import language, translations
 from musrenbang.http.labels import CRITERIA, LEVEL_LABELS, ROLE_LABELS, RULE_LABELS, SOURCE_LABELS, forum_level
 from musrenbang.http.log_head import latest_seal_on
 from musrenbang.http.reads import FROM_REPLICA
+from musrenbang.http.render import number as count_text
 from musrenbang.http.render import page, page_context, remember_language, rendered, rupiah
 from musrenbang.http.rkpd_api import (
     LineageOut,
@@ -367,8 +368,9 @@ def _equity_html(request: Request, city: City, year: int, published: rkpd_views.
         "usulan", _("Usulan per kecamatan"),
         _("Untuk setiap kecamatan: usulan diajukan, diterima saat verifikasi, dan masuk RKPD (termasuk usulan"
           " yang digabungkan). Angka yang sama ada di tabel."),
-        [charts.Group(r.nama, [charts.Bar(r.submitted, str(r.submitted), 0), charts.Bar(r.accepted, str(r.accepted), 1),
-                               charts.Bar(r.in_rkpd, str(r.in_rkpd), 2)]) for r in rows],
+        [charts.Group(r.nama, [charts.Bar(r.submitted, count_text(r.submitted), 0),
+                               charts.Bar(r.accepted, count_text(r.accepted), 1),
+                               charts.Bar(r.in_rkpd, count_text(r.in_rkpd), 2)]) for r in rows],
         legend=[_("diajukan"), _("diterima"), _("masuk RKPD")],
     )  # fmt: skip
     money = charts.bar_chart(
