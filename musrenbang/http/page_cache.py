@@ -245,26 +245,39 @@ async def by_checkpoints(request: Request, pool: asyncpg.Pool, name: str, models
                          render_on: Callable[[asyncpg.Connection], Awaitable[bytes]], *,
                          cache: PageCache | None = None) -> Response:  # fmt: skip
     """An HTML page read from the read models `models`, cached by their checkpoints: rendered again after
-    any event of a kind they handle (`status.checkpoints`), sent as it is between. `render_on` reads and
-    renders in the snapshot the key is read in; a reader shown the "behind" notice gets it rendered for
-    them alone. `cache`: the process's page cache by default."""
+    any event of a kind they handle (`status.checkpoints`), sent as it is between."""
+    from musrenbang.projections import status as status_views
+
+    async def versions(conn: asyncpg.Connection) -> tuple[object, ...]:
+        return await status_views.checkpoints(conn, models)
+
+    return await by_versions(request, pool, name, versions, render_on, cache=cache)
+
+
+async def by_versions(request: Request, pool: asyncpg.Pool, name: str,
+                      versions: Callable[[asyncpg.Connection], Awaitable[tuple[object, ...]]],
+                      render_on: Callable[[asyncpg.Connection], Awaitable[bytes]], *,
+                      cache: PageCache | None = None) -> Response:  # fmt: skip
+    """An HTML page cached by `versions`: what the page is a function of, read (by key or small index) in
+    the same snapshot as `render_on` reads and renders, so that the bytes kept under a key are those of
+    that key's state. A reader shown the "behind" notice gets the page rendered for them alone. `cache`:
+    the process's page cache by default."""
     from musrenbang.http.i18n import language
     from musrenbang.http.render import remember_language
     from musrenbang.http.staleness import behind
-    from musrenbang.projections import status as status_views
 
-    def key(read_at: tuple[tuple[int, int], ...]) -> tuple[object, ...]:
+    def key(read_at: tuple[object, ...]) -> tuple[object, ...]:
         return (name, request.url.path, language(request), read_at)
 
     async def render() -> tuple[tuple[object, ...], bytes]:
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            read_at = await status_views.checkpoints(conn, models)
+            read_at = await versions(conn)
             return key(read_at), await render_on(conn)
 
     if behind(request):
         return uncached((await render())[1], "text/html")
     async with pool.acquire() as conn:
-        now = await status_views.checkpoints(conn, models)
+        now = await versions(conn)
     response = await cached(request, key(now), render, "text/html", vary_language=True, cache=cache)
     remember_language(request, response)
     return response

@@ -341,14 +341,11 @@ async def equity_rows(conn: asyncpg.Connection, year: int) -> tuple[rkpd_views.P
     ]
 
 
-EQUITY_MODELS = ("rkpd", "proposals", "lineage", "forums", "cycles", "city")
-"""Every read model the equity view reads (regions are reference data)."""
-
-
 @get("/rkpd/{name:str}/pemerataan", include_in_schema=False, dependencies=FROM_REPLICA)
 async def equity_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
-    """Cached by the checkpoints of the read models it reads: it counts every proposal of the year, so it
-    is rendered again after any event those models handle (and sent as it is between)."""
+    """Cached by what the year's view is a function of (`rkpd_views.equity_version`): it counts every
+    proposal of the year, and is rendered again when the year's proposals, RKPD, merges or kecamatan
+    ceilings change, not for each proposal of another year."""
     year, extension = year_of(name)
     if extension is not None:
         raise NotFoundException()
@@ -358,7 +355,10 @@ async def equity_page(request: Request, pool: PoolDep, name: FromPath[str]) -> R
         published, rows = await equity_rows(conn, year)
         return _equity_html(request, city, year, published, rows)
 
-    return await page_cache.by_checkpoints(request, pool, "rkpd_equity.html", EQUITY_MODELS, render_on)
+    async def versions(conn: asyncpg.Connection) -> tuple[object, ...]:
+        return await rkpd_views.equity_version(conn, year)
+
+    return await page_cache.by_versions(request, pool, "rkpd_equity.html", versions, render_on)
 
 
 def _equity_html(request: Request, city: City, year: int, published: rkpd_views.Published,

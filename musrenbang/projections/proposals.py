@@ -79,7 +79,7 @@ def _back_at_forum_pd(forwarded: str, by_setwan: str) -> str:
 
 class Proposals(Projection):
     name = "proposals"
-    tables = ("proposal_timeline", "proposals", "pokir", "proposal_year_counts")
+    tables = ("proposal_timeline", "proposals", "pokir", "proposal_year_counts", "proposal_year_versions")
     appended = ("proposal_timeline",)
     handles = (ProposalSubmitted, ProposalCarriedOver, ProposalRevised, PokirForwarded, ProposalPhotoAttached,
                ProposalAccepted, ProposalReturned, ProposalRejected, ProposalMerged, ProposalsMergedIn,
@@ -214,6 +214,20 @@ class Proposals(Projection):
             timeline.append((e.code, r.global_position, r.recorded_at, r.event_type, codec.encode(details)))
         await writes.flush()
         await insert_rows(conn, "proposal_timeline", ("code", "seq", "at", "kind", "details"), timeline)
+        if timeline:
+            # Every proposal an event changes has a timeline entry (code, position, …): each year moves on to
+            # the position of the last event that changed one of its proposals (the same in a replay, whatever
+            # its batches), and a page read from one year's proposals is cached by its own.
+            last: dict[str, int] = {}
+            for row in timeline:
+                last[row[0]] = max(last.get(row[0], 0), row[1])
+            await conn.execute(
+                "INSERT INTO proposal_year_versions AS v (year, position)"
+                " SELECT p.year, max(t.position) FROM unnest($1::text[], $2::bigint[]) AS t (code, position)"
+                " JOIN proposals p USING (code) GROUP BY p.year"
+                " ON CONFLICT (year) DO UPDATE SET position = greatest(v.position, EXCLUDED.position)",
+                list(last), list(last.values()),
+            )  # fmt: skip
         if submitted:
             # Kept with the rows, so the home page reads each year's count instead of counting them all.
             await conn.executemany(

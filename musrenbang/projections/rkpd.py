@@ -229,6 +229,26 @@ async def list_version(conn: asyncpg.Connection, year: int) -> ListVersion:
                        tables=row["tables"])  # fmt: skip
 
 
+async def equity_version(conn: asyncpg.Connection, year: int) -> tuple[object, ...]:
+    """What a year's equity view (`/rkpd/{year}/pemerataan`) is a function of, read by key or small index:
+    the year's RKPD and proposals (their per-year versions), the merges (never deleted: their count), the
+    kecamatan forums' ceilings of the year, and the generation of each table set a `replay` switches in.
+    Proposals of another year leave it as it is (keyed by the read models' checkpoints, the view of every
+    past year was rendered again for each new proposal in the January peak)."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT position FROM rkpd_year_versions WHERE year = $1) AS rkpd,"
+        " (SELECT position FROM proposal_year_versions WHERE year = $1) AS proposals,"
+        " (SELECT count(*) FROM lineage_merges) AS merges,"
+        " (SELECT md5(string_agg(forum_id || ':' || region || ':' || ceiling, ',' ORDER BY forum_id)) FROM forums"
+        "  WHERE year = $1 AND level = 'kecamatan') AS ceilings,"
+        " (SELECT array_agg(name || ':' || generation || ':' || CASE WHEN name IN ('cycles', 'city') THEN changed"
+        "  ELSE 0 END ORDER BY name) FROM projection_checkpoints"
+        "  WHERE name IN ('rkpd', 'proposals', 'lineage', 'forums', 'cycles', 'city')) AS tables",
+        year,
+    )  # fmt: skip
+    return tuple(row.values())
+
+
 _line_decoder = msgspec.json.Decoder(RkpdLine)
 
 

@@ -30,6 +30,11 @@ async def test_year_versions_and_counts_follow_the_log(store: EventStore, pool: 
         assert version.rkpd == last and version.programs is not None and version.seal == 1
         assert (await rkpd_views.list_version(conn, 2031)).programs is None  # no cycle: not found
         equity = await status_views.checkpoints(conn, ["rkpd", "proposals"])
+        years = "SELECT year, position FROM proposal_year_versions ORDER BY year"
+        proposal_years = dict(await conn.fetch(years))
+        touched = await conn.fetchval("SELECT max(seq) FROM proposal_timeline t JOIN proposals p USING (code)"
+                                      " WHERE p.year = $1", history.YEAR)  # fmt: skip
+        assert proposal_years[history.YEAR] == touched  # the last event that changed one of the year's proposals
         runner = ProjectionRunner(pool, all_projections())
         for projection in runner.named(["rkpd", "proposals"]):
             await runner.replay(projection)
@@ -41,6 +46,7 @@ async def test_year_versions_and_counts_follow_the_log(store: EventStore, pool: 
         after = await status_views.checkpoints(conn, ["rkpd", "proposals"])
         assert [p for p, _ in after] == [p for p, _ in equity] and after != equity
         assert await proposal_views.counts_by_year(conn) == counted
+        assert dict(await conn.fetch(years)) == proposal_years  # the same, whatever the replay's batches
 
 
 async def test_a_page_key_moves_only_with_what_its_models_apply(store: EventStore, pool: asyncpg.Pool) -> None:
