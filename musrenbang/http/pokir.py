@@ -46,6 +46,7 @@ from musrenbang.http.rkpd_pages import year_of
 from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import pokir as pokir_views
+from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
 from musrenbang.services import cycles
@@ -477,8 +478,8 @@ async def public_list(request: Request, pool: PoolDep, year: Year) -> Template:
 
 @get("/rkpd/{name:str}/sumber", include_in_schema=False, dependencies=FROM_REPLICA)
 async def sources_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
-    """Cached by the checkpoints of the read models it reads, as the equity view is (rkpd_pages.py): sent
-    as it is until one of them moves."""
+    """Cached by what the year's view is a function of (`rkpd_views.sources_version`), as the equity view
+    is (rkpd_pages.py): sent as it is until the year's RKPD or proposals, or the city, change."""
     year, extension = year_of(name)
     if extension is not None:
         raise NotFoundException()
@@ -488,8 +489,7 @@ async def sources_page(request: Request, pool: PoolDep, name: FromPath[str]) -> 
         found = await _sources_on(conn, year, city)
         return rendered(request, "rkpd_sources.html", page_context(request, city=city, year=year, s=found))
 
-    return await page_cache.by_checkpoints(request, pool, "rkpd_sources.html", SOURCES_MODELS, render_on)
+    async def versions(conn: asyncpg.Connection) -> tuple[object, ...]:
+        return await rkpd_views.sources_version(conn, year)
 
-
-SOURCES_MODELS = ("rkpd", "proposals", "city")
-"""Every read model the sources page reads (regions are reference data)."""
+    return await page_cache.by_versions(request, pool, "rkpd_sources.html", versions, render_on)

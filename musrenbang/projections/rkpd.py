@@ -229,24 +229,42 @@ async def list_version(conn: asyncpg.Connection, year: int) -> ListVersion:
                        tables=row["tables"])  # fmt: skip
 
 
-async def equity_version(conn: asyncpg.Connection, year: int) -> tuple[object, ...]:
-    """What a year's equity view (`/rkpd/{year}/pemerataan`) is a function of, read by key or small index:
-    the year's RKPD and proposals (their per-year versions), the merges (never deleted: their count), the
-    kecamatan forums' ceilings of the year, and the generation of each table set a `replay` switches in.
-    Proposals of another year leave it as it is (keyed by the read models' checkpoints, the view of every
-    past year was rendered again for each new proposal in the January peak)."""
+_YEAR_PARTS = {
+    "rkpd": "(SELECT position FROM rkpd_year_versions WHERE year = $1)",
+    "proposals": "(SELECT position FROM proposal_year_versions WHERE year = $1)",
+    "merges": "(SELECT count(*) FROM lineage_merges)",  # never deleted: their count moves with each
+    "ceilings": "(SELECT md5(string_agg(forum_id || ':' || region || ':' || ceiling, ',' ORDER BY forum_id))"
+                " FROM forums WHERE year = $1 AND level = 'kecamatan')",
+}  # fmt: skip
+
+
+async def year_version(conn: asyncpg.Connection, year: int, parts: Sequence[str], models: Sequence[str]
+                       ) -> tuple[object, ...]:  # fmt: skip
+    """What a page of one RKPD year is a function of, read by key or small index: the `parts` of the year
+    (`_YEAR_PARTS`), and for each read model in `models` the generation of its tables (a `replay` switches
+    new ones in) and, for cycles and city, which keep no per-year version, their last change. Keyed by the
+    read models' checkpoints instead, every past year's page was rendered again for each new proposal in
+    the January peak."""
     row = await conn.fetchrow(
-        "SELECT (SELECT position FROM rkpd_year_versions WHERE year = $1) AS rkpd,"
-        " (SELECT position FROM proposal_year_versions WHERE year = $1) AS proposals,"
-        " (SELECT count(*) FROM lineage_merges) AS merges,"
-        " (SELECT md5(string_agg(forum_id || ':' || region || ':' || ceiling, ',' ORDER BY forum_id)) FROM forums"
-        "  WHERE year = $1 AND level = 'kecamatan') AS ceilings,"
-        " (SELECT array_agg(name || ':' || generation || ':' || CASE WHEN name IN ('cycles', 'city') THEN changed"
-        "  ELSE 0 END ORDER BY name) FROM projection_checkpoints"
-        "  WHERE name IN ('rkpd', 'proposals', 'lineage', 'forums', 'cycles', 'city')) AS tables",
-        year,
+        "SELECT " + ", ".join(_YEAR_PARTS[p] for p in parts) + ", (SELECT array_agg(name || ':' || generation"
+        " || ':' || CASE WHEN name IN ('cycles', 'city') THEN changed ELSE 0 END ORDER BY name)"
+        " FROM projection_checkpoints WHERE name = ANY($2::text[]))",
+        year, list(models),
     )  # fmt: skip
     return tuple(row.values())
+
+
+async def equity_version(conn: asyncpg.Connection, year: int) -> tuple[object, ...]:
+    """The equity view (`/rkpd/{year}/pemerataan`): the year's RKPD and proposals, the merges (the lines'
+    families), the kecamatan forums' ceilings, the cycle's pagu per kecamatan and the city."""
+    return await year_version(conn, year, ("rkpd", "proposals", "merges", "ceilings"),
+                              ("rkpd", "proposals", "lineage", "forums", "cycles", "city"))  # fmt: skip
+
+
+async def sources_version(conn: asyncpg.Connection, year: int) -> tuple[object, ...]:
+    """The sources view (`/rkpd/{year}/sumber`): the year's RKPD, its proposals (whether each is a pokir)
+    and the city (its daerah pemilihan)."""
+    return await year_version(conn, year, ("rkpd", "proposals"), ("rkpd", "proposals", "city"))
 
 
 _line_decoder = msgspec.json.Decoder(RkpdLine)
