@@ -23,7 +23,8 @@ the Musrenbang Kota (`musrenbang_kota`) of a year, on the year's RKPD stream (`r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -36,6 +37,7 @@ from musrenbang.domain.events import (
     NotAgreedProposal,
     RkpdForumClosed,
     RkpdForumScheduled,
+    RkpdLine,
 )
 
 if TYPE_CHECKING:
@@ -89,6 +91,26 @@ class CloseCityForum(msgspec.Struct, frozen=True, kw_only=True):
     forum: str
     minutes: str
     today: dt.date
+    seen: str = ""
+    """`list_version` of the list as the staff page showed it (empty: no check)."""
+
+
+def list_version(lines: Iterable[RkpdLine], declined: Mapping[str, str]) -> str:
+    """A short digest of what a close freezes (the lines, the declined proposals with their reasons): the
+    staff forms carry the one their page showed, so that a tab left open while an agency changed the list
+    cannot close a forum, or adopt, over a list nobody looked at."""
+    ordered = sorted(lines, key=lambda x: x.line_id)
+    body = msgspec.json.encode([ordered, sorted(declined.items())], order="sorted")
+    return hashlib.sha256(body).hexdigest()[:16]
+
+
+def check_seen(state: Rkpd, seen: str) -> None:
+    """Refuse when the list changed since the page that sends `seen` was shown."""
+    if seen and seen != list_version(state.lines.values(), state.declined):
+        raise DomainError(STALE)
+
+
+STALE = N_("daftar RKPD berubah sejak halaman ini dibuka: periksa lagi daftar yang kini tampil, lalu kirim lagi")
 
 
 def _forum(forum: str) -> None:
@@ -166,6 +188,7 @@ def close(state: Rkpd, command: CloseCityForum) -> RkpdForumClosed:
     pending = state.pending()
     if pending:
         raise DomainError(Message(N_("masih ada %(n)d usulan yang belum diputuskan perangkat daerah"), n=len(pending)))
+    check_seen(state, command.seen)
     checks = bounds.Checks()
     minutes = checks.text("minutes", command.minutes, bounds.LONG_TEXT, required=True, multiline=True)
     checks.done()

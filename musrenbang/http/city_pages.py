@@ -447,6 +447,8 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
             year, rules.MENUNGGU, rules.DIPETAKAN, rules.DITOLAK_OPD,
         )  # fmt: skip
         lines = await rkpd_views.working_lines(conn, year)
+        declined = dict(await conn.fetch("SELECT code, reason FROM rkpd_items WHERE year = $1 AND status = $2",
+                                         year, rules.DITOLAK_OPD))  # fmt: skip
         cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
         ceilings = await rkpd_views.ceilings(conn, year)
         published = await rkpd_views.published(conn, year)
@@ -476,6 +478,7 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
         "kecamatan_rows": kecamatan_rows, "pending": pending, "total_pagu": sum(x.pagu for x in lines),
         "line_count": len(lines), "revision": published.revision, "adoption": adoption,
         "head": adoption["hash"].hex() if adoption else None, "changed": published.changed_since_adoption,
+        "list_version": city_forums_rules.list_version(lines, declined), "adopt_key": str(uuid.uuid4()),
     }  # fmt: skip
 
 
@@ -509,13 +512,28 @@ async def review_receive(request: Request, actor: ActorDep, rkpd: RkpdDep, runne
 
 
 @post("/petugas/rkpd/{year:int}/tetapkan", include_in_schema=False)
-async def review_adopt(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
-                       runner: RunnerDep, year: Year) -> Response:  # fmt: skip
+async def review_adopt(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                       store: StoreDep, year: Year) -> Response:  # fmt: skip
+    """Adopt the changes since the last adoption. The form's key makes a double tap or a retry record one
+    revision (answered as the first); the version of the list the page showed refuses a tab opened before an
+    agency's later change (checked on the log just before the command: the domain's `Adopt` carries no
+    version, so a change landing in between those two steps is not caught)."""
     require_role(actor, "admin")
     form = await request.form()
     note = str(form.get("note", "")).strip()
+    key, meta = keyed(request, actor, form_key(form), {"note": note})
+    done = notify(request, Redirect(f"/petugas/rkpd/{year}", status_code=303),
+                  translate(request, N_("RKPD ditetapkan")))  # fmt: skip
     try:
-        result = await rkpd.execute(year, rules.Adopt(year=year, note=note), _meta(actor))
+        try:
+            earlier = await store.find_replay(key, meta.fingerprint) if key else None
+        except IdempotencyKeyReused:
+            raise DomainError(SENT_BEFORE) from None
+        if earlier is not None:
+            await _done(runner, earlier, ADOPTION_PROJECTIONS)
+            return done
+        city_forums_rules.check_seen(await rkpd.load(year), str(form.get("seen", "")).strip())
+        result = await rkpd.execute(year, rules.Adopt(year=year, note=note), meta, key)
     except Forbidden:
         raise
     except DomainError as exc:
@@ -523,8 +541,11 @@ async def review_adopt(request: Request, actor: ActorDep, pool: PoolDep, rkpd: R
         return page(request, "city_review.html", status=422 if isinstance(exc, ValidationFailed) else 409,
                     actor=actor, **context, errors=_messages(request, exc), note=note)  # fmt: skip
     await _done(runner, result, ADOPTION_PROJECTIONS)
-    text = translate(request, N_("RKPD ditetapkan"))
-    return notify(request, Redirect(f"/petugas/rkpd/{year}", status_code=303), text)
+    return done
+
+
+SENT_BEFORE = N_("formulir ini sudah terkirim sebelumnya dengan isi lain: hasilnya tampil di halaman ini; tidak ada"
+                 " yang dicatat lagi")  # fmt: skip
 
 
 async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
@@ -534,14 +555,19 @@ async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd
     require_role(actor, "admin")
     forum = city_forums.forum_or_404(forum)
     entered = await city_forums.read_form(request)
+    form = await request.form()
     command, unreadable = ((city_forums_rules.CloseCityForum(year=year, forum=forum, minutes=entered["minutes"],
-                                                             today=cycle_service.today()), {}) if close
+                                                             today=cycle_service.today(),
+                                                             seen=str(form.get("seen", "")).strip()), {}) if close
                            else city_forums.schedule_from_form(year, forum, entered))  # fmt: skip
-    key, meta = keyed(request, actor, form_key(await request.form()), entered)
+    key, meta = keyed(request, actor, form_key(form), entered)
     try:
         if unreadable:
             raise await _refusal(request, rkpd, year, command, unreadable)
-        result = await rkpd.execute(year, command, meta, key)
+        try:
+            result = await rkpd.execute(year, command, meta, key)
+        except IdempotencyKeyReused:  # Back, changed, sent again: the page shows what the first did
+            raise DomainError(SENT_BEFORE) from None
     except Forbidden:
         raise
     except DomainError as exc:
