@@ -167,6 +167,9 @@ class Adopt(msgspec.Struct, frozen=True, kw_only=True):
     note: str = ""
     on: dt.date | None = None
     """The day it is adopted (the city's; the service gives today when the caller does not)."""
+    seen: str = ""
+    """The digest of the list the adopting page showed (`city_forums.list_version`; empty: not checked):
+    decided with the rest, under the year's lock, so no change lands between the check and the adoption."""
 
 
 class Enact(msgspec.Struct, frozen=True, kw_only=True):
@@ -253,6 +256,7 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
                 raise DomainError(N_("Musrenbang Kota tahun ini dijadwalkan: RKPD ditetapkan dengan menutupnya"))
             if state.revision and not state.changed_since_adoption and not state.pending():
                 raise DomainError(N_("RKPD sudah ditetapkan dan tidak berubah sejak itu"))
+            city_forums.check_seen(state, command.seen)
             return [_adopt(state, year, _optional_text("note", command.note), command.on)]
         case Enact():
             return [_enact(state, command, year)]

@@ -515,9 +515,8 @@ async def review_receive(request: Request, actor: ActorDep, rkpd: RkpdDep, runne
 async def review_adopt(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
                        store: StoreDep, year: Year) -> Response:  # fmt: skip
     """Adopt the changes since the last adoption. The form's key makes a double tap or a retry record one
-    revision (answered as the first); the version of the list the page showed refuses a tab opened before an
-    agency's later change (checked on the log just before the command: the domain's `Adopt` carries no
-    version, so a change landing in between those two steps is not caught)."""
+    revision (answered as the first); the version of the list the page showed (`Adopt.seen`, checked by the
+    rules under the year's lock) refuses a tab opened before an agency's later change."""
     require_role(actor, "admin")
     form = await request.form()
     note = str(form.get("note", "")).strip()
@@ -532,8 +531,8 @@ async def review_adopt(request: Request, actor: ActorDep, pool: PoolDep, rkpd: R
         if earlier is not None:
             await _done(runner, earlier, ADOPTION_PROJECTIONS)
             return done
-        city_forums_rules.check_seen(await rkpd.load(year), str(form.get("seen", "")).strip())
-        result = await rkpd.execute(year, rules.Adopt(year=year, note=note), meta, key)
+        result = await rkpd.execute(year, rules.Adopt(year=year, note=note, seen=str(form.get("seen", "")).strip()),
+                                    meta, key)  # fmt: skip
     except Forbidden:
         raise
     except DomainError as exc:

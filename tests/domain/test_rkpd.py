@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from musrenbang.domain import city_forums
 from musrenbang.domain import rkpd as r
 from musrenbang.domain.access import Forbidden
 from musrenbang.domain.errors import DomainError, NotFound, ValidationFailed
@@ -180,10 +181,14 @@ def test_adoption_needs_every_proposal_decided_and_freezes_the_list() -> None:
     # Later changes are new, visible events, with a reason, until adopted again.
     with pytest.raises(ValidationFailed):
         set_line(state, line("A", line_id="DBMSDA-001", pagu=900))
+    shown = city_forums.list_version(state.lines.values(), state.declined)  # a page shown now...
     state, _ = set_line(state, line("A", line_id="DBMSDA-001", pagu=900), reason="harga satuan turun")
     assert state.changed_since_adoption
     assert state.adopted[0].pagu == 1_000  # the frozen list is unchanged
-    state, [again] = run(state, r.Adopt(year=2022))
+    with pytest.raises(DomainError, match="berubah sejak halaman ini dibuka"):  # ...adopts nothing it did not show
+        run(state, r.Adopt(year=2022, seen=shown))
+    state, [again] = run(state, r.Adopt(year=2022, seen=city_forums.list_version(state.lines.values(),
+                                                                                  state.declined)))  # fmt: skip
     assert (again.revision, again.total_pagu) == (2, 900)  # type: ignore[attr-defined]
 
 
