@@ -38,12 +38,12 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     """Prepare the database and serve the web application until Ctrl-C."""
     settings = settings_from_env(host=host, port=port, data_dir=data_dir, workers=workers)
     only_bundled(settings, data_dir)
-    _check_port_free(settings.host, settings.port)
+    held = _hold_port(settings.host, settings.port)
     # Until granian takes the signals over, SIGTERM (systemd, docker) ends the preparation like Ctrl-C does,
     # through the `database` block, which stops the bundled server; by default it would end the process
     # on the spot and leave the database running (and as a container's PID 1 it would be ignored).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with database(settings) as url:
+    with held, database(settings) as url:
         applied, secret = run(prepare(url))
         if applied:
             click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}", err=True)
@@ -51,6 +51,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
         if demo:
             _demo_before_serving(settings, url, settings.secret_key or secret)
         click.echo(f"serving on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", err=True)
+        held.close()  # granian binds the port next
         _serve_http(settings, url, settings.secret_key or secret)
 
 
@@ -94,22 +95,29 @@ def _serve_http(settings: Settings, url: str, secret: str) -> None:
     ).serve()
 
 
-def _check_port_free(host: str, port: int) -> None:
+def _hold_port(host: str, port: int) -> socket.socket:
+    """The port, listened on until granian takes it (close the socket just before): checked only at the
+    start, a second `serve` on the same port during the first one's preparation (a demo takes a minute)
+    found it free, and both servers then shared it (granian listens with SO_REUSEPORT), each answering
+    half the requests from its own database. Connections made meanwhile wait and are then refused."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise Failure(f"cannot listen on {host!r}: no such address") from None
     family, _, _, _, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise Failure(
-                    f"port {port} on {host} is already in use (is another server running?); choose --port"
-                ) from None
-            raise Failure(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    held = socket.socket(family, socket.SOCK_STREAM)
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        held.bind(address)
+        held.listen(1)
+    except OSError as exc:
+        held.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Failure(
+                f"port {port} on {host} is already in use (is another server running?); choose --port"
+            ) from None
+        raise Failure(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return held
 
 
 @main.command("demo")

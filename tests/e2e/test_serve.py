@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -139,6 +140,27 @@ def test_a_port_in_use_is_explained(tmp_path: Path) -> None:
         done = run("serve", "--port", str(port), env=bundled_env(tmp_path / "d"))
     assert done.returncode == 3
     assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
+
+
+@pytest.mark.bundled
+def test_a_port_is_held_while_a_server_prepares(tmp_path: Path, free_port: int) -> None:
+    """The port was checked only at the start: a second `serve` on it during the first one's preparation (its
+    bundled database starting, migrations, a minute of demo) found it free, and the two servers then shared
+    it (granian listens with SO_REUSEPORT), each answering half the requests from its own database."""
+    first = Server(free_port, data_dir=tmp_path / "first", args=("--demo",))
+    try:
+        pid_file = tmp_path / "first" / "pgdata" / "postmaster.pid"
+        for _ in range(600):  # its database is up: the first server is preparing, not yet serving
+            if pid_file.exists() or first.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert first.process.poll() is None and pid_file.exists(), first.output()
+        second = run("serve", "--port", str(free_port), env=bundled_env(tmp_path / "second"))
+        assert second.returncode == 3, second.stderr
+        assert f"port {free_port} on 127.0.0.1 is already in use" in second.stderr
+        assert not (tmp_path / "second").exists()  # refused before anything was started
+    finally:
+        first.stop()
 
 
 def test_db_url_prints_the_database_in_use(database_url: str) -> None:
