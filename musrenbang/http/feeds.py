@@ -195,7 +195,8 @@ def _entry(c: feed_views.Change, words: Words, base: str) -> Entry:
                      f"{base}/telusur/rkpd/{c.year}/{c.key}", what)  # fmt: skip
     what = describe(c.kind, c.details, words)
     code = f"{c.key[:4]}-{c.key[4:]}"
-    content = f"{what}\n{words(N_('Usulan %(code)s untuk RKPD %(year)s'), code=code, year=c.year)}"
+    belongs = words(N_("Usulan %(code)s untuk RKPD %(year)s"), code=code, year=c.year)  # not in an f-string with
+    content = f"{what}\n{belongs}"  # a line break: the catalog's extractor did not find it there
     return Entry(_tag(base, c.at, f"usulan/{c.key}/{c.position}"), _title(c.title, what), c.at,
                  f"{base}/lacak/{c.key}", content)  # fmt: skip
 

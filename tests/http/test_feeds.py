@@ -186,6 +186,7 @@ async def test_a_feed_reads_in_english_with_lang_en(web: httpx.AsyncClient) -> N
     root = parsed((await web.get(f"/kelurahan/{history.KELURAHAN_B}.atom?lang=en")).content)
     assert root.get("{http://www.w3.org/XML/1998/namespace}lang") == "en"
     assert any("Proposal submitted" in e["content"] for e in entries(root))
+    assert all(" for RKPD " in e["content"] and "untuk RKPD" not in e["content"] for e in entries(root))
     self_link = next(link.get("href") for link in root.findall(f"{A}link") if link.get("rel") == "self")
     assert self_link == f"{BASE}/kelurahan/{history.KELURAHAN_B}.atom?lang=en"
 
