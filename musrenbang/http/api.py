@@ -11,13 +11,17 @@ import asyncpg
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import ClientException, NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, HeaderParameter, JSONBody, MultipartBody, Parameter
+from litestar.types import ExceptionHandlersMap
 
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Forbidden, require_region
 from musrenbang.domain.errors import N_, ValidationFailed
+from musrenbang.http import errors
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
@@ -32,6 +36,7 @@ from musrenbang.services import cycles as cycles_service
 from musrenbang.services.proposals import ProposalService
 
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
+_MAX_EXPONENT = 40  # far above any volume or coordinate, far below where Decimal arithmetic overflows
 IdempotencyKey = Annotated[
     str,
     HeaderParameter(
@@ -40,6 +45,60 @@ IdempotencyKey = Annotated[
         max_length=200,
         description="Any unique string per proposal (e.g. a UUID). Sending the same request again with the"
         " same key returns the same proposal instead of creating a second one.",
+    ),
+]
+
+
+class ErrorOut(msgspec.Struct, kw_only=True):
+    """What every refused request answers (musrenbang/http/errors.py), documented so that a client built
+    from this schema reads it rather than Litestar's default shape, which is never sent."""
+
+    error: Annotated[str, msgspec.Meta(examples=["invalid"], description=(
+        "What went wrong, for programs: bad_request, invalid, forbidden, not_found, idempotency_key_reused,"
+        " rejected, too_large, photo_rejected, rate_limited, unavailable, ..."))]  # fmt: skip
+    message: Annotated[str, msgspec.Meta(description="For people, in the reader's language (Indonesian unless"
+                                         " English was chosen)")]  # fmt: skip
+    errors: Annotated[dict[str, str] | None, msgspec.Meta(
+        description="422: one message per field that needs correcting")] = None  # fmt: skip
+    detail: Annotated[str | None, msgspec.Meta(description="400: what could not be read")] = None
+    details: Annotated[list[dict[str, Any]] | dict[str, Any] | None, msgspec.Meta(
+        description="400: which field or header, when known")] = None  # fmt: skip
+
+
+_REFUSALS = {
+    400: "The request could not be read (not JSON, a wrong type, an unknown field, a missing header)",
+    403: "Wrong revision secret, or not allowed",
+    404: "No such proposal (or kelurahan, or open cycle)",
+    409: "Not possible in the proposal's state, or the Idempotency-Key was used for another body",
+    413: "The body is too large",
+    422: "A field needs correcting (`errors` says which and why)",
+    429: "Too many submissions or photos from this address; see Retry-After",
+    503: "Busy; try again after Retry-After (an Idempotency-Key makes that safe)",
+}
+
+
+def _refused(*statuses: int) -> dict[int, ResponseSpec]:
+    return {s: ResponseSpec(data_container=ErrorOut, description=_REFUSALS[s], generate_examples=False)
+            for s in statuses}  # fmt: skip
+
+
+def _too_deep(request: Request, exc: RecursionError) -> Response:
+    """msgspec gives up on JSON nested deeper than the interpreter's recursion limit (a 2 KB body of
+    `[[[…` suffices) with a RecursionError: the client's unreadable body, a 400 like any other."""
+    if "deserializ" not in str(exc):
+        return errors.server_error(request, exc)
+    return errors.http_error(request, ClientException(detail="JSON is nested too deeply"))
+
+
+JSON_BODY_ERRORS: ExceptionHandlersMap = {RecursionError: _too_deep}
+
+# Decimal fields take a JSON number or a string (msgspec reads both); Litestar would document a string only.
+_NUMBER_OR_STRING = [OpenAPIType.NUMBER, OpenAPIType.STRING]
+_COORDINATE_TYPES = [Schema(type=OpenAPIType.NUMBER), Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.NULL)]
+Coordinate = Annotated[
+    Decimal | None,
+    msgspec.Meta(
+        description="Decimal degrees, a number or a string", extra_json_schema={"extra": {"one_of": _COORDINATE_TYPES}}
     ),
 ]
 
@@ -66,16 +125,22 @@ class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     problem: Text
     solution: Text
     beneficiaries: int
-    volume: Decimal
+    volume: Annotated[Decimal, msgspec.Meta(description="A number (150, 2.5), or the same written as a string",
+                                            extra_json_schema={"extra": {"type": _NUMBER_OR_STRING}})]  # fmt: skip
     unit: Annotated[str, msgspec.Meta(max_length=100)]
     estimated_cost: Annotated[int, msgspec.Meta(description="Estimated cost in whole rupiah")]
     priority_program: int | None = None
     address: Text
-    latitude: Decimal | None = None
-    longitude: Decimal | None = None
+    latitude: Coordinate = None
+    longitude: Coordinate = None
 
     def as_input(self) -> rules.ProposalInput:
         fields = {f: getattr(self, f) for f in rules.ProposalInput.__struct_fields__}
+        for name in ("volume", "latitude", "longitude"):
+            # "1e999999999" as a string decodes exactly, but the domain's size check (abs()) overflows on it.
+            number = fields[name]
+            if number is not None and number.is_finite() and number.adjusted() > _MAX_EXPONENT:
+                raise ValidationFailed({name: N_("angka terlalu besar")})
         for name in ("latitude", "longitude"):  # the volume stays a number: text would be read as typed
             if fields[name] is not None:
                 fields[name] = str(fields[name])
@@ -84,13 +149,29 @@ class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ProposalIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
     proposer: ProposerIn
-    year: Annotated[int | None, msgspec.Meta(description="The RKPD year (default: the cycle open for"
-                                             " proposals now)")] = None
-    carried_from: Annotated[str, msgspec.Meta(max_length=20, description=(
-        "An earlier year's proposal that was not accommodated, proposed again: needs its revision secret"
-        " (`revision_secret`), or a facilitator's bearer token"))] | None = None
-    revision_secret: Annotated[str, msgspec.Meta(max_length=64, description=(
-        "The revision secret of the proposal named in `carried_from`"))] | None = None
+    year: Annotated[
+        int | None, msgspec.Meta(description="The RKPD year (default: the cycle open for proposals now)")
+    ] = None
+    carried_from: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=20,
+                description=(
+                    "An earlier year's proposal that was not accommodated, proposed again: needs its revision secret"
+                    " (`revision_secret`), or a facilitator's bearer token"
+                ),
+            ),
+        ]
+        | None
+    ) = None
+    revision_secret: (
+        Annotated[
+            str,
+            msgspec.Meta(max_length=64, description=("The revision secret of the proposal named in `carried_from`")),
+        ]
+        | None
+    ) = None
 
 
 class RevisionIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
@@ -206,7 +287,10 @@ async def _full(conn: asyncpg.Connection, code: str) -> ProposalOut:
 
 
 @post("/api/v1/proposals", summary="Submit a proposal (usulan)", status_code=201, tags=["proposals"],
-      request_max_body_size=64 * 1024)  # fmt: skip
+      request_max_body_size=64 * 1024, exception_handlers=JSON_BODY_ERRORS,
+      responses={200: ResponseSpec(data_container=SubmittedOut, generate_examples=False, description=(
+          "The same Idempotency-Key and body again: the proposal it made, nothing written")),
+          **_refused(400, 403, 404, 409, 413, 422, 429, 503)})  # fmt: skip
 async def submit(
     request: Request,
     data: JSONBody[ProposalIn],
@@ -272,14 +356,14 @@ async def _may_carry(request: Request, pool: asyncpg.Pool, proposals: ProposalSe
 
 
 @get("/api/v1/proposals/{code:str}", summary="A proposal's public fields, status, timeline and its years",
-     tags=["proposals"], dependencies=FROM_REPLICA)  # fmt: skip
+     tags=["proposals"], dependencies=FROM_REPLICA, responses=_refused(400, 404))  # fmt: skip
 async def proposal(request: Request, pool: PoolDep, code: FromPath[str]) -> ProposalOut:
     code = code_or_404(code)
     return await found_on_standby_or_primary(request, pool, lambda conn: _full(conn, code))
 
 
 @get("/api/v1/kelurahan/{kode:str}/proposals", summary="Proposals of a kelurahan, newest first",
-     tags=["proposals"], dependencies=FROM_REPLICA)  # fmt: skip
+     tags=["proposals"], dependencies=FROM_REPLICA, responses=_refused(400, 404))  # fmt: skip
 async def kelurahan_proposals(
     pool: PoolDep,
     kode: FromPath[str],
@@ -287,8 +371,9 @@ async def kelurahan_proposals(
     per_page: Annotated[int, Parameter(ge=1, le=200)] = 50,
     rw: Annotated[int | None, Parameter(ge=1, le=99)] = None,
     bidang: Annotated[str | None, Parameter(max_length=40)] = None,
-    year: Annotated[int | None, Parameter(ge=2000, le=2100, description="RKPD year (default: the cycle being"
-                                          " planned)")] = None,
+    year: Annotated[
+        int | None, Parameter(ge=2000, le=2100, description="RKPD year (default: the cycle being planned)")
+    ] = None,
 ) -> ProposalPage:
     async with pool.acquire() as conn:
         place = await region(conn, kode)
@@ -307,7 +392,10 @@ async def kelurahan_proposals(
 
 
 @post("/api/v1/proposals/{code:str}/photos", summary="Attach a photo (JPEG, PNG or WebP, at most 5 MB)",
-      tags=["proposals"], status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024)  # fmt: skip
+      tags=["proposals"], status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024,
+      responses={200: ResponseSpec(data_container=PhotoOut, generate_examples=False,
+                                   description="This very photo was attached already: its id, nothing written"),
+                 **_refused(400, 403, 404, 409, 413, 422, 429, 503)})  # fmt: skip
 async def attach_photo(
     request: Request,
     code: FromPath[str],
@@ -338,7 +426,8 @@ async def attach_photo(
 
 
 @post("/api/v1/proposals/{code:str}/revision", summary="Revise a proposal that was returned for revision",
-      tags=["proposals"], status_code=200, request_max_body_size=64 * 1024)  # fmt: skip
+      tags=["proposals"], status_code=200, request_max_body_size=64 * 1024, exception_handlers=JSON_BODY_ERRORS,
+      responses=_refused(400, 403, 404, 409, 413, 422, 503))  # fmt: skip
 async def revise(
     code: FromPath[str], data: JSONBody[RevisionIn], proposals: ProposalsDep, runner: RunnerDep, pool: PoolDep
 ) -> ProposalOut:

@@ -1,6 +1,6 @@
 """The auditor's page (`/audit`, roles auditor and admin): the state of the log's hash chains, the head
 hash of every closed forum and every RKPD adoption (what their Berita Acara and lists print), and a form
-that checks a pasted head hash the way `/periksa/{hash}` does.
+that checks a pasted head hash, an event's or a seal's, the way `/periksa/{hash}` does.
 
 Checking every chain reads the whole log, so it runs only on request (`?periksa=1`); otherwise the page
 shows cheap counts. The full offline check (results and lists recomputed) is `musrenbang export events`
@@ -15,10 +15,10 @@ from litestar import Request, get
 from litestar.response import Template
 
 from musrenbang.domain.access import require_role
-from musrenbang.eventlog.verify import check_head, verify_database
+from musrenbang.eventlog.verify import verify_database
 from musrenbang.http.deps import ActorDep, PoolDep
 from musrenbang.http.labels import LEVEL_LABELS
-from musrenbang.http.log_head import latest_seal
+from musrenbang.http.log_head import PastedHead, check_pasted_head, latest_seal
 from musrenbang.http.render import page
 from musrenbang.reference import region_names
 
@@ -48,12 +48,13 @@ async def audit(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
         names = await region_names(conn, sorted({f["region"] for f in forums}))
     raw = str(request.query_params.get("hash", ""))[:200]
     digest = re.sub(r"\s+", "", raw).lower()
-    found, intact = None, False
+    pasted = PastedHead(None, None, False)
     if digest:
         async with pool.acquire() as conn:
-            found, intact = await check_head(conn, digest)
+            pasted = await check_pasted_head(conn, digest)
     return page(
         request, "audit.html", actor=actor, report=report, chains=report.chains if report else None, counts=counts,
-        forums=forums, adoptions=adoptions, digest=digest, found=found, intact=intact, heads_shown=HEADS_SHOWN,
+        forums=forums, adoptions=adoptions, digest=digest, found=pasted.found, intact=pasted.intact,
+        sealed=pasted.sealed, heads_shown=HEADS_SHOWN,
         seal=await latest_seal(pool), names=names, LEVELS=LEVEL_LABELS,
     )  # fmt: skip

@@ -6,15 +6,19 @@ log still holds every event it sealed (eventlog/seal.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import NamedTuple
 
 import asyncpg
 import msgspec
 from litestar import get
 from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 
 from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import Position
+from musrenbang.eventlog.verify import check_head
+from musrenbang.http.api import ErrorOut
 from musrenbang.http.deps import PoolDep
 from musrenbang.http.reads import FROM_REPLICA
 
@@ -32,7 +36,8 @@ class LogHeadOut(msgspec.Struct, frozen=True):
 
 
 @get("/api/v1/log/head", summary="The newest seal over the whole log (note its hash; verify it later)",
-     tags=["audit"], dependencies=FROM_REPLICA)  # fmt: skip
+     tags=["audit"], dependencies=FROM_REPLICA, responses={404: ResponseSpec(
+         data_container=ErrorOut, generate_examples=False, description="The log has not been sealed yet")})  # fmt: skip
 async def log_head(pool: PoolDep) -> LogHeadOut:
     async with pool.acquire() as conn:
         newest = await seal.latest(conn)
@@ -65,3 +70,21 @@ async def latest_seal_on(conn: asyncpg.Connection, head_position: int | None = N
         return SealShown(newest, None)
     tx = await conn.fetchval("SELECT tx FROM events WHERE global_position = $1", head_position)
     return SealShown(newest, tx is not None and newest.covers(Position(tx, head_position)))
+
+
+class PastedHead(NamedTuple):
+    """What a head someone noted (a Berita Acara's, an RKPD's, a seal's) is in the log."""
+
+    sealed: seal.Seal | None
+    """The seal whose hash it is; None for an event's hash."""
+    found: asyncpg.Record | None
+    """The event it names (for a seal: the seal's own event, on the chain of seals)."""
+    intact: bool
+
+
+async def check_pasted_head(conn: asyncpg.Connection, digest: str) -> PastedHead:
+    """Both kinds of head a page prints: `_seal.html` asks readers to note the seal's hash, so a check
+    that knew only events' hashes would call a sound seal missing."""
+    sealed = await seal.find(conn, digest) if re.fullmatch(r"[0-9a-f]{64}", digest) else None
+    found, intact = await check_head(conn, sealed.event_hash if sealed else digest)
+    return PastedHead(sealed, found, intact)
