@@ -121,7 +121,9 @@ def parse_decimal(text: str | int | float | Decimal, *, places: int) -> str:
         raise ValueError(WRITE_NUMBER) from None
     if not value.is_finite():
         raise ValueError(WRITE_NUMBER)
-    if abs(value) >= Decimal(10) ** MAX_DIGITS:  # checked before quantizing, which fails on huge numbers
+    # By the exponent first: abs() of "1e999999999" overflows the context (a 500 for a typed coordinate);
+    # then by value, before quantizing, which fails on huge numbers.
+    if value and (value.adjusted() >= MAX_DIGITS or value.copy_abs() >= Decimal(10) ** MAX_DIGITS):
         raise ValueError(N_("angka terlalu besar"))
     quantized = value.quantize(Decimal(1).scaleb(-places))
     if quantized != value:

@@ -11,17 +11,15 @@ import asyncpg
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import ClientException, NotFoundException
+from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, HeaderParameter, JSONBody, MultipartBody, Parameter
-from litestar.types import ExceptionHandlersMap
 
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Forbidden, require_region
 from musrenbang.domain.errors import N_, ValidationFailed
-from musrenbang.http import errors
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
@@ -81,16 +79,6 @@ def _refused(*statuses: int) -> dict[int, ResponseSpec]:
     return {s: ResponseSpec(data_container=ErrorOut, description=_REFUSALS[s], generate_examples=False)
             for s in statuses}  # fmt: skip
 
-
-def _too_deep(request: Request, exc: RecursionError) -> Response:
-    """msgspec gives up on JSON nested deeper than the interpreter's recursion limit (a 2 KB body of
-    `[[[…` suffices) with a RecursionError: the client's unreadable body, a 400 like any other."""
-    if "deserializ" not in str(exc):
-        return errors.server_error(request, exc)
-    return errors.http_error(request, ClientException(detail="JSON is nested too deeply"))
-
-
-JSON_BODY_ERRORS: ExceptionHandlersMap = {RecursionError: _too_deep}
 
 # Decimal fields take a JSON number or a string (msgspec reads both); Litestar would document a string only.
 _NUMBER_OR_STRING = [OpenAPIType.NUMBER, OpenAPIType.STRING]
@@ -287,7 +275,7 @@ async def _full(conn: asyncpg.Connection, code: str) -> ProposalOut:
 
 
 @post("/api/v1/proposals", summary="Submit a proposal (usulan)", status_code=201, tags=["proposals"],
-      request_max_body_size=64 * 1024, exception_handlers=JSON_BODY_ERRORS,
+      request_max_body_size=64 * 1024,
       responses={200: ResponseSpec(data_container=SubmittedOut, generate_examples=False, description=(
           "The same Idempotency-Key and body again: the proposal it made, nothing written")),
           **_refused(400, 403, 404, 409, 413, 422, 429, 503)})  # fmt: skip
@@ -426,7 +414,7 @@ async def attach_photo(
 
 
 @post("/api/v1/proposals/{code:str}/revision", summary="Revise a proposal that was returned for revision",
-      tags=["proposals"], status_code=200, request_max_body_size=64 * 1024, exception_handlers=JSON_BODY_ERRORS,
+      tags=["proposals"], status_code=200, request_max_body_size=64 * 1024,
       responses=_refused(400, 403, 404, 409, 413, 422, 503))  # fmt: skip
 async def revise(
     code: FromPath[str], data: JSONBody[RevisionIn], proposals: ProposalsDep, runner: RunnerDep, pool: PoolDep

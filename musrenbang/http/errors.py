@@ -208,8 +208,18 @@ def bad_encoding(request: Request, exc: UnicodeDecodeError) -> Response:
     return _respond(request, 400, "bad_request", N_("isi kiriman bukan teks UTF-8 yang sah"))
 
 
+def too_deep(request: Request, exc: RecursionError) -> Response:
+    """msgspec gives up on JSON nested deeper than the interpreter's recursion limit (a 2 KB body of `[[[…`
+    suffices) with a RecursionError: the client's unreadable body, a 400 on every JSON endpoint. Any other
+    RecursionError is a bug."""
+    if "deserializ" not in str(exc):
+        return server_error(request, exc)
+    return _respond(request, 400, "bad_request", N_("permintaan tidak dapat dibaca"))
+
+
 HANDLERS = {
     UnicodeDecodeError: bad_encoding,
+    RecursionError: too_deep,
     asyncpg.CharacterNotInRepertoireError: unstorable_text,
     asyncpg.UntranslatableCharacterError: unstorable_text,
     # The database away: asyncpg's connection errors, and the OS's while connecting (refused, reset, gone).

@@ -103,8 +103,10 @@ def test_quantities_become_canonical_decimal_strings(typed: object, text: str) -
     assert values.parse_decimal(typed, places=3) == text
 
 
-@pytest.mark.parametrize("typed", ["abc", "NaN", "Infinity", "1.2345", ""])
+@pytest.mark.parametrize("typed", ["abc", "NaN", "Infinity", "1.2345", "", "1e999999999", "-1e999999999",
+                                   "1e-999999999"])  # fmt: skip
 def test_bad_quantities_are_refused(typed: str) -> None:
+    """A ValueError the field shows: "1e999999999" overflowed Decimal's context (a 500 for a coordinate)."""
     with pytest.raises(ValueError):
         values.parse_decimal(typed, places=3)
 

@@ -60,6 +60,14 @@ async def test_deeply_nested_json_is_an_unreadable_body_not_a_server_error(
     assert r.json()["error"] == "bad_request" and r.json()["message"] == "permintaan tidak dapat dibaca"
 
 
+@pytest.mark.parametrize("path", ["/api/v1/auth/token", "/api/v1/forums", "/api/v1/rkpd/2022/lines"])
+async def test_every_json_endpoint_takes_nested_json_as_unreadable(client: httpx.AsyncClient, path: str) -> None:
+    """The same on every JSON endpoint (http/errors.too_deep), not only the proposals': staff ones too, whose
+    body is read before the token is checked."""
+    r = await client.post(path, content=nested(1_000), headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["message"] == "permintaan tidak dapat dibaca", r.text
+
+
 @pytest.mark.parametrize("field", ["volume", "latitude", "longitude"])
 async def test_a_number_with_a_huge_exponent_is_refused_by_its_field(client: httpx.AsyncClient, field: str) -> None:
     """A string "1e999999999" decodes exactly as a Decimal; the domain's size check (abs()) then raised
