@@ -34,7 +34,6 @@ from musrenbang.services import cycles as cycles_service
 from musrenbang.services.proposals import ProposalService
 
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
-_MAX_EXPONENT = 40  # far above any volume or coordinate, far below where Decimal arithmetic overflows
 IdempotencyKey = Annotated[
     str,
     HeaderParameter(
@@ -124,11 +123,6 @@ class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     def as_input(self) -> rules.ProposalInput:
         fields = {f: getattr(self, f) for f in rules.ProposalInput.__struct_fields__}
-        for name in ("volume", "latitude", "longitude"):
-            # "1e999999999" as a string decodes exactly, but the domain's size check (abs()) overflows on it.
-            number = fields[name]
-            if number is not None and number.is_finite() and number.adjusted() > _MAX_EXPONENT:
-                raise ValidationFailed({name: N_("angka terlalu besar")})
         for name in ("latitude", "longitude"):  # the volume stays a number: text would be read as typed
             if fields[name] is not None:
                 fields[name] = str(fields[name])
