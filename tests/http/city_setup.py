@@ -6,6 +6,12 @@ everything that acts on it)."""
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import asyncpg
 import httpx
 
 from musrenbang.db.connect import create_pool
@@ -16,8 +22,10 @@ from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.proposals import ProposalService
+from tests.conftest import _throwaway_database
 from tests.cycles import FORUM_DAY, open_test_cycle
-from tests.http.test_staff import PASSWORD
+from tests.http.test_staff import PASSWORD, add_user
+from tests.server import serving
 
 KELURAHAN, KECAMATAN = "32.75.01.1001", "32.75.01"
 CEILING = 100_000_000
@@ -98,3 +106,51 @@ async def sign_in(base_url: str, username: str) -> httpx.AsyncClient:
                                           "password": PASSWORD})  # fmt: skip
     assert r.status_code == 303, r.text
     return client
+
+
+class City:
+    """A server on a seeded database of its own: its accounts by key, browsers signed in as them (made on
+    first use), and with `tokens`, an API client and bearer headers for the keys named."""
+
+    def __init__(self, base_url: str, pool: asyncpg.Pool, codes: dict[str, str], users: dict[str, str]) -> None:
+        self.base_url, self.pool, self.codes, self.users = base_url, pool, codes, users
+        self.clients: dict[str, httpx.AsyncClient] = {}
+        self.api = httpx.AsyncClient(base_url=base_url, timeout=30)
+        self.tokens: dict[str, dict[str, str]] = {}
+
+    async def as_(self, who: str) -> httpx.AsyncClient:
+        if who not in self.clients:
+            self.clients[who] = await sign_in(self.base_url, self.users[who])
+        return self.clients[who]
+
+
+@asynccontextmanager
+async def city_site(server_url: str, template_name: str, accounts: dict[str, tuple[str, ...]],
+                    tokens: Sequence[str] = ()) -> AsyncIterator[City]:  # fmt: skip
+    """`seed`ed, with one account per key (`accounts`: role and scope options of `musrenbang user add`),
+    served with a trusted proxy (each signed-in browser its own address)."""
+    async with _throwaway_database(server_url, template_name) as url:
+        codes = await seed(url)
+        tag = uuid.uuid4().hex[:6]
+        users = {key: f"{key}-{tag}" for key in accounts}
+        for key, (role, *scope) in accounts.items():
+            add_user(url, users[key], role, *scope)
+        with serving(url, extra_env={"MUSRENBANG_TRUST_PROXY": "1"}) as server:
+            pool = await create_pool(url, min_size=1, max_size=3)
+            city = City(server.base_url, pool, codes, users)
+            try:
+                for key in tokens:
+                    r = await city.api.post("/api/v1/auth/token", json={"username": users[key], "password": PASSWORD})
+                    city.tokens[key] = {"Authorization": f"Bearer {r.json()['token']}"}
+                yield city
+            finally:
+                for client in [*city.clients.values(), city.api]:
+                    await client.aclose()
+                await pool.close()
+
+
+def form_of(page: str, action: str) -> str:
+    """The form of `page` that posts to `action`."""
+    found = re.search(rf'<form method="post" action="{re.escape(action)}".*?</form>', page, re.S)
+    assert found, f"no form for {action}"
+    return found.group(0)

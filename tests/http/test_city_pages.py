@@ -6,64 +6,32 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
-import httpx
 import pytest
 
-from musrenbang.db.connect import create_pool
 from musrenbang.domain import cycle
 from musrenbang.domain.events import StageWindow
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import cycles as cycle_service
-from tests.conftest import _throwaway_database
-from tests.http.city_setup import PROPOSALS, seed, sign_in
+from tests.http.city_setup import PROPOSALS, City, city_site
 from tests.http.conftest import event_count
 from tests.http.test_pages import hidden
-from tests.http.test_staff import add_user
-from tests.server import serving
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
 
-class City:
-    def __init__(self, base_url: str, pool: asyncpg.Pool, codes: dict[str, str], users: dict[str, str]) -> None:
-        self.base_url, self.pool, self.codes, self.users = base_url, pool, codes, users
-        self.clients: dict[str, httpx.AsyncClient] = {}
-
-    async def as_(self, who: str) -> httpx.AsyncClient:
-        if who not in self.clients:
-            self.clients[who] = await sign_in(self.base_url, self.users[who])
-        return self.clients[who]
-
-
 @pytest.fixture(scope="module")
 async def city(server_url: str, template_name: str) -> AsyncIterator[City]:
-    async with _throwaway_database(server_url, template_name) as url:
-        codes = await seed(url)
-        tag = uuid.uuid4().hex[:6]
-        accounts = {
-            "admin": ("admin",), "auditor": ("auditor",), "facilitator": ("facilitator", "--region", "32.75.01"),
-            "dbmsda": ("opd", "--opd", "DBMSDA"), "dinkes": ("opd", "--opd", "DINKES"),
-        }  # fmt: skip
-        users = {}
-        for key, (role, *scope) in accounts.items():
-            users[key] = f"{key}-{tag}"
-            add_user(url, users[key], role, *scope)
-        with serving(url, extra_env={"MUSRENBANG_TRUST_PROXY": "1"}) as server:
-            pool = await create_pool(url, min_size=1, max_size=3)
-            c = City(server.base_url, pool, codes, users)
-            try:
-                yield c
-            finally:
-                for client in c.clients.values():
-                    await client.aclose()
-                await pool.close()
+    accounts = {
+        "admin": ("admin",), "auditor": ("auditor",), "facilitator": ("facilitator", "--region", "32.75.01"),
+        "dbmsda": ("opd", "--opd", "DBMSDA"), "dinkes": ("opd", "--opd", "DINKES"),
+    }  # fmt: skip
+    async with city_site(server_url, template_name, accounts) as c:
+        yield c
 
 
 def line_form(page: str, codes: list[str], **changes: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import pytest
 
 from musrenbang.http import recovery
 from tests.http.conftest import payload
+from tests.http.test_review_residents import revision_fields
 from tests.http.test_staff import KELURAHAN, token, users  # noqa: F401  (a fixture)
 from tests.waiting import eventually
 
@@ -116,13 +117,7 @@ async def test_a_proposal_returned_for_revision_is_listed_with_its_secret_and_th
     secrets = re.findall(r"kode rahasia: ([0-9A-Z-]+)", message["body"])
     assert len(secrets) == 1 and message["body"].index(secrets[0]) > message["body"].index(returned[:4])
     form = (await client.get(f"/lacak/{returned}/perbaiki")).text
-    fields = {"_csrf_token": hidden(form, "_csrf_token"), "idempotency_key": hidden(form, "idempotency_key"),
-              "revision_secret": secrets[0], "kelurahan": KELURAHAN, "rw": "5", "rt": "3", "kind": "fisik",
-              "bidang": "infrastruktur", "title": "Perbaikan saluran air RT 3",
-              "problem": "Saluran tersumbat sehingga banjir", "solution": "Normalisasi saluran 150 meter",
-              "beneficiaries": "300", "volume": "150", "unit": "meter", "estimated_cost": "25 juta",
-              "address": "Jl. Melati, depan masjid"}  # fmt: skip
-    revised = await client.post(f"/lacak/{returned}/perbaiki", data=fields)
+    revised = await client.post(f"/lacak/{returned}/perbaiki", data=revision_fields(form, secrets[0]))
     assert revised.status_code == 303, revised.text
 
 

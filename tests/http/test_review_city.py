@@ -9,17 +9,11 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
-import httpx
 import pytest
 
-from musrenbang.db.connect import create_pool
-from tests.conftest import _throwaway_database
-from tests.http.city_setup import seed, sign_in
+from tests.http.city_setup import City, city_site, form_of
 from tests.http.conftest import event_count
 from tests.http.test_pages import hidden
-from tests.http.test_staff import PASSWORD, add_user
-from tests.server import serving
 
 pytestmark = pytest.mark.slow
 
@@ -33,61 +27,17 @@ LINE = {"priority_program": 3, "sub_kegiatan_code": "1.03.03.2.01.0005",
         "output_indicator": "Panjang saluran", "target": "200", "target_unit": "meter"}  # fmt: skip
 
 
-class City:
-    def __init__(self, base_url: str, pool: asyncpg.Pool, codes: dict[str, str], users: dict[str, str],
-                 api: httpx.AsyncClient, tokens: dict[str, dict[str, str]]) -> None:  # fmt: skip
-        self.base_url, self.pool, self.codes, self.users, self.api, self.tokens = (
-            base_url,
-            pool,
-            codes,
-            users,
-            api,
-            tokens,
-        )
-        self.clients: dict[str, httpx.AsyncClient] = {}
-
-    async def as_(self, who: str) -> httpx.AsyncClient:
-        if who not in self.clients:
-            self.clients[who] = await sign_in(self.base_url, self.users[who])
-        return self.clients[who]
-
-
 @pytest.fixture(scope="module")
 async def city(server_url: str, template_name: str) -> AsyncIterator[City]:
-    async with _throwaway_database(server_url, template_name) as url:
-        codes = await seed(url)
-        tag = uuid.uuid4().hex[:6]
-        accounts = {"admin": ("admin",), "auditor": ("auditor",),
-                    "facilitator": ("facilitator", "--region", "32.75.01"),
-                    "dbmsda": ("opd", "--opd", "DBMSDA")}  # fmt: skip
-        users = {key: f"rc-{key}-{tag}" for key in accounts}
-        for key, (role, *scope) in accounts.items():
-            add_user(url, users[key], role, *scope)
-        with serving(url, extra_env={"MUSRENBANG_TRUST_PROXY": "1"}) as server:
-            pool = await create_pool(url, min_size=1, max_size=3)
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as api:
-                tokens = {}
-                for key in ("admin", "dbmsda"):
-                    r = await api.post("/api/v1/auth/token", json={"username": users[key], "password": PASSWORD})
-                    tokens[key] = {"Authorization": f"Bearer {r.json()['token']}"}
-                c = City(server.base_url, pool, codes, users, api, tokens)
-                try:
-                    yield c
-                finally:
-                    for client in c.clients.values():
-                        await client.aclose()
-                    await pool.close()
-
-
-def _form(page: str, action: str) -> str:
-    found = re.search(rf'<form method="post" action="{re.escape(action)}".*?</form>', page, re.S)
-    assert found, f"no form for {action}"
-    return found.group(0)
+    accounts = {"admin": ("admin",), "auditor": ("auditor",), "facilitator": ("facilitator", "--region", "32.75.01"),
+                "dbmsda": ("opd", "--opd", "DBMSDA")}  # fmt: skip
+    async with city_site(server_url, template_name, accounts, tokens=("admin", "dbmsda")) as c:
+        yield c
 
 
 def _fields(page: str, action: str, **typed: str) -> dict[str, str]:
     """The hidden fields of the form posting to `action` (CSRF, key, the version shown), with what is typed."""
-    form = _form(page, action)
+    form = form_of(page, action)
     hidden_fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
     return {"_csrf_token": hidden(page, "_csrf_token"), **hidden_fields, **typed}
 

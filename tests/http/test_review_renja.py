@@ -5,20 +5,16 @@ in the wrong form or not read with their field. The tests run in order on one hi
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
 
-from musrenbang.db.connect import create_pool
-from tests.conftest import _throwaway_database
-from tests.http.city_setup import KELURAHAN, seed
+from tests.http.city_setup import KELURAHAN, City, city_site, form_of
 from tests.http.conftest import event_count
-from tests.http.test_city_pages import City, line_form
+from tests.http.test_city_pages import line_form
 from tests.http.test_pages import hidden
-from tests.http.test_staff import PASSWORD, add_user
-from tests.server import serving
+from tests.http.test_staff import PASSWORD
 
 pytestmark = pytest.mark.slow
 
@@ -35,33 +31,13 @@ RENJA = {
 @pytest.fixture(scope="module")
 async def city(server_url: str, template_name: str) -> AsyncIterator[City]:
     """Bappeda has taken up the kecamatan's results: six proposals wait for DBMSDA and DINKES."""
-    async with _throwaway_database(server_url, template_name) as url:
-        codes = await seed(url)
-        tag = uuid.uuid4().hex[:6]
-        accounts = {"admin": ("admin",), "dbmsda": ("opd", "--opd", "DBMSDA"), "dinkes": ("opd", "--opd", "DINKES")}
-        users = {}
-        for key, (role, *scope) in accounts.items():
-            users[key] = f"{key}-{tag}"
-            add_user(url, users[key], role, *scope)
-        with serving(url, extra_env={"MUSRENBANG_TRUST_PROXY": "1"}) as server:
-            pool = await create_pool(url, min_size=1, max_size=3)
-            c = City(server.base_url, pool, codes, users)
-            try:
-                admin = await c.as_("admin")
-                csrf = hidden((await admin.get("/petugas/rkpd/2022")).text, "_csrf_token")
-                r = await admin.post("/petugas/rkpd/2022/terima", data={"_csrf_token": csrf})
-                assert r.status_code == 303
-                yield c
-            finally:
-                for client in c.clients.values():
-                    await client.aclose()
-                await pool.close()
-
-
-def _form(page: str, action: str) -> str:
-    found = re.search(rf'<form method="post" action="{re.escape(action)}".*?</form>', page, re.S)
-    assert found, f"no form for {action}"
-    return found.group(0)
+    accounts = {"admin": ("admin",), "dbmsda": ("opd", "--opd", "DBMSDA"), "dinkes": ("opd", "--opd", "DINKES")}
+    async with city_site(server_url, template_name, accounts) as c:
+        admin = await c.as_("admin")
+        csrf = hidden((await admin.get("/petugas/rkpd/2022")).text, "_csrf_token")
+        r = await admin.post("/petugas/rkpd/2022/terima", data={"_csrf_token": csrf})
+        assert r.status_code == 303
+        yield c
 
 
 def _fields(form: str) -> dict[str, str]:
@@ -89,7 +65,7 @@ async def test_a_proposal_passed_or_declined_by_a_double_tap_answers_as_the_firs
         ("Turap kali RW 05", "tolak", {"reason": "sudah dianggarkan tahun berjalan"}),
     ):
         url = f"{AGENCY}/usulan/{city.codes[title]}/{action}?tahun=2022"
-        sent = {**_fields(_form(page, url)), **body}
+        sent = {**_fields(form_of(page, url)), **body}
         before = await _events(city)
         first = await client.post(url, data=sent)
         second = await client.post(url, data=sent)
@@ -116,7 +92,7 @@ async def test_a_line_form_sent_twice_makes_one_line_and_sent_again_changed_says
     client = await city.as_("dbmsda")
     page = (await client.get(AGENCY)).text
     url = f"{AGENCY}/baris?tahun=2022"
-    body = _line(_form(page, url), [city.codes["Perbaikan saluran RW 01"]])
+    body = _line(form_of(page, url), [city.codes["Perbaikan saluran RW 01"]])
     before = await _events(city)
     first = await client.post(url, data=body)
     second = await client.post(url, data=body)
@@ -137,12 +113,12 @@ async def test_a_stale_tab_does_not_undo_a_change_made_in_another(city: City) ->
     origins = [city.codes["Perbaikan saluran RW 01"]]
     tab_a = (await client.get(url)).text
     tab_b = (await client.get(url)).text
-    changed = _line(_form(tab_b, url), origins, pagu="21 juta")
+    changed = _line(form_of(tab_b, url), origins, pagu="21 juta")
     first = await client.post(url, data=changed)
     assert first.status_code == 303
     assert (await client.post(url, data=changed)).status_code == 303  # the same save, tapped twice
     before = await _events(city)
-    stale = await client.post(url, data=_line(_form(tab_a, url), origins, pagu="20 juta", volume="150"))
+    stale = await client.post(url, data=_line(form_of(tab_a, url), origins, pagu="20 juta", volume="150"))
     assert stale.status_code == 409, stale.text[-600:]
     assert "baris ini sudah diubah sejak halaman ini dibuka" in stale.text
     assert "Rp 21.000.000" in stale.text  # the line as it is now
@@ -151,18 +127,18 @@ async def test_a_stale_tab_does_not_undo_a_change_made_in_another(city: City) ->
     assert await city.pool.fetchval("SELECT (line->>'pagu')::bigint FROM rkpd_lines WHERE line_id = 'DBMSDA-001'") \
         == 21_000_000  # fmt: skip
     # Seen the change: saving again overwrites it on purpose.
-    again = await client.post(url, data=_line(_form(stale.text, url), origins, pagu="20 juta"))
+    again = await client.post(url, data=_line(form_of(stale.text, url), origins, pagu="20 juta"))
     assert again.status_code == 303, again.text[-600:]
     assert await city.pool.fetchval("SELECT (line->>'pagu')::bigint FROM rkpd_lines WHERE line_id = 'DBMSDA-001'") \
         == 20_000_000  # fmt: skip
     # Saved, then Back, another pagu, sent again: said so, with the line as it is now; then saved on purpose.
-    sent = _line(_form((await client.get(url)).text, url), origins, pagu="22 juta")
+    sent = _line(form_of((await client.get(url)).text, url), origins, pagu="22 juta")
     assert (await client.post(url, data=sent)).status_code == 303
     back = await client.post(url, data={**sent, "pagu": "23 juta"})
     assert back.status_code == 409, back.text[-600:]
     assert "formulir ini sudah terkirim dan menyimpan baris DBMSDA-001" in back.text and "Rp 22.000.000" in back.text
     assert 'value="23 juta"' in back.text
-    assert (await client.post(url, data=_line(_form(back.text, url), origins, pagu="23 juta"))).status_code == 303
+    assert (await client.post(url, data=_line(form_of(back.text, url), origins, pagu="23 juta"))).status_code == 303
     assert await city.pool.fetchval("SELECT (line->>'pagu')::bigint FROM rkpd_lines WHERE line_id = 'DBMSDA-001'") \
         == 23_000_000  # fmt: skip
 
@@ -176,22 +152,22 @@ async def test_a_mistake_in_one_form_shows_with_that_form_only_and_is_read_with_
     code = city.codes["Jalan lingkungan RW 03"]
     for action, field in (("alihkan", f"pass-reason-{code}"), ("tolak", f"decline-reason-{code}")):
         url = f"{AGENCY}/usulan/{code}/{action}?tahun=2022"
-        r = await client.post(url, data={**_fields(_form(page, url)), "to_agency": "DISPERKIMTAN", "reason": " "})
+        r = await client.post(url, data={**_fields(form_of(page, url)), "to_agency": "DISPERKIMTAN", "reason": " "})
         assert r.status_code == 422
-        assert "error" not in _form(r.text, f"{AGENCY}/baris?tahun=2022")  # the line form has no mistake
+        assert "error" not in form_of(r.text, f"{AGENCY}/baris?tahun=2022")  # the line form has no mistake
         assert re.search(rf'id="{field}"[^>]*aria-describedby="{field}-error"', r.text)
         assert f'id="{field}-error"' in r.text and "tulis alasannya" in r.text
     url = f"{AGENCY}/usulan/{code}/alihkan?tahun=2022"
-    r = await client.post(url, data={**_fields(_form(page, url)), "to_agency": "", "reason": "x"})
+    r = await client.post(url, data={**_fields(form_of(page, url)), "to_agency": "", "reason": "x"})
     assert re.search(rf'id="to-{code}"[^>]*aria-describedby="to-{code}-error"', r.text)
     assert f'id="to-{code}-error"' in r.text
     line_url = f"{AGENCY}/baris?tahun=2022"
-    r = await client.post(line_url, data=_line(_form(page, line_url), []))
+    r = await client.post(line_url, data=_line(form_of(page, line_url), []))
     assert r.status_code == 422
     assert re.search(r'id="origins" aria-describedby="origins-hint origins-error"', r.text)
     edit = (await client.get(f"{AGENCY}/baris/DBMSDA-001?tahun=2022")).text
     withdraw = f"{AGENCY}/baris/DBMSDA-001/tarik?tahun=2022"
-    r = await client.post(withdraw, data={**_fields(_form(edit, withdraw)), "reason": ""})
+    r = await client.post(withdraw, data={**_fields(form_of(edit, withdraw)), "reason": ""})
     assert r.status_code == 422
     assert re.search(r'id="withdraw-reason"[^>]*aria-describedby="withdraw-reason-error"', r.text)
     assert 'id="withdraw-reason-error"' in r.text
@@ -202,7 +178,7 @@ async def test_a_line_withdrawn_by_a_double_tap_answers_as_the_first_time(city: 
     client = await city.as_("dbmsda")
     edit = (await client.get(f"{AGENCY}/baris/DBMSDA-001?tahun=2022")).text
     url = f"{AGENCY}/baris/DBMSDA-001/tarik?tahun=2022"
-    sent = {**_fields(_form(edit, url)), "reason": "digabung dengan baris lain"}
+    sent = {**_fields(form_of(edit, url)), "reason": "digabung dengan baris lain"}
     before = await _events(city)
     first = await client.post(url, data=sent)
     second = await client.post(url, data=sent)
@@ -225,7 +201,7 @@ async def test_a_renja_line_given_proposals_on_its_page_takes_their_places(city:
     url = f"{AGENCY}/baris/{line_id}?tahun=2022"
     edit = (await client.get(url)).text
     assert 'name="locations" value="32.75.01.1002"' in edit
-    form = _form(edit, url)
+    form = form_of(edit, url)
     body = _line(form, [city.codes["Perbaikan saluran RW 02"]], renja_reason="")
     body["locations"] = re.findall(r'name="locations" value="([^"]+)"', form)
     r = await client.post(url, data=body)

@@ -31,6 +31,16 @@ def _tag(page: str, element_id: str) -> str:
     return match.group(0)
 
 
+def revision_fields(form: str, secret: str) -> dict[str, str]:
+    """A revision form (`/lacak/{code}/perbaiki`) as a proposer fills it in, with its hidden fields."""
+    return {"_csrf_token": hidden(form, "_csrf_token"), "idempotency_key": hidden(form, "idempotency_key"),
+            "revision_secret": secret, "kelurahan": KELURAHAN, "rw": "5", "rt": "3", "kind": "fisik",
+            "bidang": "infrastruktur", "title": "Perbaikan saluran air RT 3",
+            "problem": "Saluran tersumbat sehingga banjir", "solution": "Normalisasi saluran 150 meter",
+            "beneficiaries": "300", "volume": "150", "unit": "meter", "estimated_cost": "25 juta",
+            "address": "Jl. Melati, depan masjid"}  # fmt: skip
+
+
 async def test_a_revision_sent_again_after_an_edit_is_told_so_not_as_a_key_conflict(
     client: httpx.AsyncClient,
     users: dict[str, str],  # noqa: F811
@@ -49,12 +59,7 @@ async def test_a_revision_sent_again_after_an_edit_is_told_so_not_as_a_key_confl
         return page if "Kirim perbaikan" in page else None
 
     form = await eventually(revision_form, "the revision form")
-    fields = {"_csrf_token": hidden(form, "_csrf_token"), "idempotency_key": hidden(form, "idempotency_key"),
-              "revision_secret": secret, "kelurahan": KELURAHAN, "rw": "5", "rt": "3", "kind": "fisik",
-              "bidang": "infrastruktur", "title": "Perbaikan saluran air RT 3",
-              "problem": "Saluran tersumbat sehingga banjir", "solution": "Normalisasi saluran 150 meter",
-              "beneficiaries": "300", "volume": "150", "unit": "meter", "estimated_cost": "25 juta",
-              "address": "Jl. Melati, depan masjid"}  # fmt: skip
+    fields = revision_fields(form, secret)
     sent = await client.post(f"/lacak/{code}/perbaiki", data=fields)
     assert sent.status_code == 303, sent.text
     before = await event_count(app_pool)
