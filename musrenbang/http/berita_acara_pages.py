@@ -19,12 +19,10 @@ from musrenbang.domain import rules as decision_rules
 from musrenbang.domain import values
 from musrenbang.domain.city import City
 from musrenbang.domain.events import ForumClosed
-from musrenbang.eventlog import seal
-from musrenbang.eventlog.verify import check_head
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ForumsDep, PoolDep, StoreDep
 from musrenbang.http.labels import RULE_LABELS
-from musrenbang.http.log_head import latest_seal
+from musrenbang.http.log_head import check_pasted_head, latest_seal
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.projections import forums as forum_views
@@ -113,7 +111,6 @@ async def check_head_page(request: Request, pool: PoolDep, digest: FromPath[str]
     full check of every sealed event is `musrenbang verify --head`)."""
     digest = digest.strip().lower()
     async with pool.acquire() as conn:
-        sealed = await seal.find(conn, digest) if len(digest) == 64 else None
-        found, intact = await check_head(conn, sealed.event_hash if sealed else digest)
-    return page(request, "check_head.html", digest=digest, found=found, intact=intact, sealed=sealed,
-                status=200 if found else 404)  # fmt: skip
+        checked = await check_pasted_head(conn, digest)
+    return page(request, "check_head.html", digest=digest, found=checked.found, intact=checked.intact,
+                sealed=checked.sealed, status=200 if checked.found else 404)  # fmt: skip
