@@ -9,8 +9,9 @@ already has them gets 304 from the key alone. A new event moves the key: the nex
 renders the new state, so a page is never older than the read model it was keyed by, in any process.
 
 Only bodies that are the same for every reader may be cached here: nothing personal, nothing for staff
-(the public pages cached have no signed-in chrome), and nothing that says the data may be behind (such a
-page is rendered for its reader). The cache is per process and bounded (an LRU by count and bytes).
+(the public pages cached have no signed-in chrome). A page that says the data may be behind is the same
+for every reader shown that notice, and is cached under a key of its own. The cache is per process and
+bounded (an LRU by count and bytes).
 """
 
 from __future__ import annotations
@@ -183,11 +184,6 @@ async def _render_and_keep(cache: PageCache, render: Render, media_type: str) ->
     return body
 
 
-def uncached(content: bytes, media_type: str) -> Response:
-    """A body for one reader only (the compression middleware compresses it as any other)."""
-    return Response(content=content, media_type=media_type, headers={"Cache-Control": "no-store"})
-
-
 def _send(request: Request, body: Body, vary: str) -> Response:
     """The gzip bytes to a client that takes them, decompressed to one that does not. Either way the
     response is marked as cached, so that the compression middleware passes it through as it is (it
@@ -260,22 +256,21 @@ async def by_versions(request: Request, pool: asyncpg.Pool, name: str,
                       cache: PageCache | None = None) -> Response:  # fmt: skip
     """An HTML page cached by `versions`: what the page is a function of, read (by key or small index) in
     the same snapshot as `render_on` reads and renders, so that the bytes kept under a key are those of
-    that key's state. A reader shown the "behind" notice gets the page rendered for them alone. `cache`:
-    the process's page cache by default."""
+    that key's state. The "may be behind" notice is in the key: its readers share their own cached page
+    (the notice's cookie is the client's to send, so it must not buy a render). `cache`: the process's page
+    cache by default."""
     from musrenbang.http.i18n import language
     from musrenbang.http.render import remember_language
     from musrenbang.http.staleness import behind
 
     def key(read_at: tuple[object, ...]) -> tuple[object, ...]:
-        return (name, request.url.path, language(request), read_at)
+        return (name, request.url.path, language(request), behind(request), read_at)
 
     async def render() -> tuple[tuple[object, ...], bytes]:
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             read_at = await versions(conn)
             return key(read_at), await render_on(conn)
 
-    if behind(request):
-        return uncached((await render())[1], "text/html")
     async with pool.acquire() as conn:
         now = await versions(conn)
     response = await cached(request, key(now), render, "text/html", vary_language=True, cache=cache)

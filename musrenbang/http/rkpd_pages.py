@@ -210,10 +210,6 @@ async def rkpd_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Res
         })  # fmt: skip
     number = page_number(request)
     chosen = rkpd_filters.chosen(request)
-    if behind(request):  # the notice is for this reader: rendered for them, never cached
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            _, html = await _render_list(request, conn, year, number, chosen)
-        return page_cache.uncached(html, "text/html")
     async with pool.acquire() as conn:
         version = await rkpd_views.list_version(conn, year)
     if version.programs is None:
@@ -236,9 +232,11 @@ async def rkpd_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Res
 def _list_key(request: Request, year: int, number: int, version: rkpd_views.ListVersion,
               chosen: rkpd_filters.Chosen) -> tuple[object, ...]:  # fmt: skip
     """Everything the list page's bytes depend on (the choices normalised: `?kecamatan=32.75.01` and
-    `?kecamatan=32.75.01&q=` are one page)."""
-    return ("rkpd.html", request.url.path, year, number, language(request), version.rkpd, version.programs,
-            version.city, version.seal, version.tables, chosen.normalised())  # fmt: skip
+    `?kecamatan=32.75.01&q=` are one page). The "may be behind" notice is part of the bytes, so it is part
+    of the key: a reader who sends the notice's cookie gets the cached page that has it, not a render of
+    their own (anyone can send that cookie)."""
+    return ("rkpd.html", request.url.path, year, number, language(request), behind(request), version.rkpd,
+            version.programs, version.city, version.seal, version.tables, chosen.normalised())  # fmt: skip
 
 
 def _pages_key(year: int, version: rkpd_views.ListVersion, chosen: rkpd_filters.Chosen) -> tuple[object, ...]:
