@@ -36,6 +36,8 @@ FOLLOWS_PER_HOUR = 20
 """Follow requests accepted per client address per hour."""
 CONFIRMATIONS_PER_HOUR = 3
 """Confirmation mails sent to one address per hour, whatever it asked to follow."""
+CONFIRM_DAYS = 7
+"""How long a confirmation mail's link confirms, from the newest such mail for its subscription."""
 
 _LINE = re.compile(r"rkpd/(\d{4})/([A-Za-z0-9._-]{1,60})", re.ASCII)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}", re.ASCII)
@@ -122,19 +124,22 @@ class FollowPages(Controller):
         """The confirmation mail's link: a button, so that only a person confirms."""
         row, subject = await _by_token(pool, token)
         state = "stopped" if row["stopped_at"] else "confirmed" if row["confirmed"] else "pending"
-        return page(request, "ikuti_token.html", state=state, subject=subject, token=token)
+        if state == "pending" and not await _confirmable(pool, row):
+            state = "expired"
+        return _token_page(request, state, subject, token)
 
     @post("/ikuti/{token:str}", status_code=200)
     async def confirm(self, request: Request, pool: PoolDep, token: FromPath[str]) -> Template:
         row, subject = await _by_token(pool, token)
+        if not row["confirmed"] and not row["stopped_at"] and not await _confirmable(pool, row):
+            return _token_page(request, "expired", subject, token, status=410)
         done = await pool.fetchval(
             # With the copies a merge made of it (eventlog/outbox.py: their owner is this one's id).
             "UPDATE subscriptions SET confirmed = true WHERE (id = $1 OR owner = $1) AND stopped_at IS NULL"
             " RETURNING id",
             row["id"],
         )
-        return page(request, "ikuti_token.html", state="confirmed_now" if done else "stopped", subject=subject,
-                    token=token)  # fmt: skip
+        return _token_page(request, "confirmed_now" if done else "stopped", subject, token)
 
     @get("/berhenti/{token:str}")
     async def stop_form(self, request: Request, pool: PoolDep, token: FromPath[str]) -> Template:
@@ -151,6 +156,11 @@ class FollowPages(Controller):
                     token=token)  # fmt: skip
 
 
+def _token_page(request: Request, state: str, subject: Followed | None, token: str, status: int = 200) -> Template:
+    return page(request, "ikuti_token.html", status=status, state=state, subject=subject, token=token,
+                confirm_days=CONFIRM_DAYS)  # fmt: skip
+
+
 # --- the subscriptions and the outbox -------------------------------------------------------------------
 
 
@@ -160,11 +170,24 @@ async def _by_token(pool: asyncpg.Pool, token: str) -> tuple[asyncpg.Record, Fol
         raise NotFoundException()
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT id, subject, kind, owner, confirmed, stopped_at FROM subscriptions WHERE token = $1", token
+            "SELECT id, subject, kind, owner, confirmed, stopped_at, address, token FROM subscriptions"
+            " WHERE token = $1",
+            token,
         )
         if row is None:
             raise NotFoundException()
         return row, await followed(conn, row["subject"])
+
+
+async def _confirmable(pool: asyncpg.Pool, row: asyncpg.Record) -> bool:
+    """Whether the subscription's confirmation link still confirms: within CONFIRM_DAYS of the newest mail
+    that sent it. An old mail found later (forwarded, or in a mailbox someone else now reads) must not
+    start messages its owner has long forgotten asking for; asking again sends a mail that renews it."""
+    return bool(await pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE address = $1 AND created_at > now() - make_interval(days => $3)"
+        " AND purpose = 'confirm' AND link = $2)",
+        row["address"], f"/ikuti/{row['token']}", CONFIRM_DAYS,
+    ))  # fmt: skip
 
 
 async def _subscribe(pool: asyncpg.Pool, subject: Followed, email: str) -> None:

@@ -102,6 +102,31 @@ async def test_asking_again_sends_no_second_mail_and_the_answer_is_the_same(
     assert len(await mails(app_pool, email)) == 1
 
 
+async def test_a_confirmation_link_confirms_for_a_week_and_asking_again_renews_it(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool
+) -> None:
+    code = await new_proposal(client)
+    email = new_email()
+    await ask(client, code, email)
+    [sub] = await subscriptions(app_pool, email)
+    token = sub["token"]
+    days = follow.CONFIRM_DAYS
+    await app_pool.execute(  # the mail was sent a day longer ago than a link confirms
+        "UPDATE outbox SET created_at = now() - make_interval(days => $2) WHERE address = $1", email.lower(), days + 1
+    )
+    page = await client.get(f"/ikuti/{token}")
+    assert page.status_code == 200 and "sudah kedaluwarsa" in page.text and f"berlaku {days} hari" in page.text
+    assert f'action="/ikuti/{token}"' not in page.text and f"/ikuti?subjek={code}" in page.text
+    old = await client.post(f"/ikuti/{token}", data={"_csrf_token": await csrf(client)})
+    assert old.status_code == 410 and "sudah kedaluwarsa" in old.text
+    assert not (await subscriptions(app_pool, email))[0]["confirmed"]
+    await ask(client, code, email)  # a new mail with the same link: it confirms again
+    assert len(await mails(app_pool, email)) == 2
+    done = await client.post(f"/ikuti/{token}", data={"_csrf_token": await csrf(client)})
+    assert done.status_code == 200 and "Anda sekarang mengikuti" in done.text
+    assert (await subscriptions(app_pool, email))[0]["confirmed"]
+
+
 async def test_one_address_gets_at_most_three_confirmations_an_hour(
     client: httpx.AsyncClient, app_pool: asyncpg.Pool
 ) -> None:
