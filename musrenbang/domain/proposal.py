@@ -737,6 +737,9 @@ class MergeProposals(msgspec.Struct, frozen=True, kw_only=True):
 
 
 MERGEABLE = (DIAJUKAN, DIKEMBALIKAN, DITERIMA, DITERIMA_DENGAN_PERUBAHAN)
+MERGE_TARGETS = (DIAJUKAN, DITERIMA, DITERIMA_DENGAN_PERUBAHAN)
+"""Not a returned proposal: it waits on its proposer, who may never revise it, and the duplicates merged
+into it would wait with it (a returned duplicate may still be merged into one that goes on)."""
 
 
 def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeProposals) -> dict[str, list[Event]]:
@@ -761,6 +764,9 @@ def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeP
     if target.status not in MERGEABLE:
         raise DomainError(N_("usulan tujuan tidak dapat menerima penggabungan"))
     _not_carried(target)  # duplicates merged into it would be worked on nowhere
+    if target.status not in MERGE_TARGETS:
+        raise DomainError(N_("usulan tujuan sedang dikembalikan ke pengusul untuk diperbaiki: pilih tujuan lain,"
+                             " atau gabungkan setelah usulan itu diperbaiki"))  # fmt: skip
     out: dict[str, list[Event]] = {}
     added = 0
     for code in command.codes:

@@ -65,6 +65,7 @@ async def _queue_page(request: Request, actor: Actor, pool: asyncpg.Pool, *, fai
     return page(request, "verification_queue.html", status=422 if errors else 200, actor=actor, rows=rows,
                 total=total, page_number=number, pages=pages, current=status, bidang=bidang, names=names,
                 failed=failed, entered=entered or {}, mergeable=rules.MERGEABLE,
+                merge_targets=rules.MERGE_TARGETS,
                 errors={f: translate(request, m) for f, m in (errors or {}).items()})  # fmt: skip
 
 

@@ -255,6 +255,19 @@ def test_only_proposals_of_one_year_are_merged() -> None:
                            rules.MergeProposals(into="AAAA0000", codes=("BBBB0000",), reason="sama"))  # fmt: skip
 
 
+def test_a_returned_proposal_is_merged_into_another_but_takes_no_merge_itself() -> None:
+    """A returned proposal waits on its proposer, who may never revise it: duplicates merged into it would
+    wait with it. Merged into one that goes on, it is simply taken up there."""
+    returned = given(SUBMITTED, ProposalReturned(code="AAAA0000", reason="lengkapi"))
+    other = given(ProposalSubmitted(code="BBBB0000", year=2022, source="warga", content=validate(), proposer_ref="s"))
+    with pytest.raises(DomainError, match="sedang dikembalikan ke pengusul"):
+        rules.decide_merge(returned, {"BBBB0000": other},
+                           rules.MergeProposals(into="AAAA0000", codes=("BBBB0000",), reason="sama"))  # fmt: skip
+    merged = rules.decide_merge(other, {"AAAA0000": returned},
+                                rules.MergeProposals(into="BBBB0000", codes=("AAAA0000",), reason="sama"))  # fmt: skip
+    assert [type(e).__name__ for e in merged["AAAA0000"]] == ["ProposalMerged"]
+
+
 def test_every_status_but_merged_is_one_public_outcome() -> None:
     """The kecamatan summary's columns add up: each status counts in exactly one outcome column, and a
     merged duplicate in none (it lives on in the proposal it was merged into)."""
