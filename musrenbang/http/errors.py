@@ -136,6 +136,8 @@ def http_error(request: Request, exc: HTTPException) -> Response:
         log.error("%d %s %s", status, request.method, logged_path(request), exc_info=exc)
         return _respond(request, status, "server_error", N_("terjadi kesalahan di server"))
     message = _HTTP_MESSAGES.get(status, N_("permintaan tidak dapat diproses"))
+    if status == 404 and _wants_json(request):  # an API client asked for a thing, not a page
+        message = N_("yang diminta tidak ditemukan di alamat ini")
     code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
     if _wants_json(request) and status == 400:
         # Decoding and parameter errors: Litestar's own text says which field or header is wrong.

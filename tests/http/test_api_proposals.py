@@ -179,7 +179,10 @@ async def test_kelurahan_list_is_paged(client: httpx.AsyncClient) -> None:
     assert {i["code"] for i in first["items"] + second["items"]} == codes
     only_rw2 = (await client.get(f"/api/v1/kelurahan/{kelurahan}/proposals", params={"rw": 2})).json()
     assert [i["rw"] for i in only_rw2["items"]] == [2]
-    assert (await client.get("/api/v1/kelurahan/32.75.01/proposals")).status_code == 404
+    missing = await client.get("/api/v1/kelurahan/32.75.01/proposals")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert "halaman" not in missing.json()["message"]  # an API client asked for a thing, not a page
+    assert "halaman tidak ditemukan" in (await client.get("/kelurahan/32.75.99.9999")).text
     assert (await client.get(f"/api/v1/kelurahan/{kelurahan}/proposals", params={"per_page": 0})).status_code == 400
 
 
