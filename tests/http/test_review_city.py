@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from tests.http.city_setup import City, city_site, form_of
@@ -113,6 +114,17 @@ async def test_a_stale_tab_does_not_close_the_forum_over_a_list_it_never_showed(
     assert ba["total_pagu"] == 950_000_000
 
 
+async def _tapped_twice(client: httpx.AsyncClient, action: str, data: dict[str, str]) -> None:
+    """The same form sent twice (a double tap, or a retry after a slow answer): both answered as the first."""
+    first = await client.post(action, data=data)
+    second = await client.post(action, data=data)
+    assert (first.status_code, second.status_code) == (303, 303), second.text
+
+
+async def _adoptions(city: City) -> int:
+    return int(await city.pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'rkpd.adopted'"))
+
+
 async def test_closing_musrenbang_kota_twice_adopts_once(city: City) -> None:
     admin = await city.as_("admin")
     review = await admin.get(PAGE)
@@ -120,11 +132,8 @@ async def test_closing_musrenbang_kota_twice_adopts_once(city: City) -> None:
     kota = {**SCHEDULE, "held_on": "2021-03-31", "place": "Gedung Juang"}
     assert (await admin.post(action, data=_fields(review.text, action, **kota))).status_code == 303
     review = await admin.get(PAGE)
-    close = _fields(review.text, action + "/tutup", minutes="RKPD 2022 disepakati.")
-    first = await admin.post(action + "/tutup", data=close)
-    second = await admin.post(action + "/tutup", data=close)  # a double tap
-    assert (first.status_code, second.status_code) == (303, 303), second.text
-    assert await city.pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'rkpd.adopted'") == 1
+    await _tapped_twice(admin, action + "/tutup", _fields(review.text, action + "/tutup", minutes="RKPD disepakati."))
+    assert await _adoptions(city) == 1
 
 
 async def test_a_stale_tab_does_not_adopt_a_change_it_never_showed(city: City) -> None:
@@ -149,11 +158,8 @@ async def test_adopting_again_twice_is_recorded_once_and_answered_as_the_first(c
     admin = await city.as_("admin")
     review = await admin.get(PAGE)
     action = PAGE + "/tetapkan"
-    sent = _fields(review.text, action, note="perubahan RKPD")
-    first = await admin.post(action, data=sent)
-    second = await admin.post(action, data=sent)  # a double tap, or a retry after a slow answer
-    assert (first.status_code, second.status_code) == (303, 303), second.text  # was 409 "sudah ditetapkan"
-    assert await city.pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'rkpd.adopted'") == 2
+    await _tapped_twice(admin, action, _fields(review.text, action, note="perubahan RKPD"))  # was 409 the 2nd time
+    assert await _adoptions(city) == 2
 
 
 async def test_a_note_too_long_is_shown_beside_its_field(city: City) -> None:
