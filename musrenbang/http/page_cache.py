@@ -227,6 +227,14 @@ def takes_gzip(accept_encoding: str) -> bool:
     return anything is not None and anything > 0
 
 
+def not_modified(request: Request, etag: str) -> Response | None:
+    """304 when the client already has the body named `etag` (a body not kept here, such as a download
+    rendered for each request that needs it)."""
+    if etag in _asked(request):
+        return Response(content=b"", status_code=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL})
+    return None
+
+
 def _asked(request: Request) -> set[str]:
     """The entity tags of If-None-Match, compared weakly (RFC 9110, 13.1.2): `W/"x"` and `"x"` are one tag,
     given here in the weak form our ETags take; `*` stays `*`."""

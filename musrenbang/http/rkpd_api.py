@@ -269,14 +269,14 @@ async def rkpd_list(request: Request, pool: PoolDep, year: Year) -> Response:
     async def render() -> tuple[tuple[object, ...], bytes]:
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             read_at = await rkpd_views.list_version(conn, year)
-            return _json_key(year, read_at), encode_json(await rkpd_out_on(conn, year))
+            return list_key("json", year, read_at), encode_json(await rkpd_out_on(conn, year))
 
-    return await page_cache.cached(request, _json_key(year, version), render, "application/json")
+    return await page_cache.cached(request, list_key("json", year, version), render, "application/json")
 
 
-def _json_key(year: int, version: rkpd_views.ListVersion) -> tuple[object, ...]:
-    """What the JSON depends on (not the language, nor the seal)."""
-    return ("rkpd.json", year, version.rkpd, version.programs, version.city, version.tables)
+def list_key(kind: str, year: int, version: rkpd_views.ListVersion) -> tuple[object, ...]:
+    """What the list as JSON, CSV or XLSX (`kind`) depends on: not the language, nor the seal."""
+    return (f"rkpd.{kind}", year, version.rkpd, version.programs, version.city, version.tables)
 
 
 # --- lineage ----------------------------------------------------------------------------------------

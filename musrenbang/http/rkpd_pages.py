@@ -51,9 +51,9 @@ from musrenbang.http.rkpd_api import (
     Year,
     line_lineage_on,
     proposal_lineage_on,
-    rkpd_out,
     rkpd_out_on,
 )
+from musrenbang.http.rkpd_api import list_key as rkpd_list_key
 from musrenbang.http.staleness import behind
 from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
@@ -199,15 +199,7 @@ async def rkpd_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Res
     if extension == "atom":
         return await feeds.rkpd_feed(request, pool, year)
     if extension is not None:
-        rkpd = await rkpd_out(pool, year)
-        content, media_type = (
-            (rkpd_files.to_csv(rkpd), rkpd_files.CSV_TYPE) if extension == "csv"
-            else (rkpd_files.to_xlsx(rkpd, city_of(request).name), rkpd_files.XLSX_TYPE)
-        )  # fmt: skip
-        return Response(content=content, media_type=media_type, headers={
-            "Content-Disposition": f'attachment; filename="{rkpd_files.filename(rkpd, extension)}"',
-            "Cache-Control": "no-cache",
-        })  # fmt: skip
+        return await _rkpd_file(request, pool, year, extension)
     number = page_number(request)
     chosen = rkpd_filters.chosen(request)
     async with pool.acquire() as conn:
@@ -227,6 +219,30 @@ async def rkpd_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Res
                                        "text/html", vary_language=True, cache=cache)  # fmt: skip
     remember_language(request, response)
     return response
+
+
+async def _rkpd_file(request: Request, pool: asyncpg.Pool, year: int, extension: str) -> Response:
+    """The list as a CSV or XLSX download: read in one snapshot (the lines, their origins and progress of
+    one state of the log), named by that state's ETag, and 304 while it stands. Not kept in the page
+    cache: downloads are rare, and an XLSX does not shrink under gzip."""
+    async with pool.acquire() as conn:
+        now = await rkpd_views.list_version(conn, year)
+    if now.programs is None:
+        raise NotFoundException()
+    unchanged = page_cache.not_modified(request, page_cache.etag_of(rkpd_list_key(extension, year, now)))
+    if unchanged is not None:
+        return unchanged
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        read_at = await rkpd_views.list_version(conn, year)
+        rkpd = await rkpd_out_on(conn, year)
+    content, media_type = (
+        (rkpd_files.to_csv(rkpd), rkpd_files.CSV_TYPE) if extension == "csv"
+        else (rkpd_files.to_xlsx(rkpd, city_of(request).name), rkpd_files.XLSX_TYPE)
+    )  # fmt: skip
+    return Response(content=content, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{rkpd_files.filename(rkpd, extension)}"',
+        "Cache-Control": page_cache.CACHE_CONTROL, "ETag": page_cache.etag_of(rkpd_list_key(extension, year, read_at)),
+    })  # fmt: skip
 
 
 def _list_key(request: Request, year: int, number: int, version: rkpd_views.ListVersion,

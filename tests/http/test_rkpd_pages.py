@@ -132,6 +132,21 @@ async def test_csv_and_xlsx_hold_the_json_rows_byte_for_byte_again_and_no_person
         assert PROPOSER_NAME not in " ".join(str(v) for v in row)
 
 
+async def test_a_download_is_named_by_the_state_it_was_read_at_and_is_304_while_that_stands(
+    web: httpx.AsyncClient,
+) -> None:
+    page = await web.get(f"/rkpd/{YEAR}")
+    files = {extension: await web.get(f"/rkpd/{YEAR}.{extension}") for extension in ("csv", "xlsx")}
+    tags = {extension: r.headers["etag"] for extension, r in files.items()}
+    assert len({*tags.values(), page.headers["etag"]}) == 3  # one tag per form of the list
+    for extension, tag in tags.items():
+        again = await web.get(f"/rkpd/{YEAR}.{extension}", headers={"If-None-Match": tag})
+        assert again.status_code == 304 and again.headers["etag"] == tag and not again.content
+        other = await web.get(f"/rkpd/{YEAR}.{extension}", headers={"If-None-Match": page.headers["etag"]})
+        assert other.status_code == 200 and other.content == files[extension].content
+    assert (await web.get("/rkpd/1999.csv", headers={"If-None-Match": tags["csv"]})).status_code == 404
+
+
 async def test_equity_numbers_match_the_database(web: httpx.AsyncClient, db: asyncpg.Pool, site: Site) -> None:
     r = await web.get(f"/rkpd/{YEAR}/pemerataan")
     assert r.status_code == 200
