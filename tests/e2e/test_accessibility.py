@@ -188,3 +188,17 @@ def test_every_page_starts_with_a_skip_link_and_the_projector_has_a_main_landmar
         assert first == ["#isi", "skip"], f"{url}: the first Tab reaches {first}"
         assert page.locator("main#isi").count() == 1, url
     page.close()
+
+
+def test_the_language_switch_keeps_the_search_it_was_asked_for(site, browser) -> None:  # noqa: ANN001
+    """Without JavaScript the switch goes to the page itself (the server writes no query into a link of a
+    page it may cache for everyone); with it, the search and page number come along."""
+    page = browser.new_page(**PHONE)
+    _visit(page, site["base"] + "/usulan?q=saluran&halaman=1")
+    page.locator("a.lang").click()
+    page.wait_for_url("**lang=en**")
+    asked = page.evaluate("Object.fromEntries(new URLSearchParams(location.search))")
+    assert asked == {"q": "saluran", "halaman": "1", "lang": "en"}, asked
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("input[name=q]").input_value() == "saluran"
+    page.close()

@@ -26,6 +26,14 @@
     });
   });
 
+  // The language switch keeps what the page was asked for (a search, a filter, a page number). The
+  // server writes the link without the query: a cached page must not carry one reader's query to others.
+  document.querySelectorAll("a.lang[hreflang]").forEach(function (link) {
+    var params = new URLSearchParams(location.search);
+    params.set("lang", link.getAttribute("hreflang"));
+    link.search = "?" + params.toString();
+  });
+
   // After a failed submission, a screen reader and the keyboard start at the list of what to correct.
   var errors = document.getElementById("errors");
   if (errors) errors.focus();
