@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 
 import asyncpg
 import msgspec
@@ -60,6 +61,19 @@ without folding its delegates again, so it costs the same with 60,000 delegates 
 events are some 60 MB of delegates per server process at most."""
 DELEGATE_BATCH = 5000
 _FORUM_LOCK = 0x666F  # advisory lock space for forums: (class, hashtext(forum id))
+
+Decide = Callable[[rules.Forum, asyncpg.Connection, Sequence[StreamHead]], Awaitable[list[Event]]]
+"""How a command held open decides its events (one per stream): from the forum as loaded, and what it reads
+on the connection of the transaction that appends them, against the streams' heads read there."""
+
+
+def _deciding(decide: Callable[[rules.Forum], list[Event]]) -> Decide:
+    """A decision from the forum alone (a ballot, a whole sheet), as a `Decide`."""
+
+    async def on(forum: rules.Forum, conn: asyncpg.Connection, heads: Sequence[StreamHead]) -> list[Event]:
+        return decide(forum)
+
+    return on
 
 
 def new_forum_id() -> str:
@@ -210,14 +224,14 @@ class ForumService:
             return [rules.decide_ballot(forum, c)[0] for c in commands]
 
         streams = [rules.ballot_stream(forum_id, c.delegate_id) for c in commands]
-        return await self._append_while_open(forum_id, streams, decide, metadata, idempotency_key)
+        return await self._append_while_open(forum_id, streams, _deciding(decide), metadata, idempotency_key)
 
     async def give_scores(
         self, forum_id: str, command: rules.GiveScores, metadata: Metadata, idempotency_key: str | None = None
     ) -> AppendResult:
         streams = [rules.scores_stream(forum_id, command.sheet)]
         return await self._append_while_open(
-            forum_id, streams, lambda forum: rules.decide_scores(forum, command), metadata, idempotency_key
+            forum_id, streams, _deciding(lambda forum: rules.decide_scores(forum, command)), metadata, idempotency_key
         )
 
     async def amend_scores(
@@ -228,44 +242,39 @@ class ForumService:
         at once, the second to commit fails on the head, reads the first's sheet and merges again, so
         neither loses the other's rows (merged before the write, one did)."""
         stream = rules.scores_stream(forum_id, sheet)
-        for _ in range(20):
-            forum, head = await self.load(forum_id)
-            try:
-                async with self._store.transaction() as conn:
-                    await hold_open(conn, forum_id, head)
-                    [sheet_head] = await _heads(conn, [stream])
-                    saved = await read_stream_on(conn, stream, sheet_head.version) if sheet_head.version else []
-                    marks = saved[-1].event.marks if saved and isinstance(saved[-1].event, ScoresGiven) else {}
-                    command = rules.GiveScores(sheet=sheet, marks=rules.amended_sheet(marks, changes))
-                    events = rules.decide_scores(forum, command)
-                    return await self._store.append([Append(stream, sheet_head, events)], metadata=metadata, conn=conn)
-            except ConcurrencyError:
-                continue  # the forum or the sheet moved on: read the sheet again and merge into it
-        raise ConcurrencyError([stream])
+
+        async def merged(forum: rules.Forum, conn: asyncpg.Connection, heads: Sequence[StreamHead]) -> list[Event]:
+            [sheet_head] = heads
+            saved = await read_stream_on(conn, stream, sheet_head.version) if sheet_head.version else []
+            marks = saved[-1].event.marks if saved and isinstance(saved[-1].event, ScoresGiven) else {}
+            command = rules.GiveScores(sheet=sheet, marks=rules.amended_sheet(marks, changes))
+            return rules.decide_scores(forum, command)
+
+        return await self._append_while_open(forum_id, [stream], merged, metadata, None)
 
     async def _append_while_open(
         self,
         forum_id: str,
         streams: Sequence[str],
-        decide: Callable[[rules.Forum], list[Event]],
+        decide: Decide,
         metadata: Metadata,
         idempotency_key: str | None,
     ) -> AppendResult:
-        """Decide against the forum as it is, then append one event per stream while holding the forum's
-        head (see the module docstring). If the forum moved on meanwhile (a late delegate registered, or
-        the close), decide again: a closed forum then refuses."""
+        """Decide against the forum as it is, inside the transaction that appends one event per stream
+        while holding the forum's head (see the module docstring). If the forum or a stream moved on
+        meanwhile (a late delegate registered, the close, a replacement ballot or another save of the same
+        sheet racing), load and decide again: a closed forum then refuses."""
         if idempotency_key is not None:
             earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint)
             if earlier is not None:
                 return earlier
         for _ in range(20):
             forum, head = await self.load(forum_id)
-            events = decide(forum)
             try:
-                return await hold_open_append(self._store, forum_id, head, streams, events, metadata,
-                                              idempotency_key)  # fmt: skip
+                return await _hold_open_deciding(self._store, forum_id, head, streams, partial(decide, forum),
+                                                 metadata, idempotency_key)  # fmt: skip
             except ConcurrencyError:
-                continue  # the forum, or a ballot stream (a replacement racing), moved on: decide again
+                continue  # the forum, or one of the streams, moved on: decide again
         raise ConcurrencyError(list(streams))
 
     async def close(self, forum_id: str, metadata: Metadata) -> AppendResult:
@@ -358,9 +367,29 @@ async def hold_open_append(
     idempotency_key: str | None = None,
 ) -> AppendResult:
     """Append one event to each stream while the forum's head is still `forum_head` (module docstring)."""
+
+    async def given(conn: asyncpg.Connection, heads: Sequence[StreamHead]) -> list[Event]:
+        return list(events)
+
+    return await _hold_open_deciding(store, forum_id, forum_head, streams, given, metadata, idempotency_key)
+
+
+async def _hold_open_deciding(
+    store: EventStore,
+    forum_id: str,
+    forum_head: StreamHead,
+    streams: Sequence[str],
+    decide: Callable[[asyncpg.Connection, Sequence[StreamHead]], Awaitable[list[Event]]],
+    metadata: Metadata,
+    idempotency_key: str | None,
+) -> AppendResult:
+    """Hold the forum open (`hold_open`), then decide against the streams' heads read under that hold and
+    append one event to each against them: what `decide` reads of those streams cannot change before the
+    commit without the append failing on a head (ConcurrencyError: the caller decides again)."""
     async with store.transaction() as conn:
         await hold_open(conn, forum_id, forum_head)
         heads = await _heads(conn, streams)
+        events = await decide(conn, heads)
         return await store.append(
             [Append(s, h, [e]) for s, h, e in zip(streams, heads, events, strict=True)],
             metadata=metadata, idempotency_key=idempotency_key, conn=conn,
