@@ -151,15 +151,30 @@ def _participants(checks: bounds.Checks, given: tuple[ParticipantInput, ...], ag
     if not given:
         checks.fail("participants", N_("tulis paling sedikit satu peserta"))
     out = []
-    for p in given:
+    for n, p in enumerate(given, start=1):
         name = checks.text("participants", p.name, bounds.NAME, required=True)
         represents = checks.text("participants", p.represents, bounds.NAME)
+        _no_separator(checks, n, name, represents)
         if p.kind not in PARTICIPANT_KINDS:
             checks.fail("participants", N_("jenis peserta: agency, dprd, kecamatan atau other"))
         elif p.kind == "agency" and represents not in agencies:
             checks.fail("participants", Message(N_("perangkat daerah %(code)s tidak dikenal"), code=represents))
         out.append(ForumParticipant(name=name, kind=p.kind, represents=represents))
     return tuple(out)
+
+
+SEPARATOR = "|"
+"""What the staff form puts between a participant's name, kind and whom they represent, one participant a
+line (http/city_forums.py): refused inside a name or `represents`, whatever door they come through, so that
+every recorded participant reads back from the form into the same fields (line breaks cannot be recorded:
+single-line texts have their white space collapsed, bounds.clean_text)."""
+
+
+def _no_separator(checks: bounds.Checks, n: int, name: str, represents: str) -> None:
+    if SEPARATOR in name:
+        checks.fail("participants", Message(N_("peserta ke-%(n)d: nama tidak boleh memuat tanda |"), n=n))
+    if SEPARATOR in represents:
+        checks.fail("participants", Message(N_("peserta ke-%(n)d: isian mewakili tidak boleh memuat tanda |"), n=n))
 
 
 def _in_order(state: Rkpd, forum: str, held_on: dt.date) -> None:

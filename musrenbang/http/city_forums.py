@@ -26,7 +26,7 @@ from litestar.response import Template
 from musrenbang.domain import city_forums as rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain import values
-from musrenbang.domain.errors import N_
+from musrenbang.domain.errors import N_, Message
 from musrenbang.domain.events import ForumParticipant
 from musrenbang.http.berita_acara_pages import check_link
 from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, Year
@@ -153,9 +153,21 @@ async def musrenbang_kota_page(request: Request, pool: PoolDep, name: FromPath[s
 # --- the staff forms (on /petugas/rkpd/{year}, city_pages.py) ---------------------------------------------
 
 
+SHOWN_SEPARATOR = "\u00a6"
+"""¦ (broken bar): what the form shows for a `|` inside a participant's name or `represents` recorded before
+the rules refused one (or a suggested delegate's name), so that the line still reads back into its fields."""
+
+
 def participants_text(participants: list[ForumParticipant]) -> str:
     """One participant a line, as the form shows them: `nama | jenis | mewakili`."""
-    return "\n".join(f"{p.name} | {KIND_WORDS.get(p.kind, p.kind)} | {p.represents}" for p in participants)
+    return "\n".join(
+        f"{_part(p.name)} | {KIND_WORDS.get(p.kind, p.kind)} | {_part(p.represents)}" for p in participants
+    )
+
+
+def _part(text: str) -> str:
+    """A name or `represents` as the form shows it: on one line and without `|`, so it reads back into its field."""
+    return " ".join(text.replace(rules.SEPARATOR, SHOWN_SEPARATOR).split())
 
 
 def parse_participants(text: str) -> tuple[rules.ParticipantInput, ...]:
@@ -165,12 +177,24 @@ def parse_participants(text: str) -> tuple[rules.ParticipantInput, ...]:
     ParticipantInput(name='Siti', kind='kecamatan', represents='')
     """
     out = []
-    for line in text.splitlines()[: rules.MAX_PARTICIPANTS + 1]:
-        if not line.strip():
-            continue
-        name, kind, represents = ([part.strip() for part in line.split("|", 2)] + ["", ""])[:3]
+    for line in _lines(text)[: rules.MAX_PARTICIPANTS + 1]:
+        name, kind, represents = ([part.strip() for part in line.split(rules.SEPARATOR, 2)] + ["", ""])[:3]
         out.append(rules.ParticipantInput(name=name, kind=FORM_KINDS.get(kind.casefold(), kind), represents=represents))
     return tuple(out)
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _too_many_parts(text: str) -> str | None:
+    """The message for the first participant written with more than three parts: which of its parts holds
+    the extra `|` cannot be told, so the line is not read at all (its parts would land in the wrong fields)."""
+    for n, line in enumerate(_lines(text)[: rules.MAX_PARTICIPANTS + 1], start=1):
+        if line.count(rules.SEPARATOR) > 2:
+            return Message(N_("peserta ke-%(n)d: tulis nama | jenis | mewakili, tanpa tanda | di dalam nama atau"
+                              " isian mewakili"), n=n)  # fmt: skip
+    return None
 
 
 FORM_FIELDS = ("held_on", "starts_at", "place", "chair", "participants", "agenda", "minutes")
@@ -186,7 +210,8 @@ async def read_form(request: Request) -> dict[str, str]:
 def schedule_from_form(year: int, forum: str, entered: dict[str, str]
                        ) -> tuple[rkpd_rules.Command, dict[str, str]]:  # fmt: skip
     """The schedule form as a command, and the message of each field that could not be read (a date or a
-    time not written as one): the command carries a stand-in there, which the caller must not record."""
+    time not written as one, a participant's line of more than three parts): the command carries a stand-in
+    there, which the caller must not record."""
     unreadable: dict[str, str] = {}
     try:
         held_on = dt.date.fromisoformat(entered["held_on"])
@@ -196,6 +221,8 @@ def schedule_from_form(year: int, forum: str, entered: dict[str, str]
         starts_at = values.parse_clock(entered["starts_at"])
     except ValueError:
         starts_at, unreadable["starts_at"] = None, N_("tulis jam mulai dengan jam dan menit, misalnya 09:00")
+    if (parts := _too_many_parts(entered["participants"])) is not None:
+        unreadable["participants"] = parts
     agenda = tuple(x.strip() for x in entered["agenda"].splitlines() if x.strip())
     command = rules.ScheduleCityForum(year=year, forum=forum, held_on=held_on, place=entered["place"],
                                       chair=entered["chair"], participants=parse_participants(entered["participants"]),
