@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from functools import partial
 
 import asyncpg
 import msgspec
@@ -62,18 +61,13 @@ events are some 60 MB of delegates per server process at most."""
 DELEGATE_BATCH = 5000
 _FORUM_LOCK = 0x666F  # advisory lock space for forums: (class, hashtext(forum id))
 
-Decide = Callable[[rules.Forum, asyncpg.Connection, Sequence[StreamHead]], Awaitable[list[Event]]]
-"""How a command held open decides its events (one per stream): from the forum as loaded, and what it reads
-on the connection of the transaction that appends them, against the streams' heads read there."""
-
-
-def _deciding(decide: Callable[[rules.Forum], list[Event]]) -> Decide:
-    """A decision from the forum alone (a ballot, a whole sheet), as a `Decide`."""
-
-    async def on(forum: rules.Forum, conn: asyncpg.Connection, heads: Sequence[StreamHead]) -> list[Event]:
-        return decide(forum)
-
-    return on
+InTransaction = Callable[[asyncpg.Connection, Sequence[StreamHead]], Awaitable[list[Event]]]
+"""The part of a decision that reads the streams it appends to: on the appending transaction's connection,
+against their heads read there (a score sheet's changed rows, merged into the sheet as stored)."""
+Decide = Callable[[rules.Forum], "list[Event] | InTransaction"]
+"""How a command held open decides from the forum as loaded: its events (one per stream), or what to finish
+inside the transaction. Whatever the forum alone can refuse is refused here, before any statement (a
+delegate id the rules refuse never reaches the database as a stream name)."""
 
 
 def new_forum_id() -> str:
@@ -224,14 +218,14 @@ class ForumService:
             return [rules.decide_ballot(forum, c)[0] for c in commands]
 
         streams = [rules.ballot_stream(forum_id, c.delegate_id) for c in commands]
-        return await self._append_while_open(forum_id, streams, _deciding(decide), metadata, idempotency_key)
+        return await self._append_while_open(forum_id, streams, decide, metadata, idempotency_key)
 
     async def give_scores(
         self, forum_id: str, command: rules.GiveScores, metadata: Metadata, idempotency_key: str | None = None
     ) -> AppendResult:
         streams = [rules.scores_stream(forum_id, command.sheet)]
         return await self._append_while_open(
-            forum_id, streams, _deciding(lambda forum: rules.decide_scores(forum, command)), metadata, idempotency_key
+            forum_id, streams, lambda forum: rules.decide_scores(forum, command), metadata, idempotency_key
         )
 
     async def amend_scores(
@@ -243,12 +237,15 @@ class ForumService:
         neither loses the other's rows (merged before the write, one did)."""
         stream = rules.scores_stream(forum_id, sheet)
 
-        async def merged(forum: rules.Forum, conn: asyncpg.Connection, heads: Sequence[StreamHead]) -> list[Event]:
-            [sheet_head] = heads
-            saved = await read_stream_on(conn, stream, sheet_head.version) if sheet_head.version else []
-            marks = saved[-1].event.marks if saved and isinstance(saved[-1].event, ScoresGiven) else {}
-            command = rules.GiveScores(sheet=sheet, marks=rules.amended_sheet(marks, changes))
-            return rules.decide_scores(forum, command)
+        def merged(forum: rules.Forum) -> InTransaction:
+            async def on(conn: asyncpg.Connection, heads: Sequence[StreamHead]) -> list[Event]:
+                [sheet_head] = heads
+                saved = await read_stream_on(conn, stream, sheet_head.version) if sheet_head.version else []
+                marks = saved[-1].event.marks if saved and isinstance(saved[-1].event, ScoresGiven) else {}
+                command = rules.GiveScores(sheet=sheet, marks=rules.amended_sheet(marks, changes))
+                return rules.decide_scores(forum, command)
+
+            return on
 
         return await self._append_while_open(forum_id, [stream], merged, metadata, None)
 
@@ -260,8 +257,8 @@ class ForumService:
         metadata: Metadata,
         idempotency_key: str | None,
     ) -> AppendResult:
-        """Decide against the forum as it is, inside the transaction that appends one event per stream
-        while holding the forum's head (see the module docstring). If the forum or a stream moved on
+        """Decide against the forum as it is (what reads the streams themselves, inside the transaction),
+        then append one event per stream while holding the forum's head (see the module docstring). If the forum or a stream moved on
         meanwhile (a late delegate registered, the close, a replacement ballot or another save of the same
         sheet racing), load and decide again: a closed forum then refuses."""
         if idempotency_key is not None:
@@ -270,9 +267,11 @@ class ForumService:
                 return earlier
         for _ in range(20):
             forum, head = await self.load(forum_id)
+            decided = decide(forum)
+            finish = decided if callable(decided) else _given(decided)
             try:
-                return await _hold_open_deciding(self._store, forum_id, head, streams, partial(decide, forum),
-                                                 metadata, idempotency_key)  # fmt: skip
+                return await _hold_open_deciding(self._store, forum_id, head, streams, finish, metadata,
+                                                 idempotency_key)  # fmt: skip
             except ConcurrencyError:
                 continue  # the forum, or one of the streams, moved on: decide again
         raise ConcurrencyError(list(streams))
@@ -367,11 +366,17 @@ async def hold_open_append(
     idempotency_key: str | None = None,
 ) -> AppendResult:
     """Append one event to each stream while the forum's head is still `forum_head` (module docstring)."""
+    return await _hold_open_deciding(store, forum_id, forum_head, streams, _given(events), metadata,
+                                     idempotency_key)  # fmt: skip
+
+
+def _given(events: Sequence[Event]) -> InTransaction:
+    """Events decided before the transaction, as the step that finishes a decision inside it."""
 
     async def given(conn: asyncpg.Connection, heads: Sequence[StreamHead]) -> list[Event]:
         return list(events)
 
-    return await _hold_open_deciding(store, forum_id, forum_head, streams, given, metadata, idempotency_key)
+    return given
 
 
 async def _hold_open_deciding(
@@ -379,7 +384,7 @@ async def _hold_open_deciding(
     forum_id: str,
     forum_head: StreamHead,
     streams: Sequence[str],
-    decide: Callable[[asyncpg.Connection, Sequence[StreamHead]], Awaitable[list[Event]]],
+    decide: InTransaction,
     metadata: Metadata,
     idempotency_key: str | None,
 ) -> AppendResult:
