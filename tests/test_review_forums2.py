@@ -1,5 +1,5 @@
 """Review of the city forums' participants (a `|` inside a name or `represents`) and of plural messages'
-counts (grouped in the reader's language), without a server."""
+counts (grouped as every figure on the site), without a server."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_a_form_line_of_more_than_three_parts_is_not_read() -> None:
     assert fine == {}
 
 
-def test_a_plural_message_groups_its_count_in_the_reader_s_language() -> None:
+def test_a_plural_message_groups_its_count_as_every_figure() -> None:
     """As the pages render it (render.page_context): the rest of a page groups numbers, 83519 was not."""
     template = environment().from_string(
         '{{ ngettext("Diusulkan sejak %(year)s, %(num)d kali", "Diusulkan sejak %(year)s, %(num)d kali", n,'
@@ -61,7 +61,7 @@ def test_a_plural_message_groups_its_count_in_the_reader_s_language() -> None:
     )
     catalogs = load_catalogs()
     for lang, count, shown in (("id", 1234567, "Diusulkan sejak 2021, 1.234.567 kali"),
-                               ("en", 1234, "Proposed since 2021, 1,234 times"),
+                               ("en", 1234, "Proposed since 2021, 1.234 times"),
                                ("en", 1, "Proposed since 2021, 1 time"),
                                ("id", 999, "Diusulkan sejak 2021, 999 kali")):  # fmt: skip
         ngettext = _make_new_ngettext(catalogs[lang].ngettext)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from decimal import Decimal
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -19,44 +20,44 @@ COOKIE = "lang"
 _LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
 
-GROUPING = {"id": ".", "en": ","}
-"""Each language's thousands separator, for the counts in plural messages: 1.234 usulan, 1,234 proposals."""
+GROUPING = "."
+"""The thousands separator of every figure on the site, in both languages (render.number, render.rupiah, the
+counts of plural messages): the figures people compare with the printed documents of their city."""
 
 
 def load_catalogs() -> dict[str, gettext.NullTranslations]:
-    catalogs: dict[str, gettext.NullTranslations] = {"id": Grouped(gettext.NullTranslations(), GROUPING["id"])}
+    catalogs: dict[str, gettext.NullTranslations] = {"id": Grouped(gettext.NullTranslations())}
     for lang in LANGUAGES[1:]:
         with (_LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
             catalog = read_po(f, locale=lang)
         buffer = io.BytesIO()
         write_mo(buffer, catalog)
         buffer.seek(0)
-        catalogs[lang] = Grouped(gettext.GNUTranslations(buffer), GROUPING[lang])
+        catalogs[lang] = Grouped(gettext.GNUTranslations(buffer))
     return catalogs
 
 
 class Grouped(gettext.NullTranslations):
-    """A catalog whose plural messages show their count grouped in its language: `%(num)d` (the count
-    Jinja's `ngettext` fills in) comes back already written, so the message ids, and with them the
+    """A catalog whose plural messages show their count grouped as every other figure is: `%(num)d` (the
+    count Jinja's `ngettext` fills in) comes back already written, so the message ids, and with them the
     catalog, stay as they are.
 
-        >>> Grouped(gettext.NullTranslations(), ".").ngettext("%(num)d usulan", "%(num)d usulan", 1234)
+        >>> Grouped(gettext.NullTranslations()).ngettext("%(num)d usulan", "%(num)d usulan", 1234)
         '1.234 usulan'
     """
 
-    def __init__(self, catalog: gettext.NullTranslations, separator: str) -> None:
+    def __init__(self, catalog: gettext.NullTranslations) -> None:
         super().__init__()
         self.add_fallback(catalog)  # everything else is the catalog's own
-        self._separator = separator
 
     def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
-        return super().ngettext(msgid1, msgid2, n).replace("%(num)d", grouped(n, self._separator))
+        return super().ngettext(msgid1, msgid2, n).replace("%(num)d", grouped(n))
 
 
-def grouped(n: int, separator: str) -> str:
-    """A whole number with its thousands grouped: grouped(-1234567, ".") == "-1.234.567". What `%d` takes
-    (a Decimal count from the database) is taken whole, as `%d` would."""
-    return f"{int(n):,}".replace(",", separator)
+def grouped(n: int | Decimal) -> str:
+    """A whole number with its thousands grouped: grouped(-1234567) == "-1.234.567". What `%d` takes (a
+    Decimal count from the database) is taken whole, as `%d` would."""
+    return f"{int(n):,}".replace(",", GROUPING)
 
 
 def language(request: Request) -> str:

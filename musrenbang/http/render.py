@@ -21,7 +21,7 @@ from musrenbang.domain.city import TIMEZONES, City
 from musrenbang.domain.cycle import STAGE_LABELS
 from musrenbang.http import notices
 from musrenbang.http.city_context import city_of
-from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate_with, translations
+from musrenbang.http.i18n import COOKIE, LANGUAGES, grouped, language, translate_with, translations
 from musrenbang.http.staleness import behind
 from musrenbang.resources import templates_dir
 
@@ -56,7 +56,7 @@ def environment() -> Environment:
 
 def rupiah(amount: int | Decimal | None) -> str:
     """25000000 -> "Rp 25.000.000" (Indonesian grouping in both languages: it is the currency's own)."""
-    return "" if amount is None else "Rp " + f"{int(amount):,}".replace(",", ".")
+    return "" if amount is None else "Rp " + grouped(amount)
 
 
 def number(value: int | Decimal | str | None) -> str:
@@ -64,8 +64,7 @@ def number(value: int | Decimal | str | None) -> str:
         return ""
     d = Decimal(value)
     whole, _, fraction = format(d.normalize(), "f").partition(".")
-    grouped = f"{int(whole):,}".replace(",", ".")
-    return f"{grouped},{fraction}" if fraction else grouped
+    return f"{grouped(int(whole))},{fraction}" if fraction else grouped(int(whole))
 
 
 def as_typed(row: Mapping[str, Any], fields: Iterable[str]) -> dict[str, str]:
