@@ -258,9 +258,9 @@ class ForumService:
         idempotency_key: str | None,
     ) -> AppendResult:
         """Decide against the forum as it is (what reads the streams themselves, inside the transaction),
-        then append one event per stream while holding the forum's head (see the module docstring). If the forum or a stream moved on
-        meanwhile (a late delegate registered, the close, a replacement ballot or another save of the same
-        sheet racing), load and decide again: a closed forum then refuses."""
+        then append one event per stream while holding the forum's head (see the module docstring). If the
+        forum or a stream moved on meanwhile (a late delegate registered, the close, a replacement ballot or
+        another save of the same sheet racing), load and decide again: a closed forum then refuses."""
         if idempotency_key is not None:
             earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint)
             if earlier is not None:
