@@ -105,8 +105,8 @@ def clean_text(value: str, *, max_length: int, multiline: bool = False) -> str:
 def whole(value: int, low: int, high: int) -> int:
     """An integer within [low, high] (bool is not an integer here)."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(Message(N_("harus bilangan bulat antara %(low)s dan %(high)s"), low=_grouped(low),
-                                 high=_grouped(high)))  # fmt: skip
+        raise ValueError(Message(N_("harus bilangan bulat antara %(low)s dan %(high)s"), low=values.grouped(low),
+                                 high=values.grouped(high)))  # fmt: skip
     return value
 
 
@@ -114,7 +114,7 @@ def rupiah(value: int, *, high: int = MAX_RUPIAH, zero: bool = False) -> int:
     """A whole, positive amount of rupiah up to `high` (zero allowed when `zero`)."""
     if isinstance(value, bool) or not isinstance(value, int) or not (0 if zero else 1) <= value <= high:
         raise ValueError(Message(N_("jumlah rupiah harus lebih dari nol dan paling banyak Rp %(max)s"),
-                                 max=_grouped(high)))  # fmt: skip
+                                 max=values.grouped(high)))  # fmt: skip
     return value
 
 
@@ -161,10 +161,6 @@ def quantity(text: str, *, high: Decimal = Decimal(10) ** MAX_QUANTITY_DIGITS) -
     if value != text or not Decimal(0) < Decimal(value) < high:
         raise ValueError(N_("isi angka lebih dari nol, paling banyak tiga angka di belakang koma"))
     return value
-
-
-def _grouped(n: int) -> str:
-    return f"{n:,}".replace(",", ".")
 
 
 class Checks:

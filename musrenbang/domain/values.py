@@ -67,6 +67,14 @@ def normalize_code(text: str) -> str:
     return "".join(_CROCKFORD_READ[c] for c in compact)
 
 
+def grouped(n: int | Decimal) -> str:
+    """A whole number with its thousands grouped the Indonesian way: grouped(-1234567) == "-1.234.567". Every
+    figure on the site is written so, in both languages (rupiah, volumes, counts, the limits messages name):
+    the figures people compare with their city's printed documents. A Decimal is taken whole, as `%d` would.
+    """
+    return f"{int(n):,}".replace(",", ".")
+
+
 def parse_rupiah(text: str | int) -> int:
     """Rupiah as people write them: "Rp 25.000.000", "25000000", "25 juta", "2,5 jt", "500 ribu".
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gettext
 import io
-from decimal import Decimal
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -13,16 +12,12 @@ from babel.messages.pofile import read_po
 from litestar import Request
 
 from musrenbang.domain.errors import Message
+from musrenbang.domain.values import grouped
 
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
 COOKIE = "lang"
 _LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
-
-
-GROUPING = "."
-"""The thousands separator of every figure on the site, in both languages (render.number, render.rupiah, the
-counts of plural messages): the figures people compare with the printed documents of their city."""
 
 
 def load_catalogs() -> dict[str, gettext.NullTranslations]:
@@ -52,12 +47,6 @@ class Grouped(gettext.NullTranslations):
 
     def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
         return super().ngettext(msgid1, msgid2, n).replace("%(num)d", grouped(n))
-
-
-def grouped(n: int | Decimal) -> str:
-    """A whole number with its thousands grouped: grouped(-1234567) == "-1.234.567". What `%d` takes (a
-    Decimal count from the database) is taken whole, as `%d` would."""
-    return f"{int(n):,}".replace(",", GROUPING)
 
 
 def language(request: Request) -> str:

@@ -19,9 +19,10 @@ from musrenbang.domain import realisation
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain.city import TIMEZONES, City
 from musrenbang.domain.cycle import STAGE_LABELS
+from musrenbang.domain.values import grouped
 from musrenbang.http import notices
 from musrenbang.http.city_context import city_of
-from musrenbang.http.i18n import COOKIE, LANGUAGES, grouped, language, translate_with, translations
+from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate_with, translations
 from musrenbang.http.staleness import behind
 from musrenbang.resources import templates_dir
 
