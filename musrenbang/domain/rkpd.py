@@ -447,10 +447,13 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> 
     if isinstance(x.priority_program, bool) or not 1 <= x.priority_program <= min(command.priority_programs, 100):
         errors["priority_program"] = N_("pilih program prioritas RKPD")
     if isinstance(x.pagu, bool) or not isinstance(x.pagu, int) or not 0 < x.pagu <= MAX_PAGU:
-        errors["pagu"] = N_("pagu harus lebih dari nol dan masuk akal")
-    volume = _positive(x.volume, "volume", N_("volume berupa angka lebih dari nol"), errors)
+        errors["pagu"] = Message(N_("pagu harus lebih dari nol dan paling banyak %(max)s"), max=_rupiah(MAX_PAGU))
+    volume = _positive(x.volume, "volume", N_("volume berupa angka lebih dari nol"),
+                       N_("volume berupa angka lebih dari nol dan paling banyak %(max)s"), errors)  # fmt: skip
     target = _positive(x.target, "target", N_("target berupa angka lebih dari nol: apa yang dihasilkan dan berapa"
-                                              " banyak"), errors)  # fmt: skip
+                                              " banyak"),
+                       N_("target berupa angka lebih dari nol dan paling banyak %(max)s: apa yang dihasilkan dan"
+                          " berapa banyak"), errors)  # fmt: skip
     if errors or volume is None or target is None:
         raise ValidationFailed(errors)
     places = {state.items[c].kelurahan for c in origins}
@@ -507,7 +510,7 @@ def _within_dana_kelurahan(state: Rkpd, line: RkpdLine, per_kelurahan: int) -> N
 
 
 def _rupiah(amount: int) -> str:
-    return "Rp " + f"{amount:,}".replace(",", ".")
+    return "Rp " + values.grouped(amount)
 
 
 def _renja(x: LineInput, origins: tuple[str, ...], errors: dict[str, str | Message]) -> str:
@@ -524,16 +527,18 @@ def _renja(x: LineInput, origins: tuple[str, ...], errors: dict[str, str | Messa
                                " untuk kegiatan perangkat daerah sendiri")  # fmt: skip
     elif origins and reason:
         errors["renja_reason"] = N_("baris dari usulan warga tidak memakai alasan Renja")
-    if len(x.locations) > MAX_ORIGINS or any(c.count(".") != 3 for c in x.locations):
+    if any(c.count(".") != 3 for c in x.locations):
         errors["locations"] = N_("lokasi berupa kode kelurahan atau desa, misalnya 32.75.01.1001")
+    elif len(x.locations) > MAX_ORIGINS:
+        errors["locations"] = Message(N_("paling banyak %(max)d lokasi"), max=MAX_ORIGINS)
     return reason
 
 
-def _positive(raw: str, field: str, message: str, errors: dict[str, str]) -> str | None:
+def _positive(raw: str, field: str, message: str, bounded: str, errors: dict[str, str]) -> str | None:
     """A positive decimal as programs write it ("1200", "2.5"; three decimals at most): what the JSON API
     sends, and what a form sends once it has read the operator's "1.500" or "2,5" (values.parse_quantity,
-    http/city_pages.py). What is no number, not above zero, or beyond any line's worth gets `message`,
-    which says what the field is."""
+    http/city_pages.py). What is no number gets `message`, which says what the field is; what is not above
+    zero or beyond any line's worth gets `bounded`, which also names the limit (`%(max)s`)."""
     try:
         text = values.parse_decimal(raw, places=3)
     except (ValueError, AttributeError) as exc:
@@ -541,7 +546,7 @@ def _positive(raw: str, field: str, message: str, errors: dict[str, str]) -> str
         errors[field] = exc.args[0] if known else message
         return None
     if not 0 < Decimal(text) <= MAX_COST:
-        errors[field] = message
+        errors[field] = Message(bounded, max=values.grouped(MAX_COST))
         return None
     return text
 

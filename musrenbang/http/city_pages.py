@@ -14,13 +14,16 @@ page, http/notices.py); a form with mistakes is shown again with the messages ne
 everything typed kept (422, or 409 when a rule of the city level refuses it). Acting outside one's agency
 answers 403 and writes nothing. The agency's forms carry a key: sent twice (a double tap, a retry) they are
 recorded once and answered as the first time; a line's edit form also carries the version it showed, so a
-tab opened before another change to the line is refused (409) instead of silently undoing it.
+tab opened before another change to the line is refused (409) instead of silently undoing it, and a line
+withdrawn meanwhile answers its agency's page saying so (410, where an id never given is not found). Bappeda's
+new line names its agency (the form's hidden `opd`): a form that names none is refused (400).
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,12 +41,12 @@ from musrenbang.domain import values
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
-from musrenbang.domain.events import RkpdLine
+from musrenbang.domain.events import RkpdLine, RkpdLineWithdrawn, event_tag
 from musrenbang.eventlog.store import AppendResult, EventStore, IdempotencyKeyReused, Metadata
 from musrenbang.http import city_forums
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, StoreDep, Year
-from musrenbang.http.errors import code_or_404
+from musrenbang.http.errors import BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import keyed
 from musrenbang.http.notices import notify
@@ -52,6 +55,7 @@ from musrenbang.http.residents import form_key, int_param
 from musrenbang.http.rkpd_api import ADOPTION_PROJECTIONS, CITY_PROJECTIONS
 from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
+from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services import cycles as cycle_service
@@ -99,6 +103,15 @@ def _agency(actor: Actor, asked: str | None, city: City) -> str:
     if not known:
         raise NotFoundException()
     return next(iter(known))
+
+
+def _agency_written(actor: Actor, posted: str, city: City) -> str:
+    """The agency a new line is recorded for: an opd account's own; for Bappeda the one its form names (the
+    hidden `opd`). The first agency by default picks a page to show, never whose line to record."""
+    if acting_agency(actor) is None and posted not in city.agencies_by_code:
+        raise BadForm(N_("formulir ini tidak menyebut perangkat daerah yang dikenal; muat ulang halaman dan kirim"
+                         " lagi"))  # fmt: skip
+    return _agency(actor, posted or None, city)
 
 
 def _back(request: Request, agency: str, actor: Actor, year: int, message: str, anchor: str = "") -> Response:
@@ -223,7 +236,7 @@ async def _set_line(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: Rk
     if line_id is not None:
         agency = (await _line_of(pool, year, line_id, by_agency)).agency
     else:
-        agency = _agency(actor, entered["opd"] or None, city_of(request))
+        agency = _agency_written(actor, entered["opd"], city_of(request))
     key = f"staff:{actor.username}:{entered['idempotency_key']}" if entered["idempotency_key"] else None  # as keyed()
     try:
         command, unreadable = _line_command(entered, line_id, agency, by_agency, await rkpd.priority_programs(year))
@@ -270,15 +283,48 @@ async def new_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdD
     return await _set_line(request, actor, pool, rkpd, runner, store, None)
 
 
+class LineWithdrawn(Exception):
+    """A line asked for by its id was withdrawn (in another tab, by someone else): whoever still had it open
+    is told so, where an id never given is simply not found."""
+
+    def __init__(self, year: int, line_id: str, agency: str) -> None:
+        super().__init__(line_id)
+        self.year, self.line_id, self.agency = year, line_id, agency
+
+
 async def _line_of(pool: asyncpg.Pool, year: int, line_id: str, by_agency: str | None) -> RkpdLine:
+    """The line as it stands; LineWithdrawn for one withdrawn, 404 for an id never given."""
     async with pool.acquire() as conn:
-        lines = {x.line_id: x for x in await rkpd_views.working_lines(conn, year)}
-    line = lines.get(line_id)
-    if line is None:
+        line = {x.line_id: x for x in await rkpd_views.working_lines(conn, year)}.get(line_id)
+        agency = line.agency if line is not None else await _withdrawn_from(conn, year, line_id)
+    if agency is None:
         raise NotFoundException()
-    if by_agency is not None and line.agency != by_agency:
+    if by_agency is not None and agency != by_agency:
         raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
+    if line is None:
+        raise LineWithdrawn(year, line_id, agency)
     return line
+
+
+async def _withdrawn_from(conn: asyncpg.Connection, year: int, line_id: str) -> str | None:
+    """The agency a line was withdrawn from, as its lineage keeps it; None for an id never given (a line
+    withdrawn is never set again, so a withdrawal in its lineage means it is gone)."""
+    steps = await lineage_views.steps(conn, [lineage_views.line_subject(year, line_id)])
+    withdrawals = [s for s in steps if s.kind == event_tag(RkpdLineWithdrawn)]
+    return str(msgspec.json.decode(withdrawals[-1].detail)["agency"]) if withdrawals else None
+
+
+async def _unless_withdrawn(request: Request, actor: Actor, pool: asyncpg.Pool,
+                            answer: Coroutine[Any, Any, Response]) -> Response:  # fmt: skip
+    """`answer`, or when the line it is about was withdrawn meanwhile, the agency's page saying so (410),
+    nothing written: a tab left open learns what happened instead of meeting a bare "not found"."""
+    try:
+        return await answer
+    except LineWithdrawn as gone:
+        context = await _agency_context(pool, gone.year, gone.agency)
+        text = translate(request, Message(N_("Baris %(line)s sudah ditarik; tidak ada yang diubah"),
+                                          line=gone.line_id))  # fmt: skip
+        return _agency_page(request, actor, context, status=410, errors={"form": text}, failed="withdrawn")
 
 
 def _line_values(line: RkpdLine) -> dict[str, Any]:
@@ -306,18 +352,22 @@ async def _line_page(request: Request, actor: Actor, pool: asyncpg.Pool, year: i
                 idempotency_key=key, withdraw_key=str(uuid.uuid4()), **extra)  # fmt: skip
 
 
-@get("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
-async def line_page(request: Request, actor: ActorDep, pool: PoolDep, line_id: FromPath[str]) -> Template:
+async def _line_screen(request: Request, actor: Actor, pool: asyncpg.Pool, line_id: str) -> Template:
     year = await _renja_year(request, pool)
     line = await _line_of(pool, year, line_id, acting_agency(actor))
     context = await _agency_context(pool, year, line.agency)
     return await _line_page(request, actor, pool, year, line_id, context)
 
 
+@get("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
+async def line_page(request: Request, actor: ActorDep, pool: PoolDep, line_id: FromPath[str]) -> Response:
+    return await _unless_withdrawn(request, actor, pool, _line_screen(request, actor, pool, line_id))
+
+
 @post("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
 async def revise_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
                       store: StoreDep, line_id: FromPath[str]) -> Response:  # fmt: skip
-    return await _set_line(request, actor, pool, rkpd, runner, store, line_id)
+    return await _unless_withdrawn(request, actor, pool, _set_line(request, actor, pool, rkpd, runner, store, line_id))
 
 
 async def _replayed(store: EventStore, runner: ProjectionRunner, key: str | None, meta: Metadata) -> bool:
@@ -347,6 +397,11 @@ async def _sent_again(request: Request, actor: Actor, pool: asyncpg.Pool, year: 
 @post("/petugas/perangkat-daerah/baris/{line_id:str}/tarik", include_in_schema=False)
 async def withdraw_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
                         store: StoreDep, line_id: FromPath[str]) -> Response:  # fmt: skip
+    return await _unless_withdrawn(request, actor, pool, _withdraw(request, actor, pool, rkpd, runner, store, line_id))
+
+
+async def _withdraw(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService, runner: ProjectionRunner,
+                    store: EventStore, line_id: str) -> Response:  # fmt: skip
     by_agency = acting_agency(actor)
     year = await _renja_year(request, pool)
     form = await request.form()
