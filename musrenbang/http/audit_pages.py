@@ -9,20 +9,23 @@ then `musrenbang verify --file`.
 
 from __future__ import annotations
 
-import re
+import math
 
+import asyncpg
 from litestar import Request, get
+from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from musrenbang.domain.access import require_role
 from musrenbang.eventlog.verify import verify_database
 from musrenbang.http.deps import ActorDep, PoolDep
 from musrenbang.http.labels import LEVEL_LABELS
-from musrenbang.http.log_head import PastedHead, check_pasted_head, latest_seal
+from musrenbang.http.log_head import PastedHead, check_pasted_head, hash_problem, latest_seal, pasted_hash
 from musrenbang.http.render import page
 from musrenbang.reference import region_names
 
 HEADS_SHOWN = 200
+"""Closed forums a page lists; `?halaman=` reaches the older ones."""
 
 
 @get("/audit", include_in_schema=False)
@@ -33,28 +36,49 @@ async def audit(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
         async with pool.acquire() as conn:
             report = await verify_database(conn)
     counts = await pool.fetchrow("SELECT count(*) AS events, coalesce(max(global_position), 0) AS last FROM events")
-    forums = await pool.fetch(
-        "SELECT f.forum_id, f.title, f.level, f.region, f.closed_at, e.stream_id, e.stream_version,"
-        " e.global_position, e.hash FROM forums f"
-        " JOIN events e ON e.stream_id = 'forum-' || f.forum_id AND e.event_type = 'forum.closed'"
-        " WHERE f.status = 'closed' ORDER BY e.global_position DESC LIMIT $1",
-        HEADS_SHOWN,
-    )
+    forums, page_number, pages = await _closed_forums(pool, _page_number(request))
     adoptions = await pool.fetch(
         "SELECT year, revision, total_pagu, adopted_at, stream_id, stream_version, position, hash"
         " FROM rkpd_adoptions ORDER BY year DESC, revision DESC"
     )
     async with pool.acquire() as conn:
         names = await region_names(conn, sorted({f["region"] for f in forums}))
-    raw = str(request.query_params.get("hash", ""))[:200]
-    digest = re.sub(r"\s+", "", raw).lower()
+    digest = pasted_hash(str(request.query_params.get("hash", "")))
+    problem = hash_problem(digest) if digest else None
     pasted = PastedHead(None, None, False)
-    if digest:
+    if digest and problem is None:
         async with pool.acquire() as conn:
             pasted = await check_pasted_head(conn, digest)
     return page(
         request, "audit.html", actor=actor, report=report, chains=report.chains if report else None, counts=counts,
-        forums=forums, adoptions=adoptions, digest=digest, found=pasted.found, intact=pasted.intact,
-        sealed=pasted.sealed, heads_shown=HEADS_SHOWN,
+        forums=forums, adoptions=adoptions, digest=digest[:200], problem=problem, found=pasted.found,
+        intact=pasted.intact, sealed=pasted.sealed, page_number=page_number, pages=pages,
         seal=await latest_seal(pool), names=names, LEVELS=LEVEL_LABELS,
     )  # fmt: skip
+
+
+def _page_number(request: Request) -> int:
+    """`?halaman=N` of the closed forums (1 when absent); anything else is a page that does not exist."""
+    raw = request.query_params.get("halaman")
+    if raw is None:
+        return 1
+    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0):
+        raise NotFoundException()
+    return int(raw)
+
+
+async def _closed_forums(pool: asyncpg.Pool, number: int) -> tuple[list[asyncpg.Record], int, int]:
+    """One page of the closed forums' heads, newest first, with the page's number and how many pages there
+    are: a city closes some seventy forums a year, and an auditor must reach the older ones too."""
+    total = await pool.fetchval("SELECT count(*) FROM forums WHERE status = 'closed'")
+    pages = max(1, math.ceil(total / HEADS_SHOWN))
+    if number > pages:
+        raise NotFoundException()
+    rows = await pool.fetch(
+        "SELECT f.forum_id, f.title, f.level, f.region, f.closed_at, e.stream_id, e.stream_version,"
+        " e.global_position, e.hash FROM forums f"
+        " JOIN events e ON e.stream_id = 'forum-' || f.forum_id AND e.event_type = 'forum.closed'"
+        " WHERE f.status = 'closed' ORDER BY e.global_position DESC LIMIT $1 OFFSET $2",
+        HEADS_SHOWN, (number - 1) * HEADS_SHOWN,
+    )  # fmt: skip
+    return rows, number, pages

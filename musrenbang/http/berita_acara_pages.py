@@ -10,7 +10,6 @@ from typing import Any
 import asyncpg
 import segno
 from litestar import Request, get
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
 
@@ -18,11 +17,12 @@ from musrenbang.domain import forum as rules
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain import values
 from musrenbang.domain.city import City
+from musrenbang.domain.errors import N_, NotFound
 from musrenbang.domain.events import ForumClosed
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ForumsDep, PoolDep, StoreDep
 from musrenbang.http.labels import RULE_LABELS
-from musrenbang.http.log_head import check_pasted_head, latest_seal
+from musrenbang.http.log_head import check_pasted_head, hash_problem, latest_seal, pasted_hash
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.projections import forums as forum_views
@@ -33,8 +33,9 @@ from musrenbang.reference import region
 async def berita_acara(request: Request, forums: ForumsDep, store: StoreDep, pool: PoolDep,
                        forum_id: FromPath[str]) -> Template:  # fmt: skip
     forum, head = await forums.load(forum_id.upper())
-    if forum.result is None:
-        raise NotFoundException()
+    if forum.result is None:  # say why: a bare "page not found" reads as a wrong link or a lost forum
+        raise NotFound(N_("Berita Acara belum ada: musyawarah ini belum ditutup. Berita Acara dibuat saat"
+                          " musyawarah ditutup."))  # fmt: skip
     s = forum.scheduled
     # The close is the forum's last event: read from the head, not the whole (60,000-delegate) stream.
     closing = [e for e in await store.read_stream(rules.stream_id(s.forum_id), from_version=head.version)
@@ -104,13 +105,18 @@ async def _kecamatan_priorities(conn: asyncpg.Connection, forum: rules.Forum, ci
     return [{**row, "agency": city.agency_name(str(row["agency"]))} for row in rows]
 
 
-@get("/periksa/{digest:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def check_head_page(request: Request, pool: PoolDep, digest: FromPath[str]) -> Template:
+@get(["/periksa", "/periksa/{digest:str}"], include_in_schema=False, dependencies=FROM_REPLICA)
+async def check_head_page(request: Request, pool: PoolDep) -> Template:
     """Anyone can check that the log still holds the head a Berita Acara printed, unchanged: an event's
     hash, or a seal's (then the seal's own event and the chain of seals up to it are checked here; the
-    full check of every sealed event is `musrenbang verify --head`)."""
-    digest = digest.strip().lower()
+    full check of every sealed event is `musrenbang verify --head`). `/periksa` alone is a form to paste
+    one (`?hash=`); what cannot be a hash is refused with the reason (400) and never printed back."""
+    typed = pasted_hash(str(request.path_params.get("digest") or request.query_params.get("hash") or ""))
+    problem = hash_problem(typed) if typed else None
+    if not typed or problem is not None:
+        return page(request, "check_head.html", digest=None, typed=typed[:200], problem=problem,
+                    status=400 if problem else 200)  # fmt: skip
     async with pool.acquire() as conn:
-        checked = await check_pasted_head(conn, digest)
-    return page(request, "check_head.html", digest=digest, found=checked.found, intact=checked.intact,
-                sealed=checked.sealed, status=200 if checked.found else 404)  # fmt: skip
+        checked = await check_pasted_head(conn, typed)
+    return page(request, "check_head.html", digest=typed, typed=typed, problem=None, found=checked.found,
+                intact=checked.intact, sealed=checked.sealed, status=200 if checked.found else 404)  # fmt: skip

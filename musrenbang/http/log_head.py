@@ -15,6 +15,7 @@ from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 
+from musrenbang.domain.errors import N_, Message
 from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import Position
 from musrenbang.eventlog.verify import check_head
@@ -80,6 +81,29 @@ class PastedHead(NamedTuple):
     found: asyncpg.Record | None
     """The event it names (for a seal: the seal's own event, on the chain of seals)."""
     intact: bool
+
+
+HEX = frozenset("0123456789abcdef")
+
+
+def pasted_hash(typed: str) -> str:
+    """A hash as a person pastes it: spaces and line breaks anywhere are dropped (one copied from a printed
+    Berita Acara breaks across lines) and case is ignored."""
+    return "".join(typed.split()).lower()
+
+
+def hash_problem(digest: str) -> Message | None:
+    """Why `digest` cannot be a hash at all, in words a person can act on; None when it can be one. A typo
+    must not read "the log does not hold this hash": to an auditor that says the log was changed."""
+    wrong = next((c for c in digest if c not in HEX), None)
+    if wrong is not None:
+        shown = wrong if wrong.isprintable() else f"U+{ord(wrong):04X}"
+        return Message(N_("Ini bukan hash: hash hanya memuat angka 0–9 dan huruf a–f, sedangkan yang diperiksa"
+                          " memuat %(char)s."), char=f"«{shown}»")  # fmt: skip
+    if len(digest) != 64:
+        return Message(N_("Ini bukan hash yang lengkap: hash terdiri dari 64 karakter, sedangkan yang diperiksa"
+                          " %(n)s karakter. Periksa apakah ada yang terpotong atau berlebih."), n=len(digest))
+    return None
 
 
 async def check_pasted_head(conn: asyncpg.Connection, digest: str) -> PastedHead:
