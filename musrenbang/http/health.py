@@ -14,6 +14,8 @@ every instance shares the database, so taking them all out would only turn stale
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 import msgspec
 from litestar import Response, get
@@ -24,6 +26,8 @@ from musrenbang.delivery.worker import DeliveryWorker
 from musrenbang.http.deps import PoolDep, RunnerDep
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.projections.status import STALLED, ProjectionStatus, projection_status
+
+log = logging.getLogger(__name__)
 
 OK, DEGRADED, UNAVAILABLE = "ok", "degraded", "unavailable"
 _PROBLEMS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -67,23 +71,39 @@ class Ready(msgspec.Struct, omit_defaults=True):
     error: str | None = None
 
 
+ANSWER_WITHIN = 5
+"""Seconds /health waits for the database, for a connection and then for its statements (a table locked by a
+migration or a rebuild's switch): a monitor must get 503 in time, not a request that hangs."""
+
+
 async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: DeliveryWorker | None = None,
-                      reads: ReadPools | None = None) -> Health:  # fmt: skip
+                      reads: ReadPools | None = None, *, public: bool = False) -> Health:  # fmt: skip
+    """`public`: the page anyone may read names what kind of problem the database has, not its message,
+    which can hold the database's host, port and user name (the log has it whole, as `musrenbang status`)."""
     replicas = reads.statuses() if reads is not None else []
     try:
-        async with pool.acquire(timeout=5) as conn:
+        async with pool.acquire(timeout=ANSWER_WITHIN) as conn, conn.transaction(readonly=True):
+            await conn.execute(f"SET LOCAL statement_timeout = '{ANSWER_WITHIN}s'")
             version = await conn.fetchval("SHOW server_version")
             projections = await projection_status(conn, runner.projections)
             outbox = await _outbox(conn)
         if delivery is not None:
             outbox = msgspec.structs.replace(outbox, channels=delivery.channels, failing=delivery.failing)
     except _PROBLEMS as exc:
-        return Health(UNAVAILABLE, DatabaseHealth("unreachable", error=str(exc) or type(exc).__name__), {},
+        return Health(UNAVAILABLE, DatabaseHealth("unreachable", error=_problem(exc, public)), {},
                       runner.listening, replicas=replicas)  # fmt: skip
     stalled = any(s.state == STALLED for s in projections.values())
     skipped = any(r.state != STREAMING for r in replicas)
     return Health(DEGRADED if stalled or skipped else OK, DatabaseHealth("ok", version=version), projections,
                   runner.listening, outbox, replicas)  # fmt: skip
+
+
+def _problem(exc: BaseException, public: bool) -> str:
+    """What a health answer says of a database problem: for the public, its kind alone (logged whole)."""
+    if not public:
+        return str(exc) or type(exc).__name__
+    log.warning("health: the database does not answer: %s", exc)
+    return type(exc).__name__
 
 
 async def _outbox(conn: asyncpg.Connection) -> OutboxHealth:
@@ -98,7 +118,7 @@ async def _outbox(conn: asyncpg.Connection) -> OutboxHealth:
 
 @get("/health", summary="The database, each projection's lag and state, each read replica's; 503 unless all is well")
 async def health(state: State, pool: PoolDep, runner: RunnerDep) -> Response[Health]:
-    body = await site_health(pool, runner, state.get("delivery"), state.get("reads"))
+    body = await site_health(pool, runner, state.get("delivery"), state.get("reads"), public=True)
     return Response(body, status_code=200 if body.status == OK else 503)
 
 
@@ -108,5 +128,5 @@ async def ready(pool: PoolDep) -> Response[Ready]:
         async with pool.acquire(timeout=3) as conn:
             await conn.fetchval("SELECT 1", timeout=3)
     except _PROBLEMS as exc:
-        return Response(Ready(False, str(exc) or type(exc).__name__), status_code=503)
+        return Response(Ready(False, _problem(exc, public=True)), status_code=503)
     return Response(Ready(True))

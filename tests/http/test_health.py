@@ -102,3 +102,20 @@ async def test_a_page_says_when_its_data_may_be_behind(server: Server, database_
     finally:
         await conn.close()
     server.logged(r"gave up after \d+\.\d s waiting for projection proposals")
+
+
+async def test_health_answers_503_in_time_when_a_table_it_reads_is_locked(server: Server, database_url: str) -> None:
+    """A migration or a rebuild's switch holds a table /health reads: it answered only once the lock went
+    (a monitor saw a hang, not an alert). Its statements now give up after health.ANSWER_WITHIN seconds."""
+    locker = await asyncpg.connect(database_url)
+    try:
+        async with locker.transaction():
+            await locker.execute("LOCK TABLE projection_checkpoints IN ACCESS EXCLUSIVE MODE")
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+                r = await client.get("/health")
+        assert r.status_code == 503 and r.json()["status"] == "unavailable", r.text
+        assert r.json()["database"]["error"] == "QueryCanceledError"  # its kind, not the server's message
+    finally:
+        await locker.close()
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+        assert (await client.get("/health")).json()["database"]["status"] == "ok"
