@@ -9,12 +9,15 @@ SVG, which needs no exception.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from litestar import Request
 from litestar.types import Message, Scope
 
 from musrenbang.config import Settings
+
+log = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self';"
@@ -40,15 +43,32 @@ def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable
     if settings.over_https:
         fixed.append((b"strict-transport-security", f"max-age={HSTS_SECONDS}".encode()))
     names = {name for name, _ in fixed}
+    unwarned = [not settings.over_https]
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
+            if unwarned[0] and _arrived_over_https(scope, settings):
+                unwarned[0] = False
+                log.warning(HTTP_PUBLIC_URL_WARNING, settings.public_url)
             headers = [h for h in message.get("headers", []) if bytes(h[0]).lower() not in names]
             if _signed_in(scope) and not scope.get("path", "").startswith("/static/"):
                 headers = _not_kept(headers)
             message["headers"] = [*_kept_by_the_browser_alone(headers), *fixed]
 
     return add_headers
+
+
+HTTP_PUBLIC_URL_WARNING = (
+    "requests arrive over HTTPS but MUSRENBANG_PUBLIC_URL is %s: set it to the https:// address, or the CSRF"
+    " cookie is not Secure, no HSTS is sent and the links in messages to residents use plain HTTP"
+)
+
+
+def _arrived_over_https(scope: Scope, settings: Settings) -> bool:
+    """As `over_https` reads a request: over TLS itself, or by a trusted proxy's X-Forwarded-Proto."""
+    if scope.get("scheme") == "https":
+        return True
+    return bool(settings.trust_proxy) and (b"x-forwarded-proto", b"https") in scope.get("headers", [])
 
 
 def _signed_in(scope: Scope) -> bool:

@@ -329,3 +329,16 @@ async def test_no_answer_to_a_signed_in_request_is_kept_by_the_browser(
         bearer = {"Authorization": f"Bearer {token.json()['token']}"}
         assert (await api.get("/api/v1/me", headers=bearer)).headers.get("cache-control") == "no-store"
         assert "no-store" not in (await api.get("/rkpd/2022")).headers.get("cache-control", "")
+
+
+def test_https_behind_a_proxy_with_an_http_public_address_is_told_once_in_the_log(app_database: str) -> None:
+    """A TLS proxy in front, MUSRENBANG_PUBLIC_URL left at http://: the CSRF cookie goes without Secure, no
+    HSTS, and messages to residents link to plain HTTP. Nothing showed it; the log now says so, once."""
+    env = {"MUSRENBANG_PUBLIC_URL": "http://musrenbang.example.go.id", "MUSRENBANG_TRUST_PROXY": "1"}
+    with serving(app_database, extra_env=env) as server, httpx.Client(base_url=server.base_url, timeout=30) as client:
+        assert client.get("/").status_code == 200  # plain HTTP, as the address says: nothing to tell
+        assert "MUSRENBANG_PUBLIC_URL" not in server.output()
+        for _ in range(3):
+            assert client.get("/", headers={"X-Forwarded-Proto": "https"}).status_code == 200
+        told = server.output().count("requests arrive over HTTPS but MUSRENBANG_PUBLIC_URL is http://")
+    assert told == 1
