@@ -21,7 +21,7 @@ from musrenbang.eventlog.verify import verify_database
 from musrenbang.http.deps import ActorDep, PoolDep
 from musrenbang.http.labels import LEVEL_LABELS
 from musrenbang.http.log_head import PastedHead, check_pasted_head, hash_problem, latest_seal, pasted_hash
-from musrenbang.http.render import page
+from musrenbang.http.render import page, page_number
 from musrenbang.reference import region_names
 
 HEADS_SHOWN = 200
@@ -36,7 +36,7 @@ async def audit(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
         async with pool.acquire() as conn:
             report = await verify_database(conn)
     counts = await pool.fetchrow("SELECT count(*) AS events, coalesce(max(global_position), 0) AS last FROM events")
-    forums, page_number, pages = await _closed_forums(pool, _page_number(request))
+    forums, number, pages = await _closed_forums(pool, page_number(request))
     adoptions = await pool.fetch(
         "SELECT year, revision, total_pagu, adopted_at, stream_id, stream_version, position, hash"
         " FROM rkpd_adoptions ORDER BY year DESC, revision DESC"
@@ -52,19 +52,9 @@ async def audit(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
     return page(
         request, "audit.html", actor=actor, report=report, chains=report.chains if report else None, counts=counts,
         forums=forums, adoptions=adoptions, digest=digest[:200], problem=problem, found=pasted.found,
-        intact=pasted.intact, sealed=pasted.sealed, page_number=page_number, pages=pages,
+        intact=pasted.intact, sealed=pasted.sealed, page_number=number, pages=pages,
         seal=await latest_seal(pool), names=names, LEVELS=LEVEL_LABELS,
     )  # fmt: skip
-
-
-def _page_number(request: Request) -> int:
-    """`?halaman=N` of the closed forums (1 when absent); anything else is a page that does not exist."""
-    raw = request.query_params.get("halaman")
-    if raw is None:
-        return 1
-    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0):
-        raise NotFoundException()
-    return int(raw)
 
 
 async def _closed_forums(pool: asyncpg.Pool, number: int) -> tuple[list[asyncpg.Record], int, int]:

@@ -12,6 +12,7 @@ import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2.ext import _make_new_gettext, _make_new_ngettext
 from litestar import Request, Response
+from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from musrenbang.domain import proposal as rules
@@ -73,6 +74,17 @@ def as_typed(row: Mapping[str, Any], fields: Iterable[str]) -> dict[str, str]:
     type it: the volume in Indonesian ("1.500", "2,5", what the form reads back: values.parse_quantity),
     the rest as text, nothing for what is missing."""
     return {f: "" if row[f] is None else number(row[f]) if f == "volume" else str(row[f]) for f in fields}
+
+
+def page_number(request: Request) -> int:
+    """`?halaman=N` of a paged list (1 when absent); anything but a page number is a page that does not
+    exist (404), never a 500 or page 1 under another address."""
+    raw = request.query_params.get("halaman")
+    if raw is None:
+        return 1
+    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) < 6 and int(raw) > 0):
+        raise NotFoundException()
+    return int(raw)
 
 
 def same_page_path(path: str) -> str:

@@ -43,7 +43,7 @@ from musrenbang.http.labels import CRITERIA, LEVEL_LABELS, ROLE_LABELS, RULE_LAB
 from musrenbang.http.log_head import latest_seal_on
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import number as count_text
-from musrenbang.http.render import page, page_context, remember_language, rendered, rupiah
+from musrenbang.http.render import page, page_context, page_number, remember_language, rendered, rupiah
 from musrenbang.http.rkpd_api import (
     LineageOut,
     ProposalNode,
@@ -180,16 +180,6 @@ def by_agency(rkpd: RkpdOut) -> list[AgencySummary]:
         a.lines += 1
         a.total += i.pagu
     return sorted(out.values(), key=lambda a: (a.name, a.code))
-
-
-def page_number(request: Request) -> int:
-    """`?halaman=N` (1 when absent); anything but a page number is a page that does not exist."""
-    raw = request.query_params.get("halaman")
-    if raw is None:
-        return 1
-    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) < 6 and int(raw) > 0):
-        raise NotFoundException()
-    return int(raw)
 
 
 @get("/rkpd/{name:str}", include_in_schema=False, dependencies=FROM_REPLICA)

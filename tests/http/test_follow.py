@@ -57,6 +57,15 @@ async def mails(pool: asyncpg.Pool, email: str) -> list[asyncpg.Record]:
     return await pool.fetch("SELECT * FROM outbox WHERE address = $1 ORDER BY created_at", email.lower())
 
 
+async def a_follower(client: httpx.AsyncClient, pool: asyncpg.Pool) -> tuple[str, str, asyncpg.Record]:
+    """A new proposal, the address that asked to follow it, and its subscription (not confirmed yet)."""
+    code = await new_proposal(client)
+    email = new_email()
+    await ask(client, code, email)
+    [sub] = await subscriptions(pool, email)
+    return code, email, sub
+
+
 async def test_following_asks_for_a_confirmation_that_only_a_button_gives(
     client: httpx.AsyncClient, app_pool: asyncpg.Pool
 ) -> None:
@@ -105,10 +114,7 @@ async def test_asking_again_sends_no_second_mail_and_the_answer_is_the_same(
 async def test_a_confirmation_link_confirms_for_a_week_and_asking_again_renews_it(
     client: httpx.AsyncClient, app_pool: asyncpg.Pool
 ) -> None:
-    code = await new_proposal(client)
-    email = new_email()
-    await ask(client, code, email)
-    [sub] = await subscriptions(app_pool, email)
+    code, email, sub = await a_follower(client, app_pool)
     token = sub["token"]
     days = follow.CONFIRM_DAYS
     await app_pool.execute(  # the mail was sent a day longer ago than a link confirms
@@ -159,10 +165,7 @@ async def test_a_wrong_address_or_subject_is_answered_beside_its_field(
 async def test_the_stop_button_stops_and_cancels_what_was_still_to_be_sent(
     client: httpx.AsyncClient, app_pool: asyncpg.Pool
 ) -> None:
-    code = await new_proposal(client)
-    email = new_email()
-    await ask(client, code, email)
-    [sub] = await subscriptions(app_pool, email)
+    code, email, sub = await a_follower(client, app_pool)
     await client.post(f"/ikuti/{sub['token']}", data={"_csrf_token": await csrf(client)})
     news = await _queue_news(app_pool, sub)
     page = await client.get(f"/berhenti/{sub['token']}")
@@ -185,10 +188,7 @@ async def test_a_mail_providers_one_click_post_stops_without_a_session(
 ) -> None:
     """RFC 8058: the e-mail's List-Unsubscribe-Post makes the provider POST the stop link with no cookie and
     no form token; the link's own token is what authorises it."""
-    code = await new_proposal(client)
-    email = new_email()
-    await ask(client, code, email)
-    [sub] = await subscriptions(app_pool, email)
+    code, email, sub = await a_follower(client, app_pool)
     async with httpx.AsyncClient(base_url=str(client.base_url), timeout=30) as provider:
         r = await provider.post(f"/berhenti/{sub['token']}", content=b"List-Unsubscribe=One-Click",
                                 headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
