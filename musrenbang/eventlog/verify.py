@@ -19,7 +19,7 @@ import asyncpg
 
 from musrenbang.domain.events import LogSealed
 from musrenbang.eventlog import codec
-from musrenbang.eventlog.seal import SealChecker, decode_seal
+from musrenbang.eventlog.seal import GENESIS, SEAL_STREAM, SealChecker, decode_seal
 
 
 class StoredEvent(NamedTuple):
@@ -88,24 +88,11 @@ class ChainChecker:
         if e.stream_version != version + 1:
             self._break(e, f"expected version {version + 1}, found {e.stream_version}")
             return
-        try:
-            canonical = codec.canonical(
-                e.stream_id,
-                e.stream_version,
-                e.event_id,
-                e.event_type,
-                e.recorded_at,
-                codec.recanonicalize(e.data),
-                codec.recanonicalize(e.metadata),
-            )
-        except ValueError as exc:
-            self._break(e, f"unreadable event: {exc}")
+        problem = link_problem(previous, e)
+        if problem is not None:
+            self._break(e, problem)
             return
-        expected = codec.chain_hash(previous, canonical)
-        if expected != bytes(e.hash):
-            self._break(e, "hash does not match the event's contents and the previous hash")
-            return
-        self._heads[e.stream_id] = (e.stream_version, expected)
+        self._heads[e.stream_id] = (e.stream_version, bytes(e.hash))
 
     def _break(self, e: StoredEvent, reason: str) -> None:
         self._broken.add(e.stream_id)
@@ -120,6 +107,26 @@ class ChainChecker:
     def heads(self) -> dict[str, tuple[int, bytes]]:
         """Each stream's last version and hash as fed (for naming what a seal lost)."""
         return self._heads
+
+
+def link_problem(previous: bytes, e: StoredEvent) -> str | None:
+    """Why `e`'s stored hash is not the hash of its contents chained to `previous` (its stream's hash
+    before it); None when it is."""
+    try:
+        canonical = codec.canonical(
+            e.stream_id,
+            e.stream_version,
+            e.event_id,
+            e.event_type,
+            e.recorded_at,
+            codec.recanonicalize(e.data),
+            codec.recanonicalize(e.metadata),
+        )
+    except ValueError as exc:
+        return f"unreadable event: {exc}"
+    if codec.chain_hash(previous, canonical) != bytes(e.hash):
+        return "hash does not match the event's contents and the previous hash"
+    return None
 
 
 def check_chains(events: Iterable[StoredEvent]) -> ChainReport:
@@ -203,15 +210,68 @@ async def verify_database(
 
 
 async def check_head(conn: asyncpg.Connection, digest: str) -> tuple[asyncpg.Record | None, bool]:
-    """The event whose hash is `digest` (64 hex digits), and whether its stream's chain is intact up to
-    it: what a printed log head (Berita Acara, adopted RKPD) is checked against."""
+    """The event whose hash is `digest` (64 hex digits), and whether it is intact: what a printed log head
+    (Berita Acara, adopted RKPD, a seal's own event) is checked against, on public pages anyone may call.
+
+    The row's `whole_chain` says what "intact" covers. True: the event's stream's hash chain from its
+    first event up to this one (a forum's, a year's: bounded streams). False, for a seal (stream
+    `log-seals`, about 1,440 a day, for ever): only the seal itself and its link to the seal before it
+    (`seal_link_problem`), two rows whatever the length of the chain of seals; the seals before those two
+    are not checked here. The whole chain of seals, and whether the events a seal covered are still in the
+    log, is `musrenbang verify --head HASH` (`verify_database`)."""
     if not re.fullmatch(r"[0-9a-f]{64}", digest):
         return None, False
     row = await conn.fetchrow(
-        "SELECT stream_id, stream_version, global_position, event_type, recorded_at FROM events WHERE hash = $1",
-        bytes.fromhex(digest),
-    )
+        "SELECT stream_id, stream_version, global_position, event_type, recorded_at, stream_id <> $2 AS whole_chain"
+        " FROM events WHERE hash = $1",
+        bytes.fromhex(digest), SEAL_STREAM,
+    )  # fmt: skip
     if row is None:
         return None, False
+    if not row["whole_chain"]:
+        return row, await check_seal_link(conn, row["stream_version"])
     events = [e async for e in stored_events(conn, stream=row["stream_id"])]
     return row, check_chains(e for e in events if e.stream_version <= row["stream_version"]).intact
+
+
+async def check_seal_link(conn: asyncpg.Connection, version: int) -> bool:
+    """Whether the seal event at `version` of the chain of seals is intact and linked to the one before it
+    (`seal_link_problem`): reads those two events only."""
+    rows = await conn.fetch(
+        "SELECT global_position, stream_id, stream_version, event_id, event_type, recorded_at, data, metadata, hash"
+        " FROM events WHERE stream_id = $1 AND stream_version BETWEEN $2::int - 1 AND $2::int"
+        " ORDER BY stream_version LIMIT 2",
+        SEAL_STREAM, version,
+    )  # fmt: skip
+    events = [StoredEvent(*r) for r in rows]
+    if not events or events[-1].stream_version != version:
+        return False
+    before = events[0] if len(events) == 2 else None
+    return seal_link_problem(before, events[-1]) is None
+
+
+def seal_link_problem(before: StoredEvent | None, e: StoredEvent) -> str | None:
+    """Why the seal event `e` is not intact or does not follow from `before` (the event before it on the
+    chain of seals; None when `e` is not the first); None when it is intact and does.
+
+    Checked: `e`'s stored hash is its contents chained to `before`'s stored hash (so neither `e` nor the
+    hash `before` left was changed, and `before` is where it was); `e` is the seal after `before` (its
+    number) and chains to `before`'s seal hash (`previous`). Not checked: the seals before `before`, and
+    whether the events `e` sealed are still in the log (`verify_database`)."""
+    if e.stream_version > 1 and (before is None or before.stream_version != e.stream_version - 1):
+        return f"the event before seal event {e.stream_version} is missing from the chain of seals"
+    problem = link_problem(codec.GENESIS_HASH if before is None else bytes(before.hash), e)
+    if problem is not None:
+        return problem
+    if any(x.event_type != "log.sealed" for x in (e, before) if x is not None):
+        return "the chain of seals holds an event that is not a seal"
+    try:
+        sealed = decode_seal(codec.recanonicalize(e.data))
+        last = None if before is None else decode_seal(codec.recanonicalize(before.data))
+    except ValueError as exc:  # msgspec's errors are ValueErrors
+        return f"a seal cannot be read: {exc}"
+    if sealed.seal != (1 if last is None else last.seal + 1):
+        return f"seal {sealed.seal} does not follow seal {0 if last is None else last.seal}"
+    if sealed.previous != (GENESIS.hex() if last is None else last.hash):
+        return f"seal {sealed.seal} does not follow from the seal before it (previous hash differs)"
+    return None
