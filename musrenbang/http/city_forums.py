@@ -26,7 +26,7 @@ from litestar.response import Template
 from musrenbang.domain import city_forums as rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain import values
-from musrenbang.domain.errors import N_, Message
+from musrenbang.domain.errors import N_, Message, NotFound
 from musrenbang.domain.events import ForumParticipant
 from musrenbang.http.berita_acara_pages import check_link
 from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, Year
@@ -36,6 +36,7 @@ from musrenbang.http.log_head import latest_seal
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
 from musrenbang.http.rkpd_api import CITY_PROJECTIONS
+from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.rkpd import CityForum
 from musrenbang.services import cycles as cycle_service
@@ -128,7 +129,15 @@ class CityForumApi(Controller):
 async def _berita_acara(request: Request, pool: asyncpg.Pool, name: str, forum: str) -> Template:
     if not (name.isascii() and name.isdigit() and len(name) == 4):
         raise NotFoundException()
-    shown = await _shown(pool, int(name), forum)
+    async with pool.acquire() as conn:
+        shown = await rkpd_views.city_forum(conn, int(name), forum)
+        if shown is None and await cycle_views.cycle_row(conn, int(name)) is not None:
+            # say why, as for a kelurahan's or kecamatan's forum: a bare "page not found" reads as a wrong
+            # link. (Scheduled and not closed, the page shows the schedule and says the same.)
+            raise NotFound(N_("Berita Acara belum ada: musyawarah ini belum ditutup. Berita Acara dibuat saat"
+                              " musyawarah ditutup."))  # fmt: skip
+    if shown is None:  # no such year
+        raise NotFoundException()
     context: dict[str, Any] = {"f": shown, "title": rules.FORUMS[forum], "kinds": rules.PARTICIPANT_KINDS}
     if shown.berita_acara is not None:
         ba = shown.berita_acara
