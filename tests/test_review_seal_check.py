@@ -9,7 +9,7 @@ from typing import Any, cast
 import asyncpg
 
 from musrenbang.domain.events import CycleStageAdvanced
-from musrenbang.eventlog import codec, seal
+from musrenbang.eventlog import codec, seal, verify
 from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore
 from musrenbang.eventlog.verify import StoredEvent, check_head, verify_database
 from musrenbang.http.log_head import PastedHead, check_pasted_head
@@ -124,3 +124,30 @@ async def test_a_tampered_seal_is_still_not_intact(store: EventStore, pool: asyn
     assert (await checked(pool, hashes[0]))[0].intact  # seal 1 was not touched
     async with pool.acquire() as conn:
         assert not (await verify_database(conn, head=hashes[-1])).intact
+
+
+async def test_an_event_of_a_long_stream_is_checked_by_its_link_at_the_same_cost(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """A city-wide election's forum holds an event per delegate (61,668 in Warsaw's): checking its close
+    along the whole stream read them all, on a public page. Past WHOLE_CHAIN_UP_TO events, the event and
+    its link are checked, and a change to either still shows."""
+    long = verify.WHOLE_CHAIN_UP_TO + 5
+    events = [CycleStageAdvanced(year=2000 + i % 100, stage="kelurahan") for i in range(long)]
+    await store.append(Append("s-long", NEW_STREAM, events))
+    rows = await pool.fetch("SELECT stream_version, encode(hash, 'hex') AS h FROM events WHERE stream_id = 's-long'"
+                            " ORDER BY stream_version")  # fmt: skip
+    digests = {r["stream_version"]: r["h"] for r in rows}
+    costs = {}
+    for version in (verify.WHOLE_CHAIN_UP_TO, verify.WHOLE_CHAIN_UP_TO + 1, long):
+        pasted, counting = await checked(pool, digests[version])
+        assert pasted.found is not None and pasted.intact, version
+        assert pasted.found["whole_chain"] is (version <= verify.WHOLE_CHAIN_UP_TO)
+        costs[version] = counting.rows
+    assert costs[long] == costs[verify.WHOLE_CHAIN_UP_TO + 1] <= 3 < costs[verify.WHOLE_CHAIN_UP_TO], costs
+    where = f"stream_id = 's-long' AND stream_version = {long - 1}"
+    await behind_the_logs_back(pool, f"UPDATE events SET hash = sha256(hash) WHERE {where}")  # the link breaks
+    assert not (await checked(pool, digests[long]))[0].intact
+    where = f"stream_id = 's-long' AND stream_version = {long - 2}"
+    await behind_the_logs_back(pool, f"UPDATE events SET data = jsonb_set(data, '{{year}}', '1999') WHERE {where}")
+    assert not (await checked(pool, digests[long - 2]))[0].intact  # its contents changed

@@ -209,45 +209,61 @@ async def verify_database(
     return checker.report(head)
 
 
+WHOLE_CHAIN_UP_TO = 1000
+"""The longest stream whose whole hash chain a pasted head is checked along (a kelurahan's forum, a year's
+list). Longer ones (a city-wide election's forum holds an event per delegate: 60,000 and more; the chain of
+seals grows by about 1,440 a day) are checked by the event and its link to the one before it: a public page
+anyone may ask again and again must cost the same whatever the stream's length."""
+
+
 async def check_head(conn: asyncpg.Connection, digest: str) -> tuple[asyncpg.Record | None, bool]:
     """The event whose hash is `digest` (64 hex digits), and whether it is intact: what a printed log head
     (Berita Acara, adopted RKPD, a seal's own event) is checked against, on public pages anyone may call.
 
     The row's `whole_chain` says what "intact" covers. True: the event's stream's hash chain from its
-    first event up to this one (a forum's, a year's: bounded streams). False, for a seal (stream
-    `log-seals`, about 1,440 a day, for ever): only the seal itself and its link to the seal before it
-    (`seal_link_problem`), two rows whatever the length of the chain of seals; the seals before those two
-    are not checked here. The whole chain of seals, and whether the events a seal covered are still in the
-    log, is `musrenbang verify --head HASH` (`verify_database`)."""
+    first event up to this one (streams of at most WHOLE_CHAIN_UP_TO events). False: only the event itself
+    and its link to the event before it in its stream, two rows whatever the stream's length (for a seal,
+    `seal_link_problem`; else `link_problem`); the events before those two are not checked here. The whole
+    chain, and whether the events a seal covered are still in the log, is `musrenbang verify --head HASH`
+    (`verify_database`)."""
     if not re.fullmatch(r"[0-9a-f]{64}", digest):
         return None, False
     row = await conn.fetchrow(
-        "SELECT stream_id, stream_version, global_position, event_type, recorded_at, stream_id <> $2 AS whole_chain"
-        " FROM events WHERE hash = $1",
-        bytes.fromhex(digest), SEAL_STREAM,
+        "SELECT stream_id, stream_version, global_position, event_type, recorded_at,"
+        " stream_id <> $2 AND stream_version <= $3 AS whole_chain FROM events WHERE hash = $1",
+        bytes.fromhex(digest), SEAL_STREAM, WHOLE_CHAIN_UP_TO,
     )  # fmt: skip
     if row is None:
         return None, False
     if not row["whole_chain"]:
-        return row, await check_seal_link(conn, row["stream_version"])
+        return row, await check_link(conn, row["stream_id"], row["stream_version"])
     events = [e async for e in stored_events(conn, stream=row["stream_id"])]
     return row, check_chains(e for e in events if e.stream_version <= row["stream_version"]).intact
 
 
-async def check_seal_link(conn: asyncpg.Connection, version: int) -> bool:
-    """Whether the seal event at `version` of the chain of seals is intact and linked to the one before it
-    (`seal_link_problem`): reads those two events only."""
+async def check_link(conn: asyncpg.Connection, stream: str, version: int) -> bool:
+    """Whether the event at `version` of `stream` is intact and linked to the one before it: reads those two
+    events only (`seal_link_problem` on the chain of seals, which also follows the seals' own numbering)."""
     rows = await conn.fetch(
         "SELECT global_position, stream_id, stream_version, event_id, event_type, recorded_at, data, metadata, hash"
         " FROM events WHERE stream_id = $1 AND stream_version BETWEEN $2::int - 1 AND $2::int"
         " ORDER BY stream_version LIMIT 2",
-        SEAL_STREAM, version,
+        stream, version,
     )  # fmt: skip
     events = [StoredEvent(*r) for r in rows]
     if not events or events[-1].stream_version != version:
         return False
     before = events[0] if len(events) == 2 else None
-    return seal_link_problem(before, events[-1]) is None
+    if stream == SEAL_STREAM:
+        return seal_link_problem(before, events[-1]) is None
+    return _event_link_problem(before, events[-1]) is None
+
+
+def _event_link_problem(before: StoredEvent | None, e: StoredEvent) -> str | None:
+    """Why `e` is not intact or does not follow `before` (the event before it in its stream)."""
+    if e.stream_version > 1 and (before is None or before.stream_version != e.stream_version - 1):
+        return f"the event before version {e.stream_version} is missing from its stream"
+    return link_problem(codec.GENESIS_HASH if before is None else bytes(before.hash), e)
 
 
 def seal_link_problem(before: StoredEvent | None, e: StoredEvent) -> str | None:
@@ -258,9 +274,7 @@ def seal_link_problem(before: StoredEvent | None, e: StoredEvent) -> str | None:
     hash `before` left was changed, and `before` is where it was); `e` is the seal after `before` (its
     number) and chains to `before`'s seal hash (`previous`). Not checked: the seals before `before`, and
     whether the events `e` sealed are still in the log (`verify_database`)."""
-    if e.stream_version > 1 and (before is None or before.stream_version != e.stream_version - 1):
-        return f"the event before seal event {e.stream_version} is missing from the chain of seals"
-    problem = link_problem(codec.GENESIS_HASH if before is None else bytes(before.hash), e)
+    problem = _event_link_problem(before, e)
     if problem is not None:
         return problem
     if any(x.event_type != "log.sealed" for x in (e, before) if x is not None):
