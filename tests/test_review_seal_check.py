@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import asyncpg
 
-from musrenbang.domain.events import CycleStageAdvanced
+from musrenbang.domain.events import CycleStageAdvanced, LogSealed
 from musrenbang.eventlog import codec, seal, verify
 from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore
 from musrenbang.eventlog.verify import StoredEvent, check_head, verify_database
@@ -151,3 +151,28 @@ async def test_an_event_of_a_long_stream_is_checked_by_its_link_at_the_same_cost
     where = f"stream_id = 's-long' AND stream_version = {long - 2}"
     await behind_the_logs_back(pool, f"UPDATE events SET data = jsonb_set(data, '{{year}}', '1999') WHERE {where}")
     assert not (await checked(pool, digests[long - 2]))[0].intact  # its contents changed
+
+
+async def test_an_early_event_of_a_long_stream_is_checked_reading_no_further_than_it(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """The whole-chain check read the whole stream and kept what came before the event in Python: the first
+    event of a 60,000-event stream cost 60,000 rows. It reads up to the event, and no more."""
+    events = [CycleStageAdvanced(year=2000 + i % 100, stage="kelurahan") for i in range(3 * verify.WHOLE_CHAIN_UP_TO)]
+    await store.append(Append("s-early", NEW_STREAM, events))
+    first = await pool.fetchval("SELECT encode(hash, 'hex') FROM events WHERE stream_id = 's-early'"
+                                " AND stream_version = 2")  # fmt: skip
+    pasted, counting = await checked(pool, first)
+    assert pasted.found is not None and pasted.intact and pasted.found["whole_chain"]
+    assert counting.rows <= 4, counting.rows
+
+
+async def test_an_event_shaped_as_a_seal_in_another_stream_is_no_seal(store: EventStore, pool: asyncpg.Pool) -> None:
+    """A forged one-event stream whose event is typed `log.sealed` was taken for a seal by its `hash` field
+    (and its stream's chain, which the forger made whole, called it intact, in the seal's wording)."""
+    await seals(store, 1)
+    made_up = "ab" * 32
+    forged = LogSealed(seal=2, position=1, events=1, hash=made_up, previous=seal.GENESIS.hex(), up_to_tx=1)
+    await store.append(Append("x-forged", NEW_STREAM, [forged]))
+    pasted, _ = await checked(pool, made_up)
+    assert pasted.sealed is None and pasted.found is None and not pasted.intact

@@ -78,12 +78,13 @@ async def latest(conn: asyncpg.Connection) -> Seal | None:
 
 
 async def find(conn: asyncpg.Connection, digest: str) -> Seal | None:
-    """The seal whose hash is `digest` (64 hex digits), if the log holds it (index of migration 0019)."""
+    """The seal whose hash is `digest` (64 hex digits), if the chain of seals holds it (index of migration
+    0019): an event of another stream typed and shaped as a seal is not one."""
     row = await conn.fetchrow(
         "SELECT data, recorded_at, global_position, hash FROM events"
-        " WHERE event_type = 'log.sealed' AND data->>'hash' = $1",
-        digest,
-    )
+        " WHERE event_type = 'log.sealed' AND data->>'hash' = $1 AND stream_id = $2",
+        digest, SEAL_STREAM,
+    )  # fmt: skip
     return None if row is None else _seal(row)
 
 

@@ -137,16 +137,18 @@ def check_chains(events: Iterable[StoredEvent]) -> ChainReport:
 
 
 async def stored_events(
-    conn: asyncpg.Connection, batch: int = 5000, stream: str | None = None
+    conn: asyncpg.Connection, batch: int = 5000, stream: str | None = None, up_to: int | None = None
 ) -> AsyncIterator[StoredEvent]:
-    """Every event of the log (or of one stream) in chain order, read in one consistent snapshot."""
+    """Every event of the log (or of one stream, up to its version `up_to`) in chain order, read in one
+    consistent snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         async for r in conn.cursor(
             "SELECT global_position, stream_id, stream_version, event_id, event_type, recorded_at, data,"
-            " metadata, hash FROM events WHERE $1::text IS NULL OR stream_id = $1 ORDER BY stream_id, stream_version",
-            stream,
+            " metadata, hash FROM events WHERE ($1::text IS NULL OR stream_id = $1)"
+            " AND ($2::int IS NULL OR stream_version <= $2) ORDER BY stream_id, stream_version",
+            stream, up_to,
             prefetch=batch,
-        ):
+        ):  # fmt: skip
             yield StoredEvent(*r)
 
 
@@ -210,10 +212,10 @@ async def verify_database(
 
 
 WHOLE_CHAIN_UP_TO = 1000
-"""The longest stream whose whole hash chain a pasted head is checked along (a kelurahan's forum, a year's
-list). Longer ones (a city-wide election's forum holds an event per delegate: 60,000 and more; the chain of
-seals grows by about 1,440 a day) are checked by the event and its link to the one before it: a public page
-anyone may ask again and again must cost the same whatever the stream's length."""
+"""How far into its stream a pasted head is checked along the whole hash chain: the events up to it, read
+no further. An event later in its stream (a city-wide election's forum holds an event per delegate: 60,000
+and more; the chain of seals grows by about 1,440 a day) is checked by itself and its link to the one
+before it: a public page anyone may ask again and again must cost at most this many rows."""
 
 
 async def check_head(conn: asyncpg.Connection, digest: str) -> tuple[asyncpg.Record | None, bool]:
@@ -221,7 +223,7 @@ async def check_head(conn: asyncpg.Connection, digest: str) -> tuple[asyncpg.Rec
     (Berita Acara, adopted RKPD, a seal's own event) is checked against, on public pages anyone may call.
 
     The row's `whole_chain` says what "intact" covers. True: the event's stream's hash chain from its
-    first event up to this one (streams of at most WHOLE_CHAIN_UP_TO events). False: only the event itself
+    first event up to this one (an event at most WHOLE_CHAIN_UP_TO into its stream). False: only the event itself
     and its link to the event before it in its stream, two rows whatever the stream's length (for a seal,
     `seal_link_problem`; else `link_problem`); the events before those two are not checked here. The whole
     chain, and whether the events a seal covered are still in the log, is `musrenbang verify --head HASH`
@@ -237,8 +239,8 @@ async def check_head(conn: asyncpg.Connection, digest: str) -> tuple[asyncpg.Rec
         return None, False
     if not row["whole_chain"]:
         return row, await check_link(conn, row["stream_id"], row["stream_version"])
-    events = [e async for e in stored_events(conn, stream=row["stream_id"])]
-    return row, check_chains(e for e in events if e.stream_version <= row["stream_version"]).intact
+    events = [e async for e in stored_events(conn, stream=row["stream_id"], up_to=row["stream_version"])]
+    return row, check_chains(events).intact
 
 
 async def check_link(conn: asyncpg.Connection, stream: str, version: int) -> bool:
