@@ -181,11 +181,13 @@ async def _by_token(pool: asyncpg.Pool, token: str) -> tuple[asyncpg.Record, Fol
 
 async def _confirmable(pool: asyncpg.Pool, row: asyncpg.Record) -> bool:
     """Whether the subscription's confirmation link still confirms: within CONFIRM_DAYS of the newest mail
-    that sent it. An old mail found later (forwarded, or in a mailbox someone else now reads) must not
-    start messages its owner has long forgotten asking for; asking again sends a mail that renews it."""
+    that brought it, counted from its delivery (a mail that waited in the outbox for a channel to be set
+    up, or was sent again from /petugas/pesan, arrives with a week to go), and while one is still to be
+    delivered. An old mail found later (forwarded, or in a mailbox someone else now reads) must not start
+    messages its owner has long forgotten asking for; asking again sends a mail that renews it."""
     return bool(await pool.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE address = $1 AND created_at > now() - make_interval(days => $3)"
-        " AND purpose = 'confirm' AND link = $2)",
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE address = $1 AND purpose = 'confirm' AND link = $2"
+        " AND (status = 'pending' OR coalesce(delivered_at, created_at) > now() - make_interval(days => $3)))",
         row["address"], f"/ikuti/{row['token']}", CONFIRM_DAYS,
     ))  # fmt: skip
 
