@@ -65,9 +65,9 @@ InTransaction = Callable[[asyncpg.Connection, Sequence[StreamHead]], Awaitable[l
 """The part of a decision that reads the streams it appends to: on the appending transaction's connection,
 against their heads read there (a score sheet's changed rows, merged into the sheet as stored)."""
 Decide = Callable[[rules.Forum], "list[Event] | InTransaction"]
-"""How a command held open decides from the forum as loaded: its events (one per stream), or what to finish
-inside the transaction. Whatever the forum alone can refuse is refused here, before any statement (a
-delegate id the rules refuse never reaches the database as a stream name)."""
+"""How a command held open decides from the forum as loaded: its events (one per stream), decided before any
+statement (a delegate id the rules refuse never reaches the database as a stream name), or what to finish
+inside the transaction (a score sheet amended: its stream names only the forum's own sheet)."""
 
 
 def new_forum_id() -> str:
