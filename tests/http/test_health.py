@@ -106,7 +106,7 @@ async def test_a_page_says_when_its_data_may_be_behind(server: Server, database_
 
 async def test_health_answers_503_in_time_when_a_table_it_reads_is_locked(server: Server, database_url: str) -> None:
     """A migration or a rebuild's switch holds a table /health reads: it answered only once the lock went
-    (a monitor saw a hang, not an alert). Its statements now give up after health.ANSWER_WITHIN seconds."""
+    (a monitor saw a hang, not an alert). It now gives up within five seconds."""
     locker = await asyncpg.connect(database_url)
     try:
         async with locker.transaction():
