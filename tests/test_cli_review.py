@@ -309,3 +309,25 @@ async def test_the_demo_refuses_a_cycle_it_did_not_open(cli_env: dict[str, str],
     before = await events_in(database_url)
     assert "RKPD 2023" in one_error(musrenbang(cli_env, "demo"))
     assert await events_in(database_url) == before
+
+
+def test_every_commands_help_reads_as_written() -> None:
+    """`--help` of each command, as an operator first meets it: click printed an unbounded whole number's
+    range as "[x<=None]"."""
+    import click
+    from click.testing import CliRunner
+
+    from musrenbang.cli import main
+
+    def commands(group: click.Group, path: list[str]) -> list[list[str]]:
+        found = [path]
+        for name, command in group.commands.items():
+            found += commands(command, [*path, name]) if isinstance(command, click.Group) else [[*path, name]]
+        return found
+
+    every = commands(main, [])
+    assert ["serve"] in every and ["cycle", "open"] in every
+    for path in every:
+        done = CliRunner().invoke(main, [*path, "--help"])
+        assert done.exit_code == 0, (path, done.output)
+        assert "None" not in done.output, (path, done.output)

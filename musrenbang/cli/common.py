@@ -55,6 +55,10 @@ class WholeNumber(click.IntRange):
             self.fail(f"{value!r} is not a whole number written with the digits 0-9", param, ctx)
         return super().convert(value, param, ctx)
 
+    def _describe_range(self) -> str:
+        """click would print an unbounded range as "x<=None" in `--help`."""
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
 
 class Day(click.DateTime):
     """A day written YYYY-MM-DD, within the years the log's dates keep to (domain/bounds.py): one far

@@ -32,6 +32,10 @@ class BadForm(DomainError):
     code = "bad_request"
 
 
+NOT_OUR_FORM = N_("formulir ini tidak dibuat oleh halaman kami; muat ulang halaman dan kirim lagi")
+"""What a `BadForm` says when a field holds what none of our pages offers."""
+
+
 _STATUS = {  # the first class that matches wins
     BadForm: 400,
     NotAuthenticated: 401,

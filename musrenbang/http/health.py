@@ -91,7 +91,7 @@ async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: De
         if delivery is not None:
             outbox = msgspec.structs.replace(outbox, channels=delivery.channels, failing=delivery.failing)
     except _PROBLEMS as exc:
-        return Health(UNAVAILABLE, DatabaseHealth("unreachable", error=_problem(exc, public)), {},
+        return Health(UNAVAILABLE, DatabaseHealth("unreachable", error=_unreachable(exc, public)), {},
                       runner.listening, replicas=replicas)  # fmt: skip
     stalled = any(s.state == STALLED for s in projections.values())
     skipped = any(r.state != STREAMING for r in replicas)
@@ -100,11 +100,16 @@ async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: De
 
 
 def _problem(exc: BaseException, public: bool) -> str:
-    """What a health answer says of a database problem: for the public, its kind alone (logged whole)."""
-    if not public:
-        return str(exc) or type(exc).__name__
-    log.warning("health: the database does not answer: %s", exc)
-    return type(exc).__name__
+    """What a health answer says of a database problem: for the public, its kind alone (`_unreachable`
+    logs it whole); for the operator, its message."""
+    return type(exc).__name__ if public else str(exc) or type(exc).__name__
+
+
+def _unreachable(exc: BaseException, public: bool) -> str:
+    """`_problem`, with the whole message logged where the public answer leaves it out."""
+    if public:
+        log.warning("health: the database does not answer: %s", exc)
+    return _problem(exc, public)
 
 
 async def _outbox(conn: asyncpg.Connection) -> OutboxHealth:
@@ -129,5 +134,5 @@ async def ready(pool: PoolDep) -> Response[Ready]:
         async with pool.acquire(timeout=3) as conn:
             await conn.fetchval("SELECT 1", timeout=3)
     except _PROBLEMS as exc:
-        return Response(Ready(False, _problem(exc, public=True)), status_code=503)
+        return Response(Ready(False, _unreachable(exc, public=True)), status_code=503)
     return Response(Ready(True))

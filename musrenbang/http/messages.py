@@ -17,7 +17,7 @@ from musrenbang.delivery.channels import CHANNELS, configured_names
 from musrenbang.delivery.worker import requeue_failed
 from musrenbang.domain.errors import N_, Message
 from musrenbang.http.deps import ActorDep, PoolDep
-from musrenbang.http.errors import BadForm
+from musrenbang.http.errors import NOT_OUR_FORM, BadForm
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.notices import notify
@@ -42,7 +42,6 @@ directly), in words staff read; a purpose not listed shows as stored."""
 REQUEUED = N_("%(count)s pesan yang gagal dimasukkan lagi ke antrean pengiriman")
 """The notice after the retry form: how many were queued again (0 when none had failed, as after a second
 tap on the button)."""
-NOT_OUR_FORM = N_("formulir ini tidak dibuat oleh halaman kami; muat ulang halaman dan kirim lagi")
 
 
 class MessagePages(Controller):

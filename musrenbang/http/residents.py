@@ -24,7 +24,7 @@ from musrenbang.eventlog.store import IdempotencyKeyReused
 from musrenbang.http import feeds, page_cache
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
-from musrenbang.http.errors import BadForm, code_or_404
+from musrenbang.http.errors import NOT_OUR_FORM, BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt, count_photo_decode, count_submission
 from musrenbang.http.reads import FROM_REPLICA, found_on_standby_or_primary
@@ -457,5 +457,5 @@ def form_key(form: Any) -> str | None:
     was not made by our pages, and nothing from it reaches the log."""
     key = str(form.get("idempotency_key") or "")
     if key and not _FORM_KEY.fullmatch(key):
-        raise BadForm(N_("formulir ini tidak dibuat oleh halaman kami; muat ulang halaman dan kirim lagi"))
+        raise BadForm(NOT_OUR_FORM)
     return key or None

@@ -65,7 +65,7 @@ HTTP_PUBLIC_URL_WARNING = (
 
 
 def _arrived_over_https(scope: Scope, settings: Settings) -> bool:
-    """As `over_https` reads a request: over TLS itself, or by a trusted proxy's X-Forwarded-Proto."""
+    """The request came over TLS itself, or a trusted proxy's X-Forwarded-Proto says it did."""
     if scope.get("scheme") == "https":
         return True
     return bool(settings.trust_proxy) and (b"x-forwarded-proto", b"https") in scope.get("headers", [])
@@ -105,9 +105,7 @@ def over_https(request: Request) -> bool:
     """The public address is HTTPS (MUSRENBANG_PUBLIC_URL), the request came over HTTPS, or a trusted
     TLS-terminating proxy says it did."""
     settings = request.app.state.settings
-    if settings.over_https or request.url.scheme == "https":
-        return True
-    return bool(settings.trust_proxy) and request.headers.get("x-forwarded-proto") == "https"
+    return settings.over_https or _arrived_over_https(request.scope, settings)
 
 
 MAX_LOCAL_PATH = 2000
