@@ -202,6 +202,7 @@ def create_app(
             verification_pages.decide,
             verification_pages.merge,
             rkpd_api.rkpd_list,
+            rkpd_api.working,
             rkpd_api.proposal_lineage,
             rkpd_api.line_lineage,
             rkpd_api.receive,

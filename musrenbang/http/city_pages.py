@@ -502,8 +502,7 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
             year, rules.MENUNGGU, rules.DIPETAKAN, rules.DITOLAK_OPD,
         )  # fmt: skip
         lines = await rkpd_views.working_lines(conn, year)
-        declined = dict(await conn.fetch("SELECT code, reason FROM rkpd_items WHERE year = $1 AND status = $2",
-                                         year, rules.DITOLAK_OPD))  # fmt: skip
+        declined = await rkpd_views.declined(conn, year)
         cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
         ceilings = await rkpd_views.ceilings(conn, year)
         published = await rkpd_views.published(conn, year)

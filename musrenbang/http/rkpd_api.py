@@ -19,6 +19,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.serialization import encode_json
 
 from musrenbang.domain import bounds, realisation
+from musrenbang.domain import city_forums as city_forums_rules
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import require_role
 from musrenbang.domain.city import City
@@ -274,6 +275,40 @@ async def rkpd_list(request: Request, pool: PoolDep, year: Year) -> Response:
     return await page_cache.cached(request, list_key("json", year, version), render, "application/json")
 
 
+class WorkingLineOut(msgspec.Struct, frozen=True, kw_only=True):
+    version: str
+    """Send it back as `seen` with `PUT /api/v1/rkpd/{year}/lines/{line_id}`."""
+    line: RkpdLine
+
+
+class WorkingOut(msgspec.Struct, frozen=True, kw_only=True):
+    year: int
+    agency: str | None
+    """The agency whose lines these are (an agency's account reads its own); null: the whole city's."""
+    list_version: str | None
+    """The whole working list's version (Bappeda, auditors; null for an agency): send it back as `seen` to
+    adopt or to close a city forum, so that neither freezes a list changed since it was reviewed."""
+    lines: list[WorkingLineOut]
+    declined: dict[str, str]
+    """The proposals agencies declined, code → reason."""
+
+
+@get("/api/v1/rkpd/{year:int}/working", summary="The working RKPD list as the agencies have it now (staff), with"
+     " the versions a decision sends back as `seen`", tags=["rkpd"])  # fmt: skip
+async def working(pool: PoolDep, year: Year, actor: ActorDep) -> WorkingOut:
+    """Read on the primary, in one snapshot: it is what the next decision is checked against."""
+    require_role(actor, "admin", "auditor", "opd")
+    agency = acting_agency(actor) if actor.role == "opd" else None
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        if not await cycles.priority_programs(conn, year):
+            raise NotFoundException()
+        lines = await rkpd_views.working_lines(conn, year, agency)
+        declined = await rkpd_views.declined(conn, year, agency)
+    whole = None if agency else city_forums_rules.list_version(lines, declined)
+    return WorkingOut(year=year, agency=agency, list_version=whole, declined=declined,
+                      lines=[WorkingLineOut(version=rules.line_version(line), line=line) for line in lines])
+
+
 def list_key(kind: str, year: int, version: rkpd_views.ListVersion) -> tuple[object, ...]:
     """What the list as JSON, CSV or XLSX (`kind`) depends on: not the language, nor the seal."""
     return (f"rkpd.{kind}", year, version.rkpd, version.programs, version.city, version.tables)
@@ -422,8 +457,20 @@ class LineIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Reason = ""
 
 
-class AdoptIn(msgspec.Struct, forbid_unknown_fields=True):
+Seen = Annotated[str, msgspec.Meta(max_length=64, description=(
+    "The version the client last read (`GET /api/v1/rkpd/{year}/working`); when given, the decision is refused"
+    " with 409 if what it covers changed since. Empty: not checked."))]
+
+
+class RevisedLineIn(LineIn, forbid_unknown_fields=True, kw_only=True):
+    seen: Seen = ""
+    """The line's `version` as the client read it: a revision made meanwhile is not silently undone."""
+
+
+class AdoptIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     note: Reason = ""
+    seen: Seen = ""
+    """The working list's `list_version` as the client reviewed it."""
 
 
 class EnactmentIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -447,11 +494,12 @@ async def _done(runner: ProjectionRunner, result: AppendResult, line_id: str | N
 def line_command(data: LineIn, line_id: str | None, by_agency: str | None, programs: int) -> rules.SetLine:
     fields = msgspec.structs.asdict(data)
     reason = fields.pop("reason")
+    seen = fields.pop("seen", "")
     fields["agency"] = data.agency or by_agency or ""
     fields["origins"] = tuple(code_or_404(c) for c in data.origins)
     fields["locations"] = tuple(data.locations)
     return rules.SetLine(line=rules.LineInput(line_id=line_id, **fields), priority_programs=programs,
-                         reason=reason, by_agency=by_agency)  # fmt: skip
+                         reason=reason, by_agency=by_agency, seen=seen)  # fmt: skip
 
 
 @post("/api/v1/rkpd/{year:int}/receive", summary="Take up what the kecamatan forums forwarded (Bappeda)",
@@ -496,8 +544,9 @@ async def add_line(request: Request, year: Year, data: JSONBody[LineIn], actor: 
 
 @put("/api/v1/rkpd/{year:int}/lines/{line_id:str}", summary="Revise an RKPD line (restated whole)",
      tags=["rkpd"], status_code=200)  # fmt: skip
-async def revise_line(request: Request, year: Year, line_id: FromPath[str], data: JSONBody[LineIn], actor: ActorDep,
-                      rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+async def revise_line(request: Request, year: Year, line_id: FromPath[str], data: JSONBody[RevisedLineIn],
+                      actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None
+                      ) -> DoneOut:  # fmt: skip
     by_agency = acting_agency(actor)
     command = line_command(data, line_id, by_agency, await rkpd.priority_programs(year))
     key, meta = keyed(request, actor, idempotency_key, data)
@@ -519,7 +568,7 @@ async def adopt(request: Request, year: Year, data: JSONBody[AdoptIn], actor: Ac
                 runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
     require_role(actor, "admin")
     key, meta = keyed(request, actor, idempotency_key, data)
-    result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note), meta, key)
+    result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note, seen=data.seen), meta, key)
     return await _done(runner, result, projections=ADOPTION_PROJECTIONS)
 
 

@@ -319,6 +319,14 @@ async def working_lines(conn: asyncpg.Connection, year: int, agency: str | None 
     return [_line_decoder.decode(r["line"]) for r in rows]
 
 
+async def declined(conn: asyncpg.Connection, year: int, agency: str | None = None) -> dict[str, str]:
+    """The proposals an agency declined (code → reason): with the working lines, what a close freezes."""
+    return dict(await conn.fetch(
+        "SELECT code, reason FROM rkpd_items WHERE year = $1 AND status = $2 AND ($3::text IS NULL OR agency = $3)",
+        year, rules.DITOLAK_OPD, agency,
+    ))  # fmt: skip
+
+
 async def items(conn: asyncpg.Connection, year: int, agency: str | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM rkpd_items WHERE year = $1 AND ($2::text IS NULL OR agency = $2) ORDER BY kecamatan, code",

@@ -132,7 +132,43 @@ async def test_forum_pd_is_scheduled_again_and_closes_only_when_every_proposal_i
             assert r.status_code == 200, (title, r.text)
     r = await client.post(f"{KOTA}/close", json={"minutes": "x"}, headers=admin)
     assert r.status_code == 409  # not scheduled yet, and Forum PD is still open
-    r = await client.post(f"{FORUM_PD}/close", json={"minutes": "Disepakati bersama."}, headers=admin)
+
+
+async def test_a_revision_or_close_sent_with_a_stale_version_is_refused(city: City) -> None:
+    """`GET .../working` gives the versions; a revision or close that sends one read before another's change
+    is refused with 409 and writes nothing, as the staff pages' forms are."""
+    client, admin, opd = city.client, city.auth["admin"], city.auth["opd"]
+    assert (await client.get(f"{BASE}/working")).status_code == 401
+    assert (await client.get(f"{BASE}/working", headers=city.auth["facilitator"])).status_code == 403
+    assert (await client.get("/api/v1/rkpd/2031/working", headers=admin)).status_code == 404
+    read = (await client.get(f"{BASE}/working", headers=admin)).json()
+    assert read["agency"] is None and len(read["list_version"]) == 16 and len(read["declined"]) == 4
+    assert (await client.get(f"{BASE}/working", headers=city.auth["auditor"])).json() == read
+    [entry] = read["lines"]
+    own = (await client.get(f"{BASE}/working", headers=opd)).json()
+    assert (own["agency"], own["list_version"], own["lines"]) == ("DBMSDA", None, [entry])
+    assert own["declined"] == {c: r for c, r in read["declined"].items() if c in own["declined"]}
+    line = {k: v for k, v in entry["line"].items() if k not in ("line_id", "locations")}
+    revised = {**line, "output_indicator": "Panjang saluran yang direhabilitasi", "seen": entry["version"]}
+    r = await client.put(f"{BASE}/lines/DBMSDA-001", json=revised, headers=opd)
+    assert r.status_code == 200, r.text
+    before = await event_count(city.pool)
+    r = await client.put(f"{BASE}/lines/DBMSDA-001", json={**revised, "output_indicator": "x"}, headers=opd)
+    assert r.status_code == 409 and "sudah diubah sejak halaman ini dibuka" in r.json()["message"], r.text
+    r = await client.post(f"{FORUM_PD}/close", json={"minutes": "Disepakati.", "seen": read["list_version"]},
+                          headers=admin)  # fmt: skip
+    assert r.status_code == 409 and "daftar RKPD berubah" in r.json()["message"], r.text
+    assert await event_count(city.pool) == before
+    now = (await client.get(f"{BASE}/working", headers=admin)).json()
+    assert now["list_version"] != read["list_version"]
+    assert now["lines"][0]["line"]["output_indicator"] == "Panjang saluran yang direhabilitasi"
+
+
+async def test_forum_pd_closes_with_its_berita_acara(city: City) -> None:
+    client, admin = city.client, city.auth["admin"]
+    drains = [city.codes["Perbaikan saluran RW 01"], city.codes["Perbaikan saluran RW 02"]]
+    seen = (await client.get(f"{BASE}/working", headers=admin)).json()["list_version"]
+    r = await client.post(f"{FORUM_PD}/close", json={"minutes": "Disepakati bersama.", "seen": seen}, headers=admin)
     assert r.status_code == 200, r.text
     ba = r.json()["berita_acara"]
     assert [(g["agency"], [x["line_id"] for x in g["lines"]]) for g in ba["agreed"]] == [("DBMSDA", ["DBMSDA-001"])]

@@ -164,6 +164,7 @@ async def test_agencies_and_bappeda_through_the_staff_api(staff_city) -> None:  
             return r.json()
 
         base = "/api/v1/rkpd/2022"
+        first_read = (await client.get(f"{base}/working", headers=auth["admin"])).json()["list_version"]
         withdraw = {"reason": "ditinjau ulang"}
         await refused(401, "POST", f"{base}/lines/DBMSDA-002/withdraw", None, withdraw)
         for who in ("facilitator", "auditor"):
@@ -207,7 +208,12 @@ async def test_agencies_and_bappeda_through_the_staff_api(staff_city) -> None:  
         assert r.status_code == 200, r.text
         assert (await client.get(f"/api/v1/proposals/{c['a1']}")).json()["status"] == "tidak_terakomodasi"
 
-        r = await client.post(f"{base}/adopt", json={"note": "perubahan"}, headers=auth["admin"])
+        # An adoption that sends the version of a list read before these changes freezes nothing.
+        stale = await refused(409, "POST", f"{base}/adopt", "admin", {"note": "perubahan", "seen": first_read})
+        assert "daftar RKPD berubah" in stale["message"]
+        seen = (await client.get(f"{base}/working", headers=auth["admin"])).json()["list_version"]
+        assert seen != first_read
+        r = await client.post(f"{base}/adopt", json={"note": "perubahan", "seen": seen}, headers=auth["admin"])
         assert r.status_code == 200, r.text
         body = (await client.get(base)).json()
         assert (body["revision"], [i["id"] for i in body["items"]], body["total_pagu"]) == (
