@@ -118,17 +118,7 @@ def parse_decimal(text: str | int | float | Decimal, *, places: int) -> str:
         >>> parse_decimal("-6.2383", places=7), parse_decimal("106,99", places=7), parse_decimal(1.5, places=3)
         ('-6.2383', '106.99', '1.5')
     """
-    raw = str(text).strip().replace(",", ".")
-    if len(raw) > 40:
-        raise ValueError(N_("angka terlalu panjang"))
-    if not raw.isascii() or "_" in raw:  # Decimal() also reads ٣٠٠, １２ and 1_000
-        raise ValueError(WRITE_NUMBER)
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ValueError(WRITE_NUMBER) from None
-    if not value.is_finite():
-        raise ValueError(WRITE_NUMBER)
+    value = read_decimal(text)
     # By the exponent first: abs() of "1e999999999" overflows the context (a 500 for a typed coordinate);
     # then by value, before quantizing, which fails on huge numbers.
     if value and (value.adjusted() >= MAX_DIGITS or value.copy_abs() >= Decimal(10) ** MAX_DIGITS):
@@ -138,6 +128,25 @@ def parse_decimal(text: str | int | float | Decimal, *, places: int) -> str:
         raise ValueError(N_("terlalu banyak angka di belakang koma"))
     text_value = format(value.normalize(), "f")
     return text_value
+
+
+def read_decimal(text: str | int | float | Decimal) -> Decimal:
+    """The number `text` is, read as programs write numbers (ASCII digits, a dot or a comma as the decimal
+    mark, perhaps an exponent), before any bound: `parse_decimal`'s reading, for a caller (the JSON API) that
+    must refuse what is no number here while the bounds and places stay its domain's to check. Decimal()
+    alone also reads ٣٠٠, １２ and 1_000."""
+    raw = str(text).strip().replace(",", ".")
+    if len(raw) > 40:
+        raise ValueError(N_("angka terlalu panjang"))
+    if not raw.isascii() or "_" in raw:
+        raise ValueError(WRITE_NUMBER)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(WRITE_NUMBER) from None
+    if not value.is_finite():
+        raise ValueError(WRITE_NUMBER)
+    return value
 
 
 def parse_quantity(text: str | int | float | Decimal, *, places: int = 3) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any
 
 import asyncpg
@@ -19,6 +19,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, MultipartBody, 
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import Forbidden, require_region
+from musrenbang.domain.cycle import Cycle
 from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
@@ -52,11 +53,12 @@ class ErrorOut(msgspec.Struct, kw_only=True):
 
     error: Annotated[str, msgspec.Meta(examples=["invalid"], description=(
         "What went wrong, for programs: bad_request, invalid, forbidden, not_found, idempotency_key_reused,"
-        " rejected, too_large, photo_rejected, rate_limited, unavailable, ..."))]  # fmt: skip
+        " rejected, too_large, unsupported_media_type, photo_rejected, rate_limited, unavailable, ..."))]  # fmt: skip
     message: Annotated[str, msgspec.Meta(description="For people, in the reader's language (Indonesian unless"
                                          " English was chosen)")]  # fmt: skip
     errors: Annotated[dict[str, str] | None, msgspec.Meta(
-        description="422: one message per field that needs correcting")] = None  # fmt: skip
+        description="422: one message per field that needs correcting, every one at once, each keyed by the"
+                    " field's path in the body (`volume`, `proposer.phone`)")] = None  # fmt: skip
     detail: Annotated[str | None, msgspec.Meta(description="400: what could not be read")] = None
     details: Annotated[list[dict[str, Any]] | dict[str, Any] | None, msgspec.Meta(
         description="400: which field or header, when known")] = None  # fmt: skip
@@ -68,6 +70,7 @@ _REFUSALS = {
     404: "No such proposal (or kelurahan, or open cycle)",
     409: "Not possible in the proposal's state, or the Idempotency-Key was used for another body",
     413: "The body is too large",
+    415: "The body is not JSON: send it as `application/json`",
     422: "A field needs correcting (`errors` says which and why)",
     429: "Too many submissions or photos from this address; see Retry-After",
     503: "Busy; try again after Retry-After (an Idempotency-Key makes that safe)",
@@ -79,15 +82,17 @@ def _refused(*statuses: int) -> dict[int, ResponseSpec]:
             for s in statuses}  # fmt: skip
 
 
-# Decimal fields take a JSON number or a string (msgspec reads both); Litestar would document a string only.
+# Decimal fields take a JSON number or a string, the string read here (values.read_decimal), not by msgspec:
+# its `Decimal` also reads "١٥٠", "１５０" and "1_000", before any check of ours could refuse them.
 _NUMBER_OR_STRING = [OpenAPIType.NUMBER, OpenAPIType.STRING]
 _COORDINATE_TYPES = [Schema(type=OpenAPIType.NUMBER), Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.NULL)]
+_AS_STRING = ('ASCII digits with a dot or a comma as the decimal mark ("2.5", "2,5"), never a thousands'
+              " separator")  # fmt: skip
 Coordinate = Annotated[
-    Decimal | None,
-    msgspec.Meta(
-        description="Decimal degrees, a number or a string", extra_json_schema={"extra": {"one_of": _COORDINATE_TYPES}}
-    ),
-]
+    int | float | str | None,
+    msgspec.Meta(description=f"Decimal degrees, a number or a string of {_AS_STRING}",
+                 extra_json_schema={"extra": {"one_of": _COORDINATE_TYPES}}),
+]  # fmt: skip
 
 
 class ProposerIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -112,8 +117,9 @@ class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     problem: Text
     solution: Text
     beneficiaries: int
-    volume: Annotated[Decimal, msgspec.Meta(description="A number (150, 2.5), or the same written as a string",
-                                            extra_json_schema={"extra": {"type": _NUMBER_OR_STRING}})]  # fmt: skip
+    volume: Annotated[int | float | str, msgspec.Meta(
+        description=f"A number (150, 2.5), or a string of {_AS_STRING}",
+        extra_json_schema={"extra": {"type": _NUMBER_OR_STRING, "one_of": None}})]  # fmt: skip
     unit: Annotated[str, msgspec.Meta(max_length=100)]
     estimated_cost: Annotated[int, msgspec.Meta(description="Estimated cost in whole rupiah")]
     priority_program: int | None = None
@@ -121,12 +127,38 @@ class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     latitude: Coordinate = None
     longitude: Coordinate = None
 
+    def __post_init__(self) -> None:
+        """Each decimal as the text of the `Decimal` these fields once were (150 and "150" both "150", 2.5
+        "2.5"): what the idempotency fingerprints of this body and of a pokir's (its builtins) have always
+        seen, so that a request retried across an upgrade is still the same request, not a key reused. A
+        string that is no number as programs write them stays as sent, for `read` to refuse."""
+        for name in ("volume", "latitude", "longitude"):
+            value = getattr(self, name)
+            if value is not None:
+                with contextlib.suppress(ValueError):
+                    setattr(self, name, str(values.read_decimal(value)))
+
     def as_input(self) -> rules.ProposalInput:
+        """The content for the domain; ValidationFailed when the volume is a string that is no number (only
+        that is said then: `read` lets a caller say it with the domain's errors)."""
+        content, unreadable = self.read()
+        if unreadable:
+            raise ValidationFailed(unreadable)
+        return content
+
+    def read(self) -> tuple[rules.ProposalInput, dict[str, str]]:
+        """The content for the domain, and the error of a volume string that is no number. The domain reads a
+        string volume as a form's ("1.500" is fifteen hundred, "2.5" refused): the API's is a program's, so it
+        goes as the number it is, or, unreadable, as none (its error replaces the domain's "wajib diisi").
+        Coordinates go as sent: the domain reads them as programs write them (values.parse_decimal)."""
         fields = {f: getattr(self, f) for f in rules.ProposalInput.__struct_fields__}
-        for name in ("latitude", "longitude"):  # the volume stays a number: text would be read as typed
-            if fields[name] is not None:
-                fields[name] = str(fields[name])
-        return rules.ProposalInput(**fields)
+        unreadable: dict[str, str] = {}
+        if isinstance(self.volume, str) and self.volume.strip():  # a blank one is the domain's "wajib diisi"
+            try:
+                fields["volume"] = values.read_decimal(self.volume)
+            except ValueError as exc:
+                fields["volume"], unreadable["volume"] = None, exc.args[0]
+        return rules.ProposalInput(**fields), unreadable
 
 
 class ProposalIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
@@ -272,7 +304,7 @@ async def _full(conn: asyncpg.Connection, code: str) -> ProposalOut:
       request_max_body_size=64 * 1024,
       responses={200: ResponseSpec(data_container=SubmittedOut, generate_examples=False, description=(
           "The same Idempotency-Key and body again: the proposal it made, nothing written")),
-          **_refused(400, 403, 404, 409, 413, 422, 429, 503)})  # fmt: skip
+          **_refused(400, 403, 404, 409, 413, 415, 422, 429, 503)})  # fmt: skip
 async def submit(
     request: Request,
     data: JSONBody[ProposalIn],
@@ -288,9 +320,7 @@ async def submit(
     if already is None:
         cycle = await proposals.taking(data.year)
         year = cycle.year or 0  # an existing cycle has its year
-        content = await proposals.validate(data.as_input(), year=year, cycle=cycle)
-        proposer = rules.validate_proposer(data.proposer.name, data.proposer.phone, data.proposer.email,
-                                            data.proposer.notify)  # fmt: skip
+        content, proposer = await _checked(proposals, data, year, cycle)
         carried_from = await _may_carry(request, pool, proposals, data, year, content.kelurahan)
         settings = request.app.state.settings
         await count_submission(
@@ -312,6 +342,43 @@ async def submit(
     await runner.wait_until_applied(["proposals"], submitted.last)
     body = SubmittedOut(submitted.code, submitted.status, submitted.revision_secret)
     return Response(body, status_code=200 if submitted.replayed else 201)
+
+
+_PROPOSER_PATHS = {"proposer_name": "proposer.name", "proposer_phone": "proposer.phone",
+                   "proposer_email": "proposer.email", "notify": "proposer.notify"}  # fmt: skip
+"""The domain names the proposer's fields as the web form does (`proposer_phone`); the API's errors name each
+field by its path in the body, as the client wrote it (`proposer.phone`)."""
+
+
+async def _checked(proposals: ProposalService, data: ProposalIn, year: int,
+                   cycle: Cycle) -> tuple[rules.ProposalContent, rules.Proposer]:  # fmt: skip
+    """The content and the proposer, or one 422 naming every field of both that needs correcting: told of
+    one mistake at a time, a client sent the body again for each (the web form says all at once)."""
+    errors: dict[str, str] = {}
+    proposer = None
+    try:
+        proposer = rules.validate_proposer(data.proposer.name, data.proposer.phone, data.proposer.email,
+                                           data.proposer.notify)  # fmt: skip
+    except ValidationFailed as exc:
+        errors = {_PROPOSER_PATHS.get(field, field): message for field, message in exc.errors.items()}
+    content = await _validated(proposals, data, year=year, cycle=cycle, errors=errors)
+    if proposer is None:  # not reached: `_validated` raised with the proposer's errors
+        raise ValidationFailed(errors)
+    return content, proposer
+
+
+async def _validated(proposals: ProposalService, data: ContentIn, *, year: int, cycle: Cycle | None = None,
+                     errors: dict[str, str] | None = None) -> rules.ProposalContent:  # fmt: skip
+    """`data`'s content checked by the domain, or one ValidationFailed with every error: a volume that is no
+    number (`ContentIn.read`), the domain's for the other fields, and `errors` found by the caller."""
+    raw, unreadable = data.read()
+    try:
+        content = await proposals.validate(raw, year=year, cycle=cycle)
+    except ValidationFailed as exc:
+        raise ValidationFailed({**exc.errors, **unreadable, **(errors or {})}) from None
+    if unreadable or errors:
+        raise ValidationFailed({**unreadable, **(errors or {})})
+    return content
 
 
 async def _may_carry(request: Request, pool: asyncpg.Pool, proposals: ProposalService, data: ProposalIn,
@@ -409,12 +476,12 @@ async def attach_photo(
 
 @post("/api/v1/proposals/{code:str}/revision", summary="Revise a proposal that was returned for revision",
       tags=["proposals"], status_code=200, request_max_body_size=64 * 1024,
-      responses=_refused(400, 403, 404, 409, 413, 422, 503))  # fmt: skip
+      responses=_refused(400, 403, 404, 409, 413, 415, 422, 503))  # fmt: skip
 async def revise(
     code: FromPath[str], data: JSONBody[RevisionIn], proposals: ProposalsDep, runner: RunnerDep, pool: PoolDep
 ) -> ProposalOut:
     code = code_or_404(code)
-    content = await proposals.validate(data.as_input(), year=await proposals.year_of(code))
+    content = await _validated(proposals, data, year=await proposals.year_of(code))
     result = await proposals.revise(code, data.revision_secret, content)
     await runner.wait_until_applied(["proposals"], result.last)
     async with pool.acquire() as conn:

@@ -15,6 +15,7 @@ from musrenbang.domain import values
 from musrenbang.domain.access import Forbidden
 from musrenbang.domain.errors import N_, DomainError, NotFound, UnreadableFile, ValidationFailed
 from musrenbang.eventlog.store import ConcurrencyError, IdempotencyKeyReused
+from musrenbang.http.edge import EmptyBody
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import RateLimited
 from musrenbang.http.render import page, same_page_path
@@ -34,6 +35,9 @@ class BadForm(DomainError):
 
 NOT_OUR_FORM = N_("formulir ini tidak dibuat oleh halaman kami; muat ulang halaman dan kirim lagi")
 """What a `BadForm` says when a field holds what none of our pages offers."""
+SENT_BEFORE = N_("formulir ini sudah terkirim sebelumnya dengan isi lain: hasilnya tampil di halaman ini; tidak ada"
+                 " yang dicatat lagi")  # fmt: skip
+"""A form sent again under its first key with other contents (Back, edit, send): nothing more is done."""
 
 
 _STATUS = {  # the first class that matches wins
@@ -63,6 +67,8 @@ _HTTP_MESSAGES = {
 CSRF_MESSAGE = N_("formulir ini sudah kedaluwarsa atau tidak dikirim dari situs ini; muat ulang halaman dan kirim lagi")
 CONFLICT_MESSAGE = N_("data berubah saat Anda mengirim; muat ulang dan coba lagi")
 KEY_REUSED_MESSAGE = N_("Idempotency-Key ini sudah dipakai untuk kiriman yang berbeda")
+EMPTY_BODY_MESSAGE = N_("isi kiriman kosong: kirim datanya dalam JSON")
+"""What a request without the body its JSON endpoint needs is told (http/edge.py)."""
 
 
 def code_or_404(code: str) -> str:
@@ -139,10 +145,12 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     if status >= 500:
         log.error("%d %s %s", status, request.method, logged_path(request), exc_info=exc)
         return _respond(request, status, "server_error", N_("terjadi kesalahan di server"))
-    message = _HTTP_MESSAGES.get(status, N_("permintaan tidak dapat diproses"))
+    message = EMPTY_BODY_MESSAGE if isinstance(exc, EmptyBody) else _HTTP_MESSAGES.get(
+        status, N_("permintaan tidak dapat diproses"))  # fmt: skip
     if status == 404 and _wants_json(request):  # an API client asked for a thing, not a page
         message = N_("yang diminta tidak ditemukan di alamat ini")
-    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+            415: "unsupported_media_type"}.get(status, "error")  # fmt: skip
     if _wants_json(request) and status == 400:
         # Decoding and parameter errors: Litestar's own text says which field or header is wrong.
         body: dict[str, object] = {"error": code, "message": translate(request, message), "detail": exc.detail}

@@ -104,7 +104,7 @@ BAD_BODIES = [
     ({"latitude": 48.85, "longitude": 2.35}, 422, "latitude"),
     ({"beneficiaries": "banyak"}, 400, None),
     ({"unexpected": 1}, 400, None),
-    ({"proposer": {"name": "A", "phone": "12"}}, 422, "proposer_phone"),
+    ({"proposer": {"name": "A", "phone": "12"}}, 422, "proposer.phone"),
 ]
 
 
@@ -311,9 +311,9 @@ async def test_a_proposer_chooses_how_to_be_told_and_it_never_reaches_the_log(
     assert await app_pool.fetchval("SELECT count(*) FROM events WHERE data::text ILIKE '%tujuh%'"
                                    " OR metadata::text ILIKE '%tujuh%' OR data::text LIKE '%7000%'") == 0  # fmt: skip
     before = await event_count(app_pool)
-    for proposer, field in (({"name": person, "phone": "0812-7000-5555", "notify": "email"}, "proposer_email"),
-                            ({"name": person, "phone": "0812-7000-5555", "notify": "merpati"}, "notify"),
-                            ({"name": person, "phone": "0812-7000-5555", "email": "bukan-email"}, "proposer_email")):
+    for proposer, field in (({"name": person, "phone": "0812-7000-5555", "notify": "email"}, "proposer.email"),
+                            ({"name": person, "phone": "0812-7000-5555", "notify": "merpati"}, "proposer.notify"),
+                            ({"name": person, "phone": "0812-7000-5555", "email": "bukan-email"}, "proposer.email")):
         r = await client.post("/api/v1/proposals", json=payload(proposer=proposer), headers=key())
         assert r.status_code == 422 and field in r.json()["errors"], r.text
     assert await event_count(app_pool) == before
