@@ -23,6 +23,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
 
+from musrenbang.delivery.channels import printable
 from musrenbang.delivery.worker import wake_senders
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_
@@ -30,7 +31,8 @@ from musrenbang.domain.proposal import normalize_email
 from musrenbang.http.deps import PoolDep
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt
-from musrenbang.http.render import page
+from musrenbang.http.render import page, shown_back
+from musrenbang.http.residents import form_text
 
 FOLLOWS_PER_HOUR = 20
 """Follow requests accepted per client address per hour."""
@@ -91,7 +93,7 @@ class FollowPages(Controller):
     @get("/ikuti")
     async def follow_form(self, request: Request, pool: PoolDep) -> Template:
         """The form: for `?subjek=` (a code or an RKPD line) when given, else with the code to type."""
-        typed = request.query_params.get("subjek", "")[:100]
+        typed = printable(request.query_params.get("subjek", "")[:100])  # shown back: no NUL in `value`
         async with pool.acquire() as conn:
             subject = await followed(conn, typed) if typed else None
         entered = {"subject": subject.subject if subject else typed, "email": ""}
@@ -100,7 +102,7 @@ class FollowPages(Controller):
     @post("/ikuti", status_code=200, request_max_body_size=16 * 1024)
     async def follow(self, request: Request, pool: PoolDep) -> Template:
         form = await request.form()
-        entered = {"subject": str(form.get("subject", "")), "email": str(form.get("email", ""))}
+        entered = {"subject": form_text(form, "subject"), "email": form_text(form, "email")}
         errors: dict[str, str] = {}
         async with pool.acquire() as conn:
             subject = await followed(conn, entered["subject"])
@@ -112,7 +114,7 @@ class FollowPages(Controller):
         except ValueError as exc:
             errors["email"] = exc.args[0]
         if errors or subject is None:
-            return page(request, "ikuti.html", status=422, subject=subject, values=entered,
+            return page(request, "ikuti.html", status=422, subject=subject, values=shown_back(entered),
                         errors={f: translate(request, m) for f, m in errors.items()})  # fmt: skip
         await count_attempt(pool, "follow", client_address(request, request.app.state.settings.trust_proxy),
                             FOLLOWS_PER_HOUR)  # fmt: skip

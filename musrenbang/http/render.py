@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -76,6 +78,20 @@ def as_typed(row: Mapping[str, Any], fields: Iterable[str]) -> dict[str, str]:
     return {f: "" if row[f] is None else number(row[f]) if f == "volume" else str(row[f]) for f in fields}
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def shown_back(entered: Mapping[str, str]) -> dict[str, str]:
+    r"""A form's fields as its page fills them in again: as typed, less NUL and the other control characters
+    an HTML page cannot carry (line breaks and tabs kept: a description has paragraphs). For a form sent
+    back refused: nothing cleaned here is stored.
+
+        >>> shown_back({"title": "Jalan\x00 rusak", "problem": "satu\r\ndua\x1b"})
+        {'title': 'Jalan rusak', 'problem': 'satu\r\ndua'}
+    """
+    return {field: _CONTROL.sub("", text) for field, text in entered.items()}
+
+
 def page_number(request: Request) -> int:
     """`?halaman=N` of a paged list (1 when absent); anything but a page number is a page that does not
     exist (404), never a 500 or page 1 under another address."""
@@ -87,8 +103,21 @@ def page_number(request: Request) -> int:
     return int(raw)
 
 
+def page_count(total: int, per_page: int, number: int) -> int:
+    """How many pages a list of `total` rows has (one at least: an empty list has its first page); a page
+    `number` past the last does not exist (404), as `page_number` answers: every paged list the same.
+
+        >>> page_count(0, 25, 1), page_count(51, 25, 3)
+        (1, 3)
+    """
+    pages = max(1, math.ceil(total / per_page))
+    if number > pages:
+        raise NotFoundException()
+    return pages
+
+
 def same_page_path(path: str) -> str:
-    """The path for links back to this page (the language switch), safe to put in `href`: percent-encoded
+    r"""The path for links back to this page (the language switch), safe to put in `href`: percent-encoded
     (browsers drop tab, CR and LF from a URL and read a backslash as a slash, so `/%09/evil.example/`
     would otherwise link to another host) and with one leading slash, so it can never become a
     protocol-relative link.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from typing import Any
@@ -14,12 +13,13 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from musrenbang.delivery.channels import printable
+from musrenbang.domain import bounds, values
 from musrenbang.domain import proposal as rules
-from musrenbang.domain import values
 from musrenbang.domain.access import require_region
 from musrenbang.domain.cycle import STAGE_LABELS, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
-from musrenbang.domain.search import MAX_TYPED
+from musrenbang.domain.search import MAX_TYPED, search_key
 from musrenbang.eventlog.store import IdempotencyKeyReused
 from musrenbang.http import feeds, page_cache
 from musrenbang.http.auth import optional_actor
@@ -28,7 +28,7 @@ from musrenbang.http.errors import NOT_OUR_FORM, BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import client_address, count_attempt, count_photo_decode, count_submission
 from musrenbang.http.reads import FROM_REPLICA, found_on_standby_or_primary
-from musrenbang.http.render import as_typed, page, page_context, rendered
+from musrenbang.http.render import as_typed, page, page_context, page_count, page_number, rendered, shown_back
 from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
 from musrenbang.projections import city as city_views
@@ -71,12 +71,14 @@ REGION_PAGE = 50
 async def regions_page(request: Request, pool: PoolDep) -> Template:
     """Kelurahan and desa by name, 50 to a page: how a resident of a kabupaten with hundreds of desa finds
     their own without a page listing them all."""
-    typed = request.query_params.get("q", "")[:60].strip()
-    page_number = max(1, int_param(request, "halaman") or 1)
-    async with pool.acquire() as conn:
-        total, rows = await villages(conn, typed, limit=REGION_PAGE, offset=(page_number - 1) * REGION_PAGE)
-    return page(request, "regions.html", typed=typed, rows=rows, total=total, page_number=page_number,
-                pages=max(1, math.ceil(total / REGION_PAGE)))  # fmt: skip
+    typed, number = typed_search(request), page_number(request)
+    found: tuple[int, list[asyncpg.Record]] = (0, [])
+    if not finds_nothing(typed):
+        async with pool.acquire() as conn:
+            found = await villages(conn, typed, limit=REGION_PAGE, offset=(number - 1) * REGION_PAGE)
+    total, rows = found
+    return page(request, "regions.html", typed=typed, rows=rows, total=total, page_number=number,
+                pages=page_count(total, REGION_PAGE, number))  # fmt: skip
 
 
 SEARCH_MODELS = ("proposals", "cycles", "city")
@@ -90,26 +92,21 @@ async def search_proposals(request: Request, pool: PoolDep) -> Response:
     only (no proposer). A page is kept by what was asked and the checkpoints of the read models it reads
     (in the cache of searches): a search many make is scanned once per state of the proposals, not once
     per reader."""
-    typed = request.query_params.get("q", "")[:MAX_TYPED].strip()
-    page_number = max(1, int_param(request, "halaman") or 1)
+    typed, number = typed_search(request), page_number(request)
 
     async def render_on(conn: asyncpg.Connection) -> bytes:
-        year, years = await year_asked(request, conn)
-        if request.query_params.get("tahun") and year != int_param(request, "tahun"):
-            raise BadForm(N_("Tidak ada siklus perencanaan untuk tahun itu."))
-        total, rows = await proposal_views.search_year(conn, year, typed, offset=(page_number - 1) * SEARCH_PAGE) \
-            if year else (0, [])  # fmt: skip
-        more = total > proposal_views.SEARCH_COUNTED
-        pages = max(1, math.ceil(min(total, proposal_views.SEARCH_COUNTED) / SEARCH_PAGE))
-        if page_number > pages:
-            raise NotFoundException()
+        year, years = await year_shown(request, conn)
+        total, rows = await proposal_views.search_year(conn, year, typed, offset=(number - 1) * SEARCH_PAGE) \
+            if year and not finds_nothing(typed) else (0, [])  # fmt: skip
+        pages = page_count(min(total, proposal_views.SEARCH_COUNTED), SEARCH_PAGE, number)
         return rendered(request, "usulan_cari.html", page_context(
             request, city=await city_views.settings(conn), typed=typed, year=year, years=years, rows=rows,
-            total=total, more=more, counted=proposal_views.SEARCH_COUNTED, page_number=page_number, pages=pages,
+            total=total, more=total > proposal_views.SEARCH_COUNTED, counted=proposal_views.SEARCH_COUNTED,
+            page_number=number, pages=pages,
         ))  # fmt: skip
 
     # The default year is the cycle being planned today: the day is part of what was asked.
-    asked = (request.query_params.get("tahun", ""), typed, page_number, cycle_service.today())
+    asked = (request.query_params.get("tahun", ""), typed, number, cycle_service.today())
     return await page_cache.by_checkpoints(request, pool, f"usulan_cari.html {asked!r}", SEARCH_MODELS, render_on,
                                            cache=page_cache.searches_of(request))  # fmt: skip
 
@@ -189,8 +186,8 @@ async def submit_proposal_form(request: Request, pool: PoolDep, proposals: Propo
     """The very same form sent again (double tap, refresh after a slow answer) is answered first, with
     the proposal it made, whatever changed since: submissions closing, or the carry-over it made itself."""
     form = await request.form()
-    entered = {name: str(form.get(name, "")) for name in FORM_FIELDS}
-    if form.get("tanpa_lanjutan"):  # proposed afresh: the earlier proposal is left as it is
+    entered = {name: form_text(form, name) for name in FORM_FIELDS}
+    if form_text(form, "tanpa_lanjutan"):  # proposed afresh: the earlier proposal is left as it is
         entered["carried_from"] = entered["revision_secret"] = ""
     key = form_key(form) or str(uuid.uuid4())
     uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
@@ -224,7 +221,7 @@ async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: Proposa
                                        else None)  # fmt: skip
     except DomainError as exc:  # closed while it was being typed: what was typed is shown to be kept
         return page(request, "proposal_closed.html", status=409, message=translate(request, exc.message),
-                    typed={name: entered[name].strip()[:5000] for name in KEPT_WHEN_CLOSED})  # fmt: skip
+                    typed=shown_back({name: entered[name].strip()[:5000] for name in KEPT_WHEN_CLOSED}))  # fmt: skip
     year = cycle.year or 0  # an existing cycle has its year
     errors: dict[str, str] = {}
     content = proposer = carried_from = None
@@ -278,20 +275,23 @@ async def _form_again(request: Request, pool: asyncpg.Pool, entered: dict[str, s
     if with_photos and "photos" not in errors:
         errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
     earlier = await _earlier(pool, entered["carried_from"]) if entered["carried_from"] else None
-    return page(request, "proposal_form.html", status=422, **await _form_context(pool, year), values=entered,
-                earlier=earlier, actor=await optional_actor(request, pool),
+    return page(request, "proposal_form.html", status=422, **await _form_context(pool, year),
+                values=shown_back(entered), earlier=earlier, actor=await optional_actor(request, pool),
                 errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key)  # fmt: skip
 
 
 @get("/lacak", include_in_schema=False)
 async def find_proposal(request: Request) -> Response:
+    """A code typed in the lookup form: its page, or the form again saying why not, showing what was typed
+    less the control characters no page can carry."""
     typed = request.query_params.get("kode", "")
-    if not typed.strip():
+    if not printable(typed):
         return page(request, "track_lookup.html", typed="", error="")
     try:
         code = values.normalize_code(typed)
     except ValueError as exc:
-        return page(request, "track_lookup.html", status=422, typed=typed[:100], error=translate(request, exc.args[0]))
+        return page(request, "track_lookup.html", status=422, typed=printable(typed[:100]),
+                    error=translate(request, exc.args[0]))  # fmt: skip
     return Redirect(f"/lacak/{code}", status_code=303)
 
 
@@ -332,7 +332,7 @@ async def stop_news(request: Request, pool: PoolDep, code: FromPath[str]) -> Res
     tries are limited per client address."""
     code = code_or_404(code)
     form = await request.form()
-    contact = str(form.get("kontak", ""))
+    contact = form_text(form, "kontak")
     settings = request.app.state.settings
     await count_attempt(pool, "stop", client_address(request, settings.trust_proxy), STOPS_PER_HOUR)
     async with pool.acquire() as conn:
@@ -360,8 +360,8 @@ async def revise_submit(
 ) -> Response:
     code = code_or_404(code)
     form = await request.form()
-    entered = {name: str(form.get(name, "")) for name in CONTENT_FIELDS}
-    secret = str(form.get("revision_secret", ""))
+    entered = {name: form_text(form, name) for name in CONTENT_FIELDS}
+    secret = form_text(form, "revision_secret")
     key = form_key(form)
     async with pool.acquire() as conn:
         proposal = await proposal_views.get(conn, code)
@@ -378,14 +378,15 @@ async def revise_submit(
         if earlier is None or earlier.code != code:
             raise
         return page(request, "proposal_revise.html", status=409, **await _form_context(pool, proposal["year"]),
-                    p=proposal, values=entered, errors={}, idempotency_key=key, sent_before=True)  # fmt: skip
+                    p=proposal, values=shown_back(entered), errors={}, idempotency_key=key,
+                    sent_before=True)  # fmt: skip
     except ValidationFailed as exc:
         errors = exc.errors
     except DomainError as exc:  # wrong secret, or not returned for revision
         errors = {"revision_secret" if exc.code == "forbidden" else "form": exc.message}
     if errors:
         context = await _form_context(pool, proposal["year"])
-        return page(request, "proposal_revise.html", status=422, **context, p=proposal, values=entered,
+        return page(request, "proposal_revise.html", status=422, **context, p=proposal, values=shown_back(entered),
                     errors={f: translate(request, m) for f, m in errors.items()},
                     idempotency_key=key or str(uuid.uuid4()))  # fmt: skip
     await runner.wait_until_applied(["proposals"], result.last)
@@ -402,18 +403,18 @@ async def kelurahan_page(request: Request, pool: PoolDep, kode: FromPath[str]) -
     bidang = request.query_params.get("bidang") or None
     if bidang is not None and bidang not in rules.BIDANG:
         bidang = None
-    page_number = max(1, int_param(request, "halaman") or 1)
+    number = page_number(request)
     async with pool.acquire() as conn:
         place = await region(conn, kode)
         if place is None or place["tingkat"] not in ("kelurahan", "desa"):
             raise NotFoundException()
-        year, years = await year_asked(request, conn)
+        year, years = await year_shown(request, conn)
         total, rows = await proposal_views.in_kelurahan(
-            conn, kode, rw=rw, bidang=bidang, year=year, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
+            conn, kode, rw=rw, bidang=bidang, year=year, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
         )
         rws = await proposal_views.rws_in_kelurahan(conn, kode)
     return page(request, "kelurahan.html", place=place, proposals=rows, total=total, rws=rws, rw=rw,
-                bidang=bidang, page_number=page_number, pages=max(1, math.ceil(total / PAGE_SIZE)), year=year,
+                bidang=bidang, page_number=number, pages=page_count(total, PAGE_SIZE, number), year=year,
                 years=years)  # fmt: skip
 
 
@@ -426,7 +427,7 @@ async def kecamatan_page(request: Request, pool: PoolDep, kode: FromPath[str]) -
         place = await region(conn, kode)
         if place is None or place["tingkat"] != "kecamatan":
             raise NotFoundException()
-        year, years = await year_asked(request, conn)
+        year, years = await year_shown(request, conn)
         rows = await proposal_views.totals_by_kelurahan(conn, kode, year)
     totals = {key: sum(r.outcomes[key] for r in rows) for key in rules.OUTCOMES}
     return page(request, "kecamatan.html", place=place, rows=rows, year=year, years=years, totals=totals,
@@ -444,6 +445,34 @@ async def year_asked(request: Request, conn: asyncpg.Connection) -> tuple[int | 
     return (planned["year"] if planned else None), years
 
 
+async def year_shown(request: Request, conn: asyncpg.Connection) -> tuple[int | None, list[int]]:
+    """`year_asked`, refusing (400) a `?tahun=` the page cannot show: one that is not a year from
+    `bounds.MIN_YEAR` to `MAX_YEAR`, or a year without a cycle. Answering the planned year's proposals at
+    `?tahun=1999` told a reader who mistyped that 1999 had them."""
+    typed, asked = request.query_params.get("tahun"), int_param(request, "tahun")
+    if typed:
+        try:
+            bounds.year(asked or 0)  # not a number at all: as out of range
+        except ValueError as exc:
+            raise BadForm(exc.args[0]) from None
+    year, years = await year_asked(request, conn)
+    if typed and year != asked:
+        raise BadForm(N_("Tidak ada siklus perencanaan untuk tahun itu."))
+    return year, years
+
+
+def typed_search(request: Request) -> str:
+    """What was typed in a list's search box (`?q=`), as the page shows it back: at most MAX_TYPED
+    characters, without NUL and other control characters (a raw NUL went into `value="…"`)."""
+    return printable(request.query_params.get("q", "")[:MAX_TYPED])
+
+
+def finds_nothing(typed: str) -> bool:
+    """Whether a search was typed that no search key can match (Cyrillic, an emoji, `--`: a key keeps
+    ASCII letters and digits only). It finds nothing; read as no search, it listed every row."""
+    return bool(typed) and not search_key(typed)
+
+
 def int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name, "")
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else None
@@ -455,7 +484,16 @@ _FORM_KEY = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 def form_key(form: Any) -> str | None:
     """The idempotency key a form carries (the page put a UUID there); a form whose key is not one of ours
     was not made by our pages, and nothing from it reaches the log."""
-    key = str(form.get("idempotency_key") or "")
+    key = form_text(form, "idempotency_key")
     if key and not _FORM_KEY.fullmatch(key):
         raise BadForm(NOT_OUR_FORM)
     return key or None
+
+
+def form_text(form: Any, name: str) -> str:
+    """A text field of a form ("" when absent). A file sent in its place is refused (BadForm): no page of
+    ours sends one there, and read as text it was stored as "x.txt - text/plain"."""
+    value = form.get(name, "")
+    if isinstance(value, UploadFile):
+        raise BadForm(NOT_OUR_FORM)
+    return str(value)
