@@ -331,3 +331,33 @@ def test_every_commands_help_reads_as_written() -> None:
         done = CliRunner().invoke(main, [*path, "--help"])
         assert done.exit_code == 0, (path, done.output)
         assert "None" not in done.output, (path, done.output)
+
+
+async def test_a_database_not_there_yet_is_created_on_the_operators_server(server_url: str) -> None:
+    """The README says so of MUSRENBANG_DATABASE_URL; every command answered "database does not exist"."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = f"made_{uuid.uuid4().hex[:10]}"
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}, "MUSRENBANG_DATABASE_URL": url}
+    admin = await asyncpg.connect(urlunsplit(urlsplit(server_url)._replace(path="/postgres")))
+    try:
+        done = musrenbang(env, "cycle", "list")
+        assert done.returncode == 0, done.stderr
+        assert await admin.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name) == 1
+        assert musrenbang(env, "cycle", "list").returncode == 0  # and found the second time
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def test_commands_started_at_once_on_a_new_data_directory_all_work(tmp_path: Path) -> None:
+    """Each found no database and created it: two of three met PostgreSQL's unique index on database names."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}
+    env["MUSRENBANG_DATA_DIR"] = str(tmp_path / "data")
+    started = [subprocess.Popen(["musrenbang", "cycle", "list"], env=env, stderr=subprocess.PIPE, text=True)
+               for _ in range(3)]  # fmt: skip
+    outcomes = [(p.wait(timeout=180), p.stderr.read() if p.stderr else "") for p in started]
+    musrenbang(env, "db", "stop")
+    assert all(code == 0 for code, _ in outcomes), outcomes

@@ -21,7 +21,7 @@ import click
 
 from musrenbang.config import WHOLE_NUMBER, ConfigError, Settings
 from musrenbang.db.bundled import BundledDatabase
-from musrenbang.db.connect import connect, create_pool, ensure_database
+from musrenbang.db.connect import connect, create_pool, created_if_missing, ensure_database
 from musrenbang.db.errors import DatabaseError
 from musrenbang.domain import bounds
 
@@ -122,6 +122,7 @@ def database(settings: Settings, *, keep_running: bool = False) -> Iterator[str]
     """The URL of the database to use: the external one, or the bundled server (started for the
     duration of the block, and stopped after it unless another process still uses it)."""
     if settings.database_url:
+        run(created_if_missing(settings.database_url))  # as the README says: a database not there yet is made
         yield settings.database_url
         return
     bundled = BundledDatabase(settings.data_dir)
@@ -173,6 +174,7 @@ async def _stopped_by_sigterm(work: Coroutine[Any, Any, T]) -> T:
 
 
 def run(work: Coroutine[Any, Any, T]) -> T:
+    from musrenbang.eventlog.store import EventUnreadable
     from musrenbang.projections.runner import ProjectionFailed
     from musrenbang.services.freshness import ReadModelBehind
 
@@ -180,6 +182,11 @@ def run(work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(_stopped_by_sigterm(work))
     except DatabaseError as exc:
         raise Failure(str(exc)) from None
+    except EventUnreadable as exc:
+        # Changed in the database behind this program's back, or written by a newer version of it: named,
+        # with where to look, rather than a traceback (nothing goes on past an event it cannot read).
+        raise Failure(f"{exc}; `musrenbang verify` checks the whole log (an event changed outside this program"
+                      " breaks its chain), or upgrade if a newer version wrote it") from None
     except ReadModelBehind as exc:
         raise Failure(f"the read models did not catch up with the log in time: {exc.message}") from None
     except ProjectionFailed as exc:

@@ -100,6 +100,24 @@ async def create_pool(
     return await _friendly(url, pool)
 
 
+async def created_if_missing(url: str) -> None:
+    """Create the database `url` names on a server of the operator's (MUSRENBANG_DATABASE_URL) when the server
+    says it has none, as on the bundled server's first run. Any other problem is left to the command's own
+    connection, which says it as before; a user who may not create databases is told so by PostgreSQL."""
+    try:
+        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
+    except asyncpg.InvalidCatalogNameError:
+        try:
+            await ensure_database(url)
+        except asyncpg.InsufficientPrivilegeError as exc:
+            raise DatabaseError(f"database does not exist at {redact(url)}, and this user may not create it ({exc}):"
+                                " create it with `createdb`, or ask the server's administrator") from None
+        return
+    except (OSError, TimeoutError, asyncpg.PostgresError):
+        return
+    await conn.close()
+
+
 async def ensure_database(url: str) -> None:
     """Create the database named in `url` if the server does not have it yet (bundled server's first run)."""
     parts = urlsplit(url)
@@ -108,8 +126,10 @@ async def ensure_database(url: str) -> None:
     conn = await _friendly(url, asyncpg.connect(maintenance, timeout=CONNECT_TIMEOUT))
     try:
         if not await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", name):
-            # Another process starting at the same moment may have created it first.
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+            # Another process starting at the same moment may have created it first: PostgreSQL says so with
+            # DuplicateDatabaseError, or, when both passed its own check at once, with the unique index of
+            # pg_database (UniqueViolationError; three `cycle list` on a new data directory met it).
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 await create_database(conn, name)
     finally:
         await conn.close()

@@ -754,7 +754,9 @@ def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeP
         raise ValidationFailed({"codes": Message(N_("paling banyak %(max)d usulan sekaligus"), max=MAX_MERGED)})
     if not command.codes:
         raise ValidationFailed({"codes": N_("pilih usulan yang digabungkan")})
-    if len(set(command.codes)) != len(command.codes) or command.into in command.codes:
+    if command.into in command.codes:
+        raise ValidationFailed({"codes": N_("usulan tujuan tidak dapat digabungkan ke dirinya sendiri")})
+    if len(set(command.codes)) != len(command.codes):
         raise ValidationFailed({"codes": N_("satu usulan hanya dapat digabungkan sekali")})
     if not target.exists:
         raise NotFound(N_("usulan tujuan tidak ditemukan"))

@@ -46,7 +46,7 @@ from musrenbang.eventlog.store import AppendResult, EventStore, IdempotencyKeyRe
 from musrenbang.http import city_forums
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, StoreDep, Year
-from musrenbang.http.errors import BadForm, code_or_404
+from musrenbang.http.errors import SENT_BEFORE, BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import keyed
 from musrenbang.http.notices import notify
@@ -389,8 +389,7 @@ async def _sent_again(request: Request, actor: Actor, pool: asyncpg.Pool, year: 
     shows what the first sending did."""
     agency = _agency(actor, str(form.get("opd", "")) or None, city_of(request))
     context = await _agency_context(pool, year, agency)
-    text = translate(request, N_("formulir ini sudah terkirim sebelumnya dengan isi lain: hasilnya tampil di"
-                                 " halaman ini; tidak ada yang dicatat lagi"))  # fmt: skip
+    text = translate(request, SENT_BEFORE)
     return _agency_page(request, actor, context, status=409, errors={"form": text}, failed="sent")
 
 
@@ -596,9 +595,6 @@ async def review_adopt(request: Request, actor: ActorDep, pool: PoolDep, rkpd: R
     await _done(runner, result, ADOPTION_PROJECTIONS)
     return done
 
-
-SENT_BEFORE = N_("formulir ini sudah terkirim sebelumnya dengan isi lain: hasilnya tampil di halaman ini; tidak ada"
-                 " yang dicatat lagi")  # fmt: skip
 
 
 async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import asyncpg
 from litestar import Request, Response, get, post
@@ -22,6 +23,7 @@ from musrenbang.eventlog.store import ConcurrencyError, Metadata
 from musrenbang.http import forum_forms
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, RunnerDep, StoreDep
+from musrenbang.http.errors import NOT_OUR_FORM, BadForm
 from musrenbang.http.i18n import translate
 from musrenbang.http.labels import LEVEL_LABELS, RULE_LABELS
 from musrenbang.http.notices import notify
@@ -55,7 +57,21 @@ async def _new_forum_page(request: Request, actor: Actor, pool: asyncpg.Pool, va
     async with pool.acquire() as conn:
         choices = await regions_within(conn, actor.region or city_of(request).region)
     return page(request, "forum_new.html", status=status, actor=actor, errors=errors, values=values,
-                choices=choices, RULES=RULE_LABELS)  # fmt: skip
+                choices=choices, RULES=RULE_LABELS, forum_id=values.get("forum_id") or new_forum_id())  # fmt: skip
+
+
+def _forum_id_of(form: Any) -> str:
+    """The forum's id, chosen when the form was shown: the same form sent twice (a double tap, Back and
+    send) names the same forum, which the second time exists already. Refused when it is no forum id."""
+    forum_id = str(form.get("forum_id") or "")
+    if not forum_id:  # sent by a script, not our page: a new forum each time
+        return new_forum_id()
+    try:
+        if forum_id == values.normalize_code(forum_id):
+            return forum_id
+    except ValueError:
+        pass
+    raise BadForm(NOT_OUR_FORM)
 
 
 async def _region_chosen(pool: asyncpg.Pool, actor: Actor, level: str, typed: str) -> str:
@@ -97,6 +113,7 @@ async def new_forum_submit(request: Request, actor: ActorDep, forums: ForumsDep,
     form = await request.form()
     fields = ("level", "region", "year", "held_on", "starts_at", "title", "place", "chair", "ceiling", "rule")
     values = {k: str(form.get(k, "")).strip() for k in fields}
+    values["forum_id"] = _forum_id_of(form)
     errors: dict[str, str] = {}
     ceiling = None
     try:  # digits grouped by dots in threes, ASCII only: "1.5" is no Rp 15, nor "٣٠٠" Rp 300
@@ -128,12 +145,14 @@ async def new_forum_submit(request: Request, actor: ActorDep, forums: ForumsDep,
     if not errors:
         rule = values["rule"] or "weighted-criteria"
         command = rules.ScheduleForum(
-            forum_id=new_forum_id(), level=values["level"], region=region_code, year=year,
+            forum_id=values["forum_id"], level=values["level"], region=region_code, year=year,
             title=values["title"], held_on=held_on, place=values["place"], chair=values["chair"], ceiling=ceiling or 0,
             rule=rule, ballot_kind=None if rule == "weighted-criteria" else "approval", starts_at=starts_at,
         )  # fmt: skip
         try:
             result = await forums.schedule(command, _meta(actor))
+        except ConcurrencyError:  # this form was sent before: the forum it scheduled is there
+            return Redirect(f"/forum/{command.forum_id}", status_code=303)
         except ValidationFailed as exc:
             errors = dict(exc.errors)
         except (DomainError, NotFound) as exc:  # outside the level's window, or no such cycle

@@ -30,11 +30,12 @@ from musrenbang.domain import realisation as realisation_rules
 from musrenbang.domain.access import Actor
 from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.eventlog.store import IdempotencyKeyReused
 from musrenbang.http import page_cache
 from musrenbang.http.api import ContentIn
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PokirDep, PoolDep, RunnerDep, Year
-from musrenbang.http.errors import code_or_404
+from musrenbang.http.errors import SENT_BEFORE, code_or_404
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
@@ -251,7 +252,7 @@ class PokirApi(Controller):
                       pokir: PokirDep, runner: RunnerDep, idempotency_key: OptionalKey = None
                       ) -> SubmittedPokir:  # fmt: skip
         command = rules.ForwardPokir(code=code_or_404(code), note=data.note)
-        return await _check(request, actor, pokir, runner, command, keyed(request, actor, idempotency_key, data)[0])
+        return await _check(request, actor, pokir, runner, command, idempotency_key, data)
 
     @post("/{code:str}/return", summary="Return a pokir to its member (DPRD secretariat)", status_code=200,
           guards=[SECRETARIAT])  # fmt: skip
@@ -259,13 +260,15 @@ class PokirApi(Controller):
                         pokir: PokirDep, runner: RunnerDep, idempotency_key: OptionalKey = None
                         ) -> SubmittedPokir:  # fmt: skip
         command = rules.ReturnPokir(code=code_or_404(code), reason=data.reason)
-        return await _check(request, actor, pokir, runner, command, keyed(request, actor, idempotency_key, data)[0])
+        return await _check(request, actor, pokir, runner, command, idempotency_key, data)
 
 
 async def _check(request: Request, actor: Actor, pokir: PokirService, runner: ProjectionRunner,
-                 command: rules.ForwardPokir | rules.ReturnPokir, key: str | None) -> SubmittedPokir:  # fmt: skip
+                 command: rules.ForwardPokir | rules.ReturnPokir, key: str | None, body: object
+                 ) -> SubmittedPokir:  # fmt: skip
     """The secretariat's check over the API: recorded, then read back once the read models have it."""
-    result = await pokir.check(actor, command, key)
+    scoped, meta = keyed(request, actor, key, body)
+    result = await pokir.check(actor, command, scoped, meta.fingerprint)
     await runner.wait_until_applied(PROJECTIONS, result.last)
     status = rules.DITERUSKAN_SETWAN if isinstance(command, rules.ForwardPokir) else rules.DIKEMBALIKAN
     return SubmittedPokir(code=command.code, status=status)
@@ -400,10 +403,13 @@ async def _checked(request: Request, pool: asyncpg.Pool, actor: Actor, pokir: Po
                    command: rules.ForwardPokir | rules.ReturnPokir, key: str | None) -> Response:  # fmt: skip
     """`key`: the form's own (a second tap on the button is the same check, answered as the first)."""
     row = await _visible(pool, actor, command.code)
-    scoped = keyed(request, actor, key, command)[0]
+    scoped, meta = keyed(request, actor, key, command)
     typed = {"note": command.note} if isinstance(command, rules.ForwardPokir) else {"reason": command.reason}
     try:
-        result = await pokir.check(actor, command, scoped)
+        try:
+            result = await pokir.check(actor, command, scoped, meta.fingerprint)
+        except IdempotencyKeyReused:  # Back, changed, sent again: the page shows what the first did
+            raise DomainError(SENT_BEFORE) from None
     except (ValidationFailed, DomainError) as exc:
         errors = exc.errors if isinstance(exc, ValidationFailed) else {"check": exc.message}
         return await _detail(request, pool, actor, row, typed, errors, status=422, key=key)

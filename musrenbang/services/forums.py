@@ -70,8 +70,42 @@ statement (a delegate id the rules refuse never reaches the database as a stream
 inside the transaction (a score sheet amended: its stream names only the forum's own sheet)."""
 
 
+_PLACE_LOCK = 0x706C  # advisory lock space for a Musrenbang's place and year: (class, hashtext("level region year"))
+
+
+_ON_ANOTHER_AGENDA = (
+    "SELECT 1 FROM forum_agenda a JOIN forums f USING (forum_id) WHERE f.level = $4 AND f.forum_id <> $5"
+    " AND f.origin = 'musrenbang' AND f.status IN ('open', 'closed')"
+)
+"""A proposal already on the agenda of another opened forum of level $4 (the forum opening: $5)."""
+
+
 def new_forum_id() -> str:
     return values.code_from_bytes(secrets.token_bytes(8))
+
+
+async def lock_forum_place(conn: asyncpg.Connection, level: str, region: str, year: int) -> None:
+    """Serialise, to the end of `conn`'s transaction, what decides which proposals a place's Musrenbang of a
+    year takes up: opening one (its agenda is read from the read models, then frozen) and merging proposals
+    of that kelurahan or desa (which would change that agenda). Without it a merge committed while a forum
+    opened left both the duplicate and its target on the agenda, counted twice against the ceiling."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _PLACE_LOCK, f"{level} {region} {year}")
+
+
+async def on_an_agenda(pool: asyncpg.Pool, read_models: ReadModels | None, codes: Sequence[str]
+                       ) -> asyncpg.Record | None:  # fmt: skip
+    """The first of the proposals `codes` on the agenda of a Musrenbang already opened (or closed), with that
+    forum: read once the forums read model has caught up with the log, under `lock_forum_place`, so that a
+    forum opened just before is seen."""
+    if read_models is None:
+        raise RuntimeError("without read models, which agendas hold a proposal cannot be known")
+    await require_fresh(read_models, ["forums"])
+    return await pool.fetchrow(
+        "SELECT a.proposal, f.forum_id, f.title FROM forum_agenda a JOIN forums f USING (forum_id)"
+        " WHERE a.proposal = ANY($1::text[]) AND f.origin = 'musrenbang' AND f.status IN ('open', 'closed')"
+        " ORDER BY a.proposal, f.forum_id LIMIT 1",
+        list(codes),
+    )  # fmt: skip
 
 
 class ForumService:
@@ -149,29 +183,39 @@ class ForumService:
         s = forum.scheduled
         if s.origin == "musrenbang" and s.level in cycle_rules.LEVEL_STAGE:  # held inside its stage's window
             await cycles.open_for(self._store, s.year, cycle_rules.LEVEL_STAGE[s.level], on)
-        if agenda is None:
-            agenda = await self._agenda_for(forum)
-        events = rules.decide(forum, rules.OpenForum(agenda=agenda))
-        return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata)
+        async with self._store.transaction() as conn:
+            if s.origin == "musrenbang":
+                await lock_forum_place(conn, s.level, s.region, s.year)
+            if agenda is None:
+                agenda = await self._agenda_for(forum_id, forum)
+            events = rules.decide(forum, rules.OpenForum(agenda=agenda))
+            return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata,
+                                            conn=conn)  # fmt: skip
 
-    async def _agenda_for(self, forum: rules.Forum) -> tuple[AgendaItem, ...]:
-        """Read from the read models, once they have caught up with the log: the agenda is frozen."""
+    async def _agenda_for(self, forum_id: str, forum: rules.Forum) -> tuple[AgendaItem, ...]:
+        """Read from the read models, once they have caught up with the log: the agenda is frozen. A proposal
+        already on the agenda of another forum of this level (opened, or closed) is left out: a second forum
+        scheduled for the same place and year must not decide it again, with another result. (The caller
+        holds `lock_forum_place`: no forum of this place opens meanwhile.)"""
         s = forum.scheduled
         if self._read_models is None:
             raise RuntimeError("this ForumService was made without read models: give the agenda")
-        await require_fresh(self._read_models, ["proposals"] if s.level == "kelurahan" else ["forums"])
+        await require_fresh(self._read_models, ["proposals", "forums"])
         if s.level == "kelurahan":
             rows = await self._pool.fetch(
                 "SELECT code, title, coalesce(agreed_cost, estimated_cost) AS cost,"
-                " coalesce(agreed_volume, volume)::text AS volume, unit, kelurahan FROM proposals"
-                " WHERE kelurahan = $1 AND year = $2 AND status = ANY($3::text[]) ORDER BY code",
-                s.region, s.year, [proposal_rules.DITERIMA, proposal_rules.DITERIMA_DENGAN_PERUBAHAN],
+                " coalesce(agreed_volume, volume)::text AS volume, unit, kelurahan FROM proposals p"
+                " WHERE kelurahan = $1 AND year = $2 AND status = ANY($3::text[])"
+                f" AND NOT EXISTS ({_ON_ANOTHER_AGENDA} AND a.proposal = p.code) ORDER BY code",
+                s.region, s.year, [proposal_rules.DITERIMA, proposal_rules.DITERIMA_DENGAN_PERUBAHAN], s.level,
+                forum_id,
             )  # fmt: skip
         else:
             rows = await self._pool.fetch(
-                "SELECT proposal AS code, title, cost, volume, unit, kelurahan FROM forum_forwarded"
-                " WHERE to_level = $1 AND to_region = $2 AND year = $3 ORDER BY proposal",
-                s.level, s.region, s.year,
+                "SELECT proposal AS code, title, cost, volume, unit, kelurahan FROM forum_forwarded w"
+                " WHERE to_region = $1 AND year = $2 AND to_level = $3"
+                f" AND NOT EXISTS ({_ON_ANOTHER_AGENDA} AND a.proposal = w.proposal) ORDER BY proposal",
+                s.region, s.year, s.level, s.level, forum_id,
             )  # fmt: skip
         return tuple(
             AgendaItem(

@@ -112,18 +112,19 @@ class PokirService:
                              idempotency_key=idempotency_key)  # fmt: skip
 
     async def check(self, actor: Actor, command: proposal.ForwardPokir | proposal.ReturnPokir,
-                    idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
+                    idempotency_key: str | None = None, fingerprint: str | None = None) -> AppendResult:  # fmt: skip
         """The secretariat's completeness check (`setwan`; Bappeda may stand in): forward or return; not
         once the year's RKPD is adopted, and nothing forwarded once the Forum Perangkat Daerah closed. Holds
         the year's city-level lock (services/rkpd.py), so that no pokir is forwarded while a forum closes
         or the RKPD is adopted on the check that every pokir is answered. A retry with the same key answers
-        with its first result."""
+        with its first result; the key sent again with another reason or note (`fingerprint`: of the
+        request) is IdempotencyKeyReused, not silently the first result."""
         require_role(actor, "setwan", "admin")
-        meta = Metadata(actor=actor.username, role=actor.role)
+        meta = Metadata(actor=actor.username, role=actor.role, fingerprint=fingerprint)
         stream = proposal.stream_id(command.code)
         async with self._store.transaction() as conn:
             if idempotency_key is not None:
-                earlier = await self._store.find_replay(idempotency_key, None, conn)
+                earlier = await self._store.find_replay(idempotency_key, fingerprint, conn)
                 if earlier is not None:
                     return earlier
             state, head = await load(self._store, PROPOSAL, stream, conn)

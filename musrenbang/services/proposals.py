@@ -38,6 +38,7 @@ from musrenbang.eventlog.store import (
 from musrenbang.photos import ProcessedPhoto
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
+from musrenbang.services.forums import lock_forum_place, on_an_agenda
 from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.streams import Aggregate, execute, load
 
@@ -315,10 +316,25 @@ class ProposalService:
             appends = [Append(rules.stream_id(code), heads[rules.stream_id(code)], events)
                        for code, events in decided.items()]  # fmt: skip
             try:
-                return await self._store.append(appends, metadata=metadata)
+                async with self._store.transaction() as conn:
+                    await self._before_its_forum(conn, target, command)
+                    return await self._store.append(appends, metadata=metadata, conn=conn)
             except ConcurrencyError:
                 continue  # one of them changed meanwhile: decide again on what is there now
         raise ConcurrencyError([rules.stream_id(c) for c in (command.into, *command.codes)])
+
+    async def _before_its_forum(self, conn: asyncpg.Connection, target: rules.Proposal,
+                                command: rules.MergeProposals) -> None:  # fmt: skip
+        """Refused once one of them is on the agenda of an opened Musrenbang: the agenda froze it as it stood,
+        and a duplicate merged after would still be decided there (and counted against the ceiling) beside
+        the proposal it lives on in. Under the lock a kelurahan's forum takes to open (every proposal merged
+        shares the target's kelurahan and year: `decide_merge`), so neither lands between the other's read
+        and commit."""
+        await lock_forum_place(conn, "kelurahan", target.submitted.kelurahan, target.year)
+        found = await on_an_agenda(self._pool, self._read_models, [command.into, *command.codes])
+        if found is not None:
+            raise DomainError(Message(N_("usulan %(code)s sudah dibahas di musyawarah «%(title)s»: tidak dapat"
+                                         " digabungkan lagi"), code=found["proposal"], title=found["title"]))
 
     async def carry_over_check(self, earlier: str, year: int, kelurahan: str) -> None:
         """Refused now, before anything is counted or written, when `earlier` cannot be proposed again for

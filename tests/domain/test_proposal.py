@@ -255,6 +255,18 @@ def test_only_proposals_of_one_year_are_merged() -> None:
                            rules.MergeProposals(into="AAAA0000", codes=("BBBB0000",), reason="sama"))  # fmt: skip
 
 
+def test_a_merge_into_itself_or_naming_one_twice_says_which() -> None:
+    other = given(ProposalSubmitted(code="BBBB0000", year=2022, source="warga", content=validate(), proposer_ref="s"))
+    with pytest.raises(ValidationFailed) as itself:
+        rules.decide_merge(given(SUBMITTED), {"AAAA0000": given(SUBMITTED)},
+                           rules.MergeProposals(into="AAAA0000", codes=("AAAA0000",), reason="sama"))  # fmt: skip
+    assert itself.value.errors["codes"] == "usulan tujuan tidak dapat digabungkan ke dirinya sendiri"
+    with pytest.raises(ValidationFailed) as twice:
+        twice_named = rules.MergeProposals(into="AAAA0000", codes=("BBBB0000", "BBBB0000"), reason="x")
+        rules.decide_merge(given(SUBMITTED), {"BBBB0000": other}, twice_named)
+    assert twice.value.errors["codes"] == "satu usulan hanya dapat digabungkan sekali"
+
+
 def test_a_returned_proposal_is_merged_into_another_but_takes_no_merge_itself() -> None:
     """A returned proposal waits on its proposer, who may never revise it: duplicates merged into it would
     wait with it. Merged into one that goes on, it is simply taken up there."""

@@ -14,7 +14,7 @@ import httpx
 
 from tests.http.test_forum_entry import FORUM, _open_forum, _signed_in
 from tests.http.test_pages import hidden
-from tests.http.test_staff import token, users  # noqa: F401  (a fixture)
+from tests.http.test_staff import new_proposal, token, users  # noqa: F401  (a fixture)
 
 
 async def _count(pool: asyncpg.Pool, forum_id: str, event_type: str, streams: str = "") -> int:
@@ -101,7 +101,8 @@ async def test_a_stale_tab_keeps_the_consensus_rows_saved_meanwhile_and_an_uncha
     own rows and wiped the others; "Simpan nilai" with nothing changed saved an empty sheet."""
     csrf = await _signed_in(client, users["kelurahan"])
     auth = await token(client, users["kelurahan"])
-    await _open_forum(client, auth, rule="weighted-criteria")  # a second verified proposal on the agenda
+    code = await new_proposal(client, estimated_cost=5_000_000)  # a second verified proposal on the agenda
+    await client.post(f"/api/v1/proposals/{code}/verification", json={"decision": "accept"}, headers=auth)
     forum_id, _ = await _open_forum(client, auth, rule="weighted-criteria")
     forum = (await client.get(f"/api/v1/forums/{forum_id}")).json()
     first, second = (a["item_id"] for a in forum["agenda"][:2])

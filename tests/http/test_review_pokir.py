@@ -3,6 +3,7 @@ reses date typed as people write it, and the secretariat's buttons tapped twice.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from tests.http import test_pokir
@@ -52,6 +53,12 @@ async def test_the_secretariat_tapping_twice_is_answered_as_once(dprd) -> None: 
             first = await setwan.post(f"/petugas/pokir/{code}/{action}", data=fields)
             again = await setwan.post(f"/petugas/pokir/{code}/{action}", data=fields)
             assert (first.status_code, again.status_code) == (303, 303), (action, again.text[-2000:])
+            assert await _events(pool) == before + 1
+            # Back, the reason or note changed, sent again under the same key: said, not silently dropped.
+            field = next(iter(extra))
+            changed = await setwan.post(f"/petugas/pokir/{code}/{action}", data={**fields, field: "lengkapi RAB"})
+            assert changed.status_code == 422 and "sudah terkirim sebelumnya dengan isi lain" in changed.text, (
+                action, re.findall(r'class="error"[^>]*>([^<]*)', changed.text))
             assert await _events(pool) == before + 1
     finally:
         await setwan.aclose()
