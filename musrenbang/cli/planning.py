@@ -145,7 +145,7 @@ def cycle_window(year: int, stage: str, opens: dt.datetime | None, closes: dt.da
 @cycle.command("advance")
 @click.option("--year", type=WholeNumber(), required=True)
 def cycle_advance(year: int) -> None:
-    """Close the current stage today and open the next."""
+    """Open the next stage today; the current one ends yesterday (not on the day it opened)."""
     from musrenbang.eventlog.store import Metadata
     from musrenbang.services import cycles
 

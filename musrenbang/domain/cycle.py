@@ -111,7 +111,7 @@ class StartCycle(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AdvanceStage(msgspec.Struct, frozen=True, kw_only=True):
-    """Close the current stage today and open the next (today at the latest)."""
+    """Open the next stage today (at the latest), the current one ending the day before."""
 
     year: int
     today: dt.date
@@ -150,8 +150,14 @@ def decide(state: Cycle, command: Command) -> list[Event]:
             if first is not None and command.today < first.opens:
                 raise DomainError(Message(N_("belum ada tahap RKPD %(year)d yang dibuka: ubah jadwalnya bila perlu"),
                                           year=command.year))  # fmt: skip
-            position = STAGES.index(state.stage_on(command.today))
-            following = STAGES[position + 1]
+            current = state.stage_on(command.today)
+            following = STAGES[STAGES.index(current) + 1]
+            opened = state.calendar.get(current)
+            if opened is not None and opened.opens >= command.today:
+                # The current stage would close the day before it opened: a window no calendar can hold.
+                raise DomainError(Message(N_("tahap %(stage)s baru dibuka hari ini: tahap berikutnya dapat"
+                                             " dimajukan mulai besok, atau ubah jadwalnya"),
+                                          stage=WINDOW_LABELS.get(current, current)))  # fmt: skip
             if following == ADOPTED:
                 raise DomainError(N_("tahap terakhir dicapai dengan menetapkan RKPD, bukan dengan memajukan tahap"))
             return [CycleStageAdvanced(year=command.year, stage=following, on=command.today)]

@@ -75,6 +75,9 @@ class ChainChecker:
         """The first break of every broken stream, in the order they were found."""
         self._broken: set[str] = set()
         self._heads: dict[str, tuple[int, bytes]] = {}
+        """Each stream's last version and hash that link up: what the next event must follow."""
+        self._last: dict[str, tuple[int, bytes]] = {}
+        """Each stream's last version and hash as stored, broken or not: what the seals are compared with."""
 
     @property
     def streams(self) -> int:
@@ -82,6 +85,7 @@ class ChainChecker:
 
     def feed(self, e: StoredEvent) -> None:
         self.events += 1
+        self._last[e.stream_id] = (e.stream_version, bytes(e.hash))
         version, previous = self._heads.setdefault(e.stream_id, (0, codec.GENESIS_HASH))
         if e.stream_id in self._broken:
             return
@@ -105,8 +109,9 @@ class ChainChecker:
         return ChainReport(self.events, self.streams, self.first_break, len(self._broken))
 
     def heads(self) -> dict[str, tuple[int, bytes]]:
-        """Each stream's last version and hash as fed (for naming what a seal lost)."""
-        return self._heads
+        """Each stream's last version and hash as stored (for naming what a seal lost): of a stream whose
+        chain breaks at an altered event, its events are all still there, and the break names the event."""
+        return self._last
 
 
 def link_problem(previous: bytes, e: StoredEvent) -> str | None:

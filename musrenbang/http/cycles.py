@@ -182,8 +182,8 @@ class CycleApi(Controller):
         await runner.wait_until_applied(["cycles"], result.last)
         return await _one(pool, year)
 
-    @post("/{year:int}/stage", summary="Close the current stage today and open the next (Bappeda)", status_code=200,
-          guards=[BAPPEDA])  # fmt: skip
+    @post("/{year:int}/stage", summary="Open the next stage today, the current one ending yesterday (Bappeda)",
+          status_code=200, guards=[BAPPEDA])  # fmt: skip
     async def advance_stage(self, request: Request, year: Year, actor: ActorDep, store: StoreDep,
                             runner: RunnerDep, idempotency_key: OptionalKey = None) -> StageOut:  # fmt: skip
         key, meta = keyed(request, actor, idempotency_key)

@@ -123,6 +123,20 @@ def test_advancing_closes_the_current_stage_and_opens_the_next_that_day() -> Non
     assert not after.is_open("usulan", day) and after.is_open("kelurahan", day)
 
 
+def test_a_stage_opened_today_is_not_advanced_past_the_same_day() -> None:
+    """Advanced twice in a day, the stage between closed the day before it opened (`kelurahan 2026-12-04 ..
+    2026-12-03` in `cycle list`): a window the calendar's own checks refuse."""
+    state = started()
+    day = state.calendar["usulan"].opens + dt.timedelta(days=3)
+    [event] = cycle.decide(state, cycle.AdvanceStage(year=2022, today=day))
+    after = cycle.evolve(state, event)
+    with pytest.raises(DomainError, match="baru dibuka hari ini"):
+        cycle.decide(after, cycle.AdvanceStage(year=2022, today=day))
+    [later] = cycle.decide(after, cycle.AdvanceStage(year=2022, today=day + dt.timedelta(days=1)))
+    windows = cycle.evolve(after, later).calendar
+    assert all(w.opens <= w.closes for w in windows.values()), windows
+
+
 def test_the_last_stage_is_reached_by_adoption_only_and_then_everything_is_closed() -> None:
     state = started()
     day = state.calendar["kota"].opens

@@ -76,6 +76,20 @@ async def test_deleting_a_streams_tail_or_a_whole_stream_is_named(
     assert "chain broken" not in done.stderr
 
 
+async def test_an_event_changed_in_place_is_named_as_changed_not_as_missing(
+    store: EventStore, pool: asyncpg.Pool, cli_env: dict[str, str]
+) -> None:
+    """The chain breaks at the changed event, and the seal check took the stream's last good version for
+    its end: "the log ends at version 1 (version 2-4 missing)" of a stream whose four events are all there."""
+    await sealed_log(store)
+    await behind_the_logs_back(pool, "UPDATE events SET data = jsonb_set(data, '{year}', '1999')"
+                                     " WHERE stream_id = 's-0' AND stream_version = 2")  # fmt: skip
+    done = musrenbang(cli_env, "verify")
+    assert done.returncode == 1
+    assert "s-0" in done.stderr and "chain broken" in done.stderr, done.stderr
+    assert "missing" not in done.stderr, done.stderr
+
+
 async def test_a_changed_sealed_event_rehashed_consistently_is_still_caught(
     store: EventStore, pool: asyncpg.Pool, cli_env: dict[str, str]
 ) -> None:
