@@ -230,9 +230,15 @@ def takes_gzip(accept_encoding: str) -> bool:
 def not_modified(request: Request, etag: str) -> Response | None:
     """304 when the client already has the body named `etag` (a body not kept here, such as a download
     rendered for each request that needs it)."""
-    if etag in _asked(request):
+    if has_it(request, etag):
         return Response(content=b"", status_code=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL})
     return None
+
+
+def has_it(request: Request, etag: str) -> bool:
+    """Whether If-None-Match names `etag` (weak or strong: compared weakly) or is `*` (any)."""
+    asked = _asked(request)
+    return "*" in asked or ("W/" + etag.removeprefix("W/")) in asked
 
 
 def _asked(request: Request) -> set[str]:

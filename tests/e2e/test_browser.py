@@ -78,3 +78,25 @@ def test_a_resident_proposes_from_a_phone_and_follows_it(browser, app_server: Se
     assert page.get_by_role("link", name="Submit a proposal").count() == 1
     assert outside == []
     context.close()
+
+
+def test_a_word_longer_than_the_phone_is_wide_wraps_on_every_page_that_shows_it(browser, app_server: Server) -> None:
+    """A title typed without spaces ("Perbaikan_jalan_…") made the kelurahan list 583 px wide, lineage 693."""
+    import uuid
+
+    import httpx
+
+    from tests.http.conftest import payload
+
+    long = "Perbaikan_jalan_lingkungan_RT04/RW03_Kelurahan_Bekasijaya"
+    made = httpx.post(f"{app_server.base_url}/api/v1/proposals", timeout=30,
+                      json=payload(title=long, address=long, problem=long + "_" + long),
+                      headers={"Idempotency-Key": str(uuid.uuid4()), "X-Forwarded-For": "10.250.0.9"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    code = made.json()["code"]
+    page = browser.new_context(viewport={"width": 360, "height": 640}).new_page()
+    for path in ("/kelurahan/32.75.01.1001", f"/telusur/usulan/{code}", f"/lacak/{code}", "/usulan?q=Perbaikan",
+                 f"/ikuti?subjek={code}"):  # fmt: skip
+        page.goto(app_server.base_url + path)
+        assert long in page.content(), path
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, path

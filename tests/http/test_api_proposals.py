@@ -219,6 +219,11 @@ async def test_photos_are_attached_with_the_secret_and_served_without_metadata(
     served = await client.get(url)
     assert served.headers["content-type"] == "image/jpeg"
     assert not Image.open(io.BytesIO(served.content)).getexif()
+    etag = served.headers["etag"]
+    for asked in (etag, f"W/{etag}", f'"x", {etag}', "*"):  # a reload sends what it has: the bytes stay
+        again = await client.get(url, headers={"If-None-Match": asked})
+        assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag), asked
+    assert (await client.get(url, headers={"If-None-Match": '"other"'})).content == served.content
     assert (await upload(client, code, secret, original)).status_code == 200  # the same photo again
     proposal = (await client.get(f"/api/v1/proposals/{code}")).json()
     assert proposal["photos"] == [url]
