@@ -53,3 +53,32 @@ def test_an_unknown_account_is_one_error_line(app_database: str) -> None:
     done = set_password(app_database, "tidak-ada-orangnya", NEW_PASSWORD + "\n")
     assert done.returncode == 3 and done.stdout == ""
     assert done.stderr == "error: no account 'tidak-ada-orangnya'\n"
+
+
+async def test_a_disabled_account_is_enabled_again_and_a_new_password_says_it_stays_disabled(
+    app_server: Server, app_database: str
+) -> None:
+    """`user disable` had no way back: `user add` refused the name, and `user password` said "password
+    changed" of an account still unable to sign in."""
+    username = f"kembali-{uuid.uuid4().hex[:6]}"
+    add_user(app_database, username, "auditor")
+    env = {**os.environ, "MUSRENBANG_DATABASE_URL": app_database}
+
+    def user(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["musrenbang", "user", *args], env=env, capture_output=True, text=True, timeout=60)
+
+    async def signs_in(password: str) -> int:
+        async with httpx.AsyncClient(base_url=app_server.base_url, headers={"X-Forwarded-For": "10.251.0.10"}) as c:
+            r = await c.post("/api/v1/auth/token", json={"username": username, "password": password})
+            return r.status_code
+
+    assert user("enable", username).stderr == f"error: no disabled account {username!r}\n"
+    assert user("disable", username).returncode == 0
+    assert await signs_in(PASSWORD) == 401
+    changed = set_password(app_database, username, NEW_PASSWORD + "\n")
+    assert changed.returncode == 0 and "stays disabled" in changed.stdout, changed.stdout
+    assert await signs_in(NEW_PASSWORD) == 401
+    enabled = user("enable", username)
+    assert enabled.returncode == 0 and enabled.stdout.startswith(f"enabled {username}"), enabled.stderr
+    assert await signs_in(NEW_PASSWORD) == 200
+    assert user("enable", username).returncode == 3  # enabled already

@@ -126,7 +126,8 @@ def export_group() -> None:
 
 
 @export_group.command("events")
-@click.option("--out", type=click.Path(), metavar="FILE", required=True, help="File to write (JSON Lines).")
+@click.option("--out", type=click.Path(readable=False), metavar="FILE", required=True,
+              help="File to write (JSON Lines).")
 def export_events(out: str) -> None:
     """Write the whole event log, in global order, as JSON Lines (no personal data: proposers appear as
     salted hashes). `musrenbang verify --file` checks such a file."""

@@ -114,7 +114,7 @@ async def _rebuild(url: str, projections: Sequence[Projection]) -> list[tuple[Pr
 
 
 @main.command()
-@click.option("--out", type=click.Path(), metavar="FILE", required=True, help="File to write.")
+@click.option("--out", type=click.Path(readable=False), metavar="FILE", required=True, help="File to write.")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),

@@ -1,13 +1,17 @@
-"""Staff accounts: user add, list, password, disable."""
+"""Staff accounts: user add, list, password, disable, enable."""
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from musrenbang.cli.common import Failure, database, migrated, run, settings_from_env
 from musrenbang.cli.group import main
+
+if TYPE_CHECKING:  # imported where used, to keep the command line quick to start
+    import asyncpg
 
 
 @main.group()
@@ -19,7 +23,8 @@ def user() -> None:
 @click.option("--username", required=True)
 @click.option("--role", required=True, type=click.Choice(["admin", "facilitator", "opd", "auditor", "dprd", "setwan"]))
 @click.option("--region", default=None, help="Kelurahan or kecamatan code (facilitators).")
-@click.option("--opd", default=None, help="Agency code (opd accounts), e.g. DBMSDA; see musrenbang/domain/agency.py.")
+@click.option("--opd", default=None, help="Agency code (opd accounts), e.g. DBMSDA: one of the city settings'"
+              " agencies (Kota Bekasi's: musrenbang/reference/kota_bekasi.toml).")
 @click.option("--dapil", default=None, help='Daerah pemilihan (dprd accounts), e.g. "Bekasi 1" (city settings).')
 @click.option("--name", default=None, help="Full name as pages show it (dprd accounts: the member's).")
 @click.option("--faction", default=None, help="Fraksi (dprd accounts).")
@@ -85,18 +90,23 @@ def user_password(username: str) -> None:
     """Set a new password, read from standard input (first line) as `user add` reads it, and end the
     account's sessions and tokens (a forgotten demo password, or one that may have leaked)."""
     from musrenbang.domain.errors import ValidationFailed
-    from musrenbang.services.accounts import set_password
+    from musrenbang.services.accounts import is_disabled, set_password
+
+    async def changed_on(conn: asyncpg.Connection) -> tuple[bool, bool]:
+        return await set_password(conn, username, password), await is_disabled(conn, username)
 
     password = _read_password()
     settings = settings_from_env()
     with database(settings) as url:
         try:
-            changed = run(migrated(url, lambda conn: set_password(conn, username, password)))
+            changed, disabled = run(migrated(url, changed_on))
         except ValidationFailed as exc:
             raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
     if not changed:
         raise Failure(f"no account {username!r}")
     click.echo(f"password changed for {username}; its sessions and tokens are ended")
+    if disabled:
+        click.echo(f"the account stays disabled: `musrenbang user enable {username}` lets it sign in again")
 
 
 @user.command("disable")
@@ -111,3 +121,18 @@ def user_disable(username: str) -> None:
     if not changed:
         raise Failure(f"no active account {username!r}")
     click.echo(f"disabled {username}")
+
+
+@user.command("enable")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    """Let a disabled account sign in again, with the password it had."""
+    from musrenbang.services.accounts import enable_user
+
+    settings = settings_from_env()
+    with database(settings) as url:
+        changed = run(migrated(url, lambda conn: enable_user(conn, username)))
+    if not changed:
+        raise Failure(f"no disabled account {username!r}")
+    click.echo(f"enabled {username}; its password is the one it had: `musrenbang user password {username}` sets"
+               " a new one if it may have leaked")

@@ -190,6 +190,19 @@ async def disable_user(conn: asyncpg.Connection, username: str) -> bool:
     return status == "UPDATE 1"
 
 
+async def enable_user(conn: asyncpg.Connection, username: str) -> bool:
+    """A disabled account may sign in again (False: no such disabled account), with the password it had;
+    nothing it held before is given back (`disable_user` ended its sessions and tokens)."""
+    status = await conn.execute(
+        "UPDATE users SET disabled_at = NULL WHERE username = $1 AND disabled_at IS NOT NULL", username
+    )
+    return status == "UPDATE 1"
+
+
+async def is_disabled(conn: asyncpg.Connection, username: str) -> bool:
+    return bool(await conn.fetchval("SELECT disabled_at IS NOT NULL FROM users WHERE username = $1", username))
+
+
 async def login(
     pool: asyncpg.Pool, username: str, password: str, client: str, kind: str
 ) -> tuple[str, dt.datetime, Actor]:
