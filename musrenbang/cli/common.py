@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import os
 import signal
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -117,10 +118,15 @@ def settings_from_env(**overrides: object) -> Settings:
         raise Failure(str(exc)) from None
 
 
+REVIVE_EVERY = 2.0
+"""Seconds between looks, by a serving process, at whether the bundled server still runs."""
+
+
 @contextlib.contextmanager
-def database(settings: Settings, *, keep_running: bool = False) -> Iterator[str]:
+def database(settings: Settings, *, keep_running: bool = False, revive: bool = False) -> Iterator[str]:
     """The URL of the database to use: the external one, or the bundled server (started for the
-    duration of the block, and stopped after it unless another process still uses it)."""
+    duration of the block, and stopped after it unless another process still uses it). With `revive`
+    (`serve`), a bundled server that stops meanwhile (killed, crashed) is started again."""
     if settings.database_url:
         run(created_if_missing(settings.database_url))  # as the README says: a database not there yet is made
         yield settings.database_url
@@ -130,12 +136,28 @@ def database(settings: Settings, *, keep_running: bool = False) -> Iterator[str]
         url = bundled.start(keep_running=keep_running)
     except DatabaseError as exc:
         raise Failure(str(exc)) from None
+    stopping = threading.Event()
     try:  # from here on the server is stopped however the block ends (an error, a signal while preparing)
         run(ensure_database(url))  # the bundled server's first run: create the application database
+        if revive:
+            threading.Thread(target=_kept_alive, args=(bundled, stopping), name="bundled-db", daemon=True).start()
         yield url
     finally:
+        stopping.set()  # before the stop: the watch must not start again what is being stopped
         if not keep_running:
             bundled.stop()
+
+
+def _kept_alive(bundled: BundledDatabase, stopping: threading.Event) -> None:
+    """Start the bundled server again whenever it is found gone, until `stopping`; each time said on
+    standard error, for the operator to look into why (its log is in the data directory)."""
+    while not stopping.wait(REVIVE_EVERY):
+        try:
+            if bundled.revive() and not stopping.is_set():
+                click.echo(f"the bundled PostgreSQL had stopped; started it again (its log: {bundled.pgdata / 'log'})",
+                           err=True)  # fmt: skip
+        except Exception as exc:  # whatever stopped the start: tried again at the next look
+            click.echo(f"the bundled PostgreSQL is not running and could not be started: {exc}", err=True)
 
 
 async def _stopped_by_sigterm(work: Coroutine[Any, Any, T]) -> T:

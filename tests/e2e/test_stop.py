@@ -190,3 +190,55 @@ def _bundled_state(data_dir: Path) -> str:
     log = pgdata / "log"
     return (f"handles: {handles.read_text() if handles.exists() else '(none)'}\n"
             f"log: {log.read_text(errors='replace')[-1500:] if log.exists() else '(none)'}")  # fmt: skip
+
+
+def test_a_killed_bundled_database_is_started_again_and_stopped_with_the_server(tmp_path: Path) -> None:
+    """The postmaster killed under a running server: the site stayed down (503) until someone started it by
+    hand, and once someone had, the server's stop left that one running. `db stop` meanwhile stopped it
+    under the server without a word."""
+    import subprocess
+
+    import httpx
+
+    from tests.load import server_env
+    from tests.waiting import eventually
+
+    data_dir = tmp_path / "data"
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+    server = Server(_port(), data_dir=data_dir)
+    try:
+        server.wait_healthy()
+        first = int(pid_file.read_text().split()[0])
+        os.kill(first, signal.SIGKILL)
+
+        def again() -> int | None:
+            pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+            healthy = httpx.get(f"{server.base_url}/health", timeout=5).status_code == 200
+            return pid if pid not in (None, first) and healthy else None
+
+        second = _run(eventually(_async(again), "a new postmaster and /health 200", timeout=60))
+        _run(eventually(_async(lambda: "started it again" in server.output()), "the restart said on stderr"))
+        refused = subprocess.run(["musrenbang", "db", "stop"], env=server_env(data_dir), capture_output=True,
+                                 text=True, timeout=60)  # fmt: skip
+        assert refused.returncode == 3 and "in use by process" in refused.stderr, refused.stderr
+        assert psutil.pid_exists(second)
+        processes = [*server.processes(), psutil.Process(second)]
+        server.process.send_signal(signal.SIGTERM)
+        left = server.wait_stopped(processes, STOPPED_WITHIN)
+        assert not left, f"still running {STOPPED_WITHIN} s after SIGTERM: {left}\n{server.output()}"
+        assert not pid_file.exists()
+    finally:
+        server.stop()
+
+
+def _async(check):  # type: ignore[no-untyped-def]
+    async def checked():  # type: ignore[no-untyped-def]
+        return check()
+
+    return checked
+
+
+def _run(work):  # type: ignore[no-untyped-def]
+    import asyncio
+
+    return asyncio.run(work)
