@@ -95,6 +95,12 @@ Coordinate = Annotated[
 ]  # fmt: skip
 
 
+Quantity = Annotated[int | float | str, msgspec.Meta(
+    description=f"A number (150, 2.5), or a string of {_AS_STRING}",
+    extra_json_schema={"extra": {"type": _NUMBER_OR_STRING, "one_of": None}})]  # fmt: skip
+"""A volume: read by values.read_decimal or parse_decimal, never by msgspec's Decimal."""
+
+
 class ProposerIn(msgspec.Struct, forbid_unknown_fields=True):
     """Personal data: stored apart, never shown publicly."""
 
@@ -117,9 +123,7 @@ class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     problem: Text
     solution: Text
     beneficiaries: int
-    volume: Annotated[int | float | str, msgspec.Meta(
-        description=f"A number (150, 2.5), or a string of {_AS_STRING}",
-        extra_json_schema={"extra": {"type": _NUMBER_OR_STRING, "one_of": None}})]  # fmt: skip
+    volume: Quantity
     unit: Annotated[str, msgspec.Meta(max_length=100)]
     estimated_cost: Annotated[int, msgspec.Meta(description="Estimated cost in whole rupiah")]
     priority_program: int | None = None

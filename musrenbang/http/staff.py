@@ -5,7 +5,6 @@ written. Every event written carries the actor and role in its metadata."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated
 
 import asyncpg
@@ -20,7 +19,7 @@ from musrenbang.domain.access import Actor, require_region, require_role
 from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.domain.events import Criterion
 from musrenbang.eventlog.store import Metadata, Position
-from musrenbang.http.api import ProposalOut, _out
+from musrenbang.http.api import ProposalOut, Quantity, _out
 from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.forums import ForumOut, forum_out
@@ -43,7 +42,7 @@ Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
 class VerificationIn(msgspec.Struct, forbid_unknown_fields=True):
     decision: Annotated[str, msgspec.Meta(description="accept | accept_with_changes | return | reject")]
     reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
-    agreed_volume: Decimal | None = None
+    agreed_volume: Quantity | None = None
     agreed_cost: Money | None = None
 
 
@@ -155,7 +154,7 @@ class ScoresIn(msgspec.Struct, forbid_unknown_fields=True):
 class AdjustIn(msgspec.Struct, forbid_unknown_fields=True):
     item_id: ItemId
     reason: Annotated[str, msgspec.Meta(max_length=1000)]
-    agreed_volume: Decimal | None = None
+    agreed_volume: Quantity | None = None
     agreed_cost: Money | None = None
 
 

@@ -95,6 +95,10 @@ async def test_verification_with_huge_volumes_or_nul_reasons_is_refused(
     big = await refused(client, app_pool, "POST", url, headers=auth, content=b'{"decision": "accept_with_changes",'
                         b' "reason": "ubah", "agreed_volume": 1e40}')  # fmt: skip
     assert big.json()["errors"]["agreed_volume"] == "angka terlalu besar"
+    for digits in ("١٥٠", "１５０", "1_000"):  # msgspec's Decimal read them as 150 and 1000 before our check
+        other = await refused(client, app_pool, "POST", url, headers=auth, json={
+            "decision": "accept_with_changes", "reason": "ubah", "agreed_volume": digits})  # fmt: skip
+        assert "tulis angka" in other.json()["errors"]["agreed_volume"], digits
     nul = await refused(client, app_pool, "POST", url, headers=auth, json={"decision": "reject", "reason": NUL})
     assert nul.json()["errors"]["reason"] == "berisi karakter yang tidak diizinkan"
     await refused(client, app_pool, "POST", url, headers=auth,
