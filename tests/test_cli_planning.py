@@ -44,27 +44,27 @@ async def test_setup_refuses_what_it_cannot_use_and_keeps_its_region(
 
 
 def test_a_cycle_is_opened_listed_and_its_window_moved_with_a_reason(cli_env: dict[str, str], tmp_path: Path) -> None:
-    """The example's calendar moved to a year two ahead of today, so that its windows are all still to come
-    whenever this runs (a window already closed may not be moved)."""
-    year = dt.date.today().year + 2
+    """The example (RKPD 2028, planned in 2027) moved to a year whose windows are all still to come whenever
+    this runs (a window already closed may not be moved)."""
+    year = dt.date.today().year + 3
     programs = tmp_path / "siklus.toml"
-    programs.write_text(re.sub(r"\b(2026|2027)-", lambda m: f"{int(m[1]) + year - 2027}-", EXAMPLE.read_text()))
+    programs.write_text(re.sub(r"\b(2026|2027)-", lambda m: f"{int(m[1]) + year - 2028}-", EXAMPLE.read_text()))
     assert run(cli_env, "setup").returncode == 0
     opened = run(cli_env, "cycle", "open", "--year", str(year), "--theme", "Pemulihan ekonomi", "--programs",
                  str(programs))  # fmt: skip
     assert opened.returncode == 0, opened.stderr
     assert f"opened RKPD {year} for Kota Bekasi" in opened.stdout
-    assert f"usulan            {year - 1}-12-01 .. {year}-01-15" in opened.stdout
+    assert f"usulan            {year - 2}-12-01 .. {year - 1}-01-15" in opened.stdout
     again = run(cli_env, "cycle", "open", "--year", str(year), "--theme", "Lagi", "--programs", str(programs))
     assert again.returncode == 3 and "sudah dibuka" in again.stderr
-    window = ["cycle", "window", "--year", str(year), "--stage", "usulan", "--closes", f"{year}-01-31"]
+    window = ["cycle", "window", "--year", str(year), "--stage", "usulan", "--closes", f"{year - 1}-01-31"]
     no_reason = run(cli_env, *window, "--reason", " ")
     assert no_reason.returncode == 3, no_reason.stderr
     moved = run(cli_env, *window, "--reason", "banjir awal tahun")
     assert moved.returncode == 0, moved.stderr
     listed = run(cli_env, "cycle", "list")
     assert listed.returncode == 0 and f"RKPD {year}" in listed.stdout
-    assert f"usulan            {year - 1}-12-01 .. {year}-01-31" in listed.stdout
+    assert f"usulan            {year - 2}-12-01 .. {year - 1}-01-31" in listed.stdout
 
 
 def test_a_city_in_another_time_zone_counts_its_days_there(empty_database_url: str, cli_env: dict[str, str]) -> None:

@@ -169,7 +169,7 @@ def decide(state: Cycle, command: Command) -> list[Event]:
             checks = bounds.Checks()
             if command.stage not in STAGES:
                 checks.fail("stage", N_("tahap tidak dikenal"))
-            _window(checks, "closes", command.opens, command.closes)
+            _window(checks, "closes", command.opens, command.closes, state.year or command.year)
             if command.stage in STAGES and isinstance(command.opens, dt.date):
                 _in_order(checks, state, command.stage, command.opens)
             reason = checks.text("reason", command.reason, bounds.REASON, required=True)
@@ -197,7 +197,9 @@ def _start(command: StartCycle) -> CycleStarted:
         checks.fail("priority_targets",
                     N_("sasaran daerah diisi untuk setiap program prioritas, atau tidak sama sekali"))  # fmt: skip
     targets = tuple(checks.text("priority_targets", t, bounds.TITLE) for t in command.priority_targets)
-    calendar = _calendar(checks, command.calendar, required=command.require_calendar)
+    calendar = _calendar(checks, command.calendar, required=command.require_calendar, year=command.year)
+    if isinstance(command.kickoff_on, dt.date):
+        _of_the_year(checks, "kickoff_on", command.year, command.kickoff_on)
     ceilings = _ceilings(checks, command.pagu_kecamatan)
     if command.dana_kelurahan is not None:
         checks.check("dana_kelurahan", bounds.rupiah, command.dana_kelurahan, zero=True)
@@ -207,8 +209,10 @@ def _start(command: StartCycle) -> CycleStarted:
                         priority_targets=targets, dana_kelurahan=command.dana_kelurahan)  # fmt: skip
 
 
-def _calendar(checks: bounds.Checks, given: tuple[StageWindow, ...], *, required: bool) -> tuple[StageWindow, ...]:
-    """Every stage's window, in stage order, each opening no earlier than the one before."""
+def _calendar(checks: bounds.Checks, given: tuple[StageWindow, ...], *, required: bool, year: int
+              ) -> tuple[StageWindow, ...]:  # fmt: skip
+    """Every stage's window, in stage order, each opening no earlier than the one before, none before the
+    RKPD of `year` can be planned (`_of_the_year`)."""
     if not given and not required:
         return ()
     by_stage = {w.stage: w for w in given}
@@ -218,14 +222,14 @@ def _calendar(checks: bounds.Checks, given: tuple[StageWindow, ...], *, required
         return ()
     ordered = tuple(by_stage[s] for s in STAGES)
     for window in ordered:
-        _window(checks, f"calendar.{window.stage}", window.opens, window.closes)
+        _window(checks, f"calendar.{window.stage}", window.opens, window.closes, year)
     for before, after in zip(ordered, ordered[1:], strict=False):
         if after.opens < before.opens:
             checks.fail(f"calendar.{after.stage}", N_("tahap ini tidak dapat dibuka sebelum tahap sebelumnya"))
     return ordered
 
 
-def _window(checks: bounds.Checks, field: str, opens: dt.date, closes: dt.date) -> None:
+def _window(checks: bounds.Checks, field: str, opens: dt.date, closes: dt.date, year: int) -> None:
     for day in (opens, closes):
         if not isinstance(day, dt.date):
             checks.fail(field, N_("tanggal tidak sah"))
@@ -233,6 +237,20 @@ def _window(checks: bounds.Checks, field: str, opens: dt.date, closes: dt.date) 
         checks.check(field, bounds.date, day)
     if closes < opens:
         checks.fail(field, N_("tanggal tutup tidak boleh sebelum tanggal buka"))
+    for day in (opens, closes):
+        _of_the_year(checks, field, year, day)
+
+
+def _of_the_year(checks: bounds.Checks, field: str, year: int, day: dt.date) -> None:
+    """The RKPD of `year` is planned during `year - 1`, proposals from December of the year before that: a
+    day before `year - 2` is a mistyped year (RKPD 2030 opened with 2026's calendar took proposals beside
+    RKPD 2027's). A later day is let be: a city running late, and the demo's next year taking proposals
+    today."""
+    first = dt.date(year - 2, 1, 1)
+    if day < first:
+        checks.fail(field, Message(N_("tanggal %(day)s terlalu awal untuk RKPD %(year)d: perencanaannya dimulai"
+                                      " paling awal %(first)s"), day=values.long_date(day), year=year,
+                                   first=values.long_date(first)))  # fmt: skip
 
 
 def _in_order(checks: bounds.Checks, state: Cycle, stage: str, opens: dt.date) -> None:

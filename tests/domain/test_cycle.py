@@ -43,6 +43,23 @@ def test_starting_a_cycle_records_theme_programs_calendar_and_pagu() -> None:
     assert [w.stage for w in event.calendar] == list(cycle.STAGES)
 
 
+def test_a_calendar_of_years_before_its_rkpd_is_refused_as_a_mistyped_year() -> None:
+    """RKPD 2030 opened with 2026's dates took proposals beside the RKPD being planned then."""
+    early = msgspec.structs.replace(START, year=2030, kickoff_on=D(2030, 1, 1))  # CALENDAR is RKPD 2022's
+    with pytest.raises(ValidationFailed) as refused:
+        cycle.decide(given(), early)
+    assert set(refused.value.errors) == {f"calendar.{stage}" for stage in cycle.STAGES}
+    assert "terlalu awal untuk RKPD 2030" in str(refused.value.errors["calendar.usulan"])
+    assert cycle.decide(given(), msgspec.structs.replace(early, calendar=cycle.default_calendar(2030)))
+    with pytest.raises(ValidationFailed) as kickoff:
+        cycle.decide(given(), msgspec.structs.replace(START, kickoff_on=D(2019, 12, 31)))
+    assert set(kickoff.value.errors) == {"kickoff_on"}
+    moved = cycle.ChangeWindow(year=2022, stage="usulan", opens=D(2019, 12, 1), closes=D(2021, 1, 15), reason="x")
+    with pytest.raises(ValidationFailed) as window:
+        cycle.decide(started(), moved)
+    assert "terlalu awal" in str(window.value.errors["closes"])
+
+
 def test_a_cycle_cannot_start_twice() -> None:
     with pytest.raises(AlreadyExists):
         cycle.decide(started(), START)
