@@ -100,6 +100,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from `MUSRENBANG_*` variables; explicit `overrides` (CLI options) win when not None."""
         env = os.environ if env is None else env
+        if "MUSRENBANG_DATABASE_URL" in env and not env["MUSRENBANG_DATABASE_URL"].strip():
+            # `MUSRENBANG_DATABASE_URL=$DB_URL` with DB_URL unset: taken as unset, the site ran on a new
+            # bundled database of its own, beside the one the operator meant.
+            raise ConfigError("MUSRENBANG_DATABASE_URL is set but empty: give the database's URL, or unset it to"
+                              " use the bundled database")  # fmt: skip
         values: dict[str, object] = {
             "database_url": env.get("MUSRENBANG_DATABASE_URL") or None,
             "replica_urls": _replica_urls(env.get("MUSRENBANG_REPLICA_URLS", "")),

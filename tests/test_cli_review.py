@@ -361,3 +361,13 @@ def test_commands_started_at_once_on_a_new_data_directory_all_work(tmp_path: Pat
     outcomes = [(p.wait(timeout=180), p.stderr.read() if p.stderr else "") for p in started]
     musrenbang(env, "db", "stop")
     assert all(code == 0 for code, _ in outcomes), outcomes
+
+
+def test_an_empty_database_url_is_refused_not_taken_for_the_bundled_database(tmp_path: Path) -> None:
+    """`MUSRENBANG_DATABASE_URL=$DB_URL` with DB_URL unset ran on a new bundled database beside the real one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}
+    env |= {"MUSRENBANG_DATA_DIR": str(tmp_path / "data"), "MUSRENBANG_DATABASE_URL": " "}
+    done = musrenbang(env, "cycle", "list")
+    assert one_error(done) == ("error: MUSRENBANG_DATABASE_URL is set but empty: give the database's URL, or unset"
+                               " it to use the bundled database")  # fmt: skip
+    assert not (tmp_path / "data").exists()  # nothing started
