@@ -371,3 +371,15 @@ def test_an_empty_database_url_is_refused_not_taken_for_the_bundled_database(tmp
     assert one_error(done) == ("error: MUSRENBANG_DATABASE_URL is set but empty: give the database's URL, or unset"
                                " it to use the bundled database")  # fmt: skip
     assert not (tmp_path / "data").exists()  # nothing started
+
+
+def test_a_backup_of_a_mistyped_data_directory_makes_nothing_there(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSRENBANG_")}
+    typo = tmp_path / "dta"
+    done = musrenbang(env, "backup", "--out", str(tmp_path / "b.dump"), "--data-dir", str(typo))
+    assert one_error(done) == f"error: {typo} holds no bundled database: nothing to back up (is the directory right?)"
+    assert not typo.exists() and not (tmp_path / "b.dump").exists()
+    a_file = tmp_path / "berkas"
+    a_file.write_text("")
+    done = musrenbang({**env, "MUSRENBANG_DATA_DIR": str(a_file)}, "cycle", "list")
+    assert one_error(done) == f"error: data directory {a_file} is a file, not a directory"

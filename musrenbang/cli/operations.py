@@ -129,6 +129,9 @@ def backup(out: str, data_dir: Path | None) -> None:
     target = output_file(out)
     settings = settings_from_env(data_dir=data_dir)
     only_bundled(settings, data_dir)
+    if not settings.database_url and not (settings.data_dir / "pgdata").is_dir():
+        # A typo in --data-dir made, and left behind, a new empty cluster before saying there was nothing.
+        raise Failure(f"{settings.data_dir} holds no bundled database: nothing to back up (is the directory right?)")
     with database(settings) as url:
         events = run(_events_in(url))  # read only: a backup changes nothing in the database it copies
         try:

@@ -178,6 +178,8 @@ def _alive(pid: int) -> bool:
 
 
 def _ensure_writable(data_dir: Path) -> None:
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DatabaseError(f"data directory {data_dir} is a file, not a directory")
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
