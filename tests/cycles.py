@@ -11,7 +11,7 @@ import threading
 
 from musrenbang.db.connect import create_pool
 from musrenbang.demo import RKPD_2022_PROGRAMS, RKPD_2022_THEME
-from musrenbang.domain import cycle
+from musrenbang.domain import bounds, cycle
 from musrenbang.domain.events import StageWindow
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.services import cycles
@@ -22,9 +22,13 @@ FORUM_DAY = dt.date(2021, 1, 20)
 """The day test forums of RKPD 2022 are held: inside the test calendar's windows."""
 
 
-def open_calendar(around: dt.date | None = None) -> tuple[StageWindow, ...]:
+def open_calendar(around: dt.date | None = None, year: int = 2022) -> tuple[StageWindow, ...]:
+    """Every stage open from before the test forums' days (or from the first day RKPD `year` may be
+    planned on, if later) to a year after `around`."""
     day = around or cycles.today()
-    opens, closes = dt.date(2020, 6, 1), day + dt.timedelta(days=365)
+    planned_from = dt.date(year - 2, 1, 1) if bounds.MIN_YEAR <= year <= bounds.MAX_YEAR else dt.date(2020, 6, 1)
+    opens = max(dt.date(2020, 6, 1), planned_from)
+    closes = max(day, opens) + dt.timedelta(days=365)
     return tuple(StageWindow(stage=s, opens=opens, closes=closes) for s in cycle.STAGES)
 
 
@@ -34,7 +38,7 @@ async def open_test_cycle(store: EventStore, year: int = 2022) -> None:
     if (await cycles.load_cycle(store, year)).exists:
         return
     command = cycle.StartCycle(year=year, region="32.75", theme=RKPD_2022_THEME, priority_programs=RKPD_2022_PROGRAMS,
-                               calendar=open_calendar())  # fmt: skip
+                               calendar=open_calendar(year=year))  # fmt: skip
     await cycles.open_cycle(store, command, SYSTEM)
 
 

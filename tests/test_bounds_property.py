@@ -359,7 +359,7 @@ def test_the_city_level_and_merges_with_reasons(site, pass_reason, withdraw_reas
 def test_opening_a_cycle(site, year, theme, programs) -> None:  # type: ignore[no-untyped-def]
     loop, s = site
     command = cycle.StartCycle(year=year, region="32.75", theme=theme, priority_programs=tuple(programs),
-                               calendar=open_calendar())  # fmt: skip
+                               calendar=open_calendar(year=year))  # fmt: skip
     in_bounds = (
         fits(year, 2000, 2100) and clean(theme, bounds.LONG_TITLE) and filled(theme)
         and 1 <= len(programs) <= 20 and all(clean(x, bounds.TITLE) and filled(x) for x in programs)

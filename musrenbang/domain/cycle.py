@@ -246,6 +246,8 @@ def _of_the_year(checks: bounds.Checks, field: str, year: int, day: dt.date) -> 
     day before `year - 2` is a mistyped year (RKPD 2030 opened with 2026's calendar took proposals beside
     RKPD 2027's). A later day is let be: a city running late, and the demo's next year taking proposals
     today."""
+    if not bounds.MIN_YEAR <= year <= bounds.MAX_YEAR:
+        return  # no such RKPD year: said by the year's own check
     first = dt.date(year - 2, 1, 1)
     if day < first:
         checks.fail(field, Message(N_("tanggal %(day)s terlalu awal untuk RKPD %(year)d: perencanaannya dimulai"

@@ -227,6 +227,8 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
                 raise ValidationFailed({"to_agency": N_("usulan sudah ada di perangkat daerah ini")})
             reason = _require_reason(command.reason)
             _not_in_line(state, command.code)
+            if command.code in state.declined:  # its answer is given; passed on, no agency could act on it
+                raise DomainError(N_("usulan ini sudah dinyatakan tidak diakomodasi: tidak dapat dialihkan lagi"))
             return [RkpdProposalPassed(year=year, code=command.code, from_agency=item_agency,
                                        to_agency=command.to_agency, reason=reason)]  # fmt: skip
         case DeclineProposal():

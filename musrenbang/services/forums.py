@@ -23,10 +23,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import asyncpg
 import msgspec
 
+from musrenbang.domain import city_forums, values
 from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import forum as rules
 from musrenbang.domain import proposal as proposal_rules
-from musrenbang.domain import values
+from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
     AgendaItem,
@@ -34,7 +35,9 @@ from musrenbang.domain.events import (
     Event,
     ForumClosed,
     ForumResult,
+    ForumScheduled,
     ProposalDecidedAtForum,
+    RkpdForumClosed,
     ScoresGiven,
     event_tag,
 )
@@ -52,6 +55,7 @@ from musrenbang.eventlog.store import (
 )
 from musrenbang.services import cycles
 from musrenbang.services.freshness import ReadModels, require_fresh
+from musrenbang.services.locks import RKPD_LOCK
 from musrenbang.services.streams import Aggregate, load, thawed
 
 FORUM = Aggregate(rules.Forum(), rules.decide, rules.evolve, cached=250_000)
@@ -92,15 +96,24 @@ async def lock_forum_place(conn: asyncpg.Connection, level: str, region: str, ye
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _PLACE_LOCK, f"{level} {region} {year}")
 
 
-async def on_an_agenda(pool: asyncpg.Pool, read_models: ReadModels | None, codes: Sequence[str]
-                       ) -> asyncpg.Record | None:  # fmt: skip
-    """The first of the proposals `codes` on the agenda of a Musrenbang already opened (or closed), with that
-    forum: read once the forums read model has caught up with the log, under `lock_forum_place`, so that a
-    forum opened just before is seen."""
+UNDER_LOCK_FRESH = 2.0
+"""Seconds a decision holding `lock_forum_place` waits for the read models to reach the log once more: they
+were brought there before the lock (with no connection held), so this covers only a forum opened, or a
+merge committed, just before the lock was granted, which its own request waits to see applied."""
+
+
+async def fresh_under_lock(read_models: ReadModels | None, names: Sequence[str]) -> None:
+    """`require_fresh` of `names` for a decision that holds `lock_forum_place`: briefly (UNDER_LOCK_FRESH),
+    as it holds a connection and makes others of its place wait meanwhile."""
     if read_models is None:
-        raise RuntimeError("without read models, which agendas hold a proposal cannot be known")
-    await require_fresh(read_models, ["forums"])
-    return await pool.fetchrow(
+        raise RuntimeError("without read models, what they hold cannot be known")
+    await require_fresh(read_models, names, timeout=UNDER_LOCK_FRESH)
+
+
+async def on_an_agenda(conn: asyncpg.Connection, codes: Sequence[str]) -> asyncpg.Record | None:
+    """The first of the proposals `codes` on the agenda of a Musrenbang already opened (or closed), with that
+    forum, read on `conn` under `lock_forum_place` once the forums read model is fresh."""
+    return await conn.fetchrow(
         "SELECT a.proposal, f.forum_id, f.title FROM forum_agenda a JOIN forums f USING (forum_id)"
         " WHERE a.proposal = ANY($1::text[]) AND f.origin = 'musrenbang' AND f.status IN ('open', 'closed')"
         " ORDER BY a.proposal, f.forum_id LIMIT 1",
@@ -183,52 +196,22 @@ class ForumService:
         s = forum.scheduled
         if s.origin == "musrenbang" and s.level in cycle_rules.LEVEL_STAGE:  # held inside its stage's window
             await cycles.open_for(self._store, s.year, cycle_rules.LEVEL_STAGE[s.level], on)
+        if agenda is None:  # the long wait, if any, before a connection is held and the place locked
+            await require_fresh(self._needed_read_models(), AGENDA_MODELS)
         async with self._store.transaction() as conn:
             if s.origin == "musrenbang":
                 await lock_forum_place(conn, s.level, s.region, s.year)
             if agenda is None:
-                agenda = await self._agenda_for(forum_id, forum)
+                await fresh_under_lock(self._read_models, AGENDA_MODELS)
+                agenda = await _agenda_for(conn, forum_id, s)
             events = rules.decide(forum, rules.OpenForum(agenda=agenda))
             return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata,
                                             conn=conn)  # fmt: skip
 
-    async def _agenda_for(self, forum_id: str, forum: rules.Forum) -> tuple[AgendaItem, ...]:
-        """Read from the read models, once they have caught up with the log: the agenda is frozen. A proposal
-        already on the agenda of another forum of this level (opened, or closed) is left out: a second forum
-        scheduled for the same place and year must not decide it again, with another result. (The caller
-        holds `lock_forum_place`: no forum of this place opens meanwhile.)"""
-        s = forum.scheduled
+    def _needed_read_models(self) -> ReadModels:
         if self._read_models is None:
             raise RuntimeError("this ForumService was made without read models: give the agenda")
-        await require_fresh(self._read_models, ["proposals", "forums"])
-        if s.level == "kelurahan":
-            rows = await self._pool.fetch(
-                "SELECT code, title, coalesce(agreed_cost, estimated_cost) AS cost,"
-                " coalesce(agreed_volume, volume)::text AS volume, unit, kelurahan FROM proposals p"
-                " WHERE kelurahan = $1 AND year = $2 AND status = ANY($3::text[])"
-                f" AND NOT EXISTS ({_ON_ANOTHER_AGENDA} AND a.proposal = p.code) ORDER BY code",
-                s.region, s.year, [proposal_rules.DITERIMA, proposal_rules.DITERIMA_DENGAN_PERUBAHAN], s.level,
-                forum_id,
-            )  # fmt: skip
-        else:
-            rows = await self._pool.fetch(
-                "SELECT proposal AS code, title, cost, volume, unit, kelurahan FROM forum_forwarded w"
-                " WHERE to_region = $1 AND year = $2 AND to_level = $3"
-                f" AND NOT EXISTS ({_ON_ANOTHER_AGENDA} AND a.proposal = w.proposal) ORDER BY proposal",
-                s.region, s.year, s.level, s.level, forum_id,
-            )  # fmt: skip
-        return tuple(
-            AgendaItem(
-                item_id=r["code"],
-                proposal=r["code"],
-                title=r["title"],
-                cost=r["cost"],
-                volume=r["volume"],
-                unit=r["unit"],
-                kelurahan=r["kelurahan"],
-            )  # fmt: skip
-            for r in rows
-        )
+        return self._read_models
 
     async def mandate(self, forum_id: str, command: rules.MandateDelegates, metadata: Metadata) -> AppendResult:
         forum, head = await self.load(forum_id)
@@ -329,6 +312,7 @@ class ForumService:
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _FORUM_LOCK, forum_id)
             if await _newest_version(conn, forum_id) != head.version:
                 raise ConcurrencyError([rules.stream_id(forum_id)])
+            await _city_level_still_takes_it(conn, forum.scheduled)
             ballots, sheets = await self.ballots_and_sheets(forum_id, conn)
             closed = rules.decide_close(forum, rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets)))
             appends = [Append(rules.stream_id(forum_id), head, [closed])]
@@ -466,3 +450,54 @@ async def _heads(conn: asyncpg.Connection, streams: Sequence[str]) -> list[Strea
     )
     found = {r["stream_id"]: StreamHead(r["stream_version"], r["hash"]) for r in rows}
     return [found.get(s, NEW_STREAM) for s in streams]
+
+
+AGENDA_MODELS = ("proposals", "forums")
+"""What a forum's own agenda is read from."""
+
+
+async def _agenda_for(conn: asyncpg.Connection, forum_id: str, s: ForumScheduled) -> tuple[AgendaItem, ...]:
+    """The agenda a forum opens with, read on `conn` from the read models (fresh: see `open`), then frozen:
+    the verified proposals of its kelurahan, or what the forums below forwarded to it. A proposal already on
+    the agenda of another forum of this level (opened, or closed) is left out: a second forum scheduled for
+    the same place and year must not decide it again, with another result. (The caller holds
+    `lock_forum_place`: no forum of this place opens meanwhile.)"""
+    if s.level == "kelurahan":
+        rows = await conn.fetch(
+            "SELECT code, title, coalesce(agreed_cost, estimated_cost) AS cost,"
+            " coalesce(agreed_volume, volume)::text AS volume, unit, kelurahan FROM proposals p"
+            " WHERE kelurahan = $1 AND year = $2 AND status = ANY($3::text[])"
+            f" AND NOT EXISTS ({_ON_ANOTHER_AGENDA} AND a.proposal = p.code) ORDER BY code",
+            s.region, s.year, [proposal_rules.DITERIMA, proposal_rules.DITERIMA_DENGAN_PERUBAHAN], s.level,
+            forum_id,
+        )  # fmt: skip
+    else:
+        rows = await conn.fetch(
+            "SELECT proposal AS code, title, cost, volume, unit, kelurahan FROM forum_forwarded w"
+            " WHERE to_region = $1 AND year = $2 AND to_level = $3"
+            f" AND NOT EXISTS ({_ON_ANOTHER_AGENDA} AND a.proposal = w.proposal) ORDER BY proposal",
+            s.region, s.year, s.level, s.level, forum_id,
+        )  # fmt: skip
+    return tuple(
+        AgendaItem(item_id=r["code"], proposal=r["code"], title=r["title"], cost=r["cost"], volume=r["volume"],
+                   unit=r["unit"], kelurahan=r["kelurahan"])  # fmt: skip
+        for r in rows
+    )
+
+
+async def _city_level_still_takes_it(conn: asyncpg.Connection, s: ForumScheduled) -> None:
+    """A kecamatan's Musrenbang forwards to the city level, which takes proposals up only until its Forum
+    Perangkat Daerah closes: closed after that, what it selected was stuck "forwarded" for good and the RKPD
+    adopted without an answer for it. Read from the year's stream (the log itself), under the city level's
+    lock shared: a Forum Perangkat Daerah closing meanwhile waits for this close, and then sees what it
+    forwarded (services/rkpd.py)."""
+    if s.origin != "musrenbang" or s.level != "kecamatan":
+        return
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", RKPD_LOCK, s.year)
+    closed = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND event_type = $2 AND data->>'forum' = $3)",
+        rkpd_rules.stream_id(s.year), event_tag(RkpdForumClosed), city_forums.FORUM_PD,
+    )  # fmt: skip
+    if closed:
+        raise DomainError(Message(N_("Forum Perangkat Daerah RKPD %(year)d sudah ditutup: hasil musyawarah"
+                                     " kecamatan tidak dapat diteruskan lagi"), year=s.year))  # fmt: skip

@@ -23,8 +23,9 @@ from musrenbang.domain.errors import N_, DomainError, NotFound
 from musrenbang.eventlog.store import Append, AppendResult, ConcurrencyError, EventStore, Metadata
 from musrenbang.services import accounts, cycles
 from musrenbang.services import city as city_service
+from musrenbang.services.locks import RKPD_LOCK
 from musrenbang.services.proposals import _NAMESPACE, PROPOSAL, ProposalService, code_for
-from musrenbang.services.rkpd import RKPD, RKPD_LOCK
+from musrenbang.services.rkpd import RKPD
 from musrenbang.services.streams import execute, load
 
 

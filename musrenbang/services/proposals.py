@@ -38,7 +38,7 @@ from musrenbang.eventlog.store import (
 from musrenbang.photos import ProcessedPhoto
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
-from musrenbang.services.forums import lock_forum_place, on_an_agenda
+from musrenbang.services.forums import fresh_under_lock, lock_forum_place, on_an_agenda
 from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.streams import Aggregate, execute, load
 
@@ -307,6 +307,7 @@ class ProposalService:
         """Merge duplicates into one proposal, atomically across all their streams; not in a year whose
         RKPD is adopted."""
         await self._cycle_not_adopted(command.into)
+        await require_fresh(self._read_models, ["forums"])  # the long wait, if any, before the place is locked
         for _ in range(5):
             target, target_head = await load(self._store, PROPOSAL, rules.stream_id(command.into))
             sources, heads = {}, {rules.stream_id(command.into): target_head}
@@ -331,7 +332,8 @@ class ProposalService:
         shares the target's kelurahan and year: `decide_merge`), so neither lands between the other's read
         and commit."""
         await lock_forum_place(conn, "kelurahan", target.submitted.kelurahan, target.year)
-        found = await on_an_agenda(self._pool, self._read_models, [command.into, *command.codes])
+        await fresh_under_lock(self._read_models, ["forums"])
+        found = await on_an_agenda(conn, [command.into, *command.codes])
         if found is not None:
             raise DomainError(Message(N_("usulan %(code)s sudah dibahas di musyawarah «%(title)s»: tidak dapat"
                                          " digabungkan lagi"), code=found["proposal"], title=found["title"]))

@@ -28,7 +28,9 @@ from musrenbang.eventlog.store import Append, AppendResult, EventStore, Metadata
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
+from musrenbang.services.forums import UNDER_LOCK_FRESH
 from musrenbang.services.freshness import ReadModels, require_fresh
+from musrenbang.services.locks import RKPD_LOCK
 from musrenbang.services.proposals import PROPOSAL
 from musrenbang.services.streams import Aggregate, load
 
@@ -38,9 +40,6 @@ RKPD: Aggregate[rules.Rkpd, rules.Command] = Aggregate(
 """Only for loading a year's state: deciding needs the city's agencies (`RkpdService.execute`). Years'
 states are kept between commands (services/streams.py), so a command under the year's lock reads only
 the events since the last one instead of the whole year: it costs the same in December as in March."""
-RKPD_LOCK = 0x726B
-"""Advisory lock space for a year's city level: (RKPD_LOCK, year). Also taken by the DPRD secretariat's
-check of a pokir (services/pokir.py)."""
 
 
 def acting_agency(actor: Actor) -> str | None:
@@ -173,6 +172,9 @@ class RkpdService:
         stream = rules.stream_id(year)
         if isinstance(command, rules.Adopt) and command.on is None:
             command = msgspec.structs.replace(command, on=on or cycles.today())
+        closing = isinstance(command, rules.Adopt | city_forums.CloseCityForum)
+        if closing:  # the long wait, if any, before the lock (see `_all_forwarded_taken_up`)
+            await require_fresh(self._read_models, ["forums"])
         async with self._store.transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", RKPD_LOCK, year)
             if idempotency_key is not None:
@@ -186,8 +188,9 @@ class RkpdService:
                 raise Forbidden(N_("akun ini tidak terhubung ke perangkat daerah yang dikenal"))
             cycle = await cycles.load_cycle(self._store, year, conn)
             _stage_allows(command, year, cycle, on)
-            if isinstance(command, rules.Adopt | city_forums.CloseCityForum):
+            if closing:
                 await _pokir_answered(self._store, year, state, conn)
+                await self._all_forwarded_taken_up(year, state, conn)
             await _places_exist(command, conn)
             events = rules.decide(state, command, agencies=city.agencies_by_code, dana_kelurahan=cycle.dana_kelurahan)
             appends = [Append(stream, head, events)]
@@ -195,6 +198,20 @@ class RkpdService:
                 appends.extend(await self._cycle_adopted(year, conn, on))
             return await self._store.append(appends, metadata=metadata, idempotency_key=idempotency_key,
                                             conn=conn)  # fmt: skip
+
+    async def _all_forwarded_taken_up(self, year: int, state: rules.Rkpd, conn: asyncpg.Connection) -> None:
+        """A city-level forum closes, or the RKPD is adopted, only once Bappeda has taken up everything the
+        kecamatan forums forwarded: left behind, a proposal stayed "forwarded" for good, with no answer in
+        the RKPD. Read on `conn` (the lock's), from the forums read model once it has reached the log again:
+        a kecamatan forum whose close waited for this lock (services/forums.py) was applied a moment ago,
+        so the wait is short, and bounded, since it holds the lock and a connection."""
+        await require_fresh(self._read_models, ["forums"], timeout=UNDER_LOCK_FRESH)
+        forwarded = await conn.fetch("SELECT proposal FROM forum_forwarded WHERE to_level = 'kota' AND year = $1",
+                                     year)  # fmt: skip
+        waiting = [r["proposal"] for r in forwarded if r["proposal"] not in state.items]
+        if waiting:
+            raise DomainError(Message(N_("masih ada %(n)d usulan yang diteruskan musyawarah kecamatan dan belum"
+                                         " diterima: terima dulu hasil musyawarah kecamatan"), n=len(waiting)))
 
     async def _cycle_adopted(self, year: int, conn: asyncpg.Connection, on: dt.date | None) -> list[Append]:
         state, head = await load(self._store, cycles.CYCLE, cycle_rules.stream_id(year), conn)

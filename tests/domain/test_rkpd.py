@@ -163,6 +163,10 @@ def test_passing_and_declining_need_a_reason_and_a_free_proposal() -> None:
     assert state.declined == {"B": "sudah dibangun tahun lalu"}
     with pytest.raises(ValidationFailed):
         set_line(state, line("A", "B", line_id="DBMSDA-001"))
+    # Passed on after its answer was given, it stood declined at an agency that could do nothing with it, and
+    # the read model showed the pass's reason where the decline's was.
+    with pytest.raises(DomainError, match="tidak dapat dialihkan lagi"):
+        run(state, r.PassProposal(code="B", to_agency="DINKES", reason="coba"))
 
 
 def test_adoption_needs_every_proposal_decided_and_freezes_the_list() -> None:

@@ -53,8 +53,9 @@ async def _submit(proposals: ProposalService, n: int, title: str, bidang: str) -
     return submitted.code
 
 
-async def seed(database_url: str) -> dict[str, str]:
-    """Returns title -> tracking code of the proposals forwarded to the city."""
+async def seed(database_url: str, *, close_kecamatan: bool = True) -> dict[str, str]:
+    """Returns title -> tracking code of the proposals forwarded to the city (without `close_kecamatan`, the
+    kecamatan forum is left open, scored, about to forward them)."""
     pool = await create_pool(database_url, min_size=1, max_size=5)
     try:
         store = EventStore(pool)
@@ -89,7 +90,8 @@ async def seed(database_url: str) -> dict[str, str]:
         assert len(forum.agenda) == len(PROPOSALS)
         marks = {a.item_id: {c.key: 4 for c in f.DEFAULT_CRITERIA} for a in forum.agenda}
         await forums.give_scores(kecamatan, f.GiveScores(sheet="konsensus", marks=marks), META)
-        await forums.close(kecamatan, META)
+        if close_kecamatan:
+            await forums.close(kecamatan, META)
         await runner.catch_up_all()
         return codes
     finally:

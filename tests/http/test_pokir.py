@@ -49,9 +49,10 @@ ROLES = {"member": ("dprd", ("--dapil", "Bekasi 1", "--name", "H. Ahmad Fauzi, S
          "facilitator": ("facilitator", ("--region", history.KECAMATAN)), "auditor": ("auditor", ())}  # fmt: skip
 
 
-def _calendar(kota_in: int) -> tuple[StageWindow, ...]:
-    """Every stage up to the Forum Perangkat Daerah open since 2020; the Musrenbang Kota `kota_in` days away."""
-    today, past = cycles.today(), dt.date(2020, 6, 1)
+def _calendar(kota_in: int, year: int) -> tuple[StageWindow, ...]:
+    """Every stage up to the Forum Perangkat Daerah open since 2020 (or since RKPD `year` may be planned, if
+    later); the Musrenbang Kota `kota_in` days away."""
+    today, past = cycles.today(), max(dt.date(2020, 6, 1), dt.date(year - 2, 1, 1))
     kota = today + dt.timedelta(days=kota_in)
     windows = {s: (past, kota - dt.timedelta(days=1)) for s in cycle.STAGES[:4]}
     windows |= {"kota": (kota, kota + dt.timedelta(days=20)), "ditetapkan": (kota, kota + dt.timedelta(days=90))}
@@ -63,7 +64,8 @@ async def _open(url: str) -> None:
     try:
         for year, days in ((YEAR, 30), (LATE_YEAR, 3)):
             command = cycle.StartCycle(year=year, region="32.75", theme=RKPD_2022_THEME,
-                                       priority_programs=RKPD_2022_PROGRAMS, calendar=_calendar(days))  # fmt: skip
+                                       priority_programs=RKPD_2022_PROGRAMS,
+                                       calendar=_calendar(days, year))  # fmt: skip
             await cycles.open_cycle(EventStore(pool), command, Metadata(actor="test", role="admin"))
     finally:
         await pool.close()
