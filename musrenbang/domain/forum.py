@@ -233,12 +233,14 @@ def decide(state: Forum, command: Command) -> list[Event]:
         case MandateDelegates():
             _must_be_open(state)
             mandated = command.delegate_ids
-            if not mandated or len(set(mandated)) != len(mandated) or len(mandated) > MAX_MANDATED:
+            if len(set(mandated)) != len(mandated):
+                raise ValidationFailed({"delegate_ids": N_("setiap delegasi dipilih satu kali saja")})
+            if not mandated or len(mandated) > MAX_MANDATED:
                 raise ValidationFailed(
                     {"delegate_ids": Message(N_("pilih 1 sampai %(max)d delegasi"), max=MAX_MANDATED)}
                 )
-            if any(d not in state.delegates for d in mandated):
-                raise DomainError(N_("peserta tidak terdaftar di musyawarah ini"))
+            if any(d not in state.delegates for d in mandated):  # a tab shown before the list changed
+                raise ValidationFailed({"delegate_ids": N_("peserta tidak terdaftar di musyawarah ini")})
             return [DelegatesMandated(forum_id=forum_id, delegate_ids=mandated)]
     raise TypeError(f"unknown command {command!r}")
 

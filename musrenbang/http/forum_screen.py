@@ -23,7 +23,7 @@ from litestar.response import ServerSentEvent, Template
 from musrenbang.domain import forum as rules
 from musrenbang.http.deps import ForumsDep, StoppingDep
 from musrenbang.http.i18n import language, translate
-from musrenbang.http.render import page
+from musrenbang.http.render import page, score_text
 from musrenbang.services.forums import ForumService
 
 T = TypeVar("T")
@@ -89,12 +89,14 @@ async def _snapshot(request: Request, forums: ForumService, forum: rules.Forum) 
     standing = await forums.standing(forum)
     titles = {a.item_id: a.title for a in forum.agenda}
     rows = [] if standing is None else [
-        {"rank": r.rank, "title": titles.get(r.item_id, r.item_id), "score": r.score, "cost": r.cost,
+        {"rank": r.rank, "title": titles.get(r.item_id, r.item_id), "score": score_text(r.score), "cost": r.cost,
          "selected": r.selected} for r in standing.ranking
     ]  # fmt: skip
+    # What has been counted: ballots, or score sheets (a weighted-criteria forum has no ballots at all).
+    counted = standing.ballots + standing.sheets if standing else 0
     return {"status": forum.status, "status_text": translate(request, rules.STATUS_LABELS.get(forum.status or "", "")),
             "ceiling": forum.scheduled.ceiling, "spent": standing.spent if standing else 0,
-            "ballots": standing.ballots if standing else 0, "rows": rows}  # fmt: skip
+            "ballots": counted, "rows": rows}  # fmt: skip
 
 
 @get("/forum/{forum_id:str}/layar/aliran", include_in_schema=False)

@@ -6,7 +6,8 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 from urllib.parse import quote
 
@@ -48,6 +49,7 @@ def environment() -> Environment:
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # added by the i18n extension, not declared
     env.filters["rupiah"] = rupiah
     env.filters["number"] = number
+    env.filters["score"] = score_text
     env.filters["fromjson"] = msgspec.json.decode
     env.globals["KINDS"] = rules.KINDS
     env.globals["BIDANG"] = rules.BIDANG
@@ -90,6 +92,17 @@ def shown_back(entered: Mapping[str, str]) -> dict[str, str]:
         {'title': 'Jalan rusak', 'problem': 'satu\r\ndua'}
     """
     return {field: _CONTROL.sub("", text) for field, text in entered.items()}
+
+
+def fraction_text(value: Fraction) -> str:
+    """An exact number as people read it, to two places: 12, 3,83."""
+    d = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return format(d.normalize(), "f").replace(".", ",") if d != d.to_integral_value() else str(int(d))
+
+
+def score_text(score: str) -> str:
+    """A forum's exact score ("12", "27/2", as results keep it) as people read it: 12, 13,5."""
+    return fraction_text(Fraction(score))
 
 
 def page_number(request: Request) -> int:

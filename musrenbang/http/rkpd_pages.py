@@ -42,8 +42,17 @@ from musrenbang.http.i18n import language, translations
 from musrenbang.http.labels import CRITERIA, LEVEL_LABELS, ROLE_LABELS, RULE_LABELS, SOURCE_LABELS, forum_level
 from musrenbang.http.log_head import latest_seal_on
 from musrenbang.http.reads import FROM_REPLICA
+from musrenbang.http.render import (
+    fraction_text,
+    page,
+    page_context,
+    page_number,
+    remember_language,
+    rendered,
+    rupiah,
+    score_text,
+)
 from musrenbang.http.render import number as count_text
-from musrenbang.http.render import page, page_context, page_number, remember_language, rendered, rupiah
 from musrenbang.http.rkpd_api import (
     LineageOut,
     ProposalNode,
@@ -537,17 +546,7 @@ class ForumBlock:
 
 
 def _average(values: list[int]) -> str:
-    return _decimal(Fraction(sum(values), len(values)))
-
-
-def _decimal(value: Fraction) -> str:
-    d = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    return format(d.normalize(), "f").replace(".", ",") if d != d.to_integral_value() else str(int(d))
-
-
-def score_text(score: str) -> str:
-    """An exact score ("12", "23/6") as people read it: 12, 3,83."""
-    return _decimal(Fraction(score))
+    return fraction_text(Fraction(sum(values), len(values)))
 
 
 @dataclasses.dataclass

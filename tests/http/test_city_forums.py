@@ -255,3 +255,17 @@ async def test_closing_musrenbang_kota_adopts_the_rkpd_in_the_same_append(city: 
     page = (await client.get("/rkpd/2022/musrenbang-kota")).text
     assert "DBMSDA-001" in page and "RKPD 2022 disepakati." in page
     assert re.search(r'href="/rkpd/2022/musrenbang-kota"', (await client.get("/rkpd/2022")).text)
+
+
+async def test_the_kecamatan_forums_agenda_names_each_proposals_kelurahan(city: City) -> None:
+    """Two "Perbaikan jalan lingkungan RW 1" from two kelurahan could not be told apart on the agenda a
+    paper ballot's numbers are typed from."""
+    forum_id = await city.pool.fetchval("SELECT forum_id FROM forums WHERE level = 'kecamatan'")
+    name = await city.pool.fetchval("SELECT nama FROM regions WHERE kode = '32.75.01.1001'")
+    browser = await sign_in(str(city.client.base_url), city.users["admin"])
+    try:
+        page = (await browser.get(f"/forum/{forum_id}")).text
+    finally:
+        await browser.aclose()
+    agenda = page[page.index("<ol>"):page.index("</ol>")]
+    assert agenda.count(f" — {name} ") == len(city.codes), agenda

@@ -119,3 +119,43 @@ async def test_the_schedule_form_sent_twice_makes_one_forum(
         r = await client.post("/petugas/musyawarah/baru", data={**fields, "forum_id": odd})
         assert r.status_code == 400, (odd, r.status_code)
     assert await event_count(app_pool) == before + 1
+
+
+async def test_the_projector_counts_score_sheets_and_shows_scores_as_people_write_them(
+    client: httpx.AsyncClient, users: dict[str, str]  # noqa: F811
+) -> None:
+    """A weighted-criteria forum showed "0 suara/lembar nilai" with four sheets given, and scores as "27/2"."""
+    from tests.http.test_forum_entry import _open_forum
+
+    await _signed_in(client, users["kelurahan"])
+    auth = await token(client, users["kelurahan"])
+    forum_id, _ = await _open_forum(client, auth, rule="weighted-criteria")
+    forum = (await client.get(f"/api/v1/forums/{forum_id}")).json()
+    item, keys = forum["agenda"][0]["item_id"], [c["key"] for c in forum["criteria"]]
+    for sheet, mark in (("d1", 5), ("d2", 4)):
+        r = await client.post(f"/api/v1/forums/{forum_id}/scores", headers=auth,
+                              json={"sheet": sheet, "marks": {item: {k: mark for k in keys}}})  # fmt: skip
+        assert r.status_code == 200, r.text
+    screen = (await client.get(f"/forum/{forum_id}/layar")).text
+    scores = re.findall(r'<td>([0-9/,]+)</td><td class="num">', screen)
+    assert '<span id="ballots">2</span>' in screen, screen[:3000]
+    assert scores and not any("/" in s for s in scores), scores
+    session = (await client.get(f"/forum/{forum_id}")).text
+    assert not re.search(r"<td>\d+/\d+</td>", session)
+
+
+async def test_a_mandate_form_from_a_stale_tab_or_naming_one_twice_is_answered_beside_the_field(
+    client: httpx.AsyncClient, users: dict[str, str], app_pool: asyncpg.Pool  # noqa: F811
+) -> None:
+    """A delegate not registered (a tab shown before the list changed) got the whole-page "Maaf" error, and
+    one named twice was told to "choose 1 to 5"."""
+    from tests.http.test_forum_entry import _open_forum
+
+    csrf = await _signed_in(client, users["kelurahan"])
+    forum_id, _ = await _open_forum(client, await token(client, users["kelurahan"]))
+    before = await event_count(app_pool)
+    for chosen, said in ((["d1", "d1"], "setiap delegasi dipilih satu kali saja"),
+                         (["d1", "hantu"], "peserta tidak terdaftar di musyawarah ini")):  # fmt: skip
+        r = await client.post(f"/forum/{forum_id}/mandat", data={"_csrf_token": csrf, "delegates": chosen})
+        assert r.status_code == 422 and said in r.text and "Maaf" not in r.text, (chosen, r.status_code)
+    assert await event_count(app_pool) == before
