@@ -100,6 +100,22 @@ async def create_pool(
     return await _friendly(url, pool)
 
 
+class _ReconnectsInOneLine(logging.Filter):
+    """asyncpg logs every failed try to reconnect a pool's idle connections with its whole traceback, every
+    few seconds per pool while the database is away: one line naming the error says as much, and leaves
+    the log readable for what else happens then (`/health` says the database is unreachable)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            problem = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()}: {type(problem).__name__}: {problem}", None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_ReconnectsInOneLine())
+
+
 async def created_if_missing(url: str) -> None:
     """Create the database `url` names on a server of the operator's (MUSRENBANG_DATABASE_URL) when the server
     says it has none, as on the bundled server's first run. Any other problem is left to the command's own

@@ -218,6 +218,7 @@ def test_a_killed_bundled_database_is_started_again_and_stopped_with_the_server(
 
         second = _run(eventually(_async(again), "a new postmaster and /health 200", timeout=60))
         _run(eventually(_async(lambda: "started it again" in server.output()), "the restart said on stderr"))
+        assert "Traceback" not in server.output(), server.output()  # the outage is told in lines, not dumps
         refused = subprocess.run(["musrenbang", "db", "stop"], env=server_env(data_dir), capture_output=True,
                                  text=True, timeout=60)  # fmt: skip
         assert refused.returncode == 3 and "in use by process" in refused.stderr, refused.stderr
