@@ -99,7 +99,24 @@ def clean_text(value: str, *, max_length: int, multiline: bool = False) -> str:
         value = re.sub(r"\s+", " ", value)
     if len(value) > max_length:
         raise ValueError(Message(N_("terlalu panjang: paling banyak %(max)d huruf"), max=max_length))
+    if _stacked_marks(value) > MAX_MARKS:
+        raise ValueError(Message(N_("tanda diakritik bertumpuk: paling banyak %(max)d pada satu"
+                                    " huruf"), max=MAX_MARKS))  # fmt: skip
     return value
+
+
+MAX_MARKS = 4
+"""Combining marks one letter may carry: a Vietnamese or Arabic letter needs two or three; a title of "a"
+and 149 of them is drawn over the lines around it (so-called Zalgo text)."""
+
+
+def _stacked_marks(value: str) -> int:
+    """The longest run of combining marks (Unicode Mn, Me) in `value`."""
+    longest = run = 0
+    for c in value:
+        run = run + 1 if unicodedata.category(c) in ("Mn", "Me") else 0
+        longest = max(longest, run)
+    return longest
 
 
 def whole(value: int, low: int, high: int) -> int:

@@ -116,3 +116,14 @@ def test_a_proposer_name_of_only_invisible_characters_is_missing() -> None:
 def test_region_codes_are_ascii_digits(code: str) -> None:
     with pytest.raises(ValueError):
         bounds.region_code(code)
+
+
+def test_letters_carry_a_few_marks_but_not_a_tower_of_them() -> None:
+    """A title of "Perbaikan jalan" with 120 combining marks was accepted, and drawn over the lines around
+    it on the kelurahan's page."""
+    assert bounds.clean_text("Tiếng Việt, Hà́, مُحَمَّد", max_length=50) == "Tiếng Việt, Hà́, مُحَمَّد"
+    assert bounds.clean_text("a" + "\u0301" * bounds.MAX_MARKS, max_length=50)
+    for tower in ("Perbaikan jalan" + "\u0336\u0489\u0310" * 40, "a" + "\u0301" * (bounds.MAX_MARKS + 1)):
+        with pytest.raises(ValueError) as refused:
+            bounds.clean_text(tower, max_length=500)
+        assert "bertumpuk" in str(refused.value.args[0])
