@@ -25,6 +25,8 @@ async def test_setup_refuses_what_it_cannot_use_and_keeps_its_region(
     env = {**cli_env, "MUSRENBANG_DATABASE_URL": empty_database_url}
     unknown = run(env, "setup", "--region", "99.99")
     assert unknown.returncode == 3 and unknown.stderr.startswith("error:"), unknown.stderr
+    empty = run(env, "setup", "--region", "")  # it blamed pemerintah_daerah.toml for naming no region
+    assert empty.returncode == 3 and empty.stderr.startswith("error: --region is empty"), empty.stderr
     broken = tmp_path / "rusak.toml"
     broken.write_text('name = "Kota Contoh"\n[[agencies]\ncode = ', encoding="utf-8")
     bad = run(env, "setup", "--region", "32.75", "--settings", str(broken))

@@ -199,6 +199,8 @@ def city_settings(region: str | None = None, path: Path | None = None) -> Config
     region is given either), else the generic ones with the region's name. SettingsError when the file
     cannot be read or disagrees with `region`, or the region is not a kabupaten or kota. What the values
     may be is the domain's to check (domain/city.py) when the settings are recorded."""
+    if region is not None and not region.strip():
+        raise SettingsError("--region is empty: give the code of a kabupaten or kota, e.g. 32.75 (Kota Bekasi)")
     if path is None:
         path = EXAMPLE_SETTINGS if region in (None, DEFAULT_REGION) else GENERIC_SETTINGS
     try:
