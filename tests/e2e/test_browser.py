@@ -88,14 +88,15 @@ def test_a_word_longer_than_the_phone_is_wide_wraps_on_every_page_that_shows_it(
 
     from tests.http.conftest import payload
 
-    long = "Perbaikan_jalan_lingkungan_RT04/RW03_Kelurahan_Bekasijaya"
+    tag = "".join(chr(ord("a") + int(c, 16) % 26) for c in uuid.uuid4().hex[:8])  # its own word: found on page 1
+    long = f"Perbaikan_jalan_lingkungan_RT04/RW03_Kelurahan_Bekasijaya_{tag}"
     made = httpx.post(f"{app_server.base_url}/api/v1/proposals", timeout=30,
                       json=payload(title=long, address=long, problem=long + "_" + long),
                       headers={"Idempotency-Key": str(uuid.uuid4()), "X-Forwarded-For": "10.250.0.9"})  # fmt: skip
     assert made.status_code == 201, made.text
     code = made.json()["code"]
     page = browser.new_context(viewport={"width": 360, "height": 640}).new_page()
-    for path in ("/kelurahan/32.75.01.1001", f"/telusur/usulan/{code}", f"/lacak/{code}", "/usulan?q=Perbaikan",
+    for path in ("/kelurahan/32.75.01.1001", f"/telusur/usulan/{code}", f"/lacak/{code}", f"/usulan?q={tag}",
                  f"/ikuti?subjek={code}"):  # fmt: skip
         page.goto(app_server.base_url + path)
         assert long in page.content(), path
