@@ -233,7 +233,7 @@ async def test_migrate_refuses_another_applications_database(empty_database_url:
 
     try:
         await conn.execute("CREATE TABLE gaji (nama text, jumlah int)")
-        for args in (["migrate"], ["outbox", "retry"]):
+        for args in (["migrate"], ["outbox", "retry"], ["status"]):  # status advised `migrate`, which refuses
             line = one_error(musrenbang(env, *args))
             assert line == FOREIGN.format("gaji"), (args, line)
         assert await tables() == {"gaji"}

@@ -195,10 +195,11 @@ async def _pending_migrations(url: str) -> int:
     """How many of this program's migrations the database has not applied (read only: `status` changes
     nothing)."""
     from musrenbang.db.connect import connect
-    from musrenbang.db.migrations import load_migrations
+    from musrenbang.db.migrations import load_migrations, refuse_another_applications
 
     conn = await connect(url)
     try:
+        await refuse_another_applications(conn)  # `migrate` would refuse it too: no advice to run it
         applied: set[int] = set()
         if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
             applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}

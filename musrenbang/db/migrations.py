@@ -38,7 +38,7 @@ class MigrationError(DatabaseError):
     pass
 
 
-async def _refuse_another_applications(conn: asyncpg.Connection) -> None:
+async def refuse_another_applications(conn: asyncpg.Connection) -> None:
     """Migrate only a database that is empty or ours (our `schema_migrations`, with its names and checksums):
     into another application's, ours would be added beside its tables unasked. Rails and golang-migrate
     also keep a `schema_migrations`, of another shape."""
@@ -85,7 +85,7 @@ async def migrate(conn: asyncpg.Connection, directory: Path | None = None) -> li
     migrations = load_migrations(directory)
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:
-        await _refuse_another_applications(conn)
+        await refuse_another_applications(conn)
         await conn.execute(_BOOKKEEPING)
         applied = {
             r["version"]: r
