@@ -37,6 +37,7 @@ from musrenbang.domain.events import (
     ForumResult,
     ForumScheduled,
     ProposalDecidedAtForum,
+    RkpdAdopted,
     RkpdForumClosed,
     ScoresGiven,
     event_tag,
@@ -55,7 +56,7 @@ from musrenbang.eventlog.store import (
 )
 from musrenbang.services import cycles
 from musrenbang.services.freshness import ReadModels, require_fresh
-from musrenbang.services.locks import RKPD_LOCK
+from musrenbang.services.locks import INTAKE_LOCK
 from musrenbang.services.streams import Aggregate, load, thawed
 
 FORUM = Aggregate(rules.Forum(), rules.decide, rules.evolve, cached=250_000)
@@ -487,17 +488,20 @@ async def _agenda_for(conn: asyncpg.Connection, forum_id: str, s: ForumScheduled
 
 async def _city_level_still_takes_it(conn: asyncpg.Connection, s: ForumScheduled) -> None:
     """A kecamatan's Musrenbang forwards to the city level, which takes proposals up only until its Forum
-    Perangkat Daerah closes: closed after that, what it selected was stuck "forwarded" for good and the RKPD
-    adopted without an answer for it. Read from the year's stream (the log itself), under the city level's
-    lock shared: a Forum Perangkat Daerah closing meanwhile waits for this close, and then sees what it
-    forwarded (services/rkpd.py)."""
+    Perangkat Daerah closes or the RKPD is adopted: closed after that, what it selected was stuck
+    "forwarded" for good, with no answer in the RKPD, and every later adoption refused. Read from the
+    year's stream (the log itself), under the city intake's lock shared (services/locks.py)."""
     if s.origin != "musrenbang" or s.level != "kecamatan":
         return
-    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", RKPD_LOCK, s.year)
-    closed = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND event_type = $2 AND data->>'forum' = $3)",
-        rkpd_rules.stream_id(s.year), event_tag(RkpdForumClosed), city_forums.FORUM_PD,
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", INTAKE_LOCK, s.year)
+    ended = await conn.fetchval(
+        "SELECT event_type FROM events WHERE stream_id = $1 AND (event_type = $2"
+        " OR (event_type = $3 AND data->>'forum' = $4)) ORDER BY global_position LIMIT 1",
+        rkpd_rules.stream_id(s.year), event_tag(RkpdAdopted), event_tag(RkpdForumClosed), city_forums.FORUM_PD,
     )  # fmt: skip
-    if closed:
+    if ended == event_tag(RkpdAdopted):
+        raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: hasil musyawarah kecamatan tidak dapat"
+                                     " diteruskan lagi"), year=s.year))  # fmt: skip
+    if ended is not None:
         raise DomainError(Message(N_("Forum Perangkat Daerah RKPD %(year)d sudah ditutup: hasil musyawarah"
                                      " kecamatan tidak dapat diteruskan lagi"), year=s.year))  # fmt: skip

@@ -2,7 +2,13 @@
 transaction (`pg_advisory_xact_lock`), so that two decisions that read what the other writes take turns."""
 
 RKPD_LOCK = 0x726B
-"""A year's city level: (RKPD_LOCK, year). Held by every city-level command (services/rkpd.py), by the DPRD
-secretariat's check of a pokir (services/pokir.py), and, shared, by a kecamatan forum's close
-(services/forums.py), which forwards to the city level: none lands between a Forum Perangkat Daerah's
-check that everything forwarded was taken up and its close."""
+"""A year's city level: (RKPD_LOCK, year). Held by every city-level command (services/rkpd.py) and by the
+DPRD secretariat's check of a pokir (services/pokir.py)."""
+
+INTAKE_LOCK = 0x696E
+"""What a year's city level takes in from the kecamatan forums: (INTAKE_LOCK, year). Held shared by a
+kecamatan forum's close (services/forums.py), which forwards to the city level, and exclusive by what ends
+the intake — the Forum Perangkat Daerah's close, or an adoption with none — around its check that all that
+was forwarded is taken up (services/rkpd.py): neither lands between the other's check and commit. Taken
+before RKPD_LOCK, and apart from it, because the check waits for the forums read model with a connection
+held: only kecamatan closes of the year wait meanwhile, not every agency saving a line."""

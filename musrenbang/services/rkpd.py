@@ -28,9 +28,8 @@ from musrenbang.eventlog.store import Append, AppendResult, EventStore, Metadata
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
-from musrenbang.services.forums import UNDER_LOCK_FRESH
 from musrenbang.services.freshness import ReadModels, require_fresh
-from musrenbang.services.locks import RKPD_LOCK
+from musrenbang.services.locks import INTAKE_LOCK, RKPD_LOCK
 from musrenbang.services.proposals import PROPOSAL
 from musrenbang.services.streams import Aggregate, load
 
@@ -61,6 +60,20 @@ async def _places_exist(command: rules.Command, conn: asyncpg.Connection) -> Non
                              " ('kelurahan', 'desa')", list(command.line.locations))  # fmt: skip
     if len(known) != len(set(command.line.locations)):
         raise ValidationFailed({"locations": N_("lokasi berupa kode kelurahan atau desa kota ini")})
+
+
+def _all_forwarded_taken_up(state: rules.Rkpd, forwarded: set[str]) -> None:
+    """The Forum Perangkat Daerah closes, or the RKPD is first adopted without one, only once Bappeda has
+    taken up everything the kecamatan forums forwarded (`forwarded`): after either, nothing more is taken
+    up, and a proposal left behind stayed "forwarded" for good, with no answer in the RKPD. Not asked of a
+    later adoption (the intake has ended: a year adopted before this check with one left behind could
+    otherwise never be amended)."""
+    if state.revision or city_forums.FORUM_PD in state.forums_closed:
+        return
+    waiting = forwarded - set(state.items)
+    if waiting:
+        raise DomainError(Message(N_("masih ada %(n)d usulan yang diteruskan musyawarah kecamatan dan belum"
+                                     " diterima: terima dulu hasil musyawarah kecamatan"), n=len(waiting)))
 
 
 async def _pokir_answered(store: EventStore, year: int, state: rules.Rkpd, conn: asyncpg.Connection) -> None:
@@ -173,9 +186,9 @@ class RkpdService:
         if isinstance(command, rules.Adopt) and command.on is None:
             command = msgspec.structs.replace(command, on=on or cycles.today())
         closing = isinstance(command, rules.Adopt | city_forums.CloseCityForum)
-        if closing:  # the long wait, if any, before the lock (see `_all_forwarded_taken_up`)
-            await require_fresh(self._read_models, ["forums"])
+        ends_intake = isinstance(command, rules.Adopt) or getattr(command, "forum", None) == city_forums.FORUM_PD
         async with self._store.transaction() as conn:
+            forwarded = await self._forwarded_under_intake_lock(year, conn) if ends_intake else set()
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", RKPD_LOCK, year)
             if idempotency_key is not None:
                 earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint, conn)
@@ -190,7 +203,7 @@ class RkpdService:
             _stage_allows(command, year, cycle, on)
             if closing:
                 await _pokir_answered(self._store, year, state, conn)
-                await self._all_forwarded_taken_up(year, state, conn)
+            _all_forwarded_taken_up(state, forwarded)
             await _places_exist(command, conn)
             events = rules.decide(state, command, agencies=city.agencies_by_code, dana_kelurahan=cycle.dana_kelurahan)
             appends = [Append(stream, head, events)]
@@ -199,19 +212,14 @@ class RkpdService:
             return await self._store.append(appends, metadata=metadata, idempotency_key=idempotency_key,
                                             conn=conn)  # fmt: skip
 
-    async def _all_forwarded_taken_up(self, year: int, state: rules.Rkpd, conn: asyncpg.Connection) -> None:
-        """A city-level forum closes, or the RKPD is adopted, only once Bappeda has taken up everything the
-        kecamatan forums forwarded: left behind, a proposal stayed "forwarded" for good, with no answer in
-        the RKPD. Read on `conn` (the lock's), from the forums read model once it has reached the log again:
-        a kecamatan forum whose close waited for this lock (services/forums.py) was applied a moment ago,
-        so the wait is short, and bounded, since it holds the lock and a connection."""
-        await require_fresh(self._read_models, ["forums"], timeout=UNDER_LOCK_FRESH)
-        forwarded = await conn.fetch("SELECT proposal FROM forum_forwarded WHERE to_level = 'kota' AND year = $1",
-                                     year)  # fmt: skip
-        waiting = [r["proposal"] for r in forwarded if r["proposal"] not in state.items]
-        if waiting:
-            raise DomainError(Message(N_("masih ada %(n)d usulan yang diteruskan musyawarah kecamatan dan belum"
-                                         " diterima: terima dulu hasil musyawarah kecamatan"), n=len(waiting)))
+    async def _forwarded_under_intake_lock(self, year: int, conn: asyncpg.Connection) -> set[str]:
+        """What the kecamatan forums forwarded to the city, read on `conn` once the forums read model has
+        reached the log, holding the city intake's lock (services/locks.py): no kecamatan forum closes
+        meanwhile, and one that closed before is in what is read."""
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", INTAKE_LOCK, year)
+        await require_fresh(self._read_models, ["forums"])
+        rows = await conn.fetch("SELECT proposal FROM forum_forwarded WHERE to_level = 'kota' AND year = $1", year)
+        return {r["proposal"] for r in rows}
 
     async def _cycle_adopted(self, year: int, conn: asyncpg.Connection, on: dt.date | None) -> list[Append]:
         state, head = await load(self._store, cycles.CYCLE, cycle_rules.stream_id(year), conn)

@@ -22,6 +22,7 @@ from musrenbang.services.forums import ForumService, new_forum_id
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.rkpd import RkpdService
 from tests.cycles import FORUM_DAY
+from tests.domain.test_rkpd import line
 from tests.http.city_setup import _submit, seed
 
 BAPPEDA = Metadata(actor="bappeda", role="admin")
@@ -100,5 +101,28 @@ async def test_the_forum_perangkat_daerah_waits_for_what_was_forwarded_to_be_tak
         await rkpd.receive(2022, BAPPEDA)
         await rkpd.execute(2022, rkpd_rules.DeclineProposal(code=late_one, reason="sudah dianggarkan"), BAPPEDA)
         await rkpd.execute(2022, CLOSE_PD, BAPPEDA)
+    finally:
+        await pool.close()
+
+
+async def test_a_kecamatan_forum_does_not_close_after_an_adoption_without_city_forums(database_url: str) -> None:
+    """Adopted with no Forum Perangkat Daerah recorded, a kecamatan forum still open could close and forward,
+    and every later amendment was then refused for what could no longer be taken up."""
+    codes = await seed(database_url)
+    pool, forums, rkpd = await _services(database_url)
+    try:
+        await rkpd.receive(2022, BAPPEDA)
+        await ProjectionRunner(pool, all_projections()).catch_up_all()
+        roads = await pool.fetchval("SELECT code FROM rkpd_items WHERE year = 2022 AND agency = 'DBMSDA' LIMIT 1")
+        programs = await rkpd.priority_programs(2022)
+        await rkpd.execute(2022, rkpd_rules.SetLine(line=line(roads), priority_programs=programs), BAPPEDA)
+        for code in set(codes.values()) - {roads}:
+            await rkpd.execute(2022, rkpd_rules.DeclineProposal(code=code, reason="sudah dianggarkan"), BAPPEDA)
+        late = await _late_kecamatan_forum(forums, proposal=None, close=False)
+        await rkpd.execute(2022, rkpd_rules.Adopt(year=2022, note="ditetapkan"), BAPPEDA)
+        before = await _events(pool)
+        with pytest.raises(DomainError, match="RKPD 2022 sudah ditetapkan: hasil musyawarah kecamatan"):
+            await forums.close(late, BAPPEDA)
+        assert await _events(pool) == before
     finally:
         await pool.close()
