@@ -11,6 +11,8 @@ from musrenbang.cli.common import Failure, database, migrated, run, settings_fro
 from musrenbang.cli.group import main
 
 if TYPE_CHECKING:  # imported where used, to keep the command line quick to start
+    from collections.abc import Awaitable, Callable
+
     import asyncpg
 
 
@@ -115,11 +117,7 @@ def user_disable(username: str) -> None:
     """Disable an account and end all its sessions and tokens."""
     from musrenbang.services.accounts import disable_user
 
-    settings = settings_from_env()
-    with database(settings) as url:
-        changed = run(migrated(url, lambda conn: disable_user(conn, username)))
-    if not changed:
-        raise Failure(f"no active account {username!r}")
+    _switched(username, disable_user, f"no active account {username!r}")
     click.echo(f"disabled {username}")
 
 
@@ -129,10 +127,15 @@ def user_enable(username: str) -> None:
     """Let a disabled account sign in again, with the password it had."""
     from musrenbang.services.accounts import enable_user
 
-    settings = settings_from_env()
-    with database(settings) as url:
-        changed = run(migrated(url, lambda conn: enable_user(conn, username)))
-    if not changed:
-        raise Failure(f"no disabled account {username!r}")
+    _switched(username, enable_user, f"no disabled account {username!r}")
     click.echo(f"enabled {username}; its password is the one it had: `musrenbang user password {username}` sets"
                " a new one if it may have leaked")
+
+
+def _switched(username: str, switch: Callable[[asyncpg.Connection, str], Awaitable[bool]], refused: str) -> None:
+    """`switch` (disable or enable) applied to the account; Failure(`refused`) when it changed nothing."""
+    settings = settings_from_env()
+    with database(settings) as url:
+        changed = run(migrated(url, lambda conn: switch(conn, username)))
+    if not changed:
+        raise Failure(refused)

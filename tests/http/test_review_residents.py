@@ -48,17 +48,7 @@ async def test_a_revision_sent_again_after_an_edit_is_told_so_not_as_a_key_confl
 ) -> None:
     """The proposer sends their revision, goes Back, fixes a typo and sends again: the answer was a bare
     409 page saying "Idempotency-Key ini sudah dipakai untuk kiriman yang berbeda"."""
-    code, secret = await _proposed(client)
-    auth = await token(client, users["kelurahan"])
-    returned = await client.post(f"/api/v1/proposals/{code}/verification", headers=auth,
-                                 json={"decision": "return", "reason": "Sebutkan RT yang dilalui"})  # fmt: skip
-    assert returned.status_code == 200, returned.text
-
-    async def revision_form() -> str | None:  # once the server's read model has the return
-        page = (await client.get(f"/lacak/{code}/perbaiki")).text
-        return page if "Kirim perbaikan" in page else None
-
-    form = await eventually(revision_form, "the revision form")
+    code, secret, form = await returned_for_revision(client, users)
     fields = revision_fields(form, secret)
     sent = await client.post(f"/lacak/{code}/perbaiki", data=fields)
     assert sent.status_code == 303, sent.text
@@ -143,3 +133,19 @@ async def test_a_form_sent_after_submissions_closed_shows_back_what_was_written(
     assert 'id="kept-problem" readonly' in closed.text and html.escape(problem, quote=False) in closed.text
     assert FORM_FIELDS["title"] in closed.text and FORM_FIELDS["proposer_phone"] not in closed.text
     assert await event_count(app_pool) == before
+
+
+async def returned_for_revision(client: httpx.AsyncClient, users: dict[str, str]) -> tuple[str, str, str]:  # noqa: F811
+    """A new proposal returned to its proposer: its code, revision secret and revision form's page (once
+    the server's read model has the return)."""
+    code, secret = await _proposed(client)
+    auth = await token(client, users["kelurahan"])
+    returned = await client.post(f"/api/v1/proposals/{code}/verification", headers=auth,
+                                 json={"decision": "return", "reason": "Sebutkan RT yang dilalui"})  # fmt: skip
+    assert returned.status_code == 200, returned.text
+
+    async def revision_form() -> str | None:
+        page = (await client.get(f"/lacak/{code}/perbaiki")).text
+        return page if "Kirim perbaikan" in page else None
+
+    return code, secret, await eventually(revision_form, "the revision form")

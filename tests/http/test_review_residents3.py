@@ -12,9 +12,8 @@ import pytest
 
 from tests.http.conftest import event_count, payload
 from tests.http.test_pages import FORM_FIELDS, hidden, open_form
-from tests.http.test_review_residents import revision_fields
+from tests.http.test_review_residents import returned_for_revision, revision_fields
 from tests.http.test_staff import KELURAHAN, token, users  # noqa: F401  (a fixture)
-from tests.waiting import eventually
 
 YEAR = 2022
 """The cycle the shared server opens (tests/cycles.py)."""
@@ -56,17 +55,8 @@ async def test_a_file_sent_as_a_revision_field_is_refused_and_nothing_is_stored(
     users: dict[str, str],  # noqa: F811
     app_pool: asyncpg.Pool,
 ) -> None:
-    code, secret = await _proposed(client)
-    auth = await token(client, users["kelurahan"])
-    returned = await client.post(f"/api/v1/proposals/{code}/verification", headers=auth,
-                                 json={"decision": "return", "reason": "Sebutkan RT yang dilalui"})  # fmt: skip
-    assert returned.status_code == 200, returned.text
-
-    async def revision_form() -> str | None:  # once the server's read model has the return
-        page = (await client.get(f"/lacak/{code}/perbaiki")).text
-        return page if "Kirim perbaikan" in page else None
-
-    fields = revision_fields(await eventually(revision_form, "the revision form"), secret)
+    code, secret, form = await returned_for_revision(client, users)
+    fields = revision_fields(form, secret)
     before = await event_count(app_pool)
     r = await client.post(f"/lacak/{code}/perbaiki", data={k: v for k, v in fields.items() if k != "title"},
                           files=[("title", A_FILE)])  # fmt: skip

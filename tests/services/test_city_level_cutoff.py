@@ -57,6 +57,15 @@ async def _late_kecamatan_forum(forums: ForumService, *, proposal: str | None, c
     return late
 
 
+async def _first_kecamatan_answered(database_url: str, rkpd: RkpdService) -> None:
+    """The seeded kecamatan's results taken up, the Forum Perangkat Daerah scheduled, each proposal declined."""
+    codes = await seed(database_url)
+    await rkpd.receive(2022, BAPPEDA)
+    await rkpd.execute(2022, FORUM_PD, BAPPEDA)
+    for code in codes.values():
+        await rkpd.execute(2022, rkpd_rules.DeclineProposal(code=code, reason="sudah dianggarkan"), BAPPEDA)
+
+
 async def _events(pool: asyncpg.Pool) -> int:
     return await pool.fetchval("SELECT count(*) FROM events")
 
@@ -64,13 +73,9 @@ async def _events(pool: asyncpg.Pool) -> int:
 async def test_a_kecamatan_forum_does_not_close_after_the_forum_perangkat_daerah(database_url: str) -> None:
     """One kecamatan's results taken up and answered, the Forum Perangkat Daerah closed; another kecamatan's
     forum, still open then, may not close and forward any more."""
-    codes = await seed(database_url)
     pool, forums, rkpd = await _services(database_url)
     try:
-        await rkpd.receive(2022, BAPPEDA)
-        await rkpd.execute(2022, FORUM_PD, BAPPEDA)
-        for code in codes.values():
-            await rkpd.execute(2022, rkpd_rules.DeclineProposal(code=code, reason="sudah dianggarkan"), BAPPEDA)
+        await _first_kecamatan_answered(database_url, rkpd)
         late = await _late_kecamatan_forum(forums, proposal=None, close=False)
         await rkpd.execute(2022, CLOSE_PD, BAPPEDA)
         before = await _events(pool)
@@ -84,13 +89,9 @@ async def test_a_kecamatan_forum_does_not_close_after_the_forum_perangkat_daerah
 async def test_the_forum_perangkat_daerah_waits_for_what_was_forwarded_to_be_taken_up(database_url: str) -> None:
     """A second kecamatan forwards after the first was taken up: the Forum Perangkat Daerah does not close
     until Bappeda has taken that up too."""
-    codes = await seed(database_url)
     pool, forums, rkpd = await _services(database_url)
     try:
-        await rkpd.receive(2022, BAPPEDA)
-        await rkpd.execute(2022, FORUM_PD, BAPPEDA)
-        for code in codes.values():
-            await rkpd.execute(2022, rkpd_rules.DeclineProposal(code=code, reason="sudah dianggarkan"), BAPPEDA)
+        await _first_kecamatan_answered(database_url, rkpd)
         proposals = ProposalService(pool, EventStore(pool), b"c" * 32, ProjectionRunner(pool, all_projections()))
         late_one = await _submit(proposals, 9, "Perbaikan saluran RW 10", "infrastruktur")
         await _late_kecamatan_forum(forums, proposal=late_one, close=True)
