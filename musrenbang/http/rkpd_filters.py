@@ -40,6 +40,9 @@ class Chosen:
     program: str | None = None
     q: str = ""
     """As typed, less what no search reads (`shown`: shown back in the form)."""
+    unreadable: bool = False
+    """Something was typed that no search key reads (`?q=ВЗЛОМ`, `?q=--`): it finds no line, as on
+    `/usulan` and `/wilayah` (read as no search, it showed the whole list as if found)."""
 
     @property
     def key(self) -> str:
@@ -55,18 +58,19 @@ class Chosen:
 
     @property
     def any(self) -> bool:
-        return bool(self.facets or self.key)
+        return bool(self.facets or self.key or self.unreadable)
 
     @property
     def cacheable(self) -> bool:
         """Views kept in the page cache: the whole list and one facet chosen (bounded by what the list has:
         its kecamatan, kelurahan, agencies and programs). Searches and combinations go to the searches'
         own cache (page_cache.searches_of), so that no query string can push the common pages out."""
-        return not self.key and len(self.facets) <= 1
+        return not self.key and not self.unreadable and len(self.facets) <= 1
 
     def normalised(self) -> tuple[tuple[str, str], ...]:
-        """The choices as part of a cache key."""
-        return tuple(sorted(self.facets.items())) + ((("q", self.key),) if self.key else ())
+        """The choices as part of a cache key (every unreadable search is one page: none is shown back)."""
+        searched = (("q", self.key),) if self.key else (("q", "\0"),) if self.unreadable else ()
+        return tuple(sorted(self.facets.items())) + searched
 
     def link(self, **changes: object) -> str:
         """`?…` for these choices with `changes` (None drops one)."""
@@ -90,7 +94,9 @@ def chosen(request: Request) -> Chosen:
             values[facet] = raw
         else:
             raise BadForm(unknown(facet))
-    return Chosen(**values, q=shown(request.query_params.get("q", "")[:MAX_TYPED]))
+    typed = request.query_params.get("q", "")[:MAX_TYPED]
+    q = shown(typed)
+    return Chosen(**values, q=q, unreadable=not q and bool(typed.strip()))
 
 
 _NOT_SEARCHED = re.compile(r"[^A-Za-z0-9 .,'/()-]+")
@@ -163,9 +169,10 @@ def _misses(index: Indexed, c: Chosen) -> list[frozenset[str] | None]:
     A line counts under a facet's options when it misses no other facet."""
     key, wanted = c.key, c.facets
     return [
-        None if key and key not in searched else frozenset(f for f, v in wanted.items() if v not in places[f])
+        None if c.unreadable or (key and key not in searched)
+        else frozenset(f for f, v in wanted.items() if v not in places[f])
         for places, searched in zip(index.places, index.searched, strict=True)
-    ]
+    ]  # fmt: skip
 
 
 def options(index: Indexed, c: Chosen) -> dict[str, list[Option]]:

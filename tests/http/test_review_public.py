@@ -111,15 +111,32 @@ def _typed(html: str) -> str:
 @pytest.mark.parametrize("view", ["lang=en", "program=1", "kecamatan=32.75.01&lang=en"])
 async def test_typed_text_without_a_search_key_is_not_sent_to_the_next_reader(web: httpx.AsyncClient,
                                                                                 view: str) -> None:  # fmt: skip
-    """Text with no ASCII letter or digit searches nothing, so the view is the one without a search, which
-    is cached for everyone: it was cached showing the first reader's text in its search box and links."""
+    """Text with no ASCII letter or digit was cached, for everyone, showing the first reader's text in its
+    search box and links. It is not shown back, and the view without a search stays its own page."""
     first = await web.get(f"{PAGE}?{view}&{urlencode({'q': JUNK})}")
     assert first.status_code == 200
     after = await web.get(f"{PAGE}?{view}")
     assert after.status_code == 200
-    assert "ВЗЛОМ" not in after.text and "ЗВОНИТЕ" not in after.text, view
-    assert _typed(after.text) == ""
-    assert after.headers["etag"] == first.headers["etag"]  # one page: the junk is dropped, not kept apart
+    for page in (first, after):
+        assert "ВЗЛОМ" not in page.text and "ЗВОНИТЕ" not in page.text, view
+        assert _typed(page.text) == ""
+    assert after.headers["etag"] != first.headers["etag"]  # the junk found nothing; the plain view lists lines
+
+
+@pytest.mark.parametrize("typed", [JUNK, "💀", "--"])
+async def test_a_search_no_key_can_read_finds_no_line_as_the_proposal_search_does(web: httpx.AsyncClient,
+                                                                                 typed: str) -> None:  # fmt: skip
+    """It was read as no search and showed the whole list, as if every line had been found, where
+    `/usulan` says "0 usulan ditemukan" for the same text. The page says why nothing was found."""
+    whole = await web.get(PAGE)
+    assert 'id="baris-' in whole.text
+    found = await web.get(PAGE, params={"q": typed})
+    assert found.status_code == 200
+    assert 'id="baris-' not in found.text and 'id="tak-terbaca"' in found.text
+    assert "Tidak ada baris yang cocok dengan saringan ini." in found.text
+    assert re.search(r'id="hasil-saringan"><strong>0 baris</strong>', found.text), found.text[:2000]
+    plain = await web.get(PAGE, params={"q": "zzzqqq"})  # searchable, matching nothing: no such hint
+    assert 'id="baris-' not in plain.text and 'id="tak-terbaca"' not in plain.text
 
 
 async def test_a_search_sends_no_one_what_its_key_ignores(web: httpx.AsyncClient) -> None:
