@@ -49,9 +49,9 @@ from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, StoreDep
 from musrenbang.http.errors import SENT_BEFORE, BadForm, code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import keyed
+from musrenbang.http.inputs import form_key, int_param
 from musrenbang.http.notices import notify
 from musrenbang.http.render import number, page
-from musrenbang.http.residents import form_key, int_param
 from musrenbang.http.rkpd_api import ADOPTION_PROJECTIONS, CITY_PROJECTIONS
 from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles

@@ -29,9 +29,9 @@ from musrenbang.http.deps import ActorDep, PoolDep, RunnerDep, StoreDep, Year
 from musrenbang.http.guards import BAPPEDA
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.http.inputs import form_key
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
-from musrenbang.http.residents import form_key
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import cycles
 

@@ -30,9 +30,9 @@ from musrenbang.domain.errors import N_
 from musrenbang.domain.proposal import normalize_email
 from musrenbang.http.deps import PoolDep
 from musrenbang.http.i18n import translate
+from musrenbang.http.inputs import form_text
 from musrenbang.http.ratelimit import client_address, count_attempt
 from musrenbang.http.render import page, shown_back
-from musrenbang.http.residents import form_text
 
 FOLLOWS_PER_HOUR = 20
 """Follow requests accepted per client address per hour."""

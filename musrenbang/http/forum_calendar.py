@@ -18,10 +18,10 @@ from musrenbang.domain.errors import N_
 from musrenbang.http import page_cache
 from musrenbang.http.deps import PoolDep
 from musrenbang.http.errors import BadForm
+from musrenbang.http.inputs import int_param, year_asked
 from musrenbang.http.labels import LEVEL_LABELS, forum_level
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page_context, rendered
-from musrenbang.http.residents import int_param, year_asked
 from musrenbang.projections import cycles
 from musrenbang.projections import forums as forum_views
 from musrenbang.projections import rkpd as rkpd_views

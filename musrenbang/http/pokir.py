@@ -39,10 +39,10 @@ from musrenbang.http.errors import SENT_BEFORE, code_or_404
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.http.inputs import form_key
 from musrenbang.http.notices import notify
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import as_typed, page, page_context, rendered
-from musrenbang.http.residents import form_key
 from musrenbang.http.rkpd_pages import year_of
 from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles as cycle_views

@@ -30,9 +30,9 @@ from musrenbang.http.deps import ActorDep, PoolDep, RealisationDep, RunnerDep, Y
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
+from musrenbang.http.inputs import form_key
 from musrenbang.http.ratelimit import RateLimited, client_address, count_photo_decode
 from musrenbang.http.render import page
-from musrenbang.http.residents import form_key
 from musrenbang.http.rkpd_files import CSV_TYPE
 from musrenbang.photos import MAX_BYTES, process_off_loop
 from musrenbang.photos import check as check_photo

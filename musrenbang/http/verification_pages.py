@@ -20,9 +20,9 @@ from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
+from musrenbang.http.inputs import int_param
 from musrenbang.http.notices import notify
 from musrenbang.http.render import page
-from musrenbang.http.residents import int_param
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.reference import region_names
 

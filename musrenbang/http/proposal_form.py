@@ -1,0 +1,255 @@
+"""The proposal forms of residents: a new proposal (or one carried over from an earlier year) and the
+revision of one returned for revision. Every field's error is shown beside it; what was typed is never lost."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from musrenbang.domain import proposal as rules
+from musrenbang.domain import values
+from musrenbang.domain.access import require_region
+from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.eventlog.store import IdempotencyKeyReused
+from musrenbang.http.auth import optional_actor
+from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
+from musrenbang.http.errors import code_or_404
+from musrenbang.http.i18n import translate
+from musrenbang.http.inputs import form_key, form_text, int_param
+from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
+from musrenbang.http.render import as_typed, page, shown_back
+from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
+from musrenbang.photos import check as check_photo
+from musrenbang.projections import cycles
+from musrenbang.projections import proposals as proposal_views
+from musrenbang.reference import kecamatan_with_kelurahan
+from musrenbang.services.proposals import ProposalService, Submitted
+
+FORM_MAX_BODY = 3 * MAX_BYTES + 256 * 1024  # three photos and the text fields
+CONTENT_FIELDS = tuple(rules.ProposalInput.__struct_fields__)
+
+
+async def _form_context(pool: asyncpg.Pool, year: int | None) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        return {
+            "kecamatan": await kecamatan_with_kelurahan(conn),
+            "programs": await cycles.priority_programs(conn, year) if year else [],
+            "cycle": {"year": year} if year else None,
+        }
+
+
+async def _earlier(pool: asyncpg.Pool, code: str) -> asyncpg.Record | None:
+    """The proposal a resident proposes again (`?lanjutan=KODE`), if the code names one."""
+    try:
+        canonical = values.normalize_code(code)
+    except ValueError:
+        return None
+    async with pool.acquire() as conn:
+        return await proposal_views.get(conn, canonical)
+
+
+@get("/usulan/baru", include_in_schema=False)
+async def new_proposal_form(request: Request, pool: PoolDep, proposals: ProposalsDep) -> Template:
+    """The form for the cycle taking proposals now; or, when none is, why not and when they open. With
+    `?lanjutan=KODE` it proposes an earlier year's proposal again, filled in with what it said."""
+    try:
+        year = await proposals.open_year(int_param(request, "tahun"))
+    except DomainError as exc:
+        return page(request, "proposal_closed.html", message=translate(request, exc.message))
+    entered = {"kelurahan": request.query_params.get("kelurahan", "")}
+    earlier = await _earlier(pool, request.query_params.get("lanjutan", ""))
+    if earlier is not None:
+        entered = as_typed(earlier, CONTENT_FIELDS)
+        entered["priority_program"] = ""  # numbered in the earlier year's list: chosen again for this one
+        entered["carried_from"] = earlier["code"]
+    return page(request, "proposal_form.html", **await _form_context(pool, year), values=entered, errors={},
+                earlier=earlier, actor=await optional_actor(request, pool),
+                idempotency_key=str(uuid.uuid4()))  # fmt: skip
+
+
+KEPT_WHEN_CLOSED = ("title", "problem", "solution", "address")
+"""The words a resident wrote, shown back when submissions closed while they typed (nothing is stored):
+an answer that dropped them lost the work of a quarter of an hour, which next year's form can take."""
+FORM_FIELDS = (*CONTENT_FIELDS, "proposer_name", "proposer_phone", "proposer_email", "notify", "year", "carried_from",
+               "revision_secret")  # fmt: skip
+
+
+async def _carry_from_form(request: Request, proposals: ProposalService, entered: dict[str, str], year: int,
+                           kelurahan: str) -> str | None:  # fmt: skip
+    """The earlier proposal this form proposes again, once the proposer's secret (or the signed-in
+    facilitator of the kelurahan) says they may; a ValidationFailed beside the field otherwise."""
+    if not entered["carried_from"]:
+        return None
+    try:
+        earlier = values.normalize_code(entered["carried_from"])
+    except ValueError:
+        raise ValidationFailed({"carried_from": N_("kode usulan sebelumnya tidak dikenal")}) from None
+    actor = await optional_actor(request, request.app.state.pool)
+    try:
+        if actor is not None and actor.role in ("facilitator", "admin"):
+            require_region(actor, kelurahan)
+        else:
+            proposals.check_secret(earlier, entered["revision_secret"])
+        await proposals.carry_over_check(earlier, year, kelurahan)
+    except ValidationFailed:
+        raise
+    except DomainError as exc:
+        field = "revision_secret" if exc.code == "forbidden" else "carried_from"
+        raise ValidationFailed({field: exc.message}) from None
+    return earlier
+
+
+@post("/usulan/baru", include_in_schema=False, request_max_body_size=FORM_MAX_BODY)
+async def submit_proposal_form(request: Request, pool: PoolDep, proposals: ProposalsDep, runner: RunnerDep) -> Template:
+    """The very same form sent again (double tap, refresh after a slow answer) is answered first, with
+    the proposal it made, whatever changed since: submissions closing, or the carry-over it made itself."""
+    form = await request.form()
+    entered = {name: form_text(form, name) for name in FORM_FIELDS}
+    if form_text(form, "tanpa_lanjutan"):  # proposed afresh: the earlier proposal is left as it is
+        entered["carried_from"] = entered["revision_secret"] = ""
+    key = form_key(form) or str(uuid.uuid4())
+    uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
+    raws = [await upload.read() for upload in uploads] if len(uploads) <= rules.MAX_PHOTOS else []
+    print_ = proposals.fingerprint(entered, [original_sha256(raw) for raw in raws])
+    try:
+        submitted = await proposals.find_submitted(key, print_)
+    except IdempotencyKeyReused:
+        # This form was sent before and changed since (Back, edit, send again): nothing new is recorded,
+        # and the page says so, with the proposal it made the first time.
+        earlier = await proposals.made_with_key(key)
+        if earlier is None:
+            raise
+        return page(request, "proposal_submitted.html", status=409, submitted=earlier, sent_before=True)
+    if submitted is None:
+        made = await _new_proposal(request, pool, proposals, entered, key, print_, len(uploads), raws)
+        if isinstance(made, Template):
+            return made
+        submitted = made
+    await runner.wait_until_applied(["proposals"], submitted.last)
+    return page(request, "proposal_submitted.html", submitted=submitted)
+
+
+async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: ProposalService, entered: dict[str, str],
+                        key: str, print_: str, uploaded: int, raws: list[bytes]) -> Submitted | Template:  # fmt: skip
+    """Check every field and photo (each error shown beside its field), then count the address's limits
+    and decode the photos, then submit. Only a form right in every field gets that far."""
+    asked = entered["year"].strip()
+    try:
+        cycle = await proposals.taking(int(asked) if asked.isascii() and asked.isdigit() and len(asked) == 4
+                                       else None)  # fmt: skip
+    except DomainError as exc:  # closed while it was being typed: what was typed is shown to be kept
+        return page(request, "proposal_closed.html", status=409, message=translate(request, exc.message),
+                    typed=shown_back({name: entered[name].strip()[:5000] for name in KEPT_WHEN_CLOSED}))  # fmt: skip
+    year = cycle.year or 0  # an existing cycle has its year
+    errors: dict[str, str] = {}
+    content = proposer = carried_from = None
+    try:
+        content = await proposals.validate(rules.ProposalInput(**{f: entered[f] for f in CONTENT_FIELDS}), year=year,
+                                           cycle=cycle)  # fmt: skip
+        carried_from = await _carry_from_form(request, proposals, entered, year, content.kelurahan)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    try:
+        proposer = rules.validate_proposer(entered["proposer_name"], entered["proposer_phone"],
+                                           entered["proposer_email"], entered["notify"])  # fmt: skip
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if uploaded > rules.MAX_PHOTOS:
+        errors["photos"] = N_("paling banyak 3 foto per usulan")
+    else:
+        _check_photos(raws, errors)
+    if errors or content is None or proposer is None:
+        return await _form_again(request, pool, entered, errors, key, year=year, with_photos=bool(uploaded))
+    settings = request.app.state.settings
+    address = client_address(request, settings.trust_proxy)
+    await count_submission(pool, address, key, settings.submissions_per_hour)
+    photos: list[ProcessedPhoto] = []
+    try:
+        for raw in raws:
+            await count_photo_decode(pool, address, settings.photos_per_hour)
+            photos.append(await process_off_loop(raw))
+    except PhotoRejected as exc:
+        return await _form_again(request, pool, entered, {"photos": exc.message}, key, year=year, with_photos=True)
+    # Decoding photos takes seconds: then the cycle is read again (submissions may have closed meanwhile).
+    return await proposals.submit(content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos,
+                                  replay_checked=True, year=year, carried_from=carried_from,
+                                  cycle=None if photos else cycle)  # fmt: skip
+
+
+def _check_photos(raws: list[bytes], errors: dict[str, str]) -> None:
+    """The checks that need no decoding (size, format, pixels), so a photo's error shows beside the others."""
+    for raw in raws:
+        try:
+            check_photo(raw)
+        except PhotoRejected as exc:
+            errors["photos"] = exc.message
+            return
+
+
+async def _form_again(request: Request, pool: asyncpg.Pool, entered: dict[str, str], errors: dict[str, str],
+                      key: str, *, year: int, with_photos: bool) -> Template:  # fmt: skip
+    """The form once more, as it was filled in, each error beside its field (a browser cannot keep the
+    chosen files, so the photos must be chosen again)."""
+    if with_photos and "photos" not in errors:
+        errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
+    earlier = await _earlier(pool, entered["carried_from"]) if entered["carried_from"] else None
+    return page(request, "proposal_form.html", status=422, **await _form_context(pool, year),
+                values=shown_back(entered), earlier=earlier, actor=await optional_actor(request, pool),
+                errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key)  # fmt: skip
+
+
+@get("/lacak/{code:str}/perbaiki", include_in_schema=False)
+async def revise_form(request: Request, pool: PoolDep, code: FromPath[str]) -> Template:
+    async with pool.acquire() as conn:
+        proposal = await proposal_views.get(conn, code_or_404(code))
+    if proposal is None:
+        raise NotFoundException()
+    entered = as_typed(proposal, CONTENT_FIELDS)
+    return page(request, "proposal_revise.html", **await _form_context(pool, proposal["year"]), p=proposal,
+                values=entered, errors={}, idempotency_key=str(uuid.uuid4()))  # fmt: skip
+
+
+@post("/lacak/{code:str}/perbaiki", include_in_schema=False)
+async def revise_submit(
+    request: Request, pool: PoolDep, proposals: ProposalsDep, runner: RunnerDep, code: FromPath[str]
+) -> Response:
+    code = code_or_404(code)
+    form = await request.form()
+    entered = {name: form_text(form, name) for name in CONTENT_FIELDS}
+    secret = form_text(form, "revision_secret")
+    key = form_key(form)
+    async with pool.acquire() as conn:
+        proposal = await proposal_views.get(conn, code)
+    if proposal is None:
+        raise NotFoundException()
+    errors: dict[str, str] = {}
+    try:
+        content = await proposals.validate(rules.ProposalInput(**entered), year=proposal["year"])
+        result = await proposals.revise(code, secret, content, idempotency_key=key)
+    except IdempotencyKeyReused:
+        # This form was sent before and changed since (Back, edit, send again): nothing new is recorded,
+        # and the page says so in words a proposer reads, not as a technical conflict.
+        earlier = await proposals.made_with_key(key or "")
+        if earlier is None or earlier.code != code:
+            raise
+        return page(request, "proposal_revise.html", status=409, **await _form_context(pool, proposal["year"]),
+                    p=proposal, values=shown_back(entered), errors={}, idempotency_key=key,
+                    sent_before=True)  # fmt: skip
+    except ValidationFailed as exc:
+        errors = exc.errors
+    except DomainError as exc:  # wrong secret, or not returned for revision
+        errors = {"revision_secret" if exc.code == "forbidden" else "form": exc.message}
+    if errors:
+        context = await _form_context(pool, proposal["year"])
+        return page(request, "proposal_revise.html", status=422, **context, p=proposal, values=shown_back(entered),
+                    errors={f: translate(request, m) for f, m in errors.items()},
+                    idempotency_key=key or str(uuid.uuid4()))  # fmt: skip
+    await runner.wait_until_applied(["proposals"], result.last)
+    return Redirect(f"/lacak/{code}", status_code=303)

@@ -1,0 +1,90 @@
+"""Following a proposal: finding it by its code, its tracking page, and stopping the messages about it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from musrenbang.delivery.channels import printable
+from musrenbang.domain import proposal as rules
+from musrenbang.domain import values
+from musrenbang.http.deps import PoolDep
+from musrenbang.http.errors import code_or_404
+from musrenbang.http.i18n import translate
+from musrenbang.http.inputs import form_text
+from musrenbang.http.ratelimit import client_address, count_attempt
+from musrenbang.http.reads import FROM_REPLICA, found_on_standby_or_primary
+from musrenbang.http.render import page
+from musrenbang.projections import cycles
+from musrenbang.projections import proposals as proposal_views
+from musrenbang.reference import region
+from musrenbang.services import cycles as cycle_service
+from musrenbang.services.proposals import stop_proposer_news
+
+
+@get("/lacak", include_in_schema=False)
+async def find_proposal(request: Request) -> Response:
+    """A code typed in the lookup form: its page, or the form again saying why not, showing what was typed
+    less the control characters no page can carry."""
+    typed = request.query_params.get("kode", "")
+    if not printable(typed):
+        return page(request, "track_lookup.html", typed="", error="")
+    try:
+        code = values.normalize_code(typed)
+    except ValueError as exc:
+        return page(request, "track_lookup.html", status=422, typed=printable(typed[:100]),
+                    error=translate(request, exc.args[0]))  # fmt: skip
+    return Redirect(f"/lacak/{code}", status_code=303)
+
+
+@get("/lacak/{code:str}", include_in_schema=False, dependencies=FROM_REPLICA)
+async def track(request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
+    canonical = code_or_404(code)
+    if canonical != code:
+        return Redirect(f"/lacak/{canonical}", status_code=301)
+    context = await found_on_standby_or_primary(request, pool, lambda conn: _tracked(conn, code))
+    news = request.query_params.get("kabar")
+    return page(request, "track.html", **context, news=news if news == "diminta" else None)
+
+
+async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
+    """What the tracking page shows of a proposal: its face, steps, years, place, the year's programs, and
+    the soonest year that would take it again (when it was not accommodated and not carried over yet)."""
+    proposal = await proposal_views.get(conn, code)
+    if proposal is None:
+        raise NotFoundException()
+    steps = await proposal_views.timeline(conn, code)
+    years = await proposal_views.history(conn, code)
+    place = await region(conn, proposal["kelurahan"])
+    programs = await cycles.priority_programs(conn, proposal["year"])
+    own = await cycles.cycle_row(conn, proposal["year"])
+    open_today = cycles.open_windows(await cycles.overview(conn, cycle_service.today()))
+    taking = [c["year"] for c, stage, _ in open_today if stage == "usulan"]
+    again = min((y for y in taking if y > proposal["year"]), default=None)
+    if proposal["carried_to"] or not rules.not_accommodated(proposal["status"], bool(own and own["adopted"])):
+        again = None
+    return {"p": proposal, "steps": steps, "place": place, "years": years, "again": again,
+            "programs": {r["number"]: r["title"] for r in programs}}  # fmt: skip
+
+
+@post("/lacak/{code:str}/berhenti", include_in_schema=False, request_max_body_size=8 * 1024)
+async def stop_news(request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
+    """The proposer stops the messages about their proposal, by giving the number or e-mail address they
+    proposed with. The answer is the same whether it matched (the proposer is told on their channel), and
+    tries are limited per client address."""
+    code = code_or_404(code)
+    form = await request.form()
+    contact = form_text(form, "kontak")
+    settings = request.app.state.settings
+    await count_attempt(pool, "stop", client_address(request, settings.trust_proxy), STOPS_PER_HOUR)
+    async with pool.acquire() as conn:
+        await stop_proposer_news(conn, code, contact)
+    return Redirect(f"/lacak/{code}?kabar=diminta#kabar", status_code=303)  # the same whether it matched
+
+
+STOPS_PER_HOUR = 10
