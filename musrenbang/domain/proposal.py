@@ -449,6 +449,9 @@ class Proposal(msgspec.Struct, frozen=True, kw_only=True):
     pokir: PokirFrom | None = None
     decision: ProposalAccepted | ProposalReturned | ProposalRejected | None = None
     """The last verification decision recorded, to know a form sent twice from a new decision."""
+    revision: int = 0
+    """How many times its content was revised (the proposals read model's `revision`): a decision taken on
+    a page showing an earlier content names the revision it saw (`seen_revision`)."""
 
     @property
     def exists(self) -> bool:
@@ -509,6 +512,10 @@ class VerifyProposal(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
     agreed_volume: str | None = None
     agreed_cost: int | None = None
+    seen_revision: int | None = None
+    """The revision of the content the decision was taken on (None: not said, as the demo and older API
+    clients). Returned, revised and waiting again, a proposal looks as before to a page opened earlier:
+    that page's decision would have accepted a content no one had read."""
 
 
 class ForwardPokir(msgspec.Struct, frozen=True, kw_only=True):
@@ -516,6 +523,8 @@ class ForwardPokir(msgspec.Struct, frozen=True, kw_only=True):
 
     code: str
     note: str = ""
+    seen_revision: int | None = None
+    """As VerifyProposal's: the revision the secretariat checked."""
 
 
 class ReturnPokir(msgspec.Struct, frozen=True, kw_only=True):
@@ -523,6 +532,7 @@ class ReturnPokir(msgspec.Struct, frozen=True, kw_only=True):
 
     code: str
     reason: str
+    seen_revision: int | None = None
 
 
 Command = SubmitProposal | ReviseProposal | AttachPhoto | VerifyProposal | CarryOver | ForwardPokir | ReturnPokir
@@ -651,6 +661,7 @@ def _check_pokir(state: Proposal, command: ForwardPokir | ReturnPokir) -> list[E
         raise DomainError(N_("ini usulan warga, bukan pokok pikiran DPRD: diverifikasi di kelurahan"))
     if state.status != DIAJUKAN:
         raise DomainError(N_("pokok pikiran ini sudah diperiksa"))
+    _seen_current(state, command.seen_revision)
     checks = bounds.Checks()
     if isinstance(command, ForwardPokir):
         note = checks.text("note", command.note, bounds.REASON, multiline=True)
@@ -663,6 +674,14 @@ def _check_pokir(state: Proposal, command: ForwardPokir | ReturnPokir) -> list[E
     return [ProposalReturned(code=command.code, reason=reason)]
 
 
+def _seen_current(state: Proposal, seen: int | None) -> None:
+    """A decision names the revision it was taken on: one revised since is refused, to be read again
+    first."""
+    if seen is not None and seen != state.revision:
+        raise DomainError(N_("isinya sudah diperbaiki sejak halaman ini dibuka: baca lagi isi yang baru"
+                                     " sebelum memutuskan"))  # fmt: skip
+
+
 def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
     if state.source == "pokir":
         raise DomainError(N_("pokok pikiran DPRD diperiksa Sekretariat DPRD, bukan diverifikasi di kelurahan"))
@@ -671,6 +690,7 @@ def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
                                   code=command.code, into=state.merged_into or ""))  # fmt: skip
     if state.status != DIAJUKAN:
         raise DomainError(N_("usulan ini sudah diverifikasi"))
+    _seen_current(state, command.seen_revision)
     checks = bounds.Checks()
     reason = checks.text("reason", command.reason, bounds.REASON, multiline=True)
     if command.agreed_cost is not None:
@@ -806,7 +826,7 @@ def evolve(state: Proposal, event: Event) -> Proposal:
             added = state.beneficiaries - (state.content.beneficiaries if state.content else 0)
             return msgspec.structs.replace(state, status=DIAJUKAN, content=event.content,
                                            beneficiaries=event.content.beneficiaries + added,
-                                           pokir=event.pokir or state.pokir)  # fmt: skip
+                                           pokir=event.pokir or state.pokir, revision=state.revision + 1)  # fmt: skip
         case ProposalMerged():
             return msgspec.structs.replace(state, status=DIGABUNGKAN, merged_into=event.into)
         case ProposalsMergedIn():

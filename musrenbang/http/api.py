@@ -95,6 +95,11 @@ Coordinate = Annotated[
 ]  # fmt: skip
 
 
+SeenRevision = Annotated[int, msgspec.Meta(ge=0, le=1_000_000, description=(
+    "The proposal's `revision` the decision was taken on (as read from it): refused (409) when it was revised"
+    " since. Optional"))]
+
+
 Quantity = Annotated[int | float | str, msgspec.Meta(
     description=f"A number (150, 2.5), or a string of {_AS_STRING}",
     extra_json_schema={"extra": {"type": _NUMBER_OR_STRING, "one_of": None}})]  # fmt: skip

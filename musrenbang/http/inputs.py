@@ -76,6 +76,17 @@ def form_key(form: Any) -> str | None:
     return key or None
 
 
+def form_revision(form: Any) -> int | None:
+    """The `seen_revision` a decision form carries (the revision of the content its page showed); None when
+    absent. Anything but a small whole number was not put there by our pages."""
+    text = form_text(form, "seen_revision").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 7):
+        raise BadForm(NOT_OUR_FORM)
+    return int(text)
+
+
 def form_text(form: Any, name: str) -> str:
     """A text field of a form ("" when absent). A file sent in its place is refused (BadForm): no page of
     ours sends one there, and read as text it was stored as "x.txt - text/plain"."""

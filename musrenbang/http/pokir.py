@@ -32,14 +32,14 @@ from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.eventlog.store import IdempotencyKeyReused
 from musrenbang.http import page_cache
-from musrenbang.http.api import ContentIn
+from musrenbang.http.api import ContentIn, SeenRevision
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PokirDep, PoolDep, RunnerDep, Year
 from musrenbang.http.errors import SENT_BEFORE, code_or_404
 from musrenbang.http.guards import roles
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import OptionalKey, keyed
-from musrenbang.http.inputs import form_key
+from musrenbang.http.inputs import form_key, form_revision, form_text
 from musrenbang.http.notices import notify
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import as_typed, page, page_context, rendered
@@ -51,7 +51,7 @@ from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
 from musrenbang.services import cycles
-from musrenbang.services.pokir import PokirService, Reses
+from musrenbang.services.pokir import PokirService, Reses, code_of
 
 MEMBER = roles("dprd")
 SECRETARIAT = roles("setwan", "admin")
@@ -77,10 +77,12 @@ class PokirRevisionIn(ContentIn, forbid_unknown_fields=True, kw_only=True):
 
 class ForwardIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    seen_revision: SeenRevision | None = None
 
 
 class ReturnIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=1000)]
+    seen_revision: SeenRevision | None = None
 
 
 class PokirOut(msgspec.Struct, kw_only=True):
@@ -111,6 +113,8 @@ class PokirOut(msgspec.Struct, kw_only=True):
     """The RKPD line it went into, once an agency put it in one."""
     submitted_at: dt.datetime
     updated_at: dt.datetime
+    revision: int
+    """How many times it was revised: what a check names as `seen_revision`."""
 
 
 class PokirList(msgspec.Struct, kw_only=True):
@@ -251,7 +255,7 @@ class PokirApi(Controller):
     async def forward(self, request: Request, code: FromPath[str], data: JSONBody[ForwardIn], actor: ActorDep,
                       pokir: PokirDep, runner: RunnerDep, idempotency_key: OptionalKey = None
                       ) -> SubmittedPokir:  # fmt: skip
-        command = rules.ForwardPokir(code=code_or_404(code), note=data.note)
+        command = rules.ForwardPokir(code=code_or_404(code), note=data.note, seen_revision=data.seen_revision)
         return await _check(request, actor, pokir, runner, command, idempotency_key, data)
 
     @post("/{code:str}/return", summary="Return a pokir to its member (DPRD secretariat)", status_code=200,
@@ -259,7 +263,7 @@ class PokirApi(Controller):
     async def give_back(self, request: Request, code: FromPath[str], data: JSONBody[ReturnIn], actor: ActorDep,
                         pokir: PokirDep, runner: RunnerDep, idempotency_key: OptionalKey = None
                         ) -> SubmittedPokir:  # fmt: skip
-        command = rules.ReturnPokir(code=code_or_404(code), reason=data.reason)
+        command = rules.ReturnPokir(code=code_or_404(code), reason=data.reason, seen_revision=data.seen_revision)
         return await _check(request, actor, pokir, runner, command, idempotency_key, data)
 
 
@@ -350,6 +354,12 @@ class PokirPages(Controller):
         try:
             code, result = await pokir.submit(actor, year, _raw(entered), _reses(held_on, entered["reses_place"]),
                                               idempotency_key=scoped, fingerprint=print_)  # fmt: skip
+        except IdempotencyKeyReused:  # Back, changed, sent again: to the pokir the first sending made
+            first = await request.app.state.store.made_with_key(scoped)
+            if first is None or not any(h.startswith("proposal-") for h in first.heads):
+                raise
+            made = code_of(first)
+            return notify(request, Redirect(f"/petugas/pokir/{made}", status_code=303), translate(request, SENT_BEFORE))
         except (ValidationFailed, DomainError) as exc:
             errors = _refused(exc, unread)
             return page(request, "pokir_form.html", status=422, **await _form_context(pool, actor, request, year),
@@ -378,6 +388,10 @@ class PokirPages(Controller):
         try:
             result = await pokir.revise(actor, row["code"], _raw(entered), _reses(held_on, entered["reses_place"]),
                                         idempotency_key=scoped, fingerprint=print_)  # fmt: skip
+        except IdempotencyKeyReused:  # Back, changed, sent again: the pokir as the first sending left it
+            now = await _visible(pool, actor, row["code"])
+            shown = as_typed(now, [f for f in FORM_FIELDS if f in set(now.keys())])
+            return await _detail(request, pool, actor, now, shown, {"check": SENT_BEFORE}, status=409)
         except (ValidationFailed, DomainError) as exc:
             return await _detail(request, pool, actor, row, entered, _refused(exc, unread), status=422,
                                  key=key)  # fmt: skip
@@ -388,14 +402,16 @@ class PokirPages(Controller):
     async def forward(self, request: Request, pool: PoolDep, actor: ActorDep, pokir: PokirDep,
                       runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
         form = await request.form()
-        command = rules.ForwardPokir(code=code_or_404(code), note=str(form.get("note", "")))
+        command = rules.ForwardPokir(code=code_or_404(code), note=form_text(form, "note"),
+                                     seen_revision=form_revision(form))  # fmt: skip
         return await _checked(request, pool, actor, pokir, runner, command, form_key(form))
 
     @post("/{code:str}/kembalikan", guards=[SECRETARIAT])
     async def give_back(self, request: Request, pool: PoolDep, actor: ActorDep, pokir: PokirDep,
                         runner: RunnerDep, code: FromPath[str]) -> Response:  # fmt: skip
         form = await request.form()
-        command = rules.ReturnPokir(code=code_or_404(code), reason=str(form.get("reason", "")))
+        command = rules.ReturnPokir(code=code_or_404(code), reason=form_text(form, "reason"),
+                                    seen_revision=form_revision(form))  # fmt: skip
         return await _checked(request, pool, actor, pokir, runner, command, form_key(form))
 
 

@@ -19,7 +19,7 @@ from musrenbang.domain.access import Actor, require_region, require_role
 from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.domain.events import Criterion
 from musrenbang.eventlog.store import Metadata, Position
-from musrenbang.http.api import ProposalOut, Quantity, _out
+from musrenbang.http.api import ProposalOut, Quantity, SeenRevision, _out
 from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.forums import ForumOut, forum_out
@@ -44,6 +44,7 @@ class VerificationIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
     agreed_volume: Quantity | None = None
     agreed_cost: Money | None = None
+    seen_revision: SeenRevision | None = None
 
 
 class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,7 +76,7 @@ async def verify(
         except ValueError as exc:
             raise ValidationFailed({"agreed_volume": exc.args[0]}) from None
     command = rules.VerifyProposal(code=code, decision=data.decision, reason=data.reason, agreed_volume=volume,
-                                   agreed_cost=data.agreed_cost)  # fmt: skip
+                                   agreed_cost=data.agreed_cost, seen_revision=data.seen_revision)  # fmt: skip
     key, meta = keyed(request, actor, idempotency_key, data)
     result = await proposals.verify(command, meta, key)
     await runner.wait_until_applied(["proposals"], result.last)

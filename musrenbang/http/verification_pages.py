@@ -20,7 +20,7 @@ from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
-from musrenbang.http.inputs import int_param
+from musrenbang.http.inputs import form_revision, int_param
 from musrenbang.http.notices import notify
 from musrenbang.http.render import page
 from musrenbang.projections import proposals as proposal_views
@@ -80,7 +80,8 @@ async def decide(request: Request, actor: ActorDep, proposals: ProposalsDep, run
     cost, volume, errors = values.parse_agreed(entered["agreed_cost"], entered["agreed_volume"])
     if not errors:
         command = rules.VerifyProposal(code=code, decision=entered["decision"], reason=entered["reason"],
-                                       agreed_cost=cost, agreed_volume=volume)  # fmt: skip
+                                       agreed_cost=cost, agreed_volume=volume,
+                                       seen_revision=form_revision(form))  # fmt: skip
         try:
             result = await proposals.verify(command, Metadata(actor=actor.username, role=actor.role))
         except ValidationFailed as exc:

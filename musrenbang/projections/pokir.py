@@ -17,7 +17,7 @@ POKIR_COLUMNS = (
     "p.code, p.year, p.kelurahan, p.kecamatan, p.rw, p.rt, p.priority_program, p.latitude::text AS latitude,"
     " p.longitude::text AS longitude, p.bidang, p.kind, p.title, p.problem, p.solution, p.beneficiaries,"
     " p.volume::text AS volume, p.unit, p.estimated_cost, p.address, p.status, p.status_reason, p.rkpd_line,"
-    " p.submitted_at, p.updated_at, k.member, k.member_name, k.faction, k.dapil, k.reses_on, k.reses_place,"
+    " p.submitted_at, p.updated_at, p.revision, k.member, k.member_name, k.faction, k.dapil, k.reses_on, k.reses_place,"
     " k.forwarded_at, k.note"
 )
 

@@ -72,7 +72,7 @@ class PokirService:
         meta = Metadata(actor=actor.username, role=actor.role, fingerprint=fingerprint)
         earlier = await self._store.find_replay(idempotency_key, fingerprint)
         if earlier is not None:
-            return _code_of(earlier), earlier
+            return code_of(earlier), earlier
         content, origin = await self._checked(actor, year, raw, reses, on)
         for attempt in range(5):
             code = code_for(f"pokir:{actor.username}:{idempotency_key}", attempt)
@@ -81,14 +81,14 @@ class PokirService:
             if (await load(self._store, PROPOSAL, proposal.stream_id(code)))[0].exists:
                 earlier = await self._store.find_replay(idempotency_key, fingerprint)
                 if earlier is not None:  # a twin of this request made it a moment ago
-                    return _code_of(earlier), earlier
+                    return code_of(earlier), earlier
                 continue  # another pokir has this code (rare: 40-bit codes): derive the next
             try:
                 result = await execute(self._store, PROPOSAL, proposal.stream_id(code), command, metadata=meta,
                                        idempotency_key=idempotency_key)  # fmt: skip
             except ConcurrencyError:
                 continue  # taken in between
-            return _code_of(result), result
+            return code_of(result), result
         raise DomainError(N_("kode pelacakan tidak dapat dibuat; coba lagi"))
 
     async def revise(self, actor: Actor, code: str, raw: proposal.ProposalInput, reses: Reses, *,
@@ -149,6 +149,7 @@ def member_ref(username: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"dprd:{username}"))
 
 
-def _code_of(result: AppendResult) -> str:
+def code_of(result: AppendResult) -> str:
+    """The code of the pokir a submission recorded (its one `proposal-` stream)."""
     [stream] = [s for s in result.heads if s.startswith("proposal-")]
     return stream.removeprefix("proposal-")
