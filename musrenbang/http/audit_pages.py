@@ -16,6 +16,7 @@ from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
+from musrenbang.domain import city_forums
 from musrenbang.domain.access import require_role
 from musrenbang.eventlog.verify import verify_database
 from musrenbang.http.deps import ActorDep, PoolDep
@@ -41,6 +42,7 @@ async def audit(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
         "SELECT year, revision, total_pagu, adopted_at, stream_id, stream_version, position, hash"
         " FROM rkpd_adoptions ORDER BY year DESC, revision DESC"
     )
+    city_level = await _closed_city_forums(pool)
     async with pool.acquire() as conn:
         names = await region_names(conn, sorted({f["region"] for f in forums}))
     digest = pasted_hash(str(request.query_params.get("hash", "")))
@@ -51,10 +53,23 @@ async def audit(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
             pasted = await check_pasted_head(conn, digest)
     return page(
         request, "audit.html", actor=actor, report=report, chains=report.chains if report else None, counts=counts,
-        forums=forums, adoptions=adoptions, digest=digest[:200], problem=problem, found=pasted.found,
+        forums=forums, adoptions=adoptions, city_level=city_level, CITY_FORUMS=city_forums.FORUMS,
+        CITY_PAGES=city_forums.PAGES, digest=digest[:200], problem=problem, found=pasted.found,
         intact=pasted.intact, sealed=pasted.sealed, page_number=number, pages=pages,
         seal=await latest_seal(pool), names=names, LEVELS=LEVEL_LABELS,
     )  # fmt: skip
+
+
+async def _closed_city_forums(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """The heads of the closed city-level forums (Forum Perangkat Daerah, Musrenbang Kota), newest first:
+    their Berita Acara print them as the kelurahan and kecamatan forums' do, and the README promises every
+    closed forum's head here. Each is read from its year's `rkpd-` stream (two a year)."""
+    return await pool.fetch(
+        "SELECT f.year, f.forum, f.closed_at, e.stream_id, e.stream_version, e.global_position, e.hash"
+        " FROM rkpd_forums f JOIN events e ON e.stream_id = 'rkpd-' || f.year"
+        "  AND e.event_type = 'rkpd.forum_closed' AND e.data->>'forum' = f.forum"
+        " WHERE f.closed_at IS NOT NULL ORDER BY e.global_position DESC"
+    )
 
 
 async def _closed_forums(pool: asyncpg.Pool, number: int) -> tuple[list[asyncpg.Record], int, int]:

@@ -176,12 +176,13 @@ async def sources_of(request: Request, pool: asyncpg.Pool, year: int) -> Sources
 
 
 async def _sources_on(conn: asyncpg.Connection, year: int, city: City) -> SourcesOut:
-    """Inside the caller's snapshot: the lines, their items and the region names agree."""
+    """Inside the caller's snapshot: the lines, their items and the region names agree. A year with a cycle
+    but no line yet is all zeros (the list and the pokir page link here from the first day: it was 404)."""
     found = await pokir_views.sources(conn, year, city.dapil)
     names = {r["kode"]: r["nama"] for r in
              await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan'")}  # fmt: skip
-    if not found.published.lines:
-        raise NotFoundException()
+    if not found.published.lines and (await rkpd_views.list_version(conn, year)).programs is None:
+        raise NotFoundException()  # no such year
     kecamatan = [KecamatanSources(kode=k, nama=names.get(k, k) if k else "", **_source(row))
                  for k, row in sorted(found.by_kecamatan.items(), key=lambda e: (e[0] == "", e[0]))]  # fmt: skip
     dapil = [DapilSources(name=d.name, kecamatan=list(d.kecamatan), **_source(found.by_dapil[d.name]))

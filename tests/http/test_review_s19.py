@@ -1,0 +1,44 @@
+"""Session 19's review of the pokir and audit pages, through a real server (the fixture of
+tests/http/test_pokir.py: RKPD 2024 and 2025 open, the 2022 history adopted)."""
+
+from __future__ import annotations
+
+import re
+
+from tests import history
+from tests.http import test_pokir
+from tests.http.city_setup import sign_in
+from tests.http.test_pokir import LATE_YEAR
+
+dprd = test_pokir.dprd  # the module's own copy of its history and server
+
+
+async def test_the_sources_of_a_year_without_lines_yet_is_a_page_not_a_404(dprd) -> None:  # noqa: ANN001
+    """The RKPD list and the pokir page link to "Asal pagu" from the first day of a cycle; it answered 404
+    until the first line was drafted."""
+    client, _, _ = dprd
+    assert f'href="/rkpd/{LATE_YEAR}/sumber"' in (await client.get(f"/pokir/{LATE_YEAR}")).text
+    page = await client.get(f"/rkpd/{LATE_YEAR}/sumber")
+    assert page.status_code == 200 and 'id="belum-ada-baris"' in page.text
+    api = await client.get(f"/api/v1/rkpd/{LATE_YEAR}/sources")
+    assert api.status_code == 200 and api.json()["totals"]["total"] == 0 and api.json()["kecamatan"] == []
+    assert (await client.get("/rkpd/2031/sumber")).status_code == 404  # no such cycle
+    assert (await client.get("/api/v1/rkpd/2031/sources")).status_code == 404
+
+
+async def test_the_audit_page_lists_the_heads_of_the_closed_city_forums(dprd) -> None:  # noqa: ANN001
+    """Their Berita Acara print a head hash as every forum's does, but `/audit` listed only the kelurahan and
+    kecamatan forums and the adoptions: an auditor could not find the Forum Perangkat Daerah's."""
+    client, _, ctx = dprd
+    auditor = await sign_in(str(client.base_url), f"auditor-{ctx['tag']}")
+    try:
+        audit = await auditor.get("/audit")
+        assert audit.status_code == 200
+        for page in ("forum-perangkat-daerah", "musrenbang-kota"):
+            printed = (await client.get(f"/rkpd/{history.YEAR}/{page}")).text
+            heads = set(re.findall(r"/periksa/([0-9a-f]{64})", printed))
+            assert heads, page
+            assert heads <= set(re.findall(r"/periksa/([0-9a-f]{64})", audit.text)), page
+            assert f'href="/rkpd/{history.YEAR}/{page}"' in audit.text
+    finally:
+        await auditor.aclose()
