@@ -19,7 +19,7 @@ from musrenbang.domain import city_forums, proposal
 from musrenbang.domain import pokir as rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
-from musrenbang.domain.errors import N_, DomainError, NotFound
+from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
 from musrenbang.eventlog.store import Append, AppendResult, ConcurrencyError, EventStore, Metadata
 from musrenbang.services import accounts, cycles
 from musrenbang.services import city as city_service
@@ -60,9 +60,23 @@ class PokirService:
         member = await self._member(actor)
         day = on or cycles.today()
         await self.check_open(year, day, revising=revising)
-        content = await self._proposals.validate(raw, year=year)
-        origin = rules.pokir_from(member, reses.held_on, reses.place, year=year, today=day)
-        rules.check_place(await city_service.required(self._store), member.dapil, content.kelurahan)
+        errors: dict[str, str] = {}
+        content = origin = None
+        try:
+            content = await self._proposals.validate(raw, year=year)
+        except ValidationFailed as exc:
+            errors |= exc.errors
+        try:  # the reses too, so that the form shows every mistake at once, not in two rounds
+            origin = rules.pokir_from(member, reses.held_on, reses.place, year=year, today=day)
+        except ValidationFailed as exc:
+            errors |= exc.errors
+        if content is not None:
+            try:
+                rules.check_place(await city_service.required(self._store), member.dapil, content.kelurahan)
+            except ValidationFailed as exc:
+                errors |= exc.errors
+        if errors or content is None or origin is None:
+            raise ValidationFailed(errors)
         return content, origin
 
     async def submit(self, actor: Actor, year: int, raw: proposal.ProposalInput, reses: Reses, *,

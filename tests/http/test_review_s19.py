@@ -4,11 +4,13 @@ tests/http/test_pokir.py: RKPD 2024 and 2025 open, the 2022 history adopted)."""
 from __future__ import annotations
 
 import re
+import uuid
 
 from tests import history
 from tests.http import test_pokir
 from tests.http.city_setup import sign_in
-from tests.http.test_pokir import LATE_YEAR
+from tests.http.test_pages import hidden
+from tests.http.test_pokir import LATE_YEAR, POKIR, _events
 
 dprd = test_pokir.dprd  # the module's own copy of its history and server
 
@@ -42,3 +44,26 @@ async def test_the_audit_page_lists_the_heads_of_the_closed_city_forums(dprd) ->
             assert f'href="/rkpd/{history.YEAR}/{page}"' in audit.text
     finally:
         await auditor.aclose()
+
+
+async def test_a_pokir_form_shows_every_mistake_at_once(dprd) -> None:  # noqa: ANN001
+    """An empty title, reses day and place came back as "title: wajib diisi" alone; once the title was
+    fixed, the reses' two mistakes in a second round."""
+    client, pool, ctx = dprd
+    member = await sign_in(str(client.base_url), f"member-{ctx['tag']}")
+    try:
+        page = await member.get("/petugas/pokir/baru")
+        fields = {k: str(v) for k, v in POKIR.items()} | {"_csrf_token": hidden(page.text, "_csrf_token"),
+                                                          "idempotency_key": hidden(page.text, "idempotency_key"),
+                                                          "title": "", "reses_on": "", "reses_place": ""}  # fmt: skip
+        before = await _events(pool)
+        refused = await member.post("/petugas/pokir/baru", data=fields)
+        assert refused.status_code == 422
+        for field in ("title", "reses_on", "reses_place"):
+            assert f'id="{field}-error"' in refused.text, field
+        assert await _events(pool) == before
+        api = await client.post("/api/v1/pokir", json={**POKIR, "title": "", "reses_place": " "},
+                                headers={**ctx["auth"]["member"], "Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+        assert api.status_code == 422 and {"title", "reses_place"} <= set(api.json()["errors"]), api.text
+    finally:
+        await member.aclose()
