@@ -7,19 +7,21 @@ milestone, recorded by the line's agency or by Bappeda on the line's own stream 
 so that a year of updates never weighs on the RKPD stream's commands.
 
 Stages move forward only (a stage may be skipped when nobody recorded it); progress may be reported many
-times, never going down; `selesai` and `batal` end the line's story. Dates never go back and never lie in
-the future: a milestone is what happened, not a plan.
+times, never going down, and so may the amount spent, never beyond what the line may spend (`ceiling`);
+`selesai` (at 100%) and `batal` end the line's story, and no photo of the work is taken after them. Dates
+never go back and never lie in the future: a milestone is what happened, not a plan.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import msgspec
 
 from musrenbang.domain import bounds, values
 from musrenbang.domain.access import Forbidden
-from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, UnreadableFile, ValidationFailed
 from musrenbang.domain.events import Event, MilestonePhoto, RkpdLine, RkpdMilestoneRecorded
 
 STAGES = ("kua_ppas", "apbd", "dpa", "kontrak", "pelaksanaan", "selesai", "batal")
@@ -40,6 +42,10 @@ WITH_AMOUNT = frozenset({"kua_ppas", "apbd", "dpa", "kontrak"})
 WITH_PHOTOS = frozenset({"pelaksanaan", "selesai"})
 MAX_PHOTOS = 3
 FINAL = frozenset({"selesai", "batal"})
+BUDGETED = frozenset({"kua_ppas", "apbd", "dpa"})
+"""Stages whose amount is the line's budget (the latest one recorded wins: the DPA's over the APBD's)."""
+SPENT = frozenset({"pelaksanaan", "selesai"})
+"""Stages whose amount is what was spent so far."""
 
 
 def stream_id(year: int, line_id: str) -> str:
@@ -53,6 +59,17 @@ class LineProgress(msgspec.Struct, kw_only=True):
     last_on: dt.date | None = None
     progress: int = 0
     milestones: int = 0
+    budget: int | None = None
+    """The latest amount proposed, budgeted or released (KUA-PPAS, APBD, DPA); None before any."""
+    contract: int | None = None
+    spent: int | None = None
+    """The latest amount spent reported (pelaksanaan, selesai); None before any."""
+
+    def ceiling(self, line: RkpdLine) -> int:
+        """The most the line may have spent: its budget (the RKPD pagu until one is recorded), or its
+        contract's value when that is more."""
+        budget = self.budget if self.budget is not None else line.pagu
+        return max(budget, self.contract or 0)
 
 
 class RecordMilestone(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,7 +116,7 @@ def decide(state: LineProgress, command: RecordMilestone, *, line: RkpdLine | No
     _check_order(state, stage)
     if stage == "pelaksanaan":
         _check_progress(state, command.progress)
-    errors.update(_amount_errors(command, line, note))
+    errors.update(_amount_errors(state, command, line, note))
     progress = _progress(command, errors)
     if stage == "kontrak" and not contractor:
         errors["contractor"] = N_("tulis nama penyedia (kontraktor)")
@@ -168,7 +185,8 @@ def _check_order(state: LineProgress, stage: str) -> None:
                                   stage=LABELS[stage], current=LABELS[state.stage]))  # fmt: skip
 
 
-def _amount_errors(command: RecordMilestone, line: RkpdLine, note: str) -> dict[str, str | Message]:
+def _amount_errors(state: LineProgress, command: RecordMilestone, line: RkpdLine, note: str
+                   ) -> dict[str, str | Message]:  # fmt: skip
     amount = command.amount
     if amount is None:
         return {"amount": N_("isi nilai rupiahnya")} if command.stage in WITH_AMOUNT else {}
@@ -180,11 +198,24 @@ def _amount_errors(command: RecordMilestone, line: RkpdLine, note: str) -> dict[
         return {"amount": exc.args[0]}
     if command.stage == "apbd" and amount != line.pagu and not note:
         return {"note": N_("nilai APBD berbeda dari pagu RKPD: tulis alasannya")}
+    if command.stage in SPENT:
+        # Like progress, what was spent is a running total: never less than the last report (a typo, or a
+        # correction that cannot be recorded as such), never more than the line may spend.
+        if state.spent is not None and amount < state.spent:
+            return {"amount": Message(N_("nilai yang dibelanjakan tidak boleh turun: terakhir Rp %(amount)s"),
+                                      amount=values.grouped(state.spent))}  # fmt: skip
+        ceiling = state.ceiling(line)
+        if amount > ceiling:
+            return {"amount": Message(N_("nilai yang dibelanjakan melebihi anggaran baris ini (Rp %(budget)s)"),
+                                      budget=values.grouped(ceiling))}  # fmt: skip
     return {}
 
 
 def _progress(command: RecordMilestone, errors: dict[str, str | Message]) -> int | None:
-    if command.stage == "selesai":
+    if command.stage == "selesai":  # the handover is the whole work: a progress other than 100 is refused
+        if command.progress is not None and command.progress != 100:
+            errors["progress"] = N_("tahap selesai berarti pekerjaan rampung: isi persentase 100 atau kosongkan")
+            return None
         return 100
     if command.stage != "pelaksanaan":
         if command.progress is not None:
@@ -204,7 +235,24 @@ def evolve(state: LineProgress, event: Event) -> LineProgress:
     if not isinstance(event, RkpdMilestoneRecorded):
         return state
     progress = max(state.progress, event.progress or 0)
-    return LineProgress(stage=event.stage, last_on=event.on, progress=progress, milestones=state.milestones + 1)
+    budget, contract, spent = state.budget, state.contract, state.spent
+    if event.amount is not None:
+        if event.stage in BUDGETED:
+            budget = event.amount
+        elif event.stage == "kontrak":
+            contract = event.amount
+        elif event.stage in SPENT:
+            spent = event.amount
+    return LineProgress(stage=event.stage, last_on=event.on, progress=progress, milestones=state.milestones + 1,
+                        budget=budget, contract=contract, spent=spent)  # fmt: skip
+
+
+def check_photo_state(state: LineProgress) -> None:
+    """A photo of the work is taken only while a milestone can still show it: not once the line is
+    finished or dropped."""
+    if state.stage in FINAL:
+        raise DomainError(Message(N_("baris ini sudah %(stage)s: foto pekerjaan tidak dapat ditambahkan lagi"),
+                                  stage=LABELS[state.stage].lower()))  # fmt: skip
 
 
 def _check_progress(state: LineProgress, progress: int | None) -> None:
@@ -244,10 +292,11 @@ class BulkRow(msgspec.Struct, frozen=True, kw_only=True):
 
 def read_rows(records: list[list[str]], year: int, by_agency: str | None) -> list[BulkRow]:
     """The rows of a parsed CSV (`records`, the header first) as commands for the lines of RKPD `year`.
-    Refused whole (DomainError) when the header lacks a required column or the file is empty or too long;
-    otherwise every row comes back, right or wrong, so that all its problems can be shown at once."""
+    Refused whole (UnreadableFile: the request is at fault, 422) when the header lacks a required column or
+    the file is empty or too long; otherwise every row comes back, right or wrong, so that all its problems
+    can be shown at once."""
     if not records or not any(cell.strip() for cell in records[0]):
-        raise DomainError(N_("berkas kosong: baris pertama berisi judul kolom"
+        raise UnreadableFile(N_("berkas kosong: baris pertama berisi judul kolom"
                              " baris,tahap,nilai,persen,tanggal,catatan"))
     header = [cell.strip().lower().lstrip("\ufeff") for cell in records[0]]
     where: dict[str, int] = {}
@@ -258,12 +307,12 @@ def read_rows(records: list[list[str]], year: int, by_agency: str | None) -> lis
                 break
     missing = [CSV_COLUMNS[f][0] for f in ("line_id", "stage", "date") if f not in where]
     if missing:
-        raise DomainError(Message(N_("kolom %(columns)s tidak ada di baris judul"), columns=", ".join(missing)))
+        raise UnreadableFile(Message(N_("kolom %(columns)s tidak ada di baris judul"), columns=", ".join(missing)))
     body = [(n, r) for n, r in enumerate(records[1:], start=2) if any(cell.strip() for cell in r)]
     if not body:
-        raise DomainError(N_("berkas tidak berisi baris data"))
+        raise UnreadableFile(N_("berkas tidak berisi baris data"))
     if len(body) > MAX_ROWS:
-        raise DomainError(Message(N_("paling banyak %(max)d baris sekaligus"), max=MAX_ROWS))
+        raise UnreadableFile(Message(N_("paling banyak %(max)d baris sekaligus"), max=MAX_ROWS))
     # A cell beyond the header's last column is text that was cut from its own (an unquoted comma in a
     # note): named at that column, never dropped. Empty cells there (a trailing separator) are nothing.
     last = next((f for f, i in where.items() if i == len(header) - 1), None)
@@ -310,12 +359,18 @@ def _row(number: int, cells: dict[str, str], year: int, by_agency: str | None, *
     return BulkRow(number=number, command=command, errors={})
 
 
+_DAY_FORMS = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}|\d{1,2}-\d{1,2}-\d{4}", re.ASCII)
+
+
 def parse_day(text: str) -> dt.date:
-    """A day as spreadsheets write it: 2022-03-31, 31/03/2022 or 31-03-2022."""
+    """A day as spreadsheets write it: 2022-03-31, 31/03/2022 or 31-03-2022. One written so that is not on
+    the calendar (31/02/2026) is told so, not told the forms it already has."""
     raw = text.strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"):
         try:
             return dt.datetime.strptime(raw, fmt).date()  # noqa: DTZ007 - a calendar day, no time zone
         except ValueError:
             continue
+    if _DAY_FORMS.fullmatch(raw):
+        raise ValueError(N_("tanggal itu tidak ada di kalender"))
     raise ValueError(N_("tanggal berbentuk 2022-03-31 atau 31/03/2022"))

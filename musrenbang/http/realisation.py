@@ -34,7 +34,7 @@ from musrenbang.http.inputs import form_key
 from musrenbang.http.ratelimit import RateLimited, client_address, count_photo_decode
 from musrenbang.http.render import page
 from musrenbang.http.rkpd_files import CSV_TYPE
-from musrenbang.photos import MAX_BYTES, process_off_loop
+from musrenbang.photos import MAX_BYTES, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
@@ -51,8 +51,11 @@ class MilestoneIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A milestone of an adopted line. `amount` in whole rupiah: proposed (kua_ppas), budgeted (apbd; a
     different amount than the pagu needs a `note`), released (dpa), contracted (kontrak, with
     `contractor` and optionally `ends`), spent so far (pelaksanaan, optional), finally spent (selesai,
-    optional). `progress` 0-100 for pelaksanaan. `note` is required to drop a line (batal). `photos`: ids
-    returned by `POST …/photos`, for pelaksanaan and selesai."""
+    optional) — what is spent never goes down and never passes the line's budget (the latest KUA-PPAS, APBD
+    or DPA amount, else the RKPD pagu) or its contract's value when that is more. `progress` 0-100 for
+    pelaksanaan, never going down; 100 or absent for selesai. `amount` and `progress` are JSON integers, not
+    text. `note` is required to drop a line (batal). `photos`: ids returned by `POST …/photos`, for
+    pelaksanaan and selesai, while the line is neither finished nor dropped."""
 
     stage: Annotated[str, msgspec.Meta(max_length=20, description=" | ".join(rules.STAGES))]
     date: dt.date
@@ -105,6 +108,7 @@ class RealisationApi(Controller):
                      actor: ActorDep, realisation: RealisationDep, runner: RunnerDep,
                      idempotency_key: OptionalKey = None) -> RecordedOut:  # fmt: skip
         by_agency = acting_agency(actor)
+        await _whole_numbers(request)
         photos = await realisation.photos_of(year, line_id, data.photos) if data.photos else ()
         command = rules.RecordMilestone(year=year, line_id=line_id, stage=data.stage, on=data.date,
                                         amount=data.amount, progress=data.progress, note=data.note,
@@ -132,6 +136,17 @@ class RealisationApi(Controller):
         raw = await request.body()
         result = await record_file(realisation, raw, year, actor, keyed(request, actor, idempotency_key, raw.hex()))
         return await _recorded(runner, result)
+
+
+async def _whole_numbers(request: Request) -> None:
+    """`amount` and `progress` as JSON numbers: the framework reads a body leniently ("80" as 80), and a
+    figure sent as text is a client's mistake to be told, not guessed at."""
+    body = msgspec.json.decode(await request.body())
+    errors = {field: N_("isi dengan bilangan bulat (angka tanpa tanda kutip)")
+              for field in ("amount", "progress") if isinstance(body, dict) and body.get(field) is not None
+              and (isinstance(body[field], bool) or not isinstance(body[field], int))}  # fmt: skip
+    if errors:
+        raise ValidationFailed(errors)
 
 
 async def record_file(realisation: RealisationService, raw: bytes, year: int, actor: Actor,
@@ -211,18 +226,21 @@ class RealisationPages(Controller):
         entered = {k: str(v) for k, v in form.items() if isinstance(v, str)}
         given = form.getall("foto") if "foto" in form else []
         uploads = [f for f in given if isinstance(f, UploadFile) and f.filename]
+        raws = [await f.read() for f in uploads]
         by_agency = acting_agency(actor)
         # The form's own key: the same form sent twice (a double tap, a refresh of the answer) is recorded
-        # once, and the second answered like the first, before anything is decided again.
-        key, meta = keyed(request, actor, form_key(form),
-                          {k: v for k, v in entered.items() if k not in ("_csrf_token", "idempotency_key")})
+        # once, and the second answered like the first, before anything is decided again. Its photos are
+        # part of it (by their bytes' digests): another photo under the same key is another form, refused
+        # like another text, not answered "recorded" with the photo dropped.
+        fields: dict[str, str] = {k: v for k, v in entered.items() if k not in ("_csrf_token", "idempotency_key")}
+        digests = [original_sha256(raw) for raw in raws]
+        key, meta = keyed(request, actor, form_key(form), [fields, digests] if digests else fields)
         try:
             result = await realisation.replayed(key, meta.fingerprint)
             if result is None:
                 command = _command_from_form(entered, year, line_id, by_agency)
                 await realisation.check(command, photos=len(uploads))  # before any photo is kept
-                photos = [await _photo(request, pool, realisation, year, line_id, await f.read(), by_agency)
-                          for f in uploads]  # fmt: skip
+                photos = [await _photo(request, pool, realisation, year, line_id, raw, by_agency) for raw in raws]
                 command = msgspec.structs.replace(command, photos=tuple(photos))
                 result = await realisation.record(command, meta, key)
         except RateLimited:

@@ -132,9 +132,12 @@ class RealisationService:
         return [Append(stream, states[stream][1], events) for stream, events in decided.items()]
 
     async def check_photo_line(self, year: int, line_id: str, by_agency: str | None) -> None:
-        """The line a photo is for is adopted and `by_agency`'s: asked before the photo is decoded, so that
-        an upload nobody may make costs no decode (up to a second of a core) and no place in the limit."""
+        """The line a photo is for is adopted, `by_agency`'s, and not finished or dropped (no milestone could
+        show the photo): asked before the photo is decoded, so that an upload nobody may make costs no
+        decode (up to a second of a core) and no place in the limit."""
         rules.check_line((await self.adopted_lines(year)).get(line_id), by_agency)
+        state, _ = await load(self._store, LINE, rules.stream_id(year, line_id))
+        rules.check_photo_state(state)
 
     async def store_photo(self, year: int, line_id: str, photo: ProcessedPhoto, by_agency: str | None
                           ) -> MilestonePhoto:  # fmt: skip
