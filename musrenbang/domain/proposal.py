@@ -66,6 +66,13 @@ STATUSES = {
     MASUK_RKPD: N_("Masuk RKPD"),
 }
 
+POKIR_STATUSES = {
+    **STATUSES,
+    DIAJUKAN: N_("Diajukan, menunggu pemeriksaan Sekretariat DPRD"),
+    DIKEMBALIKAN: N_("Dikembalikan Sekretariat DPRD untuk diperbaiki"),
+}
+"""A pokir's statuses as its pages name them: the DPRD secretariat checks it, no verifier does."""
+
 OUTCOMES = {
     "menunggu": N_("Menunggu verifikasi"),
     "dikembalikan": N_("Dikembalikan"),
@@ -595,7 +602,9 @@ def decide(state: Proposal, command: Command) -> list[Event]:
         case ReviseProposal():
             _not_carried(state)
             if state.status != DIKEMBALIKAN:
-                raise DomainError(N_("usulan hanya dapat diperbaiki setelah dikembalikan oleh verifikator"))
+                not_returned = N_("pokok pikiran hanya dapat diperbaiki setelah dikembalikan Sekretariat DPRD")
+                raise DomainError(not_returned if state.source == "pokir"
+                                  else N_("usulan hanya dapat diperbaiki setelah dikembalikan oleh verifikator"))
             if (command.pokir is not None) != (state.pokir is not None):
                 raise DomainError(N_("reses hanya untuk pokok pikiran DPRD"))
             pokir = command.pokir if command.pokir != state.pokir else None

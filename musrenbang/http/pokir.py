@@ -49,7 +49,7 @@ from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import pokir as pokir_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.reference import kecamatan_with_kelurahan
+from musrenbang.reference import kecamatan_with_kelurahan, region
 from musrenbang.services import cycles
 from musrenbang.services.pokir import PokirService, Reses, code_of
 
@@ -334,7 +334,7 @@ class PokirPages(Controller):
         waiting = [r for r in rows if r["status"] == rules.DIAJUKAN]
         return page(request, "pokir_staff.html", year=year, rows=rows, waiting=waiting, actor=actor,
                     deadline=pokir_rules.deadline(cycle) if cycle.exists else None,
-                    STATUSES=rules.STATUSES)
+                    STATUSES=rules.POKIR_STATUSES)
 
     @get("/baru", guards=[MEMBER])
     async def new(self, request: Request, pool: PoolDep, actor: ActorDep) -> Template:
@@ -450,8 +450,10 @@ async def _detail(request: Request, pool: asyncpg.Pool, actor: Actor, row: async
                   errors: dict[str, Any], *, status: int = 200, key: str | None = None) -> Template:  # fmt: skip
     """`key`: a refused form's own, kept, so that its corrected resubmission is still one request."""
     context = await _form_context(pool, actor, request, row["year"]) if actor.role == "dprd" else {}
-    return page(request, "pokir_detail.html", status=status, p=row, actor=actor, values=entered,
-                errors={f: translate(request, m) for f, m in errors.items()}, STATUSES=rules.STATUSES,
+    async with pool.acquire() as conn:  # the secretariat checks the place is in the member's dapil: by name
+        place = await region(conn, row["kelurahan"])
+    return page(request, "pokir_detail.html", status=status, p=row, actor=actor, values=entered, place=place,
+                errors={f: translate(request, m) for f, m in errors.items()}, STATUSES=rules.POKIR_STATUSES,
                 idempotency_key=key or str(uuid.uuid4()),
                 **context)  # fmt: skip
 
@@ -495,7 +497,7 @@ async def public_list(request: Request, pool: PoolDep, year: Year) -> Template:
     dapil = "".join(c for c in request.query_params.get("dapil", "")[:60] if c.isprintable()) or None
     async with pool.acquire() as conn:
         rows = await pokir_views.pokir(conn, year, dapil=dapil)
-    return page(request, "pokir_public.html", year=year, rows=rows, dapil=dapil, STATUSES=rules.STATUSES,
+    return page(request, "pokir_public.html", year=year, rows=rows, dapil=dapil, STATUSES=rules.POKIR_STATUSES,
                 dapils=[d.name for d in city_of(request).dapil])  # fmt: skip
 
 

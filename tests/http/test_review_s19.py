@@ -67,3 +67,25 @@ async def test_a_pokir_form_shows_every_mistake_at_once(dprd) -> None:  # noqa: 
         assert api.status_code == 422 and {"title", "reses_place"} <= set(api.json()["errors"]), api.text
     finally:
         await member.aclose()
+
+
+async def test_pokir_pages_speak_of_the_secretariat_and_name_the_place(dprd) -> None:  # noqa: ANN001
+    """A pokir waiting for the secretariat was "menunggu verifikasi" (no verifier sees it), a revision of one
+    not returned said "dikembalikan oleh verifikator", and the place the secretariat checks against the
+    member's dapil was a bare code."""
+    client, _, ctx = dprd
+    code = (await test_pokir._submit(client, ctx["auth"]["member"], title="Pokir dengan nama tempat")).json()["code"]
+    setwan = await sign_in(str(client.base_url), f"setwan-{ctx['tag']}")
+    try:
+        page = (await setwan.get(f"/petugas/pokir/{code}")).text
+        assert "menunggu pemeriksaan Sekretariat DPRD" in page and "menunggu verifikasi" not in page
+        place = (await client.get(f"/kelurahan/{POKIR['kelurahan']}")).text
+        name = re.search(r"<h1>([^<]+)</h1>", place)
+        assert name and name[1].split(" ", 1)[-1] in page, (name, page[page.index("Lokasi"):][:300])
+        listed = (await setwan.get("/petugas/pokir", params={"tahun": POKIR["year"]})).text
+        assert "menunggu verifikasi" not in listed
+    finally:
+        await setwan.aclose()
+    revise = await client.post(f"/api/v1/pokir/{code}/revise", headers=ctx["auth"]["member"],
+                               json={k: v for k, v in POKIR.items() if k != "year"})  # fmt: skip
+    assert revise.status_code == 409 and "dikembalikan Sekretariat DPRD" in revise.json()["message"], revise.text
