@@ -37,7 +37,11 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
 
     `once`: a key that makes the message go to each follower once however many events repeat the news
     (an RKPD adopted again, a second progress report); None: once per event. `follow_to`: the subject
-    that carries this one's followers on from now (a merge)."""
+    that carries this one's followers on from now (a merge). `news`: what the notice tells, when several
+    notices of one event tell the same thing to the followers of different subjects (a line's milestone,
+    to the line's followers and to its proposals'): an address that follows more than one of them gets
+    only the first listed, and news with a `once` key reaches an address once, whichever subscription
+    brings it; None: each notice is news of its own."""
 
     subject: str
     purpose: str
@@ -45,6 +49,7 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
     body: str
     once: str | None = None
     follow_to: str | None = None
+    news: str | None = None
 
 
 def line_subject(year: int, line_id: str) -> str:
@@ -114,7 +119,8 @@ _MILESTONE_NEWS = {
 
 def _milestone(event: RkpdMilestoneRecorded) -> list[Notice]:
     """Budgeted, under way (the contract or the first progress report, whichever comes first), finished,
-    dropped: to the line's followers and to every proposal it came from."""
+    dropped: to the line's followers and to every proposal it came from — one piece of news (`news`): an
+    address following the line and some of its proposals is told once, in the line's words."""
     purpose = _MILESTONE_NEWS.get(event.stage)
     if purpose is None:
         return []
@@ -127,10 +133,10 @@ def _milestone(event: RkpdMilestoneRecorded) -> list[Notice]:
     once = f"{purpose}:{event.year}/{event.line_id}" if purpose == "under_way" else None
     line = line_subject(event.year, event.line_id)
     out = [Notice(subject=line, purpose=purpose, title=f"Kegiatan RKPD {event.year} {event.line_id}",
-                  body=f"Kegiatan RKPD {event.year} ({event.line_id}) {what}.", once=once)]  # fmt: skip
+                  body=f"Kegiatan RKPD {event.year} ({event.line_id}) {what}.", once=once, news=line)]  # fmt: skip
     out.extend(
         Notice(subject=code, purpose=purpose, title=f"Kabar usulan {code}",
-               body=f"Kegiatan dari usulan {code} {what}.", once=once)  # fmt: skip
+               body=f"Kegiatan dari usulan {code} {what}.", once=once, news=line)  # fmt: skip
         for code in event.origins
     )
     return out

@@ -493,6 +493,8 @@ class CarryOver(msgspec.Struct, frozen=True, kw_only=True):
     to_year: int
     outcome: str
     adopted: bool
+    line_dropped: bool = False
+    """Its RKPD line was dropped in the budget year (realisation stage `batal`): in the plan, never built."""
 
 
 class ReviseProposal(msgspec.Struct, frozen=True, kw_only=True):
@@ -550,8 +552,13 @@ declined. Once the year's RKPD is adopted, anything short of a line in it (or a 
 proposal, which goes on in that one) was not accommodated either: accepted but not funded."""
 
 
-def not_accommodated(outcome: str, adopted: bool) -> bool:
+def not_accommodated(outcome: str, adopted: bool, *, line_dropped: bool = False) -> bool:
+    """Whether a proposal's need is still unmet, so that it may be proposed again: refused, not taken up by
+    an adopted RKPD, or taken up by a line the budget year then dropped (refocusing, a failed tender): its
+    status stays "Masuk RKPD", which it was, but nothing will be built."""
     if outcome in NOT_ACCOMMODATED_ANY_TIME:
+        return True
+    if outcome == MASUK_RKPD and line_dropped:
         return True
     return adopted and outcome not in (MASUK_RKPD, DIGABUNGKAN)
 
@@ -658,7 +665,7 @@ def _carry_over(state: Proposal, command: CarryOver) -> list[Event]:
     if state.carried_to is not None:
         raise DomainError(Message(N_("usulan %(code)s sudah diusulkan lagi sebagai %(to)s"),
                                   code=command.code, to=state.carried_to))  # fmt: skip
-    if not not_accommodated(command.outcome, command.adopted):
+    if not not_accommodated(command.outcome, command.adopted, line_dropped=command.line_dropped):
         raise DomainError(Message(N_("usulan %(code)s belum selesai atau sudah diakomodasi: hanya usulan yang tidak"
                                      " terakomodasi yang dapat diusulkan lagi"), code=command.code))  # fmt: skip
     return [ProposalCarriedOver(code=command.code, to_code=command.to_code, to_year=command.to_year)]

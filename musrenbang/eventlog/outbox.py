@@ -7,7 +7,11 @@ delivery worker (musrenbang/delivery/) sends them later, with retries.
 
 Exactly once per (follower, event): `outbox` is unique on (subscription, dedupe), and `dedupe` is the
 event's id and subject (or the notice's once-only key), so a replayed command, which writes no new event,
-writes no new message either, and two servers can never queue the same message twice.
+writes no new message either, and two servers can never queue the same message twice. And once per
+address for one piece of news: the notices of one event that tell the same thing to the followers of
+several subjects (a line's milestone, to the line's and to its proposals' followers: `Notice.news`) share
+their `dedupe`, and an address (the same channel and address, whatever subscriptions it has) gets the
+first of them only, and never one whose `dedupe` it was already sent (the once-only "under way").
 
 The addresses come from `subscriptions` (personal data) by a join in the database: they never pass
 through the event, its metadata, or this process's logs.
@@ -23,12 +27,23 @@ import asyncpg
 from musrenbang.domain.events import Event
 from musrenbang.domain.notices import Notice, notices
 
+# `per`: what makes a message one of its own for an address: the piece of news (`dedupe`) for a shared
+# notice, else the subscription and its dedupe; DISTINCT ON keeps the first notice listed of each.
 _MESSAGES = """
 INSERT INTO outbox (id, subscription, dedupe, event_id, purpose, channel, address, title, body, link)
-SELECT gen_random_uuid(), s.id, d.dedupe, d.event_id, d.purpose, s.channel, s.address, d.title, d.body, s.link
-FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])
-     AS d(subject, dedupe, event_id, purpose, title, body)
-JOIN subscriptions s ON s.subject = d.subject AND s.confirmed AND s.stopped_at IS NULL
+SELECT DISTINCT ON (m.channel, m.address, m.per)
+       gen_random_uuid(), m.subscription, m.dedupe, m.event_id, m.purpose, m.channel, m.address, m.title, m.body,
+       m.link
+FROM (
+    SELECT s.id AS subscription, s.channel, s.address, s.link, d.dedupe, d.event_id, d.purpose, d.title, d.body,
+           d.n, CASE WHEN d.shared THEN d.dedupe ELSE s.id::text || ' ' || d.dedupe END AS per
+    FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+         WITH ORDINALITY AS d(subject, dedupe, event_id, purpose, title, body, shared, n)
+    JOIN subscriptions s ON s.subject = d.subject AND s.confirmed AND s.stopped_at IS NULL
+    WHERE NOT (d.shared AND EXISTS (SELECT 1 FROM outbox o WHERE o.address = s.address AND o.channel = s.channel
+                                    AND o.dedupe = d.dedupe))
+) m
+ORDER BY m.channel, m.address, m.per, m.n
 ON CONFLICT (subscription, dedupe) DO NOTHING
 """
 
@@ -52,11 +67,11 @@ def sends_news(events: Sequence[Event]) -> bool:
 
 async def enqueue(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Event]]) -> None:
     """Queue the messages `events` send, on `conn`, inside the transaction that appends them."""
-    rows: list[tuple[str, str, uuid.UUID, str, str, str]] = []
+    rows: list[tuple[str, str, uuid.UUID, str, str, str, bool]] = []
     follow_on: list[tuple[str, str]] = []
     for event_id, event in events:
         for n in notices(event):
-            rows.append((n.subject, _dedupe(n, event_id), event_id, n.purpose, n.title, n.body))
+            rows.append((n.subject, _dedupe(n, event_id), event_id, n.purpose, n.title, n.body, n.news is not None))
             if n.follow_to is not None:
                 follow_on.append((n.subject, n.follow_to))
     if rows:
@@ -66,4 +81,6 @@ async def enqueue(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Ev
 
 
 def _dedupe(notice: Notice, event_id: uuid.UUID) -> str:
-    return notice.once or f"{event_id}:{notice.subject}"
+    """The once-only key, else the event and the subject (for notices telling one piece of news: the
+    news, the same for all of them)."""
+    return notice.once or f"{event_id}:{notice.news or notice.subject}"

@@ -5,18 +5,30 @@ kecamatan's (`/kecamatan/{kode}.atom`) and an RKPD year's adoptions, lines and t
 Each feed holds the newest 50 changes, worded as the tracking page words them, every entry linking to
 the public page of what changed. Entry ids are tag URIs built from the event's global position, so they
 never change; a feed answers with a weak ETag and Last-Modified, and 304 to a reader that has it already.
+
+When is a copy current (`_not_modified`): If-None-Match, when sent, decides alone (RFC 9110 §13.1.3) — the
+ETag is the document's hash, so it is exact. Otherwise If-Modified-Since answers 304 when no entry is of a
+later second than its date. That is right only if the Last-Modified the reader was sent vouched for a whole
+second: HTTP dates have no fraction, and an entry can still come in the very second of the newest one (or,
+recorded a moment before it commits and before the projections catch up, a little later). So the
+Last-Modified sent (`last_modified`) is the newest entry's second only once that second has been over for
+SETTLE; before that it is the last second that has, and a reader asking with it is sent the feed again
+(RFC 9110 §8.8.2.2: a date a validator was sent within its own second is weak). So that a reader just
+after a change still gets a date it can use, a feed whose newest entry's second is not over yet is read
+again once it is (`_settled`: a second and a half at most, only just after a change).
 Only public fields are read (projections/feeds.py): no proposer's name or number can reach a feed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import email.utils
 import hashlib
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +51,9 @@ _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TITLE_MAX = 160
+SETTLE = dt.timedelta(seconds=0.5)
+"""How long after a second no entry of it can still appear: an event's time is taken a moment before it
+commits, and the projections read here catch up on the commit's notification."""
 
 MILESTONE_LABELS = {
     "kua_ppas": "KUA-PPAS",
@@ -114,7 +129,12 @@ async def rkpd_feed(request: Request, pool: asyncpg.Pool, year: int) -> Response
     async with pool.acquire() as conn:
         if not await feed_views.year_exists(conn, year):
             raise NotFoundException()
-        changes = await feed_views.rkpd_changes(conn, year)
+
+    async def read() -> list[feed_views.Change]:
+        async with pool.acquire() as conn:
+            return await feed_views.rkpd_changes(conn, year)
+
+    changes = await _settled(read)
     feed = Feed(
         id=f"{base}/rkpd/{year}.atom", title=words(N_("Kabar RKPD %(year)s"), year=year),
         subtitle=words(N_("Penetapan RKPD %(year)s, pelaksanaan baris-barisnya, dan nasib usulan warga di tingkat"
@@ -132,10 +152,15 @@ async def _region_feed(request: Request, pool: asyncpg.Pool, kode: str, levels: 
         place = await region(conn, kode)
         if place is None or place["tingkat"] not in levels:
             raise NotFoundException()
-        if place["tingkat"] == "kecamatan":
-            changes = await feed_views.region_changes(conn, kecamatan=kode)
-        else:
-            changes = await feed_views.region_changes(conn, kelurahan=kode)
+    whole_kecamatan = place["tingkat"] == "kecamatan"
+
+    async def read() -> list[feed_views.Change]:
+        async with pool.acquire() as conn:
+            if whole_kecamatan:
+                return await feed_views.region_changes(conn, kecamatan=kode)
+            return await feed_views.region_changes(conn, kelurahan=kode)
+
+    changes = await _settled(read)
     level = {"kelurahan": N_("Kelurahan"), "desa": N_("Desa"), "kecamatan": N_("Kecamatan")}[place["tingkat"]]
     name = f"{words(level)} {place['nama']}"
     path = f"/{'kecamatan' if place['tingkat'] == 'kecamatan' else 'kelurahan'}/{kode}"
@@ -147,6 +172,22 @@ async def _region_feed(request: Request, pool: asyncpg.Pool, kode: str, levels: 
         lang=words.lang,
     )  # fmt: skip
     return _respond(request, feed, entries(changes, words, base))
+
+
+async def _settled(read: Callable[[], Awaitable[list[feed_views.Change]]]) -> list[feed_views.Change]:
+    """The changes `read` reads, read again once the newest one's second is over (and SETTLE more), when it
+    is not yet: so that the Last-Modified sent can be that second (`last_modified`), and a reader asking
+    with it gets 304 as long as nothing newer came. Waits a second and a half at most, only just after a
+    change; an entry dated later than that (a clock ahead) is not waited for."""
+    changes = await read()
+    if not changes:
+        return changes
+    newest_at = max(c.at for c in changes).astimezone(dt.UTC)
+    wait = (newest_at.replace(microsecond=0) + dt.timedelta(seconds=1) + SETTLE - dt.datetime.now(dt.UTC))
+    if dt.timedelta(0) < wait <= dt.timedelta(seconds=1) + SETTLE:
+        await asyncio.sleep(wait.total_seconds())
+        changes = await read()
+    return changes
 
 
 def _words(request: Request) -> Words:
@@ -357,14 +398,26 @@ def _respond(request: Request, feed: Feed, items: list[Entry]) -> Response:
     etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
     # The words depend on the language, which a cookie may choose (`?lang=` remembered): a cache keeps one
     # copy per cookie, or an English reader's feed is what the next Indonesian reader is sent.
-    headers = {"ETag": etag, "Last-Modified": email.utils.format_datetime(updated.astimezone(dt.UTC), usegmt=True),
+    vouched = last_modified(updated, dt.datetime.now(dt.UTC))
+    headers = {"ETag": etag, "Last-Modified": email.utils.format_datetime(vouched, usegmt=True),
                "Cache-Control": "public, max-age=60", "Vary": "Cookie"}  # fmt: skip
     if _not_modified(request, etag, updated):
         return Response(content=b"", status_code=304, headers=headers)
     return Response(content=body, media_type=MEDIA_TYPE, headers=headers)
 
 
+def last_modified(updated: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """The Last-Modified to send at `now` for a feed whose newest entry is of `updated`: that entry's second
+    once it has been over for SETTLE (no entry can come in it any more), else the last second that has —
+    never a second a later entry could still belong to (see the module's docstring)."""
+    second = updated.astimezone(dt.UTC).replace(microsecond=0)
+    settled = (now.astimezone(dt.UTC) - SETTLE).replace(microsecond=0) - dt.timedelta(seconds=1)
+    return min(second, settled)
+
+
 def _not_modified(request: Request, etag: str, updated: dt.datetime) -> bool:
+    """If-None-Match decides alone when sent; else If-Modified-Since, as a date `last_modified` vouched for:
+    no entry of a later second."""
     if (asked := request.headers.get("if-none-match")) is not None:
         seen = {tag.strip().removeprefix("W/") for tag in asked.split(",")}
         return "*" in seen or etag.removeprefix("W/") in seen

@@ -7,6 +7,11 @@ it tells nobody what an address follows. The mail's link (`/ikuti/{token}`) show
 that POST confirms: a mail scanner that opens links confirms nothing. Every message carries
 `/berhenti/{token}`, whose button stops it; stopping a proposer's own subscription stops every one made
 with their proposal. No page shows an address.
+
+A proposal merged into another has no news of its own any more: asking to follow it follows the proposal
+it lives on in (the end of its chain of merges), and the pages say so. A subscription that still names the
+duplicate (asked for a moment before the merge reached the proposals' table, so the merge had nothing to
+carry on: eventlog/outbox.py) is carried on when it is confirmed, as the merge carries on its followers.
 """
 
 from __future__ import annotations
@@ -57,12 +62,18 @@ def valid_email(text: str) -> str:
 
 
 class Followed(msgspec.Struct, frozen=True):
-    """Something that can be followed: its subject (as subscriptions name it), its page and its title."""
+    """Something that can be followed: its subject (as subscriptions name it), its page and its title.
+    `merged_from`: the code asked for, when that proposal was merged into this one."""
 
     subject: str
     link: str
     title: str
     line: bool
+    merged_from: str | None = None
+
+
+MAX_MERGES = 50
+"""Links of a chain of merges followed at most (a chain is far shorter; a loop must not hang a request)."""
 
 
 async def followed(conn: asyncpg.Connection, typed: str) -> Followed | None:
@@ -82,8 +93,17 @@ async def followed(conn: asyncpg.Connection, typed: str) -> Followed | None:
         code = values.normalize_code(typed)
     except ValueError:
         return None
-    title = await conn.fetchval("SELECT title FROM proposals WHERE code = $1", code)
-    return None if title is None else Followed(code, f"/lacak/{code}", title, False)
+    row = await conn.fetchrow("SELECT title, merged_into FROM proposals WHERE code = $1", code)
+    if row is None:
+        return None
+    asked, seen = code, {code}
+    while row["merged_into"] and row["merged_into"] not in seen and len(seen) <= MAX_MERGES:
+        into = await conn.fetchrow("SELECT title, merged_into FROM proposals WHERE code = $1", row["merged_into"])
+        if into is None:
+            break
+        code, row = row["merged_into"], into
+        seen.add(code)
+    return Followed(code, f"/lacak/{code}", row["title"], False, asked if code != asked else None)
 
 
 class FollowPages(Controller):
@@ -135,12 +155,21 @@ class FollowPages(Controller):
         row, subject = await _by_token(pool, token)
         if not row["confirmed"] and not row["stopped_at"] and not await _confirmable(pool, row):
             return _token_page(request, "expired", subject, token, status=410)
-        done = await pool.fetchval(
-            # With the copies a merge made of it (eventlog/outbox.py: their owner is this one's id).
-            "UPDATE subscriptions SET confirmed = true WHERE (id = $1 OR owner = $1) AND stopped_at IS NULL"
-            " RETURNING id",
-            row["id"],
-        )
+        async with pool.acquire() as conn, conn.transaction():
+            done = await conn.fetchval(
+                # With the copies a merge made of it (eventlog/outbox.py: their owner is this one's id).
+                "UPDATE subscriptions SET confirmed = true WHERE (id = $1 OR owner = $1) AND stopped_at IS NULL"
+                " RETURNING id",
+                row["id"],
+            )
+            if done and subject is not None and subject.subject != row["subject"]:
+                # It names a proposal merged since: carry it on as the merge does (same link, this one as owner).
+                await conn.execute(
+                    "INSERT INTO subscriptions (id, subject, channel, address, link, kind, owner, token, confirmed)"
+                    " SELECT $2, $3, channel, address, link, kind, coalesce(owner, id), $4, true FROM subscriptions"
+                    " WHERE id = $1 ON CONFLICT (subject, channel, address) DO NOTHING",
+                    row["id"], uuid.uuid4(), subject.subject, secrets.token_urlsafe(48),
+                )  # fmt: skip
         return _token_page(request, "confirmed_now" if done else "stopped", subject, token)
 
     @get("/berhenti/{token:str}")

@@ -66,9 +66,11 @@ async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
     open_today = cycles.open_windows(await cycles.overview(conn, cycle_service.today()))
     taking = [c["year"] for c, stage, _ in open_today if stage == "usulan"]
     again = min((y for y in taking if y > proposal["year"]), default=None)
-    if proposal["carried_to"] or not rules.not_accommodated(proposal["status"], bool(own and own["adopted"])):
+    dropped = await proposal_views.line_dropped(conn, code)
+    if proposal["carried_to"] or not rules.not_accommodated(proposal["status"], bool(own and own["adopted"]),
+                                                           line_dropped=dropped):  # fmt: skip
         again = None
-    return {"p": proposal, "steps": steps, "place": place, "years": years, "again": again,
+    return {"p": proposal, "steps": steps, "place": place, "years": years, "again": again, "dropped": dropped,
             "programs": {r["number"]: r["title"] for r in programs}}  # fmt: skip
 
 

@@ -439,6 +439,14 @@ async def verification_queue(conn: asyncpg.Connection, scope: str, status: str, 
     return total, rows
 
 
+async def line_dropped(conn: asyncpg.Connection, code: str) -> bool:
+    """Whether the RKPD line `code` went into was dropped in its budget year (realisation stage `batal`)."""
+    return bool(await conn.fetchval(
+        "SELECT true FROM proposals p JOIN rkpd_line_progress l ON l.year = p.year AND l.line_id = p.rkpd_line"
+        " WHERE p.code = $1 AND l.stage = 'batal'", code,
+    ))  # fmt: skip
+
+
 async def rws_in_kelurahan(conn: asyncpg.Connection, kelurahan: str) -> list[int]:
     return [
         r[0] for r in await conn.fetch("SELECT DISTINCT rw FROM proposals WHERE kelurahan = $1 ORDER BY 1", kelurahan)

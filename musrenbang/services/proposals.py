@@ -36,6 +36,7 @@ from musrenbang.eventlog.store import (
     StreamHead,
 )
 from musrenbang.photos import ProcessedPhoto
+from musrenbang.projections import proposals as proposal_views
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
 from musrenbang.services.forums import fresh_under_lock, lock_forum_place, on_an_agenda
@@ -352,11 +353,13 @@ class ProposalService:
             raise NotFound(Message(N_("usulan %(code)s tidak ditemukan"), code=earlier))
         if state.submitted.kelurahan != kelurahan:  # the same need, in the same place
             raise ValidationFailed({"kelurahan": N_("usulan lanjutan harus dari kelurahan/desa yang sama")})
-        await require_fresh(self._read_models, ["proposals"])
-        outcome = await self._pool.fetchval("SELECT status FROM proposals WHERE code = $1", earlier)
+        await require_fresh(self._read_models, ["proposals", "rkpd"])
+        async with self._pool.acquire() as conn:
+            outcome = await conn.fetchval("SELECT status FROM proposals WHERE code = $1", earlier)
+            dropped = await proposal_views.line_dropped(conn, earlier)
         adopted = (await cycles.load_cycle(self._store, state.year)).adopted
         command = rules.CarryOver(code=earlier, to_code=new_code or earlier, to_year=year,
-                                  outcome=outcome or rules.DIAJUKAN, adopted=adopted)  # fmt: skip
+                                  outcome=outcome or rules.DIAJUKAN, adopted=adopted, line_dropped=dropped)  # fmt: skip
         return Append(rules.stream_id(earlier), head, rules.decide(state, command))
 
     async def _cycle_not_adopted(self, code: str) -> None:

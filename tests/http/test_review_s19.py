@@ -6,11 +6,16 @@ from __future__ import annotations
 import re
 import uuid
 
+import httpx
+
+from musrenbang.services import cycles
 from tests import history
 from tests.http import test_pokir
 from tests.http.city_setup import sign_in
+from tests.http.conftest import payload
 from tests.http.test_pages import hidden
-from tests.http.test_pokir import LATE_YEAR, POKIR, _events
+from tests.http.test_pokir import LATE_YEAR, POKIR, YEAR, _events
+from tests.waiting import eventually
 
 dprd = test_pokir.dprd  # the module's own copy of its history and server
 
@@ -89,3 +94,38 @@ async def test_pokir_pages_speak_of_the_secretariat_and_name_the_place(dprd) -> 
     revise = await client.post(f"/api/v1/pokir/{code}/revise", headers=ctx["auth"]["member"],
                                json={k: v for k, v in POKIR.items() if k != "year"})  # fmt: skip
     assert revise.status_code == 409 and "dikembalikan Sekretariat DPRD" in revise.json()["message"], revise.text
+
+
+async def test_a_proposal_whose_rkpd_line_was_dropped_can_be_proposed_again(dprd) -> None:  # noqa: ANN001
+    """A line dropped in its budget year ("refocusing APBD") left its origins "Masuk RKPD" for good: not
+    offered again, and a carry-over refused as "sudah diakomodasi", although nothing will be built."""
+    client, pool, ctx = dprd
+    row = await pool.fetchrow(
+        "SELECT code, rkpd_line, kelurahan FROM proposals WHERE year = $1 AND status = 'masuk_rkpd'"
+        " AND kecamatan = $2 AND rkpd_line IS NOT NULL AND carried_to IS NULL ORDER BY code LIMIT 1",
+        history.YEAR, history.KECAMATAN,
+    )  # fmt: skip
+    assert row is not None
+    code, line = row["code"], row["rkpd_line"]
+    facilitator = {**ctx["auth"]["facilitator"]}
+
+    async def carry() -> httpx.Response:
+        return await client.post("/api/v1/proposals", json=payload(kelurahan=row["kelurahan"], year=YEAR,
+                                                                    carried_from=code),
+                                 headers={**facilitator, "Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+
+    assert "Usulkan lagi" not in (await client.get(f"/lacak/{code}")).text
+    assert (await carry()).status_code == 409
+    dropped = await client.post(f"/api/v1/rkpd/{history.YEAR}/lines/{line}/milestones", headers=ctx["auth"]["admin"],
+                                json={"stage": "batal", "date": cycles.today().isoformat(),
+                                      "note": "refocusing APBD"})  # fmt: skip
+    assert dropped.status_code == 201, dropped.text
+
+    async def told() -> str | None:
+        page = (await client.get(f"/lacak/{code}")).text
+        return page if 'id="kegiatan-batal"' in page else None
+
+    await eventually(told, "the tracking page saying the line was dropped")
+    carried = await carry()
+    assert carried.status_code == 201, carried.text
+    assert (await client.get(f"/api/v1/proposals/{carried.json()['code']}")).json()["carried_from"] == code

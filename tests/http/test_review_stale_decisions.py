@@ -112,7 +112,8 @@ async def test_a_facilitator_cannot_accept_a_proposal_revised_since_the_queue_wa
         before = await event_count(app_pool)
         refused = await facilitator.post(f"/petugas/verifikasi/{code}", data=stale)
         assert refused.status_code == 422 and CHANGED in refused.text, refused.text[-3000:]
-        api = await client.post(f"/api/v1/proposals/{code}/verification", headers=await token(client, users["kelurahan"]),
+        auth = await token(client, users["kelurahan"])
+        api = await client.post(f"/api/v1/proposals/{code}/verification", headers=auth,
                                 json={"decision": "accept", "seen_revision": 0})  # fmt: skip
         assert api.status_code == 409 and CHANGED in api.json()["message"], api.text
         assert await event_count(app_pool) == before
