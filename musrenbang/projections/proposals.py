@@ -432,7 +432,8 @@ async def verification_queue(conn: asyncpg.Connection, scope: str, status: str, 
     total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", scope, status, bidang)
     rows = await conn.fetch(
         "SELECT code, kelurahan, rw, rt, title, problem, bidang, kind, estimated_cost, volume::text AS volume,"
-        " unit, beneficiaries, status, status_reason, submitted_at, first_year, times, revision FROM proposals"
+        " unit, beneficiaries, status, status_reason, submitted_at, first_year, times, revision,"
+        " agreed_volume::text AS agreed_volume, agreed_cost FROM proposals"
         f" WHERE {where} ORDER BY first_year, kelurahan, rw, submitted_at, code LIMIT $4 OFFSET $5",
         scope, status, bidang, QUEUE_PAGE, offset,
     )  # fmt: skip

@@ -6,16 +6,18 @@ refused, nothing written; read again, it goes through."""
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import httpx
 
 from tests.http import test_pokir
 from tests.http.city_setup import sign_in
-from tests.http.conftest import event_count
+from tests.http.conftest import event_count, payload
 from tests.http.test_pages import hidden
 from tests.http.test_pokir import POKIR, _events, _submit
 from tests.http.test_review_residents import returned_for_revision, revision_fields
-from tests.http.test_staff import token, users  # noqa: F401  (a fixture)
+from tests.http.test_staff import KELURAHAN, token, users  # noqa: F401  (a fixture)
 from tests.waiting import eventually
 
 dprd = test_pokir.dprd  # the module's own copy of its history and server
@@ -159,3 +161,33 @@ async def test_a_pokir_form_sent_again_after_an_edit_goes_to_what_the_first_made
         assert await _events(pool) == before
     finally:
         await member.aclose()
+
+
+async def test_the_queue_shows_the_cost_a_facilitator_agreed(
+    client: httpx.AsyncClient,
+    users: dict[str, str],  # noqa: F811
+) -> None:
+    """An accepted-with-changes row showed only "Diterima dengan perubahan — a": a cost raised forty-six
+    times by a slip of the keyboard went unseen in the queue."""
+    code = (await client.post("/api/v1/proposals", json=payload(kelurahan=KELURAHAN),
+                              headers={"Idempotency-Key": str(uuid.uuid4())})).json()["code"]  # fmt: skip
+    auth = await token(client, users["kelurahan"])
+    decided = await client.post(f"/api/v1/proposals/{code}/verification", headers=auth, json={
+        "decision": "accept_with_changes", "reason": "harga satuan naik", "agreed_cost": 31_500_000})  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    facilitator = await sign_in(str(client.base_url), users["kelurahan"])
+    try:
+        async def shown() -> str | None:
+            for number in range(1, 50):
+                page = await facilitator.get("/petugas/verifikasi", params={"status": "diterima_dengan_perubahan",
+                                                                            "halaman": str(number)})  # fmt: skip
+                if f'id="usulan-{code}"' in page.text:
+                    return page.text[page.text.index(f'id="usulan-{code}"'):][:3000]
+                if 'rel="next"' not in page.text:
+                    return None
+            return None
+
+        row = await eventually(shown, "the decided proposal in the queue")
+        assert "<strong>Rp31.500.000</strong>" in row.replace("Rp ", "Rp").replace("\xa0", ""), row
+    finally:
+        await facilitator.aclose()
