@@ -3,8 +3,8 @@
 A file has three `;`-separated sections: META (key;value), PROJECTS (a header, one row per project)
 and VOTES (a header, one row per voter). Importing maps them onto the same commands a real forum
 uses: budget -> ceiling, `rule` and META parameters -> the decision rule, projects -> agenda items,
-voters -> delegates, votes -> ballots. The file is read as a stream, so large elections do not have to
-fit in memory twice.
+voters -> delegates, votes -> ballots. The file is opened once and read once, as a stream (a pipe will
+do): the rehearsal's delegates and ballots are what an import writes.
 
 Real files are read as they are, and each irregularity is either counted as the official count did or
 refused with one `BadFile` message (the CLI's `error:` line) before anything is written:
@@ -20,12 +20,16 @@ refused with one `BadFile` message (the CLI's `error:` line) before anything is 
   points are added up;
 - an empty vote is a voter who approved nothing: counted as a voter (for Equal Shares it still takes a
   share of the budget, as in the format's tools), supporting nothing;
-- a vote naming a project that is not in PROJECTS, a project or voter id listed twice, a vote longer
-  than max_length, a choose-1 vote with more than one project: refused;
+- a vote naming a project that is not in PROJECTS, a project or voter id listed twice, a META key
+  given twice (`budget;100` then `budget;10`: which one counted is not known), a vote longer than
+  max_length, a choose-1 vote with more than one project: refused;
 - min_length and max_sum_cost are recorded, not enforced: the file's votes are the ones that counted;
 - `selected` 2 or 3 (the format's marks for a project funded outside the rule, e.g. with extra money,
   explained in the comment) is "not selected by the rule", as the format's checker reads it;
 - `comment`, `currency` and the other descriptive META fields are not part of the count.
+
+A value from the file quoted in a message is shortened to SHORT characters (`short`): one line, whatever
+the file holds.
 
 Rules: every rule string the format documents whose outcome is a deterministic function of the file
 (greedy, greedy-no-skip, greedy-threshold, greedy-exclusive, equalshares, equalshares/add1 and their
@@ -69,6 +73,10 @@ NOT_RECOMPUTABLE = {
 }
 GENDER = {"F": "P", "M": "L"}
 MAX_DECIMALS = 6
+SHORT = 60
+"""The most characters of a value from the file that a message quotes."""
+COMPARED = {"votes": "votes", "score": "scores", "selected": "selection"}
+"""The PROJECTS columns `--check` compares with the computation, and what each is called in its report."""
 _NUMBER = re.compile(r"-?[0-9]+(?:\.([0-9]+))?")
 
 
@@ -87,9 +95,33 @@ class Election(NamedTuple):
     """Read lazily: consume once, or close."""
 
 
+def short(value: object, limit: int = SHORT) -> str:
+    """`value` as a message quotes it: on one line (line breaks and other control characters escaped) and
+    at most `limit` characters (cut with an ellipsis)."""
+    text = str(value)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quoted(value: str) -> str:
+    """`value` as repr() quotes it, shortened (`short`)."""
+    return repr(short(value))
+
+
+def _unreadable(exc: OSError) -> BadFile:
+    if isinstance(exc, IsADirectoryError):
+        return BadFile("cannot be read: it is a directory")
+    return BadFile(f"cannot be read: {exc.strerror or exc}")
+
+
 def read(path: Path) -> Election:
-    """META and PROJECTS at once, VOTES lazily. Cells are trimmed; blank lines are skipped."""
-    handle = path.open(encoding="utf-8-sig", newline="")
+    """META and PROJECTS at once, VOTES lazily; the file is opened once and read once, from start to end (a
+    pipe can be read). Cells are trimmed; blank lines are skipped."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise _unreadable(exc) from None
     try:
         rows = (
             [cell.strip() for cell in row] for row in csv.reader(handle, delimiter=";") if any(c.strip() for c in row)
@@ -112,6 +144,8 @@ def read(path: Path) -> Election:
                     _require(header, ("project_id", "cost"), "PROJECTS")
                 continue
             if section == "META":
+                if row[0] in meta:
+                    raise BadFile(f"META lists {short(row[0])} twice: which value counted is not known")
                 meta[row[0]] = row[1] if len(row) > 1 else ""
             else:
                 projects.append(dict(zip(header, row, strict=False)))
@@ -119,6 +153,9 @@ def read(path: Path) -> Election:
     except UnicodeDecodeError as exc:
         handle.close()
         raise BadFile(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        handle.close()
+        raise _unreadable(exc) from None
     except BaseException:
         handle.close()
         raise
@@ -137,9 +174,9 @@ def _check_projects(projects: Sequence[Mapping[str, str]]) -> None:
         if not pid:
             raise BadFile("a project in PROJECTS has no project_id")
         if pid in seen:
-            raise BadFile(f"project {pid} is listed twice in PROJECTS")
+            raise BadFile(f"project {short(pid)} is listed twice in PROJECTS")
         if p.get("selected", "") not in ("", "0", "1", "2", "3"):
-            raise BadFile(f"project {pid}: selected {p['selected']!r} is not 0, 1, 2 or 3")
+            raise BadFile(f"project {short(pid)}: selected {_quoted(p['selected'])} is not 0, 1, 2 or 3")
         seen.add(pid)
 
 
@@ -154,6 +191,8 @@ def _votes(rows: Iterator[list[str]], handle: IO[str]) -> Generator[dict[str, st
             yield dict(zip(header, row, strict=False))
     except UnicodeDecodeError as exc:
         raise BadFile(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise _unreadable(exc) from None
     finally:
         handle.close()
 
@@ -161,7 +200,7 @@ def _votes(rows: Iterator[list[str]], handle: IO[str]) -> Generator[dict[str, st
 def money_scale(meta: Mapping[str, str], projects: Sequence[Mapping[str, str]]) -> int:
     """10 to the most decimals any amount in the file has (1 when all are whole): the unit in which every
     amount of the election is an exact integer."""
-    costs = ((f"project {p['project_id']}: cost", p.get("cost", "")) for p in projects)
+    costs = ((f"project {short(p['project_id'])}: cost", p.get("cost", "")) for p in projects)
     amounts = [("budget", meta.get("budget", "")), *costs]
     if meta.get("max_sum_cost"):
         amounts.append(("max_sum_cost", meta["max_sum_cost"]))
@@ -172,11 +211,12 @@ def _decimals(text: str, what: str) -> int:
     match = _NUMBER.fullmatch(text)
     if match is None:
         if re.fullmatch(r"-?[0-9]+,[0-9]+", text):
-            raise BadFile(f"{what}: {text!r} has a decimal comma; write it with a point ({text.replace(',', '.')})")
-        raise BadFile(f"{what}: {text!r} is not a number")
+            raise BadFile(f"{what}: {_quoted(text)} has a decimal comma; write it with a point"
+                          f" ({short(text.replace(',', '.'))})")  # fmt: skip
+        raise BadFile(f"{what}: {_quoted(text)} is not a number")
     places = len((match.group(1) or "").rstrip("0"))  # "1500000.00" is whole
     if places > MAX_DECIMALS:
-        raise BadFile(f"{what}: {text!r} has more than {MAX_DECIMALS} decimals")
+        raise BadFile(f"{what}: {_quoted(text)} has more than {MAX_DECIMALS} decimals")
     return places
 
 
@@ -185,7 +225,7 @@ def _money(text: str, what: str, scale: int) -> int:
     _decimals(text, what)
     value = Fraction(text) * scale
     if value.denominator != 1:  # a scale not taken from this amount's own file
-        raise BadFile(f"{what}: {text!r} has more decimals than the election's unit")
+        raise BadFile(f"{what}: {_quoted(text)} has more decimals than the election's unit")
     return int(value)
 
 
@@ -202,9 +242,9 @@ def schedule(
     if rule in NOT_RECOMPUTABLE:
         raise Unsupported(f"rule {rule!r} cannot be recomputed: {NOT_RECOMPUTABLE[rule]}")
     if rule not in SUPPORTED:
-        raise Unsupported(f"rule {rule!r} is not supported (supported: {', '.join(SUPPORTED)})")
+        raise Unsupported(f"rule {_quoted(rule)} is not supported (supported: {', '.join(SUPPORTED)})")
     if kind not in SUPPORTED[rule]:
-        raise Unsupported(f"vote_type {kind!r} with rule {rule!r} is not supported")
+        raise Unsupported(f"vote_type {_quoted(kind)} with rule {rule!r} is not supported")
     if kind == "ordinal" and "max_length" not in meta:
         raise Unsupported("ordinal ballots without max_length: the scoring is not known")
     if exclusive and rule != "greedy-exclusive":
@@ -243,7 +283,7 @@ def agenda(projects: Sequence[Mapping[str, str]], scale: int = 1) -> tuple[Agend
         AgendaItem(
             item_id=p["project_id"],
             title=p.get("name") or p["project_id"],
-            cost=_money(p["cost"], f"project {p['project_id']}: cost", scale),
+            cost=_money(p["cost"], f"project {short(p['project_id'])}: cost", scale),
         )
         for p in projects
     )
@@ -266,16 +306,16 @@ def ballot(vote: Mapping[str, str], kind: str, known: Collection[str]) -> forum_
     chosen = tuple(x.strip() for x in vote.get("vote", "").split(",") if x.strip())
     for item in chosen:
         if item not in known:
-            raise BadFile(f"voter {voter}: project {item} is not in PROJECTS")
+            raise BadFile(f"voter {short(voter)}: project {short(item)} is not in PROJECTS")
     if len(set(chosen)) != len(chosen):
         if kind == "ordinal":
-            raise BadFile(f"voter {voter}: ranks a project twice ({','.join(chosen)})")
+            raise BadFile(f"voter {short(voter)}: ranks a project twice ({short(','.join(chosen))})")
         if kind != "cumulative":
             chosen = tuple(dict.fromkeys(chosen))
     if kind == "cumulative":
-        points = [_int(x, f"voter {voter}: points") for x in vote.get("points", "").split(",") if x.strip()]
+        points = [_int(x, f"voter {short(voter)}: points") for x in vote.get("points", "").split(",") if x.strip()]
         if len(points) != len(chosen):
-            raise BadFile(f"voter {voter}: {len(chosen)} projects but {len(points)} point values")
+            raise BadFile(f"voter {short(voter)}: {len(chosen)} projects but {len(points)} point values")
         totals: dict[str, int] = {}
         for item, p in zip(chosen, points, strict=True):
             totals[item] = totals.get(item, 0) + p
@@ -285,12 +325,20 @@ def ballot(vote: Mapping[str, str], kind: str, known: Collection[str]) -> forum_
     return forum_rules.CastBallot(delegate_id=voter, approvals=chosen)
 
 
+class Rehearsed(NamedTuple):
+    """The voters as delegates and their votes as ballots, in the file's order, as the rehearsal checked them."""
+
+    delegates: list[forum_rules.RegisterDelegate]
+    ballots: list[forum_rules.CastBallot]
+
+
 def rehearse(
     command: forum_rules.ScheduleForum, items: tuple[AgendaItem, ...], votes: Iterable[Mapping[str, str]]
-) -> list[forum_rules.RegisterDelegate]:
+) -> Rehearsed:
     """Put the whole election through the forum's own rules in memory (schedule, open, every voter,
-    every ballot) and return the voters as delegates: a file the forum would refuse halfway is refused
-    before anything is written, with the voter it concerns."""
+    every ballot) and return the voters as delegates with their ballots: a file the forum would refuse
+    halfway is refused before anything is written, with the voter it concerns. What is returned is what an
+    import writes: the file is not read again."""
     forum = forum_rules.Forum()
     for step in (command, forum_rules.OpenForum(agenda=items)):
         try:
@@ -299,49 +347,76 @@ def rehearse(
             raise BadFile(f"the forum refuses it: {_explain(exc)}") from None
     known = {a.item_id for a in items}
     kind = command.ballot_kind or ""
-    delegates = []
+    delegates, ballots = [], []
     for vote in votes:
         voter = vote.get("voter_id", "")
         if not voter:
             raise BadFile("a vote in VOTES has no voter_id")
         if voter in forum.delegates:
-            raise BadFile(f"voter {voter} is listed twice in VOTES")
+            raise BadFile(f"voter {short(voter)} is listed twice in VOTES")
         try:
             d = delegate(vote)
             forum = forum_rules.evolve(forum, forum_rules.decide(forum, d)[0])
-            forum_rules.decide_ballot(forum, ballot(vote, kind, known))
+            cast = ballot(vote, kind, known)
+            forum_rules.decide_ballot(forum, cast)
         except DomainError as exc:
-            raise BadFile(f"voter {voter}: {_explain(exc)}") from None
+            raise BadFile(f"voter {short(voter)}: {_explain(exc)}") from None
         delegates.append(d)
+        ballots.append(cast)
     if not delegates:
         raise BadFile("VOTES has no votes")
-    return delegates
+    return Rehearsed(delegates, ballots)
 
 
 def _explain(exc: DomainError) -> str:
     """The domain's own words (Indonesian), with the field each concerns."""
     if isinstance(exc, ValidationFailed):
-        return "; ".join(f"{field}: {message}" for field, message in exc.errors.items())
-    return exc.message
+        return "; ".join(f"{field}: {short(message, 200)}" for field, message in exc.errors.items())
+    return short(exc.message, 200)
+
+
+def comparable(projects: Sequence[Mapping[str, str]], kind: str) -> tuple[list[str], list[str]]:
+    """What `differences` can compare in this file: (what is compared, in COMPARED's words; the columns the
+    file lacks). A column counts when some project has a value in it. A score is compared for cumulative and
+    ordinal votes; for approval and choose-1 a project's score is its votes, compared with them."""
+    present = {column for column in COMPARED if any(p.get(column, "") != "" for p in projects)}
+    missing = [column for column in COMPARED if column not in present]
+    if kind not in ("cumulative", "ordinal") and "votes" in present:
+        present.add("score")
+        missing = [column for column in missing if column != "score"]
+    return [COMPARED[column] for column in COMPARED if column in present], missing
 
 
 def differences(
     projects: Sequence[Mapping[str, str]], schedule: ForumScheduled, ballots: Sequence[BallotCast], result: ForumResult
 ) -> list[str]:
-    """Every way the platform's computation differs from the file's own columns."""
+    """Every way the platform's computation differs from the file's own columns (a cell that is not a number
+    is one of them: the forum is written by the time they are compared)."""
     out: list[str] = []
     votes = forum_rules.ballot_scores(msgspec.structs.replace(schedule, ballot_kind="approval"), _as_approvals(ballots))
     points = forum_rules.ballot_scores(schedule, ballots) if schedule.ballot_kind in ("cumulative", "ordinal") else None
     selected = {r.item_id for r in result.ranking if r.selected}
     for p in projects:
-        pid = p["project_id"]
-        if p.get("votes", "") != "" and _int(p["votes"], "votes") != votes.get(pid, 0):
-            out.append(f"project {pid}: votes in file {p['votes']}, computed {votes.get(pid, 0)}")
-        if points is not None and p.get("score", "") != "" and Fraction(p["score"]) != points.get(pid, 0):
-            out.append(f"project {pid}: score in file {p['score']}, computed {points.get(pid, 0)}")
+        pid, named = p["project_id"], short(p["project_id"])
+        for column, computed in (("votes", votes), ("score", points)):
+            cell = p.get(column, "")
+            if computed is None or cell == "":
+                continue
+            value, ours = _number(cell), computed.get(pid, 0)
+            if value is None:
+                out.append(f"project {named}: {column} in file {_quoted(cell)} is not a number")
+            elif value != ours:
+                out.append(f"project {named}: {column} in file {short(cell)}, computed {ours}")
         if p.get("selected", "") != "" and (p["selected"] == "1") != (pid in selected):
-            out.append(f"project {pid}: selected in file {p['selected']}, computed {int(pid in selected)}")
+            out.append(f"project {named}: selected in file {short(p['selected'])}, computed {int(pid in selected)}")
     return out
+
+
+def _number(text: str) -> Fraction | None:
+    try:
+        return Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def _as_approvals(ballots: Sequence[BallotCast]) -> list[BallotCast]:
@@ -435,7 +510,7 @@ def _int(text: str, what: str) -> int:
     try:
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
-        raise BadFile(f"{what}: {text!r} is not a number") from None
+        raise BadFile(f"{what}: {_quoted(text)} is not a number") from None
     if value.denominator != 1:
-        raise BadFile(f"{what}: {text!r} is not a whole number")
+        raise BadFile(f"{what}: {_quoted(text)} is not a whole number")
     return int(value)
