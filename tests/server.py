@@ -128,8 +128,10 @@ class Server:
             return ""
         from musrenbang.db.bundled import BundledDatabase
 
-        BundledDatabase(self.data_dir).stop_server()
-        return f"postmaster {pid}"
+        bundled = BundledDatabase(self.data_dir)
+        kept = bundled.kept_running()  # left running on purpose by `db url`: stopped, but no fault of serve's
+        bundled.stop_server()
+        return "" if kept else f"postmaster {pid}"
 
     def processes(self) -> list[psutil.Process]:
         """Every process this server runs now: itself, its workers and, on a data directory, the bundled

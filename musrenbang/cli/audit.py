@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -10,8 +11,17 @@ from urllib.parse import urlsplit
 
 import click
 
-from musrenbang.cli.common import EXIT_FAILED_CHECK, Failure, database, migrated, output_file, run, settings_from_env
+from musrenbang.cli.common import (
+    EXIT_FAILED_CHECK,
+    Failure,
+    database,
+    migrated,
+    output_file,
+    run,
+    settings_from_env,
+)
 from musrenbang.cli.group import main
+from musrenbang.db.backup import temporary_beside
 from musrenbang.db.connect import connect, redact
 
 if TYPE_CHECKING:  # imported where used, to keep the command line quick to start
@@ -60,8 +70,8 @@ def verify(file: Path | None, against: str | None, head: str | None) -> None:
     if against is not None:
         raise Failure("--against needs --file (write one with `musrenbang export events --out FILE`)")
     settings = settings_from_env()
-    with database(settings) as url:
-        report = run(migrated(url, lambda conn: verify_database(conn, head=head)))
+    with database(settings, create=False) as url:
+        report = run(migrated(url, lambda conn: verify_database(conn, head=head), existing=True))
     chains = report.chains
     for problem in [f"chain broken: {b}" for b in report.breaks] + report.seal_problems:
         click.echo(f"BROKEN: {problem}", err=True)
@@ -133,7 +143,7 @@ def export_events(out: str) -> None:
     salted hashes). `musrenbang verify --file` checks such a file."""
     target = output_file(out)
     settings = settings_from_env()
-    with database(settings) as url:
+    with database(settings, create=False) as url:
         try:
             header = run(_export_events(url, target))
         except OSError as exc:
@@ -142,19 +152,28 @@ def export_events(out: str) -> None:
 
 
 async def _export_events(url: str, out: Path) -> Header:
+    """Write the log to a temporary file of its own beside `out` (never one someone else's), removed however
+    the export ends (an error, Ctrl-C, SIGTERM), then renamed to `out`."""
     from musrenbang.audit.export import export_events
     from musrenbang.db.migrations import migrate
     from musrenbang.services.bootstrap import server_secret
 
-    await migrated(url, migrate)
+    await migrated(url, migrate, existing=True)
     conn = await connect(url)
     try:
         secret = await server_secret(conn)
         total = await conn.fetchval("SELECT count(*) FROM events")
-        partial = out.with_name(out.name + ".partial")
-        with partial.open("wb") as f, click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
-            header = await export_events(conn, f, secret, bar.update)
-        partial.replace(out)
+        with temporary_beside(out) as partial:
+            with partial.open("wb") as f, click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
+                header = await export_events(conn, f, secret, bar.update)
+            partial.chmod(0o666 & ~_umask())  # as a file the command wrote itself would be (mkstemp makes 0600)
+            partial.replace(out)
         return header
     finally:
         await conn.close()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

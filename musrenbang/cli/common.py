@@ -22,7 +22,14 @@ import click
 
 from musrenbang.config import WHOLE_NUMBER, ConfigError, Settings
 from musrenbang.db.bundled import BundledDatabase
-from musrenbang.db.connect import connect, create_pool, created_if_missing, ensure_database
+from musrenbang.db.connect import (
+    CONNECT_TIMEOUT,
+    connect,
+    create_pool,
+    created_if_missing,
+    ensure_database,
+    redact,
+)
 from musrenbang.db.errors import DatabaseError
 from musrenbang.domain import bounds
 
@@ -125,12 +132,26 @@ REVIVE_JOIN = 15.0
 
 
 @contextlib.contextmanager
-def database(settings: Settings, *, keep_running: bool = False, revive: bool = False) -> Iterator[str]:
+def database(
+    settings: Settings, *, keep_running: bool = False, revive: bool = False, create: bool = True
+) -> Iterator[str]:
     """The URL of the database to use: the external one, or the bundled server (started for the
-    duration of the block, and stopped after it unless another process still uses it). With `revive`
-    (`serve`), a bundled server that stops meanwhile (killed, crashed) is started again."""
+    duration of the block, and stopped after it unless another process still uses it, or `db url` left it
+    running). With `revive` (`serve`), a bundled server that stops meanwhile (killed, crashed) is started
+    again.
+
+    With `create` (the commands that set up: migrate, serve, setup, demo, restore, user add, the planning
+    commands), a database that is not there yet is made, as the README says. Without it (the commands that
+    only read or check one: verify, export, status, backup, replay, user list), a data directory without a
+    bundled cluster, or a URL naming a database the server does not have, is refused and nothing is made:
+    a typo must not answer "intact: 0 events" about a log just created."""
+    if not create:
+        _refuse_missing(settings)
     if settings.database_url:
-        run(created_if_missing(settings.database_url))  # as the README says: a database not there yet is made
+        if create:
+            run(created_if_missing(settings.database_url))  # as the README says: a database not there yet is made
+        else:
+            run(_database_there(settings.database_url))
         yield settings.database_url
         return
     bundled = BundledDatabase(settings.data_dir)
@@ -140,7 +161,10 @@ def database(settings: Settings, *, keep_running: bool = False, revive: bool = F
         raise Failure(str(exc)) from None
     stopping, watch = threading.Event(), None
     try:  # from here on the server is stopped however the block ends (an error, a signal while preparing)
-        run(ensure_database(url))  # the bundled server's first run: create the application database
+        if create:
+            run(ensure_database(url))  # the bundled server's first run: create the application database
+        else:
+            run(_database_there(url))
         if revive:
             watch = threading.Thread(target=_kept_alive, args=(bundled, stopping), name="bundled-db", daemon=True)
             watch.start()
@@ -151,6 +175,28 @@ def database(settings: Settings, *, keep_running: bool = False, revive: bool = F
             watch.join(timeout=REVIVE_JOIN)
         if not keep_running:
             bundled.stop()
+
+
+def _refuse_missing(settings: Settings) -> None:
+    """Refuse a data directory that holds no bundled cluster, before anything is started or made in it."""
+    if settings.database_url:
+        return
+    if not BundledDatabase(settings.data_dir).exists():
+        raise Failure(f"{settings.data_dir} holds no bundled database (no PostgreSQL cluster in"
+                      f" {settings.data_dir / 'pgdata'}): is the data directory right? Nothing was created;"
+                      " `musrenbang migrate` or `serve` makes a new one")  # fmt: skip
+
+
+async def _database_there(url: str) -> None:
+    """Fail, naming it, when the server has no database of the name `url` gives (never creating it)."""
+    try:
+        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
+    except asyncpg.InvalidCatalogNameError:
+        raise Failure(f"database does not exist at {redact(url)}: is the name right? Nothing was created;"
+                      " `musrenbang migrate` or `serve` makes a new one") from None  # fmt: skip
+    except Exception:  # no server, a bad URL: the command's own connection says it, as before
+        return
+    await conn.close()
 
 
 def _kept_alive(bundled: BundledDatabase, stopping: threading.Event) -> None:
@@ -239,18 +285,31 @@ async def prepare(url: str, settings: ConfigureCity | None = None) -> tuple[list
         await pool.close()
 
 
-async def migrated(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]], *, rebase: bool = False) -> T:
+async def migrated(
+    url: str, work: Callable[[asyncpg.Connection], Awaitable[T]], *, rebase: bool = False, existing: bool = False
+) -> T:
     """Run `work` on a connection to a database whose schema is up to date. With `rebase`, for commands
     that append or read in the safe order, the log's order is first rebased if it came from another
-    cluster (eventlog/order.py); read-only commands skip it (it locks the log against appends)."""
+    cluster (eventlog/order.py); read-only commands skip it (it locks the log against appends). With
+    `existing` (the commands that only read or check), a database that holds no Musrenbang log is refused
+    rather than given an empty one (`verify` would then call it intact)."""
     from musrenbang.db.migrations import migrate
     from musrenbang.eventlog import order
 
     conn = await connect(url)
     try:
+        if existing:
+            await refuse_no_log(conn, url)
         await migrate(conn)
         if rebase:
             await order.rebase(conn)
         return await work(conn)
     finally:
         await conn.close()
+
+
+async def refuse_no_log(conn: asyncpg.Connection, url: str) -> None:
+    """Failure when the database at `url` holds no Musrenbang log (nothing migrated into it yet)."""
+    if not await conn.fetchval("SELECT to_regclass(format('%I.events', current_schema())) IS NOT NULL"):
+        raise Failure(f"{redact(url)} holds no Musrenbang database (no event log; nothing was changed): is it the"
+                      " right database? `musrenbang migrate` or `serve` prepares a new one")  # fmt: skip

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import asyncpg
 import click
@@ -53,7 +53,7 @@ def status() -> None:
             await pool.close()
 
     settings = settings_from_env()
-    with database(settings) as url:
+    with database(settings, create=False) as url:
         pending = run(_pending_migrations(url))
         if pending:  # /health would call it unreachable, naming the first table it misses
             click.echo(f"database: not migrated: {pending} migration(s) not applied (`musrenbang migrate` applies"
@@ -90,8 +90,8 @@ def replay(name: str | None) -> None:
             known = ", ".join(p.name for p in all_projections())
             raise Failure(f"no projection named {name!r} (known: {known})")
     settings = settings_from_env()
-    with database(settings) as url:
-        run(migrated(url, lambda conn: conn.fetchval("SELECT 1"), rebase=True))
+    with database(settings, create=False) as url:
+        run(migrated(url, lambda conn: conn.fetchval("SELECT 1"), rebase=True, existing=True))
         for projection, count in run(_rebuild(url, projections)):
             click.echo(f"{projection.name}: {count} events applied")
 
@@ -132,7 +132,7 @@ def backup(out: str, data_dir: Path | None) -> None:
     if not settings.database_url and not (settings.data_dir / "pgdata").is_dir():
         # A typo in --data-dir made, and left behind, a new empty cluster before saying there was nothing.
         raise Failure(f"{settings.data_dir} holds no bundled database: nothing to back up (is the directory right?)")
-    with database(settings) as url:
+    with database(settings, create=False) as url:  # nor is a database made for a typo in the URL
         events = run(_events_in(url))  # read only: a backup changes nothing in the database it copies
         try:
             tools.dump(url, target)
@@ -153,8 +153,9 @@ def backup(out: str, data_dir: Path | None) -> None:
 )
 def restore(file: Path, data_dir: Path | None) -> None:
     """Restore a backup into an empty database (the bundled one of a new data directory, or
-    MUSRENBANG_DATABASE_URL), then rebase the log's order for this server, rebuild every read model
-    from the log and verify every hash chain. Exit 1 if the restored log does not verify."""
+    MUSRENBANG_DATABASE_URL), then rebase the log's order for this server, verify every hash chain and seal,
+    and rebuild every read model from the log. Exit 1 if the restored log does not verify, or holds an event
+    this version cannot read (the read models are then not rebuilt, and what to do is said)."""
     from musrenbang.db import backup as tools
 
     settings = settings_from_env(data_dir=data_dir)
@@ -178,32 +179,58 @@ def restore(file: Path, data_dir: Path | None) -> None:
             raise Failure(f"cannot restore {file}: {exc}") from None
         shift = run(_migrate_restored(url))
         click.echo(f"restored {file} into {redact(url)}" + (f"; log order rebased by {shift}" if shift else ""))
-        from musrenbang.projections import all_projections
-
-        for projection, count in run(_rebuild(url, all_projections())):
-            click.echo(f"{projection.name}: rebuilt from {count} events")
+        # Verified before the read models are rebuilt from it: a log that does not verify is not built on
+        # (an event changed behind the program's back may not even be readable).
         report = run(_verify(url))
-    if not report.intact:
-        for problem in [f"chain broken: {b}" for b in report.breaks] + report.seal_problems:
-            click.echo(f"BROKEN: {problem}", err=True)
-        sys.exit(EXIT_FAILED_CHECK)
+        if not report.intact:
+            for problem in [f"chain broken: {b}" for b in report.breaks] + report.seal_problems:
+                click.echo(f"BROKEN: {problem}", err=True)
+            _not_rebuilt(url, f"the restored log does not verify ({report.chains.broken_streams} of"
+                              f" {report.chains.streams} streams broken, {len(report.seal_problems)} problem(s) with"
+                              " seals)")  # fmt: skip
+        rebuilt, unreadable = run(_rebuild_restored(url))
+        if unreadable is not None:
+            click.echo(f"BROKEN: {unreadable}", err=True)
+            _not_rebuilt(url, "an event of the restored log cannot be read by this version (written by a newer"
+                              " one, or changed with its hash made again)")  # fmt: skip
+        for projection, count in rebuilt:
+            click.echo(f"{projection.name}: rebuilt from {count} events")
     click.echo(f"verified: {report.chains.events} events in {report.chains.streams} streams, every chain intact;"
                f" {report.seals} seal(s) checked")  # fmt: skip
 
 
+async def _rebuild_restored(url: str) -> tuple[list[tuple[Projection, int]], Exception | None]:
+    """Every read model rebuilt from the restored log, or the event that stopped the rebuild."""
+    from musrenbang.eventlog.store import EventUnreadable
+    from musrenbang.projections import all_projections
+    from musrenbang.projections.runner import ProjectionFailed
+
+    try:
+        return await _rebuild(url, all_projections()), None
+    except (EventUnreadable, ProjectionFailed) as exc:
+        return [], exc
+
+
+def _not_rebuilt(url: str, why: str) -> NoReturn:
+    """Say what a restore that stopped before rebuilding leaves, and what to do; exit 1."""
+    click.echo(f"{why}: the read models were not rebuilt from it. The database at {redact(url)} holds the"
+               " backup as it was loaded (its log, and its read models as the backup had them): do not serve"
+               " it. Look into the backup's source (`musrenbang verify` there), then restore a good backup into"
+               " a new, empty database, or empty this one (a new data directory, or drop and create the"
+               " database) and restore again.", err=True)  # fmt: skip
+    sys.exit(EXIT_FAILED_CHECK)
+
+
 async def _pending_migrations(url: str) -> int:
     """How many of this program's migrations the database has not applied (read only: `status` changes
-    nothing)."""
+    nothing). What `migrate` refuses (another application's database, one migrated by a newer version, an
+    applied migration edited since) is refused here too, in the same words."""
     from musrenbang.db.connect import connect
-    from musrenbang.db.migrations import load_migrations, refuse_another_applications
+    from musrenbang.db.migrations import pending_migrations
 
     conn = await connect(url)
     try:
-        await refuse_another_applications(conn)  # `migrate` would refuse it too: no advice to run it
-        applied: set[int] = set()
-        if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
-            applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        return len({m.version for m in load_migrations()} - applied)
+        return len(await pending_migrations(conn))
     finally:
         await conn.close()
 

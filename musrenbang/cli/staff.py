@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 from typing import TYPE_CHECKING
 
@@ -63,13 +64,29 @@ def user_add(username: str, role: str, region: str | None, opd: str | None, dapi
 
 
 def _read_password() -> str:
-    """The first line of standard input, as UTF-8: bytes of another encoding are not a password anyone can
-    type at the sign-in page."""
+    """At a terminal: asked for twice, without echo. Otherwise the first line of standard input, as UTF-8:
+    bytes of another encoding are not a password anyone can type at the sign-in page."""
+    if sys.stdin.isatty():
+        return _typed_password()
     line = sys.stdin.buffer.readline()
     try:
         return line.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
         raise Failure("password: standard input is not UTF-8 text") from None
+
+
+def _typed_password() -> str:
+    try:
+        first = getpass.getpass("Password: ")
+        again = getpass.getpass("Repeat the password: ")
+    except EOFError:
+        raise Failure("no password typed: nothing was changed") from None
+    except KeyboardInterrupt:
+        click.echo("", err=True)
+        raise Failure("stopped: nothing was changed") from None
+    if first != again:
+        raise Failure("the two passwords differ: nothing was changed")
+    return first
 
 
 @user.command("list")
@@ -78,8 +95,8 @@ def user_list() -> None:
     from musrenbang.services.accounts import list_users
 
     settings = settings_from_env()
-    with database(settings) as url:
-        rows = run(migrated(url, list_users))
+    with database(settings, create=False) as url:
+        rows = run(migrated(url, list_users, existing=True))
     for r in rows:
         scope = r["region"] or r["opd"] or r["dapil"] or "-"
         state = "disabled" if r["disabled_at"] else "active"
@@ -99,9 +116,9 @@ def user_password(username: str) -> None:
 
     password = _read_password()
     settings = settings_from_env()
-    with database(settings) as url:
+    with database(settings, create=False) as url:  # an account to change is in a database already there
         try:
-            changed, disabled = run(migrated(url, changed_on))
+            changed, disabled = run(migrated(url, changed_on, existing=True))
         except ValidationFailed as exc:
             raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
     if not changed:
@@ -135,7 +152,7 @@ def user_enable(username: str) -> None:
 def _switched(username: str, switch: Callable[[asyncpg.Connection, str], Awaitable[bool]], refused: str) -> None:
     """`switch` (disable or enable) applied to the account; Failure(`refused`) when it changed nothing."""
     settings = settings_from_env()
-    with database(settings) as url:
-        changed = run(migrated(url, lambda conn: switch(conn, username)))
+    with database(settings, create=False) as url:  # an account to switch is in a database already there
+        changed = run(migrated(url, lambda conn: switch(conn, username), existing=True))
     if not changed:
         raise Failure(refused)

