@@ -25,7 +25,8 @@ from tests.test_cli_review import musrenbang, one_error
 
 READING = [["verify"], ["export", "events", "--out", "{tmp}/log.jsonl"], ["status"],
            ["backup", "--out", "{tmp}/x.dump"], ["user", "list"], ["replay"], ["user", "password", "siapa"],
-           ["user", "disable", "siapa"], ["user", "enable", "siapa"]]  # fmt: skip
+           ["user", "disable", "siapa"], ["user", "enable", "siapa"], ["pabulib", "export", "ABCD1234"],
+           ["outbox", "retry"]]  # fmt: skip
 
 
 def clean_env(**extra: str) -> dict[str, str]:

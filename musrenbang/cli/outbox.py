@@ -33,8 +33,8 @@ def outbox_retry(channel: str | None, since: dt.datetime | None) -> None:
         return await requeue_failed(conn, channel=channel, since=start)
 
     settings = settings_from_env()
-    with database(settings) as url:
-        counts = run(migrated(url, work))
+    with database(settings, create=False) as url:  # failed messages are in a database already there
+        counts = run(migrated(url, work, existing=True))
     total = sum(counts.values())
     detail = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
     click.echo(f"re-queued {total} failed message(s)" + (f" ({detail})" if len(counts) > 1 else ""))

@@ -139,7 +139,7 @@ def pabulib_export(forum_id: str, name: str | None) -> None:
     """Write a closed forum as a Pabulib .pb file, so anyone can recompute it with independent tools."""
     out = None if name is None else named_file(name)
     settings = settings_from_env()
-    with database(settings) as url:
+    with database(settings, create=False) as url:  # a forum to export is in a database already there
         text = run(_export(url, forum_id))
     if out is None:
         click.echo(text, nl=False)
