@@ -7,7 +7,8 @@ milestone, recorded by the line's agency or by Bappeda on the line's own stream 
 so that a year of updates never weighs on the RKPD stream's commands.
 
 Stages move forward only (a stage may be skipped when nobody recorded it); progress may be reported many
-times, never going down, and so may the amount spent, never beyond what the line may spend (`ceiling`);
+times, never going down, and so may the amount spent (down, or beyond what the line may spend, only with
+the reason in the note: `_spent_errors`);
 `selesai` (at 100%) and `batal` end the line's story, and no photo of the work is taken after them. Dates
 never go back and never lie in the future: a milestone is what happened, not a plan.
 """
@@ -199,15 +200,32 @@ def _amount_errors(state: LineProgress, command: RecordMilestone, line: RkpdLine
     if command.stage == "apbd" and amount != line.pagu and not note:
         return {"note": N_("nilai APBD berbeda dari pagu RKPD: tulis alasannya")}
     if command.stage in SPENT:
-        # Like progress, what was spent is a running total: never less than the last report (a typo, or a
-        # correction that cannot be recorded as such), never more than the line may spend.
-        if state.spent is not None and amount < state.spent:
-            return {"amount": Message(N_("nilai yang dibelanjakan tidak boleh turun: terakhir Rp %(amount)s"),
-                                      amount=values.grouped(state.spent))}  # fmt: skip
-        ceiling = state.ceiling(line)
-        if amount > ceiling:
-            return {"amount": Message(N_("nilai yang dibelanjakan melebihi anggaran baris ini (Rp %(budget)s)"),
-                                      budget=values.grouped(ceiling))}  # fmt: skip
+        return _spent_errors(state, amount, line, note)
+    return {}
+
+
+OVER_CEILING = 2
+"""What was spent may pass what the line may spend, with the reason in the note (a budget amended in the
+year, APBD Perubahan, is not recorded as a stage), but not this many times over: a zero too many."""
+
+
+def _spent_errors(state: LineProgress, amount: int, line: RkpdLine, note: str) -> dict[str, str | Message]:
+    """What was spent is a running total read by everyone: less than the last report (a correction of a
+    slip) or more than the line may spend (an amended budget) is taken only with its reason in the note, and
+    never many times what the line may spend. A hard "never down" left one mistyped report uncorrectable
+    for the rest of the line's story."""
+    ceiling = state.ceiling(line)
+    if amount > OVER_CEILING * ceiling:
+        return {"amount": Message(N_("nilai yang dibelanjakan jauh melebihi anggaran baris ini (Rp %(budget)s):"
+                                     " periksa angkanya"), budget=values.grouped(ceiling))}  # fmt: skip
+    if note:
+        return {}
+    if state.spent is not None and amount < state.spent:
+        return {"note": Message(N_("nilai yang dibelanjakan lebih kecil dari laporan terakhir (Rp %(amount)s):"
+                                   " tulis alasannya di catatan (koreksi)"), amount=values.grouped(state.spent))}
+    if amount > ceiling:
+        return {"note": Message(N_("nilai yang dibelanjakan melebihi anggaran baris ini (Rp %(budget)s): tulis"
+                                   " alasannya di catatan (misalnya APBD Perubahan)"), budget=values.grouped(ceiling))}
     return {}
 
 

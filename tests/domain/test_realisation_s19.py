@@ -18,22 +18,30 @@ def _refused(state: r.LineProgress, stage: str, day: str, **given: object) -> di
     return dict(refused.value.errors)
 
 
-def test_the_amount_spent_never_goes_down_and_never_passes_the_budget() -> None:
+def test_the_amount_spent_goes_down_or_past_the_budget_only_with_its_reason() -> None:
+    """Down (a slip corrected) or past what the line may spend (a budget amended in the year) with the reason
+    in the note; never many times over (a zero too many); without a note, refused beside the note."""
     # Nothing budgeted yet: the RKPD pagu is the ceiling.
     assert set(_refused(r.LineProgress(), "pelaksanaan", "2022-05-01", progress=10,
-                        amount=LINE.pagu + 1)) == {"amount"}  # fmt: skip
+                        amount=LINE.pagu + 1)) == {"note"}  # fmt: skip
     s = record(r.LineProgress(), "apbd", "2021-11-30", amount=40_000_000, note="efisiensi")
-    errors = _refused(s, "pelaksanaan", "2022-05-01", progress=10, amount=99_000_000_000_000)
-    assert set(errors) == {"amount"} and "40.000.000" in errors["amount"]
+    errors = _refused(s, "pelaksanaan", "2022-05-01", progress=10, amount=99_000_000_000_000, note="APBD-P")
+    assert set(errors) == {"amount"} and "40.000.000" in errors["amount"]  # a note does not make it right
+    errors = _refused(s, "pelaksanaan", "2022-05-01", progress=10, amount=45_000_000)
+    assert set(errors) == {"note"} and "40.000.000" in errors["note"]
     s = record(s, "pelaksanaan", "2022-05-01", progress=40, amount=19_000_000)
     assert s.spent == 19_000_000
     errors = _refused(s, "pelaksanaan", "2022-06-01", progress=41, amount=1)
-    assert set(errors) == {"amount"} and "19.000.000" in errors["amount"]
-    assert set(_refused(s, "selesai", "2022-09-30", amount=0)) == {"amount"}
+    assert set(errors) == {"note"} and "19.000.000" in errors["note"]
+    assert set(_refused(s, "selesai", "2022-09-30", amount=0)) == {"note"}
     s = record(s, "pelaksanaan", "2022-06-01", progress=50)  # no amount said: what was spent stays
     assert s.spent == 19_000_000
-    s = record(s, "pelaksanaan", "2022-06-02", progress=60, amount=40_000_000)  # the whole budget
+    s = record(s, "pelaksanaan", "2022-06-02", progress=55, amount=9_100_000, note="koreksi: salah ketik 19 juta")
+    assert s.spent == 9_100_000  # a slip corrected, with its reason
+    s = record(s, "pelaksanaan", "2022-06-03", progress=60, amount=40_000_000)  # the whole budget
     assert (s.spent, s.ceiling(LINE)) == (40_000_000, 40_000_000)
+    s = record(s, "selesai", "2022-09-30", amount=52_000_000, note="APBD Perubahan menambah Rp 12 juta")
+    assert s.spent == 52_000_000
 
 
 def test_a_contract_above_the_budget_is_the_ceiling() -> None:

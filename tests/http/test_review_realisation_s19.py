@@ -19,19 +19,20 @@ PATH = f"{BASE}/lines/{LINE}/milestones"
 HEADER = "baris,tahap,nilai,persen,tanggal,catatan"
 
 
-async def test_the_amount_spent_stays_within_the_budget_and_never_goes_down(city: City) -> None:
-    """99 trillion on a line budgeted Rp 48 juta, then Rp 1 after Rp 19 juta, were both recorded."""
+async def test_the_amount_spent_stays_within_the_budget_and_goes_down_only_with_a_reason(city: City) -> None:
+    """99 trillion on a line budgeted Rp 48 juta, then Rp 1 after Rp 19 juta, were both recorded. Now the
+    first is refused outright, the second without a reason in the note."""
     progress = {"stage": "pelaksanaan", "date": "2022-06-01", "progress": 45}
     r = await city.refused(422, PATH, "roads", json={**progress, "amount": 99_000_000_000_000})
     assert set(r.json()["errors"]) == {"amount"} and "48.000.000" in r.json()["errors"]["amount"], r.text
     r = await city.refused(422, PATH, "roads", json={**progress, "amount": 1})
-    assert set(r.json()["errors"]) == {"amount"} and "19.000.000" in r.json()["errors"]["amount"], r.text
+    assert set(r.json()["errors"]) == {"note"} and "19.000.000" in r.json()["errors"]["note"], r.text
     # In a file too, row by row: the second row goes below what the first one reported.
     rows = [HEADER, f"{LINE},pelaksanaan,25000000,45,2022-06-01,ok", f"{LINE},pelaksanaan,20000000,46,2022-06-02,"]
     before = await city.events()
     r = await city.client.post(f"{BASE}/milestones", content="\r\n".join(rows).encode(),
                                headers={**city.auth["roads"], "Content-Type": "text/csv"})  # fmt: skip
-    assert r.status_code == 422 and set(r.json()["errors"]) == {"3.nilai"}, r.text
+    assert r.status_code == 422 and set(r.json()["errors"]) == {"3.catatan"}, r.text
     assert await city.events() == before
     # The budget itself, and the same amount again, are right.
     r = await city.client.post(PATH, headers=city.auth["roads"], json={**progress, "amount": 48_000_000})
@@ -100,7 +101,7 @@ async def test_no_photo_is_taken_for_a_finished_line(city: City) -> None:
     """A photo uploaded for a finished line was kept, though no milestone can ever show it."""
     # Finished: at Rp 0 after Rp 48 juta spent refused, then at the budget.
     r = await city.refused(422, PATH, "roads", json={"stage": "selesai", "date": "2022-09-30", "amount": 0})
-    assert set(r.json()["errors"]) == {"amount"}, r.text
+    assert set(r.json()["errors"]) == {"note"}, r.text
     handover = {"stage": "selesai", "date": "2022-09-30", "progress": 100, "amount": 48_000_000}
     r = await city.client.post(PATH, headers=city.auth["roads"], json=handover)
     assert r.status_code == 201, r.text
