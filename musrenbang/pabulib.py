@@ -394,7 +394,9 @@ def differences(
     is one of them: the forum is written by the time they are compared)."""
     out: list[str] = []
     votes = forum_rules.ballot_scores(msgspec.structs.replace(schedule, ballot_kind="approval"), _as_approvals(ballots))
-    points = forum_rules.ballot_scores(schedule, ballots) if schedule.ballot_kind in ("cumulative", "ordinal") else None
+    # Approval and choose-1: a project's score is its votes, and a score column the file has is held to them.
+    weighted = schedule.ballot_kind in ("cumulative", "ordinal")
+    points = forum_rules.ballot_scores(schedule, ballots) if weighted else votes
     selected = {r.item_id for r in result.ranking if r.selected}
     for p in projects:
         pid, named = p["project_id"], short(p["project_id"])

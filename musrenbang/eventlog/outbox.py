@@ -11,7 +11,8 @@ writes no new message either, and two servers can never queue the same message t
 address for one piece of news: the notices of one event that tell the same thing to the followers of
 several subjects (a line's milestone, to the line's and to its proposals' followers: `Notice.news`) share
 their `dedupe`, and an address (the same channel and address, whatever subscriptions it has) gets the
-first of them only, and never one whose `dedupe` it was already sent (the once-only "under way").
+first of them only, and never one whose `dedupe` it was already sent or is waiting to be (the once-only
+"under way"; a message cancelled by a stop or given up as failed does not count as sent).
 
 The addresses come from `subscriptions` (personal data) by a join in the database: they never pass
 through the event, its metadata, or this process's logs.
@@ -41,7 +42,7 @@ FROM (
          WITH ORDINALITY AS d(subject, dedupe, event_id, purpose, title, body, shared, n)
     JOIN subscriptions s ON s.subject = d.subject AND s.confirmed AND s.stopped_at IS NULL
     WHERE NOT (d.shared AND EXISTS (SELECT 1 FROM outbox o WHERE o.address = s.address AND o.channel = s.channel
-                                    AND o.dedupe = d.dedupe))
+                                    AND o.dedupe = d.dedupe AND o.status IN ('pending', 'delivered')))
 ) m
 ORDER BY m.channel, m.address, m.per, m.n
 ON CONFLICT (subscription, dedupe) DO NOTHING

@@ -42,11 +42,12 @@ class Plan(NamedTuple):
 class HalfImported(Exception):
     """An import stopped after it began writing: the forum it leaves in the log is not the election."""
 
-    def __init__(self, forum_id: str, written: str, cause: str) -> None:
+    def __init__(self, forum_id: str, written: str, cause: str, *, checked: bool = True) -> None:
         self.forum_id = forum_id
+        left = "is left half-imported" if checked else "may be left half-imported (the log could not be asked)"
         super().__init__(
             f"the import stopped after it began writing ({cause}): forum {forum_id} (stream"
-            f" {rules.stream_id(forum_id)}) is left half-imported ({written}); the log is append-only and keeps it:"
+            f" {rules.stream_id(forum_id)}) {left} ({written}); the log is append-only and keeps it:"
             " do not close that forum (its result would count only part of the votes); import the file again for"
             " the whole election (a new forum)"
         )
@@ -108,7 +109,7 @@ async def left_behind(pool: asyncpg.Pool, forum_id: str, cause: BaseException) -
         row = await asyncio.wait_for(_written(pool, forum_id), timeout=10)
     except Exception as exc:
         what = f"what it holds could not be read: {pabulib.short(_reason(exc), 200)}"
-        return HalfImported(forum_id, what, _reason(cause))
+        return HalfImported(forum_id, what, _reason(cause), checked=False)
     if row is None:
         return None
     delegates, ballots, opened, closed = row
