@@ -89,10 +89,10 @@ def test_a_file_that_is_not_pabulib_is_explained(cli_env: dict[str, str], tmp_pa
 
 
 def pb(meta: dict[str, str], projects: list[str], votes: list[str], header: str = "project_id;cost;votes;selected",
-       vote_header: str = "voter_id;vote") -> str:  # fmt: skip
+       vote_header: str = "voter_id;vote", kind: str = "approval") -> str:  # fmt: skip
     """A Pabulib file: META from `meta` (with the obligatory fields this importer reads), then rows as given."""
     lines = ["META", "key;value", "description;test", "country;Poland", "unit;Test", "instance;2024",
-             f"num_projects;{len(projects)}", f"num_votes;{len(votes)}", "vote_type;approval"]  # fmt: skip
+             f"num_projects;{len(projects)}", f"num_votes;{len(votes)}", f"vote_type;{kind}"]  # fmt: skip
     lines += [f"{k};{v}" for k, v in meta.items()]
     return "\n".join([*lines, "PROJECTS", header, *projects, "VOTES", vote_header, *votes]) + "\n"
 

@@ -20,6 +20,7 @@ from musrenbang.eventlog.store import EventStore
 from musrenbang.services import pabulib_import
 from musrenbang.services.forums import ForumService
 from tests.conftest import REPO
+from tests.test_pabulib import pb, write
 
 PABULIB = REPO.parent / "shared" / "data" / "pabulib"
 LARGE = PABULIB / "Poland_Warszawa_2026.pb"
@@ -27,20 +28,6 @@ LARGE = PABULIB / "Poland_Warszawa_2026.pb"
 
 def musrenbang(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["musrenbang", *args], env=env, capture_output=True, text=True, timeout=600)
-
-
-def pb(meta: dict[str, str], projects: list[str], votes: list[str], header: str = "project_id;cost;votes;selected",
-       vote_header: str = "voter_id;vote", kind: str = "approval") -> str:  # fmt: skip
-    lines = ["META", "key;value", "description;test", "country;Poland", "unit;Test", "instance;2024",
-             f"num_projects;{len(projects)}", f"num_votes;{len(votes)}", f"vote_type;{kind}"]  # fmt: skip
-    lines += [f"{k};{v}" for k, v in meta.items()]
-    return "\n".join([*lines, "PROJECTS", header, *projects, "VOTES", vote_header, *votes]) + "\n"
-
-
-def write(tmp_path: Path, text: str, name: str = "election.pb") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def one_error_line(done: subprocess.CompletedProcess[str]) -> str:

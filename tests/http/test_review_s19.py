@@ -13,8 +13,8 @@ from tests import history
 from tests.http import test_pokir
 from tests.http.city_setup import sign_in
 from tests.http.conftest import payload
-from tests.http.test_pages import hidden
 from tests.http.test_pokir import LATE_YEAR, POKIR, YEAR, _events
+from tests.http.test_review_stale_decisions import new_pokir_form
 from tests.waiting import eventually
 
 dprd = test_pokir.dprd  # the module's own copy of its history and server
@@ -57,10 +57,7 @@ async def test_a_pokir_form_shows_every_mistake_at_once(dprd) -> None:  # noqa: 
     client, pool, ctx = dprd
     member = await sign_in(str(client.base_url), f"member-{ctx['tag']}")
     try:
-        page = await member.get("/petugas/pokir/baru")
-        fields = {k: str(v) for k, v in POKIR.items()} | {"_csrf_token": hidden(page.text, "_csrf_token"),
-                                                          "idempotency_key": hidden(page.text, "idempotency_key"),
-                                                          "title": "", "reses_on": "", "reses_place": ""}  # fmt: skip
+        fields = await new_pokir_form(member, title="", reses_on="", reses_place="")
         before = await _events(pool)
         refused = await member.post("/petugas/pokir/baru", data=fields)
         assert refused.status_code == 422

@@ -24,9 +24,16 @@ dprd = test_pokir.dprd  # the module's own copy of its history and server
 CHANGED = "sudah diperbaiki sejak halaman ini dibuka"
 
 
-async def _revised_pokir(client: httpx.AsyncClient, ctx: dict, title: str) -> str:
-    """A pokir returned by Bappeda and revised by its member (revision 1), once the read model has it."""
-    code = (await _submit(client, ctx["auth"]["member"], title=title)).json()["code"]
+async def new_pokir_form(member: httpx.AsyncClient, **changes: str) -> dict[str, str]:
+    """A member's new-pokir form as the page gives it (its token and key), filled with POKIR and `changes`."""
+    page = await member.get("/petugas/pokir/baru")
+    return {k: str(v) for k, v in POKIR.items()} | {"_csrf_token": hidden(page.text, "_csrf_token"),
+                                                    "idempotency_key": hidden(page.text, "idempotency_key"),
+                                                    **changes}  # fmt: skip
+
+
+async def _return_and_revise(client: httpx.AsyncClient, ctx: dict, code: str) -> None:
+    """Bappeda returns the pokir and its member revises it to Rp 2 miliar (its revision 1)."""
     returned = await client.post(f"/api/v1/pokir/{code}/return", json={"reason": "lengkapi foto"},
                                  headers=ctx["auth"]["admin"])  # fmt: skip
     assert returned.status_code == 200, returned.text
@@ -34,6 +41,12 @@ async def _revised_pokir(client: httpx.AsyncClient, ctx: dict, title: str) -> st
         **{k: v for k, v in POKIR.items() if k != "year"}, "title": "Pembangunan gedung DPRD dapil",
         "estimated_cost": 2_000_000_000})  # fmt: skip
     assert revised.status_code == 200, revised.text
+
+
+async def _revised_pokir(client: httpx.AsyncClient, ctx: dict, title: str) -> str:
+    """A pokir returned by Bappeda and revised by its member (revision 1)."""
+    code = (await _submit(client, ctx["auth"]["member"], title=title)).json()["code"]
+    await _return_and_revise(client, ctx, code)
     return code
 
 
@@ -48,13 +61,7 @@ async def test_the_secretariat_cannot_forward_a_pokir_revised_since_its_page_was
                  "idempotency_key": hidden(forward, "idempotency_key"),
                  "seen_revision": hidden(forward, "seen_revision")}  # fmt: skip
         assert stale["seen_revision"] == "0"
-        returned = await client.post(f"/api/v1/pokir/{code}/return", json={"reason": "lengkapi foto"},
-                                     headers=ctx["auth"]["admin"])  # fmt: skip
-        assert returned.status_code == 200, returned.text
-        revised = await client.post(f"/api/v1/pokir/{code}/revise", headers=ctx["auth"]["member"], json={
-            **{k: v for k, v in POKIR.items() if k != "year"}, "title": "Pembangunan gedung DPRD dapil",
-            "estimated_cost": 2_000_000_000})  # fmt: skip
-        assert revised.status_code == 200, revised.text
+        await _return_and_revise(client, ctx, code)
         before = await _events(pool)
         refused = await setwan.post(f"/petugas/pokir/{code}/teruskan", data=stale)
         assert refused.status_code == 422 and CHANGED in refused.text, refused.text[-3000:]
@@ -134,10 +141,7 @@ async def test_a_pokir_form_sent_again_after_an_edit_goes_to_what_the_first_made
     client, pool, ctx = dprd
     member = await sign_in(str(client.base_url), f"member-{ctx['tag']}")
     try:
-        page = await member.get("/petugas/pokir/baru")
-        fields = {k: str(v) for k, v in POKIR.items()} | {"_csrf_token": hidden(page.text, "_csrf_token"),
-                                                          "idempotency_key": hidden(page.text, "idempotency_key"),
-                                                          "title": "Pokir dikirim dua kali"}  # fmt: skip
+        fields = await new_pokir_form(member, title="Pokir dikirim dua kali")
         first = await member.post("/petugas/pokir/baru", data=fields)
         assert first.status_code == 303, first.text[-2000:]
         before = await _events(pool)
