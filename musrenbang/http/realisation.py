@@ -51,8 +51,9 @@ class MilestoneIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A milestone of an adopted line. `amount` in whole rupiah: proposed (kua_ppas), budgeted (apbd; a
     different amount than the pagu needs a `note`), released (dpa), contracted (kontrak, with
     `contractor` and optionally `ends`), spent so far (pelaksanaan, optional), finally spent (selesai,
-    optional) — what is spent never goes down and never passes the line's budget (the latest KUA-PPAS, APBD
-    or DPA amount, else the RKPD pagu) or its contract's value when that is more. `progress` 0-100 for
+    optional) — what is spent goes down, or past the line's budget (the latest KUA-PPAS, APBD or DPA amount,
+    else the RKPD pagu, or its contract's value when that is more), only with a `note` saying why, and never
+    to twice that budget. `progress` 0-100 for
     pelaksanaan, never going down; 100 or absent for selesai. `amount` and `progress` are JSON integers, not
     text. `note` is required to drop a line (batal). `photos`: ids returned by `POST …/photos`, for
     pelaksanaan and selesai, while the line is neither finished nor dropped."""
