@@ -83,8 +83,11 @@ async def test_a_write_that_stops_halfway_names_the_forum_it_left(
 async def test_a_signal_during_a_large_import_names_the_half_imported_forum(
     sig: signal.Signals, status: int, cli_env: dict[str, str], database_url: str
 ) -> None:
+    # SIGINT as a terminal's Ctrl-C finds it: a pytest-xdist worker ignores SIGINT, its children inherit
+    # that, and Python leaves an ignored SIGINT ignored (the import then ran to its end, exit 0).
     process = subprocess.Popen(["musrenbang", "pabulib", "import", str(LARGE)], env=cli_env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     conn = await asyncpg.connect(database_url)
     try:
         deadline = time.monotonic() + 300

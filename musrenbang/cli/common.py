@@ -309,7 +309,11 @@ async def migrated(
 
 
 async def refuse_no_log(conn: asyncpg.Connection, url: str) -> None:
-    """Failure when the database at `url` holds no Musrenbang log (nothing migrated into it yet)."""
+    """Failure when the database at `url` holds no Musrenbang log (nothing migrated into it yet); one that
+    holds another application's tables is named as such, as `migrate` names it."""
+    from musrenbang.db.migrations import refuse_another_applications
+
+    await refuse_another_applications(conn)
     if not await conn.fetchval("SELECT to_regclass(format('%I.events', current_schema())) IS NOT NULL"):
         raise Failure(f"{redact(url)} holds no Musrenbang database (no event log; nothing was changed): is it the"
                       " right database? `musrenbang migrate` or `serve` prepares a new one")  # fmt: skip

@@ -301,7 +301,8 @@ def _ensure_writable(data_dir: Path) -> None:
         raise DatabaseError(f"data directory {data_dir} is not a directory")
     if not os.access(data_dir, os.W_OK | os.X_OK):
         raise DatabaseError(f"data directory {data_dir} is not writable by this user")
-    probe = data_dir / ".write-test"
+    # One name per process: commands started at once on a new directory each removed the other's probe.
+    probe = data_dir / f".write-test-{os.getpid()}"
     try:
         probe.write_bytes(b"")
         probe.unlink()
