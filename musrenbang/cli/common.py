@@ -23,10 +23,10 @@ import click
 from musrenbang.config import WHOLE_NUMBER, ConfigError, Settings
 from musrenbang.db.bundled import BundledDatabase
 from musrenbang.db.connect import (
-    CONNECT_TIMEOUT,
     connect,
     create_pool,
     created_if_missing,
+    database_missing,
     ensure_database,
     redact,
 )
@@ -189,14 +189,9 @@ def _refuse_missing(settings: Settings) -> None:
 
 async def _database_there(url: str) -> None:
     """Fail, naming it, when the server has no database of the name `url` gives (never creating it)."""
-    try:
-        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
-    except asyncpg.InvalidCatalogNameError:
+    if await database_missing(url):
         raise Failure(f"database does not exist at {redact(url)}: is the name right? Nothing was created;"
-                      " `musrenbang migrate` or `serve` makes a new one") from None  # fmt: skip
-    except Exception:  # no server, a bad URL: the command's own connection says it, as before
-        return
-    await conn.close()
+                      " `musrenbang migrate` or `serve` makes a new one")  # fmt: skip
 
 
 def _kept_alive(bundled: BundledDatabase, stopping: threading.Event) -> None:

@@ -120,18 +120,26 @@ async def created_if_missing(url: str) -> None:
     """Create the database `url` names on a server of the operator's (MUSRENBANG_DATABASE_URL) when the server
     says it has none, as on the bundled server's first run. Any other problem is left to the command's own
     connection, which says it as before; a user who may not create databases is told so by PostgreSQL."""
+    if not await database_missing(url):
+        return
+    try:
+        await ensure_database(url)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise DatabaseError(f"database does not exist at {redact(url)}, and this user may not create it ({exc}):"
+                            " create it with `createdb`, or ask the server's administrator") from None
+
+
+async def database_missing(url: str) -> bool:
+    """Whether the server at `url` answers that it has no database of that name. Any other problem (a URL
+    that is no URL, a port out of range, no server) is False here: the command's own connection says it."""
     try:
         conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
     except asyncpg.InvalidCatalogNameError:
-        try:
-            await ensure_database(url)
-        except asyncpg.InsufficientPrivilegeError as exc:
-            raise DatabaseError(f"database does not exist at {redact(url)}, and this user may not create it ({exc}):"
-                                " create it with `createdb`, or ask the server's administrator") from None
-        return
-    except Exception:  # a URL that is no URL, a port out of range, no server: the command's own connection says it
-        return
+        return True
+    except Exception:
+        return False
     await conn.close()
+    return False
 
 
 async def ensure_database(url: str) -> None:
