@@ -12,7 +12,9 @@ address for one piece of news: the notices of one event that tell the same thing
 several subjects (a line's milestone, to the line's and to its proposals' followers: `Notice.news`) share
 their `dedupe`, and an address (the same channel and address, whatever subscriptions it has) gets the
 first of them only, and never one whose `dedupe` it was already sent or is waiting to be (the once-only
-"under way"; a message cancelled by a stop or given up as failed does not count as sent).
+"under way"; a message cancelled by a stop or given up as failed does not count as sent). So a stop that
+cancels such a message queues it again through the address's other subscriptions the news reaches
+(`cancel_queued`): stopping the line's messages must not silence what its proposals' followers are told.
 
 The addresses come from `subscriptions` (personal data) by a join in the database: they never pass
 through the event, its metadata, or this process's logs.
@@ -27,6 +29,7 @@ import asyncpg
 
 from musrenbang.domain.events import Event
 from musrenbang.domain.notices import Notice, notices
+from musrenbang.eventlog import codec
 
 # `per`: what makes a message one of its own for an address: the piece of news (`dedupe`) for a shared
 # notice, else the subscription and its dedupe; DISTINCT ON keeps the first notice listed of each.
@@ -41,7 +44,8 @@ FROM (
     FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[])
          WITH ORDINALITY AS d(subject, dedupe, event_id, purpose, title, body, shared, n)
     JOIN subscriptions s ON s.subject = d.subject AND s.confirmed AND s.stopped_at IS NULL
-    WHERE NOT (d.shared AND EXISTS (SELECT 1 FROM outbox o WHERE o.address = s.address AND o.channel = s.channel
+    WHERE ($8::text[] IS NULL OR s.channel || ' ' || s.address = ANY($8::text[]))
+      AND NOT (d.shared AND EXISTS (SELECT 1 FROM outbox o WHERE o.address = s.address AND o.channel = s.channel
                                     AND o.dedupe = d.dedupe AND o.status IN ('pending', 'delivered')))
 ) m
 ORDER BY m.channel, m.address, m.per, m.n
@@ -76,9 +80,44 @@ async def enqueue(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Ev
             if n.follow_to is not None:
                 follow_on.append((n.subject, n.follow_to))
     if rows:
-        await conn.execute(_MESSAGES, *(list(c) for c in zip(*rows, strict=True)))
+        await conn.execute(_MESSAGES, *(list(c) for c in zip(*rows, strict=True)), None)
     if follow_on:
         await conn.execute(_FOLLOW_ON, [s for s, _ in follow_on], [t for _, t in follow_on])
+
+
+_CANCEL = """
+UPDATE outbox SET status = 'cancelled'
+WHERE status = 'pending' AND (subscription = ANY($1::uuid[]) OR (subscription IS NULL AND link = ANY($2::text[])))
+RETURNING event_id, dedupe, channel, address
+"""
+
+
+async def cancel_queued(conn: asyncpg.Connection, subscriptions: Sequence[uuid.UUID], links: Sequence[str] = ()) -> None:
+    """Cancel what the stopped `subscriptions` (and the confirmations sent to `links`) still had to send,
+    inside the caller's transaction that stops them.
+
+    A piece of news shared by several subscriptions of one address (a line's milestone, queued under the
+    line's, the first listed) is queued again under another of the address's subscriptions it reaches, if
+    one is still on: whoever stops following a line but still follows a proposal it came from is told
+    through the proposal, as they would have been had they never followed the line. The event is read
+    back from the log, since only it says which subjects the news went to."""
+    cancelled = await conn.fetch(_CANCEL, list(subscriptions), list(links))
+    wanted = {(r["event_id"], r["dedupe"]): f"{r['channel']} {r['address']}" for r in cancelled if r["event_id"]}
+    if not wanted:
+        return
+    found = await conn.fetch(
+        "SELECT event_id, event_type, data FROM events WHERE event_id = ANY($1::uuid[])",
+        list({event_id for event_id, _ in wanted}),
+    )
+    rows: list[tuple[str, str, uuid.UUID, str, str, str, bool]] = []
+    for found_row in found:
+        event_id = found_row["event_id"]
+        for n in notices(codec.decode_event(found_row["event_type"], found_row["data"])):
+            dedupe = _dedupe(n, event_id)
+            if n.news is not None and (event_id, dedupe) in wanted:
+                rows.append((n.subject, dedupe, event_id, n.purpose, n.title, n.body, True))
+    if rows:
+        await conn.execute(_MESSAGES, *(list(c) for c in zip(*rows, strict=True)), sorted(set(wanted.values())))
 
 
 def _dedupe(notice: Notice, event_id: uuid.UUID) -> str:

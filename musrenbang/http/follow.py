@@ -33,6 +33,7 @@ from musrenbang.delivery.worker import wake_senders
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_
 from musrenbang.domain.proposal import normalize_email
+from musrenbang.eventlog import outbox
 from musrenbang.http.deps import PoolDep
 from musrenbang.http.i18n import translate
 from musrenbang.http.inputs import form_text
@@ -288,11 +289,7 @@ async def _stop(pool: asyncpg.Pool, row: asyncpg.Record) -> None:
             " WHERE id = $1 OR owner = $1 OR owner = $2::uuid RETURNING id, token",
             row["id"], owner,
         )  # fmt: skip
-        await conn.execute(
-            "UPDATE outbox SET status = 'cancelled' WHERE status = 'pending'"
-            " AND (subscription = ANY($1::uuid[]) OR (subscription IS NULL AND link = ANY($2::text[])))",
-            [r["id"] for r in stopped], [f"/ikuti/{r['token']}" for r in stopped],
-        )  # fmt: skip
+        await outbox.cancel_queued(conn, [r["id"] for r in stopped], [f"/ikuti/{r['token']}" for r in stopped])
 
 
 def _short(title: str, limit: int = 120) -> str:

@@ -24,6 +24,7 @@ from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import Event
+from musrenbang.eventlog import outbox
 from musrenbang.eventlog.store import (
     CHANNEL,
     OUTBOX_NOTICE,
@@ -443,10 +444,7 @@ async def stop_proposer_news(conn: asyncpg.Connection, code: str, contact: str) 
             " RETURNING id, subject, channel, address",
             owner,
         )
-        await conn.execute(
-            "UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND subscription = ANY($1::uuid[])",
-            [r["id"] for r in stopped],
-        )
+        await outbox.cancel_queued(conn, [r["id"] for r in stopped])
         await conn.execute("UPDATE proposer_contacts SET notify = 'none' WHERE ref = $1", owner)
         own = next((r for r in stopped if r["subject"] == code), None)
         if own is not None:

@@ -12,6 +12,7 @@ import asyncpg
 from musrenbang.domain.events import RkpdAdopted, RkpdLine, RkpdMilestoneRecorded
 from musrenbang.domain.notices import line_subject
 from musrenbang.eventlog import outbox
+from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore
 
 YEAR, LINE = 2022, "DBMSDA-005"
 
@@ -87,3 +88,32 @@ async def test_two_followed_proposals_in_one_adoption_are_still_two_pieces_of_ne
     await _record(pool, RkpdAdopted(year=YEAR, revision=1, lines=(line,), total_pagu=9_000_000))
     assert sorted(m["title"] for m in await _messages(pool, address)) == [
         f"Usulan {first} masuk RKPD {YEAR}", f"Usulan {second} masuk RKPD {YEAR}"]  # fmt: skip
+
+
+async def test_a_stop_passes_shared_news_on_to_the_addresses_other_subscription(pool: asyncpg.Pool) -> None:
+    """The milestone was queued under the line's subscription (listed first); stopping the line before it
+    went out cancelled it, and the address, still following a proposal of that line, was told nothing
+    (session 19's note). Now the stop queues it again through the proposal, in the proposal's words."""
+    code = "STPQ" + uuid.uuid4().hex[:4].upper()
+    address, other = f"warga.{uuid.uuid4().hex[:8]}@contoh.id", f"lain.{uuid.uuid4().hex[:8]}@contoh.id"
+    line_sub = await _follow(pool, line_subject(YEAR, LINE), address)
+    await _follow(pool, code, address)
+    other_line = await _follow(pool, line_subject(YEAR, LINE), other)  # follows only the line
+    store = EventStore(pool)  # appended for real: a stop reads the event back from the log
+    stream = f"test-outbox-{uuid.uuid4().hex}"
+    await store.append(Append(stream, NEW_STREAM, [_milestone("selesai", (code,))]))
+    [queued] = await _messages(pool, address)
+    assert queued["subscription"] == line_sub and queued["status"] == "pending"
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("UPDATE subscriptions SET stopped_at = now() WHERE id = ANY($1)", [line_sub, other_line])
+        await outbox.cancel_queued(conn, [line_sub, other_line])
+    cancelled, requeued = await _messages(pool, address)
+    assert (cancelled["status"], requeued["status"]) == ("cancelled", "pending")
+    assert requeued["body"].startswith(f"Kegiatan dari usulan {code} selesai") and requeued["link"] == f"/lacak/{code}"
+    assert requeued["dedupe"] == queued["dedupe"]
+    # Someone who followed only the line stopped it: nothing goes to them by another way.
+    assert [m["status"] for m in await _messages(pool, other)] == ["cancelled"]
+    # Stopping the proposal too cancels the re-queued one, and nothing is left to pass on.
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.cancel_queued(conn, [requeued["subscription"]])
+    assert [m["status"] for m in await _messages(pool, address)] == ["cancelled", "cancelled"]
