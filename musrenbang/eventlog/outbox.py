@@ -92,7 +92,9 @@ RETURNING event_id, dedupe, channel, address
 """
 
 
-async def cancel_queued(conn: asyncpg.Connection, subscriptions: Sequence[uuid.UUID], links: Sequence[str] = ()) -> None:
+async def cancel_queued(
+    conn: asyncpg.Connection, subscriptions: Sequence[uuid.UUID], links: Sequence[str] = ()
+) -> None:
     """Cancel what the stopped `subscriptions` (and the confirmations sent to `links`) still had to send,
     inside the caller's transaction that stops them.
 
