@@ -61,6 +61,7 @@ from musrenbang.http.city_context import CityContext, refresh_city
 from musrenbang.http.edge import Edge
 from musrenbang.http.form_limits import form_limits_middleware
 from musrenbang.http.i18n import load_catalogs
+from musrenbang.http.json_body import strict_json_body
 from musrenbang.http.notices import notice_key
 from musrenbang.http.render import environment
 from musrenbang.http.security import security_headers
@@ -257,7 +258,7 @@ def create_app(
         ],
         lifespan=[lifespan],
         middleware=[form_limits_middleware, staleness_middleware],
-        before_request=refresh_city,
+        before_request=_before_request,
         before_send=[security_headers(settings), *reads.remember_writes(settings)],
         dependencies={
             "pool": Provide(_from_state("pool"), sync_to_thread=False),
@@ -336,6 +337,13 @@ def _write_out_logs() -> None:
 
 FILE_NAME_BYTES = 255
 """The longest file name Linux file systems take: a longer one cannot exist."""
+
+
+async def _before_request(request: Request) -> None:
+    """Every handler but the static files' (which has its own): the city's settings fresh, and a JSON
+    body's values of the types it declares as written (http/json_body.py)."""
+    await strict_json_body(request)
+    await refresh_city(request)
 
 
 def _no_such_file_name(request: Request) -> None:

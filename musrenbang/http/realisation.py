@@ -109,7 +109,6 @@ class RealisationApi(Controller):
                      actor: ActorDep, realisation: RealisationDep, runner: RunnerDep,
                      idempotency_key: OptionalKey = None) -> RecordedOut:  # fmt: skip
         by_agency = acting_agency(actor)
-        await _whole_numbers(request)
         photos = await realisation.photos_of(year, line_id, data.photos) if data.photos else ()
         command = rules.RecordMilestone(year=year, line_id=line_id, stage=data.stage, on=data.date,
                                         amount=data.amount, progress=data.progress, note=data.note,
@@ -137,17 +136,6 @@ class RealisationApi(Controller):
         raw = await request.body()
         result = await record_file(realisation, raw, year, actor, keyed(request, actor, idempotency_key, raw.hex()))
         return await _recorded(runner, result)
-
-
-async def _whole_numbers(request: Request) -> None:
-    """`amount` and `progress` as JSON numbers: the framework reads a body leniently ("80" as 80), and a
-    figure sent as text is a client's mistake to be told, not guessed at."""
-    body = msgspec.json.decode(await request.body())
-    errors = {field: N_("isi dengan bilangan bulat (angka tanpa tanda kutip)")
-              for field in ("amount", "progress") if isinstance(body, dict) and body.get(field) is not None
-              and (isinstance(body[field], bool) or not isinstance(body[field], int))}  # fmt: skip
-    if errors:
-        raise ValidationFailed(errors)
 
 
 async def record_file(realisation: RealisationService, raw: bytes, year: int, actor: Actor,
