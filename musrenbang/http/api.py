@@ -24,6 +24,7 @@ from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
+from musrenbang.http.idempotency import resident_key
 from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
 from musrenbang.http.reads import FROM_REPLICA, found_on_standby_or_primary
 from musrenbang.photos import MAX_BYTES, original_sha256, process_off_loop
@@ -324,6 +325,7 @@ async def submit(
 ) -> Response[SubmittedOut]:
     """201 with the tracking code and the revision secret; the same Idempotency-Key again answers 200
     with the same proposal and writes nothing; the same key with a different body answers 409."""
+    idempotency_key = resident_key(idempotency_key)
     print_ = proposals.fingerprint(msgspec.to_builtins(data))
     already = await proposals.find_submitted(idempotency_key, print_)
     if already is None:

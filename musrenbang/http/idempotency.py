@@ -1,4 +1,4 @@
-"""Idempotency keys on staff commands: safe to reuse by mistake, impossible to collide across people.
+"""Idempotency keys: safe to reuse by mistake, impossible to collide across people.
 
 A client retrying a command sends the same `Idempotency-Key`, and gets the first attempt's result back
 instead of a second effect. So that a key can never return somebody else's result, or the result of a
@@ -8,7 +8,11 @@ different command:
   are two commands;
 - the command carries a fingerprint of what it asks — method, path (which names the forum, proposal or
   year), account and the decoded body — and a key sent again with a different fingerprint answers 409 and
-  writes nothing (eventlog/store.py compares them).
+  writes nothing (eventlog/store.py compares them);
+- a key sent by the public (the proposal form, `POST /api/v1/proposals`) is scoped as `warga:{key}`
+  (`resident_key`): it can never be a staff account's, nor one the demo or an import chose, so nobody
+  can take another's key before them (a resident's `staff:admin:K1` made the admin's next command with
+  key K1 answer 409).
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ OptionalKey = Annotated[
         " result comes back and nothing is done twice; with a different command, 409.",
     ),
 ]
+
+
+def resident_key(key: str) -> str:
+    """The key a member of the public sent, in their own scope (see above)."""
+    return f"warga:{key}"
 
 
 def keyed(request: Request, actor: Actor, key: str | None, body: object = None) -> tuple[str | None, Metadata]:

@@ -18,10 +18,11 @@ from musrenbang.domain import values
 from musrenbang.domain.access import require_region
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
 from musrenbang.eventlog.store import IdempotencyKeyReused
-from musrenbang.http.auth import optional_actor
+from musrenbang.http.auth import NOT_KEPT, optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
+from musrenbang.http.idempotency import resident_key
 from musrenbang.http.inputs import form_key, form_text, int_param
 from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
 from musrenbang.http.render import as_typed, page, shown_back
@@ -55,7 +56,7 @@ async def _earlier(pool: asyncpg.Pool, code: str) -> asyncpg.Record | None:
         return await proposal_views.get(conn, canonical)
 
 
-@get("/usulan/baru", include_in_schema=False)
+@get("/usulan/baru", include_in_schema=False, cache_control=NOT_KEPT)
 async def new_proposal_form(request: Request, pool: PoolDep, proposals: ProposalsDep) -> Template:
     """The form for the cycle taking proposals now; or, when none is, why not and when they open. With
     `?lanjutan=KODE` it proposes an earlier year's proposal again, filled in with what it said."""
@@ -114,16 +115,16 @@ async def submit_proposal_form(request: Request, pool: PoolDep, proposals: Propo
     entered = {name: form_text(form, name) for name in FORM_FIELDS}
     if form_text(form, "tanpa_lanjutan"):  # proposed afresh: the earlier proposal is left as it is
         entered["carried_from"] = entered["revision_secret"] = ""
-    key = form_key(form) or str(uuid.uuid4())
+    key = form_key(form) or str(uuid.uuid4())  # as the page shows it; in the log: resident_key(key)
     uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
     raws = [await upload.read() for upload in uploads] if len(uploads) <= rules.MAX_PHOTOS else []
     print_ = proposals.fingerprint(entered, [original_sha256(raw) for raw in raws])
     try:
-        submitted = await proposals.find_submitted(key, print_)
+        submitted = await proposals.find_submitted(resident_key(key), print_)
     except IdempotencyKeyReused:
         # This form was sent before and changed since (Back, edit, send again): nothing new is recorded,
-        # and the page says so, with the proposal it made the first time.
-        earlier = await proposals.made_with_key(key)
+        # and the page says so, with the proposal it made the first time (not its secret: see made_with_key).
+        earlier = await proposals.made_with_key(resident_key(key))
         if earlier is None:
             raise
         return page(request, "proposal_submitted.html", status=409, submitted=earlier, sent_before=True)
@@ -169,7 +170,7 @@ async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: Proposa
         return await _form_again(request, pool, entered, errors, key, year=year, with_photos=bool(uploaded))
     settings = request.app.state.settings
     address = client_address(request, settings.trust_proxy)
-    await count_submission(pool, address, key, settings.submissions_per_hour)
+    await count_submission(pool, address, resident_key(key), settings.submissions_per_hour)
     photos: list[ProcessedPhoto] = []
     try:
         for raw in raws:
@@ -178,7 +179,8 @@ async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: Proposa
     except PhotoRejected as exc:
         return await _form_again(request, pool, entered, {"photos": exc.message}, key, year=year, with_photos=True)
     # Decoding photos takes seconds: then the cycle is read again (submissions may have closed meanwhile).
-    return await proposals.submit(content, proposer, idempotency_key=key, request_fingerprint=print_, photos=photos,
+    return await proposals.submit(content, proposer, idempotency_key=resident_key(key), request_fingerprint=print_,
+                                  photos=photos,
                                   replay_checked=True, year=year, carried_from=carried_from,
                                   cycle=None if photos else cycle)  # fmt: skip
 
@@ -205,7 +207,7 @@ async def _form_again(request: Request, pool: asyncpg.Pool, entered: dict[str, s
                 errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key)  # fmt: skip
 
 
-@get("/lacak/{code:str}/perbaiki", include_in_schema=False)
+@get("/lacak/{code:str}/perbaiki", include_in_schema=False, cache_control=NOT_KEPT)
 async def revise_form(request: Request, pool: PoolDep, code: FromPath[str]) -> Template:
     async with pool.acquire() as conn:
         proposal = await proposal_views.get(conn, code_or_404(code))
@@ -224,7 +226,7 @@ async def revise_submit(
     form = await request.form()
     entered = {name: form_text(form, name) for name in CONTENT_FIELDS}
     secret = form_text(form, "revision_secret")
-    key = form_key(form)
+    key = form_key(form)  # as the page shows it; in the log: resident_key(key)
     async with pool.acquire() as conn:
         proposal = await proposal_views.get(conn, code)
     if proposal is None:
@@ -232,11 +234,11 @@ async def revise_submit(
     errors: dict[str, str] = {}
     try:
         content = await proposals.validate(rules.ProposalInput(**entered), year=proposal["year"])
-        result = await proposals.revise(code, secret, content, idempotency_key=key)
+        result = await proposals.revise(code, secret, content, idempotency_key=resident_key(key) if key else None)
     except IdempotencyKeyReused:
         # This form was sent before and changed since (Back, edit, send again): nothing new is recorded,
         # and the page says so in words a proposer reads, not as a technical conflict.
-        earlier = await proposals.made_with_key(key or "")
+        earlier = await proposals.made_with_key(resident_key(key or ""))
         if earlier is None or earlier.code != code:
             raise
         return page(request, "proposal_revise.html", status=409, **await _form_context(pool, proposal["year"]),

@@ -137,11 +137,14 @@ class ProposalService:
 
     async def made_with_key(self, idempotency_key: str) -> Submitted | None:
         """The proposal the first request with this key made, whatever that request said (the same form
-        sent again after it was changed: nothing new is recorded, and the person is shown what was)."""
+        sent again after it was changed: nothing new is recorded, and the person is shown what was) —
+        without its revision secret: a key is no proof of being the proposer (every event's key is in the
+        exported log, `musrenbang export events`), and the secret is shown once, to the request that made
+        it or to the very same request sent again (`find_submitted` compares the whole request)."""
         earlier = await self._store.made_with_key(idempotency_key)
         if earlier is None or not any(s.startswith("proposal-") for s in earlier.heads):
             return None
-        return await self._submitted(earlier, replayed=True)
+        return msgspec.structs.replace(await self._submitted(earlier, replayed=True), revision_secret="")
 
     async def submit(
         self,
