@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import datetime as dt
 import re
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ from tests.server import Server, serving
 
 META = Metadata(actor="bappeda", role="admin")
 YEAR = 2022
+ADOPTED_ON = dt.date(YEAR - 1, 4, 5)
+"""The Musrenbang Kota's day, long before the adoption is recorded (as the demo's and any late entry's)."""
 PROPOSER_NAME = "Rahmat Hidayatullah Saputra"
 PROPOSER_PHONE = "+6281299887766"
 KELURAHAN = "32.75.01.1001"  # Bekasijaya, Kecamatan Bekasi Timur
@@ -152,7 +155,7 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
                                         target="2.5", target_unit="km")  # fmt: skip
         await rkpd.execute(YEAR, r.SetLine(line=drain, priority_programs=6), META)
         await rkpd.execute(YEAR, r.DeclineProposal(code=codes["declined"], reason=DECLINE), META)
-        await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="Musrenbang Kota"), META)
+        await rkpd.execute(YEAR, r.Adopt(year=YEAR, note="Musrenbang Kota", on=ADOPTED_ON), META)
         await runner.catch_up_all()
         lines = {x["origin"]: x["line_id"] for x in await pool.fetch(
             "SELECT line_id, origins[1] AS origin FROM lineage_lines WHERE year = $1", YEAR)}  # fmt: skip

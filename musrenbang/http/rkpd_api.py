@@ -128,6 +128,9 @@ class HeadOut(msgspec.Struct, frozen=True, kw_only=True):
     position: int
     hash: str
     adopted_at: dt.datetime
+    """When the adoption was recorded in the log."""
+    adopted_on: dt.date | None = None
+    """The day the Musrenbang Kota adopted it (None for adoptions recorded before the day was kept)."""
 
 
 class EnactmentOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -182,6 +185,7 @@ async def rkpd_out_on(conn: asyncpg.Connection, year: int, city: City | None = N
             position=a["position"],
             hash=a["hash"].hex(),
             adopted_at=a["adopted_at"],
+            adopted_on=a["adopted_on"],
         )  # fmt: skip
         if a is not None
         else None

@@ -150,7 +150,8 @@ def to_xlsx(rkpd: RkpdOut, city_name: str) -> bytes:
     facts = [("Tahun", str(rkpd.year)), ("Status", state), ("Jumlah baris", str(len(rkpd.items))),
              ("Jumlah pagu", str(rkpd.total_pagu))]  # fmt: skip
     if rkpd.head:
-        facts += [("Ditetapkan", rkpd.head.adopted_at.isoformat()), ("Kepala log (hash)", rkpd.head.hash),
+        adopted = rkpd.head.adopted_on or rkpd.head.adopted_at
+        facts += [("Ditetapkan", adopted.isoformat()), ("Kepala log (hash)", rkpd.head.hash),
                   ("Aliran / versi", f"{rkpd.head.stream} / {rkpd.head.version}")]  # fmt: skip
     if rkpd.changed_since_adoption:
         facts.append(("Catatan", "Ada perubahan sejak penetapan yang belum ditetapkan ulang"))

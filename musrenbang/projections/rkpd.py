@@ -114,9 +114,9 @@ class RkpdProjection(Projection):
                                          " WHERE year = $1", e.year, e.revision)  # fmt: skip
                     await writes.add(
                         "INSERT INTO rkpd_adoptions (year, revision, total_pagu, note, adopted_at, stream_id,"
-                        " stream_version, position, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        " stream_version, position, hash, adopted_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                         e.year, e.revision, e.total_pagu, e.note, r.recorded_at, r.stream_id, r.stream_version,
-                        r.global_position, r.hash,
+                        r.global_position, r.hash, e.adopted_on,
                     )  # fmt: skip
                     for x in e.lines:
                         await writes.add("INSERT INTO rkpd_adopted_lines (year, revision, line_id, agency, pagu, line)"

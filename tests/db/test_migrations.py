@@ -12,7 +12,7 @@ import pytest
 
 from musrenbang.db.connect import connect, create_pool
 from musrenbang.db.migrations import MigrationError, load_migrations, migrate
-from musrenbang.domain.events import ProposalMerged
+from musrenbang.domain.events import ProposalMerged, RkpdAdopted
 from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore
 from musrenbang.resources import migrations_dir
 
@@ -117,6 +117,33 @@ async def test_0042_carries_followers_of_an_already_merged_proposal_on_to_where_
         # Run again (as a restore into a migrated database would): nothing more.
         await conn.execute((migrations_dir() / "0042_follow_merged_on.sql").read_text())
         assert await conn.fetchval("SELECT count(*) FROM subscriptions") == 4
+    finally:
+        await pool.close()
+        await conn.close()
+
+
+async def test_0043_fills_the_day_of_adoptions_projected_before_it(empty_database_url: str, tmp_path: Path) -> None:
+    before = tmp_path / "m"
+    before.mkdir()
+    for path in sorted(migrations_dir().glob("*.sql")):
+        if path.name < "0043":
+            shutil.copy(path, before / path.name)
+    conn = await connect(empty_database_url)
+    pool = await create_pool(empty_database_url, min_size=1, max_size=2)
+    try:
+        await migrate(conn, before)
+        store = EventStore(pool)
+        for year, on in ((2031, dt.date(2030, 4, 5)), (2032, None)):
+            await store.append(Append(f"rkpd-{year}", NEW_STREAM, [
+                RkpdAdopted(year=year, revision=1, lines=(), total_pagu=0, adopted_on=on)]))  # fmt: skip
+            await conn.execute(
+                "INSERT INTO rkpd_adoptions (year, revision, total_pagu, note, adopted_at, stream_id, stream_version,"
+                " position, hash) SELECT $1, 1, 0, '', recorded_at, stream_id, stream_version, global_position, hash"
+                " FROM events WHERE stream_id = $2", year, f"rkpd-{year}",
+            )  # fmt: skip
+        await migrate(conn)
+        days = await conn.fetch("SELECT year, adopted_on FROM rkpd_adoptions ORDER BY year")
+        assert [tuple(r) for r in days] == [(2031, dt.date(2030, 4, 5)), (2032, None)]
     finally:
         await pool.close()
         await conn.close()

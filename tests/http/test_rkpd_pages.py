@@ -22,6 +22,7 @@ from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.rkpd import RkpdService
 from tests.rkpd_site import (  # noqa: F401  (fixtures on this module's site)
+    ADOPTED_ON,
     DECLINE,
     META,
     PROPOSER_NAME,
@@ -55,6 +56,8 @@ async def test_the_list_is_the_adopted_t_d4_with_totals_and_lineage_links(web: h
     # The banner: adopted, revision, date, and the head hash linking to its check page.
     banner = body.split('id="status"')[1].split("</div>")[0]
     assert "Daftar yang ditetapkan" in banner and "revisi 1" in banner
+    # The day the Musrenbang Kota adopted it, not the day that was recorded (review s20).
+    assert data["head"]["adopted_on"] == ADOPTED_ON.isoformat() and "ditetapkan 5 April 2021" in banner
     assert f'href="/periksa/{data["head"]["hash"]}"' in banner
     assert "Tidak ada perubahan sejak penetapan" in banner
     assert (await web.get(f"/periksa/{data['head']['hash']}")).status_code == 200
