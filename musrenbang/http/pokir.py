@@ -493,9 +493,12 @@ def _int(text: str | None) -> int | None:
 
 @get("/pokir/{year:int}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def public_list(request: Request, pool: PoolDep, year: Year) -> Template:
-    """Every pokir of the year with its member, faction, daerah pemilihan, reses and where it stands."""
+    """Every pokir of the year with its member, faction, daerah pemilihan, reses and where it stands; a year
+    without a cycle is a page that does not exist (404), as `/rkpd/{year}` is, not a list of none."""
     dapil = "".join(c for c in request.query_params.get("dapil", "")[:60] if c.isprintable()) or None
     async with pool.acquire() as conn:
+        if await cycle_views.cycle_row(conn, year) is None:
+            raise NotFoundException()
         rows = await pokir_views.pokir(conn, year, dapil=dapil)
     return page(request, "pokir_public.html", year=year, rows=rows, dapil=dapil, STATUSES=rules.POKIR_STATUSES,
                 dapils=[d.name for d in city_of(request).dapil])  # fmt: skip
