@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import require_region
-from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
 from musrenbang.eventlog.store import IdempotencyKeyReused
 from musrenbang.http.auth import NOT_KEPT, optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
@@ -66,6 +66,10 @@ async def new_proposal_form(request: Request, pool: PoolDep, proposals: Proposal
         return page(request, "proposal_closed.html", message=translate(request, exc.message))
     entered = {"kelurahan": request.query_params.get("kelurahan", "")}
     earlier = await _earlier(pool, request.query_params.get("lanjutan", ""))
+    if earlier is not None and earlier["year"] > year:  # said before the resident types, not after
+        message = Message(N_("usulan %(code)s dari tahun %(year)d hanya dapat diusulkan lagi untuk tahun sesudahnya"),
+                          code=earlier["code"], year=earlier["year"])  # fmt: skip
+        return page(request, "proposal_closed.html", status=422, message=translate(request, message))
     if earlier is not None:
         entered = as_typed(earlier, CONTENT_FIELDS)
         entered["priority_program"] = ""  # numbered in the earlier year's list: chosen again for this one
