@@ -15,10 +15,12 @@ RULE_LABELS = {
     "greedy-threshold": N_("suara persetujuan dengan ambang minimum, diisi berurutan sampai pagu habis"),
     "greedy-exclusive": N_("suara persetujuan, diisi berurutan; usulan yang saling meniadakan dengan usulan"
                            " terpilih dilewati"),
-    "equalshares": N_("Method of Equal Shares"),
-    "equalshares/add1": N_("Method of Equal Shares"),
-    "equalshares-comparison": N_("Method of Equal Shares, dibandingkan dengan pengisian berurutan"),
-    "equalshares/add1-comparison": N_("Method of Equal Shares, dibandingkan dengan pengisian berurutan"),
+    "equalshares": N_("bagian anggaran yang sama untuk setiap pemilih (Method of Equal Shares)"),
+    "equalshares/add1": N_("bagian anggaran yang sama untuk setiap pemilih (Method of Equal Shares)"),
+    "equalshares-comparison": N_("bagian anggaran yang sama untuk setiap pemilih (Method of Equal Shares),"
+                                 " dibandingkan dengan pengisian berurutan"),
+    "equalshares/add1-comparison": N_("bagian anggaran yang sama untuk setiap pemilih (Method of Equal Shares),"
+                                      " dibandingkan dengan pengisian berurutan"),
 }
 LEVEL_LABELS = {
     "kelurahan": N_("Musrenbang Kelurahan"),
