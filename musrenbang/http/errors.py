@@ -64,6 +64,8 @@ _HTTP_MESSAGES = {
     415: N_("jenis isi kiriman tidak didukung"),
     429: N_("terlalu banyak permintaan; silakan coba lagi nanti"),
 }
+DRAFTED_FORMS = {"/usulan/baru": "/usulan/baru"}
+"""Forms whose typing the browser keeps (`data-draft`), by the path they post to: the page to open again."""
 CSRF_MESSAGE = N_("formulir ini sudah kedaluwarsa atau tidak dikirim dari situs ini; muat ulang halaman dan kirim lagi")
 CONFLICT_MESSAGE = N_("data berubah saat Anda mengirim; muat ulang dan coba lagi")
 KEY_REUSED_MESSAGE = N_("Idempotency-Key ini sudah dipakai untuk kiriman yang berbeda")
@@ -90,7 +92,7 @@ def _wants_json(request: Request) -> bool:
 
 
 def _respond(request: Request, status: int, code: str, message: str, errors: dict[str, str] | None = None,
-             headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+             headers: dict[str, str] | None = None, again: str | None = None) -> Response:  # fmt: skip
     # One line per refused request: a client's mistake is not the server's error (a fuzzer's 15,000
     # requests once wrote 6 MB of tracebacks). Real server errors are logged, with theirs, by server_error.
     log.log(logging.WARNING if status >= 500 else logging.INFO, "%d %s %s: %s: %s", status, request.method,
@@ -101,7 +103,7 @@ def _respond(request: Request, status: int, code: str, message: str, errors: dic
         if errors:
             body["errors"] = {field: translate(request, m) for field, m in errors.items()}
         return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
-    response: Template = page(request, "error.html", status=status, message=text, status_code=status)
+    response: Template = page(request, "error.html", status=status, message=text, status_code=status, again=again)
     if headers:
         response.headers.update(headers)
     return response
@@ -141,7 +143,10 @@ def key_reused(request: Request, exc: IdempotencyKeyReused) -> Response:
 def http_error(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
-        return _respond(request, 403, "csrf", CSRF_MESSAGE)
+        # The proposal form keeps what was typed in the browser (static/app.js): a fresh copy of the form,
+        # with a token that works, takes it back. Pressing Back would resend the expired token again.
+        again = DRAFTED_FORMS.get(request.url.path) if request.method == "POST" else None
+        return _respond(request, 403, "csrf", CSRF_MESSAGE, again=again)
     if status >= 500:
         log.error("%d %s %s", status, request.method, logged_path(request), exc_info=exc)
         return _respond(request, status, "server_error", N_("terjadi kesalahan di server"))

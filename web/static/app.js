@@ -38,6 +38,60 @@
   var errors = document.getElementById("errors");
   if (errors) errors.focus();
 
+  // A proposal being typed is kept in this browser until it is sent: a form that expired (left open for
+  // hours, the browser restarted, its cookie gone) or a tab closed by mistake no longer loses a quarter of
+  // an hour's writing. Never the proposer's name, number, e-mail or secret (a kelurahan office's shared
+  // computer), nor photos, and for a day at most. A fresh form takes it back; the code page forgets it.
+  var DRAFT_DAY = 24 * 3600 * 1000;
+  var PRIVATE = /^(proposer_|revision_secret$|_csrf_token$|idempotency_key$|tanpa_lanjutan$|year$)/;
+  var store = null;
+  try { store = window.localStorage; } catch (e) { store = null; }
+  var sent = document.querySelector("[data-draft-done]");
+  if (sent && store) store.removeItem("draft:" + sent.getAttribute("data-draft-done"));
+  document.querySelectorAll("form[data-draft]").forEach(function (form) {
+    if (!store) return;
+    var key = "draft:" + form.getAttribute("data-draft");
+    var kept = function () {
+      return Array.prototype.filter.call(form.elements, function (el) {
+        return el.name && !PRIVATE.test(el.name) && ["file", "hidden", "submit", "button"].indexOf(el.type) < 0;
+      });
+    };
+    var save = function () {
+      var values = {};
+      kept().forEach(function (el) {
+        if (el.type === "radio" || el.type === "checkbox") { if (el.checked) values[el.name] = el.value; }
+        else values[el.name] = el.value;
+      });
+      try { store.setItem(key, JSON.stringify({ at: Date.now(), values: values })); } catch (e) { /* full */ }
+    };
+    var draft = null;
+    try { draft = JSON.parse(store.getItem(key) || "null"); } catch (e) { draft = null; }
+    if (draft && Date.now() - draft.at > DRAFT_DAY) { store.removeItem(key); draft = null; }
+    var typed = draft && Object.keys(draft.values).some(function (n) { return draft.values[n] && n !== "kelurahan"; });
+    if (typed && form.hasAttribute("data-draft-fresh")) {
+      kept().forEach(function (el) {
+        if (!(el.name in draft.values)) return;
+        if (el.type === "radio" || el.type === "checkbox") el.checked = draft.values[el.name] === el.value;
+        else el.value = draft.values[el.name];
+      });
+      var en = document.documentElement.lang === "en";
+      var note = document.createElement("p");
+      note.className = "notice";
+      note.id = "draft-restored";
+      note.setAttribute("role", "status");
+      note.textContent = en ? "What you typed before and did not send has been restored from this browser. " :
+        "Isian yang sebelumnya Anda ketik dan belum terkirim dipulihkan dari peramban ini. ";
+      var clear = document.createElement("button");
+      clear.type = "button";
+      clear.textContent = en ? "Start empty" : "Kosongkan formulir";
+      clear.addEventListener("click", function () { store.removeItem(key); location.reload(); });
+      note.appendChild(clear);
+      form.parentNode.insertBefore(note, form);
+    }
+    form.addEventListener("input", save);
+    form.addEventListener("change", save);
+  });
+
   // "Pakai lokasi saya": fill latitude/longitude from the browser.
   var button = document.getElementById("use-location");
   if (button && navigator.geolocation) {
