@@ -12,14 +12,12 @@ from collections.abc import AsyncIterator, Callable
 from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import CacheControlHeader, State
+from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from musrenbang.config import Settings, secret_bytes
@@ -54,6 +52,7 @@ from musrenbang.http import (
     rkpd_api,
     rkpd_pages,
     staff,
+    static,
     tracking,
     verification_pages,
 )
@@ -249,12 +248,7 @@ def create_app(
             city_pages.review_page,
             city_pages.review_receive,
             city_pages.review_adopt,
-            create_static_files_router(
-                path="/static",
-                directories=[static_dir()],
-                cache_control=CacheControlHeader(max_age=3600, public=True),
-                before_request=_no_such_file_name,
-            ),
+            static.static_file,
         ],
         lifespan=[lifespan],
         middleware=[form_limits_middleware, staleness_middleware],
@@ -310,7 +304,8 @@ def create_app(
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
         ),
         state=State(
-            {"settings": settings, "catalogs": load_catalogs(), "stopping": stopping, "notice_key": notice_key(secret)}
+            {"settings": settings, "catalogs": load_catalogs(), "stopping": stopping, "notice_key": notice_key(secret),
+             "static_files": static.load(static_dir())}
         ),
     )
 
@@ -335,23 +330,11 @@ def _write_out_logs() -> None:
             listener.stop()
 
 
-FILE_NAME_BYTES = 255
-"""The longest file name Linux file systems take: a longer one cannot exist."""
-
-
 async def _before_request(request: Request) -> None:
-    """Every handler but the static files' (which has its own): the city's settings fresh, and a JSON
-    body's values of the types it declares as written (http/json_body.py)."""
+    """Every handler: the city's settings fresh, and a JSON body's values of the types it declares as
+    written (http/json_body.py)."""
     await strict_json_body(request)
     await refresh_city(request)
-
-
-def _no_such_file_name(request: Request) -> None:
-    """Litestar hands a static file's name to the file system as it came: a NUL in it raised ValueError, a
-    part longer than any file name OSError, each answered 500. No such file exists: 404."""
-    path = request.url.path
-    if "\x00" in path or any(len(part.encode()) > FILE_NAME_BYTES for part in path.split("/")):
-        raise NotFoundException()
 
 
 def _from_state(name: str) -> Callable[[State], object]:

@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 
+from musrenbang.resources import static_dir
 from tests.cycles import open_test_cycle_at
 from tests.http.conftest import payload
 from tests.http.test_staff import KELURAHAN
@@ -27,3 +28,19 @@ async def test_a_later_years_proposal_is_not_offered_again_for_an_earlier_year(d
             assert r.status_code == 422, r.text
             assert f"usulan {code} dari tahun 2023 hanya dapat diusulkan lagi untuk tahun sesudahnya" in r.text
             assert 'name="carried_from"' not in r.text
+
+
+async def test_the_stylesheet_and_script_come_from_memory_with_an_etag(client: httpx.AsyncClient) -> None:
+    """Served by http/static.py instead of Litestar's file router (a thread per request, gzipped anew)."""
+    for name, kind in (("app.css", "text/css"), ("app.js", "javascript")):
+        plain = (static_dir() / name).read_bytes()
+        r = await client.get(f"/static/{name}", headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200 and r.headers["content-encoding"] == "gzip" and r.content == plain
+        assert kind in r.headers["content-type"] and "max-age=3600" in r.headers["cache-control"]
+        assert "accept-encoding" in r.headers["vary"].lower()
+        bare = await client.get(f"/static/{name}", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in bare.headers and bare.content == plain
+        assert bare.headers["etag"] == r.headers["etag"] and not r.headers["etag"].startswith("W/")
+        kept = await client.get(f"/static/{name}", headers={"If-None-Match": r.headers["etag"]})
+        assert kept.status_code == 304 and kept.content == b""
+    assert (await client.get("/static/tidak-ada.css")).status_code == 404

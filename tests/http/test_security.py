@@ -296,7 +296,7 @@ async def test_a_response_that_sets_a_cookie_is_kept_by_the_browser_alone(city_s
     token, and a proxy that kept that response would hand the token to everyone after. So a response with
     Set-Cookie is `private`, and the same page asked with the cookie is shareable again."""
     async with httpx.AsyncClient(base_url=city_server.base_url, timeout=30) as client:
-        for path in ("/rkpd/2022", "/", "/usulan/baru"):
+        for path in ("/rkpd/2022", "/"):
             client.cookies.clear()
             first = await client.get(path)
             assert "csrftoken=" in first.headers["set-cookie"], path
@@ -306,6 +306,11 @@ async def test_a_response_that_sets_a_cookie_is_kept_by_the_browser_alone(city_s
             assert "private" not in again.headers.get("cache-control", ""), path
         cached = await client.get("/rkpd/2022")
         assert cached.headers["cache-control"] == "no-cache"
+        # The proposal form is never kept by anyone: its idempotency key is one visitor's (review s20).
+        client.cookies.clear()
+        first, again = await client.get("/usulan/baru"), await client.get("/usulan/baru")
+        assert "csrftoken=" in first.headers["set-cookie"] and "set-cookie" not in again.headers
+        assert first.headers["cache-control"] == again.headers["cache-control"] == "no-store"
 
 
 async def test_no_answer_to_a_signed_in_request_is_kept_by_the_browser(
