@@ -50,11 +50,11 @@ def load(directory: Path) -> dict[str, StaticFile]:
     return files
 
 
-@get("/static/{name:str}", include_in_schema=False, sync_to_thread=False)
-def static_file(request: Request, name: FromPath[str]) -> Response:
+@get("/static/{file_path:str}", include_in_schema=False, sync_to_thread=False)
+def static_file(request: Request, file_path: FromPath[str]) -> Response:
     """A file of `static_dir()` (loaded into `app.state.static_files` when the app is made); any other
     name, a NUL or a path included, is a file that does not exist (404)."""
-    found: StaticFile | None = request.app.state.static_files.get(name)
+    found: StaticFile | None = request.app.state.static_files.get(file_path)
     if found is None:
         raise NotFoundException()
     headers = {"ETag": found.etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
