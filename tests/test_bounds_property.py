@@ -29,7 +29,7 @@ from musrenbang.domain.events import AgendaItem, CityItem, Criterion
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.services.cycles import CYCLE
+from musrenbang.services.cycles import CYCLE, today
 from musrenbang.services.forums import ForumService
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.rkpd import RkpdService
@@ -359,10 +359,12 @@ def test_the_city_level_and_merges_with_reasons(site, pass_reason, withdraw_reas
 def test_opening_a_cycle(site, year, theme, programs) -> None:  # type: ignore[no-untyped-def]
     loop, s = site
     command = cycle.StartCycle(year=year, region="32.75", theme=theme, priority_programs=tuple(programs),
-                               calendar=open_calendar(year=year))  # fmt: skip
+                               calendar=open_calendar(year=year), today=today())  # fmt: skip
     in_bounds = (
         fits(year, 2000, 2100) and clean(theme, bounds.LONG_TITLE) and filled(theme)
         and 1 <= len(programs) <= 20 and all(clean(x, bounds.TITLE) and filled(x) for x in programs)
+        and len({" ".join(bounds.clean_text(x, max_length=10**6).split()).casefold() for x in programs})
+        == len(programs)  # no program twice
     )  # fmt: skip
     open_already = year in s.years_open  # 2022 from the start, and any an earlier example opened
     opened = loop.run(s.accepted(lambda: execute(s.store, CYCLE, cycle.stream_id(year), command, metadata=META)))

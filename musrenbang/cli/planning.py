@@ -82,13 +82,14 @@ def cycle_open(year: int, theme: str, programs_file: Path, kickoff: dt.datetime 
     from musrenbang.domain import cycle as rules
 
     plan = _read_plan(programs_file)
-    calendar = plan.calendar_windows() or rules.default_calendar(year)
+    given = plan.calendar_windows()
 
-    async def work(store: Any) -> str:
+    async def work(store: Any) -> tuple[str, tuple[Any, ...]]:
         from musrenbang.eventlog.store import Metadata
         from musrenbang.services import city as city_service
         from musrenbang.services import cycles
 
+        calendar = given or rules.default_calendar_for(year)  # refused on the year when it cannot be built
         city = await city_service.required(store)
         command = rules.StartCycle(
             year=year, region=city.region, theme=theme, priority_programs=tuple(p.title for p in plan.programs),
@@ -97,9 +98,9 @@ def cycle_open(year: int, theme: str, programs_file: Path, kickoff: dt.datetime 
             dana_kelurahan=plan.dana_kelurahan,
         )  # fmt: skip
         await cycles.open_cycle(store, command, Metadata(actor="cli", role="admin"))
-        return city.name
+        return city.name, calendar
 
-    name = _with_store(work)
+    name, calendar = _with_store(work)
     click.echo(f"opened RKPD {year} for {name}; calendar:")
     for window in calendar:
         click.echo(f"  {window.stage:<17} {window.opens} .. {window.closes}")

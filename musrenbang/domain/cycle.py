@@ -108,6 +108,9 @@ class StartCycle(msgspec.Struct, frozen=True, kw_only=True):
     dana_kelurahan: int | None = None
     require_calendar: bool = True
     """False only for the legacy first cycle of old tests and histories: new cycles have a calendar."""
+    today: dt.date | None = None
+    """The city's day the command arrives on (services/cycles.py gives it): how late a stage may close
+    (`_of_the_year`). None (a caller stating no day): the RKPD year's own end."""
 
 
 class AdvanceStage(msgspec.Struct, frozen=True, kw_only=True):
@@ -123,6 +126,9 @@ class ChangeWindow(msgspec.Struct, frozen=True, kw_only=True):
     opens: dt.date
     closes: dt.date
     reason: str
+    today: dt.date | None = None
+    """The city's day the change arrives on (services/cycles.py gives it), as in `StartCycle`; it also
+    keeps a stage reached by `AdvanceStage` from being put back in the future (`_in_order`)."""
 
 
 class RecordAdoption(msgspec.Struct, frozen=True, kw_only=True):
@@ -169,9 +175,9 @@ def decide(state: Cycle, command: Command) -> list[Event]:
             checks = bounds.Checks()
             if command.stage not in STAGES:
                 checks.fail("stage", N_("tahap tidak dikenal"))
-            _window(checks, "closes", command.opens, command.closes, state.year or command.year)
+            _window(checks, "closes", command.opens, command.closes, state.year or command.year, command.today)
             if command.stage in STAGES and isinstance(command.opens, dt.date):
-                _in_order(checks, state, command.stage, command.opens)
+                _in_order(checks, state, command.stage, command.opens, command.today)
             reason = checks.text("reason", command.reason, bounds.REASON, required=True)
             checks.done()
             return [CycleWindowChanged(year=command.year, stage=command.stage, opens=command.opens,
@@ -193,13 +199,15 @@ def _start(command: StartCycle) -> CycleStarted:
         checks.fail("priority_programs", N_("program prioritas wajib diisi (paling banyak 20)"))
     programs = tuple(checks.text("priority_programs", p, bounds.TITLE, required=True)
                      for p in command.priority_programs)  # fmt: skip
+    _distinct_programs(checks, programs)
     if command.priority_targets and len(command.priority_targets) != len(command.priority_programs):
         checks.fail("priority_targets",
                     N_("sasaran daerah diisi untuk setiap program prioritas, atau tidak sama sekali"))  # fmt: skip
     targets = tuple(checks.text("priority_targets", t, bounds.TITLE) for t in command.priority_targets)
-    calendar = _calendar(checks, command.calendar, required=command.require_calendar, year=command.year)
+    calendar = _calendar(checks, command.calendar, required=command.require_calendar, year=command.year,
+                         today=command.today)  # fmt: skip
     if isinstance(command.kickoff_on, dt.date):
-        _of_the_year(checks, "kickoff_on", command.year, command.kickoff_on)
+        _of_the_year(checks, "kickoff_on", command.year, command.kickoff_on, command.today)
     ceilings = _ceilings(checks, command.pagu_kecamatan)
     if command.dana_kelurahan is not None:
         checks.check("dana_kelurahan", bounds.rupiah, command.dana_kelurahan, zero=True)
@@ -209,10 +217,25 @@ def _start(command: StartCycle) -> CycleStarted:
                         priority_targets=targets, dana_kelurahan=command.dana_kelurahan)  # fmt: skip
 
 
-def _calendar(checks: bounds.Checks, given: tuple[StageWindow, ...], *, required: bool, year: int
-              ) -> tuple[StageWindow, ...]:  # fmt: skip
-    """Every stage's window, in stage order, each opening no earlier than the one before, none before the
-    RKPD of `year` can be planned (`_of_the_year`)."""
+def _distinct_programs(checks: bounds.Checks, programs: tuple[str, ...]) -> None:
+    """No two priority programs alike: proposals and RKPD lines name a program by its number, and two
+    programs of one title (once trimmed, its spaces collapsed and its case folded) left the choice between
+    them to chance."""
+    seen: set[str] = set()
+    for title in programs:
+        key = " ".join(title.split()).casefold()
+        if key and key in seen:
+            checks.fail("priority_programs", Message(N_("program prioritas tercantum dua kali: %(title)s"),
+                                                     title=title))  # fmt: skip
+            return
+        seen.add(key)
+
+
+def _calendar(checks: bounds.Checks, given: tuple[StageWindow, ...], *, required: bool, year: int,
+              today: dt.date | None = None) -> tuple[StageWindow, ...]:  # fmt: skip
+    """Every stage's window, in stage order: each opening no earlier than the one before and closing no
+    later than the one after (windows may overlap, but keep their order), none before the RKPD of `year`
+    can be planned nor after it is carried out (`_of_the_year`)."""
     if not given and not required:
         return ()
     by_stage = {w.stage: w for w in given}
@@ -222,14 +245,21 @@ def _calendar(checks: bounds.Checks, given: tuple[StageWindow, ...], *, required
         return ()
     ordered = tuple(by_stage[s] for s in STAGES)
     for window in ordered:
-        _window(checks, f"calendar.{window.stage}", window.opens, window.closes, year)
+        _window(checks, f"calendar.{window.stage}", window.opens, window.closes, year, today)
     for before, after in zip(ordered, ordered[1:], strict=False):
+        if not all(isinstance(d, dt.date) for d in (before.opens, before.closes, after.opens, after.closes)):
+            continue  # said by `_window`
         if after.opens < before.opens:
             checks.fail(f"calendar.{after.stage}", N_("tahap ini tidak dapat dibuka sebelum tahap sebelumnya"))
+        elif before.closes > after.closes:
+            checks.fail(f"calendar.{before.stage}", Message(
+                N_("tahap ini tidak dapat ditutup sesudah tahap berikutnya (%(stage)s, ditutup %(day)s)"),
+                stage=WINDOW_LABELS[after.stage], day=values.long_date(after.closes)))  # fmt: skip
     return ordered
 
 
-def _window(checks: bounds.Checks, field: str, opens: dt.date, closes: dt.date, year: int) -> None:
+def _window(checks: bounds.Checks, field: str, opens: dt.date, closes: dt.date, year: int,
+            today: dt.date | None = None) -> None:  # fmt: skip
     for day in (opens, closes):
         if not isinstance(day, dt.date):
             checks.fail(field, N_("tanggal tidak sah"))
@@ -238,27 +268,46 @@ def _window(checks: bounds.Checks, field: str, opens: dt.date, closes: dt.date, 
     if closes < opens:
         checks.fail(field, N_("tanggal tutup tidak boleh sebelum tanggal buka"))
     for day in (opens, closes):
-        _of_the_year(checks, field, year, day)
+        _of_the_year(checks, field, year, day, today)
 
 
-def _of_the_year(checks: bounds.Checks, field: str, year: int, day: dt.date) -> None:
+def _of_the_year(checks: bounds.Checks, field: str, year: int, day: dt.date, today: dt.date | None = None) -> None:
     """The RKPD of `year` is planned during `year - 1`, proposals from December of the year before that: a
     day before `year - 2` is a mistyped year (RKPD 2030 opened with 2026's calendar took proposals beside
-    RKPD 2027's). A later day is let be: a city running late, and the demo's next year taking proposals
-    today."""
+    RKPD 2027's).
+
+    A later day is let be up to the last day of `year` itself: the RKPD of `year` is the plan carried out
+    in `year`, so planning it can run late (a city adopting in its first months) but not past its end. A
+    day after that is a mistyped year too (RKPD 2024 opened in 2026 took proposals until 2028, or a
+    kick-off in 2099). The one exception is a year already past or current, recorded now on today's days
+    (the demo's next year, taking proposals today; a test's calendar, open for a year from today): its
+    stages may run to the end of the year after `today` (`today` None, a caller stating no day: no
+    exception)."""
     if not bounds.MIN_YEAR <= year <= bounds.MAX_YEAR:
         return  # no such RKPD year: said by the year's own check
     first = dt.date(year - 2, 1, 1)
+    last = dt.date(max(year, today.year + 1) if today is not None else year, 12, 31)
     if day < first:
         checks.fail(field, Message(N_("tanggal %(day)s terlalu awal untuk RKPD %(year)d: perencanaannya dimulai"
                                       " paling awal %(first)s"), day=values.long_date(day), year=year,
                                    first=values.long_date(first)))  # fmt: skip
+    elif day > last:
+        checks.fail(field, Message(N_("tanggal %(day)s terlalu akhir untuk RKPD %(year)d: perencanaannya selesai"
+                                      " paling lambat %(last)s"), day=values.long_date(day), year=year,
+                                   last=values.long_date(last)))  # fmt: skip
 
 
-def _in_order(checks: bounds.Checks, state: Cycle, stage: str, opens: dt.date) -> None:
+def _in_order(checks: bounds.Checks, state: Cycle, stage: str, opens: dt.date, today: dt.date | None = None) -> None:
     """A moved window keeps the stages opening in their order, as a new cycle's calendar must: one that
     opened before the stage before it, or after the one after it, made the stage of the day jump back and
-    forth (checked here, under the stream's version, so the CLI and two changes at once keep it too)."""
+    forth (checked here, under the stream's version, so the CLI and two changes at once keep it too). For
+    the same reason the stage the cycle was moved on to by `AdvanceStage` (`state.stage`) keeps an opening
+    no later than `today`: moved to a later day, the cycle went back to the stage before it with no window
+    open, the recorded advance undone without a word.
+
+    Closing days are not compared here, unlike a new calendar's: extending a window past the close of the
+    next (proposals taken two weeks more while the kelurahan forums close as planned) is the most common
+    change Bappeda makes, and the year's bound (`_of_the_year`) keeps every window within the year."""
     position = STAGES.index(stage)
     before = state.calendar.get(STAGES[position - 1]) if position > 0 else None
     after = state.calendar.get(STAGES[position + 1]) if position + 1 < len(STAGES) else None
@@ -268,6 +317,10 @@ def _in_order(checks: bounds.Checks, state: Cycle, stage: str, opens: dt.date) -
         checks.fail("opens", Message(N_("tahap ini tidak dapat dibuka sesudah tahap berikutnya (%(stage)s, dibuka"
                                         " %(day)s)"), stage=WINDOW_LABELS[after.stage],
                                      day=values.long_date(after.opens)))  # fmt: skip
+    elif today is not None and stage == state.stage and stage != STAGES[0] and opens > today:
+        checks.fail("opens", Message(N_("tahap %(stage)s sudah dimulai dengan memajukan tahap: tanggal bukanya"
+                                        " tidak dapat diundur sesudah hari ini (%(day)s)"),
+                                     stage=WINDOW_LABELS[stage], day=values.long_date(today)))  # fmt: skip
 
 
 def _ceilings(checks: bounds.Checks, given: tuple[KecamatanCeiling, ...]) -> tuple[KecamatanCeiling, ...]:
@@ -404,3 +457,35 @@ def default_calendar(year: int) -> tuple[StageWindow, ...]:
         "ditetapkan": (d(planning, 5, 1), d(planning, 6, 30)),
     }
     return tuple(StageWindow(stage=s, opens=o, closes=c) for s, (o, c) in windows.items())
+
+
+def default_calendar_for(year: int) -> tuple[StageWindow, ...]:
+    """`default_calendar(year)` for a cycle opened without one (API, CLI), refused on `year` itself when it
+    cannot be: the common chain of RKPD 2000 begins in December 1998, before any date the platform holds
+    (`bounds.date`), and the refusal once named `calendar.usulan`, a field the caller never filled. The
+    bounds themselves stay as they are (an RKPD of 2000 with its own calendar from 1999 still opens)."""
+    checks = bounds.Checks()
+    checks.check("year", bounds.year, year)
+    checks.done()
+    calendar = default_calendar(year)
+    try:
+        for window in calendar:
+            bounds.date(window.opens)
+            bounds.date(window.closes)
+    except ValueError:
+        raise ValidationFailed({"year": Message(N_("kalender baku tidak dapat dibuat untuk RKPD %(year)d:"
+                                                   " isi kalender setiap tahapnya"), year=year)}) from None  # fmt: skip
+    return calendar
+
+
+def check_after_adopted(year: int, cycles: Sequence[Cycle]) -> None:
+    """A new cycle is for a year after the newest RKPD adopted: one at or before it (RKPD 2021 opened once
+    2022 was adopted) could never be closed, as its adoption comes before the later one's, and a window
+    moved would reopen it to residents. A year whose cycle exists is left to `decide` (already open)."""
+    if any(c.year == year for c in cycles):
+        return
+    newest = max((c.year for c in cycles if c.adopted and c.year is not None), default=None)
+    if newest is not None and year <= newest:
+        raise DomainError(Message(N_("siklus RKPD %(year)d tidak dapat dibuka: RKPD %(adopted)d, tahun yang"
+                                     " sama atau lebih baru, sudah ditetapkan"),
+                                  year=year, adopted=newest))  # fmt: skip

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 import asyncpg
+import msgspec
 
 from musrenbang.domain import city as city_rules
 from musrenbang.domain import cycle, rkpd, values
@@ -54,8 +55,13 @@ async def open_cycle(
     idempotency_key: str | None = None,
 ) -> AppendResult:
     """Open the cycle of `command.year` for the city that is set up (its region is the cycle's region);
-    every pagu indikatif must name one of its kecamatan."""
+    every pagu indikatif must name one of its kecamatan, and the year comes after the newest RKPD adopted
+    (`domain.cycle.check_after_adopted`). The rules judge the calendar on the city's today unless the
+    command states a day."""
     city = await city_service.required(store, conn)
+    if command.today is None:
+        command = msgspec.structs.replace(command, today=today())
+    cycle.check_after_adopted(command.year, await all_cycles(store))
     if command.region != city.region:
         raise DomainError(Message(N_("siklus ini untuk wilayah %(region)s, bukan wilayah platform ini"),
                                   region=command.region))  # fmt: skip
@@ -77,6 +83,9 @@ async def advance_stage(store: EventStore, year: int, metadata: Metadata, idempo
 
 async def change_window(store: EventStore, command: cycle.ChangeWindow, metadata: Metadata,
                         idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
+    """Move a window, judged on the city's today unless the command states a day."""
+    if command.today is None:
+        command = msgspec.structs.replace(command, today=today())
     return await execute(store, CYCLE, cycle.stream_id(command.year), command, metadata=metadata,
                          idempotency_key=idempotency_key)  # fmt: skip
 
@@ -149,7 +158,7 @@ async def open_planned(
     command = cycle.StartCycle(
         year=year, region=city.region, theme=theme, priority_programs=tuple(title for title, _ in programs),
         priority_targets=targets if any(targets) else (), kickoff_on=kickoff_on,
-        calendar=calendar or cycle.default_calendar(year), pagu_kecamatan=pagu_kecamatan,
+        calendar=calendar or cycle.default_calendar_for(year), pagu_kecamatan=pagu_kecamatan,
         dana_kelurahan=dana_kelurahan,
     )  # fmt: skip
     return await open_cycle(store, command, metadata, idempotency_key=idempotency_key)
