@@ -53,6 +53,10 @@ DITERUSKAN = "diteruskan"
 DITERUSKAN_SETWAN = "diteruskan_setwan"
 TIDAK_TERAKOMODASI = "tidak_terakomodasi"
 MASUK_RKPD = "masuk_rkpd"
+TIDAK_DIPROSES = "tidak_diproses"
+"""Still waiting for verification (or the DPRD secretariat's check) when its year's RKPD was adopted: closed
+without a decision. Not on the proposal's stream: the proposals read model derives it from `rkpd.adopted`
+(nothing can be decided on the proposal once the year is adopted: services/proposals.py)."""
 STATUSES = {
     DIAJUKAN: N_("Diajukan, menunggu verifikasi"),
     DIKEMBALIKAN: N_("Dikembalikan untuk diperbaiki"),
@@ -64,6 +68,7 @@ STATUSES = {
     DITERUSKAN_SETWAN: N_("Pokok pikiran DPRD, diteruskan Sekretariat DPRD ke Forum Perangkat Daerah"),
     TIDAK_TERAKOMODASI: N_("Tidak terakomodasi"),
     MASUK_RKPD: N_("Masuk RKPD"),
+    TIDAK_DIPROSES: N_("Tidak diproses sampai RKPD ditetapkan"),
 }
 
 POKIR_STATUSES = {
@@ -81,6 +86,7 @@ OUTCOMES = {
     "diteruskan": N_("Disepakati musyawarah, diteruskan"),
     "tidak_terakomodasi": N_("Tidak terakomodasi"),
     "masuk_rkpd": N_("Masuk RKPD"),
+    "tidak_diproses": N_("Tidak diproses sampai RKPD ditetapkan"),
 }
 """Where a proposal stands, as a public summary counts it: one column per outcome, every status in exactly
 one of them, so the columns add up to the proposals counted. A duplicate merged into another is not one of
@@ -95,6 +101,7 @@ OUTCOME_OF = {
     DITERUSKAN_SETWAN: "diteruskan",
     TIDAK_TERAKOMODASI: "tidak_terakomodasi",
     MASUK_RKPD: "masuk_rkpd",
+    TIDAK_DIPROSES: "tidak_diproses",
 }
 """Every status but DIGABUNGKAN (merged duplicates are counted apart)."""
 
@@ -546,10 +553,11 @@ class ReturnPokir(msgspec.Struct, frozen=True, kw_only=True):
 
 Command = SubmitProposal | ReviseProposal | AttachPhoto | VerifyProposal | CarryOver | ForwardPokir | ReturnPokir
 
-NOT_ACCOMMODATED_ANY_TIME = (DIKEMBALIKAN, DITOLAK, TIDAK_TERAKOMODASI)
+NOT_ACCOMMODATED_ANY_TIME = (DIKEMBALIKAN, DITOLAK, TIDAK_TERAKOMODASI, TIDAK_DIPROSES)
 """Outcomes that already say "not this year": returned and never revised, rejected, not selected or
-declined. Once the year's RKPD is adopted, anything short of a line in it (or a merge into another
-proposal, which goes on in that one) was not accommodated either: accepted but not funded."""
+declined, still unverified when the RKPD was adopted (a status only an adoption gives). Once the year's
+RKPD is adopted, anything short of a line in it (or a merge into another proposal, which goes on in that
+one) was not accommodated either: accepted but not funded."""
 
 
 def not_accommodated(outcome: str, adopted: bool, *, line_dropped: bool = False) -> bool:

@@ -13,6 +13,7 @@ from litestar.response import Redirect
 from musrenbang.delivery.channels import printable
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
+from musrenbang.domain.errors import N_
 from musrenbang.http.deps import PoolDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
@@ -26,11 +27,14 @@ from musrenbang.reference import region
 from musrenbang.services import cycles as cycle_service
 from musrenbang.services.proposals import stop_proposer_news
 
+NOT_FOUND = N_("kode tidak ditemukan — periksa lagi setiap hurufnya, atau cari usulan Anda lewat «Lupa kode?»")
+"""A well-formed code no proposal has: mistyped, most likely (one letter of eight)."""
 
-@get("/lacak", include_in_schema=False)
-async def find_proposal(request: Request) -> Response:
-    """A code typed in the lookup form: its page, or the form again saying why not, showing what was typed
-    less the control characters no page can carry."""
+
+@get("/lacak", include_in_schema=False, dependencies=FROM_REPLICA)
+async def find_proposal(request: Request, pool: PoolDep) -> Response:
+    """A code typed in the lookup form: its page, or the form again saying why not (a code no proposal
+    has too: 404), showing what was typed less the control characters no page can carry."""
     typed = request.query_params.get("kode", "")
     if not printable(typed):
         return page(request, "track_lookup.html", typed="", error="")
@@ -39,15 +43,35 @@ async def find_proposal(request: Request) -> Response:
     except ValueError as exc:
         return page(request, "track_lookup.html", status=422, typed=printable(typed[:100]),
                     error=translate(request, exc.args[0]))  # fmt: skip
+    try:
+        await found_on_standby_or_primary(request, pool, lambda conn: _exists(conn, code))
+    except NotFoundException:
+        return _not_found(request, printable(typed[:100]))
     return Redirect(f"/lacak/{code}", status_code=303)
+
+
+async def _exists(conn: asyncpg.Connection, code: str) -> None:
+    if await conn.fetchval("SELECT 1 FROM proposals WHERE code = $1", code) is None:
+        raise NotFoundException()
+
+
+def _not_found(request: Request, typed: str) -> Response:
+    """The lookup form again, with the code that names no proposal, answered 404."""
+    return page(request, "track_lookup.html", status=404, typed=typed, error=translate(request, NOT_FOUND))
 
 
 @get("/lacak/{code:str}", include_in_schema=False, dependencies=FROM_REPLICA)
 async def track(request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
-    canonical = code_or_404(code)
+    try:
+        canonical = values.normalize_code(code)
+    except ValueError:
+        return _not_found(request, printable(code[:100]))
     if canonical != code:
         return Redirect(f"/lacak/{canonical}", status_code=301)
-    context = await found_on_standby_or_primary(request, pool, lambda conn: _tracked(conn, code))
+    try:
+        context = await found_on_standby_or_primary(request, pool, lambda conn: _tracked(conn, code))
+    except NotFoundException:
+        return _not_found(request, code)
     news = request.query_params.get("kabar")
     return page(request, "track.html", **context, news=news if news == "diminta" else None)
 

@@ -23,6 +23,7 @@ from musrenbang.http.i18n import translate
 from musrenbang.http.inputs import form_revision, int_param
 from musrenbang.http.notices import notify
 from musrenbang.http.render import page
+from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.reference import region_names
 
@@ -52,21 +53,39 @@ async def _queue_page(request: Request, actor: Actor, pool: asyncpg.Pool, *, fai
     scope = actor.region or city_of(request).region  # admin: the whole city
     number = max(int_param(request, "halaman") or 1, 1)
     async with pool.acquire() as conn:
+        cycles = [(r["year"], r["adopted"]) for r in await cycle_views.all_cycles(conn)]
+        tahun, years = _years_chosen(request.query_params.get("tahun", ""), cycles)
         total, rows = await proposal_views.verification_queue(
-            conn, scope, status, bidang, offset=(number - 1) * proposal_views.QUEUE_PAGE
+            conn, scope, status, bidang, years=years, offset=(number - 1) * proposal_views.QUEUE_PAGE
         )
         if not rows and number > 1 and total:  # the last page emptied by the decisions made on it: the new last
             number = -(-total // proposal_views.QUEUE_PAGE)
             total, rows = await proposal_views.verification_queue(
-                conn, scope, status, bidang, offset=(number - 1) * proposal_views.QUEUE_PAGE
+                conn, scope, status, bidang, years=years, offset=(number - 1) * proposal_views.QUEUE_PAGE
             )
         names = await region_names(conn, sorted({r["kelurahan"] for r in rows}))
     pages = max(-(-total // proposal_views.QUEUE_PAGE), 1)
     return page(request, "verification_queue.html", status=422 if errors else 200, actor=actor, rows=rows,
                 total=total, page_number=number, pages=pages, current=status, bidang=bidang, names=names,
+                tahun=tahun, cycles=cycles, adopted_years={y for y, adopted in cycles if adopted},
                 failed=failed, entered=entered or {}, mergeable=rules.MERGEABLE,
                 merge_targets=rules.MERGE_TARGETS,
                 errors={f: translate(request, m) for f, m in (errors or {}).items()})  # fmt: skip
+
+
+ALL_YEARS = "semua"
+"""`?tahun=semua`: the queue of every RKPD year, adopted ones too."""
+
+
+def _years_chosen(typed: str, cycles: list[tuple[int, bool]]) -> tuple[str, list[int] | None]:
+    """The queue's year filter as the form shows it ("" the years still open, ALL_YEARS, or a year) and the
+    years it lists (None: every year). By default the years whose RKPD is not adopted yet: a proposal of an
+    adopted year can no longer be decided on."""
+    if typed == ALL_YEARS:
+        return ALL_YEARS, None
+    if typed.isdigit() and len(typed) == 4:
+        return typed, [int(typed)]
+    return "", [year for year, adopted in cycles if not adopted]
 
 
 @post("/petugas/verifikasi/{code:str}", include_in_schema=False)
@@ -100,7 +119,7 @@ async def decide(request: Request, actor: ActorDep, proposals: ProposalsDep, run
 
 def _back(request: Request) -> Response:
     """To the queue, with the filters the form was sent from."""
-    kept = {k: v for k in ("status", "bidang", "halaman") if (v := request.query_params.get(k))}
+    kept = {k: v for k in ("status", "bidang", "tahun", "halaman") if (v := request.query_params.get(k))}
     return Redirect(f"/petugas/verifikasi{'?' + urlencode(kept) if kept else ''}", status_code=303)
 
 

@@ -288,6 +288,17 @@ class Proposals(Projection):
                 for line in e.lines:
                     for code in line.origins:
                         entries.append((code, {"line_id": line.line_id, "revision": e.revision}))
+                # Still waiting for verification (or a pokir for the secretariat's check): the year is closed
+                # and nothing can be decided on them any more (services/proposals.py), so they read as closed
+                # without a decision, a need left unmet that may be proposed again for a later year.
+                await writes.flush()
+                left = await conn.fetch(
+                    "UPDATE proposals SET status = $2, status_reason = NULL, updated_at = $3"
+                    " WHERE year = $1 AND status = $4 RETURNING code",
+                    e.year, rules.TIDAK_DIPROSES, r.recorded_at, rules.DIAJUKAN,
+                )  # fmt: skip
+                for row in sorted(left, key=lambda row: row["code"]):
+                    entries.append((row["code"], {"unprocessed": True, "year": e.year, "revision": e.revision}))
             case RkpdEnacted():
                 await writes.flush()
                 rows = await conn.fetch("SELECT code FROM proposals WHERE year = $1 AND rkpd_line IS NOT NULL"
@@ -423,19 +434,21 @@ QUEUE_PAGE = 100
 
 
 async def verification_queue(conn: asyncpg.Connection, scope: str, status: str, bidang: str | None, *,
-                             offset: int = 0) -> tuple[int, list[asyncpg.Record]]:  # fmt: skip
+                             years: Sequence[int] | None = None, offset: int = 0
+                             ) -> tuple[int, list[asyncpg.Record]]:  # fmt: skip
     """How many proposals of `scope` (a kelurahan, or every kelurahan under a region code) are at `status`,
-    and one page of them, the oldest need first. Pokir are left out: the DPRD secretariat checks them,
-    not the kelurahan."""
+    and one page of them, the oldest need first; `years`: only those RKPD years' (None: every year's).
+    Pokir are left out: the DPRD secretariat checks them, not the kelurahan."""
     where = ("(kelurahan = $1 OR kelurahan LIKE $1 || '.%') AND status = $2 AND ($3::text IS NULL OR bidang = $3)"
-             " AND source <> 'pokir'")  # fmt: skip
-    total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", scope, status, bidang)
+             " AND source <> 'pokir' AND ($4::int[] IS NULL OR year = ANY($4::int[]))")  # fmt: skip
+    chosen = None if years is None else list(years)
+    total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", scope, status, bidang, chosen)
     rows = await conn.fetch(
-        "SELECT code, kelurahan, rw, rt, title, problem, bidang, kind, estimated_cost, volume::text AS volume,"
+        "SELECT code, year, kelurahan, rw, rt, title, problem, bidang, kind, estimated_cost, volume::text AS volume,"
         " unit, beneficiaries, status, status_reason, submitted_at, first_year, times, revision,"
         " agreed_volume::text AS agreed_volume, agreed_cost FROM proposals"
-        f" WHERE {where} ORDER BY first_year, kelurahan, rw, submitted_at, code LIMIT $4 OFFSET $5",
-        scope, status, bidang, QUEUE_PAGE, offset,
+        f" WHERE {where} ORDER BY first_year, kelurahan, rw, submitted_at, code LIMIT $5 OFFSET $6",
+        scope, status, bidang, chosen, QUEUE_PAGE, offset,
     )  # fmt: skip
     return total, rows
 

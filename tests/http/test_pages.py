@@ -175,7 +175,8 @@ async def test_every_page_has_an_english_version(client: httpx.AsyncClient) -> N
         (f"/lacak/{code}", "Submitted, awaiting verification"),
         ("/kelurahan/32.75.01.1001", "Proposals in Kelurahan"),
         ("/kecamatan/32.75.01", "Estimated cost"),
-        ("/lacak/ZZZZZZZZ", "page not found"),
+        ("/halaman-yang-tidak-ada", "page not found"),
+        ("/lacak/ZZZZZZZZ", "Lost your code?"),  # the lookup form again (tests/http/test_adopted_year_s20.py)
     ]
     for path, english in pages:
         r = await client.get(path, params={"lang": "en"})
