@@ -17,7 +17,7 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain.access import Actor, covers
 from musrenbang.domain.errors import N_, DomainError, ValidationFailed
-from musrenbang.http.deps import ActorDep, PoolDep
+from musrenbang.http.deps import ActorDep, PoolDep, StoreDep
 from musrenbang.http.i18n import translate
 from musrenbang.http.labels import LEVEL_LABELS, ROLE_LABELS
 from musrenbang.http.notices import notify
@@ -25,7 +25,7 @@ from musrenbang.http.ratelimit import client_address, limit_key
 from musrenbang.http.render import page
 from musrenbang.http.security import HOST_ONLY, SESSION_COOKIE, local_path, over_https
 from musrenbang.reference import region_names
-from musrenbang.services import accounts, login_throttle
+from musrenbang.services import accounts, cycles, login_throttle
 from musrenbang.services.accounts import NotAuthenticated
 
 
@@ -226,18 +226,48 @@ async def logout(request: Request, pool: PoolDep) -> Response:
     return response
 
 
+FORUM_ORDER = {forum_rules.OPEN: 0, forum_rules.SCHEDULED: 1, forum_rules.CLOSED: 2}
+
+
+class ForumYear(msgspec.Struct, frozen=True):
+    """A year's forums on the staff home page: those still to hold or under way, and those closed —
+    folded away (a count and a link to the year's calendar) for a year before the one being planned."""
+
+    year: int
+    active: list[asyncpg.Record]
+    closed: list[asyncpg.Record]
+    folded: bool
+
+
+def forum_years(rows: list[asyncpg.Record], planned: int) -> list[ForumYear]:
+    """`rows` (latest scheduled first) by RKPD year, newest first; in each, open forums, then scheduled."""
+    years: dict[int, list[asyncpg.Record]] = {}
+    for r in rows:
+        years.setdefault(r["year"], []).append(r)
+    return [ForumYear(year, sorted((r for r in found if r["status"] != forum_rules.CLOSED),
+                                   key=lambda r: FORUM_ORDER.get(r["status"], 1)),
+                      [r for r in found if r["status"] == forum_rules.CLOSED], year < planned)
+            for year, found in sorted(years.items(), reverse=True)]  # fmt: skip
+
+
 @get("/petugas", include_in_schema=False, cache_control=NOT_KEPT)
-async def staff_home(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
+async def staff_home(request: Request, actor: ActorDep, pool: PoolDep, store: StoreDep) -> Template:
     """The forums listed are chosen by the account's region in the query, before the limit: taking the city's
     200 latest first and keeping a facilitator's among them left a kelurahan's own forums out once the other
     kelurahan of a large city (or of past years) had scheduled 200 after them."""
     scope = actor.region if actor.role == "facilitator" else None
-    rows = await pool.fetch("SELECT forum_id, level, region, title, status FROM forums WHERE origin = 'musrenbang'"
+    rows = await pool.fetch("SELECT forum_id, level, region, year, title, status FROM forums"
+                            " WHERE origin = 'musrenbang'"
                             " AND ($1::text IS NULL OR region = $1 OR starts_with(region, $1 || '.'))"
                             " ORDER BY scheduled_at DESC LIMIT 200", scope)  # fmt: skip
     mine = [r for r in rows if covers(actor, r["region"])]
     adopted = [r["year"] for r in await pool.fetch("SELECT year FROM rkpd_state WHERE revision > 0 ORDER BY year DESC")]
     async with pool.acquire() as conn:
         names = await region_names(conn, [*(r["region"] for r in mine), *([actor.region] if actor.region else [])])
-    return page(request, "staff_home.html", actor=actor, forums=mine, adopted=adopted, names=names,
+    try:
+        planned = await cycles.planned_year(store) if mine else 0
+    except DomainError:  # no cycle being planned: the latest year with forums is the one at hand
+        planned = max(r["year"] for r in mine)
+    return page(request, "staff_home.html", actor=actor, forum_years=forum_years(mine, planned), adopted=adopted,
+                names=names,
                 ROLES=ROLE_LABELS, LEVELS=LEVEL_LABELS, FORUM_STATUS=forum_rules.STATUS_LABELS)  # fmt: skip

@@ -14,6 +14,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import bounds, values
+from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import forum as rules
 from musrenbang.domain.access import Actor, covers, require_region, require_role
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
@@ -48,8 +49,24 @@ async def _load_in_scope(forums: ForumService, forum_id: str, actor: Actor) -> r
 async def new_forum_form(request: Request, actor: ActorDep, store: StoreDep, pool: PoolDep) -> Template:
     require_role(actor, "admin", "facilitator")
     year = await cycles.planned_year(store)
-    values = {"region": actor.region or "", "year": str(year), "held_on": cycles.today().isoformat(), "starts_at": ""}
+    level, held_on = _first_day_open(await cycles.load_cycle(store, year), actor)
+    values = {"region": actor.region or "", "year": str(year), "held_on": held_on.isoformat(), "starts_at": ""}
+    if level:
+        values["level"] = level
     return await _new_forum_page(request, actor, pool, values, {})
+
+
+def _first_day_open(state: cycle_rules.Cycle, actor: Actor) -> tuple[str, dt.date]:
+    """The level the form offers first and the day it offers: the first level whose stage's window is open
+    (today) or still to come (its first day); today, and the form's first level, when none is. A form
+    dated today outside the window was refused at its first sending."""
+    today = cycles.today()
+    levels = ("kelurahan", "kecamatan") + (("kota",) if actor.role == "admin" else ())
+    for level in levels:
+        window = state.calendar.get(cycle_rules.LEVEL_STAGE[level])
+        if window is not None and not state.adopted and today <= window.closes:
+            return level, max(today, window.opens)
+    return "", today
 
 
 async def _new_forum_page(request: Request, actor: Actor, pool: asyncpg.Pool, values: dict[str, str],
@@ -178,9 +195,10 @@ async def session(request: Request, actor: ActorDep, forums: ForumsDep, pool: Po
 
 async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Pool, forum: rules.Forum, actor: Actor,
                         *, entered: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                        form: str = "") -> Template:  # fmt: skip
+                        form: str = "", status: int = 422) -> Template:  # fmt: skip
     """The session page; after a form with mistakes, that form as it was typed (`entered`) with each
-    mistake beside its field (`errors`, keyed by field id), answered 422 with nothing written."""
+    mistake beside its field (`errors`, keyed by field id), answered 422 (or `status`) with nothing written;
+    an action refused as a whole has its reason under `errors["form"]`, shown at the top."""
     s = forum.scheduled
     ballots, sheets = await forums.ballots_and_sheets(s.forum_id)
     typed = {b.delegate_id: b for b in rules.latest(ballots)}
@@ -194,7 +212,7 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
         places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE kode = ANY($1::text[])",
                                        sorted(kelurahan))) if kelurahan else {}  # fmt: skip
     return page(
-        request, "forum_session.html", status=422 if errors else 200, forum=forum, s=s, place=place, numbers=numbers,
+        request, "forum_session.html", status=status if errors else 200, forum=forum, s=s, place=place, numbers=numbers,
         places=places,
         typed={d: ",".join(str(numbers[i]) for i in (*b.approvals, *b.ranking, *b.points)) for d, b in typed.items()},
         consensus=consensus.marks if consensus else {}, standing=await forums.standing(forum), actor=actor,
@@ -203,6 +221,17 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
         errors=_translated(request, errors or {}), failed_form=form, STATUS=rules.STATUS_LABELS, RULES=RULE_LABELS,
         LEVEL_NAMES=LEVEL_LABELS,
     )  # fmt: skip
+
+
+async def _refused(request: Request, forums: ForumService, pool: asyncpg.Pool, forum_id: str, actor: Actor,
+                   exc: DomainError, form: str) -> Template:  # fmt: skip
+    """An action of the page refused as a whole (the stage's window not open yet, the forum closed
+    meanwhile): the forum's page again, as it is now, saying why — not an error page with no way back to
+    it. The status stays what the refusal is (404 for what does not exist, else 409); nothing was written."""
+    forum = await _load_in_scope(forums, forum_id, actor)
+    status = 404 if isinstance(exc, NotFound) else 422 if isinstance(exc, ValidationFailed) else 409
+    return await _session_page(request, forums, pool, forum, actor, errors={"form": exc.message}, form=form,
+                               status=status)  # fmt: skip
 
 
 def _back_to(forum: rules.Forum, anchor: str) -> Response:
@@ -265,7 +294,7 @@ async def add_delegate(request: Request, actor: ActorDep, forums: ForumsDep, poo
             # delegate at the next turn; a refusal for anything else stands.
             forum = await _load_in_scope(forums, forum_id, actor)
             if isinstance(exc, DomainError) and command.delegate_id not in forum.delegates:
-                raise
+                return await _refused(request, forums, pool, forum_id, actor, exc, "peserta")
             continue
         await runner.wait_until_applied(["forums"], result.last)
         return _back_to(forum, "peserta")
@@ -273,18 +302,21 @@ async def add_delegate(request: Request, actor: ActorDep, forums: ForumsDep, poo
 
 
 @post("/forum/{forum_id:str}/buka", include_in_schema=False)
-async def open_forum(request: Request, actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
+async def open_forum(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep, runner: RunnerDep,
                      forum_id: FromPath[str]) -> Response:  # fmt: skip
     """Open; a forum this very form opened already (a double tap: the browser shows the second answer) is
-    answered with its page, not an error."""
+    answered with its page, not an error; one that cannot be opened (its stage's window not open yet), with
+    its page saying why."""
     forum = await _load_in_scope(forums, forum_id, actor)
     back = Redirect(f"/forum/{forum.scheduled.forum_id}", status_code=303)
     if forum.status == rules.OPEN:
         return back
     try:
         result = await forums.open(forum.scheduled.forum_id, _meta(actor))
-    except (ConcurrencyError, DomainError):  # the twin tap opened it meanwhile: the rules say "sudah dibuka"
+    except (ConcurrencyError, DomainError) as exc:  # the twin tap opened it meanwhile: the rules say "sudah dibuka"
         if not await forums.has_recorded(forum.scheduled.forum_id, ForumOpened):
+            if isinstance(exc, DomainError):
+                return await _refused(request, forums, pool, forum_id, actor, exc, "buka")
             raise
         return back
     await runner.wait_until_applied(["forums"], result.last)
@@ -307,7 +339,10 @@ async def type_ballots(request: Request, actor: ActorDep, forums: ForumsDep, poo
     """Paper ballots typed one delegate per row: agenda numbers separated by commas or spaces. A row with
     a mistake comes back marked, every row as typed, and nothing is saved until all rows are right."""
     forum = await _load_in_scope(forums, forum_id, actor)
-    _taking_entries(forum, N_("musyawarah sudah ditutup; surat suara tidak diterima lagi"))
+    try:
+        _taking_entries(forum, N_("musyawarah sudah ditutup; surat suara tidak diterima lagi"))
+    except DomainError as exc:
+        return await _refused(request, forums, pool, forum_id, actor, exc, "suara")
     commands, errors, typed = forum_forms.ballot_rows(forum, await request.form())
     if errors:
         return await _session_page(request, forums, pool, forum, actor, entered=typed, errors=errors, form="suara")
@@ -322,7 +357,10 @@ async def type_ballots(request: Request, actor: ActorDep, forums: ForumsDep, poo
 async def consensus_scores(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
                            runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
     forum = await _load_in_scope(forums, forum_id, actor)
-    _taking_entries(forum, N_("musyawarah sudah ditutup; nilai tidak diterima lagi"))
+    try:
+        _taking_entries(forum, N_("musyawarah sudah ditutup; nilai tidak diterima lagi"))
+    except DomainError as exc:
+        return await _refused(request, forums, pool, forum_id, actor, exc, "nilai")
     changes, changed, errors, typed = forum_forms.consensus_marks(forum, await request.form())
     if errors:
         return await _session_page(request, forums, pool, forum, actor, entered=typed, errors=errors, form="nilai")
@@ -354,6 +392,8 @@ async def adjust_item(request: Request, actor: ActorDep, forums: ForumsDep, pool
             errors = {ADJUST_FIELDS.get(field, field): message for field, message in exc.errors.items()}
         except NotFound as exc:  # an item not on the agenda
             errors = {"item_id": exc.message}
+        except DomainError as exc:  # the forum not open (any more)
+            return await _refused(request, forums, pool, forum_id, actor, exc, "ubah")
         else:
             await runner.wait_until_applied(["forums"], result.last)
             title = next((a.title for a in forum.agenda if a.item_id == command.item_id), command.item_id)
@@ -375,6 +415,8 @@ async def mandate(request: Request, actor: ActorDep, forums: ForumsDep, pool: Po
         entered = {f"mandate_{d}": "on" for d in chosen}
         errors = {"mandate": next(iter(exc.errors.values()))}
         return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors, form="mandat")
+    except DomainError as exc:
+        return await _refused(request, forums, pool, forum_id, actor, exc, "mandat")
     await runner.wait_until_applied(["forums"], result.last)
     notice = translate(request, N_("Delegasi ke tingkat berikutnya ditetapkan"))
     return notify(request, _back_to(forum, "mandat"), notice)
@@ -399,8 +441,10 @@ async def close_forum(request: Request, actor: ActorDep, forums: ForumsDep, pool
         return await _session_page(request, forums, pool, forum, actor, errors=errors, form="tutup")
     try:
         result = await forums.close(forum.scheduled.forum_id, _meta(actor))
-    except (ConcurrencyError, DomainError):  # the twin tap closed it meanwhile: the rules say "sudah ditutup"
+    except (ConcurrencyError, DomainError) as exc:  # the twin tap closed it meanwhile: the rules say "sudah ditutup"
         if not await forums.has_recorded(forum.scheduled.forum_id, ForumClosed):
+            if isinstance(exc, DomainError):
+                return await _refused(request, forums, pool, forum_id, actor, exc, "tutup")
             raise
         return minutes
     await runner.wait_until_applied(["forums", "proposals"], result.last)

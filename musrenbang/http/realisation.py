@@ -238,17 +238,26 @@ class RealisationPages(Controller):
             # This form was recorded, then changed (Back, edit, send again): nothing new is recorded; the
             # page shows what is recorded now, with what was typed and a key of its own to send it.
             retyped = {k: v for k, v in entered.items() if k != "idempotency_key"}
+            errors = {"form": N_("formulir ini sudah dicatat sebelumnya: periksa tahap yang sudah dicatat, lalu"
+                                 " kirim lagi bila perlu")}  # fmt: skip
             return await _line_page(request, pool, actor, realisation, year, line_id, status=409, entered=retyped,
-                                    errors={"form": N_("formulir ini sudah dicatat sebelumnya: periksa tahap yang"
-                                                       " sudah dicatat, lalu kirim lagi bila perlu")})  # fmt: skip
+                                    errors=_photos_again(errors, uploads))  # fmt: skip
         except ValidationFailed as exc:
             return await _line_page(request, pool, actor, realisation, year, line_id, status=422, entered=entered,
-                                    errors=exc.errors)  # fmt: skip
+                                    errors=_photos_again(exc.errors, uploads))  # fmt: skip
         except DomainError as exc:
             return await _line_page(request, pool, actor, realisation, year, line_id, status=422, entered=entered,
-                                    errors={"form": exc.message})  # fmt: skip
+                                    errors=_photos_again({"form": exc.message}, uploads))  # fmt: skip
         await runner.wait_until_applied(PROJECTIONS, result.last)
         return Redirect(f"/petugas/realisasi/{year}/{line_id}?dicatat=1", status_code=303)
+
+
+def _photos_again(errors: dict[str, Any], uploads: list[UploadFile]) -> dict[str, Any]:
+    """`errors`, saying that the photos must be chosen again when some were sent: a page sent back cannot
+    keep the files chosen, and the stage sent again without them would be recorded without its photos."""
+    if uploads and "photos" not in errors:
+        return {**errors, "photos": N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")}
+    return errors
 
 
 def _command_from_form(entered: dict[str, str], year: int, line_id: str, by_agency: str | None
