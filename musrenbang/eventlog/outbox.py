@@ -12,8 +12,8 @@ address for one piece of news: the notices of one event that tell the same thing
 several subjects (a line's milestone, to the line's and to its proposals' followers: `Notice.news`) share
 their `dedupe`, and an address (the same channel and address, whatever subscriptions it has) gets the
 first of them only, and never one whose `dedupe` it was already sent or is waiting to be (the once-only
-"under way"; a message cancelled by a stop or given up as failed does not count as sent). So a stop that
-cancels such a message queues it again through the address's other subscriptions the news reaches
+"under way"; a message cancelled by a stop or given up as failed does not count as sent). So a stop
+hands such a message still waiting to the address's other subscription the news reaches
 (`cancel_queued`): stopping the line's messages must not silence what its proposals' followers are told.
 
 The addresses come from `subscriptions` (personal data) by a join in the database: they never pass
@@ -44,8 +44,7 @@ FROM (
     FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[])
          WITH ORDINALITY AS d(subject, dedupe, event_id, purpose, title, body, shared, n)
     JOIN subscriptions s ON s.subject = d.subject AND s.confirmed AND s.stopped_at IS NULL
-    WHERE ($8::text[] IS NULL OR s.channel || ' ' || s.address = ANY($8::text[]))
-      AND NOT (d.shared AND EXISTS (SELECT 1 FROM outbox o WHERE o.address = s.address AND o.channel = s.channel
+    WHERE NOT (d.shared AND EXISTS (SELECT 1 FROM outbox o WHERE o.address = s.address AND o.channel = s.channel
                                     AND o.dedupe = d.dedupe AND o.status IN ('pending', 'delivered')))
 ) m
 ORDER BY m.channel, m.address, m.per, m.n
@@ -80,7 +79,7 @@ async def enqueue(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Ev
             if n.follow_to is not None:
                 follow_on.append((n.subject, n.follow_to))
     if rows:
-        await conn.execute(_MESSAGES, *(list(c) for c in zip(*rows, strict=True)), None)
+        await conn.execute(_MESSAGES, *(list(c) for c in zip(*rows, strict=True)))
     if follow_on:
         await conn.execute(_FOLLOW_ON, [s for s, _ in follow_on], [t for _, t in follow_on])
 
@@ -88,7 +87,22 @@ async def enqueue(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Ev
 _CANCEL = """
 UPDATE outbox SET status = 'cancelled'
 WHERE status = 'pending' AND (subscription = ANY($1::uuid[]) OR (subscription IS NULL AND link = ANY($2::text[])))
-RETURNING event_id, dedupe, channel, address
+"""
+
+_SHARED_PENDING = """
+SELECT o.id, o.event_id, o.dedupe FROM outbox o
+WHERE o.status = 'pending' AND o.event_id IS NOT NULL AND o.subscription = ANY($1::uuid[])
+"""
+
+# The same row (its id: a sender may be sending it right now, and its delivery must still be the only one)
+# handed to another live subscription of the same address that the news reaches, in that one's words.
+_MOVE = """
+UPDATE outbox o SET subscription = s.id, title = $3, body = $4, link = s.link
+FROM subscriptions s
+WHERE o.id = $1 AND o.status = 'pending' AND s.subject = $2 AND s.channel = o.channel AND s.address = o.address
+  AND s.confirmed AND s.stopped_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.subscription = s.id AND x.dedupe = o.dedupe)
+RETURNING o.id
 """
 
 
@@ -99,27 +113,24 @@ async def cancel_queued(
     inside the caller's transaction that stops them.
 
     A piece of news shared by several subscriptions of one address (a line's milestone, queued under the
-    line's, the first listed) is queued again under another of the address's subscriptions it reaches, if
+    line's, the first listed) is handed instead to another of the address's subscriptions it reaches, if
     one is still on: whoever stops following a line but still follows a proposal it came from is told
-    through the proposal, as they would have been had they never followed the line. The event is read
-    back from the log, since only it says which subjects the news went to."""
-    cancelled = await conn.fetch(_CANCEL, list(subscriptions), list(links))
-    wanted = {(r["event_id"], r["dedupe"]): f"{r['channel']} {r['address']}" for r in cancelled if r["event_id"]}
-    if not wanted:
-        return
-    found = await conn.fetch(
-        "SELECT event_id, event_type, data FROM events WHERE event_id = ANY($1::uuid[])",
-        list({event_id for event_id, _ in wanted}),
-    )
-    rows: list[tuple[str, str, uuid.UUID, str, str, str, bool]] = []
-    for found_row in found:
-        event_id = found_row["event_id"]
-        for n in notices(codec.decode_event(found_row["event_type"], found_row["data"])):
-            dedupe = _dedupe(n, event_id)
-            if n.news is not None and (event_id, dedupe) in wanted:
-                rows.append((n.subject, dedupe, event_id, n.purpose, n.title, n.body, True))
-    if rows:
-        await conn.execute(_MESSAGES, *(list(c) for c in zip(*rows, strict=True)), sorted(set(wanted.values())))
+    through the proposal, as they would have been had they never followed the line. The row is moved, not
+    cancelled and copied: a sender holding its lease may be sending it at this moment, and a copy under a
+    new id would be sent as well. The event is read back from the log, since only it says which subjects
+    the news went to."""
+    shared = await conn.fetch(_SHARED_PENDING, list(subscriptions))
+    if shared:
+        found = await conn.fetch("SELECT event_id, event_type, data FROM events WHERE event_id = ANY($1::uuid[])",
+                                 list({r["event_id"] for r in shared}))  # fmt: skip
+        told = {r["event_id"]: notices(codec.decode_event(r["event_type"], r["data"])) for r in found}
+        for row in shared:
+            for n in told.get(row["event_id"], ()):
+                if n.news is not None and _dedupe(n, row["event_id"]) == row["dedupe"] and await conn.fetchval(
+                    _MOVE, row["id"], n.subject, n.title, n.body
+                ):
+                    break
+    await conn.execute(_CANCEL, list(subscriptions), list(links))
 
 
 def _dedupe(notice: Notice, event_id: uuid.UUID) -> str:
