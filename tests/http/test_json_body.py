@@ -3,6 +3,7 @@ for every handler (session 19 refused it only in the milestone API). Through the
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import asyncpg
@@ -28,6 +29,16 @@ async def test_a_number_sent_as_text_is_refused_naming_its_field_and_nothing_is_
                               headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
         assert r.status_code == 422, r.text
         assert r.json()["errors"] == {field: said}, r.text
+    # A whole number written as a fraction is named too (it was refused as "data", review s20).
+    r = await client.post("/api/v1/proposals", json=payload(kelurahan=KELURAHAN, estimated_cost=5_000_000.0),
+                          headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+    assert r.status_code == 422 and r.json()["errors"] == {"estimated_cost": "isi dengan bilangan bulat"}, r.text
+    # The same text under another Content-Type (`curl -d` sends a form's) never reaches a lenient reading:
+    # the edge answers 415 before (http/edge.py).
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        r = await client.post("/api/v1/proposals", content=json.dumps(payload(kelurahan=KELURAHAN, rw="3")),
+                              headers={"Idempotency-Key": str(uuid.uuid4()), "Content-Type": content_type})  # fmt: skip
+        assert r.status_code == 415, (content_type, r.text)
     assert await _proposals(app_pool) == before
     # Written as numbers, the same body is taken; text where the API asks for text stays text.
     r = await client.post("/api/v1/proposals", json=payload(kelurahan=KELURAHAN, estimated_cost=5_000_000),
