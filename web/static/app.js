@@ -41,13 +41,18 @@
   // A proposal being typed is kept in this browser until it is sent: a form that expired (left open for
   // hours, the browser restarted, its cookie gone) or a tab closed by mistake no longer loses a quarter of
   // an hour's writing. Never the proposer's name, number, e-mail or secret (a kelurahan office's shared
-  // computer), nor photos, and for a day at most. A fresh form takes it back; the code page forgets it.
+  // computer), nor photos, and for a day at most. A fresh form of the same RKPD year takes it back (the
+  // priority programs are numbered per year); a carry-over form keeps none (restored into a plain form it
+  // would lose its link to the earlier proposal). The code page forgets every draft of the form.
   var DRAFT_DAY = 24 * 3600 * 1000;
   var PRIVATE = /^(proposer_|revision_secret$|_csrf_token$|idempotency_key$|tanpa_lanjutan$|year$)/;
   var store = null;
   try { store = window.localStorage; } catch (e) { store = null; }
   var sent = document.querySelector("[data-draft-done]");
-  if (sent && store) store.removeItem("draft:" + sent.getAttribute("data-draft-done"));
+  if (sent && store) {
+    var prefix = "draft:" + sent.getAttribute("data-draft-done");
+    Object.keys(store).forEach(function (k) { if (k.indexOf(prefix) === 0) store.removeItem(k); });
+  }
   document.querySelectorAll("form[data-draft]").forEach(function (form) {
     if (!store) return;
     var key = "draft:" + form.getAttribute("data-draft");
