@@ -324,6 +324,9 @@ def describe(kind: str, d: dict[str, Any], words: Words) -> str:
             return _with_reason(text, d.get("reason"))  # fmt: skip
         case "rkpd.line_withdrawn":
             return _with_reason(words(N_("Baris RKPD %(line)s ditarik"), line=d.get("line_id")), d.get("reason"))
+        case "rkpd.adopted" if d.get("unprocessed"):  # the proposal, still unverified, closed by the adoption
+            return words(N_("RKPD %(year)s ditetapkan sebelum usulan ini diproses: usulan ini ditutup tanpa"
+                            " keputusan"), year=d.get("year"))  # fmt: skip
         case "rkpd.adopted":
             return words(N_("RKPD ditetapkan di Musrenbang Kota (revisi %(n)s)"), n=d.get("revision"))
         case "rkpd.milestone_recorded":

@@ -83,7 +83,7 @@ def _years_chosen(typed: str, cycles: list[tuple[int, bool]]) -> tuple[str, list
     adopted year can no longer be decided on."""
     if typed == ALL_YEARS:
         return ALL_YEARS, None
-    if typed.isdigit() and len(typed) == 4:
+    if typed.isascii() and typed.isdigit() and len(typed) == 4:  # "¹²³⁴" is digits to isdigit, not to int
         return typed, [int(typed)]
     return "", [year for year, adopted in cycles if not adopted]
 
