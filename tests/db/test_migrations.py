@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import shutil
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from asyncpg import Connection, Pool
 
 from musrenbang.db.connect import connect, create_pool
 from musrenbang.db.migrations import MigrationError, load_migrations, migrate
@@ -84,20 +87,31 @@ async def test_a_database_migrated_by_a_newer_program_is_refused(empty_database_
         await conn.close()
 
 
+@contextlib.asynccontextmanager
+async def _migrated_before(url: str, tmp_path: Path, first_left_out: str) -> AsyncIterator[tuple[Connection, Pool]]:
+    """A database migrated up to, not including, the migration named `first_left_out` (a data migration's
+    test writes the rows it finds, then migrates the rest)."""
+    before = tmp_path / "m"
+    before.mkdir()
+    for path in sorted(migrations_dir().glob("*.sql")):
+        if path.name < first_left_out:
+            shutil.copy(path, before / path.name)
+    conn = await connect(url)
+    pool = await create_pool(url, min_size=1, max_size=2)
+    try:
+        await migrate(conn, before)
+        yield conn, pool
+    finally:
+        await pool.close()
+        await conn.close()
+
+
 async def test_0042_carries_followers_of_an_already_merged_proposal_on_to_where_it_lives(
     empty_database_url: str, tmp_path: Path
 ) -> None:
     """Before session 19, asking to follow a proposal merged already made a subscription nothing would ever
     write to again. The migration carries the confirmed ones on to the end of the chain of merges."""
-    before = tmp_path / "m"
-    before.mkdir()
-    for path in sorted(migrations_dir().glob("*.sql")):
-        if path.name < "0042":
-            shutil.copy(path, before / path.name)
-    conn = await connect(empty_database_url)
-    pool = await create_pool(empty_database_url, min_size=1, max_size=2)
-    try:
-        await migrate(conn, before)
+    async with _migrated_before(empty_database_url, tmp_path, "0042") as (conn, pool):
         store = EventStore(pool)
         merges = [ProposalMerged(code="AAAA0001", into="BBBB0002", reason="sama"),
                   ProposalMerged(code="BBBB0002", into="CCCC0003", reason="sama")]  # fmt: skip
@@ -117,21 +131,10 @@ async def test_0042_carries_followers_of_an_already_merged_proposal_on_to_where_
         # Run again (as a restore into a migrated database would): nothing more.
         await conn.execute((migrations_dir() / "0042_follow_merged_on.sql").read_text())
         assert await conn.fetchval("SELECT count(*) FROM subscriptions") == 4
-    finally:
-        await pool.close()
-        await conn.close()
 
 
 async def test_0043_fills_the_day_of_adoptions_projected_before_it(empty_database_url: str, tmp_path: Path) -> None:
-    before = tmp_path / "m"
-    before.mkdir()
-    for path in sorted(migrations_dir().glob("*.sql")):
-        if path.name < "0043":
-            shutil.copy(path, before / path.name)
-    conn = await connect(empty_database_url)
-    pool = await create_pool(empty_database_url, min_size=1, max_size=2)
-    try:
-        await migrate(conn, before)
+    async with _migrated_before(empty_database_url, tmp_path, "0043") as (conn, pool):
         store = EventStore(pool)
         for year, on in ((2031, dt.date(2030, 4, 5)), (2032, None)):
             await store.append(Append(f"rkpd-{year}", NEW_STREAM, [
@@ -144,6 +147,3 @@ async def test_0043_fills_the_day_of_adoptions_projected_before_it(empty_databas
         await migrate(conn)
         days = await conn.fetch("SELECT year, adopted_on FROM rkpd_adoptions ORDER BY year")
         assert [tuple(r) for r in days] == [(2031, dt.date(2030, 4, 5)), (2032, None)]
-    finally:
-        await pool.close()
-        await conn.close()
