@@ -19,12 +19,12 @@ from musrenbang.domain import values
 from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_, NotFound
 from musrenbang.domain.events import ForumClosed
-from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ForumsDep, PoolDep, StoreDep
 from musrenbang.http.labels import RULE_LABELS
 from musrenbang.http.log_head import check_pasted_head, hash_problem, latest_seal, pasted_hash
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
+from musrenbang.projections import city as city_views
 from musrenbang.projections import forums as forum_views
 from musrenbang.reference import region
 
@@ -41,9 +41,11 @@ async def berita_acara(request: Request, forums: ForumsDep, store: StoreDep, poo
     closing = [e for e in await store.read_stream(rules.stream_id(s.forum_id), from_version=head.version)
                if isinstance(e.event, ForumClosed)][0]  # fmt: skip
     check_url, qr = check_link(request, closing.hash.hex())
-    city = city_of(request)
     async with pool.acquire() as conn:
         place = await region(conn, s.region)
+        # The agencies as the settings named them (and assigned each bidang) at the close: the document
+        # does not change when the city reorganises its perangkat daerah later.
+        city = await city_views.settings_as_of(conn, closing.global_position)
         agreed = await _agreed_by_agency(conn, forum, city)
         td4 = await _kecamatan_priorities(conn, forum, city) if s.level == "kecamatan" else []
     items = {a.item_id: a for a in forum.agenda}

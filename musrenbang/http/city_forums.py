@@ -148,6 +148,7 @@ async def _berita_acara(request: Request, pool: asyncpg.Pool, name: str, forum: 
         codes = {k for g in ba.agreed for x in g.lines for k in x.locations} | {x.kelurahan for x in ba.not_agreed}
         async with pool.acquire() as conn:
             context["places"] = await rkpd_views.place_names(conn, sorted(codes))
+        context["agency_name"] = lambda code: ba.agency_names.get(code, code)  # as the close named them
     return page(request, "city_berita_acara.html", **context)
 
 

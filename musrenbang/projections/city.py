@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import asyncpg
 import msgspec
 
+from musrenbang.domain import city as city_rules
 from musrenbang.domain.city import City
-from musrenbang.domain.events import CityAgency, CityConfigured, CoordinateBounds, Dapil
+from musrenbang.domain.events import CityAgency, CityConfigured, CoordinateBounds, Dapil, event_tag
+from musrenbang.eventlog import codec
 from musrenbang.eventlog.store import RecordedEvent
 from musrenbang.projections import Projection
 
@@ -56,3 +58,19 @@ async def settings(conn: asyncpg.Connection) -> City:
         bounds=CoordinateBounds(**{side: str(row[side]) for side in ("south", "north", "west", "east")}),
         timezone=row["timezone"], dapil=msgspec.json.decode(row["dapil"], type=tuple[Dapil, ...]),
     )  # fmt: skip
+
+
+async def settings_as_of(conn: asyncpg.Connection, position: int) -> City:
+    """The settings that were in force when the event at global `position` was written: a document frozen
+    then (an adopted RKPD, a forum's Berita Acara) names each perangkat daerah as it was named then, not as
+    a later reorganisation renamed it. Read from the log, which keeps every version of the settings (this
+    read model keeps only the last): one indexed row of a short stream. The settings now when none are
+    older (not reached: a city is set up before anything is decided in it)."""
+    data = await conn.fetchval(
+        "SELECT data FROM events WHERE stream_id = $1 AND event_type = $2 AND global_position < $3"
+        " ORDER BY stream_version DESC LIMIT 1",
+        city_rules.STREAM, event_tag(CityConfigured), position,
+    )  # fmt: skip
+    if data is None:
+        return await settings(conn)
+    return city_rules.evolve(City(), codec.decode_event(event_tag(CityConfigured), data))

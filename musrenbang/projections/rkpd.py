@@ -415,6 +415,9 @@ class BeritaAcara(msgspec.Struct, frozen=True, kw_only=True):
     agreed: list[AgencyAgreed]
     not_agreed: list[NotAgreedProposal]
     head: ForumHead
+    agency_names: dict[str, str] = {}
+    """Every perangkat daerah's name (by code) as it was at the close: the Berita Acara names agencies so,
+    whatever they are called now."""
 
 
 class CityForum(msgspec.Struct, frozen=True, kw_only=True):
@@ -444,7 +447,7 @@ async def city_forum(conn: asyncpg.Connection, year: int, forum: str) -> CityFor
         return None
     berita_acara = None
     if row["closed_at"] is not None:
-        city = await city_views.settings(conn)
+        city = await city_views.settings_as_of(conn, row["position"])  # as the close named them
         by_agency: dict[str, list[RkpdLine]] = {}
         for line in _lines_decoder.decode(row["agreed"]):
             by_agency.setdefault(line.agency, []).append(line)
@@ -455,7 +458,7 @@ async def city_forum(conn: asyncpg.Connection, year: int, forum: str) -> CityFor
                          hash=row["hash"].hex())  # fmt: skip
         berita_acara = BeritaAcara(closed_at=row["closed_at"], minutes=row["minutes"], total_pagu=row["total_pagu"],
                                    agreed=agreed, not_agreed=_not_agreed_decoder.decode(row["not_agreed"]),
-                                   head=head)  # fmt: skip
+                                   head=head, agency_names={a.code: a.name for a in city.agencies})  # fmt: skip
     return CityForum(
         year=year, forum=forum, status="ditutup" if berita_acara else "dijadwalkan", held_on=row["held_on"],
         place=row["place"], chair=row["chair"], agenda=msgspec.json.decode(row["agenda"], type=list[str]),

@@ -11,9 +11,13 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 
 from musrenbang.db.connect import create_pool
+from musrenbang.domain.city import ConfigureCity
+from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.services import city as city_service
 from tests.conftest import _throwaway_database
 from tests.http.city_setup import seed, sign_in
 from tests.http.conftest import event_count
@@ -269,3 +273,41 @@ async def test_the_kecamatan_forums_agenda_names_each_proposals_kelurahan(city: 
         await browser.aclose()
     agenda = page[page.index("<ol>"):page.index("</ol>")]
     assert agenda.count(f" — {name} ") == len(city.codes), agenda
+
+
+async def test_a_renamed_agency_keeps_its_name_on_what_was_adopted_and_closed(city: City) -> None:
+    """A reorganisation renames perangkat daerah (SOTK): the settings change. The adopted RKPD and every
+    closed forum's Berita Acara are documents of their day and keep the names they were adopted under; only
+    what is still being worked on takes the new ones (review s20: the settings change rewrote them)."""
+    old_works, old_health = "Dinas Bina Marga dan Sumber Daya Air", "Dinas Kesehatan"
+    new_works, new_health = "Dinas Pekerjaan Umum dan Penataan Ruang", "Dinas Kesehatan dan Keluarga Berencana"
+    store = EventStore(city.pool)
+    now = await city_service.current(store)
+    renamed = {"DBMSDA": new_works, "DINKES": new_health}
+    command = ConfigureCity(
+        region=now.region, name=now.name, planning_agency=now.planning_agency,
+        planning_agency_short=now.planning_agency_short, bidang_agency=now.bidang_agency, bounds=now.bounds,
+        timezone=now.timezone, dapil=now.dapil,
+        agencies=tuple(msgspec.structs.replace(a, name=renamed.get(a.code, a.name)) for a in now.agencies),
+    )  # fmt: skip
+    assert await city_service.configure(store, command, Metadata(actor="admin", role="admin")) is not None
+    await eventually(lambda: city.pool.fetchval("SELECT 1 FROM city_agencies WHERE name = $1", new_works),
+                     "the rename in the city read model")  # fmt: skip
+    rkpd = (await city.client.get(BASE)).json()
+    assert rkpd["status"] == "ditetapkan" and {i["agency_name"] for i in rkpd["items"]} == {old_works}
+    for path in ("/rkpd/2022", "/rkpd/2022.csv", "/rkpd/2022/forum-perangkat-daerah", "/rkpd/2022/musrenbang-kota"):
+        page = await city.client.get(path)
+        assert page.status_code == 200 and old_works in page.text and new_works not in page.text, path
+    forum_pd = (await city.client.get("/rkpd/2022/forum-perangkat-daerah")).text
+    assert old_health in forum_pd.split('id="tidak-disepakati"')[1] and new_health not in forum_pd
+    assert (await city.client.get(FORUM_PD)).json()["berita_acara"]["agency_names"]["DINKES"] == old_health
+    kecamatan = await city.pool.fetchval("SELECT forum_id FROM forums WHERE level = 'kecamatan'")
+    berita_acara = (await city.client.get(f"/forum/{kecamatan}/berita-acara")).text
+    assert old_works in berita_acara and new_works not in berita_acara
+    # What is worked on now names the agency as it is called now: Bappeda's page of the year.
+    browser = await sign_in(str(city.client.base_url), city.users["admin"])
+    try:
+        working = (await browser.get("/petugas/rkpd/2022")).text
+    finally:
+        await browser.aclose()
+    assert new_works in working
