@@ -142,6 +142,23 @@ def _milestone(event: RkpdMilestoneRecorded) -> list[Notice]:
     return out
 
 
+_UNPROCESSED = {
+    "belum_diverifikasi": "belum diverifikasi",
+    "belum_diperbaiki": "dikembalikan untuk diperbaiki dan belum diperbaiki",
+    "belum_dimusyawarahkan": "lolos verifikasi tetapi belum dibahas di musyawarah",
+}
+
+
+def closed_unprocessed(code: str, year: int, reason: str) -> Notice:
+    """A proposal closed without a decision by its year's adoption (domain/proposal.CLOSED_AT_ADOPTION, `reason`
+    one of its values): no event of its own says so, so the adoption's service queues this (services/rkpd.py).
+    Once per year: a later revision closes nothing more."""
+    return Notice(subject=code, purpose="unprocessed", title=f"Kabar usulan {code}", once=f"unprocessed:{year}",
+                  body=f"RKPD {year} ditetapkan ketika usulan {code} {_UNPROCESSED.get(reason, 'belum diproses')}:"
+                       " usulan ditutup tanpa keputusan. Kebutuhan ini dapat diusulkan lagi untuk tahun berikutnya"
+                       " lewat halaman lacak.")  # fmt: skip
+
+
 def _proposal(code: str, purpose: str, body: str) -> Notice:
     return Notice(subject=code, purpose=purpose, title=f"Kabar usulan {code}", body=body)
 

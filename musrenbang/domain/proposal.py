@@ -54,9 +54,26 @@ DITERUSKAN_SETWAN = "diteruskan_setwan"
 TIDAK_TERAKOMODASI = "tidak_terakomodasi"
 MASUK_RKPD = "masuk_rkpd"
 TIDAK_DIPROSES = "tidak_diproses"
-"""Still waiting for verification (or the DPRD secretariat's check) when its year's RKPD was adopted: closed
-without a decision. Not on the proposal's stream: the proposals read model derives it from `rkpd.adopted`
-(nothing can be decided on the proposal once the year is adopted: services/proposals.py)."""
+"""Not processed to the end when its year's RKPD was adopted (`CLOSED_AT_ADOPTION`): closed without a
+decision. Not on the proposal's stream: the proposals read model derives it from `rkpd.adopted` (nothing
+can be decided on the proposal once the year is adopted: services/proposals.py)."""
+CLOSED_AT_ADOPTION = {
+    "diajukan": "belum_diverifikasi",
+    "dikembalikan": "belum_diperbaiki",
+    "diterima": "belum_dimusyawarahkan",
+    "diterima_dengan_perubahan": "belum_dimusyawarahkan",
+}
+"""Where a proposal can still stand when its year's RKPD is adopted, short of any outcome → why it is then
+closed TIDAK_DIPROSES (its `status_reason`): still waiting for verification (or a pokir for the DPRD
+secretariat's check), returned and never corrected, or accepted and never decided at a forum. Each would
+otherwise read as waiting for ever: nothing can be verified, revised or put on an agenda in an adopted year."""
+UNPROCESSED_REASONS = {
+    "belum_diverifikasi": N_("belum diverifikasi ketika RKPD ditetapkan"),
+    "belum_diperbaiki": N_("dikembalikan untuk diperbaiki dan belum diperbaiki ketika RKPD ditetapkan"),
+    "belum_dimusyawarahkan": N_("lolos verifikasi, tetapi belum dibahas di musyawarah ketika RKPD ditetapkan"),
+}
+"""The reasons of `CLOSED_AT_ADOPTION`, in words (a row closed before the reason was kept has none: it was
+waiting for verification)."""
 STATUSES = {
     DIAJUKAN: N_("Diajukan, menunggu verifikasi"),
     DIKEMBALIKAN: N_("Dikembalikan untuk diperbaiki"),

@@ -71,13 +71,19 @@ def sends_news(events: Sequence[Event]) -> bool:
 
 async def enqueue(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Event]]) -> None:
     """Queue the messages `events` send, on `conn`, inside the transaction that appends them."""
+    await enqueue_notices(conn, [(event_id, n) for event_id, event in events for n in notices(event)])
+
+
+async def enqueue_notices(conn: asyncpg.Connection, told: Sequence[tuple[uuid.UUID, Notice]]) -> None:
+    """Queue `told` (each notice with the id of the event it comes from), on `conn`, inside the transaction
+    that appends that event: what `enqueue` does for the notices of events, for notices a service derives
+    beside an event (domain/notices.closed_unprocessed)."""
     rows: list[tuple[str, str, uuid.UUID, str, str, str, bool]] = []
     follow_on: list[tuple[str, str]] = []
-    for event_id, event in events:
-        for n in notices(event):
-            rows.append((n.subject, _dedupe(n, event_id), event_id, n.purpose, n.title, n.body, n.news is not None))
-            if n.follow_to is not None:
-                follow_on.append((n.subject, n.follow_to))
+    for event_id, n in told:
+        rows.append((n.subject, _dedupe(n, event_id), event_id, n.purpose, n.title, n.body, n.news is not None))
+        if n.follow_to is not None:
+            follow_on.append((n.subject, n.follow_to))
     if rows:
         await conn.execute(_MESSAGES, *(list(c) for c in zip(*rows, strict=True)))
     if follow_on:

@@ -247,6 +247,9 @@ class ProposalOut(msgspec.Struct):
     longitude: str | None
     status: str
     status_reason: str | None
+    """Why it stands so, in the decider's words or as a code: for `tidak_diproses`, `belum_diverifikasi`,
+    `belum_diperbaiki` (returned and never corrected) or `belum_dimusyawarahkan` (accepted, never decided at
+    a forum) when its year's RKPD was adopted."""
     agreed_volume: str | None
     agreed_cost: int | None
     photos: list[str]

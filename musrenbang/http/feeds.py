@@ -36,6 +36,7 @@ import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import NotFoundException
 
+from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_
@@ -324,9 +325,11 @@ def describe(kind: str, d: dict[str, Any], words: Words) -> str:
             return _with_reason(text, d.get("reason"))  # fmt: skip
         case "rkpd.line_withdrawn":
             return _with_reason(words(N_("Baris RKPD %(line)s ditarik"), line=d.get("line_id")), d.get("reason"))
-        case "rkpd.adopted" if d.get("unprocessed"):  # the proposal, still unverified, closed by the adoption
-            return words(N_("RKPD %(year)s ditetapkan sebelum usulan ini diproses: usulan ini ditutup tanpa"
+        case "rkpd.adopted" if d.get("unprocessed"):  # the proposal, short of any outcome, closed by the adoption
+            text = words(N_("RKPD %(year)s ditetapkan sebelum usulan ini diproses: usulan ini ditutup tanpa"
                             " keputusan"), year=d.get("year"))  # fmt: skip
+            reason = proposal_rules.UNPROCESSED_REASONS.get(d.get("reason") or "")
+            return f"{text} ({words(reason)})" if reason else text
         case "rkpd.adopted":
             return words(N_("RKPD ditetapkan di Musrenbang Kota (revisi %(n)s)"), n=d.get("revision"))
         case "rkpd.milestone_recorded":

@@ -55,7 +55,8 @@ def environment() -> Environment:
     env.globals["BIDANG"] = rules.BIDANG
     env.globals["STATUSES"] = rules.STATUSES
     env.globals["STAGES"] = STAGE_LABELS
-    env.globals["REASONS"] = decision_rules.REASON_LABELS
+    # A status_reason that is a code (a forum's decision, a closure at adoption) in words.
+    env.globals["REASONS"] = {**decision_rules.REASON_LABELS, **rules.UNPROCESSED_REASONS}
     env.globals["MILESTONES"] = realisation.LABELS
     return env
 

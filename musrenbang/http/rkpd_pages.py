@@ -652,8 +652,8 @@ def proposal_outcome(lineage: LineageOut, trunk: Node) -> dict[str, Any]:
         return {"kind": "pending", "reason": p.status_reason}
     if p.status == "dikembalikan":
         return {"kind": "returned", "reason": p.status_reason}
-    if p.status == "tidak_diproses":  # still waiting for verification when its year's RKPD was adopted
-        return {"kind": "unprocessed"}
+    if p.status == "tidak_diproses":  # short of any outcome when its year's RKPD was adopted: why, by its reason
+        return {"kind": "unprocessed", "reason": p.status_reason}
     return {"kind": "pending", "reason": p.status_reason, "forums": selected_at(trunk)}
 
 

@@ -288,17 +288,21 @@ class Proposals(Projection):
                 for line in e.lines:
                     for code in line.origins:
                         entries.append((code, {"line_id": line.line_id, "revision": e.revision}))
-                # Still waiting for verification (or a pokir for the secretariat's check): the year is closed
-                # and nothing can be decided on them any more (services/proposals.py), so they read as closed
-                # without a decision, a need left unmet that may be proposed again for a later year.
+                # Short of any outcome (rules.CLOSED_AT_ADOPTION: unverified, returned and never corrected,
+                # accepted and never decided at a forum): the year is closed and nothing can be decided on
+                # them any more (services/proposals.py), so they read as closed without a decision, with why,
+                # a need left unmet that may be proposed again for a later year.
                 await writes.flush()
                 left = await conn.fetch(
-                    "UPDATE proposals SET status = $2, status_reason = NULL, updated_at = $3"
-                    " WHERE year = $1 AND status = $4 RETURNING code",
-                    e.year, rules.TIDAK_DIPROSES, r.recorded_at, rules.DIAJUKAN,
+                    "UPDATE proposals p SET status = $2, status_reason = c.reason, updated_at = $3"
+                    " FROM unnest($4::text[], $5::text[]) AS c(was, reason)"
+                    " WHERE p.year = $1 AND p.status = c.was RETURNING p.code, c.reason",
+                    e.year, rules.TIDAK_DIPROSES, r.recorded_at, list(rules.CLOSED_AT_ADOPTION),
+                    list(rules.CLOSED_AT_ADOPTION.values()),
                 )  # fmt: skip
                 for row in sorted(left, key=lambda row: row["code"]):
-                    entries.append((row["code"], {"unprocessed": True, "year": e.year, "revision": e.revision}))
+                    entries.append((row["code"], {"unprocessed": True, "year": e.year, "revision": e.revision,
+                                                  "reason": row["reason"]}))  # fmt: skip
             case RkpdEnacted():
                 await writes.flush()
                 rows = await conn.fetch("SELECT code FROM proposals WHERE year = $1 AND rkpd_line IS NOT NULL"

@@ -16,15 +16,18 @@ import datetime as dt
 import asyncpg
 import msgspec
 
-from musrenbang.domain import city_forums, values
+from musrenbang.domain import city_forums, notices, values
 from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import pokir as pokir_rules
+from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
-from musrenbang.domain.events import CityItem, RkpdAdopted
-from musrenbang.eventlog.store import Append, AppendResult, EventStore, Metadata
+from musrenbang.domain.events import CityItem, Event, RkpdAdopted
+from musrenbang.domain.notices import Notice
+from musrenbang.eventlog import outbox
+from musrenbang.eventlog.store import CHANNEL, OUTBOX_NOTICE, Append, AppendResult, EventStore, Metadata
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
@@ -209,8 +212,29 @@ class RkpdService:
             appends = [Append(stream, head, events)]
             if any(isinstance(e, RkpdAdopted) for e in events):  # the cycle is ditetapkan with it, atomically
                 appends.extend(await self._cycle_adopted(year, conn, on))
-            return await self._store.append(appends, metadata=metadata, idempotency_key=idempotency_key,
-                                            conn=conn)  # fmt: skip
+            closing_unprocessed = await self._unprocessed(year, events, conn)
+            result = await self._store.append(appends, metadata=metadata, idempotency_key=idempotency_key,
+                                              conn=conn)  # fmt: skip
+            if closing_unprocessed and not result.replayed:
+                adoption = result.event_ids[next(i for i, e in enumerate(events) if isinstance(e, RkpdAdopted))]
+                await outbox.enqueue_notices(conn, [(adoption, n) for n in closing_unprocessed])
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, OUTBOX_NOTICE)  # wake the senders at commit
+            return result
+
+    async def _unprocessed(self, year: int, events: list[Event], conn: asyncpg.Connection) -> list[Notice]:
+        """What the followers of the year's proposals closed unprocessed by its first adoption are told
+        (domain/proposal.CLOSED_AT_ADOPTION; the proposals read model closes them when it applies the
+        adoption, and no event of their own says so). Read from that read model once it has reached the log,
+        under the year's lock: a proposal verified in the instant between this read and the adoption's commit
+        is the one case its message and its page can disagree on (closed, or decided), as verification is
+        refused only once the adoption is committed."""
+        if not any(isinstance(e, RkpdAdopted) and e.revision == 1 for e in events):
+            return []
+        await require_fresh(self._read_models, ["proposals"])
+        rows = await conn.fetch("SELECT code, status FROM proposals WHERE year = $1 AND status = ANY($2::text[])"
+                                " ORDER BY code", year, list(proposal_rules.CLOSED_AT_ADOPTION))  # fmt: skip
+        return [notices.closed_unprocessed(r["code"], year, proposal_rules.CLOSED_AT_ADOPTION[r["status"]])
+                for r in rows]  # fmt: skip
 
     async def _forwarded_under_intake_lock(self, year: int, conn: asyncpg.Connection) -> set[str]:
         """What the kecamatan forums forwarded to the city, read on `conn` once the forums read model has

@@ -17,7 +17,7 @@ import pytest
 
 from musrenbang.db.connect import create_pool
 from musrenbang.domain import proposal as p
-from musrenbang.eventlog.store import EventStore
+from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.services.proposals import ProposalService
 from tests import history
 from tests.http.city_setup import sign_in
@@ -28,6 +28,9 @@ from tests.server import serving
 pytestmark = pytest.mark.slow
 
 ADOPTED = history.YEAR  # 2022: adopted with proposals still waiting for verification
+META = Metadata(actor="fasilitator", role="facilitator")
+REASONS = ["belum_diverifikasi", "belum_diverifikasi", "belum_diperbaiki", "belum_dimusyawarahkan"]
+"""Why each of `Site.pending` is closed at the adoption (domain/proposal.CLOSED_AT_ADOPTION)."""
 LATER = history.NEXT_YEAR  # 2023: taking proposals
 
 
@@ -60,6 +63,17 @@ async def site(server_url: str, template_name: str) -> AsyncIterator[Site]:
     async def pokir_and_pending(pool: asyncpg.Pool, store: EventStore, proposals: ProposalService) -> str:
         code = await pokir(pool, store, proposals)
         pending.extend([await _submit(proposals, ADOPTED, f"Usulan tertunda {n}") for n in range(2)])
+        # Returned and never corrected; accepted and never taken to a forum (the forums are over).
+        pending.extend([await _submit(proposals, ADOPTED, title) for title in ("Usulan dikembalikan",
+                                                                               "Usulan diterima")])  # fmt: skip
+        await proposals.verify(p.VerifyProposal(code=pending[2], decision="return", reason="lengkapi foto"), META)
+        await proposals.verify(p.VerifyProposal(code=pending[3], decision="accept"), META)
+        for n, followed in enumerate(pending):  # a follower each, told of the closure
+            await pool.execute(
+                "INSERT INTO subscriptions (id, subject, channel, address, link, kind, token, confirmed)"
+                " VALUES ($1, $2, 'email', $3, $4, 'follower', $5, true)",
+                uuid.uuid4(), followed, f"pengikut{n}@contoh.id", f"/lacak/{followed}", uuid.uuid4().hex,
+            )  # fmt: skip
         return code
 
     with pytest.MonkeyPatch.context() as patch:
@@ -104,13 +118,45 @@ async def test_a_proposal_still_waiting_at_adoption_reads_as_closed(site: Site, 
         assert api["status"] == p.TIDAK_DIPROSES and api["year"] == ADOPTED
         assert api["timeline"][-1]["kind"] == "rkpd.adopted"
         assert api["timeline"][-1]["details"]["unprocessed"] is True
+    # Each says why it was not processed: waiting for verification, returned and not corrected, accepted and
+    # never taken to a forum (review s20: the last two read "Diterima"/"Dikembalikan" for ever).
+    for code, reason in zip(site.pending, REASONS, strict=True):
+        api = (await web.get(f"/api/v1/proposals/{code}")).json()
+        assert (api["status"], api["status_reason"]) == (p.TIDAK_DIPROSES, reason)
+        assert api["timeline"][-1]["details"]["reason"] == reason
+    seen = text((await web.get(f"/lacak/{site.pending[2]}")).text)
+    assert f"dikembalikan untuk diperbaiki dan belum diperbaiki ketika RKPD {ADOPTED} ditetapkan" in seen
+    assert "Perbaiki usulan" not in seen  # nothing can be revised in an adopted year
+    seen = text((await web.get(f"/lacak/{site.pending[3]}")).text)
+    assert f"lolos verifikasi, tetapi belum dibahas di musyawarah ketika RKPD {ADOPTED} ditetapkan" in seen
+    lineage = text((await web.get(f"/telusur/usulan/{site.pending[3]}")).text)
+    assert "lolos verifikasi, tetapi belum dibahas di musyawarah ketika RKPD tahunnya ditetapkan" in lineage
     # The kelurahan's feed says it too, not only "RKPD ditetapkan" (review s20).
     feed = (await web.get(f"/kelurahan/{history.KELURAHAN_A}.atom")).text
     assert f"RKPD {ADOPTED} ditetapkan sebelum usulan ini diproses" in feed
+    assert "(dikembalikan untuk diperbaiki dan belum diperbaiki ketika RKPD ditetapkan)" in feed
     lineage = text((await web.get(f"/telusur/usulan/{site.pending[0]}")).text)
     assert "Tidak diproses sampai RKPD ditetapkan." in lineage and "Masih dalam proses" not in lineage
     # The open year's proposal still waits.
     assert (await web.get(f"/api/v1/proposals/{site.open_one}")).json()["status"] == p.DIAJUKAN
+
+
+async def test_the_followers_of_a_proposal_closed_unprocessed_are_told_once(site: Site) -> None:
+    """The adoption closes them without an event of their own: its service queues the message, in the
+    adoption's transaction, once per proposal and year (the second adoption, a revision, tells nothing more)."""
+    rows = await site.pool.fetch(
+        "SELECT s.subject, o.body, o.dedupe, o.event_id FROM outbox o JOIN subscriptions s ON s.id = o.subscription"
+        " WHERE o.purpose = 'unprocessed' ORDER BY s.subject")  # fmt: skip
+    assert sorted(r["subject"] for r in rows) == sorted(site.pending)
+    adoption = await site.pool.fetchval(
+        "SELECT event_id FROM events WHERE event_type = 'rkpd.adopted' AND (data->>'year')::int = $1"
+        " AND (data->>'revision')::int = 1", ADOPTED)  # fmt: skip
+    assert {r["event_id"] for r in rows} == {adoption} and {r["dedupe"] for r in rows} == {f"unprocessed:{ADOPTED}"}
+    body = {r["subject"]: r["body"] for r in rows}
+    assert body[site.pending[0]].startswith(f"RKPD {ADOPTED} ditetapkan ketika usulan {site.pending[0]} belum"
+                                            " diverifikasi: usulan ditutup tanpa keputusan.")  # fmt: skip
+    assert "belum dibahas di musyawarah" in body[site.pending[3]] and "dapat diusulkan lagi" in body[site.pending[3]]
+    assert all(len(b) <= 300 for b in body.values())
 
 
 def _footer(html: str) -> list[str]:
@@ -170,24 +216,27 @@ async def test_a_proposal_closed_unprocessed_can_be_proposed_again(site: Site, w
 
 
 async def test_the_migration_closes_what_the_projection_applied_before_it(site: Site) -> None:
-    """A database whose proposals projection applied the adoption before this release: the migration gives it
-    what the projection now derives (status and timeline entry)."""
-    code = site.pending[0]
-    async with site.pool.acquire() as conn:
-        with pytest.raises(_RolledBack):
-            await _migrated_again(conn, code)
+    """A database whose proposals projection applied the adoption before these releases: migrations 0044
+    (unverified) and 0045 (returned, accepted; the reasons) give it what the projection now derives, status,
+    reason and timeline entry alike."""
+    for code, was in zip(site.pending, ("diajukan", "diajukan", "dikembalikan", "diterima"), strict=True):
+        async with site.pool.acquire() as conn:
+            with pytest.raises(_RolledBack):
+                await _migrated_again(conn, code, was)
 
 
-async def _migrated_again(conn: asyncpg.Connection, code: str) -> None:
+async def _migrated_again(conn: asyncpg.Connection, code: str, was: str) -> None:
     async with conn.transaction():
-        before = await conn.fetchrow("SELECT status, updated_at FROM proposals WHERE code = $1", code)
+        before = await conn.fetchrow("SELECT status, status_reason, updated_at FROM proposals WHERE code = $1", code)
         steps = await conn.fetch("SELECT seq, at, kind, details::text FROM proposal_timeline WHERE code = $1"
                                  " ORDER BY seq", code)  # fmt: skip
-        await conn.execute("UPDATE proposals SET status = 'diajukan' WHERE code = $1", code)
-        await conn.execute("DELETE FROM proposal_timeline WHERE code = $1 AND seq = $2", code, steps[-1]["seq"])
-        sql = (Path(__file__).parents[2] / "migrations" / "0044_proposals_unprocessed_at_adoption.sql").read_text()
-        await conn.execute(sql)
-        after = await conn.fetchrow("SELECT status, updated_at FROM proposals WHERE code = $1", code)
+        # As the projection left it before 0044 (and a row 0044 closed, before 0045: no reason).
+        await conn.execute("UPDATE proposals SET status = $2, status_reason = NULL WHERE code = $1", code, was)
+        await conn.execute("DELETE FROM proposal_timeline WHERE code = $1 AND kind = 'rkpd.adopted'"
+                           " AND details ? 'unprocessed'", code)  # fmt: skip
+        for name in ("0044_proposals_unprocessed_at_adoption.sql", "0045_proposals_closed_at_adoption.sql"):
+            await conn.execute((Path(__file__).parents[2] / "migrations" / name).read_text())
+        after = await conn.fetchrow("SELECT status, status_reason, updated_at FROM proposals WHERE code = $1", code)
         again = await conn.fetch("SELECT seq, at, kind, details::text FROM proposal_timeline WHERE code = $1"
                                  " ORDER BY seq", code)  # fmt: skip
         assert tuple(after) == tuple(before) and [tuple(s) for s in again] == [tuple(s) for s in steps]
