@@ -20,7 +20,7 @@ from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
-from musrenbang.http.inputs import form_revision, int_param
+from musrenbang.http.inputs import form_revision, int_param, typed_search
 from musrenbang.http.notices import notify
 from musrenbang.http.render import page
 from musrenbang.projections import cycles as cycle_views
@@ -47,30 +47,44 @@ async def _queue_page(request: Request, actor: Actor, pool: asyncpg.Pool, *, fai
                       entered: dict[str, Any] | None = None, errors: dict[str, str] | None = None
                       ) -> Template:  # fmt: skip
     """The queue; after a decision or merge with mistakes, that form open again as it was typed (`failed`
-    names it: a proposal's code, or "gabung"), each mistake beside its field, answered 422."""
+    names it: a proposal's code, or "gabung"), the mistakes listed above it, each beside its field too,
+    answered 422. `?q=`: only the proposals whose code, title or address holds what was typed."""
     status = request.query_params.get("status") or rules.DIAJUKAN
     bidang = request.query_params.get("bidang") or None
+    typed = typed_search(request).strip()
+    code = _code_typed(typed)
     scope = actor.region or city_of(request).region  # admin: the whole city
     number = max(int_param(request, "halaman") or 1, 1)
     async with pool.acquire() as conn:
         cycles = [(r["year"], r["adopted"]) for r in await cycle_views.all_cycles(conn)]
         tahun, years = _years_chosen(request.query_params.get("tahun", ""), cycles)
         total, rows = await proposal_views.verification_queue(
-            conn, scope, status, bidang, years=years, offset=(number - 1) * proposal_views.QUEUE_PAGE
-        )
+            conn, scope, status, bidang, years=years, offset=(number - 1) * proposal_views.QUEUE_PAGE,
+            typed=typed, code=code,
+        )  # fmt: skip
         if not rows and number > 1 and total:  # the last page emptied by the decisions made on it: the new last
             number = -(-total // proposal_views.QUEUE_PAGE)
             total, rows = await proposal_views.verification_queue(
-                conn, scope, status, bidang, years=years, offset=(number - 1) * proposal_views.QUEUE_PAGE
-            )
+                conn, scope, status, bidang, years=years, offset=(number - 1) * proposal_views.QUEUE_PAGE,
+                typed=typed, code=code,
+            )  # fmt: skip
         names = await region_names(conn, sorted({r["kelurahan"] for r in rows}))
     pages = max(-(-total // proposal_views.QUEUE_PAGE), 1)
     return page(request, "verification_queue.html", status=422 if errors else 200, actor=actor, rows=rows,
                 total=total, page_number=number, pages=pages, current=status, bidang=bidang, names=names,
-                tahun=tahun, cycles=cycles, adopted_years={y for y, adopted in cycles if adopted},
+                searched=typed, tahun=tahun, cycles=cycles, adopted_years={y for y, adopted in cycles if adopted},
                 failed=failed, entered=entered or {}, mergeable=rules.MERGEABLE,
                 merge_targets=rules.MERGE_TARGETS,
                 errors={f: translate(request, m) for f, m in (errors or {}).items()})  # fmt: skip
+
+
+def _code_typed(typed: str) -> str | None:
+    """The tracking code a search is, as a resident reads it out ("7kq2 m9xo": O for 0, any dash); None
+    when it is not one."""
+    try:
+        return values.normalize_code(typed)
+    except ValueError:
+        return None
 
 
 ALL_YEARS = "semua"
@@ -119,7 +133,8 @@ async def decide(request: Request, actor: ActorDep, proposals: ProposalsDep, run
 
 def _back(request: Request) -> Response:
     """To the queue, with the filters the form was sent from."""
-    kept = {k: v for k in ("status", "bidang", "tahun", "halaman") if (v := request.query_params.get(k))}
+    kept = {k: v for k in ("status", "bidang", "tahun", "q", "halaman")
+            if (v := typed_search(request).strip() if k == "q" else request.query_params.get(k))}  # fmt: skip
     return Redirect(f"/petugas/verifikasi{'?' + urlencode(kept) if kept else ''}", status_code=303)
 
 

@@ -438,21 +438,32 @@ QUEUE_PAGE = 100
 
 
 async def verification_queue(conn: asyncpg.Connection, scope: str, status: str, bidang: str | None, *,
-                             years: Sequence[int] | None = None, offset: int = 0
-                             ) -> tuple[int, list[asyncpg.Record]]:  # fmt: skip
+                             years: Sequence[int] | None = None, offset: int = 0, typed: str = "",
+                             code: str | None = None) -> tuple[int, list[asyncpg.Record]]:  # fmt: skip
     """How many proposals of `scope` (a kelurahan, or every kelurahan under a region code) are at `status`,
     and one page of them, the oldest need first; `years`: only those RKPD years' (None: every year's).
-    Pokir are left out: the DPRD secretariat checks them, not the kelurahan."""
+    `typed` (a search box's text): only those whose title, code or address holds it, compared by search key
+    (domain/search.py), or whose tracking code is `code` (`typed` read as one: "7kq2 m9xo"); a text no key
+    can hold (only punctuation, another script) finds none. Pokir are left out: the DPRD secretariat checks
+    them, not the kelurahan."""
+    pattern = like_pattern(typed)
+    if typed and pattern is None and code is None:
+        return 0, []
+    # The address has no stored key: its key is computed for the rows of the scope alone (a kelurahan's
+    # waiting proposals), and only for those whose title and code did not match already.
     where = ("(kelurahan = $1 OR kelurahan LIKE $1 || '.%') AND status = $2 AND ($3::text IS NULL OR bidang = $3)"
-             " AND source <> 'pokir' AND ($4::int[] IS NULL OR year = ANY($4::int[]))")  # fmt: skip
+             " AND source <> 'pokir' AND ($4::int[] IS NULL OR year = ANY($4::int[]))"
+             " AND (($5::text IS NULL AND $6::text IS NULL) OR code = $6 OR search_key LIKE $5"
+             " OR search_key(address) LIKE $5)")  # fmt: skip
     chosen = None if years is None else list(years)
-    total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", scope, status, bidang, chosen)
+    total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", scope, status, bidang, chosen,
+                                pattern, code)  # fmt: skip
     rows = await conn.fetch(
         "SELECT code, year, kelurahan, rw, rt, title, problem, bidang, kind, estimated_cost, volume::text AS volume,"
         " unit, beneficiaries, status, status_reason, submitted_at, first_year, times, revision,"
-        " agreed_volume::text AS agreed_volume, agreed_cost FROM proposals"
-        f" WHERE {where} ORDER BY first_year, kelurahan, rw, submitted_at, code LIMIT $5 OFFSET $6",
-        scope, status, bidang, chosen, QUEUE_PAGE, offset,
+        " agreed_volume::text AS agreed_volume, agreed_cost, address FROM proposals"
+        f" WHERE {where} ORDER BY first_year, kelurahan, rw, submitted_at, code LIMIT $7 OFFSET $8",
+        scope, status, bidang, chosen, pattern, code, QUEUE_PAGE, offset,
     )  # fmt: skip
     return total, rows
 
