@@ -147,10 +147,14 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
             elif r["status"] == "digabungkan":
                 assert r["merged_into"] in status
             else:
-                assert r["status"] in ("ditolak", "tidak_terakomodasi", "dikembalikan"), dict(r)
+                assert r["status"] in ("ditolak", "tidak_terakomodasi", "tidak_diproses"), dict(r)
                 assert (r["status_reason"] or "").strip(), dict(r)
         stopped = {r["status"] for r in proposals}
-        assert {"masuk_rkpd", "digabungkan", "ditolak", "tidak_terakomodasi", "dikembalikan"} <= stopped
+        assert {"masuk_rkpd", "digabungkan", "ditolak", "tidak_terakomodasi", "tidak_diproses"} <= stopped
+        # Returned and never corrected by the adoption: closed, with why (not "dikembalikan" for ever).
+        assert "dikembalikan" not in stopped
+        assert {r["status_reason"] for r in proposals if r["status"] == "tidak_diproses"} <= {
+            "belum_diverifikasi", "belum_diperbaiki", "belum_dimusyawarahkan"}
         assert {r["kelurahan"] for r in proposals} == kelurahan  # all 56 kelurahan proposed something
         assert len(kelurahan) == 56
         reasons = {r["status_reason"] for r in proposals if r["status"] == "tidak_terakomodasi"}
