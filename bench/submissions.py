@@ -103,6 +103,25 @@ def run_wrk_get(base: str, path: str, seconds: int, connections: int) -> dict[st
     }
 
 
+def run_wrk_refused(base: str, seconds: int, connections: int) -> dict[str, float]:
+    """The same POST without its `proposer`: read and decoded by the framework, then refused (400) before
+    the handler runs. What any POST of this body costs this server before the submission's own work."""
+    body = {k: v for k, v in BODY.items() if k != "proposer"}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "refused.lua"
+        script.write_text(f'wrk.method = "POST"; wrk.body = {_lua_string(json.dumps(body))}\n'
+                          'wrk.headers["Content-Type"] = "application/json"; wrk.headers["Idempotency-Key"] = "k"\n')
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),
+        "p99": _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)),
+    }
+
+
 def _ms(text: str) -> float:
     value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
@@ -147,6 +166,7 @@ async def main(seconds: int) -> None:
                 http = await asyncio.to_thread(run_wrk, base, seconds, 50)
                 http_cpu = (_cpu([server]) - before[0], _cpu([postgres]) - before[1])
                 floors = {path: await asyncio.to_thread(run_wrk_get, base, path, seconds, 50) for path in FLOORS}
+                refused = await asyncio.to_thread(run_wrk_refused, base + "/api/v1/proposals", seconds, 50)
     created, appended = http["rps"] * seconds, raw * seconds
     print(f"50 concurrent clients, {seconds} s each, server with 2 workers")
     print_table(
@@ -158,10 +178,13 @@ async def main(seconds: int) -> None:
              1000 * raw_cpu[1] / appended],
             *([f"GET {path} ({why})", floors[path]["rps"], floors[path]["p50"], floors[path]["p99"], "", "", ""]
               for path, why in FLOORS.items()),
+            ["POST /api/v1/proposals without proposer (400 at decoding: the framework's floor for this body)",
+             refused["rps"], refused["p50"], refused["p99"], "", "", ""],
         ],
     )  # fmt: skip
     for path in FLOORS:
         print(f"ratio GET {path} / raw appends: {floors[path]['rps'] / raw:.2f}")
+    print(f"ratio POST refused at decoding / raw appends: {refused['rps'] / raw:.2f}")
     print(f"ratio HTTP submissions / raw appends: {http['rps'] / raw:.2f}; CPU per submission / CPU per append:"
           f" {sum(http_cpu) / created / (sum(raw_cpu) / appended):.1f}")
 
