@@ -204,16 +204,18 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
     typed = {b.delegate_id: b for b in rules.latest(ballots)}
     numbers = {a.item_id: n for n, a in enumerate(forum.agenda, start=1)}
     consensus = {sheet.sheet: sheet for sheet in sheets}.get("konsensus")
+    preview = await forums.agenda_preview(forum)  # scheduled: what opening now would put on the agenda
     async with pool.acquire() as conn:
         place = await region(conn, s.region)
         # A kecamatan's agenda holds its kelurahan's proposals, often alike ("Perbaikan jalan RW 1" from two
         # of them): each is named with its kelurahan, or a number typed on a paper ballot is a guess.
-        kelurahan = {a.kelurahan for a in forum.agenda if a.kelurahan} if s.level != "kelurahan" else set()
+        shown = forum.agenda or preview
+        kelurahan = {a.kelurahan for a in shown if a.kelurahan} if s.level != "kelurahan" else set()
         places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE kode = ANY($1::text[])",
                                        sorted(kelurahan))) if kelurahan else {}  # fmt: skip
     return page(
         request, "forum_session.html", status=status if errors else 200, forum=forum, s=s, place=place, numbers=numbers,
-        places=places,
+        places=places, preview=preview,
         typed={d: ",".join(str(numbers[i]) for i in (*b.approvals, *b.ranking, *b.points)) for d, b in typed.items()},
         consensus=consensus.marks if consensus else {}, standing=await forums.standing(forum), actor=actor,
         next_delegate=_next_delegate_id(forum), shown_row=forum_forms.shown_row,

@@ -209,6 +209,16 @@ class ForumService:
             return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata,
                                             conn=conn)  # fmt: skip
 
+    async def agenda_preview(self, forum: rules.Forum) -> tuple[AgendaItem, ...]:
+        """What a scheduled forum would open with if it opened now, for its facilitator to print and prepare
+        with: read from the read models as they stand (no wait, no lock: nothing is decided on it; opening
+        reads it again, fresh and under the place's lock, and freezes that)."""
+        s = forum.scheduled
+        if forum.status != rules.SCHEDULED or s.origin != "musrenbang":
+            return ()
+        async with self._store.pool.acquire() as conn:
+            return await _agenda_for(conn, s.forum_id, s)
+
     def _needed_read_models(self) -> ReadModels:
         if self._read_models is None:
             raise RuntimeError("this ForumService was made without read models: give the agenda")
