@@ -862,6 +862,17 @@ async def has_proposals(pool: asyncpg.Pool) -> bool:
     return await pool.fetchval("SELECT EXISTS (SELECT 1 FROM events WHERE event_type = 'proposal.submitted')")
 
 
+async def interrupted(pool: asyncpg.Pool) -> bool:
+    """Whether the log holds a demo that stopped before its end (Ctrl-C, a closed terminal): it opened its
+    RKPD 2022 cycle, and its last step, the staff accounts, was never reached. Such a log cannot be played
+    on (its commands were not all keyed to be repeated) nor signed in to."""
+    return await pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND metadata->>'idempotency_key' LIKE 'demo:%')"
+        " AND NOT EXISTS (SELECT 1 FROM users WHERE username = $2)",
+        f"cycle-{YEAR}", ACCOUNTS[0][0],
+    )  # fmt: skip
+
+
 async def play(pool: asyncpg.Pool, store: EventStore, secret: bytes, *, seed: int = 2022, scale: int = 1,
                on_progress: Callable[[int], None] | None = None, next_year: bool = True) -> Summary:  # fmt: skip
     """Open RKPD 2022 and play its whole cycle on a prepared database (migrated, Kota Bekasi set up, its

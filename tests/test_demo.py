@@ -179,3 +179,33 @@ async def test_demo_plays_a_whole_cycle_and_every_step_of_the_lineage_is_in_the_
         check_steps(path.steps)
     finally:
         await pool.close()
+
+
+async def test_a_demo_stopped_halfway_says_so_when_played_again(empty_database_url: str,
+                                                                 cli_env: dict[str, str]) -> None:  # fmt: skip
+    """Ctrl-C during the minute a demo takes left a log with part of it and no staff accounts; the next
+    `demo` (or `serve --demo`) said only that the log already holds proposals, and served the half without
+    a way to sign in. Now it says the demo stopped before its end and how to start it whole."""
+    import os
+    import signal
+    import time
+
+    env = {**cli_env, "MUSRENBANG_DATABASE_URL": empty_database_url}
+    first = subprocess.Popen(["musrenbang", "demo"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)  # fmt: skip
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        for _ in range(600):  # until it has written proposals, then stopped as by Ctrl-C
+            if await conn.fetchval("SELECT to_regclass('events') IS NOT NULL") and await conn.fetchval(
+                "SELECT count(*) FROM events WHERE event_type = 'proposal.submitted'"
+            ) >= 20:
+                break
+            time.sleep(0.1)
+        os.killpg(first.pid, signal.SIGINT)
+        first.wait(60)
+        assert await conn.fetchval("SELECT count(*) FROM users WHERE username = 'admin.bappeda'") == 0
+    finally:
+        await conn.close()
+    again = demo(env)
+    assert again.returncode == 3
+    assert "stopped before its end" in again.stderr and "empty database" in again.stderr, again.stderr

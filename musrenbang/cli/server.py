@@ -150,7 +150,13 @@ def _demo_before_serving(settings: Settings, url: str, secret: str) -> None:
         summary = run(_play_demo(url, secret, 2022, 1))
     except DomainError as exc:
         raise Failure(f"the demo stopped: {exc.message}") from None
-    if summary == PROPOSALS_ALREADY:
+    if summary == DEMO_INTERRUPTED:
+        fresh = ("an empty database (MUSRENBANG_DATABASE_URL)" if settings.database_url else
+                 f"an empty data directory (--data-dir NEW_DIR, or remove {settings.data_dir} after"
+                 " `musrenbang db stop`)")  # fmt: skip
+        click.echo(f"{DEMO_INTERRUPTED}: serving what it wrote, without its staff accounts. To see the whole demo,"
+                   f" stop this server and start again on {fresh}", err=True)  # fmt: skip
+    elif summary == PROPOSALS_ALREADY:
         click.echo("the log already holds proposals: serving them, no demo played", err=True)
     elif isinstance(summary, str):
         click.echo(f"{summary}: no demo played", err=True)
@@ -159,6 +165,7 @@ def _demo_before_serving(settings: Settings, url: str, secret: str) -> None:
 
 
 PROPOSALS_ALREADY = "the event log already holds proposals"
+DEMO_INTERRUPTED = "the demo played on this database earlier stopped before its end"
 
 
 async def _play_demo(url: str, secret: str, seed: int, scale: int) -> Summary | str:
@@ -168,6 +175,8 @@ async def _play_demo(url: str, secret: str, seed: int, scale: int) -> Summary | 
 
     pool = await create_pool(url, min_size=1, max_size=8)
     try:
+        if await demo.interrupted(pool):
+            return DEMO_INTERRUPTED
         if await demo.has_proposals(pool):
             return PROPOSALS_ALREADY
         if refused := await _demo_refused(pool, seed):
