@@ -42,7 +42,8 @@ from musrenbang.services import city as city_service
 from musrenbang.services import cycles
 from musrenbang.services.forums import fresh_under_lock, lock_forum_place, on_an_agenda
 from musrenbang.services.freshness import ReadModels, require_fresh
-from musrenbang.services.streams import Aggregate, execute, load
+from musrenbang.services.locks import RKPD_LOCK
+from musrenbang.services.streams import Aggregate, load
 
 PROPOSAL = Aggregate(rules.Proposal(), rules.decide, rules.evolve)
 _NAMESPACE = uuid.UUID("70686f74-6f2d-6d75-7372-656e62616e67")
@@ -261,13 +262,41 @@ class ProposalService:
         self, code: str, secret: str, content: rules.ProposalContent, *, idempotency_key: str | None = None
     ) -> AppendResult:
         self.check_secret(code, secret)
-        await self._cycle_not_adopted(code)
-        return await execute(
-            self._store, PROPOSAL, rules.stream_id(code), rules.ReviseProposal(code=code, content=content),
-            metadata=Metadata(actor="pengusul", role="warga",
-                              fingerprint=fingerprint(msgspec.to_builtins(content))),
-            idempotency_key=idempotency_key,
-        )  # fmt: skip
+        await self._cycle_not_adopted(code)  # said at once; decided again below, under the year's lock
+        meta = Metadata(actor="pengusul", role="warga", fingerprint=fingerprint(msgspec.to_builtins(content)))
+        return await self._before_adoption(code, rules.ReviseProposal(code=code, content=content), meta,
+                                           idempotency_key)  # fmt: skip
+
+    async def _before_adoption(self, code: str, command: rules.Command, metadata: Metadata,
+                               idempotency_key: str | None) -> AppendResult:  # fmt: skip
+        """Decide `command` on the proposal and append it, holding its year's RKPD lock shared
+        (`lock_year_open`): verifications and revisions of a year do not wait for each other, and an
+        adoption is either wholly after this (and its read of the proposals sees it) or this is refused.
+        A command retried with the same key answers with its first result, even once the year is adopted."""
+        stream = rules.stream_id(code)
+        for _ in range(5):
+            try:
+                async with self._store.transaction() as conn:
+                    if idempotency_key is not None:
+                        earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint, conn)
+                        if earlier is not None:
+                            return earlier
+                    state, head = await load(self._store, PROPOSAL, stream, conn)
+                    if state.exists:
+                        await lock_year_open(self._store, conn, state.year)
+                    events = rules.decide(state, command)
+                    return await self._store.append(Append(stream, head, events), metadata=metadata,
+                                                    idempotency_key=idempotency_key, conn=conn)  # fmt: skip
+            except ConcurrencyError:
+                continue  # decided meanwhile (a twin of this very form, say): decide again on what is there now
+            except DomainError:
+                # An identical retry may have committed in between: its effect is what refused this attempt.
+                earlier = None if idempotency_key is None else await self._store.find_replay(
+                    idempotency_key, metadata.fingerprint)  # fmt: skip
+                if earlier is not None:
+                    return earlier
+                raise
+        raise ConcurrencyError([stream])
 
     async def photo_already_attached(self, code: str, secret: str, original_sha256: str) -> str | None:
         """What the HTTP handler asks before it decodes an uploaded photo, so that nobody makes the server
@@ -324,6 +353,7 @@ class ProposalService:
             try:
                 async with self._store.transaction() as conn:
                     await self._before_its_forum(conn, target, command)
+                    await lock_year_open(self._store, conn, target.year)
                     return await self._store.append(appends, metadata=metadata, conn=conn)
             except ConcurrencyError:
                 continue  # one of them changed meanwhile: decide again on what is there now
@@ -389,15 +419,7 @@ class ProposalService:
     async def verify(self, command: rules.VerifyProposal, metadata: Metadata,
                      idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
         """Verified while the proposal's cycle is not adopted (a retry with the same key still answers)."""
-        if idempotency_key is None or await self._store.find_replay(idempotency_key, metadata.fingerprint) is None:
-            await self._cycle_not_adopted(command.code)
-        for _ in range(5):
-            try:
-                return await execute(self._store, PROPOSAL, rules.stream_id(command.code), command,
-                                     metadata=metadata, idempotency_key=idempotency_key)  # fmt: skip
-            except ConcurrencyError:
-                continue  # decided meanwhile (a twin of this very form, say): decide again on what is there now
-        raise ConcurrencyError([rules.stream_id(command.code)])
+        return await self._before_adoption(command.code, command, metadata, idempotency_key)
 
     async def decided_already(self, command: rules.VerifyProposal) -> bool:
         """Whether `command` is the decision the proposal already carries (`rules.repeats_decision`)."""
@@ -408,6 +430,18 @@ class ProposalService:
         """Whether every proposal of `command` is already merged into its target (`rules.repeats_merge`)."""
         sources = {code: (await load(self._store, PROPOSAL, rules.stream_id(code)))[0] for code in command.codes}
         return rules.repeats_merge(sources, command)
+
+
+async def lock_year_open(store: EventStore, conn: asyncpg.Connection, year: int) -> None:
+    """Hold `year`'s RKPD lock shared (services/locks.py) to the end of `conn`'s transaction, then refuse if
+    the year's RKPD is adopted, as the log has it under the lock. An adoption holds the lock exclusively from
+    its read of the proposals read model (what it closes unprocessed, and tells their followers) to its
+    commit: a verification, revision or merge is thus wholly before that read, or sees the adoption and is
+    refused — never committed in between, reopening a proposal the adoption closed."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", RKPD_LOCK, year)
+    if (await cycles.load_cycle(store, year, conn)).adopted:
+        raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: usulan tahun itu tidak dapat diubah lagi"),
+                                  year=year))  # fmt: skip
 
 
 async def subscribe_proposer(conn: asyncpg.Connection, code: str, ref: str, proposer: rules.Proposer) -> None:

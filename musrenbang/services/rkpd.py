@@ -31,6 +31,7 @@ from musrenbang.eventlog.store import CHANNEL, OUTBOX_NOTICE, Append, AppendResu
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
+from musrenbang.services.forums import fresh_under_lock
 from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.locks import INTAKE_LOCK, RKPD_LOCK
 from musrenbang.services.proposals import PROPOSAL
@@ -190,6 +191,10 @@ class RkpdService:
             command = msgspec.structs.replace(command, on=on or cycles.today())
         closing = isinstance(command, rules.Adopt | city_forums.CloseCityForum)
         ends_intake = isinstance(command, rules.Adopt) or getattr(command, "forum", None) == city_forums.FORUM_PD
+        if isinstance(command, rules.Adopt) or getattr(command, "forum", None) == city_forums.MUSRENBANG_KOTA:
+            # May adopt: `_unprocessed` reads the proposals read model. The long wait, if any, before a
+            # connection is held and the year locked; under the lock only a short one (`fresh_under_lock`).
+            await require_fresh(self._read_models, ["proposals"])
         async with self._store.transaction() as conn:
             forwarded = await self._forwarded_under_intake_lock(year, conn) if ends_intake else set()
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", RKPD_LOCK, year)
@@ -225,12 +230,11 @@ class RkpdService:
         """What the followers of the year's proposals closed unprocessed by its first adoption are told
         (domain/proposal.CLOSED_AT_ADOPTION; the proposals read model closes them when it applies the
         adoption, and no event of their own says so). Read from that read model once it has reached the log,
-        under the year's lock: a proposal verified in the instant between this read and the adoption's commit
-        is the one case its message and its page can disagree on (closed, or decided), as verification is
-        refused only once the adoption is committed."""
+        under the year's lock, which verifications, revisions and merges hold shared
+        (services/proposals.lock_year_open): none commits between this read and the adoption's commit."""
         if not any(isinstance(e, RkpdAdopted) and e.revision == 1 for e in events):
             return []
-        await require_fresh(self._read_models, ["proposals"])
+        await fresh_under_lock(self._read_models, ["proposals"])
         rows = await conn.fetch("SELECT code, status FROM proposals WHERE year = $1 AND status = ANY($2::text[])"
                                 " ORDER BY code", year, list(proposal_rules.CLOSED_AT_ADOPTION))  # fmt: skip
         return [notices.closed_unprocessed(r["code"], year, proposal_rules.CLOSED_AT_ADOPTION[r["status"]])
