@@ -98,11 +98,12 @@ class Proposals(Projection):
                     await writes.add_for(
                         [e.code],
                         f"INSERT INTO proposals (code, year, source, kecamatan, {_CONTENT_COLUMNS}, status,"
-                        " submitted_at, updated_at, first_year, search_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-                        " $9, $10, $11, $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric, $20::numeric, $21,"
-                        " $22, $22, $2, $23)",
+                        " submitted_at, updated_at, first_year, search_key, address_key) VALUES ($1, $2, $3, $4, $5,"
+                        " $6, $7, $8, $9, $10, $11, $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric,"
+                        " $20::numeric, $21, $22, $22, $2, $23, $24)",
                         e.code, e.year, e.source, kecamatan_of(e.content.kelurahan),
                         *_content_values(e.content), rules.DIAJUKAN, r.recorded_at, _search_key(e.code, e.content),
+                        search_key(e.content.address),
                     )  # fmt: skip
                     submitted[e.year] = submitted.get(e.year, 0) + 1
                     details: dict[str, Any] = {"source": e.source}
@@ -132,9 +133,10 @@ class Proposals(Projection):
                     await writes.add_for(
                         [e.code],
                         f"UPDATE proposals SET {assignments}, status = $18, status_reason = NULL,"
-                        " revision = revision + 1, updated_at = $19, search_key = $20 WHERE code = $1",
+                        " revision = revision + 1, updated_at = $19, search_key = $20, address_key = $21"
+                        " WHERE code = $1",
                         e.code, *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
-                        _search_key(e.code, e.content),
+                        _search_key(e.code, e.content), search_key(e.content.address),
                     )  # fmt: skip
                     details = {"content": msgspec.to_builtins(e.content)}
                     if e.pokir is not None:
@@ -449,12 +451,12 @@ async def verification_queue(conn: asyncpg.Connection, scope: str, status: str, 
     pattern = like_pattern(typed)
     if typed and pattern is None and code is None:
         return 0, []
-    # The address has no stored key: its key is computed for the rows of the scope alone (a kelurahan's
-    # waiting proposals), and only for those whose title and code did not match already.
+    # The address's key is a column of its own (migration 0046), apart from `search_key`: the public search
+    # matches titles and codes only.
     where = ("(kelurahan = $1 OR kelurahan LIKE $1 || '.%') AND status = $2 AND ($3::text IS NULL OR bidang = $3)"
              " AND source <> 'pokir' AND ($4::int[] IS NULL OR year = ANY($4::int[]))"
              " AND (($5::text IS NULL AND $6::text IS NULL) OR code = $6 OR search_key LIKE $5"
-             " OR search_key(address) LIKE $5)")  # fmt: skip
+             " OR address_key LIKE $5)")  # fmt: skip
     chosen = None if years is None else list(years)
     total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", scope, status, bidang, chosen,
                                 pattern, code)  # fmt: skip
