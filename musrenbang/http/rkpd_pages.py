@@ -728,7 +728,8 @@ async def _lineage_page(request: Request, pool: asyncpg.Pool,
     async def render_on(conn: asyncpg.Connection) -> bytes:
         context = await context_on(conn)
         return rendered(request, "lineage.html", page_context(
-            request, city=await city_views.settings(conn), places=await _places(conn), **context, **_labels()
+            request, city=await city_views.settings(conn), places=await _places(conn), **context, **_labels(),
+            agency_name=await city_views.agency_names(conn),  # each step by the names of its day
         ))  # fmt: skip
 
     return await page_cache.by_checkpoints(request, pool, "lineage.html", LINEAGE_MODELS, render_on,

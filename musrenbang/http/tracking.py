@@ -21,6 +21,7 @@ from musrenbang.http.inputs import form_text
 from musrenbang.http.ratelimit import client_address, count_attempt
 from musrenbang.http.reads import FROM_REPLICA, found_on_standby_or_primary
 from musrenbang.http.render import page
+from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.reference import region
@@ -95,7 +96,8 @@ async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
                                                            line_dropped=dropped):  # fmt: skip
         again = None
     return {"p": proposal, "steps": steps, "place": place, "years": years, "again": again, "dropped": dropped,
-            "programs": {r["number"]: r["title"] for r in programs}}  # fmt: skip
+            "programs": {r["number"]: r["title"] for r in programs},
+            "agency_name": await city_views.agency_names(conn)}  # each step by the names of its day  # fmt: skip
 
 
 @post("/lacak/{code:str}/berhenti", include_in_schema=False, request_max_body_size=8 * 1024)

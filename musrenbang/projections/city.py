@@ -3,6 +3,7 @@ Commands read the settings from the log (services/city.py), not from here."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import asyncpg
@@ -74,3 +75,35 @@ async def settings_as_of(conn: asyncpg.Connection, position: int) -> City:
     if data is None:
         return await settings(conn)
     return city_rules.evolve(City(), codec.decode_event(event_tag(CityConfigured), data))
+
+
+class AgencyNames:
+    """Each perangkat daerah's name as the settings named it at a point of the log, for pages that tell what
+    happened over the years (a proposal's timeline, a lineage): a step says who acted by the name of the day
+    (the adopted list does, `settings_as_of`), not by a later reorganisation's. Called without a point, or
+    for a code the settings of that point did not know, the name now (or the code)."""
+
+    def __init__(self, versions: Sequence[tuple[int, dict[str, str]]]) -> None:
+        self._positions = [position for position, _ in versions]
+        self._names = [names for _, names in versions]
+
+    def __call__(self, code: str, at: int | None = None) -> str:
+        if at is not None:
+            i = bisect.bisect_left(self._positions, at) - 1  # the last settings written before `at`
+            if i >= 0 and code in self._names[i]:
+                return self._names[i][code]
+        return self._names[-1].get(code, code) if self._names else code
+
+
+async def agency_names(conn: asyncpg.Connection) -> AgencyNames:
+    """Every version of the agencies' names, from the log (a handful of settings events)."""
+    rows = await conn.fetch(
+        "SELECT global_position, data FROM events WHERE stream_id = $1 AND event_type = $2 ORDER BY stream_version",
+        city_rules.STREAM, event_tag(CityConfigured),
+    )  # fmt: skip
+    versions = []
+    for r in rows:
+        e = codec.decode_event(event_tag(CityConfigured), r["data"])
+        assert isinstance(e, CityConfigured)
+        versions.append((r["global_position"], {a.code: a.name for a in e.agencies}))
+    return AgencyNames(versions)

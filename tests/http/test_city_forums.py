@@ -304,6 +304,12 @@ async def test_a_renamed_agency_keeps_its_name_on_what_was_adopted_and_closed(ci
     kecamatan = await city.pool.fetchval("SELECT forum_id FROM forums WHERE level = 'kecamatan'")
     berita_acara = (await city.client.get(f"/forum/{kecamatan}/berita-acara")).text
     assert old_works in berita_acara and new_works not in berita_acara
+    # What happened before the rename is told by the names of its day: the line's trace, its proposals'
+    # timelines and lineages (review s21: they disagreed with the list they lead to).
+    drain = city.codes["Perbaikan saluran RW 01"]
+    for path in ("/telusur/rkpd/2022/DBMSDA-001", f"/telusur/usulan/{drain}", f"/lacak/{drain}"):
+        page = await city.client.get(path)
+        assert page.status_code == 200 and old_works in page.text and new_works not in page.text, path
     # What is worked on now names the agency as it is called now: Bappeda's page of the year.
     browser = await sign_in(str(city.client.base_url), city.users["admin"])
     try:
