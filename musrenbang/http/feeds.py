@@ -326,10 +326,12 @@ def describe(kind: str, d: dict[str, Any], words: Words) -> str:
         case "rkpd.line_withdrawn":
             return _with_reason(words(N_("Baris RKPD %(line)s ditarik"), line=d.get("line_id")), d.get("reason"))
         case "rkpd.adopted" if d.get("unprocessed"):  # the proposal, short of any outcome, closed by the adoption
-            text = words(N_("RKPD %(year)s ditetapkan sebelum usulan ini diproses: usulan ini ditutup tanpa"
+            reason = d.get("reason") or "belum_diverifikasi"
+            if reason in ("belum_diperbaiki", "belum_dimusyawarahkan"):  # processed in part: returned, or accepted
+                return words(N_("RKPD %(year)s ditetapkan: usulan ini ditutup tanpa keputusan (%(why)s)"),
+                             year=d.get("year"), why=words(proposal_rules.UNPROCESSED_REASONS[reason]))  # fmt: skip
+            return words(N_("RKPD %(year)s ditetapkan sebelum usulan ini diproses: usulan ini ditutup tanpa"
                             " keputusan"), year=d.get("year"))  # fmt: skip
-            reason = proposal_rules.UNPROCESSED_REASONS.get(d.get("reason") or "")
-            return f"{text} ({words(reason)})" if reason else text
         case "rkpd.adopted":
             return words(N_("RKPD ditetapkan di Musrenbang Kota (revisi %(n)s)"), n=d.get("revision"))
         case "rkpd.milestone_recorded":

@@ -113,7 +113,8 @@ async def test_a_proposal_still_waiting_at_adoption_reads_as_closed(site: Site, 
         assert "menunggu verifikasi" not in seen, code
         assert "Tidak diproses sampai RKPD ditetapkan" in seen
         assert f"tidak diproses sampai RKPD {ADOPTED} ditetapkan" in seen
-        assert f"RKPD {ADOPTED} ditetapkan sebelum usulan ini diproses" in seen  # its timeline says when
+        assert (f"RKPD {ADOPTED} ditetapkan sebelum usulan ini diproses" in seen  # its timeline says when
+                or f"RKPD {ADOPTED} ditetapkan: usulan ini ditutup tanpa keputusan (" in seen)  # returned, accepted
         api = (await web.get(f"/api/v1/proposals/{code}")).json()
         assert api["status"] == p.TIDAK_DIPROSES and api["year"] == ADOPTED
         assert api["timeline"][-1]["kind"] == "rkpd.adopted"
@@ -134,7 +135,11 @@ async def test_a_proposal_still_waiting_at_adoption_reads_as_closed(site: Site, 
     # The kelurahan's feed says it too, not only "RKPD ditetapkan" (review s20).
     feed = (await web.get(f"/kelurahan/{history.KELURAHAN_A}.atom")).text
     assert f"RKPD {ADOPTED} ditetapkan sebelum usulan ini diproses" in feed
-    assert "(dikembalikan untuk diperbaiki dan belum diperbaiki ketika RKPD ditetapkan)" in feed
+    assert (f"RKPD {ADOPTED} ditetapkan: usulan ini ditutup tanpa keputusan (dikembalikan untuk diperbaiki dan"
+            " belum diperbaiki ketika RKPD ditetapkan)") in feed  # not "before it was processed": it was returned
+    revise = text((await web.get(f"/lacak/{site.pending[2]}/perbaiki")).text)
+    assert f"RKPD {ADOPTED} sudah ditetapkan: usulan ini ditutup tanpa keputusan" in revise
+    assert "tidak sedang dikembalikan" not in revise  # it was returned; the year is what closed it
     lineage = text((await web.get(f"/telusur/usulan/{site.pending[0]}")).text)
     assert "Tidak diproses sampai RKPD ditetapkan." in lineage and "Masih dalam proses" not in lineage
     # The open year's proposal still waits.
