@@ -96,11 +96,7 @@ def run_wrk_get(base: str, path: str, seconds: int, connections: int) -> dict[st
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", base + path],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),
-        "p99": _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)),
-    }
+    return _figures(out)
 
 
 def run_wrk_refused(base: str, seconds: int, connections: int) -> dict[str, float]:
@@ -115,6 +111,11 @@ def run_wrk_refused(base: str, seconds: int, connections: int) -> dict[str, floa
             ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
+    return _figures(out)
+
+
+def _figures(out: str) -> dict[str, float]:
+    """Requests a second and the median and 99th percentile latencies of a `wrk --latency` run."""
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),

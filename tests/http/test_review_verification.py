@@ -6,6 +6,7 @@ no decision that would only be refused; a merge's mistakes are tied to its choic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -223,10 +224,11 @@ async def test_history_stays_readable_along_a_chain_of_merges(
     assert cycle.status_code == 409
 
 
-@pytest.fixture(scope="module")
-async def two_years(server_url: str, template_name: str) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """A server of its own (other tests' proposals must keep going to 2022) with RKPD 2022 and 2023 both
-    open; its address and a facilitator's bearer header."""
+@contextlib.asynccontextmanager
+async def two_open_years(server_url: str, template_name: str, **options: object) -> AsyncIterator[tuple[str, str]]:
+    """A server of its own (other tests' proposals must keep going to 2022) on a database with RKPD 2022 and
+    2023 both open and a facilitator of KELURAHAN: its address and the facilitator's username. `options`:
+    the server's (tests/server.serving)."""
     async with _throwaway_database(server_url, template_name) as url:
         pool = await create_pool(url, min_size=1, max_size=2)
         try:
@@ -236,9 +238,16 @@ async def two_years(server_url: str, template_name: str) -> AsyncIterator[tuple[
             await pool.close()
         facilitator = f"fasilitator-{uuid.uuid4().hex[:6]}"
         add_user(url, facilitator, "facilitator", "--region", KELURAHAN)
-        with serving(url) as server:
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
-                yield server.base_url, await token(http, facilitator)
+        with serving(url, **options) as server:
+            yield server.base_url, facilitator
+
+
+@pytest.fixture(scope="module")
+async def two_years(server_url: str, template_name: str) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """`two_open_years`: its address and the facilitator's bearer header."""
+    async with (two_open_years(server_url, template_name) as (base_url, facilitator),
+                httpx.AsyncClient(base_url=base_url, timeout=30) as http):  # fmt: skip
+        yield base_url, await token(http, facilitator)
 
 
 async def test_a_need_carried_into_the_next_year_is_not_merged_in_the_old_one(

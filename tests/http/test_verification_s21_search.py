@@ -14,14 +14,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from musrenbang.db.connect import create_pool
-from musrenbang.eventlog.store import EventStore
-from tests.conftest import _throwaway_database
-from tests.cycles import open_test_cycle
 from tests.http.conftest import payload
 from tests.http.test_forum_entry import _signed_in
-from tests.http.test_staff import KELURAHAN, add_user, token
-from tests.server import serving
+from tests.http.test_review_verification import two_open_years
+from tests.http.test_staff import KELURAHAN, token
 
 pytestmark = pytest.mark.slow
 
@@ -39,36 +35,28 @@ class Queue:
 async def queue(server_url: str, template_name: str) -> AsyncIterator[Queue]:
     """A kelurahan with MANY wells waiting (2022), a street light at "Jl. Kenanga" (2023), a drain in
     "Tjikini" (2022) and an accepted well (2022)."""
-    async with _throwaway_database(server_url, template_name) as url:
-        pool = await create_pool(url, min_size=1, max_size=2)
-        try:
-            for year in (2022, 2023):
-                await open_test_cycle(EventStore(pool), year)
-        finally:
-            await pool.close()
-        facilitator = f"fasilitator-{uuid.uuid4().hex[:6]}"
-        add_user(url, facilitator, "facilitator", "--region", KELURAHAN)
-        with serving(url, extra_env={"MUSRENBANG_SUBMISSIONS_PER_HOUR": "1000"}) as server:
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
-                auth = await token(http, facilitator)
+    async with two_open_years(server_url, template_name,
+                              extra_env={"MUSRENBANG_SUBMISSIONS_PER_HOUR": "1000"}) as (base_url, facilitator):
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            auth = await token(http, facilitator)
 
-                async def propose(**changes: object) -> str:
-                    r = await http.post("/api/v1/proposals", json=payload(kelurahan=KELURAHAN, **changes),
-                                        headers={"Idempotency-Key": str(uuid.uuid4()), **auth})  # fmt: skip
-                    assert r.status_code == 201, r.text
-                    return str(r.json()["code"])
+            async def propose(**changes: object) -> str:
+                r = await http.post("/api/v1/proposals", json=payload(kelurahan=KELURAHAN, **changes),
+                                    headers={"Idempotency-Key": str(uuid.uuid4()), **auth})  # fmt: skip
+                assert r.status_code == 201, r.text
+                return str(r.json()["code"])
 
-                for n in range(MANY):
-                    await propose(year=2022, title=f"Sumur resapan {n}", address="Jl. Melati")
-                codes = {
-                    "light": await propose(year=2023, title="Lampu jalan Gang Mawar", address="Jl. Kenanga no. 7"),
-                    "drain": await propose(year=2022, title="Perbaikan saluran Tjikini", address="Jl. Melati"),
-                    "accepted": await propose(year=2022, title="Sumur resapan diterima", address="Jl. Melati"),
-                }
-                r = await http.post(f"/api/v1/proposals/{codes['accepted']}/verification", headers=auth,
-                                    json={"decision": "accept"})  # fmt: skip
-                assert r.status_code == 200, r.text
-            yield Queue(server.base_url, facilitator, codes)
+            for n in range(MANY):
+                await propose(year=2022, title=f"Sumur resapan {n}", address="Jl. Melati")
+            codes = {
+                "light": await propose(year=2023, title="Lampu jalan Gang Mawar", address="Jl. Kenanga no. 7"),
+                "drain": await propose(year=2022, title="Perbaikan saluran Tjikini", address="Jl. Melati"),
+                "accepted": await propose(year=2022, title="Sumur resapan diterima", address="Jl. Melati"),
+            }
+            r = await http.post(f"/api/v1/proposals/{codes['accepted']}/verification", headers=auth,
+                                json={"decision": "accept"})  # fmt: skip
+            assert r.status_code == 200, r.text
+        yield Queue(base_url, facilitator, codes)
 
 
 @pytest.fixture
