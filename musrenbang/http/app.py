@@ -65,6 +65,7 @@ from musrenbang.http.notices import notice_key
 from musrenbang.http.render import environment
 from musrenbang.http.security import security_headers
 from musrenbang.http.staleness import staleness_middleware
+from musrenbang.http.stall import watch_loop
 from musrenbang.http.stopping import Stopping
 from musrenbang.projections import all_projections
 from musrenbang.projections.runner import ProjectionRunner
@@ -121,6 +122,8 @@ def create_app(
             task = asyncio.create_task(runner.run_forever(database_url, settings.seal_interval))
             delivery.start()
         uninstall = stopping.install() if stop_on_signals else (lambda: None)
+        # A server worker's loop stuck for seconds says so, with where (http/stall.py).
+        watch = asyncio.create_task(watch_loop()) if stop_on_signals else None
         try:
             yield
         finally:
@@ -137,6 +140,10 @@ def create_app(
             if settings.replica_urls:
                 await app.state.reads.close()
             await close_pool(pool, POOL_CLOSE_GRACE)
+            if watch is not None:  # the last thing that could stall the stop is done
+                watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch
             log.info(STOPPED)
             if stop_on_signals:
                 _write_out_logs()
