@@ -43,7 +43,7 @@ from musrenbang.services import cycles
 from musrenbang.services.forums import fresh_under_lock, lock_forum_place, on_an_agenda
 from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.locks import RKPD_LOCK
-from musrenbang.services.streams import Aggregate, load
+from musrenbang.services.streams import Aggregate, execute, load
 
 PROPOSAL = Aggregate(rules.Proposal(), rules.decide, rules.evolve)
 _NAMESPACE = uuid.UUID("70686f74-6f2d-6d75-7372-656e62616e67")
@@ -272,31 +272,15 @@ class ProposalService:
         """Decide `command` on the proposal and append it, holding its year's RKPD lock shared
         (`lock_year_open`): verifications and revisions of a year do not wait for each other, and an
         adoption is either wholly after this (and its read of the proposals sees it) or this is refused.
-        A command retried with the same key answers with its first result, even once the year is adopted."""
-        stream = rules.stream_id(code)
-        for _ in range(5):
-            try:
-                async with self._store.transaction() as conn:
-                    if idempotency_key is not None:
-                        earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint, conn)
-                        if earlier is not None:
-                            return earlier
-                    state, head = await load(self._store, PROPOSAL, stream, conn)
-                    if state.exists:
-                        await lock_year_open(self._store, conn, state.year)
-                    events = rules.decide(state, command)
-                    return await self._store.append(Append(stream, head, events), metadata=metadata,
-                                                    idempotency_key=idempotency_key, conn=conn)  # fmt: skip
-            except ConcurrencyError:
-                continue  # decided meanwhile (a twin of this very form, say): decide again on what is there now
-            except DomainError:
-                # An identical retry may have committed in between: its effect is what refused this attempt.
-                earlier = None if idempotency_key is None else await self._store.find_replay(
-                    idempotency_key, metadata.fingerprint)  # fmt: skip
-                if earlier is not None:
-                    return earlier
-                raise
-        raise ConcurrencyError([stream])
+        A command retried with the same key answers with its first result, even once the year is adopted;
+        one that lost a race (a twin of this very form, say) is decided again on what is there now."""
+
+        async def year_open(conn: asyncpg.Connection, state: rules.Proposal) -> None:
+            if state.exists:
+                await lock_year_open(self._store, conn, state.year)
+
+        return await execute(self._store, PROPOSAL, rules.stream_id(code), command, metadata=metadata,
+                             idempotency_key=idempotency_key, guard=year_open, attempts=5)  # fmt: skip
 
     async def photo_already_attached(self, code: str, secret: str, original_sha256: str) -> str | None:
         """What the HTTP handler asks before it decodes an uploaded photo, so that nobody makes the server

@@ -25,8 +25,9 @@ the stream was pushed out of the bounded cache), and holds the states it caches 
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 import asyncpg
@@ -34,7 +35,15 @@ import msgspec
 
 from musrenbang.domain.errors import DomainError
 from musrenbang.domain.events import Event
-from musrenbang.eventlog.store import NEW_STREAM, Append, AppendResult, EventStore, Metadata, StreamHead
+from musrenbang.eventlog.store import (
+    NEW_STREAM,
+    Append,
+    AppendResult,
+    ConcurrencyError,
+    EventStore,
+    Metadata,
+    StreamHead,
+)
 
 S = TypeVar("S")
 C = TypeVar("C")
@@ -146,6 +155,11 @@ async def _fold(
     return state, head
 
 
+Guard = Callable[[asyncpg.Connection, S], Awaitable[None]]
+"""What must hold, or be held, in the command's transaction before it decides: a lock taken there is
+held to the commit, and a check made under it is true at the commit (raise DomainError to refuse)."""
+
+
 async def execute(
     store: EventStore,
     aggregate: Aggregate[S, C],
@@ -154,26 +168,41 @@ async def execute(
     *,
     metadata: Metadata | None = None,
     idempotency_key: str | None = None,
+    guard: Guard[S] | None = None,
+    attempts: int = 1,
 ) -> AppendResult:
-    """Decide `command` on the current state of `stream_id` and append what it decided.
+    """Decide `command` on the current state of `stream_id` and append what it decided, in one transaction
+    that `guard` (if given) runs in first, on the state loaded.
 
     A command retried with the same idempotency key returns its first result without deciding again
-    (the state may have moved on, and deciding again could refuse what was already accepted).
+    (the state may have moved on, and deciding again could refuse what was already accepted). A stream
+    that moved on between the load and the append (ConcurrencyError) is decided again on what is there
+    now, up to `attempts` times in all.
     """
     fingerprint = metadata.fingerprint if metadata else None
-    if idempotency_key is not None:
-        earlier = await store.find_replay(idempotency_key, fingerprint)
-        if earlier is not None:
-            return earlier
-    state, head = await load(store, aggregate, stream_id)
-    try:
-        events = aggregate.decide(state, command)
-    except DomainError:
-        # An identical retry may have committed between the check above and the load: its effect is
-        # what made this attempt invalid, and it is this attempt's answer.
-        if idempotency_key is not None:
-            earlier = await store.find_replay(idempotency_key, fingerprint)
+
+    async def once() -> AppendResult:
+        try:
+            async with store.transaction() as conn:
+                if idempotency_key is not None:
+                    earlier = await store.find_replay(idempotency_key, fingerprint, conn)
+                    if earlier is not None:
+                        return earlier
+                state, head = await load(store, aggregate, stream_id, conn)
+                if guard is not None:
+                    await guard(conn, state)
+                events = aggregate.decide(state, command)
+                return await store.append(Append(stream_id, head, events), metadata=metadata,
+                                          idempotency_key=idempotency_key, conn=conn)  # fmt: skip
+        except DomainError:
+            # An identical retry may have committed between the check above and the load: its effect is
+            # what made this attempt invalid, and it is this attempt's answer.
+            earlier = None if idempotency_key is None else await store.find_replay(idempotency_key, fingerprint)
             if earlier is not None:
                 return earlier
-        raise
-    return await store.append(Append(stream_id, head, events), metadata=metadata, idempotency_key=idempotency_key)
+            raise
+
+    for _ in range(attempts - 1):
+        with contextlib.suppress(ConcurrencyError):
+            return await once()
+    return await once()
