@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +24,16 @@ from musrenbang.reference import load_regions
 from tests.server import Server, serving
 
 EXTERNAL_URL = os.environ.get("MUSRENBANG_DATABASE_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The programs the tests start take Ctrl-C as from a terminal, however the suite itself was started.
+    A command run in the background of a shell without job control (`cmd &` in a script) starts with SIGINT
+    ignored, and every program it starts inherits that: a test's Ctrl-C would be lost on them (seen by
+    hand: `musrenbang demo` started so plays on to its end after SIGINT, as it should for a background
+    job). Python's own handler is caught, not ignored, so the programs the tests start get the default."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

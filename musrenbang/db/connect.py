@@ -231,7 +231,8 @@ async def close_pool(pool: asyncpg.Pool, grace: float) -> None:
     """Close `pool`, but not wait for ever on a connection some task never gives back: at shutdown the
     process is stopping, and PostgreSQL rolls back whatever such a connection still had open."""
     try:
-        await asyncio.wait_for(pool.close(), grace)
+        async with asyncio.timeout(grace):
+            await pool.close()
     except TimeoutError:
         logging.getLogger(__name__).warning(
             "connections still borrowed after %.0f s at shutdown: closing them", grace

@@ -469,14 +469,16 @@ class SmtpChannel:
         """The send on its thread, cut at the deadline (or when cancelled), and its outcome."""
         thread = _in_daemon_thread(lambda: self._send_blocking(email, to, attempt), attempt.close)
         try:
-            await asyncio.wait_for(asyncio.shield(thread), self._deadline)
+            async with asyncio.timeout(self._deadline):
+                await asyncio.shield(thread)
         except TimeoutError:
             attempt.abort(f"the SMTP server took more than {self._deadline:.0f} s in all", by_stop=False)
         except asyncio.CancelledError:
             attempt.abort("stopped", by_stop=True)
             raise
         try:
-            return await asyncio.wait_for(asyncio.shield(thread), CUT_WAIT)
+            async with asyncio.timeout(CUT_WAIT):
+                return await asyncio.shield(thread)
         except TimeoutError:  # still connecting: it sends nothing now that it is cut
             return Outcome("retry", f"{attempt.cut} while connecting to the SMTP server (nothing sent)",
                            interrupted=attempt.by_stop)  # fmt: skip

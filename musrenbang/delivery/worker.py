@@ -283,7 +283,8 @@ class DeliveryWorker:
     async def _pause(self, seconds: float) -> None:
         """Sleep `seconds`, or less once a stop began."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopped.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._stopped.wait()
         if self._stopping:
             await asyncio.sleep(min(seconds, 0.2))  # a sender with an outcome to record tries again, not in a spin
 
@@ -457,9 +458,11 @@ class DeliveryWorker:
                 self._bell.ring()
                 while not lost.is_set() and not self._stopping:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), self._settings.poll_interval)
+                        async with asyncio.timeout(self._settings.poll_interval):
+                            await lost.wait()
                     if not lost.is_set():
-                        await asyncio.wait_for(conn.fetchval("SELECT 1"), 10)
+                        async with asyncio.timeout(10):
+                            await conn.fetchval("SELECT 1")
                 if self._stopping:
                     return
                 raise ConnectionError("the LISTEN connection was closed")
@@ -536,6 +539,7 @@ class _Doorbell:
         self._waiting.append(waiter)
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, timeout)
+                async with asyncio.timeout(timeout):
+                    await waiter
         finally:
             self._waiting.remove(waiter)

@@ -42,7 +42,8 @@ class Stopping:
     async def pause(self, seconds: float) -> bool:
         """Sleep `seconds`; True (at once) when a stop is or was requested meanwhile."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
         return self._event.is_set()
 
     def install(self) -> Callable[[], None]:

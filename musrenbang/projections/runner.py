@@ -252,7 +252,8 @@ class ProjectionRunner:
             # This process's worker wakes us as soon as it applies something; a worker in another process
             # is seen by reading the checkpoint again after the pause.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(progressed.wait(), pause)
+                async with asyncio.timeout(pause):
+                    await progressed.wait()
             pause = min(pause * 2, 0.05)
         return None
 

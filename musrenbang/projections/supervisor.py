@@ -127,7 +127,8 @@ class Wake:
     async def wait(self, timeout: float) -> bool:
         """Whether it was rung (False: `timeout` passed)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
             return True
         return False
 
@@ -349,9 +350,11 @@ async def _listen(runner: ProjectionRunner, database_url: str, wakes: dict[str, 
             wake_all()
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), runner.poll_interval)
+                    async with asyncio.timeout(runner.poll_interval):
+                        await lost.wait()
                 if not lost.is_set():
-                    await asyncio.wait_for(conn.fetchval("SELECT 1"), 10)  # a silent network loss
+                    async with asyncio.timeout(10):  # a silent network loss
+                        await conn.fetchval("SELECT 1")
             raise ConnectionError("the LISTEN connection was closed")
         except asyncio.CancelledError:
             raise

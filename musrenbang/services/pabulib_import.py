@@ -106,7 +106,8 @@ async def left_behind(pool: asyncpg.Pool, forum_id: str, cause: BaseException) -
     """What an import stopped by `cause` left of forum `forum_id` in the log: None when nothing (its stream
     holds no event), HalfImported otherwise, and when the log cannot be asked (the database gone)."""
     try:
-        row = await asyncio.wait_for(_written(pool, forum_id), timeout=10)
+        async with asyncio.timeout(10):
+            row = await _written(pool, forum_id)
     except Exception as exc:
         what = f"what it holds could not be read: {pabulib.short(_reason(exc), 200)}"
         return HalfImported(forum_id, what, _reason(cause), checked=False)
