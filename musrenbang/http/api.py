@@ -24,7 +24,7 @@ from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.http.auth import optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
-from musrenbang.http.idempotency import resident_key
+from musrenbang.http.idempotency import OptionalKey, resident_key
 from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
 from musrenbang.http.reads import FROM_REPLICA, found_on_standby_or_primary
 from musrenbang.photos import MAX_BYTES, original_sha256, process_off_loop
@@ -492,11 +492,15 @@ async def attach_photo(
       tags=["proposals"], status_code=200, request_max_body_size=64 * 1024,
       responses=_refused(400, 403, 404, 409, 413, 415, 422, 503))  # fmt: skip
 async def revise(
-    code: FromPath[str], data: JSONBody[RevisionIn], proposals: ProposalsDep, runner: RunnerDep, pool: PoolDep
+    code: FromPath[str], data: JSONBody[RevisionIn], proposals: ProposalsDep, runner: RunnerDep, pool: PoolDep,
+    idempotency_key: OptionalKey = None,
 ) -> ProposalOut:
+    """The same Idempotency-Key and body again (a retry after a lost answer) answers as the first time and
+    writes nothing; the same key with another body answers 409."""
     code = code_or_404(code)
     content = await _validated(proposals, data, year=await proposals.year_of(code))
-    result = await proposals.revise(code, data.revision_secret, content)
+    key = resident_key(idempotency_key) if idempotency_key else None
+    result = await proposals.revise(code, data.revision_secret, content, idempotency_key=key)
     await runner.wait_until_applied(["proposals"], result.last)
     async with pool.acquire() as conn:
         return await _full(conn, code)

@@ -279,12 +279,24 @@ async def test_a_returned_proposal_is_revised_with_the_secret(
     moved = await client.post(f"/api/v1/proposals/{code}/revision",
                               json={**revision, "kelurahan": "32.75.12.1001", "revision_secret": secret})  # fmt: skip
     assert moved.status_code == 422 and "kelurahan tidak dapat diubah" in moved.json()["errors"]["kelurahan"]
-    r = await client.post(f"/api/v1/proposals/{code}/revision", json={**revision, "revision_secret": secret})
+    headers = key()
+    r = await client.post(f"/api/v1/proposals/{code}/revision", json={**revision, "revision_secret": secret},
+                          headers=headers)  # fmt: skip
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "diajukan" and body["title"] == "Pengecoran jalan lingkungan RT 03"
     assert [s["kind"] for s in body["timeline"]] == ["proposal.submitted", "proposal.returned", "proposal.revised"]
     assert body["timeline"][1]["details"]["reason"] == "Sebutkan RT yang dilalui"
+    # The answer lost, the program sends it again with its key: the same answer, nothing written (it used to
+    # be refused, 409 "only after it was returned", as if the revision had failed).
+    before = await event_count(app_pool)
+    again = await client.post(f"/api/v1/proposals/{code}/revision", json={**revision, "revision_secret": secret},
+                              headers=headers)  # fmt: skip
+    assert again.status_code == 200 and again.json() == body, again.text
+    other = {**revision, "title": "Judul lain", "revision_secret": secret}
+    reused = await client.post(f"/api/v1/proposals/{code}/revision", json=other, headers=headers)
+    assert reused.status_code == 409 and reused.json()["error"] == "idempotency_key_reused", reused.text
+    assert await event_count(app_pool) == before
 
 
 async def test_a_proposer_chooses_how_to_be_told_and_it_never_reaches_the_log(
