@@ -57,6 +57,7 @@ def test_a_cycle_is_opened_listed_and_its_window_moved_with_a_reason(cli_env: di
     assert opened.returncode == 0, opened.stderr
     assert f"opened RKPD {year} for Kota Bekasi" in opened.stdout
     assert f"usulan            {year - 2}-12-01 .. {year - 1}-01-15" in opened.stdout
+    assert "note:" not in opened.stderr  # its stages are still to come
     again = run(cli_env, "cycle", "open", "--year", str(year), "--theme", "Lagi", "--programs", str(programs))
     assert again.returncode == 3 and "sudah dibuka" in again.stderr
     window = ["cycle", "window", "--year", str(year), "--stage", "usulan", "--closes", f"{year - 1}-01-31"]
@@ -74,3 +75,16 @@ def test_a_city_in_another_time_zone_counts_its_days_there(empty_database_url: s
     done = run(env, "setup", "--region", "51.71")  # Kota Denpasar, Bali
     assert done.returncode == 0, done.stderr
     assert "Kota Denpasar (51.71)" in done.stdout and "days counted in WITA" in done.stdout
+
+
+def test_a_cycle_opened_with_a_calendar_long_over_says_so(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """RKPD 2024 opened in 2026 without a [calendar]: the common chain's months (December 2022 to June
+    2023) are taken as given (a past year may be recorded after the fact), and the operator is told that
+    nobody can propose or hold a forum in it, and how to move it."""
+    programs = tmp_path / "siklus.toml"
+    programs.write_text("[[programs]]\ntitle = \"Pemulihan ekonomi\"\n")
+    assert run(cli_env, "setup").returncode == 0
+    opened = run(cli_env, "cycle", "open", "--year", "2024", "--theme", "Tema 2024", "--programs", str(programs))
+    assert opened.returncode == 0, opened.stderr
+    assert "every stage of RKPD 2024's calendar ended by 2023-06-30" in opened.stderr, opened.stderr
+    assert "musrenbang cycle window" in opened.stderr

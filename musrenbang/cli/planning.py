@@ -104,6 +104,21 @@ def cycle_open(year: int, theme: str, programs_file: Path, kickoff: dt.datetime 
     click.echo(f"opened RKPD {year} for {name}; calendar:")
     for window in calendar:
         click.echo(f"  {window.stage:<17} {window.opens} .. {window.closes}")
+    _warn_if_over(year, calendar)
+
+
+def _warn_if_over(year: int, calendar: tuple[Any, ...]) -> None:
+    """A calendar whose every stage has ended is let be (a past year recorded after the fact), but said:
+    without a [calendar] in the file, RKPD 2024 opened in 2026 got the common chain's 2022-2023 months, and
+    nobody could propose or hold a forum in it."""
+    from musrenbang.services import cycles
+
+    today = cycles.today()
+    last = max((w.closes for w in calendar), default=None)
+    if last is not None and last < today:
+        click.echo(f"note: every stage of RKPD {year}'s calendar ended by {last}: nobody can propose or hold a"
+                   " forum in it. If it is to run now, move its windows with `musrenbang cycle window` (the last"
+                   " stage first), or open it with a [calendar] in the programs file", err=True)  # fmt: skip
 
 
 @cycle.command("list")
