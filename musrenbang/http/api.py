@@ -16,8 +16,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, HeaderParameter, JSONBody, MultipartBody, Parameter
 
+from musrenbang.domain import bounds, values
 from musrenbang.domain import proposal as rules
-from musrenbang.domain import values
 from musrenbang.domain.access import Forbidden, require_region
 from musrenbang.domain.cycle import Cycle
 from musrenbang.domain.errors import N_, ValidationFailed
@@ -332,6 +332,10 @@ async def submit(
     print_ = proposals.fingerprint(msgspec.to_builtins(data))
     already = await proposals.find_submitted(idempotency_key, print_)
     if already is None:
+        if data.year is not None:  # a year no RKPD can have is a mistake in the body, not a cycle not opened yet
+            checks = bounds.Checks()
+            checks.check("year", bounds.year, data.year)
+            checks.done()
         cycle = await proposals.taking(data.year)
         year = cycle.year or 0  # an existing cycle has its year
         content, proposer = await _checked(proposals, data, year, cycle)

@@ -105,6 +105,8 @@ BAD_BODIES = [
     ({"beneficiaries": "banyak"}, 400, None),
     ({"unexpected": 1}, 400, None),
     ({"proposer": {"name": "A", "phone": "12"}}, 422, "proposer.phone"),
+    ({"year": 1_000_000_000}, 422, "year"),  # no RKPD year: a mistake in the body, not "cycle not opened yet"
+    ({"year": 1999}, 422, "year"),
 ]
 
 
