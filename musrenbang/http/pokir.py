@@ -177,8 +177,11 @@ async def sources_of(request: Request, pool: asyncpg.Pool, year: int) -> Sources
 
 async def _sources_on(conn: asyncpg.Connection, year: int, city: City) -> SourcesOut:
     """Inside the caller's snapshot: the lines, their items and the region names agree. A year with a cycle
-    but no line yet is all zeros (the list and the pokir page link here from the first day: it was 404)."""
-    found = await pokir_views.sources(conn, year, city.dapil)
+    but no line yet is all zeros (the list and the pokir page link here from the first day: it was 404).
+    An adopted list is counted by the dapil of its adoption: redistricting later does not move its pagu."""
+    published = await rkpd_views.published(conn, year)
+    city = await rkpd_views.settings_of(conn, published, city)
+    found = await pokir_views.sources(conn, year, city.dapil, published)
     names = {r["kode"]: r["nama"] for r in
              await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan'")}  # fmt: skip
     if not found.published.lines and (await rkpd_views.list_version(conn, year)).programs is None:

@@ -31,7 +31,6 @@ from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, Year
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.reads import FROM_REPLICA
-from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import proposals as proposal_views
@@ -172,7 +171,7 @@ async def rkpd_out_on(conn: asyncpg.Connection, year: int, city: City | None = N
     codes = [c for line in published.lines for c in line.origins]
     origins = await _origins(conn, codes)
     places = {r["kode"]: r["nama"] for r in await conn.fetch("SELECT kode, nama FROM regions")}
-    city = await _named_as_adopted(conn, published, city)
+    city = await rkpd_views.settings_of(conn, published, city)
     after = _After(await rkpd_views.progress(conn, year), await rkpd_views.milestones(conn, year)) \
         if published.revision else _After({}, [], draft=True)  # fmt: skip
     ordered = sorted(published.lines, key=lambda line: _order(line, city))
@@ -196,15 +195,6 @@ async def rkpd_out_on(conn: asyncpg.Connection, year: int, city: City | None = N
     return RkpdOut(year=year, status="ditetapkan" if a is not None else "rancangan", revision=published.revision,
                    changed_since_adoption=published.changed_since_adoption, head=head,
                    total_pagu=sum(i.pagu for i in items), items=items, enactment=enactment)  # fmt: skip
-
-
-async def _named_as_adopted(conn: asyncpg.Connection, published: rkpd_views.Published, now: City | None) -> City:
-    """The settings the list's agencies are named and ordered by: those in force at its adoption, for an
-    adopted list (a legal document: renaming an agency later does not rewrite it), else those in force
-    now (`now`, when the caller has read them already)."""
-    if published.adoption is not None:
-        return await city_views.settings_as_of(conn, published.adoption["position"])
-    return now or await city_views.settings(conn)
 
 
 def _order(line: RkpdLine, city: City) -> tuple[int, str, str, str]:

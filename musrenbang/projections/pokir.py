@@ -59,10 +59,12 @@ class Sources(msgspec.Struct, kw_only=True):
     totals: SourceRow
 
 
-async def sources(conn: asyncpg.Connection, year: int, dapil: Sequence[Dapil]) -> Sources:
-    """The published list's pagu (adopted, or the working draft) by where it came from. Run in one
-    snapshot (the caller's transaction) so that lines and items agree."""
-    published = await rkpd_views.published(conn, year)
+async def sources(conn: asyncpg.Connection, year: int, dapil: Sequence[Dapil],
+                  published: rkpd_views.Published | None = None) -> Sources:  # fmt: skip
+    """The published list's pagu (adopted, or the working draft; `published`, when the caller has read
+    it) by where it came from. Run in one snapshot (the caller's transaction) so that lines and items
+    agree."""
+    published = published or await rkpd_views.published(conn, year)
     rows = await conn.fetch(
         "SELECT i.code, i.title, i.kelurahan, i.bidang, i.cost, i.agency, i.forum_id,"
         " CASE WHEN p.source = 'pokir' THEN 'pokir' ELSE 'musrenbang' END AS source"

@@ -12,6 +12,7 @@ import msgspec
 
 from musrenbang.domain import city_forums
 from musrenbang.domain import rkpd as rules
+from musrenbang.domain.city import City
 from musrenbang.domain.events import (
     ForumParticipant,
     NotAgreedProposal,
@@ -282,6 +283,16 @@ class Published(msgspec.Struct, frozen=True, kw_only=True):
     enactment: asyncpg.Record | None = None
     """The latest regulation setting the list (its `revision` may be older than the latest adoption's:
     an amendment adopted and not enacted yet)."""
+
+
+async def settings_of(conn: asyncpg.Connection, published: Published, now: City | None = None) -> City:
+    """The settings a published list is read by (its agencies' names and order, the dapil its pagu is
+    counted in): those in force at its adoption for an adopted list (a legal document: a later
+    reorganisation or redistricting does not rewrite it), else those in force now (`now`, when the caller
+    has read them already)."""
+    if published.adoption is not None:
+        return await city_views.settings_as_of(conn, published.adoption["position"])
+    return now or await city_views.settings(conn)
 
 
 async def published(conn: asyncpg.Connection, year: int) -> Published:

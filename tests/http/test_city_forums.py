@@ -284,10 +284,24 @@ async def test_a_renamed_agency_keeps_its_name_on_what_was_adopted_and_closed(ci
     store = EventStore(city.pool)
     now = await city_service.current(store)
     renamed = {"DBMSDA": new_works, "DINKES": new_health}
+    # Redistricting too: a kecamatan the list gives pagu to moves to another dapil (review s22: the adopted
+    # list's pagu per dapil moved with it).
+    async def adopted_sources() -> dict | None:
+        found = (await city.client.get(f"{BASE}/sources")).json()
+        return found if found["revision"] else None
+
+    sources = await eventually(adopted_sources, "the adopted list in the read model")
+    funded = next(k["kode"] for k in sources["kecamatan"] if k["kode"] and k["total"])
+    renamed_dapil = "Bekasi Baru"
+    home = next(d for d in now.dapil if funded in d.kecamatan)
+    away = next(d for d in now.dapil if d is not home)
+    moved = tuple(msgspec.structs.replace(d, kecamatan=tuple(k for k in d.kecamatan if k != funded)) if d is home else
+                  msgspec.structs.replace(d, name=renamed_dapil, kecamatan=(*d.kecamatan, funded)) if d is away
+                  else d for d in now.dapil)  # fmt: skip
     command = ConfigureCity(
         region=now.region, name=now.name, planning_agency=now.planning_agency,
         planning_agency_short=now.planning_agency_short, bidang_agency=now.bidang_agency, bounds=now.bounds,
-        timezone=now.timezone, dapil=now.dapil,
+        timezone=now.timezone, dapil=moved,
         agencies=tuple(msgspec.structs.replace(a, name=renamed.get(a.code, a.name)) for a in now.agencies),
     )  # fmt: skip
     assert await city_service.configure(store, command, Metadata(actor="admin", role="admin")) is not None
@@ -295,6 +309,10 @@ async def test_a_renamed_agency_keeps_its_name_on_what_was_adopted_and_closed(ci
                      "the rename in the city read model")  # fmt: skip
     rkpd = (await city.client.get(BASE)).json()
     assert rkpd["status"] == "ditetapkan" and {i["agency_name"] for i in rkpd["items"]} == {old_works}
+    # Once this server's settings are the new ones (a page of today names the renamed dapil), the adopted
+    # list's sources still count by the dapil of its adoption.
+    await eventually(lambda: _text_has(city.client, "/pokir/2022", renamed_dapil), "the new dapil on the pokir page")
+    assert (await city.client.get(f"{BASE}/sources")).json() == sources
     for path in ("/rkpd/2022", "/rkpd/2022.csv", "/rkpd/2022/forum-perangkat-daerah", "/rkpd/2022/musrenbang-kota"):
         page = await city.client.get(path)
         assert page.status_code == 200 and old_works in page.text and new_works not in page.text, path
@@ -317,3 +335,7 @@ async def test_a_renamed_agency_keeps_its_name_on_what_was_adopted_and_closed(ci
     finally:
         await browser.aclose()
     assert new_works in working
+
+
+async def _text_has(client: httpx.AsyncClient, path: str, text: str) -> bool:
+    return text in (await client.get(path)).text
