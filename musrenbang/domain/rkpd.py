@@ -259,22 +259,41 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
             if state.revision and not state.changed_since_adoption and not state.pending():
                 raise DomainError(N_("RKPD sudah ditetapkan dan tidak berubah sejak itu"))
             city_forums.check_seen(state, command.seen)
-            return [_adopt(state, year, _optional_text("note", command.note), command.on)]
+            return [_adopt(state, year, _optional_text("note", command.note), command.on, agencies)]
         case Enact():
             return [_enact(state, command, year)]
         case city_forums.ScheduleCityForum():
             return [city_forums.schedule(state, command, agencies)]
         case city_forums.CloseCityForum():
+            _agencies_known(state, agencies)  # its Berita Acara names every line's agency
             closed = city_forums.close(state, command)
             if command.forum != city_forums.MUSRENBANG_KOTA or (state.revision and not state.changed_since_adoption):
                 return [closed]  # nothing new to adopt: the list adopted before stands
             held_on = state.forums[command.forum].held_on
-            return [closed, _adopt(state, year, f"Disepakati pada Musrenbang Kota {held_on.isoformat()}", held_on)]
+            return [closed, _adopt(state, year, f"Disepakati pada Musrenbang Kota {held_on.isoformat()}", held_on,
+                                   agencies)]  # fmt: skip
     raise TypeError(f"unknown command {command!r}")
 
 
-def _adopt(state: Rkpd, year: int, note: str, on: dt.date | None) -> RkpdAdopted:
-    """The working lines, frozen as the next revision; refused while a proposal is undecided."""
+def _agencies_known(state: Rkpd, agencies: Mapping[str, CityAgency]) -> None:
+    """Every working line's perangkat daerah is one the city's settings know. A settings change that took
+    an agency's code away (renamed DSDABM to DBM, say) left its lines to be adopted, and frozen in the log,
+    under a bare code nobody is named by, nor can sign in as: refused, saying how to mend it."""
+    orphaned = sorted(line.line_id for line in state.lines.values() if line.agency not in agencies)
+    if orphaned:
+        codes = sorted({state.lines[line_id].agency for line_id in orphaned})
+        raise DomainError(Message(
+            N_("baris %(lines)s milik perangkat daerah %(codes)s, yang tidak ada lagi dalam pengaturan kota:"
+               " kembalikan kodenya di pengaturan (namanya boleh diubah, kodenya tidak)"),
+            lines=", ".join(orphaned[:10]) + (" …" if len(orphaned) > 10 else ""), codes=", ".join(codes),
+        ))  # fmt: skip
+
+
+def _adopt(state: Rkpd, year: int, note: str, on: dt.date | None,
+           agencies: Mapping[str, CityAgency]) -> RkpdAdopted:  # fmt: skip
+    """The working lines, frozen as the next revision; refused while a proposal is undecided or a line's
+    agency is one the settings no longer know."""
+    _agencies_known(state, agencies)
     pending = state.pending()
     if pending:
         raise DomainError(Message(

@@ -320,3 +320,20 @@ def test_a_kelurahans_dana_kelurahan_lines_add_up_to_at_most_the_years_amount() 
     revised = r.decide(state, r.SetLine(line=line("K1", line_id=first.line.line_id, pagu=500, **dk),  # type: ignore[attr-defined]
                                         priority_programs=6, reason=""), agencies=AGENCIES, dana_kelurahan=1_000)
     assert revised  # revising a line counts it once, at its new pagu
+
+
+def test_a_line_whose_agency_the_settings_lost_is_neither_adopted_nor_closed_on() -> None:
+    """A settings change took DBMSDA's code away (renamed its code, not its name): its lines would be
+    adopted, and frozen in the log, under a bare code nobody is named by nor can sign in as (review s22).
+    Adoption and a city forum's close refuse, naming the lines and how to mend it; with the code back in the
+    settings, both go on."""
+    state, _ = set_line(received(item("A")), line("A"))
+    without = {code: agency for code, agency in AGENCIES.items() if code != "DBMSDA"}
+    with pytest.raises(DomainError, match="DBMSDA-001 milik perangkat daerah DBMSDA.*kembalikan kodenya"):
+        r.decide(state, r.Adopt(year=2022), agencies=without)
+    close = city_forums.CloseCityForum(year=2022, forum=city_forums.FORUM_PD, minutes="x", today=dt.date(2021, 3, 1))
+    for command in (r.Adopt(year=2022), close):
+        with pytest.raises(DomainError, match="tidak ada lagi dalam pengaturan kota"):
+            r.decide(state, command, agencies=without)
+    _, [adopted] = run(state, r.Adopt(year=2022))
+    assert isinstance(adopted, RkpdAdopted)
