@@ -88,3 +88,27 @@ def test_a_cycle_opened_with_a_calendar_long_over_says_so(cli_env: dict[str, str
     assert opened.returncode == 0, opened.stderr
     assert "every stage of RKPD 2024's calendar ended by 2023-06-30" in opened.stderr, opened.stderr
     assert "musrenbang cycle window" in opened.stderr
+
+
+def test_a_settings_change_names_the_accounts_it_strands(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """An agency's code changed (DBMSDA to DBMPR) and a dapil renamed: the accounts scoped to them can no
+    longer act for anything the new settings name, and setup says which (review s22: it said nothing, and
+    a member's pokir were then refused with no hint why). Accounts already disabled are left out."""
+    bekasi = Path(musrenbang.reference.__file__).parent / "kota_bekasi.toml"
+    assert run(cli_env, "setup").returncode == 0
+    for username, scope in (("opd.lama", ("--role", "opd", "--opd", "DBMSDA")),
+                            ("dprd.lama", ("--role", "dprd", "--dapil", "Bekasi 1", "--name", "Anggota Lama")),
+                            ("opd.pensiun", ("--role", "opd", "--opd", "DBMSDA"))):  # fmt: skip
+        added = subprocess.run(["musrenbang", "user", "add", "--username", username, *scope], env=cli_env,
+                               input="kata-sandi-yang-panjang\n", capture_output=True, text=True,
+                               timeout=120)  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    assert run(cli_env, "user", "disable", "opd.pensiun").returncode == 0
+    changed = tmp_path / "kota.toml"
+    changed.write_text(bekasi.read_text().replace('"DBMSDA"', '"DBMPR"').replace('"Bekasi 1"', '"Bekasi I"'))
+    done = run(cli_env, "setup", "--settings", str(changed))
+    assert done.returncode == 0, done.stderr
+    assert "opd.lama (DBMSDA)" in done.stderr and "dprd.lama (Bekasi 1)" in done.stderr, done.stderr
+    assert "opd.pensiun" not in done.stderr
+    again = run(cli_env, "setup", "--settings", str(changed))  # nothing removed this time: nothing to say
+    assert again.returncode == 0 and "note:" not in again.stderr, again.stderr

@@ -37,6 +37,7 @@ def setup(region: str | None, settings_file: Path | None) -> None:
         raise Failure(str(exc)) from None
     settings = settings_from_env()
     with database(settings) as url:
+        before = run(_settings_in_force(url))
         try:
             run(prepare(url, command))
         except ValidationFailed as exc:
@@ -44,6 +45,9 @@ def setup(region: str | None, settings_file: Path | None) -> None:
         except DomainError as exc:
             raise Failure(exc.message) from None
         regions = run(_count_regions(url))
+        stranded = run(_stranded(url, before, command)) if before is not None else []
+    for note in stranded:
+        click.echo(f"note: {note}", err=True)
     if settings_file is None and region not in (None, reference.DEFAULT_REGION):
         click.echo(f"note: generic settings used ({reference.GENERIC_SETTINGS.name}): Bappeda, common agency names"
                    " and no coordinate bounds narrower than Indonesia; write the city's own and run setup"
@@ -52,6 +56,56 @@ def setup(region: str | None, settings_file: Path | None) -> None:
                f" kelurahan, {regions['desa']} desa; {len(command.agencies)} perangkat daerah;"
                f" planning agency {command.planning_agency_short}; days counted in"
                f" {command.timezone or city_rules.timezone_of(command.region)}")  # fmt: skip
+
+
+async def _settings_in_force(url: str) -> Any:
+    """The settings before this run (None on a database not set up yet, or not even migrated)."""
+    from musrenbang.db.connect import with_connection
+    from musrenbang.services import city as city_service
+
+    async def read(conn: Any) -> Any:
+        if not await conn.fetchval("SELECT to_regclass('events') IS NOT NULL"):
+            return None
+        found = await city_service.current_on(conn)
+        return found if found.exists else None
+
+    return await with_connection(url, read)
+
+
+async def _stranded(url: str, before: Any, after: Any) -> list[str]:
+    """What a settings change left pointing at an agency code or dapil it removed: enabled accounts, and
+    RKPD lines of a year not adopted (adoption refuses them until the code is back). Said, not refused: a
+    reorganisation may retire an agency whose people are then disabled or given new accounts."""
+    from musrenbang.db.connect import with_connection
+
+    agencies = sorted({a.code for a in before.agencies} - {a.code for a in after.agencies})
+    dapil = sorted({d.name for d in before.dapil} - {d.name for d in after.dapil})
+    if not agencies and not dapil:
+        return []
+
+    async def look(conn: Any) -> list[str]:
+        notes = []
+        accounts = await conn.fetch(
+            "SELECT username, coalesce(opd, dapil) AS scope FROM users WHERE disabled_at IS NULL"
+            " AND (opd = ANY($1::text[]) OR dapil = ANY($2::text[])) ORDER BY username", agencies, dapil,
+        )  # fmt: skip
+        if accounts:
+            listed = ", ".join(f"{r['username']} ({r['scope']})" for r in accounts)
+            notes.append(f"these accounts belong to an agency or dapil the settings no longer have: {listed};"
+                         " they cannot act for a new one (musrenbang user disable, then add one)")  # fmt: skip
+        lines = await conn.fetch(
+            "SELECT l.year, l.line_id FROM rkpd_lines l LEFT JOIN rkpd_state s USING (year)"
+            " WHERE l.agency = ANY($1::text[]) AND (s.revision IS NULL OR s.revision = 0 OR s.changed)"
+            " ORDER BY l.year, l.line_id", agencies,
+        )  # fmt: skip
+        if lines:
+            listed = ", ".join(f"RKPD {r['year']} {r['line_id']}" for r in lines[:10])
+            notes.append(f"lines not adopted yet belong to an agency code the settings no longer have: {listed}"
+                         f"{' …' if len(lines) > 10 else ''}; their year cannot be adopted until the code is"
+                         " back (an agency renamed keeps its code: change its name only)")  # fmt: skip
+        return notes
+
+    return await with_connection(url, look)
 
 
 async def _count_regions(url: str) -> dict[str, int]:
