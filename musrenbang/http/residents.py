@@ -115,8 +115,10 @@ async def kelurahan_page(request: Request, pool: PoolDep, kode: FromPath[str]) -
         total, rows = await proposal_views.in_kelurahan(
             conn, kode, rw=rw, bidang=bidang, year=year, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
         )
+        # Counted as the kecamatan page counts (residents' proposals); `total` is what the pages list.
+        counted = await proposal_views.counted_in_kelurahan(conn, kode, rw=rw, bidang=bidang, year=year)
         rws = await proposal_views.rws_in_kelurahan(conn, kode)
-    return page(request, "kelurahan.html", place=place, proposals=rows, total=total, rws=rws, rw=rw,
+    return page(request, "kelurahan.html", place=place, proposals=rows, counted=counted, rws=rws, rw=rw,
                 bidang=bidang, page_number=number, pages=page_count(total, PAGE_SIZE, number), year=year,
                 years=years)  # fmt: skip
 

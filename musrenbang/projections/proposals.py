@@ -423,16 +423,45 @@ async def in_kelurahan(
     offset: int = 0,
 ) -> tuple[int, list[asyncpg.Record]]:
     """One page of a kelurahan's proposals (newest first) and the total matching the filters (`year`:
-    one RKPD year's, else every year's)."""
-    where = ("kelurahan = $1 AND ($2::int IS NULL OR rw = $2) AND ($3::text IS NULL OR bidang = $3)"
-             " AND ($4::int IS NULL OR year = $4)")  # fmt: skip
-    total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {where}", kelurahan, rw, bidang, year)
+    one RKPD year's, else every year's): residents' and DPRD members' pokir alike, each row with its
+    `source` (`counted_in_kelurahan` counts them apart)."""
+    total = await conn.fetchval(f"SELECT count(*) FROM proposals WHERE {_IN_KELURAHAN}", kelurahan, rw, bidang, year)
     rows = await conn.fetch(
-        f"SELECT {PUBLIC_COLUMNS} FROM proposals WHERE {where}"
+        f"SELECT {PUBLIC_COLUMNS} FROM proposals WHERE {_IN_KELURAHAN}"
         " ORDER BY submitted_at DESC, code LIMIT $5 OFFSET $6",
         kelurahan, rw, bidang, year, limit, offset,
     )  # fmt: skip
     return total, rows
+
+
+_IN_KELURAHAN = ("kelurahan = $1 AND ($2::int IS NULL OR rw = $2) AND ($3::text IS NULL OR bidang = $3)"
+                 " AND ($4::int IS NULL OR year = $4)")  # fmt: skip
+"""The proposals `in_kelurahan` lists and `counted_in_kelurahan` counts."""
+
+
+@dataclasses.dataclass(frozen=True)
+class KelurahanCount:
+    """What `in_kelurahan` lists, counted as the kecamatan page counts (`totals_by_kelurahan`): residents'
+    proposals once each, with their estimated cost; merged duplicates apart, their cost not counted again
+    (the proposal they were merged into carries the need); DPRD members' pokir apart, not residents'."""
+
+    residents: int
+    estimated_cost: int
+    merged: int
+    pokir: int
+
+
+async def counted_in_kelurahan(conn: asyncpg.Connection, kelurahan: str, *, rw: int | None = None,
+                               bidang: str | None = None, year: int | None = None) -> KelurahanCount:  # fmt: skip
+    """`KelurahanCount` of the proposals `in_kelurahan` lists with the same filters."""
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE source <> 'pokir' AND status <> $5) AS residents,"
+        " coalesce(sum(estimated_cost) FILTER (WHERE source <> 'pokir' AND status <> $5), 0)::bigint"
+        " AS estimated_cost, count(*) FILTER (WHERE source <> 'pokir' AND status = $5) AS merged,"
+        f" count(*) FILTER (WHERE source = 'pokir') AS pokir FROM proposals WHERE {_IN_KELURAHAN}",
+        kelurahan, rw, bidang, year, rules.DIGABUNGKAN,
+    )  # fmt: skip
+    return KelurahanCount(row["residents"], row["estimated_cost"], row["merged"], row["pokir"])
 
 
 QUEUE_PAGE = 100
