@@ -483,6 +483,10 @@ class Proposal(msgspec.Struct, frozen=True, kw_only=True):
     revision: int = 0
     """How many times its content was revised (the proposals read model's `revision`): a decision taken on
     a page showing an earlier content names the revision it saw (`seen_revision`)."""
+    photos_when_returned: int = 0
+    """How many photos it had when it was last returned: a photo attached since is a correction in itself
+    (returned for «lampirkan foto lokasi», the photo is the whole revision), so a revision with the content
+    unchanged is then not "nothing changed". Photos are only ever added, so a count says which are new."""
 
     @property
     def exists(self) -> bool:
@@ -601,6 +605,18 @@ def check_room_for_photo(state: Proposal) -> None:
         raise DomainError(N_("paling banyak 3 foto per usulan"))
 
 
+def photos_added_since_return(state: Proposal) -> bool:
+    """Whether photos were attached to a returned proposal since it was returned: then a revision that
+    leaves its content as it was still corrects it (the photo the verifier asked for is the correction).
+
+        >>> returned = Proposal(code="AAAA0000", status=DIKEMBALIKAN, photos=("p1",), photos_when_returned=1)
+        >>> photos_added_since_return(returned), photos_added_since_return(
+        ...     msgspec.structs.replace(returned, photos=("p1", "p2")))
+        (False, True)
+    """
+    return len(state.photos) > state.photos_when_returned
+
+
 def decide(state: Proposal, command: Command) -> list[Event]:
     if isinstance(command, SubmitProposal):
         if state.exists:
@@ -647,7 +663,7 @@ def decide(state: Proposal, command: Command) -> list[Event]:
                 # dapil: services/pokir.py checks that.)
                 raise ValidationFailed({"kelurahan": N_("kelurahan tidak dapat diubah saat memperbaiki usulan:"
                                                         " untuk kelurahan lain, ajukan usulan baru")})  # fmt: skip
-            if command.content == state.content and pokir is None:
+            if command.content == state.content and pokir is None and not photos_added_since_return(state):
                 raise DomainError(N_("tidak ada yang berubah"))
             check_content(command.content)
             return [ProposalRevised(code=command.code, content=command.content, pokir=pokir)]
@@ -879,7 +895,8 @@ def evolve(state: Proposal, event: Event) -> Proposal:
             return msgspec.structs.replace(state, status=DITERIMA_DENGAN_PERUBAHAN if changed else DITERIMA,
                                            decision=event)  # fmt: skip
         case ProposalReturned():
-            return msgspec.structs.replace(state, status=DIKEMBALIKAN, decision=event)
+            return msgspec.structs.replace(state, status=DIKEMBALIKAN, decision=event,
+                                           photos_when_returned=len(state.photos))  # fmt: skip
         case PokirForwarded():
             return msgspec.structs.replace(state, status=DITERUSKAN_SETWAN)
         case ProposalRejected():

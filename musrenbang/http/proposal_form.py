@@ -17,20 +17,21 @@ from musrenbang.domain import proposal as rules
 from musrenbang.domain import values
 from musrenbang.domain.access import require_region
 from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
-from musrenbang.eventlog.store import IdempotencyKeyReused
+from musrenbang.eventlog.store import IdempotencyKeyReused, Position
 from musrenbang.http.auth import NOT_KEPT, optional_actor
 from musrenbang.http.deps import PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.i18n import translate
 from musrenbang.http.idempotency import resident_key
 from musrenbang.http.inputs import form_key, form_text, int_param
-from musrenbang.http.ratelimit import client_address, count_photo_decode, count_submission
+from musrenbang.http.ratelimit import RateLimited, client_address, count_photo_decode, count_submission
 from musrenbang.http.render import as_typed, page, shown_back
-from musrenbang.photos import MAX_BYTES, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
+from musrenbang.photos import MAX_BYTES, DecoderBusy, PhotoRejected, ProcessedPhoto, original_sha256, process_off_loop
 from musrenbang.photos import check as check_photo
 from musrenbang.projections import cycles
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.reference import kecamatan_with_kelurahan
+from musrenbang.services.freshness import ReadModelBehind
 from musrenbang.services.proposals import ProposalService, Submitted
 
 FORM_MAX_BODY = 3 * MAX_BYTES + 256 * 1024  # three photos and the text fields
@@ -56,6 +57,21 @@ async def _earlier(pool: asyncpg.Pool, code: str) -> asyncpg.Record | None:
         return await proposal_views.get(conn, canonical)
 
 
+async def _cannot_propose_again(proposals: ProposalService, earlier: asyncpg.Record, year: int) -> str | None:
+    """Why `earlier` cannot be proposed again for `year` (already in the RKPD, already proposed again, a
+    DPRD pokir, …), by the very rule its submission is checked with (`carry_over_check`); None when it
+    can, or when the read models are too far behind to say (the submission checks it then)."""
+    try:
+        await proposals.carry_over_check(earlier["code"], year, earlier["kelurahan"])
+    except ReadModelBehind:
+        return None
+    except ValidationFailed as exc:
+        return next(iter(exc.errors.values()), exc.message)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
 @get("/usulan/baru", include_in_schema=False, cache_control=NOT_KEPT)
 async def new_proposal_form(request: Request, pool: PoolDep, proposals: ProposalsDep) -> Template:
     """The form for the cycle taking proposals now; or, when none is, why not and when they open. With
@@ -71,6 +87,10 @@ async def new_proposal_form(request: Request, pool: PoolDep, proposals: Proposal
                           code=earlier["code"], year=earlier["year"])  # fmt: skip
         return page(request, "proposal_closed.html", status=422, message=translate(request, message))
     if earlier is not None:
+        refused = await _cannot_propose_again(proposals, earlier, year)
+        if refused is not None:  # said before the resident types, not after: as the submission would say it
+            return page(request, "proposal_form.html", status=409, cycle={"year": year}, earlier=earlier,
+                        refused=translate(request, refused), values={}, errors={})  # fmt: skip
         entered = as_typed(earlier, CONTENT_FIELDS)
         entered["priority_program"] = ""  # numbered in the earlier year's list: chosen again for this one
         entered["carried_from"] = earlier["code"]
@@ -213,31 +233,63 @@ async def _form_again(request: Request, pool: asyncpg.Pool, entered: dict[str, s
 
 @get("/lacak/{code:str}/perbaiki", include_in_schema=False, cache_control=NOT_KEPT)
 async def revise_form(request: Request, pool: PoolDep, code: FromPath[str]) -> Template:
-    async with pool.acquire() as conn:
-        proposal = await proposal_views.get(conn, code_or_404(code))
-    if proposal is None:
-        raise NotFoundException()
+    proposal = await _proposal_of(pool, code_or_404(code))
     entered = as_typed(proposal, CONTENT_FIELDS)
-    return page(request, "proposal_revise.html", **await _form_context(pool, proposal["year"]), p=proposal,
-                values=entered, errors={}, idempotency_key=str(uuid.uuid4()))  # fmt: skip
+    return await _revise_page(request, pool, proposal, values=entered, errors={},
+                              idempotency_key=str(uuid.uuid4()))  # fmt: skip
 
 
-@post("/lacak/{code:str}/perbaiki", include_in_schema=False)
+@post("/lacak/{code:str}/perbaiki", include_in_schema=False, request_max_body_size=FORM_MAX_BODY)
 async def revise_submit(
     request: Request, pool: PoolDep, proposals: ProposalsDep, runner: RunnerDep, code: FromPath[str]
 ) -> Response:
+    """Photos chosen on the form are attached first, through the API's own checks, limits and service
+    (`_attach_photos`), then the revision is sent: a proposal returned for a missing photo is corrected by
+    the photo alone, its content left as it was (domain/proposal.py, `photos_added_since_return`)."""
     code = code_or_404(code)
     form = await request.form()
     entered = {name: form_text(form, name) for name in CONTENT_FIELDS}
     secret = form_text(form, "revision_secret")
     key = form_key(form)  # as the page shows it; in the log: resident_key(key)
-    async with pool.acquire() as conn:
-        proposal = await proposal_views.get(conn, code)
-    if proposal is None:
-        raise NotFoundException()
+    uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
+    proposal = await _proposal_of(pool, code)
+    raws = [await upload.read() for upload in uploads] if len(uploads) <= rules.MAX_PHOTOS else []
     errors: dict[str, str] = {}
+    content = None
     try:
         content = await proposals.validate(rules.ProposalInput(**entered), year=proposal["year"])
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if uploads:  # said with the other fields, and before any photo is decoded
+        try:
+            proposals.check_secret(code, secret)
+        except DomainError as exc:
+            errors["revision_secret"] = exc.message
+        room = _photo_room(proposal)
+        too_many = len(uploads) > rules.MAX_PHOTOS
+        if not too_many and len(uploads) > room:
+            too_many = await _new_photos(proposals, code, secret, raws) > room
+        if too_many:
+            errors["photos"] = N_("paling banyak 3 foto per usulan")
+        else:
+            _check_photos(raws, errors)
+    if errors or content is None:
+        if uploads and "photos" not in errors:
+            errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
+        return await _revise_again(request, pool, proposal, entered, errors, key)
+    attached: Position | None = None
+    if raws:
+        try:
+            attached = await _attach_photos(request, pool, proposals, code, secret, key, raws)
+        except _SentBefore:
+            return await _revise_page(request, pool, proposal, status=409, values=shown_back(entered), errors={},
+                                      idempotency_key=key, sent_before=True)  # fmt: skip
+        except _PhotosRefused as refused:
+            if refused.written is not None:
+                await runner.wait_until_applied(["proposals"], refused.written)
+            proposal = await _proposal_of(pool, code)  # the photos attached before the one refused show
+            return await _revise_again(request, pool, proposal, entered, {"photos": refused.message}, key)
+    try:
         result = await proposals.revise(code, secret, content, idempotency_key=resident_key(key) if key else None)
     except IdempotencyKeyReused:
         # This form was sent before and changed since (Back, edit, send again): nothing new is recorded,
@@ -245,17 +297,96 @@ async def revise_submit(
         earlier = await proposals.made_with_key(resident_key(key or ""))
         if earlier is None or earlier.code != code:
             raise
-        return page(request, "proposal_revise.html", status=409, **await _form_context(pool, proposal["year"]),
-                    p=proposal, values=shown_back(entered), errors={}, idempotency_key=key,
-                    sent_before=True)  # fmt: skip
+        return await _revise_page(request, pool, proposal, status=409, values=shown_back(entered), errors={},
+                                  idempotency_key=key, sent_before=True)  # fmt: skip
     except ValidationFailed as exc:
         errors = exc.errors
     except DomainError as exc:  # wrong secret, or not returned for revision
         errors = {"revision_secret" if exc.code == "forbidden" else "form": exc.message}
     if errors:
-        context = await _form_context(pool, proposal["year"])
-        return page(request, "proposal_revise.html", status=422, **context, p=proposal, values=shown_back(entered),
-                    errors={f: translate(request, m) for f, m in errors.items()},
-                    idempotency_key=key or str(uuid.uuid4()))  # fmt: skip
+        if attached is not None:  # its photos are attached: the page shows them
+            await runner.wait_until_applied(["proposals"], attached)
+            proposal = await _proposal_of(pool, code)
+        return await _revise_again(request, pool, proposal, entered, errors, key)
     await runner.wait_until_applied(["proposals"], result.last)
     return Redirect(f"/lacak/{code}", status_code=303)
+
+
+async def _proposal_of(pool: asyncpg.Pool, code: str) -> asyncpg.Record:
+    """The proposal a revision form is about, as its page shows it (404 when there is none)."""
+    async with pool.acquire() as conn:
+        proposal = await proposal_views.get(conn, code)
+    if proposal is None:
+        raise NotFoundException()
+    return proposal
+
+
+def _photo_room(proposal: asyncpg.Record) -> int:
+    """How many more photos the proposal may take (`rules.MAX_PHOTOS` in all), as its read model has it."""
+    return max(0, rules.MAX_PHOTOS - len(proposal["photo_ids"] or ()))
+
+
+async def _revise_page(request: Request, pool: asyncpg.Pool, proposal: asyncpg.Record, *, status: int = 200,
+                       **context: Any) -> Template:  # fmt: skip
+    return page(request, "proposal_revise.html", status=status, **await _form_context(pool, proposal["year"]),
+                p=proposal, photo_room=_photo_room(proposal), **context)  # fmt: skip
+
+
+async def _revise_again(request: Request, pool: asyncpg.Pool, proposal: asyncpg.Record, entered: dict[str, str],
+                        errors: dict[str, str], key: str | None) -> Template:  # fmt: skip
+    """The revision form once more, as it was filled in, each error beside its field."""
+    return await _revise_page(request, pool, proposal, status=422, values=shown_back(entered),
+                              errors={f: translate(request, m) for f, m in errors.items()},
+                              idempotency_key=key or str(uuid.uuid4()))  # fmt: skip
+
+
+async def _new_photos(proposals: ProposalService, code: str, secret: str, raws: list[bytes]) -> int:
+    """How many of the form's photos are not attached yet: the same form sent twice (a double tap) brings
+    again the photos its first sending attached, and they take no room."""
+    new = 0
+    for raw in raws:
+        try:
+            new += await proposals.photo_already_attached(code, secret, original_sha256(raw)) is None
+        except DomainError:  # no room for it, or not the proposer's: not attached either way
+            new += 1
+    return new
+
+
+class _SentBefore(Exception):
+    """The revision form was sent before (its key made a revision) and now brings a photo it did not."""
+
+
+class _PhotosRefused(Exception):
+    """A photo of the revision form refused; `written`: where the last photo attached before it was."""
+
+    def __init__(self, message: str, written: Position | None) -> None:
+        self.message, self.written = message, written
+
+
+async def _attach_photos(request: Request, pool: asyncpg.Pool, proposals: ProposalService, code: str, secret: str,
+                         key: str | None, raws: list[bytes]) -> Position | None:  # fmt: skip
+    """Attach the revision form's photos as `POST /api/v1/proposals/{code}/photos` does, one after the
+    other: what refuses without decoding first, then the address's hourly count of decodes, the decoding
+    and `attach_photo`. A photo already attached (the same form sent twice) is not decoded again. Returns
+    where the last one written is, None if none was."""
+    settings = request.app.state.settings
+    address = client_address(request, settings.trust_proxy)
+    sent_before = None
+    written: Position | None = None
+    for raw in raws:
+        try:
+            if await proposals.photo_already_attached(code, secret, original_sha256(raw)) is not None:
+                continue
+            if sent_before is None:
+                earlier = await proposals.made_with_key(resident_key(key)) if key else None
+                sent_before = earlier is not None and earlier.code == code
+            if sent_before:  # a photo chosen after the form went (Back, another photo): not sent, as typed changes
+                raise _SentBefore()
+            await count_photo_decode(pool, address, settings.photos_per_hour)
+            _, last = await proposals.attach_photo(code, secret, await process_off_loop(raw))
+        except (RateLimited, DecoderBusy):
+            raise  # 429 and 503, as for any upload: try again later
+        except DomainError as exc:  # a photo that is no photo, no room left, no longer returned
+            raise _PhotosRefused(exc.message, written) from None
+        written = last or written
+    return written

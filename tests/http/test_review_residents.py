@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 
 from tests.http.conftest import event_count, payload
-from tests.http.test_pages import FORM_FIELDS, code_on, hidden, open_form, send_form
+from tests.http.test_pages import FORM_FIELDS, hidden, open_form, send_form
 from tests.http.test_staff import KELURAHAN, token, users  # noqa: F401  (a fixture)
 from tests.waiting import eventually
 
@@ -88,34 +88,6 @@ async def test_a_photo_refused_is_read_with_its_field(client: httpx.AsyncClient)
     assert 'id="photos-error"' in r.text
     control = _tag(r.text, "photos")
     assert 'aria-describedby="photos-error"' in control and 'aria-invalid="true"' in control
-
-
-async def test_a_resident_without_the_old_secret_can_send_the_form_as_a_new_proposal(
-    client: httpx.AsyncClient, app_pool: asyncpg.Pool
-) -> None:
-    """The "Usulkan lagi" button is on every tracking page, but only the proposer's secret (shown once, a
-    year ago) links the new proposal to the old: anyone else, or a proposer who lost it, was refused again, the
-    form keeping the link, with no way to send what they typed but a fresh form."""
-    earlier, _ = await _proposed(client)
-    page = (await client.get(f"/usulan/baru?lanjutan={earlier}")).text
-    assert hidden(page, "carried_from") == earlier
-    assert " required" not in _tag(page, "revision_secret")  # a browser would not send it empty
-    assert 'name="tanpa_lanjutan"' in page
-    tokens = {"_csrf_token": hidden(page, "_csrf_token"), "idempotency_key": hidden(page, "idempotency_key")}
-    fields = {**FORM_FIELDS, "kelurahan": KELURAHAN, "year": hidden(page, "year"), "carried_from": earlier,
-              "revision_secret": ""}  # fmt: skip
-    refused = await send_form(client, tokens, fields)
-    assert refused.status_code == 422
-    assert html.unescape(re.search(r'id="revision_secret-error">([^<]*)<', refused.text)[1]) == (
-        "kode rahasia tidak cocok dengan usulan ini")  # fmt: skip
-    assert 'name="tanpa_lanjutan"' in refused.text
-    sent = await send_form(client, tokens, {**fields, "tanpa_lanjutan": "1"})
-    assert sent.status_code == 200, re.findall(r'class="error"[^>]*>([^<]*)', sent.text)
-    code = code_on(sent.text)
-    assert code != earlier
-    assert await app_pool.fetchval("SELECT carried_to FROM proposals WHERE code = $1", earlier) is None
-    made = (await client.get(f"/api/v1/proposals/{code}")).json()
-    assert [h["code"] for h in made["history"]] == [code]
 
 
 async def test_a_form_sent_after_submissions_closed_shows_back_what_was_written(
