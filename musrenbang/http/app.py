@@ -148,7 +148,7 @@ def create_app(
             if stop_on_signals:
                 _write_out_logs()
 
-    return Litestar(
+    built = Litestar(
         route_handlers=[
             health.health,
             health.ready,
@@ -315,6 +315,8 @@ def create_app(
              "static_files": static.load(static_dir())}
         ),
     )
+    api.document_refusals(built)  # the refusals as the server sends them, in the OpenAPI document
+    return built
 
 
 def app_from_env() -> Edge:
