@@ -354,8 +354,11 @@ def _receive(state: Rkpd, command: ReceiveProposals, agencies: Mapping[str, City
         raise DomainError(N_("usulan yang sama diterima dua kali"))
     if any(i.agency not in agencies for i in new):
         raise DomainError(N_("perangkat daerah tidak dikenal"))
-    if not new:
+    if not new and state.year is not None:
         raise DomainError(N_("tidak ada usulan baru dari Musrenbang Kecamatan"))
+    # The first receive opens the year's city level even when no kecamatan forum forwarded anything: the
+    # agencies' own plans (Renja lines), the city forums and the adoption all come after it, and a year
+    # with nothing forwarded could otherwise never get an RKPD (review s22). A later one adds what is new.
     _check_items(new)
     return [RkpdProposalsReceived(year=command.year, items=new)]
 

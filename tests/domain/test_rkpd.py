@@ -201,6 +201,19 @@ def test_adopting_with_nothing_received_is_refused() -> None:
         r.decide(r.Rkpd(), r.Adopt(year=2022), agencies=AGENCIES)
 
 
+def test_a_year_no_kecamatan_forwarded_anything_to_still_gets_its_rkpd() -> None:
+    """No kecamatan forum forwarded a proposal: receiving refused ("nothing new"), and with nothing received
+    no agency could add its own plan, no city forum be held, no RKPD adopted (review s22). The first receive
+    opens the city level with nothing; the agencies' Renja lines are adopted. A second empty one is refused."""
+    state, [opened] = run(r.Rkpd(), r.ReceiveProposals(year=2022, items=()))
+    assert state.year == 2022 and opened.items == ()  # type: ignore[attr-defined]
+    with pytest.raises(DomainError, match="tidak ada usulan baru"):
+        r.decide(state, r.ReceiveProposals(year=2022, items=()), agencies=AGENCIES)
+    state, _ = set_line(state, line(renja_reason="Renstra: pemeliharaan rutin jalan kota"))
+    _, [adopted] = run(state, r.Adopt(year=2022))
+    assert isinstance(adopted, RkpdAdopted) and [x.line_id for x in adopted.lines] == ["DBMSDA-001"]
+
+
 def test_pagu_is_shared_among_kecamatan_in_proportion_and_adds_up_exactly() -> None:
     state = received(item("A", cost=100), item("B", cost=200, kelurahan="32.75.02.1001"), item("C", cost=1))
     state, [e1] = set_line(state, line("A", "B", pagu=1_000))
