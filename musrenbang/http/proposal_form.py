@@ -194,14 +194,21 @@ async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: Proposa
         return await _form_again(request, pool, entered, errors, key, year=year, with_photos=bool(uploaded))
     settings = request.app.state.settings
     address = client_address(request, settings.trust_proxy)
-    await count_submission(pool, address, resident_key(key), settings.submissions_per_hour)
     photos: list[ProcessedPhoto] = []
     try:
+        await count_submission(pool, address, resident_key(key), settings.submissions_per_hour)
         for raw in raws:
             await count_photo_decode(pool, address, settings.photos_per_hour)
             photos.append(await process_off_loop(raw))
     except PhotoRejected as exc:
         return await _form_again(request, pool, entered, {"photos": exc.message}, key, year=year, with_photos=True)
+    except RateLimited as exc:
+        # A kelurahan office's residents share one address: the form comes back as typed, to send later
+        # (its key kept, so it is still one submission), not a page that loses a quarter of an hour's writing.
+        again = await _form_again(request, pool, entered, {}, key, year=year, with_photos=bool(uploaded),
+                                  status=429, refused_for_now=exc.message)  # fmt: skip
+        again.headers["Retry-After"] = "3600"
+        return again
     # Decoding photos takes seconds: then the cycle is read again (submissions may have closed meanwhile).
     return await proposals.submit(content, proposer, idempotency_key=resident_key(key), request_fingerprint=print_,
                                   photos=photos,
@@ -220,15 +227,18 @@ def _check_photos(raws: list[bytes], errors: dict[str, str]) -> None:
 
 
 async def _form_again(request: Request, pool: asyncpg.Pool, entered: dict[str, str], errors: dict[str, str],
-                      key: str, *, year: int, with_photos: bool) -> Template:  # fmt: skip
+                      key: str, *, year: int, with_photos: bool, status: int = 422,
+                      refused_for_now: str | None = None) -> Template:  # fmt: skip
     """The form once more, as it was filled in, each error beside its field (a browser cannot keep the
-    chosen files, so the photos must be chosen again)."""
-    if with_photos and "photos" not in errors:
+    chosen files, so the photos must be chosen again); `refused_for_now`: why the whole form was not taken
+    now (the hourly limit), said above it."""
+    if with_photos and "photos" not in errors and refused_for_now is None:
         errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
     earlier = await _earlier(pool, entered["carried_from"]) if entered["carried_from"] else None
-    return page(request, "proposal_form.html", status=422, **await _form_context(pool, year),
+    return page(request, "proposal_form.html", status=status, **await _form_context(pool, year),
                 values=shown_back(entered), earlier=earlier, actor=await optional_actor(request, pool),
-                errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key)  # fmt: skip
+                errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key,
+                refused_for_now=translate(request, refused_for_now) if refused_for_now else None)  # fmt: skip
 
 
 @get("/lacak/{code:str}/perbaiki", include_in_schema=False, cache_control=NOT_KEPT)

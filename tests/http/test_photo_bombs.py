@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.http.conftest import SUBMISSIONS_PER_HOUR, event_count, payload
-from tests.http.test_pages import FORM_FIELDS, open_form, send_form
+from tests.http.test_pages import FORM_FIELDS, hidden, open_form, send_form
 from tests.images import jpeg_with_gps, png_at_the_limit, png_bomb, png_header_only
 
 pytestmark = pytest.mark.edge  # the HTTP edge: the same on every PostgreSQL (.ci/run)
@@ -155,9 +155,15 @@ async def test_the_rate_limit_is_counted_before_photos_are_decoded(
     for _ in range(SUBMISSIONS_PER_HOUR - 1):  # the form above took one place, however often it came
         await submit(client)
     before = (await event_count(app_pool), await photo_decodes_counted(app_pool, address))
-    r = await send_form(client, await open_form(client), FORM_FIELDS, photos=[jpeg_with_gps()])
+    at_limit = await open_form(client)
+    r = await send_form(client, at_limit, FORM_FIELDS, photos=[jpeg_with_gps()])
     assert r.status_code == 429, r.status_code
-    assert "terlalu banyak usulan" in r.text
+    assert "terlalu banyak usulan" in r.text and r.headers["retry-after"] == "3600"
+    # The form comes back as typed, with its key, to be sent later (it was a page that lost it all: a
+    # kelurahan office's residents share one address).
+    assert 'id="belum-diterima"' in r.text and 'value="Pembangunan jalan setapak"' in r.text
+    assert hidden(r.text, "idempotency_key") == at_limit["idempotency_key"]
+    assert "Jalan setapak rusak dan licin saat hujan</textarea>" in r.text
     new_key = {"Idempotency-Key": str(uuid.uuid4())}
     assert (await client.post("/api/v1/proposals", json=payload(), headers=new_key)).status_code == 429
     assert (await event_count(app_pool), await photo_decodes_counted(app_pool, address)) == before
