@@ -353,7 +353,9 @@ def _out(row: asyncpg.Record, steps: list[asyncpg.Record] | None = None,
                        history=history)  # fmt: skip
 
 
-async def _full(conn: asyncpg.Connection, code: str) -> ProposalOut:
+async def proposal_out(conn: asyncpg.Connection, code: str) -> ProposalOut:
+    """A proposal as the API gives it (GET, and the answer of every command on it): with its timeline and
+    its history of years."""
     row = await proposal_views.get(conn, code)
     if row is None:
         raise NotFoundException()
@@ -473,7 +475,7 @@ async def _may_carry(request: Request, pool: asyncpg.Pool, proposals: ProposalSe
      tags=["proposals"], dependencies=FROM_REPLICA, responses=_refused(400, 404))  # fmt: skip
 async def proposal(request: Request, pool: PoolDep, code: FromPath[str]) -> ProposalOut:
     code = code_or_404(code)
-    return await found_on_standby_or_primary(request, pool, lambda conn: _full(conn, code))
+    return await found_on_standby_or_primary(request, pool, lambda conn: proposal_out(conn, code))
 
 
 @get("/api/v1/kelurahan/{kode:str}/proposals", summary="Proposals of a kelurahan, newest first",
@@ -554,4 +556,4 @@ async def revise(
     result = await proposals.revise(code, data.revision_secret, content, idempotency_key=key)
     await runner.wait_until_applied(["proposals"], result.last)
     async with pool.acquire() as conn:
-        return await _full(conn, code)
+        return await proposal_out(conn, code)

@@ -19,12 +19,11 @@ from musrenbang.domain.access import Actor, require_region, require_role
 from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.domain.events import Criterion
 from musrenbang.eventlog.store import Metadata, Position
-from musrenbang.http.api import ProposalOut, Quantity, SeenRevision, _out
+from musrenbang.http.api import ProposalOut, Quantity, SeenRevision, proposal_out
 from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.forums import ForumOut, forum_out
 from musrenbang.http.idempotency import OptionalKey, keyed
-from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services.forums import ForumService, new_forum_id
 
@@ -54,8 +53,9 @@ class MergeIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 async def _proposal_out(pool: asyncpg.Pool, code: str) -> ProposalOut:
+    """As GET /api/v1/proposals/{code} gives it (its history too: it was null here)."""
     async with pool.acquire() as conn:
-        return _out(await proposal_views.get(conn, code), await proposal_views.timeline(conn, code))
+        return await proposal_out(conn, code)
 
 
 @post("/api/v1/proposals/{code:str}/verification", summary="Verify a proposal (kelurahan facilitator)",

@@ -122,6 +122,9 @@ async def test_who_may_verify_a_proposal(
             f"proposal-{code}",
         )
         assert meta == ("admin" if who == "admin" else "facilitator")
+        # The answer is the proposal as GET gives it (its `history` was null here, a list there: review s22).
+        shown = (await client.get(f"/api/v1/proposals/{code}")).json()
+        assert r.json()["history"] is not None and r.json()["history"] == shown["history"]
 
 
 @pytest.mark.parametrize(
