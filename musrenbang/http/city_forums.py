@@ -39,6 +39,7 @@ from musrenbang.http.rkpd_api import CITY_PROJECTIONS, Seen
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.rkpd import CityForum
+from musrenbang.reference import region_names
 from musrenbang.services import cycles as cycle_service
 
 Name = Annotated[str, msgspec.Meta(max_length=200)]
@@ -147,7 +148,7 @@ async def _berita_acara(request: Request, pool: asyncpg.Pool, name: str, forum: 
         context["seal"] = await latest_seal(pool, ba.head.position)
         codes = {k for g in ba.agreed for x in g.lines for k in x.locations} | {x.kelurahan for x in ba.not_agreed}
         async with pool.acquire() as conn:
-            context["places"] = await rkpd_views.place_names(conn, sorted(codes))
+            context["places"] = await region_names(conn, sorted(codes))
         context["agency_name"] = lambda code: ba.agency_names.get(code, code)  # as the close named them
     return page(request, "city_berita_acara.html", **context)
 

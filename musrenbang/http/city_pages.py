@@ -58,6 +58,7 @@ from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.reference import region_names
 from musrenbang.services import cycles as cycle_service
 from musrenbang.services.rkpd import RkpdService, acting_agency
 
@@ -138,7 +139,7 @@ async def _agency_context(pool: asyncpg.Pool, year: int, agency: str) -> dict[st
         lines = await rkpd_views.working_lines(conn, year, agency)
         programs = await cycles.priority_programs(conn, year)
         revision = await conn.fetchval("SELECT revision FROM rkpd_state WHERE year = $1", year) or 0
-        places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat <> 'kota'"))
+        places = await region_names(conn)
         city = await city_views.settings(conn)
         years = await cycles.years_at_work(conn, "perangkat_daerah", cycle_service.today())
     return {
@@ -505,7 +506,7 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
         cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
         ceilings = await rkpd_views.ceilings(conn, year)
         published = await rkpd_views.published(conn, year)
-        places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan'"))
+        places = await region_names(conn, level="kecamatan")
         city = await city_views.settings(conn)
     waiting = sum(1 for item in await rkpd.forwarded(year) if item.code not in received)
     per_agency: dict[str, dict[str, int]] = {}

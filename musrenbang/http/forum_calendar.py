@@ -25,6 +25,7 @@ from musrenbang.http.render import page_context, rendered
 from musrenbang.projections import cycles
 from musrenbang.projections import forums as forum_views
 from musrenbang.projections import rkpd as rkpd_views
+from musrenbang.reference import region_names
 
 STATUS_LABELS = {"scheduled": N_("dijadwalkan"), "open": N_("sedang berlangsung"), "closed": N_("selesai"),
                  "dijadwalkan": N_("dijadwalkan"), "ditutup": N_("selesai")}  # fmt: skip
@@ -74,7 +75,7 @@ async def calendar(request: Request, pool: PoolDep) -> Response:
         years = [r["year"] for r in await cycles.all_cycles(conn)]
         rows = await forum_views.calendar(conn, year) if year else []
         city = await rkpd_views.city_forum_days(conn, year) if year else {}
-        kecamatan = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan' ORDER BY kode"))
+        kecamatan = await region_names(conn, level="kecamatan")
         groups = _grouped(rows, kecamatan, wanted)
         city_meetings = [
             Meeting(f.held_on, "kota", city_forums.FORUMS[key], f.place, f.status, starts_at=f.starts_at,

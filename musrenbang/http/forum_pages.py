@@ -29,7 +29,7 @@ from musrenbang.http.i18n import translate
 from musrenbang.http.labels import LEVEL_LABELS, RULE_LABELS
 from musrenbang.http.notices import notify
 from musrenbang.http.render import page
-from musrenbang.reference import region, regions_within
+from musrenbang.reference import region, region_names, regions_within
 from musrenbang.services import cycles
 from musrenbang.services.forums import ForumService, new_forum_id
 
@@ -211,8 +211,7 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
         # of them): each is named with its kelurahan, or a number typed on a paper ballot is a guess.
         shown = forum.agenda or preview
         kelurahan = {a.kelurahan for a in shown if a.kelurahan} if s.level != "kelurahan" else set()
-        places = dict(await conn.fetch("SELECT kode, nama FROM regions WHERE kode = ANY($1::text[])",
-                                       sorted(kelurahan))) if kelurahan else {}  # fmt: skip
+        places = await region_names(conn, sorted(kelurahan)) if kelurahan else {}
     return page(
         request, "forum_session.html", status=status if errors else 200, forum=forum, s=s, place=place, numbers=numbers,
         places=places, preview=preview,

@@ -49,7 +49,7 @@ from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import pokir as pokir_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
-from musrenbang.reference import kecamatan_with_kelurahan, region
+from musrenbang.reference import kecamatan_with_kelurahan, region, region_names
 from musrenbang.services import cycles
 from musrenbang.services.pokir import PokirService, Reses, code_of
 
@@ -182,8 +182,7 @@ async def _sources_on(conn: asyncpg.Connection, year: int, city: City) -> Source
     published = await rkpd_views.published(conn, year)
     city = await rkpd_views.settings_of(conn, published, city)
     found = await pokir_views.sources(conn, year, city.dapil, published)
-    names = {r["kode"]: r["nama"] for r in
-             await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan'")}  # fmt: skip
+    names = await region_names(conn, level="kecamatan")
     if not found.published.lines and (await rkpd_views.list_version(conn, year)).programs is None:
         raise NotFoundException()  # no such year
     kecamatan = [KecamatanSources(kode=k, nama=names.get(k, k) if k else "", **_source(row))

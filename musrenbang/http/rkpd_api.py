@@ -36,6 +36,7 @@ from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import proposals as proposal_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.reference import region_names
 from musrenbang.services import cycles as cycle_service
 from musrenbang.services.rkpd import acting_agency
 
@@ -170,7 +171,7 @@ async def rkpd_out_on(conn: asyncpg.Connection, year: int, city: City | None = N
     published = await rkpd_views.published(conn, year)
     codes = [c for line in published.lines for c in line.origins]
     origins = await _origins(conn, codes)
-    places = {r["kode"]: r["nama"] for r in await conn.fetch("SELECT kode, nama FROM regions")}
+    places = await region_names(conn)
     city = await rkpd_views.settings_of(conn, published, city)
     after = _After(await rkpd_views.progress(conn, year), await rkpd_views.milestones(conn, year)) \
         if published.revision else _After({}, [], draft=True)  # fmt: skip

@@ -68,6 +68,7 @@ from musrenbang.projections import city as city_views
 from musrenbang.projections import cycles
 from musrenbang.projections import lineage as lineage_views
 from musrenbang.projections import rkpd as rkpd_views
+from musrenbang.reference import region_names
 
 _NAME = re.compile(r"(\d{4})(?:\.(csv|xlsx|atom))?", re.ASCII)
 
@@ -430,7 +431,7 @@ async def realisation_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Pu
             raise NotFoundException()
         cost_of, kecamatan_of_code = await rkpd_views.item_facts(conn, year)
         progress = await rkpd_views.progress(conn, year)
-        kecamatan = await conn.fetch("SELECT kode, nama FROM regions WHERE tingkat = 'kecamatan' ORDER BY kode")
+        kecamatan = await region_names(conn, level="kecamatan")
     lines = published.lines
 
     def stage(x: RkpdLine) -> str:
@@ -455,11 +456,10 @@ async def realisation_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Pu
         return sum(1 for x in lines if kode in places[x.line_id] and (only is None or stage(x) == only))
 
     return published, [
-        RealisationRow(kode=r["kode"], nama=r["nama"], planned=planned.get(r["kode"], 0),
-                       budgeted=budgeted.get(r["kode"], 0), spent=spent.get(r["kode"], 0),
-                       finished=finished.get(r["kode"], 0), lines=count(r["kode"]),
-                       finished_lines=count(r["kode"], "selesai"), dropped_lines=count(r["kode"], "batal"))
-        for r in kecamatan if count(r["kode"])
+        RealisationRow(kode=kode, nama=nama, planned=planned.get(kode, 0), budgeted=budgeted.get(kode, 0),
+                       spent=spent.get(kode, 0), finished=finished.get(kode, 0), lines=count(kode),
+                       finished_lines=count(kode, "selesai"), dropped_lines=count(kode, "batal"))
+        for kode, nama in kecamatan.items() if count(kode)
     ]  # fmt: skip
 
 
@@ -675,7 +675,7 @@ def line_outcome(trunk_steps: list[StepView]) -> dict[str, Any]:
 
 
 async def _places(conn: asyncpg.Connection) -> dict[str, str]:
-    return {r["kode"]: r["nama"] for r in await conn.fetch("SELECT kode, nama FROM regions")}
+    return await region_names(conn)
 
 
 LINEAGE_MODELS = ("lineage", "proposals", "city")

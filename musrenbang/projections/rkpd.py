@@ -523,6 +523,3 @@ async def suggested_participants(conn: asyncpg.Connection, year: int) -> list[Fo
     return agencies + delegates
 
 
-async def place_names(conn: asyncpg.Connection, codes: Sequence[str]) -> dict[str, str]:
-    """Region code -> name, for the codes asked (reference data, loaded at setup)."""
-    return dict(await conn.fetch("SELECT kode, nama FROM regions WHERE kode = ANY($1::text[])", list(codes)))

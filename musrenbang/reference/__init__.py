@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import gzip
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from itertools import groupby
 from pathlib import Path
@@ -143,9 +143,15 @@ async def regions_within(conn: asyncpg.Connection, scope: str) -> list[dict[str,
     return groups
 
 
-async def region_names(conn: asyncpg.Connection, codes: list[str]) -> dict[str, str]:
-    """Code -> name, for pages that list regions by code (unknown codes are left out)."""
-    return dict(await conn.fetch("SELECT kode, nama FROM regions WHERE kode = ANY($1::text[])", codes))
+async def region_names(conn: asyncpg.Connection, codes: Sequence[str] | None = None, *,
+                       level: str | None = None) -> dict[str, str]:  # fmt: skip
+    """Code -> name, in code order, for pages that name regions by code: of `codes` (unknown ones left out),
+    else of every region, or of every one at `level` ("kecamatan", "kelurahan", "desa")."""
+    return dict(await conn.fetch(
+        "SELECT kode, nama FROM regions WHERE ($1::text[] IS NULL OR kode = ANY($1::text[]))"
+        " AND ($2::text IS NULL OR tingkat = $2) ORDER BY kode",
+        None if codes is None else list(codes), level,
+    ))  # fmt: skip
 
 
 async def region(conn: asyncpg.Connection, kode: str) -> asyncpg.Record | None:
