@@ -502,8 +502,12 @@ async def public_list(request: Request, pool: PoolDep, year: Year) -> Template:
         if await cycle_views.cycle_row(conn, year) is None:
             raise NotFoundException()
         rows = await pokir_views.pokir(conn, year, dapil=dapil)
+        recorded = await pokir_views.dapil_names(conn, year)
+    # Today's daerah pemilihan, then any the year's pokir were entered under that a redistricting has
+    # since renamed or dropped (review s22: a past year's pokir could not be found by their dapil).
+    today = [d.name for d in city_of(request).dapil]
     return page(request, "pokir_public.html", year=year, rows=rows, dapil=dapil, STATUSES=rules.POKIR_STATUSES,
-                dapils=[d.name for d in city_of(request).dapil])  # fmt: skip
+                dapils=today + [name for name in recorded if name not in today])  # fmt: skip
 
 
 @get("/rkpd/{name:str}/sumber", include_in_schema=False, dependencies=FROM_REPLICA)

@@ -33,6 +33,12 @@ async def pokir(conn: asyncpg.Connection, year: int, *, dapil: str | None = None
     )  # fmt: skip
 
 
+async def dapil_names(conn: asyncpg.Connection, year: int) -> list[str]:
+    """The daerah pemilihan the year's pokir were entered under, as they were named then."""
+    return [r["dapil"] for r in await conn.fetch("SELECT DISTINCT dapil FROM pokir WHERE year = $1 ORDER BY dapil",
+                                                 year)]  # fmt: skip
+
+
 async def one(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {POKIR_COLUMNS} FROM pokir k JOIN proposals p USING (code) WHERE k.code = $1",
                                code)  # fmt: skip

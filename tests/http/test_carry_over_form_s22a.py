@@ -68,3 +68,39 @@ async def test_a_resident_without_the_old_secret_can_send_the_form_as_a_new_prop
     assert await pool.fetchval("SELECT carried_to FROM proposals WHERE code = $1", earlier) is None
     made = (await client.get(f"/api/v1/proposals/{code}")).json()
     assert [h["code"] for h in made["history"]] == [code]
+
+
+async def test_a_past_years_pokir_are_found_by_the_dapil_they_were_entered_under(dprd) -> None:  # noqa: ANN001
+    """Redistricting renamed a daerah pemilihan: the pokir page's filter offered today's names only, and
+    the 2022 pokir, entered under the old name, could not be chosen (review s22). The filter offers the
+    names the year's pokir carry too. (Last in this file: it changes this module's copy's settings.)"""
+    import msgspec
+
+    from musrenbang.domain.city import ConfigureCity
+    from musrenbang.eventlog.store import EventStore, Metadata
+    from musrenbang.services import city as city_service
+    from tests.waiting import eventually
+
+    client, pool, _ = dprd
+    entered = await pool.fetchval("SELECT dapil FROM pokir WHERE year = $1 ORDER BY code LIMIT 1", history.YEAR)
+    store = EventStore(pool)
+    now = await city_service.current(store)
+    renamed = f"{entered} (baru)"
+    dapil = tuple(msgspec.structs.replace(d, name=renamed) if d.name == entered else d for d in now.dapil)
+    command = ConfigureCity(
+        region=now.region, name=now.name, planning_agency=now.planning_agency,
+        planning_agency_short=now.planning_agency_short, agencies=now.agencies, bidang_agency=now.bidang_agency,
+        bounds=now.bounds, timezone=now.timezone, dapil=dapil,
+    )  # fmt: skip
+    assert await city_service.configure(store, command, Metadata(actor="admin", role="admin")) is not None
+
+    async def filter_renamed() -> str | None:
+        page = (await client.get(f"/pokir/{history.YEAR}")).text
+        return page if renamed in page else None
+
+    page = await eventually(filter_renamed, "the renamed dapil on the pokir page")
+    assert f'<option value="{entered}"' in page, page[page.find("<select"):page.find("</select>")]
+    chosen = await client.get(f"/pokir/{history.YEAR}", params={"dapil": entered})
+    assert chosen.status_code == 200 and "Pokok pikiran" in chosen.text
+    code = await pool.fetchval("SELECT code FROM pokir WHERE year = $1 AND dapil = $2 LIMIT 1", history.YEAR, entered)
+    assert code in chosen.text
