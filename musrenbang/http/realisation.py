@@ -21,7 +21,7 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import bounds, values
 from musrenbang.domain import realisation as rules
 from musrenbang.domain.access import Actor
-from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import MilestonePhoto, RkpdLine
 from musrenbang.domain.values import long_date
 from musrenbang.eventlog.store import AppendResult, IdempotencyKeyReused
@@ -312,8 +312,9 @@ FIELD_LABELS = {"baris": N_("baris"), "tahap": N_("tahap"), "nilai": N_("nilai")
 async def _lines(pool: asyncpg.Pool, year: int, agency: str | None) -> list[RkpdLine]:
     async with pool.acquire() as conn:
         published = await rkpd_views.published(conn, year)
-    if not published.revision:
-        raise NotFoundException()
+    if not published.revision:  # said, not a bare 404: the staff page of next year is reached by its year
+        raise NotFound(Message(N_("RKPD %(year)d belum ditetapkan: realisasi dicatat pada baris RKPD yang sudah"
+                                  " ditetapkan"), year=year))  # fmt: skip
     return [line for line in published.lines if agency is None or line.agency == agency]
 
 

@@ -157,6 +157,9 @@ async def test_an_agency_records_on_its_page_and_a_wrong_entry_keeps_what_was_ty
         item = _item((await city.client.get(BASE)).json())
         assert item["progress"] == 55 and len(item["milestones"][-1]["photos"]) == 1
         assert (await staff.get("/petugas/realisasi/2022/NOPE-001")).status_code == 404
+        # A year not adopted yet says so (it was a bare "halaman tidak ditemukan": review s22).
+        ahead = await staff.get("/petugas/realisasi/2031")
+        assert ahead.status_code == 404 and "RKPD 2031 belum ditetapkan" in ahead.text
     # Another agency's account does not see this line at all.
     health = await sign_in(city.base_url, city.users["health"])
     try:
