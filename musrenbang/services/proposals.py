@@ -261,13 +261,10 @@ class ProposalService:
     async def revise(
         self, code: str, secret: str, content: rules.ProposalContent, *, idempotency_key: str | None = None
     ) -> AppendResult:
+        """A retry with the same key answers as the first time did, even once the year is adopted: the replay
+        is looked for before the year's lock and its adoption check (`_before_adoption`, `streams.execute`)."""
         self.check_secret(code, secret)
         meta = Metadata(actor="pengusul", role="warga", fingerprint=fingerprint(msgspec.to_builtins(content)))
-        if idempotency_key is not None:  # a retry answers as the first time did, even once the year is adopted
-            earlier = await self._store.find_replay(idempotency_key, meta.fingerprint)
-            if earlier is not None:
-                return earlier
-        await self._cycle_not_adopted(code)  # said at once; decided again below, under the year's lock
         return await self._before_adoption(code, rules.ReviseProposal(code=code, content=content), meta,
                                            idempotency_key)  # fmt: skip
 
