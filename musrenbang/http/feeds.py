@@ -49,7 +49,6 @@ from musrenbang.reference import region
 MEDIA_TYPE = "application/atom+xml; charset=utf-8"
 _ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TITLE_MAX = 160
 SETTLE = dt.timedelta(seconds=0.5)
@@ -106,6 +105,9 @@ class Feed:
     page_link: str
     author: str
     lang: str
+    since: dt.datetime
+    """When what the feed follows began (a year's cycle opened, the city set up): its `updated` while it
+    has no entry yet."""
 
 
 # --- the three feeds --------------------------------------------------------------------------------
@@ -128,8 +130,9 @@ async def rkpd_feed(request: Request, pool: asyncpg.Pool, year: int) -> Response
     words = _words(request)
     base = _public_url(request)
     async with pool.acquire() as conn:
-        if not await feed_views.year_exists(conn, year):
-            raise NotFoundException()
+        since = await feed_views.year_started(conn, year)
+    if since is None:
+        raise NotFoundException()
 
     async def read() -> list[feed_views.Change]:
         async with pool.acquire() as conn:
@@ -141,7 +144,7 @@ async def rkpd_feed(request: Request, pool: asyncpg.Pool, year: int) -> Response
         subtitle=words(N_("Penetapan RKPD %(year)s, pelaksanaan baris-barisnya, dan nasib usulan warga di tingkat"
                           " kota"), year=year),
         self_link=_with_lang(f"{base}/rkpd/{year}.atom", words.lang), page_link=f"{base}/rkpd/{year}",
-        author=_author(request), lang=words.lang,
+        author=_author(request), lang=words.lang, since=since,
     )  # fmt: skip
     return _respond(request, feed, entries(changes, words, base))
 
@@ -153,6 +156,7 @@ async def _region_feed(request: Request, pool: asyncpg.Pool, kode: str, levels: 
         place = await region(conn, kode)
         if place is None or place["tingkat"] not in levels:
             raise NotFoundException()
+        since = await feed_views.city_started(conn)
     whole_kecamatan = place["tingkat"] == "kecamatan"
 
     async def read() -> list[feed_views.Change]:
@@ -170,7 +174,7 @@ async def _region_feed(request: Request, pool: asyncpg.Pool, kode: str, levels: 
         subtitle=words(N_("Perubahan terbaru pada usulan warga %(place)s: verifikasi, musyawarah, RKPD"),
                        place=name),
         self_link=_with_lang(f"{base}{path}.atom", words.lang), page_link=f"{base}{path}", author=_author(request),
-        lang=words.lang,
+        lang=words.lang, since=since,
     )  # fmt: skip
     return _respond(request, feed, entries(changes, words, base))
 
@@ -365,12 +369,13 @@ def describe_milestone(stage: str, d: dict[str, Any], words: Words) -> str:
 
 
 def atom(feed: Feed, items: Sequence[Entry]) -> bytes:
-    """An Atom 1.0 document (RFC 4287): `updated` is the newest entry's time (1970 for an empty feed)."""
+    """An Atom 1.0 document (RFC 4287): `updated` is the newest entry's time (`feed.since` for an empty
+    feed)."""
     root = ET.Element("feed", {"xmlns": _ATOM, _XML_LANG: feed.lang})
     _text(root, "id", feed.id)
     _text(root, "title", feed.title)
     _text(root, "subtitle", feed.subtitle)
-    _text(root, "updated", _rfc3339(newest(items)))
+    _text(root, "updated", _rfc3339(newest(items, feed.since)))
     ET.SubElement(root, "link", {"rel": "self", "type": "application/atom+xml", "href": feed.self_link})
     ET.SubElement(root, "link", {"rel": "alternate", "type": "text/html", "href": feed.page_link})
     _text(ET.SubElement(root, "author"), "name", feed.author or "Musrenbang")
@@ -385,8 +390,8 @@ def atom(feed: Feed, items: Sequence[Entry]) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def newest(items: Sequence[Entry]) -> dt.datetime:
-    return max((i.updated for i in items), default=_EPOCH)
+def newest(items: Sequence[Entry], since: dt.datetime) -> dt.datetime:
+    return max((i.updated for i in items), default=since)
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
@@ -402,7 +407,7 @@ def _rfc3339(moment: dt.datetime) -> str:
 def _respond(request: Request, feed: Feed, items: list[Entry]) -> Response:
     """The document, or 304 when the reader's copy (If-None-Match, else If-Modified-Since) is current."""
     body = atom(feed, items)
-    updated = newest(items)
+    updated = newest(items, feed.since)
     etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
     # The words depend on the language, which a cookie may choose (`?lang=` remembered): a cache keeps one
     # copy per cookie, or an English reader's feed is what the next Indonesian reader is sent.

@@ -11,6 +11,8 @@ import asyncpg
 import msgspec
 
 LIMIT = 50
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+"""Only for a database with no city set up at all (a feed needs some date)."""
 
 TIMELINE = "timeline"
 ADOPTION = "adoption"
@@ -106,12 +108,23 @@ async def rkpd_changes(conn: asyncpg.Connection, year: int, *, limit: int = LIMI
     return changes[:limit]
 
 
-async def year_exists(conn: asyncpg.Connection, year: int) -> bool:
-    """Whether `year` is a planning cycle (or has an RKPD, e.g. one loaded before cycles existed)."""
-    return bool(await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM cycles WHERE year = $1) OR EXISTS (SELECT 1 FROM rkpd_state WHERE year = $1)",
+async def year_started(conn: asyncpg.Connection, year: int) -> dt.datetime | None:
+    """When `year` became a planning year: its cycle's opening, or, for an RKPD loaded before cycles existed,
+    the city's first settings. None when `year` is none. A feed with no entries yet is dated by it (Atom's
+    `updated` is required: the moment the feed began is true, where 1970 was not)."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT started_at FROM cycles WHERE year = $1) AS started,"
+        " EXISTS (SELECT 1 FROM rkpd_state WHERE year = $1) AS rkpd, (SELECT min(configured_at) FROM city) AS city",
         year,
-    ))  # fmt: skip
+    )  # fmt: skip
+    if row["started"] is not None:
+        return row["started"]
+    return (row["city"] or EPOCH) if row["rkpd"] else None
+
+
+async def city_started(conn: asyncpg.Connection) -> dt.datetime:
+    """When the city was first set up: what a region's feed with no entries yet is dated by."""
+    return await conn.fetchval("SELECT min(configured_at) FROM city") or EPOCH
 
 
 def _timeline(r: asyncpg.Record) -> Change:

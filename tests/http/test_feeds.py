@@ -206,7 +206,7 @@ async def test_markup_and_ampersands_in_titles_are_text_not_markup(city: asyncpg
         finally:
             await tx.rollback()
     feed = feeds.Feed(id=f"{BASE}/x.atom", title="a & b <c>", subtitle="", self_link=f"{BASE}/x.atom?a=1&b=2",
-                      page_link=BASE, author="Musrenbang", lang="id")  # fmt: skip
+                      page_link=BASE, author="Musrenbang", lang="id", since=feed_views.EPOCH)  # fmt: skip
     body = feeds.atom(feed, feeds.entries(changes, WORDS, BASE))
     assert b"<b>" not in body and b"&lt;b&gt;" in body and b"\x01" not in body
     root = parsed(body)
@@ -232,12 +232,35 @@ def test_the_feeds_module_is_a_query_module_not_a_projection() -> None:
     assert not [v for v in vars(feed_views).values() if isinstance(v, type) and issubclass(v, Projection)]
 
 
-def test_an_empty_feed_is_still_valid_atom() -> None:
+def test_an_empty_feed_is_still_valid_atom_dated_by_when_it_began() -> None:
+    began = dt.datetime(2022, 1, 3, 8, 30, tzinfo=dt.UTC)
     feed = feeds.Feed(id=f"{BASE}/kelurahan/1.atom", title="t", subtitle="s", self_link=BASE, page_link=BASE,
-                      author="", lang="id")  # fmt: skip
+                      author="", lang="id", since=began)  # fmt: skip
     root = parsed(feeds.atom(feed, []))
-    assert root.findtext(f"{A}updated") == "1970-01-01T00:00:00Z" and not root.findall(f"{A}entry")
+    assert root.findtext(f"{A}updated") == "2022-01-03T08:30:00Z" and not root.findall(f"{A}entry")
     assert root.findtext(f"{A}author/{A}name") == "Musrenbang"
+
+
+async def test_a_place_with_no_proposals_has_a_feed_dated_by_the_city_s_setup(
+    web: httpx.AsyncClient, city: asyncpg.Pool
+) -> None:
+    """Atom requires `updated`; an empty feed said 1970, which readers show as the feed's last change."""
+    async with city.acquire() as conn:
+        set_up = await conn.fetchval("SELECT min(configured_at) FROM city")
+        quiet = await conn.fetchval(
+            "SELECT r.kode FROM regions r WHERE r.tingkat = 'kelurahan' AND r.kode LIKE $1 || '%'"
+            " AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.kelurahan = r.kode) ORDER BY r.kode LIMIT 1",
+            history.KECAMATAN,
+        )  # fmt: skip
+        opened = await conn.fetchval("SELECT started_at FROM cycles WHERE year = $1", history.YEAR)
+        assert await feed_views.year_started(conn, history.YEAR) == opened
+        assert await feed_views.year_started(conn, 1999) is None
+    assert set_up is not None and quiet is not None
+    answer = await web.get(f"/kelurahan/{quiet}.atom")
+    root = parsed(answer.content)
+    assert not root.findall(f"{A}entry")
+    assert moment(root.findtext(f"{A}updated", "")) == set_up.replace(microsecond=0)
+    assert answer.headers["last-modified"] != "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
 # --- through the real server, where the pages' routes dispatch `.atom` here -----------------------------
