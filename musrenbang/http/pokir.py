@@ -29,7 +29,7 @@ from musrenbang.domain import proposal as rules
 from musrenbang.domain import realisation as realisation_rules
 from musrenbang.domain.access import Actor
 from musrenbang.domain.city import City
-from musrenbang.domain.errors import N_, DomainError, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.eventlog.store import IdempotencyKeyReused
 from musrenbang.http import page_cache
 from musrenbang.http.api import ContentIn, SeenRevision
@@ -227,10 +227,14 @@ class PokirApi(Controller):
                          year: Annotated[int | None, Parameter(ge=2000, le=2100, description="RKPD year")] = None,
                    dapil: Annotated[str | None, Parameter(max_length=60, pattern=PRINTABLE)] = None,
                    ) -> PokirList:  # fmt: skip
+        """A year asked for that has no cycle is 404, as `/pokir/{year}` and `/api/v1/rkpd/{year}` are (an empty
+        list would say the year had no pokir); without `year`, the newest year with pokir, if any."""
         year = year or await _default_year(pool)
         if year is None:
             return PokirList(year=None, dapil=dapil, items=[])
         async with pool.acquire() as conn:
+            if await cycle_views.cycle_row(conn, year) is None:
+                raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
             rows = await pokir_views.pokir(conn, year, dapil=dapil)
         return PokirList(year=year, dapil=dapil, items=[_out(r) for r in rows])
 

@@ -117,6 +117,8 @@ async def test_a_member_enters_a_pokir_and_everyone_sees_it_with_the_member(dprd
     assert (await client.get("/api/v1/pokir", params={"year": 10**20})).status_code == 400
     assert (await client.get(f"/pokir/{YEAR}", params={"dapil": "a\x00b"})).status_code == 200
     assert (await client.get("/pokir/2100")).status_code == 404  # no cycle that year: as /rkpd/2100 (review s20)
+    no_cycle = await client.get("/api/v1/pokir", params={"year": 2100})  # the API as the page (was 200, no items)
+    assert no_cycle.status_code == 404 and "2100" in no_cycle.json()["message"], no_cycle.text
     page = (await client.get(f"/pokir/{YEAR}")).text
     assert "H. Ahmad Fauzi, S.E." in page and POKIR["title"] in page
     lineage = (await client.get(f"/telusur/usulan/{code}")).text
