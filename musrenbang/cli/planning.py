@@ -92,7 +92,8 @@ async def _stranded(url: str, before: Any, after: Any) -> list[str]:
         if accounts:
             listed = ", ".join(f"{r['username']} ({r['scope']})" for r in accounts)
             notes.append(f"these accounts belong to an agency or dapil the settings no longer have: {listed};"
-                         " they cannot act for a new one (musrenbang user disable, then add one)")  # fmt: skip
+                         " they cannot act for a new one until moved to it (musrenbang user move USERNAME"
+                         " --opd CODE, or --dapil NAME)")  # fmt: skip
         lines = await conn.fetch(
             "SELECT l.year, l.line_id FROM rkpd_lines l LEFT JOIN rkpd_state s USING (year)"
             " WHERE l.agency = ANY($1::text[]) AND (s.revision IS NULL OR s.revision = 0 OR s.changed)"

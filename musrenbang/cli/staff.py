@@ -1,4 +1,4 @@
-"""Staff accounts: user add, list, password, disable, enable."""
+"""Staff accounts: user add, list, move, password, disable, enable."""
 
 from __future__ import annotations
 
@@ -101,6 +101,31 @@ def user_list() -> None:
         scope = r["region"] or r["opd"] or r["dapil"] or "-"
         state = "disabled" if r["disabled_at"] else "active"
         click.echo(f"{r['username']:<24} {r['role']:<12} {scope:<16} {state}")
+
+
+@user.command("move")
+@click.argument("username")
+@click.option("--region", default=None, help="A facilitator's new kelurahan, desa or kecamatan code.")
+@click.option("--opd", default=None, help="An opd account's new agency code (one of the city settings' agencies).")
+@click.option("--dapil", default=None, help="A DPRD member's new daerah pemilihan (one of the city settings').")
+def user_move(username: str, region: str | None, opd: str | None, dapil: str | None) -> None:
+    """Let an account act for another region, agency or dapil: after a reorganisation retires an agency code
+    or the dapil are redrawn (`setup` names the accounts left behind), its people keep their accounts. Ends
+    the account's sessions and tokens; what it did before keeps the scope it was done in."""
+    from musrenbang.domain.errors import ValidationFailed
+    from musrenbang.services.accounts import move_user
+
+    settings = settings_from_env()
+    with database(settings, create=False) as url:
+        try:
+            role = run(migrated(url, lambda conn: move_user(conn, username, region=region, opd=opd, dapil=dapil),
+                                existing=True))  # fmt: skip
+        except ValidationFailed as exc:
+            raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
+    if role is None:
+        raise Failure(f"no account {username!r}")
+    click.echo(f"moved {username} ({role}) to {region or opd or 'dapil ' + str(dapil)}; its sessions and tokens"
+               " are ended")
 
 
 @user.command("password")

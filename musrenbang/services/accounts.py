@@ -68,8 +68,6 @@ async def add_user(
     """A staff account; an `opd` account names one of the city's perangkat daerah, a facilitator one of
     its kelurahan, desa or kecamatan, a DPRD member (`dprd`) their daerah pemilihan (one of the city's,
     when its settings name them), and the name and faction their pokir are published with."""
-    city = await city_service.current_on(conn)
-    agencies = [a.code for a in city.agencies]
     errors: dict[str, str | Message] = {}
     if not _USERNAME.match(username):
         errors["username"] = N_("nama pengguna 3-40 huruf kecil, angka, titik, garis bawah atau tanda hubung")
@@ -77,16 +75,7 @@ async def add_user(
         errors["role"] = N_("peran tidak dikenal")
     if problem := _password_problem(password):
         errors["password"] = problem
-    if role == "facilitator" and not region:
-        errors["region"] = N_("fasilitator memerlukan wilayah (kode kelurahan atau kecamatan)")
-    if role == "opd" and opd not in agencies:
-        errors["opd"] = Message(N_("akun OPD memerlukan kode perangkat daerah yang dikenal: %(codes)s"),
-                                codes=", ".join(agencies))  # fmt: skip
-    dapil, name, faction = _member(role, dapil, name, faction, [d.name for d in city.dapil], errors)
-    if region and not await conn.fetchval(
-        "SELECT true FROM regions WHERE kode = $1 AND tingkat IN ('kelurahan', 'desa', 'kecamatan')", region
-    ):
-        errors["region"] = N_("kode wilayah tidak dikenal")
+    dapil, name, faction = await _scope(conn, role, region, opd, dapil, name, faction, errors)
     if errors:
         raise ValidationFailed(errors)
     try:
@@ -98,6 +87,67 @@ async def add_user(
         )  # fmt: skip
     except asyncpg.UniqueViolationError:
         raise DomainError(N_("nama pengguna sudah dipakai")) from None
+
+
+async def _scope(
+    conn: asyncpg.Connection,
+    role: str,
+    region: str | None,
+    opd: str | None,
+    dapil: str | None,
+    name: str | None,
+    faction: str | None,
+    errors: dict[str, str | Message],
+) -> tuple[str | None, str | None, str | None]:
+    """What an account of `role` acts for, checked against the city's settings as they are now (a new
+    account and one moved to a successor agency or dapil alike): a facilitator's region, an `opd` account's
+    agency code, a DPRD member's dapil, name and faction (returned cleaned). What is wrong goes into
+    `errors`."""
+    city = await city_service.current_on(conn)
+    agencies = [a.code for a in city.agencies]
+    if role == "facilitator" and not region:
+        errors["region"] = N_("fasilitator memerlukan wilayah (kode kelurahan atau kecamatan)")
+    if role == "opd" and opd not in agencies:
+        errors["opd"] = Message(N_("akun OPD memerlukan kode perangkat daerah yang dikenal: %(codes)s"),
+                                codes=", ".join(agencies))  # fmt: skip
+    member = _member(role, dapil, name, faction, [d.name for d in city.dapil], errors)
+    if region and not await conn.fetchval(
+        "SELECT true FROM regions WHERE kode = $1 AND tingkat IN ('kelurahan', 'desa', 'kecamatan')", region
+    ):
+        errors["region"] = N_("kode wilayah tidak dikenal")
+    return member
+
+
+async def move_user(conn: asyncpg.Connection, username: str, *, region: str | None = None, opd: str | None = None,
+                    dapil: str | None = None) -> str | None:  # fmt: skip
+    """Let an account act for another region (a facilitator), agency (`opd`) or dapil (`dprd`): a
+    reorganisation that retires an agency code or redraws the dapil moves its people to the successor, and
+    their accounts, names and history stay theirs. Returns the account's role (None: no such account).
+    Ends the account's sessions and tokens, as a new password does: a page still open would otherwise act
+    for the new scope with what was read for the old one. Past events keep the scope they were made in
+    (they name the agency or region in their own fields)."""
+    async with conn.transaction():
+        row = await conn.fetchrow("SELECT role, name, faction FROM users WHERE username = $1 FOR UPDATE", username)
+        if row is None:
+            return None
+        role = row["role"]
+        given = {"region": region, "opd": opd, "dapil": dapil}
+        wanted = {"facilitator": "region", "opd": "opd", "dprd": "dapil"}.get(role)
+        if wanted is None:
+            raise ValidationFailed({"role": Message(N_("akun %(role)s tidak terikat pada wilayah, perangkat daerah"
+                                                       " atau dapil: tidak ada yang dipindahkan"), role=role)})
+        if given[wanted] is None or any(v is not None for k, v in given.items() if k != wanted):
+            raise ValidationFailed({wanted: Message(N_("akun %(role)s dipindahkan dengan --%(option)s saja"),
+                                                    role=role, option=wanted)})  # fmt: skip
+        errors: dict[str, str | Message] = {}
+        dapil, _, _ = await _scope(conn, role, region, opd, dapil, row["name"], row["faction"], errors)
+        if errors:
+            raise ValidationFailed(errors)
+        await conn.execute("UPDATE users SET region = $2, opd = $3, dapil = $4 WHERE username = $1", username,
+                           region, opd, dapil)  # fmt: skip
+        await conn.execute("UPDATE sessions SET revoked_at = now() WHERE username = $1 AND revoked_at IS NULL",
+                           username)  # fmt: skip
+    return role
 
 
 def _member(
