@@ -6,7 +6,7 @@ Only public fields reach these tables: the events carry no personal data, only a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -15,6 +15,7 @@ import msgspec
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import realisation
 from musrenbang.domain.events import (
+    Event,
     PokirForwarded,
     PokirFrom,
     ProposalAccepted,
@@ -77,6 +78,14 @@ def _back_at_forum_pd(forwarded: str, by_setwan: str) -> str:
     return f"CASE WHEN source = 'pokir' THEN {by_setwan} ELSE {forwarded} END"
 
 
+_REVISED_CONTENT = ", ".join(
+    f"{col} = ${i + 2}" if col != "beneficiaries" else f"{col} = ${i + 2} + merged_beneficiaries"
+    for i, col in enumerate(c.strip() for c in _CONTENT_COLUMNS.split(","))
+)
+"""A revision's content columns, $2 on: beneficiaries are the revised count plus those of duplicates merged
+in earlier."""
+
+
 class Proposals(Projection):
     name = "proposals"
     tables = ("proposal_timeline", "proposals", "pokir", "proposal_year_counts", "proposal_year_versions")
@@ -87,238 +96,278 @@ class Proposals(Projection):
                RkpdLineWithdrawn, RkpdAdopted, RkpdMilestoneRecorded, RkpdEnacted)  # fmt: skip
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
-        timeline: list[tuple[Any, ...]] = []
-        submitted: dict[int, int] = {}
-        writes = Statements(conn)
-        families = _Families(events)
+        """Each event's writes are queued with the proposals they touch (`Statements.add_for`) and its
+        timeline entries kept; both go at the end, then each year's version and count."""
+        batch = _Batch(conn, events)
         for r in events:
-            e = r.event
-            match e:
-                case ProposalSubmitted():
-                    await writes.add_for(
-                        [e.code],
-                        f"INSERT INTO proposals (code, year, source, kecamatan, {_CONTENT_COLUMNS}, status,"
-                        " submitted_at, updated_at, first_year, search_key, address_key) VALUES ($1, $2, $3, $4, $5,"
-                        " $6, $7, $8, $9, $10, $11, $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric,"
-                        " $20::numeric, $21, $22, $22, $2, $23, $24)",
-                        e.code, e.year, e.source, kecamatan_of(e.content.kelurahan),
-                        *_content_values(e.content), rules.DIAJUKAN, r.recorded_at, _search_key(e.code, e.content),
-                        search_key(e.content.address),
-                    )  # fmt: skip
-                    submitted[e.year] = submitted.get(e.year, 0) + 1
-                    details: dict[str, Any] = {"source": e.source}
-                    if e.pokir is not None:
-                        await writes.add_for([e.code], _POKIR_INSERT, e.code, e.year, *_pokir_values(e.pokir))
-                        details["pokir"] = msgspec.to_builtins(e.pokir)
-                    if e.carried_from is not None:
-                        # The earlier proposal is older in the log, so its row is here: the chain's
-                        # first year and length carry on from it.
-                        await writes.add_for(
-                            [e.code, e.carried_from],
-                            "UPDATE proposals p SET carried_from = e.code, first_year = e.first_year,"
-                            " times = e.times + 1 FROM proposals e WHERE p.code = $1 AND e.code = $2",
-                            e.code, e.carried_from,
-                        )  # fmt: skip
-                        details["carried_from"] = e.carried_from
-                case ProposalCarriedOver():
-                    await writes.add_for([e.code], "UPDATE proposals SET carried_to = $2 WHERE code = $1", e.code,
-                                         e.to_code)  # fmt: skip
-                    details = {"to_code": e.to_code, "to_year": e.to_year}
-                case ProposalRevised():
-                    # Beneficiaries: the revised count plus those of duplicates merged in earlier.
-                    assignments = ", ".join(
-                        f"{col} = ${i + 2}" if col != "beneficiaries" else f"{col} = ${i + 2} + merged_beneficiaries"
-                        for i, col in enumerate(c.strip() for c in _CONTENT_COLUMNS.split(","))
-                    )
-                    await writes.add_for(
-                        [e.code],
-                        f"UPDATE proposals SET {assignments}, status = $18, status_reason = NULL,"
-                        " revision = revision + 1, updated_at = $19, search_key = $20, address_key = $21"
-                        " WHERE code = $1",
-                        e.code, *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
-                        _search_key(e.code, e.content), search_key(e.content.address),
-                    )  # fmt: skip
-                    details = {"content": msgspec.to_builtins(e.content)}
-                    if e.pokir is not None:
-                        await writes.add_for([e.code], _POKIR_UPDATE, e.code, *_pokir_values(e.pokir))
-                        details["pokir"] = msgspec.to_builtins(e.pokir)
-                case PokirForwarded():
-                    await writes.add_for([e.code], "UPDATE proposals SET status = $2, status_reason = NULL,"
-                                         " updated_at = $3 WHERE code = $1", e.code, rules.DITERUSKAN_SETWAN,
-                                         r.recorded_at)  # fmt: skip
-                    await writes.add_for([e.code], "UPDATE pokir SET forwarded_at = $2, note = $3 WHERE code = $1",
-                                         e.code, r.recorded_at, e.note)  # fmt: skip
-                    details = {"note": e.note}
-                case ProposalPhotoAttached():
-                    await writes.add_for(
-                        [e.code],
-                        "UPDATE proposals SET photo_ids = array_append(photo_ids, $2::uuid), updated_at = $3"
-                        " WHERE code = $1",
-                        e.code, e.photo_id, r.recorded_at,
-                    )  # fmt: skip
-                    details = {"photo_id": e.photo_id}
-                case ProposalAccepted():
-                    changed = e.agreed_volume is not None or e.agreed_cost is not None
-                    status = rules.DITERIMA_DENGAN_PERUBAHAN if changed else rules.DITERIMA
-                    await writes.add_for(
-                        [e.code],
-                        "UPDATE proposals SET status = $2, status_reason = $3, accepted = true,"
-                        " agreed_volume = $4::numeric, agreed_cost = $5, updated_at = $6 WHERE code = $1",
-                        e.code, status, e.reason or None, e.agreed_volume, e.agreed_cost, r.recorded_at,
-                    )  # fmt: skip
-                    details = {
-                        "reason": e.reason,
-                        "agreed_volume": e.agreed_volume,
-                        "agreed_cost": e.agreed_cost,
-                    }
-                case ProposalReturned() | ProposalRejected():
-                    status = rules.DIKEMBALIKAN if isinstance(e, ProposalReturned) else rules.DITOLAK
-                    await writes.add_for(
-                        [e.code],
-                        "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
-                        e.code, status, e.reason, r.recorded_at,
-                    )  # fmt: skip
-                    details = {"reason": e.reason}
-                case ProposalMerged():
-                    await writes.add_for(
-                        [e.code],
-                        "UPDATE proposals SET status = $2, status_reason = $3, merged_into = $4, updated_at = $5"
-                        " WHERE code = $1",
-                        e.code, rules.DIGABUNGKAN, e.reason, e.into, r.recorded_at,
-                    )  # fmt: skip
-                    families.merged(e)
-                    details = {"into": e.into, "reason": e.reason}
-                case ProposalsMergedIn():
-                    await writes.add_for(
-                        [e.code],
-                        "UPDATE proposals SET merged_from = merged_from || $2::text[],"
-                        " beneficiaries = beneficiaries + $3, merged_beneficiaries = merged_beneficiaries + $3,"
-                        " updated_at = $4 WHERE code = $1",
-                        e.code, list(e.merged), e.beneficiaries_added, r.recorded_at,
-                    )  # fmt: skip
-                    details = {"merged": list(e.merged), "beneficiaries_added": e.beneficiaries_added,
-                               "reason": e.reason}  # fmt: skip
-                case ProposalDecidedAtForum():
-                    status = rules.DITERUSKAN if e.selected else rules.TIDAK_TERAKOMODASI
-                    await writes.add_for(
-                        [e.code],
-                        "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
-                        e.code, status, e.reason, r.recorded_at,
-                    )  # fmt: skip
-                    details = {"forum_id": e.forum_id, "level": e.level, "rank": e.rank, "selected": e.selected,
-                               "reason": e.reason}  # fmt: skip
-                case RkpdProposalsReceived() | RkpdProposalPassed() | RkpdProposalDeclined() | RkpdLineSet() \
-                        | RkpdLineWithdrawn() | RkpdAdopted() | RkpdMilestoneRecorded() | RkpdEnacted():  # fmt: skip
-                    timeline.extend(await self._city(conn, writes, families, r))
-                    continue
-                case _:
-                    continue
-            timeline.append((e.code, r.global_position, r.recorded_at, r.event_type, codec.encode(details)))
-        await writes.flush()
-        await insert_rows(conn, "proposal_timeline", ("code", "seq", "at", "kind", "details"), timeline)
-        if timeline:
-            # Every proposal an event changes has a timeline entry (code, position, …): each year moves on to
-            # the position of the last event that changed one of its proposals (the same in a replay, whatever
-            # its batches), and a page read from one year's proposals is cached by its own.
-            last: dict[str, int] = {}
-            for row in timeline:
-                last[row[0]] = max(last.get(row[0], 0), row[1])
-            await conn.execute(
-                "INSERT INTO proposal_year_versions AS v (year, position)"
-                " SELECT p.year, max(t.position) FROM unnest($1::text[], $2::bigint[]) AS t (code, position)"
-                " JOIN proposals p USING (code) GROUP BY p.year"
-                " ON CONFLICT (year) DO UPDATE SET position = greatest(v.position, EXCLUDED.position)",
-                list(last), list(last.values()),
-            )  # fmt: skip
-        if submitted:
+            on_event = _ON_EVENT.get(type(r.event))
+            if on_event is not None:
+                await on_event(batch, r, r.event)
+        await batch.finish()
+
+
+class _Batch:
+    """One batch being applied: its writes, its timeline entries (sent at the end, by COPY when there are
+    many: proposal_timeline is only ever appended to), the proposals submitted per year, and the merge
+    families its milestones read."""
+
+    def __init__(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        self.conn = conn
+        self.writes = Statements(conn)
+        self.families = _Families(events)
+        self.timeline: list[tuple[Any, ...]] = []
+        self.submitted_per_year: dict[int, int] = {}
+
+    def entry(self, code: str, r: RecordedEvent, details: dict[str, Any]) -> None:
+        self.timeline.append((code, r.global_position, r.recorded_at, r.event_type, codec.encode(details)))
+
+    async def finish(self) -> None:
+        await self.writes.flush()
+        await insert_rows(self.conn, "proposal_timeline", ("code", "seq", "at", "kind", "details"), self.timeline)
+        if self.timeline:
+            await self._year_versions()
+        if self.submitted_per_year:
             # Kept with the rows, so the home page reads each year's count instead of counting them all.
-            await conn.executemany(
+            await self.conn.executemany(
                 "INSERT INTO proposal_year_counts AS c (year, proposals) VALUES ($1, $2)"
                 " ON CONFLICT (year) DO UPDATE SET proposals = c.proposals + EXCLUDED.proposals",
-                sorted(submitted.items()),
+                sorted(self.submitted_per_year.items()),
             )
 
-    async def _city(self, conn: asyncpg.Connection, writes: Statements, families: _Families, r: RecordedEvent
-                    ) -> list[tuple[Any, ...]]:  # fmt: skip
-        """Status and timeline of the proposals a city-level event (on the RKPD stream) concerns."""
-        e = r.event
-        entries: list[tuple[str, dict[str, Any]]] = []
-        match e:
-            case RkpdProposalsReceived():
-                for i in e.items:
-                    entries.append((i.code, {"agency": i.agency}))
-            case RkpdProposalPassed():
-                entries.append((e.code, {"from_agency": e.from_agency, "to_agency": e.to_agency, "reason": e.reason}))
-            case RkpdProposalDeclined():
-                await writes.add_for(
-                    [e.code],
-                    "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
-                    e.code, rules.TIDAK_TERAKOMODASI, e.reason, r.recorded_at,
-                )  # fmt: skip
-                entries.append((e.code, {"agency": e.agency, "reason": e.reason}))
-            case RkpdLineSet():
-                line = e.line
-                await writes.flush()
-                left = await conn.fetch(
-                    f"UPDATE proposals SET status = {_back_at_forum_pd('$3', '$5')}, rkpd_line = NULL, updated_at = $4"
-                    " WHERE year = $6 AND rkpd_line = $2 AND NOT code = ANY($1::text[]) RETURNING code",
-                    list(line.origins), line.line_id, rules.DITERUSKAN, r.recorded_at, rules.DITERUSKAN_SETWAN, e.year,
-                )  # fmt: skip
-                for row in left:
-                    entries.append((row["code"], {"line_id": line.line_id, "removed": True, "reason": e.reason}))
-                await writes.add_for(
-                    line.origins,
-                    "UPDATE proposals SET status = $3, status_reason = NULL, rkpd_line = $2, updated_at = $4"
-                    " WHERE code = ANY($1::text[])",
-                    list(line.origins), line.line_id, rules.MASUK_RKPD, r.recorded_at,
-                )  # fmt: skip
-                for code in line.origins:
-                    entries.append((code, {"line_id": line.line_id, "agency": line.agency,
-                                           "sub_kegiatan": line.sub_kegiatan, "pagu": line.pagu,
-                                           "target": line.target, "target_unit": line.target_unit,
-                                           "reason": e.reason}))  # fmt: skip
-            case RkpdLineWithdrawn():
-                await writes.flush()
-                left = await conn.fetch(
-                    f"UPDATE proposals SET status = {_back_at_forum_pd('$2', '$4')},"
-                    " rkpd_line = NULL, updated_at = $3 WHERE year = $5 AND rkpd_line = $1 RETURNING code",
-                    e.line_id, rules.DITERUSKAN, r.recorded_at, rules.DITERUSKAN_SETWAN, e.year,
-                )  # fmt: skip
-                for row in left:
-                    entries.append((row["code"], {"line_id": e.line_id, "reason": e.reason}))
-            case RkpdAdopted():
-                for line in e.lines:
-                    for code in line.origins:
-                        entries.append((code, {"line_id": line.line_id, "revision": e.revision}))
-                # Short of any outcome (rules.CLOSED_AT_ADOPTION: unverified, returned and never corrected,
-                # accepted and never decided at a forum): the year is closed and nothing can be decided on
-                # them any more (services/proposals.py), so they read as closed without a decision, with why,
-                # a need left unmet that may be proposed again for a later year.
-                await writes.flush()
-                left = await conn.fetch(
-                    "UPDATE proposals p SET status = $2, status_reason = c.reason, updated_at = $3"
-                    " FROM unnest($4::text[], $5::text[]) AS c(was, reason)"
-                    " WHERE p.year = $1 AND p.status = c.was RETURNING p.code, c.reason",
-                    e.year, rules.TIDAK_DIPROSES, r.recorded_at, list(rules.CLOSED_AT_ADOPTION),
-                    list(rules.CLOSED_AT_ADOPTION.values()),
-                )  # fmt: skip
-                for row in sorted(left, key=lambda row: row["code"]):
-                    entries.append((row["code"], {"unprocessed": True, "year": e.year, "revision": e.revision,
-                                                  "reason": row["reason"]}))  # fmt: skip
-            case RkpdEnacted():
-                await writes.flush()
-                rows = await conn.fetch("SELECT code FROM proposals WHERE year = $1 AND rkpd_line IS NOT NULL"
-                                        " ORDER BY code", e.year)  # fmt: skip
-                for row in rows:
-                    entries.append((row["code"], {"regulation": e.regulation, "enacted_on": e.enacted_on.isoformat(),
-                                                  "amendment": e.amendment}))  # fmt: skip
-            case RkpdMilestoneRecorded():
-                # The proposals the line came from, and the duplicates merged into them: every resident
-                # whose words fed the line reads on their own tracking page what became of it.
-                detail = realisation.public_detail(e)
-                for code in [*e.origins, *await families.merged_into(conn, e.origins)]:
-                    entries.append((code, detail))
-        return [(code, r.global_position, r.recorded_at, r.event_type, codec.encode(d)) for code, d in entries]
+    async def _year_versions(self) -> None:
+        """Every proposal an event changes has a timeline entry (code, position, …): each year moves on to
+        the position of the last event that changed one of its proposals (the same in a replay, whatever
+        its batches), and a page read from one year's proposals is cached by its own."""
+        last: dict[str, int] = {}
+        for row in self.timeline:
+            last[row[0]] = max(last.get(row[0], 0), row[1])
+        await self.conn.execute(
+            "INSERT INTO proposal_year_versions AS v (year, position)"
+            " SELECT p.year, max(t.position) FROM unnest($1::text[], $2::bigint[]) AS t (code, position)"
+            " JOIN proposals p USING (code) GROUP BY p.year"
+            " ON CONFLICT (year) DO UPDATE SET position = greatest(v.position, EXCLUDED.position)",
+            list(last), list(last.values()),
+        )  # fmt: skip
+
+    # --- a proposal's own stream: its row, and one timeline entry
+
+    async def submitted(self, r: RecordedEvent, e: ProposalSubmitted) -> None:
+        writes = self.writes
+        await writes.add_for(
+            [e.code],
+            f"INSERT INTO proposals (code, year, source, kecamatan, {_CONTENT_COLUMNS}, status,"
+            " submitted_at, updated_at, first_year, search_key, address_key) VALUES ($1, $2, $3, $4, $5,"
+            " $6, $7, $8, $9, $10, $11, $12, $13, $14::numeric, $15, $16, $17, $18, $19::numeric,"
+            " $20::numeric, $21, $22, $22, $2, $23, $24)",
+            e.code, e.year, e.source, kecamatan_of(e.content.kelurahan),
+            *_content_values(e.content), rules.DIAJUKAN, r.recorded_at, _search_key(e.code, e.content),
+            search_key(e.content.address),
+        )  # fmt: skip
+        self.submitted_per_year[e.year] = self.submitted_per_year.get(e.year, 0) + 1
+        details: dict[str, Any] = {"source": e.source}
+        if e.pokir is not None:
+            await writes.add_for([e.code], _POKIR_INSERT, e.code, e.year, *_pokir_values(e.pokir))
+            details["pokir"] = msgspec.to_builtins(e.pokir)
+        if e.carried_from is not None:
+            # The earlier proposal is older in the log, so its row is here: the chain's
+            # first year and length carry on from it.
+            await writes.add_for(
+                [e.code, e.carried_from],
+                "UPDATE proposals p SET carried_from = e.code, first_year = e.first_year,"
+                " times = e.times + 1 FROM proposals e WHERE p.code = $1 AND e.code = $2",
+                e.code, e.carried_from,
+            )  # fmt: skip
+            details["carried_from"] = e.carried_from
+        self.entry(e.code, r, details)
+
+    async def carried_over(self, r: RecordedEvent, e: ProposalCarriedOver) -> None:
+        await self.writes.add_for([e.code], "UPDATE proposals SET carried_to = $2 WHERE code = $1", e.code,
+                                  e.to_code)  # fmt: skip
+        self.entry(e.code, r, {"to_code": e.to_code, "to_year": e.to_year})
+
+    async def revised(self, r: RecordedEvent, e: ProposalRevised) -> None:
+        await self.writes.add_for(
+            [e.code],
+            f"UPDATE proposals SET {_REVISED_CONTENT}, status = $18, status_reason = NULL,"
+            " revision = revision + 1, updated_at = $19, search_key = $20, address_key = $21"
+            " WHERE code = $1",
+            e.code, *_content_values(e.content), rules.DIAJUKAN, r.recorded_at,
+            _search_key(e.code, e.content), search_key(e.content.address),
+        )  # fmt: skip
+        details: dict[str, Any] = {"content": msgspec.to_builtins(e.content)}
+        if e.pokir is not None:
+            await self.writes.add_for([e.code], _POKIR_UPDATE, e.code, *_pokir_values(e.pokir))
+            details["pokir"] = msgspec.to_builtins(e.pokir)
+        self.entry(e.code, r, details)
+
+    async def pokir_forwarded(self, r: RecordedEvent, e: PokirForwarded) -> None:
+        await self.writes.add_for([e.code], "UPDATE proposals SET status = $2, status_reason = NULL,"
+                                  " updated_at = $3 WHERE code = $1", e.code, rules.DITERUSKAN_SETWAN,
+                                  r.recorded_at)  # fmt: skip
+        await self.writes.add_for([e.code], "UPDATE pokir SET forwarded_at = $2, note = $3 WHERE code = $1",
+                                  e.code, r.recorded_at, e.note)  # fmt: skip
+        self.entry(e.code, r, {"note": e.note})
+
+    async def photo_attached(self, r: RecordedEvent, e: ProposalPhotoAttached) -> None:
+        await self.writes.add_for(
+            [e.code],
+            "UPDATE proposals SET photo_ids = array_append(photo_ids, $2::uuid), updated_at = $3"
+            " WHERE code = $1",
+            e.code, e.photo_id, r.recorded_at,
+        )  # fmt: skip
+        self.entry(e.code, r, {"photo_id": e.photo_id})
+
+    async def accepted(self, r: RecordedEvent, e: ProposalAccepted) -> None:
+        changed = e.agreed_volume is not None or e.agreed_cost is not None
+        status = rules.DITERIMA_DENGAN_PERUBAHAN if changed else rules.DITERIMA
+        await self.writes.add_for(
+            [e.code],
+            "UPDATE proposals SET status = $2, status_reason = $3, accepted = true,"
+            " agreed_volume = $4::numeric, agreed_cost = $5, updated_at = $6 WHERE code = $1",
+            e.code, status, e.reason or None, e.agreed_volume, e.agreed_cost, r.recorded_at,
+        )  # fmt: skip
+        self.entry(e.code, r, {"reason": e.reason, "agreed_volume": e.agreed_volume, "agreed_cost": e.agreed_cost})
+
+    async def returned_or_rejected(self, r: RecordedEvent, e: ProposalReturned | ProposalRejected) -> None:
+        status = rules.DIKEMBALIKAN if isinstance(e, ProposalReturned) else rules.DITOLAK
+        await self.writes.add_for(
+            [e.code],
+            "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
+            e.code, status, e.reason, r.recorded_at,
+        )  # fmt: skip
+        self.entry(e.code, r, {"reason": e.reason})
+
+    async def merged(self, r: RecordedEvent, e: ProposalMerged) -> None:
+        """Also kept in `families`, for the milestones later in the batch."""
+        await self.writes.add_for(
+            [e.code],
+            "UPDATE proposals SET status = $2, status_reason = $3, merged_into = $4, updated_at = $5"
+            " WHERE code = $1",
+            e.code, rules.DIGABUNGKAN, e.reason, e.into, r.recorded_at,
+        )  # fmt: skip
+        self.families.merged(e)
+        self.entry(e.code, r, {"into": e.into, "reason": e.reason})
+
+    async def merged_in(self, r: RecordedEvent, e: ProposalsMergedIn) -> None:
+        await self.writes.add_for(
+            [e.code],
+            "UPDATE proposals SET merged_from = merged_from || $2::text[],"
+            " beneficiaries = beneficiaries + $3, merged_beneficiaries = merged_beneficiaries + $3,"
+            " updated_at = $4 WHERE code = $1",
+            e.code, list(e.merged), e.beneficiaries_added, r.recorded_at,
+        )  # fmt: skip
+        self.entry(e.code, r, {"merged": list(e.merged), "beneficiaries_added": e.beneficiaries_added,
+                               "reason": e.reason})  # fmt: skip
+
+    async def decided_at_forum(self, r: RecordedEvent, e: ProposalDecidedAtForum) -> None:
+        status = rules.DITERUSKAN if e.selected else rules.TIDAK_TERAKOMODASI
+        await self.writes.add_for(
+            [e.code],
+            "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
+            e.code, status, e.reason, r.recorded_at,
+        )  # fmt: skip
+        self.entry(e.code, r, {"forum_id": e.forum_id, "level": e.level, "rank": e.rank, "selected": e.selected,
+                               "reason": e.reason})  # fmt: skip
+
+    # --- the city level (the year's RKPD stream): status and timeline of the proposals an event concerns.
+    # A statement that reads rows back (UPDATE … RETURNING, SELECT) goes after a flush of the queued writes.
+
+    async def received(self, r: RecordedEvent, e: RkpdProposalsReceived) -> None:
+        for i in e.items:
+            self.entry(i.code, r, {"agency": i.agency})
+
+    async def passed(self, r: RecordedEvent, e: RkpdProposalPassed) -> None:
+        self.entry(e.code, r, {"from_agency": e.from_agency, "to_agency": e.to_agency, "reason": e.reason})
+
+    async def declined(self, r: RecordedEvent, e: RkpdProposalDeclined) -> None:
+        await self.writes.add_for(
+            [e.code],
+            "UPDATE proposals SET status = $2, status_reason = $3, updated_at = $4 WHERE code = $1",
+            e.code, rules.TIDAK_TERAKOMODASI, e.reason, r.recorded_at,
+        )  # fmt: skip
+        self.entry(e.code, r, {"agency": e.agency, "reason": e.reason})
+
+    async def line_set(self, r: RecordedEvent, e: RkpdLineSet) -> None:
+        """The proposals the line had and no longer has go back to the agencies; its origins go in."""
+        line = e.line
+        await self.writes.flush()
+        left = await self.conn.fetch(
+            f"UPDATE proposals SET status = {_back_at_forum_pd('$3', '$5')}, rkpd_line = NULL, updated_at = $4"
+            " WHERE year = $6 AND rkpd_line = $2 AND NOT code = ANY($1::text[]) RETURNING code",
+            list(line.origins), line.line_id, rules.DITERUSKAN, r.recorded_at, rules.DITERUSKAN_SETWAN, e.year,
+        )  # fmt: skip
+        for row in left:
+            self.entry(row["code"], r, {"line_id": line.line_id, "removed": True, "reason": e.reason})
+        await self.writes.add_for(
+            line.origins,
+            "UPDATE proposals SET status = $3, status_reason = NULL, rkpd_line = $2, updated_at = $4"
+            " WHERE code = ANY($1::text[])",
+            list(line.origins), line.line_id, rules.MASUK_RKPD, r.recorded_at,
+        )  # fmt: skip
+        for code in line.origins:
+            self.entry(code, r, {"line_id": line.line_id, "agency": line.agency, "sub_kegiatan": line.sub_kegiatan,
+                                 "pagu": line.pagu, "target": line.target, "target_unit": line.target_unit,
+                                 "reason": e.reason})  # fmt: skip
+
+    async def line_withdrawn(self, r: RecordedEvent, e: RkpdLineWithdrawn) -> None:
+        await self.writes.flush()
+        left = await self.conn.fetch(
+            f"UPDATE proposals SET status = {_back_at_forum_pd('$2', '$4')},"
+            " rkpd_line = NULL, updated_at = $3 WHERE year = $5 AND rkpd_line = $1 RETURNING code",
+            e.line_id, rules.DITERUSKAN, r.recorded_at, rules.DITERUSKAN_SETWAN, e.year,
+        )  # fmt: skip
+        for row in left:
+            self.entry(row["code"], r, {"line_id": e.line_id, "reason": e.reason})
+
+    async def adopted(self, r: RecordedEvent, e: RkpdAdopted) -> None:
+        """Each line's origins are in the adopted RKPD. Those short of any outcome (rules.CLOSED_AT_ADOPTION:
+        unverified, returned and never corrected, accepted and never decided at a forum): the year is closed
+        and nothing can be decided on them any more (services/proposals.py), so they read as closed without
+        a decision, with why, a need left unmet that may be proposed again for a later year."""
+        for line in e.lines:
+            for code in line.origins:
+                self.entry(code, r, {"line_id": line.line_id, "revision": e.revision})
+        await self.writes.flush()
+        left = await self.conn.fetch(
+            "UPDATE proposals p SET status = $2, status_reason = c.reason, updated_at = $3"
+            " FROM unnest($4::text[], $5::text[]) AS c(was, reason)"
+            " WHERE p.year = $1 AND p.status = c.was RETURNING p.code, c.reason",
+            e.year, rules.TIDAK_DIPROSES, r.recorded_at, list(rules.CLOSED_AT_ADOPTION),
+            list(rules.CLOSED_AT_ADOPTION.values()),
+        )  # fmt: skip
+        for row in sorted(left, key=lambda row: row["code"]):
+            self.entry(row["code"], r, {"unprocessed": True, "year": e.year, "revision": e.revision,
+                                        "reason": row["reason"]})  # fmt: skip
+
+    async def enacted(self, r: RecordedEvent, e: RkpdEnacted) -> None:
+        """Every proposal in a line of the year (read back, so the queued writes go first)."""
+        await self.writes.flush()
+        rows = await self.conn.fetch("SELECT code FROM proposals WHERE year = $1 AND rkpd_line IS NOT NULL"
+                                     " ORDER BY code", e.year)  # fmt: skip
+        for row in rows:
+            self.entry(row["code"], r, {"regulation": e.regulation, "enacted_on": e.enacted_on.isoformat(),
+                                        "amendment": e.amendment})  # fmt: skip
+
+    async def milestone_recorded(self, r: RecordedEvent, e: RkpdMilestoneRecorded) -> None:
+        """The proposals the line came from, and the duplicates merged into them: every resident whose
+        words fed the line reads on their own tracking page what became of it."""
+        detail = realisation.public_detail(e)
+        for code in [*e.origins, *await self.families.merged_into(self.conn, e.origins)]:
+            self.entry(code, r, detail)
+
+
+_ON_EVENT: dict[type[Event], Callable[[_Batch, RecordedEvent, Any], Awaitable[None]]] = {
+    ProposalSubmitted: _Batch.submitted, ProposalCarriedOver: _Batch.carried_over, ProposalRevised: _Batch.revised,
+    PokirForwarded: _Batch.pokir_forwarded, ProposalPhotoAttached: _Batch.photo_attached,
+    ProposalAccepted: _Batch.accepted, ProposalReturned: _Batch.returned_or_rejected,
+    ProposalRejected: _Batch.returned_or_rejected, ProposalMerged: _Batch.merged, ProposalsMergedIn: _Batch.merged_in,
+    ProposalDecidedAtForum: _Batch.decided_at_forum,
+    RkpdProposalsReceived: _Batch.received, RkpdProposalPassed: _Batch.passed, RkpdProposalDeclined: _Batch.declined,
+    RkpdLineSet: _Batch.line_set, RkpdLineWithdrawn: _Batch.line_withdrawn, RkpdAdopted: _Batch.adopted,
+    RkpdMilestoneRecorded: _Batch.milestone_recorded, RkpdEnacted: _Batch.enacted,
+}  # fmt: skip
+"""Each kind `Proposals.handles`, and what it does to proposals and their timelines: by the event's exact
+class (no event class is subclassed), so one look-up instead of a match trying every kind in turn."""
 
 
 class _Families:

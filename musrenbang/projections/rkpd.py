@@ -5,7 +5,8 @@ for the public list, the equity view, the exports and the forums are below."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -14,6 +15,7 @@ from musrenbang.domain import city_forums
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.city import City
 from musrenbang.domain.events import (
+    Event,
     ForumParticipant,
     NotAgreedProposal,
     RkpdAdopted,
@@ -58,82 +60,9 @@ class RkpdProjection(Projection):
             e = r.event
             if isinstance(e, _YEAR_EVENTS):
                 versions[e.year] = r.global_position
-            match e:
-                case RkpdProposalsReceived():
-                    await writes.add_for([("state", e.year)], "INSERT INTO rkpd_state (year) VALUES ($1)"
-                                         " ON CONFLICT DO NOTHING", e.year)  # fmt: skip
-                    for i in e.items:
-                        await writes.add_for(
-                            [("items", e.year), ("item", e.year, i.code)],
-                            "INSERT INTO rkpd_items (year, code, title, kelurahan, kecamatan, bidang, cost, volume,"
-                            " unit, forum_id, agency, status)"
-                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                            e.year, i.code, i.title, i.kelurahan, kecamatan_of(i.kelurahan), i.bidang, i.cost, i.volume,
-                            i.unit, i.forum_id, i.agency, rules.MENUNGGU,
-                        )  # fmt: skip
-                case RkpdProposalPassed():
-                    await writes.add_for(
-                        [("item", e.year, e.code)],
-                        "UPDATE rkpd_items SET agency = $3, reason = $4 WHERE year = $1 AND code = $2",
-                        e.year, e.code, e.to_agency, e.reason,
-                    )  # fmt: skip
-                case RkpdProposalDeclined():
-                    await writes.add_for(
-                        [("items", e.year), ("item", e.year, e.code)],
-                        "UPDATE rkpd_items SET status = $3, reason = $4 WHERE year = $1 AND code = $2",
-                        e.year, e.code, rules.DITOLAK_OPD, e.reason,
-                    )  # fmt: skip
-                case RkpdLineSet():
-                    line = e.line
-                    # The line's proposals now: its origins; the ones it had before and not now wait again.
-                    await writes.add_for(
-                        [("items", e.year)],
-                        "UPDATE rkpd_items SET status = CASE WHEN code = ANY($2::text[]) THEN $4 ELSE $5 END,"
-                        " line_id = CASE WHEN code = ANY($2::text[]) THEN $3 END"
-                        " WHERE year = $1 AND (line_id = $3 OR code = ANY($2::text[]))",
-                        e.year, list(line.origins), line.line_id, rules.DIPETAKAN, rules.MENUNGGU,
-                    )  # fmt: skip
-                    await writes.add_for(
-                        [("line", e.year, line.line_id)],
-                        "INSERT INTO rkpd_lines (year, line_id, agency, pagu, line, updated_at)"
-                        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (year, line_id) DO UPDATE"
-                        " SET pagu = EXCLUDED.pagu, line = EXCLUDED.line, updated_at = EXCLUDED.updated_at",
-                        e.year, line.line_id, line.agency, line.pagu, codec.encode(line), r.recorded_at,
-                    )  # fmt: skip
-                    await _changed(writes, e.year)
-                case RkpdLineWithdrawn():
-                    await writes.add_for(
-                        [("items", e.year)],
-                        "UPDATE rkpd_items SET status = $3, line_id = NULL WHERE year = $1 AND line_id = $2",
-                        e.year, e.line_id, rules.MENUNGGU,
-                    )  # fmt: skip
-                    await writes.add_for([("line", e.year, e.line_id)],
-                                         "DELETE FROM rkpd_lines WHERE year = $1 AND line_id = $2", e.year, e.line_id)
-                    await _changed(writes, e.year)
-                case RkpdAdopted():
-                    await writes.add_for([("state", e.year)], "UPDATE rkpd_state SET revision = $2, changed = false"
-                                         " WHERE year = $1", e.year, e.revision)  # fmt: skip
-                    await writes.add(
-                        "INSERT INTO rkpd_adoptions (year, revision, total_pagu, note, adopted_at, stream_id,"
-                        " stream_version, position, hash, adopted_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                        e.year, e.revision, e.total_pagu, e.note, r.recorded_at, r.stream_id, r.stream_version,
-                        r.global_position, r.hash, e.adopted_on,
-                    )  # fmt: skip
-                    for x in e.lines:
-                        await writes.add("INSERT INTO rkpd_adopted_lines (year, revision, line_id, agency, pagu, line)"
-                                         " VALUES ($1, $2, $3, $4, $5, $6)",
-                                         e.year, e.revision, x.line_id, x.agency, x.pagu, codec.encode(x))  # fmt: skip
-                case RkpdMilestoneRecorded():
-                    await _milestone(writes, r, e)
-                case RkpdForumScheduled() | RkpdForumClosed():
-                    await _forum(writes, r, e)
-                case RkpdEnacted():
-                    await writes.add(
-                        "INSERT INTO rkpd_enactments (year, revision, regulation, enacted_on, list_hash, amendment,"
-                        " recorded_at, position, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                        e.year, e.revision, e.regulation, e.enacted_on, e.list_hash, e.amendment, r.recorded_at,
-                        r.global_position, r.hash,
-                    )  # fmt: skip
+            on_event = _ON_EVENT.get(type(e))
+            if on_event is not None:
+                await on_event(writes, r, e)
         await writes.flush()
         if versions:
             # In the batch's transaction, with the rows: a cached page keyed by it is never older than
@@ -143,6 +72,108 @@ class RkpdProjection(Projection):
                 " ON CONFLICT (year) DO UPDATE SET position = EXCLUDED.position",
                 sorted(versions.items()),
             )
+
+
+# --- the agencies' lists and the working lines
+
+
+async def _received(writes: Statements, r: RecordedEvent, e: RkpdProposalsReceived) -> None:
+    """The year's state row, and the proposals in each agency's list, waiting."""
+    await writes.add_for([("state", e.year)], "INSERT INTO rkpd_state (year) VALUES ($1)"
+                         " ON CONFLICT DO NOTHING", e.year)  # fmt: skip
+    for i in e.items:
+        await writes.add_for(
+            [("items", e.year), ("item", e.year, i.code)],
+            "INSERT INTO rkpd_items (year, code, title, kelurahan, kecamatan, bidang, cost, volume,"
+            " unit, forum_id, agency, status)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            e.year, i.code, i.title, i.kelurahan, kecamatan_of(i.kelurahan), i.bidang, i.cost, i.volume,
+            i.unit, i.forum_id, i.agency, rules.MENUNGGU,
+        )  # fmt: skip
+
+
+async def _passed(writes: Statements, r: RecordedEvent, e: RkpdProposalPassed) -> None:
+    """Keyed by the proposal alone: a transfer sets neither status nor line."""
+    await writes.add_for(
+        [("item", e.year, e.code)],
+        "UPDATE rkpd_items SET agency = $3, reason = $4 WHERE year = $1 AND code = $2",
+        e.year, e.code, e.to_agency, e.reason,
+    )  # fmt: skip
+
+
+async def _declined(writes: Statements, r: RecordedEvent, e: RkpdProposalDeclined) -> None:
+    await writes.add_for(
+        [("items", e.year), ("item", e.year, e.code)],
+        "UPDATE rkpd_items SET status = $3, reason = $4 WHERE year = $1 AND code = $2",
+        e.year, e.code, rules.DITOLAK_OPD, e.reason,
+    )  # fmt: skip
+
+
+async def _line_set(writes: Statements, r: RecordedEvent, e: RkpdLineSet) -> None:
+    """The line's proposals now: its origins; the ones it had before and not now wait again."""
+    line = e.line
+    await writes.add_for(
+        [("items", e.year)],
+        "UPDATE rkpd_items SET status = CASE WHEN code = ANY($2::text[]) THEN $4 ELSE $5 END,"
+        " line_id = CASE WHEN code = ANY($2::text[]) THEN $3 END"
+        " WHERE year = $1 AND (line_id = $3 OR code = ANY($2::text[]))",
+        e.year, list(line.origins), line.line_id, rules.DIPETAKAN, rules.MENUNGGU,
+    )  # fmt: skip
+    await writes.add_for(
+        [("line", e.year, line.line_id)],
+        "INSERT INTO rkpd_lines (year, line_id, agency, pagu, line, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (year, line_id) DO UPDATE"
+        " SET pagu = EXCLUDED.pagu, line = EXCLUDED.line, updated_at = EXCLUDED.updated_at",
+        e.year, line.line_id, line.agency, line.pagu, codec.encode(line), r.recorded_at,
+    )  # fmt: skip
+    await _changed(writes, e.year)
+
+
+async def _line_withdrawn(writes: Statements, r: RecordedEvent, e: RkpdLineWithdrawn) -> None:
+    """The line's proposals wait again."""
+    await writes.add_for(
+        [("items", e.year)],
+        "UPDATE rkpd_items SET status = $3, line_id = NULL WHERE year = $1 AND line_id = $2",
+        e.year, e.line_id, rules.MENUNGGU,
+    )  # fmt: skip
+    await writes.add_for([("line", e.year, e.line_id)],
+                         "DELETE FROM rkpd_lines WHERE year = $1 AND line_id = $2", e.year, e.line_id)
+    await _changed(writes, e.year)
+
+
+async def _changed(writes: Statements, year: int) -> None:
+    await writes.add_for([("state", year)], "UPDATE rkpd_state SET changed = revision > 0 WHERE year = $1", year)
+
+
+# --- adoption and enactment
+
+
+async def _adopted(writes: Statements, r: RecordedEvent, e: RkpdAdopted) -> None:
+    """The revision in force, and the adoption with its list exactly as it froze it."""
+    await writes.add_for([("state", e.year)], "UPDATE rkpd_state SET revision = $2, changed = false"
+                         " WHERE year = $1", e.year, e.revision)  # fmt: skip
+    await writes.add(
+        "INSERT INTO rkpd_adoptions (year, revision, total_pagu, note, adopted_at, stream_id,"
+        " stream_version, position, hash, adopted_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        e.year, e.revision, e.total_pagu, e.note, r.recorded_at, r.stream_id, r.stream_version,
+        r.global_position, r.hash, e.adopted_on,
+    )  # fmt: skip
+    for x in e.lines:
+        await writes.add("INSERT INTO rkpd_adopted_lines (year, revision, line_id, agency, pagu, line)"
+                         " VALUES ($1, $2, $3, $4, $5, $6)",
+                         e.year, e.revision, x.line_id, x.agency, x.pagu, codec.encode(x))  # fmt: skip
+
+
+async def _enacted(writes: Statements, r: RecordedEvent, e: RkpdEnacted) -> None:
+    await writes.add(
+        "INSERT INTO rkpd_enactments (year, revision, regulation, enacted_on, list_hash, amendment,"
+        " recorded_at, position, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        e.year, e.revision, e.regulation, e.enacted_on, e.list_hash, e.amendment, r.recorded_at,
+        r.global_position, r.hash,
+    )  # fmt: skip
+
+
+# --- after adoption: realisation
 
 
 async def _milestone(writes: Statements, r: RecordedEvent, e: RkpdMilestoneRecorded) -> None:
@@ -169,19 +200,24 @@ async def _milestone(writes: Statements, r: RecordedEvent, e: RkpdMilestoneRecor
     )  # fmt: skip
 
 
-async def _forum(writes: Statements, r: RecordedEvent, e: RkpdForumScheduled | RkpdForumClosed) -> None:
-    """A schedule replaces the forum's earlier one; the close adds its Berita Acara and where it is in the log."""
-    if isinstance(e, RkpdForumScheduled):
-        await writes.add_for(
-            [("forum", e.year, e.forum)],
-            "INSERT INTO rkpd_forums (year, forum, held_on, place, chair, participants, agenda, scheduled_at,"
-            " starts_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (year, forum) DO UPDATE SET held_on ="
-            " EXCLUDED.held_on, place = EXCLUDED.place, chair = EXCLUDED.chair, participants = EXCLUDED.participants,"
-            " agenda = EXCLUDED.agenda, scheduled_at = EXCLUDED.scheduled_at, starts_at = EXCLUDED.starts_at",
-            e.year, e.forum, e.held_on, e.place, e.chair, codec.encode(e.participants), codec.encode(e.agenda),
-            r.recorded_at, e.starts_at,
-        )  # fmt: skip
-        return
+# --- the city-level forums
+
+
+async def _forum_scheduled(writes: Statements, r: RecordedEvent, e: RkpdForumScheduled) -> None:
+    """A schedule replaces the forum's earlier one."""
+    await writes.add_for(
+        [("forum", e.year, e.forum)],
+        "INSERT INTO rkpd_forums (year, forum, held_on, place, chair, participants, agenda, scheduled_at,"
+        " starts_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (year, forum) DO UPDATE SET held_on ="
+        " EXCLUDED.held_on, place = EXCLUDED.place, chair = EXCLUDED.chair, participants = EXCLUDED.participants,"
+        " agenda = EXCLUDED.agenda, scheduled_at = EXCLUDED.scheduled_at, starts_at = EXCLUDED.starts_at",
+        e.year, e.forum, e.held_on, e.place, e.chair, codec.encode(e.participants), codec.encode(e.agenda),
+        r.recorded_at, e.starts_at,
+    )  # fmt: skip
+
+
+async def _forum_closed(writes: Statements, r: RecordedEvent, e: RkpdForumClosed) -> None:
+    """The close adds its Berita Acara and where it is in the log."""
     await writes.add_for(
         [("forum", e.year, e.forum)],
         "UPDATE rkpd_forums SET closed_at = $3, minutes = $4, agreed = $5, not_agreed = $6, total_pagu = $7,"
@@ -191,8 +227,13 @@ async def _forum(writes: Statements, r: RecordedEvent, e: RkpdForumScheduled | R
     )  # fmt: skip
 
 
-async def _changed(writes: Statements, year: int) -> None:
-    await writes.add_for([("state", year)], "UPDATE rkpd_state SET changed = revision > 0 WHERE year = $1", year)
+_ON_EVENT: dict[type[Event], Callable[[Statements, RecordedEvent, Any], Awaitable[None]]] = {
+    RkpdProposalsReceived: _received, RkpdProposalPassed: _passed, RkpdProposalDeclined: _declined,
+    RkpdLineSet: _line_set, RkpdLineWithdrawn: _line_withdrawn, RkpdAdopted: _adopted, RkpdEnacted: _enacted,
+    RkpdMilestoneRecorded: _milestone, RkpdForumScheduled: _forum_scheduled, RkpdForumClosed: _forum_closed,
+}  # fmt: skip
+"""Each of `_YEAR_EVENTS` and its writes: by the event's exact class (no event class is subclassed), so one
+look-up instead of a match trying every kind in turn."""
 
 
 # --- queries ----------------------------------------------------------------------------------------
