@@ -7,7 +7,7 @@ its tracking code is its identity.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container
+from collections.abc import Container, Mapping
 from decimal import Decimal
 
 import msgspec
@@ -195,138 +195,166 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
                      area: CoordinateBounds | None = None, city_name: str = "") -> ProposalContent:  # fmt: skip
     """Check and normalise every field, reporting all problems at once (field -> message). `kelurahan`:
     the codes of the city's kelurahan and desa; `area`: where its coordinates may lie (Indonesia when
-    None), `city_name` to say so."""
+    None), `city_name` to say so.
+
+    The fields are checked in the form's order, so the error summary lists them as a person meets them;
+    the location as a whole (both coordinates or neither, a swapped pair) is judged last, once each
+    coordinate's own check has had its say."""
+    latitudes, longitudes = _coordinate_ranges(area)
+    outside = _outside_message(city_name)
+    checks = bounds.Checks()
+    content = {
+        "kelurahan": checks.check("kelurahan", _kelurahan_code, raw.kelurahan, kelurahan),
+        "rw": checks.check("rw", _required_whole, raw.rw, 1, 99, N_("nomor RW antara 1 dan 99")),
+        "rt": checks.check("rt", _required_whole, raw.rt, 1, 99, N_("nomor RT antara 1 dan 99")),
+        "kind": checks.check("kind", _choice, raw.kind, KINDS),
+        "bidang": checks.check("bidang", _choice, raw.bidang, BIDANG),
+        "title": checks.check("title", _typed_text, "title", raw.title),
+        "problem": checks.check("problem", _typed_text, "problem", raw.problem),
+        "solution": checks.check("solution", _typed_text, "solution", raw.solution),
+        "beneficiaries": checks.check("beneficiaries", _required_whole, raw.beneficiaries, 1, MAX_BENEFICIARIES,
+                                      N_("jumlah penerima manfaat tidak masuk akal")),
+        "volume": checks.check("volume", _typed_volume, raw.volume),
+        "unit": checks.check("unit", _typed_text, "unit", raw.unit),
+        "estimated_cost": checks.check("estimated_cost", _typed_cost, raw.estimated_cost),
+        "priority_program": checks.check("priority_program", _priority_program, raw.priority_program,
+                                         priority_programs),
+        "address": checks.check("address", _typed_text, "address", raw.address),
+        "latitude": checks.check("latitude", _typed_coordinate, raw.latitude, latitudes, outside),
+        "longitude": checks.check("longitude", _typed_coordinate, raw.longitude, longitudes, outside),
+    }  # fmt: skip
+    _check_location(checks.errors, raw, content, (latitudes, longitudes), city_name)
+    checks.done()
+    return ProposalContent(**content)  # type: ignore[arg-type]  # every field checked above, or errors raised
+
+
+_Range = tuple[Decimal, Decimal]
+"""The lowest and highest value a coordinate may take."""
+
+
+def _coordinate_ranges(area: CoordinateBounds | None) -> tuple[_Range, _Range]:
+    """The (south, north) and (west, east) a new proposal's location must lie within: the city's own
+    area when it has one, else Indonesia with a margin."""
     latitudes = (Decimal(area.south), Decimal(area.north)) if area else LATITUDE_RANGE
     longitudes = (Decimal(area.west), Decimal(area.east)) if area else LONGITUDE_RANGE
-    outside = (
+    return latitudes, longitudes
+
+
+def _outside_message(city_name: str) -> str:
+    """What a location outside the area is told: the city by name when there is one to name."""
+    return (
         Message(N_("lokasi berada di luar %(city)s"), city=city_name)
         if city_name
         else N_("lokasi berada di luar Indonesia")
     )
-    errors: dict[str, str] = {}
 
-    def field(name: str, check: Callable[[], object]) -> object:
-        try:
-            return check()
-        except ValueError as exc:
-            errors[name] = exc.args[0] if exc.args else str(exc)
-            return None
 
-    def text(name: str) -> str:
-        low, high = TEXT_LIMITS[name]
-        value = _clean(getattr(raw, name), multiline=name in ("problem", "solution"), max_length=high)
-        if not value:
-            raise ValueError(N_("wajib diisi"))
-        if len(value) < low:
-            raise ValueError(N_("terlalu singkat: tulis sedikit lebih jelas"))
-        return value
+def _blank_text(value: object) -> bool:
+    """Text of nothing but spaces, or nothing at all: a field left blank, like one left out (None). A
+    number, even 0, is something typed, and is checked as one."""
+    return isinstance(value, str) and not value.strip()
 
-    def kelurahan_code() -> str:
-        code = raw.kelurahan.strip()
-        if not code:
-            raise ValueError(N_("pilih kelurahan"))
-        if code not in kelurahan:
-            raise ValueError(N_("kelurahan tidak dikenal"))
-        return code
 
-    def number(name: str, low: int, high: int, message: str) -> Callable[[], int]:
-        def check() -> int:
-            value = getattr(raw, name)
-            if value is None or (isinstance(value, str) and not value.strip()):
-                raise ValueError(N_("wajib diisi"))
-            n = _whole(value)
-            if not low <= n <= high:
-                raise ValueError(message)
-            return n
+def _typed_text(name: str, value: str) -> str:
+    """One of the TEXT_LIMITS fields, cleaned: required, and long enough to say something (its length
+    limit is checked by `_clean`, with the limit named in the message)."""
+    low, high = TEXT_LIMITS[name]
+    text = _clean(value, multiline=name in ("problem", "solution"), max_length=high)
+    if not text:
+        raise ValueError(N_("wajib diisi"))
+    if len(text) < low:
+        raise ValueError(N_("terlalu singkat: tulis sedikit lebih jelas"))
+    return text
 
-        return check
 
-    def choice(name: str, options: Container[str]) -> Callable[[], str]:
-        def check() -> str:
-            value = getattr(raw, name).strip()
-            if not value:
-                raise ValueError(N_("pilih salah satu"))
-            if value not in options:
-                raise ValueError(N_("pilihan tidak dikenal"))
-            return value
+def _kelurahan_code(value: str, known: Container[str]) -> str:
+    """A kelurahan or desa of this city, by its code."""
+    code = value.strip()
+    if not code:
+        raise ValueError(N_("pilih kelurahan"))
+    if code not in known:
+        raise ValueError(N_("kelurahan tidak dikenal"))
+    return code
 
-        return check
 
-    def volume() -> str:
-        if raw.volume is None or not str(raw.volume).strip():
-            raise ValueError(N_("wajib diisi"))
-        text_value = values.parse_quantity(raw.volume, places=3)  # a form's "1.500" is fifteen hundred
-        if not Decimal(0) < Decimal(text_value) <= MAX_VOLUME:
-            raise ValueError(N_("volume harus lebih dari nol dan masuk akal"))
-        return text_value
+def _required_whole(value: int | str | None, low: int, high: int, message: str) -> int:
+    """A required whole number within [low, high]; outside it, the field's own `message`."""
+    if value is None or _blank_text(value):
+        raise ValueError(N_("wajib diisi"))
+    n = _whole(value)
+    if not low <= n <= high:
+        raise ValueError(message)
+    return n
 
-    def cost() -> int:
-        if raw.estimated_cost is None or not str(raw.estimated_cost).strip():
-            raise ValueError(N_("wajib diisi"))
-        amount = values.parse_rupiah(raw.estimated_cost)
-        if amount <= 0:
-            raise ValueError(N_("biaya harus lebih dari nol"))
-        if amount > MAX_COST:
-            raise ValueError(N_("biaya terlalu besar untuk usulan Musrenbang (paling banyak Rp 50 miliar)"))
-        return amount
 
-    def priority_program() -> int | None:
-        value = raw.priority_program
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        n = _whole(value)
-        if not 1 <= n <= priority_programs:
-            raise ValueError(N_("program prioritas tidak dikenal"))
-        return n
+def _choice(value: str, options: Container[str]) -> str:
+    """One of `options` (KINDS, BIDANG), by its key."""
+    choice = value.strip()
+    if not choice:
+        raise ValueError(N_("pilih salah satu"))
+    if choice not in options:
+        raise ValueError(N_("pilihan tidak dikenal"))
+    return choice
 
-    def coordinate(name: str, bounds: tuple[Decimal, Decimal]) -> Callable[[], str | None]:
-        def check() -> str | None:
-            value = getattr(raw, name)
-            if value is None or (isinstance(value, str) and not value.strip()):
-                return None
-            text_value = values.parse_decimal(value, places=7)
-            if not bounds[0] <= Decimal(text_value) <= bounds[1]:
-                raise ValueError(outside)
-            return text_value
 
-        return check
+def _typed_volume(value: int | float | Decimal | str | None) -> str:
+    """The volume as a canonical decimal string; typed text is read the Indonesian way (`parse_quantity`:
+    a form's "1.500" is fifteen hundred)."""
+    if value is None or _blank_text(value):
+        raise ValueError(N_("wajib diisi"))
+    text = values.parse_quantity(value, places=3)
+    if not Decimal(0) < Decimal(text) <= MAX_VOLUME:
+        raise ValueError(N_("volume harus lebih dari nol dan masuk akal"))
+    return text
 
-    content = {
-        "kelurahan": field("kelurahan", kelurahan_code),
-        "rw": field("rw", number("rw", 1, 99, N_("nomor RW antara 1 dan 99"))),
-        "rt": field("rt", number("rt", 1, 99, N_("nomor RT antara 1 dan 99"))),
-        "kind": field("kind", choice("kind", KINDS)),
-        "bidang": field("bidang", choice("bidang", BIDANG)),
-        "title": field("title", lambda: text("title")),
-        "problem": field("problem", lambda: text("problem")),
-        "solution": field("solution", lambda: text("solution")),
-        "beneficiaries": field(
-            "beneficiaries",
-            number("beneficiaries", 1, MAX_BENEFICIARIES, N_("jumlah penerima manfaat tidak masuk akal")),
-        ),
-        "volume": field("volume", volume),
-        "unit": field("unit", lambda: text("unit")),
-        "estimated_cost": field("estimated_cost", cost),
-        "priority_program": field("priority_program", priority_program),
-        "address": field("address", lambda: text("address")),
-        "latitude": field("latitude", coordinate("latitude", latitudes)),
-        "longitude": field("longitude", coordinate("longitude", longitudes)),
-    }
-    if {"latitude", "longitude"} <= errors.keys() and swapped_coordinates(raw.latitude, raw.longitude,
-                                                                          latitudes, longitudes):  # fmt: skip
+
+def _typed_cost(value: int | str | None) -> int:
+    """The estimated cost in whole rupiah, up to MAX_COST (a larger one is a typo at this level)."""
+    if value is None or _blank_text(value):
+        raise ValueError(N_("wajib diisi"))
+    amount = values.parse_rupiah(value)
+    if amount <= 0:
+        raise ValueError(N_("biaya harus lebih dari nol"))
+    if amount > MAX_COST:
+        raise ValueError(N_("biaya terlalu besar untuk usulan Musrenbang (paling banyak Rp 50 miliar)"))
+    return amount
+
+
+def _priority_program(value: int | str | None, priority_programs: int) -> int | None:
+    """The number of one of the city's `priority_programs` (1-based), or None when none is chosen."""
+    if value is None or _blank_text(value):
+        return None
+    n = _whole(value)
+    if not 1 <= n <= priority_programs:
+        raise ValueError(N_("program prioritas tidak dikenal"))
+    return n
+
+
+def _typed_coordinate(value: float | int | str | None, within: _Range, outside: str) -> str | None:
+    """One coordinate as a canonical decimal string (None when left blank); outside `within`, `outside`."""
+    if value is None or _blank_text(value):
+        return None
+    text = values.parse_decimal(value, places=7)
+    if not within[0] <= Decimal(text) <= within[1]:
+        raise ValueError(outside)
+    return text
+
+
+def _check_location(errors: dict[str, str], raw: ProposalInput, content: Mapping[str, object],
+                    ranges: tuple[_Range, _Range], city_name: str) -> None:  # fmt: skip
+    """What the two coordinates' own checks cannot see. Both outside the area but inside it swapped: the
+    pair was copied the wrong way round, and both fields say so instead (replacing their messages, so
+    they keep their place in `errors`). One given without the other: the blank one is asked for, unless
+    either already has an error (fix that first)."""
+    if {"latitude", "longitude"} <= errors.keys() and swapped_coordinates(raw.latitude, raw.longitude, *ranges):
         errors["latitude"] = errors["longitude"] = Message(
             N_("lokasi berada di luar %(city)s: garis lintang dan garis bujur tertukar?"), city=city_name or "Indonesia"
         )
-    if (content["latitude"] is None) != (content["longitude"] is None) and not errors.keys() & {
-        "latitude",
-        "longitude",
-    }:
+    one_only = (content["latitude"] is None) != (content["longitude"] is None)
+    if one_only and not errors.keys() & {"latitude", "longitude"}:
         errors["latitude" if content["latitude"] is None else "longitude"] = N_(
             "isi garis lintang dan garis bujur, atau kosongkan keduanya"
         )
-    if errors:
-        raise ValidationFailed(errors)
-    return ProposalContent(**content)  # type: ignore[arg-type]  # every field checked above, or errors raised
 
 
 def swapped_coordinates(latitude: object, longitude: object, latitudes: tuple[Decimal, Decimal],

@@ -164,6 +164,56 @@ ON CONFLICT DO NOTHING
 RETURNING global_position, tx
 """
 
+
+def _identified(metadata: Metadata, idempotency_key: str | None, total: int) -> tuple[Metadata, list[uuid.UUID]]:
+    """The metadata to record and the ids of the `total` events to append. With an idempotency key, the
+    ids derive from it, so that a retried command collides (`UNIQUE (event_id)`) with its first attempt
+    instead of writing twice; the key is recorded in the metadata, which the hash covers."""
+    if idempotency_key is not None:
+        return msgspec.structs.replace(metadata, idempotency_key=idempotency_key), event_ids_for(idempotency_key, total)
+    return metadata, [uuid.uuid4() for _ in range(total)]
+
+
+def _chained(appends: Sequence[Append], event_ids: list[uuid.UUID], recorded_at: dt.datetime, meta_bytes: bytes
+             ) -> tuple[list[tuple[Any, ...]], dict[str, StreamHead]]:  # fmt: skip
+    """The rows to insert, (stream_id, version, event_id, event_type, data, hash), and the head each stream
+    will then have. Each stream's versions and hash chain continue from the head the caller read, event
+    after event in the order given: the hash of each covers the one before it (codec.chain_hash). A stream
+    given twice would chain its second part from the same head as its first, so it is refused."""
+    rows: list[tuple[Any, ...]] = []
+    heads: dict[str, StreamHead] = {}
+    ids = iter(event_ids)
+    for stream_id, expected, events in appends:
+        if stream_id in heads:
+            raise ValueError(f"stream {stream_id} given twice in one append")
+        version, previous = expected
+        for event in events:
+            version += 1
+            event_id, event_type, data = next(ids), event_tag(type(event)), codec.encode(event)
+            canonical = codec.canonical(stream_id, version, event_id, event_type, recorded_at, data, meta_bytes)
+            previous = codec.chain_hash(previous, canonical)
+            rows.append((stream_id, version, event_id, event_type, data, previous))
+        heads[stream_id] = StreamHead(version, previous)
+    return rows, heads
+
+
+def _statement(appends: Sequence[Append], rows: list[tuple[Any, ...]], meta_bytes: bytes, recorded_at: dt.datetime
+               ) -> tuple[str, tuple[Any, ...]]:  # fmt: skip
+    """The one INSERT that appends `rows`, and its arguments: `_INSERT_ONE` with plain parameters for a
+    single event (the common command, executed in half the time), else `_INSERT_MANY` over arrays, with
+    every stream's expected head to check."""
+    if len(rows) == 1:
+        stream_id, version, event_id, event_type, data, hash_ = rows[0]
+        return _INSERT_ONE, (
+            stream_id, version, event_id, event_type, data, meta_bytes, recorded_at, hash_, appends[0].expected.hash,
+        )  # fmt: skip
+    streams, versions, event_ids, types, datas, hashes = (list(c) for c in zip(*rows, strict=True))
+    return _INSERT_MANY, (
+        streams, versions, event_ids, types, datas, [meta_bytes] * len(rows), recorded_at, hashes,
+        [a.stream_id for a in appends], [a.expected.version for a in appends], [a.expected.hash for a in appends],
+    )  # fmt: skip
+
+
 _COLUMNS = "global_position, stream_id, stream_version, event_id, event_type, data, metadata, recorded_at, tx, hash"
 
 _metadata_decoder = msgspec.json.Decoder(Metadata)
@@ -230,43 +280,11 @@ class EventStore:
         total = sum(len(a.events) for a in appends)
         if total == 0:
             raise ValueError("nothing to append")
-        if idempotency_key is not None:
-            metadata = msgspec.structs.replace(metadata, idempotency_key=idempotency_key)
-            event_ids = event_ids_for(idempotency_key, total)
-        else:
-            event_ids = [uuid.uuid4() for _ in range(total)]
+        metadata, event_ids = _identified(metadata, idempotency_key, total)
         recorded_at = dt.datetime.now(dt.UTC)
         meta_bytes = codec.encode(metadata)
-
-        rows: list[tuple[Any, ...]] = []  # (stream_id, version, event_id, event_type, data, hash)
-        heads: dict[str, StreamHead] = {}
-        ids = iter(event_ids)
-        for stream_id, expected, events in appends:
-            if stream_id in heads:
-                raise ValueError(f"stream {stream_id} given twice in one append")
-            version, previous = expected
-            for event in events:
-                version += 1
-                event_id, event_type, data = next(ids), event_tag(type(event)), codec.encode(event)
-                canonical = codec.canonical(stream_id, version, event_id, event_type, recorded_at, data, meta_bytes)
-                previous = codec.chain_hash(previous, canonical)
-                rows.append((stream_id, version, event_id, event_type, data, previous))
-            heads[stream_id] = StreamHead(version, previous)
-        if total == 1:
-            stream_id, version, event_id, event_type, data, hash_ = rows[0]
-            sql = _INSERT_ONE
-            args: tuple[Any, ...] = (
-                stream_id, version, event_id, event_type, data, meta_bytes, recorded_at, hash_,
-                appends[0].expected.hash,
-            )  # fmt: skip
-        else:
-            streams, versions, event_ids_, types, datas, hashes = (list(c) for c in zip(*rows, strict=True))
-            sql = _INSERT_MANY
-            args = (
-                streams, versions, event_ids_, types, datas, [meta_bytes] * total, recorded_at, hashes,
-                [a.stream_id for a in appends], [a.expected.version for a in appends],
-                [a.expected.hash for a in appends],
-            )  # fmt: skip
+        rows, heads = _chained(appends, event_ids, recorded_at, meta_bytes)
+        sql, args = _statement(appends, rows, meta_bytes, recorded_at)
 
         all_events = [e for a in appends for e in a.events]
         news = outbox.sends_news(all_events)
@@ -279,27 +297,16 @@ class EventStore:
                 try:
                     inserted = await _insert(c, sql, args)
                 except asyncpg.UniqueViolationError as exc:
-                    earlier = await self._earlier_result(c, event_ids, metadata)
-                    if earlier is not None:
-                        return earlier
-                    if exc.constraint_name == "events_stream_version_key":
-                        raise ConcurrencyError([a.stream_id for a in appends]) from None
-                    raise
+                    return await self._earlier_or_conflict(c, event_ids, metadata, appends, exc)
                 if len(inserted) != total:
                     # The expected head was not found: the caller's view of the stream is stale or invented.
-                    earlier = await self._earlier_result(c, event_ids, metadata)
-                    if earlier is not None:
-                        return earlier
-                    raise ConcurrencyError([a.stream_id for a in appends])
+                    return await self._earlier_or_conflict(c, event_ids, metadata, appends, None)
                 if news:
                     await outbox.enqueue(c, list(zip(event_ids, all_events, strict=True)))
         last = Position(inserted[-1]["tx"], inserted[-1]["global_position"])
         # Messages queued: the senders' listeners wake for them (and for nothing else of the log's).
         appended = _Appended(last, {row[3] for row in rows} | ({OUTBOX_NOTICE} if news else set()))
-        if not in_callers_transaction:
-            self._notifier.poke(appended)
-        elif (pending := self._transactions.get(c)) is not None:
-            pending.add(appended)
+        self._announce(c, in_callers_transaction, appended)
         return AppendResult(
             event_ids=tuple(event_ids),
             positions=tuple(r["global_position"] for r in inserted),
@@ -307,6 +314,40 @@ class EventStore:
             recorded_at=recorded_at,
             last=last,
         )
+
+    async def _earlier_or_conflict(
+        self,
+        conn: asyncpg.Connection,
+        event_ids: list[uuid.UUID],
+        metadata: Metadata,
+        appends: Sequence[Append],
+        violation: asyncpg.UniqueViolationError | None,
+    ) -> AppendResult:
+        """Why an insert wrote nothing (`violation`: the unique violation it raised, if it raised one).
+        The earlier result is looked for first, whatever the violation: a retried command's event ids
+        are taken, and it gets its first attempt's result back (or IdempotencyKeyReused), written and
+        announced then. Otherwise a taken stream version, or an expected head that was not found, means
+        the stream is not where the caller read it (ConcurrencyError); any other violation is not ours to
+        explain and goes on as it came."""
+        earlier = await self._earlier_result(conn, event_ids, metadata)
+        if earlier is not None:
+            return earlier
+        conflict = ConcurrencyError([a.stream_id for a in appends])
+        if violation is None:
+            raise conflict
+        if violation.constraint_name == "events_stream_version_key":
+            raise conflict from None
+        raise violation
+
+    def _announce(self, conn: asyncpg.Connection, in_callers_transaction: bool, appended: _Appended) -> None:
+        """Tell listeners what an append wrote, once it has committed, never before (see `_Notifier` for
+        why NOTIFY comes after the commit). Alone, it committed already: poke now. In a `transaction()`,
+        it commits with that: add it to what that transaction announces on its way out. In a transaction
+        of the caller's own, nothing is announced here: the workers' poll finds the events."""
+        if not in_callers_transaction:
+            self._notifier.poke(appended)
+        elif (pending := self._transactions.get(conn)) is not None:
+            pending.add(appended)
 
     async def _earlier_result(
         self, conn: asyncpg.Connection, event_ids: list[uuid.UUID], metadata: Metadata, *, same_command: bool = True

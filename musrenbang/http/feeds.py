@@ -270,7 +270,18 @@ def _with_reason(text: str, reason: object) -> str:
 
 
 def describe(kind: str, d: dict[str, Any], words: Words) -> str:
-    """A timeline entry as the tracking page (track.html) words it, as plain text."""
+    """A timeline entry as the tracking page (track.html) words it, as plain text (a kind it has no words
+    for: its own name)."""
+    if kind.startswith("proposal."):
+        return _describe_proposal(kind, d, words)
+    if kind.startswith("rkpd."):
+        return _describe_city_level(kind, d, words)
+    return kind
+
+
+def _describe_proposal(kind: str, d: dict[str, Any], words: Words) -> str:
+    """What happened on the proposal's own stream: submitted, revised, verified, merged, and its forums'
+    decisions."""
     match kind:
         case "proposal.submitted" if d.get("carried_from"):
             return f"{words(N_('Usulan diajukan lagi, melanjutkan usulan'))} {_code(d['carried_from'])}"
@@ -284,13 +295,7 @@ def describe(kind: str, d: dict[str, Any], words: Words) -> str:
         case "proposal.photo_attached":
             return words(N_("Foto ditambahkan"))
         case "proposal.accepted" if d.get("agreed_volume") or d.get("agreed_cost"):
-            parts = []
-            if d.get("agreed_volume"):
-                parts.append(f"{words(N_('volume disepakati'))} {number(d['agreed_volume'])} {d.get('unit') or ''}"
-                             .strip())  # fmt: skip
-            if d.get("agreed_cost"):
-                parts.append(f"{words(N_('biaya disepakati'))} {rupiah(d['agreed_cost'])}")
-            return _with_reason(f"{words(N_('Diterima dengan perubahan'))}: {', '.join(parts)}", d.get("reason"))
+            return _accepted_with_changes(d, words)
         case "proposal.accepted":
             return _with_reason(words(N_("Lolos verifikasi dan diterima")), d.get("reason"))
         case "proposal.returned":
@@ -303,12 +308,36 @@ def describe(kind: str, d: dict[str, Any], words: Words) -> str:
             merged = ", ".join(_code(c) for c in d.get("merged", []))
             return _with_reason(f"{words(N_('Usulan serupa digabungkan ke sini:'))} {merged}", d.get("reason"))
         case "proposal.decided_at_forum":
-            at = words(N_("Dibahas di Musrenbang %(level)s, peringkat %(rank)s"),
-                       level=str(d.get("level", "")).capitalize(), rank=d.get("rank"))  # fmt: skip
-            if d.get("selected"):
-                return f"{at}: {words(N_('disepakati dan diteruskan'))}"
-            reason = decision_rules.REASON_LABELS.get(d.get("reason") or "", d.get("reason") or "")
-            return _with_reason(f"{at}: {words(N_('tidak terakomodasi'))}", words(reason) if reason else "")
+            return _forum_decision(d, words)
+    return kind
+
+
+def _accepted_with_changes(d: dict[str, Any], words: Words) -> str:
+    """An acceptance that agreed another volume or cost: which, and to what (only those agreed)."""
+    parts = []
+    if d.get("agreed_volume"):
+        parts.append(f"{words(N_('volume disepakati'))} {number(d['agreed_volume'])} {d.get('unit') or ''}"
+                     .strip())  # fmt: skip
+    if d.get("agreed_cost"):
+        parts.append(f"{words(N_('biaya disepakati'))} {rupiah(d['agreed_cost'])}")
+    return _with_reason(f"{words(N_('Diterima dengan perubahan'))}: {', '.join(parts)}", d.get("reason"))
+
+
+def _forum_decision(d: dict[str, Any], words: Words) -> str:
+    """A forum's decision on the proposal: where it was ranked, and whether it went on; if not, why, in
+    the reader's words when the reason is one of the rules' own (REASON_LABELS), else as recorded."""
+    at = words(N_("Dibahas di Musrenbang %(level)s, peringkat %(rank)s"),
+               level=str(d.get("level", "")).capitalize(), rank=d.get("rank"))  # fmt: skip
+    if d.get("selected"):
+        return f"{at}: {words(N_('disepakati dan diteruskan'))}"
+    reason = decision_rules.REASON_LABELS.get(d.get("reason") or "", d.get("reason") or "")
+    return _with_reason(f"{at}: {words(N_('tidak terakomodasi'))}", words(reason) if reason else "")
+
+
+def _describe_city_level(kind: str, d: dict[str, Any], words: Words) -> str:
+    """What happened at the city level (the `rkpd-{year}` stream): taken up by an agency, put in an RKPD
+    line or left out, the RKPD adopted and enacted, and its lines' milestones."""
+    match kind:
         case "rkpd.proposals_received":
             return words(N_("Diterima di Forum Perangkat Daerah, ditangani %(agency)s"),
                          agency=words.agency_name(d.get("agency", "")))  # fmt: skip
@@ -322,20 +351,11 @@ def describe(kind: str, d: dict[str, Any], words: Words) -> str:
             return _with_reason(words(N_("Dikeluarkan dari baris RKPD %(line)s"), line=d.get("line_id")),
                                 d.get("reason"))  # fmt: skip
         case "rkpd.line_set":
-            text = words(N_("Masuk rancangan RKPD sebagai %(sub)s oleh %(agency)s: pagu %(pagu)s, target %(target)s"
-                            " %(unit)s"), sub=d.get("sub_kegiatan", ""),
-                         agency=d.get("agency_name") or words.agency_name(d.get("agency", "")),
-                         pagu=rupiah(d.get("pagu")), target=number(d.get("target")), unit=d.get("target_unit", ""))
-            return _with_reason(text, d.get("reason"))  # fmt: skip
+            return _line_set(d, words)
         case "rkpd.line_withdrawn":
             return _with_reason(words(N_("Baris RKPD %(line)s ditarik"), line=d.get("line_id")), d.get("reason"))
         case "rkpd.adopted" if d.get("unprocessed"):  # the proposal, short of any outcome, closed by the adoption
-            reason = d.get("reason") or "belum_diverifikasi"
-            if reason in ("belum_diperbaiki", "belum_dimusyawarahkan"):  # processed in part: returned, or accepted
-                return words(N_("RKPD %(year)s ditetapkan: usulan ini ditutup tanpa keputusan (%(why)s)"),
-                             year=d.get("year"), why=words(proposal_rules.UNPROCESSED_REASONS[reason]))  # fmt: skip
-            return words(N_("RKPD %(year)s ditetapkan sebelum usulan ini diproses: usulan ini ditutup tanpa"
-                            " keputusan"), year=d.get("year"))  # fmt: skip
+            return _closed_at_adoption(d, words)
         case "rkpd.adopted":
             return words(N_("RKPD ditetapkan di Musrenbang Kota (revisi %(n)s)"), n=d.get("revision"))
         case "rkpd.milestone_recorded":
@@ -344,6 +364,28 @@ def describe(kind: str, d: dict[str, Any], words: Words) -> str:
             return words(N_("RKPD diundangkan dengan %(regulation)s, %(day)s"), regulation=d.get("regulation"),
                          day=words.day(d.get("enacted_on")))  # fmt: skip
     return kind
+
+
+def _line_set(d: dict[str, Any], words: Words) -> str:
+    """The proposal put in (the draft of) an RKPD line: the sub-kegiatan, the agency (its name as the line
+    recorded it, else as the city names it now), the line's pagu and target."""
+    text = words(N_("Masuk rancangan RKPD sebagai %(sub)s oleh %(agency)s: pagu %(pagu)s, target %(target)s"
+                    " %(unit)s"), sub=d.get("sub_kegiatan", ""),
+                 agency=d.get("agency_name") or words.agency_name(d.get("agency", "")),
+                 pagu=rupiah(d.get("pagu")), target=number(d.get("target")), unit=d.get("target_unit", ""))  # fmt: skip
+    return _with_reason(text, d.get("reason"))
+
+
+def _closed_at_adoption(d: dict[str, Any], words: Words) -> str:
+    """A proposal still short of any outcome when its year's RKPD was adopted, closed without a decision
+    (proposal.CLOSED_AT_ADOPTION). One processed in part (returned, or accepted) says how far it got;
+    one never verified, or closed before the reason was kept, is told so plainly."""
+    reason = d.get("reason") or "belum_diverifikasi"
+    if reason in ("belum_diperbaiki", "belum_dimusyawarahkan"):  # processed in part: returned, or accepted
+        return words(N_("RKPD %(year)s ditetapkan: usulan ini ditutup tanpa keputusan (%(why)s)"),
+                     year=d.get("year"), why=words(proposal_rules.UNPROCESSED_REASONS[reason]))  # fmt: skip
+    return words(N_("RKPD %(year)s ditetapkan sebelum usulan ini diproses: usulan ini ditutup tanpa"
+                    " keputusan"), year=d.get("year"))  # fmt: skip
 
 
 def describe_milestone(stage: str, d: dict[str, Any], words: Words) -> str:
