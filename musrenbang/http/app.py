@@ -8,7 +8,9 @@ import logging
 import logging.handlers
 import os
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
+import asyncpg
 from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
@@ -19,6 +21,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
+from litestar.types import ControllerRouterHandler
 
 from musrenbang.config import Settings, secret_bytes
 from musrenbang.db.connect import close_pool, create_pool
@@ -93,25 +96,42 @@ def create_app(
     `musrenbang serve` (migrated, reference data loaded); `secret` is shared by all processes.
     `stop_on_signals`: in a server worker, end long-lived responses on SIGINT/SIGTERM (http/stopping.py)."""
     stopping = Stopping()
+    built = Litestar(
+        route_handlers=route_handlers(),
+        lifespan=[_lifespan(settings, database_url, secret, stopping, run_projections=run_projections,
+                            stop_on_signals=stop_on_signals)],  # fmt: skip
+        middleware=[form_limits_middleware, staleness_middleware],
+        before_request=_before_request,
+        before_send=[security_headers(settings), *reads.remember_writes(settings)],
+        dependencies=_dependencies(),
+        # Each handler takes the exception class it is registered for; litestar types them all as Exception.
+        exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment())),
+        csrf_config=_csrf(settings, secret),
+        # Exceptions are logged by the handlers of http/errors.py: one INFO line for a refused request, a
+        # traceback only for a server error.
+        logging_config=LoggingConfig(log_exceptions="never"),
+        compression_config=_compression(),
+        openapi_config=_openapi(),
+        state=State(
+            {"settings": settings, "catalogs": load_catalogs(), "stopping": stopping, "notice_key": notice_key(secret),
+             "static_files": static.load(static_dir())}
+        ),
+    )
+    api.document_refusals(built)  # the refusals as the server sends them, in the OpenAPI document
+    return built
+
+
+def _lifespan(settings: Settings, database_url: str, secret: str, stopping: Stopping, *, run_projections: bool,
+              stop_on_signals: bool) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:  # fmt: skip
+    """What a server process starts (its pool, services, projection workers, senders) and stops again, in
+    the order that lets each finish with what it borrows."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await create_pool(database_url, max_size=20)
         runner = ProjectionRunner(pool, all_projections(), poll_interval=settings.poll_interval)
-        # With its own workers, this process's events are theirs to apply first (projections/supervisor.py).
-        store = EventStore(pool, origin=runner.origin if run_projections else None)
-        proposals = ProposalService(pool, store, secret_bytes(secret), runner)
-        app.state.update(
-            pool=pool,
-            store=store,
-            runner=runner,
-            proposals=proposals,
-            pokir=PokirService(pool, store, proposals),
-            forums=ForumService(pool, store, runner),
-            rkpd=RkpdService(pool, store, runner),
-            realisation=RealisationService(pool, store),
-            city_context=CityContext(pool),
-        )
+        app.state.update(_services(pool, runner, secret, run_projections=run_projections))
         if settings.replica_urls:  # looks at its standbys in the background until closed
             app.state.reads = await ReadPools.open(pool, database_url, settings.replica_urls)
         task = None
@@ -133,190 +153,219 @@ def create_app(
             stopping.request()
             uninstall()
             await delivery.stop()  # lets a message being sent finish first (a few seconds at most)
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await _cancelled(task)
             if settings.replica_urls:
                 await app.state.reads.close()
             await close_pool(pool, POOL_CLOSE_GRACE)
-            if watch is not None:  # the last thing that could stall the stop is done
-                watch.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watch
+            await _cancelled(watch)  # the last thing that could stall the stop is done
             log.info(STOPPED)
             if stop_on_signals:
                 _write_out_logs()
 
-    built = Litestar(
-        route_handlers=[
-            health.health,
-            health.ready,
-            log_head.log_head,
-            residents.home,
-            residents.regions_page,
-            residents.search_proposals,
-            forum_calendar.calendar,
-            proposal_form.new_proposal_form,
-            proposal_form.submit_proposal_form,
-            tracking.find_proposal,
-            tracking.track,
-            proposal_form.revise_form,
-            proposal_form.revise_submit,
-            tracking.stop_news,
-            residents.kelurahan_page,
-            residents.kecamatan_page,
-            api.submit,
-            api.proposal,
-            api.kelurahan_proposals,
-            api.attach_photo,
-            api.revise,
-            photos.photo,
-            forums.forum,
-            auth.issue_token,
-            auth.revoke_token,
-            auth.login_form,
-            auth.login_submit,
-            auth.logout,
-            auth.password_form,
-            auth.password_submit,
-            auth.staff_home,
-            staff.verify,
-            staff.merge,
-            staff.schedule_forum,
-            staff.register_delegates,
-            staff.open_forum,
-            staff.cast_ballots,
-            staff.give_scores,
-            staff.adjust,
-            staff.close_forum,
-            staff.me,
-            forum_pages.new_forum_form,
-            forum_pages.new_forum_submit,
-            forum_pages.session,
-            forum_pages.add_delegate,
-            forum_pages.open_forum,
-            forum_pages.type_ballots,
-            forum_pages.consensus_scores,
-            forum_pages.close_forum,
-            forum_pages.adjust_item,
-            forum_pages.mandate,
-            staff.mandate,
-            forum_screen.projector,
-            forum_screen.projector_stream,
-            berita_acara_pages.berita_acara,
-            berita_acara_pages.check_head_page,
-            audit_pages.audit,
-            verification_pages.queue,
-            verification_pages.decide,
-            verification_pages.merge,
-            rkpd_api.rkpd_list,
-            rkpd_api.working,
-            rkpd_api.proposal_lineage,
-            rkpd_api.line_lineage,
-            rkpd_api.receive,
-            rkpd_api.pass_proposal,
-            rkpd_api.decline_proposal,
-            rkpd_api.add_line,
-            rkpd_api.revise_line,
-            rkpd_api.withdraw_line,
-            rkpd_api.adopt,
-            rkpd_api.enact,
-            cycles.CycleApi,
-            city_forums.CityForumApi,
-            city_forums.forum_pd_page,
-            city_forums.musrenbang_kota_page,
-            cycles.CyclePages,
-            follow.FollowPages,
-            recovery.RecoveryPages,
-            messages.MessagePages,
-            realisation.RealisationApi,
-            realisation.RealisationPages,
-            pokir.PokirApi,
-            pokir.PokirPages,
-            pokir.sources,
-            pokir.public_list,
-            pokir.sources_page,
-            rkpd_pages.rkpd_page,
-            rkpd_pages.equity_page,
-            rkpd_pages.realisation_page,
-            rkpd_pages.proposal_lineage_page,
-            rkpd_pages.line_lineage_page,
-            city_pages.agency_page,
-            city_pages.new_line,
-            city_pages.line_page,
-            city_pages.revise_line,
-            city_pages.withdraw_line,
-            city_pages.pass_proposal,
-            city_pages.decline_proposal,
-            city_pages.review_forum_schedule,
-            city_pages.review_forum_close,
-            city_pages.review_current,
-            city_pages.review_page,
-            city_pages.review_receive,
-            city_pages.review_adopt,
-            static.static_file,
-        ],
-        lifespan=[lifespan],
-        middleware=[form_limits_middleware, staleness_middleware],
-        before_request=_before_request,
-        before_send=[security_headers(settings), *reads.remember_writes(settings)],
-        dependencies={
-            "pool": Provide(_from_state("pool"), sync_to_thread=False),
-            "runner": Provide(_from_state("runner"), sync_to_thread=False),
-            "proposals": Provide(_from_state("proposals"), sync_to_thread=False),
-            "forums": Provide(_from_state("forums"), sync_to_thread=False),
-            "store": Provide(_from_state("store"), sync_to_thread=False),
-            "rkpd": Provide(_from_state("rkpd"), sync_to_thread=False),
-            "realisation": Provide(_from_state("realisation"), sync_to_thread=False),
-            "pokir": Provide(_from_state("pokir"), sync_to_thread=False),
-            "stopping": Provide(_from_state("stopping"), sync_to_thread=False),
-            "actor": Provide(auth.current_actor),
-        },
-        # Each handler takes the exception class it is registered for; litestar types them all as Exception.
-        exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
-        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment())),
-        csrf_config=CSRFConfig(
-            secret=secret,
-            cookie_name=(auth.HOST_ONLY if settings.over_https else "") + "csrftoken",
-            cookie_httponly=True,
-            cookie_samesite="lax",
-            cookie_secure=settings.over_https,
-            # The JSON API takes no cookie for authority (staff authenticate with `Authorization: Bearer`,
-            # http/auth.py; residents with idempotency keys and revision secrets), so cross-site forgery
-            # has nothing to ride on there.
-            # The stop links of e-mails: their token is the authority, and mail providers POST to them
-            # (RFC 8058 one-click) with no session and no form.
-            # Responses any shared cache may keep (static files, photos, feeds: `Cache-Control: public`) set
-            # no CSRF cookie: a cache that kept the Set-Cookie would hand every visitor the same token. They
-            # are read-only (GET), and no form is on them.
-            exclude=["^/api/", "^/berhenti/", "^/static/", "^/photos/", r"\.atom$"],  # searched anywhere: anchored
-        ),
-        # Exceptions are logged by the handlers of http/errors.py: one INFO line for a refused request, a
-        # traceback only for a server error.
-        logging_config=LoggingConfig(log_exceptions="never"),
-        compression_config=CompressionConfig(
-            backend="gzip",
-            minimum_size=500,
-            gzip_compress_level=6,
-            exclude=[r"/layar/aliran$"],  # a compressor would hold Server-Sent Events back until it had enough
-        ),
-        openapi_config=OpenAPIConfig(
-            title="Musrenbang API",
-            version="1",
-            description="Participatory development planning (Musrenbang) for an Indonesian kabupaten or"
-            " kota. Public responses never include proposers' personal data.",
-            path="/schema",
-            # The document only (at /schema too): the viewers Litestar offers load their code from CDNs.
-            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
-        ),
-        state=State(
-            {"settings": settings, "catalogs": load_catalogs(), "stopping": stopping, "notice_key": notice_key(secret),
-             "static_files": static.load(static_dir())}
-        ),
+    return lifespan
+
+
+def _services(pool: asyncpg.Pool, runner: ProjectionRunner, secret: str, *, run_projections: bool) -> dict[str, Any]:
+    """What the handlers act through, by the name each is kept under in `app.state`."""
+    # With its own workers, this process's events are theirs to apply first (projections/supervisor.py).
+    store = EventStore(pool, origin=runner.origin if run_projections else None)
+    proposals = ProposalService(pool, store, secret_bytes(secret), runner)
+    return {
+        "pool": pool,
+        "store": store,
+        "runner": runner,
+        "proposals": proposals,
+        "pokir": PokirService(pool, store, proposals),
+        "forums": ForumService(pool, store, runner),
+        "rkpd": RkpdService(pool, store, runner),
+        "realisation": RealisationService(pool, store),
+        "city_context": CityContext(pool),
+    }
+
+
+async def _cancelled(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task (if there is one) and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# --- the routes, by area (the OpenAPI document lists them in this order) ---------------------------------
+
+_OPERATIONS: list[ControllerRouterHandler] = [health.health, health.ready, log_head.log_head]
+"""Health for load balancers and operators, and the log's published head."""
+_RESIDENTS: list[ControllerRouterHandler] = [
+    residents.home,
+    residents.regions_page,
+    residents.search_proposals,
+    forum_calendar.calendar,
+    proposal_form.new_proposal_form,
+    proposal_form.submit_proposal_form,
+    tracking.find_proposal,
+    tracking.track,
+    proposal_form.revise_form,
+    proposal_form.revise_submit,
+    tracking.stop_news,
+    residents.kelurahan_page,
+    residents.kecamatan_page,
+]
+"""Residents' pages: proposing, tracking, revising, the lists of a kelurahan and a kecamatan."""
+_PUBLIC_API: list[ControllerRouterHandler] = [
+    api.submit,
+    api.proposal,
+    api.kelurahan_proposals,
+    api.attach_photo,
+    api.revise,
+    photos.photo,
+    forums.forum,
+]
+"""The public JSON API of proposals and forums, and proposals' photos."""
+_ACCOUNTS: list[ControllerRouterHandler] = [
+    auth.issue_token,
+    auth.revoke_token,
+    auth.login_form,
+    auth.login_submit,
+    auth.logout,
+    auth.password_form,
+    auth.password_submit,
+    auth.staff_home,
+]
+"""Signing in and out (tokens and sessions), passwords, and the staff's home page."""
+_VERIFICATION_AND_FORUMS: list[ControllerRouterHandler] = [
+    staff.ProposalStaffApi,
+    staff.ForumStaffApi,
+    staff.AccountApi,
+    forum_pages.NewForumPages,
+    forum_pages.ForumSessionPages,
+    forum_screen.projector,
+    forum_screen.projector_stream,
+    berita_acara_pages.berita_acara,
+    berita_acara_pages.check_head_page,
+    audit_pages.AuditPages,
+    verification_pages.VerificationPages,
+]
+"""The kelurahan and kecamatan levels' staff work, as JSON and as pages: verification and merging, forums
+(their session, projector screen and Berita Acara); and the auditor's page."""
+_RKPD_API: list[ControllerRouterHandler] = [
+    rkpd_api.rkpd_list,
+    rkpd_api.working,
+    rkpd_api.proposal_lineage,
+    rkpd_api.line_lineage,
+    rkpd_api.receive,
+    rkpd_api.pass_proposal,
+    rkpd_api.decline_proposal,
+    rkpd_api.add_line,
+    rkpd_api.revise_line,
+    rkpd_api.withdraw_line,
+    rkpd_api.adopt,
+    rkpd_api.enact,
+]
+"""The city level's RKPD as JSON: the lists, lineage, and the agencies' and Bappeda's commands."""
+_CYCLES_AND_CITY_FORUMS: list[ControllerRouterHandler] = [
+    cycles.CycleApi,
+    city_forums.CityForumApi,
+    city_forums.forum_pd_page,
+    city_forums.musrenbang_kota_page,
+    cycles.CyclePages,
+]
+"""Planning cycles, and the city level's forums."""
+_MESSAGES: list[ControllerRouterHandler] = [follow.FollowPages, recovery.RecoveryPages, messages.MessagePages]
+"""Messages to residents: following by e-mail, lost tracking codes, Bappeda's outbox."""
+_REALISATION_AND_POKIR: list[ControllerRouterHandler] = [
+    realisation.RealisationApi,
+    realisation.RealisationPages,
+    pokir.PokirApi,
+    pokir.PokirPages,
+    pokir.sources,
+    pokir.public_list,
+    pokir.sources_page,
+]
+"""What became of adopted lines; the DPRD's pokir and where the RKPD's pagu came from."""
+_RKPD_PAGES: list[ControllerRouterHandler] = [
+    rkpd_pages.rkpd_page,
+    rkpd_pages.equity_page,
+    rkpd_pages.realisation_page,
+    rkpd_pages.proposal_lineage_page,
+    rkpd_pages.line_lineage_page,
+    city_pages.agency_page,
+    city_pages.new_line,
+    city_pages.line_page,
+    city_pages.revise_line,
+    city_pages.withdraw_line,
+    city_pages.pass_proposal,
+    city_pages.decline_proposal,
+    city_pages.review_forum_schedule,
+    city_pages.review_forum_close,
+    city_pages.review_current,
+    city_pages.review_page,
+    city_pages.review_receive,
+    city_pages.review_adopt,
+]
+"""The RKPD's public pages, and the city level's staff pages (agencies' lines, Bappeda's review)."""
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """Every route of the application; the static files last."""
+    return [
+        *_OPERATIONS, *_RESIDENTS, *_PUBLIC_API, *_ACCOUNTS, *_VERIFICATION_AND_FORUMS, *_RKPD_API,
+        *_CYCLES_AND_CITY_FORUMS, *_MESSAGES, *_REALISATION_AND_POKIR, *_RKPD_PAGES, static.static_file,
+    ]  # fmt: skip
+
+
+# --- what every handler is given, and the app's configurations ----------------------------------------------
+
+
+def _dependencies() -> dict[str, Provide]:
+    """The services kept in `app.state` (http/deps.py names them for handlers), and the signed-in account."""
+    kept = ("pool", "runner", "proposals", "forums", "store", "rkpd", "realisation", "pokir", "stopping")
+    return {
+        **{name: Provide(_from_state(name), sync_to_thread=False) for name in kept},
+        "actor": Provide(auth.current_actor),
+    }
+
+
+def _csrf(settings: Settings, secret: str) -> CSRFConfig:
+    """Every form of the pages carries a token matching its cookie."""
+    return CSRFConfig(
+        secret=secret,
+        cookie_name=(auth.HOST_ONLY if settings.over_https else "") + "csrftoken",
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        cookie_secure=settings.over_https,
+        # The JSON API takes no cookie for authority (staff authenticate with `Authorization: Bearer`,
+        # http/auth.py; residents with idempotency keys and revision secrets), so cross-site forgery
+        # has nothing to ride on there.
+        # The stop links of e-mails: their token is the authority, and mail providers POST to them
+        # (RFC 8058 one-click) with no session and no form.
+        # Responses any shared cache may keep (static files, photos, feeds: `Cache-Control: public`) set
+        # no CSRF cookie: a cache that kept the Set-Cookie would hand every visitor the same token. They
+        # are read-only (GET), and no form is on them.
+        exclude=["^/api/", "^/berhenti/", "^/static/", "^/photos/", r"\.atom$"],  # searched anywhere: anchored
     )
-    api.document_refusals(built)  # the refusals as the server sends them, in the OpenAPI document
-    return built
+
+
+def _compression() -> CompressionConfig:
+    """Responses gzipped for clients that take it."""
+    return CompressionConfig(
+        backend="gzip",
+        minimum_size=500,
+        gzip_compress_level=6,
+        exclude=[r"/layar/aliran$"],  # a compressor would hold Server-Sent Events back until it had enough
+    )
+
+
+def _openapi() -> OpenAPIConfig:
+    """The API's OpenAPI document (http/api.py adds the refusals of each operation)."""
+    return OpenAPIConfig(
+        title="Musrenbang API",
+        version="1",
+        description="Participatory development planning (Musrenbang) for an Indonesian kabupaten or"
+        " kota. Public responses never include proposers' personal data.",
+        path="/schema",
+        # The document only (at /schema too): the viewers Litestar offers load their code from CDNs.
+        render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
+    )
 
 
 def app_from_env() -> Edge:

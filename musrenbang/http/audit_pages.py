@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 
 import asyncpg
-from litestar import Request, get
+from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from musrenbang.domain import city_forums
-from musrenbang.domain.access import require_role
 from musrenbang.eventlog.verify import verify_database
 from musrenbang.http.deps import ActorDep, PoolDep
+from musrenbang.http.guards import AUDITORS
 from musrenbang.http.labels import LEVEL_LABELS
 from musrenbang.http.log_head import PastedHead, check_pasted_head, hash_problem, latest_seal, pasted_hash
 from musrenbang.http.render import page, page_number
@@ -29,35 +29,38 @@ HEADS_SHOWN = 200
 """Closed forums a page lists; `?halaman=` reaches the older ones."""
 
 
-@get("/audit", include_in_schema=False)
-async def audit(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
-    require_role(actor, "auditor", "admin")
-    report = None
-    if request.query_params.get("periksa") == "1":
+class AuditPages(Controller):
+    path = "/audit"
+    include_in_schema = False
+
+    @get("/", guards=[AUDITORS])
+    async def audit(self, request: Request, actor: ActorDep, pool: PoolDep) -> Template:
+        report = None
+        if request.query_params.get("periksa") == "1":
+            async with pool.acquire() as conn:
+                report = await verify_database(conn)
+        counts = await pool.fetchrow("SELECT count(*) AS events, coalesce(max(global_position), 0) AS last FROM events")
+        forums, number, pages = await _closed_forums(pool, page_number(request))
+        adoptions = await pool.fetch(
+            "SELECT year, revision, total_pagu, adopted_at, stream_id, stream_version, position, hash"
+            " FROM rkpd_adoptions ORDER BY year DESC, revision DESC"
+        )
+        city_level = await _closed_city_forums(pool)
         async with pool.acquire() as conn:
-            report = await verify_database(conn)
-    counts = await pool.fetchrow("SELECT count(*) AS events, coalesce(max(global_position), 0) AS last FROM events")
-    forums, number, pages = await _closed_forums(pool, page_number(request))
-    adoptions = await pool.fetch(
-        "SELECT year, revision, total_pagu, adopted_at, stream_id, stream_version, position, hash"
-        " FROM rkpd_adoptions ORDER BY year DESC, revision DESC"
-    )
-    city_level = await _closed_city_forums(pool)
-    async with pool.acquire() as conn:
-        names = await region_names(conn, sorted({f["region"] for f in forums}))
-    digest = pasted_hash(str(request.query_params.get("hash", "")))
-    problem = hash_problem(digest) if digest else None
-    pasted = PastedHead(None, None, False)
-    if digest and problem is None:
-        async with pool.acquire() as conn:
-            pasted = await check_pasted_head(conn, digest)
-    return page(
-        request, "audit.html", actor=actor, report=report, chains=report.chains if report else None, counts=counts,
-        forums=forums, adoptions=adoptions, city_level=city_level, CITY_FORUMS=city_forums.FORUMS,
-        CITY_PAGES=city_forums.PAGES, digest=digest[:200], problem=problem, found=pasted.found,
-        intact=pasted.intact, sealed=pasted.sealed, page_number=number, pages=pages,
-        seal=await latest_seal(pool), names=names, LEVELS=LEVEL_LABELS,
-    )  # fmt: skip
+            names = await region_names(conn, sorted({f["region"] for f in forums}))
+        digest = pasted_hash(str(request.query_params.get("hash", "")))
+        problem = hash_problem(digest) if digest else None
+        pasted = PastedHead(None, None, False)
+        if digest and problem is None:
+            async with pool.acquire() as conn:
+                pasted = await check_pasted_head(conn, digest)
+        return page(
+            request, "audit.html", actor=actor, report=report, chains=report.chains if report else None, counts=counts,
+            forums=forums, adoptions=adoptions, city_level=city_level, CITY_FORUMS=city_forums.FORUMS,
+            CITY_PAGES=city_forums.PAGES, digest=digest[:200], problem=problem, found=pasted.found,
+            intact=pasted.intact, sealed=pasted.sealed, page_number=number, pages=pages,
+            seal=await latest_seal(pool), names=names, LEVELS=LEVEL_LABELS,
+        )  # fmt: skip
 
 
 async def _closed_city_forums(pool: asyncpg.Pool) -> list[asyncpg.Record]:

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import asyncpg
-from litestar import Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -25,6 +25,7 @@ from musrenbang.http import forum_forms
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, RunnerDep, StoreDep
 from musrenbang.http.errors import NOT_OUR_FORM, BadForm
+from musrenbang.http.guards import FACILITATORS
 from musrenbang.http.i18n import translate
 from musrenbang.http.labels import LEVEL_LABELS, RULE_LABELS
 from musrenbang.http.notices import notify
@@ -39,21 +40,12 @@ def _meta(actor: Actor) -> Metadata:
 
 
 async def _load_in_scope(forums: ForumService, forum_id: str, actor: Actor) -> rules.Forum:
+    """The forum, if the account's role and region may run it: loaded first, so that a forum that does not
+    exist is 404 to any account (the reason the role is checked here, not by a guard)."""
     forum, _ = await forums.load(forum_id.upper())
     require_role(actor, "admin", "facilitator")
     require_region(actor, forum.scheduled.region)
     return forum
-
-
-@get("/petugas/musyawarah/baru", include_in_schema=False)
-async def new_forum_form(request: Request, actor: ActorDep, store: StoreDep, pool: PoolDep) -> Template:
-    require_role(actor, "admin", "facilitator")
-    year = await cycles.planned_year(store)
-    level, held_on = _first_day_open(await cycles.load_cycle(store, year), actor)
-    values = {"region": actor.region or "", "year": str(year), "held_on": held_on.isoformat(), "starts_at": ""}
-    if level:
-        values["level"] = level
-    return await _new_forum_page(request, actor, pool, values, {})
 
 
 def _first_day_open(state: cycle_rules.Cycle, actor: Actor) -> tuple[str, dt.date]:
@@ -123,74 +115,8 @@ async def _region_chosen(pool: asyncpg.Pool, actor: Actor, level: str, typed: st
                                               region=f"{fitting[0]['tingkat']} {fitting[0]['nama']}")})  # fmt: skip
 
 
-@post("/petugas/musyawarah/baru", include_in_schema=False)
-async def new_forum_submit(request: Request, actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
-                           pool: PoolDep) -> Response:  # fmt: skip
-    require_role(actor, "admin", "facilitator")
-    form = await request.form()
-    fields = ("level", "region", "year", "held_on", "starts_at", "title", "place", "chair", "ceiling", "rule")
-    values = {k: str(form.get(k, "")).strip() for k in fields}
-    values["forum_id"] = _forum_id_of(form)
-    errors: dict[str, str] = {}
-    ceiling = None
-    try:  # digits grouped by dots in threes, ASCII only: "1.5" is no Rp 15, nor "٣٠٠" Rp 300
-        ceiling = parse_rupiah(values["ceiling"])
-    except ValueError:
-        errors["ceiling"] = N_("tulis pagu dalam rupiah, misalnya 500000000")
-    raw_year = values["year"]
-    year = int(raw_year) if raw_year.isascii() and raw_year.isdigit() and len(raw_year) == 4 else 0
-    if not year:
-        errors["year"] = N_("pilih tahun RKPD")
-    try:
-        held_on: dt.date | None = dt.date.fromisoformat(values["held_on"])
-    except ValueError:
-        held_on = None
-        errors["held_on"] = N_("tulis tanggal musyawarah, misalnya 2026-02-14")
-    starts_at = None
-    try:
-        starts_at = parse_clock(values["starts_at"])
-    except ValueError as exc:
-        errors["starts_at"] = exc.args[0]
-    region_code = ""
-    if values["level"] not in rules.LEVELS:  # no region can be right for it: the level is what to fix
-        errors["level"] = N_("tingkat musyawarah tidak dikenal")
-    else:
-        try:
-            region_code = await _region_chosen(pool, actor, values["level"], values["region"])
-        except ValidationFailed as exc:  # shown next to the field
-            errors.update(exc.errors)
-    if not errors:
-        rule = values["rule"] or "weighted-criteria"
-        command = rules.ScheduleForum(
-            forum_id=values["forum_id"], level=values["level"], region=region_code, year=year,
-            title=values["title"], held_on=held_on, place=values["place"], chair=values["chair"], ceiling=ceiling or 0,
-            rule=rule, ballot_kind=None if rule == "weighted-criteria" else "approval", starts_at=starts_at,
-        )  # fmt: skip
-        try:
-            result = await forums.schedule(command, _meta(actor))
-        except ConcurrencyError:  # this form was sent before: the forum it scheduled is there
-            return Redirect(f"/forum/{command.forum_id}", status_code=303)
-        except ValidationFailed as exc:
-            errors = dict(exc.errors)
-        except (DomainError, NotFound) as exc:  # outside the level's window, or no such cycle
-            errors = {"held_on": exc.message}
-        else:
-            await runner.wait_until_applied(["forums"], result.last)
-            notice = Message(N_("Musyawarah «%(title)s» dijadwalkan"), title=command.title[:100])
-            return notify(request, Redirect(f"/forum/{command.forum_id}", status_code=303), translate(request, notice))
-    if region_code:
-        values["region"] = region_code
-    return await _new_forum_page(request, actor, pool, values, _translated(request, errors), status=422)
-
-
 def _translated(request: Request, errors: dict[str, str]) -> dict[str, str]:
     return {field: translate(request, message) for field, message in errors.items()}
-
-
-@get("/forum/{forum_id:str}", include_in_schema=False)
-async def session(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
-                  forum_id: FromPath[str]) -> Template:  # fmt: skip
-    return await _session_page(request, forums, pool, await _load_in_scope(forums, forum_id, actor), actor)
 
 
 async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Pool, forum: rules.Forum, actor: Actor,
@@ -264,67 +190,6 @@ def _same_delegate(known: DelegateRegistered, command: rules.RegisterDelegate) -
     return typed == [known.name, known.role, known.represents] and command.gender == known.gender
 
 
-@post("/forum/{forum_id:str}/peserta", include_in_schema=False)
-async def add_delegate(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
-                       runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
-    """Register one delegate under the id the page chose when it was shown (`delegate_id`): the same form
-    sent again (a double tap, a retry after a lost answer) finds its delegate registered and adds no
-    second one; another tab's delegate under that id gets the next free one."""
-    forum = await _load_in_scope(forums, forum_id, actor)
-    form = await request.form()
-    entered = {f"delegate_{k}": str(form.get(k, "")).strip() for k in DELEGATE_FIELDS}
-    wanted = str(form.get("delegate_id", ""))
-    for _ in range(5):
-        known = forum.delegates.get(wanted)
-        free = known is None and wanted.casefold() not in {d.casefold() for d in forum.delegates}
-        command = rules.RegisterDelegate(
-            delegate_id=wanted if _FORM_DELEGATE_ID.fullmatch(wanted) and free else _next_delegate_id(forum),
-            name=entered["delegate_name"], role=entered["delegate_role"], represents=entered["delegate_represents"],
-            gender=entered["delegate_gender"],
-        )  # fmt: skip
-        if known is not None and _same_delegate(known, command):
-            return _back_to(forum, "peserta")  # sent before, and registered then
-        try:
-            result = await forums.register_delegates(forum.scheduled.forum_id, [command], _meta(actor))
-        except ValidationFailed as exc:
-            errors = {f"delegate_{field}": message for field, message in exc.errors.items()}
-            return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors,
-                                       form="peserta")  # fmt: skip
-        except (ConcurrencyError, DomainError) as exc:
-            # Another delegate (or this one, sent twice at once) registered meanwhile: the twin finds its
-            # delegate at the next turn; a refusal for anything else stands.
-            forum = await _load_in_scope(forums, forum_id, actor)
-            if isinstance(exc, DomainError) and command.delegate_id not in forum.delegates:
-                return await _refused(request, forums, pool, forum_id, actor, exc, "peserta")
-            continue
-        await runner.wait_until_applied(["forums"], result.last)
-        return _back_to(forum, "peserta")
-    raise ConcurrencyError([rules.stream_id(forum.scheduled.forum_id)])
-
-
-@post("/forum/{forum_id:str}/buka", include_in_schema=False)
-async def open_forum(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep, runner: RunnerDep,
-                     forum_id: FromPath[str]) -> Response:  # fmt: skip
-    """Open; a forum this very form opened already (a double tap: the browser shows the second answer) is
-    answered with its page, not an error; one that cannot be opened (its stage's window not open yet), with
-    its page saying why."""
-    forum = await _load_in_scope(forums, forum_id, actor)
-    back = Redirect(f"/forum/{forum.scheduled.forum_id}", status_code=303)
-    if forum.status == rules.OPEN:
-        return back
-    try:
-        result = await forums.open(forum.scheduled.forum_id, _meta(actor))
-    except (ConcurrencyError, DomainError) as exc:  # the twin tap opened it meanwhile: the rules say "sudah dibuka"
-        if not await forums.has_recorded(forum.scheduled.forum_id, ForumOpened):
-            if isinstance(exc, DomainError):
-                return await _refused(request, forums, pool, forum_id, actor, exc, "buka")
-            raise
-        return back
-    await runner.wait_until_applied(["forums"], result.last)
-    notice = translate(request, N_("Musyawarah dibuka: agenda, pagu dan aturan keputusan kini tetap"))
-    return notify(request, back, notice)
-
-
 def _taking_entries(forum: rules.Forum, closed: str) -> None:
     """Refuse a ballot or score form outright unless the forum is open: one with no row to save was
     answered "0 disimpan" on a closed forum."""
@@ -334,119 +199,265 @@ def _taking_entries(forum: rules.Forum, closed: str) -> None:
         raise DomainError(N_("musyawarah belum dibuka"))
 
 
-@post("/forum/{forum_id:str}/suara", include_in_schema=False)
-async def type_ballots(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
-                       runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
-    """Paper ballots typed one delegate per row: agenda numbers separated by commas or spaces. A row with
-    a mistake comes back marked, every row as typed, and nothing is saved until all rows are right."""
-    forum = await _load_in_scope(forums, forum_id, actor)
-    try:
-        _taking_entries(forum, N_("musyawarah sudah ditutup; surat suara tidak diterima lagi"))
-    except DomainError as exc:
-        return await _refused(request, forums, pool, forum_id, actor, exc, "suara")
-    commands, errors, typed = forum_forms.ballot_rows(forum, await request.form())
-    if errors:
-        return await _session_page(request, forums, pool, forum, actor, entered=typed, errors=errors, form="suara")
-    if commands:  # the tally (projector, API) counts them once the page is back
-        result = await forums.cast_ballots(forum.scheduled.forum_id, commands, _meta(actor))
-        await runner.wait_until_applied(["forums"], result.last)
-    notice = Message(N_("%(count)d surat suara disimpan"), count=len(commands))
-    return notify(request, _back_to(forum, "suara"), translate(request, notice))
-
-
-@post("/forum/{forum_id:str}/nilai", include_in_schema=False)
-async def consensus_scores(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
-                           runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
-    forum = await _load_in_scope(forums, forum_id, actor)
-    try:
-        _taking_entries(forum, N_("musyawarah sudah ditutup; nilai tidak diterima lagi"))
-    except DomainError as exc:
-        return await _refused(request, forums, pool, forum_id, actor, exc, "nilai")
-    changes, changed, errors, typed = forum_forms.consensus_marks(forum, await request.form())
-    if errors:
-        return await _session_page(request, forums, pool, forum, actor, entered=typed, errors=errors, form="nilai")
-    if changes:  # a form with no row changed writes nothing (an empty one no longer wipes the sheet)
-        result = await forums.amend_scores(forum.scheduled.forum_id, "konsensus", changes, _meta(actor))
-        await runner.wait_until_applied(["forums"], result.last)
-    notice = Message(N_("Nilai %(count)d usulan disimpan"), count=changed)
-    return notify(request, _back_to(forum, "nilai"), translate(request, notice))
-
-
 ADJUST_FIELDS = {"item_id": "item_id", "reason": "adjust_reason", "agreed_cost": "agreed_cost",
                  "agreed_volume": "agreed_volume"}  # fmt: skip
-
-
-@post("/forum/{forum_id:str}/ubah", include_in_schema=False)
-async def adjust_item(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
-                      runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
-    """Agree another cost or volume for an agenda item, with the reason; the original stays."""
-    forum = await _load_in_scope(forums, forum_id, actor)
-    form = await request.form()
-    entered = {field: str(form.get(name, "")).strip() for name, field in ADJUST_FIELDS.items()}
-    cost, volume, errors = values.parse_agreed(entered["agreed_cost"], entered["agreed_volume"])
-    if not errors:
-        command = rules.AdjustItem(item_id=entered["item_id"], reason=entered["adjust_reason"], agreed_cost=cost,
-                                   agreed_volume=volume)  # fmt: skip
-        try:
-            result = await forums.adjust(forum.scheduled.forum_id, command, _meta(actor))
-        except ValidationFailed as exc:
-            errors = {ADJUST_FIELDS.get(field, field): message for field, message in exc.errors.items()}
-        except NotFound as exc:  # an item not on the agenda
-            errors = {"item_id": exc.message}
-        except DomainError as exc:  # the forum not open (any more)
-            return await _refused(request, forums, pool, forum_id, actor, exc, "ubah")
-        else:
-            await runner.wait_until_applied(["forums"], result.last)
-            title = next((a.title for a in forum.agenda if a.item_id == command.item_id), command.item_id)
-            notice = Message(N_("Perubahan untuk «%(title)s» disimpan"), title=title[:100])
-            return notify(request, _back_to(forum, "ubah"), translate(request, notice))
-    return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors, form="ubah")
-
-
-@post("/forum/{forum_id:str}/mandat", include_in_schema=False)
-async def mandate(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
-                  runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
-    forum = await _load_in_scope(forums, forum_id, actor)
-    form = await request.form()
-    chosen = tuple(str(d) for d in form.getall("delegates", []))
-    try:
-        result = await forums.mandate(forum.scheduled.forum_id, rules.MandateDelegates(delegate_ids=chosen),
-                                      _meta(actor))  # fmt: skip
-    except ValidationFailed as exc:
-        entered = {f"mandate_{d}": "on" for d in chosen}
-        errors = {"mandate": next(iter(exc.errors.values()))}
-        return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors, form="mandat")
-    except DomainError as exc:
-        return await _refused(request, forums, pool, forum_id, actor, exc, "mandat")
-    await runner.wait_until_applied(["forums"], result.last)
-    notice = translate(request, N_("Delegasi ke tingkat berikutnya ditetapkan"))
-    return notify(request, _back_to(forum, "mandat"), notice)
 
 
 CLOSING_UNDERSTOOD = "ya"
 """The value of the "Saya paham" checkbox that a closing form must carry: closing cannot be undone."""
 
 
-@post("/forum/{forum_id:str}/tutup", include_in_schema=False)
-async def close_forum(request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+class NewForumPages(Controller):
+    """Scheduling a forum: the form, and what it sends."""
+
+    path = "/petugas/musyawarah/baru"
+    include_in_schema = False
+
+    @get("/", guards=[FACILITATORS])
+    async def new_forum_form(self, request: Request, actor: ActorDep, store: StoreDep, pool: PoolDep) -> Template:
+        year = await cycles.planned_year(store)
+        level, held_on = _first_day_open(await cycles.load_cycle(store, year), actor)
+        values = {"region": actor.region or "", "year": str(year), "held_on": held_on.isoformat(), "starts_at": ""}
+        if level:
+            values["level"] = level
+        return await _new_forum_page(request, actor, pool, values, {})
+
+    @post("/", guards=[FACILITATORS])
+    async def new_forum_submit(self, request: Request, actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
+                               pool: PoolDep) -> Response:  # fmt: skip
+        form = await request.form()
+        fields = ("level", "region", "year", "held_on", "starts_at", "title", "place", "chair", "ceiling", "rule")
+        values = {k: str(form.get(k, "")).strip() for k in fields}
+        values["forum_id"] = _forum_id_of(form)
+        errors: dict[str, str] = {}
+        ceiling = None
+        try:  # digits grouped by dots in threes, ASCII only: "1.5" is no Rp 15, nor "٣٠٠" Rp 300
+            ceiling = parse_rupiah(values["ceiling"])
+        except ValueError:
+            errors["ceiling"] = N_("tulis pagu dalam rupiah, misalnya 500000000")
+        raw_year = values["year"]
+        year = int(raw_year) if raw_year.isascii() and raw_year.isdigit() and len(raw_year) == 4 else 0
+        if not year:
+            errors["year"] = N_("pilih tahun RKPD")
+        try:
+            held_on: dt.date | None = dt.date.fromisoformat(values["held_on"])
+        except ValueError:
+            held_on = None
+            errors["held_on"] = N_("tulis tanggal musyawarah, misalnya 2026-02-14")
+        starts_at = None
+        try:
+            starts_at = parse_clock(values["starts_at"])
+        except ValueError as exc:
+            errors["starts_at"] = exc.args[0]
+        region_code = ""
+        if values["level"] not in rules.LEVELS:  # no region can be right for it: the level is what to fix
+            errors["level"] = N_("tingkat musyawarah tidak dikenal")
+        else:
+            try:
+                region_code = await _region_chosen(pool, actor, values["level"], values["region"])
+            except ValidationFailed as exc:  # shown next to the field
+                errors.update(exc.errors)
+        if not errors:
+            rule = values["rule"] or "weighted-criteria"
+            command = rules.ScheduleForum(
+                forum_id=values["forum_id"], level=values["level"], region=region_code, year=year,
+                title=values["title"], held_on=held_on, place=values["place"], chair=values["chair"],
+                ceiling=ceiling or 0, rule=rule, ballot_kind=None if rule == "weighted-criteria" else "approval",
+                starts_at=starts_at,
+            )  # fmt: skip
+            try:
+                result = await forums.schedule(command, _meta(actor))
+            except ConcurrencyError:  # this form was sent before: the forum it scheduled is there
+                return Redirect(f"/forum/{command.forum_id}", status_code=303)
+            except ValidationFailed as exc:
+                errors = dict(exc.errors)
+            except (DomainError, NotFound) as exc:  # outside the level's window, or no such cycle
+                errors = {"held_on": exc.message}
+            else:
+                await runner.wait_until_applied(["forums"], result.last)
+                notice = Message(N_("Musyawarah «%(title)s» dijadwalkan"), title=command.title[:100])
+                return notify(request, Redirect(f"/forum/{command.forum_id}", status_code=303),
+                              translate(request, notice))  # fmt: skip
+        if region_code:
+            values["region"] = region_code
+        return await _new_forum_page(request, actor, pool, values, _translated(request, errors), status=422)
+
+
+class ForumSessionPages(Controller):
+    """A forum's session page and its forms. The role is checked after the forum is loaded (`_load_in_scope`),
+    not by a guard: a forum that does not exist is 404 to any account."""
+
+    path = "/forum/{forum_id:str}"
+    include_in_schema = False
+
+    @get("/")
+    async def session(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                      forum_id: FromPath[str]) -> Template:  # fmt: skip
+        return await _session_page(request, forums, pool, await _load_in_scope(forums, forum_id, actor), actor)
+
+    @post("/peserta")
+    async def add_delegate(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                           runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
+        """Register one delegate under the id the page chose when it was shown (`delegate_id`): the same form
+        sent again (a double tap, a retry after a lost answer) finds its delegate registered and adds no
+        second one; another tab's delegate under that id gets the next free one."""
+        forum = await _load_in_scope(forums, forum_id, actor)
+        form = await request.form()
+        entered = {f"delegate_{k}": str(form.get(k, "")).strip() for k in DELEGATE_FIELDS}
+        wanted = str(form.get("delegate_id", ""))
+        for _ in range(5):
+            known = forum.delegates.get(wanted)
+            free = known is None and wanted.casefold() not in {d.casefold() for d in forum.delegates}
+            command = rules.RegisterDelegate(
+                delegate_id=wanted if _FORM_DELEGATE_ID.fullmatch(wanted) and free else _next_delegate_id(forum),
+                name=entered["delegate_name"], role=entered["delegate_role"], represents=entered["delegate_represents"],
+                gender=entered["delegate_gender"],
+            )  # fmt: skip
+            if known is not None and _same_delegate(known, command):
+                return _back_to(forum, "peserta")  # sent before, and registered then
+            try:
+                result = await forums.register_delegates(forum.scheduled.forum_id, [command], _meta(actor))
+            except ValidationFailed as exc:
+                errors = {f"delegate_{field}": message for field, message in exc.errors.items()}
+                return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors,
+                                           form="peserta")  # fmt: skip
+            except (ConcurrencyError, DomainError) as exc:
+                # Another delegate (or this one, sent twice at once) registered meanwhile: the twin finds its
+                # delegate at the next turn; a refusal for anything else stands.
+                forum = await _load_in_scope(forums, forum_id, actor)
+                if isinstance(exc, DomainError) and command.delegate_id not in forum.delegates:
+                    return await _refused(request, forums, pool, forum_id, actor, exc, "peserta")
+                continue
+            await runner.wait_until_applied(["forums"], result.last)
+            return _back_to(forum, "peserta")
+        raise ConcurrencyError([rules.stream_id(forum.scheduled.forum_id)])
+
+    @post("/buka")
+    async def open_forum(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep, runner: RunnerDep,
+                         forum_id: FromPath[str]) -> Response:  # fmt: skip
+        """Open; a forum this very form opened already (a double tap: the browser shows the second answer) is
+        answered with its page, not an error; one that cannot be opened (its stage's window not open yet), with
+        its page saying why."""
+        forum = await _load_in_scope(forums, forum_id, actor)
+        back = Redirect(f"/forum/{forum.scheduled.forum_id}", status_code=303)
+        if forum.status == rules.OPEN:
+            return back
+        try:
+            result = await forums.open(forum.scheduled.forum_id, _meta(actor))
+        except (ConcurrencyError, DomainError) as exc:  # the twin tap opened it meanwhile: the rules say "sudah dibuka"
+            if not await forums.has_recorded(forum.scheduled.forum_id, ForumOpened):
+                if isinstance(exc, DomainError):
+                    return await _refused(request, forums, pool, forum_id, actor, exc, "buka")
+                raise
+            return back
+        await runner.wait_until_applied(["forums"], result.last)
+        notice = translate(request, N_("Musyawarah dibuka: agenda, pagu dan aturan keputusan kini tetap"))
+        return notify(request, back, notice)
+
+    @post("/suara")
+    async def type_ballots(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                           runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
+        """Paper ballots typed one delegate per row: agenda numbers separated by commas or spaces. A row with
+        a mistake comes back marked, every row as typed, and nothing is saved until all rows are right."""
+        forum = await _load_in_scope(forums, forum_id, actor)
+        try:
+            _taking_entries(forum, N_("musyawarah sudah ditutup; surat suara tidak diterima lagi"))
+        except DomainError as exc:
+            return await _refused(request, forums, pool, forum_id, actor, exc, "suara")
+        commands, errors, typed = forum_forms.ballot_rows(forum, await request.form())
+        if errors:
+            return await _session_page(request, forums, pool, forum, actor, entered=typed, errors=errors, form="suara")
+        if commands:  # the tally (projector, API) counts them once the page is back
+            result = await forums.cast_ballots(forum.scheduled.forum_id, commands, _meta(actor))
+            await runner.wait_until_applied(["forums"], result.last)
+        notice = Message(N_("%(count)d surat suara disimpan"), count=len(commands))
+        return notify(request, _back_to(forum, "suara"), translate(request, notice))
+
+    @post("/nilai")
+    async def consensus_scores(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                               runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
+        forum = await _load_in_scope(forums, forum_id, actor)
+        try:
+            _taking_entries(forum, N_("musyawarah sudah ditutup; nilai tidak diterima lagi"))
+        except DomainError as exc:
+            return await _refused(request, forums, pool, forum_id, actor, exc, "nilai")
+        changes, changed, errors, typed = forum_forms.consensus_marks(forum, await request.form())
+        if errors:
+            return await _session_page(request, forums, pool, forum, actor, entered=typed, errors=errors, form="nilai")
+        if changes:  # a form with no row changed writes nothing (an empty one no longer wipes the sheet)
+            result = await forums.amend_scores(forum.scheduled.forum_id, "konsensus", changes, _meta(actor))
+            await runner.wait_until_applied(["forums"], result.last)
+        notice = Message(N_("Nilai %(count)d usulan disimpan"), count=changed)
+        return notify(request, _back_to(forum, "nilai"), translate(request, notice))
+
+    @post("/ubah")
+    async def adjust_item(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                          runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
+        """Agree another cost or volume for an agenda item, with the reason; the original stays."""
+        forum = await _load_in_scope(forums, forum_id, actor)
+        form = await request.form()
+        entered = {field: str(form.get(name, "")).strip() for name, field in ADJUST_FIELDS.items()}
+        cost, volume, errors = values.parse_agreed(entered["agreed_cost"], entered["agreed_volume"])
+        if not errors:
+            command = rules.AdjustItem(item_id=entered["item_id"], reason=entered["adjust_reason"], agreed_cost=cost,
+                                       agreed_volume=volume)  # fmt: skip
+            try:
+                result = await forums.adjust(forum.scheduled.forum_id, command, _meta(actor))
+            except ValidationFailed as exc:
+                errors = {ADJUST_FIELDS.get(field, field): message for field, message in exc.errors.items()}
+            except NotFound as exc:  # an item not on the agenda
+                errors = {"item_id": exc.message}
+            except DomainError as exc:  # the forum not open (any more)
+                return await _refused(request, forums, pool, forum_id, actor, exc, "ubah")
+            else:
+                await runner.wait_until_applied(["forums"], result.last)
+                title = next((a.title for a in forum.agenda if a.item_id == command.item_id), command.item_id)
+                notice = Message(N_("Perubahan untuk «%(title)s» disimpan"), title=title[:100])
+                return notify(request, _back_to(forum, "ubah"), translate(request, notice))
+        return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors, form="ubah")
+
+    @post("/mandat")
+    async def mandate(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
                       runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
-    """Close only when the form says the facilitator understood what closing means (the checkbox, required
-    in the browser too): a stray tap on the button must not end a forum."""
-    forum = await _load_in_scope(forums, forum_id, actor)
-    minutes = Redirect(f"/forum/{forum.scheduled.forum_id}/berita-acara", status_code=303)
-    if forum.status == rules.CLOSED:  # closed by this form already (a double tap): its Berita Acara, not an error
+        forum = await _load_in_scope(forums, forum_id, actor)
+        form = await request.form()
+        chosen = tuple(str(d) for d in form.getall("delegates", []))
+        try:
+            result = await forums.mandate(forum.scheduled.forum_id, rules.MandateDelegates(delegate_ids=chosen),
+                                          _meta(actor))  # fmt: skip
+        except ValidationFailed as exc:
+            entered = {f"mandate_{d}": "on" for d in chosen}
+            errors = {"mandate": next(iter(exc.errors.values()))}
+            return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors,
+                                       form="mandat")  # fmt: skip
+        except DomainError as exc:
+            return await _refused(request, forums, pool, forum_id, actor, exc, "mandat")
+        await runner.wait_until_applied(["forums"], result.last)
+        notice = translate(request, N_("Delegasi ke tingkat berikutnya ditetapkan"))
+        return notify(request, _back_to(forum, "mandat"), notice)
+
+    @post("/tutup")
+    async def close_forum(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                          runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
+        """Close only when the form says the facilitator understood what closing means (the checkbox, required
+        in the browser too): a stray tap on the button must not end a forum."""
+        forum = await _load_in_scope(forums, forum_id, actor)
+        minutes = Redirect(f"/forum/{forum.scheduled.forum_id}/berita-acara", status_code=303)
+        if forum.status == rules.CLOSED:  # closed by this form already (a double tap): its Berita Acara, not an error
+            return minutes
+        form = await request.form()
+        if form.get("understood") != CLOSING_UNDERSTOOD:
+            errors = {"understood": N_("centang dulu bahwa Anda paham: musyawarah yang ditutup tidak dapat dibuka"
+                                       " lagi")}  # fmt: skip
+            return await _session_page(request, forums, pool, forum, actor, errors=errors, form="tutup")
+        try:
+            result = await forums.close(forum.scheduled.forum_id, _meta(actor))
+        # The twin tap closed it meanwhile: the rules say "sudah ditutup".
+        except (ConcurrencyError, DomainError) as exc:
+            if not await forums.has_recorded(forum.scheduled.forum_id, ForumClosed):
+                if isinstance(exc, DomainError):
+                    return await _refused(request, forums, pool, forum_id, actor, exc, "tutup")
+                raise
+            return minutes
+        await runner.wait_until_applied(["forums", "proposals"], result.last)
         return minutes
-    form = await request.form()
-    if form.get("understood") != CLOSING_UNDERSTOOD:
-        errors = {"understood": N_("centang dulu bahwa Anda paham: musyawarah yang ditutup tidak dapat dibuka lagi")}
-        return await _session_page(request, forums, pool, forum, actor, errors=errors, form="tutup")
-    try:
-        result = await forums.close(forum.scheduled.forum_id, _meta(actor))
-    except (ConcurrencyError, DomainError) as exc:  # the twin tap closed it meanwhile: the rules say "sudah ditutup"
-        if not await forums.has_recorded(forum.scheduled.forum_id, ForumClosed):
-            if isinstance(exc, DomainError):
-                return await _refused(request, forums, pool, forum_id, actor, exc, "tutup")
-            raise
-        return minutes
-    await runner.wait_until_applied(["forums", "proposals"], result.last)
-    return minutes

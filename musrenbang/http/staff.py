@@ -1,6 +1,10 @@
 """The staff API: verification and merge of proposals, and running forums. Every call needs a signed-in
 account (bearer token or session) whose role and scope allow it; otherwise 401/403 and nothing is
-written. Every event written carries the actor and role in its metadata."""
+written. Every event written carries the actor and role in its metadata.
+
+The role is checked in each handler, not by a guard (http/guards.py): a guard refuses before the body is
+read and before the code or forum is looked up, and these have always answered a malformed body (400, 413,
+422) or a code or forum that names nothing (404) as such to any caller, signed in or not."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Annotated
 
 import asyncpg
 import msgspec
-from litestar import Request, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
 
 from musrenbang.domain import bounds, values
@@ -58,43 +62,46 @@ async def _proposal_out(pool: asyncpg.Pool, code: str) -> ProposalOut:
         return await proposal_out(conn, code)
 
 
-@post("/api/v1/proposals/{code:str}/verification", summary="Verify a proposal (kelurahan facilitator)",
-      tags=["staff"], status_code=200, request_max_body_size=16 * 1024)  # fmt: skip
-async def verify(
-    request: Request, code: FromPath[str], data: JSONBody[VerificationIn], actor: ActorDep, proposals: ProposalsDep,
-    runner: RunnerDep, pool: PoolDep, idempotency_key: OptionalKey = None,
-) -> ProposalOut:  # fmt: skip
-    code = code_or_404(code)
-    require_role(actor, "admin", "facilitator")
-    require_region(actor, await proposals.kelurahan_of(code))
-    if data.decision not in rules.DECISIONS:
-        raise ValidationFailed({"decision": N_("keputusan tidak dikenal")})
-    volume = None
-    if data.agreed_volume is not None:
-        try:
-            volume = values.parse_decimal(str(data.agreed_volume), places=3)
-        except ValueError as exc:
-            raise ValidationFailed({"agreed_volume": exc.args[0]}) from None
-    command = rules.VerifyProposal(code=code, decision=data.decision, reason=data.reason, agreed_volume=volume,
-                                   agreed_cost=data.agreed_cost, seen_revision=data.seen_revision)  # fmt: skip
-    key, meta = keyed(request, actor, idempotency_key, data)
-    result = await proposals.verify(command, meta, key)
-    await runner.wait_until_applied(["proposals"], result.last)
-    return await _proposal_out(pool, code)
+class ProposalStaffApi(Controller):
+    path = "/api/v1/proposals"
+    tags = ["staff"]
 
-
-@post("/api/v1/proposals/merge", summary="Merge duplicate proposals into one (originals stay, linked)",
-      tags=["staff"], status_code=200, request_max_body_size=16 * 1024)  # fmt: skip
-async def merge(data: JSONBody[MergeIn], actor: ActorDep, proposals: ProposalsDep, runner: RunnerDep,
-                pool: PoolDep) -> ProposalOut:  # fmt: skip
-    into = code_or_404(data.into)
-    codes = tuple(code_or_404(c) for c in data.codes)
-    require_role(actor, "admin", "facilitator")
-    for code in (into, *codes):
+    @post("/{code:str}/verification", summary="Verify a proposal (kelurahan facilitator)", status_code=200,
+          request_max_body_size=16 * 1024)  # fmt: skip
+    async def verify(
+        self, request: Request, code: FromPath[str], data: JSONBody[VerificationIn], actor: ActorDep,
+        proposals: ProposalsDep, runner: RunnerDep, pool: PoolDep, idempotency_key: OptionalKey = None,
+    ) -> ProposalOut:  # fmt: skip
+        code = code_or_404(code)
+        require_role(actor, "admin", "facilitator")
         require_region(actor, await proposals.kelurahan_of(code))
-    result = await proposals.merge(rules.MergeProposals(into=into, codes=codes, reason=data.reason), _meta(actor))
-    await runner.wait_until_applied(["proposals"], result.last)
-    return await _proposal_out(pool, into)
+        if data.decision not in rules.DECISIONS:
+            raise ValidationFailed({"decision": N_("keputusan tidak dikenal")})
+        volume = None
+        if data.agreed_volume is not None:
+            try:
+                volume = values.parse_decimal(str(data.agreed_volume), places=3)
+            except ValueError as exc:
+                raise ValidationFailed({"agreed_volume": exc.args[0]}) from None
+        command = rules.VerifyProposal(code=code, decision=data.decision, reason=data.reason, agreed_volume=volume,
+                                       agreed_cost=data.agreed_cost, seen_revision=data.seen_revision)  # fmt: skip
+        key, meta = keyed(request, actor, idempotency_key, data)
+        result = await proposals.verify(command, meta, key)
+        await runner.wait_until_applied(["proposals"], result.last)
+        return await _proposal_out(pool, code)
+
+    @post("/merge", summary="Merge duplicate proposals into one (originals stay, linked)", status_code=200,
+          request_max_body_size=16 * 1024)  # fmt: skip
+    async def merge(self, data: JSONBody[MergeIn], actor: ActorDep, proposals: ProposalsDep, runner: RunnerDep,
+                    pool: PoolDep) -> ProposalOut:  # fmt: skip
+        into = code_or_404(data.into)
+        codes = tuple(code_or_404(c) for c in data.codes)
+        require_role(actor, "admin", "facilitator")
+        for code in (into, *codes):
+            require_region(actor, await proposals.kelurahan_of(code))
+        result = await proposals.merge(rules.MergeProposals(into=into, codes=codes, reason=data.reason), _meta(actor))
+        await runner.wait_until_applied(["proposals"], result.last)
+        return await _proposal_out(pool, into)
 
 
 # --- forums -------------------------------------------------------------------------------------------
@@ -159,7 +166,15 @@ class AdjustIn(msgspec.Struct, forbid_unknown_fields=True):
     agreed_cost: Money | None = None
 
 
+Delegates = Annotated[list[DelegateIn], msgspec.Meta(min_length=1, max_length=5000)]
+
+
+class MandateIn(msgspec.Struct, forbid_unknown_fields=True):
+    delegate_ids: Annotated[list[str], msgspec.Meta(min_length=1, max_length=5)]
+
+
 async def _forum_in_scope(forums: ForumService, forum_id: str, actor: Actor) -> forum_rules.Forum:
+    """The forum, if the account's role and region may run it (loaded first: no such forum is 404 to anyone)."""
     forum, _ = await forums.load(forum_id.upper())
     require_role(actor, "admin", "facilitator")
     require_region(actor, forum.scheduled.region)
@@ -171,119 +186,110 @@ async def _answer(pool: asyncpg.Pool, runner: ProjectionRunner, forum_id: str, l
     return await forum_out(pool, forum_id)
 
 
-@post("/api/v1/forums", summary="Schedule a forum", tags=["forums"], status_code=201, request_max_body_size=64 * 1024)
-async def schedule_forum(data: JSONBody[ForumIn], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
+class ForumStaffApi(Controller):
+    path = "/api/v1/forums"
+    tags = ["forums"]
+
+    @post("/", summary="Schedule a forum", status_code=201, request_max_body_size=64 * 1024)
+    async def schedule_forum(self, data: JSONBody[ForumIn], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
+                             pool: PoolDep) -> ForumOut:  # fmt: skip
+        require_role(actor, "admin", "facilitator")
+        require_region(actor, data.region)
+        criteria = (tuple(Criterion(c.key, c.label, c.weight) for c in data.criteria) if data.criteria
+                    else forum_rules.DEFAULT_CRITERIA)  # fmt: skip
+        forum_id = new_forum_id()
+        command = forum_rules.ScheduleForum(
+            forum_id=forum_id, level=data.level, region=data.region, year=data.year, title=data.title,
+            held_on=data.held_on, place=data.place, chair=data.chair, ceiling=data.ceiling, rule=data.rule,
+            ballot_kind=data.ballot_kind, rule_params=data.rule_params, criteria=criteria, quota=data.quota,
+            starts_at=data.starts_at,
+        )  # fmt: skip
+        result = await forums.schedule(command, _meta(actor))
+        return await _answer(pool, runner, forum_id, result.last)
+
+    @post("/{forum_id:str}/delegates", summary="Register delegates", status_code=200,
+          request_max_body_size=256 * 1024)  # fmt: skip
+    async def register_delegates(self, forum_id: FromPath[str], data: Delegates, actor: ActorDep,
+                                 forums: ForumsDep, runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
+        await _forum_in_scope(forums, forum_id, actor)
+        commands = [forum_rules.RegisterDelegate(**msgspec.structs.asdict(d)) for d in data]
+        result = await forums.register_delegates(forum_id.upper(), commands, _meta(actor))
+        return await _answer(pool, runner, forum_id.upper(), result.last)
+
+    @post("/{forum_id:str}/open", summary="Open: freeze rule, ceiling, criteria and agenda", status_code=200)
+    async def open_forum(self, forum_id: FromPath[str], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
                          pool: PoolDep) -> ForumOut:  # fmt: skip
-    require_role(actor, "admin", "facilitator")
-    require_region(actor, data.region)
-    criteria = (tuple(Criterion(c.key, c.label, c.weight) for c in data.criteria) if data.criteria
-                else forum_rules.DEFAULT_CRITERIA)  # fmt: skip
-    forum_id = new_forum_id()
-    command = forum_rules.ScheduleForum(
-        forum_id=forum_id, level=data.level, region=data.region, year=data.year, title=data.title,
-        held_on=data.held_on, place=data.place, chair=data.chair, ceiling=data.ceiling, rule=data.rule,
-        ballot_kind=data.ballot_kind, rule_params=data.rule_params, criteria=criteria, quota=data.quota,
-        starts_at=data.starts_at,
-    )  # fmt: skip
-    result = await forums.schedule(command, _meta(actor))
-    return await _answer(pool, runner, forum_id, result.last)
+        await _forum_in_scope(forums, forum_id, actor)
+        result = await forums.open(forum_id.upper(), _meta(actor))
+        return await _answer(pool, runner, forum_id.upper(), result.last)
+
+    @post("/{forum_id:str}/ballots", summary="Cast (or replace) delegates' ballots",
+          status_code=200, request_max_body_size=256 * 1024)  # fmt: skip
+    async def cast_ballots(
+        self,
+        request: Request,
+        forum_id: FromPath[str],
+        data: Annotated[list[BallotIn], msgspec.Meta(min_length=1, max_length=5000)],
+        actor: ActorDep,
+        forums: ForumsDep,
+        runner: RunnerDep,
+        pool: PoolDep,
+        idempotency_key: OptionalKey = None,
+    ) -> ForumOut:
+        await _forum_in_scope(forums, forum_id, actor)
+        commands = [forum_rules.CastBallot(delegate_id=b.delegate_id, approvals=tuple(b.approvals), points=b.points,
+                                           ranking=tuple(b.ranking)) for b in data]  # fmt: skip
+        key, meta = keyed(request, actor, idempotency_key, data)
+        result = await forums.cast_ballots(forum_id.upper(), commands, meta, key)
+        return await _answer(pool, runner, forum_id.upper(), result.last)
+
+    @post("/{forum_id:str}/scores", summary="Give marks per criterion (a delegate's or consensus)", status_code=200,
+          request_max_body_size=256 * 1024)  # fmt: skip
+    async def give_scores(self, request: Request, forum_id: FromPath[str], data: JSONBody[ScoresIn],
+                          actor: ActorDep, forums: ForumsDep, runner: RunnerDep, pool: PoolDep,
+                          idempotency_key: OptionalKey = None) -> ForumOut:  # fmt: skip
+        await _forum_in_scope(forums, forum_id, actor)
+        command = forum_rules.GiveScores(sheet=data.sheet, marks=data.marks)
+        key, meta = keyed(request, actor, idempotency_key, data)
+        result = await forums.give_scores(forum_id.upper(), command, meta, key)
+        return await _answer(pool, runner, forum_id.upper(), result.last)
+
+    @post("/{forum_id:str}/adjustments", summary="Agree another volume or cost, with a reason", status_code=200)
+    async def adjust(self, forum_id: FromPath[str], data: JSONBody[AdjustIn], actor: ActorDep, forums: ForumsDep,
+                     runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
+        await _forum_in_scope(forums, forum_id, actor)
+        volume = None
+        if data.agreed_volume is not None:
+            try:
+                volume = values.parse_decimal(str(data.agreed_volume), places=3)
+            except ValueError as exc:
+                raise ValidationFailed({"agreed_volume": exc.args[0]}) from None
+        command = forum_rules.AdjustItem(item_id=data.item_id, reason=data.reason, agreed_volume=volume,
+                                         agreed_cost=data.agreed_cost)  # fmt: skip
+        result = await forums.adjust(forum_id.upper(), command, _meta(actor))
+        return await _answer(pool, runner, forum_id.upper(), result.last)
+
+    @post("/{forum_id:str}/mandate", summary="The delegates mandated to the next level", status_code=200)
+    async def mandate(self, forum_id: FromPath[str], data: JSONBody[MandateIn], actor: ActorDep, forums: ForumsDep,
+                      runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
+        await _forum_in_scope(forums, forum_id, actor)
+        command = forum_rules.MandateDelegates(delegate_ids=tuple(data.delegate_ids))
+        result = await forums.mandate(forum_id.upper(), command, _meta(actor))
+        return await _answer(pool, runner, forum_id.upper(), result.last)
+
+    @post("/{forum_id:str}/close", summary="Close: compute the result and forward the selected", status_code=200)
+    async def close_forum(self, forum_id: FromPath[str], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
+                          pool: PoolDep) -> ForumOut:  # fmt: skip
+        await _forum_in_scope(forums, forum_id, actor)
+        result = await forums.close(forum_id.upper(), _meta(actor))
+        await runner.wait_until_applied(["proposals"], result.last)
+        return await _answer(pool, runner, forum_id.upper(), result.last)
 
 
-Delegates = Annotated[list[DelegateIn], msgspec.Meta(min_length=1, max_length=5000)]
+class AccountApi(Controller):
+    path = "/api/v1/me"
+    tags = ["auth"]
 
-
-@post("/api/v1/forums/{forum_id:str}/delegates", summary="Register delegates", tags=["forums"], status_code=200,
-      request_max_body_size=256 * 1024)  # fmt: skip
-async def register_delegates(forum_id: FromPath[str], data: Delegates, actor: ActorDep, forums: ForumsDep,
-                             runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
-    await _forum_in_scope(forums, forum_id, actor)
-    commands = [forum_rules.RegisterDelegate(**msgspec.structs.asdict(d)) for d in data]
-    result = await forums.register_delegates(forum_id.upper(), commands, _meta(actor))
-    return await _answer(pool, runner, forum_id.upper(), result.last)
-
-
-@post("/api/v1/forums/{forum_id:str}/open", summary="Open: freeze rule, ceiling, criteria and agenda",
-      tags=["forums"], status_code=200)  # fmt: skip
-async def open_forum(forum_id: FromPath[str], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
-                     pool: PoolDep) -> ForumOut:  # fmt: skip
-    await _forum_in_scope(forums, forum_id, actor)
-    result = await forums.open(forum_id.upper(), _meta(actor))
-    return await _answer(pool, runner, forum_id.upper(), result.last)
-
-
-@post("/api/v1/forums/{forum_id:str}/ballots", summary="Cast (or replace) delegates' ballots", tags=["forums"],
-      status_code=200, request_max_body_size=256 * 1024)  # fmt: skip
-async def cast_ballots(
-    request: Request,
-    forum_id: FromPath[str],
-    data: Annotated[list[BallotIn], msgspec.Meta(min_length=1, max_length=5000)],
-    actor: ActorDep,
-    forums: ForumsDep,
-    runner: RunnerDep,
-    pool: PoolDep,
-    idempotency_key: OptionalKey = None,
-) -> ForumOut:
-    await _forum_in_scope(forums, forum_id, actor)
-    commands = [forum_rules.CastBallot(delegate_id=b.delegate_id, approvals=tuple(b.approvals), points=b.points,
-                                       ranking=tuple(b.ranking)) for b in data]  # fmt: skip
-    key, meta = keyed(request, actor, idempotency_key, data)
-    result = await forums.cast_ballots(forum_id.upper(), commands, meta, key)
-    return await _answer(pool, runner, forum_id.upper(), result.last)
-
-
-@post("/api/v1/forums/{forum_id:str}/scores", summary="Give marks per criterion (a delegate's or consensus)",
-      tags=["forums"], status_code=200, request_max_body_size=256 * 1024)  # fmt: skip
-async def give_scores(request: Request, forum_id: FromPath[str], data: JSONBody[ScoresIn], actor: ActorDep,
-                      forums: ForumsDep, runner: RunnerDep, pool: PoolDep,
-                      idempotency_key: OptionalKey = None) -> ForumOut:  # fmt: skip
-    await _forum_in_scope(forums, forum_id, actor)
-    command = forum_rules.GiveScores(sheet=data.sheet, marks=data.marks)
-    key, meta = keyed(request, actor, idempotency_key, data)
-    result = await forums.give_scores(forum_id.upper(), command, meta, key)
-    return await _answer(pool, runner, forum_id.upper(), result.last)
-
-
-@post("/api/v1/forums/{forum_id:str}/adjustments", summary="Agree another volume or cost, with a reason",
-      tags=["forums"], status_code=200)  # fmt: skip
-async def adjust(forum_id: FromPath[str], data: JSONBody[AdjustIn], actor: ActorDep, forums: ForumsDep,
-                 runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
-    await _forum_in_scope(forums, forum_id, actor)
-    volume = None
-    if data.agreed_volume is not None:
-        try:
-            volume = values.parse_decimal(str(data.agreed_volume), places=3)
-        except ValueError as exc:
-            raise ValidationFailed({"agreed_volume": exc.args[0]}) from None
-    command = forum_rules.AdjustItem(item_id=data.item_id, reason=data.reason, agreed_volume=volume,
-                                     agreed_cost=data.agreed_cost)  # fmt: skip
-    result = await forums.adjust(forum_id.upper(), command, _meta(actor))
-    return await _answer(pool, runner, forum_id.upper(), result.last)
-
-
-class MandateIn(msgspec.Struct, forbid_unknown_fields=True):
-    delegate_ids: Annotated[list[str], msgspec.Meta(min_length=1, max_length=5)]
-
-
-@post("/api/v1/forums/{forum_id:str}/mandate", summary="The delegates mandated to the next level",
-      tags=["forums"], status_code=200)  # fmt: skip
-async def mandate(forum_id: FromPath[str], data: JSONBody[MandateIn], actor: ActorDep, forums: ForumsDep,
-                  runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
-    await _forum_in_scope(forums, forum_id, actor)
-    command = forum_rules.MandateDelegates(delegate_ids=tuple(data.delegate_ids))
-    result = await forums.mandate(forum_id.upper(), command, _meta(actor))
-    return await _answer(pool, runner, forum_id.upper(), result.last)
-
-
-@post("/api/v1/forums/{forum_id:str}/close", summary="Close: compute the result and forward the selected",
-      tags=["forums"], status_code=200)  # fmt: skip
-async def close_forum(forum_id: FromPath[str], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
-                      pool: PoolDep) -> ForumOut:  # fmt: skip
-    await _forum_in_scope(forums, forum_id, actor)
-    result = await forums.close(forum_id.upper(), _meta(actor))
-    await runner.wait_until_applied(["proposals"], result.last)
-    return await _answer(pool, runner, forum_id.upper(), result.last)
-
-
-@get("/api/v1/me", summary="The signed-in account", tags=["auth"])
-async def me(actor: ActorDep) -> Actor:
-    return actor
+    @get("/", summary="The signed-in account")
+    async def me(self, actor: ActorDep) -> Actor:
+        return actor

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
-from litestar import Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -19,6 +19,7 @@ from musrenbang.eventlog.store import Metadata
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
+from musrenbang.http.guards import FACILITATORS
 from musrenbang.http.i18n import translate
 from musrenbang.http.inputs import form_revision, int_param, typed_search
 from musrenbang.http.notices import notify
@@ -35,12 +36,6 @@ DECISION_DONE = {
 }
 """The notice after a decision: what was decided, for which proposal."""
 DECISION_FIELDS = ("decision", "reason", "agreed_cost", "agreed_volume")
-
-
-@get("/petugas/verifikasi", include_in_schema=False)
-async def queue(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
-    require_role(actor, "admin", "facilitator")
-    return await _queue_page(request, actor, pool)
 
 
 async def _queue_page(request: Request, actor: Actor, pool: asyncpg.Pool, *, failed: str = "",
@@ -102,35 +97,6 @@ def _years_chosen(typed: str, cycles: list[tuple[int, bool]]) -> tuple[str, list
     return "", [year for year, adopted in cycles if not adopted]
 
 
-@post("/petugas/verifikasi/{code:str}", include_in_schema=False)
-async def decide(request: Request, actor: ActorDep, proposals: ProposalsDep, runner: RunnerDep,
-                 pool: PoolDep, code: FromPath[str]) -> Response:  # fmt: skip
-    code = code_or_404(code)
-    require_role(actor, "admin", "facilitator")
-    require_region(actor, await proposals.kelurahan_of(code))
-    form = await request.form()
-    entered = {name: str(form.get(name, "")).strip() for name in DECISION_FIELDS}
-    cost, volume, errors = values.parse_agreed(entered["agreed_cost"], entered["agreed_volume"])
-    if not errors:
-        command = rules.VerifyProposal(code=code, decision=entered["decision"], reason=entered["reason"],
-                                       agreed_cost=cost, agreed_volume=volume,
-                                       seen_revision=form_revision(form))  # fmt: skip
-        try:
-            result = await proposals.verify(command, Metadata(actor=actor.username, role=actor.role))
-        except ValidationFailed as exc:
-            errors = dict(exc.errors)
-        except DomainError as exc:  # not waiting for verification any more, say
-            if exc.code == "forbidden" or not await proposals.decided_already(command):
-                errors = {"form": exc.message}
-            else:  # this very decision, sent again (double tap, retry): answered as the first time
-                await runner.wait_for_head(["proposals"], timeout=5)  # its twin may still be on its way
-                return notify(request, _back(request), await _decided(request, pool, code, entered["decision"]))
-        else:
-            await runner.wait_until_applied(["proposals"], result.last)
-            return notify(request, _back(request), await _decided(request, pool, code, entered["decision"]))
-    return await _queue_page(request, actor, pool, failed=code, entered=entered, errors=errors)
-
-
 def _back(request: Request) -> Response:
     """To the queue, with the filters the form was sent from."""
     kept = {k: v for k in ("status", "bidang", "tahun", "q", "halaman")
@@ -143,37 +109,73 @@ async def _decided(request: Request, pool: asyncpg.Pool, code: str, decision: st
     return translate(request, Message(DECISION_DONE[decision], code=code, title=str(title)[:100]))
 
 
-@post("/petugas/gabung", include_in_schema=False)
-async def merge(request: Request, actor: ActorDep, proposals: ProposalsDep, runner: RunnerDep,
-                pool: PoolDep) -> Response:  # fmt: skip
-    require_role(actor, "admin", "facilitator")
-    form = await request.form()
-    codes = tuple(code_or_404(str(c)) for c in form.getall("codes", []))
-    typed_into = str(form.get("into", ""))
-    into = code_or_404(typed_into) if typed_into else ""
-    entered: dict[str, Any] = {"codes": codes, "into": into, "reason": str(form.get("reason", "")).strip()}
-    if not into:
-        return await _queue_page(request, actor, pool, failed="gabung", entered=entered,
-                                 errors={"into": N_("pilih usulan tujuan penggabungan")})  # fmt: skip
-    if len([c for c in codes if c != into]) > rules.MAX_MERGED:  # before a region is looked up for each
-        return await _queue_page(request, actor, pool, failed="gabung", entered=entered, errors={
-            "codes": Message(N_("paling banyak %(max)d usulan sekaligus"), max=rules.MAX_MERGED)})  # fmt: skip
-    command = rules.MergeProposals(into=into, codes=tuple(c for c in codes if c != into), reason=entered["reason"])
-    try:
-        for c in (into, *codes):
-            require_region(actor, await proposals.kelurahan_of(c))
-        result = await proposals.merge(command, Metadata(actor=actor.username, role=actor.role))
-    except ValidationFailed as exc:
-        return await _queue_page(request, actor, pool, failed="gabung", entered=entered, errors=dict(exc.errors))
-    except DomainError as exc:
-        if exc.code == "forbidden":
-            raise
-        if not await proposals.merged_already(command):
+class VerificationPages(Controller):
+    path = "/petugas"
+    include_in_schema = False
+
+    @get("/verifikasi", guards=[FACILITATORS])
+    async def queue(self, request: Request, actor: ActorDep, pool: PoolDep) -> Template:
+        return await _queue_page(request, actor, pool)
+
+    @post("/verifikasi/{code:str}")
+    async def decide(self, request: Request, actor: ActorDep, proposals: ProposalsDep, runner: RunnerDep,
+                     pool: PoolDep, code: FromPath[str]) -> Response:  # fmt: skip
+        code = code_or_404(code)
+        # The role here, not by a guard: a code that cannot be one is 404 to any account, as it always was.
+        require_role(actor, "admin", "facilitator")
+        require_region(actor, await proposals.kelurahan_of(code))
+        form = await request.form()
+        entered = {name: str(form.get(name, "")).strip() for name in DECISION_FIELDS}
+        cost, volume, errors = values.parse_agreed(entered["agreed_cost"], entered["agreed_volume"])
+        if not errors:
+            command = rules.VerifyProposal(code=code, decision=entered["decision"], reason=entered["reason"],
+                                           agreed_cost=cost, agreed_volume=volume,
+                                           seen_revision=form_revision(form))  # fmt: skip
+            try:
+                result = await proposals.verify(command, Metadata(actor=actor.username, role=actor.role))
+            except ValidationFailed as exc:
+                errors = dict(exc.errors)
+            except DomainError as exc:  # not waiting for verification any more, say
+                if exc.code == "forbidden" or not await proposals.decided_already(command):
+                    errors = {"form": exc.message}
+                else:  # this very decision, sent again (double tap, retry): answered as the first time
+                    await runner.wait_for_head(["proposals"], timeout=5)  # its twin may still be on its way
+                    return notify(request, _back(request), await _decided(request, pool, code, entered["decision"]))
+            else:
+                await runner.wait_until_applied(["proposals"], result.last)
+                return notify(request, _back(request), await _decided(request, pool, code, entered["decision"]))
+        return await _queue_page(request, actor, pool, failed=code, entered=entered, errors=errors)
+
+    @post("/gabung", guards=[FACILITATORS])
+    async def merge(self, request: Request, actor: ActorDep, proposals: ProposalsDep, runner: RunnerDep,
+                    pool: PoolDep) -> Response:  # fmt: skip
+        form = await request.form()
+        codes = tuple(code_or_404(str(c)) for c in form.getall("codes", []))
+        typed_into = str(form.get("into", ""))
+        into = code_or_404(typed_into) if typed_into else ""
+        entered: dict[str, Any] = {"codes": codes, "into": into, "reason": str(form.get("reason", "")).strip()}
+        if not into:
             return await _queue_page(request, actor, pool, failed="gabung", entered=entered,
-                                     errors={"form": exc.message})  # fmt: skip
-        await runner.wait_for_head(["proposals"], timeout=5)  # its twin may still be on its way
-    else:
-        await runner.wait_until_applied(["proposals"], result.last)
-    merged = len(command.codes)  # merged now, or by this very form a moment ago (double tap, retry)
-    notice = Message(N_("%(count)d usulan digabungkan ke %(code)s"), count=merged, code=into)
-    return notify(request, _back(request), translate(request, notice))
+                                     errors={"into": N_("pilih usulan tujuan penggabungan")})  # fmt: skip
+        if len([c for c in codes if c != into]) > rules.MAX_MERGED:  # before a region is looked up for each
+            return await _queue_page(request, actor, pool, failed="gabung", entered=entered, errors={
+                "codes": Message(N_("paling banyak %(max)d usulan sekaligus"), max=rules.MAX_MERGED)})  # fmt: skip
+        command = rules.MergeProposals(into=into, codes=tuple(c for c in codes if c != into), reason=entered["reason"])
+        try:
+            for c in (into, *codes):
+                require_region(actor, await proposals.kelurahan_of(c))
+            result = await proposals.merge(command, Metadata(actor=actor.username, role=actor.role))
+        except ValidationFailed as exc:
+            return await _queue_page(request, actor, pool, failed="gabung", entered=entered, errors=dict(exc.errors))
+        except DomainError as exc:
+            if exc.code == "forbidden":
+                raise
+            if not await proposals.merged_already(command):
+                return await _queue_page(request, actor, pool, failed="gabung", entered=entered,
+                                         errors={"form": exc.message})  # fmt: skip
+            await runner.wait_for_head(["proposals"], timeout=5)  # its twin may still be on its way
+        else:
+            await runner.wait_until_applied(["proposals"], result.last)
+        merged = len(command.codes)  # merged now, or by this very form a moment ago (double tap, retry)
+        notice = Message(N_("%(count)d usulan digabungkan ke %(code)s"), count=merged, code=into)
+        return notify(request, _back(request), translate(request, notice))
