@@ -213,6 +213,26 @@ def cycle_window(year: int, stage: str, opens: dt.datetime | None, closes: dt.da
     click.echo(f"RKPD {year}: {stage} now until {closes.date()}")
 
 
+@cycle.command("cancel")
+@click.option("--year", type=WholeNumber(), required=True)
+@click.option("--reason", required=True, help="Why (recorded with the withdrawal), e.g. the wrong year typed.")
+def cycle_cancel(year: int, reason: str) -> None:
+    """Withdraw a cycle opened by mistake, before any of its stages opened and while nothing was made in it
+    (no proposal, forum or RKPD line): the year is as if never opened, and may be opened again."""
+    from musrenbang.eventlog.store import Metadata
+    from musrenbang.projections import all_projections
+    from musrenbang.projections.runner import ProjectionRunner
+    from musrenbang.services import cycles
+
+    async def work(store: Any) -> None:
+        # The read models are caught up here, by this process, before they are asked what the year holds.
+        runner = ProjectionRunner(store.pool, all_projections())
+        await cycles.cancel_cycle(store, runner, year, reason, Metadata(actor="cli", role="admin"))
+
+    _with_store(work)
+    click.echo(f"RKPD {year}: cycle cancelled; `musrenbang cycle open --year {year}` opens it again")
+
+
 @cycle.command("advance")
 @click.option("--year", type=WholeNumber(), required=True)
 def cycle_advance(year: int) -> None:

@@ -10,6 +10,10 @@ stage early (`AdvanceStage`), and both are recorded. Once the RKPD of the year i
 
 Cycles opened before calendars existed carry none: their stage moved only by `AdvanceStage` and nothing
 but adoption closes them.
+
+A cycle opened by mistake (a wrong year typed, a wrong theme or pagu) can be cancelled while none of its
+stages has opened (`CancelCycle`): nothing can have been proposed in it yet, so nothing is stranded, and
+the year may be opened again. Once a stage has opened, residents and staff may have acted on it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import msgspec
 from musrenbang.domain import bounds, values
 from musrenbang.domain.errors import N_, AlreadyExists, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
+    CycleCancelled,
     CycleStageAdvanced,
     CycleStarted,
     CycleWindowChanged,
@@ -131,6 +136,15 @@ class ChangeWindow(msgspec.Struct, frozen=True, kw_only=True):
     keeps a stage reached by `AdvanceStage` from being put back in the future (`_in_order`)."""
 
 
+class CancelCycle(msgspec.Struct, frozen=True, kw_only=True):
+    """Withdraw a cycle opened by mistake (module docstring); services/cycles.py checks first that the read
+    models hold nothing of the year (a forum may be scheduled before its stage opens)."""
+
+    year: int
+    reason: str
+    today: dt.date
+
+
 class RecordAdoption(msgspec.Struct, frozen=True, kw_only=True):
     """The RKPD of the year was adopted (recorded with the adoption itself, services/rkpd.py)."""
 
@@ -138,7 +152,7 @@ class RecordAdoption(msgspec.Struct, frozen=True, kw_only=True):
     today: dt.date
 
 
-Command = StartCycle | AdvanceStage | ChangeWindow | RecordAdoption
+Command = StartCycle | AdvanceStage | ChangeWindow | RecordAdoption | CancelCycle
 
 
 def decide(state: Cycle, command: Command) -> list[Event]:
@@ -186,7 +200,31 @@ def decide(state: Cycle, command: Command) -> list[Event]:
             if state.adopted:
                 return []  # a later revision of an adopted RKPD: the cycle is ditetapkan already
             return [CycleStageAdvanced(year=command.year, stage=ADOPTED, on=command.today)]
+        case CancelCycle():
+            return [_cancel(state, command)]
     raise TypeError(f"unknown command {command!r}")
+
+
+def _cancel(state: Cycle, command: CancelCycle) -> CycleCancelled:
+    """Only a cycle none of whose stages has opened: before that nobody could propose in it or hold its
+    forums, so withdrawing it strands nothing. A cycle without a calendar is open from the start."""
+    if state.adopted:
+        raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan"), year=command.year))
+    opened = sorted((w for w in state.calendar.values() if w.opens <= command.today), key=lambda w: w.opens)
+    if opened:
+        raise DomainError(Message(
+            N_("siklus RKPD %(year)d tidak dapat dibatalkan: tahap %(stage)s sudah dibuka %(day)s, warga dan"
+               " petugas mungkin sudah memakainya"),
+            year=command.year, stage=WINDOW_LABELS.get(opened[0].stage, opened[0].stage),
+            day=values.long_date(opened[0].opens),
+        ))  # fmt: skip
+    if not state.calendar or state.stage != STAGES[0]:
+        raise DomainError(Message(N_("siklus RKPD %(year)d tidak dapat dibatalkan: tahapnya sudah berjalan"),
+                                  year=command.year))  # fmt: skip
+    checks = bounds.Checks()
+    reason = checks.text("reason", command.reason, bounds.REASON, required=True)
+    checks.done()
+    return CycleCancelled(year=command.year, reason=reason)
 
 
 def _start(command: StartCycle) -> CycleStarted:
@@ -383,6 +421,8 @@ def evolve(state: Cycle, event: Event) -> Cycle:
         case CycleWindowChanged():
             window = StageWindow(stage=event.stage, opens=event.opens, closes=event.closes)
             return msgspec.structs.replace(state, calendar={**state.calendar, event.stage: window})
+        case CycleCancelled():
+            return Cycle()  # as if never opened: the year may be opened again
     return state
 
 

@@ -123,6 +123,15 @@ class CycleWindowChanged(Event, frozen=True, tag="cycle.window_changed"):
     reason: str
 
 
+class CycleCancelled(Event, frozen=True, tag="cycle.cancelled"):
+    """Bappeda withdrew a cycle opened by mistake (a wrong year, theme or pagu) before any of its stages
+    opened and before anything was made in it, for the reason given: the year is as if never opened, and
+    may be opened again (domain/cycle.py)."""
+
+    year: int
+    reason: str
+
+
 # --- proposals (usulan) ----------------------------------------------------------------------------
 
 
@@ -619,6 +628,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CycleStarted,
     CycleStageAdvanced,
     CycleWindowChanged,
+    CycleCancelled,
     ProposalSubmitted,
     ProposalCarriedOver,
     ProposalRevised,

@@ -111,6 +111,16 @@ class StageOut(msgspec.Struct, frozen=True):
     stage: str
 
 
+class CancelIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=1000)]
+
+
+class CancelledOut(msgspec.Struct, frozen=True):
+    year: int
+    cancelled: bool
+    reason: str
+
+
 def _cycle_out(c: dict[str, Any]) -> CycleOut:
     return CycleOut(
         year=c["year"], theme=c["theme"], stage=c["stage"], adopted=c["adopted"],
@@ -190,6 +200,19 @@ class CycleApi(Controller):
         result = await cycles.advance_stage(store, year, meta, key)
         await runner.wait_until_applied(["cycles"], result.last)
         return StageOut(year, (await cycles.load_cycle(store, year)).stage_on(cycles.today()))
+
+
+    @post("/{year:int}/cancel", summary="Withdraw a cycle opened by mistake, before any of its stages opened and"
+          " while nothing was made in it (Bappeda); the year may then be opened again", status_code=200,
+          guards=[BAPPEDA])  # fmt: skip
+    async def cancel_cycle(self, request: Request, year: Year, data: JSONBody[CancelIn], actor: ActorDep,
+                           store: StoreDep, runner: RunnerDep, idempotency_key: OptionalKey = None
+                           ) -> CancelledOut:  # fmt: skip
+        """404 for a year with no cycle; 409 once a stage has opened or anything was made in the year."""
+        key, meta = keyed(request, actor, idempotency_key, data)
+        result = await cycles.cancel_cycle(store, runner, year, data.reason, meta, key)
+        await runner.wait_until_applied(["cycles"], result.last)
+        return CancelledOut(year=year, cancelled=True, reason=data.reason)
 
 
 # --- the staff page -------------------------------------------------------------------------------------
@@ -279,8 +302,13 @@ class CyclePages(Controller):
             overview = await cycle_views.overview(conn, cycles.today())
         next_year = max((int(str(c["year"])) for c in overview), default=cycles.today().year) + 1
         # Each form's idempotency key: the same form sent twice (a double tap, a refresh) is recorded once.
-        keys = {"open": str(uuid.uuid4()), **{f"window.{c['year']}": str(uuid.uuid4()) for c in overview}}
-        return page(request, "cycles_staff.html", status=status, actor=actor, cycles=overview,
+        keys = {"open": str(uuid.uuid4()), **{f"{form}.{c['year']}": str(uuid.uuid4()) for c in overview
+                                              for form in ("window", "cancel")}}  # fmt: skip
+        # A cycle none of whose stages has opened may be withdrawn (domain/cycle.py); the form says so.
+        today = cycles.today()
+        unopened = {c["year"] for c in overview if not c["adopted"] and c["calendar"]
+                    and all(w["opens"] > today for w in c["calendar"])}  # fmt: skip
+        return page(request, "cycles_staff.html", status=status, actor=actor, cycles=overview, unopened=unopened,
                     values=entered or _new_cycle_values(next_year), failed=failed, window=window or {},
                     errors={f: translate(request, m) for f, m in (errors or {}).items()}, keys=keys,
                     STAGES=rules.STAGES, WINDOWS=rules.WINDOW_LABELS, STAGE_LABELS=rules.STAGE_LABELS,
@@ -328,6 +356,25 @@ class CyclePages(Controller):
                 await runner.wait_until_applied(["cycles"], result.last)
                 return Redirect(f"/petugas/siklus#rkpd-{year}", status_code=303)
         return await self._page(request, pool, actor, status=422, entered=entered, errors=errors, failed="open")
+
+    @post("/{year:int}/batal", request_max_body_size=16 * 1024)
+    async def cancel_from_form(self, request: Request, pool: PoolDep, actor: ActorDep, store: StoreDep,
+                               runner: RunnerDep, year: Year) -> Response:  # fmt: skip
+        """Withdraw a cycle opened by mistake; refused (the page again, the reason beside the form) once a
+        stage has opened or anything was made in the year."""
+        form = await request.form()
+        reason = str(form.get("reason", ""))
+        key, meta = keyed(request, actor, form_key(form), {"reason": reason})
+        try:
+            result = await cycles.cancel_cycle(store, runner, year, reason, meta, key)
+        except NotFound:
+            raise NotFoundException() from None  # no such cycle (withdrawn already): no section could say so
+        except DomainError as exc:
+            messages = exc.errors if isinstance(exc, ValidationFailed) else {"": exc.message}
+            errors = {f"cancel.{year}": "; ".join(str(translate(request, m)) for m in messages.values())}
+            return await self._page(request, pool, actor, status=422, errors=errors, failed=f"cancel.{year}")
+        await runner.wait_until_applied(["cycles"], result.last)
+        return Redirect("/petugas/siklus", status_code=303)
 
     @post("/{year:int}/jadwal", request_max_body_size=16 * 1024)
     async def move_window(self, request: Request, pool: PoolDep, actor: ActorDep, store: StoreDep,

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from musrenbang.domain.cycle import ADOPTED, STAGES, Cycle, planned_first, working_first
-from musrenbang.domain.events import CycleStageAdvanced, CycleStarted, CycleWindowChanged, StageWindow
+from musrenbang.domain.events import CycleCancelled, CycleStageAdvanced, CycleStarted, CycleWindowChanged, StageWindow
 from musrenbang.eventlog.store import RecordedEvent
 from musrenbang.projections import Projection, Statements
 
@@ -19,7 +19,7 @@ from musrenbang.projections import Projection, Statements
 class Cycles(Projection):
     name = "cycles"
     tables = ("cycle_window_changes", "cycle_pagu_kecamatan", "cycle_calendar", "cycle_priority_programs", "cycles")
-    handles = (CycleStarted, CycleStageAdvanced, CycleWindowChanged)
+    handles = (CycleStarted, CycleStageAdvanced, CycleWindowChanged, CycleCancelled)
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         writes = Statements(conn)
@@ -40,6 +40,9 @@ class Cycles(Projection):
                         " VALUES ($1, $2, $3, $4, $5, $6, $7)",
                         e.year, recorded.global_position, e.stage, e.opens, e.closes, e.reason, recorded.recorded_at,
                     )  # fmt: skip
+                case CycleCancelled() as e:  # as if never opened: the year may be opened again
+                    for table in self.tables:
+                        await writes.add(f"DELETE FROM {table} WHERE year = $1", e.year)
         await writes.flush()
 
     @staticmethod
@@ -107,6 +110,18 @@ async def years_at_work(conn: asyncpg.Connection, stage: str, today: dt.date) ->
     windows = [(r["year"], r["adopted"], StageWindow(stage=stage, opens=r["opens"], closes=r["closes"])
                 if r["opens"] is not None else None) for r in rows]  # fmt: skip
     return working_first(windows, today)
+
+
+async def made_in(conn: asyncpg.Connection, year: int) -> dict[str, int]:
+    """What the read models hold of `year` besides its cycle: proposals (a pokir is one), forums and RKPD
+    lines, by kind, only those with any. A cycle that holds any of them is not withdrawn (services/cycles.py)."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM proposals WHERE year = $1) AS proposals,"
+        " (SELECT count(*) FROM forums WHERE year = $1) AS forums,"
+        " (SELECT count(*) FROM rkpd_lines WHERE year = $1) AS lines",
+        year,
+    )  # fmt: skip
+    return {kind: count for kind, count in row.items() if count}
 
 
 async def cycle_row(conn: asyncpg.Connection, year: int) -> asyncpg.Record | None:

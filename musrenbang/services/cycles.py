@@ -19,7 +19,9 @@ from musrenbang.domain import cycle, rkpd, values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound
 from musrenbang.domain.events import KecamatanCeiling, StageWindow
 from musrenbang.eventlog.store import AppendResult, EventStore, Metadata, read_stream_prefix
+from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
+from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.streams import Aggregate, execute, load
 
 CYCLE = Aggregate(cycle.Cycle(), cycle.decide, cycle.evolve)
@@ -87,6 +89,28 @@ async def change_window(store: EventStore, command: cycle.ChangeWindow, metadata
     if command.today is None:
         command = msgspec.structs.replace(command, today=today())
     return await execute(store, CYCLE, cycle.stream_id(command.year), command, metadata=metadata,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+async def cancel_cycle(store: EventStore, read_models: ReadModels, year: int, reason: str, metadata: Metadata,
+                       idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
+    """Withdraw a cycle opened by mistake, before any of its stages opened (domain/cycle.py) and while the
+    read models, caught up with the log first, hold nothing of its year: a forum can be scheduled before
+    its stage opens. The domain's rule is what keeps residents out meanwhile: nothing is proposed in a
+    cycle none of whose stages is open, and a window change and the withdrawal both append to the cycle's
+    stream, so one of them is refused (optimistic concurrency). A forum scheduled in the very moment
+    between the read and the withdrawal is left in a year with no cycle: it cannot be opened or held (both
+    ask the cycle) until the year is opened again."""
+    await require_fresh(read_models, ["proposals", "forums", "rkpd"])
+    async with store.pool.acquire() as conn:
+        made = await cycle_views.made_in(conn, year)
+    if made:
+        raise DomainError(Message(N_("siklus RKPD %(year)d tidak dapat dibatalkan: sudah ada %(proposals)d usulan,"
+                                     " %(forums)d musyawarah dan %(lines)d baris RKPD di dalamnya"),
+                                  year=year, proposals=made.get("proposals", 0), forums=made.get("forums", 0),
+                                  lines=made.get("lines", 0)))  # fmt: skip
+    command = cycle.CancelCycle(year=year, reason=reason, today=today())
+    return await execute(store, CYCLE, cycle.stream_id(year), command, metadata=metadata,
                          idempotency_key=idempotency_key)  # fmt: skip
 
 
