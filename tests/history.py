@@ -13,6 +13,7 @@ event (the cycle moves to its kelurahan stage once):
   (Rp 48 juta, with the reason) and under way (40%);
 - a DPRD member's pokir (kelurahan `KELURAHAN_POKIR`), returned once by the secretariat, revised and
   forwarded; taken up at the Forum Perangkat Daerah with the forums' proposals, and declined by DBMSDA;
+- RKPD 2023 opens (its submissions extended) and RKPD 2090, opened by mistake, is cancelled;
 - finally the log is sealed (seal 1 covers everything before it).
 
 `build` returns the codes in the order a0..a4, b0, b1. Proposers' names and phones (personal data) are in
@@ -32,7 +33,7 @@ from musrenbang.domain import forum as f
 from musrenbang.domain import proposal as rules
 from musrenbang.domain import rkpd as r
 from musrenbang.domain.access import Actor
-from musrenbang.domain.cycle import ChangeWindow
+from musrenbang.domain.cycle import ChangeWindow, StartCycle, default_calendar_for
 from musrenbang.domain.realisation import RecordMilestone
 from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import EventStore, Metadata
@@ -53,6 +54,8 @@ META = Metadata(actor="uji", role="admin")
 KELURAHAN_A, KELURAHAN_B, KECAMATAN = "32.75.01.1001", "32.75.01.1002", "32.75.01"
 YEAR = 2022
 NEXT_YEAR = 2023
+MISTAKEN_YEAR = 2090
+"""Opened by mistake and cancelled in the history (a year no other test of a history database opens)."""
 REGULATION = "Peraturan Wali Kota Bekasi Nomor 30 Tahun 2021"
 """The regulation that sets the history's RKPD 2022 (revision 2)."""
 
@@ -239,15 +242,20 @@ async def _after_adoption(realisation: RealisationService) -> None:
 
 
 async def _next_year(store: EventStore, runner: ProjectionRunner, proposals: ProposalService, declined: str) -> str:
-    """RKPD 2023 opens; its submissions are extended (with a reason), and the proposal 2022 declined is
-    proposed again for it by its proposer."""
+    """RKPD 2023 opens; its submissions are extended (with a reason); RKPD 2090, opened by mistake, is
+    cancelled; and the proposal 2022 declined is proposed again for 2023 by its proposer."""
     await open_test_cycle(store, NEXT_YEAR)
     state = await cycles.load_cycle(store, NEXT_YEAR)
     usulan = state.calendar["usulan"]
     longer = ChangeWindow(year=NEXT_YEAR, stage="usulan", opens=usulan.opens, closes=usulan.closes + dt.timedelta(14),
                           reason="diperpanjang: banyak RW belum mengusulkan")  # fmt: skip
     await cycles.change_window(store, longer, META)
+    # A year typed wrong, withdrawn before any of its stages opened (its calendar begins in MISTAKEN_YEAR - 1).
+    await cycles.open_cycle(store, StartCycle(year=MISTAKEN_YEAR, region="32.75", theme="RKPD yang keliru",
+                                              priority_programs=("Program keliru",),
+                                              calendar=default_calendar_for(MISTAKEN_YEAR)), META)  # fmt: skip
     await runner.catch_up_all()
+    await cycles.cancel_cycle(store, runner, MISTAKEN_YEAR, "salah ketik: maksudnya RKPD 2023", META)
     content = await proposals.validate(rules.ProposalInput(
         kelurahan=KELURAHAN_A, rw="4", rt="1", kind="fisik", bidang="infrastruktur", title="Usulan nomor 3 lagi",
         problem="Masalah yang cukup panjang, belum tertangani", solution="Penyelesaian yang jelas", beneficiaries="60",
