@@ -324,9 +324,10 @@ class _Batch:
         unverified, returned and never corrected, accepted and never decided at a forum): the year is closed
         and nothing can be decided on them any more (services/proposals.py), so they read as closed without
         a decision, with why, a need left unmet that may be proposed again for a later year."""
+        adopted_on = e.adopted_on.isoformat() if e.adopted_on else None  # the Musrenbang Kota's day
         for line in e.lines:
             for code in line.origins:
-                self.entry(code, r, {"line_id": line.line_id, "revision": e.revision})
+                self.entry(code, r, {"line_id": line.line_id, "revision": e.revision, "adopted_on": adopted_on})
         await self.writes.flush()
         left = await self.conn.fetch(
             "UPDATE proposals p SET status = $2, status_reason = c.reason, updated_at = $3"
@@ -337,7 +338,7 @@ class _Batch:
         )  # fmt: skip
         for row in sorted(left, key=lambda row: row["code"]):
             self.entry(row["code"], r, {"unprocessed": True, "year": e.year, "revision": e.revision,
-                                        "reason": row["reason"]})  # fmt: skip
+                                        "reason": row["reason"], "adopted_on": adopted_on})  # fmt: skip
 
     async def enacted(self, r: RecordedEvent, e: RkpdEnacted) -> None:
         """Every proposal in a line of the year (read back, so the queued writes go first)."""
@@ -458,7 +459,15 @@ async def history(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
 
 
 async def timeline(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT seq, at, kind, details FROM proposal_timeline WHERE code = $1 ORDER BY seq", code)
+    """A proposal's steps in the order recorded, each `at` when it was recorded; a forum's decision also with
+    the day the forum was held (`held_on`, from the forums' read model), which a forum typed in from paper
+    days later does not share with its `at`."""
+    return await conn.fetch(
+        "SELECT t.seq, t.at, t.kind, t.details, f.held_on FROM proposal_timeline t"
+        " LEFT JOIN forums f ON t.kind = 'proposal.decided_at_forum' AND f.forum_id = t.details->>'forum_id'"
+        " WHERE t.code = $1 ORDER BY t.seq",
+        code,
+    )  # fmt: skip
 
 
 async def in_kelurahan(
