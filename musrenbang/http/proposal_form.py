@@ -3,6 +3,7 @@ revision of one returned for revision. Every field's error is shown beside it; w
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -30,6 +31,7 @@ from musrenbang.photos import MAX_BYTES, DecoderBusy, PhotoRejected, ProcessedPh
 from musrenbang.photos import check as check_photo
 from musrenbang.projections import cycles
 from musrenbang.projections import proposals as proposal_views
+from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import kecamatan_with_kelurahan
 from musrenbang.services.freshness import ReadModelBehind
 from musrenbang.services.proposals import ProposalService, Submitted
@@ -256,59 +258,115 @@ async def revise_submit(
     """Photos chosen on the form are attached first, through the API's own checks, limits and service
     (`_attach_photos`), then the revision is sent: a proposal returned for a missing photo is corrected by
     the photo alone, its content left as it was (domain/proposal.py, `photos_added_since_return`)."""
-    code = code_or_404(code)
+    sent, proposal = await _revision_sent(request, pool, code_or_404(code))
+    content, errors = await _checked_revision(proposals, proposal, sent)
+    if errors or content is None:
+        if sent.uploaded and "photos" not in errors:
+            errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
+        return await _revise_again(request, pool, proposal, sent.entered, errors, sent.key)
+    attached: Position | None = None
+    if sent.raws:
+        outcome = await _attach_revision_photos(request, pool, proposals, runner, proposal, sent)
+        if isinstance(outcome, Template):
+            return outcome
+        attached = outcome
+    return await _send_revision(request, pool, proposals, runner, proposal, sent, content, attached)
+
+
+@dataclasses.dataclass(frozen=True)
+class _RevisionForm:
+    """The revision form as sent: the content fields, the proposer's secret, its idempotency key (as the
+    page shows it; in the log: `resident_key(key)`), how many photos were chosen and the photos read (none
+    when more were chosen than a proposal takes: refused without reading them)."""
+
+    code: str
+    entered: dict[str, str]
+    secret: str
+    key: str | None
+    uploaded: int
+    raws: list[bytes]
+
+
+async def _revision_sent(request: Request, pool: asyncpg.Pool, code: str) -> tuple[_RevisionForm, asyncpg.Record]:
+    """The form as sent, and the proposal it revises (404 when there is none): a form not made by our pages
+    is refused before the proposal is looked up, and the photos are read only once it is found."""
     form = await request.form()
     entered = {name: form_text(form, name) for name in CONTENT_FIELDS}
     secret = form_text(form, "revision_secret")
-    key = form_key(form)  # as the page shows it; in the log: resident_key(key)
+    key = form_key(form)
     uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
     proposal = await _proposal_of(pool, code)
     raws = [await upload.read() for upload in uploads] if len(uploads) <= rules.MAX_PHOTOS else []
+    return _RevisionForm(code, entered, secret, key, len(uploads), raws), proposal
+
+
+async def _checked_revision(proposals: ProposalService, proposal: asyncpg.Record, sent: _RevisionForm
+                            ) -> tuple[rules.ProposalContent | None, dict[str, str]]:  # fmt: skip
+    """The content checked for the proposal's year, and every field's error at once, the photos' with the
+    others: nothing is attached or sent while one remains."""
     errors: dict[str, str] = {}
     content = None
     try:
-        content = await proposals.validate(rules.ProposalInput(**entered), year=proposal["year"])
+        content = await proposals.validate(rules.ProposalInput(**sent.entered), year=proposal["year"])
     except ValidationFailed as exc:
         errors.update(exc.errors)
-    if uploads:  # said with the other fields, and before any photo is decoded
-        try:
-            proposals.check_secret(code, secret)
-        except DomainError as exc:
-            errors["revision_secret"] = exc.message
-        room = _photo_room(proposal)
-        too_many = len(uploads) > rules.MAX_PHOTOS
-        if not too_many and len(uploads) > room:
-            too_many = await _new_photos(proposals, code, secret, raws) > room
-        if too_many:
-            errors["photos"] = N_("paling banyak 3 foto per usulan")
-        else:
-            _check_photos(raws, errors)
-    if errors or content is None:
-        if uploads and "photos" not in errors:
-            errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
-        return await _revise_again(request, pool, proposal, entered, errors, key)
-    attached: Position | None = None
-    if raws:
-        try:
-            attached = await _attach_photos(request, pool, proposals, code, secret, key, raws)
-        except _SentBefore:
-            return await _revise_page(request, pool, proposal, status=409, values=shown_back(entered), errors={},
-                                      idempotency_key=key, sent_before=True)  # fmt: skip
-        except _PhotosRefused as refused:
-            if refused.written is not None:
-                await runner.wait_until_applied(["proposals"], refused.written)
-            proposal = await _proposal_of(pool, code)  # the photos attached before the one refused show
-            return await _revise_again(request, pool, proposal, entered, {"photos": refused.message}, key)
+    if sent.uploaded:  # said with the other fields, and before any photo is decoded
+        await _check_revision_photos(proposals, proposal, sent, errors)
+    return content, errors
+
+
+async def _check_revision_photos(proposals: ProposalService, proposal: asyncpg.Record, sent: _RevisionForm,
+                                 errors: dict[str, str]) -> None:  # fmt: skip
+    """The photos' errors that need no decoding, into `errors`: the secret (a photo is attached before the
+    revision checks it), the room left, and each photo's size, format and pixels. Photos this very form
+    attached when it was sent before take no room, so they are counted only when the room seems short."""
     try:
-        result = await proposals.revise(code, secret, content, idempotency_key=resident_key(key) if key else None)
+        proposals.check_secret(sent.code, sent.secret)
+    except DomainError as exc:
+        errors["revision_secret"] = exc.message
+    room = _photo_room(proposal)
+    too_many = sent.uploaded > rules.MAX_PHOTOS
+    if not too_many and sent.uploaded > room:
+        too_many = await _new_photos(proposals, sent.code, sent.secret, sent.raws) > room
+    if too_many:
+        errors["photos"] = N_("paling banyak 3 foto per usulan")
+    else:
+        _check_photos(sent.raws, errors)
+
+
+async def _attach_revision_photos(request: Request, pool: asyncpg.Pool, proposals: ProposalService,
+                                  runner: ProjectionRunner, proposal: asyncpg.Record,
+                                  sent: _RevisionForm) -> Position | Template | None:  # fmt: skip
+    """Where the last photo attached is (None if none was written), or the page that answers instead: the
+    form sent before (409), or a photo refused, shown once the photos attached before it are in the read
+    model (read-your-writes: the page lists them and the room they took)."""
+    try:
+        return await _attach_photos(request, pool, proposals, sent.code, sent.secret, sent.key, sent.raws)
+    except _SentBefore:
+        return await _sent_before(request, pool, proposal, sent)
+    except _PhotosRefused as refused:
+        if refused.written is not None:
+            await runner.wait_until_applied(["proposals"], refused.written)
+        proposal = await _proposal_of(pool, sent.code)  # the photos attached before the one refused show
+        return await _revise_again(request, pool, proposal, sent.entered, {"photos": refused.message}, sent.key)
+
+
+async def _send_revision(request: Request, pool: asyncpg.Pool, proposals: ProposalService, runner: ProjectionRunner,
+                         proposal: asyncpg.Record, sent: _RevisionForm, content: rules.ProposalContent,
+                         attached: Position | None) -> Response:  # fmt: skip
+    """The revision itself, once its photos are attached; on to the proposal's page once the read model has
+    it (read-your-writes), or the form again with why not."""
+    errors: dict[str, str] = {}
+    code, key = sent.code, sent.key
+    try:
+        result = await proposals.revise(code, sent.secret, content, idempotency_key=resident_key(key) if key else None)
     except IdempotencyKeyReused:
         # This form was sent before and changed since (Back, edit, send again): nothing new is recorded,
         # and the page says so in words a proposer reads, not as a technical conflict.
         earlier = await proposals.made_with_key(resident_key(key or ""))
         if earlier is None or earlier.code != code:
             raise
-        return await _revise_page(request, pool, proposal, status=409, values=shown_back(entered), errors={},
-                                  idempotency_key=key, sent_before=True)  # fmt: skip
+        return await _sent_before(request, pool, proposal, sent)
     except ValidationFailed as exc:
         errors = exc.errors
     except DomainError as exc:  # wrong secret, or not returned for revision
@@ -317,9 +375,17 @@ async def revise_submit(
         if attached is not None:  # its photos are attached: the page shows them
             await runner.wait_until_applied(["proposals"], attached)
             proposal = await _proposal_of(pool, code)
-        return await _revise_again(request, pool, proposal, entered, errors, key)
+        return await _revise_again(request, pool, proposal, sent.entered, errors, key)
     await runner.wait_until_applied(["proposals"], result.last)
     return Redirect(f"/lacak/{code}", status_code=303)
+
+
+async def _sent_before(request: Request, pool: asyncpg.Pool, proposal: asyncpg.Record, sent: _RevisionForm
+                       ) -> Template:  # fmt: skip
+    """The form sent before, and changed since: nothing new is recorded (409), and the page says so, with
+    what was typed kept."""
+    return await _revise_page(request, pool, proposal, status=409, values=shown_back(sent.entered), errors={},
+                              idempotency_key=sent.key, sent_before=True)  # fmt: skip
 
 
 async def _proposal_of(pool: asyncpg.Pool, code: str) -> asyncpg.Record:

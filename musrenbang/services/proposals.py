@@ -181,45 +181,58 @@ class ProposalService:
                 return earlier
         if len(photos) > rules.MAX_PHOTOS:
             raise DomainError(N_("paling banyak 3 foto per usulan"))
+        await self._still_open(year, on, cycle)
+        asked = _Submission(
+            content=content, proposer=proposer, photos=photos, source=source, year=year, carried_from=carried_from,
+            ref=str(uuid.uuid5(_NAMESPACE, f"proposer:{idempotency_key}")), idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint, meta=meta,
+        )  # fmt: skip
+        for attempt in range(5):
+            submitted = await self._submit_as(code_for(idempotency_key, attempt), asked)
+            if submitted is not None:
+                return submitted
+        raise DomainError(N_("kode pelacakan tidak dapat dibuat; coba lagi"))
+
+    async def _still_open(self, year: int, on: dt.date | None, cycle: cycle_rules.Cycle | None) -> None:
+        """Refused unless submissions for `year` are open on `on`: checked on the cycle the caller has just
+        read, when it is that year's (no second read of the log on the hot path), else on the log."""
         if cycle is not None and cycle.year == year:
             cycles.check_open(cycle, year, "usulan", on)
         else:
             await cycles.open_for(self._store, year, "usulan", on)
-        for attempt in range(5):
-            code = code_for(idempotency_key, attempt)
-            ref = str(uuid.uuid5(_NAMESPACE, f"proposer:{idempotency_key}"))
-            state = rules.Proposal()
-            events: list[Event] = []
-            commands: list[rules.Command] = [
-                rules.SubmitProposal(code=code, year=year, source=source, content=content, proposer_ref=ref,
-                                     carried_from=carried_from),
-                *(_attach(code, p) for p in photos),
-            ]  # fmt: skip
-            for command in commands:
-                new = rules.decide(state, command)
-                for e in new:
-                    state = rules.evolve(state, e)
-                events.extend(new)
-            appends = [Append(rules.stream_id(code), StreamHead(0, bytes(32)), events)]
-            if carried_from is not None:
-                try:
-                    appends.append(await self._carry_over(carried_from, code, year, content.kelurahan))
-                except DomainError:
-                    # A twin of this very request may have carried it on a moment ago: answer with that.
-                    twin = await self.find_submitted(idempotency_key, request_fingerprint)
-                    if twin is not None:
-                        return twin
-                    raise
-            try:
-                result = await self._append_with_private_data(code, ref, proposer, photos, appends, meta,
-                                                              idempotency_key)  # fmt: skip
-            except _Replayed as twin:
-                return await self._submitted(twin.result, replayed=True)
-            except ConcurrencyError:
-                continue  # another proposal already has this code (rare: 40-bit codes): derive the next
-            return Submitted(code=code, status=rules.DIAJUKAN, revision_secret=self.revision_secret(code),
-                             replayed=False, last=result.last)  # fmt: skip
-        raise DomainError(N_("kode pelacakan tidak dapat dibuat; coba lagi"))
+
+    async def _submit_as(self, code: str, asked: _Submission) -> Submitted | None:
+        """One attempt to record the submission under `code`: its events, the carry-over link if any, then
+        the personal data and the log in one transaction. None when another proposal already has the code
+        (rare: 40-bit codes), so that the caller derives the next; a twin of this request that committed
+        first is answered with what it made, as a retry would be."""
+        appends = [Append(rules.stream_id(code), StreamHead(0, bytes(32)), _new_proposal_events(code, asked))]
+        if asked.carried_from is not None:
+            carry = await self._carry_over_or_twin(asked.carried_from, code, asked)
+            if isinstance(carry, Submitted):
+                return carry
+            appends.append(carry)
+        try:
+            result = await self._append_with_private_data(code, asked.ref, asked.proposer, asked.photos, appends,
+                                                          asked.meta, asked.idempotency_key)  # fmt: skip
+        except _Replayed as twin:
+            return await self._submitted(twin.result, replayed=True)
+        except ConcurrencyError:
+            return None
+        return Submitted(code=code, status=rules.DIAJUKAN, revision_secret=self.revision_secret(code),
+                         replayed=False, last=result.last)  # fmt: skip
+
+    async def _carry_over_or_twin(self, earlier: str, code: str, asked: _Submission) -> Append | Submitted:
+        """The append linking `earlier` forward to `code`. When it is refused, a twin of this very request
+        may have carried it on a moment ago (the link is appended against the earlier proposal's head: of
+        two racing carries one wins): answered with that twin's proposal, else the refusal stands."""
+        try:
+            return await self._carry_over(earlier, code, asked.year, asked.content.kelurahan)
+        except DomainError:
+            twin = await self.find_submitted(asked.idempotency_key, asked.request_fingerprint)
+            if twin is not None:
+                return twin
+            raise
 
     async def _append_with_private_data(
         self,
@@ -231,6 +244,10 @@ class ProposalService:
         meta: Metadata,
         idempotency_key: str,
     ) -> AppendResult:
+        """The proposer's contact, their subscription, the photos and the events in one transaction: both
+        the personal data and the log, or neither. The subscription goes in before the events, so that the
+        outbox, filled in the same transaction, finds it. A twin of this request that committed first
+        raises `_Replayed`, rolling back all of this attempt."""
         async with self._store.transaction() as conn:
             await conn.execute(
                 "INSERT INTO proposer_contacts (ref, proposal_code, name, phone, email, notify)"
@@ -478,6 +495,40 @@ async def stop_proposer_news(conn: asyncpg.Connection, code: str, contact: str) 
                 " dapat dilihat di halaman lacak.", f"/lacak/{code}",
             )  # fmt: skip
             await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, OUTBOX_NOTICE)  # wake the senders at commit
+
+
+class _Submission(msgspec.Struct, frozen=True):
+    """What a submission asks for, the same for every attempt at a tracking code (`ProposalService.submit`)."""
+
+    content: rules.ProposalContent
+    proposer: rules.Proposer
+    photos: Sequence[ProcessedPhoto]
+    source: str
+    year: int
+    carried_from: str | None
+    ref: str
+    """The proposer's reference in the personal-data table: the only thing of them the log holds."""
+    idempotency_key: str
+    request_fingerprint: str
+    meta: Metadata
+
+
+def _new_proposal_events(code: str, asked: _Submission) -> list[Event]:
+    """The events of a new proposal under `code`: the submission, then each photo attached, each decided
+    on the state the ones before it made (pure: nothing read or written)."""
+    state = rules.Proposal()
+    events: list[Event] = []
+    commands: list[rules.Command] = [
+        rules.SubmitProposal(code=code, year=asked.year, source=asked.source, content=asked.content,
+                             proposer_ref=asked.ref, carried_from=asked.carried_from),
+        *(_attach(code, p) for p in asked.photos),
+    ]  # fmt: skip
+    for command in commands:
+        new = rules.decide(state, command)
+        for e in new:
+            state = rules.evolve(state, e)
+        events.extend(new)
+    return events
 
 
 class _Replayed(Exception):
