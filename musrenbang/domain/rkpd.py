@@ -213,66 +213,107 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
     the log by the service."""
     if isinstance(command, ReceiveProposals):
         return _receive(state, command, agencies)
-    if state.year is None:
-        if isinstance(command, city_forums.ScheduleCityForum | city_forums.CloseCityForum):
-            raise DomainError(N_("terima dulu hasil Musrenbang Kecamatan: itulah yang dibahas forum ini"))
-        raise NotFound(N_("Forum Perangkat Daerah belum menerima usulan tahun ini"))
-    year = state.year
+    year = _opened_year(state, command)
     match command:
         case PassProposal():
-            item_agency = _received(state, command.code, command.by_agency)
-            if command.to_agency not in agencies:
-                raise ValidationFailed({"to_agency": N_("perangkat daerah tidak dikenal")})
-            if command.to_agency == item_agency:
-                raise ValidationFailed({"to_agency": N_("usulan sudah ada di perangkat daerah ini")})
-            reason = _require_reason(command.reason)
-            _not_in_line(state, command.code)
-            if command.code in state.declined:  # its answer is given; passed on, no agency could act on it
-                raise DomainError(N_("usulan ini sudah dinyatakan tidak diakomodasi: tidak dapat dialihkan lagi"))
-            return [RkpdProposalPassed(year=year, code=command.code, from_agency=item_agency,
-                                       to_agency=command.to_agency, reason=reason)]  # fmt: skip
+            return [_pass(state, command, agencies, year)]
         case DeclineProposal():
-            item_agency = _received(state, command.code, command.by_agency)
-            reason = _require_reason(command.reason)
-            _not_in_line(state, command.code)
-            if command.code in state.declined:
-                raise DomainError(N_("usulan ini sudah dinyatakan tidak diakomodasi"))
-            return [RkpdProposalDeclined(year=year, code=command.code, agency=item_agency, reason=reason)]
+            return [_decline(state, command, year)]
         case SetLine():
-            line = _line(state, command, agencies)
-            if line.funding_source == "dana_kelurahan" and dana_kelurahan is not None:
-                _within_dana_kelurahan(state, line, dana_kelurahan)
-            reason = _optional_text("reason", command.reason)
-            if state.revision and not reason:
-                raise ValidationFailed({"reason": N_("RKPD sudah ditetapkan: tulis alasan perubahan")})
-            return [RkpdLineSet(year=year, line=line, reason=reason)]
+            return [_set_line(state, command, agencies, dana_kelurahan, year)]
         case WithdrawLine():
-            withdrawn = state.lines.get(command.line_id)
-            if withdrawn is None:
-                raise NotFound(N_("baris RKPD tidak ditemukan"))
-            _require_agency(command.by_agency, withdrawn.agency)
-            reason = _require_reason(command.reason)
-            return [RkpdLineWithdrawn(year=year, line_id=withdrawn.line_id, agency=withdrawn.agency, reason=reason)]
+            return [_withdraw(state, command, year)]
         case Adopt():
-            if not state.revision and state.forums:
-                raise DomainError(N_("Musrenbang Kota tahun ini dijadwalkan: RKPD ditetapkan dengan menutupnya"))
-            if state.revision and not state.changed_since_adoption and not state.pending():
-                raise DomainError(N_("RKPD sudah ditetapkan dan tidak berubah sejak itu"))
-            city_forums.check_seen(state, command.seen)
-            return [_adopt(state, year, _optional_text("note", command.note), command.on, agencies)]
+            return [_adopt_command(state, command, year, agencies)]
         case Enact():
             return [_enact(state, command, year)]
         case city_forums.ScheduleCityForum():
             return [city_forums.schedule(state, command, agencies)]
         case city_forums.CloseCityForum():
-            _agencies_known(state, agencies)  # its Berita Acara names every line's agency
-            closed = city_forums.close(state, command)
-            if command.forum != city_forums.MUSRENBANG_KOTA or (state.revision and not state.changed_since_adoption):
-                return [closed]  # nothing new to adopt: the list adopted before stands
-            held_on = state.forums[command.forum].held_on
-            return [closed, _adopt(state, year, f"Disepakati pada Musrenbang Kota {held_on.isoformat()}", held_on,
-                                   agencies)]  # fmt: skip
+            return _close_forum(state, command, year, agencies)
     raise TypeError(f"unknown command {command!r}")
+
+
+def _opened_year(state: Rkpd, command: Command) -> int:
+    """The year, once the city level has received what the kecamatan forums forwarded: every other command
+    works on that (a city forum is told so in its own words, since it is scheduled from its own page)."""
+    if state.year is None:
+        if isinstance(command, city_forums.ScheduleCityForum | city_forums.CloseCityForum):
+            raise DomainError(N_("terima dulu hasil Musrenbang Kecamatan: itulah yang dibahas forum ini"))
+        raise NotFound(N_("Forum Perangkat Daerah belum menerima usulan tahun ini"))
+    return state.year
+
+
+def _pass(state: Rkpd, command: PassProposal, agencies: Mapping[str, CityAgency], year: int) -> RkpdProposalPassed:
+    """A proposal moved to another agency, with a reason; only while it is neither in a line nor declined."""
+    item_agency = _received(state, command.code, command.by_agency)
+    if command.to_agency not in agencies:
+        raise ValidationFailed({"to_agency": N_("perangkat daerah tidak dikenal")})
+    if command.to_agency == item_agency:
+        raise ValidationFailed({"to_agency": N_("usulan sudah ada di perangkat daerah ini")})
+    reason = _require_reason(command.reason)
+    _not_in_line(state, command.code)
+    if command.code in state.declined:  # its answer is given; passed on, no agency could act on it
+        raise DomainError(N_("usulan ini sudah dinyatakan tidak diakomodasi: tidak dapat dialihkan lagi"))
+    return RkpdProposalPassed(year=year, code=command.code, from_agency=item_agency, to_agency=command.to_agency,
+                              reason=reason)  # fmt: skip
+
+
+def _decline(state: Rkpd, command: DeclineProposal, year: int) -> RkpdProposalDeclined:
+    """A proposal its agency will not take up, with the reason residents are told; at most once, and not
+    while it is in a line."""
+    item_agency = _received(state, command.code, command.by_agency)
+    reason = _require_reason(command.reason)
+    _not_in_line(state, command.code)
+    if command.code in state.declined:
+        raise DomainError(N_("usulan ini sudah dinyatakan tidak diakomodasi"))
+    return RkpdProposalDeclined(year=year, code=command.code, agency=item_agency, reason=reason)
+
+
+def _set_line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency], dana_kelurahan: int | None,
+              year: int) -> RkpdLineSet:  # fmt: skip
+    """A line made or changed; once the RKPD has been adopted, every change says why."""
+    line = _line(state, command, agencies)
+    if line.funding_source == "dana_kelurahan" and dana_kelurahan is not None:
+        _within_dana_kelurahan(state, line, dana_kelurahan)
+    reason = _optional_text("reason", command.reason)
+    if state.revision and not reason:
+        raise ValidationFailed({"reason": N_("RKPD sudah ditetapkan: tulis alasan perubahan")})
+    return RkpdLineSet(year=year, line=line, reason=reason)
+
+
+def _withdraw(state: Rkpd, command: WithdrawLine, year: int) -> RkpdLineWithdrawn:
+    """A line taken out by its agency, with a reason; its origins are undecided again."""
+    withdrawn = state.lines.get(command.line_id)
+    if withdrawn is None:
+        raise NotFound(N_("baris RKPD tidak ditemukan"))
+    _require_agency(command.by_agency, withdrawn.agency)
+    reason = _require_reason(command.reason)
+    return RkpdLineWithdrawn(year=year, line_id=withdrawn.line_id, agency=withdrawn.agency, reason=reason)
+
+
+def _adopt_command(state: Rkpd, command: Adopt, year: int, agencies: Mapping[str, CityAgency]) -> RkpdAdopted:
+    """Adoption asked for directly. Once a Musrenbang Kota is scheduled, the first adoption is its close;
+    adopting again needs something changed or still undecided; the list must be the one the page showed."""
+    if not state.revision and state.forums:
+        raise DomainError(N_("Musrenbang Kota tahun ini dijadwalkan: RKPD ditetapkan dengan menutupnya"))
+    if state.revision and not state.changed_since_adoption and not state.pending():
+        raise DomainError(N_("RKPD sudah ditetapkan dan tidak berubah sejak itu"))
+    city_forums.check_seen(state, command.seen)
+    return _adopt(state, year, _optional_text("note", command.note), command.on, agencies)
+
+
+def _close_forum(state: Rkpd, command: city_forums.CloseCityForum, year: int,
+                 agencies: Mapping[str, CityAgency]) -> list[Event]:  # fmt: skip
+    """A city forum closed; closing the Musrenbang Kota also adopts the list, dated the day it was held,
+    unless the list adopted before still stands unchanged."""
+    _agencies_known(state, agencies)  # its Berita Acara names every line's agency
+    closed = city_forums.close(state, command)
+    if command.forum != city_forums.MUSRENBANG_KOTA or (state.revision and not state.changed_since_adoption):
+        return [closed]  # nothing new to adopt: the list adopted before stands
+    held_on = state.forums[command.forum].held_on
+    return [closed, _adopt(state, year, f"Disepakati pada Musrenbang Kota {held_on.isoformat()}", held_on,
+                           agencies)]  # fmt: skip
 
 
 def _agencies_known(state: Rkpd, agencies: Mapping[str, CityAgency]) -> None:
@@ -424,6 +465,44 @@ def _not_in_line(state: Rkpd, code: str) -> None:
 
 
 def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> RkpdLine:
+    """The line `command` sets, checked whole. Who may touch it and whether it changed under the form are
+    refused at once; everything wrong with what was typed is gathered into one ValidationFailed, in the
+    order below (a later finding on the same field replaces an earlier one), so the form shows it all."""
+    x = command.line
+    line_id = _line_id(state, command)
+    errors: dict[str, str | Message] = {}
+    agency = agencies.get(x.agency)
+    if agency is None:
+        errors["agency"] = N_("perangkat daerah tidak dikenal")
+    origins = tuple(dict.fromkeys(x.origins))
+    renja_reason = _renja(x, origins, errors)
+    _check_origins(state, x.agency, origins, line_id, errors)
+    _check_sub_kegiatan_code(x.sub_kegiatan_code, agency, errors)
+    checks = bounds.Checks()
+    texts = {name: checks.text(name, getattr(x, name), limit, required=True) for name, limit in LINE_TEXTS.items()}
+    errors.update(checks.errors)
+    if len(origins) > MAX_ORIGINS:
+        errors["origins"] = Message(N_("paling banyak %(max)d usulan asal"), max=MAX_ORIGINS)
+    if x.funding_source not in FUNDING_SOURCES:
+        errors["funding_source"] = N_("sumber dana tidak dikenal")
+    elif x.funding_source == "dana_kelurahan" and agency is not None:
+        errors.update(_dana_kelurahan(state, agency, origins))
+    volume, target = _check_amounts(x, command.priority_programs, errors)
+    if errors or volume is None or target is None:
+        raise ValidationFailed(errors)
+    locations = _line_locations(state, x.locations, origins)
+    return RkpdLine(
+        line_id=line_id, agency=x.agency, origins=origins, locations=locations,
+        priority_program=x.priority_program, sub_kegiatan_code=x.sub_kegiatan_code.strip(),
+        funding_source=x.funding_source, volume=volume, pagu=x.pagu, target=target, renja_reason=renja_reason,
+        **texts,
+    )  # fmt: skip
+
+
+def _line_id(state: Rkpd, command: SetLine) -> str:
+    """The id of the line set: the next free one of its agency for a new line. An existing line stays with
+    its agency (another agency is forbidden; Bappeda is told the field is wrong) and must be as the form
+    showed it (`seen`), so a tab opened before someone else's change cannot silently undo it."""
     x = command.line
     _require_agency(command.by_agency, x.agency)
     if x.line_id is not None:
@@ -437,38 +516,39 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> 
         if command.seen and command.seen != line_version(existing):
             raise DomainError(N_("baris ini sudah diubah sejak halaman ini dibuka: periksa isinya sekarang, lalu"
                                  " simpan lagi bila perubahan Anda masih perlu"))  # fmt: skip
-    line_id = x.line_id or state.next_line_id(x.agency)
-    errors: dict[str, str | Message] = {}
-    agency = agencies.get(x.agency)
-    if agency is None:
-        errors["agency"] = N_("perangkat daerah tidak dikenal")
-    origins = tuple(dict.fromkeys(x.origins))
-    renja_reason = _renja(x, origins, errors)
+    return x.line_id or state.next_line_id(x.agency)
+
+
+def _check_origins(state: Rkpd, agency: str, origins: tuple[str, ...], line_id: str,
+                   errors: dict[str, str | Message]) -> None:  # fmt: skip
+    """Each origin is a received proposal of this agency, not declined, and in no other line: a proposal
+    ends in at most one line. Only the last origin found wrong is named."""
     for code in origins:
         if code not in state.items:
             errors["origins"] = Message(N_("usulan %(code)s tidak ada di Forum Perangkat Daerah"), code=code)
-        elif state.agency_of[code] != x.agency:
+        elif state.agency_of[code] != agency:
             errors["origins"] = Message(N_("usulan %(code)s ada di perangkat daerah lain"), code=code)
         elif code in state.declined:
             errors["origins"] = Message(N_("usulan %(code)s sudah dinyatakan tidak diakomodasi"), code=code)
         elif state.line_of.get(code, line_id) != line_id:
             errors["origins"] = Message(N_("usulan %(code)s sudah masuk baris %(line)s"), code=code,
                                         line=state.line_of[code])  # fmt: skip
-    if not SUB_KEGIATAN_CODE.fullmatch(x.sub_kegiatan_code.strip()):
+
+
+def _check_sub_kegiatan_code(code: str, agency: CityAgency | None, errors: dict[str, str | Message]) -> None:
+    """The code is written U.BB.PP.K.KK.SSSS, and its urusan (U.BB) is one of the agency's."""
+    if not SUB_KEGIATAN_CODE.fullmatch(code.strip()):
         errors["sub_kegiatan_code"] = N_("kode sub-kegiatan berbentuk U.BB.PP.K.KK.SSSS, misalnya 1.03.10.2.01.0017")
-    elif agency is not None and x.sub_kegiatan_code.strip()[:4] not in agency.urusan:
+    elif agency is not None and code.strip()[:4] not in agency.urusan:
         errors["sub_kegiatan_code"] = Message(N_("urusan %(urusan)s bukan urusan perangkat daerah ini"),
-                                              urusan=x.sub_kegiatan_code.strip()[:4])  # fmt: skip
-    checks = bounds.Checks()
-    texts = {name: checks.text(name, getattr(x, name), limit, required=True) for name, limit in LINE_TEXTS.items()}
-    errors.update(checks.errors)
-    if len(origins) > MAX_ORIGINS:
-        errors["origins"] = Message(N_("paling banyak %(max)d usulan asal"), max=MAX_ORIGINS)
-    if x.funding_source not in FUNDING_SOURCES:
-        errors["funding_source"] = N_("sumber dana tidak dikenal")
-    elif x.funding_source == "dana_kelurahan" and agency is not None:
-        errors.update(_dana_kelurahan(state, agency, origins))
-    if isinstance(x.priority_program, bool) or not 1 <= x.priority_program <= min(command.priority_programs, 100):
+                                              urusan=code.strip()[:4])  # fmt: skip
+
+
+def _check_amounts(x: LineInput, priority_programs: int,
+                   errors: dict[str, str | Message]) -> tuple[str | None, str | None]:  # fmt: skip
+    """The priority program (one of the year's, at most 100), the pagu (whole rupiah, bool refused though
+    Python counts it an int) and the volume and target (positive decimals, cleaned; None when wrong)."""
+    if isinstance(x.priority_program, bool) or not 1 <= x.priority_program <= min(priority_programs, 100):
         errors["priority_program"] = N_("pilih program prioritas RKPD")
     if isinstance(x.pagu, bool) or not isinstance(x.pagu, int) or not 0 < x.pagu <= MAX_PAGU:
         errors["pagu"] = Message(N_("pagu harus lebih dari nol dan paling banyak %(max)s"), max=_rupiah(MAX_PAGU))
@@ -478,18 +558,16 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> 
                                               " banyak"),
                        N_("target berupa angka lebih dari nol dan paling banyak %(max)s: apa yang dihasilkan dan"
                           " berapa banyak"), errors)  # fmt: skip
-    if errors or volume is None or target is None:
-        raise ValidationFailed(errors)
+    return volume, target
+
+
+def _line_locations(state: Rkpd, given: tuple[str, ...], origins: tuple[str, ...]) -> tuple[str, ...]:
+    """A line from proposals is where its proposals are (restating those places is fine, changing them is
+    not); a Renja line is where the agency says. Sorted, so the same places make the same line."""
     places = {state.items[c].kelurahan for c in origins}
-    if origins and x.locations and set(x.locations) != places:  # restating them is fine; changing them is not
+    if origins and given and set(given) != places:  # restating them is fine; changing them is not
         raise ValidationFailed({"locations": N_("lokasi baris dari usulan warga mengikuti usulannya")})
-    locations = tuple(sorted(places if origins else set(x.locations)))
-    return RkpdLine(
-        line_id=line_id, agency=x.agency, origins=origins, locations=locations,
-        priority_program=x.priority_program, sub_kegiatan_code=x.sub_kegiatan_code.strip(),
-        funding_source=x.funding_source, volume=volume, pagu=x.pagu, target=target, renja_reason=renja_reason,
-        **texts,
-    )  # fmt: skip
+    return tuple(sorted(places if origins else set(given)))
 
 
 def _dana_kelurahan(state: Rkpd, agency: CityAgency, origins: tuple[str, ...]) -> dict[str, str | Message]:

@@ -10,6 +10,7 @@ criterion, the cheaper one comes first, and between equally cheap ones the small
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
@@ -249,66 +250,106 @@ def _mes_round(
       cheapest, and only those are priced exactly with fractions (the estimate only narrows the search;
       every decision is made on exact numbers).
     """
-    groups = Counter(voters)
-    ballots = list(groups)
-    sizes = [groups[b] for b in ballots]
-    values: list[Fraction] = [share]  # value id -> remaining budget
-    floats: list[float] = [float(share)]
-    ids: dict[Fraction, int] = {share: 0}
-    state = [0] * len(ballots)  # group -> value id
-    supporters: dict[str, list[int]] = defaultdict(list)
-    for g, ballot in enumerate(ballots):
-        for item in ballot:
-            supporters[item].append(g)
-    wallets: dict[str, Counter[int]] = {p: Counter({0: sum(sizes[g] for g in gs)}) for p, gs in supporters.items()}
-    funded: list[str] = []
-    prices: dict[str, Fraction] = {}
-    open_items = set(supporters)
+    run = _MesRound(by_id, voters, share, utility)
+    while (best := run.cheapest()) is not None:
+        run.fund(*best)
+    return run.funded, run.prices
 
-    def weight(p: str) -> int:
-        return 1 if utility == "approval" else by_id[p].cost
 
-    estimated: dict[str, float | None] = {}  # per proposal, kept until its supporters' wallets change
-    while True:
+class _MesRound:
+    """The state of one `_mes_round` between its steps. Its loops over proposals and over groups bind what
+    they use to locals first and call nothing per group: with 60,000 voters those loops are the tally."""
+
+    __slots__ = ("by_id", "ballots", "sizes", "values", "floats", "ids", "state", "supporters", "wallets",
+                 "weights", "open_items", "estimated", "funded", "prices")  # fmt: skip
+
+    def __init__(
+        self, by_id: Mapping[str, Item], voters: Sequence[frozenset[str]], share: Fraction, utility: str
+    ) -> None:
+        """Everyone starts with `share`, value id 0; each proposal's wallet counts its supporters per value
+        id. `weights`: satisfaction per proposal, what a price is divided by to compare proposals."""
+        groups = Counter(voters)
+        self.by_id = by_id
+        self.ballots = list(groups)
+        self.sizes = [groups[b] for b in self.ballots]
+        self.values: list[Fraction] = [share]  # value id -> remaining budget
+        self.floats: list[float] = [float(share)]
+        self.ids: dict[Fraction, int] = {share: 0}
+        self.state = [0] * len(self.ballots)  # group -> value id (-1: nothing left)
+        supporters: dict[str, list[int]] = defaultdict(list)
+        for g, ballot in enumerate(self.ballots):
+            for item in ballot:
+                supporters[item].append(g)
+        self.supporters = supporters
+        self.wallets: dict[str, Counter[int]] = {
+            p: Counter({0: sum(self.sizes[g] for g in gs)}) for p, gs in supporters.items()
+        }
+        self.weights = {p: 1 if utility == "approval" else by_id[p].cost for p in supporters}
+        self.open_items = set(supporters)
+        self.estimated: dict[str, float | None] = {}  # per proposal, kept until its supporters' wallets change
+        self.funded: list[str] = []
+        self.prices: dict[str, Fraction] = {}
+
+    def cheapest(self) -> tuple[str, Fraction] | None:
+        """The next proposal to fund and its price per supporter; None once nothing left is affordable.
+        Only proposals whose float estimate is within a hair of the lowest are priced exactly; should none
+        of them be affordable after all, every one with an estimate is, so floats never decide."""
+        estimates = self._estimates()
+        if not estimates:
+            return None
+        lowest = min(e for e, _ in estimates)
+        best = self._best_priced(estimates, lowest * (1 + 1e-9) + 1e-12)
+        if best is None:  # the estimates were all a hair too hopeful: price everything exactly
+            best = self._best_priced(estimates, math.inf)
+        return best
+
+    def _estimates(self) -> list[tuple[float, str]]:
+        """(float price per unit of satisfaction, id) of every open proposal its supporters could pay for;
+        an estimate is reused until a payment changes one of the proposal's supporters' wallets."""
+        estimated, wallets, floats, by_id, weights = self.estimated, self.wallets, self.floats, self.by_id, self.weights
         estimates: list[tuple[float, str]] = []
-        for p in open_items:
+        for p in self.open_items:
             if p not in estimated:
                 approx = _float_price(wallets[p], floats, by_id[p].cost)
-                estimated[p] = None if approx is None else approx / weight(p)
+                estimated[p] = None if approx is None else approx / weights[p]
             per_unit = estimated[p]
             if per_unit is not None:
                 estimates.append((per_unit, p))
-        if not estimates:
-            return funded, prices
-        lowest = min(e for e, _ in estimates)
+        return estimates
+
+    def _best_priced(self, estimates: Sequence[tuple[float, str]], limit: float) -> tuple[str, Fraction] | None:
+        """Of the proposals estimated at most `limit` (math.inf: all), the one with the lowest exact price
+        per unit of satisfaction; ties to the cheaper proposal, then the smaller id. (id, price) or None."""
+        wallets, values, by_id, weights = self.wallets, self.values, self.by_id, self.weights
         best: tuple[Fraction, int, str] | None = None
         best_price = Fraction(0)
         for estimate, p in estimates:
-            if estimate > lowest * (1 + 1e-9) + 1e-12:
+            if estimate > limit:
                 continue
             price = _equal_price(wallets[p], values, by_id[p].cost)
             if price is None:
                 continue
-            key = (price / weight(p), by_id[p].cost, p)
+            key = (price / weights[p], by_id[p].cost, p)
             if best is None or key < best:
                 best, best_price = key, price
-        if best is None:  # the estimates were all a hair too hopeful: price everything exactly
-            for _, p in estimates:
-                price = _equal_price(wallets[p], values, by_id[p].cost)
-                if price is not None:
-                    key = (price / weight(p), by_id[p].cost, p)
-                    if best is None or key < best:
-                        best, best_price = key, price
-            if best is None:
-                return funded, prices
-        p = best[2]
-        funded.append(p)
-        prices[p] = best_price
-        open_items.discard(p)
-        moved: dict[int, int | None] = {}  # old value id -> new value id (None: nothing left)
-        for old in wallets[p]:
+        return None if best is None else (best[2], best_price)
+
+    def fund(self, p: str, price: Fraction) -> None:
+        """Fund `p`: each supporter pays `price`, or all they have if less."""
+        self.funded.append(p)
+        self.prices[p] = price
+        self.open_items.discard(p)
+        self._move_groups(p, self._moves(self.wallets[p], price))
+
+    def _moves(self, wallet: Counter[int], price: Fraction) -> dict[int, int | None]:
+        """Old value id -> new value id (None: nothing left) for each budget the supporters hold: every
+        supporter with the same budget ends with the same one, so a whole count moves at once. A value not
+        seen before gets the next id; a budget the price leaves as it was (a free proposal) does not move."""
+        values, floats, ids = self.values, self.floats, self.ids
+        moved: dict[int, int | None] = {}
+        for old in wallet:
             value = values[old]
-            new_value = value - min(value, best_price)
+            new_value = value - min(value, price)
             if new_value == 0:
                 moved[old] = None
             elif new_value != value:
@@ -317,7 +358,14 @@ def _mes_round(
                     values.append(new_value)
                     floats.append(float(new_value))
                 moved[old] = ids[new_value]
-        for g in supporters[p]:
+        return moved
+
+    def _move_groups(self, p: str, moved: Mapping[int, int | None]) -> None:
+        """Move `p`'s supporting groups to their new values, in the wallets of every open proposal they
+        support too (whose estimates are then dropped); groups left with nothing leave the wallets."""
+        state, sizes, ballots = self.state, self.sizes, self.ballots
+        open_items, estimated, wallets = self.open_items, self.estimated, self.wallets
+        for g in self.supporters[p]:
             old = state[g]
             if old not in moved:
                 continue
