@@ -11,9 +11,10 @@ stage early (`AdvanceStage`), and both are recorded. Once the RKPD of the year i
 Cycles opened before calendars existed carry none: their stage moved only by `AdvanceStage` and nothing
 but adoption closes them.
 
-A cycle opened by mistake (a wrong year typed, a wrong theme or pagu) can be cancelled while none of its
-stages has opened (`CancelCycle`): nothing can have been proposed in it yet, so nothing is stranded, and
-the year may be opened again. Once a stage has opened, residents and staff may have acted on it.
+A cycle opened by mistake (a wrong year typed, a wrong theme or pagu) can be cancelled while nothing was
+made in it (`CancelCycle`; services/cycles.py checks that no proposal, forum or city-level record of the
+year exists, holding the year's cycle lock that everything made in a year holds shared): nothing is
+stranded, and the year may be opened again. An adopted cycle never is.
 """
 
 from __future__ import annotations
@@ -137,12 +138,11 @@ class ChangeWindow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CancelCycle(msgspec.Struct, frozen=True, kw_only=True):
-    """Withdraw a cycle opened by mistake (module docstring); services/cycles.py checks first that the read
-    models hold nothing of the year (a forum may be scheduled before its stage opens)."""
+    """Withdraw a cycle opened by mistake (module docstring); services/cycles.py checks that nothing was
+    made in the year."""
 
     year: int
     reason: str
-    today: dt.date
 
 
 class RecordAdoption(msgspec.Struct, frozen=True, kw_only=True):
@@ -206,21 +206,11 @@ def decide(state: Cycle, command: Command) -> list[Event]:
 
 
 def _cancel(state: Cycle, command: CancelCycle) -> CycleCancelled:
-    """Only a cycle none of whose stages has opened: before that nobody could propose in it or hold its
-    forums, so withdrawing it strands nothing. A cycle without a calendar is open from the start."""
+    """Not once adopted (the year's RKPD is the city's); whether anything was made in the year is the
+    service's to check (it needs the log and the read models). Which stages opened does not matter: a year
+    typed wrong gets a calendar in the past, open at once, and nothing made in it means nobody used it."""
     if state.adopted:
         raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan"), year=command.year))
-    opened = sorted((w for w in state.calendar.values() if w.opens <= command.today), key=lambda w: w.opens)
-    if opened:
-        raise DomainError(Message(
-            N_("siklus RKPD %(year)d tidak dapat dibatalkan: tahap %(stage)s sudah dibuka %(day)s, warga dan"
-               " petugas mungkin sudah memakainya"),
-            year=command.year, stage=WINDOW_LABELS.get(opened[0].stage, opened[0].stage),
-            day=values.long_date(opened[0].opens),
-        ))  # fmt: skip
-    if not state.calendar or state.stage != STAGES[0]:
-        raise DomainError(Message(N_("siklus RKPD %(year)d tidak dapat dibatalkan: tahapnya sudah berjalan"),
-                                  year=command.year))  # fmt: skip
     checks = bounds.Checks()
     reason = checks.text("reason", command.reason, bounds.REASON, required=True)
     checks.done()

@@ -124,9 +124,8 @@ class CycleWindowChanged(Event, frozen=True, tag="cycle.window_changed"):
 
 
 class CycleCancelled(Event, frozen=True, tag="cycle.cancelled"):
-    """Bappeda withdrew a cycle opened by mistake (a wrong year, theme or pagu) before any of its stages
-    opened and before anything was made in it, for the reason given: the year is as if never opened, and
-    may be opened again (domain/cycle.py)."""
+    """Bappeda withdrew a cycle opened by mistake (a wrong year, theme or pagu) before anything was made in
+    it, for the reason given: the year is as if never opened, and may be opened again (domain/cycle.py)."""
 
     year: int
     reason: str

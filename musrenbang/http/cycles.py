@@ -19,8 +19,8 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
+from musrenbang.domain import bounds, values
 from musrenbang.domain import cycle as rules
-from musrenbang.domain import values
 from musrenbang.domain.access import Actor
 from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
 from musrenbang.domain.events import KecamatanCeiling, StageWindow
@@ -202,17 +202,17 @@ class CycleApi(Controller):
         return StageOut(year, (await cycles.load_cycle(store, year)).stage_on(cycles.today()))
 
 
-    @post("/{year:int}/cancel", summary="Withdraw a cycle opened by mistake, before any of its stages opened and"
-          " while nothing was made in it (Bappeda); the year may then be opened again", status_code=200,
+    @post("/{year:int}/cancel", summary="Withdraw a cycle opened by mistake, while nothing (proposal, pokir, forum,"
+          " city-level record) was made in its year (Bappeda); the year may then be opened again", status_code=200,
           guards=[BAPPEDA])  # fmt: skip
     async def cancel_cycle(self, request: Request, year: Year, data: JSONBody[CancelIn], actor: ActorDep,
                            store: StoreDep, runner: RunnerDep, idempotency_key: OptionalKey = None
                            ) -> CancelledOut:  # fmt: skip
-        """404 for a year with no cycle; 409 once a stage has opened or anything was made in the year."""
+        """404 for a year with no cycle; 409 once its RKPD is adopted or anything was made in the year."""
         key, meta = keyed(request, actor, idempotency_key, data)
         result = await cycles.cancel_cycle(store, runner, year, data.reason, meta, key)
         await runner.wait_until_applied(["cycles"], result.last)
-        return CancelledOut(year=year, cancelled=True, reason=data.reason)
+        return CancelledOut(year=year, cancelled=True, reason=bounds.clean_text(data.reason, max_length=bounds.REASON))
 
 
 # --- the staff page -------------------------------------------------------------------------------------
@@ -300,15 +300,13 @@ class CyclePages(Controller):
         """`window`: what was typed in the window form that `failed`, shown again."""
         async with pool.acquire() as conn:
             overview = await cycle_views.overview(conn, cycles.today())
+            # A cycle nothing was made in may be withdrawn (services/cycles.py); the form is offered for those.
+            unmade = await cycle_views.withdrawable(conn, [int(str(c["year"])) for c in overview if not c["adopted"]])
         next_year = max((int(str(c["year"])) for c in overview), default=cycles.today().year) + 1
         # Each form's idempotency key: the same form sent twice (a double tap, a refresh) is recorded once.
         keys = {"open": str(uuid.uuid4()), **{f"{form}.{c['year']}": str(uuid.uuid4()) for c in overview
                                               for form in ("window", "cancel")}}  # fmt: skip
-        # A cycle none of whose stages has opened may be withdrawn (domain/cycle.py); the form says so.
-        today = cycles.today()
-        unopened = {c["year"] for c in overview if not c["adopted"] and c["calendar"]
-                    and all(w["opens"] > today for w in c["calendar"])}  # fmt: skip
-        return page(request, "cycles_staff.html", status=status, actor=actor, cycles=overview, unopened=unopened,
+        return page(request, "cycles_staff.html", status=status, actor=actor, cycles=overview, withdrawable=unmade,
                     values=entered or _new_cycle_values(next_year), failed=failed, window=window or {},
                     errors={f: translate(request, m) for f, m in (errors or {}).items()}, keys=keys,
                     STAGES=rules.STAGES, WINDOWS=rules.WINDOW_LABELS, STAGE_LABELS=rules.STAGE_LABELS,
@@ -360,8 +358,8 @@ class CyclePages(Controller):
     @post("/{year:int}/batal", request_max_body_size=16 * 1024)
     async def cancel_from_form(self, request: Request, pool: PoolDep, actor: ActorDep, store: StoreDep,
                                runner: RunnerDep, year: Year) -> Response:  # fmt: skip
-        """Withdraw a cycle opened by mistake; refused (the page again, the reason beside the form) once a
-        stage has opened or anything was made in the year."""
+        """Withdraw a cycle opened by mistake; refused (the page again, the reason beside the form) once
+        anything was made in the year. A form of a page from before the cycle was withdrawn already: 404."""
         form = await request.form()
         reason = str(form.get("reason", ""))
         key, meta = keyed(request, actor, form_key(form), {"reason": reason})

@@ -113,15 +113,27 @@ async def years_at_work(conn: asyncpg.Connection, stage: str, today: dt.date) ->
 
 
 async def made_in(conn: asyncpg.Connection, year: int) -> dict[str, int]:
-    """What the read models hold of `year` besides its cycle: proposals (a pokir is one), forums and RKPD
-    lines, by kind, only those with any. A cycle that holds any of them is not withdrawn (services/cycles.py)."""
+    """What the read models hold of `year` besides its cycle: proposals (a pokir is one) and forums, by kind,
+    only those with any. A cycle whose year holds any is not withdrawn (services/cycles.py)."""
     row = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM proposals WHERE year = $1) AS proposals,"
-        " (SELECT count(*) FROM forums WHERE year = $1) AS forums,"
-        " (SELECT count(*) FROM rkpd_lines WHERE year = $1) AS lines",
+        " (SELECT count(*) FROM forums WHERE year = $1) AS forums",
         year,
     )  # fmt: skip
     return {kind: count for kind, count in row.items() if count}
+
+
+async def withdrawable(conn: asyncpg.Connection, years: list[int]) -> set[int]:
+    """Of `years`, those whose year the read models hold nothing of (no proposal, forum or city-level
+    record): what the staff page offers to withdraw. The withdrawal checks again, under its locks."""
+    rows = await conn.fetch(
+        "SELECT y FROM unnest($1::int[]) AS y WHERE NOT EXISTS (SELECT 1 FROM proposals p WHERE p.year = y)"
+        " AND NOT EXISTS (SELECT 1 FROM forums f WHERE f.year = y)"
+        " AND NOT EXISTS (SELECT 1 FROM rkpd_state s WHERE s.year = y)"
+        " AND NOT EXISTS (SELECT 1 FROM rkpd_lines l WHERE l.year = y)",
+        years,
+    )  # fmt: skip
+    return {r["y"] for r in rows}
 
 
 async def cycle_row(conn: asyncpg.Connection, year: int) -> asyncpg.Record | None:

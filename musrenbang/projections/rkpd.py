@@ -304,9 +304,9 @@ async def equity_version(conn: asyncpg.Connection, year: int) -> tuple[object, .
 
 
 async def sources_version(conn: asyncpg.Connection, year: int) -> tuple[object, ...]:
-    """The sources view (`/rkpd/{year}/sumber`): the year's RKPD, its proposals (whether each is a pokir)
-    and the city (its daerah pemilihan)."""
-    return await year_version(conn, year, ("rkpd", "proposals"), ("rkpd", "proposals", "city"))
+    """The sources view (`/rkpd/{year}/sumber`): the year's RKPD, its proposals (whether each is a pokir),
+    the city (its daerah pemilihan) and the cycles (a year whose cycle was withdrawn has no such page)."""
+    return await year_version(conn, year, ("rkpd", "proposals"), ("rkpd", "proposals", "cycles", "city"))
 
 
 _line_decoder = msgspec.json.Decoder(RkpdLine)

@@ -17,11 +17,12 @@ import msgspec
 from musrenbang.domain import city as city_rules
 from musrenbang.domain import cycle, rkpd, values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound
-from musrenbang.domain.events import KecamatanCeiling, StageWindow
+from musrenbang.domain.events import CycleCancelled, KecamatanCeiling, StageWindow, event_tag
 from musrenbang.eventlog.store import AppendResult, EventStore, Metadata, read_stream_prefix
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
-from musrenbang.services.freshness import ReadModels, require_fresh
+from musrenbang.services.freshness import UNDER_LOCK_FRESH, ReadModels, require_fresh
+from musrenbang.services.locks import CYCLE_LOCK, RKPD_LOCK
 from musrenbang.services.streams import Aggregate, execute, load
 
 CYCLE = Aggregate(cycle.Cycle(), cycle.decide, cycle.evolve)
@@ -94,24 +95,44 @@ async def change_window(store: EventStore, command: cycle.ChangeWindow, metadata
 
 async def cancel_cycle(store: EventStore, read_models: ReadModels, year: int, reason: str, metadata: Metadata,
                        idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
-    """Withdraw a cycle opened by mistake, before any of its stages opened (domain/cycle.py) and while the
-    read models, caught up with the log first, hold nothing of its year: a forum can be scheduled before
-    its stage opens. The domain's rule is what keeps residents out meanwhile: nothing is proposed in a
-    cycle none of whose stages is open, and a window change and the withdrawal both append to the cycle's
-    stream, so one of them is refused (optimistic concurrency). A forum scheduled in the very moment
-    between the read and the withdrawal is left in a year with no cycle: it cannot be opened or held (both
-    ask the cycle) until the year is opened again."""
-    await require_fresh(read_models, ["proposals", "forums", "rkpd"])
-    async with store.pool.acquire() as conn:
+    """Withdraw a cycle opened by mistake while nothing was made in its year (domain/cycle.py): no proposal
+    or pokir, no forum (one may be scheduled before its stage opens), nothing at the city level. Checked
+    holding the year's cycle lock exclusively (services/locks.py), which everything that makes something
+    in a year holds shared from its own check that the cycle is there (`hold_year`) to its commit, and the
+    city level's lock: what committed before is seen (the read models are caught up once the locks are
+    held), and what comes after finds the cycle gone."""
+    command = cycle.CancelCycle(year=year, reason=reason)
+
+    async def nothing_made(conn: asyncpg.Connection, state: cycle.Cycle) -> None:
+        cycle.decide(state, command)  # its own refusals (no such cycle, adopted, no reason) before any wait
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", CYCLE_LOCK, year)
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", RKPD_LOCK, year)
+        await require_fresh(read_models, ["proposals", "forums"], timeout=UNDER_LOCK_FRESH)
         made = await cycle_views.made_in(conn, year)
-    if made:
-        raise DomainError(Message(N_("siklus RKPD %(year)d tidak dapat dibatalkan: sudah ada %(proposals)d usulan,"
-                                     " %(forums)d musyawarah dan %(lines)d baris RKPD di dalamnya"),
-                                  year=year, proposals=made.get("proposals", 0), forums=made.get("forums", 0),
-                                  lines=made.get("lines", 0)))  # fmt: skip
-    command = cycle.CancelCycle(year=year, reason=reason, today=today())
+        city = await conn.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", rkpd.stream_id(year))
+        if made or city:
+            raise DomainError(Message(
+                N_("siklus RKPD %(year)d tidak dapat dibatalkan: sudah ada %(proposals)d usulan, %(forums)d"
+                   " musyawarah dan %(city)d catatan tingkat kota di dalamnya"),
+                year=year, proposals=made.get("proposals", 0), forums=made.get("forums", 0), city=city,
+            ))  # fmt: skip
+
+    await require_fresh(read_models, ["proposals", "forums"])  # the long wait, if any, before the locks
     return await execute(store, CYCLE, cycle.stream_id(year), command, metadata=metadata,
-                         idempotency_key=idempotency_key)  # fmt: skip
+                         idempotency_key=idempotency_key, guard=nothing_made)  # fmt: skip
+
+
+async def hold_year(conn: asyncpg.Connection, year: int) -> None:
+    """Hold `year`'s cycle lock shared to the end of `conn`'s transaction (services/locks.py), then refuse
+    if the cycle is not there any more: a withdrawal committed since the caller read it. What makes
+    something in a year calls it in the transaction that writes it. The check reads only the newest event
+    of the cycle's stream, read after the lock is granted (a statement of its own: one statement's snapshot
+    is taken before any lock it waits for)."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", CYCLE_LOCK, year)
+    newest = await conn.fetchval("SELECT event_type FROM events WHERE stream_id = $1 ORDER BY stream_version DESC"
+                                 " LIMIT 1", cycle.stream_id(year))  # fmt: skip
+    if newest is None or newest == event_tag(CycleCancelled):
+        raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
 
 
 async def open_for(store: EventStore, year: int, stage: str, on: dt.date | None = None,

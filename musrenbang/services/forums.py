@@ -55,7 +55,7 @@ from musrenbang.eventlog.store import (
     read_stream_prefix,
 )
 from musrenbang.services import cycles
-from musrenbang.services.freshness import ReadModels, require_fresh
+from musrenbang.services.freshness import UNDER_LOCK_FRESH, ReadModels, require_fresh
 from musrenbang.services.locks import INTAKE_LOCK
 from musrenbang.services.streams import Aggregate, load, thawed
 
@@ -97,10 +97,6 @@ async def lock_forum_place(conn: asyncpg.Connection, level: str, region: str, ye
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _PLACE_LOCK, f"{level} {region} {year}")
 
 
-UNDER_LOCK_FRESH = 2.0
-"""Seconds a decision holding `lock_forum_place` waits for the read models to reach the log once more: they
-were brought there before the lock (with no connection held), so this covers only a forum opened, or a
-merge committed, just before the lock was granted, which its own request waits to see applied."""
 
 
 async def fresh_under_lock(read_models: ReadModels | None, names: Sequence[str]) -> None:
@@ -160,9 +156,13 @@ class ForumService:
             if not state.exists:
                 raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=command.year))
             cycle_rules.check_forum_day(state, command.level, command.held_on, on or cycles.today())
-        return await self._store.append(
-            Append(rules.stream_id(command.forum_id), NEW_STREAM, events), metadata=metadata
-        )
+        if command.origin != "musrenbang" or command.held_on is None:  # an imported election: no cycle of ours
+            return await self._store.append(Append(rules.stream_id(command.forum_id), NEW_STREAM, events),
+                                            metadata=metadata)  # fmt: skip
+        async with self._store.transaction() as conn:  # the cycle held to the commit (cycles.hold_year)
+            await cycles.hold_year(conn, command.year)
+            return await self._store.append(Append(rules.stream_id(command.forum_id), NEW_STREAM, events),
+                                            metadata=metadata, conn=conn)  # fmt: skip
 
     async def register_delegates(
         self, forum_id: str, delegates: Sequence[rules.RegisterDelegate], metadata: Metadata

@@ -18,6 +18,10 @@ from typing import Protocol
 from musrenbang.domain.errors import N_, DomainError
 
 FRESH_TIMEOUT = 10.0
+UNDER_LOCK_FRESH = 2.0
+"""Seconds a decision holding a lock waits for the read models to reach the log once more: they were brought
+there before the lock (with no connection held), so this covers only what committed just before the lock
+was granted (a forum opened, a merge), which its own request waits to see applied."""
 
 
 class ReadModels(Protocol):

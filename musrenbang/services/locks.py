@@ -12,3 +12,9 @@ the intake — the Forum Perangkat Daerah's close, or an adoption with none — 
 was forwarded is taken up (services/rkpd.py): neither lands between the other's check and commit. Taken
 before RKPD_LOCK, and apart from it, because the check waits for the forums read model with a connection
 held: only kecamatan closes of the year wait meanwhile, not every agency saving a line."""
+
+CYCLE_LOCK = 0x6379
+"""A year's cycle: (CYCLE_LOCK, year). Held shared by what makes something in a year (a proposal or pokir
+submitted, a forum scheduled) from its check that the year's cycle is there to its commit, and exclusive
+by a cycle's withdrawal around its check that nothing was made in the year (services/cycles.py): nothing
+lands in a year whose cycle is being withdrawn. Taken before RKPD_LOCK when both are."""

@@ -53,11 +53,15 @@ class PokirService:
                          forum_pd_closed=city_forums.FORUM_PD in city_level.forums_closed)  # fmt: skip
 
     async def _checked(self, actor: Actor, year: int, raw: proposal.ProposalInput, reses: Reses,
-                       on: dt.date | None, *, revising: bool = False,
+                       on: dt.date | None, *, revising: bool = False, dapil: str | None = None,
                        ) -> tuple[proposal.ProposalContent, proposal.PokirFrom]:  # fmt: skip
         """The content and origin of a member's pokir for `year`, every field checked (all at once where
-        they can be), the deadline, and the Forum Perangkat Daerah still to close."""
+        they can be), the deadline, and the Forum Perangkat Daerah still to close. `dapil`: the one a pokir
+        being revised was submitted in, which it keeps (an account moved to another dapil since,
+        `musrenbang user move`, still corrects what it brought from the old one)."""
         member = await self._member(actor)
+        if dapil is not None:
+            member = msgspec.structs.replace(member, dapil=dapil)
         day = on or cycles.today()
         await self.check_open(year, day, revising=revising)
         errors: dict[str, str] = {}
@@ -99,7 +103,8 @@ class PokirService:
                 continue  # another pokir has this code (rare: 40-bit codes): derive the next
             try:
                 result = await execute(self._store, PROPOSAL, proposal.stream_id(code), command, metadata=meta,
-                                       idempotency_key=idempotency_key)  # fmt: skip
+                                       idempotency_key=idempotency_key,
+                                       guard=lambda conn, _: cycles.hold_year(conn, year))  # fmt: skip
             except ConcurrencyError:
                 continue  # taken in between
             return code_of(result), result
@@ -120,7 +125,7 @@ class PokirService:
             raise NotFound(N_("pokok pikiran tidak ditemukan"))
         if state.pokir.member != actor.username:
             raise Forbidden(N_("pokok pikiran ini milik anggota DPRD lain"))
-        content, origin = await self._checked(actor, state.year, raw, reses, on, revising=True)
+        content, origin = await self._checked(actor, state.year, raw, reses, on, revising=True, dapil=state.pokir.dapil)
         meta = Metadata(actor=actor.username, role=actor.role, fingerprint=fingerprint)
         return await execute(self._store, PROPOSAL, proposal.stream_id(code),
                              proposal.ReviseProposal(code=code, content=content, pokir=origin), metadata=meta,

@@ -213,8 +213,8 @@ class ProposalService:
                 return carry
             appends.append(carry)
         try:
-            result = await self._append_with_private_data(code, asked.ref, asked.proposer, asked.photos, appends,
-                                                          asked.meta, asked.idempotency_key)  # fmt: skip
+            result = await self._append_with_private_data(code, asked.year, asked.ref, asked.proposer, asked.photos,
+                                                          appends, asked.meta, asked.idempotency_key)  # fmt: skip
         except _Replayed as twin:
             return await self._submitted(twin.result, replayed=True)
         except ConcurrencyError:
@@ -237,6 +237,7 @@ class ProposalService:
     async def _append_with_private_data(
         self,
         code: str,
+        year: int,
         ref: str,
         proposer: rules.Proposer,
         photos: Sequence[ProcessedPhoto],
@@ -247,8 +248,10 @@ class ProposalService:
         """The proposer's contact, their subscription, the photos and the events in one transaction: both
         the personal data and the log, or neither. The subscription goes in before the events, so that the
         outbox, filled in the same transaction, finds it. A twin of this request that committed first
-        raises `_Replayed`, rolling back all of this attempt."""
+        raises `_Replayed`, rolling back all of this attempt. The year's cycle is held (`cycles.hold_year`)
+        to the commit: a withdrawal of the cycle does not land between its check and this proposal."""
         async with self._store.transaction() as conn:
+            await cycles.hold_year(conn, year)
             await conn.execute(
                 "INSERT INTO proposer_contacts (ref, proposal_code, name, phone, email, notify)"
                 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ref) DO NOTHING",

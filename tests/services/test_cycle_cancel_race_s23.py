@@ -1,0 +1,108 @@
+"""A cycle's withdrawal racing what makes something in its year (review s23: a forum scheduled and a pokir
+submitted 1-2 ms after a withdrawal both committed, left in a year with no cycle). Now each holds the year's
+cycle lock (services/locks.py, CYCLE_LOCK) shared from its check that the cycle is there to its commit, and
+the withdrawal holds it exclusively around its check that nothing was made: whichever waits sees the other.
+Each test holds one side's lock in a transaction of its own, shows the other side waiting for it, then
+commits that side's event."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from musrenbang.domain import cycle as cycle_rules
+from musrenbang.domain import forum as f
+from musrenbang.domain import proposal as p
+from musrenbang.domain.errors import DomainError, NotFound
+from musrenbang.eventlog.store import NEW_STREAM, Append, EventStore, Metadata
+from musrenbang.projections import all_projections
+from musrenbang.projections.runner import ProjectionRunner
+from musrenbang.services import cycles
+from musrenbang.services.forums import ForumService
+from musrenbang.services.locks import CYCLE_LOCK
+from musrenbang.services.proposals import ProposalService
+from musrenbang.services.streams import load
+from tests.cycles import FORUM_DAY, open_test_cycle
+
+YEAR = 2022
+META = Metadata(actor="bappeda", role="admin")
+
+
+def _forum(forum_id: str) -> f.ScheduleForum:
+    return f.ScheduleForum(forum_id=forum_id, level="kelurahan", region="32.75.01.1001", year=YEAR,
+                           title="Musrenbang dijadwalkan", held_on=FORUM_DAY, place="Aula", chair="Lurah",
+                           ceiling=60_000_000)  # fmt: skip
+
+
+async def _waiting(pool: asyncpg.Pool) -> bool:
+    """Whether a session waits for the year's cycle lock (seen in pg_locks, not assumed)."""
+    for _ in range(200):
+        if await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                               " AND classid = $1 AND objid = $2", CYCLE_LOCK, YEAR):  # fmt: skip
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_a_withdrawal_waits_for_a_forum_being_scheduled_and_then_refuses(store: EventStore,
+                                                                               pool: asyncpg.Pool) -> None:  # fmt: skip
+    await open_test_cycle(store)
+    runner = ProjectionRunner(pool, all_projections())
+    await runner.catch_up_all()
+    forum_id = f"RACE{uuid.uuid4().hex[:6].upper()}"
+    async with pool.acquire() as conn:
+        scheduling = conn.transaction()
+        await scheduling.start()
+        await cycles.hold_year(conn, YEAR)  # the forum's check passed; its commit is still to come
+        cancelling = asyncio.create_task(cycles.cancel_cycle(store, runner, YEAR, "salah tahun", META))
+        assert await _waiting(pool), "the withdrawal did not wait for the year's cycle lock"
+        assert not cancelling.done()
+        events = f.decide(f.Forum(), _forum(forum_id))
+        await store.append(Append(f.stream_id(forum_id), NEW_STREAM, events), metadata=META, conn=conn)
+        await scheduling.commit()
+    with pytest.raises(DomainError, match="1 musyawarah"):
+        await cancelling
+    assert (await cycles.load_cycle(store, YEAR)).exists
+
+
+async def test_a_forum_and_a_proposal_wait_for_a_withdrawal_and_are_refused(store: EventStore,
+                                                                            pool: asyncpg.Pool) -> None:  # fmt: skip
+    await open_test_cycle(store)
+    runner = ProjectionRunner(pool, all_projections())
+    forums = ForumService(pool, store, runner)
+    proposals = ProposalService(pool, store, b"k" * 32, runner)
+    content = await proposals.validate(p.ProposalInput(
+        kelurahan="32.75.01.1001", rw="6", rt="2", kind="fisik", bidang="infrastruktur", title="Saluran RW 06",
+        problem="Saluran tersumbat setiap hujan", solution="Normalisasi saluran", beneficiaries="30", volume="5",
+        unit="meter", estimated_cost="6 juta", address="Jl. Uji",
+    ), year=YEAR)  # fmt: skip
+    async with pool.acquire() as conn:
+        withdrawal = conn.transaction()
+        await withdrawal.start()
+        # The withdrawal's hold, from its check that nothing was made to its commit (services/cycles.py).
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", CYCLE_LOCK, YEAR)
+        scheduling = asyncio.create_task(forums.schedule(_forum("RACEFORUM"), META))
+        submitting = asyncio.create_task(proposals.submit(
+            content, p.validate_proposer("Yanti Harahap", "0812-3300-4400"), idempotency_key="race-s23",
+            request_fingerprint="race", year=YEAR))  # fmt: skip
+        assert await _waiting(pool), "neither waited for the year's cycle lock"
+        for _ in range(100):  # both of them, not only the first to get there
+            if await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                                   " AND classid = $1 AND objid = $2", CYCLE_LOCK, YEAR) == 2:  # fmt: skip
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the forum and the proposal did not both wait for the withdrawal")
+        state, head = await load(store, cycles.CYCLE, cycle_rules.stream_id(YEAR), conn)
+        events = cycle_rules.decide(state, cycle_rules.CancelCycle(year=YEAR, reason="salah tahun"))
+        await store.append(Append(cycle_rules.stream_id(YEAR), head, events), metadata=META, conn=conn)
+        await withdrawal.commit()
+    for task in (scheduling, submitting):
+        with pytest.raises(NotFound, match="belum dibuka"):
+            await task
+    written = await pool.fetchval("SELECT count(*) FROM events WHERE event_type IN ('forum.scheduled',"
+                                  " 'proposal.submitted')")  # fmt: skip
+    assert written == 0 and not await pool.fetchval("SELECT count(*) FROM proposer_contacts")
