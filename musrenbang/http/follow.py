@@ -97,13 +97,13 @@ class FollowPages(Controller):
     async def confirm_form(self, request: Request, pool: PoolDep, token: FromPath[str]) -> Template:
         """The confirmation mail's link: a button, so that only a person confirms."""
         sub, subject = await _by_token(pool, token)
-        return _token_page(request, await following.state(pool, sub), subject, token)
+        return _token_page(request, await following.state(pool, sub, subject), subject, token)
 
     @post("/ikuti/{token:str}", status_code=200)
     async def confirm(self, request: Request, pool: PoolDep, token: FromPath[str]) -> Template:
         sub, subject = await _by_token(pool, token)
         state = await following.confirm(pool, sub, subject)
-        return _token_page(request, state, subject, token, status=410 if state == "expired" else 200)
+        return _token_page(request, state, subject, token, status={"expired": 410, "ended": 409}.get(state, 200))
 
     @get("/berhenti/{token:str}")
     async def stop_form(self, request: Request, pool: PoolDep, token: FromPath[str]) -> Template:

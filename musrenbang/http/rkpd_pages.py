@@ -30,6 +30,7 @@ from litestar.response import Redirect, Template
 
 from musrenbang.domain import agency as agencies
 from musrenbang.domain import city_forums, values
+from musrenbang.domain import realisation as realisation_rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.city import City
 from musrenbang.domain.errors import N_
@@ -88,7 +89,7 @@ def _labels() -> dict[str, Any]:
     return {"RULES": RULE_LABELS, "LEVELS": LEVEL_LABELS, "SOURCES": SOURCE_LABELS, "CRITERIA": CRITERIA,
             "ROLES": ROLE_LABELS, "FUNDING": agencies.FUNDING_SOURCES, "CITY_FORUMS": city_forums.FORUMS,
             "CITY_FORUM_PAGES": city_forums.PAGES, "score_text": score_text, "selected_at": selected_at,
-            "forum_level": forum_level}  # fmt: skip
+            "forum_level": forum_level, "FINAL_STAGES": realisation_rules.FINAL}  # fmt: skip
 
 
 # --- the list ---------------------------------------------------------------------------------------

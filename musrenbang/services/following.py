@@ -136,20 +136,27 @@ async def confirmable(pool: asyncpg.Pool, sub: Subscription) -> bool:
     ))  # fmt: skip
 
 
-async def state(pool: asyncpg.Pool, sub: Subscription) -> Literal["stopped", "confirmed", "pending", "expired"]:
-    """Where the subscription stands, as its confirmation link's page says it."""
+async def state(pool: asyncpg.Pool, sub: Subscription, subject: Followed | None
+                ) -> Literal["stopped", "confirmed", "pending", "expired", "ended"]:  # fmt: skip
+    """Where the subscription stands, as its confirmation link's page says it: "ended" for one not
+    confirmed yet whose RKPD line's work ended meanwhile (nothing left to confirm)."""
     if sub.stopped_at:
         return "stopped"
     if sub.confirmed:
         return "confirmed"
+    if subject is not None and subject.ended:
+        return "ended"
     return "pending" if await confirmable(pool, sub) else "expired"
 
 
 async def confirm(pool: asyncpg.Pool, sub: Subscription, subject: Followed | None
-                  ) -> Literal["expired", "confirmed_now", "stopped"]:  # fmt: skip
+                  ) -> Literal["expired", "confirmed_now", "stopped", "ended"]:  # fmt: skip
     """Confirm the subscription, with the copies a merge made of it: "confirmed_now" (also when it was
     confirmed already), "stopped" when it was stopped, "expired" when its link no longer confirms
-    (`confirmable`)."""
+    (`confirmable`), "ended" when it was asked for an RKPD line whose work has ended since (finished or
+    dropped: no news will come, so nothing is confirmed)."""
+    if not sub.confirmed and not sub.stopped_at and subject is not None and subject.ended:
+        return "ended"
     if not sub.confirmed and not sub.stopped_at and not await confirmable(pool, sub):
         return "expired"
     async with pool.acquire() as conn, conn.transaction():

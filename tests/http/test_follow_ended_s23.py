@@ -19,7 +19,7 @@ import pytest
 from musrenbang.domain import realisation
 from musrenbang.eventlog import codec
 from musrenbang.services import following
-from tests.http.test_follow import ask, mails, new_email, subscriptions
+from tests.http.test_follow import ask, csrf, mails, new_email, subscriptions
 
 pytestmark = pytest.mark.slow
 
@@ -112,3 +112,21 @@ async def test_ended_is_the_domains_final_stages(app_pool: asyncpg.Pool, line: s
     ended = following.Followed(line, f"/telusur/{line}", TITLE, True, ended="batal")
     await following.subscribe(app_pool, ended, email)
     assert await subscriptions(app_pool, email) == [] and await mails(app_pool, email) == []
+
+
+async def test_a_confirmation_asked_before_the_work_ended_confirms_nothing(
+    client: httpx.AsyncClient, app_pool: asyncpg.Pool, line: str
+) -> None:
+    """Review s23: asked while the line was at work, the mail's link still confirmed after it was dropped."""
+    await at_stage(app_pool, line, "pelaksanaan")
+    email = new_email()
+    assert (await ask(client, line, email)).status_code == 200
+    [sub] = await subscriptions(app_pool, email)
+    await at_stage(app_pool, line, "batal")
+    page = await client.get(f"/ikuti/{sub['token']}")
+    assert page.status_code == 200 and ENDED["batal"] in page.text
+    assert f'action="/ikuti/{sub["token"]}"' not in page.text  # no button to confirm it by
+    done = await client.post(f"/ikuti/{sub['token']}", data={"_csrf_token": await csrf(client)})
+    assert done.status_code == 409 and ENDED["batal"] in done.text
+    [after] = await subscriptions(app_pool, email)
+    assert after["confirmed"] is False
