@@ -106,8 +106,8 @@ class Feed:
     author: str
     lang: str
     since: dt.datetime
-    """When what the feed follows began (a year's cycle opened, the city set up): its `updated` while it
-    has no entry yet."""
+    """When what the feed follows began (a year's cycle opened; for a place, the first cycle): its
+    `updated` while it has no entry yet."""
 
 
 # --- the three feeds --------------------------------------------------------------------------------

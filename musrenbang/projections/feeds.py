@@ -110,7 +110,7 @@ async def rkpd_changes(conn: asyncpg.Connection, year: int, *, limit: int = LIMI
 
 async def year_started(conn: asyncpg.Connection, year: int) -> dt.datetime | None:
     """When `year` became a planning year: its cycle's opening, or, for an RKPD loaded before cycles existed,
-    the city's first settings. None when `year` is none. A feed with no entries yet is dated by it (Atom's
+    the city's settings. None when `year` is none. A feed with no entries yet is dated by it (Atom's
     `updated` is required: the moment the feed began is true, where 1970 was not)."""
     row = await conn.fetchrow(
         "SELECT (SELECT started_at FROM cycles WHERE year = $1) AS started,"
@@ -123,8 +123,12 @@ async def year_started(conn: asyncpg.Connection, year: int) -> dt.datetime | Non
 
 
 async def city_started(conn: asyncpg.Connection) -> dt.datetime:
-    """When the city was first set up: what a region's feed with no entries yet is dated by."""
-    return await conn.fetchval("SELECT min(configured_at) FROM city") or EPOCH
+    """When the city began taking proposals, its first cycle's opening: what a region's feed with no entries
+    yet is dated by. Before any cycle, when its settings were last changed (the city's read model keeps
+    one row, written again at each change, so its first setup is not there to read)."""
+    return await conn.fetchval(
+        "SELECT coalesce((SELECT min(started_at) FROM cycles), (SELECT min(configured_at) FROM city))"
+    ) or EPOCH
 
 
 def _timeline(r: asyncpg.Record) -> Change:

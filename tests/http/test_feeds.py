@@ -241,12 +241,12 @@ def test_an_empty_feed_is_still_valid_atom_dated_by_when_it_began() -> None:
     assert root.findtext(f"{A}author/{A}name") == "Musrenbang"
 
 
-async def test_a_place_with_no_proposals_has_a_feed_dated_by_the_city_s_setup(
+async def test_a_place_with_no_proposals_has_a_feed_dated_by_the_first_cycle(
     web: httpx.AsyncClient, city: asyncpg.Pool
 ) -> None:
     """Atom requires `updated`; an empty feed said 1970, which readers show as the feed's last change."""
     async with city.acquire() as conn:
-        set_up = await conn.fetchval("SELECT min(configured_at) FROM city")
+        set_up = await conn.fetchval("SELECT min(started_at) FROM cycles")
         quiet = await conn.fetchval(
             "SELECT r.kode FROM regions r WHERE r.tingkat = 'kelurahan' AND r.kode LIKE $1 || '%'"
             " AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.kelurahan = r.kode) ORDER BY r.kode LIMIT 1",
