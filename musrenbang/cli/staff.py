@@ -118,14 +118,14 @@ def user_move(username: str, region: str | None, opd: str | None, dapil: str | N
     settings = settings_from_env()
     with database(settings, create=False) as url:
         try:
-            role = run(migrated(url, lambda conn: move_user(conn, username, region=region, opd=opd, dapil=dapil),
-                                existing=True))  # fmt: skip
+            moved = run(migrated(url, lambda conn: move_user(conn, username, region=region, opd=opd, dapil=dapil),
+                                 existing=True))  # fmt: skip
         except ValidationFailed as exc:
             raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
-    if role is None:
+    if moved is None:
         raise Failure(f"no account {username!r}")
-    click.echo(f"moved {username} ({role}) to {region or opd or 'dapil ' + str(dapil)}; its sessions and tokens"
-               " are ended")
+    role, scope = moved
+    click.echo(f"moved {username} ({role}) to {scope}; its sessions and tokens are ended")
 
 
 @user.command("password")

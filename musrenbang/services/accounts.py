@@ -119,10 +119,11 @@ async def _scope(
 
 
 async def move_user(conn: asyncpg.Connection, username: str, *, region: str | None = None, opd: str | None = None,
-                    dapil: str | None = None) -> str | None:  # fmt: skip
+                    dapil: str | None = None) -> tuple[str, str] | None:  # fmt: skip
     """Let an account act for another region (a facilitator), agency (`opd`) or dapil (`dprd`): a
     reorganisation that retires an agency code or redraws the dapil moves its people to the successor, and
-    their accounts, names and history stay theirs. Returns the account's role (None: no such account).
+    their accounts, names and history stay theirs. Returns the account's role and its new scope as stored
+    (None: no such account).
     Ends the account's sessions and tokens, as a new password does: a page still open would otherwise act
     for the new scope with what was read for the old one. Past events keep the scope they were made in
     (they name the agency or region in their own fields)."""
@@ -147,7 +148,7 @@ async def move_user(conn: asyncpg.Connection, username: str, *, region: str | No
                            region, opd, dapil)  # fmt: skip
         await conn.execute("UPDATE sessions SET revoked_at = now() WHERE username = $1 AND revoked_at IS NULL",
                            username)  # fmt: skip
-    return role
+    return role, region or opd or f"dapil {dapil}"
 
 
 def _member(

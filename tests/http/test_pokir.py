@@ -179,6 +179,35 @@ async def test_only_a_member_enters_pokir_and_only_the_secretariat_checks_them(d
     assert mine["status"] == "diteruskan_setwan" and mine["title"] == revised["title"]
 
 
+async def test_a_member_moved_to_another_dapil_still_corrects_a_pokir_of_the_old_one(dprd) -> None:  # noqa: ANN001
+    """Review s23: after `musrenbang user move --dapil`, a pokir returned from before the move could not be
+    revised as it was (its kelurahan "outside" the new dapil) and one revised elsewhere changed dapil."""
+    from musrenbang.services.accounts import add_user as add_account
+    from musrenbang.services.accounts import move_user
+
+    client, pool, ctx = dprd
+    username = f"pindah-{ctx['tag']}"
+    async with pool.acquire() as conn:
+        await add_account(conn, username, PASSWORD, "dprd", None, None, dapil="Bekasi 1", name="Drs. Pindah Dapil")
+
+    async def signed_in() -> dict[str, str]:
+        r = await client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    code = (await _submit(client, await signed_in(), title="Saluran Jl. Dahlia")).json()["code"]
+    r = await client.post(f"/api/v1/pokir/{code}/return", json={"reason": "lengkapi volume"},
+                          headers=ctx["auth"]["setwan"])  # fmt: skip
+    assert r.status_code == 200, r.text
+    async with pool.acquire() as conn:
+        assert await move_user(conn, username, dapil="Bekasi 2") == ("dprd", "dapil Bekasi 2")
+    revised = {k: v for k, v in POKIR.items() if k != "year"} | {"title": "Saluran Jl. Dahlia", "volume": "350"}
+    r = await client.post(f"/api/v1/pokir/{code}/revise", json=revised, headers=await signed_in())
+    assert r.status_code == 200, r.text
+    assert (await client.get(f"/api/v1/pokir/{code}")).json()["dapil"] == "Bekasi 1"  # where it was brought
+    new = await _submit(client, await signed_in(), title="Saluran Jl. Mawar")
+    assert new.status_code == 422 and "Bekasi 2" in new.text  # a new one: the member's dapil now
+
+
 async def test_forwarded_pokir_reach_the_agencies_and_their_share_of_the_pagu_is_public(dprd) -> None:  # noqa: ANN001
     client, pool, ctx = dprd
     auth = ctx["auth"]
