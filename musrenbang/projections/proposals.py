@@ -336,9 +336,9 @@ class _Batch:
             e.year, rules.TIDAK_DIPROSES, r.recorded_at, list(rules.CLOSED_AT_ADOPTION),
             list(rules.CLOSED_AT_ADOPTION.values()),
         )  # fmt: skip
-        for row in sorted(left, key=lambda row: row["code"]):
+        for row in sorted(left, key=lambda row: row["code"]):  # as migrations 0044 and 0045 write them too
             self.entry(row["code"], r, {"unprocessed": True, "year": e.year, "revision": e.revision,
-                                        "reason": row["reason"], "adopted_on": adopted_on})  # fmt: skip
+                                        "reason": row["reason"]})  # fmt: skip
 
     async def enacted(self, r: RecordedEvent, e: RkpdEnacted) -> None:
         """Every proposal in a line of the year (read back, so the queued writes go first)."""
