@@ -23,7 +23,7 @@ from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
-from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import CityItem, Event, RkpdAdopted
 from musrenbang.domain.notices import Notice
 from musrenbang.eventlog import outbox
@@ -95,15 +95,18 @@ async def _pokir_answered(store: EventStore, year: int, state: rules.Rkpd, conn:
 
 
 def _stage_allows(command: rules.Command, year: int, state: cycle_rules.Cycle, on: dt.date | None) -> None:
-    """Taking up proposals needs the Forum Perangkat Daerah's window to have opened, and the RKPD not
-    to be adopted yet. Everything else follows the RKPD's own rules (a change after adoption needs a
-    reason and a new adoption: the amendment path). A city forum is dated inside its stage's window (it
-    may be recorded after the window closed: a Berita Acara is often typed up later)."""
+    """Taking up proposals needs the year's cycle (a withdrawn one is none), the Forum Perangkat Daerah's
+    window to have opened, and the RKPD not to be adopted yet. Everything else follows the RKPD's own rules
+    (a change after adoption needs a reason and a new adoption: the amendment path). A city forum is dated
+    inside its stage's window (it may be recorded after the window closed: a Berita Acara is often typed up
+    later)."""
     if isinstance(command, city_forums.ScheduleCityForum) and command.forum in city_forums.STAGE:
         cycle_rules.check_held_in_window(state, city_forums.STAGE[command.forum], command.held_on)
         return
     if not isinstance(command, rules.ReceiveProposals):
-        return
+        return  # every other command needs the city level opened by a receive (domain/rkpd.py)
+    if not state.exists:  # never opened, or withdrawn (read under RKPD_LOCK, which a withdrawal holds)
+        raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
     day = on or cycles.today()
     if state.adopted:
         raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: tidak ada lagi yang dapat ditambahkan"

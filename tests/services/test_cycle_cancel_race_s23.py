@@ -106,3 +106,21 @@ async def test_a_forum_and_a_proposal_wait_for_a_withdrawal_and_are_refused(stor
     written = await pool.fetchval("SELECT count(*) FROM events WHERE event_type IN ('forum.scheduled',"
                                   " 'proposal.submitted')")  # fmt: skip
     assert written == 0 and not await pool.fetchval("SELECT count(*) FROM proposer_contacts")
+
+
+async def test_the_city_level_is_not_opened_in_a_year_with_no_cycle_or_a_withdrawn_one(
+    store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """Review s23: a receive (which opens the city level) was taken for a year never opened, or withdrawn,
+    and the year could then never be withdrawn again (its city-level stream was no longer empty)."""
+    from musrenbang.services.rkpd import RkpdService
+
+    await open_test_cycle(store)
+    runner = ProjectionRunner(pool, all_projections())
+    rkpd = RkpdService(pool, store, runner)
+    with pytest.raises(NotFound, match="siklus RKPD 2031 belum dibuka"):
+        await rkpd.receive(2031, META)
+    await cycles.cancel_cycle(store, runner, YEAR, "salah tahun", META)
+    with pytest.raises(NotFound, match=f"siklus RKPD {YEAR} belum dibuka"):
+        await rkpd.receive(YEAR, META)
+    assert not await pool.fetchval("SELECT count(*) FROM events WHERE stream_id LIKE 'rkpd-%'")
