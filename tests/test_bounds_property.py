@@ -307,7 +307,13 @@ def test_the_city_level_and_merges_with_reasons(site, pass_reason, withdraw_reas
     codes = [f"P{n:06d}{k}"[-8:] for k in "ABC"]
     items = tuple(CityItem(code=c, title="Usulan kota", kelurahan="32.75.01.1001", bidang="infrastruktur",
                            cost=10_000_000, agency="DBMSDA", forum_id="F1") for c in codes)  # fmt: skip
-    year = 2030 + n % 60  # a year of its own: adoption needs every proposal of the year decided
+    # A year of its own (adoption needs every proposal of the year decided), with a cycle: the city level is
+    # opened only in a year whose cycle is there. Without a calendar, so that its stages allow it today.
+    year = next(y for y in range(2023, 2101) if y not in s.years_open)
+    start = cycle.StartCycle(year=year, region="32.75", theme="Tahun kota", priority_programs=("Program",),
+                             require_calendar=False)  # fmt: skip
+    loop.run(execute(s.store, CYCLE, cycle.stream_id(year), start, metadata=META))
+    s.years_open.add(year)
     assert loop.run(s.accepted(lambda: s.rkpd.execute(year, r.ReceiveProposals(year=year, items=items), META)))
     reason_ok = clean(pass_reason, bounds.REASON) and filled(pass_reason)
     passed = r.PassProposal(code=codes[0], to_agency="DISPERKIMTAN", reason=pass_reason)
