@@ -156,11 +156,9 @@ class ForumService:
             if not state.exists:
                 raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=command.year))
             cycle_rules.check_forum_day(state, command.level, command.held_on, on or cycles.today())
-        if command.origin != "musrenbang" or command.held_on is None:  # an imported election: no cycle of ours
-            return await self._store.append(Append(rules.stream_id(command.forum_id), NEW_STREAM, events),
-                                            metadata=metadata)  # fmt: skip
-        async with self._store.transaction() as conn:  # the cycle held to the commit (cycles.hold_year)
-            await cycles.hold_year(conn, command.year)
+        async with self._store.transaction() as conn:
+            if command.origin == "musrenbang" and command.held_on is not None:  # an import has no cycle of ours
+                await cycles.hold_year(conn, command.year)  # the cycle checked above held to the commit
             return await self._store.append(Append(rules.stream_id(command.forum_id), NEW_STREAM, events),
                                             metadata=metadata, conn=conn)  # fmt: skip
 

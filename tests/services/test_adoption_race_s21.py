@@ -22,6 +22,7 @@ from musrenbang.services.locks import RKPD_LOCK
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.streams import load
 from tests.cycles import open_test_cycle
+from tests.waiting import waiting_for_lock
 
 YEAR = 2022
 META = Metadata(actor="fasilitator", role="facilitator")
@@ -38,15 +39,6 @@ async def _submitted(proposals: ProposalService) -> str:
     return done.code
 
 
-async def _waiting_for_the_lock(pool: asyncpg.Pool) -> bool:
-    for _ in range(200):
-        if await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                               " AND classid = $1 AND objid = $2", RKPD_LOCK, YEAR):  # fmt: skip
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 async def test_a_verification_racing_the_adoption_waits_and_is_refused(store: EventStore,
                                                                          pool: asyncpg.Pool) -> None:  # fmt: skip
     await open_test_cycle(store)
@@ -59,7 +51,7 @@ async def test_a_verification_racing_the_adoption_waits_and_is_refused(store: Ev
         # The adoption's hold, from its read of the proposals to its commit (services/rkpd.py).
         await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", RKPD_LOCK, YEAR)
         verifying = asyncio.create_task(proposals.verify(p.VerifyProposal(code=code, decision="accept"), META))
-        assert await _waiting_for_the_lock(pool), "the verification did not wait for the year's lock"
+        assert await waiting_for_lock(pool, RKPD_LOCK, YEAR), "the verification did not wait for the year's lock"
         assert not verifying.done()
         state, head = await load(store, cycles.CYCLE, cycle_rules.stream_id(YEAR), conn)
         events = cycle_rules.decide(state, cycle_rules.RecordAdoption(year=YEAR, today=cycles.today()))

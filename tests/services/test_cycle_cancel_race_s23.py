@@ -26,6 +26,7 @@ from musrenbang.services.locks import CYCLE_LOCK
 from musrenbang.services.proposals import ProposalService
 from musrenbang.services.streams import load
 from tests.cycles import FORUM_DAY, open_test_cycle
+from tests.waiting import waiting_for_lock
 
 YEAR = 2022
 META = Metadata(actor="bappeda", role="admin")
@@ -35,16 +36,6 @@ def _forum(forum_id: str) -> f.ScheduleForum:
     return f.ScheduleForum(forum_id=forum_id, level="kelurahan", region="32.75.01.1001", year=YEAR,
                            title="Musrenbang dijadwalkan", held_on=FORUM_DAY, place="Aula", chair="Lurah",
                            ceiling=60_000_000)  # fmt: skip
-
-
-async def _waiting(pool: asyncpg.Pool) -> bool:
-    """Whether a session waits for the year's cycle lock (seen in pg_locks, not assumed)."""
-    for _ in range(200):
-        if await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                               " AND classid = $1 AND objid = $2", CYCLE_LOCK, YEAR):  # fmt: skip
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def test_a_withdrawal_waits_for_a_forum_being_scheduled_and_then_refuses(store: EventStore,
@@ -58,7 +49,7 @@ async def test_a_withdrawal_waits_for_a_forum_being_scheduled_and_then_refuses(s
         await scheduling.start()
         await cycles.hold_year(conn, YEAR)  # the forum's check passed; its commit is still to come
         cancelling = asyncio.create_task(cycles.cancel_cycle(store, runner, YEAR, "salah tahun", META))
-        assert await _waiting(pool), "the withdrawal did not wait for the year's cycle lock"
+        assert await waiting_for_lock(pool, CYCLE_LOCK, YEAR), "the withdrawal did not wait for the year's cycle lock"
         assert not cancelling.done()
         events = f.decide(f.Forum(), _forum(forum_id))
         await store.append(Append(f.stream_id(forum_id), NEW_STREAM, events), metadata=META, conn=conn)
@@ -88,14 +79,8 @@ async def test_a_forum_and_a_proposal_wait_for_a_withdrawal_and_are_refused(stor
         submitting = asyncio.create_task(proposals.submit(
             content, p.validate_proposer("Yanti Harahap", "0812-3300-4400"), idempotency_key="race-s23",
             request_fingerprint="race", year=YEAR))  # fmt: skip
-        assert await _waiting(pool), "neither waited for the year's cycle lock"
-        for _ in range(100):  # both of them, not only the first to get there
-            if await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                                   " AND classid = $1 AND objid = $2", CYCLE_LOCK, YEAR) == 2:  # fmt: skip
-                break
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail("the forum and the proposal did not both wait for the withdrawal")
+        assert await waiting_for_lock(pool, CYCLE_LOCK, YEAR, sessions=2), (
+            "the forum and the proposal did not both wait for the withdrawal")  # fmt: skip
         state, head = await load(store, cycles.CYCLE, cycle_rules.stream_id(YEAR), conn)
         events = cycle_rules.decide(state, cycle_rules.CancelCycle(year=YEAR, reason="salah tahun"))
         await store.append(Append(cycle_rules.stream_id(YEAR), head, events), metadata=META, conn=conn)
