@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from musrenbang.domain import bounds, values
-from musrenbang.domain.errors import N_, DomainError, Message, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, Term, ValidationFailed
 from musrenbang.domain.events import (
     CityAgency,
     ForumParticipant,
@@ -123,7 +123,7 @@ def schedule(state: Rkpd, command: ScheduleCityForum, agencies: Mapping[str, Cit
     the Forum Perangkat Daerah's day."""
     _forum(command.forum)
     if command.forum in state.forums_closed:
-        raise DomainError(Message(N_("%(forum)s tahun ini sudah ditutup"), forum=FORUMS[command.forum]))
+        raise DomainError(Message(N_("%(forum)s tahun ini sudah ditutup"), forum=Term(FORUMS[command.forum])))
     checks = bounds.Checks()
     checks.check("held_on", bounds.date, command.held_on)
     checks.check("starts_at", bounds.clock_time, command.starts_at)
@@ -189,7 +189,7 @@ def _in_order(state: Rkpd, forum: str, held_on: dt.date) -> None:
 def close(state: Rkpd, command: CloseCityForum) -> RkpdForumClosed:
     """The Berita Acara of the forum, frozen: the lines as they stand and the declined proposals."""
     _forum(command.forum)
-    name = FORUMS[command.forum]
+    name = Term(FORUMS[command.forum])
     scheduled = state.forums.get(command.forum)
     if scheduled is None:
         raise DomainError(Message(N_("%(forum)s tahun ini belum dijadwalkan"), forum=name))

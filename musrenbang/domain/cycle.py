@@ -25,7 +25,7 @@ from collections.abc import Container, Sequence
 import msgspec
 
 from musrenbang.domain import bounds, values
-from musrenbang.domain.errors import N_, AlreadyExists, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.errors import N_, AlreadyExists, DomainError, Message, NotFound, Term, ValidationFailed
 from musrenbang.domain.events import (
     CycleCancelled,
     CycleStageAdvanced,
@@ -177,7 +177,7 @@ def decide(state: Cycle, command: Command) -> list[Event]:
                 # The current stage would close the day before it opened: a window no calendar can hold.
                 raise DomainError(Message(N_("tahap %(stage)s baru dibuka hari ini: tahap berikutnya dapat"
                                              " dimajukan mulai besok, atau ubah jadwalnya"),
-                                          stage=WINDOW_LABELS.get(current, current)))  # fmt: skip
+                                          stage=Term(WINDOW_LABELS.get(current, current))))  # fmt: skip
             if following == ADOPTED:
                 raise DomainError(N_("tahap terakhir dicapai dengan menetapkan RKPD, bukan dengan memajukan tahap"))
             return [CycleStageAdvanced(year=command.year, stage=following, on=command.today)]
@@ -282,7 +282,7 @@ def _calendar(checks: bounds.Checks, given: tuple[StageWindow, ...], *, required
         elif before.closes > after.closes:
             checks.fail(f"calendar.{before.stage}", Message(
                 N_("tahap ini tidak dapat ditutup sesudah tahap berikutnya (%(stage)s, ditutup %(day)s)"),
-                stage=WINDOW_LABELS[after.stage], day=values.long_date(after.closes)))  # fmt: skip
+                stage=Term(WINDOW_LABELS[after.stage]), day=values.long_date(after.closes)))  # fmt: skip
     return ordered
 
 
@@ -343,12 +343,12 @@ def _in_order(checks: bounds.Checks, state: Cycle, stage: str, opens: dt.date, t
         checks.fail("opens", N_("tahap ini tidak dapat dibuka sebelum tahap sebelumnya"))
     elif after is not None and opens > after.opens:
         checks.fail("opens", Message(N_("tahap ini tidak dapat dibuka sesudah tahap berikutnya (%(stage)s, dibuka"
-                                        " %(day)s)"), stage=WINDOW_LABELS[after.stage],
+                                        " %(day)s)"), stage=Term(WINDOW_LABELS[after.stage]),
                                      day=values.long_date(after.opens)))  # fmt: skip
     elif today is not None and stage == state.stage and stage != STAGES[0] and opens > today:
         checks.fail("opens", Message(N_("tahap %(stage)s sudah dimulai dengan memajukan tahap: tanggal bukanya"
                                         " tidak dapat diundur sesudah hari ini (%(day)s)"),
-                                     stage=WINDOW_LABELS[stage], day=values.long_date(today)))  # fmt: skip
+                                     stage=Term(WINDOW_LABELS[stage]), day=values.long_date(today)))  # fmt: skip
 
 
 def _ceilings(checks: bounds.Checks, given: tuple[KecamatanCeiling, ...]) -> tuple[KecamatanCeiling, ...]:
@@ -371,7 +371,7 @@ def check_forum_day(state: Cycle, level: str, held_on: dt.date, today: dt.date) 
     window = state.calendar.get(stage) if stage else None
     if window is None:
         return
-    label = WINDOW_LABELS[window.stage]
+    label = Term(WINDOW_LABELS[window.stage])
     if today > window.closes:
         raise DomainError(Message(N_("jadwal %(stage)s RKPD %(year)d sudah ditutup sejak %(closes)s"), stage=label,
                                   year=state.year, closes=values.long_date(window.closes)))  # fmt: skip
@@ -383,7 +383,7 @@ def check_held_in_window(state: Cycle, stage: str, held_on: dt.date) -> None:
     window = state.calendar.get(stage)
     if window is not None and not window.opens <= held_on <= window.closes:
         outside = Message(N_("tanggal di luar jadwal %(stage)s RKPD %(year)d: %(opens)s sampai %(closes)s"),
-                          stage=WINDOW_LABELS[stage], year=state.year, opens=values.long_date(window.opens),
+                          stage=Term(WINDOW_LABELS[stage]), year=state.year, opens=values.long_date(window.opens),
                           closes=values.long_date(window.closes))  # fmt: skip
         raise ValidationFailed({"held_on": outside})
 

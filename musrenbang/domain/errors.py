@@ -48,6 +48,28 @@ class Message(str):
         return self
 
 
+class Term(str):
+    """A word of the domain's own vocabulary (a stage, a forum, a milestone: marked with `N_` where it is
+    defined) put into a message as a parameter. It reads as the Indonesian word; the HTTP layer names it in
+    the reader's language, as it does the message around it. `lower()` keeps it a term, lowered after
+    translation too.
+
+        >>> Term("Kontrak ditandatangani").lower()
+        'kontrak ditandatangani'
+    """
+
+    msgid: str
+    lowered: bool
+
+    def __new__(cls, msgid: str, *, lowered: bool = False) -> Term:
+        self = super().__new__(cls, msgid.lower() if lowered else msgid)
+        self.msgid, self.lowered = str(msgid), lowered
+        return self
+
+    def lower(self) -> Term:  # still a str: a term, lowered
+        return Term(self.msgid, lowered=True)
+
+
 class ValidationFailed(DomainError):
     """Several fields were wrong at once; `errors` maps each field to its message."""
 

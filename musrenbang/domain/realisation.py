@@ -22,7 +22,7 @@ import msgspec
 
 from musrenbang.domain import bounds, values
 from musrenbang.domain.access import Forbidden
-from musrenbang.domain.errors import N_, DomainError, Message, NotFound, UnreadableFile, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Term, UnreadableFile, ValidationFailed
 from musrenbang.domain.events import Event, MilestonePhoto, RkpdLine, RkpdMilestoneRecorded
 
 STAGES = ("kua_ppas", "apbd", "dpa", "kontrak", "pelaksanaan", "selesai", "batal")
@@ -176,14 +176,14 @@ def _date_errors(state: LineProgress, command: RecordMilestone, today: dt.date) 
 def _check_order(state: LineProgress, stage: str) -> None:
     if state.stage in FINAL:
         raise DomainError(Message(N_("baris ini sudah %(stage)s: tidak ada tahap lagi"),
-                                  stage=LABELS[state.stage].lower()))  # fmt: skip
+                                  stage=Term(LABELS[state.stage]).lower()))  # fmt: skip
     if stage == "batal":
         return
     current = STAGES.index(state.stage) if state.stage in STAGES else -1
     wanted = STAGES.index(stage)
     if wanted < current or (wanted == current and stage != "pelaksanaan"):
         raise DomainError(Message(N_("tahap %(stage)s sudah lewat: tahap terakhir %(current)s"),
-                                  stage=LABELS[stage], current=LABELS[state.stage]))  # fmt: skip
+                                  stage=Term(LABELS[stage]), current=Term(LABELS[state.stage])))  # fmt: skip
 
 
 def _amount_errors(state: LineProgress, command: RecordMilestone, line: RkpdLine, note: str
@@ -270,7 +270,7 @@ def check_photo_state(state: LineProgress) -> None:
     finished or dropped."""
     if state.stage in FINAL:
         raise DomainError(Message(N_("baris ini sudah %(stage)s: foto pekerjaan tidak dapat ditambahkan lagi"),
-                                  stage=LABELS[state.stage].lower()))  # fmt: skip
+                                  stage=Term(LABELS[state.stage]).lower()))  # fmt: skip
 
 
 def _check_progress(state: LineProgress, progress: int | None) -> None:

@@ -250,10 +250,23 @@ def kecamatan_of(kelurahan: str) -> str:
     return kelurahan.rsplit(".", 1)[0]
 
 
-MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-          "November", "Desember")  # fmt: skip
+MONTHS = (N_("Januari"), N_("Februari"), N_("Maret"), N_("April"), N_("Mei"), N_("Juni"), N_("Juli"),
+          N_("Agustus"), N_("September"), N_("Oktober"), N_("November"), N_("Desember"))  # fmt: skip
+"""The months in Indonesian, marked so that the catalog names them in the reader's language."""
 
 
-def long_date(day: dt.date) -> str:
+class LongDate(str):
+    """A day written as messages write it (2 Januari 2023), keeping the day: a message that carries it as a
+    parameter is shown on an English page with the day written in English (http/i18n.py)."""
+
+    day: dt.date
+
+    def __new__(cls, day: dt.date) -> LongDate:
+        self = super().__new__(cls, f"{day.day} {MONTHS[day.month - 1]} {day.year}")
+        self.day = day
+        return self
+
+
+def long_date(day: dt.date) -> LongDate:
     """A day as messages write it: 2 Januari 2023."""
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    return LongDate(day)

@@ -309,8 +309,7 @@ class CyclePages(Controller):
         return page(request, "cycles_staff.html", status=status, actor=actor, cycles=overview, withdrawable=unmade,
                     values=entered or _new_cycle_values(next_year), failed=failed, window=window or {},
                     errors={f: translate(request, m) for f, m in (errors or {}).items()}, keys=keys,
-                    STAGES=rules.STAGES, WINDOWS=rules.WINDOW_LABELS, STAGE_LABELS=rules.STAGE_LABELS,
-                    long_date=values.long_date)  # fmt: skip
+                    STAGES=rules.STAGES, WINDOWS=rules.WINDOW_LABELS, STAGE_LABELS=rules.STAGE_LABELS)  # fmt: skip
 
     @get("/")
     async def cycles_page(self, request: Request, pool: PoolDep, actor: ActorDep) -> Template:

@@ -38,10 +38,9 @@ from litestar.exceptions import NotFoundException
 
 from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import rules as decision_rules
-from musrenbang.domain import values
 from musrenbang.domain.errors import N_
 from musrenbang.http.city_context import city_of
-from musrenbang.http.i18n import language, translations
+from musrenbang.http.i18n import day_in, language, translations
 from musrenbang.http.render import number, rupiah
 from musrenbang.projections import feeds as feed_views
 from musrenbang.reference import region
@@ -64,8 +63,6 @@ MILESTONE_LABELS = {
     "selesai": N_("Selesai"),
     "batal": N_("Dibatalkan"),
 }
-_MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-              "November", "December"]  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +81,7 @@ class Words:
         if day is None or day == "":
             return ""
         d = dt.date.fromisoformat(day) if isinstance(day, str) else day
-        return values.long_date(d) if self.lang == "id" else f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
+        return day_in(self.gettext, d)
 
 
 @dataclasses.dataclass(frozen=True)

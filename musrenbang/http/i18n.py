@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from litestar import Request
 
-from musrenbang.domain.errors import Message
-from musrenbang.domain.values import grouped
+from musrenbang.domain.errors import Message, Term
+from musrenbang.domain.values import MONTHS, LongDate, grouped
 
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
@@ -70,5 +72,22 @@ def translate(request: Request, message: str) -> str:
 def translate_with(t: gettext.NullTranslations, message: str) -> str:
     """`translate` with the catalog already chosen: a page with hundreds of labels chooses it once."""
     if isinstance(message, Message):
-        return t.gettext(message.template) % message.params if message.params else t.gettext(message.template)
+        text = t.gettext(message.template)
+        return text % {name: _param(t, value) for name, value in message.params.items()} if message.params else text
     return t.gettext(message)
+
+
+def _param(t: gettext.NullTranslations, value: object) -> object:
+    """A message's parameter in the reader's language: a term of the domain's vocabulary and a day are named
+    in it; what a person typed, a code or a number is shown as it is."""
+    if isinstance(value, Term):
+        named = t.gettext(value.msgid)
+        return named.lower() if value.lowered else named
+    if isinstance(value, LongDate):
+        return day_in(t.gettext, value.day)
+    return value
+
+
+def day_in(gettext: Callable[[str], str], day: dt.date) -> str:
+    """A day as the reader's language writes it: 2 Januari 2023, 2 January 2023 (months from the catalog)."""
+    return f"{day.day} {gettext(MONTHS[day.month - 1])} {day.year}"

@@ -23,7 +23,6 @@ from musrenbang.domain import realisation as rules
 from musrenbang.domain.access import Actor
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import MilestonePhoto, RkpdLine
-from musrenbang.domain.values import long_date
 from musrenbang.eventlog.store import AppendResult, IdempotencyKeyReused
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PoolDep, RealisationDep, RunnerDep, Year
@@ -346,5 +345,5 @@ async def _line_page(request: Request, pool: asyncpg.Pool, actor: Actor, realisa
                 labels=rules.LABELS, stages=rules.STAGES, values=entered or {"date": cycles.today().isoformat()},
                 key=key,
                 errors={f: translate(request, m) for f, m in (errors or {}).items()},
-                recorded=request.query_params.get("dicatat") == "1", long_date=long_date,
+                recorded=request.query_params.get("dicatat") == "1",
                 photo_ids=lambda raw: msgspec.json.decode(raw))  # fmt: skip

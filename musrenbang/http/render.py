@@ -26,16 +26,9 @@ from musrenbang.domain.cycle import STAGE_LABELS
 from musrenbang.domain.values import grouped
 from musrenbang.http import notices
 from musrenbang.http.city_context import city_of
-from musrenbang.http.i18n import COOKIE, LANGUAGES, language, translate_with, translations
+from musrenbang.http.i18n import COOKIE, LANGUAGES, day_in, language, translate_with, translations
 from musrenbang.http.staleness import behind
 from musrenbang.resources import templates_dir
-
-_MONTHS = {
-    "id": ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-           "November", "Desember"],
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"],
-}  # fmt: skip
 
 
 def environment() -> Environment:
@@ -186,9 +179,9 @@ def page_context(request: Request, city: City | None = None, **context: Any) -> 
                 return typed
         if isinstance(moment, dt.datetime):
             local = moment.astimezone(zone)
-            text = f"{local.day} {_MONTHS[lang][local.month - 1]} {local.year}"
+            text = day_in(t.gettext, local.date())
             return f"{text}, {local:%H.%M} {city.timezone}" if with_time else text
-        return f"{moment.day} {_MONTHS[lang][moment.month - 1]} {moment.year}"
+        return day_in(t.gettext, moment)
 
     return {
         "city": city,

@@ -12,7 +12,6 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from musrenbang.domain import proposal as rules
-from musrenbang.domain import values
 from musrenbang.domain.cycle import STAGE_LABELS, WINDOW_LABELS
 from musrenbang.http import feeds, page_cache
 from musrenbang.http.deps import PoolDep
@@ -46,7 +45,7 @@ async def home(request: Request, pool: PoolDep) -> Template:
     return page(request, "home.html", years=years, now=now, planned=planned, programs=programs, counts=counts,
                 kecamatan=kecamatan, village_count=sum(len(k["kelurahan"]) for k in kecamatan),
                 upcoming=upcoming[0] if upcoming else None, STAGES=STAGE_LABELS, WINDOWS=WINDOW_LABELS,
-                long_date=values.long_date, taking=[c["year"] for c, stage, _ in now if stage == "usulan"])  # fmt: skip
+                taking=[c["year"] for c, stage, _ in now if stage == "usulan"])  # fmt: skip
 
 
 REGION_PAGE = 50

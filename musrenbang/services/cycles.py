@@ -16,7 +16,7 @@ import msgspec
 
 from musrenbang.domain import city as city_rules
 from musrenbang.domain import cycle, rkpd, values
-from musrenbang.domain.errors import N_, DomainError, Message, NotFound
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Term
 from musrenbang.domain.events import CycleCancelled, KecamatanCeiling, StageWindow, event_tag
 from musrenbang.eventlog.store import AppendResult, EventStore, Metadata, read_stream_prefix
 from musrenbang.projections import cycles as cycle_views
@@ -152,7 +152,7 @@ def check_open(state: cycle.Cycle, year: int, stage: str, on: dt.date | None = N
         raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: tidak ada lagi yang dapat ditambahkan"
                                      " ke siklus ini"), year=year))  # fmt: skip
     if not state.is_open(stage, day):
-        label = cycle.WINDOW_LABELS[stage]
+        label = Term(cycle.WINDOW_LABELS[stage])
         opening = state.next_opening(stage, day)
         if opening is not None:
             raise DomainError(Message(N_("tahap %(stage)s RKPD %(year)d belum dibuka: dibuka %(day)s"),

@@ -23,7 +23,7 @@ from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
-from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Term, ValidationFailed
 from musrenbang.domain.events import CityItem, Event, RkpdAdopted
 from musrenbang.domain.notices import Notice
 from musrenbang.eventlog import outbox
@@ -113,7 +113,7 @@ def _stage_allows(command: rules.Command, year: int, state: cycle_rules.Cycle, o
                                      " ke siklus ini"), year=year))  # fmt: skip
     if state.calendar and STAGES.index(state.stage_on(day)) < STAGES.index("perangkat_daerah"):
         raise DomainError(Message(N_("tahap %(stage)s RKPD %(year)d belum dibuka: dibuka %(day)s"),
-                                  stage=WINDOW_LABELS["perangkat_daerah"], year=year,
+                                  stage=Term(WINDOW_LABELS["perangkat_daerah"]), year=year,
                                   day=values.long_date(state.calendar["perangkat_daerah"].opens)))  # fmt: skip
 
 
