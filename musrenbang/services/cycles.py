@@ -72,8 +72,24 @@ async def open_cycle(
         fetch = conn.fetch if conn is not None else store.pool.fetch
         kecamatan = {r["kode"] for r in await fetch("SELECT kode FROM regions WHERE tingkat = 'kecamatan'")}
         cycle.check_kecamatan(command.pagu_kecamatan, kecamatan)
-    return await execute(store, CYCLE, cycle.stream_id(command.year), command, metadata=metadata,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    result = await execute(store, CYCLE, cycle.stream_id(command.year), command, metadata=metadata,
+                           idempotency_key=idempotency_key)  # fmt: skip
+    return await _replay_still_holds(store, result, command.year, opened=True)
+
+
+async def _replay_still_holds(store: EventStore, result: AppendResult, year: int, *, opened: bool) -> AppendResult:
+    """A retried request answers with its first result (services/streams.execute). An opening retried after
+    the cycle was withdrawn, or a withdrawal retried after the year was opened again, would answer as if
+    that were still so: 409 saying what happened instead (a new request, with a new key, does it again)."""
+    if not result.replayed or (await load_cycle(store, year)).exists == opened:
+        return result
+    if opened:
+        raise DomainError(Message(N_("permintaan ini sudah membuka siklus RKPD %(year)d, yang kemudian dibatalkan;"
+                                     " untuk membukanya lagi kirim permintaan baru (kunci idempotensi lain)"),
+                                  year=year))  # fmt: skip
+    raise DomainError(Message(N_("permintaan ini sudah membatalkan siklus RKPD %(year)d, yang kemudian dibuka lagi;"
+                                 " untuk membatalkannya lagi kirim permintaan baru (kunci idempotensi lain)"),
+                              year=year))  # fmt: skip
 
 
 async def advance_stage(store: EventStore, year: int, metadata: Metadata, idempotency_key: str | None = None,
@@ -118,8 +134,9 @@ async def cancel_cycle(store: EventStore, read_models: ReadModels, year: int, re
             ))  # fmt: skip
 
     await require_fresh(read_models, ["proposals", "forums"])  # the long wait, if any, before the locks
-    return await execute(store, CYCLE, cycle.stream_id(year), command, metadata=metadata,
-                         idempotency_key=idempotency_key, guard=nothing_made)  # fmt: skip
+    result = await execute(store, CYCLE, cycle.stream_id(year), command, metadata=metadata,
+                           idempotency_key=idempotency_key, guard=nothing_made)  # fmt: skip
+    return await _replay_still_holds(store, result, year, opened=False)
 
 
 async def hold_year(conn: asyncpg.Connection, year: int) -> None:
