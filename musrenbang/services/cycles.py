@@ -9,7 +9,7 @@ demo plays a past year on its own days).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import msgspec
@@ -17,7 +17,7 @@ import msgspec
 from musrenbang.domain import city as city_rules
 from musrenbang.domain import cycle, rkpd, values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Term
-from musrenbang.domain.events import CycleCancelled, KecamatanCeiling, StageWindow, event_tag
+from musrenbang.domain.events import KecamatanCeiling, StageWindow
 from musrenbang.eventlog.store import AppendResult, EventStore, Metadata, read_stream_prefix
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
@@ -139,17 +139,21 @@ async def cancel_cycle(store: EventStore, read_models: ReadModels, year: int, re
     return await _replay_still_holds(store, result, year, opened=False)
 
 
-async def hold_year(conn: asyncpg.Connection, year: int) -> None:
-    """Hold `year`'s cycle lock shared to the end of `conn`'s transaction (services/locks.py), then refuse
-    if the cycle is not there any more: a withdrawal committed since the caller read it. What makes
-    something in a year calls it in the transaction that writes it. The check reads only the newest event
-    of the cycle's stream, read after the lock is granted (a statement of its own: one statement's snapshot
-    is taken before any lock it waits for)."""
+async def hold_year(conn: asyncpg.Connection, store: EventStore, year: int,
+                    judge: Callable[[cycle.Cycle], object] | None = None) -> None:  # fmt: skip
+    """Hold `year`'s cycle lock shared to the end of `conn`'s transaction (services/locks.py), then read the
+    cycle again and refuse if it is not there any more (a withdrawal committed since the caller read it),
+    or if `judge` (the caller's own check of the cycle: a window open, a day inside it) refuses the cycle
+    as it is now: withdrawn and opened again with another calendar, or a window moved, since the caller
+    judged it. What makes something in a year calls it in the transaction that writes it; the cycle is read
+    after the lock is granted (a statement of its own: one statement's snapshot is taken before any lock
+    it waits for), a few events."""
     await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", CYCLE_LOCK, year)
-    newest = await conn.fetchval("SELECT event_type FROM events WHERE stream_id = $1 ORDER BY stream_version DESC"
-                                 " LIMIT 1", cycle.stream_id(year))  # fmt: skip
-    if newest is None or newest == event_tag(CycleCancelled):
+    state = await load_cycle(store, year, conn)
+    if not state.exists:
         raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
+    if judge is not None:
+        judge(state)
 
 
 async def open_for(store: EventStore, year: int, stage: str, on: dt.date | None = None,

@@ -151,14 +151,21 @@ class ForumService:
         if command.origin == "musrenbang":
             kind = await self._pool.fetchval("SELECT tingkat FROM regions WHERE kode = $1", command.region)
             rules.check_region_kind(command.level, kind)
-        if command.origin == "musrenbang" and command.held_on is not None:
+        dated = command.origin == "musrenbang" and command.held_on is not None  # an import has no cycle of ours
+        day = on or cycles.today()
+
+        def judge(state: cycle_rules.Cycle) -> None:
+            assert command.held_on is not None
+            cycle_rules.check_forum_day(state, command.level, command.held_on, day)
+
+        if dated:
             state = await cycles.load_cycle(self._store, command.year)
             if not state.exists:
                 raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=command.year))
-            cycle_rules.check_forum_day(state, command.level, command.held_on, on or cycles.today())
+            judge(state)  # refused here without waiting for any lock
         async with self._store.transaction() as conn:
-            if command.origin == "musrenbang" and command.held_on is not None:  # an import has no cycle of ours
-                await cycles.hold_year(conn, command.year)  # the cycle checked above held to the commit
+            if dated:
+                await cycles.hold_year(conn, self._store, command.year, judge)  # judged again, held to the commit
             return await self._store.append(Append(rules.stream_id(command.forum_id), NEW_STREAM, events),
                                             metadata=metadata, conn=conn)  # fmt: skip
 

@@ -19,6 +19,7 @@ from musrenbang.domain import city_forums, proposal
 from musrenbang.domain import pokir as rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
+from musrenbang.domain.cycle import Cycle
 from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
 from musrenbang.eventlog.store import Append, AppendResult, ConcurrencyError, EventStore, Metadata
 from musrenbang.services import accounts, cycles
@@ -92,6 +93,13 @@ class PokirService:
         if earlier is not None:
             return code_of(earlier), earlier
         content, origin = await self._checked(actor, year, raw, reses, on)
+        day = on or cycles.today()
+
+        def judge(cycle: Cycle) -> None:
+            """The cycle's part of `check_open` again, on the cycle under its lock (the Forum Perangkat
+            Daerah's closing was checked by `_checked`, on the city level's stream)."""
+            rules.check_open(cycle, day, forum_pd_closed=False)
+
         for attempt in range(5):
             code = code_for(f"pokir:{actor.username}:{idempotency_key}", attempt)
             command = proposal.SubmitProposal(code=code, year=year, source="pokir", content=content,
@@ -104,7 +112,8 @@ class PokirService:
             try:
                 result = await execute(self._store, PROPOSAL, proposal.stream_id(code), command, metadata=meta,
                                        idempotency_key=idempotency_key,
-                                       guard=lambda conn, _: cycles.hold_year(conn, year))  # fmt: skip
+                                       guard=lambda conn, _: cycles.hold_year(conn, self._store, year,
+                                                                              judge))  # fmt: skip
             except ConcurrencyError:
                 continue  # taken in between
             return code_of(result), result

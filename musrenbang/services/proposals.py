@@ -185,7 +185,7 @@ class ProposalService:
         asked = _Submission(
             content=content, proposer=proposer, photos=photos, source=source, year=year, carried_from=carried_from,
             ref=str(uuid.uuid5(_NAMESPACE, f"proposer:{idempotency_key}")), idempotency_key=idempotency_key,
-            request_fingerprint=request_fingerprint, meta=meta,
+            request_fingerprint=request_fingerprint, meta=meta, on=on,
         )  # fmt: skip
         for attempt in range(5):
             submitted = await self._submit_as(code_for(idempotency_key, attempt), asked)
@@ -213,8 +213,7 @@ class ProposalService:
                 return carry
             appends.append(carry)
         try:
-            result = await self._append_with_private_data(code, asked.year, asked.ref, asked.proposer, asked.photos,
-                                                          appends, asked.meta, asked.idempotency_key)  # fmt: skip
+            result = await self._append_with_private_data(code, asked, appends)
         except _Replayed as twin:
             return await self._submitted(twin.result, replayed=True)
         except ConcurrencyError:
@@ -234,37 +233,26 @@ class ProposalService:
                 return twin
             raise
 
-    async def _append_with_private_data(
-        self,
-        code: str,
-        year: int,
-        ref: str,
-        proposer: rules.Proposer,
-        photos: Sequence[ProcessedPhoto],
-        appends: list[Append],
-        meta: Metadata,
-        idempotency_key: str,
-    ) -> AppendResult:
+    async def _append_with_private_data(self, code: str, asked: _Submission, appends: list[Append]) -> AppendResult:
         """The proposer's contact, their subscription, the photos and the events in one transaction: both
         the personal data and the log, or neither. The subscription goes in before the events, so that the
         outbox, filled in the same transaction, finds it. A twin of this request that committed first
         raises `_Replayed`, rolling back all of this attempt. The year's cycle is held (`cycles.hold_year`)
-        to the commit: a withdrawal of the cycle does not land between its check and this proposal."""
+        to the commit, and submissions judged open again under it: a withdrawal of the cycle (or a move of
+        its window) does not land between the check and this proposal."""
+        ref, proposer = asked.ref, asked.proposer
         async with self._store.transaction() as conn:
-            await cycles.hold_year(conn, year)
+            await cycles.hold_year(conn, self._store, asked.year,
+                                   lambda cycle: cycles.check_open(cycle, asked.year, "usulan", asked.on))  # fmt: skip
             await conn.execute(
                 "INSERT INTO proposer_contacts (ref, proposal_code, name, phone, email, notify)"
                 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ref) DO NOTHING",
                 ref, code, proposer.name, proposer.phone, proposer.email, proposer.notify,
             )  # fmt: skip
             await subscribe_proposer(conn, code, ref, proposer)
-            await _store_photos(conn, code, photos)
-            result = await self._store.append(
-                appends,
-                metadata=meta,
-                idempotency_key=idempotency_key,
-                conn=conn,
-            )
+            await _store_photos(conn, code, asked.photos)
+            result = await self._store.append(appends, metadata=asked.meta, idempotency_key=asked.idempotency_key,
+                                              conn=conn)  # fmt: skip
             if result.replayed:
                 # A twin of this request committed first; keep nothing of this attempt.
                 raise _Replayed(result)
@@ -514,6 +502,8 @@ class _Submission(msgspec.Struct, frozen=True):
     idempotency_key: str
     request_fingerprint: str
     meta: Metadata
+    on: dt.date | None = None
+    """The day the submission is judged on (None: the city's today)."""
 
 
 def _new_proposal_events(code: str, asked: _Submission) -> list[Event]:

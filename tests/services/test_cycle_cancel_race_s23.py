@@ -47,7 +47,7 @@ async def test_a_withdrawal_waits_for_a_forum_being_scheduled_and_then_refuses(s
     async with pool.acquire() as conn:
         scheduling = conn.transaction()
         await scheduling.start()
-        await cycles.hold_year(conn, YEAR)  # the forum's check passed; its commit is still to come
+        await cycles.hold_year(conn, store, YEAR)  # the forum's check passed; its commit is still to come
         cancelling = asyncio.create_task(cycles.cancel_cycle(store, runner, YEAR, "salah tahun", META))
         assert await waiting_for_lock(pool, CYCLE_LOCK, YEAR), "the withdrawal did not wait for the year's cycle lock"
         assert not cancelling.done()
