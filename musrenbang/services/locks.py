@@ -3,7 +3,8 @@ transaction (`pg_advisory_xact_lock`), so that two decisions that read what the 
 
 RKPD_LOCK = 0x726B
 """A year's city level: (RKPD_LOCK, year). Held by every city-level command (services/rkpd.py) and by the
-DPRD secretariat's check of a pokir (services/pokir.py)."""
+DPRD secretariat's check of a pokir (services/pokir.py); shared by a pokir's submission and correction from
+their check that the Forum Perangkat Daerah is still to close to their commit."""
 
 INTAKE_LOCK = 0x696E
 """What a year's city level takes in from the kecamatan forums: (INTAKE_LOCK, year). Held shared by a

@@ -19,7 +19,6 @@ from musrenbang.domain import city_forums, proposal
 from musrenbang.domain import pokir as rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
-from musrenbang.domain.cycle import Cycle
 from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
 from musrenbang.eventlog.store import Append, AppendResult, ConcurrencyError, EventStore, Metadata
 from musrenbang.services import accounts, cycles
@@ -47,11 +46,22 @@ class PokirService:
             raise Forbidden(N_("akun ini bukan akun anggota DPRD"))
         return rules.Member(username=row["username"], name=row["name"], faction=row["faction"], dapil=row["dapil"])
 
-    async def check_open(self, year: int, day: dt.date, *, revising: bool = False) -> None:
+    async def check_open(self, year: int, day: dt.date, *, revising: bool = False,
+                         conn: asyncpg.Connection | None = None) -> None:  # fmt: skip
         """Whether pokir for `year` are taken on `day` (domain/pokir.check_open), as the log says now."""
-        city_level, _ = await load(self._store, RKPD, rkpd_rules.stream_id(year))
-        rules.check_open(await cycles.load_cycle(self._store, year), day, revising=revising,
+        city_level, _ = await load(self._store, RKPD, rkpd_rules.stream_id(year), conn)
+        rules.check_open(await cycles.load_cycle(self._store, year, conn), day, revising=revising,
                          forum_pd_closed=city_forums.FORUM_PD in city_level.forums_closed)  # fmt: skip
+
+    async def _still_taken(self, conn: asyncpg.Connection, year: int, day: dt.date, *, revising: bool) -> None:
+        """`check_open` again in the transaction that writes the pokir, holding the year's cycle lock and its
+        city level's lock shared (services/locks.py, in that order) to the commit. The Forum Perangkat
+        Daerah's close holds the city level's lock exclusively around its check that every pokir is
+        answered, and a withdrawal of the cycle the cycle's lock: neither lands between this check and the
+        pokir, which would leave a pokir no forum can take up (or one in a year with no cycle)."""
+        await cycles.hold_year(conn, self._store, year)
+        await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", RKPD_LOCK, year)
+        await self.check_open(year, day, revising=revising, conn=conn)
 
     async def _checked(self, actor: Actor, year: int, raw: proposal.ProposalInput, reses: Reses,
                        on: dt.date | None, *, revising: bool = False, dapil: str | None = None,
@@ -94,12 +104,6 @@ class PokirService:
             return code_of(earlier), earlier
         content, origin = await self._checked(actor, year, raw, reses, on)
         day = on or cycles.today()
-
-        def judge(cycle: Cycle) -> None:
-            """The cycle's part of `check_open` again, on the cycle under its lock (the Forum Perangkat
-            Daerah's closing was checked by `_checked`, on the city level's stream)."""
-            rules.check_open(cycle, day, forum_pd_closed=False)
-
         for attempt in range(5):
             code = code_for(f"pokir:{actor.username}:{idempotency_key}", attempt)
             command = proposal.SubmitProposal(code=code, year=year, source="pokir", content=content,
@@ -112,8 +116,7 @@ class PokirService:
             try:
                 result = await execute(self._store, PROPOSAL, proposal.stream_id(code), command, metadata=meta,
                                        idempotency_key=idempotency_key,
-                                       guard=lambda conn, _: cycles.hold_year(conn, self._store, year,
-                                                                              judge))  # fmt: skip
+                                       guard=lambda conn, _: self._still_taken(conn, year, day, revising=False))
             except ConcurrencyError:
                 continue  # taken in between
             return code_of(result), result
@@ -136,9 +139,11 @@ class PokirService:
             raise Forbidden(N_("pokok pikiran ini milik anggota DPRD lain"))
         content, origin = await self._checked(actor, state.year, raw, reses, on, revising=True, dapil=state.pokir.dapil)
         meta = Metadata(actor=actor.username, role=actor.role, fingerprint=fingerprint)
+        day, year = on or cycles.today(), state.year
         return await execute(self._store, PROPOSAL, proposal.stream_id(code),
                              proposal.ReviseProposal(code=code, content=content, pokir=origin), metadata=meta,
-                             idempotency_key=idempotency_key)  # fmt: skip
+                             idempotency_key=idempotency_key,
+                             guard=lambda conn, _: self._still_taken(conn, year, day, revising=True))  # fmt: skip
 
     async def check(self, actor: Actor, command: proposal.ForwardPokir | proposal.ReturnPokir,
                     idempotency_key: str | None = None, fingerprint: str | None = None) -> AppendResult:  # fmt: skip
