@@ -53,7 +53,7 @@ import msgspec
 
 from musrenbang.domain import forum as forum_rules
 from musrenbang.domain.errors import DomainError, ValidationFailed
-from musrenbang.domain.events import AgendaItem, BallotCast, ForumResult, ForumScheduled, ScoresGiven
+from musrenbang.domain.events import AgendaItem, BallotCast, Event, ForumResult, ForumScheduled, ScoresGiven
 
 RULE_PARAMS = forum_rules.RULE_PARAMS
 _ANY = ("approval", "cumulative", "choose-1", "ordinal")
@@ -348,6 +348,7 @@ def rehearse(
     known = {a.item_id for a in items}
     kind = command.ballot_kind or ""
     delegates, ballots = [], []
+    cast_events: list[Event] = []
     for vote in votes:
         voter = vote.get("voter_id", "")
         if not voter:
@@ -358,14 +359,29 @@ def rehearse(
             d = delegate(vote)
             forum = forum_rules.evolve(forum, forum_rules.decide(forum, d)[0])
             cast = ballot(vote, kind, known)
-            forum_rules.decide_ballot(forum, cast)
+            cast_events.extend(forum_rules.decide_ballot(forum, cast))
         except DomainError as exc:
             raise BadFile(f"voter {short(voter)}: {_explain(exc)}") from None
         delegates.append(d)
         ballots.append(cast)
     if not delegates:
         raise BadFile("VOTES has no votes")
+    _rehearse_count(forum, cast_events)
     return Rehearsed(delegates, ballots)
+
+
+def _rehearse_count(forum: forum_rules.Forum, cast: Sequence[Event]) -> None:
+    """The count the forum's close will make, made once in memory: an election the count cannot be made
+    for is refused before anything is written, not left open and half-imported. Arithmetic failures are
+    caught too: whatever their cause, the import is all or nothing."""
+    ballots = [e for e in cast if isinstance(e, BallotCast)]
+    try:
+        forum_rules.compute_result(forum, ballots, ())
+    except DomainError as exc:
+        raise BadFile(f"the forum's count refuses it: {_explain(exc)}") from None
+    except (ArithmeticError, ValueError) as exc:
+        raise BadFile(f"the forum's count cannot be made for it ({type(exc).__name__}: {short(str(exc), 200)})"
+                      ) from None  # fmt: skip
 
 
 def _explain(exc: DomainError) -> str:

@@ -26,6 +26,7 @@ STOPPED = "stopped"  # greedy-no-skip stopped at an earlier proposal that did no
 UNAFFORDABLE = "unaffordable_by_supporters"  # Equal Shares: its supporters' shares could not pay for it
 QUOTA = "over_quota"  # the forum forwards at most `quota` proposals
 EXCLUDED = "excluded_by_conflict"  # greedy-exclusive: it conflicts with a proposal selected before it
+NO_SATISFACTION = "zero_cost_no_satisfaction"  # Equal Shares, cost utility: costing nothing, it satisfies no one
 REASON_LABELS = {
     NO_SUPPORT: N_("tidak ada yang mendukung"),
     BELOW_THRESHOLD: N_("nilainya di bawah ambang minimum"),
@@ -34,6 +35,8 @@ REASON_LABELS = {
     UNAFFORDABLE: N_("bagian pendukungnya tidak cukup untuk membiayainya (Equal Shares)"),
     QUOTA: N_("melebihi kuota usulan yang diteruskan"),
     EXCLUDED: N_("saling meniadakan dengan usulan terpilih yang peringkatnya lebih tinggi"),
+    NO_SATISFACTION: N_("tanpa biaya: dalam Equal Shares yang mengukur kepuasan dengan biaya, usulan ini tidak"
+                        " memberi kepuasan sehingga tidak didanai"),
 }
 
 
@@ -215,7 +218,9 @@ def equal_shares(
         return _mes_selection(items, [], {}, Counter())
     share = Fraction(ceiling, n)
     chosen, prices = _mes_round(by_id, voters, share, utility)
-    supported = {i for b in voters for i in b}
+    # what the rounds may fund: under cost utility a zero-cost proposal satisfies no one (_MesRound), and
+    # raising the shares for it would never end
+    supported = {i for b in voters for i in b if utility == "approval" or by_id[i].cost > 0}
     if completion == "add1":
         while _fits_more({i: by_id[i] for i in supported}, chosen, ceiling):
             share += step
@@ -225,7 +230,8 @@ def equal_shares(
             chosen, prices = more, more_prices
     elif completion is not None:
         raise ValueError(f"unknown completion {completion!r}")
-    return _mes_selection(items, chosen, prices, approval_scores(voters))
+    unsatisfying = frozenset() if utility == "approval" else frozenset(i.id for i in items if i.cost == 0)
+    return _mes_selection(items, chosen, prices, approval_scores(voters), unsatisfying)
 
 
 def _fits_more(by_id: Mapping[str, Item], chosen: Sequence[str], ceiling: int) -> bool:
@@ -285,7 +291,9 @@ class _MesRound:
             p: Counter({0: sum(self.sizes[g] for g in gs)}) for p, gs in supporters.items()
         }
         self.weights = {p: 1 if utility == "approval" else by_id[p].cost for p in supporters}
-        self.open_items = set(supporters)
+        # A proposal that satisfies no one (cost utility, cost 0) has no price per unit of satisfaction:
+        # the rounds never fund it (equalshares.net's reference code leaves zero-cost projects out of them).
+        self.open_items = {p for p in supporters if self.weights[p] > 0}
         self.estimated: dict[str, float | None] = {}  # per proposal, kept until its supporters' wallets change
         self.funded: list[str] = []
         self.prices: dict[str, Fraction] = {}
@@ -417,11 +425,13 @@ def _equal_price(wallet: Counter[int], values: Sequence[Fraction], cost: int) ->
 
 
 def _mes_selection(
-    items: Sequence[Item], chosen: Sequence[str], prices: Mapping[str, Fraction], supported: Counter[str]
+    items: Sequence[Item], chosen: Sequence[str], prices: Mapping[str, Fraction], supported: Counter[str],
+    unsatisfying: frozenset[str] = frozenset(),
 ) -> Selection:
     taken = set(chosen)
     rest = [i for i in ranked(items, supported) if i.id not in taken]
-    reasons = {i.id: (NO_SUPPORT if supported.get(i.id, 0) == 0 else UNAFFORDABLE) for i in rest}
+    reasons = {i.id: (NO_SUPPORT if supported.get(i.id, 0) == 0 else NO_SATISFACTION if i.id in unsatisfying
+                      else UNAFFORDABLE) for i in rest}  # fmt: skip
     scores = {i.id: Fraction(supported.get(i.id, 0)) for i in items}
     return Selection((*chosen, *(i.id for i in rest)), tuple(chosen), reasons, scores)
 
