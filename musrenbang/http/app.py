@@ -199,14 +199,12 @@ _RESIDENTS: list[ControllerRouterHandler] = [
     residents.home,
     residents.regions_page,
     residents.search_proposals,
-    forum_calendar.calendar,
+    forum_calendar.CalendarPages,
     proposal_form.new_proposal_form,
     proposal_form.submit_proposal_form,
-    tracking.find_proposal,
-    tracking.track,
+    tracking.TrackingPages,
     proposal_form.revise_form,
     proposal_form.revise_submit,
-    tracking.stop_news,
     residents.kelurahan_page,
     residents.kecamatan_page,
 ]
@@ -217,8 +215,8 @@ _PUBLIC_API: list[ControllerRouterHandler] = [
     api.kelurahan_proposals,
     api.attach_photo,
     api.revise,
-    photos.photo,
-    forums.forum,
+    photos.PhotoApi,
+    forums.ForumApi,
 ]
 """The public JSON API of proposals and forums, and proposals' photos."""
 _ACCOUNTS: list[ControllerRouterHandler] = [
@@ -238,10 +236,8 @@ _VERIFICATION_AND_FORUMS: list[ControllerRouterHandler] = [
     staff.AccountApi,
     forum_pages.NewForumPages,
     forum_pages.ForumSessionPages,
-    forum_screen.projector,
-    forum_screen.projector_stream,
-    berita_acara_pages.berita_acara,
-    berita_acara_pages.check_head_page,
+    forum_screen.ScreenPages,
+    berita_acara_pages.BeritaAcaraPages,
     audit_pages.AuditPages,
     verification_pages.VerificationPages,
 ]

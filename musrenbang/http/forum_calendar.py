@@ -11,7 +11,7 @@ import datetime as dt
 import itertools
 
 import asyncpg
-from litestar import Request, Response, get
+from litestar import Controller, Request, Response, get
 
 from musrenbang.domain import city_forums
 from musrenbang.domain.errors import N_
@@ -58,37 +58,51 @@ CALENDAR_MODELS = ("forums", "rkpd", "cycles")
 """The read models the calendar reads (regions are reference data)."""
 
 
-@get("/musyawarah", include_in_schema=False, dependencies=FROM_REPLICA)
-async def calendar(request: Request, pool: PoolDep) -> Response:
-    """`?tahun=` (default the year being planned), `?kecamatan=` (one kecamatan's only). Cached by the
-    checkpoints of the models it reads, per year and kecamatan chosen (both checked first: a bounded set)."""
-    wanted = request.query_params.get("kecamatan") or None
-    async with pool.acquire() as conn:
-        year, _ = await year_asked(request, conn)
-        if request.query_params.get("tahun") and year != int_param(request, "tahun"):
-            raise BadForm(N_("Tidak ada siklus perencanaan untuk tahun itu."))
-        if wanted is not None and await conn.fetchval(
-                "SELECT count(*) FROM regions WHERE kode = $1 AND tingkat = 'kecamatan'", wanted) == 0:  # fmt: skip
-            raise BadForm(N_("Kecamatan itu tidak ada di daerah ini."))
+class CalendarPages(Controller):
+    """The public calendar: residents need no sign-in to know when and where to come, so no guard."""
 
-    async def render_on(conn: asyncpg.Connection) -> bytes:
-        years = [r["year"] for r in await cycles.all_cycles(conn)]
-        rows = await forum_views.calendar(conn, year) if year else []
-        city = await rkpd_views.city_forum_days(conn, year) if year else {}
-        kecamatan = await region_names(conn, level="kecamatan")
-        groups = _grouped(rows, kecamatan, wanted)
-        city_meetings = [
-            Meeting(f.held_on, "kota", city_forums.FORUMS[key], f.place, f.status, starts_at=f.starts_at,
-                    link=f"/rkpd/{year}/{city_forums.PAGES[key]}" if f.berita_acara else "")
-            for key, f in city.items()
-        ] if wanted is None else []  # fmt: skip
-        return rendered(request, "musyawarah.html", page_context(
-            request, year=year, years=years, groups=groups, city_meetings=city_meetings, kecamatan=kecamatan,
-            wanted=wanted, LEVELS=LEVEL_LABELS, STATUS=STATUS_LABELS,
-            count=sum(len(g.meetings) for g in groups) + len(city_meetings)))  # fmt: skip
+    path = "/musyawarah"
+    include_in_schema = False
 
-    return await page_cache.by_checkpoints(request, pool, f"musyawarah.html {year} {wanted}", CALENDAR_MODELS,
-                                           render_on)  # fmt: skip
+    @get("/", dependencies=FROM_REPLICA)
+    async def calendar(self, request: Request, pool: PoolDep) -> Response:
+        """`?tahun=` (default the year being planned), `?kecamatan=` (one kecamatan's only). Cached by the
+        checkpoints of the models it reads, per year and kecamatan chosen (both checked first: a bounded
+        set)."""
+        wanted = request.query_params.get("kecamatan") or None
+        async with pool.acquire() as conn:
+            year = await _year_checked(request, conn, wanted)
+        return await page_cache.by_checkpoints(request, pool, f"musyawarah.html {year} {wanted}", CALENDAR_MODELS,
+                                               lambda conn: _rendered(request, conn, year, wanted))  # fmt: skip
+
+
+async def _year_checked(request: Request, conn: asyncpg.Connection, wanted: str | None) -> int | None:
+    """The year shown; a `?tahun=` with no cycle or a `?kecamatan=` that is not one refused (400)."""
+    year, _ = await year_asked(request, conn)
+    if request.query_params.get("tahun") and year != int_param(request, "tahun"):
+        raise BadForm(N_("Tidak ada siklus perencanaan untuk tahun itu."))
+    if wanted is not None and await conn.fetchval(
+            "SELECT count(*) FROM regions WHERE kode = $1 AND tingkat = 'kecamatan'", wanted) == 0:  # fmt: skip
+        raise BadForm(N_("Kecamatan itu tidak ada di daerah ini."))
+    return year
+
+
+async def _rendered(request: Request, conn: asyncpg.Connection, year: int | None, wanted: str | None) -> bytes:
+    """The page as the cache keeps it, read on the connection `by_checkpoints` lends."""
+    years = [r["year"] for r in await cycles.all_cycles(conn)]
+    rows = await forum_views.calendar(conn, year) if year else []
+    city = await rkpd_views.city_forum_days(conn, year) if year else {}
+    kecamatan = await region_names(conn, level="kecamatan")
+    groups = _grouped(rows, kecamatan, wanted)
+    city_meetings = [
+        Meeting(f.held_on, "kota", city_forums.FORUMS[key], f.place, f.status, starts_at=f.starts_at,
+                link=f"/rkpd/{year}/{city_forums.PAGES[key]}" if f.berita_acara else "")
+        for key, f in city.items()
+    ] if wanted is None else []  # fmt: skip
+    return rendered(request, "musyawarah.html", page_context(
+        request, year=year, years=years, groups=groups, city_meetings=city_meetings, kecamatan=kecamatan,
+        wanted=wanted, LEVELS=LEVEL_LABELS, STATUS=STATUS_LABELS,
+        count=sum(len(g.meetings) for g in groups) + len(city_meetings)))  # fmt: skip
 
 
 def _grouped(rows: list[asyncpg.Record], kecamatan: dict[str, str], wanted: str | None) -> list[Group]:

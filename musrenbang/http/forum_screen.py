@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
-from litestar import Request, get
+from litestar import Controller, Request, get
 from litestar.params import FromPath
 from litestar.response import ServerSentEvent, Template
 
@@ -24,6 +24,7 @@ from musrenbang.domain import forum as rules
 from musrenbang.http.deps import ForumsDep, StoppingDep
 from musrenbang.http.i18n import language, translate
 from musrenbang.http.render import page, score_text
+from musrenbang.http.stopping import Stopping
 from musrenbang.services.forums import ForumService
 
 T = TypeVar("T")
@@ -79,10 +80,26 @@ def feed_of(request: Request) -> ScreenFeed:
     return feed
 
 
-@get("/forum/{forum_id:str}/layar", include_in_schema=False)
-async def projector(request: Request, forums: ForumsDep, forum_id: FromPath[str]) -> Template:
-    forum, _ = await forums.load(forum_id.upper())
-    return page(request, "forum_screen.html", s=forum.scheduled, snapshot=await _snapshot(request, forums, forum))
+class ScreenPages(Controller):
+    """Public, as the hall's projector and every phone in the hall show it: no guard."""
+
+    path = "/forum/{forum_id:str}/layar"
+    include_in_schema = False
+
+    @get("/")
+    async def projector(self, request: Request, forums: ForumsDep, forum_id: FromPath[str]) -> Template:
+        forum, _ = await forums.load(forum_id.upper())
+        return page(request, "forum_screen.html", s=forum.scheduled, snapshot=await _snapshot(request, forums, forum))
+
+    @get("/aliran")
+    async def projector_stream(self, request: Request, forums: ForumsDep, stopping: StoppingDep,
+                               forum_id: FromPath[str]) -> ServerSentEvent:  # fmt: skip
+        """A new snapshot whenever the forum's streams changed (asked every second, the answer shared by every
+        screen: `ScreenFeed`), until it closes or the server stops (the screen's EventSource then reconnects
+        by itself, to the server started again)."""
+        forum_id = forum_id.upper()
+        await forums.load(forum_id)
+        return ServerSentEvent(_snapshots(request, forums, stopping, feed_of(request), forum_id))
 
 
 async def _snapshot(request: Request, forums: ForumService, forum: rules.Forum) -> dict[str, Any]:
@@ -99,15 +116,10 @@ async def _snapshot(request: Request, forums: ForumService, forum: rules.Forum) 
             "ballots": counted, "rows": rows}  # fmt: skip
 
 
-@get("/forum/{forum_id:str}/layar/aliran", include_in_schema=False)
-async def projector_stream(request: Request, forums: ForumsDep, stopping: StoppingDep,
-                           forum_id: FromPath[str]) -> ServerSentEvent:  # fmt: skip
-    """A new snapshot whenever the forum's streams changed (asked every second, the answer shared by every
-    screen: `ScreenFeed`), until it closes or the server stops (the screen's EventSource then reconnects
-    by itself, to the server started again)."""
-    forum_id = forum_id.upper()
-    await forums.load(forum_id)
-    feed = feed_of(request)
+async def _snapshots(request: Request, forums: ForumService, stopping: Stopping, feed: ScreenFeed,
+                     forum_id: str) -> AsyncIterator[str]:  # fmt: skip
+    """The forum's snapshot, and again after each change, until it closes, the server stops or 3,600
+    questions (about an hour) have been asked."""
 
     async def snapshot_at(marker: int | None) -> dict[str, Any]:
         async def make() -> dict[str, Any]:
@@ -116,17 +128,14 @@ async def projector_stream(request: Request, forums: ForumsDep, stopping: Stoppi
 
         return await feed.snapshot((forum_id, marker, language(request)), make)
 
-    async def snapshots() -> AsyncIterator[str]:
-        last = None
-        for _ in range(3600):
-            marker = await feed.marker(forums, forum_id)
-            if marker != last:
-                last = marker
-                shown = await snapshot_at(marker)
-                yield msgspec.json.encode(shown).decode()
-                if shown["status"] == rules.CLOSED:
-                    return
-            if await stopping.pause(ASKED_EVERY):
+    last = None
+    for _ in range(3600):
+        marker = await feed.marker(forums, forum_id)
+        if marker != last:
+            last = marker
+            shown = await snapshot_at(marker)
+            yield msgspec.json.encode(shown).decode()
+            if shown["status"] == rules.CLOSED:
                 return
-
-    return ServerSentEvent(snapshots())
+        if await stopping.pause(ASKED_EVERY):
+            return

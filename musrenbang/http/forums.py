@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from litestar import get
+from litestar import Controller, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
@@ -36,7 +36,7 @@ class ResultItemOut(msgspec.Struct):
     selected: bool
     reason: str | None
     """For an item left out: no_support, below_threshold, over_ceiling, stopped,
-    unaffordable_by_supporters or over_quota."""
+    unaffordable_by_supporters, zero_cost_no_satisfaction, over_quota or excluded_by_conflict."""
 
 
 class ForumOut(msgspec.Struct):
@@ -65,10 +65,16 @@ class ForumOut(msgspec.Struct):
     starts_at: dt.time | None = None
 
 
-@get("/api/v1/forums/{forum_id:str}", summary="A forum, its agenda and (when closed) the result with reasons",
-     tags=["forums"], dependencies=FROM_REPLICA)  # fmt: skip
-async def forum(pool: PoolDep, forum_id: FromPath[str]) -> ForumOut:
-    return await forum_out(pool, forum_id)
+class ForumApi(Controller):
+    """Public: a forum's agenda and result are an open record (the staff's commands are staff.ForumStaffApi)."""
+
+    path = "/api/v1/forums"
+    tags = ["forums"]
+
+    @get("/{forum_id:str}", summary="A forum, its agenda and (when closed) the result with reasons",
+         dependencies=FROM_REPLICA)  # fmt: skip
+    async def forum(self, pool: PoolDep, forum_id: FromPath[str]) -> ForumOut:
+        return await forum_out(pool, forum_id)
 
 
 async def forum_out(pool: asyncpg.Pool, forum_id: str) -> ForumOut:

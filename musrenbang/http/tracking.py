@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from litestar import Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
@@ -32,23 +32,58 @@ NOT_FOUND = N_("kode tidak ditemukan — periksa lagi setiap hurufnya, atau cari
 """A well-formed code no proposal has: mistyped, most likely (one letter of eight)."""
 
 
-@get("/lacak", include_in_schema=False, dependencies=FROM_REPLICA)
-async def find_proposal(request: Request, pool: PoolDep) -> Response:
-    """A code typed in the lookup form: its page, or the form again saying why not (a code no proposal
-    has too: 404), showing what was typed less the control characters no page can carry."""
-    typed = request.query_params.get("kode", "")
-    if not printable(typed):
-        return page(request, "track_lookup.html", typed="", error="")
-    try:
-        code = values.normalize_code(typed)
-    except ValueError as exc:
-        return page(request, "track_lookup.html", status=422, typed=printable(typed[:100]),
-                    error=translate(request, exc.args[0]))  # fmt: skip
-    try:
-        await found_on_standby_or_primary(request, pool, lambda conn: _exists(conn, code))
-    except NotFoundException:
-        return _not_found(request, printable(typed[:100]))
-    return Redirect(f"/lacak/{code}", status_code=303)
+class TrackingPages(Controller):
+    """A proposal followed by its code, by anyone who has it: no sign-in, so no guard."""
+
+    path = "/lacak"
+    include_in_schema = False
+
+    @get("/", dependencies=FROM_REPLICA)
+    async def find_proposal(self, request: Request, pool: PoolDep) -> Response:
+        """A code typed in the lookup form: its page, or the form again saying why not (a code no proposal
+        has too: 404), showing what was typed less the control characters no page can carry."""
+        typed = request.query_params.get("kode", "")
+        if not printable(typed):
+            return page(request, "track_lookup.html", typed="", error="")
+        try:
+            code = values.normalize_code(typed)
+        except ValueError as exc:
+            return page(request, "track_lookup.html", status=422, typed=printable(typed[:100]),
+                        error=translate(request, exc.args[0]))  # fmt: skip
+        try:
+            await found_on_standby_or_primary(request, pool, lambda conn: _exists(conn, code))
+        except NotFoundException:
+            return _not_found(request, printable(typed[:100]))
+        return Redirect(f"/lacak/{code}", status_code=303)
+
+    @get("/{code:str}", dependencies=FROM_REPLICA)
+    async def track(self, request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
+        try:
+            canonical = values.normalize_code(code)
+        except ValueError:
+            return _not_found(request, printable(code[:100]))
+        if canonical != code:
+            return Redirect(f"/lacak/{canonical}", status_code=301)
+        try:
+            context = await found_on_standby_or_primary(request, pool, lambda conn: _tracked(conn, code))
+        except NotFoundException:
+            return _not_found(request, code)
+        news = request.query_params.get("kabar")
+        return page(request, "track.html", **context, news=news if news == "diminta" else None)
+
+    @post("/{code:str}/berhenti", request_max_body_size=8 * 1024)
+    async def stop_news(self, request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
+        """The proposer stops the messages about their proposal, by giving the number or e-mail address they
+        proposed with. The answer is the same whether it matched (the proposer is told on their channel), and
+        tries are limited per client address."""
+        code = code_or_404(code)
+        form = await request.form()
+        contact = form_text(form, "kontak")
+        settings = request.app.state.settings
+        await count_attempt(pool, "stop", client_address(request, settings.trust_proxy), STOPS_PER_HOUR)
+        async with pool.acquire() as conn:
+            await stop_proposer_news(conn, code, contact)
+        return Redirect(f"/lacak/{code}?kabar=diminta#kabar", status_code=303)  # the same whether it matched
 
 
 async def _exists(conn: asyncpg.Connection, code: str) -> None:
@@ -59,22 +94,6 @@ async def _exists(conn: asyncpg.Connection, code: str) -> None:
 def _not_found(request: Request, typed: str) -> Response:
     """The lookup form again, with the code that names no proposal, answered 404."""
     return page(request, "track_lookup.html", status=404, typed=typed, error=translate(request, NOT_FOUND))
-
-
-@get("/lacak/{code:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def track(request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
-    try:
-        canonical = values.normalize_code(code)
-    except ValueError:
-        return _not_found(request, printable(code[:100]))
-    if canonical != code:
-        return Redirect(f"/lacak/{canonical}", status_code=301)
-    try:
-        context = await found_on_standby_or_primary(request, pool, lambda conn: _tracked(conn, code))
-    except NotFoundException:
-        return _not_found(request, code)
-    news = request.query_params.get("kabar")
-    return page(request, "track.html", **context, news=news if news == "diminta" else None)
 
 
 async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
@@ -98,21 +117,6 @@ async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
     return {"p": proposal, "steps": steps, "place": place, "years": years, "again": again, "dropped": dropped,
             "programs": {r["number"]: r["title"] for r in programs},
             "agency_name": await city_views.agency_names(conn)}  # each step by the names of its day  # fmt: skip
-
-
-@post("/lacak/{code:str}/berhenti", include_in_schema=False, request_max_body_size=8 * 1024)
-async def stop_news(request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
-    """The proposer stops the messages about their proposal, by giving the number or e-mail address they
-    proposed with. The answer is the same whether it matched (the proposer is told on their channel), and
-    tries are limited per client address."""
-    code = code_or_404(code)
-    form = await request.form()
-    contact = form_text(form, "kontak")
-    settings = request.app.state.settings
-    await count_attempt(pool, "stop", client_address(request, settings.trust_proxy), STOPS_PER_HOUR)
-    async with pool.acquire() as conn:
-        await stop_proposer_news(conn, code, contact)
-    return Redirect(f"/lacak/{code}?kabar=diminta#kabar", status_code=303)  # the same whether it matched
 
 
 STOPS_PER_HOUR = 10
