@@ -150,7 +150,7 @@ def public_detail(e: RkpdMilestoneRecorded) -> dict[str, object]:
 def check_line(line: RkpdLine | None, by_agency: str | None) -> RkpdLine:
     """`line` exists in the adopted RKPD and the acting agency (None: Bappeda) may record on it."""
     if line is None:
-        raise NotFound(N_("baris ini tidak ada dalam RKPD yang ditetapkan"))
+        raise NotFound(N_("baris ini tidak ada dalam RKPD yang ditetapkan, atau sudah ditarik darinya"))
     if by_agency is not None and by_agency != line.agency:
         raise Forbidden(N_("usulan atau baris ini milik perangkat daerah lain"))
     return line

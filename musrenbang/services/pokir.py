@@ -25,7 +25,7 @@ from musrenbang.services import accounts, cycles
 from musrenbang.services import city as city_service
 from musrenbang.services.locks import RKPD_LOCK
 from musrenbang.services.proposals import _NAMESPACE, PROPOSAL, ProposalService, code_for
-from musrenbang.services.rkpd import RKPD
+from musrenbang.services.rkpd_streams import RKPD
 from musrenbang.services.streams import execute, load
 
 

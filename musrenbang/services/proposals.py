@@ -21,6 +21,8 @@ import msgspec
 
 from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import proposal as rules
+from musrenbang.domain import realisation as realisation_rules
+from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain import values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import Event
@@ -43,6 +45,7 @@ from musrenbang.services import cycles
 from musrenbang.services.forums import fresh_under_lock, lock_forum_place, on_an_agenda
 from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.locks import RKPD_LOCK
+from musrenbang.services.rkpd_streams import LINE, RKPD
 from musrenbang.services.streams import Aggregate, execute, load
 
 PROPOSAL = Aggregate(rules.Proposal(), rules.decide, rules.evolve)
@@ -244,6 +247,8 @@ class ProposalService:
         async with self._store.transaction() as conn:
             await cycles.hold_year(conn, self._store, asked.year,
                                    lambda cycle: cycles.check_open(cycle, asked.year, "usulan", asked.on))  # fmt: skip
+            if asked.carried_from is not None:
+                await self._in_no_line(conn, asked.carried_from)
             await conn.execute(
                 "INSERT INTO proposer_contacts (ref, proposal_code, name, phone, email, notify)"
                 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ref) DO NOTHING",
@@ -388,6 +393,22 @@ class ProposalService:
         command = rules.CarryOver(code=earlier, to_code=new_code or earlier, to_year=year,
                                   outcome=outcome or rules.DIAJUKAN, adopted=adopted, line_dropped=dropped)  # fmt: skip
         return Append(rules.stream_id(earlier), head, rules.decide(state, command))
+
+    async def _in_no_line(self, conn: asyncpg.Connection, earlier: str) -> None:
+        """The proposal carried on is in no line of its own year's RKPD, as the log has it holding that
+        year's lock shared (services/locks.py) to the commit: a line taking it in (which holds the lock
+        exclusively and refuses a proposal carried on, services/rkpd.py) is wholly before this check or
+        after the carry-over. The carry-over's own decision reads the read models (its outcome): a line
+        withdrawn in an amendment leaves its proposals undecided, and so proposable again, until another
+        line takes them."""
+        state, _ = await load(self._store, PROPOSAL, rules.stream_id(earlier), conn)
+        await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", RKPD_LOCK, state.year)
+        city_level, _ = await load(self._store, RKPD, rkpd_rules.stream_id(state.year), conn)
+        for line in (line for line in city_level.lines.values() if earlier in line.origins):
+            progress, _ = await load(self._store, LINE, realisation_rules.stream_id(state.year, line.line_id), conn)
+            if progress.stage != "batal":  # a line the budget year dropped leaves its need unmet
+                raise DomainError(Message(N_("usulan %(code)s masuk baris RKPD %(line)s tahun %(year)d: tidak"
+                                             " diusulkan lagi"), code=earlier, line=line.line_id, year=state.year))
 
     async def _cycle_not_adopted(self, code: str) -> None:
         """Refused once the RKPD of the proposal's year is adopted: nothing more is added to that cycle."""

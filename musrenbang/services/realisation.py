@@ -23,13 +23,10 @@ from musrenbang.domain.events import Event, MilestonePhoto, RkpdLine
 from musrenbang.eventlog.store import Append, AppendResult, ConcurrencyError, EventStore, Metadata, StreamHead
 from musrenbang.photos import ProcessedPhoto
 from musrenbang.services import cycles
-from musrenbang.services.rkpd import RKPD
-from musrenbang.services.streams import Aggregate, load
+from musrenbang.services.locks import RKPD_LOCK
+from musrenbang.services.rkpd_streams import LINE, RKPD
+from musrenbang.services.streams import load
 
-LINE: Aggregate[rules.LineProgress, rules.RecordMilestone] = Aggregate(
-    rules.LineProgress(), lambda state, command: [], rules.evolve
-)
-"""Only for loading a line's state: deciding needs the adopted line and the day (`RealisationService`)."""
 _NAMESPACE = uuid.UUID("7265616c-6973-6173-692d-70686f746f73")
 
 
@@ -42,11 +39,14 @@ class RealisationService:
     def __init__(self, pool: asyncpg.Pool, store: EventStore) -> None:
         self._pool, self._store = pool, store
 
-    async def adopted_lines(self, year: int, conn: asyncpg.Connection | None = None) -> dict[str, RkpdLine]:
+    async def adopted_lines(self, year: int, conn: asyncpg.Connection | None = None, *,
+                            withdrawn_too: bool = True) -> dict[str, RkpdLine]:  # fmt: skip
         """The lines of RKPD `year` as its latest adoption froze them, read from the log (a milestone is
-        decided on what was adopted, not on a read model that may be behind)."""
+        decided on what was adopted, not on a read model that may be behind). `withdrawn_too=False`: less
+        those withdrawn since, which take no milestone or photo (until the RKPD is adopted again without
+        them: then they are not adopted at all)."""
         state, _ = await load(self._store, RKPD, rkpd_rules.stream_id(year), conn)
-        return {line.line_id: line for line in state.adopted}
+        return {line.line_id: line for line in state.adopted if withdrawn_too or line.line_id in state.lines}
 
     async def record(self, command: rules.RecordMilestone, metadata: Metadata,
                      idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
@@ -67,9 +67,14 @@ class RealisationService:
             if earlier is not None:
                 return earlier
         for _ in range(5):
-            appends = await self._decide(commands, year, numbers)
             try:
-                return await self._store.append(appends, metadata=metadata, idempotency_key=idempotency_key)
+                async with self._store.transaction() as conn:
+                    # The year's city level held shared to the commit: a line's withdrawal (which refuses a
+                    # line with milestones, services/rkpd.py) is wholly before this decision or after it.
+                    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", RKPD_LOCK, year)
+                    appends = await self._decide(commands, year, numbers, conn)
+                    return await self._store.append(appends, metadata=metadata, idempotency_key=idempotency_key,
+                                                    conn=conn)  # fmt: skip
             except ConcurrencyError:
                 continue  # a line moved on meanwhile: decide again on what is there now
         raise ConcurrencyError([a.stream_id for a in appends])
@@ -98,9 +103,9 @@ class RealisationService:
             return dict(exc.errors)
         return {}
 
-    async def _decide(self, commands: Sequence[rules.RecordMilestone], year: int,
-                      numbers: Sequence[int] | None) -> list[Append]:  # fmt: skip
-        adopted = await self.adopted_lines(year)
+    async def _decide(self, commands: Sequence[rules.RecordMilestone], year: int, numbers: Sequence[int] | None,
+                      conn: asyncpg.Connection | None = None) -> list[Append]:  # fmt: skip
+        adopted = await self.adopted_lines(year, conn, withdrawn_too=False)
         today = cycles.today()
         states: dict[str, tuple[rules.LineProgress, StreamHead]] = {}
         decided: dict[str, list[Event]] = {}
@@ -108,7 +113,7 @@ class RealisationService:
         for i, command in enumerate(commands):
             stream = rules.stream_id(year, command.line_id)
             if stream not in states:
-                states[stream] = await load(self._store, LINE, stream)
+                states[stream] = await load(self._store, LINE, stream, conn)
             state, head = states[stream]
             try:
                 events = rules.decide(state, command, line=adopted.get(command.line_id), today=today)
@@ -135,7 +140,7 @@ class RealisationService:
         """The line a photo is for is adopted, `by_agency`'s, and not finished or dropped (no milestone could
         show the photo): asked before the photo is decoded, so that an upload nobody may make costs no
         decode (up to a second of a core) and no place in the limit."""
-        rules.check_line((await self.adopted_lines(year)).get(line_id), by_agency)
+        rules.check_line((await self.adopted_lines(year, withdrawn_too=False)).get(line_id), by_agency)
         state, _ = await load(self._store, LINE, rules.stream_id(year, line_id))
         rules.check_photo_state(state)
 

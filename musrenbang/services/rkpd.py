@@ -20,6 +20,7 @@ from musrenbang.domain import city_forums, notices, values
 from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import pokir as pokir_rules
 from musrenbang.domain import proposal as proposal_rules
+from musrenbang.domain import realisation as realisation_rules
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
 from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
@@ -35,14 +36,8 @@ from musrenbang.services.forums import fresh_under_lock
 from musrenbang.services.freshness import ReadModels, require_fresh
 from musrenbang.services.locks import INTAKE_LOCK, RKPD_LOCK
 from musrenbang.services.proposals import PROPOSAL
-from musrenbang.services.streams import Aggregate, load
-
-RKPD: Aggregate[rules.Rkpd, rules.Command] = Aggregate(
-    rules.Rkpd(), lambda state, command: rules.decide(state, command, agencies={}), rules.evolve, cached=100_000
-)
-"""Only for loading a year's state: deciding needs the city's agencies (`RkpdService.execute`). Years'
-states are kept between commands (services/streams.py), so a command under the year's lock reads only
-the events since the last one instead of the whole year: it costs the same in December as in March."""
+from musrenbang.services.rkpd_streams import LINE, RKPD
+from musrenbang.services.streams import load
 
 
 def acting_agency(actor: Actor) -> str | None:
@@ -64,6 +59,35 @@ async def _places_exist(command: rules.Command, conn: asyncpg.Connection) -> Non
                              " ('kelurahan', 'desa')", list(command.line.locations))  # fmt: skip
     if len(known) != len(set(command.line.locations)):
         raise ValidationFailed({"locations": N_("lokasi berupa kode kelurahan atau desa kota ini")})
+
+
+async def _not_ended(store: EventStore, command: rules.Command, year: int, conn: asyncpg.Connection) -> None:
+    """A line whose work has ended (finished, or dropped) is not withdrawn: its proposals would be undecided
+    again, free to go into another line while the work stands recorded, or while, dropped, they were
+    already proposed again for a later year. A line under way may still be withdrawn in an amendment.
+    Milestones are recorded holding the year's lock shared (services/realisation.py), and refused for a
+    line withdrawn since the adoption: neither lands between this check and the other."""
+    if not isinstance(command, rules.WithdrawLine):
+        return
+    progress, _ = await load(store, LINE, realisation_rules.stream_id(year, command.line_id), conn)
+    if progress.stage in realisation_rules.FINAL:
+        raise DomainError(Message(N_("pekerjaan baris %(line)s sudah tercatat «%(stage)s»: baris ini tidak dapat"
+                                     " ditarik lagi dari RKPD"), line=command.line_id,
+                                  stage=Term(realisation_rules.LABELS[progress.stage])))  # fmt: skip
+
+
+async def _origins_not_carried(store: EventStore, command: rules.Command, conn: asyncpg.Connection) -> None:
+    """A proposal proposed again for a later year lives on there (domain/proposal.py, `_not_carried`): it
+    goes into no line of its old year. Read from the proposals' streams under the year's lock, which a
+    carry-over holds shared while it checks that its proposal is in no line (services/proposals.py)."""
+    if not isinstance(command, rules.SetLine):
+        return
+    for code in command.line.origins:
+        state, _ = await load(store, PROPOSAL, proposal_rules.stream_id(code), conn)
+        if state.carried_to is not None:
+            raise ValidationFailed({"origins": Message(
+                N_("usulan %(code)s sudah diusulkan lagi sebagai %(to)s untuk tahun berikutnya: tidak dapat masuk"
+                   " baris RKPD tahun ini"), code=code, to=state.carried_to)})  # fmt: skip
 
 
 def _all_forwarded_taken_up(state: rules.Rkpd, forwarded: set[str]) -> None:
@@ -217,6 +241,8 @@ class RkpdService:
             _all_forwarded_taken_up(state, forwarded)
             await _places_exist(command, conn)
             events = rules.decide(state, command, agencies=city.agencies_by_code, dana_kelurahan=cycle.dana_kelurahan)
+            await _not_ended(self._store, command, year, conn)  # after the domain's own refusals (whose line)
+            await _origins_not_carried(self._store, command, conn)
             appends = [Append(stream, head, events)]
             if any(isinstance(e, RkpdAdopted) for e in events):  # the cycle is ditetapkan with it, atomically
                 appends.extend(await self._cycle_adopted(year, conn, on))
