@@ -113,11 +113,12 @@ async def years_at_work(conn: asyncpg.Connection, stage: str, today: dt.date) ->
 
 
 async def made_in(conn: asyncpg.Connection, year: int) -> dict[str, int]:
-    """What the read models hold of `year` besides its cycle: proposals (a pokir is one) and forums, by kind,
-    only those with any. A cycle whose year holds any is not withdrawn (services/cycles.py)."""
+    """What the read models hold of `year` besides its cycle: proposals (a pokir is one) and the city's own
+    forums (an imported Pabulib election names a year too, but belongs to no cycle of ours), by kind, only
+    those with any. A cycle whose year holds any is not withdrawn (services/cycles.py)."""
     row = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM proposals WHERE year = $1) AS proposals,"
-        " (SELECT count(*) FROM forums WHERE year = $1) AS forums",
+        " (SELECT count(*) FROM forums WHERE year = $1 AND origin = 'musrenbang') AS forums",
         year,
     )  # fmt: skip
     return {kind: count for kind, count in row.items() if count}
@@ -128,7 +129,7 @@ async def withdrawable(conn: asyncpg.Connection, years: list[int]) -> set[int]:
     record): what the staff page offers to withdraw. The withdrawal checks again, under its locks."""
     rows = await conn.fetch(
         "SELECT y FROM unnest($1::int[]) AS y WHERE NOT EXISTS (SELECT 1 FROM proposals p WHERE p.year = y)"
-        " AND NOT EXISTS (SELECT 1 FROM forums f WHERE f.year = y)"
+        " AND NOT EXISTS (SELECT 1 FROM forums f WHERE f.year = y AND f.origin = 'musrenbang')"
         " AND NOT EXISTS (SELECT 1 FROM rkpd_state s WHERE s.year = y)"
         " AND NOT EXISTS (SELECT 1 FROM rkpd_lines l WHERE l.year = y)",
         years,
