@@ -333,13 +333,19 @@ class PokirPages(Controller):
     async def home(self, request: Request, pool: PoolDep, actor: ActorDep) -> Template:
         """A member: their own pokir; the secretariat (and Bappeda, auditors): every pokir of the year, those
         waiting for the completeness check first."""
-        year = _int(request.query_params.get("tahun")) or await _default_year(pool) or cycles.today().year + 1
+        years = [state.year for state in reversed(await cycles.all_cycles(request.app.state.store))
+                 if state.year is not None]  # fmt: skip
+        # The year being planned by default (as the entry form's), not the newest with pokir: once a year
+        # is adopted its list is history, and its entry link would only be refused.
+        year = _int(request.query_params.get("tahun")) or (await _planned_year(request) if years else None) \
+            or cycles.today().year + 1
         async with pool.acquire() as conn:
             rows = await pokir_views.pokir(conn, year, member=actor.username if actor.role == "dprd" else None)
             cycle = await cycles.load_cycle(request.app.state.store, year)
         waiting = [r for r in rows if r["status"] == rules.DIAJUKAN]
         return page(request, "pokir_staff.html", year=year, rows=rows, waiting=waiting, actor=actor,
-                    deadline=pokir_rules.deadline(cycle) if cycle.exists else None,
+                    deadline=pokir_rules.deadline(cycle) if cycle.exists else None, years=years,
+                    closed=await _closed(request, year) if actor.role == "dprd" else None,
                     STATUSES=rules.POKIR_STATUSES)
 
     @get("/baru", guards=[MEMBER])
