@@ -29,7 +29,7 @@ def user() -> None:
 @click.option("--opd", default=None, help="Agency code (opd accounts), e.g. DBMSDA: one of the city settings'"
               " agencies (Kota Bekasi's: musrenbang/reference/kota_bekasi.toml).")
 @click.option("--dapil", default=None, help='Daerah pemilihan (dprd accounts), e.g. "Bekasi 1" (city settings).')
-@click.option("--name", default=None, help="Full name as pages show it (dprd accounts: the member's).")
+@click.option("--name", default=None, help="Full name as pages show it (dprd accounts: the member's, required).")
 @click.option("--faction", default=None, help="Fraksi (dprd accounts).")
 def user_add(username: str, role: str, region: str | None, opd: str | None, dapil: str | None, name: str | None,
              faction: str | None) -> None:  # fmt: skip

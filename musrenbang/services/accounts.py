@@ -76,6 +76,8 @@ async def add_user(
     if problem := _password_problem(password):
         errors["password"] = problem
     dapil, name, faction = await _scope(conn, role, region, opd, dapil, name, faction, errors)
+    if role == "dprd" and not name and "name" not in errors:  # a member's pokir are published under it
+        errors["name"] = N_("anggota DPRD memerlukan nama, yang tercantum pada pokok pikirannya")
     if errors:
         raise ValidationFailed(errors)
     try:
