@@ -349,6 +349,11 @@ def _in_order(checks: bounds.Checks, state: Cycle, stage: str, opens: dt.date, t
         checks.fail("opens", Message(N_("tahap %(stage)s sudah dimulai dengan memajukan tahap: tanggal bukanya"
                                         " tidak dapat diundur sesudah hari ini (%(day)s)"),
                                      stage=Term(WINDOW_LABELS[stage]), day=values.long_date(today)))  # fmt: skip
+    elif today is not None and (now := state.calendar.get(stage)) is not None and now.opens <= today < opens:
+        # What came in since it opened came in inside its window; moved later, it would lie before it.
+        checks.fail("opens", Message(N_("tahap %(stage)s sudah dibuka sejak %(since)s: tanggal bukanya tidak dapat"
+                                        " diundur sesudah hari ini (%(day)s)"), stage=Term(WINDOW_LABELS[stage]),
+                                     since=values.long_date(now.opens), day=values.long_date(today)))  # fmt: skip
 
 
 def _ceilings(checks: bounds.Checks, given: tuple[KecamatanCeiling, ...]) -> tuple[KecamatanCeiling, ...]:

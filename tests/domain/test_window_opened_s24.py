@@ -1,0 +1,48 @@
+"""A window that has opened keeps its opening on or before today (review s24: the proposals window,
+open since 1 December with three proposals in, was moved to open on the 6th, leaving them before their own
+window). Before it opens, or earlier, or closing later, a window moves as before."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+import pytest
+
+from musrenbang.domain import cycle
+from musrenbang.domain.errors import ValidationFailed
+from musrenbang.domain.events import StageWindow
+
+D = dt.date
+TODAY = D(2026, 12, 5)
+
+
+def _state() -> cycle.Cycle:
+    windows = {"usulan": (D(2026, 12, 1), D(2027, 1, 31)), "kelurahan": (D(2027, 2, 1), D(2027, 2, 28)),
+               "kecamatan": (D(2027, 3, 1), D(2027, 3, 20)), "perangkat_daerah": (D(2027, 3, 21), D(2027, 4, 10)),
+               "kota": (D(2027, 4, 11), D(2027, 4, 30)), "ditetapkan": (D(2027, 5, 1), D(2027, 6, 30))}
+    calendar = {s: StageWindow(stage=s, opens=o, closes=c) for s, (o, c) in windows.items()}
+    return msgspec.structs.replace(cycle.Cycle(), year=2028, region="32.75", calendar=calendar)
+
+
+def _move(stage: str, opens: dt.date, closes: dt.date) -> list[object]:
+    return cycle.decide(_state(), cycle.ChangeWindow(year=2028, stage=stage, opens=opens, closes=closes,
+                                                     reason="jadwal disesuaikan", today=TODAY))  # fmt: skip
+
+
+def test_an_opened_window_is_not_moved_to_open_after_today() -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        _move("usulan", D(2026, 12, 6), D(2027, 1, 31))
+    assert str(refused.value.errors["opens"]) == ("tahap Pengajuan usulan warga sudah dibuka sejak 1 Desember 2026:"
+                                                   " tanggal bukanya tidak dapat diundur sesudah hari ini"
+                                                   " (5 Desember 2026)")  # fmt: skip
+
+
+@pytest.mark.parametrize(("stage", "opens", "closes"), [
+    ("usulan", TODAY, D(2027, 1, 31)),  # to today: what came in since the 1st still lies inside
+    ("usulan", D(2026, 11, 20), D(2027, 2, 15)),  # earlier, and closing later
+    ("kelurahan", D(2027, 2, 10), D(2027, 2, 28)),  # not opened yet: moved later as before
+])  # fmt: skip
+def test_other_moves_are_made_as_before(stage: str, opens: dt.date, closes: dt.date) -> None:
+    [changed] = _move(stage, opens, closes)
+    assert (changed.stage, changed.opens, changed.closes) == (stage, opens, closes)  # type: ignore[attr-defined]
