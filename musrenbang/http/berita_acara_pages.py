@@ -61,7 +61,7 @@ class BeritaAcaraPages(Controller):
             genders=genders, delegates=list(forum.delegates.values()), head=closing, check_url=check_url,
             qr=qr, reasons=decision_rules.REASON_LABELS,
             seal=await latest_seal(pool, closing.global_position), level_name=_level_name(s.level, s.region),
-            RULES=RULE_LABELS,
+            RULES=RULE_LABELS, in_language="id",  # an official document: in Indonesian, as printed and signed
         )  # fmt: skip
 
     @get(["/periksa", "/periksa/{digest:str}"], dependencies=FROM_REPLICA)

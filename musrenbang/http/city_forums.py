@@ -150,7 +150,7 @@ async def _berita_acara(request: Request, pool: asyncpg.Pool, name: str, forum: 
         async with pool.acquire() as conn:
             context["places"] = await region_names(conn, sorted(codes))
         context["agency_name"] = lambda code: ba.agency_names.get(code, code)  # as the close named them
-    return page(request, "city_berita_acara.html", **context)
+    return page(request, "city_berita_acara.html", in_language="id", **context)  # an official document: Indonesian
 
 
 @get("/rkpd/{name:str}/forum-perangkat-daerah", include_in_schema=False, dependencies=FROM_REPLICA)

@@ -157,12 +157,14 @@ def remember_language(request: Request, response: Response) -> None:
         response.set_cookie(COOKIE, language(request), max_age=365 * 24 * 3600, httponly=True, samesite="lax")
 
 
-def page_context(request: Request, city: City | None = None, **context: Any) -> dict[str, Any]:
+def page_context(request: Request, city: City | None = None, in_language: str | None = None,
+                 **context: Any) -> dict[str, Any]:  # fmt: skip
     """What every template gets: the reader's language and its gettext (chosen once per page, not per
     string), the city (`city`: as read with the page's data, else as this process last read it), dates
-    as the city reads them."""
-    lang = language(request)
-    t = translations(request)
+    as the city reads them. `in_language`: a page that is one language whatever the reader's (a Berita
+    Acara: an official document in Indonesian, the same on every screen and on paper)."""
+    lang = in_language or language(request)
+    t = request.app.state.catalogs[lang] if in_language else translations(request)
     city = city or city_of(request)
     zone = dt.timezone(dt.timedelta(hours=TIMEZONES.get(city.timezone, 7)), city.timezone)
 

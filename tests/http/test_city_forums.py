@@ -339,3 +339,13 @@ async def test_a_renamed_agency_keeps_its_name_on_what_was_adopted_and_closed(ci
 
 async def _text_has(client: httpx.AsyncClient, path: str, text: str) -> bool:
     return text in (await client.get(path)).text
+
+
+async def test_the_city_berita_acara_reads_in_indonesian_whatever_the_readers_language(city: City) -> None:
+    """An official document, printed and signed in Indonesian (review s24: English mode mixed the two)."""
+    for path in ("/rkpd/2022/forum-perangkat-daerah", "/rkpd/2022/musrenbang-kota"):
+        english = await city.client.get(f"{path}?lang=en")
+        indonesian = await city.client.get(f"{path}?lang=id")
+        assert english.status_code == indonesian.status_code == 200, path
+        assert "BERITA ACARA" in english.text and "CITY FORUM" not in english.text.upper(), path
+        assert english.text.replace("lang=en", "lang=id") == indonesian.text, path

@@ -71,3 +71,19 @@ async def test_the_pages_that_print_a_head_print_the_newest_seal(
     assert "Segel ini mencakup peristiwa yang menjadi dasar halaman ini" in rkpd.text  # sealed after adoption
     assert "Segel ini mencakup peristiwa yang menjadi dasar halaman ini" in berita_acara.text
     assert f"{newest.seal} segel diperiksa" in audit.text
+
+
+async def test_a_berita_acara_reads_in_indonesian_whatever_the_readers_language(
+    city_server: Server, accounts: dict[str, str]  # noqa: F811
+) -> None:
+    """An official document, printed and signed in Indonesian (review s24: in English mode it mixed the two:
+    English headings, days and seal paragraph inside an Indonesian page)."""
+    async with httpx.AsyncClient(base_url=city_server.base_url, timeout=30) as client:
+        forum = re.search(r'href="/forum/([A-Z0-9]+)/berita-acara"', (await client.get(
+            "/audit", headers=await bearer(client, accounts["auditor"]))).text)  # fmt: skip
+        assert forum is not None
+        english = await client.get(f"/forum/{forum[1]}/berita-acara?lang=en")
+        indonesian = await client.get(f"/forum/{forum[1]}/berita-acara?lang=id")
+    assert english.status_code == 200 and '<html lang="id">' in english.text
+    assert "Segel ini mencakup peristiwa yang menjadi dasar halaman ini" in english.text
+    assert english.text.replace("lang=en", "lang=id") == indonesian.text  # nothing of the page is in English
