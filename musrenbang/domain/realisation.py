@@ -65,6 +65,8 @@ class LineProgress(msgspec.Struct, kw_only=True):
     contract: int | None = None
     spent: int | None = None
     """The latest amount spent reported (pelaksanaan, selesai); None before any."""
+    last_report: tuple[dt.date, int | None, int | None, str] | None = None
+    """The latest `pelaksanaan` report as (day, progress, amount, note): the same report again is refused."""
 
     def ceiling(self, line: RkpdLine) -> int:
         """The most the line may have spent: its budget (the RKPD pagu until one is recorded), or its
@@ -133,6 +135,11 @@ def decide(state: LineProgress, command: RecordMilestone, *, line: RkpdLine | No
     errors.update(photo_errors(stage, len(photos)))
     if errors:
         raise ValidationFailed(errors)
+    if stage == "pelaksanaan" and not photos and state.last_report == (command.on, progress, command.amount, note):
+        # A form or file sent again (a re-upload of the same CSV) would repeat the report on every page and
+        # feed; another day, figure or note, or a new photo, is a new report.
+        raise DomainError(Message(N_("laporan pelaksanaan %(progress)d%% tanggal %(day)s ini sudah tercatat"),
+                                  progress=progress or 0, day=values.long_date(command.on)))  # fmt: skip
     return [RkpdMilestoneRecorded(
         year=command.year, line_id=line.line_id, agency=line.agency, origins=line.origins, stage=stage,
         on=command.on, amount=command.amount, progress=progress, note=note,
@@ -261,8 +268,9 @@ def evolve(state: LineProgress, event: Event) -> LineProgress:
             contract = event.amount
         elif event.stage in SPENT:
             spent = event.amount
+    report = (event.on, event.progress, event.amount, event.note) if event.stage == "pelaksanaan" else None
     return LineProgress(stage=event.stage, last_on=event.on, progress=progress, milestones=state.milestones + 1,
-                        budget=budget, contract=contract, spent=spent)  # fmt: skip
+                        budget=budget, contract=contract, spent=spent, last_report=report)  # fmt: skip
 
 
 def check_photo_state(state: LineProgress) -> None:

@@ -44,3 +44,21 @@ async def test_a_line_withdrawn_since_the_adoption_takes_no_milestone(city: City
     r = await city.client.post(f"{BASE}/milestones", content=csv.encode(),
                                headers={**city.auth["roads"], "Content-Type": "text/csv"})  # fmt: skip
     assert r.status_code == 422 and await city.events() == before, r.text
+
+
+async def test_the_same_progress_report_sent_again_is_recorded_once(city: City) -> None:  # noqa: F811
+    """Review s24: a CSV row sent six times made six identical 'Under way, 80%' entries on every page and
+    feed. The same report again (day, percentage, amount, note) is refused; anything new in it is not."""
+    path, report = f"{BASE}/lines/DBMSDA-002/milestones", {"stage": "pelaksanaan", "date": "2022-09-01",
+                                                            "progress": 60}  # fmt: skip
+    first = await city.client.post(path, json=report, headers=city.auth["roads"])
+    assert first.status_code == 201, first.text
+    again = await city.refused(409, path, "roads", json=report)
+    assert "laporan pelaksanaan 60% tanggal 1 September 2022 ini sudah tercatat" in again.json()["message"]
+    csv = "baris,tahap,nilai,persen,tanggal,catatan\r\nDBMSDA-002,pelaksanaan,,60,2022-09-01,\r\n"
+    before = await city.events()
+    r = await city.client.post(f"{BASE}/milestones", content=csv.encode(),
+                               headers={**city.auth["roads"], "Content-Type": "text/csv"})  # fmt: skip
+    assert r.status_code == 422 and await city.events() == before, r.text
+    noted = await city.client.post(path, json={**report, "note": "cor beton tahap dua"}, headers=city.auth["roads"])
+    assert noted.status_code == 201, noted.text

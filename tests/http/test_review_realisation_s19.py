@@ -37,7 +37,9 @@ async def test_the_amount_spent_stays_within_the_budget_and_goes_down_only_with_
     # The budget itself, and the same amount again, are right.
     r = await city.client.post(PATH, headers=city.auth["roads"], json={**progress, "amount": 48_000_000})
     assert r.status_code == 201, r.text
-    r = await city.client.post(PATH, headers=city.auth["roads"], json={**progress, "amount": 48_000_000})
+    # (a later day: the very same report again is refused, tests/http/test_line_under_way_s24.py)
+    r = await city.client.post(PATH, headers=city.auth["roads"],
+                               json={**progress, "date": "2022-06-02", "amount": 48_000_000})  # fmt: skip
     assert r.status_code == 201, r.text
     assert _item((await city.client.get(BASE)).json())["spent"] == 48_000_000
 
