@@ -353,8 +353,10 @@ def _describe_city_level(kind: str, d: dict[str, Any], words: Words) -> str:
             return _with_reason(words(N_("Baris RKPD %(line)s ditarik"), line=d.get("line_id")), d.get("reason"))
         case "rkpd.adopted" if d.get("unprocessed"):  # the proposal, short of any outcome, closed by the adoption
             return _closed_at_adoption(d, words)
+        case "rkpd.adopted" if d.get("revision") == 1:  # by Musrenbang Kota's close, or directly without one
+            return words(N_("RKPD ditetapkan"))
         case "rkpd.adopted":
-            return words(N_("RKPD ditetapkan di Musrenbang Kota (revisi %(n)s)"), n=d.get("revision"))
+            return words(N_("Perubahan RKPD ditetapkan (revisi %(n)s)"), n=d.get("revision"))
         case "rkpd.milestone_recorded":
             return describe_milestone(str(d.get("stage", "")), d, words)
         case "rkpd.enacted":
