@@ -16,6 +16,7 @@ wait behind it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -60,6 +61,8 @@ from musrenbang.services.locks import INTAKE_LOCK
 from musrenbang.services.streams import Aggregate, load, thawed
 
 FORUM = Aggregate(rules.Forum(), rules.decide, rules.evolve, cached=250_000)
+_STANDINGS_KEPT = 64
+"""Open forums whose provisional count a process keeps (`ForumService.standing`)."""
 """Forums' states are kept between commands (services/streams.py): a ballot checks the forum as it stands
 without folding its delegates again, so it costs the same with 60,000 delegates as with 100. 250,000
 events are some 60 MB of delegates per server process at most."""
@@ -123,6 +126,7 @@ class ForumService:
         """`read_models` None: this service is always given the agendas it opens with (the Pabulib
         import), and refuses to read one from the read models."""
         self._pool, self._store, self._read_models = pool, store, read_models
+        self._standings: dict[str, tuple[int | None, ForumResult]] = {}
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -330,7 +334,9 @@ class ForumService:
                 raise ConcurrencyError([rules.stream_id(forum_id)])
             await _city_level_still_takes_it(conn, forum.scheduled)
             ballots, sheets = await self.ballots_and_sheets(forum_id, conn)
-            closed = rules.decide_close(forum, rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets)))
+            # The count on a worker thread (it can take seconds: `standing`); the forum's lock is held meanwhile.
+            closed = await asyncio.to_thread(rules.decide_close, forum,
+                                             rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets)))
             appends = [Append(rules.stream_id(forum_id), head, [closed])]
             appends.extend(await self._decisions_on_proposals(conn, forum, closed))
             return await self._store.append(appends, metadata=metadata, conn=conn)
@@ -371,13 +377,31 @@ class ForumService:
 
     async def standing(self, forum: rules.Forum) -> ForumResult | None:
         """The closed result, or the provisional one from the ballots and scores so far (None before the
-        forum opens)."""
+        forum opens).
+
+        A count can take seconds (Equal Shares with many voters, or add1 completion with few voters and a
+        large ceiling): it runs on a worker thread, not on the event loop every other request waits on, and
+        is kept per forum until its streams change, so that every screen and page showing the same forum
+        shares one count. Keyed by the forum's newest position read before the forum and its ballots are:
+        what is counted is at least as new as its key."""
         if forum.result is not None:
             return forum.result
         if forum.status != rules.OPEN:
             return None
-        ballots, sheets = await self.ballots_and_sheets(forum.scheduled.forum_id)
-        return rules.compute_result(forum, ballots, sheets)
+        forum_id = forum.scheduled.forum_id
+        newest = await self.newest_position(forum_id)
+        kept = self._standings.get(forum_id)
+        if kept is not None and kept[0] == newest:
+            return kept[1]
+        forum, _ = await self.load(forum_id)
+        if forum.result is not None or forum.status != rules.OPEN:  # closed meanwhile
+            return forum.result
+        ballots, sheets = await self.ballots_and_sheets(forum_id)
+        result = await asyncio.to_thread(rules.compute_result, forum, ballots, sheets)
+        if len(self._standings) >= _STANDINGS_KEPT:
+            self._standings.pop(next(iter(self._standings)))  # the longest kept: forums open at once are few
+        self._standings[forum_id] = (newest, result)
+        return result
 
     async def newest_position(self, forum_id: str) -> int | None:
         """The newest position among the forum's streams (its own, its ballots' and sheets'): whether a
