@@ -189,7 +189,8 @@ def decide(state: Cycle, command: Command) -> list[Event]:
             checks = bounds.Checks()
             if command.stage not in STAGES:
                 checks.fail("stage", N_("tahap tidak dikenal"))
-            _window(checks, "closes", command.opens, command.closes, state.year or command.year, command.today)
+            _window(checks, "closes", command.opens, command.closes, state.year or command.year, command.today,
+                    opens_field="opens")
             if command.stage in STAGES and isinstance(command.opens, dt.date):
                 _in_order(checks, state, command.stage, command.opens, command.today)
             reason = checks.text("reason", command.reason, bounds.REASON, required=True)
@@ -287,16 +288,19 @@ def _calendar(checks: bounds.Checks, given: tuple[StageWindow, ...], *, required
 
 
 def _window(checks: bounds.Checks, field: str, opens: dt.date, closes: dt.date, year: int,
-            today: dt.date | None = None) -> None:  # fmt: skip
-    for day in (opens, closes):
+            today: dt.date | None = None, opens_field: str | None = None) -> None:  # fmt: skip
+    """A window's days, what is wrong with them under `field` (a new calendar's `calendar.<stage>`), or,
+    given `opens_field`, what is wrong with the opening day under that field (a moved window's `opens`)."""
+    fields = (opens_field or field, field)
+    for day, named in zip((opens, closes), fields, strict=True):
         if not isinstance(day, dt.date):
-            checks.fail(field, N_("tanggal tidak sah"))
+            checks.fail(named, N_("tanggal tidak sah"))
             return
-        checks.check(field, bounds.date, day)
+        checks.check(named, bounds.date, day)
     if closes < opens:
         checks.fail(field, N_("tanggal tutup tidak boleh sebelum tanggal buka"))
-    for day in (opens, closes):
-        _of_the_year(checks, field, year, day, today)
+    for day, named in zip((opens, closes), fields, strict=True):
+        _of_the_year(checks, named, year, day, today)
 
 
 def _of_the_year(checks: bounds.Checks, field: str, year: int, day: dt.date, today: dt.date | None = None) -> None:

@@ -65,8 +65,9 @@ class LineProgress(msgspec.Struct, kw_only=True):
     contract: int | None = None
     spent: int | None = None
     """The latest amount spent reported (pelaksanaan, selesai); None before any."""
-    last_report: tuple[dt.date, int | None, int | None, str] | None = None
-    """The latest `pelaksanaan` report as (day, progress, amount, note): the same report again is refused."""
+    last_report: tuple[dt.date, int | None, int | None, str, frozenset[str]] | None = None
+    """The latest `pelaksanaan` report as (day, progress, amount, note, photo ids): the same report again,
+    with no new photo, is refused."""
 
     def ceiling(self, line: RkpdLine) -> int:
         """The most the line may have spent: its budget (the RKPD pagu until one is recorded), or its
@@ -135,7 +136,9 @@ def decide(state: LineProgress, command: RecordMilestone, *, line: RkpdLine | No
     errors.update(photo_errors(stage, len(photos)))
     if errors:
         raise ValidationFailed(errors)
-    if stage == "pelaksanaan" and not photos and state.last_report == (command.on, progress, command.amount, note):
+    last = state.last_report
+    if stage == "pelaksanaan" and last is not None and last[:4] == (command.on, progress, command.amount, note) \
+            and {p.photo_id for p in photos} <= last[4]:  # fmt: skip
         # A form or file sent again (a re-upload of the same CSV) would repeat the report on every page and
         # feed; another day, figure or note, or a new photo, is a new report.
         raise DomainError(Message(N_("laporan pelaksanaan %(progress)d%% tanggal %(day)s ini sudah tercatat"),
@@ -268,7 +271,8 @@ def evolve(state: LineProgress, event: Event) -> LineProgress:
             contract = event.amount
         elif event.stage in SPENT:
             spent = event.amount
-    report = (event.on, event.progress, event.amount, event.note) if event.stage == "pelaksanaan" else None
+    report = (event.on, event.progress, event.amount, event.note, frozenset(p.photo_id for p in event.photos)) \
+        if event.stage == "pelaksanaan" else None  # fmt: skip
     return LineProgress(stage=event.stage, last_on=event.on, progress=progress, milestones=state.milestones + 1,
                         budget=budget, contract=contract, spent=spent, last_report=report)  # fmt: skip
 

@@ -337,8 +337,10 @@ class PokirPages(Controller):
                  if state.year is not None]  # fmt: skip
         # The year being planned by default (as the entry form's), not the newest with pokir: once a year
         # is adopted its list is history, and its entry link would only be refused.
-        year = _int(request.query_params.get("tahun")) or (await _planned_year(request) if years else None) \
-            or cycles.today().year + 1
+        asked = _int(request.query_params.get("tahun"))
+        if asked is not None and asked not in years:  # as the public /pokir/{year}: no such cycle
+            raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=asked))
+        year = asked or (await _planned_year(request) if years else None) or cycles.today().year + 1
         async with pool.acquire() as conn:
             rows = await pokir_views.pokir(conn, year, member=actor.username if actor.role == "dprd" else None)
             cycle = await cycles.load_cycle(request.app.state.store, year)

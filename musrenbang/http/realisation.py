@@ -333,7 +333,9 @@ async def _lines_page(request: Request, pool: asyncpg.Pool, actor: Actor, year: 
 async def _line_page(request: Request, pool: asyncpg.Pool, actor: Actor, realisation: RealisationService, year: int,
                      line_id: str, *, status: int = 200, entered: dict[str, str] | None = None,
                      errors: dict[str, Any] | None = None) -> Template:  # fmt: skip
-    line = (await realisation.adopted_lines(year)).get(line_id)
+    adopted = await realisation.adopted_lines(year)
+    line = adopted.get(line_id)
+    withdrawn = line_id not in await realisation.adopted_lines(year, withdrawn_too=False)  # takes no milestone
     by_agency = acting_agency(actor)
     if line is None or (by_agency is not None and line.agency != by_agency):
         raise NotFoundException()
@@ -345,5 +347,5 @@ async def _line_page(request: Request, pool: asyncpg.Pool, actor: Actor, realisa
                 labels=rules.LABELS, stages=rules.STAGES, values=entered or {"date": cycles.today().isoformat()},
                 key=key,
                 errors={f: translate(request, m) for f, m in (errors or {}).items()},
-                recorded=request.query_params.get("dicatat") == "1",
+                recorded=request.query_params.get("dicatat") == "1", withdrawn=withdrawn,
                 photo_ids=lambda raw: msgspec.json.decode(raw))  # fmt: skip

@@ -17,7 +17,7 @@ import msgspec
 from musrenbang.domain import city as city_rules
 from musrenbang.domain import cycle, rkpd, values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Term
-from musrenbang.domain.events import KecamatanCeiling, StageWindow
+from musrenbang.domain.events import CycleCancelled, CycleStarted, KecamatanCeiling, StageWindow, event_tag
 from musrenbang.eventlog.store import AppendResult, EventStore, Metadata, read_stream_prefix
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
@@ -80,8 +80,17 @@ async def open_cycle(
 async def _replay_still_holds(store: EventStore, result: AppendResult, year: int, *, opened: bool) -> AppendResult:
     """A retried request answers with its first result (services/streams.execute). An opening retried after
     the cycle was withdrawn, or a withdrawal retried after the year was opened again, would answer as if
-    that were still so: 409 saying what happened instead (a new request, with a new key, does it again)."""
-    if not result.replayed or (await load_cycle(store, year)).exists == opened:
+    that were still so: 409 saying what happened instead (a new request, with a new key, does it again).
+    Still so: the year's newest opening or withdrawal is the one this request wrote (not another request's
+    re-opening, which would answer with a cycle this one did not open)."""
+    if not result.replayed:
+        return result
+    newest = await store.pool.fetchval(
+        "SELECT event_id FROM events WHERE stream_id = $1 AND event_type = ANY($2::text[])"
+        " ORDER BY stream_version DESC LIMIT 1",
+        cycle.stream_id(year), [event_tag(CycleStarted), event_tag(CycleCancelled)],
+    )  # fmt: skip
+    if newest in result.event_ids:
         return result
     if opened:
         raise DomainError(Message(N_("permintaan ini sudah membuka siklus RKPD %(year)d, yang kemudian dibatalkan;"

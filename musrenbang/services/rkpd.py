@@ -62,17 +62,24 @@ async def _places_exist(command: rules.Command, conn: asyncpg.Connection) -> Non
 
 
 async def _not_ended(store: EventStore, command: rules.Command, year: int, conn: asyncpg.Connection) -> None:
-    """A line whose work has ended (finished, or dropped) is not withdrawn: its proposals would be undecided
-    again, free to go into another line while the work stands recorded, or while, dropped, they were
-    already proposed again for a later year. A line under way may still be withdrawn in an amendment.
-    Milestones are recorded holding the year's lock shared (services/realisation.py), and refused for a
-    line withdrawn since the adoption: neither lands between this check and the other."""
-    if not isinstance(command, rules.WithdrawLine):
+    """A line whose work has ended (finished, or dropped) is neither withdrawn nor changed: its proposals (or
+    one dropped from its origins) would be undecided again, free to go into another line while the work
+    stands recorded, or while, dropped, they were already proposed again for a later year. A line under
+    way may still be changed or withdrawn in an amendment. Milestones are recorded holding the year's lock
+    shared (services/realisation.py), and refused for a line withdrawn since the adoption: neither lands
+    between this check and the other."""
+    if isinstance(command, rules.WithdrawLine):
+        line_id: str | None = command.line_id
+    elif isinstance(command, rules.SetLine):
+        line_id = command.line.line_id
+    else:
         return
-    progress, _ = await load(store, LINE, realisation_rules.stream_id(year, command.line_id), conn)
+    if line_id is None:  # a new line
+        return
+    progress, _ = await load(store, LINE, realisation_rules.stream_id(year, line_id), conn)
     if progress.stage in realisation_rules.FINAL:
         raise DomainError(Message(N_("pekerjaan baris %(line)s sudah tercatat «%(stage)s»: baris ini tidak dapat"
-                                     " ditarik lagi dari RKPD"), line=command.line_id,
+                                     " diubah atau ditarik lagi dari RKPD"), line=line_id,
                                   stage=Term(realisation_rules.LABELS[progress.stage])))  # fmt: skip
 
 

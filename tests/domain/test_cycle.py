@@ -57,7 +57,7 @@ def test_a_calendar_of_years_before_its_rkpd_is_refused_as_a_mistyped_year() -> 
     moved = cycle.ChangeWindow(year=2022, stage="usulan", opens=D(2019, 12, 1), closes=D(2021, 1, 15), reason="x")
     with pytest.raises(ValidationFailed) as window:
         cycle.decide(started(), moved)
-    assert "terlalu awal" in str(window.value.errors["closes"])
+    assert "terlalu awal" in str(window.value.errors["opens"])  # the opening day is the one too early
 
 
 def test_a_cycle_cannot_start_twice() -> None:

@@ -50,3 +50,12 @@ async def test_a_retry_after_its_work_was_undone_is_409_and_writes_nothing(
     assert "withdrawn" in late_open.json()["message"] and str(year) in late_open.json()["message"], late_open.text
     assert (await client.get(f"/api/v1/cycles/{year}")).status_code == 404  # not opened by the retry
     assert await events() == before
+
+    # Opened again by another request: the first opening's retry does not answer with that cycle (review s24).
+    other = {**body, "theme": "Tema permintaan lain"}
+    assert (await client.post("/api/v1/cycles", json=other, headers=keyed(str(uuid.uuid4())))).status_code == 201
+    before = await events()
+    someone_elses = await client.post("/api/v1/cycles", json=body, headers=keyed(open_key))
+    assert someone_elses.status_code == 409, someone_elses.text
+    assert (await client.get(f"/api/v1/cycles/{year}")).json()["theme"] == "Tema permintaan lain"
+    assert await events() == before

@@ -29,6 +29,13 @@ async def test_a_dropped_line_is_not_withdrawn(city: City) -> None:  # noqa: F81
     assert line in message and "«Dibatalkan»" in message, message
     english = await city.refused(409, f"{BASE}/lines/{line}/withdraw?lang=en", "admin", json={"reason": "x"})
     assert "«Cancelled»" in english.json()["message"], english.text
+    # Nor changed (review s24: a PUT dropping an origin of a finished line gave it back, to be carried on).
+    before = await city.events()
+    changed = await city.client.put(f"{BASE}/lines/{line}", headers=city.auth["roads"],
+                                    json={**RENJA_LINE, "sub_kegiatan": "Pemeliharaan Rutin Jalan", "pagu": 1_000_000,
+                                          "reason": "pecah baris"})  # fmt: skip
+    assert changed.status_code == 409 and "tidak dapat diubah atau ditarik" in changed.json()["message"], changed.text
+    assert await city.events() == before
 
 
 async def test_a_line_withdrawn_since_the_adoption_takes_no_milestone(city: City) -> None:  # noqa: F811
@@ -39,6 +46,9 @@ async def test_a_line_withdrawn_since_the_adoption_takes_no_milestone(city: City
     refused = await city.refused(404, f"{BASE}/lines/{line}/milestones", "roads",
                                  json={"stage": "kua_ppas", "date": "2022-01-05", "amount": 1_000_000})  # fmt: skip
     assert "sudah ditarik" in refused.json()["message"], refused.text
+    staff_page = (await city.client.get(f"/petugas/realisasi/2022/{line}", headers=city.auth["roads"])).text
+    assert "Baris ini ditarik dari RKPD sejak ditetapkan" in staff_page  # says so, and offers no form
+    assert f'action="/petugas/realisasi/2022/{line}"' not in staff_page
     csv = f"baris,tahap,nilai,persen,tanggal,catatan\r\n{line},kua_ppas,1000000,,2022-01-05,\r\n"
     before = await city.events()
     r = await city.client.post(f"{BASE}/milestones", content=csv.encode(),

@@ -25,3 +25,5 @@ async def test_the_pokir_page_opens_on_the_year_being_planned_with_a_year_picker
     assert f'href="/petugas/pokir/baru?tahun={YEAR}"' in open_year
     late = (await client.get(f"/petugas/pokir?tahun={LATE_YEAR}", headers=ctx["auth"]["member"])).text
     assert f"/petugas/pokir/baru?tahun={LATE_YEAR}" not in late and "sudah lewat" in late, late[:3000]
+    for no_cycle in (1999, 2031):  # as the public /pokir/{year}
+        assert (await client.get(f"/petugas/pokir?tahun={no_cycle}", headers=ctx["auth"]["member"])).status_code == 404

@@ -5,6 +5,7 @@ their own days in 2021 and recorded when the test ran."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import asyncpg
 import httpx
@@ -38,6 +39,7 @@ async def test_a_forum_decision_and_the_adoption_carry_their_own_day(city_server
     async with httpx.AsyncClient(base_url=city_server.base_url, timeout=30) as client:
         page = (await client.get(f"/lacak/{decided['code']}")).text
         assert f"Dibahas di Musrenbang Kelurahan pada {long_date(decided['held_on'])}, peringkat" in page
+        assert re.search(r"peringkat \d+: (disepakati|tidak terakomodasi)", page)  # a space after the rank (s24)
         day = dt.date.fromisoformat(msgspec.json.decode(adopted["data"])["adopted_on"])
         page = (await client.get(f"/lacak/{adopted['code']}")).text
         assert f"RKPD ditetapkan pada {long_date(day)}" in page
