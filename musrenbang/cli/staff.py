@@ -128,6 +128,28 @@ def user_move(username: str, region: str | None, opd: str | None, dapil: str | N
     click.echo(f"moved {username} ({role}) to {scope}; its sessions and tokens are ended")
 
 
+@user.command("rename")
+@click.argument("username")
+@click.option("--name", required=True, help="The name the account is shown by (a DPRD member's: on their pokir).")
+@click.option("--faction", default=None, help="A DPRD member's fraksi (left as it is when not given).")
+def user_rename(username: str, name: str, faction: str | None) -> None:
+    """Correct the name an account is shown by, and a DPRD member's faction: pokir submitted from now on
+    carry the new name; those published before keep the name they were published with (the log holds it)."""
+    from musrenbang.domain.errors import ValidationFailed
+    from musrenbang.services.accounts import rename_user
+
+    settings = settings_from_env()
+    with database(settings, create=False) as url:
+        try:
+            role = run(migrated(url, lambda conn: rename_user(conn, username, name=name, faction=faction),
+                                existing=True))  # fmt: skip
+        except ValidationFailed as exc:
+            raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
+    if role is None:
+        raise Failure(f"no account {username!r}")
+    click.echo(f"renamed {username} ({role})")
+
+
 @user.command("password")
 @click.argument("username")
 def user_password(username: str) -> None:

@@ -120,6 +120,29 @@ async def _scope(
     return member
 
 
+async def rename_user(conn: asyncpg.Connection, username: str, *, name: str | None,
+                      faction: str | None = None) -> str | None:  # fmt: skip
+    """Correct the name an account is shown by (a DPRD member's: what their pokir publish from now on), and a
+    member's faction. Returns the role (None: no such account). What was published before keeps the name
+    it was published with: the log holds it. A name is required of a member, as `add_user` requires it."""
+    async with conn.transaction():
+        row = await conn.fetchrow("SELECT role, name, faction FROM users WHERE username = $1 FOR UPDATE", username)
+        if row is None:
+            return None
+        errors: dict[str, str | Message] = {}
+        if faction is not None and row["role"] != "dprd":
+            errors["faction"] = N_("fraksi hanya untuk akun anggota DPRD")
+        # Cleaned as `add_user` cleans them (role "" : only the name and faction, the dapil stays as it is).
+        _, cleaned_name, cleaned_faction = _member("", None, name, faction, [], errors)
+        if row["role"] == "dprd" and not cleaned_name and "name" not in errors:
+            errors["name"] = N_("anggota DPRD memerlukan nama, yang tercantum pada pokok pikirannya")
+        if errors:
+            raise ValidationFailed(errors)
+        await conn.execute("UPDATE users SET name = $2, faction = $3 WHERE username = $1", username, cleaned_name,
+                           cleaned_faction if faction is not None else row["faction"])  # fmt: skip
+        return str(row["role"])
+
+
 async def move_user(conn: asyncpg.Connection, username: str, *, region: str | None = None, opd: str | None = None,
                     dapil: str | None = None) -> tuple[str, str] | None:  # fmt: skip
     """Let an account act for another region (a facilitator), agency (`opd`) or dapil (`dprd`): a
