@@ -38,6 +38,21 @@ def _forum(forum_id: str) -> f.ScheduleForum:
                            ceiling=60_000_000)  # fmt: skip
 
 
+async def services_and_content(store: EventStore, pool: asyncpg.Pool
+                               ) -> tuple[ForumService, ProposalService, p.ProposalContent]:  # fmt: skip
+    """The test cycle open, a forum and a proposal service, and a proposal's content checked for it."""
+    await open_test_cycle(store)
+    runner = ProjectionRunner(pool, all_projections())
+    forums = ForumService(pool, store, runner)
+    proposals = ProposalService(pool, store, b"k" * 32, runner)
+    content = await proposals.validate(p.ProposalInput(
+        kelurahan="32.75.01.1001", rw="6", rt="2", kind="fisik", bidang="infrastruktur", title="Saluran RW 06",
+        problem="Saluran tersumbat setiap hujan", solution="Normalisasi saluran", beneficiaries="30", volume="5",
+        unit="meter", estimated_cost="6 juta", address="Jl. Uji",
+    ), year=YEAR)  # fmt: skip
+    return forums, proposals, content
+
+
 async def test_a_withdrawal_waits_for_a_forum_being_scheduled_and_then_refuses(store: EventStore,
                                                                                pool: asyncpg.Pool) -> None:  # fmt: skip
     await open_test_cycle(store)
@@ -61,15 +76,7 @@ async def test_a_withdrawal_waits_for_a_forum_being_scheduled_and_then_refuses(s
 
 async def test_a_forum_and_a_proposal_wait_for_a_withdrawal_and_are_refused(store: EventStore,
                                                                             pool: asyncpg.Pool) -> None:  # fmt: skip
-    await open_test_cycle(store)
-    runner = ProjectionRunner(pool, all_projections())
-    forums = ForumService(pool, store, runner)
-    proposals = ProposalService(pool, store, b"k" * 32, runner)
-    content = await proposals.validate(p.ProposalInput(
-        kelurahan="32.75.01.1001", rw="6", rt="2", kind="fisik", bidang="infrastruktur", title="Saluran RW 06",
-        problem="Saluran tersumbat setiap hujan", solution="Normalisasi saluran", beneficiaries="30", volume="5",
-        unit="meter", estimated_cost="6 juta", address="Jl. Uji",
-    ), year=YEAR)  # fmt: skip
+    forums, proposals, content = await services_and_content(store, pool)
     async with pool.acquire() as conn:
         withdrawal = conn.transaction()
         await withdrawal.start()

@@ -18,15 +18,10 @@ from musrenbang.domain import proposal as p
 from musrenbang.domain.errors import DomainError
 from musrenbang.domain.events import StageWindow
 from musrenbang.eventlog.store import Append, EventStore
-from musrenbang.projections import all_projections
-from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.services import cycles
-from musrenbang.services.forums import ForumService
 from musrenbang.services.locks import CYCLE_LOCK
-from musrenbang.services.proposals import ProposalService
 from musrenbang.services.streams import load
-from tests.cycles import open_test_cycle
-from tests.services.test_cycle_cancel_race_s23 import META, YEAR, _forum
+from tests.services.test_cycle_cancel_race_s23 import META, YEAR, _forum, services_and_content
 from tests.waiting import waiting_for_lock
 
 PAST_CALENDAR = tuple(StageWindow(stage=s, opens=dt.date(2020, 6, 1) + dt.timedelta(days=10 * i),
@@ -50,15 +45,7 @@ async def _withdraw_and_reopen(store: EventStore, conn: asyncpg.Connection) -> N
 async def test_a_proposal_and_a_forum_judged_before_a_reopening_are_judged_again_and_refused(
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
-    await open_test_cycle(store)
-    runner = ProjectionRunner(pool, all_projections())
-    forums = ForumService(pool, store, runner)
-    proposals = ProposalService(pool, store, b"k" * 32, runner)
-    content = await proposals.validate(p.ProposalInput(
-        kelurahan="32.75.01.1001", rw="6", rt="2", kind="fisik", bidang="infrastruktur", title="Saluran RW 06",
-        problem="Saluran tersumbat setiap hujan", solution="Normalisasi saluran", beneficiaries="30", volume="5",
-        unit="meter", estimated_cost="6 juta", address="Jl. Uji",
-    ), year=YEAR)  # fmt: skip
+    forums, proposals, content = await services_and_content(store, pool)
     async with pool.acquire() as conn:
         reopening = conn.transaction()
         await reopening.start()
