@@ -333,9 +333,10 @@ async def _lines_page(request: Request, pool: asyncpg.Pool, actor: Actor, year: 
 async def _line_page(request: Request, pool: asyncpg.Pool, actor: Actor, realisation: RealisationService, year: int,
                      line_id: str, *, status: int = 200, entered: dict[str, str] | None = None,
                      errors: dict[str, Any] | None = None) -> Template:  # fmt: skip
-    adopted = await realisation.adopted_lines(year)
-    line = adopted.get(line_id)
-    withdrawn = line_id not in await realisation.adopted_lines(year, withdrawn_too=False)  # takes no milestone
+    line = (await realisation.adopted_lines(year, withdrawn_too=False)).get(line_id)
+    withdrawn = line is None  # since the adoption: it takes no milestone (read again only then)
+    if withdrawn:
+        line = (await realisation.adopted_lines(year)).get(line_id)
     by_agency = acting_agency(actor)
     if line is None or (by_agency is not None and line.agency != by_agency):
         raise NotFoundException()

@@ -149,20 +149,21 @@ async def cancel_cycle(store: EventStore, read_models: ReadModels, year: int, re
 
 
 async def hold_year(conn: asyncpg.Connection, store: EventStore, year: int,
-                    judge: Callable[[cycle.Cycle], object] | None = None) -> None:  # fmt: skip
+                    judge: Callable[[cycle.Cycle], object] | None = None) -> cycle.Cycle:  # fmt: skip
     """Hold `year`'s cycle lock shared to the end of `conn`'s transaction (services/locks.py), then read the
     cycle again and refuse if it is not there any more (a withdrawal committed since the caller read it),
     or if `judge` (the caller's own check of the cycle: a window open, a day inside it) refuses the cycle
     as it is now: withdrawn and opened again with another calendar, or a window moved, since the caller
     judged it. What makes something in a year calls it in the transaction that writes it; the cycle is read
     after the lock is granted (a statement of its own: one statement's snapshot is taken before any lock
-    it waits for), a few events."""
+    it waits for), a few events. Returns it, for a caller judging more than the cycle."""
     await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", CYCLE_LOCK, year)
     state = await load_cycle(store, year, conn)
     if not state.exists:
         raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
     if judge is not None:
         judge(state)
+    return state
 
 
 async def open_for(store: EventStore, year: int, stage: str, on: dt.date | None = None,

@@ -19,6 +19,7 @@ from musrenbang.domain import city_forums, proposal
 from musrenbang.domain import pokir as rules
 from musrenbang.domain import rkpd as rkpd_rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
+from musrenbang.domain.cycle import Cycle
 from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
 from musrenbang.eventlog.store import Append, AppendResult, ConcurrencyError, EventStore, Metadata
 from musrenbang.services import accounts, cycles
@@ -47,10 +48,12 @@ class PokirService:
         return rules.Member(username=row["username"], name=row["name"], faction=row["faction"], dapil=row["dapil"])
 
     async def check_open(self, year: int, day: dt.date, *, revising: bool = False,
-                         conn: asyncpg.Connection | None = None) -> None:  # fmt: skip
-        """Whether pokir for `year` are taken on `day` (domain/pokir.check_open), as the log says now."""
+                         conn: asyncpg.Connection | None = None, cycle: Cycle | None = None) -> None:  # fmt: skip
+        """Whether pokir for `year` are taken on `day` (domain/pokir.check_open), as the log says now
+        (`cycle`: the year's cycle, when the caller has just read it on `conn`)."""
         city_level, _ = await load(self._store, RKPD, rkpd_rules.stream_id(year), conn)
-        rules.check_open(await cycles.load_cycle(self._store, year, conn), day, revising=revising,
+        rules.check_open(cycle if cycle is not None else await cycles.load_cycle(self._store, year, conn), day,
+                         revising=revising,
                          forum_pd_closed=city_forums.FORUM_PD in city_level.forums_closed)  # fmt: skip
 
     async def _still_taken(self, conn: asyncpg.Connection, year: int, day: dt.date, *, revising: bool) -> None:
@@ -59,9 +62,9 @@ class PokirService:
         Daerah's close holds the city level's lock exclusively around its check that every pokir is
         answered, and a withdrawal of the cycle the cycle's lock: neither lands between this check and the
         pokir, which would leave a pokir no forum can take up (or one in a year with no cycle)."""
-        await cycles.hold_year(conn, self._store, year)
+        cycle = await cycles.hold_year(conn, self._store, year)
         await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", RKPD_LOCK, year)
-        await self.check_open(year, day, revising=revising, conn=conn)
+        await self.check_open(year, day, revising=revising, conn=conn, cycle=cycle)
 
     async def _checked(self, actor: Actor, year: int, raw: proposal.ProposalInput, reses: Reses,
                        on: dt.date | None, *, revising: bool = False, dapil: str | None = None,

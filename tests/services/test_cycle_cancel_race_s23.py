@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -53,6 +54,28 @@ async def services_and_content(store: EventStore, pool: asyncpg.Pool
     return forums, proposals, content
 
 
+async def forum_and_proposal_held(
+    pool: asyncpg.Pool, forums: ForumService, proposals: ProposalService, content: p.ProposalContent, tag: str,
+    under_hold: Callable[[asyncpg.Connection], Awaitable[None]],
+) -> tuple[asyncio.Task[object], asyncio.Task[object]]:
+    """Holding the year's cycle lock exclusively, as a withdrawal does from its check to its commit
+    (services/cycles.py): a forum scheduled and a proposal submitted, both shown waiting for it in pg_locks,
+    then `under_hold` in the holder's transaction, committed. The two as tasks, to be awaited."""
+    async with pool.acquire() as conn:
+        holding = conn.transaction()
+        await holding.start()
+        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", CYCLE_LOCK, YEAR)
+        scheduling = asyncio.create_task(forums.schedule(_forum(f"{tag}FORUM"), META))
+        submitting = asyncio.create_task(proposals.submit(
+            content, p.validate_proposer("Yanti Harahap", "0812-3300-4400"), idempotency_key=f"{tag}-held",
+            request_fingerprint=tag, year=YEAR))  # fmt: skip
+        assert await waiting_for_lock(pool, CYCLE_LOCK, YEAR, sessions=2), (
+            "the forum and the proposal did not both pass their check and wait for the cycle's lock")  # fmt: skip
+        await under_hold(conn)
+        await holding.commit()
+    return scheduling, submitting  # type: ignore[return-value]
+
+
 async def test_a_withdrawal_waits_for_a_forum_being_scheduled_and_then_refuses(store: EventStore,
                                                                                pool: asyncpg.Pool) -> None:  # fmt: skip
     await open_test_cycle(store)
@@ -77,21 +100,12 @@ async def test_a_withdrawal_waits_for_a_forum_being_scheduled_and_then_refuses(s
 async def test_a_forum_and_a_proposal_wait_for_a_withdrawal_and_are_refused(store: EventStore,
                                                                             pool: asyncpg.Pool) -> None:  # fmt: skip
     forums, proposals, content = await services_and_content(store, pool)
-    async with pool.acquire() as conn:
-        withdrawal = conn.transaction()
-        await withdrawal.start()
-        # The withdrawal's hold, from its check that nothing was made to its commit (services/cycles.py).
-        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", CYCLE_LOCK, YEAR)
-        scheduling = asyncio.create_task(forums.schedule(_forum("RACEFORUM"), META))
-        submitting = asyncio.create_task(proposals.submit(
-            content, p.validate_proposer("Yanti Harahap", "0812-3300-4400"), idempotency_key="race-s23",
-            request_fingerprint="race", year=YEAR))  # fmt: skip
-        assert await waiting_for_lock(pool, CYCLE_LOCK, YEAR, sessions=2), (
-            "the forum and the proposal did not both wait for the withdrawal")  # fmt: skip
+    async def withdraw(conn: asyncpg.Connection) -> None:
         state, head = await load(store, cycles.CYCLE, cycle_rules.stream_id(YEAR), conn)
         events = cycle_rules.decide(state, cycle_rules.CancelCycle(year=YEAR, reason="salah tahun"))
         await store.append(Append(cycle_rules.stream_id(YEAR), head, events), metadata=META, conn=conn)
-        await withdrawal.commit()
+
+    scheduling, submitting = await forum_and_proposal_held(pool, forums, proposals, content, "RACE", withdraw)
     for task in (scheduling, submitting):
         with pytest.raises(NotFound, match="belum dibuka"):
             await task

@@ -6,7 +6,6 @@ committed on the calendar that no longer held)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import asyncpg
@@ -14,15 +13,12 @@ import pytest
 
 from musrenbang.demo import RKPD_2022_PROGRAMS, RKPD_2022_THEME
 from musrenbang.domain import cycle as cycle_rules
-from musrenbang.domain import proposal as p
 from musrenbang.domain.errors import DomainError
 from musrenbang.domain.events import StageWindow
 from musrenbang.eventlog.store import Append, EventStore
 from musrenbang.services import cycles
-from musrenbang.services.locks import CYCLE_LOCK
 from musrenbang.services.streams import load
-from tests.services.test_cycle_cancel_race_s23 import META, YEAR, _forum, services_and_content
-from tests.waiting import waiting_for_lock
+from tests.services.test_cycle_cancel_race_s23 import META, YEAR, forum_and_proposal_held, services_and_content
 
 PAST_CALENDAR = tuple(StageWindow(stage=s, opens=dt.date(2020, 6, 1) + dt.timedelta(days=10 * i),
                                   closes=dt.date(2020, 6, 10) + dt.timedelta(days=10 * i))
@@ -46,18 +42,8 @@ async def test_a_proposal_and_a_forum_judged_before_a_reopening_are_judged_again
     store: EventStore, pool: asyncpg.Pool
 ) -> None:
     forums, proposals, content = await services_and_content(store, pool)
-    async with pool.acquire() as conn:
-        reopening = conn.transaction()
-        await reopening.start()
-        await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", CYCLE_LOCK, YEAR)
-        scheduling = asyncio.create_task(forums.schedule(_forum("JUDGEDFORUM"), META))
-        submitting = asyncio.create_task(proposals.submit(
-            content, p.validate_proposer("Yanti Harahap", "0812-3300-4400"), idempotency_key="judged-s24",
-            request_fingerprint="judged", year=YEAR))  # fmt: skip
-        assert await waiting_for_lock(pool, CYCLE_LOCK, YEAR, sessions=2), (
-            "the forum and the proposal did not both pass their check and wait for the cycle's lock")  # fmt: skip
-        await _withdraw_and_reopen(store, conn)
-        await reopening.commit()
+    scheduling, submitting = await forum_and_proposal_held(
+        pool, forums, proposals, content, "JUDGED", lambda conn: _withdraw_and_reopen(store, conn))
     with pytest.raises(DomainError, match="ditutup"):  # the new calendar's window for proposals, long closed
         await submitting
     with pytest.raises(DomainError, match="Musrenbang Kelurahan/Desa RKPD 2022 sudah ditutup sejak 20 Juni 2020"):
