@@ -193,6 +193,8 @@ def decide(state: Cycle, command: Command) -> list[Event]:
                     opens_field="opens")
             if command.stage in STAGES and isinstance(command.opens, dt.date):
                 _in_order(checks, state, command.stage, command.opens, command.today)
+            if command.stage in STAGES and isinstance(command.closes, dt.date):
+                _close_keeps_the_past(checks, state, command.stage, command.closes, command.today)
             reason = checks.text("reason", command.reason, bounds.REASON, required=True)
             checks.done()
             return [CycleWindowChanged(year=command.year, stage=command.stage, opens=command.opens,
@@ -358,6 +360,22 @@ def _in_order(checks: bounds.Checks, state: Cycle, stage: str, opens: dt.date, t
         checks.fail("opens", Message(N_("tahap %(stage)s sudah dibuka sejak %(since)s: tanggal bukanya tidak dapat"
                                         " diundur sesudah hari ini (%(day)s)"), stage=Term(WINDOW_LABELS[stage]),
                                      since=values.long_date(now.opens), day=values.long_date(today)))  # fmt: skip
+
+
+def _close_keeps_the_past(checks: bounds.Checks, state: Cycle, stage: str, closes: dt.date,
+                          today: dt.date | None) -> None:  # fmt: skip
+    """The mirror of an opened window's opening (`_in_order`): what came in while the window was open came
+    in inside it, so its close is not brought back over days it has been open. A window open today may be
+    ended yesterday at the earliest (as `AdvanceStage` ends one); one that has closed keeps its last day or a
+    later one. A window still to open moves as before."""
+    now = state.calendar.get(stage)
+    if today is None or now is None or now.opens > today:
+        return
+    earliest = min(now.closes, today - dt.timedelta(days=1))
+    if closes < earliest:
+        checks.fail("closes", Message(N_("tahap %(stage)s sudah dibuka sejak %(since)s: tanggal tutupnya tidak dapat"
+                                         " dimajukan sebelum %(day)s"), stage=Term(WINDOW_LABELS[stage]),
+                                      since=values.long_date(now.opens), day=values.long_date(earliest)))  # fmt: skip
 
 
 def _ceilings(checks: bounds.Checks, given: tuple[KecamatanCeiling, ...]) -> tuple[KecamatanCeiling, ...]:

@@ -42,14 +42,20 @@ LEVELS = ("kelurahan", "kecamatan", "kota")
 LEVEL_REGIONS = {"kelurahan": ("kelurahan", "desa"), "kecamatan": ("kecamatan",), "kota": ("kota", "kabupaten")}
 """The kinds of region (`regions.tingkat`) a Musrenbang of each level is held for."""
 LEVEL_REGION_HINTS = {"kelurahan": N_("pilih kelurahan atau desa untuk musyawarah tingkat kelurahan/desa"),
-                      "kecamatan": N_("pilih kecamatan untuk musyawarah tingkat kecamatan"),
-                      "kota": N_("pilih kota atau kabupaten untuk musyawarah tingkat kota")}  # fmt: skip
+                      "kecamatan": N_("pilih kecamatan untuk musyawarah tingkat kecamatan")}  # fmt: skip
 
 
 def check_region_kind(level: str, kind: str | None) -> None:
     """A Musrenbang of `level` is held for a region of a kind that level covers (`kind`: the region's
     `tingkat`, None when no such region exists): a kelurahan's account cannot publish a "Musrenbang
-    Kota" for its kelurahan."""
+    Kota" for its kelurahan.
+
+    The city level's meetings are not forums of this kind: the Forum Perangkat Daerah and the Musrenbang
+    Kota live on the year's RKPD stream (domain/city_forums.py). A forum of level `kota` scheduled here
+    reached no page, no calendar and no RKPD; only an imported Pabulib election (not checked here) is one."""
+    if level == "kota":
+        raise ValidationFailed({"level": N_("musyawarah tingkat kota adalah Forum Perangkat Daerah dan Musrenbang"
+                                            " Kota: jadwalkan di halaman RKPD tahun itu")})
     if kind is None:
         raise ValidationFailed({"region": N_("wilayah tidak dikenal")})
     if level in LEVEL_REGIONS and kind not in LEVEL_REGIONS[level]:

@@ -22,7 +22,7 @@ from litestar.response import Redirect, Template
 from musrenbang.domain import bounds, values
 from musrenbang.domain import cycle as rules
 from musrenbang.domain.access import Actor
-from musrenbang.domain.errors import N_, DomainError, NotFound, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import KecamatanCeiling, StageWindow
 from musrenbang.eventlog.store import EventStore, Metadata
 from musrenbang.http.deps import ActorDep, PoolDep, RunnerDep, StoreDep, Year
@@ -58,7 +58,7 @@ class WindowChangeOut(msgspec.Struct, frozen=True):
     changed_at: dt.datetime
 
 
-class CycleOut(msgspec.Struct, frozen=True, kw_only=True):
+class CycleOut(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     year: int
     theme: str
     stage: str
@@ -67,6 +67,8 @@ class CycleOut(msgspec.Struct, frozen=True, kw_only=True):
     calendar: list[WindowOut]
     priority_programs: list[ProgramOut]
     window_changes: list[WindowChangeOut]
+    note: str | None = None
+    """Only in the answer to an opening whose every window has ended (what `cycle open` prints)."""
 
 
 class WindowIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -131,6 +133,20 @@ def _cycle_out(c: dict[str, Any]) -> CycleOut:
     )  # fmt: skip
 
 
+def _noted_if_over(request: Request, opened: CycleOut) -> CycleOut:
+    """A calendar whose every stage has ended is let be (a past year recorded after the fact) but said, as
+    `cycle open` says it: without `calendar`, RKPD 2024 opened in 2026 got the common chain's 2022-2023
+    months, and nobody could propose or hold a forum in it."""
+    last = max((w.closes for w in opened.calendar), default=None)
+    if last is None or last >= cycles.today():
+        return opened
+    note = Message(N_("setiap tahap kalender RKPD %(year)d sudah berakhir pada %(day)s: tidak ada yang dapat"
+                      " mengusulkan atau mengadakan musyawarah di dalamnya. Bila siklus ini dijalankan sekarang,"
+                      " geser jadwalnya (POST /api/v1/cycles/%(year)d/windows/{tahap}, tahap terakhir lebih"
+                      " dulu)"), year=opened.year, day=values.long_date(last))  # fmt: skip
+    return msgspec.structs.replace(opened, note=translate(request, note))
+
+
 async def _one(pool: asyncpg.Pool, year: int) -> CycleOut:
     async with pool.acquire() as conn:
         found = await cycle_views.overview(conn, cycles.today(), year)
@@ -180,7 +196,7 @@ class CycleApi(Controller):
             kickoff_on=data.kickoff_on, metadata=meta, idempotency_key=key, dana_kelurahan=data.dana_kelurahan,
         )  # fmt: skip
         await runner.wait_until_applied(["cycles"], result.last)
-        return await _one(pool, data.year)
+        return _noted_if_over(request, await _one(pool, data.year))
 
     @post("/{year:int}/windows/{stage:str}", summary="Move (most often: extend) a stage's window, with a reason"
           " (Bappeda)", status_code=200, guards=[BAPPEDA])  # fmt: skip

@@ -48,13 +48,12 @@ async def _load_in_scope(forums: ForumService, forum_id: str, actor: Actor) -> r
     return forum
 
 
-def _first_day_open(state: cycle_rules.Cycle, actor: Actor) -> tuple[str, dt.date]:
+def _first_day_open(state: cycle_rules.Cycle) -> tuple[str, dt.date]:
     """The level the form offers first and the day it offers: the first level whose stage's window is open
     (today) or still to come (its first day); today, and the form's first level, when none is. A form
     dated today outside the window was refused at its first sending."""
     today = cycles.today()
-    levels = ("kelurahan", "kecamatan") + (("kota",) if actor.role == "admin" else ())
-    for level in levels:
+    for level in ("kelurahan", "kecamatan"):  # the city level's meetings are scheduled on the RKPD page
         window = state.calendar.get(cycle_rules.LEVEL_STAGE[level])
         if window is not None and not state.adopted and today <= window.closes:
             return level, max(today, window.opens)
@@ -216,7 +215,7 @@ class NewForumPages(Controller):
     @get("/", guards=[FACILITATORS])
     async def new_forum_form(self, request: Request, actor: ActorDep, store: StoreDep, pool: PoolDep) -> Template:
         year = await cycles.planned_year(store)
-        level, held_on = _first_day_open(await cycles.load_cycle(store, year), actor)
+        level, held_on = _first_day_open(await cycles.load_cycle(store, year))
         values = {"region": actor.region or "", "year": str(year), "held_on": held_on.isoformat(), "starts_at": ""}
         if level:
             values["level"] = level

@@ -14,7 +14,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody, MultipartBody
 from litestar.response import Redirect, Template
 
@@ -132,9 +132,30 @@ class RealisationApi(Controller):
         """Body: CSV (`text/csv`) with the header `baris,tahap,nilai,persen,tanggal,catatan[,penyedia]`
         (English names also read). A wrong row answers 422 naming it (`"3.tanggal"`: row 3, the first row
         after the header being 2) and nothing of the file is recorded."""
+        _declared_csv(request)
         raw = await request.body()
         result = await record_file(realisation, raw, year, actor, keyed(request, actor, idempotency_key, raw.hex()))
         return await _recorded(runner, result)
+
+
+CSV_DECLARED = frozenset({"text/csv", "text/plain", "application/csv", "application/vnd.ms-excel",
+                          "application/octet-stream"})
+"""What a CSV upload is declared as by the tools that send one (spreadsheets on Windows say vnd.ms-excel)."""
+
+
+class NotCsv(HTTPException):
+    """A body declared as something else sent where a CSV is read."""
+
+    status_code = 415
+    detail = "the body is not CSV: send it as text/csv"
+
+
+def _declared_csv(request: Request) -> None:
+    """A JSON list or a form posted here by mistake was read as a CSV and answered as a file without its
+    header row: refused for what it is (a body without a type is taken as CSV, RFC 9110 8.3)."""
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared and declared not in CSV_DECLARED:
+        raise NotCsv()
 
 
 async def record_file(realisation: RealisationService, raw: bytes, year: int, actor: Actor,

@@ -46,3 +46,26 @@ def test_an_opened_window_is_not_moved_to_open_after_today() -> None:
 def test_other_moves_are_made_as_before(stage: str, opens: dt.date, closes: dt.date) -> None:
     [changed] = _move(stage, opens, closes)
     assert (changed.stage, changed.opens, changed.closes) == (stage, opens, closes)  # type: ignore[attr-defined]
+
+
+def test_an_opened_window_is_not_closed_before_yesterday() -> None:
+    """Session 25: the proposals window, open since 1 December, could be closed on the 2nd, leaving what came
+    in on the 3rd to 5th after its own window; ended yesterday (as advancing the stage does) it still may be."""
+    with pytest.raises(ValidationFailed) as refused:
+        _move("usulan", D(2026, 12, 1), D(2026, 12, 3))
+    assert str(refused.value.errors["closes"]) == ("tahap Pengajuan usulan warga sudah dibuka sejak 1 Desember 2026:"
+                                                    " tanggal tutupnya tidak dapat dimajukan sebelum 4 Desember 2026")
+    [ended] = _move("usulan", D(2026, 12, 1), D(2026, 12, 4))
+    assert ended.closes == D(2026, 12, 4)  # type: ignore[attr-defined]
+
+
+def test_a_closed_window_keeps_its_last_day() -> None:
+    state = msgspec.structs.replace(_state(), calendar={**_state().calendar, "usulan": StageWindow(
+        stage="usulan", opens=D(2026, 11, 1), closes=D(2026, 11, 30))})  # fmt: skip
+    move = cycle.ChangeWindow(year=2028, stage="usulan", opens=D(2026, 11, 1), closes=D(2026, 11, 29),
+                              reason="jadwal disesuaikan", today=TODAY)  # fmt: skip
+    with pytest.raises(ValidationFailed) as refused:
+        cycle.decide(state, move)
+    assert "sebelum 30 November 2026" in str(refused.value.errors["closes"])
+    [longer] = cycle.decide(state, msgspec.structs.replace(move, closes=D(2026, 12, 10)))
+    assert longer.closes == D(2026, 12, 10)  # type: ignore[attr-defined]

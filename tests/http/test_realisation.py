@@ -114,6 +114,24 @@ async def test_a_bad_row_in_a_csv_is_named_and_nothing_of_the_file_is_recorded(c
     assert _item((await city.client.get(BASE)).json())["progress"] == 40
 
 
+async def test_a_body_declared_as_something_else_is_not_read_as_a_csv(city: City) -> None:
+    """A JSON list or a form posted to the CSV endpoint was read as a file without its header row (422
+    about columns): it is refused for what it is, and nothing is recorded; a spreadsheet's own type is read as one."""
+    row = f"baris,tahap,nilai,persen,tanggal,catatan\r\n{LINE},pelaksanaan,,45,2022-07-03,x\r\n".encode()
+    before = await city.events()
+    for declared in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        r = await city.client.post(f"{BASE}/milestones", content=row,
+                                   headers={**city.auth["roads"], "Content-Type": declared})  # fmt: skip
+        assert r.status_code == 415, (declared, r.text)
+        assert r.json()["message"], r.text
+    assert await city.events() == before
+    wrong_day = row.replace(b"2022-07-03", b"31/02/2022")  # read as a CSV (and its row refused): not recorded
+    r = await city.client.post(f"{BASE}/milestones", content=wrong_day,
+                               headers={**city.auth["roads"], "Content-Type": "application/vnd.ms-excel"})  # fmt: skip
+    assert r.status_code == 422 and set(r.json()["errors"]) == {"2.tanggal"}, r.text
+    assert await city.events() == before
+
+
 async def test_an_agency_records_on_its_page_and_a_wrong_entry_keeps_what_was_typed(city: City) -> None:
     staff = await sign_in(city.base_url, city.users["roads"])
     async with contextlib.aclosing(staff):
