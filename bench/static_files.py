@@ -34,7 +34,7 @@ def app() -> Litestar:
     """Both ways in one app: `/static/…` (ours) and `/router/…` (Litestar's router, as before)."""
     router = create_static_files_router(path="/router", directories=[static_dir()],
                                         cache_control=CacheControlHeader(max_age=3600, public=True))  # fmt: skip
-    return Litestar([static.static_file, router], state=State({"static_files": static.load(static_dir())}),
+    return Litestar([static.StaticFiles, router], state=State({"static_files": static.load(static_dir())}),
                     compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6))
 
 

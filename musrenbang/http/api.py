@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import asyncpg
 import msgspec
-from litestar import Litestar, Request, Response, get, post
+from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
@@ -362,53 +362,116 @@ async def proposal_out(conn: asyncpg.Connection, code: str) -> ProposalOut:
     return _out(row, await proposal_views.timeline(conn, code), await proposal_views.history(conn, code))
 
 
-@post("/api/v1/proposals", summary="Submit a proposal (usulan)", status_code=201, tags=["proposals"],
-      request_max_body_size=64 * 1024,
-      responses={200: ResponseSpec(data_container=SubmittedOut, generate_examples=False, description=(
-          "The same Idempotency-Key and body again: the proposal it made, nothing written")),
-          **_refused(400, 403, 404, 409, 413, 415, 422, 429, 503)})  # fmt: skip
-async def submit(
-    request: Request,
-    data: JSONBody[ProposalIn],
-    idempotency_key: IdempotencyKey,
-    pool: PoolDep,
-    proposals: ProposalsDep,
-    runner: RunnerDep,
-) -> Response[SubmittedOut]:
-    """201 with the tracking code and the revision secret; the same Idempotency-Key again answers 200
-    with the same proposal and writes nothing; the same key with a different body answers 409."""
-    idempotency_key = resident_key(idempotency_key)
-    print_ = proposals.fingerprint(msgspec.to_builtins(data))
-    already = await proposals.find_submitted(idempotency_key, print_)
-    if already is None:
-        if data.year is not None:  # a year no RKPD can have is a mistake in the body, not a cycle not opened yet
-            checks = bounds.Checks()
-            checks.check("year", bounds.year, data.year)
-            checks.done()
-        cycle = await proposals.taking(data.year)
-        year = cycle.year or 0  # an existing cycle has its year
-        content, proposer = await _checked(proposals, data, year, cycle)
-        carried_from = await _may_carry(request, pool, proposals, data, year, content.kelurahan)
+class ProposalApi(Controller):
+    """Public: residents propose, read, revise and add photos without an account (the revision secret is the
+    proposer's proof; a facilitator's bearer token only widens `carried_from`), so no guard."""
+
+    path = "/api/v1/proposals"
+    tags = ["proposals"]
+
+    @post("/", summary="Submit a proposal (usulan)", status_code=201, request_max_body_size=64 * 1024,
+          responses={200: ResponseSpec(data_container=SubmittedOut, generate_examples=False, description=(
+              "The same Idempotency-Key and body again: the proposal it made, nothing written")),
+              **_refused(400, 403, 404, 409, 413, 415, 422, 429, 503)})  # fmt: skip
+    async def submit(
+        self,
+        request: Request,
+        data: JSONBody[ProposalIn],
+        idempotency_key: IdempotencyKey,
+        pool: PoolDep,
+        proposals: ProposalsDep,
+        runner: RunnerDep,
+    ) -> Response[SubmittedOut]:
+        """201 with the tracking code and the revision secret; the same Idempotency-Key again answers 200
+        with the same proposal and writes nothing; the same key with a different body answers 409."""
+        idempotency_key = resident_key(idempotency_key)
+        print_ = proposals.fingerprint(msgspec.to_builtins(data))
+        already = await proposals.find_submitted(idempotency_key, print_)
+        if already is None:
+            if data.year is not None:  # a year no RKPD can have is a mistake in the body, not a cycle not opened yet
+                checks = bounds.Checks()
+                checks.check("year", bounds.year, data.year)
+                checks.done()
+            cycle = await proposals.taking(data.year)
+            year = cycle.year or 0  # an existing cycle has its year
+            content, proposer = await _checked(proposals, data, year, cycle)
+            carried_from = await _may_carry(request, pool, proposals, data, year, content.kelurahan)
+            settings = request.app.state.settings
+            await count_submission(
+                pool, client_address(request, settings.trust_proxy), idempotency_key, settings.submissions_per_hour
+            )
+            submitted = await proposals.submit(
+                content,
+                proposer,
+                idempotency_key=idempotency_key,
+                request_fingerprint=print_,
+                source="warga",
+                replay_checked=True,
+                year=year,
+                carried_from=carried_from,
+                cycle=cycle,
+            )
+        else:
+            submitted = already
+        await runner.wait_until_applied(["proposals"], submitted.last)
+        body = SubmittedOut(submitted.code, submitted.status, submitted.revision_secret)
+        return Response(body, status_code=200 if submitted.replayed else 201)
+
+    @get("/{code:str}", summary="A proposal's public fields, status, timeline and its years",
+         dependencies=FROM_REPLICA, responses=_refused(400, 404))  # fmt: skip
+    async def proposal(self, request: Request, pool: PoolDep, code: FromPath[str]) -> ProposalOut:
+        code = code_or_404(code)
+        return await found_on_standby_or_primary(request, pool, lambda conn: proposal_out(conn, code))
+
+    @post("/{code:str}/photos", summary="Attach a photo (JPEG, PNG or WebP, at most 5 MB)", status_code=201,
+          request_max_body_size=MAX_BYTES + 64 * 1024,
+          responses={200: ResponseSpec(data_container=PhotoOut, generate_examples=False,
+                                       description="This very photo was attached already: its id, nothing written"),
+                     **_refused(400, 403, 404, 409, 413, 422, 429, 503)})  # fmt: skip
+    async def attach_photo(
+        self,
+        request: Request,
+        code: FromPath[str],
+        data: MultipartBody[PhotoUpload],
+        pool: PoolDep,
+        proposals: ProposalsDep,
+        runner: RunnerDep,
+    ) -> Response[PhotoOut]:
+        """Needs the revision secret shown at submission. The photo is re-encoded and its metadata (EXIF,
+        GPS) removed. Sending the same photo again answers 200 with the same id. An image of more than 25
+        megapixels is refused (422) before it is decoded; photos decoded per address are limited per hour
+        (429), and a server busy decoding answers 503 with Retry-After."""
+        code = code_or_404(code)
+        raw = await data.photo.read()
+        # Everything that refuses without decoding comes first: the secret, the proposal and its room for
+        # another photo, the same photo sent again, the photo's header; then the address's hourly count.
+        attached = await proposals.photo_already_attached(code, data.revision_secret, original_sha256(raw))
+        if attached is not None:
+            return Response(PhotoOut(attached, f"/photos/{attached}"), status_code=200)
+        check_photo(raw)
         settings = request.app.state.settings
-        await count_submission(
-            pool, client_address(request, settings.trust_proxy), idempotency_key, settings.submissions_per_hour
-        )
-        submitted = await proposals.submit(
-            content,
-            proposer,
-            idempotency_key=idempotency_key,
-            request_fingerprint=print_,
-            source="warga",
-            replay_checked=True,
-            year=year,
-            carried_from=carried_from,
-            cycle=cycle,
-        )
-    else:
-        submitted = already
-    await runner.wait_until_applied(["proposals"], submitted.last)
-    body = SubmittedOut(submitted.code, submitted.status, submitted.revision_secret)
-    return Response(body, status_code=200 if submitted.replayed else 201)
+        await count_photo_decode(pool, client_address(request, settings.trust_proxy), settings.photos_per_hour)
+        photo = await process_off_loop(raw)
+        photo_id, written = await proposals.attach_photo(code, data.revision_secret, photo)
+        if written is not None:
+            await runner.wait_until_applied(["proposals"], written)
+        return Response(PhotoOut(photo_id, f"/photos/{photo_id}"), status_code=201 if written else 200)
+
+    @post("/{code:str}/revision", summary="Revise a proposal that was returned for revision", status_code=200,
+          request_max_body_size=64 * 1024, responses=_refused(400, 403, 404, 409, 413, 415, 422, 503))  # fmt: skip
+    async def revise(
+        self, code: FromPath[str], data: JSONBody[RevisionIn], proposals: ProposalsDep, runner: RunnerDep,
+        pool: PoolDep, idempotency_key: OptionalKey = None,
+    ) -> ProposalOut:
+        """The same Idempotency-Key and body again (a retry after a lost answer) answers as the first time and
+        writes nothing; the same key with another body answers 409."""
+        code = code_or_404(code)
+        content = await _validated(proposals, data, year=await proposals.year_of(code))
+        key = resident_key(idempotency_key) if idempotency_key else None
+        result = await proposals.revise(code, data.revision_secret, content, idempotency_key=key)
+        await runner.wait_until_applied(["proposals"], result.last)
+        async with pool.acquire() as conn:
+            return await proposal_out(conn, code)
 
 
 _PROPOSER_PATHS = {"proposer_name": "proposer.name", "proposer_phone": "proposer.phone",
@@ -471,89 +534,37 @@ async def _may_carry(request: Request, pool: asyncpg.Pool, proposals: ProposalSe
     return earlier
 
 
-@get("/api/v1/proposals/{code:str}", summary="A proposal's public fields, status, timeline and its years",
-     tags=["proposals"], dependencies=FROM_REPLICA, responses=_refused(400, 404))  # fmt: skip
-async def proposal(request: Request, pool: PoolDep, code: FromPath[str]) -> ProposalOut:
-    code = code_or_404(code)
-    return await found_on_standby_or_primary(request, pool, lambda conn: proposal_out(conn, code))
+class KelurahanApi(Controller):
+    """Public: a kelurahan's proposals are an open list (public fields only), so no guard."""
 
+    path = "/api/v1/kelurahan"
+    tags = ["proposals"]
 
-@get("/api/v1/kelurahan/{kode:str}/proposals", summary="Proposals of a kelurahan, newest first",
-     tags=["proposals"], dependencies=FROM_REPLICA, responses=_refused(400, 404))  # fmt: skip
-async def kelurahan_proposals(
-    pool: PoolDep,
-    kode: FromPath[str],
-    page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
-    per_page: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    rw: Annotated[int | None, Parameter(ge=1, le=99)] = None,
-    bidang: Annotated[str | None, Parameter(max_length=40)] = None,
-    year: Annotated[
-        int | None, Parameter(ge=2000, le=2100, description="RKPD year (default: the cycle being planned)")
-    ] = None,
-) -> ProposalPage:
-    async with pool.acquire() as conn:
-        place = await region(conn, kode)
-        if place is None or place["tingkat"] not in ("kelurahan", "desa"):
-            raise NotFoundException()
-        if year is None:
-            planned = await cycle_views.current_cycle(conn, cycles_service.today())
-            year = planned["year"] if planned else None
-        total, rows = await proposal_views.in_kelurahan(
-            conn, kode, rw=rw, bidang=bidang, year=year, limit=per_page, offset=(page - 1) * per_page
-        )
-    return ProposalPage(
-        kelurahan=KelurahanOut(place["kode"], place["nama"], place["kode_induk"], place["induk_nama"]),
-        page=page, per_page=per_page, total=total, items=[_out(r) for r in rows], year=year,
-    )  # fmt: skip
-
-
-@post("/api/v1/proposals/{code:str}/photos", summary="Attach a photo (JPEG, PNG or WebP, at most 5 MB)",
-      tags=["proposals"], status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024,
-      responses={200: ResponseSpec(data_container=PhotoOut, generate_examples=False,
-                                   description="This very photo was attached already: its id, nothing written"),
-                 **_refused(400, 403, 404, 409, 413, 422, 429, 503)})  # fmt: skip
-async def attach_photo(
-    request: Request,
-    code: FromPath[str],
-    data: MultipartBody[PhotoUpload],
-    pool: PoolDep,
-    proposals: ProposalsDep,
-    runner: RunnerDep,
-) -> Response[PhotoOut]:
-    """Needs the revision secret shown at submission. The photo is re-encoded and its metadata (EXIF,
-    GPS) removed. Sending the same photo again answers 200 with the same id. An image of more than 25
-    megapixels is refused (422) before it is decoded; photos decoded per address are limited per hour
-    (429), and a server busy decoding answers 503 with Retry-After."""
-    code = code_or_404(code)
-    raw = await data.photo.read()
-    # Everything that refuses without decoding comes first: the secret, the proposal and its room for
-    # another photo, the same photo sent again, the photo's header; then the address's hourly count.
-    attached = await proposals.photo_already_attached(code, data.revision_secret, original_sha256(raw))
-    if attached is not None:
-        return Response(PhotoOut(attached, f"/photos/{attached}"), status_code=200)
-    check_photo(raw)
-    settings = request.app.state.settings
-    await count_photo_decode(pool, client_address(request, settings.trust_proxy), settings.photos_per_hour)
-    photo = await process_off_loop(raw)
-    photo_id, written = await proposals.attach_photo(code, data.revision_secret, photo)
-    if written is not None:
-        await runner.wait_until_applied(["proposals"], written)
-    return Response(PhotoOut(photo_id, f"/photos/{photo_id}"), status_code=201 if written else 200)
-
-
-@post("/api/v1/proposals/{code:str}/revision", summary="Revise a proposal that was returned for revision",
-      tags=["proposals"], status_code=200, request_max_body_size=64 * 1024,
-      responses=_refused(400, 403, 404, 409, 413, 415, 422, 503))  # fmt: skip
-async def revise(
-    code: FromPath[str], data: JSONBody[RevisionIn], proposals: ProposalsDep, runner: RunnerDep, pool: PoolDep,
-    idempotency_key: OptionalKey = None,
-) -> ProposalOut:
-    """The same Idempotency-Key and body again (a retry after a lost answer) answers as the first time and
-    writes nothing; the same key with another body answers 409."""
-    code = code_or_404(code)
-    content = await _validated(proposals, data, year=await proposals.year_of(code))
-    key = resident_key(idempotency_key) if idempotency_key else None
-    result = await proposals.revise(code, data.revision_secret, content, idempotency_key=key)
-    await runner.wait_until_applied(["proposals"], result.last)
-    async with pool.acquire() as conn:
-        return await proposal_out(conn, code)
+    @get("/{kode:str}/proposals", summary="Proposals of a kelurahan, newest first", dependencies=FROM_REPLICA,
+         responses=_refused(400, 404))  # fmt: skip
+    async def kelurahan_proposals(
+        self,
+        pool: PoolDep,
+        kode: FromPath[str],
+        page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
+        per_page: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        rw: Annotated[int | None, Parameter(ge=1, le=99)] = None,
+        bidang: Annotated[str | None, Parameter(max_length=40)] = None,
+        year: Annotated[
+            int | None, Parameter(ge=2000, le=2100, description="RKPD year (default: the cycle being planned)")
+        ] = None,
+    ) -> ProposalPage:
+        async with pool.acquire() as conn:
+            place = await region(conn, kode)
+            if place is None or place["tingkat"] not in ("kelurahan", "desa"):
+                raise NotFoundException()
+            if year is None:
+                planned = await cycle_views.current_cycle(conn, cycles_service.today())
+                year = planned["year"] if planned else None
+            total, rows = await proposal_views.in_kelurahan(
+                conn, kode, rw=rw, bidang=bidang, year=year, limit=per_page, offset=(page - 1) * per_page
+            )
+        return ProposalPage(
+            kelurahan=KelurahanOut(place["kode"], place["nama"], place["kode_induk"], place["induk_nama"]),
+            page=page, per_page=per_page, total=total, items=[_out(r) for r in rows], year=year,
+        )  # fmt: skip

@@ -193,42 +193,20 @@ async def _cancelled(task: asyncio.Task[None] | None) -> None:
 
 # --- the routes, by area (the OpenAPI document lists them in this order) ---------------------------------
 
-_OPERATIONS: list[ControllerRouterHandler] = [health.health, health.ready, log_head.log_head]
+_OPERATIONS: list[ControllerRouterHandler] = [health.HealthApi, log_head.LogHeadApi]
 """Health for load balancers and operators, and the log's published head."""
 _RESIDENTS: list[ControllerRouterHandler] = [
-    residents.home,
-    residents.regions_page,
-    residents.search_proposals,
+    residents.HomePages,
     forum_calendar.CalendarPages,
-    proposal_form.new_proposal_form,
-    proposal_form.submit_proposal_form,
+    proposal_form.ProposalFormPages,
     tracking.TrackingPages,
-    proposal_form.revise_form,
-    proposal_form.revise_submit,
-    residents.kelurahan_page,
-    residents.kecamatan_page,
+    proposal_form.RevisionFormPages,
+    residents.PlacePages,
 ]
 """Residents' pages: proposing, tracking, revising, the lists of a kelurahan and a kecamatan."""
-_PUBLIC_API: list[ControllerRouterHandler] = [
-    api.submit,
-    api.proposal,
-    api.kelurahan_proposals,
-    api.attach_photo,
-    api.revise,
-    photos.PhotoApi,
-    forums.ForumApi,
-]
+_PUBLIC_API: list[ControllerRouterHandler] = [api.ProposalApi, api.KelurahanApi, photos.PhotoApi, forums.ForumApi]
 """The public JSON API of proposals and forums, and proposals' photos."""
-_ACCOUNTS: list[ControllerRouterHandler] = [
-    auth.issue_token,
-    auth.revoke_token,
-    auth.login_form,
-    auth.login_submit,
-    auth.logout,
-    auth.password_form,
-    auth.password_submit,
-    auth.staff_home,
-]
+_ACCOUNTS: list[ControllerRouterHandler] = [auth.TokenApi, auth.SignInPages, auth.StaffHomePages]
 """Signing in and out (tokens and sessions), passwords, and the staff's home page."""
 _VERIFICATION_AND_FORUMS: list[ControllerRouterHandler] = [
     staff.ProposalStaffApi,
@@ -243,20 +221,7 @@ _VERIFICATION_AND_FORUMS: list[ControllerRouterHandler] = [
 ]
 """The kelurahan and kecamatan levels' staff work, as JSON and as pages: verification and merging, forums
 (their session, projector screen and Berita Acara); and the auditor's page."""
-_RKPD_API: list[ControllerRouterHandler] = [
-    rkpd_api.rkpd_list,
-    rkpd_api.working,
-    rkpd_api.proposal_lineage,
-    rkpd_api.line_lineage,
-    rkpd_api.receive,
-    rkpd_api.pass_proposal,
-    rkpd_api.decline_proposal,
-    rkpd_api.add_line,
-    rkpd_api.revise_line,
-    rkpd_api.withdraw_line,
-    rkpd_api.adopt,
-    rkpd_api.enact,
-]
+_RKPD_API: list[ControllerRouterHandler] = [rkpd_api.RkpdListApi, rkpd_api.LineageApi, rkpd_api.RkpdStaffApi]
 """The city level's RKPD as JSON: the lists, lineage, and the agencies' and Bappeda's commands."""
 _CYCLES_AND_CITY_FORUMS: list[ControllerRouterHandler] = [
     cycles.CycleApi,
@@ -279,24 +244,10 @@ _REALISATION_AND_POKIR: list[ControllerRouterHandler] = [
 ]
 """What became of adopted lines; the DPRD's pokir and where the RKPD's pagu came from."""
 _RKPD_PAGES: list[ControllerRouterHandler] = [
-    rkpd_pages.rkpd_page,
-    rkpd_pages.equity_page,
-    rkpd_pages.realisation_page,
-    rkpd_pages.proposal_lineage_page,
-    rkpd_pages.line_lineage_page,
-    city_pages.agency_page,
-    city_pages.new_line,
-    city_pages.line_page,
-    city_pages.revise_line,
-    city_pages.withdraw_line,
-    city_pages.pass_proposal,
-    city_pages.decline_proposal,
-    city_pages.review_forum_schedule,
-    city_pages.review_forum_close,
-    city_pages.review_current,
-    city_pages.review_page,
-    city_pages.review_receive,
-    city_pages.review_adopt,
+    rkpd_pages.RkpdPages,
+    rkpd_pages.LineagePages,
+    city_pages.AgencyPages,
+    city_pages.ReviewPages,
 ]
 """The RKPD's public pages, and the city level's staff pages (agencies' lines, Bappeda's review)."""
 
@@ -305,7 +256,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
     """Every route of the application; the static files last."""
     return [
         *_OPERATIONS, *_RESIDENTS, *_PUBLIC_API, *_ACCOUNTS, *_VERIFICATION_AND_FORUMS, *_RKPD_API,
-        *_CYCLES_AND_CITY_FORUMS, *_MESSAGES, *_REALISATION_AND_POKIR, *_RKPD_PAGES, static.static_file,
+        *_CYCLES_AND_CITY_FORUMS, *_MESSAGES, *_REALISATION_AND_POKIR, *_RKPD_PAGES, static.StaticFiles,
     ]  # fmt: skip
 
 

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -160,11 +160,50 @@ def _agency_page(request: Request, actor: Actor, context: dict[str, Any], *, sta
                 idempotency_key=entered.get("idempotency_key") or str(uuid.uuid4()))  # fmt: skip
 
 
-@get("/petugas/perangkat-daerah", include_in_schema=False)
-async def agency_page(request: Request, actor: ActorDep, pool: PoolDep) -> Template:
-    agency = _agency(actor, request.query_params.get("opd"), city_of(request))
-    context = await _agency_context(pool, await _renja_year(request, pool), agency)
-    return _agency_page(request, actor, context)
+class AgencyPages(Controller):
+    """The Forum Perangkat Daerah of one agency: an `opd` account's own, any for Bappeda. Each handler checks
+    the account itself (`acting_agency`, `_agency`), so no guard (http/guards.py: a guard would answer before
+    the path and the form are read)."""
+
+    path = "/petugas/perangkat-daerah"
+    include_in_schema = False
+
+    @get("/")
+    async def agency_page(self, request: Request, actor: ActorDep, pool: PoolDep) -> Template:
+        agency = _agency(actor, request.query_params.get("opd"), city_of(request))
+        context = await _agency_context(pool, await _renja_year(request, pool), agency)
+        return _agency_page(request, actor, context)
+
+    @post("/baris")
+    async def new_line(self, request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                       store: StoreDep) -> Response:  # fmt: skip
+        return await _set_line(request, actor, pool, rkpd, runner, store, None)
+
+    @get("/baris/{line_id:str}")
+    async def line_page(self, request: Request, actor: ActorDep, pool: PoolDep, line_id: FromPath[str]) -> Response:
+        return await _unless_withdrawn(request, actor, pool, _line_screen(request, actor, pool, line_id))
+
+    @post("/baris/{line_id:str}")
+    async def revise_line(self, request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                          store: StoreDep, line_id: FromPath[str]) -> Response:  # fmt: skip
+        return await _unless_withdrawn(request, actor, pool,
+                                       _set_line(request, actor, pool, rkpd, runner, store, line_id))  # fmt: skip
+
+    @post("/baris/{line_id:str}/tarik")
+    async def withdraw_line(self, request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                            store: StoreDep, line_id: FromPath[str]) -> Response:  # fmt: skip
+        return await _unless_withdrawn(request, actor, pool,
+                                       _withdraw(request, actor, pool, rkpd, runner, store, line_id))  # fmt: skip
+
+    @post("/usulan/{code:str}/alihkan")
+    async def pass_proposal(self, request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                            store: StoreDep, code: FromPath[str]) -> Response:  # fmt: skip
+        return await _item_action(request, actor, pool, rkpd, runner, store, code, "pass")
+
+    @post("/usulan/{code:str}/tolak")
+    async def decline_proposal(self, request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                               store: StoreDep, code: FromPath[str]) -> Response:  # fmt: skip
+        return await _item_action(request, actor, pool, rkpd, runner, store, code, "decline")
 
 
 async def _line_form(request: Request) -> dict[str, Any]:
@@ -278,12 +317,6 @@ async def _sent_before(rkpd: RkpdService, store: EventStore, key: str | None, li
                       " simpan lagi hanya untuk mengubahnya lagi"), line=made)  # fmt: skip
 
 
-@post("/petugas/perangkat-daerah/baris", include_in_schema=False)
-async def new_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
-                   store: StoreDep) -> Response:  # fmt: skip
-    return await _set_line(request, actor, pool, rkpd, runner, store, None)
-
-
 class LineWithdrawn(Exception):
     """A line asked for by its id was withdrawn (in another tab, by someone else): whoever still had it open
     is told so, where an id never given is simply not found."""
@@ -360,17 +393,6 @@ async def _line_screen(request: Request, actor: Actor, pool: asyncpg.Pool, line_
     return await _line_page(request, actor, pool, year, line_id, context)
 
 
-@get("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
-async def line_page(request: Request, actor: ActorDep, pool: PoolDep, line_id: FromPath[str]) -> Response:
-    return await _unless_withdrawn(request, actor, pool, _line_screen(request, actor, pool, line_id))
-
-
-@post("/petugas/perangkat-daerah/baris/{line_id:str}", include_in_schema=False)
-async def revise_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
-                      store: StoreDep, line_id: FromPath[str]) -> Response:  # fmt: skip
-    return await _unless_withdrawn(request, actor, pool, _set_line(request, actor, pool, rkpd, runner, store, line_id))
-
-
 async def _replayed(store: EventStore, runner: ProjectionRunner, key: str | None, meta: Metadata) -> bool:
     """Whether this very form was sent before and recorded (a double tap, a retry after a slow answer):
     asked before the checks against the current state, which the first sending changed (the proposal is
@@ -392,12 +414,6 @@ async def _sent_again(request: Request, actor: Actor, pool: asyncpg.Pool, year: 
     context = await _agency_context(pool, year, agency)
     text = translate(request, SENT_BEFORE)
     return _agency_page(request, actor, context, status=409, errors={"form": text}, failed="sent")
-
-
-@post("/petugas/perangkat-daerah/baris/{line_id:str}/tarik", include_in_schema=False)
-async def withdraw_line(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
-                        store: StoreDep, line_id: FromPath[str]) -> Response:  # fmt: skip
-    return await _unless_withdrawn(request, actor, pool, _withdraw(request, actor, pool, rkpd, runner, store, line_id))
 
 
 async def _withdraw(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService, runner: ProjectionRunner,
@@ -470,18 +486,6 @@ async def _item_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd:
     return _back(request, agency, actor, year, translate(request, message), "#usulan")
 
 
-@post("/petugas/perangkat-daerah/usulan/{code:str}/alihkan", include_in_schema=False)
-async def pass_proposal(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
-                        store: StoreDep, code: FromPath[str]) -> Response:  # fmt: skip
-    return await _item_action(request, actor, pool, rkpd, runner, store, code, "pass")
-
-
-@post("/petugas/perangkat-daerah/usulan/{code:str}/tolak", include_in_schema=False)
-async def decline_proposal(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
-                           store: StoreDep, code: FromPath[str]) -> Response:  # fmt: skip
-    return await _item_action(request, actor, pool, rkpd, runner, store, code, "decline")
-
-
 # --- Musrenbang Kota ------------------------------------------------------------------------------------
 
 
@@ -536,66 +540,80 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
     }  # fmt: skip
 
 
-@get("/petugas/rkpd", include_in_schema=False)
-async def review_current(request: Request, actor: ActorDep, pool: PoolDep) -> Response:
-    _require_reviewer(actor)
-    return Redirect(f"/petugas/rkpd/{await _year_at_work(request, pool, 'kota')}", status_code=303)
+class ReviewPages(Controller):
+    """Musrenbang Kota for Bappeda (auditors read it). Each handler checks the role itself (`require_role`), so
+    no guard (http/guards.py: a guard would answer before the path's year and the form are read)."""
 
+    path = "/petugas/rkpd"
+    include_in_schema = False
 
-@get("/petugas/rkpd/{year:int}", include_in_schema=False)
-async def review_page(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, year: Year) -> Template:
-    _require_reviewer(actor)
-    context = await _review_context(pool, rkpd, year)
-    return page(request, "city_review.html", actor=actor, **context, errors={}, note="")
+    @get("/")
+    async def review_current(self, request: Request, actor: ActorDep, pool: PoolDep) -> Response:
+        _require_reviewer(actor)
+        return Redirect(f"/petugas/rkpd/{await _year_at_work(request, pool, 'kota')}", status_code=303)
 
-
-@post("/petugas/rkpd/{year:int}/terima", include_in_schema=False)
-async def review_receive(request: Request, actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep,
-                         year: Year) -> Response:  # fmt: skip
-    require_role(actor, "admin")
-    try:
-        result = await rkpd.receive(year, _meta(actor))
-    except Forbidden:
-        raise
-    except DomainError as exc:
-        text = translate(request, exc.message)
-    else:
-        await _done(runner, result)
-        text = translate(request, N_("Hasil Musrenbang Kecamatan diterima"))
-    return notify(request, Redirect(f"/petugas/rkpd/{year}", status_code=303), text)
-
-
-@post("/petugas/rkpd/{year:int}/tetapkan", include_in_schema=False)
-async def review_adopt(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
-                       store: StoreDep, year: Year) -> Response:  # fmt: skip
-    """Adopt the changes since the last adoption. The form's key makes a double tap or a retry record one
-    revision (answered as the first); the version of the list the page showed (`Adopt.seen`, checked by the
-    rules under the year's lock) refuses a tab opened before an agency's later change."""
-    require_role(actor, "admin")
-    form = await request.form()
-    note = str(form.get("note", "")).strip()
-    key, meta = keyed(request, actor, form_key(form), {"note": note})
-    done = notify(request, Redirect(f"/petugas/rkpd/{year}", status_code=303),
-                  translate(request, N_("RKPD ditetapkan")))  # fmt: skip
-    try:
-        try:
-            earlier = await store.find_replay(key, meta.fingerprint) if key else None
-        except IdempotencyKeyReused:
-            raise DomainError(SENT_BEFORE) from None
-        if earlier is not None:
-            await _done(runner, earlier, ADOPTION_PROJECTIONS)
-            return done
-        result = await rkpd.execute(year, rules.Adopt(year=year, note=note, seen=str(form.get("seen", "")).strip()),
-                                    meta, key)  # fmt: skip
-    except Forbidden:
-        raise
-    except DomainError as exc:
+    @get("/{year:int}")
+    async def review_page(self, request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
+                          year: Year) -> Template:  # fmt: skip
+        _require_reviewer(actor)
         context = await _review_context(pool, rkpd, year)
-        return page(request, "city_review.html", status=422 if isinstance(exc, ValidationFailed) else 409,
-                    actor=actor, **context, errors=_messages(request, exc), note=note)  # fmt: skip
-    await _done(runner, result, ADOPTION_PROJECTIONS)
-    return done
+        return page(request, "city_review.html", actor=actor, **context, errors={}, note="")
 
+    @post("/{year:int}/terima")
+    async def review_receive(self, request: Request, actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep,
+                             year: Year) -> Response:  # fmt: skip
+        require_role(actor, "admin")
+        try:
+            result = await rkpd.receive(year, _meta(actor))
+        except Forbidden:
+            raise
+        except DomainError as exc:
+            text = translate(request, exc.message)
+        else:
+            await _done(runner, result)
+            text = translate(request, N_("Hasil Musrenbang Kecamatan diterima"))
+        return notify(request, Redirect(f"/petugas/rkpd/{year}", status_code=303), text)
+
+    @post("/{year:int}/tetapkan")
+    async def review_adopt(self, request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep, runner: RunnerDep,
+                           store: StoreDep, year: Year) -> Response:  # fmt: skip
+        """Adopt the changes since the last adoption. The form's key makes a double tap or a retry record one
+        revision (answered as the first); the version of the list the page showed (`Adopt.seen`, checked by the
+        rules under the year's lock) refuses a tab opened before an agency's later change."""
+        require_role(actor, "admin")
+        form = await request.form()
+        note = str(form.get("note", "")).strip()
+        key, meta = keyed(request, actor, form_key(form), {"note": note})
+        done = notify(request, Redirect(f"/petugas/rkpd/{year}", status_code=303),
+                      translate(request, N_("RKPD ditetapkan")))  # fmt: skip
+        try:
+            try:
+                earlier = await store.find_replay(key, meta.fingerprint) if key else None
+            except IdempotencyKeyReused:
+                raise DomainError(SENT_BEFORE) from None
+            if earlier is not None:
+                await _done(runner, earlier, ADOPTION_PROJECTIONS)
+                return done
+            result = await rkpd.execute(year, rules.Adopt(year=year, note=note, seen=str(form.get("seen", "")).strip()),
+                                        meta, key)  # fmt: skip
+        except Forbidden:
+            raise
+        except DomainError as exc:
+            context = await _review_context(pool, rkpd, year)
+            return page(request, "city_review.html", status=422 if isinstance(exc, ValidationFailed) else 409,
+                        actor=actor, **context, errors=_messages(request, exc), note=note)  # fmt: skip
+        await _done(runner, result, ADOPTION_PROJECTIONS)
+        return done
+
+    @post("/{year:int}/forum/{forum:str}")
+    async def review_forum_schedule(self, request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
+                                    runner: RunnerDep, year: Year, forum: FromPath[str]) -> Response:  # fmt: skip
+        return await _forum_action(request, actor, pool, rkpd, runner, year, forum, close=False)
+
+    @post("/{year:int}/forum/{forum:str}/tutup")
+    async def review_forum_close(self, request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
+                                 runner: RunnerDep, year: Year, forum: FromPath[str]) -> Response:  # fmt: skip
+        return await _forum_action(request, actor, pool, rkpd, runner, year, forum, close=True)
 
 
 async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
@@ -630,15 +648,3 @@ async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd
     done = N_("%(forum)s ditutup; berita acara tersedia") if close else N_("%(forum)s dijadwalkan")
     text = translate(request, Message(done, forum=translate(request, city_forums_rules.FORUMS[forum])))
     return notify(request, Redirect(f"/petugas/rkpd/{year}#forum-{forum}", status_code=303), text)
-
-
-@post("/petugas/rkpd/{year:int}/forum/{forum:str}", include_in_schema=False)
-async def review_forum_schedule(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
-                                runner: RunnerDep, year: Year, forum: FromPath[str]) -> Response:  # fmt: skip
-    return await _forum_action(request, actor, pool, rkpd, runner, year, forum, close=False)
-
-
-@post("/petugas/rkpd/{year:int}/forum/{forum:str}/tutup", include_in_schema=False)
-async def review_forum_close(request: Request, actor: ActorDep, pool: PoolDep, rkpd: RkpdDep,
-                             runner: RunnerDep, year: Year, forum: FromPath[str]) -> Response:  # fmt: skip
-    return await _forum_action(request, actor, pool, rkpd, runner, year, forum, close=True)

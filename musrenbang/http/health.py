@@ -18,7 +18,7 @@ import logging
 
 import asyncpg
 import msgspec
-from litestar import Response, get
+from litestar import Controller, Response, get
 from litestar.datastructures import State
 
 from musrenbang.db.replicas import STREAMING, ReadPools, ReplicaStatus
@@ -122,17 +122,22 @@ async def _outbox(conn: asyncpg.Connection) -> OutboxHealth:
     return OutboxHealth(row["pending"], row["failed"], row["oldest"])
 
 
-@get("/health", summary="The database, each projection's lag and state, each read replica's; 503 unless all is well")
-async def health(state: State, pool: PoolDep, runner: RunnerDep) -> Response[Health]:
-    body = await site_health(pool, runner, state.get("delivery"), state.get("reads"), public=True)
-    return Response(body, status_code=200 if body.status == OK else 503)
+class HealthApi(Controller):
+    """Public: a load balancer or a monitor asks without signing in, so no guard (the answer names a database
+    problem's kind, not its message)."""
 
+    path = "/health"
 
-@get("/health/ready", summary="Whether this server process can serve requests (for a load balancer)")
-async def ready(pool: PoolDep) -> Response[Ready]:
-    try:
-        async with pool.acquire(timeout=3) as conn:
-            await conn.fetchval("SELECT 1", timeout=3)
-    except _PROBLEMS as exc:
-        return Response(Ready(False, _unreachable(exc, public=True)), status_code=503)
-    return Response(Ready(True))
+    @get("/", summary="The database, each projection's lag and state, each read replica's; 503 unless all is well")
+    async def health(self, state: State, pool: PoolDep, runner: RunnerDep) -> Response[Health]:
+        body = await site_health(pool, runner, state.get("delivery"), state.get("reads"), public=True)
+        return Response(body, status_code=200 if body.status == OK else 503)
+
+    @get("/ready", summary="Whether this server process can serve requests (for a load balancer)")
+    async def ready(self, pool: PoolDep) -> Response[Ready]:
+        try:
+            async with pool.acquire(timeout=3) as conn:
+                await conn.fetchval("SELECT 1", timeout=3)
+        except _PROBLEMS as exc:
+            return Response(Ready(False, _unreachable(exc, public=True)), status_code=503)
+        return Response(Ready(True))

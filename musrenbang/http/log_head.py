@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import asyncpg
 import msgspec
-from litestar import get
+from litestar import Controller, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 
@@ -36,15 +36,22 @@ class LogHeadOut(msgspec.Struct, frozen=True):
     sealed_at: dt.datetime
 
 
-@get("/api/v1/log/head", summary="The newest seal over the whole log (note its hash; verify it later)",
-     tags=["audit"], dependencies=FROM_REPLICA, responses={404: ResponseSpec(
-         data_container=ErrorOut, generate_examples=False, description="The log has not been sealed yet")})  # fmt: skip
-async def log_head(pool: PoolDep) -> LogHeadOut:
-    async with pool.acquire() as conn:
-        newest = await seal.latest(conn)
-    if newest is None:
-        raise NotFoundException("the log has not been sealed yet")
-    return LogHeadOut(newest.seal, newest.position, newest.events, newest.hash, newest.sealed_at)
+class LogHeadApi(Controller):
+    """Public: anyone may note the head and check the log against it later, so no guard."""
+
+    path = "/api/v1/log"
+    tags = ["audit"]
+
+    @get("/head", summary="The newest seal over the whole log (note its hash; verify it later)",
+         dependencies=FROM_REPLICA, responses={404: ResponseSpec(
+             data_container=ErrorOut, generate_examples=False,
+             description="The log has not been sealed yet")})  # fmt: skip
+    async def log_head(self, pool: PoolDep) -> LogHeadOut:
+        async with pool.acquire() as conn:
+            newest = await seal.latest(conn)
+        if newest is None:
+            raise NotFoundException("the log has not been sealed yet")
+        return LogHeadOut(newest.seal, newest.position, newest.events, newest.hash, newest.sealed_at)
 
 
 class SealShown(NamedTuple):

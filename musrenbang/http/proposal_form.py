@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import asyncpg
-from litestar import Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -74,31 +74,69 @@ async def _cannot_propose_again(proposals: ProposalService, earlier: asyncpg.Rec
     return None
 
 
-@get("/usulan/baru", include_in_schema=False, cache_control=NOT_KEPT)
-async def new_proposal_form(request: Request, pool: PoolDep, proposals: ProposalsDep) -> Template:
-    """The form for the cycle taking proposals now; or, when none is, why not and when they open. With
-    `?lanjutan=KODE` it proposes an earlier year's proposal again, filled in with what it said."""
-    try:
-        year = await proposals.open_year(int_param(request, "tahun"))
-    except DomainError as exc:
-        return page(request, "proposal_closed.html", message=translate(request, exc.message))
-    entered = {"kelurahan": request.query_params.get("kelurahan", "")}
-    earlier = await _earlier(pool, request.query_params.get("lanjutan", ""))
-    if earlier is not None and earlier["year"] > year:  # said before the resident types, not after
-        message = Message(N_("usulan %(code)s dari tahun %(year)d hanya dapat diusulkan lagi untuk tahun sesudahnya"),
-                          code=earlier["code"], year=earlier["year"])  # fmt: skip
-        return page(request, "proposal_closed.html", status=422, message=translate(request, message))
-    if earlier is not None:
-        refused = await _cannot_propose_again(proposals, earlier, year)
-        if refused is not None:  # said before the resident types, not after: as the submission would say it
-            return page(request, "proposal_form.html", status=409, cycle={"year": year}, earlier=earlier,
-                        refused=translate(request, refused), values={}, errors={})  # fmt: skip
-        entered = as_typed(earlier, CONTENT_FIELDS)
-        entered["priority_program"] = ""  # numbered in the earlier year's list: chosen again for this one
-        entered["carried_from"] = earlier["code"]
-    return page(request, "proposal_form.html", **await _form_context(pool, year), values=entered, errors={},
-                earlier=earlier, actor=await optional_actor(request, pool),
-                idempotency_key=str(uuid.uuid4()))  # fmt: skip
+class ProposalFormPages(Controller):
+    """Public: any resident proposes, without an account, so no guard (a signed-in facilitator may carry a
+    proposal over for its proposer, checked in the handler)."""
+
+    path = "/usulan/baru"
+    include_in_schema = False
+
+    @get("/", cache_control=NOT_KEPT)
+    async def new_proposal_form(self, request: Request, pool: PoolDep, proposals: ProposalsDep) -> Template:
+        """The form for the cycle taking proposals now; or, when none is, why not and when they open. With
+        `?lanjutan=KODE` it proposes an earlier year's proposal again, filled in with what it said."""
+        try:
+            year = await proposals.open_year(int_param(request, "tahun"))
+        except DomainError as exc:
+            return page(request, "proposal_closed.html", message=translate(request, exc.message))
+        entered = {"kelurahan": request.query_params.get("kelurahan", "")}
+        earlier = await _earlier(pool, request.query_params.get("lanjutan", ""))
+        if earlier is not None and earlier["year"] > year:  # said before the resident types, not after
+            message = Message(
+                N_("usulan %(code)s dari tahun %(year)d hanya dapat diusulkan lagi untuk tahun sesudahnya"),
+                code=earlier["code"], year=earlier["year"])  # fmt: skip
+            return page(request, "proposal_closed.html", status=422, message=translate(request, message))
+        if earlier is not None:
+            refused = await _cannot_propose_again(proposals, earlier, year)
+            if refused is not None:  # said before the resident types, not after: as the submission would say it
+                return page(request, "proposal_form.html", status=409, cycle={"year": year}, earlier=earlier,
+                            refused=translate(request, refused), values={}, errors={})  # fmt: skip
+            entered = as_typed(earlier, CONTENT_FIELDS)
+            entered["priority_program"] = ""  # numbered in the earlier year's list: chosen again for this one
+            entered["carried_from"] = earlier["code"]
+        return page(request, "proposal_form.html", **await _form_context(pool, year), values=entered, errors={},
+                    earlier=earlier, actor=await optional_actor(request, pool),
+                    idempotency_key=str(uuid.uuid4()))  # fmt: skip
+
+    @post("/", request_max_body_size=FORM_MAX_BODY)
+    async def submit_proposal_form(self, request: Request, pool: PoolDep, proposals: ProposalsDep,
+                                   runner: RunnerDep) -> Template:  # fmt: skip
+        """The very same form sent again (double tap, refresh after a slow answer) is answered first, with
+        the proposal it made, whatever changed since: submissions closing, or the carry-over it made itself."""
+        form = await request.form()
+        entered = {name: form_text(form, name) for name in FORM_FIELDS}
+        if form_text(form, "tanpa_lanjutan"):  # proposed afresh: the earlier proposal is left as it is
+            entered["carried_from"] = entered["revision_secret"] = ""
+        key = form_key(form) or str(uuid.uuid4())  # as the page shows it; in the log: resident_key(key)
+        uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
+        raws = [await upload.read() for upload in uploads] if len(uploads) <= rules.MAX_PHOTOS else []
+        print_ = proposals.fingerprint(entered, [original_sha256(raw) for raw in raws])
+        try:
+            submitted = await proposals.find_submitted(resident_key(key), print_)
+        except IdempotencyKeyReused:
+            # This form was sent before and changed since (Back, edit, send again): nothing new is recorded,
+            # and the page says so, with the proposal it made the first time (not its secret: see made_with_key).
+            earlier = await proposals.made_with_key(resident_key(key))
+            if earlier is None:
+                raise
+            return page(request, "proposal_submitted.html", status=409, submitted=earlier, sent_before=True)
+        if submitted is None:
+            made = await _new_proposal(request, pool, proposals, entered, key, print_, len(uploads), raws)
+            if isinstance(made, Template):
+                return made
+            submitted = made
+        await runner.wait_until_applied(["proposals"], submitted.last)
+        return page(request, "proposal_submitted.html", submitted=submitted)
 
 
 KEPT_WHEN_CLOSED = ("title", "problem", "solution", "address")
@@ -131,36 +169,6 @@ async def _carry_from_form(request: Request, proposals: ProposalService, entered
         field = "revision_secret" if exc.code == "forbidden" else "carried_from"
         raise ValidationFailed({field: exc.message}) from None
     return earlier
-
-
-@post("/usulan/baru", include_in_schema=False, request_max_body_size=FORM_MAX_BODY)
-async def submit_proposal_form(request: Request, pool: PoolDep, proposals: ProposalsDep, runner: RunnerDep) -> Template:
-    """The very same form sent again (double tap, refresh after a slow answer) is answered first, with
-    the proposal it made, whatever changed since: submissions closing, or the carry-over it made itself."""
-    form = await request.form()
-    entered = {name: form_text(form, name) for name in FORM_FIELDS}
-    if form_text(form, "tanpa_lanjutan"):  # proposed afresh: the earlier proposal is left as it is
-        entered["carried_from"] = entered["revision_secret"] = ""
-    key = form_key(form) or str(uuid.uuid4())  # as the page shows it; in the log: resident_key(key)
-    uploads = [f for f in form.getall("photos", []) if isinstance(f, UploadFile) and f.filename]
-    raws = [await upload.read() for upload in uploads] if len(uploads) <= rules.MAX_PHOTOS else []
-    print_ = proposals.fingerprint(entered, [original_sha256(raw) for raw in raws])
-    try:
-        submitted = await proposals.find_submitted(resident_key(key), print_)
-    except IdempotencyKeyReused:
-        # This form was sent before and changed since (Back, edit, send again): nothing new is recorded,
-        # and the page says so, with the proposal it made the first time (not its secret: see made_with_key).
-        earlier = await proposals.made_with_key(resident_key(key))
-        if earlier is None:
-            raise
-        return page(request, "proposal_submitted.html", status=409, submitted=earlier, sent_before=True)
-    if submitted is None:
-        made = await _new_proposal(request, pool, proposals, entered, key, print_, len(uploads), raws)
-        if isinstance(made, Template):
-            return made
-        submitted = made
-    await runner.wait_until_applied(["proposals"], submitted.last)
-    return page(request, "proposal_submitted.html", submitted=submitted)
 
 
 async def _new_proposal(request: Request, pool: asyncpg.Pool, proposals: ProposalService, entered: dict[str, str],
@@ -243,34 +251,39 @@ async def _form_again(request: Request, pool: asyncpg.Pool, entered: dict[str, s
                 refused_for_now=translate(request, refused_for_now) if refused_for_now else None)  # fmt: skip
 
 
-@get("/lacak/{code:str}/perbaiki", include_in_schema=False, cache_control=NOT_KEPT)
-async def revise_form(request: Request, pool: PoolDep, code: FromPath[str]) -> Template:
-    proposal = await _proposal_of(pool, code_or_404(code))
-    entered = as_typed(proposal, CONTENT_FIELDS)
-    return await _revise_page(request, pool, proposal, values=entered, errors={},
-                              idempotency_key=str(uuid.uuid4()))  # fmt: skip
+class RevisionFormPages(Controller):
+    """Public: the proposer revises with the revision secret, not an account, so no guard."""
 
+    path = "/lacak/{code:str}/perbaiki"
+    include_in_schema = False
 
-@post("/lacak/{code:str}/perbaiki", include_in_schema=False, request_max_body_size=FORM_MAX_BODY)
-async def revise_submit(
-    request: Request, pool: PoolDep, proposals: ProposalsDep, runner: RunnerDep, code: FromPath[str]
-) -> Response:
-    """Photos chosen on the form are attached first, through the API's own checks, limits and service
-    (`_attach_photos`), then the revision is sent: a proposal returned for a missing photo is corrected by
-    the photo alone, its content left as it was (domain/proposal.py, `photos_added_since_return`)."""
-    sent, proposal = await _revision_sent(request, pool, code_or_404(code))
-    content, errors = await _checked_revision(proposals, proposal, sent)
-    if errors or content is None:
-        if sent.uploaded and "photos" not in errors:
-            errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
-        return await _revise_again(request, pool, proposal, sent.entered, errors, sent.key)
-    attached: Position | None = None
-    if sent.raws:
-        outcome = await _attach_revision_photos(request, pool, proposals, runner, proposal, sent)
-        if isinstance(outcome, Template):
-            return outcome
-        attached = outcome
-    return await _send_revision(request, pool, proposals, runner, proposal, sent, content, attached)
+    @get("/", cache_control=NOT_KEPT)
+    async def revise_form(self, request: Request, pool: PoolDep, code: FromPath[str]) -> Template:
+        proposal = await _proposal_of(pool, code_or_404(code))
+        entered = as_typed(proposal, CONTENT_FIELDS)
+        return await _revise_page(request, pool, proposal, values=entered, errors={},
+                                  idempotency_key=str(uuid.uuid4()))  # fmt: skip
+
+    @post("/", request_max_body_size=FORM_MAX_BODY)
+    async def revise_submit(
+        self, request: Request, pool: PoolDep, proposals: ProposalsDep, runner: RunnerDep, code: FromPath[str]
+    ) -> Response:
+        """Photos chosen on the form are attached first, through the API's own checks, limits and service
+        (`_attach_photos`), then the revision is sent: a proposal returned for a missing photo is corrected by
+        the photo alone, its content left as it was (domain/proposal.py, `photos_added_since_return`)."""
+        sent, proposal = await _revision_sent(request, pool, code_or_404(code))
+        content, errors = await _checked_revision(proposals, proposal, sent)
+        if errors or content is None:
+            if sent.uploaded and "photos" not in errors:
+                errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
+            return await _revise_again(request, pool, proposal, sent.entered, errors, sent.key)
+        attached: Position | None = None
+        if sent.raws:
+            outcome = await _attach_revision_photos(request, pool, proposals, runner, proposal, sent)
+            if isinstance(outcome, Template):
+                return outcome
+            attached = outcome
+        return await _send_revision(request, pool, proposals, runner, proposal, sent, content, attached)
 
 
 @dataclasses.dataclass(frozen=True)

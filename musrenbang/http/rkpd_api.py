@@ -12,7 +12,7 @@ from typing import Annotated
 
 import asyncpg
 import msgspec
-from litestar import Request, Response, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
@@ -259,26 +259,6 @@ async def _origins(conn: asyncpg.Connection, codes: list[str]) -> dict[str, Orig
     }
 
 
-@get("/api/v1/rkpd/{year:int}", summary="The RKPD priority list, each line with its origin proposals",
-     tags=["rkpd"], responses={200: ResponseSpec(data_container=RkpdOut, description="The list (with an ETag:"
-                                                 " send it back in If-None-Match, and an unchanged list is 304)")},
-     dependencies=FROM_REPLICA)
-async def rkpd_list(request: Request, pool: PoolDep, year: Year) -> Response:
-    """Served from the bytes cached by the read model's state (http/page_cache.py): the same JSON as
-    encoding `rkpd_out` each time."""
-    async with pool.acquire() as conn:
-        version = await rkpd_views.list_version(conn, year)
-    if version.programs is None:
-        raise NotFoundException()
-
-    async def render() -> tuple[tuple[object, ...], bytes]:
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            read_at = await rkpd_views.list_version(conn, year)
-            return list_key("json", year, read_at), encode_json(await rkpd_out_on(conn, year))
-
-    return await page_cache.cached(request, list_key("json", year, version), render, "application/json")
-
-
 class WorkingLineOut(msgspec.Struct, frozen=True, kw_only=True):
     version: str
     """Send it back as `seen` with `PUT /api/v1/rkpd/{year}/lines/{line_id}`."""
@@ -297,20 +277,46 @@ class WorkingOut(msgspec.Struct, frozen=True, kw_only=True):
     """The proposals agencies declined, code → reason."""
 
 
-@get("/api/v1/rkpd/{year:int}/working", summary="The working RKPD list as the agencies have it now (staff), with"
-     " the versions a decision sends back as `seen`", tags=["rkpd"])  # fmt: skip
-async def working(pool: PoolDep, year: Year, actor: ActorDep) -> WorkingOut:
-    """Read on the primary, in one snapshot: it is what the next decision is checked against."""
-    require_role(actor, "admin", "auditor", "opd")
-    agency = acting_agency(actor) if actor.role == "opd" else None
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        if not await cycles.priority_programs(conn, year):
+class RkpdListApi(Controller):
+    """The year's list: the published one is an open record, for anyone; the working one is the staff's, its
+    role checked in the handler (`require_role`), so no guard."""
+
+    path = "/api/v1/rkpd/{year:int}"
+    tags = ["rkpd"]
+
+    @get("/", summary="The RKPD priority list, each line with its origin proposals",
+         responses={200: ResponseSpec(data_container=RkpdOut, description="The list (with an ETag: send it back in"
+                                      " If-None-Match, and an unchanged list is 304)")},
+         dependencies=FROM_REPLICA)  # fmt: skip
+    async def rkpd_list(self, request: Request, pool: PoolDep, year: Year) -> Response:
+        """Served from the bytes cached by the read model's state (http/page_cache.py): the same JSON as
+        encoding `rkpd_out` each time."""
+        async with pool.acquire() as conn:
+            version = await rkpd_views.list_version(conn, year)
+        if version.programs is None:
             raise NotFoundException()
-        lines = await rkpd_views.working_lines(conn, year, agency)
-        declined = await rkpd_views.declined(conn, year, agency)
-    whole = None if agency else city_forums_rules.list_version(lines, declined)
-    return WorkingOut(year=year, agency=agency, list_version=whole, declined=declined,
-                      lines=[WorkingLineOut(version=rules.line_version(line), line=line) for line in lines])
+
+        async def render() -> tuple[tuple[object, ...], bytes]:
+            async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+                read_at = await rkpd_views.list_version(conn, year)
+                return list_key("json", year, read_at), encode_json(await rkpd_out_on(conn, year))
+
+        return await page_cache.cached(request, list_key("json", year, version), render, "application/json")
+
+    @get("/working", summary="The working RKPD list as the agencies have it now (staff), with the versions a"
+         " decision sends back as `seen`")  # fmt: skip
+    async def working(self, pool: PoolDep, year: Year, actor: ActorDep) -> WorkingOut:
+        """Read on the primary, in one snapshot: it is what the next decision is checked against."""
+        require_role(actor, "admin", "auditor", "opd")
+        agency = acting_agency(actor) if actor.role == "opd" else None
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            if not await cycles.priority_programs(conn, year):
+                raise NotFoundException()
+            lines = await rkpd_views.working_lines(conn, year, agency)
+            declined = await rkpd_views.declined(conn, year, agency)
+        whole = None if agency else city_forums_rules.list_version(lines, declined)
+        return WorkingOut(year=year, agency=agency, list_version=whole, declined=declined,
+                          lines=[WorkingLineOut(version=rules.line_version(line), line=line) for line in lines])
 
 
 def list_key(kind: str, year: int, version: rkpd_views.ListVersion) -> tuple[object, ...]:
@@ -410,16 +416,21 @@ async def line_lineage_on(conn: asyncpg.Connection, year: int, line_id: str) -> 
                       steps=await lineage_views.steps(conn, [subject, *(r["code"] for r in rows)]))  # fmt: skip
 
 
-@get("/api/v1/lineage/{code:str}", summary="Every step from a proposal to where it ended, with log hashes",
-     tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
-async def proposal_lineage(pool: PoolDep, code: FromPath[str]) -> LineageOut:
-    return await lineage_of_proposal(pool, code)
+class LineageApi(Controller):
+    """Public: why a proposal ended where it did, and what is behind a line, are an open record, so no guard."""
 
+    path = "/api/v1"
+    tags = ["rkpd"]
 
-@get("/api/v1/rkpd/{year:int}/items/{item_id:str}/lineage", summary="Every step behind one RKPD line",
-     tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
-async def line_lineage(pool: PoolDep, year: Year, item_id: FromPath[str]) -> LineageOut:
-    return await lineage_of_line(pool, year, item_id)
+    @get("/lineage/{code:str}", summary="Every step from a proposal to where it ended, with log hashes",
+         dependencies=FROM_REPLICA)  # fmt: skip
+    async def proposal_lineage(self, pool: PoolDep, code: FromPath[str]) -> LineageOut:
+        return await lineage_of_proposal(pool, code)
+
+    @get("/rkpd/{year:int}/items/{item_id:str}/lineage", summary="Every step behind one RKPD line",
+         dependencies=FROM_REPLICA)  # fmt: skip
+    async def line_lineage(self, pool: PoolDep, year: Year, item_id: FromPath[str]) -> LineageOut:
+        return await lineage_of_line(pool, year, item_id)
 
 
 # --- staff: Forum Perangkat Daerah and Musrenbang Kota ---------------------------------------------------
@@ -506,83 +517,80 @@ def line_command(data: LineIn, line_id: str | None, by_agency: str | None, progr
                          reason=reason, by_agency=by_agency, seen=seen)  # fmt: skip
 
 
-@post("/api/v1/rkpd/{year:int}/receive", summary="Take up what the kecamatan forums forwarded (Bappeda)",
-      tags=["rkpd"], status_code=200)  # fmt: skip
-async def receive(request: Request, year: Year, actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep,
-                  idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
-    require_role(actor, "admin")
-    key, meta = keyed(request, actor, idempotency_key)
-    return await _done(runner, await rkpd.receive(year, meta, key))
+class RkpdStaffApi(Controller):
+    """The commands of Bappeda (`admin`) and the agencies (`opd`). Each handler checks the role itself
+    (`require_role`, `acting_agency`), so no guard (http/guards.py: a guard would answer before the path's year
+    and the body are read)."""
 
+    path = "/api/v1/rkpd/{year:int}"
+    tags = ["rkpd"]
 
-@post("/api/v1/rkpd/{year:int}/proposals/{code:str}/pass", summary="Pass a proposal to another agency",
-      tags=["rkpd"], status_code=200)  # fmt: skip
-async def pass_proposal(request: Request, year: Year, code: FromPath[str], data: JSONBody[PassIn], actor: ActorDep,
-                        rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
-    command = rules.PassProposal(code=code_or_404(code), to_agency=data.to_agency, reason=data.reason,
-                                 by_agency=acting_agency(actor))  # fmt: skip
-    key, meta = keyed(request, actor, idempotency_key, data)
-    return await _done(runner, await rkpd.execute(year, command, meta, key))
+    @post("/receive", summary="Take up what the kecamatan forums forwarded (Bappeda)", status_code=200)
+    async def receive(self, request: Request, year: Year, actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep,
+                      idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+        require_role(actor, "admin")
+        key, meta = keyed(request, actor, idempotency_key)
+        return await _done(runner, await rkpd.receive(year, meta, key))
 
+    @post("/proposals/{code:str}/pass", summary="Pass a proposal to another agency", status_code=200)
+    async def pass_proposal(self, request: Request, year: Year, code: FromPath[str], data: JSONBody[PassIn],
+                            actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep,
+                            idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+        command = rules.PassProposal(code=code_or_404(code), to_agency=data.to_agency, reason=data.reason,
+                                     by_agency=acting_agency(actor))  # fmt: skip
+        key, meta = keyed(request, actor, idempotency_key, data)
+        return await _done(runner, await rkpd.execute(year, command, meta, key))
 
-@post("/api/v1/rkpd/{year:int}/proposals/{code:str}/decline",
-      summary="Declare a proposal not accommodated, with the reason", tags=["rkpd"], status_code=200)  # fmt: skip
-async def decline_proposal(request: Request, year: Year, code: FromPath[str], data: JSONBody[ReasonIn], actor: ActorDep,
-                           rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None
-                           ) -> DoneOut:  # fmt: skip
-    command = rules.DeclineProposal(code=code_or_404(code), reason=data.reason, by_agency=acting_agency(actor))
-    key, meta = keyed(request, actor, idempotency_key, data)
-    return await _done(runner, await rkpd.execute(year, command, meta, key))
+    @post("/proposals/{code:str}/decline", summary="Declare a proposal not accommodated, with the reason",
+          status_code=200)  # fmt: skip
+    async def decline_proposal(self, request: Request, year: Year, code: FromPath[str], data: JSONBody[ReasonIn],
+                               actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep,
+                               idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+        command = rules.DeclineProposal(code=code_or_404(code), reason=data.reason, by_agency=acting_agency(actor))
+        key, meta = keyed(request, actor, idempotency_key, data)
+        return await _done(runner, await rkpd.execute(year, command, meta, key))
 
+    @post("/lines", summary="Add an RKPD line from one or more proposals", status_code=201)
+    async def add_line(self, request: Request, year: Year, data: JSONBody[LineIn], actor: ActorDep, rkpd: RkpdDep,
+                       runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+        by_agency = acting_agency(actor)
+        command = line_command(data, None, by_agency, await rkpd.priority_programs(year))
+        key, meta = keyed(request, actor, idempotency_key, data)
+        result = await rkpd.execute(year, command, meta, key)
+        return await _done(runner, result, await rkpd.line_id_at(result))
 
-@post("/api/v1/rkpd/{year:int}/lines", summary="Add an RKPD line from one or more proposals", tags=["rkpd"],
-      status_code=201)  # fmt: skip
-async def add_line(request: Request, year: Year, data: JSONBody[LineIn], actor: ActorDep, rkpd: RkpdDep,
-                   runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
-    by_agency = acting_agency(actor)
-    command = line_command(data, None, by_agency, await rkpd.priority_programs(year))
-    key, meta = keyed(request, actor, idempotency_key, data)
-    result = await rkpd.execute(year, command, meta, key)
-    return await _done(runner, result, await rkpd.line_id_at(result))
+    @put("/lines/{line_id:str}", summary="Revise an RKPD line (restated whole)", status_code=200)
+    async def revise_line(self, request: Request, year: Year, line_id: FromPath[str], data: JSONBody[RevisedLineIn],
+                          actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None
+                          ) -> DoneOut:  # fmt: skip
+        by_agency = acting_agency(actor)
+        command = line_command(data, line_id, by_agency, await rkpd.priority_programs(year))
+        key, meta = keyed(request, actor, idempotency_key, data)
+        return await _done(runner, await rkpd.execute(year, command, meta, key), line_id)
 
+    @post("/lines/{line_id:str}/withdraw", summary="Take a line out of the RKPD", status_code=200)
+    async def withdraw_line(self, request: Request, year: Year, line_id: FromPath[str], data: JSONBody[ReasonIn],
+                            actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep,
+                            idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+        command = rules.WithdrawLine(line_id=line_id, reason=data.reason, by_agency=acting_agency(actor))
+        key, meta = keyed(request, actor, idempotency_key, data)
+        return await _done(runner, await rkpd.execute(year, command, meta, key), line_id)
 
-@put("/api/v1/rkpd/{year:int}/lines/{line_id:str}", summary="Revise an RKPD line (restated whole)",
-     tags=["rkpd"], status_code=200)  # fmt: skip
-async def revise_line(request: Request, year: Year, line_id: FromPath[str], data: JSONBody[RevisedLineIn],
-                      actor: ActorDep, rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None
-                      ) -> DoneOut:  # fmt: skip
-    by_agency = acting_agency(actor)
-    command = line_command(data, line_id, by_agency, await rkpd.priority_programs(year))
-    key, meta = keyed(request, actor, idempotency_key, data)
-    return await _done(runner, await rkpd.execute(year, command, meta, key), line_id)
+    @post("/adopt", summary="Adopt the RKPD (Musrenbang Kota, Bappeda)", status_code=200)
+    async def adopt(self, request: Request, year: Year, data: JSONBody[AdoptIn], actor: ActorDep, rkpd: RkpdDep,
+                    runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+        require_role(actor, "admin")
+        key, meta = keyed(request, actor, idempotency_key, data)
+        result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note, seen=data.seen), meta, key)
+        return await _done(runner, result, projections=ADOPTION_PROJECTIONS)
 
-
-@post("/api/v1/rkpd/{year:int}/lines/{line_id:str}/withdraw", summary="Take a line out of the RKPD",
-      tags=["rkpd"], status_code=200)  # fmt: skip
-async def withdraw_line(request: Request, year: Year, line_id: FromPath[str], data: JSONBody[ReasonIn], actor: ActorDep,
-                        rkpd: RkpdDep, runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
-    command = rules.WithdrawLine(line_id=line_id, reason=data.reason, by_agency=acting_agency(actor))
-    key, meta = keyed(request, actor, idempotency_key, data)
-    return await _done(runner, await rkpd.execute(year, command, meta, key), line_id)
-
-
-@post("/api/v1/rkpd/{year:int}/adopt", summary="Adopt the RKPD (Musrenbang Kota, Bappeda)", tags=["rkpd"],
-      status_code=200)  # fmt: skip
-async def adopt(request: Request, year: Year, data: JSONBody[AdoptIn], actor: ActorDep, rkpd: RkpdDep,
-                runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
-    require_role(actor, "admin")
-    key, meta = keyed(request, actor, idempotency_key, data)
-    result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note, seen=data.seen), meta, key)
-    return await _done(runner, result, projections=ADOPTION_PROJECTIONS)
-
-
-@post("/api/v1/rkpd/{year:int}/enactment", summary="Record the regulation that sets the adopted RKPD (Bappeda)",
-      tags=["rkpd"], status_code=201)  # fmt: skip
-async def enact(request: Request, year: Year, data: JSONBody[EnactmentIn], actor: ActorDep, rkpd: RkpdDep,
-                runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
-    """The Peraturan Wali Kota/Bupati (number, date) enacts the latest adopted list, with that list's hash;
-    after changes are adopted again, a new regulation enacts them as an amendment (perubahan RKPD)."""
-    require_role(actor, "admin")
-    key, meta = keyed(request, actor, idempotency_key, data)
-    command = rules.Enact(year=year, regulation=data.regulation, enacted_on=data.date, today=cycle_service.today())
-    return await _done(runner, await rkpd.execute(year, command, meta, key))
+    @post("/enactment", summary="Record the regulation that sets the adopted RKPD (Bappeda)", status_code=201)
+    async def enact(self, request: Request, year: Year, data: JSONBody[EnactmentIn], actor: ActorDep, rkpd: RkpdDep,
+                    runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
+        """The Peraturan Wali Kota/Bupati (number, date) enacts the latest adopted list, with that list's hash;
+        after changes are adopted again, a new regulation enacts them as an amendment (perubahan RKPD)."""
+        require_role(actor, "admin")
+        key, meta = keyed(request, actor, idempotency_key, data)
+        command = rules.Enact(year=year, regulation=data.regulation, enacted_on=data.date,
+                              today=cycle_service.today())  # fmt: skip
+        return await _done(runner, await rkpd.execute(year, command, meta, key))

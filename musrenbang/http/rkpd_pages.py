@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from litestar import Request, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -193,33 +193,68 @@ def by_agency(rkpd: RkpdOut) -> list[AgencySummary]:
     return sorted(out.values(), key=lambda a: (a.name, a.code))
 
 
-@get("/rkpd/{name:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def rkpd_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
-    """`/rkpd/2022` (the page; `?halaman=N` for the rest of the list), `/rkpd/2022.csv`, `.xlsx`, `.atom`."""
-    year, extension = year_of(name)
-    if extension == "atom":
-        return await feeds.rkpd_feed(request, pool, year)
-    if extension is not None:
-        return await _rkpd_file(request, pool, year, extension)
-    number = page_number(request)
-    chosen = rkpd_filters.chosen(request)
-    async with pool.acquire() as conn:
-        version = await rkpd_views.list_version(conn, year)
-    if version.programs is None:
-        raise NotFoundException()
-    pages = page_cache.cache_of(request).noted(_pages_key(year, version, chosen))
-    if pages is not None and number > pages:
-        raise NotFoundException()
+class RkpdPages(Controller):
+    """Public: a year's RKPD, its files, its equity and what became of it are an open record, so no guard."""
 
-    async def render() -> tuple[tuple[object, ...], bytes]:
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            return await _render_list(request, conn, year, number, chosen)
+    path = "/rkpd/{name:str}"
+    include_in_schema = False
 
-    cache = page_cache.cache_of(request) if chosen.cacheable else page_cache.searches_of(request)
-    response = await page_cache.cached(request, _list_key(request, year, number, version, chosen), render,
-                                       "text/html", vary_language=True, cache=cache)  # fmt: skip
-    remember_language(request, response)
-    return response
+    @get("/", dependencies=FROM_REPLICA)
+    async def rkpd_page(self, request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
+        """`/rkpd/2022` (the page; `?halaman=N` for the rest of the list), `/rkpd/2022.csv`, `.xlsx`, `.atom`."""
+        year, extension = year_of(name)
+        if extension == "atom":
+            return await feeds.rkpd_feed(request, pool, year)
+        if extension is not None:
+            return await _rkpd_file(request, pool, year, extension)
+        number = page_number(request)
+        chosen = rkpd_filters.chosen(request)
+        async with pool.acquire() as conn:
+            version = await rkpd_views.list_version(conn, year)
+        if version.programs is None:
+            raise NotFoundException()
+        pages = page_cache.cache_of(request).noted(_pages_key(year, version, chosen))
+        if pages is not None and number > pages:
+            raise NotFoundException()
+
+        async def render() -> tuple[tuple[object, ...], bytes]:
+            async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+                return await _render_list(request, conn, year, number, chosen)
+
+        cache = page_cache.cache_of(request) if chosen.cacheable else page_cache.searches_of(request)
+        response = await page_cache.cached(request, _list_key(request, year, number, version, chosen), render,
+                                           "text/html", vary_language=True, cache=cache)  # fmt: skip
+        remember_language(request, response)
+        return response
+
+    @get("/pemerataan", dependencies=FROM_REPLICA)
+    async def equity_page(self, request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
+        """Cached by what the year's view is a function of (`rkpd_views.equity_version`): it counts every
+        proposal of the year, and is rendered again when the year's proposals, RKPD, merges or kecamatan
+        ceilings change, not for each proposal of another year."""
+        year, extension = year_of(name)
+        if extension is not None:
+            raise NotFoundException()
+
+        async def render_on(conn: asyncpg.Connection) -> bytes:
+            city = await city_views.settings(conn)
+            published, rows = await equity_rows(conn, year)
+            return _equity_html(request, city, year, published, rows)
+
+        async def versions(conn: asyncpg.Connection) -> tuple[object, ...]:
+            return await rkpd_views.equity_version(conn, year)
+
+        return await page_cache.by_versions(request, pool, "rkpd_equity.html", versions, render_on)
+
+    @get("/realisasi", dependencies=FROM_REPLICA)
+    async def realisation_page(self, request: Request, pool: PoolDep, name: FromPath[str]) -> Template:
+        year, extension = year_of(name)
+        if extension is not None:
+            raise NotFoundException()
+        published, rows = await realisation_rows(pool, year)
+        return page(request, "rkpd_realisation.html", year=year, published=published, rows=rows,
+                    total={f: sum(getattr(r, f) for r in rows) for f in ("planned", "budgeted", "spent", "finished",
+                                                                          "lines", "finished_lines", "dropped_lines")})
 
 
 async def _rkpd_file(request: Request, pool: asyncpg.Pool, year: int, extension: str) -> Response:
@@ -356,26 +391,6 @@ async def equity_rows(conn: asyncpg.Connection, year: int) -> tuple[rkpd_views.P
     ]
 
 
-@get("/rkpd/{name:str}/pemerataan", include_in_schema=False, dependencies=FROM_REPLICA)
-async def equity_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
-    """Cached by what the year's view is a function of (`rkpd_views.equity_version`): it counts every
-    proposal of the year, and is rendered again when the year's proposals, RKPD, merges or kecamatan
-    ceilings change, not for each proposal of another year."""
-    year, extension = year_of(name)
-    if extension is not None:
-        raise NotFoundException()
-
-    async def render_on(conn: asyncpg.Connection) -> bytes:
-        city = await city_views.settings(conn)
-        published, rows = await equity_rows(conn, year)
-        return _equity_html(request, city, year, published, rows)
-
-    async def versions(conn: asyncpg.Connection) -> tuple[object, ...]:
-        return await rkpd_views.equity_version(conn, year)
-
-    return await page_cache.by_versions(request, pool, "rkpd_equity.html", versions, render_on)
-
-
 def _equity_html(request: Request, city: City, year: int, published: rkpd_views.Published,
                  rows: list[KecamatanRow]) -> bytes:  # fmt: skip
     _ = translations(request).gettext
@@ -462,17 +477,6 @@ async def realisation_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Pu
                        finished_lines=count(kode, "selesai"), dropped_lines=count(kode, "batal"))
         for kode, nama in kecamatan.items() if count(kode)
     ]  # fmt: skip
-
-
-@get("/rkpd/{name:str}/realisasi", include_in_schema=False, dependencies=FROM_REPLICA)
-async def realisation_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Template:
-    year, extension = year_of(name)
-    if extension is not None:
-        raise NotFoundException()
-    published, rows = await realisation_rows(pool, year)
-    return page(request, "rkpd_realisation.html", year=year, published=published, rows=rows,
-                total={f: sum(getattr(r, f) for r in rows) for f in ("planned", "budgeted", "spent", "finished",
-                                                                      "lines", "finished_lines", "dropped_lines")})
 
 
 def _number(value: Decimal) -> str:
@@ -685,40 +689,46 @@ template) cost two to three times a `/health`; cached by these models' checkpoin
 again after any event they handle, in the cache of per-item pages (`page_cache.items_of`)."""
 
 
-@get("/telusur/usulan/{code:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def proposal_lineage_page(request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
-    canonical = code_or_404(code)
-    if canonical != code:
-        return Redirect(f"/telusur/usulan/{canonical}", status_code=301)
+class LineagePages(Controller):
+    """Public: the path from a proposal to where it ended, and what is behind a line, are an open record, so no
+    guard."""
 
-    async def context_on(conn: asyncpg.Connection) -> dict[str, Any]:
-        lineage = await proposal_lineage_on(conn, code)
-        root = lineage.root or code
-        nodes = tree(lineage, [root])
-        if not nodes:
-            raise NotFoundException()
-        trunk = nodes[0]
-        subject = next(n for n in _flatten(nodes) if n.p.code == code)
-        other_years = [(y, tree(lineage, [y.code])) for y in lineage.years if y.code not in (code, root)]
-        return {"lineage": lineage, "nodes": nodes, "trunk": trunk, "subject": subject,
-                "outcome": proposal_outcome(lineage, trunk), "line": None, "other_years": other_years}  # fmt: skip
+    path = "/telusur"
+    include_in_schema = False
 
-    return await _lineage_page(request, pool, context_on)
+    @get("/usulan/{code:str}", dependencies=FROM_REPLICA)
+    async def proposal_lineage_page(self, request: Request, pool: PoolDep, code: FromPath[str]) -> Response:
+        canonical = code_or_404(code)
+        if canonical != code:
+            return Redirect(f"/telusur/usulan/{canonical}", status_code=301)
 
+        async def context_on(conn: asyncpg.Connection) -> dict[str, Any]:
+            lineage = await proposal_lineage_on(conn, code)
+            root = lineage.root or code
+            nodes = tree(lineage, [root])
+            if not nodes:
+                raise NotFoundException()
+            trunk = nodes[0]
+            subject = next(n for n in _flatten(nodes) if n.p.code == code)
+            other_years = [(y, tree(lineage, [y.code])) for y in lineage.years if y.code not in (code, root)]
+            return {"lineage": lineage, "nodes": nodes, "trunk": trunk, "subject": subject,
+                    "outcome": proposal_outcome(lineage, trunk), "line": None, "other_years": other_years}  # fmt: skip
 
-@get("/telusur/rkpd/{year:int}/{line_id:str}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def line_lineage_page(request: Request, pool: PoolDep, year: Year, line_id: FromPath[str]) -> Response:
-    async def context_on(conn: asyncpg.Connection) -> dict[str, Any]:
-        lineage = await line_lineage_on(conn, year, line_id)
-        subject = lineage_views.line_subject(year, line_id)
-        trunk_steps = [StepView(s, _detail(s)) for s in lineage.steps if s.subject == subject]
-        outcome = line_outcome(trunk_steps)
-        origins = list(outcome["line"].d["line"]["origins"]) if outcome["line"] else []
-        nodes = tree(lineage, origins, skip_line=line_id)
-        return {"lineage": lineage, "nodes": nodes, "trunk": None, "subject": None, "outcome": None,
-                "line": {"year": year, "line_id": line_id, "steps": trunk_steps, **outcome}, "other_years": []}
+        return await _lineage_page(request, pool, context_on)
 
-    return await _lineage_page(request, pool, context_on)
+    @get("/rkpd/{year:int}/{line_id:str}", dependencies=FROM_REPLICA)
+    async def line_lineage_page(self, request: Request, pool: PoolDep, year: Year, line_id: FromPath[str]) -> Response:
+        async def context_on(conn: asyncpg.Connection) -> dict[str, Any]:
+            lineage = await line_lineage_on(conn, year, line_id)
+            subject = lineage_views.line_subject(year, line_id)
+            trunk_steps = [StepView(s, _detail(s)) for s in lineage.steps if s.subject == subject]
+            outcome = line_outcome(trunk_steps)
+            origins = list(outcome["line"].d["line"]["origins"]) if outcome["line"] else []
+            nodes = tree(lineage, origins, skip_line=line_id)
+            return {"lineage": lineage, "nodes": nodes, "trunk": None, "subject": None, "outcome": None,
+                    "line": {"year": year, "line_id": line_id, "steps": trunk_steps, **outcome}, "other_years": []}
+
+        return await _lineage_page(request, pool, context_on)
 
 
 async def _lineage_page(request: Request, pool: asyncpg.Pool,

@@ -17,7 +17,7 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
-from litestar import Request, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -59,19 +59,25 @@ def load(directory: Path) -> dict[str, StaticFile]:
     return files
 
 
-@get("/static/{file_path:str}", include_in_schema=False, sync_to_thread=False, before_request=_as_is)
-def static_file(request: Request, file_path: FromPath[str]) -> Response:
-    """A file of `static_dir()` (loaded into `app.state.static_files` when the app is made); any other
-    name, a NUL or a path included, is a file that does not exist (404)."""
-    found: StaticFile | None = request.app.state.static_files.get(file_path)
-    if found is None:
-        raise NotFoundException()
-    gzipped = takes_gzip(request.headers.get("accept-encoding", ""))
-    headers = {"ETag": found.etag(gzipped), "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
-    if has_it(request, found.etag(True)) or has_it(request, found.etag(False)):  # the same bytes, either way
-        return Response(content=b"", status_code=304, headers=headers)
-    ScopeState.from_scope(request.scope).is_cached = True  # compressed already: the middleware passes it on
-    if gzipped:
-        return Response(content=found.gzipped, media_type=found.media_type,
-                        headers={**headers, "Content-Encoding": "gzip"})  # fmt: skip
-    return Response(content=found.plain, media_type=found.media_type, headers=headers)
+class StaticFiles(Controller):
+    """Public, and kept by any cache: every page links these, signed in or not, so no guard."""
+
+    path = "/static"
+    include_in_schema = False
+
+    @get("/{file_path:str}", sync_to_thread=False, before_request=_as_is)
+    def static_file(self, request: Request, file_path: FromPath[str]) -> Response:
+        """A file of `static_dir()` (loaded into `app.state.static_files` when the app is made); any other
+        name, a NUL or a path included, is a file that does not exist (404)."""
+        found: StaticFile | None = request.app.state.static_files.get(file_path)
+        if found is None:
+            raise NotFoundException()
+        gzipped = takes_gzip(request.headers.get("accept-encoding", ""))
+        headers = {"ETag": found.etag(gzipped), "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
+        if has_it(request, found.etag(True)) or has_it(request, found.etag(False)):  # the same bytes, either way
+            return Response(content=b"", status_code=304, headers=headers)
+        ScopeState.from_scope(request.scope).is_cached = True  # compressed already: the middleware passes it on
+        if gzipped:
+            return Response(content=found.gzipped, media_type=found.media_type,
+                            headers={**headers, "Content-Encoding": "gzip"})  # fmt: skip
+        return Response(content=found.plain, media_type=found.media_type, headers=headers)
