@@ -226,8 +226,7 @@ _RKPD_API: list[ControllerRouterHandler] = [rkpd_api.RkpdListApi, rkpd_api.Linea
 _CYCLES_AND_CITY_FORUMS: list[ControllerRouterHandler] = [
     cycles.CycleApi,
     city_forums.CityForumApi,
-    city_forums.forum_pd_page,
-    city_forums.musrenbang_kota_page,
+    city_forums.CityBeritaAcaraPages,
     cycles.CyclePages,
 ]
 """Planning cycles, and the city level's forums."""
@@ -238,9 +237,8 @@ _REALISATION_AND_POKIR: list[ControllerRouterHandler] = [
     realisation.RealisationPages,
     pokir.PokirApi,
     pokir.PokirPages,
-    pokir.sources,
-    pokir.public_list,
-    pokir.sources_page,
+    pokir.SourcesApi,
+    pokir.PublicPokirPages,
 ]
 """What became of adopted lines; the DPRD's pokir and where the RKPD's pagu came from."""
 _RKPD_PAGES: list[ControllerRouterHandler] = [

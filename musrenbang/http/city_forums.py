@@ -153,14 +153,20 @@ async def _berita_acara(request: Request, pool: asyncpg.Pool, name: str, forum: 
     return page(request, "city_berita_acara.html", in_language="id", **context)  # an official document: Indonesian
 
 
-@get("/rkpd/{name:str}/forum-perangkat-daerah", include_in_schema=False, dependencies=FROM_REPLICA)
-async def forum_pd_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Template:
-    return await _berita_acara(request, pool, name, rules.FORUM_PD)
+class CityBeritaAcaraPages(Controller):
+    """Public: the printable Berita Acara of the year's two city-level forums (an open record, read from a
+    replica when there is one)."""
 
+    path = "/rkpd/{name:str}"
+    include_in_schema = False
 
-@get("/rkpd/{name:str}/musrenbang-kota", include_in_schema=False, dependencies=FROM_REPLICA)
-async def musrenbang_kota_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Template:
-    return await _berita_acara(request, pool, name, rules.MUSRENBANG_KOTA)
+    @get("/forum-perangkat-daerah", dependencies=FROM_REPLICA)
+    async def forum_pd_page(self, request: Request, pool: PoolDep, name: FromPath[str]) -> Template:
+        return await _berita_acara(request, pool, name, rules.FORUM_PD)
+
+    @get("/musrenbang-kota", dependencies=FROM_REPLICA)
+    async def musrenbang_kota_page(self, request: Request, pool: PoolDep, name: FromPath[str]) -> Template:
+        return await _berita_acara(request, pool, name, rules.MUSRENBANG_KOTA)
 
 
 # --- the staff forms (on /petugas/rkpd/{year}, city_pages.py) ---------------------------------------------

@@ -193,12 +193,17 @@ async def _sources_on(conn: asyncpg.Connection, year: int, city: City) -> Source
                       kecamatan=kecamatan, dapil=dapil)  # fmt: skip
 
 
-@get("/api/v1/rkpd/{year:int}/sources", summary="Where the RKPD's pagu came from, per kecamatan and per dapil",
-     tags=["rkpd"], dependencies=FROM_REPLICA)  # fmt: skip
-async def sources(request: Request, pool: PoolDep, year: Year) -> SourcesOut:
-    """Pagu from residents' Musrenbang proposals (`musrenbang`), DPRD members' pokir (`pokir`) and the
-    agencies' own plans (`renja`), per kecamatan and per daerah pemilihan."""
-    return await sources_of(request, pool, year)
+class SourcesApi(Controller):
+    """Public: where an adopted RKPD's pagu came from (read from a replica when there is one)."""
+
+    path = "/api/v1/rkpd/{year:int}/sources"
+    tags = ["rkpd"]
+
+    @get("/", summary="Where the RKPD's pagu came from, per kecamatan and per dapil", dependencies=FROM_REPLICA)
+    async def sources(self, request: Request, pool: PoolDep, year: Year) -> SourcesOut:
+        """Pagu from residents' Musrenbang proposals (`musrenbang`), DPRD members' pokir (`pokir`) and the
+        agencies' own plans (`renja`), per kecamatan and per daerah pemilihan."""
+        return await sources_of(request, pool, year)
 
 
 async def _default_year(pool: asyncpg.Pool) -> int | None:
@@ -505,37 +510,42 @@ def _int(text: str | None) -> int | None:
 # --- public pages ----------------------------------------------------------------------------------------
 
 
-@get("/pokir/{year:int}", include_in_schema=False, dependencies=FROM_REPLICA)
-async def public_list(request: Request, pool: PoolDep, year: Year) -> Template:
-    """Every pokir of the year with its member, faction, daerah pemilihan, reses and where it stands; a year
-    without a cycle is a page that does not exist (404), as `/rkpd/{year}` is, not a list of none."""
-    dapil = "".join(c for c in request.query_params.get("dapil", "")[:60] if c.isprintable()) or None
-    async with pool.acquire() as conn:
-        if await cycle_views.cycle_row(conn, year) is None:
+class PublicPokirPages(Controller):
+    """Public: the year's pokir with their members, and where the RKPD's pagu came from (read from a replica
+    when there is one)."""
+
+    include_in_schema = False
+
+    @get("/pokir/{year:int}", dependencies=FROM_REPLICA)
+    async def public_list(self, request: Request, pool: PoolDep, year: Year) -> Template:
+        """Every pokir of the year with its member, faction, daerah pemilihan, reses and where it stands; a
+        year without a cycle is a page that does not exist (404), as `/rkpd/{year}` is, not a list of none."""
+        dapil = "".join(c for c in request.query_params.get("dapil", "")[:60] if c.isprintable()) or None
+        async with pool.acquire() as conn:
+            if await cycle_views.cycle_row(conn, year) is None:
+                raise NotFoundException()
+            rows = await pokir_views.pokir(conn, year, dapil=dapil)
+            recorded = await pokir_views.dapil_names(conn, year)
+        # Today's daerah pemilihan, then any the year's pokir were entered under that a redistricting has
+        # since renamed or dropped (review s22: a past year's pokir could not be found by their dapil).
+        today = [d.name for d in city_of(request).dapil]
+        return page(request, "pokir_public.html", year=year, rows=rows, dapil=dapil,
+                    STATUSES=rules.POKIR_STATUSES, dapils=today + [name for name in recorded if name not in today])
+
+    @get("/rkpd/{name:str}/sumber", dependencies=FROM_REPLICA)
+    async def sources_page(self, request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
+        """Cached by what the year's view is a function of (`rkpd_views.sources_version`), as the equity
+        view is (rkpd_pages.py): sent as it is until the year's RKPD or proposals, or the city, change."""
+        year, extension = year_of(name)
+        if extension is not None:
             raise NotFoundException()
-        rows = await pokir_views.pokir(conn, year, dapil=dapil)
-        recorded = await pokir_views.dapil_names(conn, year)
-    # Today's daerah pemilihan, then any the year's pokir were entered under that a redistricting has
-    # since renamed or dropped (review s22: a past year's pokir could not be found by their dapil).
-    today = [d.name for d in city_of(request).dapil]
-    return page(request, "pokir_public.html", year=year, rows=rows, dapil=dapil, STATUSES=rules.POKIR_STATUSES,
-                dapils=today + [name for name in recorded if name not in today])  # fmt: skip
 
+        async def render_on(conn: asyncpg.Connection) -> bytes:
+            city = await city_views.settings(conn)
+            found = await _sources_on(conn, year, city)
+            return rendered(request, "rkpd_sources.html", page_context(request, city=city, year=year, s=found))
 
-@get("/rkpd/{name:str}/sumber", include_in_schema=False, dependencies=FROM_REPLICA)
-async def sources_page(request: Request, pool: PoolDep, name: FromPath[str]) -> Response:
-    """Cached by what the year's view is a function of (`rkpd_views.sources_version`), as the equity view
-    is (rkpd_pages.py): sent as it is until the year's RKPD or proposals, or the city, change."""
-    year, extension = year_of(name)
-    if extension is not None:
-        raise NotFoundException()
+        async def versions(conn: asyncpg.Connection) -> tuple[object, ...]:
+            return await rkpd_views.sources_version(conn, year)
 
-    async def render_on(conn: asyncpg.Connection) -> bytes:
-        city = await city_views.settings(conn)
-        found = await _sources_on(conn, year, city)
-        return rendered(request, "rkpd_sources.html", page_context(request, city=city, year=year, s=found))
-
-    async def versions(conn: asyncpg.Connection) -> tuple[object, ...]:
-        return await rkpd_views.sources_version(conn, year)
-
-    return await page_cache.by_versions(request, pool, "rkpd_sources.html", versions, render_on)
+        return await page_cache.by_versions(request, pool, "rkpd_sources.html", versions, render_on)
