@@ -125,7 +125,7 @@ def parse_decimal(text: str | int | float | Decimal, *, places: int) -> str:
         raise ValueError(N_("angka terlalu besar"))
     quantized = value.quantize(Decimal(1).scaleb(-places))
     if quantized != value:
-        raise ValueError(N_("terlalu banyak angka di belakang koma"))
+        raise ValueError(Message(N_("terlalu banyak angka di belakang koma: paling banyak %(places)d"), places=places))
     text_value = format(value.normalize(), "f")
     return text_value
 
@@ -180,6 +180,7 @@ def parse_quantity(text: str | int | float | Decimal, *, places: int = 3) -> str
         whole = number["whole"].replace(".", "")
         return parse_decimal(f"{number['sign']}{whole}.{number['part'] or 0}", places=places)
     if _DOT_DECIMAL.fullmatch(raw):
+        parse_decimal(raw, places=places)  # advice that would itself be refused (1.23456 → 1,23456) is not given
         raise ValueError(Message(N_("koma adalah tanda desimal, titik hanya memisahkan ribuan: tulis %(typed)s"),
                                  typed=raw.replace(".", ",")))  # fmt: skip
     raise ValueError(GROUPED_IN_THREES if "." in raw else WRITE_NUMBER)

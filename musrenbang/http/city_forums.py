@@ -141,7 +141,10 @@ async def _berita_acara(request: Request, pool: asyncpg.Pool, name: str, forum: 
                               " musyawarah ditutup."))  # fmt: skip
     if shown is None:  # no such year
         raise NotFoundException()
-    context: dict[str, Any] = {"f": shown, "title": rules.FORUMS[forum], "kinds": rules.PARTICIPANT_KINDS}
+    # `held`: the meeting as the minutes name it before the city's name ("Musrenbang Kota Bekasi", not
+    # "Musrenbang Kota Kota Bekasi"; "Musrenbang Kabupaten Bogor").
+    context: dict[str, Any] = {"f": shown, "title": rules.FORUMS[forum], "kinds": rules.PARTICIPANT_KINDS,
+                               "held": "Musrenbang" if forum == rules.MUSRENBANG_KOTA else rules.FORUMS[forum]}
     if shown.berita_acara is not None:
         ba = shown.berita_acara
         context["check_url"], context["qr"] = check_link(request, ba.head.hash)

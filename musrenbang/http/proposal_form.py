@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 from litestar import Controller, Request, Response, get, post
@@ -129,14 +130,24 @@ class ProposalFormPages(Controller):
             earlier = await proposals.made_with_key(resident_key(key))
             if earlier is None:
                 raise
-            return page(request, "proposal_submitted.html", status=409, submitted=earlier, sent_before=True)
+            return page(request, "proposal_submitted.html", status=409, submitted=earlier, sent_before=True,
+                        year=await _year_of(pool, earlier.code), lang_path=f"/lacak/{earlier.code}")  # fmt: skip
         if submitted is None:
             made = await _new_proposal(request, pool, proposals, entered, key, print_, len(uploads), raws)
             if isinstance(made, Template):
                 return made
             submitted = made
         await runner.wait_until_applied(["proposals"], submitted.last)
-        return page(request, "proposal_submitted.html", submitted=submitted)
+        return page(request, "proposal_submitted.html", submitted=submitted, year=await _year_of(pool, submitted.code),
+                    lang_path=f"/lacak/{submitted.code}", leaves_secret=bool(submitted.revision_secret))  # fmt: skip
+
+
+async def _year_of(pool: asyncpg.Pool, code: str) -> int | None:
+    """The RKPD year a proposal just made belongs to, as its page says it (None should the read model not
+    have it yet: the page then leaves the year out)."""
+    async with pool.acquire() as conn:
+        proposal = await proposal_views.get(conn, code)
+    return None if proposal is None else proposal["year"]
 
 
 KEPT_WHEN_CLOSED = ("title", "problem", "solution", "address")
@@ -245,7 +256,9 @@ async def _form_again(request: Request, pool: asyncpg.Pool, entered: dict[str, s
     if with_photos and "photos" not in errors and refused_for_now is None:
         errors["photos"] = N_("pilih foto lagi: foto tidak dapat disimpan sebelum isian lain benar")
     earlier = await _earlier(pool, entered["carried_from"]) if entered["carried_from"] else None
+    again = f"?{urlencode({'lanjutan': earlier['code'], 'tahun': year})}" if earlier is not None else ""
     return page(request, "proposal_form.html", status=status, **await _form_context(pool, year),
+                lang_path=f"/usulan/baru{again}",  # the language switch: this form again, not an empty one
                 values=shown_back(entered), earlier=earlier, actor=await optional_actor(request, pool),
                 errors={f: translate(request, m) for f, m in errors.items()}, idempotency_key=key,
                 refused_for_now=translate(request, refused_for_now) if refused_for_now else None)  # fmt: skip

@@ -198,5 +198,15 @@ def page_context(request: Request, city: City | None = None, in_language: str | 
         "tr": lambda message: translate_with(t, message),
         "when": when,
         "path": same_page_path(request.url.path),
+        "lang_link": _other_language_link(context.get("lang_path"), request.url.path, lang),
         "behind": behind(request),
     }
+
+
+def _other_language_link(lang_path: str | None, path: str, lang: str) -> str:
+    """The language switch's link: this page in the other language. A page answering a POST names its own
+    (`lang_path`, a path and query the handler built): the same URL fetched again would be another page —
+    the proposal just made, its code and secret, became an empty form. No reader's query otherwise (app.js
+    adds it): a cached page must not carry one reader's query to others."""
+    target = lang_path or same_page_path(path)
+    return f"{target}{'&' if '?' in target else '?'}lang={'en' if lang == 'id' else 'id'}"

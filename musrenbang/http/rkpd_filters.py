@@ -142,7 +142,7 @@ def _places(item: RkpdItemOut, facet: str) -> Iterable[tuple[str, str, str]]:
 
 def _searched(item: RkpdItemOut) -> str:
     """Everything a search reads of a line, as one key per part (joined so no match spans two parts)."""
-    parts = [item.sub_kegiatan, item.kegiatan, item.program, item.sub_kegiatan_code, item.agency_name,
+    parts = [item.id, item.sub_kegiatan, item.kegiatan, item.program, item.sub_kegiatan_code, item.agency_name,
              item.output_indicator, *(p.nama for p in item.locations), *(p.nama for p in item.kecamatan),
              *(o.code for o in item.origins), *(o.title for o in item.origins)]  # fmt: skip
     return " ".join(search_key(p) for p in parts)

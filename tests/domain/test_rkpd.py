@@ -128,7 +128,7 @@ def test_a_lines_volume_and_target_are_read_as_programs_write_them() -> None:
     with pytest.raises(ValidationFailed) as caught:
         set_line(received(item("A")), line("A", volume="banyak", target="1,2345"))
     assert caught.value.errors == {"volume": "volume berupa angka lebih dari nol",
-                                   "target": "terlalu banyak angka di belakang koma"}  # fmt: skip
+                                   "target": "terlalu banyak angka di belakang koma: paling banyak 3"}  # fmt: skip
 
 
 def test_an_agency_acts_only_on_its_own_proposals_and_lines() -> None:

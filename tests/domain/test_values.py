@@ -225,6 +225,16 @@ def test_a_quantity_keeps_its_bounds(typed: str, message: str) -> None:
         values.parse_quantity(typed)
 
 
+def test_the_advice_for_a_dot_is_advice_that_is_taken() -> None:
+    """Review s25: "1.23456" was told "tulis 1,23456", which is then refused for its places: the places are
+    said first."""
+    with pytest.raises(ValueError) as refused:
+        values.parse_quantity("1.23456")
+    assert str(refused.value.args[0]) == "terlalu banyak angka di belakang koma: paling banyak 3"
+    with pytest.raises(ValueError, match="tulis 12,5"):
+        values.parse_quantity("12.5")
+
+
 def test_a_number_programs_send_is_read_with_a_decimal_point_and_a_stored_one_as_it_is() -> None:
     """The JSON API and the events write a decimal point; only forms are read the Indonesian way."""
     assert values.parse_decimal("2.125", places=3) == "2.125" and values.parse_decimal("1.500", places=3) == "1.5"

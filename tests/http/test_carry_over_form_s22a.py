@@ -61,9 +61,14 @@ async def test_a_resident_without_the_old_secret_can_send_the_form_as_a_new_prop
     assert refused.status_code == 422
     assert "kode rahasia tidak cocok dengan usulan ini" in refused.text
     assert 'name="tanpa_lanjutan"' in refused.text
+    # Session 25: the language switch of a page answering the form is the same carry-over form, and that of
+    # the result is the proposal's page (both were an empty form, the link to the earlier proposal, or the
+    # code, lost).
+    assert f'class="lang" href="/usulan/baru?lanjutan={earlier}&amp;tahun={YEAR}&amp;lang=en"' in refused.text
     sent = await send_form(client, tokens, {**fields, "tanpa_lanjutan": "1"})
     assert sent.status_code == 200, re.findall(r'class="error"[^>]*>([^<]*)', sent.text)
     code = code_on(sent.text)
+    assert f'class="lang" href="/lacak/{code}?lang=en" hreflang="en" data-leaves-secret=' in sent.text
     assert code != earlier
     assert await pool.fetchval("SELECT carried_to FROM proposals WHERE code = $1", earlier) is None
     made = (await client.get(f"/api/v1/proposals/{code}")).json()

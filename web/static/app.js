@@ -12,12 +12,18 @@
     box.setAttribute("aria-label", box.placeholder);
     box.className = "search";
     select.parentNode.insertBefore(box, select);
+    // Compared as the site's searches compare (domain/search.py): letters and digits only, so that
+    // "pondok gede" finds Pondokgede and "jati sampurna" Jatisampurna.
+    var key = function (text) {
+      return text.toLowerCase().replace(/[^a-z0-9]/g, "").replace(/oe/g, "u").replace(/dj/g, "j")
+        .replace(/tj/g, "c").replace(/ch/g, "kh").replace(/j/g, "y");
+    };
     box.addEventListener("input", function () {
-      var q = box.value.trim().toLowerCase();
+      var q = key(box.value);
       select.querySelectorAll("optgroup").forEach(function (group) {
         var any = false;
         group.querySelectorAll("option").forEach(function (o) {
-          var hit = !q || o.text.toLowerCase().indexOf(q) >= 0 || group.label.toLowerCase().indexOf(q) >= 0;
+          var hit = !q || key(o.text).indexOf(q) >= 0 || key(group.label).indexOf(q) >= 0;
           o.hidden = !hit;
           any = any || hit;
         });
@@ -27,11 +33,15 @@
   });
 
   // The language switch keeps what the page was asked for (a search, a filter, a page number). The
-  // server writes the link without the query: a cached page must not carry one reader's query to others.
+  // server writes the link without the reader's query (a cached page must not carry one reader's query to
+  // others), only with what a page answering a form names itself (the carry-over it was for).
   document.querySelectorAll("a.lang[hreflang]").forEach(function (link) {
     var params = new URLSearchParams(location.search);
+    new URLSearchParams(link.search).forEach(function (value, name) { params.set(name, value); });
     params.set("lang", link.getAttribute("hreflang"));
     link.search = "?" + params.toString();
+    var warning = link.getAttribute("data-leaves-secret");
+    if (warning) link.addEventListener("click", function (e) { if (!window.confirm(warning)) e.preventDefault(); });
   });
 
   // After a failed submission, a screen reader and the keyboard start at the list of what to correct.
@@ -115,10 +125,50 @@
     });
   }
 
+  // Back after a form was sent, and the same form sent again: the page was fetched anew (it is never
+  // kept), with a new key, and the second sending made a second proposal. This tab keeps, by a digest of
+  // what was sent, the key it went with: the same content sent again goes with that key, and the server
+  // answers with what the first sending made. A digest, not the content: a proposer's name and number are
+  // not kept in the browser.
+  var sentKeys = null;
+  try { sentKeys = window.sessionStorage; } catch (e) { sentKeys = null; }
+  var digest = function (text) {  // cyrb53: a 53-bit string hash, enough to tell sendings apart
+    var h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+    for (var i = 0; i < text.length; i++) {
+      var c = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 2654435761);
+      h2 = Math.imul(h2 ^ c, 1597334677);
+    }
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+    return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+  };
+  var sentAs = function (form) {
+    var parts = [form.getAttribute("action") || ""];
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.name === "idempotency_key" || el.name === "_csrf_token") return;
+      if (["submit", "button"].indexOf(el.type) >= 0) return;
+      if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
+      if (el.type === "file") {
+        Array.prototype.forEach.call(el.files || [], function (f) { parts.push(el.name + "=" + f.name + ":" + f.size); });
+        return;
+      }
+      parts.push(el.name + "=" + el.value);
+    });
+    return "sent:" + digest(parts.join("\u0000"));
+  };
+
   // A second tap while the first submission is on its way does nothing (the server would answer
   // with the same proposal anyway); after 20 s the button works again, for a slow network.
   document.querySelectorAll("form[data-once]").forEach(function (form) {
     form.addEventListener("submit", function () {
+      var key = form.querySelector("input[name=idempotency_key]");
+      if (key && key.value && sentKeys) {
+        var id = sentAs(form);
+        var first = sentKeys.getItem(id);
+        if (first) key.value = first;
+        else try { sentKeys.setItem(id, key.value); } catch (e) { /* full: sent with its own key */ }
+      }
       var b = form.querySelector("button[type=submit]");
       if (!b) return;
       setTimeout(function () { b.disabled = true; }, 0);
