@@ -97,12 +97,14 @@ def _not_found(request: Request, typed: str) -> Response:
 
 
 async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
-    """What the tracking page shows of a proposal: its face, steps, years, place, the year's programs, and
-    the soonest year that would take it again (when it was not accommodated and not carried over yet)."""
+    """What the tracking page shows of a proposal: its face, steps (and a merged duplicate's path on, in the
+    proposal it was merged into), years, place, the year's programs, and the soonest year that would take
+    it again from its proposer (when it was not accommodated and not carried over yet). A DPRD pokir is
+    never proposed again by residents, only by its member from a later reses (`pokir_again`)."""
     proposal = await proposal_views.get(conn, code)
     if proposal is None:
         raise NotFoundException()
-    steps = await proposal_views.timeline(conn, code)
+    tracked = await proposal_views.tracked(conn, code)
     years = await proposal_views.history(conn, code)
     place = await region(conn, proposal["kelurahan"])
     programs = await cycles.priority_programs(conn, proposal["year"])
@@ -111,10 +113,12 @@ async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
     taking = [c["year"] for c, stage, _ in open_today if stage == "usulan"]
     again = min((y for y in taking if y > proposal["year"]), default=None)
     dropped = await proposal_views.line_dropped(conn, code)
-    if proposal["carried_to"] or not rules.not_accommodated(proposal["status"], bool(own and own["adopted"]),
-                                                           line_dropped=dropped):  # fmt: skip
+    unmet = rules.not_accommodated(proposal["status"], bool(own and own["adopted"]), line_dropped=dropped)
+    pokir = proposal["source"] == "pokir"
+    if proposal["carried_to"] or not unmet or pokir:
         again = None
-    return {"p": proposal, "steps": steps, "place": place, "years": years, "again": again, "dropped": dropped,
+    return {"p": proposal, "steps": tracked.steps, "merged": tracked.merged, "place": place, "years": years,
+            "again": again, "pokir_again": pokir and unmet and not proposal["carried_to"], "dropped": dropped,
             "programs": {r["number"]: r["title"] for r in programs},
             "agency_name": await city_views.agency_names(conn)}  # each step by the names of its day  # fmt: skip
 

@@ -470,6 +470,87 @@ async def timeline(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
     )  # fmt: skip
 
 
+_TRACKED_STEPS = (
+    "SELECT t.seq, t.at, t.kind, t.details, f.held_on, a.cost AS forum_cost, a.volume AS forum_volume,"
+    " a.unit AS forum_unit, a.agreed_cost AS forum_agreed_cost, a.agreed_volume AS forum_agreed_volume,"
+    " a.adjust_reason FROM proposal_timeline t"
+    " LEFT JOIN forums f ON t.kind = 'proposal.decided_at_forum' AND f.forum_id = t.details->>'forum_id'"
+    " LEFT JOIN forum_agenda a ON t.kind = 'proposal.decided_at_forum' AND a.forum_id = t.details->>'forum_id'"
+    " AND a.proposal = t.code"
+    " WHERE t.code = $1 ORDER BY t.seq"
+)
+
+
+async def tracked_steps(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
+    """`timeline` as the tracking page shows it: a forum's decision also with what that forum agreed to
+    change of the proposal on its agenda (from the forums' read model: `adjust_reason`, `forum_agreed_cost`,
+    `forum_agreed_volume`, beside the agenda's `forum_cost`, `forum_volume` and `forum_unit` it changed;
+    all None when the forum changed nothing)."""
+    return await conn.fetch(_TRACKED_STEPS, code)
+
+
+@dataclasses.dataclass(frozen=True)
+class MergedPath:
+    """What became of a merged duplicate's need after the merge: the path of the proposal it was merged
+    into (`code`, its `title`, `status` now and `unit`), its steps recorded after the merge (`tracked_steps`)."""
+
+    code: str
+    title: str
+    status: str
+    unit: str
+    steps: list[asyncpg.Record]
+
+
+@dataclasses.dataclass(frozen=True)
+class Tracked:
+    """A proposal's steps for its tracking page (`tracked_steps`) and, for a merged duplicate, the paths it
+    goes on along (`merged`: the proposal it was merged into, and on, should that one have been merged in
+    turn). A step shown in a later path (the milestones of the line, copied to every merged duplicate by
+    the projection) is left out of the steps before it, so each appears once, where its path has it."""
+
+    steps: list[asyncpg.Record]
+    merged: list[MergedPath]
+
+
+MAX_MERGE_DEPTH = 100
+
+
+async def tracked(conn: asyncpg.Connection, code: str) -> Tracked:
+    """`Tracked` of `code`: its own steps, and when it was merged into another proposal, that proposal's
+    steps after the merge (without its note that `code` was merged in, which the merge step says already),
+    read from the timeline that proposal's own page shows: a merge carries the duplicate's followers on to
+    the proposal it lives in, so the duplicate's page tells what their messages tell. Assembled here on
+    each read (a few indexed reads per merge): the read model keeps each proposal's own timeline."""
+    own = await tracked_steps(conn, code)
+    paths: list[MergedPath] = []
+    steps, follow, seen = own, code, {code}
+    for _ in range(MAX_MERGE_DEPTH):
+        merge = next((s for s in reversed(steps) if s["kind"] == "proposal.merged"), None)
+        into = msgspec.json.decode(merge["details"]).get("into") if merge is not None else None
+        if merge is None or not into or into in seen:
+            break
+        target = await conn.fetchrow("SELECT code, title, status, unit FROM proposals WHERE code = $1", into)
+        if target is None:
+            break
+        later = [s for s in await tracked_steps(conn, into)
+                 if s["seq"] > merge["seq"] and not _merged_in_note(s, follow)]  # fmt: skip
+        paths.append(MergedPath(target["code"], target["title"], target["status"], target["unit"], later))
+        steps, follow = later, into
+        seen.add(into)
+    shown_later: set[int] = set()
+    trimmed: list[list[asyncpg.Record]] = []
+    for path_steps in reversed([own, *(p.steps for p in paths)]):
+        trimmed.append([s for s in path_steps if s["seq"] not in shown_later])
+        shown_later.update(s["seq"] for s in path_steps)
+    trimmed.reverse()
+    return Tracked(trimmed[0], [dataclasses.replace(p, steps=s) for p, s in zip(paths, trimmed[1:], strict=True)])
+
+
+def _merged_in_note(step: asyncpg.Record, code: str) -> bool:
+    """Whether `step` is the note that `code` was merged into the step's proposal."""
+    return step["kind"] == "proposal.merged_in" and code in msgspec.json.decode(step["details"]).get("merged", ())
+
+
 async def in_kelurahan(
     conn: asyncpg.Connection,
     kelurahan: str,
