@@ -77,11 +77,14 @@ def _serve_http(settings: Settings, url: str, secret: str) -> None:
     from granian.constants import Interfaces
     from granian.log import LogLevels
 
+    from musrenbang.http.orphan import SERVE_PID
+
     # The worker processes build the app from the environment (see http/app.py:app_from_env).
     os.environ["MUSRENBANG_DATABASE_URL"] = url
     os.environ["MUSRENBANG_SECRET_KEY"] = secret
     os.environ["MUSRENBANG_POLL_INTERVAL"] = str(settings.poll_interval)
     os.environ["MUSRENBANG_PUBLIC_URL"] = settings.public_url  # the default follows --host and --port
+    os.environ[SERVE_PID] = str(os.getpid())  # a worker whose parent this no longer is stops (http/orphan.py)
     Granian(
         "musrenbang.http.app:app_from_env",
         factory=True,

@@ -65,6 +65,7 @@ from musrenbang.http.form_limits import form_limits_middleware
 from musrenbang.http.i18n import load_catalogs
 from musrenbang.http.json_body import strict_json_body
 from musrenbang.http.notices import notice_key
+from musrenbang.http.orphan import serving_parent, stop_when_orphaned
 from musrenbang.http.render import environment
 from musrenbang.http.security import security_headers
 from musrenbang.http.staleness import staleness_middleware
@@ -144,6 +145,9 @@ def _lifespan(settings: Settings, database_url: str, secret: str, stopping: Stop
         uninstall = stopping.install() if stop_on_signals else (lambda: None)
         # A server worker's loop stuck for seconds says so, with where (http/stall.py).
         watch = asyncio.create_task(watch_loop()) if stop_on_signals else None
+        # A worker whose `serve` process was killed outright stops by itself (http/orphan.py).
+        parent = serving_parent() if stop_on_signals else None
+        orphan = asyncio.create_task(stop_when_orphaned(parent)) if parent is not None else None
         try:
             yield
         finally:
@@ -157,6 +161,7 @@ def _lifespan(settings: Settings, database_url: str, secret: str, stopping: Stop
             if settings.replica_urls:
                 await app.state.reads.close()
             await close_pool(pool, POOL_CLOSE_GRACE)
+            await _cancelled(orphan)
             await _cancelled(watch)  # the last thing that could stall the stop is done
             log.info(STOPPED)
             if stop_on_signals:

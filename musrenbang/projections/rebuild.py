@@ -429,11 +429,15 @@ async def _switch(conn: asyncpg.Connection, live: str, shadow: str, projection: 
         await conn.execute(f"ALTER TABLE {_ident(live)}.{_ident(fk['table'])} ADD CONSTRAINT {_ident(fk['name'])}"
                            f" {fk['def']}")  # fmt: skip
     # A new generation: pages cached from the tables just dropped must not outlive them, even where the
-    # copies changed last at the same position.
+    # copies changed last at the same position. Drawn at random, not counted on: a restore puts back the
+    # backup's generation and rebuilds (+1 would be the one the site had before, if a replay ran since the
+    # backup), and the log then reuses positions the site had used, so pages and ETags from before the
+    # restore matched again (review s25). Never the current one; one in 2^31 of meeting an earlier one.
     await conn.execute(
         f"UPDATE {_ident(live)}.projection_checkpoints SET tx = $2, position = $3, updated_at = now(), failures = 0,"
         " failing_position = NULL, failing_type = NULL, error = NULL, failing_since = NULL, changed = $4,"
-        " generation = generation + 1 WHERE name = $1",
+        " generation = ((generation::bigint + 1 + floor(random() * 2147483645)::bigint) % 2147483647)::integer"
+        " WHERE name = $1",
         projection.name, checkpoint["tx"], checkpoint["position"], checkpoint["changed"],
     )  # fmt: skip
     await conn.execute(f"DROP SCHEMA {_ident(shadow)} CASCADE")

@@ -85,6 +85,15 @@ async def test_filters_combine_and_search_reads_old_spellings(web: httpx.AsyncCl
     assert "Tidak ada baris yang cocok" in nothing.text and shown_pagu(nothing.text) == []
 
 
+async def test_a_line_is_found_by_its_code(web: httpx.AsyncClient) -> None:
+    """Review s25: tracking pages and e-mails quote a line's code (DINKOPUKM-005), which the list's search
+    did not read, nor show."""
+    listed = re.findall(r'<small class="nowrap">([A-Z]+-\d{3})</small>', (await web.get(f"/rkpd/{YEAR}")).text)
+    assert len(listed) > 1, listed
+    found = await web.get(f"/rkpd/{YEAR}", params={"q": listed[-1].lower()})
+    assert re.findall(r'<small class="nowrap">([A-Z]+-\d{3})</small>', found.text) == [listed[-1]]
+
+
 @pytest.mark.parametrize("params", [{"kecamatan": "99.99.99"}, {"kecamatan": "<script>"}, {"program": "x"},
                                     {"program": "99"}, {"opd": "TIDAKADA"}, {"kelurahan": "32.75.01"},
                                     {"program": "١"}, {"program": "٣"}, {"kecamatan": "٣٢.٧٥.٠١"}])  # fmt: skip
