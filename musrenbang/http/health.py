@@ -3,8 +3,9 @@
 /health tells the truth about the whole site: the database, each projection's lag and state (`ok`,
 `catching_up`, `stalled` with the event and the error) and, with read replicas, each standby's state and
 replay lag as this process last saw it (db/replicas.py). Its status is `ok` (HTTP 200) only when the
-database answers, no projection is stalled and every standby is in use; `degraded` (a projection stalled:
-pages from that read model stop changing; a standby skipped: its reads fall on the primary) and
+database answers, no projection is stalled, every standby is in use and this process's sealer writes its
+seals; `degraded` (a projection stalled: pages from that read model stop changing; a standby skipped: its
+reads fall on the primary; seals failing: the published head stops moving) and
 `unavailable` (no database) answer 503, so a monitor alerts on either.
 
 /health/ready says whether *this process* can serve requests (its database connection works): what a
@@ -14,6 +15,7 @@ every instance shares the database, so taking them all out would only turn stale
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import asyncpg
@@ -23,6 +25,7 @@ from litestar.datastructures import State
 
 from musrenbang.db.replicas import STREAMING, ReadPools, ReplicaStatus
 from musrenbang.delivery.worker import DeliveryWorker
+from musrenbang.eventlog import seal
 from musrenbang.http.deps import PoolDep, RunnerDep
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.projections.status import STALLED, ProjectionStatus, projection_status
@@ -55,6 +58,15 @@ class OutboxHealth(msgspec.Struct, omit_defaults=True):
     back-off, and cleared by the next delivery."""
 
 
+class SealHealth(msgspec.Struct, omit_defaults=True):
+    """The newest seal over the log (none before the first) and, when this process's sealer fails, why: a
+    seal that cannot be written leaves the published head where it was, which only the log said."""
+
+    seal: int | None = None
+    sealed_at: dt.datetime | None = None
+    failing: str | None = None
+
+
 class Health(msgspec.Struct):
     status: str
     database: DatabaseHealth
@@ -64,6 +76,7 @@ class Health(msgspec.Struct):
     outbox: OutboxHealth | None = None
     replicas: list[ReplicaStatus] = []
     """Each read replica (MUSRENBANG_REPLICA_URLS); empty without any."""
+    seal: SealHealth | None = None
 
 
 class Ready(msgspec.Struct, omit_defaults=True):
@@ -88,15 +101,27 @@ async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: De
             version = await conn.fetchval("SHOW server_version")
             projections = await projection_status(conn, runner.projections)
             outbox = await _outbox(conn)
+            newest = await seal.latest(conn)
         if delivery is not None:
             outbox = msgspec.structs.replace(outbox, channels=delivery.channels, failing=delivery.failing)
     except _PROBLEMS as exc:
         return Health(UNAVAILABLE, DatabaseHealth("unreachable", error=_unreachable(exc, public)), {},
                       runner.listening, replicas=replicas)  # fmt: skip
+    if public:  # the kind of a projection's failure, not its message: PostgreSQL's names a row's values
+        projections = {name: msgspec.structs.replace(s, error=_kind(s.error)) for name, s in projections.items()}
+    sealing = SealHealth(newest.seal if newest else None, newest.sealed_at if newest else None,
+                         _kind(runner.seal_trouble) if public else runner.seal_trouble)  # fmt: skip
     stalled = any(s.state == STALLED for s in projections.values())
     skipped = any(r.state != STREAMING for r in replicas)
-    return Health(DEGRADED if stalled or skipped else OK, DatabaseHealth("ok", version=version), projections,
-                  runner.listening, outbox, replicas)  # fmt: skip
+    troubled = stalled or skipped or sealing.failing is not None
+    return Health(DEGRADED if troubled else OK, DatabaseHealth("ok", version=version), projections,
+                  runner.listening, outbox, replicas, sealing)  # fmt: skip
+
+
+def _kind(error: str | None) -> str | None:
+    """A problem as `describe` wrote it ("UniqueViolationError: duplicate key … DETAIL: Failing row contains
+    (…)"), its kind alone: what the public health answer says (the log and `musrenbang status` have it whole)."""
+    return None if error is None else error.split(":", 1)[0]
 
 
 def _problem(exc: BaseException, public: bool) -> str:

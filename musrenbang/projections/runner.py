@@ -85,6 +85,8 @@ class ProjectionRunner:
         """After a batch failed: apply one event at a time up to here, to find the event that fails."""
         self._rows_made: set[str] = set()
         self.listening = False
+        self.seal_trouble: str | None = None
+        """Why the last seal of this process's sealer failed, until one succeeds (`/health` says it)."""
         """Whether this process's LISTEN connection is up (set by the supervisor); shown by /health."""
         self.origin = uuid.uuid4().hex[:12]
         """This process's name in the notifications of an EventStore whose events its workers apply."""

@@ -386,11 +386,11 @@ async def _seal_periodically(runner: ProjectionRunner, interval: float) -> None:
             text = describe(exc)
             if trouble != text:
                 log.warning("could not seal the log (%s); trying again", text)
-            trouble = text
+            trouble = runner.seal_trouble = text  # said in /health too, not only in the log (review s25)
             await asyncio.sleep(backoff.next())
             continue
         if trouble is not None:
             log.info("sealing the log again")
-            trouble = None
+            trouble = runner.seal_trouble = None
         backoff.reset()
 

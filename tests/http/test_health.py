@@ -61,7 +61,9 @@ async def test_a_stalled_projection_is_reported_and_the_others_go_on(
             await asyncio.sleep(0.3)
         assert r.status_code == 503 and r.json()["status"] == "degraded"
         assert (forums["position"], forums["event_type"], forums["failures"]) == (position, "forum.scheduled", 3)
-        assert "int32" in forums["error"] and forums["lag"] >= 1
+        # The public answer names the kind of the failure; its message (the values of the row) is for the
+        # operator: the log and `musrenbang status` (review s25).
+        assert forums["error"] == "DataError" and forums["lag"] >= 1, forums
         others = {n: p["state"] for n, p in r.json()["projections"].items() if n != "forums"}
         assert set(others.values()) == {"ok"}  # "lineage" stores no year: it read past the event
         ready = await client.get("/health/ready")
@@ -119,3 +121,31 @@ async def test_health_answers_503_in_time_when_a_table_it_reads_is_locked(server
         await locker.close()
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
         assert (await client.get("/health")).json()["database"]["status"] == "ok"
+
+
+async def test_a_seal_that_cannot_be_written_is_said_in_health_until_one_is(database_url: str) -> None:
+    """Review s25: a sealer failing at every try only warned in the log while /health said ok and the
+    published head stood still."""
+    refuse = "ALTER TABLE events ADD CONSTRAINT no_seals CHECK (event_type <> 'log.sealed') NOT VALID"
+    with serving(database_url, extra_env={"MUSRENBANG_SEAL_INTERVAL": "1"}) as server:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(refuse)
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+
+                async def health_until(wanted) -> httpx.Response:  # noqa: ANN001
+                    deadline = time.monotonic() + 60
+                    while not wanted(r := await client.get("/health")):
+                        assert time.monotonic() < deadline, r.json()
+                        await asyncio.sleep(0.3)
+                    return r
+
+                failing = await health_until(lambda r: r.json().get("seal", {}).get("failing"))
+                assert failing.status_code == 503 and failing.json()["status"] == "degraded"
+                assert failing.json()["seal"]["failing"] == "CheckViolationError", failing.json()
+                await conn.execute("ALTER TABLE events DROP CONSTRAINT no_seals")
+                sealed = await health_until(lambda r: r.status_code == 200 and r.json()["seal"].get("seal"))
+                assert "failing" not in sealed.json()["seal"] and sealed.json()["seal"]["sealed_at"]
+        finally:
+            await conn.execute("ALTER TABLE events DROP CONSTRAINT IF EXISTS no_seals")
+            await conn.close()
