@@ -18,6 +18,8 @@ it (any case of an e-mail address; a phone number with or without +62 or 0, with
     POST <url>            Content-Type: application/json; Idempotency-Key: <id>
     {"id": "<outbox id, a UUID>", "channel": "sms" | "whatsapp", "to": "+62…", "text": "<body> <link>"}
 
+(then, for a message of a subscription, how to stop them: `text_message`).
+
 Credentials in the URL (`https://user:pass@host/path`) are sent as HTTP Basic, and only over HTTPS unless
 the gateway runs on this machine (config.py refuses the rest). Answers: any 2xx means the gateway has
 taken the message. 400, 410, 413 and 422 — answers about this message (a number that cannot be an SMS
@@ -82,6 +84,7 @@ import httpx
 import msgspec
 
 from musrenbang.config import Settings, is_local_host
+from musrenbang.domain.notices import SMS_LENGTH
 
 T = TypeVar("T")
 
@@ -166,9 +169,37 @@ def full_link(public_url: str, link: str) -> str:
     return public_url.rstrip("/") + "/" + link.lstrip("/")
 
 
+STOP_LINE = "Berhenti menerima kabar ini"
+"""Before the stop link of an e-mail and of a WhatsApp message."""
+SMS_STOP = "Hentikan kabar: buka tautan itu."
+"""An SMS's stop hint, after its link: the proposer's tracking page (the only page a number's messages link
+to), where the proposer stops every message about their proposal (http/tracking.py, `stop_news`)."""
+
+
 def text_message(message: Message, public_url: str) -> str:
-    """What an SMS or WhatsApp message says: the body, then the link."""
-    return f"{message.body} {full_link(public_url, message.link)}".strip()
+    """What an SMS or WhatsApp message says: the body, then the link; then, for a message of a
+    subscription, how to stop them, as every e-mail says it (`SmtpChannel.compose`). WhatsApp has room for
+    the stop link itself, as in an e-mail. An SMS's words (body and hint) are kept within SMS_LENGTH, with
+    the link beside them, and a second, long link would double it: so a short hint pointing at the
+    tracking page it links to, when the body leaves room for it.
+
+    >>> m = Message(id=uuid.UUID(int=1), channel="sms", address="+6281234567890", title="t",
+    ...             body="Usulan ABCD1234 lolos verifikasi.", link="/lacak/ABCD1234", stop_token="t0k3n")
+    >>> text_message(m, "https://x.id")
+    'Usulan ABCD1234 lolos verifikasi. https://x.id/lacak/ABCD1234 Hentikan kabar: buka tautan itu.'
+    >>> text_message(msgspec.structs.replace(m, channel="whatsapp"), "https://x.id").splitlines()[1]
+    'Berhenti menerima kabar ini: https://x.id/berhenti/t0k3n'
+    >>> text_message(msgspec.structs.replace(m, body="x" * 140), "https://x.id").endswith("/lacak/ABCD1234")
+    True
+    """
+    text = f"{message.body} {full_link(public_url, message.link)}".strip()
+    if not message.stop_token:
+        return text
+    if message.channel == "whatsapp":
+        return f"{text}\n{STOP_LINE}: {full_link(public_url, f'/berhenti/{message.stop_token}')}"
+    if message.link.startswith("/lacak/") and len(message.body) + 1 + len(SMS_STOP) <= SMS_LENGTH:
+        return f"{text} {SMS_STOP}"
+    return text
 
 
 def mask_address(address: str) -> str:
@@ -512,7 +543,7 @@ class SmtpChannel:
             stop = full_link(self._public_url, f"/berhenti/{message.stop_token}")
             email["List-Unsubscribe"] = f"<{stop}>"
             email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: POST /berhenti/{token}
-            text.append(f"--\nBerhenti menerima kabar ini: {stop}")
+            text.append(f"--\n{STOP_LINE}: {stop}")
         email.set_content("\n\n".join(text) + "\n")
         return email
 

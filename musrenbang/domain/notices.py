@@ -4,8 +4,13 @@ follows it by e-mail).
 
 Pure: an event in, notices out. Who receives them (and by which address) is looked up by the outbox in
 the append's transaction (eventlog/outbox.py); no personal data passes through here. A message names the
-proposal by its code, never by its proposer. Texts stay short (an SMS is 160 characters; the link is
-added by the delivery) and say what happened and, when something is asked of the resident, what to do.
+proposal by its code, never by its proposer. Texts stay short (SMS_LENGTH; the link is added by the
+delivery) and say what happened and, when something is asked of the resident, what to do — of the
+proposer only what only the proposer can do (`Notice.follower_body`).
+
+A quoted reason or name is cut at a word when long, and a sentence never ends in "…." (`_said`).
+An RKPD line is named by its name and code; the name is not in the milestone's event, so whoever calls
+`notices` gives it (`line_name`, eventlog/outbox.py reads it from the line's adoption in the log).
 """
 
 from __future__ import annotations
@@ -27,8 +32,13 @@ from musrenbang.domain.events import (
 from musrenbang.domain.rules import REASON_LABELS
 from musrenbang.domain.values import long_date
 
+SMS_LENGTH = 160
+"""Characters of one SMS: a message's words (its body and, when they fit beside it, the stop hint the
+delivery adds: delivery/channels.py) aim to fit in one; the link goes after them."""
 MAX_REASON = 110
 """Characters of a reason quoted in a message; the tracking page has the rest."""
+PROGRESS_STEP = 25
+"""Progress reports are news at each further step of this many percent (`_milestone`)."""
 _LEVEL = {"kelurahan": "kelurahan/desa", "kecamatan": "kecamatan", "kota": "kota"}
 
 
@@ -41,7 +51,9 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
     notices of one event tell the same thing to the followers of different subjects (a line's milestone,
     to the line's followers and to its proposals'): an address that follows more than one of them gets
     only the first listed, and news with a `once` key reaches an address once, whichever subscription
-    brings it; None: each notice is news of its own."""
+    brings it; None: each notice is news of its own. `follower_body`: the body for whoever follows the
+    subject but did not propose it (eventlog/outbox.py tells them apart), when `body` asks of the proposer
+    what only they can do (revise it with their secret code); None: `body` for everyone."""
 
     subject: str
     purpose: str
@@ -50,48 +62,56 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
     once: str | None = None
     follow_to: str | None = None
     news: str | None = None
+    follower_body: str | None = None
 
 
 def line_subject(year: int, line_id: str) -> str:
     return f"rkpd/{year}/{line_id}"
 
 
-def notices(event: Event) -> list[Notice]:
-    """The messages `event` sends (none for most events)."""
+def notices(event: Event, *, line_name: str | None = None) -> list[Notice]:
+    """The messages `event` sends (none for most events). `line_name`: the name (sub-kegiatan) of the RKPD
+    line a milestone is about, as adopted; without it the line is named by its code alone."""
     match event:
         case ProposalSubmitted():
-            return [_proposal(event.code, "submitted", f"Usulan Anda tercatat dengan kode {event.code}. Simpan kode"
-                              " ini untuk melacak usulan dan menerima kabar.")]  # fmt: skip
+            return [_proposal(event.code, "submitted", f"Usulan Anda untuk RKPD {event.year} tercatat dengan kode"
+                              f" {event.code}. Simpan kode ini untuk melacak usulan dan menerima kabar.")]  # fmt: skip
         case ProposalAccepted():
             changed = " dengan perubahan volume/biaya" if event.agreed_cost or event.agreed_volume else ""
             return [_proposal(event.code, "verified", f"Usulan {event.code} lolos verifikasi{changed} dan dibawa ke"
                               " Musrenbang kelurahan/desa.")]  # fmt: skip
         case ProposalReturned():
-            return [_proposal(event.code, "returned", f"Usulan {event.code} dikembalikan untuk diperbaiki:"
-                              f" {_short(event.reason)}. Perbaiki lewat halaman lacak dengan kode rahasia Anda.")]
+            # Only the proposer holds the secret code that revises it: a follower is told who is to act.
+            return [msgspec.structs.replace(
+                _proposal(event.code, "returned", f"Usulan {event.code} dikembalikan untuk diperbaiki:"
+                          f" {_said(event.reason)} Perbaiki lewat halaman lacak dengan kode rahasia Anda."),
+                follower_body=f"Usulan {event.code} dikembalikan ke pengusulnya untuk diperbaiki:"
+                              f" {_said(event.reason)}")]  # fmt: skip
         case ProposalRejected():
             return [_proposal(event.code, "rejected", f"Usulan {event.code} tidak lolos verifikasi:"
-                              f" {_short(event.reason)}.")]  # fmt: skip
+                              f" {_said(event.reason)}")]  # fmt: skip
         case ProposalMerged():
             return [msgspec.structs.replace(
                 _proposal(event.code, "merged", f"Usulan {event.code} digabung dengan usulan serupa {event.into}:"
-                          f" {_short(event.reason)}. Kabar berikutnya tentang usulan gabungan itu."),
+                          f" {_said(event.reason)} Kabar berikutnya tentang usulan gabungan itu."),
                 follow_to=event.into)]  # fmt: skip
         case ProposalDecidedAtForum():
             level = _LEVEL.get(event.level, event.level)
             if event.selected:
                 text = f"Usulan {event.code} terpilih di Musrenbang {level} (peringkat {event.rank}) dan diteruskan."
+            elif event.reason:
+                text = (f"Usulan {event.code} tidak terpilih di Musrenbang {level}:"
+                        f" {_said(REASON_LABELS.get(event.reason, event.reason))}")  # fmt: skip
             else:
-                why = f": {_short(REASON_LABELS.get(event.reason, event.reason))}" if event.reason else ""
-                text = f"Usulan {event.code} tidak terpilih di Musrenbang {level}{why}."
+                text = f"Usulan {event.code} tidak terpilih di Musrenbang {level}."
             return [_proposal(event.code, "forum", text)]
         case RkpdProposalDeclined():
             return [_proposal(event.code, "not_in_rkpd", f"Usulan {event.code} tidak diakomodasi dalam RKPD"
-                              f" {event.year}: {_short(event.reason)}.")]  # fmt: skip
+                              f" {event.year}: {_said(event.reason)}")]  # fmt: skip
         case RkpdAdopted():
             return _adopted(event)
         case RkpdMilestoneRecorded():
-            return _milestone(event)
+            return _milestone(event, line_name)
     return []
 
 
@@ -115,30 +135,71 @@ _MILESTONE_NEWS = {
     "selesai": "finished",
     "batal": "dropped",
 }
+_MIN_NAME = 24
+"""Characters of a line's name kept at least when a message must be shortened to fit SMS_LENGTH."""
 
 
-def _milestone(event: RkpdMilestoneRecorded) -> list[Notice]:
-    """Budgeted, under way (the contract or the first progress report, whichever comes first), finished,
-    dropped: to the line's followers and to every proposal it came from — one piece of news (`news`): an
-    address following the line and some of its proposals is told once, in the line's words."""
+def progress_step(progress: int | None) -> int:
+    """The step of PROGRESS_STEP percent a progress report reaches: news of the work is told again only
+    when a report reaches a step the follower has not been told of (`_milestone`).
+
+    >>> [progress_step(p) for p in (None, 0, 24, 25, 70, 85, 99, 100)]
+    [0, 0, 0, 25, 50, 75, 75, 100]
+    """
+    return min(max(progress or 0, 0), 100) // PROGRESS_STEP * PROGRESS_STEP
+
+
+def _milestone(event: RkpdMilestoneRecorded, name: str | None) -> list[Notice]:
+    """Budgeted, the work under way, finished, dropped: to the line's followers and to every proposal it
+    came from — one piece of news (`news`): an address following the line and some of its proposals is told
+    once, in the line's words.
+
+    The work under way is told without flooding, once per follower at each step (`once`, per address):
+    it started (the contract, or a first progress report under PROGRESS_STEP %, whichever comes first:
+    the same once-only key as before there were steps, so whoever was told of the start is not told
+    again), then each report that reaches a further step of PROGRESS_STEP % (25, 50, 75, 100) that this
+    follower has not been told of, saying the progress reported. Reports within a step tell nothing new
+    enough to wake anyone (the pages have every one); a report that jumps steps is told once. A follower
+    who begins following a line already under way is told at the next report that reaches a step new to
+    them. Budgeted, finished and dropped are told each time they are recorded (once each in a line's
+    life)."""
     purpose = _MILESTONE_NEWS.get(event.stage)
     if purpose is None:
         return []
-    what = {
-        "budgeted": f"dianggarkan dalam APBD {event.year}: {_rupiah(event.amount or 0)}",
-        "under_way": "mulai dikerjakan" + (f" oleh {_short(event.contractor, 60)}" if event.contractor else ""),
-        "finished": f"selesai dikerjakan (serah terima {long_date(event.on)})",
-        "dropped": f"dibatalkan: {_short(event.note)}",
-    }[purpose]
-    once = f"{purpose}:{event.year}/{event.line_id}" if purpose == "under_way" else None
+    key = f"{event.year}/{event.line_id}"
+    once = None
+    if event.stage == "kontrak":
+        headline = "mulai dikerjakan"
+        by = f" oleh {_short(event.contractor, 40)}" if event.contractor else ""
+        what = f"{headline}{by}" + (f", nilai kontrak {_rupiah(event.amount)}." if event.amount else ".")
+        once = f"under_way:{key}"
+    elif event.stage == "pelaksanaan":
+        step = progress_step(event.progress)
+        once = f"under_way:{key}" if step == 0 else f"under_way:{key}:{step}"
+        headline = f"sudah {event.progress}% dikerjakan" if event.progress else "mulai dikerjakan"
+        spent = f", dana terpakai {_rupiah(event.amount)}" if event.amount else ""
+        what = f"{headline} per {long_date(event.on)}{spent}."
+    elif purpose == "budgeted":
+        headline = f"dianggarkan dalam APBD {event.year}"
+        what = headline + (f": {_rupiah(event.amount)}." if event.amount else ".")
+    elif purpose == "finished":
+        headline = "selesai dikerjakan"
+        what = f"{headline} (serah terima {long_date(event.on)})."
+    else:
+        headline = "dibatalkan"
+        what = f"{headline}: {_said(event.note, 80)}"
     line = line_subject(event.year, event.line_id)
-    out = [Notice(subject=line, purpose=purpose, title=f"Kegiatan RKPD {event.year} {event.line_id}",
-                  body=f"Kegiatan RKPD {event.year} ({event.line_id}) {what}.", once=once, news=line)]  # fmt: skip
-    out.extend(
-        Notice(subject=code, purpose=purpose, title=f"Kabar usulan {code}",
-               body=f"Kegiatan dari usulan {code} {what}.", once=once, news=line)  # fmt: skip
-        for code in event.origins
-    )
+    if name:
+        title = f"{_short(name, 80)} ({event.line_id}): {headline}"
+    else:
+        title = f"Kegiatan RKPD {event.year} {event.line_id}: {headline}"
+    out = [Notice(subject=line, purpose=purpose, title=title, once=once, news=line,
+                  body=_named(f"Kegiatan RKPD {event.year} “", name, f"” ({event.line_id}) {what}",
+                              f"Kegiatan RKPD {event.year} ({event.line_id}) {what}"))]  # fmt: skip
+    for code in event.origins:
+        body = _named("Kegiatan “", name, f"” dari usulan {code} {what}", f"Kegiatan dari usulan {code} {what}")
+        out.append(Notice(subject=code, purpose=purpose, title=f"Kabar usulan {code}", body=body, once=once,
+                          news=line))  # fmt: skip
     return out
 
 
@@ -163,9 +224,51 @@ def _proposal(code: str, purpose: str, body: str) -> Notice:
     return Notice(subject=code, purpose=purpose, title=f"Kabar usulan {code}", body=body)
 
 
+_TRAILING = " .,;:!?-–—"
+"""What a cut text loses at its end before "…": "Ja." + "…" would read ".…"."""
+
+
 def _short(text: str | None, limit: int = MAX_REASON) -> str:
+    """`text` on one line, cut to `limit` characters at the end of a word with "…" when longer (in the
+    middle of a word only when the last word would take more than half of it: a long address).
+
+    >>> _short("Silakan sampaikan ke UPTD Provinsi Jawa Barat", 38)
+    'Silakan sampaikan ke UPTD Provinsi…'
+    >>> _short("Lokasi di luar kota. Ajukan ke kabupaten", 21), _short("https://contoh.id/berkas/panjang", 12)
+    ('Lokasi di luar kota…', 'https://con…')
+    """
     text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if text[limit - 1] != " ":
+        head, space, _ = cut.rpartition(" ")
+        if space and len(head) >= (limit - 1) // 2:
+            cut = head
+    return cut.rstrip(_TRAILING) + "…"
+
+
+def _said(text: str | None, limit: int = MAX_REASON) -> str:
+    """`text` as the end of a sentence: cut by `_short` (then "…" ends it), else closed by a full stop
+    unless it ends a sentence already. Never "…." nor "..".
+
+    >>> _said("lahan belum tersedia"), _said("Lengkapi foto."), _said("Sudah ada?"), _said("a b c d e f", 8)
+    ('lahan belum tersedia.', 'Lengkapi foto.', 'Sudah ada?', 'a b c d…')
+    """
+    said = _short(text, limit)
+    if said.endswith(("…", ".", "!", "?")):
+        return said
+    return said.rstrip(_TRAILING) + "."
+
+
+def _named(before: str, name: str | None, after: str, unnamed: str) -> str:
+    """`before` + a line's `name` + `after`, the name cut (at a word) as far as it takes to keep the message
+    within SMS_LENGTH, but never below _MIN_NAME characters; `unnamed` when the name is not known."""
+    if not name:
+        return unnamed
+    name = " ".join(name.split())
+    room = SMS_LENGTH - len(before) - len(after)
+    return before + (name if len(name) <= room else _short(name, max(_MIN_NAME, room))) + after
 
 
 def _rupiah(amount: int) -> str:

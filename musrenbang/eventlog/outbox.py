@@ -16,6 +16,15 @@ first of them only, and never one whose `dedupe` it was already sent or is waiti
 hands such a message still waiting to the address's other subscription the news reaches
 (`cancel_queued`): stopping the line's messages must not silence what its proposals' followers are told.
 
+Who is the proposer: a notice may ask of the proposer what only they can do (revise a returned proposal
+with their secret code), and tell anyone else who follows it in other words (`Notice.follower_body`). The
+proposer is the subscription of kind 'proposer' whose link is the subject's own tracking page: the one
+written at submission (services/proposals.subscribe_proposer). Its copies a merge carried on to another
+proposal keep their own page as link (`_FOLLOW_ON`): that proposal is not theirs, nor its secret.
+
+An RKPD line's milestone names the line: its name (sub-kegiatan) is not in the milestone's event, so it is
+read from the line's latest adoption in the log (`_LINE_NAMES`), in the append's transaction.
+
 The addresses come from `subscriptions` (personal data) by a join in the database: they never pass
 through the event, its metadata, or this process's logs.
 """
@@ -27,27 +36,40 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from musrenbang.domain.events import Event
+from musrenbang.domain import rkpd
+from musrenbang.domain.events import Event, RkpdMilestoneRecorded
 from musrenbang.domain.notices import Notice, notices
 from musrenbang.eventlog import codec
 
+_OWN = "(s.kind = 'proposer' AND s.link = '/lacak/' || s.subject)"
+"""SQL: subscription `s` is the proposer's own, to their own proposal (see the module's doc)."""
+
 # `per`: what makes a message one of its own for an address: the piece of news (`dedupe`) for a shared
-# notice, else the subscription and its dedupe; DISTINCT ON keeps the first notice listed of each.
+# notice, else the subscription and its dedupe; DISTINCT ON keeps the first notice listed of each. The rows
+# are inserted in the order the notices are listed (the log's order), so each takes its `queued` number
+# (migration 0047) in that order: what the delivery worker sends an address one at a time by.
 _MESSAGES = """
 INSERT INTO outbox (id, subscription, dedupe, event_id, purpose, channel, address, title, body, link)
-SELECT DISTINCT ON (m.channel, m.address, m.per)
-       gen_random_uuid(), m.subscription, m.dedupe, m.event_id, m.purpose, m.channel, m.address, m.title, m.body,
-       m.link
+SELECT gen_random_uuid(), q.subscription, q.dedupe, q.event_id, q.purpose, q.channel, q.address, q.title, q.body,
+       q.link
 FROM (
-    SELECT s.id AS subscription, s.channel, s.address, s.link, d.dedupe, d.event_id, d.purpose, d.title, d.body,
-           d.n, CASE WHEN d.shared THEN d.dedupe ELSE s.id::text || ' ' || d.dedupe END AS per
-    FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[])
-         WITH ORDINALITY AS d(subject, dedupe, event_id, purpose, title, body, shared, n)
-    JOIN subscriptions s ON s.subject = d.subject AND s.confirmed AND s.stopped_at IS NULL
-    WHERE NOT (d.shared AND EXISTS (SELECT 1 FROM outbox o WHERE o.address = s.address AND o.channel = s.channel
-                                    AND o.dedupe = d.dedupe AND o.status IN ('pending', 'delivered')))
-) m
-ORDER BY m.channel, m.address, m.per, m.n
+    SELECT DISTINCT ON (m.channel, m.address, m.per)
+           m.subscription, m.dedupe, m.event_id, m.purpose, m.channel, m.address, m.title, m.body, m.link, m.n
+    FROM (
+        SELECT s.id AS subscription, s.channel, s.address, s.link, d.dedupe, d.event_id, d.purpose, d.title,
+               CASE WHEN d.follower_body IS NULL OR """ + _OWN + """ THEN d.body ELSE d.follower_body END AS body,
+               d.n, CASE WHEN d.shared THEN d.dedupe ELSE s.id::text || ' ' || d.dedupe END AS per
+        FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[],
+                    $8::text[])
+             WITH ORDINALITY AS d(subject, dedupe, event_id, purpose, title, body, shared, follower_body, n)
+        JOIN subscriptions s ON s.subject = d.subject AND s.confirmed AND s.stopped_at IS NULL
+        WHERE NOT (d.shared AND EXISTS (SELECT 1 FROM outbox o WHERE o.address = s.address
+                                        AND o.channel = s.channel AND o.dedupe = d.dedupe
+                                        AND o.status IN ('pending', 'delivered')))
+    ) m
+    ORDER BY m.channel, m.address, m.per, m.n
+) q
+ORDER BY q.n, q.channel, q.address
 ON CONFLICT (subscription, dedupe) DO NOTHING
 """
 
@@ -71,17 +93,45 @@ def sends_news(events: Sequence[Event]) -> bool:
 
 async def enqueue(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Event]]) -> None:
     """Queue the messages `events` send, on `conn`, inside the transaction that appends them."""
-    await enqueue_notices(conn, [(event_id, n) for event_id, event in events for n in notices(event)])
+    await enqueue_notices(conn, await _told(conn, events))
+
+
+# The name of each line asked for, as its latest adoption (in the log: a read model may be behind) has it.
+_LINE_NAMES = """
+SELECT DISTINCT ON (l->>'line_id') l->>'line_id' AS line_id, l->>'sub_kegiatan' AS name
+FROM events e CROSS JOIN LATERAL jsonb_array_elements(e.data->'lines') AS l
+WHERE e.stream_id = $1 AND e.event_type = 'rkpd.adopted' AND l->>'line_id' = ANY($2::text[])
+ORDER BY l->>'line_id', e.stream_version DESC
+"""
+
+
+async def _told(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Event]]) -> list[tuple[uuid.UUID, Notice]]:
+    """The notices of `events`, each with its event's id: an RKPD line's milestone names the line."""
+    wanted: dict[int, set[str]] = {}
+    for _, event in events:
+        if isinstance(event, RkpdMilestoneRecorded):
+            wanted.setdefault(event.year, set()).add(event.line_id)
+    names: dict[tuple[int, str], str] = {}
+    for year, lines in wanted.items():
+        for row in await conn.fetch(_LINE_NAMES, rkpd.stream_id(year), sorted(lines)):
+            if row["name"]:
+                names[(year, row["line_id"])] = row["name"]
+    told: list[tuple[uuid.UUID, Notice]] = []
+    for event_id, event in events:
+        name = names.get((event.year, event.line_id)) if isinstance(event, RkpdMilestoneRecorded) else None
+        told.extend((event_id, n) for n in notices(event, line_name=name))
+    return told
 
 
 async def enqueue_notices(conn: asyncpg.Connection, told: Sequence[tuple[uuid.UUID, Notice]]) -> None:
     """Queue `told` (each notice with the id of the event it comes from), on `conn`, inside the transaction
     that appends that event: what `enqueue` does for the notices of events, for notices a service derives
     beside an event (domain/notices.closed_unprocessed)."""
-    rows: list[tuple[str, str, uuid.UUID, str, str, str, bool]] = []
+    rows: list[tuple[str, str, uuid.UUID, str, str, str, bool, str | None]] = []
     follow_on: list[tuple[str, str]] = []
     for event_id, n in told:
-        rows.append((n.subject, _dedupe(n, event_id), event_id, n.purpose, n.title, n.body, n.news is not None))
+        rows.append((n.subject, _dedupe(n, event_id), event_id, n.purpose, n.title, n.body, n.news is not None,
+                     n.follower_body))  # fmt: skip
         if n.follow_to is not None:
             follow_on.append((n.subject, n.follow_to))
     if rows:
@@ -103,7 +153,8 @@ WHERE o.status = 'pending' AND o.event_id IS NOT NULL AND o.subscription = ANY($
 # The same row (its id: a sender may be sending it right now, and its delivery must still be the only one)
 # handed to another live subscription of the same address that the news reaches, in that one's words.
 _MOVE = """
-UPDATE outbox o SET subscription = s.id, title = $3, body = $4, link = s.link
+UPDATE outbox o SET subscription = s.id, title = $3, link = s.link,
+       body = CASE WHEN $5::text IS NULL OR """ + _OWN + """ THEN $4 ELSE $5 END
 FROM subscriptions s
 WHERE o.id = $1 AND o.status = 'pending' AND s.subject = $2 AND s.channel = o.channel AND s.address = o.address
   AND s.confirmed AND s.stopped_at IS NULL
@@ -129,11 +180,14 @@ async def cancel_queued(
     if shared:
         found = await conn.fetch("SELECT event_id, event_type, data FROM events WHERE event_id = ANY($1::uuid[])",
                                  list({r["event_id"] for r in shared}))  # fmt: skip
-        told = {r["event_id"]: notices(codec.decode_event(r["event_type"], r["data"])) for r in found}
+        told: dict[uuid.UUID, list[Notice]] = {}
+        decoded = [(r["event_id"], codec.decode_event(r["event_type"], r["data"])) for r in found]
+        for event_id, n in await _told(conn, decoded):
+            told.setdefault(event_id, []).append(n)
         for row in shared:
             for n in told.get(row["event_id"], ()):
                 if n.news is not None and _dedupe(n, row["event_id"]) == row["dedupe"] and await conn.fetchval(
-                    _MOVE, row["id"], n.subject, n.title, n.body
+                    _MOVE, row["id"], n.subject, n.title, n.body, n.follower_body
                 ):
                     break
     await conn.execute(_CANCEL, list(subscriptions), list(links))

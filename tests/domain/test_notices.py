@@ -39,13 +39,14 @@ def test_a_merge_carries_the_followers_on() -> None:
     assert n.follow_to == "CCCC3333" and n.subject == "AAAA1111"
 
 
-def test_adoption_tells_each_origin_once_a_year_and_progress_tells_under_way_once() -> None:
+def test_adoption_tells_each_origin_once_a_year_and_progress_tells_each_step_once() -> None:
     told = notices(RkpdAdopted(year=2022, revision=2, lines=(LINE,), total_pagu=LINE.pagu))
     assert [(n.subject, n.once) for n in told] == [("AAAA1111", "in_rkpd:2022"), ("BBBB2222", "in_rkpd:2022")]
     progress = notices(RkpdMilestoneRecorded(year=2022, line_id=LINE.line_id, agency="DBMSDA", origins=LINE.origins,
                                              stage="pelaksanaan", on=dt.date(2022, 5, 2), progress=40))  # fmt: skip
     assert {n.subject for n in progress} == {"rkpd/2022/DBMSDA-002", "AAAA1111", "BBBB2222"}
-    assert {n.once for n in progress} == {"under_way:2022/DBMSDA-002"}
+    # Once per follower for the step of 25% that 40% reaches (session 25: was once for all progress).
+    assert {n.once for n in progress} == {"under_way:2022/DBMSDA-002:25"}
     kua = RkpdMilestoneRecorded(year=2022, line_id=LINE.line_id, agency="DBMSDA", origins=LINE.origins,
                                 stage="kua_ppas", on=dt.date(2021, 7, 1), amount=1)  # fmt: skip
     assert notices(kua) == []  # a step of budgeting residents need not be woken for

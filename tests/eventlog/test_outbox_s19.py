@@ -62,15 +62,19 @@ async def test_an_address_following_a_line_and_its_origin_gets_one_message_per_m
 
 
 async def test_once_only_news_reaches_an_address_once_whichever_subscription_brought_it(pool: asyncpg.Pool) -> None:
-    """"Under way" goes once (the contract or the first progress report): an address told through the
-    proposal is not told again through the line it followed since."""
+    """"Under way" goes once (the contract or a first progress report under 25%), and each further step of
+    25% once (session 25): an address told through the proposal is not told again through the line it
+    followed since."""
     code, address = "KQ2M9XDA", f"warga.{uuid.uuid4().hex[:8]}@contoh.id"
     await _follow(pool, code, address)
     await _record(pool, _milestone("kontrak", (code,), amount=40_000_000, contractor="CV Maju",
                                    ends=dt.date(2022, 12, 1)))  # fmt: skip
     await _follow(pool, line_subject(YEAR, LINE), address)
-    await _record(pool, _milestone("pelaksanaan", (code,), progress=30))
+    await _record(pool, _milestone("pelaksanaan", (code,), progress=20))
     assert [m["purpose"] for m in await _messages(pool, address)] == ["under_way"]
+    await _record(pool, _milestone("pelaksanaan", (code,), progress=30))
+    await _record(pool, _milestone("pelaksanaan", (code,), progress=35))
+    assert [m["purpose"] for m in await _messages(pool, address)] == ["under_way", "under_way"]
 
 
 async def test_two_followed_proposals_in_one_adoption_are_still_two_pieces_of_news(pool: asyncpg.Pool) -> None:

