@@ -23,6 +23,7 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 
+from musrenbang.db.backup import RESTORE_MARK
 from musrenbang.db.replicas import STREAMING, ReadPools, ReplicaStatus
 from musrenbang.delivery.worker import DeliveryWorker
 from musrenbang.eventlog import seal
@@ -77,6 +78,9 @@ class Health(msgspec.Struct):
     replicas: list[ReplicaStatus] = []
     """Each read replica (MUSRENBANG_REPLICA_URLS); empty without any."""
     seal: SealHealth | None = None
+    restore_unfinished: bool = False
+    """A restore stopped after its load (db/backup.RESTORE_MARK): the read models are built again from a log
+    it may not have verified yet; `musrenbang replay` finishes it (503 `degraded` until then)."""
 
 
 class Ready(msgspec.Struct, omit_defaults=True):
@@ -102,6 +106,7 @@ async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: De
             projections = await projection_status(conn, runner.projections)
             outbox = await _outbox(conn)
             newest = await seal.latest(conn)
+            unfinished = await conn.fetchval(f"SELECT to_regclass('{RESTORE_MARK}') IS NOT NULL")
         if delivery is not None:
             outbox = msgspec.structs.replace(outbox, channels=delivery.channels, failing=delivery.failing)
     except _PROBLEMS as exc:
@@ -113,9 +118,9 @@ async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: De
                          _kind(runner.seal_trouble) if public else runner.seal_trouble)  # fmt: skip
     stalled = any(s.state == STALLED for s in projections.values())
     skipped = any(r.state != STREAMING for r in replicas)
-    troubled = stalled or skipped or sealing.failing is not None
+    troubled = stalled or skipped or sealing.failing is not None or unfinished
     return Health(DEGRADED if troubled else OK, DatabaseHealth("ok", version=version), projections,
-                  runner.listening, outbox, replicas, sealing)  # fmt: skip
+                  runner.listening, outbox, replicas, sealing, unfinished)  # fmt: skip
 
 
 def _kind(error: str | None) -> str | None:

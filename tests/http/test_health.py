@@ -149,3 +149,19 @@ async def test_a_seal_that_cannot_be_written_is_said_in_health_until_one_is(data
         finally:
             await conn.execute("ALTER TABLE events DROP CONSTRAINT IF EXISTS no_seals")
             await conn.close()
+
+
+async def test_an_unfinished_restore_is_said_in_health(server: Server, database_url: str) -> None:
+    """A restore stopped after its load leaves its mark (db/backup.RESTORE_MARK) until `replay` finishes it:
+    `status` said so, /health said ok (review s25)."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+        assert (await client.get("/health")).json()["restore_unfinished"] is False
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("CREATE TABLE restore_unfinished (backup text NOT NULL)")
+            r = await client.get("/health")
+            assert r.status_code == 503 and r.json()["status"] == "degraded" and r.json()["restore_unfinished"]
+            await conn.execute("DROP TABLE restore_unfinished")
+        finally:
+            await conn.close()
+        assert (await client.get("/health")).status_code == 200
