@@ -60,6 +60,10 @@ class TrustedProxies(msgspec.Struct, frozen=True):
         return cls(networks=tuple(networks))
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+"""MUSRENBANG_LOG_LEVEL's values (any case): the server's (granian's) names for Python's levels."""
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the server and the commands need to know about their surroundings.
 
@@ -113,7 +117,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "port": _int(env, "MUSRENBANG_PORT", 8000),
             "workers": _int(env, "MUSRENBANG_WORKERS", 1),
             "poll_interval": _float(env, "MUSRENBANG_POLL_INTERVAL", 5.0),
-            "log_level": env.get("MUSRENBANG_LOG_LEVEL", "info"),
+            "log_level": env.get("MUSRENBANG_LOG_LEVEL", "info").strip().lower() or "info",
             "secret_key": env.get("MUSRENBANG_SECRET_KEY") or None,
             "submissions_per_hour": _int(env, "MUSRENBANG_SUBMISSIONS_PER_HOUR", 30),
             "trust_proxy": TrustedProxies.parse(env.get("MUSRENBANG_TRUST_PROXY", "")),
@@ -137,6 +141,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("MUSRENBANG_SEAL_INTERVAL must be 0 (off) or more seconds")
         if settings.poll_interval <= 0:
             raise ConfigError("MUSRENBANG_POLL_INTERVAL must be more than 0 seconds")
+        if settings.log_level not in LOG_LEVELS:
+            raise ConfigError(f"MUSRENBANG_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got"
+                              f" {settings.log_level!r}")  # fmt: skip
         if settings.secret_key is not None and len(settings.secret_key) < 32:
             raise ConfigError("MUSRENBANG_SECRET_KEY must be at least 32 characters")
         if settings.smtp_url is not None:

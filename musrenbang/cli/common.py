@@ -119,10 +119,43 @@ def only_bundled(settings: Settings, data_dir: Path | None) -> None:
 
 
 def settings_from_env(**overrides: object) -> Settings:
+    """The settings from `MUSRENBANG_*`, CLI options winning; a `--data-dir` given to the command running
+    (`with_data_dir_everywhere`) names the bundled database, and is refused with MUSRENBANG_DATABASE_URL."""
+    context = click.get_current_context(silent=True)
+    data_dir = context.meta.get(_DATA_DIR) if context is not None else None
+    if data_dir is not None and overrides.get("data_dir") is None:
+        overrides = {**overrides, "data_dir": data_dir}
     try:
-        return Settings.from_env(None, **overrides)
+        settings = Settings.from_env(None, **overrides)
     except ConfigError as exc:
         raise Failure(str(exc)) from None
+    if data_dir is not None:
+        only_bundled(settings, data_dir)
+    return settings
+
+
+_DATA_DIR = "musrenbang.data_dir"
+"""Where a command's `--data-dir` is kept (click's context meta) for `settings_from_env`."""
+
+
+def with_data_dir_everywhere(group: click.Group) -> None:
+    """Give every command under `group` that has none a `--data-dir` option, as `serve`, `backup` and
+    `restore` have one: without it, `user add` after `serve --data-dir DIR` used (and made) the default
+    data directory's database, without a word, and the first admin went where the server never looks."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            with_data_dir_everywhere(command)
+        elif not any(p.name == "data_dir" for p in command.params):
+            command.params.append(click.Option(
+                ["--data-dir"], type=click.Path(file_okay=False, path_type=Path), default=None, expose_value=False,
+                callback=_remember_data_dir,
+                help="Use the bundled database of this data directory (also MUSRENBANG_DATA_DIR).",
+            ))  # fmt: skip
+
+
+def _remember_data_dir(context: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        context.meta[_DATA_DIR] = value
 
 
 REVIVE_EVERY = 2.0
@@ -241,6 +274,23 @@ async def _stopped_by_sigterm(work: Coroutine[Any, Any, T]) -> T:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
+def exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (systemd, docker, `kill`) ends a command as Ctrl-C does: through every `finally`, so that the
+    bundled server and the tools a command runs are stopped. By default Python ends on the spot and leaves
+    them running (and as a container's PID 1 the signal would be ignored)."""
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def sigterm_exits() -> Iterator[None]:
+    """`exit_on_sigterm` for the block, the handler before it put back after."""
+    previous = signal.signal(signal.SIGTERM, exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def run(work: Coroutine[Any, Any, T]) -> T:
     from musrenbang.eventlog.store import EventUnreadable
     from musrenbang.projections.runner import ProjectionFailed
@@ -278,6 +328,20 @@ async def prepare(url: str, settings: ConfigureCity | None = None) -> tuple[list
             return applied, await bootstrap.server_secret(conn)
     finally:
         await pool.close()
+
+
+async def settings_in_force(url: str) -> Any:
+    """The settings before this run (None on a database not set up yet, or not even migrated)."""
+    from musrenbang.db.connect import with_connection
+    from musrenbang.services import city as city_service
+
+    async def read(conn: Any) -> Any:
+        if not await conn.fetchval("SELECT to_regclass('events') IS NOT NULL"):
+            return None
+        found = await city_service.current_on(conn)
+        return found if found.exists else None
+
+    return await with_connection(url, read)
 
 
 async def migrated(

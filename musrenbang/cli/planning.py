@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
-from musrenbang.cli.common import Failure, WholeNumber, database, prepare, run, settings_from_env
+from musrenbang.cli.common import Failure, WholeNumber, database, prepare, run, settings_from_env, settings_in_force
 from musrenbang.cli.group import main
 
 T = TypeVar("T")
@@ -37,12 +37,16 @@ def setup(region: str | None, settings_file: Path | None) -> None:
         raise Failure(str(exc)) from None
     settings = settings_from_env()
     with database(settings) as url:
-        before = run(_settings_in_force(url))
+        before = run(settings_in_force(url))
         try:
             run(prepare(url, command))
         except ValidationFailed as exc:
             raise Failure("; ".join(f"{field}: {message}" for field, message in exc.errors.items())) from None
         except DomainError as exc:
+            if before is not None and before.region != command.region:  # what to do instead, said
+                raise Failure(f"{exc.message} (a database is set up for one region for good: for"
+                              f" {command.region}, run `musrenbang setup --region {command.region}` on a new data"
+                              " directory, --data-dir, or an empty database)") from None  # fmt: skip
             raise Failure(exc.message) from None
         regions = run(_count_regions(url))
         stranded = run(_stranded(url, before, command)) if before is not None else []
@@ -56,20 +60,6 @@ def setup(region: str | None, settings_file: Path | None) -> None:
                f" kelurahan, {regions['desa']} desa; {len(command.agencies)} perangkat daerah;"
                f" planning agency {command.planning_agency_short}; days counted in"
                f" {command.timezone or city_rules.timezone_of(command.region)}")  # fmt: skip
-
-
-async def _settings_in_force(url: str) -> Any:
-    """The settings before this run (None on a database not set up yet, or not even migrated)."""
-    from musrenbang.db.connect import with_connection
-    from musrenbang.services import city as city_service
-
-    async def read(conn: Any) -> Any:
-        if not await conn.fetchval("SELECT to_regclass('events') IS NOT NULL"):
-            return None
-        found = await city_service.current_on(conn)
-        return found if found.exists else None
-
-    return await with_connection(url, read)
 
 
 async def _stranded(url: str, before: Any, after: Any) -> list[str]:

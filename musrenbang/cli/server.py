@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING
 import asyncpg
 import click
 
-from musrenbang.cli.common import Failure, WholeNumber, database, only_bundled, prepare, run, settings_from_env
+from musrenbang.cli.common import (
+    Failure,
+    WholeNumber,
+    database,
+    exit_on_sigterm,
+    only_bundled,
+    prepare,
+    run,
+    settings_from_env,
+    settings_in_force,
+)
 from musrenbang.cli.group import main
 from musrenbang.config import MAX_WORKERS, Settings, secret_bytes
 from musrenbang.db.bundled import BundledDatabase
@@ -42,17 +52,42 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     # Until granian takes the signals over, SIGTERM (systemd, docker) ends the preparation like Ctrl-C does,
     # through the `database` block, which stops the bundled server; by default it would end the process
     # on the spot and leave the database running (and as a container's PID 1 it would be ignored).
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     with held, database(settings, revive=True) as url:
+        first = run(settings_in_force(url)) is None
         applied, secret = run(prepare(url))
         if applied:
             click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}", err=True)
         click.echo(f"database: {redact(url)}", err=True)
+        if first and not demo:
+            _say_first_start()
+        _warn_without_public_url(settings)
         if demo:
             _demo_before_serving(settings, url, settings.secret_key or secret)
         click.echo(f"serving on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", err=True)
         held.close()  # granian binds the port next
         _serve_http(settings, url, settings.secret_key or secret)
+
+
+def _say_first_start() -> None:
+    """What a new database was set up as, and what comes next: the region of a database never changes, and
+    a city other than Kota Bekasi learnt it only when `setup --region` was refused afterwards."""
+    from musrenbang import reference
+
+    click.echo(f"note: a new database, set up for Kota Bekasi ({reference.DEFAULT_REGION}), the default; for another"
+               " kabupaten or kota, stop and run `musrenbang setup --region CODE` on a new data directory or an"
+               " empty database first. Next: `musrenbang user add --username NAME --role admin` (the first"
+               " administrator), then open a cycle (`musrenbang cycle open`, or Bappeda's screens)",
+               err=True)  # fmt: skip
+
+
+def _warn_without_public_url(settings: Settings) -> None:
+    """Listening on every address without MUSRENBANG_PUBLIC_URL: links outside the page (feeds, e-mails,
+    a Berita Acara's QR code) then point at localhost, which no resident's phone reaches."""
+    if settings.host in ("0.0.0.0", "::", "") and not os.environ.get("MUSRENBANG_PUBLIC_URL", "").strip():
+        click.echo(f"warning: listening on every address, but MUSRENBANG_PUBLIC_URL is not set: links in feeds,"
+                   f" e-mails and QR codes point to {settings.public_url}; set it to the address the public"
+                   " uses", err=True)  # fmt: skip
 
 
 WORKERS_KILL_TIMEOUT = 6
@@ -66,10 +101,6 @@ Killing is safe: every write is one transaction, which PostgreSQL rolls back whe
 and a message being sent stays pending and is sent again. 6 s, plus the main process's own end and the
 database's fast stop (1.5 s), keeps the whole stop inside the 10 s docker gives before its SIGKILL; at
 8 s it took 9.4 – 10.3 s."""
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 def _serve_http(settings: Settings, url: str, secret: str) -> None:

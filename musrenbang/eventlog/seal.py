@@ -205,7 +205,8 @@ class SealChecker:
             return []
         newest = f"the newest seal in the log is seal {self.newest.seal} ({self.newest.hash})" if self.newest else (
             "the log holds no seal at all")  # fmt: skip
-        return [f"the log no longer contains the sealed head {head}; {newest}"]
+        return [f"the log holds no seal with the hash {head} (mistyped, a seal of another site's log, or its"
+                f" events were removed); {newest}"]
 
 
 def decode_seal(data: bytes) -> LogSealed:

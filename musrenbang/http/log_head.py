@@ -12,10 +12,9 @@ from typing import NamedTuple
 import asyncpg
 import msgspec
 from litestar import Controller, get
-from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 
-from musrenbang.domain.errors import N_, Message
+from musrenbang.domain.errors import N_, Message, NotFound
 from musrenbang.eventlog import seal
 from musrenbang.eventlog.store import Position
 from musrenbang.eventlog.verify import check_head
@@ -50,7 +49,10 @@ class LogHeadApi(Controller):
         async with pool.acquire() as conn:
             newest = await seal.latest(conn)
         if newest is None:
-            raise NotFoundException("the log has not been sealed yet")
+            # Said as it is (a generic "not found at this address" read as a wrong address): the server seals
+            # the log within MUSRENBANG_SEAL_INTERVAL of its first event.
+            raise NotFound(N_("log belum pernah disegel; server menyegelnya tak lama setelah peristiwa pertama"
+                              " dicatat, coba lagi sebentar lagi"))  # fmt: skip
         return LogHeadOut(newest.seal, newest.position, newest.events, newest.hash, newest.sealed_at)
 
 

@@ -45,6 +45,7 @@ def test_serve_on_an_empty_data_dir_comes_up_and_a_second_serve_reuses_the_data(
         assert "Belum ada siklus perencanaan yang dibuka" in home.text and "Bekasijaya" in home.text
         assert "Musrenbang Kota Bekasi" in home.text
         assert httpx.get(server.base_url + "/schema/openapi.json").json()["paths"]["/health"]
+        assert "note: a new database, set up for Kota Bekasi (32.75)" in server.output()  # and what comes next
     finally:
         assert server.stop() == 0, server.output()
     # Ctrl-C stopped the bundled database cleanly.
@@ -53,6 +54,7 @@ def test_serve_on_an_empty_data_dir_comes_up_and_a_second_serve_reuses_the_data(
     again = Server(free_port, data_dir=data_dir)
     try:
         again.wait_healthy()
+        assert "a new database" not in again.output()
     finally:
         again.stop()
     done = run("verify", env=bundled_env(data_dir))

@@ -44,6 +44,7 @@ async def test_a_log_not_sealed_yet_has_no_head(app_server: Server, app_pool: as
     async with httpx.AsyncClient(base_url=app_server.base_url, timeout=30) as client:
         r = await client.get("/api/v1/log/head")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert r.json()["message"].startswith("log belum pernah disegel"), r.json()  # not "a wrong address"
 
 
 async def test_the_check_page_accepts_a_seal(city_server: Server, newest: seal.Seal) -> None:
