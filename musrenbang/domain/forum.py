@@ -255,8 +255,73 @@ def decide_close(state: Forum, command: CloseForum) -> ForumClosed:
     """`decide` for the close, typed for the service that records the result's consequences."""
     s = _changeable(state)
     _must_be_open(state)
+    check_someone_voted(state, command.ballots, command.sheets)
     result = compute_result(state, command.ballots, command.sheets)
     return ForumClosed(forum_id=s.forum_id, result=result, forward_to=NEXT_LEVEL[s.level])
+
+
+class Turnout(msgspec.Struct, frozen=True, kw_only=True):
+    """Who has voted or scored in an open forum so far: what its close section shows before the button,
+    and what `check_someone_voted` judges."""
+
+    scored: bool
+    """The forum's rule reads score sheets (weighted criteria), not ballots."""
+    registered: int
+    """Delegates registered."""
+    voted: int
+    """Delegates whose ballot is in (a blank ballot too: that delegate voted for nothing), or whose own score
+    sheet marks at least one item."""
+    consensus: int
+    """Agenda items the consensus sheet marks (weighted criteria)."""
+    items: int
+    """Items on the agenda."""
+
+    @property
+    def nobody(self) -> bool:
+        """Nothing the rule reads is in: closing now would count an empty room."""
+        return self.voted == 0 and self.consensus == 0
+
+
+def turnout(forum: Forum, ballots: Sequence[BallotCast], sheets: Sequence[ScoresGiven]) -> Turnout:
+    """The forum's turnout from its ballots and score sheets (all cast so far; the latest per delegate or sheet
+    counts, as in the result). A sheet whose rows were all cleared marks nothing and counts as none."""
+    latest_sheets: dict[str, ScoresGiven] = {}
+    for sheet in sheets:
+        latest_sheets[sheet.sheet] = sheet
+    consensus = latest_sheets.pop("konsensus", None)
+    scored = forum.scheduled.rule == "weighted-criteria"
+    if scored:
+        voted = sum(1 for k, sheet in latest_sheets.items() if sheet.marks and k in forum.delegates)
+    else:
+        voted = len({b.delegate_id for b in ballots if b.delegate_id in forum.delegates})
+    return Turnout(scored=scored, registered=len(forum.delegates), voted=voted, items=len(forum.agenda),
+                   consensus=len(consensus.marks) if consensus is not None and scored else 0)  # fmt: skip
+
+
+def check_someone_voted(forum: Forum, ballots: Sequence[BallotCast], sheets: Sequence[ScoresGiven]) -> None:
+    """A Musrenbang with proposals on its agenda closes only once somebody has voted or scored. Closed with
+    no ballot and no score sheet at all, every proposal was recorded as not selected ("tidak ada yang
+    mendukung"), its residents were told so, and a closed forum is never reopened: the mistake of a
+    facilitator who closed before typing the paper ballots was final. A forum with nothing on its agenda
+    still closes (there is nothing to vote on). An imported election (Pabulib) closes as its file records
+    it: its votes are history, not a session in progress."""
+    s = forum.scheduled
+    if s.origin != "musrenbang" or not forum.agenda:
+        return
+    counted = turnout(forum, ballots, sheets)
+    if not counted.nobody:
+        return
+    if counted.scored:
+        raise DomainError(Message(
+            N_("Musyawarah belum dapat ditutup: %(registered)d peserta terdaftar, tetapi belum ada nilai sama"
+               " sekali (nilai konsensus maupun lembar nilai peserta). Isi dan simpan nilai konsensus dulu, lalu"
+               " tutup musyawarah; ditutup sekarang, semua usulan akan tercatat tidak terpilih."),
+            registered=counted.registered))  # fmt: skip
+    raise DomainError(Message(
+        N_("Musyawarah belum dapat ditutup: %(registered)d peserta terdaftar, tetapi belum satu pun memberikan"
+           " suara. Catat dan simpan surat suara peserta dulu, lalu tutup musyawarah; ditutup sekarang, semua"
+           " usulan akan tercatat tidak terpilih."),
+        registered=counted.registered))  # fmt: skip
 
 
 def _changeable(state: Forum) -> ForumScheduled:

@@ -130,6 +130,14 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
     numbers = {a.item_id: n for n, a in enumerate(forum.agenda, start=1)}
     consensus = {sheet.sheet: sheet for sheet in sheets}.get("konsensus")
     preview = await forums.agenda_preview(forum)  # scheduled: what opening now would put on the agenda
+    # Who has voted or scored so far, shown above the close button, and why a close would be refused now.
+    turnout = rules.turnout(forum, ballots, sheets) if forum.status == rules.OPEN else None
+    closing_refused = ""
+    if turnout is not None:
+        try:
+            rules.check_someone_voted(forum, ballots, sheets)
+        except DomainError as exc:
+            closing_refused = translate(request, exc.message)
     async with pool.acquire() as conn:
         place = await region(conn, s.region)
         # A kecamatan's agenda holds its kelurahan's proposals, often alike ("Perbaikan jalan RW 1" from two
@@ -142,7 +150,8 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
         places=places, preview=preview,
         typed={d: ",".join(str(numbers[i]) for i in (*b.approvals, *b.ranking, *b.points)) for d, b in typed.items()},
         consensus=consensus.marks if consensus else {}, standing=await forums.standing(forum), actor=actor,
-        next_delegate=_next_delegate_id(forum), shown_row=forum_forms.shown_row,
+        next_delegate=_next_delegate_id(forum), shown_row=forum_forms.shown_row, turnout=turnout,
+        closing_refused=closing_refused,
         titles={a.item_id: a.title for a in forum.agenda}, entered=entered or {},
         errors=_translated(request, errors or {}), failed_form=form, STATUS=rules.STATUS_LABELS, RULES=RULE_LABELS,
         LEVEL_NAMES=LEVEL_LABELS,

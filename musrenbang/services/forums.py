@@ -35,6 +35,7 @@ from musrenbang.domain.events import (
     BallotCast,
     Event,
     ForumClosed,
+    ForumOpened,
     ForumResult,
     ForumScheduled,
     ProposalDecidedAtForum,
@@ -170,6 +171,8 @@ class ForumService:
         async with self._store.transaction() as conn:
             if dated:
                 await cycles.hold_year(conn, self._store, command.year, judge)  # judged again, held to the commit
+            if isinstance(scheduled := events[0], ForumScheduled) and scheduled.origin == "musrenbang":
+                await _its_results_still_go_on(conn, scheduled, starting=True)  # one that could never close
             return await self._store.append(Append(rules.stream_id(command.forum_id), NEW_STREAM, events),
                                             metadata=metadata, conn=conn)  # fmt: skip
 
@@ -211,6 +214,7 @@ class ForumService:
         async with self._store.transaction() as conn:
             if s.origin == "musrenbang":
                 await lock_forum_place(conn, s.level, s.region, s.year)
+                await _its_results_still_go_on(conn, s, starting=True)  # a forum that could never close
             if agenda is None:
                 await fresh_under_lock(self._read_models, AGENDA_MODELS)
                 agenda = await _agenda_for(conn, forum_id, s)
@@ -332,7 +336,7 @@ class ForumService:
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _FORUM_LOCK, forum_id)
             if await _newest_version(conn, forum_id) != head.version:
                 raise ConcurrencyError([rules.stream_id(forum_id)])
-            await _city_level_still_takes_it(conn, forum.scheduled)
+            await _its_results_still_go_on(conn, forum.scheduled, starting=False)
             ballots, sheets = await self.ballots_and_sheets(forum_id, conn)
             # The count on a worker thread (it can take seconds: `standing`); the forum's lock is held meanwhile.
             closed = await asyncio.to_thread(rules.decide_close, forum,
@@ -525,22 +529,91 @@ async def _agenda_for(conn: asyncpg.Connection, forum_id: str, s: ForumScheduled
     )
 
 
-async def _city_level_still_takes_it(conn: asyncpg.Connection, s: ForumScheduled) -> None:
+async def _its_results_still_go_on(conn: asyncpg.Connection, s: ForumScheduled, *, starting: bool) -> None:
+    """Whether what a Musrenbang of `s` would forward can still be taken up where it goes, checked when it is
+    scheduled and opened (`starting`) and when it closes: a kelurahan or desa's goes to its kecamatan's
+    Musrenbang (`_kecamatan_still_takes_it`), a kecamatan's to the city level (`_city_level_still_takes_it`),
+    and the city level is where both end. A forum that could never close, or whose close would leave its
+    proposals "forwarded" for good, is refused before it starts.
+
+    Locks are taken in one order by every caller: the kecamatan's place (`lock_forum_place`: shared by its
+    kelurahan forums, exclusive by its own Musrenbang's opening and close), then the city intake's."""
+    if s.origin != "musrenbang" or s.level not in ("kelurahan", "kecamatan"):
+        return
+    if s.level == "kelurahan":
+        await _kecamatan_still_takes_it(conn, s)
+    elif not starting:  # the kecamatan's close: no kelurahan forum of it closes meanwhile, unseen
+        await lock_forum_place(conn, s.level, s.region, s.year)
+    await _city_level_still_takes_it(conn, s, starting=starting)
+
+
+async def _kecamatan_still_takes_it(conn: asyncpg.Connection, s: ForumScheduled) -> None:
+    """A kelurahan or desa's Musrenbang forwards what it selected to its kecamatan's Musrenbang of the year,
+    which takes it up on its agenda when it opens (then the agenda is fixed). Once that Musrenbang Kecamatan
+    has opened (in session, or closed), and no other of the kecamatan and year is still to open, what a
+    kelurahan forum closing later forwards is never taken up: stuck "forwarded" for good, with no answer. So
+    it is neither scheduled, opened nor closed then (a second Musrenbang Kecamatan scheduled for the late
+    ones makes room again).
+
+    The kecamatan's forums are found in the forums read model (one that opened is there: its opening waited
+    for that read model to reach the log) and whether each opened or closed is read from its own stream
+    (the log itself), under the kecamatan's place lock shared: its Musrenbang's opening and close hold it
+    exclusively, so neither commits between this check and the caller's commit."""
+    kecamatan = await conn.fetchrow(
+        "SELECT k.kode, k.nama FROM regions r JOIN regions k ON k.kode = r.kode_induk WHERE r.kode = $1", s.region
+    )
+    if kecamatan is None:
+        return
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", _PLACE_LOCK,
+                       f"kecamatan {kecamatan['kode']} {s.year}")  # fmt: skip
+    rows = await conn.fetch(
+        "SELECT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'forum-' || f.forum_id AND e.event_type = $3)"
+        " AS opened, EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'forum-' || f.forum_id"
+        " AND e.event_type = $4) AS closed FROM forums f"
+        " WHERE f.level = 'kecamatan' AND f.region = $1 AND f.year = $2 AND f.origin = 'musrenbang'",
+        kecamatan["kode"], s.year, event_tag(ForumOpened), event_tag(ForumClosed),
+    )  # fmt: skip
+    if rows and all(r["opened"] for r in rows) and not any(r["closed"] for r in rows):
+        raise DomainError(Message(  # in session: its agenda was fixed when it opened
+            N_("Musrenbang Kecamatan %(kecamatan)s RKPD %(year)d sudah dibuka dan agendanya sudah tetap: hasil"
+               " musyawarah kelurahan/desa di kecamatan itu tidak dapat masuk lagi, jadi musyawarah ini tidak dapat"
+               " dijadwalkan, dibuka atau ditutup. Bila usulannya masih perlu dibahas, jadwalkan dulu Musrenbang"
+               " Kecamatan susulan."),
+            kecamatan=kecamatan["nama"], year=s.year))  # fmt: skip
+    if any(r["closed"] for r in rows) and all(r["opened"] for r in rows):
+        raise DomainError(Message(
+            N_("Musrenbang Kecamatan %(kecamatan)s RKPD %(year)d sudah ditutup: hasil musyawarah kelurahan/desa"
+               " di kecamatan itu tidak dapat diteruskan lagi, jadi musyawarah ini tidak dapat dijadwalkan, dibuka"
+               " atau ditutup. Bila usulannya masih perlu dibahas, jadwalkan dulu Musrenbang Kecamatan susulan."),
+            kecamatan=kecamatan["nama"], year=s.year))  # fmt: skip
+
+
+async def _city_level_still_takes_it(conn: asyncpg.Connection, s: ForumScheduled, *, starting: bool) -> None:
     """A kecamatan's Musrenbang forwards to the city level, which takes proposals up only until its Forum
     Perangkat Daerah closes or the RKPD is adopted: closed after that, what it selected was stuck
-    "forwarded" for good, with no answer in the RKPD, and every later adoption refused. Read from the
-    year's stream (the log itself), under the city intake's lock shared (services/locks.py)."""
-    if s.origin != "musrenbang" or s.level != "kecamatan":
-        return
+    "forwarded" for good, with no answer in the RKPD, and every later adoption refused. A kelurahan's forwards
+    to a kecamatan's, which could then no longer close: neither is scheduled, opened or closed after that
+    (`starting`: scheduled or opened). Read from the year's stream (the log itself), under the city intake's
+    lock shared (services/locks.py)."""
     await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", INTAKE_LOCK, s.year)
     ended = await conn.fetchval(
         "SELECT event_type FROM events WHERE stream_id = $1 AND (event_type = $2"
         " OR (event_type = $3 AND data->>'forum' = $4)) ORDER BY global_position LIMIT 1",
         rkpd_rules.stream_id(s.year), event_tag(RkpdAdopted), event_tag(RkpdForumClosed), city_forums.FORUM_PD,
     )  # fmt: skip
+    if ended is None:
+        return
+    if starting or s.level != "kecamatan":
+        if ended == event_tag(RkpdAdopted):
+            raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: musyawarah kelurahan/desa dan kecamatan"
+                                         " RKPD %(year)d tidak dapat lagi dijadwalkan, dibuka atau ditutup, karena"
+                                         " hasilnya tidak dapat diteruskan lagi"), year=s.year))  # fmt: skip
+        raise DomainError(Message(N_("Forum Perangkat Daerah RKPD %(year)d sudah ditutup: musyawarah kelurahan/desa"
+                                     " dan kecamatan RKPD %(year)d tidak dapat lagi dijadwalkan, dibuka atau"
+                                     " ditutup, karena hasilnya tidak dapat diteruskan lagi"),
+                                  year=s.year))  # fmt: skip
     if ended == event_tag(RkpdAdopted):
         raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: hasil musyawarah kecamatan tidak dapat"
                                      " diteruskan lagi"), year=s.year))  # fmt: skip
-    if ended is not None:
-        raise DomainError(Message(N_("Forum Perangkat Daerah RKPD %(year)d sudah ditutup: hasil musyawarah"
-                                     " kecamatan tidak dapat diteruskan lagi"), year=s.year))  # fmt: skip
+    raise DomainError(Message(N_("Forum Perangkat Daerah RKPD %(year)d sudah ditutup: hasil musyawarah"
+                                 " kecamatan tidak dapat diteruskan lagi"), year=s.year))  # fmt: skip

@@ -66,7 +66,7 @@ def test_a_second_ballot_of_a_delegate_replaces_the_first() -> None:
 
 def test_nothing_is_accepted_after_close() -> None:
     forum = opened()
-    closed = reduce(f.evolve, f.decide(forum, f.CloseForum()), forum)
+    closed = reduce(f.evolve, f.decide(forum, f.CloseForum(ballots=(ballot(forum, "d1", "A"),))), forum)
     with pytest.raises(DomainError, match="sudah ditutup"):
         f.decide_ballot(closed, f.CastBallot(delegate_id="d1", approvals=("A",)))
     late = (f.RegisterDelegate(delegate_id="d3", name="C"), f.AdjustItem(item_id="A", reason="x", agreed_cost=1))
