@@ -43,12 +43,13 @@ def deadline(cycle: Cycle) -> dt.date | None:
     return window.opens - dt.timedelta(days=DAYS_BEFORE_KOTA) if window is not None else None
 
 
-def check_open(cycle: Cycle, today: dt.date, *, forum_pd_closed: bool, revising: bool = False) -> None:
-    """Whether a member may submit a pokir for the cycle today (`revising`: correct one the secretariat
+def check_open(cycle: Cycle, today: dt.date, *, year: int, forum_pd_closed: bool, revising: bool = False) -> None:
+    """Whether a member may submit a pokir for `year`'s cycle today (`revising`: correct one the secretariat
     returned, which may still be done after the deadline, for the Forum Perangkat Daerah to have it). Never
-    once the Forum Perangkat Daerah closed: the agencies take pokir up there, nowhere else."""
+    once the Forum Perangkat Daerah closed: the agencies take pokir up there, nowhere else. `year` names a
+    cycle not opened (`cycle` is then empty), as a proposal's refusal does (services/cycles.py)."""
     if not cycle.exists:
-        raise DomainError(N_("siklus RKPD tahun ini belum dibuka"))
+        raise DomainError(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
     if cycle.adopted:
         raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: pokok pikiran tidak diterima lagi"),
                                   year=cycle.year))  # fmt: skip

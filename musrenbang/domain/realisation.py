@@ -10,7 +10,8 @@ Stages move forward only (a stage may be skipped when nobody recorded it); progr
 times, never going down, and so may the amount spent (down, or beyond what the line may spend, only with
 the reason in the note: `_spent_errors`);
 `selesai` (at 100%) and `batal` end the line's story, and no photo of the work is taken after them. Dates
-never go back and never lie in the future: a milestone is what happened, not a plan.
+never go back, never lie in the future nor before the year's RKPD was adopted: a milestone is what
+happened to an RKPD line, not a plan.
 """
 
 from __future__ import annotations
@@ -102,9 +103,11 @@ def photo_errors(stage: str, count: int) -> dict[str, str | Message]:
     return {}
 
 
-def decide(state: LineProgress, command: RecordMilestone, *, line: RkpdLine | None, today: dt.date) -> list[Event]:
+def decide(state: LineProgress, command: RecordMilestone, *, line: RkpdLine | None, today: dt.date,
+           adopted_on: dt.date | None = None) -> list[Event]:  # fmt: skip
     """The milestone `command` records on a line of the adopted RKPD (`line`: the line as the latest
-    adoption froze it, None when the adopted list has no such line)."""
+    adoption froze it, None when the adopted list has no such line; `adopted_on`: the day the Musrenbang
+    Kota first adopted the year's RKPD, rkpd.adopted_day, None when the log does not say)."""
     line = check_line(line, command.by_agency)
     errors: dict[str, str | Message] = {}
     checks = bounds.Checks()
@@ -114,7 +117,7 @@ def decide(state: LineProgress, command: RecordMilestone, *, line: RkpdLine | No
     note = checks.text("note", command.note, bounds.REASON, multiline=True)
     contractor = checks.text("contractor", command.contractor or "", bounds.NAME) or None
     errors.update(checks.errors)
-    errors.update(_date_errors(state, command, today))
+    errors.update(_date_errors(state, command, today, adopted_on))
     if errors:
         raise ValidationFailed(errors)
     _check_order(state, stage)
@@ -166,7 +169,8 @@ def check_line(line: RkpdLine | None, by_agency: str | None) -> RkpdLine:
     return line
 
 
-def _date_errors(state: LineProgress, command: RecordMilestone, today: dt.date) -> dict[str, str | Message]:
+def _date_errors(state: LineProgress, command: RecordMilestone, today: dt.date, adopted_on: dt.date | None
+                 ) -> dict[str, str | Message]:  # fmt: skip
     for field, day in (("date", command.on), ("ends", command.ends)):
         try:
             bounds.date(day)
@@ -177,6 +181,9 @@ def _date_errors(state: LineProgress, command: RecordMilestone, today: dt.date) 
                                 year=command.year - 1)}  # fmt: skip
     if command.on > today:
         return {"date": N_("tanggal tidak boleh di masa depan: catat yang sudah terjadi")}
+    if adopted_on is not None and command.on < adopted_on:  # a KUA-PPAS before there was any RKPD
+        return {"date": Message(N_("tanggal tidak boleh sebelum RKPD ini ditetapkan di Musrenbang Kota (%(day)s)"),
+                                day=values.long_date(adopted_on))}  # fmt: skip
     if state.last_on is not None and command.on < state.last_on:
         return {"date": Message(N_("tanggal tidak boleh sebelum tahap sebelumnya (%(day)s)"),
                                 day=values.long_date(state.last_on))}  # fmt: skip

@@ -349,6 +349,14 @@ def _adopt(state: Rkpd, year: int, note: str, on: dt.date | None,
                        note=note, adopted_on=on)  # fmt: skip
 
 
+def adopted_day(state: Rkpd) -> dt.date | None:
+    """The day the Musrenbang Kota first adopted the year's RKPD (revision 1): nothing happened to an RKPD
+    line before it (realisation.decide). None before any adoption, or when the first was recorded before
+    adoptions kept their day. An amendment's own day does not count: it is often recorded late, on the day
+    it is entered, while its lines' budget steps went on."""
+    return state.adopted_on.get(1)
+
+
 def _enact(state: Rkpd, command: Enact, year: int) -> RkpdEnacted:
     """The latest adopted list, set in law. An amendment (a revision adopted after an enactment) needs a
     regulation of its own."""

@@ -39,11 +39,15 @@ GROUPED_IN_THREES = N_("titik hanya memisahkan ribuan, setiap tiga angka: misaln
 decimal mark, so "1.5" is neither 15 nor one and a half."""
 WRITE_NUMBER = N_("tulis angka, misalnya 150 atau 2,5")
 """What is no number at all is told this (a caller may say instead what its field holds)."""
-_QUANTITY = re.compile(r"(?P<sign>[+-]?)(?P<whole>[1-9][0-9]{0,2}(?:\.[0-9]{3})+|[0-9]+)(?:,(?P<part>[0-9]+))?")
+_QUANTITY = re.compile(r"(?P<sign>-?)(?P<whole>[1-9][0-9]{0,2}(?:\.[0-9]{3})+|[0-9]+)(?:,(?P<part>[0-9]+))?")
 """A quantity as Indonesian writes it (ASCII digits): plain or grouped by dots in threes, then perhaps a
 comma and the fraction ("1.500", "1.500,5", "0,25")."""
-_DOT_DECIMAL = re.compile(r"[+-]?[0-9]+\.[0-9]+")
+_DOT_DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
 """A decimal point where Indonesian writes a comma ("12.5")."""
+_PROGRAM_NUMBER = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
+"""A number as the API documents its strings (http/api.py): ASCII digits, perhaps a minus sign before them
+and a dot or a comma as the decimal mark. No exponent ("1e5"), no "+", no "_", no "inf" or "nan": what
+Decimal() also reads is not a number here."""
 
 
 def code_from_bytes(digest: bytes) -> str:
@@ -131,13 +135,26 @@ def parse_decimal(text: str | int | float | Decimal, *, places: int) -> str:
 
 
 def read_decimal(text: str | int | float | Decimal) -> Decimal:
-    """The number `text` is, read as programs write numbers (ASCII digits, a dot or a comma as the decimal
-    mark, perhaps an exponent), before any bound: `parse_decimal`'s reading, for a caller (the JSON API) that
-    must refuse what is no number here while the bounds and places stay its domain's to check. Decimal()
-    alone also reads ٣٠٠, １２ and 1_000."""
-    raw = str(text).strip().replace(",", ".")
+    """The number `text` is, read as programs write numbers, before any bound: `parse_decimal`'s reading,
+    for a caller (the JSON API) that must refuse what is no number here while the bounds and places stay its
+    domain's to check. A string is read only in the form the API documents (`_PROGRAM_NUMBER`: ASCII
+    digits, a dot or a comma as the decimal mark): Decimal() alone also reads ٣٠٠, １２, 1_000, +5, inf and
+    1e5, which a person typing "1e5" for a volume never meant as 100000. A number (a JSON number, a stored
+    value) is taken as it is, whatever Python writes it as (1e+16).
+
+        >>> read_decimal("2,5"), read_decimal(-6.5)
+        (Decimal('2.5'), Decimal('-6.5'))
+        >>> read_decimal("1e5")
+        Traceback (most recent call last):
+        ...
+        ValueError: tulis angka, misalnya 150 atau 2,5
+    """
+    raw = str(text).strip()
     if len(raw) > 40:
         raise ValueError(N_("angka terlalu panjang"))
+    if isinstance(text, str) and not _PROGRAM_NUMBER.fullmatch(raw):
+        raise ValueError(WRITE_NUMBER)
+    raw = raw.replace(",", ".")
     if not raw.isascii() or "_" in raw:
         raise ValueError(WRITE_NUMBER)
     try:
@@ -183,7 +200,8 @@ def parse_quantity(text: str | int | float | Decimal, *, places: int = 3) -> str
         parse_decimal(raw, places=places)  # advice that would itself be refused (1.23456 → 1,23456) is not given
         raise ValueError(Message(N_("koma adalah tanda desimal, titik hanya memisahkan ribuan: tulis %(typed)s"),
                                  typed=raw.replace(".", ",")))  # fmt: skip
-    raise ValueError(GROUPED_IN_THREES if "." in raw else WRITE_NUMBER)
+    # Only digits, dots and commas (and a minus) are a dot misplaced; "+1.500" or "1.5e3" is no number here.
+    raise ValueError(GROUPED_IN_THREES if "." in raw and re.fullmatch(r"-?[0-9.,]+", raw) else WRITE_NUMBER)
 
 
 def parse_agreed(cost: str, volume: str) -> tuple[int | None, str | None, dict[str, str]]:

@@ -63,19 +63,22 @@ class ErrorOut(msgspec.Struct, kw_only=True):
     errors: Annotated[dict[str, str] | None, msgspec.Meta(
         description="422: one message per field that needs correcting, every one at once, each keyed by the"
                     " field's path in the body (`volume`, `proposer.phone`)")] = None  # fmt: skip
-    detail: Annotated[str | None, msgspec.Meta(description="400: what could not be read")] = None
+    detail: Annotated[str | None, msgspec.Meta(
+        description="400, or a 422 from the declared limits: what could not be read, in the decoder's words (for"
+                    " developers)")] = None  # fmt: skip
     details: Annotated[list[dict[str, Any]] | dict[str, Any] | None, msgspec.Meta(
-        description="400: which field or header, when known")] = None  # fmt: skip
+        description="400, or a 422 from the declared limits: which field or header, when known")] = None  # fmt: skip
 
 
 _REFUSALS = {
-    400: "The request could not be read (not JSON, a wrong type, an unknown field, a missing header)",
+    400: "The request could not be read (not JSON, not an object, an unknown field, a wrong parameter or header)",
     403: "Wrong revision secret, or not allowed",
     404: "No such proposal (or kelurahan, or open cycle)",
     409: "Not possible in the proposal's state, or the Idempotency-Key was used for another body",
     413: "The body is too large",
     415: "The body is not JSON: send it as `application/json`",
-    422: "A field needs correcting (`errors` says which and why)",
+    422: "A field needs correcting (`errors` says which and why: a value out of the declared limits, of the"
+         " wrong kind or missing, or refused by the domain)",
     429: "Too many submissions or photos from this address; see Retry-After",
     503: "Busy; try again after Retry-After (an Idempotency-Key makes that safe)",
 }
@@ -188,12 +191,16 @@ class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         """Each decimal as the text of the `Decimal` these fields once were (150 and "150" both "150", 2.5
         "2.5"): what the idempotency fingerprints of this body and of a pokir's (its builtins) have always
         seen, so that a request retried across an upgrade is still the same request, not a key reused. A
-        string that is no number as programs write them stays as sent, for `read` to refuse."""
+        string that is no number as programs write them stays as sent, for `read` to refuse; so does a
+        number whose Decimal text has an exponent (0.0000001 is "1E-7"), which a string may not have
+        (values.read_decimal): a latitude a ten-millionth of a degree off the equator is still taken."""
         for name in ("volume", "latitude", "longitude"):
             value = getattr(self, name)
             if value is not None:
                 with contextlib.suppress(ValueError):
-                    setattr(self, name, str(values.read_decimal(value)))
+                    text = str(values.read_decimal(value))
+                    if "E" not in text:
+                        setattr(self, name, text)
 
     def as_input(self) -> rules.ProposalInput:
         """The content for the domain; ValidationFailed when the volume is a string that is no number (only

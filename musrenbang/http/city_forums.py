@@ -219,6 +219,15 @@ def _too_many_parts(text: str) -> str | None:
     return None
 
 
+def _unknown_kind(participants: tuple[rules.ParticipantInput, ...]) -> str | None:
+    """The message for the first participant whose kind is none of the form's words, in those words (the
+    help text's): the rules' own refusal names the API's (agency … other), which the form does not show."""
+    for n, p in enumerate(participants, start=1):
+        if p.kind not in rules.PARTICIPANT_KINDS:
+            return Message(N_("peserta ke-%(n)d: jenis peserta opd, dprd, kecamatan atau lainnya"), n=n)
+    return None
+
+
 FORM_FIELDS = ("held_on", "starts_at", "place", "chair", "participants", "agenda", "minutes")
 
 
@@ -243,12 +252,15 @@ def schedule_from_form(year: int, forum: str, entered: dict[str, str]
         starts_at = values.parse_clock(entered["starts_at"])
     except ValueError:
         starts_at, unreadable["starts_at"] = None, N_("tulis jam mulai dengan jam dan menit, misalnya 09:00")
+    participants = parse_participants(entered["participants"])
     if (parts := _too_many_parts(entered["participants"])) is not None:
         unreadable["participants"] = parts
+    elif (kind := _unknown_kind(participants)) is not None:
+        unreadable["participants"] = kind
     agenda = tuple(x.strip() for x in entered["agenda"].splitlines() if x.strip())
     command = rules.ScheduleCityForum(year=year, forum=forum, held_on=held_on, place=entered["place"],
-                                      chair=entered["chair"], participants=parse_participants(entered["participants"]),
-                                      agenda=agenda, starts_at=starts_at)  # fmt: skip
+                                      chair=entered["chair"], participants=participants, agenda=agenda,
+                                      starts_at=starts_at)  # fmt: skip
     return command, unreadable
 
 

@@ -8,13 +8,14 @@ from urllib.parse import quote
 
 import asyncpg
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException, ValidationException
 from litestar.response import Redirect, Template
 
 from musrenbang.domain import values
 from musrenbang.domain.access import Forbidden
 from musrenbang.domain.errors import N_, DomainError, NotFound, UnreadableFile, ValidationFailed
 from musrenbang.eventlog.store import ConcurrencyError, IdempotencyKeyReused
+from musrenbang.http import conversion_errors
 from musrenbang.http.edge import EmptyBody
 from musrenbang.http.i18n import translate
 from musrenbang.http.ratelimit import RateLimited
@@ -92,7 +93,10 @@ def _wants_json(request: Request) -> bool:
 
 
 def _respond(request: Request, status: int, code: str, message: str, errors: dict[str, str] | None = None,
-             headers: dict[str, str] | None = None, again: str | None = None) -> Response:  # fmt: skip
+             headers: dict[str, str] | None = None, again: str | None = None,
+             extra: dict[str, object] | None = None) -> Response:  # fmt: skip
+    """The refusal as JSON for the API (with `extra` keys for developers: what Litestar said), a page for
+    people."""
     # One line per refused request: a client's mistake is not the server's error (a fuzzer's 15,000
     # requests once wrote 6 MB of tracebacks). Real server errors are logged, with theirs, by server_error.
     log.log(logging.WARNING if status >= 500 else logging.INFO, "%d %s %s: %s: %s", status, request.method,
@@ -102,6 +106,7 @@ def _respond(request: Request, status: int, code: str, message: str, errors: dic
         body: dict[str, object] = {"error": code, "message": text}
         if errors:
             body["errors"] = {field: translate(request, m) for field, m in errors.items()}
+        body.update(extra or {})
         return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
     response: Template = page(request, "error.html", status=status, message=text, status_code=status, again=again)
     if headers:
@@ -157,11 +162,19 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
             415: "unsupported_media_type"}.get(status, "error")  # fmt: skip
     if _wants_json(request) and status == 400:
-        # Decoding and parameter errors: Litestar's own text says which field or header is wrong.
-        body: dict[str, object] = {"error": code, "message": translate(request, message), "detail": exc.detail}
+        # Decoding and parameter errors: Litestar's own text (`detail`, `details`) says which field or header
+        # is wrong, for developers. A field of the body outside the edge's constraints is a field to correct,
+        # answered as the domain's own checks answer (422, one message per field, http/conversion_errors.py);
+        # a parameter, a field no body here has, a body that is not one are told in the reader's language.
+        extra: dict[str, object] = {"detail": exc.detail}
         if isinstance(exc.extra, (list, dict)) and exc.extra:
-            body["details"] = exc.extra
-        return Response(body, status_code=status, media_type=MediaType.JSON)
+            extra["details"] = exc.extra
+        if isinstance(exc, ValidationException):
+            if (errors := conversion_errors.field_errors(exc)) is not None:
+                invalid = ValidationFailed(errors)
+                return _respond(request, 422, invalid.code, invalid.message, invalid.errors, extra=extra)
+            message = conversion_errors.refusal(request, exc)
+        return _respond(request, status, code, message, extra=extra)
     return _respond(request, status, code, message, headers=getattr(exc, "headers", None))
 
 

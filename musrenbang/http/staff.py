@@ -80,7 +80,7 @@ class ProposalStaffApi(Controller):
         volume = None
         if data.agreed_volume is not None:
             try:
-                volume = values.parse_decimal(str(data.agreed_volume), places=3)
+                volume = values.parse_decimal(data.agreed_volume, places=3)
             except ValueError as exc:
                 raise ValidationFailed({"agreed_volume": exc.args[0]}) from None
         command = rules.VerifyProposal(code=code, decision=data.decision, reason=data.reason, agreed_volume=volume,
@@ -261,7 +261,7 @@ class ForumStaffApi(Controller):
         volume = None
         if data.agreed_volume is not None:
             try:
-                volume = values.parse_decimal(str(data.agreed_volume), places=3)
+                volume = values.parse_decimal(data.agreed_volume, places=3)
             except ValueError as exc:
                 raise ValidationFailed({"agreed_volume": exc.args[0]}) from None
         command = forum_rules.AdjustItem(item_id=data.item_id, reason=data.reason, agreed_volume=volume,

@@ -53,7 +53,7 @@ class PokirService:
         (`cycle`: the year's cycle, when the caller has just read it on `conn`)."""
         city_level, _ = await load(self._store, RKPD, rkpd_rules.stream_id(year), conn)
         rules.check_open(cycle if cycle is not None else await cycles.load_cycle(self._store, year, conn), day,
-                         revising=revising,
+                         year=year, revising=revising,
                          forum_pd_closed=city_forums.FORUM_PD in city_level.forums_closed)  # fmt: skip
 
     async def _still_taken(self, conn: asyncpg.Connection, year: int, day: dt.date, *, revising: bool) -> None:

@@ -105,7 +105,7 @@ class ProposalService:
         its coordinate bounds). `cycle`: that cycle, if the caller has just read it from the log."""
         state = cycle if cycle is not None and cycle.year == year else await cycles.load_cycle(self._store, year)
         if not state.exists:
-            raise NotFound(N_("siklus perencanaan tahun ini belum dibuka"))
+            raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
         city = await city_service.required(self._store)
         return rules.validate_content(raw, kelurahan=await self.kelurahan_codes(),
                                       priority_programs=len(state.priority_programs), area=city.bounds,

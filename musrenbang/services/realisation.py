@@ -46,7 +46,7 @@ class RealisationService:
         those withdrawn since, which take no milestone or photo (until the RKPD is adopted again without
         them: then they are not adopted at all)."""
         state, _ = await load(self._store, RKPD, rkpd_rules.stream_id(year), conn)
-        return {line.line_id: line for line in state.adopted if withdrawn_too or line.line_id in state.lines}
+        return _adopted(state, withdrawn_too=withdrawn_too)
 
     async def record(self, command: rules.RecordMilestone, metadata: Metadata,
                      idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
@@ -105,7 +105,8 @@ class RealisationService:
 
     async def _decide(self, commands: Sequence[rules.RecordMilestone], year: int, numbers: Sequence[int] | None,
                       conn: asyncpg.Connection | None = None) -> list[Append]:  # fmt: skip
-        adopted = await self.adopted_lines(year, conn, withdrawn_too=False)
+        rkpd, _ = await load(self._store, RKPD, rkpd_rules.stream_id(year), conn)
+        adopted = _adopted(rkpd, withdrawn_too=False)
         today = cycles.today()
         states: dict[str, tuple[rules.LineProgress, StreamHead]] = {}
         decided: dict[str, list[Event]] = {}
@@ -116,7 +117,8 @@ class RealisationService:
                 states[stream] = await load(self._store, LINE, stream, conn)
             state, head = states[stream]
             try:
-                events = rules.decide(state, command, line=adopted.get(command.line_id), today=today)
+                events = rules.decide(state, command, line=adopted.get(command.line_id), today=today,
+                                      adopted_on=rkpd_rules.adopted_day(rkpd))  # fmt: skip
             except ValidationFailed as exc:
                 if numbers is None:
                     raise
@@ -167,6 +169,10 @@ class RealisationService:
         return tuple(MilestonePhoto(photo_id=i, sha256=found[i]["sha256"], content_type=found[i]["content_type"],
                                     width=found[i]["width"], height=found[i]["height"], size=found[i]["size"])
                      for i in ids)  # fmt: skip
+
+
+def _adopted(state: rkpd_rules.Rkpd, *, withdrawn_too: bool) -> dict[str, RkpdLine]:
+    return {line.line_id: line for line in state.adopted if withdrawn_too or line.line_id in state.lines}
 
 
 def photo_id_of(year: int, line_id: str, photo: ProcessedPhoto) -> str:

@@ -212,7 +212,7 @@ class RkpdService:
                 return count
             if attempt == 0:
                 await require_fresh(self._read_models, ["cycles"])
-        raise DomainError(N_("siklus RKPD tahun ini belum dibuka"))
+        raise DomainError(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
 
     async def execute(self, year: int, command: rules.Command, metadata: Metadata,
                       idempotency_key: str | None = None, on: dt.date | None = None) -> AppendResult:  # fmt: skip

@@ -48,13 +48,15 @@ def test_format_characters_are_dropped_from_what_is_kept() -> None:
     assert bounds.clean_text("Jalan\u200b \u200b rusak", max_length=40) == "Jalan rusak"  # then spaces collapse
     assert bounds.clean_text("\ufeffBaris satu\r\n\u2066baris dua\u2069", max_length=40,
                              multiline=True) == "Baris satu\nbaris dua"  # fmt: skip
-    assert bounds.clean_text("Keluarga 👨\u200d👩\u200d👧", max_length=40) == "Keluarga 👨👩👧"  # falls apart, legibly
+    assert bounds.clean_text("Keluarga 👨\u200d👩\u200d👧", max_length=40) == "Keluarga 👨\u200d👩\u200d👧"  # one emoji
+    assert bounds.clean_text("Jalan\u200d rusak\u200d", max_length=40) == "Jalan rusak"  # joining no emoji
 
 
 def test_blank_letters_and_braille_blanks_are_dropped_from_what_is_kept() -> None:
     assert bounds.clean_text("\u3164Jalan\u2800rusak\uffa0", max_length=40) == "Jalanrusak"
     assert bounds.clean_text("Jalan \u3164 \u2800 rusak", max_length=40) == "Jalan rusak"
-    assert bounds.clean_text("Taman \u2764\ufe0f", max_length=40) == "Taman \u2764"  # text presentation, legible
+    assert bounds.clean_text("Taman \u2764\ufe0f", max_length=40) == "Taman \u2764\ufe0f"  # a red heart, kept
+    assert bounds.clean_text("Taman\ufe0f \u2764\ufe0f\ufe0f", max_length=40) == "Taman \u2764\ufe0f"  # no other
     assert bounds.clean_text("\u1100\u1161", max_length=40) == "\u1100\u1161"  # Hangul jamo themselves are kept
 
 
@@ -75,7 +77,9 @@ def test_a_text_is_empty_exactly_when_nothing_in_it_shows(text: str) -> None:
     except ValueError:  # NUL, control characters, surrogates
         return
     assert (cleaned == "") == (not any(map(_seen, text)))
-    assert all(_seen(c) or c.isspace() for c in cleaned)
+    # What holds an emoji together is kept beside it (tests/domain/test_emoji_s26.py: only there).
+    glue = ("\u200d", "\ufe0e", "\ufe0f", *map(chr, range(0xE0020, 0xE0080)))
+    assert all(_seen(c) or c.isspace() or c in glue for c in cleaned)
 
 
 @pytest.mark.parametrize("field", ["title", "unit", "address"])

@@ -50,17 +50,18 @@ def _cycle(kota_opens: dt.date | None, adopted: bool = False) -> cycle.Cycle:
 def test_the_deadline_is_a_week_before_the_musrenbang_kota() -> None:
     state = _cycle(dt.date(2026, 3, 22))
     assert pokir.deadline(state) == dt.date(2026, 3, 15)
-    pokir.check_open(state, dt.date(2026, 3, 15), forum_pd_closed=False)  # the last day still counts
+    pokir.check_open(state, dt.date(2026, 3, 15), year=2027, forum_pd_closed=False)  # the last day still counts
     with pytest.raises(DomainError, match="batas penyampaian"):
-        pokir.check_open(state, dt.date(2026, 3, 16), forum_pd_closed=False)
-    pokir.check_open(state, dt.date(2026, 3, 16), forum_pd_closed=False, revising=True)  # a returned one: still
+        pokir.check_open(state, dt.date(2026, 3, 16), year=2027, forum_pd_closed=False)
+    # A returned one: still.
+    pokir.check_open(state, dt.date(2026, 3, 16), year=2027, forum_pd_closed=False, revising=True)
     with pytest.raises(DomainError, match="Forum Perangkat Daerah"):
-        pokir.check_open(state, dt.date(2026, 3, 1), forum_pd_closed=True, revising=True)
-    pokir.check_open(_cycle(None), dt.date(2030, 1, 1), forum_pd_closed=False)  # no calendar: until adoption
+        pokir.check_open(state, dt.date(2026, 3, 1), year=2027, forum_pd_closed=True, revising=True)
+    pokir.check_open(_cycle(None), dt.date(2030, 1, 1), year=2027, forum_pd_closed=False)  # no calendar: until adoption
     with pytest.raises(DomainError, match="sudah ditetapkan"):
-        pokir.check_open(_cycle(None, adopted=True), TODAY, forum_pd_closed=False)
-    with pytest.raises(DomainError):
-        pokir.check_open(cycle.Cycle(), TODAY, forum_pd_closed=False)  # no cycle at all
+        pokir.check_open(_cycle(None, adopted=True), TODAY, year=2027, forum_pd_closed=False)
+    with pytest.raises(DomainError, match="^siklus RKPD 2027 belum dibuka$"):
+        pokir.check_open(cycle.Cycle(), TODAY, year=2027, forum_pd_closed=False)  # no cycle at all
 
 
 def test_a_reses_is_held_before_today_and_not_too_long_before_the_plan() -> None:

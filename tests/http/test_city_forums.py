@@ -94,7 +94,7 @@ async def test_bad_schedules_answer_4xx_in_indonesian_and_write_nothing(city: Ci
         ({"held_on": "1900-01-01"}, 422, "held_on"),
         ({"held_on": "2020-05-31"}, 422, "held_on"),  # the day before the stage's window opens (tests/cycles.py)
         ({"starts_at": "09:00:30"}, 422, "starts_at"),  # the city's wall clock: hours and minutes
-        ({"held_on": "kemarin"}, 400, None),
+        ({"held_on": "kemarin"}, 422, "held_on"),  # no date: a field to correct (s26)
         ({"extra": 1}, 400, None),
     ]
     for fields, status, field in wrong:
