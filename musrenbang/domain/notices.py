@@ -11,9 +11,14 @@ proposer only what only the proposer can do (`Notice.follower_body`).
 A quoted reason or name is cut at a word when long, and a sentence never ends in "…." (`_said`).
 An RKPD line is named by its name and code; the name is not in the milestone's event, so whoever calls
 `notices` gives it (`line_name`, eventlog/outbox.py reads it from the line's adoption in the log).
+
+When a proposal's story has ended, so that no event to come will tell its followers anything, is
+`proposal_news_ended`'s (asking to follow such a proposal makes nothing: services/following.py).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import msgspec
 
@@ -29,6 +34,8 @@ from musrenbang.domain.events import (
     RkpdMilestoneRecorded,
     RkpdProposalDeclined,
 )
+from musrenbang.domain.proposal import DITOLAK, MASUK_RKPD, TIDAK_DIPROSES, TIDAK_TERAKOMODASI
+from musrenbang.domain.realisation import FINAL as LINE_FINAL
 from musrenbang.domain.rules import REASON_LABELS
 from musrenbang.domain.values import long_date
 
@@ -69,9 +76,14 @@ def line_subject(year: int, line_id: str) -> str:
     return f"rkpd/{year}/{line_id}"
 
 
-def notices(event: Event, *, line_name: str | None = None) -> list[Notice]:
+def notices(event: Event, *, line_name: str | None = None, adopted_before: Mapping[str, str] | None = None,
+            line_stages: Mapping[str, str] | None = None) -> list[Notice]:  # fmt: skip
     """The messages `event` sends (none for most events). `line_name`: the name (sub-kegiatan) of the RKPD
-    line a milestone is about, as adopted; without it the line is named by its code alone."""
+    line a milestone is about, as adopted; without it the line is named by its code alone. For an RKPD
+    adopted again (an amendment: `revision` after 1), `adopted_before`: the line each proposal was in
+    in the revision adopted before it (proposal code -> line id), and `line_stages`: the stage of the
+    latest milestone of each line that has one, at least of the lines taking in a proposal they did not
+    have then (`_adopted`); eventlog/outbox.py reads both from the log."""
     match event:
         case ProposalSubmitted():
             return [_proposal(event.code, "submitted", f"Usulan Anda untuk RKPD {event.year} tercatat dengan kode"
@@ -109,23 +121,78 @@ def notices(event: Event, *, line_name: str | None = None) -> list[Notice]:
             return [_proposal(event.code, "not_in_rkpd", f"Usulan {event.code} tidak diakomodasi dalam RKPD"
                               f" {event.year}: {_said(event.reason)}")]  # fmt: skip
         case RkpdAdopted():
-            return _adopted(event)
+            return _adopted(event, adopted_before, line_stages or {})
         case RkpdMilestoneRecorded():
             return _milestone(event, line_name)
     return []
 
 
-def _adopted(event: RkpdAdopted) -> list[Notice]:
-    """Each origin is told once that it is in the RKPD, at the first adoption that has it (a later
-    revision tells only the proposals it adds)."""
+def _adopted(event: RkpdAdopted, before: Mapping[str, str] | None, stages: Mapping[str, str]) -> list[Notice]:
+    """Each origin is told once that it is in the RKPD, at the first adoption that has it.
+
+    An amendment (a revision after the first, with `before`: where each proposal was in the revision
+    adopted before it) tells only the proposals whose place in the RKPD it changed, each in words of what
+    changed: one moved to another line is told which, and one new to the list that it is in (once a year,
+    as at the first adoption). A proposal in the same line as before is told nothing, however that line
+    changed: whoever began following it since knows where it stands from its page, and its line's
+    milestones tell the rest; the first adoption's "next: budgeting" told again would be stale (its line may
+    be budgeted, under way or finished by then). One taken out of the list was declined by its agency
+    (an adoption leaves no proposal undecided, and a declined one goes into no line), and told so then
+    (RkpdProposalDeclined). "Next: budgeting" only where the line is still to be budgeted; a line further
+    on says how far (`stages`, its latest milestone). Without `before` every origin is told as at a first
+    adoption (once a year)."""
+    amended = event.revision > 1 and before is not None
     out = []
     for line in event.lines:
+        then = _line_then(stages.get(line.line_id))
         for code in line.origins:
-            text = (f"Usulan {code} masuk RKPD {event.year}: {_short(line.sub_kegiatan, 80)}, pagu"
-                    f" {_rupiah(line.pagu)}. Berikutnya: penganggaran dalam APBD.")  # fmt: skip
+            was = before.get(code) if before is not None and amended else None
+            if amended and was == line.line_id:
+                continue
+            if not amended:
+                text = (f"Usulan {code} masuk RKPD {event.year}: {_short(line.sub_kegiatan, 80)}, pagu"
+                        f" {_rupiah(line.pagu)}.{then}")  # fmt: skip
+            elif was is None:
+                text = _named(f"Usulan {code} masuk perubahan RKPD {event.year}: ", line.sub_kegiatan,
+                              f", pagu {_rupiah(line.pagu)}.{then}",
+                              f"Usulan {code} masuk perubahan RKPD {event.year} ({line.line_id}), pagu"
+                              f" {_rupiah(line.pagu)}.{then}")  # fmt: skip
+            else:
+                moved = _named(f"Perubahan RKPD {event.year} memindahkan usulan {code} ke kegiatan “",
+                               line.sub_kegiatan, f"”, pagu {_rupiah(line.pagu)}.{then}",
+                               f"Perubahan RKPD {event.year} memindahkan usulan {code} ke kegiatan"
+                               f" {line.line_id}, pagu {_rupiah(line.pagu)}.{then}")  # fmt: skip
+                title = f"Usulan {code} pindah kegiatan dalam perubahan RKPD {event.year}"
+                out.append(Notice(subject=code, purpose="in_rkpd", title=title, body=moved))
+                continue
             out.append(Notice(subject=code, purpose="in_rkpd", title=f"Usulan {code} masuk RKPD {event.year}",
                               body=text, once=f"in_rkpd:{event.year}"))  # fmt: skip
     return out
+
+
+_LINE_FURTHER = {
+    "apbd": "dianggarkan dalam APBD",
+    "dpa": "dianggarkan dalam APBD",
+    "kontrak": "mulai dikerjakan",
+    "pelaksanaan": "mulai dikerjakan",
+    "selesai": "selesai dikerjakan",
+    "batal": "dibatalkan",
+}
+"""How far a line past its budgeting has come (domain/realisation.STAGES), as a proposal coming into it is
+told (`_line_then`)."""
+
+
+def _line_then(stage: str | None) -> str:
+    """What comes next for a line at `stage` (its latest milestone; None: none yet), or how far it is past
+    budgeting.
+
+    >>> _line_then(None), _line_then("kua_ppas")
+    (' Berikutnya: penganggaran dalam APBD.', ' Berikutnya: penganggaran dalam APBD.')
+    >>> _line_then("dpa"), _line_then("pelaksanaan")
+    (' Kegiatan ini sudah dianggarkan dalam APBD.', ' Kegiatan ini sudah mulai dikerjakan.')
+    """
+    further = _LINE_FURTHER.get(stage or "")
+    return f" Kegiatan ini sudah {further}." if further else " Berikutnya: penganggaran dalam APBD."
 
 
 _MILESTONE_NEWS = {
@@ -218,6 +285,42 @@ def closed_unprocessed(code: str, year: int, reason: str) -> Notice:
                   body=f"RKPD {year} ditetapkan ketika usulan {code} {_UNPROCESSED.get(reason, 'belum diproses')}:"
                        " usulan ditutup tanpa keputusan. Kebutuhan ini dapat diusulkan lagi untuk tahun berikutnya"
                        " lewat halaman lacak.")  # fmt: skip
+
+
+PROPOSAL_FINAL = frozenset({DITOLAK, TIDAK_TERAKOMODASI, TIDAK_DIPROSES})
+"""Statuses (as the proposals read model has them) after which nothing more is ever told about a proposal:
+rejected at verification (only a proposal waiting for verification is verified, only a returned one revised,
+and a rejected one is neither merged nor put on any agenda); not accommodated (not selected at a forum:
+forwarded to none, and a forum's agenda takes only accepted or forwarded proposals; or declined by the
+agencies, for good: a declined proposal is passed on to no agency and goes into no line); closed without a
+decision when its year's RKPD was adopted (nothing is decided on a proposal of an adopted year, and the
+closing is told once). Proposing it again for a later year (ProposalCarriedOver) tells its followers
+nothing: the need goes on as a new proposal, with followers of its own."""
+
+
+def proposal_news_ended(status: str | None, line_stage: str | None = None) -> str | None:
+    """What ended a proposal's news, or None while some may still come: its status when final
+    (`PROPOSAL_FINAL`), or, for one in the RKPD, the final stage of the line it went into (`line_stage`,
+    domain/realisation.FINAL: finished or dropped; such a line is neither changed nor withdrawn any more,
+    services/rkpd.py, so its proposals stay in it, and it records no milestone more). Judge a merged
+    duplicate by the proposal it lives in: its news is that one's.
+
+    Not ended: anything still waiting for a decision, returned (it may be revised), forwarded (an adopted
+    RKPD may still take it into a line, or decline it, in an amendment, after a line that had it was
+    withdrawn), in the RKPD with its line still to be budgeted or at work, or with no line known.
+
+    >>> [proposal_news_ended(s) for s in ("ditolak", "tidak_terakomodasi", "tidak_diproses", "dikembalikan")]
+    ['ditolak', 'tidak_terakomodasi', 'tidak_diproses', None]
+    >>> [proposal_news_ended("masuk_rkpd", stage) for stage in (None, "apbd", "pelaksanaan", "selesai", "batal")]
+    [None, None, None, 'selesai', 'batal']
+    >>> proposal_news_ended("diteruskan", "selesai"), proposal_news_ended("digabungkan")
+    (None, None)
+    """
+    if status in PROPOSAL_FINAL:
+        return status
+    if status == MASUK_RKPD and line_stage in LINE_FINAL:
+        return line_stage
+    return None
 
 
 def _proposal(code: str, purpose: str, body: str) -> Notice:

@@ -25,6 +25,10 @@ proposal keep their own page as link (`_FOLLOW_ON`): that proposal is not theirs
 An RKPD line's milestone names the line: its name (sub-kegiatan) is not in the milestone's event, so it is
 read from the line's latest adoption in the log (`_LINE_NAMES`), in the append's transaction.
 
+An RKPD adopted again (an amendment) tells only what it changed for each proposal (domain/notices.py): what
+changed is read from the revision adopted before it in the log, with how far the lines it tells of have
+come (`_ADOPTED_BEFORE`), in one read, in the append's transaction.
+
 The addresses come from `subscriptions` (personal data) by a join in the database: they never pass
 through the event, its metadata, or this process's logs.
 """
@@ -36,8 +40,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from musrenbang.domain import rkpd
-from musrenbang.domain.events import Event, RkpdMilestoneRecorded
+from musrenbang.domain import realisation, rkpd
+from musrenbang.domain.events import Event, RkpdAdopted, RkpdMilestoneRecorded
 from musrenbang.domain.notices import Notice, notices
 from musrenbang.eventlog import codec
 
@@ -105,8 +109,41 @@ ORDER BY l->>'line_id', e.stream_version DESC
 """
 
 
+# An RKPD adopted again (revision $2 + 1 of stream $1): where each proposal was in the revision adopted before
+# it, and the stage of the latest milestone of each line ($4, its realisation stream $5) taking in a proposal
+# ($3) it did not have then; one row per proposal before (stage NULL), one per such line (code NULL).
+_ADOPTED_BEFORE = """
+WITH before AS (
+    SELECT o.code, l->>'line_id' AS line_id
+    FROM events e CROSS JOIN LATERAL jsonb_array_elements(e.data->'lines') AS l
+         CROSS JOIN LATERAL jsonb_array_elements_text(l->'origins') AS o(code)
+    WHERE e.stream_id = $1 AND e.event_type = 'rkpd.adopted' AND (e.data->>'revision')::int = $2
+), taking AS (
+    SELECT DISTINCT n.line_id, n.stream FROM unnest($3::text[], $4::text[], $5::text[]) AS n(code, line_id, stream)
+    WHERE NOT EXISTS (SELECT 1 FROM before b WHERE b.code = n.code AND b.line_id = n.line_id)
+)
+SELECT b.code, b.line_id, NULL AS stage FROM before b
+UNION ALL
+SELECT NULL, t.line_id, (SELECT m.data->>'stage' FROM events m WHERE m.stream_id = t.stream
+                         AND m.event_type = 'rkpd.milestone_recorded' ORDER BY m.stream_version DESC LIMIT 1)
+FROM taking t
+"""
+
+
+async def _adopted_before(conn: asyncpg.Connection, event: RkpdAdopted) -> tuple[dict[str, str], dict[str, str]]:
+    """For an RKPD adopted again: each proposal's line in the revision adopted before, and the stage of the
+    lines it tells of (domain/notices.notices' `adopted_before` and `line_stages`), in one read of the log."""
+    taken = [(code, line.line_id) for line in event.lines for code in line.origins]
+    streams = [realisation.stream_id(event.year, line_id) for _, line_id in taken]
+    rows = await conn.fetch(_ADOPTED_BEFORE, rkpd.stream_id(event.year), event.revision - 1,
+                            [code for code, _ in taken], [line_id for _, line_id in taken], streams)  # fmt: skip
+    before = {r["code"]: r["line_id"] for r in rows if r["code"] is not None}
+    return before, {r["line_id"]: r["stage"] for r in rows if r["code"] is None and r["stage"] is not None}
+
+
 async def _told(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Event]]) -> list[tuple[uuid.UUID, Notice]]:
-    """The notices of `events`, each with its event's id: an RKPD line's milestone names the line."""
+    """The notices of `events`, each with its event's id: an RKPD line's milestone names the line; an RKPD
+    adopted again tells what changed since the revision before (`_adopted_before`)."""
     wanted: dict[int, set[str]] = {}
     for _, event in events:
         if isinstance(event, RkpdMilestoneRecorded):
@@ -118,6 +155,10 @@ async def _told(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Even
                 names[(year, row["line_id"])] = row["name"]
     told: list[tuple[uuid.UUID, Notice]] = []
     for event_id, event in events:
+        if isinstance(event, RkpdAdopted) and event.revision > 1:
+            before, stages = await _adopted_before(conn, event)
+            told.extend((event_id, n) for n in notices(event, adopted_before=before, line_stages=stages))
+            continue
         name = names.get((event.year, event.line_id)) if isinstance(event, RkpdMilestoneRecorded) else None
         told.extend((event_id, n) for n in notices(event, line_name=name))
     return told

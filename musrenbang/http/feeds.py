@@ -39,6 +39,7 @@ from litestar.exceptions import NotFoundException
 from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain.errors import N_
+from musrenbang.domain.values import grouped
 from musrenbang.http.city_context import city_of
 from musrenbang.http.i18n import day_in, language, translations
 from musrenbang.http.render import number, rupiah
@@ -65,16 +66,29 @@ MILESTONE_LABELS = {
 }
 
 
+def _one_or_other(singular: str, plural: str, n: int) -> str:
+    """A plural message without a catalog (the source language's own words)."""
+    return singular if n == 1 else plural
+
+
 @dataclasses.dataclass(frozen=True)
 class Words:
-    """What a feed's texts need: the reader's language, its gettext, and the city's agency names."""
+    """What a feed's texts need: the reader's language, its gettext and ngettext (`plurals`), and the
+    city's agency names."""
 
     lang: str
     gettext: Callable[[str], str]
     agency_name: Callable[[str], str]
+    plurals: Callable[[str, str, int], str] = _one_or_other
 
     def __call__(self, message: str, **params: object) -> str:
         text = self.gettext(message)
+        return text % params if params else text
+
+    def ngettext(self, singular: str, plural: str, num: int, **params: object) -> str:
+        """A message that says a count, `%(num)d`, in the form the reader's language gives it, the count
+        grouped as every other figure (as the pages write it: http/i18n.Grouped)."""
+        text = self.plurals(singular, plural, num).replace("%(num)d", grouped(num))
         return text % params if params else text
 
     def day(self, day: dt.date | str | None) -> str:
@@ -193,7 +207,8 @@ async def _settled(read: Callable[[], Awaitable[list[feed_views.Change]]]) -> li
 
 
 def _words(request: Request) -> Words:
-    return Words(language(request), translations(request).gettext, city_of(request).agency_name)
+    catalog = translations(request)
+    return Words(language(request), catalog.gettext, city_of(request).agency_name, catalog.ngettext)
 
 
 def _public_url(request: Request) -> str:
@@ -302,8 +317,10 @@ def _describe_proposal(kind: str, d: dict[str, Any], words: Words) -> str:
         case "proposal.merged":
             return _with_reason(f"{words(N_('Digabungkan ke usulan'))} {_code(d.get('into', ''))}", d.get("reason"))
         case "proposal.merged_in":
-            merged = ", ".join(_code(c) for c in d.get("merged", []))
-            return _with_reason(f"{words(N_('Usulan serupa digabungkan ke sini:'))} {merged}", d.get("reason"))
+            merged = d.get("merged", [])
+            joined = words.ngettext("%(num)d usulan serupa bergabung ke sini:",
+                                    "%(num)d usulan serupa bergabung ke sini:", len(merged))  # fmt: skip
+            return _with_reason(f"{joined} {', '.join(_code(c) for c in merged)}", d.get("reason"))
         case "proposal.decided_at_forum":
             return _forum_decision(d, words)
     return kind

@@ -12,7 +12,9 @@ with their proposal. No page shows an address.
 A proposal merged into another has no news of its own any more: asking to follow it follows the proposal
 it lives on in, and the pages say so. An RKPD line whose work has ended (finished or dropped) has no
 news to come: its page says so instead of offering to follow it, and asking anyway is answered so (409),
-with no subscription and no mail.
+with no subscription and no mail. So is a proposal whose story has ended (rejected, not accommodated,
+closed without a decision, or in the RKPD by a line whose work finished or was dropped:
+services/following.py), or the proposal a merged one lives on in.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ class FollowPages(Controller):
     @get("/ikuti")
     async def follow_form(self, request: Request, pool: PoolDep) -> Template:
         """The form: for `?subjek=` (a code or an RKPD line) when given, else with the code to type. For a
-        line whose work has ended, no form: the page says that no news will come."""
+        line whose work has ended, or a proposal whose story has, no form: the page says that no news will
+        come, and why."""
         typed = printable(request.query_params.get("subjek", "")[:100])  # shown back: no NUL in `value`
         subject = await following.find(pool, typed) if typed else None
         entered = {"subject": subject.subject if subject else typed, "email": ""}

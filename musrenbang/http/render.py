@@ -23,6 +23,7 @@ from musrenbang.domain import realisation
 from musrenbang.domain import rules as decision_rules
 from musrenbang.domain.city import TIMEZONES, City
 from musrenbang.domain.cycle import STAGE_LABELS
+from musrenbang.domain.errors import N_, Message
 from musrenbang.domain.values import grouped
 from musrenbang.http import notices
 from musrenbang.http.city_context import city_of
@@ -42,6 +43,7 @@ def environment() -> Environment:
     env.newstyle_gettext = True  # type: ignore[attr-defined]  # added by the i18n extension, not declared
     env.filters["rupiah"] = rupiah
     env.filters["number"] = number
+    env.filters["short_rupiah"] = short_rupiah
     env.filters["score"] = score_text
     env.filters["fromjson"] = msgspec.json.decode
     env.globals["KINDS"] = rules.KINDS
@@ -57,6 +59,30 @@ def environment() -> Environment:
 def rupiah(amount: int | Decimal | None) -> str:
     """25000000 -> "Rp 25.000.000" (Indonesian grouping in both languages: it is the currency's own)."""
     return "" if amount is None else "Rp " + grouped(amount)
+
+
+_SHORT_UNITS = ((10**12, N_("Rp %(n)s T")), (10**9, N_("Rp %(n)s M")), (10**6, N_("Rp %(n)s jt")),
+                (10**3, N_("Rp %(n)s rb")))  # fmt: skip
+"""triliun, miliar, juta, ribu: the abbreviations Indonesian budgets and news use ("Rp 1,2 M")."""
+
+
+def short_rupiah(amount: int) -> Message:
+    """An amount to one decimal place of its largest unit, for where a whole figure does not fit (a filter's
+    option on a phone): 19000000 -> "Rp 19 jt", 1234567890 -> "Rp 1,2 M" (the decimal comma, as every figure
+    is written), less than a thousand as it is. The unit is the reader's language's (`tr`).
+
+        >>> [short_rupiah(n) for n in (0, 950, 31_500_000, 999_960_000, 1_234_567_890, 12_000)]
+        ['Rp 0', 'Rp 950', 'Rp 31,5 jt', 'Rp 1 M', 'Rp 1,2 M', 'Rp 12 rb']
+    """
+    for i, (size, template) in enumerate(_SHORT_UNITS):
+        if abs(amount) < size:
+            continue
+        n = (Decimal(amount) / size).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        if abs(n) >= 1000 and i > 0:  # 999,96 jt is 1 M, not 1000 jt
+            size, template = _SHORT_UNITS[i - 1]
+            n = (Decimal(amount) / size).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        return Message(template, n=number(n))
+    return Message(rupiah(amount))  # no unit to translate
 
 
 def number(value: int | Decimal | str | None) -> str:

@@ -100,7 +100,8 @@ async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
     """What the tracking page shows of a proposal: its face, steps (and a merged duplicate's path on, in the
     proposal it was merged into), years, place, the year's programs, and the soonest year that would take
     it again from its proposer (when it was not accommodated and not carried over yet). A DPRD pokir is
-    never proposed again by residents, only by its member from a later reses (`pokir_again`)."""
+    never proposed again by residents, only by its member from a later reses (`pokir_again`). Whether its
+    news has ended (`news_ended`: no form to follow it by) is the query module's (`proposals.tracked`)."""
     proposal = await proposal_views.get(conn, code)
     if proposal is None:
         raise NotFoundException()
@@ -112,13 +113,14 @@ async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
     open_today = cycles.open_windows(await cycles.overview(conn, cycle_service.today()))
     taking = [c["year"] for c, stage, _ in open_today if stage == "usulan"]
     again = min((y for y in taking if y > proposal["year"]), default=None)
-    dropped = await proposal_views.line_dropped(conn, code)
+    dropped = tracked.line_dropped
     unmet = rules.not_accommodated(proposal["status"], bool(own and own["adopted"]), line_dropped=dropped)
     pokir = proposal["source"] == "pokir"
     if proposal["carried_to"] or not unmet or pokir:
         again = None
     return {"p": proposal, "steps": tracked.steps, "merged": tracked.merged, "place": place, "years": years,
             "again": again, "pokir_again": pokir and unmet and not proposal["carried_to"], "dropped": dropped,
+            "news_ended": tracked.news_ended,  # no follow form then: asking would be refused (services/following.py)
             "programs": {r["number"]: r["title"] for r in programs},
             "agency_name": await city_views.agency_names(conn)}  # each step by the names of its day  # fmt: skip
 

@@ -38,6 +38,7 @@ from musrenbang.domain.events import (
     RkpdProposalPassed,
     RkpdProposalsReceived,
 )
+from musrenbang.domain.notices import proposal_news_ended
 from musrenbang.domain.search import like_pattern, search_key
 from musrenbang.domain.values import kecamatan_of
 from musrenbang.eventlog import codec
@@ -492,13 +493,16 @@ async def tracked_steps(conn: asyncpg.Connection, code: str) -> list[asyncpg.Rec
 @dataclasses.dataclass(frozen=True)
 class MergedPath:
     """What became of a merged duplicate's need after the merge: the path of the proposal it was merged
-    into (`code`, its `title`, `status` now and `unit`), its steps recorded after the merge (`tracked_steps`)."""
+    into (`code`, its `title`, `status` now and `unit`), its steps recorded after the merge (`tracked_steps`),
+    and the realisation stage of the RKPD line it went into (`line_stage`; None: in no line, or none
+    recorded yet)."""
 
     code: str
     title: str
     status: str
     unit: str
     steps: list[asyncpg.Record]
+    line_stage: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -506,10 +510,23 @@ class Tracked:
     """A proposal's steps for its tracking page (`tracked_steps`) and, for a merged duplicate, the paths it
     goes on along (`merged`: the proposal it was merged into, and on, should that one have been merged in
     turn). A step shown in a later path (the milestones of the line, copied to every merged duplicate by
-    the projection) is left out of the steps before it, so each appears once, where its path has it."""
+    the projection) is left out of the steps before it, so each appears once, where its path has it.
+
+    `line_stage`: the realisation stage of the RKPD line the proposal itself went into (None: in no line,
+    or none recorded). `news_ended`: what ended the news of the proposal whose story this is (the last
+    of `merged`, else the proposal itself), as domain/notices.proposal_news_ended says it; None while some
+    may still come. Asking to follow it is refused then (services/following.py), so its page offers no
+    form."""
 
     steps: list[asyncpg.Record]
     merged: list[MergedPath]
+    line_stage: str | None = None
+    news_ended: str | None = None
+
+    @property
+    def line_dropped(self) -> bool:
+        """`line_dropped`, as read with the proposal: its RKPD line was dropped in its budget year."""
+        return self.line_stage == "batal"
 
 
 MAX_MERGE_DEPTH = 100
@@ -520,7 +537,10 @@ async def tracked(conn: asyncpg.Connection, code: str) -> Tracked:
     steps after the merge (without its note that `code` was merged in, which the merge step says already),
     read from the timeline that proposal's own page shows: a merge carries the duplicate's followers on to
     the proposal it lives in, so the duplicate's page tells what their messages tell. Assembled here on
-    each read (a few indexed reads per merge): the read model keeps each proposal's own timeline."""
+    each read (a few indexed reads per merge): the read model keeps each proposal's own timeline. Each
+    proposal read (this one, and each it lives on in) is read with the stage of its RKPD line, in the same
+    query, for `Tracked.news_ended`."""
+    row = await conn.fetchrow(_WITH_LINE_STAGE, code)
     own = await tracked_steps(conn, code)
     paths: list[MergedPath] = []
     steps, follow, seen = own, code, {code}
@@ -529,12 +549,13 @@ async def tracked(conn: asyncpg.Connection, code: str) -> Tracked:
         into = msgspec.json.decode(merge["details"]).get("into") if merge is not None else None
         if merge is None or not into or into in seen:
             break
-        target = await conn.fetchrow("SELECT code, title, status, unit FROM proposals WHERE code = $1", into)
+        target = await conn.fetchrow(_WITH_LINE_STAGE, into)
         if target is None:
             break
         later = [s for s in await tracked_steps(conn, into)
                  if s["seq"] > merge["seq"] and not _merged_in_note(s, follow)]  # fmt: skip
-        paths.append(MergedPath(target["code"], target["title"], target["status"], target["unit"], later))
+        paths.append(MergedPath(target["code"], target["title"], target["status"], target["unit"], later,
+                                target["line_stage"]))  # fmt: skip
         steps, follow = later, into
         seen.add(into)
     shown_later: set[int] = set()
@@ -543,7 +564,19 @@ async def tracked(conn: asyncpg.Connection, code: str) -> Tracked:
         trimmed.append([s for s in path_steps if s["seq"] not in shown_later])
         shown_later.update(s["seq"] for s in path_steps)
     trimmed.reverse()
-    return Tracked(trimmed[0], [dataclasses.replace(p, steps=s) for p, s in zip(paths, trimmed[1:], strict=True)])
+    own_stage = row["line_stage"] if row is not None else None
+    # A merged duplicate's news is that of the proposal it lives in (the end of its merges), as following it is.
+    lives_in = (paths[-1].status, paths[-1].line_stage) if paths else (row["status"] if row else None, own_stage)
+    return Tracked(trimmed[0], [dataclasses.replace(p, steps=s) for p, s in zip(paths, trimmed[1:], strict=True)],
+                   line_stage=own_stage, news_ended=proposal_news_ended(*lives_in))  # fmt: skip
+
+
+_WITH_LINE_STAGE = (
+    "SELECT p.code, p.title, p.status, p.unit, l.stage AS line_stage FROM proposals p"
+    " LEFT JOIN rkpd_line_progress l ON l.year = p.year AND l.line_id = p.rkpd_line WHERE p.code = $1"
+)
+"""A proposal as `tracked` reads it: its face on a merged duplicate's page, where it stands, and where the
+RKPD line it went into (if any) stands (as services/following.py reads it to judge whether it can be followed)."""
 
 
 def _merged_in_note(step: asyncpg.Record, code: str) -> bool:

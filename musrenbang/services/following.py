@@ -15,7 +15,10 @@ carry on: eventlog/outbox.py) is carried on when it is confirmed, as the merge c
 
 An RKPD line whose realisation has ended (a final stage of domain/realisation.py: finished or dropped)
 has no news to come: it cannot be followed (`Followed.ended`), and asking makes no subscription and
-sends no mail, instead of a follower who waits for news that never comes.
+sends no mail, instead of a follower who waits for news that never comes. Nor can a proposal whose story
+has ended (domain/notices.proposal_news_ended: rejected, not accommodated, closed without a decision at
+adoption, or in the RKPD by a line whose work finished or was dropped), judged for a merged duplicate on
+the proposal it lives in.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import asyncpg
 import msgspec
 
 from musrenbang.delivery.worker import wake_senders
-from musrenbang.domain import realisation, values
+from musrenbang.domain import notices, realisation, values
 from musrenbang.eventlog import outbox
 
 CONFIRMATIONS_PER_HOUR = 3
@@ -45,9 +48,10 @@ _LINE = re.compile(r"rkpd/(\d{4})/([A-Za-z0-9._-]{1,60})", re.ASCII)
 
 class Followed(msgspec.Struct, frozen=True):
     """Something that can be followed: its subject (as subscriptions name it), its page and its title.
-    `merged_from`: the code asked for, when that proposal was merged into this one. `ended`: for an RKPD
-    line whose realisation has ended, its final stage (`selesai`, `batal`: domain/realisation.py, FINAL);
-    no news will come of it."""
+    `merged_from`: the code asked for, when that proposal was merged into this one. `ended`: no news will
+    come of it; for an RKPD line whose realisation has ended, its final stage (`selesai`, `batal`:
+    domain/realisation.py, FINAL); for a proposal whose story has ended, what ended it
+    (domain/notices.proposal_news_ended: its status, or its line's final stage)."""
 
     subject: str
     link: str
@@ -91,17 +95,25 @@ async def followed(conn: asyncpg.Connection, typed: str) -> Followed | None:
         code = values.normalize_code(typed)
     except ValueError:
         return None
-    row = await conn.fetchrow("SELECT title, merged_into FROM proposals WHERE code = $1", code)
+    row = await conn.fetchrow(_PROPOSAL, code)
     if row is None:
         return None
     asked, seen = code, {code}
     while row["merged_into"] and row["merged_into"] not in seen and len(seen) <= MAX_MERGES:
-        into = await conn.fetchrow("SELECT title, merged_into FROM proposals WHERE code = $1", row["merged_into"])
+        into = await conn.fetchrow(_PROPOSAL, row["merged_into"])
         if into is None:
             break
         code, row = row["merged_into"], into
         seen.add(code)
-    return Followed(code, f"/lacak/{code}", row["title"], False, asked if code != asked else None)
+    return Followed(code, f"/lacak/{code}", row["title"], False, asked if code != asked else None,
+                    ended=notices.proposal_news_ended(row["status"], row["line_stage"]))  # fmt: skip
+
+
+_PROPOSAL = (
+    "SELECT p.title, p.merged_into, p.status, l.stage AS line_stage FROM proposals p"
+    " LEFT JOIN rkpd_line_progress l ON l.year = p.year AND l.line_id = p.rkpd_line WHERE p.code = $1"
+)
+"""A proposal as `followed` reads it: where it stands, and where the RKPD line it went into (if any) stands."""
 
 
 async def find(pool: asyncpg.Pool, typed: str) -> Followed | None:
@@ -139,7 +151,7 @@ async def confirmable(pool: asyncpg.Pool, sub: Subscription) -> bool:
 async def state(pool: asyncpg.Pool, sub: Subscription, subject: Followed | None
                 ) -> Literal["stopped", "confirmed", "pending", "expired", "ended"]:  # fmt: skip
     """Where the subscription stands, as its confirmation link's page says it: "ended" for one not
-    confirmed yet whose RKPD line's work ended meanwhile (nothing left to confirm)."""
+    confirmed yet whose RKPD line's work, or proposal's story, ended meanwhile (nothing left to confirm)."""
     if sub.stopped_at:
         return "stopped"
     if sub.confirmed:
@@ -154,7 +166,8 @@ async def confirm(pool: asyncpg.Pool, sub: Subscription, subject: Followed | Non
     """Confirm the subscription, with the copies a merge made of it: "confirmed_now" (also when it was
     confirmed already), "stopped" when it was stopped, "expired" when its link no longer confirms
     (`confirmable`), "ended" when it was asked for an RKPD line whose work has ended since (finished or
-    dropped: no news will come, so nothing is confirmed)."""
+    dropped), or for a proposal whose story has (`Followed.ended`): no news will come, so nothing is
+    confirmed."""
     if not sub.confirmed and not sub.stopped_at and subject is not None and subject.ended:
         return "ended"
     if not sub.confirmed and not sub.stopped_at and not await confirmable(pool, sub):
@@ -181,7 +194,7 @@ async def subscribe(pool: asyncpg.Pool, subject: Followed, email: str) -> None:
     """Record the follower (unconfirmed) and queue its confirmation mail, unless the address follows
     already, was sent this subscription's confirmation within the hour, or had CONFIRMATIONS_PER_HOUR
     mails of any. A stopped subscription starts again unconfirmed, with a new token. Nothing for a line
-    whose realisation has ended (`Followed.ended`): no news will come of it.
+    whose realisation has ended, or a proposal whose story has (`Followed.ended`): no news will come of it.
 
     `email` is an address as http/follow.py's `valid_email` keeps it (trimmed, lower case)."""
     if subject.ended:

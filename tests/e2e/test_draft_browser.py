@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import needs_chromium
+from tests.e2e.proposal_form import fill_proposal_form
 from tests.server import Server
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -20,21 +21,8 @@ def test_what_was_typed_survives_an_expired_form_and_is_forgotten_once_sent(brow
                                   extra_http_headers={"X-Forwarded-For": "10.250.0.9"})  # fmt: skip
     page = context.new_page()
     page.goto(app_server.base_url + "/usulan/baru")
-    page.select_option("#kelurahan", "32.75.03.1003")
-    page.fill("#rw", "4")
-    page.fill("#rt", "1")
-    page.fill("#address", "Gang Mawar, dekat musala")
-    page.check("input[name=kind][value=fisik]")
-    page.select_option("#bidang", "infrastruktur")
-    page.fill("#title", TITLE)
-    page.fill("#problem", PROBLEM)
-    page.fill("#solution", "Pengerukan dan pelebaran saluran sepanjang 120 meter")
-    page.fill("#beneficiaries", "300")
-    page.fill("#volume", "120")
-    page.fill("#unit", "meter")
-    page.fill("#estimated_cost", "40 juta")
-    page.fill("#proposer_name", "Siti Rahmawati")
-    page.fill("#proposer_phone", "0812-5555-6666")
+    fill_proposal_form(page, kelurahan="32.75.03.1003", kind="fisik", title=TITLE, problem=PROBLEM,
+                       proposer_name="Siti Rahmawati", proposer_phone="0812-5555-6666")  # fmt: skip
     context.clear_cookies()  # the form's cookie is gone before it is sent
     page.get_by_role("button", name="Kirim usulan").click()
 

@@ -44,7 +44,7 @@ def test_filtering_the_rkpd_by_kecamatan_without_javascript(browser, site: Site)
     _fits(page)
     _tall_enough(page.locator("#saring select, #saring button"))
     kecamatan = page.get_by_label("Kecamatan", exact=True)
-    assert "Bekasi Barat — 1 baris" in kecamatan.locator("option[value='32.75.02']").inner_text()
+    assert "1 baris — Bekasi Barat" in kecamatan.locator("option[value='32.75.02']").inner_text()
     kecamatan.select_option("32.75.02")
     page.get_by_role("button", name="Tampilkan").click()  # a plain GET form: no script needed
 

@@ -10,31 +10,15 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import needs_chromium
+from tests.e2e.proposal_form import fill_proposal_form
 from tests.server import Server
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 
-def _fill(page, title: str) -> None:  # noqa: ANN001
-    page.select_option("#kelurahan", "32.75.03.1003")
-    page.fill("#rw", "4")
-    page.fill("#rt", "1")
-    page.fill("#address", "Gang Melati, depan pos ronda")
-    page.check("input[name=kind][value=fisik]")
-    page.select_option("#bidang", "infrastruktur")
-    page.fill("#title", title)
-    page.fill("#problem", "Lampu jalan mati sejak bulan lalu, gang gelap pada malam hari")
-    page.fill("#solution", "Penggantian tiga lampu jalan tenaga surya")
-    page.fill("#beneficiaries", "120")
-    page.fill("#volume", "3")
-    page.fill("#unit", "unit")
-    page.fill("#estimated_cost", "15 juta")
-    page.fill("#proposer_name", "Rahmat Hidayat")
-    page.fill("#proposer_phone", "0812-7777-1212")
-
-
 def _sent(page, title: str) -> str:  # noqa: ANN001
-    _fill(page, title)
+    fill_proposal_form(page, title=title, address="Gang Melati, depan pos ronda", proposer_name="Rahmat Hidayat",
+                       proposer_phone="0812-7777-1212")  # fmt: skip
     page.get_by_role("button", name="Kirim usulan").click()
     page.wait_for_selector("#tracking-code")
     return page.inner_text("#tracking-code").strip()

@@ -119,7 +119,7 @@ async def test_every_kind_of_change_is_worded_as_the_tracking_page_words_it(city
     texts = [e.content for e in feeds.entries(changes, WORDS, BASE)]
     for wording in ("Usulan diajukan\n", "Dikembalikan untuk diperbaiki: lengkapi",
                     "Usulan diperbaiki oleh pengusul dan diajukan kembali", "Foto ditambahkan",
-                    "Ditolak: bukan kewenangan", "Digabungkan ke usulan", "Usulan serupa digabungkan ke sini:",
+                    "Ditolak: bukan kewenangan", "Digabungkan ke usulan", "1 usulan serupa bergabung ke sini:",
                     "Diterima dengan perubahan: biaya disepakati Rp 8.000.000 — harga", "Lolos verifikasi dan diterima",
                     "Dibahas di Musrenbang Kelurahan, peringkat", "disepakati dan diteruskan",
                     "Diterima di Forum Perangkat Daerah, ditangani DBMSDA",

@@ -55,12 +55,12 @@ def option(html: str, facet: str, value: str) -> str:
 async def test_the_list_offers_each_filter_with_its_lines_and_pagu(web: httpx.AsyncClient) -> None:
     html = (await web.get(f"/rkpd/{YEAR}")).text
     assert '<form method="get" action="/rkpd/2022"' in html and "<legend" in html
-    assert option(html, "kecamatan", "") == "Semua — 4 baris, Rp 36.500.000"
-    assert option(html, "kecamatan", "32.75.01") == "Bekasi Timur — 3 baris, Rp 31.500.000"
-    assert option(html, "kecamatan", "32.75.02") == "Bekasi Barat — 1 baris, Rp 5.000.000"
-    assert option(html, "kelurahan", OTHER_KELURAHAN).startswith("Kranji — 1 baris")
-    assert option(html, "opd", "DISPERKIMTAN").endswith("2 baris, Rp 15.000.000")
-    assert option(html, "program", "4").startswith("4. ")
+    assert option(html, "kecamatan", "") == "Rp 36,5 jt · 4 baris — Semua"  # figures first, short: a phone shows them
+    assert option(html, "kecamatan", "32.75.01") == "Rp 31,5 jt · 3 baris — Bekasi Timur"
+    assert option(html, "kecamatan", "32.75.02") == "Rp 5 jt · 1 baris — Bekasi Barat"
+    assert option(html, "kelurahan", OTHER_KELURAHAN).endswith("1 baris — Kranji")
+    assert option(html, "opd", "DISPERKIMTAN").startswith("Rp 15 jt · 2 baris — ")
+    assert " — 4. " in option(html, "program", "4")
     assert shown_pagu(html) and sum(shown_pagu(html)) == WHOLE
 
 
@@ -73,7 +73,7 @@ async def test_filtering_by_kecamatan_shows_its_lines_and_their_total(web: httpx
     assert "1 baris dari 4" in summary and "Rp 5.000.000 dari Rp 36.500.000" in summary
     assert 'value="32.75.02" selected' in r.text
     # Options count over the other choices: the agencies of Bekasi Barat only.
-    assert option(r.text, "opd", "DBMSDA").endswith("0 baris, Rp 0")
+    assert option(r.text, "opd", "DBMSDA").startswith("Rp 0 · 0 baris — ")
 
 
 async def test_filters_combine_and_search_reads_old_spellings(web: httpx.AsyncClient) -> None:

@@ -52,7 +52,7 @@ async def test_a_merged_duplicate_shows_the_path_of_the_proposal_it_was_merged_i
                   "RKPD diundangkan dengan", "galian saluran selesai"):  # fmt: skip
         assert words in path, words
         assert words in _steps(own), words  # as that proposal's own page has it
-    assert "Usulan serupa digabungkan ke sini" not in path  # the merge step says it already
+    assert "usulan serupa bergabung ke sini" not in path  # the merge step says it already
     # The line's milestones, which the duplicate's own timeline holds too, are shown once, in the path.
     assert steps.count("galian saluran selesai") == 1 and steps.count("Dianggarkan dalam APBD") == 1
     assert f'<a href="/lacak/{into}">{into[:4]}-{into[4:]}</a>, yang kini berstatus: Masuk RKPD.' in page
