@@ -13,7 +13,6 @@ projections/rkpd.py write them), as test_follow_ended_s23.py does for a line."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -23,6 +22,7 @@ import pytest
 from musrenbang.db.connect import create_pool
 from musrenbang.services import following
 from tests import history
+from tests.http.proposal_states import ProposalStates
 from tests.http.test_follow import ask, csrf, mails, new_email, new_proposal, subscriptions
 from tests.server import Server
 
@@ -36,7 +36,7 @@ ENDED = {
     "selesai": "sudah selesai, jadi tidak akan ada kabar lagi tentangnya.",
     "batal": "sudah dibatalkan, jadi pekerjaannya tidak akan dilanjutkan dan tidak akan ada kabar lagi",
 }
-"""What the page says of each ending (after «Usulan XXXX-XXXX» or «… dari usulan XXXX-XXXX»)."""
+"""What the page says of each ending, after «Usulan» and the dashed code (or «… dari usulan» and it)."""
 STATES = {
     "ditolak": ("ditolak", None),
     "tidak_terakomodasi": ("tidak_terakomodasi", None),
@@ -52,32 +52,11 @@ def dashed(code: str) -> str:
 
 
 @pytest.fixture
-async def put(app_pool: asyncpg.Pool) -> AsyncIterator[object]:
-    """Put a proposal of the app server in a state: its status, and the stage of a line of its own (None: in
-    no line). Afterwards each such proposal is put back as submitted (waiting for verification, in no line,
-    merged into none) and the lines' progress removed, so that no other test counts these states."""
-    lines: list[str] = []
-    touched: set[str] = set()
-
-    async def at(code: str, status: str, stage: str | None = None) -> None:
-        touched.add(code)
-        line_id = None
-        if stage is not None:
-            line_id = f"S26-{uuid.uuid4().hex[:8]}"
-            lines.append(line_id)
-            await app_pool.execute(
-                "INSERT INTO rkpd_line_progress (year, line_id, stage, progress, updated_at)"
-                " SELECT year, $2, $3, $4, now() FROM proposals WHERE code = $1",
-                code, line_id, stage, 100 if stage == "selesai" else 40,
-            )  # fmt: skip
-        done = await app_pool.execute("UPDATE proposals SET status = $2, rkpd_line = $3 WHERE code = $1",
-                                      code, status, line_id)  # fmt: skip
-        assert done == "UPDATE 1"
-
-    yield at
-    await app_pool.execute("UPDATE proposals SET status = 'diajukan', rkpd_line = NULL, merged_into = NULL"
-                           " WHERE code = ANY($1::text[])", sorted(touched))  # fmt: skip
-    await app_pool.execute("DELETE FROM rkpd_line_progress WHERE line_id = ANY($1::text[])", lines)
+async def put(app_pool: asyncpg.Pool) -> AsyncIterator[ProposalStates]:
+    """A proposal of the app server put in a state (tests/http/proposal_states.py), put back afterwards."""
+    states = ProposalStates(app_pool)
+    yield states
+    await states.put_back()
 
 
 async def assert_refused(client: httpx.AsyncClient, pool: asyncpg.Pool, asked: str, ended: str, into: str) -> None:

@@ -16,17 +16,16 @@ write them), and put back afterwards; the real cycle of tests/history.py is read
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
-import msgspec
 import pytest
 
 from musrenbang.http import feeds
 from musrenbang.http.i18n import load_catalogs
 from tests import history
+from tests.http.proposal_states import ProposalStates
 from tests.http.test_follow import new_proposal
 from tests.http.test_follow_ended_s26 import ENDED, NOTHING, STATES, dashed
 from tests.server import Server
@@ -48,49 +47,11 @@ def offers_the_form(page: str) -> bool:
 
 
 @pytest.fixture
-async def put(app_pool: asyncpg.Pool) -> AsyncIterator[object]:
-    """`at(code, status, stage)`: a proposal of the app server put in a state, its status and the stage of a
-    line of its own (None: in no line); `merge(duplicate, into)`: the duplicate merged into `into` as the
-    projection records it (its status, `merged_into` and the merge step on its timeline). Afterwards each is
-    put back as submitted, in no line, merged into none, and what was added is removed."""
-    lines: list[str] = []
-    touched: set[str] = set()
-    steps: list[tuple[str, int]] = []
-
-    async def at(code: str, status: str, stage: str | None = None) -> None:
-        touched.add(code)
-        line_id = None
-        if stage is not None:
-            line_id = f"T26-{uuid.uuid4().hex[:8]}"
-            lines.append(line_id)
-            await app_pool.execute(
-                "INSERT INTO rkpd_line_progress (year, line_id, stage, progress, updated_at)"
-                " SELECT year, $2, $3, $4, now() FROM proposals WHERE code = $1",
-                code, line_id, stage, 100 if stage == "selesai" else 40,
-            )  # fmt: skip
-        done = await app_pool.execute("UPDATE proposals SET status = $2, rkpd_line = $3 WHERE code = $1",
-                                      code, status, line_id)  # fmt: skip
-        assert done == "UPDATE 1"
-
-    async def merge(duplicate: str, into: str) -> None:
-        touched.add(duplicate)
-        await app_pool.execute("UPDATE proposals SET status = 'digabungkan', merged_into = $2 WHERE code = $1",
-                               duplicate, into)  # fmt: skip
-        seq = await app_pool.fetchval(
-            "INSERT INTO proposal_timeline (code, seq, at, kind, details)"
-            " SELECT $1, max(seq) + 1, now(), 'proposal.merged', $2::jsonb FROM proposal_timeline WHERE code = $1"
-            " RETURNING seq",
-            duplicate, msgspec.json.encode({"into": into, "reason": "sama"}).decode(),
-        )  # fmt: skip
-        steps.append((duplicate, seq))
-
-    at.merge = merge  # type: ignore[attr-defined]
-    yield at
-    for code, seq in steps:
-        await app_pool.execute("DELETE FROM proposal_timeline WHERE code = $1 AND seq = $2", code, seq)
-    await app_pool.execute("UPDATE proposals SET status = 'diajukan', rkpd_line = NULL, merged_into = NULL"
-                           " WHERE code = ANY($1::text[])", sorted(touched))  # fmt: skip
-    await app_pool.execute("DELETE FROM rkpd_line_progress WHERE line_id = ANY($1::text[])", lines)
+async def put(app_pool: asyncpg.Pool) -> AsyncIterator[ProposalStates]:
+    """A proposal of the app server put in a state (tests/http/proposal_states.py), put back afterwards."""
+    states = ProposalStates(app_pool)
+    yield states
+    await states.put_back()
 
 
 async def tracking(client: httpx.AsyncClient, code: str) -> str:
@@ -136,7 +97,7 @@ async def test_a_merged_duplicate_is_judged_by_the_proposal_it_lives_in(client: 
     finished does not end the news of D, which lives on in P."""
     duplicate, survivor = await new_proposal(client), await new_proposal(client)
     await put(duplicate, "diajukan")
-    await put.merge(duplicate, survivor)  # type: ignore[attr-defined]
+    await put.merge(duplicate, survivor)
     await put(survivor, "masuk_rkpd", "pelaksanaan")
     page = await tracking(client, duplicate)
     assert f'id="jalur-{survivor}"' in page  # the page reads on along P
@@ -149,7 +110,7 @@ async def test_a_merged_duplicate_is_judged_by_the_proposal_it_lives_in(client: 
         assert dashed(duplicate) not in section, code  # the story is P's
     await put(survivor, "masuk_rkpd", "apbd")
     await put(duplicate, "masuk_rkpd", "selesai")  # a line of its own, finished: not what it is judged by
-    await put.merge(duplicate, survivor)  # type: ignore[attr-defined]
+    await put.merge(duplicate, survivor)
     assert offers_the_form(await tracking(client, duplicate))
 
 
