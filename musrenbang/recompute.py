@@ -43,6 +43,7 @@ from musrenbang.domain.events import (
     DelegateRegistered,
     DelegatesMandated,
     Event,
+    ForumCancelled,
     ForumClosed,
     ForumOpened,
     ForumResult,
@@ -72,8 +73,11 @@ from musrenbang.domain.events import (
 RELEVANT_PREFIXES = ("forum.", "rkpd.")
 RELEVANT_TYPES = frozenset({"proposal.decided_at_forum", "proposal.submitted", "proposal.revised",
                             "proposal.returned", "proposal.pokir_forwarded", "city.configured"})  # fmt: skip
-_ForumStreamEvent = ForumScheduled | DelegateRegistered | ForumOpened | ItemAdjusted | DelegatesMandated
-"""The events on a forum's own stream that only move its state (the close is handled apart)."""
+_ForumStreamEvent = (
+    ForumScheduled | DelegateRegistered | ForumOpened | ItemAdjusted | DelegatesMandated | ForumCancelled
+)
+"""The events on a forum's own stream that only move its state (the close is handled apart; a ballot, score
+sheet or close after a cancellation finds it not open, and is reported)."""
 _RkpdStreamEvent = (
     RkpdProposalsReceived | RkpdProposalPassed | RkpdProposalDeclined | RkpdLineSet | RkpdLineWithdrawn | RkpdAdopted
     | RkpdEnacted | RkpdForumScheduled | RkpdForumClosed
@@ -172,7 +176,8 @@ class Recomputer:
                 self._ballot_or_sheet(where, event)
             case ForumClosed():
                 self._close(where, event)
-            case ForumScheduled() | DelegateRegistered() | ForumOpened() | ItemAdjusted() | DelegatesMandated():
+            case (ForumScheduled() | DelegateRegistered() | ForumOpened() | ItemAdjusted() | DelegatesMandated()
+                  | ForumCancelled()):
                 self._forum_event(where, event)
             case ProposalDecidedAtForum():
                 self._decided(where, event)

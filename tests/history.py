@@ -11,6 +11,8 @@ event (the cycle moves to its kelurahan stage once):
   (revision 2, Rp 50 juta) and enacted by `REGULATION`; the Forum Perangkat Daerah and the Musrenbang Kota
   are then recorded as forums and closed (nothing more to adopt); DBMSDA-002 is budgeted in the APBD
   (Rp 48 juta, with the reason) and under way (40%);
+- kelurahan Bintara's Musrenbang (`KELURAHAN_CALLED_OFF`, Kecamatan Bekasi Barat), scheduled and never held,
+  is cancelled once the RKPD is adopted;
 - a DPRD member's pokir (kelurahan `KELURAHAN_POKIR`), returned once by the secretariat, revised and
   forwarded; taken up at the Forum Perangkat Daerah with the forums' proposals, and declined by DBMSDA;
 - RKPD 2023 opens (its submissions extended) and RKPD 2090, opened by mistake, is cancelled;
@@ -52,6 +54,7 @@ from tests.images import jpeg_with_gps
 
 META = Metadata(actor="uji", role="admin")
 KELURAHAN_A, KELURAHAN_B, KECAMATAN = "32.75.01.1001", "32.75.01.1002", "32.75.01"
+KELURAHAN_CALLED_OFF = "32.75.02.1001"  # Bintara, Kecamatan Bekasi Barat: its forum is cancelled
 YEAR = 2022
 NEXT_YEAR = 2023
 MISTAKEN_YEAR = 2090
@@ -75,7 +78,7 @@ class History(msgspec.Struct, kw_only=True):
     codes: list[str]
     """a0..a4, b0, b1"""
     forums: dict[str, str]
-    """"kelurahan_a", "kelurahan_b", "kecamatan" -> forum id"""
+    """"kelurahan_a", "kelurahan_b", "kecamatan", "called_off" -> forum id"""
     year: int = YEAR
     carried: str = ""
     """a3 (declined in 2022) proposed again for 2023"""
@@ -160,6 +163,10 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     marks = {x.item_id: {c.key: 3 if x.item_id == b[1] else 4 for c in f.DEFAULT_CRITERIA} for x in criteria.agenda}
     await forums.give_scores(kecamatan, f.GiveScores(sheet="konsensus", marks=marks), META)
     await forums.close(kecamatan, META)
+    called_off = new_forum_id()
+    await forums.schedule(f.ScheduleForum(forum_id=called_off, level="kelurahan", region=KELURAHAN_CALLED_OFF,
+                                          year=YEAR, title="Musrenbang Kelurahan Bintara", held_on=FORUM_DAY,
+                                          place="Aula", chair="Lurah", ceiling=10_000_000), META)  # fmt: skip
     await runner.catch_up_all()
 
     pokir = await _pokir(pool, store, proposals)
@@ -187,11 +194,13 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     await rkpd.execute(YEAR, r.Enact(year=YEAR, regulation=REGULATION, enacted_on=dt.date(2021, 5, 31),
                                      today=cycles.today()), META)  # fmt: skip
     await _city_forums(rkpd)
+    await forums.cancel(called_off, f.CancelForum(reason="tidak jadi diadakan"), META)
     await _after_adoption(RealisationService(pool, store))
     carried = await _next_year(store, runner, proposals, a[3])
     await seal.seal(store)  # the whole log so far, under a seal
     await runner.catch_up_all()
-    return History(codes=[*a, *b], forums={"kelurahan_a": forum_a, "kelurahan_b": forum_b, "kecamatan": kecamatan},
+    return History(codes=[*a, *b], forums={"kelurahan_a": forum_a, "kelurahan_b": forum_b, "kecamatan": kecamatan,
+                                           "called_off": called_off},
                    carried=carried, pokir=pokir)  # fmt: skip
 
 
@@ -246,10 +255,11 @@ async def _next_year(store: EventStore, runner: ProjectionRunner, proposals: Pro
     cancelled; and the proposal 2022 declined is proposed again for 2023 by its proposer."""
     await open_test_cycle(store, NEXT_YEAR)
     state = await cycles.load_cycle(store, NEXT_YEAR)
-    usulan = state.calendar["usulan"]
-    longer = ChangeWindow(year=NEXT_YEAR, stage="usulan", opens=usulan.opens, closes=usulan.closes + dt.timedelta(14),
-                          reason="diperpanjang: banyak RW belum mengusulkan")  # fmt: skip
-    await cycles.change_window(store, longer, META)
+    for stage in ("kelurahan", "usulan"):  # the kelurahan forums first: the proposals close no later (s27)
+        window = state.calendar[stage]
+        longer = ChangeWindow(year=NEXT_YEAR, stage=stage, opens=window.opens, closes=window.closes + dt.timedelta(14),
+                              reason="diperpanjang: banyak RW belum mengusulkan")  # fmt: skip
+        await cycles.change_window(store, longer, META)
     # A year typed wrong, withdrawn before any of its stages opened (its calendar begins in MISTAKEN_YEAR - 1).
     await cycles.open_cycle(store, StartCycle(year=MISTAKEN_YEAR, region="32.75", theme="RKPD yang keliru",
                                               priority_programs=("Program keliru",),

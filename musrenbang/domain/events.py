@@ -386,6 +386,15 @@ class ForumClosed(Event, frozen=True, tag="forum.closed"):
     forward_to: str | None = None
 
 
+class ForumCancelled(Event, frozen=True, tag="forum.cancelled"):
+    """The forum is called off, scheduled or open, and never takes place (or never ends): ballots and score
+    sheets already cast stay in the log, no result is recorded, and its agenda's proposals are free for
+    another forum of its level."""
+
+    forum_id: str
+    reason: str
+
+
 class ProposalDecidedAtForum(Event, frozen=True, tag="proposal.decided_at_forum"):
     """On a proposal's own stream: where it ranked at a forum, and whether it goes on (or why not)."""
 
@@ -646,6 +655,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     BallotCast,
     ScoresGiven,
     ForumClosed,
+    ForumCancelled,
     ProposalDecidedAtForum,
     RkpdProposalsReceived,
     RkpdProposalPassed,

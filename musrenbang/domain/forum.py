@@ -29,6 +29,7 @@ from musrenbang.domain.events import (
     DelegateRegistered,
     DelegatesMandated,
     Event,
+    ForumCancelled,
     ForumClosed,
     ForumOpened,
     ForumResult,
@@ -63,8 +64,9 @@ def check_region_kind(level: str, kind: str | None) -> None:
 
 
 NEXT_LEVEL = {"kelurahan": "kecamatan", "kecamatan": "kota", "kota": None}
-SCHEDULED, OPEN, CLOSED = "scheduled", "open", "closed"
-STATUS_LABELS = {SCHEDULED: N_("dijadwalkan"), OPEN: N_("sedang berlangsung"), CLOSED: N_("ditutup")}
+SCHEDULED, OPEN, CLOSED, CANCELLED = "scheduled", "open", "closed", "cancelled"
+STATUS_LABELS = {SCHEDULED: N_("dijadwalkan"), OPEN: N_("sedang berlangsung"), CLOSED: N_("ditutup"),
+                 CANCELLED: N_("dibatalkan")}  # fmt: skip
 """A forum's status as people read it (the JSON API keeps the codes)."""
 
 # The common 1-5 criteria (DOMAIN.md, "Prioritisation as practised"), equally weighted by default.
@@ -101,6 +103,8 @@ class Forum(msgspec.Struct, frozen=True, kw_only=True):
     adjustments: dict[str, ItemAdjusted] = {}
     mandated: tuple[str, ...] = ()
     result: ForumResult | None = None
+    cancel_reason: str | None = None
+    """Why it was called off (status CANCELLED)."""
 
     @property
     def exists(self) -> bool:
@@ -177,6 +181,12 @@ class CloseForum(msgspec.Struct, frozen=True, kw_only=True):
     sheets: tuple[ScoresGiven, ...] = ()
 
 
+class CancelForum(msgspec.Struct, frozen=True, kw_only=True):
+    """Call off a forum that is scheduled or open, with the reason (shown on its pages)."""
+
+    reason: str
+
+
 class CastBallot(msgspec.Struct, frozen=True, kw_only=True):
     delegate_id: str
     approvals: tuple[str, ...] = ()
@@ -189,7 +199,7 @@ class GiveScores(msgspec.Struct, frozen=True, kw_only=True):
     marks: dict[str, dict[str, int]]
 
 
-Command = ScheduleForum | RegisterDelegate | OpenForum | AdjustItem | MandateDelegates | CloseForum
+Command = ScheduleForum | RegisterDelegate | OpenForum | AdjustItem | MandateDelegates | CloseForum | CancelForum
 
 
 def decide(state: Forum, command: Command) -> list[Event]:
@@ -198,6 +208,8 @@ def decide(state: Forum, command: Command) -> list[Event]:
     if isinstance(command, CloseForum):
         return [decide_close(state, command)]
     forum_id = _changeable(state).forum_id
+    if isinstance(command, CancelForum):
+        return [_cancel(forum_id, command)]
     match command:
         case RegisterDelegate():
             if command.delegate_id in state.delegates:
@@ -325,11 +337,31 @@ def check_someone_voted(forum: Forum, ballots: Sequence[BallotCast], sheets: Seq
 
 
 def _changeable(state: Forum) -> ForumScheduled:
-    """The schedule of a forum that exists and is not closed yet."""
+    """The schedule of a forum that exists and is neither closed nor cancelled yet."""
     s = state.scheduled
     if state.status == CLOSED:
         raise DomainError(N_("musyawarah sudah ditutup; tidak ada lagi yang dapat diubah"))
+    not_cancelled(state)
     return s
+
+
+def not_cancelled(state: Forum) -> None:
+    """Nothing more happens at a forum that was called off: no delegate, opening, ballot, score, change,
+    mandate or close (its ballots so far stay in the log, uncounted). Asked by the services first, before
+    any other check of theirs could answer with another reason."""
+    if state.status == CANCELLED:
+        raise DomainError(N_("musyawarah ini sudah dibatalkan"))
+
+
+def _cancel(forum_id: str, command: CancelForum) -> ForumCancelled:
+    """Whenever it is asked (after the RKPD was adopted too: a forum the calendar overtook is tidied up, not
+    left "dijadwalkan" for ever); the reason is required, bounded like any reason."""
+    checks = bounds.Checks()
+    reason = checks.text("reason", command.reason, bounds.REASON, multiline=True)
+    if not reason and "reason" not in checks.errors:
+        checks.fail("reason", N_("tulis alasan pembatalan"))
+    checks.done()
+    return ForumCancelled(forum_id=forum_id, reason=reason)
 
 
 def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
@@ -469,6 +501,7 @@ def decide_ballot(forum: Forum, command: CastBallot) -> list[Event]:
         raise NotFound(N_("musyawarah tidak ditemukan"))
     if forum.status == CLOSED:
         raise DomainError(N_("musyawarah sudah ditutup; surat suara tidak diterima lagi"))
+    not_cancelled(forum)
     _must_be_open(forum)
     s = forum.scheduled
     if s.rule == "weighted-criteria":
@@ -513,6 +546,7 @@ def decide_scores(forum: Forum, command: GiveScores) -> list[Event]:
         raise NotFound(N_("musyawarah tidak ditemukan"))
     if forum.status == CLOSED:
         raise DomainError(N_("musyawarah sudah ditutup; nilai tidak diterima lagi"))
+    not_cancelled(forum)
     _must_be_open(forum)
     s = forum.scheduled
     if s.rule != "weighted-criteria":
@@ -566,6 +600,8 @@ def evolve(state: Forum, event: Event) -> Forum:
             return msgspec.structs.replace(state, mandated=event.delegate_ids)
         case ForumClosed():
             return msgspec.structs.replace(state, status=CLOSED, result=event.result)
+        case ForumCancelled():
+            return msgspec.structs.replace(state, status=CANCELLED, cancel_reason=event.reason)
     return state
 
 

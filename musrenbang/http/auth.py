@@ -266,16 +266,22 @@ def _password_page(request: Request, actor: Actor, errors: dict[str, str], *, st
 
 
 FORUM_ORDER = {forum_rules.OPEN: 0, forum_rules.SCHEDULED: 1, forum_rules.CLOSED: 2}
+ENDED = (forum_rules.CLOSED, forum_rules.CANCELLED)
 
 
 class ForumYear(msgspec.Struct, frozen=True):
-    """A year's forums on the staff home page: those still to hold or under way, and those closed —
-    folded away (a count and a link to the year's calendar) for a year before the one being planned."""
+    """A year's forums on the staff home page: those still to hold or under way, and those that ended
+    (closed or cancelled) — folded away (a count and a link to the year's calendar) for a year before the
+    one being planned."""
 
     year: int
     active: list[asyncpg.Record]
     closed: list[asyncpg.Record]
     folded: bool
+
+    @property
+    def cancelled(self) -> int:
+        return sum(r["status"] == forum_rules.CANCELLED for r in self.closed)
 
 
 def forum_years(rows: list[asyncpg.Record], planned: int) -> list[ForumYear]:
@@ -283,7 +289,7 @@ def forum_years(rows: list[asyncpg.Record], planned: int) -> list[ForumYear]:
     years: dict[int, list[asyncpg.Record]] = {}
     for r in rows:
         years.setdefault(r["year"], []).append(r)
-    return [ForumYear(year, sorted((r for r in found if r["status"] != forum_rules.CLOSED),
+    return [ForumYear(year, sorted((r for r in found if r["status"] not in ENDED),
                                    key=lambda r: FORUM_ORDER.get(r["status"], 1)),
-                      [r for r in found if r["status"] == forum_rules.CLOSED], year < planned)
+                      [r for r in found if r["status"] in ENDED], year < planned)
             for year, found in sorted(years.items(), reverse=True)]  # fmt: skip

@@ -28,7 +28,7 @@ from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.reference import region_names
 
 STATUS_LABELS = {"scheduled": N_("dijadwalkan"), "open": N_("sedang berlangsung"), "closed": N_("selesai"),
-                 "dijadwalkan": N_("dijadwalkan"), "ditutup": N_("selesai")}  # fmt: skip
+                 "cancelled": N_("dibatalkan"), "dijadwalkan": N_("dijadwalkan"), "ditutup": N_("selesai")}  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -45,6 +45,8 @@ class Meeting:
     link: str = ""
     """Its public Berita Acara, once closed."""
     starts_at: dt.time | None = None
+    reason: str = ""
+    """Why it was called off (status `cancelled`): residents who planned to come read it here."""
 
 
 @dataclasses.dataclass
@@ -116,7 +118,8 @@ def _grouped(rows: list[asyncpg.Record], kecamatan: dict[str, str], wanted: str 
         ((kecamatan_of(r["region"]), Meeting(
             r["held_on"], forum_level(r["level"], r["region"]), r["title"], r["place"], r["status"],
             region=r["region_name"] if r["level"] != "kecamatan" else "", starts_at=r["starts_at"],
-            link=f"/forum/{r['forum_id']}/berita-acara" if r["status"] == "closed" else ""))
+            link=f"/forum/{r['forum_id']}/berita-acara" if r["status"] == "closed" else "",
+            reason=r["cancel_reason"] or ""))
          for r in rows if wanted is None or kecamatan_of(r["region"]) == wanted),
         key=lambda m: (m[0], m[1].held_on is None, m[1].held_on or dt.date.min, m[1].level == "kecamatan",
                        m[1].starts_at or dt.time.min, m[1].title),

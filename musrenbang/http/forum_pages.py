@@ -18,7 +18,7 @@ from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import forum as rules
 from musrenbang.domain.access import Actor, covers, require_region, require_role
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
-from musrenbang.domain.events import DelegateRegistered, ForumClosed, ForumOpened
+from musrenbang.domain.events import DelegateRegistered, ForumCancelled, ForumClosed, ForumOpened
 from musrenbang.domain.values import parse_clock, parse_rupiah
 from musrenbang.eventlog.store import ConcurrencyError, Metadata
 from musrenbang.http import forum_forms
@@ -203,6 +203,7 @@ def _taking_entries(forum: rules.Forum, closed: str) -> None:
     answered "0 disimpan" on a closed forum."""
     if forum.status == rules.CLOSED:
         raise DomainError(closed)
+    rules.not_cancelled(forum)
     if forum.status != rules.OPEN:
         raise DomainError(N_("musyawarah belum dibuka"))
 
@@ -213,6 +214,8 @@ ADJUST_FIELDS = {"item_id": "item_id", "reason": "adjust_reason", "agreed_cost":
 
 CLOSING_UNDERSTOOD = "ya"
 """The value of the "Saya paham" checkbox that a closing form must carry: closing cannot be undone."""
+CANCEL_FIELDS = {"reason": "cancel_reason", "understood": "cancel_understood"}
+"""The cancellation form's fields by the command's (its ids differ from the close form's on the same page)."""
 
 
 class NewForumPages(Controller):
@@ -443,6 +446,42 @@ class ForumSessionPages(Controller):
         await runner.wait_until_applied(["forums"], result.last)
         notice = translate(request, N_("Delegasi ke tingkat berikutnya ditetapkan"))
         return notify(request, _back_to(forum, "mandat"), notice)
+
+    @post("/batal")
+    async def cancel_forum(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                           runner: RunnerDep, forum_id: FromPath[str]) -> Response:  # fmt: skip
+        """Call the forum off, with the reason, once the form says the facilitator understood it cannot be
+        undone (the checkbox); a forum this very form cancelled already (a double tap) is answered with its
+        page. Mistakes come back beside their fields, nothing written."""
+        forum = await _load_in_scope(forums, forum_id, actor)
+        back = Redirect(f"/forum/{forum.scheduled.forum_id}", status_code=303)
+        if forum.status == rules.CANCELLED:
+            return back
+        form = await request.form()
+        entered = {"cancel_reason": str(form.get("reason", "")).strip()}
+        errors = {} if form.get("understood") == CLOSING_UNDERSTOOD else {
+            "cancel_understood": N_("centang dulu bahwa Anda paham: musyawarah yang dibatalkan tidak dapat dibuka"
+                                    " lagi")}  # fmt: skip
+        try:
+            rules.decide(forum, rules.CancelForum(reason=entered["cancel_reason"]))  # every mistake at once
+        except ValidationFailed as exc:
+            errors.update({CANCEL_FIELDS.get(field, field): message for field, message in exc.errors.items()})
+        except DomainError as exc:  # closed meanwhile
+            return await _refused(request, forums, pool, forum_id, actor, exc, "batal")
+        if errors:
+            return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors,
+                                       form="batal")  # fmt: skip
+        try:
+            result = await forums.cancel(forum.scheduled.forum_id, rules.CancelForum(reason=entered["cancel_reason"]),
+                                         _meta(actor))  # fmt: skip
+        except (ConcurrencyError, DomainError) as exc:  # the twin tap cancelled it meanwhile: "sudah dibatalkan"
+            if not await forums.has_recorded(forum.scheduled.forum_id, ForumCancelled):
+                if isinstance(exc, DomainError):
+                    return await _refused(request, forums, pool, forum_id, actor, exc, "batal")
+                raise
+            return back
+        await runner.wait_until_applied(["forums", "lineage"], result.last)
+        return notify(request, back, translate(request, N_("Musyawarah dibatalkan")))
 
     @post("/tutup")
     async def close_forum(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,

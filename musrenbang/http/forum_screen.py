@@ -21,6 +21,7 @@ from litestar.params import FromPath
 from litestar.response import ServerSentEvent, Template
 
 from musrenbang.domain import forum as rules
+from musrenbang.domain.errors import N_
 from musrenbang.http.deps import ForumsDep, StoppingDep
 from musrenbang.http.i18n import language, translate
 from musrenbang.http.render import page, score_text
@@ -111,9 +112,19 @@ async def _snapshot(request: Request, forums: ForumService, forum: rules.Forum) 
     ]  # fmt: skip
     # What has been counted: ballots, or score sheets (a weighted-criteria forum has no ballots at all).
     counted = standing.ballots + standing.sheets if standing else 0
-    return {"status": forum.status, "status_text": translate(request, rules.STATUS_LABELS.get(forum.status or "", "")),
+    return {"status": forum.status, "status_text": _status_text(request, forum),
             "ceiling": forum.scheduled.ceiling, "spent": standing.spent if standing else 0,
             "ballots": counted, "rows": rows}  # fmt: skip
+
+
+def _status_text(request: Request, forum: rules.Forum) -> str:
+    """The status in words; a cancelled forum's with its reason, which a screen left open in the hall shows as
+    it changes (its stream goes on as a scheduled forum's does: ended, the screen's EventSource would only
+    connect again and again; and an hour's questions are shared by every screen)."""
+    status = translate(request, rules.STATUS_LABELS.get(forum.status or "", ""))
+    if forum.status != rules.CANCELLED:
+        return status
+    return f"{status} — {translate(request, N_('alasan'))}: {forum.cancel_reason}"
 
 
 async def _snapshots(request: Request, forums: ForumService, stopping: Stopping, feed: ScreenFeed,

@@ -63,6 +63,8 @@ class ForumOut(msgspec.Struct):
     result: list[ResultItemOut] | None
     spent: int | None
     starts_at: dt.time | None = None
+    cancel_reason: str | None = None
+    """Why it was called off (status `cancelled`)."""
 
 
 class ForumApi(Controller):
@@ -96,5 +98,5 @@ async def forum_out(pool: asyncpg.Pool, forum_id: str) -> ForumOut:
         result=None if results is None else [
             ResultItemOut(r["rank"], r["item_id"], r["score"], r["cost"], r["selected"], r["reason"]) for r in results
         ],
-        spent=row["spent"],
+        spent=row["spent"], cancel_reason=row["cancel_reason"],
     )  # fmt: skip

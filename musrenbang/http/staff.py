@@ -173,6 +173,10 @@ class MandateIn(msgspec.Struct, forbid_unknown_fields=True):
     delegate_ids: Annotated[list[str], msgspec.Meta(min_length=1, max_length=5)]
 
 
+class CancelForumIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=bounds.REASON, description="Why it is called off")]
+
+
 async def _forum_in_scope(forums: ForumService, forum_id: str, actor: Actor) -> forum_rules.Forum:
     """The forum, if the account's role and region may run it (loaded first: no such forum is 404 to anyone)."""
     forum, _ = await forums.load(forum_id.upper())
@@ -283,6 +287,19 @@ class ForumStaffApi(Controller):
         await _forum_in_scope(forums, forum_id, actor)
         result = await forums.close(forum_id.upper(), _meta(actor))
         await runner.wait_until_applied(["proposals"], result.last)
+        return await _answer(pool, runner, forum_id.upper(), result.last)
+
+
+    @post("/{forum_id:str}/cancel", summary="Call off a scheduled or open forum, with the reason (at any time)",
+          status_code=200, request_max_body_size=16 * 1024)  # fmt: skip
+    async def cancel_forum(self, request: Request, forum_id: FromPath[str], data: JSONBody[CancelForumIn],
+                           actor: ActorDep, forums: ForumsDep, runner: RunnerDep, pool: PoolDep,
+                           idempotency_key: OptionalKey = None) -> ForumOut:  # fmt: skip
+        """409 once closed or already cancelled; 422 without a reason. Ballots cast stay in the log, uncounted."""
+        await _forum_in_scope(forums, forum_id, actor)
+        key, meta = keyed(request, actor, idempotency_key, data)
+        result = await forums.cancel(forum_id.upper(), forum_rules.CancelForum(reason=data.reason), meta, key)
+        await runner.wait_until_applied(["lineage"], result.last)
         return await _answer(pool, runner, forum_id.upper(), result.last)
 
 

@@ -1,4 +1,8 @@
-"""Projection "forums": forums, their agenda, delegates, who voted, results, and forwarded proposals."""
+"""Projection "forums": forums, their agenda, delegates, who voted, results, and forwarded proposals.
+
+A forum's `status` is `scheduled`, `open`, `closed` or `cancelled` (with `cancel_reason` and `cancelled_at`,
+migration 0048); a cancelled forum keeps its agenda rows, and every rule asking which proposals a forum holds
+reads only those of forums `open` or `closed`."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import asyncpg
 from musrenbang.domain.events import (
     BallotCast,
     DelegateRegistered,
+    ForumCancelled,
     ForumClosed,
     ForumOpened,
     ForumScheduled,
@@ -24,7 +29,7 @@ class Forums(Projection):
     name = "forums"
     tables = ("forum_forwarded", "forum_results", "forum_ballots", "forum_agenda", "forum_delegates", "forums")
     appended = ("forum_delegates",)
-    handles = (DelegateRegistered, BallotCast, ForumScheduled, ForumOpened, ItemAdjusted, ForumClosed)
+    handles = (DelegateRegistered, BallotCast, ForumScheduled, ForumOpened, ItemAdjusted, ForumClosed, ForumCancelled)
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         delegates: list[tuple[object, ...]] = []
@@ -67,6 +72,9 @@ class Forums(Projection):
                     )  # fmt: skip
                 case ForumClosed():
                     await self._closed(conn, e, r)
+                case ForumCancelled():  # its agenda rows stay (what was on it), its status frees them
+                    await conn.execute("UPDATE forums SET status = 'cancelled', cancel_reason = $2, cancelled_at = $3"
+                                       " WHERE forum_id = $1", e.forum_id, e.reason, r.recorded_at)  # fmt: skip
         await self._flush(conn, delegates, ballots)
 
     async def _flush(self, conn: asyncpg.Connection, delegates: list, ballots: dict) -> None:
@@ -177,7 +185,7 @@ async def calendar(conn: asyncpg.Connection, year: int) -> list[asyncpg.Record]:
     with the name of the region it is held for."""
     return await conn.fetch(
         "SELECT f.forum_id, f.level, f.region, r.nama AS region_name, f.title, f.held_on, f.starts_at, f.place,"
-        " f.status"
+        " f.status, f.cancel_reason"
         " FROM forums f LEFT JOIN regions r ON r.kode = f.region"
         " WHERE f.year = $1 AND f.origin = 'musrenbang' AND f.level IN ('kelurahan', 'kecamatan')",
         year,

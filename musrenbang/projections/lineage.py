@@ -1,6 +1,7 @@
 """Projection "lineage": for every proposal and every RKPD line, each event of the log that concerns it —
-submission, verification, merges, each forum's agenda, votes, scores, adjustments and result, the
-agencies' handling, adoption, and what became of the line after it (budget, contract, work, handover) —
+submission, verification, merges, each forum's agenda, votes, scores, adjustments and result (or its
+cancellation), the agencies' handling, adoption, and what became of the line after it (budget, contract,
+work, handover) —
 with the event's stream, position, time, actor role and hash.
 
 A step's `detail` holds only what the event says about *that* subject (a ballot's mark for this item,
@@ -21,6 +22,7 @@ from musrenbang.domain import realisation
 from musrenbang.domain.events import (
     BallotCast,
     Event,
+    ForumCancelled,
     ForumClosed,
     ForumOpened,
     ForumScheduled,
@@ -61,7 +63,8 @@ class Lineage(Projection):
     appended = ("lineage_steps",)
     handles = (ProposalSubmitted, PokirForwarded, ProposalCarriedOver, ProposalRevised, ProposalPhotoAttached,
                ProposalAccepted, ProposalReturned, ProposalRejected, ProposalMerged, ProposalsMergedIn,
-               ForumScheduled, ForumOpened, ItemAdjusted, BallotCast, ScoresGiven, ForumClosed, RkpdProposalsReceived,
+               ForumScheduled, ForumOpened, ItemAdjusted, BallotCast, ScoresGiven, ForumClosed, ForumCancelled,
+               RkpdProposalsReceived,
                RkpdProposalPassed, RkpdProposalDeclined, RkpdLineSet, RkpdLineWithdrawn, RkpdAdopted, RkpdEnacted,
                RkpdForumClosed, RkpdMilestoneRecorded)  # fmt: skip
 
@@ -257,6 +260,12 @@ class _Batch:
                     "sheets": e.result.sheets, "forward_to": e.forward_to,
                 })  # fmt: skip
 
+    async def forum_cancelled(self, r: RecordedEvent, e: ForumCancelled) -> None:
+        """Each proposal on the agenda of a forum called off after it opened: its path no longer reads as
+        still under discussion there (one cancelled before opening had no agenda, and no step)."""
+        for code in (await self.codes_of(e.forum_id)).values():
+            self.step(code, r, {"forum_id": e.forum_id, "reason": e.reason})
+
     # --- the city level (the year's RKPD stream) and after
 
     async def received(self, r: RecordedEvent, e: RkpdProposalsReceived) -> None:
@@ -333,6 +342,7 @@ _ON_EVENT: dict[type[Event], Callable[[_Batch, RecordedEvent, Any], Awaitable[No
     ProposalMerged: _Batch.merged, ProposalsMergedIn: _Batch.merged_in,
     ForumScheduled: _Batch.forum_scheduled, ForumOpened: _Batch.forum_opened, ItemAdjusted: _Batch.item_adjusted,
     BallotCast: _Batch.ballot_cast, ScoresGiven: _Batch.scores_given, ForumClosed: _Batch.forum_closed,
+    ForumCancelled: _Batch.forum_cancelled,
     RkpdProposalsReceived: _Batch.received, RkpdProposalPassed: _Batch.passed, RkpdProposalDeclined: _Batch.declined,
     RkpdLineSet: _Batch.line_set, RkpdLineWithdrawn: _Batch.line_withdrawn, RkpdAdopted: _Batch.adopted,
     RkpdEnacted: _Batch.enacted, RkpdForumClosed: _Batch.city_forum_closed,
@@ -344,7 +354,7 @@ is subclassed), so one look-up instead of a match trying every kind in turn."""
 
 _STEP_COLUMNS = ("subject", "position", "stream_id", "stream_version", "event_type", "recorded_at", "role", "hash",
                  "detail")  # fmt: skip
-_USES_ITEMS = ItemAdjusted | BallotCast | ScoresGiven | ForumClosed
+_USES_ITEMS = ItemAdjusted | BallotCast | ScoresGiven | ForumClosed | ForumCancelled
 
 
 def _line_id(e: RkpdLineSet | RkpdLineWithdrawn) -> str:

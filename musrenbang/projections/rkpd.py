@@ -275,7 +275,8 @@ _YEAR_PARTS = {
     "rkpd": "(SELECT position FROM rkpd_year_versions WHERE year = $1)",
     "proposals": "(SELECT position FROM proposal_year_versions WHERE year = $1)",
     "merges": "(SELECT count(*) FROM lineage_merges)",  # never deleted: their count moves with each
-    "ceilings": "(SELECT md5(string_agg(forum_id || ':' || region || ':' || ceiling, ',' ORDER BY forum_id))"
+    "ceilings": "(SELECT md5(string_agg(forum_id || ':' || region || ':' || ceiling || ':' || status, ','"
+                " ORDER BY forum_id))"
                 " FROM forums WHERE year = $1 AND level = 'kecamatan')",
 }  # fmt: skip
 
@@ -394,10 +395,11 @@ async def item_facts(conn: asyncpg.Connection, year: int) -> tuple[dict[str, int
 
 async def ceilings(conn: asyncpg.Connection, year: int) -> dict[str, int]:
     """Pagu indikatif per kecamatan: as Bappeda set it when opening the cycle, else the ceiling of the
-    kecamatan's Musrenbang Kecamatan (the latest scheduled)."""
+    kecamatan's Musrenbang Kecamatan (the latest scheduled that was not cancelled; a cancelled one's only
+    when the kecamatan has no other: it is still the pagu the kecamatan was told)."""
     rows = await conn.fetch(
         "SELECT DISTINCT ON (region) region, ceiling FROM forums WHERE year = $1 AND level = 'kecamatan'"
-        " ORDER BY region, scheduled_at DESC",
+        " ORDER BY region, status = 'cancelled', scheduled_at DESC",
         year,
     )
     set_by_bappeda = await conn.fetch("SELECT kecamatan, pagu FROM cycle_pagu_kecamatan WHERE year = $1", year)

@@ -34,6 +34,7 @@ from musrenbang.domain.events import (
     AgendaItem,
     BallotCast,
     Event,
+    ForumCancelled,
     ForumClosed,
     ForumOpened,
     ForumResult,
@@ -86,7 +87,8 @@ _ON_ANOTHER_AGENDA = (
     "SELECT 1 FROM forum_agenda a JOIN forums f USING (forum_id) WHERE f.level = $4 AND f.forum_id <> $5"
     " AND f.origin = 'musrenbang' AND f.status IN ('open', 'closed')"
 )
-"""A proposal already on the agenda of another opened forum of level $4 (the forum opening: $5)."""
+"""A proposal already on the agenda of another opened forum of level $4 (the forum opening: $5). A cancelled
+forum's status is `cancelled`: its agenda is free again."""
 
 
 def new_forum_id() -> str:
@@ -113,7 +115,8 @@ async def fresh_under_lock(read_models: ReadModels | None, names: Sequence[str])
 
 async def on_an_agenda(conn: asyncpg.Connection, codes: Sequence[str]) -> asyncpg.Record | None:
     """The first of the proposals `codes` on the agenda of a Musrenbang already opened (or closed), with that
-    forum, read on `conn` under `lock_forum_place` once the forums read model is fresh."""
+    forum, read on `conn` under `lock_forum_place` once the forums read model is fresh. One that was cancelled
+    holds no agenda any more."""
     return await conn.fetchrow(
         "SELECT a.proposal, f.forum_id, f.title FROM forum_agenda a JOIN forums f USING (forum_id)"
         " WHERE a.proposal = ANY($1::text[]) AND f.origin = 'musrenbang' AND f.status IN ('open', 'closed')"
@@ -207,6 +210,7 @@ class ForumService:
         or what the forums below forwarded to it."""
         forum, head = await self.load(forum_id)
         s = forum.scheduled
+        rules.not_cancelled(forum)  # said first: no window or later stage is why it does not open
         if s.origin == "musrenbang" and s.level in cycle_rules.LEVEL_STAGE:  # held inside its stage's window
             await cycles.open_for(self._store, s.year, cycle_rules.LEVEL_STAGE[s.level], on)
         if agenda is None:  # the long wait, if any, before a connection is held and the place locked
@@ -333,6 +337,7 @@ class ForumService:
             forum, head = await load(self._store, FORUM, rules.stream_id(forum_id))
             if not forum.exists:
                 raise NotFound(N_("musyawarah tidak ditemukan"))
+            rules.not_cancelled(forum)  # said first: no later stage is why it does not close
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _FORUM_LOCK, forum_id)
             if await _newest_version(conn, forum_id) != head.version:
                 raise ConcurrencyError([rules.stream_id(forum_id)])
@@ -344,6 +349,32 @@ class ForumService:
             appends = [Append(rules.stream_id(forum_id), head, [closed])]
             appends.extend(await self._decisions_on_proposals(conn, forum, closed))
             return await self._store.append(appends, metadata=metadata, conn=conn)
+
+    async def cancel(self, forum_id: str, command: rules.CancelForum, metadata: Metadata,
+                     idempotency_key: str | None = None) -> AppendResult:  # fmt: skip
+        """Call off a forum that is scheduled or open, at any time (after the RKPD was adopted too: what never
+        took place is tidied up; nothing is forwarded, so where its results would go is not asked).
+
+        Locks as the close takes them, forum first: the forum's lock exclusively, so ballots in flight commit
+        before it and later ones see the new head and are refused; then its place's (`lock_forum_place`),
+        which a forum of that place opening holds while it reads which proposals other forums hold on their
+        agendas, and which a kelurahan forum of a kecamatan holds shared while it asks whether a Musrenbang
+        Kecamatan is still to open: neither decides on this forum as it was."""
+        if idempotency_key is not None:
+            earlier = await self._store.find_replay(idempotency_key, metadata.fingerprint)
+            if earlier is not None:
+                return earlier
+        forum, head = await self.load(forum_id)
+        events = rules.decide(forum, command)  # refused (no reason, closed, cancelled) before any lock
+        s = forum.scheduled
+        async with self._store.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _FORUM_LOCK, forum_id)
+            if s.origin == "musrenbang":
+                await lock_forum_place(conn, s.level, s.region, s.year)
+            if await _newest_version(conn, forum_id) != head.version:
+                raise ConcurrencyError([rules.stream_id(forum_id)])
+            return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata,
+                                            idempotency_key=idempotency_key, conn=conn)  # fmt: skip
 
     async def _decisions_on_proposals(
         self, conn: asyncpg.Connection, forum: rules.Forum, closed: ForumClosed
@@ -553,12 +584,12 @@ async def _kecamatan_still_takes_it(conn: asyncpg.Connection, s: ForumScheduled)
     has opened (in session, or closed), and no other of the kecamatan and year is still to open, what a
     kelurahan forum closing later forwards is never taken up: stuck "forwarded" for good, with no answer. So
     it is neither scheduled, opened nor closed then (a second Musrenbang Kecamatan scheduled for the late
-    ones makes room again).
+    ones makes room again). A cancelled one counts as none: it is not still to open, and takes nothing up.
 
     The kecamatan's forums are found in the forums read model (one that opened is there: its opening waited
     for that read model to reach the log) and whether each opened or closed is read from its own stream
-    (the log itself), under the kecamatan's place lock shared: its Musrenbang's opening and close hold it
-    exclusively, so neither commits between this check and the caller's commit."""
+    (the log itself), under the kecamatan's place lock shared: its Musrenbang's opening, close and cancellation
+    hold it exclusively, so none commits between this check and the caller's commit."""
     kecamatan = await conn.fetchrow(
         "SELECT k.kode, k.nama FROM regions r JOIN regions k ON k.kode = r.kode_induk WHERE r.kode = $1", s.region
     )
@@ -570,8 +601,9 @@ async def _kecamatan_still_takes_it(conn: asyncpg.Connection, s: ForumScheduled)
         "SELECT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'forum-' || f.forum_id AND e.event_type = $3)"
         " AS opened, EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'forum-' || f.forum_id"
         " AND e.event_type = $4) AS closed FROM forums f"
-        " WHERE f.level = 'kecamatan' AND f.region = $1 AND f.year = $2 AND f.origin = 'musrenbang'",
-        kecamatan["kode"], s.year, event_tag(ForumOpened), event_tag(ForumClosed),
+        " WHERE f.level = 'kecamatan' AND f.region = $1 AND f.year = $2 AND f.origin = 'musrenbang'"
+        " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'forum-' || f.forum_id AND e.event_type = $5)",
+        kecamatan["kode"], s.year, event_tag(ForumOpened), event_tag(ForumClosed), event_tag(ForumCancelled),
     )  # fmt: skip
     if rows and all(r["opened"] for r in rows) and not any(r["closed"] for r in rows):
         raise DomainError(Message(  # in session: its agenda was fixed when it opened

@@ -110,7 +110,7 @@ def test_a_facilitator_runs_a_forum_and_prints_the_berita_acara(
     page.get_by_role("checkbox", name="Ibu Sari").check()
     page.get_by_role("button", name="Tetapkan delegasi").click()
     page.wait_for_load_state()
-    page.get_by_role("checkbox", name=re.compile("Saya paham")).check()
+    page.get_by_role("checkbox", name="Saya paham, dan musyawarah sudah selesai").check()
     page.get_by_role("button", name=re.compile("Tutup musyawarah")).click()
     page.wait_for_url("**/berita-acara")
     text = page.content()

@@ -103,7 +103,7 @@ def test_ten_ballot_rows_with_two_typos_come_back_marked_and_closing_asks_first(
         assert page.url.split("#")[0].endswith(f"/forum/{forum_id}")
         assert page.locator("#understood").evaluate("e => !e.validity.valid")
         assert http.get(f"/api/v1/forums/{forum_id}").json()["status"] == "open"
-        page.get_by_role("checkbox", name=re.compile("Saya paham")).check()
+        page.get_by_role("checkbox", name="Saya paham, dan musyawarah sudah selesai").check()
         page.get_by_role("button", name=re.compile("Tutup musyawarah")).click()
         page.wait_for_url("**/berita-acara")
         assert "suara persetujuan, diisi berurutan sampai pagu habis" in page.content()

@@ -46,6 +46,7 @@ class Site:
     users: dict[str, str]
     year: int
     kelurahan_opens: dt.date
+    history: history.History
 
 
 def _calendar(today: dt.date) -> tuple[StageWindow, ...]:
@@ -57,7 +58,7 @@ def _calendar(today: dt.date) -> tuple[StageWindow, ...]:
 
 @pytest.fixture(scope="module")
 async def site(server_url: str, template_name: str) -> AsyncIterator[Site]:
-    async with history.database(server_url, template_name) as (url, _):
+    async with history.database(server_url, template_name) as (url, built):
         today = cycles.today()
         year = today.year + 1
         pool = await create_pool(url, min_size=1, max_size=3)
@@ -72,7 +73,7 @@ async def site(server_url: str, template_name: str) -> AsyncIterator[Site]:
                 add_user(url, f"{key}-{tag}", role, *scope)
             with serving(url, cycle=False) as server:
                 yield Site(server.base_url, pool, {k: f"{k}-{tag}" for k in accounts}, year,
-                           today + dt.timedelta(days=7))
+                           today + dt.timedelta(days=7), built)
         finally:
             await pool.close()
 
@@ -148,8 +149,11 @@ async def test_the_staff_home_groups_forums_by_year_and_folds_past_closed_ones(s
         this, past = home.index(f'id="musyawarah-{site.year}"'), home.index('id="musyawarah-2022"')
         assert this < home.index(f'href="/forum/{forum_id}"') < past  # the year at hand first, its forum in it
         closed = home[past:]
-        # The three closed forums of RKPD 2022: folded (closed <details>), counted, and the year's list linked.
-        assert re.search(r"<details>\s*<summary>3 musyawarah sudah ditutup</summary>", closed), closed[:1500]
+        # The three closed forums of RKPD 2022 and the one cancelled: folded (closed <details>), counted, and the
+        # year's list linked.
+        assert re.search(r"<details>\s*<summary>4 musyawarah sudah ditutup atau dibatalkan</summary>", closed), \
+            closed[:1500]
+        assert closed.index("<details>") < closed.index(f'href="/forum/{site.history.forums["called_off"]}"')
         assert 'href="/musyawarah?tahun=2022"' in closed
         assert home.index("<details>") > home.index(f'href="/forum/{forum_id}"')
 
