@@ -171,13 +171,31 @@ def cycle_list() -> None:
     """Every cycle: its stage today and its calendar."""
     from musrenbang.services import cycles
 
-    states = _with_store(cycles.all_cycles)
+    async def work(store: Any) -> list[tuple[Any, bool]]:
+        return [(s, s.year is not None and not s.adopted and await cycles.forum_pd_closed(store, s.year))
+                for s in await cycles.all_cycles(store)]  # fmt: skip
+
+    states = _with_store(work)
     today = _today()  # after the database is prepared: the city's time zone is known then
-    for state in states:
+    for state, pd_closed in states:
         click.echo(f"RKPD {state.year}: {state.stage_on(today)}  — {state.theme}")
         for stage, window in state.calendar.items():
-            mark = "open" if state.is_open(stage, today) else ""
-            click.echo(f"  {stage:<17} {window.opens} .. {window.closes}  {mark}")
+            click.echo(f"  {stage:<17} {window.opens} .. {window.closes}  {_mark(state, stage, today, pd_closed)}")
+
+
+def _mark(state: Any, stage: str, today: dt.date, forum_pd_closed: bool) -> str:
+    """`open` where a stage is open today; for the proposals as a submission judges them
+    (`Cycle.takes_proposals`), with the day they end when that is the kelurahan stage's, before their own
+    window's (a calendar recorded before the two were kept in order: `cycle window` says how to fix it)."""
+    from musrenbang.domain import cycle as rules
+
+    if stage != rules.SUBMISSIONS:
+        return "open" if state.is_open(stage, today) else ""
+    mark = "open" if state.takes_proposals(today, forum_pd_closed=forum_pd_closed) else ""
+    last = state.last_day(stage)
+    if last is not None and last < state.calendar[stage].closes:
+        mark = f"{mark}  (proposals only until {last}: the kelurahan stage ends then)".strip()
+    return mark
 
 
 @cycle.command("window")
@@ -226,15 +244,22 @@ def cycle_cancel(year: int, reason: str) -> None:
 @cycle.command("advance")
 @click.option("--year", type=WholeNumber(), required=True)
 def cycle_advance(year: int) -> None:
-    """Open the next stage today; the current one ends yesterday (not on the day it opened)."""
+    """Open the next stage today; the current one ends at the end of today (what came in today stays inside
+    its window), not on the day it opened. Each window moved is recorded as a window change (the staff
+    page and `GET /api/v1/cycles/{year}` list it) and printed."""
     from musrenbang.eventlog.store import Metadata
     from musrenbang.services import cycles
 
-    async def work(store: Any) -> str:
+    async def work(store: Any) -> tuple[str, list[Any]]:
+        before = (await cycles.load_cycle(store, year)).calendar
         await cycles.advance_stage(store, year, Metadata(actor="cli", role="admin"))
-        return (await cycles.load_cycle(store, year)).stage_on(_today())
+        after = await cycles.load_cycle(store, year)
+        return after.stage_on(_today()), [w for s, w in after.calendar.items() if before.get(s) != w]
 
-    click.echo(f"RKPD {year}: now at {_with_store(work)}")
+    stage, moved = _with_store(work)
+    click.echo(f"RKPD {year}: now at {stage}")
+    for window in moved:
+        click.echo(f"  {window.stage:<17} {window.opens} .. {window.closes}  (moved)")
 
 
 # --- the programs file -----------------------------------------------------------------------------------

@@ -15,6 +15,18 @@ A cycle opened by mistake (a wrong year typed, a wrong theme or pagu) can be can
 made in it (`CancelCycle`; services/cycles.py checks that no proposal, forum or city-level record of the
 year exists, holding the year's cycle lock that everything made in a year holds shared): nothing is
 stranded, and the year may be opened again. An adopted cycle never is.
+
+Until when a year takes proposals. A resident's proposal reaches the RKPD only through a Musrenbang
+Kelurahan/Desa, which takes it on its agenda when it opens (verified by then), and such a forum opens only
+inside the kelurahan stage's window (services/forums.py) and never once the year's Forum Perangkat Daerah
+has closed or its RKPD is adopted (what it forwarded could no longer be taken up). A proposal that comes in
+after any of these can never be decided and ends `tidak_diproses` at the adoption. So a year takes
+proposals while its "usulan" window is open, and at the latest to the last day of its kelurahan window
+(`Cycle.last_day`: the day the last kelurahan forum may still open), to its Forum Perangkat Daerah's close
+(which is on the year's RKPD stream: the caller says, `takes_proposals`) and to its adoption. The proposals
+precede the kelurahan forums (DOMAIN.md: the RW lists are the Musrenbang Kelurahan's input), so a new
+calendar, a moved window or an advanced stage never leaves the "usulan" window closing after the kelurahan
+one (`_submissions_before_kelurahan`); calendars recorded before that rule are read with the same bound.
 """
 
 from __future__ import annotations
@@ -46,6 +58,10 @@ STAGE_LABELS = {
     "ditetapkan": N_("RKPD ditetapkan"),
 }
 STAGES: tuple[str, ...] = tuple(STAGE_LABELS)
+SUBMISSIONS, KELURAHAN = STAGES[0], STAGES[1]
+"""The residents' proposals' stage, and the stage whose forums take them up (module docstring)."""
+ADVANCED = N_("tahap berikutnya dimajukan")
+"""The reason recorded with the windows `AdvanceStage` moves (a fixed text, so pages can translate it)."""
 WINDOW_LABELS = {**STAGE_LABELS, "ditetapkan": N_("Penetapan RKPD")}
 """A stage's window as a calendar names it: the last one is when the RKPD is set, not that it is."""
 ADOPTED = "ditetapkan"
@@ -88,13 +104,32 @@ class Cycle(msgspec.Struct, frozen=True, kw_only=True):
 
     def is_open(self, stage: str, today: dt.date) -> bool:
         """Whether `stage` allows what it is for on `today` (always, in a cycle without a calendar, until
-        the RKPD is adopted)."""
+        the RKPD is adopted): from its window's opening to its `last_day`."""
         if self.adopted:
             return False
         window = self.calendar.get(stage)
         if not self.calendar:
             return True
-        return window is not None and window.opens <= today <= window.closes
+        last = self.last_day(stage)
+        return window is not None and last is not None and window.opens <= today <= last
+
+    def last_day(self, stage: str) -> dt.date | None:
+        """The last day `stage` allows what it is for: its window's close, and for the proposals no later
+        than the kelurahan window's (module docstring: one that came in later could reach no forum). A
+        calendar recorded before that bound was a rule may close them later; it is read with it."""
+        window = self.calendar.get(stage)
+        if window is None:
+            return None
+        kelurahan = self.calendar.get(KELURAHAN)
+        if stage == SUBMISSIONS and kelurahan is not None:
+            return min(window.closes, kelurahan.closes)
+        return window.closes
+
+    def takes_proposals(self, today: dt.date, *, forum_pd_closed: bool) -> bool:
+        """Whether a proposal for this year is accepted on `today`: the "usulan" stage open (to its
+        `last_day`) and the Forum Perangkat Daerah, whose close the year's RKPD stream records
+        (`forum_pd_closed`), not closed (module docstring)."""
+        return not forum_pd_closed and self.is_open(SUBMISSIONS, today)
 
     def next_opening(self, stage: str, today: dt.date) -> dt.date | None:
         """When `stage` opens, if that is still to come."""
@@ -120,7 +155,7 @@ class StartCycle(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AdvanceStage(msgspec.Struct, frozen=True, kw_only=True):
-    """Open the next stage today (at the latest), the current one ending the day before."""
+    """Open the next stage today (at the latest), the current one ending at the end of today (`_advance`)."""
 
     year: int
     today: dt.date
@@ -164,23 +199,7 @@ def decide(state: Cycle, command: Command) -> list[Event]:
         raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=command.year))
     match command:
         case AdvanceStage():
-            if state.adopted:
-                raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan"), year=command.year))
-            first = state.calendar.get(STAGES[0])
-            if first is not None and command.today < first.opens:
-                raise DomainError(Message(N_("belum ada tahap RKPD %(year)d yang dibuka: ubah jadwalnya bila perlu"),
-                                          year=command.year))  # fmt: skip
-            current = state.stage_on(command.today)
-            following = STAGES[STAGES.index(current) + 1]
-            opened = state.calendar.get(current)
-            if opened is not None and opened.opens >= command.today:
-                # The current stage would close the day before it opened: a window no calendar can hold.
-                raise DomainError(Message(N_("tahap %(stage)s baru dibuka hari ini: tahap berikutnya dapat"
-                                             " dimajukan mulai besok, atau ubah jadwalnya"),
-                                          stage=Term(WINDOW_LABELS.get(current, current))))  # fmt: skip
-            if following == ADOPTED:
-                raise DomainError(N_("tahap terakhir dicapai dengan menetapkan RKPD, bukan dengan memajukan tahap"))
-            return [CycleStageAdvanced(year=command.year, stage=following, on=command.today)]
+            return _advance(state, command)
         case ChangeWindow():
             if state.adopted:
                 raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan"), year=command.year))
@@ -195,6 +214,7 @@ def decide(state: Cycle, command: Command) -> list[Event]:
                 _in_order(checks, state, command.stage, command.opens, command.today)
             if command.stage in STAGES and isinstance(command.closes, dt.date):
                 _close_keeps_the_past(checks, state, command.stage, command.closes, command.today)
+                _submissions_before_kelurahan(checks, state, command.stage, command.closes)
             reason = checks.text("reason", command.reason, bounds.REASON, required=True)
             checks.done()
             return [CycleWindowChanged(year=command.year, stage=command.stage, opens=command.opens,
@@ -206,6 +226,53 @@ def decide(state: Cycle, command: Command) -> list[Event]:
         case CancelCycle():
             return [_cancel(state, command)]
     raise TypeError(f"unknown command {command!r}")
+
+
+def _advance(state: Cycle, command: AdvanceStage) -> list[Event]:
+    """The next stage opened today: the windows it moves, each recorded as a window change of its own
+    (`_windows_advanced`), then the stage reached. The stage event carries no day (`on`) when the calendar
+    moved with window changes: evolving it moves nothing more (`_advanced` is for the advances recorded
+    before, which ended the windows the day before)."""
+    if state.adopted:
+        raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan"), year=command.year))
+    first = state.calendar.get(STAGES[0])
+    if first is not None and command.today < first.opens:
+        raise DomainError(Message(N_("belum ada tahap RKPD %(year)d yang dibuka: ubah jadwalnya bila perlu"),
+                                  year=command.year))  # fmt: skip
+    current = state.stage_on(command.today)
+    following = STAGES[STAGES.index(current) + 1]
+    opened = state.calendar.get(current)
+    if opened is not None and opened.opens >= command.today:
+        # Advanced twice in a day (a button pressed twice, a command run again), the stage between would be
+        # opened and ended by the same hand on the same day, with nothing done in it.
+        raise DomainError(Message(N_("tahap %(stage)s baru dibuka hari ini: tahap berikutnya dapat"
+                                     " dimajukan mulai besok, atau ubah jadwalnya"),
+                                  stage=Term(WINDOW_LABELS.get(current, current))))  # fmt: skip
+    if following == ADOPTED:
+        raise DomainError(N_("tahap terakhir dicapai dengan menetapkan RKPD, bukan dengan memajukan tahap"))
+    if not state.calendar:
+        return [CycleStageAdvanced(year=command.year, stage=following, on=command.today)]
+    return [*_windows_advanced(state, following, command.today),
+            CycleStageAdvanced(year=command.year, stage=following)]  # fmt: skip
+
+
+def _windows_advanced(state: Cycle, following: str, today: dt.date) -> list[CycleWindowChanged]:
+    """The windows an advance to `following` on `today` moves, as changes listed like any other (reason
+    `ADVANCED`): every stage before it that would still be open after today ends at the end of today, so
+    that what came in today (a proposal, a forum) stays inside its window (`_close_keeps_the_past`), and
+    `following` opens today at the latest, closing no earlier. Ending the submissions with their stage or a
+    later one keeps them within the kelurahan window (`_submissions_before_kelurahan`)."""
+    assert state.year is not None  # an existing cycle
+    moved = []
+    for stage in STAGES[: STAGES.index(following)]:
+        w = state.calendar.get(stage)
+        if w is not None and w.opens <= today < w.closes:
+            moved.append(CycleWindowChanged(year=state.year, stage=stage, opens=w.opens, closes=today, reason=ADVANCED))
+    w = state.calendar.get(following)
+    if w is not None and not w.opens <= today <= w.closes:
+        moved.append(CycleWindowChanged(year=state.year, stage=following, opens=min(w.opens, today),
+                                        closes=max(w.closes, today), reason=ADVANCED))  # fmt: skip
+    return moved
 
 
 def _cancel(state: Cycle, command: CancelCycle) -> CycleCancelled:
@@ -340,8 +407,9 @@ def _in_order(checks: bounds.Checks, state: Cycle, stage: str, opens: dt.date, t
     open, the recorded advance undone without a word.
 
     Closing days are not compared here, unlike a new calendar's: extending a window past the close of the
-    next (proposals taken two weeks more while the kelurahan forums close as planned) is the most common
-    change Bappeda makes, and the year's bound (`_of_the_year`) keeps every window within the year."""
+    next (the kelurahan forums given two weeks more while the kecamatan's close as planned) is the most common
+    change Bappeda makes, and the year's bound (`_of_the_year`) keeps every window within the year. The one
+    exception is the proposals' close against the kelurahan stage's (`_submissions_before_kelurahan`)."""
     position = STAGES.index(stage)
     before = state.calendar.get(STAGES[position - 1]) if position > 0 else None
     after = state.calendar.get(STAGES[position + 1]) if position + 1 < len(STAGES) else None
@@ -366,8 +434,8 @@ def _close_keeps_the_past(checks: bounds.Checks, state: Cycle, stage: str, close
                           today: dt.date | None) -> None:  # fmt: skip
     """The mirror of an opened window's opening (`_in_order`): what came in while the window was open came
     in inside it, so its close is not brought back over days it has been open. A window open today may be
-    ended yesterday at the earliest (as `AdvanceStage` ends one); one that has closed keeps its last day or a
-    later one. A window still to open moves as before."""
+    ended yesterday at the earliest (`AdvanceStage` ends one today: what came in today stays inside); one
+    that has closed keeps its last day or a later one. A window still to open moves as before."""
     now = state.calendar.get(stage)
     if today is None or now is None or now.opens > today:
         return
@@ -376,6 +444,25 @@ def _close_keeps_the_past(checks: bounds.Checks, state: Cycle, stage: str, close
         checks.fail("closes", Message(N_("tahap %(stage)s sudah dibuka sejak %(since)s: tanggal tutupnya tidak dapat"
                                          " dimajukan sebelum %(day)s"), stage=Term(WINDOW_LABELS[stage]),
                                       since=values.long_date(now.opens), day=values.long_date(earliest)))  # fmt: skip
+
+
+def _submissions_before_kelurahan(checks: bounds.Checks, state: Cycle, stage: str, closes: dt.date) -> None:
+    """A move of the "usulan" or the kelurahan window never leaves the proposals closing after the kelurahan
+    forums (module docstring): extended alone, the proposals window once took two weeks of proposals that no
+    forum could take up, its calendar showing it open, every one of them ending `tidak_diproses`. Refused
+    with what to do instead: extend the kelurahan window first. A move of another stage is not refused
+    for a calendar recorded before this rule (the bound is read into it, `Cycle.last_day`)."""
+    if stage not in (SUBMISSIONS, KELURAHAN):
+        return
+    after = {**{s: w.closes for s, w in state.calendar.items()}, stage: closes}
+    submissions, kelurahan = after.get(SUBMISSIONS), after.get(KELURAHAN)
+    if submissions is not None and kelurahan is not None and submissions > kelurahan:
+        checks.fail("closes", Message(N_("pengajuan usulan warga tidak dapat ditutup sesudah %(stage)s ditutup"
+                                         " (%(day)s): usulan yang masuk sesudahnya tidak dapat lagi dibahas di"
+                                         " musyawarah mana pun. Tutup pengajuan usulan paling lambat hari itu,"
+                                         " atau perpanjang dulu jadwal %(stage)s."),
+                                      stage=Term(WINDOW_LABELS[KELURAHAN]),
+                                      day=values.long_date(kelurahan)))  # fmt: skip
 
 
 def _ceilings(checks: bounds.Checks, given: tuple[KecamatanCeiling, ...]) -> tuple[KecamatanCeiling, ...]:
@@ -415,6 +502,22 @@ def check_held_in_window(state: Cycle, stage: str, held_on: dt.date) -> None:
         raise ValidationFailed({"held_on": outside})
 
 
+def check_takes_proposals(state: Cycle, today: dt.date, *, forum_pd_closed: bool) -> None:
+    """Why the year of `state` takes no proposal on `today` though its "usulan" window may be open (module
+    docstring): its Forum Perangkat Daerah has closed, or its kelurahan stage is over. The other refusals
+    (no cycle, adopted, the window itself closed or still to open) are `services.cycles.check_open`'s."""
+    if forum_pd_closed:
+        raise DomainError(Message(N_("pengajuan usulan RKPD %(year)d sudah ditutup: Forum Perangkat Daerah RKPD"
+                                     " %(year)d sudah ditutup, sehingga usulan baru tidak dapat lagi dibahas di"
+                                     " musyawarah mana pun"), year=state.year))  # fmt: skip
+    window, last = state.calendar.get(SUBMISSIONS), state.last_day(SUBMISSIONS)
+    if window is not None and last is not None and last < today <= window.closes and window.opens <= today:
+        raise DomainError(Message(N_("pengajuan usulan RKPD %(year)d sudah ditutup: %(stage)s berakhir %(day)s,"
+                                     " sehingga usulan baru tidak dapat lagi dibahas di musyawarah mana pun"),
+                                  year=state.year, stage=Term(WINDOW_LABELS[KELURAHAN]),
+                                  day=values.long_date(last)))  # fmt: skip
+
+
 def check_kecamatan(given: tuple[KecamatanCeiling, ...], kecamatan: Container[str]) -> None:
     """Every ceiling names a kecamatan of the city (the region codes are reference data)."""
     unknown = [c.kecamatan for c in given if c.kecamatan not in kecamatan]
@@ -444,8 +547,10 @@ def evolve(state: Cycle, event: Event) -> Cycle:
 
 
 def _advanced(calendar: dict[str, StageWindow], stage: str, on: dt.date | None) -> dict[str, StageWindow]:
-    """The calendar after `stage` was opened on `on`: the stages before it closed the day before (at the
-    latest), and it open from that day (at the latest) to no earlier than that day."""
+    """The calendar after `stage` was opened on `on`, as advances recorded it before their windows were
+    moved by window changes of their own (`_advance`, whose stage event has no `on`): the stages before it
+    closed the day before (at the latest), and it open from that day (at the latest) to no earlier than that
+    day. Kept as it was: the log holds such advances, and what they meant does not change."""
     if on is None or not calendar:
         return calendar
     position = STAGES.index(stage)

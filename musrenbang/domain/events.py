@@ -104,9 +104,11 @@ class CycleStarted(Event, frozen=True, tag="cycle.started"):
 
 
 class CycleStageAdvanced(Event, frozen=True, tag="cycle.stage_advanced"):
-    """The cycle moved to its next stage on `on` (None in logs from before calendars): the stages before
-    it closed that day at the latest, and it opened that day at the latest. `ditetapkan` is recorded with
-    the RKPD's adoption."""
+    """The cycle moved to its next stage. With `on` in a cycle with a calendar (how advances were recorded
+    before they listed their window moves): the stages before it closed the day before at the latest, and it
+    opened that day at the latest. Without `on` it moves no window: the advance recorded the windows it moved
+    as `CycleWindowChanged` events of its own just before it (domain/cycle.py `_advance`), or the log is
+    from before calendars. `ditetapkan` is recorded with the RKPD's adoption."""
 
     year: int
     stage: str

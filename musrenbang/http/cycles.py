@@ -64,9 +64,15 @@ class CycleOut(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     stage: str
     """The stage the cycle is at today: the last whose window has opened, `ditetapkan` once adopted."""
     adopted: bool
+    taking_proposals: bool
+    """Whether a proposal for this year is accepted today: its "usulan" window open, but never once its
+    Musrenbang Kelurahan/Desa stage is over, its Forum Perangkat Daerah closed or its RKPD adopted (the
+    "usulan" window's `open` says the same)."""
     calendar: list[WindowOut]
     priority_programs: list[ProgramOut]
     window_changes: list[WindowChangeOut]
+    """Every move of a window: Bappeda's, with their reason, and an advance's (`musrenbang cycle advance`,
+    `POST /api/v1/cycles/{year}/stage`), with the reason "tahap berikutnya dimajukan"."""
     note: str | None = None
     """Only in the answer to an opening whose every window has ended (what `cycle open` prints)."""
 
@@ -125,7 +131,7 @@ class CancelledOut(msgspec.Struct, frozen=True):
 
 def _cycle_out(c: dict[str, Any]) -> CycleOut:
     return CycleOut(
-        year=c["year"], theme=c["theme"], stage=c["stage"], adopted=c["adopted"],
+        year=c["year"], theme=c["theme"], stage=c["stage"], adopted=c["adopted"], taking_proposals=c["taking"],
         calendar=[WindowOut(w["stage"], w["opens"], w["closes"], w["open"]) for w in c["calendar"]],
         priority_programs=[ProgramOut(p["number"], p["title"], p["target"]) for p in c["programs"]],
         window_changes=[WindowChangeOut(w["stage"], w["opens"], w["closes"], w["reason"], w["changed_at"])
@@ -208,8 +214,8 @@ class CycleApi(Controller):
         await runner.wait_until_applied(["cycles"], result.last)
         return await _one(pool, year)
 
-    @post("/{year:int}/stage", summary="Open the next stage today, the current one ending yesterday (Bappeda)",
-          status_code=200, guards=[BAPPEDA])  # fmt: skip
+    @post("/{year:int}/stage", summary="Open the next stage today, the current one ending at the end of today;"
+          " each window moved is listed in window_changes (Bappeda)", status_code=200, guards=[BAPPEDA])  # fmt: skip
     async def advance_stage(self, request: Request, year: Year, actor: ActorDep, store: StoreDep,
                             runner: RunnerDep, idempotency_key: OptionalKey = None) -> StageOut:  # fmt: skip
         key, meta = keyed(request, actor, idempotency_key)
@@ -325,7 +331,8 @@ class CyclePages(Controller):
         return page(request, "cycles_staff.html", status=status, actor=actor, cycles=overview, withdrawable=unmade,
                     values=entered or _new_cycle_values(next_year), failed=failed, window=window or {},
                     errors={f: translate(request, m) for f, m in (errors or {}).items()}, keys=keys,
-                    STAGES=rules.STAGES, WINDOWS=rules.WINDOW_LABELS, STAGE_LABELS=rules.STAGE_LABELS)  # fmt: skip
+                    STAGES=rules.STAGES, WINDOWS=rules.WINDOW_LABELS, STAGE_LABELS=rules.STAGE_LABELS,
+                    ADVANCED=rules.ADVANCED)  # fmt: skip
 
     @get("/")
     async def cycles_page(self, request: Request, pool: PoolDep, actor: ActorDep) -> Template:

@@ -40,7 +40,10 @@ class HomePages(Controller):
     @get("/", dependencies=FROM_REPLICA)
     async def home(self, request: Request, pool: PoolDep) -> Template:
         """What is open now and until when, every year's cycle, the planned year's programs, and the way to
-        a kecamatan's or a village's proposals (villages by kecamatan, or searched: a kabupaten has hundreds)."""
+        a kecamatan's or a village's proposals (villages by kecamatan, or searched: a kabupaten has hundreds).
+        "Ajukan usulan" is offered for the newest year that takes proposals (`Cycle.takes_proposals`, as the
+        submission itself judges it): not for one whose kelurahan stage is over or Forum Perangkat Daerah
+        closed, though its proposals' window may still read open."""
         today = cycle_service.today()
         async with pool.acquire() as conn:
             years = await cycles.overview(conn, today)
@@ -54,7 +57,7 @@ class HomePages(Controller):
         return page(request, "home.html", years=years, now=now, planned=planned, programs=programs, counts=counts,
                     kecamatan=kecamatan, village_count=sum(len(k["kelurahan"]) for k in kecamatan),
                     upcoming=upcoming[0] if upcoming else None, STAGES=STAGE_LABELS, WINDOWS=WINDOW_LABELS,
-                    taking=[c["year"] for c, stage, _ in now if stage == "usulan"])  # fmt: skip
+                    taking=[c["year"] for c in years if c["taking"]])  # fmt: skip
 
     @get("/wilayah", dependencies=FROM_REPLICA)
     async def regions_page(self, request: Request, pool: PoolDep) -> Template:

@@ -10,7 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from musrenbang.domain.cycle import ADOPTED, STAGES, Cycle, planned_first, working_first
+from musrenbang.domain.city_forums import FORUM_PD
+from musrenbang.domain.cycle import ADOPTED, STAGES, SUBMISSIONS, Cycle, planned_first, working_first
 from musrenbang.domain.events import CycleCancelled, CycleStageAdvanced, CycleStarted, CycleWindowChanged, StageWindow
 from musrenbang.eventlog.store import RecordedEvent
 from musrenbang.projections import Projection, Statements
@@ -149,12 +150,17 @@ async def priority_programs(conn: asyncpg.Connection, year: int) -> list[asyncpg
 
 async def overview(conn: asyncpg.Connection, today: dt.date, year: int | None = None) -> list[dict[str, Any]]:
     """Every cycle (or the one of `year`), newest first, as the public sees it on `today`: theme, the
-    stage it is at, whether its RKPD is adopted, its calendar with what is open now, its priority programs
-    and the recorded changes of its windows. One read of each table, whatever the number of years; what
-    is open and the stage are the domain's to say (`Cycle.is_open`, `Cycle.stage_on`)."""
+    stage it is at, whether its RKPD is adopted, its calendar with what is open now (and `until` when: the
+    proposals no later than the kelurahan stage), whether it takes proposals (`taking`: the proposals'
+    window says so too), its priority programs and the recorded changes of its windows. One read of each
+    table, whatever the number of years; what is open and the stage are the domain's to say
+    (`Cycle.is_open`, `Cycle.takes_proposals`, `Cycle.stage_on`), the Forum Perangkat Daerah's close read
+    from the city level's read model."""
     rows = [r for r in await all_cycles(conn) if year is None or r["year"] == year]
     years = [r["year"] for r in rows]
     windows = await conn.fetch("SELECT year, stage, opens, closes FROM cycle_calendar WHERE year = ANY($1)", years)
+    forum_pd_closed = {r["year"] for r in await conn.fetch(
+        "SELECT year FROM rkpd_forums WHERE year = ANY($1) AND forum = $2 AND closed_at IS NOT NULL", years, FORUM_PD)}
     programs = await conn.fetch("SELECT year, number, title, target FROM cycle_priority_programs"
                                 " WHERE year = ANY($1) ORDER BY number", years)  # fmt: skip
     changes = await conn.fetch("SELECT year, stage, opens, closes, reason, changed_at FROM cycle_window_changes"
@@ -165,10 +171,13 @@ async def overview(conn: asyncpg.Connection, today: dt.date, year: int | None = 
                for w in windows if w["year"] == row["year"]}  # fmt: skip
         state = Cycle(year=row["year"], region=row["region"], theme=row["theme"], stage=row["stage"],
                       adopted=row["adopted"], calendar={s: own[s] for s in STAGES if s in own})  # fmt: skip
+        taking = state.takes_proposals(today, forum_pd_closed=row["year"] in forum_pd_closed)
         out.append({
             "year": row["year"], "theme": row["theme"], "stage": state.stage_on(today), "adopted": state.adopted,
-            "calendar": [{"stage": w.stage, "opens": w.opens, "closes": w.closes,
-                          "open": state.is_open(w.stage, today)} for w in state.calendar.values()],
+            "taking": taking,
+            "calendar": [{"stage": w.stage, "opens": w.opens, "closes": w.closes, "until": state.last_day(w.stage),
+                          "open": taking if w.stage == SUBMISSIONS else state.is_open(w.stage, today)}
+                         for w in state.calendar.values()],
             "programs": [p for p in programs if p["year"] == row["year"]],
             "changes": [c for c in changes if c["year"] == row["year"]],
         })  # fmt: skip

@@ -15,14 +15,15 @@ import asyncpg
 import msgspec
 
 from musrenbang.domain import city as city_rules
-from musrenbang.domain import cycle, rkpd, values
+from musrenbang.domain import city_forums, cycle, rkpd, values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Term
 from musrenbang.domain.events import CycleCancelled, CycleStarted, KecamatanCeiling, StageWindow, event_tag
 from musrenbang.eventlog.store import AppendResult, EventStore, Metadata, read_stream_prefix
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.services import city as city_service
 from musrenbang.services.freshness import UNDER_LOCK_FRESH, ReadModels, require_fresh
-from musrenbang.services.locks import CYCLE_LOCK, RKPD_LOCK
+from musrenbang.services.locks import CYCLE_LOCK, INTAKE_LOCK, RKPD_LOCK
+from musrenbang.services.rkpd_streams import RKPD
 from musrenbang.services.streams import Aggregate, execute, load
 
 CYCLE = Aggregate(cycle.Cycle(), cycle.decide, cycle.evolve)
@@ -103,7 +104,8 @@ async def _replay_still_holds(store: EventStore, result: AppendResult, year: int
 
 async def advance_stage(store: EventStore, year: int, metadata: Metadata, idempotency_key: str | None = None,
                         on: dt.date | None = None) -> AppendResult:  # fmt: skip
-    """Close the current stage of `year` today and open the next (refused for the last: adoption is)."""
+    """Open the next stage of `year` today, the current one ending at the end of today, each window moved
+    recorded as a window change (domain/cycle.py `_advance`; refused for the last stage: adoption is)."""
     command = cycle.AdvanceStage(year=year, today=on or today())
     return await execute(store, CYCLE, cycle.stream_id(year), command, metadata=metadata,
                          idempotency_key=idempotency_key)  # fmt: skip
@@ -149,15 +151,19 @@ async def cancel_cycle(store: EventStore, read_models: ReadModels, year: int, re
 
 
 async def hold_year(conn: asyncpg.Connection, store: EventStore, year: int,
-                    judge: Callable[[cycle.Cycle], object] | None = None) -> cycle.Cycle:  # fmt: skip
+                    judge: Callable[[cycle.Cycle], object] | None = None, *,
+                    intake: bool = False) -> cycle.Cycle:  # fmt: skip
     """Hold `year`'s cycle lock shared to the end of `conn`'s transaction (services/locks.py), then read the
     cycle again and refuse if it is not there any more (a withdrawal committed since the caller read it),
     or if `judge` (the caller's own check of the cycle: a window open, a day inside it) refuses the cycle
     as it is now: withdrawn and opened again with another calendar, or a window moved, since the caller
     judged it. What makes something in a year calls it in the transaction that writes it; the cycle is read
     after the lock is granted (a statement of its own: one statement's snapshot is taken before any lock
-    it waits for), a few events. Returns it, for a caller judging more than the cycle."""
+    it waits for), a few events. Returns it, for a caller judging more than the cycle. `intake`: the year's
+    city intake lock is held shared too, after the cycle's (`hold_submissions`)."""
     await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", CYCLE_LOCK, year)
+    if intake:
+        await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", INTAKE_LOCK, year)
     state = await load_cycle(store, year, conn)
     if not state.exists:
         raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
@@ -166,22 +172,45 @@ async def hold_year(conn: asyncpg.Connection, store: EventStore, year: int,
     return state
 
 
+async def hold_submissions(conn: asyncpg.Connection, store: EventStore, year: int,
+                           on: dt.date | None = None) -> cycle.Cycle:  # fmt: skip
+    """`hold_year` for a proposal of `year`, and the year's city intake lock shared too (services/locks.py,
+    after the cycle's, the order every caller takes them in): the Forum Perangkat Daerah's close and the
+    adoption hold it exclusively, so neither commits between this check and the proposal's commit. Then the
+    year judged as `open_for` judges it, on the cycle and the city level read after both locks."""
+    state = await hold_year(conn, store, year, intake=True)
+    return check_open(state, year, cycle.SUBMISSIONS, on, forum_pd_closed=await forum_pd_closed(store, year, conn))
+
+
+async def forum_pd_closed(store: EventStore, year: int, conn: asyncpg.Connection | None = None) -> bool:
+    """Whether the Forum Perangkat Daerah of `year` has closed, as the year's city-level stream says now (kept
+    by each process and read on from where it was, services/streams.py)."""
+    state, _ = await load(store, RKPD, rkpd.stream_id(year), conn)
+    return city_forums.FORUM_PD in state.forums_closed
+
+
 async def open_for(store: EventStore, year: int, stage: str, on: dt.date | None = None,
                    conn: asyncpg.Connection | None = None) -> cycle.Cycle:  # fmt: skip
     """The cycle of `year`, if `stage` is open on `on` (today); otherwise a message saying why not, with
-    the day it opens when that is still to come."""
-    return check_open(await load_cycle(store, year, conn), year, stage, on)
+    the day it opens when that is still to come. For the proposals the Forum Perangkat Daerah is read too."""
+    closed = stage == cycle.SUBMISSIONS and await forum_pd_closed(store, year, conn)
+    return check_open(await load_cycle(store, year, conn), year, stage, on, forum_pd_closed=closed)
 
 
-def check_open(state: cycle.Cycle, year: int, stage: str, on: dt.date | None = None) -> cycle.Cycle:
+def check_open(state: cycle.Cycle, year: int, stage: str, on: dt.date | None = None, *,
+               forum_pd_closed: bool = False) -> cycle.Cycle:  # fmt: skip
     """`state` (the cycle of `year` as just read from the log) if `stage` is open on `on` (today); else
-    why not. Apart from `open_for` so that a command that already holds the state does not read it again."""
+    why not. Apart from `open_for` so that a command that already holds the state does not read it again.
+    For the proposals, also why a year whose window is open takes none (`cycle.check_takes_proposals`):
+    `forum_pd_closed` as the caller read it, False when it did not (its commit checks it under the lock)."""
     day = on or today()
     if not state.exists:
         raise NotFound(Message(N_("siklus RKPD %(year)d belum dibuka"), year=year))
     if state.adopted:
         raise DomainError(Message(N_("RKPD %(year)d sudah ditetapkan: tidak ada lagi yang dapat ditambahkan"
                                      " ke siklus ini"), year=year))  # fmt: skip
+    if stage == cycle.SUBMISSIONS:
+        cycle.check_takes_proposals(state, day, forum_pd_closed=forum_pd_closed)
     if not state.is_open(stage, day):
         label = Term(cycle.WINDOW_LABELS[stage])
         opening = state.next_opening(stage, day)
@@ -193,29 +222,39 @@ def check_open(state: cycle.Cycle, year: int, stage: str, on: dt.date | None = N
 
 
 async def taking_proposals(store: EventStore, on: dt.date | None = None) -> cycle.Cycle:
-    """The cycle a new proposal goes to when none is named: the newest whose submissions are open, as
-    the log says now. Refused when none is, saying when the next one opens."""
+    """The cycle a new proposal goes to when none is named: the newest that takes proposals
+    (`Cycle.takes_proposals`: its window open, its kelurahan stage not over, its Forum Perangkat Daerah not
+    closed), as the log says now. Refused when none is, saying when the next one opens."""
     states = await all_cycles(store)
     if not states:
         raise DomainError(N_("belum ada siklus perencanaan yang dibuka"))
     day = on or today()
+    cut_short: DomainError | None = None
     for state in reversed(states):
-        if state.is_open("usulan", day):
+        if state.year is None or state.adopted:
+            continue
+        closed = state.is_open(cycle.SUBMISSIONS, day) and await forum_pd_closed(store, state.year)
+        if state.takes_proposals(day, forum_pd_closed=closed):
             return state
+        try:
+            cycle.check_takes_proposals(state, day, forum_pd_closed=closed)
+        except DomainError as exc:  # its window open, cut short: said when no year opens later
+            cut_short = cut_short or exc
     upcoming = sorted((opening, state.year or 0) for state in states
-                      if (opening := state.next_opening("usulan", day)) is not None)  # fmt: skip
+                      if (opening := state.next_opening(cycle.SUBMISSIONS, day)) is not None)  # fmt: skip
     if upcoming:
         opening, year = upcoming[0]
         raise DomainError(Message(N_("pengajuan usulan sedang tutup; untuk RKPD %(year)d dibuka %(day)s"),
                                   year=year, day=values.long_date(opening)))  # fmt: skip
-    raise DomainError(N_("pengajuan usulan sedang tutup"))
+    raise cut_short or DomainError(N_("pengajuan usulan sedang tutup"))
 
 
 async def planned_year(store: EventStore) -> int:
     """The cycle being planned, as the log says now (what a form offers when the user names no year):
     the first of `domain.cycle.planned_first` that is not adopted."""
     states = [s for s in await all_cycles(store) if not s.adopted]
-    opens = {s.year: (s.calendar["usulan"].opens if "usulan" in s.calendar else None) for s in states}
+    opens = {s.year: (s.calendar[cycle.SUBMISSIONS].opens if cycle.SUBMISSIONS in s.calendar else None)
+             for s in states}  # fmt: skip
     ordered = cycle.planned_first([(y, False, o) for y, o in opens.items() if y is not None], today())
     if not ordered:
         raise DomainError(N_("belum ada siklus perencanaan yang sedang berjalan"))

@@ -10,7 +10,9 @@ INTAKE_LOCK = 0x696E
 """What a year's city level takes in from the kecamatan forums: (INTAKE_LOCK, year). Held shared by a
 kecamatan forum's close (services/forums.py), which forwards to the city level, and exclusive by what ends
 the intake — the Forum Perangkat Daerah's close, or an adoption with none — around its check that all that
-was forwarded is taken up (services/rkpd.py): neither lands between the other's check and commit. Taken
+was forwarded is taken up (services/rkpd.py): neither lands between the other's check and commit. Held
+shared too by a resident's submission from its check that the Forum Perangkat Daerah is still to close to its
+commit (services/proposals.py; domain/cycle.py says why a proposal after it could never be decided). Taken
 before RKPD_LOCK, and apart from it, because the check waits for the forums read model with a connection
 held: only kecamatan closes of the year wait meanwhile, not every agency saving a line."""
 

@@ -97,7 +97,7 @@ class ProposalService:
         and `submit`, so that the cycle is read once per request, not three times."""
         if year is None:
             return await cycles.taking_proposals(self._store, on)
-        return await cycles.open_for(self._store, year, "usulan", on)
+        return await cycles.open_for(self._store, year, cycle_rules.SUBMISSIONS, on)
 
     async def validate(self, raw: rules.ProposalInput, *, year: int,
                        cycle: cycle_rules.Cycle | None = None) -> rules.ProposalContent:  # fmt: skip
@@ -198,11 +198,12 @@ class ProposalService:
 
     async def _still_open(self, year: int, on: dt.date | None, cycle: cycle_rules.Cycle | None) -> None:
         """Refused unless submissions for `year` are open on `on`: checked on the cycle the caller has just
-        read, when it is that year's (no second read of the log on the hot path), else on the log."""
+        read, when it is that year's (no second read of the log on the hot path: its Forum Perangkat Daerah
+        was read with it, and is read again under the locks), else on the log."""
         if cycle is not None and cycle.year == year:
-            cycles.check_open(cycle, year, "usulan", on)
+            cycles.check_open(cycle, year, cycle_rules.SUBMISSIONS, on)
         else:
-            await cycles.open_for(self._store, year, "usulan", on)
+            await cycles.open_for(self._store, year, cycle_rules.SUBMISSIONS, on)
 
     async def _submit_as(self, code: str, asked: _Submission) -> Submitted | None:
         """One attempt to record the submission under `code`: its events, the carry-over link if any, then
@@ -240,13 +241,13 @@ class ProposalService:
         """The proposer's contact, their subscription, the photos and the events in one transaction: both
         the personal data and the log, or neither. The subscription goes in before the events, so that the
         outbox, filled in the same transaction, finds it. A twin of this request that committed first
-        raises `_Replayed`, rolling back all of this attempt. The year's cycle is held (`cycles.hold_year`)
-        to the commit, and submissions judged open again under it: a withdrawal of the cycle (or a move of
-        its window) does not land between the check and this proposal."""
+        raises `_Replayed`, rolling back all of this attempt. The year's cycle and city intake are held
+        (`cycles.hold_submissions`) to the commit, and submissions judged open again under them: a
+        withdrawal of the cycle, a move of its window, the Forum Perangkat Daerah's close or the adoption does
+        not land between the check and this proposal."""
         ref, proposer = asked.ref, asked.proposer
         async with self._store.transaction() as conn:
-            await cycles.hold_year(conn, self._store, asked.year,
-                                   lambda cycle: cycles.check_open(cycle, asked.year, "usulan", asked.on))  # fmt: skip
+            await cycles.hold_submissions(conn, self._store, asked.year, asked.on)
             if asked.carried_from is not None:
                 await self._in_no_line(conn, asked.carried_from)
             await conn.execute(

@@ -100,13 +100,13 @@ def test_what_is_open_follows_the_calendar_by_date() -> None:
 
 def test_a_window_is_changed_with_a_reason_and_the_change_counts() -> None:
     state = started()
-    later = state.calendar["usulan"].closes + dt.timedelta(days=10)
-    change = cycle.ChangeWindow(year=2022, stage="usulan", opens=state.calendar["usulan"].opens, closes=later,
-                                reason=" diperpanjang karena banjir ")  # fmt: skip
+    later = state.calendar["kelurahan"].closes + dt.timedelta(days=10)  # the proposals' close may not (s27)
+    change = cycle.ChangeWindow(year=2022, stage="kelurahan", opens=state.calendar["kelurahan"].opens,
+                                closes=later, reason=" diperpanjang karena banjir ")  # fmt: skip
     [event] = cycle.decide(state, change)
-    assert event == CycleWindowChanged(year=2022, stage="usulan", opens=change.opens, closes=later,
+    assert event == CycleWindowChanged(year=2022, stage="kelurahan", opens=change.opens, closes=later,
                                        reason="diperpanjang karena banjir")  # fmt: skip
-    assert cycle.evolve(state, event).is_open("usulan", later)
+    assert cycle.evolve(state, event).is_open("kelurahan", later)
     with pytest.raises(ValidationFailed):
         cycle.decide(state, msgspec.structs.replace(change, reason=" "))
     with pytest.raises(ValidationFailed):
@@ -132,12 +132,15 @@ def test_a_moved_window_keeps_the_stages_in_their_order() -> None:
 
 
 def test_advancing_closes_the_current_stage_and_opens_the_next_that_day() -> None:
+    """The current stage ends at the end of that day (s27: it ended the day before, leaving what came in that
+    day after its window), each window moved a change of its own."""
     state = started()
     day = state.calendar["usulan"].opens + dt.timedelta(days=3)
-    [event] = cycle.decide(state, cycle.AdvanceStage(year=2022, today=day))
-    assert event == CycleStageAdvanced(year=2022, stage="kelurahan", on=day)
-    after = cycle.evolve(state, event)
-    assert not after.is_open("usulan", day) and after.is_open("kelurahan", day)
+    events = cycle.decide(state, cycle.AdvanceStage(year=2022, today=day))
+    assert events[-1] == CycleStageAdvanced(year=2022, stage="kelurahan")
+    after = given(*cycle.decide(given(), START), *events)
+    assert after.is_open("usulan", day) and after.is_open("kelurahan", day)
+    assert not after.is_open("usulan", day + dt.timedelta(days=1)) and after.stage_on(day) == "kelurahan"
 
 
 def test_a_stage_opened_today_is_not_advanced_past_the_same_day() -> None:
@@ -145,12 +148,11 @@ def test_a_stage_opened_today_is_not_advanced_past_the_same_day() -> None:
     2026-12-03` in `cycle list`): a window the calendar's own checks refuse."""
     state = started()
     day = state.calendar["usulan"].opens + dt.timedelta(days=3)
-    [event] = cycle.decide(state, cycle.AdvanceStage(year=2022, today=day))
-    after = cycle.evolve(state, event)
+    after = reduce(cycle.evolve, cycle.decide(state, cycle.AdvanceStage(year=2022, today=day)), state)
     with pytest.raises(DomainError, match="baru dibuka hari ini"):
         cycle.decide(after, cycle.AdvanceStage(year=2022, today=day))
-    [later] = cycle.decide(after, cycle.AdvanceStage(year=2022, today=day + dt.timedelta(days=1)))
-    windows = cycle.evolve(after, later).calendar
+    later = cycle.decide(after, cycle.AdvanceStage(year=2022, today=day + dt.timedelta(days=1)))
+    windows = reduce(cycle.evolve, later, after).calendar
     assert all(w.opens <= w.closes for w in windows.values()), windows
 
 

@@ -82,7 +82,7 @@ async def test_bappeda_opens_a_year_and_nobody_else_can(
 
     # Moving a window needs a reason, and the change is recorded with it.
     path = f"/api/v1/cycles/{year}/windows/usulan"
-    closes = str(dt.date(year - 1, 1, 30))
+    closes = str(dt.date(year - 1, 1, 20))  # within the kelurahan stage (s27: not after it)
     assert (await client.post(path, json={"closes": closes, "reason": " "}, headers=admin)).status_code == 422
     assert (await client.post(path, json={"closes": closes, "reason": "x"}, headers=await token(
         client, users["kelurahan"]))).status_code == 403  # fmt: skip
