@@ -734,7 +734,8 @@ class _Demo:
                                         place="Aula Bappelitbangda Kota Bekasi", participants=people + DPRD_MEMBERS,
                                         agenda=cf.DEFAULT_AGENDA, starts_at=dt.time(9, 0))  # fmt: skip
         await self.rkpd.execute(YEAR, schedule, ADMIN, on=held_on)
-        close = cf.CloseCityForum(year=YEAR, forum=forum, minutes=minutes, today=cycles.today())
+        # The list puts some kecamatan over their pagu indikatif: the Musrenbang Kota agrees to it knowingly.
+        close = cf.CloseCityForum(year=YEAR, forum=forum, minutes=minutes, today=cycles.today(), confirm_over_pagu=True)
         await self.rkpd.execute(YEAR, close, ADMIN, on=held_on)
 
     # --- after adoption: the budget, the contracts, the work ---------------------------------------------

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from musrenbang.domain.errors import N_
 
+DANA_DESA = "dana_desa"
 FUNDING_SOURCES = {
     "apbd_kota": N_("APBD Kabupaten/Kota"),
     "apbd_provinsi": N_("APBD Provinsi"),
     "apbn": N_("APBN"),
     "dana_kelurahan": N_("Dana Kelurahan"),
-    "dana_desa": N_("Dana Desa"),
+    DANA_DESA: N_("Dana Desa"),
 }
+"""Every source a line may have been recorded with: what pages name a line's source by, whatever the city."""
+
+
+def funding_sources(has_desa: bool) -> dict[str, str]:
+    """The sources a new line of this city may choose. Dana Desa is transferred to desa only (UU 6/2014), so a
+    city whose villages are all kelurahan (Kota Bekasi) is not offered it: a line paid from it there would
+    promise money that never comes. Lines recorded with it before stay readable (FUNDING_SOURCES)."""
+    return {key: label for key, label in FUNDING_SOURCES.items() if has_desa or key != DANA_DESA}

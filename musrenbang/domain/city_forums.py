@@ -93,6 +93,8 @@ class CloseCityForum(msgspec.Struct, frozen=True, kw_only=True):
     today: dt.date
     seen: str = ""
     """`list_version` of the list as the staff page showed it (empty: no check)."""
+    confirm_over_pagu: bool = False
+    """Closing Musrenbang Kota adopts: as `rkpd.Adopt.confirm_over_pagu`."""
 
 
 def list_version(lines: Iterable[RkpdLine], declined: Mapping[str, str]) -> str:

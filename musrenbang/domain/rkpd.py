@@ -26,7 +26,7 @@ import msgspec
 
 from musrenbang.domain import bounds, city_forums, values
 from musrenbang.domain.access import Forbidden
-from musrenbang.domain.agency import FUNDING_SOURCES
+from musrenbang.domain.agency import DANA_DESA, FUNDING_SOURCES
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
     CityAgency,
@@ -170,6 +170,9 @@ class Adopt(msgspec.Struct, frozen=True, kw_only=True):
     seen: str = ""
     """The digest of the list the adopting page showed (`city_forums.list_version`; empty: not checked):
     decided with the rest, under the year's lock, so no change lands between the check and the adoption."""
+    confirm_over_pagu: bool = False
+    """Adopt although some kecamatan's share of the lines is over its pagu indikatif (`over_pagu`): the
+    Musrenbang Kota may decide so, but never by oversight."""
 
 
 class Enact(msgspec.Struct, frozen=True, kw_only=True):
@@ -207,10 +210,12 @@ def list_hash(lines: Iterable[RkpdLine]) -> str:
 
 
 def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
-           dana_kelurahan: int | None = None) -> list[Event]:  # fmt: skip
+           dana_kelurahan: int | None = None, has_desa: bool = True,
+           ceilings: Mapping[str, int] | None = None) -> list[Event]:  # fmt: skip
     """What `command` records, given the city's perangkat daerah (`agencies`, by code: the city's
-    settings) and the year's Dana Kelurahan per kelurahan (the cycle's; None: no limit), both read from
-    the log by the service."""
+    settings), the year's Dana Kelurahan per kelurahan (the cycle's; None: no limit), both read from
+    the log by the service, whether the city has desa (its reference data: Dana Desa goes only to them)
+    and the pagu indikatif per kecamatan an adoption is held to (None: not checked)."""
     if isinstance(command, ReceiveProposals):
         return _receive(state, command, agencies)
     year = _opened_year(state, command)
@@ -220,17 +225,22 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
         case DeclineProposal():
             return [_decline(state, command, year)]
         case SetLine():
-            return [_set_line(state, command, agencies, dana_kelurahan, year)]
+            return [_set_line(state, command, agencies, dana_kelurahan, year, has_desa)]
         case WithdrawLine():
             return [_withdraw(state, command, year)]
         case Adopt():
-            return [_adopt_command(state, command, year, agencies)]
+            adopted = _adopt_command(state, command, year, agencies)
+            _within_ceilings(state, ceilings, command.confirm_over_pagu)
+            return [adopted]
         case Enact():
             return [_enact(state, command, year)]
         case city_forums.ScheduleCityForum():
             return [city_forums.schedule(state, command, agencies)]
         case city_forums.CloseCityForum():
-            return _close_forum(state, command, year, agencies)
+            events = _close_forum(state, command, year, agencies)
+            if any(isinstance(e, RkpdAdopted) for e in events):
+                _within_ceilings(state, ceilings, command.confirm_over_pagu)
+            return events
     raise TypeError(f"unknown command {command!r}")
 
 
@@ -271,9 +281,9 @@ def _decline(state: Rkpd, command: DeclineProposal, year: int) -> RkpdProposalDe
 
 
 def _set_line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency], dana_kelurahan: int | None,
-              year: int) -> RkpdLineSet:  # fmt: skip
+              year: int, has_desa: bool) -> RkpdLineSet:  # fmt: skip
     """A line made or changed; once the RKPD has been adopted, every change says why."""
-    line = _line(state, command, agencies)
+    line = _line(state, command, agencies, has_desa)
     if line.funding_source == "dana_kelurahan" and dana_kelurahan is not None:
         _within_dana_kelurahan(state, line, dana_kelurahan)
     reason = _optional_text("reason", command.reason)
@@ -347,6 +357,22 @@ def _adopt(state: Rkpd, year: int, note: str, on: dt.date | None,
     checks.done()
     return RkpdAdopted(year=year, revision=state.revision + 1, lines=lines, total_pagu=sum(x.pagu for x in lines),
                        note=note, adopted_on=on)  # fmt: skip
+
+
+def _within_ceilings(state: Rkpd, ceilings: Mapping[str, int] | None, confirmed: bool) -> None:
+    """Each kecamatan's list is trimmed to its pagu indikatif (Permendagri 86, table T-D.4); the city level may
+    still put more into a kecamatan, but adopting that must be meant: refused unless confirmed, naming each
+    kecamatan over its pagu and by how much (a review found a list adopted far over one with no question)."""
+    if confirmed or not ceilings:
+        return
+    cost_of = {code: item.cost for code, item in state.items.items()}
+    kecamatan_of = {code: values.kecamatan_of(item.kelurahan) for code, item in state.items.items()}
+    over = over_pagu(pagu_by_kecamatan(state.lines.values(), cost_of, kecamatan_of), ceilings)
+    if over:
+        listed = "; ".join(f"{k} +{_rupiah(excess)}" for k, excess in over.items())
+        raise ValidationFailed({"confirm_over_pagu": Message(
+            N_("pagu baris RKPD melebihi pagu indikatif kecamatan (%(over)s): tetapkan hanya bila disengaja, dengan"
+               " menyatakan mengerti"), over=listed)})  # fmt: skip
 
 
 def adopted_day(state: Rkpd) -> dt.date | None:
@@ -472,7 +498,7 @@ def _not_in_line(state: Rkpd, code: str) -> None:
                                   line=state.line_of[code]))  # fmt: skip
 
 
-def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> RkpdLine:
+def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency], has_desa: bool) -> RkpdLine:
     """The line `command` sets, checked whole. Who may touch it and whether it changed under the form are
     refused at once; everything wrong with what was typed is gathered into one ValidationFailed, in the
     order below (a later finding on the same field replaces an earlier one), so the form shows it all."""
@@ -493,6 +519,9 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency]) -> 
         errors["origins"] = Message(N_("paling banyak %(max)d usulan asal"), max=MAX_ORIGINS)
     if x.funding_source not in FUNDING_SOURCES:
         errors["funding_source"] = N_("sumber dana tidak dikenal")
+    elif x.funding_source == DANA_DESA and not has_desa:
+        errors["funding_source"] = N_("Dana Desa hanya disalurkan ke desa, dan wilayah ini tidak mempunyai desa:"
+                                      " pilih sumber dana lain")  # fmt: skip
     elif x.funding_source == "dana_kelurahan" and agency is not None:
         errors.update(_dana_kelurahan(state, agency, origins))
     volume, target = _check_amounts(x, command.priority_programs, errors)
@@ -731,6 +760,12 @@ def pagu_by_kecamatan(lines: Iterable[RkpdLine], cost_of: Mapping[str, int], kec
         for k, v in _shares(line.pagu, weights).items():
             totals[k] = totals.get(k, 0) + v
     return totals
+
+
+def over_pagu(totals: Mapping[str, int], ceilings: Mapping[str, int]) -> dict[str, int]:
+    """Kecamatan -> by how much its share of the lines' pagu (`totals`, from `pagu_by_kecamatan`) is over its
+    pagu indikatif, in code order; only the kecamatan over theirs. What the adoption asks to be confirmed."""
+    return {k: totals.get(k, 0) - ceiling for k, ceiling in sorted(ceilings.items()) if totals.get(k, 0) > ceiling}
 
 
 _K = TypeVar("_K", str, tuple[str, str])

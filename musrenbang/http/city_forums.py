@@ -35,7 +35,7 @@ from musrenbang.http.idempotency import OptionalKey, keyed
 from musrenbang.http.log_head import latest_seal
 from musrenbang.http.reads import FROM_REPLICA
 from musrenbang.http.render import page
-from musrenbang.http.rkpd_api import CITY_PROJECTIONS, Seen
+from musrenbang.http.rkpd_api import CITY_PROJECTIONS, ConfirmOverPagu, Seen
 from musrenbang.projections import cycles as cycle_views
 from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.rkpd import CityForum
@@ -69,6 +69,8 @@ class CloseIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     minutes: Annotated[str, msgspec.Meta(max_length=5000, description="Notulen: what the forum agreed")]
     seen: Seen = ""
     """The working list's `list_version` as the client reviewed it: the close freezes that list."""
+    confirm_over_pagu: ConfirmOverPagu = False
+    """Closing `musrenbang_kota` adopts: as the adoption's."""
 
 
 def forum_or_404(forum: str) -> str:
@@ -119,7 +121,8 @@ class CityForumApi(Controller):
                     rkpd: RkpdDep, runner: RunnerDep, pool: PoolDep, idempotency_key: OptionalKey = None
                     ) -> CityForum:  # fmt: skip
         command = rules.CloseCityForum(year=year, forum=forum_or_404(forum), minutes=data.minutes,
-                                       today=cycle_service.today(), seen=data.seen)  # fmt: skip
+                                       today=cycle_service.today(), seen=data.seen,
+                                       confirm_over_pagu=data.confirm_over_pagu)  # fmt: skip
         key, meta = keyed(request, actor, idempotency_key, data)
         result = await rkpd.execute(year, command, meta, key)
         await runner.wait_until_applied(list(CITY_PROJECTIONS), result.last)

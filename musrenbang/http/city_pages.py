@@ -60,7 +60,7 @@ from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region_names
 from musrenbang.services import cycles as cycle_service
-from musrenbang.services.rkpd import RkpdService, acting_agency
+from musrenbang.services.rkpd import RkpdService, acting_agency, city_has_desa
 
 LINE_FIELDS = (
     "program", "kegiatan", "sub_kegiatan", "sub_kegiatan_code", "nomenclature", "priority_program",
@@ -142,12 +142,13 @@ async def _agency_context(pool: asyncpg.Pool, year: int, agency: str) -> dict[st
         places = await region_names(conn)
         city = await city_views.settings(conn)
         years = await cycles.years_at_work(conn, "perangkat_daerah", cycle_service.today())
+        offered = agencies.funding_sources(await city_has_desa(conn, city.region))
     return {
         "year": year, "years": years, "agency": agency, "agency_name": city.agency_name(agency), "items": items,
         "lines": lines,
         "titles": {i["code"]: i["title"] for i in items}, "programs": programs, "adopted": revision > 0,
         "places": places, "AGENCIES": city.agencies_by_code, "FUNDING": agencies.FUNDING_SOURCES,
-        "pending": [i for i in items if i["status"] == rules.MENUNGGU],
+        "FUNDING_OFFERED": offered, "pending": [i for i in items if i["status"] == rules.MENUNGGU],
     }  # fmt: skip
 
 
@@ -524,16 +525,18 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
     agency_rows = [{"code": a, "name": city.agency_name(a), **per_agency[a]}
                    for a in sorted(per_agency, key=city.agency_name)]  # fmt: skip
     totals = rules.pagu_by_kecamatan(lines, cost_of, kecamatan_of)
+    over = rules.over_pagu(totals, ceilings)
     kecamatan_rows = [
         {"kode": k, "nama": places.get(k, k), "pagu": totals.get(k, 0), "ceiling": ceilings.get(k),
-         "over": k in ceilings and totals.get(k, 0) > ceilings[k]}
+         "over": k in over, "excess": over.get(k, 0)}
         for k in sorted(set(totals) | set(ceilings))
     ]  # fmt: skip
     pending = sum(row["pending"] for row in per_agency.values())
     adoption = published.adoption
     return {**await city_forums.forum_forms(pool, year),
         "year": year, "waiting": waiting, "received": len(received), "agency_rows": agency_rows,
-        "kecamatan_rows": kecamatan_rows, "pending": pending, "total_pagu": sum(x.pagu for x in lines),
+        "kecamatan_rows": kecamatan_rows, "over_pagu": [row for row in kecamatan_rows if row["over"]],
+        "pending": pending, "total_pagu": sum(x.pagu for x in lines),
         "line_count": len(lines), "revision": published.revision, "adoption": adoption,
         "head": adoption["hash"].hex() if adoption else None, "changed": published.changed_since_adoption,
         "list_version": city_forums_rules.list_version(lines, declined), "adopt_key": str(uuid.uuid4()),
@@ -579,10 +582,12 @@ class ReviewPages(Controller):
                            store: StoreDep, year: Year) -> Response:  # fmt: skip
         """Adopt the changes since the last adoption. The form's key makes a double tap or a retry record one
         revision (answered as the first); the version of the list the page showed (`Adopt.seen`, checked by the
-        rules under the year's lock) refuses a tab opened before an agency's later change."""
+        rules under the year's lock) refuses a tab opened before an agency's later change. A list over a
+        kecamatan's pagu indikatif is adopted only with the form's box ticked (`confirm_over_pagu`)."""
         require_role(actor, "admin")
         form = await request.form()
         note = str(form.get("note", "")).strip()
+        confirmed = bool(form.get("confirm_over_pagu"))
         key, meta = keyed(request, actor, form_key(form), {"note": note})
         done = notify(request, Redirect(f"/petugas/rkpd/{year}", status_code=303),
                       translate(request, N_("RKPD ditetapkan")))  # fmt: skip
@@ -594,8 +599,9 @@ class ReviewPages(Controller):
             if earlier is not None:
                 await _done(runner, earlier, ADOPTION_PROJECTIONS)
                 return done
-            result = await rkpd.execute(year, rules.Adopt(year=year, note=note, seen=str(form.get("seen", "")).strip()),
-                                        meta, key)  # fmt: skip
+            command = rules.Adopt(year=year, note=note, seen=str(form.get("seen", "")).strip(),
+                                  confirm_over_pagu=confirmed)  # fmt: skip
+            result = await rkpd.execute(year, command, meta, key)
         except Forbidden:
             raise
         except DomainError as exc:
@@ -616,6 +622,14 @@ class ReviewPages(Controller):
         return await _forum_action(request, actor, pool, rkpd, runner, year, forum, close=True)
 
 
+def _close_command(year: int, forum: str, minutes: str, form: Any) -> city_forums_rules.CloseCityForum:
+    """The close form as a command: the list it showed (`seen`) and, for a Musrenbang Kota over a kecamatan's
+    pagu indikatif, the box ticked to adopt all the same."""
+    return city_forums_rules.CloseCityForum(year=year, forum=forum, minutes=minutes, today=cycle_service.today(),
+                                            seen=str(form.get("seen", "")).strip(),
+                                            confirm_over_pagu=bool(form.get("confirm_over_pagu")))  # fmt: skip
+
+
 async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd: RkpdService,
                         runner: ProjectionRunner, year: int, forum: str, close: bool) -> Response:  # fmt: skip
     """Schedule (or reschedule) or close a city forum from the staff page; mistakes come back beside the
@@ -624,9 +638,7 @@ async def _forum_action(request: Request, actor: Actor, pool: asyncpg.Pool, rkpd
     forum = city_forums.forum_or_404(forum)
     entered = await city_forums.read_form(request)
     form = await request.form()
-    command, unreadable = ((city_forums_rules.CloseCityForum(year=year, forum=forum, minutes=entered["minutes"],
-                                                             today=cycle_service.today(),
-                                                             seen=str(form.get("seen", "")).strip()), {}) if close
+    command, unreadable = ((_close_command(year, forum, entered["minutes"], form), {}) if close
                            else city_forums.schedule_from_form(year, forum, entered))  # fmt: skip
     key, meta = keyed(request, actor, form_key(form), entered)
     try:

@@ -462,7 +462,8 @@ class LineIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     kegiatan: Text
     sub_kegiatan: Text
     funding_source: Annotated[str, msgspec.Meta(max_length=40,
-                                                description="apbd_kota | apbd_provinsi | apbn | dana_kelurahan")]
+                                                description="apbd_kota | apbd_provinsi | apbn | dana_kelurahan |"
+                                                " dana_desa (only in a region with desa)")]
     volume: Annotated[str, msgspec.Meta(max_length=30)]
     unit: Annotated[str, msgspec.Meta(max_length=60)]
     pagu: Annotated[int, msgspec.Meta(ge=-bounds.MAX_RUPIAH, le=bounds.MAX_RUPIAH, description="Whole rupiah")]
@@ -482,10 +483,16 @@ class RevisedLineIn(LineIn, forbid_unknown_fields=True, kw_only=True):
     """The line's `version` as the client read it: a revision made meanwhile is not silently undone."""
 
 
+ConfirmOverPagu = Annotated[bool, msgspec.Meta(description=(
+    "Adopt although the lines put some kecamatan over its pagu indikatif. Without it such an adoption is refused"
+    " (422, errors.confirm_over_pagu naming each kecamatan and by how much), and nothing is recorded"))]
+
+
 class AdoptIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     note: Reason = ""
     seen: Seen = ""
     """The working list's `list_version` as the client reviewed it."""
+    confirm_over_pagu: ConfirmOverPagu = False
 
 
 class EnactmentIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -581,7 +588,8 @@ class RkpdStaffApi(Controller):
                     runner: RunnerDep, idempotency_key: OptionalKey = None) -> DoneOut:  # fmt: skip
         require_role(actor, "admin")
         key, meta = keyed(request, actor, idempotency_key, data)
-        result = await rkpd.execute(year, rules.Adopt(year=year, note=data.note, seen=data.seen), meta, key)
+        command = rules.Adopt(year=year, note=data.note, seen=data.seen, confirm_over_pagu=data.confirm_over_pagu)
+        result = await rkpd.execute(year, command, meta, key)
         return await _done(runner, result, projections=ADOPTION_PROJECTIONS)
 
     @post("/enactment", summary="Record the regulation that sets the adopted RKPD (Bappeda)", status_code=201)

@@ -23,6 +23,7 @@ from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import realisation as realisation_rules
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
+from musrenbang.domain.agency import DANA_DESA
 from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Term, ValidationFailed
 from musrenbang.domain.events import CityItem, Event, RkpdAdopted
@@ -30,6 +31,7 @@ from musrenbang.domain.notices import Notice
 from musrenbang.eventlog import outbox
 from musrenbang.eventlog.store import CHANNEL, OUTBOX_NOTICE, Append, AppendResult, EventStore, Metadata
 from musrenbang.projections import cycles as cycle_views
+from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
 from musrenbang.services.forums import fresh_under_lock
@@ -59,6 +61,30 @@ async def _places_exist(command: rules.Command, conn: asyncpg.Connection) -> Non
                              " ('kelurahan', 'desa')", list(command.line.locations))  # fmt: skip
     if len(known) != len(set(command.line.locations)):
         raise ValidationFailed({"locations": N_("lokasi berupa kode kelurahan atau desa kota ini")})
+
+
+async def city_has_desa(conn: asyncpg.Connection, region: str) -> bool:
+    """Whether any village of the city (`region`, its code) is a desa, by the reference data loaded at setup:
+    only then is Dana Desa a source its lines may choose (agency.funding_sources)."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM regions WHERE tingkat = 'desa'"
+                                    " AND kode LIKE $1 || '.%')", region))  # fmt: skip
+
+
+async def _has_desa(command: rules.Command, region: str, conn: asyncpg.Connection) -> bool:
+    """`city_has_desa`, asked only of a line that chooses Dana Desa (True otherwise: nothing depends on it)."""
+    if not isinstance(command, rules.SetLine) or command.line.funding_source != DANA_DESA:
+        return True
+    return await city_has_desa(conn, region)
+
+
+async def _ceilings(may_adopt: bool, year: int, cycle: cycle_rules.Cycle, conn: asyncpg.Connection
+                    ) -> dict[str, int] | None:  # fmt: skip
+    """The pagu indikatif per kecamatan a command that may adopt is held to (None for any other): as the staff
+    page shows them (rkpd_views.ceilings: the kecamatan forums' ceilings, read once the forums read model has
+    reached the log), with those Bappeda set in the cycle read from the log itself."""
+    if not may_adopt:
+        return None
+    return {**await rkpd_views.ceilings(conn, year), **cycle.pagu_kecamatan}
 
 
 async def _not_ended(store: EventStore, command: rules.Command, year: int, conn: asyncpg.Connection) -> None:
@@ -225,10 +251,11 @@ class RkpdService:
             command = msgspec.structs.replace(command, on=on or cycles.today())
         closing = isinstance(command, rules.Adopt | city_forums.CloseCityForum)
         ends_intake = isinstance(command, rules.Adopt) or getattr(command, "forum", None) == city_forums.FORUM_PD
-        if isinstance(command, rules.Adopt) or getattr(command, "forum", None) == city_forums.MUSRENBANG_KOTA:
-            # May adopt: `_unprocessed` reads the proposals read model. The long wait, if any, before a
-            # connection is held and the year locked; under the lock only a short one (`fresh_under_lock`).
-            await require_fresh(self._read_models, ["proposals"])
+        may_adopt = isinstance(command, rules.Adopt) or getattr(command, "forum", None) == city_forums.MUSRENBANG_KOTA
+        if may_adopt:
+            # `_unprocessed` reads the proposals read model, `_ceilings` the forums'. The long wait, if any,
+            # before a connection is held and the year locked; under the lock only a short one (`fresh_under_lock`).
+            await require_fresh(self._read_models, ["proposals", "forums"])
         async with self._store.transaction() as conn:
             forwarded = await self._forwarded_under_intake_lock(year, conn) if ends_intake else set()
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", RKPD_LOCK, year)
@@ -247,7 +274,9 @@ class RkpdService:
                 await _pokir_answered(self._store, year, state, conn)
             _all_forwarded_taken_up(state, forwarded)
             await _places_exist(command, conn)
-            events = rules.decide(state, command, agencies=city.agencies_by_code, dana_kelurahan=cycle.dana_kelurahan)
+            events = rules.decide(state, command, agencies=city.agencies_by_code, dana_kelurahan=cycle.dana_kelurahan,
+                                  has_desa=await _has_desa(command, city.region, conn),
+                                  ceilings=await _ceilings(may_adopt, year, cycle, conn))  # fmt: skip
             await _not_ended(self._store, command, year, conn)  # after the domain's own refusals (whose line)
             await _origins_not_carried(self._store, command, conn)
             appends = [Append(stream, head, events)]

@@ -39,7 +39,8 @@ async def _followed_line(client: httpx.AsyncClient, conn: asyncpg.Connection, ta
     admin, roads = await _token(client, f"admin-{tag}"), await _token(client, f"roads-{tag}")
     added = await client.post(f"{BASE}/lines", json={**LINE, "sub_kegiatan": "Rehabilitasi Jalan"}, headers=roads)
     assert added.status_code == 201, added.text
-    adopted = await client.post(f"{BASE}/adopt", json={"note": "baris baru"}, headers=admin)
+    adopted = await client.post(f"{BASE}/adopt", json={"note": "baris baru", "confirm_over_pagu": True},
+                                headers=admin)  # the line puts Bekasi Timur over its pagu: confirmed (s27)
     assert adopted.status_code == 200, adopted.text
     line = added.json()["line_id"]
     await conn.execute(

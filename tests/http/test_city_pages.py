@@ -239,7 +239,10 @@ async def test_adoption_waits_until_every_proposal_is_decided(city: City) -> Non
         assert r.status_code == 303, r.text
     review = await admin.get("/petugas/rkpd/2022")
     assert '<tr class="over">' in review.text and "melebihi pagu" in review.text  # 113 juta against 100 juta
-    r = await admin.post("/petugas/rkpd/2022/tetapkan", data={"_csrf_token": csrf, "note": "sidang pleno"})
+    asked = await admin.post("/petugas/rkpd/2022/tetapkan", data={"_csrf_token": csrf, "note": "sidang pleno"})
+    assert asked.status_code == 422 and "Bekasi Timur: lebih Rp 13.000.000" in asked.text  # over: ticked only (s27)
+    r = await admin.post("/petugas/rkpd/2022/tetapkan", data={"_csrf_token": csrf, "note": "sidang pleno",
+                                                              "confirm_over_pagu": "1"})  # fmt: skip
     assert r.status_code == 303
     adopted = await admin.get(r.headers["location"])
     head = await city.pool.fetchval("SELECT encode(hash, 'hex') FROM rkpd_adoptions WHERE year = 2022")

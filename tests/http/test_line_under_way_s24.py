@@ -14,7 +14,8 @@ async def _adopted_renja_line(city: City, sub_kegiatan: str) -> str:  # noqa: F8
     added = await city.client.post(f"{BASE}/lines", json={**RENJA_LINE, "sub_kegiatan": sub_kegiatan},
                                    headers=city.auth["roads"])  # fmt: skip
     assert added.status_code == 201, added.text
-    adopted = await city.client.post(f"{BASE}/adopt", json={"note": "baris Renja"}, headers=city.auth["admin"])
+    adopted = await city.client.post(f"{BASE}/adopt", json={"note": "baris Renja", "confirm_over_pagu": True},
+                                     headers=city.auth["admin"])  # over Bekasi Timur's pagu: confirmed (s27)
     assert adopted.status_code == 200, adopted.text
     return added.json()["line_id"]
 

@@ -73,7 +73,8 @@ async def test_a_renja_line_is_listed_counted_where_it_serves_and_says_where_it_
                                                   "locations": [history.KELURAHAN_B]}, headers=ctx["auth"]["roads"])
     assert r.status_code == 201, r.text
     line_id = r.json()["line_id"]
-    r = await client.post(f"{BASE}/adopt", json={"note": "Renja masuk"}, headers=ctx["auth"]["admin"])
+    r = await client.post(f"{BASE}/adopt", json={"note": "Renja masuk", "confirm_over_pagu": True},
+                          headers=ctx["auth"]["admin"])  # Rp 400 juta over Bekasi Timur's pagu: confirmed (s27)
     assert r.status_code == 200, r.text
     item = next(i for i in (await client.get(BASE)).json()["items"] if i["id"] == line_id)
     assert item["origins"] == [] and item["renja_reason"] == reason
@@ -139,6 +140,7 @@ async def test_the_rkpd_is_set_by_a_regulation_and_an_amendment_needs_its_own(ci
     assert (await client.put(f"{BASE}/lines/{line['id']}", json=changed, headers=roads)).status_code == 200
     second = {"regulation": "Peraturan Wali Kota Bekasi Nomor 51 Tahun 2021", "date": today}
     assert (await client.post(path, json=second, headers=admin)).status_code == 409  # adopt the change first
-    assert (await client.post(f"{BASE}/adopt", json={"note": "perubahan"}, headers=admin)).status_code == 200
+    adopt = {"note": "perubahan", "confirm_over_pagu": True}  # the list is over a pagu since the Renja line
+    assert (await client.post(f"{BASE}/adopt", json=adopt, headers=admin)).status_code == 200
     assert (await client.post(path, json=second, headers=admin)).status_code == 201
     assert (await client.get(BASE)).json()["enactment"]["revision"] == 4

@@ -132,7 +132,8 @@ async def test_closing_musrenbang_kota_twice_adopts_once(city: City) -> None:
     kota = {**SCHEDULE, "held_on": "2021-03-31", "place": "Gedung Juang"}
     assert (await admin.post(action, data=_fields(review.text, action, **kota))).status_code == 303
     review = await admin.get(PAGE)
-    await _tapped_twice(admin, action + "/tutup", _fields(review.text, action + "/tutup", minutes="RKPD disepakati."))
+    ticked = _fields(review.text, action + "/tutup", minutes="RKPD disepakati.", confirm_over_pagu="1")  # over a pagu
+    await _tapped_twice(admin, action + "/tutup", ticked)
     assert await _adoptions(city) == 1
 
 
@@ -158,7 +159,8 @@ async def test_adopting_again_twice_is_recorded_once_and_answered_as_the_first(c
     admin = await city.as_("admin")
     review = await admin.get(PAGE)
     action = PAGE + "/tetapkan"
-    await _tapped_twice(admin, action, _fields(review.text, action, note="perubahan RKPD"))  # was 409 the 2nd time
+    ticked = _fields(review.text, action, note="perubahan RKPD", confirm_over_pagu="1")  # Rp 4 miliar: over a pagu
+    await _tapped_twice(admin, action, ticked)  # was 409 the 2nd time
     assert await _adoptions(city) == 2
 
 

@@ -51,7 +51,8 @@ async def _second_page(url: str) -> None:
                                locations=(history.KELURAHAN_B,))  # fmt: skip
             await rkpd.execute(history.YEAR, r.SetLine(line=line, priority_programs=6, reason="perubahan RKPD"),
                                history.META)  # fmt: skip
-        await rkpd.execute(history.YEAR, r.Adopt(year=history.YEAR, note="halaman kedua"), history.META)
+        await rkpd.execute(history.YEAR, r.Adopt(year=history.YEAR, note="halaman kedua", confirm_over_pagu=True),
+                           history.META)  # the lines put Bekasi Timur over its pagu: adopted knowingly (s27)
         await runner.catch_up_all()
     finally:
         await pool.close()

@@ -201,7 +201,8 @@ async def test_a_write_shows_on_the_next_read_and_moves_the_validator(city: City
     assert changed.status_code == 200 and "Ada perubahan sejak penetapan" in changed.text
     assert changed.headers["etag"] != page.headers["etag"]
     assert (await web.get(JSON, headers={"If-None-Match": listed.headers["etag"]})).json()["changed_since_adoption"]
-    r = await web.post(f"{JSON}/adopt", json={"note": "baris Renja"}, headers=city.auth["admin"])
+    r = await web.post(f"{JSON}/adopt", json={"note": "baris Renja", "confirm_over_pagu": True},
+                       headers=city.auth["admin"])  # Rp 400 juta over Bekasi Timur's pagu: confirmed (s27)
     assert r.status_code == 200, r.text
     # The equity view (cached by its read models' checkpoints) counts the new line's pagu where it serves.
     after = await web.get(EQUITY, headers={"If-None-Match": equity.headers["etag"]})
@@ -235,7 +236,8 @@ async def test_every_line_is_reached_page_by_page_once(city: City, web: httpx.As
         line = {**LINE, "priority_program": 1 + n % 2, "pagu": 1_000_000 + n, "sub_kegiatan": f"Pemeliharaan {n}"}
         r = await web.post(f"{JSON}/lines", json=line, headers=city.auth["roads"])
         assert r.status_code == 201, r.text
-    r = await web.post(f"{JSON}/adopt", json={"note": "halaman kedua"}, headers=city.auth["admin"])
+    r = await web.post(f"{JSON}/adopt", json={"note": "halaman kedua", "confirm_over_pagu": True},
+                       headers=city.auth["admin"])  # over a pagu: confirmed (s27)
     assert r.status_code == 200, r.text
     data = (await web.get(JSON)).json()
     assert len(data["items"]) > rkpd_pages.PAGE_SIZE
