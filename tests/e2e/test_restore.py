@@ -24,7 +24,7 @@ from tests.http.conftest import payload
 from tests.projections.recording import table_checksum
 from tests.server import Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pg_tools]  # restores onto the tests' server, whatever its version
 
 
 def musrenbang(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

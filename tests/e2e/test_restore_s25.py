@@ -45,7 +45,7 @@ from tests.conftest import _admin, _throwaway_database
 from tests.cycles import open_test_cycle
 from tests.projections.recording import table_checksum
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pg_tools]  # restores onto the tests' server, whatever its version
 
 FILLER_EVENTS = 40_000
 """Events in the backup the loading tests stop: enough for psql's COPY of the log to last a few tenths of a
