@@ -32,6 +32,7 @@ from musrenbang.projections import Projection
 
 if TYPE_CHECKING:  # imported where used, to keep the command line quick to start
     from musrenbang.eventlog.verify import LogReport
+    from musrenbang.http.health import OutboxHealth
 
 
 @main.command()
@@ -40,6 +41,7 @@ def status() -> None:
     the event it fails on and why), each read replica's state and lag, and first of all a restore that did
     not finish. Exit 1 unless all is well."""
     from musrenbang.db.replicas import POLL_INTERVAL, ReadPools
+    from musrenbang.delivery.channels import configured_names
     from musrenbang.http.health import DEGRADED, OK, UNAVAILABLE, Health, site_health
     from musrenbang.projections import all_projections
     from musrenbang.projections.runner import ProjectionRunner
@@ -79,12 +81,26 @@ def status() -> None:
     for replica in health.replicas:
         lag = "" if replica.lag_seconds is None else f" lag {replica.lag_seconds:.1f} s, {replica.lag_bytes} bytes"
         click.echo(f"replica {replica.url}: {replica.state}{lag}" + (f" ({replica.error})" if replica.error else ""))
+    if health.outbox is not None:
+        _echo_outbox(health.outbox, configured_names(settings))
     if unfinished is not None:  # health says degraded for it too (its `restore_unfinished`): said by name
         click.echo(f"status: {DEGRADED} (an unfinished restore)")
         sys.exit(EXIT_FAILED_CHECK)
     click.echo(f"status: {health.status}")
     if health.status != OK:
         sys.exit(EXIT_FAILED_CHECK)
+
+
+def _echo_outbox(outbox: OutboxHealth, configured: set[str]) -> None:
+    """The messages to residents still to leave, and why they may wait for good: no channel configured
+    in this environment (the server's may differ; `/petugas/pesan` shows each message). Not a reason for
+    `status` to fail, as it is not for /health: the site works."""
+    age = outbox.oldest_pending_seconds
+    oldest = "" if age is None else f", the oldest {age / 60:.0f} min"
+    click.echo(f"outbox: {outbox.pending} waiting{oldest}; {outbox.failed} refused for good")
+    if outbox.pending and not configured:
+        click.echo("  no channel is configured here (MUSRENBANG_SMTP_URL, MUSRENBANG_SMS_GATEWAY_URL): messages"
+                   " wait until a server with one runs")  # fmt: skip
 
 
 @main.command()

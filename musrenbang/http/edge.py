@@ -35,6 +35,7 @@ from litestar.params import BodyKwarg
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from litestar.typing import FieldDefinition
 
+from musrenbang.domain.errors import N_
 from musrenbang.http.page_cache import takes_gzip
 
 
@@ -42,6 +43,9 @@ class NotJson(HTTPException):
     """A body declared as something else sent to a handler that takes JSON."""
 
     status_code = 415
+    reader_message = N_("jenis isi kiriman tidak didukung: kirim datanya dalam JSON, dengan header Content-Type:"
+                        " application/json")  # fmt: skip
+    """What http/errors.py answers with: which header to set, and to what."""
 
 
 class EmptyBody(ClientException):

@@ -155,8 +155,9 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     if status >= 500:
         log.error("%d %s %s", status, request.method, logged_path(request), exc_info=exc)
         return _respond(request, status, "server_error", N_("terjadi kesalahan di server"))
-    message = EMPTY_BODY_MESSAGE if isinstance(exc, EmptyBody) else _HTTP_MESSAGES.get(
-        status, N_("permintaan tidak dapat diproses"))  # fmt: skip
+    # A refusal of the edge's own may say more than its status (415: which Content-Type to send).
+    message = EMPTY_BODY_MESSAGE if isinstance(exc, EmptyBody) else getattr(exc, "reader_message", None) or \
+        _HTTP_MESSAGES.get(status, N_("permintaan tidak dapat diproses"))
     if status == 404 and _wants_json(request):  # an API client asked for a thing, not a page
         message = N_("yang diminta tidak ditemukan di alamat ini")
     code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",

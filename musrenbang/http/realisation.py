@@ -148,6 +148,7 @@ class NotCsv(HTTPException):
 
     status_code = 415
     detail = "the body is not CSV: send it as text/csv"
+    reader_message = N_("jenis isi kiriman tidak didukung: kirim berkas CSV, dengan header Content-Type: text/csv")
 
 
 def _declared_csv(request: Request) -> None:

@@ -120,7 +120,8 @@ async def test_a_body_is_taken_as_json_only_when_it_is_declared_so(
     for content_type in ("text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
                          "multipart/form-data; boundary=x", "application/xml", "application/jsonp"):  # fmt: skip
         body = await refused(client, app_pool, 415, content=raw, headers={**key(), "Content-Type": content_type})
-        assert body == {"error": "unsupported_media_type", "message": "jenis isi kiriman tidak didukung"}
+        assert body == {"error": "unsupported_media_type", "message": "jenis isi kiriman tidak didukung: kirim"
+                        " datanya dalam JSON, dengan header Content-Type: application/json"}  # which header, to what
     for taken in ("application/json; charset=utf-8", "APPLICATION/JSON", "application/vnd.musrenbang+json", None):
         headers = key() if taken is None else {**key(), "Content-Type": taken}
         r = await client.post("/api/v1/proposals", content=raw, headers=headers)
