@@ -184,14 +184,15 @@ def cycle_list() -> None:
 
 
 def _mark(state: Any, stage: str, today: dt.date, forum_pd_closed: bool) -> str:
-    """`open` where a stage is open today; for the proposals as a submission judges them
-    (`Cycle.takes_proposals`), with the day they end when that is the kelurahan stage's, before their own
-    window's (a calendar recorded before the two were kept in order: `cycle window` says how to fix it)."""
+    """`open` where a stage is open today as the calendar shows it (`Cycle.shows_open`: the proposals as a
+    submission judges them, no kelurahan or kecamatan stage after the Forum Perangkat Daerah); for the
+    proposals, the day they end when that is the kelurahan stage's, before their own window's (a calendar
+    recorded before the two were kept in order: `cycle window` says how to fix it)."""
     from musrenbang.domain import cycle as rules
 
+    mark = "open" if state.shows_open(stage, today, forum_pd_closed=forum_pd_closed) else ""
     if stage != rules.SUBMISSIONS:
-        return "open" if state.is_open(stage, today) else ""
-    mark = "open" if state.takes_proposals(today, forum_pd_closed=forum_pd_closed) else ""
+        return mark
     last = state.last_day(stage)
     if last is not None and last < state.calendar[stage].closes:
         mark = f"{mark}  (proposals only until {last}: the kelurahan stage ends then)".strip()

@@ -60,6 +60,8 @@ STAGE_LABELS = {
 STAGES: tuple[str, ...] = tuple(STAGE_LABELS)
 SUBMISSIONS, KELURAHAN = STAGES[0], STAGES[1]
 """The residents' proposals' stage, and the stage whose forums take them up (module docstring)."""
+FORUM_STAGES = (KELURAHAN, "kecamatan")
+"""The stages whose forums the residents' proposals go through, before the city level's."""
 ADVANCED = N_("tahap berikutnya dimajukan")
 """The reason recorded with the windows `AdvanceStage` moves (a fixed text, so pages can translate it)."""
 WINDOW_LABELS = {**STAGE_LABELS, "ditetapkan": N_("Penetapan RKPD")}
@@ -130,6 +132,17 @@ class Cycle(msgspec.Struct, frozen=True, kw_only=True):
         `last_day`) and the Forum Perangkat Daerah, whose close the year's RKPD stream records
         (`forum_pd_closed`), not closed (module docstring)."""
         return not forum_pd_closed and self.is_open(SUBMISSIONS, today)
+
+    def shows_open(self, stage: str, today: dt.date, *, forum_pd_closed: bool) -> bool:
+        """Whether the calendar shows `stage` open on `today` (pages, the API, `cycle list`): as `is_open`,
+        the proposals as `takes_proposals`, and no kelurahan or kecamatan stage once the Forum Perangkat
+        Daerah closed — no forum of theirs is scheduled, opened or closed then (services/forums.py), though
+        Bappeda may have extended their windows past it."""
+        if stage == SUBMISSIONS:
+            return self.takes_proposals(today, forum_pd_closed=forum_pd_closed)
+        if forum_pd_closed and stage in FORUM_STAGES:
+            return False
+        return self.is_open(stage, today)
 
     def next_opening(self, stage: str, today: dt.date) -> dt.date | None:
         """When `stage` opens, if that is still to come."""
@@ -434,12 +447,13 @@ def _close_keeps_the_past(checks: bounds.Checks, state: Cycle, stage: str, close
                           today: dt.date | None) -> None:  # fmt: skip
     """The mirror of an opened window's opening (`_in_order`): what came in while the window was open came
     in inside it, so its close is not brought back over days it has been open. A window open today may be
-    ended yesterday at the earliest (`AdvanceStage` ends one today: what came in today stays inside); one
-    that has closed keeps its last day or a later one. A window still to open moves as before."""
+    ended today at the earliest (as `AdvanceStage` ends one: what came in today stays inside; ending it
+    yesterday left today's proposals outside every window); one that has closed keeps its last day or a
+    later one. A window still to open moves as before."""
     now = state.calendar.get(stage)
     if today is None or now is None or now.opens > today:
         return
-    earliest = min(now.closes, today - dt.timedelta(days=1))
+    earliest = min(now.closes, today)
     if closes < earliest:
         checks.fail("closes", Message(N_("tahap %(stage)s sudah dibuka sejak %(since)s: tanggal tutupnya tidak dapat"
                                          " dimajukan sebelum %(day)s"), stage=Term(WINDOW_LABELS[stage]),

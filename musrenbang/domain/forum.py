@@ -359,7 +359,7 @@ def _cancel(forum_id: str, command: CancelForum) -> ForumCancelled:
     checks = bounds.Checks()
     reason = checks.text("reason", command.reason, bounds.REASON, multiline=True)
     if not reason and "reason" not in checks.errors:
-        checks.fail("reason", N_("tulis alasan pembatalan"))
+        checks.fail("reason", N_("tulis mengapa musyawarah ini dibatalkan"))
     checks.done()
     return ForumCancelled(forum_id=forum_id, reason=reason)
 

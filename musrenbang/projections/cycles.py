@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from musrenbang.domain.city_forums import FORUM_PD
-from musrenbang.domain.cycle import ADOPTED, STAGES, SUBMISSIONS, Cycle, planned_first, working_first
+from musrenbang.domain.cycle import ADOPTED, STAGES, Cycle, planned_first, working_first
 from musrenbang.domain.events import CycleCancelled, CycleStageAdvanced, CycleStarted, CycleWindowChanged, StageWindow
 from musrenbang.eventlog.store import RecordedEvent
 from musrenbang.projections import Projection, Statements
@@ -171,12 +171,13 @@ async def overview(conn: asyncpg.Connection, today: dt.date, year: int | None = 
                for w in windows if w["year"] == row["year"]}  # fmt: skip
         state = Cycle(year=row["year"], region=row["region"], theme=row["theme"], stage=row["stage"],
                       adopted=row["adopted"], calendar={s: own[s] for s in STAGES if s in own})  # fmt: skip
-        taking = state.takes_proposals(today, forum_pd_closed=row["year"] in forum_pd_closed)
+        pd_closed = row["year"] in forum_pd_closed
+        taking = state.takes_proposals(today, forum_pd_closed=pd_closed)
         out.append({
             "year": row["year"], "theme": row["theme"], "stage": state.stage_on(today), "adopted": state.adopted,
             "taking": taking,
             "calendar": [{"stage": w.stage, "opens": w.opens, "closes": w.closes, "until": state.last_day(w.stage),
-                          "open": taking if w.stage == SUBMISSIONS else state.is_open(w.stage, today)}
+                          "open": state.shows_open(w.stage, today, forum_pd_closed=pd_closed)}
                          for w in state.calendar.values()],
             "programs": [p for p in programs if p["year"] == row["year"]],
             "changes": [c for c in changes if c["year"] == row["year"]],

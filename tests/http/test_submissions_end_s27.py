@@ -156,5 +156,10 @@ async def test_a_year_whose_forum_perangkat_daerah_closed_takes_no_proposal(data
                 shown = (await web.get("/api/v1/cycles/2022")).json()
                 usulan = next(w for w in shown["calendar"] if w["stage"] == "usulan")
                 assert (shown["taking_proposals"], usulan["open"]) == (False, False)
+                # Nor do its kelurahan and kecamatan stages read open, their windows still running: no forum
+                # of theirs can be held once the Forum Perangkat Daerah closed.
+                opened = {w["stage"]: w["open"] for w in shown["calendar"]}
+                assert (opened["kelurahan"], opened["kecamatan"], opened["kota"]) == (False, False, True), opened
+                assert "Musrenbang Kelurahan/Desa</strong> · RKPD 2022" not in home, home
     finally:
         await pool.close()
