@@ -39,6 +39,8 @@ async def test_an_open_forum_is_cancelled_once_and_then_refuses_every_command(
     assert other.status_code == 409
     assert await _count(app_pool, forum_id, "forum.cancelled") == 1
     assert await _count(app_pool, forum_id, "forum.ballot_cast", "-ballot-%") == 1  # stays in the log
+    screen = (await client.get(f"/forum/{forum_id}/layar")).text  # cast, not counted: not "nobody voted"
+    assert '<span id="ballots">1</span>' in screen and "dibatalkan" in screen, screen
 
     before = await _events(app_pool)
     refused = {
