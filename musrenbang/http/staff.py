@@ -289,7 +289,6 @@ class ForumStaffApi(Controller):
         await runner.wait_until_applied(["proposals"], result.last)
         return await _answer(pool, runner, forum_id.upper(), result.last)
 
-
     @post("/{forum_id:str}/cancel", summary="Call off a scheduled or open forum, with the reason (at any time)",
           status_code=200, request_max_body_size=16 * 1024)  # fmt: skip
     async def cancel_forum(self, request: Request, forum_id: FromPath[str], data: JSONBody[CancelForumIn],
