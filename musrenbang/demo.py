@@ -407,8 +407,10 @@ class _Demo:
             if gender and gender != drawn:
                 first = self.rng.choice(catalogue.WOMEN if gender == "P" else catalogue.MEN)
                 name, drawn = f"{first} {self.rng.choice(catalogue.FAMILY)}", gender
+            # Drawn names may meet in one RW: other people of one name, as the desk would confirm.
             out.append(f.RegisterDelegate(delegate_id=f"d{i + 1:05d}", name=name, role=role, gender=drawn,
-                                          represents=f"{represents}, Kelurahan {kelurahan_name}"))  # fmt: skip
+                                          represents=f"{represents}, Kelurahan {kelurahan_name}",
+                                          same_name_confirmed=True))  # fmt: skip
         return out
 
     async def kelurahan_forums(self, kecamatan: list[dict]) -> None:
@@ -504,7 +506,8 @@ class _Demo:
             for i in range(self.rng.randint(6, 10) * self.scale):
                 person, gender = self._person()
                 delegates.append(f.RegisterDelegate(delegate_id=f"k{i + 1:05d}", name=person, role=others[i % 6],
-                                                    represents=f"Kecamatan {name}", gender=gender))  # fmt: skip
+                                                    represents=f"Kecamatan {name}", gender=gender,
+                                                    same_name_confirmed=True))  # fmt: skip
             await self.forums.register_delegates(forum_id, delegates, meta)
             await self.forums.open(forum_id, meta, on=held_on)
             forum, _ = await self.forums.load(forum_id)

@@ -99,6 +99,9 @@ class Forum(msgspec.Struct, frozen=True, kw_only=True):
     folded: dict[str, str] = {}
     """Delegate ids by their casefold, in a forum whose delegates people type (origin musrenbang): "D1"
     beside "d1" is the same person typed twice. An imported election keeps its file's ids as they are."""
+    people: dict[tuple[str, str], str] = {}
+    """The first delegate id by (name, represents) as `person_key` compares them, in a forum whose delegates
+    people type (origin musrenbang): the same person under a second id is refused unless confirmed."""
     agenda: tuple[AgendaItem, ...] = ()
     adjustments: dict[str, ItemAdjusted] = {}
     mandated: tuple[str, ...] = ()
@@ -154,6 +157,10 @@ class RegisterDelegate(msgspec.Struct, frozen=True, kw_only=True):
     role: str = ""
     represents: str = ""
     gender: str = ""
+    same_name_confirmed: bool = False
+    """Register although a delegate of the same name representing the same is registered already: two
+    people of one name from one RW happen; one person entered twice at the desk, under two ids, would vote
+    twice (`decide` refuses that unless this says it is meant). Not recorded in the event."""
 
 
 class OpenForum(msgspec.Struct, frozen=True, kw_only=True):
@@ -218,7 +225,7 @@ def decide(state: Forum, command: Command) -> list[Event]:
                 raise ValidationFailed({"delegate_id": Message(
                     N_("kode peserta %(id)s sama dengan %(other)s: huruf besar dan kecil tidak dibedakan"),
                     id=command.delegate_id, other=other)})  # fmt: skip
-            return [DelegateRegistered(forum_id=forum_id, **msgspec.structs.asdict(_delegate(command)))]
+            return [_register(state, forum_id, _delegate(command))]
         case OpenForum():
             if state.status == OPEN:
                 raise DomainError(N_("musyawarah sudah dibuka"))
@@ -462,6 +469,29 @@ def _check_criteria(checks: bounds.Checks, criteria: tuple[Criterion, ...]) -> N
         checks.text("criteria", k.label, bounds.NAME, required=True)
 
 
+def person_key(name: str, represents: str) -> tuple[str, str]:
+    """How two registrations are told to be of one person: the same name and the same group represented,
+    letter case and spacing aside ("Siti  Aminah", "siti aminah")."""
+    return " ".join(name.casefold().split()), " ".join(represents.casefold().split())
+
+
+def _register(state: Forum, forum_id: str, c: RegisterDelegate) -> DelegateRegistered:
+    """The event of a cleaned registration, refused when it looks like a delegate registered already (the
+    same name for the same group under another id) and that is not confirmed."""
+    other = state.people.get(person_key(c.name, c.represents))
+    if other is not None and not c.same_name_confirmed:
+        known = state.delegates[other]
+        message = (Message(N_("%(name)s yang mewakili %(represents)s sudah terdaftar dengan kode %(other)s: bila ini"
+                              " orang lain dengan nama yang sama, nyatakan demikian"),
+                           name=known.name, represents=known.represents, other=other)
+                   if known.represents else
+                   Message(N_("%(name)s sudah terdaftar dengan kode %(other)s: bila ini orang lain dengan nama yang"
+                              " sama, nyatakan demikian"), name=known.name, other=other))  # fmt: skip
+        raise ValidationFailed({"same_name_confirmed": message})
+    return DelegateRegistered(forum_id=forum_id, delegate_id=c.delegate_id, name=c.name, role=c.role,
+                              represents=c.represents, gender=c.gender)  # fmt: skip
+
+
 def _delegate(c: RegisterDelegate) -> RegisterDelegate:
     checks = bounds.Checks()
     checks.check("delegate_id", bounds.identifier, c.delegate_id)
@@ -471,7 +501,8 @@ def _delegate(c: RegisterDelegate) -> RegisterDelegate:
     if c.gender not in ("", "P", "L"):
         checks.fail("gender", N_("jenis kelamin: P, L, atau kosong"))
     checks.done()
-    return RegisterDelegate(delegate_id=c.delegate_id, name=name, role=role, represents=represents, gender=c.gender)
+    return RegisterDelegate(delegate_id=c.delegate_id, name=name, role=role, represents=represents, gender=c.gender,
+                            same_name_confirmed=c.same_name_confirmed)  # fmt: skip
 
 
 def _check_agenda(agenda: tuple[AgendaItem, ...]) -> None:
@@ -586,11 +617,12 @@ def evolve(state: Forum, event: Event) -> Forum:
     election registers tens of thousands and copying would make loading quadratic."""
     match event:
         case ForumScheduled():
-            return Forum(schedule=event, status=SCHEDULED, delegates={}, folded={})
+            return Forum(schedule=event, status=SCHEDULED, delegates={}, folded={}, people={})
         case DelegateRegistered():
             state.delegates[event.delegate_id] = event
             if state.scheduled.origin == "musrenbang":
                 state.folded.setdefault(event.delegate_id.casefold(), event.delegate_id)
+                state.people.setdefault(person_key(event.name, event.represents), event.delegate_id)
             return state
         case ForumOpened():
             return msgspec.structs.replace(state, status=OPEN, agenda=event.agenda)

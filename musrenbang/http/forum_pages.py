@@ -322,7 +322,7 @@ class ForumSessionPages(Controller):
             command = rules.RegisterDelegate(
                 delegate_id=wanted if _FORM_DELEGATE_ID.fullmatch(wanted) and free else _next_delegate_id(forum),
                 name=entered["delegate_name"], role=entered["delegate_role"], represents=entered["delegate_represents"],
-                gender=entered["delegate_gender"],
+                gender=entered["delegate_gender"], same_name_confirmed=form.get("same_name_confirmed") == "1",
             )  # fmt: skip
             if known is not None and _same_delegate(known, command):
                 return _back_to(forum, "peserta")  # sent before, and registered then

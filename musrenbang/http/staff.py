@@ -139,6 +139,9 @@ class DelegateIn(msgspec.Struct, forbid_unknown_fields=True):
     role: Annotated[str, msgspec.Meta(max_length=100)] = ""
     represents: Annotated[str, msgspec.Meta(max_length=200)] = ""
     gender: Annotated[str, msgspec.Meta(description="P (perempuan) | L (laki-laki) | empty")] = ""
+    same_name_confirmed: Annotated[bool, msgspec.Meta(
+        description="true: register although a delegate of the same name representing the same is registered"
+                    " (another person of that name); otherwise that is refused with 422")] = False  # fmt: skip
 
 
 ItemId = Annotated[str, msgspec.Meta(max_length=100)]
