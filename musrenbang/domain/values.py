@@ -264,6 +264,20 @@ def village_level(code: str) -> str:
     return "kelurahan" if code.rsplit(".", 1)[-1].startswith("1") else "desa"
 
 
+def city_level(code: str) -> str:
+    """Whether a kabupaten/kota code is a kota's or a kabupaten's, by Kemendagri's numbering: a kota's second
+    part is 71 or more (32.75 Kota Bekasi), a kabupaten's less (51.01 Kabupaten Jembrana). Every row of the
+    national table follows it. A code inside the city (a kecamatan's, a desa's) reads as its city's; one not
+    set up yet (empty) as a kota, the platform's default.
+
+        >>> city_level("32.75"), city_level("51.01"), city_level("51.01.03.2004"), city_level("")
+        ('kota', 'kabupaten', 'kabupaten', 'kota')
+    """
+    parts = code.split(".")
+    part = parts[1] if len(parts) > 1 else ""
+    return "kabupaten" if part.isascii() and part.isdigit() and int(part) < 71 else "kota"
+
+
 def kecamatan_of(kelurahan: str) -> str:
     """The kecamatan of a kelurahan, from the region code: 32.75.01.1001 -> 32.75.01."""
     return kelurahan.rsplit(".", 1)[0]

@@ -100,7 +100,9 @@ def _level_name(level: str, region_code: str) -> str:
     """The forum as the regulation names it: a kelurahan-level forum in a desa is a Musrenbang Desa."""
     if level == "kelurahan":
         return "Musrenbang Desa" if values.village_level(region_code) == "desa" else "Musrenbang Kelurahan"
-    return {"kecamatan": "Musrenbang Kecamatan", "kota": "Musrenbang Kabupaten/Kota"}.get(level, level)
+    if level == "kota":  # the city's own, by its code: Musrenbang Kabupaten in a kabupaten
+        return "Musrenbang Kabupaten" if values.city_level(region_code) == "kabupaten" else "Musrenbang Kota"
+    return {"kecamatan": "Musrenbang Kecamatan"}.get(level, level)
 
 
 async def _agreed_by_agency(conn: asyncpg.Connection, forum: rules.Forum, city: City) -> dict[str, list[Any]]:

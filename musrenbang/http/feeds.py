@@ -33,15 +33,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import NotFoundException
 
 from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import rules as decision_rules
-from musrenbang.domain.errors import N_
+from musrenbang.domain.errors import N_, Message, Term
 from musrenbang.domain.values import grouped
 from musrenbang.http.city_context import city_of
 from musrenbang.http.i18n import day_in, language, translations
+from musrenbang.http.labels import adoption_note, forum_level
 from musrenbang.http.render import number, rupiah
 from musrenbang.projections import feeds as feed_views
 from musrenbang.reference import region
@@ -149,7 +151,7 @@ async def rkpd_feed(request: Request, pool: asyncpg.Pool, year: int) -> Response
         async with pool.acquire() as conn:
             return await feed_views.rkpd_changes(conn, year)
 
-    changes = await _settled(read)
+    changes = await _with_forum_regions(pool, await _settled(read))
     feed = Feed(
         id=f"{base}/rkpd/{year}.atom", title=words(N_("Kabar RKPD %(year)s"), year=year),
         subtitle=words(N_("Penetapan RKPD %(year)s, pelaksanaan baris-barisnya, dan nasib usulan warga di tingkat"
@@ -176,7 +178,7 @@ async def _region_feed(request: Request, pool: asyncpg.Pool, kode: str, levels: 
                 return await feed_views.region_changes(conn, kecamatan=kode)
             return await feed_views.region_changes(conn, kelurahan=kode)
 
-    changes = await _settled(read)
+    changes = await _with_forum_regions(pool, await _settled(read))
     level = {"kelurahan": N_("Kelurahan"), "desa": N_("Desa"), "kecamatan": N_("Kecamatan")}[place["tingkat"]]
     name = f"{words(level)} {place['nama']}"
     path = f"/{'kecamatan' if place['tingkat'] == 'kecamatan' else 'kelurahan'}/{kode}"
@@ -204,6 +206,19 @@ async def _settled(read: Callable[[], Awaitable[list[feed_views.Change]]]) -> li
         await asyncio.sleep(wait.total_seconds())
         changes = await read()
     return changes
+
+
+async def _with_forum_regions(pool: asyncpg.Pool, changes: list[feed_views.Change]) -> list[feed_views.Change]:
+    """A forum's decision with the forum's region beside its level (`region`), so that one held in a desa is
+    written as a Musrenbang Desa (`labels.forum_level`), as the tracking page writes it."""
+    ids = sorted({c.details.get("forum_id", "") for c in changes if c.kind == "proposal.decided_at_forum"})
+    if not ids:
+        return changes
+    async with pool.acquire() as conn:
+        regions = dict(await conn.fetch("SELECT forum_id, region FROM forums WHERE forum_id = ANY($1::text[])", ids))
+    return [msgspec.structs.replace(c, details={**c.details, "region": regions[c.details["forum_id"]]})
+            if c.kind == "proposal.decided_at_forum" and c.details.get("forum_id") in regions else c
+            for c in changes]  # fmt: skip
 
 
 def _words(request: Request) -> Words:
@@ -238,7 +253,7 @@ def _entry(c: feed_views.Change, words: Words, base: str) -> Entry:
         content = words(N_("%(lines)s baris, total pagu %(pagu)s"), lines=c.details["lines"],
                         pagu=rupiah(c.details["total_pagu"]))  # fmt: skip
         if c.details["note"]:
-            content += f" — {c.details['note']}"
+            content += f" — {_message(words, adoption_note(c.details['note']))}"
         return Entry(_tag(base, c.at, f"rkpd/{c.year}/penetapan/{c.position}"), title, c.at, f"{base}/rkpd/{c.year}",
                      content)  # fmt: skip
     if c.source == feed_views.ENACTMENT:
@@ -257,6 +272,12 @@ def _entry(c: feed_views.Change, words: Words, base: str) -> Entry:
     content = f"{what}\n{belongs}"  # a line break: the catalog's extractor did not find it there
     return Entry(_tag(base, c.at, f"usulan/{c.key}/{c.position}"), _title(c.title, what), c.at,
                  f"{base}/lacak/{c.key}", content)  # fmt: skip
+
+
+def _message(words: Words, message: Message) -> str:
+    """A message with its terms, in the reader's words (as i18n.translate_with says it on a page)."""
+    params = {name: words(value.msgid) if isinstance(value, Term) else value for name, value in message.params.items()}
+    return words(message.template, **params)
 
 
 def _title(name: str, what: str) -> str:
@@ -340,8 +361,10 @@ def _accepted_with_changes(d: dict[str, Any], words: Words) -> str:
 def _forum_decision(d: dict[str, Any], words: Words) -> str:
     """A forum's decision on the proposal: where it was ranked, and whether it went on; if not, why, in
     the reader's words when the reason is one of the rules' own (REASON_LABELS), else as recorded."""
-    at = words(N_("Dibahas di Musrenbang %(level)s, peringkat %(rank)s"),
-               level=str(d.get("level", "")).capitalize(), rank=d.get("rank"))  # fmt: skip
+    level = str(d.get("level", ""))
+    if d.get("region"):  # the forum's, beside the recorded decision (`_with_forum_regions`)
+        level = forum_level(level, str(d["region"]))
+    at = words(N_("Dibahas di Musrenbang %(level)s, peringkat %(rank)s"), level=level.capitalize(), rank=d.get("rank"))
     if d.get("selected"):
         return f"{at}: {words(N_('disepakati dan diteruskan'))}"
     reason = decision_rules.REASON_LABELS.get(d.get("reason") or "", d.get("reason") or "")

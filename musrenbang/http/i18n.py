@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gettext
 import io
 from collections.abc import Callable
@@ -14,7 +15,9 @@ from babel.messages.pofile import read_po
 from litestar import Request
 
 from musrenbang.domain.errors import Message, Term
-from musrenbang.domain.values import MONTHS, LongDate, grouped
+from musrenbang.domain.values import MONTHS, LongDate, city_level, grouped
+from musrenbang.http.city_context import city_of
+from musrenbang.http.labels import CITY_WORDS
 
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
@@ -60,8 +63,38 @@ def language(request: Request) -> str:
     return remembered if remembered in LANGUAGES else DEFAULT
 
 
+class ForCity(gettext.NullTranslations):
+    """A catalog for a kind of city: a text that has the kabupaten's (or the kota's) own words
+    (`labels.CITY_WORDS`) is asked of the catalog as those words, everything else as it is.
+
+        >>> ForCity(gettext.NullTranslations(), {"Musrenbang Kota": "Musrenbang Kabupaten"}).gettext("Musrenbang Kota")
+        'Musrenbang Kabupaten'
+    """
+
+    def __init__(self, catalog: gettext.NullTranslations, words: dict[str, str]) -> None:
+        super().__init__()
+        self.add_fallback(catalog)
+        self._words = words
+
+    def gettext(self, message: str) -> str:
+        return super().gettext(self._words.get(message, message))
+
+
+@functools.lru_cache(maxsize=32)
+def _for_level(catalog: gettext.NullTranslations, level: str) -> gettext.NullTranslations:
+    words = CITY_WORDS.get(level)
+    return ForCity(catalog, words) if words else catalog
+
+
+def for_city(catalog: gettext.NullTranslations, region: str) -> gettext.NullTranslations:
+    """`catalog` as the city of `region` (its settings' region) words its pages: a kabupaten's say
+    Musrenbang Kabupaten where a kota's say Musrenbang Kota, whatever the language."""
+    return _for_level(catalog, city_level(region))
+
+
 def translations(request: Request) -> gettext.NullTranslations:
-    return request.app.state.catalogs[language(request)]
+    """The reader's catalog, worded for the city (`for_city`)."""
+    return for_city(request.app.state.catalogs[language(request)], city_of(request).region)
 
 
 def translate(request: Request, message: str) -> str:

@@ -25,9 +25,9 @@ from musrenbang.domain.city import TIMEZONES, City
 from musrenbang.domain.cycle import STAGE_LABELS
 from musrenbang.domain.errors import N_, Message
 from musrenbang.domain.values import grouped
-from musrenbang.http import notices
+from musrenbang.http import labels, notices
 from musrenbang.http.city_context import city_of
-from musrenbang.http.i18n import COOKIE, LANGUAGES, day_in, language, translate_with, translations
+from musrenbang.http.i18n import COOKIE, LANGUAGES, day_in, for_city, language, translate_with
 from musrenbang.http.staleness import behind
 from musrenbang.resources import templates_dir
 
@@ -53,6 +53,14 @@ def environment() -> Environment:
     # A status_reason that is a code (a forum's decision, a closure at adoption) in words.
     env.globals["REASONS"] = {**decision_rules.REASON_LABELS, **rules.UNPROCESSED_REASONS}
     env.globals["MILESTONES"] = realisation.LABELS
+    env.globals["adoption_note"] = labels.adoption_note
+    env.globals["forum_level"] = labels.forum_level  # a kelurahan-level forum in a desa is a Musrenbang Desa
+    env.globals["region_kind"] = labels.region_kind
+    env.globals["village_kind"] = labels.village_kind
+    env.globals["REGION_KINDS"] = labels.REGION_LABELS
+    env.globals["TIERS"] = labels.TIER_LABELS
+    env.globals["VILLAGE"] = {"label": labels.VILLAGE_LABELS, "prompt": labels.VILLAGE_PROMPTS,
+                              "search": labels.VILLAGE_SEARCH, "staff": labels.VILLAGE_STAFF}  # fmt: skip
     return env
 
 
@@ -190,8 +198,8 @@ def page_context(request: Request, city: City | None = None, in_language: str | 
     as the city reads them. `in_language`: a page that is one language whatever the reader's (a Berita
     Acara: an official document in Indonesian, the same on every screen and on paper)."""
     lang = in_language or language(request)
-    t = request.app.state.catalogs[lang] if in_language else translations(request)
     city = city or city_of(request)
+    t = for_city(request.app.state.catalogs[lang], city.region)  # a kabupaten's words, a kota's (i18n.for_city)
     zone = dt.timezone(dt.timedelta(hours=TIMEZONES.get(city.timezone, 7)), city.timezone)
 
     def when(moment: dt.datetime | dt.date | str | None, with_time: bool = True) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -122,7 +123,19 @@ async def _tracked(conn: asyncpg.Connection, code: str) -> dict[str, Any]:
             "again": again, "pokir_again": pokir and unmet and not proposal["carried_to"], "dropped": dropped,
             "news_ended": tracked.news_ended,  # no follow form then: asking would be refused (services/following.py)
             "programs": {r["number"]: r["title"] for r in programs},
+            "forum_regions": await _forum_regions(conn, [tracked.steps, *(m.steps for m in tracked.merged)]),
             "agency_name": await city_views.agency_names(conn)}  # each step by the names of its day  # fmt: skip
+
+
+async def _forum_regions(conn: asyncpg.Connection, paths: list[list[asyncpg.Record]]) -> dict[str, str]:
+    """forum id -> its region, for the forums the steps name: a kelurahan-level forum held in a desa is
+    written as a Musrenbang Desa (`labels.forum_level`)."""
+    ids = sorted({msgspec.json.decode(s["details"]).get("forum_id", "") for steps in paths for s in steps
+                  if s["kind"] == "proposal.decided_at_forum"})  # fmt: skip
+    if not ids:
+        return {}
+    rows = await conn.fetch("SELECT forum_id, region FROM forums WHERE forum_id = ANY($1::text[])", ids)
+    return {r["forum_id"]: r["region"] for r in rows}
 
 
 STOPS_PER_HOUR = 10
