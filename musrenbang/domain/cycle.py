@@ -160,6 +160,9 @@ class StartCycle(msgspec.Struct, frozen=True, kw_only=True):
     pagu_kecamatan: tuple[KecamatanCeiling, ...] = ()
     priority_targets: tuple[str, ...] = ()
     dana_kelurahan: int | None = None
+    has_kelurahan: bool = True
+    """Whether the region has kelurahan (its reference data; services/cycles.py reads it): Dana Kelurahan per
+    kelurahan is set only where there are kelurahan to receive it (`_dana_kelurahan`)."""
     require_calendar: bool = True
     """False only for the legacy first cycle of old tests and histories: new cycles have a calendar."""
     today: dt.date | None = None
@@ -320,12 +323,23 @@ def _start(command: StartCycle) -> CycleStarted:
     if isinstance(command.kickoff_on, dt.date):
         _of_the_year(checks, "kickoff_on", command.year, command.kickoff_on, command.today)
     ceilings = _ceilings(checks, command.pagu_kecamatan)
-    if command.dana_kelurahan is not None:
-        checks.check("dana_kelurahan", bounds.rupiah, command.dana_kelurahan, zero=True)
+    _dana_kelurahan(checks, command.dana_kelurahan, command.has_kelurahan)
     checks.done()
     return CycleStarted(year=command.year, region=command.region, theme=theme, priority_programs=programs,
                         kickoff_on=command.kickoff_on, calendar=calendar, pagu_kecamatan=ceilings,
                         priority_targets=targets, dana_kelurahan=command.dana_kelurahan)  # fmt: skip
+
+
+def _dana_kelurahan(checks: bounds.Checks, amount: int | None, has_kelurahan: bool) -> None:
+    """Dana Kelurahan goes to kelurahan only (Permendagri 130/2018): a region whose villages are all desa (a
+    kabupaten such as Aceh Selatan) sets no amount per kelurahan, which no line could ever use."""
+    if amount is None:
+        return
+    if not has_kelurahan:
+        checks.fail("dana_kelurahan", N_("Dana Kelurahan hanya untuk kelurahan, dan wilayah ini tidak mempunyai"
+                                         " kelurahan: kosongkan Dana Kelurahan per kelurahan"))  # fmt: skip
+    else:
+        checks.check("dana_kelurahan", bounds.rupiah, amount, zero=True)
 
 
 def _distinct_programs(checks: bounds.Checks, programs: tuple[str, ...]) -> None:

@@ -26,7 +26,7 @@ import msgspec
 
 from musrenbang.domain import bounds, city_forums, values
 from musrenbang.domain.access import Forbidden
-from musrenbang.domain.agency import DANA_DESA, FUNDING_SOURCES
+from musrenbang.domain.agency import DANA_DESA, DANA_KELURAHAN, FUNDING_SOURCES
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
     CityAgency,
@@ -210,12 +210,13 @@ def list_hash(lines: Iterable[RkpdLine]) -> str:
 
 
 def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
-           dana_kelurahan: int | None = None, has_desa: bool = True,
+           dana_kelurahan: int | None = None, has_desa: bool = True, has_kelurahan: bool = True,
            ceilings: Mapping[str, int] | None = None) -> list[Event]:  # fmt: skip
     """What `command` records, given the city's perangkat daerah (`agencies`, by code: the city's
     settings), the year's Dana Kelurahan per kelurahan (the cycle's; None: no limit), both read from
-    the log by the service, whether the city has desa (its reference data: Dana Desa goes only to them)
-    and the pagu indikatif per kecamatan an adoption is held to (None: not checked)."""
+    the log by the service, whether the city has desa and kelurahan (its reference data: Dana Desa goes
+    only to desa, Dana Kelurahan only to kelurahan) and the pagu indikatif per kecamatan an adoption is held
+    to (None: not checked)."""
     if isinstance(command, ReceiveProposals):
         return _receive(state, command, agencies)
     year = _opened_year(state, command)
@@ -225,7 +226,7 @@ def decide(state: Rkpd, command: Command, *, agencies: Mapping[str, CityAgency],
         case DeclineProposal():
             return [_decline(state, command, year)]
         case SetLine():
-            return [_set_line(state, command, agencies, dana_kelurahan, year, has_desa)]
+            return [_set_line(state, command, agencies, dana_kelurahan, year, (has_desa, has_kelurahan))]
         case WithdrawLine():
             return [_withdraw(state, command, year)]
         case Adopt():
@@ -281,10 +282,11 @@ def _decline(state: Rkpd, command: DeclineProposal, year: int) -> RkpdProposalDe
 
 
 def _set_line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency], dana_kelurahan: int | None,
-              year: int, has_desa: bool) -> RkpdLineSet:  # fmt: skip
-    """A line made or changed; once the RKPD has been adopted, every change says why."""
-    line = _line(state, command, agencies, has_desa)
-    if line.funding_source == "dana_kelurahan" and dana_kelurahan is not None:
+              year: int, villages: tuple[bool, bool]) -> RkpdLineSet:  # fmt: skip
+    """A line made or changed; once the RKPD has been adopted, every change says why. `villages`: whether
+    the city has desa, and kelurahan."""
+    line = _line(state, command, agencies, villages)
+    if line.funding_source == DANA_KELURAHAN and dana_kelurahan is not None:
         _within_dana_kelurahan(state, line, dana_kelurahan)
     reason = _optional_text("reason", command.reason)
     if state.revision and not reason:
@@ -498,11 +500,13 @@ def _not_in_line(state: Rkpd, code: str) -> None:
                                   line=state.line_of[code]))  # fmt: skip
 
 
-def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency], has_desa: bool) -> RkpdLine:
+def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency], villages: tuple[bool, bool]
+          ) -> RkpdLine:  # fmt: skip
     """The line `command` sets, checked whole. Who may touch it and whether it changed under the form are
     refused at once; everything wrong with what was typed is gathered into one ValidationFailed, in the
     order below (a later finding on the same field replaces an earlier one), so the form shows it all."""
     x = command.line
+    has_desa, has_kelurahan = villages
     line_id = _line_id(state, command)
     errors: dict[str, str | Message] = {}
     agency = agencies.get(x.agency)
@@ -522,7 +526,12 @@ def _line(state: Rkpd, command: SetLine, agencies: Mapping[str, CityAgency], has
     elif x.funding_source == DANA_DESA and not has_desa:
         errors["funding_source"] = N_("Dana Desa hanya disalurkan ke desa, dan wilayah ini tidak mempunyai desa:"
                                       " pilih sumber dana lain")  # fmt: skip
-    elif x.funding_source == "dana_kelurahan" and agency is not None:
+    elif x.funding_source == DANA_DESA:
+        errors.update(_dana_desa(state, origins, x.locations))
+    elif x.funding_source == DANA_KELURAHAN and not has_kelurahan:
+        errors["funding_source"] = N_("Dana Kelurahan hanya untuk kelurahan, dan wilayah ini tidak mempunyai"
+                                      " kelurahan: pilih sumber dana lain")  # fmt: skip
+    elif x.funding_source == DANA_KELURAHAN and agency is not None:
         errors.update(_dana_kelurahan(state, agency, origins))
     volume, target = _check_amounts(x, command.priority_programs, errors)
     if errors or volume is None or target is None:
@@ -605,6 +614,31 @@ def _line_locations(state: Rkpd, given: tuple[str, ...], origins: tuple[str, ...
     if origins and given and set(given) != places:  # restating them is fine; changing them is not
         raise ValidationFailed({"locations": N_("lokasi baris dari usulan warga mengikuti usulannya")})
     return tuple(sorted(places if origins else set(given)))
+
+
+def _dana_desa(state: Rkpd, origins: tuple[str, ...], locations: tuple[str, ...]) -> dict[str, str | Message]:
+    """Dana Desa is transferred to each desa (UU 6/2014), so, as a Dana Kelurahan line must be its kelurahan's
+    own, a Dana Desa line must be of desa alone: every place it has — its origins' villages, or the places a
+    Renja line names — a desa. A kelurahan among them gets no Dana Desa, and a line of the whole kabupaten
+    (no place named) is the kabupaten's own work, which no desa's transfer pays for. Unlike Dana Kelurahan
+    (the kabupaten/kota's own money, budgeted through the kecamatan for what a Musrenbang Kelurahan agreed),
+    it is bound to neither an agency nor residents' proposals: an agency's Renja line in named desa (work the
+    desa fund together, say) may name it. The villages' kind is read from their Kemendagri code."""
+    for code in origins:
+        place = state.items[code].kelurahan if code in state.items else ""
+        if place and values.village_level(place) != "desa":
+            message = N_("usulan %(code)s dari kelurahan, bukan desa: Dana Desa hanya disalurkan ke desa, pilih"
+                         " sumber dana lain")  # fmt: skip
+            return {"funding_source": Message(message, code=code)}
+    for place in locations:
+        if values.village_level(place) != "desa":
+            message = N_("lokasi %(place)s kelurahan, bukan desa: Dana Desa hanya disalurkan ke desa, pilih"
+                         " sumber dana lain")  # fmt: skip
+            return {"funding_source": Message(message, place=place)}
+    if not origins and not locations:
+        return {"funding_source": N_("Dana Desa disalurkan ke desa, bukan untuk seluruh wilayah: sebutkan desa"
+                                     " lokasinya, atau pilih sumber dana lain")}  # fmt: skip
+    return {}
 
 
 def _dana_kelurahan(state: Rkpd, agency: CityAgency, origins: tuple[str, ...]) -> dict[str, str | Message]:

@@ -60,7 +60,7 @@ from musrenbang.projections import rkpd as rkpd_views
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.reference import region_names
 from musrenbang.services import cycles as cycle_service
-from musrenbang.services.rkpd import RkpdService, acting_agency, city_has_desa
+from musrenbang.services.rkpd import RkpdService, acting_agency, offered_funding_sources
 
 LINE_FIELDS = (
     "program", "kegiatan", "sub_kegiatan", "sub_kegiatan_code", "nomenclature", "priority_program",
@@ -142,7 +142,7 @@ async def _agency_context(pool: asyncpg.Pool, year: int, agency: str) -> dict[st
         places = await region_names(conn)
         city = await city_views.settings(conn)
         years = await cycles.years_at_work(conn, "perangkat_daerah", cycle_service.today())
-        offered = agencies.funding_sources(await city_has_desa(conn, city.region))
+        offered = await offered_funding_sources(conn, city.region)
     return {
         "year": year, "years": years, "agency": agency, "agency_name": city.agency_name(agency), "items": items,
         "lines": lines,

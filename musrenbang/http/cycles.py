@@ -25,6 +25,7 @@ from musrenbang.domain.access import Actor
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import KecamatanCeiling, StageWindow
 from musrenbang.eventlog.store import EventStore, Metadata
+from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, PoolDep, RunnerDep, StoreDep, Year
 from musrenbang.http.guards import BAPPEDA
 from musrenbang.http.i18n import translate
@@ -103,7 +104,8 @@ class CycleIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     pagu_kecamatan: Annotated[list[CeilingIn], msgspec.Meta(max_length=rules.MAX_KECAMATAN)] = []
     kickoff_on: dt.date | None = None
     dana_kelurahan: Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1, description="Dana Kelurahan per"
-                              " kelurahan for the year, rupiah: what a kelurahan's Dana Kelurahan lines may add up to")
+                              " kelurahan for the year, rupiah: what a kelurahan's Dana Kelurahan lines may add up to;"
+                              " refused where the region has no kelurahan")
                               ] | None = None  # fmt: skip
 
 
@@ -261,7 +263,13 @@ def _filled_lines(text: str, most: int) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][: most + 1]
 
 
-def _ceilings(text: str, errors: dict[str, Any]) -> tuple[KecamatanCeiling, ...]:
+def ceiling_example(region: str) -> str:
+    """A line of the pagu field as the city would write it: its first kecamatan's code (a kabupaten was shown
+    Kota Bekasi's 32.75.01, which it refuses)."""
+    return f"{region or '32.75'}.01 = 7500000000"
+
+
+def _ceilings(text: str, errors: dict[str, Any], region: str) -> tuple[KecamatanCeiling, ...]:
     """One kecamatan per line, `kode = rupiah`, the amount read as every amount is (`values.parse_rupiah`):
     dots and spaces were once all dropped, so "7500000000.00" became a pagu a hundred times larger."""
     found = []
@@ -272,8 +280,8 @@ def _ceilings(text: str, errors: dict[str, Any]) -> tuple[KecamatanCeiling, ...]
         except ValueError:
             pagu = None
         if m is None or pagu is None:
-            errors["pagu_kecamatan"] = N_("tulis satu kecamatan per baris: kode = rupiah,"
-                                          " misalnya 32.75.01 = 7500000000")
+            errors["pagu_kecamatan"] = Message(N_("tulis satu kecamatan per baris: kode = rupiah, misalnya"
+                                                  " %(example)s"), example=ceiling_example(region))  # fmt: skip
             return ()
         found.append(KecamatanCeiling(kecamatan=m["kode"], pagu=pagu))
     return tuple(found)
@@ -324,6 +332,8 @@ class CyclePages(Controller):
             overview = await cycle_views.overview(conn, cycles.today())
             # A cycle nothing was made in may be withdrawn (services/cycles.py); the form is offered for those.
             unmade = await cycle_views.withdrawable(conn, [int(str(c["year"])) for c in overview if not c["adopted"]])
+            # Dana Kelurahan per kelurahan is asked for only where there are kelurahan (domain/cycle.py).
+            offers_dana_kelurahan = await cycles.city_has_village(conn, city_of(request).region, "kelurahan")
         next_year = max((int(str(c["year"])) for c in overview), default=cycles.today().year) + 1
         # Each form's idempotency key: the same form sent twice (a double tap, a refresh) is recorded once.
         keys = {"open": str(uuid.uuid4()), **{f"{form}.{c['year']}": str(uuid.uuid4()) for c in overview
@@ -332,7 +342,8 @@ class CyclePages(Controller):
                     values=entered or _new_cycle_values(next_year), failed=failed, window=window or {},
                     errors={f: translate(request, m) for f, m in (errors or {}).items()}, keys=keys,
                     STAGES=rules.STAGES, WINDOWS=rules.WINDOW_LABELS, STAGE_LABELS=rules.STAGE_LABELS,
-                    ADVANCED=rules.ADVANCED)  # fmt: skip
+                    ADVANCED=rules.ADVANCED, DANA_KELURAHAN_OFFERED=offers_dana_kelurahan,
+                    CEILING_EXAMPLE=ceiling_example(city_of(request).region))  # fmt: skip
 
     @get("/")
     async def cycles_page(self, request: Request, pool: PoolDep, actor: ActorDep) -> Template:
@@ -349,7 +360,7 @@ class CyclePages(Controller):
         if not year:
             errors["year"] = N_("tulis tahun RKPD, misalnya 2027")
         calendar = _calendar(entered, errors)
-        ceilings = _ceilings(entered.get("pagu_kecamatan", ""), errors)
+        ceilings = _ceilings(entered.get("pagu_kecamatan", ""), errors, city_of(request).region)
         programs = _programs(entered.get("programs", ""), errors)
         dana_kelurahan = None
         if entered.get("dana_kelurahan", "").strip():

@@ -73,9 +73,20 @@ async def open_cycle(
         fetch = conn.fetch if conn is not None else store.pool.fetch
         kecamatan = {r["kode"] for r in await fetch("SELECT kode FROM regions WHERE tingkat = 'kecamatan'")}
         cycle.check_kecamatan(command.pagu_kecamatan, kecamatan)
+    if command.dana_kelurahan is not None:  # set only where kelurahan are (domain.cycle._dana_kelurahan)
+        has_kelurahan = await city_has_village(conn or store.pool, city.region, "kelurahan")
+        command = msgspec.structs.replace(command, has_kelurahan=has_kelurahan)
     result = await execute(store, CYCLE, cycle.stream_id(command.year), command, metadata=metadata,
                            idempotency_key=idempotency_key)  # fmt: skip
     return await _replay_still_holds(store, result, command.year, opened=True)
+
+
+async def city_has_village(conn: asyncpg.Connection | asyncpg.Pool, region: str, level: str) -> bool:
+    """Whether any village of the city (`region`, its code) is of `level` ("kelurahan" or "desa"), by the
+    reference data loaded at setup (Kota Bekasi: kelurahan only; Aceh Selatan: desa only; most kabupaten
+    both): the village funds go only where their villages are (Dana Kelurahan, Dana Desa)."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM regions WHERE tingkat = $2"
+                                    " AND kode LIKE $1 || '.%')", region, level))  # fmt: skip
 
 
 async def _replay_still_holds(store: EventStore, result: AppendResult, year: int, *, opened: bool) -> AppendResult:

@@ -16,6 +16,7 @@ import datetime as dt
 import asyncpg
 import msgspec
 
+from musrenbang.domain import agency as funding
 from musrenbang.domain import city_forums, notices, values
 from musrenbang.domain import cycle as cycle_rules
 from musrenbang.domain import pokir as pokir_rules
@@ -23,7 +24,7 @@ from musrenbang.domain import proposal as proposal_rules
 from musrenbang.domain import realisation as realisation_rules
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.access import Actor, Forbidden, require_role
-from musrenbang.domain.agency import DANA_DESA
+from musrenbang.domain.agency import DANA_DESA, DANA_KELURAHAN
 from musrenbang.domain.cycle import STAGES, WINDOW_LABELS
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Term, ValidationFailed
 from musrenbang.domain.events import CityItem, Event, RkpdAdopted
@@ -66,15 +67,22 @@ async def _places_exist(command: rules.Command, conn: asyncpg.Connection) -> Non
 async def city_has_desa(conn: asyncpg.Connection, region: str) -> bool:
     """Whether any village of the city (`region`, its code) is a desa, by the reference data loaded at setup:
     only then is Dana Desa a source its lines may choose (agency.funding_sources)."""
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM regions WHERE tingkat = 'desa'"
-                                    " AND kode LIKE $1 || '.%')", region))  # fmt: skip
+    return await cycles.city_has_village(conn, region, "desa")
 
 
-async def _has_desa(command: rules.Command, region: str, conn: asyncpg.Connection) -> bool:
-    """`city_has_desa`, asked only of a line that chooses Dana Desa (True otherwise: nothing depends on it)."""
-    if not isinstance(command, rules.SetLine) or command.line.funding_source != DANA_DESA:
+async def offered_funding_sources(conn: asyncpg.Connection, region: str) -> dict[str, str]:
+    """The sources a new line of the city (`region`) is offered: Dana Desa only where it has desa, Dana
+    Kelurahan only where it has kelurahan (agency.funding_sources)."""
+    return funding.funding_sources(await city_has_desa(conn, region),
+                                   await cycles.city_has_village(conn, region, "kelurahan"))  # fmt: skip
+
+
+async def _has_village(command: rules.Command, region: str, conn: asyncpg.Connection, source: str) -> bool:
+    """Whether the city has the villages `source` goes to (desa for Dana Desa, kelurahan for Dana Kelurahan),
+    asked only of a line that chooses it (True otherwise: nothing depends on it)."""
+    if not isinstance(command, rules.SetLine) or command.line.funding_source != source:
         return True
-    return await city_has_desa(conn, region)
+    return await cycles.city_has_village(conn, region, "desa" if source == DANA_DESA else "kelurahan")
 
 
 async def _ceilings(may_adopt: bool, year: int, cycle: cycle_rules.Cycle, conn: asyncpg.Connection
@@ -275,7 +283,8 @@ class RkpdService:
             _all_forwarded_taken_up(state, forwarded)
             await _places_exist(command, conn)
             events = rules.decide(state, command, agencies=city.agencies_by_code, dana_kelurahan=cycle.dana_kelurahan,
-                                  has_desa=await _has_desa(command, city.region, conn),
+                                  has_desa=await _has_village(command, city.region, conn, DANA_DESA),
+                                  has_kelurahan=await _has_village(command, city.region, conn, DANA_KELURAHAN),
                                   ceilings=await _ceilings(may_adopt, year, cycle, conn))  # fmt: skip
             await _not_ended(self._store, command, year, conn)  # after the domain's own refusals (whose line)
             await _origins_not_carried(self._store, command, conn)

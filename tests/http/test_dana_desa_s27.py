@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 
 from musrenbang.db.connect import create_pool
 from musrenbang.domain import agency
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.city import City as CitySettings
+from musrenbang.domain.events import RkpdLineSet
 from musrenbang.eventlog.store import Append, EventStore, Metadata
 from musrenbang.reference import load_regions
 from musrenbang.services import city as city_service
@@ -78,15 +80,17 @@ async def test_a_line_paid_from_dana_desa_in_a_kota_is_refused_naming_the_field(
 
 
 async def test_a_line_recorded_with_dana_desa_before_still_loads_and_shows(city: City) -> None:
-    """Recorded as it was before the rule (decided as if the city had desa): it stays, shows as Dana Desa, and
+    """Recorded as it was before the rule (an event as the rules once wrote it): it stays, shows as Dana Desa, and
     only a change to another source saves it again."""
     origins = tuple(city.codes[t] for t in ROADS)
     store = EventStore(city.pool)
     state, head = await load(store, RKPD, rules.stream_id(2022))
     settings: CitySettings = await city_service.required(store)
-    line = rules.LineInput(agency="DBMSDA", origins=origins, **{**LINE, "pagu": 20_000_000})
-    events = rules.decide(state, rules.SetLine(line=line, priority_programs=6), agencies=settings.agencies_by_code,
-                          has_desa=True)  # fmt: skip
+    line = rules.LineInput(agency="DBMSDA", origins=origins, **{**LINE, "pagu": 20_000_000,
+                                                                "funding_source": "apbd_kota"})  # fmt: skip
+    [made] = rules.decide(state, rules.SetLine(line=line, priority_programs=6), agencies=settings.agencies_by_code)
+    assert isinstance(made, RkpdLineSet)  # today's rules refuse Dana Desa in a kelurahan (s28): recorded as before
+    events = [msgspec.structs.replace(made, line=msgspec.structs.replace(made.line, funding_source="dana_desa"))]
     await store.append(Append(rules.stream_id(2022), head, events), metadata=Metadata(actor="lama", role="admin"))
     agency_headers = city.tokens["dbmsda"]
 
