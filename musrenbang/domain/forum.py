@@ -20,7 +20,7 @@ from fractions import Fraction
 
 import msgspec
 
-from musrenbang.domain import bounds, rules
+from musrenbang.domain import bounds, rules, values
 from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
 from musrenbang.domain.events import (
     AgendaItem,
@@ -44,6 +44,13 @@ LEVEL_REGIONS = {"kelurahan": ("kelurahan", "desa"), "kecamatan": ("kecamatan",)
 """The kinds of region (`regions.tingkat`) a Musrenbang of each level is held for."""
 LEVEL_REGION_HINTS = {"kelurahan": N_("pilih kelurahan atau desa untuk musyawarah tingkat kelurahan/desa"),
                       "kecamatan": N_("pilih kecamatan untuk musyawarah tingkat kecamatan")}  # fmt: skip
+
+
+LEVEL_UNKNOWN = N_("tingkat musyawarah tidak dikenal: pilih kelurahan (juga untuk musyawarah desa, dengan wilayah"
+                   " desanya) atau kecamatan")  # fmt: skip
+"""A level not among LEVELS. A Musrenbang Desa is of level kelurahan, held for a region of kind desa; the city
+level's meetings are scheduled on the RKPD page (`check_region_kind`)."""
+BALLOT_KIND_UNKNOWN = N_("jenis surat suara tidak dikenal: pilih approval, cumulative, choose-1 atau ordinal")
 
 
 def check_region_kind(level: str, kind: str | None) -> None:
@@ -165,6 +172,9 @@ class RegisterDelegate(msgspec.Struct, frozen=True, kw_only=True):
 
 class OpenForum(msgspec.Struct, frozen=True, kw_only=True):
     agenda: tuple[AgendaItem, ...]
+    on: dt.date | None = None
+    """The day it is opened (the city's today; a replayed history's day): not before the forum's `held_on`
+    (`check_held_day`). None: not judged (a rehearsal of an imported election, which has no day)."""
 
 
 class AdjustItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -186,6 +196,8 @@ class CloseForum(msgspec.Struct, frozen=True, kw_only=True):
 
     ballots: tuple[BallotCast, ...] = ()
     sheets: tuple[ScoresGiven, ...] = ()
+    on: dt.date | None = None
+    """The day it is closed, as `OpenForum.on`: not before the forum's `held_on`."""
 
 
 class CancelForum(msgspec.Struct, frozen=True, kw_only=True):
@@ -229,6 +241,8 @@ def decide(state: Forum, command: Command) -> list[Event]:
         case OpenForum():
             if state.status == OPEN:
                 raise DomainError(N_("musyawarah sudah dibuka"))
+            if command.on is not None:
+                check_held_day(state.scheduled, command.on)
             ids = [a.item_id for a in command.agenda]
             if len(set(ids)) != len(ids):
                 raise DomainError(N_("agenda memuat usulan yang sama dua kali"))
@@ -274,6 +288,8 @@ def decide_close(state: Forum, command: CloseForum) -> ForumClosed:
     """`decide` for the close, typed for the service that records the result's consequences."""
     s = _changeable(state)
     _must_be_open(state)
+    if command.on is not None:
+        check_held_day(s, command.on, closing=True)
     check_someone_voted(state, command.ballots, command.sheets)
     result = compute_result(state, command.ballots, command.sheets)
     return ForumClosed(forum_id=s.forum_id, result=result, forward_to=NEXT_LEVEL[s.level])
@@ -343,6 +359,22 @@ def check_someone_voted(forum: Forum, ballots: Sequence[BallotCast], sheets: Seq
         registered=counted.registered))  # fmt: skip
 
 
+def check_held_day(s: ForumScheduled, day: dt.date, *, closing: bool = False) -> None:
+    """A Musrenbang is opened, and closed, on its day (`held_on`) or later: `day` is the day it is done (the
+    city's today). Opened before it, it was voted and closed weeks early while its Berita Acara said "Pada
+    hari ini, <held_on> ... telah diselenggarakan". A forum's day is not changed once scheduled: one put on a
+    wrong day is cancelled and scheduled again. An imported election without a day is not judged."""
+    if s.held_on is None or day >= s.held_on:
+        return
+    held_on = values.long_date(s.held_on)
+    if closing:
+        raise DomainError(Message(N_("Musyawarah ini dijadwalkan %(day)s: belum dapat ditutup sebelum hari itu"),
+                                  day=held_on))  # fmt: skip
+    raise DomainError(Message(N_("Musyawarah ini dijadwalkan %(day)s: belum dapat dibuka sebelum hari itu. Bila"
+                                 " tanggalnya keliru, batalkan musyawarah ini lalu jadwalkan lagi pada hari yang"
+                                 " benar."), day=held_on))  # fmt: skip
+
+
 def _changeable(state: Forum) -> ForumScheduled:
     """The schedule of a forum that exists and is neither closed nor cancelled yet."""
     s = state.scheduled
@@ -392,7 +424,7 @@ def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
     else:
         checks.fail("origin", N_("asal musyawarah tidak dikenal"))
     if c.level not in LEVELS:
-        errors["level"] = N_("tingkat musyawarah tidak dikenal")
+        errors["level"] = LEVEL_UNKNOWN
     if isinstance(c.ceiling, int) and c.ceiling <= 0:
         errors["ceiling"] = N_("pagu harus lebih dari nol")
     checks.check("ceiling", bounds.rupiah, c.ceiling)
@@ -402,9 +434,13 @@ def _schedule(state: Forum, c: ScheduleForum) -> ForumScheduled:
         _check_criteria(checks, c.criteria)
     if c.rule == "weighted-criteria":
         if c.ballot_kind is not None and c.ballot_kind not in rules.BALLOT_KINDS:
-            errors["ballot_kind"] = N_("jenis surat suara tidak dikenal")
+            errors["ballot_kind"] = BALLOT_KIND_UNKNOWN
+    elif c.ballot_kind is None:
+        if c.rule in rules.RULES:  # an unknown rule is the mistake to fix first: what it reads is not known
+            errors["ballot_kind"] = Message(N_("jenis surat suara wajib diisi untuk aturan %(rule)s: approval,"
+                                               " cumulative, choose-1 atau ordinal"), rule=c.rule)  # fmt: skip
     elif c.ballot_kind not in rules.BALLOT_KINDS:
-        errors["ballot_kind"] = N_("jenis surat suara tidak dikenal")
+        errors["ballot_kind"] = BALLOT_KIND_UNKNOWN
     elif c.rule.startswith("equalshares") and c.ballot_kind not in ("approval", "choose-1"):
         errors["ballot_kind"] = N_("Equal Shares memerlukan surat suara persetujuan")
     elif c.ballot_kind == "ordinal" and "max_length" not in c.rule_params:

@@ -29,6 +29,7 @@ from musrenbang.domain import values
 from musrenbang.domain.errors import N_, Message, NotFound
 from musrenbang.domain.events import ForumParticipant
 from musrenbang.http.berita_acara_pages import check_link
+from musrenbang.http.conversion_errors import ClockText, clock_time
 from musrenbang.http.deps import ActorDep, PoolDep, RkpdDep, RunnerDep, Year
 from musrenbang.http.guards import BAPPEDA
 from musrenbang.http.idempotency import OptionalKey, keyed
@@ -58,7 +59,7 @@ class ParticipantIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     held_on: dt.date
-    starts_at: Annotated[dt.time | None, msgspec.Meta(description="When it begins, on the city's clock: 09:00")] = None
+    starts_at: ClockText | None = None
     place: Name
     chair: Name
     participants: Annotated[list[ParticipantIn], msgspec.Meta(max_length=rules.MAX_PARTICIPANTS)]
@@ -84,7 +85,7 @@ def schedule_command(year: int, forum: str, data: ScheduleIn) -> rules.ScheduleC
                          for p in data.participants)  # fmt: skip
     return rules.ScheduleCityForum(year=year, forum=forum, held_on=data.held_on, place=data.place, chair=data.chair,
                                    participants=participants, agenda=tuple(data.agenda),
-                                   starts_at=data.starts_at)  # fmt: skip
+                                   starts_at=clock_time(data.starts_at))  # fmt: skip
 
 
 async def _shown(pool: asyncpg.Pool, year: int, forum: str) -> CityForum:

@@ -132,9 +132,13 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
     preview = await forums.agenda_preview(forum)  # scheduled: what opening now would put on the agenda
     # Who has voted or scored so far, shown above the close button, and why a close would be refused now.
     turnout = rules.turnout(forum, ballots, sheets) if forum.status == rules.OPEN else None
+    # Before its day the forum is neither opened nor closed (`rules.check_held_day`): the page says from when.
+    today = cycles.today()
+    opens_on = s.held_on if forum.status == rules.SCHEDULED and s.held_on and today < s.held_on else None
     closing_refused = ""
     if turnout is not None:
         try:
+            rules.check_held_day(s, today, closing=True)
             rules.check_someone_voted(forum, ballots, sheets)
         except DomainError as exc:
             closing_refused = translate(request, exc.message)
@@ -151,7 +155,7 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
         typed={d: ",".join(str(numbers[i]) for i in (*b.approvals, *b.ranking, *b.points)) for d, b in typed.items()},
         consensus=consensus.marks if consensus else {}, standing=await forums.standing(forum), actor=actor,
         next_delegate=_next_delegate_id(forum), shown_row=forum_forms.shown_row, turnout=turnout,
-        closing_refused=closing_refused,
+        closing_refused=closing_refused, opens_on=opens_on,
         titles={a.item_id: a.title for a in forum.agenda}, entered=entered or {},
         errors=_translated(request, errors or {}), failed_form=form, STATUS=rules.STATUS_LABELS, RULES=RULE_LABELS,
         LEVEL_NAMES=LEVEL_LABELS,
@@ -262,7 +266,7 @@ class NewForumPages(Controller):
             errors["starts_at"] = exc.args[0]
         region_code = ""
         if values["level"] not in rules.LEVELS:  # no region can be right for it: the level is what to fix
-            errors["level"] = N_("tingkat musyawarah tidak dikenal")
+            errors["level"] = rules.LEVEL_UNKNOWN
         else:
             try:
                 region_code = await _region_chosen(pool, actor, values["level"], values["region"])

@@ -24,6 +24,7 @@ from musrenbang.domain.errors import N_, ValidationFailed
 from musrenbang.domain.events import Criterion
 from musrenbang.eventlog.store import Metadata, Position
 from musrenbang.http.api import ProposalOut, Quantity, SeenRevision, proposal_out
+from musrenbang.http.conversion_errors import ClockText, clock_time
 from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, ProposalsDep, RunnerDep
 from musrenbang.http.errors import code_or_404
 from musrenbang.http.forums import ForumOut, forum_out
@@ -114,18 +115,23 @@ class CriterionIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ForumIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    level: Annotated[str, msgspec.Meta(max_length=20, description="kelurahan | kecamatan | kota")]
+    level: Annotated[str, msgspec.Meta(
+        max_length=20, description="kelurahan (a kelurahan or a desa: a Musrenbang Desa is of level kelurahan)"
+                                   " | kecamatan")]  # fmt: skip
     region: Annotated[str, msgspec.Meta(max_length=20)]
     year: Int32
     title: Annotated[str, msgspec.Meta(max_length=200)]
     held_on: dt.date | None = None
-    starts_at: Annotated[dt.time | None, msgspec.Meta(description="When it begins, on the city's clock: 09:00")] = None
+    starts_at: ClockText | None = None
     place: Annotated[str, msgspec.Meta(max_length=200)] = ""
     chair: Annotated[str, msgspec.Meta(max_length=200)] = ""
     ceiling: Money
     quota: Int32 | None = None
     rule: Annotated[str, msgspec.Meta(max_length=40)] = "weighted-criteria"
-    ballot_kind: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    ballot_kind: Annotated[str, msgspec.Meta(
+        max_length=40, description="approval | cumulative | choose-1 | ordinal; left out: approval for a rule that"
+                                   " counts ballots (as the staff form schedules), none for weighted-criteria",
+    )] | None = None  # fmt: skip
     rule_params: Annotated[
         dict[Annotated[str, msgspec.Meta(max_length=40)], Int32],
         msgspec.Meta(max_length=10),
@@ -205,11 +211,15 @@ class ForumStaffApi(Controller):
         criteria = (tuple(Criterion(c.key, c.label, c.weight) for c in data.criteria) if data.criteria
                     else forum_rules.DEFAULT_CRITERIA)  # fmt: skip
         forum_id = new_forum_id()
+        # Left out, the ballot is the one the staff form gives a rule that counts ballots: approval.
+        ballot_kind = data.ballot_kind
+        if ballot_kind is None and data.rule != "weighted-criteria":
+            ballot_kind = "approval"
         command = forum_rules.ScheduleForum(
             forum_id=forum_id, level=data.level, region=data.region, year=data.year, title=data.title,
             held_on=data.held_on, place=data.place, chair=data.chair, ceiling=data.ceiling, rule=data.rule,
-            ballot_kind=data.ballot_kind, rule_params=data.rule_params, criteria=criteria, quota=data.quota,
-            starts_at=data.starts_at,
+            ballot_kind=ballot_kind, rule_params=data.rule_params, criteria=criteria, quota=data.quota,
+            starts_at=clock_time(data.starts_at),
         )  # fmt: skip
         result = await forums.schedule(command, _meta(actor))
         return await _answer(pool, runner, forum_id, result.last)

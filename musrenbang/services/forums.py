@@ -207,12 +207,16 @@ class ForumService:
         on: dt.date | None = None,
     ) -> AppendResult:
         """Open with `agenda`, or with the forum's own agenda: the verified proposals of its kelurahan,
-        or what the forums below forwarded to it."""
+        or what the forums below forwarded to it; on `on` (the city's today), which is not before the forum's
+        day (`rules.check_held_day`: a history replayed, as the demo's, states the day it was held)."""
         forum, head = await self.load(forum_id)
         s = forum.scheduled
+        day = on or cycles.today()
         rules.not_cancelled(forum)  # said first: no window or later stage is why it does not open
+        if forum.status == rules.SCHEDULED:  # its day before its stage's window: the day is what to wait for
+            rules.check_held_day(s, day)
         if s.origin == "musrenbang" and s.level in cycle_rules.LEVEL_STAGE:  # held inside its stage's window
-            await cycles.open_for(self._store, s.year, cycle_rules.LEVEL_STAGE[s.level], on)
+            await cycles.open_for(self._store, s.year, cycle_rules.LEVEL_STAGE[s.level], day)
         if agenda is None:  # the long wait, if any, before a connection is held and the place locked
             await require_fresh(self._needed_read_models(), AGENDA_MODELS)
         async with self._store.transaction() as conn:
@@ -222,7 +226,7 @@ class ForumService:
             if agenda is None:
                 await fresh_under_lock(self._read_models, AGENDA_MODELS)
                 agenda = await _agenda_for(conn, forum_id, s)
-            events = rules.decide(forum, rules.OpenForum(agenda=agenda))
+            events = rules.decide(forum, rules.OpenForum(agenda=agenda, on=day))
             return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata,
                                             conn=conn)  # fmt: skip
 
@@ -331,21 +335,25 @@ class ForumService:
                 continue  # the forum, or one of the streams, moved on: decide again
         raise ConcurrencyError(list(streams))
 
-    async def close(self, forum_id: str, metadata: Metadata) -> AppendResult:
-        """Compute and record the result; tell each proposal where it stands."""
+    async def close(self, forum_id: str, metadata: Metadata, on: dt.date | None = None) -> AppendResult:
+        """Compute and record the result; tell each proposal where it stands. Closed on `on` (the city's
+        today), not before the forum's day (`rules.check_held_day`)."""
+        day = on or cycles.today()
         async with self._store.transaction() as conn:
             forum, head = await load(self._store, FORUM, rules.stream_id(forum_id))
             if not forum.exists:
                 raise NotFound(N_("musyawarah tidak ditemukan"))
             rules.not_cancelled(forum)  # said first: no later stage is why it does not close
+            if forum.status == rules.OPEN:  # before any lock or later stage (one not open: the rules say so)
+                rules.check_held_day(forum.scheduled, day, closing=True)
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _FORUM_LOCK, forum_id)
             if await _newest_version(conn, forum_id) != head.version:
                 raise ConcurrencyError([rules.stream_id(forum_id)])
             await _its_results_still_go_on(conn, forum.scheduled, starting=False)
             ballots, sheets = await self.ballots_and_sheets(forum_id, conn)
             # The count on a worker thread (it can take seconds: `standing`); the forum's lock is held meanwhile.
-            closed = await asyncio.to_thread(rules.decide_close, forum,
-                                             rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets)))
+            command = rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets), on=day)
+            closed = await asyncio.to_thread(rules.decide_close, forum, command)
             appends = [Append(rules.stream_id(forum_id), head, [closed])]
             appends.extend(await self._decisions_on_proposals(conn, forum, closed))
             return await self._store.append(appends, metadata=metadata, conn=conn)

@@ -94,6 +94,8 @@ async def test_bad_schedules_answer_4xx_in_indonesian_and_write_nothing(city: Ci
         ({"held_on": "1900-01-01"}, 422, "held_on"),
         ({"held_on": "2020-05-31"}, 422, "held_on"),  # the day before the stage's window opens (tests/cycles.py)
         ({"starts_at": "09:00:30"}, 422, "starts_at"),  # the city's wall clock: hours and minutes
+        ({"starts_at": "25:00"}, 422, "starts_at"),
+        ({"starts_at": "jam 9"}, 422, "starts_at"),
         ({"held_on": "kemarin"}, 422, "held_on"),  # no date: a field to correct (s26)
         ({"extra": 1}, 400, None),
     ]
@@ -113,8 +115,9 @@ async def test_forum_pd_is_scheduled_again_and_closes_only_when_every_proposal_i
     r = await client.post(FORUM_PD, json={**SCHEDULE, "place": "Ruang rapat", "starts_at": "08:00:00"}, headers=admin)
     assert r.status_code == 200 and r.json()["status"] == "dijadwalkan"
     assert (await client.get(FORUM_PD)).json()["starts_at"] == "08:00:00"
-    r = await client.post(FORUM_PD, json={**SCHEDULE, "starts_at": "13:30:00"}, headers=admin)  # rescheduled:
-    shown = (await client.get(FORUM_PD)).json()  # the new schedule replaces the old one whole
+    r = await client.post(FORUM_PD, json={**SCHEDULE, "starts_at": "13:30"}, headers=admin)  # as documented (s28)
+    assert r.status_code == 200, r.text
+    shown = (await client.get(FORUM_PD)).json()  # rescheduled: the new schedule replaces the old one whole
     assert shown["place"] == SCHEDULE["place"] and shown["berita_acara"] is None and shown["starts_at"] == "13:30:00"
     assert [p["kind"] for p in shown["participants"]] == ["agency", "dprd", "kecamatan"]
     before = await event_count(city.pool)
