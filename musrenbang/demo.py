@@ -103,8 +103,12 @@ STEPS = 56 * 3 + 12 + 11
 """Progress steps `play` reports: per kelurahan submissions, verification and forum; per kecamatan
 forum; the DPRD's pokir; the city level and the projections catching up; what became of the lines; the next year."""
 NOTIFIED = 0.05
-"""The share of proposers who ask to be told by e-mail (at example.org, a domain reserved for examples:
-whatever SMTP server a demo database is later given, nobody real receives them)."""
+"""The share of proposers who ask to be told by e-mail (at example.org, a domain reserved for examples).
+What they are told is queued as for any resident, then settled unsent when the demo ends (`settle_messages`):
+a server given an SMTP relay would otherwise hand the relay every one of them."""
+UNSENT = "demo: to a made-up resident of the demo cycle, not sent"
+"""Why the demo's messages were cancelled (the outbox's `last_error`, as the worker's own cancellations say
+why)."""
 ADMIN = Metadata(actor="admin.bappeda", role="admin")
 ACCOUNTS = (("admin.bappeda", "admin", None, None), ("fasilitator.bekasitimur", "facilitator", "32.75.01", None),
             ("opd.dbmsda", "opd", None, "DBMSDA"), ("auditor.inspektorat", "auditor", None, None),
@@ -139,6 +143,8 @@ class Summary(msgspec.Struct, kw_only=True):
     """One of the 2023 proposals that carry a 2022 need on."""
     events: int = 0
     sample_code: str = ""
+    unsent: int = 0
+    """Messages to the demo's made-up residents settled as not to be sent (`settle_messages`)."""
     accounts: list[Account] = []
 
 
@@ -898,8 +904,38 @@ async def play(pool: asyncpg.Pool, store: EventStore, secret: bytes, *, seed: in
     if next_year:
         await demo.next_year()
     demo.summary.events = await pool.fetchval("SELECT count(*) FROM events")
+    demo.summary.unsent = await settle_messages(pool)  # before the accounts, which mark the demo whole
     demo.summary.accounts = [*await add_accounts(pool), *demo.members]
     return demo.summary
+
+
+# The demo's residents who asked for news: proposers' own subscriptions (and their copies on the proposals
+# theirs were merged into: same owner) of proposals the demo submitted (its idempotency keys), at example.org.
+_DEMO_RESIDENTS = """
+SELECT s.id FROM subscriptions s
+JOIN proposer_contacts c ON c.ref = s.owner
+WHERE s.kind = 'proposer' AND s.channel = 'email' AND s.address LIKE '%@example.org'
+  AND EXISTS (SELECT 1 FROM events e WHERE e.stream_id = 'proposal-' || c.proposal_code
+              AND e.event_type = 'proposal.submitted' AND e.metadata->>'idempotency_key' LIKE 'demo:%')
+"""
+
+
+async def settle_messages(pool: asyncpg.Pool) -> int:
+    """Settle the messages to the demo's made-up residents as not to be sent, and stop their subscriptions
+    so that nothing more is queued for them (a milestone staff record on a demo line, say); returns how many
+    were settled. They were queued as for any resident, in the transactions of the events that caused them
+    (eventlog/outbox.py), and stay in the outbox, cancelled with the reason UNSENT: cancelled, as a stopped
+    subscription's are, so that they hold nothing back, count as nothing sent and are not queued again by
+    `outbox retry` (which takes failed ones). Messages to anyone else (a visitor following a proposal by
+    e-mail) are untouched. One transaction; nothing when there is nothing to settle."""
+    async with pool.acquire() as conn, conn.transaction():
+        residents = [r["id"] for r in await conn.fetch(_DEMO_RESIDENTS)]
+        await conn.execute("UPDATE subscriptions SET stopped_at = coalesce(stopped_at, now())"
+                           " WHERE id = ANY($1::uuid[])", residents)  # fmt: skip
+        settled = await conn.execute("UPDATE outbox SET status = 'cancelled', last_error = $2"
+                                     " WHERE status = 'pending' AND subscription = ANY($1::uuid[])",
+                                     residents, UNSENT)  # fmt: skip
+    return int(settled.split()[-1])
 
 
 async def add_accounts(pool: asyncpg.Pool) -> list[Account]:

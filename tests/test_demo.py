@@ -202,8 +202,8 @@ async def test_a_demo_stopped_halfway_says_so_when_played_again(empty_database_u
         for _ in range(600):  # until it has written proposals, then stopped
             if await conn.fetchval("SELECT to_regclass('events') IS NOT NULL") and await conn.fetchval(
                 "SELECT count(*) FROM events WHERE event_type = 'proposal.submitted'"
-            ) >= 20:
-                break
+            ) >= 20 and await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE address LIKE '%@example.org')"):
+                break  # and one of its made-up residents has been told something
             await asyncio.sleep(0.1)
         os.killpg(first.pid, getattr(signal, sig))
         first.wait(60)
@@ -214,3 +214,11 @@ async def test_a_demo_stopped_halfway_says_so_when_played_again(empty_database_u
     again = demo(env)
     assert again.returncode == 3
     assert "stopped before its end" in again.stderr and "empty database" in again.stderr, again.stderr
+    # What the half-played demo queued for its made-up residents is not handed to a relay either.
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        demo_mail = await conn.fetch("SELECT status, count(*) FROM outbox WHERE address LIKE '%@example.org'"
+                                     " GROUP BY status")  # fmt: skip
+    finally:
+        await conn.close()
+    assert [r["status"] for r in demo_mail] == ["cancelled"], demo_mail

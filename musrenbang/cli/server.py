@@ -210,6 +210,7 @@ async def _play_demo(url: str, secret: str, seed: int, scale: int) -> Summary | 
     pool = await create_pool(url, min_size=1, max_size=8)
     try:
         if await demo.interrupted(pool):
+            await demo.settle_messages(pool)  # what it queued for its made-up residents is not sent either
             return DEMO_INTERRUPTED
         if await demo.has_proposals(pool):
             return PROPOSALS_ALREADY
@@ -251,6 +252,9 @@ def _print_demo(summary: Summary, settings: Settings) -> None:
                f" ({s.passed} passed on, {s.declined} declined), {s.lines} RKPD lines adopted, {s.finished} of them"
                f" finished by 2022;"
                f" RKPD 2023 open with {s.carried} needs proposed again; {s.events} events")  # fmt: skip
+    if s.unsent:
+        click.echo(f"{s.unsent} messages to the demo's made-up residents are kept in the outbox as cancelled"
+                   " (demo), not sent")  # fmt: skip
     base = f"http://{settings.host}:{settings.port}"
     click.echo(f"open first: {base}/rkpd/2022 — then follow a line back to its residents, e.g. "
                f"{base}/telusur/usulan/{s.sample_code}; a need 2022 left out and proposed again for 2023:"

@@ -87,39 +87,44 @@ def notices(event: Event, *, line_name: str | None = None, adopted_before: Mappi
     match event:
         case ProposalSubmitted():
             return [_proposal(event.code, "submitted", f"Usulan Anda untuk RKPD {event.year} tercatat dengan kode"
-                              f" {event.code}. Simpan kode ini untuk melacak usulan dan menerima kabar.")]  # fmt: skip
+                              f" {event.code}. Simpan kode ini untuk melacak usulan dan menerima kabar.",
+                              f"Usulan {event.code} tercatat")]  # fmt: skip
         case ProposalAccepted():
             changed = " dengan perubahan volume/biaya" if event.agreed_cost or event.agreed_volume else ""
             return [_proposal(event.code, "verified", f"Usulan {event.code} lolos verifikasi{changed} dan dibawa ke"
-                              " Musrenbang kelurahan/desa.")]  # fmt: skip
+                              " Musrenbang kelurahan/desa.", f"Usulan {event.code} lolos verifikasi")]  # fmt: skip
         case ProposalReturned():
             # Only the proposer holds the secret code that revises it: a follower is told who is to act.
             return [msgspec.structs.replace(
                 _proposal(event.code, "returned", f"Usulan {event.code} dikembalikan untuk diperbaiki:"
-                          f" {_said(event.reason)} Perbaiki lewat halaman lacak dengan kode rahasia Anda."),
+                          f" {_said(event.reason)} Perbaiki lewat halaman lacak dengan kode rahasia Anda.",
+                          f"Usulan {event.code} dikembalikan untuk diperbaiki"),
                 follower_body=f"Usulan {event.code} dikembalikan ke pengusulnya untuk diperbaiki:"
                               f" {_said(event.reason)}")]  # fmt: skip
         case ProposalRejected():
             return [_proposal(event.code, "rejected", f"Usulan {event.code} tidak lolos verifikasi:"
-                              f" {_said(event.reason)}")]  # fmt: skip
+                              f" {_said(event.reason)}", f"Usulan {event.code} tidak lolos verifikasi")]  # fmt: skip
         case ProposalMerged():
             return [msgspec.structs.replace(
                 _proposal(event.code, "merged", f"Usulan {event.code} digabung dengan usulan serupa {event.into}:"
-                          f" {_said(event.reason)} Kabar berikutnya tentang usulan gabungan itu."),
+                          f" {_said(event.reason)} Kabar berikutnya tentang usulan gabungan itu.",
+                          f"Usulan {event.code} digabung ke usulan {event.into}"),
                 follow_to=event.into)]  # fmt: skip
         case ProposalDecidedAtForum():
             level = _LEVEL.get(event.level, event.level)
             if event.selected:
-                text = f"Usulan {event.code} terpilih di Musrenbang {level} (peringkat {event.rank}) dan diteruskan."
-            elif event.reason:
-                text = (f"Usulan {event.code} tidak terpilih di Musrenbang {level}:"
-                        f" {_said(REASON_LABELS.get(event.reason, event.reason))}")  # fmt: skip
-            else:
-                text = f"Usulan {event.code} tidak terpilih di Musrenbang {level}."
-            return [_proposal(event.code, "forum", text)]
+                title = f"Usulan {event.code} terpilih di Musrenbang {level}"
+                text = f"{title} (peringkat {event.rank}) dan diteruskan."
+                return [_proposal(event.code, "forum", text, title)]
+            title = f"Usulan {event.code} tidak terpilih di Musrenbang {level}"
+            why = f": {_said(REASON_LABELS.get(event.reason, event.reason))}" if event.reason else "."
+            # What the resident can do: the tracking page offers "Usulkan lagi" for the next year's cycle.
+            again = "Dapat diusulkan lagi untuk tahun berikutnya lewat halaman lacak."
+            return [_proposal(event.code, "forum", f"{title}{why} {again}", title)]
         case RkpdProposalDeclined():
             return [_proposal(event.code, "not_in_rkpd", f"Usulan {event.code} tidak diakomodasi dalam RKPD"
-                              f" {event.year}: {_said(event.reason)}")]  # fmt: skip
+                              f" {event.year}: {_said(event.reason)}",
+                              f"Usulan {event.code} tidak masuk RKPD {event.year}")]  # fmt: skip
         case RkpdAdopted():
             return _adopted(event, adopted_before, line_stages or {})
         case RkpdMilestoneRecorded():
@@ -265,8 +270,8 @@ def _milestone(event: RkpdMilestoneRecorded, name: str | None) -> list[Notice]:
                               f"Kegiatan RKPD {event.year} ({event.line_id}) {what}"))]  # fmt: skip
     for code in event.origins:
         body = _named("Kegiatan “", name, f"” dari usulan {code} {what}", f"Kegiatan dari usulan {code} {what}")
-        out.append(Notice(subject=code, purpose=purpose, title=f"Kabar usulan {code}", body=body, once=once,
-                          news=line))  # fmt: skip
+        out.append(Notice(subject=code, purpose=purpose, title=f"Usulan {code}: kegiatannya {headline}", body=body,
+                          once=once, news=line))  # fmt: skip
     return out
 
 
@@ -281,7 +286,8 @@ def closed_unprocessed(code: str, year: int, reason: str) -> Notice:
     """A proposal closed without a decision by its year's adoption (domain/proposal.CLOSED_AT_ADOPTION, `reason`
     one of its values): no event of its own says so, so the adoption's service queues this (services/rkpd.py).
     Once per year: a later revision closes nothing more."""
-    return Notice(subject=code, purpose="unprocessed", title=f"Kabar usulan {code}", once=f"unprocessed:{year}",
+    return Notice(subject=code, purpose="unprocessed", title=f"Usulan {code} ditutup tanpa keputusan",
+                  once=f"unprocessed:{year}",
                   body=f"RKPD {year} ditetapkan ketika usulan {code} {_UNPROCESSED.get(reason, 'belum diproses')}:"
                        " usulan ditutup tanpa keputusan. Kebutuhan ini dapat diusulkan lagi untuk tahun berikutnya"
                        " lewat halaman lacak.")  # fmt: skip
@@ -323,8 +329,9 @@ def proposal_news_ended(status: str | None, line_stage: str | None = None) -> st
     return None
 
 
-def _proposal(code: str, purpose: str, body: str) -> Notice:
-    return Notice(subject=code, purpose=purpose, title=f"Kabar usulan {code}", body=body)
+def _proposal(code: str, purpose: str, body: str, title: str) -> Notice:
+    """A notice about proposal `code`; `title` (an e-mail's subject) says what happened to it, with its code."""
+    return Notice(subject=code, purpose=purpose, title=title, body=body)
 
 
 _TRAILING = " .,;:!?-–—"

@@ -201,6 +201,7 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
     the location as a whole (both coordinates or neither, a swapped pair) is judged last, once each
     coordinate's own check has had its say."""
     latitudes, longitudes = _coordinate_ranges(area)
+    city_name = city_name if area else ""  # no area of its own: Indonesia is what is checked, and named
     outside = _outside_message(city_name)
     checks = bounds.Checks()
     content = {
@@ -845,6 +846,9 @@ MERGEABLE = (DIAJUKAN, DIKEMBALIKAN, DITERIMA, DITERIMA_DENGAN_PERUBAHAN)
 MERGE_TARGETS = (DIAJUKAN, DITERIMA, DITERIMA_DENGAN_PERUBAHAN)
 """Not a returned proposal: it waits on its proposer, who may never revise it, and the duplicates merged
 into it would wait with it (a returned duplicate may still be merged into one that goes on)."""
+VERIFIED = (DITERIMA, DITERIMA_DENGAN_PERUBAHAN)
+"""A proposal that passed verification is merged only into one that passed it too: one still waiting could
+be rejected or returned, and the accepted need living on in it would end without anyone deciding on it."""
 
 
 def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeProposals) -> dict[str, list[Event]]:
@@ -889,6 +893,12 @@ def decide_merge(target: Proposal, sources: dict[str, Proposal], command: MergeP
             raise DomainError(N_("hanya usulan dari kelurahan yang sama yang dapat digabungkan"))
         if source.year != target.year:
             raise DomainError(N_("hanya usulan untuk tahun RKPD yang sama yang dapat digabungkan"))
+        if source.status in VERIFIED and target.status not in VERIFIED:
+            # The need passed verification and lives on in the target: a target still to be verified could be
+            # rejected or returned, ending a need nobody decided against.
+            raise DomainError(Message(N_("usulan %(code)s sudah lolos verifikasi, tetapi usulan tujuan %(into)s"
+                                         " belum: verifikasi dulu usulan tujuan, lalu gabungkan"),
+                                      code=code, into=command.into))  # fmt: skip
         out[code] = [ProposalMerged(code=code, into=command.into, reason=reason)]
         added += source.beneficiaries
     if target.beneficiaries + added > MAX_MERGED_BENEFICIARIES:  # merges add up: keep the sum storable

@@ -29,7 +29,7 @@ CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": N_("Surel")}
 STATUS_LABELS = {"pending": N_("menunggu"), "delivered": N_("terkirim"), "failed": N_("gagal"),
                  "cancelled": N_("dibatalkan")}  # fmt: skip
 PURPOSE_LABELS = {
-    "submitted": N_("usulan diterima"), "verified": N_("usulan diverifikasi"), "returned": N_("usulan dikembalikan"),
+    "submitted": N_("usulan tercatat"), "verified": N_("usulan diverifikasi"), "returned": N_("usulan dikembalikan"),
     "rejected": N_("usulan ditolak"), "merged": N_("usulan digabung"), "forum": N_("hasil musyawarah"),
     "not_in_rkpd": N_("tidak masuk RKPD"), "in_rkpd": N_("masuk RKPD"), "budgeted": N_("dianggarkan dalam APBD"),
     "under_way": N_("mulai dikerjakan"), "finished": N_("selesai dikerjakan"), "dropped": N_("dibatalkan"),

@@ -135,9 +135,10 @@ async def test_an_amendment_tells_a_moved_proposal_where_it_is_now_and_an_added_
     # The proposer had the first adoption's message, the drainage line's budgeting, and the amendment's; the
     # newcomer the last two.
     moved_title = f"Usulan {MOVED} pindah kegiatan dalam perubahan RKPD {YEAR}"
+    budgeted_title = f"Usulan {MOVED}: kegiatannya dianggarkan dalam APBD {YEAR}"
     assert [r["title"] for r in await _told(pool, proposer, MOVED)] == [
-        f"Usulan {MOVED} masuk RKPD {YEAR}", f"Kabar usulan {MOVED}", moved_title]  # fmt: skip
-    assert [r["title"] for r in await _told(pool, late, MOVED)] == [f"Kabar usulan {MOVED}", moved_title]
+        f"Usulan {MOVED} masuk RKPD {YEAR}", budgeted_title, moved_title]  # fmt: skip
+    assert [r["title"] for r in await _told(pool, late, MOVED)] == [budgeted_title, moved_title]
     [added] = await _told(pool, late, ADDED)
     assert added["purpose"] == "in_rkpd" and added["body"] == (f"Usulan {ADDED} masuk perubahan RKPD {YEAR}:"
                                                                f" Penataan Taman Kelurahan, pagu Rp 150.000.000."

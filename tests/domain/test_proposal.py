@@ -359,3 +359,17 @@ def test_a_revision_cannot_move_the_proposal_to_another_kelurahan() -> None:
                                                     " kelurahan lain, ajukan usulan baru"}  # fmt: skip
     [event] = rules.decide(returned, rules.ReviseProposal(code="AAAA0000", content=validate(title="Saluran RW 05")))
     assert isinstance(event, ProposalRevised) and event.content.kelurahan == SUBMITTED.content.kelurahan
+
+
+def test_a_city_without_an_area_of_its_own_says_indonesia_not_its_name() -> None:
+    """A kabupaten set up without its own coordinate bounds checks Indonesia's: a point outside was told it
+    lay outside Kabupaten Jembrana, while one in Bekasi was taken (review s28)."""
+    with pytest.raises(ValidationFailed) as caught:
+        rules.validate_content(msgspec.structs.replace(GOOD, latitude="40.7", longitude="-74.0"), kelurahan=KELURAHAN,
+                               priority_programs=6, area=None, city_name="Kabupaten Jembrana")  # fmt: skip
+    assert caught.value.errors["latitude"] == "lokasi berada di luar Indonesia"
+    bekasi = CoordinateBounds(south="-6.40", north="-6.10", west="106.90", east="107.10")
+    with pytest.raises(ValidationFailed) as caught:
+        rules.validate_content(msgspec.structs.replace(GOOD, latitude="-8.35", longitude="114.62"), kelurahan=KELURAHAN,
+                               priority_programs=6, area=bekasi, city_name="Kota Bekasi")  # fmt: skip
+    assert caught.value.errors["latitude"] == "lokasi berada di luar Kota Bekasi"
