@@ -140,8 +140,10 @@ class ProposalContent(msgspec.Struct, frozen=True, kw_only=True):
     """The public substance of a proposal, as submitted or revised (never the proposer's identity)."""
 
     kelurahan: str
-    rw: int
-    rt: int
+    rw: int | None
+    """None only in a desa, which may have no RW (domain/proposal.py, `rw_required`)."""
+    rt: int | None
+    """None in a desa without RT, or one whose RW gave none."""
     kind: str
     bidang: str
     title: str

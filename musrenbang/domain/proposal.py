@@ -7,7 +7,7 @@ its tracking code is its identity.
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterable, Mapping
 from decimal import Decimal
 
 import msgspec
@@ -204,10 +204,11 @@ def validate_content(raw: ProposalInput, *, kelurahan: Container[str], priority_
     city_name = city_name if area else ""  # no area of its own: Indonesia is what is checked, and named
     outside = _outside_message(city_name)
     checks = bounds.Checks()
+    needs_rw = _needs_rw(raw.kelurahan, kelurahan)
     content = {
         "kelurahan": checks.check("kelurahan", _kelurahan_code, raw.kelurahan, kelurahan),
-        "rw": checks.check("rw", _required_whole, raw.rw, 1, 99, N_("nomor RW antara 1 dan 99")),
-        "rt": checks.check("rt", _required_whole, raw.rt, 1, 99, N_("nomor RT antara 1 dan 99")),
+        "rw": checks.check("rw", _place_number, raw.rw, needs_rw, N_("nomor RW antara 1 dan 99"), under=raw.rt),
+        "rt": checks.check("rt", _place_number, raw.rt, needs_rw, N_("nomor RT antara 1 dan 99")),
         "kind": checks.check("kind", _choice, raw.kind, KINDS),
         "bidang": checks.check("bidang", _choice, raw.bidang, BIDANG),
         "title": checks.check("title", _typed_text, "title", raw.title),
@@ -276,6 +277,43 @@ def _kelurahan_code(value: str, known: Container[str]) -> str:
     if code not in known:
         raise ValueError(N_("kelurahan tidak dikenal"))
     return code
+
+
+RT_WITHOUT_RW = N_("RT tidak dapat diisi tanpa RW: isi nomor RW, atau kosongkan RT juga")
+"""A desa's proposal may leave out RW and RT (many desa have neither: Bali's banjar, Aceh's dusun), or RT
+only; an RT without its RW names no place."""
+
+
+def rw_required(kelurahan: str) -> bool:
+    """Whether a proposal in this kelurahan or desa (its code) must name its RW and RT: a kelurahan's must
+    (every kelurahan is divided into RW and RT); a desa's may leave them out, for many desa have none
+    (Bali's banjar, Aceh's dusun): `values.village_level`, by the code's own numbering.
+
+        >>> rw_required("32.75.01.1001"), rw_required("51.01.01.2001")
+        (True, False)
+    """
+    return values.village_level(kelurahan.strip()) == "kelurahan"
+
+
+def _needs_rw(code: str, known: Container[str]) -> bool:
+    """Whether the RW and RT the form was sent with must be there: as the place chosen says
+    (`rw_required`), or, with no known place chosen, unless the city has a desa (the place's own error is
+    said; a desa's resident is not told to fill what their desa may not have)."""
+    code = (code or "").strip()
+    if code in known:
+        return rw_required(code)
+    return not isinstance(known, Iterable) or all(rw_required(c) for c in known)
+
+
+def _place_number(value: int | str | None, required: bool, message: str, *,
+                  under: int | str | None = None) -> int | None:  # fmt: skip
+    """An RW or RT number within 1..99; left blank, None where the place may leave it out (`required`
+    False), "wajib diisi" otherwise. An RW left blank with an RT typed (`under`) is refused: RT_WITHOUT_RW."""
+    if not required and (value is None or _blank_text(value)):
+        if under is not None and not _blank_text(under):
+            raise ValueError(RT_WITHOUT_RW)
+        return None
+    return _required_whole(value, 1, 99, message)
 
 
 def _required_whole(value: int | str | None, low: int, high: int, message: str) -> int:
@@ -455,8 +493,14 @@ def check_content(c: ProposalContent) -> None:
     for name, (_, high) in TEXT_LIMITS.items():
         checks.text(name, getattr(c, name), high, required=True, multiline=name in ("problem", "solution"))
     checks.check("kelurahan", bounds.region_code, c.kelurahan)
-    checks.check("rw", bounds.whole, c.rw, 1, 99)
-    checks.check("rt", bounds.whole, c.rt, 1, 99)
+    for name in ("rw", "rt"):
+        number = getattr(c, name)
+        if number is not None:
+            checks.check(name, bounds.whole, number, 1, 99)
+        elif rw_required(c.kelurahan):
+            checks.fail(name, N_("wajib diisi"))
+    if c.rt is not None and c.rw is None and "rw" not in checks.errors:
+        checks.fail("rw", RT_WITHOUT_RW)
     checks.check("beneficiaries", bounds.whole, c.beneficiaries, 1, MAX_BENEFICIARIES)
     checks.check("estimated_cost", bounds.rupiah, c.estimated_cost, high=MAX_COST)
     checks.check("volume", _volume, c.volume)

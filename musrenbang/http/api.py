@@ -171,8 +171,12 @@ class ProposerIn(msgspec.Struct, forbid_unknown_fields=True):
 class ContentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     kelurahan: Annotated[str, msgspec.Meta(max_length=20, examples=["32.75.01.1001"],
                                            description="Kemendagri code of the kelurahan, with dots")]  # fmt: skip
-    rw: int
-    rt: int
+    rw: Annotated[int | None, msgspec.Meta(description=(
+        "RW number, 1-99. Required in a kelurahan; in a desa (code's last part starting with 2) it may be"
+        " left out or null, where the desa has no RW"))] = None  # fmt: skip
+    rt: Annotated[int | None, msgspec.Meta(description=(
+        "RT number, 1-99. Required in a kelurahan; in a desa it may be left out or null (never given"
+        " without `rw`)"))] = None  # fmt: skip
     kind: Annotated[str, msgspec.Meta(max_length=20, description="fisik | non_fisik")]
     bidang: Annotated[str, msgspec.Meta(max_length=40, description=" | ".join(rules.BIDANG))]
     title: Text
@@ -284,8 +288,9 @@ class ProposalOut(msgspec.Struct):
     source: str
     kelurahan: str
     kecamatan: str
-    rw: int
-    rt: int
+    rw: int | None
+    """None only in a desa without RW (and RT)."""
+    rt: int | None
     kind: str
     bidang: str
     title: str

@@ -58,7 +58,7 @@ class OriginOut(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     title: str
     kelurahan: str
-    rw: int
+    rw: int | None
     kind: str
     bidang: str
     estimated_cost: int
@@ -331,7 +331,7 @@ class ProposalNode(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     title: str
     kelurahan: str
-    rw: int
+    rw: int | None
     bidang: str
     estimated_cost: int
     status: str

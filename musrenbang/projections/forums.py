@@ -157,7 +157,8 @@ async def kecamatan_priorities(conn: asyncpg.Connection, year: int, selected: Se
         rows.append({
             "rank": rank, "code": code, "priority": f["program"] or "", "target": f["target"] or "",
             "bidang": f["bidang"], "activity": f["title"], "beneficiaries": f["beneficiaries"],
-            "place": f"{f['place']} RW {f['rw']:02d}", "volume": volume, "unit": unit, "pagu": cost,
+            "place": f"{f['place']} RW {f['rw']:02d}" if f["rw"] is not None else f["place"],  # a desa may have none
+            "volume": volume, "unit": unit, "pagu": cost,
             "agency": agency_for(f["bidang"]),
         })  # fmt: skip
     return sorted(rows, key=lambda r: (str(r["agency"]), int(str(r["rank"]))))

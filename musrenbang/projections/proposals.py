@@ -680,9 +680,11 @@ async def line_dropped(conn: asyncpg.Connection, code: str) -> bool:
 
 
 async def rws_in_kelurahan(conn: asyncpg.Connection, kelurahan: str) -> list[int]:
+    """The RW the place's proposals name, for its page's filter (a desa's proposal may name none)."""
     return [
-        r[0] for r in await conn.fetch("SELECT DISTINCT rw FROM proposals WHERE kelurahan = $1 ORDER BY 1", kelurahan)
-    ]
+        r[0] for r in await conn.fetch(
+            "SELECT DISTINCT rw FROM proposals WHERE kelurahan = $1 AND rw IS NOT NULL ORDER BY 1", kelurahan)
+    ]  # fmt: skip
 
 
 @dataclasses.dataclass
