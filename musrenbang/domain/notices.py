@@ -37,7 +37,7 @@ from musrenbang.domain.events import (
 from musrenbang.domain.proposal import DITOLAK, MASUK_RKPD, TIDAK_DIPROSES, TIDAK_TERAKOMODASI
 from musrenbang.domain.realisation import FINAL as LINE_FINAL
 from musrenbang.domain.rules import REASON_LABELS
-from musrenbang.domain.values import long_date
+from musrenbang.domain.values import city_level, long_date, village_level
 
 SMS_LENGTH = 160
 """Characters of one SMS: a message's words (its body and, when they fit beside it, the stop hint the
@@ -46,7 +46,30 @@ MAX_REASON = 110
 """Characters of a reason quoted in a message; the tracking page has the rest."""
 PROGRESS_STEP = 25
 """Progress reports are news at each further step of this many percent (`_milestone`)."""
-_LEVEL = {"kelurahan": "kelurahan/desa", "kecamatan": "kecamatan", "kota": "kota"}
+AGAIN = "Dapat diusulkan lagi untuk tahun berikutnya lewat halaman lacak."
+"""What a resident whose proposal was refused (not verified, not selected, not taken into the RKPD) can
+do: the tracking page offers "Usulkan lagi" for the next year's cycle (domain/proposal.not_accommodated)."""
+
+
+def forum_name(level: str, place: str | None) -> str:
+    """The Musrenbang of `level` (domain/forum.LEVELS) as the residents of `place` know it: `place` is the
+    Kemendagri code of the proposal's village, whose fourth part tells a kelurahan (1…) from a desa (2…,
+    values.village_level) and whose second part a kota from a kabupaten (values.city_level). Without a
+    village code, the village's forum is named for both.
+
+    >>> forum_name("kelurahan", "32.75.01.1001"), forum_name("kelurahan", "51.01.03.2004")
+    ('Musrenbang Kelurahan', 'Musrenbang Desa')
+    >>> forum_name("kota", "32.75.01.1001"), forum_name("kota", "51.01.03.2004"), forum_name("kecamatan", None)
+    ('Musrenbang Kota', 'Musrenbang Kabupaten', 'Musrenbang Kecamatan')
+    >>> forum_name("kelurahan", None), forum_name("kelurahan", "X"), forum_name("kota", None)
+    ('Musrenbang Kelurahan/Desa', 'Musrenbang Kelurahan/Desa', 'Musrenbang Kota')
+    """
+    village = place if place and place.count(".") == 3 else None
+    if level == "kelurahan":
+        return f"Musrenbang {village_level(village).capitalize()}" if village else "Musrenbang Kelurahan/Desa"
+    if level == "kota":
+        return f"Musrenbang {city_level(village or '').capitalize()}"
+    return f"Musrenbang {level.capitalize()}"
 
 
 class Notice(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,8 +100,11 @@ def line_subject(year: int, line_id: str) -> str:
 
 
 def notices(event: Event, *, line_name: str | None = None, adopted_before: Mapping[str, str] | None = None,
-            line_stages: Mapping[str, str] | None = None) -> list[Notice]:  # fmt: skip
-    """The messages `event` sends (none for most events). `line_name`: the name (sub-kegiatan) of the RKPD
+            line_stages: Mapping[str, str] | None = None, place: str | None = None) -> list[Notice]:  # fmt: skip
+    """The messages `event` sends (none for most events). `place`: the village (Kemendagri code) of the
+    proposal a verification or a forum's decision is about, which names its forums as they are
+    (`forum_name`: Musrenbang Desa, Musrenbang Kabupaten); eventlog/outbox.py reads it from the proposal's
+    submission or latest revision in the log. `line_name`: the name (sub-kegiatan) of the RKPD
     line a milestone is about, as adopted; without it the line is named by its code alone. For an RKPD
     adopted again (an amendment: `revision` after 1), `adopted_before`: the line each proposal was in
     in the revision adopted before it (proposal code -> line id), and `line_stages`: the stage of the
@@ -91,8 +117,9 @@ def notices(event: Event, *, line_name: str | None = None, adopted_before: Mappi
                               f"Usulan {event.code} tercatat")]  # fmt: skip
         case ProposalAccepted():
             changed = " dengan perubahan volume/biaya" if event.agreed_cost or event.agreed_volume else ""
+            forum = forum_name("kelurahan", place)
             return [_proposal(event.code, "verified", f"Usulan {event.code} lolos verifikasi{changed} dan dibawa ke"
-                              " Musrenbang kelurahan/desa.", f"Usulan {event.code} lolos verifikasi")]  # fmt: skip
+                              f" {forum}.", f"Usulan {event.code} lolos verifikasi")]  # fmt: skip
         case ProposalReturned():
             # Only the proposer holds the secret code that revises it: a follower is told who is to act.
             return [msgspec.structs.replace(
@@ -103,7 +130,8 @@ def notices(event: Event, *, line_name: str | None = None, adopted_before: Mappi
                               f" {_said(event.reason)}")]  # fmt: skip
         case ProposalRejected():
             return [_proposal(event.code, "rejected", f"Usulan {event.code} tidak lolos verifikasi:"
-                              f" {_said(event.reason)}", f"Usulan {event.code} tidak lolos verifikasi")]  # fmt: skip
+                              f" {_said(event.reason)} {AGAIN}",
+                              f"Usulan {event.code} tidak lolos verifikasi")]  # fmt: skip
         case ProposalMerged():
             return [msgspec.structs.replace(
                 _proposal(event.code, "merged", f"Usulan {event.code} digabung dengan usulan serupa {event.into}:"
@@ -111,19 +139,17 @@ def notices(event: Event, *, line_name: str | None = None, adopted_before: Mappi
                           f"Usulan {event.code} digabung ke usulan {event.into}"),
                 follow_to=event.into)]  # fmt: skip
         case ProposalDecidedAtForum():
-            level = _LEVEL.get(event.level, event.level)
+            forum = forum_name(event.level, place)
             if event.selected:
-                title = f"Usulan {event.code} terpilih di Musrenbang {level}"
+                title = f"Usulan {event.code} terpilih di {forum}"
                 text = f"{title} (peringkat {event.rank}) dan diteruskan."
                 return [_proposal(event.code, "forum", text, title)]
-            title = f"Usulan {event.code} tidak terpilih di Musrenbang {level}"
+            title = f"Usulan {event.code} tidak terpilih di {forum}"
             why = f": {_said(REASON_LABELS.get(event.reason, event.reason))}" if event.reason else "."
-            # What the resident can do: the tracking page offers "Usulkan lagi" for the next year's cycle.
-            again = "Dapat diusulkan lagi untuk tahun berikutnya lewat halaman lacak."
-            return [_proposal(event.code, "forum", f"{title}{why} {again}", title)]
+            return [_proposal(event.code, "forum", f"{title}{why} {AGAIN}", title)]
         case RkpdProposalDeclined():
             return [_proposal(event.code, "not_in_rkpd", f"Usulan {event.code} tidak diakomodasi dalam RKPD"
-                              f" {event.year}: {_said(event.reason)}",
+                              f" {event.year}: {_said(event.reason)} {AGAIN}",
                               f"Usulan {event.code} tidak masuk RKPD {event.year}")]  # fmt: skip
         case RkpdAdopted():
             return _adopted(event, adopted_before, line_stages or {})

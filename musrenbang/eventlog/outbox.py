@@ -25,6 +25,10 @@ proposal keep their own page as link (`_FOLLOW_ON`): that proposal is not theirs
 An RKPD line's milestone names the line: its name (sub-kegiatan) is not in the milestone's event, so it is
 read from the line's latest adoption in the log (`_LINE_NAMES`), in the append's transaction.
 
+A proposal's verification and its forums' decisions name the forum as its residents know it (Musrenbang
+Desa, Musrenbang Kabupaten: domain/notices.forum_name), by the village the proposal is in: read from its
+submission or latest revision in the log (`_PLACES`), one read for all such events of an append.
+
 An RKPD adopted again (an amendment) tells only what it changed for each proposal (domain/notices.py): what
 changed is read from the revision adopted before it in the log, with how far the lines it tells of have
 come (`_ADOPTED_BEFORE`), in one read, in the append's transaction.
@@ -40,8 +44,14 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from musrenbang.domain import realisation, rkpd
-from musrenbang.domain.events import Event, RkpdAdopted, RkpdMilestoneRecorded
+from musrenbang.domain import proposal, realisation, rkpd
+from musrenbang.domain.events import (
+    Event,
+    ProposalAccepted,
+    ProposalDecidedAtForum,
+    RkpdAdopted,
+    RkpdMilestoneRecorded,
+)
 from musrenbang.domain.notices import Notice, notices
 from musrenbang.eventlog import codec
 
@@ -130,6 +140,28 @@ FROM taking t
 """
 
 
+# The village of each proposal asked for ($1: their streams), as its latest submission or revision has it.
+_PLACES = """
+SELECT DISTINCT ON (stream_id) stream_id, data->'content'->>'kelurahan' AS place
+FROM events WHERE stream_id = ANY($1::text[]) AND event_type IN ('proposal.submitted', 'proposal.revised')
+ORDER BY stream_id, stream_version DESC
+"""
+
+_PLACED = (ProposalAccepted, ProposalDecidedAtForum)
+"""The events whose notices name a forum by the proposal's village (domain/notices.notices' `place`)."""
+
+
+async def _places(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Event]]) -> dict[str, str]:
+    """The village of each proposal whose verification or forum's decision is among `events` (code ->
+    Kemendagri code); no read when there is none."""
+    codes = {event.code for _, event in events if isinstance(event, _PLACED)}
+    if not codes:
+        return {}
+    rows = await conn.fetch(_PLACES, sorted(proposal.stream_id(code) for code in codes))
+    by_stream = {proposal.stream_id(code): code for code in codes}
+    return {by_stream[r["stream_id"]]: r["place"] for r in rows if r["place"]}
+
+
 async def _adopted_before(conn: asyncpg.Connection, event: RkpdAdopted) -> tuple[dict[str, str], dict[str, str]]:
     """For an RKPD adopted again: each proposal's line in the revision adopted before, and the stage of the
     lines it tells of (domain/notices.notices' `adopted_before` and `line_stages`), in one read of the log."""
@@ -142,7 +174,8 @@ async def _adopted_before(conn: asyncpg.Connection, event: RkpdAdopted) -> tuple
 
 
 async def _told(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Event]]) -> list[tuple[uuid.UUID, Notice]]:
-    """The notices of `events`, each with its event's id: an RKPD line's milestone names the line; an RKPD
+    """The notices of `events`, each with its event's id: an RKPD line's milestone names the line; a
+    proposal's verification or forum's decision names the forum by its village (`_places`); an RKPD
     adopted again tells what changed since the revision before (`_adopted_before`)."""
     wanted: dict[int, set[str]] = {}
     for _, event in events:
@@ -153,6 +186,7 @@ async def _told(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Even
         for row in await conn.fetch(_LINE_NAMES, rkpd.stream_id(year), sorted(lines)):
             if row["name"]:
                 names[(year, row["line_id"])] = row["name"]
+    places = await _places(conn, events)
     told: list[tuple[uuid.UUID, Notice]] = []
     for event_id, event in events:
         if isinstance(event, RkpdAdopted) and event.revision > 1:
@@ -160,7 +194,8 @@ async def _told(conn: asyncpg.Connection, events: Sequence[tuple[uuid.UUID, Even
             told.extend((event_id, n) for n in notices(event, adopted_before=before, line_stages=stages))
             continue
         name = names.get((event.year, event.line_id)) if isinstance(event, RkpdMilestoneRecorded) else None
-        told.extend((event_id, n) for n in notices(event, line_name=name))
+        place = places.get(event.code) if isinstance(event, _PLACED) else None
+        told.extend((event_id, n) for n in notices(event, line_name=name, place=place))
     return told
 
 

@@ -1,6 +1,7 @@
 """The outbox for Bappeda's staff (`/petugas/pesan`): messages to residents by channel and state, which
-channels can send, and what has not been delivered, a page at a time (`?halaman=N`; addresses masked:
-staff need to tell messages apart, not to write to residents). A form queues failed messages again, of
+channels can send, and what has not been delivered, a page at a time (`?halaman=N`), and the latest messages
+cancelled, each with why (the reason recorded, as text, or the resident's stop); addresses masked: staff need
+to tell messages apart, not to write to residents. A form queues failed messages again, of
 every channel or of one, as `musrenbang outbox retry` does."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import uuid
 
 from musrenbang.delivery.channels import SMS_STOP, GatewayChannel, Message, text_message
 from musrenbang.domain.events import ProposalAccepted, RkpdProposalDeclined
-from musrenbang.domain.notices import SMS_LENGTH, notices
+from musrenbang.domain.notices import AGAIN, SMS_LENGTH, notices
 from tests.delivery.stubs import GatewayStub
 
 PUBLIC = "https://musrenbang.example.go.id"
@@ -26,7 +26,7 @@ def _message(body: str, channel: str = "sms", stop_token: str | None = "t0k3nrah
 def test_a_cut_reason_ends_at_a_word_without_two_stops_and_the_link_is_whole() -> None:
     [n] = notices(RkpdProposalDeclined(code="NTN7WYDJ", year=2023, agency="DBMSDA", reason=REASON))
     text = text_message(_message(n.body, stop_token=None), PUBLIC)
-    assert text.endswith(f"Silakan sampaikan ke UPTD… {PUBLIC}/lacak/NTN7WYDJ"), text
+    assert text.endswith(f"Silakan sampaikan ke UPTD… {AGAIN} {PUBLIC}/lacak/NTN7WYDJ"), text
     assert "…." not in text and ".…" not in text
 
 

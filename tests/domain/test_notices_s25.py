@@ -119,11 +119,12 @@ def test_a_long_reason_is_cut_at_a_word_and_never_ends_in_two_stops(event: objec
 
 def test_a_reason_cut_after_a_sentence_or_ending_in_one_gets_one_stop() -> None:
     [n] = notices(RkpdProposalDeclined(code="NTN7WYDJ", year=2023, agency="DBMSDA", reason="Sudah ditangani."))
-    assert n.body == "Usulan NTN7WYDJ tidak diakomodasi dalam RKPD 2023: Sudah ditangani."
+    assert n.body == ("Usulan NTN7WYDJ tidak diakomodasi dalam RKPD 2023: Sudah ditangani. Dapat diusulkan lagi"
+                      " untuk tahun berikutnya lewat halaman lacak.")  # fmt: skip
     # A cut that falls just after a full stop drops it: "kota.…" would read as two stops.
     reason = "a" * 100 + " kota. Selanjutnya"
     [n] = notices(ProposalRejected(code="NTN7WYDJ", reason=reason))
-    assert n.body.endswith(" kota…") and ".…" not in n.body
+    assert " kota… Dapat diusulkan lagi" in n.body and ".…" not in n.body
 
 
 def test_the_code_at_submission_comes_with_the_rkpd_year() -> None:

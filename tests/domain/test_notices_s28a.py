@@ -42,8 +42,8 @@ SUBJECTS = [
     (ProposalReturned(code=CODE, reason="Lengkapi foto."), f"Usulan {CODE} dikembalikan untuk diperbaiki"),
     (ProposalRejected(code=CODE, reason="Bukan kewenangan kota."), f"Usulan {CODE} tidak lolos verifikasi"),
     (ProposalMerged(code=CODE, into="HCGBRNNV", reason="sama"), f"Usulan {CODE} digabung ke usulan HCGBRNNV"),
-    (_forum(True), f"Usulan {CODE} terpilih di Musrenbang kelurahan/desa"),
-    (_forum(False, OVER_CEILING, "kecamatan"), f"Usulan {CODE} tidak terpilih di Musrenbang kecamatan"),
+    (_forum(True), f"Usulan {CODE} terpilih di Musrenbang Kelurahan"),
+    (_forum(False, OVER_CEILING, "kecamatan"), f"Usulan {CODE} tidak terpilih di Musrenbang Kecamatan"),
     (RkpdProposalDeclined(code=CODE, year=2023, agency="DBMSDA", reason="Sudah ditangani."),
      f"Usulan {CODE} tidak masuk RKPD 2023"),
     (_milestone("apbd", amount=5_000_000), f"Usulan {CODE}: kegiatannya dianggarkan dalam APBD 2022"),
@@ -56,20 +56,21 @@ SUBJECTS = [
 
 @pytest.mark.parametrize(("event", "subject"), SUBJECTS, ids=[type(e).__name__ + "-" + s for e, s in SUBJECTS])
 def test_each_message_about_a_proposal_has_a_subject_of_its_own_with_its_code(event: object, subject: str) -> None:
-    [told] = [n for n in notices(event) if n.subject == CODE]  # type: ignore[arg-type]
+    [told] = [n for n in notices(event, place=CONTENT.kelurahan) if n.subject == CODE]  # type: ignore[arg-type]
     assert told.title == subject
 
 
 def test_the_subjects_of_a_proposals_messages_differ_and_the_closing_has_its_own() -> None:
-    titles = [n.title for event, _ in SUBJECTS for n in notices(event) if n.subject == CODE]  # type: ignore[arg-type]
+    titles = [n.title for event, _ in SUBJECTS
+              for n in notices(event, place=CONTENT.kelurahan) if n.subject == CODE]  # type: ignore[arg-type]  # fmt: skip
     assert len(set(titles)) == len(SUBJECTS) and not any(t.startswith("Kabar usulan") for t in titles)
     assert closed_unprocessed(CODE, 2022, "belum_diverifikasi").title == f"Usulan {CODE} ditutup tanpa keputusan"
 
 
 @pytest.mark.parametrize("reason", [OVER_CEILING, None])
 def test_a_proposal_not_selected_is_told_it_can_be_proposed_again_next_year(reason: str | None) -> None:
-    [told] = notices(_forum(False, reason))
-    assert told.body.startswith(f"Usulan {CODE} tidak terpilih di Musrenbang kelurahan/desa")
+    [told] = notices(_forum(False, reason), place=CONTENT.kelurahan)
+    assert told.body.startswith(f"Usulan {CODE} tidak terpilih di Musrenbang Kelurahan")
     assert told.body.endswith(" Dapat diusulkan lagi untuk tahun berikutnya lewat halaman lacak.")
     assert len(told.body) <= SMS_LENGTH, told.body  # with a ceiling's reason, still one SMS
     [chosen] = notices(_forum(True))
