@@ -235,7 +235,7 @@ async def test_the_cli_refuses_a_year_before_the_newest_adopted(
         assert f"RKPD {year}" in line and str(earlier) in line, line
     assert await _events(database_url) == before
     again = musrenbang(cli_env, "cycle", "open", "--year", str(year), "--theme", "T", "--programs", programs)
-    assert "sudah dibuka" in one_error(again)  # as before
+    assert "sudah ditetapkan" in one_error(again)  # not "sudah dibuka": the operator would look for its window
     later = musrenbang(cli_env, "cycle", "open", "--year", str(year + 1), "--theme", "T", "--programs", programs)
     assert later.returncode == 0, later.stderr
 

@@ -166,7 +166,8 @@ REVIVE_JOIN = 15.0
 
 @contextlib.contextmanager
 def database(
-    settings: Settings, *, keep_running: bool = False, revive: bool = False, create: bool = True
+    settings: Settings, *, keep_running: bool = False, revive: bool = False, create: bool = True,
+    new_cluster: bool = True,
 ) -> Iterator[str]:
     """The URL of the database to use: the external one, or the bundled server (started for the
     duration of the block, and stopped after it unless another process still uses it, or `db url` left it
@@ -177,8 +178,14 @@ def database(
     commands), a database that is not there yet is made, as the README says. Without it (the commands that
     only read or check one: verify, export, status, backup, replay, user list), a data directory without a
     bundled cluster, or a URL naming a database the server does not have, is refused and nothing is made:
-    a typo must not answer "intact: 0 events" about a log just created."""
-    if not create:
+    a typo must not answer "intact: 0 events" about a log just created.
+
+    Without `new_cluster` (the commands that add to a city already set up: `user add`, `cycle`, `pabulib
+    import`), a data directory without a bundled cluster is refused too: `user add` run from a shell that
+    lacked the server's MUSRENBANG_DATA_DIR made a new, empty database in the default directory, said
+    "added", and the account could never sign in where the server looks. A URL names its database on
+    purpose, and one not there yet is still made (README)."""
+    if not create or not new_cluster:
         _refuse_missing(settings)
     if settings.database_url:
         if create:
@@ -214,10 +221,18 @@ def _refuse_missing(settings: Settings) -> None:
     """Refuse a data directory that holds no bundled cluster, before anything is started or made in it."""
     if settings.database_url:
         return
-    if not BundledDatabase(settings.data_dir).exists():
+    try:
+        if settings.data_dir.exists() and not settings.data_dir.is_dir():
+            raise Failure(f"data directory {settings.data_dir} is a file, not a directory")
+        there = BundledDatabase(settings.data_dir).exists()
+    except PermissionError:  # a data directory of another user (a cron job run as the wrong one)
+        raise Failure(f"the data directory {settings.data_dir} is not readable by this user (uid {os.getuid()}):"
+                      " run the command as the user the server runs as") from None  # fmt: skip
+    if not there:
         raise Failure(f"{settings.data_dir} holds no bundled database (no PostgreSQL cluster in"
-                      f" {settings.data_dir / 'pgdata'}): is the data directory right? Nothing was created;"
-                      " `musrenbang migrate` or `serve` makes a new one")  # fmt: skip
+                      f" {settings.data_dir / 'pgdata'}): is the data directory right (--data-dir or"
+                      " MUSRENBANG_DATA_DIR, as the server was started with)? Nothing was created;"
+                      " `musrenbang serve`, `setup` or `migrate` makes a new one")  # fmt: skip
 
 
 async def _database_there(url: str) -> None:

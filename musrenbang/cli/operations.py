@@ -61,7 +61,7 @@ def status() -> None:
 
     settings = settings_from_env()
     with database(settings, create=False) as url:
-        unfinished = run(_unfinished_restore(url))
+        unfinished = run(unfinished_restore(url))
         if unfinished is not None:  # before all else: what the rest reports is not the whole truth then
             click.echo(f"restore: unfinished: {unfinished.describe()}")
         pending = run(_pending_migrations(url))
@@ -125,7 +125,7 @@ def replay(name: str | None, no_verify: bool) -> None:
     settings = settings_from_env()
     with database(settings, create=False) as url:
         run(migrated(url, lambda conn: conn.fetchval("SELECT 1"), rebase=True, existing=True))
-        unfinished = run(_unfinished_restore(url))
+        unfinished = run(unfinished_restore(url))
         if unfinished is not None:
             if name is not None:
                 raise Failure(f"{unfinished.describe()}; --projection rebuilds one read model only: run"
@@ -307,6 +307,7 @@ def restore(file: Path, data_dir: Path | None) -> None:
         if not tools.holds_event_log(file):  # before anything is written: the restore is all or nothing
             raise Failure(f"{file} is a PostgreSQL backup, but not of a Musrenbang database (it holds no event"
                           " log): nothing was restored")  # fmt: skip
+        _refuse_newer(file, tools.migrations_in(file))
     except DatabaseError as exc:
         raise Failure(f"cannot restore {file}: {exc}") from None
     # SIGTERM ends the restore as Ctrl-C does, through every `finally`: the tools it runs are ended and the
@@ -314,7 +315,7 @@ def restore(file: Path, data_dir: Path | None) -> None:
     with sigterm_exits(), database(settings) as url:
         tables = run(_table_count(url))
         if tables:
-            unfinished = run(_unfinished_restore(url))
+            unfinished = run(unfinished_restore(url))
             raise Failure(
                 f"the database at {redact(url)} is not empty ({tables} tables): restore into a new, empty"
                 " database (set MUSRENBANG_DATABASE_URL or MUSRENBANG_DATA_DIR to a new one)"
@@ -343,6 +344,21 @@ def restore(file: Path, data_dir: Path | None) -> None:
             raise
 
 
+def _refuse_newer(file: Path, applied: list[str]) -> None:
+    """Refuse, before anything is loaded, a backup of a database a newer version migrated: loaded, it was
+    found unusable only afterwards (`migrate` refuses migrations it does not know), leaving a half restored
+    database whose advice (`replay`) could not work."""
+    from musrenbang.db.migrations import load_migrations
+
+    known = {m.name for m in load_migrations()}
+    unknown = sorted(set(applied) - known)
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        raise Failure(f"{file} is a backup of a database a newer version of Musrenbang migrated (migrations this"
+                      f" program does not know: {shown}): upgrade this program, then restore; nothing was"
+                      " restored")  # fmt: skip
+
+
 RESTORE_MARK = backup_tools.RESTORE_MARK
 
 _UNFINISHED = ("The restore is unfinished (`musrenbang status` says so): do not serve this database yet;"
@@ -353,8 +369,16 @@ class _Unfinished(NamedTuple):
     backup: str
     begun: dt.datetime
     verified: bool
+    refused: str | None = None
+    """Why the restore stopped for good (the log did not verify, or holds an event this version cannot
+    read): such a database is not served, and `replay` cannot finish it."""
 
     def describe(self) -> str:
+        if self.refused:
+            return (f"the restore of {self.backup} (begun {self.begun:%Y-%m-%d %H:%M:%S %Z}) was refused: "
+                    f"{self.refused}; its read models were not rebuilt. Do not serve this database (`serve`"
+                    " refuses it): look into the backup's source (`musrenbang verify` there), then restore a good"
+                    " backup into a new, empty database")  # fmt: skip
         if self.verified:
             done, rest = "its log was loaded and verified, but", "it rebuilds every read model"
         else:
@@ -380,7 +404,7 @@ def _unfinished_mark(file: Path) -> str:
 RESET search_path;
 DROP TABLE IF EXISTS {RESTORE_MARK};
 CREATE TABLE {RESTORE_MARK} (backup text NOT NULL, begun timestamptz NOT NULL DEFAULT now(),
-                             verified boolean NOT NULL DEFAULT false);
+                             verified boolean NOT NULL DEFAULT false, refused text);
 INSERT INTO {RESTORE_MARK} (backup) VALUES ({_literal(str(file.resolve()))});
 DO $restore$
 DECLARE
@@ -462,7 +486,10 @@ async def _rebuild_restored(url: str) -> tuple[list[tuple[Projection, int]], Exc
 
 
 def _not_rebuilt(url: str, why: str) -> NoReturn:
-    """Say what a restore that stopped before rebuilding leaves, and what to do; exit 1."""
+    """Say what a restore that stopped before rebuilding leaves, and what to do; exit 1. The mark keeps the
+    reason (`_Unfinished.refused`): `status` says it, and `serve` refuses the database."""
+    run(_mark(url, f"ALTER TABLE {RESTORE_MARK} ADD COLUMN IF NOT EXISTS refused text;"
+                   f" UPDATE {RESTORE_MARK} SET refused = {_literal(why)}"))  # fmt: skip
     click.echo(f"{why}: the read models were not rebuilt from it. The database at {redact(url)} holds the"
                " backup's log as it was loaded, with its read models emptied, and the restore is unfinished"
                " (`musrenbang status` says so): do not serve it. Look into the backup's source (`musrenbang"
@@ -498,7 +525,7 @@ def _say_interrupted(url: str, *, committing: bool = True) -> None:
 async def _restore_state(url: str) -> _Unfinished | bool:
     """The mark of an unfinished restore, or False when the database holds no table."""
     async with asyncio.timeout(5):
-        unfinished = await _unfinished_restore(url)
+        unfinished = await unfinished_restore(url)
         if unfinished is not None:
             return unfinished
         if await _table_count(url):
@@ -506,7 +533,7 @@ async def _restore_state(url: str) -> _Unfinished | bool:
         return False
 
 
-async def _unfinished_restore(url: str) -> _Unfinished | None:
+async def unfinished_restore(url: str) -> _Unfinished | None:
     """The mark a restore that did not finish left (RESTORE_MARK), read only."""
     from musrenbang.db.connect import connect
 
@@ -514,8 +541,10 @@ async def _unfinished_restore(url: str) -> _Unfinished | None:
     try:
         if not await conn.fetchval(f"SELECT to_regclass(format('%I.{RESTORE_MARK}', current_schema())) IS NOT NULL"):
             return None
-        row = await conn.fetchrow(f"SELECT backup, begun, verified FROM {RESTORE_MARK} LIMIT 1")
-        return None if row is None else _Unfinished(row["backup"], row["begun"], row["verified"])
+        # `refused` read through to_jsonb: a mark an earlier version made has no such column.
+        row = await conn.fetchrow(f"SELECT backup, begun, verified, to_jsonb(m) ->> 'refused' AS refused"
+                                  f" FROM {RESTORE_MARK} m LIMIT 1")  # fmt: skip
+        return None if row is None else _Unfinished(row["backup"], row["begun"], row["verified"], row["refused"])
     finally:
         await conn.close()
 

@@ -54,7 +54,7 @@ def pabulib_import(file: Path, check: bool, exclusive: tuple[str, ...]) -> None:
 
     groups = tuple(tuple(x.strip() for x in g.split(",") if x.strip()) for g in exclusive)
     settings = settings_from_env()
-    with database(settings) as url:
+    with database(settings, new_cluster=False) as url:
         try:
             forum_id, problems, compared = run(_import(url, file, check, groups))
         except pabulib.Unsupported as exc:

@@ -323,7 +323,7 @@ def _with_store(work: Callable[[Any], Awaitable[T]]) -> T:
             await pool.close()
 
     settings = settings_from_env()
-    with database(settings) as url:
+    with database(settings, new_cluster=False) as url:
         run(prepare(url))
         try:
             return run(go(url))

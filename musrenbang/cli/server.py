@@ -54,6 +54,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     # on the spot and leave the database running (and as a container's PID 1 it would be ignored).
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     with held, database(settings, revive=True) as url:
+        _refuse_a_refused_restore(url)
         first = run(settings_in_force(url)) is None
         applied, secret = run(prepare(url))
         if applied:
@@ -67,6 +68,17 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
         click.echo(f"serving on http://{settings.host}:{settings.port}  (Ctrl-C to stop)", err=True)
         held.close()  # granian binds the port next
         _serve_http(settings, url, settings.secret_key or secret)
+
+
+def _refuse_a_refused_restore(url: str) -> None:
+    """A database whose restore was refused (its log did not verify, or holds an event this version cannot
+    read) is not served: it started and served the broken log's pages, only /health saying `degraded`. An
+    unfinished restore that was not refused is served: its read models are built from the log."""
+    from musrenbang.cli.operations import unfinished_restore
+
+    unfinished = run(unfinished_restore(url))
+    if unfinished is not None and unfinished.refused:
+        raise Failure(f"not serving the database at {redact(url)}: {unfinished.describe()}")
 
 
 def _say_first_start() -> None:

@@ -25,10 +25,9 @@ def user() -> None:
 @user.command("add")
 @click.option("--username", required=True)
 @click.option("--role", required=True, type=click.Choice(["admin", "facilitator", "opd", "auditor", "dprd", "setwan"]))
-@click.option("--region", default=None, help="Kelurahan or kecamatan code (facilitators).")
-@click.option("--opd", default=None, help="Agency code (opd accounts), e.g. DBMSDA: one of the city settings'"
-              " agencies (Kota Bekasi's: musrenbang/reference/kota_bekasi.toml).")
-@click.option("--dapil", default=None, help='Daerah pemilihan (dprd accounts), e.g. "Bekasi 1" (city settings).')
+@click.option("--region", default=None, help="Kelurahan, desa or kecamatan code (facilitators).")
+@click.option("--opd", default=None, help="An agency code from the city settings (opd accounts), e.g. DBMSDA.")
+@click.option("--dapil", default=None, help="A daerah pemilihan from the city settings (dprd accounts).")
 @click.option("--name", default=None, help="Full name as pages show it (dprd accounts: the member's, required).")
 @click.option("--faction", default=None, help="Fraksi (dprd accounts).")
 def user_add(username: str, role: str, region: str | None, opd: str | None, dapil: str | None, name: str | None,
@@ -45,7 +44,7 @@ def user_add(username: str, role: str, region: str | None, opd: str | None, dapi
             raise Failure(f"{option} is for {' and '.join(roles)} accounts, not {role}")
     password = _read_password()
     settings = settings_from_env()
-    with database(settings) as url:
+    with database(settings, new_cluster=False) as url:
         try:
             run(
                 migrated(

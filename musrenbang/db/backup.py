@@ -138,6 +138,32 @@ def holds_event_log(backup: Path) -> bool:
     return {b"events", b"schema_migrations"} <= tables
 
 
+def migrations_in(backup: Path) -> list[str]:
+    """The names of the migrations the database in `backup` had applied (its `schema_migrations` rows, read
+    from the archive without loading it): a backup of a newer version is refused before anything is
+    written, rather than loaded and then found unusable (a database half restored)."""
+    done = subprocess.run([str(tool("pg_restore")), "--data-only", "--table=schema_migrations", "--file=-",
+                           str(backup)], capture_output=True, check=False, preexec_fn=_child())  # fmt: skip
+    if done.returncode != 0:
+        raise DatabaseError(f"pg_restore could not read the backup: {_short(done.stderr)}")
+    names: list[str] = []
+    name_at: int | None = None  # the column of the name in the COPY's rows, once its header is read
+    for line in done.stdout.splitlines():
+        if name_at is None:
+            if line.startswith(b"COPY ") and b"schema_migrations" in line and b"(" in line:
+                columns = line[line.index(b"(") + 1 : line.index(b")")].decode().replace('"', "").split(", ")
+                if "name" not in columns:
+                    return []
+                name_at = columns.index("name")
+        elif line == b"\\.":
+            break
+        else:
+            fields = line.decode(errors="replace").split("\t")
+            if name_at < len(fields):
+                names.append(fields[name_at])
+    return names
+
+
 COMMIT = b"COMMIT;\n"
 
 

@@ -208,6 +208,9 @@ Command = StartCycle | AdvanceStage | ChangeWindow | RecordAdoption | CancelCycl
 
 def decide(state: Cycle, command: Command) -> list[Event]:
     if isinstance(command, StartCycle):
+        if state.adopted:  # "already opened" would send the operator looking for a window to change
+            raise AlreadyExists(Message(N_("RKPD %(year)d sudah ditetapkan: siklusnya sudah selesai dan tidak dapat"
+                                           " dibuka lagi"), year=command.year))  # fmt: skip
         if state.exists:
             raise AlreadyExists(Message(N_("siklus RKPD %(year)d sudah dibuka"), year=command.year))
         return [_start(command)]
