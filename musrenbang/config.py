@@ -93,6 +93,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = ""
     # Seconds between seals of the whole log (eventlog/seal.py); 0 turns sealing off.
     seal_interval: float = 60.0
+    # Seconds between the server's own checks of every chain and seal (eventlog/verifications.py), the
+    # first soon after start; 0 turns them off.
+    verify_interval: float = 21600.0
     # Where messages to residents go (musrenbang/delivery/): an SMTP server for e-mail
     # (smtp://user:pass@host:587, smtps://…:465, ?from=addr), and an HTTP gateway for SMS and WhatsApp.
     # None: that channel is not configured and its messages wait in the outbox. They hold passwords:
@@ -123,6 +126,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "trust_proxy": TrustedProxies.parse(env.get("MUSRENBANG_TRUST_PROXY", "")),
             "public_url": env.get("MUSRENBANG_PUBLIC_URL", ""),
             "seal_interval": _float(env, "MUSRENBANG_SEAL_INTERVAL", 60.0),
+            "verify_interval": _float(env, "MUSRENBANG_VERIFY_INTERVAL", 21600.0),
             "smtp_url": env.get("MUSRENBANG_SMTP_URL", "").strip() or None,
             "sms_gateway_url": env.get("MUSRENBANG_SMS_GATEWAY_URL", "").strip() or None,
         }
@@ -139,6 +143,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("MUSRENBANG_SUBMISSIONS_PER_HOUR must be at least 1")
         if settings.seal_interval < 0:
             raise ConfigError("MUSRENBANG_SEAL_INTERVAL must be 0 (off) or more seconds")
+        if settings.verify_interval < 0:
+            raise ConfigError("MUSRENBANG_VERIFY_INTERVAL must be 0 (off) or more seconds")
         if settings.poll_interval <= 0:
             raise ConfigError("MUSRENBANG_POLL_INTERVAL must be more than 0 seconds")
         if settings.log_level not in LOG_LEVELS:

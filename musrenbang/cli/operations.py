@@ -32,7 +32,7 @@ from musrenbang.projections import Projection
 
 if TYPE_CHECKING:  # imported where used, to keep the command line quick to start
     from musrenbang.eventlog.verify import LogReport
-    from musrenbang.http.health import OutboxHealth
+    from musrenbang.http.health import Health, OutboxHealth
 
 
 @main.command()
@@ -42,7 +42,7 @@ def status() -> None:
     not finish. Exit 1 unless all is well."""
     from musrenbang.db.replicas import POLL_INTERVAL, ReadPools
     from musrenbang.delivery.channels import configured_names
-    from musrenbang.http.health import DEGRADED, OK, UNAVAILABLE, Health, site_health
+    from musrenbang.http.health import DEGRADED, OK, UNAVAILABLE, site_health
     from musrenbang.projections import all_projections
     from musrenbang.projections.runner import ProjectionRunner
 
@@ -83,12 +83,28 @@ def status() -> None:
         click.echo(f"replica {replica.url}: {replica.state}{lag}" + (f" ({replica.error})" if replica.error else ""))
     if health.outbox is not None:
         _echo_outbox(health.outbox, configured_names(settings))
+    _echo_log(health)
     if unfinished is not None:  # health says degraded for it too (its `restore_unfinished`): said by name
         click.echo(f"status: {DEGRADED} (an unfinished restore)")
         sys.exit(EXIT_FAILED_CHECK)
     click.echo(f"status: {health.status}")
     if health.status != OK:
         sys.exit(EXIT_FAILED_CHECK)
+
+
+def _echo_log(health: Health) -> None:
+    """The server's newest check of the whole log (eventlog/verifications.py), and a sealer that stopped: a
+    log changed behind the program's back, which `status` used to call `ok`."""
+    checked = health.log
+    if checked is None:
+        click.echo("log: not verified yet (a server process verifies it soon after it starts)")
+    elif checked.intact:
+        click.echo(f"log: verified {checked.verified_at:%Y-%m-%d %H:%M:%S %Z}, {checked.events} events, intact")
+    else:
+        click.echo(f"log: BROKEN (verified {checked.verified_at:%Y-%m-%d %H:%M:%S %Z}, {checked.events} events,"
+                   f" {checked.problems} problem(s)): {checked.problem}")  # fmt: skip
+    if health.seal is not None and health.seal.failing:
+        click.echo(f"seal: failing: {health.seal.failing}")
 
 
 def _echo_outbox(outbox: OutboxHealth, configured: set[str]) -> None:

@@ -94,12 +94,27 @@ def _seal(row: asyncpg.Record) -> Seal:
                 row["global_position"], bytes(row["hash"]).hex())  # fmt: skip
 
 
+class BrokenLog(Exception):
+    """The log is not sealed: what a seal would cover does not verify, or the server's last check of the
+    whole log found it broken (eventlog/verifications.py). A seal over it would publish the change as if
+    it had been recorded."""
+
+
 async def seal(store: EventStore) -> int:
     """Seal what the log holds below the horizon since the last seal; returns how many events the new seal
-    covers (0: nothing new but the previous seal itself, or another process is sealing right now)."""
+    covers (0: nothing new but the previous seal itself, or another process is sealing right now).
+
+    Raises BrokenLog, writing no seal, when the server's last check of the whole log found it broken, or
+    when an event the seal would cover is not intact or does not link to the event before it in its stream
+    (`verify.first_link_break`: each event and one link, so a seal costs about as many rows as it covers)."""
     async with store.transaction() as conn:
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _SEAL_LOCK):
             return 0
+        verified = await conn.fetchrow("SELECT intact, finished_at, problem FROM log_verifications"
+                                       " ORDER BY id DESC LIMIT 1")  # fmt: skip
+        if verified is not None and not verified["intact"]:
+            raise BrokenLog(f"the log did not verify at {verified['finished_at']:%Y-%m-%d %H:%M:%S %Z}:"
+                            f" {verified['problem']}")  # fmt: skip
         row = await conn.fetchrow(
             "SELECT data, stream_version, hash FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1",
             SEAL_STREAM,
@@ -108,13 +123,20 @@ async def seal(store: EventStore) -> int:
         head = StreamHead(0, GENESIS) if row is None else StreamHead(row["stream_version"], row["hash"])
         after = START if last is None else Position(last.up_to_tx, last.position)
         events = await conn.fetch(
-            "SELECT tx, global_position, stream_id, stream_version, hash FROM events"
-            " WHERE (tx, global_position) > ($1::bigint, $2::bigint) AND tx < (SELECT event_horizon())"
-            " ORDER BY tx, global_position LIMIT $3",
+            "SELECT e.tx, e.global_position, e.stream_id, e.stream_version, e.event_id, e.event_type,"
+            " e.recorded_at, e.data, e.metadata, e.hash, p.hash AS previous FROM events e"
+            " LEFT JOIN events p ON p.stream_id = e.stream_id AND p.stream_version = e.stream_version - 1"
+            " WHERE (e.tx, e.global_position) > ($1::bigint, $2::bigint) AND e.tx < (SELECT event_horizon())"
+            " ORDER BY e.tx, e.global_position LIMIT $3",
             after.tx, after.position, MAX_EVENTS_PER_SEAL,
         )  # fmt: skip
         if all(e["stream_id"] == SEAL_STREAM for e in events):
             return 0  # nothing but the previous seal: nothing new to seal
+        from musrenbang.eventlog.verify import StoredEvent, first_link_break  # verify imports this module
+
+        broken = first_link_break((StoredEvent(*e[1:10]), e["previous"]) for e in events)
+        if broken is not None:
+            raise BrokenLog(f"an event the seal would cover does not verify: chain broken: {broken}")
         event = next_seal(last, events)
         await store.append(Append(SEAL_STREAM, head, [event]), metadata=Metadata(actor="system", role="system"),
                            conn=conn)  # fmt: skip

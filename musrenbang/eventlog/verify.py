@@ -266,6 +266,21 @@ async def check_link(conn: asyncpg.Connection, stream: str, version: int) -> boo
     return _event_link_problem(before, events[-1]) is None
 
 
+def first_link_break(events: Iterable[tuple[StoredEvent, bytes | None]]) -> ChainBreak | None:
+    """The first of `events` that is not intact or does not link to the event before it in its stream, each
+    given with that event's stored hash (None: the stream holds no event before it). What the sealer checks
+    of the events it is about to seal (eventlog/seal.py): each event and its link, not the whole chain
+    behind it (`verify_database`)."""
+    for e, previous in events:
+        if e.stream_version > 1 and previous is None:
+            problem: str | None = f"the event before version {e.stream_version} is missing from its stream"
+        else:
+            problem = link_problem(codec.GENESIS_HASH if previous is None else bytes(previous), e)
+        if problem is not None:
+            return ChainBreak(e.stream_id, e.stream_version, e.global_position, problem, e.event_type)
+    return None
+
+
 def _event_link_problem(before: StoredEvent | None, e: StoredEvent) -> str | None:
     """Why `e` is not intact or does not follow `before` (the event before it in its stream)."""
     if e.stream_version > 1 and (before is None or before.stream_version != e.stream_version - 1):

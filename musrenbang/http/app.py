@@ -140,7 +140,8 @@ def _lifespan(settings: Settings, database_url: str, secret: str, stopping: Stop
         delivery = DeliveryWorker(database_url, settings)
         app.state.delivery = delivery
         if run_projections:
-            task = asyncio.create_task(runner.run_forever(database_url, settings.seal_interval))
+            task = asyncio.create_task(runner.run_forever(database_url, settings.seal_interval,
+                                                      settings.verify_interval))
             delivery.start()
         uninstall = stopping.install() if stop_on_signals else (lambda: None)
         # A server worker's loop stuck for seconds says so, with where (http/stall.py).

@@ -3,10 +3,19 @@
 /health tells the truth about the whole site: the database, each projection's lag and state (`ok`,
 `catching_up`, `stalled` with the event and the error) and, with read replicas, each standby's state and
 replay lag as this process last saw it (db/replicas.py). Its status is `ok` (HTTP 200) only when the
-database answers, no projection is stalled, every standby is in use and this process's sealer writes its
-seals; `degraded` (a projection stalled: pages from that read model stop changing; a standby skipped: its
-reads fall on the primary; seals failing: the published head stops moving) and
-`unavailable` (no database) answer 503, so a monitor alerts on either.
+database answers, no projection is stalled, every standby is in use, this process's sealer writes its
+seals and the newest check of the whole log found it intact; `degraded` (a projection stalled: pages from
+that read model stop changing; a standby skipped: its reads fall on the primary; seals failing: the
+published head stops moving; the log broken: an event was changed or removed behind the program's back)
+and `unavailable` (no database) answer 503, so a monitor alerts on either.
+
+`log`: the newest check of every chain and seal, as `musrenbang verify` checks them, that a server process
+made (soon after it starts, then every MUSRENBANG_VERIFY_INTERVAL seconds; eventlog/verifications.py):
+`verified_at` (when it finished), `started_at`, `events` (how many it read), `intact`, and when not intact
+`problems` (how many `verify` would list) and `problem` (the first, as `verify` words it: the broken stream
+with its version, global position and event type, or the seal that no longer matches). `null` until a
+first check finished: a new server is not degraded for it. A log whose newest check found it broken is
+`degraded` (and the sealer writes no seal over it: `seal.failing`).
 
 /health/ready says whether *this process* can serve requests (its database connection works): what a
 load balancer needs to route around a broken instance. A stalled projection does not make it unready —
@@ -26,7 +35,7 @@ from litestar.datastructures import State
 from musrenbang.db.backup import RESTORE_MARK
 from musrenbang.db.replicas import STREAMING, ReadPools, ReplicaStatus
 from musrenbang.delivery.worker import DeliveryWorker
-from musrenbang.eventlog import seal
+from musrenbang.eventlog import seal, verifications
 from musrenbang.http.deps import PoolDep, RunnerDep
 from musrenbang.projections.runner import ProjectionRunner
 from musrenbang.projections.status import STALLED, ProjectionStatus, projection_status
@@ -68,6 +77,17 @@ class SealHealth(msgspec.Struct, omit_defaults=True):
     failing: str | None = None
 
 
+class LogHealth(msgspec.Struct, omit_defaults=True):
+    """The newest check of the whole log (eventlog/verifications.py): see the module's docstring."""
+
+    verified_at: dt.datetime
+    started_at: dt.datetime
+    events: int
+    intact: bool
+    problems: int = 0
+    problem: str | None = None
+
+
 class Health(msgspec.Struct):
     status: str
     database: DatabaseHealth
@@ -81,6 +101,8 @@ class Health(msgspec.Struct):
     restore_unfinished: bool = False
     """A restore stopped after its load (db/backup.RESTORE_MARK): the read models are built again from a log
     it may not have verified yet; `musrenbang replay` finishes it (503 `degraded` until then)."""
+    log: LogHealth | None = None
+    """The newest check of every chain and seal (None: none finished yet); broken: 503 `degraded`."""
 
 
 class Ready(msgspec.Struct, omit_defaults=True):
@@ -107,6 +129,7 @@ async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: De
             outbox = await _outbox(conn)
             newest = await seal.latest(conn)
             unfinished = await conn.fetchval(f"SELECT to_regclass('{RESTORE_MARK}') IS NOT NULL")
+            verified = await verifications.latest(conn)
         if delivery is not None:
             outbox = msgspec.structs.replace(outbox, channels=delivery.channels, failing=delivery.failing)
     except _PROBLEMS as exc:
@@ -118,9 +141,12 @@ async def site_health(pool: asyncpg.Pool, runner: ProjectionRunner, delivery: De
                          _kind(runner.seal_trouble) if public else runner.seal_trouble)  # fmt: skip
     stalled = any(s.state == STALLED for s in projections.values())
     skipped = any(r.state != STREAMING for r in replicas)
-    troubled = stalled or skipped or sealing.failing is not None or unfinished
+    checked = None if verified is None else LogHealth(verified.finished_at, verified.started_at, verified.events,
+                                                      verified.intact, verified.problems, verified.problem)
+    broken = checked is not None and not checked.intact
+    troubled = stalled or skipped or sealing.failing is not None or unfinished or broken
     return Health(DEGRADED if troubled else OK, DatabaseHealth("ok", version=version), projections,
-                  runner.listening, outbox, replicas, sealing, unfinished)  # fmt: skip
+                  runner.listening, outbox, replicas, sealing, unfinished, checked)  # fmt: skip
 
 
 def _kind(error: str | None) -> str | None:

@@ -281,12 +281,13 @@ class ProjectionRunner:
 
         return await rebuild_many(self, projections, on_progress)
 
-    async def run_forever(self, database_url: str, seal_interval: float | None = None) -> None:
-        """One supervised worker per projection, a LISTEN connection and (with an interval) the sealer of
-        the log, until cancelled."""
+    async def run_forever(self, database_url: str, seal_interval: float | None = None,
+                          verify_interval: float | None = None) -> None:  # fmt: skip
+        """One supervised worker per projection, a LISTEN connection and (with an interval each) the sealer
+        and the verifier of the log, until cancelled."""
         from musrenbang.projections.supervisor import supervise
 
-        await supervise(self, database_url, seal_interval)
+        await supervise(self, database_url, seal_interval, verify_interval)
 
 
 async def _clear_failure(conn: asyncpg.Connection, name: str) -> None:

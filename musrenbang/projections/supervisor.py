@@ -11,7 +11,12 @@ row); from STALLED_AFTER failures on the same event the projection is reported a
 `musrenbang status`. A lost database connection is not the event's fault and is not counted.
 
 Seals: when given an interval, a sealer seals the log that often (eventlog/seal.py); one process at a
-time does it, the others find the lock taken.
+time does it, the others find the lock taken. A sealer that finds the log broken writes no seal and says
+why in /health, as for any other failure (`seal_trouble`).
+
+Checks of the whole log: when given an interval, a verifier checks every chain and seal soon after the
+process starts (VERIFY_FIRST_AFTER) and then that often, storing the result where /health and
+`musrenbang status` read it (eventlog/verifications.py); one process at a time, the others skip the round.
 
 Wake-ups: the LISTEN connection is re-established whenever it is lost (checked with a ping every poll
 interval, because a silent network loss never closes the socket); meanwhile, and always as a fallback,
@@ -40,7 +45,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from musrenbang.db.connect import connect
-from musrenbang.eventlog import seal
+from musrenbang.eventlog import seal, verifications
 from musrenbang.eventlog.order import log_head
 from musrenbang.eventlog.store import CHANNEL, OUTBOX_NOTICE, EventStore, Position, announced
 from musrenbang.projections import Projection
@@ -58,6 +63,9 @@ transactions per submission, more than the submission's own. A request that wait
 not wait for this: it helps the projection along itself (ProjectionRunner.wait_until_applied)."""
 FOREIGN_DELAY = 1.0
 """Seconds a worker leaves another process's events to that process's own workers before it looks."""
+VERIFY_FIRST_AFTER = 5.0
+"""Seconds after a process starts (or its verifier restarts) before its first check of the log (sooner
+when the interval is shorter): not in the way of the start itself."""
 LISTENER_NAME = "musrenbang-listener"
 """The LISTEN connection's application_name, as pg_stat_activity shows it."""
 
@@ -192,9 +200,10 @@ def ring_for(runner: ProjectionRunner, wakes: dict[str, Wake], payload: str) -> 
             wake.ring_later(news.last)
 
 
-async def supervise(runner: ProjectionRunner, database_url: str, seal_interval: float | None = None) -> None:
-    """Run the listener, one worker per projection and (with an interval) the sealer until cancelled;
-    restart any that ends."""
+async def supervise(runner: ProjectionRunner, database_url: str, seal_interval: float | None = None,
+                    verify_interval: float | None = None) -> None:  # fmt: skip
+    """Run the listener, one worker per projection and (with an interval each) the sealer and the verifier
+    until cancelled; restart any that ends."""
     wakes = {p.name: Wake() for p in runner.projections}
     jobs: dict[str, Callable[[], Awaitable[None]]] = {
         "listener": lambda: _listen(runner, database_url, wakes),
@@ -202,6 +211,8 @@ async def supervise(runner: ProjectionRunner, database_url: str, seal_interval: 
     }
     if seal_interval:
         jobs["sealer"] = lambda: _seal_periodically(runner, seal_interval)
+    if verify_interval:
+        jobs["verifier"] = lambda: _verify_periodically(runner, verify_interval)
     tasks = [asyncio.create_task(_restarting(name, job), name=name) for name, job in jobs.items()]
     try:
         await asyncio.gather(*tasks)
@@ -382,6 +393,13 @@ async def _seal_periodically(runner: ProjectionRunner, interval: float) -> None:
         try:
             while (covered := await seal.seal(store)) >= seal.MAX_EVENTS_PER_SEAL:
                 log.info("sealed %d events; more are waiting", covered)
+        except seal.BrokenLog as exc:
+            text = describe(exc)
+            if trouble != text:
+                log.error("NOT sealing the log: %s (`musrenbang verify` names every break)", exc)
+            trouble = runner.seal_trouble = text
+            await asyncio.sleep(backoff.next())
+            continue
         except Exception as exc:  # noqa: BLE001 - try again next time
             text = describe(exc)
             if trouble != text:
@@ -394,3 +412,35 @@ async def _seal_periodically(runner: ProjectionRunner, interval: float) -> None:
             trouble = runner.seal_trouble = None
         backoff.reset()
 
+
+
+async def _verify_periodically(runner: ProjectionRunner, interval: float) -> None:
+    """Check the whole log soon after start, then every `interval` seconds (eventlog/verifications.py); a
+    round that fails (the database away) is tried again with back-off."""
+    backoff = Backoff()
+    trouble: str | None = None
+    delay = min(interval, VERIFY_FIRST_AFTER)
+    fresh_within: float | None = None  # the first round checks whatever the others did
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            done = await verifications.verify_round(runner.pool, fresh_within)
+        except Exception as exc:  # noqa: BLE001 - try again, backing off
+            text = describe(exc)
+            delay = backoff.next()
+            if trouble != text:
+                log.warning("could not verify the log (%s); trying again in %.1f s", text, delay)
+            trouble = text
+            continue
+        if trouble is not None:
+            log.info("verifying the log again")
+            trouble = None
+        backoff.reset()
+        delay, fresh_within = interval, interval / 2
+        if isinstance(done, verifications.Skipped):
+            log.debug("not verifying the log this round: %s", done.value)
+        elif done.intact:
+            log.info("verified the log: %d events, every chain and seal intact", done.events)
+        else:
+            log.error("the log does NOT verify (%d problem(s), `musrenbang verify` names each): %s",
+                      done.problems, done.problem)  # fmt: skip
