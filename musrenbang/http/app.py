@@ -260,7 +260,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
     """Every route of the application; the static files last."""
     return [
         *_OPERATIONS, *_RESIDENTS, *_PUBLIC_API, *_ACCOUNTS, *_VERIFICATION_AND_FORUMS, *_RKPD_API,
-        *_CYCLES_AND_CITY_FORUMS, *_MESSAGES, *_REALISATION_AND_POKIR, *_RKPD_PAGES, static.StaticFiles,
+        *_CYCLES_AND_CITY_FORUMS, *_MESSAGES, *_REALISATION_AND_POKIR, *_RKPD_PAGES, static.StaticFiles, static.favicon,
     ]  # fmt: skip
 
 

@@ -69,15 +69,28 @@ class StaticFiles(Controller):
     def static_file(self, request: Request, file_path: FromPath[str]) -> Response:
         """A file of `static_dir()` (loaded into `app.state.static_files` when the app is made); any other
         name, a NUL or a path included, is a file that does not exist (404)."""
-        found: StaticFile | None = request.app.state.static_files.get(file_path)
-        if found is None:
-            raise NotFoundException()
-        gzipped = takes_gzip(request.headers.get("accept-encoding", ""))
-        headers = {"ETag": found.etag(gzipped), "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
-        if has_it(request, found.etag(True)) or has_it(request, found.etag(False)):  # the same bytes, either way
-            return Response(content=b"", status_code=304, headers=headers)
-        ScopeState.from_scope(request.scope).is_cached = True  # compressed already: the middleware passes it on
-        if gzipped:
-            return Response(content=found.gzipped, media_type=found.media_type,
-                            headers={**headers, "Content-Encoding": "gzip"})  # fmt: skip
-        return Response(content=found.plain, media_type=found.media_type, headers=headers)
+        return _send(request, file_path)
+
+
+@get("/favicon.ico", sync_to_thread=False, before_request=_as_is, include_in_schema=False)
+def favicon(request: Request) -> Response:
+    """The icon a browser asks for on every page that names none (a Berita Acara, the projector screen):
+    a 404 each time cost a phone a round trip and the log a line. The SVG every page links, under the name
+    browsers ask for (they go by its media type)."""
+    return _send(request, "favicon.svg")
+
+
+def _send(request: Request, file_path: str) -> Response:
+    """`file_path` of the loaded files, gzipped when the client takes it, 304 when it has these bytes."""
+    found: StaticFile | None = request.app.state.static_files.get(file_path)
+    if found is None:
+        raise NotFoundException()
+    gzipped = takes_gzip(request.headers.get("accept-encoding", ""))
+    headers = {"ETag": found.etag(gzipped), "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
+    if has_it(request, found.etag(True)) or has_it(request, found.etag(False)):  # the same bytes, either way
+        return Response(content=b"", status_code=304, headers=headers)
+    ScopeState.from_scope(request.scope).is_cached = True  # compressed already: the middleware passes it on
+    if gzipped:
+        return Response(content=found.gzipped, media_type=found.media_type,
+                        headers={**headers, "Content-Encoding": "gzip"})  # fmt: skip
+    return Response(content=found.plain, media_type=found.media_type, headers=headers)
