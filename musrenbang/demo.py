@@ -58,7 +58,7 @@ from musrenbang.reference import kecamatan_with_kelurahan
 from musrenbang.services import city as city_service
 from musrenbang.services import cycles
 from musrenbang.services.accounts import add_user
-from musrenbang.services.forums import ForumService, hold_open_append
+from musrenbang.services.forums import AGENDA_MODELS, ForumService, hold_open_append
 from musrenbang.services.freshness import require_fresh
 from musrenbang.services.pokir import PokirService, Reses
 from musrenbang.services.proposals import _NAMESPACE, ProposalService, code_for, fingerprint
@@ -210,6 +210,13 @@ class _Demo:
         within its timeout, which at scale 100 and more ran out with whole read models left behind)."""
         await asyncio.gather(*(self.runner.catch_up(p) for p in self.runner.projections))
         await require_fresh(self.runner, [p.name for p in self.runner.projections], timeout=60)
+
+    async def caught_up(self, names: Sequence[str]) -> None:
+        """Apply the whole backlog of the read models `names` before a command that reads them to decide (a
+        forum's opening reads its agenda from `proposals` and `forums`): thousands of delegates registered a
+        moment before are more than the command's own short wait applies on a loaded host, where `demo
+        --scale 440` stopped with "the read models did not catch up with the log in time"."""
+        await asyncio.gather(*(self.runner.catch_up(p) for p in self.runner.projections if p.name in names))
 
     # --- appending ----------------------------------------------------------------------------------
 
@@ -443,6 +450,7 @@ class _Demo:
                 criteria=weights_alt if n % 3 == 0 else f.DEFAULT_CRITERIA), meta, on=held_on)  # fmt: skip
             delegates = self._delegates(name, self.rng.randint(10, 16) * self.scale)
             await self.forums.register_delegates(forum_id, delegates, meta)
+            await self.caught_up(AGENDA_MODELS)
             await self.forums.open(forum_id, meta, on=held_on)
             forum, _ = await self.forums.load(forum_id)
             items = [a.item_id for a in forum.agenda]
@@ -515,6 +523,7 @@ class _Demo:
                                                     represents=f"Kecamatan {name}", gender=gender,
                                                     same_name_confirmed=True))  # fmt: skip
             await self.forums.register_delegates(forum_id, delegates, meta)
+            await self.caught_up(AGENDA_MODELS)
             await self.forums.open(forum_id, meta, on=held_on)
             forum, _ = await self.forums.load(forum_id)
             items = [a.item_id for a in forum.agenda]
