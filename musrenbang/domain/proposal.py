@@ -13,7 +13,7 @@ from decimal import Decimal
 import msgspec
 
 from musrenbang.domain import bounds, values
-from musrenbang.domain.errors import N_, DomainError, Message, NotFound, ValidationFailed
+from musrenbang.domain.errors import N_, DomainError, Message, NotFound, Term, ValidationFailed
 from musrenbang.domain.events import (
     CoordinateBounds,
     Event,
@@ -818,8 +818,10 @@ def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
     if state.status == DIGABUNGKAN:  # a tab shown before the merge: "already verified" would be untrue
         raise DomainError(Message(N_("usulan %(code)s sudah digabungkan ke %(into)s: putuskan usulan itu"),
                                   code=command.code, into=state.merged_into or ""))  # fmt: skip
-    if state.status != DIAJUKAN:
-        raise DomainError(N_("usulan ini sudah diverifikasi"))
+    if state.status != DIAJUKAN:  # a second tab: what was decided is said, not only that something was
+        raise DomainError(Message(N_("usulan ini sudah diverifikasi: statusnya kini «%(status)s»; muat ulang"
+                                     " halaman untuk melihat keputusannya"),
+                                  status=Term(STATUSES.get(state.status, state.status))))  # fmt: skip
     _seen_current(state, command.seen_revision)
     checks = bounds.Checks()
     reason = checks.text("reason", command.reason, bounds.REASON, multiline=True)

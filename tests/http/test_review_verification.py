@@ -61,7 +61,10 @@ async def test_a_decision_sent_twice_is_answered_as_the_first_time_and_recorded_
     assert await _count(app_pool, twin, "proposal.accepted") == 1
     # Another decision from a tab shown before is still refused, and writes nothing.
     other = await client.post(f"/petugas/verifikasi/{code}", data={**form, "agreed_cost": "19.000.000"})
-    assert other.status_code == 422 and "usulan ini sudah diverifikasi" in _errors(other.text)
+    [said] = _errors(other.text)
+    assert other.status_code == 422 and said.startswith("usulan ini sudah diverifikasi"), said
+    # What was decided is said (a review: the stale tab was told only that something was).
+    assert "statusnya kini «Diterima dengan perubahan»" in said, said
     rejected = await client.post(f"/petugas/verifikasi/{code}", data={"_csrf_token": csrf, "decision": "reject",
                                                                       "reason": "bukan kewenangan kota"})  # fmt: skip
     assert rejected.status_code == 422

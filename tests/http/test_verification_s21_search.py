@@ -212,5 +212,6 @@ async def test_a_refused_decision_on_a_proposal_decided_meanwhile_is_said_at_the
                                  "reason": "bukan kewenangan kota"})  # fmt: skip
     assert r.status_code == 422
     summary = _summary(r.text)
-    assert '<p class="error" id="errors-title" role="alert">usulan ini sudah diverifikasi</p>' in summary
+    assert ('<p class="error" id="errors-title" role="alert">usulan ini sudah diverifikasi: statusnya kini'
+            ' «Diterima»; muat ulang halaman untuk melihat keputusannya</p>') in summary
     assert "<a href" not in summary  # no field to go to
