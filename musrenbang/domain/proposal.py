@@ -821,7 +821,7 @@ def _verify(state: Proposal, command: VerifyProposal) -> list[Event]:
     if state.status != DIAJUKAN:  # a second tab: what was decided is said, not only that something was
         raise DomainError(Message(N_("usulan ini sudah diverifikasi: statusnya kini «%(status)s»; muat ulang"
                                      " halaman untuk melihat keputusannya"),
-                                  status=Term(STATUSES.get(state.status, state.status))))  # fmt: skip
+                                  status=Term(STATUSES.get(state.status or "", state.status or ""))))  # fmt: skip
     _seen_current(state, command.seen_revision)
     checks = bounds.Checks()
     reason = checks.text("reason", command.reason, bounds.REASON, multiline=True)
