@@ -171,7 +171,7 @@ class Adopt(msgspec.Struct, frozen=True, kw_only=True):
     """The digest of the list the adopting page showed (`city_forums.list_version`; empty: not checked):
     decided with the rest, under the year's lock, so no change lands between the check and the adoption."""
     confirm_over_pagu: bool = False
-    """Adopt although some kecamatan's share of the lines is over its pagu indikatif (`over_pagu`): the
+    """Adopt although some kecamatan's Musrenbang share of the lines is over its pagu indikatif (`over_pagu`): the
     Musrenbang Kota may decide so, but never by oversight."""
 
 
@@ -364,17 +364,18 @@ def _adopt(state: Rkpd, year: int, note: str, on: dt.date | None,
 def _within_ceilings(state: Rkpd, ceilings: Mapping[str, int] | None, confirmed: bool) -> None:
     """Each kecamatan's list is trimmed to its pagu indikatif (Permendagri 86, table T-D.4); the city level may
     still put more into a kecamatan, but adopting that must be meant: refused unless confirmed, naming each
-    kecamatan over its pagu and by how much (a review found a list adopted far over one with no question)."""
+    kecamatan over its pagu and by how much (a review found a list adopted far over one with no question).
+    The pagu indikatif holds the residents' proposals its Musrenbang Kecamatan ranks, so only their share of
+    the lines counts (`musrenbang_by_kecamatan`): an agency's Renja line or a DPRD pokir in the kecamatan is
+    another channel, and counting them put nearly every kecamatan "over" (review s29)."""
     if confirmed or not ceilings:
         return
-    cost_of = {code: item.cost for code, item in state.items.items()}
-    kecamatan_of = {code: values.kecamatan_of(item.kelurahan) for code, item in state.items.items()}
-    over = over_pagu(pagu_by_kecamatan(state.lines.values(), cost_of, kecamatan_of), ceilings)
+    over = over_pagu(musrenbang_by_kecamatan(state.lines.values(), state.items), ceilings)
     if over:
         listed = "; ".join(f"{k} +{_rupiah(excess)}" for k, excess in over.items())
         raise ValidationFailed({"confirm_over_pagu": Message(
-            N_("pagu baris RKPD melebihi pagu indikatif kecamatan (%(over)s): tetapkan hanya bila disengaja, dengan"
-               " menyatakan mengerti"), over=listed)})  # fmt: skip
+            N_("bagian usulan warga (Musrenbang) dalam baris RKPD melebihi pagu indikatif kecamatan (%(over)s):"
+               " tetapkan hanya bila disengaja, dengan menyatakan mengerti"), over=listed)})  # fmt: skip
 
 
 def adopted_day(state: Rkpd) -> dt.date | None:
@@ -778,7 +779,8 @@ def pagu_by_kecamatan(lines: Iterable[RkpdLine], cost_of: Mapping[str, int], kec
                       ) -> dict[str, int]:  # fmt: skip
     """Each line's pagu shared among the kecamatan of its origins in proportion to the origins' costs
     (largest remainder, ties to the smaller kecamatan code), so that the shares add up to the pagu exactly.
-    This is what the equity view and the ceiling check count per kecamatan. A Renja line is shared evenly
+    What the realisation view counts per kecamatan (every source; the ceiling check counts the Musrenbang
+    share only: `musrenbang_by_kecamatan`). A Renja line is shared evenly
     among the places it names (each kelurahan or desa one share, counted in its kecamatan); a city-wide one
     belongs to no kecamatan."""
     totals: dict[str, int] = {}
@@ -797,7 +799,7 @@ def pagu_by_kecamatan(lines: Iterable[RkpdLine], cost_of: Mapping[str, int], kec
 
 
 def over_pagu(totals: Mapping[str, int], ceilings: Mapping[str, int]) -> dict[str, int]:
-    """Kecamatan -> by how much its share of the lines' pagu (`totals`, from `pagu_by_kecamatan`) is over its
+    """Kecamatan -> by how much its share of the lines' pagu (`totals`, from `musrenbang_by_kecamatan`) is over its
     pagu indikatif, in code order; only the kecamatan over theirs. What the adoption asks to be confirmed."""
     return {k: totals.get(k, 0) - ceiling for k, ceiling in sorted(ceilings.items()) if totals.get(k, 0) > ceiling}
 
@@ -830,6 +832,14 @@ def pagu_by_source(lines: Iterable[RkpdLine], items: Mapping[str, CityItem]) -> 
         for key, v in _shares(line.pagu, weights).items():
             totals[key] = totals.get(key, 0) + v
     return totals
+
+
+def musrenbang_by_kecamatan(lines: Iterable[RkpdLine], items: Mapping[str, CityItem]) -> dict[str, int]:
+    """Kecamatan -> the part of the lines' pagu that came from residents' proposals of that kecamatan through
+    the Musrenbang (`pagu_by_source`'s `musrenbang` shares): what its pagu indikatif is the ceiling of, and so
+    what the adoption's ceiling check (`over_pagu`) and the equity view compare with it. Pokir and Renja
+    shares are left out."""
+    return {k: v for (k, source), v in pagu_by_source(lines, items).items() if source == "musrenbang" and k}
 
 
 def _shares(whole_amount: int, weights: Mapping[_K, int]) -> dict[_K, int]:

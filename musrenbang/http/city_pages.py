@@ -508,7 +508,7 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
         )  # fmt: skip
         lines = await rkpd_views.working_lines(conn, year)
         declined = await rkpd_views.declined(conn, year)
-        cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
+        items = await rkpd_views.city_items(conn, year)
         ceilings = await rkpd_views.ceilings(conn, year)
         published = await rkpd_views.published(conn, year)
         places = await region_names(conn, level="kecamatan")
@@ -524,7 +524,7 @@ async def _review_context(pool: asyncpg.Pool, rkpd: RkpdService, year: int) -> d
         row["pagu"] += line.pagu
     agency_rows = [{"code": a, "name": city.agency_name(a), **per_agency[a]}
                    for a in sorted(per_agency, key=city.agency_name)]  # fmt: skip
-    totals = rules.pagu_by_kecamatan(lines, cost_of, kecamatan_of)
+    totals = rules.musrenbang_by_kecamatan(lines, items)  # what the pagu indikatif holds, as the rules check it
     over = rules.over_pagu(totals, ceilings)
     kecamatan_rows = [
         {"kode": k, "nama": places.get(k, k), "pagu": totals.get(k, 0), "ceiling": ceilings.get(k),

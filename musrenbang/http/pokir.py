@@ -90,8 +90,8 @@ class PokirOut(msgspec.Struct, kw_only=True):
     year: int
     status: str
     status_reason: str | None
-    member: str
     member_name: str
+    """The member as the public pages name them; never their login name (review s29: half a credential)."""
     faction: str
     dapil: str
     reses_on: dt.date

@@ -60,6 +60,9 @@ class OriginOut(msgspec.Struct, frozen=True, kw_only=True):
     kelurahan: str
     rw: int | None
     kind: str
+    source: str
+    """Who proposed it, as the proposal says (`warga`, `opd`, or `pokir`: a DPRD member's pokok-pikiran, the
+    one that did not come through the forums)."""
     bidang: str
     estimated_cost: int
     beneficiaries: int
@@ -239,7 +242,7 @@ def _item(n: int, line: RkpdLine, programs: dict[int, str], origins: dict[str, O
 
 async def _origins(conn: asyncpg.Connection, codes: list[str]) -> dict[str, OriginOut]:
     rows = await conn.fetch(
-        "SELECT code, title, kelurahan, rw, kind, bidang, estimated_cost, beneficiaries, merged_from"
+        "SELECT code, title, kelurahan, rw, kind, source, bidang, estimated_cost, beneficiaries, merged_from"
         " FROM proposals WHERE code = ANY($1::text[])",
         codes,
     )
@@ -250,6 +253,7 @@ async def _origins(conn: asyncpg.Connection, codes: list[str]) -> dict[str, Orig
             kelurahan=r["kelurahan"],
             rw=r["rw"],
             kind=r["kind"],
+            source=r["source"],
             bidang=r["bidang"],
             estimated_cost=r["estimated_cost"],
             beneficiaries=r["beneficiaries"],

@@ -33,6 +33,8 @@ from decimal import Decimal
 import xlsxwriter
 
 from musrenbang.domain import agency as agencies
+from musrenbang.domain import values
+from musrenbang.domain.rkpd import SOURCES
 from musrenbang.http.rkpd_api import RkpdItemOut, RkpdOut
 
 # The SIPD input columns, in the order an official fills them in. SIPD's form calls both units "Satuan";
@@ -40,8 +42,15 @@ from musrenbang.http.rkpd_api import RkpdItemOut, RkpdOut
 COLUMNS = (
     "No", "Kode Sub Kegiatan", "Program", "Kegiatan", "Sub Kegiatan", "Indikator Keluaran", "Target",
     "Satuan Target", "Lokasi", "Volume", "Satuan Volume", "Pagu", "Sumber Dana", "Perangkat Daerah",
-    "Prioritas Daerah", "Usulan asal",
+    "Prioritas Daerah", "Usulan asal", "Kecamatan", "Asal pagu", "Alasan Renja",
 )  # fmt: skip
+"""The last three came after the SIPD ones (so those keep their places): the line's kecamatan, where its pagu
+came from (residents' proposals, DPRD pokir, the agency's own plan) and, for a Renja line, why it is there:
+what `/rkpd/{year}/sumber` and `/rkpd/{year}/pemerataan` count, so a reader can recount them from the file.
+A line that names no place is "Seluruh kota" (or kabupaten) in Lokasi and Kecamatan, as those pages say."""
+SOURCE_WORDS = {"musrenbang": "Usulan warga (Musrenbang)", "pokir": "Pokok pikiran DPRD",
+                "renja": "Rencana kerja perangkat daerah"}  # fmt: skip
+"""domain/rkpd.SOURCES as the /sumber page heads its columns (in Indonesian in both languages, as SIPD's)."""
 NUMERIC = frozenset({0, 6, 9, 11})
 """No, Target, Volume, Pagu: numbers in both files (a number written as text there stays as it is)."""
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -68,14 +77,34 @@ def spreadsheet_cell(value: str | int, *, numeric: bool = False) -> str | int:
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
-def row(item: RkpdItemOut) -> list[str | int]:
-    """One line as the columns above: codes and names as text, pagu as an integer, decimals with a dot."""
+def whole_city(rkpd: RkpdOut, region: str | None = None) -> str:
+    """What a line with no place is where: "Seluruh kota", or "Seluruh kabupaten" in a kabupaten — known
+    from the city's `region` when given, else from any place the list names (a kelurahan's or desa's code
+    is its city's, `values.city_level`)."""
+    if region is None:
+        region = next((p.kode for i in rkpd.items for p in (*i.locations, *i.kecamatan)), "")
+    return f"Seluruh {values.city_level(region)}"
+
+
+def sources(item: RkpdItemOut) -> list[str]:
+    """Where the line's pagu came from, in `rkpd.SOURCES` order, as `rkpd.pagu_by_source` counts it: a pokir
+    origin for `pokir`, any other (residents', through the forums) for `musrenbang`, none for `renja`."""
+    found = {"pokir" if o.source == "pokir" else "musrenbang" for o in item.origins} if item.origins else {"renja"}
+    return [s for s in SOURCES if s in found]
+
+
+def row(item: RkpdItemOut, whole: str = "Seluruh kota") -> list[str | int]:
+    """One line as the columns above: codes and names as text, pagu as an integer, decimals with a dot;
+    `whole`: the place of a line that names none (`whole_city`)."""
     return [
         item.no, item.sub_kegiatan_code, item.program, item.kegiatan, item.sub_kegiatan, item.output_indicator,
-        item.target, item.target_unit, "; ".join(p.nama for p in item.locations), item.volume, item.unit, item.pagu,
+        item.target, item.target_unit, "; ".join(p.nama for p in item.locations) or whole, item.volume, item.unit,
+        item.pagu,
         # Labels stay in Indonesian in both languages: SIPD's own vocabulary.
         agencies.FUNDING_SOURCES.get(item.funding_source, item.funding_source), item.agency_name,
         f"{item.priority_program}. {item.priority_program_title}", " ".join(o.code for o in item.origins),
+        "; ".join(k.nama for k in item.kecamatan) or whole, "; ".join(SOURCE_WORDS[s] for s in sources(item)),
+        item.renja_reason,
     ]  # fmt: skip
 
 
@@ -84,14 +113,15 @@ def filename(rkpd: RkpdOut, extension: str) -> str:
     return f"rkpd-{rkpd.year}-{state}.{extension}"
 
 
-def to_csv(rkpd: RkpdOut) -> bytes:
+def to_csv(rkpd: RkpdOut, region: str | None = None) -> bytes:
     """RFC 4180 (comma, CRLF), UTF-8 with a byte-order mark so that spreadsheet programs read it as UTF-8.
     Every text cell is quoted (numbers are not): a spreadsheet set up for an Indonesian locale splits an
     unquoted line at `;` too, and would find `=2+2` inside a cell `x;=2+2` and run it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
-    for values in (COLUMNS, *(row(i) for i in rkpd.items)):
-        writer.writerow([spreadsheet_cell(v, numeric=c in NUMERIC) for c, v in enumerate(values)])
+    whole = whole_city(rkpd, region)
+    for cells in (COLUMNS, *(row(i, whole) for i in rkpd.items)):
+        writer.writerow([spreadsheet_cell(v, numeric=c in NUMERIC) for c, v in enumerate(cells)])
     return ("\ufeff" + out.getvalue()).encode()
 
 
@@ -104,7 +134,7 @@ def _number(text: str) -> int | float | str:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def to_xlsx(rkpd: RkpdOut, city_name: str) -> bytes:
+def to_xlsx(rkpd: RkpdOut, city_name: str, region: str | None = None) -> bytes:
     """XlsxWriter (not openpyxl) writes it: it only writes, has no dependencies, streams rows, and gives
     reproducible files — fixed timestamps inside the zip, and the document dates come from the
     `created` property we set — where openpyxl stamps the save time into every file."""
@@ -129,11 +159,11 @@ def to_xlsx(rkpd: RkpdOut, city_name: str) -> bytes:
     sheet.write_row(0, 0, COLUMNS, bold)
     sheet.freeze_panes(1, 0)
     for width, columns in ((5, "A:A"), (22, "B:B"), (30, "C:F"), (10, "G:H"), (28, "I:I"), (10, "J:K"),
-                           (16, "L:L"), (14, "M:M"), (30, "N:O"), (20, "P:P")):  # fmt: skip
+                           (16, "L:L"), (14, "M:M"), (30, "N:O"), (20, "P:P"), (24, "Q:R"), (40, "S:S")):  # fmt: skip
         sheet.set_column(columns, width)
+    whole = whole_city(rkpd, region)
     for n, item in enumerate(rkpd.items, start=1):
-        values = row(item)
-        for c, value in enumerate(values):
+        for c, value in enumerate(row(item, whole)):
             if COLUMNS[c] == "Pagu":
                 sheet.write_number(n, c, value, money)
             elif c in (6, 9):  # Target, Volume

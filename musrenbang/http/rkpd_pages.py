@@ -271,9 +271,10 @@ async def _rkpd_file(request: Request, pool: asyncpg.Pool, year: int, extension:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         read_at = await rkpd_views.list_version(conn, year)
         rkpd = await rkpd_out_on(conn, year)
+    city = city_of(request)  # its region says "Seluruh kota" or "Seluruh kabupaten" for a line of no place
     content, media_type = (
-        (rkpd_files.to_csv(rkpd), rkpd_files.CSV_TYPE) if extension == "csv"
-        else (rkpd_files.to_xlsx(rkpd, city_of(request).name), rkpd_files.XLSX_TYPE)
+        (rkpd_files.to_csv(rkpd, city.region), rkpd_files.CSV_TYPE) if extension == "csv"
+        else (rkpd_files.to_xlsx(rkpd, city.name, city.region), rkpd_files.XLSX_TYPE)
     )  # fmt: skip
     return Response(content=content, media_type=media_type, headers={
         "Content-Disposition": f'attachment; filename="{rkpd_files.filename(rkpd, extension)}"',
@@ -345,11 +346,20 @@ FACET_LABELS = {"kecamatan": N_("Kecamatan"), "kelurahan": N_("Kelurahan/desa"),
 @dataclasses.dataclass
 class KecamatanRow:
     kode: str
+    """"" (`rkpd_rules.CITY_WIDE`) for the row of Renja lines that name no place (the whole city)."""
     nama: str
-    submitted: int
-    accepted: int
-    in_rkpd: int
-    pagu: int
+    submitted: int | None
+    """None on the city-wide row (no kecamatan's proposals): shown as "–"."""
+    accepted: int | None
+    in_rkpd: int | None
+    musrenbang: int
+    """The part of the RKPD pagu from residents' proposals of this kecamatan through the Musrenbang: the
+    figure its pagu indikatif holds, and that the adoption's ceiling check compares with it
+    (`rkpd_rules.musrenbang_by_kecamatan`)."""
+    pokir: int
+    """The part from DPRD members' pokir located here (another channel: not held to the pagu indikatif)."""
+    renja: int
+    """The part from the agencies' own work plans (Renja) naming places here (another channel)."""
     ceiling: int | None
     waited: int = 0
     """Proposals of the year carried over from an earlier year's (a need proposed again)."""
@@ -357,65 +367,89 @@ class KecamatanRow:
     """Years the longest-waiting of them has waited since it was first proposed."""
 
     @property
+    def pagu(self) -> int:
+        """All the RKPD pagu reaching the kecamatan, whatever its source (as on `/rkpd/{year}/sumber`)."""
+        return self.musrenbang + self.pokir + self.renja
+
+    @property
     def share(self) -> Decimal | None:
-        """Pagu in the RKPD as a percentage of the kecamatan's ceiling."""
+        """The Musrenbang share of the pagu as a percentage of the kecamatan's ceiling (what the check compares)."""
         if not self.ceiling:
             return None
-        return (Decimal(100 * self.pagu) / self.ceiling).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        return (Decimal(100 * self.musrenbang) / self.ceiling).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 async def equity_rows(conn: asyncpg.Connection, year: int) -> tuple[rkpd_views.Published, list[KecamatanRow]]:
-    """Read in the caller's (repeatable read) transaction."""
+    """Read in the caller's (repeatable read) transaction. Each kecamatan's pagu by source (shared as
+    `rkpd_rules.pagu_by_source` shares it, as the sources view does), and a last row for the Renja lines that
+    name no place, when there are any: so the rows' pagu adds up to the list's total."""
     if not await cycles.priority_programs(conn, year):
         raise NotFoundException()
     published = await rkpd_views.published(conn, year)
     origins = [c for line in published.lines for c in line.origins]
     family = await lineage_views.members(conn, origins) if origins else []
     rows = await rkpd_views.equity(conn, year, family)
-    cost_of, kecamatan_of = await rkpd_views.item_facts(conn, year)
+    items = await rkpd_views.city_items(conn, year)
     ceilings = await rkpd_views.ceilings(conn, year)
-    pagu = rkpd_rules.pagu_by_kecamatan(published.lines, cost_of, kecamatan_of)
-    return published, [
+    by_source = rkpd_rules.pagu_by_source(published.lines, items)
+
+    def part(kode: str, source: str) -> int:
+        return by_source.get((kode, source), 0)
+
+    out = [
         KecamatanRow(
             kode=r["kode"],
             nama=r["nama"],
             submitted=r["submitted"],
             accepted=r["accepted"],
             in_rkpd=r["in_rkpd"],
-            pagu=pagu.get(r["kode"], 0),
+            musrenbang=part(r["kode"], "musrenbang"),
+            pokir=part(r["kode"], "pokir"),
+            renja=part(r["kode"], "renja"),
             ceiling=ceilings.get(r["kode"]),
             waited=r["waited"],
             longest_wait=r["longest_wait"],
         )  # fmt: skip
         for r in rows
     ]
+    city_wide = part(rkpd_rules.CITY_WIDE, "renja")
+    if city_wide:
+        out.append(KecamatanRow(kode=rkpd_rules.CITY_WIDE, nama="", submitted=None, accepted=None, in_rkpd=None,
+                                musrenbang=0, pokir=0, renja=city_wide, ceiling=None))  # fmt: skip
+    return published, out
 
 
 def _equity_html(request: Request, city: City, year: int, published: rkpd_views.Published,
                  rows: list[KecamatanRow]) -> bytes:  # fmt: skip
     _ = translations(request).gettext
+    places = [r for r in rows if r.kode]
     counts = charts.bar_chart(
         "usulan", _("Usulan per kecamatan"),
         _("Untuk setiap kecamatan: usulan diajukan, diterima saat verifikasi, dan masuk RKPD (termasuk usulan"
           " yang digabungkan). Angka yang sama ada di tabel."),
-        [charts.Group(r.nama, [charts.Bar(r.submitted, count_text(r.submitted), 0),
-                               charts.Bar(r.accepted, count_text(r.accepted), 1),
-                               charts.Bar(r.in_rkpd, count_text(r.in_rkpd), 2)]) for r in rows],
+        [charts.Group(r.nama, [charts.Bar(r.submitted or 0, count_text(r.submitted or 0), 0),
+                               charts.Bar(r.accepted or 0, count_text(r.accepted or 0), 1),
+                               charts.Bar(r.in_rkpd or 0, count_text(r.in_rkpd or 0), 2)]) for r in places],
         legend=[_("diajukan"), _("diterima"), _("masuk RKPD")],
     )  # fmt: skip
     money = charts.bar_chart(
-        "pagu", _("Pagu RKPD terhadap pagu indikatif kecamatan"),
-        _("Untuk setiap kecamatan: pagu baris RKPD yang berasal dari usulan kecamatan itu (batang gelap) dan pagu"
-          " indikatif kecamatan (batang terang, garis tegak di ujungnya). Angka yang sama ada di tabel."),
-        [charts.Group(r.nama, [charts.Bar(r.pagu, "")], r.ceiling, note=rupiah(r.pagu) + (
+        "pagu", _("Usulan warga dalam RKPD terhadap pagu indikatif kecamatan"),
+        _("Untuk setiap kecamatan: bagian pagu baris RKPD yang berasal dari usulan warga kecamatan itu lewat"
+          " Musrenbang (batang gelap; pagu satu baris dibagi menurut biaya usulan asalnya) dan pagu indikatif"
+          " kecamatan (batang terang, garis tegak di ujungnya), yang membatasi usulan warga saja. Pokok pikiran"
+          " DPRD dan rencana kerja perangkat daerah tidak dihitung di sini: angkanya ada di tabel."),
+        [charts.Group(r.nama, [charts.Bar(r.musrenbang, "")], r.ceiling, note=rupiah(r.musrenbang) + (
             _(" dari %(ceiling)s (%(share)s%%)") % {"ceiling": rupiah(r.ceiling), "share": _number(r.share)}
-            if r.ceiling and r.share is not None else "")) for r in rows],
+            if r.ceiling and r.share is not None else "")) for r in places],
     )  # fmt: skip
     shares = [r.share for r in rows if r.share is not None]
+    total = {f: sum(getattr(r, f) or 0 for r in rows)
+             for f in ("submitted", "accepted", "in_rkpd", "musrenbang", "pokir", "renja", "pagu", "waited")}
     return rendered(request, "rkpd_equity.html", page_context(
         request, city=city, year=year, published=published, rows=rows, counts=counts, money=money,
         low=min(shares) if shares else None, high=max(shares) if shares else None,
-        reached=sum(1 for r in rows if r.pagu), total_pagu=sum(r.pagu for r in rows),
+        reached=sum(1 for r in places if r.pagu), kecamatan_count=len(places), total=total,
+        total_pagu=total["pagu"], total_ceiling=sum(r.ceiling or 0 for r in rows),
     ))  # fmt: skip
 
 
@@ -440,7 +474,8 @@ class RealisationRow:
 
 async def realisation_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Published, list[RealisationRow]]:
     """Per kecamatan: planned (RKPD pagu) against budgeted, spent and finished, each line's amounts shared
-    among the kecamatan of its origins by their costs, as the equity view shares the pagu."""
+    among the kecamatan of its origins by their costs, as the equity view shares the pagu; and a last row
+    (`kode` "") for the Renja lines naming no place, when there are any, so the rows add up to the list."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         published = await rkpd_views.published(conn, year)
         if not published.revision:
@@ -471,12 +506,25 @@ async def realisation_rows(pool: asyncpg.Pool, year: int) -> tuple[rkpd_views.Pu
     def count(kode: str, only: str | None = None) -> int:
         return sum(1 for x in lines if kode in places[x.line_id] and (only is None or stage(x) == only))
 
-    return published, [
+    rows = [
         RealisationRow(kode=kode, nama=nama, planned=planned.get(kode, 0), budgeted=budgeted.get(kode, 0),
                        spent=spent.get(kode, 0), finished=finished.get(kode, 0), lines=count(kode),
                        finished_lines=count(kode, "selesai"), dropped_lines=count(kode, "batal"))
         for kode, nama in kecamatan.items() if count(kode)
     ]  # fmt: skip
+    city_wide = [x for x in lines if not places[x.line_id]]  # Renja lines naming no place: the whole city's
+    if city_wide:
+
+        def whole(amount_of: Callable[[RkpdLine], int | None], only: str | None = None) -> int:
+            return sum(amount_of(x) or 0 for x in city_wide if only is None or stage(x) == only)
+
+        rows.append(RealisationRow(
+            kode=rkpd_rules.CITY_WIDE, nama="", planned=whole(lambda x: x.pagu), budgeted=whole(amount("budgeted")),
+            spent=whole(amount("spent")), finished=whole(lambda x: x.pagu, "selesai"), lines=len(city_wide),
+            finished_lines=sum(1 for x in city_wide if stage(x) == "selesai"),
+            dropped_lines=sum(1 for x in city_wide if stage(x) == "batal"),
+        ))  # fmt: skip
+    return published, rows
 
 
 def _number(value: Decimal) -> str:

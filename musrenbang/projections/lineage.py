@@ -467,8 +467,12 @@ async def members(conn: asyncpg.Connection, roots: Sequence[str]) -> list[str]:
 
 
 async def steps(conn: asyncpg.Connection, subjects: Sequence[str]) -> list[Step]:
+    """The steps of `subjects`, in log order, as the public reads them: a pokir's submission without its
+    member's login name (`pokir.member`, half a credential; review s29), which the step keeps from the event
+    — the member's name, faction and dapil stay."""
     rows = await conn.fetch(
-        "SELECT subject, position, stream_id, stream_version, event_type, recorded_at, role, hash, detail"
+        "SELECT subject, position, stream_id, stream_version, event_type, recorded_at, role, hash,"
+        " detail #- '{pokir,member}' AS detail"
         " FROM lineage_steps WHERE subject = ANY($1::text[]) ORDER BY position, subject",
         list(subjects),
     )

@@ -462,9 +462,10 @@ async def history(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
 async def timeline(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
     """A proposal's steps in the order recorded, each `at` when it was recorded; a forum's decision also with
     the day the forum was held (`held_on`, from the forums' read model), which a forum typed in from paper
-    days later does not share with its `at`."""
+    days later does not share with its `at`. A pokir's submission without its member's login name
+    (`pokir.member`, half a credential; review s29): the public API reads this."""
     return await conn.fetch(
-        "SELECT t.seq, t.at, t.kind, t.details, f.held_on FROM proposal_timeline t"
+        "SELECT t.seq, t.at, t.kind, t.details #- '{pokir,member}' AS details, f.held_on FROM proposal_timeline t"
         " LEFT JOIN forums f ON t.kind = 'proposal.decided_at_forum' AND f.forum_id = t.details->>'forum_id'"
         " WHERE t.code = $1 ORDER BY t.seq",
         code,
@@ -472,9 +473,9 @@ async def timeline(conn: asyncpg.Connection, code: str) -> list[asyncpg.Record]:
 
 
 _TRACKED_STEPS = (
-    "SELECT t.seq, t.at, t.kind, t.details, f.held_on, a.cost AS forum_cost, a.volume AS forum_volume,"
-    " a.unit AS forum_unit, a.agreed_cost AS forum_agreed_cost, a.agreed_volume AS forum_agreed_volume,"
-    " a.adjust_reason FROM proposal_timeline t"
+    "SELECT t.seq, t.at, t.kind, t.details #- '{pokir,member}' AS details, f.held_on, a.cost AS forum_cost,"
+    " a.volume AS forum_volume, a.unit AS forum_unit, a.agreed_cost AS forum_agreed_cost,"
+    " a.agreed_volume AS forum_agreed_volume, a.adjust_reason FROM proposal_timeline t"
     " LEFT JOIN forums f ON t.kind = 'proposal.decided_at_forum' AND f.forum_id = t.details->>'forum_id'"
     " LEFT JOIN forum_agenda a ON t.kind = 'proposal.decided_at_forum' AND a.forum_id = t.details->>'forum_id'"
     " AND a.proposal = t.code"

@@ -15,6 +15,7 @@ from musrenbang.domain import city_forums
 from musrenbang.domain import rkpd as rules
 from musrenbang.domain.city import City
 from musrenbang.domain.events import (
+    CityItem,
     Event,
     ForumParticipant,
     NotAgreedProposal,
@@ -391,6 +392,20 @@ async def item_facts(conn: asyncpg.Connection, year: int) -> tuple[dict[str, int
     """Cost and kecamatan of every received proposal (what `rules.pagu_by_kecamatan` needs)."""
     rows = await conn.fetch("SELECT code, cost, kecamatan FROM rkpd_items WHERE year = $1", year)
     return {r["code"]: r["cost"] for r in rows}, {r["code"]: r["kecamatan"] for r in rows}
+
+
+async def city_items(conn: asyncpg.Connection, year: int) -> dict[str, CityItem]:
+    """Every received proposal of the year as the rules share pagu by (`rules.pagu_by_source`,
+    `rules.musrenbang_by_kecamatan`): its cost, place and source (a pokir, or a resident's proposal through the
+    Musrenbang), as the sources view reads them (projections/pokir.sources)."""
+    rows = await conn.fetch(
+        "SELECT i.code, i.title, i.kelurahan, i.bidang, i.cost, i.agency, i.forum_id,"
+        " CASE WHEN p.source = 'pokir' THEN 'pokir' ELSE 'musrenbang' END AS source"
+        " FROM rkpd_items i LEFT JOIN proposals p USING (code) WHERE i.year = $1", year,
+    )  # fmt: skip
+    return {r["code"]: CityItem(code=r["code"], title=r["title"], kelurahan=r["kelurahan"], bidang=r["bidang"],
+                                cost=r["cost"], agency=r["agency"], forum_id=r["forum_id"], source=r["source"])
+            for r in rows}  # fmt: skip
 
 
 async def ceilings(conn: asyncpg.Connection, year: int) -> dict[str, int]:

@@ -27,7 +27,7 @@ def test_the_rkpd_and_its_lineage_fit_a_phone(browser, site: Site) -> None:
     page.on("request", lambda r: None if r.url.startswith(base) else outside.append(r.url))
 
     page.goto(f"{base}/rkpd/{YEAR}")
-    assert "Daftar yang ditetapkan" in page.locator("#status").inner_text()
+    assert "Daftar yang disepakati" in page.locator("#status").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert page.evaluate("document.body.scrollWidth") <= 360
     # Every line is reachable on the phone: follow one to its lineage.

@@ -159,7 +159,7 @@ async def test_languages_are_kept_apart(city: City) -> None:
         assert 'lang="en"' in (await english.get(PAGE)).text  # by the cookie, from the cache
     async with httpx.AsyncClient(base_url=city.base_url, timeout=30) as indonesian:
         r = await indonesian.get(PAGE)
-        assert 'lang="id"' in r.text and "Daftar yang ditetapkan" in r.text and r.headers["etag"] != en_etag
+        assert 'lang="id"' in r.text and "Daftar yang disepakati" in r.text and r.headers["etag"] != en_etag
         assert (await indonesian.get(PAGE, headers={"If-None-Match": en_etag})).status_code == 200
 
 
@@ -192,13 +192,13 @@ async def test_a_write_shows_on_the_next_read_and_moves_the_validator(city: City
     page, listed, equity = await web.get(PAGE), await web.get(JSON), await web.get(EQUITY)
     sources = await web.get(SOURCES)
     lineages = {path: await web.get(path) for path in await _lineage_paths(city)}
-    assert "Tidak ada perubahan sejak penetapan" in page.text
+    assert "Tidak ada perubahan sejak disepakati" in page.text
     r = await web.post(f"{JSON}/lines", json=LINE, headers=city.auth["roads"])
     assert r.status_code == 201, r.text
     line_id = r.json()["line_id"]
     # A draft change: the adopted list stands, the page says it changed (the JSON says so too).
     changed = await web.get(PAGE, headers={"If-None-Match": page.headers["etag"]})
-    assert changed.status_code == 200 and "Ada perubahan sejak penetapan" in changed.text
+    assert changed.status_code == 200 and "Ada perubahan sejak disepakati" in changed.text
     assert changed.headers["etag"] != page.headers["etag"]
     assert (await web.get(JSON, headers={"If-None-Match": listed.headers["etag"]})).json()["changed_since_adoption"]
     r = await web.post(f"{JSON}/adopt", json={"note": "baris Renja", "confirm_over_pagu": True},
@@ -224,9 +224,8 @@ async def test_a_write_shows_on_the_next_read_and_moves_the_validator(city: City
 
 
 def _total(equity_html: str) -> int:
-    """The equity view's pagu reaching the kecamatan, from its table's total row."""
-    total_row = r'<tfoot><tr><th scope="row">[^<]*</th>(?:<td class="num">\d+</td>){3}<td class="num">Rp ([\d.]+)<'
-    cells = re.search(total_row, equity_html)
+    """The equity view's pagu (every source, the city-wide row's too), from its table's total row."""
+    cells = re.search(r'<td class="num" id="jumlah-pagu">Rp ([\d.]+)<', equity_html)
     return int(cells[1].replace(".", ""))
 
 

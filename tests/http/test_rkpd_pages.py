@@ -55,11 +55,11 @@ async def test_the_list_is_the_adopted_t_d4_with_totals_and_lineage_links(web: h
     assert data["status"] == "ditetapkan" and len(data["items"]) == 3
     # The banner: adopted, revision, date, and the head hash linking to its check page.
     banner = body.split('id="status"')[1].split("</div>")[0]
-    assert "Daftar yang ditetapkan" in banner and "revisi 1" in banner
+    assert "Daftar yang disepakati" in banner and "revisi 1" in banner
     # The day the Musrenbang Kota adopted it, not the day that was recorded (review s20).
-    assert data["head"]["adopted_on"] == ADOPTED_ON.isoformat() and "ditetapkan 5 April 2021" in banner
+    assert data["head"]["adopted_on"] == ADOPTED_ON.isoformat() and "disepakati 5 April 2021" in banner
     assert f'href="/periksa/{data["head"]["hash"]}"' in banner
-    assert "Tidak ada perubahan sejak penetapan" in banner
+    assert "Tidak ada perubahan sejak disepakati" in banner
     assert (await web.get(f"/periksa/{data['head']['hash']}")).status_code == 200
     # Grand total = the sum of the lines' pagu; subtotals per agency and per priority program add up.
     pagu = [i["pagu"] for i in data["items"]]
@@ -88,12 +88,23 @@ async def test_the_list_is_the_adopted_t_d4_with_totals_and_lineage_links(web: h
 def _json_rows(data: dict) -> list[list[str]]:
     return [
         [str(i["no"]), i["sub_kegiatan_code"], i["program"], i["kegiatan"], i["sub_kegiatan"], i["output_indicator"],
-         i["target"], i["target_unit"], "; ".join(p["nama"] for p in i["locations"]), i["volume"], i["unit"],
+         i["target"], i["target_unit"], "; ".join(p["nama"] for p in i["locations"]) or "Seluruh kota", i["volume"],
+         i["unit"],
          str(i["pagu"]), {"apbd_kota": "APBD Kabupaten/Kota", "dana_kelurahan": "Dana Kelurahan"}[i["funding_source"]],
          i["agency_name"], f'{i["priority_program"]}. {i["priority_program_title"]}',
-         " ".join(o["code"] for o in i["origins"])]
+         " ".join(o["code"] for o in i["origins"]),
+         # After the SIPD columns (review s29): kecamatan, where the pagu came from, a Renja line's reason.
+         "; ".join(k["nama"] for k in i["kecamatan"]) or "Seluruh kota", _sources(i), i["renja_reason"]]
         for i in data["items"]
     ]  # fmt: skip
+
+
+def _sources(item: dict) -> str:
+    """Where a line's pagu came from, as /rkpd/{year}/sumber heads its columns."""
+    found = {"pokir" if o["source"] == "pokir" else "musrenbang" for o in item["origins"]} or {"renja"}
+    words = {"musrenbang": "Usulan warga (Musrenbang)", "pokir": "Pokok pikiran DPRD",
+             "renja": "Rencana kerja perangkat daerah"}  # fmt: skip
+    return "; ".join(words[s] for s in ("musrenbang", "pokir", "renja") if s in found)
 
 
 async def test_csv_and_xlsx_hold_the_json_rows_byte_for_byte_again_and_no_personal_data(
@@ -107,7 +118,8 @@ async def test_csv_and_xlsx_hold_the_json_rows_byte_for_byte_again_and_no_person
     assert first.headers["content-type"] == "text/csv; charset=utf-8"  # the charset once
     assert f'filename="rkpd-{YEAR}-revisi-1.csv"' in first.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(first.content.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["No", "Kode Sub Kegiatan", "Program"] and rows[0][-1] == "Usulan asal"
+    assert rows[0][:3] == ["No", "Kode Sub Kegiatan", "Program"] and rows[0][15] == "Usulan asal"
+    assert rows[0][16:] == ["Kecamatan", "Asal pagu", "Alasan Renja"]  # appended: SIPD's keep their places
     assert len(set(rows[0])) == len(rows[0]) and "Satuan Target" in rows[0] and "Satuan Volume" in rows[0]
     assert rows[1:] == expected
 
@@ -121,6 +133,8 @@ async def test_csv_and_xlsx_hold_the_json_rows_byte_for_byte_again_and_no_person
     assert list(cells[0]) == rows[0]
 
     def normal(v: object) -> str:
+        if v is None:  # an empty text (a line's "Alasan Renja" when it has origins) is an empty cell
+            return ""
         if isinstance(v, float | int):
             return format(Decimal(str(v)).normalize(), "f")
         return str(v)
@@ -251,7 +265,7 @@ async def test_lineage_of_a_line_shows_all_its_origins(web: httpx.AsyncClient, s
     for code in (road, duplicate):  # the origin and the proposal merged into it
         assert f"{code[:4]}-{code[4:]}" in road_line
     assert "berasal dari 1 usulan warga" in road_line
-    assert "RKPD 2022 ditetapkan : baris" in road_line  # the first adoption (an amendment says so)
+    assert "RKPD 2022 ditetapkan: baris" in road_line  # the first adoption (an amendment says so); no " :" (s29)
     # Each forum's ballots are summed up on a line's page; one by one they are a link away, on the
     # proposal's own page (listing them all made a city's line pages tens of KB).
     road_html = (await web.get(f"/telusur/rkpd/{YEAR}/{site.lines['road']}")).text
@@ -290,7 +304,7 @@ async def test_a_change_after_adoption_shows_until_adopted_again(
     assert await ProjectionRunner(db, all_projections()).wait_until_applied(["rkpd", "lineage"], result.last, 30)
     body = (await web.get(f"/rkpd/{YEAR}")).text
     banner = text(body.split('id="status"')[1].split("</div>")[0])
-    assert "Ada perubahan sejak penetapan" in banner
+    assert "Ada perubahan sejak disepakati" in banner
     assert re.search(r'id="table-total">Rp 31\.500\.000<', body)  # the adopted list, until adopted again
     lineage = text((await web.get(f"/telusur/rkpd/{YEAR}/{site.lines['park']}")).text)
     assert "ditetapkan (revisi 1) lalu diubah" in lineage and "alasan perubahan: harga satuan turun" in lineage
