@@ -251,7 +251,8 @@ def _opened_year(state: Rkpd, command: Command) -> int:
     if state.year is None:
         if isinstance(command, city_forums.ScheduleCityForum | city_forums.CloseCityForum):
             raise DomainError(N_("terima dulu hasil Musrenbang Kecamatan: itulah yang dibahas forum ini"))
-        raise NotFound(N_("Forum Perangkat Daerah belum menerima usulan tahun ini"))
+        # 409, not 404: the year's list exists to be asked for; it is the stage that is not there yet.
+        raise DomainError(N_("Forum Perangkat Daerah belum menerima usulan tahun ini"))
     return state.year
 
 
