@@ -8,6 +8,9 @@ recorded decision differs from the decision its own events give:
   adjustments) and the ballots and score sheets committed before the close (the latest per delegate or
   sheet: everything with a smaller global position, since no ballot can commit after the close — see
   services/forums.py) and compared with the result `forum.closed` published;
+- every `forum.delegate_withdrawn` took off a delegate with no ballot or score sheet, and none came after it
+  (a withdrawn delegate is not counted); `forum.delegate_corrected` changes who a delegate is on paper (name,
+  group, gender), never the count;
 - every `proposal.decided_at_forum`: the rank and selection it tells the proposal agree with the
   recomputed result;
 - every `rkpd.proposals_received` item was selected by its forum's recomputed result, or is a pokir the
@@ -40,8 +43,10 @@ from musrenbang.domain.events import (
     BallotCast,
     CityConfigured,
     CityItem,
+    DelegateCorrected,
     DelegateRegistered,
     DelegatesMandated,
+    DelegateWithdrawn,
     Event,
     ForumCancelled,
     ForumClosed,
@@ -74,7 +79,8 @@ RELEVANT_PREFIXES = ("forum.", "rkpd.")
 RELEVANT_TYPES = frozenset({"proposal.decided_at_forum", "proposal.submitted", "proposal.revised",
                             "proposal.returned", "proposal.pokir_forwarded", "city.configured"})  # fmt: skip
 _ForumStreamEvent = (
-    ForumScheduled | DelegateRegistered | ForumOpened | ItemAdjusted | DelegatesMandated | ForumCancelled
+    ForumScheduled | DelegateRegistered | DelegateCorrected | DelegateWithdrawn | ForumOpened | ItemAdjusted
+    | DelegatesMandated | ForumCancelled
 )
 """The events on a forum's own stream that only move its state (the close is handled apart; a ballot, score
 sheet or close after a cancellation finds it not open, and is reported)."""
@@ -113,6 +119,10 @@ class ClosedForum(NamedTuple):
     """item id -> proposal code, for the agenda items that are residents' proposals."""
     recomputed_by_code: dict[str, RankedItem]
     """proposal code -> its place in the recomputed result (what `proposal.decided_at_forum` must say)."""
+    delegates: int = 0
+    """Delegates at the close, as corrected and without those withdrawn (the attendance its Berita Acara prints)."""
+    women: int = 0
+    """Of them, women (gender P)."""
 
 
 class Adoption(NamedTuple):
@@ -176,8 +186,8 @@ class Recomputer:
                 self._ballot_or_sheet(where, event)
             case ForumClosed():
                 self._close(where, event)
-            case (ForumScheduled() | DelegateRegistered() | ForumOpened() | ItemAdjusted() | DelegatesMandated()
-                  | ForumCancelled()):
+            case (ForumScheduled() | DelegateRegistered() | DelegateCorrected() | DelegateWithdrawn() | ForumOpened()
+                  | ItemAdjusted() | DelegatesMandated() | ForumCancelled()):
                 self._forum_event(where, event)
             case ProposalDecidedAtForum():
                 self._decided(where, event)
@@ -223,6 +233,9 @@ class Recomputer:
             if forum_id not in self.closed:
                 self.differ(f"forum {forum_id}: event at global position {where.position} before it was scheduled")
             return
+        if isinstance(event, DelegateWithdrawn) and (event.delegate_id in f.ballots or event.delegate_id in f.sheets):
+            self.differ(f"forum {forum_id}: delegate {event.delegate_id} withdrawn (global position {where.position})"
+                        f" after their ballot or score sheet was cast")  # fmt: skip
         f.state = forums.evolve(f.state, event)
 
     def _ballot_or_sheet(self, where: Where, event: BallotCast | ScoresGiven) -> None:
@@ -239,6 +252,10 @@ class Recomputer:
         if f.state.status != forums.OPEN:
             self.differ(f"forum {event.forum_id}: ballot or score sheet on stream {where.stream_id} (global position"
                         f" {where.position}) while the forum was not open")  # fmt: skip
+        who = event.delegate_id if isinstance(event, BallotCast) else event.sheet
+        if who in f.state.withdrawn:
+            self.differ(f"forum {event.forum_id}: ballot or score sheet on stream {where.stream_id} (global position"
+                        f" {where.position}) of a delegate who was withdrawn")  # fmt: skip
         # Only the latest ballot of a delegate (sheet) counts: a later one replaces the earlier.
         if isinstance(event, BallotCast):
             f.ballots[event.delegate_id] = event
@@ -275,6 +292,8 @@ class Recomputer:
             recomputed_by_code={proposals[r.item_id]: r for r in recomputed.ranking if r.item_id in proposals}
             if recomputed is not None
             else {},
+            delegates=len(before.delegates),
+            women=sum(1 for d in before.delegates.values() if d.gender == "P"),
         )
         self.closed[forum_id] = closed
         if recomputed is not None:

@@ -2,8 +2,9 @@
 event (the cycle moves to its kelurahan stage once):
 
 - kelurahan A (`KELURAHAN_A`): proposals a0..a4 (a0 with a photo, returned and revised, a4 merged into
-  a0, a2 rejected, a1 accepted with a lower cost); its forum votes by approval ballots (one replaced),
-  adjusts a0's cost and mandates a delegate;
+  a0, a2 rejected, a1 accepted with a lower cost); its forum corrects a delegate (d2) and withdraws one
+  registered by mistake (d3), votes by approval ballots (one replaced), adjusts a0's cost and mandates a
+  delegate;
 - kelurahan B (`KELURAHAN_B`): b0 and b1 (the expensive one), scored by consensus;
 - the kecamatan forum scores all five it received; b1 does not fit its ceiling (`over_ceiling`);
 - the city: a line for a0 is set and withdrawn, line DBMSDA-002 takes a0, a1 and b0; a3 is passed to
@@ -131,8 +132,13 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
                                           place="Aula", chair="Lurah", ceiling=30_000_000, rule="greedy",
                                           ballot_kind="approval"), META)  # fmt: skip
     delegates = [f.RegisterDelegate(delegate_id="d1", name="Ketua RW 01", gender="P"),
-                 f.RegisterDelegate(delegate_id="d2", name="Ketua RW 02", gender="L")]  # fmt: skip
+                 f.RegisterDelegate(delegate_id="d2", name="Ketua RW 2", gender="L"),
+                 f.RegisterDelegate(delegate_id="d3", name="Ketua RW 03", gender="L")]  # fmt: skip
     await forums.register_delegates(forum_a, delegates, META)
+    # The desk corrects d2 (a misspelt name, the group left out) and withdraws d3, registered by mistake.
+    await forums.correct_delegate(forum_a, f.CorrectDelegate(delegate_id="d2", name="Ketua RW 02", represents="RW 02",
+                                                             gender="L", reason="salah ketik"), META)  # fmt: skip
+    await forums.withdraw_delegate(forum_a, f.WithdrawDelegate(delegate_id="d3", reason="bukan peserta"), META)
     await forums.open(forum_a, META)
     forum, _ = await forums.load(forum_a)
     items = [x.item_id for x in forum.agenda]
@@ -141,7 +147,7 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     await forums.cast_ballot(forum_a, f.CastBallot(delegate_id="d2", approvals=(items[-1],)), META)
     await forums.cast_ballot(forum_a, f.CastBallot(delegate_id="d2", approvals=(a[0],)), META)  # replaces
     await forums.mandate(forum_a, f.MandateDelegates(delegate_ids=("d1",)), META)
-    await forums.close(forum_a, META)
+    await forums.close(forum_a, META, no_mandate_confirmed=True)
     # Kelurahan B: consensus scores.
     forum_b = new_forum_id()
     await forums.schedule(f.ScheduleForum(forum_id=forum_b, level="kelurahan", region=KELURAHAN_B, year=YEAR,
@@ -150,7 +156,7 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     await forums.open(forum_b, META)
     marks = {code: {c.key: 4 for c in f.DEFAULT_CRITERIA} for code in b}
     await forums.give_scores(forum_b, f.GiveScores(sheet="konsensus", marks=marks), META)
-    await forums.close(forum_b, META)
+    await forums.close(forum_b, META, no_mandate_confirmed=True)
     # Kecamatan: what both kelurahan forwarded; b1 (Rp 90 juta, scored lowest) does not fit.
     kecamatan = new_forum_id()
     await forums.schedule(f.ScheduleForum(forum_id=kecamatan, level="kecamatan", region=KECAMATAN, year=YEAR,
@@ -162,7 +168,7 @@ async def build(pool: asyncpg.Pool, store: EventStore) -> History:
     assert {x.item_id for x in criteria.agenda} == {a[0], a[1], a[3], *b}
     marks = {x.item_id: {c.key: 3 if x.item_id == b[1] else 4 for c in f.DEFAULT_CRITERIA} for x in criteria.agenda}
     await forums.give_scores(kecamatan, f.GiveScores(sheet="konsensus", marks=marks), META)
-    await forums.close(kecamatan, META)
+    await forums.close(kecamatan, META, no_mandate_confirmed=True)
     called_off = new_forum_id()
     await forums.schedule(f.ScheduleForum(forum_id=called_off, level="kelurahan", region=KELURAHAN_CALLED_OFF,
                                           year=YEAR, title="Musrenbang Kelurahan Bintara", held_on=FORUM_DAY,

@@ -112,7 +112,7 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
         await forums.cast_ballot(kelurahan_forum, f.CastBallot(delegate_id="d1", approvals=main), META)
         await forums.cast_ballot(kelurahan_forum, f.CastBallot(delegate_id="d2", approvals=(*main, codes["left_out"])),
                                  META)  # fmt: skip
-        await forums.close(kelurahan_forum, META)
+        await forums.close(kelurahan_forum, META, no_mandate_confirmed=True)
         await runner.catch_up_all()
         kecamatan_forum = new_forum_id()
         await forums.schedule(f.ScheduleForum(
@@ -129,7 +129,7 @@ async def build_history(database_url: str) -> tuple[dict[str, str], dict[str, st
         marks = {a.item_id: {c.key: 4 for c in f.DEFAULT_CRITERIA} for a in forum.agenda}
         marks[codes["road"]] = {c.key: 5 for c in f.DEFAULT_CRITERIA}
         await forums.give_scores(kecamatan_forum, f.GiveScores(sheet="konsensus", marks=marks), META)
-        await forums.close(kecamatan_forum, META)
+        await forums.close(kecamatan_forum, META, no_mandate_confirmed=True)
         await runner.catch_up_all()
 
         rkpd = RkpdService(pool, store, runner)

@@ -1,11 +1,12 @@
 """`musrenbang verify --file F --against URL`: compare what a running server publishes with what the
 exported log recomputes to.
 
-For each closed forum: `GET /api/v1/forums/{id}` (status and the ranked result with selection and
-reasons); for each RKPD year with an adoption: `GET /api/v1/rkpd/{year}` (the published list is the
-latest adopted revision: revision, head hash, every line and its origins, the total). Uses httpx when it
-is installed, the standard library otherwise. The server's read models follow the log within moments; a
-server that has moved on since the export (a newer adoption) shows as a difference.
+For each closed forum: `GET /api/v1/forums/{id}` (status, the ranked result with selection and
+reasons, and the delegates and women delegates as corrected, those withdrawn left out); for each RKPD year
+with an adoption: `GET /api/v1/rkpd/{year}` (the published list is the latest adopted revision: revision,
+head hash, every line and its origins, the total). Uses httpx when it is installed, the standard library
+otherwise. The server's read models follow the log within moments; a server that has moved on since the
+export (a newer adoption) shows as a difference.
 """
 
 from __future__ import annotations
@@ -106,6 +107,11 @@ def _differences(fetch: Fetch, rec: Recomputer) -> Iterator[str]:
             yield f"{where}: {line}"
         if body.get("spent") != closed.recomputed.spent:
             yield f"{where}: spent {body.get('spent')} {PUBLISHED}, {closed.recomputed.spent} {RECOMPUTED}"
+        # The attendance: delegates as corrected, without those withdrawn (forum.delegate_corrected, _withdrawn).
+        if body.get("delegates") != closed.delegates:
+            yield f"{where}: delegates {body.get('delegates')} {PUBLISHED}, {closed.delegates} {RECOMPUTED}"
+        if body.get("women_delegates") != closed.women:
+            yield f"{where}: women delegates {body.get('women_delegates')} {PUBLISHED}, {closed.women} {RECOMPUTED}"
     for year, adoption in sorted(rec.adoptions.items()):
         where = f"rkpd {year} (/api/v1/rkpd/{year})"
         status, body = fetch(f"/api/v1/rkpd/{year}")

@@ -322,6 +322,30 @@ class DelegateRegistered(Event, frozen=True, tag="forum.delegate_registered"):
     gender: str = ""
 
 
+class DelegateCorrected(Event, frozen=True, tag="forum.delegate_corrected"):
+    """A registered delegate's name, role, whom they represent or gender corrected by the registration desk
+    (a misspelt name, a wrong gender), with the reason, while the forum is not closed: from here on every
+    page, count and Berita Acara reads these values. The registration stays in the log as typed."""
+
+    forum_id: str
+    delegate_id: str
+    name: str
+    role: str
+    represents: str
+    gender: str
+    reason: str
+
+
+class DelegateWithdrawn(Event, frozen=True, tag="forum.delegate_withdrawn"):
+    """A delegate registered by mistake taken off the forum, with the reason, while it is not closed and
+    before they cast a ballot or gave a score sheet: from here on they are not counted, not on the ballot
+    form and not in the attendance. Their id stays taken."""
+
+    forum_id: str
+    delegate_id: str
+    reason: str
+
+
 class ForumOpened(Event, frozen=True, tag="forum.opened"):
     """From here on rule, ceiling, criteria and agenda are frozen."""
 
@@ -653,6 +677,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ProposalsMergedIn,
     ForumScheduled,
     DelegateRegistered,
+    DelegateCorrected,
+    DelegateWithdrawn,
     ForumOpened,
     ItemAdjusted,
     DelegatesMandated,

@@ -26,8 +26,10 @@ from musrenbang.domain.events import (
     AgendaItem,
     BallotCast,
     Criterion,
+    DelegateCorrected,
     DelegateRegistered,
     DelegatesMandated,
+    DelegateWithdrawn,
     Event,
     ForumCancelled,
     ForumClosed,
@@ -109,6 +111,9 @@ class Forum(msgspec.Struct, frozen=True, kw_only=True):
     people: dict[tuple[str, str], str] = {}
     """The first delegate id by (name, represents) as `person_key` compares them, in a forum whose delegates
     people type (origin musrenbang): the same person under a second id is refused unless confirmed."""
+    withdrawn: dict[str, DelegateWithdrawn] = {}
+    """Delegates registered by mistake and withdrawn (`forum.delegate_withdrawn`), by id: no longer in
+    `delegates` (not counted, not on the ballot form nor in the attendance); their ids stay taken."""
     agenda: tuple[AgendaItem, ...] = ()
     adjustments: dict[str, ItemAdjusted] = {}
     mandated: tuple[str, ...] = ()
@@ -170,6 +175,32 @@ class RegisterDelegate(msgspec.Struct, frozen=True, kw_only=True):
     twice (`decide` refuses that unless this says it is meant). Not recorded in the event."""
 
 
+class CorrectDelegate(msgspec.Struct, frozen=True, kw_only=True):
+    """Correct a registered delegate's name, whom they represent and gender (and role, when given), with the
+    reason, while the forum is not closed: a misspelt name or a wrong gender would otherwise stand in the
+    Berita Acara's attendance and gender counts for good."""
+
+    delegate_id: str
+    name: str
+    represents: str = ""
+    gender: str = ""
+    role: str | None = None
+    """None: unchanged."""
+    reason: str
+    same_name_confirmed: bool = False
+    """As RegisterDelegate's: corrected into the name of another delegate representing the same."""
+
+
+class WithdrawDelegate(msgspec.Struct, frozen=True, kw_only=True):
+    """Take off the forum a delegate registered by mistake, with the reason, while the forum is not closed."""
+
+    delegate_id: str
+    reason: str
+    cast: bool = False
+    """Whether the delegate has a ballot or a score sheet in the log (the service reads it under the forum's
+    lock): then they are part of the count and are not withdrawn (correct them instead)."""
+
+
 class OpenForum(msgspec.Struct, frozen=True, kw_only=True):
     agenda: tuple[AgendaItem, ...]
     on: dt.date | None = None
@@ -198,6 +229,9 @@ class CloseForum(msgspec.Struct, frozen=True, kw_only=True):
     sheets: tuple[ScoresGiven, ...] = ()
     on: dt.date | None = None
     """The day it is closed, as `OpenForum.on`: not before the forum's `held_on`."""
+    no_mandate_confirmed: bool = False
+    """Close a Musrenbang that forwards (kelurahan, kecamatan) although it mandated no delegate to the next
+    level (`check_mandated`): the close says it is meant."""
 
 
 class CancelForum(msgspec.Struct, frozen=True, kw_only=True):
@@ -218,7 +252,10 @@ class GiveScores(msgspec.Struct, frozen=True, kw_only=True):
     marks: dict[str, dict[str, int]]
 
 
-Command = ScheduleForum | RegisterDelegate | OpenForum | AdjustItem | MandateDelegates | CloseForum | CancelForum
+Command = (
+    ScheduleForum | RegisterDelegate | CorrectDelegate | WithdrawDelegate | OpenForum | AdjustItem | MandateDelegates
+    | CloseForum | CancelForum
+)
 
 
 def decide(state: Forum, command: Command) -> list[Event]:
@@ -233,11 +270,19 @@ def decide(state: Forum, command: Command) -> list[Event]:
         case RegisterDelegate():
             if command.delegate_id in state.delegates:
                 raise DomainError(N_("peserta ini sudah terdaftar"))
-            if (other := state.folded.get(command.delegate_id.casefold())) is not None:
+            if (other := state.folded.get(command.delegate_id.casefold())) in state.withdrawn:
+                raise ValidationFailed({"delegate_id": Message(
+                    N_("kode peserta %(id)s sudah dipakai peserta yang ditarik: pakai kode lain"),
+                    id=command.delegate_id)})  # fmt: skip
+            if other is not None:
                 raise ValidationFailed({"delegate_id": Message(
                     N_("kode peserta %(id)s sama dengan %(other)s: huruf besar dan kecil tidak dibedakan"),
                     id=command.delegate_id, other=other)})  # fmt: skip
             return [_register(state, forum_id, _delegate(command))]
+        case CorrectDelegate():
+            return [_correct(state, forum_id, command)]
+        case WithdrawDelegate():
+            return [_withdraw(state, forum_id, command)]
         case OpenForum():
             if state.status == OPEN:
                 raise DomainError(N_("musyawarah sudah dibuka"))
@@ -291,6 +336,7 @@ def decide_close(state: Forum, command: CloseForum) -> ForumClosed:
     if command.on is not None:
         check_held_day(s, command.on, closing=True)
     check_someone_voted(state, command.ballots, command.sheets)
+    check_mandated(state, command.no_mandate_confirmed)
     result = compute_result(state, command.ballots, command.sheets)
     return ForumClosed(forum_id=s.forum_id, result=result, forward_to=NEXT_LEVEL[s.level])
 
@@ -357,6 +403,37 @@ def check_someone_voted(forum: Forum, ballots: Sequence[BallotCast], sheets: Seq
            " suara. Catat dan simpan surat suara peserta dulu, lalu tutup musyawarah; ditutup sekarang, semua"
            " usulan akan tercatat tidak terpilih."),
         registered=counted.registered))  # fmt: skip
+
+
+MANDATING_LEVELS = ("kelurahan", "kecamatan")
+"""The Musrenbang levels that send delegates on to the next level (Permendagri 86/2017: the Berita Acara names
+them); an imported election (Pabulib) mandates nobody."""
+
+
+def must_mandate(forum: Forum) -> bool:
+    """Whether closing `forum` now would leave it without the delegates its level mandates."""
+    s = forum.scheduled
+    return s.origin == "musrenbang" and s.level in MANDATING_LEVELS and not forum.mandated
+
+
+def check_mandated(forum: Forum, confirmed: bool) -> None:
+    """A kelurahan or kecamatan Musrenbang mandates delegates to the next level, and its Berita Acara names
+    them (section IV). Closed without any, it printed blank lines there, silently; a closed forum is never
+    reopened. So such a close is refused unless it says it is meant (`CloseForum.no_mandate_confirmed`)."""
+    if confirmed or not must_mandate(forum):
+        return
+    raise DomainError(NO_MANDATE[forum.scheduled.level])
+
+
+NO_MANDATE = {
+    "kelurahan": N_("Musyawarah belum dapat ditutup: belum ada delegasi yang diutus ke Musrenbang Kecamatan. Berita"
+                    " Acara mencantumkan delegasi yang diutus: tetapkan dulu di bagian «Delegasi ke tingkat"
+                    " berikutnya», atau nyatakan bahwa musyawarah ini memang ditutup tanpa delegasi."),
+    "kecamatan": N_("Musyawarah belum dapat ditutup: belum ada delegasi yang diutus ke Forum Perangkat Daerah dan"
+                    " Musrenbang Kota. Berita Acara mencantumkan delegasi yang diutus: tetapkan dulu di bagian"
+                    " «Delegasi ke tingkat berikutnya», atau nyatakan bahwa musyawarah ini memang ditutup tanpa"
+                    " delegasi."),
+}  # fmt: skip
 
 
 def check_held_day(s: ForumScheduled, day: dt.date, *, closing: bool = False) -> None:
@@ -511,21 +588,97 @@ def person_key(name: str, represents: str) -> tuple[str, str]:
     return " ".join(name.casefold().split()), " ".join(represents.casefold().split())
 
 
+def row_number(state: Forum, delegate_id: str) -> int:
+    """The delegate's number in the list of delegates as the forum's page shows it (1, 2, ...)."""
+    return next((n for n, d in enumerate(state.delegates, start=1) if d == delegate_id), 0)
+
+
+def _same_name_refused(state: Forum, other: str) -> ValidationFailed:
+    """The refusal of a registration (or correction) that looks like the delegate `other`, registered already:
+    named as the desk knows them (name, whom they represent, their number on the list), not by an id."""
+    known = state.delegates[other]
+    row = row_number(state, other)
+    message = (Message(N_("%(name)s yang mewakili %(represents)s sudah terdaftar sebagai peserta nomor %(row)d: bila"
+                          " ini orang lain dengan nama yang sama, nyatakan demikian"),
+                       name=known.name, represents=known.represents, row=row)
+               if known.represents else
+               Message(N_("%(name)s sudah terdaftar sebagai peserta nomor %(row)d: bila ini orang lain dengan nama"
+                          " yang sama, nyatakan demikian"), name=known.name, row=row))  # fmt: skip
+    return ValidationFailed({"same_name_confirmed": message})
+
+
 def _register(state: Forum, forum_id: str, c: RegisterDelegate) -> DelegateRegistered:
     """The event of a cleaned registration, refused when it looks like a delegate registered already (the
     same name for the same group under another id) and that is not confirmed."""
     other = state.people.get(person_key(c.name, c.represents))
     if other is not None and not c.same_name_confirmed:
-        known = state.delegates[other]
-        message = (Message(N_("%(name)s yang mewakili %(represents)s sudah terdaftar dengan kode %(other)s: bila ini"
-                              " orang lain dengan nama yang sama, nyatakan demikian"),
-                           name=known.name, represents=known.represents, other=other)
-                   if known.represents else
-                   Message(N_("%(name)s sudah terdaftar dengan kode %(other)s: bila ini orang lain dengan nama yang"
-                              " sama, nyatakan demikian"), name=known.name, other=other))  # fmt: skip
-        raise ValidationFailed({"same_name_confirmed": message})
+        raise _same_name_refused(state, other)
     return DelegateRegistered(forum_id=forum_id, delegate_id=c.delegate_id, name=c.name, role=c.role,
                               represents=c.represents, gender=c.gender)  # fmt: skip
+
+
+def _registered(state: Forum, delegate_id: str) -> DelegateRegistered:
+    known = state.delegates.get(delegate_id)
+    if known is None:
+        if delegate_id in state.withdrawn:
+            raise DomainError(N_("peserta ini sudah ditarik dari musyawarah"))
+        raise NotFound(N_("peserta tidak terdaftar di musyawarah ini"))
+    return known
+
+
+def _correct(state: Forum, forum_id: str, c: CorrectDelegate) -> DelegateCorrected:
+    """A correction of a delegate registered: cleaned and bounded as a registration, with a reason, changing
+    something, and refused (unless confirmed) when it makes them look like another delegate registered."""
+    known = _registered(state, c.delegate_id)
+    checks = bounds.Checks()
+    reason = checks.text("reason", c.reason, bounds.REASON, multiline=True)
+    if not reason and "reason" not in checks.errors:
+        checks.fail("reason", N_("tulis alasan perbaikan"))
+    try:  # every mistake at once: the delegate's fields as a registration's, and the reason
+        cleaned = _delegate(RegisterDelegate(delegate_id=c.delegate_id, name=c.name, represents=c.represents,
+                                             role=known.role if c.role is None else c.role, gender=c.gender))
+    except ValidationFailed as exc:
+        raise ValidationFailed({**exc.errors, **checks.errors}) from None
+    checks.done()
+    if (cleaned.name, cleaned.role, cleaned.represents, cleaned.gender) == (
+            known.name, known.role, known.represents, known.gender):  # fmt: skip
+        raise ValidationFailed({"name": N_("tidak ada yang diubah: ubah nama, yang diwakili atau jenis kelamin")})
+    key = person_key(cleaned.name, cleaned.represents)
+    if not c.same_name_confirmed and key != person_key(known.name, known.represents):
+        other = next((d for d, x in state.delegates.items() if d != c.delegate_id
+                      and person_key(x.name, x.represents) == key), None)  # fmt: skip
+        if other is not None:
+            raise _same_name_refused(state, other)
+    return DelegateCorrected(forum_id=forum_id, delegate_id=c.delegate_id, name=cleaned.name, role=cleaned.role,
+                             represents=cleaned.represents, gender=cleaned.gender, reason=reason)  # fmt: skip
+
+
+def _withdraw(state: Forum, forum_id: str, c: WithdrawDelegate) -> DelegateWithdrawn:
+    """A delegate registered by mistake, taken off with a reason: not one whose ballot or score sheet is in
+    the log (part of the count: correct them instead), nor one mandated to the next level."""
+    known = _registered(state, c.delegate_id)
+    checks = bounds.Checks()
+    reason = checks.text("reason", c.reason, bounds.REASON, multiline=True)
+    if not reason and "reason" not in checks.errors:
+        checks.fail("reason", N_("tulis alasan penarikan"))
+    checks.done()
+    if c.cast:
+        raise DomainError(Message(
+            N_("%(name)s sudah memberikan suara atau nilai, dan suaranya ikut dihitung: peserta ini tidak dapat"
+               " ditarik. Bila nama, yang diwakili atau jenis kelaminnya keliru, perbaiki datanya."),
+            name=known.name))  # fmt: skip
+    if c.delegate_id in state.mandated:
+        raise DomainError(Message(N_("%(name)s diutus ke tingkat berikutnya: ubah dulu delegasi yang diutus, lalu"
+                                     " tarik peserta ini"), name=known.name))  # fmt: skip
+    return DelegateWithdrawn(forum_id=forum_id, delegate_id=c.delegate_id, reason=reason)
+
+
+def _people(delegates: Mapping[str, DelegateRegistered]) -> dict[tuple[str, str], str]:
+    """`Forum.people` of these delegates (the first id of each person, in registration order)."""
+    people: dict[tuple[str, str], str] = {}
+    for d in delegates.values():
+        people.setdefault(person_key(d.name, d.represents), d.delegate_id)
+    return people
 
 
 def _delegate(c: RegisterDelegate) -> RegisterDelegate:
@@ -653,13 +806,29 @@ def evolve(state: Forum, event: Event) -> Forum:
     election registers tens of thousands and copying would make loading quadratic."""
     match event:
         case ForumScheduled():
-            return Forum(schedule=event, status=SCHEDULED, delegates={}, folded={}, people={})
+            return Forum(schedule=event, status=SCHEDULED, delegates={}, folded={}, people={}, withdrawn={})
         case DelegateRegistered():
             state.delegates[event.delegate_id] = event
             if state.scheduled.origin == "musrenbang":
                 state.folded.setdefault(event.delegate_id.casefold(), event.delegate_id)
                 state.people.setdefault(person_key(event.name, event.represents), event.delegate_id)
             return state
+        case DelegateCorrected():
+            known = state.delegates.get(event.delegate_id)
+            if known is None:  # not registered (a log no desk wrote): nothing to correct
+                return state
+            corrected = msgspec.structs.replace(known, name=event.name, role=event.role, represents=event.represents,
+                                                gender=event.gender)  # fmt: skip
+            delegates = {**state.delegates, event.delegate_id: corrected}  # its place in the list kept
+            people = _people(delegates) if state.scheduled.origin == "musrenbang" else state.people
+            return msgspec.structs.replace(state, delegates=delegates, people=people)
+        case DelegateWithdrawn():
+            if event.delegate_id not in state.delegates:
+                return state
+            delegates = {d: x for d, x in state.delegates.items() if d != event.delegate_id}
+            people = _people(delegates) if state.scheduled.origin == "musrenbang" else state.people
+            return msgspec.structs.replace(state, delegates=delegates, people=people,
+                                           withdrawn={**state.withdrawn, event.delegate_id: event})  # fmt: skip
         case ForumOpened():
             return msgspec.structs.replace(state, status=OPEN, agenda=event.agenda)
         case ItemAdjusted():

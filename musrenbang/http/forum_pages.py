@@ -25,6 +25,7 @@ from musrenbang.http import forum_forms
 from musrenbang.http.city_context import city_of
 from musrenbang.http.deps import ActorDep, ForumsDep, PoolDep, RunnerDep, StoreDep
 from musrenbang.http.errors import NOT_OUR_FORM, BadForm
+from musrenbang.http.forum_screen import score_heading
 from musrenbang.http.guards import FACILITATORS
 from musrenbang.http.i18n import translate
 from musrenbang.http.labels import LEVEL_LABELS, RULE_LABELS
@@ -64,8 +65,12 @@ async def _new_forum_page(request: Request, actor: Actor, pool: asyncpg.Pool, va
                           errors: dict[str, str], status: int = 200) -> Template:  # fmt: skip
     async with pool.acquire() as conn:
         choices = await regions_within(conn, actor.region or city_of(request).region)
+    # Only the levels the account can schedule: one of a single kelurahan holds no Musrenbang Kecamatan.
+    kinds = {r["tingkat"] for g in choices for r in g["regions"]}
+    levels = [level for level in ("kelurahan", "kecamatan") if kinds & set(rules.LEVEL_REGIONS[level])]
     return page(request, "forum_new.html", status=status, actor=actor, errors=errors, values=values,
-                choices=choices, RULES=RULE_LABELS, forum_id=values.get("forum_id") or new_forum_id())  # fmt: skip
+                choices=choices, RULES=RULE_LABELS, forum_id=values.get("forum_id") or new_forum_id(),
+                levels=levels)  # fmt: skip
 
 
 def _forum_id_of(form: Any) -> str:
@@ -155,7 +160,8 @@ async def _session_page(request: Request, forums: ForumService, pool: asyncpg.Po
         typed={d: ",".join(str(numbers[i]) for i in (*b.approvals, *b.ranking, *b.points)) for d, b in typed.items()},
         consensus=consensus.marks if consensus else {}, standing=await forums.standing(forum), actor=actor,
         next_delegate=_next_delegate_id(forum), shown_row=forum_forms.shown_row, turnout=turnout,
-        closing_refused=closing_refused, opens_on=opens_on,
+        closing_refused=closing_refused, opens_on=opens_on, must_mandate=rules.must_mandate(forum),
+        score_heading=score_heading(s), voted={*typed, *(x.sheet for x in sheets)},
         titles={a.item_id: a.title for a in forum.agenda}, entered=entered or {},
         errors=_translated(request, errors or {}), failed_form=form, STATUS=rules.STATUS_LABELS, RULES=RULE_LABELS,
         LEVEL_NAMES=LEVEL_LABELS,
@@ -183,8 +189,8 @@ DELEGATE_FIELDS = ("name", "role", "represents", "gender")
 def _next_delegate_id(forum: rules.Forum) -> str:
     """The id the form gives the next delegate: `p<n>` after those registered, skipping any taken (the API
     may have registered a `p3` or a `P3` of its own)."""
-    taken = {d.casefold() for d in forum.delegates}
-    n = len(forum.delegates) + 1
+    taken = {d.casefold() for d in (*forum.delegates, *forum.withdrawn)}  # a withdrawn one's id stays taken
+    n = len(forum.delegates) + len(forum.withdrawn) + 1
     while f"p{n}" in taken:
         n += 1
     return f"p{n}"
@@ -214,6 +220,17 @@ def _taking_entries(forum: rules.Forum, closed: str) -> None:
 
 ADJUST_FIELDS = {"item_id": "item_id", "reason": "adjust_reason", "agreed_cost": "agreed_cost",
                  "agreed_volume": "agreed_volume"}  # fmt: skip
+
+
+FIX_FIELDS = ("name", "represents", "gender", "reason")
+"""The correction form's fields, named `fix_<field>` (not `name`, ...: the registration form's fields keep their
+names alone on the page); their ids are `fix_<delegate>_<field>`, one form per delegate's row. The withdrawal
+form's reason is `out_reason`."""
+
+
+def _fix_fields(delegate_id: str, errors: dict[str, str]) -> dict[str, str]:
+    """A correction's or withdrawal's errors keyed by the ids of its row's fields."""
+    return {f"fix_{delegate_id}_{field}": message for field, message in errors.items()}
 
 
 CLOSING_UNDERSTOOD = "ya"
@@ -346,6 +363,67 @@ class ForumSessionPages(Controller):
             await runner.wait_until_applied(["forums"], result.last)
             return _back_to(forum, "peserta")
         raise ConcurrencyError([rules.stream_id(forum.scheduled.forum_id)])
+
+    @post("/peserta/{delegate_id:str}/perbaiki")
+    async def correct_delegate(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                               runner: RunnerDep, forum_id: FromPath[str], delegate_id: FromPath[str]
+                               ) -> Response:  # fmt: skip
+        """Correct a delegate's name, whom they represent and gender, with the reason (the "Perbaiki" form of
+        their row). Mistakes come back beside the row's fields, nothing written; the same correction sent
+        again (a double tap) finds nothing to change and goes back to the list."""
+        forum = await _load_in_scope(forums, forum_id, actor)
+        form = await request.form()
+        entered = {f"fix_{delegate_id}_{k}": str(form.get(f"fix_{k}", "")).strip() for k in FIX_FIELDS}
+        command = rules.CorrectDelegate(
+            delegate_id=delegate_id, name=entered[f"fix_{delegate_id}_name"],
+            represents=entered[f"fix_{delegate_id}_represents"], gender=entered[f"fix_{delegate_id}_gender"],
+            reason=entered[f"fix_{delegate_id}_reason"], same_name_confirmed=form.get("fix_same_name_confirmed") == "1",
+        )  # fmt: skip
+        known = forum.delegates.get(delegate_id)
+        if known is not None and _same_delegate(known, rules.RegisterDelegate(
+                delegate_id=delegate_id, name=command.name, role=known.role, represents=command.represents,
+                gender=command.gender)):  # fmt: skip
+            return _back_to(forum, f"peserta-{delegate_id}")  # nothing to change: sent before, or left as it was
+        try:
+            result = await forums.correct_delegate(forum.scheduled.forum_id, command, _meta(actor))
+        except ValidationFailed as exc:
+            return await _session_page(request, forums, pool, forum, actor, entered=entered,
+                                       errors=_fix_fields(delegate_id, exc.errors), form=f"perbaiki-{delegate_id}")
+        except (ConcurrencyError, DomainError) as exc:  # closed, or the delegate withdrawn, meanwhile
+            if isinstance(exc, ConcurrencyError):
+                exc = DomainError(N_("daftar peserta berubah sementara itu: periksa lalu kirim lagi"))
+            return await _refused(request, forums, pool, forum_id, actor, exc, f"perbaiki-{delegate_id}")
+        await runner.wait_until_applied(["forums"], result.last)
+        notice = Message(N_("Data peserta %(name)s diperbaiki"), name=command.name[:100])
+        return notify(request, _back_to(forum, f"peserta-{delegate_id}"), translate(request, notice))
+
+    @post("/peserta/{delegate_id:str}/tarik")
+    async def withdraw_delegate(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep,
+                                runner: RunnerDep, forum_id: FromPath[str], delegate_id: FromPath[str]
+                                ) -> Response:  # fmt: skip
+        """Withdraw a delegate registered by mistake, with the reason (the "Tarik" form of their row): refused
+        for one who voted or scored (their ballot counts: correct them instead), saying so at the top, nothing
+        written. One this very form withdrew already (a double tap) goes back to the list."""
+        forum = await _load_in_scope(forums, forum_id, actor)
+        if delegate_id in forum.withdrawn:
+            return _back_to(forum, "peserta")
+        form = await request.form()
+        entered = {f"out_{delegate_id}_reason": str(form.get("out_reason", "")).strip()}
+        command = rules.WithdrawDelegate(delegate_id=delegate_id, reason=entered[f"out_{delegate_id}_reason"])
+        try:
+            result = await forums.withdraw_delegate(forum.scheduled.forum_id, command, _meta(actor))
+        except ValidationFailed as exc:
+            errors = {f"out_{delegate_id}_{field}": message for field, message in exc.errors.items()}
+            return await _session_page(request, forums, pool, forum, actor, entered=entered, errors=errors,
+                                       form=f"tarik-{delegate_id}")  # fmt: skip
+        except (ConcurrencyError, DomainError) as exc:
+            if isinstance(exc, ConcurrencyError):
+                exc = DomainError(N_("daftar peserta berubah sementara itu: periksa lalu kirim lagi"))
+            return await _refused(request, forums, pool, forum_id, actor, exc, f"tarik-{delegate_id}")
+        await runner.wait_until_applied(["forums"], result.last)
+        known = forum.delegates.get(delegate_id)
+        notice = Message(N_("%(name)s ditarik dari daftar peserta"), name=(known.name if known else delegate_id)[:100])
+        return notify(request, _back_to(forum, "peserta"), translate(request, notice))
 
     @post("/buka")
     async def open_forum(self, request: Request, actor: ActorDep, forums: ForumsDep, pool: PoolDep, runner: RunnerDep,
@@ -501,11 +579,16 @@ class ForumSessionPages(Controller):
             errors = {"understood": N_("centang dulu bahwa Anda paham: musyawarah yang ditutup tidak dapat dibuka"
                                        " lagi")}  # fmt: skip
             return await _session_page(request, forums, pool, forum, actor, errors=errors, form="tutup")
+        no_mandate = form.get("no_mandate") == CLOSING_UNDERSTOOD
         try:
-            result = await forums.close(forum.scheduled.forum_id, _meta(actor))
+            result = await forums.close(forum.scheduled.forum_id, _meta(actor), no_mandate_confirmed=no_mandate)
         # The twin tap closed it meanwhile: the rules say "sudah ditutup".
         except (ConcurrencyError, DomainError) as exc:
             if not await forums.has_recorded(forum.scheduled.forum_id, ForumClosed):
+                if isinstance(exc, DomainError) and exc.message == rules.NO_MANDATE.get(forum.scheduled.level):
+                    # Said beside the box that confirms it (nothing written): tick it, or mandate first.
+                    return await _session_page(request, forums, pool, forum, actor, form="tutup", status=409,
+                                               errors={"no_mandate": exc.message})  # fmt: skip
                 if isinstance(exc, DomainError):
                     return await _refused(request, forums, pool, forum_id, actor, exc, "tutup")
                 raise

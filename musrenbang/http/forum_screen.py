@@ -34,6 +34,16 @@ ASKED_EVERY = 1.0
 KEPT_SNAPSHOTS = 64
 
 
+def score_heading(s: rules.ForumScheduled) -> str:
+    """What a ranking's score column counts, by what the forum's rule reads: votes under approval or
+    choose-1 ballots (Equal Shares too), points under cumulative or ordinal ones, marks under criteria scoring."""
+    if s.rule == "weighted-criteria":
+        return N_("Nilai")
+    if s.ballot_kind in ("cumulative", "ordinal"):
+        return N_("Poin")
+    return N_("Suara")
+
+
 class ScreenFeed:
     """Per process: the newest position of each forum shown, and its snapshots by (forum, position,
     language). A failed read is not kept: the next screen to ask reads again."""
@@ -90,7 +100,8 @@ class ScreenPages(Controller):
     @get("/")
     async def projector(self, request: Request, forums: ForumsDep, forum_id: FromPath[str]) -> Template:
         forum, _ = await forums.load(forum_id.upper())
-        return page(request, "forum_screen.html", s=forum.scheduled, snapshot=await _snapshot(request, forums, forum))
+        return page(request, "forum_screen.html", s=forum.scheduled, snapshot=await _snapshot(request, forums, forum),
+                    score_heading=score_heading(forum.scheduled))  # fmt: skip
 
     @get("/aliran")
     async def projector_stream(self, request: Request, forums: ForumsDep, stopping: StoppingDep,

@@ -150,6 +150,28 @@ class DelegateIn(msgspec.Struct, forbid_unknown_fields=True):
                     " (another person of that name); otherwise that is refused with 422")] = False  # fmt: skip
 
 
+class DelegateCorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    reason: Annotated[str, msgspec.Meta(max_length=bounds.REASON, description="Why it is corrected")]
+    represents: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    gender: Annotated[str, msgspec.Meta(max_length=1, description="P (perempuan) | L (laki-laki) | empty")] = ""
+    role: Annotated[str, msgspec.Meta(max_length=100, description="left out: unchanged")] | None = None
+    same_name_confirmed: Annotated[bool, msgspec.Meta(
+        description="true: correct although another delegate of that name representing the same is registered")
+    ] = False  # fmt: skip
+
+
+class DelegateWithdrawalIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=bounds.REASON, description="Why it is withdrawn")]
+
+
+class CloseForumIn(msgspec.Struct, forbid_unknown_fields=True):
+    no_mandate_confirmed: Annotated[bool, msgspec.Meta(
+        description="true: close a kelurahan or kecamatan Musrenbang although no delegate is mandated to the next"
+                    " level; otherwise that is refused with 409")] = False  # fmt: skip
+
+
+DelegateId = Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[A-Za-z0-9._-]+$")]
 ItemId = Annotated[str, msgspec.Meta(max_length=100)]
 
 
@@ -233,6 +255,32 @@ class ForumStaffApi(Controller):
         result = await forums.register_delegates(forum_id.upper(), commands, _meta(actor))
         return await _answer(pool, runner, forum_id.upper(), result.last)
 
+    @post("/{forum_id:str}/delegates/{delegate_id:str}/correction", status_code=200,
+          summary="Correct a delegate's name, whom they represent and gender, with the reason (until the close)",
+          request_max_body_size=16 * 1024)  # fmt: skip
+    async def correct_delegate(self, forum_id: FromPath[str], delegate_id: FromPath[DelegateId],
+                               data: JSONBody[DelegateCorrectionIn], actor: ActorDep, forums: ForumsDep,
+                               runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
+        """422 without a reason or with nothing changed, or a name of another delegate representing the same
+        (unless `same_name_confirmed`); 404 for a delegate not registered; 409 once closed or withdrawn."""
+        await _forum_in_scope(forums, forum_id, actor)
+        command = forum_rules.CorrectDelegate(delegate_id=delegate_id, **msgspec.structs.asdict(data))
+        result = await forums.correct_delegate(forum_id.upper(), command, _meta(actor))
+        return await _answer(pool, runner, forum_id.upper(), result.last)
+
+    @post("/{forum_id:str}/delegates/{delegate_id:str}/withdrawal", status_code=200,
+          summary="Withdraw a delegate registered by mistake, with the reason (not one who voted or scored)",
+          request_max_body_size=16 * 1024)  # fmt: skip
+    async def withdraw_delegate(self, forum_id: FromPath[str], delegate_id: FromPath[DelegateId],
+                                data: JSONBody[DelegateWithdrawalIn], actor: ActorDep, forums: ForumsDep,
+                                runner: RunnerDep, pool: PoolDep) -> ForumOut:  # fmt: skip
+        """409 for one whose ballot or score sheet is in (part of the count: correct them instead), one mandated,
+        or once closed; 422 without a reason; 404 for a delegate not registered."""
+        await _forum_in_scope(forums, forum_id, actor)
+        command = forum_rules.WithdrawDelegate(delegate_id=delegate_id, reason=data.reason)
+        result = await forums.withdraw_delegate(forum_id.upper(), command, _meta(actor))
+        return await _answer(pool, runner, forum_id.upper(), result.last)
+
     @post("/{forum_id:str}/open", summary="Open: freeze rule, ceiling, criteria and agenda", status_code=200)
     async def open_forum(self, forum_id: FromPath[str], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
                          pool: PoolDep) -> ForumOut:  # fmt: skip
@@ -296,9 +344,12 @@ class ForumStaffApi(Controller):
 
     @post("/{forum_id:str}/close", summary="Close: compute the result and forward the selected", status_code=200)
     async def close_forum(self, forum_id: FromPath[str], actor: ActorDep, forums: ForumsDep, runner: RunnerDep,
-                          pool: PoolDep) -> ForumOut:  # fmt: skip
+                          pool: PoolDep, data: JSONBody[CloseForumIn | None] = None) -> ForumOut:  # fmt: skip
+        """409 for a kelurahan or kecamatan Musrenbang that mandated no delegate, unless the body says
+        `{"no_mandate_confirmed": true}` (no body: not confirmed)."""
         await _forum_in_scope(forums, forum_id, actor)
-        result = await forums.close(forum_id.upper(), _meta(actor))
+        confirmed = data is not None and data.no_mandate_confirmed
+        result = await forums.close(forum_id.upper(), _meta(actor), no_mandate_confirmed=confirmed)
         await runner.wait_until_applied(["proposals"], result.last)
         return await _answer(pool, runner, forum_id.upper(), result.last)
 

@@ -12,7 +12,9 @@ import asyncpg
 
 from musrenbang.domain.events import (
     BallotCast,
+    DelegateCorrected,
     DelegateRegistered,
+    DelegateWithdrawn,
     ForumCancelled,
     ForumClosed,
     ForumOpened,
@@ -28,8 +30,9 @@ from musrenbang.projections import Projection, insert_rows
 class Forums(Projection):
     name = "forums"
     tables = ("forum_forwarded", "forum_results", "forum_ballots", "forum_agenda", "forum_delegates", "forums")
-    appended = ("forum_delegates",)
-    handles = (DelegateRegistered, BallotCast, ForumScheduled, ForumOpened, ItemAdjusted, ForumClosed, ForumCancelled)
+    handles = (DelegateRegistered, DelegateCorrected, DelegateWithdrawn, BallotCast, ForumScheduled, ForumOpened,
+               ItemAdjusted, ForumClosed, ForumCancelled)  # fmt: skip
+    # forum_delegates is not `appended`: a correction updates its row, a withdrawal deletes it.
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         delegates: list[tuple[object, ...]] = []
@@ -63,6 +66,15 @@ class Forums(Projection):
                         [(e.forum_id, n, a.item_id, a.proposal, a.title, a.cost, a.volume, a.unit, a.kelurahan)
                          for n, a in enumerate(e.agenda, start=1)],
                     )  # fmt: skip
+                case DelegateCorrected():
+                    await conn.execute(
+                        "UPDATE forum_delegates SET name = $3, role = $4, represents = $5, gender = $6"
+                        " WHERE forum_id = $1 AND delegate_id = $2",
+                        e.forum_id, e.delegate_id, e.name, e.role, e.represents, e.gender,
+                    )  # fmt: skip
+                case DelegateWithdrawn():  # not counted, not listed: as if never registered (the log keeps it)
+                    await conn.execute("DELETE FROM forum_delegates WHERE forum_id = $1 AND delegate_id = $2",
+                                       e.forum_id, e.delegate_id)  # fmt: skip
                 case ItemAdjusted():
                     await conn.execute(
                         "UPDATE forum_agenda SET agreed_cost = coalesce($3, agreed_cost),"

@@ -199,6 +199,35 @@ class ForumService:
         assert result is not None  # at least one batch: delegates is not empty
         return result
 
+    async def correct_delegate(self, forum_id: str, command: rules.CorrectDelegate, metadata: Metadata
+                               ) -> AppendResult:  # fmt: skip
+        """Correct a delegate's name, whom they represent, gender (and role), with the reason, while the forum is
+        not closed. Appended against the forum's head: a ballot in flight decides again against the new head."""
+        forum, head = await self.load(forum_id)
+        events = rules.decide(forum, command)
+        return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata)
+
+    async def withdraw_delegate(self, forum_id: str, command: rules.WithdrawDelegate, metadata: Metadata
+                                ) -> AppendResult:  # fmt: skip
+        """Take off a delegate registered by mistake, with the reason, unless their ballot or score sheet is in
+        the log. Whether it is, is read under the forum's lock taken exclusively, as the close takes it: a
+        ballot in flight commits first and is seen (and the withdrawal refused); one arriving later sees the
+        forum's new head and decides again, finding the delegate gone."""
+        forum, head = await self.load(forum_id)
+        rules.decide(forum, msgspec.structs.replace(command, cast=False))  # refused before any lock
+        delegate = command.delegate_id
+        async with self._store.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _FORUM_LOCK, forum_id)
+            if await _newest_version(conn, forum_id) != head.version:
+                raise ConcurrencyError([rules.stream_id(forum_id)])
+            cast = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = $1 OR stream_id = $2)",
+                rules.ballot_stream(forum_id, delegate), rules.scores_stream(forum_id, delegate),
+            )  # fmt: skip
+            events = rules.decide(forum, msgspec.structs.replace(command, cast=bool(cast)))
+            return await self._store.append(Append(rules.stream_id(forum_id), head, events), metadata=metadata,
+                                            conn=conn)  # fmt: skip
+
     async def open(
         self,
         forum_id: str,
@@ -335,9 +364,11 @@ class ForumService:
                 continue  # the forum, or one of the streams, moved on: decide again
         raise ConcurrencyError(list(streams))
 
-    async def close(self, forum_id: str, metadata: Metadata, on: dt.date | None = None) -> AppendResult:
+    async def close(self, forum_id: str, metadata: Metadata, on: dt.date | None = None, *,
+                    no_mandate_confirmed: bool = False) -> AppendResult:  # fmt: skip
         """Compute and record the result; tell each proposal where it stands. Closed on `on` (the city's
-        today), not before the forum's day (`rules.check_held_day`)."""
+        today), not before the forum's day (`rules.check_held_day`); a kelurahan or kecamatan Musrenbang that
+        mandated nobody only when `no_mandate_confirmed` (`rules.check_mandated`)."""
         day = on or cycles.today()
         async with self._store.transaction() as conn:
             forum, head = await load(self._store, FORUM, rules.stream_id(forum_id))
@@ -352,7 +383,8 @@ class ForumService:
             await _its_results_still_go_on(conn, forum.scheduled, starting=False)
             ballots, sheets = await self.ballots_and_sheets(forum_id, conn)
             # The count on a worker thread (it can take seconds: `standing`); the forum's lock is held meanwhile.
-            command = rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets), on=day)
+            command = rules.CloseForum(ballots=tuple(ballots), sheets=tuple(sheets), on=day,
+                                       no_mandate_confirmed=no_mandate_confirmed)  # fmt: skip
             closed = await asyncio.to_thread(rules.decide_close, forum, command)
             appends = [Append(rules.stream_id(forum_id), head, [closed])]
             appends.extend(await self._decisions_on_proposals(conn, forum, closed))

@@ -46,7 +46,7 @@ def ballot(forum: f.Forum, delegate: str, *approvals: str) -> BallotCast:
 def test_the_result_follows_the_frozen_rule_and_explains_what_was_left_out() -> None:
     forum = opened()
     ballots = (ballot(forum, "d1", "A", "B"), ballot(forum, "d2", "A", "B", "C"))
-    [closed] = f.decide(forum, f.CloseForum(ballots=ballots))
+    [closed] = f.decide(forum, f.CloseForum(ballots=ballots, no_mandate_confirmed=True))
     assert isinstance(closed, ForumClosed) and closed.forward_to == "kecamatan"
     ranking = {r.item_id: r for r in closed.result.ranking}
     # A and B have two votes each: the cheaper B comes first; A no longer fits; C does.
@@ -66,11 +66,12 @@ def test_a_second_ballot_of_a_delegate_replaces_the_first() -> None:
 
 def test_nothing_is_accepted_after_close() -> None:
     forum = opened()
-    closed = reduce(f.evolve, f.decide(forum, f.CloseForum(ballots=(ballot(forum, "d1", "A"),))), forum)
+    close = f.CloseForum(ballots=(ballot(forum, "d1", "A"),), no_mandate_confirmed=True)
+    closed = reduce(f.evolve, f.decide(forum, close), forum)
     with pytest.raises(DomainError, match="sudah ditutup"):
         f.decide_ballot(closed, f.CastBallot(delegate_id="d1", approvals=("A",)))
     late = (f.RegisterDelegate(delegate_id="d3", name="C"), f.AdjustItem(item_id="A", reason="x", agreed_cost=1))
-    for command in (*late, f.CloseForum()):
+    for command in (*late, f.CloseForum(no_mandate_confirmed=True)):
         with pytest.raises(DomainError, match="sudah ditutup"):
             f.decide(closed, command)
 

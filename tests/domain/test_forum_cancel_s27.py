@@ -56,7 +56,8 @@ def test_after_the_cancellation_every_command_is_refused_and_the_ballots_count_f
 
 
 def test_a_closed_forum_is_not_cancelled() -> None:
-    closed = run(SCHEDULE, f.OpenForum(agenda=()), f.CloseForum())  # nothing to vote on: closes as it is
+    # nothing to vote on: closes as it is
+    closed = run(SCHEDULE, f.OpenForum(agenda=()), f.CloseForum(no_mandate_confirmed=True))
     with pytest.raises(DomainError, match="sudah ditutup"):
         f.decide(closed, f.CancelForum(reason="salah tutup"))
 

@@ -37,8 +37,8 @@ def test_a_forum_is_not_closed_before_its_day() -> None:
     forum = f.evolve(forum, f.decide(forum, f.OpenForum(agenda=AGENDA, on=HELD_ON))[0])
     ballots = (ballot(forum, "d1", "A"),)
     with pytest.raises(DomainError, match="dijadwalkan 10 Januari 2027: belum dapat ditutup sebelum hari itu"):
-        f.decide(forum, f.CloseForum(ballots=ballots, on=HELD_ON - dt.timedelta(days=1)))
-    [closed] = f.decide(forum, f.CloseForum(ballots=ballots, on=HELD_ON))
+        f.decide(forum, f.CloseForum(ballots=ballots, on=HELD_ON - dt.timedelta(days=1), no_mandate_confirmed=True))
+    [closed] = f.decide(forum, f.CloseForum(ballots=ballots, on=HELD_ON, no_mandate_confirmed=True))
     assert isinstance(closed, ForumClosed)
 
 
@@ -47,5 +47,6 @@ def test_an_imported_election_without_a_day_opens_and_closes_on_any() -> None:
                 f.RegisterDelegate(delegate_id="d1", name="Ani"),
                 f.OpenForum(agenda=AGENDA, on=dt.date(2000, 1, 1)))  # fmt: skip
     assert forum.status == f.OPEN
-    [closed] = f.decide(forum, f.CloseForum(ballots=(ballot(forum, "d1", "A"),), on=dt.date(2000, 1, 1)))
+    [closed] = f.decide(forum, f.CloseForum(ballots=(ballot(forum, "d1", "A"),), on=dt.date(2000, 1, 1),
+                                                 no_mandate_confirmed=True))
     assert isinstance(closed, ForumClosed)

@@ -33,7 +33,9 @@ def test_the_same_name_for_the_same_group_under_another_id_is_refused(name: str,
     with pytest.raises(ValidationFailed) as refused:
         f.decide(forum, f.RegisterDelegate(delegate_id="p2", name=name, represents=represents))
     assert set(refused.value.errors) == {"same_name_confirmed"}
-    assert "p1" in refused.value.errors["same_name_confirmed"]
+    # Named as the desk knows them (name, group, number on the list), not by the internal id "p1" (s29h).
+    said = refused.value.errors["same_name_confirmed"]
+    assert "Siti Aminah yang mewakili RW 05 sudah terdaftar sebagai peserta nomor 1" in said and "p1" not in said
 
 
 def test_another_person_of_that_name_is_registered_once_confirmed_and_the_event_does_not_keep_the_confirmation(
@@ -57,7 +59,7 @@ def test_a_name_without_a_group_is_compared_with_those_without_one() -> None:
     forum = register(scheduled(), f.RegisterDelegate(delegate_id="p1", name="Budi"))
     with pytest.raises(ValidationFailed) as refused:
         f.decide(forum, f.RegisterDelegate(delegate_id="p2", name="budi"))
-    assert "Budi sudah terdaftar dengan kode p1" in refused.value.errors["same_name_confirmed"]
+    assert "Budi sudah terdaftar sebagai peserta nomor 1" in refused.value.errors["same_name_confirmed"]
     assert set(register(forum, f.RegisterDelegate(delegate_id="p3", name="Budi", represents="LPM")).delegates) == {
         "p1", "p3"}  # fmt: skip
 

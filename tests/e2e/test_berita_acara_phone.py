@@ -36,7 +36,7 @@ def _closed_forum(http: httpx.Client, auth: dict[str, str]) -> str:
     http.post(f"/api/v1/forums/{forum_id}/open", headers=auth).raise_for_status()
     ballots = [{"delegate_id": "d1", "approvals": codes}, {"delegate_id": "d2", "approvals": codes[:1]}]
     http.post(f"/api/v1/forums/{forum_id}/ballots", json=ballots, headers=auth).raise_for_status()
-    http.post(f"/api/v1/forums/{forum_id}/close", headers=auth).raise_for_status()
+    http.post(f"/api/v1/forums/{forum_id}/close", json={"no_mandate_confirmed": True}, headers=auth).raise_for_status()
     return forum_id
 
 

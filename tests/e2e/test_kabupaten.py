@@ -148,7 +148,7 @@ async def _forum(client: httpx.AsyncClient, auth: dict[str, str], level: str, re
     assert len(items) == 2
     ballots = [{"delegate_id": f"d{i}", "approvals": items} for i in range(3)]
     assert (await client.post(f"/api/v1/forums/{forum_id}/ballots", json=ballots, headers=auth)).status_code == 200
-    closed = await client.post(f"/api/v1/forums/{forum_id}/close", headers=auth)
+    closed = await client.post(f"/api/v1/forums/{forum_id}/close", json={"no_mandate_confirmed": True}, headers=auth)
     assert closed.status_code == 200, closed.text
     return forum_id
 

@@ -78,7 +78,7 @@ async def seed(database_url: str, *, close_kecamatan: bool = True) -> dict[str, 
         forum, _ = await forums.load(kelurahan)
         ballot = f.CastBallot(delegate_id="d1", approvals=tuple(a.item_id for a in forum.agenda))
         await forums.cast_ballot(kelurahan, ballot, META)
-        await forums.close(kelurahan, META)
+        await forums.close(kelurahan, META, no_mandate_confirmed=True)
         kecamatan = new_forum_id()
         await forums.schedule(f.ScheduleForum(forum_id=kecamatan, level="kecamatan", region=KECAMATAN, year=2022,
                                               title="Musrenbang Kecamatan", held_on=FORUM_DAY, place="Aula",
@@ -91,7 +91,7 @@ async def seed(database_url: str, *, close_kecamatan: bool = True) -> dict[str, 
         marks = {a.item_id: {c.key: 4 for c in f.DEFAULT_CRITERIA} for a in forum.agenda}
         await forums.give_scores(kecamatan, f.GiveScores(sheet="konsensus", marks=marks), META)
         if close_kecamatan:
-            await forums.close(kecamatan, META)
+            await forums.close(kecamatan, META, no_mandate_confirmed=True)
         await runner.catch_up_all()
         return codes
     finally:

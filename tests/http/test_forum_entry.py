@@ -92,7 +92,8 @@ async def test_closing_asks_first_without_javascript(client: httpx.AsyncClient, 
     assert refused.status_code == 422 and "centang dulu bahwa Anda paham" in refused.text
     assert (await client.get(f"/api/v1/forums/{forum_id}")).json()["status"] == "open"
     await client.post(f"/forum/{forum_id}/suara", data={"_csrf_token": csrf, "b_d1": "1"})  # nobody voted: refused
-    closed = await client.post(f"/forum/{forum_id}/tutup", data={"_csrf_token": csrf, "understood": "ya"})
+    closed = await client.post(f"/forum/{forum_id}/tutup", data={"_csrf_token": csrf, "understood": "ya",
+                                                                 "no_mandate": "ya"})  # fmt: skip
     assert closed.status_code == 303 and closed.headers["location"].endswith("/berita-acara")
     assert (await client.get(f"/api/v1/forums/{forum_id}")).json()["status"] == "closed"
 

@@ -91,7 +91,7 @@ async def _build(url: str) -> list[str]:
         await forums.register_delegates(desa, [f.RegisterDelegate(delegate_id="d1", name="A", gender="P")], META)
         await forums.open(desa, META)
         await forums.cast_ballot(desa, f.CastBallot(delegate_id="d1", approvals=tuple(codes)), META)
-        await forums.close(desa, META)
+        await forums.close(desa, META, no_mandate_confirmed=True)
         await runner.catch_up_all()
         kecamatan = new_forum_id()
         await forums.schedule(f.ScheduleForum(
@@ -102,7 +102,7 @@ async def _build(url: str) -> list[str]:
         forum, _ = await forums.load(kecamatan)
         marks = {a.item_id: {c.key: 4 for c in f.DEFAULT_CRITERIA} for a in forum.agenda}
         await forums.give_scores(kecamatan, f.GiveScores(sheet="konsensus", marks=marks), META)
-        await forums.close(kecamatan, META)
+        await forums.close(kecamatan, META, no_mandate_confirmed=True)
         await runner.catch_up_all()
 
         rkpd = RkpdService(pool, store, runner)

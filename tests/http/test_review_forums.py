@@ -151,7 +151,7 @@ async def test_opening_or_closing_twice_answers_with_the_page_not_an_error(
     assert {r.status_code for r in opened} <= {303, 409} and again.status_code == 303
     assert again.headers["location"] == f"/forum/{forum_id}"
     assert await _count(app_pool, forum_id, "forum.opened") == 1
-    close = {"_csrf_token": csrf, "understood": "ya"}
+    close = {"_csrf_token": csrf, "understood": "ya", "no_mandate": "ya"}
     closed = await asyncio.gather(*(client.post(f"/forum/{forum_id}/tutup", data=close) for _ in range(2)))
     again = await client.post(f"/forum/{forum_id}/tutup", data=close)
     assert closed[0].status_code == 303 or closed[1].status_code == 303
@@ -184,7 +184,8 @@ async def test_a_berita_acara_without_place_or_chair_leaves_a_line_to_write_on(
     auth = await token(client, users["kelurahan"])
     forum_id = await _scheduled(client, auth)
     await client.post(f"/api/v1/forums/{forum_id}/open", headers=auth)
-    assert (await client.post(f"/api/v1/forums/{forum_id}/close", headers=auth)).status_code == 200
+    assert (await client.post(f"/api/v1/forums/{forum_id}/close", json={"no_mandate_confirmed": True},
+                              headers=auth)).status_code == 200  # fmt: skip
     minutes = (await client.get(f"/forum/{forum_id}/berita-acara")).text
     assert "bertempat di ," not in minutes and "dipimpin oleh ," not in minutes
     assert "bertempat di ....." in minutes and "dipimpin oleh ....." in minutes

@@ -52,7 +52,7 @@ async def _late_kecamatan_forum(forums: ForumService, *, proposal: str | None, c
     marks = {item.item_id: {c.key: 4 for c in f.DEFAULT_CRITERIA}}
     await forums.give_scores(late, f.GiveScores(sheet="konsensus", marks=marks), BAPPEDA)
     if close:
-        await forums.close(late, BAPPEDA)
+        await forums.close(late, BAPPEDA, no_mandate_confirmed=True)
         await ProjectionRunner(forums.pool, all_projections()).catch_up_all()
     return late
 
@@ -80,7 +80,7 @@ async def test_a_kecamatan_forum_does_not_close_after_the_forum_perangkat_daerah
         await rkpd.execute(2022, CLOSE_PD, BAPPEDA)
         before = await _events(pool)
         with pytest.raises(DomainError, match="Forum Perangkat Daerah RKPD 2022 sudah ditutup"):
-            await forums.close(late, BAPPEDA)
+            await forums.close(late, BAPPEDA, no_mandate_confirmed=True)
         assert await _events(pool) == before
     finally:
         await pool.close()
@@ -123,7 +123,7 @@ async def test_a_kecamatan_forum_does_not_close_after_an_adoption_without_city_f
         await rkpd.execute(2022, rkpd_rules.Adopt(year=2022, note="ditetapkan"), BAPPEDA)
         before = await _events(pool)
         with pytest.raises(DomainError, match="RKPD 2022 sudah ditetapkan: hasil musyawarah kecamatan"):
-            await forums.close(late, BAPPEDA)
+            await forums.close(late, BAPPEDA, no_mandate_confirmed=True)
         assert await _events(pool) == before
     finally:
         await pool.close()

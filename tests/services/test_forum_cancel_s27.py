@@ -55,7 +55,7 @@ async def test_a_cancelled_musrenbang_kecamatan_frees_its_agenda_and_its_kelurah
         await forums.cancel(stuck, f.CancelForum(reason="camat berhalangan; dijadwalkan ulang"), BAPPEDA)
         before = await _events(pool)
         with pytest.raises(DomainError, match=CANCELLED):
-            await forums.close(stuck, BAPPEDA)
+            await forums.close(stuck, BAPPEDA, no_mandate_confirmed=True)
         with pytest.raises(DomainError, match=CANCELLED):
             await forums.open(stuck, BAPPEDA)
         with pytest.raises(DomainError, match=CANCELLED):
@@ -109,7 +109,7 @@ async def test_a_forum_left_open_is_cancelled_after_the_adoption(database_url: s
         late = await _late_kecamatan_forum(forums, proposal=None, close=False)
         await rkpd.execute(2022, rkpd_rules.Adopt(year=2022, note="ditetapkan"), BAPPEDA)
         with pytest.raises(DomainError, match="RKPD 2022 sudah ditetapkan"):
-            await forums.close(late, BAPPEDA)
+            await forums.close(late, BAPPEDA, no_mandate_confirmed=True)
         await forums.cancel(late, f.CancelForum(reason="tidak selesai sebelum RKPD ditetapkan"), BAPPEDA)
         await runner.catch_up_all()
         row = await pool.fetchrow("SELECT status, cancel_reason, cancelled_at FROM forums WHERE forum_id = $1", late)
@@ -117,7 +117,7 @@ async def test_a_forum_left_open_is_cancelled_after_the_adoption(database_url: s
         assert row["cancelled_at"] is not None
         before = await _events(pool)
         with pytest.raises(DomainError, match=CANCELLED):  # said first: not "RKPD 2022 sudah ditetapkan"
-            await forums.close(late, BAPPEDA)
+            await forums.close(late, BAPPEDA, no_mandate_confirmed=True)
         with pytest.raises(DomainError, match=CANCELLED):
             await forums.cancel(late, f.CancelForum(reason="sekali lagi"), BAPPEDA)
         with pytest.raises(DomainError, match=CANCELLED):

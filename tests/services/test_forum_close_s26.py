@@ -82,13 +82,13 @@ async def test_a_forum_with_proposals_does_not_close_before_anyone_voted(service
     forum_id = await _opened(forums, "kelurahan", "32.75.02.1001")
     before = await _events(pool)
     with pytest.raises(DomainError, match="3 peserta terdaftar, tetapi belum satu pun memberikan suara") as refused:
-        await forums.close(forum_id, META)
+        await forums.close(forum_id, META, no_mandate_confirmed=True)
     assert "Catat dan simpan surat suara peserta dulu" in refused.value.message
     assert await _events(pool) == before
     assert (await forums.load(forum_id))[0].status == f.OPEN
     # One delegate's ballot (even one for nothing) is a vote: the forum closes.
     await forums.cast_ballot(forum_id, f.CastBallot(delegate_id="d2", approvals=()), META)
-    await forums.close(forum_id, META)
+    await forums.close(forum_id, META, no_mandate_confirmed=True)
     assert (await forums.load(forum_id))[0].status == f.CLOSED
 
 
@@ -99,11 +99,11 @@ async def test_a_scored_forum_does_not_close_before_anything_is_scored(services)
     # A sheet whose rows were all cleared scores nothing.
     await forums.give_scores(forum_id, f.GiveScores(sheet="konsensus", marks={}), META)
     with pytest.raises(DomainError, match="3 peserta terdaftar, tetapi belum ada nilai sama sekali"):
-        await forums.close(forum_id, META)
+        await forums.close(forum_id, META, no_mandate_confirmed=True)
     turnout = f.turnout((await forums.load(forum_id))[0], *await forums.ballots_and_sheets(forum_id))
     assert (turnout.scored, turnout.registered, turnout.voted, turnout.consensus, turnout.items) == (True, 3, 0, 0, 1)
     await forums.give_scores(forum_id, f.GiveScores(sheet="konsensus", marks={"X1": MARKS}), META)
-    await forums.close(forum_id, META)
+    await forums.close(forum_id, META, no_mandate_confirmed=True)
     assert (await forums.load(forum_id))[0].status == f.CLOSED
 
 
@@ -111,7 +111,7 @@ async def test_a_forum_with_an_empty_agenda_still_closes(services) -> None:  # n
     pool, forums, _ = services
     await open_test_cycle(EventStore(pool))
     forum_id = await _opened(forums, "kelurahan", "32.75.02.1001", agenda=())
-    await forums.close(forum_id, META)
+    await forums.close(forum_id, META, no_mandate_confirmed=True)
     assert (await forums.load(forum_id))[0].status == f.CLOSED
 
 
@@ -125,9 +125,9 @@ def test_the_rule_is_the_domain_s() -> None:
     forum = f.evolve(forum, f.decide(forum, f.RegisterDelegate(delegate_id="d1", name="A"))[0])
     forum = f.evolve(forum, f.decide(forum, f.OpenForum(agenda=(ITEM,)))[0])
     with pytest.raises(DomainError, match="1 peserta terdaftar, tetapi belum satu pun memberikan suara"):
-        f.decide(forum, f.CloseForum())
+        f.decide(forum, f.CloseForum(no_mandate_confirmed=True))
     ballot = f.decide_ballot(forum, f.CastBallot(delegate_id="d1", approvals=("X1",)))[0]
-    assert f.decide(forum, f.CloseForum(ballots=(ballot,)))
+    assert f.decide(forum, f.CloseForum(ballots=(ballot,), no_mandate_confirmed=True))
     imported = msgspec.structs.replace(forum, schedule=msgspec.structs.replace(forum.scheduled, origin="pabulib"))
     f.check_someone_voted(imported, (), ())
 
@@ -148,14 +148,14 @@ async def test_a_kelurahan_forum_does_not_go_on_once_its_kecamatan_s_musrenbang_
     before = await _events(pool)
     in_session = "Musrenbang Kecamatan Bekasi Timur RKPD 2022 sudah dibuka dan agendanya sudah tetap: hasil"
     with pytest.raises(DomainError, match=in_session):
-        await forums.close(late, META)
+        await forums.close(late, META, no_mandate_confirmed=True)
     with pytest.raises(DomainError, match=in_session):
         await forums.open(waiting, META, agenda=(ITEM,))
-    await forums.close(await _kecamatan_forum(pool), META)
+    await forums.close(await _kecamatan_forum(pool), META, no_mandate_confirmed=True)
     before = await _events(pool)
     closed = "Musrenbang Kecamatan Bekasi Timur RKPD 2022 sudah ditutup: hasil musyawarah kelurahan/desa"
     with pytest.raises(DomainError, match=closed):
-        await forums.close(late, META)
+        await forums.close(late, META, no_mandate_confirmed=True)
     with pytest.raises(DomainError, match=closed):
         await forums.open(waiting, META, agenda=(ITEM,))
     with pytest.raises(DomainError, match=closed):
@@ -165,7 +165,7 @@ async def test_a_kelurahan_forum_does_not_go_on_once_its_kecamatan_s_musrenbang_
     await _scheduled(forums, "kelurahan", "32.75.02.1001")
     # A second Musrenbang Kecamatan scheduled for the late ones takes them up: they may go on again.
     await _scheduled(forums, "kecamatan", KECAMATAN, rule="weighted-criteria")
-    await forums.close(late, META)
+    await forums.close(late, META, no_mandate_confirmed=True)
     await forums.open(waiting, META, agenda=(ITEM,))
 
 
@@ -188,5 +188,6 @@ async def test_no_kelurahan_or_kecamatan_forum_starts_once_the_forum_perangkat_d
     with pytest.raises(DomainError, match=message):
         await _scheduled(forums, "kelurahan", "32.75.03.1001")
     with pytest.raises(DomainError, match=message):
-        await forums.close(kelurahan, META)  # it would forward to a kecamatan forum that can never close
+        # it would forward to a kecamatan forum that can never close
+        await forums.close(kelurahan, META, no_mandate_confirmed=True)
     assert await _events(pool) == before

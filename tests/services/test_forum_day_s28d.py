@@ -46,9 +46,9 @@ async def test_open_and_close_on_the_day_given_not_before_the_forum_s_day(
     await forums.cast_ballot(forum_id, f.CastBallot(delegate_id="d1", approvals=("P1",)), META)
     before = await _events(pool)
     with pytest.raises(DomainError, match="belum dapat ditutup sebelum hari itu"):
-        await forums.close(forum_id, META)  # today: before its day
+        await forums.close(forum_id, META, no_mandate_confirmed=True)  # today: before its day
     assert await _events(pool) == before
-    await forums.close(forum_id, META, on=held_on)
+    await forums.close(forum_id, META, on=held_on, no_mandate_confirmed=True)
     forum, _ = await forums.load(forum_id)
     assert forum.status == f.CLOSED
 
@@ -61,5 +61,5 @@ async def test_open_and_close_on_the_day_given_not_before_the_forum_s_day(
     await forums.open(forum_id, META, agenda=AGENDA)
     await forums.register_delegates(forum_id, [f.RegisterDelegate(delegate_id="v1", name="v1")], META)
     await forums.cast_ballot(forum_id, f.CastBallot(delegate_id="v1", approvals=("P1",)), META)
-    await forums.close(forum_id, META)
+    await forums.close(forum_id, META, no_mandate_confirmed=True)
     assert (await forums.load(forum_id))[0].status == f.CLOSED

@@ -50,7 +50,7 @@ async def test_two_hundred_delegates_vote_at_once_and_every_ballot_counts(
         forums.cast_ballot(forum_id, f.CastBallot(delegate_id=f"d{i}", approvals=(f"P{i % 5}",)), META)
         for i in range(200)
     ))  # fmt: skip
-    await forums.close(forum_id, META)
+    await forums.close(forum_id, META, no_mandate_confirmed=True)
     forum, recomputed = await forums.recompute(forum_id)
     assert forum.result.ballots == 200
     assert {r.item_id: r.score for r in forum.result.ranking} == {f"P{i}": "40" for i in range(5)}
@@ -63,12 +63,12 @@ async def test_a_ballot_after_close_is_refused_and_writes_nothing(store: EventSt
     forums = ForumService(pool, store, ProjectionRunner(pool, all_projections()))
     forum_id = await forum_with_delegates(forums, 2)
     await forums.cast_ballot(forum_id, f.CastBallot(delegate_id="d0", approvals=("P1",)), META)
-    await forums.close(forum_id, META)
+    await forums.close(forum_id, META, no_mandate_confirmed=True)
     before = await pool.fetchval("SELECT count(*) FROM events")
     with pytest.raises(DomainError, match="sudah ditutup"):
         await forums.cast_ballot(forum_id, f.CastBallot(delegate_id="d1", approvals=("P2",)), META)
     with pytest.raises(DomainError, match="sudah ditutup"):
-        await forums.close(forum_id, META)
+        await forums.close(forum_id, META, no_mandate_confirmed=True)
     assert await pool.fetchval("SELECT count(*) FROM events") == before
 
 
@@ -90,7 +90,7 @@ async def test_no_ballot_lands_after_a_close_racing_with_them(store: EventStore,
     async def close_midway() -> None:
         while counted < 30:
             await asyncio.sleep(0.001)
-        await forums.close(forum_id, META)
+        await forums.close(forum_id, META, no_mandate_confirmed=True)
 
     outcomes = await asyncio.gather(*(vote(i) for i in range(120)), close_midway())
     accepted = sum(1 for o in outcomes[:-1] if o)
@@ -117,7 +117,7 @@ async def test_the_close_waits_for_a_ballot_in_flight_and_refuses_the_next(
         await txn.start()
         await hold_open(conn, forum_id, head)  # a ballot decided and being written...
         await store.append(Append(f.ballot_stream(forum_id, "d1"), NEW_STREAM, [in_flight]), conn=conn)
-        closing = asyncio.create_task(forums.close(forum_id, META))
+        closing = asyncio.create_task(forums.close(forum_id, META, no_mandate_confirmed=True))
         await asyncio.sleep(0.5)
         assert not closing.done()  # ...the close waits for it
         await txn.commit()
@@ -188,7 +188,7 @@ async def test_a_kelurahan_forum_forwards_to_its_kecamatan_forum(store: EventSto
     keys = [c.key for c in f.DEFAULT_CRITERIA]
     marks = {code: dict.fromkeys(keys, 5 - n) for n, code in enumerate(codes)}
     await forums.give_scores(kelurahan, f.GiveScores(sheet="konsensus", marks=marks), META)
-    await forums.close(kelurahan, META)
+    await forums.close(kelurahan, META, no_mandate_confirmed=True)
     await runner.catch_up_all()
 
     kecamatan = new_forum_id()

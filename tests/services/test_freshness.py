@@ -110,7 +110,7 @@ async def test_the_city_intake_waits_for_what_the_kecamatan_forwarded_or_refuses
                                                          cost=10_000_000, kelurahan=KELURAHAN),))  # fmt: skip
     marks = {code: {c.key: 4 for c in f.DEFAULT_CRITERIA}}
     await forums.give_scores(forum_id, f.GiveScores(sheet="konsensus", marks=marks), META)
-    await forums.close(forum_id, META)
+    await forums.close(forum_id, META, no_mandate_confirmed=True)
     events = await pool.fetchval("SELECT count(*) FROM events")
     async with held_back(pool, "forums"):
         with pytest.raises(ReadModelBehind):

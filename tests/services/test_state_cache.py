@@ -121,7 +121,8 @@ async def test_events_written_by_another_process_are_seen(store: EventStore, poo
     await forums.cast_ballot(forum_id, f.CastBallot(delegate_id="late", approvals=("P1",)), META)
     assert "late" not in forum.delegates  # the state handed out earlier did not change under its holder
     ballots, _ = await forums.ballots_and_sheets(forum_id)  # the late delegate's: a forum nobody voted in stays open
-    closing = f.decide_close((await forums.load(forum_id))[0], f.CloseForum(ballots=tuple(ballots)))
+    closing = f.decide_close((await forums.load(forum_id))[0],
+                             f.CloseForum(ballots=tuple(ballots), no_mandate_confirmed=True))
     await store.append(Append(f.stream_id(forum_id), result.heads[f.stream_id(forum_id)], [closing]), metadata=META)
     with pytest.raises(DomainError, match="sudah ditutup"):
         await forums.cast_ballot(forum_id, f.CastBallot(delegate_id="d0", approvals=("P1",)), META)
