@@ -197,8 +197,9 @@ def test_adoption_needs_every_proposal_decided_and_freezes_the_list() -> None:
 
 
 def test_adopting_with_nothing_received_is_refused() -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(DomainError) as refused:  # the year's stage (409), not a missing thing (404)
         r.decide(r.Rkpd(), r.Adopt(year=2022), agencies=AGENCIES)
+    assert not isinstance(refused.value, NotFound)
 
 
 def test_a_year_no_kecamatan_forwarded_anything_to_still_gets_its_rkpd() -> None:
